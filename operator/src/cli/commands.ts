@@ -1,0 +1,9 @@
+/** The subcommand table. Each command lives in its own file and registers itself here. */
+import type { Command } from 'commander';
+import type { Logger } from '../log.ts';
+import type { CliEnv } from './env.ts';
+
+/** Adds every subcommand to `program`. */
+export function registerCommands(program: Command, env: CliEnv, log: Logger): void {
+  void program; void env; void log;
+}

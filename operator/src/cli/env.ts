@@ -1,0 +1,15 @@
+/** What the composition root hands to every command: configuration read once from the environment. */
+import type { Writable } from 'node:stream';
+import type { Level } from '../log.ts';
+
+export interface CliEnv {
+  /** KUBECONFIG, when set: commands use that cluster instead of the local control plane. */
+  readonly kubeconfig: string | undefined;
+  /** MONGODB_URI, when set: commands use that database instead of the local one. */
+  readonly mongodbUri: string | undefined;
+  /** Cache for built binaries and generated state, outside the repository. */
+  readonly cacheDir: string;
+  readonly logLevel: Level;
+  readonly stdout: Writable;
+  readonly stderr: Writable;
+}
