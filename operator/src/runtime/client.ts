@@ -1,0 +1,69 @@
+/**
+ * Small composable client interfaces over the Kubernetes REST API (controller-runtime style:
+ * Reader / Writer / StatusWriter instead of one god-client). The HTTPS implementation lives in
+ * kube.ts; reconcilers depend only on these interfaces.
+ */
+import type { KubeObject, ResourceRef } from './types.ts';
+
+/** A Kubernetes API error with its HTTP status and Status reason (e.g. 404 NotFound, 409 Conflict, 410 Gone). */
+export class ApiError extends Error {
+  readonly status: number;
+  readonly reason: string;
+  constructor(status: number, reason: string, message: string) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.reason = reason;
+  }
+}
+
+/** A page of a list call. */
+export interface ObjectList<T extends KubeObject> {
+  items: T[];
+  metadata: { resourceVersion: string; continue?: string };
+}
+
+/** One watch event. BOOKMARK carries only metadata.resourceVersion; ERROR carries a Status (410 Gone → re-list). */
+export interface WatchEvent<T extends KubeObject> {
+  type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
+  object: T;
+}
+
+/** Options of list and watch calls. */
+export interface ListOptions {
+  namespace?: string;
+  labelSelector?: string;
+  fieldSelector?: string;
+  limit?: number;
+  continue?: string;
+  resourceVersion?: string;
+}
+
+/** Reads objects straight from the API server (not the cache). */
+export interface KubeReader {
+  get<T extends KubeObject>(ref: ResourceRef, name: string, namespace?: string): Promise<T | undefined>;
+  list<T extends KubeObject>(ref: ResourceRef, opts?: ListOptions): Promise<ObjectList<T>>;
+  /** Streams watch events until `signal` aborts or the server closes the stream. */
+  watch<T extends KubeObject>(ref: ResourceRef, opts: ListOptions & { allowWatchBookmarks?: boolean; timeoutSeconds?: number }, signal: AbortSignal): AsyncIterable<WatchEvent<T>>;
+}
+
+/** Creates, updates, patches and deletes objects. */
+export interface KubeWriter {
+  create<T extends KubeObject>(ref: ResourceRef, obj: T): Promise<T>;
+  /** Full update guarded by metadata.resourceVersion (409 Conflict when stale). */
+  update<T extends KubeObject>(ref: ResourceRef, obj: T): Promise<T>;
+  /** JSON merge patch (application/merge-patch+json). */
+  patch<T extends KubeObject>(ref: ResourceRef, name: string, namespace: string | undefined, patch: unknown): Promise<T>;
+  /** Server-side apply with the given field manager. */
+  apply<T extends KubeObject>(ref: ResourceRef, obj: T, fieldManager: string): Promise<T>;
+  delete(ref: ResourceRef, name: string, namespace?: string, opts?: { propagationPolicy?: 'Foreground' | 'Background' | 'Orphan' }): Promise<void>;
+}
+
+/** Writes the status subresource. */
+export interface StatusWriter {
+  updateStatus<T extends KubeObject>(ref: ResourceRef, obj: T): Promise<T>;
+  patchStatus<T extends KubeObject>(ref: ResourceRef, name: string, namespace: string | undefined, patch: unknown): Promise<T>;
+}
+
+/** The whole client, for wiring; depend on the narrow interfaces above where you can. */
+export interface KubeClient extends KubeReader, KubeWriter, StatusWriter {}
