@@ -4,11 +4,14 @@
  */
 import { fileURLToPath } from 'node:url';
 import { dirname, resolve } from 'node:path';
+import { generateManifests } from './crds.ts';
 
 /** One generator: writes its files under `root` and returns the paths it wrote. */
 export type Generator = (root: string) => Promise<string[]>;
 
-const generators: Array<[string, Generator]> = [];
+const generators: Array<[string, Generator]> = [
+  ['manifests (crds/, config/rbac, config/webhook)', generateManifests],
+];
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 for (const [name, gen] of generators) {

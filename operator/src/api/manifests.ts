@@ -1,0 +1,94 @@
+/**
+ * Non-CRD manifests derived from the same source: the operator's least-privilege RBAC and the
+ * ValidatingWebhookConfiguration. The generator writes them to config/; tests apply them as-is.
+ */
+import { GROUP, VERSION } from './schemas/index.ts';
+
+/** Default names used by the generated manifests. */
+export const OPERATOR_NAME = 'threatmesh-operator';
+/** Namespace the generated manifests install the operator into. */
+export const OPERATOR_NAMESPACE = 'threatmesh-system';
+/** Lease the operator replicas elect a leader on. */
+export const LEADER_LEASE_NAME = 'threatmesh-operator-leader';
+/** URL path the admission webhook serves ThreatIndicator reviews on. */
+export const WEBHOOK_PATH = '/validate-threatmesh-io-v1alpha1-threatindicator';
+/** Name of the ValidatingWebhookConfiguration and of its one webhook. */
+export const WEBHOOK_NAME = 'threatindicators.threatmesh.io';
+
+type Manifest = Record<string, unknown>;
+
+/**
+ * The operator's ClusterRole: exactly what the three controllers, the Job executor and the
+ * in-process executor use, nothing else.
+ */
+export function operatorClusterRole(name = OPERATOR_NAME): Manifest {
+  const kinds = ['feeds', 'threatindicators', 'partnernodes'];
+  return {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'ClusterRole',
+    metadata: { name },
+    rules: [
+      { apiGroups: [GROUP], resources: kinds, verbs: ['get', 'list', 'watch', 'update', 'patch'] },
+      // The in-process executor proposes indicators straight from the operator.
+      { apiGroups: [GROUP], resources: ['threatindicators'], verbs: ['create'] },
+      { apiGroups: [GROUP], resources: kinds.map((k) => `${k}/status`), verbs: ['get', 'update', 'patch'] },
+      { apiGroups: [GROUP], resources: kinds.map((k) => `${k}/finalizers`), verbs: ['update'] },
+      { apiGroups: ['batch'], resources: ['jobs'], verbs: ['create', 'get', 'list', 'watch', 'delete'] },
+      { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
+      { apiGroups: [''], resources: ['secrets'], verbs: ['get'] },
+      { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'watch'] },
+    ],
+  };
+}
+
+/** The namespaced Role for leader election on a Lease in the operator's namespace. */
+export function leaderElectionRole(namespace = OPERATOR_NAMESPACE, name = `${OPERATOR_NAME}-leader-election`): Manifest {
+  return {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'Role',
+    metadata: { name, namespace },
+    rules: [{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] }],
+  };
+}
+
+/** ServiceAccount, ClusterRole, Role and both bindings, in apply order. */
+export function rbacManifests(namespace = OPERATOR_NAMESPACE, name = OPERATOR_NAME): Manifest[] {
+  const subject = { kind: 'ServiceAccount', name, namespace };
+  return [
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name, namespace } },
+    operatorClusterRole(name),
+    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name }, subjects: [subject] },
+    leaderElectionRole(namespace, `${name}-leader-election`),
+    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: `${name}-leader-election`, namespace }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: `${name}-leader-election` }, subjects: [subject] },
+  ];
+}
+
+/** Where the API server reaches the webhook: an in-cluster Service or a URL (local control plane). */
+export type WebhookTarget = { readonly service: { readonly name: string; readonly namespace: string; readonly port: number } } | { readonly url: string };
+
+/**
+ * The ValidatingWebhookConfiguration for ThreatIndicator CREATE/UPDATE, including the status
+ * subresource (votes and phase arrive there). `caBundle` is the base64 PEM of the serving CA.
+ */
+export function webhookConfiguration(target: WebhookTarget, caBundle: string, name = WEBHOOK_NAME): Manifest {
+  const clientConfig = 'url' in target
+    ? { url: target.url, caBundle }
+    : { service: { ...target.service, path: WEBHOOK_PATH }, caBundle };
+  return {
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'ValidatingWebhookConfiguration',
+    metadata: 'url' in target ? { name } : { name, annotations: { 'cert-manager.io/inject-ca-from': `${target.service.namespace}/${target.service.name}` } },
+    webhooks: [
+      {
+        name: WEBHOOK_NAME,
+        admissionReviewVersions: ['v1'],
+        sideEffects: 'None',
+        failurePolicy: 'Fail',
+        matchPolicy: 'Equivalent',
+        timeoutSeconds: 10,
+        clientConfig,
+        rules: [{ apiGroups: [GROUP], apiVersions: [VERSION], operations: ['CREATE', 'UPDATE'], resources: ['threatindicators', 'threatindicators/status'], scope: 'Namespaced' }],
+      },
+    ],
+  };
+}

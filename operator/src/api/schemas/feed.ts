@@ -1,0 +1,145 @@
+/**
+ * Feed: a source of indicators to ingest on a schedule (interval or cron), with the format,
+ * the column/field mapping, credentials and the defaults applied to every indicator.
+ */
+import { AGE_COLUMN, READY_COLUMN, conditions, int, list, obj, objectSchema, secretRef, str, stringMap, time, type CelRule, type KindDefinition, type SchemaNode } from './common.ts';
+import { INDICATOR_TYPE_ENUM, TLP_ENUM } from './threatindicator.ts';
+
+/** Feed formats the ingestion code understands. */
+export const FEED_FORMAT_ENUM = ['csv', 'lines', 'json', 'jsonl', 'stix', 'misp', 'taxii'] as const;
+/** A Go-style duration of whole units: 30s, 15m, 1h, 1h30m, 1d. */
+export const DURATION_PATTERN = '^([0-9]{1,5}(d|h|m|s))+$';
+
+/** Where one field of a record comes from: a CSV column by name or index, or a JSON path. */
+function selector(description: string): SchemaNode {
+  return obj(
+    {
+      column: str(128, { description: 'CSV column by header name.' }),
+      index: int(0, 1023, { description: 'CSV column by zero-based index.' }),
+      jsonPath: str(512, { description: 'Dotted path inside a JSON record, e.g. attributes.value.' }),
+    },
+    [],
+    {
+      description,
+      'x-kubernetes-validations': [{ rule: '[has(self.column), has(self.index), has(self.jsonPath)].filter(x, x).size() == 1', message: 'set exactly one of column, index or jsonPath' }] satisfies CelRule[],
+    },
+  );
+}
+
+function mapping(): SchemaNode {
+  return obj(
+    {
+      delimiter: str(2, { minLength: 1, description: 'CSV delimiter; default ",".' }),
+      header: { type: 'boolean', description: 'The first CSV line names the columns.' },
+      comment: str(8, { minLength: 1, description: 'Lines starting with this prefix are skipped; default "#".' }),
+      skipLines: int(0, 1000, { description: 'Lines to skip before the data.' }),
+      itemsPath: str(512, { description: 'JSON path of the array of records in a json document.' }),
+      value: selector('Where the indicator value comes from.'),
+      type: selector('Where the indicator type comes from; defaults.type when absent.'),
+      typeMap: stringMap(64, 16, 'Maps source type names (e.g. "ip-dst") to indicator types.'),
+      fields: { type: 'object', maxProperties: 16, additionalProperties: selector('A source field.'), description: 'Extra fields: confidence, labels, validFrom, validUntil, description.' },
+    },
+    [],
+    { description: 'How records map to indicators.' },
+  );
+}
+
+function spec(): SchemaNode {
+  return obj(
+    {
+      url: str(2048, { pattern: '^https?://', description: 'HTTP(S) URL of the feed.' }),
+      taxii: obj(
+        { discoveryUrl: str(2048, { pattern: '^https?://' }), apiRoot: str(2048), collection: str(256, { minLength: 1 }) },
+        ['discoveryUrl', 'collection'],
+        { description: 'A TAXII 2.1 collection.' },
+      ),
+      format: { type: 'string', enum: [...FEED_FORMAT_ENUM], description: 'Payload format.' },
+      preset: str(128, { description: 'A built-in mapping preset, e.g. abuse.ch-feodo.' }),
+      mapping: mapping(),
+      secretRef: secretRef('Credentials: keys username/password, token or header.'),
+      schedule: obj(
+        {
+          interval: str(32, { pattern: DURATION_PATTERN, description: 'Run every interval, e.g. 1h or 30m.' }),
+          cron: str(128, { description: 'Five-field cron expression (UTC), e.g. "0 */6 * * *".' }),
+        },
+        [],
+        { description: 'When to run: exactly one of interval or cron.', 'x-kubernetes-validations': [{ rule: 'has(self.interval) != has(self.cron)', message: 'set exactly one of schedule.interval or schedule.cron' }] satisfies CelRule[] },
+      ),
+      defaults: obj(
+        {
+          type: { type: 'string', enum: [...INDICATOR_TYPE_ENUM] },
+          confidence: int(0, 100),
+          tlp: { type: 'string', enum: [...TLP_ENUM] },
+          labels: list(str(64), 32),
+          validFor: str(32, { pattern: DURATION_PATTERN, description: 'Validity of each indicator from ingestion, e.g. 30d.' }),
+        },
+        [],
+        { description: 'Applied to every indicator of this feed unless the record says otherwise.' },
+      ),
+      limits: obj({ maxBytes: int(1, 2 ** 40), timeoutSeconds: int(1, 86400) }, [], { description: 'Fetch size and time limits.' }),
+      suspend: { type: 'boolean', description: 'Stop scheduling new runs.' },
+      historyLimits: obj({ successful: int(0, 100), failed: int(0, 100) }, [], { description: 'Finished Jobs to keep; defaults 3 and 1.' }),
+    },
+    ['format', 'schedule'],
+    {
+      description: 'What to ingest and when.',
+      'x-kubernetes-validations': [
+        { rule: 'has(self.url) != has(self.taxii)', message: 'set exactly one of url or taxii' },
+        { rule: "(self.format == 'taxii') == has(self.taxii)", message: 'format taxii goes with a taxii source, and a taxii source with format taxii' },
+      ] satisfies CelRule[],
+    },
+  );
+}
+
+function counts(): SchemaNode {
+  return obj({
+    fetched: int(0, Number.MAX_SAFE_INTEGER),
+    new: int(0, Number.MAX_SAFE_INTEGER),
+    duplicate: int(0, Number.MAX_SAFE_INTEGER),
+    rejected: int(0, Number.MAX_SAFE_INTEGER),
+    rejectedReasons: { type: 'object', maxProperties: 32, additionalProperties: int(0, Number.MAX_SAFE_INTEGER), description: 'Rejections by reason.' },
+  });
+}
+
+function status(): SchemaNode {
+  const run = obj({
+    runId: str(128),
+    jobName: str(253),
+    startTime: time('When the run started.'),
+    completionTime: time('When the run finished.'),
+    outcome: { type: 'string', enum: ['Running', 'Succeeded', 'Failed'] },
+    counts: counts(),
+    summary: str(64, { description: 'fetched/new, for printing.' }),
+    message: str(4096),
+  });
+  return obj(
+    {
+      schedule: str(160, { description: 'The schedule in words, for printing.' }),
+      lastRun: run,
+      activeRun: run,
+      nextRun: time('When the next run is due.'),
+      consecutiveFailures: int(0, 1000000),
+      conditions: conditions(),
+      observedGeneration: int(0, Number.MAX_SAFE_INTEGER),
+    },
+    [],
+    { description: 'Run history, written by the operator.' },
+  );
+}
+
+/** The Feed kind. */
+export const feedKind: KindDefinition = {
+  kind: 'Feed',
+  plural: 'feeds',
+  singular: 'feed',
+  shortNames: ['feed'],
+  printerColumns: [
+    { name: 'Format', type: 'string', jsonPath: '.spec.format' },
+    { name: 'Schedule', type: 'string', jsonPath: '.status.schedule' },
+    { name: 'Last Run', type: 'date', jsonPath: '.status.lastRun.completionTime' },
+    { name: 'Fetched/New', type: 'string', jsonPath: '.status.lastRun.summary' },
+    READY_COLUMN,
+    AGE_COLUMN,
+  ],
+  schema: objectSchema('A threat-intelligence feed ingested on a schedule.', spec(), status()),
+};

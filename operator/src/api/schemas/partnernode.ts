@@ -1,0 +1,70 @@
+/**
+ * PartnerNode: one partner of the network, its identity (Ed25519 key, endpoint, TLS) and roles.
+ * Voters among them form the voter set the quorum logic uses.
+ */
+import { AGE_COLUMN, conditions, int, list, obj, objectSchema, secretRef, str, time, type CelRule, type KindDefinition, type SchemaNode } from './common.ts';
+import { TLP_ENUM } from './threatindicator.ts';
+
+/** Roles a partner can hold. */
+export const ROLE_ENUM = ['contributor', 'voter', 'consumer'] as const;
+/** A raw 32-byte Ed25519 public key in standard base64: 43 characters, the last one of 16, then '='. */
+export const PUBLIC_KEY_REGEX = '^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$';
+/** host:port with a DNS name, IPv4 or bracketed IPv6 host and a port 1-65535. */
+export const ENDPOINT_REGEX = '^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?|\\[[0-9a-f:.]+\\]):([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$';
+
+function spec(): SchemaNode {
+  return obj(
+    {
+      partnerId: str(63, { minLength: 1, pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', description: 'Stable partner id (DNS label).' }),
+      organization: str(256, { minLength: 1, description: 'Organization name, for people.' }),
+      endpoint: str(300, { description: 'gRPC exchange endpoint host:port.', 'x-kubernetes-validations': [{ rule: `self.matches(r'${ENDPOINT_REGEX}')`, message: 'endpoint must be host:port with a lower-case DNS name, IPv4 or [IPv6] host and a port 1-65535, e.g. exchange.partner.example:8443' }] satisfies CelRule[] }),
+      publicKey: str(44, { description: 'Ed25519 public key: 32 raw bytes, standard base64 (44 characters ending in "=").', 'x-kubernetes-validations': [{ rule: `self.matches(r'${PUBLIC_KEY_REGEX}')`, message: 'publicKey must be a raw 32-byte Ed25519 key in standard base64: 44 characters ending in "="' }] satisfies CelRule[] }),
+      tls: obj(
+        {
+          caSecretRef: secretRef('Secret with ca.crt that signs the partner certificate.'),
+          pinnedCertSha256: str(64, { pattern: '^[0-9a-f]{64}$', description: 'SHA-256 of the partner certificate (DER), lower-case hex.' }),
+        },
+        [],
+        { description: 'How to authenticate the partner endpoint: a CA, a pinned certificate, or both.' },
+      ),
+      roles: list({ type: 'string', enum: [...ROLE_ENUM] }, 3, { minItems: 1, 'x-kubernetes-list-type': 'set', description: 'contributor, voter and/or consumer.' }),
+      maxTlp: { type: 'string', enum: [...TLP_ENUM], description: 'Most restrictive TLP this partner may receive.' },
+    },
+    ['partnerId', 'organization', 'endpoint', 'publicKey', 'roles'],
+    { description: 'Identity and roles of the partner.', 'x-kubernetes-validations': [{ rule: 'self.partnerId == oldSelf.partnerId', message: 'partnerId is immutable: create a new PartnerNode for a new partner' }] satisfies CelRule[] },
+  );
+}
+
+function status(): SchemaNode {
+  return obj(
+    {
+      reachable: { type: 'boolean' },
+      lastSeen: time('Last successful contact.'),
+      logSize: int(0, Number.MAX_SAFE_INTEGER),
+      rootHash: str(64, { description: 'Merkle root of the partner log, hex.' }),
+      lagEntries: int(0, Number.MAX_SAFE_INTEGER),
+      lagSeconds: int(0, Number.MAX_SAFE_INTEGER),
+      conditions: conditions(),
+      observedGeneration: int(0, Number.MAX_SAFE_INTEGER),
+    },
+    [],
+    { description: 'Reachability and replication state.' },
+  );
+}
+
+/** The PartnerNode kind. */
+export const partnerNodeKind: KindDefinition = {
+  kind: 'PartnerNode',
+  plural: 'partnernodes',
+  singular: 'partnernode',
+  shortNames: ['pn'],
+  printerColumns: [
+    { name: 'Partner', type: 'string', jsonPath: '.spec.partnerId' },
+    { name: 'Endpoint', type: 'string', jsonPath: '.spec.endpoint' },
+    { name: 'Roles', type: 'string', jsonPath: '.spec.roles' },
+    { name: 'Reachable', type: 'boolean', jsonPath: '.status.reachable' },
+    { name: 'Lag', type: 'integer', jsonPath: '.status.lagEntries' },
+    AGE_COLUMN,
+  ],
+  schema: objectSchema('A partner organization of the ThreatMesh network.', spec(), status()),
+};

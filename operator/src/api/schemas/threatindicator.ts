@@ -1,0 +1,108 @@
+/**
+ * ThreatIndicator: one indicator under admission. `spec` is immutable (CEL); the value must
+ * already be in canonical form, checked cheaply per type by CEL and fully by the webhook.
+ */
+import { INDICATOR_TYPES } from '../../domain/indicator.ts';
+import { AGE_COLUMN, conditions, int, list, obj, objectSchema, str, time, type CelRule, type KindDefinition, type SchemaNode } from './common.ts';
+
+/** Indicator types the CRD accepts: exactly the domain's. */
+export const INDICATOR_TYPE_ENUM = INDICATOR_TYPES;
+/** TLP 2.0 markings, least to most restrictive. */
+export const TLP_ENUM = ['clear', 'green', 'amber', 'amber+strict', 'red'] as const;
+/** Lifecycle phases of an indicator. */
+export const PHASE_ENUM = ['Proposed', 'Approved', 'Rejected', 'Expired', 'Revoked'] as const;
+
+const OCTET = '(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])';
+const LABEL = '[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?';
+const HOSTNAME = `(${LABEL}[.])+${LABEL}`;
+
+/**
+ * Canonical-form regular expressions per indicator type (RE2 and ECMAScript compatible; embedded
+ * in CEL raw string literals, so they must not contain a quote), with what a person should fix.
+ */
+export const VALUE_FORMATS: ReadonlyArray<{ readonly type: string; readonly regex: string; readonly message: string }> = [
+  { type: 'ipv4', regex: `^${OCTET}([.]${OCTET}){3}$`, message: 'an ipv4 value must be a dotted quad without leading zeros, e.g. 192.0.2.1' },
+  { type: 'ipv6', regex: '^[0-9a-f:.]*:[0-9a-f:.]*$', message: 'an ipv6 value must be lower-case RFC 5952 text, e.g. 2001:db8::1' },
+  { type: 'cidr', regex: '^[0-9a-f:.]+/[0-9]{1,3}$', message: 'a cidr value must be a canonical network/prefix, e.g. 192.0.2.0/24 or 2001:db8::/32' },
+  { type: 'domain', regex: `^${HOSTNAME}$`, message: 'a domain value must be lower-case letters, digits and hyphens separated by dots (IDNs in xn-- form), e.g. example.com' },
+  { type: 'url', regex: '^(https?|ftp)://[^ ]+$', message: 'a url value must start with a lower-case http://, https:// or ftp:// and contain no spaces (percent-encode them), e.g. https://example.com/Path' },
+  { type: 'md5', regex: '^[0-9a-f]{32}$', message: 'an md5 value must be 32 lower-case hex digits' },
+  { type: 'sha1', regex: '^[0-9a-f]{40}$', message: 'a sha1 value must be 40 lower-case hex digits' },
+  { type: 'sha256', regex: '^[0-9a-f]{64}$', message: 'a sha256 value must be 64 lower-case hex digits' },
+  { type: 'email', regex: `^[^@ ]+@${HOSTNAME}$`, message: 'an email value must be local@domain with a lower-case domain, e.g. abuse@example.com' },
+];
+
+function valueRules(): CelRule[] {
+  return VALUE_FORMATS.map((f) => ({ rule: `self.type != '${f.type}' || self.value.matches(r'${f.regex}')`, message: f.message, fieldPath: '.value' }));
+}
+
+const SIGNATURE = str(256, { minLength: 1, description: 'Ed25519 signature, base64.' });
+const PARTNER_ID = str(63, { minLength: 1, pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', description: 'Partner id (DNS label).' });
+
+function spec(): SchemaNode {
+  return obj(
+    {
+      type: { type: 'string', enum: [...INDICATOR_TYPE_ENUM], description: 'Indicator type.' },
+      value: str(4096, { minLength: 1, description: 'Normalized value (lower-case domain, canonical IP/CIDR, normalized URL, lower-case hex hash).' }),
+      pattern: str(4096, { description: 'STIX 2.1 pattern of the indicator.' }),
+      confidence: int(0, 100, { description: 'Confidence 0-100.' }),
+      tlp: { type: 'string', enum: [...TLP_ENUM], description: 'Traffic Light Protocol marking.' },
+      labels: list(str(64), 32, { 'x-kubernetes-list-type': 'set', description: 'Free labels, e.g. malware family.' }),
+      validFrom: time('Start of validity.'),
+      validUntil: time('End of validity: the indicator becomes Expired at this instant.'),
+      provenance: obj({ feed: str(253, { description: 'namespace/name of the Feed that produced it.' }), partner: PARTNER_ID, proposedAt: time('When it was proposed.') }, [], { description: 'Where the indicator came from.' }),
+      proposal: obj({ partnerId: PARTNER_ID, signature: SIGNATURE }, ['partnerId', 'signature'], { description: 'Signature of the proposing partner over the canonical indicator.' }),
+    },
+    ['type', 'value'],
+    {
+      description: 'The canonical indicator. Immutable once created.',
+      'x-kubernetes-validations': [
+        { rule: 'self == oldSelf', message: 'spec is immutable: delete the ThreatIndicator and create a new one (its name is derived from the indicator digest)' },
+        { rule: '!has(self.validFrom) || !has(self.validUntil) || self.validUntil > self.validFrom', message: 'validUntil must be after validFrom', fieldPath: '.validUntil' },
+        ...valueRules(),
+      ] satisfies CelRule[],
+    },
+  );
+}
+
+function status(): SchemaNode {
+  const vote = obj(
+    {
+      partnerId: PARTNER_ID,
+      decision: { type: 'string', enum: ['approve', 'reject'] },
+      reason: str(1024),
+      signedAt: time('When the voter signed.'),
+      signature: SIGNATURE,
+    },
+    ['partnerId', 'decision', 'signedAt', 'signature'],
+  );
+  return obj(
+    {
+      phase: { type: 'string', enum: [...PHASE_ENUM], description: 'Proposed, Approved, Rejected, Expired or Revoked.' },
+      votes: list(vote, 64, { 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['partnerId'], description: 'Signed votes, one per partner.' }),
+      quorum: obj({ required: int(0, 1000), approvals: int(0, 1000), rejections: int(0, 1000), summary: str(64, { description: 'approvals/required, for printing.' }) }, [], { description: 'Quorum required and reached.' }),
+      logIndex: int(0, Number.MAX_SAFE_INTEGER, { description: 'Index in the replicated Merkle log once Approved.' }),
+      conditions: conditions(),
+      observedGeneration: int(0, Number.MAX_SAFE_INTEGER),
+    },
+    [],
+    { description: 'Admission state, written by the operator through the status subresource.' },
+  );
+}
+
+/** The ThreatIndicator kind. */
+export const threatIndicatorKind: KindDefinition = {
+  kind: 'ThreatIndicator',
+  plural: 'threatindicators',
+  singular: 'threatindicator',
+  shortNames: ['ti'],
+  printerColumns: [
+    { name: 'Type', type: 'string', jsonPath: '.spec.type' },
+    { name: 'Value', type: 'string', jsonPath: '.spec.value' },
+    { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
+    { name: 'Votes', type: 'string', jsonPath: '.status.quorum.summary', description: 'approvals/required' },
+    { name: 'Quorum', type: 'integer', jsonPath: '.status.quorum.required' },
+    AGE_COLUMN,
+  ],
+  schema: objectSchema('One threat indicator under quorum admission.', spec(), status()),
+};
