@@ -1,0 +1,99 @@
+/**
+ * Canonical form and identity of indicators: RFC 8785 (JSON Canonicalization
+ * Scheme) text, the SHA-256 digest over the canonical core fields, and the
+ * Kubernetes object name derived from it.
+ */
+import { hash } from 'node:crypto';
+import canonicalize from 'canonicalize';
+import type { Indicator } from './indicator.ts';
+
+/** Longest Kubernetes object name (DNS-1123 label rules are the strictest that apply). */
+const MAX_OBJECT_NAME = 63;
+/** Hex digits of the digest kept in object names: 160 bits, far beyond collision reach. */
+const NAME_DIGEST_CHARS = 40;
+const MAX_DEPTH = 64;
+
+/**
+ * Serializes `value` per RFC 8785: keys sorted by UTF-16 code units, no
+ * white space, ECMAScript number formatting, minimal string escapes.
+ * Throws a TypeError on anything that is not plain JSON data: undefined
+ * (except as an object property, which is omitted like JSON.stringify does),
+ * functions, symbols, bigints, NaN/Infinity, lone surrogates, class instances
+ * (Date included: pass `toISOString()`), cycles, or nesting deeper than 64.
+ */
+export function canonicalJson(value: unknown): string {
+  assertJson(value, 0, '$');
+  const text = canonicalize(value);
+  if (text === undefined) throw new TypeError('canonicalJson: value has no JSON representation');
+  return text;
+}
+
+function assertJson(value: unknown, depth: number, path: string): void {
+  if (depth > MAX_DEPTH) throw new TypeError(`canonicalJson: ${path} nests deeper than ${MAX_DEPTH} levels (or is cyclic)`);
+  if (value === null || typeof value === 'boolean') return;
+  if (typeof value === 'string') {
+    if (!value.isWellFormed()) throw new TypeError(`canonicalJson: ${path} contains a lone surrogate`);
+    return;
+  }
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) throw new TypeError(`canonicalJson: ${path} is ${value}, which JSON cannot represent`);
+    return;
+  }
+  if (Array.isArray(value)) {
+    value.forEach((item: unknown, i) => {
+      if (item === undefined) throw new TypeError(`canonicalJson: ${path}[${i}] is undefined`);
+      assertJson(item, depth + 1, `${path}[${i}]`);
+    });
+    return;
+  }
+  if (typeof value === 'object' && isPlainObject(value)) {
+    for (const [k, v] of Object.entries(value)) {
+      if (!k.isWellFormed()) throw new TypeError(`canonicalJson: a key under ${path} contains a lone surrogate`);
+      if (v !== undefined) assertJson(v, depth + 1, `${path}.${k}`);
+    }
+    return;
+  }
+  throw new TypeError(`canonicalJson: ${path} is a ${describe(value)}, not JSON data`);
+}
+
+function isPlainObject(value: object): boolean {
+  const proto: unknown = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'object' && value !== null) return value.constructor?.name ?? 'object';
+  return typeof value;
+}
+
+/**
+ * The identity of an indicator: lower-case hex SHA-256 of
+ * `canonicalJson({ type, value })`. Only type and value count, so the same
+ * normalized indicator from any feed, partner or time has the same digest.
+ * The indicator must already be normalized (see `normalize`).
+ */
+export function indicatorDigest(ind: Indicator): string {
+  return hash('sha256', indicatorCanonicalJson(ind), 'hex');
+}
+
+/**
+ * `canonicalJson({ type, value })` of an indicator, built directly: with two
+ * string members whose keys are already in RFC 8785 order, the canonical text
+ * is the template below with JSON.stringify string escaping (RFC 8785 §3.2.2.2
+ * is exactly ECMAScript's). Throws on a value with lone surrogates.
+ */
+export function indicatorCanonicalJson(ind: Indicator): string {
+  if (!ind.value.isWellFormed()) throw new TypeError('indicator value contains a lone surrogate; normalize it first');
+  return `{"type":${JSON.stringify(ind.type)},"value":${JSON.stringify(ind.value)}}`;
+}
+
+/**
+ * The Kubernetes object name of an indicator: `<type>-<first 40 hex digits
+ * of the digest>`, at most 63 characters of lower-case letters, digits and
+ * '-', so it is a valid DNS-1123 label and subdomain.
+ */
+export function indicatorObjectName(ind: Indicator): string {
+  const name = `${ind.type}-${indicatorDigest(ind).slice(0, NAME_DIGEST_CHARS)}`;
+  if (name.length > MAX_OBJECT_NAME) throw new RangeError(`indicator type "${ind.type}" makes an object name longer than ${MAX_OBJECT_NAME}`);
+  return name;
+}
