@@ -65,6 +65,8 @@ export type ObjectKey = string;
 /** What a reconcile returns: come back after `requeueAfterMs`, or not at all. */
 export interface Result {
   readonly requeueAfterMs?: number;
+  /** Come back soon, with the per-key rate limit (no error); ignored when requeueAfterMs is set. */
+  readonly requeue?: boolean;
 }
 
 /**

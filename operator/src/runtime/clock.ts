@@ -1,0 +1,112 @@
+/**
+ * Time as a dependency: the runtime reads the time and schedules timers only through a Clock,
+ * so tests can drive backoff, delays and lease expiry with a ManualClock instead of waiting.
+ */
+
+/** Handle of a scheduled timer. */
+export interface TimerHandle {
+  cancel(): void;
+}
+
+/** Wall-clock time in milliseconds and one-shot timers. */
+export interface Clock {
+  /** Milliseconds since the epoch. */
+  now(): number;
+  /** Runs `fn` once after `ms` milliseconds unless cancelled. */
+  setTimer(fn: () => void, ms: number): TimerHandle;
+}
+
+/** The real clock: Date.now and node timers. Timers do not keep the process alive. */
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  setTimer(fn, ms) {
+    const t = setTimeout(fn, Math.max(0, ms));
+    t.unref();
+    return { cancel: () => clearTimeout(t) };
+  },
+};
+
+/** Resolves after `ms` on `clock`, or early (without rejecting) when `signal` aborts. */
+export function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) {
+      resolve();
+      return;
+    }
+    const onAbort = (): void => {
+      timer.cancel();
+      resolve();
+    };
+    const timer = clock.setTimer(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+interface Pending {
+  readonly at: number;
+  readonly seq: number;
+  readonly fn: () => void;
+  cancelled: boolean;
+}
+
+/**
+ * A clock that only moves when told to. `advance(ms)` fires due timers in time order (ties in
+ * scheduling order) and lets promise callbacks run between them.
+ */
+export class ManualClock implements Clock {
+  private current: number;
+  private seq = 0;
+  private pending: Pending[] = [];
+
+  constructor(startMs = 0) {
+    this.current = startMs;
+  }
+
+  now(): number {
+    return this.current;
+  }
+
+  setTimer(fn: () => void, ms: number): TimerHandle {
+    const p: Pending = { at: this.current + Math.max(0, ms), seq: this.seq++, fn, cancelled: false };
+    this.pending.push(p);
+    return { cancel: () => { p.cancelled = true; } };
+  }
+
+  /** Number of timers scheduled and not yet fired or cancelled. */
+  timers(): number {
+    return this.pending.filter((p) => !p.cancelled).length;
+  }
+
+  /** Moves time forward by `ms`, firing every timer that falls due on the way. */
+  async advance(ms: number): Promise<void> {
+    const target = this.current + ms;
+    for (;;) {
+      await flushMicrotasks();
+      const next = this.nextDue(target);
+      if (!next) break;
+      this.pending = this.pending.filter((p) => p !== next);
+      this.current = next.at;
+      next.fn();
+    }
+    this.current = target;
+    await flushMicrotasks();
+  }
+
+  private nextDue(target: number): Pending | undefined {
+    let best: Pending | undefined;
+    for (const p of this.pending) {
+      if (p.cancelled || p.at > target) continue;
+      if (!best || p.at < best.at || (p.at === best.at && p.seq < best.seq)) best = p;
+    }
+    this.pending = this.pending.filter((p) => !p.cancelled);
+    return best;
+  }
+}
+
+/** Lets every queued promise callback (and the ones they queue) run. */
+export async function flushMicrotasks(): Promise<void> {
+  for (let i = 0; i < 20; i++) await new Promise<void>((r) => setImmediate(r));
+}

@@ -1,0 +1,257 @@
+/**
+ * The HTTPS implementation of KubeClient over node:https with a keep-alive agent: JSON requests
+ * with a client-side timeout, API errors decoded from the Status body, watches streamed as
+ * newline-delimited JSON, server-side apply, merge patches and the status subresource.
+ */
+import * as http from 'node:http';
+import * as https from 'node:https';
+import { readFile } from 'node:fs/promises';
+import { ApiError, type KubeClient, type ListOptions, type ObjectList, type WatchEvent } from './client.ts';
+import type { ClusterConfig } from './kubeconfig.ts';
+import type { KubeObject, ResourceRef } from './types.ts';
+
+/** Options of KubeHttpClient. */
+export interface KubeHttpOptions {
+  /** Client-side limit for one non-watch request. @default 30000 */
+  readonly requestTimeoutMs?: number;
+  /** User-Agent header. @default 'threatmesh' */
+  readonly userAgent?: string;
+  /** Keep-alive sockets per host. @default 32 */
+  readonly maxSockets?: number;
+}
+
+/** One raw request. */
+interface RawRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly query?: Record<string, string | number | boolean | undefined>;
+  readonly body?: unknown;
+  readonly contentType?: string;
+  readonly signal?: AbortSignal;
+}
+
+/** Builds the REST path of `ref`, e.g. /apis/threatmesh.io/v1alpha1/namespaces/ns/feeds/name/status. */
+export function resourcePath(ref: ResourceRef, namespace?: string, name?: string, subresource?: string): string {
+  const base = ref.group === '' ? `/api/${ref.version}` : `/apis/${ref.group}/${ref.version}`;
+  const ns = ref.namespaced && namespace ? `/namespaces/${encodeURIComponent(namespace)}` : '';
+  const n = name !== undefined ? `/${encodeURIComponent(name)}` : '';
+  const sub = subresource ? `/${subresource}` : '';
+  return `${base}${ns}/${ref.plural}${n}${sub}`;
+}
+
+/** A KubeClient talking HTTPS (or plain HTTP for an http:// server) to one API server. */
+export class KubeHttpClient implements KubeClient {
+  private readonly config: ClusterConfig;
+  private readonly base: URL;
+  private readonly agent: http.Agent;
+  private readonly timeoutMs: number;
+  private readonly userAgent: string;
+  private token: { value: string; readAt: number } | undefined;
+
+  constructor(config: ClusterConfig, opts: KubeHttpOptions = {}) {
+    this.config = config;
+    this.base = new URL(config.server);
+    this.timeoutMs = opts.requestTimeoutMs ?? 30_000;
+    this.userAgent = opts.userAgent ?? 'threatmesh';
+    const agentOpts = { keepAlive: true, maxSockets: opts.maxSockets ?? 32 };
+    this.agent = this.base.protocol === 'http:'
+      ? new http.Agent(agentOpts)
+      : new https.Agent({ ...agentOpts, ca: config.ca, cert: config.cert, key: config.key, rejectUnauthorized: config.insecureSkipTlsVerify !== true });
+  }
+
+  /** Closes idle keep-alive sockets; open watches end through their abort signals. */
+  close(): void {
+    this.agent.destroy();
+  }
+
+  /**
+   * Resets every open connection (watches included) as a network failure would; new requests
+   * open new connections. For fault-injection in tests and the sandbox.
+   */
+  dropConnections(): number {
+    let n = 0;
+    for (const list of [...Object.values(this.agent.sockets), ...Object.values(this.agent.freeSockets)]) {
+      for (const s of list ?? []) {
+        s.destroy();
+        n += 1;
+      }
+    }
+    return n;
+  }
+
+  async get<T extends KubeObject>(ref: ResourceRef, name: string, namespace?: string): Promise<T | undefined> {
+    try {
+      return await this.json<T>({ method: 'GET', path: resourcePath(ref, namespace, name) });
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404) return undefined;
+      throw err;
+    }
+  }
+
+  list<T extends KubeObject>(ref: ResourceRef, opts: ListOptions = {}): Promise<ObjectList<T>> {
+    return this.json<ObjectList<T>>({ method: 'GET', path: resourcePath(ref, opts.namespace), query: listQuery(opts) });
+  }
+
+  async *watch<T extends KubeObject>(ref: ResourceRef, opts: ListOptions & { allowWatchBookmarks?: boolean; timeoutSeconds?: number }, signal: AbortSignal): AsyncIterable<WatchEvent<T>> {
+    const query = { ...listQuery(opts), watch: true, allowWatchBookmarks: opts.allowWatchBookmarks, timeoutSeconds: opts.timeoutSeconds };
+    let res: http.IncomingMessage;
+    try {
+      res = await this.open({ method: 'GET', path: resourcePath(ref, opts.namespace), query, signal });
+    } catch (err) {
+      if (signal.aborted) return;
+      throw err;
+    }
+    try {
+      if ((res.statusCode ?? 0) >= 300) throw toApiError(res.statusCode ?? 0, await readBody(res));
+      res.setEncoding('utf8');
+      let buf = '';
+      for await (const chunk of res as AsyncIterable<string>) {
+        buf += chunk;
+        let nl: number;
+        while ((nl = buf.indexOf('\n')) >= 0) {
+          const line = buf.slice(0, nl).trim();
+          buf = buf.slice(nl + 1);
+          if (line) yield JSON.parse(line) as WatchEvent<T>;
+        }
+      }
+    } catch (err) {
+      if (signal.aborted) return;
+      throw err;
+    } finally {
+      res.destroy();
+    }
+  }
+
+  create<T extends KubeObject>(ref: ResourceRef, obj: T): Promise<T> {
+    return this.json<T>({ method: 'POST', path: resourcePath(ref, obj.metadata.namespace), body: obj });
+  }
+
+  update<T extends KubeObject>(ref: ResourceRef, obj: T): Promise<T> {
+    return this.json<T>({ method: 'PUT', path: resourcePath(ref, obj.metadata.namespace, obj.metadata.name), body: obj });
+  }
+
+  patch<T extends KubeObject>(ref: ResourceRef, name: string, namespace: string | undefined, patch: unknown): Promise<T> {
+    return this.json<T>({ method: 'PATCH', path: resourcePath(ref, namespace, name), body: patch, contentType: 'application/merge-patch+json' });
+  }
+
+  apply<T extends KubeObject>(ref: ResourceRef, obj: T, fieldManager: string): Promise<T> {
+    return this.json<T>({
+      method: 'PATCH',
+      path: resourcePath(ref, obj.metadata.namespace, obj.metadata.name),
+      query: { fieldManager, force: true },
+      body: obj,
+      // JSON is YAML, so the apply-patch+yaml content type accepts a JSON body.
+      contentType: 'application/apply-patch+yaml',
+    });
+  }
+
+  /** Deletes the object; resolves also when it is already gone (404), so cleanups stay idempotent. */
+  async delete(ref: ResourceRef, name: string, namespace?: string, opts?: { propagationPolicy?: 'Foreground' | 'Background' | 'Orphan' }): Promise<void> {
+    try {
+      await this.json({ method: 'DELETE', path: resourcePath(ref, namespace, name), body: { kind: 'DeleteOptions', apiVersion: 'v1', ...opts } });
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404) return;
+      throw err;
+    }
+  }
+
+  updateStatus<T extends KubeObject>(ref: ResourceRef, obj: T): Promise<T> {
+    return this.json<T>({ method: 'PUT', path: resourcePath(ref, obj.metadata.namespace, obj.metadata.name, 'status'), body: obj });
+  }
+
+  patchStatus<T extends KubeObject>(ref: ResourceRef, name: string, namespace: string | undefined, patch: unknown): Promise<T> {
+    return this.json<T>({ method: 'PATCH', path: resourcePath(ref, namespace, name, 'status'), body: patch, contentType: 'application/merge-patch+json' });
+  }
+
+  /**
+   * Finds the ResourceRef of `kind` in `apiVersion` through API discovery
+   * (GET /api/v1 or /apis/group/version). Throws when the server does not serve it.
+   */
+  async discover(apiVersion: string, kind: string): Promise<ResourceRef> {
+    const slash = apiVersion.indexOf('/');
+    const group = slash < 0 ? '' : apiVersion.slice(0, slash);
+    const version = slash < 0 ? apiVersion : apiVersion.slice(slash + 1);
+    const path = group === '' ? `/api/${version}` : `/apis/${group}/${version}`;
+    const list = await this.json<{ resources?: { name: string; kind: string; namespaced: boolean }[] }>({ method: 'GET', path });
+    const r = list.resources?.find((x) => x.kind === kind && !x.name.includes('/'));
+    if (!r) throw new Error(`the API server does not serve kind ${kind} in ${apiVersion}; are its CRDs installed?`);
+    return { group, version, plural: r.name, kind, namespaced: r.namespaced };
+  }
+
+  /** Sends a request and decodes the JSON answer; errors become ApiError. */
+  async json<T>(req: RawRequest): Promise<T> {
+    const signal = req.signal ? AbortSignal.any([req.signal, AbortSignal.timeout(this.timeoutMs)]) : AbortSignal.timeout(this.timeoutMs);
+    let res: http.IncomingMessage;
+    let body: string;
+    try {
+      res = await this.open({ ...req, signal });
+      body = await readBody(res);
+    } catch (err) {
+      if (signal.aborted && !req.signal?.aborted) {
+        throw new Error(`${req.method} ${req.path}: no answer from ${this.config.server} within ${this.timeoutMs} ms`, { cause: err });
+      }
+      throw err;
+    }
+    const status = res.statusCode ?? 0;
+    if (status >= 300) throw toApiError(status, body);
+    return (body ? JSON.parse(body) : {}) as T;
+  }
+
+  private async open(req: RawRequest): Promise<http.IncomingMessage> {
+    const url = new URL(this.base.pathname.replace(/\/$/, '') + req.path, this.base);
+    for (const [k, v] of Object.entries(req.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+    const headers: Record<string, string> = { accept: 'application/json', 'user-agent': this.userAgent };
+    const token = await this.bearer();
+    if (token) headers['authorization'] = `Bearer ${token}`;
+    let payload: string | undefined;
+    if (req.body !== undefined) {
+      payload = JSON.stringify(req.body);
+      headers['content-type'] = req.contentType ?? 'application/json';
+      headers['content-length'] = String(Buffer.byteLength(payload));
+    }
+    const mod = url.protocol === 'http:' ? http : https;
+    return new Promise((resolve, reject) => {
+      const r = mod.request(url, { method: req.method, headers, agent: this.agent, signal: req.signal }, resolve);
+      r.on('error', reject);
+      r.end(payload);
+    });
+  }
+
+  private async bearer(): Promise<string | undefined> {
+    if (this.config.token) return this.config.token;
+    const file = this.config.tokenFile;
+    if (!file) return undefined;
+    // Bound service-account tokens rotate; re-read the file at most once a minute.
+    if (!this.token || Date.now() - this.token.readAt > 60_000) {
+      this.token = { value: (await readFile(file, 'utf8')).trim(), readAt: Date.now() };
+    }
+    return this.token.value;
+  }
+}
+
+function listQuery(opts: ListOptions): Record<string, string | number | undefined> {
+  return {
+    labelSelector: opts.labelSelector,
+    fieldSelector: opts.fieldSelector,
+    limit: opts.limit,
+    continue: opts.continue,
+    resourceVersion: opts.resourceVersion,
+  };
+}
+
+async function readBody(res: http.IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of res as AsyncIterable<Buffer>) chunks.push(c);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Decodes a metav1.Status body (or any text) into an ApiError. */
+export function toApiError(status: number, body: string): ApiError {
+  try {
+    const s = JSON.parse(body) as { kind?: string; reason?: string; message?: string; code?: number };
+    if (s.kind === 'Status') return new ApiError(s.code ?? status, s.reason ?? '', s.message ?? body);
+  } catch {
+    // Not JSON (a proxy page or plain text): keep the text.
+  }
+  return new ApiError(status, '', body.slice(0, 500) || `HTTP ${status}`);
+}

@@ -1,0 +1,209 @@
+/**
+ * The Manager owns what every controller shares: the client, the informers, the controllers,
+ * leader election and the metrics/health server. Informers run on every replica (standbys keep
+ * warm caches); controllers run only on the leader. stop() is the graceful shutdown the
+ * composition root calls on SIGTERM: stop taking work, drain in-flight reconciles within a
+ * deadline, release the Lease, close the watches.
+ */
+import type { Logger } from '../log.ts';
+import type { KubeClient } from './client.ts';
+import { systemClock, type Clock } from './clock.ts';
+import { Controller, type ControllerOptions } from './controller.ts';
+import { HealthServer, type HealthCheck } from './health.ts';
+import { Informer, type InformerOptions } from './informer.ts';
+import { LeaderElector } from './leader.ts';
+import type { RuntimeMetrics } from './metrics.ts';
+import type { KubeObject, ResourceRef } from './types.ts';
+
+/** Leader election settings of a Manager. */
+export interface ManagerLeaderElection {
+  /** Lease name and namespace. */
+  readonly name: string;
+  readonly namespace: string;
+  /** Unique per replica, e.g. the pod name. */
+  readonly identity: string;
+  /** @default 15000 / 10000 / 2000 (client-go defaults) */
+  readonly leaseDurationMs?: number;
+  readonly renewDeadlineMs?: number;
+  readonly retryPeriodMs?: number;
+}
+
+/** Options of a Manager. */
+export interface ManagerOptions {
+  readonly client: KubeClient;
+  readonly log: Logger;
+  readonly metrics: RuntimeMetrics;
+  readonly clock?: Clock;
+  /** Without it, controllers start as soon as caches sync (single replica). */
+  readonly leaderElection?: ManagerLeaderElection;
+  /** Serve /metrics, /healthz, /readyz here; omitted means no server. */
+  readonly health?: { readonly port: number; readonly host?: string };
+  /** How long stop() waits for in-flight reconciles. @default 30000 */
+  readonly shutdownTimeoutMs?: number;
+  /**
+   * Called when leadership is lost (not on stop()). Controllers are already stopped; the
+   * composition root should exit so the replica restarts as a clean candidate, as
+   * controller-runtime does.
+   */
+  readonly onLostLeadership?: () => void;
+}
+
+/** What a Manager runs on the leader; Controller implements it. */
+export interface Runnable {
+  readonly name: string;
+  start(): void;
+  /** Stops taking work and waits up to `deadlineMs` for in-flight work; false if cut off. */
+  stop(deadlineMs: number): Promise<boolean>;
+}
+
+interface CacheInformer {
+  readonly ref: ResourceRef;
+  start(): void;
+  stop(): Promise<void>;
+  hasSynced(): boolean;
+  waitForSync(): Promise<void>;
+}
+
+type ManagerState = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
+
+/** Runs informers, controllers, leader election and the health server as one unit. */
+export class Manager {
+  readonly client: KubeClient;
+  readonly metrics: RuntimeMetrics;
+  readonly log: Logger;
+  readonly clock: Clock;
+  private readonly opts: ManagerOptions;
+  private readonly informers = new Map<string, CacheInformer>();
+  private readonly runnables: Runnable[] = [];
+  private elector: LeaderElector | undefined;
+  private health: HealthServer | undefined;
+  private state: ManagerState = 'new';
+  private runnablesStarted = false;
+  private runnablesStopped: Promise<void> | undefined;
+  /** The port the health server listens on, once started. */
+  healthPort: number | undefined;
+
+  constructor(opts: ManagerOptions) {
+    this.opts = opts;
+    this.client = opts.client;
+    this.metrics = opts.metrics;
+    this.log = opts.log;
+    this.clock = opts.clock ?? systemClock;
+  }
+
+  /**
+   * The shared informer for `ref` (one per resource and namespace), created on first use.
+   * Create informers before start().
+   */
+  informer<T extends KubeObject>(ref: ResourceRef, opts: Omit<InformerOptions, 'client' | 'ref' | 'log'> = {}): Informer<T> {
+    const key = `${ref.group}/${ref.version}/${ref.plural}/${opts.namespace ?? ''}/${opts.labelSelector ?? ''}/${opts.fieldSelector ?? ''}`;
+    const existing = this.informers.get(key);
+    if (existing) return existing as unknown as Informer<T>;
+    if (this.state !== 'new') throw new Error(`informer for ${ref.plural} requested after the manager started; create informers before start()`);
+    const inf = new Informer<T>({ clock: this.clock, ...opts, client: this.client, ref, log: this.log.child({ informer: ref.plural }) });
+    this.informers.set(key, inf);
+    return inf;
+  }
+
+  /** Creates a controller with the manager's metrics, logger and clock, and registers it. */
+  controller<T extends KubeObject>(opts: Omit<ControllerOptions<T>, 'metrics' | 'log' | 'clock'>): Controller<T> {
+    const c = new Controller<T>({ ...opts, metrics: this.metrics, log: this.log, clock: this.clock });
+    this.add(c);
+    return c;
+  }
+
+  /** Registers something that runs only on the leader. */
+  add(r: Runnable): void {
+    if (this.state !== 'new') throw new Error(`${r.name} added after the manager started; add runnables before start()`);
+    this.runnables.push(r);
+  }
+
+  /** True while this replica runs the controllers. */
+  isLeader(): boolean {
+    return this.runnablesStarted && this.runnablesStopped === undefined;
+  }
+
+  /** Readiness: caches synced and the manager running (leading or standing by). */
+  readyChecks(): HealthCheck[] {
+    return [
+      { name: 'informers', check: () => {
+        const pending = [...this.informers.values()].filter((i) => !i.hasSynced()).map((i) => i.ref.plural);
+        return pending.length === 0 || `caches not synced: ${pending.join(', ')}`;
+      } },
+      { name: 'manager', check: () => this.state === 'running' || `manager is ${this.state}` },
+    ];
+  }
+
+  /**
+   * Starts the health server and the informers, waits for the caches to sync, then starts the
+   * controllers (without leader election) or begins campaigning for the Lease.
+   */
+  async start(): Promise<void> {
+    if (this.state !== 'new') throw new Error('manager already started');
+    this.state = 'starting';
+    if (this.opts.health) {
+      this.health = new HealthServer({ metrics: this.metrics, log: this.log, port: this.opts.health.port, host: this.opts.health.host, readyChecks: this.readyChecks() });
+      this.healthPort = await this.health.start();
+      this.log.info('serving metrics and health', { port: this.healthPort, host: this.opts.health.host ?? '127.0.0.1' });
+    }
+    for (const inf of this.informers.values()) inf.start();
+    await Promise.all([...this.informers.values()].map((i) => i.waitForSync()));
+    if (this.state !== 'starting') return;
+    this.log.info('caches synced', { informers: this.informers.size });
+    this.state = 'running';
+    const le = this.opts.leaderElection;
+    if (!le) {
+      this.startRunnables();
+      return;
+    }
+    this.elector = new LeaderElector({
+      ...le,
+      client: this.client,
+      log: this.log,
+      metrics: this.metrics,
+      clock: this.clock,
+      onStartedLeading: () => this.startRunnables(),
+      onStoppedLeading: () => this.lostLeadership(),
+    });
+    this.elector.start();
+  }
+
+  /**
+   * Graceful shutdown: stops the controllers (no new work, in-flight reconciles drained within
+   * shutdownTimeoutMs), releases the Lease (unless `releaseLease` is false, which leaves it to
+   * expire as after a crash), closes the watches and the health server.
+   */
+  async stop(opts: { releaseLease?: boolean } = {}): Promise<void> {
+    if (this.state === 'stopping' || this.state === 'stopped') return;
+    this.state = 'stopping';
+    this.log.info('shutting down');
+    await this.stopRunnables();
+    await this.elector?.stop({ release: opts.releaseLease !== false });
+    await Promise.all([...this.informers.values()].map((i) => i.stop()));
+    await this.health?.stop();
+    this.state = 'stopped';
+    this.log.info('shutdown complete');
+  }
+
+  private startRunnables(): void {
+    if (this.runnablesStarted || this.state !== 'running') return;
+    this.runnablesStarted = true;
+    for (const r of this.runnables) r.start();
+  }
+
+  private stopRunnables(): Promise<void> {
+    if (!this.runnablesStarted) return Promise.resolve();
+    this.runnablesStopped ??= (async () => {
+      const deadline = this.opts.shutdownTimeoutMs ?? 30_000;
+      const drained = await Promise.all(this.runnables.map((r) => r.stop(deadline)));
+      if (drained.includes(false)) this.log.warn('some reconciles did not finish before the shutdown deadline', { deadlineMs: deadline });
+    })();
+    return this.runnablesStopped;
+  }
+
+  private lostLeadership(): void {
+    if (this.state !== 'running') return;
+    this.log.error('lost leadership; stopping controllers');
+    void this.stopRunnables().then(() => this.opts.onLostLeadership?.());
+  }
+}
