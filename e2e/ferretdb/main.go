@@ -1,0 +1,77 @@
+// Command threatmesh-ferretdb runs FerretDB (a MongoDB wire-protocol server) with its pure-Go
+// SQLite backend for ThreatMesh's integration tests and local sandbox. Upstream's own command
+// needs a version file generated at release time; embedding the ferretdb package avoids it.
+//
+//	threatmesh-ferretdb --data-dir DIR [--listen 127.0.0.1:0] [--uri-file FILE] [--log-level warn]
+//
+// Once listening it prints "mongodb://HOST:PORT/" on stdout and, with --uri-file, writes it to
+// FILE (atomically), so a caller can let the kernel choose the port and still find it.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/FerretDB/FerretDB/ferretdb"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintf(os.Stderr, "threatmesh-ferretdb: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	dataDir := flag.String("data-dir", "", "directory for the SQLite databases (required)")
+	listen := flag.String("listen", "127.0.0.1:0", "TCP address to listen on; port 0 picks a free one")
+	uriFile := flag.String("uri-file", "", "write the MongoDB URI here once listening")
+	level := flag.String("log-level", "warn", "debug, info, warn or error")
+	flag.Parse()
+	if *dataDir == "" {
+		return fmt.Errorf("--data-dir is required")
+	}
+	abs, err := filepath.Abs(*dataDir)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(abs, 0o700); err != nil {
+		return err
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
+
+	f, err := ferretdb.New(&ferretdb.Config{
+		Listener:  ferretdb.ListenerConfig{TCP: *listen},
+		Logger:    logger,
+		Handler:   "sqlite",
+		SQLiteURL: "file:" + abs + "/",
+	})
+	if err != nil {
+		return err
+	}
+	uri := f.MongoDBURI()
+	if *uriFile != "" {
+		tmp := *uriFile + ".tmp"
+		if err := os.WriteFile(tmp, []byte(uri+"\n"), 0o600); err != nil {
+			return err
+		}
+		if err := os.Rename(tmp, *uriFile); err != nil {
+			return err
+		}
+	}
+	fmt.Println(uri)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return f.Run(ctx)
+}
