@@ -40,7 +40,7 @@ describe('parseSchedule and nextRunTime', () => {
   const now = new Date('2026-11-25T10:07:00Z');
   test('interval: due now without a last run, last start + interval otherwise', () => {
     const s = parseSchedule({ interval: '1h' });
-    assert.equal(nextRunTime(s, undefined, now).toISOString(), now.toISOString());
+    assert.equal(nextRunTime(s, undefined, now)?.toISOString(), now.toISOString());
     assert.equal(nextRunTime(s, new Date('2026-11-25T09:30:00Z'), now)?.toISOString(), '2026-11-25T10:30:00.000Z');
     assert.equal(describeSchedule(s), 'every 1h');
   });
