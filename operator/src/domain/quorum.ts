@@ -1,0 +1,232 @@
+/**
+ * Signed votes and the quorum decision for one indicator digest. Pure: the clock is an input.
+ *
+ * A vote's signature (kind `vote`) covers the RFC 8785 canonical JSON of
+ * `{kind:'vote', digest, decision, partnerId, signedAt, reason?}`, so it cannot be replayed for
+ * another digest, decision, partner or time, nor as another message kind.
+ */
+import { canonicalJson } from './canonical.ts';
+import type { PublicKey, SigningKey } from './signature.ts';
+
+/** What a partner may do in the network. Only `voter` counts towards quorum. */
+export type PartnerRole = 'contributor' | 'voter' | 'consumer';
+
+/** A known partner: id, Ed25519 public key and roles. */
+export interface Voter {
+  readonly partnerId: string;
+  readonly publicKey: PublicKey;
+  readonly roles: readonly PartnerRole[];
+}
+
+/** A voter's answer to a proposal. */
+export type VoteDecision = 'approve' | 'reject';
+
+/** A signed vote on one digest. `signedAt` is an ISO 8601 timestamp; `signature` is standard base64. */
+export interface Vote {
+  readonly partnerId: string;
+  readonly digest: string;
+  readonly decision: VoteDecision;
+  readonly reason?: string;
+  readonly signedAt: string;
+  readonly signature: string;
+}
+
+/** The fields of a vote before signing. */
+export type VoteFields = Omit<Vote, 'signature'>;
+
+/** Why a vote was not counted. */
+export type IgnoredReason = 'bad-signature' | 'not-a-voter' | 'wrong-digest' | 'outside-window' | 'duplicate' | 'unknown-partner';
+
+/** A vote that was not counted, and why. */
+export interface IgnoredVote {
+  readonly partnerId: string;
+  readonly reason: IgnoredReason;
+}
+
+/** The voting window: votes signed in [opensAt, closesAt] count. ISO 8601 strings or Dates. */
+export interface VotingWindow {
+  readonly opensAt: string | Date;
+  readonly closesAt: string | Date;
+}
+
+/** Everything {@link decideQuorum} needs. `quorum` defaults to ⌊2n/3⌋+1 of the n voters. */
+export interface QuorumInput {
+  readonly voters: readonly Voter[];
+  readonly votes: readonly Vote[];
+  readonly digest: string;
+  readonly quorum?: number;
+  readonly window: VotingWindow;
+  readonly now: string | Date;
+}
+
+/** Outcome of a quorum decision with its counts and the votes that did not count. */
+export interface QuorumOutcome {
+  readonly decision: 'approved' | 'rejected' | 'pending';
+  readonly approvals: number;
+  readonly rejections: number;
+  /** Approvals needed. */
+  readonly required: number;
+  /** Partners with the `voter` role. */
+  readonly eligible: number;
+  /** Sorted by partner id, then reason. */
+  readonly ignored: readonly IgnoredVote[];
+}
+
+/** Why quorum input was refused. */
+export type QuorumInputReason = 'invalid-vote' | 'no-voters' | 'invalid-quorum' | 'duplicate-voter' | 'invalid-time';
+
+/** Thrown for invalid configuration or vote fields (never for bad votes from the network, which are reported). */
+export class QuorumInputError extends Error {
+  /** Machine-readable cause. */
+  readonly reason: QuorumInputReason;
+  constructor(reason: QuorumInputReason, message: string) {
+    super(message);
+    this.name = 'QuorumInputError';
+    this.reason = reason;
+  }
+}
+
+const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
+const DECISIONS: readonly VoteDecision[] = ['approve', 'reject'];
+
+/** The default quorum for n voters: ⌊2n/3⌋+1. */
+export function defaultQuorum(voters: number): number {
+  return Math.floor((2 * voters) / 3) + 1;
+}
+
+/** The exact text a vote signature covers: canonical JSON of the vote fields plus `kind: 'vote'`. */
+export function voteSigningPayload(fields: VoteFields): string {
+  const payload: Record<string, string> = {
+    kind: 'vote', digest: fields.digest, decision: fields.decision, partnerId: fields.partnerId, signedAt: fields.signedAt,
+  };
+  if (fields.reason !== undefined) payload['reason'] = fields.reason;
+  return canonicalJson(payload);
+}
+
+/** Signs a vote. Throws {@link QuorumInputError} (`invalid-vote`) when a field is malformed. */
+export function signVote(key: SigningKey, fields: VoteFields): Vote {
+  const problem = voteFieldProblem(fields);
+  if (problem !== undefined) throw new QuorumInputError('invalid-vote', `cannot sign vote: ${problem}`);
+  const unsigned: VoteFields = {
+    partnerId: fields.partnerId, digest: fields.digest, decision: fields.decision, signedAt: fields.signedAt,
+    ...(fields.reason !== undefined ? { reason: fields.reason } : {}),
+  };
+  return { ...unsigned, signature: key.sign('vote', voteSigningPayload(unsigned)) };
+}
+
+/**
+ * True when `vote` is well formed, comes from `voter` (same partner id) and carries a valid
+ * signature by the voter's key. Never throws: anything malformed gives false.
+ */
+export function verifyVote(voter: Voter, vote: Vote): boolean {
+  if (typeof vote !== 'object' || vote === null || voteFieldProblem(vote) !== undefined) return false;
+  if (vote.partnerId !== voter.partnerId) return false;
+  try {
+    return voter.publicKey.verify('vote', voteSigningPayload(vote), vote.signature);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Decides Approved / Rejected / Pending for `digest`.
+ *
+ * Counted: votes for `digest` from partners with the `voter` role, with a valid signature and
+ * `signedAt` inside the window. A partner counts once: when it sent several valid votes, the one
+ * with the earliest `signedAt` (then the smallest signature) counts, whatever the arrival order,
+ * so every partner reaches the same result; the others are reported as `duplicate`.
+ * Approved when approvals reach the quorum; Rejected when they no longer can (approvals plus
+ * voters yet to vote fall short) or when `now` is past the window without quorum; else Pending.
+ * Throws {@link QuorumInputError} for invalid configuration: no voters, a quorum outside 1..n,
+ * a partner listed twice, or unparseable times.
+ */
+export function decideQuorum(input: QuorumInput): QuorumOutcome {
+  const { byId, eligible } = indexVoters(input.voters);
+  const required = requiredQuorum(input.quorum, eligible);
+  const window = { opensAt: toMillis(input.window.opensAt, 'window.opensAt'), closesAt: toMillis(input.window.closesAt, 'window.closesAt') };
+  if (window.opensAt > window.closesAt) throw new QuorumInputError('invalid-time', 'window.opensAt is after window.closesAt');
+  const now = toMillis(input.now, 'now');
+
+  const ignored: IgnoredVote[] = [];
+  const valid: Array<{ vote: Vote; at: number }> = [];
+  for (const vote of input.votes) {
+    const reason = rejectReason(vote, byId, input.digest, window);
+    if (reason === undefined) valid.push({ vote, at: Date.parse(vote.signedAt) });
+    else ignored.push({ partnerId: partnerIdOf(vote), reason });
+  }
+
+  valid.sort((a, b) => a.at - b.at || compare(a.vote.signature, b.vote.signature));
+  const counted = new Map<string, VoteDecision>();
+  for (const { vote } of valid) {
+    if (counted.has(vote.partnerId)) ignored.push({ partnerId: vote.partnerId, reason: 'duplicate' });
+    else counted.set(vote.partnerId, vote.decision);
+  }
+
+  const decisions = [...counted.values()];
+  const approvals = decisions.filter((d) => d === 'approve').length;
+  const rejections = decisions.length - approvals;
+  const outstanding = eligible - decisions.length;
+  let decision: QuorumOutcome['decision'] = 'pending';
+  if (approvals >= required) decision = 'approved';
+  else if (approvals + outstanding < required || now > window.closesAt) decision = 'rejected';
+  ignored.sort((a, b) => compare(a.partnerId, b.partnerId) || compare(a.reason, b.reason));
+  return { decision, approvals, rejections, required, eligible, ignored };
+}
+
+function indexVoters(voters: readonly Voter[]): { byId: Map<string, Voter>; eligible: number } {
+  const byId = new Map<string, Voter>();
+  for (const v of voters) {
+    if (byId.has(v.partnerId)) throw new QuorumInputError('duplicate-voter', `partner ${JSON.stringify(v.partnerId)} is listed twice in the voter set; keep one entry per partner`);
+    byId.set(v.partnerId, v);
+  }
+  const eligible = voters.filter((v) => v.roles.includes('voter')).length;
+  if (eligible === 0) throw new QuorumInputError('no-voters', 'no partner has the voter role; give at least one partner roles: [voter]');
+  return { byId, eligible };
+}
+
+function requiredQuorum(quorum: number | undefined, eligible: number): number {
+  if (quorum === undefined) return defaultQuorum(eligible);
+  if (!Number.isInteger(quorum) || quorum < 1 || quorum > eligible) {
+    throw new QuorumInputError('invalid-quorum', `quorum must be an integer from 1 to ${eligible} (the number of voters), got ${String(quorum)}`);
+  }
+  return quorum;
+}
+
+function rejectReason(vote: Vote, byId: Map<string, Voter>, digest: string, window: { opensAt: number; closesAt: number }): IgnoredReason | undefined {
+  if (typeof vote !== 'object' || vote === null) return 'bad-signature';
+  const voter = byId.get(partnerIdOf(vote));
+  if (voter === undefined) return 'unknown-partner';
+  if (!voter.roles.includes('voter')) return 'not-a-voter';
+  if (vote.digest !== digest) return 'wrong-digest';
+  if (!verifyVote(voter, vote)) return 'bad-signature';
+  const at = Date.parse(vote.signedAt);
+  return at < window.opensAt || at > window.closesAt ? 'outside-window' : undefined;
+}
+
+function voteFieldProblem(fields: VoteFields): string | undefined {
+  if (typeof fields.partnerId !== 'string' || fields.partnerId === '') return 'partnerId must be a non-empty string';
+  if (typeof fields.digest !== 'string' || fields.digest === '') return 'digest must be a non-empty string';
+  if (!DECISIONS.includes(fields.decision)) return `decision must be "approve" or "reject", got ${JSON.stringify(fields.decision)}`;
+  if (fields.reason !== undefined && typeof fields.reason !== 'string') return 'reason must be a string when present';
+  if (!isIsoTime(fields.signedAt)) return `signedAt must be an ISO 8601 timestamp such as 2026-01-02T03:04:05Z, got ${JSON.stringify(fields.signedAt)}`;
+  return undefined;
+}
+
+function isIsoTime(value: unknown): value is string {
+  return typeof value === 'string' && ISO_8601.test(value) && Number.isFinite(Date.parse(value));
+}
+
+function toMillis(value: string | Date, name: string): number {
+  const ms = value instanceof Date ? value.getTime() : isIsoTime(value) ? Date.parse(value) : NaN;
+  if (!Number.isFinite(ms)) throw new QuorumInputError('invalid-time', `${name} must be a valid Date or ISO 8601 timestamp, got ${String(value)}`);
+  return ms;
+}
+
+function partnerIdOf(vote: unknown): string {
+  const id: unknown = typeof vote === 'object' && vote !== null ? (vote as { partnerId?: unknown }).partnerId : undefined;
+  return typeof id === 'string' ? id : String(id);
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
