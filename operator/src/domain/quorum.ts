@@ -7,6 +7,7 @@
  */
 import { canonicalJson } from './canonical.ts';
 import type { PublicKey, SigningKey } from './signature.ts';
+import { isIsoTimestamp, timestampMillis } from './time.ts';
 
 /** What a partner may do in the network. Only `voter` counts towards quorum. */
 export type PartnerRole = 'contributor' | 'voter' | 'consumer';
@@ -86,7 +87,6 @@ export class QuorumInputError extends Error {
   }
 }
 
-const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
 const DECISIONS: readonly VoteDecision[] = ['approve', 'reject'];
 
 /** The default quorum for n voters: ⌊2n/3⌋+1. */
@@ -208,16 +208,12 @@ function voteFieldProblem(fields: VoteFields): string | undefined {
   if (typeof fields.digest !== 'string' || fields.digest === '') return 'digest must be a non-empty string';
   if (!DECISIONS.includes(fields.decision)) return `decision must be "approve" or "reject", got ${JSON.stringify(fields.decision)}`;
   if (fields.reason !== undefined && typeof fields.reason !== 'string') return 'reason must be a string when present';
-  if (!isIsoTime(fields.signedAt)) return `signedAt must be an ISO 8601 timestamp such as 2026-01-02T03:04:05Z, got ${JSON.stringify(fields.signedAt)}`;
+  if (!isIsoTimestamp(fields.signedAt)) return `signedAt must be an ISO 8601 timestamp such as 2026-01-02T03:04:05Z, got ${JSON.stringify(fields.signedAt)}`;
   return undefined;
 }
 
-function isIsoTime(value: unknown): value is string {
-  return typeof value === 'string' && ISO_8601.test(value) && Number.isFinite(Date.parse(value));
-}
-
 function toMillis(value: string | Date, name: string): number {
-  const ms = value instanceof Date ? value.getTime() : isIsoTime(value) ? Date.parse(value) : NaN;
+  const ms = timestampMillis(value);
   if (!Number.isFinite(ms)) throw new QuorumInputError('invalid-time', `${name} must be a valid Date or ISO 8601 timestamp, got ${String(value)}`);
   return ms;
 }
