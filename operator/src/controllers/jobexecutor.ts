@@ -1,0 +1,161 @@
+/**
+ * Runs Feed ingestion as batch/v1 Jobs owned by the Feed: `<command> ingest --feed ns/name
+ * --run-id ID` in the configured image. The Job name is the run id, so creating it twice is
+ * harmless (409 → adopt). The ingest process reports its counts in the RUN_REPORT_ANNOTATION of
+ * its own Job.
+ */
+import type { Feed } from '../api/types.ts';
+import { ApiError, type KubeReader, type KubeWriter } from '../runtime/client.ts';
+import { controllerRef } from '../runtime/owner.ts';
+import type { KubeObject, ResourceRef } from '../runtime/types.ts';
+import { FEED_LABEL, RUN_ID_LABEL, RUN_REPORT_ANNOTATION } from './reasons.ts';
+import type { FeedRunExecutor, IngestionReport, RunHandle, RunState } from './executor.ts';
+
+/** batch/v1 Jobs. */
+export const JOBS: ResourceRef = { group: 'batch', version: 'v1', plural: 'jobs', kind: 'Job', namespaced: true };
+
+/** The fields of a Job the executor reads. */
+export interface Job extends KubeObject {
+  spec?: Record<string, unknown>;
+  status?: {
+    active?: number;
+    succeeded?: number;
+    failed?: number;
+    startTime?: string;
+    completionTime?: string;
+    conditions?: Array<{ type: string; status: string; reason?: string; message?: string; lastTransitionTime?: string }>;
+  };
+}
+
+/** Operator configuration for ingestion Jobs. */
+export interface JobExecutorConfig {
+  /** Container image holding the threatmesh CLI. */
+  readonly image: string;
+  /** Command that runs the CLI. @default ['threatmesh'] */
+  readonly command?: readonly string[];
+  /** ServiceAccount of the ingestion pods. @default the namespace's default */
+  readonly serviceAccountName?: string;
+  /** Pod retries within one run. @default 1 */
+  readonly backoffLimit?: number;
+  /** Hard limit of one run, unless the Feed sets limits.timeoutSeconds. @default 3600 */
+  readonly activeDeadlineSeconds?: number;
+  /** Safety net for Jobs the history limits missed. @default 604800 (7 days) */
+  readonly ttlSecondsAfterFinished?: number;
+}
+
+function finished(job: Job): 'Complete' | 'Failed' | undefined {
+  const c = job.status?.conditions?.find((x) => (x.type === 'Complete' || x.type === 'Failed') && x.status === 'True');
+  return c?.type as 'Complete' | 'Failed' | undefined;
+}
+
+function reportOf(job: Job): IngestionReport | undefined {
+  const raw = job.metadata.annotations?.[RUN_REPORT_ANNOTATION];
+  if (!raw) return undefined;
+  try {
+    return JSON.parse(raw) as IngestionReport;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The run state a Job's status shows. */
+export function jobState(job: Job): RunState {
+  const done = finished(job);
+  if (!done) return { phase: 'Running' };
+  const c = job.status?.conditions?.find((x) => x.type === done && x.status === 'True');
+  const at = job.status?.completionTime ?? c?.lastTransitionTime;
+  const completedAt = at ? new Date(at) : undefined;
+  if (done === 'Complete') return { phase: 'Succeeded', report: reportOf(job), completedAt };
+  return { phase: 'Failed', message: `Job ${job.metadata.name} failed: ${c?.reason ?? 'Failed'}: ${c?.message ?? 'see the pod logs'}`, report: reportOf(job), completedAt };
+}
+
+/** The Job executor. */
+export class JobExecutor implements FeedRunExecutor {
+  private readonly client: KubeReader & KubeWriter;
+  private readonly config: JobExecutorConfig;
+
+  constructor(client: KubeReader & KubeWriter, config: JobExecutorConfig) {
+    this.client = client;
+    this.config = config;
+  }
+
+  /** The Job manifest of run `runId` of `feed`. */
+  jobFor(feed: Feed, runId: string): Job {
+    const ns = feed.metadata.namespace ?? 'default';
+    const c = this.config;
+    const deadline = feed.spec.limits?.timeoutSeconds !== undefined ? feed.spec.limits.timeoutSeconds + 60 : (c.activeDeadlineSeconds ?? 3600);
+    const labels = { 'app.kubernetes.io/name': 'threatmesh', 'app.kubernetes.io/component': 'ingest', [FEED_LABEL]: feed.metadata.name, [RUN_ID_LABEL]: runId };
+    return {
+      apiVersion: 'batch/v1',
+      kind: 'Job',
+      metadata: { name: runId, namespace: ns, labels, ownerReferences: [controllerRef(feed)] },
+      spec: {
+        backoffLimit: c.backoffLimit ?? 1,
+        activeDeadlineSeconds: deadline,
+        ttlSecondsAfterFinished: c.ttlSecondsAfterFinished ?? 604800,
+        template: {
+          metadata: { labels },
+          spec: {
+            restartPolicy: 'Never',
+            ...(c.serviceAccountName ? { serviceAccountName: c.serviceAccountName } : {}),
+            containers: [{
+              name: 'ingest',
+              image: c.image,
+              command: [...(c.command ?? ['threatmesh']), 'ingest', '--feed', `${ns}/${feed.metadata.name}`, '--run-id', runId],
+              securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ['ALL'] } },
+            }],
+          },
+        },
+      },
+    };
+  }
+
+  async start(feed: Feed, runId: string): Promise<RunHandle> {
+    try {
+      await this.client.create(JOBS, this.jobFor(feed, runId));
+    } catch (err) {
+      if (!(err instanceof ApiError && err.status === 409)) throw err;
+    }
+    return { runId, jobName: runId };
+  }
+
+  async status(feed: Feed, handle: RunHandle): Promise<RunState> {
+    const job = await this.client.get<Job>(JOBS, handle.jobName ?? handle.runId, feed.metadata.namespace);
+    if (!job) return { phase: 'Lost', message: `Job ${handle.jobName ?? handle.runId} no longer exists` };
+    return jobState(job);
+  }
+
+  private async jobsOf(feed: Feed): Promise<Job[]> {
+    const list = await this.client.list<Job>(JOBS, { namespace: feed.metadata.namespace, labelSelector: `${FEED_LABEL}=${feed.metadata.name}` });
+    return list.items.filter((j) => j.metadata.ownerReferences?.some((o) => o.uid === feed.metadata.uid) ?? false);
+  }
+
+  async active(feed: Feed): Promise<RunHandle | undefined> {
+    const running = (await this.jobsOf(feed)).filter((j) => !finished(j));
+    const job = running.sort((a, b) => (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? ''))[0];
+    return job ? { runId: job.metadata.labels?.[RUN_ID_LABEL] ?? job.metadata.name, jobName: job.metadata.name } : undefined;
+  }
+
+  async cancel(feed: Feed, handle: RunHandle): Promise<void> {
+    await this.deleteJob(feed, handle.jobName ?? handle.runId);
+  }
+
+  async prune(feed: Feed, keep: { readonly successful: number; readonly failed: number }): Promise<number> {
+    const jobs = await this.jobsOf(feed);
+    const newestFirst = (a: Job, b: Job) => (b.metadata.creationTimestamp ?? '').localeCompare(a.metadata.creationTimestamp ?? '') || b.metadata.name.localeCompare(a.metadata.name);
+    const doomed = [
+      ...jobs.filter((j) => finished(j) === 'Complete').sort(newestFirst).slice(keep.successful),
+      ...jobs.filter((j) => finished(j) === 'Failed').sort(newestFirst).slice(keep.failed),
+    ];
+    for (const j of doomed) await this.deleteJob(feed, j.metadata.name);
+    return doomed.length;
+  }
+
+  private async deleteJob(feed: Feed, name: string): Promise<void> {
+    try {
+      await this.client.delete(JOBS, name, feed.metadata.namespace, { propagationPolicy: 'Background' });
+    } catch (err) {
+      if (!(err instanceof ApiError && err.status === 404)) throw err;
+    }
+  }
+}
