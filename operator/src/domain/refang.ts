@@ -13,8 +13,9 @@
  * are not exactly one of the tokens above stay as they are.
  */
 
-const OPENERS = '[({';
-const CLOSERS = '])}';
+const OPEN_SQUARE = 91;
+const OPEN_ROUND = 40;
+const OPEN_CURLY = 123;
 const TOKENS: ReadonlyMap<string, string> = new Map([
   ['.', '.'], ['dot', '.'], [':', ':'], ['://', '://'], ['/', '/'], ['@', '@'], ['at', '@'],
 ]);
@@ -30,13 +31,20 @@ function hasOpener(s: string): boolean {
   return s.includes('[') || s.includes('(') || s.includes('{');
 }
 
+/** The closing bracket's char code for an opening one, or 0 when `c` opens nothing. */
+function closerOf(c: number): number {
+  if (c === OPEN_SQUARE) return 93;
+  if (c === OPEN_ROUND) return 41;
+  return c === OPEN_CURLY ? 125 : 0;
+}
+
 function refangBrackets(s: string): string {
   let out = '';
   let copied = 0;
   for (let i = 0; i < s.length; i++) {
-    const kind = OPENERS.indexOf(s[i] ?? '');
-    if (kind < 0) continue;
-    const close = closerWithin(s, i, CLOSERS[kind] ?? '');
+    const closer = closerOf(s.charCodeAt(i));
+    if (closer === 0) continue;
+    const close = closerWithin(s, i, closer);
     if (close < 0) continue;
     const replacement = TOKENS.get(s.slice(i + 1, close).toLowerCase());
     if (replacement === undefined) continue;
@@ -48,10 +56,10 @@ function refangBrackets(s: string): string {
 }
 
 /** Looks for `closer` at most LONGEST_TOKEN characters after `open`, so scanning stays linear. */
-function closerWithin(s: string, open: number, closer: string): number {
+function closerWithin(s: string, open: number, closer: number): number {
   const limit = Math.min(s.length, open + LONGEST_TOKEN + 2);
   for (let j = open + 2; j < limit; j++) {
-    if (s[j] === closer) return j;
+    if (s.charCodeAt(j) === closer) return j;
   }
   return -1;
 }
