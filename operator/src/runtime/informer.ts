@@ -100,6 +100,22 @@ export class Informer<T extends KubeObject> implements Reader<T> {
     for (const obj of this.store.values()) this.call(h, 'onAdd', () => h.onAdd?.(obj));
   }
 
+  /**
+   * Seeds the cache with a snapshot taken at `resourceVersion` (for example state persisted
+   * before a restart) so start() watches from there instead of listing first. The snapshot must
+   * be complete and consistent at that version; if the version is too old, the server answers
+   * 410 Gone and the informer re-lists and diffs, emitting deletes for seeded objects that no
+   * longer exist. Call before start().
+   */
+  resumeFrom(resourceVersion: string, objects: readonly T[]): void {
+    if (this.loop) throw new Error(`informer for ${this.opts.ref.plural}: resumeFrom must be called before start()`);
+    this.store.clear();
+    for (const o of objects) this.store.set(objectKey(o), this.withTypeMeta(o));
+    this.resourceVersion = resourceVersion;
+    this.needList = false;
+    this.synced = true;
+  }
+
   /** Starts list+watch in the background. Call once. */
   start(): void {
     if (this.loop) throw new Error(`informer for ${this.opts.ref.plural} already started`);

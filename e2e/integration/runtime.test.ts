@@ -1,0 +1,384 @@
+/**
+ * The controller runtime against a real kube-apiserver: the HTTPS client (CRUD, status
+ * subresource, server-side apply), informers (initial sync, events, watch interruption, 410 Gone
+ * re-list), and leader election between two managers in this process.
+ */
+import { after, before, describe, test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { startControlPlane, type ControlPlane } from '../harness/controlplane.ts';
+import { createLogger } from '../../operator/src/log.ts';
+import { ApiError, type WatchEvent } from '../../operator/src/runtime/client.ts';
+import { Informer } from '../../operator/src/runtime/informer.ts';
+import { KubeHttpClient } from '../../operator/src/runtime/kube.ts';
+import { loadKubeconfig } from '../../operator/src/runtime/kubeconfig.ts';
+import { leaseResource, microTime, type Lease } from '../../operator/src/runtime/leader.ts';
+import { Manager } from '../../operator/src/runtime/manager.ts';
+import { applyManifests, crdResource } from '../../operator/src/runtime/manifest.ts';
+import { RuntimeMetrics } from '../../operator/src/runtime/metrics.ts';
+import type { KubeObject, ResourceRef } from '../../operator/src/runtime/types.ts';
+
+const quiet = createLogger(new Writable({ write: (_c, _e, cb) => cb() }), 'error');
+const log = process.env['RUNTIME_TEST_LOG'] ? createLogger(process.stderr, 'debug') : quiet;
+
+const configMaps: ResourceRef = { group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap', namespaced: true };
+const namespaces: ResourceRef = { group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace', namespaced: false };
+const widgets: ResourceRef = { group: 'runtime-test.threatmesh.io', version: 'v1', plural: 'widgets', kind: 'Widget', namespaced: true };
+
+interface ConfigMap extends KubeObject {
+  data?: Record<string, string>;
+}
+
+const widgetCrd = {
+  apiVersion: 'apiextensions.k8s.io/v1',
+  kind: 'CustomResourceDefinition',
+  metadata: { name: 'widgets.runtime-test.threatmesh.io' },
+  spec: {
+    group: 'runtime-test.threatmesh.io',
+    scope: 'Namespaced',
+    names: { plural: 'widgets', singular: 'widget', kind: 'Widget', listKind: 'WidgetList' },
+    versions: [{
+      name: 'v1', served: true, storage: true,
+      subresources: { status: {} },
+      schema: { openAPIV3Schema: { type: 'object', properties: {
+        spec: { type: 'object', properties: { size: { type: 'integer' } } },
+        status: { type: 'object', properties: { phase: { type: 'string' } } },
+      } } },
+    }],
+  },
+};
+
+let cp: ControlPlane;
+let client: KubeHttpClient;
+const ns = `rt-${randomBytes(3).toString('hex')}`;
+
+before(async () => {
+  cp = await startControlPlane({
+    kubeconfig: process.env['KUBECONFIG'],
+    mongo: false,
+    cacheDir: process.env['THREATMESH_CACHE'] ?? join(homedir(), '.cache', 'threatmesh'),
+  });
+  client = new KubeHttpClient(await loadKubeconfig(cp.kubeconfigPath), { requestTimeoutMs: 15_000 });
+  await client.create(namespaces, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+});
+
+after(async () => {
+  if (client) {
+    await client.delete(namespaces, ns).catch(() => undefined);
+    await client.delete(crdResource, widgetCrd.metadata.name).catch(() => undefined);
+    client.close();
+  }
+  await cp?.stop();
+});
+
+function cm(name: string, data: Record<string, string> = {}, labels: Record<string, string> = {}): ConfigMap {
+  return { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: ns, labels }, data };
+}
+
+/** Polls `cond` every 50 ms until true; fails with `what` after `ms`. */
+async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function expectApiError(p: Promise<unknown>, status: number, reason: string): Promise<void> {
+  await assert.rejects(p, (err: unknown) => {
+    assert.ok(err instanceof ApiError, `expected ApiError, got ${String(err)}`);
+    assert.equal(err.status, status);
+    assert.equal(err.reason, reason);
+    return true;
+  });
+}
+
+describe('KubeHttpClient', () => {
+  test('ConfigMap create, get, list, update with optimistic concurrency, merge patch, apply, delete', async () => {
+    const created = await client.create(configMaps, cm('crud', { a: '1' }, { suite: 'crud' }));
+    assert.ok(created.metadata.uid);
+    await expectApiError(client.create(configMaps, cm('crud')), 409, 'AlreadyExists');
+
+    const got = await client.get<ConfigMap>(configMaps, 'crud', ns);
+    assert.deepEqual(got?.data, { a: '1' });
+    assert.equal(await client.get(configMaps, 'absent', ns), undefined);
+
+    const listed = await client.list<ConfigMap>(configMaps, { namespace: ns, labelSelector: 'suite=crud' });
+    assert.deepEqual(listed.items.map((i) => i.metadata.name), ['crud']);
+    assert.ok(listed.metadata.resourceVersion);
+
+    const updated = await client.update<ConfigMap>(configMaps, { ...created, data: { a: '2' } });
+    assert.deepEqual(updated.data, { a: '2' });
+    await expectApiError(client.update(configMaps, { ...created, data: { a: 'stale' } }), 409, 'Conflict');
+
+    const patched = await client.patch<ConfigMap>(configMaps, 'crud', ns, { data: { b: '3' } });
+    assert.deepEqual(patched.data, { a: '2', b: '3' });
+
+    const applied = await client.apply<ConfigMap>(configMaps, cm('crud', { c: '4' }), 'runtime-test');
+    assert.equal(applied.data?.['c'], '4');
+    const managers = (applied.metadata as { managedFields?: { manager: string; operation: string }[] }).managedFields ?? [];
+    assert.ok(managers.some((m) => m.manager === 'runtime-test' && m.operation === 'Apply'), 'apply is recorded under our field manager');
+
+    await client.delete(configMaps, 'crud', ns);
+    assert.equal(await client.get(configMaps, 'crud', ns), undefined);
+    await client.delete(configMaps, 'crud', ns);
+  });
+
+  test('Lease: server-side apply creates and updates it', async () => {
+    const lease: Lease = { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: 'apply-me', namespace: ns }, spec: { holderIdentity: 'a', leaseDurationSeconds: 5 } };
+    const first = await client.apply<Lease>(leaseResource, lease, 'runtime-test');
+    assert.equal(first.spec?.holderIdentity, 'a');
+    const second = await client.apply<Lease>(leaseResource, { ...lease, spec: { holderIdentity: 'b', leaseDurationSeconds: 5 } }, 'runtime-test');
+    assert.equal(second.spec?.holderIdentity, 'b');
+    assert.equal(second.metadata.uid, first.metadata.uid);
+  });
+
+  test('CRD with status subresource: status writes go only through /status', async () => {
+    await applyManifests(client, [widgetCrd], 'runtime-test');
+    const w = await client.create<KubeObject>(widgets, { apiVersion: 'runtime-test.threatmesh.io/v1', kind: 'Widget', metadata: { name: 'w', namespace: ns }, spec: { size: 1 }, status: { phase: 'Ignored' } });
+    assert.equal(w.status, undefined, 'status in a create is dropped when the status subresource is on');
+    assert.equal(w.metadata.generation, 1);
+
+    const s1 = await client.patchStatus<KubeObject>(widgets, 'w', ns, { status: { phase: 'Ready' } });
+    assert.deepEqual(s1.status, { phase: 'Ready' });
+    assert.equal(s1.metadata.generation, 1, 'status writes do not bump generation');
+
+    const s2 = await client.updateStatus<KubeObject>(widgets, { ...s1, spec: { size: 99 }, status: { phase: 'Done' } });
+    assert.deepEqual(s2.status, { phase: 'Done' });
+    assert.deepEqual(s2.spec, { size: 1 }, 'spec changes through /status are ignored');
+
+    const main = await client.update<KubeObject>(widgets, { ...s2, spec: { size: 2 }, status: { phase: 'Hacked' } });
+    assert.deepEqual(main.status, { phase: 'Done' }, 'status changes through the main resource are ignored');
+    assert.equal(main.metadata.generation, 2);
+    await expectApiError(client.patchStatus(widgets, 'nope', ns, { status: {} }), 404, 'NotFound');
+  });
+
+  test('a watch from a long-gone resourceVersion is answered with 410 Gone', async () => {
+    for (let i = 0; i < 5; i++) await client.apply(configMaps, cm(`churn-${i}`, { i: String(i) }), 'runtime-test');
+    const abort = new AbortController();
+    const events: WatchEvent<ConfigMap>[] = [];
+    let thrown: unknown;
+    try {
+      for await (const ev of client.watch<ConfigMap>(configMaps, { namespace: ns, resourceVersion: '1' }, abort.signal)) {
+        events.push(ev);
+        break;
+      }
+    } catch (err) {
+      thrown = err;
+    } finally {
+      abort.abort();
+    }
+    const status = thrown instanceof ApiError ? thrown.status : (events[0]?.object as unknown as { code?: number } | undefined)?.code;
+    assert.equal(status, 410, `expected 410 as an HTTP status or ERROR event, got ${JSON.stringify(events[0]) ?? String(thrown)}`);
+  });
+});
+
+interface Recorded {
+  adds: string[];
+  updates: string[];
+  deletes: string[];
+}
+
+function record(inf: Informer<ConfigMap>): Recorded {
+  const r: Recorded = { adds: [], updates: [], deletes: [] };
+  inf.addHandler({
+    onAdd: (o) => r.adds.push(o.metadata.name),
+    onUpdate: (a, b) => { if (a !== b) r.updates.push(`${b.metadata.name}=${b.data?.['v'] ?? ''}`); },
+    onDelete: (o) => r.deletes.push(o.metadata.name),
+  });
+  return r;
+}
+
+describe('Informer', () => {
+  test('initial paginated sync, then add, update and delete events; Reader serves the cache', async () => {
+    for (let i = 0; i < 7; i++) await client.create(configMaps, cm(`inf-${i}`, { v: '0' }, { suite: 'informer' }));
+    const inf = new Informer<ConfigMap>({ client, ref: configMaps, log, namespace: ns, labelSelector: 'suite=informer', pageSize: 3 });
+    const r = record(inf);
+    inf.start();
+    try {
+      await inf.waitForSync();
+      assert.equal(inf.hasSynced(), true);
+      assert.equal(inf.size(), 7, 'three pages of 3, 3 and 1 objects');
+      assert.equal(r.adds.length, 7);
+      assert.equal(inf.get(`${ns}/inf-3`)?.kind, 'ConfigMap', 'type meta is filled in for list items');
+
+      await client.create(configMaps, cm('inf-new', { v: '0' }, { suite: 'informer' }));
+      await client.patch(configMaps, 'inf-0', ns, { data: { v: '1' } });
+      await client.delete(configMaps, 'inf-1', ns);
+      await until('add, update and delete events', () => r.adds.includes('inf-new') && r.updates.includes('inf-0=1') && r.deletes.includes('inf-1'));
+      assert.equal(inf.get(`${ns}/inf-1`), undefined);
+      assert.deepEqual(inf.list(ns).map((o) => o.metadata.name).sort(), ['inf-0', 'inf-2', 'inf-3', 'inf-4', 'inf-5', 'inf-6', 'inf-new']);
+      assert.equal(inf.list('other-namespace').length, 0);
+      assert.ok(inf.lastResourceVersion() !== '');
+    } finally {
+      await inf.stop();
+    }
+  });
+
+  test('recovers from dropped connections without losing events', async (t: TestContext) => {
+    const own = new KubeHttpClient(await loadKubeconfig(cp.kubeconfigPath));
+    const inf = new Informer<ConfigMap>({ client: own, ref: configMaps, log, namespace: ns, labelSelector: 'suite=drop', backoffBaseMs: 100, backoffCapMs: 1000 });
+    const r = record(inf);
+    inf.start();
+    try {
+      await inf.waitForSync();
+      let written = 0;
+      for (let round = 0; round < 3; round++) {
+        await until('the watch is connected', () => inf.stats.watches > round);
+        const dropped = own.dropConnections();
+        // Write while the informer is disconnected: these must arrive after it reconnects.
+        for (let i = 0; i < 5; i++) {
+          await client.create(configMaps, cm(`drop-${written}`, { v: '0' }, { suite: 'drop' }));
+          written += 1;
+        }
+        await client.patch(configMaps, `drop-${written - 1}`, ns, { data: { v: String(round + 1) } });
+        t.diagnostic(`round ${round}: dropped ${dropped} connection(s)`);
+      }
+      await client.delete(configMaps, 'drop-0', ns);
+      await until('every write seen', () => inf.size() === written - 1 && r.deletes.includes('drop-0'));
+      const server = await client.list<ConfigMap>(configMaps, { namespace: ns, labelSelector: 'suite=drop' });
+      const cached = new Map(inf.list(ns).map((o) => [o.metadata.name, o.metadata.resourceVersion]));
+      assert.deepEqual(new Map(server.items.map((o) => [o.metadata.name, o.metadata.resourceVersion])), cached, 'cache equals the server');
+      assert.equal(new Set(r.adds).size, written, 'an add for every object, none lost');
+      assert.ok(inf.stats.reconnects >= 1, `reconnected after drops (stats ${JSON.stringify(inf.stats)})`);
+      assert.equal(inf.stats.lists, 1, 'resumed from the tracked resourceVersion, no re-list needed');
+      t.diagnostic(`informer stats ${JSON.stringify(inf.stats)}`);
+    } finally {
+      await inf.stop();
+      own.close();
+    }
+  });
+
+  test('410 Gone: re-lists and diffs the cache, emitting deletes for vanished objects', async () => {
+    for (let i = 0; i < 3; i++) await client.create(configMaps, cm(`gone-${i}`, { v: '0' }, { suite: 'gone' }));
+    const stale: ConfigMap[] = [
+      { ...cm('gone-0', { v: '0' }, { suite: 'gone' }), metadata: { name: 'gone-0', namespace: ns, resourceVersion: '1' } },
+      { ...cm('vanished', { v: '0' }, { suite: 'gone' }), metadata: { name: 'vanished', namespace: ns, resourceVersion: '1' } },
+    ];
+    const inf = new Informer<ConfigMap>({ client, ref: configMaps, log, namespace: ns, labelSelector: 'suite=gone', backoffBaseMs: 100 });
+    // A snapshot "from before a long outage": resourceVersion 1 is far older than the watch cache window.
+    inf.resumeFrom('1', stale);
+    const r = record(inf);
+    r.adds.length = 0;
+    inf.start();
+    try {
+      await until('the re-list after 410', () => inf.stats.gone >= 1 && inf.stats.lists >= 1 && inf.size() === 3);
+      assert.deepEqual(r.deletes, ['vanished']);
+      assert.deepEqual(r.adds.sort(), ['gone-1', 'gone-2']);
+      assert.deepEqual(r.updates, ['gone-0=0'], 'the known object is updated to the listed version');
+      await client.create(configMaps, cm('after-gone', {}, { suite: 'gone' }));
+      await until('watching again after the re-list', () => r.adds.includes('after-gone'));
+    } finally {
+      await inf.stop();
+    }
+  });
+});
+
+describe('Leader election', () => {
+  interface Replica {
+    id: string;
+    manager: Manager;
+    reconciled: string[];
+    informer: Informer<ConfigMap>;
+  }
+
+  function replica(id: string, lease: string): Replica {
+    const metrics = new RuntimeMetrics();
+    const manager = new Manager({
+      client, log: log.child({ replica: id }), metrics,
+      leaderElection: { name: lease, namespace: ns, identity: id, leaseDurationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 500 },
+      shutdownTimeoutMs: 5000,
+    });
+    const informer = manager.informer<ConfigMap>(configMaps, { namespace: ns, labelSelector: `lease=${lease}` });
+    const reconciled: string[] = [];
+    manager.controller<ConfigMap>({
+      name: `cm-${id}`, informer,
+      reconciler: { reconcile: (_ctx, key) => { reconciled.push(key); return Promise.resolve({}); } },
+      context: { log, now: () => new Date(), recorder: { event: () => Promise.resolve() } },
+    });
+    return { id, manager, reconciled, informer };
+  }
+
+  async function holder(lease: string): Promise<Lease | undefined> {
+    return client.get<Lease>(leaseResource, lease, ns);
+  }
+
+  async function assertReleased(lease: string): Promise<void> {
+    const released = await holder(lease);
+    // b may already have taken it; otherwise it is released (no holder, 1-second duration).
+    if (released?.spec?.holderIdentity === 'b') return;
+    assert.equal(released?.spec?.holderIdentity, undefined, 'released: no holder');
+    assert.equal(released?.spec?.leaseDurationSeconds, 1);
+  }
+
+  async function failover(t: TestContext, lease: string, release: boolean): Promise<number> {
+    await client.create(configMaps, cm(`${lease}-obj`, {}, { lease }));
+    const a = replica('a', lease);
+    const b = replica('b', lease);
+    await a.manager.start();
+    await until('a leads', () => a.manager.isLeader());
+    await b.manager.start();
+    try {
+      await until('a reconciles', () => a.reconciled.length > 0);
+      // b is a warm standby: synced cache, ready, but not reconciling.
+      assert.equal(b.informer.hasSynced(), true);
+      assert.equal(b.manager.readyChecks().every((c) => c.check() === true), true);
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.equal(b.manager.isLeader(), false, 'only one leader');
+      assert.deepEqual(b.reconciled, [], 'the standby does not reconcile');
+      const before = await holder(lease);
+      assert.equal(before?.spec?.holderIdentity, 'a');
+      const transitions = before?.spec?.leaseTransitions ?? 0;
+
+      const stopped = Date.now();
+      await a.manager.stop({ releaseLease: release });
+      if (release) await assertReleased(lease);
+      await until('b takes over', () => b.manager.isLeader(), 20_000);
+      const took = Date.now() - stopped;
+      await until('b reconciles', () => b.reconciled.length > 0);
+      const after = await holder(lease);
+      assert.equal(after?.spec?.holderIdentity, 'b');
+      assert.equal(after?.spec?.leaseTransitions, transitions + 1);
+      t.diagnostic(`${release ? 'with' : 'without'} release: takeover after ${took} ms (lease 3000 ms, retry 500 ms)`);
+      return took;
+    } finally {
+      await a.manager.stop();
+      await b.manager.stop();
+    }
+  }
+
+  test('a crashed leader (no release) is replaced once its lease expires', async (t) => {
+    await failover(t, 'crash', false);
+  });
+
+  test('a leader that releases on shutdown is replaced at the next retry', async (t) => {
+    await failover(t, 'release', true);
+  });
+
+  test('a leader that cannot renew steps down and stops its controllers', async () => {
+    const lease = 'steal';
+    let lost = false;
+    const metrics = new RuntimeMetrics();
+    const m = new Manager({
+      client, log, metrics,
+      leaderElection: { name: lease, namespace: ns, identity: 'a', leaseDurationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 500 },
+      onLostLeadership: () => { lost = true; },
+    });
+    await m.start();
+    try {
+      await until('a leads', () => m.isLeader());
+      // Someone else takes the Lease by force: a's renewals now see another holder and fail.
+      const cur = await holder(lease);
+      assert.ok(cur);
+      await client.update<Lease>(leaseResource, { ...cur, spec: { ...cur.spec, holderIdentity: 'intruder', leaseDurationSeconds: 60, renewTime: microTime(Date.now()) } });
+      await until('a steps down', () => lost && !m.isLeader(), 20_000);
+      const text = await metrics.registry.metrics();
+      assert.match(text, /leader_election_master_status\{name="steal"\} 0/);
+    } finally {
+      await m.stop();
+    }
+  });
+});
