@@ -1,0 +1,378 @@
+/**
+ * A small streaming JSON scanner. It validates the whole document's structure as text arrives
+ * and hands back, one by one, the values found at selected paths (for example every element
+ * of `objects[*]` in a STIX bundle, or `*[*]` in ThreatFox's export keyed by id), each parsed
+ * with JSON.parse from its own text. Nothing else of the document is kept in memory, so a
+ * 500 MB document costs as much memory as its largest selected element (bounded by
+ * `maxValueBytes`: larger ones are reported and skipped).
+ *
+ * Path syntax: dot-separated keys, `[*]` for every array element, `*` for every key (or
+ * element) of a container, `$` or '' for the whole document. Examples: `objects[*]`,
+ * `Event.Attribute[*]`, `*[*]`, `[*]`, `data.items[*]`.
+ */
+import { FeedError } from './types.ts';
+
+/** One step of a path. */
+export type PathSegment = { readonly kind: 'key'; readonly key: string } | { readonly kind: 'index' } | { readonly kind: 'any' };
+
+/** A value found at a selected path. `path` holds keys and indexes from the root. */
+export interface JsonMatch {
+  readonly selector: number;
+  readonly path: ReadonlyArray<string | number>;
+  readonly value: unknown;
+}
+
+/** A selected value too large to keep. */
+export interface JsonOversize {
+  readonly selector: number;
+  readonly path: ReadonlyArray<string | number>;
+  readonly bytes: number;
+}
+
+/** Parses a path expression (see module doc). Throws FeedError('bad-config') on bad syntax. */
+export function parsePath(expr: string): PathSegment[] {
+  const e = expr.trim();
+  if (e === '' || e === '$') return [];
+  const out: PathSegment[] = [];
+  for (const part of (e.startsWith('$.') ? e.slice(2) : e).split('.')) {
+    let p = part;
+    let tail = 0;
+    while (p.endsWith('[*]')) {
+      p = p.slice(0, -3);
+      tail++;
+    }
+    if (p === '*') out.push({ kind: 'any' });
+    else if (p !== '') out.push({ kind: 'key', key: p });
+    else if (tail === 0) throw new FeedError('bad-config', `empty step in JSON path "${expr}"`);
+    for (let i = 0; i < tail; i++) out.push({ kind: 'index' });
+  }
+  if (out.some((s) => s.kind === 'key' && /[[\]]/.test(s.key))) throw new FeedError('bad-config', `JSON path "${expr}" has brackets other than [*]; use dotted keys and [*]`);
+  return out;
+}
+
+type Ctx = 'top' | 'top-done' | 'obj-key-or-end' | 'obj-key' | 'obj-colon' | 'obj-value' | 'obj-comma' | 'arr-value-or-end' | 'arr-value' | 'arr-comma';
+
+interface Frame {
+  readonly isObj: boolean;
+  key: string | number;
+  index: number;
+}
+
+const WS = new Uint8Array(128);
+WS[32] = 1; WS[9] = 1; WS[10] = 1; WS[13] = 1;
+const NUM = new Uint8Array(128);
+for (const c of '0123456789+-.eE') NUM[c.charCodeAt(0)] = 1;
+const NUMBER_RE = /^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$/;
+
+/** Incremental scanner; feed text with `push`, finish with `end`. */
+export class JsonScanner {
+  private readonly selectors: readonly PathSegment[][];
+  private readonly maxValue: number;
+  private readonly maxToken: number;
+  private readonly stack: Frame[] = [];
+  private ctx: Ctx = 'top';
+  private buf = '';
+  private pos = 0;
+  private base = 0;
+  private capSel = -1;
+  private capDepth = 0;
+  private capFrom = 0;
+  private capParts: string[] = [];
+  private capLen = 0;
+  private capPath: Array<string | number> = [];
+  private capOversize = false;
+  private matches: JsonMatch[] = [];
+  private oversize: JsonOversize[] = [];
+  private readonly containerSeen: boolean[];
+
+  constructor(selectors: readonly PathSegment[][], maxValueBytes = 16 << 20, maxTokenBytes = 16 << 20) {
+    this.selectors = selectors;
+    this.maxValue = maxValueBytes;
+    this.maxToken = maxTokenBytes;
+    this.containerSeen = selectors.map((s) => s.length === 0);
+  }
+
+  /** Scans `chunk`; returns the values completed in it and the selected values that were too large. */
+  push(chunk: string): { matches: JsonMatch[]; oversize: JsonOversize[] } {
+    this.buf = this.pos < this.buf.length ? this.buf.slice(this.pos) + chunk : chunk;
+    this.base += this.pos;
+    this.pos = 0;
+    if (this.capSel >= 0) this.capFrom = 0;
+    this.run();
+    if (this.capSel >= 0) this.flushCapture(this.pos);
+    if (this.buf.length - this.pos > this.maxToken) this.fail('a single JSON token (string or number) is longer than the limit; the document is malformed or hostile');
+    const out = { matches: this.matches, oversize: this.oversize };
+    this.matches = [];
+    this.oversize = [];
+    return out;
+  }
+
+  /** Declares the end of input; throws FeedError('truncated') when the document is incomplete. */
+  end(): { matches: JsonMatch[]; oversize: JsonOversize[] } {
+    const rest = this.buf.slice(this.pos);
+    if (this.ctx === 'top' && rest.trim() !== '' && this.isNumberStart(rest.trim().charCodeAt(0))) {
+      this.buf = rest.trim() + ' ';
+      this.pos = 0;
+      this.run();
+    }
+    if (this.ctx !== 'top-done') {
+      const what = this.ctx === 'top' ? 'the document is empty' : `the document ends inside ${this.stack.length} open container(s)`;
+      throw new FeedError('truncated', `JSON is truncated: ${what} (after ${this.base + this.buf.length} characters); the download was cut short or the file is incomplete`);
+    }
+    const out = { matches: this.matches, oversize: this.oversize };
+    this.matches = [];
+    return out;
+  }
+
+  /** After `end`: the selectors whose container never appeared in the document (a wrong path?). */
+  missingPaths(): string[] {
+    return this.selectors.filter((_, i) => this.containerSeen[i] !== true).map((s) => pathText(s));
+  }
+
+  private fail(msg: string): never {
+    throw new FeedError('invalid-json', `invalid JSON at character ${this.base + this.pos}: ${msg}`);
+  }
+
+  private isNumberStart(c: number): boolean {
+    return c === 45 || (c >= 48 && c <= 57);
+  }
+
+  private run(): void {
+    const buf = this.buf;
+    const n = buf.length;
+    while (this.pos < n) {
+      const c = buf.charCodeAt(this.pos);
+      if (c < 128 && WS[c] === 1) {
+        this.pos++;
+        continue;
+      }
+      if (!this.step(c)) return;
+    }
+  }
+
+  /** Handles one token starting at pos; false when the token is incomplete (wait for more text). */
+  private step(c: number): boolean {
+    switch (this.ctx) {
+      case 'top':
+      case 'obj-value':
+      case 'arr-value':
+      case 'arr-value-or-end':
+        if (c === 93 && this.ctx === 'arr-value-or-end') return this.close(false);
+        return this.value(c);
+      case 'obj-key-or-end':
+      case 'obj-key':
+        return this.keyOrEnd(c);
+      case 'obj-colon':
+        if (c !== 58) this.fail(`expected ':', found ${show(c)}`);
+        this.pos++;
+        this.ctx = 'obj-value';
+        return true;
+      case 'obj-comma':
+      case 'arr-comma':
+        return this.comma(c);
+      case 'top-done':
+        return this.fail(`unexpected ${show(c)} after the end of the document`);
+    }
+  }
+
+  private keyOrEnd(c: number): boolean {
+    if (c === 125 && this.ctx === 'obj-key-or-end') return this.close(true);
+    if (c !== 34) this.fail(`expected a string key, found ${show(c)}`);
+    return this.key();
+  }
+
+  private comma(c: number): boolean {
+    const isObj = this.ctx === 'obj-comma';
+    if (c === (isObj ? 125 : 93)) return this.close(isObj);
+    if (c !== 44) this.fail(`expected ',' or '${isObj ? '}' : ']'}', found ${show(c)}`);
+    this.pos++;
+    this.ctx = isObj ? 'obj-key' : 'arr-value';
+    const top = this.stack[this.stack.length - 1];
+    if (top !== undefined && !isObj) top.index++;
+    return true;
+  }
+
+  private key(): boolean {
+    const end = this.stringEnd(this.pos + 1);
+    if (end < 0) return false;
+    const top = this.stack[this.stack.length - 1];
+    if (top !== undefined && this.capSel < 0 && this.stack.length <= this.maxSelectorLength()) {
+      try {
+        top.key = JSON.parse(this.buf.slice(this.pos, end + 1)) as string;
+      } catch {
+        this.fail('bad escape in an object key');
+      }
+    }
+    this.pos = end + 1;
+    this.ctx = 'obj-colon';
+    return true;
+  }
+
+  private maxSelectorLength(): number {
+    let m = 0;
+    for (const s of this.selectors) m = Math.max(m, s.length);
+    return m;
+  }
+
+  /** Index of the closing quote of a string whose content starts at `from`, or -1 if not in the buffer. */
+  private stringEnd(from: number): number {
+    const buf = this.buf;
+    let i = from;
+    for (;;) {
+      const q = buf.indexOf('"', i);
+      if (q < 0) return -1;
+      let bs = 0;
+      for (let j = q - 1; j >= from && buf.charCodeAt(j) === 92; j--) bs++;
+      if ((bs & 1) === 0) return q;
+      i = q + 1;
+    }
+  }
+
+  private value(c: number): boolean {
+    const start = this.pos;
+    if (this.capSel < 0) this.maybeStartCapture(start);
+    if (c === 123 || c === 91) {
+      const isObj = c === 123;
+      this.pos++;
+      this.stack.push({ isObj, key: isObj ? '' : 0, index: 0 });
+      this.ctx = isObj ? 'obj-key-or-end' : 'arr-value-or-end';
+      return true;
+    }
+    const end = this.scalarEnd(c);
+    if (end < 0) {
+      if (this.capSel >= 0 && this.capDepth === this.stack.length && this.capParts.length === 0) this.capSel = -1;
+      return false;
+    }
+    this.pos = end;
+    this.afterValue();
+    return true;
+  }
+
+  private scalarEnd(c: number): number {
+    if (c === 34) {
+      const q = this.stringEnd(this.pos + 1);
+      return q < 0 ? -1 : q + 1;
+    }
+    if (this.isNumberStart(c)) return this.numberEnd();
+    for (const lit of ['true', 'false', 'null']) {
+      if (c !== lit.charCodeAt(0)) continue;
+      const have = this.buf.slice(this.pos, this.pos + lit.length);
+      if (have === lit) return this.pos + lit.length;
+      if (lit.startsWith(have) && this.pos + have.length === this.buf.length) return -1;
+    }
+    return this.fail(`unexpected ${show(c)}`);
+  }
+
+  private numberEnd(): number {
+    const buf = this.buf;
+    let i = this.pos;
+    while (i < buf.length) {
+      const c = buf.charCodeAt(i);
+      if (c >= 128 || NUM[c] !== 1) break;
+      i++;
+    }
+    if (i === buf.length) return -1;
+    if (!NUMBER_RE.test(buf.slice(this.pos, i))) this.fail(`bad number ${JSON.stringify(buf.slice(this.pos, i).slice(0, 40))}`);
+    return i;
+  }
+
+  private close(isObj: boolean): boolean {
+    this.pos++;
+    this.stack.pop();
+    this.afterValue();
+    void isObj;
+    return true;
+  }
+
+  /** A value just ended at `pos`: finish a capture that started at this depth, then set the context. */
+  private afterValue(): void {
+    if (this.capSel >= 0 && this.stack.length === this.capDepth) this.finishCapture();
+    const top = this.stack[this.stack.length - 1];
+    if (top === undefined) this.ctx = 'top-done';
+    else this.ctx = top.isObj ? 'obj-comma' : 'arr-comma';
+  }
+
+  private currentPath(): Array<string | number> {
+    return this.stack.map((f) => (f.isObj ? f.key : f.index));
+  }
+
+  private maybeStartCapture(start: number): void {
+    const depth = this.stack.length;
+    for (let s = 0; s < this.selectors.length; s++) {
+      const sel = this.selectors[s] ?? [];
+      if (sel.length === depth + 1 && this.prefixMatches(sel, depth)) this.containerSeen[s] = true;
+      if (sel.length !== depth || !this.prefixMatches(sel, depth)) continue;
+      this.capSel = s;
+      this.capDepth = depth;
+      this.capFrom = start;
+      this.capParts = [];
+      this.capLen = 0;
+      this.capOversize = false;
+      this.capPath = this.currentPath();
+      return;
+    }
+  }
+
+  private prefixMatches(sel: readonly PathSegment[], depth: number): boolean {
+    for (let i = 0; i < depth; i++) {
+      const seg = sel[i];
+      const f = this.stack[i];
+      if (seg === undefined || f === undefined) return false;
+      if (seg.kind === 'index' && f.isObj) return false;
+      if (seg.kind === 'key' && (!f.isObj || f.key !== seg.key)) return false;
+    }
+    return true;
+  }
+
+  private flushCapture(upTo: number): void {
+    if (!this.capOversize) {
+      const part = this.buf.slice(this.capFrom, upTo);
+      this.capLen += part.length;
+      if (this.capLen > this.maxValue) {
+        this.capOversize = true;
+        this.capParts = [];
+      } else {
+        this.capParts.push(part);
+      }
+    } else {
+      this.capLen += upTo - this.capFrom;
+    }
+    this.capFrom = upTo;
+  }
+
+  private finishCapture(): void {
+    this.flushCapture(this.pos);
+    const sel = this.capSel;
+    this.capSel = -1;
+    if (this.capOversize) {
+      this.oversize.push({ selector: sel, path: this.capPath, bytes: this.capLen });
+      return;
+    }
+    const text = this.capParts.length === 1 ? (this.capParts[0] ?? '') : this.capParts.join('');
+    this.capParts = [];
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (err) {
+      this.fail(`inside ${pathText(this.capPath)}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    this.matches.push({ selector: sel, path: this.capPath, value });
+  }
+}
+
+function show(c: number): string {
+  return c === undefined || Number.isNaN(c) ? 'end of text' : JSON.stringify(String.fromCharCode(c));
+}
+
+/** Renders a path for messages: `objects[3]`, `Event.Attribute[*]`. */
+export function pathText(path: ReadonlyArray<string | number | PathSegment>): string {
+  let s = '';
+  for (const p of path) {
+    if (typeof p === 'number') s += `[${p}]`;
+    else if (typeof p === 'string') s += s === '' ? p : `.${p}`;
+    else if (p.kind === 'index') s += '[*]';
+    else if (p.kind === 'any') s += s === '' ? '*' : '.*';
+    else s += s === '' ? p.key : `.${p.key}`;
+  }
+  return s === '' ? '$' : s;
+}

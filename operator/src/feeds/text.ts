@@ -1,0 +1,232 @@
+/**
+ * Byte-level input handling shared by every text parser: byte-order marks, UTF-16, the "server
+ * sent an HTML page" check, UTF-8 validation, CRLF, and a line splitter with a length guard.
+ * Everything is streaming: memory is bounded by the chunk size plus the longest allowed line.
+ */
+import { isUtf8 } from 'node:buffer';
+import { FeedError, shown, type ByteSource, type FeedRejection } from './types.ts';
+
+/** Default longest line, in bytes; longer lines are rejected (`line-too-long`), not buffered. */
+export const DEFAULT_MAX_LINE_BYTES = 1 << 20;
+
+const SNIFF_BYTES = 512;
+const NL = 10;
+
+function toBuffer(chunk: Buffer | Uint8Array | string): Buffer {
+  if (typeof chunk === 'string') return Buffer.from(chunk, 'utf8');
+  return Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+}
+
+type Bom = 'utf8' | 'utf16le' | 'utf16be' | 'none';
+
+function detectBom(b: Buffer): Bom {
+  if (b.length >= 3 && b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf) return 'utf8';
+  if (b.length >= 2 && b[0] === 0xff && b[1] === 0xfe) return 'utf16le';
+  if (b.length >= 2 && b[0] === 0xfe && b[1] === 0xff) return 'utf16be';
+  return 'none';
+}
+
+/** True when `head` (the first bytes of a payload, BOM removed) starts like an HTML page. */
+export function looksLikeHtml(head: Buffer): boolean {
+  let i = 0;
+  while (i < head.length && (head[i] === 0x20 || head[i] === 0x09 || head[i] === 0x0a || head[i] === 0x0d)) i++;
+  const start = head.toString('latin1', i, Math.min(head.length, i + 16)).toLowerCase();
+  return start.startsWith('<!doctype html') || start.startsWith('<html') || start.startsWith('<head') || start.startsWith('<body');
+}
+
+async function* transcodeUtf16(first: Buffer, rest: AsyncIterator<Buffer | Uint8Array | string>, encoding: 'utf-16le' | 'utf-16be'): AsyncGenerator<Buffer> {
+  const decoder = new TextDecoder(encoding, { fatal: true });
+  const decode = (b: Buffer, stream: boolean): Buffer => {
+    try {
+      return Buffer.from(decoder.decode(b, { stream }), 'utf8');
+    } catch {
+      throw new FeedError('invalid-encoding', `the feed starts with a ${encoding.toUpperCase()} byte-order mark but is not valid ${encoding.toUpperCase()}; re-encode it as UTF-8`);
+    }
+  };
+  yield decode(first.subarray(2), true);
+  for (let r = await rest.next(); r.done !== true; r = await rest.next()) yield decode(toBuffer(r.value), true);
+  yield decode(Buffer.alloc(0), false);
+}
+
+/**
+ * Normalizes the start of a byte stream: strips a UTF-8 BOM, transcodes UTF-16 (with BOM) to
+ * UTF-8, and fails with `html-instead-of-data` when the payload is an HTML page (a login or error
+ * page served instead of the feed). Yields Buffers of UTF-8 (not yet validated).
+ */
+export async function* prepareBytes(source: ByteSource): AsyncGenerator<Buffer> {
+  const it = source[Symbol.asyncIterator]();
+  let head: Buffer = Buffer.alloc(0);
+  let done = false;
+  while (head.length < SNIFF_BYTES && !done) {
+    const r = await it.next();
+    if (r.done === true) done = true;
+    else head = head.length === 0 ? toBuffer(r.value) : Buffer.concat([head, toBuffer(r.value)]);
+  }
+  const bom = detectBom(head);
+  if (bom === 'utf16le' || bom === 'utf16be') {
+    yield* transcodeUtf16(head, done ? emptyIterator() : it, bom === 'utf16le' ? 'utf-16le' : 'utf-16be');
+    return;
+  }
+  if (bom === 'utf8') head = head.subarray(3);
+  if (looksLikeHtml(head)) {
+    throw new FeedError('html-instead-of-data', 'the source returned an HTML page instead of feed data (a login, error or rate-limit page?); check the URL and the credentials');
+  }
+  if (head.length > 0) yield head;
+  if (done) return;
+  for (let r = await it.next(); r.done !== true; r = await it.next()) yield toBuffer(r.value);
+}
+
+function emptyIterator(): AsyncIterator<Buffer> {
+  return { next: () => Promise.resolve({ done: true, value: undefined }) };
+}
+
+/** A group of consecutive lines. Faulty lines appear as '' in `lines` (numbering stays right) and in `faults`. */
+export interface LineBatch {
+  readonly lines: string[];
+  /** 1-based number of `lines[0]`. */
+  readonly firstLine: number;
+  readonly faults: FeedRejection[];
+}
+
+/** Options of `readLines`. */
+export interface ReadLinesOptions {
+  /** @default DEFAULT_MAX_LINE_BYTES */
+  readonly maxLineBytes?: number;
+}
+
+interface LineState {
+  carry: Buffer[];
+  carryLen: number;
+  /** Inside an over-long line whose start was already reported: drop bytes up to the next newline. */
+  discarding: boolean;
+  lineNo: number;
+  readonly max: number;
+}
+
+/**
+ * Splits a UTF-8 byte stream into lines (LF or CRLF), yielding one LineBatch per input chunk.
+ * Lines longer than `maxLineBytes` are rejected as `line-too-long` without being buffered; lines
+ * that are not valid UTF-8 are rejected as `invalid-encoding`. Calls prepareBytes first.
+ */
+export async function* readLines(source: ByteSource, opts: ReadLinesOptions = {}): AsyncGenerator<LineBatch> {
+  const st: LineState = { carry: [], carryLen: 0, discarding: false, lineNo: 1, max: opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES };
+  for await (const chunk of prepareBytes(source)) {
+    const batch = pushChunk(st, chunk);
+    if (batch !== undefined) yield batch;
+  }
+  if (st.carryLen > 0 || st.discarding) {
+    const rest = Buffer.concat(st.carry);
+    st.carry = [];
+    st.carryLen = 0;
+    yield splitComplete(st, rest, true);
+  }
+}
+
+function pushChunk(st: LineState, chunk: Buffer): LineBatch | undefined {
+  const last = chunk.lastIndexOf(NL);
+  if (last < 0) {
+    if (st.discarding) return undefined;
+    st.carry.push(chunk);
+    st.carryLen += chunk.length;
+    if (st.carryLen > st.max) return startDiscard(st);
+    return undefined;
+  }
+  const head = st.carryLen > 0 ? Buffer.concat([...st.carry, chunk.subarray(0, last + 1)]) : chunk.subarray(0, last + 1);
+  const tail = chunk.subarray(last + 1);
+  st.carry = tail.length > 0 ? [Buffer.from(tail)] : [];
+  st.carryLen = tail.length;
+  return splitComplete(st, head, false);
+}
+
+function startDiscard(st: LineState): LineBatch {
+  const preview = Buffer.concat(st.carry).toString('utf8', 0, 64);
+  st.carry = [];
+  st.carryLen = 0;
+  st.discarding = true;
+  return { lines: [], firstLine: st.lineNo, faults: [tooLong(st, preview)] };
+}
+
+function tooLong(st: LineState, preview: string): FeedRejection {
+  return { reason: 'line-too-long', message: `line is longer than ${st.max} bytes; it was skipped (raise maxLineBytes if the feed really has such lines)`, input: shown(preview), where: `line ${st.lineNo}` };
+}
+
+/** Splits `buf` (ending with '\n' unless `atEnd`) into lines. */
+function splitComplete(st: LineState, buf: Buffer, atEnd: boolean): LineBatch {
+  let start = 0;
+  const firstLine = st.lineNo;
+  const lines: string[] = [];
+  const faults: FeedRejection[] = [];
+  if (st.discarding) {
+    const nl = buf.indexOf(NL);
+    start = nl < 0 ? buf.length : nl + 1;
+    st.discarding = false;
+    lines.push('');
+    st.lineNo++;
+  }
+  const body = buf.subarray(start);
+  if (isUtf8(body)) {
+    splitText(st, body.toString('utf8'), lines, faults);
+  } else {
+    splitBytes(st, body, lines, faults);
+  }
+  if (!atEnd && lines.length > 0 && body.length > 0) {
+    // The buffer ended with '\n': the split produced one empty trailing element that is not a line.
+    lines.pop();
+    st.lineNo--;
+  }
+  return { lines, firstLine, faults };
+}
+
+function splitText(st: LineState, text: string, lines: string[], faults: FeedRejection[]): void {
+  if (text.length === 0) return;
+  const parts = text.split('\n');
+  for (const p of parts) pushLine(st, p, lines, faults);
+}
+
+function pushLine(st: LineState, raw: string, lines: string[], faults: FeedRejection[]): void {
+  const line = raw.length > 0 && raw.charCodeAt(raw.length - 1) === 13 ? raw.slice(0, -1) : raw;
+  if (line.length > st.max) {
+    faults.push(tooLong(st, line.slice(0, 64)));
+    lines.push('');
+  } else {
+    lines.push(line);
+  }
+  st.lineNo++;
+}
+
+function splitBytes(st: LineState, body: Buffer, lines: string[], faults: FeedRejection[]): void {
+  let pos = 0;
+  while (pos <= body.length) {
+    let nl = body.indexOf(NL, pos);
+    if (nl < 0) nl = body.length;
+    const line = body.subarray(pos, nl);
+    if (isUtf8(line)) {
+      pushLine(st, line.toString('utf8'), lines, faults);
+    } else {
+      faults.push({ reason: 'invalid-encoding', message: 'line is not valid UTF-8; it was skipped (is the feed in another encoding? re-encode it as UTF-8)', input: shown(line.toString('latin1')), where: `line ${st.lineNo}` });
+      lines.push('');
+      st.lineNo++;
+    }
+    pos = nl + 1;
+  }
+}
+
+/**
+ * Decodes a byte stream to text chunks for the JSON scanner: prepareBytes plus strict UTF-8
+ * (a document with invalid UTF-8 fails with `invalid-encoding`, since JSON has no lines to skip).
+ */
+export async function* readText(source: ByteSource): AsyncGenerator<string> {
+  const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+  let offset = 0;
+  try {
+    for await (const chunk of prepareBytes(source)) {
+      yield decoder.decode(chunk, { stream: true });
+      offset += chunk.length;
+    }
+    const tail = decoder.decode();
+    if (tail.length > 0) yield tail;
+  } catch (err) {
+    if (err instanceof FeedError) throw err;
+    throw new FeedError('invalid-encoding', `the document is not valid UTF-8 (near byte ${offset}); re-encode it as UTF-8`);
+  }
+}
