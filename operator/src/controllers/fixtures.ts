@@ -8,7 +8,9 @@ import type { Context, EventRecorder, KubeObject, ResourceRef } from '../runtime
 import { createLogger } from '../log.ts';
 import { Writable } from 'node:stream';
 import { API_VERSION } from '../api/schemas/index.ts';
-import type { Feed, FeedSpec, PartnerNode, PartnerNodeSpec, ThreatIndicator, ThreatIndicatorSpec } from '../api/types.ts';
+import type { Feed, FeedSpec, PartnerNode, PartnerNodeSpec, ThreatIndicator, ThreatIndicatorSpec, VoteRecord } from '../api/types.ts';
+import { signVote } from '../domain/quorum.ts';
+import { indicatorDigest } from '../domain/canonical.ts';
 import { SigningKey } from '../domain/signature.ts';
 
 /** A clock tests move by hand. */
@@ -197,4 +199,10 @@ export function partner(id: string, spec: Partial<PartnerNodeSpec> = {}, namespa
     spec: { partnerId: id, organization: `${id} org`, endpoint: `${id}.example:8443`, publicKey: key.publicKey.toRawBase64(), roles: ['voter'], ...spec },
   };
   return { id, key, node };
+}
+
+/** A status vote record signed by `p` on indicator `ti`'s digest. */
+export function signedVote(p: TestPartner, ti: ThreatIndicator, decision: 'approve' | 'reject', signedAt = '2026-11-25T11:30:00Z'): VoteRecord {
+  const v = signVote(p.key, { partnerId: p.id, digest: indicatorDigest({ type: ti.spec.type, value: ti.spec.value }), decision, signedAt });
+  return { partnerId: v.partnerId, decision: v.decision, signedAt: v.signedAt, signature: v.signature };
 }

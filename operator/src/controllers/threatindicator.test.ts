@@ -1,0 +1,143 @@
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { ThreatIndicatorReconciler, evaluateIndicator } from './threatindicator.ts';
+import { VoterRegistry, partnerEntry } from './voters.ts';
+import { MemoryKube, TestClock, indicator, partner, signedVote, testContext, type TestPartner } from './fixtures.ts';
+import { THREAT_INDICATORS } from '../api/schemas/index.ts';
+import { createValidators, validatorFor } from '../api/validate.ts';
+import { TerminalError } from '../runtime/types.ts';
+import type { ThreatIndicator, ThreatIndicatorSpec, ThreatIndicatorStatus } from '../api/types.ts';
+import { REASON } from './reasons.ts';
+
+const validator = validatorFor(createValidators(), 'ThreatIndicator');
+const HOUR = 3_600_000;
+
+function setup(voterIds: string[], spec: Partial<ThreatIndicatorSpec> = {}, status?: ThreatIndicatorStatus) {
+  const kube = new MemoryKube();
+  const clock = new TestClock('2026-11-25T12:00:00Z');
+  const ctx = testContext(clock);
+  const registry = new VoterRegistry();
+  const partners: Record<string, TestPartner> = {};
+  for (const id of voterIds) {
+    const p = partner(id);
+    partners[id] = p;
+    const e = partnerEntry(`tm/${id}`, p.node);
+    if (e.ok) registry.upsert(e.entry);
+  }
+  const r = new ThreatIndicatorReconciler({ status: kube, registry, validator, policy: { votingWindowMs: 24 * HOUR } });
+  const base = indicator('ti', spec);
+  kube.seed(THREAT_INDICATORS, status ? { ...base, status } : base);
+  const current = () => kube.peek<ThreatIndicator>(THREAT_INDICATORS, 'ti', 'tm') as ThreatIndicator;
+  const step = () => r.reconcile(ctx, 'tm/ti', current());
+  const vote = (id: string, decision: 'approve' | 'reject', at?: string) => signedVote(partners[id] as TestPartner, base, decision, at);
+  const setVotes = (votes: ThreatIndicatorStatus['votes']) => {
+    const o = kube.objects.get('threatindicators/tm/ti') as ThreatIndicator;
+    o.status = { ...o.status, votes };
+  };
+  return { kube, clock, ctx, registry, partners, current, step, vote, setVotes };
+}
+
+const ready = (ti: ThreatIndicator) => ti.status?.conditions?.find((c) => c.type === 'Ready');
+
+describe('ThreatIndicatorReconciler', () => {
+  test('without voters the indicator stays Proposed and says why', async () => {
+    const { step, current } = setup([]);
+    assert.deepEqual(await step(), {});
+    assert.equal(current().status?.phase, 'Proposed');
+    assert.equal(ready(current())?.reason, REASON.NoVoters);
+  });
+
+  test('all three voters approve → Approved with counts, Event, observedGeneration', async () => {
+    const { step, current, setVotes, vote, ctx } = setup(['acme', 'globex', 'initech']);
+    setVotes([vote('acme', 'approve'), vote('globex', 'approve'), vote('initech', 'approve')]);
+    await step();
+    const s = current().status;
+    assert.equal(s?.phase, 'Approved');
+    assert.deepEqual(s?.quorum, { required: 3, approvals: 3, rejections: 0, summary: '3/3' });
+    assert.equal(s?.observedGeneration, 1);
+    assert.equal(ready(current())?.status, 'True');
+    assert.deepEqual(ctx.recorder.events.map((e) => e.reason), [REASON.Approved]);
+  });
+
+  test('pending: requeued exactly when the voting window closes, then Rejected', async () => {
+    const { step, current, setVotes, vote, clock } = setup(['acme', 'globex', 'initech']);
+    setVotes([vote('acme', 'approve')]);
+    // created 11:00, window 24 h: closes 2026-11-26T11:00:00Z inclusive
+    assert.deepEqual(await step(), { requeueAfterMs: 23 * HOUR + 1 });
+    assert.equal(current().status?.phase, 'Proposed');
+    clock.advance(23 * HOUR + 1);
+    assert.deepEqual(await step(), {});
+    assert.equal(current().status?.phase, 'Rejected');
+    assert.match(ready(current())?.message ?? '', /voting window closed/);
+  });
+
+  test('two rejections of three make quorum unreachable → Rejected', async () => {
+    const { step, current, setVotes, vote } = setup(['acme', 'globex', 'initech']);
+    setVotes([vote('acme', 'reject'), vote('globex', 'reject')]);
+    await step();
+    assert.equal(current().status?.phase, 'Rejected');
+    assert.match(ready(current())?.message ?? '', /quorum can no longer be reached/);
+  });
+
+  test('a forged Approved phase without signatures is recomputed and flagged', async () => {
+    const { step, current, ctx } = setup(['acme', 'globex', 'initech'], {}, { phase: 'Approved', quorum: { required: 3, approvals: 3, rejections: 0 } });
+    await step();
+    assert.equal(current().status?.phase, 'Proposed');
+    assert.deepEqual(current().status?.quorum, { required: 3, approvals: 0, rejections: 0, summary: '0/3' });
+    assert.equal(ctx.recorder.events[0]?.reason, REASON.PhaseCorrected);
+    assert.equal(ctx.recorder.events[0]?.type, 'Warning');
+  });
+
+  test('votes with a wrong key, an unknown partner or made for another digest do not count (status votes carry no digest: a vote for another indicator fails its signature)', async () => {
+    const { step, current, setVotes, vote, partners } = setup(['acme', 'globex', 'initech']);
+    const forged = { ...vote('acme', 'approve'), partnerId: 'globex' };
+    const outsider = signedVote(partner('mallory'), indicator('ti'), 'approve');
+    const otherDigest = signedVote(partners['initech'] as TestPartner, indicator('ti', { value: '192.0.2.67' }), 'approve');
+    setVotes([vote('acme', 'approve'), forged, outsider, otherDigest]);
+    await step();
+    assert.equal(current().status?.phase, 'Proposed');
+    assert.equal(current().status?.quorum?.approvals, 1);
+    const verified = current().status?.conditions?.find((c) => c.type === 'VotesVerified');
+    assert.equal(verified?.status, 'False');
+    assert.equal(verified?.message, 'not counted: globex: bad-signature, initech: bad-signature, mallory: unknown-partner');
+  });
+
+  test('Approved is requeued exactly at validUntil and then Expired', async () => {
+    const { step, current, setVotes, vote, clock } = setup(['acme'], { validUntil: '2026-11-25T13:30:00Z' });
+    setVotes([vote('acme', 'approve')]);
+    assert.deepEqual(await step(), { requeueAfterMs: 1.5 * HOUR });
+    assert.equal(current().status?.phase, 'Approved');
+    clock.set('2026-11-25T13:30:00Z');
+    assert.deepEqual(await step(), {});
+    assert.equal(current().status?.phase, 'Expired');
+  });
+
+  test('a second reconcile with nothing new writes nothing', async () => {
+    const { step, kube, setVotes, vote } = setup(['acme']);
+    setVotes([vote('acme', 'approve')]);
+    await step();
+    await step();
+    assert.equal(kube.writes.filter((w) => w.subresource === 'status').length, 1);
+  });
+
+  const bad: Array<[string, Partial<ThreatIndicatorSpec>, string, RegExp]> = [
+    ['non-canonical ipv6', { type: 'ipv6', value: '2001:db8:0:0::1' }, REASON.NotNormalized, /not normalized: use "2001:db8::1"/],
+    ['schema violation', { type: 'ipv4', value: '192.0.2.001' }, REASON.InvalidSpec, /spec\.value: an ipv4 value must be a dotted quad/],
+  ];
+  for (const [name, spec, reason, re] of bad) {
+    test(`${name} → TerminalError ${reason}`, async () => {
+      const { step } = setup(['acme'], spec);
+      await assert.rejects(step(), (err: unknown) => err instanceof TerminalError && err.reason === reason && re.test(err.message));
+    });
+  }
+});
+
+describe('evaluateIndicator', () => {
+  test('consumer-only partners are not voters', () => {
+    const p = partner('c', { roles: ['consumer'] });
+    const e = partnerEntry('tm/c', p.node);
+    assert.ok(e.ok);
+    const ev = evaluateIndicator(indicator(), [e.entry], new Date('2026-11-25T12:00:00Z'));
+    assert.equal(ev.reason, REASON.NoVoters);
+  });
+});

@@ -1,0 +1,167 @@
+/**
+ * ThreatIndicator reconciler: recomputes the phase from the signed votes in status with the
+ * domain quorum logic and the current voter set (a phase written by anyone else is never taken
+ * on trust), records quorum counts and conditions, and expires the indicator at validUntil by
+ * requeueing for exactly that instant.
+ */
+import type { Phase, ThreatIndicator, ThreatIndicatorStatus, VoteRecord } from '../api/types.ts';
+import { THREAT_INDICATORS } from '../api/schemas/index.ts';
+import type { KindValidator } from '../api/validate.ts';
+import { indicatorDigest } from '../domain/canonical.ts';
+import { normalize } from '../domain/indicator.ts';
+import { decideQuorum, type IgnoredVote, type Vote, type Voter } from '../domain/quorum.ts';
+import type { StatusWriter } from '../runtime/client.ts';
+import { setCondition } from '../runtime/status.ts';
+import { TerminalError, type Condition, type Context, type ObjectKey, type Reconciler, type Result } from '../runtime/types.ts';
+import { CONDITION, REASON } from './reasons.ts';
+import { writeStatus } from './status.ts';
+import type { PartnerEntry, VoterRegistry } from './voters.ts';
+
+/** Admission policy. */
+export interface AdmissionPolicy {
+  /** How long voting stays open after the proposal. @default 72 h */
+  readonly votingWindowMs?: number;
+  /** Approvals required; default ⌊2n/3⌋+1 of n voters. */
+  readonly quorum?: number;
+}
+
+/** What the phase of an indicator is, computed from its spec, signed votes, voters and time. */
+export interface Evaluation {
+  readonly phase: Phase;
+  readonly reason: string;
+  readonly message: string;
+  readonly required: number;
+  readonly approvals: number;
+  readonly rejections: number;
+  readonly ignored: readonly IgnoredVote[];
+  /** When the evaluation changes by itself (expiry, window close), if ever. */
+  readonly changesAt?: Date;
+}
+
+/** A spec problem: the value is not in the canonical form, with what it should be. Pure. */
+export function specProblem(ti: ThreatIndicator): string | undefined {
+  const n = normalize(ti.spec.type, ti.spec.value);
+  if (!n.ok) return `spec.value ${JSON.stringify(ti.spec.value)} is not a valid ${ti.spec.type}: ${n.rejection.message}`;
+  if (n.indicator.value !== ti.spec.value) return `spec.value ${JSON.stringify(ti.spec.value)} is not normalized: use ${JSON.stringify(n.indicator.value)} (recreate the object; spec is immutable)`;
+  return undefined;
+}
+
+/** The domain vote of a status vote record on `digest`. */
+export function toVote(v: VoteRecord, digest: string): Vote {
+  return { partnerId: v.partnerId, digest, decision: v.decision, signedAt: v.signedAt, signature: v.signature, ...(v.reason !== undefined ? { reason: v.reason } : {}) };
+}
+
+/** The domain voter of a registry entry. */
+export function toVoter(e: PartnerEntry): Voter {
+  return { partnerId: e.partnerId, publicKey: e.publicKey, roles: e.roles };
+}
+
+/** The voting window of an indicator: from its proposal (or creation) for `windowMs`. */
+export function votingWindow(ti: ThreatIndicator, windowMs: number): { opensAt: Date; closesAt: Date } {
+  const opened = ti.spec.provenance?.proposedAt ?? ti.metadata.creationTimestamp;
+  const opensAt = opened ? new Date(opened) : new Date(0);
+  return { opensAt, closesAt: new Date(opensAt.getTime() + windowMs) };
+}
+
+type Tally = Pick<Evaluation, 'required' | 'approvals' | 'rejections' | 'ignored'> & { readonly decision: 'approved' | 'rejected' | 'pending'; readonly text: string; readonly closesAt: Date };
+
+function tally(ti: ThreatIndicator, eligible: readonly PartnerEntry[], now: Date, policy: AdmissionPolicy): Tally {
+  const digest = indicatorDigest({ type: ti.spec.type, value: ti.spec.value });
+  const window = votingWindow(ti, policy.votingWindowMs ?? 72 * 3_600_000);
+  const quorum = policy.quorum !== undefined ? { quorum: Math.min(policy.quorum, eligible.length) } : {};
+  const votes = (ti.status?.votes ?? []).map((v) => toVote(v, digest));
+  const out = decideQuorum({ voters: eligible.map(toVoter), votes, digest, ...quorum, window, now });
+  const text = `${out.approvals} approve, ${out.rejections} reject of ${eligible.length} voters; ${out.required} approvals required`;
+  return { decision: out.decision, required: out.required, approvals: out.approvals, rejections: out.rejections, ignored: out.ignored, text, closesAt: window.closesAt };
+}
+
+function decided(t: Tally, now: Date, expiresAt: Date | undefined): Evaluation {
+  const counts = { required: t.required, approvals: t.approvals, rejections: t.rejections, ignored: t.ignored };
+  const changes = expiresAt ? { changesAt: expiresAt } : {};
+  if (t.decision === 'approved') return { ...counts, ...changes, phase: 'Approved', reason: REASON.Approved, message: `quorum reached: ${t.text}` };
+  if (t.decision === 'rejected') {
+    const why = now.getTime() > t.closesAt.getTime() ? `voting window closed at ${t.closesAt.toISOString()}` : 'quorum can no longer be reached';
+    return { ...counts, ...changes, phase: 'Rejected', reason: REASON.Rejected, message: `${why}: ${t.text}` };
+  }
+  // The window closes at closesAt inclusive; one millisecond later the decision flips to rejected.
+  const closes = t.closesAt.getTime() + 1;
+  const changesAt = new Date(expiresAt ? Math.min(expiresAt.getTime(), closes) : closes);
+  return { ...counts, changesAt, phase: 'Proposed', reason: REASON.QuorumPending, message: `waiting for votes until ${t.closesAt.toISOString()}: ${t.text}` };
+}
+
+/**
+ * Computes phase and quorum counts of `ti` from its signed votes alone. Pure apart from signature
+ * verification. Expired wins once validUntil has passed.
+ */
+export function evaluateIndicator(ti: ThreatIndicator, voters: readonly PartnerEntry[], now: Date, policy: AdmissionPolicy = {}): Evaluation {
+  const until = ti.spec.validUntil ? new Date(ti.spec.validUntil) : undefined;
+  const expired = until !== undefined && until.getTime() <= now.getTime();
+  const expiresAt = until && !expired ? until : undefined;
+  const eligible = voters.filter((v) => v.roles.includes('voter'));
+  const t = eligible.length > 0 ? tally(ti, eligible, now, policy) : undefined;
+  const counts = { required: t?.required ?? 0, approvals: t?.approvals ?? 0, rejections: t?.rejections ?? 0, ignored: t?.ignored ?? [] };
+  if (expired) return { ...counts, phase: 'Expired', reason: REASON.Expired, message: `validUntil ${ti.spec.validUntil ?? ''} has passed` };
+  if (!t) return { ...counts, ...(expiresAt ? { changesAt: expiresAt } : {}), phase: 'Proposed', reason: REASON.NoVoters, message: 'no PartnerNode with the voter role is registered; apply PartnerNodes with roles: [voter]' };
+  return decided(t, now, expiresAt);
+}
+
+/** Human text for votes that did not count. */
+export function describeIgnored(ignored: readonly IgnoredVote[]): string {
+  return ignored.map((i) => `${i.partnerId}: ${i.reason}`).join(', ');
+}
+
+/** What the ThreatIndicator reconciler needs. */
+export interface ThreatIndicatorDeps {
+  readonly status: StatusWriter;
+  readonly registry: VoterRegistry;
+  readonly validator: KindValidator;
+  readonly policy?: AdmissionPolicy;
+}
+
+/** Reconciles ThreatIndicators: phase from signatures, expiry at validUntil. */
+export class ThreatIndicatorReconciler implements Reconciler<ThreatIndicator> {
+  private readonly deps: ThreatIndicatorDeps;
+
+  constructor(deps: ThreatIndicatorDeps) {
+    this.deps = deps;
+  }
+
+  /** Recomputes and writes the status; requeues for the instant the phase would change by itself. */
+  async reconcile(ctx: Context, _key: ObjectKey, obj: ThreatIndicator | undefined): Promise<Result> {
+    if (!obj || obj.metadata.deletionTimestamp) return {};
+    const checked = this.deps.validator.validate(obj);
+    if (!checked.ok) throw new TerminalError(REASON.InvalidSpec, `invalid ThreatIndicator: ${checked.errors.join('; ')}`);
+    const problem = specProblem(obj);
+    if (problem) throw new TerminalError(REASON.NotNormalized, problem);
+    const now = ctx.now();
+    const ev = evaluateIndicator(obj, this.deps.registry.voters(), now, this.deps.policy);
+    const old = obj.status ?? {};
+    const next: ThreatIndicatorStatus = {
+      ...old,
+      phase: ev.phase,
+      quorum: { required: ev.required, approvals: ev.approvals, rejections: ev.rejections, summary: `${ev.approvals}/${ev.required}` },
+      conditions: this.conditions(obj, ev, now),
+      observedGeneration: obj.metadata.generation,
+    };
+    const wrote = await writeStatus(this.deps.status, THREAT_INDICATORS, obj, next as Record<string, unknown>);
+    if (wrote && old.phase !== ev.phase) await this.announce(ctx, obj, old.phase, ev);
+    return ev.changesAt ? { requeueAfterMs: Math.max(0, ev.changesAt.getTime() - now.getTime()) } : {};
+  }
+
+  private conditions(ti: ThreatIndicator, ev: Evaluation, now: Date): Condition[] {
+    const gen = ti.metadata.generation;
+    const ready = ev.phase === 'Approved' || ev.phase === 'Rejected' || ev.phase === 'Expired' ? 'True' : 'False';
+    let c = setCondition(ti.status?.conditions, { type: CONDITION.Ready, status: ready, reason: ev.reason, message: ev.message, observedGeneration: gen }, now);
+    c = setCondition(c, ev.ignored.length === 0
+      ? { type: CONDITION.VotesVerified, status: 'True', reason: REASON.AllVotesVerified, message: `${ev.approvals + ev.rejections} vote(s) counted`, observedGeneration: gen }
+      : { type: CONDITION.VotesVerified, status: 'False', reason: REASON.VotesIgnored, message: `not counted: ${describeIgnored(ev.ignored)}`, observedGeneration: gen }, now);
+    return c;
+  }
+
+  private async announce(ctx: Context, ti: ThreatIndicator, was: Phase | undefined, ev: Evaluation): Promise<void> {
+    const corrected = was !== undefined && was !== 'Proposed' && ev.phase !== 'Expired';
+    const reason = corrected ? REASON.PhaseCorrected : ev.reason;
+    const message = corrected ? `phase ${was} was not proven by the signed votes; recomputed ${ev.phase}: ${ev.message}` : `${ev.phase}: ${ev.message}`;
+    await ctx.recorder.event(ti, corrected ? 'Warning' : 'Normal', reason, message);
+  }
+}
