@@ -57,6 +57,22 @@ interface StatusObject {
   message?: string;
 }
 
+/** How one list+watch round ended: the watch closed, 410 Gone, or another error. */
+export type RoundOutcome = 'ended' | 'gone' | 'failed';
+
+/**
+ * Decides after one list+watch round whether to back off before the next, and the new count of
+ * consecutive failures. A healthy round (events arrived or it stayed up for a second) resets the
+ * count. A closed healthy watch reconnects at once; 410 Gone re-lists at once, but only once in
+ * a row; anything else backs off, with the delay growing per consecutive failure. Pure.
+ */
+export function afterRound(outcome: RoundOutcome, healthy: boolean, failures: number): { failures: number; wait: boolean } {
+  const f = healthy ? 0 : failures;
+  if (outcome === 'ended' && healthy) return { failures: 0, wait: false };
+  if (outcome === 'gone' && f === 0) return { failures: 1, wait: false };
+  return { failures: f + 1, wait: true };
+}
+
 /** Counters describing what the informer did; useful in logs, tests and benchmarks. */
 export interface InformerStats {
   lists: number;
@@ -80,6 +96,7 @@ export class Informer<T extends KubeObject> implements Reader<T> {
   private synced = false;
   private loop: Promise<void> | undefined;
   private resyncTimer: TimerHandle | undefined;
+  private watchEvents = 0;
   /** What the informer did so far. */
   readonly stats: InformerStats = { lists: 0, watches: 0, reconnects: 0, gone: 0, events: 0 };
 
@@ -165,33 +182,35 @@ export class Informer<T extends KubeObject> implements Reader<T> {
     const signal = this.abort.signal;
     let failures = 0;
     while (!signal.aborted) {
+      const started = this.clock.now();
+      this.watchEvents = 0;
+      let outcome: RoundOutcome = 'ended';
       try {
         if (this.needList) await this.relist();
-        const started = this.clock.now();
-        const events = await this.watchOnce(signal);
-        // A watch that closes at once without events is a failure in disguise; back off.
-        failures = events === 0 && this.clock.now() - started < 1000 ? failures + 1 : 0;
+        await this.watchOnce(signal);
       } catch (err) {
         if (signal.aborted) break;
-        failures += 1;
-        this.noteFailure(err);
+        outcome = this.noteFailure(err);
       }
-      if (failures > 0 && !signal.aborted) {
-        this.stats.reconnects += 1;
-        await sleep(this.clock, jitteredBackoff(failures, this.opts.backoffBaseMs ?? 800, this.opts.backoffCapMs ?? 30_000, this.random), signal);
-      }
+      const healthy = this.watchEvents > 0 || this.clock.now() - started >= 1000;
+      const next = afterRound(outcome, healthy, failures);
+      failures = next.failures;
+      if (!next.wait) continue;
+      this.stats.reconnects += 1;
+      await sleep(this.clock, jitteredBackoff(failures, this.opts.backoffBaseMs ?? 800, this.opts.backoffCapMs ?? 30_000, this.random), signal);
     }
   }
 
-  private noteFailure(err: unknown): void {
+  private noteFailure(err: unknown): RoundOutcome {
     const { ref, log } = this.opts;
     if (isGone(err)) {
       this.stats.gone += 1;
       this.needList = true;
       log.info('resourceVersion expired (410 Gone); re-listing', { resource: ref.plural, resourceVersion: this.resourceVersion });
-      return;
+      return 'gone';
     }
     log.warn('list/watch failed; reconnecting with backoff', { resource: ref.plural, err });
+    return 'failed';
   }
 
   private selectors(): ListOptions {
@@ -234,25 +253,23 @@ export class Informer<T extends KubeObject> implements Reader<T> {
     }
   }
 
-  private async watchOnce(signal: AbortSignal): Promise<number> {
+  private async watchOnce(signal: AbortSignal): Promise<void> {
     const min = this.opts.minWatchTimeoutSeconds ?? 300;
     const timeoutSeconds = Math.floor(min + this.random() * min);
     const watchAbort = new AbortController();
     const onAbort = (): void => watchAbort.abort();
     signal.addEventListener('abort', onAbort, { once: true });
     this.stats.watches += 1;
-    let count = 0;
     try {
       const opts = { ...this.selectors(), resourceVersion: this.resourceVersion, allowWatchBookmarks: true, timeoutSeconds };
       for await (const ev of this.opts.client.watch<T>(this.opts.ref, opts, watchAbort.signal)) {
-        count += 1;
+        this.watchEvents += 1;
         this.apply(ev.type, ev.object);
       }
     } finally {
       signal.removeEventListener('abort', onAbort);
       watchAbort.abort();
     }
-    return count;
   }
 
   private apply(type: string, raw: T): void {

@@ -64,6 +64,11 @@ export class KubeHttpClient implements KubeClient {
     this.agent.destroy();
   }
 
+  /** Connections currently carrying a request or a watch (not idle keep-alive ones). */
+  openConnections(): number {
+    return Object.values(this.agent.sockets).reduce((n, list) => n + (list?.length ?? 0), 0);
+  }
+
   /**
    * Resets every open connection (watches included) as a network failure would; new requests
    * open new connections. For fault-injection in tests and the sandbox.
