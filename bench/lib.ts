@@ -1,0 +1,74 @@
+/**
+ * Helpers for benchmark files (`bench/*.bench.ts`). A benchmark runs as its own process,
+ * logs progress to stderr and ends with {@link emit}, which writes its results as one JSON
+ * line on stdout for `bench/run.ts` to collect.
+ */
+
+/** One measured figure. */
+export interface BenchResult {
+  readonly metric: string;
+  readonly value: number;
+  readonly unit: string;
+}
+
+/** Marks the stdout line that carries the results. */
+export const RESULTS_MARKER = 'THREATMESH_BENCH_RESULTS ';
+
+/** Writes the results for the runner. Call once, at the end. */
+export function emit(results: readonly BenchResult[]): void {
+  process.stdout.write(RESULTS_MARKER + JSON.stringify(results) + '\n');
+}
+
+/** Logs a progress line to stderr. */
+export function progress(message: string): void {
+  process.stderr.write(`  ${message}\n`);
+}
+
+/** Calls per second of wall-clock time, and per second of this process's CPU time. */
+export interface Rate {
+  readonly wall: number;
+  readonly cpu: number;
+}
+
+/**
+ * Calls `fn` in batches for about `ms` milliseconds of wall time. The CPU-time rate is the
+ * per-core figure: it stays meaningful when other processes share the machine.
+ */
+export function rate(fn: () => void, ms: number, batch = 100): Rate {
+  const start = performance.now();
+  const cpuStart = cpuMillis();
+  let calls = 0;
+  let elapsed: number;
+  do {
+    for (let i = 0; i < batch; i += 1) fn();
+    calls += batch;
+    elapsed = performance.now() - start;
+  } while (elapsed < ms);
+  return { wall: (calls * 1000) / elapsed, cpu: (calls * 1000) / Math.max(cpuMillis() - cpuStart, 1e-3) };
+}
+
+/** Wall-clock and CPU milliseconds spent by one run of `fn`. */
+export function timed(fn: () => void): { readonly wallMs: number; readonly cpuMs: number } {
+  const start = performance.now();
+  const cpuStart = cpuMillis();
+  fn();
+  return { wallMs: performance.now() - start, cpuMs: cpuMillis() - cpuStart };
+}
+
+/** This process's user + system CPU time in milliseconds. */
+export function cpuMillis(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+}
+
+/** The median of a non-empty list. */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** Rounds to `digits` significant digits, for readable JSON. */
+export function round(value: number, digits = 4): number {
+  return Number(value.toPrecision(digits));
+}
