@@ -5,7 +5,8 @@
 # into a cache outside the repository, keyed by the pinned versions and a hash of each module's
 # go.mod, go.sum and main.go. A second run with nothing changed returns at once.
 #
-# usage: e2e/controlplane/build.sh [build|mod|path]
+# usage: e2e/controlplane/build.sh [--cache DIR] [build|mod|path]
+#   --cache DIR  cache root (default $THREATMESH_CACHE, else ~/.cache/threatmesh)
 #   build  (default) build what is missing, print the two binary paths (last two lines)
 #   mod    regenerate e2e/controlplane/go.mod's replace lines from the pinned release's own go.mod
 #          and e2e/ferretdb/go.mod, then `go mod tidy` both (needs the module proxy)
@@ -22,6 +23,10 @@ here="$(cd "$(dirname "$0")" && pwd)"
 cp_dir="$here"
 fdb_dir="$(cd "$here/../ferretdb" && pwd)"
 cache="${THREATMESH_CACHE:-$HOME/.cache/threatmesh}"
+if [ "${1:-}" = "--cache" ]; then
+  [ -n "${2:-}" ] || { echo "build.sh: --cache needs a directory" >&2; exit 2; }
+  cache="$2"; shift 2
+fi
 export GOFLAGS="${GOFLAGS:--buildvcs=false}"
 export CGO_ENABLED=0
 

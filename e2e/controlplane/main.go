@@ -26,12 +26,14 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"math/big"
 	"net"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"time"
 	_ "time/tzdata" // CronJob time zones, as upstream's main does.
 
@@ -73,8 +75,8 @@ func main() {
 func usage() {
 	fmt.Fprint(os.Stderr, `usage:
   threatmesh-controlplane pki --dir DIR
-  threatmesh-controlplane apiserver --dir DIR --secure-port PORT [--etcd-fsync] [-- kube-apiserver flags]
-  threatmesh-controlplane controller-manager --kubeconfig FILE [-- kube-controller-manager flags]
+  threatmesh-controlplane apiserver --dir DIR --secure-port PORT [--etcd-fsync] [--exit-on-stdin-eof] [-- kube-apiserver flags]
+  threatmesh-controlplane controller-manager --kubeconfig FILE [--exit-on-stdin-eof] [-- kube-controller-manager flags]
 `)
 }
 
@@ -208,8 +210,12 @@ func runAPIServer(args []string) error {
 	dir := fs.String("dir", "", "instance directory: pki/ and etcd/ live here (required)")
 	port := fs.Int("secure-port", 0, "kube-apiserver HTTPS port on 127.0.0.1 (required)")
 	fsync := fs.Bool("etcd-fsync", false, "make etcd fsync its WAL (slower; off is fine for tests)")
+	stdinEOF := fs.Bool("exit-on-stdin-eof", false, "shut down when stdin closes (the parent process died)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *stdinEOF {
+		go terminateOnStdinEOF()
 	}
 	if *dir == "" || *port <= 0 {
 		return errors.New("--dir and --secure-port are required")
@@ -218,10 +224,11 @@ func runAPIServer(args []string) error {
 	if err := ensurePKI(pki); err != nil {
 		return fmt.Errorf("pki: %w", err)
 	}
-	etcdURL, err := startEtcd(filepath.Join(*dir, "etcd"), *fsync)
+	etcd, etcdURL, err := startEtcd(filepath.Join(*dir, "etcd"), *fsync)
 	if err != nil {
 		return fmt.Errorf("embedded etcd: %w", err)
 	}
+	defer etcd.Close()
 	p := func(name string) string { return filepath.Join(pki, name) }
 	flags := []string{
 		"kube-apiserver",
@@ -250,10 +257,10 @@ func runAPIServer(args []string) error {
 
 // startEtcd runs a single-member etcd on loopback ports chosen now and returns its client URL
 // once it serves.
-func startEtcd(dataDir string, fsync bool) (string, error) {
+func startEtcd(dataDir string, fsync bool) (*embed.Etcd, string, error) {
 	ports, err := freePorts(2)
 	if err != nil {
-		return "", err
+		return nil, "", err
 	}
 	client := url.URL{Scheme: "http", Host: "127.0.0.1:" + strconv.Itoa(ports[0])}
 	peer := url.URL{Scheme: "http", Host: "127.0.0.1:" + strconv.Itoa(ports[1])}
@@ -270,15 +277,15 @@ func startEtcd(dataDir string, fsync bool) (string, error) {
 	cfg.ListenMetricsUrls = nil
 	e, err := embed.StartEtcd(cfg)
 	if err != nil {
-		return "", err
+		return nil, "", err
 	}
 	select {
 	case <-e.Server.ReadyNotify():
 	case err := <-e.Err():
-		return "", err
+		return nil, "", err
 	case <-time.After(60 * time.Second):
 		e.Close()
-		return "", errors.New("not ready within 60s")
+		return nil, "", errors.New("not ready within 60s")
 	}
 	go func() {
 		if err := <-e.Err(); err != nil {
@@ -287,7 +294,17 @@ func startEtcd(dataDir string, fsync bool) (string, error) {
 		}
 	}()
 	fmt.Fprintf(os.Stderr, "embedded etcd ready at %s (data %s)\n", client.String(), dataDir)
-	return client.String(), nil
+	return e, client.String(), nil
+}
+
+// terminateOnStdinEOF turns the parent's death (its end of our stdin pipe closes) into the same
+// graceful shutdown as SIGTERM, so a crashed test run leaves no servers behind; a second
+// SIGTERM after 20s forces the exit.
+func terminateOnStdinEOF() {
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	_ = syscall.Kill(os.Getpid(), syscall.SIGTERM)
+	time.Sleep(20 * time.Second)
+	_ = syscall.Kill(os.Getpid(), syscall.SIGTERM)
 }
 
 func freePorts(n int) ([]int, error) {
@@ -314,8 +331,12 @@ func freePorts(n int) ([]int, error) {
 func runControllerManager(args []string) error {
 	fs := flag.NewFlagSet("controller-manager", flag.ContinueOnError)
 	kubeconfig := fs.String("kubeconfig", "", "admin kubeconfig of the apiserver (required)")
+	stdinEOF := fs.Bool("exit-on-stdin-eof", false, "shut down when stdin closes (the parent process died)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *stdinEOF {
+		go terminateOnStdinEOF()
 	}
 	if *kubeconfig == "" {
 		return errors.New("--kubeconfig is required")

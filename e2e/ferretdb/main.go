@@ -2,7 +2,7 @@
 // SQLite backend for ThreatMesh's integration tests and local sandbox. Upstream's own command
 // needs a version file generated at release time; embedding the ferretdb package avoids it.
 //
-//	threatmesh-ferretdb --data-dir DIR [--listen 127.0.0.1:0] [--uri-file FILE] [--log-level warn]
+//	threatmesh-ferretdb --data-dir DIR [--listen 127.0.0.1:0] [--uri-file FILE] [--log-level warn] [--exit-on-stdin-eof]
 //
 // Once listening it prints "mongodb://HOST:PORT/" on stdout and, with --uri-file, writes it to
 // FILE (atomically), so a caller can let the kernel choose the port and still find it.
@@ -12,6 +12,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -33,6 +34,7 @@ func run() error {
 	listen := flag.String("listen", "127.0.0.1:0", "TCP address to listen on; port 0 picks a free one")
 	uriFile := flag.String("uri-file", "", "write the MongoDB URI here once listening")
 	level := flag.String("log-level", "warn", "debug, info, warn or error")
+	stdinEOF := flag.Bool("exit-on-stdin-eof", false, "shut down when stdin closes (the parent process died)")
 	flag.Parse()
 	if *dataDir == "" {
 		return fmt.Errorf("--data-dir is required")
@@ -73,5 +75,12 @@ func run() error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if *stdinEOF {
+		// The parent's death closes our stdin: stop rather than linger as an orphan.
+		go func() {
+			_, _ = io.Copy(io.Discard, os.Stdin)
+			stop()
+		}()
+	}
 	return f.Run(ctx)
 }

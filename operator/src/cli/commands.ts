@@ -2,10 +2,12 @@
 import type { Command } from 'commander';
 import type { Logger } from '../log.ts';
 import type { CliEnv } from './env.ts';
+import { registerControlplane } from './controlplane.ts';
 import { registerNormalize } from './normalize.ts';
 
 /** Adds every subcommand to `program`. */
 export function registerCommands(program: Command, env: CliEnv, log: Logger): void {
   void program; void env; void log;
+  registerControlplane(program, env, log);
   registerNormalize(program, env, log);
 }
