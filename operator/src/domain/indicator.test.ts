@@ -232,6 +232,7 @@ describe('detectType', () => {
     ['1.2.3', 'ipv4'], // detected as ipv4 so the rejection says "ambiguous"
     ['2001:db8::1', 'ipv6'],
     ['::ffff:192.0.2.1', 'ipv6'],
+    ['fe80::1%eth0', 'ipv6'], // detected, then refused by normalize with a zone-id message
     ['10.0.0.0/8', 'cidr'],
     ['2001:db8::/32', 'cidr'],
     ['http://example.com/x', 'url'],

@@ -301,7 +301,7 @@ function isAtext(c: number): boolean {
  * value is trimmed and refanged first. Rules, in order: contains `://` → url;
  * 32/40/64 hex digits → md5/sha1/sha256; contains `/` → cidr when the part
  * before it looks like an address; contains `@` → email; contains `:` and
- * only hex digits, colons and dots → ipv6; only digits and dots → ipv4 (even
+ * only hex digits, colons and dots (before any `%zone`) → ipv6; only digits and dots → ipv4 (even
  * when it will be rejected as ambiguous, so the rejection names the problem);
  * contains a dot → domain. Otherwise undefined. The guess is not a
  * validation: pass the result to `normalize`.
@@ -315,9 +315,15 @@ export function detectType(raw: string): IndicatorType | undefined {
   const slash = s.indexOf('/');
   if (slash >= 0) return looksLikeAddress(s.slice(0, slash)) ? 'cidr' : undefined;
   if (s.includes('@')) return 'email';
-  if (s.includes(':')) return looksLikeAddress(s) ? 'ipv6' : undefined;
+  if (s.includes(':')) return looksLikeAddress(withoutZone(s)) ? 'ipv6' : undefined;
   if (onlyDigitsAndDots(s)) return 'ipv4';
   return s.includes('.') ? 'domain' : undefined;
+}
+
+/** Drops an IPv6 zone id (`%eth0`) so the value is detected as ipv6 and then refused with a clear message. */
+function withoutZone(s: string): string {
+  const pct = s.indexOf('%');
+  return pct < 0 ? s : s.slice(0, pct);
 }
 
 function hashTypeByLength(s: string): 'md5' | 'sha1' | 'sha256' | undefined {

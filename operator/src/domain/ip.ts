@@ -40,12 +40,18 @@ export function parseIpv4(s: string, start = 0, end = s.length): Ipv4Parse {
     return { ok: false, failure: 'invalid', message: 'is not a dotted-quad IPv4 address (expected four decimal numbers 0-255 separated by dots, like 192.0.2.1)' };
   }
   if (scan.sawHex || scan.leadingZero || scan.parts < 4) {
-    return { ok: false, failure: 'ambiguous', message: 'uses an inet_aton short, octal (leading zero) or hexadecimal form that tools read differently; write four decimal octets without leading zeros, like 192.0.2.1' };
+    return { ok: false, failure: 'ambiguous', message: `${ambiguousForm(scan)}, which tools read differently (inet_aton); write four decimal octets without leading zeros, like 192.0.2.1` };
   }
   if (scan.parts > 4 || scan.tooBig) {
     return { ok: false, failure: 'invalid', message: 'is not a valid IPv4 address (expected exactly four octets, each 0-255)' };
   }
   return { ok: true, address: scan.value >>> 0 };
+}
+
+function ambiguousForm(scan: OctetScan): string {
+  if (scan.sawHex) return 'has a hexadecimal part';
+  if (scan.leadingZero) return 'has an octet with a leading zero (octal in some tools)';
+  return `has ${scan.parts} part${scan.parts === 1 ? '' : 's'} instead of four (a short form)`;
 }
 
 function scanOctets(s: string, start: number, end: number): OctetScan {
