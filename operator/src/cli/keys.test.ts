@@ -1,0 +1,71 @@
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { PublicKey, SigningKey } from '../domain/signature.ts';
+import { generateKeyFiles } from './keys.ts';
+
+const main = fileURLToPath(new URL('../main.ts', import.meta.url));
+const run = promisify(execFile);
+
+async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'threatmesh-keys-'));
+  try {
+    await fn(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+describe('generateKeyFiles', () => {
+  test('writes a usable key pair; the private key is mode 0600', () => withTempDir(async (dir) => {
+    const out = join(dir, 'nested', 'keys');
+    const r = await generateKeyFiles(out, false);
+    assert.equal((await stat(r.privateKeyPath)).mode & 0o777, 0o600);
+    const signing = SigningKey.fromPem(await readFile(r.privateKeyPath, 'utf8'));
+    const pub = PublicKey.fromPem(await readFile(r.publicKeyPath, 'utf8'));
+    assert.equal(signing.id, r.keyId);
+    assert.equal(pub.id, r.keyId);
+    assert.equal(pub.toRawBase64(), r.publicKey);
+    assert.ok(pub.verify('proposal', 'x', signing.sign('proposal', 'x')));
+  }));
+
+  test('refuses to overwrite an existing key, and leaves it intact', () => withTempDir(async (dir) => {
+    await writeFile(join(dir, 'public.pem'), 'existing');
+    await assert.rejects(generateKeyFiles(dir, false), /public\.pem already exists.*--force/);
+    assert.equal(await readFile(join(dir, 'public.pem'), 'utf8'), 'existing');
+    await assert.rejects(stat(join(dir, 'private.pem')), { code: 'ENOENT' });
+  }));
+
+  test('--force overwrites and still leaves the private key at 0600', () => withTempDir(async (dir) => {
+    await writeFile(join(dir, 'private.pem'), 'old', { mode: 0o644 });
+    const r = await generateKeyFiles(dir, true);
+    assert.equal((await stat(r.privateKeyPath)).mode & 0o777, 0o600);
+    assert.equal(SigningKey.fromPem(await readFile(r.privateKeyPath, 'utf8')).id, r.keyId);
+  }));
+});
+
+describe('threatmesh keys generate', () => {
+  test('--json prints key id and raw base64 public key', () => withTempDir(async (dir) => {
+    const { stdout } = await run(process.execPath, [main, 'keys', 'generate', '--out', dir, '--json']);
+    const result = JSON.parse(stdout) as { keyId: string; publicKey: string };
+    assert.match(result.keyId, /^[0-9a-f]{64}$/);
+    assert.equal(PublicKey.fromRawBase64(result.publicKey).id, result.keyId);
+  }));
+
+  test('text output names the key id, and a second run into the same directory fails with exit 1', () => withTempDir(async (dir) => {
+    const { stdout } = await run(process.execPath, [main, 'keys', 'generate', '-o', dir]);
+    assert.match(stdout, /key id: +[0-9a-f]{64}\npublic key: +[A-Za-z0-9+/]{43}=\n/);
+    await assert.rejects(run(process.execPath, [main, 'keys', 'generate', '-o', dir]), (err: { code: number; stderr: string }) => err.code === 1 && err.stderr.includes('already exists'));
+  }));
+
+  test('--help describes the command', async () => {
+    const { stdout } = await run(process.execPath, [main, 'keys', 'generate', '--help']);
+    assert.match(stdout, /--out <dir>/);
+    assert.match(stdout, /0600/);
+  });
+});
