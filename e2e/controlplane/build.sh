@@ -17,7 +17,6 @@ K8S_VERSION=v1.36.3        # k8s.io/kubernetes; staging modules are published as
 STAGING_VERSION=v0.36.3
 ETCD_VERSION=v3.6.8        # what k8s.io/kubernetes v1.36.3 pins for go.etcd.io/etcd/*
 FERRETDB_VERSION=v1.24.2
-GO_REQUIRED=go1.26
 
 here="$(cd "$(dirname "$0")" && pwd)"
 cp_dir="$here"
@@ -33,13 +32,28 @@ export CGO_ENABLED=0
 step() { printf '==> [controlplane build] %s\n' "$*" >&2; }
 fail() { printf 'CONTROLPLANE BUILD FAILED at step: %s\n' "$*" >&2; exit 1; }
 
+GO_PINNED=go1.26.8         # compiler used for the build (part of the cache key)
+
+# Finds Go; when it is missing, installs the pinned toolchain from the Go module proxy
+# (golang.org/toolchain is published there as a module) into the cache. An installed Go of
+# 1.21 or newer fetches the pinned toolchain itself through GOTOOLCHAIN.
 check_go() {
-  command -v go >/dev/null || fail "find Go: install Go ${GO_REQUIRED}.x (https://go.dev/dl) and put it on PATH"
-  local v; v="$(go env GOVERSION)"
-  case "$v" in
-    "${GO_REQUIRED}"*|go1.2[7-9]*|go1.[3-9]*) ;;
-    *) fail "Go version: found $v, need ${GO_REQUIRED} or newer" ;;
-  esac
+  export GOTOOLCHAIN="$GO_PINNED"
+  if ! command -v go >/dev/null; then
+    local arch; case "$(uname -m)" in x86_64) arch=amd64 ;; aarch64|arm64) arch=arm64 ;; *) fail "find Go: unsupported CPU $(uname -m)" ;; esac
+    local gdir="$cache/go/$GO_PINNED"
+    if [ ! -x "$gdir/bin/go" ]; then
+      step "installing $GO_PINNED from proxy.golang.org (golang.org/toolchain) into $gdir"
+      local tmp; tmp="$(mktemp -d)"
+      curl -fsSL -o "$tmp/go.zip" "https://proxy.golang.org/golang.org/toolchain/@v/v0.0.1-${GO_PINNED}.linux-${arch}.zip" \
+        || fail "install Go: download of golang.org/toolchain ${GO_PINNED} failed (is proxy.golang.org reachable?)"
+      (cd "$tmp" && { unzip -q go.zip || python3 -m zipfile -e go.zip .; }) || fail "install Go: unzip (install unzip or python3)"
+      mkdir -p "$(dirname "$gdir")" && mv "$tmp"/golang.org/toolchain@*/ "$gdir" && chmod +x "$gdir"/bin/* "$gdir"/pkg/tool/*/* && rm -rf "$tmp"
+    fi
+    export PATH="$gdir/bin:$PATH"
+  fi
+  local v; v="$(go env GOVERSION)" || fail "run Go: 'go env GOVERSION' failed (GOTOOLCHAIN=$GO_PINNED needs the module proxy once)"
+  [ "$v" = "$GO_PINNED" ] || fail "Go version: got $v, want $GO_PINNED"
 }
 
 key_of() { # dir, versions...
