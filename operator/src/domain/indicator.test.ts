@@ -207,6 +207,12 @@ describe('rejections', () => {
     assert.equal(r.ok, false);
     if (!r.ok) assert.equal(r.rejection.reason, 'unknown-type');
   });
+  test('a non-string value from an untyped feed is rejected, not thrown', () => {
+    for (const raw of [42, null, undefined, { a: 1 }]) {
+      const r = normalize('ipv4', raw as unknown as string);
+      assert.ok(!r.ok && r.rejection.reason === 'not-a-string', JSON.stringify(raw) ?? 'undefined');
+    }
+  });
   test('the rejection carries the raw input, truncated when huge', () => {
     const r = normalize('md5', 'nothex');
     assert.ok(!r.ok && r.rejection.input === 'nothex');
@@ -333,6 +339,18 @@ describe('properties', () => {
       const r = normalize('domain', raw);
       assert.ok(r.ok, raw);
       assert.equal(r.indicator.value, raw.toLowerCase().replace(/\.$/, ''));
+    }));
+  });
+
+  test('URLs and domains from generators normalize idempotently', () => {
+    fc.assert(fc.property(fc.webUrl({ withQueryParameters: true, withFragments: true }), fc.domain(), (url, domain) => {
+      for (const [type, raw] of [['url', url], ['domain', domain]] as const) {
+        const r = normalize(type, raw);
+        assert.ok(r.ok, `${raw}: ${r.ok ? '' : r.rejection.message}`);
+        const again = normalize(type, r.indicator.value);
+        assert.ok(again.ok && again.indicator.value === r.indicator.value);
+        if (type === 'url') assert.ok(!r.indicator.value.includes('#'), 'fragment dropped');
+      }
     }));
   });
 

@@ -46,7 +46,7 @@ export interface Indicator { readonly type: IndicatorType; readonly value: strin
 export const REJECT_REASONS = [
   'empty', 'too-long', 'invalid-ipv4', 'ambiguous-ipv4', 'invalid-ipv6', 'invalid-cidr', 'cidr-host-bits',
   'invalid-domain', 'invalid-url', 'unsupported-scheme', 'invalid-hash', 'invalid-email', 'unknown-type',
-  'invalid-stix-pattern', 'unsupported-stix-pattern',
+  'invalid-stix-pattern', 'unsupported-stix-pattern', 'not-a-string',
 ] as const;
 
 /** Why an input was refused; one of REJECT_REASONS. */
@@ -95,10 +95,11 @@ export function isIndicatorType(s: string): s is IndicatorType {
 export function normalize(type: IndicatorType, raw: string, options?: NormalizeOptions): NormalizeResult {
   const step = normalizeValue(type, raw, options);
   if (typeof step === 'string') return { ok: true, indicator: { type, value: step } };
-  return { ok: false, rejection: { reason: step.reason, message: step.message, input: shown(raw) } };
+  return { ok: false, rejection: { reason: step.reason, message: step.message, input: shown(String(raw)) } };
 }
 
 function normalizeValue(type: IndicatorType, raw: string, options?: NormalizeOptions): Step {
+  if (typeof raw !== 'string') return fail('not-a-string', `the ${String(type)} value is a ${typeof raw}, not text; map the feed field to a string`);
   if (!isIndicatorType(type)) return fail('unknown-type', `"${shown(String(type))}" is not an indicator type; use one of ${INDICATOR_TYPES.join(', ')}`);
   if (raw.length > MAX_INPUT_LENGTH) return fail('too-long', `input has ${raw.length} characters, more than the ${MAX_INPUT_LENGTH} accepted; check the feed's field mapping`);
   const trimmed = raw.trim();

@@ -162,6 +162,17 @@ describe('round trip', () => {
   });
 });
 
+describe('parseStixPattern robustness', () => {
+  test('never throws on arbitrary input built from pattern fragments', () => {
+    const fragment = fc.constantFrom('[', ']', '(', ')', ' ', "'", '\\', '=', '!=', 'OR', 'AND', 'ipv4-addr:value', "file:hashes.'SHA-256'",
+      "'192.0.2.1'", "'example.com'", 'domain-name:value', 'WITHIN', '.', ':', 'x');
+    fc.assert(fc.property(fc.array(fragment, { maxLength: 30 }), (parts) => {
+      const r = parseStixPattern(parts.join(''));
+      if (!r.ok) assert.match(r.rejection.reason, /^[a-z0-9-]+$/);
+    }), { numRuns: 2000 });
+  });
+});
+
 describe('uuidV5', () => {
   test('known answer from the Python uuid documentation', () => {
     assert.equal(uuidV5(UUID_NAMESPACE_DNS, 'python.org'), '886313e1-3b8a-5372-9b90-0c9aee199e5d');
