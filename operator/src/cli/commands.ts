@@ -4,12 +4,15 @@ import type { Logger } from '../log.ts';
 import type { CliEnv } from './env.ts';
 import { registerControlplane } from './controlplane.ts';
 import { registerNormalize } from './normalize.ts';
+import { registerOperator } from './operator.ts';
 import { registerKeys } from './keys.ts';
+import { registerDemo } from './demo.ts';
 
 /** Adds every subcommand to `program`. */
 export function registerCommands(program: Command, env: CliEnv, log: Logger): void {
-  void program; void env; void log;
   registerControlplane(program, env, log);
   registerNormalize(program, env, log);
+  registerOperator(program, env, log);
   registerKeys(program, env, log);
+  registerDemo(program, env, log);
 }
