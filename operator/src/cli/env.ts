@@ -5,6 +5,9 @@ import type { Level } from '../log.ts';
 export interface CliEnv {
   /** KUBECONFIG, when set: commands use that cluster instead of the local control plane. */
   readonly kubeconfig: string | undefined;
+  /** KUBERNETES_SERVICE_HOST / _PORT: in-cluster API server address when no kubeconfig is given. */
+  readonly kubernetesServiceHost?: string | undefined;
+  readonly kubernetesServicePort?: string | undefined;
   /** MONGODB_URI, when set: commands use that database instead of the local one. */
   readonly mongodbUri: string | undefined;
   /** Cache for built binaries and generated state, outside the repository. */

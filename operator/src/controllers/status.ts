@@ -10,7 +10,7 @@ import { CONDITION } from './reasons.ts';
 
 /** An object with a status that carries conditions and observedGeneration. */
 export interface WithStatus extends KubeObject {
-  status?: { conditions?: Condition[]; observedGeneration?: number } & Record<string, unknown>;
+  status?: { conditions?: Condition[]; observedGeneration?: number };
 }
 
 /**
@@ -41,6 +41,6 @@ export function readyFalseOnTerminal<T extends WithStatus>(writer: StatusWriter,
     const status = obj.status ?? {};
     const observedGeneration = obj.metadata.generation;
     const conditions = setCondition(status.conditions, { type: CONDITION.Ready, status: 'False', reason: err.reason, message: err.message, observedGeneration }, now());
-    await writeStatus(writer, ref, obj, { ...status, conditions, observedGeneration });
+    await writeStatus(writer, ref, obj, { ...(status as Record<string, unknown>), conditions, observedGeneration });
   };
 }

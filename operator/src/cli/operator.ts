@@ -1,0 +1,150 @@
+/**
+ * `threatmesh operator`: runs the Feed, ThreatIndicator and PartnerNode controllers and the
+ * ThreatIndicator admission webhook against KUBECONFIG (or --kubeconfig), or in-cluster config,
+ * until SIGTERM/SIGINT, then stops gracefully (no new work, in-flight reconciles finish, the
+ * leader Lease is released).
+ */
+import { readFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { pathToFileURL } from 'node:url';
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import type { Logger } from '../log.ts';
+import type { CliEnv } from './env.ts';
+import { LEADER_LEASE_NAME, OPERATOR_NAMESPACE } from '../api/manifests.ts';
+import { SigningKey } from '../domain/signature.ts';
+import { inClusterConfig, loadKubeconfig, type ClusterConfig } from '../runtime/kubeconfig.ts';
+import { KubeHttpClient } from '../runtime/kube.ts';
+import type { KubeClient } from '../runtime/client.ts';
+import { startOperator, type OperatorOptions, type RunningOperator } from '../controllers/setup.ts';
+import { JobExecutor } from '../controllers/jobexecutor.ts';
+import { InProcessExecutor } from '../controllers/inprocess.ts';
+import type { FeedRunExecutor } from '../controllers/executor.ts';
+import { parseDuration } from '../controllers/schedule.ts';
+
+/** Parsed command-line options of `threatmesh operator`. */
+export interface OperatorFlags {
+  readonly kubeconfig?: string;
+  readonly namespace?: string;
+  readonly metricsBind: string;
+  readonly healthBind?: string;
+  readonly webhookBind: string;
+  readonly webhookCert?: string;
+  readonly webhookKey?: string;
+  readonly leaderElect: boolean;
+  readonly leaderElectionNamespace?: string;
+  readonly identity?: string;
+  readonly executor: string;
+  readonly jobImage?: string;
+  readonly jobServiceAccount?: string;
+  readonly ingestionModule?: string;
+  readonly partnerId?: string;
+  readonly signingKey?: string;
+  readonly votingWindow: string;
+  readonly quorum?: string;
+}
+
+/** host:port → parts; throws a message naming the flag. */
+export function parseBind(flag: string, text: string): { host: string; port: number } {
+  const m = /^(.*):(\d{1,5})$/.exec(text);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || port > 65535) throw new Error(`${flag} ${JSON.stringify(text)} must be host:port, e.g. 127.0.0.1:8080 (port 0 picks a free port)`);
+  return { host: (m[1] ?? '').replace(/^\[(.*)\]$/, '$1') || '0.0.0.0', port };
+}
+
+async function clusterConfig(flags: OperatorFlags, env: CliEnv): Promise<ClusterConfig> {
+  const path = flags.kubeconfig ?? env.kubeconfig;
+  if (path) return loadKubeconfig(path);
+  return inClusterConfig(env.kubernetesServiceHost, env.kubernetesServicePort);
+}
+
+function executorFor(flags: OperatorFlags, client: KubeClient): FeedRunExecutor {
+  if (flags.executor === 'job') {
+    if (!flags.jobImage) throw new Error('--executor job needs --job-image IMAGE (the image holding the threatmesh CLI), or use --executor inprocess');
+    return new JobExecutor(client, { image: flags.jobImage, ...(flags.jobServiceAccount ? { serviceAccountName: flags.jobServiceAccount } : {}) });
+  }
+  if (flags.executor === 'inprocess') {
+    const module = flags.ingestionModule ? pathToFileURL(resolve(flags.ingestionModule)) : new URL('../controllers/ingest-entry.ts', import.meta.url);
+    return new InProcessExecutor({ module }, () => new Date());
+  }
+  throw new Error(`--executor must be job or inprocess, got ${JSON.stringify(flags.executor)}`);
+}
+
+async function identityCheck(flags: OperatorFlags, log: Logger): Promise<void> {
+  if ((flags.partnerId === undefined) !== (flags.signingKey === undefined)) throw new Error('--partner-id and --signing-key go together: give both (this partner\'s id and its private.pem from "threatmesh keys generate") or neither');
+  if (!flags.signingKey) return;
+  const key = SigningKey.fromPem(await readFile(flags.signingKey, 'utf8'));
+  log.info('partner identity', { partnerId: flags.partnerId, keyId: key.publicKey.id });
+}
+
+/** Builds OperatorOptions from flags; exported for tests. */
+export async function operatorOptions(flags: OperatorFlags, env: CliEnv, log: Logger): Promise<OperatorOptions> {
+  await identityCheck(flags, log);
+  const client = new KubeHttpClient(await clusterConfig(flags, env), { userAgent: 'threatmesh-operator' });
+  const metrics = parseBind('--metrics-bind', flags.metricsBind);
+  if (flags.healthBind !== undefined && flags.healthBind !== flags.metricsBind) throw new Error('--health-bind must equal --metrics-bind: /healthz, /readyz and /metrics share one server');
+  const identity = flags.identity ?? `${hostname()}-${process.pid}`;
+  const webhook = flags.webhookCert && flags.webhookKey
+    ? { ...parseBind('--webhook-bind', flags.webhookBind), cert: await readFile(flags.webhookCert), key: await readFile(flags.webhookKey) }
+    : undefined;
+  if ((flags.webhookCert === undefined) !== (flags.webhookKey === undefined)) throw new Error('--webhook-cert and --webhook-key go together');
+  const quorum = flags.quorum !== undefined ? Number(flags.quorum) : undefined;
+  if (quorum !== undefined && !(Number.isInteger(quorum) && quorum >= 1)) throw new Error('--quorum must be a whole number ≥ 1');
+  return {
+    client,
+    log,
+    executor: executorFor(flags, client),
+    watchJobs: flags.executor === 'job',
+    identity,
+    health: metrics,
+    policy: { votingWindowMs: parseDuration(flags.votingWindow), ...(quorum !== undefined ? { quorum } : {}) },
+    ...(flags.namespace ? { namespace: flags.namespace } : {}),
+    ...(webhook ? { webhook } : {}),
+    ...(flags.leaderElect ? { leaderElection: { name: LEADER_LEASE_NAME, namespace: flags.leaderElectionNamespace ?? flags.namespace ?? OPERATOR_NAMESPACE, identity } } : {}),
+  };
+}
+
+function untilSignal(): Promise<string> {
+  return new Promise((res) => {
+    const on = (sig: string) => () => res(sig);
+    process.once('SIGTERM', on('SIGTERM'));
+    process.once('SIGINT', on('SIGINT'));
+  });
+}
+
+/** Registers `threatmesh operator`. */
+export function registerOperator(program: Command, env: CliEnv, log: Logger): void {
+  program.command('operator')
+    .description('run the ThreatMesh controllers (Feed, ThreatIndicator, PartnerNode) and the admission webhook against KUBECONFIG or in-cluster config')
+    .option('--kubeconfig <path>', 'kubeconfig file (default: $KUBECONFIG, else in-cluster service account)')
+    .option('--namespace <ns>', 'watch only this namespace (default: all namespaces)')
+    .option('--metrics-bind <host:port>', 'serve /metrics, /healthz and /readyz here', '127.0.0.1:8080')
+    .option('--health-bind <host:port>', 'same server as --metrics-bind (accepted for controller-runtime familiarity; must be equal)')
+    .option('--webhook-bind <host:port>', 'serve the admission webhook here (HTTPS)', '0.0.0.0:9443')
+    .option('--webhook-cert <file>', 'PEM serving certificate of the webhook (enables the webhook)')
+    .option('--webhook-key <file>', 'PEM private key of the webhook certificate')
+    .option('--leader-elect', 'elect a leader on a coordination.k8s.io Lease so only one replica reconciles', false)
+    .option('--leader-election-namespace <ns>', `namespace of the Lease (default: --namespace or ${OPERATOR_NAMESPACE})`)
+    .option('--identity <id>', 'this replica\'s identity in the Lease and Events (default: hostname-pid)')
+    .option('--executor <kind>', 'how Feed runs execute: job (Kubernetes Jobs) or inprocess (worker thread, local sandbox)', 'job')
+    .option('--job-image <image>', 'image of ingestion Jobs (needed with --executor job)')
+    .option('--job-service-account <name>', 'ServiceAccount of ingestion Jobs')
+    .option('--ingestion-module <path>', 'module exporting runIngestion(feed, runId) for --executor inprocess')
+    .option('--partner-id <id>', 'this partner\'s id (with --signing-key)')
+    .option('--signing-key <file>', 'this partner\'s Ed25519 private.pem (with --partner-id)')
+    .option('--voting-window <duration>', 'how long voting on a proposal stays open', '72h')
+    .option('--quorum <n>', 'approvals required (default ⌊2n/3⌋+1 of n voters)')
+    .action(async (flags: OperatorFlags) => {
+      const opts = await operatorOptions(flags, env, log);
+      let running: RunningOperator | undefined;
+      const lost = new Promise<string>((res) => {
+        const withLoss: OperatorOptions = { ...opts, onLostLeadership: () => res('lost leadership') };
+        void startOperator(withLoss).then((r) => { running = r; }, (err: unknown) => res(`start failed: ${err instanceof Error ? err.message : String(err)}`));
+      });
+      const why = await Promise.race([untilSignal(), lost]);
+      log.info('stopping', { why });
+      await running?.stop();
+      if (opts.executor instanceof InProcessExecutor) await opts.executor.close();
+      if (why !== 'SIGTERM' && why !== 'SIGINT') process.exitCode = 1;
+    });
+}

@@ -1,0 +1,137 @@
+/**
+ * Wires the three controllers, their informers, the voter registry, metrics gauges and the
+ * admission webhook into a runtime Manager. The `operator` command and the integration tests
+ * call this; nothing here reads the environment.
+ */
+import type { Logger } from '../log.ts';
+import { FEEDS, GROUP, PARTNER_NODES, THREAT_INDICATORS } from '../api/schemas/index.ts';
+import type { Feed, PartnerNode, ThreatIndicator } from '../api/types.ts';
+import { createValidators, validatorFor } from '../api/validate.ts';
+import { startWebhookServer, type WebhookServer } from '../api/webhook.ts';
+import type { KubeClient } from '../runtime/client.ts';
+import { systemClock, type Clock, type TimerHandle } from '../runtime/clock.ts';
+import { KubeEventRecorder } from '../runtime/events.ts';
+import { objectKey } from '../runtime/informer.ts';
+import { Manager, type ManagerLeaderElection } from '../runtime/manager.ts';
+import { RuntimeMetrics } from '../runtime/metrics.ts';
+import type { Context } from '../runtime/types.ts';
+import type { FeedRunExecutor } from './executor.ts';
+import { FeedReconciler, type FeedControllerConfig } from './feed.ts';
+import { JOBS, type Job } from './jobexecutor.ts';
+import { PartnerNodeReconciler } from './partnernode.ts';
+import { readyFalseOnTerminal } from './status.ts';
+import { ThreatIndicatorReconciler, type AdmissionPolicy } from './threatindicator.ts';
+import { VoterRegistry, registryFrom } from './voters.ts';
+
+/** Everything the operator needs, injected. */
+export interface OperatorOptions {
+  readonly client: KubeClient;
+  readonly log: Logger;
+  readonly executor: FeedRunExecutor;
+  /** Watch only this namespace; all namespaces when absent. */
+  readonly namespace?: string;
+  /** True when the executor runs Jobs: the Feed controller then watches its Jobs. */
+  readonly watchJobs: boolean;
+  readonly clock?: Clock;
+  readonly policy?: AdmissionPolicy;
+  readonly feedConfig?: FeedControllerConfig;
+  readonly leaderElection?: ManagerLeaderElection;
+  /** host:port of the metrics, /healthz and /readyz server. */
+  readonly health?: { readonly host: string; readonly port: number };
+  /** Serve the admission webhook here. */
+  readonly webhook?: { readonly host: string; readonly port: number; readonly cert: string | Buffer; readonly key: string | Buffer };
+  /** Reconciles per controller in parallel. @default 2 */
+  readonly concurrency?: number;
+  readonly onLostLeadership?: () => void;
+  /** Event reportingInstance, e.g. the pod name. */
+  readonly identity?: string;
+}
+
+/** A started operator. */
+export interface RunningOperator {
+  readonly manager: Manager;
+  readonly registry: VoterRegistry;
+  readonly webhook: WebhookServer | undefined;
+  /** Graceful stop: controllers drain, lease released, webhook closed. */
+  stop(): Promise<void>;
+}
+
+function feedState(f: Feed): string {
+  if (f.spec.suspend) return 'suspended';
+  if (f.status?.activeRun) return 'running';
+  return (f.status?.consecutiveFailures ?? 0) > 0 ? 'failing' : 'idle';
+}
+
+function gauges(metrics: RuntimeMetrics, feeds: () => Feed[], tis: () => ThreatIndicator[]): void {
+  const byPhase = new Map<string, number>();
+  for (const ti of tis()) byPhase.set(ti.status?.phase ?? 'Unknown', (byPhase.get(ti.status?.phase ?? 'Unknown') ?? 0) + 1);
+  metrics.indicators.reset();
+  for (const [phase, n] of byPhase) metrics.indicators.set({ phase }, n);
+  const byState = new Map<string, number>();
+  for (const f of feeds()) byState.set(feedState(f), (byState.get(feedState(f)) ?? 0) + 1);
+  metrics.feeds.reset();
+  for (const [state, n] of byState) metrics.feeds.set({ state }, n);
+}
+
+/** Builds and starts the operator; resolves once caches synced and the webhook listens. */
+export async function startOperator(opts: OperatorOptions): Promise<RunningOperator> {
+  const clock = opts.clock ?? systemClock;
+  const now = (): Date => new Date(clock.now());
+  const metrics = new RuntimeMetrics();
+  const manager = new Manager({ client: opts.client, log: opts.log, metrics, clock, ...(opts.leaderElection ? { leaderElection: opts.leaderElection } : {}), ...(opts.health ? { health: opts.health } : {}), ...(opts.onLostLeadership ? { onLostLeadership: opts.onLostLeadership } : {}) });
+  const scope = opts.namespace ? { namespace: opts.namespace } : {};
+  const feedInf = manager.informer<Feed>(FEEDS, scope);
+  const tiInf = manager.informer<ThreatIndicator>(THREAT_INDICATORS, scope);
+  const pnInf = manager.informer<PartnerNode>(PARTNER_NODES, scope);
+  const validators = createValidators();
+  const registry = new VoterRegistry();
+  const recorder = new KubeEventRecorder({ writer: opts.client, log: opts.log, component: 'threatmesh-operator', ...(opts.identity ? { instance: opts.identity } : {}), now });
+  const context: Context = { log: opts.log, now, recorder };
+  const concurrency = opts.concurrency ?? 2;
+
+  const feedCtl = manager.controller<Feed>({
+    name: 'feed', informer: feedInf, context, concurrency,
+    reconciler: new FeedReconciler({ writer: opts.client, status: opts.client, executor: opts.executor, validator: validatorFor(validators, 'Feed'), ...(opts.feedConfig ? { config: opts.feedConfig } : {}) }),
+    onTerminal: readyFalseOnTerminal<Feed>(opts.client, FEEDS, now),
+  });
+  if (opts.watchJobs) feedCtl.watchOwned(manager.informer<Job>(JOBS, { ...scope, labelSelector: 'app.kubernetes.io/component=ingest' }), 'Feed', GROUP);
+  const tiCtl = manager.controller<ThreatIndicator>({
+    name: 'threatindicator', informer: tiInf, context, concurrency,
+    reconciler: new ThreatIndicatorReconciler({ status: opts.client, registry, validator: validatorFor(validators, 'ThreatIndicator'), ...(opts.policy ? { policy: opts.policy } : {}) }),
+    onTerminal: readyFalseOnTerminal<ThreatIndicator>(opts.client, THREAT_INDICATORS, now),
+  });
+  const pnCtl = manager.controller<PartnerNode>({
+    name: 'partnernode', informer: pnInf, context, concurrency,
+    reconciler: new PartnerNodeReconciler({ status: opts.client, registry, validator: validatorFor(validators, 'PartnerNode') }),
+    onTerminal: readyFalseOnTerminal<PartnerNode>(opts.client, PARTNER_NODES, now),
+  });
+  // A changed voter set can change every undecided indicator's phase, and duplicate-id verdicts of every partner.
+  registry.onChange(() => {
+    for (const ti of tiInf.list()) tiCtl.enqueue(objectKey(ti));
+    for (const pn of pnInf.list()) pnCtl.enqueue(objectKey(pn));
+  });
+
+  let timer: TimerHandle | undefined;
+  const tick = (): void => {
+    gauges(metrics, () => feedInf.list(), () => tiInf.list());
+    timer = clock.setTimer(tick, 15_000);
+  };
+  await manager.start();
+  tick();
+  let webhook: WebhookServer | undefined;
+  if (opts.webhook) {
+    // Every replica serves the webhook, leader or not, so it judges from the shared PartnerNode cache.
+    webhook = await startWebhookServer({ ...opts.webhook, log: opts.log.child({ component: 'webhook' }), deps: { validator: validatorFor(validators, 'ThreatIndicator'), partners: () => registryFrom(pnInf.list()).voters(), now, ...(opts.policy ? { policy: opts.policy } : {}) } });
+    opts.log.info('serving the admission webhook', { host: opts.webhook.host, port: webhook.port });
+  }
+  return {
+    manager,
+    registry,
+    webhook,
+    stop: async () => {
+      timer?.cancel();
+      await webhook?.close();
+      await manager.stop();
+    },
+  };
+}
