@@ -77,27 +77,35 @@ async function identityCheck(flags: OperatorFlags, log: Logger): Promise<void> {
   log.info('partner identity', { partnerId: flags.partnerId, keyId: key.publicKey.id });
 }
 
-/** Builds OperatorOptions from flags; exported for tests. */
+function checkFlags(flags: OperatorFlags): void {
+  parseBind('--metrics-bind', flags.metricsBind);
+  parseBind('--webhook-bind', flags.webhookBind);
+  if (flags.healthBind !== undefined && flags.healthBind !== flags.metricsBind) throw new Error('--health-bind must equal --metrics-bind: /healthz, /readyz and /metrics share one server');
+  if ((flags.webhookCert === undefined) !== (flags.webhookKey === undefined)) throw new Error('--webhook-cert and --webhook-key go together');
+  if (flags.executor !== 'job' && flags.executor !== 'inprocess') throw new Error(`--executor must be job or inprocess, got ${JSON.stringify(flags.executor)}`);
+  if (flags.executor === 'job' && !flags.jobImage) throw new Error('--executor job needs --job-image IMAGE (the image holding the threatmesh CLI), or use --executor inprocess');
+  if (flags.quorum !== undefined && !/^[1-9]\d*$/.test(flags.quorum)) throw new Error('--quorum must be a whole number of at least 1');
+  parseDuration(flags.votingWindow);
+}
+
+/** Builds OperatorOptions from flags (flag errors first, before any connection); exported for tests. */
 export async function operatorOptions(flags: OperatorFlags, env: CliEnv, log: Logger): Promise<OperatorOptions> {
+  checkFlags(flags);
   await identityCheck(flags, log);
   const client = new KubeHttpClient(await clusterConfig(flags, env), { userAgent: 'threatmesh-operator' });
-  const metrics = parseBind('--metrics-bind', flags.metricsBind);
-  if (flags.healthBind !== undefined && flags.healthBind !== flags.metricsBind) throw new Error('--health-bind must equal --metrics-bind: /healthz, /readyz and /metrics share one server');
   const identity = flags.identity ?? `${hostname()}-${process.pid}`;
   const webhook = flags.webhookCert && flags.webhookKey
     ? { ...parseBind('--webhook-bind', flags.webhookBind), cert: await readFile(flags.webhookCert), key: await readFile(flags.webhookKey) }
     : undefined;
-  if ((flags.webhookCert === undefined) !== (flags.webhookKey === undefined)) throw new Error('--webhook-cert and --webhook-key go together');
-  const quorum = flags.quorum !== undefined ? Number(flags.quorum) : undefined;
-  if (quorum !== undefined && !(Number.isInteger(quorum) && quorum >= 1)) throw new Error('--quorum must be a whole number ≥ 1');
+  const policy = { votingWindowMs: parseDuration(flags.votingWindow), ...(flags.quorum !== undefined ? { quorum: Number(flags.quorum) } : {}) };
   return {
     client,
     log,
     executor: executorFor(flags, client),
     watchJobs: flags.executor === 'job',
     identity,
-    health: metrics,
-    policy: { votingWindowMs: parseDuration(flags.votingWindow), ...(quorum !== undefined ? { quorum } : {}) },
+    health: parseBind('--metrics-bind', flags.metricsBind),
+    policy,
     ...(flags.namespace ? { namespace: flags.namespace } : {}),
     ...(webhook ? { webhook } : {}),
     ...(flags.leaderElect ? { leaderElection: { name: LEADER_LEASE_NAME, namespace: flags.leaderElectionNamespace ?? flags.namespace ?? OPERATOR_NAMESPACE, identity } } : {}),

@@ -89,6 +89,10 @@ function decided(t: Tally, now: Date, expiresAt: Date | undefined): Evaluation {
   return { ...counts, changesAt, phase: 'Proposed', reason: REASON.QuorumPending, message: `waiting for votes until ${t.closesAt.toISOString()}: ${t.text}` };
 }
 
+function countsOf(t: Tally | undefined): Pick<Evaluation, 'required' | 'approvals' | 'rejections' | 'ignored'> {
+  return t ? { required: t.required, approvals: t.approvals, rejections: t.rejections, ignored: t.ignored } : { required: 0, approvals: 0, rejections: 0, ignored: [] };
+}
+
 /**
  * Computes phase and quorum counts of `ti` from its signed votes alone. Pure apart from signature
  * verification. Expired wins once validUntil has passed.
@@ -99,9 +103,8 @@ export function evaluateIndicator(ti: ThreatIndicator, voters: readonly PartnerE
   const expiresAt = until && !expired ? until : undefined;
   const eligible = voters.filter((v) => v.roles.includes('voter'));
   const t = eligible.length > 0 ? tally(ti, eligible, now, policy) : undefined;
-  const counts = { required: t?.required ?? 0, approvals: t?.approvals ?? 0, rejections: t?.rejections ?? 0, ignored: t?.ignored ?? [] };
-  if (expired) return { ...counts, phase: 'Expired', reason: REASON.Expired, message: `validUntil ${ti.spec.validUntil ?? ''} has passed` };
-  if (!t) return { ...counts, ...(expiresAt ? { changesAt: expiresAt } : {}), phase: 'Proposed', reason: REASON.NoVoters, message: 'no PartnerNode with the voter role is registered; apply PartnerNodes with roles: [voter]' };
+  if (expired) return { ...countsOf(t), phase: 'Expired', reason: REASON.Expired, message: `validUntil ${ti.spec.validUntil ?? ''} has passed` };
+  if (!t) return { ...countsOf(t), ...(expiresAt ? { changesAt: expiresAt } : {}), phase: 'Proposed', reason: REASON.NoVoters, message: 'no PartnerNode with the voter role is registered; apply PartnerNodes with roles: [voter]' };
   return decided(t, now, expiresAt);
 }
 

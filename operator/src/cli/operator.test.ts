@@ -1,0 +1,36 @@
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { operatorOptions, parseBind, type OperatorFlags } from './operator.ts';
+import { createLogger } from '../log.ts';
+import type { CliEnv } from './env.ts';
+
+describe('parseBind', () => {
+  const ok: Array<[string, { host: string; port: number }]> = [
+    ['127.0.0.1:8080', { host: '127.0.0.1', port: 8080 }], [':9443', { host: '0.0.0.0', port: 9443 }], ['[::1]:0', { host: '::1', port: 0 }],
+  ];
+  for (const [text, want] of ok) test(text, () => assert.deepEqual(parseBind('--x', text), want));
+  for (const bad of ['8080', 'host:', 'h:99999']) test(`${bad} refused`, () => assert.throws(() => parseBind('--metrics-bind', bad), /--metrics-bind .* must be host:port/));
+});
+
+describe('operatorOptions refuses inconsistent flags', () => {
+  const sink = new Writable({ write: (_c, _e, cb) => cb() });
+  const env: CliEnv = { kubeconfig: undefined, mongodbUri: undefined, cacheDir: '/tmp', logLevel: 'error', stdout: sink, stderr: sink };
+  const log = createLogger(sink, 'error');
+  const base: OperatorFlags = { metricsBind: '127.0.0.1:0', webhookBind: '127.0.0.1:0', leaderElect: false, executor: 'job', jobImage: 'img', votingWindow: '72h' };
+  const cases: Array<[string, Partial<OperatorFlags>, RegExp]> = [
+    ['partner id without key', { partnerId: 'acme' }, /--partner-id and --signing-key go together/],
+    ['no kubeconfig outside a cluster', { jobImage: 'img' }, /KUBERNETES_SERVICE_HOST|in-cluster|service ?account/i],
+    ['job executor without image', { jobImage: undefined }, /--executor job needs --job-image/],
+    ['unknown executor', { executor: 'cron' }, /--executor must be job or inprocess/],
+    ['different health bind', { healthBind: '127.0.0.1:1' }, /--health-bind must equal --metrics-bind/],
+    ['cert without key', { webhookCert: 'c.pem' }, /--webhook-cert and --webhook-key go together/],
+    ['zero quorum', { quorum: '0' }, /--quorum must be a whole number/],
+    ['bad voting window', { votingWindow: 'a week' }, /not a duration/],
+  ];
+  for (const [name, flags, re] of cases) {
+    test(name, async () => {
+      await assert.rejects(operatorOptions({ ...base, ...flags }, env, log), re);
+    });
+  }
+});
