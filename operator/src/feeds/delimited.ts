@@ -7,7 +7,7 @@
 import type { IndicatorType } from '../domain/indicator.ts';
 import { readLines, type LineBatch } from './text.ts';
 import { mapTyped, type LabelVocabulary } from './typemap.ts';
-import { FeedError, newBatch, shown, type ByteSource, type FeedRecord, type ParseBatch } from './types.ts';
+import { FeedError, newBatch, shown, type ByteSource, type FeedRecord, type ParseBatch, type RecordFields } from './types.ts';
 
 /** A column by header name or by zero-based index. */
 export type ColumnRef = string | number;
@@ -90,6 +90,45 @@ function resolveColumns(st: CsvState, opts: DelimitedOptions, names: readonly st
   st.typeIdx = opts.typeColumn === undefined ? -1 : find(opts.typeColumn, 'type');
 }
 
+/**
+ * Splits one complete line with quoted fields; undefined when the line ends inside an open
+ * quoted field (the record continues on the next line). The hot path: local variables only.
+ */
+export function splitQuotedLine(line: string, d: string): string[] | undefined {
+  const out: string[] = [];
+  const n = line.length;
+  let i = 0;
+  for (;;) {
+    if (line.charCodeAt(i) !== QUOTE) {
+      const next = line.indexOf(d, i);
+      if (next < 0) {
+        out.push(line.slice(i));
+        return out;
+      }
+      out.push(line.slice(i, next));
+      i = next + 1;
+      continue;
+    }
+    let start = i + 1;
+    let acc = '';
+    let q = line.indexOf('"', start);
+    while (q >= 0 && line.charCodeAt(q + 1) === QUOTE) {
+      acc += line.slice(start, q + 1);
+      start = q + 2;
+      q = line.indexOf('"', start);
+    }
+    if (q < 0) return undefined;
+    const val = acc + line.slice(start, q);
+    const next = line.indexOf(d, q + 1);
+    if (next < 0) {
+      out.push(q + 1 < n ? val + line.slice(q + 1) : val);
+      return out;
+    }
+    out.push(next > q + 1 ? val + line.slice(q + 1, next) : val);
+    i = next + 1;
+  }
+}
+
 class CsvProcessor {
   private readonly opts: DelimitedOptions;
   private readonly st: CsvState;
@@ -137,10 +176,12 @@ class CsvProcessor {
     st.startLine = no;
     st.size = line.length;
     st.overflow = false;
-    if (line.indexOf('"') < 0) {
-      this.complete(line.split(this.delim));
+    const fields = line.indexOf('"') < 0 ? line.split(this.delim) : splitQuotedLine(line, this.delim);
+    if (fields !== undefined) {
+      this.complete(fields);
       return;
     }
+    // The record continues on the next line (a quoted field with a newline): use the stateful scanner.
     st.fields = [];
     st.cur = '';
     this.scan(line, 0);
@@ -239,13 +280,13 @@ class CsvProcessor {
 
   private emit(fields: string[]): void {
     const st = this.st;
-    const where = `line ${st.startLine}`;
+    const where = st.startLine;
     const raw = fields[st.valueIdx];
     if (raw === undefined) {
-      this.out.rejections.push({ reason: 'missing-column', message: `record has ${fields.length} columns, the value is in column ${st.valueIdx}`, input: shown(fields.join(this.delim)), where });
+      this.out.rejections.push({ reason: 'missing-column', message: `record has ${fields.length} columns, the value is in column ${st.valueIdx}`, input: shown(fields.join(this.delim)), where: `line ${where}` });
       return;
     }
-    const keep = this.opts.keepFields === false ? undefined : this.fieldsOf(fields);
+    const keep = this.opts.keepFields === false ? undefined : (): Record<string, unknown> => this.fieldsOf(fields);
     if (st.typeIdx < 0) {
       this.out.records.push({ value: raw, type: this.opts.type, fields: keep, where });
       return;
@@ -253,7 +294,7 @@ class CsvProcessor {
     this.emitTyped(fields[st.typeIdx] ?? '', raw, keep, where);
   }
 
-  private emitTyped(label: string, raw: string, keep: Record<string, unknown> | undefined, where: string): void {
+  private emitTyped(label: string, raw: string, keep: RecordFields | undefined, where: number): void {
     const m = mapTyped(label, raw, this.opts.vocabulary, this.opts.typeMap);
     if (!m.ok) {
       this.out.skips.push(m.skip);

@@ -9,7 +9,7 @@ import type { IndicatorType } from '../domain/indicator.ts';
 import { JsonScanner, parsePath, pathText, type JsonMatch, type PathSegment } from './jsonscan.ts';
 import { readLines, readText } from './text.ts';
 import { mapTyped, type LabelVocabulary } from './typemap.ts';
-import { FeedError, newBatch, shown, type ByteSource, type ParseBatch } from './types.ts';
+import { FeedError, newBatch, shown, whereText, type ByteSource, type ParseBatch } from './types.ts';
 
 /** How one JSON item becomes records. */
 export interface JsonItemMapping {
@@ -75,10 +75,11 @@ function keyOf(path: ReadonlyArray<string | number>, sel: readonly PathSegment[]
 }
 
 /** Turns one parsed item into records, rejections or skips, appended to `out`. */
-export function itemToRecords(item: unknown, m: JsonItemMapping, out: ParseBatch, where: string, key?: string): void {
+export function itemToRecords(item: unknown, m: JsonItemMapping, out: ParseBatch, where: string | number, key?: string): void {
+  const at = whereText(where);
   const raw = m.valueField === undefined ? item : getPath(item, m.valueField);
   if (typeof raw !== 'string' && typeof raw !== 'number') {
-    out.rejections.push({ reason: 'missing-value', message: m.valueField === undefined ? 'item is not a string; set a value field' : `item has no string at "${m.valueField}"`, input: shown(safeJson(item)), where });
+    out.rejections.push({ reason: 'missing-value', message: m.valueField === undefined ? 'item is not a string; set a value field' : `item has no string at "${m.valueField}"`, input: shown(safeJson(item)), where: at });
     return;
   }
   const value = String(raw);
@@ -89,7 +90,7 @@ export function itemToRecords(item: unknown, m: JsonItemMapping, out: ParseBatch
   }
   const label = getPath(item, m.typeField);
   if (typeof label !== 'string') {
-    out.rejections.push({ reason: 'missing-type', message: `item has no string at "${m.typeField}"`, input: shown(safeJson(item)), where });
+    out.rejections.push({ reason: 'missing-type', message: `item has no string at "${m.typeField}"`, input: shown(safeJson(item)), where: at });
     return;
   }
   const mapped = mapTyped(label, value, m.vocabulary, m.typeMap);
@@ -128,12 +129,12 @@ export async function* parseJsonLines(source: ByteSource, opts: JsonItemMapping 
     for (let i = 0; i < lb.lines.length; i++) {
       const line = (lb.lines[i] ?? '').trim();
       if (line === '') continue;
-      const where = `line ${lb.firstLine + i}`;
+      const where = lb.firstLine + i;
       let item: unknown;
       try {
         item = JSON.parse(line);
       } catch (err) {
-        out.rejections.push({ reason: 'invalid-json', message: `line is not valid JSON: ${err instanceof Error ? err.message : String(err)}`, input: shown(line), where });
+        out.rejections.push({ reason: 'invalid-json', message: `line is not valid JSON: ${err instanceof Error ? err.message : String(err)}`, input: shown(line), where: `line ${where}` });
         continue;
       }
       itemToRecords(item, opts, out, where);

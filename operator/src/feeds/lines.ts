@@ -33,7 +33,7 @@ export async function* parseLines(source: ByteSource, opts: LinesOptions = {}): 
       if (line.length === 0 || isComment(line, comments)) continue;
       const split = splitValue(line);
       const fields = keepRemark && split.remark.length > 0 ? { remark: split.remark } : undefined;
-      out.records.push({ value: split.value, type: opts.type, fields, where: `line ${lb.firstLine + i}` });
+      out.records.push({ value: split.value, type: opts.type, fields, where: lb.firstLine + i });
     }
     yield out;
   }

@@ -10,8 +10,9 @@
 import { indicatorDigest } from '../domain/canonical.ts';
 import { detectType, normalize, type Indicator, type NormalizeOptions } from '../domain/indicator.ts';
 import { stixPattern } from '../domain/stix.ts';
+import { DigestSet } from './digestset.ts';
 import type { WarningList } from './warninglists.ts';
-import { FeedError, type FeedRecord, type FeedRejection, type ParseBatch } from './types.ts';
+import { FeedError, fieldsOf, whereText, type FeedRecord, type FeedRejection, type ParseBatch } from './types.ts';
 
 /** A new indicator ready to propose or print. */
 export interface IngestedIndicator {
@@ -90,7 +91,7 @@ function isThenable(v: unknown): v is Promise<unknown> {
 /** Per-run state of the pipeline. */
 class Run {
   readonly report = emptyReport();
-  private readonly seen = new Set<string>();
+  private readonly seen = new DigestSet();
   private readonly opts: PipelineOptions;
   private readonly every: number;
   private nextProgress: number;
@@ -118,12 +119,12 @@ class Run {
   record(rec: FeedRecord): void | Promise<void> {
     const type = rec.type ?? detectType(rec.value);
     if (type === undefined) {
-      this.reject({ reason: 'unknown-type', message: 'cannot tell which kind of indicator this is; set the type in the mapping', input: rec.value.slice(0, 256), where: rec.where });
+      this.reject({ reason: 'unknown-type', message: 'cannot tell which kind of indicator this is; set the type in the mapping', input: rec.value.slice(0, 256), where: whereText(rec.where) });
       return;
     }
     const n = normalize(type, rec.value, this.opts.normalizeOptions);
     if (!n.ok) {
-      this.reject({ ...n.rejection, where: rec.where });
+      this.reject({ ...n.rejection, where: whereText(rec.where) });
       return;
     }
     this.report.fetched++;
@@ -135,11 +136,10 @@ class Run {
       return;
     }
     const digest = indicatorDigest(n.indicator);
-    if (this.seen.has(digest)) {
+    if (!this.seen.add(digest)) {
       this.report.duplicate++;
       return;
     }
-    this.seen.add(digest);
     const isKnown = this.opts.known?.(digest) ?? false;
     if (isThenable(isKnown)) return isKnown.then((k) => this.emit(k, n.indicator, digest, rec));
     return this.emit(isKnown, n.indicator, digest, rec);
@@ -151,7 +151,7 @@ class Run {
       return;
     }
     this.report.new++;
-    return this.opts.sink({ type: ind.type, value: ind.value, pattern: stixPattern(ind), digest, fields: rec.fields, where: rec.where });
+    return this.opts.sink({ type: ind.type, value: ind.value, pattern: stixPattern(ind), digest, fields: fieldsOf(rec.fields), where: whereText(rec.where) });
   }
 
   progress(): void {

@@ -16,10 +16,26 @@ export interface FeedRecord {
   readonly value: string;
   /** The indicator type when the feed or the mapping states it; undefined means auto-detect. */
   readonly type?: IndicatorType | undefined;
-  /** Source fields kept with the indicator (for previews and provenance). */
-  readonly fields?: Readonly<Record<string, unknown>> | undefined;
-  /** Where in the feed the record was found, e.g. `line 12` or `objects[3]`. */
-  readonly where?: string | undefined;
+  /**
+   * Source fields kept with the indicator (for previews and provenance), or a function that
+   * builds them: parsers of large flat files pass a function so that only new indicators pay.
+   */
+  readonly fields?: RecordFields | undefined;
+  /** Where in the feed the record was found: a line number, or a text such as `objects[3]`. */
+  readonly where?: string | number | undefined;
+}
+
+/** Source fields, built eagerly or on demand. */
+export type RecordFields = Readonly<Record<string, unknown>> | (() => Readonly<Record<string, unknown>>);
+
+/** Resolves RecordFields. */
+export function fieldsOf(f: RecordFields | undefined): Readonly<Record<string, unknown>> | undefined {
+  return typeof f === 'function' ? f() : f;
+}
+
+/** Renders a record location: numbers are line numbers. */
+export function whereText(w: string | number | undefined): string | undefined {
+  return typeof w === 'number' ? `line ${w}` : w;
 }
 
 /** An entry of a feed that could not be read as an indicator. */

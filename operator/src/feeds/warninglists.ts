@@ -6,8 +6,8 @@
  * operator can add allowlist entries (from a ConfigMap, read by the caller).
  */
 import { readFile } from 'node:fs/promises';
-import { BlockList } from 'node:net';
 import { detectType, normalize, type Indicator } from '../domain/indicator.ts';
+import { ipv4Mask, parseCidr, parseIpv4, parseIpv6 } from '../domain/ip.ts';
 import { FeedError } from './types.ts';
 
 /** Names of the lists, as reported in run reports. */
@@ -30,50 +30,62 @@ export interface WarningListData {
   readonly allow?: readonly string[];
 }
 
-interface Net {
-  readonly family: 'ipv4' | 'ipv6';
-  readonly address: string;
-  readonly prefix: number;
+/** A network: IPv4 as one 32-bit number, IPv6 as eight 16-bit groups. */
+type Net = { readonly v: 4; readonly address: number; readonly prefix: number } | { readonly v: 6; readonly groups: readonly number[]; readonly prefix: number };
+
+function parseNet(s: string): Net | undefined {
+  if (s.indexOf('/') < 0) {
+    // A bare address (the common case): skip parseCidr's prefix handling.
+    if (s.indexOf(':') < 0) {
+      const v4 = parseIpv4(s);
+      return v4.ok ? { v: 4, address: v4.address, prefix: 32 } : undefined;
+    }
+    const v6 = parseIpv6(s);
+    return v6.ok ? { v: 6, groups: v6.groups, prefix: 128 } : undefined;
+  }
+  const c = parseCidr(s);
+  if (!c.ok) return undefined;
+  return c.family === 4 ? { v: 4, address: c.address, prefix: c.prefix } : { v: 6, groups: c.groups, prefix: c.prefix };
 }
 
-/** One BlockList per family: node's BlockList matches IPv4 addresses against IPv4-mapped IPv6 rules, which would make ::ffff:0:0/96 match every IPv4 address. */
+/** True when the first `prefix` bits of `a` and `b` agree. */
+function samePrefix(a: Net, b: Net, prefix: number): boolean {
+  if (a.v === 4 && b.v === 4) {
+    const m = ipv4Mask(prefix);
+    return ((a.address & m) >>> 0) === ((b.address & m) >>> 0);
+  }
+  if (a.v !== 6 || b.v !== 6) return false;
+  let bits = prefix;
+  for (let k = 0; k < 8 && bits > 0; k++, bits -= 16) {
+    const m = bits >= 16 ? 0xffff : (0xffff << (16 - bits)) & 0xffff;
+    if (((a.groups[k] ?? 0) & m) !== ((b.groups[k] ?? 0) & m)) return false;
+  }
+  return true;
+}
+
+/**
+ * A list of networks, matched by prefix comparison (a handful of ranges: a linear scan is
+ * faster than node's BlockList, whose per-check SocketAddress objects dominated profiles).
+ */
 class Ranges {
-  private readonly v4 = new BlockList();
-  private readonly v6 = new BlockList();
   readonly nets: Net[] = [];
 
-  private listOf(family: 'ipv4' | 'ipv6'): BlockList {
-    return family === 'ipv4' ? this.v4 : this.v6;
-  }
-
   add(cidr: string, source: string): void {
-    const slash = cidr.indexOf('/');
-    const address = slash < 0 ? cidr : cidr.slice(0, slash);
-    const family = address.includes(':') ? 'ipv6' : 'ipv4';
-    const prefix = slash < 0 ? (family === 'ipv4' ? 32 : 128) : Number(cidr.slice(slash + 1));
-    try {
-      this.listOf(family).addSubnet(address, prefix, family);
-    } catch {
-      throw new FeedError('bad-config', `warning list ${source}: "${cidr}" is not an IP address or CIDR`);
-    }
-    this.nets.push({ family, address, prefix });
+    const net = parseNet(cidr);
+    if (net === undefined) throw new FeedError('bad-config', `warning list ${source}: "${cidr}" is not an IP address or CIDR`);
+    this.nets.push(net);
   }
 
-  hasAddress(address: string): boolean {
-    const family = address.includes(':') ? 'ipv6' : 'ipv4';
-    return this.listOf(family).check(address, family);
+  /** True when the address lies in one of the networks. */
+  has(a: Net): boolean {
+    for (const n of this.nets) if (samePrefix(n, a, n.prefix)) return true;
+    return false;
   }
 
-  /** True when the CIDR overlaps any range (contains one, or lies inside one). */
-  overlaps(cidr: string): boolean {
-    const slash = cidr.indexOf('/');
-    const address = cidr.slice(0, slash);
-    const prefix = Number(cidr.slice(slash + 1));
-    const family = address.includes(':') ? 'ipv6' : 'ipv4';
-    if (this.listOf(family).check(address, family)) return true;
-    const candidate = new BlockList();
-    candidate.addSubnet(address, prefix, family);
-    return this.nets.some((n) => n.family === family && candidate.check(n.address, family));
+  /** True when the network overlaps any network of the list (contains one, or lies inside one). */
+  overlaps(c: Net): boolean {
+    for (const n of this.nets) if (samePrefix(n, c, Math.min(n.prefix, c.prefix))) return true;
+    return false;
   }
 }
 
@@ -110,17 +122,27 @@ export function buildWarningList(data: WarningListData): WarningList {
   for (const c of data.reservedCidrs) reserved.add(c, 'reserved ranges');
   const resolvers = new Ranges();
   for (const c of data.resolvers) resolvers.add(c, 'public resolvers');
+  const resolverSet = new Set(data.resolvers.filter((r) => !r.includes('/')).map((r) => normalizeIp(r)));
   const special = new Set(data.specialDomains.map((d) => d.toLowerCase()));
   const top = new Set(data.topDomains.map((d) => d.toLowerCase()));
   const hashes = new Set(data.knownGoodHashes.map((h) => h.toLowerCase()));
   const allow = buildAllow(data.allow ?? []);
-  const ipList = (v: string): WarningListName | undefined =>
-    reserved.hasAddress(v) ? 'reserved-ip' : resolvers.hasAddress(v) ? 'public-resolver' : allow.ranges.hasAddress(v) ? 'allowlist' : undefined;
+  const ipList = (v: string): WarningListName | undefined => {
+    const a = parseNet(v);
+    if (a === undefined) return undefined;
+    return reserved.has(a) ? 'reserved-ip' : resolverSet.has(v) ? 'public-resolver' : allow.ranges.has(a) ? 'allowlist' : undefined;
+  };
+  const cidrList = (v: string): WarningListName | undefined => {
+    const c = parseNet(v);
+    if (c === undefined) return undefined;
+    return reserved.overlaps(c) ? 'reserved-ip' : resolvers.overlaps(c) ? 'public-resolver' : allow.ranges.overlaps(c) ? 'allowlist' : undefined;
+  };
   const domainList = (d: string): WarningListName | undefined =>
     domainIn(special, d) ? 'special-domain' : domainIn(top, d) ? 'top-domain' : domainIn(allow.domains, d) ? 'allowlist' : undefined;
   const urlList = (ind: Indicator): WarningListName | undefined => {
     const host = hostOfUrl(ind.value);
-    if (isIpLiteral(host)) return reserved.hasAddress(host) ? 'reserved-ip' : allowExact(allow.exact, ind);
+    const a = isIpLiteral(host) ? parseNet(host) : undefined;
+    if (a !== undefined) return reserved.has(a) ? 'reserved-ip' : allowExact(allow.exact, ind);
     return domainIn(special, host) ? 'special-domain' : allowExact(allow.exact, ind);
   };
   return {
@@ -130,7 +152,7 @@ export function buildWarningList(data: WarningListData): WarningList {
         case 'ipv6':
           return ipList(ind.value);
         case 'cidr':
-          return reserved.overlaps(ind.value) ? 'reserved-ip' : resolvers.overlaps(ind.value) ? 'public-resolver' : allow.ranges.overlaps(ind.value) ? 'allowlist' : undefined;
+          return cidrList(ind.value);
         case 'domain':
           return domainList(ind.value);
         case 'url':
@@ -140,6 +162,12 @@ export function buildWarningList(data: WarningListData): WarningList {
       }
     },
   };
+}
+
+function normalizeIp(raw: string): string {
+  const r = normalize(raw.includes(':') ? 'ipv6' : 'ipv4', raw);
+  if (!r.ok) throw new FeedError('bad-config', `public resolver list: "${raw}" is not an IP address`);
+  return r.indicator.value;
 }
 
 function allowExact(exact: ReadonlySet<string>, ind: Indicator): WarningListName | undefined {
