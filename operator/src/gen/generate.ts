@@ -5,12 +5,14 @@
 import { fileURLToPath } from 'node:url';
 import { dirname, resolve } from 'node:path';
 import { generateManifests } from './crds.ts';
+import { generateGrpcStubs } from './grpc.ts';
 
 /** One generator: writes its files under `root` and returns the paths it wrote. */
 export type Generator = (root: string) => Promise<string[]>;
 
 const generators: Array<[string, Generator]> = [
   ['manifests (crds/, config/rbac, config/webhook)', generateManifests],
+  ['gRPC stubs (operator/src/exchange/gen)', generateGrpcStubs],
 ];
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');

@@ -1,0 +1,52 @@
+import type * as grpc from '@grpc/grpc-js';
+import type { EnumTypeDefinition, MessageTypeDefinition } from '@grpc/proto-loader';
+
+import type { ConsistencyProofRequest as _threatmesh_exchange_v1_ConsistencyProofRequest, ConsistencyProofRequest__Output as _threatmesh_exchange_v1_ConsistencyProofRequest__Output } from './threatmesh/exchange/v1/ConsistencyProofRequest.ts';
+import type { ExchangeClient as _threatmesh_exchange_v1_ExchangeClient, ExchangeDefinition as _threatmesh_exchange_v1_ExchangeDefinition } from './threatmesh/exchange/v1/Exchange.ts';
+import type { InclusionProofRequest as _threatmesh_exchange_v1_InclusionProofRequest, InclusionProofRequest__Output as _threatmesh_exchange_v1_InclusionProofRequest__Output } from './threatmesh/exchange/v1/InclusionProofRequest.ts';
+import type { ListPendingRequest as _threatmesh_exchange_v1_ListPendingRequest, ListPendingRequest__Output as _threatmesh_exchange_v1_ListPendingRequest__Output } from './threatmesh/exchange/v1/ListPendingRequest.ts';
+import type { LogEntry as _threatmesh_exchange_v1_LogEntry, LogEntry__Output as _threatmesh_exchange_v1_LogEntry__Output } from './threatmesh/exchange/v1/LogEntry.ts';
+import type { PendingProposal as _threatmesh_exchange_v1_PendingProposal, PendingProposal__Output as _threatmesh_exchange_v1_PendingProposal__Output } from './threatmesh/exchange/v1/PendingProposal.ts';
+import type { PendingProposals as _threatmesh_exchange_v1_PendingProposals, PendingProposals__Output as _threatmesh_exchange_v1_PendingProposals__Output } from './threatmesh/exchange/v1/PendingProposals.ts';
+import type { Proof as _threatmesh_exchange_v1_Proof, Proof__Output as _threatmesh_exchange_v1_Proof__Output } from './threatmesh/exchange/v1/Proof.ts';
+import type { Proposal as _threatmesh_exchange_v1_Proposal, Proposal__Output as _threatmesh_exchange_v1_Proposal__Output } from './threatmesh/exchange/v1/Proposal.ts';
+import type { ProposalAck as _threatmesh_exchange_v1_ProposalAck, ProposalAck__Output as _threatmesh_exchange_v1_ProposalAck__Output } from './threatmesh/exchange/v1/ProposalAck.ts';
+import type { SignedTreeHead as _threatmesh_exchange_v1_SignedTreeHead, SignedTreeHead__Output as _threatmesh_exchange_v1_SignedTreeHead__Output } from './threatmesh/exchange/v1/SignedTreeHead.ts';
+import type { SignedVote as _threatmesh_exchange_v1_SignedVote, SignedVote__Output as _threatmesh_exchange_v1_SignedVote__Output } from './threatmesh/exchange/v1/SignedVote.ts';
+import type { StreamRequest as _threatmesh_exchange_v1_StreamRequest, StreamRequest__Output as _threatmesh_exchange_v1_StreamRequest__Output } from './threatmesh/exchange/v1/StreamRequest.ts';
+import type { TreeHeadRequest as _threatmesh_exchange_v1_TreeHeadRequest, TreeHeadRequest__Output as _threatmesh_exchange_v1_TreeHeadRequest__Output } from './threatmesh/exchange/v1/TreeHeadRequest.ts';
+import type { VoteAck as _threatmesh_exchange_v1_VoteAck, VoteAck__Output as _threatmesh_exchange_v1_VoteAck__Output } from './threatmesh/exchange/v1/VoteAck.ts';
+import type { VotingWindow as _threatmesh_exchange_v1_VotingWindow, VotingWindow__Output as _threatmesh_exchange_v1_VotingWindow__Output } from './threatmesh/exchange/v1/VotingWindow.ts';
+
+type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
+  new(...args: ConstructorParameters<Constructor>): Subtype;
+};
+
+export interface ProtoGrpcType {
+  threatmesh: {
+    exchange: {
+      v1: {
+        ConsistencyProofRequest: MessageTypeDefinition<_threatmesh_exchange_v1_ConsistencyProofRequest, _threatmesh_exchange_v1_ConsistencyProofRequest__Output>
+        EntryKind: EnumTypeDefinition
+        Exchange: SubtypeConstructor<typeof grpc.Client, _threatmesh_exchange_v1_ExchangeClient> & { service: _threatmesh_exchange_v1_ExchangeDefinition }
+        InclusionProofRequest: MessageTypeDefinition<_threatmesh_exchange_v1_InclusionProofRequest, _threatmesh_exchange_v1_InclusionProofRequest__Output>
+        ListPendingRequest: MessageTypeDefinition<_threatmesh_exchange_v1_ListPendingRequest, _threatmesh_exchange_v1_ListPendingRequest__Output>
+        LogEntry: MessageTypeDefinition<_threatmesh_exchange_v1_LogEntry, _threatmesh_exchange_v1_LogEntry__Output>
+        PendingProposal: MessageTypeDefinition<_threatmesh_exchange_v1_PendingProposal, _threatmesh_exchange_v1_PendingProposal__Output>
+        PendingProposals: MessageTypeDefinition<_threatmesh_exchange_v1_PendingProposals, _threatmesh_exchange_v1_PendingProposals__Output>
+        Proof: MessageTypeDefinition<_threatmesh_exchange_v1_Proof, _threatmesh_exchange_v1_Proof__Output>
+        Proposal: MessageTypeDefinition<_threatmesh_exchange_v1_Proposal, _threatmesh_exchange_v1_Proposal__Output>
+        ProposalAck: MessageTypeDefinition<_threatmesh_exchange_v1_ProposalAck, _threatmesh_exchange_v1_ProposalAck__Output>
+        ProposalStatus: EnumTypeDefinition
+        SignedTreeHead: MessageTypeDefinition<_threatmesh_exchange_v1_SignedTreeHead, _threatmesh_exchange_v1_SignedTreeHead__Output>
+        SignedVote: MessageTypeDefinition<_threatmesh_exchange_v1_SignedVote, _threatmesh_exchange_v1_SignedVote__Output>
+        StreamRequest: MessageTypeDefinition<_threatmesh_exchange_v1_StreamRequest, _threatmesh_exchange_v1_StreamRequest__Output>
+        TreeHeadRequest: MessageTypeDefinition<_threatmesh_exchange_v1_TreeHeadRequest, _threatmesh_exchange_v1_TreeHeadRequest__Output>
+        VoteAck: MessageTypeDefinition<_threatmesh_exchange_v1_VoteAck, _threatmesh_exchange_v1_VoteAck__Output>
+        VoteStatus: EnumTypeDefinition
+        VotingWindow: MessageTypeDefinition<_threatmesh_exchange_v1_VotingWindow, _threatmesh_exchange_v1_VotingWindow__Output>
+      }
+    }
+  }
+}
+
