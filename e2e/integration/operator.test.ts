@@ -171,7 +171,7 @@ describe('the operator under its least-privilege ServiceAccount', () => {
     const cfg = webhookConfiguration({ url: `https://127.0.0.1:${operator.webhook?.port ?? 0}${WEBHOOK_PATH}` }, Buffer.from(tls.cert).toString('base64'), webhookName) as { webhooks: Array<Record<string, unknown>> };
     const hooks = cfg.webhooks.map((w) => ({ ...w, name: webhookName, namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } } }));
     await admin.create(webhookConfigs, { ...cfg, webhooks: hooks } as unknown as KubeObject);
-    for (const p of partners) await admin.create(PARTNER_NODES, p.node);
+    for (const p of partners) await admin.create(PARTNER_NODES, { ...p.node, metadata: { name: p.id, namespace: ns } });
   });
 
   test('the ServiceAccount holds exactly the generated role and nothing more', async () => {
