@@ -7,6 +7,7 @@ import { registerNormalize } from './normalize.ts';
 import { registerOperator } from './operator.ts';
 import { registerKeys } from './keys.ts';
 import { registerDemo } from './demo.ts';
+import { registerIngest } from './ingest.ts';
 
 /** Adds every subcommand to `program`. */
 export function registerCommands(program: Command, env: CliEnv, log: Logger): void {
@@ -15,4 +16,5 @@ export function registerCommands(program: Command, env: CliEnv, log: Logger): vo
   registerOperator(program, env, log);
   registerKeys(program, env, log);
   registerDemo(program, env, log);
+  registerIngest(program, env, log);
 }

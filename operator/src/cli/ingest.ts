@@ -1,0 +1,258 @@
+/**
+ * `threatmesh ingest`: one ingestion run.
+ *
+ * - Preview: `ingest --source FILE|URL (--format F [mapping options] | --preset NAME) --dry-run
+ *   --output ndjson` prints one JSON line per new indicator (type, value, pattern, digest, the
+ *   kept source fields, where) on stdout, progress lines and a JSON summary on stderr, and exits
+ *   1 with a clear message when the input cannot be read (nothing it printed should then be used).
+ * - Job: `ingest --feed NAMESPACE/NAME [--run-id ID]` reads the Feed, ingests, proposes the new
+ *   indicators as ThreatIndicators, and reports: into the run's Job annotation when --run-id
+ *   is given (the Feed controller copies it into Feed status), else into Feed status directly.
+ */
+import { readFile } from 'node:fs/promises';
+import { type Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import type { Logger } from '../log.ts';
+import type { CliEnv } from './env.ts';
+import type { Feed, FeedRunStatus } from '../api/types.ts';
+import { FEEDS } from '../api/schemas/index.ts';
+import { INDICATOR_TYPES, isIndicatorType, type IndicatorType } from '../domain/indicator.ts';
+import { SigningKey } from '../domain/signature.ts';
+import { KubeHttpClient } from '../runtime/kube.ts';
+import { inClusterConfig, loadKubeconfig } from '../runtime/kubeconfig.ts';
+import type { KubeClient } from '../runtime/client.ts';
+import { JOBS } from '../controllers/jobexecutor.ts';
+import { RUN_REPORT_ANNOTATION } from '../controllers/reasons.ts';
+import { runIngestion, type IngestionConfig, type IngestSink } from '../feeds/ingest.ts';
+import { total, type IngestedIndicator, type RunReport } from '../feeds/pipeline.ts';
+import { PRESETS, findPreset, type ParserConfig } from '../feeds/presets.ts';
+import { runFeedIngestion } from '../feeds/feedrun.ts';
+import { loadWarningLists, parseListFile } from '../feeds/warninglists.ts';
+
+const FORMATS = ['csv', 'lines', 'json', 'jsonl', 'stix', 'misp', 'taxii'] as const;
+
+/** Parsed options of `threatmesh ingest`. */
+export interface IngestCliOptions {
+  readonly source?: string;
+  readonly feed?: string;
+  readonly format?: (typeof FORMATS)[number];
+  readonly preset?: string;
+  readonly delimiter?: string;
+  readonly header?: boolean;
+  readonly columns?: string;
+  readonly column?: string;
+  readonly typeColumn?: string;
+  readonly type?: IndicatorType;
+  readonly comment?: string[];
+  readonly jsonPath?: string;
+  readonly valueField?: string;
+  readonly typeField?: string;
+  readonly zipMember?: string;
+  readonly collection?: string;
+  readonly apiRoot?: string;
+  readonly addedAfter?: string;
+  readonly allow?: string[];
+  readonly allowlistFile?: string;
+  readonly warningLists: boolean;
+  readonly dryRun: boolean;
+  readonly output: 'ndjson' | 'summary';
+  readonly maxBytes?: number;
+  readonly timeout?: number;
+  readonly progressEvery: number;
+  readonly kubeconfig?: string;
+  readonly runId?: string;
+  readonly partnerId?: string;
+  readonly signingKey?: string;
+}
+
+const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), v];
+
+function positiveInt(v: string): number {
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError('expected a positive whole number');
+  return n;
+}
+
+function indicatorType(v: string): IndicatorType {
+  if (!isIndicatorType(v)) throw new InvalidArgumentError(`expected one of ${INDICATOR_TYPES.join(', ')}`);
+  return v;
+}
+
+/** Registers `ingest` on `program`. */
+export function registerIngest(program: Command, env: CliEnv, log: Logger): void {
+  program.command('ingest')
+    .description('ingest a feed: preview a file or URL (--source ... --dry-run), or run a Feed object (--feed NAMESPACE/NAME)')
+    .option('--source <file|url>', 'feed to read: a local file (MISP: the directory with manifest.json) or an http(s) URL (TAXII: the discovery URL)')
+    .option('--feed <namespace/name>', 'run the Feed object: fetch, parse, propose new indicators as ThreatIndicators, report')
+    .addOption(new Option('--format <format>', 'payload format').choices(FORMATS))
+    .addOption(new Option('--preset <name>', 'a ready mapping for a public feed').choices(Object.keys(PRESETS)))
+    .option('--delimiter <char>', 'csv: field delimiter (\\t or tab for TSV)', ',')
+    .option('--header', 'csv: the first line names the columns')
+    .option('--no-header', 'csv: there is no header line')
+    .option('--columns <names>', 'csv: comma-separated column names when there is no header line')
+    .option('--column <name|index>', 'csv: column of the indicator value (name or zero-based index)')
+    .option('--type-column <name|index>', 'csv: column holding the indicator type')
+    .option('--type <type>', `fixed indicator type (${INDICATOR_TYPES.join(', ')}); default: per-record type column/field or auto-detection`, indicatorType)
+    .option('--comment <prefix>', 'comment line prefix (repeatable; default # for csv, # and ; for lines)', collect)
+    .option('--json-path <path>', 'json: where the items are, e.g. objects[*], data.items[*], *[*] (default [*])')
+    .option('--value-field <path>', 'json/jsonl: dotted path of the value inside an item')
+    .option('--type-field <path>', 'json/jsonl: dotted path of the type inside an item')
+    .option('--zip-member <name>', 'zip archives: the member to read when there are several')
+    .option('--collection <id|title>', 'taxii: the collection to read')
+    .option('--api-root <url>', 'taxii: the API root (default: the discovery default)')
+    .option('--added-after <timestamp>', 'taxii: only objects added after this time')
+    .option('--allow <entry>', 'extra allowlist entry: IP, CIDR, domain (with subdomains) or exact value (repeatable)', collect)
+    .option('--allowlist-file <file>', 'file with allowlist entries, one per line (# comments), e.g. from a ConfigMap')
+    .option('--no-warning-lists', 'do not drop private ranges, public resolvers and top domains (preview only)')
+    .option('--dry-run', 'preview: print what would be proposed, propose nothing', false)
+    .addOption(new Option('--output <kind>', 'what to print on stdout').choices(['ndjson', 'summary']).default('ndjson'))
+    .option('--max-bytes <n>', 'largest download in bytes', positiveInt)
+    .option('--timeout <seconds>', 'longest download', positiveInt)
+    .option('--progress-every <n>', 'log a progress line every n entries', positiveInt, 100_000)
+    .option('--kubeconfig <path>', '--feed: kubeconfig file (default: $KUBECONFIG, else in-cluster)')
+    .option('--run-id <id>', '--feed: the run id (the Job name) to report to')
+    .option('--partner-id <id>', '--feed: this partner id, recorded as provenance and proposal signer')
+    .option('--signing-key <file>', '--feed: PEM Ed25519 private key to sign proposals')
+    .action(async (opts: IngestCliOptions) => {
+      if ((opts.source === undefined) === (opts.feed === undefined)) throw usage('give exactly one of --source FILE|URL or --feed NAMESPACE/NAME');
+      const allow = await allowEntries(opts);
+      if (opts.feed !== undefined) await ingestFeed(opts, opts.feed, allow, env, log);
+      else await preview(opts, opts.source ?? '', allow, env, log);
+    });
+}
+
+function usage(message: string): CommanderError {
+  return new CommanderError(2, 'threatmesh.usage', message);
+}
+
+async function allowEntries(opts: IngestCliOptions): Promise<string[]> {
+  const entries = [...(opts.allow ?? [])];
+  if (opts.allowlistFile !== undefined) {
+    try {
+      entries.push(...parseListFile(await readFile(opts.allowlistFile, 'utf8')));
+    } catch (err) {
+      throw new Error(`cannot read --allowlist-file ${opts.allowlistFile}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+  return entries;
+}
+
+function columnRef(v: string): string | number {
+  return /^\d+$/.test(v) ? Number(v) : v;
+}
+
+/** The parser that the preview options describe. */
+export function parserFromOptions(opts: IngestCliOptions): ParserConfig {
+  if (opts.preset !== undefined) {
+    const p = findPreset(opts.preset);
+    if (p === undefined) throw usage(`unknown preset ${opts.preset}`);
+    return p.parser;
+  }
+  const f = opts.format;
+  if (f === undefined) throw usage(`give --format (${FORMATS.join(', ')}) or --preset (${Object.keys(PRESETS).join(', ')})`);
+  switch (f) {
+    case 'csv': {
+      if (opts.column === undefined) throw usage('csv needs --column NAME|INDEX (the column of the indicator value)');
+      const delimiter = opts.delimiter === '\\t' || opts.delimiter === 'tab' ? '\t' : opts.delimiter;
+      return { format: f, csv: { delimiter, header: opts.header, columns: opts.columns?.split(',').map((c) => c.trim()), comment: opts.comment, value: columnRef(opts.column), type: opts.type, typeColumn: opts.typeColumn === undefined ? undefined : columnRef(opts.typeColumn) } };
+    }
+    case 'lines':
+      return { format: f, lines: { type: opts.type, comment: opts.comment } };
+    case 'json':
+      return { format: f, json: { itemsPath: opts.jsonPath, valueField: opts.valueField, typeField: opts.typeField, type: opts.type } };
+    case 'jsonl':
+      return { format: f, json: { valueField: opts.valueField, typeField: opts.typeField, type: opts.type } };
+    default:
+      return { format: f };
+  }
+}
+
+function configFromOptions(opts: IngestCliOptions, source: string): IngestionConfig {
+  const parser = parserFromOptions(opts);
+  const isUrl = /^https?:\/\//i.test(source);
+  const fetch = { zipMember: opts.zipMember, maxBytes: opts.maxBytes, timeoutMs: opts.timeout === undefined ? undefined : opts.timeout * 1000 };
+  if (parser.format === 'taxii') {
+    if (!isUrl || opts.collection === undefined) throw usage('taxii needs --source DISCOVERY_URL and --collection ID|TITLE');
+    return { source: { kind: 'taxii', discoveryUrl: source, apiRoot: opts.apiRoot, collection: opts.collection }, parser, fetch, addedAfter: opts.addedAfter };
+  }
+  return { source: isUrl ? { kind: 'url', url: source } : { kind: 'file', path: source }, parser, fetch };
+}
+
+/** A sink writing NDJSON to `out` with backpressure (the preview commits nothing). */
+function printingSink(out: NodeJS.WritableStream, print: boolean): IngestSink {
+  return {
+    add: (ind: IngestedIndicator): Promise<void> | undefined => {
+      if (!print || out.write(JSON.stringify(ind) + '\n')) return undefined;
+      return new Promise<void>((r) => out.once('drain', () => r()));
+    },
+    commit: () => Promise.resolve(),
+    abort: () => Promise.resolve(),
+  };
+}
+
+function summaryLine(report: RunReport): string {
+  return JSON.stringify({ summary: { ...report, rejectedTotal: total(report.rejected), skippedTotal: total(report.skipped) } }) + '\n';
+}
+
+async function preview(opts: IngestCliOptions, source: string, allow: readonly string[], env: CliEnv, log: Logger): Promise<void> {
+  const cfg = configFromOptions(opts, source);
+  const warningList = opts.warningLists ? await loadWarningLists(allow) : undefined;
+  const plog = log.child({ source });
+  const { report } = await runIngestion(cfg, {
+    warningList,
+    sink: printingSink(env.stdout, opts.output === 'ndjson'),
+    progressEvery: opts.progressEvery,
+    onProgress: (r) => plog.info('ingest progress', { fetched: r.fetched, new: r.new, duplicate: r.duplicate, rejected: total(r.rejected) }),
+  });
+  env.stderr.write(summaryLine(report));
+  if (report.outcome === 'failed') {
+    const msg = `ingest failed (${report.error?.code ?? 'error'}): ${report.error?.message ?? 'unknown error'}; the run is rolled back: a Feed run with this input would propose nothing`;
+    env.stderr.write(`threatmesh ingest: ${msg}\n`);
+    throw new CommanderError(1, 'threatmesh.ingest-failed', msg);
+  }
+}
+
+async function kubeClient(opts: IngestCliOptions, env: CliEnv): Promise<KubeClient> {
+  const path = opts.kubeconfig ?? env.kubeconfig;
+  const cfg = path ? await loadKubeconfig(path) : await inClusterConfig(env.kubernetesServiceHost, env.kubernetesServicePort);
+  return new KubeHttpClient(cfg, { userAgent: 'threatmesh-ingest' });
+}
+
+/** Splits NAMESPACE/NAME. */
+export function parseFeedRef(ref: string): { namespace: string; name: string } {
+  const m = /^([a-z0-9][a-z0-9-]{0,62})\/([a-z0-9][a-z0-9.-]{0,252})$/.exec(ref);
+  if (m === null) throw usage(`--feed must be NAMESPACE/NAME, got ${JSON.stringify(ref)}`);
+  return { namespace: m[1] ?? '', name: m[2] ?? '' };
+}
+
+async function ingestFeed(opts: IngestCliOptions, ref: string, allow: readonly string[], env: CliEnv, log: Logger): Promise<void> {
+  const { namespace, name } = parseFeedRef(ref);
+  const kube = await kubeClient(opts, env);
+  const feed = await kube.get<Feed>(FEEDS, name, namespace);
+  if (feed === undefined) throw new Error(`Feed ${namespace}/${name} not found`);
+  const signer = opts.signingKey === undefined ? undefined : SigningKey.fromPem(await readFile(opts.signingKey, 'utf8'));
+  const started = new Date();
+  const { report, proposals } = await runFeedIngestion(feed, { kube, log, now: () => new Date(), partnerId: opts.partnerId, signer, allow });
+  log.info('ingest finished', { feed: ref, outcome: report.outcome, fetched: report.fetched, new: report.new, created: proposals.created, alreadyExisted: proposals.alreadyExisted, error: report.error });
+  env.stderr.write(summaryLine(report));
+  if (opts.runId !== undefined) {
+    await kube.patch(JOBS, opts.runId, namespace, { metadata: { annotations: { [RUN_REPORT_ANNOTATION]: JSON.stringify(controllerReport(report)) } } });
+  } else {
+    await kube.patchStatus(FEEDS, name, namespace, { status: { lastRun: runStatus(report, started) } });
+  }
+  if (report.outcome === 'failed') throw new CommanderError(1, 'threatmesh.ingest-failed', `ingest of ${ref} failed: ${report.error?.message ?? ''}`);
+}
+
+function controllerReport(r: RunReport): Record<string, unknown> {
+  return { outcome: r.outcome, error: r.error, fetched: r.fetched, new: r.new, duplicate: r.duplicate, rejected: r.rejected, droppedByWarningList: r.droppedByWarningList, skipped: r.skipped, durationMs: r.durationMs };
+}
+
+function runStatus(r: RunReport, started: Date): FeedRunStatus {
+  return {
+    startTime: started.toISOString(),
+    completionTime: new Date().toISOString(),
+    outcome: r.outcome === 'failed' ? 'Failed' : 'Succeeded',
+    counts: { fetched: r.fetched, new: r.new, duplicate: r.duplicate, rejected: total(r.rejected), rejectedReasons: Object.fromEntries(Object.entries(r.rejected).slice(0, 32)) },
+    summary: `${r.fetched}/${r.new}`,
+    message: (r.error?.message ?? `dropped by warning lists ${r.droppedByWarningList}, skipped ${total(r.skipped)}`).slice(0, 4096),
+  };
+}

@@ -1,0 +1,102 @@
+/**
+ * One run of a Feed object against a cluster: reads the credentials Secret, builds the
+ * IngestionConfig, reads which indicators already exist, ingests, proposes the new indicators
+ * as ThreatIndicators (only when the run succeeded) and remembers the HTTP validators and the
+ * TAXII cursor in the Feed's annotations for the next conditional run. Used by
+ * `threatmesh ingest --feed` (the Job) and by the Feed controller's in-process executor.
+ */
+import type { Feed } from '../api/types.ts';
+import { FEEDS } from '../api/schemas/index.ts';
+import type { SigningKey } from '../domain/signature.ts';
+import type { Logger } from '../log.ts';
+import type { KubeClient } from '../runtime/client.ts';
+import type { KubeObject, ResourceRef } from '../runtime/types.ts';
+import { feedToConfig } from './feedconfig.ts';
+import { runIngestion, type IngestionResult } from './ingest.ts';
+import { emptyReport, errorInfo, type RunReport } from './pipeline.ts';
+import { durationMs, knownDigests, ProposalSink, type ProposalCounts } from './propose.ts';
+import { loadWarningLists, type WarningList } from './warninglists.ts';
+
+/** Core v1 Secrets. */
+export const SECRETS: ResourceRef = { group: '', version: 'v1', plural: 'secrets', kind: 'Secret', namespaced: true };
+
+/** Feed annotations that carry state between runs. */
+export const ANNOTATION = {
+  etag: 'threatmesh.io/etag',
+  lastModified: 'threatmesh.io/last-modified',
+  taxiiCursor: 'threatmesh.io/taxii-added-after',
+} as const;
+
+/** Collaborators of a Feed run. */
+export interface FeedRunDeps {
+  readonly kube: KubeClient;
+  readonly log: Logger;
+  readonly now: () => Date;
+  readonly partnerId?: string | undefined;
+  readonly signer?: SigningKey | undefined;
+  /** Extra allowlist entries (from a ConfigMap). */
+  readonly allow?: readonly string[] | undefined;
+  /** Overrides the shipped warning lists (tests). */
+  readonly warningList?: WarningList | undefined;
+}
+
+/** The outcome of a Feed run. */
+export interface FeedRunOutcome {
+  readonly report: RunReport;
+  readonly proposals: ProposalCounts;
+}
+
+interface SecretObject extends KubeObject {
+  data?: Record<string, string>;
+}
+
+async function readSecret(kube: KubeClient, feed: Feed): Promise<Record<string, string> | undefined> {
+  const ref = feed.spec.secretRef;
+  if (ref === undefined) return undefined;
+  const s = await kube.get<SecretObject>(SECRETS, ref.name, feed.metadata.namespace);
+  if (s === undefined) throw new Error(`the credentials Secret ${feed.metadata.namespace ?? ''}/${ref.name} does not exist`);
+  return Object.fromEntries(Object.entries(s.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
+}
+
+function failed(err: unknown): RunReport {
+  return { ...emptyReport(), outcome: 'failed', error: errorInfo(err) };
+}
+
+/** Runs one ingestion of `feed`; never throws for feed or configuration faults (they are in the report). */
+export async function runFeedIngestion(feed: Feed, deps: FeedRunDeps): Promise<FeedRunOutcome> {
+  const ns = feed.metadata.namespace ?? 'default';
+  const ann = feed.metadata.annotations ?? {};
+  const d = feed.spec.defaults ?? {};
+  const sink = new ProposalSink(deps.kube, {
+    namespace: ns, feed: `${ns}/${feed.metadata.name}`, feedName: feed.metadata.name, partnerId: deps.partnerId, signer: deps.signer,
+    confidence: d.confidence, tlp: d.tlp, labels: d.labels, validForMs: d.validFor === undefined ? undefined : durationMs(d.validFor), now: deps.now,
+  });
+  let result: IngestionResult;
+  try {
+    const cfg = feedToConfig(feed.spec, await readSecret(deps.kube, feed), { etag: ann[ANNOTATION.etag], lastModified: ann[ANNOTATION.lastModified] });
+    const warningList = deps.warningList ?? (await loadWarningLists(deps.allow ?? []));
+    const known = await knownDigests(deps.kube, ns);
+    const log = deps.log.child({ feed: `${ns}/${feed.metadata.name}` });
+    result = await runIngestion({ ...cfg, addedAfter: ann[ANNOTATION.taxiiCursor] }, {
+      warningList, known, sink,
+      onProgress: (r) => log.info('ingest progress', { fetched: r.fetched, new: r.new, duplicate: r.duplicate, rejected: r.rejected }),
+    });
+  } catch (err) {
+    return { report: failed(err), proposals: sink.counts };
+  }
+  if (result.report.outcome !== 'failed') await rememberValidators(deps.kube, feed, result);
+  return { report: result.report, proposals: sink.counts };
+}
+
+async function rememberValidators(kube: KubeClient, feed: Feed, r: IngestionResult): Promise<void> {
+  const patch: Record<string, string | null> = {};
+  const ann = feed.metadata.annotations ?? {};
+  const set = (k: string, v: string | undefined): void => {
+    if (v !== undefined && ann[k] !== v) patch[k] = v;
+  };
+  set(ANNOTATION.etag, r.etag);
+  set(ANNOTATION.lastModified, r.lastModified);
+  set(ANNOTATION.taxiiCursor, r.cursor);
+  if (Object.keys(patch).length === 0) return;
+  await kube.patch(FEEDS, feed.metadata.name, feed.metadata.namespace, { metadata: { annotations: patch } });
+}

@@ -1,0 +1,176 @@
+/**
+ * Proposing the new indicators of a Feed run as ThreatIndicator objects, transactionally: new
+ * indicators are spooled to a temporary NDJSON file while the feed is read (bounded memory),
+ * and only created after the run succeeded (`commit`); a failed run deletes the spool
+ * (`abort`) and proposes nothing. Also builds the `known` check from the ThreatIndicators
+ * that already exist (their names carry the digest).
+ */
+import { once } from 'node:events';
+import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { ThreatIndicator, ThreatIndicatorSpec, Tlp } from '../api/types.ts';
+import { THREAT_INDICATORS } from '../api/schemas/index.ts';
+import { indicatorCanonicalJson, indicatorObjectName } from '../domain/canonical.ts';
+import type { SigningKey } from '../domain/signature.ts';
+import { ApiError, type KubeReader, type KubeWriter } from '../runtime/client.ts';
+import type { IngestSink } from './ingest.ts';
+import type { IngestedIndicator, RunReport } from './pipeline.ts';
+
+/** Label on proposed ThreatIndicators naming the Feed. */
+export const FEED_LABEL = 'threatmesh.io/feed';
+
+/** What every proposal of one run carries. */
+export interface ProposalContext {
+  readonly namespace: string;
+  /** namespace/name of the Feed. */
+  readonly feed: string;
+  readonly feedName: string;
+  readonly partnerId?: string | undefined;
+  /** Signs `proposal` over the canonical indicator when given. */
+  readonly signer?: SigningKey | undefined;
+  readonly confidence?: number | undefined;
+  readonly tlp?: Tlp | undefined;
+  readonly labels?: readonly string[] | undefined;
+  /** Validity from ingestion, in milliseconds. */
+  readonly validForMs?: number | undefined;
+  readonly now: () => Date;
+}
+
+/** Parses a Go-style duration of whole units (`30d`, `1h30m`) into milliseconds. */
+export function durationMs(text: string): number {
+  const units: Record<string, number> = { d: 86_400_000, h: 3_600_000, m: 60_000, s: 1000 };
+  let ms = 0;
+  let rest = text.trim();
+  if (rest === '') throw new Error('empty duration');
+  while (rest !== '') {
+    const m = /^(\d{1,5})([dhms])/.exec(rest);
+    if (m === null) throw new Error(`duration "${text}" must look like 30d, 12h, 1h30m`);
+    ms += Number(m[1]) * (units[m[2] ?? 's'] ?? 1000);
+    rest = rest.slice(m[0].length);
+  }
+  return ms;
+}
+
+/** The ThreatIndicator proposing `ind`. */
+export function toThreatIndicator(ind: IngestedIndicator, ctx: ProposalContext): ThreatIndicator {
+  const now = ctx.now();
+  const spec: ThreatIndicatorSpec = {
+    type: ind.type,
+    value: ind.value,
+    pattern: ind.pattern,
+    ...(ctx.confidence === undefined ? {} : { confidence: ctx.confidence }),
+    ...(ctx.tlp === undefined ? {} : { tlp: ctx.tlp }),
+    ...(ctx.labels === undefined || ctx.labels.length === 0 ? {} : { labels: [...ctx.labels] }),
+    validFrom: now.toISOString(),
+    ...(ctx.validForMs === undefined ? {} : { validUntil: new Date(now.getTime() + ctx.validForMs).toISOString() }),
+    provenance: { feed: ctx.feed, ...(ctx.partnerId === undefined ? {} : { partner: ctx.partnerId }), proposedAt: now.toISOString() },
+  };
+  if (ctx.signer !== undefined && ctx.partnerId !== undefined) {
+    spec.proposal = { partnerId: ctx.partnerId, signature: ctx.signer.sign('proposal', indicatorCanonicalJson(ind)) };
+  }
+  return {
+    apiVersion: `${THREAT_INDICATORS.group}/${THREAT_INDICATORS.version}`,
+    kind: 'ThreatIndicator',
+    metadata: { name: indicatorObjectName(ind), namespace: ctx.namespace, labels: { [FEED_LABEL]: ctx.feedName } },
+    spec,
+  };
+}
+
+/** Counts of a commit. */
+export interface ProposalCounts {
+  created: number;
+  alreadyExisted: number;
+}
+
+/**
+ * A sink that spools new indicators to a temporary file and creates them as ThreatIndicators on
+ * commit (`concurrency` creates at a time; 409 AlreadyExists counts as already existed).
+ */
+export class ProposalSink implements IngestSink {
+  readonly counts: ProposalCounts = { created: 0, alreadyExisted: 0 };
+  private readonly kube: KubeWriter;
+  private readonly ctx: ProposalContext;
+  private readonly concurrency: number;
+  private dir: string | undefined;
+  private out: WriteStream | undefined;
+
+  constructor(kube: KubeWriter, ctx: ProposalContext, concurrency = 8) {
+    this.kube = kube;
+    this.ctx = ctx;
+    this.concurrency = concurrency;
+  }
+
+  readonly add = async (ind: IngestedIndicator): Promise<void> => {
+    const out = this.out ?? (await this.open());
+    if (!out.write(JSON.stringify({ type: ind.type, value: ind.value, pattern: ind.pattern, digest: ind.digest }) + '\n')) await once(out, 'drain');
+  };
+
+  private async open(): Promise<WriteStream> {
+    this.dir = await mkdtemp(join(tmpdir(), 'threatmesh-proposals-'));
+    this.out = createWriteStream(join(this.dir, 'spool.ndjson'));
+    return this.out;
+  }
+
+  async commit(_report: RunReport): Promise<void> {
+    if (this.out === undefined || this.dir === undefined) return;
+    this.out.end();
+    await once(this.out, 'finish');
+    try {
+      const lines = createInterface({ input: createReadStream(join(this.dir, 'spool.ndjson')), crlfDelay: Infinity });
+      const pending = new Set<Promise<void>>();
+      for await (const line of lines) {
+        const p = this.create(JSON.parse(line) as IngestedIndicator).finally(() => pending.delete(p));
+        pending.add(p);
+        if (pending.size >= this.concurrency) await Promise.race(pending);
+      }
+      await Promise.all(pending);
+    } finally {
+      await this.cleanup();
+    }
+  }
+
+  private async create(ind: IngestedIndicator): Promise<void> {
+    try {
+      await this.kube.create(THREAT_INDICATORS, toThreatIndicator(ind, this.ctx));
+      this.counts.created++;
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 409) {
+        this.counts.alreadyExisted++;
+        return;
+      }
+      throw err;
+    }
+  }
+
+  async abort(_report: RunReport): Promise<void> {
+    this.out?.destroy();
+    await this.cleanup();
+  }
+
+  private async cleanup(): Promise<void> {
+    if (this.dir !== undefined) await rm(this.dir, { recursive: true, force: true });
+    this.dir = undefined;
+    this.out = undefined;
+  }
+}
+
+/**
+ * The digests (first 40 hex digits, as in object names) of the ThreatIndicators that exist in
+ * `namespace`, listed page by page; `known(digest)` for the pipeline.
+ */
+export async function knownDigests(kube: KubeReader, namespace: string): Promise<(digest: string) => boolean> {
+  const names = new Set<string>();
+  let cont: string | undefined;
+  do {
+    const page = await kube.list<ThreatIndicator>(THREAT_INDICATORS, { namespace, limit: 500, ...(cont === undefined ? {} : { continue: cont }) });
+    for (const item of page.items) {
+      const dash = item.metadata.name.lastIndexOf('-');
+      if (dash > 0) names.add(item.metadata.name.slice(dash + 1));
+    }
+    cont = page.metadata.continue === '' ? undefined : page.metadata.continue;
+  } while (cont !== undefined);
+  return (digest) => names.has(digest.slice(0, 40));
+}
