@@ -15,6 +15,7 @@ import { Writable } from 'node:stream';
 import { startControlPlane, type ControlPlane } from '../harness/controlplane.ts';
 import { eventually, type TestKube } from '../harness/kube.ts';
 import { selfSignedLoopbackCert } from '../harness/tls.ts';
+import { freePort } from '../../operator/src/controlplane/probe.ts';
 import { createLogger } from '../../operator/src/log.ts';
 import { ApiError } from '../../operator/src/runtime/client.ts';
 import { KubeHttpClient } from '../../operator/src/runtime/kube.ts';
@@ -51,6 +52,8 @@ let admin: KubeHttpClient;
 let asOperator: KubeHttpClient;
 let saKube: TestKube;
 let operator: RunningOperator | undefined;
+let startOne: (identity: string) => Promise<RunningOperator>;
+let webhookPort = 0;
 const partners: TestPartner[] = ['acme', 'globex', 'initech'].map((id) => partner(id, {}, ns));
 
 async function loadYamlDir(dir: string): Promise<KubeObject[]> {
@@ -156,19 +159,21 @@ describe('CRDs on a real API server', () => {
 describe('the operator under its least-privilege ServiceAccount', () => {
   before(async () => {
     const tls = await selfSignedLoopbackCert();
-    operator = await startOperator({
+    webhookPort = await freePort();
+    startOne = (identity: string) => startOperator({
       client: asOperator,
       log,
       executor: new JobExecutor(asOperator, { image: 'ghcr.io/threatmesh/threatmesh:test' }),
       watchJobs: true,
       namespace: ns,
-      identity: `op-test-${suffix}`,
-      leaderElection: { name: 'threatmesh-operator-leader', namespace: ns, identity: `op-test-${suffix}`, leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 },
-      webhook: { host: '127.0.0.1', port: 0, cert: tls.cert, key: tls.key },
+      identity,
+      leaderElection: { name: 'threatmesh-operator-leader', namespace: ns, identity, leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 },
+      webhook: { host: '127.0.0.1', port: webhookPort, cert: tls.cert, key: tls.key },
       policy: { votingWindowMs: 24 * 3_600_000 },
       feedConfig: { pollMs: 1_000 },
     });
-    const cfg = webhookConfiguration({ url: `https://127.0.0.1:${operator.webhook?.port ?? 0}${WEBHOOK_PATH}` }, Buffer.from(tls.cert).toString('base64'), webhookName) as { webhooks: Array<Record<string, unknown>> };
+    operator = await startOne(`op-test-${suffix}`);
+    const cfg = webhookConfiguration({ url: `https://127.0.0.1:${webhookPort}${WEBHOOK_PATH}` }, Buffer.from(tls.cert).toString('base64'), webhookName) as { webhooks: Array<Record<string, unknown>> };
     const hooks = cfg.webhooks.map((w) => ({ ...w, name: webhookName, namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } } }));
     await admin.create(webhookConfigs, { ...cfg, webhooks: hooks } as unknown as KubeObject);
     for (const p of partners) await admin.create(PARTNER_NODES, { ...p.node, metadata: { name: p.id, namespace: ns } });
@@ -264,5 +269,33 @@ describe('the operator under its least-privilege ServiceAccount', () => {
     assert.equal(gone, undefined);
     const job = await eventually(() => admin.get<Job>(JOBS, jobName, ns), (j) => j === undefined || j.metadata.deletionTimestamp !== undefined);
     assert.ok(job === undefined || job.metadata.deletionTimestamp !== undefined, 'the Job was deleted');
+  });
+
+  test('an approved indicator expires at validUntil', async () => {
+    const spec = { type: 'domain' as const, value: 'expiring.example', validUntil: new Date(Date.now() + 5_000).toISOString().replace(/\.\d+Z$/, 'Z') };
+    const name = indicatorObjectName(spec);
+    const ti = await admin.create<ThreatIndicator>(THREAT_INDICATORS, { apiVersion: 'threatmesh.io/v1alpha1', kind: 'ThreatIndicator', metadata: { name, namespace: ns }, spec });
+    const signedAt = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+    await admin.patchStatus(THREAT_INDICATORS, name, ns, { status: { votes: partners.map((p) => signedVote(p, ti, 'approve', signedAt)) } });
+    const approved = await eventually(() => admin.get<ThreatIndicator>(THREAT_INDICATORS, name, ns), (o) => o?.status?.phase === 'Approved' || o?.status?.phase === 'Expired');
+    assert.equal(approved?.status?.phase, 'Approved');
+    const expired = await eventually(() => admin.get<ThreatIndicator>(THREAT_INDICATORS, name, ns), (o) => o?.status?.phase === 'Expired');
+    assert.equal(expired?.status?.phase, 'Expired');
+    assert.ok(Date.now() >= Date.parse(spec.validUntil), 'not expired early');
+  });
+
+  test('a restarted operator adopts the running Job: nothing lost, nothing duplicated', async () => {
+    await admin.create(FEEDS, { apiVersion: 'threatmesh.io/v1alpha1', kind: 'Feed', metadata: { name: 'restart', namespace: ns }, spec: { url: 'https://feeds.example/z.txt', format: 'lines', schedule: { interval: '1m' } } });
+    const running = await eventually(() => admin.get<Feed>(FEEDS, 'restart', ns), (f) => f?.status?.activeRun?.jobName !== undefined);
+    const jobName = running?.status?.activeRun?.jobName;
+    await operator?.stop();
+    operator = undefined;
+    // As if the operator died after creating the Job but before recording it.
+    await admin.patchStatus(FEEDS, 'restart', ns, { status: { activeRun: null } });
+    operator = await startOne(`op-test-${suffix}-2`);
+    const adopted = await eventually(() => admin.get<Feed>(FEEDS, 'restart', ns), (f) => f?.status?.activeRun?.jobName !== undefined);
+    assert.equal(adopted?.status?.activeRun?.jobName, jobName);
+    const jobs = await admin.list<Job>(JOBS, { namespace: ns, labelSelector: 'threatmesh.io/feed=restart' });
+    assert.deepEqual(jobs.items.map((j) => j.metadata.name), [jobName]);
   });
 });
