@@ -105,14 +105,25 @@ build_one() { # name, dir, out, ldflags
     step "$name: cached at $out"
     return
   fi
+  # Concurrent runs (parallel test files, several shells) take turns; the loser finds the binary.
+  mkdir -p "$(dirname "$out")"
+  exec {lock}>"$(dirname "$out")/.lock"
+  if command -v flock >/dev/null; then
+    flock -n "$lock" || { step "$name: another build is running; waiting for it"; flock "$lock"; }
+  fi
+  if [ -x "$out" ]; then
+    step "$name: cached at $out"
+    exec {lock}>&-
+    return
+  fi
   local start; start=$(date +%s)
   step "$name: downloading modules (cold: several minutes)"
   (cd "$dir" && go mod download) || fail "$name: go mod download (is the Go module proxy reachable?)"
   step "$name: compiling (cold: many minutes on 2 cores)"
-  mkdir -p "$(dirname "$out")"
-  (cd "$dir" && go build -mod=readonly -trimpath -ldflags "-s -w $ldflags" -o "$out.tmp" .) \
+  (cd "$dir" && go build -mod=readonly -trimpath -ldflags "-s -w $ldflags" -o "$out.tmp.$$" .) \
     || fail "$name: go build in ${dir#"$here/../../"}"
-  mv "$out.tmp" "$out"
+  mv "$out.tmp.$$" "$out"
+  exec {lock}>&-
   step "$name: built in $(( $(date +%s) - start ))s -> $out"
 }
 

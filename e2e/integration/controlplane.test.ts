@@ -106,9 +106,9 @@ describe('built-in kinds the operator uses', () => {
       obj: { apiVersion: 'batch/v1', kind: 'Job', metadata: meta('ingest'), spec: { template: { spec: {
         restartPolicy: 'Never', containers: [{ name: 'ingest', image: 'threatmesh:test', args: ['ingest'] }] } } } } },
     { kind: 'Event', path: `/apis/events.k8s.io/v1/namespaces/${ns}/events`,
-      obj: { apiVersion: 'events.k8s.io/v1', kind: 'Event', metadata: meta('ev1'), eventTime: new Date().toISOString(),
+      obj: { apiVersion: 'events.k8s.io/v1', kind: 'Event', metadata: meta('ev1'), eventTime: microTime(new Date()),
         reportingController: 'threatmesh.io/e2e', reportingInstance: 'e2e', action: 'Test', reason: 'Tested', type: 'Normal',
-        regarding: { kind: 'Namespace', name: ns, apiVersion: 'v1' }, note: 'integration test' } },
+        regarding: { kind: 'Lease', name: 'leader', namespace: ns, apiVersion: 'coordination.k8s.io/v1' }, note: 'integration test' } },
   ];
   for (const c of cases) {
     test(`${c.kind}: create then get`, async () => {
@@ -244,4 +244,9 @@ function webhookConfig(namespace: string, port: number, caPem: string): Obj {
       rules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['configmaps'], scope: 'Namespaced' }],
     }],
   };
+}
+
+/** Kubernetes MicroTime: RFC 3339 with exactly six fractional digits (milliseconds are refused). */
+function microTime(d: Date): string {
+  return d.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 }
