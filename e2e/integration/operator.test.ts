@@ -52,7 +52,7 @@ let admin: KubeHttpClient;
 let asOperator: KubeHttpClient;
 let saKube: TestKube;
 let operator: RunningOperator | undefined;
-let startOne: (identity: string) => Promise<RunningOperator>;
+let startOne: (identity: string, port?: number) => Promise<RunningOperator>;
 let webhookPort = 0;
 const partners: TestPartner[] = ['acme', 'globex', 'initech'].map((id) => partner(id, {}, ns));
 
@@ -160,7 +160,7 @@ describe('the operator under its least-privilege ServiceAccount', () => {
   before(async () => {
     const tls = await selfSignedLoopbackCert();
     webhookPort = await freePort();
-    startOne = (identity: string) => startOperator({
+    startOne = (identity: string, port = webhookPort) => startOperator({
       client: asOperator,
       log,
       executor: new JobExecutor(asOperator, { image: 'ghcr.io/threatmesh/threatmesh:test' }),
@@ -168,7 +168,7 @@ describe('the operator under its least-privilege ServiceAccount', () => {
       namespace: ns,
       identity,
       leaderElection: { name: 'threatmesh-operator-leader', namespace: ns, identity, leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 },
-      webhook: { host: '127.0.0.1', port: webhookPort, cert: tls.cert, key: tls.key },
+      webhook: { host: '127.0.0.1', port, cert: tls.cert, key: tls.key },
       policy: { votingWindowMs: 24 * 3_600_000 },
       feedConfig: { pollMs: 1_000 },
     });
@@ -297,5 +297,25 @@ describe('the operator under its least-privilege ServiceAccount', () => {
     assert.equal(adopted?.status?.activeRun?.jobName, jobName);
     const jobs = await admin.list<Job>(JOBS, { namespace: ns, labelSelector: 'threatmesh.io/feed=restart' });
     assert.deepEqual(jobs.items.map((j) => j.metadata.name), [jobName]);
+  });
+
+  test('two replicas: one leads; when it dies without releasing the Lease, the other takes over', async () => {
+    const standby = await startOne(`op-test-${suffix}-b`, 0);
+    try {
+      assert.equal(operator?.manager.isLeader(), true);
+      assert.equal(standby.manager.isLeader(), false);
+      await operator?.stop({ releaseLease: false });
+      operator = standby;
+    } catch (err) {
+      await standby.stop();
+      throw err;
+    }
+    const p = partner('failover', {}, ns);
+    await admin.create(PARTNER_NODES, { ...p.node, metadata: { name: 'failover', namespace: ns } });
+    const pn = await eventually(() => admin.get<PartnerNode>(PARTNER_NODES, 'failover', ns), (o) => o?.status?.conditions?.some((c) => c.type === 'Ready') ?? false, 45_000);
+    assert.equal(pn?.status?.conditions?.find((c) => c.type === 'Ready')?.status, 'True');
+    assert.equal(standby.manager.isLeader(), true);
+    const lease = await admin.get<KubeObject & { spec?: { holderIdentity?: string } }>(leases, 'threatmesh-operator-leader', ns);
+    assert.equal(lease?.spec?.holderIdentity, `op-test-${suffix}-b`);
   });
 });

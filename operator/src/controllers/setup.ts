@@ -52,8 +52,8 @@ export interface RunningOperator {
   readonly manager: Manager;
   readonly registry: VoterRegistry;
   readonly webhook: WebhookServer | undefined;
-  /** Graceful stop: controllers drain, lease released, webhook closed. */
-  stop(): Promise<void>;
+  /** Graceful stop: controllers drain, lease released (unless releaseLease is false, as after a crash), webhook closed. */
+  stop(opts?: { releaseLease?: boolean }): Promise<void>;
 }
 
 function feedState(f: Feed): string {
@@ -128,10 +128,10 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     manager,
     registry,
     webhook,
-    stop: async () => {
+    stop: async (stopOpts = {}) => {
       timer?.cancel();
       await webhook?.close();
-      await manager.stop();
+      await manager.stop(stopOpts);
     },
   };
 }
