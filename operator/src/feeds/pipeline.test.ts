@@ -1,0 +1,85 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { indicatorDigest } from '../domain/canonical.ts';
+import { DigestSet } from './digestset.ts';
+import { runIngestion, type IngestSink } from './ingest.ts';
+import { runPipeline, total, type IngestedIndicator, type RunReport } from './pipeline.ts';
+import { fixture } from './testing.ts';
+import { FeedError, type ParseBatch } from './types.ts';
+import { buildWarningList, loadWarningLists, type WarningList } from './warninglists.ts';
+
+async function* batches(list: ParseBatch[], failWith?: Error): AsyncGenerator<ParseBatch> {
+  for (const b of list) yield await Promise.resolve(b);
+  if (failWith !== undefined) throw failWith;
+}
+
+const noLists: WarningList = buildWarningList({ reservedCidrs: ['10.0.0.0/8'], resolvers: [], specialDomains: [], topDomains: ['google.com'], knownGoodHashes: [] });
+
+describe('runPipeline', () => {
+  test('every entry lands in exactly one bucket; duplicates within the run and known ones are not new', async () => {
+    const out: IngestedIndicator[] = [];
+    const knownOne = indicatorDigest({ type: 'domain', value: 'known.example.net' });
+    const r = await runPipeline(batches([
+      { records: [{ value: '1.2.3.4' }, { value: '1.2.3.4' }, { value: 'EVIL.example.net.' }, { value: 'known.example.net' }, { value: '10.1.2.3' }, { value: 'mail.google.com' }], rejections: [], skips: [] },
+      { records: [{ value: '???' }, { value: '1.2.3.999', type: 'ipv4' }, { value: 'evil.example.net' }], rejections: [{ reason: 'missing-column', message: 'm', input: 'i' }], skips: ['stix-not-indicator'] },
+    ]), { warningList: noLists, known: (d) => d === knownOne, sink: (i) => { out.push(i); } });
+    assert.deepEqual(out.map((i) => `${i.type}:${i.value}`), ['ipv4:1.2.3.4', 'domain:evil.example.net']);
+    assert.equal(out[0]?.digest, indicatorDigest({ type: 'ipv4', value: '1.2.3.4' }));
+    assert.equal(out[0]?.pattern, "[ipv4-addr:value = '1.2.3.4']");
+    assert.deepEqual({ fetched: r.fetched, parsed: r.parsed, new: r.new, duplicate: r.duplicate, dropped: r.droppedByWarningList }, { fetched: 11, parsed: 7, new: 2, duplicate: 3, dropped: 2 });
+    assert.deepEqual(r.rejected, { 'unknown-type': 1, 'invalid-ipv4': 1, 'missing-column': 1 });
+    assert.deepEqual(r.warningLists, { 'reserved-ip': 1, 'top-domain': 1 });
+    assert.equal(r.fetched, r.parsed + total(r.rejected) + total(r.skipped));
+    assert.equal(r.parsed, r.new + r.duplicate + r.droppedByWarningList);
+  });
+
+  test('async known() and an async sink are awaited; at most 3 examples per reason', async () => {
+    const out: string[] = [];
+    const recs = Array.from({ length: 5 }, (_, i) => ({ value: `bad_${i}`, type: 'domain' as const }));
+    const r = await runPipeline(batches([{ records: [...recs, { value: 'a.example.net' }], rejections: [], skips: [] }]), {
+      known: async () => { await new Promise((res) => setImmediate(res)); return false; },
+      sink: async (i) => { await new Promise((res) => setImmediate(res)); out.push(i.value); },
+    });
+    assert.deepEqual(out, ['a.example.net']);
+    assert.equal(r.rejected['invalid-domain'], 5);
+    assert.equal(r.examples['invalid-domain']?.length, 3);
+  });
+
+  test('a parser fault ends the run as failed with the error, counts so far kept for the report', async () => {
+    const r = await runPipeline(batches([{ records: [{ value: '1.2.3.4' }], rejections: [], skips: [] }], new FeedError('truncated', 'cut')), { sink: () => undefined });
+    assert.equal(r.outcome, 'failed');
+    assert.deepEqual(r.error, { code: 'truncated', message: 'cut' });
+  });
+});
+
+describe('runIngestion rolls back on a fatal fault', () => {
+  function recordingSink(): IngestSink & { added: number; committed: RunReport[]; aborted: RunReport[] } {
+    const s = { added: 0, committed: [] as RunReport[], aborted: [] as RunReport[], add: () => { s.added++; }, commit: (r: RunReport) => { s.committed.push(r); return Promise.resolve(); }, abort: (r: RunReport) => { s.aborted.push(r); return Promise.resolve(); } };
+    return s;
+  }
+
+  test('good file: commit; missing file and truncated JSON: abort and failed report', async () => {
+    const ok = recordingSink();
+    const r1 = await runIngestion({ source: { kind: 'file', path: fixture('openphish-feed.txt') }, parser: { format: 'lines', lines: { type: 'url' } } }, { sink: ok, warningList: await loadWarningLists() });
+    assert.equal(r1.report.outcome, 'succeeded');
+    assert.equal(ok.committed.length, 1);
+    assert.equal(ok.added, 5);
+
+    const missing = recordingSink();
+    const r2 = await runIngestion({ source: { kind: 'file', path: fixture('does-not-exist.csv') }, parser: { format: 'lines', lines: {} } }, { sink: missing });
+    assert.equal(r2.report.error?.code, 'unreadable');
+    assert.deepEqual([missing.committed.length, missing.aborted.length], [0, 1]);
+  });
+});
+
+describe('DigestSet', () => {
+  test('adds each digest once, across growth', () => {
+    const s = new DigestSet();
+    const digests = Array.from({ length: 20_000 }, (_, i) => indicatorDigest({ type: 'domain', value: `h${i}.example.net` }));
+    assert.ok(digests.every((d) => s.add(d)));
+    assert.ok(digests.every((d) => !s.add(d)));
+    assert.equal(s.size, 20_000);
+    assert.equal(s.add('0'.repeat(64)), true);
+    assert.equal(s.add('0'.repeat(64)), false);
+  });
+});
