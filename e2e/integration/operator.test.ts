@@ -272,7 +272,7 @@ describe('the operator under its least-privilege ServiceAccount', () => {
   });
 
   test('an approved indicator expires at validUntil', async () => {
-    const spec = { type: 'domain' as const, value: 'expiring.example', validUntil: new Date(Date.now() + 5_000).toISOString().replace(/\.\d+Z$/, 'Z') };
+    const spec = { type: 'domain' as const, value: 'expiring.example', validUntil: new Date(Date.now() + 15_000).toISOString().replace(/\.\d+Z$/, 'Z') };
     const name = indicatorObjectName(spec);
     const ti = await admin.create<ThreatIndicator>(THREAT_INDICATORS, { apiVersion: 'threatmesh.io/v1alpha1', kind: 'ThreatIndicator', metadata: { name, namespace: ns }, spec });
     const signedAt = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
