@@ -217,6 +217,7 @@ describe('Informer', () => {
       assert.equal(inf.size(), 7, 'three pages of 3, 3 and 1 objects');
       assert.equal(r.adds.length, 7);
       assert.equal(inf.get(`${ns}/inf-3`)?.kind, 'ConfigMap', 'type meta is filled in for list items');
+      assert.equal((inf.get(`${ns}/inf-3`)?.metadata as { managedFields?: unknown } | undefined)?.managedFields, undefined, 'managedFields are not cached');
 
       await client.create(configMaps, cm('inf-new', { v: '0' }, { suite: 'informer' }));
       await client.patch(configMaps, 'inf-0', ns, { data: { v: '1' } });

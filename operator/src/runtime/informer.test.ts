@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ApiError } from './client.ts';
-import { afterRound, isGone, objectKey, type RoundOutcome } from './informer.ts';
+import { afterRound, isGone, objectKey, stripManagedFields, type RoundOutcome } from './informer.ts';
 
 describe('afterRound', () => {
   const table: { outcome: RoundOutcome; healthy: boolean; failures: number; want: { failures: number; wait: boolean } }[] = [
@@ -36,5 +36,17 @@ describe('objectKey', () => {
   test('namespace/name, or name for cluster-scoped objects', () => {
     assert.equal(objectKey({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'a', namespace: 'ns' } }), 'ns/a');
     assert.equal(objectKey({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'ns' } }), 'ns');
+  });
+});
+
+describe('stripManagedFields', () => {
+  test('drops managedFields and keeps everything else', () => {
+    const obj = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'a', resourceVersion: '7', managedFields: [{ manager: 'x' }] }, data: { k: 'v' } };
+    assert.deepEqual(stripManagedFields(obj), { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'a', resourceVersion: '7' }, data: { k: 'v' } });
+    assert.deepEqual(obj.metadata.managedFields, [{ manager: 'x' }], 'input not mutated');
+  });
+  test('returns objects without managedFields unchanged', () => {
+    const obj = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'a' } };
+    assert.equal(stripManagedFields(obj), obj);
   });
 });

@@ -37,8 +37,25 @@ export interface InformerOptions {
   readonly backoffCapMs?: number;
   /** Server-side watch timeout is drawn from [min, 2·min). @default 300 s */
   readonly minWatchTimeoutSeconds?: number;
+  /**
+   * Applied to every object before it is cached (client-go SetTransform), to save memory.
+   * @default stripManagedFields
+   */
+  readonly transform?: (obj: KubeObject) => KubeObject;
   readonly clock?: Clock;
   readonly random?: () => number;
+}
+
+/**
+ * Drops metadata.managedFields, which reconcilers do not read and which is often the largest
+ * part of an object. Safe for later updates: the API server keeps the stored managedFields when
+ * a write omits them.
+ */
+export function stripManagedFields(obj: KubeObject): KubeObject {
+  const meta = obj.metadata as KubeObject['metadata'] & { managedFields?: unknown };
+  if (meta.managedFields === undefined) return obj;
+  const { managedFields: _dropped, ...rest } = meta;
+  return { ...obj, metadata: rest };
 }
 
 /** `namespace/name`, or `name` for cluster-scoped objects. */
@@ -297,7 +314,8 @@ export class Informer<T extends KubeObject> implements Reader<T> {
     if (rv) this.resourceVersion = rv;
   }
 
-  private withTypeMeta(obj: T): T {
+  private withTypeMeta(raw: T): T {
+    const obj = (this.opts.transform ?? stripManagedFields)(raw) as T;
     // List items of built-in kinds come without apiVersion/kind; fill them in from the ref.
     if (obj.apiVersion && obj.kind) return obj;
     const { group, version, kind } = this.opts.ref;
