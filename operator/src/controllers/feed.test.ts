@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FeedReconciler, failureBackoffMs } from './feed.ts';
 import { JOBS, JobExecutor, type Job } from './jobexecutor.ts';
-import { InProcessExecutor } from './inprocess.ts';
+import { ExecutorBusyError, InProcessExecutor } from './inprocess.ts';
 import { runIdFor, type FeedRunExecutor } from './executor.ts';
 import { MemoryKube, TestClock, feed, testContext } from './fixtures.ts';
 import { FEEDS } from '../api/schemas/index.ts';
@@ -206,6 +206,16 @@ describe('InProcessExecutor', () => {
       assert.match(s.phase === 'Failed' ? s.message : '', re);
     });
   }
+
+  test('at most maxConcurrent runs at once across Feeds', async () => {
+    const ex = new InProcessExecutor({ module, maxConcurrent: 1 }, now);
+    const a = feed('a');
+    await ex.start(a, 'ra');
+    await assert.rejects(ex.start(feed('b'), 'rb'), ExecutorBusyError);
+    await settled(ex, a, 'ra');
+    assert.deepEqual(await ex.start(feed('b'), 'rb'), { runId: 'rb' });
+    await settled(ex, feed('b'), 'rb');
+  });
 
   test('a missing export is reported, an unknown run is Lost', async () => {
     const ex = new InProcessExecutor({ module, exportName: 'nope' }, now);

@@ -18,6 +18,16 @@ export interface InProcessExecutorConfig {
   readonly timeoutMs?: number;
   /** Finished runs remembered for status and history. @default 50 */
   readonly remember?: number;
+  /** Runs at once across all Feeds; a start beyond it throws (the Feed is retried with backoff). @default 2 */
+  readonly maxConcurrent?: number;
+}
+
+/** Thrown by start() when maxConcurrent runs are already going; transient. */
+export class ExecutorBusyError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ExecutorBusyError';
+  }
 }
 
 interface Run {
@@ -53,6 +63,9 @@ export class InProcessExecutor implements FeedRunExecutor {
     if (existing) return Promise.resolve({ runId });
     const running = [...this.runs.values()].find((r) => r.feedKey === keyOf(feed) && r.state.phase === 'Running');
     if (running) return Promise.resolve({ runId: running.runId });
+    const busy = [...this.runs.values()].filter((r) => r.state.phase === 'Running').length;
+    const max = this.config.maxConcurrent ?? 2;
+    if (busy >= max) return Promise.reject(new ExecutorBusyError(`${busy} in-process runs are already going (maxConcurrent ${max}); run ${runId} starts when one finishes`));
     const worker = new Worker(WORKER, { workerData: { module: this.config.module.href, exportName: this.config.exportName ?? 'runIngestion', feed, runId } });
     const run: Run = { feedKey: keyOf(feed), runId, worker, state: { phase: 'Running' }, startedAt: this.now().getTime() };
     this.runs.set(runId, run);
