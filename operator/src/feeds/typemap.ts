@@ -88,7 +88,8 @@ const VOCABULARIES: Record<LabelVocabulary, ReadonlyMap<string, Mapper>> = { mis
 /**
  * Maps a feed's type `label` and `value` to values to normalize. `custom` (a Feed's
  * mapping.typeMap) is consulted first and maps a label to an indicator type name; then the
- * vocabulary; then the indicator type names themselves and the generic labels. Unknown labels
+ * vocabulary; then the indicator type names themselves, the generic labels, and the ThreatFox
+ * and MISP names (so a generic JSON mapping of a ThreatFox-like feed works). Unknown labels
  * are a skip with reason `unsupported-type:<label>` (counted, never silent).
  */
 export function mapTyped(label: string, value: string, vocabulary: LabelVocabulary = 'generic', custom?: Readonly<Record<string, string>>): MapOutcome {
@@ -97,7 +98,7 @@ export function mapTyped(label: string, value: string, vocabulary: LabelVocabula
   if (mapped !== undefined) {
     return isIndicatorType(mapped) ? { ok: true, values: [{ type: mapped, value }] } : { ok: false, skip: `unsupported-type:${mapped}` };
   }
-  const mapper = VOCABULARIES[vocabulary].get(key) ?? (isIndicatorType(key) ? single(key) : GENERIC.get(key));
+  const mapper = VOCABULARIES[vocabulary].get(key) ?? (isIndicatorType(key) ? single(key) : (GENERIC.get(key) ?? THREATFOX.get(key) ?? MISP.get(key)));
   if (mapper === undefined) return { ok: false, skip: `unsupported-type:${key.slice(0, 40)}` };
   return { ok: true, values: mapper(value) };
 }

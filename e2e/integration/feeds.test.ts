@@ -1,0 +1,365 @@
+/**
+ * Feed fetching and TAXII against real local servers on 127.0.0.1: conditional GET (ETag,
+ * Last-Modified → 304), retries on 5xx but not 4xx, gzip (Content-Encoding and .gz), zip
+ * (single and named member), HTML instead of CSV, a gzip bomb, truncated and slow downloads,
+ * credentials; a TAXII 2.1 server with discovery, collections, pagination via more/next,
+ * added_after and auth, and looping servers; and the `threatmesh ingest` CLI end to end.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { crc32, deflateRawSync, gzipSync } from 'node:zlib';
+import { fetchUrl, type FetchOptions } from '../../operator/src/feeds/fetch.ts';
+import { runIngestion, type IngestionConfig, type IngestSink } from '../../operator/src/feeds/ingest.ts';
+import type { IngestedIndicator, RunReport } from '../../operator/src/feeds/pipeline.ts';
+import { PRESETS } from '../../operator/src/feeds/presets.ts';
+import { TAXII_MEDIA_TYPE } from '../../operator/src/feeds/taxii.ts';
+import { FeedError } from '../../operator/src/feeds/types.ts';
+import { loadWarningLists, type WarningList } from '../../operator/src/feeds/warninglists.ts';
+
+const fixtures = fileURLToPath(new URL('../../operator/src/feeds/fixtures/', import.meta.url));
+const mainTs = fileURLToPath(new URL('../../operator/src/main.ts', import.meta.url));
+
+/** A minimal zip writer (deflate), enough to serve zip feeds. */
+function zip(files: Record<string, Buffer>): Buffer {
+  const locals: Buffer[] = [];
+  const centrals: Buffer[] = [];
+  let offset = 0;
+  for (const [name, data] of Object.entries(files)) {
+    const packed = deflateRawSync(data);
+    const nameBuf = Buffer.from(name);
+    const crc = crc32(data);
+    const local = Buffer.alloc(30);
+    local.writeUInt32LE(0x04034b50, 0); local.writeUInt16LE(20, 4); local.writeUInt16LE(0, 6); local.writeUInt16LE(8, 8);
+    local.writeUInt32LE(crc, 14); local.writeUInt32LE(packed.length, 18); local.writeUInt32LE(data.length, 22); local.writeUInt16LE(nameBuf.length, 26);
+    const central = Buffer.alloc(46);
+    central.writeUInt32LE(0x02014b50, 0); central.writeUInt16LE(20, 4); central.writeUInt16LE(20, 6); central.writeUInt16LE(8, 10);
+    central.writeUInt32LE(crc, 16); central.writeUInt32LE(packed.length, 20); central.writeUInt32LE(data.length, 24); central.writeUInt16LE(nameBuf.length, 28);
+    central.writeUInt32LE(offset, 42);
+    locals.push(local, nameBuf, packed);
+    centrals.push(central, nameBuf);
+    offset += local.length + nameBuf.length + packed.length;
+  }
+  const cd = Buffer.concat(centrals);
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0); end.writeUInt16LE(Object.keys(files).length, 8); end.writeUInt16LE(Object.keys(files).length, 10);
+  end.writeUInt32LE(cd.length, 12); end.writeUInt32LE(offset, 16);
+  return Buffer.concat([...locals, cd, end]);
+}
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+async function listen(handler: Handler): Promise<{ server: Server; base: string }> {
+  const server = createServer(handler);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return { server, base: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+}
+
+const hits = new Map<string, number>();
+const noSleep: FetchOptions = { backoffMs: 1, sleep: () => Promise.resolve() };
+let feodoCsv: Buffer;
+let feeds: { server: Server; base: string };
+
+function feedServer(): Handler {
+  const etag = '"feodo-v1"';
+  const lastModified = 'Tue, 25 Nov 2026 18:00:09 GMT';
+  const ok = (res: ServerResponse, data: Buffer | string, headers: Record<string, string> = {}): void => {
+    res.writeHead(200, headers);
+    res.end(data);
+  };
+  const status = (res: ServerResponse, code: number, headers: Record<string, string> = {}): void => {
+    res.writeHead(code, headers);
+    res.end();
+  };
+  const routes: Record<string, (req: IncomingMessage, res: ServerResponse, n: number) => void> = {
+    '/feodo.csv': (req, res) => {
+      if (req.headers['if-none-match'] === etag || req.headers['if-modified-since'] === lastModified) status(res, 304, { etag });
+      else ok(res, feodoCsv, { 'content-type': 'text/csv', etag, 'last-modified': lastModified });
+    },
+    '/flaky.csv': (_req, res, n) => (n <= 2 ? status(res, 503) : ok(res, feodoCsv)),
+    '/always-500': (_req, res) => status(res, 502),
+    '/gone': (_req, res) => status(res, 404),
+    '/encoded.csv': (_req, res) => ok(res, gzipSync(feodoCsv), { 'content-encoding': 'gzip' }),
+    '/feodo.csv.gz': (_req, res) => ok(res, gzipSync(feodoCsv), { 'content-type': 'application/gzip' }),
+    '/feodo.zip': (_req, res) => ok(res, zip({ 'ipblocklist.csv': feodoCsv })),
+    '/two.zip': (_req, res) => ok(res, zip({ 'readme.txt': Buffer.from('hello'), 'ipblocklist.csv': feodoCsv })),
+    '/login.html': (_req, res) => ok(res, '<!DOCTYPE html>\n<html><body>Please log in</body></html>', { 'content-type': 'text/csv' }),
+    '/bomb.gz': (_req, res) => ok(res, gzipSync(Buffer.alloc(20 << 20, 0x41))),
+    '/truncated.csv': (_req, res) => {
+      res.writeHead(200, { 'content-length': String(feodoCsv.length * 2) });
+      res.write(feodoCsv);
+      setTimeout(() => res.destroy(), 20);
+    },
+    '/truncated.gz': (_req, res) => ok(res, gzipSync(feodoCsv).subarray(0, 200)),
+    // Sends the start of a body and then nothing: the client's idle or total timeout must fire.
+    '/slow.csv': (_req, res) => {
+      res.writeHead(200);
+      res.write('# "first_seen_utc","dst_ip"\n');
+    },
+    // Never answers: the client's connect (response headers) timeout must fire.
+    '/no-headers': () => undefined,
+    '/private.csv': (req, res) => {
+      if (req.headers.authorization === `Basic ${Buffer.from('feeduser:s3cret').toString('base64')}`) ok(res, feodoCsv);
+      else status(res, 401);
+    },
+    '/redirect': (_req, res) => status(res, 302, { location: '/feodo.csv' }),
+  };
+  return (req, res) => {
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    const n = (hits.get(path) ?? 0) + 1;
+    hits.set(path, n);
+    (routes[path] ?? ((_q: IncomingMessage, r: ServerResponse) => status(r, 404)))(req, res, n);
+  };
+}
+
+async function body(r: Awaited<ReturnType<typeof fetchUrl>>): Promise<string> {
+  assert.equal(r.status, 'ok');
+  if (r.status !== 'ok') return '';
+  const parts: Buffer[] = [];
+  for await (const c of r.body) parts.push(c);
+  return Buffer.concat(parts).toString('utf8');
+}
+
+const rejectsWith = (code: string) => (e: unknown): boolean => {
+  assert.ok(e instanceof FeedError, String(e));
+  assert.equal(e.code, code, e.message);
+  return true;
+};
+
+before(async () => {
+  feodoCsv = await readFile(`${fixtures}feodo-ipblocklist.csv`);
+  feeds = await listen(feedServer());
+});
+after(() => {
+  feeds.server.closeAllConnections();
+  feeds.server.close();
+});
+
+describe('fetchUrl against a local HTTP server', () => {
+  test('conditional GET: ETag and Last-Modified are returned and a matching request gets not-modified', async () => {
+    const first = await fetchUrl(`${feeds.base}/feodo.csv`, noSleep);
+    assert.equal(await body(first), feodoCsv.toString('utf8'));
+    assert.ok(first.status === 'ok');
+    assert.equal(first.etag, '"feodo-v1"');
+    const again = await fetchUrl(`${feeds.base}/feodo.csv`, { ...noSleep, etag: first.etag });
+    assert.equal(again.status, 'not-modified');
+    const since = await fetchUrl(`${feeds.base}/feodo.csv`, { ...noSleep, lastModified: first.lastModified });
+    assert.equal(since.status, 'not-modified');
+  });
+
+  test('5xx is retried with backoff, 4xx is not', async () => {
+    const retries: number[] = [];
+    assert.equal(await body(await fetchUrl(`${feeds.base}/flaky.csv`, { ...noSleep, onRetry: (a) => retries.push(a) })), feodoCsv.toString('utf8'));
+    assert.deepEqual(retries, [1, 2]);
+    await assert.rejects(fetchUrl(`${feeds.base}/always-500`, { ...noSleep, retries: 2 }), rejectsWith('http-status'));
+    assert.equal(hits.get('/always-500'), 3);
+    await assert.rejects(fetchUrl(`${feeds.base}/gone`, noSleep), rejectsWith('http-status'));
+    assert.equal(hits.get('/gone'), 1);
+  });
+
+  test('gzip by Content-Encoding and by magic bytes; zip with one member, or a named one', async () => {
+    const want = feodoCsv.toString('utf8');
+    assert.equal(await body(await fetchUrl(`${feeds.base}/encoded.csv`, noSleep)), want);
+    assert.equal(await body(await fetchUrl(`${feeds.base}/feodo.csv.gz`, noSleep)), want);
+    assert.equal(await body(await fetchUrl(`${feeds.base}/feodo.zip`, noSleep)), want);
+    assert.equal(await body(await fetchUrl(`${feeds.base}/two.zip`, { ...noSleep, zipMember: 'ipblocklist.csv' })), want);
+    await assert.rejects(body(await fetchUrl(`${feeds.base}/two.zip`, noSleep)), rejectsWith('bad-archive'));
+  });
+
+  test('a gzip bomb stops at the decompressed size limit', async () => {
+    await assert.rejects(body(await fetchUrl(`${feeds.base}/bomb.gz`, { ...noSleep, maxDecompressedBytes: 1 << 20 })), rejectsWith('too-large'));
+    await assert.rejects(body(await fetchUrl(`${feeds.base}/bomb.gz`, { ...noSleep, maxBytes: 1000 })), rejectsWith('too-large'));
+  });
+
+  test('truncated downloads and truncated gzip are errors, not short feeds', async () => {
+    await assert.rejects(body(await fetchUrl(`${feeds.base}/truncated.csv`, noSleep)), rejectsWith('truncated'));
+    await assert.rejects(body(await fetchUrl(`${feeds.base}/truncated.gz`, noSleep)), rejectsWith('truncated'));
+  });
+
+  test('a server that stalls hits the idle/total timeout; one that never answers the connect timeout', async () => {
+    await assert.rejects(body(await fetchUrl(`${feeds.base}/slow.csv`, { ...noSleep, idleTimeoutMs: 200 })), rejectsWith('timeout'));
+    await assert.rejects(body(await fetchUrl(`${feeds.base}/slow.csv`, { ...noSleep, timeoutMs: 300 })), rejectsWith('timeout'));
+    await assert.rejects(fetchUrl(`${feeds.base}/no-headers`, { ...noSleep, connectTimeoutMs: 200, retries: 1 }), rejectsWith('timeout'));
+    assert.equal(hits.get('/no-headers'), 2);
+  });
+
+  test('credentials are sent; wrong ones give a clear 401; redirects are followed', async () => {
+    assert.equal(await body(await fetchUrl(`${feeds.base}/private.csv`, { ...noSleep, credentials: { kind: 'basic', username: 'feeduser', password: 's3cret' } })), feodoCsv.toString('utf8'));
+    await assert.rejects(fetchUrl(`${feeds.base}/private.csv`, { ...noSleep, credentials: { kind: 'basic', username: 'feeduser', password: 'wrong' } }), (e: unknown) => e instanceof FeedError && /401.*credentials/.test(e.message));
+    assert.equal(await body(await fetchUrl(`${feeds.base}/redirect`, noSleep)), feodoCsv.toString('utf8'));
+  });
+});
+
+function collectingSink(): IngestSink & { items: IngestedIndicator[]; outcome: string } {
+  const s = { items: [] as IngestedIndicator[], outcome: 'open', add: (i: IngestedIndicator) => { s.items.push(i); }, commit: (_r: RunReport) => { s.outcome = 'committed'; return Promise.resolve(); }, abort: (_r: RunReport) => { s.outcome = 'aborted'; return Promise.resolve(); } };
+  return s;
+}
+
+describe('runIngestion over HTTP', () => {
+  let wl: WarningList;
+  before(async () => { wl = await loadWarningLists(); });
+  const feodo = (path: string, fetch: FetchOptions = {}): IngestionConfig => ({ source: { kind: 'url', url: `${feeds.base}${path}` }, parser: PRESETS['feodo']!.parser, fetch: { ...noSleep, ...fetch } });
+
+  test('feodo preset over HTTP, then not-modified with the returned ETag', async () => {
+    const s = collectingSink();
+    const r = await runIngestion(feodo('/feodo.csv'), { sink: s, warningList: wl });
+    assert.equal(r.report.outcome, 'succeeded');
+    assert.deepEqual(s.items.map((i) => i.value), ['51.178.161.32', '162.243.103.246', '185.117.73.147']);
+    assert.equal(r.report.bytes, feodoCsv.length);
+    assert.equal(s.outcome, 'committed');
+    const again = await runIngestion(feodo('/feodo.csv', { etag: r.etag }), { sink: collectingSink(), warningList: wl });
+    assert.equal(again.report.outcome, 'not-modified');
+  });
+
+  test('HTML instead of CSV, truncated transfer, zip and gzip: failures are rolled back, archives are read', async () => {
+    for (const [path, code] of [['/login.html', 'html-instead-of-data'], ['/truncated.csv', 'truncated'], ['/bomb.gz', 'too-large']] as const) {
+      const s = collectingSink();
+      const r = await runIngestion(feodo(path, { maxDecompressedBytes: 1 << 20 }), { sink: s, warningList: wl });
+      assert.equal(r.report.outcome, 'failed', path);
+      assert.equal(r.report.error?.code, code, path);
+      assert.equal(s.outcome, 'aborted', path);
+    }
+    for (const path of ['/feodo.zip', '/feodo.csv.gz', '/encoded.csv']) {
+      const s = collectingSink();
+      assert.equal((await runIngestion(feodo(path), { sink: s, warningList: wl })).report.new, 3, path);
+    }
+  });
+});
+
+// ---------------------------------------------------------------- TAXII 2.1
+
+const TOKEN = 'taxii-token-123';
+const COLLECTION = '91a7b528-80eb-42ed-a74d-c6fbd5a26116';
+
+function indicatorObj(i: number): Record<string, unknown> {
+  const ip = `45.${Math.floor(i / 250) + 1}.${i % 250}.9`;
+  return { type: 'indicator', spec_version: '2.1', id: `indicator--00000000-0000-4000-8000-${String(i).padStart(12, '0')}`, created: '2026-11-20T00:00:00.000Z', modified: '2026-11-20T00:00:00.000Z', pattern: `[ipv4-addr:value = '${ip}']`, pattern_type: 'stix', valid_from: '2026-11-20T00:00:00Z' };
+}
+
+/** A TAXII 2.1 server: 5 indicators + 1 malware object, served 2 per page with next tokens. */
+function taxiiServer(seen: string[]): Handler {
+  const objects = [...[0, 1, 2, 3, 4].map(indicatorObj), { type: 'malware', spec_version: '2.1', id: 'malware--31b940d4-6f7f-459a-80ea-9c1f17b5891b', name: 'x', is_family: true }];
+  const added = objects.map((_, i) => `2026-11-2${i}T00:00:00.000Z`);
+  const send = (res: ServerResponse, status: number, obj: unknown, headers: Record<string, string> = {}): void => {
+    res.writeHead(status, { 'content-type': TAXII_MEDIA_TYPE, ...headers });
+    res.end(JSON.stringify(obj));
+  };
+  return (req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    seen.push(`${url.pathname}${url.search}`);
+    if (req.headers.authorization !== `Bearer ${TOKEN}`) return send(res, 401, { title: 'unauthorized' });
+    if (!(req.headers.accept ?? '').includes('application/taxii+json')) return send(res, 406, { title: 'not acceptable' });
+    if (url.pathname === '/taxii2/') return send(res, 200, { title: 'test', default: '/api1/', api_roots: ['/api1/'] });
+    if (url.pathname === '/api1/collections/') return send(res, 200, { collections: [{ id: COLLECTION, title: 'Indicators', can_read: true, can_write: false }, { id: 'loop-next', title: 'Loop', can_read: true }, { id: 'loop-date', title: 'Stuck', can_read: true }] });
+    if (url.pathname === '/api1/collections/loop-next/objects/') return send(res, 200, { more: true, next: 'same-token', objects: [indicatorObj(7)] });
+    if (url.pathname === '/api1/collections/loop-date/objects/') return send(res, 200, { more: true, objects: [] }, { 'x-taxii-date-added-last': '2026-11-20T00:00:00.000Z' });
+    if (url.pathname !== `/api1/collections/${COLLECTION}/objects/`) return send(res, 404, { title: 'no such collection' });
+    const after = url.searchParams.get('added_after');
+    const from = Number(url.searchParams.get('next') ?? '0');
+    const eligible = objects.map((o, i) => ({ o, i })).filter(({ i }) => after === null || added[i]! > after);
+    const page = eligible.slice(from, from + 2);
+    const more = from + 2 < eligible.length;
+    const last = page.at(-1);
+    send(res, 200, { more, ...(more ? { next: String(from + 2) } : {}), objects: page.map((p) => p.o) }, last === undefined ? {} : { 'x-taxii-date-added-last': added[last.i]! });
+  };
+}
+
+describe('TAXII 2.1 client against a local TAXII server', () => {
+  let taxii: { server: Server; base: string };
+  const seen: string[] = [];
+  before(async () => { taxii = await listen(taxiiServer(seen)); });
+  after(() => taxii.server.close());
+  const cfg = (collection: string, extra: Partial<IngestionConfig> = {}): IngestionConfig => ({
+    source: { kind: 'taxii', discoveryUrl: `${taxii.base}/taxii2/`, collection },
+    parser: { format: 'taxii' },
+    fetch: { ...noSleep, credentials: { kind: 'bearer', token: TOKEN } },
+    ...extra,
+  });
+
+  test('discovery → API root → collection by title → every page via next; non-indicators counted', async () => {
+    const s = collectingSink();
+    const r = await runIngestion(cfg('Indicators', { taxiiPageLimit: 2 }), { sink: s });
+    assert.equal(r.report.outcome, 'succeeded', JSON.stringify(r.report.error));
+    assert.deepEqual(s.items.map((i) => i.value), ['45.1.0.9', '45.1.1.9', '45.1.2.9', '45.1.3.9', '45.1.4.9']);
+    assert.deepEqual(r.report.skipped, { 'stix-not-indicator': 1 });
+    assert.equal(r.cursor, '2026-11-25T00:00:00.000Z');
+    assert.ok(seen.includes(`/api1/collections/${COLLECTION}/objects/?limit=2&next=2`));
+  });
+
+  test('added_after returns only newer objects', async () => {
+    const s = collectingSink();
+    await runIngestion(cfg(COLLECTION, { addedAfter: '2026-11-22T00:00:00.000Z' }), { sink: s });
+    assert.deepEqual(s.items.map((i) => i.value), ['45.1.3.9', '45.1.4.9']);
+  });
+
+  test('wrong token: a clear 401 failure, nothing proposed', async () => {
+    const s = collectingSink();
+    const r = await runIngestion({ ...cfg(COLLECTION), fetch: { ...noSleep, credentials: { kind: 'bearer', token: 'nope' } } }, { sink: s });
+    assert.equal(r.report.outcome, 'failed');
+    assert.match(r.report.error?.message ?? '', /401/);
+    assert.equal(s.outcome, 'aborted');
+  });
+
+  test('looping servers are stopped with pagination-loop and the run rolled back', async () => {
+    for (const col of ['loop-next', 'loop-date']) {
+      const s = collectingSink();
+      const r = await runIngestion(cfg(col), { sink: s });
+      assert.equal(r.report.error?.code, 'pagination-loop', col);
+      assert.equal(s.outcome, 'aborted');
+    }
+    const s = collectingSink();
+    const r = await runIngestion(cfg(COLLECTION, { taxiiPageLimit: 2, taxiiMaxPages: 2 }), { sink: s });
+    assert.equal(r.report.error?.code, 'pagination-loop');
+  });
+
+  test('unknown collection names the available ones', async () => {
+    const r = await runIngestion(cfg('nope'), { sink: collectingSink() });
+    assert.equal(r.report.error?.code, 'bad-config');
+    assert.match(r.report.error?.message ?? '', /Indicators/);
+  });
+});
+
+// ---------------------------------------------------------------- CLI
+
+function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [mainTs, 'ingest', ...args], { maxBuffer: 1 << 24 }, (err, stdout, stderr) => {
+      resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : 1, stdout, stderr });
+    });
+  });
+}
+
+describe('threatmesh ingest --source (preview)', () => {
+  test('URL with a preset: NDJSON indicators on stdout, summary on stderr', async () => {
+    const r = await cli(['--source', `${feeds.base}/feodo.csv`, '--preset', 'feodo', '--dry-run', '--output', 'ndjson']);
+    assert.equal(r.code, 0, r.stderr);
+    const rows = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; value: string; pattern: string; digest: string; fields: Record<string, unknown> });
+    assert.deepEqual(rows.map((x) => x.value), ['51.178.161.32', '162.243.103.246', '185.117.73.147']);
+    assert.equal(rows[0]?.pattern, "[ipv4-addr:value = '51.178.161.32']");
+    assert.match(rows[0]?.digest ?? '', /^[0-9a-f]{64}$/);
+    assert.equal(rows[0]?.fields['malware'], 'QakBot');
+    const summary = JSON.parse(r.stderr.split('\n').find((l) => l.startsWith('{"summary"')) ?? '{}') as { summary: RunReport };
+    assert.deepEqual([summary.summary.fetched, summary.summary.new, summary.summary.duplicate, summary.summary.droppedByWarningList], [5, 3, 1, 1]);
+  });
+
+  test('generic mapping options on a local file', async () => {
+    const r = await cli(['--source', `${fixtures}threatfox-export-recent.json`, '--format', 'json', '--json-path', '*[*]', '--value-field', 'ioc_value', '--type-field', 'ioc_type', '--dry-run']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim().split('\n').length, 5);
+  });
+
+  test('unreadable input: non-zero exit and a clear message', async () => {
+    const missing = await cli(['--source', `${fixtures}nope.csv`, '--preset', 'feodo', '--dry-run']);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /cannot read .*nope\.csv/);
+    const html = await cli(['--source', `${feeds.base}/login.html`, '--format', 'csv', '--column', '1', '--dry-run']);
+    assert.equal(html.code, 1);
+    assert.match(html.stderr, /HTML page instead of feed data/);
+    const usage = await cli(['--source', `${fixtures}nope.csv`]);
+    assert.notEqual(usage.code, 0);
+  });
+});
