@@ -21,6 +21,7 @@ export type HaltReason =
   | 'no-quorum' // the valid votes do not reach the quorum
   | 'bad-proposal-signature' // the proposer did not sign this indicator
   | 'unknown-proposer' // the proposer is not in the partner's directory
+  | 'malformed-entry' // the entry cannot be decoded (unknown kind, indicator not canonical or not normalized)
   | 'out-of-order'; // the source sent an index other than the next expected one
 
 /** A failed check: its reason, a message that says what was seen, and the entry index when one is at fault. */

@@ -1,0 +1,321 @@
+/**
+ * The partner exchange end to end in one process: a sequencer behind real gRPC with mutual
+ * TLS on 127.0.0.1 (certificates from a CA made at run time), three partners that propose,
+ * vote and replicate into their own databases on a real MongoDB-wire server, and every
+ * refusal the protocol promises: unknown CA, wrong role, forged and replayed votes, tampered
+ * proposals, entries edited after signing, forked tree heads, restarts from the cursor.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { PassThrough } from 'node:stream';
+import * as grpc from '@grpc/grpc-js';
+import { MongoClient, type Db } from 'mongodb';
+import { indicatorCanonicalJson } from '../../operator/src/domain/canonical.ts';
+import type { Indicator } from '../../operator/src/domain/indicator.ts';
+import { signVote, type Vote } from '../../operator/src/domain/quorum.ts';
+import { SigningKey } from '../../operator/src/domain/signature.ts';
+import { createLogger, type Logger } from '../../operator/src/log.ts';
+import { ExchangeClient, ExchangeCallError } from '../../operator/src/exchange/client.ts';
+import { signProposal, type EntryKind } from '../../operator/src/exchange/entry.ts';
+import { PartnerReplica, ReplicationHalted } from '../../operator/src/exchange/partner.ts';
+import { Sequencer, SequencerStateError } from '../../operator/src/exchange/sequencer.ts';
+import { startExchangeServer, type ExchangeServer } from '../../operator/src/exchange/server.ts';
+import type { PartnerEntry, TlsMaterial } from '../../operator/src/exchange/tls.ts';
+import { MongoCursorStore } from '../../operator/src/store/cursor.ts';
+import { MongoIndicatorSink, type IndicatorRecord } from '../../operator/src/store/indicators.ts';
+import { LOG_ENTRIES, MongoLogStore } from '../../operator/src/store/log.ts';
+import { startControlPlane, type ControlPlane } from '../harness/controlplane.ts';
+import { controlPlaneOptionsFromEnv, uniqueSuffix } from '../harness/env.ts';
+import { createTestCa, type TestCa } from '../harness/pki.ts';
+
+type PartnerId = 'alpha' | 'bravo' | 'charlie' | 'delta';
+const IDS: readonly PartnerId[] = ['alpha', 'bravo', 'charlie', 'delta'];
+const ROLES: Readonly<Record<PartnerId, PartnerEntry['roles']>> = {
+  alpha: ['contributor', 'voter'], bravo: ['contributor', 'voter'], charlie: ['voter'], delta: ['consumer'],
+};
+const QUORUM = 2;
+
+let cp: ControlPlane;
+let mongo: MongoClient;
+let ca: TestCa;
+let rogueCa: TestCa;
+const dbs: Db[] = [];
+const suffix = uniqueSuffix();
+const keys = Object.fromEntries(IDS.map((id) => [id, SigningKey.generate()])) as Record<PartnerId, SigningKey>;
+const directoryEntries: PartnerEntry[] = IDS.map((id) => ({ partnerId: id, publicKey: keys[id].publicKey, roles: ROLES[id] }));
+const tls = {} as Record<PartnerId | 'sequencer', TlsMaterial>;
+const logLines: string[] = [];
+const closers: Array<() => Promise<void> | void> = [];
+
+function logger(): Logger {
+  const out = new PassThrough();
+  out.on('data', (chunk: Buffer) => logLines.push(...chunk.toString().split('\n').filter((l) => l !== '')));
+  return createLogger(out, 'debug');
+}
+
+function db(name: string): Db {
+  const d = mongo.db(`tm_x_${suffix}_${name}`);
+  dbs.push(d);
+  return d;
+}
+
+/** A sequencer with its own database and gRPC endpoint. */
+interface Network {
+  readonly sequencer: Sequencer;
+  readonly server: ExchangeServer;
+  readonly key: SigningKey;
+  readonly db: Db;
+  client(id: PartnerId, material?: TlsMaterial): ExchangeClient;
+}
+
+async function startNetwork(name: string, key = SigningKey.generate(), partners: readonly PartnerEntry[] = directoryEntries): Promise<Network> {
+  const d = db(`seq_${name}`);
+  const sequencer = await Sequencer.open({ store: await MongoLogStore.open(d), key, partners, quorum: QUORUM, now: () => new Date(), log: logger() });
+  const server = await startExchangeServer({ sequencer, directory: new Map(partners.map((p) => [p.partnerId, p])), tls: tls.sequencer, address: '127.0.0.1:0', log: logger() });
+  closers.push(() => server.stop());
+  return {
+    sequencer, server, key, db: d,
+    client: (id, material = tls[id]) => {
+      const c = new ExchangeClient({ address: `127.0.0.1:${server.port}`, tls: material, serverName: 'localhost', deadlineMs: 15_000, retry: { attempts: 2, baseMs: 10, capMs: 50 } });
+      closers.push(() => c.close());
+      return c;
+    },
+  };
+}
+
+async function replica(net: Network, id: PartnerId, dbName: string, sequencerKey = net.key): Promise<{ replica: PartnerReplica; sink: MongoIndicatorSink; cursors: MongoCursorStore }> {
+  const d = mongo.db(`tm_x_${suffix}_${dbName}`);
+  if (!dbs.includes(d)) dbs.push(d);
+  const sink = await MongoIndicatorSink.open(d);
+  const cursors = new MongoCursorStore(d);
+  const r = new PartnerReplica({
+    sourceId: 'sequencer', source: net.client(id), sink, cursors,
+    anchors: { sequencerKey: sequencerKey.publicKey, partners: directoryEntries, quorum: QUORUM }, now: () => new Date(), log: logger(),
+  });
+  return { replica: r, sink, cursors };
+}
+
+function ind(value: string): Indicator {
+  return { type: 'domain', value };
+}
+
+function vote(id: PartnerId, subject: string, key: SigningKey = keys[id]): Vote {
+  return signVote(key, { partnerId: id, digest: subject, decision: 'approve', signedAt: new Date().toISOString() });
+}
+
+/** alpha proposes, alpha and bravo approve: returns the log index. */
+async function admit(net: Network, indicator: Indicator, kind: EntryKind = 'add'): Promise<number> {
+  const alpha = net.client('alpha');
+  const ack = await alpha.propose({ kind, indicatorJson: indicatorCanonicalJson(indicator), proposerId: 'alpha', signature: signProposal(keys.alpha, kind, indicator) });
+  assert.equal(ack.status, 'opened');
+  assert.equal((await alpha.vote(vote('alpha', ack.subject))).status, 'counted');
+  const done = await net.client('bravo').vote(vote('bravo', ack.subject));
+  assert.equal(done.status, 'approved');
+  return done.logIndex ?? -1;
+}
+
+async function refusal(p: Promise<unknown>): Promise<ExchangeCallError> {
+  const err = await p.then(() => undefined, (e: unknown) => e);
+  assert.ok(err instanceof ExchangeCallError, `expected an ExchangeCallError, got ${String(err)}`);
+  return err;
+}
+
+async function halt(p: Promise<unknown>): Promise<ReplicationHalted> {
+  const err = await p.then(() => undefined, (e: unknown) => e);
+  assert.ok(err instanceof ReplicationHalted, `expected ReplicationHalted, got ${String(err)}`);
+  return err;
+}
+
+function shape(records: readonly IndicatorRecord[]): string[] {
+  return records.map((r) => `${r.logIndex} ${r.digest} ${r.type} ${r.value} ${r.state}`);
+}
+
+before(async () => {
+  cp = await startControlPlane(controlPlaneOptionsFromEnv({ kube: false }));
+  mongo = new MongoClient(cp.mongoUri, { serverSelectionTimeoutMS: 10_000 });
+  await mongo.connect();
+  ca = await createTestCa('threatmesh-test-network');
+  rogueCa = await createTestCa('threatmesh-rogue');
+  for (const id of [...IDS, 'sequencer'] as const) tls[id] = { caPem: ca.caPem, ...(await ca.issue(id)) };
+});
+
+after(async () => {
+  for (const close of closers.reverse()) await close();
+  for (const d of dbs) await d.dropDatabase().catch(() => undefined);
+  await mongo?.close();
+  await ca?.dispose();
+  await rogueCa?.dispose();
+  await cp?.stop();
+});
+
+describe('partner exchange over mutual TLS', () => {
+  let net: Network;
+  const partners = {} as Record<'alpha' | 'bravo' | 'charlie', Awaited<ReturnType<typeof replica>>>;
+
+  before(async () => {
+    net = await startNetwork('main');
+    for (const id of ['alpha', 'bravo', 'charlie'] as const) partners[id] = await replica(net, id, `partner_${id}`);
+  });
+
+  test('approved proposals reach every partner: identical indicator sets, equal tree size and root', async () => {
+    const values = ['one.evil.example', 'two.evil.example', 'three.evil.example', 'four.evil.example'];
+    const indexes = [];
+    for (const v of values) indexes.push(await admit(net, ind(v)));
+    assert.deepEqual(indexes, [0, 1, 2, 3]);
+    const results = await Promise.all(Object.values(partners).map((p) => p.replica.sync()));
+    for (const r of results) assert.deepEqual({ applied: r.applied, treeSize: r.treeSize, caughtUp: r.caughtUp }, { applied: 4, treeSize: 4, caughtUp: true });
+    assert.equal(new Set(results.map((r) => r.rootHash)).size, 1);
+    const sets = await Promise.all(Object.values(partners).map(async (p) => shape(await p.sink.all())));
+    assert.equal(sets[0]!.length, 4);
+    assert.deepEqual(sets[1], sets[0]);
+    assert.deepEqual(sets[2], sets[0]);
+    assert.equal((await partners.alpha.sink.all())[0]!.votes.length, 2);
+  });
+
+  test('re-proposing an admitted indicator is acknowledged without a new round', async () => {
+    const i = ind('one.evil.example');
+    const ack = await net.client('bravo').propose({ kind: 'add', indicatorJson: indicatorCanonicalJson(i), proposerId: 'bravo', signature: signProposal(keys.bravo, 'add', i) });
+    assert.equal(ack.status, 'already-admitted');
+    assert.equal(ack.logIndex, 0);
+    assert.equal(net.sequencer.pending().length, 0);
+  });
+
+  test('a client certificate from an unknown CA is refused at the TLS handshake', async () => {
+    const rogue: TlsMaterial = { caPem: ca.caPem, ...(await rogueCa.issue('alpha')) };
+    const i = ind('rogue.evil.example');
+    const err = await refusal(net.client('alpha', rogue).propose({ kind: 'add', indicatorJson: indicatorCanonicalJson(i), proposerId: 'alpha', signature: signProposal(keys.alpha, 'add', i) }));
+    assert.equal(err.code, grpc.status.UNAVAILABLE);
+    assert.equal(net.sequencer.pending().length, 0);
+  });
+
+  test('roles are enforced: a consumer may read but not vote or propose', async () => {
+    const delta = net.client('delta');
+    assert.equal((await delta.treeHead()).treeSize, net.sequencer.size);
+    const voteErr = await refusal(delta.vote(vote('delta', 'a'.repeat(64))));
+    assert.deepEqual([voteErr.code, voteErr.reason], [grpc.status.PERMISSION_DENIED, 'missing-role']);
+    assert.match(voteErr.message, /needs the voter role/);
+    const i = ind('consumer.evil.example');
+    const propErr = await refusal(delta.propose({ kind: 'add', indicatorJson: indicatorCanonicalJson(i), proposerId: 'delta', signature: signProposal(keys.delta, 'add', i) }));
+    assert.deepEqual([propErr.code, propErr.reason], [grpc.status.PERMISSION_DENIED, 'missing-role']);
+  });
+
+  test('a partner cannot submit a proposal or vote in another partner\'s name', async () => {
+    const i = ind('impostor.evil.example');
+    const err = await refusal(net.client('alpha').propose({ kind: 'add', indicatorJson: indicatorCanonicalJson(i), proposerId: 'bravo', signature: signProposal(keys.bravo, 'add', i) }));
+    assert.deepEqual([err.code, err.reason], [grpc.status.PERMISSION_DENIED, 'identity-mismatch']);
+  });
+
+  test('a proposal whose value was changed after signing is refused', async () => {
+    const signed = ind('signed.evil.example');
+    const sent = ind('changed.evil.example');
+    const err = await refusal(net.client('alpha').propose({ kind: 'add', indicatorJson: indicatorCanonicalJson(sent), proposerId: 'alpha', signature: signProposal(keys.alpha, 'add', signed) }));
+    assert.deepEqual([err.code, err.reason], [grpc.status.INVALID_ARGUMENT, 'bad-proposal-signature']);
+    const unnormalized = await refusal(net.client('alpha').propose({ kind: 'add', indicatorJson: '{"type":"domain","value":"EVIL.example"}', proposerId: 'alpha', signature: signProposal(keys.alpha, 'add', ind('evil.example')) }));
+    assert.equal(unnormalized.reason, 'not-normalized');
+    assert.equal(net.sequencer.pending().length, 0);
+  });
+
+  test('forged and replayed votes are refused, reported and not counted', async () => {
+    const target = ind('contested.evil.example');
+    const ack = await net.client('alpha').propose({ kind: 'add', indicatorJson: indicatorCanonicalJson(target), proposerId: 'alpha', signature: signProposal(keys.alpha, 'add', target) });
+    const bravo = net.client('bravo');
+    const forged = await refusal(bravo.vote(vote('bravo', ack.subject, keys.charlie)));
+    assert.deepEqual([forged.code, forged.reason], [grpc.status.INVALID_ARGUMENT, 'bad-vote-signature']);
+    // bravo's genuine approval of another indicator, relabelled for this one.
+    const other = vote('bravo', (await net.client('alpha').propose({ kind: 'add', indicatorJson: indicatorCanonicalJson(ind('other.evil.example')), proposerId: 'alpha', signature: signProposal(keys.alpha, 'add', ind('other.evil.example')) })).subject);
+    const replayed = await refusal(bravo.vote({ ...other, digest: ack.subject }));
+    assert.equal(replayed.reason, 'bad-vote-signature');
+    const unknown = await refusal(bravo.vote(vote('bravo', 'b'.repeat(64))));
+    assert.deepEqual([unknown.code, unknown.reason], [grpc.status.NOT_FOUND, 'unknown-proposal']);
+    const counted = await net.client('alpha').vote(vote('alpha', ack.subject));
+    assert.deepEqual([counted.status, counted.approvals], ['counted', 1]);
+    assert.ok(logLines.some((l) => l.includes('"reason":"bad-vote-signature"') && l.includes('"partner":"bravo"')), 'the sequencer logs the refused vote');
+    const done = await bravo.vote(vote('bravo', ack.subject));
+    assert.equal(done.status, 'approved');
+  });
+
+  test('a partner stopped during approvals resumes from its cursor with nothing lost or duplicated', async () => {
+    await partners.alpha.replica.sync();
+    await partners.bravo.replica.sync();
+    const before = (await partners.charlie.cursors.load('sequencer'))?.nextIndex ?? 0;
+    for (const v of ['late-1.evil.example', 'late-2.evil.example', 'late-3.evil.example']) await admit(net, ind(v));
+    // A new process for charlie: new client, new replica object, same database.
+    const restarted = await replica(net, 'charlie', 'partner_charlie');
+    const r = await restarted.replica.sync();
+    assert.equal(r.applied, net.sequencer.size - before);
+    await partners.alpha.replica.sync();
+    const all = await restarted.sink.all();
+    assert.equal(all.length, net.sequencer.size);
+    assert.deepEqual(shape(all), shape(await partners.alpha.sink.all()));
+    assert.equal((await restarted.replica.sync()).applied, 0);
+  });
+
+  test('a revocation approved by quorum marks the indicator revoked at every partner', async () => {
+    const idx = await admit(net, ind('one.evil.example'), 'revoke');
+    assert.equal(idx, net.sequencer.size - 1);
+    for (const p of Object.values(partners)) await p.replica.sync();
+    for (const p of Object.values(partners)) {
+      const rec = (await p.sink.all()).find((r) => r.value === 'one.evil.example');
+      assert.equal(rec?.state, 'revoked');
+      assert.equal(rec?.revokedAtIndex, idx);
+    }
+  });
+});
+
+describe('a partner detects a dishonest or damaged sequencer', () => {
+  test('an entry modified in the sequencer database after signing halts the partner; the sequencer refuses to restart on it', async () => {
+    const net = await startNetwork('tamper');
+    await admit(net, ind('first.evil.example'));
+    const p = await replica(net, 'alpha', 'tamper_alpha');
+    await p.replica.sync();
+    await admit(net, ind('second.evil.example'));
+    await net.sequencer.treeHead();
+    await net.db.collection(LOG_ENTRIES).updateOne({ index: 1 }, { $set: { 'indicator.value': 'benign.example' } });
+    const h = await halt(p.replica.sync());
+    assert.deepEqual([h.reason, h.index], ['tampered-entry', 1]);
+    assert.equal((await halt(p.replica.sync())).reason, 'tampered-entry', 'the halt persists');
+    assert.equal((await p.sink.all()).length, 1, 'nothing from the tampered entry was applied');
+    await assert.rejects(
+      Sequencer.open({ store: await MongoLogStore.open(net.db), key: net.key, partners: directoryEntries, quorum: QUORUM, now: () => new Date(), log: logger() }),
+      (err: unknown) => err instanceof SequencerStateError && /log_entries was modified/.test(err.message),
+    );
+  });
+
+  test('a forked history (same sequencer key, different entries) is detected by consistency', async () => {
+    const key = SigningKey.generate();
+    const honest = await startNetwork('fork_a', key);
+    const forked = await startNetwork('fork_b', key);
+    await admit(honest, ind('a.evil.example'));
+    await admit(honest, ind('b.evil.example'));
+    await admit(forked, ind('x.evil.example'));
+    await admit(forked, ind('y.evil.example'));
+    await admit(forked, ind('z.evil.example'));
+    const p = await replica(honest, 'bravo', 'fork_bravo');
+    assert.equal((await p.replica.sync()).treeSize, 2);
+    const switched = await replica(forked, 'bravo', 'fork_bravo');
+    const h = await halt(switched.replica.sync());
+    assert.equal(h.reason, 'fork');
+    assert.equal((await p.sink.all()).length, 2);
+  });
+
+  test('a certificate with a vote the voter never signed is detected as forged', async () => {
+    const mallory = SigningKey.generate();
+    const lying = directoryEntries.map((e) => (e.partnerId === 'bravo' ? { ...e, publicKey: mallory.publicKey } : e));
+    const net = await startNetwork('forged', SigningKey.generate(), lying);
+    const i = ind('framed.evil.example');
+    const ack = await net.sequencer.propose('alpha', { kind: 'add', indicatorJson: indicatorCanonicalJson(i), proposerId: 'alpha', signature: signProposal(keys.alpha, 'add', i) });
+    await net.sequencer.vote('alpha', vote('alpha', ack.subject));
+    assert.equal((await net.sequencer.vote('bravo', vote('bravo', ack.subject, mallory))).status, 'approved');
+    const p = await replica(net, 'charlie', 'forged_charlie');
+    const h = await halt(p.replica.sync());
+    assert.deepEqual([h.reason, h.index], ['forged-vote', 0]);
+    assert.equal((await p.sink.all()).length, 0);
+  });
+
+  test('tree heads not signed by the known sequencer key are refused', async () => {
+    const net = await startNetwork('impostor');
+    await admit(net, ind('impostor.evil.example'));
+    const p = await replica(net, 'alpha', 'impostor_alpha', SigningKey.generate());
+    assert.equal((await halt(p.replica.sync())).reason, 'bad-tree-head');
+  });
+});

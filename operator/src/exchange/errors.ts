@@ -1,0 +1,25 @@
+/** Typed refusals of the exchange: what the caller did wrong, with a machine-readable reason and a gRPC-like code. */
+
+/** The class of a refusal, mapped one-to-one to a gRPC status by the server. */
+export type RefusalCode = 'invalid-argument' | 'permission-denied' | 'unauthenticated' | 'not-found' | 'failed-precondition' | 'out-of-range';
+
+/** Machine-readable refusal reasons (stable: metric labels and test assertions use them). */
+export type RefusalReason =
+  | 'malformed-indicator' | 'not-normalized' | 'not-canonical' | 'invalid-kind'
+  | 'bad-proposal-signature' | 'bad-vote-signature' | 'invalid-vote' | 'outside-window'
+  | 'identity-mismatch' | 'unknown-partner' | 'missing-role' | 'no-client-certificate' | 'pinned-certificate-mismatch'
+  | 'unknown-proposal' | 'not-admitted' | 'out-of-range';
+
+/** A request the exchange refuses; `message` says what was wrong and what to do. */
+export class ExchangeRefusal extends Error {
+  /** Machine-readable cause. */
+  readonly reason: RefusalReason;
+  /** Status class. */
+  readonly code: RefusalCode;
+  constructor(code: RefusalCode, reason: RefusalReason, message: string) {
+    super(message);
+    this.name = 'ExchangeRefusal';
+    this.code = code;
+    this.reason = reason;
+  }
+}

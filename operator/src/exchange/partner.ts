@@ -1,0 +1,163 @@
+/**
+ * A partner's replica of the sequencer's log: pulls signed tree heads and entries from its
+ * cursor, verifies each step (tree-head signature, consistency with the last accepted head,
+ * leaf inclusion, quorum certificate, proposer signature) and only then applies the entry
+ * through an {@link EntrySink}. Any failed check halts replication from that source, persists
+ * the typed reason in the cursor, and every later sync refuses until an operator clears it.
+ */
+import { indicatorDigest } from '../domain/canonical.ts';
+import type { SignedTreeHead } from '../domain/treehead.ts';
+import type { Logger } from '../log.ts';
+import type { IndexedEntry } from './entry.ts';
+import { checkConsistency, checkEntry, checkTreeHead, type HaltReason, type TrustAnchors, type Violation } from './verify.ts';
+import type { WireEntryResult } from './wire.ts';
+
+/** Where entries come from (the sequencer's client implements it). Nothing it returns is trusted. */
+export interface LogSource {
+  treeHead(minTreeSize: number, waitMs: number): Promise<SignedTreeHead>;
+  consistencyProof(oldSize: number, newSize: number): Promise<string[]>;
+  entries(from: number, treeSize: number): AsyncIterable<WireEntryResult>;
+}
+
+/** An entry that passed every check, with its indicator digest. */
+export interface VerifiedEntry extends IndexedEntry {
+  readonly digest: string;
+}
+
+/**
+ * Where verified entries go: the partner's MongoDB (store/indicators.ts) or its cluster's
+ * ThreatIndicator objects. `apply` must be idempotent: after a crash the same entry may be
+ * applied again, and entries always arrive in log order.
+ */
+export interface EntrySink {
+  apply(entry: VerifiedEntry): Promise<void>;
+}
+
+/** Why a source was abandoned, persisted with the cursor. */
+export interface HaltRecord extends Violation {
+  readonly at: string;
+}
+
+/**
+ * Replication progress from one source: entries below `nextIndex` are applied, `head` is the
+ * latest tree head verified consistent with every earlier accepted head (entries below
+ * `nextIndex` are all in it).
+ */
+export interface ReplicaCursor {
+  readonly nextIndex: number;
+  readonly head?: SignedTreeHead;
+  readonly halted?: HaltRecord;
+}
+
+/** Persistence of cursors (store/cursor.ts implements it over MongoDB). */
+export interface CursorStore {
+  load(sourceId: string): Promise<ReplicaCursor | undefined>;
+  save(sourceId: string, cursor: ReplicaCursor): Promise<void>;
+}
+
+/** Thrown when replication from a source is halted; `reason` says which check failed. */
+export class ReplicationHalted extends Error {
+  /** The failed check. */
+  readonly reason: HaltReason;
+  /** The entry at fault, when one is. */
+  readonly index: number | undefined;
+  constructor(record: Violation) {
+    super(record.message);
+    this.name = 'ReplicationHalted';
+    this.reason = record.reason;
+    this.index = record.index;
+  }
+}
+
+/** What one sync did. */
+export interface SyncResult {
+  readonly applied: number;
+  readonly treeSize: number;
+  readonly rootHash: string;
+  /** True when every entry of the accepted head is applied. */
+  readonly caughtUp: boolean;
+}
+
+/** Everything a replica is built from. */
+export interface PartnerReplicaOptions {
+  /** Names the source in the cursor store (one cursor per sequencer). */
+  readonly sourceId: string;
+  readonly source: LogSource;
+  readonly sink: EntrySink;
+  readonly cursors: CursorStore;
+  readonly anchors: TrustAnchors;
+  readonly now: () => Date;
+  readonly log: Logger;
+  /** Save the cursor after this many applied entries (and at the end of each sync). @default 256 */
+  readonly checkpointEvery?: number;
+}
+
+const DEFAULT_CHECKPOINT = 256;
+
+/** One partner's replication from one sequencer. */
+export class PartnerReplica {
+  readonly #o: PartnerReplicaOptions;
+
+  constructor(opts: PartnerReplicaOptions) {
+    this.#o = opts;
+  }
+
+  /** The persisted cursor (nextIndex 0 when none). */
+  async cursor(): Promise<ReplicaCursor> {
+    return (await this.#o.cursors.load(this.#o.sourceId)) ?? { nextIndex: 0 };
+  }
+
+  /**
+   * Fetches the latest tree head (waiting up to `waitMs` for one beyond the cursor), verifies
+   * it, then pulls, verifies and applies every entry up to it. Throws
+   * {@link ReplicationHalted} on a failed check (now and on every later call) and ordinary
+   * errors for transport failures (retry later: the cursor only moves past applied entries).
+   */
+  async sync(waitMs = 0): Promise<SyncResult> {
+    const start = await this.cursor();
+    if (start.halted !== undefined) throw new ReplicationHalted(start.halted);
+    const head = await this.#o.source.treeHead(start.nextIndex + 1, waitMs);
+    await this.#check(start, checkTreeHead(this.#o.anchors, head));
+    const accepted = start.head;
+    const needsProof = accepted !== undefined && head.treeSize > accepted.treeSize && accepted.treeSize > 0;
+    const proof = needsProof ? await this.#o.source.consistencyProof(accepted.treeSize, head.treeSize) : [];
+    await this.#check(start, checkConsistency(accepted, head, proof));
+    let cursor: ReplicaCursor = { nextIndex: start.nextIndex, head };
+    await this.#o.cursors.save(this.#o.sourceId, cursor);
+    let applied = 0;
+    if (cursor.nextIndex < head.treeSize) {
+      for await (const item of this.#o.source.entries(cursor.nextIndex, head.treeSize)) {
+        const entry = await this.#verified(cursor, head, item);
+        await this.#o.sink.apply(entry);
+        cursor = { nextIndex: entry.index + 1, head };
+        applied += 1;
+        if (applied % (this.#o.checkpointEvery ?? DEFAULT_CHECKPOINT) === 0) await this.#o.cursors.save(this.#o.sourceId, cursor);
+      }
+      await this.#o.cursors.save(this.#o.sourceId, cursor);
+    }
+    if (applied > 0) this.#o.log.info('replicated', { source: this.#o.sourceId, applied, treeSize: head.treeSize, rootHash: head.rootHash });
+    return { applied, treeSize: head.treeSize, rootHash: head.rootHash, caughtUp: cursor.nextIndex === head.treeSize };
+  }
+
+  async #verified(cursor: ReplicaCursor, head: SignedTreeHead, item: WireEntryResult): Promise<VerifiedEntry> {
+    if (!item.ok) return this.#halt(cursor, { reason: 'malformed-entry', message: item.message, index: item.index });
+    const { entry, proof } = item;
+    if (entry.index !== cursor.nextIndex) {
+      return this.#halt(cursor, { reason: 'out-of-order', message: `expected entry ${cursor.nextIndex}, the source sent ${entry.index}`, index: entry.index });
+    }
+    const checked = checkEntry(this.#o.anchors, head, entry, proof);
+    if ('reason' in checked) return this.#halt(cursor, checked);
+    return { ...entry, digest: indicatorDigest(entry.indicator) };
+  }
+
+  async #check(cursor: ReplicaCursor, violation: Violation | undefined): Promise<void> {
+    if (violation !== undefined) await this.#halt(cursor, violation);
+  }
+
+  async #halt(cursor: ReplicaCursor, violation: Violation): Promise<never> {
+    const halted: HaltRecord = { ...violation, at: this.#o.now().toISOString() };
+    await this.#o.cursors.save(this.#o.sourceId, { ...cursor, halted });
+    this.#o.log.error('replication halted', { source: this.#o.sourceId, reason: violation.reason, index: violation.index, detail: violation.message });
+    throw new ReplicationHalted(violation);
+  }
+}

@@ -1,0 +1,367 @@
+/**
+ * The sequencer: opens a voting round per signed proposal, counts signed votes, and appends
+ * each approved round to the RFC 9162 Merkle log as an entry carrying its quorum certificate.
+ * Entries and signed tree heads are persisted through {@link SequencerLogStore}; at start the
+ * in-memory log is rebuilt from the stored entries and must hash to the latest stored signed
+ * head, else the sequencer refuses to start. Pending rounds live in memory (a restart drops
+ * them; proposers re-propose). One sequencer writes a database at a time.
+ */
+import { indicatorDigest } from '../domain/canonical.ts';
+import type { Indicator } from '../domain/indicator.ts';
+import { MerkleLog } from '../domain/merkle.ts';
+import { decideQuorum, verifyVote, type QuorumOutcome, type Vote, type Voter } from '../domain/quorum.ts';
+import type { SigningKey } from '../domain/signature.ts';
+import { signLogHead, verifyTreeHead, type SignedTreeHead } from '../domain/treehead.ts';
+import type { Logger } from '../log.ts';
+import { entryLeafHash, parseIndicatorJson, verifyProposal, voteSubject, type EntryKind, type EntryWindow, type IndexedEntry } from './entry.ts';
+import { ExchangeRefusal } from './errors.ts';
+
+/** Persistence the sequencer needs (implemented by store/log.ts MongoLogStore). */
+export interface SequencerLogStore {
+  insertEntry(entry: IndexedEntry, digest: string): Promise<'inserted' | 'duplicate'>;
+  entries(from: number, to?: number): AsyncIterable<IndexedEntry>;
+  insertTreeHead(head: SignedTreeHead): Promise<void>;
+  latestTreeHead(): Promise<SignedTreeHead | undefined>;
+}
+
+/** Everything a sequencer is built from. */
+export interface SequencerOptions {
+  readonly store: SequencerLogStore;
+  /** Signs tree heads; its key id is the log id. */
+  readonly key: SigningKey;
+  /** Every partner of the network with its key and roles. */
+  readonly partners: readonly Voter[];
+  /** Approvals required. @default ⌊2n/3⌋+1 of the voters */
+  readonly quorum?: number;
+  /** How long a round accepts votes. @default 3_600_000 (one hour) */
+  readonly windowMs?: number;
+  /** How far before the proposal a vote's signedAt may be (voters' clock skew). @default 60_000 */
+  readonly skewMs?: number;
+  readonly now: () => Date;
+  readonly log: Logger;
+}
+
+/** A proposal as received: kind, wire indicator, proposer and signature. */
+export interface ProposalInput {
+  readonly kind: EntryKind;
+  readonly indicatorJson: string;
+  readonly proposerId: string;
+  readonly signature: string;
+}
+
+/** Result of {@link Sequencer.propose}. */
+export interface ProposalResult {
+  readonly status: 'opened' | 'already-pending' | 'already-admitted';
+  readonly digest: string;
+  /** What votes must sign as their digest. */
+  readonly subject: string;
+  readonly logIndex?: number;
+  readonly window?: EntryWindow;
+}
+
+/** Result of {@link Sequencer.vote}. */
+export interface VoteResult {
+  readonly status: 'counted' | 'approved' | 'rejected' | 'duplicate';
+  readonly logIndex?: number;
+  readonly approvals: number;
+  readonly rejections: number;
+  readonly required: number;
+}
+
+/** A round waiting for votes, as voters see it. */
+export interface PendingRound {
+  readonly kind: EntryKind;
+  readonly indicator: Indicator;
+  readonly indicatorJson: string;
+  readonly digest: string;
+  readonly subject: string;
+  readonly proposerId: string;
+  readonly signature: string;
+  readonly window: EntryWindow;
+}
+
+/** An entry with its inclusion proof in the tree of the requested size. */
+export interface ProvenEntry {
+  readonly entry: IndexedEntry;
+  readonly proof: readonly string[];
+}
+
+/** Thrown when the stored log cannot be trusted or the sequencer is misconfigured; the message says what to do. */
+export class SequencerStateError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SequencerStateError';
+  }
+}
+
+interface Round extends PendingRound {
+  readonly votes: Map<string, Vote>;
+}
+
+const DEFAULT_WINDOW_MS = 3_600_000;
+const DEFAULT_SKEW_MS = 60_000;
+const MAX_WAIT_MS = 30_000;
+
+/** The network's sequencer. Create with {@link Sequencer.open}. */
+export class Sequencer {
+  readonly #opts: SequencerOptions;
+  readonly #partners: ReadonlyMap<string, Voter>;
+  readonly #log: MerkleLog;
+  // Log index of every decided subject (ADD: the digest; REVOKE: the revocation subject).
+  readonly #decided: Map<string, number>;
+  readonly #pending = new Map<string, Round>();
+  readonly #admitting = new Map<string, Promise<number>>();
+  readonly #waiters = new Set<() => void>();
+  #latest: SignedTreeHead | undefined;
+  #tail: Promise<unknown> = Promise.resolve();
+
+  private constructor(opts: SequencerOptions, log: MerkleLog, decided: Map<string, number>, latest: SignedTreeHead | undefined) {
+    this.#opts = opts;
+    this.#partners = new Map(opts.partners.map((p) => [p.partnerId, p]));
+    this.#log = log;
+    this.#decided = decided;
+    this.#latest = latest;
+  }
+
+  /**
+   * Validates the configuration, rebuilds the log from the store and checks it against the
+   * latest stored signed tree head. Throws {@link SequencerStateError} when entries are missing,
+   * out of order or modified, or when the head was signed by another key.
+   */
+  static async open(opts: SequencerOptions): Promise<Sequencer> {
+    const now = opts.now();
+    decideQuorum({ voters: opts.partners, votes: [], digest: 'config-check', window: { opensAt: now, closesAt: now }, now, ...(opts.quorum !== undefined ? { quorum: opts.quorum } : {}) });
+    const log = new MerkleLog();
+    const decided = new Map<string, number>();
+    for await (const e of opts.store.entries(0)) {
+      if (e.index !== log.size) throw new SequencerStateError(`log_entries is not contiguous: expected index ${log.size}, found ${e.index}; restore the missing entries from a backup or a partner replica`);
+      log.appendLeafHash(entryLeafHash(e));
+      decided.set(voteSubject(e.kind, indicatorDigest(e.indicator)), e.index);
+    }
+    const latest = await opts.store.latestTreeHead();
+    checkRestored(opts.key, log, latest);
+    opts.log.info('sequencer log restored', { treeSize: log.size, rootHash: log.rootHash(), signedTreeSize: latest?.treeSize ?? 0 });
+    return new Sequencer(opts, log, decided, latest);
+  }
+
+  /** Number of entries in the log. */
+  get size(): number {
+    return this.#log.size;
+  }
+
+  /** Opens a round for a verified proposal; idempotent for an indicator already pending or decided. */
+  propose(callerId: string, p: ProposalInput): Promise<ProposalResult> {
+    try {
+      return Promise.resolve(this.#open(callerId, p));
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+
+  #open(callerId: string, p: ProposalInput): ProposalResult {
+    this.expire();
+    const proposer = this.#caller(callerId, p.proposerId);
+    const parsed = parseIndicatorJson(p.indicatorJson);
+    if (!parsed.ok) throw this.#refuse(callerId, new ExchangeRefusal('invalid-argument', parsed.reason, parsed.message));
+    const { indicator, digest } = parsed;
+    if (!verifyProposal(proposer.publicKey, p.kind, indicator, p.signature)) {
+      throw this.#refuse(callerId, new ExchangeRefusal('invalid-argument', 'bad-proposal-signature', `the ${p.kind} proposal signature does not verify with ${p.proposerId}'s key for ${indicator.type} ${JSON.stringify(indicator.value)}; sign exactly the canonical indicator`));
+    }
+    const subject = voteSubject(p.kind, digest);
+    const logIndex = this.#decided.get(subject);
+    if (logIndex !== undefined) return { status: 'already-admitted', digest, subject, logIndex };
+    if (p.kind === 'revoke' && !this.#decided.has(digest)) {
+      throw this.#refuse(callerId, new ExchangeRefusal('failed-precondition', 'not-admitted', `cannot revoke ${indicator.type} ${JSON.stringify(indicator.value)}: it is not in the log`));
+    }
+    const open = this.#pending.get(subject);
+    if (open !== undefined) return { status: 'already-pending', digest, subject, window: open.window };
+    const now = this.#opts.now().getTime();
+    const window = { opensAt: new Date(now - (this.#opts.skewMs ?? DEFAULT_SKEW_MS)).toISOString(), closesAt: new Date(now + (this.#opts.windowMs ?? DEFAULT_WINDOW_MS)).toISOString() };
+    this.#pending.set(subject, { kind: p.kind, indicator, indicatorJson: p.indicatorJson, digest, subject, proposerId: p.proposerId, signature: p.signature, window, votes: new Map() });
+    this.#opts.log.info('round opened', { kind: p.kind, digest, proposer: p.proposerId });
+    return { status: 'opened', digest, subject, window };
+  }
+
+  /** Counts a verified vote and decides the round; an approval appends the entry before returning. */
+  async vote(callerId: string, v: Vote): Promise<VoteResult> {
+    this.expire();
+    const voter = this.#caller(callerId, v.partnerId);
+    if (!voter.roles.includes('voter')) throw this.#refuse(callerId, new ExchangeRefusal('permission-denied', 'missing-role', `${v.partnerId} does not have the voter role`));
+    if (!verifyVote(voter, v)) {
+      throw this.#refuse(callerId, new ExchangeRefusal('invalid-argument', 'bad-vote-signature', `the vote signature does not verify with ${v.partnerId}'s key for subject ${String(v.digest)}; sign the vote fields exactly as sent`));
+    }
+    const round = this.#pending.get(v.digest);
+    if (round === undefined) return this.#lateVote(callerId, v);
+    const at = Date.parse(v.signedAt);
+    if (at < Date.parse(round.window.opensAt) || at > Date.parse(round.window.closesAt)) {
+      throw this.#refuse(callerId, new ExchangeRefusal('invalid-argument', 'outside-window', `vote signed at ${v.signedAt} is outside the round's window ${round.window.opensAt} .. ${round.window.closesAt}`));
+    }
+    const duplicate = round.votes.has(v.partnerId);
+    if (!duplicate) round.votes.set(v.partnerId, v);
+    const outcome = decideQuorum({ voters: this.#opts.partners, votes: [...round.votes.values()], digest: round.subject, window: round.window, now: this.#opts.now(), ...(this.#opts.quorum !== undefined ? { quorum: this.#opts.quorum } : {}) });
+    const counts = { approvals: outcome.approvals, rejections: outcome.rejections, required: outcome.required };
+    if (outcome.decision === 'approved') return { status: 'approved', logIndex: await this.#admitRound(round, outcome), ...counts };
+    if (outcome.decision === 'rejected') {
+      this.#pending.delete(round.subject);
+      this.#opts.log.info('round rejected', { kind: round.kind, digest: round.digest, ...counts });
+      return { status: 'rejected', ...counts };
+    }
+    return { status: duplicate ? 'duplicate' : 'counted', ...counts };
+  }
+
+  /** Rounds waiting for votes, oldest first. */
+  pending(): PendingRound[] {
+    this.expire();
+    return [...this.#pending.values()].map(({ votes: _votes, ...round }) => round);
+  }
+
+  /** Drops rounds whose window has closed without quorum; returns how many. */
+  expire(): number {
+    const now = this.#opts.now().getTime();
+    let dropped = 0;
+    for (const [subject, round] of this.#pending) {
+      if (now > Date.parse(round.window.closesAt)) {
+        this.#pending.delete(subject);
+        dropped += 1;
+        this.#opts.log.info('round rejected: window closed', { kind: round.kind, digest: round.digest, votes: round.votes.size });
+      }
+    }
+    return dropped;
+  }
+
+  /** The signed head of the current log, signing and persisting a new one when the log grew. */
+  treeHead(): Promise<SignedTreeHead> {
+    return this.#serial(async () => {
+      if (this.#latest !== undefined && this.#latest.treeSize === this.#log.size) return this.#latest;
+      const head = signLogHead(this.#opts.key, this.#log, this.#opts.now());
+      await this.#opts.store.insertTreeHead(head);
+      this.#latest = head;
+      return head;
+    });
+  }
+
+  /** Resolves when the log has at least `minSize` entries or after `waitMs` (capped at 30 s), whichever is first. */
+  waitForSize(minSize: number, waitMs: number): Promise<void> {
+    if (this.#log.size >= minSize || waitMs <= 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.#waiters.delete(check);
+        resolve();
+      };
+      const check = (): void => {
+        if (this.#log.size >= minSize) done();
+      };
+      const timer = setTimeout(done, Math.min(waitMs, MAX_WAIT_MS));
+      this.#waiters.add(check);
+    });
+  }
+
+  /** RFC 9162 inclusion proof of `index` in the tree of `size` leaves; refuses sizes beyond the log. */
+  inclusionProof(index: number, size: number): string[] {
+    this.#checkRange(index, size, index < size);
+    return this.#log.inclusionProof(index, size);
+  }
+
+  /** RFC 9162 consistency proof from `oldSize` to `newSize`; refuses sizes beyond the log. */
+  consistencyProof(oldSize: number, newSize: number): string[] {
+    this.#checkRange(oldSize, newSize, oldSize <= newSize);
+    return this.#log.consistencyProof(oldSize, newSize);
+  }
+
+  /**
+   * Entries [from, size) from the store, each with its inclusion proof in the tree of `size`
+   * leaves. The proof comes from the in-memory log, so an entry edited in the database no
+   * longer matches its proof and partners detect it.
+   */
+  async *entries(from: number, size: number): AsyncGenerator<ProvenEntry> {
+    this.#checkRange(from, size, from <= size);
+    let expected = from;
+    for await (const entry of this.#opts.store.entries(from, size)) {
+      if (entry.index !== expected) throw new SequencerStateError(`log_entries is missing index ${expected}; restore it from a backup or a partner replica`);
+      yield { entry, proof: this.#log.inclusionProof(entry.index, size) };
+      expected += 1;
+    }
+    if (expected !== size) throw new SequencerStateError(`log_entries ends at ${expected}, before the requested size ${size}`);
+  }
+
+  async #lateVote(callerId: string, v: Vote): Promise<VoteResult> {
+    const admitting = this.#admitting.get(v.digest);
+    const logIndex = admitting !== undefined ? await admitting : this.#decided.get(v.digest);
+    if (logIndex !== undefined) return { status: 'approved', logIndex, approvals: 0, rejections: 0, required: 0 };
+    throw this.#refuse(callerId, new ExchangeRefusal('not-found', 'unknown-proposal', `no open round for subject ${String(v.digest)}: propose the indicator first or vote on a subject from ListPending`));
+  }
+
+  #admitRound(round: Round, outcome: QuorumOutcome): Promise<number> {
+    const inFlight = this.#admitting.get(round.subject);
+    if (inFlight !== undefined) return inFlight;
+    this.#pending.delete(round.subject);
+    const votes = [...round.votes.values()].filter((v) => !outcome.ignored.some((i) => i.partnerId === v.partnerId));
+    const admit = this.#append({ index: -1, kind: round.kind, indicator: round.indicator, proposerId: round.proposerId, proposalSignature: round.signature, window: round.window, votes }, round);
+    this.#admitting.set(round.subject, admit);
+    const clear = (): void => {
+      this.#admitting.delete(round.subject);
+    };
+    admit.then(clear, (err: unknown) => {
+      clear();
+      // Keep the round so a later vote can retry the append.
+      this.#pending.set(round.subject, round);
+      this.#opts.log.error('append failed; round kept open', { digest: round.digest, err });
+    });
+    return admit;
+  }
+
+  #append(body: IndexedEntry, round: Round): Promise<number> {
+    return this.#serial(async () => {
+      const entry = { ...body, index: this.#log.size };
+      const inserted = await this.#opts.store.insertEntry(entry, round.digest);
+      if (inserted === 'duplicate') {
+        throw new SequencerStateError(`log entry ${entry.index} or the ${round.kind} of ${round.digest} is already in the database but not in this sequencer's log: another sequencer writes to it; run exactly one leader per database`);
+      }
+      this.#log.appendLeafHash(entryLeafHash(entry));
+      this.#decided.set(round.subject, entry.index);
+      this.#opts.log.info('entry appended', { index: entry.index, kind: entry.kind, digest: round.digest, votes: entry.votes.length });
+      for (const w of [...this.#waiters]) w();
+      return entry.index;
+    });
+  }
+
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#tail.then(fn, fn);
+    this.#tail = run.catch(() => undefined);
+    return run;
+  }
+
+  #caller(callerId: string, claimed: string): Voter {
+    if (callerId !== claimed) {
+      throw this.#refuse(callerId, new ExchangeRefusal('permission-denied', 'identity-mismatch', `the request names partner ${JSON.stringify(claimed)} but the client certificate identifies ${JSON.stringify(callerId)}; each partner submits only its own proposals and votes`));
+    }
+    const partner = this.#partners.get(callerId);
+    if (partner === undefined) throw this.#refuse(callerId, new ExchangeRefusal('permission-denied', 'unknown-partner', `partner ${JSON.stringify(callerId)} is not in the sequencer's directory`));
+    return partner;
+  }
+
+  #checkRange(a: number, size: number, ordered: boolean): void {
+    if (!Number.isSafeInteger(a) || !Number.isSafeInteger(size) || a < 0 || !ordered || size > this.#log.size) {
+      throw new ExchangeRefusal('out-of-range', 'out-of-range', `requested ${a} / tree size ${size}, but the log has ${this.#log.size} entries; ask for a tree head first and stay within it`);
+    }
+  }
+
+  #refuse(callerId: string, refusal: ExchangeRefusal): ExchangeRefusal {
+    this.#opts.log.warn('request refused', { partner: callerId, reason: refusal.reason, detail: refusal.message });
+    return refusal;
+  }
+}
+
+function checkRestored(key: SigningKey, log: MerkleLog, latest: SignedTreeHead | undefined): void {
+  if (latest === undefined) return;
+  if (!verifyTreeHead(key.publicKey, latest)) {
+    throw new SequencerStateError(`the latest stored tree head (size ${latest.treeSize}, log id ${latest.logId}) is not validly signed by this sequencer's key ${key.id}; start the sequencer with the key that signed this log`);
+  }
+  if (latest.treeSize > log.size) {
+    throw new SequencerStateError(`the latest signed tree head covers ${latest.treeSize} entries but log_entries holds ${log.size}; entries were lost: restore them from a backup or a partner replica`);
+  }
+  if (log.rootHash(latest.treeSize) !== latest.rootHash) {
+    throw new SequencerStateError(`the stored entries hash to root ${log.rootHash(latest.treeSize)} at size ${latest.treeSize}, but the signed tree head says ${latest.rootHash}: log_entries was modified; restore it from a backup or a partner replica`);
+  }
+}

@@ -1,0 +1,129 @@
+/**
+ * The sequencer's Merkle log in MongoDB: `log_entries` (one document per entry, unique on
+ * `index` and on `digest`+`kind`) and `tree_heads` (every signed tree head, unique on
+ * `treeSize`). The store keeps data only; the sequencer recomputes every leaf hash from it
+ * and checks the result against the signed heads, so a document edited in the database is
+ * caught, never trusted.
+ */
+import { MongoServerError, type Collection, type Db } from 'mongodb';
+import type { Vote } from '../domain/quorum.ts';
+import type { SignedTreeHead } from '../domain/treehead.ts';
+import { voteRecord, type EntryKind, type IndexedEntry } from '../exchange/entry.ts';
+import { isIndicatorType } from '../domain/indicator.ts';
+
+/** Collection names. */
+export const LOG_ENTRIES = 'log_entries';
+/** Collection of signed tree heads. */
+export const TREE_HEADS = 'tree_heads';
+
+const DUPLICATE_KEY = 11000;
+
+interface EntryDoc {
+  index: number;
+  kind: EntryKind;
+  digest: string;
+  indicator: { type: string; value: string };
+  proposerId: string;
+  proposalSignature: string;
+  window: { opensAt: string; closesAt: string };
+  votes: Array<Record<string, string>>;
+}
+
+type TreeHeadDoc = SignedTreeHead;
+
+/** Thrown when a stored document does not have the shape the log writes; names the index and field. */
+export class StoredEntryError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StoredEntryError';
+  }
+}
+
+/** The sequencer's log persistence over one database. */
+export class MongoLogStore {
+  readonly #entries: Collection<EntryDoc>;
+  readonly #heads: Collection<TreeHeadDoc>;
+
+  private constructor(db: Db) {
+    this.#entries = db.collection<EntryDoc>(LOG_ENTRIES);
+    this.#heads = db.collection<TreeHeadDoc>(TREE_HEADS);
+  }
+
+  /** Opens the store and creates its unique indexes (idempotent). */
+  static async open(db: Db): Promise<MongoLogStore> {
+    const store = new MongoLogStore(db);
+    await store.#entries.createIndex({ index: 1 }, { unique: true, name: 'index_unique' });
+    await store.#entries.createIndex({ digest: 1, kind: 1 }, { unique: true, name: 'digest_kind_unique' });
+    await store.#heads.createIndex({ treeSize: 1 }, { unique: true, name: 'tree_size_unique' });
+    return store;
+  }
+
+  /**
+   * Inserts an entry. 'duplicate' when the index or the digest+kind is already stored (the
+   * caller decides which); any other database error is thrown.
+   */
+  async insertEntry(entry: IndexedEntry, digest: string): Promise<'inserted' | 'duplicate'> {
+    const doc: EntryDoc = {
+      index: entry.index, kind: entry.kind, digest, indicator: { type: entry.indicator.type, value: entry.indicator.value },
+      proposerId: entry.proposerId, proposalSignature: entry.proposalSignature, window: { ...entry.window }, votes: entry.votes.map(voteRecord),
+    };
+    try {
+      await this.#entries.insertOne(doc);
+      return 'inserted';
+    } catch (err) {
+      if (err instanceof MongoServerError && err.code === DUPLICATE_KEY) return 'duplicate';
+      throw err;
+    }
+  }
+
+  /** Entries with index in [from, to) in index order (to: all). */
+  async *entries(from: number, to?: number): AsyncGenerator<IndexedEntry> {
+    const filter = to === undefined ? { index: { $gte: from } } : { index: { $gte: from, $lt: to } };
+    for await (const doc of this.#entries.find(filter, { projection: { _id: 0 } }).sort({ index: 1 })) yield toEntry(doc);
+  }
+
+  /** The stored entry at `index`, if any. */
+  async entry(index: number): Promise<IndexedEntry | undefined> {
+    const doc = await this.#entries.findOne({ index }, { projection: { _id: 0 } });
+    return doc === null ? undefined : toEntry(doc);
+  }
+
+  /** Stores a signed tree head; a head of the same size already stored is kept (first one wins). */
+  async insertTreeHead(head: SignedTreeHead): Promise<void> {
+    try {
+      await this.#heads.insertOne({ ...head });
+    } catch (err) {
+      if (!(err instanceof MongoServerError && err.code === DUPLICATE_KEY)) throw err;
+    }
+  }
+
+  /** The stored head with the largest tree size, if any. */
+  async latestTreeHead(): Promise<SignedTreeHead | undefined> {
+    const doc = await this.#heads.find({}, { projection: { _id: 0 } }).sort({ treeSize: -1 }).limit(1).next();
+    return doc === null ? undefined : { treeSize: doc.treeSize, rootHash: doc.rootHash, timestamp: doc.timestamp, logId: doc.logId, signature: doc.signature };
+  }
+}
+
+function toEntry(doc: EntryDoc): IndexedEntry {
+  const where = `log entry ${String(doc.index)}`;
+  if (!Number.isSafeInteger(doc.index) || doc.index < 0) throw new StoredEntryError(`${where}: index is not a non-negative integer`);
+  if (doc.kind !== 'add' && doc.kind !== 'revoke') throw new StoredEntryError(`${where}: kind must be "add" or "revoke"`);
+  if (typeof doc.indicator?.type !== 'string' || !isIndicatorType(doc.indicator.type) || typeof doc.indicator.value !== 'string') {
+    throw new StoredEntryError(`${where}: indicator must be {type, value} with a known type`);
+  }
+  if (!Array.isArray(doc.votes)) throw new StoredEntryError(`${where}: votes must be an array`);
+  return {
+    index: doc.index, kind: doc.kind, indicator: { type: doc.indicator.type, value: doc.indicator.value },
+    proposerId: String(doc.proposerId), proposalSignature: String(doc.proposalSignature),
+    window: { opensAt: String(doc.window?.opensAt), closesAt: String(doc.window?.closesAt) },
+    votes: doc.votes.map(toVote),
+  };
+}
+
+function toVote(rec: Record<string, string>): Vote {
+  const decision = rec['decision'] === 'reject' ? 'reject' : 'approve';
+  const v = { partnerId: String(rec['partnerId']), digest: String(rec['digest']), decision, signedAt: String(rec['signedAt']), signature: String(rec['signature']) } as const;
+  // A decision other than approve/reject is kept as found (as a string), so the signature check fails instead of the store repairing it.
+  const stored = rec['decision'] === decision ? v : { ...v, decision: rec['decision'] as 'approve' };
+  return rec['reason'] === undefined ? stored : { ...stored, reason: rec['reason'] };
+}
