@@ -1,0 +1,156 @@
+/**
+ * `threatmesh ingest --feed NAMESPACE/NAME` against a real kube-apiserver with the ThreatMesh
+ * CRDs: reads the Feed, fetches from a local HTTP server, proposes the new indicators as signed
+ * ThreatIndicator objects, records validators for the next conditional GET, and reports into
+ * Feed status or into the run's Job annotation; a failing feed proposes nothing.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import { homedir, tmpdir } from 'node:os';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startControlPlane, type ControlPlane } from '../harness/controlplane.ts';
+import { uniqueSuffix } from '../harness/env.ts';
+import type { Feed, ThreatIndicator } from '../../operator/src/api/types.ts';
+import { FEEDS, THREAT_INDICATORS } from '../../operator/src/api/schemas/index.ts';
+import { JOBS } from '../../operator/src/controllers/jobexecutor.ts';
+import { RUN_REPORT_ANNOTATION } from '../../operator/src/controllers/reasons.ts';
+import { indicatorCanonicalJson, indicatorObjectName } from '../../operator/src/domain/canonical.ts';
+import { generateKeyPair } from '../../operator/src/domain/signature.ts';
+import { ANNOTATION } from '../../operator/src/feeds/feedrun.ts';
+import { KubeHttpClient } from '../../operator/src/runtime/kube.ts';
+import { loadKubeconfig } from '../../operator/src/runtime/kubeconfig.ts';
+import { applyManifests, parseManifests } from '../../operator/src/runtime/manifest.ts';
+import type { KubeObject, ResourceRef } from '../../operator/src/runtime/types.ts';
+
+const root = new URL('../../', import.meta.url);
+const mainTs = fileURLToPath(new URL('operator/src/main.ts', root));
+const namespaces: ResourceRef = { group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace', namespaced: false };
+const ns = `feeds-${uniqueSuffix()}`;
+
+let cp: ControlPlane;
+let kube: KubeHttpClient;
+let server: Server;
+let base = '';
+let dir = '';
+let feodo: Buffer;
+let requests: Array<{ path: string; ifNoneMatch: string | undefined }> = [];
+const keys = generateKeyPair();
+
+async function crds(): Promise<KubeObject[]> {
+  const files = (await readdir(new URL('crds/', root))).filter((f) => f.endsWith('.yaml')).sort();
+  const out: KubeObject[] = [];
+  for (const f of files) out.push(...parseManifests(await readFile(new URL(`crds/${f}`, root), 'utf8'), f));
+  return out;
+}
+
+function ingest(args: string[]): Promise<{ code: number; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [mainTs, 'ingest', ...args], { env: { ...process.env, KUBECONFIG: cp.kubeconfigPath, LOG_LEVEL: 'warn' } }, (err, _stdout, stderr) => {
+      resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : 1, stderr });
+    });
+  });
+}
+
+function feed(name: string, path: string): Feed {
+  return {
+    apiVersion: 'threatmesh.io/v1alpha1', kind: 'Feed', metadata: { name, namespace: ns },
+    spec: { url: `${base}${path}`, format: 'csv', preset: 'feodo', schedule: { interval: '1h' }, defaults: { confidence: 90, tlp: 'clear', labels: ['botnet-c2'], validFor: '30d' } },
+  };
+}
+
+async function indicators(feedName: string): Promise<ThreatIndicator[]> {
+  const list = await kube.list<ThreatIndicator>(THREAT_INDICATORS, { namespace: ns, labelSelector: `threatmesh.io/feed=${feedName}` });
+  return list.items;
+}
+
+before(async () => {
+  feodo = await readFile(new URL('operator/src/feeds/fixtures/feodo-ipblocklist.csv', root));
+  server = createServer((req, res) => {
+    requests.push({ path: req.url ?? '', ifNoneMatch: req.headers['if-none-match'] });
+    if (req.url === '/login.html') {
+      res.writeHead(200);
+      res.end('<html><body>login</body></html>');
+      return;
+    }
+    if (req.headers['if-none-match'] === '"v1"') {
+      res.writeHead(304);
+      res.end();
+      return;
+    }
+    res.writeHead(200, { etag: '"v1"' });
+    res.end(feodo);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  dir = await mkdtemp(join(tmpdir(), 'threatmesh-feeds-kube-'));
+  await writeFile(join(dir, 'private.pem'), keys.signingKey.toPem(), { mode: 0o600 });
+  cp = await startControlPlane({ kubeconfig: process.env['KUBECONFIG'], mongo: false, cacheDir: process.env['THREATMESH_CACHE'] ?? join(homedir(), '.cache', 'threatmesh') });
+  kube = new KubeHttpClient(await loadKubeconfig(cp.kubeconfigPath), { requestTimeoutMs: 15_000 });
+  await applyManifests(kube, await crds(), 'feeds-test');
+  await kube.create(namespaces, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+});
+
+after(async () => {
+  server?.close();
+  if (kube) {
+    await kube.delete(namespaces, ns).catch(() => undefined);
+    kube.close();
+  }
+  await cp?.stop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe('threatmesh ingest --feed', () => {
+  test('proposes signed ThreatIndicators, writes Feed status, then uses the ETag (304, nothing new)', async () => {
+    await kube.create(FEEDS, feed('feodo', '/ipblocklist.csv'));
+    const r = await ingest(['--feed', `${ns}/feodo`, '--partner-id', 'acme', '--signing-key', join(dir, 'private.pem')]);
+    assert.equal(r.code, 0, r.stderr);
+    const items = await indicators('feodo');
+    assert.deepEqual(items.map((i) => i.spec.value).sort(), ['162.243.103.246', '185.117.73.147', '51.178.161.32']);
+    for (const i of items) {
+      const ind = { type: 'ipv4' as const, value: i.spec.value };
+      assert.equal(i.metadata.name, indicatorObjectName(ind));
+      assert.equal(i.spec.confidence, 90);
+      assert.deepEqual(i.spec.labels, ['botnet-c2']);
+      assert.equal(i.spec.provenance?.feed, `${ns}/feodo`);
+      assert.ok(keys.publicKey.verify('proposal', indicatorCanonicalJson(ind), i.spec.proposal?.signature ?? ''), 'proposal signature verifies');
+    }
+    const f = await kube.get<Feed>(FEEDS, 'feodo', ns);
+    assert.equal(f?.status?.lastRun?.outcome, 'Succeeded');
+    assert.deepEqual(f?.status?.lastRun?.counts, { fetched: 5, new: 3, duplicate: 1, rejected: 0, rejectedReasons: {} });
+    assert.equal(f?.metadata.annotations?.[ANNOTATION.etag], '"v1"');
+
+    requests = [];
+    const again = await ingest(['--feed', `${ns}/feodo`]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.deepEqual(requests, [{ path: '/ipblocklist.csv', ifNoneMatch: '"v1"' }]);
+    assert.equal((await kube.get<Feed>(FEEDS, 'feodo', ns))?.status?.lastRun?.counts?.new, 0);
+  });
+
+  test('indicators that already exist are not proposed again; the report goes to the run Job when --run-id is given', async () => {
+    await kube.create(FEEDS, feed('feodo-copy', '/copy.csv'));
+    const job = { apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'feodo-copy-run1', namespace: ns }, spec: { template: { spec: { restartPolicy: 'Never', containers: [{ name: 'ingest', image: 'threatmesh:test' }] } } } };
+    await kube.create(JOBS, job);
+    const r = await ingest(['--feed', `${ns}/feodo-copy`, '--run-id', 'feodo-copy-run1']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((await indicators('feodo-copy')).length, 0);
+    const annotated = await kube.get<KubeObject>(JOBS, 'feodo-copy-run1', ns);
+    const report = JSON.parse(annotated?.metadata.annotations?.[RUN_REPORT_ANNOTATION] ?? '{}') as { outcome: string; fetched: number; new: number; duplicate: number };
+    assert.deepEqual([report.outcome, report.fetched, report.new, report.duplicate], ['succeeded', 5, 0, 4]);
+  });
+
+  test('a feed that serves HTML fails: exit 1, Failed status with the reason, nothing proposed', async () => {
+    await kube.create(FEEDS, feed('broken', '/login.html'));
+    const r = await ingest(['--feed', `${ns}/broken`]);
+    assert.equal(r.code, 1);
+    assert.equal((await indicators('broken')).length, 0);
+    const f = await kube.get<Feed>(FEEDS, 'broken', ns);
+    assert.equal(f?.status?.lastRun?.outcome, 'Failed');
+    assert.match(f?.status?.lastRun?.message ?? '', /HTML page/);
+  });
+});
