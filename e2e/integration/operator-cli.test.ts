@@ -1,7 +1,8 @@
 /**
  * `threatmesh operator` as a process against a real kube-apiserver: it starts from flags, wins
- * the Lease, serves metrics and health, reconciles, surfaces the in-process executor's outcome in
- * Feed status, and on SIGTERM stops gracefully (exit 0, Lease released).
+ * the Lease, serves metrics and health, reconciles, runs a Feed in-process (a real fetch from a
+ * local HTTP server, parse, normalize, propose ThreatIndicators) and records its counts, and on
+ * SIGTERM stops gracefully (exit 0, Lease released).
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,8 +17,11 @@ import { KubeHttpClient } from '../../operator/src/runtime/kube.ts';
 import { loadKubeconfig } from '../../operator/src/runtime/kubeconfig.ts';
 import { applyManifests, parseManifests } from '../../operator/src/runtime/manifest.ts';
 import type { KubeObject, ResourceRef } from '../../operator/src/runtime/types.ts';
-import { FEEDS, PARTNER_NODES } from '../../operator/src/api/schemas/index.ts';
-import type { Feed, PartnerNode } from '../../operator/src/api/types.ts';
+import { FEEDS, PARTNER_NODES, THREAT_INDICATORS } from '../../operator/src/api/schemas/index.ts';
+import { indicatorObjectName } from '../../operator/src/domain/canonical.ts';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Feed, PartnerNode, ThreatIndicator } from '../../operator/src/api/types.ts';
 import { LEADER_LEASE_NAME } from '../../operator/src/api/manifests.ts';
 import { partner } from '../../operator/src/controllers/fixtures.ts';
 
@@ -29,6 +33,9 @@ const ns = `opcli-${randomBytes(3).toString('hex')}`;
 let cp: ControlPlane;
 let admin: KubeHttpClient;
 let child: ChildProcess | undefined;
+let feedServer: Server | undefined;
+let feedPort = 0;
+const FEED_BODY = '# test feed\n45.10.20.30\n185.220.101.1\n45.10.20.30\n999.1.1.1\n23.94.5.6\n';
 const lines: Array<Record<string, unknown>> = [];
 
 before(async () => {
@@ -38,10 +45,14 @@ before(async () => {
   const crds: KubeObject[] = [];
   for (const f of (await readdir(new URL('crds', root))).filter((n) => n.endsWith('.yaml'))) crds.push(...parseManifests(await readFile(new URL(`crds/${f}`, root), 'utf8'), f));
   await applyManifests(admin, crds, 'operator-cli-test');
+  feedServer = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end(FEED_BODY));
+  await new Promise<void>((res) => feedServer?.listen(0, '127.0.0.1', () => res()));
+  feedPort = (feedServer.address() as AddressInfo).port;
 });
 
 after(async () => {
   if (child && child.exitCode === null) child.kill('SIGKILL');
+  feedServer?.close();
   if (admin) {
     await admin.delete(namespaces, ns).catch(() => undefined);
     admin.close();
@@ -53,7 +64,7 @@ function logged(msg: string): Promise<Record<string, unknown> | undefined> {
   return eventually(() => Promise.resolve(lines.find((l) => l['msg'] === msg)), (l) => l !== undefined);
 }
 
-test('threatmesh operator runs, reconciles, serves metrics and stops on SIGTERM', async () => {
+test('threatmesh operator runs, ingests a Feed in-process, serves metrics and stops on SIGTERM', async () => {
   const main = new URL('operator/src/main.ts', root).pathname;
   child = spawn(process.execPath, [main, 'operator', '--kubeconfig', cp.kubeconfigPath, '--namespace', ns, '--metrics-bind', '127.0.0.1:0', '--leader-elect', '--identity', 'cli-test', '--executor', 'inprocess'], { stdio: ['ignore', 'ignore', 'pipe'] });
   let buffered = '';
@@ -83,11 +94,15 @@ test('threatmesh operator runs, reconciles, serves metrics and stops on SIGTERM'
   const pn = await eventually(() => admin.get<PartnerNode>(PARTNER_NODES, 'acme', ns), (o) => o?.status?.conditions?.some((c) => c.type === 'Ready') ?? false);
   assert.equal(pn?.status?.conditions?.find((c) => c.type === 'Ready')?.status, 'True');
 
-  await admin.create(FEEDS, { apiVersion: 'threatmesh.io/v1alpha1', kind: 'Feed', metadata: { name: 'local', namespace: ns }, spec: { url: 'https://feeds.example/l.txt', format: 'lines', schedule: { interval: '1h' } } });
-  const feed = await eventually(() => admin.get<Feed>(FEEDS, 'local', ns), (f) => f?.status?.lastRun?.outcome !== undefined);
-  assert.equal(feed?.status?.lastRun?.outcome, 'Failed');
-  assert.match(feed?.status?.lastRun?.message ?? '', /in-process ingestion of Feed .* is not available in this build/);
-  assert.equal(feed?.status?.conditions?.find((c) => c.type === 'Degraded')?.status, 'True');
+  await admin.create(FEEDS, { apiVersion: 'threatmesh.io/v1alpha1', kind: 'Feed', metadata: { name: 'local', namespace: ns }, spec: { url: `http://127.0.0.1:${feedPort}/ips.txt`, format: 'lines', schedule: { interval: '1h' }, defaults: { type: 'ipv4', validFor: '30d' } } });
+  const feed = await eventually(() => admin.get<Feed>(FEEDS, 'local', ns), (f) => f?.status?.lastRun?.outcome !== undefined, 60_000);
+  assert.equal(feed?.status?.lastRun?.outcome, 'Succeeded', JSON.stringify(feed?.status));
+  assert.equal(feed?.status?.lastRun?.counts?.new, 3, JSON.stringify(feed?.status?.lastRun));
+  assert.equal(feed?.status?.lastRun?.counts?.duplicate, 1);
+  assert.equal(feed?.status?.lastRun?.counts?.rejected, 1);
+  const tis = await admin.list<ThreatIndicator>(THREAT_INDICATORS, { namespace: ns });
+  assert.deepEqual(tis.items.map((t) => t.spec.value).sort(), ['185.220.101.1', '23.94.5.6', '45.10.20.30']);
+  for (const t of tis.items) assert.equal(t.metadata.name, indicatorObjectName({ type: 'ipv4', value: t.spec.value }));
 
   const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
   assert.match(metrics, /controller_runtime_reconcile_total\{controller="partnernode",result="success"\} [1-9]/);

@@ -58,14 +58,18 @@ async function clusterConfig(flags: OperatorFlags, env: CliEnv): Promise<Cluster
   return inClusterConfig(env.kubernetesServiceHost, env.kubernetesServicePort);
 }
 
-function executorFor(flags: OperatorFlags, client: KubeClient): FeedRunExecutor {
+function executorFor(flags: OperatorFlags, client: KubeClient, env: CliEnv): FeedRunExecutor {
   if (flags.executor === 'job') {
     if (!flags.jobImage) throw new Error('--executor job needs --job-image IMAGE (the image holding the threatmesh CLI), or use --executor inprocess');
     return new JobExecutor(client, { image: flags.jobImage, ...(flags.jobServiceAccount ? { serviceAccountName: flags.jobServiceAccount } : {}) });
   }
   if (flags.executor === 'inprocess') {
     const module = flags.ingestionModule ? pathToFileURL(resolve(flags.ingestionModule)) : new URL('../controllers/ingest-entry.ts', import.meta.url);
-    return new InProcessExecutor({ module }, () => new Date());
+    const context = {
+      kubeconfig: flags.kubeconfig ?? env.kubeconfig, kubernetesServiceHost: env.kubernetesServiceHost, kubernetesServicePort: env.kubernetesServicePort,
+      partnerId: flags.partnerId, signingKeyPath: flags.signingKey ? resolve(flags.signingKey) : undefined,
+    };
+    return new InProcessExecutor({ module, context }, () => new Date());
   }
   throw new Error(`--executor must be job or inprocess, got ${JSON.stringify(flags.executor)}`);
 }
@@ -101,7 +105,7 @@ export async function operatorOptions(flags: OperatorFlags, env: CliEnv, log: Lo
   return {
     client,
     log,
-    executor: executorFor(flags, client),
+    executor: executorFor(flags, client, env),
     watchJobs: flags.executor === 'job',
     identity,
     health: parseBind('--metrics-bind', flags.metricsBind),
@@ -137,7 +141,7 @@ export function registerOperator(program: Command, env: CliEnv, log: Logger): vo
     .option('--executor <kind>', 'how Feed runs execute: job (Kubernetes Jobs) or inprocess (worker thread, local sandbox)', 'job')
     .option('--job-image <image>', 'image of ingestion Jobs (needed with --executor job)')
     .option('--job-service-account <name>', 'ServiceAccount of ingestion Jobs')
-    .option('--ingestion-module <path>', 'module exporting runIngestion(feed, runId) for --executor inprocess')
+    .option('--ingestion-module <path>', 'module exporting runIngestion(feed, runId, context) for --executor inprocess (default: the built-in Feed ingestion)')
     .option('--partner-id <id>', 'this partner\'s id (with --signing-key)')
     .option('--signing-key <file>', 'this partner\'s Ed25519 private.pem (with --partner-id)')
     .option('--voting-window <duration>', 'how long voting on a proposal stays open', '72h')

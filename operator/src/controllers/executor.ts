@@ -27,8 +27,21 @@ export interface FeedRef {
   readonly name: string;
 }
 
+/**
+ * Plain-data settings the in-process executor hands to the ingestion function in its worker
+ * (structured-clonable: where the API server is, this partner's identity).
+ */
+export interface IngestionContext {
+  readonly kubeconfig?: string | undefined;
+  readonly kubernetesServiceHost?: string | undefined;
+  readonly kubernetesServicePort?: string | undefined;
+  readonly partnerId?: string | undefined;
+  /** Path of this partner's Ed25519 private.pem, to sign proposals. */
+  readonly signingKeyPath?: string | undefined;
+}
+
 /** Runs ingestion of one Feed once; the in-process executor calls it inside a worker thread. */
-export type IngestionFunction = (feed: Feed, runId: string) => Promise<IngestionReport>;
+export type IngestionFunction = (feed: Feed, runId: string, context: IngestionContext) => Promise<IngestionReport>;
 
 /** A started run. */
 export interface RunHandle {

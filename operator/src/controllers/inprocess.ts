@@ -6,7 +6,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { Feed } from '../api/types.ts';
-import type { FeedRunExecutor, IngestionReport, RunHandle, RunState } from './executor.ts';
+import type { FeedRunExecutor, IngestionContext, IngestionReport, RunHandle, RunState } from './executor.ts';
 
 /** Where the worker finds the ingestion function. */
 export interface InProcessExecutorConfig {
@@ -18,6 +18,8 @@ export interface InProcessExecutorConfig {
   readonly timeoutMs?: number;
   /** Finished runs remembered for status and history. @default 50 */
   readonly remember?: number;
+  /** Passed to the ingestion function in the worker. @default {} */
+  readonly context?: IngestionContext;
   /** Runs at once across all Feeds; a start beyond it throws (the Feed is retried with backoff). @default 2 */
   readonly maxConcurrent?: number;
 }
@@ -66,7 +68,7 @@ export class InProcessExecutor implements FeedRunExecutor {
     const busy = [...this.runs.values()].filter((r) => r.state.phase === 'Running').length;
     const max = this.config.maxConcurrent ?? 2;
     if (busy >= max) return Promise.reject(new ExecutorBusyError(`${busy} in-process runs are already going (maxConcurrent ${max}); run ${runId} starts when one finishes`));
-    const worker = new Worker(WORKER, { workerData: { module: this.config.module.href, exportName: this.config.exportName ?? 'runIngestion', feed, runId } });
+    const worker = new Worker(WORKER, { workerData: { module: this.config.module.href, exportName: this.config.exportName ?? 'runIngestion', feed, runId, context: this.config.context ?? {} } });
     const run: Run = { feedKey: keyOf(feed), runId, worker, state: { phase: 'Running' }, startedAt: this.now().getTime() };
     this.runs.set(runId, run);
     const timer = setTimeout(() => this.finish(run, { phase: 'Failed', message: `run exceeded ${this.config.timeoutMs ?? 3600000} ms and was stopped`, completedAt: this.now() }), this.config.timeoutMs ?? 3_600_000);
