@@ -7,7 +7,7 @@
  */
 import type { Logger } from '../log.ts';
 import type { KubeClient } from './client.ts';
-import { systemClock, type Clock } from './clock.ts';
+import { sleep, systemClock, type Clock } from './clock.ts';
 import { Controller, type ControllerOptions } from './controller.ts';
 import { HealthServer, type HealthCheck } from './health.ts';
 import { Informer, type InformerOptions } from './informer.ts';
@@ -38,6 +38,8 @@ export interface ManagerOptions {
   readonly leaderElection?: ManagerLeaderElection;
   /** Serve /metrics, /healthz, /readyz here; omitted means no server. */
   readonly health?: { readonly port: number; readonly host?: string };
+  /** How long start() waits for the informers' first list before failing. @default 120000 */
+  readonly cacheSyncTimeoutMs?: number;
   /** How long stop() waits for in-flight reconciles. @default 30000 */
   readonly shutdownTimeoutMs?: number;
   /**
@@ -80,6 +82,7 @@ export class Manager {
   private state: ManagerState = 'new';
   private runnablesStarted = false;
   private runnablesStopped: Promise<void> | undefined;
+  private lost = false;
   /** The port the health server listens on, once started. */
   healthPort: number | undefined;
 
@@ -130,7 +133,7 @@ export class Manager {
         const pending = [...this.informers.values()].filter((i) => !i.hasSynced()).map((i) => i.ref.plural);
         return pending.length === 0 || `caches not synced: ${pending.join(', ')}`;
       } },
-      { name: 'manager', check: () => this.state === 'running' || `manager is ${this.state}` },
+      { name: 'manager', check: () => (this.state === 'running' ? this.lost === false || 'lost leadership; controllers stopped' : `manager is ${this.state}`) },
     ];
   }
 
@@ -147,7 +150,7 @@ export class Manager {
       this.log.info('serving metrics and health', { port: this.healthPort, host: this.opts.health.host ?? '127.0.0.1' });
     }
     for (const inf of this.informers.values()) inf.start();
-    await Promise.all([...this.informers.values()].map((i) => i.waitForSync()));
+    await this.waitForCaches();
     if (this.state !== 'starting') return;
     this.log.info('caches synced', { informers: this.informers.size });
     this.state = 'running';
@@ -185,6 +188,18 @@ export class Manager {
     this.log.info('shutdown complete');
   }
 
+  private async waitForCaches(): Promise<void> {
+    const timeoutMs = this.opts.cacheSyncTimeoutMs ?? 120_000;
+    const abort = new AbortController();
+    const synced = Promise.all([...this.informers.values()].map((i) => i.waitForSync())).then(() => true);
+    const ok = await Promise.race([synced, sleep(this.clock, timeoutMs, abort.signal).then(() => false)]);
+    abort.abort();
+    if (ok) return;
+    const pending = [...this.informers.values()].filter((i) => !i.hasSynced()).map((i) => `${i.ref.plural}.${i.ref.group || 'core'}`);
+    await this.stop();
+    throw new Error(`caches did not sync within ${timeoutMs} ms: ${pending.join(', ')}; are the CRDs installed (kubectl apply -f crds/) and may this ServiceAccount list and watch them?`);
+  }
+
   private startRunnables(): void {
     if (this.runnablesStarted || this.state !== 'running') return;
     this.runnablesStarted = true;
@@ -203,6 +218,7 @@ export class Manager {
 
   private lostLeadership(): void {
     if (this.state !== 'running') return;
+    this.lost = true;
     this.log.error('lost leadership; stopping controllers');
     void this.stopRunnables().then(() => this.opts.onLostLeadership?.());
   }
