@@ -105,6 +105,15 @@ after(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
+function checkProposal(i: ThreatIndicator, feedRef: string): void {
+  const ind = { type: 'ipv4' as const, value: i.spec.value };
+  assert.equal(i.metadata.name, indicatorObjectName(ind));
+  assert.equal(i.spec.confidence, 90);
+  assert.deepEqual(i.spec.labels, ['botnet-c2']);
+  assert.equal(i.spec.provenance?.feed, feedRef);
+  assert.ok(keys.publicKey.verify('proposal', indicatorCanonicalJson(ind), i.spec.proposal?.signature ?? ''), 'proposal signature verifies');
+}
+
 describe('threatmesh ingest --feed', () => {
   test('proposes signed ThreatIndicators, writes Feed status, then uses the ETag (304, nothing new)', async () => {
     await kube.create(FEEDS, feed('feodo', '/ipblocklist.csv'));
@@ -112,14 +121,7 @@ describe('threatmesh ingest --feed', () => {
     assert.equal(r.code, 0, r.stderr);
     const items = await indicators('feodo');
     assert.deepEqual(items.map((i) => i.spec.value).sort(), ['162.243.103.246', '185.117.73.147', '51.178.161.32']);
-    for (const i of items) {
-      const ind = { type: 'ipv4' as const, value: i.spec.value };
-      assert.equal(i.metadata.name, indicatorObjectName(ind));
-      assert.equal(i.spec.confidence, 90);
-      assert.deepEqual(i.spec.labels, ['botnet-c2']);
-      assert.equal(i.spec.provenance?.feed, `${ns}/feodo`);
-      assert.ok(keys.publicKey.verify('proposal', indicatorCanonicalJson(ind), i.spec.proposal?.signature ?? ''), 'proposal signature verifies');
-    }
+    for (const i of items) checkProposal(i, `${ns}/feodo`);
     const f = await kube.get<Feed>(FEEDS, 'feodo', ns);
     assert.equal(f?.status?.lastRun?.outcome, 'Succeeded');
     assert.deepEqual(f?.status?.lastRun?.counts, { fetched: 5, new: 3, duplicate: 1, rejected: 0, rejectedReasons: {} });
