@@ -376,6 +376,14 @@ describe('Runtime helpers on a real API server', () => {
   });
 });
 
+describe('Manager start-up errors', () => {
+  test('caches that cannot sync (kind not served) fail start() with a message naming the resource', async () => {
+    const manager = new Manager({ client, log, metrics: new RuntimeMetrics(), cacheSyncTimeoutMs: 1500 });
+    manager.informer({ group: 'missing.threatmesh.io', version: 'v1', plural: 'gizmos', kind: 'Gizmo', namespaced: true }, { backoffBaseMs: 100 });
+    await assert.rejects(manager.start(), /caches did not sync within 1500 ms: gizmos\.missing\.threatmesh\.io; are the CRDs installed/);
+  });
+});
+
 describe('Leader election', () => {
   interface Replica {
     id: string;
@@ -474,6 +482,7 @@ describe('Leader election', () => {
       assert.ok(cur);
       await client.update<Lease>(leaseResource, { ...cur, spec: { ...cur.spec, holderIdentity: 'intruder', leaseDurationSeconds: 60, renewTime: microTime(Date.now()) } });
       await until('a steps down', () => lost && !m.isLeader(), 20_000);
+      assert.match(String(m.readyChecks().map((c) => c.check()).find((r) => r !== true)), /lost leadership/, 'no longer ready');
       const text = await metrics.registry.metrics();
       assert.match(text, /leader_election_master_status\{name="steal"\} 0/);
     } finally {
