@@ -7,6 +7,8 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
+import { createServer } from 'node:net';
 import { PassThrough } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
 import { MongoClient, type Db } from 'mongodb';
@@ -317,5 +319,73 @@ describe('a partner detects a dishonest or damaged sequencer', () => {
     await admit(net, ind('impostor.evil.example'));
     const p = await replica(net, 'alpha', 'impostor_alpha', SigningKey.generate());
     assert.equal((await halt(p.replica.sync())).reason, 'bad-tree-head');
+  });
+});
+
+describe('sequencer restarts and transport', () => {
+  test('a restarted sequencer restores the same log and extends it consistently for partners', async () => {
+    const key = SigningKey.generate();
+    const first = await startNetwork('restart', key);
+    await admit(first, ind('before-1.evil.example'));
+    await admit(first, ind('before-2.evil.example'));
+    const p = await replica(first, 'alpha', 'restart_alpha');
+    const head = await p.replica.sync();
+    await first.server.stop();
+    const reopened = await Sequencer.open({ store: await MongoLogStore.open(first.db), key, partners: directoryEntries, quorum: QUORUM, now: () => new Date(), log: logger() });
+    assert.equal(reopened.size, 2);
+    assert.equal((await reopened.treeHead()).rootHash, head.rootHash);
+    const server = await startExchangeServer({ sequencer: reopened, directory: new Map(directoryEntries.map((e) => [e.partnerId, e])), tls: tls.sequencer, address: '127.0.0.1:0', log: logger() });
+    closers.push(() => server.stop());
+    const second: Network = { ...first, sequencer: reopened, server, client: (id) => {
+      const c = new ExchangeClient({ address: `127.0.0.1:${server.port}`, tls: tls[id], serverName: 'localhost' });
+      closers.push(() => c.close());
+      return c;
+    } };
+    assert.equal(await admit(second, ind('after.evil.example')), 2);
+    const resumed = new PartnerReplica({
+      sourceId: 'sequencer', source: second.client('alpha'), sink: p.sink, cursors: p.cursors,
+      anchors: { sequencerKey: key.publicKey, partners: directoryEntries, quorum: QUORUM }, now: () => new Date(), log: logger(),
+    });
+    assert.deepEqual(await resumed.sync().then((r) => [r.applied, r.treeSize]), [1, 3]);
+  });
+
+  test('the sequencer refuses to start on a log with a missing entry or a head signed by another key', async () => {
+    const key = SigningKey.generate();
+    const net = await startNetwork('broken', key);
+    await admit(net, ind('keep-1.evil.example'));
+    await admit(net, ind('keep-2.evil.example'));
+    await net.sequencer.treeHead();
+    const reopen = (k: SigningKey): Promise<Sequencer> => MongoLogStore.open(net.db).then((store) => Sequencer.open({ store, key: k, partners: directoryEntries, quorum: QUORUM, now: () => new Date(), log: logger() }));
+    await assert.rejects(reopen(SigningKey.generate()), /not validly signed by this sequencer's key/);
+    await net.db.collection(LOG_ENTRIES).deleteOne({ index: 0 });
+    await assert.rejects(reopen(key), (err: unknown) => err instanceof SequencerStateError && /not contiguous: expected index 0, found 1/.test(err.message));
+  });
+
+  test('a pinned certificate must be the one presented', async () => {
+    const alphaPin = new X509Certificate(tls.alpha.certPem).fingerprint256;
+    const pinned = directoryEntries.map((e) => (e.partnerId === 'alpha' ? { ...e, certFingerprint256: alphaPin } : e.partnerId === 'bravo' ? { ...e, certFingerprint256: alphaPin } : e));
+    const net = await startNetwork('pinned', SigningKey.generate(), pinned);
+    assert.equal((await net.client('alpha').treeHead()).treeSize, 0);
+    const err = await refusal(net.client('bravo').treeHead());
+    assert.deepEqual([err.code, err.reason], [grpc.status.PERMISSION_DENIED, 'pinned-certificate-mismatch']);
+  });
+
+  test('UNAVAILABLE is retried with capped exponential backoff, then reported', async () => {
+    const port = await new Promise<number>((resolve) => {
+      const srv = createServer();
+      srv.listen(0, '127.0.0.1', () => {
+        const addr = srv.address();
+        srv.close(() => resolve(typeof addr === 'object' && addr !== null ? addr.port : 0));
+      });
+    });
+    const sleeps: number[] = [];
+    const c = new ExchangeClient({
+      address: `127.0.0.1:${port}`, tls: tls.alpha, serverName: 'localhost', deadlineMs: 5_000,
+      retry: { attempts: 4, baseMs: 100, capMs: 150 }, random: () => 0.999, sleep: (ms) => { sleeps.push(ms); return Promise.resolve(); },
+    });
+    closers.push(() => c.close());
+    const err = await refusal(c.treeHead());
+    assert.equal(err.code, grpc.status.UNAVAILABLE);
+    assert.deepEqual(sleeps, [100, 150, 150]);
   });
 });
