@@ -74,6 +74,10 @@ describe('parseDelimited', () => {
     }
   });
 
+  test('UTF-16 without a BOM is a clear error, not a stream of odd values', async () => {
+    await assert.rejects(parse(Buffer.from('value\nevil.example.net\n', 'utf16le'), { header: true, value: 'value' }), (e: unknown) => e instanceof FeedError && e.code === 'invalid-encoding');
+  });
+
   test('invalid UTF-8 is a counted rejection of that line only', async () => {
     const bad = Buffer.concat([Buffer.from('v\na.example.net\n'), Buffer.from([0x62, 0xff, 0xfe, 0x0a]), Buffer.from('c.example.net\n')]);
     const d = await parse(bad, { header: true, value: 'v' });

@@ -26,6 +26,14 @@ function detectBom(b: Buffer): Bom {
   return 'none';
 }
 
+/** True when at least a quarter of the first bytes are NUL: UTF-16 text without a BOM (or binary data). */
+export function looksLikeUtf16(head: Buffer): boolean {
+  if (head.length < 8) return false;
+  let zeros = 0;
+  for (const b of head) if (b === 0) zeros++;
+  return zeros * 4 >= head.length;
+}
+
 /** True when `head` (the first bytes of a payload, BOM removed) starts like an HTML page. */
 export function looksLikeHtml(head: Buffer): boolean {
   let i = 0;
@@ -68,6 +76,9 @@ export async function* prepareBytes(source: ByteSource): AsyncGenerator<Buffer> 
     return;
   }
   if (bom === 'utf8') head = head.subarray(3);
+  if (looksLikeUtf16(head)) {
+    throw new FeedError('invalid-encoding', 'the feed looks like UTF-16 without a byte-order mark (many NUL bytes); re-encode it as UTF-8 or add a BOM');
+  }
   if (looksLikeHtml(head)) {
     throw new FeedError('html-instead-of-data', 'the source returned an HTML page instead of feed data (a login, error or rate-limit page?); check the URL and the credentials');
   }
