@@ -68,34 +68,37 @@ function samePrefix(a: Net, b: Net, prefix: number): boolean {
  * faster than node's BlockList, whose per-check SocketAddress objects dominated profiles).
  */
 class Ranges {
-  readonly nets: Net[] = [];
+  private readonly v4: Net[] = [];
+  private readonly v6: Net[] = [];
 
   add(cidr: string, source: string): void {
     const net = parseNet(cidr);
     if (net === undefined) throw new FeedError('bad-config', `warning list ${source}: "${cidr}" is not an IP address or CIDR`);
-    this.nets.push(net);
+    (net.v === 4 ? this.v4 : this.v6).push(net);
   }
 
   /** True when the address lies in one of the networks. */
   has(a: Net): boolean {
-    for (const n of this.nets) if (samePrefix(n, a, n.prefix)) return true;
+    for (const n of a.v === 4 ? this.v4 : this.v6) if (samePrefix(n, a, n.prefix)) return true;
     return false;
   }
 
   /** True when the network overlaps any network of the list (contains one, or lies inside one). */
   overlaps(c: Net): boolean {
-    for (const n of this.nets) if (samePrefix(n, c, Math.min(n.prefix, c.prefix))) return true;
+    for (const n of c.v === 4 ? this.v4 : this.v6) if (samePrefix(n, c, Math.min(n.prefix, c.prefix))) return true;
     return false;
   }
 }
 
-function domainIn(set: ReadonlySet<string>, domain: string): boolean {
-  let d = domain;
+/** The list holding `domain` or one of its parent domains (one walk over a combined map). */
+function domainListOf(map: ReadonlyMap<string, WarningListName>, domain: string): WarningListName | undefined {
+  let i = 0;
   for (;;) {
-    if (set.has(d)) return true;
-    const dot = d.indexOf('.');
-    if (dot < 0) return false;
-    d = d.slice(dot + 1);
+    const hit = map.get(i === 0 ? domain : domain.slice(i));
+    if (hit !== undefined) return hit;
+    const dot = domain.indexOf('.', i);
+    if (dot < 0) return undefined;
+    i = dot + 1;
   }
 }
 
@@ -123,8 +126,7 @@ export function buildWarningList(data: WarningListData): WarningList {
   const resolvers = new Ranges();
   for (const c of data.resolvers) resolvers.add(c, 'public resolvers');
   const resolverSet = new Set(data.resolvers.filter((r) => !r.includes('/')).map((r) => normalizeIp(r)));
-  const special = new Set(data.specialDomains.map((d) => d.toLowerCase()));
-  const top = new Set(data.topDomains.map((d) => d.toLowerCase()));
+  const special = new Map<string, WarningListName>(data.specialDomains.map((d) => [d.toLowerCase(), 'special-domain']));
   const hashes = new Set(data.knownGoodHashes.map((h) => h.toLowerCase()));
   const allow = buildAllow(data.allow ?? []);
   const ipList = (v: string): WarningListName | undefined => {
@@ -137,13 +139,17 @@ export function buildWarningList(data: WarningListData): WarningList {
     if (c === undefined) return undefined;
     return reserved.overlaps(c) ? 'reserved-ip' : resolvers.overlaps(c) ? 'public-resolver' : allow.ranges.overlaps(c) ? 'allowlist' : undefined;
   };
-  const domainList = (d: string): WarningListName | undefined =>
-    domainIn(special, d) ? 'special-domain' : domainIn(top, d) ? 'top-domain' : domainIn(allow.domains, d) ? 'allowlist' : undefined;
+  // One map for every domain list; on a name in several lists the first set wins: special, top, allowlist.
+  const domains = new Map<string, WarningListName>();
+  for (const d of allow.domains) domains.set(d, 'allowlist');
+  for (const d of data.topDomains) domains.set(d.toLowerCase(), 'top-domain');
+  for (const [d, name] of special) domains.set(d, name);
+  const domainList = (d: string): WarningListName | undefined => domainListOf(domains, d);
   const urlList = (ind: Indicator): WarningListName | undefined => {
     const host = hostOfUrl(ind.value);
     const a = isIpLiteral(host) ? parseNet(host) : undefined;
     if (a !== undefined) return reserved.has(a) ? 'reserved-ip' : allowExact(allow.exact, ind);
-    return domainIn(special, host) ? 'special-domain' : allowExact(allow.exact, ind);
+    return domainListOf(special, host) ?? allowExact(allow.exact, ind);
   };
   return {
     match(ind: Indicator): WarningListName | undefined {
