@@ -21,6 +21,7 @@ import { ExchangeClient, ExchangeCallError } from '../../operator/src/exchange/c
 import { signProposal, type EntryKind } from '../../operator/src/exchange/entry.ts';
 import { PartnerReplica, ReplicationHalted } from '../../operator/src/exchange/partner.ts';
 import { Sequencer, SequencerStateError } from '../../operator/src/exchange/sequencer.ts';
+import { AutoVoter } from '../../operator/src/exchange/voter.ts';
 import { startExchangeServer, type ExchangeServer } from '../../operator/src/exchange/server.ts';
 import type { PartnerEntry, TlsMaterial } from '../../operator/src/exchange/tls.ts';
 import { MongoCursorStore } from '../../operator/src/store/cursor.ts';
@@ -387,5 +388,37 @@ describe('sequencer restarts and transport', () => {
     const err = await refusal(c.treeHead());
     assert.equal(err.code, grpc.status.UNAVAILABLE);
     assert.deepEqual(sleeps, [100, 150, 150]);
+  });
+});
+
+describe('automatic voting and continuous replication', () => {
+  test('voters judge pending rounds by policy and running replicas converge on the same log', async () => {
+    const net = await startNetwork('auto');
+    const voters = (['alpha', 'bravo', 'charlie'] as const).map((id) => new AutoVoter({
+      partnerId: id, key: keys[id], client: net.client(id), partners: directoryEntries, now: () => new Date(), log: logger(),
+      policy: { judge: (r) => (r.indicator.value.endsWith('.example.org') ? { decision: 'reject', reason: 'warning list' } : { decision: 'approve' }) },
+    }));
+    const replicas = await Promise.all((['alpha', 'bravo', 'charlie'] as const).map((id) => replica(net, id, `auto_${id}`)));
+    const stop = new AbortController();
+    const running = replicas.map((r) => r.replica.run({ signal: stop.signal, waitMs: 200 }));
+    const alpha = net.client('alpha');
+    const values = [...Array.from({ length: 12 }, (_, i) => `auto-${i}.evil.example`), 'benign.example.org'];
+    for (const v of values) await alpha.propose({ kind: 'add', indicatorJson: indicatorCanonicalJson(ind(v)), proposerId: 'alpha', signature: signProposal(keys.alpha, 'add', ind(v)) });
+    for (const v of voters) await v.voteOnce();
+    assert.equal(net.sequencer.pending().length, 0, 'every round is decided');
+    assert.equal(net.sequencer.size, 12, 'the warning-listed indicator was rejected');
+    for (let i = 0; i < 200; i++) {
+      const cursors = await Promise.all(replicas.map((r) => r.replica.cursor()));
+      if (cursors.every((c) => c.nextIndex === 12)) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    stop.abort();
+    await Promise.all(running);
+    const sets = await Promise.all(replicas.map(async (r) => shape(await r.sink.all())));
+    assert.equal(sets[0]!.length, 12);
+    assert.deepEqual(sets[1], sets[0]);
+    assert.deepEqual(sets[2], sets[0]);
+    const heads = await Promise.all(replicas.map(async (r) => (await r.replica.cursor()).head?.rootHash));
+    assert.equal(new Set(heads).size, 1);
   });
 });

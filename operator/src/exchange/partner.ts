@@ -8,6 +8,7 @@
 import { indicatorDigest } from '../domain/canonical.ts';
 import type { SignedTreeHead } from '../domain/treehead.ts';
 import type { Logger } from '../log.ts';
+import { jitteredBackoff } from '../runtime/ratelimit.ts';
 import type { IndexedEntry } from './entry.ts';
 import { checkConsistency, checkEntry, checkTreeHead, type HaltReason, type TrustAnchors, type Violation } from './verify.ts';
 import type { WireEntryResult } from './wire.ts';
@@ -92,7 +93,20 @@ export interface PartnerReplicaOptions {
   readonly checkpointEvery?: number;
 }
 
+/** How {@link PartnerReplica.run} paces itself. */
+export interface RunOptions {
+  readonly signal: AbortSignal;
+  /** Long-poll of each sync for new entries. @default 10_000 */
+  readonly waitMs?: number;
+  /** Backoff after transport errors. @default 200 */
+  readonly baseMs?: number;
+  /** @default 30_000 */
+  readonly capMs?: number;
+  readonly random?: () => number;
+}
+
 const DEFAULT_CHECKPOINT = 256;
+const DEFAULT_WAIT_MS = 10_000;
 
 /** One partner's replication from one sequencer. */
 export class PartnerReplica {
@@ -123,7 +137,7 @@ export class PartnerReplica {
     const proof = needsProof ? await this.#o.source.consistencyProof(accepted.treeSize, head.treeSize) : [];
     await this.#check(start, checkConsistency(accepted, head, proof));
     let cursor: ReplicaCursor = { nextIndex: start.nextIndex, head };
-    await this.#o.cursors.save(this.#o.sourceId, cursor);
+    if (accepted === undefined || accepted.treeSize !== head.treeSize) await this.#o.cursors.save(this.#o.sourceId, cursor);
     let applied = 0;
     if (cursor.nextIndex < head.treeSize) {
       for await (const item of this.#o.source.entries(cursor.nextIndex, head.treeSize)) {
@@ -137,6 +151,27 @@ export class PartnerReplica {
     }
     if (applied > 0) this.#o.log.info('replicated', { source: this.#o.sourceId, applied, treeSize: head.treeSize, rootHash: head.rootHash });
     return { applied, treeSize: head.treeSize, rootHash: head.rootHash, caughtUp: cursor.nextIndex === head.treeSize };
+  }
+
+  /**
+   * Syncs until `signal` aborts: each sync long-polls the source for `waitMs`; transport
+   * errors are retried with capped exponential backoff. Rejects with {@link ReplicationHalted}
+   * when a check fails (the caller raises the condition, Event and metric).
+   */
+  async run(opts: RunOptions): Promise<void> {
+    let failures = 0;
+    while (!opts.signal.aborted) {
+      try {
+        await this.sync(opts.waitMs ?? DEFAULT_WAIT_MS);
+        failures = 0;
+      } catch (err) {
+        if (err instanceof ReplicationHalted) throw err;
+        failures += 1;
+        const delay = jitteredBackoff(failures, opts.baseMs ?? 200, opts.capMs ?? 30_000, opts.random ?? Math.random);
+        this.#o.log.warn('sync failed; retrying', { source: this.#o.sourceId, failures, delayMs: delay, err });
+        await abortableSleep(delay, opts.signal);
+      }
+    }
   }
 
   async #verified(cursor: ReplicaCursor, head: SignedTreeHead, item: WireEntryResult): Promise<VerifiedEntry> {
@@ -160,4 +195,16 @@ export class PartnerReplica {
     this.#o.log.error('replication halted', { source: this.#o.sourceId, reason: violation.reason, index: violation.index, detail: violation.message });
     throw new ReplicationHalted(violation);
   }
+}
+
+function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
 }

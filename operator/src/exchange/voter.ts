@@ -1,0 +1,76 @@
+/**
+ * A voter's automatic side: polls the sequencer's pending rounds, checks each proposal's
+ * signature itself (it does not trust the sequencer), asks an injected {@link VotingPolicy}
+ * and signs its vote. Rounds the policy leaves undecided wait for an analyst's manual vote.
+ */
+import type { VoteDecision, Vote, Voter } from '../domain/quorum.ts';
+import { signVote } from '../domain/quorum.ts';
+import type { SigningKey } from '../domain/signature.ts';
+import type { Logger } from '../log.ts';
+import { verifyProposal } from './entry.ts';
+import type { PendingRound, VoteResult } from './sequencer.ts';
+
+/** A policy's answer; undefined from {@link VotingPolicy.judge} means "leave it to a person". */
+export interface Judgement {
+  readonly decision: VoteDecision;
+  readonly reason?: string;
+}
+
+/** This partner's voting rules (warning lists, minimum confidence, corroboration…). */
+export interface VotingPolicy {
+  judge(round: PendingRound): Judgement | undefined;
+}
+
+/** The calls a voter makes (ExchangeClient implements them). */
+export interface VoterClient {
+  listPending(): Promise<PendingRound[]>;
+  vote(v: Vote): Promise<VoteResult>;
+}
+
+/** What an automatic voter is built from. */
+export interface AutoVoterOptions {
+  readonly partnerId: string;
+  readonly key: SigningKey;
+  readonly client: VoterClient;
+  readonly policy: VotingPolicy;
+  /** Known partners, to check proposers' signatures. */
+  readonly partners: readonly Voter[];
+  readonly now: () => Date;
+  readonly log: Logger;
+}
+
+/** Votes automatically on pending rounds, at most once per round. */
+export class AutoVoter {
+  readonly #o: AutoVoterOptions;
+  readonly #voted = new Set<string>();
+
+  constructor(opts: AutoVoterOptions) {
+    this.#o = opts;
+  }
+
+  /** Looks at every pending round once; returns how many votes it sent. */
+  async voteOnce(): Promise<number> {
+    const rounds = await this.#o.client.listPending();
+    const open = new Set(rounds.map((r) => r.subject));
+    for (const s of this.#voted) if (!open.has(s)) this.#voted.delete(s);
+    let sent = 0;
+    for (const round of rounds) {
+      if (this.#voted.has(round.subject) || !this.#authentic(round)) continue;
+      const judgement = this.#o.policy.judge(round);
+      if (judgement === undefined) continue;
+      this.#voted.add(round.subject);
+      const fields = { partnerId: this.#o.partnerId, digest: round.subject, decision: judgement.decision, signedAt: this.#o.now().toISOString() };
+      await this.#o.client.vote(signVote(this.#o.key, judgement.reason !== undefined ? { ...fields, reason: judgement.reason } : fields));
+      sent += 1;
+    }
+    return sent;
+  }
+
+  #authentic(round: PendingRound): boolean {
+    const proposer = this.#o.partners.find((p) => p.partnerId === round.proposerId);
+    if (proposer !== undefined && verifyProposal(proposer.publicKey, round.kind, round.indicator, round.signature)) return true;
+    this.#voted.add(round.subject);
+    this.#o.log.warn('pending round with an invalid proposal signature; not voting', { subject: round.subject, proposer: round.proposerId });
+    return false;
+  }
+}
