@@ -40,6 +40,14 @@ describe('parseDelimited', () => {
     assert.deepEqual(values(await parse('// x\n1;2\n', { delimiter: ';', comment: ['//'], value: 1 })), ['2']);
   });
 
+  test('header: true on an abuse.ch file takes the header from the last comment line, never by guess', async () => {
+    const abusech = '################\n# "first_seen_utc","dst_ip","dst_port"\n"2026-01-01","51.178.161.32","443"\n"2026-01-02","162.243.103.246","80"\n';
+    const d = await parse(abusech, { header: true, value: 'dst_ip' });
+    assert.deepEqual(values(d), ['51.178.161.32', '162.243.103.246']);
+    assert.equal(d.records[0]?.fields?.['dst_port'], '443');
+    await assert.rejects(parse(abusech, { header: true, value: 'ip' }), (e: unknown) => e instanceof FeedError && e.code === 'bad-config');
+  });
+
   test('a type column is mapped through the vocabulary and typeMap; unknown labels are counted skips', async () => {
     const d = await parse('v,t\n1.2.3.4,ip-dst\nevil.example.net,hostname\nx,text\n5.6.7.8,custom\n', { header: true, value: 'v', typeColumn: 't', vocabulary: 'misp', typeMap: { custom: 'ipv4' } });
     assert.deepEqual(d.records.map((r) => [r.type, r.value]), [['ipv4', '1.2.3.4'], ['domain', 'evil.example.net'], ['ipv4', '5.6.7.8']]);

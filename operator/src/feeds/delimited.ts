@@ -136,6 +136,8 @@ class CsvProcessor {
   private readonly max: number;
   private readonly comments: readonly string[];
   private headerPending: boolean;
+  /** The last comment line before the header: abuse.ch-style files put the header there. */
+  private lastComment: string | undefined;
   private out = newBatch();
 
   constructor(opts: DelimitedOptions, st: CsvState, delim: string, max: number) {
@@ -172,7 +174,11 @@ class CsvProcessor {
       st.skipLeft--;
       return;
     }
-    if (line.length === 0 || this.isComment(line)) return;
+    if (line.length === 0) return;
+    if (this.isComment(line)) {
+      if (this.headerPending) this.lastComment = line;
+      return;
+    }
     st.startLine = no;
     st.size = line.length;
     st.overflow = false;
@@ -271,11 +277,35 @@ class CsvProcessor {
     }
     if (this.headerPending) {
       this.headerPending = false;
+      if (this.headerFromComment(fields)) {
+        this.emit(fields);
+        return;
+      }
       st.names = fields.map((f) => f.trim());
       resolveColumns(st, this.opts, st.names);
       return;
     }
     this.emit(fields);
+  }
+
+  /**
+   * With a header expected, when the first row does not name the mapped columns but the last
+   * comment line before it does (`# "first_seen_utc","dst_ip",...` as abuse.ch publishes), that
+   * comment is the header and the first row is data. Only used when every mapped column name is
+   * found there, so it never maps a column by guess.
+   */
+  private headerFromComment(first: string[]): boolean {
+    const wanted = [this.opts.value, this.opts.typeColumn].filter((c): c is string => typeof c === 'string');
+    const firstNames = first.map((f) => f.trim());
+    if (wanted.length === 0 || wanted.every((w) => firstNames.includes(w)) || this.lastComment === undefined) return false;
+    let text = this.lastComment;
+    for (const c of this.comments) if (text.startsWith(c)) text = text.slice(c.length);
+    text = text.trim();
+    const names = (text.includes('"') ? splitQuotedLine(text, this.delim) : text.split(this.delim))?.map((f) => f.trim());
+    if (names === undefined || !wanted.every((w) => names.includes(w))) return false;
+    this.st.names = names;
+    resolveColumns(this.st, this.opts, names);
+    return true;
   }
 
   private emit(fields: string[]): void {
