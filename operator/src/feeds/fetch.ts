@@ -187,7 +187,11 @@ async function* bodyStream(res: http.IncomingMessage, opts: FetchOptions, declar
     res.destroy(e);
   };
   const timer = setTimeout(() => kill(new FeedError('timeout', `the download took longer than ${total} ms; raise limits.timeoutSeconds or check the server`)), total);
-  res.socket?.setTimeout(idle, () => kill(new FeedError('timeout', `the server sent nothing for ${idle} ms during the download`)));
+  // The socket may be reused (keep-alive): add the idle listener for this response only and remove it after.
+  const socket = res.socket;
+  const onIdle = (): void => kill(new FeedError('timeout', `the server sent nothing for ${idle} ms during the download`));
+  socket?.setTimeout(idle);
+  socket?.on('timeout', onIdle);
   let n = 0;
   try {
     for await (const chunk of res) {
@@ -200,13 +204,19 @@ async function* bodyStream(res: http.IncomingMessage, opts: FetchOptions, declar
     throw new FeedError('truncated', `the connection broke during the download after ${n} bytes: ${(err as Error).message}`);
   } finally {
     clearTimeout(timer);
-    res.socket?.setTimeout(0);
+    socket?.setTimeout(0);
+    socket?.off('timeout', onIdle);
     res.destroy();
   }
   if (failure !== undefined) throw failure;
-  if (!res.complete || (Number.isFinite(declared) && header(res, 'content-encoding') === undefined && n < declared)) {
-    throw new FeedError('truncated', `the download ended after ${n} bytes${Number.isFinite(declared) ? ` of ${declared}` : ''} (connection closed early)`);
-  }
+  checkComplete(res, declared, n);
+}
+
+/** Fails with 'truncated' when the response ended before its end (or its Content-Length). */
+function checkComplete(res: http.IncomingMessage, declared: number, n: number): void {
+  const known = Number.isFinite(declared);
+  if (res.complete && !(known && header(res, 'content-encoding') === undefined && n < declared)) return;
+  throw new FeedError('truncated', `the download ended after ${n} bytes${known ? ` of ${declared}` : ''} (connection closed early)`);
 }
 
 function redact(url: string): string {
