@@ -28,6 +28,8 @@ interface RawRequest {
   readonly body?: unknown;
   readonly contentType?: string;
   readonly signal?: AbortSignal;
+  /** Destroy the connection after this long without any bytes (for watches). */
+  readonly idleTimeoutMs?: number;
 }
 
 /** Builds the REST path of `ref`, e.g. /apis/threatmesh.io/v1alpha1/namespaces/ns/feeds/name/status. */
@@ -101,7 +103,10 @@ export class KubeHttpClient implements KubeClient {
     const query = { ...listQuery(opts), watch: true, allowWatchBookmarks: opts.allowWatchBookmarks, timeoutSeconds: opts.timeoutSeconds };
     let res: http.IncomingMessage;
     try {
-      res = await this.open({ method: 'GET', path: resourcePath(ref, opts.namespace), query, signal });
+      // A silently dead connection never ends; the server closes after timeoutSeconds and sends
+      // bookmarks about once a minute, so a longer silence means the peer is gone.
+      const idleTimeoutMs = ((opts.timeoutSeconds ?? 1800) + 90) * 1000;
+      res = await this.open({ method: 'GET', path: resourcePath(ref, opts.namespace), query, signal, idleTimeoutMs });
     } catch (err) {
       if (signal.aborted) return;
       throw err;
@@ -218,6 +223,10 @@ export class KubeHttpClient implements KubeClient {
     return new Promise((resolve, reject) => {
       const r = mod.request(url, { method: req.method, headers, agent: this.agent, signal: req.signal }, resolve);
       r.on('error', reject);
+      if (req.idleTimeoutMs !== undefined) {
+        const ms = req.idleTimeoutMs;
+        r.setTimeout(ms, () => r.destroy(new Error(`${req.method} ${req.path}: no data from ${this.config.server} for ${ms} ms`)));
+      }
       r.end(payload);
     });
   }

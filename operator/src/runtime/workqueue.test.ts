@@ -49,6 +49,31 @@ describe('WorkQueue de-duplication', () => {
   });
 });
 
+describe('WorkQueue order', () => {
+  test('stays FIFO across internal compaction of a long queue', async () => {
+    const q = newQueue();
+    const want: string[] = [];
+    for (let i = 0; i < 3000; i++) {
+      q.add(`k${i}`);
+      want.push(`k${i}`);
+    }
+    const got: string[] = [];
+    for (let i = 0; i < 6000; i++) {
+      const k = await q.get();
+      if (k === undefined) break;
+      got.push(k);
+      q.done(k);
+      if (i < 3000 && i % 2 === 0) {
+        q.add(`x${i}`);
+        want.push(`x${i}`);
+      }
+      if (q.len() === 0) break;
+    }
+    assert.deepEqual(got, want);
+    assert.equal(q.len(), 0);
+  });
+});
+
 describe('WorkQueue workers', () => {
   test('never process one key concurrently, but different keys in parallel', async () => {
     const q = newQueue();

@@ -30,7 +30,9 @@ export class WorkQueue {
   private readonly clock: Clock;
   private readonly limiter: RateLimiter;
   private readonly metrics: QueueMetrics | undefined;
-  private readonly queue: string[] = [];
+  /** FIFO of waiting keys from index `head` on (Array.shift is O(n) on large arrays). */
+  private queue: string[] = [];
+  private head = 0;
   private readonly dirty = new Set<string>();
   private readonly processing = new Set<string>();
   private readonly delayed = new Map<string, { at: number; timer: TimerHandle }>();
@@ -93,7 +95,7 @@ export class WorkQueue {
 
   /** Keys waiting to be handed out (not counting delayed or in-flight keys). */
   len(): number {
-    return this.queue.length;
+    return this.queue.length - this.head;
   }
 
   /** Keys scheduled by addAfter/addRateLimited and not yet due. */
@@ -176,14 +178,18 @@ export class WorkQueue {
       return;
     }
     this.queue.push(key);
-    this.metrics?.depth(this.queue.length);
+    this.metrics?.depth(this.len());
   }
 
   private take(): string | undefined {
-    if (this.shuttingDown) return undefined;
-    const key = this.queue.shift();
-    if (key === undefined) return undefined;
-    this.metrics?.depth(this.queue.length);
+    if (this.shuttingDown || this.head >= this.queue.length) return undefined;
+    const key = this.queue[this.head] as string;
+    this.head += 1;
+    if (this.head >= 1024 && this.head * 2 >= this.queue.length) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
+    this.metrics?.depth(this.len());
     this.dirty.delete(key);
     this.processing.add(key);
     return key;
