@@ -48,10 +48,10 @@ async function crds(): Promise<KubeObject[]> {
   return out;
 }
 
-function ingest(args: string[]): Promise<{ code: number; stderr: string }> {
+function ingest(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [mainTs, 'ingest', ...args], { env: { ...process.env, KUBECONFIG: cp.kubeconfigPath, LOG_LEVEL: 'warn' } }, (err, _stdout, stderr) => {
-      resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : 1, stderr });
+    execFile(process.execPath, [mainTs, 'ingest', ...args], { env: { ...process.env, KUBECONFIG: cp.kubeconfigPath, LOG_LEVEL: 'warn' } }, (err, stdout, stderr) => {
+      resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : 1, stdout, stderr });
     });
   });
 }
@@ -144,6 +144,15 @@ describe('threatmesh ingest --feed', () => {
     const annotated = await kube.get<KubeObject>(JOBS, 'feodo-copy-run1', ns);
     const report = JSON.parse(annotated?.metadata.annotations?.[RUN_REPORT_ANNOTATION] ?? '{}') as { outcome: string; fetched: number; new: number; duplicate: number };
     assert.deepEqual([report.outcome, report.fetched, report.new, report.duplicate], ['succeeded', 5, 0, 4]);
+  });
+
+  test('--feed with --dry-run previews the Feed: NDJSON out, nothing proposed, status untouched', async () => {
+    await kube.create(FEEDS, feed('preview', '/preview.csv'));
+    const r = await ingest(['--feed', `${ns}/preview`, '--dry-run']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim().split('\n').length, 3);
+    assert.equal((await indicators('preview')).length, 0);
+    assert.equal((await kube.get<Feed>(FEEDS, 'preview', ns))?.status?.lastRun, undefined);
   });
 
   test('a feed that serves HTML fails: exit 1, Failed status with the reason, nothing proposed', async () => {

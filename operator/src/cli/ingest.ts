@@ -8,6 +8,7 @@
  * - Job: `ingest --feed NAMESPACE/NAME [--run-id ID]` reads the Feed, ingests, proposes the new
  *   indicators as ThreatIndicators, and reports: into the run's Job annotation when --run-id
  *   is given (the Feed controller copies it into Feed status), else into Feed status directly.
+ *   With --dry-run it previews the Feed instead: nothing proposed, status untouched.
  */
 import { readFile } from 'node:fs/promises';
 import { type Command, CommanderError, InvalidArgumentError, Option } from 'commander';
@@ -25,7 +26,8 @@ import { RUN_REPORT_ANNOTATION } from '../controllers/reasons.ts';
 import { runIngestion, type IngestionConfig, type IngestSink } from '../feeds/ingest.ts';
 import { total, type IngestedIndicator, type RunReport } from '../feeds/pipeline.ts';
 import { PRESETS, findPreset, type ParserConfig } from '../feeds/presets.ts';
-import { runFeedIngestion } from '../feeds/feedrun.ts';
+import { readFeedSecret, runFeedIngestion } from '../feeds/feedrun.ts';
+import { feedToConfig } from '../feeds/feedconfig.ts';
 import { loadWarningLists, parseListFile } from '../feeds/warninglists.ts';
 
 const FORMATS = ['csv', 'lines', 'json', 'jsonl', 'stix', 'misp', 'taxii'] as const;
@@ -194,9 +196,11 @@ function summaryLine(report: RunReport): string {
 }
 
 async function preview(opts: IngestCliOptions, source: string, allow: readonly string[], env: CliEnv, log: Logger): Promise<void> {
-  const cfg = configFromOptions(opts, source);
+  await previewConfig(configFromOptions(opts, source), opts, allow, env, log.child({ source }));
+}
+
+async function previewConfig(cfg: IngestionConfig, opts: IngestCliOptions, allow: readonly string[], env: CliEnv, plog: Logger): Promise<void> {
   const warningList = opts.warningLists ? await loadWarningLists(allow) : undefined;
-  const plog = log.child({ source });
   const { report } = await runIngestion(cfg, {
     warningList,
     sink: printingSink(env.stdout, opts.output === 'ndjson'),
@@ -229,6 +233,12 @@ async function ingestFeed(opts: IngestCliOptions, ref: string, allow: readonly s
   const kube = await kubeClient(opts, env);
   const feed = await kube.get<Feed>(FEEDS, name, namespace);
   if (feed === undefined) throw new Error(`Feed ${namespace}/${name} not found`);
+  if (opts.dryRun) {
+    // Preview the Feed as configured: nothing is proposed and its status is left alone.
+    const cfg = feedToConfig(feed.spec, await readFeedSecret(kube, feed));
+    await previewConfig(cfg, opts, allow, env, log.child({ feed: ref }));
+    return;
+  }
   const signer = opts.signingKey === undefined ? undefined : SigningKey.fromPem(await readFile(opts.signingKey, 'utf8'));
   const started = new Date();
   const { report, proposals } = await runFeedIngestion(feed, { kube, log, now: () => new Date(), partnerId: opts.partnerId, signer, allow });

@@ -50,7 +50,8 @@ interface SecretObject extends KubeObject {
   data?: Record<string, string>;
 }
 
-async function readSecret(kube: KubeClient, feed: Feed): Promise<Record<string, string> | undefined> {
+/** The decoded data of the Feed's credentials Secret, or undefined when it names none. */
+export async function readFeedSecret(kube: KubeClient, feed: Feed): Promise<Record<string, string> | undefined> {
   const ref = feed.spec.secretRef;
   if (ref === undefined) return undefined;
   const s = await kube.get<SecretObject>(SECRETS, ref.name, feed.metadata.namespace);
@@ -73,7 +74,7 @@ export async function runFeedIngestion(feed: Feed, deps: FeedRunDeps): Promise<F
   });
   let result: IngestionResult;
   try {
-    const cfg = feedToConfig(feed.spec, await readSecret(deps.kube, feed), { etag: ann[ANNOTATION.etag], lastModified: ann[ANNOTATION.lastModified] });
+    const cfg = feedToConfig(feed.spec, await readFeedSecret(deps.kube, feed), { etag: ann[ANNOTATION.etag], lastModified: ann[ANNOTATION.lastModified] });
     const warningList = deps.warningList ?? (await loadWarningLists(deps.allow ?? []));
     const known = await knownDigests(deps.kube, ns);
     const log = deps.log.child({ feed: `${ns}/${feed.metadata.name}` });
