@@ -59,7 +59,7 @@ function ingest(args: string[]): Promise<{ code: number; stdout: string; stderr:
 function feed(name: string, path: string): Feed {
   return {
     apiVersion: 'threatmesh.io/v1alpha1', kind: 'Feed', metadata: { name, namespace: ns },
-    spec: { url: `${base}${path}`, format: 'csv', preset: 'feodo', schedule: { interval: '1h' }, defaults: { confidence: 90, tlp: 'clear', labels: ['botnet-c2'], validFor: '30d' } },
+    spec: { url: `${base}${path}`, format: 'csv', preset: 'feodo', mapping: { fields: { labels: { column: 'malware' } } }, schedule: { interval: '1h' }, defaults: { confidence: 90, tlp: 'clear', labels: ['botnet-c2'], validFor: '30d' } },
   };
 }
 
@@ -109,7 +109,8 @@ function checkProposal(i: ThreatIndicator, feedRef: string): void {
   const ind = { type: 'ipv4' as const, value: i.spec.value };
   assert.equal(i.metadata.name, indicatorObjectName(ind));
   assert.equal(i.spec.confidence, 90);
-  assert.deepEqual(i.spec.labels, ['botnet-c2']);
+  assert.equal(i.spec.labels?.[0], 'botnet-c2');
+  assert.equal(i.spec.labels?.length, 2, 'the malware column adds a label');
   assert.equal(i.spec.provenance?.feed, feedRef);
   assert.ok(keys.publicKey.verify('proposal', indicatorCanonicalJson(ind), i.spec.proposal?.signature ?? ''), 'proposal signature verifies');
 }

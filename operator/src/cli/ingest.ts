@@ -242,7 +242,7 @@ async function ingestFeed(opts: IngestCliOptions, ref: string, allow: readonly s
   const signer = opts.signingKey === undefined ? undefined : SigningKey.fromPem(await readFile(opts.signingKey, 'utf8'));
   const started = new Date();
   const { report, proposals } = await runFeedIngestion(feed, { kube, log, now: () => new Date(), partnerId: opts.partnerId, signer, allow });
-  log.info('ingest finished', { feed: ref, outcome: report.outcome, fetched: report.fetched, new: report.new, created: proposals.created, alreadyExisted: proposals.alreadyExisted, error: report.error });
+  log.info('ingest finished', { feed: ref, outcome: report.outcome, fetched: report.fetched, new: report.new, created: proposals.created, alreadyExisted: proposals.alreadyExisted, refused: proposals.refused, refusals: proposals.refusals, error: report.error });
   env.stderr.write(summaryLine(report));
   if (opts.runId !== undefined) {
     await kube.patch(JOBS, opts.runId, namespace, { metadata: { annotations: { [RUN_REPORT_ANNOTATION]: JSON.stringify(controllerReport(report)) } } });

@@ -6,7 +6,7 @@ import type { Feed, FeedSpec } from '../api/types.ts';
 import { createValidators, validatorFor } from '../api/validate.ts';
 import { credentialsFromSecret, feedToConfig } from './feedconfig.ts';
 import { PRESETS } from './presets.ts';
-import { durationMs, toThreatIndicator } from './propose.ts';
+import { durationMs, recordSpecFields, toThreatIndicator } from './propose.ts';
 import { FeedError } from './types.ts';
 import { SigningKey } from '../domain/signature.ts';
 
@@ -69,6 +69,18 @@ describe('proposals', () => {
     assert.equal(durationMs('30d'), 30 * 86_400_000);
     assert.equal(durationMs('1h30m'), 5_400_000);
     assert.throws(() => durationMs('soon'));
+  });
+
+  test('per-record labels, confidence and validity from the Feed mapping.fields', () => {
+    const fields = { malware: 'QakBot', tags: 'elf, Mozi ,', score: '87.6', first_seen_utc: '2026-11-20 07:44:46', until: 'not a date' };
+    const extra = recordSpecFields(fields, { labels: { column: 'malware' }, confidence: { column: 'score' }, validFrom: { column: 'first_seen_utc' }, validUntil: { column: 'until' } });
+    assert.deepEqual(extra, { labels: ['QakBot'], confidence: 88, validFrom: '2026-11-20T07:44:46.000Z' });
+    assert.deepEqual(recordSpecFields(fields, { labels: { jsonPath: 'tags' } }).labels, ['elf', 'Mozi']);
+    const ti = toThreatIndicator({ type: 'ipv4', value: '51.178.161.32', pattern: 'p', digest: 'd' }, { namespace: 'tm', feed: 'tm/f', feedName: 'f', labels: ['botnet-c2'], validForMs: 1000, now: () => new Date('2026-11-25T00:00:00Z') }, extra);
+    assert.deepEqual(ti.spec.labels, ['botnet-c2', 'QakBot']);
+    assert.equal(ti.spec.confidence, 88);
+    assert.equal(ti.spec.validFrom, '2026-11-20T07:44:46.000Z');
+    assert.equal(ti.spec.validUntil, '2026-11-25T00:00:01.000Z');
   });
 
   test('a ThreatIndicator named by digest, with defaults, validity, provenance and a proposal signature', () => {

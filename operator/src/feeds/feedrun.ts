@@ -43,7 +43,7 @@ export interface FeedRunDeps {
 /** The outcome of a Feed run. */
 export interface FeedRunOutcome {
   readonly report: RunReport;
-  readonly proposals: ProposalCounts;
+  readonly proposals: ProposalCounts & { readonly refusals: readonly string[] };
 }
 
 interface SecretObject extends KubeObject {
@@ -71,6 +71,7 @@ export async function runFeedIngestion(feed: Feed, deps: FeedRunDeps): Promise<F
   const sink = new ProposalSink(deps.kube, {
     namespace: ns, feed: `${ns}/${feed.metadata.name}`, feedName: feed.metadata.name, partnerId: deps.partnerId, signer: deps.signer,
     confidence: d.confidence, tlp: d.tlp, labels: d.labels, validForMs: d.validFor === undefined ? undefined : durationMs(d.validFor), now: deps.now,
+    fieldMap: feed.spec.mapping?.fields,
   });
   let result: IngestionResult;
   try {
@@ -83,10 +84,10 @@ export async function runFeedIngestion(feed: Feed, deps: FeedRunDeps): Promise<F
       onProgress: (r) => log.info('ingest progress', { fetched: r.fetched, new: r.new, duplicate: r.duplicate, rejected: r.rejected }),
     });
   } catch (err) {
-    return { report: failed(err), proposals: sink.counts };
+    return { report: failed(err), proposals: { ...sink.counts, refusals: sink.refusals } };
   }
   if (result.report.outcome !== 'failed') await rememberValidators(deps.kube, feed, result);
-  return { report: result.report, proposals: sink.counts };
+  return { report: result.report, proposals: { ...sink.counts, refusals: sink.refusals } };
 }
 
 async function rememberValidators(kube: KubeClient, feed: Feed, r: IngestionResult): Promise<void> {

@@ -11,7 +11,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import type { ThreatIndicator, ThreatIndicatorSpec, Tlp } from '../api/types.ts';
+import type { FieldSelector, ThreatIndicator, ThreatIndicatorSpec, Tlp } from '../api/types.ts';
+import { getPath } from './json.ts';
 import { THREAT_INDICATORS } from '../api/schemas/index.ts';
 import { indicatorCanonicalJson, indicatorObjectName } from '../domain/canonical.ts';
 import type { SigningKey } from '../domain/signature.ts';
@@ -36,7 +37,50 @@ export interface ProposalContext {
   readonly labels?: readonly string[] | undefined;
   /** Validity from ingestion, in milliseconds. */
   readonly validForMs?: number | undefined;
+  /** The Feed's mapping.fields: per-record labels, confidence, validFrom, validUntil from source fields. */
+  readonly fieldMap?: Readonly<Record<string, FieldSelector>> | undefined;
   readonly now: () => Date;
+}
+
+/** Spec values taken from one record's source fields (Feed mapping.fields). */
+export interface RecordSpecFields {
+  labels?: string[];
+  confidence?: number;
+  validFrom?: string;
+  validUntil?: string;
+}
+
+function pick(fields: Readonly<Record<string, unknown>>, sel: FieldSelector): unknown {
+  if (sel.column !== undefined) return fields[sel.column];
+  if (sel.jsonPath !== undefined) return getPath(fields, sel.jsonPath);
+  return sel.index === undefined ? undefined : fields[`column${sel.index}`];
+}
+
+function asDate(v: unknown): string | undefined {
+  if (typeof v !== 'string' && typeof v !== 'number') return undefined;
+  const d = new Date(typeof v === 'string' && /^\d{4}-\d\d-\d\d \d/.test(v) ? `${v.replace(' ', 'T').replace(/ UTC$/, '')}Z` : v);
+  return Number.isNaN(d.getTime()) ? undefined : d.toISOString();
+}
+
+/**
+ * Reads labels (comma-separated text or a list), confidence (0-100) and validity dates from a
+ * record's source fields as the Feed's mapping.fields says; unusable values are left out.
+ */
+export function recordSpecFields(fields: Readonly<Record<string, unknown>> | undefined, fieldMap: Readonly<Record<string, FieldSelector>> | undefined): RecordSpecFields {
+  const out: RecordSpecFields = {};
+  if (fields === undefined || fieldMap === undefined) return out;
+  const labels = fieldMap['labels'] === undefined ? undefined : pick(fields, fieldMap['labels']);
+  const list = typeof labels === 'string' ? labels.split(',') : Array.isArray(labels) ? labels.filter((x): x is string => typeof x === 'string') : [];
+  const cleaned = list.map((l) => l.trim().slice(0, 64)).filter((l) => l !== '');
+  if (cleaned.length > 0) out.labels = cleaned;
+  const conf = fieldMap['confidence'] === undefined ? undefined : Number(pick(fields, fieldMap['confidence']));
+  if (conf !== undefined && Number.isFinite(conf)) out.confidence = Math.max(0, Math.min(100, Math.round(conf)));
+  for (const k of ['validFrom', 'validUntil'] as const) {
+    const sel = fieldMap[k];
+    const d = sel === undefined ? undefined : asDate(pick(fields, sel));
+    if (d !== undefined) out[k] = d;
+  }
+  return out;
 }
 
 /** Parses a Go-style duration of whole units (`30d`, `1h30m`) into milliseconds. */
@@ -54,18 +98,28 @@ export function durationMs(text: string): number {
   return ms;
 }
 
-/** The ThreatIndicator proposing `ind`. */
-export function toThreatIndicator(ind: IngestedIndicator, ctx: ProposalContext): ThreatIndicator {
+/** Confidence, TLP, labels and validity: the record's own values over the Feed defaults. */
+function specDefaults(ctx: ProposalContext, extra: RecordSpecFields, now: Date): Partial<ThreatIndicatorSpec> {
+  const labels = [...new Set([...(ctx.labels ?? []), ...(extra.labels ?? [])])].slice(0, 32);
+  const confidence = extra.confidence ?? ctx.confidence;
+  const validFrom = extra.validFrom ?? now.toISOString();
+  const validUntil = extra.validUntil ?? (ctx.validForMs === undefined ? undefined : new Date(now.getTime() + ctx.validForMs).toISOString());
+  const out: Partial<ThreatIndicatorSpec> = { validFrom };
+  if (confidence !== undefined) out.confidence = confidence;
+  if (ctx.tlp !== undefined) out.tlp = ctx.tlp;
+  if (labels.length > 0) out.labels = labels;
+  if (validUntil !== undefined && validUntil > validFrom) out.validUntil = validUntil;
+  return out;
+}
+
+/** The ThreatIndicator proposing `ind`; `extra` holds the record's own spec values (mapping.fields). */
+export function toThreatIndicator(ind: IngestedIndicator, ctx: ProposalContext, extra: RecordSpecFields = {}): ThreatIndicator {
   const now = ctx.now();
   const spec: ThreatIndicatorSpec = {
     type: ind.type,
     value: ind.value,
     pattern: ind.pattern,
-    ...(ctx.confidence === undefined ? {} : { confidence: ctx.confidence }),
-    ...(ctx.tlp === undefined ? {} : { tlp: ctx.tlp }),
-    ...(ctx.labels === undefined || ctx.labels.length === 0 ? {} : { labels: [...ctx.labels] }),
-    validFrom: now.toISOString(),
-    ...(ctx.validForMs === undefined ? {} : { validUntil: new Date(now.getTime() + ctx.validForMs).toISOString() }),
+    ...specDefaults(ctx, extra, now),
     provenance: { feed: ctx.feed, ...(ctx.partnerId === undefined ? {} : { partner: ctx.partnerId }), proposedAt: now.toISOString() },
   };
   if (ctx.signer !== undefined && ctx.partnerId !== undefined) {
@@ -83,6 +137,8 @@ export function toThreatIndicator(ind: IngestedIndicator, ctx: ProposalContext):
 export interface ProposalCounts {
   created: number;
   alreadyExisted: number;
+  /** Refused by the API server (422, e.g. a value longer than the schema allows): logged, not fatal. */
+  refused: number;
 }
 
 /**
@@ -90,7 +146,9 @@ export interface ProposalCounts {
  * commit (`concurrency` creates at a time; 409 AlreadyExists counts as already existed).
  */
 export class ProposalSink implements IngestSink {
-  readonly counts: ProposalCounts = { created: 0, alreadyExisted: 0 };
+  readonly counts: ProposalCounts = { created: 0, alreadyExisted: 0, refused: 0 };
+  /** Up to 3 refusals, for the log. */
+  readonly refusals: string[] = [];
   private readonly kube: KubeWriter;
   private readonly ctx: ProposalContext;
   private readonly concurrency: number;
@@ -105,7 +163,8 @@ export class ProposalSink implements IngestSink {
 
   readonly add = async (ind: IngestedIndicator): Promise<void> => {
     const out = this.out ?? (await this.open());
-    if (!out.write(JSON.stringify({ type: ind.type, value: ind.value, pattern: ind.pattern, digest: ind.digest }) + '\n')) await once(out, 'drain');
+    const line = { type: ind.type, value: ind.value, pattern: ind.pattern, digest: ind.digest, extra: recordSpecFields(ind.fields, this.ctx.fieldMap) };
+    if (!out.write(JSON.stringify(line) + '\n')) await once(out, 'drain');
   };
 
   private async open(): Promise<WriteStream> {
@@ -122,7 +181,7 @@ export class ProposalSink implements IngestSink {
       const lines = createInterface({ input: createReadStream(join(this.dir, 'spool.ndjson')), crlfDelay: Infinity });
       const pending = new Set<Promise<void>>();
       for await (const line of lines) {
-        const p = this.create(JSON.parse(line) as IngestedIndicator).finally(() => pending.delete(p));
+        const p = this.create(JSON.parse(line) as IngestedIndicator & { extra: RecordSpecFields }).finally(() => pending.delete(p));
         pending.add(p);
         if (pending.size >= this.concurrency) await Promise.race(pending);
       }
@@ -132,13 +191,18 @@ export class ProposalSink implements IngestSink {
     }
   }
 
-  private async create(ind: IngestedIndicator): Promise<void> {
+  private async create(ind: IngestedIndicator & { extra: RecordSpecFields }): Promise<void> {
     try {
-      await this.kube.create(THREAT_INDICATORS, toThreatIndicator(ind, this.ctx));
+      await this.kube.create(THREAT_INDICATORS, toThreatIndicator(ind, this.ctx, ind.extra));
       this.counts.created++;
     } catch (err) {
       if (err instanceof ApiError && err.status === 409) {
         this.counts.alreadyExisted++;
+        return;
+      }
+      if (err instanceof ApiError && err.status === 422) {
+        this.counts.refused++;
+        if (this.refusals.length < 3) this.refusals.push(`${ind.type} ${ind.value.slice(0, 100)}: ${err.message.slice(0, 300)}`);
         return;
       }
       throw err;
