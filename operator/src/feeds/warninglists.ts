@@ -88,6 +88,28 @@ class Ranges {
     for (const n of c.v === 4 ? this.v4 : this.v6) if (samePrefix(n, c, Math.min(n.prefix, c.prefix))) return true;
     return false;
   }
+
+  /** Marks in `octets` every first IPv4 octet that one of the networks covers. */
+  markFirstOctets(octets: Uint8Array): void {
+    for (const n of this.v4) {
+      if (n.v !== 4) continue;
+      const span = n.prefix >= 8 ? 1 : 1 << (8 - n.prefix);
+      const first = (n.address >>> 24) & ~(span - 1) & 255;
+      for (let o = first; o < first + span; o++) octets[o] = 1;
+    }
+  }
+}
+
+/** The first octet of a dotted-quad text, or -1. */
+function firstOctet(v: string): number {
+  let n = 0;
+  for (let i = 0; i < 4; i++) {
+    const c = v.charCodeAt(i);
+    if (c === 46) return i === 0 ? -1 : n;
+    if (c < 48 || c > 57) return -1;
+    n = n * 10 + (c - 48);
+  }
+  return -1;
 }
 
 /** The list holding `domain` or one of its parent domains (one walk over a combined map). */
@@ -129,7 +151,12 @@ export function buildWarningList(data: WarningListData): WarningList {
   const special = new Map<string, WarningListName>(data.specialDomains.map((d) => [d.toLowerCase(), 'special-domain']));
   const hashes = new Set(data.knownGoodHashes.map((h) => h.toLowerCase()));
   const allow = buildAllow(data.allow ?? []);
+  // Most feed IPs start with an octet no listed network covers: answer those without parsing.
+  const octets = new Uint8Array(256);
+  for (const r of [reserved, resolvers, allow.ranges]) r.markFirstOctets(octets);
   const ipList = (v: string): WarningListName | undefined => {
+    const o = firstOctet(v);
+    if (o >= 0 && o < 256 && octets[o] === 0) return undefined;
     const a = parseNet(v);
     if (a === undefined) return undefined;
     return reserved.has(a) ? 'reserved-ip' : resolverSet.has(v) ? 'public-resolver' : allow.ranges.has(a) ? 'allowlist' : undefined;
