@@ -8,6 +8,7 @@ import { registerOperator } from './operator.ts';
 import { registerKeys } from './keys.ts';
 import { registerDemo } from './demo.ts';
 import { registerIngest } from './ingest.ts';
+import { registerUp } from './up.ts';
 
 /** Adds every subcommand to `program`. */
 export function registerCommands(program: Command, env: CliEnv, log: Logger): void {
@@ -17,4 +18,5 @@ export function registerCommands(program: Command, env: CliEnv, log: Logger): vo
   registerKeys(program, env, log);
   registerDemo(program, env, log);
   registerIngest(program, env, log);
+  registerUp(program, env, log);
 }
