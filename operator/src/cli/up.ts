@@ -164,11 +164,13 @@ async function startCluster(flags: UpFlags, env: CliEnv, log: Logger, dir: strin
 async function sampleObjects(out: Out, partners: readonly LocalPartner[], feedBase: string): Promise<KubeObject[]> {
   const samplesDir = fileURLToPath(new URL('config/samples/', ROOT));
   const kept: KubeObject[] = [];
+  const skipped: Array<{ source: string; name: string; url: string }> = [];
   for (const { object, source } of await readManifestDir(samplesDir)) {
-    const remote = remoteSource(object);
-    if (remote === undefined) kept.push(object);
-    else out.note(`skipped config/samples/${source} (${object.kind} ${object.metadata.name}): it fetches ${remote} and the sandbox works offline`, { skipped: source, url: remote });
+    const url = remoteSource(object);
+    if (url === undefined) kept.push(object);
+    else skipped.push({ source: `config/samples/${source}`, name: object.metadata.name, url });
   }
+  if (skipped.length > 0) out.note(`skipped ${skipped.length} sample Feeds that fetch from the internet (the sandbox works offline; apply them yourself with kubectl): ${skipped.map((s) => s.name).join(', ')}`, { skipped });
   const own = [...partners.map((p) => partnerNode(p, SANDBOX_NAMESPACE)), ...LOCAL_FEEDS.map((f) => localFeed(f, feedBase, SANDBOX_NAMESPACE))];
   return [...namespacesOf([...kept, ...own]), ...kept, ...own];
 }
