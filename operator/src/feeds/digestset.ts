@@ -1,14 +1,15 @@
 /**
- * A set of SHA-256 digests for de-duplication within a run, keyed by the first 128 bits of each
- * digest in an open-addressing hash table over a Uint32Array: 16 bytes per slot at a load
- * factor of at most 1/2, so a million digests take about 32 MiB and create no garbage (a Set
- * of hex strings would take three times as much and keep the garbage collector busy).
- * 128 bits make an accidental collision practically impossible (about 1e-27 for 1e6 digests).
+ * A set of SHA-256 digests for de-duplication within a run, keyed by the first 96 bits of each
+ * digest in an open-addressing hash table over a Uint32Array: 12 bytes per slot at a load
+ * factor of at most 1/2, so a million digests take 24 MiB and create no garbage (a Set of hex
+ * strings takes several times as much and keeps the garbage collector busy). An accidental
+ * collision of 96-bit prefixes is practically impossible (about 6e-18 for 1e6 digests).
  */
 
 const INITIAL_SLOTS = 1 << 12;
+const WORDS = 3;
 
-/** Eight hex digits at `at` as an unsigned 32-bit number (non-hex digits count as their low bits: callers pass digests). */
+/** Eight hex digits at `at` as an unsigned 32-bit number (callers pass digests: hex digits only). */
 function hex32(s: string, at: number): number {
   let v = 0;
   for (let i = at; i < at + 8; i++) {
@@ -27,7 +28,7 @@ export class DigestSet {
   constructor(initialSlots = INITIAL_SLOTS) {
     let n = INITIAL_SLOTS;
     while (n < initialSlots) n <<= 1;
-    this.slots = new Uint32Array(n * 4);
+    this.slots = new Uint32Array(n * WORDS);
     this.mask = n - 1;
   }
 
@@ -37,17 +38,16 @@ export class DigestSet {
   }
 
   /**
-   * Adds the digest (at least 32 hex digits; only the first 32 count); returns true when it was
+   * Adds the digest (at least 24 hex digits; only the first 24 count); returns true when it was
    * not in the set yet.
    */
   add(hex: string): boolean {
     const a = hex32(hex, 0);
     const b = hex32(hex, 8);
     const c = hex32(hex, 16);
-    const d = hex32(hex, 24);
-    // An all-zero key marks an empty slot; map the (astronomically unlikely) zero digest onto a fixed non-zero key.
-    const d2 = (a | b | c | d) === 0 ? 1 : d;
-    if (this.insert(a, b, c, d2)) {
+    // An all-zero key marks an empty slot; map the (astronomically unlikely) zero prefix onto a fixed non-zero key.
+    const c2 = (a | b | c) === 0 ? 1 : c;
+    if (this.insert(a, b, c2)) {
       this.count++;
       if (this.count * 2 > this.mask + 1) this.grow();
       return true;
@@ -55,23 +55,21 @@ export class DigestSet {
     return false;
   }
 
-  private insert(a: number, b: number, c: number, d: number): boolean {
+  private insert(a: number, b: number, c: number): boolean {
     const s = this.slots;
-    let i = (a ^ Math.imul(d, 0x9e3779b1)) & this.mask;
+    let i = (a ^ Math.imul(c, 0x9e3779b1)) & this.mask;
     for (;;) {
-      const o = i * 4;
+      const o = i * WORDS;
       const sa = s[o] ?? 0;
       const sb = s[o + 1] ?? 0;
       const sc = s[o + 2] ?? 0;
-      const sd = s[o + 3] ?? 0;
-      if ((sa | sb | sc | sd) === 0) {
+      if ((sa | sb | sc) === 0) {
         s[o] = a;
         s[o + 1] = b;
         s[o + 2] = c;
-        s[o + 3] = d;
         return true;
       }
-      if (sa === a && sb === b && sc === c && sd === d) return false;
+      if (sa === a && sb === b && sc === c) return false;
       i = (i + 1) & this.mask;
     }
   }
@@ -79,14 +77,13 @@ export class DigestSet {
   private grow(): void {
     const old = this.slots;
     const n = (this.mask + 1) * 2;
-    this.slots = new Uint32Array(n * 4);
+    this.slots = new Uint32Array(n * WORDS);
     this.mask = n - 1;
-    for (let o = 0; o < old.length; o += 4) {
+    for (let o = 0; o < old.length; o += WORDS) {
       const a = old[o] ?? 0;
       const b = old[o + 1] ?? 0;
       const c = old[o + 2] ?? 0;
-      const d = old[o + 3] ?? 0;
-      if ((a | b | c | d) !== 0) this.insert(a, b, c, d);
+      if ((a | b | c) !== 0) this.insert(a, b, c);
     }
   }
 }
