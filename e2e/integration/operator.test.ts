@@ -38,6 +38,7 @@ const namespaces: ResourceRef = { group: '', version: 'v1', plural: 'namespaces'
 const webhookConfigs: ResourceRef = { group: 'admissionregistration.k8s.io', version: 'v1', plural: 'validatingwebhookconfigurations', kind: 'ValidatingWebhookConfiguration', namespaced: false };
 const clusterRoles: ResourceRef = { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'clusterroles', kind: 'ClusterRole', namespaced: false };
 const clusterRoleBindings: ResourceRef = { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'clusterrolebindings', kind: 'ClusterRoleBinding', namespaced: false };
+const events: ResourceRef = { group: '', version: 'v1', plural: 'events', kind: 'Event', namespaced: true };
 const leases: ResourceRef = { group: 'coordination.k8s.io', version: 'v1', plural: 'leases', kind: 'Lease', namespaced: true };
 
 const suffix = randomBytes(3).toString('hex');
@@ -297,6 +298,14 @@ describe('the operator under its least-privilege ServiceAccount', () => {
     assert.equal(adopted?.status?.activeRun?.jobName, jobName);
     const jobs = await admin.list<Job>(JOBS, { namespace: ns, labelSelector: 'threatmesh.io/feed=restart' });
     assert.deepEqual(jobs.items.map((j) => j.metadata.name), [jobName]);
+    // The restarted operator must know the voters before judging indicators: no Approved → Proposed flapping.
+    const approvedName = indicatorObjectName({ type: 'ipv4', value: '198.51.100.23' });
+    const tiCount = (await admin.list(THREAT_INDICATORS, { namespace: ns })).items.length;
+    const reconciled = async () => (await operator?.manager.metrics.reconcileTotal.get())?.values.filter((v) => v.labels['controller'] === 'threatindicator').reduce((a, v) => a + v.value, 0) ?? 0;
+    assert.ok(await eventually(reconciled, (n) => n >= tiCount) >= tiCount, 'the restarted operator reconciled every indicator');
+    const corrected = await admin.list<KubeObject & { reason?: string }>(events, { namespace: ns, fieldSelector: 'reason=PhaseCorrected' });
+    assert.deepEqual(corrected.items.map((e) => e.metadata.name), []);
+    assert.equal((await admin.get<ThreatIndicator>(THREAT_INDICATORS, approvedName, ns))?.status?.phase, 'Approved');
   });
 
   test('two replicas: one leads; when it dies without releasing the Lease, the other takes over', async () => {

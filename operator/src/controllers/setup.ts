@@ -6,7 +6,7 @@
 import type { Logger } from '../log.ts';
 import { FEEDS, GROUP, PARTNER_NODES, THREAT_INDICATORS } from '../api/schemas/index.ts';
 import type { Feed, PartnerNode, ThreatIndicator } from '../api/types.ts';
-import { createValidators, validatorFor } from '../api/validate.ts';
+import { createValidators, validatorFor, type KindValidator } from '../api/validate.ts';
 import { startWebhookServer, type WebhookServer } from '../api/webhook.ts';
 import type { KubeClient } from '../runtime/client.ts';
 import { systemClock, type Clock, type TimerHandle } from '../runtime/clock.ts';
@@ -21,7 +21,7 @@ import { JOBS, type Job } from './jobexecutor.ts';
 import { PartnerNodeReconciler } from './partnernode.ts';
 import { readyFalseOnTerminal } from './status.ts';
 import { ThreatIndicatorReconciler, type AdmissionPolicy } from './threatindicator.ts';
-import { VoterRegistry, registryFrom } from './voters.ts';
+import { VoterRegistry, partnerEntry, registryFrom } from './voters.ts';
 
 /** Everything the operator needs, injected. */
 export interface OperatorOptions {
@@ -73,6 +73,15 @@ function gauges(metrics: RuntimeMetrics, feeds: () => Feed[], tis: () => ThreatI
   for (const [state, n] of byState) metrics.feeds.set({ state }, n);
 }
 
+/** Registers every valid PartnerNode of `nodes` in `registry` (what the PartnerNode controller would do). */
+export function seedRegistry(registry: VoterRegistry, nodes: readonly PartnerNode[], validator: KindValidator): void {
+  for (const pn of nodes) {
+    if (pn.metadata.deletionTimestamp || !validator.validate(pn).ok) continue;
+    const p = partnerEntry(objectKey(pn), pn);
+    if (p.ok) registry.upsert(p.entry);
+  }
+}
+
 /** Builds and starts the operator; resolves once caches synced and the webhook listens. */
 export async function startOperator(opts: OperatorOptions): Promise<RunningOperator> {
   const clock = opts.clock ?? systemClock;
@@ -88,6 +97,13 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
   const recorder = new KubeEventRecorder({ writer: opts.client, log: opts.log, component: 'threatmesh-operator', ...(opts.identity ? { instance: opts.identity } : {}), now });
   const context: Context = { log: opts.log, now, recorder };
   const concurrency = opts.concurrency ?? 2;
+  // Runnables start in order once caches synced: know the voters before the first indicator is judged,
+  // or a restart would flip every Approved indicator to Proposed and back.
+  manager.add({
+    name: 'voter-registry-seed',
+    start: () => seedRegistry(registry, pnInf.list(), validatorFor(validators, 'PartnerNode')),
+    stop: () => Promise.resolve(true),
+  });
 
   const feedCtl = manager.controller<Feed>({
     name: 'feed', informer: feedInf, context, concurrency,

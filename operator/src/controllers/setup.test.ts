@@ -1,0 +1,19 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { seedRegistry } from './setup.ts';
+import { VoterRegistry } from './voters.ts';
+import { partner } from './fixtures.ts';
+import { createValidators, validatorFor } from '../api/validate.ts';
+
+test('seedRegistry registers valid voters and skips invalid or deleted PartnerNodes', () => {
+  const registry = new VoterRegistry();
+  const good = partner('acme').node;
+  const consumer = partner('globex', { roles: ['consumer'] }).node;
+  const badEndpoint = partner('initech', { endpoint: 'no-port' }).node;
+  const deleted = partner('gone').node;
+  deleted.metadata.deletionTimestamp = '2026-11-25T00:00:00Z';
+  seedRegistry(registry, [good, consumer, badEndpoint, deleted], validatorFor(createValidators(), 'PartnerNode'));
+  assert.deepEqual(registry.voters().map((v) => v.partnerId), ['acme']);
+  assert.equal(registry.partner('globex')?.partnerId, 'globex');
+  assert.equal(registry.partner('initech'), undefined);
+});
