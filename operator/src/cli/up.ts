@@ -218,7 +218,8 @@ async function up(flags: UpFlags, env: CliEnv, log: Logger, stop: StopSignal, cl
   cleanups.push(async () => {
     if (opts.executor instanceof InProcessExecutor) await opts.executor.close();
   });
-  const running = await startOperator(opts);
+  // No kubelet event tells the Feed controller that an in-process run ended; poll briefly so the table keeps up.
+  const running = await startOperator({ ...opts, feedConfig: { pollMs: 2000 } });
   cleanups.push(() => running.stop());
   out.note(`operator started: metrics and health on 127.0.0.1:${running.manager.healthPort ?? '?'}, logs in ${logPath}; sandbox quorum ${quorum} (the local voters; the sample partners' private keys are not in the repository)`, { metricsPort: running.manager.healthPort ?? null, log: logPath, quorum });
 
