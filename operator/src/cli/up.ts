@@ -122,7 +122,9 @@ export function registerUp(program: Command, env: CliEnv, log: Logger): void {
     .option('--json', 'print progress and object snapshots as JSON lines', false)
     .action(async (flags: UpFlags) => {
       const stop = new StopSignal();
-      const cleanups: Array<() => Promise<void> | void> = [];
+      // The runtime's timers are unref'd; against a KUBECONFIG cluster no child process keeps the loop alive while we wait.
+      const keepAlive = setInterval(() => undefined, 60_000);
+      const cleanups: Array<() => Promise<void> | void> = [() => clearInterval(keepAlive)];
       try {
         process.exitCode = await up(flags, env, log, stop, cleanups);
       } finally {
@@ -183,7 +185,7 @@ async function up(flags: UpFlags, env: CliEnv, log: Logger, stop: StopSignal, cl
 
   out.step(1, env.kubeconfig ? `using the cluster in KUBECONFIG=${env.kubeconfig} (no local control plane)` : `building or reusing the local control plane (cache ${env.cacheDir}), state in ${dir}`);
   const cluster = await startCluster(flags, env, log, dir, cleanups);
-  out.note(`apiserver ready at ${cluster.server}; kubeconfig ${cluster.kubeconfig}; database ${cluster.mongoUri ?? 'none (MONGODB_URI unset)'}`, { server: cluster.server, kubeconfig: cluster.kubeconfig, mongoUri: cluster.mongoUri ?? null });
+  out.note(`${env.kubeconfig ? 'apiserver' : 'apiserver ready'} at ${cluster.server}; kubeconfig ${cluster.kubeconfig}; database ${cluster.mongoUri ?? 'none (MONGODB_URI unset)'}`, { server: cluster.server, kubeconfig: cluster.kubeconfig, mongoUri: cluster.mongoUri ?? null });
   if (stop.aborted) return 130;
 
   out.step(2, 'applying crds/ and waiting until they are Established');
