@@ -5,7 +5,6 @@
  * through an {@link EntrySink}. Any failed check halts replication from that source, persists
  * the typed reason in the cursor, and every later sync refuses until an operator clears it.
  */
-import { indicatorDigest } from '../domain/canonical.ts';
 import type { SignedTreeHead } from '../domain/treehead.ts';
 import type { Logger } from '../log.ts';
 import { jitteredBackoff } from '../runtime/ratelimit.ts';
@@ -32,6 +31,8 @@ export interface VerifiedEntry extends IndexedEntry {
  */
 export interface EntrySink {
   apply(entry: VerifiedEntry): Promise<void>;
+  /** Optional batch form with the same contract, for sinks that can write many entries in one round trip. */
+  applyMany?(entries: readonly VerifiedEntry[]): Promise<void>;
 }
 
 /** Why a source was abandoned, persisted with the cursor. */
@@ -89,7 +90,7 @@ export interface PartnerReplicaOptions {
   readonly anchors: TrustAnchors;
   readonly now: () => Date;
   readonly log: Logger;
-  /** Save the cursor after this many applied entries (and at the end of each sync). @default 256 */
+  /** Apply and save the cursor after this many verified entries (and at the end of each sync). @default 256 */
   readonly checkpointEvery?: number;
 }
 
@@ -140,14 +141,26 @@ export class PartnerReplica {
     if (accepted === undefined || accepted.treeSize !== head.treeSize) await this.#o.cursors.save(this.#o.sourceId, cursor);
     let applied = 0;
     if (cursor.nextIndex < head.treeSize) {
+      let batch: VerifiedEntry[] = [];
+      const flush = async (): Promise<void> => {
+        if (batch.length === 0) return;
+        await this.#apply(batch);
+        applied += batch.length;
+        cursor = { nextIndex: batch[batch.length - 1]!.index + 1, head };
+        batch = [];
+        await this.#o.cursors.save(this.#o.sourceId, cursor);
+      };
       for await (const item of this.#o.source.entries(cursor.nextIndex, head.treeSize)) {
-        const entry = await this.#verified(cursor, head, item);
-        await this.#o.sink.apply(entry);
-        cursor = { nextIndex: entry.index + 1, head };
-        applied += 1;
-        if (applied % (this.#o.checkpointEvery ?? DEFAULT_CHECKPOINT) === 0) await this.#o.cursors.save(this.#o.sourceId, cursor);
+        const checked = this.#verify(cursor.nextIndex + batch.length, head, item);
+        if ('reason' in checked) {
+          // Entries verified before the bad one are good: apply them, then stop.
+          await flush();
+          return this.#halt(cursor, checked);
+        }
+        batch.push(checked);
+        if (batch.length >= (this.#o.checkpointEvery ?? DEFAULT_CHECKPOINT)) await flush();
       }
-      await this.#o.cursors.save(this.#o.sourceId, cursor);
+      await flush();
     }
     if (applied > 0) this.#o.log.info('replicated', { source: this.#o.sourceId, applied, treeSize: head.treeSize, rootHash: head.rootHash });
     return { applied, treeSize: head.treeSize, rootHash: head.rootHash, caughtUp: cursor.nextIndex === head.treeSize };
@@ -174,15 +187,21 @@ export class PartnerReplica {
     }
   }
 
-  async #verified(cursor: ReplicaCursor, head: SignedTreeHead, item: WireEntryResult): Promise<VerifiedEntry> {
-    if (!item.ok) return this.#halt(cursor, { reason: 'malformed-entry', message: item.message, index: item.index });
+  #verify(expected: number, head: SignedTreeHead, item: WireEntryResult): VerifiedEntry | Violation {
+    if (!item.ok) return { reason: 'malformed-entry', message: item.message, index: item.index };
     const { entry, proof } = item;
-    if (entry.index !== cursor.nextIndex) {
-      return this.#halt(cursor, { reason: 'out-of-order', message: `expected entry ${cursor.nextIndex}, the source sent ${entry.index}`, index: entry.index });
-    }
+    if (entry.index !== expected) return { reason: 'out-of-order', message: `expected entry ${expected}, the source sent ${entry.index}`, index: entry.index };
     const checked = checkEntry(this.#o.anchors, head, entry, proof);
-    if ('reason' in checked) return this.#halt(cursor, checked);
-    return { ...entry, digest: indicatorDigest(entry.indicator) };
+    if ('reason' in checked) return checked;
+    return { ...entry, digest: checked.digest };
+  }
+
+  async #apply(batch: readonly VerifiedEntry[]): Promise<void> {
+    if (this.#o.sink.applyMany !== undefined) {
+      await this.#o.sink.applyMany(batch);
+      return;
+    }
+    for (const entry of batch) await this.#o.sink.apply(entry);
   }
 
   async #check(cursor: ReplicaCursor, violation: Violation | undefined): Promise<void> {

@@ -13,12 +13,13 @@ import { decideQuorum, verifyVote, type QuorumOutcome, type Vote, type Voter } f
 import type { SigningKey } from '../domain/signature.ts';
 import { signLogHead, verifyTreeHead, type SignedTreeHead } from '../domain/treehead.ts';
 import type { Logger } from '../log.ts';
-import { entryLeafHash, parseIndicatorJson, verifyProposal, voteSubject, type EntryKind, type EntryWindow, type IndexedEntry } from './entry.ts';
+import { entryLeafHash, parseIndicatorJson, verifyProposal, voteSubject, type EntryBody, type EntryKind, type EntryWindow, type IndexedEntry } from './entry.ts';
 import { ExchangeRefusal } from './errors.ts';
 
 /** Persistence the sequencer needs (implemented by store/log.ts MongoLogStore). */
 export interface SequencerLogStore {
-  insertEntry(entry: IndexedEntry, digest: string): Promise<'inserted' | 'duplicate'>;
+  /** Inserts consecutive entries in order; on failure a prefix may be stored (the sequencer re-reads the tail). */
+  insertEntries(entries: ReadonlyArray<{ readonly entry: IndexedEntry; readonly digest: string }>): Promise<void>;
   entries(from: number, to?: number): AsyncIterable<IndexedEntry>;
   insertTreeHead(head: SignedTreeHead): Promise<void>;
   latestTreeHead(): Promise<SignedTreeHead | undefined>;
@@ -37,6 +38,8 @@ export interface SequencerOptions {
   readonly windowMs?: number;
   /** How far before the proposal a vote's signedAt may be (voters' clock skew). @default 60_000 */
   readonly skewMs?: number;
+  /** Recent entries kept in memory to serve partners without a database read (0: always read the store). @default 50_000 */
+  readonly entryCacheSize?: number;
   readonly now: () => Date;
   readonly log: Logger;
 }
@@ -98,29 +101,41 @@ interface Round extends PendingRound {
   readonly votes: Map<string, Vote>;
 }
 
+interface QueuedAppend {
+  readonly body: EntryBody;
+  readonly round: Round;
+  readonly resolve: (index: number) => void;
+  readonly reject: (err: Error) => void;
+}
+
 const DEFAULT_WINDOW_MS = 3_600_000;
 const DEFAULT_SKEW_MS = 60_000;
 const MAX_WAIT_MS = 30_000;
+const DEFAULT_CACHE = 50_000;
+// Appends waiting together are written in one insertMany of at most this many entries (group commit).
+const MAX_BATCH = 512;
 
 /** The network's sequencer. Create with {@link Sequencer.open}. */
 export class Sequencer {
   readonly #opts: SequencerOptions;
   readonly #partners: ReadonlyMap<string, Voter>;
-  readonly #log: MerkleLog;
+  readonly #log = new MerkleLog();
   // Log index of every decided subject (ADD: the digest; REVOKE: the revocation subject).
-  readonly #decided: Map<string, number>;
+  readonly #decided = new Map<string, number>();
+  // The most recent entries; #cache[0] has index #cacheStart.
+  #cache: IndexedEntry[] = [];
+  #cacheStart = 0;
+  readonly #queue: QueuedAppend[] = [];
+  #flushing = false;
   readonly #pending = new Map<string, Round>();
   readonly #admitting = new Map<string, Promise<number>>();
   readonly #waiters = new Set<() => void>();
   #latest: SignedTreeHead | undefined;
   #tail: Promise<unknown> = Promise.resolve();
 
-  private constructor(opts: SequencerOptions, log: MerkleLog, decided: Map<string, number>, latest: SignedTreeHead | undefined) {
+  private constructor(opts: SequencerOptions) {
     this.#opts = opts;
     this.#partners = new Map(opts.partners.map((p) => [p.partnerId, p]));
-    this.#log = log;
-    this.#decided = decided;
-    this.#latest = latest;
   }
 
   /**
@@ -131,17 +146,16 @@ export class Sequencer {
   static async open(opts: SequencerOptions): Promise<Sequencer> {
     const now = opts.now();
     decideQuorum({ voters: opts.partners, votes: [], digest: 'config-check', window: { opensAt: now, closesAt: now }, now, ...(opts.quorum !== undefined ? { quorum: opts.quorum } : {}) });
-    const log = new MerkleLog();
-    const decided = new Map<string, number>();
+    const seq = new Sequencer(opts);
     for await (const e of opts.store.entries(0)) {
-      if (e.index !== log.size) throw new SequencerStateError(`log_entries is not contiguous: expected index ${log.size}, found ${e.index}; restore the missing entries from a backup or a partner replica`);
-      log.appendLeafHash(entryLeafHash(e));
-      decided.set(voteSubject(e.kind, indicatorDigest(e.indicator)), e.index);
+      if (e.index !== seq.#log.size) throw new SequencerStateError(`log_entries is not contiguous: expected index ${seq.#log.size}, found ${e.index}; restore the missing entries from a backup or a partner replica`);
+      seq.#record(e);
     }
     const latest = await opts.store.latestTreeHead();
-    checkRestored(opts.key, log, latest);
-    opts.log.info('sequencer log restored', { treeSize: log.size, rootHash: log.rootHash(), signedTreeSize: latest?.treeSize ?? 0 });
-    return new Sequencer(opts, log, decided, latest);
+    checkRestored(opts.key, seq.#log, latest);
+    seq.#latest = latest;
+    opts.log.info('sequencer log restored', { treeSize: seq.#log.size, rootHash: seq.#log.rootHash(), signedTreeSize: latest?.treeSize ?? 0 });
+    return seq;
   }
 
   /** Number of entries in the log. */
@@ -277,12 +291,19 @@ export class Sequencer {
   async *entries(from: number, size: number): AsyncGenerator<ProvenEntry> {
     this.#checkRange(from, size, from <= size);
     let expected = from;
-    for await (const entry of this.#opts.store.entries(from, size)) {
-      if (entry.index !== expected) throw new SequencerStateError(`log_entries is missing index ${expected}; restore it from a backup or a partner replica`);
-      yield { entry, proof: this.#log.inclusionProof(entry.index, size) };
-      expected += 1;
+    // Snapshot before any await: trimming replaces the array (pushes only append past `size`).
+    const cache = this.#cache;
+    const cacheStart = this.#cacheStart;
+    const stored = Math.min(size, cacheStart);
+    if (from < stored) {
+      for await (const entry of this.#opts.store.entries(from, stored)) {
+        if (entry.index !== expected) throw new SequencerStateError(`log_entries is missing index ${expected}; restore it from a backup or a partner replica`);
+        yield { entry, proof: this.#log.inclusionProof(entry.index, size) };
+        expected += 1;
+      }
+      if (expected !== stored) throw new SequencerStateError(`log_entries ends at ${expected}, before the requested size ${stored}`);
     }
-    if (expected !== size) throw new SequencerStateError(`log_entries ends at ${expected}, before the requested size ${size}`);
+    for (const entry of cache.slice(expected - cacheStart, size - cacheStart)) yield { entry, proof: this.#log.inclusionProof(entry.index, size) };
   }
 
   async #lateVote(callerId: string, v: Vote): Promise<VoteResult> {
@@ -297,7 +318,7 @@ export class Sequencer {
     if (inFlight !== undefined) return inFlight;
     this.#pending.delete(round.subject);
     const votes = [...round.votes.values()].filter((v) => !outcome.ignored.some((i) => i.partnerId === v.partnerId));
-    const admit = this.#append({ index: -1, kind: round.kind, indicator: round.indicator, proposerId: round.proposerId, proposalSignature: round.signature, window: round.window, votes }, round);
+    const admit = this.#append({ kind: round.kind, indicator: round.indicator, proposerId: round.proposerId, proposalSignature: round.signature, window: round.window, votes }, round);
     this.#admitting.set(round.subject, admit);
     const clear = (): void => {
       this.#admitting.delete(round.subject);
@@ -311,19 +332,76 @@ export class Sequencer {
     return admit;
   }
 
-  #append(body: IndexedEntry, round: Round): Promise<number> {
-    return this.#serial(async () => {
-      const entry = { ...body, index: this.#log.size };
-      const inserted = await this.#opts.store.insertEntry(entry, round.digest);
-      if (inserted === 'duplicate') {
-        throw new SequencerStateError(`log entry ${entry.index} or the ${round.kind} of ${round.digest} is already in the database but not in this sequencer's log: another sequencer writes to it; run exactly one leader per database`);
-      }
-      this.#log.appendLeafHash(entryLeafHash(entry));
-      this.#decided.set(round.subject, entry.index);
-      this.#opts.log.info('entry appended', { index: entry.index, kind: entry.kind, digest: round.digest, votes: entry.votes.length });
-      for (const w of [...this.#waiters]) w();
-      return entry.index;
+  #append(body: EntryBody, round: Round): Promise<number> {
+    const done = new Promise<number>((resolve, reject) => {
+      this.#queue.push({ body, round, resolve, reject });
     });
+    void this.#flush();
+    return done;
+  }
+
+  // Writes queued appends in batches, one batch at a time; never rejects (each append settles on its own).
+  async #flush(): Promise<void> {
+    if (this.#flushing) return;
+    this.#flushing = true;
+    try {
+      while (this.#queue.length > 0) {
+        const batch = this.#queue.splice(0, MAX_BATCH);
+        await this.#serial(() => this.#commit(batch));
+      }
+    } finally {
+      this.#flushing = false;
+    }
+  }
+
+  async #commit(batch: readonly QueuedAppend[]): Promise<void> {
+    const start = this.#log.size;
+    const rows = batch.map((q, i) => ({ entry: { ...q.body, index: start + i }, digest: q.round.digest }));
+    try {
+      await this.#opts.store.insertEntries(rows);
+      for (const { entry } of rows) this.#record(entry);
+    } catch (err) {
+      // Part of the batch may be stored: take back exactly what the database holds.
+      await this.#reloadTail();
+      this.#opts.log.error('log append failed', { size: this.#log.size, err });
+    }
+    for (const q of batch) {
+      const index = this.#decided.get(q.round.subject);
+      if (index !== undefined) q.resolve(index);
+      else q.reject(new SequencerStateError(`could not store the entry for ${q.round.digest}; the round stays open: vote again to retry`));
+    }
+    if (this.#log.size > start) {
+      this.#opts.log.info('entries appended', { from: start, to: this.#log.size });
+      for (const w of [...this.#waiters]) w();
+    }
+  }
+
+  async #reloadTail(): Promise<void> {
+    try {
+      for await (const e of this.#opts.store.entries(this.#log.size)) {
+        if (e.index !== this.#log.size) break;
+        this.#record(e);
+      }
+    } catch (err) {
+      this.#opts.log.error('cannot re-read the log tail', { err });
+    }
+  }
+
+  #record(entry: IndexedEntry): void {
+    this.#log.appendLeafHash(entryLeafHash(entry));
+    this.#decided.set(voteSubject(entry.kind, indicatorDigest(entry.indicator)), entry.index);
+    const limit = this.#opts.entryCacheSize ?? DEFAULT_CACHE;
+    if (limit === 0) {
+      this.#cacheStart = this.#log.size;
+      return;
+    }
+    this.#cache.push(entry);
+    // Trim in halves so trimming stays amortized O(1) per entry.
+    if (this.#cache.length > 2 * limit) {
+      const drop = this.#cache.length - limit;
+      this.#cache = this.#cache.slice(drop);
+      this.#cacheStart += drop;
+    }
   }
 
   #serial<T>(fn: () => Promise<T>): Promise<T> {

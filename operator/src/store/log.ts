@@ -19,6 +19,8 @@ export const TREE_HEADS = 'tree_heads';
 const DUPLICATE_KEY = 11000;
 
 interface EntryDoc {
+  // The index again: FerretDB answers equality on _id from its primary key, other filters by scanning.
+  _id: number;
   index: number;
   kind: EntryKind;
   digest: string;
@@ -59,32 +61,27 @@ export class MongoLogStore {
   }
 
   /**
-   * Inserts an entry. 'duplicate' when the index or the digest+kind is already stored (the
-   * caller decides which); any other database error is thrown.
+   * Inserts consecutive entries in order, in one round trip. Throws on any database error,
+   * a duplicate index or digest+kind included (E11000); entries before the failing one may be
+   * stored, so the caller re-reads the tail after a failure.
    */
-  async insertEntry(entry: IndexedEntry, digest: string): Promise<'inserted' | 'duplicate'> {
-    const doc: EntryDoc = {
-      index: entry.index, kind: entry.kind, digest, indicator: { type: entry.indicator.type, value: entry.indicator.value },
+  async insertEntries(entries: ReadonlyArray<{ readonly entry: IndexedEntry; readonly digest: string }>): Promise<void> {
+    if (entries.length === 0) return;
+    await this.#entries.insertMany(entries.map(({ entry, digest }) => ({
+      _id: entry.index, index: entry.index, kind: entry.kind, digest, indicator: { type: entry.indicator.type, value: entry.indicator.value },
       proposerId: entry.proposerId, proposalSignature: entry.proposalSignature, window: { ...entry.window }, votes: entry.votes.map(voteRecord),
-    };
-    try {
-      await this.#entries.insertOne(doc);
-      return 'inserted';
-    } catch (err) {
-      if (err instanceof MongoServerError && err.code === DUPLICATE_KEY) return 'duplicate';
-      throw err;
-    }
+    })), { ordered: true });
   }
 
   /** Entries with index in [from, to) in index order (to: all). */
   async *entries(from: number, to?: number): AsyncGenerator<IndexedEntry> {
-    const filter = to === undefined ? { index: { $gte: from } } : { index: { $gte: from, $lt: to } };
-    for await (const doc of this.#entries.find(filter, { projection: { _id: 0 } }).sort({ index: 1 })) yield toEntry(doc);
+    const filter = to === undefined ? { _id: { $gte: from } } : { _id: { $gte: from, $lt: to } };
+    for await (const doc of this.#entries.find(filter).sort({ _id: 1 })) yield toEntry(doc);
   }
 
   /** The stored entry at `index`, if any. */
   async entry(index: number): Promise<IndexedEntry | undefined> {
-    const doc = await this.#entries.findOne({ index }, { projection: { _id: 0 } });
+    const doc = await this.#entries.findOne({ _id: index });
     return doc === null ? undefined : toEntry(doc);
   }
 
