@@ -273,7 +273,7 @@ export async function openFile(path: string, opts: Pick<FetchOptions, 'maxBytes'
 
 async function* fileChunks(path: string): AsyncGenerator<Buffer> {
   try {
-    for await (const chunk of createReadStream(path, { highWaterMark: 32 * 1024 })) yield chunk as Buffer;
+    for await (const chunk of createReadStream(path, { highWaterMark: 128 * 1024 })) yield chunk as Buffer;
   } catch (err) {
     throw new FeedError('unreadable', `cannot read ${path}: ${(err as Error).message}`);
   }

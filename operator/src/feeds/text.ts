@@ -10,6 +10,7 @@ import { FeedError, shown, type ByteSource, type FeedRejection } from './types.t
 export const DEFAULT_MAX_LINE_BYTES = 1 << 20;
 
 const SNIFF_BYTES = 512;
+const BATCH_BYTES = 32 * 1024;
 const NL = 10;
 
 function toBuffer(chunk: Buffer | Uint8Array | string): Buffer {
@@ -122,8 +123,12 @@ interface LineState {
 export async function* readLines(source: ByteSource, opts: ReadLinesOptions = {}): AsyncGenerator<LineBatch> {
   const st: LineState = { carry: [], carryLen: 0, discarding: false, lineNo: 1, max: opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES };
   for await (const chunk of prepareBytes(source)) {
-    const batch = pushChunk(st, chunk);
-    if (batch !== undefined) yield batch;
+    // Large chunks are cut into pieces so that fewer records are alive at once: records that
+    // outlive a young-generation collection get promoted and grow the heap.
+    for (let at = 0; at < chunk.length; at += BATCH_BYTES) {
+      const batch = pushChunk(st, at === 0 && chunk.length <= BATCH_BYTES ? chunk : chunk.subarray(at, at + BATCH_BYTES));
+      if (batch !== undefined) yield batch;
+    }
   }
   if (st.carryLen > 0 || st.discarding) {
     const rest = Buffer.concat(st.carry);
