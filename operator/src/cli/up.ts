@@ -57,8 +57,8 @@ interface Out {
   table(rows: readonly Row[]): void;
 }
 
-function output(env: CliEnv, json: boolean): Out {
-  const w = (o: Record<string, unknown>): void => void env.stdout.write(JSON.stringify(o) + '\n');
+function output(env: CliEnv, json: boolean, started: number): Out {
+  const w = (o: Record<string, unknown>): void => void env.stdout.write(JSON.stringify({ ...o, elapsedMs: Date.now() - started }) + '\n');
   if (json) {
     return {
       step: (n, message, data) => w({ event: 'step', step: n, of: STEPS, message, ...data }),
@@ -76,7 +76,7 @@ function output(env: CliEnv, json: boolean): Out {
   };
 }
 
-/** Resolves on the first SIGINT/SIGTERM; `aborted` turns true then. */
+/** Resolves on the first SIGINT/SIGTERM (`aborted` turns true); a second one exits at once. */
 class StopSignal {
   aborted = false;
   readonly done: Promise<string>;
@@ -86,6 +86,8 @@ class StopSignal {
     let handler: (sig: string) => void = () => undefined;
     this.done = new Promise((res) => {
       handler = (sig) => {
+        // A second Ctrl-C means "now": child servers die with us (they exit when their stdin closes).
+        if (this.aborted) process.exit(130);
         this.aborted = true;
         res(sig);
       };
@@ -178,10 +180,10 @@ async function sampleObjects(out: Out, partners: readonly LocalPartner[], feedBa
 }
 
 async function up(flags: UpFlags, env: CliEnv, log: Logger, stop: StopSignal, cleanups: Array<() => Promise<void> | void>): Promise<number> {
-  const out = output(env, flags.json);
+  const started = Date.now();
+  const out = output(env, flags.json, started);
   const dir = resolve(flags.dir);
   await mkdir(dir, { recursive: true });
-  const started = Date.now();
 
   out.step(1, env.kubeconfig ? `using the cluster in KUBECONFIG=${env.kubeconfig} (no local control plane)` : `building or reusing the local control plane (cache ${env.cacheDir}), state in ${dir}`);
   const cluster = await startCluster(flags, env, log, dir, cleanups);
