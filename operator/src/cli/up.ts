@@ -179,6 +179,11 @@ async function sampleObjects(out: Out, partners: readonly LocalPartner[], feedBa
   return [...namespacesOf([...kept, ...own]), ...kept, ...own];
 }
 
+function interrupted(out: Out): number {
+  out.note('interrupted: stopping what was started');
+  return 130;
+}
+
 async function up(flags: UpFlags, env: CliEnv, log: Logger, stop: StopSignal, cleanups: Array<() => Promise<void> | void>): Promise<number> {
   const started = Date.now();
   const out = output(env, flags.json, started);
@@ -188,7 +193,7 @@ async function up(flags: UpFlags, env: CliEnv, log: Logger, stop: StopSignal, cl
   out.step(1, env.kubeconfig ? `using the cluster in KUBECONFIG=${env.kubeconfig} (no local control plane)` : `building or reusing the local control plane (cache ${env.cacheDir}), state in ${dir}`);
   const cluster = await startCluster(flags, env, log, dir, cleanups);
   out.note(`${env.kubeconfig ? 'apiserver' : 'apiserver ready'} at ${cluster.server}; kubeconfig ${cluster.kubeconfig}; database ${cluster.mongoUri ?? 'none (MONGODB_URI unset)'}`, { server: cluster.server, kubeconfig: cluster.kubeconfig, mongoUri: cluster.mongoUri ?? null });
-  if (stop.aborted) return 130;
+  if (stop.aborted) return interrupted(out);
 
   out.step(2, 'applying crds/ and waiting until they are Established');
   const client = new KubeHttpClient(await loadKubeconfig(cluster.kubeconfig), { userAgent: FIELD_MANAGER });
@@ -196,7 +201,7 @@ async function up(flags: UpFlags, env: CliEnv, log: Logger, stop: StopSignal, cl
   const crds = (await readManifestDir(fileURLToPath(new URL('crds/', ROOT)))).map((s) => s.object);
   await applyManifests(client, crds, FIELD_MANAGER);
   out.note(`CRDs established: ${crds.map((c) => c.metadata.name).join(', ')}`, { crds: crds.map((c) => c.metadata.name) });
-  if (stop.aborted) return 130;
+  if (stop.aborted) return interrupted(out);
 
   out.step(3, 'applying config/samples/ with the local partners and offline Feeds');
   const partners = await loadOrCreatePartners(dir, LOCAL_PARTNERS);
@@ -204,7 +209,7 @@ async function up(flags: UpFlags, env: CliEnv, log: Logger, stop: StopSignal, cl
   cleanups.push(() => feeds.close());
   const applied = await applyManifests(client, await sampleObjects(out, partners, feeds.baseUrl), FIELD_MANAGER);
   out.note(`samples applied: ${applied.length} objects; local partners ${partners.map((p) => p.id).join(', ')} (keys in ${join(dir, 'partners')}); snapshots served at ${feeds.baseUrl}`, { applied: applied.map((o) => `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`) });
-  if (stop.aborted) return 130;
+  if (stop.aborted) return interrupted(out);
 
   const quorum = partners.filter((p) => p.roles.includes('voter')).length;
   const self = partners[0];
