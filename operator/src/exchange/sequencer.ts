@@ -201,10 +201,8 @@ export class Sequencer {
     this.expire();
     const voter = this.#caller(callerId, v.partnerId);
     if (!voter.roles.includes('voter')) throw this.#refuse(callerId, new ExchangeRefusal('permission-denied', 'missing-role', `${v.partnerId} does not have the voter role`));
-    if (!verifyVote(voter, v)) {
-      throw this.#refuse(callerId, new ExchangeRefusal('invalid-argument', 'bad-vote-signature', `the vote signature does not verify with ${v.partnerId}'s key for subject ${String(v.digest)}; sign the vote fields exactly as sent`));
-    }
     const round = this.#pending.get(v.digest);
+    if (round === undefined || round.votes.has(v.partnerId)) this.#verifyOrRefuse(callerId, voter, v);
     if (round === undefined) return this.#lateVote(callerId, v);
     const at = Date.parse(v.signedAt);
     if (at < Date.parse(round.window.opensAt) || at > Date.parse(round.window.closesAt)) {
@@ -212,7 +210,12 @@ export class Sequencer {
     }
     const duplicate = round.votes.has(v.partnerId);
     if (!duplicate) round.votes.set(v.partnerId, v);
+    // decideQuorum verifies every vote; a new vote it finds badly signed is taken back and refused.
     const outcome = decideQuorum({ voters: this.#opts.partners, votes: [...round.votes.values()], digest: round.subject, window: round.window, now: this.#opts.now(), ...(this.#opts.quorum !== undefined ? { quorum: this.#opts.quorum } : {}) });
+    if (!duplicate && outcome.ignored.some((i) => i.partnerId === v.partnerId && i.reason === 'bad-signature')) {
+      round.votes.delete(v.partnerId);
+      this.#verifyOrRefuse(callerId, voter, v);
+    }
     const counts = { approvals: outcome.approvals, rejections: outcome.rejections, required: outcome.required };
     if (outcome.decision === 'approved') return { status: 'approved', logIndex: await this.#admitRound(round, outcome), ...counts };
     if (outcome.decision === 'rejected') {
@@ -304,6 +307,11 @@ export class Sequencer {
       if (expected !== stored) throw new SequencerStateError(`log_entries ends at ${expected}, before the requested size ${stored}`);
     }
     for (const entry of cache.slice(expected - cacheStart, size - cacheStart)) yield { entry, proof: this.#log.inclusionProof(entry.index, size) };
+  }
+
+  #verifyOrRefuse(callerId: string, voter: Voter, v: Vote): void {
+    if (verifyVote(voter, v)) return;
+    throw this.#refuse(callerId, new ExchangeRefusal('invalid-argument', 'bad-vote-signature', `the vote signature does not verify with ${v.partnerId}'s key for subject ${String(v.digest)}; sign the vote fields exactly as sent`));
   }
 
   async #lateVote(callerId: string, v: Vote): Promise<VoteResult> {
