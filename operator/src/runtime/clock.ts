@@ -16,12 +16,28 @@ export interface Clock {
   setTimer(fn: () => void, ms: number): TimerHandle;
 }
 
-/** The real clock: Date.now and node timers. Timers do not keep the process alive. */
+/** Longest delay node's setTimeout honours; longer ones fire after 1 ms. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * The real clock: Date.now and node timers. Timers do not keep the process alive. Delays beyond
+ * MAX_TIMER_MS (about 24.8 days, e.g. an indicator's validUntil) are waited in re-armed steps
+ * until the deadline, because node would otherwise fire them at once.
+ */
 export const systemClock: Clock = {
   now: () => Date.now(),
   setTimer(fn, ms) {
-    const t = setTimeout(fn, Math.max(0, ms));
-    t.unref();
+    const deadline = Date.now() + Math.max(0, ms);
+    let t: NodeJS.Timeout;
+    const arm = (wait: number): void => {
+      t = setTimeout(() => {
+        const left = deadline - Date.now();
+        if (left > 0) arm(left);
+        else fn();
+      }, Math.min(Math.max(0, wait), MAX_TIMER_MS));
+      t.unref();
+    };
+    arm(ms);
     return { cancel: () => clearTimeout(t) };
   },
 };
