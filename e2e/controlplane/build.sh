@@ -34,19 +34,20 @@ fail() { printf 'CONTROLPLANE BUILD FAILED at step: %s\n' "$*" >&2; exit 1; }
 
 GO_PINNED=go1.26.8         # compiler used for the build (part of the cache key)
 
-# Finds Go; when it is missing, installs the pinned toolchain from the Go module proxy
-# (golang.org/toolchain is published there as a module) into the cache. An installed Go of
-# 1.21 or newer fetches the pinned toolchain itself through GOTOOLCHAIN.
+# Finds Go; when it is missing, installs the pinned toolchain from the Go module proxy named by
+# $GOPROXY (golang.org/toolchain is published there as a module) into the cache. An installed Go
+# of 1.21 or newer fetches the pinned toolchain itself through GOTOOLCHAIN.
 check_go() {
   export GOTOOLCHAIN="$GO_PINNED"
   if ! command -v go >/dev/null; then
     local arch; case "$(uname -m)" in x86_64) arch=amd64 ;; aarch64|arm64) arch=arm64 ;; *) fail "find Go: unsupported CPU $(uname -m)" ;; esac
-    local gdir="$cache/go/$GO_PINNED"
+    local gdir="$cache/go/$GO_PINNED" proxy="${GOPROXY%%[,|]*}"
     if [ ! -x "$gdir/bin/go" ]; then
-      step "installing $GO_PINNED from proxy.golang.org (golang.org/toolchain) into $gdir"
+      case "$proxy" in http*) ;; *) fail "find Go: no 'go' on PATH and no GOPROXY URL to fetch $GO_PINNED from; install Go >= 1.21 or set GOPROXY" ;; esac
+      step "installing $GO_PINNED from the Go module proxy (golang.org/toolchain) into $gdir"
       local tmp; tmp="$(mktemp -d)"
-      curl -fsSL -o "$tmp/go.zip" "https://proxy.golang.org/golang.org/toolchain/@v/v0.0.1-${GO_PINNED}.linux-${arch}.zip" \
-        || fail "install Go: download of golang.org/toolchain ${GO_PINNED} failed (is proxy.golang.org reachable?)"
+      curl -fsSL -o "$tmp/go.zip" "${proxy%/}/golang.org/toolchain/@v/v0.0.1-${GO_PINNED}.linux-${arch}.zip" \
+        || fail "install Go: download of golang.org/toolchain ${GO_PINNED} from $proxy failed (is the Go module proxy reachable?)"
       (cd "$tmp" && { unzip -q go.zip || python3 -m zipfile -e go.zip .; }) || fail "install Go: unzip (install unzip or python3)"
       mkdir -p "$(dirname "$gdir")" && mv "$tmp"/golang.org/toolchain@*/ "$gdir" && chmod +x "$gdir"/bin/* "$gdir"/pkg/tool/*/* && rm -rf "$tmp"
     fi
@@ -67,8 +68,10 @@ fdb_path() { echo "$cache/ferretdb/ferretdb-${FERRETDB_VERSION}-$(key_of "$fdb_d
 regen_mod() {
   step "reading staging modules from k8s.io/kubernetes@${K8S_VERSION}'s go.mod"
   local upstream
-  upstream="$(curl -fsS "https://proxy.golang.org/k8s.io/kubernetes/@v/${K8S_VERSION}.mod")" \
-    || fail "download k8s.io/kubernetes ${K8S_VERSION} go.mod from proxy.golang.org"
+  local gomod
+  gomod="$(cd "$cp_dir" && go mod download -json "k8s.io/kubernetes@${K8S_VERSION}" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",*$/\1/p')" \
+    && [ -f "$gomod" ] || fail "download k8s.io/kubernetes ${K8S_VERSION} go.mod through the Go module proxy"
+  upstream="$(cat "$gomod")"
   local replaces
   replaces="$(printf '%s\n' "$upstream" | sed -n 's#^[[:space:]]*\(k8s.io/[a-z0-9-]*\) => ./staging/.*#\t\1 => \1 '"$STAGING_VERSION"'#p')"
   [ -n "$replaces" ] || fail "no '=> ./staging/' replace lines found in upstream go.mod"
