@@ -131,6 +131,7 @@ export class Sequencer {
   readonly #admitting = new Map<string, Promise<number>>();
   readonly #waiters = new Set<() => void>();
   #latest: SignedTreeHead | undefined;
+  #signing: { readonly size: number; readonly head: Promise<SignedTreeHead> } | undefined;
   #tail: Promise<unknown> = Promise.resolve();
 
   private constructor(opts: SequencerOptions) {
@@ -246,15 +247,26 @@ export class Sequencer {
     return dropped;
   }
 
-  /** The signed head of the current log, signing and persisting a new one when the log grew. */
+  /**
+   * The signed head of the current log, signing and persisting a new one when the log grew.
+   * Not serialized with appends: every entry in memory is already stored, so a head signed
+   * over the in-memory log only covers stored entries. Concurrent callers share one signing.
+   */
   treeHead(): Promise<SignedTreeHead> {
-    return this.#serial(async () => {
-      if (this.#latest !== undefined && this.#latest.treeSize === this.#log.size) return this.#latest;
-      const head = signLogHead(this.#opts.key, this.#log, this.#opts.now());
-      await this.#opts.store.insertTreeHead(head);
-      this.#latest = head;
+    if (this.#latest !== undefined && this.#latest.treeSize === this.#log.size) return Promise.resolve(this.#latest);
+    if (this.#signing !== undefined && this.#signing.size === this.#log.size) return this.#signing.head;
+    const head = signLogHead(this.#opts.key, this.#log, this.#opts.now());
+    const stored = this.#opts.store.insertTreeHead(head).then(() => {
+      if (this.#latest === undefined || head.treeSize > this.#latest.treeSize) this.#latest = head;
       return head;
     });
+    const signing = { size: head.treeSize, head: stored };
+    this.#signing = signing;
+    const clear = (): void => {
+      if (this.#signing === signing) this.#signing = undefined;
+    };
+    stored.then(clear, clear);
+    return stored;
   }
 
   /** Resolves when the log has at least `minSize` entries or after `waitMs` (capped at 30 s), whichever is first. */
