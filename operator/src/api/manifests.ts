@@ -10,6 +10,8 @@ export const OPERATOR_NAME = 'threatmesh-operator';
 export const OPERATOR_NAMESPACE = 'threatmesh-system';
 /** Lease the operator replicas elect a leader on. */
 export const LEADER_LEASE_NAME = 'threatmesh-operator-leader';
+/** ServiceAccount and ClusterRole of Feed ingestion Jobs (`threatmesh ingest --feed`). */
+export const INGEST_NAME = 'threatmesh-ingest';
 /** URL path the admission webhook serves ThreatIndicator reviews on. */
 export const WEBHOOK_PATH = '/validate-threatmesh-io-v1alpha1-threatindicator';
 /** Name of the ValidatingWebhookConfiguration and of its one webhook. */
@@ -62,6 +64,54 @@ export function rbacManifests(namespace = OPERATOR_NAMESPACE, name = OPERATOR_NA
     { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: `${name}-leader-election`, namespace }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: `${name}-leader-election` }, subjects: [subject] },
   ];
 }
+
+/**
+ * The ClusterRole of ingestion Jobs: exactly the calls `threatmesh ingest --feed NS/NAME
+ * --run-id JOB` makes in the Feed's namespace — read the Feed and its credentials Secret, list
+ * the existing ThreatIndicators (dedup), create the new ones, remember the HTTP validators and
+ * TAXII cursor in Feed annotations, and put the run report on its own Job. Nothing else: no
+ * watch, no delete, no status writes (a manual `ingest --feed` without --run-id writes Feed
+ * status and needs `feeds/status` patch on top), no ConfigMaps (allowlists arrive as files).
+ */
+export function ingestClusterRole(name = INGEST_NAME): Manifest {
+  return {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'ClusterRole',
+    metadata: { name },
+    rules: [
+      { apiGroups: [GROUP], resources: ['feeds'], verbs: ['get', 'patch'] },
+      { apiGroups: [GROUP], resources: ['threatindicators'], verbs: ['list', 'create'] },
+      { apiGroups: [''], resources: ['secrets'], verbs: ['get'] },
+      { apiGroups: ['batch'], resources: ['jobs'], verbs: ['patch'] },
+    ],
+  };
+}
+
+/**
+ * The ServiceAccount `name` in `namespace` and a RoleBinding there to the ingest ClusterRole:
+ * what every namespace holding Feeds needs, since a Job's pods run as a ServiceAccount of the
+ * Job's own namespace. The RoleBinding keeps the grant inside that namespace.
+ */
+export function ingestNamespaceManifests(namespace: string, name = INGEST_NAME, clusterRole = INGEST_NAME): Manifest[] {
+  return [
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name, namespace } },
+    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name, namespace }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: clusterRole }, subjects: [{ kind: 'ServiceAccount', name, namespace }] },
+  ];
+}
+
+/** The ingest ClusterRole, then the ServiceAccount and RoleBinding of `namespace`, in apply order. */
+export function ingestRbacManifests(namespace = OPERATOR_NAMESPACE, name = INGEST_NAME): Manifest[] {
+  return [ingestClusterRole(name), ...ingestNamespaceManifests(namespace, name, name)];
+}
+
+/** Comment heading config/rbac/ingest.yaml: how to enable ingestion in a Feed namespace. */
+export const INGEST_RBAC_GUIDANCE = `# Feed ingestion Jobs run in the Feed's namespace as ServiceAccount ${INGEST_NAME} (operator
+# flag --job-service-account). This file grants it in ${OPERATOR_NAMESPACE}; for every other
+# namespace NS that holds Feeds, create the same ServiceAccount and a RoleBinding (not a
+# ClusterRoleBinding: the grant, Secrets included, stays inside NS):
+#   kubectl -n NS create serviceaccount ${INGEST_NAME}
+#   kubectl -n NS create rolebinding ${INGEST_NAME} --clusterrole=${INGEST_NAME} --serviceaccount=NS:${INGEST_NAME}
+`;
 
 /** Where the API server reaches the webhook: an in-cluster Service or a URL (local control plane). */
 export type WebhookTarget = { readonly service: { readonly name: string; readonly namespace: string; readonly port: number } } | { readonly url: string };

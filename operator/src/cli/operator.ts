@@ -11,7 +11,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { Logger } from '../log.ts';
 import type { CliEnv } from './env.ts';
-import { LEADER_LEASE_NAME, OPERATOR_NAMESPACE } from '../api/manifests.ts';
+import { INGEST_NAME, LEADER_LEASE_NAME, OPERATOR_NAMESPACE } from '../api/manifests.ts';
 import { SigningKey } from '../domain/signature.ts';
 import { inClusterConfig, loadKubeconfig, type ClusterConfig } from '../runtime/kubeconfig.ts';
 import { KubeHttpClient } from '../runtime/kube.ts';
@@ -140,7 +140,7 @@ export function registerOperator(program: Command, env: CliEnv, log: Logger): vo
     .option('--identity <id>', 'this replica\'s identity in the Lease and Events (default: hostname-pid)')
     .option('--executor <kind>', 'how Feed runs execute: job (Kubernetes Jobs) or inprocess (worker thread, local sandbox)', 'job')
     .option('--job-image <image>', 'image of ingestion Jobs (needed with --executor job)')
-    .option('--job-service-account <name>', 'ServiceAccount of ingestion Jobs')
+    .option('--job-service-account <name>', 'ServiceAccount of ingestion Jobs, in each Feed namespace (see config/rbac/ingest.yaml)', INGEST_NAME)
     .option('--ingestion-module <path>', 'module exporting runIngestion(feed, runId, context) for --executor inprocess (default: the built-in Feed ingestion)')
     .option('--partner-id <id>', 'this partner\'s id (with --signing-key)')
     .option('--signing-key <file>', 'this partner\'s Ed25519 private.pem (with --partner-id)')

@@ -45,8 +45,13 @@ describe('FeedReconciler with the Job executor', () => {
     const runId = runIdFor(f, new Date('2026-11-25T11:00:00Z'));
     assert.deepEqual(jobs(kube), [`jobs/tm/${runId}`]);
     const job = kube.peek<Job>(JOBS, runId, 'tm') as Job;
-    const spec = job.spec as { activeDeadlineSeconds: number; backoffLimit: number; template: { spec: { containers: Array<{ image: string; command: string[] }> } } };
+    const spec = job.spec as { activeDeadlineSeconds: number; backoffLimit: number; template: { spec: { serviceAccountName: string; containers: Array<{ image: string; command: string[]; env: unknown; resources: unknown }> } } };
     assert.deepEqual(spec.template.spec.containers[0]?.command, ['threatmesh', 'ingest', '--feed', 'tm/feed-a', '--run-id', runId]);
+    assert.equal(spec.template.spec.serviceAccountName, 'threatmesh-ingest', 'runs as the least-privilege ingest ServiceAccount by default');
+    assert.deepEqual(spec.template.spec.containers.map((c) => [c.env, c.resources]), [[
+      [{ name: 'NODE_OPTIONS', value: '--max-semi-space-size=8' }],
+      { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } },
+    ]]);
     assert.equal(spec.activeDeadlineSeconds, 3600);
     assert.equal(job.metadata.ownerReferences?.[0]?.uid, f?.metadata.uid);
     assert.equal(job.metadata.labels?.['threatmesh.io/feed'], 'feed-a');

@@ -1,0 +1,174 @@
+/**
+ * The ingestion Job's least-privilege RBAC on a real kube-apiserver: `threatmesh ingest --feed
+ * NS/NAME --run-id JOB`, run as a child process under a kubeconfig holding only a TokenRequest
+ * token of the generated ingest ServiceAccount (bound by RoleBinding to exactly the generated
+ * ingest ClusterRole), reads the Feed and its credentials Secret, fetches from a local HTTP
+ * server, proposes ThreatIndicators and reports into its Job; everything outside the role is
+ * refused with 403.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import { homedir, tmpdir } from 'node:os';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
+import { startControlPlane, type ControlPlane } from '../harness/controlplane.ts';
+import { uniqueSuffix } from '../harness/env.ts';
+import type { Feed, ThreatIndicator } from '../../operator/src/api/types.ts';
+import { FEEDS, THREAT_INDICATORS } from '../../operator/src/api/schemas/index.ts';
+import { INGEST_NAME, ingestClusterRole, ingestRbacManifests } from '../../operator/src/api/manifests.ts';
+import { JOBS, JobExecutor, type Job } from '../../operator/src/controllers/jobexecutor.ts';
+import { RUN_REPORT_ANNOTATION } from '../../operator/src/controllers/reasons.ts';
+import { ANNOTATION, SECRETS } from '../../operator/src/feeds/feedrun.ts';
+import { ApiError } from '../../operator/src/runtime/client.ts';
+import { KubeHttpClient } from '../../operator/src/runtime/kube.ts';
+import { loadKubeconfig, type ClusterConfig } from '../../operator/src/runtime/kubeconfig.ts';
+import { applyManifests, parseManifests } from '../../operator/src/runtime/manifest.ts';
+import type { KubeObject, ResourceRef } from '../../operator/src/runtime/types.ts';
+
+const root = new URL('../../', import.meta.url);
+const mainTs = fileURLToPath(new URL('operator/src/main.ts', root));
+const namespaces: ResourceRef = { group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace', namespaced: false };
+const clusterRoles: ResourceRef = { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'clusterroles', kind: 'ClusterRole', namespaced: false };
+const suffix = uniqueSuffix();
+const ns = `ingest-rbac-${suffix}`;
+const otherNs = `ingest-rbac-other-${suffix}`;
+// A per-run ClusterRole name: integration files share one API server.
+const roleName = `${INGEST_NAME}-${suffix}`;
+const bearer = `feed-token-${suffix}`;
+
+let cp: ControlPlane;
+let admin: KubeHttpClient;
+let asIngest: KubeHttpClient;
+let server: Server;
+let base = '';
+let dir = '';
+let kubeconfigPath = '';
+let feodo: Buffer;
+
+function ingest(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [mainTs, 'ingest', ...args], { env: { ...process.env, KUBECONFIG: kubeconfigPath, LOG_LEVEL: 'warn' } }, (err, stdout, stderr) => {
+      resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : 1, stdout, stderr });
+    });
+  });
+}
+
+async function tokenFor(sa: string): Promise<string> {
+  const r = await cp.kube.create(`/api/v1/namespaces/${ns}/serviceaccounts/${sa}/token`, { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 3600 } });
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  return (r.body as { status: { token: string } }).status.token;
+}
+
+function tokenKubeconfig(cfg: ClusterConfig, token: string): string {
+  const cluster = cfg.ca ? { server: cfg.server, 'certificate-authority-data': cfg.ca.toString('base64') } : { server: cfg.server, 'insecure-skip-tls-verify': true };
+  return stringify({
+    apiVersion: 'v1', kind: 'Config',
+    clusters: [{ name: 'test', cluster }],
+    users: [{ name: INGEST_NAME, user: { token } }],
+    contexts: [{ name: 'test', context: { cluster: 'test', user: INGEST_NAME } }],
+    'current-context': 'test',
+  });
+}
+
+async function status(p: Promise<unknown>): Promise<number> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof ApiError) return err.status;
+    throw err;
+  }
+  return 200;
+}
+
+before(async () => {
+  feodo = await readFile(new URL('operator/src/feeds/fixtures/feodo-ipblocklist.csv', root));
+  server = createServer((req, res) => {
+    // The credentials come from the Feed's Secret, which only the ingest role lets the run read.
+    if (req.headers.authorization !== `Bearer ${bearer}`) {
+      res.writeHead(401);
+      res.end();
+      return;
+    }
+    res.writeHead(200, { etag: '"v1"' });
+    res.end(feodo);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  dir = await mkdtemp(join(tmpdir(), 'threatmesh-ingest-rbac-'));
+  cp = await startControlPlane({ kubeconfig: process.env['KUBECONFIG'], mongo: false, cacheDir: process.env['THREATMESH_CACHE'] ?? join(homedir(), '.cache', 'threatmesh') });
+  const adminConfig = await loadKubeconfig(cp.kubeconfigPath);
+  admin = new KubeHttpClient(adminConfig, { requestTimeoutMs: 15_000 });
+  const files = ['threatmesh.io_feeds.yaml', 'threatmesh.io_threatindicators.yaml', 'threatmesh.io_partnernodes.yaml'];
+  const crds: KubeObject[] = [];
+  for (const f of files) crds.push(...parseManifests(await readFile(new URL(`crds/${f}`, root), 'utf8'), f));
+  await applyManifests(admin, crds, 'ingest-rbac-test');
+  for (const name of [ns, otherNs]) await admin.create(namespaces, { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+  await applyManifests(admin, ingestRbacManifests(ns, roleName) as unknown as KubeObject[], 'ingest-rbac-test');
+  const token = await tokenFor(roleName);
+  kubeconfigPath = join(dir, 'kubeconfig');
+  await writeFile(kubeconfigPath, tokenKubeconfig(adminConfig, token), { mode: 0o600 });
+  asIngest = new KubeHttpClient(await loadKubeconfig(kubeconfigPath), { requestTimeoutMs: 15_000 });
+});
+
+after(async () => {
+  server?.close();
+  asIngest?.close();
+  if (admin) {
+    for (const name of [ns, otherNs]) await admin.delete(namespaces, name).catch(() => undefined);
+    await admin.delete(clusterRoles, roleName).catch(() => undefined);
+    admin.close();
+  }
+  await cp?.stop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe('ingest Job RBAC', () => {
+  test('config/rbac/ingest.yaml holds exactly the generated ingest ClusterRole', async () => {
+    const onDisk = parseManifests(await readFile(new URL('config/rbac/ingest.yaml', root), 'utf8')).find((o) => o.kind === 'ClusterRole') as unknown as { rules: unknown };
+    assert.deepEqual(onDisk.rules, (ingestClusterRole() as { rules: unknown }).rules, 'config/rbac/ingest.yaml is stale: run npm run generate');
+  });
+
+  test('ingest --feed --run-id under the ingest ServiceAccount proposes indicators and reports into its Job', async () => {
+    const secret = { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'feodo-creds', namespace: ns }, data: { token: Buffer.from(bearer).toString('base64') } };
+    await admin.create(SECRETS, secret);
+    const feed: Feed = {
+      apiVersion: 'threatmesh.io/v1alpha1', kind: 'Feed', metadata: { name: 'feodo', namespace: ns },
+      spec: { url: `${base}/ipblocklist.csv`, format: 'csv', preset: 'feodo', secretRef: { name: 'feodo-creds' }, schedule: { interval: '1h' }, defaults: { confidence: 90 } },
+    };
+    const created = await admin.create<Feed>(FEEDS, feed);
+    // The Job the operator would create (the executor's own manifest), made by the admin: no Job controller runs here.
+    const runId = 'feodo-run1';
+    const job = new JobExecutor(admin, { image: 'ghcr.io/threatmesh/threatmesh:test' }).jobFor(created, runId);
+    assert.equal((job.spec as { template: { spec: { serviceAccountName: string } } }).template.spec.serviceAccountName, INGEST_NAME);
+    await admin.create(JOBS, job);
+
+    const r = await ingest(['--feed', `${ns}/feodo`, '--run-id', runId]);
+    assert.equal(r.code, 0, r.stderr);
+    const items = (await admin.list<ThreatIndicator>(THREAT_INDICATORS, { namespace: ns })).items;
+    assert.deepEqual(items.map((i) => i.spec.value).sort(), ['162.243.103.246', '185.117.73.147', '51.178.161.32']);
+    const annotated = await admin.get<Job>(JOBS, runId, ns);
+    const report = JSON.parse(annotated?.metadata.annotations?.[RUN_REPORT_ANNOTATION] ?? '{}') as { outcome: string; fetched: number; new: number };
+    assert.deepEqual([report.outcome, report.fetched, report.new], ['succeeded', 5, 3]);
+    assert.equal((await admin.get<Feed>(FEEDS, 'feodo', ns))?.metadata.annotations?.[ANNOTATION.etag], '"v1"', 'validators remembered on the Feed');
+  });
+
+  const refused: Array<[string, () => Promise<unknown>]> = [
+    ['delete a ThreatIndicator', () => asIngest.delete(THREAT_INDICATORS, 'anything', ns)],
+    ['list Secrets cluster-wide', () => asIngest.list(SECRETS, {})],
+    ['list Secrets in its own namespace', () => asIngest.list(SECRETS, { namespace: ns })],
+    ['get a Secret in another namespace', () => asIngest.get(SECRETS, 'feodo-creds', otherNs)],
+    ['write Feed status', () => asIngest.patchStatus(FEEDS, 'feodo', ns, { status: { lastRun: { outcome: 'Succeeded' } } })],
+    ['create a Job', () => asIngest.create(JOBS, { apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'escape', namespace: ns }, spec: { template: { spec: { restartPolicy: 'Never', containers: [{ name: 'x', image: 'x' }] } } } })],
+    ['list ThreatIndicators in another namespace', () => asIngest.list(THREAT_INDICATORS, { namespace: otherNs })],
+  ];
+  for (const [what, call] of refused) {
+    test(`the ingest ServiceAccount may not ${what} (403)`, async () => {
+      assert.equal(await status(call()), 403);
+    });
+  }
+});
