@@ -302,6 +302,28 @@ describe('a partner detects a dishonest or damaged sequencer', () => {
     assert.equal((await p.sink.all()).length, 2);
   });
 
+  test('partners comparing tree heads catch a sequencer that shows them different histories', async () => {
+    const key = SigningKey.generate();
+    const viewA = await startNetwork('split_a', key);
+    const viewB = await startNetwork('split_b', key);
+    await admit(viewA, ind('shown-to-a.evil.example'));
+    await admit(viewB, ind('shown-to-b.evil.example'));
+    await admit(viewB, ind('also-to-b.evil.example'));
+    const a = await replica(viewA, 'alpha', 'split_alpha');
+    const b = await replica(viewB, 'charlie', 'split_charlie');
+    await a.replica.sync();
+    await b.replica.sync();
+    const headA = (await a.replica.cursor()).head!;
+    // Each view is internally consistent; only the comparison reveals the split.
+    assert.equal((await halt(b.replica.compareWithPeer(headA))).reason, 'fork');
+    assert.equal((await b.replica.cursor()).halted?.reason, 'fork');
+    await admit(viewA, ind('more-to-a.evil.example'));
+    const honestPeer = await replica(viewA, 'bravo', 'split_bravo');
+    await honestPeer.replica.sync();
+    await a.replica.compareWithPeer((await honestPeer.replica.cursor()).head!);
+    assert.equal((await a.replica.cursor()).halted, undefined, 'a consistent peer head passes');
+  });
+
   test('a certificate with a vote the voter never signed is detected as forged', async () => {
     const mallory = SigningKey.generate();
     const lying = directoryEntries.map((e) => (e.partnerId === 'bravo' ? { ...e, publicKey: mallory.publicKey } : e));

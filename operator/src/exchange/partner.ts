@@ -9,7 +9,7 @@ import type { SignedTreeHead } from '../domain/treehead.ts';
 import type { Logger } from '../log.ts';
 import { jitteredBackoff } from '../runtime/ratelimit.ts';
 import type { IndexedEntry } from './entry.ts';
-import { checkConsistency, checkEntry, checkTreeHead, type HaltReason, type TrustAnchors, type Violation } from './verify.ts';
+import { checkConsistency, checkEntry, checkPeerHead, checkTreeHead, type HaltReason, type TrustAnchors, type Violation } from './verify.ts';
 import type { WireEntryResult } from './wire.ts';
 
 /** Where entries come from (the sequencer's client implements it). Nothing it returns is trusted. */
@@ -164,6 +164,22 @@ export class PartnerReplica {
     }
     if (applied > 0) this.#o.log.info('replicated', { source: this.#o.sourceId, applied, treeSize: head.treeSize, rootHash: head.rootHash });
     return { applied, treeSize: head.treeSize, rootHash: head.rootHash, caughtUp: cursor.nextIndex === head.treeSize };
+  }
+
+  /**
+   * Checks a tree head another partner accepted from the same sequencer against this
+   * partner's accepted head (the gossip that catches a sequencer showing different histories).
+   * The consistency proof comes from this partner's source and is verified. Halts with `fork`
+   * on equivocation; throws an ordinary error when the source cannot give a proof (retry).
+   */
+  async compareWithPeer(theirs: SignedTreeHead): Promise<void> {
+    const cursor = await this.cursor();
+    if (cursor.halted !== undefined) throw new ReplicationHalted(cursor.halted);
+    const mine = cursor.head;
+    if (mine === undefined) return;
+    const [small, large] = mine.treeSize <= theirs.treeSize ? [mine.treeSize, theirs.treeSize] : [theirs.treeSize, mine.treeSize];
+    const proof = small > 0 && small < large ? await this.#o.source.consistencyProof(small, large) : [];
+    await this.#check(cursor, checkPeerHead(this.#o.anchors, mine, theirs, proof));
   }
 
   /**

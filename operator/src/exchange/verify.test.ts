@@ -7,7 +7,7 @@ import { signVote, type Vote, type Voter } from '../domain/quorum.ts';
 import { SigningKey } from '../domain/signature.ts';
 import { signLogHead, type SignedTreeHead } from '../domain/treehead.ts';
 import { entryLeafData, entryLeafHash, parseIndicatorJson, signProposal, voteSubject, type EntryKind, type IndexedEntry } from './entry.ts';
-import { checkConsistency, checkEntry, checkTreeHead, type TrustAnchors } from './verify.ts';
+import { checkConsistency, checkEntry, checkPeerHead, checkTreeHead, type TrustAnchors } from './verify.ts';
 
 const NOW = new Date('2026-03-01T12:00:00Z');
 const WINDOW = { opensAt: '2026-03-01T11:59:00Z', closesAt: '2026-03-01T13:00:00Z' };
@@ -137,6 +137,26 @@ describe('tree heads', () => {
     assert.equal(checkConsistency(h1, forked, other.consistencyProof(1, 2))?.reason, 'fork');
     assert.equal(checkConsistency(h2, h1, [])?.reason, 'fork');
   });
+});
+
+describe('checkPeerHead', () => {
+  const e0 = entry();
+  const e1 = { ...entry('add', [vote('a', indicatorDigest(ind)), vote('c', indicatorDigest(ind))]), index: 1 };
+  const { log, head: h2 } = logOf([e0, e1]);
+  const h1 = signTreeHeadAt(log, 1);
+  const { log: other, head: forked2 } = logOf([e1, e0]);
+  const cases: Array<[string, () => string | undefined]> = [
+    ['same head', () => checkPeerHead(anchors, h2, h2, [])?.reason],
+    ['peer behind, consistent', () => checkPeerHead(anchors, h2, h1, log.consistencyProof(1, 2))?.reason],
+    ['peer ahead, consistent', () => checkPeerHead(anchors, h1, h2, log.consistencyProof(1, 2))?.reason],
+    ['same size, different root', () => checkPeerHead(anchors, h2, forked2, [])?.reason],
+    ['peer ahead on another history', () => checkPeerHead(anchors, h1, forked2, other.consistencyProof(1, 2))?.reason],
+    ['peer head not signed by the sequencer', () => checkPeerHead(anchors, h2, signLogHead(SigningKey.generate(), log, NOW), [])?.reason],
+  ];
+  const want = [undefined, undefined, undefined, 'fork', 'fork', 'bad-tree-head'];
+  for (const [i, [name, run]] of cases.entries()) {
+    test(name, () => assert.equal(run(), want[i]));
+  }
 });
 
 function signTreeHeadAt(log: MerkleLog, size: number): SignedTreeHead {

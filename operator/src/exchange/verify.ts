@@ -63,6 +63,25 @@ export function checkConsistency(accepted: SignedTreeHead | undefined, next: Sig
 }
 
 /**
+ * Compares the head this partner accepted with one another partner accepted from the same
+ * sequencer (gossip), so a sequencer that shows different histories to different partners is
+ * caught. The smaller head must be a prefix of the larger (`proof`: consistency from the
+ * smaller size to the larger, from any source — it is verified, not trusted). Two validly
+ * signed heads that no single history explains are proof of equivocation: `fork`.
+ */
+export function checkPeerHead(anchors: TrustAnchors, mine: SignedTreeHead, theirs: SignedTreeHead, proof: readonly string[]): Violation | undefined {
+  if (!verifyTreeHead(anchors.sequencerKey, theirs)) {
+    return { reason: 'bad-tree-head', message: `the peer's tree head of size ${String(theirs.treeSize)} is not signed by the sequencer key ${anchors.sequencerKey.id}` };
+  }
+  const [a, b] = mine.treeSize <= theirs.treeSize ? [mine, theirs] : [theirs, mine];
+  if (verifyConsistency(a.treeSize, b.treeSize, proof, a.rootHash, b.rootHash)) return undefined;
+  return {
+    reason: 'fork',
+    message: `the sequencer signed ${a.treeSize}/${a.rootHash} and ${b.treeSize}/${b.rootHash}, which no single history explains: it showed different logs to different partners`,
+  };
+}
+
+/**
  * Verifies one entry against the tree head it was proven in: leaf inclusion at its index,
  * then the quorum certificate (every vote valid and for this round's subject, approvals
  * reaching the quorum), then the proposer's signature. Returns the indicator digest when all hold.
