@@ -19,6 +19,7 @@ import { SigningKey } from '../../operator/src/domain/signature.ts';
 import { createLogger, type Logger } from '../../operator/src/log.ts';
 import { ExchangeClient, ExchangeCallError } from '../../operator/src/exchange/client.ts';
 import { signProposal, type EntryKind } from '../../operator/src/exchange/entry.ts';
+import { ExchangeRefusal as ExchangeRefusalError } from '../../operator/src/exchange/errors.ts';
 import { PartnerReplica, ReplicationHalted } from '../../operator/src/exchange/partner.ts';
 import { Sequencer, SequencerStateError } from '../../operator/src/exchange/sequencer.ts';
 import { AutoVoter } from '../../operator/src/exchange/voter.ts';
@@ -443,5 +444,53 @@ describe('automatic voting and continuous replication', () => {
     assert.deepEqual(sets[2], sets[0]);
     const heads = await Promise.all(replicas.map(async (r) => (await r.replica.cursor()).head?.rootHash));
     assert.equal(new Set(heads).size, 1);
+  });
+});
+
+describe('sequencer rounds', () => {
+  async function sequencerAt(name: string, clock: { now: Date }): Promise<Sequencer> {
+    return Sequencer.open({ store: await MongoLogStore.open(db(`rounds_${name}`)), key: SigningKey.generate(), partners: directoryEntries, quorum: QUORUM, windowMs: 60_000, now: () => clock.now, log: logger() });
+  }
+  const propose = (seq: Sequencer, i: Indicator): ReturnType<Sequencer['propose']> =>
+    seq.propose('alpha', { kind: 'add', indicatorJson: indicatorCanonicalJson(i), proposerId: 'alpha', signature: signProposal(keys.alpha, 'add', i) });
+  const voteAt = (id: PartnerId, subject: string, at: Date, decision: 'approve' | 'reject' = 'approve'): Vote =>
+    signVote(keys[id], { partnerId: id, digest: subject, decision, signedAt: at.toISOString() });
+
+  test('a round whose window closes without quorum is rejected; the indicator can be proposed again', async () => {
+    const clock = { now: new Date('2026-06-01T10:00:00Z') };
+    const seq = await sequencerAt('expiry', clock);
+    const ack = await propose(seq, ind('slow.evil.example'));
+    await seq.vote('alpha', voteAt('alpha', ack.subject, clock.now));
+    clock.now = new Date('2026-06-01T10:01:01Z');
+    assert.equal(seq.pending().length, 0);
+    await assert.rejects(seq.vote('bravo', voteAt('bravo', ack.subject, clock.now)), (err: unknown) => err instanceof ExchangeRefusalError && err.reason === 'unknown-proposal');
+    assert.equal((await propose(seq, ind('slow.evil.example'))).status, 'opened');
+    assert.equal(seq.size, 0);
+  });
+
+  test('rejections that make quorum unreachable end the round; duplicates and late votes are answered', async () => {
+    const clock = { now: new Date('2026-06-01T10:00:00Z') };
+    const seq = await sequencerAt('reject', clock);
+    const ack = await propose(seq, ind('disputed.evil.example'));
+    assert.equal((await seq.vote('alpha', voteAt('alpha', ack.subject, clock.now))).status, 'counted');
+    assert.equal((await seq.vote('alpha', voteAt('alpha', ack.subject, clock.now, 'reject'))).status, 'duplicate');
+    assert.equal((await seq.vote('bravo', voteAt('bravo', ack.subject, clock.now, 'reject'))).status, 'counted');
+    const last = await seq.vote('charlie', voteAt('charlie', ack.subject, clock.now, 'reject'));
+    assert.deepEqual([last.status, last.approvals, last.rejections], ['rejected', 1, 2]);
+    assert.equal(seq.size, 0);
+    const admitted = await propose(seq, ind('agreed.evil.example'));
+    await seq.vote('alpha', voteAt('alpha', admitted.subject, clock.now));
+    assert.equal((await seq.vote('bravo', voteAt('bravo', admitted.subject, clock.now))).status, 'approved');
+    const late = await seq.vote('charlie', voteAt('charlie', admitted.subject, clock.now));
+    assert.deepEqual([late.status, late.logIndex], ['approved', 0]);
+    const forgedLate = { ...voteAt('charlie', admitted.subject, clock.now), signature: voteAt('bravo', admitted.subject, clock.now).signature };
+    await assert.rejects(seq.vote('charlie', forgedLate), (err: unknown) => err instanceof ExchangeRefusalError && err.reason === 'bad-vote-signature');
+  });
+
+  test('a vote signed outside the window is refused', async () => {
+    const clock = { now: new Date('2026-06-01T10:00:00Z') };
+    const seq = await sequencerAt('window', clock);
+    const ack = await propose(seq, ind('early.evil.example'));
+    await assert.rejects(seq.vote('alpha', voteAt('alpha', ack.subject, new Date('2026-06-01T09:00:00Z'))), (err: unknown) => err instanceof ExchangeRefusalError && err.reason === 'outside-window');
   });
 });

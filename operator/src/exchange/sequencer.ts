@@ -237,12 +237,13 @@ export class Sequencer {
   expire(): number {
     const now = this.#opts.now().getTime();
     let dropped = 0;
+    // Rounds are kept in opening order and every window has the same length, so the first open
+    // window ends the scan (a round put back after a failed append may expire a little late).
     for (const [subject, round] of this.#pending) {
-      if (now > Date.parse(round.window.closesAt)) {
-        this.#pending.delete(subject);
-        dropped += 1;
-        this.#opts.log.info('round rejected: window closed', { kind: round.kind, digest: round.digest, votes: round.votes.size });
-      }
+      if (now <= Date.parse(round.window.closesAt)) break;
+      this.#pending.delete(subject);
+      dropped += 1;
+      this.#opts.log.info('round rejected: window closed', { kind: round.kind, digest: round.digest, votes: round.votes.size });
     }
     return dropped;
   }
