@@ -124,9 +124,7 @@ export function registerUp(program: Command, env: CliEnv, log: Logger): void {
     .option('--json', 'print progress and object snapshots as JSON lines', false)
     .action(async (flags: UpFlags) => {
       const stop = new StopSignal();
-      // The runtime's timers are unref'd; against a KUBECONFIG cluster no child process keeps the loop alive while we wait.
-      const keepAlive = setInterval(() => undefined, 60_000);
-      const cleanups: Array<() => Promise<void> | void> = [() => clearInterval(keepAlive)];
+      const cleanups: Array<() => Promise<void> | void> = [];
       try {
         process.exitCode = await up(flags, env, log, stop, cleanups);
       } finally {

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { MAX_TIMER_MS, systemClock } from './clock.ts';
 
 const tick = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -18,4 +19,30 @@ test('systemClock: short timers fire and cancelled ones do not', async () => {
   systemClock.setTimer(() => fired.push('b'), 5).cancel();
   await tick(40);
   assert.deepEqual(fired, ['a']);
+});
+
+// A child process is the only way to observe whether a timer holds the event loop open.
+function runScript(body: string): Promise<{ code: number | null; stdout: string }> {
+  const clockUrl = new URL('./clock.ts', import.meta.url).href;
+  const script = `import { sleep, systemClock } from ${JSON.stringify(clockUrl)};\n${body}`;
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['--input-type=module', '-e', script], (err, stdout) => {
+      resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : null, stdout });
+    });
+  });
+}
+
+test('sleep keeps the process alive: a script whose only pending work is an awaited sleep finishes it', async () => {
+  const r = await runScript(`await sleep(systemClock, 200);\nprocess.stdout.write('slept');`);
+  assert.deepEqual(r, { code: 0, stdout: 'slept' }, 'an unref\'d wait would end the process with exit code 13 before "slept"');
+});
+
+test('sleep aborted by its signal releases the process at once', { timeout: 30_000 }, async () => {
+  const r = await runScript(`const a = new AbortController();\nconst p = sleep(systemClock, 3_600_000, a.signal);\na.abort();\nawait p;\nprocess.stdout.write('woke');`);
+  assert.deepEqual(r, { code: 0, stdout: 'woke' });
+});
+
+test('systemClock: a background timer does not keep the process alive', { timeout: 30_000 }, async () => {
+  const r = await runScript(`systemClock.setTimer(() => process.stdout.write('fired'), 3_600_000);\nprocess.stdout.write('exited');`);
+  assert.deepEqual(r, { code: 0, stdout: 'exited' });
 });

@@ -8,25 +8,36 @@ export interface TimerHandle {
   cancel(): void;
 }
 
+/** How a timer relates to the process's lifetime. */
+export interface TimerOptions {
+  /**
+   * Keep the process alive while the timer is pending: someone awaits it (see `sleep`).
+   * Background timers (requeues, resyncs) leave this off so they never hold a process open.
+   * @default false
+   */
+  readonly keepAlive?: boolean;
+}
+
 /** Wall-clock time in milliseconds and one-shot timers. */
 export interface Clock {
   /** Milliseconds since the epoch. */
   now(): number;
   /** Runs `fn` once after `ms` milliseconds unless cancelled. */
-  setTimer(fn: () => void, ms: number): TimerHandle;
+  setTimer(fn: () => void, ms: number, opts?: TimerOptions): TimerHandle;
 }
 
 /** Longest delay node's setTimeout honours; longer ones fire after 1 ms. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
- * The real clock: Date.now and node timers. Timers do not keep the process alive. Delays beyond
- * MAX_TIMER_MS (about 24.8 days, e.g. an indicator's validUntil) are waited in re-armed steps
- * until the deadline, because node would otherwise fire them at once.
+ * The real clock: Date.now and node timers. Timers do not keep the process alive unless
+ * `keepAlive` is set. Delays beyond MAX_TIMER_MS (about 24.8 days, e.g. an indicator's
+ * validUntil) are waited in re-armed steps until the deadline, because node would otherwise
+ * fire them at once.
  */
 export const systemClock: Clock = {
   now: () => Date.now(),
-  setTimer(fn, ms) {
+  setTimer(fn, ms, opts) {
     const deadline = Date.now() + Math.max(0, ms);
     let t: NodeJS.Timeout;
     const arm = (wait: number): void => {
@@ -35,14 +46,19 @@ export const systemClock: Clock = {
         if (left > 0) arm(left);
         else fn();
       }, Math.min(Math.max(0, wait), MAX_TIMER_MS));
-      t.unref();
+      if (opts?.keepAlive !== true) t.unref();
     };
     arm(ms);
     return { cancel: () => clearTimeout(t) };
   },
 };
 
-/** Resolves after `ms` on `clock`, or early (without rejecting) when `signal` aborts. */
+/**
+ * Resolves after `ms` on `clock`, or early (without rejecting) when `signal` aborts. The wait
+ * keeps the process alive, as node's own promise timers do: the caller awaits it, so a script
+ * whose only pending work is this wait must not exit mid-way (Node's exit code 13). Loops that
+ * sleep in the background must therefore pass a `signal` and abort it when they stop.
+ */
 export function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal?.aborted) {
@@ -56,7 +72,7 @@ export function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<v
     const timer = clock.setTimer(() => {
       signal?.removeEventListener('abort', onAbort);
       resolve();
-    }, ms);
+    }, ms, { keepAlive: true });
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
