@@ -238,6 +238,27 @@ describe('partner exchange over mutual TLS', () => {
     assert.equal(done.status, 'approved');
   });
 
+  test('batches answer each item on its own and admit through the same checks', async () => {
+    const alpha = net.client('alpha');
+    const fresh = [ind('batch-1.evil.example'), ind('batch-2.evil.example')];
+    const sign = (i: Indicator): string => signProposal(keys.alpha, 'add', i);
+    const acks = await alpha.proposeBatch([
+      ...fresh.map((i) => ({ kind: 'add' as const, indicatorJson: indicatorCanonicalJson(i), proposerId: 'alpha', signature: sign(i) })),
+      { kind: 'add', indicatorJson: indicatorCanonicalJson(ind('two.evil.example')), proposerId: 'alpha', signature: sign(ind('two.evil.example')) },
+      { kind: 'add', indicatorJson: indicatorCanonicalJson(ind('batch-3.evil.example')), proposerId: 'alpha', signature: sign(ind('other.example')) },
+    ]);
+    assert.deepEqual(acks.map((a) => a.status), ['opened', 'opened', 'already-admitted', 'refused']);
+    assert.equal('reason' in acks[3]! ? acks[3].reason : '', 'bad-proposal-signature');
+    const subjects = acks.slice(0, 2).map((a) => ('subject' in a ? a.subject : ''));
+    assert.deepEqual((await alpha.voteBatch(subjects.map((s) => vote('alpha', s)))).map((r) => r.status), ['counted', 'counted']);
+    const results = await net.client('bravo').voteBatch([vote('bravo', subjects[0]!), vote('bravo', subjects[1]!, keys.charlie)]);
+    assert.deepEqual(results.map((r) => r.status), ['approved', 'refused']);
+    assert.equal('reason' in results[1]! ? results[1].reason : '', 'bad-vote-signature');
+    const denied = await refusal(net.client('delta').voteBatch([vote('delta', subjects[1]!)]));
+    assert.deepEqual([denied.code, denied.reason], [grpc.status.PERMISSION_DENIED, 'missing-role']);
+    assert.equal((await net.client('bravo').voteBatch([vote('bravo', subjects[1]!)]))[0]!.status, 'approved');
+  });
+
   test('a partner stopped during approvals resumes from its cursor with nothing lost or duplicated', async () => {
     await partners.alpha.replica.sync();
     await partners.bravo.replica.sync();

@@ -13,6 +13,10 @@ import type { LogEntry__Output } from './gen/threatmesh/exchange/v1/LogEntry.ts'
 import type { PendingProposals__Output } from './gen/threatmesh/exchange/v1/PendingProposals.ts';
 import type { Proof__Output } from './gen/threatmesh/exchange/v1/Proof.ts';
 import type { ProposalAck__Output } from './gen/threatmesh/exchange/v1/ProposalAck.ts';
+import type { Proposal } from './gen/threatmesh/exchange/v1/Proposal.ts';
+import type { ProposalBatchAck__Output } from './gen/threatmesh/exchange/v1/ProposalBatchAck.ts';
+import type { Refusal__Output } from './gen/threatmesh/exchange/v1/Refusal.ts';
+import type { VoteBatchAck__Output } from './gen/threatmesh/exchange/v1/VoteBatchAck.ts';
 import type { SignedTreeHead__Output } from './gen/threatmesh/exchange/v1/SignedTreeHead.ts';
 import type { VoteAck__Output } from './gen/threatmesh/exchange/v1/VoteAck.ts';
 import { loadExchangePackage } from './proto.ts';
@@ -70,6 +74,13 @@ export class ExchangeCallError extends Error {
   }
 }
 
+/** One refused item of a batch call: the reason and message a single call would have failed with. */
+export interface ItemRefusal {
+  readonly status: 'refused';
+  readonly reason: string;
+  readonly message: string;
+}
+
 const DEFAULTS = { deadlineMs: 10_000, streamDeadlineMs: 300_000, attempts: 5, baseMs: 100, capMs: 5_000, maxMessageBytes: 4 * 1024 * 1024, keepaliveMs: 30_000 };
 
 /** The exchange client. Call {@link close} when done. */
@@ -95,16 +106,24 @@ export class ExchangeClient {
 
   /** Submits a proposal. */
   async propose(p: ProposalInput): Promise<ProposalResult> {
-    const ack = await this.#unary<ProposalAck__Output>('Propose', (cb, o) => this.#client.Propose({ kind: kindToWire(p.kind), indicatorJson: p.indicatorJson, proposerId: p.proposerId, signature: p.signature }, o, cb));
-    const status = ack.status === 'OPENED' ? 'opened' : ack.status === 'ALREADY_PENDING' ? 'already-pending' : 'already-admitted';
-    return { status, digest: ack.digest, subject: ack.subject, ...(status === 'already-admitted' ? { logIndex: ack.logIndex } : { window: windowFromWire(ack.window) }) };
+    return proposalResult(await this.#unary<ProposalAck__Output>('Propose', (cb, o) => this.#client.Propose(proposalToWire(p), o, cb)));
   }
 
   /** Submits this partner's vote. */
   async vote(v: Vote): Promise<VoteResult> {
-    const ack = await this.#unary<VoteAck__Output>('Vote', (cb, o) => this.#client.Vote(voteToWire(v), o, cb));
-    const status = ack.status === 'APPROVED' ? 'approved' : ack.status === 'REJECTED' ? 'rejected' : ack.status === 'DUPLICATE' ? 'duplicate' : 'counted';
-    return { status, approvals: ack.approvals, rejections: ack.rejections, required: ack.required, ...(status === 'approved' ? { logIndex: ack.logIndex } : {}) };
+    return voteResult(await this.#unary<VoteAck__Output>('Vote', (cb, o) => this.#client.Vote(voteToWire(v), o, cb)));
+  }
+
+  /** Submits up to 1,000 proposals in one call; each gets its result or its refusal, in order. */
+  async proposeBatch(ps: readonly ProposalInput[]): Promise<Array<ProposalResult | ItemRefusal>> {
+    const res = await this.#unary<ProposalBatchAck__Output>('ProposeBatch', (cb, o) => this.#client.ProposeBatch({ proposals: ps.map(proposalToWire) }, o, cb));
+    return res.outcomes.map((x) => (x.ack ? proposalResult(x.ack) : refused(x.refusal)));
+  }
+
+  /** Submits up to 1,000 of this partner's votes in one call; each gets its result or its refusal, in order. */
+  async voteBatch(vs: readonly Vote[]): Promise<Array<VoteResult | ItemRefusal>> {
+    const res = await this.#unary<VoteBatchAck__Output>('VoteBatch', (cb, o) => this.#client.VoteBatch({ votes: vs.map(voteToWire) }, o, cb));
+    return res.outcomes.map((x) => (x.ack ? voteResult(x.ack) : refused(x.refusal)));
   }
 
   /** The rounds waiting for votes; entries whose indicator does not parse are left out. */
@@ -171,6 +190,24 @@ export class ExchangeClient {
   #sleep(ms: number): Promise<void> {
     return this.#opts.sleep !== undefined ? this.#opts.sleep(ms) : new Promise((resolve) => setTimeout(resolve, ms));
   }
+}
+
+function proposalToWire(p: ProposalInput): Proposal {
+  return { kind: kindToWire(p.kind), indicatorJson: p.indicatorJson, proposerId: p.proposerId, signature: p.signature };
+}
+
+function proposalResult(ack: ProposalAck__Output): ProposalResult {
+  const status = ack.status === 'OPENED' ? 'opened' : ack.status === 'ALREADY_PENDING' ? 'already-pending' : 'already-admitted';
+  return { status, digest: ack.digest, subject: ack.subject, ...(status === 'already-admitted' ? { logIndex: ack.logIndex } : { window: windowFromWire(ack.window) }) };
+}
+
+function voteResult(ack: VoteAck__Output): VoteResult {
+  const status = ack.status === 'APPROVED' ? 'approved' : ack.status === 'REJECTED' ? 'rejected' : ack.status === 'DUPLICATE' ? 'duplicate' : 'counted';
+  return { status, approvals: ack.approvals, rejections: ack.rejections, required: ack.required, ...(status === 'approved' ? { logIndex: ack.logIndex } : {}) };
+}
+
+function refused(r: Refusal__Output | null | undefined): ItemRefusal {
+  return { status: 'refused', reason: r?.reason ?? 'unknown', message: r?.message ?? 'refused without a reason' };
 }
 
 function toCallError(method: string, err: unknown): ExchangeCallError {

@@ -8,6 +8,10 @@ import type { PeerCertificate } from 'node:tls';
 import type { Logger } from '../log.ts';
 import { ExchangeRefusal, type RefusalCode } from './errors.ts';
 import type { ExchangeHandlers } from './gen/threatmesh/exchange/v1/Exchange.ts';
+import type { Proposal__Output } from './gen/threatmesh/exchange/v1/Proposal.ts';
+import type { ProposalAck } from './gen/threatmesh/exchange/v1/ProposalAck.ts';
+import type { SignedVote__Output } from './gen/threatmesh/exchange/v1/SignedVote.ts';
+import type { VoteAck } from './gen/threatmesh/exchange/v1/VoteAck.ts';
 import { loadExchangePackage } from './proto.ts';
 import type { Sequencer } from './sequencer.ts';
 import { authorize, peerIdentity, serverCredentials, type ExchangeAction, type PartnerEntry, type TlsMaterial } from './tls.ts';
@@ -56,6 +60,8 @@ interface AuthenticatedCall {
 }
 
 const DEFAULT_MAX_MESSAGE = 4 * 1024 * 1024;
+/** Most items in one ProposeBatch or VoteBatch call. */
+export const MAX_BATCH_ITEMS = 1_000;
 const DEFAULT_KEEPALIVE_MS = 30_000;
 
 /** Starts the endpoint on `address` with mutual TLS. */
@@ -87,18 +93,18 @@ function handlers(opts: ExchangeServerOptions): ExchangeHandlers {
   const seq = opts.sequencer;
   const caller = (call: AuthenticatedCall, action: ExchangeAction): string => authorize(opts.directory, peerIdentity(call.getAuthContext()), action).partnerId;
   return {
-    Propose: unary(opts.log, async (call) => {
+    Propose: unary(opts.log, (call) => proposeOne(seq, caller(call, 'propose'), call.request)),
+    Vote: unary(opts.log, (call) => voteOne(seq, caller(call, 'vote'), call.request)),
+    ProposeBatch: unary(opts.log, async (call) => {
       const who = caller(call, 'propose');
-      const kind = kindFromWire(call.request.kind);
-      if (kind === undefined) throw new ExchangeRefusal('invalid-argument', 'invalid-kind', 'proposal kind must be ADD or REVOKE');
-      const r = await seq.propose(who, { kind, indicatorJson: call.request.indicatorJson, proposerId: call.request.proposerId, signature: call.request.signature });
-      const status = r.status === 'opened' ? 'OPENED' : r.status === 'already-pending' ? 'ALREADY_PENDING' : 'ALREADY_ADMITTED';
-      return { status, digest: r.digest, subject: r.subject, logIndex: r.logIndex ?? 0, window: r.window ?? null };
+      checkBatch(call.request.proposals.length);
+      return { outcomes: await Promise.all(call.request.proposals.map((p) => outcome(proposeOne(seq, who, p)))) };
     }),
-    Vote: unary(opts.log, async (call) => {
+    VoteBatch: unary(opts.log, async (call) => {
       const who = caller(call, 'vote');
-      const r = await seq.vote(who, voteFromWire(call.request));
-      return { status: r.status.toUpperCase() as 'COUNTED', logIndex: r.logIndex ?? 0, approvals: r.approvals, rejections: r.rejections, required: r.required };
+      checkBatch(call.request.votes.length);
+      // Concurrently, so approvals in one batch share a group commit of the log.
+      return { outcomes: await Promise.all(call.request.votes.map((v) => outcome(voteOne(seq, who, v)))) };
     }),
     ListPending: unary(opts.log, (call) => {
       caller(call, 'vote');
@@ -125,6 +131,33 @@ function handlers(opts: ExchangeServerOptions): ExchangeHandlers {
   };
 }
 
+async function proposeOne(seq: Sequencer, who: string, req: Proposal__Output): Promise<ProposalAck> {
+  const kind = kindFromWire(req.kind);
+  if (kind === undefined) throw new ExchangeRefusal('invalid-argument', 'invalid-kind', 'proposal kind must be ADD or REVOKE');
+  const r = await seq.propose(who, { kind, indicatorJson: req.indicatorJson, proposerId: req.proposerId, signature: req.signature });
+  const status = r.status === 'opened' ? 'OPENED' : r.status === 'already-pending' ? 'ALREADY_PENDING' : 'ALREADY_ADMITTED';
+  return { status, digest: r.digest, subject: r.subject, logIndex: r.logIndex ?? 0, window: r.window ?? null };
+}
+
+async function voteOne(seq: Sequencer, who: string, req: SignedVote__Output): Promise<VoteAck> {
+  const r = await seq.vote(who, voteFromWire(req));
+  return { status: r.status.toUpperCase() as 'COUNTED', logIndex: r.logIndex ?? 0, approvals: r.approvals, rejections: r.rejections, required: r.required };
+}
+
+// A refusal answers its item; anything else fails the whole call.
+async function outcome<T>(p: Promise<T>): Promise<{ ack: T } | { refusal: { reason: string; message: string } }> {
+  try {
+    return { ack: await p };
+  } catch (err) {
+    if (err instanceof ExchangeRefusal) return { refusal: { reason: err.reason, message: err.message } };
+    throw err;
+  }
+}
+
+function checkBatch(n: number): void {
+  if (n > MAX_BATCH_ITEMS) throw new ExchangeRefusal('invalid-argument', 'batch-too-large', `a batch holds at most ${MAX_BATCH_ITEMS} items, got ${n}; split it`);
+}
+
 async function streamEntries(
   opts: ExchangeServerOptions,
   call: grpc.ServerWritableStream<{ fromIndex: number; treeSize: number }, unknown>,
@@ -141,7 +174,8 @@ async function streamEntries(
 
 function unary<Req, Res>(log: Logger, fn: (call: grpc.ServerUnaryCall<Req, Res>) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
   return (call, callback) => {
-    fn(call).then((res) => callback(null, res), (err: unknown) => callback(toServiceError(log, err)));
+    // Through a promise, so a synchronous throw (authorization) is answered like a rejection.
+    Promise.resolve().then(() => fn(call)).then((res) => callback(null, res), (err: unknown) => callback(toServiceError(log, err)));
   };
 }
 

@@ -11,11 +11,18 @@ import type { PendingProposals as _threatmesh_exchange_v1_PendingProposals, Pend
 import type { Proof as _threatmesh_exchange_v1_Proof, Proof__Output as _threatmesh_exchange_v1_Proof__Output } from './threatmesh/exchange/v1/Proof.ts';
 import type { Proposal as _threatmesh_exchange_v1_Proposal, Proposal__Output as _threatmesh_exchange_v1_Proposal__Output } from './threatmesh/exchange/v1/Proposal.ts';
 import type { ProposalAck as _threatmesh_exchange_v1_ProposalAck, ProposalAck__Output as _threatmesh_exchange_v1_ProposalAck__Output } from './threatmesh/exchange/v1/ProposalAck.ts';
+import type { ProposalBatch as _threatmesh_exchange_v1_ProposalBatch, ProposalBatch__Output as _threatmesh_exchange_v1_ProposalBatch__Output } from './threatmesh/exchange/v1/ProposalBatch.ts';
+import type { ProposalBatchAck as _threatmesh_exchange_v1_ProposalBatchAck, ProposalBatchAck__Output as _threatmesh_exchange_v1_ProposalBatchAck__Output } from './threatmesh/exchange/v1/ProposalBatchAck.ts';
+import type { ProposalOutcome as _threatmesh_exchange_v1_ProposalOutcome, ProposalOutcome__Output as _threatmesh_exchange_v1_ProposalOutcome__Output } from './threatmesh/exchange/v1/ProposalOutcome.ts';
+import type { Refusal as _threatmesh_exchange_v1_Refusal, Refusal__Output as _threatmesh_exchange_v1_Refusal__Output } from './threatmesh/exchange/v1/Refusal.ts';
 import type { SignedTreeHead as _threatmesh_exchange_v1_SignedTreeHead, SignedTreeHead__Output as _threatmesh_exchange_v1_SignedTreeHead__Output } from './threatmesh/exchange/v1/SignedTreeHead.ts';
 import type { SignedVote as _threatmesh_exchange_v1_SignedVote, SignedVote__Output as _threatmesh_exchange_v1_SignedVote__Output } from './threatmesh/exchange/v1/SignedVote.ts';
 import type { StreamRequest as _threatmesh_exchange_v1_StreamRequest, StreamRequest__Output as _threatmesh_exchange_v1_StreamRequest__Output } from './threatmesh/exchange/v1/StreamRequest.ts';
 import type { TreeHeadRequest as _threatmesh_exchange_v1_TreeHeadRequest, TreeHeadRequest__Output as _threatmesh_exchange_v1_TreeHeadRequest__Output } from './threatmesh/exchange/v1/TreeHeadRequest.ts';
 import type { VoteAck as _threatmesh_exchange_v1_VoteAck, VoteAck__Output as _threatmesh_exchange_v1_VoteAck__Output } from './threatmesh/exchange/v1/VoteAck.ts';
+import type { VoteBatch as _threatmesh_exchange_v1_VoteBatch, VoteBatch__Output as _threatmesh_exchange_v1_VoteBatch__Output } from './threatmesh/exchange/v1/VoteBatch.ts';
+import type { VoteBatchAck as _threatmesh_exchange_v1_VoteBatchAck, VoteBatchAck__Output as _threatmesh_exchange_v1_VoteBatchAck__Output } from './threatmesh/exchange/v1/VoteBatchAck.ts';
+import type { VoteOutcome as _threatmesh_exchange_v1_VoteOutcome, VoteOutcome__Output as _threatmesh_exchange_v1_VoteOutcome__Output } from './threatmesh/exchange/v1/VoteOutcome.ts';
 import type { VotingWindow as _threatmesh_exchange_v1_VotingWindow, VotingWindow__Output as _threatmesh_exchange_v1_VotingWindow__Output } from './threatmesh/exchange/v1/VotingWindow.ts';
 
 type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
@@ -37,12 +44,19 @@ export interface ProtoGrpcType {
         Proof: MessageTypeDefinition<_threatmesh_exchange_v1_Proof, _threatmesh_exchange_v1_Proof__Output>
         Proposal: MessageTypeDefinition<_threatmesh_exchange_v1_Proposal, _threatmesh_exchange_v1_Proposal__Output>
         ProposalAck: MessageTypeDefinition<_threatmesh_exchange_v1_ProposalAck, _threatmesh_exchange_v1_ProposalAck__Output>
+        ProposalBatch: MessageTypeDefinition<_threatmesh_exchange_v1_ProposalBatch, _threatmesh_exchange_v1_ProposalBatch__Output>
+        ProposalBatchAck: MessageTypeDefinition<_threatmesh_exchange_v1_ProposalBatchAck, _threatmesh_exchange_v1_ProposalBatchAck__Output>
+        ProposalOutcome: MessageTypeDefinition<_threatmesh_exchange_v1_ProposalOutcome, _threatmesh_exchange_v1_ProposalOutcome__Output>
         ProposalStatus: EnumTypeDefinition
+        Refusal: MessageTypeDefinition<_threatmesh_exchange_v1_Refusal, _threatmesh_exchange_v1_Refusal__Output>
         SignedTreeHead: MessageTypeDefinition<_threatmesh_exchange_v1_SignedTreeHead, _threatmesh_exchange_v1_SignedTreeHead__Output>
         SignedVote: MessageTypeDefinition<_threatmesh_exchange_v1_SignedVote, _threatmesh_exchange_v1_SignedVote__Output>
         StreamRequest: MessageTypeDefinition<_threatmesh_exchange_v1_StreamRequest, _threatmesh_exchange_v1_StreamRequest__Output>
         TreeHeadRequest: MessageTypeDefinition<_threatmesh_exchange_v1_TreeHeadRequest, _threatmesh_exchange_v1_TreeHeadRequest__Output>
         VoteAck: MessageTypeDefinition<_threatmesh_exchange_v1_VoteAck, _threatmesh_exchange_v1_VoteAck__Output>
+        VoteBatch: MessageTypeDefinition<_threatmesh_exchange_v1_VoteBatch, _threatmesh_exchange_v1_VoteBatch__Output>
+        VoteBatchAck: MessageTypeDefinition<_threatmesh_exchange_v1_VoteBatchAck, _threatmesh_exchange_v1_VoteBatchAck__Output>
+        VoteOutcome: MessageTypeDefinition<_threatmesh_exchange_v1_VoteOutcome, _threatmesh_exchange_v1_VoteOutcome__Output>
         VoteStatus: EnumTypeDefinition
         VotingWindow: MessageTypeDefinition<_threatmesh_exchange_v1_VotingWindow, _threatmesh_exchange_v1_VotingWindow__Output>
       }

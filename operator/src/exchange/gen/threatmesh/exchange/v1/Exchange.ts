@@ -10,11 +10,15 @@ import type { PendingProposals as _threatmesh_exchange_v1_PendingProposals, Pend
 import type { Proof as _threatmesh_exchange_v1_Proof, Proof__Output as _threatmesh_exchange_v1_Proof__Output } from '../../../threatmesh/exchange/v1/Proof.ts';
 import type { Proposal as _threatmesh_exchange_v1_Proposal, Proposal__Output as _threatmesh_exchange_v1_Proposal__Output } from '../../../threatmesh/exchange/v1/Proposal.ts';
 import type { ProposalAck as _threatmesh_exchange_v1_ProposalAck, ProposalAck__Output as _threatmesh_exchange_v1_ProposalAck__Output } from '../../../threatmesh/exchange/v1/ProposalAck.ts';
+import type { ProposalBatch as _threatmesh_exchange_v1_ProposalBatch, ProposalBatch__Output as _threatmesh_exchange_v1_ProposalBatch__Output } from '../../../threatmesh/exchange/v1/ProposalBatch.ts';
+import type { ProposalBatchAck as _threatmesh_exchange_v1_ProposalBatchAck, ProposalBatchAck__Output as _threatmesh_exchange_v1_ProposalBatchAck__Output } from '../../../threatmesh/exchange/v1/ProposalBatchAck.ts';
 import type { SignedTreeHead as _threatmesh_exchange_v1_SignedTreeHead, SignedTreeHead__Output as _threatmesh_exchange_v1_SignedTreeHead__Output } from '../../../threatmesh/exchange/v1/SignedTreeHead.ts';
 import type { SignedVote as _threatmesh_exchange_v1_SignedVote, SignedVote__Output as _threatmesh_exchange_v1_SignedVote__Output } from '../../../threatmesh/exchange/v1/SignedVote.ts';
 import type { StreamRequest as _threatmesh_exchange_v1_StreamRequest, StreamRequest__Output as _threatmesh_exchange_v1_StreamRequest__Output } from '../../../threatmesh/exchange/v1/StreamRequest.ts';
 import type { TreeHeadRequest as _threatmesh_exchange_v1_TreeHeadRequest, TreeHeadRequest__Output as _threatmesh_exchange_v1_TreeHeadRequest__Output } from '../../../threatmesh/exchange/v1/TreeHeadRequest.ts';
 import type { VoteAck as _threatmesh_exchange_v1_VoteAck, VoteAck__Output as _threatmesh_exchange_v1_VoteAck__Output } from '../../../threatmesh/exchange/v1/VoteAck.ts';
+import type { VoteBatch as _threatmesh_exchange_v1_VoteBatch, VoteBatch__Output as _threatmesh_exchange_v1_VoteBatch__Output } from '../../../threatmesh/exchange/v1/VoteBatch.ts';
+import type { VoteBatchAck as _threatmesh_exchange_v1_VoteBatchAck, VoteBatchAck__Output as _threatmesh_exchange_v1_VoteBatchAck__Output } from '../../../threatmesh/exchange/v1/VoteBatchAck.ts';
 
 export interface ExchangeClient extends grpc.Client {
   /**
@@ -95,6 +99,21 @@ export interface ExchangeClient extends grpc.Client {
   propose(argument: _threatmesh_exchange_v1_Proposal, callback: grpc.requestCallback<_threatmesh_exchange_v1_ProposalAck__Output>): grpc.ClientUnaryCall;
   
   /**
+   * Many proposals in one call (feeds propose in bulk); each item is answered on its own.
+   */
+  ProposeBatch(argument: _threatmesh_exchange_v1_ProposalBatch, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_threatmesh_exchange_v1_ProposalBatchAck__Output>): grpc.ClientUnaryCall;
+  ProposeBatch(argument: _threatmesh_exchange_v1_ProposalBatch, metadata: grpc.Metadata, callback: grpc.requestCallback<_threatmesh_exchange_v1_ProposalBatchAck__Output>): grpc.ClientUnaryCall;
+  ProposeBatch(argument: _threatmesh_exchange_v1_ProposalBatch, options: grpc.CallOptions, callback: grpc.requestCallback<_threatmesh_exchange_v1_ProposalBatchAck__Output>): grpc.ClientUnaryCall;
+  ProposeBatch(argument: _threatmesh_exchange_v1_ProposalBatch, callback: grpc.requestCallback<_threatmesh_exchange_v1_ProposalBatchAck__Output>): grpc.ClientUnaryCall;
+  /**
+   * Many proposals in one call (feeds propose in bulk); each item is answered on its own.
+   */
+  proposeBatch(argument: _threatmesh_exchange_v1_ProposalBatch, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_threatmesh_exchange_v1_ProposalBatchAck__Output>): grpc.ClientUnaryCall;
+  proposeBatch(argument: _threatmesh_exchange_v1_ProposalBatch, metadata: grpc.Metadata, callback: grpc.requestCallback<_threatmesh_exchange_v1_ProposalBatchAck__Output>): grpc.ClientUnaryCall;
+  proposeBatch(argument: _threatmesh_exchange_v1_ProposalBatch, options: grpc.CallOptions, callback: grpc.requestCallback<_threatmesh_exchange_v1_ProposalBatchAck__Output>): grpc.ClientUnaryCall;
+  proposeBatch(argument: _threatmesh_exchange_v1_ProposalBatch, callback: grpc.requestCallback<_threatmesh_exchange_v1_ProposalBatchAck__Output>): grpc.ClientUnaryCall;
+  
+  /**
    * Log entries [from_index, tree_size), each with its inclusion proof in the tree of
    * tree_size leaves (the size of a signed tree head the caller already holds).
    */
@@ -121,6 +140,21 @@ export interface ExchangeClient extends grpc.Client {
   vote(argument: _threatmesh_exchange_v1_SignedVote, metadata: grpc.Metadata, callback: grpc.requestCallback<_threatmesh_exchange_v1_VoteAck__Output>): grpc.ClientUnaryCall;
   vote(argument: _threatmesh_exchange_v1_SignedVote, options: grpc.CallOptions, callback: grpc.requestCallback<_threatmesh_exchange_v1_VoteAck__Output>): grpc.ClientUnaryCall;
   vote(argument: _threatmesh_exchange_v1_SignedVote, callback: grpc.requestCallback<_threatmesh_exchange_v1_VoteAck__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * Many votes of the caller in one call; each item is answered on its own.
+   */
+  VoteBatch(argument: _threatmesh_exchange_v1_VoteBatch, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_threatmesh_exchange_v1_VoteBatchAck__Output>): grpc.ClientUnaryCall;
+  VoteBatch(argument: _threatmesh_exchange_v1_VoteBatch, metadata: grpc.Metadata, callback: grpc.requestCallback<_threatmesh_exchange_v1_VoteBatchAck__Output>): grpc.ClientUnaryCall;
+  VoteBatch(argument: _threatmesh_exchange_v1_VoteBatch, options: grpc.CallOptions, callback: grpc.requestCallback<_threatmesh_exchange_v1_VoteBatchAck__Output>): grpc.ClientUnaryCall;
+  VoteBatch(argument: _threatmesh_exchange_v1_VoteBatch, callback: grpc.requestCallback<_threatmesh_exchange_v1_VoteBatchAck__Output>): grpc.ClientUnaryCall;
+  /**
+   * Many votes of the caller in one call; each item is answered on its own.
+   */
+  voteBatch(argument: _threatmesh_exchange_v1_VoteBatch, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_threatmesh_exchange_v1_VoteBatchAck__Output>): grpc.ClientUnaryCall;
+  voteBatch(argument: _threatmesh_exchange_v1_VoteBatch, metadata: grpc.Metadata, callback: grpc.requestCallback<_threatmesh_exchange_v1_VoteBatchAck__Output>): grpc.ClientUnaryCall;
+  voteBatch(argument: _threatmesh_exchange_v1_VoteBatch, options: grpc.CallOptions, callback: grpc.requestCallback<_threatmesh_exchange_v1_VoteBatchAck__Output>): grpc.ClientUnaryCall;
+  voteBatch(argument: _threatmesh_exchange_v1_VoteBatch, callback: grpc.requestCallback<_threatmesh_exchange_v1_VoteBatchAck__Output>): grpc.ClientUnaryCall;
   
 }
 
@@ -152,6 +186,11 @@ export interface ExchangeHandlers extends grpc.UntypedServiceImplementation {
   Propose: grpc.handleUnaryCall<_threatmesh_exchange_v1_Proposal__Output, _threatmesh_exchange_v1_ProposalAck>;
   
   /**
+   * Many proposals in one call (feeds propose in bulk); each item is answered on its own.
+   */
+  ProposeBatch: grpc.handleUnaryCall<_threatmesh_exchange_v1_ProposalBatch__Output, _threatmesh_exchange_v1_ProposalBatchAck>;
+  
+  /**
    * Log entries [from_index, tree_size), each with its inclusion proof in the tree of
    * tree_size leaves (the size of a signed tree head the caller already holds).
    */
@@ -162,6 +201,11 @@ export interface ExchangeHandlers extends grpc.UntypedServiceImplementation {
    */
   Vote: grpc.handleUnaryCall<_threatmesh_exchange_v1_SignedVote__Output, _threatmesh_exchange_v1_VoteAck>;
   
+  /**
+   * Many votes of the caller in one call; each item is answered on its own.
+   */
+  VoteBatch: grpc.handleUnaryCall<_threatmesh_exchange_v1_VoteBatch__Output, _threatmesh_exchange_v1_VoteBatchAck>;
+  
 }
 
 export interface ExchangeDefinition extends grpc.ServiceDefinition {
@@ -170,6 +214,8 @@ export interface ExchangeDefinition extends grpc.ServiceDefinition {
   GetTreeHead: MethodDefinition<_threatmesh_exchange_v1_TreeHeadRequest, _threatmesh_exchange_v1_SignedTreeHead, _threatmesh_exchange_v1_TreeHeadRequest__Output, _threatmesh_exchange_v1_SignedTreeHead__Output>
   ListPending: MethodDefinition<_threatmesh_exchange_v1_ListPendingRequest, _threatmesh_exchange_v1_PendingProposals, _threatmesh_exchange_v1_ListPendingRequest__Output, _threatmesh_exchange_v1_PendingProposals__Output>
   Propose: MethodDefinition<_threatmesh_exchange_v1_Proposal, _threatmesh_exchange_v1_ProposalAck, _threatmesh_exchange_v1_Proposal__Output, _threatmesh_exchange_v1_ProposalAck__Output>
+  ProposeBatch: MethodDefinition<_threatmesh_exchange_v1_ProposalBatch, _threatmesh_exchange_v1_ProposalBatchAck, _threatmesh_exchange_v1_ProposalBatch__Output, _threatmesh_exchange_v1_ProposalBatchAck__Output>
   StreamEntries: MethodDefinition<_threatmesh_exchange_v1_StreamRequest, _threatmesh_exchange_v1_LogEntry, _threatmesh_exchange_v1_StreamRequest__Output, _threatmesh_exchange_v1_LogEntry__Output>
   Vote: MethodDefinition<_threatmesh_exchange_v1_SignedVote, _threatmesh_exchange_v1_VoteAck, _threatmesh_exchange_v1_SignedVote__Output, _threatmesh_exchange_v1_VoteAck__Output>
+  VoteBatch: MethodDefinition<_threatmesh_exchange_v1_VoteBatch, _threatmesh_exchange_v1_VoteBatchAck, _threatmesh_exchange_v1_VoteBatch__Output, _threatmesh_exchange_v1_VoteBatchAck__Output>
 }
