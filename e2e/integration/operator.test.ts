@@ -23,7 +23,7 @@ import { loadKubeconfig, type ClusterConfig } from '../../operator/src/runtime/k
 import { applyManifests, parseManifests } from '../../operator/src/runtime/manifest.ts';
 import type { KubeObject, ResourceRef } from '../../operator/src/runtime/types.ts';
 import { FEEDS, PARTNER_NODES, THREAT_INDICATORS } from '../../operator/src/api/schemas/index.ts';
-import { WEBHOOK_PATH, operatorClusterRole, rbacManifests, webhookConfiguration } from '../../operator/src/api/manifests.ts';
+import { INGEST_NAME, WEBHOOK_PATH, operatorClusterRole, rbacManifests, webhookConfiguration } from '../../operator/src/api/manifests.ts';
 import type { Feed, PartnerNode, ThreatIndicator } from '../../operator/src/api/types.ts';
 import { indicatorObjectName } from '../../operator/src/domain/canonical.ts';
 import { startOperator, type RunningOperator } from '../../operator/src/controllers/setup.ts';
@@ -242,6 +242,8 @@ describe('the operator under its least-privilege ServiceAccount', () => {
     assert.deepEqual(running?.metadata.finalizers, [FEED_FINALIZER]);
     const job = await admin.get<Job>(JOBS, jobName, ns);
     assert.equal(job?.metadata.ownerReferences?.[0]?.uid, running?.metadata.uid);
+    assert.ok(job);
+    assert.equal((job.spec as { template: { spec: { serviceAccountName: string } } }).template.spec.serviceAccountName, INGEST_NAME, 'ingest pods run as the least-privilege ingest ServiceAccount');
     const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
     await admin.patch(JOBS, jobName, ns, { metadata: { annotations: { [RUN_REPORT_ANNOTATION]: JSON.stringify({ outcome: 'succeeded', fetched: 40, new: 12, duplicate: 27, rejected: { 'invalid-ipv4': 1 } }) } } });
     await admin.patchStatus(JOBS, jobName, ns, { status: { startTime: now, completionTime: now, succeeded: 1, conditions: [{ type: 'SuccessCriteriaMet', status: 'True', lastProbeTime: now, lastTransitionTime: now }, { type: 'Complete', status: 'True', lastProbeTime: now, lastTransitionTime: now }] } });

@@ -50,7 +50,7 @@ describe('FeedReconciler with the Job executor', () => {
     assert.equal(spec.template.spec.serviceAccountName, 'threatmesh-ingest', 'runs as the least-privilege ingest ServiceAccount by default');
     assert.deepEqual(spec.template.spec.containers.map((c) => [c.env, c.resources]), [[
       [{ name: 'NODE_OPTIONS', value: '--max-semi-space-size=8' }],
-      { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } },
+      { requests: { cpu: '250m', memory: '192Mi' }, limits: { memory: '256Mi' } },
     ]]);
     assert.equal(spec.activeDeadlineSeconds, 3600);
     assert.equal(job.metadata.ownerReferences?.[0]?.uid, f?.metadata.uid);
