@@ -1,12 +1,12 @@
 /**
  * The proposing and voting side of bench/exchange.bench.ts in its own thread: proposes
- * indicators [from, to) as alpha and approves each as alpha and bravo, with `concurrency`
- * rounds in flight; posts when each proposal was sent (ms since the epoch).
+ * indicators [from, to) as alpha and approves each as alpha and bravo, `batch` per call and
+ * `concurrency` calls in flight; posts when each proposal was sent (ms since the epoch).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { indicatorCanonicalJson, indicatorDigest } from '../operator/src/domain/canonical.ts';
 import type { Indicator } from '../operator/src/domain/indicator.ts';
-import { signVote } from '../operator/src/domain/quorum.ts';
+import { signVote, type Vote } from '../operator/src/domain/quorum.ts';
 import { SigningKey } from '../operator/src/domain/signature.ts';
 import { ExchangeClient } from '../operator/src/exchange/client.ts';
 import { signProposal } from '../operator/src/exchange/entry.ts';
@@ -18,6 +18,8 @@ export interface ClientWorkerData {
   readonly from: number;
   readonly to: number;
   readonly concurrency: number;
+  /** Indicators per ProposeBatch/VoteBatch call; 1 uses the single-item calls. */
+  readonly batch: number;
   readonly alpha: { readonly tls: TlsMaterial; readonly key: string };
   readonly bravo: { readonly tls: TlsMaterial; readonly key: string };
 }
@@ -33,23 +35,30 @@ const open = (tls: TlsMaterial): ExchangeClient => new ExchangeClient({ address:
 const alpha = open(data.alpha.tls);
 const bravo = open(data.bravo.tls);
 let next = data.from;
-let sent: Array<[string, number]> = [];
 const worker = async (): Promise<void> => {
   while (next < data.to) {
-    const ind = benchIndicator(next++);
-    const digest = indicatorDigest(ind);
-    sent.push([digest, performance.timeOrigin + performance.now()]);
-    if (sent.length >= 256) {
-      parentPort?.postMessage(sent);
-      sent = [];
+    const first = next;
+    next = Math.min(data.to, next + data.batch);
+    const inds = Array.from({ length: next - first }, (_, k) => benchIndicator(first + k));
+    const digests = inds.map(indicatorDigest);
+    const at = performance.timeOrigin + performance.now();
+    parentPort?.postMessage(digests.map((d) => [d, at]));
+    if (data.batch === 1) {
+      await alpha.propose({ kind: 'add', indicatorJson: indicatorCanonicalJson(inds[0]!), proposerId: 'alpha', signature: signProposal(keys.alpha, 'add', inds[0]!) });
+    } else {
+      await alpha.proposeBatch(inds.map((ind) => ({ kind: 'add' as const, indicatorJson: indicatorCanonicalJson(ind), proposerId: 'alpha', signature: signProposal(keys.alpha, 'add', ind) })));
     }
-    await alpha.propose({ kind: 'add', indicatorJson: indicatorCanonicalJson(ind), proposerId: 'alpha', signature: signProposal(keys.alpha, 'add', ind) });
     const signedAt = new Date().toISOString();
-    await alpha.vote(signVote(keys.alpha, { partnerId: 'alpha', digest, decision: 'approve', signedAt }));
-    await bravo.vote(signVote(keys.bravo, { partnerId: 'bravo', digest, decision: 'approve', signedAt }));
+    const votes = (id: 'alpha' | 'bravo'): Vote[] => digests.map((digest) => signVote(keys[id], { partnerId: id, digest, decision: 'approve', signedAt }));
+    if (data.batch === 1) {
+      await alpha.vote(votes('alpha')[0]!);
+      await bravo.vote(votes('bravo')[0]!);
+    } else {
+      await alpha.voteBatch(votes('alpha'));
+      await bravo.voteBatch(votes('bravo'));
+    }
   }
 };
 await Promise.all(Array.from({ length: data.concurrency }, worker));
-parentPort?.postMessage(sent);
 alpha.close();
 bravo.close();

@@ -44,7 +44,7 @@ const sink: EntrySink = {
 };
 const client = new ExchangeClient({ address: data.address, tls: data.tls, serverName: 'localhost', deadlineMs: 60_000 });
 const replica = new PartnerReplica({
-  sourceId: 'sequencer', source: client, sink, cursors: new MongoCursorStore(db), now: () => new Date(), log: quiet,
+  sourceId: 'sequencer', source: client, sink, cursors: new MongoCursorStore(db), now: () => new Date(), log: quiet, checkpointEvery: 1024,
   anchors: { sequencerKey: PublicKey.fromRawBase64(data.sequencerKey), partners: data.partners.map((p) => ({ partnerId: p.partnerId, publicKey: PublicKey.fromRawBase64(p.publicKey), roles: p.roles })), quorum: 2 },
 });
 const stop = new AbortController();

@@ -6,7 +6,8 @@
  * databases; the sequencer has the main thread. Reports throughput from the first proposal
  * to the last entry applied at all three partners, and per-indicator latency (proposal sent →
  * applied at the third partner) p50/p99. N: argv or BENCH_EXCHANGE_COUNT (default 10000);
- * in-flight proposals: BENCH_EXCHANGE_CONCURRENCY (default 64). Uses MONGODB_URI when set.
+ * indicators per ProposeBatch/VoteBatch call: BENCH_EXCHANGE_BATCH (default 100; 1 = single
+ * calls); calls in flight: BENCH_EXCHANGE_CONCURRENCY (default 8). Uses MONGODB_URI when set.
  */
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -26,7 +27,8 @@ import type { ClientWorkerData } from './exchange-client.worker.ts';
 import { MongoLogStore } from '../operator/src/store/log.ts';
 
 const count = Number(process.argv[2] ?? process.env['BENCH_EXCHANGE_COUNT'] ?? 10_000);
-const concurrency = Number(process.env['BENCH_EXCHANGE_CONCURRENCY'] ?? 64);
+const concurrency = Number(process.env['BENCH_EXCHANGE_CONCURRENCY'] ?? 8);
+const batch = Number(process.env['BENCH_EXCHANGE_BATCH'] ?? 100);
 const quiet = createLogger(new Writable({ write: (_c, _e, cb) => cb() }), 'error');
 const IDS = ['alpha', 'bravo', 'charlie'] as const;
 const CLIENT_THREADS = 2;
@@ -67,13 +69,13 @@ async function main(): Promise<BenchResult[]> {
     });
   });
 
-  progress(`${count} indicators, ${concurrency} in flight, 3 partners, quorum 2`);
+  progress(`${count} indicators, ${batch} per call, ${concurrency} calls in flight, 3 partners, quorum 2`);
   const sentAt = new Map<string, number>();
   const start = performance.timeOrigin + performance.now();
   const senders = Array.from({ length: CLIENT_THREADS }, (_, t) => {
     const data: ClientWorkerData = {
       address: `127.0.0.1:${server.port}`, from: Math.floor((t * count) / CLIENT_THREADS), to: Math.floor(((t + 1) * count) / CLIENT_THREADS),
-      concurrency: Math.max(1, Math.floor(concurrency / CLIENT_THREADS)),
+      concurrency: Math.max(1, Math.floor(concurrency / CLIENT_THREADS)), batch,
       alpha: { tls: tls.alpha, key: keys.alpha.toRawBase64() }, bravo: { tls: tls.bravo, key: keys.bravo.toRawBase64() },
     };
     const w = new Worker(new URL('./exchange-client.worker.ts', import.meta.url), { workerData: data });
@@ -101,7 +103,7 @@ async function main(): Promise<BenchResult[]> {
   await ca.dispose();
   await cp.stop();
   return [
-    { metric: `admitted at the sequencer (propose + 2 votes, ${concurrency} in flight)`, value: round((count * 1000) / admittedMs), unit: 'indicators/s' },
+    { metric: `admitted at the sequencer (propose + 2 votes, ${batch} per call, ${concurrency} calls in flight)`, value: round((count * 1000) / admittedMs), unit: 'indicators/s' },
     { metric: 'end to end: proposal to applied at all 3 partners', value: round((count * 1000) / (end - start)), unit: 'indicators/s' },
     { metric: 'latency proposal → applied at 3rd partner, p50', value: round(percentile(latencies, 50)), unit: 'ms' },
     { metric: 'latency proposal → applied at 3rd partner, p99', value: round(percentile(latencies, 99)), unit: 'ms' },
