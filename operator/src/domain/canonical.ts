@@ -84,7 +84,8 @@ export function indicatorDigest(ind: Indicator): string {
  */
 export function indicatorCanonicalJson(ind: Indicator): string {
   if (!ind.value.isWellFormed()) throw new TypeError('indicator value contains a lone surrogate; normalize it first');
-  return `{"type":${JSON.stringify(ind.type)},"value":${JSON.stringify(ind.value)}}`;
+  // Types are fixed lower-case ASCII words (INDICATOR_TYPES), which JSON quoting leaves unchanged.
+  return `{"type":"${ind.type}","value":${JSON.stringify(ind.value)}}`;
 }
 
 /**

@@ -113,6 +113,8 @@ const UUID_TEXT = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 
 /** Quotes `s` as a STIX pattern string literal, escaping `\` and `'`. */
 export function stixString(s: string): string {
+  // Most values need no escaping; skip the two scans-and-copies on the feed hot path.
+  if (!s.includes('\\') && !s.includes("'")) return `'${s}'`;
   return `'${s.replaceAll('\\', '\\\\').replaceAll("'", "\\'")}'`;
 }
 
