@@ -468,6 +468,22 @@ describe('automatic voting and continuous replication', () => {
   });
 });
 
+describe('pending rounds for voters', () => {
+  test('voters page through more pending rounds than one response holds', async () => {
+    const net = await startNetwork('paging');
+    const alpha = net.client('alpha');
+    const inds = Array.from({ length: 1001 }, (_, i) => ind(`page-${i}.evil.example`));
+    const proposal = (i: Indicator): { kind: 'add'; indicatorJson: string; proposerId: string; signature: string } => ({ kind: 'add', indicatorJson: indicatorCanonicalJson(i), proposerId: 'alpha', signature: signProposal(keys.alpha, 'add', i) });
+    const acks = await alpha.proposeBatch(inds.slice(0, 1000).map(proposal));
+    assert.ok(acks.every((a) => a.status === 'opened'));
+    await alpha.propose(proposal(inds[1000]!));
+    const seen = await net.client('charlie').listPending();
+    assert.equal(seen.length, 1001);
+    assert.equal(new Set(seen.map((r) => r.subject)).size, 1001);
+    assert.equal(seen[1000]!.indicator.value, 'page-1000.evil.example');
+  });
+});
+
 describe('sequencer rounds', () => {
   async function sequencerAt(name: string, clock: { now: Date }): Promise<Sequencer> {
     return Sequencer.open({ store: await MongoLogStore.open(db(`rounds_${name}`)), key: SigningKey.generate(), partners: directoryEntries, quorum: QUORUM, windowMs: 60_000, now: () => clock.now, log: logger() });

@@ -126,17 +126,20 @@ export class ExchangeClient {
     return res.outcomes.map((x) => (x.ack ? voteResult(x.ack) : refused(x.refusal)));
   }
 
-  /** The rounds waiting for votes; entries whose indicator does not parse are left out. */
+  /** The rounds waiting for votes, every page of them; rounds whose indicator does not parse are left out. */
   async listPending(): Promise<PendingRound[]> {
-    const res = await this.#unary<PendingProposals__Output>('ListPending', (cb, o) => this.#client.ListPending({}, o, cb));
     const rounds: PendingRound[] = [];
-    for (const p of res.proposals) {
-      const parsed = parseIndicatorJson(p.indicatorJson);
-      const kind = kindFromWire(p.kind);
-      if (!parsed.ok || kind === undefined) continue;
-      rounds.push({ kind, indicator: parsed.indicator, indicatorJson: p.indicatorJson, digest: p.digest, subject: p.subject, proposerId: p.proposerId, signature: p.signature, window: windowFromWire(p.window) });
+    for (let offset = 0; ; ) {
+      const res = await this.#unary<PendingProposals__Output>('ListPending', (cb, o) => this.#client.ListPending({ offset, limit: 0 }, o, cb));
+      for (const p of res.proposals) {
+        const parsed = parseIndicatorJson(p.indicatorJson);
+        const kind = kindFromWire(p.kind);
+        if (!parsed.ok || kind === undefined) continue;
+        rounds.push({ kind, indicator: parsed.indicator, indicatorJson: p.indicatorJson, digest: p.digest, subject: p.subject, proposerId: p.proposerId, signature: p.signature, window: windowFromWire(p.window) });
+      }
+      offset += res.proposals.length;
+      if (res.proposals.length === 0 || offset >= res.total) return rounds;
     }
-    return rounds;
   }
 
   /** The latest signed tree head, waiting up to `waitMs` for the log to reach `minTreeSize`. Unverified: check it with checkTreeHead. */

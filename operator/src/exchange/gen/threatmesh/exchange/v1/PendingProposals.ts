@@ -4,8 +4,16 @@ import type { PendingProposal as _threatmesh_exchange_v1_PendingProposal, Pendin
 
 export interface PendingProposals {
   'proposals'?: (_threatmesh_exchange_v1_PendingProposal)[];
+  /**
+   * Rounds pending in all (for paging).
+   */
+  'total'?: (number);
 }
 
 export interface PendingProposals__Output {
   'proposals': (_threatmesh_exchange_v1_PendingProposal__Output)[];
+  /**
+   * Rounds pending in all (for paging).
+   */
+  'total': (number);
 }
