@@ -28,6 +28,7 @@ import type { PartnerEntry, TlsMaterial } from '../../operator/src/exchange/tls.
 import { MongoCursorStore } from '../../operator/src/store/cursor.ts';
 import { MongoIndicatorSink, type IndicatorRecord } from '../../operator/src/store/indicators.ts';
 import { LOG_ENTRIES, MongoLogStore } from '../../operator/src/store/log.ts';
+import { MongoRoundStore, PENDING_ROUNDS } from '../../operator/src/store/rounds.ts';
 import { startControlPlane, type ControlPlane } from '../harness/controlplane.ts';
 import { controlPlaneOptionsFromEnv, uniqueSuffix } from '../harness/env.ts';
 import { createTestCa, type TestCa } from '../harness/pki.ts';
@@ -522,6 +523,28 @@ describe('sequencer rounds', () => {
     assert.deepEqual([late.status, late.logIndex], ['approved', 0]);
     const forgedLate = { ...voteAt('charlie', admitted.subject, clock.now), signature: voteAt('bravo', admitted.subject, clock.now).signature };
     await assert.rejects(seq.vote('charlie', forgedLate), (err: unknown) => err instanceof ExchangeRefusalError && err.reason === 'bad-vote-signature');
+  });
+
+  test('with a round store, a restarted sequencer continues open rounds and re-verifies what it loads', async () => {
+    const clock = { now: new Date('2026-06-01T10:00:00Z') };
+    const d = db('rounds_persist');
+    const key = SigningKey.generate();
+    const open = async (): Promise<Sequencer> => Sequencer.open({ store: await MongoLogStore.open(d), rounds: new MongoRoundStore(d), key, partners: directoryEntries, quorum: QUORUM, windowMs: 60_000, now: () => clock.now, log: logger() });
+    const first = await open();
+    const kept = await propose(first, ind('kept.evil.example'));
+    const forged = await propose(first, ind('doctored.evil.example'));
+    await first.vote('alpha', voteAt('alpha', kept.subject, clock.now));
+    await first.vote('alpha', voteAt('alpha', forged.subject, clock.now));
+    // Someone with database access swaps alpha's signature on the second round.
+    await d.collection<{ _id: string }>(PENDING_ROUNDS).updateOne({ _id: forged.subject }, { $set: { 'votes.0.signature': voteAt('bravo', forged.subject, clock.now).signature } });
+    const second = await open();
+    assert.deepEqual(second.pending().map((r) => r.indicator.value), ['kept.evil.example', 'doctored.evil.example']);
+    assert.equal((await second.vote('bravo', voteAt('bravo', kept.subject, clock.now))).status, 'approved', "alpha's stored vote still counts");
+    assert.equal((await second.vote('bravo', voteAt('bravo', forged.subject, clock.now))).status, 'counted', 'the doctored vote was dropped');
+    for (let i = 0; i < 100 && (await d.collection(PENDING_ROUNDS).countDocuments({})) !== 1; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    const third = await open();
+    assert.deepEqual(third.pending().map((r) => r.indicator.value), ['doctored.evil.example']);
+    assert.equal(third.size, 1);
   });
 
   test('a vote signed outside the window is refused', async () => {

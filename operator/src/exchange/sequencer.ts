@@ -3,8 +3,9 @@
  * each approved round to the RFC 9162 Merkle log as an entry carrying its quorum certificate.
  * Entries and signed tree heads are persisted through {@link SequencerLogStore}; at start the
  * in-memory log is rebuilt from the stored entries and must hash to the latest stored signed
- * head, else the sequencer refuses to start. Pending rounds live in memory (a restart drops
- * them; proposers re-propose). One sequencer writes a database at a time.
+ * head, else the sequencer refuses to start. Open rounds live in memory and, with a
+ * {@link SequencerRoundStore}, in the database too, so a restart continues them (without one,
+ * a restart drops them and proposers re-propose). One sequencer writes a database at a time.
  */
 import { indicatorDigest } from '../domain/canonical.ts';
 import type { Indicator } from '../domain/indicator.ts';
@@ -25,9 +26,30 @@ export interface SequencerLogStore {
   latestTreeHead(): Promise<SignedTreeHead | undefined>;
 }
 
+/** A pending round as persisted: what a restarted sequencer needs to continue it. */
+export interface StoredRound {
+  readonly subject: string;
+  readonly kind: EntryKind;
+  readonly indicatorJson: string;
+  readonly proposerId: string;
+  readonly signature: string;
+  readonly window: EntryWindow;
+  readonly votes: readonly Vote[];
+}
+
+/** Persistence of open rounds (implemented by store/rounds.ts). Without it, rounds live in memory only. */
+export interface SequencerRoundStore {
+  loadRounds(): Promise<StoredRound[]>;
+  saveRound(round: StoredRound): Promise<void>;
+  saveVote(subject: string, vote: Vote): Promise<void>;
+  deleteRound(subject: string): Promise<void>;
+}
+
 /** Everything a sequencer is built from. */
 export interface SequencerOptions {
   readonly store: SequencerLogStore;
+  /** Keeps open rounds across restarts. @default none (rounds in memory only) */
+  readonly rounds?: SequencerRoundStore;
   /** Signs tree heads; its key id is the log id. */
   readonly key: SigningKey;
   /** Every partner of the network with its key and roles. */
@@ -155,6 +177,7 @@ export class Sequencer {
     const latest = await opts.store.latestTreeHead();
     checkRestored(opts.key, seq.#log, latest);
     seq.#latest = latest;
+    await seq.#restoreRounds();
     opts.log.info('sequencer log restored', { treeSize: seq.#log.size, rootHash: seq.#log.rootHash(), signedTreeSize: latest?.treeSize ?? 0 });
     return seq;
   }
@@ -165,12 +188,18 @@ export class Sequencer {
   }
 
   /** Opens a round for a verified proposal; idempotent for an indicator already pending or decided. */
-  propose(callerId: string, p: ProposalInput): Promise<ProposalResult> {
-    try {
-      return Promise.resolve(this.#open(callerId, p));
-    } catch (err) {
-      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+  async propose(callerId: string, p: ProposalInput): Promise<ProposalResult> {
+    const result = this.#open(callerId, p);
+    const round = this.#pending.get(result.subject);
+    if (result.status === 'opened' && round !== undefined && this.#opts.rounds !== undefined) {
+      try {
+        await this.#opts.rounds.saveRound(storedRound(round));
+      } catch (err) {
+        this.#pending.delete(result.subject);
+        throw err;
+      }
     }
+    return result;
   }
 
   #open(callerId: string, p: ProposalInput): ProposalResult {
@@ -217,14 +246,57 @@ export class Sequencer {
       round.votes.delete(v.partnerId);
       this.#verifyOrRefuse(callerId, voter, v);
     }
+    return this.#settle(round, outcome, duplicate ? undefined : v);
+  }
+
+  // Acts on a round's outcome after a vote; `counted` is the new vote to persist when the round stays open.
+  async #settle(round: Round, outcome: QuorumOutcome, counted: Vote | undefined): Promise<VoteResult> {
     const counts = { approvals: outcome.approvals, rejections: outcome.rejections, required: outcome.required };
-    if (outcome.decision === 'approved') return { status: 'approved', logIndex: await this.#admitRound(round, outcome), ...counts };
+    if (outcome.decision === 'approved') {
+      const logIndex = await this.#admitRound(round, outcome);
+      this.#forget(round.subject);
+      return { status: 'approved', logIndex, ...counts };
+    }
     if (outcome.decision === 'rejected') {
       this.#pending.delete(round.subject);
+      this.#forget(round.subject);
       this.#opts.log.info('round rejected', { kind: round.kind, digest: round.digest, ...counts });
       return { status: 'rejected', ...counts };
     }
-    return { status: duplicate ? 'duplicate' : 'counted', ...counts };
+    if (counted !== undefined && this.#opts.rounds !== undefined) {
+      try {
+        await this.#opts.rounds.saveVote(round.subject, counted);
+      } catch (err) {
+        round.votes.delete(counted.partnerId);
+        throw err;
+      }
+    }
+    return { status: counted === undefined ? 'duplicate' : 'counted', ...counts };
+  }
+
+  // Drops a decided or expired round from the round store; a failure only leaves a stale round that the next start re-checks.
+  #forget(subject: string): void {
+    this.#opts.rounds?.deleteRound(subject).catch((err: unknown) => this.#opts.log.warn('cannot delete a decided round', { subject, err }));
+  }
+
+  async #restoreRounds(): Promise<void> {
+    if (this.#opts.rounds === undefined) return;
+    for (const r of await this.#opts.rounds.loadRounds()) {
+      const parsed = parseIndicatorJson(r.indicatorJson);
+      const proposer = this.#partners.get(r.proposerId);
+      const valid = parsed.ok && proposer !== undefined && voteSubject(r.kind, parsed.digest) === r.subject && verifyProposal(proposer.publicKey, r.kind, parsed.indicator, r.signature);
+      if (!valid || this.#decided.has(r.subject)) {
+        if (!valid) this.#opts.log.warn('stored round does not verify; dropped', { subject: r.subject, proposer: r.proposerId });
+        this.#forget(r.subject);
+        continue;
+      }
+      const votes = new Map<string, Vote>();
+      for (const v of r.votes) {
+        const voter = this.#partners.get(v.partnerId);
+        if (voter !== undefined && v.digest === r.subject && !votes.has(v.partnerId) && verifyVote(voter, v)) votes.set(v.partnerId, v);
+      }
+      this.#pending.set(r.subject, { kind: r.kind, indicator: parsed.indicator, indicatorJson: r.indicatorJson, digest: parsed.digest, subject: r.subject, proposerId: r.proposerId, signature: r.signature, window: r.window, votes });
+    }
   }
 
   /** Rounds waiting for votes, oldest first. */
@@ -242,6 +314,7 @@ export class Sequencer {
     for (const [subject, round] of this.#pending) {
       if (now <= Date.parse(round.window.closesAt)) break;
       this.#pending.delete(subject);
+      this.#forget(subject);
       dropped += 1;
       this.#opts.log.info('round rejected: window closed', { kind: round.kind, digest: round.digest, votes: round.votes.size });
     }
@@ -463,4 +536,8 @@ function checkRestored(key: SigningKey, log: MerkleLog, latest: SignedTreeHead |
   if (log.rootHash(latest.treeSize) !== latest.rootHash) {
     throw new SequencerStateError(`the stored entries hash to root ${log.rootHash(latest.treeSize)} at size ${latest.treeSize}, but the signed tree head says ${latest.rootHash}: log_entries was modified; restore it from a backup or a partner replica`);
   }
+}
+
+function storedRound(r: Round): StoredRound {
+  return { subject: r.subject, kind: r.kind, indicatorJson: r.indicatorJson, proposerId: r.proposerId, signature: r.signature, window: r.window, votes: [...r.votes.values()] };
 }

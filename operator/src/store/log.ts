@@ -113,11 +113,12 @@ function toEntry(doc: EntryDoc): IndexedEntry {
     index: doc.index, kind: doc.kind, indicator: { type: doc.indicator.type, value: doc.indicator.value },
     proposerId: String(doc.proposerId), proposalSignature: String(doc.proposalSignature),
     window: { opensAt: String(doc.window?.opensAt), closesAt: String(doc.window?.closesAt) },
-    votes: doc.votes.map(toVote),
+    votes: doc.votes.map(voteFromRecord),
   };
 }
 
-function toVote(rec: Record<string, string>): Vote {
+/** A stored vote record back as a vote; odd values are kept as found so signature checks refuse them. */
+export function voteFromRecord(rec: Record<string, string>): Vote {
   const decision = rec['decision'] === 'reject' ? 'reject' : 'approve';
   const v = { partnerId: String(rec['partnerId']), digest: String(rec['digest']), decision, signedAt: String(rec['signedAt']), signature: String(rec['signature']) } as const;
   // A decision other than approve/reject is kept as found (as a string), so the signature check fails instead of the store repairing it.
