@@ -68,10 +68,11 @@ export function rbacManifests(namespace = OPERATOR_NAMESPACE, name = OPERATOR_NA
 /**
  * The ClusterRole of ingestion Jobs: exactly the calls `threatmesh ingest --feed NS/NAME
  * --run-id JOB` makes in the Feed's namespace — read the Feed and its credentials Secret, list
- * the existing ThreatIndicators (dedup), create the new ones, remember the HTTP validators and
+ * the existing ThreatIndicators (dedup), get the Feed's allowlist ConfigMaps (spec.allowlists
+ * and the default `threatmesh-allowlist`), create the new ones, remember the HTTP validators and
  * TAXII cursor in Feed annotations, and put the run report on its own Job. Nothing else: no
- * watch, no delete, no status writes (a manual `ingest --feed` without --run-id writes Feed
- * status and needs `feeds/status` patch on top), no ConfigMaps (allowlists arrive as files).
+ * watch, no list of Secrets or ConfigMaps, no delete, no status writes (a manual `ingest --feed`
+ * without --run-id writes Feed status and needs `feeds/status` patch on top).
  */
 export function ingestClusterRole(name = INGEST_NAME): Manifest {
   return {
@@ -82,6 +83,7 @@ export function ingestClusterRole(name = INGEST_NAME): Manifest {
       { apiGroups: [GROUP], resources: ['feeds'], verbs: ['get', 'patch'] },
       { apiGroups: [GROUP], resources: ['threatindicators'], verbs: ['list', 'create'] },
       { apiGroups: [''], resources: ['secrets'], verbs: ['get'] },
+      { apiGroups: [''], resources: ['configmaps'], verbs: ['get'] },
       { apiGroups: ['batch'], resources: ['jobs'], verbs: ['patch'] },
     ],
   };

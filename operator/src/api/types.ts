@@ -74,6 +74,11 @@ export interface FeedMapping {
 /** Feed formats. */
 export type FeedFormat = 'csv' | 'lines' | 'json' | 'jsonl' | 'stix' | 'misp' | 'taxii';
 
+/** One extra allowlist of a Feed: a ConfigMap in the Feed's namespace. */
+export interface FeedAllowlist {
+  configMapRef: { name: string; key?: string };
+}
+
 /** A Feed's spec. */
 export interface FeedSpec {
   url?: string;
@@ -82,6 +87,8 @@ export interface FeedSpec {
   preset?: string;
   mapping?: FeedMapping;
   secretRef?: { name: string; key?: string };
+  /** Extra allowlists, each a ConfigMap in the Feed's namespace (every key, or one). */
+  allowlists?: FeedAllowlist[];
   schedule: { interval?: string; cron?: string };
   defaults?: { type?: IndicatorTypeName; confidence?: number; tlp?: Tlp; labels?: string[]; validFor?: string };
   limits?: { maxBytes?: number; timeoutSeconds?: number };

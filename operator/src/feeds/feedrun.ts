@@ -1,6 +1,6 @@
 /**
  * One run of a Feed object against a cluster: reads the credentials Secret, builds the
- * IngestionConfig, reads which indicators already exist, ingests, proposes the new indicators
+ * IngestionConfig, reads the Feed's allowlist ConfigMaps, reads which indicators already exist, ingests, proposes the new indicators
  * as ThreatIndicators (only when the run succeeded) and remembers the HTTP validators and the
  * TAXII cursor in the Feed's annotations for the next conditional run. Used by
  * `threatmesh ingest --feed` (the Job) and by the Feed controller's in-process executor.
@@ -11,6 +11,7 @@ import type { SigningKey } from '../domain/signature.ts';
 import type { Logger } from '../log.ts';
 import type { KubeClient } from '../runtime/client.ts';
 import type { KubeObject, ResourceRef } from '../runtime/types.ts';
+import { readFeedAllowlists } from './allowlists.ts';
 import { feedToConfig } from './feedconfig.ts';
 import { runIngestion, type IngestionResult } from './ingest.ts';
 import { emptyReport, errorInfo, type RunReport } from './pipeline.ts';
@@ -34,7 +35,7 @@ export interface FeedRunDeps {
   readonly now: () => Date;
   readonly partnerId?: string | undefined;
   readonly signer?: SigningKey | undefined;
-  /** Extra allowlist entries (from a ConfigMap). */
+  /** Extra allowlist entries (`--allow`, `--allowlist-file`), added to the Feed's ConfigMap allowlists. */
   readonly allow?: readonly string[] | undefined;
   /** Overrides the shipped warning lists (tests). */
   readonly warningList?: WarningList | undefined;
@@ -76,7 +77,7 @@ export async function runFeedIngestion(feed: Feed, deps: FeedRunDeps): Promise<F
   let result: IngestionResult;
   try {
     const cfg = feedToConfig(feed.spec, await readFeedSecret(deps.kube, feed), { etag: ann[ANNOTATION.etag], lastModified: ann[ANNOTATION.lastModified] });
-    const warningList = deps.warningList ?? (await loadWarningLists(deps.allow ?? []));
+    const warningList = deps.warningList ?? (await loadWarningLists(deps.allow ?? [], await readFeedAllowlists(deps.kube, feed)));
     const known = await knownDigests(deps.kube, ns);
     const log = deps.log.child({ feed: `${ns}/${feed.metadata.name}` });
     result = await runIngestion({ ...cfg, addedAfter: ann[ANNOTATION.taxiiCursor] }, {

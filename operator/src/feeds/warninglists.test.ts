@@ -73,6 +73,33 @@ describe('extra allowlist entries', () => {
     assert.equal(m('ipv4', '51.178.161.32'), 'allowlist');
   });
 
+  test('named allowlists report drops under their own name; the first list holding an entry wins', async () => {
+    const wl = await loadWarningLists(['51.178.161.32'], [
+      { name: 'allowlist:corp', entries: ['203.0.112.0/24', 'corp.example-corp.net', 'https://intranet.example-corp.org/x', '51.178.161.32'] },
+      { name: 'allowlist:other', entries: ['203.0.112.7', 'corp.example-corp.net', '2001:db8:1::/48'] },
+    ]);
+    const cases: Array<[IndicatorType, string, string | undefined]> = [
+      ['ipv4', '51.178.161.32', 'allowlist'],
+      ['ipv4', '203.0.112.7', 'allowlist:corp'],
+      ['cidr', '203.0.112.128/25', 'allowlist:corp'],
+      ['domain', 'vpn.corp.example-corp.net', 'allowlist:corp'],
+      ['url', 'https://intranet.example-corp.org/x', 'allowlist:corp'],
+      ['ipv4', '93.184.216.34', undefined],
+    ];
+    for (const [type, v, want] of cases) {
+      const n = normalize(type, v);
+      assert.ok(n.ok);
+      assert.equal(wl.match(n.indicator), want, `${type} ${v}`);
+    }
+  });
+
+  test('a bad entry in a named allowlist names the list', () => {
+    assert.throws(
+      () => buildWarningList({ reservedCidrs: [], resolvers: [], specialDomains: [], topDomains: [], knownGoodHashes: [], allowLists: [{ name: 'allowlist:corp', entries: ['not valid!'] }] }),
+      (e: unknown) => e instanceof FeedError && e.code === 'bad-config' && e.message.startsWith('allowlist:corp entry "not valid!"'),
+    );
+  });
+
   test('a bad entry is a configuration error', () => {
     assert.throws(() => buildWarningList({ reservedCidrs: [], resolvers: [], specialDomains: [], topDomains: [], knownGoodHashes: [], allow: ['not valid!'] }), (e: unknown) => e instanceof FeedError && e.code === 'bad-config');
     assert.throws(() => buildWarningList({ reservedCidrs: ['10.0.0.0/99'], resolvers: [], specialDomains: [], topDomains: [], knownGoodHashes: [] }), (e: unknown) => e instanceof FeedError);

@@ -11,7 +11,13 @@ import { ipv4Mask, parseCidr, parseIpv4, parseIpv6 } from '../domain/ip.ts';
 import { FeedError } from './types.ts';
 
 /** Names of the lists, as reported in run reports. */
-export type WarningListName = 'reserved-ip' | 'public-resolver' | 'special-domain' | 'top-domain' | 'known-good-hash' | 'allowlist';
+export type WarningListName = 'reserved-ip' | 'public-resolver' | 'special-domain' | 'top-domain' | 'known-good-hash' | 'allowlist' | `allowlist:${string}`;
+
+/** Extra allowlist entries under the list name they are reported as (e.g. `allowlist:<configmap>`). */
+export interface NamedAllowlist {
+  readonly name: WarningListName;
+  readonly entries: readonly string[];
+}
 
 /** Checks indicators against the warning lists. */
 export interface WarningList {
@@ -28,6 +34,8 @@ export interface WarningListData {
   readonly knownGoodHashes: readonly string[];
   /** Extra allowlist entries: IPs, CIDRs, domains (subdomains match) or exact values (URL, hash, email). */
   readonly allow?: readonly string[];
+  /** More allowlists, each reported under its own name (a ConfigMap's entries). */
+  readonly allowLists?: readonly NamedAllowlist[];
 }
 
 /** A network: IPv4 as one 32-bit number, IPv6 as eight 16-bit groups. */
@@ -150,25 +158,25 @@ export function buildWarningList(data: WarningListData): WarningList {
   const resolverSet = new Set(data.resolvers.filter((r) => !r.includes('/')).map((r) => normalizeIp(r)));
   const special = new Map<string, WarningListName>(data.specialDomains.map((d) => [d.toLowerCase(), 'special-domain']));
   const hashes = new Set(data.knownGoodHashes.map((h) => h.toLowerCase()));
-  const allow = buildAllow(data.allow ?? []);
+  const allow = buildAllow([{ name: 'allowlist', entries: data.allow ?? [] }, ...(data.allowLists ?? [])]);
   // Most feed IPs start with an octet no listed network covers: answer those without parsing.
   const octets = new Uint8Array(256);
-  for (const r of [reserved, resolvers, allow.ranges]) r.markFirstOctets(octets);
+  for (const r of [reserved, resolvers, ...allow.ranges.map((l) => l.ranges)]) r.markFirstOctets(octets);
   const ipList = (v: string): WarningListName | undefined => {
     const o = firstOctet(v);
     if (o >= 0 && o < 256 && octets[o] === 0) return undefined;
     const a = parseNet(v);
     if (a === undefined) return undefined;
-    return reserved.has(a) ? 'reserved-ip' : resolverSet.has(v) ? 'public-resolver' : allow.ranges.has(a) ? 'allowlist' : undefined;
+    return reserved.has(a) ? 'reserved-ip' : resolverSet.has(v) ? 'public-resolver' : allow.ranges.find((l) => l.ranges.has(a))?.name;
   };
   const cidrList = (v: string): WarningListName | undefined => {
     const c = parseNet(v);
     if (c === undefined) return undefined;
-    return reserved.overlaps(c) ? 'reserved-ip' : resolvers.overlaps(c) ? 'public-resolver' : allow.ranges.overlaps(c) ? 'allowlist' : undefined;
+    return reserved.overlaps(c) ? 'reserved-ip' : resolvers.overlaps(c) ? 'public-resolver' : allow.ranges.find((l) => l.ranges.overlaps(c))?.name;
   };
   // One map for every domain list; on a name in several lists the first set wins: special, top, allowlist.
   const domains = new Map<string, WarningListName>();
-  for (const d of allow.domains) domains.set(d, 'allowlist');
+  for (const [d, name] of allow.domains) domains.set(d, name);
   for (const d of data.topDomains) domains.set(d.toLowerCase(), 'top-domain');
   for (const [d, name] of special) domains.set(d, name);
   const domainList = (d: string): WarningListName | undefined => domainListOf(domains, d);
@@ -203,24 +211,38 @@ function normalizeIp(raw: string): string {
   return r.indicator.value;
 }
 
-function allowExact(exact: ReadonlySet<string>, ind: Indicator): WarningListName | undefined {
-  return exact.size > 0 && exact.has(`${ind.type}:${ind.value}`) ? 'allowlist' : undefined;
+function allowExact(exact: ReadonlyMap<string, WarningListName>, ind: Indicator): WarningListName | undefined {
+  return exact.size > 0 ? exact.get(`${ind.type}:${ind.value}`) : undefined;
 }
 
-function buildAllow(entries: readonly string[]): { ranges: Ranges; domains: Set<string>; exact: Set<string> } {
-  const ranges = new Ranges();
-  const domains = new Set<string>();
-  const exact = new Set<string>();
-  for (const raw of entries) {
-    const type = detectType(raw);
-    const r = type === undefined ? undefined : normalize(type, raw);
-    if (r === undefined || !r.ok) throw new FeedError('bad-config', `allowlist entry "${raw.slice(0, 100)}" is not an IP, CIDR, domain, URL, hash or email address`);
-    const ind = r.indicator;
-    if (ind.type === 'ipv4' || ind.type === 'ipv6' || ind.type === 'cidr') ranges.add(ind.value, 'allowlist');
-    else if (ind.type === 'domain') domains.add(ind.value);
-    else exact.add(`${ind.type}:${ind.value}`);
+interface AllowIndex {
+  /** Networks per list, in list order (the first list holding an address names the drop). */
+  readonly ranges: Array<{ readonly name: WarningListName; readonly ranges: Ranges }>;
+  readonly domains: Map<string, WarningListName>;
+  readonly exact: Map<string, WarningListName>;
+}
+
+function buildAllow(lists: readonly NamedAllowlist[]): AllowIndex {
+  const index: AllowIndex = { ranges: [], domains: new Map(), exact: new Map() };
+  for (const list of lists) {
+    if (list.entries.length === 0) continue;
+    const ranges = new Ranges();
+    for (const raw of list.entries) addAllowEntry(index, ranges, list.name, raw);
+    index.ranges.push({ name: list.name, ranges });
   }
-  return { ranges, domains, exact };
+  return index;
+}
+
+function addAllowEntry(index: AllowIndex, ranges: Ranges, name: WarningListName, raw: string): void {
+  const type = detectType(raw);
+  const r = type === undefined ? undefined : normalize(type, raw);
+  if (r === undefined || !r.ok) throw new FeedError('bad-config', `${name} entry "${raw.slice(0, 100)}" is not an IP, CIDR, domain, URL, hash or email address`);
+  const ind = r.indicator;
+  // On an entry in several lists the first list names the drop.
+  if (ind.type === 'ipv4' || ind.type === 'ipv6' || ind.type === 'cidr') ranges.add(ind.value, name);
+  else if (ind.type === 'domain') {
+    if (!index.domains.has(ind.value)) index.domains.set(ind.value, name);
+  } else if (!index.exact.has(`${ind.type}:${ind.value}`)) index.exact.set(`${ind.type}:${ind.value}`, name);
 }
 
 /** Parses a data file: one entry per line, '#' starts a comment. */
@@ -238,11 +260,14 @@ async function dataFile(name: string): Promise<string[]> {
   return parseListFile(await readFile(new URL(`./data/${name}`, import.meta.url), 'utf8'));
 }
 
-/** Loads the shipped lists from ./data/ and adds `allow` (extra allowlist entries from a ConfigMap). */
-export async function loadWarningLists(allow: readonly string[] = []): Promise<WarningList> {
+/**
+ * Loads the shipped lists from ./data/ and adds `allow` (extra entries, reported as `allowlist`)
+ * and `allowLists` (each reported under its own name, e.g. `allowlist:<configmap>`).
+ */
+export async function loadWarningLists(allow: readonly string[] = [], allowLists: readonly NamedAllowlist[] = []): Promise<WarningList> {
   const [v4, v6, resolvers, specialDomains, topDomains, knownGoodHashes] = await Promise.all([
     dataFile('reserved-ipv4.txt'), dataFile('reserved-ipv6.txt'), dataFile('public-resolvers.txt'),
     dataFile('special-domains.txt'), dataFile('top-domains.txt'), dataFile('known-good-hashes.txt'),
   ]);
-  return buildWarningList({ reservedCidrs: [...v4, ...v6], resolvers, specialDomains, topDomains, knownGoodHashes, allow });
+  return buildWarningList({ reservedCidrs: [...v4, ...v6], resolvers, specialDomains, topDomains, knownGoodHashes, allow, allowLists });
 }

@@ -2,7 +2,7 @@
  * Feed: a source of indicators to ingest on a schedule (interval or cron), with the format,
  * the column/field mapping, credentials and the defaults applied to every indicator.
  */
-import { AGE_COLUMN, READY_COLUMN, conditions, int, list, obj, objectSchema, secretRef, str, stringMap, time, type CelRule, type KindDefinition, type SchemaNode } from './common.ts';
+import { AGE_COLUMN, NAME_PATTERN, READY_COLUMN, conditions, int, list, obj, objectSchema, secretRef, str, stringMap, time, type CelRule, type KindDefinition, type SchemaNode } from './common.ts';
 import { INDICATOR_TYPE_ENUM, TLP_ENUM } from './threatindicator.ts';
 
 /** Feed formats the ingestion code understands. */
@@ -23,6 +23,28 @@ function selector(description: string): SchemaNode {
       description,
       'x-kubernetes-validations': [{ rule: '[has(self.column), has(self.index), has(self.jsonPath)].filter(x, x).size() == 1', message: 'set exactly one of column, index or jsonPath' }] satisfies CelRule[],
     },
+  );
+}
+
+/** Most ConfigMap allowlists one Feed may name. */
+export const MAX_ALLOWLISTS = 16;
+/** The namespace-wide default allowlist ConfigMap, used for every Feed of its namespace when it exists. */
+export const DEFAULT_ALLOWLIST_CONFIGMAP = 'threatmesh-allowlist';
+
+function allowlistRef(): SchemaNode {
+  return obj(
+    {
+      configMapRef: obj(
+        {
+          name: str(253, { minLength: 1, pattern: NAME_PATTERN, description: 'ConfigMap name, same namespace.' }),
+          key: str(253, { minLength: 1, pattern: '^[-._a-zA-Z0-9]+$', description: 'Key inside the ConfigMap; every key when omitted.' }),
+        },
+        ['name'],
+        { description: 'A ConfigMap holding allowlist entries: IPs, CIDRs, domains (with subdomains) or exact values (URL, hash, email).' },
+      ),
+    },
+    ['configMapRef'],
+    { description: 'One extra allowlist.' },
   );
 }
 
@@ -57,6 +79,9 @@ function spec(): SchemaNode {
       preset: str(128, { description: 'A built-in mapping preset, e.g. abuse.ch-feodo.' }),
       mapping: mapping(),
       secretRef: secretRef('Credentials: keys username/password, token or header.'),
+      allowlists: list(allowlistRef(), MAX_ALLOWLISTS, {
+        description: `Extra allowlists: indicators they list are never proposed. Each names a ConfigMap in the Feed's namespace (one entry per line, # comments). A ConfigMap named ${DEFAULT_ALLOWLIST_CONFIGMAP} in the namespace is used as well when it exists.`,
+      }),
       schedule: obj(
         {
           interval: str(32, { pattern: DURATION_PATTERN, description: 'Run every interval, e.g. 1h or 30m.' }),
