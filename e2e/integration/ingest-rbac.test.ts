@@ -2,9 +2,9 @@
  * The ingestion Job's least-privilege RBAC on a real kube-apiserver: `threatmesh ingest --feed
  * NS/NAME --run-id JOB`, run as a child process under a kubeconfig holding only a TokenRequest
  * token of the generated ingest ServiceAccount (bound by RoleBinding to exactly the generated
- * ingest ClusterRole), reads the Feed and its credentials Secret, fetches from a local HTTP
- * server, proposes ThreatIndicators and reports into its Job; everything outside the role is
- * refused with 403.
+ * ingest ClusterRole), reads the Feed, its credentials Secret and its allowlist ConfigMaps,
+ * fetches from a local HTTP server, proposes ThreatIndicators and reports into its Job;
+ * everything outside the role is refused with 403.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,9 +20,10 @@ import { startControlPlane, type ControlPlane } from '../harness/controlplane.ts
 import { uniqueSuffix } from '../harness/env.ts';
 import type { Feed, ThreatIndicator } from '../../operator/src/api/types.ts';
 import { FEEDS, THREAT_INDICATORS } from '../../operator/src/api/schemas/index.ts';
-import { INGEST_NAME, ingestClusterRole, ingestRbacManifests } from '../../operator/src/api/manifests.ts';
+import { INGEST_NAME, ingestClusterRole, ingestNamespaceManifests, ingestRbacManifests } from '../../operator/src/api/manifests.ts';
 import { JOBS, JobExecutor, type Job } from '../../operator/src/controllers/jobexecutor.ts';
 import { RUN_REPORT_ANNOTATION } from '../../operator/src/controllers/reasons.ts';
+import { CONFIGMAPS } from '../../operator/src/feeds/allowlists.ts';
 import { ANNOTATION, SECRETS } from '../../operator/src/feeds/feedrun.ts';
 import { ApiError } from '../../operator/src/runtime/client.ts';
 import { KubeHttpClient } from '../../operator/src/runtime/kube.ts';
@@ -37,6 +38,8 @@ const clusterRoles: ResourceRef = { group: 'rbac.authorization.k8s.io', version:
 const suffix = uniqueSuffix();
 const ns = `ingest-rbac-${suffix}`;
 const otherNs = `ingest-rbac-other-${suffix}`;
+// Feeds with allowlists run in a namespace of their own, so no earlier run's indicators count as duplicates.
+const allowNs = `ingest-rbac-allow-${suffix}`;
 // A per-run ClusterRole name: integration files share one API server.
 const roleName = `${INGEST_NAME}-${suffix}`;
 const bearer = `feed-token-${suffix}`;
@@ -48,18 +51,19 @@ let server: Server;
 let base = '';
 let dir = '';
 let kubeconfigPath = '';
+let allowKubeconfigPath = '';
 let feodo: Buffer;
 
-function ingest(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+function ingest(args: string[], kubeconfig = kubeconfigPath): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [mainTs, 'ingest', ...args], { env: { ...process.env, KUBECONFIG: kubeconfigPath, LOG_LEVEL: 'warn' } }, (err, stdout, stderr) => {
+    execFile(process.execPath, [mainTs, 'ingest', ...args], { env: { ...process.env, KUBECONFIG: kubeconfig, LOG_LEVEL: 'warn' } }, (err, stdout, stderr) => {
       resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : 1, stdout, stderr });
     });
   });
 }
 
-async function tokenFor(sa: string): Promise<string> {
-  const r = await cp.kube.create(`/api/v1/namespaces/${ns}/serviceaccounts/${sa}/token`, { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 3600 } });
+async function tokenFor(sa: string, namespace = ns): Promise<string> {
+  const r = await cp.kube.create(`/api/v1/namespaces/${namespace}/serviceaccounts/${sa}/token`, { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 3600 } });
   assert.equal(r.status, 201, JSON.stringify(r.body));
   return (r.body as { status: { token: string } }).status.token;
 }
@@ -107,19 +111,22 @@ before(async () => {
   const crds: KubeObject[] = [];
   for (const f of files) crds.push(...parseManifests(await readFile(new URL(`crds/${f}`, root), 'utf8'), f));
   await applyManifests(admin, crds, 'ingest-rbac-test');
-  for (const name of [ns, otherNs]) await admin.create(namespaces, { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+  for (const name of [ns, otherNs, allowNs]) await admin.create(namespaces, { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
   await applyManifests(admin, ingestRbacManifests(ns, roleName) as unknown as KubeObject[], 'ingest-rbac-test');
   const token = await tokenFor(roleName);
   kubeconfigPath = join(dir, 'kubeconfig');
   await writeFile(kubeconfigPath, tokenKubeconfig(adminConfig, token), { mode: 0o600 });
   asIngest = new KubeHttpClient(await loadKubeconfig(kubeconfigPath), { requestTimeoutMs: 15_000 });
+  await applyManifests(admin, ingestNamespaceManifests(allowNs, roleName, roleName) as unknown as KubeObject[], 'ingest-rbac-test');
+  allowKubeconfigPath = join(dir, 'kubeconfig-allow');
+  await writeFile(allowKubeconfigPath, tokenKubeconfig(adminConfig, await tokenFor(roleName, allowNs)), { mode: 0o600 });
 });
 
 after(async () => {
   server?.close();
   asIngest?.close();
   if (admin) {
-    for (const name of [ns, otherNs]) await admin.delete(namespaces, name).catch(() => undefined);
+    for (const name of [ns, otherNs, allowNs]) await admin.delete(namespaces, name).catch(() => undefined);
     await admin.delete(clusterRoles, roleName).catch(() => undefined);
     admin.close();
   }
@@ -157,6 +164,56 @@ describe('ingest Job RBAC', () => {
     assert.equal((await admin.get<Feed>(FEEDS, 'feodo', ns))?.metadata.annotations?.[ANNOTATION.etag], '"v1"', 'validators remembered on the Feed');
   });
 
+  describe('allowlist ConfigMaps', () => {
+    interface JobReport { outcome: string; error?: { code: string; message: string }; fetched: number; new: number; duplicate: number; droppedByWarningList: number; warningLists: Record<string, number> }
+
+    /** Creates the Feed (feodo fixture, allowlists `refs`) and its Job as the admin, then runs the Job's ingest under the ingest ServiceAccount. */
+    async function runFeed(name: string, allowlists: NonNullable<Feed['spec']['allowlists']>): Promise<{ code: number; stderr: string; report: JobReport }> {
+      const created = await admin.create<Feed>(FEEDS, {
+        apiVersion: 'threatmesh.io/v1alpha1', kind: 'Feed', metadata: { name, namespace: allowNs },
+        spec: { url: `${base}/ipblocklist.csv`, format: 'csv', preset: 'feodo', secretRef: { name: 'feodo-creds' }, allowlists, schedule: { interval: '1h' } },
+      });
+      const runId = `${name}-run1`;
+      await admin.create(JOBS, new JobExecutor(admin, { image: 'ghcr.io/threatmesh/threatmesh:test' }).jobFor(created, runId));
+      const r = await ingest(['--feed', `${allowNs}/${name}`, '--run-id', runId], allowKubeconfigPath);
+      const job = await admin.get<Job>(JOBS, runId, allowNs);
+      return { code: r.code, stderr: r.stderr, report: JSON.parse(job?.metadata.annotations?.[RUN_REPORT_ANNOTATION] ?? '{}') as JobReport };
+    }
+
+    before(async () => {
+      await admin.create(SECRETS, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'feodo-creds', namespace: allowNs }, data: { token: Buffer.from(bearer).toString('base64') } });
+      await admin.create(CONFIGMAPS, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'partner-allow', namespace: allowNs }, data: { 'partners.txt': '# partner VPN endpoint, listed twice by the fixture\n51.178.161.32\n\n' } });
+      await admin.create(CONFIGMAPS, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'threatmesh-allowlist', namespace: allowNs }, data: { default: '185.117.73.147  # the namespace default\n' } });
+    });
+
+    test('a Feed naming a ConfigMap (and the namespace default) drops what they list, counted per ConfigMap, and proposes the rest', async () => {
+      const { code, stderr, report } = await runFeed('feodo-allow', [{ configMapRef: { name: 'partner-allow' } }]);
+      assert.equal(code, 0, stderr);
+      assert.deepEqual([report.outcome, report.fetched, report.new, report.duplicate, report.droppedByWarningList], ['succeeded', 5, 1, 0, 4]);
+      assert.deepEqual(report.warningLists, { 'allowlist:partner-allow': 2, 'allowlist:threatmesh-allowlist': 1, 'public-resolver': 1 });
+      const items = (await admin.list<ThreatIndicator>(THREAT_INDICATORS, { namespace: allowNs })).items;
+      assert.deepEqual(items.map((i) => i.spec.value), ['162.243.103.246']);
+    });
+
+    test('a Feed naming a missing ConfigMap fails with an error naming it and proposes nothing', async () => {
+      const existing = (await admin.list<ThreatIndicator>(THREAT_INDICATORS, { namespace: allowNs })).items.length;
+      const { code, stderr, report } = await runFeed('feodo-missing', [{ configMapRef: { name: 'partner-allow' } }, { configMapRef: { name: 'no-such-allowlist' } }]);
+      const want = `allowlist ConfigMap ${allowNs}/no-such-allowlist named in spec.allowlists does not exist`;
+      assert.equal(code, 1);
+      assert.ok(stderr.includes(want), stderr);
+      assert.equal(report.outcome, 'failed');
+      assert.deepEqual(report.error?.code, 'bad-config');
+      assert.ok(report.error?.message.includes(want), report.error?.message);
+      assert.equal((await admin.list<ThreatIndicator>(THREAT_INDICATORS, { namespace: allowNs })).items.length, existing);
+    });
+
+    test('a Feed naming a missing key fails with an error naming ConfigMap and key', async () => {
+      const { code, report } = await runFeed('feodo-nokey', [{ configMapRef: { name: 'partner-allow', key: 'absent.txt' } }]);
+      assert.equal(code, 1);
+      assert.match(report.error?.message ?? '', new RegExp(`allowlist ConfigMap ${allowNs}/partner-allow has no key "absent.txt"`));
+    });
+  });
+
   const refused: Array<[string, () => Promise<unknown>]> = [
     ['delete a ThreatIndicator', () => asIngest.delete(THREAT_INDICATORS, 'anything', ns)],
     ['list Secrets cluster-wide', () => asIngest.list(SECRETS, {})],
@@ -165,6 +222,8 @@ describe('ingest Job RBAC', () => {
     ['write Feed status', () => asIngest.patchStatus(FEEDS, 'feodo', ns, { status: { lastRun: { outcome: 'Succeeded' } } })],
     ['create a Job', () => asIngest.create(JOBS, { apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'escape', namespace: ns }, spec: { template: { spec: { restartPolicy: 'Never', containers: [{ name: 'x', image: 'x' }] } } } })],
     ['list ThreatIndicators in another namespace', () => asIngest.list(THREAT_INDICATORS, { namespace: otherNs })],
+    ['list ConfigMaps in its own namespace', () => asIngest.list(CONFIGMAPS, { namespace: ns })],
+    ['get a ConfigMap in another namespace', () => asIngest.get(CONFIGMAPS, 'threatmesh-allowlist', allowNs)],
   ];
   for (const [what, call] of refused) {
     test(`the ingest ServiceAccount may not ${what} (403)`, async () => {

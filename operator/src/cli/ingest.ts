@@ -253,7 +253,7 @@ async function ingestFeed(opts: IngestCliOptions, ref: string, allow: readonly s
 }
 
 function controllerReport(r: RunReport): Record<string, unknown> {
-  return { outcome: r.outcome, error: r.error, fetched: r.fetched, new: r.new, duplicate: r.duplicate, rejected: r.rejected, droppedByWarningList: r.droppedByWarningList, skipped: r.skipped, durationMs: r.durationMs };
+  return { outcome: r.outcome, error: r.error, fetched: r.fetched, new: r.new, duplicate: r.duplicate, rejected: r.rejected, droppedByWarningList: r.droppedByWarningList, warningLists: r.warningLists, skipped: r.skipped, durationMs: r.durationMs };
 }
 
 function runStatus(r: RunReport, started: Date): FeedRunStatus {
