@@ -21,6 +21,7 @@ import { JOBS } from '../../operator/src/controllers/jobexecutor.ts';
 import { RUN_REPORT_ANNOTATION } from '../../operator/src/controllers/reasons.ts';
 import { indicatorCanonicalJson, indicatorObjectName } from '../../operator/src/domain/canonical.ts';
 import { generateKeyPair } from '../../operator/src/domain/signature.ts';
+import { CONFIGMAPS } from '../../operator/src/feeds/allowlists.ts';
 import { ANNOTATION } from '../../operator/src/feeds/feedrun.ts';
 import { KubeHttpClient } from '../../operator/src/runtime/kube.ts';
 import { loadKubeconfig } from '../../operator/src/runtime/kubeconfig.ts';
@@ -154,6 +155,18 @@ describe('threatmesh ingest --feed', () => {
     assert.equal(r.stdout.trim().split('\n').length, 3);
     assert.equal((await indicators('preview')).length, 0);
     assert.equal((await kube.get<Feed>(FEEDS, 'preview', ns))?.status?.lastRun, undefined);
+  });
+
+  test('--feed with --dry-run applies the Feed\'s allowlist ConfigMaps, counted per ConfigMap', async () => {
+    await kube.create(CONFIGMAPS, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'preview-allow', namespace: ns }, data: { entries: '# listed twice by the fixture\n51.178.161.32\n' } });
+    const f = feed('preview-allow', '/preview-allow.csv');
+    f.spec.allowlists = [{ configMapRef: { name: 'preview-allow' } }];
+    await kube.create(FEEDS, f);
+    const r = await ingest(['--feed', `${ns}/preview-allow`, '--dry-run']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { value: string }).value).sort(), ['162.243.103.246', '185.117.73.147']);
+    const summary = JSON.parse(r.stderr.split('\n').find((l) => l.startsWith('{"summary"')) ?? '{}') as { summary?: { warningLists: Record<string, number> } };
+    assert.deepEqual(summary.summary?.warningLists, { 'allowlist:preview-allow': 2, 'public-resolver': 1 });
   });
 
   test('a feed that serves HTML fails: exit 1, Failed status with the reason, nothing proposed', async () => {

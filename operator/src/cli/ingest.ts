@@ -26,9 +26,10 @@ import { RUN_REPORT_ANNOTATION } from '../controllers/reasons.ts';
 import { runIngestion, type IngestionConfig, type IngestSink } from '../feeds/ingest.ts';
 import { total, type IngestedIndicator, type RunReport } from '../feeds/pipeline.ts';
 import { PRESETS, findPreset, type ParserConfig } from '../feeds/presets.ts';
+import { readFeedAllowlists } from '../feeds/allowlists.ts';
 import { readFeedSecret, runFeedIngestion } from '../feeds/feedrun.ts';
 import { feedToConfig } from '../feeds/feedconfig.ts';
-import { loadWarningLists, parseListFile } from '../feeds/warninglists.ts';
+import { loadWarningLists, parseListFile, type NamedAllowlist } from '../feeds/warninglists.ts';
 
 const FORMATS = ['csv', 'lines', 'json', 'jsonl', 'stix', 'misp', 'taxii'] as const;
 
@@ -196,11 +197,17 @@ function summaryLine(report: RunReport): string {
 }
 
 async function preview(opts: IngestCliOptions, source: string, allow: readonly string[], env: CliEnv, log: Logger): Promise<void> {
-  await previewConfig(configFromOptions(opts, source), opts, allow, env, log.child({ source }));
+  await previewConfig(configFromOptions(opts, source), opts, { entries: allow }, env, log.child({ source }));
 }
 
-async function previewConfig(cfg: IngestionConfig, opts: IngestCliOptions, allow: readonly string[], env: CliEnv, plog: Logger): Promise<void> {
-  const warningList = opts.warningLists ? await loadWarningLists(allow) : undefined;
+/** Extra allowlists of a preview: CLI entries and, for a Feed, its ConfigMap allowlists. */
+interface PreviewAllow {
+  readonly entries: readonly string[];
+  readonly lists?: readonly NamedAllowlist[];
+}
+
+async function previewConfig(cfg: IngestionConfig, opts: IngestCliOptions, allow: PreviewAllow, env: CliEnv, plog: Logger): Promise<void> {
+  const warningList = opts.warningLists ? await loadWarningLists(allow.entries, allow.lists) : undefined;
   const { report } = await runIngestion(cfg, {
     warningList,
     sink: printingSink(env.stdout, opts.output === 'ndjson'),
@@ -236,7 +243,8 @@ async function ingestFeed(opts: IngestCliOptions, ref: string, allow: readonly s
   if (opts.dryRun) {
     // Preview the Feed as configured: nothing is proposed and its status is left alone.
     const cfg = feedToConfig(feed.spec, await readFeedSecret(kube, feed));
-    await previewConfig(cfg, opts, allow, env, log.child({ feed: ref }));
+    const lists = opts.warningLists ? await readFeedAllowlists(kube, feed) : [];
+    await previewConfig(cfg, opts, { entries: allow, lists }, env, log.child({ feed: ref }));
     return;
   }
   const signer = opts.signingKey === undefined ? undefined : SigningKey.fromPem(await readFile(opts.signingKey, 'utf8'));
