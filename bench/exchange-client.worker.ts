@@ -20,6 +20,8 @@ export interface ClientWorkerData {
   readonly concurrency: number;
   /** Indicators per ProposeBatch/VoteBatch call; 1 uses the single-item calls. */
   readonly batch: number;
+  /** Indicators per second this thread offers; 0 sends as fast as answers come. */
+  readonly rate: number;
   readonly alpha: { readonly tls: TlsMaterial; readonly key: string };
   readonly bravo: { readonly tls: TlsMaterial; readonly key: string };
 }
@@ -35,10 +37,18 @@ const open = (tls: TlsMaterial): ExchangeClient => new ExchangeClient({ address:
 const alpha = open(data.alpha.tls);
 const bravo = open(data.bravo.tls);
 let next = data.from;
+// Paced sending: batch k leaves at start + k·batch/rate, so latency is measured below capacity.
+let slot = performance.now();
 const worker = async (): Promise<void> => {
   while (next < data.to) {
     const first = next;
     next = Math.min(data.to, next + data.batch);
+    if (data.rate > 0) {
+      const due = slot;
+      slot += (data.batch * 1000) / data.rate;
+      const wait = due - performance.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    }
     const inds = Array.from({ length: next - first }, (_, k) => benchIndicator(first + k));
     const digests = inds.map(indicatorDigest);
     const at = performance.timeOrigin + performance.now();

@@ -7,7 +7,9 @@
  * to the last entry applied at all three partners, and per-indicator latency (proposal sent →
  * applied at the third partner) p50/p99. N: argv or BENCH_EXCHANGE_COUNT (default 10000);
  * indicators per ProposeBatch/VoteBatch call: BENCH_EXCHANGE_BATCH (default 100; 1 = single
- * calls); calls in flight: BENCH_EXCHANGE_CONCURRENCY (default 8). Uses MONGODB_URI when set.
+ * calls); calls in flight: BENCH_EXCHANGE_CONCURRENCY (default 8); offered load in
+ * indicators/s: BENCH_EXCHANGE_RATE (default 0 = as fast as possible, so latency includes the
+ * backlog). Uses MONGODB_URI when set.
  */
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -29,7 +31,8 @@ import { MongoLogStore } from '../operator/src/store/log.ts';
 const count = Number(process.argv[2] ?? process.env['BENCH_EXCHANGE_COUNT'] ?? 10_000);
 const concurrency = Number(process.env['BENCH_EXCHANGE_CONCURRENCY'] ?? 8);
 const batch = Number(process.env['BENCH_EXCHANGE_BATCH'] ?? 100);
-const quiet = createLogger(new Writable({ write: (_c, _e, cb) => cb() }), 'error');
+const offered = Number(process.env['BENCH_EXCHANGE_RATE'] ?? 0);
+const quiet = process.env['BENCH_EXCHANGE_LOG'] === '1' ? createLogger(process.stderr, 'error') : createLogger(new Writable({ write: (_c, _e, cb) => cb() }), 'error');
 const IDS = ['alpha', 'bravo', 'charlie'] as const;
 const CLIENT_THREADS = 2;
 type Id = typeof IDS[number];
@@ -69,13 +72,13 @@ async function main(): Promise<BenchResult[]> {
     });
   });
 
-  progress(`${count} indicators, ${batch} per call, ${concurrency} calls in flight, 3 partners, quorum 2`);
+  progress(`${count} indicators, ${batch} per call, ${concurrency} calls in flight, offered ${offered > 0 ? `${offered}/s` : 'unpaced'}, 3 partners, quorum 2`);
   const sentAt = new Map<string, number>();
   const start = performance.timeOrigin + performance.now();
   const senders = Array.from({ length: CLIENT_THREADS }, (_, t) => {
     const data: ClientWorkerData = {
       address: `127.0.0.1:${server.port}`, from: Math.floor((t * count) / CLIENT_THREADS), to: Math.floor(((t + 1) * count) / CLIENT_THREADS),
-      concurrency: Math.max(1, Math.floor(concurrency / CLIENT_THREADS)), batch,
+      concurrency: Math.max(1, Math.floor(concurrency / CLIENT_THREADS)), batch, rate: offered / CLIENT_THREADS,
       alpha: { tls: tls.alpha, key: keys.alpha.toRawBase64() }, bravo: { tls: tls.bravo, key: keys.bravo.toRawBase64() },
     };
     const w = new Worker(new URL('./exchange-client.worker.ts', import.meta.url), { workerData: data });
@@ -105,8 +108,8 @@ async function main(): Promise<BenchResult[]> {
   return [
     { metric: `admitted at the sequencer (propose + 2 votes, ${batch} per call, ${concurrency} calls in flight)`, value: round((count * 1000) / admittedMs), unit: 'indicators/s' },
     { metric: 'end to end: proposal to applied at all 3 partners', value: round((count * 1000) / (end - start)), unit: 'indicators/s' },
-    { metric: 'latency proposal → applied at 3rd partner, p50', value: round(percentile(latencies, 50)), unit: 'ms' },
-    { metric: 'latency proposal → applied at 3rd partner, p99', value: round(percentile(latencies, 99)), unit: 'ms' },
+    { metric: `latency proposal → applied at 3rd partner, p50 (offered ${offered > 0 ? `${offered}/s` : 'unpaced'})`, value: round(percentile(latencies, 50)), unit: 'ms' },
+    { metric: `latency proposal → applied at 3rd partner, p99 (offered ${offered > 0 ? `${offered}/s` : 'unpaced'})`, value: round(percentile(latencies, 99)), unit: 'ms' },
     { metric: 'indicators', value: count, unit: 'count' },
   ];
 }
