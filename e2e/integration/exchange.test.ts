@@ -547,6 +547,21 @@ describe('sequencer rounds', () => {
     assert.equal(third.size, 1);
   });
 
+  test('re-proposing an indicator while its approval is being appended opens no second round', async () => {
+    const clock = { now: new Date('2026-06-01T10:00:00Z') };
+    const seq = await sequencerAt('inflight', clock);
+    const i = ind('inflight.evil.example');
+    const ack = await propose(seq, i);
+    await seq.vote('alpha', voteAt('alpha', ack.subject, clock.now));
+    const approving = seq.vote('bravo', voteAt('bravo', ack.subject, clock.now));
+    const again = await propose(seq, i);
+    assert.equal(again.status, 'already-pending');
+    const late = seq.vote('charlie', voteAt('charlie', ack.subject, clock.now));
+    assert.deepEqual([(await approving).status, (await late).status], ['approved', 'approved']);
+    assert.equal((await propose(seq, i)).status, 'already-admitted');
+    assert.equal(seq.size, 1);
+  });
+
   test('a vote signed outside the window is refused', async () => {
     const clock = { now: new Date('2026-06-01T10:00:00Z') };
     const seq = await sequencerAt('window', clock);

@@ -219,6 +219,8 @@ export class Sequencer {
     }
     const open = this.#pending.get(subject);
     if (open !== undefined) return { status: 'already-pending', digest, subject, window: open.window };
+    // Approved and being appended: not a new round (it would be admitted twice).
+    if (this.#admitting.has(subject)) return { status: 'already-pending', digest, subject };
     const now = this.#opts.now().getTime();
     const window = { opensAt: new Date(now - (this.#opts.skewMs ?? DEFAULT_SKEW_MS)).toISOString(), closesAt: new Date(now + (this.#opts.windowMs ?? DEFAULT_WINDOW_MS)).toISOString() };
     this.#pending.set(subject, { kind: p.kind, indicator, indicatorJson: p.indicatorJson, digest, subject, proposerId: p.proposerId, signature: p.signature, window, votes: new Map() });
@@ -448,7 +450,14 @@ export class Sequencer {
     }
   }
 
-  async #commit(batch: readonly QueuedAppend[]): Promise<void> {
+  async #commit(queued: readonly QueuedAppend[]): Promise<void> {
+    // A subject already in the log, or twice in this batch, is never appended again.
+    const seen = new Set<string>();
+    const batch = queued.filter((q) => {
+      const fresh = !this.#decided.has(q.round.subject) && !seen.has(q.round.subject);
+      seen.add(q.round.subject);
+      return fresh;
+    });
     const start = this.#log.size;
     const rows = batch.map((q, i) => ({ entry: { ...q.body, index: start + i }, digest: q.round.digest }));
     try {
@@ -459,7 +468,7 @@ export class Sequencer {
       await this.#reloadTail();
       this.#opts.log.error('log append failed', { size: this.#log.size, err });
     }
-    for (const q of batch) {
+    for (const q of queued) {
       const index = this.#decided.get(q.round.subject);
       if (index !== undefined) q.resolve(index);
       else q.reject(new SequencerStateError(`could not store the entry for ${q.round.digest}; the round stays open: vote again to retry`));
