@@ -3,7 +3,8 @@
  * {@link EntrySink} that applies verified log entries. ADD inserts the indicator as active
  * with its log index and quorum certificate; REVOKE marks it revoked. Both are idempotent,
  * and replaying an ADD never reactivates a revoked indicator (the insert finds it present).
- * A record edited by hand is not repaired here (drift repair is planned).
+ * Records keep the entry's window and proposal signature so a cluster's ThreatIndicators can be
+ * rebuilt from them (drift repair, exchange/kubesink.ts).
  */
 import { MongoBulkWriteError, type Collection, type Db, type WriteError } from 'mongodb';
 import { voteRecord } from '../exchange/entry.ts';
@@ -25,6 +26,10 @@ export interface IndicatorRecord {
   proposerId: string;
   votes: Array<Record<string, string>>;
   revokedAtIndex?: number;
+  /** The round's voting window (absent in records stored before it was kept). */
+  window?: { opensAt: string; closesAt: string };
+  /** The proposer's signature (absent in records stored before it was kept). */
+  proposalSignature?: string;
 }
 
 /** The MongoDB sink of a partner's replica. */
@@ -86,5 +91,6 @@ function record(entry: VerifiedEntry): IndicatorRecord {
   return {
     _id: entry.digest, digest: entry.digest, type: entry.indicator.type, value: entry.indicator.value, state: 'active',
     logIndex: entry.index, proposerId: entry.proposerId, votes: entry.votes.map(voteRecord),
+    window: { opensAt: entry.window.opensAt, closesAt: entry.window.closesAt }, proposalSignature: entry.proposalSignature,
   };
 }

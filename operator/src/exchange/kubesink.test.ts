@@ -1,0 +1,49 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { IndicatorRecord } from '../store/indicators.ts';
+import { loggedFromEntry, loggedFromRecord, specOf } from './kubesink.ts';
+import type { VerifiedEntry } from './partner.ts';
+
+const window = { opensAt: '2026-11-25T10:00:00.000Z', closesAt: '2026-11-25T11:00:00.000Z' };
+const entry: VerifiedEntry = {
+  kind: 'add', index: 7, digest: 'd'.repeat(64), indicator: { type: 'domain', value: 'evil.example' }, proposerId: 'alpha',
+  proposalSignature: 'cHJvcG9zYWw=', window,
+  votes: [
+    { partnerId: 'alpha', digest: 'd'.repeat(64), decision: 'approve', signedAt: '2026-11-25T10:01:00.000Z', signature: 'c2ln' },
+    { partnerId: 'bravo', digest: 'd'.repeat(64), decision: 'reject', reason: 'allowlisted', signedAt: '2026-11-25T10:02:00.000Z', signature: 'c2lnMg==' },
+  ],
+};
+const record: IndicatorRecord = {
+  digest: entry.digest, type: 'domain', value: 'evil.example', state: 'active', logIndex: 7, proposerId: 'alpha', window, proposalSignature: entry.proposalSignature,
+  votes: [
+    { partnerId: 'alpha', digest: 'd'.repeat(64), decision: 'approve', signedAt: '2026-11-25T10:01:00.000Z', signature: 'c2ln' },
+    { partnerId: 'bravo', digest: 'd'.repeat(64), decision: 'reject', signedAt: '2026-11-25T10:02:00.000Z', signature: 'c2lnMg==', reason: 'allowlisted' },
+  ],
+};
+
+describe('kube sink conversions', () => {
+  test('an entry and its stored record give the same logged indicator (votes without digest)', () => {
+    const fromEntry = loggedFromEntry(entry);
+    assert.deepEqual(loggedFromRecord(record), fromEntry);
+    assert.deepEqual(fromEntry.votes[1], { partnerId: 'bravo', decision: 'reject', reason: 'allowlisted', signedAt: '2026-11-25T10:02:00.000Z', signature: 'c2lnMg==' });
+  });
+
+  const unusable: Array<[string, Partial<IndicatorRecord>]> = [
+    ['a revoked record', { state: 'revoked' }],
+    ['a record stored without its window', { window: undefined }],
+    ['a record stored without the proposal signature', { proposalSignature: undefined }],
+  ];
+  for (const [name, change] of unusable) {
+    test(`${name} cannot be rebuilt`, () => {
+      assert.equal(loggedFromRecord({ ...record, ...change }), undefined);
+    });
+  }
+
+  test('the spec carries the pattern, provenance opening the voting window, and the proposal', () => {
+    assert.deepEqual(specOf(loggedFromEntry(entry)), {
+      type: 'domain', value: 'evil.example', pattern: "[domain-name:value = 'evil.example']",
+      provenance: { partner: 'alpha', proposedAt: window.opensAt },
+      proposal: { partnerId: 'alpha', signature: 'cHJvcG9zYWw=' },
+    });
+  });
+});
