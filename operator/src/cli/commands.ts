@@ -9,6 +9,7 @@ import { registerKeys } from './keys.ts';
 import { registerDemo } from './demo.ts';
 import { registerIngest } from './ingest.ts';
 import { registerUp } from './up.ts';
+import { registerVote } from './vote.ts';
 
 /** Adds every subcommand to `program`. */
 export function registerCommands(program: Command, env: CliEnv, log: Logger): void {
@@ -19,4 +20,5 @@ export function registerCommands(program: Command, env: CliEnv, log: Logger): vo
   registerDemo(program, env, log);
   registerIngest(program, env, log);
   registerUp(program, env, log);
+  registerVote(program, env, log);
 }
