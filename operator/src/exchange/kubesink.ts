@@ -52,7 +52,11 @@ export interface KubeSinkOptions {
   readonly policy?: AdmissionPolicy;
   readonly now: () => Date;
   readonly log: Logger;
+  /** Objects written at the same time by applyMany and repair (entries of one indicator stay in log order). @default 8 */
+  readonly concurrency?: number;
 }
+
+const DEFAULT_CONCURRENCY = 8;
 
 /** What {@link KubeIndicatorSink.ensure} did to one object. */
 export type EnsureOutcome = 'created' | 'corrected' | 'unchanged';
@@ -117,9 +121,18 @@ export class KubeIndicatorSink implements EntrySink {
     await this.ensure(loggedFromEntry(entry));
   }
 
-  /** Applies entries in log order, one at a time. */
+  /** Applies entries with bounded concurrency; the entries of one indicator are applied in log order. */
   async applyMany(entries: readonly VerifiedEntry[]): Promise<void> {
-    for (const e of entries) await this.apply(e);
+    const byName = new Map<string, VerifiedEntry[]>();
+    for (const e of entries) {
+      const name = indicatorObjectName(e.indicator);
+      const list = byName.get(name);
+      if (list) list.push(e);
+      else byName.set(name, [e]);
+    }
+    await this.#pool([...byName.values()], async (list) => {
+      for (const e of list) await this.apply(e);
+    });
   }
 
   /**
@@ -152,17 +165,12 @@ export class KubeIndicatorSink implements EntrySink {
    */
   async repair(records: readonly IndicatorRecord[]): Promise<RepairReport> {
     const counts = { restored: 0, corrected: 0, unchanged: 0, skipped: 0 };
-    const logged = new Set<string>();
-    for (const r of records) {
-      logged.add(indicatorObjectName({ type: r.type as Indicator['type'], value: r.value }));
+    const logged = new Set(records.map((r) => indicatorObjectName({ type: r.type as Indicator['type'], value: r.value })));
+    await this.#pool(records, async (r) => {
       const l = loggedFromRecord(r);
-      if (l === undefined) {
-        counts.skipped += 1;
-        continue;
-      }
-      const outcome = await this.ensure(l);
+      const outcome = l === undefined ? 'skipped' : await this.ensure(l);
       counts[outcome === 'created' ? 'restored' : outcome] += 1;
-    }
+    });
     const unlogged = (await this.#listAll()).filter((o) => o.status?.phase === 'Approved' && !logged.has(o.metadata.name)).map((o) => o.metadata.name).sort();
     if (unlogged.length > 0) this.#o.log.warn('Approved ThreatIndicators that are not in the replicated log (left in place; check how they were written)', { namespace: this.#o.namespace, names: unlogged });
     const report = { ...counts, unlogged };
@@ -180,6 +188,22 @@ export class KubeIndicatorSink implements EntrySink {
       phase: ev.phase, votes: [...l.votes], logIndex: l.logIndex,
       quorum: { required: ev.required, approvals: ev.approvals, rejections: ev.rejections, summary: `${ev.approvals}/${ev.required}` },
     };
+  }
+
+  async #pool<T>(items: readonly T[], work: (item: T) => Promise<void>): Promise<void> {
+    let next = 0;
+    let failed = false;
+    const worker = async (): Promise<void> => {
+      try {
+        while (!failed && next < items.length) await work(items[next++]!);
+      } catch (err) {
+        // Stop the other workers too: the caller retries the whole batch.
+        failed = true;
+        throw err;
+      }
+    };
+    const n = Math.max(1, Math.min(this.#o.concurrency ?? DEFAULT_CONCURRENCY, items.length));
+    await Promise.all(Array.from({ length: n }, worker));
   }
 
   async #listAll(): Promise<ThreatIndicator[]> {
