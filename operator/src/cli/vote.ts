@@ -1,5 +1,6 @@
 /**
- * `threatmesh vote approve|reject NAME_OR_DIGEST` and `threatmesh vote list`: an analyst's manual
+ * `threatmesh vote approve|reject NAME_OR_DIGEST` and `threatmesh vote list` (pending proposals with
+ * their vote counts): an analyst's manual
  * vote. Looks the pending round up on the sequencer (ListPending) by ThreatIndicator object name,
  * digest, vote subject or indicator value, signs the vote with the partner's Ed25519 key and
  * sends it over mutual TLS, then prints whether it was counted and whether quorum was reached.
@@ -44,6 +45,10 @@ export interface PendingView {
   readonly subject: string;
   readonly proposer: string;
   readonly closesAt: string;
+  /** Votes counted so far, when the sequencer reports them. */
+  readonly approvals?: number;
+  readonly rejections?: number;
+  readonly required?: number;
 }
 
 /** The outcome of one manual vote, as printed with --json. */
@@ -76,7 +81,7 @@ export function registerVote(program: Command, env: CliEnv, log: Logger): void {
         env.stdout.write(flags.json ? `${JSON.stringify(outcome)}\n` : `${formatOutcome(outcome)}\n`);
       });
   }
-  connection(vote.command('list').description('list the proposals waiting for votes on the sequencer'))
+  connection(vote.command('list').description('list the proposals waiting for votes on the sequencer, with their vote counts'))
     .action(async (flags: ConnectionFlags) => {
       const views = (await withClient(flags, (c) => c.listPending())).map(pendingView);
       env.stdout.write(flags.json ? `${JSON.stringify(views)}\n` : formatList(views));
@@ -158,7 +163,7 @@ export function explainCallError(err: ExchangeCallError, address: string): strin
 
 /** How the CLI names and shows a pending round. */
 export function pendingView(r: PendingRound): PendingView {
-  return { name: indicatorObjectName(r.indicator), kind: r.kind, type: r.indicator.type, value: r.indicator.value, digest: r.digest, subject: r.subject, proposer: r.proposerId, closesAt: r.window.closesAt };
+  return { name: indicatorObjectName(r.indicator), kind: r.kind, type: r.indicator.type, value: r.indicator.value, digest: r.digest, subject: r.subject, proposer: r.proposerId, closesAt: r.window.closesAt, ...r.tally };
 }
 
 /**
@@ -209,10 +214,11 @@ export function formatOutcome(o: CastOutcome): string {
   }
 }
 
-/** A table of pending rounds. */
+/** A table of pending rounds with their vote counts. */
 export function formatList(views: readonly PendingView[]): string {
   if (views.length === 0) return 'no proposals are pending\n';
-  const rows = [['NAME', 'KIND', 'VALUE', 'PROPOSER', 'CLOSES'], ...views.map((v) => [v.name, v.kind, v.value, v.proposer, v.closesAt])];
+  const votes = (v: PendingView): string => (v.approvals !== undefined ? `${v.approvals}/${v.required ?? '?'} approve, ${v.rejections ?? 0} reject` : '?');
+  const rows = [['NAME', 'KIND', 'VALUE', 'PROPOSER', 'VOTES', 'CLOSES'], ...views.map((v) => [v.name, v.kind, v.value, v.proposer, votes(v), v.closesAt])];
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n') + '\n';
 }

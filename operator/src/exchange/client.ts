@@ -135,7 +135,7 @@ export class ExchangeClient {
         const parsed = parseIndicatorJson(p.indicatorJson);
         const kind = kindFromWire(p.kind);
         if (!parsed.ok || kind === undefined) continue;
-        rounds.push({ kind, indicator: parsed.indicator, indicatorJson: p.indicatorJson, digest: p.digest, subject: p.subject, proposerId: p.proposerId, signature: p.signature, window: windowFromWire(p.window) });
+        rounds.push({ kind, indicator: parsed.indicator, indicatorJson: p.indicatorJson, digest: p.digest, subject: p.subject, proposerId: p.proposerId, signature: p.signature, window: windowFromWire(p.window), tally: { approvals: p.approvals, rejections: p.rejections, required: p.required } });
       }
       offset += res.proposals.length;
       if (res.proposals.length === 0 || offset >= res.total) return rounds;

@@ -10,7 +10,7 @@
 import { indicatorDigest } from '../domain/canonical.ts';
 import type { Indicator } from '../domain/indicator.ts';
 import { MerkleLog } from '../domain/merkle.ts';
-import { decideQuorum, verifyVote, type QuorumOutcome, type Vote, type Voter } from '../domain/quorum.ts';
+import { decideQuorum, defaultQuorum, verifyVote, type QuorumOutcome, type Vote, type Voter } from '../domain/quorum.ts';
 import type { SigningKey } from '../domain/signature.ts';
 import { signLogHead, verifyTreeHead, type SignedTreeHead } from '../domain/treehead.ts';
 import type { Logger } from '../log.ts';
@@ -103,6 +103,15 @@ export interface PendingRound {
   readonly proposerId: string;
   readonly signature: string;
   readonly window: EntryWindow;
+  /** Votes counted so far and approvals needed; set by the sequencer and ListPending, informative only. */
+  readonly tally?: VoteTally;
+}
+
+/** The votes a pending round has counted so far. */
+export interface VoteTally {
+  readonly approvals: number;
+  readonly rejections: number;
+  readonly required: number;
 }
 
 /** An entry with its inclusion proof in the tree of the requested size. */
@@ -301,10 +310,14 @@ export class Sequencer {
     }
   }
 
-  /** Rounds waiting for votes, oldest first. */
+  /** Rounds waiting for votes, oldest first, each with its tally of counted votes. */
   pending(): PendingRound[] {
     this.expire();
-    return [...this.#pending.values()].map(({ votes: _votes, ...round }) => round);
+    const required = this.#opts.quorum ?? defaultQuorum(this.#opts.partners.filter((p) => p.roles.includes('voter')).length);
+    return [...this.#pending.values()].map(({ votes, ...round }) => {
+      const approvals = [...votes.values()].filter((v) => v.decision === 'approve').length;
+      return { ...round, tally: { approvals, rejections: votes.size - approvals, required } };
+    });
   }
 
   /** Drops rounds whose window has closed without quorum; returns how many. */

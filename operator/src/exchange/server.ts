@@ -111,7 +111,7 @@ function handlers(opts: ExchangeServerOptions): ExchangeHandlers {
       const all = seq.pending();
       const limit = call.request.limit === 0 || call.request.limit > MAX_BATCH_ITEMS ? MAX_BATCH_ITEMS : call.request.limit;
       const page = all.slice(call.request.offset, call.request.offset + limit);
-      const proposals = page.map((p) => ({ kind: kindToWire(p.kind), indicatorJson: p.indicatorJson, proposerId: p.proposerId, signature: p.signature, digest: p.digest, subject: p.subject, window: p.window }));
+      const proposals = page.map((p) => ({ kind: kindToWire(p.kind), indicatorJson: p.indicatorJson, proposerId: p.proposerId, signature: p.signature, digest: p.digest, subject: p.subject, window: p.window, ...p.tally }));
       return Promise.resolve({ proposals, total: all.length });
     }),
     GetTreeHead: unary(opts.log, async (call) => {

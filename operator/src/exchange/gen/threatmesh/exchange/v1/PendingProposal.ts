@@ -11,6 +11,12 @@ export interface PendingProposal {
   'digest'?: (string);
   'subject'?: (string);
   'window'?: (_threatmesh_exchange_v1_VotingWindow | null);
+  /**
+   * Votes counted so far, and approvals needed (the tally only informs; voters still judge for themselves).
+   */
+  'approvals'?: (number);
+  'rejections'?: (number);
+  'required'?: (number);
 }
 
 export interface PendingProposal__Output {
@@ -21,4 +27,10 @@ export interface PendingProposal__Output {
   'digest': (string);
   'subject': (string);
   'window': (_threatmesh_exchange_v1_VotingWindow__Output | null);
+  /**
+   * Votes counted so far, and approvals needed (the tally only informs; voters still judge for themselves).
+   */
+  'approvals': (number);
+  'rejections': (number);
+  'required': (number);
 }
