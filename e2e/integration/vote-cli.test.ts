@@ -3,7 +3,8 @@
  * server, and the CLI run as child processes (`node operator/src/main.ts vote …`) by partners
  * holding their own certificates and signing keys. Two voters' approvals admit a proposal into
  * the log; a consumer-only partner is refused; unknown names and an unreachable sequencer
- * give clear messages and exit code 1.
+ * give clear messages and exit code 1. The automatic voter follows a policy parsed from YAML, and
+ * a manual policy leaves rounds to the analyst.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,6 +16,11 @@ import { indicatorCanonicalJson, indicatorDigest, indicatorObjectName } from '..
 import type { Indicator } from '../../operator/src/domain/indicator.ts';
 import { ExchangeClient } from '../../operator/src/exchange/client.ts';
 import { signProposal } from '../../operator/src/exchange/entry.ts';
+import { parseVotingPolicy, roundJudge } from '../../operator/src/exchange/policy.ts';
+import { AutoVoter } from '../../operator/src/exchange/voter.ts';
+import { loadWarningLists } from '../../operator/src/feeds/warninglists.ts';
+import { createLogger } from '../../operator/src/log.ts';
+import { PassThrough } from 'node:stream';
 import { LOG_ENTRIES } from '../../operator/src/store/log.ts';
 import { startControlPlane, type ControlPlane } from '../harness/controlplane.ts';
 import { controlPlaneOptionsFromEnv, uniqueSuffix } from '../harness/env.ts';
@@ -44,6 +50,12 @@ function cli(args: readonly string[]): Promise<Run> {
   });
 }
 
+function client(id: string): ExchangeClient {
+  const c = new ExchangeClient({ address: net.address, tls: partner(id).tls, serverName: 'localhost', deadlineMs: 15_000, retry: { attempts: 2, baseMs: 10, capMs: 50 } });
+  clients.push(c);
+  return c;
+}
+
 function partner(id: string): TestPartner {
   const p = net.partners.get(id);
   assert.ok(p !== undefined, `no partner ${id}`);
@@ -61,9 +73,7 @@ function voteArgs(id: string, decision: 'approve' | 'reject', query: string, ext
 
 async function propose(ind: Indicator): Promise<string> {
   const alpha = partner('alpha');
-  const c = new ExchangeClient({ address: net.address, tls: alpha.tls, serverName: 'localhost', deadlineMs: 15_000, retry: { attempts: 2, baseMs: 10, capMs: 50 } });
-  clients.push(c);
-  const ack = await c.propose({ kind: 'add', indicatorJson: indicatorCanonicalJson(ind), proposerId: 'alpha', signature: signProposal(alpha.key, 'add', ind) });
+  const ack = await client('alpha').propose({ kind: 'add', indicatorJson: indicatorCanonicalJson(ind), proposerId: 'alpha', signature: signProposal(alpha.key, 'add', ind) });
   assert.equal(ack.status, 'opened');
   return ack.subject;
 }
@@ -162,5 +172,27 @@ describe('threatmesh vote over mutual TLS', () => {
     const run = await cli(voteArgs('charlie', 'reject', other.value, ['--reason', 'benign scanner']));
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, /^reject vote on ipv4-[0-9a-f]{40} \(203\.0\.113\.77\) accepted; quorum not reached yet \(0 approve, 1 reject, 2 required\)\n$/);
+  });
+
+  test('the automatic voter follows the partner policy from YAML; a manual policy sends nothing', async () => {
+    // Not under .example: special-use names are on a warning list and would be rejected.
+    const kept: Indicator = { type: 'domain', value: 'auto-vote-cli-c2.net' };
+    const popular: Indicator = { type: 'domain', value: 'www.google.com' };
+    await propose(kept);
+    await propose(popular);
+    const directory = ['alpha', 'bravo', 'charlie', 'delta'].map((id) => ({ partnerId: id, publicKey: partner(id).key.publicKey, roles: [] }));
+    const warningList = await loadWarningLists();
+    const voter = (id: string, yaml: string): AutoVoter => new AutoVoter({
+      partnerId: id, key: partner(id).key, client: client(id), partners: directory, now: () => new Date(), log: createLogger(new PassThrough(), 'error'),
+      policy: roundJudge(parseVotingPolicy(yaml), { warningList, corroborated: () => false }),
+    });
+    assert.equal(await voter('charlie', 'mode: manual\n').voteOnce(), 0, 'manual mode leaves every round to an analyst');
+    assert.ok(await voter('bravo', 'mode: automatic\nwarningLists: true\nallowTypes: [domain, ipv4]\n').voteOnce() >= 2);
+    const list = await cli(['vote', 'list', ...connection('alpha'), '--json']);
+    const tally = new Map((JSON.parse(list.stdout) as Array<{ value: string; approvals: number; rejections: number }>).map((v) => [v.value, [v.approvals, v.rejections]]));
+    assert.deepEqual(tally.get(kept.value), [1, 0], list.stdout);
+    assert.deepEqual(tally.get(popular.value), [0, 1], 'www.google.com is on the top-domain warning list');
+    const entry = await db.collection(LOG_ENTRIES).findOne({ digest: indicatorDigest(kept) });
+    assert.equal(entry, null, 'one approval is not a quorum');
   });
 });
