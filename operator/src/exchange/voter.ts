@@ -16,7 +16,7 @@ export interface Judgement {
   readonly reason?: string;
 }
 
-/** This partner's voting rules (warning lists, minimum confidence, corroboration…). */
+/** This partner's voting rules (warning lists, minimum confidence, corroboration…); `roundJudge` in policy.ts builds one from a configured policy. */
 export interface VotingPolicy {
   judge(round: PendingRound): Judgement | undefined;
 }
