@@ -18,6 +18,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import { contentDecode, limitBytes, readZipFile, sniffContainer, unpack, type SizeLimits } from './decompress.ts';
 import { FeedError } from './types.ts';
+import { jitteredBackoff } from '../runtime/ratelimit.ts';
 
 /** Credentials for a feed. */
 export type Credentials =
@@ -46,7 +47,7 @@ export interface FetchOptions {
   readonly tmpDir?: string | undefined;
   /** Retries after the first attempt. @default 3 */
   readonly retries?: number;
-  /** First backoff delay; doubles each retry. @default 1000 */
+  /** First backoff delay (each wait is jittered up to twice its value); doubles each retry. @default 1000 */
   readonly backoffMs?: number;
   /** Injected for tests. @default setTimeout-based sleep */
   readonly sleep?: (ms: number) => Promise<void>;
@@ -93,7 +94,8 @@ export async function fetchUrl(url: string, opts: FetchOptions = {}): Promise<Fe
       return await fetchOnce(url, opts);
     } catch (err) {
       if (!(err instanceof RetryableError) || attempt >= retries) throw asFeedError(err, attempt);
-      const delay = Math.round(backoff * 2 ** attempt * (0.75 + Math.random() * 0.5));
+      // Waits between backoff·2^attempt and twice that (the runtime's equal-jitter backoff, uncapped).
+      const delay = jitteredBackoff(attempt + 1, 2 * backoff, Number.POSITIVE_INFINITY, Math.random);
       opts.onRetry?.(attempt + 1, err.message, delay);
       await sleep(delay);
     }

@@ -11,22 +11,12 @@ import { sleep, systemClock, type Clock } from './clock.ts';
 import { Controller, type ControllerOptions } from './controller.ts';
 import { HealthServer, type HealthCheck } from './health.ts';
 import { Informer, type InformerOptions } from './informer.ts';
-import { LeaderElector } from './leader.ts';
+import { LeaderElector, type LeaderElectionOptions } from './leader.ts';
 import type { RuntimeMetrics } from './metrics.ts';
 import type { KubeObject, ResourceRef } from './types.ts';
 
-/** Leader election settings of a Manager. */
-export interface ManagerLeaderElection {
-  /** Lease name and namespace. */
-  readonly name: string;
-  readonly namespace: string;
-  /** Unique per replica, e.g. the pod name. */
-  readonly identity: string;
-  /** @default 15000 / 10000 / 2000 (client-go defaults) */
-  readonly leaseDurationMs?: number;
-  readonly renewDeadlineMs?: number;
-  readonly retryPeriodMs?: number;
-}
+/** Leader election settings of a Manager: the Lease and timing fields of LeaderElectionOptions. */
+export type ManagerLeaderElection = Pick<LeaderElectionOptions, 'name' | 'namespace' | 'identity' | 'leaseDurationMs' | 'renewDeadlineMs' | 'retryPeriodMs'>;
 
 /** Options of a Manager. */
 export interface ManagerOptions {
