@@ -35,12 +35,26 @@ export interface VoteRecord {
   signature: string;
 }
 
+/**
+ * The certificate of a REVOKE log entry as a ThreatIndicator carries it: the proposer's signature
+ * (kind `revocation` over exchange/entry.ts revocationPayload) and the revoke votes, signed on
+ * voteSubject('revoke', digest) inside `window`.
+ */
+export interface RevocationRecord {
+  logIndex: number;
+  proposerId: string;
+  signature: string;
+  window: { opensAt: string; closesAt: string };
+  votes: VoteRecord[];
+}
+
 /** A ThreatIndicator's status. */
 export interface ThreatIndicatorStatus {
   phase?: Phase;
   votes?: VoteRecord[];
   quorum?: { required?: number; approvals?: number; rejections?: number; summary?: string };
   logIndex?: number;
+  revocation?: RevocationRecord;
   conditions?: Condition[];
   observedGeneration?: number;
 }
@@ -134,8 +148,8 @@ export interface Feed extends KubeObject {
   status?: FeedStatus;
 }
 
-/** Partner roles. */
-export type Role = 'contributor' | 'voter' | 'consumer';
+/** Partner roles; `sequencer` marks the network's sequencer (tree-head key, sequencer endpoint), never a voter. */
+export type Role = 'contributor' | 'voter' | 'consumer' | 'sequencer';
 
 /** A PartnerNode's spec. */
 export interface PartnerNodeSpec {

@@ -89,7 +89,9 @@ describe('Feed and PartnerNode rules', () => {
     ['endpoint without port', pn({ endpoint: 'a.example' }), 'spec.endpoint: endpoint must be host:port with a lower-case DNS name, IPv4 or [IPv6] host and a port 1-65535, e.g. exchange.partner.example:8443'],
     ['port too big', pn({ endpoint: 'a.example:65536' }), 'spec.endpoint: endpoint must be host:port with a lower-case DNS name, IPv4 or [IPv6] host and a port 1-65535, e.g. exchange.partner.example:8443'],
     ['ipv6 endpoint', pn({ endpoint: '[2001:db8::1]:443' }), undefined],
-    ['unknown role', pn({ roles: ['admin'] }), 'spec.roles.0: must be one of contributor, voter, consumer'],
+    ['unknown role', pn({ roles: ['admin'] }), 'spec.roles.0: must be one of contributor, voter, consumer, sequencer'],
+    ['sequencer alone', pn({ roles: ['sequencer'] }), undefined],
+    ['sequencer with voter', pn({ roles: ['sequencer', 'voter'] }), 'spec.roles: the sequencer role cannot be combined with voter: the sequencer never votes; give the voter role to a partner PartnerNode'],
   ];
   for (const [name, obj, want] of table) {
     test(name, () => {

@@ -1,7 +1,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { PartnerNodeReconciler } from './partnernode.ts';
-import { VoterRegistry } from './voters.ts';
+import { VoterRegistry, partnerEntry, registryFrom } from './voters.ts';
 import { MemoryKube, TestClock, partner, testContext } from './fixtures.ts';
 import { PARTNER_NODES } from '../api/schemas/index.ts';
 import { createValidators, validatorFor } from '../api/validate.ts';
@@ -40,6 +40,33 @@ describe('PartnerNodeReconciler', () => {
     await r.reconcile(ctx, 'tm/globex', obj);
     assert.deepEqual(registry.voters(), []);
     assert.equal(registry.partner('globex')?.partnerId, 'globex');
+  });
+
+  test('a sequencer PartnerNode is registered, Ready, and never a voter', async () => {
+    const { kube, registry, ctx, r } = setup();
+    const obj = kube.seed(PARTNER_NODES, partner('seq', { roles: ['sequencer'] }).node);
+    await r.reconcile(ctx, 'tm/seq', obj);
+    assert.deepEqual(registry.voters(), []);
+    assert.equal(registry.partner('seq')?.roles[0], 'sequencer');
+    const ready = kube.peek<PartnerNode>(PARTNER_NODES, 'seq', 'tm')?.status?.conditions?.find((c) => c.type === 'Ready');
+    assert.equal(ready?.status, 'True');
+    assert.equal(ready?.reason, REASON.SequencerRegistered);
+  });
+
+  test('sequencer together with voter → TerminalError InvalidSpec (the CRD rule), not registered', async () => {
+    const { kube, registry, ctx, r } = setup();
+    const obj = kube.seed(PARTNER_NODES, partner('seq', { roles: ['sequencer', 'voter'] }).node);
+    await assert.rejects(r.reconcile(ctx, 'tm/seq', obj), (err: unknown) => err instanceof TerminalError && err.reason === REASON.InvalidSpec && /spec\.roles: the sequencer role cannot be combined with voter/.test(err.message));
+    assert.deepEqual(registry.voters(), []);
+    assert.equal(registry.partner('seq'), undefined);
+  });
+
+  test('partnerEntry refuses sequencer with voter even without the CRD rule; registryFrom skips it', () => {
+    const node = partner('seq', { roles: ['sequencer', 'voter'] }).node;
+    const parsed = partnerEntry('tm/seq', node);
+    assert.equal(parsed.ok, false);
+    assert.equal(!parsed.ok && parsed.reason, 'roles');
+    assert.equal(registryFrom([node]).partner('seq'), undefined);
   });
 
   test('reconciling twice writes status once', async () => {

@@ -19,7 +19,12 @@ export interface PartnerNodeDeps {
   readonly validator: KindValidator;
 }
 
-/** Reconciles PartnerNodes into the voter registry. */
+function readyReason(roles: readonly string[]): string {
+  if (roles.includes('sequencer')) return REASON.SequencerRegistered;
+  return roles.includes('voter') ? REASON.VoterRegistered : REASON.PartnerRegistered;
+}
+
+/** Reconciles PartnerNodes into the voter registry; a `sequencer` PartnerNode is registered but never counts as a voter. */
 export class PartnerNodeReconciler implements Reconciler<PartnerNode> {
   private readonly deps: PartnerNodeDeps;
 
@@ -42,7 +47,7 @@ export class PartnerNodeReconciler implements Reconciler<PartnerNode> {
     const parsed = partnerEntry(key, obj);
     if (!parsed.ok) {
       registry.remove(key);
-      throw new TerminalError(REASON.InvalidPublicKey, parsed.message);
+      throw new TerminalError(parsed.reason === 'roles' ? REASON.InvalidRoles : REASON.InvalidPublicKey, parsed.message);
     }
     registry.upsert(parsed.entry);
     const conflicts = registry.conflicts(parsed.entry);
@@ -50,7 +55,7 @@ export class PartnerNodeReconciler implements Reconciler<PartnerNode> {
     const now = ctx.now();
     const ready = conflicts.length > 0
       ? { type: CONDITION.Ready, status: 'False' as const, reason: REASON.DuplicatePartnerId, message: `partner id ${obj.spec.partnerId} is also claimed with a different key by ${conflicts.map((c) => c.key).join(', ')}; neither counts as a voter until one PartnerNode is fixed or deleted`, observedGeneration: generation }
-      : { type: CONDITION.Ready, status: 'True' as const, reason: obj.spec.roles.includes('voter') ? REASON.VoterRegistered : REASON.PartnerRegistered, message: `partner ${obj.spec.partnerId} (${obj.spec.roles.join(', ')}) with key id ${parsed.entry.publicKey.id.slice(0, 16)}`, observedGeneration: generation };
+      : { type: CONDITION.Ready, status: 'True' as const, reason: readyReason(obj.spec.roles), message: `partner ${obj.spec.partnerId} (${obj.spec.roles.join(', ')}) with key id ${parsed.entry.publicKey.id.slice(0, 16)}`, observedGeneration: generation };
     const conditions = setCondition(obj.status?.conditions, ready, now);
     const wrote = await writeStatus(this.deps.status, PARTNER_NODES, obj, { ...obj.status, conditions, observedGeneration: generation });
     if (wrote && ready.status === 'False') await ctx.recorder.event(obj, 'Warning', ready.reason, ready.message);

@@ -40,6 +40,8 @@ export const REASON = {
   DuplicatePartnerId: 'DuplicatePartnerId',
   VoterRegistered: 'VoterRegistered',
   PartnerRegistered: 'PartnerRegistered',
+  SequencerRegistered: 'SequencerRegistered',
+  InvalidRoles: 'InvalidRoles',
 } as const;
 
 /** Finalizer the Feed controller puts on Feeds so an in-flight run is stopped before deletion. */

@@ -17,7 +17,7 @@ export interface PartnerEntry {
 }
 
 /** A PartnerNode's identity, or why it is not usable. Pure. */
-export type PartnerParse = { readonly ok: true; readonly entry: PartnerEntry } | { readonly ok: false; readonly message: string };
+export type PartnerParse = { readonly ok: true; readonly entry: PartnerEntry } | { readonly ok: false; readonly reason: 'publicKey' | 'roles'; readonly message: string };
 
 /** Derives the identity of a PartnerNode; the message says what to fix. */
 export function partnerEntry(key: ObjectKey, pn: PartnerNode): PartnerParse {
@@ -25,7 +25,10 @@ export function partnerEntry(key: ObjectKey, pn: PartnerNode): PartnerParse {
   try {
     publicKey = PublicKey.fromRawBase64(pn.spec.publicKey);
   } catch (err) {
-    return { ok: false, message: `spec.publicKey is not a usable Ed25519 public key (${err instanceof Error ? err.message : String(err)}); paste the 44-character base64 public key the partner published` };
+    return { ok: false, reason: 'publicKey', message: `spec.publicKey is not a usable Ed25519 public key (${err instanceof Error ? err.message : String(err)}); paste the 44-character base64 public key the partner published` };
+  }
+  if (pn.spec.roles.includes('sequencer') && pn.spec.roles.includes('voter')) {
+    return { ok: false, reason: 'roles', message: 'spec.roles holds both sequencer and voter; the sequencer never votes: drop voter from the sequencer PartnerNode' };
   }
   return { ok: true, entry: { key, partnerId: pn.spec.partnerId, publicKey, roles: [...pn.spec.roles] } };
 }
@@ -63,11 +66,11 @@ export class VoterRegistry {
     return [...this.entries.values()].filter((e) => e.key !== entry.key && e.partnerId === entry.partnerId && !e.publicKey.equals(entry.publicKey));
   }
 
-  /** The voters: partners with the voter role whose id is unambiguous, one per partner id, sorted by id. */
+  /** The voters: partners with the voter role (never the sequencer) whose id is unambiguous, one per partner id, sorted by id. */
   voters(): PartnerEntry[] {
     const byId = new Map<string, PartnerEntry | null>();
     for (const e of this.entries.values()) {
-      if (!e.roles.includes('voter')) continue;
+      if (!e.roles.includes('voter') || e.roles.includes('sequencer')) continue;
       const seen = byId.get(e.partnerId);
       if (seen === undefined) byId.set(e.partnerId, e);
       else if (seen !== null && !seen.publicKey.equals(e.publicKey)) byId.set(e.partnerId, null);

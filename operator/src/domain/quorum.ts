@@ -10,7 +10,7 @@ import type { PublicKey, SigningKey } from './signature.ts';
 import { isIsoTimestamp, timestampMillis } from './time.ts';
 
 /** What a partner may do in the network. Only `voter` counts towards quorum. */
-export type PartnerRole = 'contributor' | 'voter' | 'consumer';
+export type PartnerRole = 'contributor' | 'voter' | 'consumer' | 'sequencer';
 
 /** A known partner: id, Ed25519 public key and roles. */
 export interface Voter {

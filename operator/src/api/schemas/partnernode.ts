@@ -5,8 +5,12 @@
 import { AGE_COLUMN, conditions, int, list, obj, objectSchema, secretRef, str, time, type CelRule, type KindDefinition, type SchemaNode } from './common.ts';
 import { TLP_ENUM } from './threatindicator.ts';
 
-/** Roles a partner can hold. */
-export const ROLE_ENUM = ['contributor', 'voter', 'consumer'] as const;
+/**
+ * Roles a party can hold. `sequencer` marks the one PartnerNode of the network's sequencer: its
+ * spec.endpoint is the sequencer's gRPC address and spec.publicKey its tree-head signing key; it
+ * is never a voter.
+ */
+export const ROLE_ENUM = ['contributor', 'voter', 'consumer', 'sequencer'] as const;
 /** A raw 32-byte Ed25519 public key in standard base64: 43 characters, the last one of 16, then '='. */
 export const PUBLIC_KEY_REGEX = '^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$';
 /** host:port with a DNS name, IPv4 or bracketed IPv6 host and a port 1-65535. */
@@ -27,7 +31,7 @@ function spec(): SchemaNode {
         [],
         { description: 'How to authenticate the partner endpoint: a CA, a pinned certificate, or both.' },
       ),
-      roles: list({ type: 'string', enum: [...ROLE_ENUM] }, 3, { minItems: 1, 'x-kubernetes-list-type': 'set', description: 'contributor, voter and/or consumer.' }),
+      roles: list({ type: 'string', enum: [...ROLE_ENUM] }, 4, { minItems: 1, 'x-kubernetes-list-type': 'set', description: 'contributor, voter and/or consumer; or sequencer for the network\'s sequencer (never together with voter).', 'x-kubernetes-validations': [{ rule: "!('sequencer' in self && 'voter' in self)", message: 'the sequencer role cannot be combined with voter: the sequencer never votes; give the voter role to a partner PartnerNode' }] satisfies CelRule[] }),
       maxTlp: { type: 'string', enum: [...TLP_ENUM], description: 'Most restrictive TLP this partner may receive.' },
     },
     ['partnerId', 'organization', 'endpoint', 'publicKey', 'roles'],
