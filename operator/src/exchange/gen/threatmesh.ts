@@ -1,8 +1,11 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { EnumTypeDefinition, MessageTypeDefinition } from '@grpc/proto-loader';
 
+import type { AcceptedHead as _threatmesh_exchange_v1_AcceptedHead, AcceptedHead__Output as _threatmesh_exchange_v1_AcceptedHead__Output } from './threatmesh/exchange/v1/AcceptedHead.ts';
+import type { AcceptedHeadRequest as _threatmesh_exchange_v1_AcceptedHeadRequest, AcceptedHeadRequest__Output as _threatmesh_exchange_v1_AcceptedHeadRequest__Output } from './threatmesh/exchange/v1/AcceptedHeadRequest.ts';
 import type { ConsistencyProofRequest as _threatmesh_exchange_v1_ConsistencyProofRequest, ConsistencyProofRequest__Output as _threatmesh_exchange_v1_ConsistencyProofRequest__Output } from './threatmesh/exchange/v1/ConsistencyProofRequest.ts';
 import type { ExchangeClient as _threatmesh_exchange_v1_ExchangeClient, ExchangeDefinition as _threatmesh_exchange_v1_ExchangeDefinition } from './threatmesh/exchange/v1/Exchange.ts';
+import type { GossipClient as _threatmesh_exchange_v1_GossipClient, GossipDefinition as _threatmesh_exchange_v1_GossipDefinition } from './threatmesh/exchange/v1/Gossip.ts';
 import type { InclusionProofRequest as _threatmesh_exchange_v1_InclusionProofRequest, InclusionProofRequest__Output as _threatmesh_exchange_v1_InclusionProofRequest__Output } from './threatmesh/exchange/v1/InclusionProofRequest.ts';
 import type { ListPendingRequest as _threatmesh_exchange_v1_ListPendingRequest, ListPendingRequest__Output as _threatmesh_exchange_v1_ListPendingRequest__Output } from './threatmesh/exchange/v1/ListPendingRequest.ts';
 import type { LogEntry as _threatmesh_exchange_v1_LogEntry, LogEntry__Output as _threatmesh_exchange_v1_LogEntry__Output } from './threatmesh/exchange/v1/LogEntry.ts';
@@ -33,9 +36,17 @@ export interface ProtoGrpcType {
   threatmesh: {
     exchange: {
       v1: {
+        AcceptedHead: MessageTypeDefinition<_threatmesh_exchange_v1_AcceptedHead, _threatmesh_exchange_v1_AcceptedHead__Output>
+        AcceptedHeadRequest: MessageTypeDefinition<_threatmesh_exchange_v1_AcceptedHeadRequest, _threatmesh_exchange_v1_AcceptedHeadRequest__Output>
         ConsistencyProofRequest: MessageTypeDefinition<_threatmesh_exchange_v1_ConsistencyProofRequest, _threatmesh_exchange_v1_ConsistencyProofRequest__Output>
         EntryKind: EnumTypeDefinition
         Exchange: SubtypeConstructor<typeof grpc.Client, _threatmesh_exchange_v1_ExchangeClient> & { service: _threatmesh_exchange_v1_ExchangeDefinition }
+        /**
+         * A partner operator's gossip endpoint: the tree head it accepted (verified) from the sequencer,
+         * so peers can check that the sequencer shows everyone the same history. Read-only; every
+         * partner in the caller's directory may call it over mutual TLS.
+         */
+        Gossip: SubtypeConstructor<typeof grpc.Client, _threatmesh_exchange_v1_GossipClient> & { service: _threatmesh_exchange_v1_GossipDefinition }
         InclusionProofRequest: MessageTypeDefinition<_threatmesh_exchange_v1_InclusionProofRequest, _threatmesh_exchange_v1_InclusionProofRequest__Output>
         ListPendingRequest: MessageTypeDefinition<_threatmesh_exchange_v1_ListPendingRequest, _threatmesh_exchange_v1_ListPendingRequest__Output>
         LogEntry: MessageTypeDefinition<_threatmesh_exchange_v1_LogEntry, _threatmesh_exchange_v1_LogEntry__Output>
