@@ -2,7 +2,7 @@
  * Composition root: the only place that reads process.env and process.argv,
  * builds the CLI and wires concrete adapters into commands.
  */
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { createLogger, type Level } from './log.ts';
 import type { CliEnv } from './cli/env.ts';
 import { registerCommands } from './cli/commands.ts';
@@ -23,7 +23,13 @@ const program = new Command('threatmesh')
   .description('ThreatMesh: quorum-signed threat-intelligence sharing for Kubernetes')
   .version('0.1.0')
   .showHelpAfterError()
-  .exitOverride();
+  .exitOverride()
+  .addOption(new Option('--exit-on-stdin-eof', 'stop gracefully (as on SIGTERM) when standard input closes: a parent process that dies takes this one with it').hideHelp())
+  .hook('preAction', (root) => {
+    if (root.opts<{ exitOnStdinEof?: boolean }>().exitOnStdinEof !== true) return;
+    // unref: a command that finishes on its own must not wait for its stdin to close.
+    (process.stdin.on('end', () => process.kill(process.pid, 'SIGTERM')).resume() as unknown as { unref?: () => void }).unref?.();
+  });
 registerCommands(program, env, log);
 
 try {
