@@ -562,6 +562,66 @@ describe('sequencer rounds', () => {
     assert.equal(seq.size, 1);
   });
 
+  const proposeKind = (seq: Sequencer, kind: EntryKind, i: Indicator): ReturnType<Sequencer['propose']> =>
+    seq.propose('alpha', { kind, indicatorJson: indicatorCanonicalJson(i), proposerId: 'alpha', signature: signProposal(keys.alpha, kind, i) });
+  const refusedWith = (reason: string) => (err: unknown): boolean => err instanceof ExchangeRefusalError && err.reason === reason;
+
+  test('a revoked indicator proposed again opens a new round that old votes cannot enter; approval appends a second ADD', async () => {
+    const clock = { now: new Date('2026-06-01T10:00:00Z') };
+    const d = db('rounds_readmit');
+    const key = SigningKey.generate();
+    const open = async (): Promise<Sequencer> => Sequencer.open({ store: await MongoLogStore.open(d), rounds: new MongoRoundStore(d), key, partners: directoryEntries, quorum: QUORUM, windowMs: 60_000, now: () => clock.now, log: logger() });
+    const seq = await open();
+    const i = ind('comeback.evil.example');
+    const first = await proposeKind(seq, 'add', i);
+    const oldVotes = { alpha: voteAt('alpha', first.subject, clock.now), bravo: voteAt('bravo', first.subject, clock.now) };
+    await seq.vote('alpha', oldVotes.alpha);
+    assert.equal((await seq.vote('bravo', oldVotes.bravo)).logIndex, 0);
+    clock.now = new Date('2026-06-01T10:00:20Z');
+    const revoke = await proposeKind(seq, 'revoke', i);
+    await seq.vote('alpha', voteAt('alpha', revoke.subject, clock.now));
+    assert.equal((await seq.vote('bravo', voteAt('bravo', revoke.subject, clock.now))).logIndex, 1);
+    await assert.rejects(proposeKind(seq, 'revoke', i), (err: unknown) => refusedWith('not-active')(err) && /already revoked at log index 1; propose an ADD/.test((err as Error).message));
+    // Within the default 60 s skew of the first admission: only the revocation bounds the new window.
+    clock.now = new Date('2026-06-01T10:00:30Z');
+    const again = await proposeKind(seq, 'add', i);
+    assert.equal(again.status, 'opened');
+    assert.ok(again.window !== undefined && Date.parse(again.window.opensAt) > Date.parse('2026-06-01T10:00:20Z'), JSON.stringify(again.window));
+    for (const id of ['alpha', 'bravo'] as const) await assert.rejects(seq.vote(id, oldVotes[id]), refusedWith('outside-window'), `${id}'s vote of the first admission is not counted again`);
+    assert.deepEqual(seq.pending().map((r) => r.tally?.approvals), [0]);
+    await seq.vote('alpha', voteAt('alpha', again.subject, clock.now));
+    const readmitted = await seq.vote('charlie', voteAt('charlie', again.subject, clock.now));
+    assert.deepEqual([readmitted.status, readmitted.logIndex], ['approved', 2]);
+    assert.deepEqual([(await proposeKind(seq, 'add', i)).status, (await proposeKind(seq, 'add', i)).logIndex], ['already-admitted', 2]);
+    const kinds: string[] = [];
+    for await (const e of (await MongoLogStore.open(d)).entries(0)) kinds.push(`${e.index}:${e.kind}:${e.indicator.value}`);
+    assert.deepEqual(kinds, ['0:add:comeback.evil.example', '1:revoke:comeback.evil.example', '2:add:comeback.evil.example']);
+    const restarted = await open();
+    assert.equal(restarted.size, 3);
+    assert.equal((await proposeKind(restarted, 'add', i)).logIndex, 2);
+    assert.equal((await proposeKind(restarted, 'revoke', i)).status, 'opened', 'the re-admitted indicator is active again');
+  });
+
+  test('revoking an indicator that was never admitted is refused', async () => {
+    const seq = await sequencerAt('revoke_unknown', { now: new Date('2026-06-01T10:00:00Z') });
+    await assert.rejects(proposeKind(seq, 'revoke', ind('never.evil.example')), (err: unknown) => refusedWith('not-admitted')(err) && /it is not in the log/.test((err as Error).message));
+  });
+
+  test('the partner directory changes while running: new partners vote, removed ones are refused, a quorum beyond the voters is reported', async () => {
+    const clock = { now: new Date('2026-06-01T10:00:00Z') };
+    const two = directoryEntries.filter((e) => e.partnerId === 'alpha' || e.partnerId === 'bravo');
+    const seq = await Sequencer.open({ store: await MongoLogStore.open(db('rounds_directory')), key: SigningKey.generate(), partners: two, quorum: QUORUM, now: () => clock.now, log: logger() });
+    const ack = await propose(seq, ind('directory.evil.example'));
+    await assert.rejects(seq.vote('charlie', voteAt('charlie', ack.subject, clock.now)), refusedWith('unknown-partner'));
+    seq.setPartners(directoryEntries.filter((e) => e.partnerId !== 'bravo'));
+    await assert.rejects(seq.vote('bravo', voteAt('bravo', ack.subject, clock.now)), refusedWith('unknown-partner'));
+    assert.equal((await seq.vote('charlie', voteAt('charlie', ack.subject, clock.now))).status, 'counted');
+    seq.setPartners(directoryEntries.filter((e) => e.partnerId === 'alpha'));
+    await assert.rejects(seq.vote('alpha', voteAt('alpha', ack.subject, clock.now)), (err: unknown) => refusedWith('quorum-unreachable')(err) && /lower --quorum/.test((err as Error).message));
+    seq.setPartners(directoryEntries);
+    assert.equal((await seq.vote('alpha', voteAt('alpha', ack.subject, clock.now))).status, 'approved');
+  });
+
   test('a vote signed outside the window is refused', async () => {
     const clock = { now: new Date('2026-06-01T10:00:00Z') };
     const seq = await sequencerAt('window', clock);

@@ -6,11 +6,16 @@
  * head, else the sequencer refuses to start. Open rounds live in memory and, with a
  * {@link SequencerRoundStore}, in the database too, so a restart continues them (without one,
  * a restart drops them and proposers re-propose). One sequencer writes a database at a time.
+ *
+ * An indicator is active while its latest entry is an ADD. A REVOKE needs it active; an ADD of
+ * a revoked indicator opens a new round whose window starts after the revocation, so votes
+ * from the earlier admission cannot be counted again, and its approval appends a second ADD.
+ * The partner directory can change while running ({@link Sequencer.setPartners}).
  */
 import { indicatorDigest } from '../domain/canonical.ts';
 import type { Indicator } from '../domain/indicator.ts';
 import { MerkleLog } from '../domain/merkle.ts';
-import { decideQuorum, defaultQuorum, verifyVote, type QuorumOutcome, type Vote, type Voter } from '../domain/quorum.ts';
+import { decideQuorum, defaultQuorum, QuorumInputError, verifyVote, type QuorumOutcome, type Vote, type Voter } from '../domain/quorum.ts';
 import type { SigningKey } from '../domain/signature.ts';
 import { signLogHead, verifyTreeHead, type SignedTreeHead } from '../domain/treehead.ts';
 import type { Logger } from '../log.ts';
@@ -52,7 +57,7 @@ export interface SequencerOptions {
   readonly rounds?: SequencerRoundStore;
   /** Signs tree heads; its key id is the log id. */
   readonly key: SigningKey;
-  /** Every partner of the network with its key and roles. */
+  /** Every partner of the network with its key and roles, at start; replace it with {@link Sequencer.setPartners}. */
   readonly partners: readonly Voter[];
   /** Approvals required. @default ⌊2n/3⌋+1 of the voters */
   readonly quorum?: number;
@@ -149,10 +154,14 @@ const MAX_BATCH = 512;
 /** The network's sequencer. Create with {@link Sequencer.open}. */
 export class Sequencer {
   readonly #opts: SequencerOptions;
-  readonly #partners: ReadonlyMap<string, Voter>;
+  #partners: ReadonlyMap<string, Voter>;
+  #voters: readonly Voter[];
   readonly #log = new MerkleLog();
-  // Log index of every decided subject (ADD: the digest; REVOKE: the revocation subject).
+  // Log index of the latest entry of every logged indicator, under its subject (ADD: the digest,
+  // so it is here exactly while the indicator is active; REVOKE: the revocation subject).
   readonly #decided = new Map<string, number>();
+  // Revoked indicators: digest → the earliest time (ms) a vote of a new ADD round may be signed.
+  readonly #readmitFloor = new Map<string, number>();
   // The most recent entries; #cache[0] has index #cacheStart.
   #cache: IndexedEntry[] = [];
   #cacheStart = 0;
@@ -167,7 +176,23 @@ export class Sequencer {
 
   private constructor(opts: SequencerOptions) {
     this.#opts = opts;
+    this.#voters = [...opts.partners];
     this.#partners = new Map(opts.partners.map((p) => [p.partnerId, p]));
+  }
+
+  /**
+   * Replaces the partner directory (a PartnerNode was added, changed or deleted). Calls and
+   * decisions from now on use the new set; votes already counted stay counted, and the next
+   * decision of their round re-checks them against the new keys and roles.
+   */
+  setPartners(partners: readonly Voter[]): void {
+    this.#voters = [...partners];
+    this.#partners = new Map(partners.map((p) => [p.partnerId, p]));
+  }
+
+  /** The partners the sequencer currently knows. */
+  partners(): readonly Voter[] {
+    return this.#voters;
   }
 
   /**
@@ -222,19 +247,26 @@ export class Sequencer {
     }
     const subject = voteSubject(p.kind, digest);
     const logIndex = this.#decided.get(subject);
-    if (logIndex !== undefined) return { status: 'already-admitted', digest, subject, logIndex };
-    if (p.kind === 'revoke' && !this.#decided.has(digest)) {
-      throw this.#refuse(callerId, new ExchangeRefusal('failed-precondition', 'not-admitted', `cannot revoke ${indicator.type} ${JSON.stringify(indicator.value)}: it is not in the log`));
-    }
+    if (p.kind === 'add' && logIndex !== undefined) return { status: 'already-admitted', digest, subject, logIndex };
+    if (p.kind === 'revoke' && !this.#decided.has(digest)) throw this.#refuse(callerId, this.#notActive(indicator, logIndex));
     const open = this.#pending.get(subject);
     if (open !== undefined) return { status: 'already-pending', digest, subject, window: open.window };
     // Approved and being appended: not a new round (it would be admitted twice).
     if (this.#admitting.has(subject)) return { status: 'already-pending', digest, subject };
     const now = this.#opts.now().getTime();
-    const window = { opensAt: new Date(now - (this.#opts.skewMs ?? DEFAULT_SKEW_MS)).toISOString(), closesAt: new Date(now + (this.#opts.windowMs ?? DEFAULT_WINDOW_MS)).toISOString() };
+    // A re-admission round opens after the revocation: votes of the earlier admission sign the same subject.
+    const floor = p.kind === 'add' ? this.#readmitFloor.get(digest) : undefined;
+    const opensAt = Math.max(now - (this.#opts.skewMs ?? DEFAULT_SKEW_MS), floor ?? -Infinity);
+    const window = { opensAt: new Date(opensAt).toISOString(), closesAt: new Date(Math.max(opensAt, now + (this.#opts.windowMs ?? DEFAULT_WINDOW_MS))).toISOString() };
     this.#pending.set(subject, { kind: p.kind, indicator, indicatorJson: p.indicatorJson, digest, subject, proposerId: p.proposerId, signature: p.signature, window, votes: new Map() });
-    this.#opts.log.info('round opened', { kind: p.kind, digest, proposer: p.proposerId });
+    this.#opts.log.info('round opened', { kind: p.kind, digest, proposer: p.proposerId, ...(floor !== undefined ? { readmission: true } : {}) });
     return { status: 'opened', digest, subject, window };
+  }
+
+  #notActive(indicator: Indicator, revokedAt: number | undefined): ExchangeRefusal {
+    const what = `${indicator.type} ${JSON.stringify(indicator.value)}`;
+    if (revokedAt === undefined) return new ExchangeRefusal('failed-precondition', 'not-admitted', `cannot revoke ${what}: it is not in the log`);
+    return new ExchangeRefusal('failed-precondition', 'not-active', `cannot revoke ${what}: it is not active, it was already revoked at log index ${revokedAt}; propose an ADD to admit it again`);
   }
 
   /** Counts a verified vote and decides the round; an approval appends the entry before returning. */
@@ -252,12 +284,28 @@ export class Sequencer {
     const duplicate = round.votes.has(v.partnerId);
     if (!duplicate) round.votes.set(v.partnerId, v);
     // decideQuorum verifies every vote; a new vote it finds badly signed is taken back and refused.
-    const outcome = decideQuorum({ voters: this.#opts.partners, votes: [...round.votes.values()], digest: round.subject, window: round.window, now: this.#opts.now(), ...(this.#opts.quorum !== undefined ? { quorum: this.#opts.quorum } : {}) });
+    let outcome: QuorumOutcome;
+    try {
+      outcome = this.#decide(callerId, round);
+    } catch (err) {
+      if (!duplicate) round.votes.delete(v.partnerId);
+      throw err;
+    }
     if (!duplicate && outcome.ignored.some((i) => i.partnerId === v.partnerId && i.reason === 'bad-signature')) {
       round.votes.delete(v.partnerId);
       this.#verifyOrRefuse(callerId, voter, v);
     }
     return this.#settle(round, outcome, duplicate ? undefined : v);
+  }
+
+  #decide(callerId: string, round: Round): QuorumOutcome {
+    try {
+      return decideQuorum({ voters: this.#voters, votes: [...round.votes.values()], digest: round.subject, window: round.window, now: this.#opts.now(), ...(this.#opts.quorum !== undefined ? { quorum: this.#opts.quorum } : {}) });
+    } catch (err) {
+      // The directory changed under a fixed quorum (or lost every voter): no round can be decided until it is fixed.
+      if (!(err instanceof QuorumInputError)) throw err;
+      throw this.#refuse(callerId, new ExchangeRefusal('failed-precondition', 'quorum-unreachable', `the sequencer cannot decide rounds with its current partner directory: ${err.message}; add voter PartnerNodes or lower --quorum`));
+    }
   }
 
   // Acts on a round's outcome after a vote; `counted` is the new vote to persist when the round stays open.
@@ -296,6 +344,7 @@ export class Sequencer {
       const parsed = parseIndicatorJson(r.indicatorJson);
       const proposer = this.#partners.get(r.proposerId);
       const valid = parsed.ok && proposer !== undefined && voteSubject(r.kind, parsed.digest) === r.subject && verifyProposal(proposer.publicKey, r.kind, parsed.indicator, r.signature);
+      // Decided already: an ADD whose indicator is active, a REVOKE whose indicator is revoked.
       if (!valid || this.#decided.has(r.subject)) {
         if (!valid) this.#opts.log.warn('stored round does not verify; dropped', { subject: r.subject, proposer: r.proposerId });
         this.#forget(r.subject);
@@ -313,7 +362,7 @@ export class Sequencer {
   /** Rounds waiting for votes, oldest first, each with its tally of counted votes. */
   pending(): PendingRound[] {
     this.expire();
-    const required = this.#opts.quorum ?? defaultQuorum(this.#opts.partners.filter((p) => p.roles.includes('voter')).length);
+    const required = this.#opts.quorum ?? defaultQuorum(this.#voters.filter((p) => p.roles.includes('voter')).length);
     return [...this.#pending.values()].map(({ votes, ...round }) => {
       const approvals = [...votes.values()].filter((v) => v.decision === 'approve').length;
       return { ...round, tally: { approvals, rejections: votes.size - approvals, required } };
@@ -464,11 +513,12 @@ export class Sequencer {
   }
 
   async #commit(queued: readonly QueuedAppend[]): Promise<void> {
-    // A subject already in the log, or twice in this batch, is never appended again.
-    const seen = new Set<string>();
+    // An ADD of an active indicator or a REVOKE of an inactive one (decided already, or earlier in this batch) is never appended.
+    const active = new Map<string, boolean>();
     const batch = queued.filter((q) => {
-      const fresh = !this.#decided.has(q.round.subject) && !seen.has(q.round.subject);
-      seen.add(q.round.subject);
+      const { digest, kind } = q.round;
+      const fresh = (active.get(digest) ?? this.#decided.has(digest)) === (kind === 'revoke');
+      if (fresh) active.set(digest, kind === 'add');
       return fresh;
     });
     const start = this.#log.size;
@@ -505,7 +555,11 @@ export class Sequencer {
 
   #record(entry: IndexedEntry): void {
     this.#log.appendLeafHash(entryLeafHash(entry));
-    this.#decided.set(voteSubject(entry.kind, indicatorDigest(entry.indicator)), entry.index);
+    const digest = indicatorDigest(entry.indicator);
+    this.#decided.delete(voteSubject(entry.kind === 'add' ? 'revoke' : 'add', digest));
+    this.#decided.set(voteSubject(entry.kind, digest), entry.index);
+    if (entry.kind === 'add') this.#readmitFloor.delete(digest);
+    else this.#readmitFloor.set(digest, readmissionFloor(entry));
     const limit = this.#opts.entryCacheSize ?? DEFAULT_CACHE;
     if (limit === 0) {
       this.#cacheStart = this.#log.size;
@@ -558,6 +612,13 @@ function checkRestored(key: SigningKey, log: MerkleLog, latest: SignedTreeHead |
   if (log.rootHash(latest.treeSize) !== latest.rootHash) {
     throw new SequencerStateError(`the stored entries hash to root ${log.rootHash(latest.treeSize)} at size ${latest.treeSize}, but the signed tree head says ${latest.rootHash}: log_entries was modified; restore it from a backup or a partner replica`);
   }
+}
+
+// A new ADD round of a revoked indicator accepts votes signed after every vote of the revocation
+// (and after its window opened): every vote of the earlier admission was signed before those.
+function readmissionFloor(revocation: EntryBody): number {
+  const times = [revocation.window.opensAt, ...revocation.votes.map((v) => v.signedAt)].map((t) => Date.parse(t)).filter((t) => Number.isFinite(t));
+  return Math.max(...times) + 1;
 }
 
 function storedRound(r: Round): StoredRound {

@@ -1,6 +1,7 @@
 /**
  * The sequencer's Merkle log in MongoDB: `log_entries` (one document per entry, unique on
- * `index` and on `digest`+`kind`) and `tree_heads` (every signed tree head, unique on
+ * `index` and on `digest`+`kind`+`window.opensAt`, so one round is never stored twice while a
+ * revoked indicator can be admitted again by a later round) and `tree_heads` (every signed tree head, unique on
  * `treeSize`). The store keeps data only; the sequencer recomputes every leaf hash from it
  * and checks the result against the signed heads, so a document edited in the database is
  * caught, never trusted.
@@ -17,6 +18,7 @@ export const LOG_ENTRIES = 'log_entries';
 export const TREE_HEADS = 'tree_heads';
 
 const DUPLICATE_KEY = 11000;
+const LEGACY_DIGEST_KIND = 'digest_kind_unique';
 
 interface EntryDoc {
   // The index again: FerretDB answers equality on _id from its primary key, other filters by scanning.
@@ -55,14 +57,16 @@ export class MongoLogStore {
   static async open(db: Db): Promise<MongoLogStore> {
     const store = new MongoLogStore(db);
     await store.#entries.createIndex({ index: 1 }, { unique: true, name: 'index_unique' });
-    await store.#entries.createIndex({ digest: 1, kind: 1 }, { unique: true, name: 'digest_kind_unique' });
+    // Before re-admission, one entry per digest+kind was allowed; that index would refuse a second ADD.
+    if ((await store.#entries.indexes()).some((i) => i.name === LEGACY_DIGEST_KIND)) await store.#entries.dropIndex(LEGACY_DIGEST_KIND);
+    await store.#entries.createIndex({ digest: 1, kind: 1, 'window.opensAt': 1 }, { unique: true, name: 'digest_kind_round_unique' });
     await store.#heads.createIndex({ treeSize: 1 }, { unique: true, name: 'tree_size_unique' });
     return store;
   }
 
   /**
    * Inserts consecutive entries in order, in one round trip. Throws on any database error,
-   * a duplicate index or digest+kind included (E11000); entries before the failing one may be
+   * a duplicate index or round (digest+kind+window) included (E11000); entries before the failing one may be
    * stored, so the caller re-reads the tail after a failure.
    */
   async insertEntries(entries: ReadonlyArray<{ readonly entry: IndexedEntry; readonly digest: string }>): Promise<void> {
