@@ -5,7 +5,7 @@ import { reviewThreatIndicator, startWebhookServer, type AdmissionRequest, type 
 import { createValidators, validatorFor } from './validate.ts';
 import { WEBHOOK_PATH } from './manifests.ts';
 import { indicatorObjectName } from '../domain/canonical.ts';
-import { indicator, partner, signedVote, type TestPartner } from '../controllers/fixtures.ts';
+import { indicator, partner, signedRevocation, signedVote, type TestPartner } from '../controllers/fixtures.ts';
 import { partnerEntry, type PartnerEntry } from '../controllers/voters.ts';
 import type { ThreatIndicator } from './types.ts';
 import { createLogger } from '../log.ts';
@@ -65,6 +65,34 @@ describe('reviewThreatIndicator', () => {
     const old = withStatus({ votes: [signedVote(partner('gone'), base, 'approve')] });
     const next = withStatus({ ...old.status, phase: 'Proposed' });
     assert.equal(reviewThreatIndicator(req('UPDATE', next, old, 'status'), deps).allowed, true);
+  });
+
+  describe('revocations', () => {
+    const approved = withStatus({ phase: 'Approved', votes: allVotes, logIndex: 2, quorum: { required: 3, approvals: 3, rejections: 0 } });
+    const proof = signedRevocation(base, acme, partners);
+    const revoked = withStatus({ ...approved.status, phase: 'Revoked', revocation: proof });
+    const cases: Array<[string, ThreatIndicator, ThreatIndicator, RegExp | undefined]> = [
+      ['Revoked proven by a quorum of revoke votes', revoked, approved, undefined],
+      ['Revoked with a certificate short of quorum', withStatus({ ...approved.status, phase: 'Revoked', revocation: signedRevocation(base, acme, [acme, globex]) }), approved,
+        /status\.phase Revoked is not proven: the revocation at log index 5 lacks quorum: 2 revoke approval\(s\) of 3 voters; 3 required; a ThreatIndicator is Revoked only when status\.revocation holds the certificate of a REVOKE entry/],
+      ['Revoked without a certificate', withStatus({ ...approved.status, phase: 'Revoked' }), approved, /status\.phase Revoked is not proven: status\.revocation is missing; .*let the operator apply it from the log/],
+      ['a certificate with a vote of an unknown partner', withStatus({ ...approved.status, revocation: signedRevocation(base, acme, [acme, globex, initech, partner('mallory')]) }), approved,
+        /status\.revocation is not a valid certificate \(revoke votes not signed by a known voter on this revocation: mallory: unknown-partner\)/],
+      ['a certificate whose proposer signature is forged', withStatus({ ...approved.status, revocation: { ...proof, proposerId: 'globex' } }), approved, /status\.revocation is not a valid certificate \(the signature is not globex's revocation signature/],
+      ['removing the certificate of a Revoked object', approved, revoked, /status\.revocation \(log index 5\) cannot be removed or changed: a revocation is final for this object; a later ADD entry/],
+      ['claiming Approved while the certificate proves Revoked', withStatus({ ...revoked.status, phase: 'Approved' }), revoked, /status\.phase Approved is not proven by the signed votes \(they give Revoked/],
+      ['rewriting the status of a Revoked object without touching the certificate', withStatus({ ...revoked.status, observedGeneration: 1 }), revoked, undefined],
+    ];
+    for (const [name, next, old, want] of cases) {
+      test(name, () => {
+        const res = reviewThreatIndicator(req('UPDATE', next, old, 'status'), deps);
+        if (want === undefined) assert.equal(res.allowed, true, res.status?.message);
+        else {
+          assert.equal(res.allowed, false);
+          assert.match(res.status?.message ?? '', want);
+        }
+      });
+    }
   });
 
   test('other kinds and DELETE pass through', () => {

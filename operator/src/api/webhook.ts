@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from '../log.ts';
 import { indicatorObjectName } from '../domain/canonical.ts';
-import { describeIgnored, evaluateIndicator, specProblem, type AdmissionPolicy } from '../controllers/threatindicator.ts';
+import { describeIgnored, evaluateIndicator, specProblem, type AdmissionPolicy, type Evaluation } from '../controllers/threatindicator.ts';
 import type { PartnerEntry } from '../controllers/voters.ts';
 import type { KindValidator } from './validate.ts';
 import type { ThreatIndicator, VoteRecord } from './types.ts';
@@ -58,10 +58,33 @@ function newVotes(next: ThreatIndicator, old: ThreatIndicator | undefined): Vote
   return (next.status?.votes ?? []).filter((v) => !before.has(voteKey(v)));
 }
 
+const REVOCATION_HOWTO = 'a ThreatIndicator is Revoked only when status.revocation holds the certificate of a REVOKE entry of the replicated log (the proposer\'s revocation signature and a quorum of revoke votes signed by PartnerNodes with the voter role); let the operator apply it from the log';
+
+/** Refuses removing or rewriting a revocation certificate: Revoked is final for an object (a later ADD entry re-admits the indicator by recreating it). */
+function revocationChangeProblem(ti: ThreatIndicator, old: ThreatIndicator | undefined): string | undefined {
+  const before = old?.status?.revocation;
+  if (before === undefined) return undefined;
+  const after = ti.status?.revocation;
+  if (after !== undefined && (isDeepStrictEqual(before, after) || after.logIndex > before.logIndex)) return undefined;
+  return `status.revocation (log index ${before.logIndex}) cannot be removed or changed: a revocation is final for this object; a later ADD entry of the replicated log re-admits the indicator (the operator then recreates the object)`;
+}
+
+/** Refuses a revocation certificate that is not genuine, and a phase Revoked it does not prove. */
+function revocationProblem(ti: ThreatIndicator, old: ThreatIndicator | undefined, ev: Evaluation): string | undefined {
+  const changed = ti.status?.revocation !== undefined && !isDeepStrictEqual(ti.status.revocation, old?.status?.revocation);
+  if (changed && ev.revocation?.forged !== undefined) return `status.revocation is not a valid certificate (${ev.revocation.forged}); ${REVOCATION_HOWTO}`;
+  if (ti.status?.phase === 'Revoked' && ev.phase !== 'Revoked') {
+    return `status.phase Revoked is not proven: ${ev.revocation?.message ?? 'status.revocation is missing'}; ${REVOCATION_HOWTO}`;
+  }
+  return undefined;
+}
+
 function statusProblem(ti: ThreatIndicator, old: ThreatIndicator | undefined, deps: WebhookDeps): string | undefined {
   const status = ti.status;
-  if (!status) return undefined;
+  if (!status) return revocationChangeProblem(ti, old);
   const ev = evaluateIndicator(ti, deps.partners(), deps.now(), deps.policy);
+  const revoked = revocationChangeProblem(ti, old) ?? revocationProblem(ti, old, ev);
+  if (revoked !== undefined) return revoked;
   const fresh = new Set(newVotes(ti, old).map((v) => v.partnerId));
   const forged = ev.ignored.filter((i) => fresh.has(i.partnerId) && (i.reason === 'bad-signature' || i.reason === 'unknown-partner' || i.reason === 'not-a-voter' || i.reason === 'wrong-digest'));
   if (forged.length > 0) {

@@ -8,7 +8,8 @@ import type { Context, EventRecorder, KubeObject, ResourceRef } from '../runtime
 import { createLogger } from '../log.ts';
 import { Writable } from 'node:stream';
 import { API_VERSION } from '../api/schemas/index.ts';
-import type { Feed, FeedSpec, PartnerNode, PartnerNodeSpec, ThreatIndicator, ThreatIndicatorSpec, VoteRecord } from '../api/types.ts';
+import type { Feed, FeedSpec, PartnerNode, PartnerNodeSpec, RevocationRecord, ThreatIndicator, ThreatIndicatorSpec, VoteRecord } from '../api/types.ts';
+import { signProposal, voteSubject } from '../exchange/entry.ts';
 import { signVote } from '../domain/quorum.ts';
 import { indicatorDigest } from '../domain/canonical.ts';
 import { SigningKey } from '../domain/signature.ts';
@@ -205,4 +206,29 @@ export function partner(id: string, spec: Partial<PartnerNodeSpec> = {}, namespa
 export function signedVote(p: TestPartner, ti: ThreatIndicator, decision: 'approve' | 'reject', signedAt = '2026-11-25T11:30:00Z'): VoteRecord {
   const v = signVote(p.key, { partnerId: p.id, digest: indicatorDigest({ type: ti.spec.type, value: ti.spec.value }), decision, signedAt });
   return { partnerId: v.partnerId, decision: v.decision, signedAt: v.signedAt, signature: v.signature };
+}
+
+/** How {@link signedRevocation} builds a certificate. */
+export interface RevocationFixture {
+  /** @default 5 */
+  readonly logIndex?: number;
+  /** @default 2026-11-25T11:40:00Z, closing 24 h later */
+  readonly opensAt?: string;
+  /** When the voters signed. @default 2026-11-25T11:45:00Z */
+  readonly signedAt?: string;
+}
+
+/** A revocation certificate for `ti`: `proposer`'s revocation signature and revoke approvals from `voters`, as exchange/entry.ts signs them. */
+export function signedRevocation(ti: ThreatIndicator, proposer: TestPartner, voters: readonly TestPartner[], f: RevocationFixture = {}): RevocationRecord {
+  const indicator = { type: ti.spec.type, value: ti.spec.value };
+  const opensAt = f.opensAt ?? '2026-11-25T11:40:00Z';
+  const subject = voteSubject('revoke', indicatorDigest(indicator));
+  const votes = voters.map((p) => {
+    const v = signVote(p.key, { partnerId: p.id, digest: subject, decision: 'approve', signedAt: f.signedAt ?? '2026-11-25T11:45:00Z' });
+    return { partnerId: v.partnerId, decision: v.decision, signedAt: v.signedAt, signature: v.signature };
+  });
+  return {
+    logIndex: f.logIndex ?? 5, proposerId: proposer.id, signature: signProposal(proposer.key, 'revoke', indicator),
+    window: { opensAt, closesAt: new Date(Date.parse(opensAt) + 24 * 3_600_000).toISOString() }, votes,
+  };
 }

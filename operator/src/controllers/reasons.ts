@@ -35,6 +35,8 @@ export const REASON = {
   AllVotesVerified: 'AllVotesVerified',
   VotesIgnored: 'VotesIgnored',
   PhaseCorrected: 'PhaseCorrected',
+  /** A REVOKE entry's certificate holds a quorum of revoke votes. */
+  Revoked: 'Revoked',
   // PartnerNode
   InvalidPublicKey: 'InvalidPublicKey',
   DuplicatePartnerId: 'DuplicatePartnerId',

@@ -1,8 +1,8 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { ThreatIndicatorReconciler, evaluateIndicator } from './threatindicator.ts';
+import { ThreatIndicatorReconciler, evaluateIndicator, judgeRevocation } from './threatindicator.ts';
 import { VoterRegistry, partnerEntry } from './voters.ts';
-import { MemoryKube, TestClock, indicator, partner, signedVote, testContext, type TestPartner } from './fixtures.ts';
+import { MemoryKube, TestClock, indicator, partner, signedRevocation, signedVote, testContext, type TestPartner } from './fixtures.ts';
 import { THREAT_INDICATORS } from '../api/schemas/index.ts';
 import { createValidators, validatorFor } from '../api/validate.ts';
 import { TerminalError } from '../runtime/types.ts';
@@ -139,5 +139,67 @@ describe('evaluateIndicator', () => {
     assert.ok(e.ok);
     const ev = evaluateIndicator(indicator(), [e.entry], new Date('2026-11-25T12:00:00Z'));
     assert.equal(ev.reason, REASON.NoVoters);
+  });
+});
+
+describe('revocation certificates', () => {
+  const trio = ['acme', 'globex', 'initech'].map((id) => partner(id));
+  const [acme, globex] = trio as [TestPartner, TestPartner, TestPartner];
+  const entries = trio.map((p) => {
+    const e = partnerEntry(`tm/${p.id}`, p.node);
+    assert.ok(e.ok);
+    return e.entry;
+  });
+  const admitted = indicator('ti', { provenance: { partner: 'acme', proposedAt: '2026-11-25T11:00:00Z' } });
+  const approvals = trio.map((p) => signedVote(p, admitted, 'approve'));
+  const now = new Date('2026-11-25T12:00:00Z');
+  const policy = { votingWindowMs: 24 * HOUR, quorum: 2 };
+  const judge = (revocation: ThreatIndicatorStatus['revocation'], extra: Partial<ThreatIndicatorStatus> = {}, ti = admitted) =>
+    evaluateIndicator({ ...ti, status: { votes: approvals, logIndex: 3, ...extra, ...(revocation ? { revocation } : {}) } }, entries, now, policy);
+  const addVotesAsRevoke = { ...signedRevocation(admitted, acme, [acme, globex]), votes: approvals.slice(0, 2) };
+
+  const table: Array<[string, ThreatIndicatorStatus['revocation'], Partial<ThreatIndicatorStatus>, string, RegExp]> = [
+    ['no revocation: the admission decides', undefined, {}, 'Approved', /^quorum reached/],
+    ['a quorum of revoke approvals from known voters', signedRevocation(admitted, acme, [acme, globex]), {}, 'Revoked', /revoked at log index 5: 2 revoke approval\(s\) of 3 voters; 2 required/],
+    ['one revoke approval is short of quorum', signedRevocation(admitted, acme, [acme]), {}, 'Approved', /status\.revocation ignored: the revocation at log index 5 lacks quorum: 1 revoke approval/],
+    ['admission votes replayed as revoke votes', addVotesAsRevoke, {}, 'Approved', /lacks quorum: 0 revoke approval.*acme: bad-signature, globex: bad-signature/],
+    ['a revoke vote signed by an unknown partner', signedRevocation(admitted, acme, [acme, partner('mallory')]), {}, 'Approved', /mallory: unknown-partner/],
+    ['the proposer signed an ADD proposal, not a revocation', { ...signedRevocation(admitted, acme, trio), signature: acme.key.sign('proposal', '{"type":"ipv4","value":"192.0.2.66"}') }, {}, 'Approved', /not genuine: the signature is not acme's revocation signature/],
+    ['an unregistered proposer', signedRevocation(admitted, partner('mallory'), trio), {}, 'Approved', /proposer "mallory" is not a registered PartnerNode/],
+    ['votes signed outside the revocation window', signedRevocation(admitted, acme, trio, { signedAt: '2026-11-25T11:39:59Z' }), {}, 'Approved', /lacks quorum: 0 revoke approval/],
+    ['a revocation of an earlier admission (round opened before this one)', signedRevocation(admitted, acme, trio, { opensAt: '2026-11-25T10:00:00Z', signedAt: '2026-11-25T10:05:00Z' }), {}, 'Approved', /does not apply: its round opened at 2026-11-25T10:00:00Z, before this admission's round/],
+    ['a revocation whose log index is not after the admission', signedRevocation(admitted, acme, trio, { logIndex: 3 }), {}, 'Approved', /does not apply: its log index 3 is not after the admission's log index 3/],
+  ];
+  for (const [name, revocation, extra, phase, message] of table) {
+    test(name, () => {
+      const ev = judge(revocation, extra);
+      assert.equal(ev.phase, phase, ev.message);
+      assert.match(ev.message, message);
+    });
+  }
+
+  test('Revoked keeps the admission counts and wins over Expired', () => {
+    const expired = indicator('ti', { provenance: { partner: 'acme', proposedAt: '2026-11-25T11:00:00Z' }, validUntil: '2026-11-25T11:50:00Z' });
+    const ev = judge(signedRevocation(expired, acme, [acme, globex]), {}, expired);
+    assert.deepEqual([ev.phase, ev.reason, ev.approvals, ev.required], ['Revoked', REASON.Revoked, 3, 2]);
+  });
+
+  test('a forged certificate is reported as forged, a short one is not', () => {
+    assert.match(judgeRevocation({ ...admitted, status: { revocation: signedRevocation(admitted, acme, [acme, partner('mallory')]) } }, entries, policy)?.forged ?? '', /mallory: unknown-partner/);
+    assert.equal(judgeRevocation({ ...admitted, status: { revocation: signedRevocation(admitted, acme, [acme]) } }, entries, policy)?.forged, undefined);
+  });
+
+  test('the reconciler moves an Approved indicator to Revoked, Ready, with a Normal event', async () => {
+    const { step, current, setVotes, vote, ctx, kube, partners } = setup(['acme', 'globex', 'initech']);
+    setVotes([vote('acme', 'approve'), vote('globex', 'approve'), vote('initech', 'approve')]);
+    await step();
+    const [a, g, i] = ['acme', 'globex', 'initech'].map((id) => partners[id] as TestPartner) as [TestPartner, TestPartner, TestPartner];
+    const o = kube.objects.get('threatindicators/tm/ti') as ThreatIndicator;
+    o.status = { ...o.status, revocation: signedRevocation(o, g, [a, g, i]) };
+    assert.deepEqual(await step(), {});
+    assert.equal(current().status?.phase, 'Revoked');
+    assert.equal(current().status?.revocation?.logIndex, 5);
+    assert.deepEqual([ready(current())?.status, ready(current())?.reason], ['True', REASON.Revoked]);
+    assert.deepEqual(ctx.recorder.events.map((e) => [e.type, e.reason]), [['Normal', REASON.Approved], ['Normal', REASON.Revoked]]);
   });
 });

@@ -4,12 +4,13 @@
  * on trust), records quorum counts and conditions, and expires the indicator at validUntil by
  * requeueing for exactly that instant.
  */
-import type { Phase, ThreatIndicator, ThreatIndicatorStatus, VoteRecord } from '../api/types.ts';
+import type { Phase, RevocationRecord, ThreatIndicator, ThreatIndicatorStatus, VoteRecord } from '../api/types.ts';
 import { THREAT_INDICATORS } from '../api/schemas/index.ts';
 import type { KindValidator } from '../api/validate.ts';
 import { indicatorDigest } from '../domain/canonical.ts';
 import { normalize } from '../domain/indicator.ts';
 import { decideQuorum, type IgnoredVote, type Vote, type Voter } from '../domain/quorum.ts';
+import { verifyProposal, voteSubject } from '../exchange/entry.ts';
 import type { StatusWriter } from '../runtime/client.ts';
 import { setCondition } from '../runtime/status.ts';
 import { TerminalError, type Condition, type Context, type ObjectKey, type Reconciler, type Result } from '../runtime/types.ts';
@@ -36,7 +37,19 @@ export interface Evaluation {
   readonly ignored: readonly IgnoredVote[];
   /** When the evaluation changes by itself (expiry, window close), if ever. */
   readonly changesAt?: Date;
+  /** The judgement of status.revocation, when the object carries one. */
+  readonly revocation?: RevocationVerdict;
 }
+
+/** Whether status.revocation proves a revocation, and why (not). */
+export interface RevocationVerdict {
+  readonly proven: boolean;
+  readonly message: string;
+  /** Why the certificate itself is not genuine (unknown proposer, bad proposer signature, votes not signed by known voters), as opposed to merely short of quorum. */
+  readonly forged?: string;
+}
+
+const FORGED_VOTE = new Set(['bad-signature', 'unknown-partner', 'not-a-voter', 'wrong-digest']);
 
 /** A spec problem: the value is not in the canonical form, with what it should be. Pure. */
 export function specProblem(ti: ThreatIndicator): string | undefined {
@@ -93,11 +106,73 @@ function countsOf(t: Tally | undefined): Pick<Evaluation, 'required' | 'approval
   return t ? { required: t.required, approvals: t.approvals, rejections: t.rejections, ignored: t.ignored } : { required: 0, approvals: 0, rejections: 0, ignored: [] };
 }
 
+/** Why `r` cannot revoke this admission of `ti`: it belongs to an earlier one (a re-admitted indicator is revoked only by a later REVOKE entry). */
+function revocationOrderProblem(ti: ThreatIndicator, r: RevocationRecord): string | undefined {
+  const admitted = ti.spec.provenance?.proposedAt;
+  if (admitted !== undefined && !(Date.parse(r.window.opensAt) >= Date.parse(admitted))) {
+    return `its round opened at ${r.window.opensAt}, before this admission's round (spec.provenance.proposedAt ${admitted}): it revokes an earlier admission`;
+  }
+  const admittedIndex = ti.status?.logIndex;
+  if (admittedIndex !== undefined && r.logIndex <= admittedIndex) return `its log index ${r.logIndex} is not after the admission's log index ${admittedIndex}`;
+  return undefined;
+}
+
+/** Why the proposer part of `r` is not genuine. */
+function revocationProposerProblem(ti: ThreatIndicator, r: RevocationRecord, partners: readonly PartnerEntry[]): string | undefined {
+  const proposer = partners.find((p) => p.partnerId === r.proposerId);
+  if (proposer === undefined) return `its proposer ${JSON.stringify(r.proposerId)} is not a registered PartnerNode`;
+  if (!verifyProposal(proposer.publicKey, 'revoke', { type: ti.spec.type, value: ti.spec.value }, r.signature)) {
+    return `the signature is not ${r.proposerId}'s revocation signature (kind revocation) of this indicator`;
+  }
+  return undefined;
+}
+
+/**
+ * Judges status.revocation of `ti`: proven when it is for this admission (round opened no earlier
+ * than spec.provenance.proposedAt, log index after status.logIndex), its proposer signed the
+ * revocation of this indicator, and its votes on `voteSubject('revoke', digest)`, signed inside
+ * its window, reach the quorum of the eligible voters (domain/quorum.ts rules). Undefined when
+ * there is no revocation. Pure apart from signature verification.
+ */
+export function judgeRevocation(ti: ThreatIndicator, voters: readonly PartnerEntry[], policy: AdmissionPolicy = {}): RevocationVerdict | undefined {
+  const r = ti.status?.revocation;
+  if (r === undefined) return undefined;
+  const order = revocationOrderProblem(ti, r);
+  if (order !== undefined) return { proven: false, message: `the revocation at log index ${r.logIndex} does not apply: ${order}` };
+  const proposer = revocationProposerProblem(ti, r, voters);
+  if (proposer !== undefined) return { proven: false, message: `the revocation at log index ${r.logIndex} is not genuine: ${proposer}`, forged: proposer };
+  const eligible = voters.filter((v) => v.roles.includes('voter'));
+  if (eligible.length === 0) return { proven: false, message: 'no PartnerNode with the voter role is registered to check the revocation votes' };
+  const subject = voteSubject('revoke', indicatorDigest({ type: ti.spec.type, value: ti.spec.value }));
+  const quorum = policy.quorum !== undefined ? { quorum: Math.min(policy.quorum, eligible.length) } : {};
+  let out;
+  try {
+    out = decideQuorum({ voters: eligible.map(toVoter), votes: r.votes.map((v) => toVote(v, subject)), digest: subject, window: r.window, now: r.window.opensAt, ...quorum });
+  } catch (err) {
+    return { proven: false, message: `the revocation at log index ${r.logIndex} cannot be checked: ${err instanceof Error ? err.message : String(err)}` };
+  }
+  const text = `${out.approvals} revoke approval(s) of ${eligible.length} voters; ${out.required} required`;
+  const bad = out.ignored.filter((i) => FORGED_VOTE.has(i.reason));
+  const forged = bad.length > 0 ? { forged: `revoke votes not signed by a known voter on this revocation: ${describeIgnored(bad)}` } : {};
+  if (out.decision === 'approved') return { proven: true, message: `revoked at log index ${r.logIndex}: ${text}`, ...forged };
+  return { proven: false, message: `the revocation at log index ${r.logIndex} lacks quorum: ${text}${bad.length > 0 ? ` (${forged.forged ?? ''})` : ''}`, ...forged };
+}
+
 /**
  * Computes phase and quorum counts of `ti` from its signed votes alone. Pure apart from signature
- * verification. Expired wins once validUntil has passed.
+ * verification. Revoked wins when status.revocation proves a revocation ({@link judgeRevocation});
+ * a revocation that does not is ignored and the message says why. Expired wins next, once
+ * validUntil has passed. Quorum counts are always those of the admission votes.
  */
 export function evaluateIndicator(ti: ThreatIndicator, voters: readonly PartnerEntry[], now: Date, policy: AdmissionPolicy = {}): Evaluation {
+  const ev = evaluateAdmission(ti, voters, now, policy);
+  const rv = judgeRevocation(ti, voters, policy);
+  if (rv === undefined) return ev;
+  if (rv.proven) return { required: ev.required, approvals: ev.approvals, rejections: ev.rejections, ignored: ev.ignored, phase: 'Revoked', reason: REASON.Revoked, message: rv.message, revocation: rv };
+  return { ...ev, message: `${ev.message}; status.revocation ignored: ${rv.message}`, revocation: rv };
+}
+
+function evaluateAdmission(ti: ThreatIndicator, voters: readonly PartnerEntry[], now: Date, policy: AdmissionPolicy): Evaluation {
   const until = ti.spec.validUntil ? new Date(ti.spec.validUntil) : undefined;
   const expired = until !== undefined && until.getTime() <= now.getTime();
   const expiresAt = until && !expired ? until : undefined;
@@ -153,7 +228,7 @@ export class ThreatIndicatorReconciler implements Reconciler<ThreatIndicator> {
 
   private conditions(ti: ThreatIndicator, ev: Evaluation, now: Date): Condition[] {
     const gen = ti.metadata.generation;
-    const ready = ev.phase === 'Approved' || ev.phase === 'Rejected' || ev.phase === 'Expired' ? 'True' : 'False';
+    const ready = ev.phase === 'Proposed' ? 'False' : 'True';
     let c = setCondition(ti.status?.conditions, { type: CONDITION.Ready, status: ready, reason: ev.reason, message: ev.message, observedGeneration: gen }, now);
     c = setCondition(c, ev.ignored.length === 0
       ? { type: CONDITION.VotesVerified, status: 'True', reason: REASON.AllVotesVerified, message: `${ev.approvals + ev.rejections} vote(s) counted`, observedGeneration: gen }
@@ -162,7 +237,7 @@ export class ThreatIndicatorReconciler implements Reconciler<ThreatIndicator> {
   }
 
   private async announce(ctx: Context, ti: ThreatIndicator, was: Phase | undefined, ev: Evaluation): Promise<void> {
-    const corrected = was !== undefined && was !== 'Proposed' && ev.phase !== 'Expired';
+    const corrected = was !== undefined && was !== 'Proposed' && ev.phase !== 'Expired' && ev.phase !== 'Revoked';
     const reason = corrected ? REASON.PhaseCorrected : ev.reason;
     const message = corrected ? `phase ${was} was not proven by the signed votes; recomputed ${ev.phase}: ${ev.message}` : `${ev.phase}: ${ev.message}`;
     await ctx.recorder.event(ti, corrected ? 'Warning' : 'Normal', reason, message);

@@ -65,8 +65,8 @@ function spec(): SchemaNode {
   );
 }
 
-function status(): SchemaNode {
-  const vote = obj(
+function voteSchema(subject: string): SchemaNode {
+  return obj(
     {
       partnerId: PARTNER_ID,
       decision: { type: 'string', enum: ['approve', 'reject'] },
@@ -75,13 +75,32 @@ function status(): SchemaNode {
       signature: SIGNATURE,
     },
     ['partnerId', 'decision', 'signedAt', 'signature'],
+    { description: `A partner's Ed25519 vote (signature kind vote) on ${subject}.` },
   );
+}
+
+function revocation(): SchemaNode {
+  return obj(
+    {
+      logIndex: int(0, Number.MAX_SAFE_INTEGER, { description: 'Index of the REVOKE entry in the replicated Merkle log.' }),
+      proposerId: PARTNER_ID,
+      signature: str(256, { minLength: 1, description: 'The proposer\'s Ed25519 signature (kind revocation) over the canonical {"digest","kind":"revoke"}.' }),
+      window: obj({ opensAt: time('When the revocation round opened.'), closesAt: time('When the revocation round closed.') }, ['opensAt', 'closesAt'], { description: 'Voting window of the revocation round.' }),
+      votes: list(voteSchema('the SHA-256 of the revocation payload (exchange/entry.ts voteSubject)'), 64, { 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['partnerId'], description: 'The revocation\'s quorum certificate.' }),
+    },
+    ['logIndex', 'proposerId', 'signature', 'window', 'votes'],
+    { description: 'The revocation certificate from the log: phase is Revoked only when its votes reach quorum.' },
+  );
+}
+
+function status(): SchemaNode {
   return obj(
     {
       phase: { type: 'string', enum: [...PHASE_ENUM], description: 'Proposed, Approved, Rejected, Expired or Revoked.' },
-      votes: list(vote, 64, { 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['partnerId'], description: 'Signed votes, one per partner.' }),
+      votes: list(voteSchema('the indicator digest'), 64, { 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['partnerId'], description: 'Signed votes, one per partner.' }),
       quorum: obj({ required: int(0, 1000), approvals: int(0, 1000), rejections: int(0, 1000), summary: str(64, { description: 'approvals/required, for printing.' }) }, [], { description: 'Quorum required and reached.' }),
       logIndex: int(0, Number.MAX_SAFE_INTEGER, { description: 'Index in the replicated Merkle log once Approved.' }),
+      revocation: revocation(),
       conditions: conditions(),
       observedGeneration: int(0, Number.MAX_SAFE_INTEGER),
     },
@@ -102,6 +121,8 @@ export const threatIndicatorKind: KindDefinition = {
     { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
     { name: 'Votes', type: 'string', jsonPath: '.status.quorum.summary', description: 'approvals/required' },
     { name: 'Quorum', type: 'integer', jsonPath: '.status.quorum.required' },
+    { name: 'Index', type: 'integer', jsonPath: '.status.logIndex', description: 'log index of the admission', priority: 1 },
+    { name: 'Revocation', type: 'integer', jsonPath: '.status.revocation.logIndex', description: 'log index of the revocation', priority: 1 },
     AGE_COLUMN,
   ],
   schema: objectSchema('One threat indicator under quorum admission.', spec(), status()),
