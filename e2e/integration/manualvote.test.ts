@@ -68,8 +68,8 @@ function known(wrongAlpha = false): Array<{ partnerId: string; publicKey: Signin
   return IDS.map((id) => ({ partnerId: id, publicKey: wrongAlpha && id === 'alpha' ? SigningKey.generate().publicKey : net.partners.get(id)!.key.publicKey }));
 }
 
-function mirror(id: Id, namespace: string, partners = known()): PendingMirror {
-  return new PendingMirror({ client: kube, namespace, sequencer: clients[id], partnerId: id, key: net.partners.get(id)!.key, partners: () => partners, now: () => new Date(), log: logger() });
+function mirror(id: Id, namespace: string, partners = known(), now = (): Date => new Date()): PendingMirror {
+  return new PendingMirror({ client: kube, namespace, sequencer: clients[id], partnerId: id, key: net.partners.get(id)!.key, partners: () => partners, now, log: logger() });
 }
 
 async function propose(ind: Indicator): Promise<void> {
@@ -226,5 +226,20 @@ describe('voting from the cluster with annotations', () => {
     assert.equal((await get(ns.bravo, evil))?.metadata.labels?.[MANUAL_VOTE.pendingLabel], undefined);
     assert.equal((await get(ns.bravo, other))?.metadata.labels?.[MANUAL_VOTE.pendingLabel], 'true');
     assert.deepEqual(await mirrors.bravo.syncOnce(), { ...NONE, pending: 1 });
+  });
+
+  test('a vote the sequencer refuses is reported with its reason; removing the result sends it again', async () => {
+    const skewed = mirror('charlie', ns.charlie, known(), () => new Date('2001-01-01T00:00:00Z'));
+    await annotate(ns.charlie, other, { [MANUAL_VOTE.vote]: 'approve' });
+    assert.deepEqual(await skewed.syncOnce(), { ...NONE, pending: 1, votes: 1, results: 1 });
+    const a = (await get(ns.charlie, other))?.metadata.annotations ?? {};
+    assert.match(a[MANUAL_VOTE.result] ?? '', /^refused: approve refused: the sequencer refused it \(outside-window\): .*vote signed at 2001-01-01T00:00:00\.000Z is outside the round's window/);
+    assert.equal(a[MANUAL_VOTE.votedAt], '2001-01-01T00:00:00.000Z');
+    assert.deepEqual(await mirrors.charlie.syncOnce(), { ...NONE, pending: 1 });
+    assert.deepEqual((await round(other))?.tally, { approvals: 0, rejections: 0, required: 2 });
+    await annotate(ns.charlie, other, { [MANUAL_VOTE.result]: null });
+    assert.deepEqual(await mirrors.charlie.syncOnce(), { ...NONE, pending: 1, votes: 1, results: 1 });
+    assert.match((await get(ns.charlie, other))?.metadata.annotations?.[MANUAL_VOTE.result] ?? '', /^counted: approve counted/);
+    assert.deepEqual((await round(other))?.tally, { approvals: 1, rejections: 0, required: 2 });
   });
 });

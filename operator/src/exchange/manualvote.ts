@@ -275,7 +275,10 @@ export class PendingMirror {
     counts.mirrored += 1;
     this.#o.log.info('mirrored pending proposal', { name, value: round.indicator.value, proposer: round.proposerId, closesAt: round.window.closesAt });
     // So `kubectl get ti` shows Proposed even before the ThreatIndicator controller reconciles it.
-    return client.patchStatus<ThreatIndicator>(THREAT_INDICATORS, name, namespace, { status: { phase: 'Proposed' } }).catch(() => created);
+    return client.patchStatus<ThreatIndicator>(THREAT_INDICATORS, name, namespace, { status: { phase: 'Proposed' } }).catch((err: unknown) => {
+      this.#o.log.debug('could not set phase Proposed on a mirrored proposal; the ThreatIndicator controller sets it', { name, err });
+      return created;
+    });
   }
 
   async #answer(obj: ThreatIndicator, view: RoundView, counts: Counts): Promise<void> {
