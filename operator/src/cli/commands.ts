@@ -10,6 +10,8 @@ import { registerDemo } from './demo.ts';
 import { registerIngest } from './ingest.ts';
 import { registerUp } from './up.ts';
 import { registerVote } from './vote.ts';
+import { registerSequencer } from './sequencer.ts';
+import { registerSandbox } from './sandbox.ts';
 
 /** Adds every subcommand to `program`. */
 export function registerCommands(program: Command, env: CliEnv, log: Logger): void {
@@ -21,4 +23,6 @@ export function registerCommands(program: Command, env: CliEnv, log: Logger): vo
   registerIngest(program, env, log);
   registerUp(program, env, log);
   registerVote(program, env, log);
+  registerSequencer(program, env, log);
+  registerSandbox(program, env, log);
 }

@@ -26,6 +26,7 @@ import { KubeHttpClient } from '../runtime/kube.ts';
 import { loadKubeconfig } from '../runtime/kubeconfig.ts';
 import { applyManifests } from '../runtime/manifest.ts';
 import type { KubeObject } from '../runtime/types.ts';
+import { StopSignal } from './stopsignal.ts';
 import { namespacesOf, readManifestDir, remoteSource } from '../sandbox/manifests.ts';
 import { loadOrCreatePartners, partnerNode, proposedLocally, voteOnLocalProposals, type LocalPartner } from '../sandbox/partners.ts';
 import { LOCAL_FEEDS, localFeed, startFeedServer } from '../sandbox/feedserver.ts';
@@ -74,37 +75,6 @@ function output(env: CliEnv, json: boolean, started: number): Out {
       env.stdout.write(`\n${new Date().toISOString()}  ${s.reconciled}/${s.total} reconciled\n${renderTable(rows)}`);
     },
   };
-}
-
-/** Resolves on the first SIGINT/SIGTERM (`aborted` turns true); a second one exits at once. */
-class StopSignal {
-  aborted = false;
-  readonly done: Promise<string>;
-  private readonly off: () => void;
-
-  constructor() {
-    let handler: (sig: string) => void = () => undefined;
-    this.done = new Promise((res) => {
-      handler = (sig) => {
-        // A second Ctrl-C means "now": child servers die with us (they exit when their stdin closes).
-        if (this.aborted) process.exit(130);
-        this.aborted = true;
-        res(sig);
-      };
-    });
-    const onInt = (): void => handler('SIGINT');
-    const onTerm = (): void => handler('SIGTERM');
-    process.on('SIGINT', onInt);
-    process.on('SIGTERM', onTerm);
-    this.off = () => {
-      process.off('SIGINT', onInt);
-      process.off('SIGTERM', onTerm);
-    };
-  }
-
-  dispose(): void {
-    this.off();
-  }
 }
 
 function positiveInt(value: string): number {

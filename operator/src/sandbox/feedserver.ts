@@ -35,11 +35,14 @@ export interface FeedServer {
   close(): Promise<void>;
 }
 
-/** Serves GET /<file> from FIXTURES_DIR (file names only, no paths) on 127.0.0.1, port picked by the kernel. */
-export async function startFeedServer(): Promise<FeedServer> {
+/**
+ * Serves GET /<file> from FIXTURES_DIR (file names only, no paths) on 127.0.0.1, port picked by
+ * the kernel; `extra` maps further names to files anywhere (a feed the user gave).
+ */
+export async function startFeedServer(extra: ReadonlyMap<string, string> = new Map()): Promise<FeedServer> {
   const server: Server = createServer((req, res) => {
     const name = basename(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname));
-    readFile(new URL(name, FIXTURES_DIR)).then(
+    readFile(extra.get(name) ?? new URL(name, FIXTURES_DIR)).then(
       (body) => res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }).end(body),
       () => res.writeHead(404, { 'content-type': 'text/plain' }).end(`no bundled snapshot named ${name}\n`),
     );

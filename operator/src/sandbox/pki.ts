@@ -1,0 +1,92 @@
+/**
+ * The local network's certificate authority, made with the openssl CLI (Node can verify X.509
+ * but not issue it): a CA and, per party, a certificate whose subject CN is the party id, for
+ * mutual TLS on loopback (SAN IP:127.0.0.1 and DNS:localhost, extended key usage serverAuth and
+ * clientAuth). Everything lives under one directory, keys mode 0600, and is reused when present
+ * so a restarted sandbox keeps its identities.
+ */
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { access, chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+/** Paths of one party's PEM files. */
+export interface PartyFiles {
+  readonly caPath: string;
+  readonly certPath: string;
+  readonly keyPath: string;
+}
+
+/** What a certificate is for; both for partners, which serve gossip and call the sequencer. */
+export type CertUse = 'server' | 'client' | 'both';
+
+const EKU: Readonly<Record<CertUse, string>> = { server: 'serverAuth', client: 'clientAuth', both: 'serverAuth,clientAuth' };
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(() => true, () => false);
+}
+
+async function openssl(args: readonly string[]): Promise<void> {
+  try {
+    await run('openssl', [...args]);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException & { stderr?: string };
+    if (e.code === 'ENOENT') throw new Error('the openssl command is needed to issue the local network\'s certificates; install it (Debian: apt-get install openssl)', { cause: err });
+    throw new Error(`openssl ${args[0] ?? ''} failed: ${(e.stderr ?? e.message).trim()}`, { cause: err });
+  }
+}
+
+/** A CA under `dir` (created on first use, valid `days`). */
+export class LocalCa {
+  readonly #dir: string;
+  readonly #days: number;
+
+  private constructor(dir: string, days: number) {
+    this.#dir = dir;
+    this.#days = days;
+  }
+
+  /** Opens the CA in `dir`, creating its key (0600) and self-signed certificate named `name` when missing. */
+  static async open(dir: string, name: string, days = 30): Promise<LocalCa> {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const ca = new LocalCa(dir, days);
+    if (!(await exists(ca.caPath))) {
+      await openssl([
+        'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', String(days), '-subj', `/CN=${name}`,
+        '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
+        '-keyout', join(dir, 'ca.key'), '-out', ca.caPath,
+      ]);
+      await chmod(join(dir, 'ca.key'), 0o600);
+    }
+    return ca;
+  }
+
+  /** The CA certificate (PEM file). */
+  get caPath(): string {
+    return join(this.#dir, 'ca.pem');
+  }
+
+  /** Issues (or reuses) the certificate of party `cn`; `cn` must be a DNS label, as partner ids are. */
+  async issue(cn: string, use: CertUse = 'both'): Promise<PartyFiles> {
+    if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(cn)) throw new Error(`certificate name ${JSON.stringify(cn)} must be a lower-case DNS label, like partner ids`);
+    const base = join(this.#dir, `${cn}-${use}`);
+    const files = { caPath: this.caPath, certPath: `${base}.pem`, keyPath: `${base}.key` };
+    if (await exists(files.certPath) && await exists(files.keyPath)) return files;
+    const ext = `${base}.ext`;
+    await writeFile(ext, `basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=${EKU[use]}\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n`);
+    await openssl(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', `/CN=${cn}`, '-keyout', files.keyPath, '-out', `${base}.csr`]);
+    await chmod(files.keyPath, 0o600);
+    const serial = BigInt(`0x${randomBytes(8).toString('hex')}`).toString();
+    await openssl(['x509', '-req', '-in', `${base}.csr`, '-CA', this.caPath, '-CAkey', join(this.#dir, 'ca.key'), '-set_serial', serial, '-days', String(this.#days), '-extfile', ext, '-out', files.certPath]);
+    return files;
+  }
+}
+
+/** Reads a party's PEM files into the material the exchange's TLS functions take. */
+export async function readTlsMaterial(files: PartyFiles): Promise<{ caPem: string; certPem: string; keyPem: string }> {
+  const [caPem, certPem, keyPem] = await Promise.all([readFile(files.caPath, 'utf8'), readFile(files.certPath, 'utf8'), readFile(files.keyPath, 'utf8')]);
+  return { caPem, certPem, keyPem };
+}
