@@ -11,6 +11,7 @@ import { registerIngest } from './ingest.ts';
 import { registerUp } from './up.ts';
 import { registerVote } from './vote.ts';
 import { registerSequencer } from './sequencer.ts';
+import { registerSequencer } from './sequencer.ts';
 import { registerSandbox } from './sandbox.ts';
 
 /** Adds every subcommand to `program`. */
@@ -23,6 +24,7 @@ export function registerCommands(program: Command, env: CliEnv, log: Logger): vo
   registerIngest(program, env, log);
   registerUp(program, env, log);
   registerVote(program, env, log);
+  registerSequencer(program, env, log);
   registerSequencer(program, env, log);
   registerSandbox(program, env, log);
 }

@@ -67,8 +67,16 @@ export interface SequencerOptions {
   readonly skewMs?: number;
   /** Recent entries kept in memory to serve partners without a database read (0: always read the store). @default 50_000 */
   readonly entryCacheSize?: number;
+  /** Told the outcome of every proposal and vote (metrics). @default none */
+  readonly observer?: SequencerObserver;
   readonly now: () => Date;
   readonly log: Logger;
+}
+
+/** Hooks told how each proposal and vote was answered: its result status, `refused` (an ExchangeRefusal) or `error`. */
+export interface SequencerObserver {
+  proposal(status: ProposalResult['status'] | 'refused' | 'error'): void;
+  vote(status: VoteResult['status'] | 'refused' | 'error'): void;
 }
 
 /** A proposal as received: kind, wire indicator, proposer and signature. */
@@ -221,8 +229,29 @@ export class Sequencer {
     return this.#log.size;
   }
 
-  /** Opens a round for a verified proposal; idempotent for an indicator already pending or decided. */
-  async propose(callerId: string, p: ProposalInput): Promise<ProposalResult> {
+  /** Rounds waiting for votes (after dropping expired ones). */
+  get pendingCount(): number {
+    this.expire();
+    return this.#pending.size;
+  }
+
+  /** Opens a round for a verified proposal; idempotent for an indicator already pending or admitted and active. */
+  propose(callerId: string, p: ProposalInput): Promise<ProposalResult> {
+    return this.#observed<ProposalResult['status'], ProposalResult>((s) => this.#opts.observer?.proposal(s), () => this.#propose(callerId, p));
+  }
+
+  async #observed<S extends string, R extends { readonly status: S }>(report: (s: S | 'refused' | 'error') => void, fn: () => Promise<R>): Promise<R> {
+    try {
+      const r = await fn();
+      report(r.status);
+      return r;
+    } catch (err) {
+      report(err instanceof ExchangeRefusal ? 'refused' : 'error');
+      throw err;
+    }
+  }
+
+  async #propose(callerId: string, p: ProposalInput): Promise<ProposalResult> {
     const result = this.#open(callerId, p);
     const round = this.#pending.get(result.subject);
     if (result.status === 'opened' && round !== undefined && this.#opts.rounds !== undefined) {
@@ -270,7 +299,11 @@ export class Sequencer {
   }
 
   /** Counts a verified vote and decides the round; an approval appends the entry before returning. */
-  async vote(callerId: string, v: Vote): Promise<VoteResult> {
+  vote(callerId: string, v: Vote): Promise<VoteResult> {
+    return this.#observed<VoteResult['status'], VoteResult>((s) => this.#opts.observer?.vote(s), () => this.#vote(callerId, v));
+  }
+
+  async #vote(callerId: string, v: Vote): Promise<VoteResult> {
     this.expire();
     const voter = this.#caller(callerId, v.partnerId);
     if (!voter.roles.includes('voter')) throw this.#refuse(callerId, new ExchangeRefusal('permission-denied', 'missing-role', `${v.partnerId} does not have the voter role`));
