@@ -11,7 +11,6 @@ import { registerIngest } from './ingest.ts';
 import { registerUp } from './up.ts';
 import { registerVote } from './vote.ts';
 import { registerSequencer } from './sequencer.ts';
-import { registerSequencer } from './sequencer.ts';
 import { registerSandbox } from './sandbox.ts';
 
 /** Adds every subcommand to `program`. */
@@ -24,7 +23,6 @@ export function registerCommands(program: Command, env: CliEnv, log: Logger): vo
   registerIngest(program, env, log);
   registerUp(program, env, log);
   registerVote(program, env, log);
-  registerSequencer(program, env, log);
   registerSequencer(program, env, log);
   registerSandbox(program, env, log);
 }
