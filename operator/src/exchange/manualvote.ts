@@ -207,7 +207,7 @@ export class PendingMirror {
    * One pass: list the pending rounds, create the missing mirrored proposals, answer unanswered
    * vote annotations, and drop the pending label of objects whose round has closed. Throws when
    * the sequencer or the API server cannot be listed; a failure on one object is logged and
-   * counted in `deferred`, and retried on the next call.
+   * counted in `deferred`, and retried on the next call. Not reentrant: call it from one loop.
    */
   async syncOnce(): Promise<MirrorReport> {
     const view = this.#view(await this.#o.sequencer.listPending());
@@ -283,6 +283,7 @@ export class PendingMirror {
 
   async #answer(obj: ThreatIndicator, view: RoundView, counts: Counts): Promise<void> {
     const name = obj.metadata.name;
+    if (obj.metadata.deletionTimestamp !== undefined) return;
     const metadata: Record<string, unknown> = {};
     if (needsAnswer(obj.metadata.annotations)) {
       const answer = await this.#decide(obj, view);
