@@ -18,6 +18,7 @@ describe('operatorOptions refuses inconsistent flags', () => {
   const env: CliEnv = { kubeconfig: undefined, mongodbUri: undefined, cacheDir: '/tmp', logLevel: 'error', stdout: sink, stderr: sink };
   const log = createLogger(sink, 'error');
   const base: OperatorFlags = { metricsBind: '127.0.0.1:0', webhookBind: '127.0.0.1:0', leaderElect: false, executor: 'job', jobImage: 'img', votingWindow: '72h' };
+  const exchange: Partial<OperatorFlags> = { exchange: true, partnerId: 'acme', signingKey: '/nonexistent/acme.pem', tlsCert: '/nonexistent/acme.crt', tlsKey: '/nonexistent/acme.key', tlsCa: '/nonexistent/ca.pem' };
   const cases: Array<[string, Partial<OperatorFlags>, RegExp]> = [
     ['partner id without key', { partnerId: 'acme' }, /--partner-id and --signing-key go together/],
     ['no kubeconfig outside a cluster', { jobImage: 'img' }, /KUBERNETES_SERVICE_HOST|in-cluster|service ?account/i],
@@ -27,10 +28,23 @@ describe('operatorOptions refuses inconsistent flags', () => {
     ['cert without key', { webhookCert: 'c.pem' }, /--webhook-cert and --webhook-key go together/],
     ['zero quorum', { quorum: '0' }, /--quorum must be a whole number/],
     ['bad voting window', { votingWindow: 'a week' }, /not a duration/],
+    ['exchange without identity and TLS', { exchange: true }, /--exchange needs --partner-id, --signing-key, --tls-cert, --tls-key, --tls-ca/],
+    ['exchange without TLS', { exchange: true, partnerId: 'acme', signingKey: 'k.pem' }, /--exchange needs --tls-cert, --tls-key, --tls-ca/],
+    ['exchange without a MongoDB URI', { ...exchange }, /--exchange needs a MongoDB URI: give --mongodb-uri/],
+    ['exchange with a non-mongodb URI', { ...exchange, mongodbUri: 'http://db:27017' }, /--mongodb-uri "http:\/\/db:27017" must start with mongodb:\/\//],
+    ['exchange with a bad gossip bind', { ...exchange, mongodbUri: 'mongodb://db', gossipBind: 'nowhere' }, /--gossip-bind "nowhere" must be host:port/],
+    ['exchange with a bad sync interval', { ...exchange, mongodbUri: 'mongodb://db', syncInterval: '0s' }, /--sync-interval: duration "0s" is zero/],
+    ['exchange with a bad repair interval', { ...exchange, mongodbUri: 'mongodb://db', repairInterval: 'hourly' }, /--repair-interval: "hourly" is not a duration/],
+    ['TLS flags without --exchange', { tlsCert: 'c.pem', votingPolicy: 'p.yaml' }, /--tls-cert, --voting-policy only apply with --exchange/],
+    ['exchange with an unreadable signing key', { ...exchange, mongodbUri: 'mongodb://db' }, /--signing-key \/nonexistent\/acme.pem: cannot read it \(ENOENT\)/],
   ];
   for (const [name, flags, re] of cases) {
     test(name, async () => {
       await assert.rejects(operatorOptions({ ...base, ...flags }, env, log), re);
     });
   }
+
+  test('exchange takes MONGODB_URI from the environment (then fails on the first unreadable file, before connecting)', async () => {
+    await assert.rejects(operatorOptions({ ...base, ...exchange }, { ...env, mongodbUri: 'mongodb://127.0.0.1:1' }, log), /--signing-key \/nonexistent\/acme.pem: cannot read it/);
+  });
 });

@@ -21,9 +21,10 @@ import { JobExecutor } from '../controllers/jobexecutor.ts';
 import { InProcessExecutor } from '../controllers/inprocess.ts';
 import type { FeedRunExecutor } from '../controllers/executor.ts';
 import { parseDuration } from '../controllers/schedule.ts';
+import { checkExchangeFlags, exchangeRunnable, loadExchangeMaterial, type ExchangeFlags } from './exchangeflags.ts';
 
-/** Parsed command-line options of `threatmesh operator`. */
-export interface OperatorFlags {
+/** Parsed command-line options of `threatmesh operator` (the exchange flags are in exchangeflags.ts). */
+export interface OperatorFlags extends ExchangeFlags {
   readonly kubeconfig?: string;
   readonly namespace?: string;
   readonly metricsBind: string;
@@ -77,7 +78,10 @@ function executorFor(flags: OperatorFlags, client: KubeClient, env: CliEnv): Fee
 async function identityCheck(flags: OperatorFlags, log: Logger): Promise<void> {
   if ((flags.partnerId === undefined) !== (flags.signingKey === undefined)) throw new Error('--partner-id and --signing-key go together: give both (this partner\'s id and its private.pem from "threatmesh keys generate") or neither');
   if (!flags.signingKey) return;
-  const key = SigningKey.fromPem(await readFile(flags.signingKey, 'utf8'));
+  const pem = await readFile(flags.signingKey, 'utf8').catch((err: unknown) => {
+    throw new Error(`--signing-key ${flags.signingKey}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})`, { cause: err });
+  });
+  const key = SigningKey.fromPem(pem);
   log.info('partner identity', { partnerId: flags.partnerId, keyId: key.publicKey.id });
 }
 
@@ -92,10 +96,15 @@ function checkFlags(flags: OperatorFlags): void {
   parseDuration(flags.votingWindow);
 }
 
-/** Builds OperatorOptions from flags (flag errors first, before any connection); exported for tests. */
-export async function operatorOptions(flags: OperatorFlags, env: CliEnv, log: Logger): Promise<OperatorOptions> {
+/**
+ * Builds OperatorOptions from flags (flag errors first, before any connection); exported for
+ * tests. `onExchangeError` hears a partner-exchange edge that failed to start.
+ */
+export async function operatorOptions(flags: OperatorFlags, env: CliEnv, log: Logger, onExchangeError?: (err: unknown) => void): Promise<OperatorOptions> {
   checkFlags(flags);
+  const exchange = checkExchangeFlags(flags, env, parseBind);
   await identityCheck(flags, log);
+  const material = exchange ? await loadExchangeMaterial(exchange) : undefined;
   const client = new KubeHttpClient(await clusterConfig(flags, env), { userAgent: 'threatmesh-operator' });
   const identity = flags.identity ?? `${hostname()}-${process.pid}`;
   const webhook = flags.webhookCert && flags.webhookKey
@@ -113,6 +122,7 @@ export async function operatorOptions(flags: OperatorFlags, env: CliEnv, log: Lo
     ...(flags.namespace ? { namespace: flags.namespace } : {}),
     ...(webhook ? { webhook } : {}),
     ...(flags.leaderElect ? { leaderElection: { name: LEADER_LEASE_NAME, namespace: flags.leaderElectionNamespace ?? flags.namespace ?? OPERATOR_NAMESPACE, identity } } : {}),
+    ...(material ? { extras: (parts) => [exchangeRunnable(material, { client, log, admission: policy, ...(onExchangeError ? { onError: onExchangeError } : {}) }, parts)] } : {}),
   };
 }
 
@@ -142,14 +152,27 @@ export function registerOperator(program: Command, env: CliEnv, log: Logger): vo
     .option('--job-image <image>', 'image of ingestion Jobs (needed with --executor job)')
     .option('--job-service-account <name>', 'ServiceAccount of ingestion Jobs, in each Feed namespace (see config/rbac/ingest.yaml)', INGEST_NAME)
     .option('--ingestion-module <path>', 'module exporting runIngestion(feed, runId, context) for --executor inprocess (default: the built-in Feed ingestion)')
-    .option('--partner-id <id>', 'this partner\'s id (with --signing-key)')
+    .option('--partner-id <id>', 'this partner\'s id (with --signing-key; the CN of --tls-cert with --exchange)')
     .option('--signing-key <file>', 'this partner\'s Ed25519 private.pem (with --partner-id)')
+    .option('--exchange', 'join the partner exchange: replicate the sequencer\'s log, forward local proposals, vote, gossip tree heads (needs --partner-id, --signing-key, --tls-*, a MongoDB URI)')
+    .option('--exchange-namespace <ns>', 'where PartnerNodes are read and replicated ThreatIndicators written (default: threatmesh)')
+    .option('--tls-cert <file>', 'this partner\'s mTLS certificate (PEM, CN = --partner-id)')
+    .option('--tls-key <file>', 'private key of --tls-cert (PEM)')
+    .option('--tls-ca <file>', 'the network CA that issues every party\'s certificate (PEM)')
+    .option('--mongodb-uri <uri>', 'MongoDB of this partner\'s replica (default: $MONGODB_URI)')
+    .option('--database <name>', 'database of this partner\'s replica (default: threatmesh_partner)')
+    .option('--voting-policy <file>', 'YAML voting policy (default: automatic, approve what the warning lists allow)')
+    .option('--gossip-bind <host:port>', 'serve this partner\'s accepted tree head to peers here (default: 0.0.0.0:8444)')
+    .option('--repair-interval <duration>', 'drift repair period (default: 5m)')
+    .option('--sync-interval <duration>', 'status, gossip, forwarding and voting period (default: 2s)')
     .option('--voting-window <duration>', 'how long voting on a proposal stays open', '72h')
     .option('--quorum <n>', 'approvals required (default ⌊2n/3⌋+1 of n voters)')
     .action(async (flags: OperatorFlags) => {
-      const opts = await operatorOptions(flags, env, log);
+      let edgeFailed: (why: string) => void = () => undefined;
+      const opts = await operatorOptions(flags, env, log, (err) => edgeFailed(`exchange edge failed to start: ${err instanceof Error ? err.message : String(err)}`));
       let running: RunningOperator | undefined;
       const lost = new Promise<string>((res) => {
+        edgeFailed = res;
         const withLoss: OperatorOptions = { ...opts, onLostLeadership: () => res('lost leadership') };
         void startOperator(withLoss).then((r) => { running = r; }, (err: unknown) => res(`start failed: ${err instanceof Error ? err.message : String(err)}`));
       });

@@ -12,7 +12,7 @@ import type { KubeClient } from '../runtime/client.ts';
 import { systemClock, type Clock, type TimerHandle } from '../runtime/clock.ts';
 import { KubeEventRecorder } from '../runtime/events.ts';
 import { objectKey } from '../runtime/informer.ts';
-import { Manager, type ManagerLeaderElection } from '../runtime/manager.ts';
+import { Manager, type ManagerLeaderElection, type Runnable } from '../runtime/manager.ts';
 import { RuntimeMetrics } from '../runtime/metrics.ts';
 import type { Context } from '../runtime/types.ts';
 import type { FeedRunExecutor } from './executor.ts';
@@ -45,6 +45,17 @@ export interface OperatorOptions {
   readonly onLostLeadership?: () => void;
   /** Event reportingInstance, e.g. the pod name. */
   readonly identity?: string;
+  /**
+   * Extra leader-only work (the partner exchange edge), built with the operator's voter registry
+   * and metrics and started after the controllers, on the leader only when electing.
+   */
+  readonly extras?: (parts: OperatorParts) => readonly Runnable[];
+}
+
+/** What {@link OperatorOptions.extras} builds on. */
+export interface OperatorParts {
+  readonly registry: VoterRegistry;
+  readonly metrics: RuntimeMetrics;
 }
 
 /** A started operator. */
@@ -80,6 +91,10 @@ export function seedRegistry(registry: VoterRegistry, nodes: readonly PartnerNod
     const p = partnerEntry(objectKey(pn), pn);
     if (p.ok) registry.upsert(p.entry);
   }
+}
+
+function addExtras(manager: Manager, extras: OperatorOptions['extras'], parts: OperatorParts): void {
+  for (const r of extras?.(parts) ?? []) manager.add(r);
 }
 
 /** Builds and starts the operator; resolves once caches synced and the webhook listens. */
@@ -126,6 +141,8 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     for (const ti of tiInf.list()) tiCtl.enqueue(objectKey(ti));
     for (const pn of pnInf.list()) pnCtl.enqueue(objectKey(pn));
   });
+
+  addExtras(manager, opts.extras, { registry, metrics });
 
   let timer: TimerHandle | undefined;
   const tick = (): void => {

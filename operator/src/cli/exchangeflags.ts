@@ -1,0 +1,145 @@
+/**
+ * The partner-exchange flags of `threatmesh operator` (`--exchange` and friends): validated
+ * before anything connects, then loaded (PEM files, signing key, voting policy, warning lists)
+ * into the leader-only edge Runnable. The MongoDB connection opens when the edge starts.
+ */
+import { readFile } from 'node:fs/promises';
+import { MongoClient } from 'mongodb';
+import type { OperatorParts } from '../controllers/setup.ts';
+import type { AdmissionPolicy } from '../controllers/threatindicator.ts';
+import { parseDuration } from '../controllers/schedule.ts';
+import { SigningKey } from '../domain/signature.ts';
+import { edgeRunnable, startEdge, type RunningEdge } from '../exchange/edge.ts';
+import { parseVotingPolicy, type VotingPolicy } from '../exchange/policy.ts';
+import type { TlsMaterial } from '../exchange/tls.ts';
+import { loadWarningLists } from '../feeds/warninglists.ts';
+import type { Logger } from '../log.ts';
+import type { KubeClient } from '../runtime/client.ts';
+import type { Runnable } from '../runtime/manager.ts';
+import type { CliEnv } from './env.ts';
+
+/** The exchange flags as commander parses them. */
+export interface ExchangeFlags {
+  readonly exchange?: boolean;
+  readonly exchangeNamespace?: string;
+  readonly partnerId?: string;
+  readonly signingKey?: string;
+  readonly tlsCert?: string;
+  readonly tlsKey?: string;
+  readonly tlsCa?: string;
+  readonly mongodbUri?: string;
+  readonly database?: string;
+  readonly votingPolicy?: string;
+  readonly gossipBind?: string;
+  readonly repairInterval?: string;
+  readonly syncInterval?: string;
+}
+
+/** Defaults of the exchange flags (CONTRACT.md). */
+export const EXCHANGE_DEFAULTS = { namespace: 'threatmesh', database: 'threatmesh_partner', gossipBind: '0.0.0.0:8444', repairInterval: '5m', syncInterval: '2s' } as const;
+
+/** Validated exchange settings (files not read yet). */
+export interface ExchangeSettings {
+  readonly namespace: string;
+  readonly partnerId: string;
+  readonly signingKey: string;
+  readonly tls: { readonly cert: string; readonly key: string; readonly ca: string };
+  readonly mongodbUri: string;
+  readonly database: string;
+  readonly votingPolicy?: string;
+  readonly gossipBind: { readonly host: string; readonly port: number };
+  readonly repairIntervalMs: number;
+  readonly syncIntervalMs: number;
+}
+
+const ONLY_WITH_EXCHANGE: ReadonlyArray<[keyof ExchangeFlags, string]> = [
+  ['tlsCert', '--tls-cert'], ['tlsKey', '--tls-key'], ['tlsCa', '--tls-ca'], ['votingPolicy', '--voting-policy'], ['gossipBind', '--gossip-bind'],
+  ['repairInterval', '--repair-interval'], ['syncInterval', '--sync-interval'], ['exchangeNamespace', '--exchange-namespace'], ['database', '--database'], ['mongodbUri', '--mongodb-uri'],
+];
+
+function duration(flag: string, text: string): number {
+  try {
+    return parseDuration(text);
+  } catch (err) {
+    throw new Error(`${flag}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+}
+
+/**
+ * Checks the exchange flags without touching files or the network; undefined without
+ * --exchange. Throws a message naming the flag and what to give.
+ */
+export function checkExchangeFlags(flags: ExchangeFlags, env: CliEnv, parseBind: (flag: string, text: string) => { host: string; port: number }): ExchangeSettings | undefined {
+  if (flags.exchange !== true) {
+    const stray = ONLY_WITH_EXCHANGE.filter(([k]) => flags[k] !== undefined).map(([, f]) => f);
+    if (stray.length > 0) throw new Error(`${stray.join(', ')} only apply with --exchange; add --exchange to join the partner exchange or drop them`);
+    return undefined;
+  }
+  const missing = [['--partner-id', flags.partnerId], ['--signing-key', flags.signingKey], ['--tls-cert', flags.tlsCert], ['--tls-key', flags.tlsKey], ['--tls-ca', flags.tlsCa]].filter(([, v]) => v === undefined || v === '').map(([f]) => f);
+  if (missing.length > 0) throw new Error(`--exchange needs ${missing.join(', ')}: this partner's id, its Ed25519 private.pem and its mTLS certificate, key and network CA (certificate CN = --partner-id)`);
+  const mongodbUri = flags.mongodbUri ?? env.mongodbUri;
+  if (mongodbUri === undefined || mongodbUri === '') throw new Error('--exchange needs a MongoDB URI: give --mongodb-uri mongodb://HOST:27017 or set MONGODB_URI');
+  if (!/^mongodb(\+srv)?:\/\//.test(mongodbUri)) throw new Error(`--mongodb-uri ${JSON.stringify(mongodbUri)} must start with mongodb:// or mongodb+srv://`);
+  const syncIntervalMs = duration('--sync-interval', flags.syncInterval ?? EXCHANGE_DEFAULTS.syncInterval);
+  const repairIntervalMs = duration('--repair-interval', flags.repairInterval ?? EXCHANGE_DEFAULTS.repairInterval);
+  return {
+    namespace: flags.exchangeNamespace ?? EXCHANGE_DEFAULTS.namespace, partnerId: flags.partnerId!, signingKey: flags.signingKey!,
+    tls: { cert: flags.tlsCert!, key: flags.tlsKey!, ca: flags.tlsCa! }, mongodbUri, database: flags.database ?? EXCHANGE_DEFAULTS.database,
+    ...(flags.votingPolicy !== undefined ? { votingPolicy: flags.votingPolicy } : {}),
+    gossipBind: parseBind('--gossip-bind', flags.gossipBind ?? EXCHANGE_DEFAULTS.gossipBind), repairIntervalMs, syncIntervalMs,
+  };
+}
+
+async function readFlagFile(flag: string, path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    throw new Error(`${flag} ${path}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})`, { cause: err });
+  }
+}
+
+/** Loaded exchange material, ready to build the edge. */
+export interface ExchangeMaterial {
+  readonly settings: ExchangeSettings;
+  readonly key: SigningKey;
+  readonly tls: TlsMaterial;
+  readonly votingPolicy: VotingPolicy;
+}
+
+/** Reads the PEM files, the signing key and the voting policy; throws naming the flag at fault. */
+export async function loadExchangeMaterial(settings: ExchangeSettings): Promise<ExchangeMaterial> {
+  const tls: TlsMaterial = { certPem: await readFlagFile('--tls-cert', settings.tls.cert), keyPem: await readFlagFile('--tls-key', settings.tls.key), caPem: await readFlagFile('--tls-ca', settings.tls.ca) };
+  const key = SigningKey.fromPem(await readFlagFile('--signing-key', settings.signingKey));
+  let votingPolicy: VotingPolicy = { mode: 'automatic', warningLists: true };
+  if (settings.votingPolicy !== undefined) {
+    const text = await readFlagFile('--voting-policy', settings.votingPolicy);
+    try {
+      votingPolicy = parseVotingPolicy(text);
+    } catch (err) {
+      throw new Error(`--voting-policy ${settings.votingPolicy}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    }
+  }
+  return { settings, key, tls, votingPolicy };
+}
+
+/** The leader-only edge Runnable: connects MongoDB, loads warning lists and starts the edge; stop closes both. */
+export function exchangeRunnable(m: ExchangeMaterial, deps: { readonly client: KubeClient; readonly log: Logger; readonly admission?: AdmissionPolicy; readonly onError?: (err: unknown) => void }, parts: OperatorParts): Runnable {
+  const log = deps.log.child({ component: 'exchange' });
+  const launch = async (): Promise<RunningEdge> => {
+    const mongo = new MongoClient(m.settings.mongodbUri, { serverSelectionTimeoutMS: 15_000 });
+    try {
+      await mongo.connect();
+      const edge = await startEdge({
+        client: deps.client, db: mongo.db(m.settings.database), namespace: m.settings.namespace, partnerId: m.settings.partnerId, key: m.key, tls: m.tls,
+        votingPolicy: m.votingPolicy, warningList: await loadWarningLists(), registry: parts.registry, metrics: parts.metrics.registry, log,
+        gossipBind: m.settings.gossipBind, syncIntervalMs: m.settings.syncIntervalMs, repairIntervalMs: m.settings.repairIntervalMs,
+        ...(deps.admission ? { admission: deps.admission } : {}),
+      });
+      return { gossipPort: edge.gossipPort, stop: async () => { await edge.stop(); await mongo.close(); } };
+    } catch (err) {
+      await mongo.close();
+      throw err;
+    }
+  };
+  return edgeRunnable(launch, log, deps.onError);
+}

@@ -1,0 +1,29 @@
+/** Prometheus metrics of a partner's exchange edge, registered on the operator's registry. */
+import { Counter, Gauge, type Registry } from 'prom-client';
+
+/** The edge's metrics. */
+export class EdgeMetrics {
+  /** Verified log entries applied to MongoDB and the cluster. */
+  readonly applied: Counter;
+  /** Size of the accepted (verified) tree head. */
+  readonly treeSize: Gauge;
+  /** Sequencer tree size minus entries applied. */
+  readonly lagEntries: Gauge;
+  /** Local proposals forwarded to the sequencer. */
+  readonly forwarded: Counter;
+  /** Automatic votes sent, by decision. */
+  readonly votes: Counter<'decision'>;
+  /** 1 for the reason replication halted (fork, bad-tree-head…), absent while replicating. */
+  readonly halted: Gauge<'reason'>;
+
+  /** @param registry the operator's registry (never prom-client's global one). */
+  constructor(registry: Registry) {
+    const registers = [registry];
+    this.applied = new Counter({ name: 'threatmesh_exchange_applied_total', help: 'Verified log entries applied to the partner database and cluster', registers });
+    this.treeSize = new Gauge({ name: 'threatmesh_exchange_tree_size', help: 'Size of the tree head this partner accepted from the sequencer', registers });
+    this.lagEntries = new Gauge({ name: 'threatmesh_exchange_lag_entries', help: 'Entries in the sequencer log not yet applied here', registers });
+    this.forwarded = new Counter({ name: 'threatmesh_exchange_proposals_forwarded_total', help: 'Local proposals forwarded to the sequencer', registers });
+    this.votes = new Counter({ name: 'threatmesh_exchange_votes_total', help: 'Automatic votes sent to the sequencer, by decision', labelNames: ['decision'], registers });
+    this.halted = new Gauge({ name: 'threatmesh_exchange_halted', help: 'Replication halted from the sequencer, by reason (1 = halted)', labelNames: ['reason'], registers });
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * Forwards this partner's local proposals to the sequencer: ThreatIndicators of the exchange
+ * namespace in phase Proposed (or without a phase yet) whose spec.proposal names this partner
+ * go out with ProposeBatch and the signature from spec.proposal. Idempotent on the sequencer
+ * (already-pending and already-admitted are answers, not errors); what was forwarded is
+ * remembered in memory only, so a restart forwards again and the sequencer says so.
+ */
+import { THREAT_INDICATORS } from '../api/schemas/index.ts';
+import type { ThreatIndicator } from '../api/types.ts';
+import { indicatorCanonicalJson } from '../domain/canonical.ts';
+import type { Logger } from '../log.ts';
+import type { KubeReader } from '../runtime/client.ts';
+import type { ItemRefusal } from './client.ts';
+import type { ProposalInput, ProposalResult } from './sequencer.ts';
+import { MAX_BATCH_ITEMS } from './server.ts';
+
+/** The sequencer call the forwarder makes (ExchangeClient implements it). */
+export interface ProposalSink {
+  proposeBatch(ps: readonly ProposalInput[]): Promise<Array<ProposalResult | ItemRefusal>>;
+}
+
+/** What the forwarder is built from. */
+export interface ForwarderOptions {
+  readonly client: KubeReader;
+  readonly namespace: string;
+  readonly partnerId: string;
+  readonly log: Logger;
+  /** Called with the number of proposals the sequencer acknowledged. */
+  readonly onForwarded?: (n: number) => void;
+}
+
+/** The ProposalInput of a locally signed ThreatIndicator, or undefined when it is not this partner's pending proposal. */
+export function localProposal(ti: ThreatIndicator, partnerId: string): ProposalInput | undefined {
+  const phase = ti.status?.phase;
+  if (phase !== undefined && phase !== 'Proposed') return undefined;
+  if (ti.spec.proposal?.partnerId !== partnerId || ti.metadata.deletionTimestamp !== undefined) return undefined;
+  return { kind: 'add', indicatorJson: indicatorCanonicalJson({ type: ti.spec.type, value: ti.spec.value }), proposerId: partnerId, signature: ti.spec.proposal.signature };
+}
+
+/** Forwards local proposals, each once per process lifetime. */
+export class ProposalForwarder {
+  readonly #o: ForwarderOptions;
+  readonly #done = new Set<string>();
+
+  constructor(opts: ForwarderOptions) {
+    this.#o = opts;
+  }
+
+  /** Forwards what is new; returns how many the sequencer acknowledged. Transport errors reject (retry next period). */
+  async forwardOnce(sequencer: ProposalSink): Promise<number> {
+    const todo = (await this.#list()).map((ti) => ({ name: ti.metadata.name, p: localProposal(ti, this.#o.partnerId) })).filter((x) => x.p !== undefined && !this.#done.has(x.name));
+    let acked = 0;
+    for (let i = 0; i < todo.length; i += MAX_BATCH_ITEMS) {
+      const batch = todo.slice(i, i + MAX_BATCH_ITEMS);
+      const results = await sequencer.proposeBatch(batch.map((x) => x.p!));
+      results.forEach((r, j) => {
+        const name = batch[j]!.name;
+        // A refusal (bad signature, not a contributor…) will not change by retrying: say it once.
+        this.#done.add(name);
+        if (r.status === 'refused') this.#o.log.warn('sequencer refused a local proposal', { name, reason: r.reason, detail: r.message });
+        else acked += 1;
+      });
+    }
+    if (acked > 0) {
+      this.#o.log.info('forwarded proposals', { count: acked });
+      this.#o.onForwarded?.(acked);
+    }
+    return acked;
+  }
+
+  async #list(): Promise<ThreatIndicator[]> {
+    const out: ThreatIndicator[] = [];
+    let cont: string | undefined;
+    do {
+      const page = await this.#o.client.list<ThreatIndicator>(THREAT_INDICATORS, { namespace: this.#o.namespace, limit: 500, ...(cont ? { continue: cont } : {}) });
+      out.push(...page.items);
+      cont = page.metadata.continue;
+    } while (cont);
+    return out;
+  }
+}
