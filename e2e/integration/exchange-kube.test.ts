@@ -2,7 +2,8 @@
  * A partner's replica writing into its own cluster: a sequencer behind real gRPC with mutual
  * TLS, a partner replica that applies verified entries to FerretDB and, through the Kubernetes
  * sink, to ThreatIndicators on a real kube-apiserver with the generated CRDs; then drift repair
- * (deleted and hand-edited objects restored from the log), idempotence and revocations.
+ * (deleted and hand-edited objects restored from the log), idempotence and revocations (Revoked
+ * objects carrying the REVOKE entry's certificate).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -203,13 +204,19 @@ describe('replicating into a cluster through the Kubernetes sink', () => {
     assert.ok(logLines.some((l) => l.includes('not in the replicated log') && l.includes(name)));
   });
 
-  test('a revocation is recorded in the database and skipped in the cluster with a warning', async () => {
+  test('a revocation reaches the database and the cluster: Revoked with its certificate, kept by repair', async () => {
     const idx = await admit({ type: 'domain', value: values[2]! }, 'revoke');
     assert.equal((await replica.sync()).applied, 1);
-    assert.equal((await mongoSink.all()).find((r) => r.value === values[2])?.state, 'revoked');
-    assert.equal((await get(values[2]!))?.status?.phase, 'Approved');
-    assert.ok(logLines.some((l) => l.includes('revocation not applied to the cluster') && l.includes(`"index":${idx}`)));
+    const rec = (await mongoSink.all()).find((r) => r.value === values[2]);
+    assert.ok(rec?.revocation);
+    assert.deepEqual([rec.state, rec.revokedAtIndex, rec.revocation.logIndex], ['revoked', idx, idx]);
+    const ti = await get(values[2]!);
+    assert.ok(ti?.status?.revocation);
+    assert.deepEqual([ti.status.phase, ti.status.logIndex, ti.status.revocation.logIndex], ['Revoked', 2, idx]);
+    assert.deepEqual(ti.status.revocation.votes.map((v) => v.signature), applied.at(-1)?.votes.map((v) => v.signature));
+    // What the ThreatIndicator controller (and the webhook) compute from the stored object.
+    assert.equal(evaluateIndicator(ti, clusterVoters, new Date(), { quorum: QUORUM }).phase, 'Revoked');
     const report = await kubeSink.repair(await mongoSink.all());
-    assert.equal(report.skipped, 1);
+    assert.deepEqual([report.restored, report.corrected, report.unchanged, report.skipped], [0, 0, 3, 0]);
   });
 });

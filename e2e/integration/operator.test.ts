@@ -153,7 +153,7 @@ describe('CRDs on a real API server', () => {
     assert.ok(table.items.length > 0);
     const crd = await cp.kube.get('/apis/apiextensions.k8s.io/v1/customresourcedefinitions/threatindicators.threatmesh.io');
     const cols = (crd.body as { spec: { versions: Array<{ additionalPrinterColumns: Array<{ name: string }> }> } }).spec.versions[0]?.additionalPrinterColumns.map((c) => c.name);
-    assert.deepEqual(cols, ['Type', 'Value', 'Phase', 'Votes', 'Quorum', 'Age']);
+    assert.deepEqual(cols, ['Type', 'Value', 'Phase', 'Votes', 'Quorum', 'Index', 'Revocation', 'Age']);
   });
 });
 

@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IndicatorRecord } from '../store/indicators.ts';
-import { loggedFromEntry, loggedFromRecord, specOf } from './kubesink.ts';
+import { loggedFromEntry, loggedFromRecord, revocationFromEntry, specOf } from './kubesink.ts';
 import type { VerifiedEntry } from './partner.ts';
 
 const window = { opensAt: '2026-11-25T10:00:00.000Z', closesAt: '2026-11-25T11:00:00.000Z' };
@@ -29,7 +29,7 @@ describe('kube sink conversions', () => {
   });
 
   const unusable: Array<[string, Partial<IndicatorRecord>]> = [
-    ['a revoked record', { state: 'revoked' }],
+    ['a revoked record stored without the revocation certificate', { state: 'revoked', revokedAtIndex: 9 }],
     ['a record stored without its window', { window: undefined }],
     ['a record stored without the proposal signature', { proposalSignature: undefined }],
   ];
@@ -38,6 +38,17 @@ describe('kube sink conversions', () => {
       assert.equal(loggedFromRecord({ ...record, ...change }), undefined);
     });
   }
+
+  test('a revoked record carries the REVOKE entry\'s certificate as the entry gives it', () => {
+    const revokeWindow = { opensAt: '2026-11-25T12:00:00.000Z', closesAt: '2026-11-25T13:00:00.000Z' };
+    const revoke: VerifiedEntry = { ...entry, kind: 'revoke', index: 9, proposerId: 'bravo', proposalSignature: 'cmV2b2tl', window: revokeWindow, votes: entry.votes.slice(0, 1) };
+    const revoked: IndicatorRecord = {
+      ...record, state: 'revoked', revokedAtIndex: 9,
+      revocation: { logIndex: 9, proposerId: 'bravo', proposalSignature: 'cmV2b2tl', window: revokeWindow, votes: record.votes.slice(0, 1) },
+    };
+    assert.deepEqual(loggedFromRecord(revoked), { ...loggedFromEntry(entry), revocation: revocationFromEntry(revoke) });
+    assert.deepEqual(revocationFromEntry(revoke), { logIndex: 9, proposerId: 'bravo', signature: 'cmV2b2tl', window: revokeWindow, votes: [{ partnerId: 'alpha', decision: 'approve', signedAt: '2026-11-25T10:01:00.000Z', signature: 'c2ln' }] });
+  });
 
   test('the spec carries the pattern, provenance opening the voting window, and the proposal', () => {
     assert.deepEqual(specOf(loggedFromEntry(entry)), {

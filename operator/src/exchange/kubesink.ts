@@ -7,18 +7,22 @@
  * the cluster's PartnerNodes do not prove the certificate, the object says so (not Approved) and
  * a warning is logged. Writes happen only when the owned fields differ, so re-applying is a no-op.
  *
- * REVOKE entries are skipped with a warning: neither the controller nor the webhook can prove
- * phase Revoked from revoke votes yet (the controller would recompute Approved, the webhook
- * refuses the claim), and weakening either is not this sink's call.
+ * A REVOKE entry writes its certificate to status.revocation (proposer's revocation signature,
+ * window, revoke votes, log index) with the phase that proves: Revoked. A later ADD of the same
+ * indicator (index above the revocation's) re-admits it: spec is immutable and carries the new
+ * round's provenance, so the object is deleted and created again from the new entry. Entries are
+ * positional: an entry older than what the object already reflects (the revoked ADD, a REVOKE
+ * of an earlier admission) is skipped, so a replay never reactivates nor revokes wrongly.
  *
  * Drift repair ({@link KubeIndicatorSink.repair}) compares the namespace's ThreatIndicators with
- * the partner's replicated records and re-applies what is missing or edited. An Approved object
+ * the partner's replicated records and re-applies what is missing or edited (revoked records
+ * give Revoked objects). An Approved object
  * absent from the log is reported and logged, never deleted: it may be a local proposal whose
  * entry has not arrived yet, and deleting an analyst's object silently is worse than a warning.
  */
 import { isDeepStrictEqual } from 'node:util';
 import { THREAT_INDICATORS } from '../api/schemas/index.ts';
-import type { ThreatIndicator, ThreatIndicatorSpec, ThreatIndicatorStatus, VoteRecord } from '../api/types.ts';
+import type { RevocationRecord, ThreatIndicator, ThreatIndicatorSpec, ThreatIndicatorStatus, VoteRecord } from '../api/types.ts';
 import { evaluateIndicator, type AdmissionPolicy } from '../controllers/threatindicator.ts';
 import type { PartnerEntry } from '../controllers/voters.ts';
 import { indicatorObjectName } from '../domain/canonical.ts';
@@ -39,6 +43,8 @@ export interface LoggedIndicator {
   readonly proposalSignature: string;
   readonly window: EntryWindow;
   readonly votes: readonly VoteRecord[];
+  /** Present when the indicator was revoked after this admission: the REVOKE entry's certificate. */
+  readonly revocation?: RevocationRecord;
 }
 
 /** Everything the sink is built from. */
@@ -68,14 +74,14 @@ export interface RepairReport {
   /** Objects whose spec or owned status fields differed from the log and were rewritten. */
   readonly corrected: number;
   readonly unchanged: number;
-  /** Records that cannot be rebuilt: revoked, or stored without window and proposal signature. */
+  /** Records that cannot be rebuilt: stored without window and proposal signature, or revoked without the revocation certificate. */
   readonly skipped: number;
   /** Names of Approved objects with no record in the log (reported, not deleted). */
   readonly unlogged: readonly string[];
 }
 
 /** The status fields this sink owns; the controller's conditions and observedGeneration are left alone. */
-type OwnedStatus = Required<Pick<ThreatIndicatorStatus, 'phase' | 'votes' | 'quorum' | 'logIndex'>>;
+type OwnedStatus = Pick<ThreatIndicatorStatus, 'phase' | 'votes' | 'quorum' | 'logIndex' | 'revocation'>;
 
 /** The logged form of a verified ADD entry. */
 export function loggedFromEntry(entry: VerifiedEntry): LoggedIndicator {
@@ -85,14 +91,35 @@ export function loggedFromEntry(entry: VerifiedEntry): LoggedIndicator {
   };
 }
 
-/** The logged form of a replicated MongoDB record, or undefined when it is revoked or lacks window and proposal signature (stored before they were kept). */
+/** The certificate of a verified REVOKE entry as status.revocation carries it. */
+export function revocationFromEntry(entry: VerifiedEntry): RevocationRecord {
+  return { logIndex: entry.index, proposerId: entry.proposerId, signature: entry.proposalSignature, window: { opensAt: entry.window.opensAt, closesAt: entry.window.closesAt }, votes: entry.votes.map(voteToRecord) };
+}
+
+/**
+ * The logged form of a replicated MongoDB record (a revoked one with its revocation), or
+ * undefined when it lacks window and proposal signature, or is revoked without the revocation's
+ * certificate (stored before they were kept).
+ */
 export function loggedFromRecord(r: IndicatorRecord): LoggedIndicator | undefined {
-  if (r.state !== 'active' || r.window === undefined || r.proposalSignature === undefined) return undefined;
-  const votes = r.votes.map((v): VoteRecord => ({
+  if (r.window === undefined || r.proposalSignature === undefined) return undefined;
+  if (r.state === 'revoked' && r.revocation === undefined) return undefined;
+  const base = { indicator: { type: r.type as Indicator['type'], value: r.value }, logIndex: r.logIndex, proposerId: r.proposerId, proposalSignature: r.proposalSignature, window: r.window, votes: r.votes.map(recordToVote) };
+  if (r.state !== 'revoked' || r.revocation === undefined) return base;
+  const rv = r.revocation;
+  return { ...base, revocation: { logIndex: rv.logIndex, proposerId: rv.proposerId, signature: rv.proposalSignature, window: { opensAt: rv.window.opensAt, closesAt: rv.window.closesAt }, votes: rv.votes.map(recordToVote) } };
+}
+
+function recordToVote(v: Record<string, string>): VoteRecord {
+  return {
     partnerId: v['partnerId'] ?? '', decision: v['decision'] === 'reject' ? 'reject' : 'approve', signedAt: v['signedAt'] ?? '', signature: v['signature'] ?? '',
     ...(v['reason'] !== undefined ? { reason: v['reason'] } : {}),
-  }));
-  return { indicator: { type: r.type as Indicator['type'], value: r.value }, logIndex: r.logIndex, proposerId: r.proposerId, proposalSignature: r.proposalSignature, window: r.window, votes };
+  };
+}
+
+/** The log index an object reflects: its revocation's, else its admission's; -1 for none. */
+function position(s: ThreatIndicatorStatus | undefined): number {
+  return Math.max(s?.logIndex ?? -1, s?.revocation?.logIndex ?? -1);
 }
 
 /** The spec a logged indicator gets: type, value, STIX pattern, provenance (proposedAt opens the voting window the controller checks) and the proposal signature. */
@@ -114,11 +141,34 @@ export class KubeIndicatorSink implements EntrySink {
 
   /** Applies one verified entry; idempotent (no write when the object already matches). */
   async apply(entry: VerifiedEntry): Promise<void> {
-    if (entry.kind === 'revoke') {
-      this.#o.log.warn('revocation not applied to the cluster: phase Revoked cannot be proven to the ThreatIndicator controller and webhook yet', { index: entry.index, name: indicatorObjectName(entry.indicator) });
-      return;
+    if (entry.kind === 'revoke') await this.revoke(entry);
+    else await this.ensure(loggedFromEntry(entry));
+  }
+
+  /**
+   * Writes a REVOKE entry's certificate to the indicator's status.revocation with the phase it
+   * proves (Revoked), creating the object when missing. Skipped when the object already reflects
+   * a later entry (re-admitted since). Idempotent.
+   */
+  async revoke(entry: VerifiedEntry): Promise<EnsureOutcome | 'stale'> {
+    const name = indicatorObjectName(entry.indicator);
+    const { client, namespace } = this.#o;
+    let current = await client.get<ThreatIndicator>(THREAT_INDICATORS, name, namespace);
+    if (current !== undefined && entry.index < position(current.status)) {
+      this.#o.log.info('revocation skipped: the ThreatIndicator reflects a later log entry', { name, index: entry.index, at: position(current.status) });
+      return 'stale';
     }
-    await this.ensure(loggedFromEntry(entry));
+    let outcome: EnsureOutcome = 'unchanged';
+    if (current === undefined) {
+      const spec: ThreatIndicatorSpec = { type: entry.indicator.type, value: entry.indicator.value, pattern: stixPattern(entry.indicator) };
+      current = await client.create<ThreatIndicator>(THREAT_INDICATORS, { apiVersion: 'threatmesh.io/v1alpha1', kind: 'ThreatIndicator', metadata: { name, namespace }, spec });
+      outcome = 'created';
+    }
+    const have = owned(current.status);
+    const want = this.#judge(current, { ...have, revocation: revocationFromEntry(entry) }, 'Revoked');
+    if (isDeepStrictEqual(have, want)) return outcome;
+    await client.patchStatus(THREAT_INDICATORS, name, namespace, { status: want });
+    return outcome === 'unchanged' ? 'corrected' : outcome;
   }
 
   /** Applies entries with bounded concurrency; the entries of one indicator are applied in log order. */
@@ -137,14 +187,23 @@ export class KubeIndicatorSink implements EntrySink {
 
   /**
    * Makes the object of `l` match the log: creates it when missing, recreates it when its
-   * type or value differ (spec is immutable), patches the owned status fields when they differ.
+   * type or value differ or when `l` is a later admission (spec is immutable), patches the owned
+   * status fields when they differ. An `l` older than what the object reflects (the ADD a
+   * revocation withdrew) changes nothing: a replay never reactivates a revoked indicator.
+   * `authoritative` (drift repair: `l` is the partner's latest record of the indicator) skips
+   * that check, so a hand-edited log index cannot block the repair, and recreates the object
+   * when its spec is of another admission round.
    */
-  async ensure(l: LoggedIndicator): Promise<EnsureOutcome> {
+  async ensure(l: LoggedIndicator, authoritative = false): Promise<EnsureOutcome> {
     const name = indicatorObjectName(l.indicator);
     const { client, namespace } = this.#o;
     let current = await client.get<ThreatIndicator>(THREAT_INDICATORS, name, namespace);
+    if (!authoritative && current !== undefined && (l.revocation?.logIndex ?? l.logIndex) < position(current.status)) {
+      this.#o.log.info('log entry skipped: the ThreatIndicator reflects a later log entry', { name, index: l.logIndex, at: position(current.status) });
+      return 'unchanged';
+    }
     let outcome: EnsureOutcome = 'unchanged';
-    if (current !== undefined && (current.spec.type !== l.indicator.type || current.spec.value !== l.indicator.value)) {
+    if (current !== undefined && mustRecreate(current, l, authoritative)) {
       await client.delete(THREAT_INDICATORS, name, namespace);
       current = undefined;
       outcome = 'corrected';
@@ -153,7 +212,7 @@ export class KubeIndicatorSink implements EntrySink {
       current = await client.create<ThreatIndicator>(THREAT_INDICATORS, { apiVersion: 'threatmesh.io/v1alpha1', kind: 'ThreatIndicator', metadata: { name, namespace }, spec: specOf(l) });
       if (outcome === 'unchanged') outcome = 'created';
     }
-    const want = this.#status(current, l);
+    const want = this.#judge(current, { votes: [...l.votes], logIndex: l.logIndex, ...(l.revocation ? { revocation: l.revocation } : {}) }, l.revocation ? 'Revoked' : 'Approved');
     if (isDeepStrictEqual(owned(current.status), want)) return outcome;
     await client.patchStatus(THREAT_INDICATORS, name, namespace, { status: want });
     return outcome === 'unchanged' ? 'corrected' : outcome;
@@ -168,7 +227,7 @@ export class KubeIndicatorSink implements EntrySink {
     const logged = new Set(records.map((r) => indicatorObjectName({ type: r.type as Indicator['type'], value: r.value })));
     await this.#pool(records, async (r) => {
       const l = loggedFromRecord(r);
-      const outcome = l === undefined ? 'skipped' : await this.ensure(l);
+      const outcome = l === undefined ? 'skipped' : await this.ensure(l, true);
       counts[outcome === 'created' ? 'restored' : outcome] += 1;
     });
     const unlogged = (await this.#listAll()).filter((o) => o.status?.phase === 'Approved' && !logged.has(o.metadata.name)).map((o) => o.metadata.name).sort();
@@ -178,16 +237,14 @@ export class KubeIndicatorSink implements EntrySink {
     return report;
   }
 
-  #status(obj: ThreatIndicator, l: LoggedIndicator): OwnedStatus {
-    const probe: ThreatIndicator = { ...obj, status: { votes: [...l.votes] } };
+  /** The owned status of `obj` with the log's `fields`, phase and counts as the controller computes them; warns when that is not `expected`. */
+  #judge(obj: ThreatIndicator, fields: OwnedStatus, expected: 'Approved' | 'Revoked'): OwnedStatus {
+    const probe: ThreatIndicator = { ...obj, status: { ...fields } };
     const ev = evaluateIndicator(probe, this.#o.voters(), this.#o.now(), this.#o.policy);
-    if (ev.phase !== 'Approved') {
-      this.#o.log.warn('log entry not proven Approved by this cluster\'s PartnerNodes; register the network\'s voters', { name: obj.metadata.name, index: l.logIndex, phase: ev.phase, detail: ev.message });
+    if (ev.phase !== expected) {
+      this.#o.log.warn(`log entry not proven ${expected} by this cluster's PartnerNodes; register the network's voters`, { name: obj.metadata.name, index: fields.revocation?.logIndex ?? fields.logIndex, phase: ev.phase, detail: ev.message });
     }
-    return {
-      phase: ev.phase, votes: [...l.votes], logIndex: l.logIndex,
-      quorum: { required: ev.required, approvals: ev.approvals, rejections: ev.rejections, summary: `${ev.approvals}/${ev.required}` },
-    };
+    return { ...fields, phase: ev.phase, quorum: { required: ev.required, approvals: ev.approvals, rejections: ev.rejections, summary: `${ev.approvals}/${ev.required}` } };
   }
 
   async #pool<T>(items: readonly T[], work: (item: T) => Promise<void>): Promise<void> {
@@ -218,13 +275,27 @@ export class KubeIndicatorSink implements EntrySink {
   }
 }
 
-function owned(s: ThreatIndicatorStatus | undefined): Partial<OwnedStatus> {
-  const pick: Partial<OwnedStatus> = {};
-  if (s?.phase !== undefined) pick.phase = s.phase;
+function owned(s: ThreatIndicatorStatus | undefined): OwnedStatus {
+  const pick: OwnedStatus = {};
   if (s?.votes !== undefined) pick.votes = s.votes;
-  if (s?.quorum !== undefined) pick.quorum = s.quorum;
   if (s?.logIndex !== undefined) pick.logIndex = s.logIndex;
+  if (s?.revocation !== undefined) pick.revocation = s.revocation;
+  if (s?.phase !== undefined) pick.phase = s.phase;
+  if (s?.quorum !== undefined) pick.quorum = s.quorum;
   return pick;
+}
+
+/**
+ * Spec is immutable: another indicator under the name, or another admission (new round, new
+ * provenance) than the one a log-written object shows, needs a new object. Objects never
+ * written from the log (local proposals) keep their spec.
+ */
+function mustRecreate(obj: ThreatIndicator, l: LoggedIndicator, authoritative: boolean): boolean {
+  if (obj.spec.type !== l.indicator.type || obj.spec.value !== l.indicator.value) return true;
+  const s = obj.status;
+  if (s?.logIndex === undefined && s?.revocation === undefined) return false;
+  if (!authoritative) return l.logIndex > position(s);
+  return obj.spec.provenance?.proposedAt !== l.window.opensAt || obj.spec.proposal?.signature !== l.proposalSignature;
 }
 
 function voteToRecord(v: Vote): VoteRecord {

@@ -1,8 +1,11 @@
 /**
  * A partner's replicated indicators in MongoDB (`indicators`, unique on `digest`): the
  * {@link EntrySink} that applies verified log entries. ADD inserts the indicator as active
- * with its log index and quorum certificate; REVOKE marks it revoked. Both are idempotent,
- * and replaying an ADD never reactivates a revoked indicator (the insert finds it present).
+ * with its log index and quorum certificate; REVOKE marks it revoked and keeps the revocation's
+ * certificate. A later ADD of a revoked indicator (index above `revokedAtIndex`) re-admits it:
+ * the record is replaced (active, new index and certificate, revocation cleared). Everything is
+ * idempotent and positional: replaying the ADD that was revoked never reactivates it, and
+ * replaying a REVOKE never revokes a later admission.
  * Records keep the entry's window and proposal signature so a cluster's ThreatIndicators can be
  * rebuilt from them (drift repair, exchange/kubesink.ts).
  */
@@ -14,6 +17,17 @@ import type { EntrySink, VerifiedEntry } from '../exchange/partner.ts';
 export const INDICATORS = 'indicators';
 
 const DUPLICATE_KEY = 11000;
+
+/** The certificate of the REVOKE entry that revoked a record. */
+export interface StoredRevocation {
+  logIndex: number;
+  proposerId: string;
+  /** The proposer's signature of kind `revocation`. */
+  proposalSignature: string;
+  window: { opensAt: string; closesAt: string };
+  /** The revoke votes (signed on voteSubject('revoke', digest)). */
+  votes: Array<Record<string, string>>;
+}
 
 /** One replicated indicator as stored (`_id` is the digest: FerretDB finds documents by _id without scanning). */
 export interface IndicatorRecord {
@@ -30,6 +44,8 @@ export interface IndicatorRecord {
   window?: { opensAt: string; closesAt: string };
   /** The proposer's signature (absent in records stored before it was kept). */
   proposalSignature?: string;
+  /** When revoked: the REVOKE entry's certificate (absent in records revoked before it was kept). */
+  revocation?: StoredRevocation;
 }
 
 /** The MongoDB sink of a partner's replica. */
@@ -55,7 +71,9 @@ export class MongoIndicatorSink implements EntrySink {
   /**
    * Applies entries in log order; idempotent. Runs of ADD entries are inserted in one
    * insertMany, ignoring indicators already present (a replay after a crash): on FerretDB an
-   * insert costs a fraction of an upsert. A REVOKE updates its indicator in place.
+   * insert costs a fraction of an upsert. An ADD that finds its indicator present replaces it
+   * only when it was revoked at a lower index (re-admission). A REVOKE updates its indicator in
+   * place unless the record is already at a higher index (re-admitted since).
    */
   async applyMany(entries: readonly VerifiedEntry[]): Promise<void> {
     let adds: IndicatorRecord[] = [];
@@ -66,7 +84,7 @@ export class MongoIndicatorSink implements EntrySink {
       }
       await this.#insertNew(adds);
       adds = [];
-      await this.#col.updateOne({ _id: entry.digest }, { $set: { state: 'revoked', revokedAtIndex: entry.index } });
+      await this.#col.updateOne({ _id: entry.digest, logIndex: { $lt: entry.index } }, { $set: { state: 'revoked', revokedAtIndex: entry.index, revocation: revocation(entry) } });
     }
     await this.#insertNew(adds);
   }
@@ -78,13 +96,27 @@ export class MongoIndicatorSink implements EntrySink {
     } catch (err) {
       const errors: WriteError[] = err instanceof MongoBulkWriteError ? [err.writeErrors].flat() : [];
       if (errors.length === 0 || errors.some((e) => e.code !== DUPLICATE_KEY)) throw err;
+      for (const e of errors) await this.#readmit(docs[e.index]);
     }
+  }
+
+  /** Replaces a record revoked below `doc`'s index by `doc`; anything else (a replay) matches nothing. */
+  async #readmit(doc: IndicatorRecord | undefined): Promise<void> {
+    if (doc === undefined) return;
+    await this.#col.replaceOne({ _id: doc.digest, state: 'revoked', revokedAtIndex: { $lt: doc.logIndex } }, doc);
   }
 
   /** Every stored indicator, ordered by digest, without MongoDB ids. */
   async all(): Promise<IndicatorRecord[]> {
     return this.#col.find({}, { projection: { _id: 0 } }).sort({ digest: 1 }).toArray();
   }
+}
+
+function revocation(entry: VerifiedEntry): StoredRevocation {
+  return {
+    logIndex: entry.index, proposerId: entry.proposerId, proposalSignature: entry.proposalSignature,
+    window: { opensAt: entry.window.opensAt, closesAt: entry.window.closesAt }, votes: entry.votes.map(voteRecord),
+  };
 }
 
 function record(entry: VerifiedEntry): IndicatorRecord {
