@@ -5,6 +5,7 @@
  */
 import type { Logger } from '../log.ts';
 import { FEEDS, GROUP, PARTNER_NODES, THREAT_INDICATORS } from '../api/schemas/index.ts';
+import { PHASE_ENUM } from '../api/schemas/threatindicator.ts';
 import type { Feed, PartnerNode, ThreatIndicator } from '../api/types.ts';
 import { createValidators, validatorFor, type KindValidator } from '../api/validate.ts';
 import { startWebhookServer, type WebhookServer } from '../api/webhook.ts';
@@ -73,11 +74,20 @@ function feedState(f: Feed): string {
   return (f.status?.consecutiveFailures ?? 0) > 0 ? 'failing' : 'idle';
 }
 
+/**
+ * ThreatIndicators by status phase for the `threatmesh_indicators` gauge: every phase of the CRD
+ * (Revoked included) appears, at 0 when no object has it, so dashboards always have the series;
+ * objects without a phase yet count as Unknown.
+ */
+export function indicatorPhaseCounts(tis: readonly ThreatIndicator[]): Map<string, number> {
+  const byPhase = new Map<string, number>(PHASE_ENUM.map((p) => [p, 0]));
+  for (const ti of tis) byPhase.set(ti.status?.phase ?? 'Unknown', (byPhase.get(ti.status?.phase ?? 'Unknown') ?? 0) + 1);
+  return byPhase;
+}
+
 function gauges(metrics: RuntimeMetrics, feeds: () => Feed[], tis: () => ThreatIndicator[]): void {
-  const byPhase = new Map<string, number>();
-  for (const ti of tis()) byPhase.set(ti.status?.phase ?? 'Unknown', (byPhase.get(ti.status?.phase ?? 'Unknown') ?? 0) + 1);
   metrics.indicators.reset();
-  for (const [phase, n] of byPhase) metrics.indicators.set({ phase }, n);
+  for (const [phase, n] of indicatorPhaseCounts(tis())) metrics.indicators.set({ phase }, n);
   const byState = new Map<string, number>();
   for (const f of feeds()) byState.set(feedState(f), (byState.get(feedState(f)) ?? 0) + 1);
   metrics.feeds.reset();
