@@ -1,0 +1,246 @@
+/**
+ * The partner edge end to end with real parts: a sequencer behind gRPC with mutual TLS, and two
+ * partner operators (startOperator with the exchange edge as its leader-only extra), each
+ * against its own kube-apiserver and FerretDB. A proposal signed by alpha in alpha's cluster is
+ * forwarded, both partners vote automatically, and the admitted indicator appears Approved with
+ * its log index in both clusters; PartnerNode status shows the replicated log; a deleted object
+ * is restored by drift repair; a forged tree head gossiped by a peer halts replication (fork)
+ * with a condition, an Event and a metric.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile, readdir } from 'node:fs/promises';
+import { PassThrough } from 'node:stream';
+import { MongoClient } from 'mongodb';
+import type { Registry } from 'prom-client';
+import { PARTNER_NODES, THREAT_INDICATORS } from '../../operator/src/api/schemas/index.ts';
+import type { PartnerNode, ThreatIndicator } from '../../operator/src/api/types.ts';
+import { JobExecutor } from '../../operator/src/controllers/jobexecutor.ts';
+import { startOperator, type RunningOperator } from '../../operator/src/controllers/setup.ts';
+import { freePort } from '../../operator/src/controlplane/probe.ts';
+import { indicatorObjectName } from '../../operator/src/domain/canonical.ts';
+import type { Indicator } from '../../operator/src/domain/indicator.ts';
+import { SigningKey } from '../../operator/src/domain/signature.ts';
+import { signTreeHead } from '../../operator/src/domain/treehead.ts';
+import { edgeRunnable, startEdge, type RunningEdge } from '../../operator/src/exchange/edge.ts';
+import { signProposal } from '../../operator/src/exchange/entry.ts';
+import { startGossipServer } from '../../operator/src/exchange/gossip.ts';
+import { Sequencer } from '../../operator/src/exchange/sequencer.ts';
+import { startExchangeServer } from '../../operator/src/exchange/server.ts';
+import type { PartnerEntry, TlsMaterial } from '../../operator/src/exchange/tls.ts';
+import { loadWarningLists } from '../../operator/src/feeds/warninglists.ts';
+import { createLogger, type Logger } from '../../operator/src/log.ts';
+import { eventsResource } from '../../operator/src/runtime/events.ts';
+import { KubeHttpClient } from '../../operator/src/runtime/kube.ts';
+import { loadKubeconfig } from '../../operator/src/runtime/kubeconfig.ts';
+import { applyManifests, parseManifests } from '../../operator/src/runtime/manifest.ts';
+import type { KubeObject, ResourceRef } from '../../operator/src/runtime/types.ts';
+import { MongoLogStore } from '../../operator/src/store/log.ts';
+import { startControlPlane, type ControlPlane } from '../harness/controlplane.ts';
+import { controlPlaneOptionsFromEnv, uniqueSuffix } from '../harness/env.ts';
+import { eventually } from '../harness/kube.ts';
+import { createTestCa, type TestCa } from '../harness/pki.ts';
+
+type Id = 'alpha' | 'bravo';
+const IDS: readonly Id[] = ['alpha', 'bravo'];
+const QUORUM = 2;
+const root = new URL('../../', import.meta.url);
+const namespaces: ResourceRef = { group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace', namespaced: false };
+const suffix = uniqueSuffix();
+const keys = Object.fromEntries(IDS.map((id) => [id, SigningKey.generate()])) as Record<Id, SigningKey>;
+const seqKey = SigningKey.generate();
+const directory: PartnerEntry[] = IDS.map((id) => ({ partnerId: id, publicKey: keys[id].publicKey, roles: ['contributor', 'voter'] }));
+const logLines: string[] = [];
+const closers: Array<() => Promise<void> | void> = [];
+const evil: Indicator = { type: 'domain', value: `c2-${suffix}.threat-edge-test.net` };
+const evilName = indicatorObjectName(evil);
+
+/** One partner: its cluster, database, operator and edge. */
+interface Side {
+  readonly id: Id;
+  readonly ns: string;
+  cp: ControlPlane;
+  kube: KubeHttpClient;
+  mongo: MongoClient;
+  operator: RunningOperator;
+  edge: RunningEdge | undefined;
+  metrics: Registry | undefined;
+  gossipPort: number;
+}
+
+const sides = {} as Record<Id, Side>;
+let ca: TestCa;
+let sequencer: Sequencer;
+let seqPort = 0;
+let charliePort = 0;
+
+function logger(): Logger {
+  const out = new PassThrough();
+  out.on('data', (chunk: Buffer) => logLines.push(...chunk.toString().split('\n').filter((l) => l !== '')));
+  return createLogger(out, process.env['EDGE_TEST_LOG'] ? 'debug' : 'info');
+}
+
+async function loadYamlDir(dir: string): Promise<KubeObject[]> {
+  const files = (await readdir(new URL(dir, root))).filter((f) => f.endsWith('.yaml')).sort();
+  const out: KubeObject[] = [];
+  for (const f of files) out.push(...parseManifests(await readFile(new URL(`${dir}/${f}`, root), 'utf8'), f));
+  return out;
+}
+
+function partnerNode(ns: string, name: string, spec: PartnerNode['spec']): PartnerNode {
+  return { apiVersion: 'threatmesh.io/v1alpha1', kind: 'PartnerNode', metadata: { name, namespace: ns }, spec };
+}
+
+/** The PartnerNodes every cluster holds: the sequencer and both partners (gossip endpoints). */
+function networkNodes(ns: string): PartnerNode[] {
+  return [
+    partnerNode(ns, 'sequencer', { partnerId: 'sequencer', organization: 'network sequencer', endpoint: `127.0.0.1:${seqPort}`, publicKey: seqKey.publicKey.toRawBase64(), roles: ['sequencer'] }),
+    ...IDS.map((id) => partnerNode(ns, id, { partnerId: id, organization: `${id} org`, endpoint: `127.0.0.1:${sides[id].gossipPort}`, publicKey: keys[id].publicKey.toRawBase64(), roles: ['contributor', 'voter'] })),
+  ];
+}
+
+async function startSide(side: Side, tls: TlsMaterial): Promise<void> {
+  const log = logger().child({ partner: side.id });
+  const warningList = await loadWarningLists();
+  side.operator = await startOperator({
+    client: side.kube, log, executor: new JobExecutor(side.kube, { image: 'ghcr.io/threatmesh/threatmesh:test' }), watchJobs: false,
+    namespace: side.ns, policy: { quorum: QUORUM }, identity: `edge-test-${side.id}`,
+    extras: (parts) => {
+      side.metrics = parts.metrics.registry;
+      return [edgeRunnable(async () => {
+        side.edge = await startEdge({
+          client: side.kube, db: side.mongo.db(`tm_edge_${side.id}_${suffix}`), namespace: side.ns, partnerId: side.id, key: keys[side.id], tls,
+          votingPolicy: { mode: 'automatic', warningLists: true }, warningList, registry: parts.registry, admission: { quorum: QUORUM },
+          metrics: parts.metrics.registry, log, gossipBind: { host: '127.0.0.1', port: side.gossipPort }, syncIntervalMs: 300, repairIntervalMs: 1_000, waitMs: 1_000,
+        });
+        return side.edge;
+      }, log)];
+    },
+  });
+}
+
+async function ti(id: Id): Promise<ThreatIndicator | undefined> {
+  return sides[id].kube.get<ThreatIndicator>(THREAT_INDICATORS, evilName, sides[id].ns);
+}
+
+async function pn(id: Id, name: string): Promise<PartnerNode | undefined> {
+  return sides[id].kube.get<PartnerNode>(PARTNER_NODES, name, sides[id].ns);
+}
+
+before(async () => {
+  ca = await createTestCa('threatmesh-edge');
+  const tls = {} as Record<Id | 'sequencer' | 'charlie', TlsMaterial>;
+  for (const id of [...IDS, 'sequencer', 'charlie'] as const) tls[id] = { caPem: ca.caPem, ...(await ca.issue(id)) };
+  for (const id of IDS) {
+    const cp = await startControlPlane(controlPlaneOptionsFromEnv());
+    const kube = new KubeHttpClient(await loadKubeconfig(cp.kubeconfigPath), { requestTimeoutMs: 15_000 });
+    const mongo = new MongoClient(cp.mongoUri, { serverSelectionTimeoutMS: 10_000 });
+    await mongo.connect();
+    sides[id] = { id, ns: `tm-edge-${id}-${suffix}`, cp, kube, mongo, gossipPort: await freePort() } as Side;
+    await kube.create(namespaces, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: sides[id].ns } });
+    await applyManifests(kube, await loadYamlDir('crds'), 'edge-test');
+  }
+  sequencer = await Sequencer.open({ store: await MongoLogStore.open(sides.alpha.mongo.db(`tm_edge_seq_${suffix}`)), key: seqKey, partners: directory, quorum: QUORUM, now: () => new Date(), log: logger() });
+  const server = await startExchangeServer({ sequencer, directory: new Map(directory.map((p) => [p.partnerId, p])), tls: tls.sequencer, address: '127.0.0.1:0', log: logger() });
+  seqPort = server.port;
+  closers.push(() => server.stop());
+  for (const id of IDS) for (const node of networkNodes(sides[id].ns)) await sides[id].kube.create(PARTNER_NODES, node);
+  for (const id of IDS) await startSide(sides[id], tls[id]);
+  // charlie: a peer that gossips a forged head (used by the last test).
+  const forgedPort = await freePort();
+  const forged = startGossipServer({
+    partnerId: 'charlie', directory: () => new Map(directory.map((p) => [p.partnerId, p])), tls: tls.charlie, address: `127.0.0.1:${forgedPort}`, log: logger(),
+    acceptedHead: async () => {
+      const real = await sequencer.treeHead();
+      return signTreeHead(seqKey, { treeSize: real.treeSize, rootHash: 'f'.repeat(64), timestamp: real.timestamp });
+    },
+  });
+  const gossip = await forged;
+  closers.push(() => gossip.stop());
+  charliePort = forgedPort;
+});
+
+async function stopSide(side: Side | undefined): Promise<void> {
+  if (!side) return;
+  await side.mongo?.db(`tm_edge_${side.id}_${suffix}`).dropDatabase().catch(() => undefined);
+  if (side.id === 'alpha') await side.mongo?.db(`tm_edge_seq_${suffix}`).dropDatabase().catch(() => undefined);
+  await side.mongo?.close();
+  await side.kube?.delete(namespaces, side.ns).catch(() => undefined);
+  side.kube?.close();
+  await side.cp?.stop();
+}
+
+after(async () => {
+  for (const id of IDS) await sides[id]?.operator?.stop();
+  for (const close of closers.reverse()) await close();
+  for (const id of IDS) await stopSide(sides[id]);
+  await ca?.dispose();
+  if (process.env['EDGE_TEST_LOG']) process.stderr.write(`${logLines.join('\n')}\n`);
+});
+
+/** The sequencer PartnerNode of `id`'s cluster once it shows the replicated head. */
+async function assertSequencerNode(id: Id, rootHash: string): Promise<void> {
+  const seq = await eventually(() => pn(id, 'sequencer'), (p) => p?.status?.logSize === 1 && p.status.lagEntries === 0, 30_000);
+  const s = seq?.status;
+  assert.deepEqual({ reachable: s?.reachable, logSize: s?.logSize, rootHash: s?.rootHash, lagEntries: s?.lagEntries, lagSeconds: s?.lagSeconds }, { reachable: true, logSize: 1, rootHash, lagEntries: 0, lagSeconds: 0 }, id);
+  assert.ok(s?.lastSeen);
+  assert.equal(s?.conditions?.find((c) => c.type === 'Replicating')?.status, 'True');
+  // The PartnerNode controller's Ready condition is kept next to the edge's.
+  assert.equal(s?.conditions?.find((c) => c.type === 'Ready')?.status, 'True');
+}
+
+describe('two partner operators with the exchange edge', () => {
+  test('a proposal signed by alpha in its cluster is forwarded, voted on by both and Approved with its log index in both clusters', async () => {
+    await sides.alpha.kube.create<ThreatIndicator>(THREAT_INDICATORS, {
+      apiVersion: 'threatmesh.io/v1alpha1', kind: 'ThreatIndicator', metadata: { name: evilName, namespace: sides.alpha.ns },
+      spec: { type: evil.type, value: evil.value, proposal: { partnerId: 'alpha', signature: signProposal(keys.alpha, 'add', evil) } },
+    });
+    for (const id of IDS) {
+      const got = await eventually(() => ti(id), (t) => t?.status?.phase === 'Approved' && t.status.logIndex !== undefined, 60_000);
+      assert.equal(got?.status?.phase, 'Approved', `${id}: ${JSON.stringify(got?.status)}`);
+      assert.equal(got?.status?.logIndex, 0);
+      assert.deepEqual(got?.status?.votes?.map((v) => [v.partnerId, v.decision]).sort(), [['alpha', 'approve'], ['bravo', 'approve']]);
+    }
+    assert.equal((await sequencer.treeHead()).treeSize, 1);
+    for (const id of IDS) {
+      const text = await sides[id].metrics!.metrics();
+      assert.match(text, /threatmesh_exchange_applied_total 1\b/);
+      assert.match(text, /threatmesh_exchange_votes_total\{decision="approve"\} 1\b/);
+    }
+    assert.match(await sides.alpha.metrics!.metrics(), /threatmesh_exchange_proposals_forwarded_total 1\b/);
+  });
+
+  test('the sequencer PartnerNode shows logSize, rootHash and lagEntries 0 in both clusters; peers show the gossiped head', async () => {
+    const headNow = await sequencer.treeHead();
+    for (const id of IDS) {
+      await assertSequencerNode(id, headNow.rootHash);
+      const other: Id = id === 'alpha' ? 'bravo' : 'alpha';
+      const peer = await eventually(() => pn(id, other), (p) => p?.status?.logSize === 1, 30_000);
+      assert.deepEqual([peer?.status?.reachable, peer?.status?.rootHash], [true, headNow.rootHash]);
+    }
+  });
+
+  test('a ThreatIndicator deleted in bravo\'s cluster is restored by drift repair', async () => {
+    await sides.bravo.kube.delete(THREAT_INDICATORS, evilName, sides.bravo.ns);
+    const back = await eventually(() => ti('bravo'), (t) => t?.status?.phase === 'Approved', 30_000);
+    assert.equal(back?.status?.phase, 'Approved');
+    assert.equal(back?.status?.logIndex, 0);
+  });
+
+  test('a forged head gossiped by a peer (sequencer-signed, same size, other root) halts bravo: Replicating=False Fork, Event, metric', async () => {
+    await sides.bravo.kube.create(PARTNER_NODES, partnerNode(sides.bravo.ns, 'charlie', { partnerId: 'charlie', organization: 'charlie org', endpoint: `127.0.0.1:${charliePort}`, publicKey: SigningKey.generate().publicKey.toRawBase64(), roles: ['consumer'] }));
+    const seq = await eventually(() => pn('bravo', 'sequencer'), (p) => p?.status?.conditions?.find((c) => c.type === 'Replicating')?.status === 'False', 30_000);
+    const cond = seq?.status?.conditions?.find((c) => c.type === 'Replicating');
+    assert.equal(cond?.status, 'False');
+    assert.equal(cond?.reason, 'Fork');
+    assert.match(cond?.message ?? '', /replication halted \(fork\) on the tree head gossiped by charlie/);
+    const events = await eventually(
+      async () => (await sides.bravo.kube.list<KubeObject & { reason?: string; type?: string; involvedObject?: { name?: string } }>(eventsResource, { namespace: sides.bravo.ns })).items,
+      (items) => items.some((e) => e.reason === 'Fork' && e.involvedObject?.name === 'sequencer'), 15_000,
+    );
+    assert.ok(events.some((e) => e.reason === 'Fork' && e.type === 'Warning' && e.involvedObject?.name === 'sequencer'));
+    assert.match(await sides.bravo.metrics!.metrics(), /threatmesh_exchange_halted\{reason="fork"\} 1\b/);
+    // alpha never saw charlie: it keeps replicating.
+    assert.equal((await pn('alpha', 'sequencer'))?.status?.conditions?.find((c) => c.type === 'Replicating')?.status, 'True');
+  });
+});
