@@ -209,6 +209,7 @@ describe('threatmesh sequencer', () => {
     const ack = await delta.propose({ kind: 'add', indicatorJson: indicatorCanonicalJson(i), proposerId: 'delta', signature: signProposal(keys.delta, 'add', i) });
     assert.equal(ack.status, 'opened');
     assert.ok(single.lines.some((l) => l['msg'] === 'partner directory changed' && (l['added'] as string[] | undefined)?.includes('delta')));
+    assert.match(await metrics(Number((await logged(single, 'serving metrics and health'))['port'])), /^threatmesh_sequencer_pending_rounds 1$/m);
 
     const alpha = client('alpha', port);
     await admin.create(PARTNER_NODES, { ...partnerNode('alpha'), metadata: { name: 'alpha-clash', namespace: ns }, spec: { ...partnerNode('alpha').spec, publicKey: SigningKey.generate().publicKey.toRawBase64() } });
@@ -233,6 +234,8 @@ describe('threatmesh sequencer', () => {
     assert.equal(headA.rootHash, treeRoot);
 
     assert.equal(await stop(a), 0, a.stderr());
+    const order = a.lines.map((l) => l['msg']).filter((m) => m === 'sequencer stopped serving' || m === 'released the lease');
+    assert.deepEqual(order, ['sequencer stopped serving', 'released the lease'], 'the leader stops serving before it hands the Lease back');
     const servingB = await logged(b, 'sequencer serving');
     assert.equal(servingB['treeSize'], 1);
     const portB = Number(servingB['port']);
