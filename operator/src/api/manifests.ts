@@ -20,8 +20,8 @@ export const WEBHOOK_NAME = 'threatindicators.threatmesh.io';
 type Manifest = Record<string, unknown>;
 
 /**
- * The operator's ClusterRole: exactly what the three controllers, the Job executor and the
- * in-process executor use, nothing else.
+ * The operator's ClusterRole: exactly what the three controllers, the Job executor, the
+ * in-process executor and the partner exchange edge use, nothing else.
  */
 export function operatorClusterRole(name = OPERATOR_NAME): Manifest {
   const kinds = ['feeds', 'threatindicators', 'partnernodes'];
@@ -31,8 +31,9 @@ export function operatorClusterRole(name = OPERATOR_NAME): Manifest {
     metadata: { name },
     rules: [
       { apiGroups: [GROUP], resources: kinds, verbs: ['get', 'list', 'watch', 'update', 'patch'] },
-      // The in-process executor proposes indicators straight from the operator.
-      { apiGroups: [GROUP], resources: ['threatindicators'], verbs: ['create'] },
+      // The in-process executor proposes indicators straight from the operator; the exchange edge
+      // writes replicated ones and recreates an object whose spec contradicts the log (spec is immutable).
+      { apiGroups: [GROUP], resources: ['threatindicators'], verbs: ['create', 'delete'] },
       { apiGroups: [GROUP], resources: kinds.map((k) => `${k}/status`), verbs: ['get', 'update', 'patch'] },
       { apiGroups: [GROUP], resources: kinds.map((k) => `${k}/finalizers`), verbs: ['update'] },
       { apiGroups: ['batch'], resources: ['jobs'], verbs: ['create', 'get', 'list', 'watch', 'delete'] },
