@@ -106,7 +106,8 @@ before(async () => {
   await mongo.connect();
   ca = await createTestCa('threatmesh-xkube');
   const tls = {} as Record<Id | 'sequencer', TlsMaterial>;
-  for (const id of [...IDS, 'sequencer'] as const) tls[id] = { caPem: ca.caPem, ...(await ca.issue(id)) };
+  for (const id of IDS) tls[id] = { caPem: ca.caPem, ...(await ca.issue(id, 'client')) };
+  tls.sequencer = { caPem: ca.caPem, ...(await ca.issue('sequencer', 'server')) };
   db = mongo.db(`tm_xk_${suffix}`);
   const seqKey = SigningKey.generate();
   sequencer = await Sequencer.open({ store: await MongoLogStore.open(mongo.db(`tm_xk_${suffix}_seq`)), key: seqKey, partners: directory, quorum: QUORUM, now: () => new Date(), log: logger() });
