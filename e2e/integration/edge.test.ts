@@ -1,7 +1,8 @@
 /**
  * The partner edge end to end with real parts: a sequencer behind gRPC with mutual TLS, and two
- * partner operators (startOperator with the exchange edge as its leader-only extra), each
- * against its own kube-apiserver and FerretDB. A proposal signed by alpha in alpha's cluster is
+ * partner operators (startOperator with the exchange edge as its leader-only extra; bravo's
+ * built from `threatmesh operator --exchange` flags), each against its own kube-apiserver and
+ * FerretDB. A proposal signed by alpha in alpha's cluster is
  * forwarded, both partners vote automatically, and the admitted indicator appears Approved with
  * its log index in both clusters; PartnerNode status shows the replicated log; a deleted object
  * is restored by drift repair; a forged tree head gossiped by a peer halts replication (fork)
@@ -9,7 +10,9 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, readdir } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { MongoClient } from 'mongodb';
 import type { Registry } from 'prom-client';
@@ -17,6 +20,7 @@ import { PARTNER_NODES, THREAT_INDICATORS } from '../../operator/src/api/schemas
 import type { PartnerNode, ThreatIndicator } from '../../operator/src/api/types.ts';
 import { JobExecutor } from '../../operator/src/controllers/jobexecutor.ts';
 import { startOperator, type RunningOperator } from '../../operator/src/controllers/setup.ts';
+import { operatorOptions } from '../../operator/src/cli/operator.ts';
 import { freePort } from '../../operator/src/controlplane/probe.ts';
 import { indicatorObjectName } from '../../operator/src/domain/canonical.ts';
 import type { Indicator } from '../../operator/src/domain/indicator.ts';
@@ -119,6 +123,26 @@ async function startSide(side: Side, tls: TlsMaterial): Promise<void> {
   });
 }
 
+/**
+ * bravo runs as `threatmesh operator --exchange …` builds it: flags validated and loaded by
+ * operatorOptions (PEM files, signing key, MongoDB URI, warning lists), the edge as its extra.
+ */
+async function startSideFromFlags(side: Side, tls: TlsMaterial, dir: string): Promise<void> {
+  const files = { tlsCert: join(dir, `${side.id}.crt`), tlsKey: join(dir, `${side.id}.key`), tlsCa: join(dir, 'ca.pem'), signingKey: join(dir, `${side.id}.signing.pem`) };
+  await writeFile(files.tlsCert, tls.certPem);
+  await writeFile(files.tlsKey, tls.keyPem, { mode: 0o600 });
+  await writeFile(files.tlsCa, tls.caPem);
+  await writeFile(files.signingKey, keys[side.id].toPem(), { mode: 0o600 });
+  const log = logger().child({ partner: side.id });
+  const opts = await operatorOptions({
+    kubeconfig: side.cp.kubeconfigPath, namespace: side.ns, metricsBind: '127.0.0.1:0', webhookBind: '127.0.0.1:0', leaderElect: false, executor: 'job', jobImage: 'ghcr.io/threatmesh/threatmesh:test',
+    votingWindow: '72h', quorum: String(QUORUM), partnerId: side.id, ...files,
+    exchange: true, exchangeNamespace: side.ns, mongodbUri: side.cp.mongoUri, database: `tm_edge_${side.id}_${suffix}`, gossipBind: `127.0.0.1:${side.gossipPort}`, syncInterval: '1s', repairInterval: '1s',
+  }, { kubeconfig: undefined, mongodbUri: undefined, cacheDir: dir, logLevel: 'info', stdout: process.stdout, stderr: process.stderr }, log);
+  side.operator = await startOperator({ ...opts, watchJobs: false, identity: `edge-test-${side.id}` });
+  side.metrics = side.operator.manager.metrics.registry;
+}
+
 async function ti(id: Id): Promise<ThreatIndicator | undefined> {
   return sides[id].kube.get<ThreatIndicator>(THREAT_INDICATORS, evilName, sides[id].ns);
 }
@@ -145,7 +169,10 @@ before(async () => {
   seqPort = server.port;
   closers.push(() => server.stop());
   for (const id of IDS) for (const node of networkNodes(sides[id].ns)) await sides[id].kube.create(PARTNER_NODES, node);
-  for (const id of IDS) await startSide(sides[id], tls[id]);
+  const dir = await mkdtemp(join(tmpdir(), 'threatmesh-edge-'));
+  closers.push(() => rm(dir, { recursive: true, force: true }));
+  await startSide(sides.alpha, tls.alpha);
+  await startSideFromFlags(sides.bravo, tls.bravo, dir);
   // charlie: a peer that gossips a forged head (used by the last test).
   const forgedPort = await freePort();
   const forged = startGossipServer({
