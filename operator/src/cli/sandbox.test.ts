@@ -3,12 +3,19 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { validatorFor, createValidators } from '../api/validate.ts';
 import { FIXTURES_DIR } from '../sandbox/feedserver.ts';
-import { PRESET_SNAPSHOTS, feedPlan, sandboxFeedObject } from './sandbox.ts';
+import { PRESET_SNAPSHOTS, SAMPLE_FEED, feedPlan, sandboxFeedObject } from './sandbox.ts';
 
 describe('feedPlan', () => {
-  test('by default the bundled feodo snapshot', () => {
+  test('by default the bundled sample', () => {
     const p = feedPlan({});
-    assert.equal(p.preset, 'feodo');
+    assert.equal(p.preset, undefined);
+    assert.equal(p.format, 'lines');
+    assert.equal(p.path, SAMPLE_FEED);
+    assert.ok(existsSync(SAMPLE_FEED));
+  });
+
+  test('a preset alone: its bundled snapshot, served by name', () => {
+    const p = feedPlan({ preset: 'feodo' });
     assert.equal(p.format, 'csv');
     assert.equal(p.path, undefined);
     assert.equal(p.servedName, 'feodo-ipblocklist.csv');

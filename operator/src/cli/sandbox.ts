@@ -26,7 +26,8 @@ export const PRESET_SNAPSHOTS: Readonly<Record<string, string>> = {
   'et-compromised': 'et-compromised-ips.txt', openphish: 'openphish-feed.txt', 'blocklist-de': 'blocklist-de-all.txt',
 };
 const SOURCE_FORMATS: readonly FeedFormat[] = ['lines', 'csv', 'json', 'jsonl', 'stix'];
-const DEFAULT_PRESET = 'feodo';
+/** The default feed: 200 made-up domains, URLs and hashes (see its header). */
+export const SAMPLE_FEED = fileURLToPath(new URL('../sandbox/sample-iocs.txt', import.meta.url));
 /** Name of the Feed the sandbox creates at the first partner. */
 export const SANDBOX_FEED = 'sandbox-feed';
 
@@ -71,13 +72,16 @@ function snapshotPlan(presetName: string): FeedPlan {
 
 /** Decides the feed from the flags; throws a message saying what to pass instead. */
 export function feedPlan(flags: Pick<SandboxFlags, 'source' | 'format' | 'preset'>): FeedPlan {
-  const presetName = flags.preset ?? (flags.source === undefined ? DEFAULT_PRESET : undefined);
+  if (flags.source === undefined && flags.preset === undefined && flags.format === undefined) {
+    return { servedName: basename(SAMPLE_FEED), path: SAMPLE_FEED, format: 'lines', preset: undefined, description: 'the bundled sample (200 made-up domains, URLs and hashes)' };
+  }
+  const presetName = flags.preset;
   const preset = presetName === undefined ? undefined : findPreset(presetName);
   if (presetName !== undefined && preset === undefined) throw new Error(`unknown --preset ${JSON.stringify(presetName)}; presets: ${Object.keys(PRESETS).join(', ')}`);
   if (flags.format !== undefined && !SOURCE_FORMATS.includes(flags.format as FeedFormat)) throw new Error(`--format must be one of ${SOURCE_FORMATS.join(', ')} (MISP and TAXII sources need a server: apply a Feed yourself)`);
   if (flags.source !== undefined) return sourcePlan(flags.source, (flags.format ?? preset?.parser.format) as FeedFormat | undefined, presetName);
   if (flags.format !== undefined) throw new Error('--format applies to --source FILE; give the file too');
-  return snapshotPlan(presetName ?? DEFAULT_PRESET);
+  return snapshotPlan(presetName ?? '');
 }
 
 /** The Feed object that makes the first partner ingest `plan` from the sandbox's loopback server. */
@@ -213,7 +217,7 @@ export function registerSandbox(program: Command, env: CliEnv, log: Logger): voi
   program.command('sandbox')
     .description('run a whole ThreatMesh network on this machine: a sequencer and N partner clusters (own kube-apiserver, database and operator each), ingest a feed at the first partner and show every cluster converging to the same log')
     .option('--partners <n>', 'number of partner clusters, each a voter', positiveInt, 3)
-    .option('--source <file>', 'feed file to ingest at the first partner (default: a bundled snapshot)')
+    .option('--source <file>', 'feed file to ingest at the first partner (default: a bundled sample of 200 made-up indicators)')
     .option('--format <format>', `how to parse --source: ${SOURCE_FORMATS.join(', ')}`)
     .option('--preset <name>', `parser preset (${Object.keys(PRESETS).join(', ')}); alone, ingests its bundled snapshot`)
     .option('--quorum <n>', 'approvals required (default ⌊2n/3⌋+1 of the n partners)', positiveInt)
@@ -222,7 +226,7 @@ export function registerSandbox(program: Command, env: CliEnv, log: Logger): voi
     .option('--json', 'print progress as JSON lines; with --until-converged the last line is {"partners":[{"name","treeSize","rootHash","indicators"}],"sequencer":{…}}', false)
     .option('--until-converged', 'exit 0 once every partner holds the sequencer\'s log (non-zero after --timeout)', false)
     .option('--timeout <seconds>', 'deadline for the network to start and, with --until-converged, to converge', positiveInt, 300)
-    .addHelpText('after', '\nExamples:\n  threatmesh sandbox                                   # 3 partners, bundled feodo snapshot, until Ctrl-C\n  threatmesh sandbox --partners 3 --json --until-converged\n  threatmesh sandbox --source ./iocs.txt --format lines\n')
+    .addHelpText('after', '\nExamples:\n  threatmesh sandbox                                   # 3 partners, the bundled sample, until Ctrl-C\n  threatmesh sandbox --partners 3 --json --until-converged\n  threatmesh sandbox --preset feodo                    # a bundled snapshot of a public feed\n  threatmesh sandbox --source ./iocs.txt --format lines\n')
     .action(async (flags: SandboxFlags) => {
       feedPlan(flags);
       const stop = new StopSignal();
