@@ -165,7 +165,7 @@ describe('revocation certificates', () => {
     ['admission votes replayed as revoke votes', addVotesAsRevoke, {}, 'Approved', /lacks quorum: 0 revoke approval.*acme: bad-signature, globex: bad-signature/],
     ['a revoke vote signed by an unknown partner', signedRevocation(admitted, acme, [acme, partner('mallory')]), {}, 'Approved', /mallory: unknown-partner/],
     ['the proposer signed an ADD proposal, not a revocation', { ...signedRevocation(admitted, acme, trio), signature: acme.key.sign('proposal', '{"type":"ipv4","value":"192.0.2.66"}') }, {}, 'Approved', /not genuine: the signature is not acme's revocation signature/],
-    ['an unregistered proposer', signedRevocation(admitted, partner('mallory'), trio), {}, 'Approved', /proposer "mallory" is not a registered PartnerNode/],
+    ['a proposer outside the voter registry (a contributor): the revoke votes decide', signedRevocation(admitted, partner('contrib'), [acme, globex]), {}, 'Revoked', /revoked at log index 5/],
     ['votes signed outside the revocation window', signedRevocation(admitted, acme, trio, { signedAt: '2026-11-25T11:39:59Z' }), {}, 'Approved', /lacks quorum: 0 revoke approval/],
     ['a revocation of an earlier admission (round opened before this one)', signedRevocation(admitted, acme, trio, { opensAt: '2026-11-25T10:00:00Z', signedAt: '2026-11-25T10:05:00Z' }), {}, 'Approved', /does not apply: its round opened at 2026-11-25T10:00:00Z, before this admission's round/],
     ['a revocation whose log index is not after the admission', signedRevocation(admitted, acme, trio, { logIndex: 3 }), {}, 'Approved', /does not apply: its log index 3 is not after the admission's log index 3/],

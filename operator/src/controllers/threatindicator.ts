@@ -117,10 +117,15 @@ function revocationOrderProblem(ti: ThreatIndicator, r: RevocationRecord): strin
   return undefined;
 }
 
-/** Why the proposer part of `r` is not genuine. */
+/**
+ * Why the proposer part of `r` is not genuine. Checked only when the proposer is among the known
+ * voters: a contributor-only proposer is not in the cluster's voter registry, and the proof of a
+ * revocation is its quorum of revoke votes (the partner replica verified the proposer before
+ * applying the entry), as the admission's proof is its votes.
+ */
 function revocationProposerProblem(ti: ThreatIndicator, r: RevocationRecord, partners: readonly PartnerEntry[]): string | undefined {
   const proposer = partners.find((p) => p.partnerId === r.proposerId);
-  if (proposer === undefined) return `its proposer ${JSON.stringify(r.proposerId)} is not a registered PartnerNode`;
+  if (proposer === undefined) return undefined;
   if (!verifyProposal(proposer.publicKey, 'revoke', { type: ti.spec.type, value: ti.spec.value }, r.signature)) {
     return `the signature is not ${r.proposerId}'s revocation signature (kind revocation) of this indicator`;
   }
@@ -129,8 +134,8 @@ function revocationProposerProblem(ti: ThreatIndicator, r: RevocationRecord, par
 
 /**
  * Judges status.revocation of `ti`: proven when it is for this admission (round opened no earlier
- * than spec.provenance.proposedAt, log index after status.logIndex), its proposer signed the
- * revocation of this indicator, and its votes on `voteSubject('revoke', digest)`, signed inside
+ * than spec.provenance.proposedAt, log index after status.logIndex), its proposer (when a known
+ * voter) signed the revocation of this indicator, and its votes on `voteSubject('revoke', digest)`, signed inside
  * its window, reach the quorum of the eligible voters (domain/quorum.ts rules). Undefined when
  * there is no revocation. Pure apart from signature verification.
  */
