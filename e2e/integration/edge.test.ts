@@ -77,6 +77,8 @@ let ca: TestCa;
 let sequencer: Sequencer;
 let seqPort = 0;
 let charliePort = 0;
+let bravoTls: TlsMaterial;
+let workDir = '';
 
 function logger(): Logger {
   const out = new PassThrough();
@@ -172,6 +174,8 @@ before(async () => {
   const dir = await mkdtemp(join(tmpdir(), 'threatmesh-edge-'));
   closers.push(() => rm(dir, { recursive: true, force: true }));
   await startSide(sides.alpha, tls.alpha);
+  bravoTls = tls.bravo;
+  workDir = dir;
   await startSideFromFlags(sides.bravo, tls.bravo, dir);
   // charlie: a peer that gossips a forged head (used by the last test).
   const forgedPort = await freePort();
@@ -269,5 +273,16 @@ describe('two partner operators with the exchange edge', () => {
     assert.match(await sides.bravo.metrics!.metrics(), /threatmesh_exchange_halted\{reason="fork"\} 1\b/);
     // alpha never saw charlie: it keeps replicating.
     assert.equal((await pn('alpha', 'sequencer'))?.status?.conditions?.find((c) => c.type === 'Replicating')?.status, 'True');
+  });
+
+  test('after a restart the halt persists: bravo\'s new operator reports Fork again and applies nothing', async () => {
+    await sides.bravo.operator.stop();
+    await startSideFromFlags(sides.bravo, bravoTls, workDir);
+    await eventually(async () => sides.bravo.metrics!.metrics(), (text) => /threatmesh_exchange_halted\{reason="fork"\} 1\b/.test(text), 15_000);
+    const text = await sides.bravo.metrics!.metrics();
+    assert.match(text, /threatmesh_exchange_halted\{reason="fork"\} 1\b/);
+    assert.match(text, /threatmesh_exchange_applied_total 0\b/);
+    const cond = (await pn('bravo', 'sequencer'))?.status?.conditions?.find((c) => c.type === 'Replicating');
+    assert.deepEqual([cond?.status, cond?.reason], ['False', 'Fork']);
   });
 });

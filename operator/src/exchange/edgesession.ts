@@ -54,6 +54,23 @@ export interface SessionOptions {
   readonly waitMs?: number;
 }
 
+/**
+ * The source with its long poll ended by `signal`: closing a gRPC channel lets calls in flight
+ * finish, so without this a stop would wait out the whole tree-head wait.
+ */
+function abortableSource(source: LogSource, signal: AbortSignal): LogSource {
+  const aborted = new Promise<never>((_resolve, reject) => {
+    signal.addEventListener('abort', () => reject(new Error('edge session stopped')), { once: true });
+  });
+  // Nobody may be waiting when the session stops; an unhandled rejection would crash the process.
+  aborted.catch(() => undefined);
+  return {
+    treeHead: (min, waitMs) => Promise.race([source.treeHead(min, waitMs), aborted]),
+    consistencyProof: (a, b) => source.consistencyProof(a, b),
+    entries: (from, size) => source.entries(from, size),
+  };
+}
+
 /** A running edge session. */
 export class EdgeSession {
   readonly client: SequencerClient;
@@ -70,7 +87,7 @@ export class EdgeSession {
     const seq = opts.network.sequencer;
     this.client = opts.sequencerClient({ address: seq.endpoint, tls: opts.tls, serverName: serverNameFor(seq.endpoint) });
     this.replica = new PartnerReplica({
-      sourceId: `sequencer:${seq.partnerId}`, source: this.client, sink: opts.sink, cursors: opts.cursors,
+      sourceId: `sequencer:${seq.partnerId}`, source: abortableSource(this.client, this.#abort.signal), sink: opts.sink, cursors: opts.cursors,
       anchors: { sequencerKey: seq.key, partners: opts.network.partners, ...(opts.quorum !== undefined ? { quorum: opts.quorum } : {}) },
       now: opts.now, log: opts.log,
     });
@@ -112,6 +129,12 @@ export class EdgeSession {
     const got = await this.#peer(peer).acceptedHead();
     if (got.partnerId !== peer.spec.partnerId) throw new Error(`gossip endpoint ${peer.spec.endpoint} answered as ${JSON.stringify(got.partnerId)}, not ${peer.spec.partnerId}`);
     if (got.head === undefined || this.#halted !== undefined) return got;
+    // A halt persisted before this session (a restart) belongs to the sequencer, not to this peer.
+    const persisted = (await this.replica.cursor()).halted;
+    if (persisted !== undefined) {
+      this.halt(new ReplicationHalted(persisted), undefined);
+      return got;
+    }
     try {
       await this.replica.compareWithPeer(got.head);
     } catch (err) {
