@@ -220,4 +220,17 @@ describe('replicating into a cluster through the Kubernetes sink', () => {
     const report = await kubeSink.repair(await mongoSink.all());
     assert.deepEqual([report.restored, report.corrected, report.unchanged, report.skipped], [0, 0, 3, 0]);
   });
+
+  test('the revoked indicator proposed and approved again is Approved again with the new index, in MongoDB and the cluster', async () => {
+    const idx = await admit({ type: 'domain', value: values[2]! });
+    assert.equal((await replica.sync()).applied, 1);
+    const ti = await get(values[2]!);
+    assert.ok(ti?.status);
+    assert.deepEqual([ti.status.phase, ti.status.logIndex, ti.status.revocation], ['Approved', idx, undefined]);
+    assert.equal(ti.spec.provenance?.proposedAt, applied.at(-1)?.window.opensAt);
+    const rec = (await mongoSink.all()).find((r) => r.value === values[2]);
+    assert.deepEqual([rec?.state, rec?.logIndex, rec?.revokedAtIndex], ['active', idx, undefined]);
+    const report = await kubeSink.repair(await mongoSink.all());
+    assert.deepEqual([report.restored, report.corrected, report.unchanged, report.skipped], [0, 0, 3, 0]);
+  });
 });
