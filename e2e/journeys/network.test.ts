@@ -1,0 +1,140 @@
+/**
+ * Journey: the whole network on this machine. One sequencer cluster and three partner clusters,
+ * each with its own kube-apiserver, FerretDB and ThreatMesh process, all over loopback with
+ * mutual TLS. A feed ingested at partner A becomes proposals, votes (3 voters, quorum 2),
+ * approvals and the same indicators in every cluster: equal tree size and root hash, identical
+ * ThreatIndicator sets, one MongoDB record per log entry. A partner stopped while indicators are
+ * approved catches up after restart with nothing lost or duplicated. Then README's command,
+ * `threatmesh sandbox --partners 3 --json --until-converged`, as a user runs it.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { MongoClient } from 'mongodb';
+import { THREAT_INDICATORS } from '../../operator/src/api/schemas/index.ts';
+import type { ThreatIndicator } from '../../operator/src/api/types.ts';
+import { feedPlan, sandboxFeedObject, SANDBOX_FEED } from '../../operator/src/cli/sandbox.ts';
+import { ensureBinaries } from '../../operator/src/controlplane/build.ts';
+import { createLogger } from '../../operator/src/log.ts';
+import { notConverged, type NetworkView } from '../../operator/src/sandbox/convergence.ts';
+import { startFeedServer, type FeedServer } from '../../operator/src/sandbox/feedserver.ts';
+import { NETWORK_NAMESPACE, startNetwork, type Member, type Network } from '../../operator/src/sandbox/network.ts';
+import { controlPlaneOptionsFromEnv } from '../harness/env.ts';
+
+const main = new URL('../../operator/src/main.ts', import.meta.url).pathname;
+const dir = await mkdtemp(join(tmpdir(), 'threatmesh-network-'));
+const progress: string[] = [];
+
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** Polls the network until `done` says so; fails with the last view and reasons after `ms`. */
+async function until(net: Network, feed: string, done: (v: NetworkView) => boolean, ms: number): Promise<NetworkView> {
+  const deadline = Date.now() + ms;
+  let last: NetworkView | undefined;
+  const first = net.partners[0]!;
+  while (Date.now() < deadline) {
+    last = await net.view({ partner: first, name: feed });
+    if (done(last)) return last;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  assert.fail(`network did not get there in ${ms} ms: ${JSON.stringify(last)}; waiting for ${JSON.stringify(last ? notConverged(last) : [])}; logs in ${join(net.dir, 'logs')}`);
+}
+
+interface Snapshot { name: string; phase: string | undefined; logIndex: number | undefined; votes: number }
+
+async function indicators(p: Member): Promise<Snapshot[]> {
+  const list = await p.client.list<ThreatIndicator>(THREAT_INDICATORS, { namespace: NETWORK_NAMESPACE });
+  return list.items.map((t) => ({ name: t.metadata.name, phase: t.status?.phase, logIndex: t.status?.logIndex, votes: t.status?.votes?.length ?? 0 }))
+    .sort((a, b) => a.name.localeCompare(b.name));
+}
+
+async function mongoRecords(p: Member): Promise<{ total: number; digests: number; maxIndex: number }> {
+  const client = new MongoClient(p.cluster.mongoUri ?? '', { serverSelectionTimeoutMS: 5000 });
+  try {
+    const docs = await client.db('threatmesh_partner').collection<{ digest: string; logIndex: number }>('indicators').find({}).toArray();
+    return { total: docs.length, digests: new Set(docs.map((d) => d.digest)).size, maxIndex: Math.max(-1, ...docs.map((d) => d.logIndex)) };
+  } finally {
+    await client.close();
+  }
+}
+
+describe('three partners and a sequencer, each its own cluster', () => {
+  let net: Network;
+  let feeds: FeedServer;
+
+  before(async () => {
+    const binaries = await ensureBinaries({ cacheDir: controlPlaneOptionsFromEnv().cacheDir, progress: new PassThrough() });
+    const logLines = new PassThrough();
+    net = await startNetwork({
+      dir: join(dir, 'lib'), partners: 3, quorum: 2, fresh: true, binaries, readyTimeoutMs: 180_000, syncInterval: '1s',
+      cli: { node: process.execPath, main }, log: createLogger(logLines, 'warn'), progress: (m) => progress.push(m),
+    });
+    const sample = feedPlan({});
+    feeds = await startFeedServer(new Map([[sample.servedName, sample.path ?? '']]));
+  });
+
+  after(async () => {
+    await feeds?.close();
+    await net?.stop();
+  });
+
+  test('a feed ingested at partner A reaches all four clusters identically', async () => {
+    const a = net.partners[0]!;
+    await net.addFeed(a, sandboxFeedObject(feedPlan({}), feeds.baseUrl));
+    const v = await until(net, SANDBOX_FEED, (x) => notConverged(x).length === 0, 240_000);
+    const size = v.sequencer!.treeSize;
+    assert.equal(size, 200, 'every indicator of the bundled sample is admitted once');
+    const sets = await Promise.all(net.partners.map(indicators));
+    for (const [i, s] of sets.entries()) {
+      assert.equal(s.length, size, `${net.partners[i]!.id}: one ThreatIndicator per entry`);
+      assert.ok(s.every((t) => t.phase === 'Approved' && t.logIndex !== undefined && t.votes >= 2), `${net.partners[i]!.id}: all Approved with index and ≥2 votes`);
+      assert.deepEqual(s.map(({ name, logIndex }) => ({ name, logIndex })), sets[0]!.map(({ name, logIndex }) => ({ name, logIndex })));
+    }
+    for (const p of v.partners) {
+      assert.equal(p.treeSize, size);
+      assert.equal(p.rootHash, v.sequencer!.rootHash);
+      assert.equal(p.lagEntries, 0);
+    }
+    for (const p of net.partners) assert.deepEqual(await mongoRecords(p), { total: size, digests: size, maxIndex: size - 1 });
+  });
+
+  test('a partner stopped during approvals catches up after restart with nothing lost or duplicated', async () => {
+    const [a, , c] = net.partners as [Member, Member, Member];
+    const before = (await net.view({ partner: a, name: SANDBOX_FEED })).sequencer!.treeSize;
+    await c.stop();
+    await net.addFeed(a, { ...sandboxFeedObject(feedPlan({ preset: 'urlhaus' }), feeds.baseUrl), metadata: { name: 'second-feed', namespace: NETWORK_NAMESPACE } });
+    // Quorum 2 of 3: A and B keep admitting while C is down.
+    const during = await until(net, 'second-feed', (x) => x.feedDone && x.sequencer !== undefined && x.sequencer.treeSize > before && x.sequencer.pending === 0
+      && x.partners.slice(0, 2).every((p) => p.treeSize === x.sequencer!.treeSize), 180_000);
+    const size = during.sequencer!.treeSize;
+    assert.ok((await mongoRecords(c)).total <= before, 'the stopped partner applied nothing while down');
+    await c.start();
+    const v = await until(net, 'second-feed', (x) => notConverged(x).length === 0 && x.sequencer!.treeSize === size, 180_000);
+    assert.equal(v.partners[2]!.rootHash, v.sequencer!.rootHash);
+    assert.deepEqual(await mongoRecords(c), { total: size, digests: size, maxIndex: size - 1 });
+    assert.deepEqual(await indicators(c), await indicators(a));
+  });
+});
+
+test('README: threatmesh sandbox --partners 3 --json --until-converged', async () => {
+  const child = spawn(process.execPath, [main, 'sandbox', '--partners', '3', '--json', '--until-converged', '--fresh', '--dir', join(dir, 'cli'), '--timeout', '400'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
+  child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr = (stderr + d).slice(-10_000); });
+  const code = await new Promise<number | null>((res) => child.once('close', res));
+  const lines = stdout.trimEnd().split('\n');
+  assert.equal(code, 0, `exit ${code}; last output: ${lines.slice(-5).join('\n')}\n${stderr}`);
+  const summary = JSON.parse(lines.at(-1) ?? '') as { partners: Array<{ name: string; treeSize: number; rootHash: string; indicators: number }>; sequencer: { treeSize: number; rootHash: string } };
+  assert.deepEqual(summary.partners.map((p) => p.name), ['partner-a', 'partner-b', 'partner-c']);
+  assert.ok(summary.sequencer.treeSize > 0);
+  for (const p of summary.partners) assert.deepEqual({ treeSize: p.treeSize, rootHash: p.rootHash, indicators: p.indicators }, { ...summary.sequencer, indicators: summary.sequencer.treeSize });
+  const events = lines.slice(0, -1).map((l) => JSON.parse(l) as { event: string });
+  assert.ok(events.some((e) => e.event === 'network'), 'progress events were printed while converging');
+});
