@@ -1,7 +1,8 @@
 /**
  * A partner operator's exchange edge (`threatmesh operator --exchange`): replicates the
  * sequencer's log into MongoDB and ThreatIndicators, forwards local proposals, votes
- * automatically, gossips tree heads with peers, repairs drift and reports all of it on the
+ * automatically, mirrors pending rounds and sends analysts' annotated votes (manualvote.ts,
+ * docs/voting.md), gossips tree heads with peers, repairs drift and reports all of it on the
  * PartnerNodes of the exchange namespace. Every dependency is injected; `startEdge` runs the
  * loops until `stop()`. A halt (fork, forged entry…) stops applying from the sequencer, never
  * the operator: it shows as condition Replicating=False, a Warning Event and a metric.
@@ -29,6 +30,7 @@ import { KubePartnerStatus, LagTracker, REPLICATING_REASON, haltConditionReason,
 import { ProposalForwarder } from './forwarder.ts';
 import { GossipClient, startGossipServer, type GossipServer } from './gossip.ts';
 import { KubeIndicatorSink } from './kubesink.ts';
+import { PendingMirror } from './manualvote.ts';
 import type { EntrySink, ReplicationHalted, VerifiedEntry } from './partner.ts';
 import { roundJudge, type VotingPolicy } from './policy.ts';
 import type { PartnerEntry, TlsMaterial } from './tls.ts';
@@ -98,6 +100,7 @@ class Edge implements RunningEdge {
   #loop: Promise<void> = Promise.resolve();
   #network: EdgeNetwork | undefined;
   #session: EdgeSession | undefined;
+  #mirror: PendingMirror | undefined;
   #lastRepair: number | undefined;
   #problem: string | undefined;
   #sessionPrint: string | undefined;
@@ -169,7 +172,10 @@ class Edge implements RunningEdge {
     const session = await this.#ensureSession(network as EdgeNetwork & { sequencer: SequencerRef });
     const seqSize = await this.#sequencerStatus(session, network.sequencer);
     await this.#step('proposal forwarding', () => this.#forwarder.forwardOnce(session.client));
-    if (network.partners.some((p) => p.partnerId === this.#o.partnerId && p.roles.includes('voter'))) await this.#step('voting', () => session.voter.voteOnce());
+    if (network.partners.some((p) => p.partnerId === this.#o.partnerId && p.roles.includes('voter'))) {
+      await this.#step('voting', () => session.voter.voteOnce());
+      await this.#step('pending mirror and annotated votes', () => this.#mirror!.syncOnce());
+    }
     for (const peer of network.peers) await this.#step('gossip', () => this.#peerStatus(session, peer));
     await this.#step('drift repair', () => this.#repairWhenDue(session, seqSize));
   }
@@ -200,6 +206,7 @@ class Edge implements RunningEdge {
       ...(o.waitMs !== undefined ? { waitMs: o.waitMs } : {}),
     });
     this.#session = session;
+    this.#mirror = new PendingMirror({ client: o.client, namespace: o.namespace, sequencer: session.client, partnerId: o.partnerId, key: o.key, partners: () => network.partners, now: () => this.#now(), log: o.log });
     this.#sessionPrint = network.fingerprint;
     this.#lastRepair = undefined;
     this.#haltCondition = undefined;
