@@ -24,7 +24,7 @@ import type { PendingRound, ProposalInput, ProposalResult, VoteResult } from './
 import { REASON_TRAILER } from './server.ts';
 import { channelCredentials, type TlsMaterial } from './tls.ts';
 import { entryFromWire, headFromWire, kindFromWire, kindToWire, voteToWire, windowFromWire, type WireEntryResult } from './wire.ts';
-import { parseIndicatorJson } from './entry.ts';
+import { parseIndicatorJson, parseMetaJson } from './entry.ts';
 
 /** Retry policy for UNAVAILABLE. */
 export interface RetryPolicy {
@@ -126,16 +126,17 @@ export class ExchangeClient {
     return res.outcomes.map((x) => (x.ack ? voteResult(x.ack) : refused(x.refusal)));
   }
 
-  /** The rounds waiting for votes, every page of them; rounds whose indicator does not parse are left out. */
+  /** The rounds waiting for votes, every page of them, with their signed metadata; rounds whose indicator or metadata does not parse are left out. */
   async listPending(): Promise<PendingRound[]> {
     const rounds: PendingRound[] = [];
     for (let offset = 0; ; ) {
       const res = await this.#unary<PendingProposals__Output>('ListPending', (cb, o) => this.#client.ListPending({ offset, limit: 0 }, o, cb));
       for (const p of res.proposals) {
         const parsed = parseIndicatorJson(p.indicatorJson);
+        const meta = parseMetaJson(p.metaJson);
         const kind = kindFromWire(p.kind);
-        if (!parsed.ok || kind === undefined) continue;
-        rounds.push({ kind, indicator: parsed.indicator, indicatorJson: p.indicatorJson, digest: p.digest, subject: p.subject, proposerId: p.proposerId, signature: p.signature, window: windowFromWire(p.window), tally: { approvals: p.approvals, rejections: p.rejections, required: p.required } });
+        if (!parsed.ok || !meta.ok || kind === undefined) continue;
+        rounds.push({ kind, indicator: parsed.indicator, indicatorJson: p.indicatorJson, ...(meta.meta !== undefined ? { meta: meta.meta } : {}), digest: p.digest, subject: p.subject, proposerId: p.proposerId, signature: p.signature, window: windowFromWire(p.window), tally: { approvals: p.approvals, rejections: p.rejections, required: p.required } });
       }
       offset += res.proposals.length;
       if (res.proposals.length === 0 || offset >= res.total) return rounds;
@@ -196,7 +197,7 @@ export class ExchangeClient {
 }
 
 function proposalToWire(p: ProposalInput): Proposal {
-  return { kind: kindToWire(p.kind), indicatorJson: p.indicatorJson, proposerId: p.proposerId, signature: p.signature };
+  return { kind: kindToWire(p.kind), indicatorJson: p.indicatorJson, metaJson: p.metaJson ?? '', proposerId: p.proposerId, signature: p.signature };
 }
 
 function proposalResult(ack: ProposalAck__Output): ProposalResult {

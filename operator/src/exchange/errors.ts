@@ -5,7 +5,7 @@ export type RefusalCode = 'invalid-argument' | 'permission-denied' | 'unauthenti
 
 /** Machine-readable refusal reasons (stable: metric labels and test assertions use them). */
 export type RefusalReason =
-  | 'malformed-indicator' | 'not-normalized' | 'not-canonical' | 'invalid-kind'
+  | 'malformed-indicator' | 'not-normalized' | 'not-canonical' | 'invalid-kind' | 'invalid-meta'
   | 'bad-proposal-signature' | 'bad-vote-signature' | 'invalid-vote' | 'outside-window'
   | 'identity-mismatch' | 'unknown-partner' | 'missing-role' | 'no-client-certificate' | 'not-a-client-certificate' | 'pinned-certificate-mismatch'
   | 'unknown-proposal' | 'not-admitted' | 'not-active' | 'quorum-unreachable' | 'out-of-range' | 'batch-too-large';

@@ -21,6 +21,7 @@ import type { Logger } from '../log.ts';
 import { ApiError, type KubeClient } from '../runtime/client.ts';
 import { ExchangeCallError } from './client.ts';
 import { verifyProposal } from './entry.ts';
+import { withMeta } from './specmeta.ts';
 import { ExchangeRefusal } from './errors.ts';
 import type { PendingRound, VoteResult } from './sequencer.ts';
 
@@ -161,13 +162,13 @@ export function needsAnswer(annotations: Readonly<Record<string, string>> | unde
   return key !== undefined && answeredBy(annotations?.[MANUAL_VOTE.result]) !== key;
 }
 
-/** The spec of a mirrored proposal: the same fields the Kubernetes sink writes for the admitted entry (kubesink.ts specOf). */
+/** The spec of a mirrored proposal: the same fields the Kubernetes sink writes for the admitted entry (kubesink.ts specOf), with the signed metadata. */
 export function pendingSpec(round: PendingRound): ThreatIndicatorSpec {
-  return {
+  return withMeta({
     type: round.indicator.type, value: round.indicator.value, pattern: stixPattern(round.indicator),
     provenance: { partner: round.proposerId, proposedAt: round.window.opensAt },
     proposal: { partnerId: round.proposerId, signature: round.signature },
-  };
+  }, round.meta);
 }
 
 function clip(s: string): string {
@@ -237,7 +238,7 @@ export class PendingMirror {
         continue;
       }
       const proposer = partners.find((p) => p.partnerId === round.proposerId);
-      if (proposer !== undefined && verifyProposal(proposer.publicKey, round.kind, round.indicator, round.signature)) open.set(name, round);
+      if (proposer !== undefined && verifyProposal(proposer.publicKey, round.kind, round.indicator, round.signature, round.meta)) open.set(name, round);
       else suspect.set(name, round.proposerId);
     }
     this.#warnSuspects(rounds.filter((r) => suspect.has(indicatorObjectName(r.indicator)) && r.kind === 'add'));

@@ -37,6 +37,11 @@ describe('evaluate', () => {
     ['trust does not override a warning list', { ...auto, trustedSources: ['alpha'] }, proposal('8.8.8.8', {}, 'ipv4'), context, 'reject', /public-resolver/],
     ['trusted revocation approves', { ...auto, trustedSources: ['alpha'] }, proposal('evil.test', { kind: 'revoke' }), context, 'approve', /revocation/],
     ['untrusted revocation abstains', auto, proposal('evil.test', { kind: 'revoke' }), context, 'abstain', /revocation/],
+    ['TLP above maxTlp rejects', { ...auto, maxTlp: 'amber' }, proposal('evil.test', { tlp: 'red' }), context, 'reject', /TLP red is more restrictive than the maximum amber/],
+    ['amber+strict is above amber', { ...auto, maxTlp: 'amber' }, proposal('evil.test', { tlp: 'amber+strict' }), context, 'reject', /amber\+strict/],
+    ['TLP at maxTlp approves', { ...auto, maxTlp: 'amber' }, proposal('evil.test', { tlp: 'amber' }), context, 'approve', /passes/],
+    ['unmarked proposal passes maxTlp', { ...auto, maxTlp: 'clear' }, proposal('evil.test'), context, 'approve', /passes/],
+    ['maxTlp does not let a trusted source through', { ...auto, maxTlp: 'green', trustedSources: ['alpha'] }, proposal('evil.test', { tlp: 'amber' }), context, 'reject', /TLP amber/],
   ];
   for (const [name, policy, p, ctx, decision, reason] of cases) {
     test(name, () => {
@@ -68,20 +73,24 @@ describe('parseVotingPolicy', () => {
     ['empty trusted source', 'mode: automatic\ntrustedSources: [alpha, ""]\n', 'trustedSources[1]'],
     ['unknown type', 'mode: automatic\nallowTypes: [ipv4, fqdn]\n', 'allowTypes[1]'],
     ['type both allowed and denied', 'mode: automatic\nallowTypes: [ipv4]\ndenyTypes: [ipv4]\n', 'denyTypes'],
+    ['unknown TLP', 'mode: automatic\nmaxTlp: white\n', 'maxTlp'],
   ];
   for (const [name, text, field] of bad) {
     test(`refuses ${name}, naming ${field}`, () => {
       assert.throws(() => parseVotingPolicy(text), (err: unknown) => err instanceof VotingPolicyError && err.field === field && err.message.includes(field));
     });
   }
+  test('reads maxTlp', () => {
+    assert.equal(parseVotingPolicy('mode: automatic\nmaxTlp: amber+strict\n').maxTlp, 'amber+strict');
+  });
   test('validateVotingPolicy takes an already parsed object', () => {
     assert.equal(validateVotingPolicy({ mode: 'automatic', requireCorroboration: false }).requireCorroboration, false);
   });
 });
 
 describe('roundJudge', () => {
-  const round = (value: string): PendingRound => ({
-    kind: 'add', indicator: { type: 'domain', value }, indicatorJson: '', digest: 'd'.repeat(64), subject: 's', proposerId: 'alpha', signature: '', window: { opensAt: '', closesAt: '' },
+  const round = (value: string, meta?: PendingRound['meta']): PendingRound => ({
+    kind: 'add', indicator: { type: 'domain', value }, indicatorJson: '', ...(meta !== undefined ? { meta } : {}), digest: 'd'.repeat(64), subject: 's', proposerId: 'alpha', signature: '', window: { opensAt: '', closesAt: '' },
   });
   test('abstentions become no vote, so a manual policy never votes', () => {
     assert.equal(roundJudge({ mode: 'manual', warningLists: true }, context).judge(round('evil.test')), undefined);
@@ -93,4 +102,18 @@ describe('roundJudge', () => {
     const judge = roundJudge({ ...auto, minConfidence: 80 }, context, () => ({ confidence: 90 }));
     assert.equal(judge.judge(round('evil.test'))?.decision, 'approve');
   });
+  const byMeta: Array<[string, VotingPolicy, PendingRound['meta'], 'approve' | 'reject' | undefined, RegExp | undefined]> = [
+    ['signed confidence below minConfidence rejects', { ...auto, minConfidence: 80 }, { confidence: 50 }, 'reject', /50 is below the minimum 80/],
+    ['signed confidence at minConfidence approves', { ...auto, minConfidence: 80 }, { confidence: 80 }, 'approve', /passes/],
+    ['no metadata leaves minConfidence to an analyst', { ...auto, minConfidence: 80 }, undefined, undefined, undefined],
+    ['signed source feed is trusted', { ...auto, requireCorroboration: true, trustedSources: ['feeds/abuse-ch'] }, { source: 'feeds/abuse-ch' }, 'approve', /trusted source feeds\/abuse-ch/],
+    ['signed TLP above maxTlp rejects', { ...auto, maxTlp: 'green' }, { tlp: 'amber' }, 'reject', /TLP amber/],
+  ];
+  for (const [name, policy, meta, decision, reason] of byMeta) {
+    test(`default lookup uses the round's metadata: ${name}`, () => {
+      const j = roundJudge(policy, context).judge(round('evil.test', meta));
+      assert.equal(j?.decision, decision);
+      if (reason !== undefined) assert.match(j?.reason ?? '', reason);
+    });
+  }
 });

@@ -5,7 +5,7 @@
  */
 import { parse as parseYaml } from 'yaml';
 import { INDICATOR_TYPES, type Indicator, type IndicatorType } from '../domain/indicator.ts';
-import type { EntryKind } from './entry.ts';
+import { META_TLP, type EntryKind, type MetaTlp } from './entry.ts';
 import type { PendingRound } from './sequencer.ts';
 import type { Judgement, VotingPolicy as RoundJudge } from './voter.ts';
 import type { WarningList, WarningListName } from '../feeds/warninglists.ts';
@@ -16,6 +16,11 @@ export interface VotingPolicy {
   readonly mode: 'automatic' | 'manual';
   /** Reject proposals whose known confidence (0..100) is lower; abstain when the confidence is unknown. */
   readonly minConfidence?: number;
+  /**
+   * Reject proposals marked more restrictive than this TLP (clear < green < amber <
+   * amber+strict < red): the log is replicated to every partner. Unmarked proposals pass.
+   */
+  readonly maxTlp?: MetaTlp;
   /** Partner ids or feed names whose proposals need no corroboration. */
   readonly trustedSources?: readonly string[];
   /** Approve only what this partner's own feeds also list (or a trusted source proposed). */
@@ -48,6 +53,8 @@ export interface PolicyProposal {
   readonly source?: string;
   /** Confidence 0..100, when known. */
   readonly confidence?: number;
+  /** TLP marking, when known. */
+  readonly tlp?: MetaTlp;
 }
 
 /** What the policy consults besides the proposal. */
@@ -64,7 +71,7 @@ export interface PolicyDecision {
   readonly reason: string;
 }
 
-const FIELDS = new Set(['mode', 'minConfidence', 'trustedSources', 'requireCorroboration', 'warningLists', 'allowTypes', 'denyTypes']);
+const FIELDS = new Set(['mode', 'minConfidence', 'maxTlp', 'trustedSources', 'requireCorroboration', 'warningLists', 'allowTypes', 'denyTypes']);
 
 /**
  * Validates a parsed configuration object. Unknown members are refused (a typo must not silently
@@ -78,6 +85,7 @@ export function validateVotingPolicy(value: unknown): VotingPolicy {
   const policy: { -readonly [K in keyof VotingPolicy]: VotingPolicy[K] } = { mode: o.mode, warningLists: optionalBoolean(o, 'warningLists') ?? true };
   const minConfidence = confidence(o.minConfidence);
   if (minConfidence !== undefined) policy.minConfidence = minConfidence;
+  if (o.maxTlp !== undefined) policy.maxTlp = tlp(o.maxTlp);
   if (o.trustedSources !== undefined) policy.trustedSources = stringList(o.trustedSources, 'trustedSources');
   const corroboration = optionalBoolean(o, 'requireCorroboration');
   if (corroboration !== undefined) policy.requireCorroboration = corroboration;
@@ -116,11 +124,24 @@ export function evaluate(policy: VotingPolicy, proposal: PolicyProposal, context
   return { decision: 'approve', reason: 'passes every automatic check' };
 }
 
+/** What a lookup tells the policy about a round besides its indicator and proposer. */
+export type RoundFacts = Pick<PolicyProposal, 'source' | 'confidence' | 'tlp'>;
+
+/**
+ * The facts the proposer signed with the round (its metadata: source feed, confidence, TLP).
+ * Trustworthy because the voter verifies the proposal signature over the metadata before it judges.
+ */
+export function metaFacts(round: PendingRound): RoundFacts {
+  const m = round.meta;
+  return { ...(m?.source !== undefined ? { source: m.source } : {}), ...(m?.confidence !== undefined ? { confidence: m.confidence } : {}), ...(m?.tlp !== undefined ? { tlp: m.tlp } : {}) };
+}
+
 /**
  * Adapts a policy to the automatic voter: abstentions become undefined (no vote), so a manual
- * policy makes the voter send nothing. `lookup` supplies what this partner knows of a round.
+ * policy makes the voter send nothing. `lookup` supplies what this partner knows of a round;
+ * by default the round's signed metadata ({@link metaFacts}).
  */
-export function roundJudge(policy: VotingPolicy, context: PolicyContext, lookup: (round: PendingRound) => { source?: string; confidence?: number } = () => ({})): RoundJudge {
+export function roundJudge(policy: VotingPolicy, context: PolicyContext, lookup: (round: PendingRound) => RoundFacts = metaFacts): RoundJudge {
   return {
     judge(round: PendingRound): Judgement | undefined {
       const d = evaluate(policy, { kind: round.kind, indicator: round.indicator, digest: round.digest, proposerId: round.proposerId, ...lookup(round) }, context);
@@ -137,6 +158,9 @@ function screen(policy: VotingPolicy, p: PolicyProposal, context: PolicyContext)
     if (context.warningList === undefined) return { decision: 'abstain', reason: 'warning lists are enabled but not loaded: left to an analyst' };
     const hit: WarningListName | undefined = context.warningList.match(p.indicator);
     if (hit !== undefined) return { decision: 'reject', reason: `on warning list ${hit}` };
+  }
+  if (policy.maxTlp !== undefined && p.tlp !== undefined && META_TLP.indexOf(p.tlp) > META_TLP.indexOf(policy.maxTlp)) {
+    return { decision: 'reject', reason: `TLP ${p.tlp} is more restrictive than the maximum ${policy.maxTlp}` };
   }
   if (policy.minConfidence !== undefined) {
     if (p.confidence === undefined) return { decision: 'abstain', reason: `confidence unknown (minimum ${policy.minConfidence}): left to an analyst` };
@@ -162,6 +186,11 @@ function confidence(v: unknown): number | undefined {
   if (v === undefined) return undefined;
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 100) throw new VotingPolicyError('minConfidence', `must be an integer from 0 to 100, got ${JSON.stringify(v)}`);
   return v;
+}
+
+function tlp(v: unknown): MetaTlp {
+  if (typeof v !== 'string' || !(META_TLP as readonly string[]).includes(v)) throw new VotingPolicyError('maxTlp', `must be one of ${META_TLP.join(', ')}, got ${JSON.stringify(v)}`);
+  return v as MetaTlp;
 }
 
 function optionalBoolean(o: Record<string, unknown>, field: string): boolean | undefined {

@@ -19,7 +19,7 @@ import { decideQuorum, defaultQuorum, QuorumInputError, verifyVote, type QuorumO
 import type { SigningKey } from '../domain/signature.ts';
 import { signLogHead, verifyTreeHead, type SignedTreeHead } from '../domain/treehead.ts';
 import type { Logger } from '../log.ts';
-import { entryLeafHash, parseIndicatorJson, verifyProposal, voteSubject, type EntryBody, type EntryKind, type EntryWindow, type IndexedEntry } from './entry.ts';
+import { entryLeafHash, metaJson, parseIndicatorJson, parseMetaJson, verifyProposal, voteSubject, type EntryBody, type EntryKind, type EntryWindow, type IndexedEntry, type IndicatorMeta } from './entry.ts';
 import { ExchangeRefusal } from './errors.ts';
 
 /** Persistence the sequencer needs (implemented by store/log.ts MongoLogStore). */
@@ -36,6 +36,8 @@ export interface StoredRound {
   readonly subject: string;
   readonly kind: EntryKind;
   readonly indicatorJson: string;
+  /** The proposal's meta_json; absent or empty when it carried no metadata. */
+  readonly metaJson?: string;
   readonly proposerId: string;
   readonly signature: string;
   readonly window: EntryWindow;
@@ -79,10 +81,12 @@ export interface SequencerObserver {
   vote(status: VoteResult['status'] | 'refused' | 'error'): void;
 }
 
-/** A proposal as received: kind, wire indicator, proposer and signature. */
+/** A proposal as received: kind, wire indicator, optional wire metadata, proposer and signature. */
 export interface ProposalInput {
   readonly kind: EntryKind;
   readonly indicatorJson: string;
+  /** Canonical JSON of the signed metadata (entry.ts parseMetaJson); absent or empty: none. */
+  readonly metaJson?: string;
   readonly proposerId: string;
   readonly signature: string;
 }
@@ -111,6 +115,8 @@ export interface PendingRound {
   readonly kind: EntryKind;
   readonly indicator: Indicator;
   readonly indicatorJson: string;
+  /** The metadata the proposer signed with the indicator, when it sent some. */
+  readonly meta?: IndicatorMeta;
   readonly digest: string;
   readonly subject: string;
   readonly proposerId: string;
@@ -267,13 +273,7 @@ export class Sequencer {
 
   #open(callerId: string, p: ProposalInput): ProposalResult {
     this.expire();
-    const proposer = this.#caller(callerId, p.proposerId);
-    const parsed = parseIndicatorJson(p.indicatorJson);
-    if (!parsed.ok) throw this.#refuse(callerId, new ExchangeRefusal('invalid-argument', parsed.reason, parsed.message));
-    const { indicator, digest } = parsed;
-    if (!verifyProposal(proposer.publicKey, p.kind, indicator, p.signature)) {
-      throw this.#refuse(callerId, new ExchangeRefusal('invalid-argument', 'bad-proposal-signature', `the ${p.kind} proposal signature does not verify with ${p.proposerId}'s key for ${indicator.type} ${JSON.stringify(indicator.value)}; sign exactly the canonical indicator`));
-    }
+    const { indicator, digest, meta } = this.#verified(callerId, p);
     const subject = voteSubject(p.kind, digest);
     const logIndex = this.#decided.get(subject);
     if (p.kind === 'add' && logIndex !== undefined) return { status: 'already-admitted', digest, subject, logIndex };
@@ -287,9 +287,30 @@ export class Sequencer {
     const floor = p.kind === 'add' ? this.#readmitFloor.get(digest) : undefined;
     const opensAt = Math.max(now - (this.#opts.skewMs ?? DEFAULT_SKEW_MS), floor ?? -Infinity);
     const window = { opensAt: new Date(opensAt).toISOString(), closesAt: new Date(Math.max(opensAt, now + (this.#opts.windowMs ?? DEFAULT_WINDOW_MS))).toISOString() };
-    this.#pending.set(subject, { kind: p.kind, indicator, indicatorJson: p.indicatorJson, digest, subject, proposerId: p.proposerId, signature: p.signature, window, votes: new Map() });
+    this.#pending.set(subject, { kind: p.kind, indicator, indicatorJson: p.indicatorJson, ...(meta !== undefined ? { meta } : {}), digest, subject, proposerId: p.proposerId, signature: p.signature, window, votes: new Map() });
     this.#opts.log.info('round opened', { kind: p.kind, digest, proposer: p.proposerId, ...(floor !== undefined ? { readmission: true } : {}) });
     return { status: 'opened', digest, subject, window };
+  }
+
+  // The proposal's indicator and metadata once the caller, their encoding and the proposer's signature over them check out.
+  #verified(callerId: string, p: ProposalInput): { readonly indicator: Indicator; readonly digest: string; readonly meta: IndicatorMeta | undefined } {
+    const proposer = this.#caller(callerId, p.proposerId);
+    const parsed = parseIndicatorJson(p.indicatorJson);
+    if (!parsed.ok) throw this.#refuse(callerId, new ExchangeRefusal('invalid-argument', parsed.reason, parsed.message));
+    const { indicator, digest } = parsed;
+    const meta = this.#meta(callerId, p);
+    if (!verifyProposal(proposer.publicKey, p.kind, indicator, p.signature, meta)) {
+      const what = meta === undefined ? 'exactly the canonical indicator' : 'exactly the canonical {"indicator","meta"} with the meta_json sent';
+      throw this.#refuse(callerId, new ExchangeRefusal('invalid-argument', 'bad-proposal-signature', `the ${p.kind} proposal signature does not verify with ${p.proposerId}'s key for ${indicator.type} ${JSON.stringify(indicator.value)}; sign ${what}`));
+    }
+    return { indicator, digest, meta };
+  }
+
+  #meta(callerId: string, p: ProposalInput): IndicatorMeta | undefined {
+    const parsed = parseMetaJson(p.metaJson ?? '');
+    if (!parsed.ok) throw this.#refuse(callerId, new ExchangeRefusal('invalid-argument', 'invalid-meta', parsed.message));
+    if (parsed.meta !== undefined && p.kind === 'revoke') throw this.#refuse(callerId, new ExchangeRefusal('invalid-argument', 'invalid-meta', 'a REVOKE proposal carries no metadata; send meta_json only with ADD'));
+    return parsed.meta;
   }
 
   #notActive(indicator: Indicator, revokedAt: number | undefined): ExchangeRefusal {
@@ -374,22 +395,30 @@ export class Sequencer {
   async #restoreRounds(): Promise<void> {
     if (this.#opts.rounds === undefined) return;
     for (const r of await this.#opts.rounds.loadRounds()) {
-      const parsed = parseIndicatorJson(r.indicatorJson);
-      const proposer = this.#partners.get(r.proposerId);
-      const valid = parsed.ok && proposer !== undefined && voteSubject(r.kind, parsed.digest) === r.subject && verifyProposal(proposer.publicKey, r.kind, parsed.indicator, r.signature);
+      const round = this.#restoredRound(r);
       // Decided already: an ADD whose indicator is active, a REVOKE whose indicator is revoked.
-      if (!valid || this.#decided.has(r.subject)) {
-        if (!valid) this.#opts.log.warn('stored round does not verify; dropped', { subject: r.subject, proposer: r.proposerId });
+      if (round === undefined || this.#decided.has(r.subject)) {
+        if (round === undefined) this.#opts.log.warn('stored round does not verify; dropped', { subject: r.subject, proposer: r.proposerId });
         this.#forget(r.subject);
         continue;
       }
-      const votes = new Map<string, Vote>();
-      for (const v of r.votes) {
-        const voter = this.#partners.get(v.partnerId);
-        if (voter !== undefined && v.digest === r.subject && !votes.has(v.partnerId) && verifyVote(voter, v)) votes.set(v.partnerId, v);
-      }
-      this.#pending.set(r.subject, { kind: r.kind, indicator: parsed.indicator, indicatorJson: r.indicatorJson, digest: parsed.digest, subject: r.subject, proposerId: r.proposerId, signature: r.signature, window: r.window, votes });
+      this.#pending.set(r.subject, round);
     }
+  }
+
+  // A stored round re-verified as if proposed now (indicator, metadata, proposer signature), with only its valid votes; undefined when it does not verify.
+  #restoredRound(r: StoredRound): Round | undefined {
+    const parsed = parseIndicatorJson(r.indicatorJson);
+    const meta = parseMetaJson(r.metaJson ?? '');
+    const proposer = this.#partners.get(r.proposerId);
+    if (!parsed.ok || !meta.ok || proposer === undefined || voteSubject(r.kind, parsed.digest) !== r.subject) return undefined;
+    if (!verifyProposal(proposer.publicKey, r.kind, parsed.indicator, r.signature, meta.meta)) return undefined;
+    const votes = new Map<string, Vote>();
+    for (const v of r.votes) {
+      const voter = this.#partners.get(v.partnerId);
+      if (voter !== undefined && v.digest === r.subject && !votes.has(v.partnerId) && verifyVote(voter, v)) votes.set(v.partnerId, v);
+    }
+    return { kind: r.kind, indicator: parsed.indicator, indicatorJson: r.indicatorJson, ...(meta.meta !== undefined ? { meta: meta.meta } : {}), digest: parsed.digest, subject: r.subject, proposerId: r.proposerId, signature: r.signature, window: r.window, votes };
   }
 
   /** Rounds waiting for votes, oldest first, each with its tally of counted votes. */
@@ -509,7 +538,7 @@ export class Sequencer {
     if (inFlight !== undefined) return inFlight;
     this.#pending.delete(round.subject);
     const votes = [...round.votes.values()].filter((v) => !outcome.ignored.some((i) => i.partnerId === v.partnerId));
-    const admit = this.#append({ kind: round.kind, indicator: round.indicator, proposerId: round.proposerId, proposalSignature: round.signature, window: round.window, votes }, round);
+    const admit = this.#append({ kind: round.kind, indicator: round.indicator, ...(round.meta !== undefined ? { meta: round.meta } : {}), proposerId: round.proposerId, proposalSignature: round.signature, window: round.window, votes }, round);
     this.#admitting.set(round.subject, admit);
     const clear = (): void => {
       this.#admitting.delete(round.subject);
@@ -655,5 +684,5 @@ function readmissionFloor(revocation: EntryBody): number {
 }
 
 function storedRound(r: Round): StoredRound {
-  return { subject: r.subject, kind: r.kind, indicatorJson: r.indicatorJson, proposerId: r.proposerId, signature: r.signature, window: r.window, votes: [...r.votes.values()] };
+  return { subject: r.subject, kind: r.kind, indicatorJson: r.indicatorJson, ...(r.meta !== undefined ? { metaJson: metaJson(r.meta) } : {}), proposerId: r.proposerId, signature: r.signature, window: r.window, votes: [...r.votes.values()] };
 }

@@ -15,6 +15,7 @@ import type { VoteAck } from './gen/threatmesh/exchange/v1/VoteAck.ts';
 import { loadExchangePackage } from './proto.ts';
 import type { Sequencer } from './sequencer.ts';
 import { authorize, peerIdentity, serverCredentials, type ExchangeAction, type PartnerEntry, type TlsMaterial } from './tls.ts';
+import { metaJson } from './entry.ts';
 import { entryToWire, headToWire, kindFromWire, kindToWire, voteFromWire } from './wire.ts';
 
 /** Limits applied to every connection. */
@@ -111,7 +112,7 @@ function handlers(opts: ExchangeServerOptions): ExchangeHandlers {
       const all = seq.pending();
       const limit = call.request.limit === 0 || call.request.limit > MAX_BATCH_ITEMS ? MAX_BATCH_ITEMS : call.request.limit;
       const page = all.slice(call.request.offset, call.request.offset + limit);
-      const proposals = page.map((p) => ({ kind: kindToWire(p.kind), indicatorJson: p.indicatorJson, proposerId: p.proposerId, signature: p.signature, digest: p.digest, subject: p.subject, window: p.window, ...p.tally }));
+      const proposals = page.map((p) => ({ kind: kindToWire(p.kind), indicatorJson: p.indicatorJson, metaJson: metaJson(p.meta), proposerId: p.proposerId, signature: p.signature, digest: p.digest, subject: p.subject, window: p.window, ...p.tally }));
       return Promise.resolve({ proposals, total: all.length });
     }),
     GetTreeHead: unary(opts.log, async (call) => {
@@ -137,7 +138,7 @@ function handlers(opts: ExchangeServerOptions): ExchangeHandlers {
 async function proposeOne(seq: Sequencer, who: string, req: Proposal__Output): Promise<ProposalAck> {
   const kind = kindFromWire(req.kind);
   if (kind === undefined) throw new ExchangeRefusal('invalid-argument', 'invalid-kind', 'proposal kind must be ADD or REVOKE');
-  const r = await seq.propose(who, { kind, indicatorJson: req.indicatorJson, proposerId: req.proposerId, signature: req.signature });
+  const r = await seq.propose(who, { kind, indicatorJson: req.indicatorJson, metaJson: req.metaJson, proposerId: req.proposerId, signature: req.signature });
   const status = r.status === 'opened' ? 'OPENED' : r.status === 'already-pending' ? 'ALREADY_PENDING' : 'ALREADY_ADMITTED';
   return { status, digest: r.digest, subject: r.subject, logIndex: r.logIndex ?? 0, window: r.window ?? null };
 }

@@ -6,7 +6,7 @@ import { MerkleLog } from '../domain/merkle.ts';
 import { signVote, type Vote, type Voter } from '../domain/quorum.ts';
 import { SigningKey } from '../domain/signature.ts';
 import { signLogHead, type SignedTreeHead } from '../domain/treehead.ts';
-import { entryLeafData, entryLeafHash, parseIndicatorJson, signProposal, voteSubject, type EntryKind, type IndexedEntry } from './entry.ts';
+import { entryLeafData, entryLeafHash, parseIndicatorJson, signProposal, voteSubject, type EntryKind, type IndexedEntry, type IndicatorMeta } from './entry.ts';
 import { checkConsistency, checkEntry, checkPeerHead, checkTreeHead, type TrustAnchors } from './verify.ts';
 
 const NOW = new Date('2026-03-01T12:00:00Z');
@@ -16,6 +16,7 @@ const partners: Voter[] = Object.entries(keys).map(([id, k]) => ({ partnerId: id
 const sequencer = SigningKey.generate();
 const anchors: TrustAnchors = { sequencerKey: sequencer.publicKey, partners, quorum: 2 };
 const ind: Indicator = { type: 'domain', value: 'evil.example' };
+const meta: IndicatorMeta = { tlp: 'amber', confidence: 90, source: 'feeds/abuse-ch' };
 
 function vote(id: keyof typeof keys, subject: string, key: SigningKey = keys[id]): Vote {
   return signVote(key, { partnerId: id, digest: subject, decision: 'approve', signedAt: '2026-03-01T12:00:01Z' });
@@ -68,6 +69,8 @@ describe('entry encoding', () => {
       { ...e, proposalSignature: signProposal(keys.b, 'add', ind) },
       { ...e, window: { ...WINDOW, closesAt: '2026-03-01T14:00:00Z' } },
       { ...e, votes: e.votes.slice(1) },
+      { ...e, meta },
+      { ...e, meta: { ...meta, confidence: 10 } },
     ];
     const hashes = new Set([entryLeafHash(e), ...variants.map(entryLeafHash)]);
     assert.equal(hashes.size, variants.length + 1);
@@ -92,6 +95,12 @@ describe('checkEntry', () => {
     ['one approval of two required', entry('add', [vote('a', subject)]), 'no-quorum'],
     ['proposal signed by someone else', { ...entry(), proposalSignature: signProposal(keys.b, 'add', ind) }, 'bad-proposal-signature'],
     ['proposer unknown', { ...entry(), proposerId: 'mallory' }, 'unknown-proposer'],
+    ['valid add with signed metadata', { ...entry(), meta, proposalSignature: signProposal(keys.a, 'add', ind, meta) }, 'ok'],
+    // The sequencer logs (and the tree head commits to) metadata the proposer did not sign.
+    ['metadata swapped by the sequencer', { ...entry(), meta: { ...meta, confidence: 20 }, proposalSignature: signProposal(keys.a, 'add', ind, meta) }, 'bad-proposal-signature'],
+    ['metadata added to a proposal signed without it', { ...entry(), meta }, 'bad-proposal-signature'],
+    ['signed metadata stripped', { ...entry(), proposalSignature: signProposal(keys.a, 'add', ind, meta) }, 'bad-proposal-signature'],
+    ['metadata on a revoke', { ...entry('revoke', [vote('a', voteSubject('revoke', subject)), vote('c', voteSubject('revoke', subject))]), meta }, 'bad-proposal-signature'],
   ];
   for (const [name, e, want] of cases) {
     test(name, () => {
@@ -106,6 +115,13 @@ describe('checkEntry', () => {
     const { log, head } = logOf([e]);
     const changed = { ...e, indicator: { type: 'domain' as const, value: 'benign.example' } };
     const r = checkEntry(anchors, head, changed, log.inclusionProof(0));
+    assert.equal('reason' in r ? r.reason : 'ok', 'tampered-entry');
+  });
+
+  test('metadata changed after the tree head was signed is a tampered entry', () => {
+    const e = { ...entry(), meta, proposalSignature: signProposal(keys.a, 'add', ind, meta) };
+    const { log, head } = logOf([e]);
+    const r = checkEntry(anchors, head, { ...e, meta: { ...meta, tlp: 'clear' } }, log.inclusionProof(0));
     assert.equal('reason' in r ? r.reason : 'ok', 'tampered-entry');
   });
 

@@ -19,9 +19,9 @@ export type HaltReason =
   | 'forged-vote' // the certificate holds a vote whose signature does not verify
   | 'replayed-vote' // the certificate holds a vote signed for another subject
   | 'no-quorum' // the valid votes do not reach the quorum
-  | 'bad-proposal-signature' // the proposer did not sign this indicator
+  | 'bad-proposal-signature' // the proposer did not sign this indicator with this metadata
   | 'unknown-proposer' // the proposer is not in the partner's directory
-  | 'malformed-entry' // the entry cannot be decoded (unknown kind, indicator not canonical or not normalized)
+  | 'malformed-entry' // the entry cannot be decoded (unknown kind, indicator not canonical or not normalized, invalid metadata)
   | 'out-of-order'; // the source sent an index other than the next expected one
 
 /** A failed check: its reason, a message that says what was seen, and the entry index when one is at fault. */
@@ -84,7 +84,9 @@ export function checkPeerHead(anchors: TrustAnchors, mine: SignedTreeHead, their
 /**
  * Verifies one entry against the tree head it was proven in: leaf inclusion at its index,
  * then the quorum certificate (every vote valid and for this round's subject, approvals
- * reaching the quorum), then the proposer's signature. Returns the indicator digest when all hold.
+ * reaching the quorum), then the proposer's signature over the indicator and its metadata
+ * (votes sign only the subject: the metadata is the proposer's word, bound by its signature).
+ * Returns the indicator digest when all hold.
  */
 export function checkEntry(anchors: TrustAnchors, head: SignedTreeHead, entry: IndexedEntry, proof: readonly string[]): { readonly digest: string } | Violation {
   const at = { index: entry.index };
@@ -96,8 +98,9 @@ export function checkEntry(anchors: TrustAnchors, head: SignedTreeHead, entry: I
   if (quorum !== undefined) return { ...at, ...quorum };
   const proposer = anchors.partners.find((p) => p.partnerId === entry.proposerId);
   if (proposer === undefined) return { ...at, reason: 'unknown-proposer', message: `entry ${entry.index} was proposed by ${JSON.stringify(entry.proposerId)}, who is not in this partner's directory` };
-  if (!verifyProposal(proposer.publicKey, entry.kind, entry.indicator, entry.proposalSignature)) {
-    return { ...at, reason: 'bad-proposal-signature', message: `entry ${entry.index}: ${entry.proposerId}'s signature does not cover this ${entry.kind} of ${entry.indicator.type} ${JSON.stringify(entry.indicator.value)}` };
+  if (!verifyProposal(proposer.publicKey, entry.kind, entry.indicator, entry.proposalSignature, entry.meta)) {
+    const withMeta = entry.meta === undefined ? 'without metadata' : 'with this metadata';
+    return { ...at, reason: 'bad-proposal-signature', message: `entry ${entry.index}: ${entry.proposerId}'s signature does not cover this ${entry.kind} of ${entry.indicator.type} ${JSON.stringify(entry.indicator.value)} ${withMeta}` };
   }
   return { digest };
 }

@@ -1,6 +1,7 @@
 /**
  * A voter's automatic side: polls the sequencer's pending rounds, checks each proposal's
- * signature itself (it does not trust the sequencer), asks an injected {@link VotingPolicy}
+ * signature itself over the indicator and its metadata (it does not trust the sequencer, so
+ * the policy only ever sees metadata the proposer signed), asks an injected {@link VotingPolicy}
  * and signs its vote. Rounds the policy leaves undecided wait for an analyst's manual vote.
  */
 import type { VoteDecision, Vote, Voter } from '../domain/quorum.ts';
@@ -68,7 +69,7 @@ export class AutoVoter {
 
   #authentic(round: PendingRound): boolean {
     const proposer = this.#o.partners.find((p) => p.partnerId === round.proposerId);
-    if (proposer !== undefined && verifyProposal(proposer.publicKey, round.kind, round.indicator, round.signature)) return true;
+    if (proposer !== undefined && verifyProposal(proposer.publicKey, round.kind, round.indicator, round.signature, round.meta)) return true;
     this.#voted.add(round.subject);
     this.#o.log.warn('pending round with an invalid proposal signature; not voting', { subject: round.subject, proposer: round.proposerId });
     return false;

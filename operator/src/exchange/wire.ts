@@ -6,7 +6,7 @@
 import { indicatorCanonicalJson } from '../domain/canonical.ts';
 import type { Vote } from '../domain/quorum.ts';
 import type { SignedTreeHead } from '../domain/treehead.ts';
-import { parseIndicatorJson, type EntryKind, type EntryWindow, type IndexedEntry } from './entry.ts';
+import { metaJson, parseIndicatorJson, parseMetaJson, type EntryKind, type EntryWindow, type IndexedEntry } from './entry.ts';
 import type { EntryKind as WireKind, EntryKind__Output as WireKindOut } from './gen/threatmesh/exchange/v1/EntryKind.ts';
 import type { LogEntry, LogEntry__Output } from './gen/threatmesh/exchange/v1/LogEntry.ts';
 import type { SignedTreeHead as WireHead, SignedTreeHead__Output as WireHeadOut } from './gen/threatmesh/exchange/v1/SignedTreeHead.ts';
@@ -49,25 +49,28 @@ export function headFromWire(h: WireHeadOut): SignedTreeHead {
   return { treeSize: h.treeSize, rootHash: h.rootHash, timestamp: h.timestamp, logId: h.logId, signature: h.signature };
 }
 
-/** An entry with its inclusion proof as a wire message. */
+/** An entry with its inclusion proof as a wire message (meta_json empty when the entry has no metadata). */
 export function entryToWire(e: IndexedEntry, proof: readonly string[]): LogEntry {
   return {
     index: e.index, kind: kindToWire(e.kind), indicatorJson: indicatorCanonicalJson(e.indicator), proposerId: e.proposerId,
-    proposalSignature: e.proposalSignature, window: { ...e.window }, votes: e.votes.map(voteToWire), inclusionProof: [...proof],
+    proposalSignature: e.proposalSignature, window: { ...e.window }, votes: e.votes.map(voteToWire), inclusionProof: [...proof], metaJson: metaJson(e.meta),
   };
 }
 
 /** The outcome of {@link entryFromWire}: the entry and its proof, or why the message cannot be an entry. */
 export type WireEntryResult = { readonly ok: true; readonly entry: IndexedEntry; readonly proof: readonly string[] } | { readonly ok: false; readonly index: number; readonly message: string };
 
-/** Decodes a streamed entry; the indicator must be canonical and normalized. */
+/** Decodes a streamed entry; the indicator must be canonical and normalized, the metadata (if any) canonical and valid. */
 export function entryFromWire(m: LogEntry__Output): WireEntryResult {
   const kind = kindFromWire(m.kind);
   if (kind === undefined) return { ok: false, index: m.index, message: `entry ${m.index} has kind ${String(m.kind)}` };
   const parsed = parseIndicatorJson(m.indicatorJson);
   if (!parsed.ok) return { ok: false, index: m.index, message: `entry ${m.index}: ${parsed.message}` };
+  // Older senders do not know the field: it arrives as the empty string, meaning no metadata.
+  const meta = parseMetaJson(m.metaJson);
+  if (!meta.ok) return { ok: false, index: m.index, message: `entry ${m.index}: ${meta.message}` };
   const entry: IndexedEntry = {
-    index: m.index, kind, indicator: parsed.indicator, proposerId: m.proposerId, proposalSignature: m.proposalSignature,
+    index: m.index, kind, indicator: parsed.indicator, ...(meta.meta !== undefined ? { meta: meta.meta } : {}), proposerId: m.proposerId, proposalSignature: m.proposalSignature,
     window: windowFromWire(m.window), votes: m.votes.map(voteFromWire),
   };
   return { ok: true, entry, proof: m.inclusionProof };

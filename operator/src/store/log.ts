@@ -1,5 +1,6 @@
 /**
- * The sequencer's Merkle log in MongoDB: `log_entries` (one document per entry, unique on
+ * The sequencer's Merkle log in MongoDB: `log_entries` (one document per entry, with the
+ * proposer-signed `meta` subdocument when the entry has metadata; unique on
  * `index` and on `digest`+`kind`+`window.opensAt`, so one round is never stored twice while a
  * revoked indicator can be admitted again by a later round) and `tree_heads` (every signed tree head, unique on
  * `treeSize`). The store keeps data only; the sequencer recomputes every leaf hash from it
@@ -9,7 +10,7 @@
 import { MongoServerError, type Collection, type Db } from 'mongodb';
 import type { Vote } from '../domain/quorum.ts';
 import type { SignedTreeHead } from '../domain/treehead.ts';
-import { voteRecord, type EntryKind, type IndexedEntry } from '../exchange/entry.ts';
+import { validateMeta, voteRecord, type EntryKind, type IndexedEntry, type IndicatorMeta } from '../exchange/entry.ts';
 import { isIndicatorType } from '../domain/indicator.ts';
 
 /** Collection names. */
@@ -27,6 +28,8 @@ interface EntryDoc {
   kind: EntryKind;
   digest: string;
   indicator: { type: string; value: string };
+  /** Absent for entries without metadata. */
+  meta?: IndicatorMeta;
   proposerId: string;
   proposalSignature: string;
   window: { opensAt: string; closesAt: string };
@@ -73,6 +76,7 @@ export class MongoLogStore {
     if (entries.length === 0) return;
     await this.#entries.insertMany(entries.map(({ entry, digest }) => ({
       _id: entry.index, index: entry.index, kind: entry.kind, digest, indicator: { type: entry.indicator.type, value: entry.indicator.value },
+      ...(entry.meta !== undefined ? { meta: { ...entry.meta } } : {}),
       proposerId: entry.proposerId, proposalSignature: entry.proposalSignature, window: { ...entry.window }, votes: entry.votes.map(voteRecord),
     })), { ordered: true });
   }
@@ -113,12 +117,21 @@ function toEntry(doc: EntryDoc): IndexedEntry {
     throw new StoredEntryError(`${where}: indicator must be {type, value} with a known type`);
   }
   if (!Array.isArray(doc.votes)) throw new StoredEntryError(`${where}: votes must be an array`);
+  const meta = storedMeta(doc.meta, where);
   return {
-    index: doc.index, kind: doc.kind, indicator: { type: doc.indicator.type, value: doc.indicator.value },
+    index: doc.index, kind: doc.kind, indicator: { type: doc.indicator.type, value: doc.indicator.value }, ...(meta !== undefined ? { meta } : {}),
     proposerId: String(doc.proposerId), proposalSignature: String(doc.proposalSignature),
     window: { opensAt: String(doc.window?.opensAt), closesAt: String(doc.window?.closesAt) },
     votes: doc.votes.map(voteFromRecord),
   };
+}
+
+// Metadata edited into an invalid shape stops the restore with the problem; a valid edit is caught by the root check.
+function storedMeta(meta: unknown, where: string): IndicatorMeta | undefined {
+  if (meta === undefined || meta === null) return undefined;
+  const checked = validateMeta(meta);
+  if (typeof checked === 'string') throw new StoredEntryError(`${where}: ${checked}`);
+  return checked;
 }
 
 /** A stored vote record back as a vote; odd values are kept as found so signature checks refuse them. */

@@ -18,6 +18,8 @@ interface RoundDoc {
   _id: string;
   kind: StoredRound['kind'];
   indicatorJson: string;
+  /** The signed metadata's canonical JSON; absent when the proposal carried none. */
+  metaJson?: string;
   proposerId: string;
   signature: string;
   window: { opensAt: string; closesAt: string };
@@ -36,7 +38,7 @@ export class MongoRoundStore implements SequencerRoundStore {
   async loadRounds(): Promise<StoredRound[]> {
     const docs = await this.#col.find({}).sort({ 'window.opensAt': 1 }).toArray();
     return docs.map((d) => ({
-      subject: d._id, kind: d.kind, indicatorJson: String(d.indicatorJson), proposerId: String(d.proposerId), signature: String(d.signature),
+      subject: d._id, kind: d.kind, indicatorJson: String(d.indicatorJson), ...(d.metaJson !== undefined ? { metaJson: String(d.metaJson) } : {}), proposerId: String(d.proposerId), signature: String(d.signature),
       window: { opensAt: String(d.window?.opensAt), closesAt: String(d.window?.closesAt) }, votes: Array.isArray(d.votes) ? d.votes.map(voteFromRecord) : [],
     }));
   }
@@ -44,7 +46,7 @@ export class MongoRoundStore implements SequencerRoundStore {
   /** Stores a new round; one already stored under the subject is kept. */
   async saveRound(r: StoredRound): Promise<void> {
     try {
-      await this.#col.insertOne({ _id: r.subject, kind: r.kind, indicatorJson: r.indicatorJson, proposerId: r.proposerId, signature: r.signature, window: { ...r.window }, votes: r.votes.map(voteRecord) });
+      await this.#col.insertOne({ _id: r.subject, kind: r.kind, indicatorJson: r.indicatorJson, ...(r.metaJson ? { metaJson: r.metaJson } : {}), proposerId: r.proposerId, signature: r.signature, window: { ...r.window }, votes: r.votes.map(voteRecord) });
     } catch (err) {
       if (!(err instanceof MongoServerError && err.code === DUPLICATE_KEY)) throw err;
     }

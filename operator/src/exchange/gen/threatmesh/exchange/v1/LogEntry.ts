@@ -20,6 +20,11 @@ export interface LogEntry {
    * Inclusion proof of this entry's leaf in the tree of StreamRequest.tree_size leaves.
    */
   'inclusionProof'?: (string)[];
+  /**
+   * The metadata the proposer signed (Proposal.meta_json); empty when none. Part of the leaf
+   * bytes when present, so the signed tree head commits to it.
+   */
+  'metaJson'?: (string);
 }
 
 export interface LogEntry__Output {
@@ -37,4 +42,9 @@ export interface LogEntry__Output {
    * Inclusion proof of this entry's leaf in the tree of StreamRequest.tree_size leaves.
    */
   'inclusionProof': (string)[];
+  /**
+   * The metadata the proposer signed (Proposal.meta_json); empty when none. Part of the leaf
+   * bytes when present, so the signed tree head commits to it.
+   */
+  'metaJson': (string);
 }

@@ -17,6 +17,10 @@ export interface PendingProposal {
   'approvals'?: (number);
   'rejections'?: (number);
   'required'?: (number);
+  /**
+   * The metadata the proposer signed with the indicator (Proposal.meta_json); empty when none.
+   */
+  'metaJson'?: (string);
 }
 
 export interface PendingProposal__Output {
@@ -33,4 +37,8 @@ export interface PendingProposal__Output {
   'approvals': (number);
   'rejections': (number);
   'required': (number);
+  /**
+   * The metadata the proposer signed with the indicator (Proposal.meta_json); empty when none.
+   */
+  'metaJson': (string);
 }

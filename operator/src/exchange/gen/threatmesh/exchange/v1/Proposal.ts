@@ -13,10 +13,20 @@ export interface Proposal {
    */
   'proposerId'?: (string);
   /**
-   * ADD: signature of kind "proposal" over indicator_json.
+   * ADD: signature of kind "proposal" over indicator_json when meta_json is empty, else over
+   * RFC 8785 canonical JSON of {"indicator":<indicator>,"meta":<meta>}.
    * REVOKE: signature of kind "revocation" over {"digest":<indicator digest>,"kind":"revoke"}.
    */
   'signature'?: (string);
+  /**
+   * ADD only, optional: RFC 8785 canonical JSON of the indicator's metadata, at most 4,096
+   * bytes, members (all optional, at least one): tlp ("clear", "green", "amber",
+   * "amber+strict", "red"), confidence (integer 0..100), labels (1..32 distinct strings of
+   * 1..64 characters), validFrom and validUntil (RFC 3339, validUntil after validFrom),
+   * source (feed name, 1..253 characters); anything else is refused (invalid-meta).
+   * Empty: no metadata (the indicator alone is signed, as before metadata existed).
+   */
+  'metaJson'?: (string);
 }
 
 export interface Proposal__Output {
@@ -30,8 +40,18 @@ export interface Proposal__Output {
    */
   'proposerId': (string);
   /**
-   * ADD: signature of kind "proposal" over indicator_json.
+   * ADD: signature of kind "proposal" over indicator_json when meta_json is empty, else over
+   * RFC 8785 canonical JSON of {"indicator":<indicator>,"meta":<meta>}.
    * REVOKE: signature of kind "revocation" over {"digest":<indicator digest>,"kind":"revoke"}.
    */
   'signature': (string);
+  /**
+   * ADD only, optional: RFC 8785 canonical JSON of the indicator's metadata, at most 4,096
+   * bytes, members (all optional, at least one): tlp ("clear", "green", "amber",
+   * "amber+strict", "red"), confidence (integer 0..100), labels (1..32 distinct strings of
+   * 1..64 characters), validFrom and validUntil (RFC 3339, validUntil after validFrom),
+   * source (feed name, 1..253 characters); anything else is refused (invalid-meta).
+   * Empty: no metadata (the indicator alone is signed, as before metadata existed).
+   */
+  'metaJson': (string);
 }
