@@ -1,4 +1,4 @@
-/** `threatmesh demo`: the embedded default that `npm start` runs (see README). */
+/** `threatmesh demo`: one admission round on pure domain code, no cluster needed (see README). */
 import { readFile } from 'node:fs/promises';
 import { InvalidArgumentError, type Command } from 'commander';
 import type { Logger } from '../log.ts';

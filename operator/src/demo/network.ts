@@ -1,6 +1,5 @@
 /**
- * The embedded demo behind `npm start` until the local network sandbox exists: a whole
- * ThreatMesh admission round on pure domain code — normalize a feed, propose, vote with
+ * `threatmesh demo` without any cluster: a whole ThreatMesh admission round on pure domain code — normalize a feed, propose, vote with
  * several partners' Ed25519 keys, decide quorum, append approved indicators to an RFC 9162
  * Merkle log, sign the tree head and check every inclusion proof.
  */
