@@ -35,6 +35,7 @@ describe('operatorOptions refuses inconsistent flags', () => {
     ['exchange with a bad gossip bind', { ...exchange, mongodbUri: 'mongodb://db', gossipBind: 'nowhere' }, /--gossip-bind "nowhere" must be host:port/],
     ['exchange with a bad sync interval', { ...exchange, mongodbUri: 'mongodb://db', syncInterval: '0s' }, /--sync-interval: duration "0s" is zero/],
     ['exchange with a bad repair interval', { ...exchange, mongodbUri: 'mongodb://db', repairInterval: 'hourly' }, /--repair-interval: "hourly" is not a duration/],
+    ['exchange namespace outside the watched namespace', { ...exchange, mongodbUri: 'mongodb://db', namespace: 'tm' }, /--namespace tm and --exchange-namespace threatmesh differ/],
     ['TLS flags without --exchange', { tlsCert: 'c.pem', votingPolicy: 'p.yaml' }, /--tls-cert, --voting-policy only apply with --exchange/],
     ['exchange with an unreadable signing key', { ...exchange, mongodbUri: 'mongodb://db' }, /--signing-key \/nonexistent\/acme.pem: cannot read it \(ENOENT\)/],
   ];

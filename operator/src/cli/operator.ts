@@ -103,6 +103,9 @@ function checkFlags(flags: OperatorFlags): void {
 export async function operatorOptions(flags: OperatorFlags, env: CliEnv, log: Logger, onExchangeError?: (err: unknown) => void): Promise<OperatorOptions> {
   checkFlags(flags);
   const exchange = checkExchangeFlags(flags, env, parseBind);
+  if (exchange && flags.namespace !== undefined && flags.namespace !== exchange.namespace) {
+    throw new Error(`--namespace ${flags.namespace} and --exchange-namespace ${exchange.namespace} differ: the controllers would not see the exchange's PartnerNodes and ThreatIndicators; give both the same namespace or drop --namespace`);
+  }
   await identityCheck(flags, log);
   const material = exchange ? await loadExchangeMaterial(exchange) : undefined;
   const client = new KubeHttpClient(await clusterConfig(flags, env), { userAgent: 'threatmesh-operator' });
