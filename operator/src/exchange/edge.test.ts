@@ -7,6 +7,8 @@ import { localProposal } from './forwarder.ts';
 import { serverNameFor } from './gossip.ts';
 import type { SignedTreeHead } from '../domain/treehead.ts';
 import type { HaltReason } from './verify.ts';
+import { SigningKey } from '../domain/signature.ts';
+import { signProposal } from './entry.ts';
 
 const head = (treeSize: number, timestamp: string): SignedTreeHead => ({ treeSize, rootHash: 'ab'.repeat(32), timestamp, logId: 'x', signature: 'y' });
 
@@ -89,6 +91,22 @@ describe('localProposal', () => {
       if (p) assert.deepEqual(p, { kind: 'add', indicatorJson: '{"type":"ipv4","value":"192.0.2.66"}', proposerId: 'alpha', signature: 'sig' });
     });
   }
+});
+
+describe('localProposal with metadata', () => {
+  const key = SigningKey.generate();
+  const ind = { type: 'ipv4', value: '192.0.2.66' } as const;
+  const meta = { confidence: 70, tlp: 'green', source: 'tm/feed' } as const;
+  const spec = { confidence: 70, tlp: 'green', provenance: { feed: 'tm/feed' } } as const;
+  test('sends the spec metadata the ingest signed', () => {
+    const ti = indicator('a', { ...spec, proposal: { partnerId: 'alpha', signature: signProposal(key, 'add', ind, meta) } });
+    assert.equal(localProposal(ti, 'alpha', key.publicKey)?.metaJson, '{"confidence":70,"source":"tm/feed","tlp":"green"}');
+  });
+  test('an object signed over the indicator alone (before metadata was signed) goes without metadata', () => {
+    const ti = indicator('a', { ...spec, proposal: { partnerId: 'alpha', signature: signProposal(key, 'add', ind) } });
+    assert.equal(localProposal(ti, 'alpha', key.publicKey)?.metaJson, undefined);
+    assert.equal(localProposal(ti, 'alpha')?.metaJson, '{"confidence":70,"source":"tm/feed","tlp":"green"}', 'without the key the spec metadata is sent and the sequencer judges');
+  });
 });
 
 describe('serverNameFor', () => {

@@ -116,7 +116,7 @@ class Edge implements RunningEdge {
     this.#kube = new KubeIndicatorSink({ client: opts.client, namespace: opts.namespace, voters: () => opts.registry.voters(), ...(opts.admission ? { policy: opts.admission } : {}), now, log: opts.log });
     this.#status = new KubePartnerStatus(opts.client, now);
     this.#events = new KubeEventRecorder({ writer: opts.client, log: opts.log, component: 'threatmesh-exchange', instance: opts.partnerId, now });
-    this.#forwarder = new ProposalForwarder({ client: opts.client, namespace: opts.namespace, partnerId: opts.partnerId, log: opts.log, onForwarded: (n) => this.#metrics.forwarded.inc(n) });
+    this.#forwarder = new ProposalForwarder({ client: opts.client, namespace: opts.namespace, partnerId: opts.partnerId, proposerKey: opts.key.publicKey, log: opts.log, onForwarded: (n) => this.#metrics.forwarded.inc(n) });
   }
 
   get gossipPort(): number {

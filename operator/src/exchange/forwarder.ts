@@ -1,18 +1,22 @@
 /**
  * Forwards this partner's local proposals to the sequencer: ThreatIndicators of the exchange
  * namespace in phase Proposed (or without a phase yet) whose spec.proposal names this partner
- * go out with ProposeBatch and the signature from spec.proposal. Idempotent on the sequencer
+ * go out with ProposeBatch, the signature from spec.proposal and the spec's metadata
+ * (specmeta.ts metaOfSpec: what the ingest signed with the indicator). Idempotent on the sequencer
  * (already-pending and already-admitted are answers, not errors); what was forwarded is
  * remembered in memory only, so a restart forwards again and the sequencer says so.
  */
 import { THREAT_INDICATORS } from '../api/schemas/index.ts';
 import type { ThreatIndicator } from '../api/types.ts';
 import { indicatorCanonicalJson } from '../domain/canonical.ts';
+import type { PublicKey } from '../domain/signature.ts';
 import type { Logger } from '../log.ts';
 import type { KubeReader } from '../runtime/client.ts';
 import type { ItemRefusal } from './client.ts';
+import { metaJson, verifyProposal, type IndicatorMeta } from './entry.ts';
 import type { ProposalInput, ProposalResult } from './sequencer.ts';
 import { MAX_BATCH_ITEMS } from './server.ts';
+import { metaOfSpec } from './specmeta.ts';
 
 /** The sequencer call the forwarder makes (ExchangeClient implements it). */
 export interface ProposalSink {
@@ -24,17 +28,31 @@ export interface ForwarderOptions {
   readonly client: KubeReader;
   readonly namespace: string;
   readonly partnerId: string;
+  /**
+   * This partner's proposal key, to recognize objects signed before metadata was signed (over
+   * the indicator alone): they are forwarded without metadata. @default none (always with the spec's metadata)
+   */
+  readonly proposerKey?: PublicKey;
   readonly log: Logger;
   /** Called with the number of proposals the sequencer acknowledged. */
   readonly onForwarded?: (n: number) => void;
 }
 
-/** The ProposalInput of a locally signed ThreatIndicator, or undefined when it is not this partner's pending proposal. */
-export function localProposal(ti: ThreatIndicator, partnerId: string): ProposalInput | undefined {
+/**
+ * The ProposalInput of a locally signed ThreatIndicator, with the spec's metadata as meta_json,
+ * or undefined when it is not this partner's pending proposal. With `proposerKey`, a signature
+ * that covers the indicator alone (made before metadata was signed) is sent without metadata.
+ */
+export function localProposal(ti: ThreatIndicator, partnerId: string, proposerKey?: PublicKey): ProposalInput | undefined {
   const phase = ti.status?.phase;
   if (phase !== undefined && phase !== 'Proposed') return undefined;
   if (ti.spec.proposal?.partnerId !== partnerId || ti.metadata.deletionTimestamp !== undefined) return undefined;
-  return { kind: 'add', indicatorJson: indicatorCanonicalJson({ type: ti.spec.type, value: ti.spec.value }), proposerId: partnerId, signature: ti.spec.proposal.signature };
+  const indicator = { type: ti.spec.type, value: ti.spec.value };
+  const signature = ti.spec.proposal.signature;
+  const spec = metaOfSpec(ti.spec);
+  let meta: IndicatorMeta | undefined = spec.ok ? spec.meta : undefined;
+  if (meta !== undefined && proposerKey !== undefined && !verifyProposal(proposerKey, 'add', indicator, signature, meta) && verifyProposal(proposerKey, 'add', indicator, signature)) meta = undefined;
+  return { kind: 'add', indicatorJson: indicatorCanonicalJson(indicator), ...(meta !== undefined ? { metaJson: metaJson(meta) } : {}), proposerId: partnerId, signature };
 }
 
 /** Forwards local proposals, each once per process lifetime. */
@@ -48,7 +66,7 @@ export class ProposalForwarder {
 
   /** Forwards what is new; returns how many the sequencer acknowledged. Transport errors reject (retry next period). */
   async forwardOnce(sequencer: ProposalSink): Promise<number> {
-    const todo = (await this.#list()).map((ti) => ({ name: ti.metadata.name, p: localProposal(ti, this.#o.partnerId) })).filter((x) => x.p !== undefined && !this.#done.has(x.name));
+    const todo = (await this.#list()).map((ti) => ({ name: ti.metadata.name, p: localProposal(ti, this.#o.partnerId, this.#o.proposerKey) })).filter((x) => x.p !== undefined && !this.#done.has(x.name));
     let acked = 0;
     for (let i = 0; i < todo.length; i += MAX_BATCH_ITEMS) {
       const batch = todo.slice(i, i + MAX_BATCH_ITEMS);

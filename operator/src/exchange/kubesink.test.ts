@@ -57,4 +57,16 @@ describe('kube sink conversions', () => {
       proposal: { partnerId: 'alpha', signature: 'cHJvcG9zYWw=' },
     });
   });
+
+  test('signed metadata reaches the spec (source as provenance.feed), from the entry and from its stored record alike', () => {
+    const meta = { tlp: 'amber', confidence: 80, labels: ['c2'], validFrom: '2026-11-25T00:00:00Z', validUntil: '2026-12-25T00:00:00Z', source: 'feeds/abuse-ch' } as const;
+    const fromEntry = loggedFromEntry({ ...entry, meta });
+    assert.deepEqual(loggedFromRecord({ ...record, meta }), fromEntry);
+    assert.deepEqual(specOf(fromEntry), {
+      type: 'domain', value: 'evil.example', pattern: "[domain-name:value = 'evil.example']",
+      tlp: 'amber', confidence: 80, labels: ['c2'], validFrom: '2026-11-25T00:00:00Z', validUntil: '2026-12-25T00:00:00Z',
+      provenance: { partner: 'alpha', proposedAt: window.opensAt, feed: 'feeds/abuse-ch' },
+      proposal: { partnerId: 'alpha', signature: 'cHJvcG9zYWw=' },
+    });
+  });
 });

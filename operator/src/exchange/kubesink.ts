@@ -32,8 +32,9 @@ import { stixPattern } from '../domain/stix.ts';
 import type { Logger } from '../log.ts';
 import type { KubeClient } from '../runtime/client.ts';
 import type { IndicatorRecord } from '../store/indicators.ts';
-import type { EntryWindow } from './entry.ts';
+import type { EntryWindow, IndicatorMeta } from './entry.ts';
 import type { EntrySink, VerifiedEntry } from './partner.ts';
+import { withMeta } from './specmeta.ts';
 
 /** What the log says about one admitted indicator: all a ThreatIndicator is built from. */
 export interface LoggedIndicator {
@@ -41,6 +42,8 @@ export interface LoggedIndicator {
   readonly logIndex: number;
   readonly proposerId: string;
   readonly proposalSignature: string;
+  /** The metadata the proposer signed (TLP, confidence, labels, validity, source feed), when the entry has some. */
+  readonly meta?: IndicatorMeta;
   readonly window: EntryWindow;
   readonly votes: readonly VoteRecord[];
   /** Present when the indicator was revoked after this admission: the REVOKE entry's certificate. */
@@ -86,7 +89,7 @@ type OwnedStatus = Pick<ThreatIndicatorStatus, 'phase' | 'votes' | 'quorum' | 'l
 /** The logged form of a verified ADD entry. */
 export function loggedFromEntry(entry: VerifiedEntry): LoggedIndicator {
   return {
-    indicator: entry.indicator, logIndex: entry.index, proposerId: entry.proposerId,
+    indicator: entry.indicator, logIndex: entry.index, proposerId: entry.proposerId, ...(entry.meta !== undefined ? { meta: entry.meta } : {}),
     proposalSignature: entry.proposalSignature, window: entry.window, votes: entry.votes.map(voteToRecord),
   };
 }
@@ -104,7 +107,7 @@ export function revocationFromEntry(entry: VerifiedEntry): RevocationRecord {
 export function loggedFromRecord(r: IndicatorRecord): LoggedIndicator | undefined {
   if (r.window === undefined || r.proposalSignature === undefined) return undefined;
   if (r.state === 'revoked' && r.revocation === undefined) return undefined;
-  const base = { indicator: { type: r.type as Indicator['type'], value: r.value }, logIndex: r.logIndex, proposerId: r.proposerId, proposalSignature: r.proposalSignature, window: r.window, votes: r.votes.map(recordToVote) };
+  const base = { indicator: { type: r.type as Indicator['type'], value: r.value }, logIndex: r.logIndex, proposerId: r.proposerId, proposalSignature: r.proposalSignature, ...(r.meta !== undefined ? { meta: r.meta } : {}), window: r.window, votes: r.votes.map(recordToVote) };
   if (r.state !== 'revoked' || r.revocation === undefined) return base;
   const rv = r.revocation;
   return { ...base, revocation: { logIndex: rv.logIndex, proposerId: rv.proposerId, signature: rv.proposalSignature, window: { opensAt: rv.window.opensAt, closesAt: rv.window.closesAt }, votes: rv.votes.map(recordToVote) } };
@@ -122,13 +125,17 @@ function position(s: ThreatIndicatorStatus | undefined): number {
   return Math.max(s?.logIndex ?? -1, s?.revocation?.logIndex ?? -1);
 }
 
-/** The spec a logged indicator gets: type, value, STIX pattern, provenance (proposedAt opens the voting window the controller checks) and the proposal signature. */
+/**
+ * The spec a logged indicator gets: type, value, STIX pattern, provenance (proposedAt opens the
+ * voting window the controller checks), the proposal signature, and the signed metadata
+ * (tlp, confidence, labels, validFrom, validUntil; source as provenance.feed).
+ */
 export function specOf(l: LoggedIndicator): ThreatIndicatorSpec {
-  return {
+  return withMeta({
     type: l.indicator.type, value: l.indicator.value, pattern: stixPattern(l.indicator),
     provenance: { partner: l.proposerId, proposedAt: l.window.opensAt },
     proposal: { partnerId: l.proposerId, signature: l.proposalSignature },
-  };
+  }, l.meta);
 }
 
 /** The ThreatIndicator sink of a partner's replica, with drift repair. */

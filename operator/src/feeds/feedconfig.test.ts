@@ -9,6 +9,8 @@ import { PRESETS } from './presets.ts';
 import { durationMs, recordSpecFields, toThreatIndicator } from './propose.ts';
 import { FeedError } from './types.ts';
 import { SigningKey } from '../domain/signature.ts';
+import { metaJson, verifyProposal } from '../exchange/entry.ts';
+import { localProposal } from '../exchange/forwarder.ts';
 
 const samplesDir = new URL('../../../config/samples/feeds/', import.meta.url);
 
@@ -92,6 +94,12 @@ describe('proposals', () => {
     assert.equal(ti.spec.validUntil, '2026-11-26T12:00:00.000Z');
     assert.deepEqual(ti.spec.provenance, { feed: 'tm/feodo', partner: 'acme', proposedAt: '2026-11-25T12:00:00.000Z' });
     assert.equal(ti.spec.proposal?.partnerId, 'acme');
+    // The proposal signs the indicator with the spec's metadata, exactly what the forwarder sends.
+    const meta = { confidence: 90, tlp: 'clear', labels: ['botnet-c2'], validFrom: '2026-11-25T12:00:00.000Z', validUntil: '2026-11-26T12:00:00.000Z', source: 'tm/feodo' } as const;
+    const ind = { type: 'ipv4', value: '51.178.161.32' } as const;
+    assert.equal(verifyProposal(signer.publicKey, 'add', ind, ti.spec.proposal?.signature ?? '', meta), true);
+    assert.equal(verifyProposal(signer.publicKey, 'add', ind, ti.spec.proposal?.signature ?? ''), false);
+    assert.equal(localProposal(ti, 'acme')?.metaJson, metaJson(meta));
     const validator = validatorFor(createValidators(), 'ThreatIndicator');
     assert.deepEqual(validator.validate(ti), { ok: true });
   });

@@ -14,8 +14,10 @@ import { createInterface } from 'node:readline';
 import type { FieldSelector, ThreatIndicator, ThreatIndicatorSpec, Tlp } from '../api/types.ts';
 import { getPath } from './json.ts';
 import { THREAT_INDICATORS } from '../api/schemas/index.ts';
-import { indicatorCanonicalJson, indicatorObjectName } from '../domain/canonical.ts';
+import { indicatorObjectName } from '../domain/canonical.ts';
 import type { SigningKey } from '../domain/signature.ts';
+import { signProposal } from '../exchange/entry.ts';
+import { metaOfSpec } from '../exchange/specmeta.ts';
 import { ApiError, type KubeReader, type KubeWriter } from '../runtime/client.ts';
 import type { IngestSink } from './ingest.ts';
 import type { IngestedIndicator, RunReport } from './pipeline.ts';
@@ -30,7 +32,7 @@ export interface ProposalContext {
   readonly feed: string;
   readonly feedName: string;
   readonly partnerId?: string | undefined;
-  /** Signs `proposal` over the canonical indicator when given. */
+  /** Signs `proposal` when given: over canonical {indicator, meta}, meta being the spec's TLP, confidence, labels, validity and feed (exchange/specmeta.ts). */
   readonly signer?: SigningKey | undefined;
   readonly confidence?: number | undefined;
   readonly tlp?: Tlp | undefined;
@@ -112,7 +114,19 @@ function specDefaults(ctx: ProposalContext, extra: RecordSpecFields, now: Date):
   return out;
 }
 
-/** The ThreatIndicator proposing `ind`; `extra` holds the record's own spec values (mapping.fields). */
+/** Thrown by {@link toThreatIndicator} when the spec's metadata is outside what the exchange accepts, so it cannot be signed. */
+export class ProposalMetaError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ProposalMetaError';
+  }
+}
+
+/**
+ * The ThreatIndicator proposing `ind`; `extra` holds the record's own spec values (mapping.fields).
+ * With a signer, spec.proposal signs the indicator with the spec's metadata, which the exchange
+ * then carries to every partner; throws {@link ProposalMetaError} when that metadata is invalid.
+ */
 export function toThreatIndicator(ind: IngestedIndicator, ctx: ProposalContext, extra: RecordSpecFields = {}): ThreatIndicator {
   const now = ctx.now();
   const spec: ThreatIndicatorSpec = {
@@ -123,7 +137,9 @@ export function toThreatIndicator(ind: IngestedIndicator, ctx: ProposalContext, 
     provenance: { feed: ctx.feed, ...(ctx.partnerId === undefined ? {} : { partner: ctx.partnerId }), proposedAt: now.toISOString() },
   };
   if (ctx.signer !== undefined && ctx.partnerId !== undefined) {
-    spec.proposal = { partnerId: ctx.partnerId, signature: ctx.signer.sign('proposal', indicatorCanonicalJson(ind)) };
+    const meta = metaOfSpec(spec);
+    if (!meta.ok) throw new ProposalMetaError(meta.message);
+    spec.proposal = { partnerId: ctx.partnerId, signature: signProposal(ctx.signer, 'add', { type: ind.type, value: ind.value }, meta.meta) };
   }
   return {
     apiVersion: `${THREAT_INDICATORS.group}/${THREAT_INDICATORS.version}`,
@@ -200,7 +216,7 @@ export class ProposalSink implements IngestSink {
         this.counts.alreadyExisted++;
         return;
       }
-      if (err instanceof ApiError && err.status === 422) {
+      if ((err instanceof ApiError && err.status === 422) || err instanceof ProposalMetaError) {
         this.counts.refused++;
         if (this.refusals.length < 3) this.refusals.push(`${ind.type} ${ind.value.slice(0, 100)}: ${err.message.slice(0, 300)}`);
         return;

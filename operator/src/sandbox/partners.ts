@@ -8,10 +8,12 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { API_VERSION, THREAT_INDICATORS } from '../api/schemas/index.ts';
 import type { PartnerNode, Role, ThreatIndicator, VoteRecord } from '../api/types.ts';
-import { indicatorCanonicalJson, indicatorDigest } from '../domain/canonical.ts';
+import { indicatorDigest } from '../domain/canonical.ts';
 import type { Indicator } from '../domain/indicator.ts';
 import { signVote } from '../domain/quorum.ts';
 import { SigningKey } from '../domain/signature.ts';
+import { verifyProposal } from '../exchange/entry.ts';
+import { metaOfSpec } from '../exchange/specmeta.ts';
 import type { StatusWriter } from '../runtime/client.ts';
 
 /** One local partner: its id, roles and private key (on disk at keyPath). */
@@ -70,11 +72,10 @@ export function proposedLocally(ti: ThreatIndicator, partners: readonly LocalPar
   const proposal = ti.spec.proposal;
   const proposer = partners.find((p) => p.id === proposal?.partnerId && p.roles.includes('contributor'));
   if (!proposal || !proposer) return false;
-  try {
-    return proposer.key.publicKey.verify('proposal', indicatorCanonicalJson(indicatorOf(ti)), proposal.signature);
-  } catch {
-    return false;
-  }
+  // Signed with the spec's metadata (exchange/specmeta.ts), or over the indicator alone before metadata was signed.
+  const meta = metaOfSpec(ti.spec);
+  if (meta.ok && meta.meta !== undefined && verifyProposal(proposer.key.publicKey, 'add', indicatorOf(ti), proposal.signature, meta.meta)) return true;
+  return verifyProposal(proposer.key.publicKey, 'add', indicatorOf(ti), proposal.signature);
 }
 
 /** The approve votes of the local voters that `ti` still lacks (none for indicators not proposed locally). */

@@ -10,7 +10,7 @@
  * rebuilt from them (drift repair, exchange/kubesink.ts).
  */
 import { MongoBulkWriteError, type Collection, type Db, type WriteError } from 'mongodb';
-import { voteRecord } from '../exchange/entry.ts';
+import { voteRecord, type IndicatorMeta } from '../exchange/entry.ts';
 import type { EntrySink, VerifiedEntry } from '../exchange/partner.ts';
 
 /** Collection name. */
@@ -44,6 +44,8 @@ export interface IndicatorRecord {
   window?: { opensAt: string; closesAt: string };
   /** The proposer's signature (absent in records stored before it was kept). */
   proposalSignature?: string;
+  /** The metadata the proposer signed with the indicator (absent when the entry had none). */
+  meta?: IndicatorMeta;
   /** When revoked: the REVOKE entry's certificate (absent in records revoked before it was kept). */
   revocation?: StoredRevocation;
 }
@@ -124,5 +126,6 @@ function record(entry: VerifiedEntry): IndicatorRecord {
     _id: entry.digest, digest: entry.digest, type: entry.indicator.type, value: entry.indicator.value, state: 'active',
     logIndex: entry.index, proposerId: entry.proposerId, votes: entry.votes.map(voteRecord),
     window: { opensAt: entry.window.opensAt, closesAt: entry.window.closesAt }, proposalSignature: entry.proposalSignature,
+    ...(entry.meta !== undefined ? { meta: { ...entry.meta } } : {}),
   };
 }
