@@ -248,7 +248,8 @@ export class KubeIndicatorSink implements EntrySink {
   #judge(obj: ThreatIndicator, fields: OwnedStatus, expected: 'Approved' | 'Revoked'): OwnedStatus {
     const probe: ThreatIndicator = { ...obj, status: { ...fields } };
     const ev = evaluateIndicator(probe, this.#o.voters(), this.#o.now(), this.#o.policy);
-    if (ev.phase !== expected) {
+    // A signed validUntil that has passed makes an admitted indicator Expired: proven, not a misconfiguration.
+    if (ev.phase !== expected && ev.phase !== 'Expired') {
       this.#o.log.warn(`log entry not proven ${expected} by this cluster's PartnerNodes; register the network's voters`, { name: obj.metadata.name, index: fields.revocation?.logIndex ?? fields.logIndex, phase: ev.phase, detail: ev.message });
     }
     return { ...fields, phase: ev.phase, quorum: { required: ev.required, approvals: ev.approvals, rejections: ev.rejections, summary: `${ev.approvals}/${ev.required}` } };
