@@ -12,22 +12,23 @@ import { createServer } from 'node:net';
 import { PassThrough } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
 import { MongoClient, type Db } from 'mongodb';
-import { indicatorCanonicalJson } from '../../operator/src/domain/canonical.ts';
+import { indicatorCanonicalJson, indicatorDigest } from '../../operator/src/domain/canonical.ts';
 import type { Indicator } from '../../operator/src/domain/indicator.ts';
 import { signVote, type Vote } from '../../operator/src/domain/quorum.ts';
 import { SigningKey } from '../../operator/src/domain/signature.ts';
 import { createLogger, type Logger } from '../../operator/src/log.ts';
 import { ExchangeClient, ExchangeCallError } from '../../operator/src/exchange/client.ts';
-import { signProposal, type EntryKind } from '../../operator/src/exchange/entry.ts';
+import { metaJson, signProposal, type EntryKind, type IndexedEntry, type IndicatorMeta } from '../../operator/src/exchange/entry.ts';
 import { ExchangeRefusal as ExchangeRefusalError } from '../../operator/src/exchange/errors.ts';
 import { PartnerReplica, ReplicationHalted } from '../../operator/src/exchange/partner.ts';
-import { Sequencer, SequencerStateError } from '../../operator/src/exchange/sequencer.ts';
+import { roundJudge } from '../../operator/src/exchange/policy.ts';
+import { Sequencer, SequencerStateError, type ProposalInput } from '../../operator/src/exchange/sequencer.ts';
 import { AutoVoter } from '../../operator/src/exchange/voter.ts';
 import { startExchangeServer, type ExchangeServer } from '../../operator/src/exchange/server.ts';
 import type { PartnerEntry, TlsMaterial } from '../../operator/src/exchange/tls.ts';
 import { MongoCursorStore } from '../../operator/src/store/cursor.ts';
 import { MongoIndicatorSink, type IndicatorRecord } from '../../operator/src/store/indicators.ts';
-import { LOG_ENTRIES, MongoLogStore } from '../../operator/src/store/log.ts';
+import { LOG_ENTRIES, MongoLogStore, StoredEntryError } from '../../operator/src/store/log.ts';
 import { MongoRoundStore, PENDING_ROUNDS } from '../../operator/src/store/rounds.ts';
 import { startControlPlane, type ControlPlane } from '../harness/controlplane.ts';
 import { controlPlaneOptionsFromEnv, uniqueSuffix } from '../harness/env.ts';
@@ -627,5 +628,121 @@ describe('sequencer rounds', () => {
     const seq = await sequencerAt('window', clock);
     const ack = await propose(seq, ind('early.evil.example'));
     await assert.rejects(seq.vote('alpha', voteAt('alpha', ack.subject, new Date('2026-06-01T09:00:00Z'))), (err: unknown) => err instanceof ExchangeRefusalError && err.reason === 'outside-window');
+  });
+});
+
+describe('signed indicator metadata', () => {
+  const META: IndicatorMeta = { tlp: 'amber', confidence: 85, labels: ['c2', 'emotet'], validFrom: '2026-11-25T00:00:00Z', validUntil: '2036-11-25T00:00:00Z', source: 'threatmesh/abuse-ch' };
+
+  /** alpha's ADD proposal of `indicator` sending `sent` metadata, signed over `signed` (by default the same; undefined also means the same). */
+  function withMeta(indicator: Indicator, sent: IndicatorMeta | undefined, signed: IndicatorMeta | undefined = sent): ProposalInput {
+    return { kind: 'add', indicatorJson: indicatorCanonicalJson(indicator), ...(sent !== undefined ? { metaJson: metaJson(sent) } : {}), proposerId: 'alpha', signature: signProposal(keys.alpha, 'add', indicator, signed) };
+  }
+
+  async function admitWithMeta(net: Network, indicator: Indicator, meta: IndicatorMeta): Promise<number> {
+    const ack = await net.client('alpha').propose(withMeta(indicator, meta));
+    assert.equal(ack.status, 'opened');
+    await net.client('alpha').vote(vote('alpha', ack.subject));
+    const done = await net.client('bravo').vote(vote('bravo', ack.subject));
+    assert.equal(done.status, 'approved');
+    return done.logIndex ?? -1;
+  }
+
+  test('a proposal with metadata reaches voters and every partner intact; an entry without it replicates as before; a restart rebuilds the same root', async () => {
+    const net = await startNetwork('meta');
+    const ack = await net.client('alpha').propose(withMeta(ind('meta.evil.example'), META));
+    assert.deepEqual((await net.client('charlie').listPending()).map((r) => [r.indicator.value, r.meta]), [['meta.evil.example', META]]);
+    await net.client('alpha').vote(vote('alpha', ack.subject));
+    assert.equal((await net.client('bravo').vote(vote('bravo', ack.subject))).logIndex, 0);
+    assert.equal(await admit(net, ind('plain.evil.example')), 1);
+    const replicas = await Promise.all((['alpha', 'bravo', 'charlie'] as const).map((id) => replica(net, id, `meta_${id}`)));
+    const synced = await Promise.all(replicas.map((r) => r.replica.sync()));
+    assert.equal(new Set(synced.map((r) => r.rootHash)).size, 1);
+    for (const r of replicas) {
+      const records = await r.sink.all();
+      assert.deepEqual(records.find((x) => x.value === 'meta.evil.example')?.meta, META);
+      assert.equal(records.find((x) => x.value === 'plain.evil.example')?.meta, undefined);
+    }
+    const stored = await net.db.collection(LOG_ENTRIES).findOne({ index: 0 });
+    assert.deepEqual(stored?.['meta'], META, 'log_entries keeps the metadata');
+    const reopened = await Sequencer.open({ store: await MongoLogStore.open(net.db), key: net.key, partners: directoryEntries, quorum: QUORUM, now: () => new Date(), log: logger() });
+    assert.equal(reopened.size, 2);
+    assert.equal((await reopened.treeHead()).rootHash, synced[0]!.rootHash);
+  });
+
+  test('the sequencer refuses metadata the proposer did not sign, invalid metadata and metadata on a revocation', async () => {
+    const net = await startNetwork('meta_refusals');
+    const alpha = net.client('alpha');
+    const i = ind('refused-meta.evil.example');
+    const cases: Array<[string, ProposalInput, string, RegExp]> = [
+      ['confidence raised after signing', withMeta(i, { ...META, confidence: 100 }, META), 'bad-proposal-signature', /sign exactly the canonical \{"indicator","meta"\}/],
+      ['signed metadata stripped', withMeta(i, undefined, META), 'bad-proposal-signature', /sign exactly the canonical indicator/],
+      ['metadata added to an indicator-only signature', { ...withMeta(i, undefined), metaJson: metaJson(META) }, 'bad-proposal-signature', /does not verify/],
+      ['unknown member', { ...withMeta(i, undefined), metaJson: '{"severity":"high"}' }, 'invalid-meta', /unknown member\(s\) "severity"/],
+      ['not canonical', { ...withMeta(i, undefined), metaJson: '{"tlp":"red","confidence":5}' }, 'invalid-meta', /canonical/],
+      ['confidence out of range', { ...withMeta(i, undefined), metaJson: '{"confidence":101}' }, 'invalid-meta', /integer from 0 to 100/],
+      ['metadata on a revocation', { ...withMeta(i, undefined), kind: 'revoke', metaJson: metaJson(META), signature: signProposal(keys.alpha, 'revoke', i) }, 'invalid-meta', /REVOKE proposal carries no metadata/],
+    ];
+    for (const [name, p, reason, message] of cases) {
+      const err = await refusal(alpha.propose(p));
+      assert.equal(err.reason, reason, name);
+      assert.match(err.message, message, name);
+    }
+    assert.equal(net.sequencer.pending().length, 0, 'nothing was opened');
+  });
+
+  test('metadata edited in the sequencer database after signing halts the partner; the sequencer refuses to restart on it', async () => {
+    const net = await startNetwork('meta_tamper', SigningKey.generate(), directoryEntries, 0);
+    await admitWithMeta(net, ind('first-meta.evil.example'), META);
+    const p = await replica(net, 'charlie', 'meta_tamper_charlie');
+    await p.replica.sync();
+    await admitWithMeta(net, ind('second-meta.evil.example'), META);
+    await net.sequencer.treeHead();
+    await net.db.collection(LOG_ENTRIES).updateOne({ index: 1 }, { $set: { 'meta.confidence': 100, 'meta.tlp': 'clear' } });
+    const h = await halt(p.replica.sync());
+    assert.deepEqual([h.reason, h.index], ['tampered-entry', 1]);
+    assert.deepEqual((await p.sink.all()).map((r) => [r.value, r.meta?.confidence]), [['first-meta.evil.example', 85]], 'nothing from the edited entry was applied');
+    const reopen = async (): Promise<Sequencer> => Sequencer.open({ store: await MongoLogStore.open(net.db), key: net.key, partners: directoryEntries, quorum: QUORUM, now: () => new Date(), log: logger() });
+    await assert.rejects(reopen(), (err: unknown) => err instanceof SequencerStateError && /log_entries was modified/.test(err.message));
+    await net.db.collection(LOG_ENTRIES).updateOne({ index: 1 }, { $set: { 'meta.severity': 'high' } });
+    await assert.rejects(reopen(), (err: unknown) => err instanceof StoredEntryError && /log entry 1: meta has unknown member\(s\) "severity"/.test(err.message));
+  });
+
+  test('a sequencer that logs metadata the proposer did not sign is caught by partners (bad-proposal-signature)', async () => {
+    // The dishonest sequencer's own database: a quorum-certified entry whose metadata differs
+    // from what alpha signed, then served and signed into a tree head as if honest.
+    const i = ind('swapped-meta.evil.example');
+    const now = Date.now();
+    const entry: IndexedEntry = {
+      index: 0, kind: 'add', indicator: i, meta: { ...META, tlp: 'clear', confidence: 100 }, proposerId: 'alpha', proposalSignature: signProposal(keys.alpha, 'add', i, META),
+      window: { opensAt: new Date(now - 60_000).toISOString(), closesAt: new Date(now + 3_600_000).toISOString() }, votes: [vote('alpha', indicatorDigest(i)), vote('bravo', indicatorDigest(i))],
+    };
+    await (await MongoLogStore.open(db('seq_meta_swap'))).insertEntries([{ entry, digest: indicatorDigest(i) }]);
+    const net = await startNetwork('meta_swap');
+    assert.equal(net.sequencer.size, 1);
+    const p = await replica(net, 'charlie', 'meta_swap_charlie');
+    const h = await halt(p.replica.sync());
+    assert.deepEqual([h.reason, h.index], ['bad-proposal-signature', 0]);
+    assert.match(h.message, /alpha's signature does not cover this add of domain "swapped-meta.evil.example" with this metadata/);
+    assert.equal((await p.sink.all()).length, 0);
+  });
+
+  test('an automatic voter with minConfidence 80 rejects a confidence-50 proposal by its signed metadata, approves confidence 90, leaves unknown confidence to an analyst', async () => {
+    const net = await startNetwork('meta_minconf');
+    const policy = roundJudge({ mode: 'automatic', warningLists: false, minConfidence: 80 }, { corroborated: () => false });
+    const voter = (id: 'alpha' | 'bravo' | 'charlie'): AutoVoter => new AutoVoter({ partnerId: id, key: keys[id], client: net.client(id), partners: directoryEntries, policy, now: () => new Date(), log: logger() });
+    const alpha = net.client('alpha');
+    for (const [value, meta] of [['low.evil.example', { confidence: 50 }], ['high.evil.example', { confidence: 90 }], ['unknown.evil.example', undefined]] as const) {
+      assert.equal((await alpha.propose(withMeta(ind(value), meta))).status, 'opened');
+    }
+    assert.equal(await voter('charlie').voteOnce(), 2, 'the round without a confidence gets no automatic vote');
+    const tallies = Object.fromEntries((await alpha.listPending()).map((r) => [r.indicator.value, [r.tally?.approvals, r.tally?.rejections]]));
+    assert.deepEqual(tallies, { 'low.evil.example': [0, 1], 'high.evil.example': [1, 0], 'unknown.evil.example': [0, 0] });
+    assert.equal(await voter('bravo').voteOnce(), 2);
+    assert.deepEqual(net.sequencer.pending().map((r) => r.indicator.value), ['unknown.evil.example'], 'low is rejected (quorum unreachable), high admitted');
+    const logged = [];
+    for await (const { entry } of net.sequencer.entries(0, net.sequencer.size)) logged.push(entry);
+    assert.deepEqual(logged.map((e) => [e.indicator.value, e.meta, e.votes.map((v) => v.decision)]), [['high.evil.example', { confidence: 90 }, ['approve', 'approve']]]);
+    assert.ok(logLines.some((l) => l.includes('round rejected') && l.includes(indicatorDigest(ind('low.evil.example')))), 'the sequencer logged the rejection of low');
   });
 });
