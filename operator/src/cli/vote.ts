@@ -17,8 +17,8 @@ import type { TlsMaterial } from '../exchange/tls.ts';
 import type { Logger } from '../log.ts';
 import type { CliEnv } from './env.ts';
 
-/** Connection flags shared by every `vote` subcommand. */
-interface ConnectionFlags {
+/** Connection flags shared by every `vote` subcommand and by `revoke`. */
+export interface ConnectionFlags {
   readonly sequencer: string;
   readonly tlsCert: string;
   readonly tlsKey: string;
@@ -88,7 +88,8 @@ export function registerVote(program: Command, env: CliEnv, log: Logger): void {
     });
 }
 
-function connection(cmd: Command): Command {
+/** Adds the sequencer connection flags (--sequencer, --tls-*, --server-name, --timeout, --json) to `cmd`. */
+export function connection(cmd: Command): Command {
   return cmd
     .requiredOption('--sequencer <host:port>', "the sequencer's exchange endpoint")
     .requiredOption('--tls-cert <file>', "this partner's client certificate (PEM)")
@@ -114,7 +115,8 @@ async function cast(flags: CastFlags, decision: VoteDecision, query: string, now
   });
 }
 
-async function withClient<T>(flags: ConnectionFlags, use: (c: ExchangeClient) => Promise<T>): Promise<T> {
+/** Runs `use` with a client built from the connection flags, closes it, and turns call failures into messages that say what to check. */
+export async function withClient<T>(flags: ConnectionFlags, use: (c: ExchangeClient) => Promise<T>): Promise<T> {
   const timeout = Number(flags.timeout);
   if (!Number.isInteger(timeout) || timeout <= 0) throw new Error(`--timeout must be a positive number of milliseconds, got ${JSON.stringify(flags.timeout)}`);
   const tls: TlsMaterial = { certPem: await readFlagFile('--tls-cert', flags.tlsCert), keyPem: await readFlagFile('--tls-key', flags.tlsKey), caPem: await readFlagFile('--tls-ca', flags.tlsCa) };
@@ -128,7 +130,8 @@ async function withClient<T>(flags: ConnectionFlags, use: (c: ExchangeClient) =>
   }
 }
 
-function loadKey(pem: string, path: string): SigningKey {
+/** The Ed25519 key of `--signing-key`, or an error saying how to make one. */
+export function loadKey(pem: string, path: string): SigningKey {
   try {
     return SigningKey.fromPem(pem);
   } catch (err) {
@@ -136,7 +139,8 @@ function loadKey(pem: string, path: string): SigningKey {
   }
 }
 
-async function readFlagFile(flag: string, path: string): Promise<string> {
+/** The text of the file a flag names, or an error naming the flag. */
+export async function readFlagFile(flag: string, path: string): Promise<string> {
   try {
     return await readFile(path, 'utf8');
   } catch (err) {
