@@ -727,6 +727,20 @@ describe('signed indicator metadata', () => {
     assert.equal((await p.sink.all()).length, 0);
   });
 
+  test('pending rounds with large metadata are paged within the server\'s message size', async () => {
+    const d = db('seq_meta_paging');
+    const sequencer = await Sequencer.open({ store: await MongoLogStore.open(d), key: SigningKey.generate(), partners: directoryEntries, quorum: QUORUM, now: () => new Date(), log: logger() });
+    const server = await startExchangeServer({ sequencer, directory: new Map(directoryEntries.map((p) => [p.partnerId, p])), tls: tls.sequencer, address: '127.0.0.1:0', log: logger(), limits: { maxMessageBytes: 64 * 1024 } });
+    closers.push(() => server.stop());
+    const big: IndicatorMeta = { ...META, labels: Array.from({ length: 32 }, (_, j) => `${'x'.repeat(60)}${String(j).padStart(4, '0')}`) };
+    for (let n = 0; n < 100; n++) await sequencer.propose('alpha', withMeta(ind(`big-meta-${n}.evil.example`), big));
+    const client = new ExchangeClient({ address: `127.0.0.1:${server.port}`, tls: tls.charlie, serverName: 'localhost', retry: { attempts: 1 } });
+    closers.push(() => client.close());
+    const seen = await client.listPending();
+    assert.equal(seen.length, 100, 'about 320 KB of rounds through a 64 KiB limit');
+    assert.ok(seen.every((r) => r.meta?.labels?.length === 32));
+  });
+
   test('an automatic voter with minConfidence 80 rejects a confidence-50 proposal by its signed metadata, approves confidence 90, leaves unknown confidence to an analyst', async () => {
     const net = await startNetwork('meta_minconf');
     const policy = roundJudge({ mode: 'automatic', warningLists: false, minConfidence: 80 }, { corroborated: () => false });

@@ -19,8 +19,10 @@ import type { Feed, ThreatIndicator } from '../../operator/src/api/types.ts';
 import { FEEDS, THREAT_INDICATORS } from '../../operator/src/api/schemas/index.ts';
 import { JOBS } from '../../operator/src/controllers/jobexecutor.ts';
 import { RUN_REPORT_ANNOTATION } from '../../operator/src/controllers/reasons.ts';
-import { indicatorCanonicalJson, indicatorObjectName } from '../../operator/src/domain/canonical.ts';
+import { indicatorObjectName } from '../../operator/src/domain/canonical.ts';
 import { generateKeyPair } from '../../operator/src/domain/signature.ts';
+import { verifyProposal } from '../../operator/src/exchange/entry.ts';
+import { metaOfSpec } from '../../operator/src/exchange/specmeta.ts';
 import { CONFIGMAPS } from '../../operator/src/feeds/allowlists.ts';
 import { ANNOTATION } from '../../operator/src/feeds/feedrun.ts';
 import { KubeHttpClient } from '../../operator/src/runtime/kube.ts';
@@ -113,7 +115,10 @@ function checkProposal(i: ThreatIndicator, feedRef: string): void {
   assert.equal(i.spec.labels?.[0], 'botnet-c2');
   assert.equal(i.spec.labels?.length, 2, 'the malware column adds a label');
   assert.equal(i.spec.provenance?.feed, feedRef);
-  assert.ok(keys.publicKey.verify('proposal', indicatorCanonicalJson(ind), i.spec.proposal?.signature ?? ''), 'proposal signature verifies');
+  // The ingest signs the indicator with the spec's metadata; read back from the API server it must still verify (the forwarder sends exactly this).
+  const meta = metaOfSpec(i.spec);
+  assert.ok(meta.ok && meta.meta?.confidence === 90 && meta.meta.source === feedRef, 'the spec carries the metadata');
+  assert.ok(verifyProposal(keys.publicKey, 'add', ind, i.spec.proposal?.signature ?? '', meta.meta), 'proposal signature verifies over {indicator, meta}');
 }
 
 describe('threatmesh ingest --feed', () => {

@@ -61,6 +61,8 @@ interface AuthenticatedCall {
 }
 
 const DEFAULT_MAX_MESSAGE = 4 * 1024 * 1024;
+// Signature, digest, subject, ids, window and tally of one pending round, generously.
+const ROUND_OVERHEAD_BYTES = 1024;
 /** Most items in one ProposeBatch or VoteBatch call. */
 export const MAX_BATCH_ITEMS = 1_000;
 const DEFAULT_KEEPALIVE_MS = 30_000;
@@ -92,6 +94,7 @@ export async function startExchangeServer(opts: ExchangeServerOptions): Promise<
 
 function handlers(opts: ExchangeServerOptions): ExchangeHandlers {
   const seq = opts.sequencer;
+  const max = opts.limits?.maxMessageBytes ?? DEFAULT_MAX_MESSAGE;
   const caller = (call: AuthenticatedCall, action: ExchangeAction): string => authorize(opts.directory, peerIdentity(call.getAuthContext()), action).partnerId;
   return {
     Propose: unary(opts.log, (call) => proposeOne(seq, caller(call, 'propose'), call.request)),
@@ -111,9 +114,8 @@ function handlers(opts: ExchangeServerOptions): ExchangeHandlers {
       caller(call, 'vote');
       const all = seq.pending();
       const limit = call.request.limit === 0 || call.request.limit > MAX_BATCH_ITEMS ? MAX_BATCH_ITEMS : call.request.limit;
-      const page = all.slice(call.request.offset, call.request.offset + limit);
-      const proposals = page.map((p) => ({ kind: kindToWire(p.kind), indicatorJson: p.indicatorJson, metaJson: metaJson(p.meta), proposerId: p.proposerId, signature: p.signature, digest: p.digest, subject: p.subject, window: p.window, ...p.tally }));
-      return Promise.resolve({ proposals, total: all.length });
+      const page = all.slice(call.request.offset, call.request.offset + limit).map((p) => ({ kind: kindToWire(p.kind), indicatorJson: p.indicatorJson, metaJson: metaJson(p.meta), proposerId: p.proposerId, signature: p.signature, digest: p.digest, subject: p.subject, window: p.window, ...p.tally }));
+      return Promise.resolve({ proposals: withinBytes(page, max / 2), total: all.length });
     }),
     GetTreeHead: unary(opts.log, async (call) => {
       caller(call, 'read');
@@ -156,6 +158,19 @@ async function outcome<T>(p: Promise<T>): Promise<{ ack: T } | { refusal: { reas
     if (err instanceof ExchangeRefusal) return { refusal: { reason: err.reason, message: err.message } };
     throw err;
   }
+}
+
+// Rounds with long values and metadata could overflow one response: a shorter page (at least
+// one round) is still a valid page, the client pages on by offset until `total`.
+function withinBytes<T extends { readonly indicatorJson: string; readonly metaJson: string }>(page: readonly T[], budget: number): T[] {
+  let used = 0;
+  const out: T[] = [];
+  for (const p of page) {
+    used += Buffer.byteLength(p.indicatorJson) + Buffer.byteLength(p.metaJson) + ROUND_OVERHEAD_BYTES;
+    if (out.length > 0 && used > budget) break;
+    out.push(p);
+  }
+  return out;
 }
 
 function checkBatch(n: number): void {
