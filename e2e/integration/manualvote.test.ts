@@ -41,7 +41,7 @@ const closers: Array<() => Promise<void> | void> = [];
 const evil: Indicator = { type: 'domain', value: 'c2.manual-vote.example' };
 const other: Indicator = { type: 'ipv4', value: '198.51.100.77' };
 const stray: Indicator = { type: 'domain', value: 'never-proposed.manual-vote.example' };
-const NONE: MirrorReport = { pending: 0, mirrored: 0, badSignature: 0, votes: 0, results: 0, unlabeled: 0, deferred: 0 };
+const NONE: MirrorReport = { pending: 0, mirrored: 0, badSignature: 0, votes: 0, results: 0, unlabeled: 0, revocations: 0, deferred: 0 };
 
 let cp: ControlPlane;
 let mongo: MongoClient;

@@ -10,7 +10,7 @@ import type { Indicator } from '../domain/indicator.ts';
 import { SigningKey } from '../domain/signature.ts';
 import { signProposal } from './entry.ts';
 import { specOf } from './kubesink.ts';
-import { MANUAL_VOTE, answerKey, answeredBy, formatVoteResult, needsAnswer, parseVoteAnnotation, pendingSpec, type ManualVoteOutcome, type VoteAnnotation } from './manualvote.ts';
+import { MANUAL_VOTE, answerKey, answeredBy, formatVoteResult, needsAnswer, parseVoteAnnotation, pendingSpec, roundKey, type ManualVoteOutcome, type VoteAnnotation } from './manualvote.ts';
 import type { PendingRound } from './sequencer.ts';
 
 const V = MANUAL_VOTE.vote;
@@ -42,6 +42,9 @@ describe('formatVoteResult', () => {
     [{ status: 'refused', decision: 'approve', why: 'the sequencer refused it (missing-role): bravo does not have the voter role' }, 'refused: approve refused: the sequencer refused it (missing-role): bravo does not have the voter role'],
     [{ status: 'no-open-round', decision: 'approve', revokePending: false }, 'no-open-round: approve not sent: the sequencer has no open round for this indicator (already decided, expired or never proposed)'],
     [{ status: 'invalid', value: 'yes please' }, 'invalid: use approve or reject, not "yes please"'],
+    [{ status: 'counted', decision: 'approve', result: { status: 'counted', ...counts }, revocation: true }, 'counted: approve counted on the revocation; quorum not reached yet (1 approve, 0 reject, 2 required)'],
+    [{ status: 'approved', decision: 'approve', result: { status: 'approved', approvals: 2, rejections: 0, required: 2, logIndex: 8 }, revocation: true }, 'approved: approve counted on the revocation; quorum reached (2 approve, 0 reject, 2 required), revoked at log index 8'],
+    [{ status: 'rejected', decision: 'reject', result: { status: 'rejected', approvals: 0, rejections: 2, required: 2 }, revocation: true }, 'rejected: reject counted on the revocation; quorum can no longer be reached (0 approve, 2 reject, 2 required)'],
   ];
   for (const [outcome, want] of table) {
     test(`${outcome.status} reads as it should and answers its value`, () => {
@@ -123,4 +126,13 @@ describe('the ThreatIndicator webhook and the mirror\'s metadata patches', () =>
     ['an annotation together with a spec change', update(annotated({ annotations: { [V]: 'approve' } }, { ...mirrored.spec, confidence: 90 })), false],
   ];
   for (const [name, req, allowed] of table) test(`${name}: ${allowed ? 'allowed' : 'denied'}`, () => assert.equal(reviewThreatIndicator(req, deps).allowed, allowed));
+});
+
+describe('roundKey', () => {
+  const w = (opensAt: string): { opensAt: string; closesAt: string } => ({ opensAt, closesAt: '2026-02-01T00:00:00.000Z' });
+  test('names kind, subject and window start, so a re-opened round of the same subject is another round', () => {
+    assert.equal(roundKey({ kind: 'revoke', subject: 'ab', window: w('2026-01-01T00:00:00.000Z') }), 'revoke ab 2026-01-01T00:00:00.000Z');
+    assert.notEqual(roundKey({ kind: 'revoke', subject: 'ab', window: w('2026-01-01T00:00:00.000Z') }), roundKey({ kind: 'revoke', subject: 'ab', window: w('2026-01-09T00:00:00.000Z') }));
+    assert.notEqual(roundKey({ kind: 'add', subject: 'ab', window: w('2026-01-01T00:00:00.000Z') }), roundKey({ kind: 'revoke', subject: 'ab', window: w('2026-01-01T00:00:00.000Z') }));
+  });
 });

@@ -9,6 +9,12 @@
  * value it answers, so a value is acted on once, across restarts; only metadata is ever patched
  * (the webhook forbids spec changes, not annotations).
  *
+ * Open REVOKE rounds (revocations.ts, `threatmesh revoke`) whose revocation signature verifies are
+ * voted on the same way, on the Approved object itself: the sync labels it pending and records
+ * the round in `threatmesh.io/vote-round` (`revoke <subject> <opensAt>`). That annotation keys the
+ * vote memory: when it names a new round, a vote already answered for an earlier round (the
+ * admission) is cleared, so it can never count as a vote to revoke, and the analyst votes again.
+ *
  * It owns no timer: the partner edge calls syncOnce every few seconds.
  */
 import type { ThreatIndicator, ThreatIndicatorSpec } from '../api/types.ts';
@@ -37,6 +43,8 @@ export const MANUAL_VOTE = {
   votedAt: 'threatmesh.io/voted-at',
   /** Set by the operator on mirrored proposals while their round is open. */
   pendingLabel: 'threatmesh.io/pending',
+  /** Set by the operator on an Approved object when a REVOKE round of it opens: `revoke <subject> <opensAt>`; the vote and result belong to that round. */
+  round: 'threatmesh.io/vote-round',
 } as const;
 
 /** What an analyst's vote annotation says. */
@@ -50,7 +58,7 @@ export type ManualVoteStatus = VoteResult['status'] | 'refused' | 'invalid' | 'n
 
 /** What happened to one annotated vote, before it is written as text. */
 export type ManualVoteOutcome =
-  | { readonly status: VoteResult['status']; readonly decision: VoteDecision; readonly result: VoteResult }
+  | { readonly status: VoteResult['status']; readonly decision: VoteDecision; readonly result: VoteResult; readonly revocation?: boolean }
   | { readonly status: 'refused'; readonly decision: VoteDecision; readonly why: string }
   | { readonly status: 'no-open-round'; readonly decision: VoteDecision; readonly revokePending: boolean }
   | { readonly status: 'invalid'; readonly value: string };
@@ -81,7 +89,7 @@ export interface PendingMirrorOptions {
 
 /** What one {@link PendingMirror.syncOnce} did. */
 export interface MirrorReport {
-  /** Open ADD rounds at the sequencer. */
+  /** Open rounds at the sequencer (ADD, and REVOKE rounds of objects in this namespace). */
   readonly pending: number;
   /** ThreatIndicators created for rounds that had none. */
   readonly mirrored: number;
@@ -93,6 +101,8 @@ export interface MirrorReport {
   readonly results: number;
   /** Pending labels removed from objects whose round has closed. */
   readonly unlabeled: number;
+  /** Approved objects marked for a newly seen REVOKE round (pending label and vote-round set). */
+  readonly revocations: number;
   /** Objects whose handling failed for a transient reason; retried next sync. */
   readonly deferred: number;
 }
@@ -130,11 +140,12 @@ function resultMessage(o: ManualVoteOutcome): string {
   }
   const r = o.result;
   const counts = `${r.approvals} approve, ${r.rejections} reject, ${r.required} required`;
+  const on = o.revocation === true ? ' on the revocation' : '';
   switch (o.status) {
-    case 'approved': return `${o.decision} counted; quorum reached (${counts}), log index ${r.logIndex ?? '?'}`;
-    case 'rejected': return `${o.decision} counted; quorum can no longer be reached (${counts})`;
+    case 'approved': return `${o.decision} counted${on}; quorum reached (${counts}), ${o.revocation === true ? 'revoked at ' : ''}log index ${r.logIndex ?? '?'}`;
+    case 'rejected': return `${o.decision} counted${on}; quorum can no longer be reached (${counts})`;
     case 'duplicate': return `${o.decision} not counted again: this partner already voted on this round (${counts})`;
-    case 'counted': return `${o.decision} counted; quorum not reached yet (${counts})`;
+    case 'counted': return `${o.decision} counted${on}; quorum not reached yet (${counts})`;
   }
 }
 
@@ -175,12 +186,19 @@ function clip(s: string): string {
   return s.length <= MAX_MESSAGE ? s : `${s.slice(0, MAX_MESSAGE - 1)}…`;
 }
 
+/** The `vote-round` annotation value of a round: kind, subject and window start identify it, re-openings included. */
+export function roundKey(round: Pick<PendingRound, 'kind' | 'subject' | 'window'>): string {
+  return `${round.kind} ${round.subject} ${round.window.opensAt}`;
+}
+
 /** What one sync knows about the sequencer's rounds, by object name. */
 interface RoundView {
   /** Open ADD rounds whose proposal verifies. */
   readonly open: ReadonlyMap<string, PendingRound>;
-  /** Open ADD rounds whose proposal does not verify: proposer id by name. */
+  /** Open rounds (either kind) whose proposal does not verify: proposer id by name. */
   readonly suspect: ReadonlyMap<string, string>;
+  /** Open REVOKE rounds whose revocation signature verifies. */
+  readonly revokes: ReadonlyMap<string, PendingRound>;
   /** Names with an open REVOKE round. */
   readonly revoking: ReadonlySet<string>;
 }
@@ -215,34 +233,37 @@ export class PendingMirror {
     const full = this.#syncs % Math.max(1, this.#o.fullScanEvery ?? DEFAULT_FULL_SCAN_EVERY) === 0;
     this.#syncs += 1;
     const objects = new Map((await this.#list(full ? undefined : `${MANUAL_VOTE.pendingLabel}=true`)).map((o) => [o.metadata.name, o]));
-    const counts: Counts = { pending: view.open.size + view.suspect.size, mirrored: 0, badSignature: view.suspect.size, votes: 0, results: 0, unlabeled: 0, deferred: 0 };
+    const counts: Counts = { pending: view.open.size + view.suspect.size + view.revokes.size, mirrored: 0, badSignature: view.suspect.size, votes: 0, results: 0, unlabeled: 0, revocations: 0, deferred: 0 };
     for (const [name, round] of view.open) {
       if (objects.has(name)) continue;
       const obj = await this.#guard(counts, name, () => this.#ensure(name, round, counts));
       if (obj !== undefined) objects.set(name, obj);
     }
+    for (const [name, round] of view.revokes) {
+      const obj = await this.#guard(counts, name, () => this.#markRevocation(objects.get(name), name, round, counts));
+      if (obj !== undefined) objects.set(name, obj);
+      else objects.delete(name);
+    }
     for (const obj of objects.values()) await this.#guard(counts, obj.metadata.name, () => this.#answer(obj, view, counts));
-    if (counts.mirrored + counts.votes + counts.results + counts.unlabeled + counts.deferred > 0) this.#o.log.info('pending mirror sync', { namespace: this.#o.namespace, ...counts });
+    if (counts.mirrored + counts.votes + counts.results + counts.unlabeled + counts.revocations + counts.deferred > 0) this.#o.log.info('pending mirror sync', { namespace: this.#o.namespace, ...counts });
     return counts;
   }
 
   #view(rounds: readonly PendingRound[]): RoundView {
     const open = new Map<string, PendingRound>();
     const suspect = new Map<string, string>();
+    const revokes = new Map<string, PendingRound>();
     const revoking = new Set<string>();
     const partners = this.#o.partners();
     for (const round of rounds) {
       const name = indicatorObjectName(round.indicator);
-      if (round.kind === 'revoke') {
-        revoking.add(name);
-        continue;
-      }
+      if (round.kind === 'revoke') revoking.add(name);
       const proposer = partners.find((p) => p.partnerId === round.proposerId);
-      if (proposer !== undefined && verifyProposal(proposer.publicKey, round.kind, round.indicator, round.signature, round.meta)) open.set(name, round);
+      if (proposer !== undefined && verifyProposal(proposer.publicKey, round.kind, round.indicator, round.signature, round.meta)) (round.kind === 'revoke' ? revokes : open).set(name, round);
       else suspect.set(name, round.proposerId);
     }
-    this.#warnSuspects(rounds.filter((r) => suspect.has(indicatorObjectName(r.indicator)) && r.kind === 'add'));
-    return { open, suspect, revoking };
+    this.#warnSuspects(rounds.filter((r) => suspect.has(indicatorObjectName(r.indicator))));
+    return { open, suspect, revokes, revoking };
   }
 
   #warnSuspects(rounds: readonly PendingRound[]): void {
@@ -282,6 +303,29 @@ export class PendingMirror {
     });
   }
 
+  /**
+   * Marks the object of an open REVOKE round for voting: pending label, and the round in
+   * `vote-round`; a vote answered for an earlier round is cleared with it. Guarded by the
+   * resourceVersion read, so an analyst's concurrent vote is never erased (409: next sync).
+   * Returns the object as it now is, or undefined when this cluster has no such object.
+   */
+  async #markRevocation(listed: ThreatIndicator | undefined, name: string, round: PendingRound, counts: Counts): Promise<ThreatIndicator | undefined> {
+    const { client, namespace } = this.#o;
+    const obj = listed ?? await client.get<ThreatIndicator>(THREAT_INDICATORS, name, namespace);
+    if (obj === undefined || obj.metadata.deletionTimestamp !== undefined) return undefined;
+    const key = roundKey(round);
+    const a = obj.metadata.annotations;
+    if (a?.[MANUAL_VOTE.round] === key) return obj;
+    const stale = a?.[MANUAL_VOTE.vote] !== undefined && !needsAnswer(a);
+    const cleared = stale ? { [MANUAL_VOTE.vote]: null, [MANUAL_VOTE.reason]: null, [MANUAL_VOTE.result]: null, [MANUAL_VOTE.votedAt]: null } : {};
+    const marked = await client.patch<ThreatIndicator>(THREAT_INDICATORS, name, namespace, {
+      metadata: { resourceVersion: obj.metadata.resourceVersion, labels: { [MANUAL_VOTE.pendingLabel]: 'true' }, annotations: { [MANUAL_VOTE.round]: key, ...cleared } },
+    });
+    counts.revocations += 1;
+    this.#o.log.info('revocation round open for a ThreatIndicator: analysts vote with the vote annotation', { name, subject: round.subject, proposer: round.proposerId, closesAt: round.window.closesAt, clearedEarlierVote: stale });
+    return marked;
+  }
+
   async #answer(obj: ThreatIndicator, view: RoundView, counts: Counts): Promise<void> {
     const name = obj.metadata.name;
     if (obj.metadata.deletionTimestamp !== undefined) return;
@@ -296,7 +340,7 @@ export class PendingMirror {
       counts.results += 1;
       if (answer.sentAt !== undefined) counts.votes += 1;
     }
-    if (obj.metadata.labels?.[MANUAL_VOTE.pendingLabel] !== undefined && !view.open.has(name) && !view.suspect.has(name)) {
+    if (obj.metadata.labels?.[MANUAL_VOTE.pendingLabel] !== undefined && !view.open.has(name) && !view.suspect.has(name) && !view.revokes.has(name)) {
       metadata['labels'] = { [MANUAL_VOTE.pendingLabel]: null };
       counts.unlabeled += 1;
     }
@@ -314,6 +358,9 @@ export class PendingMirror {
     }
     const proposer = view.suspect.get(name);
     if (proposer !== undefined) return { outcome: { status: 'refused', decision: a.decision, why: `not sent: the proposal's signature does not verify with ${proposer}'s key as this cluster knows it` } };
+    const revoke = view.revokes.get(name);
+    // Not marked for this round yet: the vote may belong to an earlier round; decide after marking.
+    if (revoke !== undefined) return obj.metadata.annotations?.[MANUAL_VOTE.round] === roundKey(revoke) ? this.#send(name, revoke, a) : undefined;
     const round = view.open.get(name);
     if (round === undefined) return { outcome: { status: 'no-open-round', decision: a.decision, revokePending: view.revoking.has(name) } };
     return this.#send(name, round, a);
@@ -326,7 +373,7 @@ export class PendingMirror {
     try {
       const result = await this.#o.sequencer.vote(vote);
       this.#o.log.info('manual vote sent', { name, subject: round.subject, decision: a.decision, status: result.status });
-      return { outcome: { status: result.status, decision: a.decision, result }, sentAt };
+      return { outcome: { status: result.status, decision: a.decision, result, ...(round.kind === 'revoke' ? { revocation: true } : {}) }, sentAt };
     } catch (err) {
       const refusal = refusalOf(err);
       if (refusal === undefined) {
