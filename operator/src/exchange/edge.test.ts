@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { indicator, partner } from '../controllers/fixtures.ts';
 import { edgeNetwork } from './edgenetwork.ts';
 import { LagTracker, haltConditionReason } from './edgestatus.ts';
-import { localProposal } from './forwarder.ts';
+import { localProposal, proposalBatches } from './forwarder.ts';
+import type { ProposalInput } from './sequencer.ts';
 import { serverNameFor } from './gossip.ts';
 import type { SignedTreeHead } from '../domain/treehead.ts';
 import type { HaltReason } from './verify.ts';
@@ -106,6 +107,20 @@ describe('localProposal with metadata', () => {
     const ti = indicator('a', { ...spec, proposal: { partnerId: 'alpha', signature: signProposal(key, 'add', ind) } });
     assert.equal(localProposal(ti, 'alpha', key.publicKey)?.metaJson, undefined);
     assert.equal(localProposal(ti, 'alpha')?.metaJson, '{"confidence":70,"source":"tm/feed","tlp":"green"}', 'without the key the spec metadata is sent and the sequencer judges');
+  });
+});
+
+describe('proposalBatches', () => {
+  const item = (valueBytes: number, metaBytes = 0): { p: ProposalInput } => ({ p: { kind: 'add', indicatorJson: 'u'.repeat(valueBytes), metaJson: 'm'.repeat(metaBytes), proposerId: 'alpha', signature: 's' } });
+  test('at most 1,000 items per batch', () => {
+    assert.deepEqual(proposalBatches(Array.from({ length: 2001 }, () => item(40))).map((b) => b.length), [1000, 1000, 1]);
+  });
+  test('at most 2 MiB per batch: 1,000 long URLs with metadata go in several calls', () => {
+    const batches = proposalBatches(Array.from({ length: 1000 }, () => item(4100, 2600)));
+    assert.deepEqual(batches.map((b) => b.length), [301, 301, 301, 97]);
+  });
+  test('an item larger than the budget still goes, alone', () => {
+    assert.deepEqual(proposalBatches([item(10), item(3 * 1024 * 1024), item(10)]).map((b) => b.length), [1, 1, 1]);
   });
 });
 

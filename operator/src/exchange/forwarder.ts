@@ -55,6 +55,30 @@ export function localProposal(ti: ThreatIndicator, partnerId: string, proposerKe
   return { kind: 'add', indicatorJson: indicatorCanonicalJson(indicator), ...(meta !== undefined ? { metaJson: metaJson(meta) } : {}), proposerId: partnerId, signature };
 }
 
+/** Bytes of proposals in one ProposeBatch: well under the 4 MiB message limit (long URLs with metadata run to ~7 KB each). */
+export const MAX_BATCH_BYTES = 2 * 1024 * 1024;
+// Signature, proposer id and framing of one proposal, generously.
+const PROPOSAL_OVERHEAD_BYTES = 256;
+
+/** Splits proposals into ProposeBatch calls of at most {@link MAX_BATCH_ITEMS} items and {@link MAX_BATCH_BYTES} bytes (at least one item each). */
+export function proposalBatches<T extends { readonly p?: ProposalInput | undefined }>(items: readonly T[]): T[][] {
+  const batches: T[][] = [];
+  let current: T[] = [];
+  let bytes = 0;
+  for (const item of items) {
+    const size = Buffer.byteLength(item.p?.indicatorJson ?? '') + Buffer.byteLength(item.p?.metaJson ?? '') + PROPOSAL_OVERHEAD_BYTES;
+    if (current.length > 0 && (current.length >= MAX_BATCH_ITEMS || bytes + size > MAX_BATCH_BYTES)) {
+      batches.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(item);
+    bytes += size;
+  }
+  if (current.length > 0) batches.push(current);
+  return batches;
+}
+
 /** Forwards local proposals, each once per process lifetime. */
 export class ProposalForwarder {
   readonly #o: ForwarderOptions;
@@ -68,8 +92,7 @@ export class ProposalForwarder {
   async forwardOnce(sequencer: ProposalSink): Promise<number> {
     const todo = (await this.#list()).map((ti) => ({ name: ti.metadata.name, p: localProposal(ti, this.#o.partnerId, this.#o.proposerKey) })).filter((x) => x.p !== undefined && !this.#done.has(x.name));
     let acked = 0;
-    for (let i = 0; i < todo.length; i += MAX_BATCH_ITEMS) {
-      const batch = todo.slice(i, i + MAX_BATCH_ITEMS);
+    for (const batch of proposalBatches(todo)) {
       const results = await sequencer.proposeBatch(batch.map((x) => x.p!));
       results.forEach((r, j) => {
         const name = batch[j]!.name;
