@@ -2,7 +2,7 @@
  * A partner operator's exchange edge (`threatmesh operator --exchange`): replicates the
  * sequencer's log into MongoDB and ThreatIndicators, forwards local proposals, votes
  * automatically, mirrors pending rounds and sends analysts' annotated votes (manualvote.ts,
- * docs/voting.md), gossips tree heads with peers, repairs drift and reports all of it on the
+ * docs/voting.md), proposes the revocations analysts annotate (revocations.ts), gossips tree heads with peers, repairs drift and reports all of it on the
  * PartnerNodes of the exchange namespace. Every dependency is injected; `startEdge` runs the
  * loops until `stop()`. A halt (fork, forged entry…) stops applying from the sequencer, never
  * the operator: it shows as condition Replicating=False, a Warning Event and a metric.
@@ -31,6 +31,7 @@ import { ProposalForwarder } from './forwarder.ts';
 import { GossipClient, startGossipServer, type GossipServer } from './gossip.ts';
 import { KubeIndicatorSink } from './kubesink.ts';
 import { PendingMirror } from './manualvote.ts';
+import { RevocationRequests } from './revocations.ts';
 import type { EntrySink, ReplicationHalted, VerifiedEntry } from './partner.ts';
 import { roundJudge, type VotingPolicy } from './policy.ts';
 import type { PartnerEntry, TlsMaterial } from './tls.ts';
@@ -101,6 +102,7 @@ class Edge implements RunningEdge {
   #network: EdgeNetwork | undefined;
   #session: EdgeSession | undefined;
   #mirror: PendingMirror | undefined;
+  #revocations: RevocationRequests | undefined;
   #lastRepair: number | undefined;
   #problem: string | undefined;
   #sessionPrint: string | undefined;
@@ -172,6 +174,7 @@ class Edge implements RunningEdge {
     const session = await this.#ensureSession(network as EdgeNetwork & { sequencer: SequencerRef });
     const seqSize = await this.#sequencerStatus(session, network.sequencer);
     await this.#step('proposal forwarding', () => this.#forwarder.forwardOnce(session.client));
+    await this.#step('revocation requests', () => this.#revocations!.syncOnce());
     if (network.partners.some((p) => p.partnerId === this.#o.partnerId && p.roles.includes('voter'))) {
       await this.#step('voting', () => session.voter.voteOnce());
       await this.#step('pending mirror and annotated votes', () => this.#mirror!.syncOnce());
@@ -207,6 +210,8 @@ class Edge implements RunningEdge {
     });
     this.#session = session;
     this.#mirror = new PendingMirror({ client: o.client, namespace: o.namespace, sequencer: session.client, partnerId: o.partnerId, key: o.key, partners: () => network.partners, now: () => this.#now(), log: o.log });
+    const isVoter = (): boolean => this.#network?.partners.some((p) => p.partnerId === o.partnerId && p.roles.includes('voter')) === true;
+    this.#revocations = new RevocationRequests({ client: o.client, namespace: o.namespace, sequencer: session.client, partnerId: o.partnerId, key: o.key, isVoter, now: () => this.#now(), log: o.log });
     this.#sessionPrint = network.fingerprint;
     this.#lastRepair = undefined;
     this.#haltCondition = undefined;
