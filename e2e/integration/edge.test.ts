@@ -2,9 +2,10 @@
  * The partner edge end to end with real parts: a sequencer behind gRPC with mutual TLS, and two
  * partner operators (startOperator with the exchange edge as its leader-only extra; bravo's
  * built from `threatmesh operator --exchange` flags), each against its own kube-apiserver and
- * FerretDB. A proposal signed by alpha in alpha's cluster is
- * forwarded, both partners vote automatically, and the admitted indicator appears Approved with
- * its log index in both clusters; PartnerNode status shows the replicated log; a deleted object
+ * FerretDB. A proposal signed by alpha in alpha's cluster (with its TLP, confidence, labels,
+ * validity and feed as signed metadata, as the ingest makes it) is forwarded, both partners
+ * vote automatically, and the admitted indicator appears Approved with its log index and that
+ * metadata in both clusters; PartnerNode status shows the replicated log; a deleted object
  * is restored by drift repair; a forged tree head gossiped by a peer halts replication (fork)
  * with a condition, an Event and a metric.
  */
@@ -58,6 +59,8 @@ const logLines: string[] = [];
 const closers: Array<() => Promise<void> | void> = [];
 const evil: Indicator = { type: 'domain', value: `c2-${suffix}.threat-edge-test.net` };
 const evilName = indicatorObjectName(evil);
+// The metadata alpha's ingest signs with the indicator (exchange/specmeta.ts: source is provenance.feed).
+const evilMeta = { tlp: 'amber', confidence: 75, labels: ['c2', 'edge-test'], validFrom: '2026-11-25T00:00:00.000Z', validUntil: '2036-11-25T00:00:00.000Z', source: 'threatmesh/feodo' } as const;
 
 /** One partner: its cluster, database, operator and edge. */
 interface Side {
@@ -224,13 +227,18 @@ describe('two partner operators with the exchange edge', () => {
   test('a proposal signed by alpha in its cluster is forwarded, voted on by both and Approved with its log index in both clusters', async () => {
     await sides.alpha.kube.create<ThreatIndicator>(THREAT_INDICATORS, {
       apiVersion: 'threatmesh.io/v1alpha1', kind: 'ThreatIndicator', metadata: { name: evilName, namespace: sides.alpha.ns },
-      spec: { type: evil.type, value: evil.value, proposal: { partnerId: 'alpha', signature: signProposal(keys.alpha, 'add', evil) } },
+      spec: {
+        type: evil.type, value: evil.value, tlp: evilMeta.tlp, confidence: evilMeta.confidence, labels: [...evilMeta.labels], validFrom: evilMeta.validFrom, validUntil: evilMeta.validUntil,
+        provenance: { feed: evilMeta.source, partner: 'alpha' }, proposal: { partnerId: 'alpha', signature: signProposal(keys.alpha, 'add', evil, evilMeta) },
+      },
     });
     for (const id of IDS) {
       const got = await eventually(() => ti(id), (t) => t?.status?.phase === 'Approved' && t.status.logIndex !== undefined, 60_000);
       assert.equal(got?.status?.phase, 'Approved', `${id}: ${JSON.stringify(got?.status)}`);
       assert.equal(got?.status?.logIndex, 0);
       assert.deepEqual(got?.status?.votes?.map((v) => [v.partnerId, v.decision]).sort(), [['alpha', 'approve'], ['bravo', 'approve']]);
+      const { tlp, confidence, labels, validFrom, validUntil, provenance } = got?.spec ?? {};
+      assert.deepEqual({ tlp, confidence, labels, validFrom, validUntil, feed: provenance?.feed }, { tlp: 'amber', confidence: 75, labels: ['c2', 'edge-test'], validFrom: evilMeta.validFrom, validUntil: evilMeta.validUntil, feed: 'threatmesh/feodo' }, `${id}: the signed metadata is in the spec`);
     }
     assert.equal((await sequencer.treeHead()).treeSize, 1);
     for (const id of IDS) {
@@ -255,6 +263,7 @@ describe('two partner operators with the exchange edge', () => {
     await sides.bravo.kube.delete(THREAT_INDICATORS, evilName, sides.bravo.ns);
     const back = await eventually(() => ti('bravo'), (t) => t?.status?.phase === 'Approved', 30_000);
     assert.equal(back?.status?.phase, 'Approved');
+    assert.deepEqual([back?.spec.tlp, back?.spec.confidence, back?.spec.provenance?.feed], [evilMeta.tlp, evilMeta.confidence, evilMeta.source], 'restored from the MongoDB record with its metadata');
     assert.equal(back?.status?.logIndex, 0);
   });
 
