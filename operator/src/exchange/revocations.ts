@@ -20,7 +20,7 @@ import { signVote, type Vote } from '../domain/quorum.ts';
 import type { SigningKey } from '../domain/signature.ts';
 import type { Logger } from '../log.ts';
 import type { KubeClient } from '../runtime/client.ts';
-import { ExchangeCallError } from './client.ts';
+import { ExchangeCallError, type ItemRefusal } from './client.ts';
 import { signProposal } from './entry.ts';
 import { ExchangeRefusal } from './errors.ts';
 import type { ProposalInput, ProposalResult, VoteResult } from './sequencer.ts';
@@ -36,9 +36,9 @@ export const REVOKE_REQUEST = {
 /** The longest reason accepted (it is signed into a vote and kept in the log). */
 export const MAX_REVOKE_REASON = 1024;
 
-/** The calls made on the sequencer (ExchangeClient implements them). */
+/** The calls made on the sequencer (ExchangeClient implements them; a one-item batch is the edge's proposal call). */
 export interface RevocationClient {
-  propose(p: ProposalInput): Promise<ProposalResult>;
+  proposeBatch(ps: readonly ProposalInput[]): Promise<Array<ProposalResult | ItemRefusal>>;
   vote(v: Vote): Promise<VoteResult>;
 }
 
@@ -148,21 +148,29 @@ export class RevocationRequests {
       return { status: 'refused', message: req.message };
     }
     const { indicator, reason } = req;
-    let ack: ProposalResult;
-    try {
-      ack = await this.#o.sequencer.propose({ kind: 'revoke', indicatorJson: indicatorCanonicalJson(indicator), proposerId: this.#o.partnerId, signature: signProposal(this.#o.key, 'revoke', indicator) });
-    } catch (err) {
-      const refusal = refusalOf(err);
-      if (refusal === undefined) {
-        this.#o.log.warn('revocation proposal not delivered; retrying on the next sync', { name, err });
-        return undefined;
-      }
-      this.#o.log.warn('revocation proposal refused by the sequencer', { name, reason: refusal.reason, message: refusal.message });
-      return { status: 'refused', message: `the sequencer refused it (${refusal.reason}): ${refusal.message}` };
+    const ack = await this.#propose(name, indicator);
+    if (ack === undefined) return undefined;
+    if (ack.status === 'refused') {
+      this.#o.log.warn('revocation proposal refused by the sequencer', { name, reason: ack.reason, message: ack.message });
+      return { status: 'refused', message: `the sequencer refused it (${ack.reason}): ${ack.message}` };
     }
     this.#o.log.info('revocation proposed', { name, value: indicator.value, subject: ack.subject, status: ack.status, reason });
     if (ack.status === 'already-admitted') return { status: 'refused', message: 'the sequencer answered already-admitted to a revocation; it does not speak this protocol version' };
     return { status: ack.status, subject: ack.subject, ...(ack.window !== undefined ? { closesAt: ack.window.closesAt } : {}), vote: await this.#approve(name, ack.subject, reason) };
+  }
+
+  /** The sequencer's answer to the revocation proposal (a refusal included); undefined when it could not be reached. */
+  async #propose(name: string, indicator: Indicator): Promise<ProposalResult | ItemRefusal | undefined> {
+    try {
+      const [ack] = await this.#o.sequencer.proposeBatch([{ kind: 'revoke', indicatorJson: indicatorCanonicalJson(indicator), proposerId: this.#o.partnerId, signature: signProposal(this.#o.key, 'revoke', indicator) }]);
+      if (ack === undefined) throw new Error('the sequencer answered a one-proposal batch with no outcome');
+      return ack.status === 'refused' ? { ...ack, message: ack.message.replace(/^[A-Za-z]+: [A-Z_]+: /, '') } : ack;
+    } catch (err) {
+      const refusal = refusalOf(err);
+      if (refusal !== undefined) return { status: 'refused', ...refusal };
+      this.#o.log.warn('revocation proposal not delivered; retrying on the next sync', { name, err });
+      return undefined;
+    }
   }
 
   /** Sends this partner's approve vote with the reason; says what happened to it. */
