@@ -112,12 +112,12 @@ describe('localProposal with metadata', () => {
 
 describe('proposalBatches', () => {
   const item = (valueBytes: number, metaBytes = 0): { p: ProposalInput } => ({ p: { kind: 'add', indicatorJson: 'u'.repeat(valueBytes), metaJson: 'm'.repeat(metaBytes), proposerId: 'alpha', signature: 's' } });
-  test('at most 1,000 items per batch', () => {
-    assert.deepEqual(proposalBatches(Array.from({ length: 2001 }, () => item(40))).map((b) => b.length), [1000, 1000, 1]);
+  test('at most 250 items per batch', () => {
+    assert.deepEqual(proposalBatches(Array.from({ length: 501 }, () => item(40))).map((b) => b.length), [250, 250, 1]);
   });
-  test('at most 2 MiB per batch: 1,000 long URLs with metadata go in several calls', () => {
-    const batches = proposalBatches(Array.from({ length: 1000 }, () => item(4100, 2600)));
-    assert.deepEqual(batches.map((b) => b.length), [301, 301, 301, 97]);
+  test('at most 2 MiB per batch: 250 long URLs with metadata go in several calls', () => {
+    const batches = proposalBatches(Array.from({ length: 250 }, () => item(8000, 2600)));
+    assert.deepEqual(batches.map((b) => b.length), [193, 57]);
   });
   test('an item larger than the budget still goes, alone', () => {
     assert.deepEqual(proposalBatches([item(10), item(3 * 1024 * 1024), item(10)]).map((b) => b.length), [1, 1, 1]);

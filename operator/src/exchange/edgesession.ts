@@ -8,16 +8,18 @@ import type { PartnerNode } from '../api/types.ts';
 import type { Vote } from '../domain/quorum.ts';
 import type { SigningKey } from '../domain/signature.ts';
 import type { Logger } from '../log.ts';
-import type { ExchangeClientOptions } from './client.ts';
+import type { ExchangeClientOptions, ItemRefusal } from './client.ts';
 import type { EdgeNetwork, SequencerRef } from './edgenetwork.ts';
 import type { ProposalSink } from './forwarder.ts';
 import { serverNameFor, type GossipClientOptions, type PeerHead } from './gossip.ts';
 import { PartnerReplica, ReplicationHalted, type CursorStore, type EntrySink, type LogSource } from './partner.ts';
 import type { TlsMaterial } from './tls.ts';
 import { AutoVoter, type VoterClient, type VotingPolicy as RoundJudge } from './voter.ts';
+import type { VoteResult } from './sequencer.ts';
 
 /** The sequencer calls the edge makes (ExchangeClient implements them). */
 export interface SequencerClient extends LogSource, VoterClient, ProposalSink {
+  voteBatch(vs: readonly Vote[]): Promise<ReadonlyArray<VoteResult | ItemRefusal>>;
   close(): void;
 }
 
@@ -98,6 +100,14 @@ export class EdgeSession {
         const r = await client.vote(v);
         opts.onVote?.(v);
         return r;
+      },
+      voteBatch: async (vs) => {
+        const rs = await client.voteBatch(vs);
+        rs.forEach((r, i) => {
+          const v = vs[i];
+          if (r.status !== 'refused' && v !== undefined) opts.onVote?.(v);
+        });
+        return rs;
       },
     };
     this.voter = new AutoVoter({ partnerId: opts.partnerId, key: opts.key, client: counting, policy: opts.judge, partners: opts.network.partners, now: opts.now, log: opts.log });

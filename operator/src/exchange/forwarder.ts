@@ -60,14 +60,20 @@ export const MAX_BATCH_BYTES = 2 * 1024 * 1024;
 // Signature, proposer id and framing of one proposal, generously.
 const PROPOSAL_OVERHEAD_BYTES = 256;
 
-/** Splits proposals into ProposeBatch calls of at most {@link MAX_BATCH_ITEMS} items and {@link MAX_BATCH_BYTES} bytes (at least one item each). */
+/**
+ * Proposals per ProposeBatch call: the sequencer verifies and persists every item before it
+ * answers, and a full batch of {@link MAX_BATCH_ITEMS} can outlast the call deadline on a busy machine.
+ */
+export const FORWARD_BATCH_ITEMS = Math.min(250, MAX_BATCH_ITEMS);
+
+/** Splits proposals into ProposeBatch calls of at most {@link FORWARD_BATCH_ITEMS} items and {@link MAX_BATCH_BYTES} bytes (at least one item each). */
 export function proposalBatches<T extends { readonly p?: ProposalInput | undefined }>(items: readonly T[]): T[][] {
   const batches: T[][] = [];
   let current: T[] = [];
   let bytes = 0;
   for (const item of items) {
     const size = Buffer.byteLength(item.p?.indicatorJson ?? '') + Buffer.byteLength(item.p?.metaJson ?? '') + PROPOSAL_OVERHEAD_BYTES;
-    if (current.length > 0 && (current.length >= MAX_BATCH_ITEMS || bytes + size > MAX_BATCH_BYTES)) {
+    if (current.length > 0 && (current.length >= FORWARD_BATCH_ITEMS || bytes + size > MAX_BATCH_BYTES)) {
       batches.push(current);
       current = [];
       bytes = 0;

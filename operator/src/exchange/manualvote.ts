@@ -85,6 +85,13 @@ export interface PendingMirrorOptions {
   readonly log: Logger;
   /** Every how many syncs the whole namespace is scanned for vote annotations outside mirrored proposals (1: every sync). @default 15 */
   readonly fullScanEvery?: number;
+  /**
+   * At most this many objects are created per sync, soonest-closing rounds first, so one sync
+   * stays short when thousands of rounds are open (the rest follow on later syncs). @default 50
+   */
+  readonly maxMirrorPerSync?: number;
+  /** Rounds not to mirror, e.g. those this partner's automatic voter already decided. */
+  readonly skip?: (round: PendingRound) => boolean;
 }
 
 /** What one {@link PendingMirror.syncOnce} did. */
@@ -108,6 +115,7 @@ export interface MirrorReport {
 }
 
 const DEFAULT_FULL_SCAN_EVERY = 15;
+const DEFAULT_MAX_MIRROR_PER_SYNC = 50;
 const MAX_MESSAGE = 1024;
 const INVALID_PREFIX = 'use approve or reject, not ';
 
@@ -234,8 +242,10 @@ export class PendingMirror {
     this.#syncs += 1;
     const objects = new Map((await this.#list(full ? undefined : `${MANUAL_VOTE.pendingLabel}=true`)).map((o) => [o.metadata.name, o]));
     const counts: Counts = { pending: view.open.size + view.suspect.size + view.revokes.size, mirrored: 0, badSignature: view.suspect.size, votes: 0, results: 0, unlabeled: 0, revocations: 0, deferred: 0 };
-    for (const [name, round] of view.open) {
-      if (objects.has(name)) continue;
+    const missing = [...view.open].filter(([name, round]) => !objects.has(name) && this.#o.skip?.(round) !== true)
+      .sort(([, a], [, b]) => a.window.closesAt.localeCompare(b.window.closesAt))
+      .slice(0, this.#o.maxMirrorPerSync ?? DEFAULT_MAX_MIRROR_PER_SYNC);
+    for (const [name, round] of missing) {
       const obj = await this.#guard(counts, name, () => this.#ensure(name, round, counts));
       if (obj !== undefined) objects.set(name, obj);
     }

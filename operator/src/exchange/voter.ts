@@ -10,6 +10,7 @@ import type { SigningKey } from '../domain/signature.ts';
 import type { Logger } from '../log.ts';
 import { verifyProposal } from './entry.ts';
 import type { PendingRound, VoteResult } from './sequencer.ts';
+import type { ItemRefusal } from './client.ts';
 
 /** A policy's answer; undefined from {@link VotingPolicy.judge} means "leave it to a person". */
 export interface Judgement {
@@ -26,7 +27,12 @@ export interface VotingPolicy {
 export interface VoterClient {
   listPending(): Promise<PendingRound[]>;
   vote(v: Vote): Promise<VoteResult>;
+  /** Optional: many votes in one call, one answer per vote in order (a refusal has `status: 'refused'`). */
+  voteBatch?(vs: readonly Vote[]): Promise<ReadonlyArray<VoteResult | ItemRefusal>>;
 }
+
+/** Votes per VoteBatch call: well under the server's item limit and message size. */
+const VOTE_BATCH = 500;
 
 /** What an automatic voter is built from. */
 export interface AutoVoterOptions {
@@ -49,22 +55,45 @@ export class AutoVoter {
     this.#o = opts;
   }
 
-  /** Looks at every pending round once; returns how many votes it sent. */
+  /**
+   * Looks at every pending round once and sends the votes its policy decides (in batches when
+   * the client can); returns how many votes it sent.
+   */
   async voteOnce(): Promise<number> {
     const rounds = await this.#o.client.listPending();
     const open = new Set(rounds.map((r) => r.subject));
     for (const s of this.#voted) if (!open.has(s)) this.#voted.delete(s);
-    let sent = 0;
+    const votes: Vote[] = [];
     for (const round of rounds) {
       if (this.#voted.has(round.subject) || !this.#authentic(round)) continue;
       const judgement = this.#o.policy.judge(round);
       if (judgement === undefined) continue;
       this.#voted.add(round.subject);
       const fields = { partnerId: this.#o.partnerId, digest: round.subject, decision: judgement.decision, signedAt: this.#o.now().toISOString() };
-      await this.#o.client.vote(signVote(this.#o.key, judgement.reason !== undefined ? { ...fields, reason: judgement.reason } : fields));
-      sent += 1;
+      votes.push(signVote(this.#o.key, judgement.reason !== undefined ? { ...fields, reason: judgement.reason } : fields));
     }
-    return sent;
+    await this.#send(votes);
+    return votes.length;
+  }
+
+  /** True once this voter has decided (or refused to judge) the round of `subject`. */
+  hasVoted(subject: string): boolean {
+    return this.#voted.has(subject);
+  }
+
+  async #send(votes: readonly Vote[]): Promise<void> {
+    const { client } = this.#o;
+    if (client.voteBatch === undefined) {
+      for (const v of votes) await client.vote(v);
+      return;
+    }
+    for (let i = 0; i < votes.length; i += VOTE_BATCH) {
+      const chunk = votes.slice(i, i + VOTE_BATCH);
+      const answers = await client.voteBatch(chunk);
+      answers.forEach((a, k) => {
+        if (a.status === 'refused') this.#o.log.warn('vote refused by the sequencer', { subject: chunk[k]?.digest, reason: a.reason, detail: a.message });
+      });
+    }
   }
 
   #authentic(round: PendingRound): boolean {
