@@ -209,7 +209,7 @@ class Edge implements RunningEdge {
       ...(o.waitMs !== undefined ? { waitMs: o.waitMs } : {}),
     });
     this.#session = session;
-    this.#mirror = new PendingMirror({ client: o.client, namespace: o.namespace, sequencer: session.client, partnerId: o.partnerId, key: o.key, partners: () => network.partners, now: () => this.#now(), log: o.log });
+    this.#mirror = new PendingMirror({ client: o.client, namespace: o.namespace, sequencer: session.client, partnerId: o.partnerId, key: o.key, partners: () => network.partners, now: () => this.#now(), log: o.log, skip: (round) => session.voter.hasVoted(round.subject) });
     const isVoter = (): boolean => this.#network?.partners.some((p) => p.partnerId === o.partnerId && p.roles.includes('voter')) === true;
     this.#revocations = new RevocationRequests({ client: o.client, namespace: o.namespace, sequencer: session.client, partnerId: o.partnerId, key: o.key, isVoter, now: () => this.#now(), log: o.log });
     this.#sessionPrint = network.fingerprint;
