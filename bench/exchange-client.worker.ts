@@ -1,7 +1,8 @@
 /**
  * The proposing and voting side of bench/exchange.bench.ts in its own thread: proposes
  * indicators [from, to) as alpha and approves each as alpha and bravo, `batch` per call and
- * `concurrency` calls in flight; posts when each proposal was sent (ms since the epoch).
+ * `concurrency` calls in flight. Posts {@link ClientMessage}s: when each proposal was sent
+ * (Date.now(), the one clock every thread shares) and, last, the CPU time this thread spent sending.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { indicatorCanonicalJson, indicatorDigest } from '../operator/src/domain/canonical.ts';
@@ -26,6 +27,9 @@ export interface ClientWorkerData {
   readonly bravo: { readonly tls: TlsMaterial; readonly key: string };
 }
 
+/** What a client thread posts: send times of a batch's digests, or its CPU time at the end. */
+export type ClientMessage = { readonly sent: Array<[string, number]> } | { readonly cpuMs: number };
+
 /** The i-th benchmark indicator: distinct IPv4 addresses. */
 export function benchIndicator(i: number): Indicator {
   return { type: 'ipv4', value: `${11 + (i % 89)}.${(i >>> 16) & 255}.${(i >>> 8) & 255}.${i & 255}` };
@@ -34,6 +38,8 @@ export function benchIndicator(i: number): Indicator {
 const data = workerData as ClientWorkerData;
 const keys = { alpha: SigningKey.fromRawBase64(data.alpha.key), bravo: SigningKey.fromRawBase64(data.bravo.key) };
 const open = (tls: TlsMaterial): ExchangeClient => new ExchangeClient({ address: data.address, tls, serverName: 'localhost', deadlineMs: 60_000 });
+const post = (m: ClientMessage): void => parentPort?.postMessage(m);
+const cpuStart = process.threadCpuUsage();
 const alpha = open(data.alpha.tls);
 const bravo = open(data.bravo.tls);
 let next = data.from;
@@ -45,14 +51,14 @@ const worker = async (): Promise<void> => {
     next = Math.min(data.to, next + data.batch);
     if (data.rate > 0) {
       const due = slot;
-      slot += (data.batch * 1000) / data.rate;
+      slot += ((next - first) * 1000) / data.rate;
       const wait = due - performance.now();
       if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
     }
     const inds = Array.from({ length: next - first }, (_, k) => benchIndicator(first + k));
     const digests = inds.map(indicatorDigest);
-    const at = performance.timeOrigin + performance.now();
-    parentPort?.postMessage(digests.map((d) => [d, at]));
+    const at = Date.now();
+    post({ sent: digests.map((d) => [d, at]) });
     if (data.batch === 1) {
       await alpha.propose({ kind: 'add', indicatorJson: indicatorCanonicalJson(inds[0]!), proposerId: 'alpha', signature: signProposal(keys.alpha, 'add', inds[0]!) });
     } else {
@@ -72,3 +78,5 @@ const worker = async (): Promise<void> => {
 await Promise.all(Array.from({ length: data.concurrency }, worker));
 alpha.close();
 bravo.close();
+const cpu = process.threadCpuUsage(cpuStart);
+post({ cpuMs: (cpu.user + cpu.system) / 1000 });

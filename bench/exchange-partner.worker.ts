@@ -1,7 +1,8 @@
 /**
  * One partner of bench/exchange.bench.ts in its own thread (as each partner's operator is its
- * own process in a real network): runs a PartnerReplica into its database and posts, per
- * applied batch, the digests and the wall-clock time (ms since the epoch, sub-ms precision).
+ * own process in a real network): runs a PartnerReplica into its database and posts
+ * {@link PartnerMessage}s: per applied batch, the digests and the wall-clock time (Date.now(),
+ * the one clock every thread shares); last, the CPU time the thread spent replicating.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { Writable } from 'node:stream';
@@ -27,7 +28,11 @@ export interface PartnerWorkerData {
   readonly count: number;
 }
 
+/** What a partner thread posts: an applied batch, or its CPU time at the end. */
+export type PartnerMessage = { readonly at: number; readonly digests: string[] } | { readonly cpuMs: number };
+
 const data = workerData as PartnerWorkerData;
+const post = (m: PartnerMessage): void => parentPort?.postMessage(m);
 const quiet = createLogger(new Writable({ write: (_c, _e, cb) => cb() }), 'error');
 const mongo = new MongoClient(data.mongoUri);
 await mongo.connect();
@@ -39,7 +44,7 @@ const sink: EntrySink = {
   applyMany: async (entries: readonly VerifiedEntry[]) => {
     await inner.applyMany(entries);
     applied += entries.length;
-    parentPort?.postMessage({ at: performance.timeOrigin + performance.now(), digests: entries.map((e) => e.digest) });
+    post({ at: Date.now(), digests: entries.map((e) => e.digest) });
   },
 };
 const client = new ExchangeClient({ address: data.address, tls: data.tls, serverName: 'localhost', deadlineMs: 60_000 });
@@ -49,7 +54,10 @@ const replica = new PartnerReplica({
 });
 const stop = new AbortController();
 const watch = setInterval(() => { if (applied >= data.count) stop.abort(); }, 20);
+const cpuStart = process.threadCpuUsage();
 await replica.run({ signal: stop.signal, waitMs: 1_000 });
+const cpu = process.threadCpuUsage(cpuStart);
 clearInterval(watch);
 client.close();
 await mongo.close();
+post({ cpuMs: (cpu.user + cpu.system) / 1000 });

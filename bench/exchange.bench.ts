@@ -1,117 +1,214 @@
 /**
  * The partner exchange end to end on this machine: one sequencer behind gRPC with mutual TLS,
  * three partners (all voters, quorum 2), every database on the local MongoDB-wire server.
- * N indicators are proposed by one partner and approved by two voters (two client threads);
+ * Indicators are proposed by one partner and approved by two voters (two client threads);
  * three replicas, each in its own worker thread, run continuously and apply into their own
- * databases; the sequencer has the main thread. Reports throughput from the first proposal
- * to the last entry applied at all three partners, and per-indicator latency (proposal sent →
- * applied at the third partner) p50/p99. N: argv or BENCH_EXCHANGE_COUNT (default 10000);
- * indicators per ProposeBatch/VoteBatch call: BENCH_EXCHANGE_BATCH (default 100; 1 = single
- * calls); calls in flight: BENCH_EXCHANGE_CONCURRENCY (default 8); offered load in
- * indicators/s: BENCH_EXCHANGE_RATE (default 0 = as fast as possible, so latency includes the
- * backlog). Uses MONGODB_URI when set.
+ * databases; the sequencer has the main thread.
+ *
+ * Three runs, each with a fresh sequencer and fresh databases:
+ * 1. saturated: N indicators sent as fast as answers come. Throughput at the sequencer
+ *    (admitted) and end to end (first proposal → last entry applied at all three partners);
+ *    its latencies are mostly backlog, so they are not reported.
+ * 2. and 3. paced at 50% and 80% of the saturated end-to-end throughput: latency per indicator
+ *    (proposal sent → applied at the third partner) p50/p99, below saturation.
+ * For the saturated and the 80% run: CPU milliseconds per 1,000 indicators of each party on its
+ * own (the sequencer's thread with its gRPC server, each partner's thread, the client threads,
+ * and the FerretDB process all four databases share), so readers can size each party's hardware.
+ *
+ * N: argv or BENCH_EXCHANGE_COUNT (default 10000); indicators per paced run:
+ * BENCH_EXCHANGE_PACED_COUNT (default 4000, 0 skips the paced runs); indicators per
+ * ProposeBatch/VoteBatch call: BENCH_EXCHANGE_BATCH (default 100; 1 = single calls) and, paced,
+ * BENCH_EXCHANGE_PACED_BATCH (default 20); calls in flight: BENCH_EXCHANGE_CONCURRENCY
+ * (default 8). Uses MONGODB_URI when set (then FerretDB's CPU is not measured).
  */
-import { homedir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
+import { homedir, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 import { MongoClient } from 'mongodb';
 import { emit, progress, round, type BenchResult } from './lib.ts';
 import { startControlPlane } from '../e2e/harness/controlplane.ts';
-import { createTestCa } from '../e2e/harness/pki.ts';
+import { createTestCa, type TestCa } from '../e2e/harness/pki.ts';
 import { SigningKey } from '../operator/src/domain/signature.ts';
 import { createLogger } from '../operator/src/log.ts';
 import { Sequencer } from '../operator/src/exchange/sequencer.ts';
 import { startExchangeServer } from '../operator/src/exchange/server.ts';
 import type { PartnerEntry, TlsMaterial } from '../operator/src/exchange/tls.ts';
-import type { PartnerWorkerData } from './exchange-partner.worker.ts';
-import type { ClientWorkerData } from './exchange-client.worker.ts';
+import type { PartnerMessage, PartnerWorkerData } from './exchange-partner.worker.ts';
+import type { ClientMessage, ClientWorkerData } from './exchange-client.worker.ts';
 import { MongoLogStore } from '../operator/src/store/log.ts';
 
 const count = Number(process.argv[2] ?? process.env['BENCH_EXCHANGE_COUNT'] ?? 10_000);
+const pacedCount = Number(process.env['BENCH_EXCHANGE_PACED_COUNT'] ?? 4_000);
 const concurrency = Number(process.env['BENCH_EXCHANGE_CONCURRENCY'] ?? 8);
 const batch = Number(process.env['BENCH_EXCHANGE_BATCH'] ?? 100);
-const offered = Number(process.env['BENCH_EXCHANGE_RATE'] ?? 0);
+const pacedBatch = Number(process.env['BENCH_EXCHANGE_PACED_BATCH'] ?? 20);
 const quiet = process.env['BENCH_EXCHANGE_LOG'] === '1' ? createLogger(process.stderr, 'error') : createLogger(new Writable({ write: (_c, _e, cb) => cb() }), 'error');
 const IDS = ['alpha', 'bravo', 'charlie'] as const;
 const CLIENT_THREADS = 2;
+const CLOCK_TICKS_PER_S = 100;
 type Id = typeof IDS[number];
+
+/** Keys, certificates and the database server shared by every run. */
+interface Network {
+  readonly mongo: MongoClient;
+  readonly mongoUri: string;
+  readonly keys: Record<Id, SigningKey>;
+  readonly partners: PartnerEntry[];
+  readonly tls: Record<Id | 'sequencer', TlsMaterial>;
+  /** CPU ms the FerretDB process has used so far; undefined when the server is external. */
+  readonly dbCpuMs: () => number | undefined;
+}
+
+/** What one run measured. */
+interface RunStats {
+  readonly admittedMs: number;
+  readonly endToEndMs: number;
+  /** Sorted, ms. */
+  readonly latencies: number[];
+  /** CPU ms by party. */
+  readonly cpuMs: ReadonlyMap<string, number>;
+}
 
 function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 }
 
-async function main(): Promise<BenchResult[]> {
-  const cp = await startControlPlane({ kube: false, mongodbUri: process.env['MONGODB_URI'] || undefined, cacheDir: process.env['THREATMESH_CACHE'] ?? join(homedir(), '.cache', 'threatmesh') });
-  const mongo = new MongoClient(cp.mongoUri);
+// utime + stime of this process's child whose command name starts with `name` (Linux /proc), in ms.
+function childCpuMs(name: string): number | undefined {
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(fields[1]) === process.pid && comm.startsWith(name)) return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_S;
+  }
+  return undefined;
+}
+
+function threadCpuMs(): number {
+  const { user, system } = process.threadCpuUsage();
+  return (user + system) / 1000;
+}
+
+async function network(mongoUri: string, ca: TestCa, external: boolean): Promise<Network> {
+  const mongo = new MongoClient(mongoUri);
   await mongo.connect();
-  const ca = await createTestCa('bench-network');
   const keys = Object.fromEntries(IDS.map((id) => [id, SigningKey.generate()])) as Record<Id, SigningKey>;
   const partners: PartnerEntry[] = IDS.map((id) => ({ partnerId: id, publicKey: keys[id].publicKey, roles: ['contributor', 'voter'] }));
   const tls = {} as Record<Id | 'sequencer', TlsMaterial>;
   for (const id of [...IDS, 'sequencer'] as const) tls[id] = { caPem: ca.caPem, ...(await ca.issue(id)) };
-  const tag = `bench_${Date.now().toString(36)}`;
-  const dbs = [mongo.db(`${tag}_seq`), ...IDS.map((id) => mongo.db(`${tag}_${id}`))];
-  const seqKey = SigningKey.generate();
-  const sequencer = await Sequencer.open({ store: await MongoLogStore.open(dbs[0]!), key: seqKey, partners, quorum: 2, now: () => new Date(), log: quiet });
-  const server = await startExchangeServer({ sequencer, directory: new Map(partners.map((p) => [p.partnerId, p])), tls: tls.sequencer, address: '127.0.0.1:0', log: quiet });
+  return { mongo, mongoUri, keys, partners, tls, dbCpuMs: () => (external ? undefined : childCpuMs('threatmesh-ferr')) };
+}
 
+function settled(w: Worker, what: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    w.on('error', reject);
+    w.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${what} exited with ${code}`))));
+  });
+}
+
+async function run(net: Network, n: number, rate: number, perCall: number): Promise<RunStats> {
+  const tag = `bench_${Date.now().toString(36)}`;
+  const dbs = [net.mongo.db(`${tag}_seq`), ...IDS.map((id) => net.mongo.db(`${tag}_${id}`))];
+  const seqKey = SigningKey.generate();
+  const sequencer = await Sequencer.open({ store: await MongoLogStore.open(dbs[0]!), key: seqKey, partners: net.partners, quorum: 2, now: () => new Date(), log: quiet });
+  const server = await startExchangeServer({ sequencer, directory: new Map(net.partners.map((p) => [p.partnerId, p])), tls: net.tls.sequencer, address: '127.0.0.1:0', log: quiet });
+  const cpuMs = new Map<string, number>();
   const appliedAt = IDS.map(() => new Map<string, number>());
-  const workers = IDS.map((id, i) => {
+  const partnerDone = IDS.map((id, i) => {
     const data: PartnerWorkerData = {
-      id, mongoUri: cp.mongoUri, dbName: dbs[i + 1]!.databaseName, address: `127.0.0.1:${server.port}`, tls: tls[id],
-      sequencerKey: seqKey.publicKey.toRawBase64(), partners: partners.map((p) => ({ partnerId: p.partnerId, publicKey: p.publicKey.toRawBase64(), roles: p.roles })), count,
+      id, mongoUri: net.mongoUri, dbName: dbs[i + 1]!.databaseName, address: `127.0.0.1:${server.port}`, tls: net.tls[id],
+      sequencerKey: seqKey.publicKey.toRawBase64(), partners: net.partners.map((p) => ({ partnerId: p.partnerId, publicKey: p.publicKey.toRawBase64(), roles: p.roles })), count: n,
     };
     const w = new Worker(new URL('./exchange-partner.worker.ts', import.meta.url), { workerData: data });
-    w.on('message', (m: { at: number; digests: string[] }) => {
-      for (const d of m.digests) appliedAt[i]!.set(d, m.at);
+    w.on('message', (m: PartnerMessage) => {
+      if ('cpuMs' in m) cpuMs.set(`partner ${id} (thread)`, m.cpuMs);
+      else for (const d of m.digests) appliedAt[i]!.set(d, m.at);
     });
-    return new Promise<void>((resolve, reject) => {
-      w.on('error', reject);
-      w.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`partner ${id} exited with ${code}`))));
-    });
+    return settled(w, `partner ${id}`);
   });
 
-  progress(`${count} indicators, ${batch} per call, ${concurrency} calls in flight, offered ${offered > 0 ? `${offered}/s` : 'unpaced'}, 3 partners, quorum 2`);
+  progress(`${n} indicators, ${perCall} per call, ${concurrency} calls in flight, offered ${rate > 0 ? `${round(rate)}/s` : 'unpaced'}, 3 partners, quorum 2`);
   const sentAt = new Map<string, number>();
-  const start = performance.timeOrigin + performance.now();
+  let clientCpu = 0;
+  const seqCpu0 = threadCpuMs();
+  const dbCpu0 = net.dbCpuMs();
+  const start = Date.now();
   const senders = Array.from({ length: CLIENT_THREADS }, (_, t) => {
     const data: ClientWorkerData = {
-      address: `127.0.0.1:${server.port}`, from: Math.floor((t * count) / CLIENT_THREADS), to: Math.floor(((t + 1) * count) / CLIENT_THREADS),
-      concurrency: Math.max(1, Math.floor(concurrency / CLIENT_THREADS)), batch, rate: offered / CLIENT_THREADS,
-      alpha: { tls: tls.alpha, key: keys.alpha.toRawBase64() }, bravo: { tls: tls.bravo, key: keys.bravo.toRawBase64() },
+      address: `127.0.0.1:${server.port}`, from: Math.floor((t * n) / CLIENT_THREADS), to: Math.floor(((t + 1) * n) / CLIENT_THREADS),
+      concurrency: Math.max(1, Math.floor(concurrency / CLIENT_THREADS)), batch: perCall, rate: rate / CLIENT_THREADS,
+      alpha: { tls: net.tls.alpha, key: net.keys.alpha.toRawBase64() }, bravo: { tls: net.tls.bravo, key: net.keys.bravo.toRawBase64() },
     };
     const w = new Worker(new URL('./exchange-client.worker.ts', import.meta.url), { workerData: data });
-    w.on('message', (m: Array<[string, number]>) => {
-      for (const [d, at] of m) sentAt.set(d, at);
+    w.on('message', (m: ClientMessage) => {
+      if ('cpuMs' in m) clientCpu += m.cpuMs;
+      else for (const [d, at] of m.sent) sentAt.set(d, at);
     });
-    return new Promise<void>((resolve, reject) => {
-      w.on('error', reject);
-      w.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`client thread exited with ${code}`))));
-    });
+    return settled(w, 'client thread');
   });
   await Promise.all(senders);
-  const admittedMs = performance.timeOrigin + performance.now() - start;
+  const admittedMs = Date.now() - start;
   progress(`admitted ${sequencer.size} in ${round(admittedMs)} ms`);
   // A worker that fails (a halted replica) rejects: surface it instead of waiting forever.
-  await Promise.all(workers);
+  await Promise.all(partnerDone);
+  cpuMs.set('sequencer (thread: sequencer + gRPC server)', threadCpuMs() - seqCpu0);
+  const dbCpu1 = net.dbCpuMs();
+  if (dbCpu0 !== undefined && dbCpu1 !== undefined) cpuMs.set('FerretDB (process, all 4 databases)', dbCpu1 - dbCpu0);
+  cpuMs.set(`clients (${CLIENT_THREADS} threads: 1 proposer + 2 voters)`, clientCpu);
   const end = Math.max(...appliedAt.flatMap((m) => [...m.values()]));
   const latencies = [...sentAt].map(([digest, t]) => Math.max(...appliedAt.map((m) => m.get(digest) ?? NaN)) - t).sort((a, b) => a - b);
+  if (latencies.length !== n || latencies.some((l) => !Number.isFinite(l))) throw new Error(`${latencies.filter((l) => !Number.isFinite(l)).length} of ${latencies.length} sent indicators were not applied at every partner`);
   const head = await sequencer.treeHead();
-  progress(`all partners applied ${count}; tree ${head.treeSize} ${head.rootHash.slice(0, 16)}…`);
-
+  progress(`all partners applied ${n}; tree ${head.treeSize} ${head.rootHash.slice(0, 16)}…; latency min ${round(latencies[0]!)} p50 ${round(percentile(latencies, 50))} ms; load average ${loadavg()[0]!.toFixed(1)}`);
   await server.stop();
   for (const d of dbs) await d.dropDatabase();
-  await mongo.close();
+  return { admittedMs, endToEndMs: end - start, latencies, cpuMs };
+}
+
+function cpuResults(stats: RunStats, n: number, label: string): BenchResult[] {
+  const order = [...stats.cpuMs.keys()].sort();
+  return order.map((party) => ({ metric: `CPU per 1,000 indicators, ${label}: ${party}`, value: round((stats.cpuMs.get(party)! * 1000) / n), unit: 'ms' }));
+}
+
+async function main(): Promise<BenchResult[]> {
+  const external = (process.env['MONGODB_URI'] ?? '') !== '';
+  const cp = await startControlPlane({ kube: false, mongodbUri: process.env['MONGODB_URI'] || undefined, cacheDir: process.env['THREATMESH_CACHE'] ?? join(homedir(), '.cache', 'threatmesh') });
+  const ca = await createTestCa('bench-network');
+  const net = await network(cp.mongoUri, ca, external);
+  // Other work on the machine takes cores from every party: the load average tells readers how quiet it was.
+  const results: BenchResult[] = [{ metric: 'machine load average (1 min) before the runs', value: round(loadavg()[0]!, 3), unit: 'runnable tasks' }];
+  const saturated = await run(net, count, 0, batch);
+  const throughput = (count * 1000) / saturated.endToEndMs;
+  results.push(
+    { metric: `admitted at the sequencer, saturated (propose + 2 votes, ${batch} per call, ${concurrency} calls in flight)`, value: round((count * 1000) / saturated.admittedMs), unit: 'indicators/s' },
+    { metric: 'end to end, saturated: proposal to applied at all 3 partners', value: round(throughput), unit: 'indicators/s' },
+    ...cpuResults(saturated, count, 'saturated'),
+  );
+  if (pacedCount > 0) {
+    for (const share of [0.5, 0.8]) {
+      const offered = Math.round(throughput * share);
+      const paced = await run(net, pacedCount, offered, pacedBatch);
+      const what = `${share * 100}% load (offered ${offered}/s, ${pacedBatch} per call)`;
+      results.push(
+        { metric: `latency proposal → applied at 3rd partner, p50, ${what}`, value: round(percentile(paced.latencies, 50)), unit: 'ms' },
+        { metric: `latency proposal → applied at 3rd partner, p99, ${what}`, value: round(percentile(paced.latencies, 99)), unit: 'ms' },
+      );
+      if (share === 0.8) results.push(...cpuResults(paced, pacedCount, '80% load'));
+    }
+  }
+  results.push({ metric: 'machine load average (1 min) after the runs', value: round(loadavg()[0]!, 3), unit: 'runnable tasks' });
+  results.push({ metric: 'indicators (saturated run)', value: count, unit: 'count' }, { metric: 'indicators (each paced run)', value: pacedCount, unit: 'count' });
+  await net.mongo.close();
   await ca.dispose();
   await cp.stop();
-  return [
-    { metric: `admitted at the sequencer (propose + 2 votes, ${batch} per call, ${concurrency} calls in flight)`, value: round((count * 1000) / admittedMs), unit: 'indicators/s' },
-    { metric: 'end to end: proposal to applied at all 3 partners', value: round((count * 1000) / (end - start)), unit: 'indicators/s' },
-    { metric: `latency proposal → applied at 3rd partner, p50 (offered ${offered > 0 ? `${offered}/s` : 'unpaced'})`, value: round(percentile(latencies, 50)), unit: 'ms' },
-    { metric: `latency proposal → applied at 3rd partner, p99 (offered ${offered > 0 ? `${offered}/s` : 'unpaced'})`, value: round(percentile(latencies, 99)), unit: 'ms' },
-    { metric: 'indicators', value: count, unit: 'count' },
-  ];
+  return results;
 }
 
 emit(await main());
