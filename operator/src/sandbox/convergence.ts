@@ -51,7 +51,8 @@ const approvedOf = (p: PartnerView): number => p.phases['Approved'] ?? 0;
 /**
  * Why the network has not converged yet, one reason per line; empty when it has: the feed run
  * finished, no round is open, the log is not empty, and every partner holds exactly the
- * sequencer's tree (size and root) with one Approved ThreatIndicator per active entry.
+ * sequencer's tree (size and root, every entry applied) with one Approved ThreatIndicator per
+ * active entry.
  */
 export function notConverged(v: NetworkView, activeEntries?: number): string[] {
   const why: string[] = [];
@@ -70,6 +71,7 @@ export function notConverged(v: NetworkView, activeEntries?: number): string[] {
     if (p.replicating !== undefined && p.replicating !== 'True') why.push(`${p.name}: replication halted (${p.replicating})`);
     if (p.treeSize !== seq.treeSize) why.push(`${p.name}: tree size ${p.treeSize ?? 'unknown'} of ${seq.treeSize}`);
     else if (p.rootHash !== seq.rootHash) why.push(`${p.name}: root ${short(p.rootHash)} differs from the sequencer's ${short(seq.rootHash)}`);
+    else if ((p.lagEntries ?? 0) > 0) why.push(`${p.name}: ${p.lagEntries ?? 0} entries of its verified tree not yet applied`);
     if (approvedOf(p) !== expected) why.push(`${p.name}: ${approvedOf(p)} of ${expected} ThreatIndicators Approved`);
   }
   return why;

@@ -1,0 +1,69 @@
+/**
+ * The whole network on this machine, as `threatmesh sandbox` runs it: a sequencer and three
+ * partner clusters (own kube-apiserver, FerretDB and ThreatMesh process each; quorum 2 of 3).
+ * Partner A ingests N made-up SHA-256 indicators; measured: network start (warm control-plane
+ * build), the feed run, time until the sequencer admitted all N, and until every partner holds
+ * them as Approved ThreatIndicators with the sequencer's tree size and root. Everything shares
+ * this machine's cores. N: argv or BENCH_NETWORK_COUNT (default 2000).
+ */
+import { createHash } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { emit, progress, round, type BenchResult } from './lib.ts';
+import { sandboxFeedObject, SANDBOX_FEED } from '../operator/src/cli/sandbox.ts';
+import { ensureBinaries } from '../operator/src/controlplane/build.ts';
+import { createLogger } from '../operator/src/log.ts';
+import { notConverged, type NetworkView } from '../operator/src/sandbox/convergence.ts';
+import { startFeedServer } from '../operator/src/sandbox/feedserver.ts';
+import { startNetwork } from '../operator/src/sandbox/network.ts';
+
+const count = Number(process.argv[2] ?? process.env['BENCH_NETWORK_COUNT'] ?? 2000);
+const quiet = createLogger(new Writable({ write: (_c, _e, cb) => cb() }), 'error');
+const dir = await mkdtemp(join(tmpdir(), 'threatmesh-bench-network-'));
+const feedFile = join(dir, 'bench-iocs.txt');
+await writeFile(feedFile, Array.from({ length: count }, (_, i) => createHash('sha256').update(`threatmesh-bench-${i}`).digest('hex')).join('\n') + '\n');
+
+const binaries = await ensureBinaries({ cacheDir: process.env['THREATMESH_CACHE'] ?? join(homedir(), '.cache', 'threatmesh'), progress: process.stderr });
+const t0 = performance.now();
+const net = await startNetwork({
+  dir: join(dir, 'net'), partners: 3, quorum: 2, fresh: true, binaries, readyTimeoutMs: 180_000, syncInterval: '1s', log: quiet,
+  cli: { node: process.execPath, main: fileURLToPath(new URL('../operator/src/main.ts', import.meta.url)) }, progress,
+});
+const startMs = performance.now() - t0;
+const feeds = await startFeedServer(new Map([['bench-iocs.txt', feedFile]]));
+try {
+  const a = net.partners[0]!;
+  const t1 = performance.now();
+  await net.addFeed(a, sandboxFeedObject({ servedName: 'bench-iocs.txt', path: feedFile, format: 'lines', preset: undefined, description: 'bench' }, feeds.baseUrl));
+  let feedMs: number | undefined;
+  let admittedMs: number | undefined;
+  let last: NetworkView | undefined;
+  const deadline = t1 + 30 * 60_000;
+  for (;;) {
+    last = await net.view({ partner: a, name: SANDBOX_FEED });
+    const now = performance.now() - t1;
+    if (feedMs === undefined && last.feedDone) feedMs = now;
+    if (admittedMs === undefined && last.sequencer?.treeSize === count) admittedMs = now;
+    if (last.sequencer?.treeSize === count && notConverged(last).length === 0) break;
+    if (performance.now() > deadline) throw new Error(`not converged after 30 min: ${JSON.stringify(notConverged(last))}`);
+    progress(`sequencer ${last.sequencer?.treeSize ?? '?'}/${count}; partners ${last.partners.map((p) => `${p.name} ${p.treeSize ?? 0} (${p.phases['Approved'] ?? 0} Approved)`).join(', ')}`);
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  const convergedMs = performance.now() - t1;
+  const results: BenchResult[] = [
+    { metric: 'network start: 4 clusters + sequencer + 3 operators (warm build)', value: round(startMs / 1000, 1), unit: 's' },
+    { metric: 'feed run at partner A (fetch, parse, propose as ThreatIndicators)', value: round((feedMs ?? convergedMs) / 1000, 1), unit: 's' },
+    { metric: 'admitted at the sequencer (forwarded, 3 auto-voters, quorum 2)', value: round(count / ((admittedMs ?? convergedMs) / 1000), 1), unit: 'indicators/s' },
+    { metric: 'end to end: feed created → Approved in all 3 partner clusters, equal roots', value: round(count / (convergedMs / 1000), 1), unit: 'indicators/s' },
+    { metric: 'time to converge', value: round(convergedMs / 1000, 1), unit: 's' },
+    { metric: 'indicators', value: count, unit: 'count' },
+  ];
+  emit(results);
+} finally {
+  await feeds.close();
+  await net.stop();
+  await rm(dir, { recursive: true, force: true });
+}
