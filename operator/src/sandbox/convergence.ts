@@ -62,18 +62,19 @@ export function notConverged(v: NetworkView, activeEntries?: number): string[] {
   if (seq.pending > 0) why.push(`${seq.pending} open voting rounds at the sequencer`);
   if (seq.treeSize === 0) why.push('the first admitted indicator');
   const expected = activeEntries ?? seq.treeSize;
-  for (const p of v.partners) {
-    if (!p.running) why.push(`${p.name}: its operator is stopped`);
-    if (!p.readable) {
-      why.push(`${p.name}: its cluster does not answer`);
-      continue;
-    }
-    if (p.replicating !== undefined && p.replicating !== 'True') why.push(`${p.name}: replication halted (${p.replicating})`);
-    if (p.treeSize !== seq.treeSize) why.push(`${p.name}: tree size ${p.treeSize ?? 'unknown'} of ${seq.treeSize}`);
-    else if (p.rootHash !== seq.rootHash) why.push(`${p.name}: root ${short(p.rootHash)} differs from the sequencer's ${short(seq.rootHash)}`);
-    else if ((p.lagEntries ?? 0) > 0) why.push(`${p.name}: ${p.lagEntries ?? 0} entries of its verified tree not yet applied`);
-    if (approvedOf(p) !== expected) why.push(`${p.name}: ${approvedOf(p)} of ${expected} ThreatIndicators Approved`);
-  }
+  for (const p of v.partners) why.push(...partnerGaps(p, seq, expected));
+  return why;
+}
+
+function partnerGaps(p: PartnerView, seq: SequencerView, expected: number): string[] {
+  const why: string[] = [];
+  if (!p.running) why.push(`${p.name}: its operator is stopped`);
+  if (!p.readable) return [...why, `${p.name}: its cluster does not answer`];
+  if (p.replicating !== undefined && p.replicating !== 'True') why.push(`${p.name}: replication halted (${p.replicating})`);
+  if (p.treeSize !== seq.treeSize) why.push(`${p.name}: tree size ${p.treeSize ?? 'unknown'} of ${seq.treeSize}`);
+  else if (p.rootHash !== seq.rootHash) why.push(`${p.name}: root ${short(p.rootHash)} differs from the sequencer's ${short(seq.rootHash)}`);
+  else if ((p.lagEntries ?? 0) > 0) why.push(`${p.name}: ${p.lagEntries ?? 0} entries of its verified tree not yet applied`);
+  if (approvedOf(p) !== expected) why.push(`${p.name}: ${approvedOf(p)} of ${expected} ThreatIndicators Approved`);
   return why;
 }
 
