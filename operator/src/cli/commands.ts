@@ -12,6 +12,7 @@ import { registerUp } from './up.ts';
 import { registerVote } from './vote.ts';
 import { registerSequencer } from './sequencer.ts';
 import { registerSandbox } from './sandbox.ts';
+import { registerReplica } from './replica.ts';
 import { registerRevoke } from './revoke.ts';
 
 /** Adds every subcommand to `program`. */
@@ -26,5 +27,6 @@ export function registerCommands(program: Command, env: CliEnv, log: Logger): vo
   registerVote(program, env, log);
   registerSequencer(program, env, log);
   registerSandbox(program, env, log);
+  registerReplica(program, env, log);
   registerRevoke(program, env, log);
 }
