@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { indicator, partner } from '../controllers/fixtures.ts';
 import { edgeNetwork } from './edgenetwork.ts';
 import { LagTracker, haltConditionReason } from './edgestatus.ts';
-import { localProposal, proposalBatches } from './forwarder.ts';
+import { localProposal, ownProposalDigests, proposalBatches } from './forwarder.ts';
+import { indicatorDigest } from '../domain/canonical.ts';
 import type { ProposalInput } from './sequencer.ts';
 import { serverNameFor } from './gossip.ts';
 import type { SignedTreeHead } from '../domain/treehead.ts';
@@ -92,6 +93,14 @@ describe('localProposal', () => {
       if (p) assert.deepEqual(p, { kind: 'add', indicatorJson: '{"type":"ipv4","value":"192.0.2.66"}', proposerId: 'alpha', signature: 'sig' });
     });
   }
+});
+
+test('ownProposalDigests: the digests of this partner\'s own pending proposals (what corroborates a round)', () => {
+  const mine = indicator('a', { proposal: { partnerId: 'alpha', signature: 'sig' } });
+  const theirs = { ...indicator('b', { proposal: { partnerId: 'bravo', signature: 'sig' } }), spec: { ...indicator('b').spec, value: '198.51.100.7' } };
+  const decided = { ...indicator('c', { proposal: { partnerId: 'alpha', signature: 'sig' } }), status: { phase: 'Approved' as const } };
+  assert.deepEqual([...ownProposalDigests([mine, theirs, decided], 'alpha')], [indicatorDigest({ type: 'ipv4', value: '192.0.2.66' })]);
+  assert.equal(ownProposalDigests([mine], 'bravo').size, 0);
 });
 
 describe('localProposal with metadata', () => {

@@ -197,7 +197,7 @@ class Edge implements RunningEdge {
     if (this.#session !== undefined && this.#sessionPrint === network.fingerprint) return this.#session;
     await this.#session?.stop();
     const o = this.#o;
-    const judge = roundJudge(o.votingPolicy, { ...(o.warningList ? { warningList: o.warningList } : {}), corroborated: () => false });
+    const judge = roundJudge(o.votingPolicy, { ...(o.warningList ? { warningList: o.warningList } : {}), corroborated: (digest) => this.#forwarder.ownDigests().has(digest) });
     const session = new EdgeSession({
       network, partnerId: o.partnerId, key: o.key, tls: o.tls, cursors: this.#cursors, sink: this.#sink(), judge,
       ...(o.admission?.quorum !== undefined ? { quorum: o.admission.quorum } : {}),

@@ -8,7 +8,7 @@
  */
 import { THREAT_INDICATORS } from '../api/schemas/index.ts';
 import type { ThreatIndicator } from '../api/types.ts';
-import { indicatorCanonicalJson } from '../domain/canonical.ts';
+import { indicatorCanonicalJson, indicatorDigest } from '../domain/canonical.ts';
 import type { PublicKey } from '../domain/signature.ts';
 import type { Logger } from '../log.ts';
 import type { KubeReader } from '../runtime/client.ts';
@@ -55,6 +55,11 @@ export function localProposal(ti: ThreatIndicator, partnerId: string, proposerKe
   return { kind: 'add', indicatorJson: indicatorCanonicalJson(indicator), ...(meta !== undefined ? { metaJson: metaJson(meta) } : {}), proposerId: partnerId, signature };
 }
 
+/** Digests of the ThreatIndicators among `tis` that are this partner's own pending proposals. */
+export function ownProposalDigests(tis: readonly ThreatIndicator[], partnerId: string, proposerKey?: PublicKey): Set<string> {
+  return new Set(tis.filter((ti) => localProposal(ti, partnerId, proposerKey) !== undefined).map((ti) => indicatorDigest({ type: ti.spec.type, value: ti.spec.value })));
+}
+
 /** Bytes of proposals in one ProposeBatch: well under the 4 MiB message limit (long URLs with metadata run to ~7 KB each). */
 export const MAX_BATCH_BYTES = 2 * 1024 * 1024;
 // Signature, proposer id and framing of one proposal, generously.
@@ -89,14 +94,25 @@ export function proposalBatches<T extends { readonly p?: ProposalInput | undefin
 export class ProposalForwarder {
   readonly #o: ForwarderOptions;
   readonly #done = new Set<string>();
+  #own: ReadonlySet<string> = new Set();
 
   constructor(opts: ForwarderOptions) {
     this.#o = opts;
   }
 
+  /**
+   * Digests of the indicators this partner's own Feeds proposed, as of the last
+   * {@link forwardOnce}: what "corroborated by our own feeds" means to the voting policy.
+   */
+  ownDigests(): ReadonlySet<string> {
+    return this.#own;
+  }
+
   /** Forwards what is new; returns how many the sequencer acknowledged. Transport errors reject (retry next period). */
   async forwardOnce(sequencer: ProposalSink): Promise<number> {
-    const todo = (await this.#list()).map((ti) => ({ name: ti.metadata.name, p: localProposal(ti, this.#o.partnerId, this.#o.proposerKey) })).filter((x) => x.p !== undefined && !this.#done.has(x.name));
+    const tis = await this.#list();
+    this.#own = ownProposalDigests(tis, this.#o.partnerId, this.#o.proposerKey);
+    const todo = tis.map((ti) => ({ name: ti.metadata.name, p: localProposal(ti, this.#o.partnerId, this.#o.proposerKey) })).filter((x) => x.p !== undefined && !this.#done.has(x.name));
     let acked = 0;
     for (const batch of proposalBatches(todo)) {
       const results = await sequencer.proposeBatch(batch.map((x) => x.p!));
