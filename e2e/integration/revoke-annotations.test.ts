@@ -106,7 +106,7 @@ before(async () => {
     clients[id] = c;
     const key = net.partners.get(id)!.key;
     mirrors[id] = new PendingMirror({ client: kube, namespace: ns[id], sequencer: c, partnerId: id, key, partners: known, now: () => new Date(), log: quiet });
-    requests[id] = new RevocationRequests({ client: kube, namespace: ns[id], sequencer: c, partnerId: id, key, isVoter: () => true, now: () => new Date(), log: quiet });
+    requests[id] = new RevocationRequests({ client: kube, namespace: ns[id], sequencer: c, partnerId: id, key, isVoter: () => true, now: () => new Date(), log: quiet, scanEvery: 1 });
   }
 });
 
@@ -189,5 +189,14 @@ describe('revoking from the cluster with annotations', () => {
     assert.equal((await annotations(ns.charlie, fresh))[REVOKE_REQUEST.result], 'refused: only Approved indicators can be revoked; this one is Proposed');
     assert.equal((await annotations(ns.charlie, other))[REVOKE_REQUEST.result], `refused: give the reason as the value: kubectl annotate ti ${indicatorObjectName(other)} threatmesh.io/revoke="<why it is withdrawn>"`);
     assert.equal((await clients.alpha.listPending()).length, 0);
+  });
+
+  test('with scanEvery 2 the namespace is listed on the first call and every second one', async () => {
+    const sparse = new RevocationRequests({ client: kube, namespace: ns.charlie, sequencer: clients.charlie, partnerId: 'charlie', key: net.partners.get('charlie')!.key, isVoter: () => true, now: () => new Date(), log: quiet, scanEvery: 2 });
+    await annotate(ns.charlie, fresh, { [REVOKE_REQUEST.result]: null });
+    assert.deepEqual(await sparse.syncOnce(), { ...NO_REQUEST, requests: 1, refused: 1 });
+    await annotate(ns.charlie, fresh, { [REVOKE_REQUEST.result]: null });
+    assert.deepEqual(await sparse.syncOnce(), NO_REQUEST, 'no list on the second call');
+    assert.deepEqual(await sparse.syncOnce(), { ...NO_REQUEST, requests: 1, refused: 1 });
   });
 });

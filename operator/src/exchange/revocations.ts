@@ -56,6 +56,8 @@ export interface RevocationRequestsOptions {
   readonly isVoter: () => boolean;
   readonly now: () => Date;
   readonly log: Logger;
+  /** Every how many calls the namespace is listed (annotations cannot be selected server-side; 1: every call). @default 3 */
+  readonly scanEvery?: number;
 }
 
 /** What one {@link RevocationRequests.syncOnce} did. */
@@ -76,6 +78,7 @@ export type RevocationOutcome =
   | { readonly status: 'refused'; readonly message: string };
 
 const MAX_MESSAGE = 1024;
+const DEFAULT_SCAN_EVERY = 3;
 
 /** The text of the `revoke-result` annotation: `<status>: <message>`. */
 export function formatRevocationResult(o: RevocationOutcome, partnerId: string): string {
@@ -104,19 +107,23 @@ export function revocationRequest(obj: ThreatIndicator): { readonly ok: true; re
 /** Sends the revocations analysts request with annotations; see the module comment. */
 export class RevocationRequests {
   readonly #o: RevocationRequestsOptions;
+  #calls = 0;
 
   constructor(opts: RevocationRequestsOptions) {
     this.#o = opts;
   }
 
   /**
-   * One pass over the namespace: every ThreatIndicator with a revoke annotation and no result is
-   * proposed (or answered refused) and gets its result. Throws when the API server cannot
-   * be listed; a failure on one object is logged, counted in `deferred` and retried next call.
-   * Not reentrant: call it from one loop.
+   * One pass over the namespace (on the first call and every `scanEvery` calls; the others return
+   * zeros): every ThreatIndicator with a revoke annotation and no result is proposed (or answered
+   * refused) and gets its result. Throws when the API server cannot be listed; a failure on one
+   * object is logged, counted in `deferred` and retried. Not reentrant: call it from one loop.
    */
   async syncOnce(): Promise<RevocationReport> {
     const counts = { requests: 0, proposed: 0, refused: 0, deferred: 0 };
+    const scan = this.#calls % Math.max(1, this.#o.scanEvery ?? DEFAULT_SCAN_EVERY) === 0;
+    this.#calls += 1;
+    if (!scan) return counts;
     for (const obj of await this.#list()) {
       const a = obj.metadata.annotations;
       if (a?.[REVOKE_REQUEST.request] === undefined || a[REVOKE_REQUEST.result] !== undefined || obj.metadata.deletionTimestamp !== undefined) continue;
