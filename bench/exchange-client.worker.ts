@@ -48,14 +48,16 @@ let slot = performance.now();
 const worker = async (): Promise<void> => {
   while (next < data.to) {
     const first = next;
-    next = Math.min(data.to, next + data.batch);
+    const end = Math.min(data.to, next + data.batch);
+    next = end;
     if (data.rate > 0) {
       const due = slot;
-      slot += ((next - first) * 1000) / data.rate;
+      slot += ((end - first) * 1000) / data.rate;
       const wait = due - performance.now();
+      // `next` moves on while this call waits: the batch is [first, end), fixed before.
       if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
     }
-    const inds = Array.from({ length: next - first }, (_, k) => benchIndicator(first + k));
+    const inds = Array.from({ length: end - first }, (_, k) => benchIndicator(first + k));
     const digests = inds.map(indicatorDigest);
     const at = Date.now();
     post({ sent: digests.map((d) => [d, at]) });

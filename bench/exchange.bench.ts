@@ -19,7 +19,9 @@
  * BENCH_EXCHANGE_PACED_COUNT (default 4000, 0 skips the paced runs); indicators per
  * ProposeBatch/VoteBatch call: BENCH_EXCHANGE_BATCH (default 100; 1 = single calls) and, paced,
  * BENCH_EXCHANGE_PACED_BATCH (default 20); calls in flight: BENCH_EXCHANGE_CONCURRENCY
- * (default 8). Uses MONGODB_URI when set (then FerretDB's CPU is not measured).
+ * (default 8). The sequencer keeps open rounds in memory; BENCH_EXCHANGE_ROUNDS=1 persists
+ * them as `threatmesh sequencer` does (one insert, update and delete per indicator on the
+ * sequencer's database). Uses MONGODB_URI when set (then FerretDB's CPU is not measured).
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { homedir, loadavg } from 'node:os';
@@ -38,12 +40,15 @@ import type { PartnerEntry, TlsMaterial } from '../operator/src/exchange/tls.ts'
 import type { PartnerMessage, PartnerWorkerData } from './exchange-partner.worker.ts';
 import type { ClientMessage, ClientWorkerData } from './exchange-client.worker.ts';
 import { MongoLogStore } from '../operator/src/store/log.ts';
+import { MongoRoundStore } from '../operator/src/store/rounds.ts';
 
 const count = Number(process.argv[2] ?? process.env['BENCH_EXCHANGE_COUNT'] ?? 10_000);
 const pacedCount = Number(process.env['BENCH_EXCHANGE_PACED_COUNT'] ?? 4_000);
 const concurrency = Number(process.env['BENCH_EXCHANGE_CONCURRENCY'] ?? 8);
 const batch = Number(process.env['BENCH_EXCHANGE_BATCH'] ?? 100);
 const pacedBatch = Number(process.env['BENCH_EXCHANGE_PACED_BATCH'] ?? 20);
+// BENCH_EXCHANGE_ROUNDS=1: open rounds persisted as `threatmesh sequencer` does (exchange/hub.ts).
+const withRounds = process.env['BENCH_EXCHANGE_ROUNDS'] === '1';
 const quiet = process.env['BENCH_EXCHANGE_LOG'] === '1' ? createLogger(process.stderr, 'error') : createLogger(new Writable({ write: (_c, _e, cb) => cb() }), 'error');
 const IDS = ['alpha', 'bravo', 'charlie'] as const;
 const CLIENT_THREADS = 2;
@@ -117,7 +122,8 @@ async function run(net: Network, n: number, rate: number, perCall: number): Prom
   const tag = `bench_${Date.now().toString(36)}`;
   const dbs = [net.mongo.db(`${tag}_seq`), ...IDS.map((id) => net.mongo.db(`${tag}_${id}`))];
   const seqKey = SigningKey.generate();
-  const sequencer = await Sequencer.open({ store: await MongoLogStore.open(dbs[0]!), key: seqKey, partners: net.partners, quorum: 2, now: () => new Date(), log: quiet });
+  const rounds = withRounds ? { rounds: new MongoRoundStore(dbs[0]!) } : {};
+  const sequencer = await Sequencer.open({ store: await MongoLogStore.open(dbs[0]!), ...rounds, key: seqKey, partners: net.partners, quorum: 2, now: () => new Date(), log: quiet });
   const server = await startExchangeServer({ sequencer, directory: new Map(net.partners.map((p) => [p.partnerId, p])), tls: net.tls.sequencer, address: '127.0.0.1:0', log: quiet });
   const cpuMs = new Map<string, number>();
   const appliedAt = IDS.map(() => new Map<string, number>());
@@ -134,7 +140,7 @@ async function run(net: Network, n: number, rate: number, perCall: number): Prom
     return settled(w, `partner ${id}`);
   });
 
-  progress(`${n} indicators, ${perCall} per call, ${concurrency} calls in flight, offered ${rate > 0 ? `${round(rate)}/s` : 'unpaced'}, 3 partners, quorum 2`);
+  progress(`${n} indicators, ${perCall} per call, ${concurrency} calls in flight, offered ${rate > 0 ? `${round(rate)}/s` : 'unpaced'}, 3 partners, quorum 2, rounds ${withRounds ? 'persisted' : 'in memory'}`);
   const sentAt = new Map<string, number>();
   let clientCpu = 0;
   const seqCpu0 = threadCpuMs();
@@ -164,7 +170,7 @@ async function run(net: Network, n: number, rate: number, perCall: number): Prom
   cpuMs.set(`clients (${CLIENT_THREADS} threads: 1 proposer + 2 voters)`, clientCpu);
   const end = Math.max(...appliedAt.flatMap((m) => [...m.values()]));
   const latencies = [...sentAt].map(([digest, t]) => Math.max(...appliedAt.map((m) => m.get(digest) ?? NaN)) - t).sort((a, b) => a - b);
-  if (latencies.length !== n || latencies.some((l) => !Number.isFinite(l))) throw new Error(`${latencies.filter((l) => !Number.isFinite(l)).length} of ${latencies.length} sent indicators were not applied at every partner`);
+  if (latencies.length !== n || latencies.some((l) => !Number.isFinite(l) || l < 0)) throw new Error(`${latencies.filter((l) => !Number.isFinite(l)).length} of ${latencies.length} sent indicators were not applied at every partner, or some before they were sent`);
   const head = await sequencer.treeHead();
   progress(`all partners applied ${n}; tree ${head.treeSize} ${head.rootHash.slice(0, 16)}…; latency min ${round(latencies[0]!)} p50 ${round(percentile(latencies, 50))} ms; load average ${loadavg()[0]!.toFixed(1)}`);
   await server.stop();
