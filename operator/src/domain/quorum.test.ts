@@ -142,6 +142,19 @@ describe('decideQuorum', () => {
     assert.equal(first.decision, 'approved');
   });
 
+  test('a vote the caller already verified with the same key object is not verified again; with another key it is', () => {
+    // A badly signed vote stands in for one verified earlier: only a skipped check lets it count.
+    const forged: Vote = { ...vote(approve('p1')), signature: vote(approve('p2')).signature };
+    const voters = votersNamed(2);
+    const seen = new Map<Vote, unknown>([[forged, voters[0]!.publicKey]]);
+    const verified = (v: Voter, x: Vote): boolean => seen.get(x) === v.publicKey;
+    const decide = (vs: readonly Voter[]) => decideQuorum({ voters: vs, votes: [forged], digest: DIGEST, quorum: 1, window, now: minutes(30), verified });
+    assert.equal(decide(voters).decision, 'approved');
+    const rekeyed = [{ ...voters[0]!, publicKey: key('p3').publicKey }, voters[1]!];
+    assert.deepEqual(decide(rekeyed).ignored, [{ partnerId: 'p1', reason: 'bad-signature' }]);
+    assert.deepEqual(decideQuorum({ voters, votes: [forged], digest: DIGEST, quorum: 1, window, now: minutes(30) }).ignored, [{ partnerId: 'p1', reason: 'bad-signature' }]);
+  });
+
   test('votes from the network that are not objects are reported, not thrown', () => {
     const outcome = decideQuorum({ voters: votersNamed(1), votes: [null, 7, {}] as unknown as Vote[], digest: DIGEST, window, now: minutes(30) });
     assert.equal(outcome.decision, 'pending');

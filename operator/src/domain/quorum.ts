@@ -58,6 +58,13 @@ export interface QuorumInput {
   readonly quorum?: number;
   readonly window: VotingWindow;
   readonly now: string | Date;
+  /**
+   * True when the caller itself already verified this very vote object (same object, so the
+   * same bytes) with exactly this voter's current key and found it valid: its signature is not
+   * checked again. Lets a party that verified a vote on arrival decide its round without a
+   * second Ed25519 verification; every other check still runs. @default none (verify every vote)
+   */
+  readonly verified?: (voter: Voter, vote: Vote) => boolean;
 }
 
 /** Outcome of a quorum decision with its counts and the votes that did not count. */
@@ -150,7 +157,7 @@ export function decideQuorum(input: QuorumInput): QuorumOutcome {
   const ignored: IgnoredVote[] = [];
   const valid: Array<{ vote: Vote; at: number }> = [];
   for (const vote of input.votes) {
-    const reason = rejectReason(vote, byId, input.digest, window);
+    const reason = rejectReason(vote, byId, input.digest, window, input.verified);
     if (reason === undefined) valid.push({ vote, at: Date.parse(vote.signedAt) });
     else ignored.push({ partnerId: partnerIdOf(vote), reason });
   }
@@ -192,13 +199,13 @@ function requiredQuorum(quorum: number | undefined, eligible: number): number {
   return quorum;
 }
 
-function rejectReason(vote: Vote, byId: Map<string, Voter>, digest: string, window: { opensAt: number; closesAt: number }): IgnoredReason | undefined {
+function rejectReason(vote: Vote, byId: Map<string, Voter>, digest: string, window: { opensAt: number; closesAt: number }, verified: QuorumInput['verified']): IgnoredReason | undefined {
   if (typeof vote !== 'object' || vote === null) return 'bad-signature';
   const voter = byId.get(partnerIdOf(vote));
   if (voter === undefined) return 'unknown-partner';
   if (!voter.roles.includes('voter')) return 'not-a-voter';
   if (vote.digest !== digest) return 'wrong-digest';
-  if (!verifyVote(voter, vote)) return 'bad-signature';
+  if (verified?.(voter, vote) !== true && !verifyVote(voter, vote)) return 'bad-signature';
   const at = Date.parse(vote.signedAt);
   return at < window.opensAt || at > window.closesAt ? 'outside-window' : undefined;
 }

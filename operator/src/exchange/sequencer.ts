@@ -16,7 +16,7 @@ import { indicatorDigest } from '../domain/canonical.ts';
 import type { Indicator } from '../domain/indicator.ts';
 import { MerkleLog } from '../domain/merkle.ts';
 import { decideQuorum, defaultQuorum, QuorumInputError, verifyVote, type QuorumOutcome, type Vote, type Voter } from '../domain/quorum.ts';
-import type { SigningKey } from '../domain/signature.ts';
+import type { PublicKey, SigningKey } from '../domain/signature.ts';
 import { signLogHead, verifyTreeHead, type SignedTreeHead } from '../domain/treehead.ts';
 import type { Logger } from '../log.ts';
 import { entryLeafHash, metaJson, parseIndicatorJson, parseMetaJson, verifyProposal, voteSubject, type EntryBody, type EntryKind, type EntryWindow, type IndexedEntry, type IndicatorMeta } from './entry.ts';
@@ -182,6 +182,8 @@ export class Sequencer {
   readonly #queue: QueuedAppend[] = [];
   #flushing = false;
   readonly #pending = new Map<string, Round>();
+  // Votes of open rounds this sequencer verified, with the key object that verified them (exchange/sequencer.ts #verifiedVote).
+  readonly #verifiedVotes = new WeakMap<Vote, PublicKey>();
   readonly #admitting = new Map<string, Promise<number>>();
   readonly #waiters = new Set<() => void>();
   #latest: SignedTreeHead | undefined;
@@ -336,25 +338,31 @@ export class Sequencer {
       throw this.#refuse(callerId, new ExchangeRefusal('invalid-argument', 'outside-window', `vote signed at ${v.signedAt} is outside the round's window ${round.window.opensAt} .. ${round.window.closesAt}`));
     }
     const duplicate = round.votes.has(v.partnerId);
-    if (!duplicate) round.votes.set(v.partnerId, v);
-    // decideQuorum verifies every vote; a new vote it finds badly signed is taken back and refused.
+    // Verified once, on arrival: deciding the round (now and after later votes) does not verify it again.
+    const counted = duplicate ? undefined : this.#verifiedVote(voter, this.#verifyOrRefuse(callerId, voter, v));
+    if (counted !== undefined) round.votes.set(v.partnerId, counted);
     let outcome: QuorumOutcome;
     try {
       outcome = this.#decide(callerId, round);
     } catch (err) {
-      if (!duplicate) round.votes.delete(v.partnerId);
+      if (counted !== undefined) round.votes.delete(v.partnerId);
       throw err;
     }
-    if (!duplicate && outcome.ignored.some((i) => i.partnerId === v.partnerId && i.reason === 'bad-signature')) {
-      round.votes.delete(v.partnerId);
-      this.#verifyOrRefuse(callerId, voter, v);
-    }
-    return this.#settle(round, outcome, duplicate ? undefined : v);
+    return this.#settle(round, outcome, counted);
+  }
+
+  // A frozen copy of a vote just verified with `voter`'s key, remembered with that key so decisions skip its signature check
+  // while the key is unchanged (a new directory brings new key objects: the vote is verified again).
+  #verifiedVote(voter: Voter, v: Vote): Vote {
+    const stored = Object.freeze({ ...v });
+    this.#verifiedVotes.set(stored, voter.publicKey);
+    return stored;
   }
 
   #decide(callerId: string, round: Round): QuorumOutcome {
     try {
-      return decideQuorum({ voters: this.#voters, votes: [...round.votes.values()], digest: round.subject, window: round.window, now: this.#opts.now(), ...(this.#opts.quorum !== undefined ? { quorum: this.#opts.quorum } : {}) });
+      const verified = (voter: Voter, vote: Vote): boolean => this.#verifiedVotes.get(vote) === voter.publicKey;
+      return decideQuorum({ voters: this.#voters, votes: [...round.votes.values()], digest: round.subject, window: round.window, now: this.#opts.now(), verified, ...(this.#opts.quorum !== undefined ? { quorum: this.#opts.quorum } : {}) });
     } catch (err) {
       // The directory changed under a fixed quorum (or lost every voter): no round can be decided until it is fixed.
       if (!(err instanceof QuorumInputError)) throw err;
@@ -416,7 +424,7 @@ export class Sequencer {
     const votes = new Map<string, Vote>();
     for (const v of r.votes) {
       const voter = this.#partners.get(v.partnerId);
-      if (voter !== undefined && v.digest === r.subject && !votes.has(v.partnerId) && verifyVote(voter, v)) votes.set(v.partnerId, v);
+      if (voter !== undefined && v.digest === r.subject && !votes.has(v.partnerId) && verifyVote(voter, v)) votes.set(v.partnerId, this.#verifiedVote(voter, v));
     }
     return { kind: r.kind, indicator: parsed.indicator, indicatorJson: r.indicatorJson, ...(meta.meta !== undefined ? { meta: meta.meta } : {}), digest: parsed.digest, subject: r.subject, proposerId: r.proposerId, signature: r.signature, window: r.window, votes };
   }
@@ -521,8 +529,8 @@ export class Sequencer {
     for (const entry of cache.slice(expected - cacheStart, size - cacheStart)) yield { entry, proof: this.#log.inclusionProof(entry.index, size) };
   }
 
-  #verifyOrRefuse(callerId: string, voter: Voter, v: Vote): void {
-    if (verifyVote(voter, v)) return;
+  #verifyOrRefuse(callerId: string, voter: Voter, v: Vote): Vote {
+    if (verifyVote(voter, v)) return v;
     throw this.#refuse(callerId, new ExchangeRefusal('invalid-argument', 'bad-vote-signature', `the vote signature does not verify with ${v.partnerId}'s key for subject ${String(v.digest)}; sign the vote fields exactly as sent`));
   }
 
