@@ -167,7 +167,8 @@ describe('revocation certificates', () => {
     ['the proposer signed an ADD proposal, not a revocation', { ...signedRevocation(admitted, acme, trio), signature: acme.key.sign('proposal', '{"type":"ipv4","value":"192.0.2.66"}') }, {}, 'Approved', /not genuine: the signature is not acme's revocation signature/],
     ['a proposer outside the voter registry (a contributor): the revoke votes decide', signedRevocation(admitted, partner('contrib'), [acme, globex]), {}, 'Revoked', /revoked at log index 5/],
     ['votes signed outside the revocation window', signedRevocation(admitted, acme, trio, { signedAt: '2026-11-25T11:39:59Z' }), {}, 'Approved', /lacks quorum: 0 revoke approval/],
-    ['a revocation of an earlier admission (round opened before this one)', signedRevocation(admitted, acme, trio, { opensAt: '2026-11-25T10:00:00Z', signedAt: '2026-11-25T10:05:00Z' }), {}, 'Approved', /does not apply: its round opened at 2026-11-25T10:00:00Z, before this admission's round/],
+    ['a revocation of an earlier admission (round opened before this one)', signedRevocation(admitted, acme, trio, { opensAt: '2026-11-25T10:00:00Z', signedAt: '2026-11-25T10:05:00Z' }), {}, 'Approved', /does not apply: its round opened at 2026-11-25T10:00:00Z, before this admission \(spec.provenance.proposedAt 2026-11-25T11:00:00Z, less 60s of clock skew\)/],
+    ['a revocation opened within the clock-skew allowance before the admission (proposed right after it): applies', signedRevocation(admitted, acme, trio, { opensAt: '2026-11-25T10:59:30Z', signedAt: '2026-11-25T11:00:10Z' }), {}, 'Revoked', /revoked at log index 5/],
     ['a revocation whose log index is not after the admission', signedRevocation(admitted, acme, trio, { logIndex: 3 }), {}, 'Approved', /does not apply: its log index 3 is not after the admission's log index 3/],
   ];
   for (const [name, revocation, extra, phase, message] of table) {

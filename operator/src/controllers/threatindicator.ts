@@ -10,7 +10,7 @@ import type { KindValidator } from '../api/validate.ts';
 import { indicatorDigest } from '../domain/canonical.ts';
 import { normalize } from '../domain/indicator.ts';
 import { decideQuorum, type IgnoredVote, type Vote, type Voter } from '../domain/quorum.ts';
-import { verifyProposal, voteSubject } from '../exchange/entry.ts';
+import { ROUND_SKEW_MS, verifyProposal, voteSubject } from '../exchange/entry.ts';
 import type { StatusWriter } from '../runtime/client.ts';
 import { setCondition } from '../runtime/status.ts';
 import { TerminalError, type Condition, type Context, type ObjectKey, type Reconciler, type Result } from '../runtime/types.ts';
@@ -109,8 +109,10 @@ function countsOf(t: Tally | undefined): Pick<Evaluation, 'required' | 'approval
 /** Why `r` cannot revoke this admission of `ti`: it belongs to an earlier one (a re-admitted indicator is revoked only by a later REVOKE entry). */
 function revocationOrderProblem(ti: ThreatIndicator, r: RevocationRecord): string | undefined {
   const admitted = ti.spec.provenance?.proposedAt;
-  if (admitted !== undefined && !(Date.parse(r.window.opensAt) >= Date.parse(admitted))) {
-    return `its round opened at ${r.window.opensAt}, before this admission's round (spec.provenance.proposedAt ${admitted}): it revokes an earlier admission`;
+  // A revocation proposed right after the admission opens its round up to ROUND_SKEW_MS before
+  // it was proposed, and the proposer's own object carries its ingest time, not the round's.
+  if (admitted !== undefined && !(Date.parse(r.window.opensAt) >= Date.parse(admitted) - ROUND_SKEW_MS)) {
+    return `its round opened at ${r.window.opensAt}, before this admission (spec.provenance.proposedAt ${admitted}, less ${ROUND_SKEW_MS / 1000}s of clock skew): it revokes an earlier admission`;
   }
   const admittedIndex = ti.status?.logIndex;
   if (admittedIndex !== undefined && r.logIndex <= admittedIndex) return `its log index ${r.logIndex} is not after the admission's log index ${admittedIndex}`;

@@ -16,6 +16,13 @@ import type { Vote } from '../domain/quorum.ts';
 import type { PublicKey, SigningKey } from '../domain/signature.ts';
 import { isIsoTimestamp } from '../domain/time.ts';
 
+/**
+ * How far before the sequencer's clock a round's window opens, so votes signed by partners whose
+ * clocks run behind still fall inside it; a round therefore may open up to this long before the
+ * proposal that started it was made.
+ */
+export const ROUND_SKEW_MS = 60_000;
+
 /** What an entry does: admit an indicator, or withdraw an admitted one. */
 export type EntryKind = 'add' | 'revoke';
 
