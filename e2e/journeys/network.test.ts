@@ -120,6 +120,36 @@ describe('three partners and a sequencer, each its own cluster', () => {
     assert.deepEqual(await mongoRecords(c), { total: size, digests: size, maxIndex: size - 1 });
     assert.deepEqual(await indicators(c), await indicators(a));
   });
+
+  test('a partner whose database diverged rebuilds from the log (threatmesh replica rebuild)', async () => {
+    const [a, , c] = net.partners as [Member, Member, Member];
+    const size = (await net.view({ partner: a, name: SANDBOX_FEED })).sequencer!.treeSize;
+    await c.stop();
+    const client = new MongoClient(c.cluster.mongoUri ?? '', { serverSelectionTimeoutMS: 5000 });
+    try {
+      const records = client.db('threatmesh_partner').collection<{ _id: string; digest: string; state: string }>('indicators');
+      await records.deleteMany({ _id: { $in: (await records.find({}).limit(5).toArray()).map((d) => d._id) } });
+      await records.insertOne({ _id: 'f'.repeat(64), digest: 'f'.repeat(64), state: 'active' });
+    } finally {
+      await client.close();
+    }
+    const rebuild = await new Promise<{ code: number | null; out: string }>((res) => {
+      const child = spawn(process.execPath, [main, 'replica', 'rebuild', '--yes', '--mongodb-uri', c.cluster.mongoUri ?? ''], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; });
+      child.stderr.setEncoding('utf8').on('data', (d: string) => { out += d; });
+      child.once('close', (code) => res({ code, out }));
+    });
+    assert.equal(rebuild.code, 0, rebuild.out);
+    assert.match(rebuild.out, new RegExp(`forgot sequencer:sequencer's cursor and ${size - 5 + 1} replicated records`));
+    await c.start();
+    // The cluster still holds every object and the PartnerNode its last status: wait for the database.
+    const deadline = Date.now() + 180_000;
+    while ((await mongoRecords(c)).total < size && Date.now() < deadline) await new Promise((r) => setTimeout(r, 1000));
+    await until(net, 'second-feed', (x) => notConverged(x).length === 0 && x.sequencer!.treeSize === size, 60_000);
+    assert.deepEqual(await mongoRecords(c), { total: size, digests: size, maxIndex: size - 1 });
+    assert.deepEqual(await indicators(c), await indicators(a));
+  });
 });
 
 test('README: threatmesh sandbox --partners 3 --json --until-converged', async () => {
