@@ -142,25 +142,44 @@ export class PartnerReplica {
     let applied = 0;
     if (cursor.nextIndex < head.treeSize) {
       let batch: VerifiedEntry[] = [];
+      let expected = cursor.nextIndex;
+      // The write of one verified batch overlaps the verification of the next; batches are
+      // written one after another, in log order, and the cursor moves only past written ones.
+      let writing: Promise<void> = Promise.resolve();
       const flush = async (): Promise<void> => {
+        await writing;
         if (batch.length === 0) return;
-        await this.#apply(batch);
-        applied += batch.length;
-        cursor = { nextIndex: batch[batch.length - 1]!.index + 1, head };
+        const entries = batch;
         batch = [];
-        await this.#o.cursors.save(this.#o.sourceId, cursor);
+        writing = (async () => {
+          await this.#apply(entries);
+          applied += entries.length;
+          cursor = { nextIndex: entries[entries.length - 1]!.index + 1, head };
+          await this.#o.cursors.save(this.#o.sourceId, cursor);
+        })();
+        // Observed by the next flush or the drain below; never left unhandled meanwhile.
+        writing.catch(() => undefined);
       };
-      for await (const item of this.#o.source.entries(cursor.nextIndex, head.treeSize)) {
-        const checked = this.#verify(cursor.nextIndex + batch.length, head, item);
-        if ('reason' in checked) {
-          // Entries verified before the bad one are good: apply them, then stop.
-          await flush();
-          return this.#halt(cursor, checked);
+      try {
+        for await (const item of this.#o.source.entries(expected, head.treeSize)) {
+          const checked = this.#verify(expected, head, item);
+          if ('reason' in checked) {
+            // Entries verified before the bad one are good: apply them, then stop.
+            await flush();
+            await writing;
+            return this.#halt(cursor, checked);
+          }
+          batch.push(checked);
+          expected += 1;
+          if (batch.length >= (this.#o.checkpointEvery ?? DEFAULT_CHECKPOINT)) await flush();
         }
-        batch.push(checked);
-        if (batch.length >= (this.#o.checkpointEvery ?? DEFAULT_CHECKPOINT)) await flush();
+        await flush();
+        await writing;
+      } catch (err) {
+        // No write may outlive this sync: the next one starts from the persisted cursor.
+        await writing.catch(() => undefined);
+        throw err;
       }
-      await flush();
     }
     if (applied > 0) this.#o.log.info('replicated', { source: this.#o.sourceId, applied, treeSize: head.treeSize, rootHash: head.rootHash });
     return { applied, treeSize: head.treeSize, rootHash: head.rootHash, caughtUp: cursor.nextIndex === head.treeSize };
