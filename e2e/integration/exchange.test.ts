@@ -29,7 +29,7 @@ import type { PartnerEntry, TlsMaterial } from '../../operator/src/exchange/tls.
 import { MongoCursorStore } from '../../operator/src/store/cursor.ts';
 import { MongoIndicatorSink, type IndicatorRecord } from '../../operator/src/store/indicators.ts';
 import { LOG_ENTRIES, MongoLogStore, StoredEntryError } from '../../operator/src/store/log.ts';
-import { MongoRoundStore, PENDING_ROUNDS } from '../../operator/src/store/rounds.ts';
+import { MongoRoundStore, PENDING_ROUNDS, PENDING_VOTES } from '../../operator/src/store/rounds.ts';
 import { startControlPlane, type ControlPlane } from '../harness/controlplane.ts';
 import { controlPlaneOptionsFromEnv, uniqueSuffix } from '../harness/env.ts';
 import { createTestCa, type TestCa } from '../harness/pki.ts';
@@ -537,7 +537,7 @@ describe('sequencer rounds', () => {
     await first.vote('alpha', voteAt('alpha', kept.subject, clock.now));
     await first.vote('alpha', voteAt('alpha', forged.subject, clock.now));
     // Someone with database access swaps alpha's signature on the second round.
-    await d.collection<{ _id: string }>(PENDING_ROUNDS).updateOne({ _id: forged.subject }, { $set: { 'votes.0.signature': voteAt('bravo', forged.subject, clock.now).signature } });
+    await d.collection<{ subject: string }>(PENDING_VOTES).updateOne({ subject: forged.subject }, { $set: { 'vote.signature': voteAt('bravo', forged.subject, clock.now).signature } });
     const second = await open();
     assert.deepEqual(second.pending().map((r) => r.indicator.value), ['kept.evil.example', 'doctored.evil.example']);
     assert.equal((await second.vote('bravo', voteAt('bravo', kept.subject, clock.now))).status, 'approved', "alpha's stored vote still counts");
