@@ -7,7 +7,7 @@
  * this machine's cores. N: argv or BENCH_NETWORK_COUNT (default 2000).
  */
 import { createHash } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -19,6 +19,21 @@ import { createLogger } from '../operator/src/log.ts';
 import { notConverged, type NetworkView } from '../operator/src/sandbox/convergence.ts';
 import { startFeedServer } from '../operator/src/sandbox/feedserver.ts';
 import { startNetwork } from '../operator/src/sandbox/network.ts';
+
+/** Sum of VmRSS of the processes whose command line names `dir` (Linux /proc). */
+async function networkRssMb(dir: string): Promise<number> {
+  let kb = 0;
+  for (const pid of (await readdir('/proc')).filter((p) => /^\d+$/.test(p))) {
+    try {
+      const cmd = await readFile(`/proc/${pid}/cmdline`, 'utf8');
+      if (!cmd.includes(dir)) continue;
+      kb += Number(/VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+    } catch {
+      // The process ended meanwhile.
+    }
+  }
+  return kb / 1024;
+}
 
 const count = Number(process.argv[2] ?? process.env['BENCH_NETWORK_COUNT'] ?? 2000);
 const quiet = createLogger(new Writable({ write: (_c, _e, cb) => cb() }), 'error');
@@ -53,12 +68,14 @@ try {
     await new Promise((r) => setTimeout(r, 1000));
   }
   const convergedMs = performance.now() - t1;
+  const rss = await networkRssMb(dir);
   const results: BenchResult[] = [
-    { metric: 'network start: 4 clusters + sequencer + 3 operators (warm build)', value: round(startMs / 1000, 1), unit: 's' },
-    { metric: 'feed run at partner A (fetch, parse, propose as ThreatIndicators)', value: round((feedMs ?? convergedMs) / 1000, 1), unit: 's' },
-    { metric: 'admitted at the sequencer (forwarded, 3 auto-voters, quorum 2)', value: round(count / ((admittedMs ?? convergedMs) / 1000), 1), unit: 'indicators/s' },
-    { metric: 'end to end: feed created → Approved in all 3 partner clusters, equal roots', value: round(count / (convergedMs / 1000), 1), unit: 'indicators/s' },
-    { metric: 'time to converge', value: round(convergedMs / 1000, 1), unit: 's' },
+    { metric: 'network start: 4 clusters + sequencer + 3 operators (warm build)', value: round(startMs / 1000, 3), unit: 's' },
+    { metric: 'feed run at partner A (fetch, parse, propose as ThreatIndicators)', value: round((feedMs ?? convergedMs) / 1000, 3), unit: 's' },
+    { metric: 'admitted at the sequencer (forwarded, 3 auto-voters, quorum 2)', value: round(count / ((admittedMs ?? convergedMs) / 1000), 3), unit: 'indicators/s' },
+    { metric: 'end to end: feed created → Approved in all 3 partner clusters, equal roots', value: round(count / (convergedMs / 1000), 3), unit: 'indicators/s' },
+    { metric: 'time to converge', value: round(convergedMs / 1000, 3), unit: 's' },
+    { metric: 'resident memory of every network process at convergence (4 apiservers+etcd, 4 controller managers, 4 FerretDB, 4 ThreatMesh processes)', value: round(rss, 3), unit: 'MB' },
     { metric: 'indicators', value: count, unit: 'count' },
   ];
   emit(results);
