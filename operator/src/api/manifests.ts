@@ -116,6 +116,34 @@ export const INGEST_RBAC_GUIDANCE = `# Feed ingestion Jobs run in the Feed's nam
 #   kubectl -n NS create rolebinding ${INGEST_NAME} --clusterrole=${INGEST_NAME} --serviceaccount=NS:${INGEST_NAME}
 `;
 
+/** Name of the analysts' ClusterRole. */
+export const ANALYST_NAME = 'threatmesh-analyst';
+
+/**
+ * What a SecOps analyst needs to vote and request revocations from the cluster: read Feeds,
+ * ThreatIndicators and PartnerNodes, and patch ThreatIndicators (the `threatmesh.io/vote` and
+ * `threatmesh.io/revoke` annotations; the webhook refuses any spec change). No status, no
+ * delete, no create: the operator writes those. Bind it per namespace with a RoleBinding.
+ */
+export function analystClusterRole(name = ANALYST_NAME): Manifest {
+  return {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'ClusterRole',
+    metadata: { name },
+    rules: [
+      { apiGroups: [GROUP], resources: ['feeds', 'threatindicators', 'partnernodes'], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: [GROUP], resources: ['threatindicators'], verbs: ['patch'] },
+    ],
+  };
+}
+
+/** Comment heading config/rbac/analyst.yaml. */
+export const ANALYST_RBAC_GUIDANCE = `# Analysts vote (threatmesh.io/vote) and request revocations (threatmesh.io/revoke) by
+# annotating ThreatIndicators; the operator signs and sends them with THIS PARTNER'S KEY, so
+# whoever holds this role votes in the partner's name. Grant it per exchange namespace:
+#   kubectl -n threatmesh create rolebinding ${ANALYST_NAME}-alice --clusterrole=${ANALYST_NAME} --user=alice@example.org
+`;
+
 /** Where the API server reaches the webhook: an in-cluster Service or a URL (local control plane). */
 export type WebhookTarget = { readonly service: { readonly name: string; readonly namespace: string; readonly port: number } } | { readonly url: string };
 
