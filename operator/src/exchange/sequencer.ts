@@ -19,7 +19,7 @@ import { decideQuorum, defaultQuorum, QuorumInputError, verifyVote, type QuorumO
 import type { PublicKey, SigningKey } from '../domain/signature.ts';
 import { signLogHead, verifyTreeHead, type SignedTreeHead } from '../domain/treehead.ts';
 import type { Logger } from '../log.ts';
-import { entryLeafHash, metaJson, parseIndicatorJson, parseMetaJson, verifyProposal, voteSubject, type EntryBody, type EntryKind, type EntryWindow, type IndexedEntry, type IndicatorMeta } from './entry.ts';
+import { ROUND_SKEW_MS, entryLeafHash, metaJson, parseIndicatorJson, parseMetaJson, verifyProposal, voteSubject, type EntryBody, type EntryKind, type EntryWindow, type IndexedEntry, type IndicatorMeta } from './entry.ts';
 import { ExchangeRefusal } from './errors.ts';
 
 /** Persistence the sequencer needs (implemented by store/log.ts MongoLogStore). */
@@ -159,7 +159,6 @@ interface QueuedAppend {
 }
 
 const DEFAULT_WINDOW_MS = 3_600_000;
-const DEFAULT_SKEW_MS = 60_000;
 const MAX_WAIT_MS = 30_000;
 const DEFAULT_CACHE = 50_000;
 // Appends waiting together are written in one insertMany of at most this many entries (group commit).
@@ -287,7 +286,7 @@ export class Sequencer {
     const now = this.#opts.now().getTime();
     // A re-admission round opens after the revocation: votes of the earlier admission sign the same subject.
     const floor = p.kind === 'add' ? this.#readmitFloor.get(digest) : undefined;
-    const opensAt = Math.max(now - (this.#opts.skewMs ?? DEFAULT_SKEW_MS), floor ?? -Infinity);
+    const opensAt = Math.max(now - (this.#opts.skewMs ?? ROUND_SKEW_MS), floor ?? -Infinity);
     const window = { opensAt: new Date(opensAt).toISOString(), closesAt: new Date(Math.max(opensAt, now + (this.#opts.windowMs ?? DEFAULT_WINDOW_MS))).toISOString() };
     this.#pending.set(subject, { kind: p.kind, indicator, indicatorJson: p.indicatorJson, ...(meta !== undefined ? { meta } : {}), digest, subject, proposerId: p.proposerId, signature: p.signature, window, votes: new Map() });
     this.#opts.log.info('round opened', { kind: p.kind, digest, proposer: p.proposerId, ...(floor !== undefined ? { readmission: true } : {}) });
