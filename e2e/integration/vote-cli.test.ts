@@ -110,8 +110,8 @@ describe('threatmesh vote over mutual TLS', () => {
     await propose(evil);
     const text = await cli(['vote', 'list', ...connection('alpha')]);
     assert.equal(text.code, 0, text.stderr);
-    assert.match(text.stdout, /^NAME\s+KIND\s+VALUE\s+PROPOSER\s+VOTES\s+CLOSES\n/);
-    assert.match(text.stdout, / alpha\s+0\/2 approve, 0 reject /);
+    assert.match(text.stdout, /^NAME\s+KIND\s+VALUE\s+PROPOSER\s+SIGNED METADATA\s+VOTES\s+CLOSES\n/);
+    assert.match(text.stdout, / alpha\s+-\s+0\/2 approve, 0 reject /);
     assert.ok(text.stdout.includes(indicatorObjectName(evil)) && text.stdout.includes(evil.value), text.stdout);
     const json = await cli(['vote', 'list', ...connection('bravo'), '--json']);
     assert.equal(json.code, 0, json.stderr);
@@ -148,7 +148,7 @@ describe('threatmesh vote over mutual TLS', () => {
     assert.equal(first.code, 0, first.stderr);
     assert.match(first.stdout, /^approve vote on domain-[0-9a-f]{40} \(c2\.vote-cli\.example\) accepted; quorum not reached yet \(1 approve, 0 reject, 2 required\)\n$/);
     const counted = await cli(['vote', 'list', ...connection('bravo')]);
-    assert.match(counted.stdout, / alpha\s+1\/2 approve, 0 reject /);
+    assert.match(counted.stdout, / alpha\s+-\s+1\/2 approve, 0 reject /);
     const second = await cli(voteArgs('bravo', 'approve', indicatorDigest(evil), ['--reason', 'seen in our proxy logs', '--json']));
     assert.equal(second.code, 0, second.stderr);
     const outcome = JSON.parse(second.stdout) as Record<string, unknown>;

@@ -60,8 +60,10 @@ describe('formatting', () => {
   ];
   for (const [o, want] of cases) test(`outcome ${o.status}`, () => assert.equal(formatOutcome(o), want));
   test('list is an aligned table, or says nothing is pending', () => {
-    const lines = formatList([{ ...evil, tally: { approvals: 1, rejections: 0, required: 2 } }, ip].map(pendingView)).trimEnd().split('\n');
+    const lines = formatList([{ ...evil, meta: { tlp: 'amber' as const, confidence: 80, source: 'tm/abuse-ch' }, tally: { approvals: 1, rejections: 0, required: 2 } }, ip].map(pendingView)).trimEnd().split('\n');
     assert.equal(lines.length, 3);
+    assert.equal(lines[1]!.indexOf('TLP:AMBER conf 80 tm/abuse-ch'), lines[0]!.indexOf('SIGNED METADATA'));
+    assert.match(lines[2]!.slice(lines[0]!.indexOf('SIGNED METADATA')), /^- +\?/);
     assert.equal(lines[1]!.indexOf('evil.example'), lines[0]!.indexOf('VALUE'));
     assert.equal(lines[1]!.indexOf('1/2 approve, 0 reject'), lines[0]!.indexOf('VOTES'));
     assert.equal(lines[2]!.indexOf('?'), lines[0]!.indexOf('VOTES'));

@@ -13,6 +13,7 @@ import { signVote, type VoteDecision } from '../domain/quorum.ts';
 import { SigningKey } from '../domain/signature.ts';
 import { ExchangeCallError, ExchangeClient } from '../exchange/client.ts';
 import type { PendingRound, VoteResult } from '../exchange/sequencer.ts';
+import type { IndicatorMeta } from '../exchange/entry.ts';
 import type { TlsMaterial } from '../exchange/tls.ts';
 import type { Logger } from '../log.ts';
 import type { CliEnv } from './env.ts';
@@ -45,6 +46,8 @@ export interface PendingView {
   readonly subject: string;
   readonly proposer: string;
   readonly closesAt: string;
+  /** The proposer's signed metadata (TLP, confidence, labels, validity, source), when it sent any. */
+  readonly meta?: IndicatorMeta;
   /** Votes counted so far, when the sequencer reports them. */
   readonly approvals?: number;
   readonly rejections?: number;
@@ -167,7 +170,7 @@ export function explainCallError(err: ExchangeCallError, address: string): strin
 
 /** How the CLI names and shows a pending round. */
 export function pendingView(r: PendingRound): PendingView {
-  return { name: indicatorObjectName(r.indicator), kind: r.kind, type: r.indicator.type, value: r.indicator.value, digest: r.digest, subject: r.subject, proposer: r.proposerId, closesAt: r.window.closesAt, ...r.tally };
+  return { name: indicatorObjectName(r.indicator), kind: r.kind, type: r.indicator.type, value: r.indicator.value, digest: r.digest, subject: r.subject, proposer: r.proposerId, closesAt: r.window.closesAt, ...(r.meta !== undefined ? { meta: r.meta } : {}), ...r.tally };
 }
 
 /**
@@ -222,7 +225,8 @@ export function formatOutcome(o: CastOutcome): string {
 export function formatList(views: readonly PendingView[]): string {
   if (views.length === 0) return 'no proposals are pending\n';
   const votes = (v: PendingView): string => (v.approvals !== undefined ? `${v.approvals}/${v.required ?? '?'} approve, ${v.rejections ?? 0} reject` : '?');
-  const rows = [['NAME', 'KIND', 'VALUE', 'PROPOSER', 'VOTES', 'CLOSES'], ...views.map((v) => [v.name, v.kind, v.value, v.proposer, votes(v), v.closesAt])];
+  const meta = (v: PendingView): string => [v.meta?.tlp !== undefined ? `TLP:${v.meta.tlp.toUpperCase()}` : '', v.meta?.confidence !== undefined ? `conf ${v.meta.confidence}` : '', v.meta?.source ?? ''].filter((x) => x !== '').join(' ') || '-';
+  const rows = [['NAME', 'KIND', 'VALUE', 'PROPOSER', 'SIGNED METADATA', 'VOTES', 'CLOSES'], ...views.map((v) => [v.name, v.kind, v.value, v.proposer, meta(v), votes(v), v.closesAt])];
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n') + '\n';
 }
