@@ -11,7 +11,7 @@ import type { ThreatIndicator } from '../api/types.ts';
 import { indicatorCanonicalJson, indicatorDigest } from '../domain/canonical.ts';
 import type { PublicKey } from '../domain/signature.ts';
 import type { Logger } from '../log.ts';
-import type { KubeReader } from '../runtime/client.ts';
+import { listAll, type KubeReader } from '../runtime/client.ts';
 import type { ItemRefusal } from './client.ts';
 import { metaJson, verifyProposal, type IndicatorMeta } from './entry.ts';
 import type { ProposalInput, ProposalResult } from './sequencer.ts';
@@ -110,7 +110,7 @@ export class ProposalForwarder {
 
   /** Forwards what is new; returns how many the sequencer acknowledged. Transport errors reject (retry next period). */
   async forwardOnce(sequencer: ProposalSink): Promise<number> {
-    const tis = await this.#list();
+    const tis = await listAll<ThreatIndicator>(this.#o.client, THREAT_INDICATORS, { namespace: this.#o.namespace });
     this.#own = ownProposalDigests(tis, this.#o.partnerId, this.#o.proposerKey);
     const todo = tis.map((ti) => ({ name: ti.metadata.name, p: localProposal(ti, this.#o.partnerId, this.#o.proposerKey) })).filter((x) => x.p !== undefined && !this.#done.has(x.name));
     let acked = 0;
@@ -131,14 +131,4 @@ export class ProposalForwarder {
     return acked;
   }
 
-  async #list(): Promise<ThreatIndicator[]> {
-    const out: ThreatIndicator[] = [];
-    let cont: string | undefined;
-    do {
-      const page = await this.#o.client.list<ThreatIndicator>(THREAT_INDICATORS, { namespace: this.#o.namespace, limit: 500, ...(cont ? { continue: cont } : {}) });
-      out.push(...page.items);
-      cont = page.metadata.continue;
-    } while (cont);
-    return out;
-  }
 }

@@ -30,7 +30,7 @@ import type { Indicator } from '../domain/indicator.ts';
 import type { Vote } from '../domain/quorum.ts';
 import { stixPattern } from '../domain/stix.ts';
 import type { Logger } from '../log.ts';
-import type { KubeClient } from '../runtime/client.ts';
+import { listAll, type KubeClient } from '../runtime/client.ts';
 import type { IndicatorRecord } from '../store/indicators.ts';
 import type { EntryWindow, IndicatorMeta } from './entry.ts';
 import type { EntrySink, VerifiedEntry } from './partner.ts';
@@ -237,7 +237,7 @@ export class KubeIndicatorSink implements EntrySink {
       const outcome = l === undefined ? 'skipped' : await this.ensure(l, true);
       counts[outcome === 'created' ? 'restored' : outcome] += 1;
     });
-    const unlogged = (await this.#listAll()).filter((o) => o.status?.phase === 'Approved' && !logged.has(o.metadata.name)).map((o) => o.metadata.name).sort();
+    const unlogged = (await listAll<ThreatIndicator>(this.#o.client, THREAT_INDICATORS, { namespace: this.#o.namespace })).filter((o) => o.status?.phase === 'Approved' && !logged.has(o.metadata.name)).map((o) => o.metadata.name).sort();
     if (unlogged.length > 0) this.#o.log.warn('Approved ThreatIndicators that are not in the replicated log (left in place; check how they were written)', { namespace: this.#o.namespace, names: unlogged });
     const report = { ...counts, unlogged };
     this.#o.log.info('drift repair', { namespace: this.#o.namespace, ...counts, unlogged: unlogged.length });
@@ -271,16 +271,6 @@ export class KubeIndicatorSink implements EntrySink {
     await Promise.all(Array.from({ length: n }, worker));
   }
 
-  async #listAll(): Promise<ThreatIndicator[]> {
-    const out: ThreatIndicator[] = [];
-    let cont: string | undefined;
-    do {
-      const page = await this.#o.client.list<ThreatIndicator>(THREAT_INDICATORS, { namespace: this.#o.namespace, limit: 500, ...(cont ? { continue: cont } : {}) });
-      out.push(...page.items);
-      cont = page.metadata.continue;
-    } while (cont);
-    return out;
-  }
 }
 
 function owned(s: ThreatIndicatorStatus | undefined): OwnedStatus {

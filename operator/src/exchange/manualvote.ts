@@ -24,7 +24,7 @@ import { signVote, type Vote, type VoteDecision, type Voter } from '../domain/qu
 import type { SigningKey } from '../domain/signature.ts';
 import { stixPattern } from '../domain/stix.ts';
 import type { Logger } from '../log.ts';
-import { ApiError, type KubeClient } from '../runtime/client.ts';
+import { ApiError, listAll, type KubeClient } from '../runtime/client.ts';
 import { ExchangeCallError } from './client.ts';
 import { verifyProposal } from './entry.ts';
 import { withMeta } from './specmeta.ts';
@@ -240,7 +240,8 @@ export class PendingMirror {
     const view = this.#view(await this.#o.sequencer.listPending());
     const full = this.#syncs % Math.max(1, this.#o.fullScanEvery ?? DEFAULT_FULL_SCAN_EVERY) === 0;
     this.#syncs += 1;
-    const objects = new Map((await this.#list(full ? undefined : `${MANUAL_VOTE.pendingLabel}=true`)).map((o) => [o.metadata.name, o]));
+    const listed = await listAll<ThreatIndicator>(this.#o.client, THREAT_INDICATORS, { namespace: this.#o.namespace, ...(full ? {} : { labelSelector: `${MANUAL_VOTE.pendingLabel}=true` }) });
+    const objects = new Map(listed.map((o) => [o.metadata.name, o]));
     const counts: Counts = { pending: view.open.size + view.suspect.size + view.revokes.size, mirrored: 0, badSignature: view.suspect.size, votes: 0, results: 0, unlabeled: 0, revocations: 0, deferred: 0 };
     const missing = [...view.open].filter(([name, round]) => !objects.has(name) && this.#o.skip?.(round) !== true)
       .sort(([, a], [, b]) => a.window.closesAt.localeCompare(b.window.closesAt))
@@ -407,16 +408,6 @@ export class PendingMirror {
     }
   }
 
-  async #list(labelSelector: string | undefined): Promise<ThreatIndicator[]> {
-    const out: ThreatIndicator[] = [];
-    let cont: string | undefined;
-    do {
-      const page = await this.#o.client.list<ThreatIndicator>(THREAT_INDICATORS, { namespace: this.#o.namespace, limit: 500, ...(labelSelector !== undefined ? { labelSelector } : {}), ...(cont ? { continue: cont } : {}) });
-      out.push(...page.items);
-      cont = page.metadata.continue;
-    } while (cont);
-    return out;
-  }
 }
 
 /** A permanent refusal (the sequencer judged the vote), or undefined for transport trouble worth retrying. */

@@ -19,7 +19,7 @@ import { isIndicatorType, normalize, type Indicator } from '../domain/indicator.
 import { signVote, type Vote } from '../domain/quorum.ts';
 import type { SigningKey } from '../domain/signature.ts';
 import type { Logger } from '../log.ts';
-import type { KubeClient } from '../runtime/client.ts';
+import { listAll, type KubeClient } from '../runtime/client.ts';
 import { ExchangeCallError, type ItemRefusal } from './client.ts';
 import { signProposal } from './entry.ts';
 import { ExchangeRefusal } from './errors.ts';
@@ -124,7 +124,7 @@ export class RevocationRequests {
     const scan = this.#calls % Math.max(1, this.#o.scanEvery ?? DEFAULT_SCAN_EVERY) === 0;
     this.#calls += 1;
     if (!scan) return counts;
-    for (const obj of await this.#list()) {
+    for (const obj of await listAll<ThreatIndicator>(this.#o.client, THREAT_INDICATORS, { namespace: this.#o.namespace })) {
       const a = obj.metadata.annotations;
       if (a?.[REVOKE_REQUEST.request] === undefined || a[REVOKE_REQUEST.result] !== undefined || obj.metadata.deletionTimestamp !== undefined) continue;
       counts.requests += 1;
@@ -197,16 +197,6 @@ export class RevocationRequests {
     }
   }
 
-  async #list(): Promise<ThreatIndicator[]> {
-    const out: ThreatIndicator[] = [];
-    let cont: string | undefined;
-    do {
-      const page = await this.#o.client.list<ThreatIndicator>(THREAT_INDICATORS, { namespace: this.#o.namespace, limit: 500, ...(cont ? { continue: cont } : {}) });
-      out.push(...page.items);
-      cont = page.metadata.continue;
-    } while (cont);
-    return out;
-  }
 }
 
 /** A permanent refusal (the sequencer judged the request), or undefined for transport trouble worth retrying. */

@@ -47,6 +47,18 @@ export interface KubeReader {
   watch<T extends KubeObject>(ref: ResourceRef, opts: ListOptions & { allowWatchBookmarks?: boolean; timeoutSeconds?: number }, signal: AbortSignal): AsyncIterable<WatchEvent<T>>;
 }
 
+/** Every object `opts` selects, read page by page (`pageSize` per request; `limit`/`continue` in `opts` are ignored). */
+export async function listAll<T extends KubeObject>(client: Pick<KubeReader, 'list'>, ref: ResourceRef, opts: ListOptions = {}, pageSize = 500): Promise<T[]> {
+  const out: T[] = [];
+  let cont: string | undefined;
+  do {
+    const page = await client.list<T>(ref, { ...opts, limit: pageSize, ...(cont ? { continue: cont } : {}) });
+    out.push(...page.items);
+    cont = page.metadata.continue;
+  } while (cont);
+  return out;
+}
+
 /** Creates, updates, patches and deletes objects. */
 export interface KubeWriter {
   create<T extends KubeObject>(ref: ResourceRef, obj: T): Promise<T>;
