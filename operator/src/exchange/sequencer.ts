@@ -21,6 +21,7 @@ import { signLogHead, verifyTreeHead, type SignedTreeHead } from '../domain/tree
 import type { Logger } from '../log.ts';
 import { ROUND_SKEW_MS, entryLeafHash, metaJson, parseIndicatorJson, parseMetaJson, verifyProposal, voteSubject, type EntryBody, type EntryKind, type EntryWindow, type IndexedEntry, type IndicatorMeta } from './entry.ts';
 import { ExchangeRefusal } from './errors.ts';
+import { GroupCommit } from '../runtime/groupcommit.ts';
 
 /** Persistence the sequencer needs (implemented by store/log.ts MongoLogStore). */
 export interface SequencerLogStore {
@@ -178,8 +179,8 @@ export class Sequencer {
   // The most recent entries; #cache[0] has index #cacheStart.
   #cache: IndexedEntry[] = [];
   #cacheStart = 0;
-  readonly #queue: QueuedAppend[] = [];
-  #flushing = false;
+  // Appends are written in batches, one batch at a time; each append settles on its own.
+  readonly #appends = new GroupCommit<QueuedAppend>((batch) => this.#serial(() => this.#commit(batch)), { maxBatch: MAX_BATCH });
   readonly #pending = new Map<string, Round>();
   // Votes of open rounds this sequencer verified, with the key object that verified them (exchange/sequencer.ts #verifiedVote).
   readonly #verifiedVotes = new WeakMap<Vote, PublicKey>();
@@ -560,25 +561,9 @@ export class Sequencer {
   }
 
   #append(body: EntryBody, round: Round): Promise<number> {
-    const done = new Promise<number>((resolve, reject) => {
-      this.#queue.push({ body, round, resolve, reject });
+    return new Promise<number>((resolve, reject) => {
+      this.#appends.add({ body, round, resolve, reject });
     });
-    void this.#flush();
-    return done;
-  }
-
-  // Writes queued appends in batches, one batch at a time; never rejects (each append settles on its own).
-  async #flush(): Promise<void> {
-    if (this.#flushing) return;
-    this.#flushing = true;
-    try {
-      while (this.#queue.length > 0) {
-        const batch = this.#queue.splice(0, MAX_BATCH);
-        await this.#serial(() => this.#commit(batch));
-      }
-    } finally {
-      this.#flushing = false;
-    }
   }
 
   async #commit(queued: readonly QueuedAppend[]): Promise<void> {

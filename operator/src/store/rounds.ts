@@ -13,6 +13,7 @@ import { MongoBulkWriteError, MongoServerError, type Collection, type Db } from 
 import type { Vote } from '../domain/quorum.ts';
 import { voteRecord } from '../exchange/entry.ts';
 import type { SequencerRoundStore, StoredRound } from '../exchange/sequencer.ts';
+import { GroupCommit } from '../runtime/groupcommit.ts';
 import { voteFromRecord } from './log.ts';
 
 /** Collection of open rounds. */
@@ -76,8 +77,10 @@ function onlyDuplicates(err: unknown): boolean {
 export class MongoRoundStore implements SequencerRoundStore {
   readonly #rounds: Collection<RoundDoc>;
   readonly #votes: Collection<VoteDoc>;
-  readonly #queue: Queued[] = [];
-  #flushing = false;
+  // Let the calls of one batch (a VoteBatch answered with Promise.all) queue up before the first write.
+  readonly #writes = new GroupCommit<Queued>(async (items) => {
+    for (const run of runsOf(items)) await this.#settle(run);
+  }, { gather: true });
 
   constructor(db: Db) {
     this.#rounds = db.collection<RoundDoc>(PENDING_ROUNDS);
@@ -112,24 +115,7 @@ export class MongoRoundStore implements SequencerRoundStore {
   }
 
   #enqueue(op: Op): Promise<void> {
-    const done = new Promise<void>((resolve, reject) => this.#queue.push({ op, resolve, reject }));
-    void this.#flush();
-    return done;
-  }
-
-  // One flush at a time; what arrives meanwhile goes in the next one. Never rejects: each caller settles on its own.
-  async #flush(): Promise<void> {
-    if (this.#flushing) return;
-    this.#flushing = true;
-    try {
-      // Let the calls of one batch (a VoteBatch answered with Promise.all) queue up first.
-      await new Promise<void>((r) => setImmediate(r));
-      while (this.#queue.length > 0) {
-        for (const run of runsOf(this.#queue.splice(0))) await this.#settle(run);
-      }
-    } finally {
-      this.#flushing = false;
-    }
+    return new Promise<void>((resolve, reject) => this.#writes.add({ op, resolve, reject }));
   }
 
   async #settle(run: readonly Queued[]): Promise<void> {
