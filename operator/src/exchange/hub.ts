@@ -20,6 +20,7 @@ import { sleep, systemClock, type Clock, type TimerHandle } from '../runtime/clo
 import { HealthServer } from '../runtime/health.ts';
 import { Informer, objectKey } from '../runtime/informer.ts';
 import { LeaderElector } from '../runtime/leader.ts';
+import type { ManagerLeaderElection } from '../runtime/manager.ts';
 import { RuntimeMetrics } from '../runtime/metrics.ts';
 import { MongoLogStore } from '../store/log.ts';
 import { MongoRoundStore } from '../store/rounds.ts';
@@ -33,19 +34,8 @@ export interface BindAddress {
   readonly port: number;
 }
 
-/** Lease settings of a replicated sequencer. */
-export interface SequencerLeaderElection {
-  readonly name: string;
-  readonly namespace: string;
-  /** Unique per replica. */
-  readonly identity: string;
-  /** @default 15000 */
-  readonly leaseDurationMs?: number;
-  /** @default 10000 */
-  readonly renewDeadlineMs?: number;
-  /** @default 2000 */
-  readonly retryPeriodMs?: number;
-}
+/** Lease settings of a replicated sequencer: the same the operator's Manager takes. */
+export type SequencerLeaderElection = ManagerLeaderElection;
 
 /** Everything the service is built from. */
 export interface SequencerServiceOptions {
