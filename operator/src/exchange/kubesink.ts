@@ -130,7 +130,7 @@ function position(s: ThreatIndicatorStatus | undefined): number {
  * voting window the controller checks), the proposal signature, and the signed metadata
  * (tlp, confidence, labels, validFrom, validUntil; source as provenance.feed).
  */
-export function specOf(l: LoggedIndicator): ThreatIndicatorSpec {
+export function specOf(l: Pick<LoggedIndicator, 'indicator' | 'proposerId' | 'proposalSignature' | 'window' | 'meta'>): ThreatIndicatorSpec {
   return withMeta({
     type: l.indicator.type, value: l.indicator.value, pattern: stixPattern(l.indicator),
     provenance: { partner: l.proposerId, proposedAt: l.window.opensAt },

@@ -22,12 +22,11 @@ import { THREAT_INDICATORS } from '../api/schemas/index.ts';
 import { indicatorObjectName } from '../domain/canonical.ts';
 import { signVote, type Vote, type VoteDecision, type Voter } from '../domain/quorum.ts';
 import type { SigningKey } from '../domain/signature.ts';
-import { stixPattern } from '../domain/stix.ts';
 import type { Logger } from '../log.ts';
 import { ApiError, listAll, type KubeClient } from '../runtime/client.ts';
 import { ExchangeCallError } from './client.ts';
 import { verifyProposal } from './entry.ts';
-import { withMeta } from './specmeta.ts';
+import { specOf } from './kubesink.ts';
 import { ExchangeRefusal } from './errors.ts';
 import type { PendingRound, VoteResult } from './sequencer.ts';
 
@@ -181,13 +180,9 @@ export function needsAnswer(annotations: Readonly<Record<string, string>> | unde
   return key !== undefined && answeredBy(annotations?.[MANUAL_VOTE.result]) !== key;
 }
 
-/** The spec of a mirrored proposal: the same fields the Kubernetes sink writes for the admitted entry (kubesink.ts specOf), with the signed metadata. */
+/** The spec of a mirrored proposal: the spec the Kubernetes sink writes for the admitted entry, signed metadata included. */
 export function pendingSpec(round: PendingRound): ThreatIndicatorSpec {
-  return withMeta({
-    type: round.indicator.type, value: round.indicator.value, pattern: stixPattern(round.indicator),
-    provenance: { partner: round.proposerId, proposedAt: round.window.opensAt },
-    proposal: { partnerId: round.proposerId, signature: round.signature },
-  }, round.meta);
+  return specOf({ indicator: round.indicator, proposerId: round.proposerId, proposalSignature: round.signature, window: round.window, meta: round.meta });
 }
 
 function clip(s: string): string {
