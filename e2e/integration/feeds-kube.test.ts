@@ -6,13 +6,11 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { homedir, tmpdir } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { startControlPlane, type ControlPlane } from '../harness/controlplane.ts';
 import { uniqueSuffix } from '../harness/env.ts';
 import type { Feed, ThreatIndicator } from '../../operator/src/api/types.ts';
@@ -29,9 +27,9 @@ import { KubeHttpClient } from '../../operator/src/runtime/kube.ts';
 import { loadKubeconfig } from '../../operator/src/runtime/kubeconfig.ts';
 import { applyManifests, parseManifests } from '../../operator/src/runtime/manifest.ts';
 import type { KubeObject, ResourceRef } from '../../operator/src/runtime/types.ts';
+import { runCli, type CliRun } from '../harness/cli.ts';
 
 const root = new URL('../../', import.meta.url);
-const mainTs = fileURLToPath(new URL('operator/src/main.ts', root));
 const namespaces: ResourceRef = { group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace', namespaced: false };
 const ns = `feeds-${uniqueSuffix()}`;
 
@@ -51,12 +49,8 @@ async function crds(): Promise<KubeObject[]> {
   return out;
 }
 
-function ingest(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [mainTs, 'ingest', ...args], { env: { ...process.env, KUBECONFIG: cp.kubeconfigPath, LOG_LEVEL: 'warn' } }, (err, stdout, stderr) => {
-      resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : 1, stdout, stderr });
-    });
-  });
+function ingest(args: string[]): Promise<CliRun> {
+  return runCli(['ingest', ...args], { env: { ...process.env, KUBECONFIG: cp.kubeconfigPath, LOG_LEVEL: 'warn' } });
 }
 
 function feed(name: string, path: string): Feed {

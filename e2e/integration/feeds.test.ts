@@ -7,7 +7,6 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -20,9 +19,9 @@ import { PRESETS } from '../../operator/src/feeds/presets.ts';
 import { TAXII_MEDIA_TYPE } from '../../operator/src/feeds/taxii.ts';
 import { FeedError } from '../../operator/src/feeds/types.ts';
 import { loadWarningLists, type WarningList } from '../../operator/src/feeds/warninglists.ts';
+import { runCli, type CliRun } from '../harness/cli.ts';
 
 const fixtures = fileURLToPath(new URL('../../operator/src/feeds/fixtures/', import.meta.url));
-const mainTs = fileURLToPath(new URL('../../operator/src/main.ts', import.meta.url));
 
 /** A minimal zip writer (deflate), enough to serve zip feeds. */
 function zip(files: Record<string, Buffer>): Buffer {
@@ -325,12 +324,8 @@ describe('TAXII 2.1 client against a local TAXII server', () => {
 
 // ---------------------------------------------------------------- CLI
 
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [mainTs, 'ingest', ...args], { maxBuffer: 1 << 24 }, (err, stdout, stderr) => {
-      resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : 1, stdout, stderr });
-    });
-  });
+function cli(args: string[]): Promise<CliRun> {
+  return runCli(['ingest', ...args], { maxBuffer: 1 << 24 });
 }
 
 describe('threatmesh ingest --source (preview)', () => {

@@ -8,13 +8,11 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { homedir, tmpdir } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { startControlPlane, type ControlPlane } from '../harness/controlplane.ts';
 import { uniqueSuffix } from '../harness/env.ts';
@@ -30,9 +28,9 @@ import { KubeHttpClient } from '../../operator/src/runtime/kube.ts';
 import { loadKubeconfig, type ClusterConfig } from '../../operator/src/runtime/kubeconfig.ts';
 import { applyManifests, parseManifests } from '../../operator/src/runtime/manifest.ts';
 import type { KubeObject, ResourceRef } from '../../operator/src/runtime/types.ts';
+import { runCli, type CliRun } from '../harness/cli.ts';
 
 const root = new URL('../../', import.meta.url);
-const mainTs = fileURLToPath(new URL('operator/src/main.ts', root));
 const namespaces: ResourceRef = { group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace', namespaced: false };
 const clusterRoles: ResourceRef = { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'clusterroles', kind: 'ClusterRole', namespaced: false };
 const suffix = uniqueSuffix();
@@ -54,12 +52,8 @@ let kubeconfigPath = '';
 let allowKubeconfigPath = '';
 let feodo: Buffer;
 
-function ingest(args: string[], kubeconfig = kubeconfigPath): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [mainTs, 'ingest', ...args], { env: { ...process.env, KUBECONFIG: kubeconfig, LOG_LEVEL: 'warn' } }, (err, stdout, stderr) => {
-      resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : 1, stdout, stderr });
-    });
-  });
+function ingest(args: string[], kubeconfig = kubeconfigPath): Promise<CliRun> {
+  return runCli(['ingest', ...args], { env: { ...process.env, KUBECONFIG: kubeconfig, LOG_LEVEL: 'warn' } });
 }
 
 async function tokenFor(sa: string, namespace = ns): Promise<string> {

@@ -6,16 +6,13 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
 import { MongoClient, type Db } from 'mongodb';
 import { MongoCursorStore } from '../../operator/src/store/cursor.ts';
 import { INDICATORS } from '../../operator/src/store/indicators.ts';
 import { startControlPlane, type ControlPlane } from '../harness/controlplane.ts';
 import { controlPlaneOptionsFromEnv, uniqueSuffix } from '../harness/env.ts';
+import { runCli, type CliRun } from '../harness/cli.ts';
 
-const ROOT = join(import.meta.dirname, '..', '..');
-const MAIN = join(ROOT, 'operator', 'src', 'main.ts');
 const SOURCE = 'sequencer:seq-1';
 const head = { treeSize: 12, rootHash: 'ab'.repeat(32), timestamp: '2026-11-25T20:00:00.000Z', logId: 'cd'.repeat(32), signature: 'sig' };
 
@@ -24,14 +21,8 @@ let mongo: MongoClient;
 let db: Db;
 let dbName: string;
 
-interface Run { readonly code: number; readonly stdout: string; readonly stderr: string }
-
-function cli(args: readonly string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [MAIN, 'replica', ...args, '--mongodb-uri', cp.mongoUri, '--database', dbName], { cwd: ROOT, timeout: 60_000 }, (err, stdout, stderr) => {
-      resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : -1, stdout, stderr });
-    });
-  });
+function cli(args: readonly string[]): Promise<CliRun> {
+  return runCli(['replica', ...args, '--mongodb-uri', cp.mongoUri, '--database', dbName], { timeout: 60_000 });
 }
 
 before(async () => {
@@ -95,11 +86,7 @@ test('bad input: unknown source, nothing to clear, no database', async () => {
   assert.match(unknown.stderr, /no cursor for source "sequencer:nope"/);
   const none = await cli(['clear-halt']);
   assert.match(none.stderr, /no replication cursor in database .*: nothing to do/);
-  const noDb = await new Promise<Run>((resolve) => {
-    execFile(process.execPath, [MAIN, 'replica', 'status'], { cwd: ROOT, timeout: 60_000, env: { ...process.env, MONGODB_URI: '' } }, (err, stdout, stderr) => {
-      resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : -1, stdout, stderr });
-    });
-  });
+  const noDb = await runCli(['replica', 'status'], { timeout: 60_000, env: { ...process.env, MONGODB_URI: '' } });
   assert.equal(noDb.code, 1);
   assert.match(noDb.stderr, /--mongodb-uri URI or MONGODB_URI/);
 });

@@ -9,8 +9,6 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
 import { MongoClient, type Db } from 'mongodb';
 import { indicatorCanonicalJson, indicatorDigest, indicatorObjectName } from '../../operator/src/domain/canonical.ts';
 import type { Indicator } from '../../operator/src/domain/indicator.ts';
@@ -21,9 +19,8 @@ import { LOG_ENTRIES } from '../../operator/src/store/log.ts';
 import { startControlPlane, type ControlPlane } from '../harness/controlplane.ts';
 import { controlPlaneOptionsFromEnv, uniqueSuffix } from '../harness/env.ts';
 import { startTestSequencer, type TestPartner, type TestSequencer } from '../harness/sequencer.ts';
+import { runCli, type CliRun } from '../harness/cli.ts';
 
-const ROOT = join(import.meta.dirname, '..', '..');
-const MAIN = join(ROOT, 'operator', 'src', 'main.ts');
 const REASON = 'sinkholed by the registrar since May';
 
 let cp: ControlPlane;
@@ -32,19 +29,8 @@ let db: Db;
 let net: TestSequencer;
 const clients: ExchangeClient[] = [];
 
-interface Run {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function cli(args: readonly string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [MAIN, ...args], { cwd: ROOT, timeout: 60_000 }, (err, stdout, stderr) => {
-      const code = err === null ? 0 : typeof err.code === 'number' ? err.code : -1;
-      resolve({ code, stdout, stderr });
-    });
-  });
+function cli(args: readonly string[]): Promise<CliRun> {
+  return runCli(args, { timeout: 60_000 });
 }
 
 function partner(id: string): TestPartner {
