@@ -23,6 +23,7 @@ import { createLogger } from '../../operator/src/log.ts';
 import { notConverged, type NetworkView } from '../../operator/src/sandbox/convergence.ts';
 import { startFeedServer, type FeedServer } from '../../operator/src/sandbox/feedserver.ts';
 import { NETWORK_NAMESPACE, startNetwork, type Member, type Network } from '../../operator/src/sandbox/network.ts';
+import { runCli } from '../harness/cli.ts';
 import { controlPlaneOptionsFromEnv } from '../harness/env.ts';
 
 const main = new URL('../../operator/src/main.ts', import.meta.url).pathname;
@@ -133,15 +134,9 @@ describe('three partners and a sequencer, each its own cluster', () => {
     } finally {
       await client.close();
     }
-    const rebuild = await new Promise<{ code: number | null; out: string }>((res) => {
-      const child = spawn(process.execPath, [main, 'replica', 'rebuild', '--yes', '--mongodb-uri', c.cluster.mongoUri ?? ''], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let out = '';
-      child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; });
-      child.stderr.setEncoding('utf8').on('data', (d: string) => { out += d; });
-      child.once('close', (code) => res({ code, out }));
-    });
-    assert.equal(rebuild.code, 0, rebuild.out);
-    assert.match(rebuild.out, new RegExp(`forgot sequencer:sequencer's cursor and ${size - 5 + 1} replicated records`));
+    const rebuild = await runCli(['replica', 'rebuild', '--yes', '--mongodb-uri', c.cluster.mongoUri ?? '']);
+    assert.equal(rebuild.code, 0, rebuild.stderr);
+    assert.match(rebuild.stdout, new RegExp(`forgot sequencer:sequencer's cursor and ${size - 5 + 1} replicated records`));
     await c.start();
     // The cluster still holds every object and the PartnerNode its last status: wait for the database.
     const deadline = Date.now() + 180_000;
