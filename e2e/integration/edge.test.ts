@@ -11,7 +11,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -38,18 +38,18 @@ import { createLogger, type Logger } from '../../operator/src/log.ts';
 import { eventsResource } from '../../operator/src/runtime/events.ts';
 import { KubeHttpClient } from '../../operator/src/runtime/kube.ts';
 import { loadKubeconfig } from '../../operator/src/runtime/kubeconfig.ts';
-import { applyManifests, parseManifests } from '../../operator/src/runtime/manifest.ts';
+import { applyManifests } from '../../operator/src/runtime/manifest.ts';
 import type { KubeObject, ResourceRef } from '../../operator/src/runtime/types.ts';
 import { MongoLogStore } from '../../operator/src/store/log.ts';
 import { startControlPlane, type ControlPlane } from '../harness/controlplane.ts';
 import { controlPlaneOptionsFromEnv, uniqueSuffix } from '../harness/env.ts';
 import { eventually } from '../harness/kube.ts';
 import { createTestCa, type TestCa } from '../harness/pki.ts';
+import { loadYamlDir } from '../harness/manifests.ts';
 
 type Id = 'alpha' | 'bravo';
 const IDS: readonly Id[] = ['alpha', 'bravo'];
 const QUORUM = 2;
-const root = new URL('../../', import.meta.url);
 const namespaces: ResourceRef = { group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace', namespaced: false };
 const suffix = uniqueSuffix();
 const keys = Object.fromEntries(IDS.map((id) => [id, SigningKey.generate()])) as Record<Id, SigningKey>;
@@ -87,13 +87,6 @@ function logger(): Logger {
   const out = new PassThrough();
   out.on('data', (chunk: Buffer) => logLines.push(...chunk.toString().split('\n').filter((l) => l !== '')));
   return createLogger(out, process.env['EDGE_TEST_LOG'] ? 'debug' : 'info');
-}
-
-async function loadYamlDir(dir: string): Promise<KubeObject[]> {
-  const files = (await readdir(new URL(dir, root))).filter((f) => f.endsWith('.yaml')).sort();
-  const out: KubeObject[] = [];
-  for (const f of files) out.push(...parseManifests(await readFile(new URL(`${dir}/${f}`, root), 'utf8'), f));
-  return out;
 }
 
 function partnerNode(ns: string, name: string, spec: PartnerNode['spec']): PartnerNode {

@@ -7,7 +7,6 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, readdir } from 'node:fs/promises';
 import { PassThrough } from 'node:stream';
 import { MongoClient, type Db } from 'mongodb';
 import { THREAT_INDICATORS } from '../../operator/src/api/schemas/index.ts';
@@ -28,19 +27,19 @@ import type { PartnerEntry, TlsMaterial } from '../../operator/src/exchange/tls.
 import { createLogger, type Logger } from '../../operator/src/log.ts';
 import { KubeHttpClient } from '../../operator/src/runtime/kube.ts';
 import { loadKubeconfig } from '../../operator/src/runtime/kubeconfig.ts';
-import { applyManifests, parseManifests } from '../../operator/src/runtime/manifest.ts';
-import type { KubeObject, ResourceRef } from '../../operator/src/runtime/types.ts';
+import { applyManifests } from '../../operator/src/runtime/manifest.ts';
+import type { ResourceRef } from '../../operator/src/runtime/types.ts';
 import { MongoCursorStore } from '../../operator/src/store/cursor.ts';
 import { MongoIndicatorSink } from '../../operator/src/store/indicators.ts';
 import { MongoLogStore } from '../../operator/src/store/log.ts';
 import { startControlPlane, type ControlPlane } from '../harness/controlplane.ts';
 import { controlPlaneOptionsFromEnv, uniqueSuffix } from '../harness/env.ts';
 import { createTestCa, type TestCa } from '../harness/pki.ts';
+import { loadYamlDir } from '../harness/manifests.ts';
 
 type Id = 'alpha' | 'bravo' | 'charlie';
 const IDS: readonly Id[] = ['alpha', 'bravo', 'charlie'];
 const QUORUM = 2;
-const root = new URL('../../', import.meta.url);
 const namespaces: ResourceRef = { group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace', namespaced: false };
 const suffix = uniqueSuffix();
 const ns = `tm-xkube-${suffix}`;
@@ -65,13 +64,6 @@ function logger(): Logger {
   const out = new PassThrough();
   out.on('data', (chunk: Buffer) => logLines.push(...chunk.toString().split('\n').filter((l) => l !== '')));
   return createLogger(out, 'debug');
-}
-
-async function loadYamlDir(dir: string): Promise<KubeObject[]> {
-  const files = (await readdir(new URL(dir, root))).filter((f) => f.endsWith('.yaml')).sort();
-  const out: KubeObject[] = [];
-  for (const f of files) out.push(...parseManifests(await readFile(new URL(`${dir}/${f}`, root), 'utf8'), f));
-  return out;
 }
 
 function client(tls: TlsMaterial, port: number): ExchangeClient {

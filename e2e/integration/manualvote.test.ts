@@ -8,7 +8,6 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, readdir } from 'node:fs/promises';
 import { PassThrough } from 'node:stream';
 import { MongoClient, type Db } from 'mongodb';
 import { THREAT_INDICATORS } from '../../operator/src/api/schemas/index.ts';
@@ -23,15 +22,15 @@ import type { PendingRound } from '../../operator/src/exchange/sequencer.ts';
 import { createLogger, type Logger } from '../../operator/src/log.ts';
 import { KubeHttpClient } from '../../operator/src/runtime/kube.ts';
 import { loadKubeconfig } from '../../operator/src/runtime/kubeconfig.ts';
-import { applyManifests, parseManifests } from '../../operator/src/runtime/manifest.ts';
-import type { KubeObject, ResourceRef } from '../../operator/src/runtime/types.ts';
+import { applyManifests } from '../../operator/src/runtime/manifest.ts';
+import type { ResourceRef } from '../../operator/src/runtime/types.ts';
 import { startControlPlane, type ControlPlane } from '../harness/controlplane.ts';
 import { controlPlaneOptionsFromEnv, uniqueSuffix } from '../harness/env.ts';
 import { startTestSequencer, type TestSequencer } from '../harness/sequencer.ts';
+import { loadYamlDir } from '../harness/manifests.ts';
 
 type Id = 'alpha' | 'bravo' | 'charlie';
 const IDS: readonly Id[] = ['alpha', 'bravo', 'charlie'];
-const root = new URL('../../', import.meta.url);
 const namespaces: ResourceRef = { group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace', namespaced: false };
 const suffix = uniqueSuffix();
 /** One namespace per partner cluster, and one for a partner that knows a wrong key for alpha. */
@@ -55,13 +54,6 @@ function logger(): Logger {
   const out = new PassThrough();
   out.on('data', (chunk: Buffer) => logLines.push(...chunk.toString().split('\n').filter((l) => l !== '')));
   return createLogger(out, 'debug');
-}
-
-async function loadYamlDir(dir: string): Promise<KubeObject[]> {
-  const files = (await readdir(new URL(dir, root))).filter((f) => f.endsWith('.yaml')).sort();
-  const out: KubeObject[] = [];
-  for (const f of files) out.push(...parseManifests(await readFile(new URL(`${dir}/${f}`, root), 'utf8'), f));
-  return out;
 }
 
 function known(wrongAlpha = false): Array<{ partnerId: string; publicKey: SigningKey['publicKey'] }> {

@@ -8,7 +8,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readFile, readdir } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -30,6 +30,7 @@ import { startOperator, type RunningOperator } from '../../operator/src/controll
 import { JOBS, JobExecutor, type Job } from '../../operator/src/controllers/jobexecutor.ts';
 import { partner, signedVote, type TestPartner } from '../../operator/src/controllers/fixtures.ts';
 import { FEED_FINALIZER, RUN_REPORT_ANNOTATION } from '../../operator/src/controllers/reasons.ts';
+import { loadYamlDir } from '../harness/manifests.ts';
 
 const root = new URL('../../', import.meta.url);
 const quiet = createLogger(new Writable({ write: (_c, _e, cb) => cb() }), 'error');
@@ -56,13 +57,6 @@ let operator: RunningOperator | undefined;
 let startOne: (identity: string, port?: number) => Promise<RunningOperator>;
 let webhookPort = 0;
 const partners: TestPartner[] = ['acme', 'globex', 'initech'].map((id) => partner(id, {}, ns));
-
-async function loadYamlDir(dir: string): Promise<KubeObject[]> {
-  const files = (await readdir(new URL(dir, root))).filter((f) => f.endsWith('.yaml')).sort();
-  const out: KubeObject[] = [];
-  for (const f of files) out.push(...parseManifests(await readFile(new URL(`${dir}/${f}`, root), 'utf8'), f));
-  return out;
-}
 
 async function rejection(p: Promise<unknown>): Promise<ApiError> {
   try {

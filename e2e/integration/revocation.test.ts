@@ -10,7 +10,6 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, readdir } from 'node:fs/promises';
 import { request } from 'node:https';
 import { Writable } from 'node:stream';
 import { MongoClient, type Db } from 'mongodb';
@@ -33,14 +32,14 @@ import { createLogger } from '../../operator/src/log.ts';
 import { ApiError } from '../../operator/src/runtime/client.ts';
 import { KubeHttpClient } from '../../operator/src/runtime/kube.ts';
 import { loadKubeconfig } from '../../operator/src/runtime/kubeconfig.ts';
-import { applyManifests, parseManifests } from '../../operator/src/runtime/manifest.ts';
+import { applyManifests } from '../../operator/src/runtime/manifest.ts';
 import type { KubeObject, ResourceRef } from '../../operator/src/runtime/types.ts';
 import { MongoIndicatorSink } from '../../operator/src/store/indicators.ts';
 import { startControlPlane, type ControlPlane } from '../harness/controlplane.ts';
 import { controlPlaneOptionsFromEnv, uniqueSuffix } from '../harness/env.ts';
 import { selfSignedLoopbackCert } from '../harness/tls.ts';
+import { loadYamlDir } from '../harness/manifests.ts';
 
-const root = new URL('../../', import.meta.url);
 const namespaces: ResourceRef = { group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace', namespaced: false };
 const webhookConfigs: ResourceRef = { group: 'admissionregistration.k8s.io', version: 'v1', plural: 'validatingwebhookconfigurations', kind: 'ValidatingWebhookConfiguration', namespaced: false };
 const quiet = createLogger(new Writable({ write: (_c, _e, cb) => cb() }), 'error');
@@ -97,13 +96,6 @@ async function refusal(p: Promise<unknown>): Promise<ApiError> {
     throw err;
   }
   assert.fail('the API server accepted the write');
-}
-
-async function loadYamlDir(dir: string): Promise<KubeObject[]> {
-  const files = (await readdir(new URL(dir, root))).filter((f) => f.endsWith('.yaml')).sort();
-  const out: KubeObject[] = [];
-  for (const f of files) out.push(...parseManifests(await readFile(new URL(`${dir}/${f}`, root), 'utf8'), f));
-  return out;
 }
 
 /** The rows `kubectl get ti -o wide` prints: the server-side Table of the namespace's ThreatIndicators. */

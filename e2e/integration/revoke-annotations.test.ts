@@ -10,7 +10,6 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, readdir } from 'node:fs/promises';
 import { PassThrough } from 'node:stream';
 import { MongoClient, type Db } from 'mongodb';
 import { THREAT_INDICATORS } from '../../operator/src/api/schemas/index.ts';
@@ -26,15 +25,15 @@ import { REVOKE_REQUEST, RevocationRequests, type RevocationReport } from '../..
 import { createLogger } from '../../operator/src/log.ts';
 import { KubeHttpClient } from '../../operator/src/runtime/kube.ts';
 import { loadKubeconfig } from '../../operator/src/runtime/kubeconfig.ts';
-import { applyManifests, parseManifests } from '../../operator/src/runtime/manifest.ts';
-import type { KubeObject, ResourceRef } from '../../operator/src/runtime/types.ts';
+import { applyManifests } from '../../operator/src/runtime/manifest.ts';
+import type { ResourceRef } from '../../operator/src/runtime/types.ts';
 import { startControlPlane, type ControlPlane } from '../harness/controlplane.ts';
 import { controlPlaneOptionsFromEnv, uniqueSuffix } from '../harness/env.ts';
 import { startTestSequencer, type TestSequencer } from '../harness/sequencer.ts';
+import { loadYamlDir } from '../harness/manifests.ts';
 
 type Id = 'alpha' | 'bravo' | 'charlie';
 const IDS: readonly Id[] = ['alpha', 'bravo', 'charlie'];
-const root = new URL('../../', import.meta.url);
 const namespaces: ResourceRef = { group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace', namespaced: false };
 const suffix = uniqueSuffix();
 const ns: Record<Id, string> = { alpha: `tm-rv-a-${suffix}`, bravo: `tm-rv-b-${suffix}`, charlie: `tm-rv-c-${suffix}` };
@@ -55,13 +54,6 @@ const clients = {} as Record<Id, ExchangeClient>;
 const mirrors = {} as Record<Id, PendingMirror>;
 const requests = {} as Record<Id, RevocationRequests>;
 const quiet = createLogger(new PassThrough(), 'error');
-
-async function loadYamlDir(dir: string): Promise<KubeObject[]> {
-  const files = (await readdir(new URL(dir, root))).filter((f) => f.endsWith('.yaml')).sort();
-  const out: KubeObject[] = [];
-  for (const f of files) out.push(...parseManifests(await readFile(new URL(`${dir}/${f}`, root), 'utf8'), f));
-  return out;
-}
 
 function known(): Array<{ partnerId: string; publicKey: SigningKey['publicKey'] }> {
   return IDS.map((id) => ({ partnerId: id, publicKey: net.partners.get(id)!.key.publicKey }));
