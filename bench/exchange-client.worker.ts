@@ -9,9 +9,9 @@ import { indicatorCanonicalJson, indicatorDigest } from '../operator/src/domain/
 import type { Indicator } from '../operator/src/domain/indicator.ts';
 import { signVote, type Vote } from '../operator/src/domain/quorum.ts';
 import { SigningKey } from '../operator/src/domain/signature.ts';
-import { ExchangeClient } from '../operator/src/exchange/client.ts';
-import { signProposal } from '../operator/src/exchange/entry.ts';
-import type { TlsMaterial } from '../operator/src/exchange/tls.ts';
+import { ExchangeClient } from '../operator/src/exchange/protocol/client.ts';
+import { signProposal } from '../operator/src/domain/entry.ts';
+import type { TlsMaterial } from '../operator/src/exchange/protocol/tls.ts';
 
 /** What the benchmark passes to a client thread (private keys: benchmark only). */
 export interface ClientWorkerData {

@@ -10,9 +10,9 @@ import { MongoClient } from 'mongodb';
 import type { PartnerRole } from '../operator/src/domain/quorum.ts';
 import { PublicKey } from '../operator/src/domain/signature.ts';
 import { createLogger } from '../operator/src/log.ts';
-import { ExchangeClient } from '../operator/src/exchange/client.ts';
-import { PartnerReplica, type EntrySink, type VerifiedEntry } from '../operator/src/exchange/partner.ts';
-import type { TlsMaterial } from '../operator/src/exchange/tls.ts';
+import { ExchangeClient } from '../operator/src/exchange/protocol/client.ts';
+import { PartnerReplica, type EntrySink, type VerifiedEntry } from '../operator/src/exchange/partner/replica.ts';
+import type { TlsMaterial } from '../operator/src/exchange/protocol/tls.ts';
 import { MongoCursorStore } from '../operator/src/store/cursor.ts';
 import { MongoIndicatorSink } from '../operator/src/store/indicators.ts';
 

@@ -13,12 +13,12 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { emit, progress, round, type BenchResult } from './lib.ts';
-import { sandboxFeedObject, SANDBOX_FEED } from '../operator/src/cli/sandbox.ts';
-import { ensureBinaries } from '../operator/src/controlplane/build.ts';
+import { sandboxFeedObject, SANDBOX_FEED } from '../operator/src/dev/commands/sandbox.ts';
+import { ensureBinaries } from '../operator/src/dev/controlplane/build.ts';
 import { createLogger } from '../operator/src/log.ts';
-import { notConverged, type NetworkView } from '../operator/src/sandbox/convergence.ts';
-import { startFeedServer } from '../operator/src/sandbox/feedserver.ts';
-import { startNetwork } from '../operator/src/sandbox/network.ts';
+import { notConverged, type NetworkView } from '../operator/src/dev/sandbox/convergence.ts';
+import { startFeedServer } from '../operator/src/dev/sandbox/feedserver.ts';
+import { startNetwork } from '../operator/src/dev/sandbox/network.ts';
 
 /** Sum of VmRSS of the processes whose command line names `dir` (Linux /proc). */
 async function networkRssMb(dir: string): Promise<number> {

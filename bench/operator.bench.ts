@@ -23,7 +23,7 @@ import { PARTNER_NODES, THREAT_INDICATORS } from '../operator/src/api/schemas/in
 import type { ThreatIndicator } from '../operator/src/api/types.ts';
 import { indicatorObjectName } from '../operator/src/domain/canonical.ts';
 import { evaluateIndicator } from '../operator/src/controllers/threatindicator.ts';
-import { partnerEntry, type PartnerEntry } from '../operator/src/controllers/voters.ts';
+import { partnerEntry, type PartnerEntry } from '../operator/src/api/partners.ts';
 import { partner, signedVote, type TestPartner } from '../operator/src/controllers/fixtures.ts';
 import { startOperator } from '../operator/src/controllers/setup.ts';
 import { InProcessExecutor } from '../operator/src/controllers/inprocess.ts';

@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadKubeconfig } from '../../operator/src/runtime/kubeconfig.ts';
 import { createLogger } from '../../operator/src/log.ts';
-import { ensureBinaries } from '../../operator/src/controlplane/build.ts';
-import { startDatabase, startInstance } from '../../operator/src/controlplane/instance.ts';
+import { ensureBinaries } from '../../operator/src/dev/controlplane/build.ts';
+import { startDatabase, startInstance } from '../../operator/src/dev/controlplane/instance.ts';
 import { TestKube, type KubeTarget } from './kube.ts';
 
 /** What a test asks for. */

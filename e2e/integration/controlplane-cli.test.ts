@@ -12,7 +12,7 @@ import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { MongoClient } from 'mongodb';
 import { loadKubeconfig } from '../../operator/src/runtime/kubeconfig.ts';
-import { readState } from '../../operator/src/controlplane/state.ts';
+import { readState } from '../../operator/src/dev/controlplane/state.ts';
 import { TestKube } from '../harness/kube.ts';
 import { controlPlaneOptionsFromEnv } from '../harness/env.ts';
 

@@ -15,7 +15,7 @@ import { Writable } from 'node:stream';
 import { startControlPlane, type ControlPlane } from '../harness/controlplane.ts';
 import { eventually, type TestKube } from '../harness/kube.ts';
 import { selfSignedLoopbackCert } from '../harness/tls.ts';
-import { freePort } from '../../operator/src/controlplane/probe.ts';
+import { freePort } from '../../operator/src/dev/controlplane/probe.ts';
 import { createLogger } from '../../operator/src/log.ts';
 import { ApiError } from '../../operator/src/runtime/client.ts';
 import { KubeHttpClient } from '../../operator/src/runtime/kube.ts';

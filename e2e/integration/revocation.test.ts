@@ -20,14 +20,14 @@ import { createValidators, validatorFor } from '../../operator/src/api/validate.
 import { startWebhookServer, type WebhookServer } from '../../operator/src/api/webhook.ts';
 import { testContext, TestClock } from '../../operator/src/controllers/fixtures.ts';
 import { ThreatIndicatorReconciler } from '../../operator/src/controllers/threatindicator.ts';
-import { VoterRegistry, type PartnerEntry } from '../../operator/src/controllers/voters.ts';
+import { VoterRegistry, type PartnerEntry } from '../../operator/src/api/partners.ts';
 import { indicatorDigest, indicatorObjectName } from '../../operator/src/domain/canonical.ts';
 import type { Indicator } from '../../operator/src/domain/indicator.ts';
 import { signVote } from '../../operator/src/domain/quorum.ts';
 import { SigningKey } from '../../operator/src/domain/signature.ts';
-import { signProposal, voteSubject, type EntryKind } from '../../operator/src/exchange/entry.ts';
-import { KubeIndicatorSink } from '../../operator/src/exchange/kubesink.ts';
-import type { VerifiedEntry } from '../../operator/src/exchange/partner.ts';
+import { signProposal, voteSubject, type EntryKind } from '../../operator/src/domain/entry.ts';
+import { KubeIndicatorSink } from '../../operator/src/exchange/partner/kubesink.ts';
+import type { VerifiedEntry } from '../../operator/src/exchange/partner/replica.ts';
 import { createLogger } from '../../operator/src/log.ts';
 import { ApiError } from '../../operator/src/runtime/client.ts';
 import { KubeHttpClient } from '../../operator/src/runtime/kube.ts';

@@ -18,10 +18,10 @@ import { indicatorCanonicalJson, indicatorDigest, indicatorObjectName } from '..
 import type { Indicator } from '../../operator/src/domain/indicator.ts';
 import { signVote } from '../../operator/src/domain/quorum.ts';
 import type { SigningKey } from '../../operator/src/domain/signature.ts';
-import { ExchangeClient } from '../../operator/src/exchange/client.ts';
-import { signProposal, voteSubject } from '../../operator/src/exchange/entry.ts';
-import { MANUAL_VOTE, PendingMirror, type MirrorReport } from '../../operator/src/exchange/manualvote.ts';
-import { REVOKE_REQUEST, RevocationRequests, type RevocationReport } from '../../operator/src/exchange/revocations.ts';
+import { ExchangeClient } from '../../operator/src/exchange/protocol/client.ts';
+import { signProposal, voteSubject } from '../../operator/src/domain/entry.ts';
+import { MANUAL_VOTE, PendingMirror, type MirrorReport } from '../../operator/src/exchange/partner/manualvote.ts';
+import { REVOKE_REQUEST, RevocationRequests, type RevocationReport } from '../../operator/src/exchange/partner/revocations.ts';
 import { createLogger } from '../../operator/src/log.ts';
 import { KubeHttpClient } from '../../operator/src/runtime/kube.ts';
 import { loadKubeconfig } from '../../operator/src/runtime/kubeconfig.ts';

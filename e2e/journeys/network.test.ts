@@ -17,12 +17,12 @@ import { PassThrough } from 'node:stream';
 import { MongoClient } from 'mongodb';
 import { THREAT_INDICATORS } from '../../operator/src/api/schemas/index.ts';
 import type { ThreatIndicator } from '../../operator/src/api/types.ts';
-import { feedPlan, sandboxFeedObject, SANDBOX_FEED } from '../../operator/src/cli/sandbox.ts';
-import { ensureBinaries } from '../../operator/src/controlplane/build.ts';
+import { feedPlan, sandboxFeedObject, SANDBOX_FEED } from '../../operator/src/dev/commands/sandbox.ts';
+import { ensureBinaries } from '../../operator/src/dev/controlplane/build.ts';
 import { createLogger } from '../../operator/src/log.ts';
-import { notConverged, type NetworkView } from '../../operator/src/sandbox/convergence.ts';
-import { startFeedServer, type FeedServer } from '../../operator/src/sandbox/feedserver.ts';
-import { NETWORK_NAMESPACE, startNetwork, type Member, type Network } from '../../operator/src/sandbox/network.ts';
+import { notConverged, type NetworkView } from '../../operator/src/dev/sandbox/convergence.ts';
+import { startFeedServer, type FeedServer } from '../../operator/src/dev/sandbox/feedserver.ts';
+import { NETWORK_NAMESPACE, startNetwork, type Member, type Network } from '../../operator/src/dev/sandbox/network.ts';
 import { runCli } from '../harness/cli.ts';
 import { controlPlaneOptionsFromEnv } from '../harness/env.ts';
 

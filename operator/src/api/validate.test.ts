@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { parseAllDocuments } from 'yaml';
 import { celEquivalent, createValidators, validatorFor, walkRules } from './validate.ts';
 import { KINDS, crdManifest } from './schemas/index.ts';
-import { toYaml } from '../gen/crds.ts';
+import { toYaml } from '../codegen/crds.ts';
 
 const validators = createValidators();
 const root = new URL('../../../', import.meta.url);

@@ -6,7 +6,7 @@ import { createValidators, validatorFor } from './validate.ts';
 import { WEBHOOK_PATH } from './manifests.ts';
 import { indicatorObjectName } from '../domain/canonical.ts';
 import { indicator, partner, signedRevocation, signedVote, type TestPartner } from '../controllers/fixtures.ts';
-import { partnerEntry, type PartnerEntry } from '../controllers/voters.ts';
+import { partnerEntry, type PartnerEntry } from './partners.ts';
 import type { ThreatIndicator } from './types.ts';
 import { createLogger } from '../log.ts';
 import { Writable } from 'node:stream';

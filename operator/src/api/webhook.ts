@@ -11,7 +11,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from '../log.ts';
 import { indicatorObjectName } from '../domain/canonical.ts';
 import { describeIgnored, evaluateIndicator, specProblem, type AdmissionPolicy, type Evaluation } from '../controllers/threatindicator.ts';
-import type { PartnerEntry } from '../controllers/voters.ts';
+import type { PartnerEntry } from './partners.ts';
 import type { KindValidator } from './validate.ts';
 import type { ThreatIndicator, VoteRecord } from './types.ts';
 import { WEBHOOK_PATH } from './manifests.ts';

@@ -2,16 +2,16 @@
 import type { Command } from 'commander';
 import type { Logger } from '../log.ts';
 import type { CliEnv } from './env.ts';
-import { registerControlplane } from './controlplane.ts';
+import { registerControlplane } from '../dev/commands/controlplane.ts';
 import { registerNormalize } from './normalize.ts';
 import { registerOperator } from './operator.ts';
 import { registerKeys } from './keys.ts';
-import { registerDemo } from './demo.ts';
+import { registerDemo } from '../dev/commands/demo.ts';
 import { registerIngest } from './ingest.ts';
-import { registerUp } from './up.ts';
+import { registerUp } from '../dev/commands/up.ts';
 import { registerVote } from './vote.ts';
 import { registerSequencer } from './sequencer.ts';
-import { registerSandbox } from './sandbox.ts';
+import { registerSandbox } from '../dev/commands/sandbox.ts';
 import { registerReplica } from './replica.ts';
 import { registerRevoke } from './revoke.ts';
 

@@ -7,7 +7,7 @@ import { Writable } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
 import { Command } from 'commander';
 import { SigningKey } from '../domain/signature.ts';
-import { ExchangeCallError } from '../exchange/client.ts';
+import { ExchangeCallError } from '../exchange/protocol/client.ts';
 import { createLogger } from '../log.ts';
 import type { CliEnv } from './env.ts';
 import { checkRevokeFlags, explainRevokeError, formatRevokeOutcome, MAX_REASON, registerRevoke, type RevokeOutcome } from './revoke.ts';

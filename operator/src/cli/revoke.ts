@@ -12,9 +12,9 @@ import { indicatorCanonicalJson, indicatorDigest, indicatorObjectName } from '..
 import { INDICATOR_TYPES, isIndicatorType, normalize, type Indicator } from '../domain/indicator.ts';
 import { signVote } from '../domain/quorum.ts';
 import type { SigningKey } from '../domain/signature.ts';
-import { ExchangeCallError, type ExchangeClient } from '../exchange/client.ts';
-import { signProposal, voteSubject } from '../exchange/entry.ts';
-import type { ProposalResult, VoteResult } from '../exchange/sequencer.ts';
+import { ExchangeCallError, type ExchangeClient } from '../exchange/protocol/client.ts';
+import { signProposal, voteSubject } from '../domain/entry.ts';
+import type { ProposalResult, VoteResult } from '../exchange/sequencer/sequencer.ts';
 import type { Logger } from '../log.ts';
 import type { CliEnv } from './env.ts';
 import { connection, explainCallError, loadKey, readFlagFile, withClient, type ConnectionFlags } from './vote.ts';

@@ -11,10 +11,10 @@ import type { Command } from 'commander';
 import { indicatorObjectName } from '../domain/canonical.ts';
 import { signVote, type VoteDecision } from '../domain/quorum.ts';
 import { SigningKey } from '../domain/signature.ts';
-import { ExchangeCallError, ExchangeClient } from '../exchange/client.ts';
-import type { PendingRound, VoteResult } from '../exchange/sequencer.ts';
-import type { IndicatorMeta } from '../exchange/entry.ts';
-import type { TlsMaterial } from '../exchange/tls.ts';
+import { ExchangeCallError, ExchangeClient } from '../exchange/protocol/client.ts';
+import type { PendingRound, VoteResult } from '../exchange/sequencer/sequencer.ts';
+import type { IndicatorMeta } from '../domain/entry.ts';
+import type { TlsMaterial } from '../exchange/protocol/tls.ts';
 import type { Logger } from '../log.ts';
 import type { CliEnv } from './env.ts';
 

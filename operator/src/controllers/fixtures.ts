@@ -9,7 +9,7 @@ import { createLogger } from '../log.ts';
 import { Writable } from 'node:stream';
 import { API_VERSION } from '../api/schemas/index.ts';
 import type { Feed, FeedSpec, PartnerNode, PartnerNodeSpec, RevocationRecord, ThreatIndicator, ThreatIndicatorSpec, VoteRecord } from '../api/types.ts';
-import { signProposal, voteSubject } from '../exchange/entry.ts';
+import { signProposal, voteSubject } from '../domain/entry.ts';
 import { signVote } from '../domain/quorum.ts';
 import { indicatorDigest } from '../domain/canonical.ts';
 import { SigningKey } from '../domain/signature.ts';

@@ -1,7 +1,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { PartnerNodeReconciler } from './partnernode.ts';
-import { VoterRegistry, partnerEntry, registryFrom } from './voters.ts';
+import { VoterRegistry, partnerEntry, registryFrom } from '../api/partners.ts';
 import { MemoryKube, TestClock, partner, testContext } from './fixtures.ts';
 import { PARTNER_NODES } from '../api/schemas/index.ts';
 import { createValidators, validatorFor } from '../api/validate.ts';

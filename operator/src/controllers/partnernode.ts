@@ -10,7 +10,7 @@ import { setCondition } from '../runtime/status.ts';
 import { TerminalError, type Context, type ObjectKey, type Reconciler, type Result } from '../runtime/types.ts';
 import { CONDITION, REASON } from './reasons.ts';
 import { writeStatus } from './status.ts';
-import { partnerEntry, type VoterRegistry } from './voters.ts';
+import { partnerEntry, type VoterRegistry } from '../api/partners.ts';
 
 /** What the PartnerNode reconciler needs. */
 export interface PartnerNodeDeps {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { indicatorPhaseCounts, seedRegistry } from './setup.ts';
-import { VoterRegistry } from './voters.ts';
+import { VoterRegistry } from '../api/partners.ts';
 import { indicator, partner } from './fixtures.ts';
 import { createValidators, validatorFor } from '../api/validate.ts';
 

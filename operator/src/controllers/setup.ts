@@ -22,7 +22,7 @@ import { JOBS, type Job } from './jobexecutor.ts';
 import { PartnerNodeReconciler } from './partnernode.ts';
 import { readyFalseOnTerminal } from './status.ts';
 import { ThreatIndicatorReconciler, type AdmissionPolicy } from './threatindicator.ts';
-import { VoterRegistry, partnerEntry, registryFrom } from './voters.ts';
+import { VoterRegistry, partnerEntry, registryFrom } from '../api/partners.ts';
 
 /** Everything the operator needs, injected. */
 export interface OperatorOptions {

@@ -1,7 +1,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { ThreatIndicatorReconciler, evaluateIndicator, judgeRevocation } from './threatindicator.ts';
-import { VoterRegistry, partnerEntry } from './voters.ts';
+import { VoterRegistry, partnerEntry } from '../api/partners.ts';
 import { MemoryKube, TestClock, indicator, partner, signedRevocation, signedVote, testContext, type TestPartner } from './fixtures.ts';
 import { THREAT_INDICATORS } from '../api/schemas/index.ts';
 import { createValidators, validatorFor } from '../api/validate.ts';

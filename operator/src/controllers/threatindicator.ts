@@ -10,13 +10,13 @@ import type { KindValidator } from '../api/validate.ts';
 import { indicatorDigest } from '../domain/canonical.ts';
 import { normalize } from '../domain/indicator.ts';
 import { decideQuorum, type IgnoredVote, type Vote, type Voter } from '../domain/quorum.ts';
-import { ROUND_SKEW_MS, verifyProposal, voteSubject } from '../exchange/entry.ts';
+import { ROUND_SKEW_MS, verifyProposal, voteSubject } from '../domain/entry.ts';
 import type { StatusWriter } from '../runtime/client.ts';
 import { setCondition } from '../runtime/status.ts';
 import { TerminalError, type Condition, type Context, type ObjectKey, type Reconciler, type Result } from '../runtime/types.ts';
 import { CONDITION, REASON } from './reasons.ts';
 import { writeStatus } from './status.ts';
-import type { PartnerEntry, VoterRegistry } from './voters.ts';
+import type { PartnerEntry, VoterRegistry } from '../api/partners.ts';
 
 /** Admission policy. */
 export interface AdmissionPolicy {

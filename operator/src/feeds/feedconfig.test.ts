@@ -9,8 +9,8 @@ import { PRESETS } from './presets.ts';
 import { durationMs, recordSpecFields, toThreatIndicator } from './propose.ts';
 import { FeedError } from './types.ts';
 import { SigningKey } from '../domain/signature.ts';
-import { metaJson, verifyProposal } from '../exchange/entry.ts';
-import { localProposal } from '../exchange/forwarder.ts';
+import { metaJson, verifyProposal } from '../domain/entry.ts';
+import { localProposal } from '../exchange/partner/forwarder.ts';
 
 const samplesDir = new URL('../../../config/samples/feeds/', import.meta.url);
 

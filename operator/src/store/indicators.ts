@@ -10,8 +10,8 @@
  * rebuilt from them (drift repair, exchange/kubesink.ts).
  */
 import { MongoBulkWriteError, type Collection, type Db, type WriteError } from 'mongodb';
-import { voteRecord, type IndicatorMeta } from '../exchange/entry.ts';
-import type { EntrySink, VerifiedEntry } from '../exchange/partner.ts';
+import { voteRecord, type IndicatorMeta } from '../domain/entry.ts';
+import type { EntrySink, VerifiedEntry } from '../exchange/partner/replica.ts';
 
 /** Collection name. */
 export const INDICATORS = 'indicators';

@@ -10,7 +10,7 @@
 import { MongoServerError, type Collection, type Db } from 'mongodb';
 import type { Vote } from '../domain/quorum.ts';
 import type { SignedTreeHead } from '../domain/treehead.ts';
-import { validateMeta, voteRecord, type EntryKind, type IndexedEntry, type IndicatorMeta } from '../exchange/entry.ts';
+import { validateMeta, voteRecord, type EntryKind, type IndexedEntry, type IndicatorMeta } from '../domain/entry.ts';
 import { isIndicatorType } from '../domain/indicator.ts';
 
 /** Collection names. */

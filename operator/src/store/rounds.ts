@@ -11,8 +11,8 @@
  */
 import { MongoBulkWriteError, MongoServerError, type Collection, type Db } from 'mongodb';
 import type { Vote } from '../domain/quorum.ts';
-import { voteRecord } from '../exchange/entry.ts';
-import type { SequencerRoundStore, StoredRound } from '../exchange/sequencer.ts';
+import { voteRecord } from '../domain/entry.ts';
+import type { SequencerRoundStore, StoredRound } from '../exchange/sequencer/sequencer.ts';
 import { GroupCommit } from '../runtime/groupcommit.ts';
 import { voteFromRecord } from './log.ts';
 

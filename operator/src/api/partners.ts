@@ -1,0 +1,101 @@
+/**
+ * The voter set: which partners may vote and with which Ed25519 key. The PartnerNode controller
+ * keeps a VoterRegistry up to date; the ThreatIndicator controller and the webhook read it. It is
+ * an object passed in at wiring time, never module state.
+ */
+import { PublicKey } from '../domain/signature.ts';
+import type { PartnerNode, Role } from './types.ts';
+import type { ObjectKey } from '../runtime/types.ts';
+
+/** One valid partner identity derived from a PartnerNode. */
+export interface PartnerEntry {
+  /** namespace/name of the PartnerNode. */
+  readonly key: ObjectKey;
+  readonly partnerId: string;
+  readonly publicKey: PublicKey;
+  readonly roles: readonly Role[];
+}
+
+/** A PartnerNode's identity, or why it is not usable. Pure. */
+export type PartnerParse = { readonly ok: true; readonly entry: PartnerEntry } | { readonly ok: false; readonly reason: 'publicKey' | 'roles'; readonly message: string };
+
+/** Derives the identity of a PartnerNode; the message says what to fix. */
+export function partnerEntry(key: ObjectKey, pn: PartnerNode): PartnerParse {
+  let publicKey: PublicKey;
+  try {
+    publicKey = PublicKey.fromRawBase64(pn.spec.publicKey);
+  } catch (err) {
+    return { ok: false, reason: 'publicKey', message: `spec.publicKey is not a usable Ed25519 public key (${err instanceof Error ? err.message : String(err)}); paste the 44-character base64 public key the partner published` };
+  }
+  if (pn.spec.roles.includes('sequencer') && pn.spec.roles.includes('voter')) {
+    return { ok: false, reason: 'roles', message: 'spec.roles holds both sequencer and voter; the sequencer never votes: drop voter from the sequencer PartnerNode' };
+  }
+  return { ok: true, entry: { key, partnerId: pn.spec.partnerId, publicKey, roles: [...pn.spec.roles] } };
+}
+
+/** Listener called after the voter set changed. */
+export type VoterSetListener = () => void;
+
+/**
+ * Partner identities by PartnerNode key. A partner id claimed by two PartnerNodes with different
+ * keys is ambiguous and neither counts as a voter until one is fixed.
+ */
+export class VoterRegistry {
+  private readonly entries = new Map<ObjectKey, PartnerEntry>();
+  private readonly listeners: VoterSetListener[] = [];
+
+  /** Calls `fn` whenever the set of voters changes. */
+  onChange(fn: VoterSetListener): void {
+    this.listeners.push(fn);
+  }
+
+  /** Adds or replaces the identity of a PartnerNode. */
+  upsert(entry: PartnerEntry): void {
+    const old = this.entries.get(entry.key);
+    this.entries.set(entry.key, entry);
+    if (!old || !old.publicKey.equals(entry.publicKey) || old.partnerId !== entry.partnerId || old.roles.join() !== entry.roles.join()) this.notify();
+  }
+
+  /** Forgets a PartnerNode (deleted or invalid). */
+  remove(key: ObjectKey): void {
+    if (this.entries.delete(key)) this.notify();
+  }
+
+  /** Other PartnerNodes that claim the same partner id with a different key. */
+  conflicts(entry: PartnerEntry): PartnerEntry[] {
+    return [...this.entries.values()].filter((e) => e.key !== entry.key && e.partnerId === entry.partnerId && !e.publicKey.equals(entry.publicKey));
+  }
+
+  /** The voters: partners with the voter role (never the sequencer) whose id is unambiguous, one per partner id, sorted by id. */
+  voters(): PartnerEntry[] {
+    const byId = new Map<string, PartnerEntry | null>();
+    for (const e of this.entries.values()) {
+      if (!e.roles.includes('voter') || e.roles.includes('sequencer')) continue;
+      const seen = byId.get(e.partnerId);
+      if (seen === undefined) byId.set(e.partnerId, e);
+      else if (seen !== null && !seen.publicKey.equals(e.publicKey)) byId.set(e.partnerId, null);
+    }
+    return [...byId.values()].filter((e): e is PartnerEntry => e !== null).sort((a, b) => a.partnerId.localeCompare(b.partnerId));
+  }
+
+  /** The identity of a partner id, when it is unambiguous. */
+  partner(partnerId: string): PartnerEntry | undefined {
+    const found = [...this.entries.values()].filter((e) => e.partnerId === partnerId);
+    const first = found[0];
+    return first && found.every((e) => e.publicKey.equals(first.publicKey)) ? first : undefined;
+  }
+
+  private notify(): void {
+    for (const fn of this.listeners) fn();
+  }
+}
+
+/** A registry built from a list of PartnerNodes (for the webhook on replicas that do not lead). */
+export function registryFrom(nodes: readonly PartnerNode[]): VoterRegistry {
+  const r = new VoterRegistry();
+  for (const pn of nodes) {
+    const p = partnerEntry(`${pn.metadata.namespace ?? ''}/${pn.metadata.name}`, pn);
+    if (p.ok) r.upsert(p.entry);
+  }
+  return r;
+}

@@ -1,0 +1,22 @@
+/**
+ * `npm run generate`: writes every generated artifact (CRD YAML, gRPC stubs, chart CRDs) from
+ * its TypeScript source of truth. CI runs it and fails when the committed output differs.
+ */
+import { fileURLToPath } from 'node:url';
+import { dirname, resolve } from 'node:path';
+import { generateManifests } from './crds.ts';
+import { generateGrpcStubs } from './grpc.ts';
+
+/** One generator: writes its files under `root` and returns the paths it wrote. */
+export type Generator = (root: string) => Promise<string[]>;
+
+const generators: Array<[string, Generator]> = [
+  ['manifests (crds/, config/rbac, config/webhook)', generateManifests],
+  ['gRPC stubs (operator/src/exchange/protocol/gen)', generateGrpcStubs],
+];
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+for (const [name, gen] of generators) {
+  const written = await gen(root);
+  process.stdout.write(`generate: ${name}: ${written.length} file(s)\n`);
+}

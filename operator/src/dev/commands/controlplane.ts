@@ -1,0 +1,122 @@
+/**
+ * `threatmesh controlplane build|up|down`: the local Kubernetes control plane and MongoDB-wire
+ * database that tests and the sandbox run against (see docs/controlplane.md).
+ */
+import { mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { type Command, InvalidArgumentError } from 'commander';
+import type { Logger } from '../../log.ts';
+import type { CliEnv } from '../../cli/env.ts';
+import { ensureBinaries } from '../controlplane/build.ts';
+import { startInstance, type Instance } from '../controlplane/instance.ts';
+import { readState, removeState, writeState, type InstanceRecord } from '../controlplane/state.ts';
+import { linuxProcesses, liveRecordedPids, stopRecorded } from '../controlplane/down.ts';
+
+interface UpOptions {
+  readonly instances: number;
+  readonly dir: string;
+  readonly mongo: boolean;
+  readonly controllers: boolean;
+  readonly fresh: boolean;
+  readonly timeout: number;
+}
+
+/** Registers `controlplane` and its subcommands on `program`. */
+export function registerControlplane(program: Command, env: CliEnv, log: Logger): void {
+  const cp = program.command('controlplane')
+    .description('build, start and stop local kube-apiserver (+etcd) and FerretDB instances for tests and the sandbox');
+  cp.command('build')
+    .description('build the pinned kube-apiserver/etcd and FerretDB binaries into the cache (instant when cached)')
+    .action(async () => {
+      const bins = await ensureBinaries({ cacheDir: env.cacheDir, progress: env.stderr });
+      env.stdout.write(`controlplane: ${bins.controlplane}\nferretdb: ${bins.ferretdb}\n`);
+    });
+  cp.command('up')
+    .description('start N independent instances in the foreground until SIGINT/SIGTERM; prints kubeconfig paths and MongoDB URIs')
+    .option('--instances <n>', 'number of independent instances (one per partner)', positiveInt, 1)
+    .option('--dir <dir>', 'state directory (one subdirectory per instance)', '.controlplane')
+    .option('--no-mongo', 'do not start a FerretDB per instance')
+    .option('--no-controllers', 'do not run the garbage collector and namespace controller')
+    .option('--fresh', 'wipe each instance directory first (new cluster and database)', false)
+    .option('--timeout <seconds>', 'readiness deadline per server', positiveInt, 90)
+    .action(async (opts: UpOptions) => up(opts, env, log));
+  cp.command('down')
+    .description('stop the instances that `controlplane up` recorded in --dir')
+    .option('--dir <dir>', 'state directory given to up', '.controlplane')
+    .action(async (opts: { dir: string }) => down(resolve(opts.dir), env));
+}
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive whole number');
+  return n;
+}
+
+async function up(opts: UpOptions, env: CliEnv, log: Logger): Promise<void> {
+  const dir = resolve(opts.dir);
+  await mkdir(dir, { recursive: true });
+  await refuseIfRunning(dir);
+  const binaries = await ensureBinaries({ cacheDir: env.cacheDir, progress: env.stderr });
+  const startMongo = opts.mongo && env.mongodbUri === undefined;
+  const settled = await Promise.allSettled(Array.from({ length: opts.instances }, (_, i) => startInstance({
+    name: `tm-${i}`, dir: join(dir, `tm-${i}`), binaries, mongo: startMongo, controllers: opts.controllers,
+    fresh: opts.fresh, readyTimeoutMs: opts.timeout * 1000, log,
+  })));
+  const instances = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+  const failed = settled.flatMap((s) => (s.status === 'rejected' ? [s.reason as Error] : []));
+  if (failed.length > 0) {
+    await Promise.all(instances.map((i) => i.stop()));
+    throw new Error(failed.map((e) => e.message).join('\n'));
+  }
+  const records = instances.map((i) => record(i, env.mongodbUri));
+  await writeState(dir, { ownerPid: process.pid, instances: records });
+  report(records, instances, env);
+  await untilSignal();
+  env.stderr.write('controlplane: stopping\n');
+  await Promise.all(instances.map((i) => i.stop()));
+  await removeState(dir);
+}
+
+function record(i: Instance, mongodbUri: string | undefined): InstanceRecord {
+  return { name: i.name, dir: i.dir, kubeconfig: i.kubeconfigPath, server: i.server, mongoUri: i.mongoUri ?? mongodbUri, pids: i.pids };
+}
+
+function report(records: readonly InstanceRecord[], instances: readonly Instance[], env: CliEnv): void {
+  for (const [n, r] of records.entries()) {
+    env.stdout.write(`${r.name}: KUBECONFIG=${r.kubeconfig}  server ${r.server}  MONGODB_URI=${r.mongoUri ?? '(none)'}  ready in ${instances[n]?.startMs ?? 0} ms\n`);
+  }
+  env.stdout.write(JSON.stringify({ instances: records.map(({ pids: _p, ...rest }) => rest) }) + '\n');
+  env.stdout.write('controlplane: running; press Ctrl-C (or run `threatmesh controlplane down`) to stop\n');
+}
+
+async function refuseIfRunning(dir: string): Promise<void> {
+  const state = await readState(dir);
+  if (state === undefined) return;
+  if ((await liveRecordedPids(state, linuxProcesses)).length > 0) {
+    throw new Error(`a control plane recorded in ${dir} is still running; run \`threatmesh controlplane down --dir ${dir}\` first`);
+  }
+  await removeState(dir);
+}
+
+async function untilSignal(): Promise<void> {
+  await new Promise<void>((resolveSignal) => {
+    const done = (): void => {
+      process.off('SIGINT', done);
+      process.off('SIGTERM', done);
+      resolveSignal();
+    };
+    process.on('SIGINT', done);
+    process.on('SIGTERM', done);
+  });
+}
+
+async function down(dir: string, env: CliEnv): Promise<void> {
+  const state = await readState(dir);
+  if (state === undefined) {
+    env.stdout.write(`controlplane: nothing recorded in ${dir}; nothing to stop\n`);
+    return;
+  }
+  const pids = await stopRecorded(state, linuxProcesses);
+  await removeState(dir);
+  env.stdout.write(`controlplane: stopped ${pids.length} process(es) recorded in ${dir}\n`);
+}

@@ -1,0 +1,160 @@
+/**
+ * One local control plane instance: a real kube-apiserver with its embedded etcd, optionally the
+ * garbage collector and namespace controller, and optionally a FerretDB (MongoDB wire protocol)
+ * server, all on loopback ports chosen at run time, with state under one directory.
+ */
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import type { Logger } from '../../log.ts';
+import { launch, waitUntil, type ManagedProcess } from './process.ts';
+import { renderKubeconfig, type AdminCredentials } from './kubeconfig.ts';
+import { apiserverReady, freePort, mongoReady } from './probe.ts';
+
+const run = promisify(execFile);
+
+/** Paths of the two binaries that build.sh produces. */
+export interface Binaries {
+  /** threatmesh-controlplane (kube-apiserver + etcd + controller manager). */
+  readonly controlplane: string;
+  /** threatmesh-ferretdb; needed only when a database is started. */
+  readonly ferretdb: string;
+}
+
+/** How to start one instance. */
+export interface InstanceOptions {
+  /** Context name in the kubeconfig and label in messages, e.g. "tm-0". */
+  readonly name: string;
+  /** Directory for this instance's pki, etcd data, logs, kubeconfig and database. */
+  readonly dir: string;
+  readonly binaries: Binaries;
+  /** Start FerretDB as well. @default true */
+  readonly mongo?: boolean;
+  /** Run the garbage collector and namespace controller. @default true */
+  readonly controllers?: boolean;
+  /** Readiness deadline for each server. @default 90000 */
+  readonly readyTimeoutMs?: number;
+  /** Wipe `dir` first for a fresh cluster and database. @default false */
+  readonly fresh?: boolean;
+  readonly log: Logger;
+}
+
+/** A started instance. `stop` ends its processes (data stays in `dir`). */
+export interface Instance extends AdminCredentials {
+  readonly name: string;
+  readonly dir: string;
+  readonly kubeconfigPath: string;
+  /** mongodb://127.0.0.1:PORT/ when a database was started. */
+  readonly mongoUri: string | undefined;
+  /** Process ids, for a state file that another process can use to stop them. */
+  readonly pids: readonly number[];
+  /** Milliseconds from start to every server being ready. */
+  readonly startMs: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts an instance and waits until /readyz answers 200 and the database answers ping. On
+ * failure, stops whatever it started and throws with the failing server's log tail.
+ */
+export async function startInstance(opts: InstanceOptions): Promise<Instance> {
+  const started = Date.now();
+  if (opts.fresh === true) await rm(opts.dir, { recursive: true, force: true });
+  await mkdir(opts.dir, { recursive: true });
+  const procs: ManagedProcess[] = [];
+  let db: Database | undefined;
+  const stopAll = async (): Promise<void> => {
+    await Promise.all([...procs.reverse().map((p) => p.stop()), db?.stop()]);
+  };
+  try {
+    const [apiResult, dbResult] = await Promise.allSettled([
+      startApiServer(opts, procs),
+      opts.mongo === false ? undefined : startDatabase({ name: opts.name, dir: opts.dir, ferretdb: opts.binaries.ferretdb, readyTimeoutMs: opts.readyTimeoutMs }),
+    ]);
+    db = dbResult.status === 'fulfilled' ? dbResult.value : undefined;
+    if (apiResult.status === 'rejected') throw apiResult.reason;
+    if (dbResult.status === 'rejected') throw dbResult.reason;
+    const api = apiResult.value;
+    if (opts.controllers !== false) await startControllers(opts, api.kubeconfigPath, procs);
+    const pids = [...procs.map((p) => p.pid), ...(db ? [db.pid] : [])];
+    return { ...api, name: opts.name, dir: opts.dir, mongoUri: db?.uri, pids, startMs: Date.now() - started, stop: stopAll };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
+
+async function startApiServer(opts: InstanceOptions, procs: ManagedProcess[]): Promise<AdminCredentials & { kubeconfigPath: string }> {
+  const bin = opts.binaries.controlplane;
+  await run(bin, ['pki', '--dir', opts.dir]).catch((err: Error) => {
+    throw new Error(`${opts.name}: generating certificates with ${bin} failed: ${err.message}`, { cause: err });
+  });
+  const port = await freePort();
+  const pki = (f: string): Promise<string> => readFile(join(opts.dir, 'pki', f), 'utf8');
+  const creds: AdminCredentials = {
+    server: `https://127.0.0.1:${port}`, caPem: await pki('ca.crt'), certPem: await pki('admin.crt'), keyPem: await pki('admin.key'),
+  };
+  const kubeconfigPath = join(opts.dir, 'kubeconfig');
+  await writeFile(kubeconfigPath, renderKubeconfig(opts.name, creds), { mode: 0o600 });
+  const proc = await launch({
+    name: `${opts.name} kube-apiserver`, command: bin, logPath: join(opts.dir, 'apiserver.log'),
+    args: ['apiserver', '--dir', opts.dir, '--secure-port', String(port), '--exit-on-stdin-eof'],
+  });
+  procs.push(proc);
+  opts.log.debug('kube-apiserver started', { instance: opts.name, pid: proc.pid, server: creds.server });
+  await waitUntil('/readyz answered 200', proc, () => apiserverReady(creds), { timeoutMs: opts.readyTimeoutMs ?? 90_000 });
+  return { ...creds, kubeconfigPath };
+}
+
+/** How to start a database alone. */
+export interface DatabaseOptions {
+  readonly name: string;
+  /** Directory for the SQLite files, the log and the URI file. */
+  readonly dir: string;
+  /** Path of threatmesh-ferretdb. */
+  readonly ferretdb: string;
+  /** @default 90000 */
+  readonly readyTimeoutMs?: number;
+}
+
+/** A running FerretDB server. */
+export interface Database {
+  /** mongodb://127.0.0.1:PORT/ */
+  readonly uri: string;
+  readonly pid: number;
+  stop(): Promise<void>;
+}
+
+/** Starts FerretDB on a port the kernel picks and waits until it answers ping. */
+export async function startDatabase(opts: DatabaseOptions): Promise<Database> {
+  await mkdir(opts.dir, { recursive: true });
+  const uriFile = join(opts.dir, 'mongodb.uri');
+  await rm(uriFile, { force: true });
+  const proc = await launch({
+    name: `${opts.name} ferretdb`, command: opts.ferretdb, logPath: join(opts.dir, 'ferretdb.log'),
+    args: ['--data-dir', join(opts.dir, 'mongo'), '--uri-file', uriFile, '--exit-on-stdin-eof'],
+  });
+  let uri = '';
+  const timeoutMs = opts.readyTimeoutMs ?? 90_000;
+  try {
+    await waitUntil('the listening address was written', proc, async () => {
+      uri = (await readFile(uriFile, 'utf8')).trim();
+      return uri !== '';
+    }, { timeoutMs });
+    await waitUntil(`${uri} answered ping`, proc, () => mongoReady(uri), { timeoutMs });
+  } catch (err) {
+    await proc.stop();
+    throw err;
+  }
+  return { uri, pid: proc.pid, stop: () => proc.stop() };
+}
+
+async function startControllers(opts: InstanceOptions, kubeconfigPath: string, procs: ManagedProcess[]): Promise<void> {
+  const proc = await launch({
+    name: `${opts.name} kube-controller-manager`, command: opts.binaries.controlplane,
+    logPath: join(opts.dir, 'controller-manager.log'),
+    args: ['controller-manager', '--kubeconfig', kubeconfigPath, '--exit-on-stdin-eof'],
+  });
+  procs.push(proc);
+}

@@ -1,0 +1,308 @@
+/**
+ * A whole ThreatMesh network on one machine: one sequencer cluster and N partner clusters, each
+ * with its own kube-apiserver and MongoDB-wire server (the local control plane), its own
+ * ThreatMesh process (`threatmesh sequencer`, or `threatmesh operator --exchange`) as a child
+ * process, identities from one local CA, and the same PartnerNodes in every cluster. Used by
+ * `threatmesh sandbox` and by the end-to-end journeys, which stop and restart partners.
+ */
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { API_VERSION, FEEDS, PARTNER_NODES, THREAT_INDICATORS } from '../../api/schemas/index.ts';
+import type { Feed, PartnerNode, Role, ThreatIndicator } from '../../api/types.ts';
+import type { Binaries, Instance } from '../controlplane/instance.ts';
+import { startInstance } from '../controlplane/instance.ts';
+import { freePort } from '../controlplane/probe.ts';
+import { launch, waitUntil, type ManagedProcess } from '../controlplane/process.ts';
+import { ExchangeClient } from '../../exchange/protocol/client.ts';
+import type { Logger } from '../../log.ts';
+import { KubeHttpClient } from '../../runtime/kube.ts';
+import { loadKubeconfig } from '../../runtime/kubeconfig.ts';
+import { applyManifests } from '../../runtime/manifest.ts';
+import type { KubeObject } from '../../runtime/types.ts';
+import type { NetworkView, PartnerView, SequencerView } from './convergence.ts';
+import { readManifestDir } from './manifests.ts';
+import { loadOrCreatePartners, type LocalPartner } from './partners.ts';
+import { LocalCa, readTlsMaterial, type PartyFiles } from './pki.ts';
+
+/** Namespace of the network's PartnerNodes, Feeds and replicated ThreatIndicators in every cluster. */
+export const NETWORK_NAMESPACE = 'threatmesh';
+/** Partner id (and certificate CN) of the sequencer. */
+export const SEQUENCER_ID = 'sequencer';
+const FIELD_MANAGER = 'threatmesh-sandbox';
+const CRDS_DIR = new URL('../../../../crds/', import.meta.url);
+const PARTNER_ROLES: readonly Role[] = ['contributor', 'voter', 'consumer'];
+
+/** How to start the network. */
+export interface NetworkOptions {
+  /** State directory: clusters, databases, keys, certificates, logs. */
+  readonly dir: string;
+  /** Number of partner clusters (each partner is a voter). */
+  readonly partners: number;
+  /** Approvals needed; default ⌊2n/3⌋+1 of the n partners. */
+  readonly quorum?: number;
+  /** Wipe clusters, databases, keys and certificates in `dir` first. */
+  readonly fresh: boolean;
+  readonly binaries: Binaries;
+  /** Deadline for each server and process to become ready. */
+  readonly readyTimeoutMs: number;
+  /** The operators' status, gossip and voting period (a duration such as 1s). */
+  readonly syncInterval?: string;
+  /** How to run this program's CLI in child processes. */
+  readonly cli: { readonly node: string; readonly main: string };
+  readonly log: Logger;
+  /** One call per step, for progress output. */
+  readonly progress: (message: string, data?: Record<string, unknown>) => void;
+}
+
+/** A ThreatMesh process of the network (sequencer or partner operator) with its cluster. */
+export interface Member {
+  readonly id: string;
+  readonly cluster: Instance;
+  readonly client: KubeHttpClient;
+  readonly keyPath: string;
+  readonly tls: PartyFiles;
+  /** Port of /metrics, /healthz and /readyz. */
+  readonly metricsPort: number;
+  /** The sequencer's gRPC port, or a partner's gossip port. */
+  readonly exchangePort: number;
+  /** Log file of the process. */
+  readonly logPath: string;
+  running(): boolean;
+  /** Starts the process and waits until /readyz answers 200 (no-op when running). */
+  start(): Promise<void>;
+  /** Stops the process (SIGTERM, SIGKILL after `graceMs`); the cluster keeps running. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+/** A started network. */
+export interface Network {
+  readonly dir: string;
+  readonly quorum: number;
+  readonly sequencer: Member;
+  readonly partners: readonly Member[];
+  /** Creates `feed` in `partner`'s cluster (its operator ingests it and proposes what is new). */
+  addFeed(partner: Member, feed: Feed): Promise<void>;
+  /** Reads every cluster and the sequencer once; `feed` names the Feed whose first run must complete. */
+  view(feed: { readonly partner: Member; readonly name: string }): Promise<NetworkView>;
+  /** Stops every process and cluster. */
+  stop(): Promise<void>;
+}
+
+/** The default quorum of n voters, as the domain core computes it: ⌊2n/3⌋+1. */
+export function defaultQuorum(voters: number): number {
+  return Math.floor((2 * voters) / 3) + 1;
+}
+
+/** Partner ids partner-a, partner-b, …, partner-z, then partner-27…. */
+export function partnerIds(n: number): string[] {
+  return Array.from({ length: n }, (_, i) => `partner-${i < 26 ? String.fromCharCode(97 + i) : String(i + 1)}`);
+}
+
+/** The PartnerNode of one member, as every cluster of the network holds it. */
+export function memberNode(id: string, key: LocalPartner, roles: readonly Role[], endpointPort: number): PartnerNode {
+  return {
+    apiVersion: API_VERSION,
+    kind: 'PartnerNode',
+    metadata: { name: id, namespace: NETWORK_NAMESPACE, labels: { 'app.kubernetes.io/part-of': 'threatmesh-sandbox' } },
+    spec: {
+      partnerId: id, organization: `${id} (local network)`, endpoint: `127.0.0.1:${endpointPort}`,
+      publicKey: key.key.publicKey.toRawBase64(), roles: [...roles], maxTlp: 'amber',
+    },
+  };
+}
+
+async function startClusters(o: NetworkOptions, ids: readonly string[], cleanups: Array<() => Promise<void>>): Promise<Instance[]> {
+  const started = await Promise.allSettled(ids.map((id) => startInstance({
+    name: id, dir: join(o.dir, 'clusters', id), binaries: o.binaries, mongo: true, controllers: true, fresh: o.fresh, readyTimeoutMs: o.readyTimeoutMs, log: o.log,
+  })));
+  const up: Instance[] = [];
+  for (const s of started) {
+    if (s.status === 'fulfilled') {
+      up.push(s.value);
+      cleanups.push(() => s.value.stop());
+    }
+  }
+  const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) throw failed.reason;
+  return up;
+}
+
+async function readyz(port: number): Promise<boolean> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(2000) });
+    return res.status === 200;
+  } catch {
+    return false;
+  }
+}
+
+interface MemberPlan {
+  readonly id: string;
+  readonly cluster: Instance;
+  readonly client: KubeHttpClient;
+  readonly key: LocalPartner;
+  readonly tls: PartyFiles;
+  readonly metricsPort: number;
+  readonly exchangePort: number;
+  readonly args: readonly string[];
+}
+
+function member(o: NetworkOptions, plan: MemberPlan): Member {
+  let proc: ManagedProcess | undefined;
+  const logPath = join(o.dir, 'logs', `${plan.id}.log`);
+  const running = (): boolean => proc !== undefined && proc.exitStatus() === undefined;
+  return {
+    id: plan.id, cluster: plan.cluster, client: plan.client, keyPath: plan.key.keyPath, tls: plan.tls,
+    metricsPort: plan.metricsPort, exchangePort: plan.exchangePort, logPath, running,
+    start: async () => {
+      if (running()) return;
+      proc = await launch({ name: plan.id, command: o.cli.node, args: [o.cli.main, '--exit-on-stdin-eof', ...plan.args], logPath });
+      await waitUntil(`${plan.id}: /readyz answered 200`, proc, () => readyz(plan.metricsPort), { timeoutMs: o.readyTimeoutMs, intervalMs: 250 });
+    },
+    stop: async (graceMs = 20_000) => {
+      await proc?.stop(graceMs);
+    },
+  };
+}
+
+function tlsArgs(f: PartyFiles): string[] {
+  return ['--tls-cert', f.certPath, '--tls-key', f.keyPath, '--tls-ca', f.caPath];
+}
+
+async function prepareCluster(client: KubeHttpClient, nodes: readonly PartnerNode[]): Promise<void> {
+  const crds = (await readManifestDir(CRDS_DIR.pathname)).map((s) => s.object);
+  await applyManifests(client, crds, FIELD_MANAGER);
+  const ns: KubeObject = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NETWORK_NAMESPACE } };
+  await applyManifests(client, [ns, ...nodes], FIELD_MANAGER);
+}
+
+/**
+ * Starts the network: clusters in parallel, keys and certificates (kept in `dir` for restarts),
+ * CRDs and PartnerNodes in every cluster, the sequencer, then every partner's operator. On
+ * failure it stops what it started and rethrows.
+ */
+export async function startNetwork(o: NetworkOptions): Promise<Network> {
+  if (!Number.isInteger(o.partners) || o.partners < 1) throw new Error(`--partners must be a whole number of at least 1, got ${o.partners}`);
+  const ids = partnerIds(o.partners);
+  const quorum = o.quorum ?? defaultQuorum(ids.length);
+  if (quorum > ids.length) throw new Error(`--quorum ${quorum} can never be reached with ${ids.length} voting partners; use at most ${ids.length}`);
+  if (o.fresh) await rm(o.dir, { recursive: true, force: true });
+  await mkdir(join(o.dir, 'logs'), { recursive: true });
+  const cleanups: Array<() => Promise<void>> = [];
+  const stopAll = async (): Promise<void> => {
+    for (const c of cleanups.splice(0).reverse()) await c().catch((err: unknown) => o.log.warn('stopping part of the network failed', { err }));
+  };
+  try {
+    o.progress(`issuing identities: Ed25519 keys and mTLS certificates for ${SEQUENCER_ID} and ${ids.join(', ')}`, { dir: o.dir });
+    const keys = await loadOrCreatePartners(o.dir, [SEQUENCER_ID, ...ids].map((id) => ({ id, roles: [] })));
+    const ca = await LocalCa.open(join(o.dir, 'pki'), 'threatmesh-local-network-ca');
+    const certs = await Promise.all([ca.issue(SEQUENCER_ID, 'server'), ...ids.map((id) => ca.issue(id, 'both'))]);
+
+    o.progress(`starting ${ids.length + 1} clusters (kube-apiserver + etcd + FerretDB each)`);
+    const clusters = await startClusters(o, [SEQUENCER_ID, ...ids], cleanups);
+    const clients = await Promise.all(clusters.map(async (c) => new KubeHttpClient(await loadKubeconfig(c.kubeconfigPath), { userAgent: FIELD_MANAGER })));
+    cleanups.push(() => {
+      for (const c of clients) c.close();
+      return Promise.resolve();
+    });
+    const ports = await Promise.all(clusters.map(async () => ({ metrics: await freePort(), exchange: await freePort() })));
+    const nodes = [SEQUENCER_ID, ...ids].map((id, i) => memberNode(id, keys[i]!, i === 0 ? ['sequencer'] : PARTNER_ROLES, ports[i]!.exchange));
+    o.progress('applying crds/ and the network\'s PartnerNodes in every cluster');
+    await Promise.all(clients.map((c) => prepareCluster(c, nodes)));
+
+    const plan = (i: number, args: string[]): MemberPlan => ({
+      id: i === 0 ? SEQUENCER_ID : ids[i - 1]!, cluster: clusters[i]!, client: clients[i]!, key: keys[i]!, tls: certs[i]!,
+      metricsPort: ports[i]!.metrics, exchangePort: ports[i]!.exchange, args,
+    });
+    const seq = member(o, plan(0, [
+      'sequencer', '--kubeconfig', clusters[0]!.kubeconfigPath, '--namespace', NETWORK_NAMESPACE, '--listen', `127.0.0.1:${ports[0]!.exchange}`,
+      '--partner-id', SEQUENCER_ID, '--signing-key', keys[0]!.keyPath, ...tlsArgs(certs[0]), '--mongodb-uri', clusters[0]!.mongoUri ?? '',
+      '--quorum', String(quorum), '--metrics-bind', `127.0.0.1:${ports[0]!.metrics}`,
+    ]));
+    const partners = ids.map((id, k) => {
+      const i = k + 1;
+      const c = clusters[i]!;
+      return member(o, plan(i, [
+        'operator', '--kubeconfig', c.kubeconfigPath, '--namespace', NETWORK_NAMESPACE, '--metrics-bind', `127.0.0.1:${ports[i]!.metrics}`,
+        '--webhook-bind', '127.0.0.1:0', '--executor', 'inprocess', '--identity', id, '--partner-id', id, '--signing-key', keys[i]!.keyPath,
+        '--quorum', String(quorum), '--exchange', '--exchange-namespace', NETWORK_NAMESPACE, ...tlsArgs(certs[i]!), '--mongodb-uri', c.mongoUri ?? '',
+        '--gossip-bind', `127.0.0.1:${ports[i]!.exchange}`, '--sync-interval', o.syncInterval ?? '1s',
+      ]));
+    });
+    cleanups.push(async () => {
+      await Promise.all(partners.map((p) => p.stop()));
+      await seq.stop();
+    });
+    o.progress(`starting the sequencer (quorum ${quorum} of ${ids.length}) on 127.0.0.1:${seq.exchangePort}`, { log: seq.logPath });
+    await seq.start();
+    o.progress(`starting ${ids.length} partner operators`, { logs: partners.map((p) => p.logPath) });
+    await Promise.all(partners.map((p) => p.start()));
+
+    const reader = new ExchangeClient({
+      address: `127.0.0.1:${seq.exchangePort}`, tls: await readTlsMaterial(partners[0]!.tls), serverName: 'localhost', deadlineMs: 5000, retry: { attempts: 1 },
+    });
+    cleanups.push(() => Promise.resolve(reader.close()));
+    return {
+      dir: o.dir, quorum, sequencer: seq, partners,
+      addFeed: async (p, feed) => {
+        await applyManifests(p.client, [{ ...feed, metadata: { ...feed.metadata, namespace: NETWORK_NAMESPACE } }], FIELD_MANAGER);
+      },
+      view: async (feed) => readView(reader, partners, feed),
+      stop: stopAll,
+    };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
+
+async function sequencerView(reader: ExchangeClient): Promise<SequencerView | undefined> {
+  try {
+    const [head, pending] = await Promise.all([reader.treeHead(), reader.listPending()]);
+    return { treeSize: head.treeSize, rootHash: head.rootHash, pending: pending.length };
+  } catch {
+    return undefined;
+  }
+}
+
+function replicaFields(st: PartnerNode['status']): Omit<PartnerView, 'name' | 'readable' | 'running' | 'phases'> {
+  const cond = st?.conditions?.find((c) => c.type === 'Replicating');
+  const out: { -readonly [K in keyof Omit<PartnerView, 'name' | 'readable' | 'running' | 'phases'>]: PartnerView[K] } = {};
+  if (st?.logSize !== undefined) out.treeSize = st.logSize;
+  if (st?.rootHash !== undefined) out.rootHash = st.rootHash;
+  if (st?.lagEntries !== undefined) out.lagEntries = st.lagEntries;
+  if (st?.lagSeconds !== undefined) out.lagSeconds = st.lagSeconds;
+  if (cond) out.replicating = cond.status === 'True' ? 'True' : `False ${cond.reason ?? ''}`.trim();
+  return out;
+}
+
+async function partnerView(p: Member): Promise<PartnerView> {
+  try {
+    const [pns, tis] = await Promise.all([
+      p.client.list<PartnerNode>(PARTNER_NODES, { namespace: NETWORK_NAMESPACE }),
+      p.client.list<ThreatIndicator>(THREAT_INDICATORS, { namespace: NETWORK_NAMESPACE }),
+    ]);
+    const phases: Record<string, number> = {};
+    for (const ti of tis.items) {
+      const phase = ti.status?.phase ?? 'Proposed';
+      phases[phase] = (phases[phase] ?? 0) + 1;
+    }
+    const st = pns.items.find((n) => n.spec.roles.includes('sequencer'))?.status;
+    return { name: p.id, readable: true, running: p.running(), phases, ...replicaFields(st) };
+  } catch {
+    return { name: p.id, readable: false, running: p.running(), phases: {} };
+  }
+}
+
+async function readView(reader: ExchangeClient, partners: readonly Member[], feed: { readonly partner: Member; readonly name: string }): Promise<NetworkView> {
+  const [sequencer, views, f] = await Promise.all([
+    sequencerView(reader),
+    Promise.all(partners.map(partnerView)),
+    feed.partner.client.get<Feed>(FEEDS, feed.name, NETWORK_NAMESPACE).catch(() => undefined),
+  ]);
+  const last = f?.status?.lastRun;
+  return {
+    sequencer, partners: views, feedDone: last?.completionTime !== undefined,
+    ...(last?.summary !== undefined ? { feedSummary: last.summary } : {}),
+  };
+}

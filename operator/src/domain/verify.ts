@@ -1,0 +1,124 @@
+/**
+ * What a partner checks before it applies anything from a sequencer, pure: the signed tree
+ * head, its consistency with the last head the partner accepted, and per entry the inclusion
+ * of its leaf, the quorum certificate and the proposer's signature. Each failure has a typed
+ * reason so the partner can stop applying from that source and say why.
+ */
+import { indicatorDigest } from './canonical.ts';
+import { verifyConsistency, verifyInclusion } from './merkle.ts';
+import { decideQuorum, type Voter } from './quorum.ts';
+import type { PublicKey } from './signature.ts';
+import { verifyTreeHead, type SignedTreeHead } from './treehead.ts';
+import { entryLeafHash, verifyProposal, voteSubject, type IndexedEntry } from './entry.ts';
+
+/** Why a partner stopped applying entries from a source. */
+export type HaltReason =
+  | 'bad-tree-head' // the head's signature or log id does not match the sequencer's key
+  | 'fork' // the head is not an extension of the last accepted one (rollback or different history)
+  | 'tampered-entry' // the entry's leaf is not in the signed tree at its index
+  | 'forged-vote' // the certificate holds a vote whose signature does not verify
+  | 'replayed-vote' // the certificate holds a vote signed for another subject
+  | 'no-quorum' // the valid votes do not reach the quorum
+  | 'bad-proposal-signature' // the proposer did not sign this indicator with this metadata
+  | 'unknown-proposer' // the proposer is not in the partner's directory
+  | 'malformed-entry' // the entry cannot be decoded (unknown kind, indicator not canonical or not normalized, invalid metadata)
+  | 'out-of-order'; // the source sent an index other than the next expected one
+
+/** A failed check: its reason, a message that says what was seen, and the entry index when one is at fault. */
+export interface Violation {
+  readonly reason: HaltReason;
+  readonly message: string;
+  readonly index?: number;
+}
+
+/** What a partner trusts: the sequencer's tree-head key and every partner it knows (keys, roles). */
+export interface TrustAnchors {
+  readonly sequencerKey: PublicKey;
+  /** All known partners; only those with the `voter` role count towards quorum. */
+  readonly partners: readonly Voter[];
+  /** Approvals required; default ⌊2n/3⌋+1 of the voters. */
+  readonly quorum?: number;
+}
+
+/** Checks that `head` is signed by the sequencer's key. */
+export function checkTreeHead(anchors: TrustAnchors, head: SignedTreeHead): Violation | undefined {
+  if (verifyTreeHead(anchors.sequencerKey, head)) return undefined;
+  return { reason: 'bad-tree-head', message: `tree head of size ${String(head.treeSize)} is not signed by the sequencer key ${anchors.sequencerKey.id}` };
+}
+
+/**
+ * Checks that `next` extends `accepted` (RFC 9162 consistency, `proof` from the source). A
+ * smaller size is a rollback; equal sizes need equal roots. No accepted head: nothing to check.
+ */
+export function checkConsistency(accepted: SignedTreeHead | undefined, next: SignedTreeHead, proof: readonly string[]): Violation | undefined {
+  if (accepted === undefined) return undefined;
+  if (next.treeSize < accepted.treeSize) {
+    return { reason: 'fork', message: `tree head shrank from size ${accepted.treeSize} to ${next.treeSize}: a log only grows` };
+  }
+  if (verifyConsistency(accepted.treeSize, next.treeSize, proof, accepted.rootHash, next.rootHash)) return undefined;
+  return {
+    reason: 'fork',
+    message: `tree head ${next.treeSize}/${next.rootHash} is not consistent with the accepted head ${accepted.treeSize}/${accepted.rootHash}: the source shows a different history`,
+  };
+}
+
+/**
+ * Compares the head this partner accepted with one another partner accepted from the same
+ * sequencer (gossip), so a sequencer that shows different histories to different partners is
+ * caught. The smaller head must be a prefix of the larger (`proof`: consistency from the
+ * smaller size to the larger, from any source — it is verified, not trusted). Two validly
+ * signed heads that no single history explains are proof of equivocation: `fork`.
+ */
+export function checkPeerHead(anchors: TrustAnchors, mine: SignedTreeHead, theirs: SignedTreeHead, proof: readonly string[]): Violation | undefined {
+  if (!verifyTreeHead(anchors.sequencerKey, theirs)) {
+    return { reason: 'bad-tree-head', message: `the peer's tree head of size ${String(theirs.treeSize)} is not signed by the sequencer key ${anchors.sequencerKey.id}` };
+  }
+  const [a, b] = mine.treeSize <= theirs.treeSize ? [mine, theirs] : [theirs, mine];
+  if (verifyConsistency(a.treeSize, b.treeSize, proof, a.rootHash, b.rootHash)) return undefined;
+  return {
+    reason: 'fork',
+    message: `the sequencer signed ${a.treeSize}/${a.rootHash} and ${b.treeSize}/${b.rootHash}, which no single history explains: it showed different logs to different partners`,
+  };
+}
+
+/**
+ * Verifies one entry against the tree head it was proven in: leaf inclusion at its index,
+ * then the quorum certificate (every vote valid and for this round's subject, approvals
+ * reaching the quorum), then the proposer's signature over the indicator and its metadata
+ * (votes sign only the subject: the metadata is the proposer's word, bound by its signature).
+ * Returns the indicator digest when all hold.
+ */
+export function checkEntry(anchors: TrustAnchors, head: SignedTreeHead, entry: IndexedEntry, proof: readonly string[]): { readonly digest: string } | Violation {
+  const at = { index: entry.index };
+  if (!verifyInclusion(entryLeafHash(entry), entry.index, head.treeSize, proof, head.rootHash)) {
+    return { ...at, reason: 'tampered-entry', message: `entry ${entry.index} is not the leaf at that index of the signed tree of size ${head.treeSize}` };
+  }
+  const digest = indicatorDigest(entry.indicator);
+  const quorum = checkCertificate(anchors, entry, digest);
+  if (quorum !== undefined) return { ...at, ...quorum };
+  const proposer = anchors.partners.find((p) => p.partnerId === entry.proposerId);
+  if (proposer === undefined) return { ...at, reason: 'unknown-proposer', message: `entry ${entry.index} was proposed by ${JSON.stringify(entry.proposerId)}, who is not in this partner's directory` };
+  if (!verifyProposal(proposer.publicKey, entry.kind, entry.indicator, entry.proposalSignature, entry.meta)) {
+    const withMeta = entry.meta === undefined ? 'without metadata' : 'with this metadata';
+    return { ...at, reason: 'bad-proposal-signature', message: `entry ${entry.index}: ${entry.proposerId}'s signature does not cover this ${entry.kind} of ${entry.indicator.type} ${JSON.stringify(entry.indicator.value)} ${withMeta}` };
+  }
+  return { digest };
+}
+
+function checkCertificate(anchors: TrustAnchors, entry: IndexedEntry, digest: string): Omit<Violation, 'index'> | undefined {
+  const subject = voteSubject(entry.kind, digest);
+  let outcome;
+  try {
+    outcome = decideQuorum({ voters: anchors.partners, votes: entry.votes, digest: subject, window: entry.window, now: entry.window.opensAt, ...(anchors.quorum !== undefined ? { quorum: anchors.quorum } : {}) });
+  } catch (err) {
+    return { reason: 'no-quorum', message: `entry ${entry.index}: quorum cannot be decided: ${err instanceof Error ? err.message : String(err)}` };
+  }
+  const forged = outcome.ignored.filter((i) => i.reason === 'bad-signature').map((i) => i.partnerId);
+  if (forged.length > 0) return { reason: 'forged-vote', message: `entry ${entry.index}: the vote(s) of ${forged.join(', ')} do not verify with their keys` };
+  const replayed = outcome.ignored.filter((i) => i.reason === 'wrong-digest').map((i) => i.partnerId);
+  if (replayed.length > 0) return { reason: 'replayed-vote', message: `entry ${entry.index}: the vote(s) of ${replayed.join(', ')} were signed for another subject` };
+  if (outcome.decision !== 'approved') {
+    return { reason: 'no-quorum', message: `entry ${entry.index}: ${outcome.approvals} valid approval(s), ${outcome.required} required (ignored: ${outcome.ignored.map((i) => `${i.partnerId}:${i.reason}`).join(', ') || 'none'})` };
+  }
+  return undefined;
+}

@@ -1,8 +1,0 @@
-// Original file: operator/src/exchange/threatmesh.proto
-
-
-export interface AcceptedHeadRequest {
-}
-
-export interface AcceptedHeadRequest__Output {
-}

@@ -1,0 +1,127 @@
+/**
+ * Tree-head gossip between partners: each partner operator serves the tree head it accepted from
+ * the sequencer (read-only, mutual TLS, any partner of its directory may read), and reads its
+ * peers' heads to compare them with its own (PartnerReplica.compareWithPeer). What a peer sends
+ * is not trusted: the comparison verifies the sequencer's signature and consistency.
+ */
+import * as grpc from '@grpc/grpc-js';
+import type { SignedTreeHead } from '../../domain/treehead.ts';
+import type { Logger } from '../../log.ts';
+import { ExchangeRefusal } from '../protocol/errors.ts';
+import type { AcceptedHead__Output } from '../protocol/gen/threatmesh/exchange/v1/AcceptedHead.ts';
+import type { GossipClient as GeneratedClient } from '../protocol/gen/threatmesh/exchange/v1/Gossip.ts';
+import { loadExchangePackage } from '../protocol/proto.ts';
+import { REASON_TRAILER } from '../sequencer/server.ts';
+import { authorize, channelCredentials, peerIdentity, serverCredentials, type PartnerEntry, type TlsMaterial } from '../protocol/tls.ts';
+import { headFromWire, headToWire } from '../protocol/wire.ts';
+
+/** What the gossip endpoint is built from. */
+export interface GossipServerOptions {
+  /** This partner's id (its certificate CN), sent with each answer. */
+  readonly partnerId: string;
+  /** The partners allowed to read, current at each call. */
+  readonly directory: () => ReadonlyMap<string, PartnerEntry>;
+  /** This partner's accepted head; undefined before it accepted one. */
+  readonly acceptedHead: () => Promise<SignedTreeHead | undefined>;
+  readonly tls: TlsMaterial;
+  /** host:port; port 0 picks a free one. */
+  readonly address: string;
+  readonly log: Logger;
+}
+
+/** A running gossip endpoint. */
+export interface GossipServer {
+  readonly port: number;
+  stop(): Promise<void>;
+}
+
+/** Starts the gossip endpoint with mutual TLS. */
+export async function startGossipServer(opts: GossipServerOptions): Promise<GossipServer> {
+  const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024, 'grpc.max_send_message_length': 64 * 1024 });
+  server.addService(loadExchangePackage().Gossip.service, {
+    GetAcceptedHead: (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+      Promise.resolve()
+        .then(async () => {
+          authorize(opts.directory(), peerIdentity(call.getAuthContext()), 'read');
+          const head = await opts.acceptedHead();
+          return { partnerId: opts.partnerId, head: head === undefined ? null : headToWire(head) };
+        })
+        .then((res) => callback(null, res), (err: unknown) => callback(serviceError(opts.log, err)));
+    },
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(opts.address, serverCredentials(opts.tls), (err, p) => (err === null ? resolve(p) : reject(err)));
+  });
+  opts.log.info('gossip server listening', { address: opts.address, port });
+  return {
+    port,
+    stop: () => new Promise<void>((resolve) => {
+      server.tryShutdown(() => resolve());
+      setTimeout(() => server.forceShutdown(), 2_000).unref();
+    }),
+  };
+}
+
+function serviceError(log: Logger, err: unknown): grpc.ServerErrorResponse {
+  if (err instanceof ExchangeRefusal) {
+    const metadata = new grpc.Metadata();
+    metadata.set(REASON_TRAILER, err.reason);
+    return Object.assign(new Error(err.message), { code: grpc.status.PERMISSION_DENIED, details: err.message, metadata });
+  }
+  log.error('gossip call failed', { err });
+  const details = `internal error: ${err instanceof Error ? err.message : String(err)}`;
+  return Object.assign(new Error(details), { code: grpc.status.INTERNAL, details });
+}
+
+/** A peer's answer: who answered and its accepted head (undefined before it accepted one). */
+export interface PeerHead {
+  readonly partnerId: string;
+  readonly head: SignedTreeHead | undefined;
+}
+
+/** How to reach one peer's gossip endpoint. */
+export interface GossipClientOptions {
+  /** host:port of the peer's gossip endpoint. */
+  readonly address: string;
+  readonly tls: TlsMaterial;
+  /** Name to check in the peer's certificate when it differs from the address host. */
+  readonly serverName?: string;
+  /** @default 5_000 */
+  readonly deadlineMs?: number;
+}
+
+/** Reads one peer's accepted head. Call {@link close} when done. */
+export class GossipClient {
+  readonly #client: GeneratedClient;
+  readonly #deadlineMs: number;
+
+  constructor(opts: GossipClientOptions) {
+    const Client = loadExchangePackage().Gossip;
+    this.#deadlineMs = opts.deadlineMs ?? 5_000;
+    this.#client = new Client(opts.address, channelCredentials(opts.tls), {
+      'grpc.enable_retries': 0,
+      ...(opts.serverName !== undefined ? { 'grpc.ssl_target_name_override': opts.serverName, 'grpc.default_authority': opts.serverName } : {}),
+    });
+  }
+
+  /** The peer's accepted head; rejects on transport errors and refusals. */
+  acceptedHead(): Promise<PeerHead> {
+    return new Promise((resolve, reject) => {
+      this.#client.GetAcceptedHead({}, { deadline: Date.now() + this.#deadlineMs }, (err: grpc.ServiceError | null, res?: AcceptedHead__Output) => {
+        if (err !== null || res === undefined) reject(err ?? new Error('GetAcceptedHead: empty response'));
+        else resolve({ partnerId: res.partnerId, head: res.head === null ? undefined : headFromWire(res.head) });
+      });
+    });
+  }
+
+  /** Closes the channel. */
+  close(): void {
+    this.#client.close();
+  }
+}
+
+/** The TLS server name to check for an endpoint host: `localhost` for loopback IPs (SNI cannot carry an IP), else the host itself. */
+export function serverNameFor(endpoint: string): string {
+  const host = endpoint.replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1');
+  return host === '127.0.0.1' || host === '::1' ? 'localhost' : host;
+}

@@ -1,0 +1,72 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { IndicatorRecord } from '../../store/indicators.ts';
+import { loggedFromEntry, loggedFromRecord, revocationFromEntry, specOf } from './kubesink.ts';
+import type { VerifiedEntry } from './replica.ts';
+
+const window = { opensAt: '2026-11-25T10:00:00.000Z', closesAt: '2026-11-25T11:00:00.000Z' };
+const entry: VerifiedEntry = {
+  kind: 'add', index: 7, digest: 'd'.repeat(64), indicator: { type: 'domain', value: 'evil.example' }, proposerId: 'alpha',
+  proposalSignature: 'cHJvcG9zYWw=', window,
+  votes: [
+    { partnerId: 'alpha', digest: 'd'.repeat(64), decision: 'approve', signedAt: '2026-11-25T10:01:00.000Z', signature: 'c2ln' },
+    { partnerId: 'bravo', digest: 'd'.repeat(64), decision: 'reject', reason: 'allowlisted', signedAt: '2026-11-25T10:02:00.000Z', signature: 'c2lnMg==' },
+  ],
+};
+const record: IndicatorRecord = {
+  digest: entry.digest, type: 'domain', value: 'evil.example', state: 'active', logIndex: 7, proposerId: 'alpha', window, proposalSignature: entry.proposalSignature,
+  votes: [
+    { partnerId: 'alpha', digest: 'd'.repeat(64), decision: 'approve', signedAt: '2026-11-25T10:01:00.000Z', signature: 'c2ln' },
+    { partnerId: 'bravo', digest: 'd'.repeat(64), decision: 'reject', signedAt: '2026-11-25T10:02:00.000Z', signature: 'c2lnMg==', reason: 'allowlisted' },
+  ],
+};
+
+describe('kube sink conversions', () => {
+  test('an entry and its stored record give the same logged indicator (votes without digest)', () => {
+    const fromEntry = loggedFromEntry(entry);
+    assert.deepEqual(loggedFromRecord(record), fromEntry);
+    assert.deepEqual(fromEntry.votes[1], { partnerId: 'bravo', decision: 'reject', reason: 'allowlisted', signedAt: '2026-11-25T10:02:00.000Z', signature: 'c2lnMg==' });
+  });
+
+  const unusable: Array<[string, Partial<IndicatorRecord>]> = [
+    ['a revoked record stored without the revocation certificate', { state: 'revoked', revokedAtIndex: 9 }],
+    ['a record stored without its window', { window: undefined }],
+    ['a record stored without the proposal signature', { proposalSignature: undefined }],
+  ];
+  for (const [name, change] of unusable) {
+    test(`${name} cannot be rebuilt`, () => {
+      assert.equal(loggedFromRecord({ ...record, ...change }), undefined);
+    });
+  }
+
+  test('a revoked record carries the REVOKE entry\'s certificate as the entry gives it', () => {
+    const revokeWindow = { opensAt: '2026-11-25T12:00:00.000Z', closesAt: '2026-11-25T13:00:00.000Z' };
+    const revoke: VerifiedEntry = { ...entry, kind: 'revoke', index: 9, proposerId: 'bravo', proposalSignature: 'cmV2b2tl', window: revokeWindow, votes: entry.votes.slice(0, 1) };
+    const revoked: IndicatorRecord = {
+      ...record, state: 'revoked', revokedAtIndex: 9,
+      revocation: { logIndex: 9, proposerId: 'bravo', proposalSignature: 'cmV2b2tl', window: revokeWindow, votes: record.votes.slice(0, 1) },
+    };
+    assert.deepEqual(loggedFromRecord(revoked), { ...loggedFromEntry(entry), revocation: revocationFromEntry(revoke) });
+    assert.deepEqual(revocationFromEntry(revoke), { logIndex: 9, proposerId: 'bravo', signature: 'cmV2b2tl', window: revokeWindow, votes: [{ partnerId: 'alpha', decision: 'approve', signedAt: '2026-11-25T10:01:00.000Z', signature: 'c2ln' }] });
+  });
+
+  test('the spec carries the pattern, provenance opening the voting window, and the proposal', () => {
+    assert.deepEqual(specOf(loggedFromEntry(entry)), {
+      type: 'domain', value: 'evil.example', pattern: "[domain-name:value = 'evil.example']",
+      provenance: { partner: 'alpha', proposedAt: window.opensAt },
+      proposal: { partnerId: 'alpha', signature: 'cHJvcG9zYWw=' },
+    });
+  });
+
+  test('signed metadata reaches the spec (source as provenance.feed), from the entry and from its stored record alike', () => {
+    const meta = { tlp: 'amber', confidence: 80, labels: ['c2'], validFrom: '2026-11-25T00:00:00Z', validUntil: '2026-12-25T00:00:00Z', source: 'feeds/abuse-ch' } as const;
+    const fromEntry = loggedFromEntry({ ...entry, meta });
+    assert.deepEqual(loggedFromRecord({ ...record, meta }), fromEntry);
+    assert.deepEqual(specOf(fromEntry), {
+      type: 'domain', value: 'evil.example', pattern: "[domain-name:value = 'evil.example']",
+      tlp: 'amber', confidence: 80, labels: ['c2'], validFrom: '2026-11-25T00:00:00Z', validUntil: '2026-12-25T00:00:00Z',
+      provenance: { partner: 'alpha', proposedAt: window.opensAt, feed: 'feeds/abuse-ch' },
+      proposal: { partnerId: 'alpha', signature: 'cHJvcG9zYWw=' },
+    });
+  });
+});

@@ -1,0 +1,264 @@
+/**
+ * A partner's replica of the sequencer's log: pulls signed tree heads and entries from its
+ * cursor, verifies each step (tree-head signature, consistency with the last accepted head,
+ * leaf inclusion, quorum certificate, proposer signature) and only then applies the entry
+ * through an {@link EntrySink}. Any failed check halts replication from that source, persists
+ * the typed reason in the cursor, and every later sync refuses until an operator clears it.
+ */
+import type { SignedTreeHead } from '../../domain/treehead.ts';
+import type { Logger } from '../../log.ts';
+import { jitteredBackoff } from '../../runtime/ratelimit.ts';
+import type { IndexedEntry } from '../../domain/entry.ts';
+import { checkConsistency, checkEntry, checkPeerHead, checkTreeHead, type HaltReason, type TrustAnchors, type Violation } from '../../domain/verify.ts';
+import type { WireEntryResult } from '../protocol/wire.ts';
+
+/** Where entries come from (the sequencer's client implements it). Nothing it returns is trusted. */
+export interface LogSource {
+  treeHead(minTreeSize: number, waitMs: number): Promise<SignedTreeHead>;
+  consistencyProof(oldSize: number, newSize: number): Promise<string[]>;
+  entries(from: number, treeSize: number): AsyncIterable<WireEntryResult>;
+}
+
+/** An entry that passed every check, with its indicator digest. */
+export interface VerifiedEntry extends IndexedEntry {
+  readonly digest: string;
+}
+
+/**
+ * Where verified entries go: the partner's MongoDB (store/indicators.ts) or its cluster's
+ * ThreatIndicator objects. `apply` must be idempotent: after a crash the same entry may be
+ * applied again, and entries always arrive in log order.
+ */
+export interface EntrySink {
+  apply(entry: VerifiedEntry): Promise<void>;
+  /** Optional batch form with the same contract, for sinks that can write many entries in one round trip. */
+  applyMany?(entries: readonly VerifiedEntry[]): Promise<void>;
+}
+
+/** Why a source was abandoned, persisted with the cursor. */
+export interface HaltRecord extends Violation {
+  readonly at: string;
+}
+
+/**
+ * Replication progress from one source: entries below `nextIndex` are applied, `head` is the
+ * latest tree head verified consistent with every earlier accepted head (entries below
+ * `nextIndex` are all in it).
+ */
+export interface ReplicaCursor {
+  readonly nextIndex: number;
+  readonly head?: SignedTreeHead;
+  readonly halted?: HaltRecord;
+}
+
+/** Persistence of cursors (store/cursor.ts implements it over MongoDB). */
+export interface CursorStore {
+  load(sourceId: string): Promise<ReplicaCursor | undefined>;
+  save(sourceId: string, cursor: ReplicaCursor): Promise<void>;
+}
+
+/** Thrown when replication from a source is halted; `reason` says which check failed. */
+export class ReplicationHalted extends Error {
+  /** The failed check. */
+  readonly reason: HaltReason;
+  /** The entry at fault, when one is. */
+  readonly index: number | undefined;
+  constructor(record: Violation) {
+    super(record.message);
+    this.name = 'ReplicationHalted';
+    this.reason = record.reason;
+    this.index = record.index;
+  }
+}
+
+/** What one sync did. */
+export interface SyncResult {
+  readonly applied: number;
+  readonly treeSize: number;
+  readonly rootHash: string;
+  /** True when every entry of the accepted head is applied. */
+  readonly caughtUp: boolean;
+}
+
+/** Everything a replica is built from. */
+export interface PartnerReplicaOptions {
+  /** Names the source in the cursor store (one cursor per sequencer). */
+  readonly sourceId: string;
+  readonly source: LogSource;
+  readonly sink: EntrySink;
+  readonly cursors: CursorStore;
+  readonly anchors: TrustAnchors;
+  readonly now: () => Date;
+  readonly log: Logger;
+  /** Apply and save the cursor after this many verified entries (and at the end of each sync). @default 256 */
+  readonly checkpointEvery?: number;
+}
+
+/** How {@link PartnerReplica.run} paces itself. */
+export interface RunOptions {
+  readonly signal: AbortSignal;
+  /** Long-poll of each sync for new entries. @default 10_000 */
+  readonly waitMs?: number;
+  /** Backoff after transport errors. @default 200 */
+  readonly baseMs?: number;
+  /** @default 30_000 */
+  readonly capMs?: number;
+  readonly random?: () => number;
+}
+
+const DEFAULT_CHECKPOINT = 256;
+const DEFAULT_WAIT_MS = 10_000;
+
+/** One partner's replication from one sequencer. */
+export class PartnerReplica {
+  readonly #o: PartnerReplicaOptions;
+
+  constructor(opts: PartnerReplicaOptions) {
+    this.#o = opts;
+  }
+
+  /** The persisted cursor (nextIndex 0 when none). */
+  async cursor(): Promise<ReplicaCursor> {
+    return (await this.#o.cursors.load(this.#o.sourceId)) ?? { nextIndex: 0 };
+  }
+
+  /**
+   * Fetches the latest tree head (waiting up to `waitMs` for one beyond the cursor), verifies
+   * it, then pulls, verifies and applies every entry up to it. Throws
+   * {@link ReplicationHalted} on a failed check (now and on every later call) and ordinary
+   * errors for transport failures (retry later: the cursor only moves past applied entries).
+   */
+  async sync(waitMs = 0): Promise<SyncResult> {
+    const start = await this.cursor();
+    if (start.halted !== undefined) throw new ReplicationHalted(start.halted);
+    const head = await this.#o.source.treeHead(start.nextIndex + 1, waitMs);
+    await this.#check(start, checkTreeHead(this.#o.anchors, head));
+    const accepted = start.head;
+    const needsProof = accepted !== undefined && head.treeSize > accepted.treeSize && accepted.treeSize > 0;
+    const proof = needsProof ? await this.#o.source.consistencyProof(accepted.treeSize, head.treeSize) : [];
+    await this.#check(start, checkConsistency(accepted, head, proof));
+    let cursor: ReplicaCursor = { nextIndex: start.nextIndex, head };
+    if (accepted === undefined || accepted.treeSize !== head.treeSize) await this.#o.cursors.save(this.#o.sourceId, cursor);
+    let applied = 0;
+    if (cursor.nextIndex < head.treeSize) {
+      let batch: VerifiedEntry[] = [];
+      let expected = cursor.nextIndex;
+      // The write of one verified batch overlaps the verification of the next; batches are
+      // written one after another, in log order, and the cursor moves only past written ones.
+      let writing: Promise<void> = Promise.resolve();
+      const flush = async (): Promise<void> => {
+        await writing;
+        if (batch.length === 0) return;
+        const entries = batch;
+        batch = [];
+        writing = (async () => {
+          await this.#apply(entries);
+          applied += entries.length;
+          cursor = { nextIndex: entries[entries.length - 1]!.index + 1, head };
+          await this.#o.cursors.save(this.#o.sourceId, cursor);
+        })();
+        // Observed by the next flush or the drain below; never left unhandled meanwhile.
+        writing.catch(() => undefined);
+      };
+      try {
+        for await (const item of this.#o.source.entries(expected, head.treeSize)) {
+          const checked = this.#verify(expected, head, item);
+          if ('reason' in checked) {
+            // Entries verified before the bad one are good: apply them, then stop.
+            await flush();
+            await writing;
+            return this.#halt(cursor, checked);
+          }
+          batch.push(checked);
+          expected += 1;
+          if (batch.length >= (this.#o.checkpointEvery ?? DEFAULT_CHECKPOINT)) await flush();
+        }
+        await flush();
+        await writing;
+      } catch (err) {
+        // No write may outlive this sync: the next one starts from the persisted cursor.
+        await writing.catch(() => undefined);
+        throw err;
+      }
+    }
+    if (applied > 0) this.#o.log.info('replicated', { source: this.#o.sourceId, applied, treeSize: head.treeSize, rootHash: head.rootHash });
+    return { applied, treeSize: head.treeSize, rootHash: head.rootHash, caughtUp: cursor.nextIndex === head.treeSize };
+  }
+
+  /**
+   * Checks a tree head another partner accepted from the same sequencer against this
+   * partner's accepted head (the gossip that catches a sequencer showing different histories).
+   * The consistency proof comes from this partner's source and is verified. Halts with `fork`
+   * on equivocation; throws an ordinary error when the source cannot give a proof (retry).
+   */
+  async compareWithPeer(theirs: SignedTreeHead): Promise<void> {
+    const cursor = await this.cursor();
+    if (cursor.halted !== undefined) throw new ReplicationHalted(cursor.halted);
+    const mine = cursor.head;
+    if (mine === undefined) return;
+    const [small, large] = mine.treeSize <= theirs.treeSize ? [mine.treeSize, theirs.treeSize] : [theirs.treeSize, mine.treeSize];
+    const proof = small > 0 && small < large ? await this.#o.source.consistencyProof(small, large) : [];
+    await this.#check(cursor, checkPeerHead(this.#o.anchors, mine, theirs, proof));
+  }
+
+  /**
+   * Syncs until `signal` aborts: each sync long-polls the source for `waitMs`; transport
+   * errors are retried with capped exponential backoff. Rejects with {@link ReplicationHalted}
+   * when a check fails (the caller raises the condition, Event and metric).
+   */
+  async run(opts: RunOptions): Promise<void> {
+    let failures = 0;
+    while (!opts.signal.aborted) {
+      try {
+        await this.sync(opts.waitMs ?? DEFAULT_WAIT_MS);
+        failures = 0;
+      } catch (err) {
+        if (err instanceof ReplicationHalted) throw err;
+        failures += 1;
+        const delay = jitteredBackoff(failures, opts.baseMs ?? 200, opts.capMs ?? 30_000, opts.random ?? Math.random);
+        this.#o.log.warn('sync failed; retrying', { source: this.#o.sourceId, failures, delayMs: delay, err });
+        await abortableSleep(delay, opts.signal);
+      }
+    }
+  }
+
+  #verify(expected: number, head: SignedTreeHead, item: WireEntryResult): VerifiedEntry | Violation {
+    if (!item.ok) return { reason: 'malformed-entry', message: item.message, index: item.index };
+    const { entry, proof } = item;
+    if (entry.index !== expected) return { reason: 'out-of-order', message: `expected entry ${expected}, the source sent ${entry.index}`, index: entry.index };
+    const checked = checkEntry(this.#o.anchors, head, entry, proof);
+    if ('reason' in checked) return checked;
+    return { ...entry, digest: checked.digest };
+  }
+
+  async #apply(batch: readonly VerifiedEntry[]): Promise<void> {
+    if (this.#o.sink.applyMany !== undefined) {
+      await this.#o.sink.applyMany(batch);
+      return;
+    }
+    for (const entry of batch) await this.#o.sink.apply(entry);
+  }
+
+  async #check(cursor: ReplicaCursor, violation: Violation | undefined): Promise<void> {
+    if (violation !== undefined) await this.#halt(cursor, violation);
+  }
+
+  async #halt(cursor: ReplicaCursor, violation: Violation): Promise<never> {
+    const halted: HaltRecord = { ...violation, at: this.#o.now().toISOString() };
+    await this.#o.cursors.save(this.#o.sourceId, { ...cursor, halted });
+    this.#o.log.error('replication halted', { source: this.#o.sourceId, reason: violation.reason, index: violation.index, detail: violation.message });
+    throw new ReplicationHalted(violation);
+  }
+}
+
+function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}

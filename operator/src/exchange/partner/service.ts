@@ -1,0 +1,328 @@
+/**
+ * A partner operator's exchange edge (`threatmesh operator --exchange`): replicates the
+ * sequencer's log into MongoDB and ThreatIndicators, forwards local proposals, votes
+ * automatically, mirrors pending rounds and sends analysts' annotated votes (manualvote.ts,
+ * docs/voting.md), proposes the revocations analysts annotate (revocations.ts), gossips tree heads with peers, repairs drift and reports all of it on the
+ * PartnerNodes of the exchange namespace. Every dependency is injected; `startEdge` runs the
+ * loops until `stop()`. A halt (fork, forged entry…) stops applying from the sequencer, never
+ * the operator: it shows as condition Replicating=False, a Warning Event and a metric.
+ */
+import type { Db } from 'mongodb';
+import type { Registry } from 'prom-client';
+import { PARTNER_NODES } from '../../api/schemas/index.ts';
+import type { PartnerNode } from '../../api/types.ts';
+import type { AdmissionPolicy } from '../../controllers/threatindicator.ts';
+import type { VoterRegistry } from '../../api/partners.ts';
+import type { SigningKey } from '../../domain/signature.ts';
+import type { WarningList } from '../../feeds/warninglists.ts';
+import type { Logger } from '../../log.ts';
+import type { KubeClient } from '../../runtime/client.ts';
+import { sleep, systemClock, type Clock } from '../../runtime/clock.ts';
+import { KubeEventRecorder } from '../../runtime/events.ts';
+import type { Runnable } from '../../runtime/manager.ts';
+import { MongoCursorStore } from '../../store/cursor.ts';
+import { MongoIndicatorSink } from '../../store/indicators.ts';
+import { ExchangeClient } from '../protocol/client.ts';
+import { EdgeMetrics } from './metrics.ts';
+import { edgeNetwork, type EdgeNetwork, type SequencerRef } from './network.ts';
+import { EdgeSession, type PeerClientFactory, type SequencerClientFactory } from './session.ts';
+import { KubePartnerStatus, LagTracker, REPLICATING_REASON, haltConditionReason, type ReplicatingCondition } from './status.ts';
+import { ProposalForwarder } from './forwarder.ts';
+import { GossipClient, startGossipServer, type GossipServer } from './gossip.ts';
+import { KubeIndicatorSink } from './kubesink.ts';
+import { PendingMirror } from './manualvote.ts';
+import { RevocationRequests } from './revocations.ts';
+import type { EntrySink, ReplicationHalted, VerifiedEntry } from './replica.ts';
+import { roundJudge, type VotingPolicy } from './policy.ts';
+import type { PartnerEntry, TlsMaterial } from '../protocol/tls.ts';
+import { checkTreeHead } from '../../domain/verify.ts';
+
+/** Everything the edge is built from. */
+export interface EdgeOptions {
+  readonly client: KubeClient;
+  readonly db: Db;
+  /** Where PartnerNodes are read and replicated ThreatIndicators written. */
+  readonly namespace: string;
+  readonly partnerId: string;
+  readonly key: SigningKey;
+  readonly tls: TlsMaterial;
+  readonly votingPolicy: VotingPolicy;
+  /** Warning lists the voting policy consults; without them a policy with warningLists abstains. */
+  readonly warningList?: WarningList;
+  /** The operator's voter registry (the ThreatIndicator controller reads the same one). */
+  readonly registry: VoterRegistry;
+  /** The controller's admission policy, so replicated objects get the phase it computes. */
+  readonly admission?: AdmissionPolicy;
+  readonly metrics: Registry;
+  readonly log: Logger;
+  /** host:port of the gossip endpoint; port 0 picks a free one. */
+  readonly gossipBind: { readonly host: string; readonly port: number };
+  /** Status, gossip, forwarding and voting period. @default 2_000 */
+  readonly syncIntervalMs?: number;
+  /** Drift repair period. @default 300_000 */
+  readonly repairIntervalMs?: number;
+  readonly clock?: Clock;
+  /** @default ExchangeClient */
+  readonly sequencerClient?: SequencerClientFactory;
+  /** @default GossipClient */
+  readonly peerClient?: PeerClientFactory;
+  /** Long-poll of each replica sync. @default 10_000 */
+  readonly waitMs?: number;
+}
+
+/** A running edge. */
+export interface RunningEdge {
+  /** The gossip endpoint's port. */
+  readonly gossipPort: number;
+  /** Stops every loop, closes channels and the gossip endpoint. */
+  stop(): Promise<void>;
+}
+
+/** Starts the edge: opens the stores, serves gossip, and runs the sync loop until stopped. */
+export async function startEdge(opts: EdgeOptions): Promise<RunningEdge> {
+  const edge = new Edge(opts, await MongoIndicatorSink.open(opts.db));
+  await edge.start();
+  return edge;
+}
+
+class Edge implements RunningEdge {
+  readonly #o: EdgeOptions;
+  readonly #clock: Clock;
+  readonly #metrics: EdgeMetrics;
+  readonly #cursors: MongoCursorStore;
+  readonly #mongo: MongoIndicatorSink;
+  readonly #kube: KubeIndicatorSink;
+  readonly #status: KubePartnerStatus;
+  readonly #events: KubeEventRecorder;
+  readonly #forwarder: ProposalForwarder;
+  readonly #lag = new LagTracker();
+  readonly #abort = new AbortController();
+  #gossip: GossipServer | undefined;
+  #loop: Promise<void> = Promise.resolve();
+  #network: EdgeNetwork | undefined;
+  #session: EdgeSession | undefined;
+  #mirror: PendingMirror | undefined;
+  #revocations: RevocationRequests | undefined;
+  #lastRepair: number | undefined;
+  #problem: string | undefined;
+  #sessionPrint: string | undefined;
+  #haltCondition: ReplicatingCondition | undefined;
+
+  constructor(opts: EdgeOptions, mongo: MongoIndicatorSink) {
+    this.#o = opts;
+    this.#clock = opts.clock ?? systemClock;
+    const now = (): Date => new Date(this.#clock.now());
+    this.#metrics = new EdgeMetrics(opts.metrics);
+    this.#cursors = new MongoCursorStore(opts.db);
+    this.#mongo = mongo;
+    this.#kube = new KubeIndicatorSink({ client: opts.client, namespace: opts.namespace, voters: () => opts.registry.voters(), ...(opts.admission ? { policy: opts.admission } : {}), now, log: opts.log });
+    this.#status = new KubePartnerStatus(opts.client, now);
+    this.#events = new KubeEventRecorder({ writer: opts.client, log: opts.log, component: 'threatmesh-exchange', instance: opts.partnerId, now });
+    this.#forwarder = new ProposalForwarder({ client: opts.client, namespace: opts.namespace, partnerId: opts.partnerId, proposerKey: opts.key.publicKey, log: opts.log, onForwarded: (n) => this.#metrics.forwarded.inc(n) });
+  }
+
+  get gossipPort(): number {
+    return this.#gossip?.port ?? 0;
+  }
+
+  async start(): Promise<void> {
+    const directory = (): ReadonlyMap<string, PartnerEntry> => new Map((this.#network?.partners ?? []).map((p) => [p.partnerId, p]));
+    this.#gossip = await startGossipServer({
+      partnerId: this.#o.partnerId, directory, tls: this.#o.tls, address: `${this.#o.gossipBind.host}:${this.#o.gossipBind.port}`, log: this.#o.log,
+      acceptedHead: async () => (this.#session ? (await this.#session.replica.cursor()).head : undefined),
+    });
+    this.#o.log.info('exchange edge started', { partnerId: this.#o.partnerId, namespace: this.#o.namespace, gossipPort: this.#gossip.port });
+    this.#loop = this.#run();
+  }
+
+  async stop(): Promise<void> {
+    this.#abort.abort();
+    await this.#loop;
+    await this.#session?.stop();
+    this.#session = undefined;
+    await this.#gossip?.stop();
+    this.#o.log.info('exchange edge stopped', { partnerId: this.#o.partnerId });
+  }
+
+  #now(): Date {
+    return new Date(this.#clock.now());
+  }
+
+  async #run(): Promise<void> {
+    while (!this.#abort.signal.aborted) {
+      await this.#step('sync', () => this.#tick());
+      await sleep(this.#clock, this.#o.syncIntervalMs ?? 2_000, this.#abort.signal);
+    }
+  }
+
+  async #step(name: string, fn: () => Promise<unknown>): Promise<void> {
+    try {
+      await fn();
+    } catch (err) {
+      if (!this.#abort.signal.aborted) this.#o.log.warn(`exchange ${name} failed; retrying next period`, { err });
+    }
+  }
+
+  async #tick(): Promise<void> {
+    const nodes = (await this.#o.client.list<PartnerNode>(PARTNER_NODES, { namespace: this.#o.namespace })).items;
+    const network = edgeNetwork(nodes, this.#o.partnerId, this.#o.namespace);
+    this.#network = network;
+    if (network.sequencer === undefined) {
+      await this.#noSequencer(network, nodes);
+      return;
+    }
+    const session = await this.#ensureSession(network as EdgeNetwork & { sequencer: SequencerRef });
+    const seqSize = await this.#sequencerStatus(session, network.sequencer);
+    await this.#step('proposal forwarding', () => this.#forwarder.forwardOnce(session.client));
+    await this.#step('revocation requests', () => this.#revocations!.syncOnce());
+    if (network.partners.some((p) => p.partnerId === this.#o.partnerId && p.roles.includes('voter'))) {
+      await this.#step('voting', () => session.voter.voteOnce());
+      await this.#step('pending mirror and annotated votes', () => this.#mirror!.syncOnce());
+    }
+    for (const peer of network.peers) await this.#step('gossip', () => this.#peerStatus(session, peer));
+    await this.#step('drift repair', () => this.#repairWhenDue(session, seqSize));
+  }
+
+  async #noSequencer(network: EdgeNetwork, nodes: readonly PartnerNode[]): Promise<void> {
+    if (this.#problem !== network.problem) this.#o.log.warn('exchange edge waiting for a sequencer PartnerNode', { problem: network.problem });
+    this.#problem = network.problem;
+    await this.#session?.stop();
+    this.#session = undefined;
+    const condition: ReplicatingCondition = { status: 'False', reason: REPLICATING_REASON.NoSequencer, message: network.problem ?? 'no sequencer' };
+    for (const pn of nodes.filter((n) => n.spec.roles.includes('sequencer'))) await this.#status.write(pn, {}, condition);
+  }
+
+  async #ensureSession(network: EdgeNetwork & { sequencer: SequencerRef }): Promise<EdgeSession> {
+    this.#problem = undefined;
+    if (this.#session !== undefined && this.#sessionPrint === network.fingerprint) return this.#session;
+    await this.#session?.stop();
+    const o = this.#o;
+    const judge = roundJudge(o.votingPolicy, { ...(o.warningList ? { warningList: o.warningList } : {}), corroborated: (digest) => this.#forwarder.ownDigests().has(digest) });
+    const session = new EdgeSession({
+      network, partnerId: o.partnerId, key: o.key, tls: o.tls, cursors: this.#cursors, sink: this.#sink(), judge,
+      ...(o.admission?.quorum !== undefined ? { quorum: o.admission.quorum } : {}),
+      now: () => this.#now(), log: o.log,
+      sequencerClient: o.sequencerClient ?? ((c) => new ExchangeClient(c)),
+      peerClient: o.peerClient ?? ((c) => new GossipClient(c)),
+      onHalt: (err, peer) => void this.#step('halt report', () => this.#onHalt(err, network.sequencer, peer)),
+      onVote: (v) => this.#metrics.votes.inc({ decision: v.decision }),
+      ...(o.waitMs !== undefined ? { waitMs: o.waitMs } : {}),
+    });
+    this.#session = session;
+    this.#mirror = new PendingMirror({ client: o.client, namespace: o.namespace, sequencer: session.client, partnerId: o.partnerId, key: o.key, partners: () => network.partners, now: () => this.#now(), log: o.log, skip: (round) => session.voter.hasVoted(round.subject) });
+    const isVoter = (): boolean => this.#network?.partners.some((p) => p.partnerId === o.partnerId && p.roles.includes('voter')) === true;
+    this.#revocations = new RevocationRequests({ client: o.client, namespace: o.namespace, sequencer: session.client, partnerId: o.partnerId, key: o.key, isVoter, now: () => this.#now(), log: o.log });
+    this.#sessionPrint = network.fingerprint;
+    this.#lastRepair = undefined;
+    this.#haltCondition = undefined;
+    o.log.info('replicating from the sequencer', { sequencer: network.sequencer.partnerId, endpoint: network.sequencer.endpoint, partners: network.partners.length });
+    session.start();
+    return session;
+  }
+
+  #sink(): EntrySink {
+    const mongo = this.#mongo;
+    const kube = this.#kube;
+    const applied = this.#metrics.applied;
+    const applyMany = async (entries: readonly VerifiedEntry[]): Promise<void> => {
+      // MongoDB first: drift repair rebuilds the cluster from it, never the other way round.
+      await mongo.applyMany(entries);
+      await kube.applyMany(entries);
+      applied.inc(entries.length);
+    };
+    return { apply: (e) => applyMany([e]), applyMany };
+  }
+
+  /** Sequencer PartnerNode status; returns the sequencer's verified tree size (undefined when unreachable). */
+  async #sequencerStatus(session: EdgeSession, seq: SequencerRef): Promise<number | undefined> {
+    const now = this.#now();
+    const cursor = await session.replica.cursor();
+    let size: number | undefined;
+    try {
+      const head = await session.client.treeHead(0, 0);
+      if (checkTreeHead({ sequencerKey: seq.key, partners: [] }, head) === undefined) {
+        this.#lag.observe(head);
+        size = head.treeSize;
+      }
+    } catch (err) {
+      this.#o.log.debug('sequencer unreachable', { endpoint: seq.endpoint, err });
+    }
+    const applied = cursor.nextIndex;
+    const lag = this.#lag.lag(applied, size ?? Math.max(applied, cursor.head?.treeSize ?? 0), now);
+    this.#metrics.treeSize.set(cursor.head?.treeSize ?? 0);
+    this.#metrics.lagEntries.set(lag.entries);
+    const halted = session.halted;
+    const condition: ReplicatingCondition = halted !== undefined
+      ? this.#haltCondition ?? { status: 'False', reason: haltConditionReason(halted.reason), message: `replication halted (${halted.reason}): ${halted.message}` }
+      : size === undefined
+        ? { status: 'False', reason: REPLICATING_REASON.Unreachable, message: `sequencer ${seq.endpoint} unreachable; retrying` }
+        : { status: 'True', reason: REPLICATING_REASON.Replicating, message: `replicating from ${seq.partnerId} at ${seq.endpoint}` };
+    await this.#status.write(seq.node, {
+      reachable: size !== undefined, ...(size !== undefined ? { lastSeen: now.toISOString() } : {}),
+      logSize: cursor.head?.treeSize ?? 0, ...(cursor.head ? { rootHash: cursor.head.rootHash } : {}), lagEntries: lag.entries, lagSeconds: lag.seconds,
+    }, condition);
+    return size;
+  }
+
+  async #peerStatus(session: EdgeSession, peer: PartnerNode): Promise<void> {
+    const now = this.#now().toISOString();
+    try {
+      const got = await session.gossip(peer);
+      await this.#status.write(peer, { reachable: true, lastSeen: now, ...(got.head ? { logSize: got.head.treeSize, rootHash: got.head.rootHash } : {}) }, undefined);
+    } catch (err) {
+      await this.#status.write(peer, { reachable: false }, undefined);
+      throw err;
+    }
+  }
+
+  async #repairWhenDue(session: EdgeSession, seqSize: number | undefined): Promise<void> {
+    if (session.halted !== undefined || seqSize === undefined) return;
+    const now = this.#clock.now();
+    if (this.#lastRepair === undefined) {
+      // The first repair waits for the first catch-up, so it does not race the initial replication.
+      if ((await session.replica.cursor()).nextIndex < seqSize) return;
+    } else if (now - this.#lastRepair < (this.#o.repairIntervalMs ?? 300_000)) {
+      return;
+    }
+    this.#lastRepair = now;
+    await this.#kube.repair(await this.#mongo.all());
+  }
+
+  async #onHalt(err: ReplicationHalted, seq: SequencerRef, peer: PartnerNode | undefined): Promise<void> {
+    this.#metrics.halted.set({ reason: err.reason }, 1);
+    const reason = haltConditionReason(err.reason);
+    const message = `replication halted (${err.reason})${peer ? ` on the tree head gossiped by ${peer.spec.partnerId}` : ''}: ${err.message}`;
+    this.#o.log.error('exchange replication halted', { reason: err.reason, peer: peer?.spec.partnerId, detail: err.message });
+    const condition: ReplicatingCondition = { status: 'False', reason, message };
+    this.#haltCondition = condition;
+    await this.#status.write(seq.node, {}, condition);
+    await this.#events.event(seq.node, 'Warning', reason, message);
+    if (peer !== undefined) {
+      await this.#status.write(peer, {}, condition);
+      await this.#events.event(peer, 'Warning', reason, message);
+    }
+  }
+}
+
+/**
+ * The edge as a leader-only Runnable of the operator's manager: `start` launches it (a failed
+ * start is logged and reported through `onError`, the operator keeps running), `stop` waits
+ * for the launch and stops it gracefully.
+ */
+export function edgeRunnable(launch: () => Promise<RunningEdge>, log: Logger, onError?: (err: unknown) => void): Runnable {
+  let running: Promise<RunningEdge | undefined> = Promise.resolve(undefined);
+  return {
+    name: 'exchange-edge',
+    start: () => {
+      running = launch().catch((err: unknown) => {
+        log.error('exchange edge failed to start', { err });
+        onError?.(err);
+        return undefined;
+      });
+    },
+    stop: async () => {
+      await (await running)?.stop();
+      return true;
+    },
+  };
+}

@@ -1,0 +1,176 @@
+/**
+ * One configuration of a partner's edge: the sequencer client, the replica (running
+ * PartnerReplica.run in the background), the automatic voter and the peers' gossip clients,
+ * all built for one {@link EdgeNetwork}. When the PartnerNodes change the edge stops the
+ * session and builds a new one with the new trust anchors.
+ */
+import type { PartnerNode } from '../../api/types.ts';
+import type { Vote } from '../../domain/quorum.ts';
+import type { SigningKey } from '../../domain/signature.ts';
+import type { Logger } from '../../log.ts';
+import type { ExchangeClientOptions, ItemRefusal } from '../protocol/client.ts';
+import type { EdgeNetwork, SequencerRef } from './network.ts';
+import type { ProposalSink } from './forwarder.ts';
+import { serverNameFor, type GossipClientOptions, type PeerHead } from './gossip.ts';
+import { PartnerReplica, ReplicationHalted, type CursorStore, type EntrySink, type LogSource } from './replica.ts';
+import type { TlsMaterial } from '../protocol/tls.ts';
+import { AutoVoter, type VoterClient, type VotingPolicy as RoundJudge } from './voter.ts';
+import type { VoteResult } from '../sequencer/sequencer.ts';
+
+/** The sequencer calls the edge makes (ExchangeClient implements them). */
+export interface SequencerClient extends LogSource, VoterClient, ProposalSink {
+  voteBatch(vs: readonly Vote[]): Promise<ReadonlyArray<VoteResult | ItemRefusal>>;
+  close(): void;
+}
+
+/** Reads one peer's accepted head (GossipClient implements it). */
+export interface PeerClient {
+  acceptedHead(): Promise<PeerHead>;
+  close(): void;
+}
+
+/** Builds the sequencer client (ExchangeClient in production). */
+export type SequencerClientFactory = (opts: ExchangeClientOptions) => SequencerClient;
+/** Builds a peer's gossip client (GossipClient in production). */
+export type PeerClientFactory = (opts: GossipClientOptions) => PeerClient;
+
+/** What a session is built from. */
+export interface SessionOptions {
+  readonly network: EdgeNetwork & { readonly sequencer: SequencerRef };
+  readonly partnerId: string;
+  readonly key: SigningKey;
+  readonly tls: TlsMaterial;
+  readonly cursors: CursorStore;
+  readonly sink: EntrySink;
+  readonly judge: RoundJudge;
+  readonly quorum?: number;
+  readonly now: () => Date;
+  readonly log: Logger;
+  readonly sequencerClient: SequencerClientFactory;
+  readonly peerClient: PeerClientFactory;
+  /** Called once when replication halts (from the log or from a peer's head). */
+  readonly onHalt: (err: ReplicationHalted, peer: PartnerNode | undefined) => void;
+  /** Called for each automatic vote sent. */
+  readonly onVote?: (v: Vote) => void;
+  /** Long-poll of each sync. @default 10_000 */
+  readonly waitMs?: number;
+}
+
+/**
+ * The source with its long poll ended by `signal`: closing a gRPC channel lets calls in flight
+ * finish, so without this a stop would wait out the whole tree-head wait.
+ */
+function abortableSource(source: LogSource, signal: AbortSignal): LogSource {
+  const aborted = new Promise<never>((_resolve, reject) => {
+    signal.addEventListener('abort', () => reject(new Error('edge session stopped')), { once: true });
+  });
+  // Nobody may be waiting when the session stops; an unhandled rejection would crash the process.
+  aborted.catch(() => undefined);
+  return {
+    treeHead: (min, waitMs) => Promise.race([source.treeHead(min, waitMs), aborted]),
+    consistencyProof: (a, b) => source.consistencyProof(a, b),
+    entries: (from, size) => source.entries(from, size),
+  };
+}
+
+/** A running edge session. */
+export class EdgeSession {
+  readonly client: SequencerClient;
+  readonly replica: PartnerReplica;
+  readonly voter: AutoVoter;
+  readonly #o: SessionOptions;
+  readonly #abort = new AbortController();
+  readonly #peers = new Map<string, PeerClient>();
+  #running: Promise<void> = Promise.resolve();
+  #halted: ReplicationHalted | undefined;
+
+  constructor(opts: SessionOptions) {
+    this.#o = opts;
+    const seq = opts.network.sequencer;
+    this.client = opts.sequencerClient({ address: seq.endpoint, tls: opts.tls, serverName: serverNameFor(seq.endpoint) });
+    this.replica = new PartnerReplica({
+      sourceId: `sequencer:${seq.partnerId}`, source: abortableSource(this.client, this.#abort.signal), sink: opts.sink, cursors: opts.cursors,
+      anchors: { sequencerKey: seq.key, partners: opts.network.partners, ...(opts.quorum !== undefined ? { quorum: opts.quorum } : {}) },
+      now: opts.now, log: opts.log,
+    });
+    const client = this.client;
+    const counting: VoterClient = {
+      listPending: () => client.listPending(),
+      vote: async (v) => {
+        const r = await client.vote(v);
+        opts.onVote?.(v);
+        return r;
+      },
+      voteBatch: async (vs) => {
+        const rs = await client.voteBatch(vs);
+        rs.forEach((r, i) => {
+          const v = vs[i];
+          if (r.status !== 'refused' && v !== undefined) opts.onVote?.(v);
+        });
+        return rs;
+      },
+    };
+    this.voter = new AutoVoter({ partnerId: opts.partnerId, key: opts.key, client: counting, policy: opts.judge, partners: opts.network.partners, now: opts.now, log: opts.log });
+  }
+
+  /** Why replication halted, once it has. */
+  get halted(): ReplicationHalted | undefined {
+    return this.#halted;
+  }
+
+  /** Starts replicating in the background. */
+  start(): void {
+    this.#running = this.replica.run({ signal: this.#abort.signal, waitMs: this.#o.waitMs ?? 10_000 }).catch((err: unknown) => {
+      if (err instanceof ReplicationHalted) this.halt(err, undefined);
+      else this.#o.log.error('replication loop failed', { err });
+    });
+  }
+
+  /** Records a halt (once), stops applying and tells the edge. */
+  halt(err: ReplicationHalted, peer: PartnerNode | undefined): void {
+    if (this.#halted !== undefined) return;
+    this.#halted = err;
+    this.#abort.abort();
+    this.#o.onHalt(err, peer);
+  }
+
+  /** Asks `peer` for its accepted head and compares it with ours; halts on a fork. Rejects on transport errors. */
+  async gossip(peer: PartnerNode): Promise<PeerHead> {
+    const got = await this.#peer(peer).acceptedHead();
+    if (got.partnerId !== peer.spec.partnerId) throw new Error(`gossip endpoint ${peer.spec.endpoint} answered as ${JSON.stringify(got.partnerId)}, not ${peer.spec.partnerId}`);
+    if (got.head === undefined || this.#halted !== undefined) return got;
+    // A halt persisted before this session (a restart) belongs to the sequencer, not to this peer.
+    const persisted = (await this.replica.cursor()).halted;
+    if (persisted !== undefined) {
+      this.halt(new ReplicationHalted(persisted), undefined);
+      return got;
+    }
+    try {
+      await this.replica.compareWithPeer(got.head);
+    } catch (err) {
+      if (!(err instanceof ReplicationHalted)) throw err;
+      this.halt(err, peer);
+    }
+    return got;
+  }
+
+  /** Stops replication and closes every channel. */
+  async stop(): Promise<void> {
+    this.#abort.abort();
+    // Closing the channel ends an in-flight long poll, so run() sees the abort promptly.
+    this.client.close();
+    await this.#running;
+    for (const p of this.#peers.values()) p.close();
+    this.#peers.clear();
+  }
+
+  #peer(pn: PartnerNode): PeerClient {
+    const id = `${pn.spec.partnerId}@${pn.spec.endpoint}`;
+    let c = this.#peers.get(id);
+    if (c === undefined) {
+      c = this.#o.peerClient({ address: pn.spec.endpoint, tls: this.#o.tls, serverName: serverNameFor(pn.spec.endpoint) });
+      this.#peers.set(id, c);
+    }
+    return c;
+  }
+}

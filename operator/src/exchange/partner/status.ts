@@ -1,0 +1,112 @@
+/**
+ * PartnerNode status written by a partner's exchange edge: reachability, the replicated log
+ * size and root, lag, and the `Replicating` condition. Only these fields are merge-patched
+ * (with the object's resourceVersion, so a concurrent write of the PartnerNode controller is
+ * never overwritten: a conflict is retried next period), keeping the controller's Ready.
+ */
+import { isDeepStrictEqual } from 'node:util';
+import { PARTNER_NODES } from '../../api/schemas/index.ts';
+import type { PartnerNode, PartnerNodeStatus } from '../../api/types.ts';
+import type { SignedTreeHead } from '../../domain/treehead.ts';
+import { ApiError, type KubeReader, type StatusWriter } from '../../runtime/client.ts';
+import { setCondition } from '../../runtime/status.ts';
+import type { HaltReason } from '../../domain/verify.ts';
+
+/** Condition type the edge owns on PartnerNodes. */
+export const REPLICATING = 'Replicating';
+
+/** Reasons of the Replicating condition (halt reasons are CamelCased: fork → Fork). */
+export const REPLICATING_REASON = { Replicating: 'Replicating', NoSequencer: 'NoSequencer', Unreachable: 'Unreachable' } as const;
+
+/** The `Replicating` condition to set; undefined leaves it as it is. */
+export interface ReplicatingCondition {
+  readonly status: 'True' | 'False';
+  readonly reason: string;
+  readonly message: string;
+}
+
+/** The status fields the edge owns. */
+export type EdgeFields = Pick<PartnerNodeStatus, 'reachable' | 'lastSeen' | 'logSize' | 'rootHash' | 'lagEntries' | 'lagSeconds'>;
+
+/** A halt reason as a condition reason (metav1.Condition reasons are CamelCase, no dashes). */
+export function haltConditionReason(reason: HaltReason): string {
+  return reason.split('-').map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join('');
+}
+
+/**
+ * How far this partner is behind the sequencer. It remembers the heads it saw (size and signed
+ * time); lag in seconds is the age of the oldest head whose entries are not all applied.
+ */
+export class LagTracker {
+  readonly #heads: Array<{ size: number; at: number }> = [];
+
+  /** Records a head seen at the sequencer. */
+  observe(head: SignedTreeHead): void {
+    const last = this.#heads[this.#heads.length - 1];
+    if (last !== undefined && last.size >= head.treeSize) return;
+    const at = Date.parse(head.timestamp);
+    this.#heads.push({ size: head.treeSize, at: Number.isNaN(at) ? 0 : at });
+  }
+
+  /** Lag given the entries applied, at `now`; 0/0 when caught up with every head seen. */
+  lag(applied: number, sequencerSize: number, now: Date): { entries: number; seconds: number } {
+    while (this.#heads.length > 0 && this.#heads[0]!.size <= applied) this.#heads.shift();
+    const entries = Math.max(0, sequencerSize - applied);
+    const oldest = this.#heads[0];
+    if (entries === 0 || oldest === undefined) return { entries, seconds: 0 };
+    return { entries, seconds: Math.max(0, Math.floor((now.getTime() - oldest.at) / 1000)) };
+  }
+}
+
+/** Writes the edge's fields (only those given) and optionally the Replicating condition. */
+export interface PartnerStatusWriter {
+  write(node: PartnerNode, fields: EdgeFields, condition: ReplicatingCondition | undefined): Promise<boolean>;
+}
+
+/** How often lastSeen alone is refreshed: writing it every sync period would churn the object. */
+const LAST_SEEN_REFRESH_MS = 30_000;
+
+/** The PartnerNode status writer over the Kubernetes API. */
+export class KubePartnerStatus implements PartnerStatusWriter {
+  readonly #client: KubeReader & StatusWriter;
+  readonly #now: () => Date;
+
+  constructor(client: KubeReader & StatusWriter, now: () => Date) {
+    this.#client = client;
+    this.#now = now;
+  }
+
+  /** Patches what changed; returns true when it wrote. A conflict or a vanished object is left for the next period. */
+  async write(node: PartnerNode, fields: EdgeFields, condition: ReplicatingCondition | undefined): Promise<boolean> {
+    const fresh = await this.#client.get<PartnerNode>(PARTNER_NODES, node.metadata.name, node.metadata.namespace);
+    if (fresh === undefined) return false;
+    const next = this.#changes(fresh.status ?? {}, fields, condition);
+    if (Object.keys(next).length === 0) return false;
+    try {
+      await this.#client.patchStatus(PARTNER_NODES, fresh.metadata.name, fresh.metadata.namespace, { metadata: { resourceVersion: fresh.metadata.resourceVersion }, status: next });
+      return true;
+    } catch (err) {
+      if (err instanceof ApiError && (err.status === 409 || err.status === 404)) return false;
+      throw err;
+    }
+  }
+
+  #changes(current: PartnerNodeStatus, fields: EdgeFields, condition: ReplicatingCondition | undefined): Record<string, unknown> {
+    const next = changedFields(current, fields);
+    if (condition === undefined) return next;
+    const conditions = setCondition(current.conditions, { type: REPLICATING, ...condition }, this.#now());
+    if (!isDeepStrictEqual(conditions, current.conditions)) next['conditions'] = conditions;
+    return next;
+  }
+}
+
+function changedFields(current: PartnerNodeStatus, fields: EdgeFields): Record<string, unknown> {
+  const next: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(fields)) if (v !== undefined && k !== 'lastSeen' && !isDeepStrictEqual((current as Record<string, unknown>)[k], v)) next[k] = v;
+  if (fields.lastSeen !== undefined && (Object.keys(next).length > 0 || staleLastSeen(current.lastSeen, fields.lastSeen))) next['lastSeen'] = fields.lastSeen;
+  return next;
+}
+
+function staleLastSeen(old: string | undefined, now: string): boolean {
+  return old === undefined || Date.parse(now) - Date.parse(old) >= LAST_SEEN_REFRESH_MS;
+}

@@ -1,0 +1,224 @@
+/**
+ * A partner's client of the sequencer's exchange: mutual TLS, a deadline on every call,
+ * keepalives, bounded message sizes, and retries with capped exponential backoff (equal
+ * jitter) when the server is UNAVAILABLE. Every unary call is idempotent on the server, so
+ * retrying is safe. Refusals come back as {@link ExchangeCallError} with the server's reason.
+ */
+import * as grpc from '@grpc/grpc-js';
+import type { Vote } from '../../domain/quorum.ts';
+import type { SignedTreeHead } from '../../domain/treehead.ts';
+import { jitteredBackoff } from '../../runtime/ratelimit.ts';
+import type { ExchangeClient as GeneratedClient } from './gen/threatmesh/exchange/v1/Exchange.ts';
+import type { LogEntry__Output } from './gen/threatmesh/exchange/v1/LogEntry.ts';
+import type { PendingProposals__Output } from './gen/threatmesh/exchange/v1/PendingProposals.ts';
+import type { Proof__Output } from './gen/threatmesh/exchange/v1/Proof.ts';
+import type { ProposalAck__Output } from './gen/threatmesh/exchange/v1/ProposalAck.ts';
+import type { Proposal } from './gen/threatmesh/exchange/v1/Proposal.ts';
+import type { ProposalBatchAck__Output } from './gen/threatmesh/exchange/v1/ProposalBatchAck.ts';
+import type { Refusal__Output } from './gen/threatmesh/exchange/v1/Refusal.ts';
+import type { VoteBatchAck__Output } from './gen/threatmesh/exchange/v1/VoteBatchAck.ts';
+import type { SignedTreeHead__Output } from './gen/threatmesh/exchange/v1/SignedTreeHead.ts';
+import type { VoteAck__Output } from './gen/threatmesh/exchange/v1/VoteAck.ts';
+import { loadExchangePackage } from './proto.ts';
+import type { PendingRound, ProposalInput, ProposalResult, VoteResult } from '../sequencer/sequencer.ts';
+import { REASON_TRAILER } from '../sequencer/server.ts';
+import { channelCredentials, type TlsMaterial } from './tls.ts';
+import { entryFromWire, headFromWire, kindFromWire, kindToWire, voteToWire, windowFromWire, type WireEntryResult } from './wire.ts';
+import { parseIndicatorJson, parseMetaJson } from '../../domain/entry.ts';
+
+/** Retry policy for UNAVAILABLE. */
+export interface RetryPolicy {
+  /** Attempts in all, the first included. @default 5 */
+  readonly attempts?: number;
+  /** @default 100 */
+  readonly baseMs?: number;
+  /** @default 5_000 */
+  readonly capMs?: number;
+}
+
+/** How to reach and call the sequencer. */
+export interface ExchangeClientOptions {
+  /** host:port of the sequencer. */
+  readonly address: string;
+  readonly tls: TlsMaterial;
+  /** Deadline of each unary call (a tree-head wait is added to it). @default 10_000 */
+  readonly deadlineMs?: number;
+  /** Deadline of one entry stream. @default 300_000 */
+  readonly streamDeadlineMs?: number;
+  readonly retry?: RetryPolicy;
+  /** Largest message sent or received. @default 4 MiB */
+  readonly maxMessageBytes?: number;
+  /** Keepalive ping interval. @default 30_000 */
+  readonly keepaliveMs?: number;
+  /**
+   * The name to check in the server certificate when it differs from the address host (for
+   * example `localhost` when dialing 127.0.0.1: TLS SNI cannot carry an IP address).
+   */
+  readonly serverName?: string;
+  /** Injected for tests of the retry loop; default setTimeout / Math.random. */
+  readonly sleep?: (ms: number) => Promise<void>;
+  readonly random?: () => number;
+}
+
+/** A failed call: the gRPC status, its details, and the server's refusal reason when it sent one. */
+export class ExchangeCallError extends Error {
+  /** gRPC status code. */
+  readonly code: grpc.status;
+  /** The `threatmesh-reason` trailer (a RefusalReason), if any. */
+  readonly reason: string | undefined;
+  constructor(code: grpc.status, message: string, reason: string | undefined) {
+    super(message);
+    this.name = 'ExchangeCallError';
+    this.code = code;
+    this.reason = reason;
+  }
+}
+
+/** One refused item of a batch call: the reason and message a single call would have failed with. */
+export interface ItemRefusal {
+  readonly status: 'refused';
+  readonly reason: string;
+  readonly message: string;
+}
+
+const DEFAULTS = { deadlineMs: 10_000, streamDeadlineMs: 300_000, attempts: 5, baseMs: 100, capMs: 5_000, maxMessageBytes: 4 * 1024 * 1024, keepaliveMs: 30_000 };
+
+/** The exchange client. Call {@link close} when done. */
+export class ExchangeClient {
+  readonly #client: GeneratedClient;
+  readonly #opts: ExchangeClientOptions;
+
+  constructor(opts: ExchangeClientOptions) {
+    this.#opts = opts;
+    const max = opts.maxMessageBytes ?? DEFAULTS.maxMessageBytes;
+    const Client = loadExchangePackage().Exchange;
+    this.#client = new Client(opts.address, channelCredentials(opts.tls), {
+      'grpc.max_receive_message_length': max,
+      'grpc.max_send_message_length': max,
+      'grpc.keepalive_time_ms': opts.keepaliveMs ?? DEFAULTS.keepaliveMs,
+      'grpc.keepalive_timeout_ms': 10_000,
+      'grpc.keepalive_permit_without_calls': 1,
+      // Our own retry loop decides; grpc-js's transparent retries would double it.
+      'grpc.enable_retries': 0,
+      ...(opts.serverName !== undefined ? { 'grpc.ssl_target_name_override': opts.serverName, 'grpc.default_authority': opts.serverName } : {}),
+    });
+  }
+
+  /** Submits a proposal. */
+  async propose(p: ProposalInput): Promise<ProposalResult> {
+    return proposalResult(await this.#unary<ProposalAck__Output>('Propose', (cb, o) => this.#client.Propose(proposalToWire(p), o, cb)));
+  }
+
+  /** Submits this partner's vote. */
+  async vote(v: Vote): Promise<VoteResult> {
+    return voteResult(await this.#unary<VoteAck__Output>('Vote', (cb, o) => this.#client.Vote(voteToWire(v), o, cb)));
+  }
+
+  /** Submits up to 1,000 proposals in one call; each gets its result or its refusal, in order. */
+  async proposeBatch(ps: readonly ProposalInput[]): Promise<Array<ProposalResult | ItemRefusal>> {
+    const res = await this.#unary<ProposalBatchAck__Output>('ProposeBatch', (cb, o) => this.#client.ProposeBatch({ proposals: ps.map(proposalToWire) }, o, cb));
+    return res.outcomes.map((x) => (x.ack ? proposalResult(x.ack) : refused(x.refusal)));
+  }
+
+  /** Submits up to 1,000 of this partner's votes in one call; each gets its result or its refusal, in order. */
+  async voteBatch(vs: readonly Vote[]): Promise<Array<VoteResult | ItemRefusal>> {
+    const res = await this.#unary<VoteBatchAck__Output>('VoteBatch', (cb, o) => this.#client.VoteBatch({ votes: vs.map(voteToWire) }, o, cb));
+    return res.outcomes.map((x) => (x.ack ? voteResult(x.ack) : refused(x.refusal)));
+  }
+
+  /** The rounds waiting for votes, every page of them, with their signed metadata; rounds whose indicator or metadata does not parse are left out. */
+  async listPending(): Promise<PendingRound[]> {
+    const rounds: PendingRound[] = [];
+    for (let offset = 0; ; ) {
+      const res = await this.#unary<PendingProposals__Output>('ListPending', (cb, o) => this.#client.ListPending({ offset, limit: 0 }, o, cb));
+      for (const p of res.proposals) {
+        const parsed = parseIndicatorJson(p.indicatorJson);
+        const meta = parseMetaJson(p.metaJson);
+        const kind = kindFromWire(p.kind);
+        if (!parsed.ok || !meta.ok || kind === undefined) continue;
+        rounds.push({ kind, indicator: parsed.indicator, indicatorJson: p.indicatorJson, ...(meta.meta !== undefined ? { meta: meta.meta } : {}), digest: p.digest, subject: p.subject, proposerId: p.proposerId, signature: p.signature, window: windowFromWire(p.window), tally: { approvals: p.approvals, rejections: p.rejections, required: p.required } });
+      }
+      offset += res.proposals.length;
+      if (res.proposals.length === 0 || offset >= res.total) return rounds;
+    }
+  }
+
+  /** The latest signed tree head, waiting up to `waitMs` for the log to reach `minTreeSize`. Unverified: check it with checkTreeHead. */
+  async treeHead(minTreeSize = 0, waitMs = 0): Promise<SignedTreeHead> {
+    const head = await this.#unary<SignedTreeHead__Output>('GetTreeHead', (cb, o) => this.#client.GetTreeHead({ minTreeSize, waitMs }, o, cb), waitMs);
+    return headFromWire(head);
+  }
+
+  /** Consistency proof between two tree sizes. */
+  async consistencyProof(oldSize: number, newSize: number): Promise<string[]> {
+    return (await this.#unary<Proof__Output>('GetConsistencyProof', (cb, o) => this.#client.GetConsistencyProof({ oldSize, newSize }, o, cb))).hashes;
+  }
+
+  /** Inclusion proof of a leaf. */
+  async inclusionProof(index: number, treeSize: number): Promise<string[]> {
+    return (await this.#unary<Proof__Output>('GetInclusionProof', (cb, o) => this.#client.GetInclusionProof({ index, treeSize }, o, cb))).hashes;
+  }
+
+  /** Streams entries [from, treeSize) with proofs in that tree; decoded, unverified. Not retried: the caller resumes from its cursor. */
+  async *entries(from: number, treeSize: number): AsyncGenerator<WireEntryResult> {
+    const stream = this.#client.StreamEntries({ fromIndex: from, treeSize }, { deadline: Date.now() + (this.#opts.streamDeadlineMs ?? DEFAULTS.streamDeadlineMs) });
+    try {
+      for await (const msg of stream as AsyncIterable<LogEntry__Output>) yield entryFromWire(msg);
+    } catch (err) {
+      throw toCallError('StreamEntries', err);
+    } finally {
+      stream.cancel();
+    }
+  }
+
+  /** Closes the channel. */
+  close(): void {
+    this.#client.close();
+  }
+
+  async #unary<T>(method: string, call: (cb: (err: grpc.ServiceError | null, res?: T) => void, opts: grpc.CallOptions) => void, extraMs = 0): Promise<T> {
+    const attempts = this.#opts.retry?.attempts ?? DEFAULTS.attempts;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await new Promise<T>((resolve, reject) => {
+          call((err, res) => (err === null && res !== undefined ? resolve(res) : reject(err ?? new Error('empty response'))), { deadline: Date.now() + (this.#opts.deadlineMs ?? DEFAULTS.deadlineMs) + extraMs });
+        });
+      } catch (err) {
+        const failure = toCallError(method, err);
+        if (failure.code !== grpc.status.UNAVAILABLE || attempt >= attempts) throw failure;
+        await this.#sleep(jitteredBackoff(attempt, this.#opts.retry?.baseMs ?? DEFAULTS.baseMs, this.#opts.retry?.capMs ?? DEFAULTS.capMs, this.#opts.random ?? Math.random));
+      }
+    }
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return this.#opts.sleep !== undefined ? this.#opts.sleep(ms) : new Promise((resolve) => setTimeout(resolve, ms));
+  }
+}
+
+function proposalToWire(p: ProposalInput): Proposal {
+  return { kind: kindToWire(p.kind), indicatorJson: p.indicatorJson, metaJson: p.metaJson ?? '', proposerId: p.proposerId, signature: p.signature };
+}
+
+function proposalResult(ack: ProposalAck__Output): ProposalResult {
+  const status = ack.status === 'OPENED' ? 'opened' : ack.status === 'ALREADY_PENDING' ? 'already-pending' : 'already-admitted';
+  return { status, digest: ack.digest, subject: ack.subject, ...(status === 'already-admitted' ? { logIndex: ack.logIndex } : { window: windowFromWire(ack.window) }) };
+}
+
+function voteResult(ack: VoteAck__Output): VoteResult {
+  const status = ack.status === 'APPROVED' ? 'approved' : ack.status === 'REJECTED' ? 'rejected' : ack.status === 'DUPLICATE' ? 'duplicate' : 'counted';
+  return { status, approvals: ack.approvals, rejections: ack.rejections, required: ack.required, ...(status === 'approved' ? { logIndex: ack.logIndex } : {}) };
+}
+
+function refused(r: Refusal__Output | null | undefined): ItemRefusal {
+  return { status: 'refused', reason: r?.reason ?? 'unknown', message: r?.message ?? 'refused without a reason' };
+}
+
+function toCallError(method: string, err: unknown): ExchangeCallError {
+  if (err instanceof ExchangeCallError) return err;
+  const e = err as Partial<grpc.ServiceError>;
+  const code = typeof e?.code === 'number' ? e.code : grpc.status.UNKNOWN;
+  const reason = e?.metadata?.get(REASON_TRAILER)[0];
+  const details = typeof e?.details === 'string' ? e.details : err instanceof Error ? err.message : String(err);
+  return new ExchangeCallError(code, `${method}: ${grpc.status[code] ?? code}: ${details}`, typeof reason === 'string' ? reason : undefined);
+}

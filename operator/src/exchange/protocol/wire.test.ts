@@ -1,0 +1,80 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { signVote } from '../../domain/quorum.ts';
+import { SigningKey } from '../../domain/signature.ts';
+import { entryLeafHash, signProposal, type IndexedEntry } from '../../domain/entry.ts';
+import { entryFromWire, entryToWire, voteFromWire, voteToWire } from './wire.ts';
+import type { LogEntry__Output } from './gen/threatmesh/exchange/v1/LogEntry.ts';
+import type { SignedVote__Output } from './gen/threatmesh/exchange/v1/SignedVote.ts';
+import type { Vote } from '../../domain/quorum.ts';
+
+const key = SigningKey.generate();
+const indicator = { type: 'ipv4', value: '198.51.100.7' } as const;
+const withReason = signVote(key, { partnerId: 'a', digest: 'd'.repeat(64), decision: 'reject', reason: 'seen benign', signedAt: '2026-03-01T12:00:00Z' });
+const withoutReason = signVote(key, { partnerId: 'b', digest: 'd'.repeat(64), decision: 'approve', signedAt: '2026-03-01T12:00:00Z' });
+const entry: IndexedEntry = {
+  index: 7, kind: 'add', indicator, proposerId: 'a', proposalSignature: signProposal(key, 'add', indicator),
+  window: { opensAt: '2026-03-01T11:59:00Z', closesAt: '2026-03-01T13:00:00Z' }, votes: [withReason, withoutReason],
+};
+const meta = { tlp: 'amber', confidence: 85, labels: ['c2', 'emotet'], validFrom: '2026-03-01T00:00:00Z', source: 'feeds/abuse-ch' } as const;
+const withMetaEntry: IndexedEntry = { ...entry, meta, proposalSignature: signProposal(key, 'add', indicator, meta) };
+
+// What the loader delivers (defaults on): every field present.
+function receivedVote(v: Vote): SignedVote__Output {
+  const w = voteToWire(v);
+  return { partnerId: w.partnerId ?? '', digest: w.digest ?? '', decision: w.decision ?? '', reason: w.reason ?? '', hasReason: w.hasReason ?? false, signedAt: w.signedAt ?? '', signature: w.signature ?? '' };
+}
+
+function asReceived(e: IndexedEntry, proof: string[]): LogEntry__Output {
+  const w = entryToWire(e, proof);
+  return {
+    index: e.index, kind: w.kind === 'ADD' ? 'ADD' : 'REVOKE', indicatorJson: w.indicatorJson ?? '', proposerId: e.proposerId,
+    proposalSignature: e.proposalSignature, window: { ...e.window }, votes: e.votes.map(receivedVote), inclusionProof: proof, metaJson: w.metaJson ?? '',
+  };
+}
+
+describe('wire conversions', () => {
+  test('a vote keeps an absent reason absent and a present one present', () => {
+    assert.deepEqual(voteFromWire(receivedVote(withoutReason)), withoutReason);
+    assert.deepEqual(voteFromWire(receivedVote(withReason)), withReason);
+  });
+
+  test('an entry survives the round trip with the same leaf hash', () => {
+    const back = entryFromWire(asReceived(entry, ['a'.repeat(64)]));
+    assert.ok(back.ok);
+    assert.equal(entryLeafHash(back.entry), entryLeafHash(entry));
+    assert.deepEqual(back.proof, ['a'.repeat(64)]);
+  });
+
+  test('an entry without metadata travels with an empty meta_json and comes back without meta', () => {
+    assert.equal(entryToWire(entry, []).metaJson, '');
+    const back = entryFromWire(asReceived(entry, []));
+    assert.ok(back.ok);
+    assert.equal('meta' in back.entry, false);
+  });
+
+  test('an entry with metadata survives the round trip: same meta, same leaf hash, different from the entry without it', () => {
+    assert.equal(entryToWire(withMetaEntry, []).metaJson, '{"confidence":85,"labels":["c2","emotet"],"source":"feeds/abuse-ch","tlp":"amber","validFrom":"2026-03-01T00:00:00Z"}');
+    const back = entryFromWire(asReceived(withMetaEntry, []));
+    assert.ok(back.ok);
+    assert.deepEqual(back.entry.meta, meta);
+    assert.equal(entryLeafHash(back.entry), entryLeafHash(withMetaEntry));
+    assert.notEqual(entryLeafHash(withMetaEntry), entryLeafHash({ ...withMetaEntry, meta: { ...meta, confidence: 86 } }));
+  });
+
+  const bad: Array<[string, Partial<LogEntry__Output>, RegExp]> = [
+    ['unspecified kind', { kind: 'ENTRY_KIND_UNSPECIFIED' }, /kind ENTRY_KIND_UNSPECIFIED/],
+    ['non-canonical indicator', { indicatorJson: '{"value":"198.51.100.7","type":"ipv4"}' }, /canonical/],
+    ['un-normalized indicator', { indicatorJson: '{"type":"ipv4","value":"198.051.100.7"}' }, /not a valid ipv4|not normalized/],
+    ['non-canonical meta', { metaJson: '{"tlp":"amber","confidence":85}' }, /meta JSON is not in RFC 8785 canonical form/],
+    ['meta with an unknown member', { metaJson: '{"severity":"high"}' }, /unknown member\(s\) "severity"/],
+    ['meta that does not parse', { metaJson: '{tlp:amber}' }, /meta JSON does not parse/],
+  ];
+  for (const [name, change, message] of bad) {
+    test(`refuses an entry with ${name}`, () => {
+      const r = entryFromWire({ ...asReceived(entry, []), ...change });
+      assert.equal(r.ok, false);
+      if (!r.ok) assert.match(r.message, message);
+    });
+  }
+});

@@ -1,0 +1,77 @@
+/**
+ * Conversions between the protocol's domain types and the generated wire messages. Wire input
+ * is untrusted: conversions never throw on odd values, they carry them through so the
+ * signature and proof checks refuse them with a typed reason.
+ */
+import { indicatorCanonicalJson } from '../../domain/canonical.ts';
+import type { Vote } from '../../domain/quorum.ts';
+import type { SignedTreeHead } from '../../domain/treehead.ts';
+import { metaJson, parseIndicatorJson, parseMetaJson, type EntryKind, type EntryWindow, type IndexedEntry } from '../../domain/entry.ts';
+import type { EntryKind as WireKind, EntryKind__Output as WireKindOut } from './gen/threatmesh/exchange/v1/EntryKind.ts';
+import type { LogEntry, LogEntry__Output } from './gen/threatmesh/exchange/v1/LogEntry.ts';
+import type { SignedTreeHead as WireHead, SignedTreeHead__Output as WireHeadOut } from './gen/threatmesh/exchange/v1/SignedTreeHead.ts';
+import type { SignedVote, SignedVote__Output } from './gen/threatmesh/exchange/v1/SignedVote.ts';
+import type { VotingWindow__Output } from './gen/threatmesh/exchange/v1/VotingWindow.ts';
+
+/** Wire enum of an entry kind. */
+export function kindToWire(kind: EntryKind): WireKind {
+  return kind === 'add' ? 'ADD' : 'REVOKE';
+}
+
+/** Entry kind of a wire enum; undefined for UNSPECIFIED or unknown values. */
+export function kindFromWire(kind: WireKindOut): EntryKind | undefined {
+  return kind === 'ADD' ? 'add' : kind === 'REVOKE' ? 'revoke' : undefined;
+}
+
+/** A vote as a wire message. */
+export function voteToWire(v: Vote): SignedVote {
+  return { partnerId: v.partnerId, digest: v.digest, decision: v.decision, reason: v.reason ?? '', hasReason: v.reason !== undefined, signedAt: v.signedAt, signature: v.signature };
+}
+
+/** A wire vote as a domain vote; an unknown decision is carried through for verifyVote to refuse. */
+export function voteFromWire(v: SignedVote__Output): Vote {
+  const base = { partnerId: v.partnerId, digest: v.digest, decision: v.decision as Vote['decision'], signedAt: v.signedAt, signature: v.signature };
+  return v.hasReason ? { ...base, reason: v.reason } : base;
+}
+
+/** A window from the wire; missing fields become empty strings (which never verify). */
+export function windowFromWire(w: VotingWindow__Output | null): EntryWindow {
+  return { opensAt: w?.opensAt ?? '', closesAt: w?.closesAt ?? '' };
+}
+
+/** A signed tree head as a wire message. */
+export function headToWire(h: SignedTreeHead): WireHead {
+  return { treeSize: h.treeSize, rootHash: h.rootHash, timestamp: h.timestamp, logId: h.logId, signature: h.signature };
+}
+
+/** A wire tree head. */
+export function headFromWire(h: WireHeadOut): SignedTreeHead {
+  return { treeSize: h.treeSize, rootHash: h.rootHash, timestamp: h.timestamp, logId: h.logId, signature: h.signature };
+}
+
+/** An entry with its inclusion proof as a wire message (meta_json empty when the entry has no metadata). */
+export function entryToWire(e: IndexedEntry, proof: readonly string[]): LogEntry {
+  return {
+    index: e.index, kind: kindToWire(e.kind), indicatorJson: indicatorCanonicalJson(e.indicator), proposerId: e.proposerId,
+    proposalSignature: e.proposalSignature, window: { ...e.window }, votes: e.votes.map(voteToWire), inclusionProof: [...proof], metaJson: metaJson(e.meta),
+  };
+}
+
+/** The outcome of {@link entryFromWire}: the entry and its proof, or why the message cannot be an entry. */
+export type WireEntryResult = { readonly ok: true; readonly entry: IndexedEntry; readonly proof: readonly string[] } | { readonly ok: false; readonly index: number; readonly message: string };
+
+/** Decodes a streamed entry; the indicator must be canonical and normalized, the metadata (if any) canonical and valid. */
+export function entryFromWire(m: LogEntry__Output): WireEntryResult {
+  const kind = kindFromWire(m.kind);
+  if (kind === undefined) return { ok: false, index: m.index, message: `entry ${m.index} has kind ${String(m.kind)}` };
+  const parsed = parseIndicatorJson(m.indicatorJson);
+  if (!parsed.ok) return { ok: false, index: m.index, message: `entry ${m.index}: ${parsed.message}` };
+  // Older senders do not know the field: it arrives as the empty string, meaning no metadata.
+  const meta = parseMetaJson(m.metaJson);
+  if (!meta.ok) return { ok: false, index: m.index, message: `entry ${m.index}: ${meta.message}` };
+  const entry: IndexedEntry = {
+    index: m.index, kind, indicator: parsed.indicator, ...(meta.meta !== undefined ? { meta: meta.meta } : {}), proposerId: m.proposerId, proposalSignature: m.proposalSignature,
+    window: windowFromWire(m.window), votes: m.votes.map(voteFromWire),
+  };
+  return { ok: true, entry, proof: m.inclusionProof };
+}

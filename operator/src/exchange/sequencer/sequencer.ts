@@ -1,0 +1,680 @@
+/**
+ * The sequencer: opens a voting round per signed proposal, counts signed votes, and appends
+ * each approved round to the RFC 9162 Merkle log as an entry carrying its quorum certificate.
+ * Entries and signed tree heads are persisted through {@link SequencerLogStore}; at start the
+ * in-memory log is rebuilt from the stored entries and must hash to the latest stored signed
+ * head, else the sequencer refuses to start. Open rounds live in memory and, with a
+ * {@link SequencerRoundStore}, in the database too, so a restart continues them (without one,
+ * a restart drops them and proposers re-propose). One sequencer writes a database at a time.
+ *
+ * An indicator is active while its latest entry is an ADD. A REVOKE needs it active; an ADD of
+ * a revoked indicator opens a new round whose window starts after the revocation, so votes
+ * from the earlier admission cannot be counted again, and its approval appends a second ADD.
+ * The partner directory can change while running ({@link Sequencer.setPartners}).
+ */
+import { indicatorDigest } from '../../domain/canonical.ts';
+import type { Indicator } from '../../domain/indicator.ts';
+import { MerkleLog } from '../../domain/merkle.ts';
+import { decideQuorum, defaultQuorum, QuorumInputError, verifyVote, type QuorumOutcome, type Vote, type Voter } from '../../domain/quorum.ts';
+import type { PublicKey, SigningKey } from '../../domain/signature.ts';
+import { signLogHead, verifyTreeHead, type SignedTreeHead } from '../../domain/treehead.ts';
+import type { Logger } from '../../log.ts';
+import { ROUND_SKEW_MS, entryLeafHash, metaJson, parseIndicatorJson, parseMetaJson, verifyProposal, voteSubject, type EntryBody, type EntryKind, type EntryWindow, type IndexedEntry, type IndicatorMeta } from '../../domain/entry.ts';
+import { ExchangeRefusal } from '../protocol/errors.ts';
+import { GroupCommit } from '../../runtime/groupcommit.ts';
+
+/** Persistence the sequencer needs (implemented by store/log.ts MongoLogStore). */
+export interface SequencerLogStore {
+  /** Inserts consecutive entries in order; on failure a prefix may be stored (the sequencer re-reads the tail). */
+  insertEntries(entries: ReadonlyArray<{ readonly entry: IndexedEntry; readonly digest: string }>): Promise<void>;
+  entries(from: number, to?: number): AsyncIterable<IndexedEntry>;
+  insertTreeHead(head: SignedTreeHead): Promise<void>;
+  latestTreeHead(): Promise<SignedTreeHead | undefined>;
+}
+
+/** A pending round as persisted: what a restarted sequencer needs to continue it. */
+export interface StoredRound {
+  readonly subject: string;
+  readonly kind: EntryKind;
+  readonly indicatorJson: string;
+  /** The proposal's meta_json; absent or empty when it carried no metadata. */
+  readonly metaJson?: string;
+  readonly proposerId: string;
+  readonly signature: string;
+  readonly window: EntryWindow;
+  readonly votes: readonly Vote[];
+}
+
+/** Persistence of open rounds (implemented by store/rounds.ts). Without it, rounds live in memory only. */
+export interface SequencerRoundStore {
+  loadRounds(): Promise<StoredRound[]>;
+  saveRound(round: StoredRound): Promise<void>;
+  saveVote(subject: string, vote: Vote): Promise<void>;
+  deleteRound(subject: string): Promise<void>;
+}
+
+/** Everything a sequencer is built from. */
+export interface SequencerOptions {
+  readonly store: SequencerLogStore;
+  /** Keeps open rounds across restarts. @default none (rounds in memory only) */
+  readonly rounds?: SequencerRoundStore;
+  /** Signs tree heads; its key id is the log id. */
+  readonly key: SigningKey;
+  /** Every partner of the network with its key and roles, at start; replace it with {@link Sequencer.setPartners}. */
+  readonly partners: readonly Voter[];
+  /** Approvals required. @default ⌊2n/3⌋+1 of the voters */
+  readonly quorum?: number;
+  /** How long a round accepts votes. @default 3_600_000 (one hour) */
+  readonly windowMs?: number;
+  /** How far before the proposal a vote's signedAt may be (voters' clock skew). @default 60_000 */
+  readonly skewMs?: number;
+  /** Recent entries kept in memory to serve partners without a database read (0: always read the store). @default 50_000 */
+  readonly entryCacheSize?: number;
+  /** Told the outcome of every proposal and vote (metrics). @default none */
+  readonly observer?: SequencerObserver;
+  readonly now: () => Date;
+  readonly log: Logger;
+}
+
+/** Hooks told how each proposal and vote was answered: its result status, `refused` (an ExchangeRefusal) or `error`. */
+export interface SequencerObserver {
+  proposal(status: ProposalResult['status'] | 'refused' | 'error'): void;
+  vote(status: VoteResult['status'] | 'refused' | 'error'): void;
+}
+
+/** A proposal as received: kind, wire indicator, optional wire metadata, proposer and signature. */
+export interface ProposalInput {
+  readonly kind: EntryKind;
+  readonly indicatorJson: string;
+  /** Canonical JSON of the signed metadata (entry.ts parseMetaJson); absent or empty: none. */
+  readonly metaJson?: string;
+  readonly proposerId: string;
+  readonly signature: string;
+}
+
+/** Result of {@link Sequencer.propose}. */
+export interface ProposalResult {
+  readonly status: 'opened' | 'already-pending' | 'already-admitted';
+  readonly digest: string;
+  /** What votes must sign as their digest. */
+  readonly subject: string;
+  readonly logIndex?: number;
+  readonly window?: EntryWindow;
+}
+
+/** Result of {@link Sequencer.vote}. */
+export interface VoteResult {
+  readonly status: 'counted' | 'approved' | 'rejected' | 'duplicate';
+  readonly logIndex?: number;
+  readonly approvals: number;
+  readonly rejections: number;
+  readonly required: number;
+}
+
+/** A round waiting for votes, as voters see it. */
+export interface PendingRound {
+  readonly kind: EntryKind;
+  readonly indicator: Indicator;
+  readonly indicatorJson: string;
+  /** The metadata the proposer signed with the indicator, when it sent some. */
+  readonly meta?: IndicatorMeta;
+  readonly digest: string;
+  readonly subject: string;
+  readonly proposerId: string;
+  readonly signature: string;
+  readonly window: EntryWindow;
+  /** Votes counted so far and approvals needed; set by the sequencer and ListPending, informative only. */
+  readonly tally?: VoteTally;
+}
+
+/** The votes a pending round has counted so far. */
+export interface VoteTally {
+  readonly approvals: number;
+  readonly rejections: number;
+  readonly required: number;
+}
+
+/** An entry with its inclusion proof in the tree of the requested size. */
+export interface ProvenEntry {
+  readonly entry: IndexedEntry;
+  readonly proof: readonly string[];
+}
+
+/** Thrown when the stored log cannot be trusted or the sequencer is misconfigured; the message says what to do. */
+export class SequencerStateError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SequencerStateError';
+  }
+}
+
+interface Round extends PendingRound {
+  readonly votes: Map<string, Vote>;
+}
+
+interface QueuedAppend {
+  readonly body: EntryBody;
+  readonly round: Round;
+  readonly resolve: (index: number) => void;
+  readonly reject: (err: Error) => void;
+}
+
+const DEFAULT_WINDOW_MS = 3_600_000;
+const MAX_WAIT_MS = 30_000;
+const DEFAULT_CACHE = 50_000;
+// Appends waiting together are written in one insertMany of at most this many entries (group commit).
+const MAX_BATCH = 512;
+
+/** The network's sequencer. Create with {@link Sequencer.open}. */
+export class Sequencer {
+  readonly #opts: SequencerOptions;
+  #partners: ReadonlyMap<string, Voter>;
+  #voters: readonly Voter[];
+  readonly #log = new MerkleLog();
+  // Log index of the latest entry of every logged indicator, under its subject (ADD: the digest,
+  // so it is here exactly while the indicator is active; REVOKE: the revocation subject).
+  readonly #decided = new Map<string, number>();
+  // Revoked indicators: digest → the earliest time (ms) a vote of a new ADD round may be signed.
+  readonly #readmitFloor = new Map<string, number>();
+  // The most recent entries; #cache[0] has index #cacheStart.
+  #cache: IndexedEntry[] = [];
+  #cacheStart = 0;
+  // Appends are written in batches, one batch at a time; each append settles on its own.
+  readonly #appends = new GroupCommit<QueuedAppend>((batch) => this.#serial(() => this.#commit(batch)), { maxBatch: MAX_BATCH });
+  readonly #pending = new Map<string, Round>();
+  // Votes of open rounds this sequencer verified, with the key object that verified them (exchange/sequencer.ts #verifiedVote).
+  readonly #verifiedVotes = new WeakMap<Vote, PublicKey>();
+  readonly #admitting = new Map<string, Promise<number>>();
+  readonly #waiters = new Set<() => void>();
+  #latest: SignedTreeHead | undefined;
+  #signing: { readonly size: number; readonly head: Promise<SignedTreeHead> } | undefined;
+  #tail: Promise<unknown> = Promise.resolve();
+
+  private constructor(opts: SequencerOptions) {
+    this.#opts = opts;
+    this.#voters = [...opts.partners];
+    this.#partners = new Map(opts.partners.map((p) => [p.partnerId, p]));
+  }
+
+  /**
+   * Replaces the partner directory (a PartnerNode was added, changed or deleted). Calls and
+   * decisions from now on use the new set; votes already counted stay counted, and the next
+   * decision of their round re-checks them against the new keys and roles.
+   */
+  setPartners(partners: readonly Voter[]): void {
+    this.#voters = [...partners];
+    this.#partners = new Map(partners.map((p) => [p.partnerId, p]));
+  }
+
+  /** The partners the sequencer currently knows. */
+  partners(): readonly Voter[] {
+    return this.#voters;
+  }
+
+  /**
+   * Validates the configuration, rebuilds the log from the store and checks it against the
+   * latest stored signed tree head. Throws {@link SequencerStateError} when entries are missing,
+   * out of order or modified, or when the head was signed by another key.
+   */
+  static async open(opts: SequencerOptions): Promise<Sequencer> {
+    const now = opts.now();
+    decideQuorum({ voters: opts.partners, votes: [], digest: 'config-check', window: { opensAt: now, closesAt: now }, now, ...(opts.quorum !== undefined ? { quorum: opts.quorum } : {}) });
+    const seq = new Sequencer(opts);
+    for await (const e of opts.store.entries(0)) {
+      if (e.index !== seq.#log.size) throw new SequencerStateError(`log_entries is not contiguous: expected index ${seq.#log.size}, found ${e.index}; restore the missing entries from a backup or a partner replica`);
+      seq.#record(e);
+    }
+    const latest = await opts.store.latestTreeHead();
+    checkRestored(opts.key, seq.#log, latest);
+    seq.#latest = latest;
+    await seq.#restoreRounds();
+    opts.log.info('sequencer log restored', { treeSize: seq.#log.size, rootHash: seq.#log.rootHash(), signedTreeSize: latest?.treeSize ?? 0 });
+    return seq;
+  }
+
+  /** Number of entries in the log. */
+  get size(): number {
+    return this.#log.size;
+  }
+
+  /** Rounds waiting for votes (after dropping expired ones). */
+  get pendingCount(): number {
+    this.expire();
+    return this.#pending.size;
+  }
+
+  /** Opens a round for a verified proposal; idempotent for an indicator already pending or admitted and active. */
+  propose(callerId: string, p: ProposalInput): Promise<ProposalResult> {
+    return this.#observed<ProposalResult['status'], ProposalResult>((s) => this.#opts.observer?.proposal(s), () => this.#propose(callerId, p));
+  }
+
+  async #observed<S extends string, R extends { readonly status: S }>(report: (s: S | 'refused' | 'error') => void, fn: () => Promise<R>): Promise<R> {
+    try {
+      const r = await fn();
+      report(r.status);
+      return r;
+    } catch (err) {
+      report(err instanceof ExchangeRefusal ? 'refused' : 'error');
+      throw err;
+    }
+  }
+
+  async #propose(callerId: string, p: ProposalInput): Promise<ProposalResult> {
+    const result = this.#open(callerId, p);
+    const round = this.#pending.get(result.subject);
+    if (result.status === 'opened' && round !== undefined && this.#opts.rounds !== undefined) {
+      try {
+        await this.#opts.rounds.saveRound(storedRound(round));
+      } catch (err) {
+        this.#pending.delete(result.subject);
+        throw err;
+      }
+    }
+    return result;
+  }
+
+  #open(callerId: string, p: ProposalInput): ProposalResult {
+    this.expire();
+    const { indicator, digest, meta } = this.#verified(callerId, p);
+    const subject = voteSubject(p.kind, digest);
+    const logIndex = this.#decided.get(subject);
+    if (p.kind === 'add' && logIndex !== undefined) return { status: 'already-admitted', digest, subject, logIndex };
+    if (p.kind === 'revoke' && !this.#decided.has(digest)) throw this.#refuse(callerId, this.#notActive(indicator, logIndex));
+    const open = this.#pending.get(subject);
+    if (open !== undefined) return { status: 'already-pending', digest, subject, window: open.window };
+    // Approved and being appended: not a new round (it would be admitted twice).
+    if (this.#admitting.has(subject)) return { status: 'already-pending', digest, subject };
+    const now = this.#opts.now().getTime();
+    // A re-admission round opens after the revocation: votes of the earlier admission sign the same subject.
+    const floor = p.kind === 'add' ? this.#readmitFloor.get(digest) : undefined;
+    const opensAt = Math.max(now - (this.#opts.skewMs ?? ROUND_SKEW_MS), floor ?? -Infinity);
+    const window = { opensAt: new Date(opensAt).toISOString(), closesAt: new Date(Math.max(opensAt, now + (this.#opts.windowMs ?? DEFAULT_WINDOW_MS))).toISOString() };
+    this.#pending.set(subject, { kind: p.kind, indicator, indicatorJson: p.indicatorJson, ...(meta !== undefined ? { meta } : {}), digest, subject, proposerId: p.proposerId, signature: p.signature, window, votes: new Map() });
+    this.#opts.log.info('round opened', { kind: p.kind, digest, proposer: p.proposerId, ...(floor !== undefined ? { readmission: true } : {}) });
+    return { status: 'opened', digest, subject, window };
+  }
+
+  // The proposal's indicator and metadata once the caller, their encoding and the proposer's signature over them check out.
+  #verified(callerId: string, p: ProposalInput): { readonly indicator: Indicator; readonly digest: string; readonly meta: IndicatorMeta | undefined } {
+    const proposer = this.#caller(callerId, p.proposerId);
+    const parsed = parseIndicatorJson(p.indicatorJson);
+    if (!parsed.ok) throw this.#refuse(callerId, new ExchangeRefusal('invalid-argument', parsed.reason, parsed.message));
+    const { indicator, digest } = parsed;
+    const meta = this.#meta(callerId, p);
+    if (!verifyProposal(proposer.publicKey, p.kind, indicator, p.signature, meta)) {
+      const what = meta === undefined ? 'exactly the canonical indicator' : 'exactly the canonical {"indicator","meta"} with the meta_json sent';
+      throw this.#refuse(callerId, new ExchangeRefusal('invalid-argument', 'bad-proposal-signature', `the ${p.kind} proposal signature does not verify with ${p.proposerId}'s key for ${indicator.type} ${JSON.stringify(indicator.value)}; sign ${what}`));
+    }
+    return { indicator, digest, meta };
+  }
+
+  #meta(callerId: string, p: ProposalInput): IndicatorMeta | undefined {
+    const parsed = parseMetaJson(p.metaJson ?? '');
+    if (!parsed.ok) throw this.#refuse(callerId, new ExchangeRefusal('invalid-argument', 'invalid-meta', parsed.message));
+    if (parsed.meta !== undefined && p.kind === 'revoke') throw this.#refuse(callerId, new ExchangeRefusal('invalid-argument', 'invalid-meta', 'a REVOKE proposal carries no metadata; send meta_json only with ADD'));
+    return parsed.meta;
+  }
+
+  #notActive(indicator: Indicator, revokedAt: number | undefined): ExchangeRefusal {
+    const what = `${indicator.type} ${JSON.stringify(indicator.value)}`;
+    if (revokedAt === undefined) return new ExchangeRefusal('failed-precondition', 'not-admitted', `cannot revoke ${what}: it is not in the log`);
+    return new ExchangeRefusal('failed-precondition', 'not-active', `cannot revoke ${what}: it is not active, it was already revoked at log index ${revokedAt}; propose an ADD to admit it again`);
+  }
+
+  /** Counts a verified vote and decides the round; an approval appends the entry before returning. */
+  vote(callerId: string, v: Vote): Promise<VoteResult> {
+    return this.#observed<VoteResult['status'], VoteResult>((s) => this.#opts.observer?.vote(s), () => this.#vote(callerId, v));
+  }
+
+  async #vote(callerId: string, v: Vote): Promise<VoteResult> {
+    this.expire();
+    const voter = this.#caller(callerId, v.partnerId);
+    if (!voter.roles.includes('voter')) throw this.#refuse(callerId, new ExchangeRefusal('permission-denied', 'missing-role', `${v.partnerId} does not have the voter role`));
+    const round = this.#pending.get(v.digest);
+    if (round === undefined || round.votes.has(v.partnerId)) this.#verifyOrRefuse(callerId, voter, v);
+    if (round === undefined) return this.#lateVote(callerId, v);
+    const at = Date.parse(v.signedAt);
+    if (at < Date.parse(round.window.opensAt) || at > Date.parse(round.window.closesAt)) {
+      throw this.#refuse(callerId, new ExchangeRefusal('invalid-argument', 'outside-window', `vote signed at ${v.signedAt} is outside the round's window ${round.window.opensAt} .. ${round.window.closesAt}`));
+    }
+    const duplicate = round.votes.has(v.partnerId);
+    // Verified once, on arrival: deciding the round (now and after later votes) does not verify it again.
+    const counted = duplicate ? undefined : this.#verifiedVote(voter, this.#verifyOrRefuse(callerId, voter, v));
+    if (counted !== undefined) round.votes.set(v.partnerId, counted);
+    let outcome: QuorumOutcome;
+    try {
+      outcome = this.#decide(callerId, round);
+    } catch (err) {
+      if (counted !== undefined) round.votes.delete(v.partnerId);
+      throw err;
+    }
+    return this.#settle(round, outcome, counted);
+  }
+
+  // A frozen copy of a vote just verified with `voter`'s key, remembered with that key so decisions skip its signature check
+  // while the key is unchanged (a new directory brings new key objects: the vote is verified again).
+  #verifiedVote(voter: Voter, v: Vote): Vote {
+    const stored = Object.freeze({ ...v });
+    this.#verifiedVotes.set(stored, voter.publicKey);
+    return stored;
+  }
+
+  #decide(callerId: string, round: Round): QuorumOutcome {
+    try {
+      const verified = (voter: Voter, vote: Vote): boolean => this.#verifiedVotes.get(vote) === voter.publicKey;
+      return decideQuorum({ voters: this.#voters, votes: [...round.votes.values()], digest: round.subject, window: round.window, now: this.#opts.now(), verified, ...(this.#opts.quorum !== undefined ? { quorum: this.#opts.quorum } : {}) });
+    } catch (err) {
+      // The directory changed under a fixed quorum (or lost every voter): no round can be decided until it is fixed.
+      if (!(err instanceof QuorumInputError)) throw err;
+      throw this.#refuse(callerId, new ExchangeRefusal('failed-precondition', 'quorum-unreachable', `the sequencer cannot decide rounds with its current partner directory: ${err.message}; add voter PartnerNodes or lower --quorum`));
+    }
+  }
+
+  // Acts on a round's outcome after a vote; `counted` is the new vote to persist when the round stays open.
+  async #settle(round: Round, outcome: QuorumOutcome, counted: Vote | undefined): Promise<VoteResult> {
+    const counts = { approvals: outcome.approvals, rejections: outcome.rejections, required: outcome.required };
+    if (outcome.decision === 'approved') {
+      const logIndex = await this.#admitRound(round, outcome);
+      this.#forget(round.subject);
+      return { status: 'approved', logIndex, ...counts };
+    }
+    if (outcome.decision === 'rejected') {
+      this.#pending.delete(round.subject);
+      this.#forget(round.subject);
+      this.#opts.log.info('round rejected', { kind: round.kind, digest: round.digest, ...counts });
+      return { status: 'rejected', ...counts };
+    }
+    if (counted !== undefined && this.#opts.rounds !== undefined) {
+      try {
+        await this.#opts.rounds.saveVote(round.subject, counted);
+      } catch (err) {
+        round.votes.delete(counted.partnerId);
+        throw err;
+      }
+    }
+    return { status: counted === undefined ? 'duplicate' : 'counted', ...counts };
+  }
+
+  // Drops a decided or expired round from the round store; a failure only leaves a stale round that the next start re-checks.
+  #forget(subject: string): void {
+    this.#opts.rounds?.deleteRound(subject).catch((err: unknown) => this.#opts.log.warn('cannot delete a decided round', { subject, err }));
+  }
+
+  async #restoreRounds(): Promise<void> {
+    if (this.#opts.rounds === undefined) return;
+    for (const r of await this.#opts.rounds.loadRounds()) {
+      const round = this.#restoredRound(r);
+      // Decided already: an ADD whose indicator is active, a REVOKE whose indicator is revoked.
+      if (round === undefined || this.#decided.has(r.subject)) {
+        if (round === undefined) this.#opts.log.warn('stored round does not verify; dropped', { subject: r.subject, proposer: r.proposerId });
+        this.#forget(r.subject);
+        continue;
+      }
+      this.#pending.set(r.subject, round);
+    }
+  }
+
+  // A stored round re-verified as if proposed now (indicator, metadata, proposer signature), with only its valid votes; undefined when it does not verify.
+  #restoredRound(r: StoredRound): Round | undefined {
+    const parsed = parseIndicatorJson(r.indicatorJson);
+    const meta = parseMetaJson(r.metaJson ?? '');
+    const proposer = this.#partners.get(r.proposerId);
+    if (!parsed.ok || !meta.ok || proposer === undefined || voteSubject(r.kind, parsed.digest) !== r.subject) return undefined;
+    if (!verifyProposal(proposer.publicKey, r.kind, parsed.indicator, r.signature, meta.meta)) return undefined;
+    const votes = new Map<string, Vote>();
+    for (const v of r.votes) {
+      const voter = this.#partners.get(v.partnerId);
+      if (voter !== undefined && v.digest === r.subject && !votes.has(v.partnerId) && verifyVote(voter, v)) votes.set(v.partnerId, this.#verifiedVote(voter, v));
+    }
+    return { kind: r.kind, indicator: parsed.indicator, indicatorJson: r.indicatorJson, ...(meta.meta !== undefined ? { meta: meta.meta } : {}), digest: parsed.digest, subject: r.subject, proposerId: r.proposerId, signature: r.signature, window: r.window, votes };
+  }
+
+  /** Rounds waiting for votes, oldest first, each with its tally of counted votes. */
+  pending(): PendingRound[] {
+    this.expire();
+    const required = this.#opts.quorum ?? defaultQuorum(this.#voters.filter((p) => p.roles.includes('voter')).length);
+    return [...this.#pending.values()].map(({ votes, ...round }) => {
+      const approvals = [...votes.values()].filter((v) => v.decision === 'approve').length;
+      return { ...round, tally: { approvals, rejections: votes.size - approvals, required } };
+    });
+  }
+
+  /** Drops rounds whose window has closed without quorum; returns how many. */
+  expire(): number {
+    const now = this.#opts.now().getTime();
+    let dropped = 0;
+    // Rounds are kept in opening order and every window has the same length, so the first open
+    // window ends the scan (a round put back after a failed append may expire a little late).
+    for (const [subject, round] of this.#pending) {
+      if (now <= Date.parse(round.window.closesAt)) break;
+      this.#pending.delete(subject);
+      this.#forget(subject);
+      dropped += 1;
+      this.#opts.log.info('round rejected: window closed', { kind: round.kind, digest: round.digest, votes: round.votes.size });
+    }
+    return dropped;
+  }
+
+  /**
+   * The signed head of the current log, signing and persisting a new one when the log grew.
+   * Not serialized with appends: every entry in memory is already stored, so a head signed
+   * over the in-memory log only covers stored entries. Concurrent callers share one signing.
+   */
+  treeHead(): Promise<SignedTreeHead> {
+    if (this.#latest !== undefined && this.#latest.treeSize === this.#log.size) return Promise.resolve(this.#latest);
+    if (this.#signing !== undefined && this.#signing.size === this.#log.size) return this.#signing.head;
+    const head = signLogHead(this.#opts.key, this.#log, this.#opts.now());
+    const stored = this.#opts.store.insertTreeHead(head).then(() => {
+      if (this.#latest === undefined || head.treeSize > this.#latest.treeSize) this.#latest = head;
+      return head;
+    });
+    const signing = { size: head.treeSize, head: stored };
+    this.#signing = signing;
+    const clear = (): void => {
+      if (this.#signing === signing) this.#signing = undefined;
+    };
+    stored.then(clear, clear);
+    return stored;
+  }
+
+  /** Resolves when the log has at least `minSize` entries or after `waitMs` (capped at 30 s), whichever is first. */
+  waitForSize(minSize: number, waitMs: number): Promise<void> {
+    if (this.#log.size >= minSize || waitMs <= 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.#waiters.delete(check);
+        resolve();
+      };
+      const check = (): void => {
+        if (this.#log.size >= minSize) done();
+      };
+      const timer = setTimeout(done, Math.min(waitMs, MAX_WAIT_MS));
+      this.#waiters.add(check);
+    });
+  }
+
+  /** RFC 9162 inclusion proof of `index` in the tree of `size` leaves; refuses sizes beyond the log. */
+  inclusionProof(index: number, size: number): string[] {
+    this.#checkRange(index, size, index < size);
+    return this.#log.inclusionProof(index, size);
+  }
+
+  /** RFC 9162 consistency proof from `oldSize` to `newSize`; refuses sizes beyond the log. */
+  consistencyProof(oldSize: number, newSize: number): string[] {
+    this.#checkRange(oldSize, newSize, oldSize <= newSize);
+    return this.#log.consistencyProof(oldSize, newSize);
+  }
+
+  /**
+   * Entries [from, size) from the store, each with its inclusion proof in the tree of `size`
+   * leaves. The proof comes from the in-memory log, so an entry edited in the database no
+   * longer matches its proof and partners detect it.
+   */
+  async *entries(from: number, size: number): AsyncGenerator<ProvenEntry> {
+    this.#checkRange(from, size, from <= size);
+    let expected = from;
+    // Snapshot before any await: trimming replaces the array (pushes only append past `size`).
+    const cache = this.#cache;
+    const cacheStart = this.#cacheStart;
+    const stored = Math.min(size, cacheStart);
+    if (from < stored) {
+      for await (const entry of this.#opts.store.entries(from, stored)) {
+        if (entry.index !== expected) throw new SequencerStateError(`log_entries is missing index ${expected}; restore it from a backup or a partner replica`);
+        yield { entry, proof: this.#log.inclusionProof(entry.index, size) };
+        expected += 1;
+      }
+      if (expected !== stored) throw new SequencerStateError(`log_entries ends at ${expected}, before the requested size ${stored}`);
+    }
+    for (const entry of cache.slice(expected - cacheStart, size - cacheStart)) yield { entry, proof: this.#log.inclusionProof(entry.index, size) };
+  }
+
+  #verifyOrRefuse(callerId: string, voter: Voter, v: Vote): Vote {
+    if (verifyVote(voter, v)) return v;
+    throw this.#refuse(callerId, new ExchangeRefusal('invalid-argument', 'bad-vote-signature', `the vote signature does not verify with ${v.partnerId}'s key for subject ${String(v.digest)}; sign the vote fields exactly as sent`));
+  }
+
+  async #lateVote(callerId: string, v: Vote): Promise<VoteResult> {
+    const admitting = this.#admitting.get(v.digest);
+    const logIndex = admitting !== undefined ? await admitting : this.#decided.get(v.digest);
+    if (logIndex !== undefined) return { status: 'approved', logIndex, approvals: 0, rejections: 0, required: 0 };
+    throw this.#refuse(callerId, new ExchangeRefusal('not-found', 'unknown-proposal', `no open round for subject ${String(v.digest)}: propose the indicator first or vote on a subject from ListPending`));
+  }
+
+  #admitRound(round: Round, outcome: QuorumOutcome): Promise<number> {
+    const inFlight = this.#admitting.get(round.subject);
+    if (inFlight !== undefined) return inFlight;
+    this.#pending.delete(round.subject);
+    const votes = [...round.votes.values()].filter((v) => !outcome.ignored.some((i) => i.partnerId === v.partnerId));
+    const admit = this.#append({ kind: round.kind, indicator: round.indicator, ...(round.meta !== undefined ? { meta: round.meta } : {}), proposerId: round.proposerId, proposalSignature: round.signature, window: round.window, votes }, round);
+    this.#admitting.set(round.subject, admit);
+    const clear = (): void => {
+      this.#admitting.delete(round.subject);
+    };
+    admit.then(clear, (err: unknown) => {
+      clear();
+      // Keep the round so a later vote can retry the append.
+      this.#pending.set(round.subject, round);
+      this.#opts.log.error('append failed; round kept open', { digest: round.digest, err });
+    });
+    return admit;
+  }
+
+  #append(body: EntryBody, round: Round): Promise<number> {
+    return new Promise<number>((resolve, reject) => {
+      this.#appends.add({ body, round, resolve, reject });
+    });
+  }
+
+  async #commit(queued: readonly QueuedAppend[]): Promise<void> {
+    // An ADD of an active indicator or a REVOKE of an inactive one (decided already, or earlier in this batch) is never appended.
+    const active = new Map<string, boolean>();
+    const batch = queued.filter((q) => {
+      const { digest, kind } = q.round;
+      const fresh = (active.get(digest) ?? this.#decided.has(digest)) === (kind === 'revoke');
+      if (fresh) active.set(digest, kind === 'add');
+      return fresh;
+    });
+    const start = this.#log.size;
+    const rows = batch.map((q, i) => ({ entry: { ...q.body, index: start + i }, digest: q.round.digest }));
+    try {
+      await this.#opts.store.insertEntries(rows);
+      for (const { entry } of rows) this.#record(entry);
+    } catch (err) {
+      // Part of the batch may be stored: take back exactly what the database holds.
+      await this.#reloadTail();
+      this.#opts.log.error('log append failed', { size: this.#log.size, err });
+    }
+    for (const q of queued) {
+      const index = this.#decided.get(q.round.subject);
+      if (index !== undefined) q.resolve(index);
+      else q.reject(new SequencerStateError(`could not store the entry for ${q.round.digest}; the round stays open: vote again to retry`));
+    }
+    if (this.#log.size > start) {
+      this.#opts.log.info('entries appended', { from: start, to: this.#log.size });
+      for (const w of [...this.#waiters]) w();
+    }
+  }
+
+  async #reloadTail(): Promise<void> {
+    try {
+      for await (const e of this.#opts.store.entries(this.#log.size)) {
+        if (e.index !== this.#log.size) break;
+        this.#record(e);
+      }
+    } catch (err) {
+      this.#opts.log.error('cannot re-read the log tail', { err });
+    }
+  }
+
+  #record(entry: IndexedEntry): void {
+    this.#log.appendLeafHash(entryLeafHash(entry));
+    const digest = indicatorDigest(entry.indicator);
+    this.#decided.delete(voteSubject(entry.kind === 'add' ? 'revoke' : 'add', digest));
+    this.#decided.set(voteSubject(entry.kind, digest), entry.index);
+    if (entry.kind === 'add') this.#readmitFloor.delete(digest);
+    else this.#readmitFloor.set(digest, readmissionFloor(entry));
+    const limit = this.#opts.entryCacheSize ?? DEFAULT_CACHE;
+    if (limit === 0) {
+      this.#cacheStart = this.#log.size;
+      return;
+    }
+    this.#cache.push(entry);
+    // Trim in halves so trimming stays amortized O(1) per entry.
+    if (this.#cache.length > 2 * limit) {
+      const drop = this.#cache.length - limit;
+      this.#cache = this.#cache.slice(drop);
+      this.#cacheStart += drop;
+    }
+  }
+
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#tail.then(fn, fn);
+    this.#tail = run.catch(() => undefined);
+    return run;
+  }
+
+  #caller(callerId: string, claimed: string): Voter {
+    if (callerId !== claimed) {
+      throw this.#refuse(callerId, new ExchangeRefusal('permission-denied', 'identity-mismatch', `the request names partner ${JSON.stringify(claimed)} but the client certificate identifies ${JSON.stringify(callerId)}; each partner submits only its own proposals and votes`));
+    }
+    const partner = this.#partners.get(callerId);
+    if (partner === undefined) throw this.#refuse(callerId, new ExchangeRefusal('permission-denied', 'unknown-partner', `partner ${JSON.stringify(callerId)} is not in the sequencer's directory`));
+    return partner;
+  }
+
+  #checkRange(a: number, size: number, ordered: boolean): void {
+    if (!Number.isSafeInteger(a) || !Number.isSafeInteger(size) || a < 0 || !ordered || size > this.#log.size) {
+      throw new ExchangeRefusal('out-of-range', 'out-of-range', `requested ${a} / tree size ${size}, but the log has ${this.#log.size} entries; ask for a tree head first and stay within it`);
+    }
+  }
+
+  #refuse(callerId: string, refusal: ExchangeRefusal): ExchangeRefusal {
+    this.#opts.log.warn('request refused', { partner: callerId, reason: refusal.reason, detail: refusal.message });
+    return refusal;
+  }
+}
+
+function checkRestored(key: SigningKey, log: MerkleLog, latest: SignedTreeHead | undefined): void {
+  if (latest === undefined) return;
+  if (!verifyTreeHead(key.publicKey, latest)) {
+    throw new SequencerStateError(`the latest stored tree head (size ${latest.treeSize}, log id ${latest.logId}) is not validly signed by this sequencer's key ${key.id}; start the sequencer with the key that signed this log`);
+  }
+  if (latest.treeSize > log.size) {
+    throw new SequencerStateError(`the latest signed tree head covers ${latest.treeSize} entries but log_entries holds ${log.size}; entries were lost: restore them from a backup or a partner replica`);
+  }
+  if (log.rootHash(latest.treeSize) !== latest.rootHash) {
+    throw new SequencerStateError(`the stored entries hash to root ${log.rootHash(latest.treeSize)} at size ${latest.treeSize}, but the signed tree head says ${latest.rootHash}: log_entries was modified; restore it from a backup or a partner replica`);
+  }
+}
+
+// A new ADD round of a revoked indicator accepts votes signed after every vote of the revocation
+// (and after its window opened): every vote of the earlier admission was signed before those.
+function readmissionFloor(revocation: EntryBody): number {
+  const times = [revocation.window.opensAt, ...revocation.votes.map((v) => v.signedAt)].map((t) => Date.parse(t)).filter((t) => Number.isFinite(t));
+  return Math.max(...times) + 1;
+}
+
+function storedRound(r: Round): StoredRound {
+  return { subject: r.subject, kind: r.kind, indicatorJson: r.indicatorJson, ...(r.meta !== undefined ? { metaJson: metaJson(r.meta) } : {}), proposerId: r.proposerId, signature: r.signature, window: r.window, votes: [...r.votes.values()] };
+}

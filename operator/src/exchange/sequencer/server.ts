@@ -1,0 +1,210 @@
+/**
+ * The sequencer's gRPC endpoint: mutual TLS, the caller identified by its client certificate,
+ * each call authorized by role, requests translated to the {@link Sequencer} and refusals to
+ * gRPC statuses (the refusal reason travels in the `threatmesh-reason` trailer).
+ */
+import * as grpc from '@grpc/grpc-js';
+import type { PeerCertificate } from 'node:tls';
+import type { Logger } from '../../log.ts';
+import { ExchangeRefusal, type RefusalCode } from '../protocol/errors.ts';
+import type { ExchangeHandlers } from '../protocol/gen/threatmesh/exchange/v1/Exchange.ts';
+import type { Proposal__Output } from '../protocol/gen/threatmesh/exchange/v1/Proposal.ts';
+import type { ProposalAck } from '../protocol/gen/threatmesh/exchange/v1/ProposalAck.ts';
+import type { SignedVote__Output } from '../protocol/gen/threatmesh/exchange/v1/SignedVote.ts';
+import type { VoteAck } from '../protocol/gen/threatmesh/exchange/v1/VoteAck.ts';
+import { loadExchangePackage } from '../protocol/proto.ts';
+import type { Sequencer } from './sequencer.ts';
+import { authorize, peerIdentity, serverCredentials, type ExchangeAction, type PartnerEntry, type TlsMaterial } from '../protocol/tls.ts';
+import { metaJson } from '../../domain/entry.ts';
+import { entryToWire, headToWire, kindFromWire, kindToWire, voteFromWire } from '../protocol/wire.ts';
+
+/** Limits applied to every connection. */
+export interface ServerLimits {
+  /** Largest request or response message. @default 4 MiB */
+  readonly maxMessageBytes?: number;
+  /** Server keepalive ping interval. @default 30_000 */
+  readonly keepaliveMs?: number;
+}
+
+/** What the endpoint is built from. */
+export interface ExchangeServerOptions {
+  readonly sequencer: Sequencer;
+  readonly directory: ReadonlyMap<string, PartnerEntry>;
+  readonly tls: TlsMaterial;
+  /** host:port; port 0 picks a free one. Listen on 127.0.0.1 in tests. */
+  readonly address: string;
+  readonly log: Logger;
+  readonly limits?: ServerLimits;
+}
+
+/** A running endpoint. */
+export interface ExchangeServer {
+  readonly port: number;
+  /** Stops accepting calls and ends open streams. */
+  stop(): Promise<void>;
+}
+
+/** Metadata trailer carrying the machine-readable refusal reason. */
+export const REASON_TRAILER = 'threatmesh-reason';
+
+const STATUS: Readonly<Record<RefusalCode, grpc.status>> = {
+  'invalid-argument': grpc.status.INVALID_ARGUMENT,
+  'permission-denied': grpc.status.PERMISSION_DENIED,
+  unauthenticated: grpc.status.UNAUTHENTICATED,
+  'not-found': grpc.status.NOT_FOUND,
+  'failed-precondition': grpc.status.FAILED_PRECONDITION,
+  'out-of-range': grpc.status.OUT_OF_RANGE,
+};
+/** The part of a server call authorization needs. */
+interface AuthenticatedCall {
+  getAuthContext(): { sslPeerCertificate?: PeerCertificate } | null;
+}
+
+const DEFAULT_MAX_MESSAGE = 4 * 1024 * 1024;
+// Signature, digest, subject, ids, window and tally of one pending round, generously.
+const ROUND_OVERHEAD_BYTES = 1024;
+/** Most items in one ProposeBatch or VoteBatch call. */
+export const MAX_BATCH_ITEMS = 1_000;
+const DEFAULT_KEEPALIVE_MS = 30_000;
+
+/** Starts the endpoint on `address` with mutual TLS. */
+export async function startExchangeServer(opts: ExchangeServerOptions): Promise<ExchangeServer> {
+  const max = opts.limits?.maxMessageBytes ?? DEFAULT_MAX_MESSAGE;
+  const server = new grpc.Server({
+    'grpc.max_receive_message_length': max,
+    'grpc.max_send_message_length': max,
+    'grpc.keepalive_time_ms': opts.limits?.keepaliveMs ?? DEFAULT_KEEPALIVE_MS,
+    'grpc.keepalive_timeout_ms': 10_000,
+    'grpc.http2.min_ping_interval_without_data_ms': 5_000,
+  });
+  server.addService(loadExchangePackage().Exchange.service, handlers(opts));
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(opts.address, serverCredentials(opts.tls), (err, p) => (err === null ? resolve(p) : reject(err)));
+  });
+  opts.log.info('exchange server listening', { address: opts.address, port });
+  return {
+    port,
+    stop: () => new Promise<void>((resolve) => {
+      server.tryShutdown(() => resolve());
+      // Streams a partner keeps open must not hold shutdown forever.
+      setTimeout(() => server.forceShutdown(), 2_000).unref();
+    }),
+  };
+}
+
+function handlers(opts: ExchangeServerOptions): ExchangeHandlers {
+  const seq = opts.sequencer;
+  const max = opts.limits?.maxMessageBytes ?? DEFAULT_MAX_MESSAGE;
+  const caller = (call: AuthenticatedCall, action: ExchangeAction): string => authorize(opts.directory, peerIdentity(call.getAuthContext()), action).partnerId;
+  return {
+    Propose: unary(opts.log, (call) => proposeOne(seq, caller(call, 'propose'), call.request)),
+    Vote: unary(opts.log, (call) => voteOne(seq, caller(call, 'vote'), call.request)),
+    ProposeBatch: unary(opts.log, async (call) => {
+      const who = caller(call, 'propose');
+      checkBatch(call.request.proposals.length);
+      return { outcomes: await Promise.all(call.request.proposals.map((p) => outcome(proposeOne(seq, who, p)))) };
+    }),
+    VoteBatch: unary(opts.log, async (call) => {
+      const who = caller(call, 'vote');
+      checkBatch(call.request.votes.length);
+      // Concurrently, so approvals in one batch share a group commit of the log.
+      return { outcomes: await Promise.all(call.request.votes.map((v) => outcome(voteOne(seq, who, v)))) };
+    }),
+    ListPending: unary(opts.log, (call) => {
+      caller(call, 'vote');
+      const all = seq.pending();
+      const limit = call.request.limit === 0 || call.request.limit > MAX_BATCH_ITEMS ? MAX_BATCH_ITEMS : call.request.limit;
+      const page = all.slice(call.request.offset, call.request.offset + limit).map((p) => ({ kind: kindToWire(p.kind), indicatorJson: p.indicatorJson, metaJson: metaJson(p.meta), proposerId: p.proposerId, signature: p.signature, digest: p.digest, subject: p.subject, window: p.window, ...p.tally }));
+      return Promise.resolve({ proposals: withinBytes(page, max / 2), total: all.length });
+    }),
+    GetTreeHead: unary(opts.log, async (call) => {
+      caller(call, 'read');
+      await seq.waitForSize(call.request.minTreeSize, call.request.waitMs);
+      return headToWire(await seq.treeHead());
+    }),
+    GetInclusionProof: unary(opts.log, (call) => {
+      caller(call, 'read');
+      return Promise.resolve({ hashes: seq.inclusionProof(call.request.index, call.request.treeSize) });
+    }),
+    GetConsistencyProof: unary(opts.log, (call) => {
+      caller(call, 'read');
+      return Promise.resolve({ hashes: seq.consistencyProof(call.request.oldSize, call.request.newSize) });
+    }),
+    StreamEntries: (call) => {
+      // An 'error' event on a server stream ends it with that status (grpc-js semantics).
+      streamEntries(opts, call, caller).catch((err: unknown) => call.emit('error', toServiceError(opts.log, err)));
+    },
+  };
+}
+
+async function proposeOne(seq: Sequencer, who: string, req: Proposal__Output): Promise<ProposalAck> {
+  const kind = kindFromWire(req.kind);
+  if (kind === undefined) throw new ExchangeRefusal('invalid-argument', 'invalid-kind', 'proposal kind must be ADD or REVOKE');
+  const r = await seq.propose(who, { kind, indicatorJson: req.indicatorJson, metaJson: req.metaJson, proposerId: req.proposerId, signature: req.signature });
+  const status = r.status === 'opened' ? 'OPENED' : r.status === 'already-pending' ? 'ALREADY_PENDING' : 'ALREADY_ADMITTED';
+  return { status, digest: r.digest, subject: r.subject, logIndex: r.logIndex ?? 0, window: r.window ?? null };
+}
+
+async function voteOne(seq: Sequencer, who: string, req: SignedVote__Output): Promise<VoteAck> {
+  const r = await seq.vote(who, voteFromWire(req));
+  return { status: r.status.toUpperCase() as 'COUNTED', logIndex: r.logIndex ?? 0, approvals: r.approvals, rejections: r.rejections, required: r.required };
+}
+
+// A refusal answers its item; anything else fails the whole call.
+async function outcome<T>(p: Promise<T>): Promise<{ ack: T } | { refusal: { reason: string; message: string } }> {
+  try {
+    return { ack: await p };
+  } catch (err) {
+    if (err instanceof ExchangeRefusal) return { refusal: { reason: err.reason, message: err.message } };
+    throw err;
+  }
+}
+
+// Rounds with long values and metadata could overflow one response: a shorter page (at least
+// one round) is still a valid page, the client pages on by offset until `total`.
+function withinBytes<T extends { readonly indicatorJson: string; readonly metaJson: string }>(page: readonly T[], budget: number): T[] {
+  let used = 0;
+  const out: T[] = [];
+  for (const p of page) {
+    used += Buffer.byteLength(p.indicatorJson) + Buffer.byteLength(p.metaJson) + ROUND_OVERHEAD_BYTES;
+    if (out.length > 0 && used > budget) break;
+    out.push(p);
+  }
+  return out;
+}
+
+function checkBatch(n: number): void {
+  if (n > MAX_BATCH_ITEMS) throw new ExchangeRefusal('invalid-argument', 'batch-too-large', `a batch holds at most ${MAX_BATCH_ITEMS} items, got ${n}; split it`);
+}
+
+async function streamEntries(
+  opts: ExchangeServerOptions,
+  call: grpc.ServerWritableStream<{ fromIndex: number; treeSize: number }, unknown>,
+  caller: (call: AuthenticatedCall, action: ExchangeAction) => string,
+): Promise<void> {
+  caller(call, 'read');
+  for await (const { entry, proof } of opts.sequencer.entries(call.request.fromIndex, call.request.treeSize)) {
+    if (call.cancelled) return;
+    // Respect flow control: wait for the client to drain before producing more.
+    if (!call.write(entryToWire(entry, proof))) await new Promise((resolve) => call.once('drain', resolve));
+  }
+  call.end();
+}
+
+function unary<Req, Res>(log: Logger, fn: (call: grpc.ServerUnaryCall<Req, Res>) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
+  return (call, callback) => {
+    // Through a promise, so a synchronous throw (authorization) is answered like a rejection.
+    Promise.resolve().then(() => fn(call)).then((res) => callback(null, res), (err: unknown) => callback(toServiceError(log, err)));
+  };
+}
+
+function toServiceError(log: Logger, err: unknown): grpc.ServerErrorResponse {
+  if (err instanceof ExchangeRefusal) {
+    const metadata = new grpc.Metadata();
+    metadata.set(REASON_TRAILER, err.reason);
+    return Object.assign(new Error(err.message), { code: STATUS[err.code], details: err.message, metadata });
+  }
+  log.error('exchange call failed', { err });
+  const details = `internal error: ${err instanceof Error ? err.message : String(err)}`;
+  return Object.assign(new Error(details), { code: grpc.status.INTERNAL, details });
+}
