@@ -22,7 +22,7 @@ import type { KubeObject, ResourceRef } from '../operator/src/runtime/types.ts';
 import { PARTNER_NODES, THREAT_INDICATORS } from '../operator/src/api/schemas/index.ts';
 import type { ThreatIndicator } from '../operator/src/api/types.ts';
 import { indicatorObjectName } from '../operator/src/domain/canonical.ts';
-import { evaluateIndicator } from '../operator/src/controllers/threatindicator.ts';
+import { evaluateIndicator } from '../operator/src/api/admission.ts';
 import { partnerEntry, type PartnerEntry } from '../operator/src/api/partners.ts';
 import { partner, signedVote, type TestPartner } from '../operator/src/controllers/fixtures.ts';
 import { startOperator } from '../operator/src/controllers/setup.ts';

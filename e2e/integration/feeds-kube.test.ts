@@ -16,7 +16,7 @@ import { uniqueSuffix } from '../harness/env.ts';
 import type { Feed, ThreatIndicator } from '../../operator/src/api/types.ts';
 import { FEEDS, THREAT_INDICATORS } from '../../operator/src/api/schemas/index.ts';
 import { JOBS } from '../../operator/src/controllers/jobexecutor.ts';
-import { RUN_REPORT_ANNOTATION } from '../../operator/src/controllers/reasons.ts';
+import { RUN_REPORT_ANNOTATION } from '../../operator/src/api/reasons.ts';
 import { indicatorObjectName } from '../../operator/src/domain/canonical.ts';
 import { generateKeyPair } from '../../operator/src/domain/signature.ts';
 import { verifyProposal } from '../../operator/src/domain/entry.ts';

@@ -20,7 +20,7 @@ import type { Feed, ThreatIndicator } from '../../operator/src/api/types.ts';
 import { FEEDS, THREAT_INDICATORS } from '../../operator/src/api/schemas/index.ts';
 import { INGEST_NAME, ingestClusterRole, ingestNamespaceManifests, ingestRbacManifests } from '../../operator/src/api/manifests.ts';
 import { JOBS, JobExecutor, type Job } from '../../operator/src/controllers/jobexecutor.ts';
-import { RUN_REPORT_ANNOTATION } from '../../operator/src/controllers/reasons.ts';
+import { RUN_REPORT_ANNOTATION } from '../../operator/src/api/reasons.ts';
 import { CONFIGMAPS } from '../../operator/src/feeds/allowlists.ts';
 import { ANNOTATION, SECRETS } from '../../operator/src/feeds/feedrun.ts';
 import { ApiError } from '../../operator/src/runtime/client.ts';

@@ -18,7 +18,7 @@ import { SigningKey } from '../../operator/src/domain/signature.ts';
 import { ExchangeClient } from '../../operator/src/exchange/protocol/client.ts';
 import { signProposal } from '../../operator/src/domain/entry.ts';
 import { MANUAL_VOTE, PendingMirror, type MirrorReport } from '../../operator/src/exchange/partner/manualvote.ts';
-import type { PendingRound } from '../../operator/src/exchange/sequencer/sequencer.ts';
+import type { PendingRound } from '../../operator/src/exchange/protocol/messages.ts';
 import { createLogger, type Logger } from '../../operator/src/log.ts';
 import { KubeHttpClient } from '../../operator/src/runtime/kube.ts';
 import { loadKubeconfig } from '../../operator/src/runtime/kubeconfig.ts';

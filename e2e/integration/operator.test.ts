@@ -29,7 +29,7 @@ import { indicatorObjectName } from '../../operator/src/domain/canonical.ts';
 import { startOperator, type RunningOperator } from '../../operator/src/controllers/setup.ts';
 import { JOBS, JobExecutor, type Job } from '../../operator/src/controllers/jobexecutor.ts';
 import { partner, signedVote, type TestPartner } from '../../operator/src/controllers/fixtures.ts';
-import { FEED_FINALIZER, RUN_REPORT_ANNOTATION } from '../../operator/src/controllers/reasons.ts';
+import { FEED_FINALIZER, RUN_REPORT_ANNOTATION } from '../../operator/src/api/reasons.ts';
 import { loadYamlDir } from '../harness/manifests.ts';
 
 const root = new URL('../../', import.meta.url);

@@ -27,7 +27,7 @@ import { signVote } from '../../operator/src/domain/quorum.ts';
 import { SigningKey } from '../../operator/src/domain/signature.ts';
 import { signProposal, voteSubject, type EntryKind } from '../../operator/src/domain/entry.ts';
 import { KubeIndicatorSink } from '../../operator/src/exchange/partner/kubesink.ts';
-import type { VerifiedEntry } from '../../operator/src/exchange/partner/replica.ts';
+import type { VerifiedEntry } from '../../operator/src/domain/stores.ts';
 import { createLogger } from '../../operator/src/log.ts';
 import { ApiError } from '../../operator/src/runtime/client.ts';
 import { KubeHttpClient } from '../../operator/src/runtime/kube.ts';

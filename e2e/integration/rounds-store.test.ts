@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { MongoClient, type Db } from 'mongodb';
 import { signVote } from '../../operator/src/domain/quorum.ts';
 import { SigningKey } from '../../operator/src/domain/signature.ts';
-import type { StoredRound } from '../../operator/src/exchange/sequencer/sequencer.ts';
+import type { StoredRound } from '../../operator/src/domain/stores.ts';
 import { MongoRoundStore, PENDING_ROUNDS, runsOf } from '../../operator/src/store/rounds.ts';
 import { startControlPlane, type ControlPlane } from '../harness/controlplane.ts';
 import { controlPlaneOptionsFromEnv, uniqueSuffix } from '../harness/env.ts';

@@ -24,7 +24,7 @@ import { verifyTreeHead } from '../../operator/src/domain/treehead.ts';
 import { ExchangeCallError, ExchangeClient } from '../../operator/src/exchange/protocol/client.ts';
 import { signProposal } from '../../operator/src/domain/entry.ts';
 import { SEQUENCER_LEASE_NAME } from '../../operator/src/exchange/sequencer/service.ts';
-import type { VoteResult } from '../../operator/src/exchange/sequencer/sequencer.ts';
+import type { VoteResult } from '../../operator/src/exchange/protocol/messages.ts';
 import type { TlsMaterial } from '../../operator/src/exchange/protocol/tls.ts';
 import { KubeHttpClient } from '../../operator/src/runtime/kube.ts';
 import { loadKubeconfig } from '../../operator/src/runtime/kubeconfig.ts';

@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from '../log.ts';
 import { indicatorObjectName } from '../domain/canonical.ts';
-import { describeIgnored, evaluateIndicator, specProblem, type AdmissionPolicy, type Evaluation } from '../controllers/threatindicator.ts';
+import { describeIgnored, evaluateIndicator, specProblem, type AdmissionPolicy, type Evaluation } from './admission.ts';
 import type { PartnerEntry } from './partners.ts';
 import type { KindValidator } from './validate.ts';
 import type { ThreatIndicator, VoteRecord } from './types.ts';

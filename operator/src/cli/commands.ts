@@ -1,32 +1,56 @@
-/** The subcommand table. Each command lives in its own file and registers itself here. */
-import type { Command } from 'commander';
+/**
+ * The subcommand table. Each command lives in its own file and registers itself here. The local
+ * development commands live in dev/ and are loaded only when one of them runs: product code
+ * never imports dev/ statically (lint enforces it), and the operator image need not run them.
+ */
+import { Command } from 'commander';
 import type { Logger } from '../log.ts';
 import type { CliEnv } from './env.ts';
-import { registerControlplane } from '../dev/commands/controlplane.ts';
 import { registerNormalize } from './normalize.ts';
 import { registerOperator } from './operator.ts';
 import { registerKeys } from './keys.ts';
-import { registerDemo } from '../dev/commands/demo.ts';
 import { registerIngest } from './ingest.ts';
-import { registerUp } from '../dev/commands/up.ts';
 import { registerVote } from './vote.ts';
 import { registerSequencer } from './sequencer.ts';
-import { registerSandbox } from '../dev/commands/sandbox.ts';
 import { registerReplica } from './replica.ts';
 import { registerRevoke } from './revoke.ts';
 
+/** What every command file exports: adds its command (and subcommands) to `program`. */
+export type Register = (program: Command, env: CliEnv, log: Logger) => void;
+
+/** A command of dev/: listed in `threatmesh --help` with `summary`; its module is imported when it runs. */
+interface DevCommand {
+  readonly name: string;
+  readonly summary: string;
+  readonly load: () => Promise<Register>;
+}
+
+const DEV_COMMANDS: readonly DevCommand[] = [
+  { name: 'controlplane', summary: '(dev) build, start and stop local kube-apiserver (+etcd) and FerretDB instances', load: async () => (await import('../dev/commands/controlplane.ts')).registerControlplane },
+  { name: 'demo', summary: '(dev) one admission round on pure domain code, as JSON lines', load: async () => (await import('../dev/commands/demo.ts')).registerDemo },
+  { name: 'up', summary: '(dev) single-cluster sandbox: control plane, database, CRDs, samples and the operator in-process', load: async () => (await import('../dev/commands/up.ts')).registerUp },
+  { name: 'sandbox', summary: '(dev) the whole network on this machine: a sequencer and N partner clusters', load: async () => (await import('../dev/commands/sandbox.ts')).registerSandbox },
+];
+
 /** Adds every subcommand to `program`. */
 export function registerCommands(program: Command, env: CliEnv, log: Logger): void {
-  registerControlplane(program, env, log);
-  registerNormalize(program, env, log);
-  registerOperator(program, env, log);
-  registerKeys(program, env, log);
-  registerDemo(program, env, log);
-  registerIngest(program, env, log);
-  registerUp(program, env, log);
-  registerVote(program, env, log);
-  registerSequencer(program, env, log);
-  registerSandbox(program, env, log);
-  registerReplica(program, env, log);
-  registerRevoke(program, env, log);
+  const product: readonly Register[] = [registerNormalize, registerOperator, registerKeys, registerIngest, registerVote, registerSequencer, registerReplica, registerRevoke];
+  for (const register of product) register(program, env, log);
+  for (const dev of DEV_COMMANDS) registerDev(program, env, log, dev);
+}
+
+// A placeholder that hands every argument (--help included) to the real command once its module is loaded.
+function registerDev(program: Command, env: CliEnv, log: Logger, dev: DevCommand): void {
+  program.command(dev.name)
+    .summary(dev.summary)
+    .description(`${dev.summary}; see threatmesh ${dev.name} --help`)
+    .helpOption(false)
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .argument('[args...]')
+    .action(async (_args: string[], _opts: unknown, cmd: Command) => {
+      const sub = new Command('threatmesh').exitOverride().showHelpAfterError();
+      (await dev.load())(sub, env, log);
+      await sub.parseAsync([dev.name, ...cmd.args], { from: 'user' });
+    });
 }

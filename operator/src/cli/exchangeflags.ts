@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { MongoClient } from 'mongodb';
 import type { OperatorParts } from '../controllers/setup.ts';
-import type { AdmissionPolicy } from '../controllers/threatindicator.ts';
+import type { AdmissionPolicy } from '../api/admission.ts';
 import { parseDuration } from '../controllers/schedule.ts';
 import { SigningKey } from '../domain/signature.ts';
 import { edgeRunnable, startEdge, type RunningEdge } from '../exchange/partner/service.ts';

@@ -22,7 +22,7 @@ import { KubeHttpClient } from '../runtime/kube.ts';
 import { inClusterConfig, loadKubeconfig } from '../runtime/kubeconfig.ts';
 import type { KubeClient } from '../runtime/client.ts';
 import { JOBS } from '../controllers/jobexecutor.ts';
-import { RUN_REPORT_ANNOTATION } from '../controllers/reasons.ts';
+import { RUN_REPORT_ANNOTATION } from '../api/reasons.ts';
 import { runIngestion, type IngestionConfig, type IngestSink } from '../feeds/ingest.ts';
 import { total, type IngestedIndicator, type RunReport } from '../feeds/pipeline.ts';
 import { PRESETS, findPreset, type ParserConfig } from '../feeds/presets.ts';

@@ -8,7 +8,7 @@
  */
 import type { Command } from 'commander';
 import { MongoClient, type Db } from 'mongodb';
-import type { ReplicaCursor } from '../exchange/partner/replica.ts';
+import type { ReplicaCursor } from '../domain/stores.ts';
 import type { Logger } from '../log.ts';
 import { MongoCursorStore, REPLICA_CURSORS } from '../store/cursor.ts';
 import { INDICATORS } from '../store/indicators.ts';

@@ -14,7 +14,7 @@ import { signVote } from '../domain/quorum.ts';
 import type { SigningKey } from '../domain/signature.ts';
 import { ExchangeCallError, type ExchangeClient } from '../exchange/protocol/client.ts';
 import { signProposal, voteSubject } from '../domain/entry.ts';
-import type { ProposalResult, VoteResult } from '../exchange/sequencer/sequencer.ts';
+import type { ProposalResult, VoteResult } from '../exchange/protocol/messages.ts';
 import type { Logger } from '../log.ts';
 import type { CliEnv } from './env.ts';
 import { connection, explainCallError, loadKey, readFlagFile, withClient, type ConnectionFlags } from './vote.ts';

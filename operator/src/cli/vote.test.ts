@@ -4,7 +4,7 @@ import * as grpc from '@grpc/grpc-js';
 import { indicatorDigest, indicatorObjectName } from '../domain/canonical.ts';
 import type { Indicator } from '../domain/indicator.ts';
 import { ExchangeCallError } from '../exchange/protocol/client.ts';
-import type { PendingRound } from '../exchange/sequencer/sequencer.ts';
+import type { PendingRound } from '../exchange/protocol/messages.ts';
 import { closest, editDistance, explainCallError, findRound, formatList, formatOutcome, pendingView, type CastOutcome } from './vote.ts';
 
 function round(ind: Indicator, kind: PendingRound['kind'] = 'add'): PendingRound {

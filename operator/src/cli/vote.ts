@@ -12,7 +12,7 @@ import { indicatorObjectName } from '../domain/canonical.ts';
 import { signVote, type VoteDecision } from '../domain/quorum.ts';
 import { SigningKey } from '../domain/signature.ts';
 import { ExchangeCallError, ExchangeClient } from '../exchange/protocol/client.ts';
-import type { PendingRound, VoteResult } from '../exchange/sequencer/sequencer.ts';
+import type { PendingRound, VoteResult } from '../exchange/protocol/messages.ts';
 import type { IndicatorMeta } from '../domain/entry.ts';
 import type { TlsMaterial } from '../exchange/protocol/tls.ts';
 import type { Logger } from '../log.ts';

@@ -10,7 +10,7 @@ import { FEEDS } from '../api/schemas/index.ts';
 import { createValidators, validatorFor } from '../api/validate.ts';
 import { TerminalError } from '../runtime/types.ts';
 import type { Feed, FeedSpec } from '../api/types.ts';
-import { FEED_FINALIZER, REASON, RUN_REPORT_ANNOTATION } from './reasons.ts';
+import { FEED_FINALIZER, REASON, RUN_REPORT_ANNOTATION } from '../api/reasons.ts';
 
 const validator = validatorFor(createValidators(), 'Feed');
 const config = { pollMs: 15_000, backoffBaseMs: 60_000, backoffCapMs: 3_600_000 };

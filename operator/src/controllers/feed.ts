@@ -12,7 +12,7 @@ import { finalize } from '../runtime/finalizer.ts';
 import { rfc3339, setCondition } from '../runtime/status.ts';
 import { TerminalError, type Condition, type Context, type ObjectKey, type Reconciler, type Result } from '../runtime/types.ts';
 import { countsOf, runIdFor, type FeedRunExecutor, type RunState } from './executor.ts';
-import { CONDITION, FEED_FINALIZER, REASON } from './reasons.ts';
+import { CONDITION, FEED_FINALIZER, REASON } from '../api/reasons.ts';
 import { ScheduleError, describeSchedule, nextRunTime, parseSchedule, type Schedule } from './schedule.ts';
 import { writeStatus } from './status.ts';
 

@@ -9,7 +9,7 @@ import { INGEST_NAME } from '../api/manifests.ts';
 import { ApiError, type KubeReader, type KubeWriter } from '../runtime/client.ts';
 import { controllerRef } from '../runtime/owner.ts';
 import type { KubeObject, ResourceRef } from '../runtime/types.ts';
-import { FEED_LABEL, RUN_ID_LABEL, RUN_REPORT_ANNOTATION } from './reasons.ts';
+import { FEED_LABEL, RUN_ID_LABEL, RUN_REPORT_ANNOTATION } from '../api/reasons.ts';
 import type { FeedRunExecutor, IngestionReport, RunHandle, RunState } from './executor.ts';
 
 /** batch/v1 Jobs. */

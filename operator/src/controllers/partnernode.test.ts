@@ -7,7 +7,7 @@ import { PARTNER_NODES } from '../api/schemas/index.ts';
 import { createValidators, validatorFor } from '../api/validate.ts';
 import { TerminalError } from '../runtime/types.ts';
 import type { PartnerNode } from '../api/types.ts';
-import { REASON } from './reasons.ts';
+import { REASON } from '../api/reasons.ts';
 
 const validator = validatorFor(createValidators(), 'PartnerNode');
 

@@ -8,7 +8,7 @@ import type { KindValidator } from '../api/validate.ts';
 import type { StatusWriter } from '../runtime/client.ts';
 import { setCondition } from '../runtime/status.ts';
 import { TerminalError, type Context, type ObjectKey, type Reconciler, type Result } from '../runtime/types.ts';
-import { CONDITION, REASON } from './reasons.ts';
+import { CONDITION, REASON } from '../api/reasons.ts';
 import { writeStatus } from './status.ts';
 import { partnerEntry, type VoterRegistry } from '../api/partners.ts';
 

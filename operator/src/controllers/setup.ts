@@ -21,7 +21,8 @@ import { FeedReconciler, type FeedControllerConfig } from './feed.ts';
 import { JOBS, type Job } from './jobexecutor.ts';
 import { PartnerNodeReconciler } from './partnernode.ts';
 import { readyFalseOnTerminal } from './status.ts';
-import { ThreatIndicatorReconciler, type AdmissionPolicy } from './threatindicator.ts';
+import { ThreatIndicatorReconciler } from './threatindicator.ts';
+import type { AdmissionPolicy } from '../api/admission.ts';
 import { VoterRegistry, partnerEntry, registryFrom } from '../api/partners.ts';
 
 /** Everything the operator needs, injected. */

@@ -6,7 +6,7 @@ import type { StatusWriter } from '../runtime/client.ts';
 import { setCondition } from '../runtime/status.ts';
 import type { Condition, KubeObject, ObjectKey, ResourceRef, TerminalError } from '../runtime/types.ts';
 import { isDeepStrictEqual } from 'node:util';
-import { CONDITION } from './reasons.ts';
+import { CONDITION } from '../api/reasons.ts';
 
 /** An object with a status that carries conditions and observedGeneration. */
 export interface WithStatus extends KubeObject {

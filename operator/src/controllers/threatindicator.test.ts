@@ -1,13 +1,14 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { ThreatIndicatorReconciler, evaluateIndicator, judgeRevocation } from './threatindicator.ts';
+import { ThreatIndicatorReconciler } from './threatindicator.ts';
+import { evaluateIndicator, judgeRevocation } from '../api/admission.ts';
 import { VoterRegistry, partnerEntry } from '../api/partners.ts';
 import { MemoryKube, TestClock, indicator, partner, signedRevocation, signedVote, testContext, type TestPartner } from './fixtures.ts';
 import { THREAT_INDICATORS } from '../api/schemas/index.ts';
 import { createValidators, validatorFor } from '../api/validate.ts';
 import { TerminalError } from '../runtime/types.ts';
 import type { ThreatIndicator, ThreatIndicatorSpec, ThreatIndicatorStatus } from '../api/types.ts';
-import { REASON } from './reasons.ts';
+import { REASON } from '../api/reasons.ts';
 
 const validator = validatorFor(createValidators(), 'ThreatIndicator');
 const HOUR = 3_600_000;

@@ -1,6 +1,6 @@
 /** Replication cursors in MongoDB (`replica_cursors`, one document per source, `_id` = source id). */
 import type { Collection, Db } from 'mongodb';
-import type { CursorStore, ReplicaCursor } from '../exchange/partner/replica.ts';
+import type { CursorStore, ReplicaCursor } from '../domain/stores.ts';
 
 /** Collection name. */
 export const REPLICA_CURSORS = 'replica_cursors';

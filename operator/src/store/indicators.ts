@@ -11,7 +11,7 @@
  */
 import { MongoBulkWriteError, type Collection, type Db, type WriteError } from 'mongodb';
 import { voteRecord, type IndicatorMeta } from '../domain/entry.ts';
-import type { EntrySink, VerifiedEntry } from '../exchange/partner/replica.ts';
+import type { EntrySink, VerifiedEntry } from '../domain/stores.ts';
 
 /** Collection name. */
 export const INDICATORS = 'indicators';

@@ -12,7 +12,7 @@
 import { MongoBulkWriteError, MongoServerError, type Collection, type Db } from 'mongodb';
 import type { Vote } from '../domain/quorum.ts';
 import { voteRecord } from '../domain/entry.ts';
-import type { SequencerRoundStore, StoredRound } from '../exchange/sequencer/sequencer.ts';
+import type { SequencerRoundStore, StoredRound } from '../domain/stores.ts';
 import { GroupCommit } from '../runtime/groupcommit.ts';
 import { voteFromRecord } from './log.ts';
 

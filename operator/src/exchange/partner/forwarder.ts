@@ -14,8 +14,8 @@ import type { Logger } from '../../log.ts';
 import { listAll, type KubeReader } from '../../runtime/client.ts';
 import type { ItemRefusal } from '../protocol/client.ts';
 import { metaJson, verifyProposal, type IndicatorMeta } from '../../domain/entry.ts';
-import type { ProposalInput, ProposalResult } from '../sequencer/sequencer.ts';
-import { MAX_BATCH_ITEMS } from '../sequencer/server.ts';
+import type { ProposalInput, ProposalResult } from '../protocol/messages.ts';
+import { MAX_BATCH_ITEMS } from '../protocol/messages.ts';
 import { metaOfSpec } from '../../api/specmeta.ts';
 
 /** The sequencer call the forwarder makes (ExchangeClient implements it). */

@@ -7,12 +7,11 @@
 import * as grpc from '@grpc/grpc-js';
 import type { SignedTreeHead } from '../../domain/treehead.ts';
 import type { Logger } from '../../log.ts';
-import { ExchangeRefusal } from '../protocol/errors.ts';
 import type { AcceptedHead__Output } from '../protocol/gen/threatmesh/exchange/v1/AcceptedHead.ts';
 import type { GossipClient as GeneratedClient } from '../protocol/gen/threatmesh/exchange/v1/Gossip.ts';
 import { loadExchangePackage } from '../protocol/proto.ts';
-import { REASON_TRAILER } from '../sequencer/server.ts';
-import { authorize, channelCredentials, peerIdentity, serverCredentials, type PartnerEntry, type TlsMaterial } from '../protocol/tls.ts';
+import { bindServer, stopServer, unary } from '../protocol/grpcserver.ts';
+import { authorize, channelCredentials, peerIdentity, type PartnerEntry, type TlsMaterial } from '../protocol/tls.ts';
 import { headFromWire, headToWire } from '../protocol/wire.ts';
 
 /** What the gossip endpoint is built from. */
@@ -40,38 +39,21 @@ export async function startGossipServer(opts: GossipServerOptions): Promise<Goss
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024, 'grpc.max_send_message_length': 64 * 1024 });
   server.addService(loadExchangePackage().Gossip.service, {
     GetAcceptedHead: (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-      Promise.resolve()
-        .then(async () => {
-          authorize(opts.directory(), peerIdentity(call.getAuthContext()), 'read');
-          const head = await opts.acceptedHead();
-          return { partnerId: opts.partnerId, head: head === undefined ? null : headToWire(head) };
-        })
-        .then((res) => callback(null, res), (err: unknown) => callback(serviceError(opts.log, err)));
+      unary(opts.log, async () => {
+        authorize(opts.directory(), peerIdentity(call.getAuthContext()), 'read');
+        const head = await opts.acceptedHead();
+        return { partnerId: opts.partnerId, head: head === undefined ? null : headToWire(head) };
+      })(call, callback);
     },
   });
-  const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(opts.address, serverCredentials(opts.tls), (err, p) => (err === null ? resolve(p) : reject(err)));
-  });
+  const port = await bindServer(server, opts.address, opts.tls);
   opts.log.info('gossip server listening', { address: opts.address, port });
   return {
     port,
-    stop: () => new Promise<void>((resolve) => {
-      server.tryShutdown(() => resolve());
-      setTimeout(() => server.forceShutdown(), 2_000).unref();
-    }),
+    stop: () => stopServer(server),
   };
 }
 
-function serviceError(log: Logger, err: unknown): grpc.ServerErrorResponse {
-  if (err instanceof ExchangeRefusal) {
-    const metadata = new grpc.Metadata();
-    metadata.set(REASON_TRAILER, err.reason);
-    return Object.assign(new Error(err.message), { code: grpc.status.PERMISSION_DENIED, details: err.message, metadata });
-  }
-  log.error('gossip call failed', { err });
-  const details = `internal error: ${err instanceof Error ? err.message : String(err)}`;
-  return Object.assign(new Error(details), { code: grpc.status.INTERNAL, details });
-}
 
 /** A peer's answer: who answered and its accepted head (undefined before it accepted one). */
 export interface PeerHead {

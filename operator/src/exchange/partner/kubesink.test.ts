@@ -2,7 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IndicatorRecord } from '../../store/indicators.ts';
 import { loggedFromEntry, loggedFromRecord, revocationFromEntry, specOf } from './kubesink.ts';
-import type { VerifiedEntry } from './replica.ts';
+import type { VerifiedEntry } from '../../domain/stores.ts';
 
 const window = { opensAt: '2026-11-25T10:00:00.000Z', closesAt: '2026-11-25T11:00:00.000Z' };
 const entry: VerifiedEntry = {

@@ -23,7 +23,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { THREAT_INDICATORS } from '../../api/schemas/index.ts';
 import type { RevocationRecord, ThreatIndicator, ThreatIndicatorSpec, ThreatIndicatorStatus, VoteRecord } from '../../api/types.ts';
-import { evaluateIndicator, type AdmissionPolicy } from '../../controllers/threatindicator.ts';
+import { evaluateIndicator, type AdmissionPolicy } from '../../api/admission.ts';
 import type { PartnerEntry } from '../../api/partners.ts';
 import { indicatorObjectName } from '../../domain/canonical.ts';
 import type { Indicator } from '../../domain/indicator.ts';
@@ -33,7 +33,7 @@ import type { Logger } from '../../log.ts';
 import { listAll, type KubeClient } from '../../runtime/client.ts';
 import type { IndicatorRecord } from '../../store/indicators.ts';
 import type { EntryWindow, IndicatorMeta } from '../../domain/entry.ts';
-import type { EntrySink, VerifiedEntry } from './replica.ts';
+import type { EntrySink, VerifiedEntry } from '../../domain/stores.ts';
 import { withMeta } from '../../api/specmeta.ts';
 
 /** What the log says about one admitted indicator: all a ThreatIndicator is built from. */

@@ -11,7 +11,7 @@ import { SigningKey } from '../../domain/signature.ts';
 import { signProposal } from '../../domain/entry.ts';
 import { specOf } from './kubesink.ts';
 import { MANUAL_VOTE, answerKey, answeredBy, formatVoteResult, needsAnswer, parseVoteAnnotation, pendingSpec, roundKey, type ManualVoteOutcome, type VoteAnnotation } from './manualvote.ts';
-import type { PendingRound } from '../sequencer/sequencer.ts';
+import type { PendingRound } from '../protocol/messages.ts';
 
 const V = MANUAL_VOTE.vote;
 const R = MANUAL_VOTE.reason;

@@ -28,7 +28,7 @@ import { ExchangeCallError } from '../protocol/client.ts';
 import { verifyProposal } from '../../domain/entry.ts';
 import { specOf } from './kubesink.ts';
 import { ExchangeRefusal } from '../protocol/errors.ts';
-import type { PendingRound, VoteResult } from '../sequencer/sequencer.ts';
+import type { PendingRound, VoteResult } from '../protocol/messages.ts';
 
 /** The annotations and label of manual voting. */
 export const MANUAL_VOTE = {

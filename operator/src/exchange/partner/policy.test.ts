@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { Indicator } from '../../domain/indicator.ts';
 import { buildWarningList } from '../../feeds/warninglists.ts';
 import { evaluate, parseVotingPolicy, roundJudge, validateVotingPolicy, VotingPolicyError, type PolicyContext, type PolicyProposal, type VotingPolicy } from './policy.ts';
-import type { PendingRound } from '../sequencer/sequencer.ts';
+import type { PendingRound } from '../protocol/messages.ts';
 
 const warningList = buildWarningList({ reservedCidrs: ['10.0.0.0/8'], resolvers: ['8.8.8.8'], specialDomains: ['example'], topDomains: ['google.com'], knownGoodHashes: [] });
 const corroboratedDigest = 'c'.repeat(64);

@@ -6,7 +6,7 @@
 import { parse as parseYaml } from 'yaml';
 import { INDICATOR_TYPES, type Indicator, type IndicatorType } from '../../domain/indicator.ts';
 import { META_TLP, type EntryKind, type MetaTlp } from '../../domain/entry.ts';
-import type { PendingRound } from '../sequencer/sequencer.ts';
+import type { PendingRound } from '../protocol/messages.ts';
 import type { Judgement, VotingPolicy as RoundJudge } from './voter.ts';
 import type { WarningList, WarningListName } from '../../feeds/warninglists.ts';
 

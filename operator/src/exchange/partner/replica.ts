@@ -8,7 +8,7 @@
 import type { SignedTreeHead } from '../../domain/treehead.ts';
 import type { Logger } from '../../log.ts';
 import { jitteredBackoff } from '../../runtime/ratelimit.ts';
-import type { IndexedEntry } from '../../domain/entry.ts';
+import type { CursorStore, EntrySink, HaltRecord, ReplicaCursor, VerifiedEntry } from '../../domain/stores.ts';
 import { checkConsistency, checkEntry, checkPeerHead, checkTreeHead, type HaltReason, type TrustAnchors, type Violation } from '../../domain/verify.ts';
 import type { WireEntryResult } from '../protocol/wire.ts';
 
@@ -19,43 +19,10 @@ export interface LogSource {
   entries(from: number, treeSize: number): AsyncIterable<WireEntryResult>;
 }
 
-/** An entry that passed every check, with its indicator digest. */
-export interface VerifiedEntry extends IndexedEntry {
-  readonly digest: string;
-}
 
-/**
- * Where verified entries go: the partner's MongoDB (store/indicators.ts) or its cluster's
- * ThreatIndicator objects. `apply` must be idempotent: after a crash the same entry may be
- * applied again, and entries always arrive in log order.
- */
-export interface EntrySink {
-  apply(entry: VerifiedEntry): Promise<void>;
-  /** Optional batch form with the same contract, for sinks that can write many entries in one round trip. */
-  applyMany?(entries: readonly VerifiedEntry[]): Promise<void>;
-}
 
-/** Why a source was abandoned, persisted with the cursor. */
-export interface HaltRecord extends Violation {
-  readonly at: string;
-}
 
-/**
- * Replication progress from one source: entries below `nextIndex` are applied, `head` is the
- * latest tree head verified consistent with every earlier accepted head (entries below
- * `nextIndex` are all in it).
- */
-export interface ReplicaCursor {
-  readonly nextIndex: number;
-  readonly head?: SignedTreeHead;
-  readonly halted?: HaltRecord;
-}
 
-/** Persistence of cursors (store/cursor.ts implements it over MongoDB). */
-export interface CursorStore {
-  load(sourceId: string): Promise<ReplicaCursor | undefined>;
-  save(sourceId: string, cursor: ReplicaCursor): Promise<void>;
-}
 
 /** Thrown when replication from a source is halted; `reason` says which check failed. */
 export class ReplicationHalted extends Error {

@@ -23,7 +23,7 @@ import { listAll, type KubeClient } from '../../runtime/client.ts';
 import { ExchangeCallError, type ItemRefusal } from '../protocol/client.ts';
 import { signProposal } from '../../domain/entry.ts';
 import { ExchangeRefusal } from '../protocol/errors.ts';
-import type { ProposalInput, ProposalResult, VoteResult } from '../sequencer/sequencer.ts';
+import type { ProposalInput, ProposalResult, VoteResult } from '../protocol/messages.ts';
 
 /** The annotations of a revocation request. */
 export const REVOKE_REQUEST = {

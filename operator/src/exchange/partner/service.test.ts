@@ -5,7 +5,7 @@ import { edgeNetwork } from './network.ts';
 import { LagTracker, haltConditionReason } from './status.ts';
 import { localProposal, ownProposalDigests, proposalBatches } from './forwarder.ts';
 import { indicatorDigest } from '../../domain/canonical.ts';
-import type { ProposalInput } from '../sequencer/sequencer.ts';
+import type { ProposalInput } from '../protocol/messages.ts';
 import { serverNameFor } from './gossip.ts';
 import type { SignedTreeHead } from '../../domain/treehead.ts';
 import type { HaltReason } from '../../domain/verify.ts';

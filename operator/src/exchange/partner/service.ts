@@ -11,7 +11,7 @@ import type { Db } from 'mongodb';
 import type { Registry } from 'prom-client';
 import { PARTNER_NODES } from '../../api/schemas/index.ts';
 import type { PartnerNode } from '../../api/types.ts';
-import type { AdmissionPolicy } from '../../controllers/threatindicator.ts';
+import type { AdmissionPolicy } from '../../api/admission.ts';
 import type { VoterRegistry } from '../../api/partners.ts';
 import type { SigningKey } from '../../domain/signature.ts';
 import type { WarningList } from '../../feeds/warninglists.ts';
@@ -32,7 +32,8 @@ import { GossipClient, startGossipServer, type GossipServer } from './gossip.ts'
 import { KubeIndicatorSink } from './kubesink.ts';
 import { PendingMirror } from './manualvote.ts';
 import { RevocationRequests } from './revocations.ts';
-import type { EntrySink, ReplicationHalted, VerifiedEntry } from './replica.ts';
+import type { ReplicationHalted } from './replica.ts';
+import type { EntrySink, VerifiedEntry } from '../../domain/stores.ts';
 import { roundJudge, type VotingPolicy } from './policy.ts';
 import type { PartnerEntry, TlsMaterial } from '../protocol/tls.ts';
 import { checkTreeHead } from '../../domain/verify.ts';

@@ -12,10 +12,11 @@ import type { ExchangeClientOptions, ItemRefusal } from '../protocol/client.ts';
 import type { EdgeNetwork, SequencerRef } from './network.ts';
 import type { ProposalSink } from './forwarder.ts';
 import { serverNameFor, type GossipClientOptions, type PeerHead } from './gossip.ts';
-import { PartnerReplica, ReplicationHalted, type CursorStore, type EntrySink, type LogSource } from './replica.ts';
+import { PartnerReplica, ReplicationHalted, type LogSource } from './replica.ts';
+import { type CursorStore, type EntrySink } from '../../domain/stores.ts';
 import type { TlsMaterial } from '../protocol/tls.ts';
 import { AutoVoter, type VoterClient, type VotingPolicy as RoundJudge } from './voter.ts';
-import type { VoteResult } from '../sequencer/sequencer.ts';
+import type { VoteResult } from '../protocol/messages.ts';
 
 /** The sequencer calls the edge makes (ExchangeClient implements them). */
 export interface SequencerClient extends LogSource, VoterClient, ProposalSink {

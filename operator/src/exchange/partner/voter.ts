@@ -9,7 +9,7 @@ import { signVote } from '../../domain/quorum.ts';
 import type { SigningKey } from '../../domain/signature.ts';
 import type { Logger } from '../../log.ts';
 import { verifyProposal } from '../../domain/entry.ts';
-import type { PendingRound, VoteResult } from '../sequencer/sequencer.ts';
+import type { PendingRound, VoteResult } from '../protocol/messages.ts';
 import type { ItemRefusal } from '../protocol/client.ts';
 
 /** A policy's answer; undefined from {@link VotingPolicy.judge} means "leave it to a person". */

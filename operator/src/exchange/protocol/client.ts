@@ -20,8 +20,8 @@ import type { VoteBatchAck__Output } from './gen/threatmesh/exchange/v1/VoteBatc
 import type { SignedTreeHead__Output } from './gen/threatmesh/exchange/v1/SignedTreeHead.ts';
 import type { VoteAck__Output } from './gen/threatmesh/exchange/v1/VoteAck.ts';
 import { loadExchangePackage } from './proto.ts';
-import type { PendingRound, ProposalInput, ProposalResult, VoteResult } from '../sequencer/sequencer.ts';
-import { REASON_TRAILER } from '../sequencer/server.ts';
+import type { PendingRound, ProposalInput, ProposalResult, VoteResult } from './messages.ts';
+import { REASON_TRAILER } from './grpcserver.ts';
 import { channelCredentials, type TlsMaterial } from './tls.ts';
 import { entryFromWire, headFromWire, kindFromWire, kindToWire, voteToWire, windowFromWire, type WireEntryResult } from './wire.ts';
 import { parseIndicatorJson, parseMetaJson } from '../../domain/entry.ts';

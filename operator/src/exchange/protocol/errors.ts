@@ -1,7 +1,7 @@
 /** Typed refusals of the exchange: what the caller did wrong, with a machine-readable reason and a gRPC-like code. */
 
 /** The class of a refusal, mapped one-to-one to a gRPC status by the server. */
-export type RefusalCode = 'invalid-argument' | 'permission-denied' | 'unauthenticated' | 'not-found' | 'failed-precondition' | 'out-of-range';
+export type RefusalCode = 'invalid-argument' | 'permission-denied' | 'unauthenticated' | 'not-found' | 'failed-precondition' | 'out-of-range' | 'resource-exhausted';
 
 /** Machine-readable refusal reasons (stable: metric labels and test assertions use them). */
 export type RefusalReason =

@@ -19,39 +19,14 @@ import { decideQuorum, defaultQuorum, QuorumInputError, verifyVote, type QuorumO
 import type { PublicKey, SigningKey } from '../../domain/signature.ts';
 import { signLogHead, verifyTreeHead, type SignedTreeHead } from '../../domain/treehead.ts';
 import type { Logger } from '../../log.ts';
-import { ROUND_SKEW_MS, entryLeafHash, metaJson, parseIndicatorJson, parseMetaJson, verifyProposal, voteSubject, type EntryBody, type EntryKind, type EntryWindow, type IndexedEntry, type IndicatorMeta } from '../../domain/entry.ts';
+import { ROUND_SKEW_MS, entryLeafHash, metaJson, parseIndicatorJson, parseMetaJson, verifyProposal, voteSubject, type EntryBody, type IndexedEntry, type IndicatorMeta } from '../../domain/entry.ts';
+import type { SequencerLogStore, SequencerRoundStore, StoredRound } from '../../domain/stores.ts';
 import { ExchangeRefusal } from '../protocol/errors.ts';
+import type { PendingRound, ProposalInput, ProposalResult, ProvenEntry, VoteResult } from '../protocol/messages.ts';
 import { GroupCommit } from '../../runtime/groupcommit.ts';
 
-/** Persistence the sequencer needs (implemented by store/log.ts MongoLogStore). */
-export interface SequencerLogStore {
-  /** Inserts consecutive entries in order; on failure a prefix may be stored (the sequencer re-reads the tail). */
-  insertEntries(entries: ReadonlyArray<{ readonly entry: IndexedEntry; readonly digest: string }>): Promise<void>;
-  entries(from: number, to?: number): AsyncIterable<IndexedEntry>;
-  insertTreeHead(head: SignedTreeHead): Promise<void>;
-  latestTreeHead(): Promise<SignedTreeHead | undefined>;
-}
 
-/** A pending round as persisted: what a restarted sequencer needs to continue it. */
-export interface StoredRound {
-  readonly subject: string;
-  readonly kind: EntryKind;
-  readonly indicatorJson: string;
-  /** The proposal's meta_json; absent or empty when it carried no metadata. */
-  readonly metaJson?: string;
-  readonly proposerId: string;
-  readonly signature: string;
-  readonly window: EntryWindow;
-  readonly votes: readonly Vote[];
-}
 
-/** Persistence of open rounds (implemented by store/rounds.ts). Without it, rounds live in memory only. */
-export interface SequencerRoundStore {
-  loadRounds(): Promise<StoredRound[]>;
-  saveRound(round: StoredRound): Promise<void>;
-  saveVote(subject: string, vote: Vote): Promise<void>;
-  deleteRound(subject: string): Promise<void>;
-}
 
 /** Everything a sequencer is built from. */
 export interface SequencerOptions {
@@ -82,63 +57,11 @@ export interface SequencerObserver {
   vote(status: VoteResult['status'] | 'refused' | 'error'): void;
 }
 
-/** A proposal as received: kind, wire indicator, optional wire metadata, proposer and signature. */
-export interface ProposalInput {
-  readonly kind: EntryKind;
-  readonly indicatorJson: string;
-  /** Canonical JSON of the signed metadata (entry.ts parseMetaJson); absent or empty: none. */
-  readonly metaJson?: string;
-  readonly proposerId: string;
-  readonly signature: string;
-}
 
-/** Result of {@link Sequencer.propose}. */
-export interface ProposalResult {
-  readonly status: 'opened' | 'already-pending' | 'already-admitted';
-  readonly digest: string;
-  /** What votes must sign as their digest. */
-  readonly subject: string;
-  readonly logIndex?: number;
-  readonly window?: EntryWindow;
-}
 
-/** Result of {@link Sequencer.vote}. */
-export interface VoteResult {
-  readonly status: 'counted' | 'approved' | 'rejected' | 'duplicate';
-  readonly logIndex?: number;
-  readonly approvals: number;
-  readonly rejections: number;
-  readonly required: number;
-}
 
-/** A round waiting for votes, as voters see it. */
-export interface PendingRound {
-  readonly kind: EntryKind;
-  readonly indicator: Indicator;
-  readonly indicatorJson: string;
-  /** The metadata the proposer signed with the indicator, when it sent some. */
-  readonly meta?: IndicatorMeta;
-  readonly digest: string;
-  readonly subject: string;
-  readonly proposerId: string;
-  readonly signature: string;
-  readonly window: EntryWindow;
-  /** Votes counted so far and approvals needed; set by the sequencer and ListPending, informative only. */
-  readonly tally?: VoteTally;
-}
 
-/** The votes a pending round has counted so far. */
-export interface VoteTally {
-  readonly approvals: number;
-  readonly rejections: number;
-  readonly required: number;
-}
 
-/** An entry with its inclusion proof in the tree of the requested size. */
-export interface ProvenEntry {
-  readonly entry: IndexedEntry;
-  readonly proof: readonly string[];
-}
 
 /** Thrown when the stored log cannot be trusted or the sequencer is misconfigured; the message says what to do. */
 export class SequencerStateError extends Error {

@@ -6,7 +6,9 @@
 import * as grpc from '@grpc/grpc-js';
 import type { PeerCertificate } from 'node:tls';
 import type { Logger } from '../../log.ts';
-import { ExchangeRefusal, type RefusalCode } from '../protocol/errors.ts';
+import { ExchangeRefusal } from '../protocol/errors.ts';
+import { bindServer, stopServer, toServiceError, unary } from '../protocol/grpcserver.ts';
+import { MAX_BATCH_ITEMS } from '../protocol/messages.ts';
 import type { ExchangeHandlers } from '../protocol/gen/threatmesh/exchange/v1/Exchange.ts';
 import type { Proposal__Output } from '../protocol/gen/threatmesh/exchange/v1/Proposal.ts';
 import type { ProposalAck } from '../protocol/gen/threatmesh/exchange/v1/ProposalAck.ts';
@@ -14,7 +16,7 @@ import type { SignedVote__Output } from '../protocol/gen/threatmesh/exchange/v1/
 import type { VoteAck } from '../protocol/gen/threatmesh/exchange/v1/VoteAck.ts';
 import { loadExchangePackage } from '../protocol/proto.ts';
 import type { Sequencer } from './sequencer.ts';
-import { authorize, peerIdentity, serverCredentials, type ExchangeAction, type PartnerEntry, type TlsMaterial } from '../protocol/tls.ts';
+import { authorize, peerIdentity, type ExchangeAction, type PartnerEntry, type TlsMaterial } from '../protocol/tls.ts';
 import { metaJson } from '../../domain/entry.ts';
 import { entryToWire, headToWire, kindFromWire, kindToWire, voteFromWire } from '../protocol/wire.ts';
 
@@ -44,17 +46,6 @@ export interface ExchangeServer {
   stop(): Promise<void>;
 }
 
-/** Metadata trailer carrying the machine-readable refusal reason. */
-export const REASON_TRAILER = 'threatmesh-reason';
-
-const STATUS: Readonly<Record<RefusalCode, grpc.status>> = {
-  'invalid-argument': grpc.status.INVALID_ARGUMENT,
-  'permission-denied': grpc.status.PERMISSION_DENIED,
-  unauthenticated: grpc.status.UNAUTHENTICATED,
-  'not-found': grpc.status.NOT_FOUND,
-  'failed-precondition': grpc.status.FAILED_PRECONDITION,
-  'out-of-range': grpc.status.OUT_OF_RANGE,
-};
 /** The part of a server call authorization needs. */
 interface AuthenticatedCall {
   getAuthContext(): { sslPeerCertificate?: PeerCertificate } | null;
@@ -63,8 +54,6 @@ interface AuthenticatedCall {
 const DEFAULT_MAX_MESSAGE = 4 * 1024 * 1024;
 // Signature, digest, subject, ids, window and tally of one pending round, generously.
 const ROUND_OVERHEAD_BYTES = 1024;
-/** Most items in one ProposeBatch or VoteBatch call. */
-export const MAX_BATCH_ITEMS = 1_000;
 const DEFAULT_KEEPALIVE_MS = 30_000;
 
 /** Starts the endpoint on `address` with mutual TLS. */
@@ -78,17 +67,11 @@ export async function startExchangeServer(opts: ExchangeServerOptions): Promise<
     'grpc.http2.min_ping_interval_without_data_ms': 5_000,
   });
   server.addService(loadExchangePackage().Exchange.service, handlers(opts));
-  const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(opts.address, serverCredentials(opts.tls), (err, p) => (err === null ? resolve(p) : reject(err)));
-  });
+  const port = await bindServer(server, opts.address, opts.tls);
   opts.log.info('exchange server listening', { address: opts.address, port });
   return {
     port,
-    stop: () => new Promise<void>((resolve) => {
-      server.tryShutdown(() => resolve());
-      // Streams a partner keeps open must not hold shutdown forever.
-      setTimeout(() => server.forceShutdown(), 2_000).unref();
-    }),
+    stop: () => stopServer(server),
   };
 }
 
@@ -191,20 +174,3 @@ async function streamEntries(
   call.end();
 }
 
-function unary<Req, Res>(log: Logger, fn: (call: grpc.ServerUnaryCall<Req, Res>) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
-  return (call, callback) => {
-    // Through a promise, so a synchronous throw (authorization) is answered like a rejection.
-    Promise.resolve().then(() => fn(call)).then((res) => callback(null, res), (err: unknown) => callback(toServiceError(log, err)));
-  };
-}
-
-function toServiceError(log: Logger, err: unknown): grpc.ServerErrorResponse {
-  if (err instanceof ExchangeRefusal) {
-    const metadata = new grpc.Metadata();
-    metadata.set(REASON_TRAILER, err.reason);
-    return Object.assign(new Error(err.message), { code: STATUS[err.code], details: err.message, metadata });
-  }
-  log.error('exchange call failed', { err });
-  const details = `internal error: ${err instanceof Error ? err.message : String(err)}`;
-  return Object.assign(new Error(details), { code: grpc.status.INTERNAL, details });
-}
