@@ -1,7 +1,27 @@
 // Type-aware lint. The domain boundary rule keeps operator/src/domain/ pure:
 // it may import node: built-ins and a short list of pure packages, nothing else.
+import { dirname, resolve } from 'node:path';
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import { roomOf, roomViolation } from './operator/src/rooms.ts';
+
+const srcRoot = resolve(import.meta.dirname, 'operator/src');
+
+// threatmesh/rooms: an import between rooms of operator/src must follow ROOM_IMPORTS (operator/src/rooms.ts).
+const rooms = {
+  meta: { type: 'problem', docs: { description: 'imports between rooms of operator/src follow operator/src/rooms.ts' }, schema: [] },
+  create(context) {
+    const from = roomOf(srcRoot, context.filename);
+    const check = (node) => {
+      const spec = node.source?.value;
+      if (from === undefined || typeof spec !== 'string' || !spec.startsWith('.')) return;
+      const to = roomOf(srcRoot, resolve(dirname(context.filename), spec));
+      const why = to === undefined ? undefined : roomViolation(from, to);
+      if (why !== undefined) context.report({ node: node.source, message: `import of ${spec}: ${why}` });
+    };
+    return { ImportDeclaration: check, ExportNamedDeclaration: check, ExportAllDeclaration: check };
+  },
+};
 
 export default tseslint.config(
   { ignores: ['node_modules/**', 'bench/results/**', 'crds/**', 'charts/**', '**/*.generated.ts', 'operator/src/exchange/protocol/gen/**'] },
@@ -26,6 +46,12 @@ export default tseslint.config(
       'max-depth': ['warn', 4],
       'max-params': ['warn', 5],
     },
+  },
+  {
+    files: ['operator/src/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    plugins: { threatmesh: { rules: { rooms } } },
+    rules: { 'threatmesh/rooms': 'error' },
   },
   {
     files: ['operator/src/domain/**/*.ts'],
