@@ -21,7 +21,7 @@ type Manifest = Record<string, unknown>;
 
 /**
  * The operator's ClusterRole: exactly what the three controllers, the Job executor, the
- * in-process executor and the partner exchange edge use, nothing else.
+ * in-process executor and the partner exchange use, nothing else.
  */
 export function operatorClusterRole(name = OPERATOR_NAME): Manifest {
   const kinds = ['feeds', 'threatindicators', 'partnernodes'];
@@ -31,7 +31,7 @@ export function operatorClusterRole(name = OPERATOR_NAME): Manifest {
     metadata: { name },
     rules: [
       { apiGroups: [GROUP], resources: kinds, verbs: ['get', 'list', 'watch', 'update', 'patch'] },
-      // The in-process executor proposes indicators straight from the operator; the exchange edge
+      // The in-process executor proposes indicators straight from the operator; the partner exchange
       // writes replicated ones and recreates an object whose spec contradicts the log (spec is immutable).
       { apiGroups: [GROUP], resources: ['threatindicators'], verbs: ['create', 'delete'] },
       { apiGroups: [GROUP], resources: kinds.map((k) => `${k}/status`), verbs: ['get', 'update', 'patch'] },

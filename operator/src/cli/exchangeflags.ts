@@ -1,7 +1,7 @@
 /**
  * The partner-exchange flags of `threatmesh operator` (`--exchange` and friends): validated
  * before anything connects, then loaded (PEM files, signing key, voting policy, warning lists)
- * into the leader-only edge Runnable. The MongoDB connection opens when the edge starts.
+ * into the leader-only partner exchange Runnable. The MongoDB connection opens when the partner exchange starts.
  */
 import { readFile } from 'node:fs/promises';
 import { MongoClient } from 'mongodb';
@@ -9,7 +9,7 @@ import type { OperatorParts } from '../controllers/setup.ts';
 import type { AdmissionPolicy } from '../api/admission.ts';
 import { parseDuration } from '../controllers/schedule.ts';
 import { SigningKey } from '../domain/signature.ts';
-import { edgeRunnable, startEdge, type RunningEdge } from '../exchange/partner/service.ts';
+import { partnerRunnable, startPartnerService, type RunningPartner } from '../exchange/partner/service.ts';
 import { parseVotingPolicy, type VotingPolicy } from '../exchange/partner/policy.ts';
 import type { TlsMaterial } from '../exchange/protocol/tls.ts';
 import { loadWarningLists } from '../feeds/warninglists.ts';
@@ -98,7 +98,7 @@ async function readFlagFile(flag: string, path: string): Promise<string> {
   }
 }
 
-/** Loaded exchange material, ready to build the edge. */
+/** Loaded exchange material, ready to build the partner exchange. */
 export interface ExchangeMaterial {
   readonly settings: ExchangeSettings;
   readonly key: SigningKey;
@@ -122,24 +122,24 @@ export async function loadExchangeMaterial(settings: ExchangeSettings): Promise<
   return { settings, key, tls, votingPolicy };
 }
 
-/** The leader-only edge Runnable: connects MongoDB, loads warning lists and starts the edge; stop closes both. */
+/** The leader-only partner exchange Runnable: connects MongoDB, loads warning lists and starts the partner exchange; stop closes both. */
 export function exchangeRunnable(m: ExchangeMaterial, deps: { readonly client: KubeClient; readonly log: Logger; readonly admission?: AdmissionPolicy; readonly onError?: (err: unknown) => void }, parts: OperatorParts): Runnable {
   const log = deps.log.child({ component: 'exchange' });
-  const launch = async (): Promise<RunningEdge> => {
+  const launch = async (): Promise<RunningPartner> => {
     const mongo = new MongoClient(m.settings.mongodbUri, { serverSelectionTimeoutMS: 15_000 });
     try {
       await mongo.connect();
-      const edge = await startEdge({
+      const partner = await startPartnerService({
         client: deps.client, db: mongo.db(m.settings.database), namespace: m.settings.namespace, partnerId: m.settings.partnerId, key: m.key, tls: m.tls,
         votingPolicy: m.votingPolicy, warningList: await loadWarningLists(), registry: parts.registry, metrics: parts.metrics.registry, log,
         gossipBind: m.settings.gossipBind, syncIntervalMs: m.settings.syncIntervalMs, repairIntervalMs: m.settings.repairIntervalMs,
         ...(deps.admission ? { admission: deps.admission } : {}),
       });
-      return { gossipPort: edge.gossipPort, stop: async () => { await edge.stop(); await mongo.close(); } };
+      return { gossipPort: partner.gossipPort, stop: async () => { await partner.stop(); await mongo.close(); } };
     } catch (err) {
       await mongo.close();
       throw err;
     }
   };
-  return edgeRunnable(launch, log, deps.onError);
+  return partnerRunnable(launch, log, deps.onError);
 }

@@ -98,7 +98,7 @@ function checkFlags(flags: OperatorFlags): void {
 
 /**
  * Builds OperatorOptions from flags (flag errors first, before any connection); exported for
- * tests. `onExchangeError` hears a partner-exchange edge that failed to start.
+ * tests. `onExchangeError` hears a partner-partner exchange that failed to start.
  */
 export async function operatorOptions(flags: OperatorFlags, env: CliEnv, log: Logger, onExchangeError?: (err: unknown) => void): Promise<OperatorOptions> {
   checkFlags(flags);
@@ -171,11 +171,11 @@ export function registerOperator(program: Command, env: CliEnv, log: Logger): vo
     .option('--voting-window <duration>', 'how long voting on a proposal stays open', '72h')
     .option('--quorum <n>', 'approvals required (default ⌊2n/3⌋+1 of n voters)')
     .action(async (flags: OperatorFlags) => {
-      let edgeFailed: (why: string) => void = () => undefined;
-      const opts = await operatorOptions(flags, env, log, (err) => edgeFailed(`exchange edge failed to start: ${err instanceof Error ? err.message : String(err)}`));
+      let exchangeFailed: (why: string) => void = () => undefined;
+      const opts = await operatorOptions(flags, env, log, (err) => exchangeFailed(`partner exchange failed to start: ${err instanceof Error ? err.message : String(err)}`));
       let running: RunningOperator | undefined;
       const lost = new Promise<string>((res) => {
-        edgeFailed = res;
+        exchangeFailed = res;
         const withLoss: OperatorOptions = { ...opts, onLostLeadership: () => res('lost leadership') };
         void startOperator(withLoss).then((r) => { running = r; }, (err: unknown) => res(`start failed: ${err instanceof Error ? err.message : String(err)}`));
       });

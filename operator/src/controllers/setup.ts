@@ -48,7 +48,7 @@ export interface OperatorOptions {
   /** Event reportingInstance, e.g. the pod name. */
   readonly identity?: string;
   /**
-   * Extra leader-only work (the partner exchange edge), built with the operator's voter registry
+   * Extra leader-only work (the partner exchange), built with the operator's voter registry
    * and metrics and started after the controllers, on the leader only when electing.
    */
   readonly extras?: (parts: OperatorParts) => readonly Runnable[];

@@ -15,7 +15,7 @@
  * vote memory: when it names a new round, a vote already answered for an earlier round (the
  * admission) is cleared, so it can never count as a vote to revoke, and the analyst votes again.
  *
- * It owns no timer: the partner edge calls syncOnce every few seconds.
+ * It owns no timer: the partner exchange calls syncOnce every few seconds.
  */
 import type { ThreatIndicator, ThreatIndicatorSpec } from '../../api/types.ts';
 import { THREAT_INDICATORS } from '../../api/schemas/index.ts';
@@ -71,7 +71,7 @@ export interface MirrorClient {
 /** Everything a {@link PendingMirror} is built from. */
 export interface PendingMirrorOptions {
   readonly client: KubeClient;
-  /** Namespace of this partner's ThreatIndicators (the edge's --exchange-namespace). */
+  /** Namespace of this partner's ThreatIndicators (the operator's --exchange-namespace). */
   readonly namespace: string;
   readonly sequencer: MirrorClient;
   /** This partner's id: the votes' partnerId (must be the CN of the client certificate). */

@@ -1,8 +1,8 @@
-/** Prometheus metrics of a partner's exchange edge, registered on the operator's registry. */
+/** Prometheus metrics of a partner's partner exchange, registered on the operator's registry. */
 import { Counter, Gauge, type Registry } from 'prom-client';
 
-/** The edge's metrics. */
-export class EdgeMetrics {
+/** The partner exchange's metrics. */
+export class PartnerMetrics {
   /** Verified log entries applied to MongoDB and the cluster. */
   readonly applied: Counter;
   /** Size of the accepted (verified) tree head. */

@@ -1,5 +1,5 @@
 /**
- * The network as a partner's edge sees it, derived from the PartnerNodes of the exchange
+ * The network as a partner's exchange sees it, derived from the PartnerNodes of the exchange
  * namespace: the one sequencer (endpoint and tree-head key), this partner's peers (gossip
  * endpoints) and the partner directory the replica and the gossip endpoint trust. Pure.
  */
@@ -15,8 +15,8 @@ export interface SequencerRef {
   readonly key: PublicKey;
 }
 
-/** What the edge works with; `problem` says why there is no usable sequencer. */
-export interface EdgeNetwork {
+/** What the partner exchange works with; `problem` says why there is no usable sequencer. */
+export interface PartnerNetwork {
   readonly sequencer?: SequencerRef;
   readonly problem?: string;
   /** PartnerNodes of the other partners (not this one, not the sequencer), by partner id. */
@@ -40,7 +40,7 @@ function usable(nodes: readonly PartnerNode[]): PartnerNode[] {
     .sort((a, b) => a.spec.partnerId.localeCompare(b.spec.partnerId) || a.metadata.name.localeCompare(b.metadata.name));
 }
 
-function sequencerOf(nodes: readonly PartnerNode[], namespace: string): Pick<EdgeNetwork, 'sequencer' | 'problem'> {
+function sequencerOf(nodes: readonly PartnerNode[], namespace: string): Pick<PartnerNetwork, 'sequencer' | 'problem'> {
   const found = nodes.filter((pn) => pn.spec.roles.includes('sequencer'));
   if (found.length === 0) return { problem: `no PartnerNode with role sequencer in namespace ${namespace}; apply one with the sequencer's endpoint and tree-head public key` };
   if (found.length > 1) return { problem: `${found.length} PartnerNodes with role sequencer in namespace ${namespace} (${found.map((n) => n.metadata.name).join(', ')}); keep exactly one` };
@@ -49,7 +49,7 @@ function sequencerOf(nodes: readonly PartnerNode[], namespace: string): Pick<Edg
 }
 
 /** Derives the network from the PartnerNodes of `namespace` for partner `self`. */
-export function edgeNetwork(nodes: readonly PartnerNode[], self: string, namespace: string): EdgeNetwork {
+export function partnerNetwork(nodes: readonly PartnerNode[], self: string, namespace: string): PartnerNetwork {
   const ok = usable(nodes);
   const seq = sequencerOf(ok, namespace);
   const others = ok.filter((pn) => !pn.spec.roles.includes('sequencer'));

@@ -9,7 +9,7 @@
  * an object with a result is never proposed again (remove the result to ask again), so each
  * request is acted on once, across restarts. Only metadata is patched.
  *
- * It owns no timer: the partner edge calls syncOnce every few seconds; other partners' voters see
+ * It owns no timer: the partner exchange calls syncOnce every few seconds; other partners' voters see
  * the round through their PendingMirror (manualvote.ts) and vote with `threatmesh.io/vote`.
  */
 import type { ThreatIndicator } from '../../api/types.ts';
@@ -36,7 +36,7 @@ export const REVOKE_REQUEST = {
 /** The longest reason accepted (it is signed into a vote and kept in the log). */
 export const MAX_REVOKE_REASON = 1024;
 
-/** The calls made on the sequencer (ExchangeClient implements them; a one-item batch is the edge's proposal call). */
+/** The calls made on the sequencer (ExchangeClient implements them; a one-item batch is the partner's proposal call). */
 export interface RevocationClient {
   proposeBatch(ps: readonly ProposalInput[]): Promise<Array<ProposalResult | ItemRefusal>>;
   vote(v: Vote): Promise<VoteResult>;
@@ -45,7 +45,7 @@ export interface RevocationClient {
 /** Everything {@link RevocationRequests} is built from. */
 export interface RevocationRequestsOptions {
   readonly client: KubeClient;
-  /** Namespace of this partner's ThreatIndicators (the edge's --exchange-namespace). */
+  /** Namespace of this partner's ThreatIndicators (the operator's --exchange-namespace). */
   readonly namespace: string;
   readonly sequencer: RevocationClient;
   /** This partner's id: the proposer (must be the CN of the client certificate; needs the contributor role). */

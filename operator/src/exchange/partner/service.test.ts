@@ -1,7 +1,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { indicator, partner } from '../../controllers/fixtures.ts';
-import { edgeNetwork } from './network.ts';
+import { partnerNetwork } from './network.ts';
 import { LagTracker, haltConditionReason } from './status.ts';
 import { localProposal, ownProposalDigests, proposalBatches } from './forwarder.ts';
 import { indicatorDigest } from '../../domain/canonical.ts';
@@ -14,13 +14,13 @@ import { signProposal } from '../../domain/entry.ts';
 
 const head = (treeSize: number, timestamp: string): SignedTreeHead => ({ treeSize, rootHash: 'ab'.repeat(32), timestamp, logId: 'x', signature: 'y' });
 
-describe('edgeNetwork', () => {
+describe('partnerNetwork', () => {
   const seq = partner('seq', { roles: ['sequencer'], endpoint: 'seq.example:8443' });
   const a = partner('alpha', { roles: ['contributor', 'voter'] });
   const b = partner('bravo', { roles: ['voter'] });
 
   test('finds the sequencer, the peers (not self, not the sequencer) and the partner directory', () => {
-    const n = edgeNetwork([b.node, seq.node, a.node], 'alpha', 'tm');
+    const n = partnerNetwork([b.node, seq.node, a.node], 'alpha', 'tm');
     assert.equal(n.problem, undefined);
     assert.equal(n.sequencer?.endpoint, 'seq.example:8443');
     assert.ok(n.sequencer?.key.equals(seq.key.publicKey));
@@ -28,28 +28,28 @@ describe('edgeNetwork', () => {
     assert.deepEqual(n.partners.map((p) => [p.partnerId, p.roles]), [['alpha', ['contributor', 'voter']], ['bravo', ['voter']]]);
   });
 
-  const problems: Array<[string, Parameters<typeof edgeNetwork>[0], RegExp]> = [
+  const problems: Array<[string, Parameters<typeof partnerNetwork>[0], RegExp]> = [
     ['no sequencer', [a.node, b.node], /no PartnerNode with role sequencer in namespace tm/],
     ['two sequencers', [seq.node, { ...partner('seq2', { roles: ['sequencer'] }).node }, a.node], /2 PartnerNodes with role sequencer in namespace tm \(seq, seq2\); keep exactly one/],
   ];
   for (const [name, nodes, re] of problems) {
     test(`${name}: no sequencer, a clear problem`, () => {
-      const n = edgeNetwork(nodes, 'alpha', 'tm');
+      const n = partnerNetwork(nodes, 'alpha', 'tm');
       assert.equal(n.sequencer, undefined);
       assert.match(n.problem ?? '', re);
     });
   }
 
   test('the fingerprint changes with the sequencer key or a partner key, not with list order', () => {
-    const base = edgeNetwork([seq.node, a.node, b.node], 'alpha', 'tm').fingerprint;
-    assert.equal(edgeNetwork([b.node, a.node, seq.node], 'alpha', 'tm').fingerprint, base);
-    assert.notEqual(edgeNetwork([partner('seq', { roles: ['sequencer'], endpoint: 'seq.example:8443' }).node, a.node, b.node], 'alpha', 'tm').fingerprint, base);
-    assert.notEqual(edgeNetwork([seq.node, a.node, partner('bravo').node], 'alpha', 'tm').fingerprint, base);
+    const base = partnerNetwork([seq.node, a.node, b.node], 'alpha', 'tm').fingerprint;
+    assert.equal(partnerNetwork([b.node, a.node, seq.node], 'alpha', 'tm').fingerprint, base);
+    assert.notEqual(partnerNetwork([partner('seq', { roles: ['sequencer'], endpoint: 'seq.example:8443' }).node, a.node, b.node], 'alpha', 'tm').fingerprint, base);
+    assert.notEqual(partnerNetwork([seq.node, a.node, partner('bravo').node], 'alpha', 'tm').fingerprint, base);
   });
 
   test('a PartnerNode with an unusable key is left out', () => {
     const broken = partner('charlie', { publicKey: 'AAAA' });
-    assert.deepEqual(edgeNetwork([seq.node, a.node, broken.node], 'alpha', 'tm').partners.map((p) => p.partnerId), ['alpha']);
+    assert.deepEqual(partnerNetwork([seq.node, a.node, broken.node], 'alpha', 'tm').partners.map((p) => p.partnerId), ['alpha']);
   });
 });
 

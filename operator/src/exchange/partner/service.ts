@@ -1,9 +1,9 @@
 /**
- * A partner operator's exchange edge (`threatmesh operator --exchange`): replicates the
+ * A partner operator's partner exchange (`threatmesh operator --exchange`): replicates the
  * sequencer's log into MongoDB and ThreatIndicators, forwards local proposals, votes
  * automatically, mirrors pending rounds and sends analysts' annotated votes (manualvote.ts,
  * docs/voting.md), proposes the revocations analysts annotate (revocations.ts), gossips tree heads with peers, repairs drift and reports all of it on the
- * PartnerNodes of the exchange namespace. Every dependency is injected; `startEdge` runs the
+ * PartnerNodes of the exchange namespace. Every dependency is injected; `startPartnerService` runs the
  * loops until `stop()`. A halt (fork, forged entry…) stops applying from the sequencer, never
  * the operator: it shows as condition Replicating=False, a Warning Event and a metric.
  */
@@ -23,9 +23,9 @@ import type { Runnable } from '../../runtime/manager.ts';
 import { MongoCursorStore } from '../../store/cursor.ts';
 import { MongoIndicatorSink } from '../../store/indicators.ts';
 import { ExchangeClient } from '../protocol/client.ts';
-import { EdgeMetrics } from './metrics.ts';
-import { edgeNetwork, type EdgeNetwork, type SequencerRef } from './network.ts';
-import { EdgeSession, type PeerClientFactory, type SequencerClientFactory } from './session.ts';
+import { PartnerMetrics } from './metrics.ts';
+import { partnerNetwork, type PartnerNetwork, type SequencerRef } from './network.ts';
+import { PartnerSession, type PeerClientFactory, type SequencerClientFactory } from './session.ts';
 import { KubePartnerStatus, LagTracker, REPLICATING_REASON, haltConditionReason, type ReplicatingCondition } from './status.ts';
 import { ProposalForwarder } from './forwarder.ts';
 import { GossipClient, startGossipServer, type GossipServer } from './gossip.ts';
@@ -38,8 +38,8 @@ import { roundJudge, type VotingPolicy } from './policy.ts';
 import type { PartnerEntry, TlsMaterial } from '../protocol/tls.ts';
 import { checkTreeHead } from '../../domain/verify.ts';
 
-/** Everything the edge is built from. */
-export interface EdgeOptions {
+/** Everything the partner exchange is built from. */
+export interface PartnerServiceOptions {
   readonly client: KubeClient;
   readonly db: Db;
   /** Where PartnerNodes are read and replicated ThreatIndicators written. */
@@ -71,25 +71,25 @@ export interface EdgeOptions {
   readonly waitMs?: number;
 }
 
-/** A running edge. */
-export interface RunningEdge {
+/** A running partner exchange. */
+export interface RunningPartner {
   /** The gossip endpoint's port. */
   readonly gossipPort: number;
   /** Stops every loop, closes channels and the gossip endpoint. */
   stop(): Promise<void>;
 }
 
-/** Starts the edge: opens the stores, serves gossip, and runs the sync loop until stopped. */
-export async function startEdge(opts: EdgeOptions): Promise<RunningEdge> {
-  const edge = new Edge(opts, await MongoIndicatorSink.open(opts.db));
-  await edge.start();
-  return edge;
+/** Starts the partner exchange: opens the stores, serves gossip, and runs the sync loop until stopped. */
+export async function startPartnerService(opts: PartnerServiceOptions): Promise<RunningPartner> {
+  const partner = new Partner(opts, await MongoIndicatorSink.open(opts.db));
+  await partner.start();
+  return partner;
 }
 
-class Edge implements RunningEdge {
-  readonly #o: EdgeOptions;
+class Partner implements RunningPartner {
+  readonly #o: PartnerServiceOptions;
   readonly #clock: Clock;
-  readonly #metrics: EdgeMetrics;
+  readonly #metrics: PartnerMetrics;
   readonly #cursors: MongoCursorStore;
   readonly #mongo: MongoIndicatorSink;
   readonly #kube: KubeIndicatorSink;
@@ -100,8 +100,8 @@ class Edge implements RunningEdge {
   readonly #abort = new AbortController();
   #gossip: GossipServer | undefined;
   #loop: Promise<void> = Promise.resolve();
-  #network: EdgeNetwork | undefined;
-  #session: EdgeSession | undefined;
+  #network: PartnerNetwork | undefined;
+  #session: PartnerSession | undefined;
   #mirror: PendingMirror | undefined;
   #revocations: RevocationRequests | undefined;
   #lastRepair: number | undefined;
@@ -109,11 +109,11 @@ class Edge implements RunningEdge {
   #sessionPrint: string | undefined;
   #haltCondition: ReplicatingCondition | undefined;
 
-  constructor(opts: EdgeOptions, mongo: MongoIndicatorSink) {
+  constructor(opts: PartnerServiceOptions, mongo: MongoIndicatorSink) {
     this.#o = opts;
     this.#clock = opts.clock ?? systemClock;
     const now = (): Date => new Date(this.#clock.now());
-    this.#metrics = new EdgeMetrics(opts.metrics);
+    this.#metrics = new PartnerMetrics(opts.metrics);
     this.#cursors = new MongoCursorStore(opts.db);
     this.#mongo = mongo;
     this.#kube = new KubeIndicatorSink({ client: opts.client, namespace: opts.namespace, voters: () => opts.registry.voters(), ...(opts.admission ? { policy: opts.admission } : {}), now, log: opts.log });
@@ -132,7 +132,7 @@ class Edge implements RunningEdge {
       partnerId: this.#o.partnerId, directory, tls: this.#o.tls, address: `${this.#o.gossipBind.host}:${this.#o.gossipBind.port}`, log: this.#o.log,
       acceptedHead: async () => (this.#session ? (await this.#session.replica.cursor()).head : undefined),
     });
-    this.#o.log.info('exchange edge started', { partnerId: this.#o.partnerId, namespace: this.#o.namespace, gossipPort: this.#gossip.port });
+    this.#o.log.info('partner exchange started', { partnerId: this.#o.partnerId, namespace: this.#o.namespace, gossipPort: this.#gossip.port });
     this.#loop = this.#run();
   }
 
@@ -142,7 +142,7 @@ class Edge implements RunningEdge {
     await this.#session?.stop();
     this.#session = undefined;
     await this.#gossip?.stop();
-    this.#o.log.info('exchange edge stopped', { partnerId: this.#o.partnerId });
+    this.#o.log.info('partner exchange stopped', { partnerId: this.#o.partnerId });
   }
 
   #now(): Date {
@@ -166,13 +166,13 @@ class Edge implements RunningEdge {
 
   async #tick(): Promise<void> {
     const nodes = (await this.#o.client.list<PartnerNode>(PARTNER_NODES, { namespace: this.#o.namespace })).items;
-    const network = edgeNetwork(nodes, this.#o.partnerId, this.#o.namespace);
+    const network = partnerNetwork(nodes, this.#o.partnerId, this.#o.namespace);
     this.#network = network;
     if (network.sequencer === undefined) {
       await this.#noSequencer(network, nodes);
       return;
     }
-    const session = await this.#ensureSession(network as EdgeNetwork & { sequencer: SequencerRef });
+    const session = await this.#ensureSession(network as PartnerNetwork & { sequencer: SequencerRef });
     const seqSize = await this.#sequencerStatus(session, network.sequencer);
     await this.#step('proposal forwarding', () => this.#forwarder.forwardOnce(session.client));
     await this.#step('revocation requests', () => this.#revocations!.syncOnce());
@@ -184,8 +184,8 @@ class Edge implements RunningEdge {
     await this.#step('drift repair', () => this.#repairWhenDue(session, seqSize));
   }
 
-  async #noSequencer(network: EdgeNetwork, nodes: readonly PartnerNode[]): Promise<void> {
-    if (this.#problem !== network.problem) this.#o.log.warn('exchange edge waiting for a sequencer PartnerNode', { problem: network.problem });
+  async #noSequencer(network: PartnerNetwork, nodes: readonly PartnerNode[]): Promise<void> {
+    if (this.#problem !== network.problem) this.#o.log.warn('partner exchange waiting for a sequencer PartnerNode', { problem: network.problem });
     this.#problem = network.problem;
     await this.#session?.stop();
     this.#session = undefined;
@@ -193,13 +193,13 @@ class Edge implements RunningEdge {
     for (const pn of nodes.filter((n) => n.spec.roles.includes('sequencer'))) await this.#status.write(pn, {}, condition);
   }
 
-  async #ensureSession(network: EdgeNetwork & { sequencer: SequencerRef }): Promise<EdgeSession> {
+  async #ensureSession(network: PartnerNetwork & { sequencer: SequencerRef }): Promise<PartnerSession> {
     this.#problem = undefined;
     if (this.#session !== undefined && this.#sessionPrint === network.fingerprint) return this.#session;
     await this.#session?.stop();
     const o = this.#o;
     const judge = roundJudge(o.votingPolicy, { ...(o.warningList ? { warningList: o.warningList } : {}), corroborated: (digest) => this.#forwarder.ownDigests().has(digest) });
-    const session = new EdgeSession({
+    const session = new PartnerSession({
       network, partnerId: o.partnerId, key: o.key, tls: o.tls, cursors: this.#cursors, sink: this.#sink(), judge,
       ...(o.admission?.quorum !== undefined ? { quorum: o.admission.quorum } : {}),
       now: () => this.#now(), log: o.log,
@@ -235,7 +235,7 @@ class Edge implements RunningEdge {
   }
 
   /** Sequencer PartnerNode status; returns the sequencer's verified tree size (undefined when unreachable). */
-  async #sequencerStatus(session: EdgeSession, seq: SequencerRef): Promise<number | undefined> {
+  async #sequencerStatus(session: PartnerSession, seq: SequencerRef): Promise<number | undefined> {
     const now = this.#now();
     const cursor = await session.replica.cursor();
     let size: number | undefined;
@@ -265,7 +265,7 @@ class Edge implements RunningEdge {
     return size;
   }
 
-  async #peerStatus(session: EdgeSession, peer: PartnerNode): Promise<void> {
+  async #peerStatus(session: PartnerSession, peer: PartnerNode): Promise<void> {
     const now = this.#now().toISOString();
     try {
       const got = await session.gossip(peer);
@@ -276,7 +276,7 @@ class Edge implements RunningEdge {
     }
   }
 
-  async #repairWhenDue(session: EdgeSession, seqSize: number | undefined): Promise<void> {
+  async #repairWhenDue(session: PartnerSession, seqSize: number | undefined): Promise<void> {
     if (session.halted !== undefined || seqSize === undefined) return;
     const now = this.#clock.now();
     if (this.#lastRepair === undefined) {
@@ -306,17 +306,17 @@ class Edge implements RunningEdge {
 }
 
 /**
- * The edge as a leader-only Runnable of the operator's manager: `start` launches it (a failed
+ * The partner exchange as a leader-only Runnable of the operator's manager: `start` launches it (a failed
  * start is logged and reported through `onError`, the operator keeps running), `stop` waits
  * for the launch and stops it gracefully.
  */
-export function edgeRunnable(launch: () => Promise<RunningEdge>, log: Logger, onError?: (err: unknown) => void): Runnable {
-  let running: Promise<RunningEdge | undefined> = Promise.resolve(undefined);
+export function partnerRunnable(launch: () => Promise<RunningPartner>, log: Logger, onError?: (err: unknown) => void): Runnable {
+  let running: Promise<RunningPartner | undefined> = Promise.resolve(undefined);
   return {
-    name: 'exchange-edge',
+    name: 'partner-exchange',
     start: () => {
       running = launch().catch((err: unknown) => {
-        log.error('exchange edge failed to start', { err });
+        log.error('partner exchange failed to start', { err });
         onError?.(err);
         return undefined;
       });

@@ -1,7 +1,7 @@
 /**
- * One configuration of a partner's edge: the sequencer client, the replica (running
+ * One configuration of a partner's exchange: the sequencer client, the replica (running
  * PartnerReplica.run in the background), the automatic voter and the peers' gossip clients,
- * all built for one {@link EdgeNetwork}. When the PartnerNodes change the edge stops the
+ * all built for one {@link PartnerNetwork}. When the PartnerNodes change the partner stops the
  * session and builds a new one with the new trust anchors.
  */
 import type { PartnerNode } from '../../api/types.ts';
@@ -9,7 +9,7 @@ import type { Vote } from '../../domain/quorum.ts';
 import type { SigningKey } from '../../domain/signature.ts';
 import type { Logger } from '../../log.ts';
 import type { ExchangeClientOptions, ItemRefusal } from '../protocol/client.ts';
-import type { EdgeNetwork, SequencerRef } from './network.ts';
+import type { PartnerNetwork, SequencerRef } from './network.ts';
 import type { ProposalSink } from './forwarder.ts';
 import { serverNameFor, type GossipClientOptions, type PeerHead } from './gossip.ts';
 import { PartnerReplica, ReplicationHalted, type LogSource } from './replica.ts';
@@ -18,7 +18,7 @@ import type { TlsMaterial } from '../protocol/tls.ts';
 import { AutoVoter, type VoterClient, type VotingPolicy as RoundJudge } from './voter.ts';
 import type { VoteResult } from '../protocol/messages.ts';
 
-/** The sequencer calls the edge makes (ExchangeClient implements them). */
+/** the sequencer calls the partner makes (ExchangeClient implements them). */
 export interface SequencerClient extends LogSource, VoterClient, ProposalSink {
   voteBatch(vs: readonly Vote[]): Promise<ReadonlyArray<VoteResult | ItemRefusal>>;
   close(): void;
@@ -37,7 +37,7 @@ export type PeerClientFactory = (opts: GossipClientOptions) => PeerClient;
 
 /** What a session is built from. */
 export interface SessionOptions {
-  readonly network: EdgeNetwork & { readonly sequencer: SequencerRef };
+  readonly network: PartnerNetwork & { readonly sequencer: SequencerRef };
   readonly partnerId: string;
   readonly key: SigningKey;
   readonly tls: TlsMaterial;
@@ -63,7 +63,7 @@ export interface SessionOptions {
  */
 function abortableSource(source: LogSource, signal: AbortSignal): LogSource {
   const aborted = new Promise<never>((_resolve, reject) => {
-    signal.addEventListener('abort', () => reject(new Error('edge session stopped')), { once: true });
+    signal.addEventListener('abort', () => reject(new Error('partner session stopped')), { once: true });
   });
   // Nobody may be waiting when the session stops; an unhandled rejection would crash the process.
   aborted.catch(() => undefined);
@@ -74,8 +74,8 @@ function abortableSource(source: LogSource, signal: AbortSignal): LogSource {
   };
 }
 
-/** A running edge session. */
-export class EdgeSession {
+/** A running partner session. */
+export class PartnerSession {
   readonly client: SequencerClient;
   readonly replica: PartnerReplica;
   readonly voter: AutoVoter;
@@ -127,7 +127,7 @@ export class EdgeSession {
     });
   }
 
-  /** Records a halt (once), stops applying and tells the edge. */
+  /** Records a halt (once), stops applying and tells the partner exchange. */
   halt(err: ReplicationHalted, peer: PartnerNode | undefined): void {
     if (this.#halted !== undefined) return;
     this.#halted = err;

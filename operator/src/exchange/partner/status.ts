@@ -1,5 +1,5 @@
 /**
- * PartnerNode status written by a partner's exchange edge: reachability, the replicated log
+ * PartnerNode status written by a partner's partner exchange: reachability, the replicated log
  * size and root, lag, and the `Replicating` condition. Only these fields are merge-patched
  * (with the object's resourceVersion, so a concurrent write of the PartnerNode controller is
  * never overwritten: a conflict is retried next period), keeping the controller's Ready.
@@ -12,7 +12,7 @@ import { ApiError, type KubeReader, type StatusWriter } from '../../runtime/clie
 import { setCondition } from '../../runtime/status.ts';
 import type { HaltReason } from '../../domain/verify.ts';
 
-/** Condition type the edge owns on PartnerNodes. */
+/** Condition type the partner exchange owns on PartnerNodes. */
 export const REPLICATING = 'Replicating';
 
 /** Reasons of the Replicating condition (halt reasons are CamelCased: fork → Fork). */
@@ -25,8 +25,8 @@ export interface ReplicatingCondition {
   readonly message: string;
 }
 
-/** The status fields the edge owns. */
-export type EdgeFields = Pick<PartnerNodeStatus, 'reachable' | 'lastSeen' | 'logSize' | 'rootHash' | 'lagEntries' | 'lagSeconds'>;
+/** The status fields the partner exchange owns. */
+export type ReplicationFields = Pick<PartnerNodeStatus, 'reachable' | 'lastSeen' | 'logSize' | 'rootHash' | 'lagEntries' | 'lagSeconds'>;
 
 /** A halt reason as a condition reason (metav1.Condition reasons are CamelCase, no dashes). */
 export function haltConditionReason(reason: HaltReason): string {
@@ -58,9 +58,9 @@ export class LagTracker {
   }
 }
 
-/** Writes the edge's fields (only those given) and optionally the Replicating condition. */
+/** Writes the partner exchange's fields (only those given) and optionally the Replicating condition. */
 export interface PartnerStatusWriter {
-  write(node: PartnerNode, fields: EdgeFields, condition: ReplicatingCondition | undefined): Promise<boolean>;
+  write(node: PartnerNode, fields: ReplicationFields, condition: ReplicatingCondition | undefined): Promise<boolean>;
 }
 
 /** How often lastSeen alone is refreshed: writing it every sync period would churn the object. */
@@ -77,7 +77,7 @@ export class KubePartnerStatus implements PartnerStatusWriter {
   }
 
   /** Patches what changed; returns true when it wrote. A conflict or a vanished object is left for the next period. */
-  async write(node: PartnerNode, fields: EdgeFields, condition: ReplicatingCondition | undefined): Promise<boolean> {
+  async write(node: PartnerNode, fields: ReplicationFields, condition: ReplicatingCondition | undefined): Promise<boolean> {
     const fresh = await this.#client.get<PartnerNode>(PARTNER_NODES, node.metadata.name, node.metadata.namespace);
     if (fresh === undefined) return false;
     const next = this.#changes(fresh.status ?? {}, fields, condition);
@@ -91,7 +91,7 @@ export class KubePartnerStatus implements PartnerStatusWriter {
     }
   }
 
-  #changes(current: PartnerNodeStatus, fields: EdgeFields, condition: ReplicatingCondition | undefined): Record<string, unknown> {
+  #changes(current: PartnerNodeStatus, fields: ReplicationFields, condition: ReplicatingCondition | undefined): Record<string, unknown> {
     const next = changedFields(current, fields);
     if (condition === undefined) return next;
     const conditions = setCondition(current.conditions, { type: REPLICATING, ...condition }, this.#now());
@@ -100,7 +100,7 @@ export class KubePartnerStatus implements PartnerStatusWriter {
   }
 }
 
-function changedFields(current: PartnerNodeStatus, fields: EdgeFields): Record<string, unknown> {
+function changedFields(current: PartnerNodeStatus, fields: ReplicationFields): Record<string, unknown> {
   const next: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(fields)) if (v !== undefined && k !== 'lastSeen' && !isDeepStrictEqual((current as Record<string, unknown>)[k], v)) next[k] = v;
   if (fields.lastSeen !== undefined && (Object.keys(next).length > 0 || staleLastSeen(current.lastSeen, fields.lastSeen))) next['lastSeen'] = fields.lastSeen;

@@ -146,7 +146,7 @@ export function fingerprintOfHex(hex: string): string {
 }
 
 /** The service's metrics, on the registry of a {@link RuntimeMetrics} (which also carries leader_election_master_status). */
-class HubMetrics {
+class SequencerMetrics {
   readonly runtime = new RuntimeMetrics();
   readonly serving: Gauge;
   readonly proposals: Counter<'status'>;
@@ -173,7 +173,7 @@ interface Serving {
 
 /** Starts the service; rejects (after cleaning up) when it cannot: flags the cluster contradicts, an unreachable cluster, a log that does not verify. */
 export async function startSequencerService(opts: SequencerServiceOptions): Promise<SequencerService> {
-  const hub = new SequencerHub(opts);
+  const hub = new SequencerRunner(opts);
   try {
     await hub.start();
   } catch (err) {
@@ -183,12 +183,12 @@ export async function startSequencerService(opts: SequencerServiceOptions): Prom
   return { metricsPort: hub.metricsPort, ended: hub.ended, servingPort: () => hub.servingPort(), stop: () => hub.stop() };
 }
 
-class SequencerHub {
+class SequencerRunner {
   readonly #opts: SequencerServiceOptions;
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #validator = validatorFor(createValidators(), 'PartnerNode');
-  readonly #metrics = new HubMetrics(() => this.#serving?.sequencer);
+  readonly #metrics = new SequencerMetrics(() => this.#serving?.sequencer);
   readonly #informer: Informer<PartnerNode>;
   // Handed to the gRPC server, which reads it on every call: updated in place.
   readonly #directory = new Map<string, PartnerEntry>();

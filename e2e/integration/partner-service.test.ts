@@ -1,6 +1,6 @@
 /**
  * The partner edge end to end with real parts: a sequencer behind gRPC with mutual TLS, and two
- * partner operators (startOperator with the exchange edge as its leader-only extra; bravo's
+ * partner operators (startOperator with the partner exchange as its leader-only extra; bravo's
  * built from `threatmesh operator --exchange` flags), each against its own kube-apiserver and
  * FerretDB. A proposal signed by alpha in alpha's cluster (with its TLP, confidence, labels,
  * validity and feed as signed metadata, as the ingest makes it) is forwarded, both partners
@@ -27,7 +27,7 @@ import { indicatorObjectName } from '../../operator/src/domain/canonical.ts';
 import type { Indicator } from '../../operator/src/domain/indicator.ts';
 import { SigningKey } from '../../operator/src/domain/signature.ts';
 import { signTreeHead } from '../../operator/src/domain/treehead.ts';
-import { edgeRunnable, startEdge, type RunningEdge } from '../../operator/src/exchange/partner/service.ts';
+import { partnerRunnable, startPartnerService, type RunningPartner } from '../../operator/src/exchange/partner/service.ts';
 import { signProposal } from '../../operator/src/domain/entry.ts';
 import { startGossipServer } from '../../operator/src/exchange/partner/gossip.ts';
 import { Sequencer } from '../../operator/src/exchange/sequencer/sequencer.ts';
@@ -70,7 +70,7 @@ interface Side {
   kube: KubeHttpClient;
   mongo: MongoClient;
   operator: RunningOperator;
-  edge: RunningEdge | undefined;
+  edge: RunningPartner | undefined;
   metrics: Registry | undefined;
   gossipPort: number;
 }
@@ -109,8 +109,8 @@ async function startSide(side: Side, tls: TlsMaterial): Promise<void> {
     namespace: side.ns, policy: { quorum: QUORUM }, identity: `edge-test-${side.id}`,
     extras: (parts) => {
       side.metrics = parts.metrics.registry;
-      return [edgeRunnable(async () => {
-        side.edge = await startEdge({
+      return [partnerRunnable(async () => {
+        side.edge = await startPartnerService({
           client: side.kube, db: side.mongo.db(`tm_edge_${side.id}_${suffix}`), namespace: side.ns, partnerId: side.id, key: keys[side.id], tls,
           votingPolicy: { mode: 'automatic', warningLists: true }, warningList, registry: parts.registry, admission: { quorum: QUORUM },
           metrics: parts.metrics.registry, log, gossipBind: { host: '127.0.0.1', port: side.gossipPort }, syncIntervalMs: 300, repairIntervalMs: 1_000, waitMs: 1_000,
@@ -216,7 +216,7 @@ async function assertSequencerNode(id: Id, rootHash: string): Promise<void> {
   assert.equal(s?.conditions?.find((c) => c.type === 'Ready')?.status, 'True');
 }
 
-describe('two partner operators with the exchange edge', () => {
+describe('two partner operators with the partner exchange', () => {
   test('a proposal signed by alpha in its cluster is forwarded, voted on by both and Approved with its log index in both clusters', async () => {
     await sides.alpha.kube.create<ThreatIndicator>(THREAT_INDICATORS, {
       apiVersion: 'threatmesh.io/v1alpha1', kind: 'ThreatIndicator', metadata: { name: evilName, namespace: sides.alpha.ns },
