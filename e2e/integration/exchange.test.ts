@@ -22,7 +22,8 @@ import { metaJson, signProposal, type EntryKind, type IndexedEntry, type Indicat
 import { ExchangeRefusal as ExchangeRefusalError } from '../../operator/src/exchange/protocol/errors.ts';
 import { PartnerReplica, ReplicationHalted } from '../../operator/src/exchange/partner/replica.ts';
 import { roundJudge } from '../../operator/src/exchange/partner/policy.ts';
-import { Sequencer, SequencerStateError } from '../../operator/src/exchange/sequencer/sequencer.ts';
+import { Sequencer } from '../../operator/src/exchange/sequencer/sequencer.ts';
+import { SequencerStateError } from '../../operator/src/exchange/sequencer/log.ts';
 import { type ProposalInput } from '../../operator/src/exchange/protocol/messages.ts';
 import { AutoVoter } from '../../operator/src/exchange/partner/voter.ts';
 import { startExchangeServer, type ExchangeServer } from '../../operator/src/exchange/sequencer/server.ts';

@@ -9,13 +9,13 @@ import type { Phase, RevocationRecord, ThreatIndicator, VoteRecord } from './typ
 import { indicatorDigest } from '../domain/canonical.ts';
 import { normalize } from '../domain/indicator.ts';
 import { decideQuorum, type IgnoredVote, type Vote, type Voter } from '../domain/quorum.ts';
-import { ROUND_SKEW_MS, verifyProposal, voteSubject } from '../domain/entry.ts';
+import { DEFAULT_VOTING_WINDOW_MS, ROUND_SKEW_MS, verifyProposal, voteSubject } from '../domain/entry.ts';
 import { REASON } from './reasons.ts';
 import type { PartnerEntry } from './partners.ts';
 
 /** Admission policy. */
 export interface AdmissionPolicy {
-  /** How long voting stays open after the proposal. @default 72 h */
+  /** How long voting stays open after the proposal. @default DEFAULT_VOTING_WINDOW_MS (72 h, domain/entry.ts) */
   readonly votingWindowMs?: number;
   /** Approvals required; default ⌊2n/3⌋+1 of n voters. */
   readonly quorum?: number;
@@ -75,7 +75,7 @@ type Tally = Pick<Evaluation, 'required' | 'approvals' | 'rejections' | 'ignored
 
 function tally(ti: ThreatIndicator, eligible: readonly PartnerEntry[], now: Date, policy: AdmissionPolicy): Tally {
   const digest = indicatorDigest({ type: ti.spec.type, value: ti.spec.value });
-  const window = votingWindow(ti, policy.votingWindowMs ?? 72 * 3_600_000);
+  const window = votingWindow(ti, policy.votingWindowMs ?? DEFAULT_VOTING_WINDOW_MS);
   const quorum = policy.quorum !== undefined ? { quorum: Math.min(policy.quorum, eligible.length) } : {};
   const votes = (ti.status?.votes ?? []).map((v) => toVote(v, digest));
   const out = decideQuorum({ voters: eligible.map(toVoter), votes, digest, ...quorum, window, now });

@@ -3,11 +3,11 @@
  * before anything connects, then loaded (PEM files, signing key, voting policy, warning lists)
  * into the leader-only partner exchange Runnable. The MongoDB connection opens when the partner exchange starts.
  */
-import { readFile } from 'node:fs/promises';
 import { MongoClient } from 'mongodb';
 import type { OperatorParts } from '../controllers/setup.ts';
 import type { AdmissionPolicy } from '../api/admission.ts';
-import { parseDuration } from '../controllers/schedule.ts';
+import { formatDuration, parseDuration } from '../controllers/schedule.ts';
+import { PARTNER_DEFAULTS } from '../exchange/partner/defaults.ts';
 import { SigningKey } from '../domain/signature.ts';
 import { partnerRunnable, startPartnerService, type RunningPartner } from '../exchange/partner/service.ts';
 import { parseVotingPolicy, type VotingPolicy } from '../exchange/partner/policy.ts';
@@ -17,6 +17,7 @@ import type { Logger } from '../log.ts';
 import type { KubeClient } from '../runtime/client.ts';
 import type { Runnable } from '../runtime/manager.ts';
 import type { CliEnv } from './env.ts';
+import { readFlagFile } from './flags.ts';
 
 /** The exchange flags as commander parses them. */
 export interface ExchangeFlags {
@@ -35,8 +36,6 @@ export interface ExchangeFlags {
   readonly syncInterval?: string;
 }
 
-/** Defaults of the exchange flags (CONTRACT.md). */
-export const EXCHANGE_DEFAULTS = { namespace: 'threatmesh', database: 'threatmesh_partner', gossipBind: '0.0.0.0:8444', repairInterval: '5m', syncInterval: '2s' } as const;
 
 /** Validated exchange settings (files not read yet). */
 export interface ExchangeSettings {
@@ -80,23 +79,16 @@ export function checkExchangeFlags(flags: ExchangeFlags, env: CliEnv, parseBind:
   const mongodbUri = flags.mongodbUri ?? env.mongodbUri;
   if (mongodbUri === undefined || mongodbUri === '') throw new Error('--exchange needs a MongoDB URI: give --mongodb-uri mongodb://HOST:27017 or set MONGODB_URI');
   if (!/^mongodb(\+srv)?:\/\//.test(mongodbUri)) throw new Error(`--mongodb-uri ${JSON.stringify(mongodbUri)} must start with mongodb:// or mongodb+srv://`);
-  const syncIntervalMs = duration('--sync-interval', flags.syncInterval ?? EXCHANGE_DEFAULTS.syncInterval);
-  const repairIntervalMs = duration('--repair-interval', flags.repairInterval ?? EXCHANGE_DEFAULTS.repairInterval);
+  const syncIntervalMs = duration('--sync-interval', flags.syncInterval ?? formatDuration(PARTNER_DEFAULTS.syncIntervalMs));
+  const repairIntervalMs = duration('--repair-interval', flags.repairInterval ?? formatDuration(PARTNER_DEFAULTS.repairIntervalMs));
   return {
-    namespace: flags.exchangeNamespace ?? EXCHANGE_DEFAULTS.namespace, partnerId: flags.partnerId!, signingKey: flags.signingKey!,
-    tls: { cert: flags.tlsCert!, key: flags.tlsKey!, ca: flags.tlsCa! }, mongodbUri, database: flags.database ?? EXCHANGE_DEFAULTS.database,
+    namespace: flags.exchangeNamespace ?? PARTNER_DEFAULTS.namespace, partnerId: flags.partnerId!, signingKey: flags.signingKey!,
+    tls: { cert: flags.tlsCert!, key: flags.tlsKey!, ca: flags.tlsCa! }, mongodbUri, database: flags.database ?? PARTNER_DEFAULTS.database,
     ...(flags.votingPolicy !== undefined ? { votingPolicy: flags.votingPolicy } : {}),
-    gossipBind: parseBind('--gossip-bind', flags.gossipBind ?? EXCHANGE_DEFAULTS.gossipBind), repairIntervalMs, syncIntervalMs,
+    gossipBind: parseBind('--gossip-bind', flags.gossipBind ?? PARTNER_DEFAULTS.gossipBind), repairIntervalMs, syncIntervalMs,
   };
 }
 
-async function readFlagFile(flag: string, path: string): Promise<string> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (err) {
-    throw new Error(`${flag} ${path}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})`, { cause: err });
-  }
-}
 
 /** Loaded exchange material, ready to build the partner exchange. */
 export interface ExchangeMaterial {

@@ -1,7 +1,8 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
-import { operatorOptions, parseBind, type OperatorFlags } from './operator.ts';
+import { operatorOptions, type OperatorFlags } from './operator.ts';
+import { parseBind } from './flags.ts';
 import { createLogger } from '../log.ts';
 import type { CliEnv } from './env.ts';
 

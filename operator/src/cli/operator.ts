@@ -13,14 +13,16 @@ import type { Logger } from '../log.ts';
 import type { CliEnv } from './env.ts';
 import { INGEST_NAME, LEADER_LEASE_NAME, OPERATOR_NAMESPACE } from '../api/manifests.ts';
 import { SigningKey } from '../domain/signature.ts';
-import { inClusterConfig, loadKubeconfig, type ClusterConfig } from '../runtime/kubeconfig.ts';
 import { KubeHttpClient } from '../runtime/kube.ts';
 import type { KubeClient } from '../runtime/client.ts';
 import { startOperator, type OperatorOptions, type RunningOperator } from '../controllers/setup.ts';
 import { JobExecutor } from '../controllers/jobexecutor.ts';
 import { InProcessExecutor } from '../controllers/inprocess.ts';
 import type { FeedRunExecutor } from '../controllers/executor.ts';
-import { parseDuration } from '../controllers/schedule.ts';
+import { formatDuration, parseDuration } from '../controllers/schedule.ts';
+import { OPERATOR_DEFAULTS } from '../controllers/defaults.ts';
+import { PARTNER_DEFAULTS } from '../exchange/partner/defaults.ts';
+import { clusterConfig, parseBind, untilSignal } from './flags.ts';
 import { checkExchangeFlags, exchangeRunnable, loadExchangeMaterial, type ExchangeFlags } from './exchangeflags.ts';
 
 /** Parsed command-line options of `threatmesh operator` (the exchange flags are in exchangeflags.ts). */
@@ -45,19 +47,7 @@ export interface OperatorFlags extends ExchangeFlags {
   readonly quorum?: string;
 }
 
-/** host:port → parts; throws a message naming the flag. */
-export function parseBind(flag: string, text: string): { host: string; port: number } {
-  const m = /^(.*):(\d{1,5})$/.exec(text);
-  const port = m ? Number(m[2]) : NaN;
-  if (!m || port > 65535) throw new Error(`${flag} ${JSON.stringify(text)} must be host:port, e.g. 127.0.0.1:8080 (port 0 picks a free port)`);
-  return { host: (m[1] ?? '').replace(/^\[(.*)\]$/, '$1') || '0.0.0.0', port };
-}
 
-async function clusterConfig(flags: OperatorFlags, env: CliEnv): Promise<ClusterConfig> {
-  const path = flags.kubeconfig ?? env.kubeconfig;
-  if (path) return loadKubeconfig(path);
-  return inClusterConfig(env.kubernetesServiceHost, env.kubernetesServicePort);
-}
 
 function executorFor(flags: OperatorFlags, client: KubeClient, env: CliEnv): FeedRunExecutor {
   if (flags.executor === 'job') {
@@ -108,7 +98,7 @@ export async function operatorOptions(flags: OperatorFlags, env: CliEnv, log: Lo
   }
   await identityCheck(flags, log);
   const material = exchange ? await loadExchangeMaterial(exchange) : undefined;
-  const client = new KubeHttpClient(await clusterConfig(flags, env), { userAgent: 'threatmesh-operator' });
+  const client = new KubeHttpClient(await clusterConfig(flags.kubeconfig, env), { userAgent: 'threatmesh-operator' });
   const identity = flags.identity ?? `${hostname()}-${process.pid}`;
   const webhook = flags.webhookCert && flags.webhookKey
     ? { ...parseBind('--webhook-bind', flags.webhookBind), cert: await readFile(flags.webhookCert), key: await readFile(flags.webhookKey) }
@@ -129,13 +119,6 @@ export async function operatorOptions(flags: OperatorFlags, env: CliEnv, log: Lo
   };
 }
 
-function untilSignal(): Promise<string> {
-  return new Promise((res) => {
-    const on = (sig: string) => () => res(sig);
-    process.once('SIGTERM', on('SIGTERM'));
-    process.once('SIGINT', on('SIGINT'));
-  });
-}
 
 /** Registers `threatmesh operator`. */
 export function registerOperator(program: Command, env: CliEnv, log: Logger): void {
@@ -143,32 +126,32 @@ export function registerOperator(program: Command, env: CliEnv, log: Logger): vo
     .description('run the ThreatMesh controllers (Feed, ThreatIndicator, PartnerNode) and the admission webhook against KUBECONFIG or in-cluster config')
     .option('--kubeconfig <path>', 'kubeconfig file (default: $KUBECONFIG, else in-cluster service account)')
     .option('--namespace <ns>', 'watch only this namespace (default: all namespaces)')
-    .option('--metrics-bind <host:port>', 'serve /metrics, /healthz and /readyz here', '127.0.0.1:8080')
+    .option('--metrics-bind <host:port>', 'serve /metrics, /healthz and /readyz here', OPERATOR_DEFAULTS.metricsBind)
     .option('--health-bind <host:port>', 'same server as --metrics-bind (accepted for controller-runtime familiarity; must be equal)')
-    .option('--webhook-bind <host:port>', 'serve the admission webhook here (HTTPS)', '0.0.0.0:9443')
+    .option('--webhook-bind <host:port>', 'serve the admission webhook here (HTTPS)', OPERATOR_DEFAULTS.webhookBind)
     .option('--webhook-cert <file>', 'PEM serving certificate of the webhook (enables the webhook)')
     .option('--webhook-key <file>', 'PEM private key of the webhook certificate')
     .option('--leader-elect', 'elect a leader on a coordination.k8s.io Lease so only one replica reconciles', false)
     .option('--leader-election-namespace <ns>', `namespace of the Lease (default: --namespace or ${OPERATOR_NAMESPACE})`)
     .option('--identity <id>', 'this replica\'s identity in the Lease and Events (default: hostname-pid)')
-    .option('--executor <kind>', 'how Feed runs execute: job (Kubernetes Jobs) or inprocess (worker thread, local sandbox)', 'job')
+    .option('--executor <kind>', 'how Feed runs execute: job (Kubernetes Jobs) or inprocess (worker thread, local sandbox)', OPERATOR_DEFAULTS.executor)
     .option('--job-image <image>', 'image of ingestion Jobs (needed with --executor job)')
     .option('--job-service-account <name>', 'ServiceAccount of ingestion Jobs, in each Feed namespace (see config/rbac/ingest.yaml)', INGEST_NAME)
     .option('--ingestion-module <path>', 'module exporting runIngestion(feed, runId, context) for --executor inprocess (default: the built-in Feed ingestion)')
     .option('--partner-id <id>', 'this partner\'s id (with --signing-key; the CN of --tls-cert with --exchange)')
     .option('--signing-key <file>', 'this partner\'s Ed25519 private.pem (with --partner-id)')
     .option('--exchange', 'join the partner exchange: replicate the sequencer\'s log, forward local proposals, vote, gossip tree heads (needs --partner-id, --signing-key, --tls-*, a MongoDB URI)')
-    .option('--exchange-namespace <ns>', 'where PartnerNodes are read and replicated ThreatIndicators written (default: threatmesh)')
+    .option('--exchange-namespace <ns>', `where PartnerNodes are read and replicated ThreatIndicators written (default: ${PARTNER_DEFAULTS.namespace})`)
     .option('--tls-cert <file>', 'this partner\'s mTLS certificate (PEM, CN = --partner-id)')
     .option('--tls-key <file>', 'private key of --tls-cert (PEM)')
     .option('--tls-ca <file>', 'the network CA that issues every party\'s certificate (PEM)')
     .option('--mongodb-uri <uri>', 'MongoDB of this partner\'s replica (default: $MONGODB_URI)')
-    .option('--database <name>', 'database of this partner\'s replica (default: threatmesh_partner)')
+    .option('--database <name>', `database of this partner's replica (default: ${PARTNER_DEFAULTS.database})`)
     .option('--voting-policy <file>', 'YAML voting policy (default: automatic, approve what the warning lists allow)')
-    .option('--gossip-bind <host:port>', 'serve this partner\'s accepted tree head to peers here (default: 0.0.0.0:8444)')
-    .option('--repair-interval <duration>', 'drift repair period (default: 5m)')
-    .option('--sync-interval <duration>', 'status, gossip, forwarding and voting period (default: 2s)')
-    .option('--voting-window <duration>', 'how long voting on a proposal stays open', '72h')
+    .option('--gossip-bind <host:port>', `serve this partner's accepted tree head to peers here (default: ${PARTNER_DEFAULTS.gossipBind})`)
+    .option('--repair-interval <duration>', `drift repair period (default: ${formatDuration(PARTNER_DEFAULTS.repairIntervalMs)})`)
+    .option('--sync-interval <duration>', `status, gossip, forwarding and voting period (default: ${formatDuration(PARTNER_DEFAULTS.syncIntervalMs)})`)
+    .option('--voting-window <duration>', 'how long voting on a proposal stays open', formatDuration(OPERATOR_DEFAULTS.votingWindowMs))
     .option('--quorum <n>', 'approvals required (default ⌊2n/3⌋+1 of n voters)')
     .action(async (flags: OperatorFlags) => {
       let exchangeFailed: (why: string) => void = () => undefined;

@@ -13,7 +13,7 @@ import type { Logger } from '../log.ts';
 import { MongoCursorStore, REPLICA_CURSORS } from '../store/cursor.ts';
 import { INDICATORS } from '../store/indicators.ts';
 import type { CliEnv } from './env.ts';
-import { EXCHANGE_DEFAULTS } from './exchangeflags.ts';
+import { PARTNER_DEFAULTS } from '../exchange/partner/defaults.ts';
 
 interface DbFlags {
   readonly mongodbUri?: string;
@@ -99,7 +99,7 @@ async function pickSource(db: Db, flags: SourceFlags): Promise<string> {
 function dbOptions(cmd: Command): Command {
   return cmd
     .option('--mongodb-uri <uri>', 'the partner\'s MongoDB (default: $MONGODB_URI)')
-    .option('--database <name>', 'the replica\'s database (the operator\'s --database)', EXCHANGE_DEFAULTS.database)
+    .option('--database <name>', 'the replica\'s database (the operator\'s --database)', PARTNER_DEFAULTS.database)
     .option('--json', 'print JSON', false);
 }
 

@@ -17,7 +17,8 @@ import { signProposal, voteSubject } from '../domain/entry.ts';
 import type { ProposalResult, VoteResult } from '../exchange/protocol/messages.ts';
 import type { Logger } from '../log.ts';
 import type { CliEnv } from './env.ts';
-import { connection, explainCallError, loadKey, readFlagFile, withClient, type ConnectionFlags } from './vote.ts';
+import { connection, explainCallError, withClient, type ConnectionFlags } from './vote.ts';
+import { loadKey, readFlagFile } from './flags.ts';
 
 /** Flags of `revoke`. */
 export interface RevokeFlags extends ConnectionFlags {

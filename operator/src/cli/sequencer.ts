@@ -5,19 +5,18 @@
  * 1. SIGTERM/SIGINT stop serving, release the Lease and close the database, then exit 0.
  */
 import { X509Certificate } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
 import { MongoClient } from 'mongodb';
-import { parseDuration } from '../controllers/schedule.ts';
-import { SigningKey } from '../domain/signature.ts';
+import { formatDuration, parseDuration } from '../controllers/schedule.ts';
+import { SEQUENCER_DEFAULTS } from '../exchange/sequencer/defaults.ts';
 import { SEQUENCER_LEASE_NAME, startSequencerService, type SequencerServiceOptions } from '../exchange/sequencer/service.ts';
 import type { TlsMaterial } from '../exchange/protocol/tls.ts';
 import type { Logger } from '../log.ts';
 import { KubeHttpClient } from '../runtime/kube.ts';
-import { inClusterConfig, loadKubeconfig, type ClusterConfig } from '../runtime/kubeconfig.ts';
+import type { ClusterConfig } from '../runtime/kubeconfig.ts';
 import type { CliEnv } from './env.ts';
-import { parseBind } from './operator.ts';
+import { clusterConfig, need, parseBind, readFlagFile, readSigningKey, untilSignal } from './flags.ts';
 
 /** Parsed command-line options of `threatmesh sequencer`. */
 export interface SequencerFlags {
@@ -47,29 +46,9 @@ export interface SequencerPlan {
   readonly cluster: ClusterConfig;
 }
 
-const DEFAULT_NAMESPACE = 'threatmesh';
 
-function need(value: string | undefined, flag: string, what: string): string {
-  if (value === undefined || value === '') throw new Error(`${flag} is required: ${what}`);
-  return value;
-}
 
-async function readFlagFile(flag: string, path: string): Promise<string> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (err) {
-    throw new Error(`cannot read ${flag} ${path}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
-  }
-}
 
-async function signingKey(path: string): Promise<SigningKey> {
-  const pem = await readFlagFile('--signing-key', path);
-  try {
-    return SigningKey.fromPem(pem);
-  } catch (err) {
-    throw new Error(`--signing-key ${path} is not an Ed25519 private key in PKCS#8 PEM (make one with \`threatmesh keys generate\`): ${err instanceof Error ? err.message : String(err)}`, { cause: err });
-  }
-}
 
 /** Reads the TLS files and checks that the certificate parses and names `partnerId` as its CN. */
 async function tlsMaterial(flags: SequencerFlags, partnerId: string): Promise<TlsMaterial> {
@@ -94,11 +73,6 @@ function quorumOf(text: string | undefined): number | undefined {
   return Number(text);
 }
 
-async function clusterConfig(flags: SequencerFlags, env: CliEnv): Promise<ClusterConfig> {
-  const path = flags.kubeconfig ?? env.kubeconfig;
-  if (path) return loadKubeconfig(path);
-  return inClusterConfig(env.kubernetesServiceHost, env.kubernetesServicePort);
-}
 
 /** Checks every flag and reads every file, before any connection; the error names the flag and what to do. Exported for tests. */
 export async function sequencerPlan(flags: SequencerFlags, env: CliEnv): Promise<SequencerPlan> {
@@ -109,9 +83,9 @@ export async function sequencerPlan(flags: SequencerFlags, env: CliEnv): Promise
   if (flags.namespace === '') throw new Error('--namespace must not be empty');
   const mongodbUri = need(flags.mongodbUri ?? env.mongodbUri, '--mongodb-uri', 'the MongoDB URI of the sequencer\'s database (or set MONGODB_URI)');
   const partnerId = need(flags.partnerId, '--partner-id', 'the sequencer\'s partner id (its PartnerNode\'s partnerId and its certificate CN)');
-  const key = await signingKey(need(flags.signingKey, '--signing-key', 'the tree-head Ed25519 private.pem (from `threatmesh keys generate`)'));
+  const key = await readSigningKey(need(flags.signingKey, '--signing-key', 'the tree-head Ed25519 private.pem (from `threatmesh keys generate`)'));
   const tls = await tlsMaterial(flags, partnerId);
-  const cluster = await clusterConfig(flags, env);
+  const cluster = await clusterConfig(flags.kubeconfig, env);
   const identity = flags.identity ?? `${hostname()}-${process.pid}`;
   const leaderElection = flags.leaderElect ? { name: SEQUENCER_LEASE_NAME, namespace: flags.leaderElectionNamespace ?? flags.namespace, identity } : undefined;
   return {
@@ -120,13 +94,6 @@ export async function sequencerPlan(flags: SequencerFlags, env: CliEnv): Promise
   };
 }
 
-function untilSignal(): Promise<string> {
-  return new Promise((res) => {
-    const on = (sig: string) => () => res(sig);
-    process.once('SIGTERM', on('SIGTERM'));
-    process.once('SIGINT', on('SIGINT'));
-  });
-}
 
 async function run(flags: SequencerFlags, env: CliEnv, log: Logger): Promise<void> {
   const plan = await sequencerPlan(flags, env);
@@ -153,20 +120,20 @@ export function registerSequencer(program: Command, env: CliEnv, log: Logger): v
   program.command('sequencer')
     .description('run the network\'s sequencer: voting rounds, quorum and the signed Merkle log, served to partners over gRPC with mutual TLS; partners come from the PartnerNodes of --namespace (updated live)')
     .option('--kubeconfig <path>', 'cluster whose PartnerNodes form the partner directory (default: $KUBECONFIG, else in-cluster service account)')
-    .option('--namespace <ns>', 'namespace of the PartnerNodes', DEFAULT_NAMESPACE)
-    .option('--listen <host:port>', 'gRPC listen address', '0.0.0.0:8443')
+    .option('--namespace <ns>', 'namespace of the PartnerNodes', SEQUENCER_DEFAULTS.namespace)
+    .option('--listen <host:port>', 'gRPC listen address', SEQUENCER_DEFAULTS.listen)
     .option('--partner-id <id>', 'the sequencer\'s own id: the partnerId of its PartnerNode (role sequencer) and the CN of --tls-cert (required)')
     .option('--signing-key <file>', 'tree-head Ed25519 private.pem; its public key must be the sequencer PartnerNode\'s spec.publicKey (required)')
     .option('--tls-cert <file>', 'the sequencer\'s certificate from the network CA, PEM (required)')
     .option('--tls-key <file>', 'private key of --tls-cert, PEM (required)')
     .option('--tls-ca <file>', 'network CA bundle that issues partner client certificates, PEM (required)')
     .option('--mongodb-uri <uri>', 'MongoDB holding the log (default: $MONGODB_URI)')
-    .option('--database <name>', 'database of the log, tree heads and open rounds', 'threatmesh_sequencer')
+    .option('--database <name>', 'database of the log, tree heads and open rounds', SEQUENCER_DEFAULTS.database)
     .option('--quorum <n>', 'approvals required (default ⌊2n/3⌋+1 of n voters)')
-    .option('--voting-window <duration>', 'how long a round accepts votes', '72h')
+    .option('--voting-window <duration>', 'how long a round accepts votes', formatDuration(SEQUENCER_DEFAULTS.votingWindowMs))
     .option('--leader-elect', `serve only while holding the ${SEQUENCER_LEASE_NAME} Lease; a replica that loses it exits 1`, false)
     .option('--leader-election-namespace <ns>', 'namespace of the Lease (default: --namespace)')
     .option('--identity <id>', 'this replica\'s identity in the Lease (default: hostname-pid)')
-    .option('--metrics-bind <host:port>', 'serve /metrics, /healthz and /readyz here (ready only while serving)', '127.0.0.1:8081')
+    .option('--metrics-bind <host:port>', 'serve /metrics, /healthz and /readyz here (ready only while serving)', SEQUENCER_DEFAULTS.metricsBind)
     .action((flags: SequencerFlags) => run(flags, env, log));
 }

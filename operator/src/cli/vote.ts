@@ -5,18 +5,17 @@
  * digest, vote subject or indicator value, signs the vote with the partner's Ed25519 key and
  * sends it over mutual TLS, then prints whether it was counted and whether quorum was reached.
  */
-import { readFile } from 'node:fs/promises';
 import * as grpc from '@grpc/grpc-js';
 import type { Command } from 'commander';
 import { indicatorObjectName } from '../domain/canonical.ts';
 import { signVote, type VoteDecision } from '../domain/quorum.ts';
-import { SigningKey } from '../domain/signature.ts';
 import { ExchangeCallError, ExchangeClient } from '../exchange/protocol/client.ts';
 import type { PendingRound, VoteResult } from '../exchange/protocol/messages.ts';
 import type { IndicatorMeta } from '../domain/entry.ts';
 import type { TlsMaterial } from '../exchange/protocol/tls.ts';
 import type { Logger } from '../log.ts';
 import type { CliEnv } from './env.ts';
+import { loadKey, readFlagFile } from './flags.ts';
 
 /** Connection flags shared by every `vote` subcommand and by `revoke`. */
 export interface ConnectionFlags {
@@ -133,23 +132,7 @@ export async function withClient<T>(flags: ConnectionFlags, use: (c: ExchangeCli
   }
 }
 
-/** The Ed25519 key of `--signing-key`, or an error saying how to make one. */
-export function loadKey(pem: string, path: string): SigningKey {
-  try {
-    return SigningKey.fromPem(pem);
-  } catch (err) {
-    throw new Error(`--signing-key ${path} is not an Ed25519 private key in PKCS#8 PEM (make one with \`threatmesh keys generate\`): ${err instanceof Error ? err.message : String(err)}`, { cause: err });
-  }
-}
 
-/** The text of the file a flag names, or an error naming the flag. */
-export async function readFlagFile(flag: string, path: string): Promise<string> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (err) {
-    throw new Error(`cannot read ${flag} ${path}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
-  }
-}
 
 /** A human message for a failed exchange call: which address, what the sequencer said, what to check. */
 export function explainCallError(err: ExchangeCallError, address: string): string {

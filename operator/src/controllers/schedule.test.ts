@@ -1,6 +1,6 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { ScheduleError, describeSchedule, nextCronTime, nextRunTime, parseCron, parseDuration, parseSchedule } from './schedule.ts';
+import { ScheduleError, describeSchedule, nextCronTime, nextRunTime, parseCron, parseDuration, parseSchedule, formatDuration } from './schedule.ts';
 
 describe('parseDuration', () => {
   const ok: Array<[string, number]> = [['30s', 30_000], ['15m', 900_000], ['1h', 3_600_000], ['1h30m', 5_400_000], ['2d', 172_800_000]];
@@ -54,4 +54,13 @@ describe('parseSchedule and nextRunTime', () => {
     assert.throws(() => parseSchedule({}), /exactly one/);
     assert.throws(() => parseSchedule({ interval: '1h', cron: '* * * * *' }), /exactly one/);
   });
+});
+
+describe('formatDuration', () => {
+  const cases: ReadonlyArray<[number, string]> = [[259_200_000, '72h'], [300_000, '5m'], [2_000, '2s'], [5_400_000, '1h30m'], [3_661_000, '1h1m1s']];
+  for (const [ms, text] of cases) test(`${ms} ms = ${text}, and parseDuration reads it back`, () => {
+    assert.equal(formatDuration(ms), text);
+    assert.equal(parseDuration(text), ms);
+  });
+  for (const bad of [0, -1000, 1500, Number.NaN]) test(`${bad} refused`, () => assert.throws(() => formatDuration(bad), ScheduleError));
 });

@@ -24,6 +24,20 @@ export function parseDuration(text: string): number {
   return total;
 }
 
+/** Milliseconds as the shortest duration text {@link parseDuration} reads back (`72h`, `5m`, `2s`, `1h30m`); whole seconds only. */
+export function formatDuration(ms: number): string {
+  if (!Number.isSafeInteger(ms) || ms <= 0 || ms % 1000 !== 0) throw new ScheduleError(`${ms} ms is not a positive whole number of seconds`);
+  const parts: string[] = [];
+  let rest = ms;
+  for (const [unit, size] of [['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {
+    if (rest >= size) {
+      parts.push(`${Math.floor(rest / size)}${unit}`);
+      rest %= size;
+    }
+  }
+  return parts.join('');
+}
+
 /** A parsed cron expression: the allowed values of each field. */
 export interface CronSchedule {
   readonly source: string;

@@ -23,6 +23,12 @@ import { isIsoTimestamp } from './time.ts';
  */
 export const ROUND_SKEW_MS = 60_000;
 
+/**
+ * How long a round accepts votes unless the network configures another length: the default of
+ * the sequencer's rounds and of the voting window a partner's cluster checks votes against.
+ */
+export const DEFAULT_VOTING_WINDOW_MS = 72 * 3_600_000;
+
 /** What an entry does: admit an indicator, or withdraw an admitted one. */
 export type EntryKind = 'add' | 'revoke';
 

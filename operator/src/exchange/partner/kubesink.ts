@@ -35,6 +35,7 @@ import type { IndicatorRecord } from '../../store/indicators.ts';
 import type { EntryWindow, IndicatorMeta } from '../../domain/entry.ts';
 import type { EntrySink, VerifiedEntry } from '../../domain/stores.ts';
 import { withMeta } from '../../api/specmeta.ts';
+import { PARTNER_DEFAULTS } from './defaults.ts';
 
 /** What the log says about one admitted indicator: all a ThreatIndicator is built from. */
 export interface LoggedIndicator {
@@ -61,11 +62,10 @@ export interface KubeSinkOptions {
   readonly policy?: AdmissionPolicy;
   readonly now: () => Date;
   readonly log: Logger;
-  /** Objects written at the same time by applyMany and repair (entries of one indicator stay in log order). @default 8 */
+  /** Objects written at the same time by applyMany and repair (entries of one indicator stay in log order). @default PARTNER_DEFAULTS.kubeConcurrency */
   readonly concurrency?: number;
 }
 
-const DEFAULT_CONCURRENCY = 8;
 
 /** What {@link KubeIndicatorSink.ensure} did to one object. */
 export type EnsureOutcome = 'created' | 'corrected' | 'unchanged';
@@ -267,7 +267,7 @@ export class KubeIndicatorSink implements EntrySink {
         throw err;
       }
     };
-    const n = Math.max(1, Math.min(this.#o.concurrency ?? DEFAULT_CONCURRENCY, items.length));
+    const n = Math.max(1, Math.min(this.#o.concurrency ?? PARTNER_DEFAULTS.kubeConcurrency, items.length));
     await Promise.all(Array.from({ length: n }, worker));
   }
 

@@ -29,6 +29,7 @@ import { verifyProposal } from '../../domain/entry.ts';
 import { specOf } from './kubesink.ts';
 import { ExchangeRefusal } from '../protocol/errors.ts';
 import type { PendingRound, VoteResult } from '../protocol/messages.ts';
+import { PARTNER_DEFAULTS } from './defaults.ts';
 
 /** The annotations and label of manual voting. */
 export const MANUAL_VOTE = {
@@ -82,11 +83,11 @@ export interface PendingMirrorOptions {
   readonly partners: () => ReadonlyArray<Pick<Voter, 'partnerId' | 'publicKey'>>;
   readonly now: () => Date;
   readonly log: Logger;
-  /** Every how many syncs the whole namespace is scanned for vote annotations outside mirrored proposals (1: every sync). @default 15 */
+  /** Every how many syncs the whole namespace is scanned for vote annotations outside mirrored proposals (1: every sync). @default PARTNER_DEFAULTS.mirrorFullScanEvery */
   readonly fullScanEvery?: number;
   /**
    * At most this many objects are created per sync, soonest-closing rounds first, so one sync
-   * stays short when thousands of rounds are open (the rest follow on later syncs). @default 50
+   * stays short when thousands of rounds are open (the rest follow on later syncs). @default PARTNER_DEFAULTS.mirrorPerSync
    */
   readonly maxMirrorPerSync?: number;
   /** Rounds not to mirror, e.g. those this partner's automatic voter already decided. */
@@ -113,8 +114,6 @@ export interface MirrorReport {
   readonly deferred: number;
 }
 
-const DEFAULT_FULL_SCAN_EVERY = 15;
-const DEFAULT_MAX_MIRROR_PER_SYNC = 50;
 const MAX_MESSAGE = 1024;
 const INVALID_PREFIX = 'use approve or reject, not ';
 
@@ -233,14 +232,14 @@ export class PendingMirror {
    */
   async syncOnce(): Promise<MirrorReport> {
     const view = this.#view(await this.#o.sequencer.listPending());
-    const full = this.#syncs % Math.max(1, this.#o.fullScanEvery ?? DEFAULT_FULL_SCAN_EVERY) === 0;
+    const full = this.#syncs % Math.max(1, this.#o.fullScanEvery ?? PARTNER_DEFAULTS.mirrorFullScanEvery) === 0;
     this.#syncs += 1;
     const listed = await listAll<ThreatIndicator>(this.#o.client, THREAT_INDICATORS, { namespace: this.#o.namespace, ...(full ? {} : { labelSelector: `${MANUAL_VOTE.pendingLabel}=true` }) });
     const objects = new Map(listed.map((o) => [o.metadata.name, o]));
     const counts: Counts = { pending: view.open.size + view.suspect.size + view.revokes.size, mirrored: 0, badSignature: view.suspect.size, votes: 0, results: 0, unlabeled: 0, revocations: 0, deferred: 0 };
     const missing = [...view.open].filter(([name, round]) => !objects.has(name) && this.#o.skip?.(round) !== true)
       .sort(([, a], [, b]) => a.window.closesAt.localeCompare(b.window.closesAt))
-      .slice(0, this.#o.maxMirrorPerSync ?? DEFAULT_MAX_MIRROR_PER_SYNC);
+      .slice(0, this.#o.maxMirrorPerSync ?? PARTNER_DEFAULTS.mirrorPerSync);
     for (const [name, round] of missing) {
       const obj = await this.#guard(counts, name, () => this.#ensure(name, round, counts));
       if (obj !== undefined) objects.set(name, obj);

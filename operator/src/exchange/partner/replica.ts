@@ -11,6 +11,7 @@ import { jitteredBackoff } from '../../runtime/ratelimit.ts';
 import type { CursorStore, EntrySink, HaltRecord, ReplicaCursor, VerifiedEntry } from '../../domain/stores.ts';
 import { checkConsistency, checkEntry, checkPeerHead, checkTreeHead, type HaltReason, type TrustAnchors, type Violation } from '../../domain/verify.ts';
 import type { WireEntryResult } from '../protocol/wire.ts';
+import { PARTNER_DEFAULTS } from './defaults.ts';
 
 /** Where entries come from (the sequencer's client implements it). Nothing it returns is trusted. */
 export interface LogSource {
@@ -57,24 +58,22 @@ export interface PartnerReplicaOptions {
   readonly anchors: TrustAnchors;
   readonly now: () => Date;
   readonly log: Logger;
-  /** Apply and save the cursor after this many verified entries (and at the end of each sync). @default 256 */
+  /** Apply and save the cursor after this many verified entries (and at the end of each sync). @default PARTNER_DEFAULTS.checkpointEvery */
   readonly checkpointEvery?: number;
 }
 
 /** How {@link PartnerReplica.run} paces itself. */
 export interface RunOptions {
   readonly signal: AbortSignal;
-  /** Long-poll of each sync for new entries. @default 10_000 */
+  /** Long-poll of each sync for new entries. @default PARTNER_DEFAULTS.waitMs */
   readonly waitMs?: number;
-  /** Backoff after transport errors. @default 200 */
+  /** Backoff after transport errors. @default PARTNER_DEFAULTS.retryBaseMs */
   readonly baseMs?: number;
-  /** @default 30_000 */
+  /** @default PARTNER_DEFAULTS.retryCapMs */
   readonly capMs?: number;
   readonly random?: () => number;
 }
 
-const DEFAULT_CHECKPOINT = 256;
-const DEFAULT_WAIT_MS = 10_000;
 
 /** One partner's replication from one sequencer. */
 export class PartnerReplica {
@@ -138,7 +137,7 @@ export class PartnerReplica {
           }
           batch.push(checked);
           expected += 1;
-          if (batch.length >= (this.#o.checkpointEvery ?? DEFAULT_CHECKPOINT)) await flush();
+          if (batch.length >= (this.#o.checkpointEvery ?? PARTNER_DEFAULTS.checkpointEvery)) await flush();
         }
         await flush();
         await writing;
@@ -177,12 +176,12 @@ export class PartnerReplica {
     let failures = 0;
     while (!opts.signal.aborted) {
       try {
-        await this.sync(opts.waitMs ?? DEFAULT_WAIT_MS);
+        await this.sync(opts.waitMs ?? PARTNER_DEFAULTS.waitMs);
         failures = 0;
       } catch (err) {
         if (err instanceof ReplicationHalted) throw err;
         failures += 1;
-        const delay = jitteredBackoff(failures, opts.baseMs ?? 200, opts.capMs ?? 30_000, opts.random ?? Math.random);
+        const delay = jitteredBackoff(failures, opts.baseMs ?? PARTNER_DEFAULTS.retryBaseMs, opts.capMs ?? PARTNER_DEFAULTS.retryCapMs, opts.random ?? Math.random);
         this.#o.log.warn('sync failed; retrying', { source: this.#o.sourceId, failures, delayMs: delay, err });
         await abortableSleep(delay, opts.signal);
       }

@@ -24,6 +24,7 @@ import { ExchangeCallError, type ItemRefusal } from '../protocol/client.ts';
 import { signProposal } from '../../domain/entry.ts';
 import { ExchangeRefusal } from '../protocol/errors.ts';
 import type { ProposalInput, ProposalResult, VoteResult } from '../protocol/messages.ts';
+import { PARTNER_DEFAULTS } from './defaults.ts';
 
 /** The annotations of a revocation request. */
 export const REVOKE_REQUEST = {
@@ -56,7 +57,7 @@ export interface RevocationRequestsOptions {
   readonly isVoter: () => boolean;
   readonly now: () => Date;
   readonly log: Logger;
-  /** Every how many calls the namespace is listed (annotations cannot be selected server-side; 1: every call). @default 3 */
+  /** Every how many calls the namespace is listed (annotations cannot be selected server-side; 1: every call). @default PARTNER_DEFAULTS.revocationScanEvery */
   readonly scanEvery?: number;
 }
 
@@ -78,7 +79,6 @@ export type RevocationOutcome =
   | { readonly status: 'refused'; readonly message: string };
 
 const MAX_MESSAGE = 1024;
-const DEFAULT_SCAN_EVERY = 3;
 
 /** The text of the `revoke-result` annotation: `<status>: <message>`. */
 export function formatRevocationResult(o: RevocationOutcome, partnerId: string): string {
@@ -121,7 +121,7 @@ export class RevocationRequests {
    */
   async syncOnce(): Promise<RevocationReport> {
     const counts = { requests: 0, proposed: 0, refused: 0, deferred: 0 };
-    const scan = this.#calls % Math.max(1, this.#o.scanEvery ?? DEFAULT_SCAN_EVERY) === 0;
+    const scan = this.#calls % Math.max(1, this.#o.scanEvery ?? PARTNER_DEFAULTS.revocationScanEvery) === 0;
     this.#calls += 1;
     if (!scan) return counts;
     for (const obj of await listAll<ThreatIndicator>(this.#o.client, THREAT_INDICATORS, { namespace: this.#o.namespace })) {

@@ -37,6 +37,7 @@ import type { EntrySink, VerifiedEntry } from '../../domain/stores.ts';
 import { roundJudge, type VotingPolicy } from './policy.ts';
 import type { PartnerEntry, TlsMaterial } from '../protocol/tls.ts';
 import { checkTreeHead } from '../../domain/verify.ts';
+import { PARTNER_DEFAULTS } from './defaults.ts';
 
 /** Everything the partner exchange is built from. */
 export interface PartnerServiceOptions {
@@ -58,16 +59,16 @@ export interface PartnerServiceOptions {
   readonly log: Logger;
   /** host:port of the gossip endpoint; port 0 picks a free one. */
   readonly gossipBind: { readonly host: string; readonly port: number };
-  /** Status, gossip, forwarding and voting period. @default 2_000 */
+  /** Status, gossip, forwarding and voting period. @default PARTNER_DEFAULTS.syncIntervalMs */
   readonly syncIntervalMs?: number;
-  /** Drift repair period. @default 300_000 */
+  /** Drift repair period. @default PARTNER_DEFAULTS.repairIntervalMs */
   readonly repairIntervalMs?: number;
   readonly clock?: Clock;
   /** @default ExchangeClient */
   readonly sequencerClient?: SequencerClientFactory;
   /** @default GossipClient */
   readonly peerClient?: PeerClientFactory;
-  /** Long-poll of each replica sync. @default 10_000 */
+  /** Long-poll of each replica sync. @default PARTNER_DEFAULTS.waitMs */
   readonly waitMs?: number;
 }
 
@@ -152,7 +153,7 @@ class Partner implements RunningPartner {
   async #run(): Promise<void> {
     while (!this.#abort.signal.aborted) {
       await this.#step('sync', () => this.#tick());
-      await sleep(this.#clock, this.#o.syncIntervalMs ?? 2_000, this.#abort.signal);
+      await sleep(this.#clock, this.#o.syncIntervalMs ?? PARTNER_DEFAULTS.syncIntervalMs, this.#abort.signal);
     }
   }
 
@@ -282,7 +283,7 @@ class Partner implements RunningPartner {
     if (this.#lastRepair === undefined) {
       // The first repair waits for the first catch-up, so it does not race the initial replication.
       if ((await session.replica.cursor()).nextIndex < seqSize) return;
-    } else if (now - this.#lastRepair < (this.#o.repairIntervalMs ?? 300_000)) {
+    } else if (now - this.#lastRepair < (this.#o.repairIntervalMs ?? PARTNER_DEFAULTS.repairIntervalMs)) {
       return;
     }
     this.#lastRepair = now;

@@ -17,6 +17,7 @@ import { type CursorStore, type EntrySink } from '../../domain/stores.ts';
 import type { TlsMaterial } from '../protocol/tls.ts';
 import { AutoVoter, type VoterClient, type VotingPolicy as RoundJudge } from './voter.ts';
 import type { VoteResult } from '../protocol/messages.ts';
+import { PARTNER_DEFAULTS } from './defaults.ts';
 
 /** the sequencer calls the partner makes (ExchangeClient implements them). */
 export interface SequencerClient extends LogSource, VoterClient, ProposalSink {
@@ -53,7 +54,7 @@ export interface SessionOptions {
   readonly onHalt: (err: ReplicationHalted, peer: PartnerNode | undefined) => void;
   /** Called for each automatic vote sent. */
   readonly onVote?: (v: Vote) => void;
-  /** Long-poll of each sync. @default 10_000 */
+  /** Long-poll of each sync. @default PARTNER_DEFAULTS.waitMs */
   readonly waitMs?: number;
 }
 
@@ -121,7 +122,7 @@ export class PartnerSession {
 
   /** Starts replicating in the background. */
   start(): void {
-    this.#running = this.replica.run({ signal: this.#abort.signal, waitMs: this.#o.waitMs ?? 10_000 }).catch((err: unknown) => {
+    this.#running = this.replica.run({ signal: this.#abort.signal, waitMs: this.#o.waitMs ?? PARTNER_DEFAULTS.waitMs }).catch((err: unknown) => {
       if (err instanceof ReplicationHalted) this.halt(err, undefined);
       else this.#o.log.error('replication loop failed', { err });
     });

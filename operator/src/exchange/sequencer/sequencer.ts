@@ -1,9 +1,7 @@
 /**
  * The sequencer: opens a voting round per signed proposal, counts signed votes, and appends
- * each approved round to the RFC 9162 Merkle log as an entry carrying its quorum certificate.
- * Entries and signed tree heads are persisted through {@link SequencerLogStore}; at start the
- * in-memory log is rebuilt from the stored entries and must hash to the latest stored signed
- * head, else the sequencer refuses to start. Open rounds live in memory and, with a
+ * each approved round to the RFC 9162 Merkle log (log.ts {@link SequencerLog}: persistence,
+ * tree heads, proofs, entries) as an entry carrying its quorum certificate. Open rounds live in memory and, with a
  * {@link SequencerRoundStore}, in the database too, so a restart continues them (without one,
  * a restart drops them and proposers re-propose). One sequencer writes a database at a time.
  *
@@ -12,21 +10,17 @@
  * from the earlier admission cannot be counted again, and its approval appends a second ADD.
  * The partner directory can change while running ({@link Sequencer.setPartners}).
  */
-import { indicatorDigest } from '../../domain/canonical.ts';
 import type { Indicator } from '../../domain/indicator.ts';
-import { MerkleLog } from '../../domain/merkle.ts';
 import { decideQuorum, defaultQuorum, QuorumInputError, verifyVote, type QuorumOutcome, type Vote, type Voter } from '../../domain/quorum.ts';
 import type { PublicKey, SigningKey } from '../../domain/signature.ts';
-import { signLogHead, verifyTreeHead, type SignedTreeHead } from '../../domain/treehead.ts';
+import type { SignedTreeHead } from '../../domain/treehead.ts';
 import type { Logger } from '../../log.ts';
-import { ROUND_SKEW_MS, entryLeafHash, metaJson, parseIndicatorJson, parseMetaJson, verifyProposal, voteSubject, type EntryBody, type IndexedEntry, type IndicatorMeta } from '../../domain/entry.ts';
+import { metaJson, parseIndicatorJson, parseMetaJson, verifyProposal, voteSubject, type IndicatorMeta } from '../../domain/entry.ts';
 import type { SequencerLogStore, SequencerRoundStore, StoredRound } from '../../domain/stores.ts';
 import { ExchangeRefusal } from '../protocol/errors.ts';
 import type { PendingRound, ProposalInput, ProposalResult, ProvenEntry, VoteResult } from '../protocol/messages.ts';
-import { GroupCommit } from '../../runtime/groupcommit.ts';
-
-
-
+import { SEQUENCER_DEFAULTS } from './defaults.ts';
+import { SequencerLog } from './log.ts';
 
 /** Everything a sequencer is built from. */
 export interface SequencerOptions {
@@ -39,11 +33,11 @@ export interface SequencerOptions {
   readonly partners: readonly Voter[];
   /** Approvals required. @default ⌊2n/3⌋+1 of the voters */
   readonly quorum?: number;
-  /** How long a round accepts votes. @default 3_600_000 (one hour) */
+  /** How long a round accepts votes. @default SEQUENCER_DEFAULTS.votingWindowMs (72 h) */
   readonly windowMs?: number;
-  /** How far before the proposal a vote's signedAt may be (voters' clock skew). @default 60_000 */
+  /** How far before the proposal a vote's signedAt may be (voters' clock skew). @default SEQUENCER_DEFAULTS.skewMs */
   readonly skewMs?: number;
-  /** Recent entries kept in memory to serve partners without a database read (0: always read the store). @default 50_000 */
+  /** Recent entries kept in memory to serve partners without a database read (0: always read the store). @default SEQUENCER_DEFAULTS.entryCacheSize */
   readonly entryCacheSize?: number;
   /** Told the outcome of every proposal and vote (metrics). @default none */
   readonly observer?: SequencerObserver;
@@ -58,63 +52,27 @@ export interface SequencerObserver {
 }
 
 
-
-
-
-
-
-/** Thrown when the stored log cannot be trusted or the sequencer is misconfigured; the message says what to do. */
-export class SequencerStateError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'SequencerStateError';
-  }
-}
-
 interface Round extends PendingRound {
   readonly votes: Map<string, Vote>;
 }
 
-interface QueuedAppend {
-  readonly body: EntryBody;
-  readonly round: Round;
-  readonly resolve: (index: number) => void;
-  readonly reject: (err: Error) => void;
-}
 
-const DEFAULT_WINDOW_MS = 3_600_000;
-const MAX_WAIT_MS = 30_000;
-const DEFAULT_CACHE = 50_000;
-// Appends waiting together are written in one insertMany of at most this many entries (group commit).
-const MAX_BATCH = 512;
 
 /** The network's sequencer. Create with {@link Sequencer.open}. */
 export class Sequencer {
   readonly #opts: SequencerOptions;
   #partners: ReadonlyMap<string, Voter>;
   #voters: readonly Voter[];
-  readonly #log = new MerkleLog();
-  // Log index of the latest entry of every logged indicator, under its subject (ADD: the digest,
-  // so it is here exactly while the indicator is active; REVOKE: the revocation subject).
-  readonly #decided = new Map<string, number>();
-  // Revoked indicators: digest → the earliest time (ms) a vote of a new ADD round may be signed.
-  readonly #readmitFloor = new Map<string, number>();
-  // The most recent entries; #cache[0] has index #cacheStart.
-  #cache: IndexedEntry[] = [];
-  #cacheStart = 0;
-  // Appends are written in batches, one batch at a time; each append settles on its own.
-  readonly #appends = new GroupCommit<QueuedAppend>((batch) => this.#serial(() => this.#commit(batch)), { maxBatch: MAX_BATCH });
   readonly #pending = new Map<string, Round>();
   // Votes of open rounds this sequencer verified, with the key object that verified them (exchange/sequencer.ts #verifiedVote).
   readonly #verifiedVotes = new WeakMap<Vote, PublicKey>();
   readonly #admitting = new Map<string, Promise<number>>();
-  readonly #waiters = new Set<() => void>();
-  #latest: SignedTreeHead | undefined;
-  #signing: { readonly size: number; readonly head: Promise<SignedTreeHead> } | undefined;
-  #tail: Promise<unknown> = Promise.resolve();
 
-  private constructor(opts: SequencerOptions) {
+  readonly #log: SequencerLog;
+
+  private constructor(opts: SequencerOptions, log: SequencerLog) {
     this.#opts = opts;
+    this.#log = log;
     this.#voters = [...opts.partners];
     this.#partners = new Map(opts.partners.map((p) => [p.partnerId, p]));
   }
@@ -142,16 +100,9 @@ export class Sequencer {
   static async open(opts: SequencerOptions): Promise<Sequencer> {
     const now = opts.now();
     decideQuorum({ voters: opts.partners, votes: [], digest: 'config-check', window: { opensAt: now, closesAt: now }, now, ...(opts.quorum !== undefined ? { quorum: opts.quorum } : {}) });
-    const seq = new Sequencer(opts);
-    for await (const e of opts.store.entries(0)) {
-      if (e.index !== seq.#log.size) throw new SequencerStateError(`log_entries is not contiguous: expected index ${seq.#log.size}, found ${e.index}; restore the missing entries from a backup or a partner replica`);
-      seq.#record(e);
-    }
-    const latest = await opts.store.latestTreeHead();
-    checkRestored(opts.key, seq.#log, latest);
-    seq.#latest = latest;
+    const log = await SequencerLog.open({ store: opts.store, key: opts.key, now: opts.now, log: opts.log, ...(opts.entryCacheSize !== undefined ? { entryCacheSize: opts.entryCacheSize } : {}) });
+    const seq = new Sequencer(opts, log);
     await seq.#restoreRounds();
-    opts.log.info('sequencer log restored', { treeSize: seq.#log.size, rootHash: seq.#log.rootHash(), signedTreeSize: latest?.treeSize ?? 0 });
     return seq;
   }
 
@@ -200,18 +151,18 @@ export class Sequencer {
     this.expire();
     const { indicator, digest, meta } = this.#verified(callerId, p);
     const subject = voteSubject(p.kind, digest);
-    const logIndex = this.#decided.get(subject);
+    const logIndex = this.#log.decided(subject);
     if (p.kind === 'add' && logIndex !== undefined) return { status: 'already-admitted', digest, subject, logIndex };
-    if (p.kind === 'revoke' && !this.#decided.has(digest)) throw this.#refuse(callerId, this.#notActive(indicator, logIndex));
+    if (p.kind === 'revoke' && this.#log.decided(digest) === undefined) throw this.#refuse(callerId, this.#notActive(indicator, logIndex));
     const open = this.#pending.get(subject);
     if (open !== undefined) return { status: 'already-pending', digest, subject, window: open.window };
     // Approved and being appended: not a new round (it would be admitted twice).
     if (this.#admitting.has(subject)) return { status: 'already-pending', digest, subject };
     const now = this.#opts.now().getTime();
     // A re-admission round opens after the revocation: votes of the earlier admission sign the same subject.
-    const floor = p.kind === 'add' ? this.#readmitFloor.get(digest) : undefined;
-    const opensAt = Math.max(now - (this.#opts.skewMs ?? ROUND_SKEW_MS), floor ?? -Infinity);
-    const window = { opensAt: new Date(opensAt).toISOString(), closesAt: new Date(Math.max(opensAt, now + (this.#opts.windowMs ?? DEFAULT_WINDOW_MS))).toISOString() };
+    const floor = p.kind === 'add' ? this.#log.readmitFloor(digest) : undefined;
+    const opensAt = Math.max(now - (this.#opts.skewMs ?? SEQUENCER_DEFAULTS.skewMs), floor ?? -Infinity);
+    const window = { opensAt: new Date(opensAt).toISOString(), closesAt: new Date(Math.max(opensAt, now + (this.#opts.windowMs ?? SEQUENCER_DEFAULTS.votingWindowMs))).toISOString() };
     this.#pending.set(subject, { kind: p.kind, indicator, indicatorJson: p.indicatorJson, ...(meta !== undefined ? { meta } : {}), digest, subject, proposerId: p.proposerId, signature: p.signature, window, votes: new Map() });
     this.#opts.log.info('round opened', { kind: p.kind, digest, proposer: p.proposerId, ...(floor !== undefined ? { readmission: true } : {}) });
     return { status: 'opened', digest, subject, window };
@@ -328,7 +279,7 @@ export class Sequencer {
     for (const r of await this.#opts.rounds.loadRounds()) {
       const round = this.#restoredRound(r);
       // Decided already: an ADD whose indicator is active, a REVOKE whose indicator is revoked.
-      if (round === undefined || this.#decided.has(r.subject)) {
+      if (round === undefined || this.#log.decided(r.subject) !== undefined) {
         if (round === undefined) this.#opts.log.warn('stored round does not verify; dropped', { subject: r.subject, proposer: r.proposerId });
         this.#forget(r.subject);
         continue;
@@ -378,78 +329,29 @@ export class Sequencer {
     return dropped;
   }
 
-  /**
-   * The signed head of the current log, signing and persisting a new one when the log grew.
-   * Not serialized with appends: every entry in memory is already stored, so a head signed
-   * over the in-memory log only covers stored entries. Concurrent callers share one signing.
-   */
+  /** The signed head of the current log (see {@link SequencerLog.treeHead}). */
   treeHead(): Promise<SignedTreeHead> {
-    if (this.#latest !== undefined && this.#latest.treeSize === this.#log.size) return Promise.resolve(this.#latest);
-    if (this.#signing !== undefined && this.#signing.size === this.#log.size) return this.#signing.head;
-    const head = signLogHead(this.#opts.key, this.#log, this.#opts.now());
-    const stored = this.#opts.store.insertTreeHead(head).then(() => {
-      if (this.#latest === undefined || head.treeSize > this.#latest.treeSize) this.#latest = head;
-      return head;
-    });
-    const signing = { size: head.treeSize, head: stored };
-    this.#signing = signing;
-    const clear = (): void => {
-      if (this.#signing === signing) this.#signing = undefined;
-    };
-    stored.then(clear, clear);
-    return stored;
+    return this.#log.treeHead();
   }
 
   /** Resolves when the log has at least `minSize` entries or after `waitMs` (capped at 30 s), whichever is first. */
   waitForSize(minSize: number, waitMs: number): Promise<void> {
-    if (this.#log.size >= minSize || waitMs <= 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        this.#waiters.delete(check);
-        resolve();
-      };
-      const check = (): void => {
-        if (this.#log.size >= minSize) done();
-      };
-      const timer = setTimeout(done, Math.min(waitMs, MAX_WAIT_MS));
-      this.#waiters.add(check);
-    });
+    return this.#log.waitForSize(minSize, waitMs);
   }
 
   /** RFC 9162 inclusion proof of `index` in the tree of `size` leaves; refuses sizes beyond the log. */
   inclusionProof(index: number, size: number): string[] {
-    this.#checkRange(index, size, index < size);
     return this.#log.inclusionProof(index, size);
   }
 
   /** RFC 9162 consistency proof from `oldSize` to `newSize`; refuses sizes beyond the log. */
   consistencyProof(oldSize: number, newSize: number): string[] {
-    this.#checkRange(oldSize, newSize, oldSize <= newSize);
     return this.#log.consistencyProof(oldSize, newSize);
   }
 
-  /**
-   * Entries [from, size) from the store, each with its inclusion proof in the tree of `size`
-   * leaves. The proof comes from the in-memory log, so an entry edited in the database no
-   * longer matches its proof and partners detect it.
-   */
-  async *entries(from: number, size: number): AsyncGenerator<ProvenEntry> {
-    this.#checkRange(from, size, from <= size);
-    let expected = from;
-    // Snapshot before any await: trimming replaces the array (pushes only append past `size`).
-    const cache = this.#cache;
-    const cacheStart = this.#cacheStart;
-    const stored = Math.min(size, cacheStart);
-    if (from < stored) {
-      for await (const entry of this.#opts.store.entries(from, stored)) {
-        if (entry.index !== expected) throw new SequencerStateError(`log_entries is missing index ${expected}; restore it from a backup or a partner replica`);
-        yield { entry, proof: this.#log.inclusionProof(entry.index, size) };
-        expected += 1;
-      }
-      if (expected !== stored) throw new SequencerStateError(`log_entries ends at ${expected}, before the requested size ${stored}`);
-    }
-    for (const entry of cache.slice(expected - cacheStart, size - cacheStart)) yield { entry, proof: this.#log.inclusionProof(entry.index, size) };
+  /** Entries [from, size) with their inclusion proofs in the tree of `size` leaves (see {@link SequencerLog.entries}). */
+  entries(from: number, size: number): AsyncGenerator<ProvenEntry> {
+    return this.#log.entries(from, size);
   }
 
   #verifyOrRefuse(callerId: string, voter: Voter, v: Vote): Vote {
@@ -459,7 +361,7 @@ export class Sequencer {
 
   async #lateVote(callerId: string, v: Vote): Promise<VoteResult> {
     const admitting = this.#admitting.get(v.digest);
-    const logIndex = admitting !== undefined ? await admitting : this.#decided.get(v.digest);
+    const logIndex = admitting !== undefined ? await admitting : this.#log.decided(v.digest);
     if (logIndex !== undefined) return { status: 'approved', logIndex, approvals: 0, rejections: 0, required: 0 };
     throw this.#refuse(callerId, new ExchangeRefusal('not-found', 'unknown-proposal', `no open round for subject ${String(v.digest)}: propose the indicator first or vote on a subject from ListPending`));
   }
@@ -469,7 +371,7 @@ export class Sequencer {
     if (inFlight !== undefined) return inFlight;
     this.#pending.delete(round.subject);
     const votes = [...round.votes.values()].filter((v) => !outcome.ignored.some((i) => i.partnerId === v.partnerId));
-    const admit = this.#append({ kind: round.kind, indicator: round.indicator, ...(round.meta !== undefined ? { meta: round.meta } : {}), proposerId: round.proposerId, proposalSignature: round.signature, window: round.window, votes }, round);
+    const admit = this.#log.append({ kind: round.kind, indicator: round.indicator, ...(round.meta !== undefined ? { meta: round.meta } : {}), proposerId: round.proposerId, proposalSignature: round.signature, window: round.window, votes }, { digest: round.digest, kind: round.kind, subject: round.subject });
     this.#admitting.set(round.subject, admit);
     const clear = (): void => {
       this.#admitting.delete(round.subject);
@@ -483,80 +385,6 @@ export class Sequencer {
     return admit;
   }
 
-  #append(body: EntryBody, round: Round): Promise<number> {
-    return new Promise<number>((resolve, reject) => {
-      this.#appends.add({ body, round, resolve, reject });
-    });
-  }
-
-  async #commit(queued: readonly QueuedAppend[]): Promise<void> {
-    // An ADD of an active indicator or a REVOKE of an inactive one (decided already, or earlier in this batch) is never appended.
-    const active = new Map<string, boolean>();
-    const batch = queued.filter((q) => {
-      const { digest, kind } = q.round;
-      const fresh = (active.get(digest) ?? this.#decided.has(digest)) === (kind === 'revoke');
-      if (fresh) active.set(digest, kind === 'add');
-      return fresh;
-    });
-    const start = this.#log.size;
-    const rows = batch.map((q, i) => ({ entry: { ...q.body, index: start + i }, digest: q.round.digest }));
-    try {
-      await this.#opts.store.insertEntries(rows);
-      for (const { entry } of rows) this.#record(entry);
-    } catch (err) {
-      // Part of the batch may be stored: take back exactly what the database holds.
-      await this.#reloadTail();
-      this.#opts.log.error('log append failed', { size: this.#log.size, err });
-    }
-    for (const q of queued) {
-      const index = this.#decided.get(q.round.subject);
-      if (index !== undefined) q.resolve(index);
-      else q.reject(new SequencerStateError(`could not store the entry for ${q.round.digest}; the round stays open: vote again to retry`));
-    }
-    if (this.#log.size > start) {
-      this.#opts.log.info('entries appended', { from: start, to: this.#log.size });
-      for (const w of [...this.#waiters]) w();
-    }
-  }
-
-  async #reloadTail(): Promise<void> {
-    try {
-      for await (const e of this.#opts.store.entries(this.#log.size)) {
-        if (e.index !== this.#log.size) break;
-        this.#record(e);
-      }
-    } catch (err) {
-      this.#opts.log.error('cannot re-read the log tail', { err });
-    }
-  }
-
-  #record(entry: IndexedEntry): void {
-    this.#log.appendLeafHash(entryLeafHash(entry));
-    const digest = indicatorDigest(entry.indicator);
-    this.#decided.delete(voteSubject(entry.kind === 'add' ? 'revoke' : 'add', digest));
-    this.#decided.set(voteSubject(entry.kind, digest), entry.index);
-    if (entry.kind === 'add') this.#readmitFloor.delete(digest);
-    else this.#readmitFloor.set(digest, readmissionFloor(entry));
-    const limit = this.#opts.entryCacheSize ?? DEFAULT_CACHE;
-    if (limit === 0) {
-      this.#cacheStart = this.#log.size;
-      return;
-    }
-    this.#cache.push(entry);
-    // Trim in halves so trimming stays amortized O(1) per entry.
-    if (this.#cache.length > 2 * limit) {
-      const drop = this.#cache.length - limit;
-      this.#cache = this.#cache.slice(drop);
-      this.#cacheStart += drop;
-    }
-  }
-
-  #serial<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.#tail.then(fn, fn);
-    this.#tail = run.catch(() => undefined);
-    return run;
-  }
-
   #caller(callerId: string, claimed: string): Voter {
     if (callerId !== claimed) {
       throw this.#refuse(callerId, new ExchangeRefusal('permission-denied', 'identity-mismatch', `the request names partner ${JSON.stringify(claimed)} but the client certificate identifies ${JSON.stringify(callerId)}; each partner submits only its own proposals and votes`));
@@ -566,36 +394,10 @@ export class Sequencer {
     return partner;
   }
 
-  #checkRange(a: number, size: number, ordered: boolean): void {
-    if (!Number.isSafeInteger(a) || !Number.isSafeInteger(size) || a < 0 || !ordered || size > this.#log.size) {
-      throw new ExchangeRefusal('out-of-range', 'out-of-range', `requested ${a} / tree size ${size}, but the log has ${this.#log.size} entries; ask for a tree head first and stay within it`);
-    }
-  }
-
   #refuse(callerId: string, refusal: ExchangeRefusal): ExchangeRefusal {
     this.#opts.log.warn('request refused', { partner: callerId, reason: refusal.reason, detail: refusal.message });
     return refusal;
   }
-}
-
-function checkRestored(key: SigningKey, log: MerkleLog, latest: SignedTreeHead | undefined): void {
-  if (latest === undefined) return;
-  if (!verifyTreeHead(key.publicKey, latest)) {
-    throw new SequencerStateError(`the latest stored tree head (size ${latest.treeSize}, log id ${latest.logId}) is not validly signed by this sequencer's key ${key.id}; start the sequencer with the key that signed this log`);
-  }
-  if (latest.treeSize > log.size) {
-    throw new SequencerStateError(`the latest signed tree head covers ${latest.treeSize} entries but log_entries holds ${log.size}; entries were lost: restore them from a backup or a partner replica`);
-  }
-  if (log.rootHash(latest.treeSize) !== latest.rootHash) {
-    throw new SequencerStateError(`the stored entries hash to root ${log.rootHash(latest.treeSize)} at size ${latest.treeSize}, but the signed tree head says ${latest.rootHash}: log_entries was modified; restore it from a backup or a partner replica`);
-  }
-}
-
-// A new ADD round of a revoked indicator accepts votes signed after every vote of the revocation
-// (and after its window opened): every vote of the earlier admission was signed before those.
-function readmissionFloor(revocation: EntryBody): number {
-  const times = [revocation.window.opensAt, ...revocation.votes.map((v) => v.signedAt)].map((t) => Date.parse(t)).filter((t) => Number.isFinite(t));
-  return Math.max(...times) + 1;
 }
 
 function storedRound(r: Round): StoredRound {

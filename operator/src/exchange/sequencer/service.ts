@@ -7,24 +7,23 @@
  * Every dependency (Kubernetes client, database, keys, TLS material, logger, clock) is passed in.
  */
 import type { Db } from 'mongodb';
-import { Counter, Gauge } from 'prom-client';
 import { PARTNER_NODES } from '../../api/schemas/index.ts';
 import type { PartnerNode } from '../../api/types.ts';
-import { createValidators, validatorFor, type KindValidator } from '../../api/validate.ts';
-import { partnerEntry } from '../../api/partners.ts';
-import type { PartnerRole } from '../../domain/quorum.ts';
-import type { PublicKey, SigningKey } from '../../domain/signature.ts';
+import { createValidators, validatorFor } from '../../api/validate.ts';
+import type { SigningKey } from '../../domain/signature.ts';
 import type { Logger } from '../../log.ts';
 import type { KubeReader, KubeWriter } from '../../runtime/client.ts';
 import { sleep, systemClock, type Clock, type TimerHandle } from '../../runtime/clock.ts';
 import { HealthServer } from '../../runtime/health.ts';
-import { Informer, objectKey } from '../../runtime/informer.ts';
+import { Informer } from '../../runtime/informer.ts';
 import { LeaderElector } from '../../runtime/leader.ts';
 import type { ManagerLeaderElection } from '../../runtime/manager.ts';
-import { RuntimeMetrics } from '../../runtime/metrics.ts';
 import { MongoLogStore } from '../../store/log.ts';
 import { MongoRoundStore } from '../../store/rounds.ts';
-import { Sequencer, type SequencerObserver } from './sequencer.ts';
+import { SEQUENCER_DEFAULTS } from './defaults.ts';
+import { sequencerDirectory, type SequencerDirectory } from './directory.ts';
+import { SequencerMetrics } from './metrics.ts';
+import { Sequencer } from './sequencer.ts';
 import { startExchangeServer, type ExchangeServer } from './server.ts';
 import type { PartnerEntry, TlsMaterial } from '../protocol/tls.ts';
 
@@ -54,11 +53,11 @@ export interface SequencerServiceOptions {
   readonly metricsBind: BindAddress;
   /** Approvals required. @default ⌊2n/3⌋+1 of the voters */
   readonly quorum?: number;
-  /** How long a round accepts votes. */
-  readonly windowMs: number;
-  /** How often rounds whose window closed are dropped. @default 30000 */
+  /** How long a round accepts votes. @default SEQUENCER_DEFAULTS.votingWindowMs */
+  readonly windowMs?: number;
+  /** How often rounds whose window closed are dropped. @default SEQUENCER_DEFAULTS.expireEveryMs */
   readonly expireEveryMs?: number;
-  /** How long to wait for the first list of PartnerNodes. @default 30000 */
+  /** How long to wait for the first list of PartnerNodes. @default SEQUENCER_DEFAULTS.syncTimeoutMs */
   readonly syncTimeoutMs?: number;
   /** Serve only while holding this Lease. @default none (serve at once) */
   readonly leaderElection?: SequencerLeaderElection;
@@ -79,92 +78,9 @@ export interface SequencerService {
   stop(): Promise<void>;
 }
 
-/** A PartnerNode left out of the directory, and why. */
-export interface SkippedPartner {
-  readonly name: string;
-  readonly reason: string;
-}
-
-/** The directory the sequencer serves, derived from the PartnerNodes of its namespace. */
-export interface SequencerDirectory {
-  /** Partners allowed to call, by id order; the sequencer's own PartnerNode is never among them. */
-  readonly partners: readonly PartnerEntry[];
-  /** The public key published by the sequencer's own PartnerNode (role sequencer, partnerId = ours), when there is one. */
-  readonly selfKey?: PublicKey;
-  readonly skipped: readonly SkippedPartner[];
-}
-
 /** Name of the sequencer's Lease. */
 export const SEQUENCER_LEASE_NAME = 'threatmesh-sequencer-leader';
 
-const DEFAULT_EXPIRE_MS = 30_000;
-const DEFAULT_SYNC_TIMEOUT_MS = 30_000;
-
-/**
- * Derives the directory from PartnerNodes: objects that fail the schema or carry an unusable key
- * are skipped with the reason; a partner id claimed by PartnerNodes with different keys is
- * skipped entirely; PartnerNodes with role sequencer are never partners (the one named
- * `selfId` publishes this sequencer's key). Pure.
- */
-export function sequencerDirectory(nodes: readonly PartnerNode[], selfId: string, validator: KindValidator): SequencerDirectory {
-  const skipped: SkippedPartner[] = [];
-  const byId = new Map<string, PartnerEntry[]>();
-  let selfKey: PublicKey | undefined;
-  for (const pn of [...nodes].sort((a, b) => a.metadata.name.localeCompare(b.metadata.name))) {
-    if (pn.metadata.deletionTimestamp !== undefined) continue;
-    const entry = usableEntry(pn, validator);
-    if (typeof entry === 'string') {
-      skipped.push({ name: pn.metadata.name, reason: entry });
-    } else if ((pn.spec.roles as readonly string[]).includes('sequencer')) {
-      if (pn.spec.partnerId === selfId) selfKey = entry.publicKey;
-      else skipped.push({ name: pn.metadata.name, reason: `role sequencer with partnerId ${JSON.stringify(pn.spec.partnerId)}, but this sequencer is ${JSON.stringify(selfId)}; keep one sequencer PartnerNode` });
-    } else {
-      byId.set(entry.partnerId, [...(byId.get(entry.partnerId) ?? []), entry]);
-    }
-  }
-  const partners: PartnerEntry[] = [];
-  for (const [id, claims] of [...byId].sort(([a], [b]) => a.localeCompare(b))) {
-    if (claims.every((c) => c.publicKey.equals(claims[0]!.publicKey))) partners.push(claims[0]!);
-    else skipped.push({ name: id, reason: `partner id ${JSON.stringify(id)} is claimed by ${claims.length} PartnerNodes with different public keys; delete or fix all but one` });
-  }
-  return { partners, skipped, ...(selfKey !== undefined ? { selfKey } : {}) };
-}
-
-function usableEntry(pn: PartnerNode, validator: KindValidator): PartnerEntry | string {
-  const valid = validator.validate(pn);
-  if (!valid.ok) return `invalid PartnerNode: ${valid.errors.join('; ')}`;
-  const parsed = partnerEntry(objectKey(pn), pn);
-  if (!parsed.ok) return parsed.message;
-  const roles = parsed.entry.roles.filter((r): r is PartnerRole => (r as string) !== 'sequencer');
-  const pin = pn.spec.tls?.pinnedCertSha256;
-  return { partnerId: parsed.entry.partnerId, publicKey: parsed.entry.publicKey, roles, ...(pin !== undefined ? { certFingerprint256: fingerprintOfHex(pin) } : {}) };
-}
-
-/** `ab12…` (lower-case hex, as PartnerNodes pin it) → `AB:12:…` (as node reports certificate fingerprints). */
-export function fingerprintOfHex(hex: string): string {
-  return (hex.toUpperCase().match(/../g) ?? []).join(':');
-}
-
-/** The service's metrics, on the registry of a {@link RuntimeMetrics} (which also carries leader_election_master_status). */
-class SequencerMetrics {
-  readonly runtime = new RuntimeMetrics();
-  readonly serving: Gauge;
-  readonly proposals: Counter<'status'>;
-  readonly votes: Counter<'status'>;
-
-  constructor(current: () => Sequencer | undefined) {
-    const registers = [this.runtime.registry];
-    const treeSize: Gauge = new Gauge({ name: 'threatmesh_sequencer_tree_size', help: 'Entries in the sequencer log (0 while not serving)', registers, collect: () => treeSize.set(current()?.size ?? 0) });
-    const pending: Gauge = new Gauge({ name: 'threatmesh_sequencer_pending_rounds', help: 'Voting rounds waiting for votes (0 while not serving)', registers, collect: () => pending.set(current()?.pendingCount ?? 0) });
-    this.serving = new Gauge({ name: 'threatmesh_sequencer_serving', help: '1 while this replica serves the exchange (it holds the Lease), else 0', registers });
-    this.proposals = new Counter({ name: 'threatmesh_sequencer_proposals_total', help: 'Proposals answered, by status (opened, already-pending, already-admitted, refused, error)', labelNames: ['status'], registers });
-    this.votes = new Counter({ name: 'threatmesh_sequencer_votes_total', help: 'Votes answered, by status (counted, approved, rejected, duplicate, refused, error)', labelNames: ['status'], registers });
-  }
-
-  observer(): SequencerObserver {
-    return { proposal: (status) => this.proposals.inc({ status }), vote: (status) => this.votes.inc({ status }) };
-  }
-}
 
 interface Serving {
   readonly sequencer: Sequencer;
@@ -252,7 +168,7 @@ class SequencerRunner {
     this.#informer.addHandler({ onAdd: refresh, onUpdate: (a, b) => { if (a !== b) refresh(); }, onDelete: refresh });
     this.#informer.start();
     const abort = new AbortController();
-    const timeoutMs = this.#opts.syncTimeoutMs ?? DEFAULT_SYNC_TIMEOUT_MS;
+    const timeoutMs = this.#opts.syncTimeoutMs ?? SEQUENCER_DEFAULTS.syncTimeoutMs;
     const synced = await Promise.race([this.#informer.waitForSync().then(() => true), sleep(this.#clock, timeoutMs, abort.signal).then(() => false)]);
     abort.abort();
     if (!synced) throw new Error(`could not list PartnerNodes in namespace ${namespace} within ${timeoutMs / 1000} s; check --kubeconfig, that the CRDs are applied (kubectl apply -f crds/) and that this identity may get/list/watch partnernodes`);
@@ -293,7 +209,7 @@ class SequencerRunner {
     const now = (): Date => new Date(this.#clock.now());
     const sequencer = await Sequencer.open({
       store: await MongoLogStore.open(o.db), rounds: new MongoRoundStore(o.db), key: o.key, partners: [...this.#directory.values()],
-      windowMs: o.windowMs, now, log: o.log.child({ component: 'sequencer' }), observer: this.#metrics.observer(), ...(o.quorum !== undefined ? { quorum: o.quorum } : {}),
+      windowMs: o.windowMs ?? SEQUENCER_DEFAULTS.votingWindowMs, now, log: o.log.child({ component: 'sequencer' }), observer: this.#metrics.observer(), ...(o.quorum !== undefined ? { quorum: o.quorum } : {}),
     }).catch((err: unknown) => {
       throw new Error(`cannot open the sequencer (${[...this.#directory.values()].filter((p) => p.roles.includes('voter')).length} voter PartnerNodes in namespace ${o.namespace}): ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     });
@@ -314,7 +230,7 @@ class SequencerRunner {
       const dropped = this.#serving?.sequencer.expire() ?? 0;
       if (dropped > 0) this.#log.info('expired rounds', { dropped });
       if (this.#serving !== undefined) this.#scheduleExpire();
-    }, this.#opts.expireEveryMs ?? DEFAULT_EXPIRE_MS);
+    }, this.#opts.expireEveryMs ?? SEQUENCER_DEFAULTS.expireEveryMs);
   }
 
   async #stopServing(): Promise<void> {

@@ -4,7 +4,7 @@ import type { PartnerNode, PartnerNodeSpec } from '../../api/types.ts';
 import { createValidators, validatorFor } from '../../api/validate.ts';
 import { partner } from '../../controllers/fixtures.ts';
 import { SigningKey } from '../../domain/signature.ts';
-import { fingerprintOfHex, sequencerDirectory } from './service.ts';
+import { fingerprintOfHex, sequencerDirectory } from './directory.ts';
 
 const validator = validatorFor(createValidators(), 'PartnerNode');
 const seqKey = SigningKey.generate();

@@ -1,0 +1,33 @@
+/**
+ * Every default of a partner's side of the exchange (`threatmesh operator --exchange`) in one
+ * place: the operator's exchange flags and the partner library read these, so they cannot disagree.
+ */
+
+/** Defaults of the partner exchange: flags of `threatmesh operator --exchange` and its library. */
+export const PARTNER_DEFAULTS = {
+  /** Where PartnerNodes are read and replicated ThreatIndicators written. */
+  namespace: 'threatmesh',
+  /** Database of this partner's replica. */
+  database: 'threatmesh_partner',
+  /** Where this partner serves its accepted tree head to peers. */
+  gossipBind: '0.0.0.0:8444',
+  /** Status, gossip, forwarding and voting period. */
+  syncIntervalMs: 2_000,
+  /** Drift repair period. */
+  repairIntervalMs: 300_000,
+  /** Long-poll of each replica sync for new entries. */
+  waitMs: 10_000,
+  /** Apply and save the cursor after this many verified entries. */
+  checkpointEvery: 256,
+  /** Backoff of the replica after transport errors: first delay and cap. */
+  retryBaseMs: 200,
+  retryCapMs: 30_000,
+  /** Objects the Kubernetes sink writes at the same time. */
+  kubeConcurrency: 8,
+  /** Every how many pending-mirror syncs the whole namespace is looked at (else only labelled objects). */
+  mirrorFullScanEvery: 15,
+  /** Most pending rounds mirrored as ThreatIndicators per sync. */
+  mirrorPerSync: 50,
+  /** Every how many syncs revocation annotations are looked for. */
+  revocationScanEvery: 3,
+} as const;

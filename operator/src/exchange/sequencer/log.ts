@@ -1,0 +1,290 @@
+/**
+ * The sequencer's half that never changes what is decided: the append-only RFC 9162 Merkle log
+ * of decided rounds, persisted through a {@link SequencerLogStore}, its signed tree heads, proofs
+ * and the entries partners stream. At open the in-memory tree is rebuilt from the stored entries
+ * and must hash to the latest stored signed head, else it refuses to open. Appends are
+ * group-committed (one insert per batch, one batch at a time) and each settles on its own.
+ *
+ * It also answers what rounds need to know of the past: which indicators are active (latest
+ * entry an ADD) and, for a revoked one, the earliest time a vote of a new ADD round may be signed.
+ */
+import { indicatorDigest } from '../../domain/canonical.ts';
+import { entryLeafHash, voteSubject, type EntryBody, type EntryKind, type IndexedEntry } from '../../domain/entry.ts';
+import { MerkleLog } from '../../domain/merkle.ts';
+import type { SigningKey } from '../../domain/signature.ts';
+import type { SequencerLogStore } from '../../domain/stores.ts';
+import { signLogHead, verifyTreeHead, type SignedTreeHead } from '../../domain/treehead.ts';
+import type { Logger } from '../../log.ts';
+import { GroupCommit } from '../../runtime/groupcommit.ts';
+import { ExchangeRefusal } from '../protocol/errors.ts';
+import type { ProvenEntry } from '../protocol/messages.ts';
+import { SEQUENCER_DEFAULTS } from './defaults.ts';
+
+/** Thrown when the stored log cannot be trusted or the sequencer is misconfigured; the message says what to do. */
+export class SequencerStateError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SequencerStateError';
+  }
+}
+
+/** What the log is opened with. */
+export interface SequencerLogOptions {
+  readonly store: SequencerLogStore;
+  /** Signs tree heads; its key id is the log id. */
+  readonly key: SigningKey;
+  /** Recent entries kept in memory to serve partners without a database read (0: always read the store). @default SEQUENCER_DEFAULTS.entryCacheSize */
+  readonly entryCacheSize?: number;
+  readonly now: () => Date;
+  readonly log: Logger;
+}
+
+/** The round an append decides: which indicator, which kind, and the subject its votes signed. */
+export interface AppendedRound {
+  readonly digest: string;
+  readonly kind: EntryKind;
+  readonly subject: string;
+}
+
+interface QueuedAppend {
+  readonly body: EntryBody;
+  readonly round: AppendedRound;
+  readonly resolve: (index: number) => void;
+  readonly reject: (err: Error) => void;
+}
+
+/** The log of one sequencer. Create with {@link SequencerLog.open}. */
+export class SequencerLog {
+  readonly #o: SequencerLogOptions;
+  readonly #tree = new MerkleLog();
+  // Log index of the latest entry of every logged indicator, under its subject (ADD: the digest,
+  // so it is here exactly while the indicator is active; REVOKE: the revocation subject).
+  readonly #decided = new Map<string, number>();
+  // Revoked indicators: digest → the earliest time (ms) a vote of a new ADD round may be signed.
+  readonly #readmitFloor = new Map<string, number>();
+  // The most recent entries; #cache[0] has index #cacheStart.
+  #cache: IndexedEntry[] = [];
+  #cacheStart = 0;
+  // Appends are written in batches, one batch at a time; each append settles on its own.
+  readonly #appends = new GroupCommit<QueuedAppend>((batch) => this.#serial(() => this.#commit(batch)), { maxBatch: SEQUENCER_DEFAULTS.appendBatch });
+  readonly #waiters = new Set<() => void>();
+  #latest: SignedTreeHead | undefined;
+  #signing: { readonly size: number; readonly head: Promise<SignedTreeHead> } | undefined;
+  #tail: Promise<unknown> = Promise.resolve();
+
+  private constructor(opts: SequencerLogOptions) {
+    this.#o = opts;
+  }
+
+  /**
+   * Rebuilds the log from the store and checks it against the latest stored signed tree head.
+   * Throws {@link SequencerStateError} when entries are missing, out of order or modified, or
+   * when the head was signed by another key.
+   */
+  static async open(opts: SequencerLogOptions): Promise<SequencerLog> {
+    const log = new SequencerLog(opts);
+    for await (const e of opts.store.entries(0)) {
+      if (e.index !== log.size) throw new SequencerStateError(`log_entries is not contiguous: expected index ${log.size}, found ${e.index}; restore the missing entries from a backup or a partner replica`);
+      log.#record(e);
+    }
+    const latest = await opts.store.latestTreeHead();
+    checkRestored(opts.key, log.#tree, latest);
+    log.#latest = latest;
+    opts.log.info('sequencer log restored', { treeSize: log.size, rootHash: log.#tree.rootHash(), signedTreeSize: latest?.treeSize ?? 0 });
+    return log;
+  }
+
+  /** Number of entries in the log. */
+  get size(): number {
+    return this.#tree.size;
+  }
+
+  /** Log index of the latest entry decided on `subject` (ADD: while the indicator is active; REVOKE: while it is revoked). */
+  decided(subject: string): number | undefined {
+    return this.#decided.get(subject);
+  }
+
+  /** For a revoked indicator: the earliest time (ms) a vote of a new ADD round may be signed. */
+  readmitFloor(digest: string): number | undefined {
+    return this.#readmitFloor.get(digest);
+  }
+
+  /**
+   * Appends the entry of a decided round (group-committed) and resolves with its index. An ADD of
+   * an indicator that is already active, or a REVOKE of one that is not, is never appended: it
+   * resolves with the index of the entry that decided it, or rejects when there is none.
+   */
+  append(body: EntryBody, round: AppendedRound): Promise<number> {
+    return new Promise<number>((resolve, reject) => {
+      this.#appends.add({ body, round, resolve, reject });
+    });
+  }
+
+  /**
+   * The signed head of the current log, signing and persisting a new one when the log grew.
+   * Not serialized with appends: every entry in memory is already stored, so a head signed
+   * over the in-memory log only covers stored entries. Concurrent callers share one signing.
+   */
+  treeHead(): Promise<SignedTreeHead> {
+    if (this.#latest !== undefined && this.#latest.treeSize === this.size) return Promise.resolve(this.#latest);
+    if (this.#signing !== undefined && this.#signing.size === this.size) return this.#signing.head;
+    const head = signLogHead(this.#o.key, this.#tree, this.#o.now());
+    const stored = this.#o.store.insertTreeHead(head).then(() => {
+      if (this.#latest === undefined || head.treeSize > this.#latest.treeSize) this.#latest = head;
+      return head;
+    });
+    const signing = { size: head.treeSize, head: stored };
+    this.#signing = signing;
+    const clear = (): void => {
+      if (this.#signing === signing) this.#signing = undefined;
+    };
+    stored.then(clear, clear);
+    return stored;
+  }
+
+  /** Resolves when the log has at least `minSize` entries or after `waitMs` (capped), whichever is first. */
+  waitForSize(minSize: number, waitMs: number): Promise<void> {
+    if (this.size >= minSize || waitMs <= 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.#waiters.delete(check);
+        resolve();
+      };
+      const check = (): void => {
+        if (this.size >= minSize) done();
+      };
+      const timer = setTimeout(done, Math.min(waitMs, SEQUENCER_DEFAULTS.maxHeadWaitMs));
+      this.#waiters.add(check);
+    });
+  }
+
+  /** RFC 9162 inclusion proof of `index` in the tree of `size` leaves; refuses sizes beyond the log. */
+  inclusionProof(index: number, size: number): string[] {
+    this.#checkRange(index, size, index < size);
+    return this.#tree.inclusionProof(index, size);
+  }
+
+  /** RFC 9162 consistency proof from `oldSize` to `newSize`; refuses sizes beyond the log. */
+  consistencyProof(oldSize: number, newSize: number): string[] {
+    this.#checkRange(oldSize, newSize, oldSize <= newSize);
+    return this.#tree.consistencyProof(oldSize, newSize);
+  }
+
+  /**
+   * Entries [from, size) from the store, each with its inclusion proof in the tree of `size`
+   * leaves. The proof comes from the in-memory tree, so an entry edited in the database no
+   * longer matches its proof and partners detect it.
+   */
+  async *entries(from: number, size: number): AsyncGenerator<ProvenEntry> {
+    this.#checkRange(from, size, from <= size);
+    let expected = from;
+    // Snapshot before any await: trimming replaces the array (pushes only append past `size`).
+    const cache = this.#cache;
+    const cacheStart = this.#cacheStart;
+    const stored = Math.min(size, cacheStart);
+    if (from < stored) {
+      for await (const entry of this.#o.store.entries(from, stored)) {
+        if (entry.index !== expected) throw new SequencerStateError(`log_entries is missing index ${expected}; restore it from a backup or a partner replica`);
+        yield { entry, proof: this.#tree.inclusionProof(entry.index, size) };
+        expected += 1;
+      }
+      if (expected !== stored) throw new SequencerStateError(`log_entries ends at ${expected}, before the requested size ${stored}`);
+    }
+    for (const entry of cache.slice(expected - cacheStart, size - cacheStart)) yield { entry, proof: this.#tree.inclusionProof(entry.index, size) };
+  }
+
+  async #commit(queued: readonly QueuedAppend[]): Promise<void> {
+    // An ADD of an active indicator or a REVOKE of an inactive one (decided already, or earlier in this batch) is never appended.
+    const active = new Map<string, boolean>();
+    const batch = queued.filter((q) => {
+      const { digest, kind } = q.round;
+      const fresh = (active.get(digest) ?? this.#decided.has(digest)) === (kind === 'revoke');
+      if (fresh) active.set(digest, kind === 'add');
+      return fresh;
+    });
+    const start = this.size;
+    const rows = batch.map((q, i) => ({ entry: { ...q.body, index: start + i }, digest: q.round.digest }));
+    try {
+      await this.#o.store.insertEntries(rows);
+      for (const { entry } of rows) this.#record(entry);
+    } catch (err) {
+      // Part of the batch may be stored: take back exactly what the database holds.
+      await this.#reloadTail();
+      this.#o.log.error('log append failed', { size: this.size, err });
+    }
+    for (const q of queued) {
+      const index = this.#decided.get(q.round.subject);
+      if (index !== undefined) q.resolve(index);
+      else q.reject(new SequencerStateError(`could not store the entry for ${q.round.digest}; the round stays open: vote again to retry`));
+    }
+    if (this.size > start) {
+      this.#o.log.info('entries appended', { from: start, to: this.size });
+      for (const w of [...this.#waiters]) w();
+    }
+  }
+
+  async #reloadTail(): Promise<void> {
+    try {
+      for await (const e of this.#o.store.entries(this.size)) {
+        if (e.index !== this.size) break;
+        this.#record(e);
+      }
+    } catch (err) {
+      this.#o.log.error('cannot re-read the log tail', { err });
+    }
+  }
+
+  #record(entry: IndexedEntry): void {
+    this.#tree.appendLeafHash(entryLeafHash(entry));
+    const digest = indicatorDigest(entry.indicator);
+    this.#decided.delete(voteSubject(entry.kind === 'add' ? 'revoke' : 'add', digest));
+    this.#decided.set(voteSubject(entry.kind, digest), entry.index);
+    if (entry.kind === 'add') this.#readmitFloor.delete(digest);
+    else this.#readmitFloor.set(digest, readmissionFloor(entry));
+    const limit = this.#o.entryCacheSize ?? SEQUENCER_DEFAULTS.entryCacheSize;
+    if (limit === 0) {
+      this.#cacheStart = this.size;
+      return;
+    }
+    this.#cache.push(entry);
+    // Trim in halves so trimming stays amortized O(1) per entry.
+    if (this.#cache.length > 2 * limit) {
+      const drop = this.#cache.length - limit;
+      this.#cache = this.#cache.slice(drop);
+      this.#cacheStart += drop;
+    }
+  }
+
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#tail.then(fn, fn);
+    this.#tail = run.catch(() => undefined);
+    return run;
+  }
+
+  #checkRange(a: number, size: number, ordered: boolean): void {
+    if (!Number.isSafeInteger(a) || !Number.isSafeInteger(size) || a < 0 || !ordered || size > this.size) {
+      throw new ExchangeRefusal('out-of-range', 'out-of-range', `requested ${a} / tree size ${size}, but the log has ${this.size} entries; ask for a tree head first and stay within it`);
+    }
+  }
+}
+
+function checkRestored(key: SigningKey, tree: MerkleLog, latest: SignedTreeHead | undefined): void {
+  if (latest === undefined) return;
+  if (!verifyTreeHead(key.publicKey, latest)) {
+    throw new SequencerStateError(`the latest stored tree head (size ${latest.treeSize}, log id ${latest.logId}) is not validly signed by this sequencer's key ${key.id}; start the sequencer with the key that signed this log`);
+  }
+  if (latest.treeSize > tree.size) {
+    throw new SequencerStateError(`the latest signed tree head covers ${latest.treeSize} entries but log_entries holds ${tree.size}; entries were lost: restore them from a backup or a partner replica`);
+  }
+  if (tree.rootHash(latest.treeSize) !== latest.rootHash) {
+    throw new SequencerStateError(`the stored entries hash to root ${tree.rootHash(latest.treeSize)} at size ${latest.treeSize}, but the signed tree head says ${latest.rootHash}: log_entries was modified; restore it from a backup or a partner replica`);
+  }
+}
+
+// A new ADD round of a revoked indicator accepts votes signed after every vote of the revocation
+// (and after its window opened): every vote of the earlier admission was signed before those.
+function readmissionFloor(revocation: EntryBody): number {
+  const times = [revocation.window.opensAt, ...revocation.votes.map((v) => v.signedAt)].map((t) => Date.parse(t)).filter((t) => Number.isFinite(t));
+  return Math.max(...times) + 1;
+}

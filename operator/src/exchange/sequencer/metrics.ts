@@ -1,0 +1,26 @@
+/** Prometheus metrics of the sequencer service. */
+import { Counter, Gauge } from 'prom-client';
+import { RuntimeMetrics } from '../../runtime/metrics.ts';
+import type { Sequencer, SequencerObserver } from './sequencer.ts';
+
+/** The service's metrics, on the registry of a {@link RuntimeMetrics} (which also carries leader_election_master_status). */
+export class SequencerMetrics {
+  readonly runtime = new RuntimeMetrics();
+  readonly serving: Gauge;
+  readonly proposals: Counter<'status'>;
+  readonly votes: Counter<'status'>;
+
+  constructor(current: () => Sequencer | undefined) {
+    const registers = [this.runtime.registry];
+    const treeSize: Gauge = new Gauge({ name: 'threatmesh_sequencer_tree_size', help: 'Entries in the sequencer log (0 while not serving)', registers, collect: () => treeSize.set(current()?.size ?? 0) });
+    const pending: Gauge = new Gauge({ name: 'threatmesh_sequencer_pending_rounds', help: 'Voting rounds waiting for votes (0 while not serving)', registers, collect: () => pending.set(current()?.pendingCount ?? 0) });
+    this.serving = new Gauge({ name: 'threatmesh_sequencer_serving', help: '1 while this replica serves the exchange (it holds the Lease), else 0', registers });
+    this.proposals = new Counter({ name: 'threatmesh_sequencer_proposals_total', help: 'Proposals answered, by status (opened, already-pending, already-admitted, refused, error)', labelNames: ['status'], registers });
+    this.votes = new Counter({ name: 'threatmesh_sequencer_votes_total', help: 'Votes answered, by status (counted, approved, rejected, duplicate, refused, error)', labelNames: ['status'], registers });
+  }
+
+  observer(): SequencerObserver {
+    return { proposal: (status) => this.proposals.inc({ status }), vote: (status) => this.votes.inc({ status }) };
+  }
+}
+
