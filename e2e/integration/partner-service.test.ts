@@ -111,7 +111,7 @@ async function startSide(side: Side, tls: TlsMaterial): Promise<void> {
       side.metrics = parts.metrics.registry;
       return [partnerRunnable(async () => {
         side.edge = await startPartnerService({
-          client: side.kube, db: side.mongo.db(`tm_edge_${side.id}_${suffix}`), namespace: side.ns, partnerId: side.id, key: keys[side.id], tls,
+          client: side.kube, cache: parts.cache, db: side.mongo.db(`tm_edge_${side.id}_${suffix}`), namespace: side.ns, partnerId: side.id, key: keys[side.id], tls,
           votingPolicy: { mode: 'automatic', warningLists: true }, warningList, registry: parts.registry, admission: { quorum: QUORUM },
           metrics: parts.metrics.registry, log, gossipBind: { host: '127.0.0.1', port: side.gossipPort }, syncIntervalMs: 300, repairIntervalMs: 1_000, waitMs: 1_000,
         });

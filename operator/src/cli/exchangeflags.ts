@@ -122,7 +122,7 @@ export function exchangeRunnable(m: ExchangeMaterial, deps: { readonly client: K
     try {
       await mongo.connect();
       const partner = await startPartnerService({
-        client: deps.client, db: mongo.db(m.settings.database), namespace: m.settings.namespace, partnerId: m.settings.partnerId, key: m.key, tls: m.tls,
+        client: deps.client, cache: parts.cache, db: mongo.db(m.settings.database), namespace: m.settings.namespace, partnerId: m.settings.partnerId, key: m.key, tls: m.tls,
         votingPolicy: m.votingPolicy, warningList: await loadWarningLists(), registry: parts.registry, metrics: parts.metrics.registry, log,
         gossipBind: m.settings.gossipBind, syncIntervalMs: m.settings.syncIntervalMs, repairIntervalMs: m.settings.repairIntervalMs,
         ...(deps.admission ? { admission: deps.admission } : {}),

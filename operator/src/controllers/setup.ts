@@ -15,7 +15,7 @@ import { KubeEventRecorder } from '../runtime/events.ts';
 import { objectKey } from '../runtime/informer.ts';
 import { Manager, type ManagerLeaderElection, type Runnable } from '../runtime/manager.ts';
 import { RuntimeMetrics } from '../runtime/metrics.ts';
-import type { Context } from '../runtime/types.ts';
+import type { CacheReader, Context } from '../runtime/types.ts';
 import type { FeedRunExecutor } from './executor.ts';
 import { FeedReconciler, type FeedControllerConfig } from './feed.ts';
 import { JOBS, type Job } from './jobexecutor.ts';
@@ -58,6 +58,8 @@ export interface OperatorOptions {
 export interface OperatorParts {
   readonly registry: VoterRegistry;
   readonly metrics: RuntimeMetrics;
+  /** The operator's informer caches, read-only: extras read through them instead of listing from the API server. */
+  readonly cache: { readonly threatIndicators: CacheReader<ThreatIndicator>; readonly partnerNodes: CacheReader<PartnerNode> };
 }
 
 /** A started operator. */
@@ -153,7 +155,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     for (const pn of pnInf.list()) pnCtl.enqueue(objectKey(pn));
   });
 
-  addExtras(manager, opts.extras, { registry, metrics });
+  addExtras(manager, opts.extras, { registry, metrics, cache: { threatIndicators: tiInf, partnerNodes: pnInf } });
 
   let timer: TimerHandle | undefined;
   const tick = (): void => {

@@ -3,7 +3,7 @@
  * Reader / Writer / StatusWriter instead of one god-client). The HTTPS implementation lives in
  * kube.ts; reconcilers depend only on these interfaces.
  */
-import type { KubeObject, ResourceRef } from './types.ts';
+import type { CacheReader, KubeObject, ResourceRef } from './types.ts';
 
 /** A Kubernetes API error with its HTTP status and Status reason (e.g. 404 NotFound, 409 Conflict, 410 Gone). */
 export class ApiError extends Error {
@@ -57,6 +57,23 @@ export async function listAll<T extends KubeObject>(client: Pick<KubeReader, 'li
     cont = page.metadata.continue;
   } while (cont);
   return out;
+}
+
+/** Which objects {@link listFrom} returns: one namespace, and optionally only those carrying every label of `labels`. */
+export interface Selection {
+  readonly namespace: string;
+  readonly labels?: Readonly<Record<string, string>>;
+}
+
+/**
+ * The objects of `ref` that `sel` selects: from `cache` (an informer of `ref`, no API request)
+ * when given, else listed page by page from the API server.
+ */
+export async function listFrom<T extends KubeObject>(cache: CacheReader<T> | undefined, client: Pick<KubeReader, 'list'>, ref: ResourceRef, sel: Selection): Promise<ReadonlyArray<Readonly<T>>> {
+  const labels = Object.entries(sel.labels ?? {});
+  if (cache === undefined) return listAll<T>(client, ref, { namespace: sel.namespace, ...(labels.length > 0 ? { labelSelector: labels.map(([k, v]) => `${k}=${v}`).join(',') } : {}) });
+  const all = cache.list(sel.namespace);
+  return labels.length === 0 ? all : all.filter((o) => labels.every(([k, v]) => o.metadata.labels?.[k] === v));
 }
 
 /** Creates, updates, patches and deletes objects. */

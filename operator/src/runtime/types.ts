@@ -93,6 +93,15 @@ export interface Reader<T extends KubeObject> {
   list(namespace?: string): T[];
 }
 
+/**
+ * A read-only view of an informer's cache, for components that only read (the partner exchange):
+ * the objects are the cache's own, kept current by its watch, and must never be mutated.
+ */
+export interface CacheReader<T extends KubeObject> {
+  get(key: ObjectKey): Readonly<T> | undefined;
+  list(namespace?: string): ReadonlyArray<Readonly<T>>;
+}
+
 /** Everything a reconcile call receives besides the object. */
 export interface Context {
   readonly log: Logger;

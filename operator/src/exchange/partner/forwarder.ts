@@ -11,7 +11,8 @@ import type { ThreatIndicator } from '../../api/types.ts';
 import { indicatorCanonicalJson, indicatorDigest } from '../../domain/canonical.ts';
 import type { PublicKey } from '../../domain/signature.ts';
 import type { Logger } from '../../log.ts';
-import { listAll, type KubeReader } from '../../runtime/client.ts';
+import { listFrom, type KubeReader } from '../../runtime/client.ts';
+import type { CacheReader } from '../../runtime/types.ts';
 import type { ItemRefusal } from '../protocol/client.ts';
 import { metaJson, verifyProposal, type IndicatorMeta } from '../../domain/entry.ts';
 import type { ProposalInput, ProposalResult } from '../protocol/messages.ts';
@@ -26,6 +27,8 @@ export interface ProposalSink {
 /** What the forwarder is built from. */
 export interface ForwarderOptions {
   readonly client: KubeReader;
+  /** The operator's ThreatIndicator informer: reads come from its cache. @default none (list from the API server) */
+  readonly cache?: CacheReader<ThreatIndicator>;
   readonly namespace: string;
   readonly partnerId: string;
   /**
@@ -110,7 +113,7 @@ export class ProposalForwarder {
 
   /** Forwards what is new; returns how many the sequencer acknowledged. Transport errors reject (retry next period). */
   async forwardOnce(sequencer: ProposalSink): Promise<number> {
-    const tis = await listAll<ThreatIndicator>(this.#o.client, THREAT_INDICATORS, { namespace: this.#o.namespace });
+    const tis = await listFrom<ThreatIndicator>(this.#o.cache, this.#o.client, THREAT_INDICATORS, { namespace: this.#o.namespace });
     this.#own = ownProposalDigests(tis, this.#o.partnerId, this.#o.proposerKey);
     const todo = tis.map((ti) => ({ name: ti.metadata.name, p: localProposal(ti, this.#o.partnerId, this.#o.proposerKey) })).filter((x) => x.p !== undefined && !this.#done.has(x.name));
     let acked = 0;

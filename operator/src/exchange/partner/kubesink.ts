@@ -30,7 +30,8 @@ import type { Indicator } from '../../domain/indicator.ts';
 import type { Vote } from '../../domain/quorum.ts';
 import { stixPattern } from '../../domain/stix.ts';
 import type { Logger } from '../../log.ts';
-import { listAll, type KubeClient } from '../../runtime/client.ts';
+import { listFrom, type KubeClient } from '../../runtime/client.ts';
+import type { CacheReader } from '../../runtime/types.ts';
 import type { IndicatorRecord } from '../../store/indicators.ts';
 import type { EntryWindow, IndicatorMeta } from '../../domain/entry.ts';
 import type { EntrySink, VerifiedEntry } from '../../domain/stores.ts';
@@ -54,6 +55,8 @@ export interface LoggedIndicator {
 /** Everything the sink is built from. */
 export interface KubeSinkOptions {
   readonly client: KubeClient;
+  /** The operator's ThreatIndicator informer: drift repair lists the namespace from its cache. @default none (list from the API server) */
+  readonly cache?: CacheReader<ThreatIndicator>;
   /** Namespace of the partner's ThreatIndicators. */
   readonly namespace: string;
   /** The cluster's partners (the same registry the ThreatIndicator controller reads). */
@@ -237,7 +240,7 @@ export class KubeIndicatorSink implements EntrySink {
       const outcome = l === undefined ? 'skipped' : await this.ensure(l, true);
       counts[outcome === 'created' ? 'restored' : outcome] += 1;
     });
-    const unlogged = (await listAll<ThreatIndicator>(this.#o.client, THREAT_INDICATORS, { namespace: this.#o.namespace })).filter((o) => o.status?.phase === 'Approved' && !logged.has(o.metadata.name)).map((o) => o.metadata.name).sort();
+    const unlogged = (await listFrom<ThreatIndicator>(this.#o.cache, this.#o.client, THREAT_INDICATORS, { namespace: this.#o.namespace })).filter((o) => o.status?.phase === 'Approved' && !logged.has(o.metadata.name)).map((o) => o.metadata.name).sort();
     if (unlogged.length > 0) this.#o.log.warn('Approved ThreatIndicators that are not in the replicated log (left in place; check how they were written)', { namespace: this.#o.namespace, names: unlogged });
     const report = { ...counts, unlogged };
     this.#o.log.info('drift repair', { namespace: this.#o.namespace, ...counts, unlogged: unlogged.length });

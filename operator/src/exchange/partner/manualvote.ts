@@ -23,7 +23,8 @@ import { indicatorObjectName } from '../../domain/canonical.ts';
 import { signVote, type Vote, type VoteDecision, type Voter } from '../../domain/quorum.ts';
 import type { SigningKey } from '../../domain/signature.ts';
 import type { Logger } from '../../log.ts';
-import { ApiError, listAll, type KubeClient } from '../../runtime/client.ts';
+import { ApiError, listFrom, type KubeClient } from '../../runtime/client.ts';
+import type { CacheReader } from '../../runtime/types.ts';
 import { ExchangeCallError } from '../protocol/client.ts';
 import { verifyProposal } from '../../domain/entry.ts';
 import { specOf } from './kubesink.ts';
@@ -72,6 +73,8 @@ export interface MirrorClient {
 /** Everything a {@link PendingMirror} is built from. */
 export interface PendingMirrorOptions {
   readonly client: KubeClient;
+  /** The operator's ThreatIndicator informer: reads come from its cache. @default none (list from the API server) */
+  readonly cache?: CacheReader<ThreatIndicator>;
   /** Namespace of this partner's ThreatIndicators (the operator's --exchange-namespace). */
   readonly namespace: string;
   readonly sequencer: MirrorClient;
@@ -234,7 +237,7 @@ export class PendingMirror {
     const view = this.#view(await this.#o.sequencer.listPending());
     const full = this.#syncs % Math.max(1, this.#o.fullScanEvery ?? PARTNER_DEFAULTS.mirrorFullScanEvery) === 0;
     this.#syncs += 1;
-    const listed = await listAll<ThreatIndicator>(this.#o.client, THREAT_INDICATORS, { namespace: this.#o.namespace, ...(full ? {} : { labelSelector: `${MANUAL_VOTE.pendingLabel}=true` }) });
+    const listed = await listFrom<ThreatIndicator>(this.#o.cache, this.#o.client, THREAT_INDICATORS, { namespace: this.#o.namespace, ...(full ? {} : { labels: { [MANUAL_VOTE.pendingLabel]: 'true' } }) });
     const objects = new Map(listed.map((o) => [o.metadata.name, o]));
     const counts: Counts = { pending: view.open.size + view.suspect.size + view.revokes.size, mirrored: 0, badSignature: view.suspect.size, votes: 0, results: 0, unlabeled: 0, revocations: 0, deferred: 0 };
     const missing = [...view.open].filter(([name, round]) => !objects.has(name) && this.#o.skip?.(round) !== true)

@@ -19,7 +19,8 @@ import { isIndicatorType, normalize, type Indicator } from '../../domain/indicat
 import { signVote, type Vote } from '../../domain/quorum.ts';
 import type { SigningKey } from '../../domain/signature.ts';
 import type { Logger } from '../../log.ts';
-import { listAll, type KubeClient } from '../../runtime/client.ts';
+import { listFrom, type KubeClient } from '../../runtime/client.ts';
+import type { CacheReader } from '../../runtime/types.ts';
 import { ExchangeCallError, type ItemRefusal } from '../protocol/client.ts';
 import { signProposal } from '../../domain/entry.ts';
 import { ExchangeRefusal } from '../protocol/errors.ts';
@@ -46,6 +47,8 @@ export interface RevocationClient {
 /** Everything {@link RevocationRequests} is built from. */
 export interface RevocationRequestsOptions {
   readonly client: KubeClient;
+  /** The operator's ThreatIndicator informer: reads come from its cache. @default none (list from the API server) */
+  readonly cache?: CacheReader<ThreatIndicator>;
   /** Namespace of this partner's ThreatIndicators (the operator's --exchange-namespace). */
   readonly namespace: string;
   readonly sequencer: RevocationClient;
@@ -124,7 +127,7 @@ export class RevocationRequests {
     const scan = this.#calls % Math.max(1, this.#o.scanEvery ?? PARTNER_DEFAULTS.revocationScanEvery) === 0;
     this.#calls += 1;
     if (!scan) return counts;
-    for (const obj of await listAll<ThreatIndicator>(this.#o.client, THREAT_INDICATORS, { namespace: this.#o.namespace })) {
+    for (const obj of await listFrom<ThreatIndicator>(this.#o.cache, this.#o.client, THREAT_INDICATORS, { namespace: this.#o.namespace })) {
       const a = obj.metadata.annotations;
       if (a?.[REVOKE_REQUEST.request] === undefined || a[REVOKE_REQUEST.result] !== undefined || obj.metadata.deletionTimestamp !== undefined) continue;
       counts.requests += 1;

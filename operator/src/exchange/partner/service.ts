@@ -10,16 +10,17 @@
 import type { Db } from 'mongodb';
 import type { Registry } from 'prom-client';
 import { PARTNER_NODES } from '../../api/schemas/index.ts';
-import type { PartnerNode } from '../../api/types.ts';
+import type { PartnerNode, ThreatIndicator } from '../../api/types.ts';
 import type { AdmissionPolicy } from '../../api/admission.ts';
 import type { VoterRegistry } from '../../api/partners.ts';
 import type { SigningKey } from '../../domain/signature.ts';
 import type { WarningList } from '../../feeds/warninglists.ts';
 import type { Logger } from '../../log.ts';
-import type { KubeClient } from '../../runtime/client.ts';
+import { listFrom, type KubeClient } from '../../runtime/client.ts';
 import { sleep, systemClock, type Clock } from '../../runtime/clock.ts';
 import { KubeEventRecorder } from '../../runtime/events.ts';
 import type { Runnable } from '../../runtime/manager.ts';
+import type { CacheReader } from '../../runtime/types.ts';
 import { MongoCursorStore } from '../../store/cursor.ts';
 import { MongoIndicatorSink } from '../../store/indicators.ts';
 import { ExchangeClient } from '../protocol/client.ts';
@@ -42,6 +43,12 @@ import { PARTNER_DEFAULTS } from './defaults.ts';
 /** Everything the partner exchange is built from. */
 export interface PartnerServiceOptions {
   readonly client: KubeClient;
+  /**
+   * The operator's informers of ThreatIndicators and PartnerNodes: every periodic read (the
+   * directory, local proposals, annotations, status before a write, drift repair) comes from
+   * their caches instead of the API server. @default none (list from the API server; tests)
+   */
+  readonly cache?: PartnerCaches;
   readonly db: Db;
   /** Where PartnerNodes are read and replicated ThreatIndicators written. */
   readonly namespace: string;
@@ -70,6 +77,12 @@ export interface PartnerServiceOptions {
   readonly peerClient?: PeerClientFactory;
   /** Long-poll of each replica sync. @default PARTNER_DEFAULTS.waitMs */
   readonly waitMs?: number;
+}
+
+/** The operator's caches the partner exchange reads. */
+export interface PartnerCaches {
+  readonly threatIndicators: CacheReader<ThreatIndicator>;
+  readonly partnerNodes: CacheReader<PartnerNode>;
 }
 
 /** A running partner exchange. */
@@ -117,10 +130,10 @@ class Partner implements RunningPartner {
     this.#metrics = new PartnerMetrics(opts.metrics);
     this.#cursors = new MongoCursorStore(opts.db);
     this.#mongo = mongo;
-    this.#kube = new KubeIndicatorSink({ client: opts.client, namespace: opts.namespace, voters: () => opts.registry.voters(), ...(opts.admission ? { policy: opts.admission } : {}), now, log: opts.log });
-    this.#status = new KubePartnerStatus(opts.client, now);
+    this.#kube = new KubeIndicatorSink({ client: opts.client, ...(opts.cache ? { cache: opts.cache.threatIndicators } : {}), namespace: opts.namespace, voters: () => opts.registry.voters(), ...(opts.admission ? { policy: opts.admission } : {}), now, log: opts.log });
+    this.#status = new KubePartnerStatus(opts.client, now, opts.cache?.partnerNodes);
     this.#events = new KubeEventRecorder({ writer: opts.client, log: opts.log, component: 'threatmesh-exchange', instance: opts.partnerId, now });
-    this.#forwarder = new ProposalForwarder({ client: opts.client, namespace: opts.namespace, partnerId: opts.partnerId, proposerKey: opts.key.publicKey, log: opts.log, onForwarded: (n) => this.#metrics.forwarded.inc(n) });
+    this.#forwarder = new ProposalForwarder({ client: opts.client, ...(opts.cache ? { cache: opts.cache.threatIndicators } : {}), namespace: opts.namespace, partnerId: opts.partnerId, proposerKey: opts.key.publicKey, log: opts.log, onForwarded: (n) => this.#metrics.forwarded.inc(n) });
   }
 
   get gossipPort(): number {
@@ -166,7 +179,7 @@ class Partner implements RunningPartner {
   }
 
   async #tick(): Promise<void> {
-    const nodes = (await this.#o.client.list<PartnerNode>(PARTNER_NODES, { namespace: this.#o.namespace })).items;
+    const nodes = await listFrom<PartnerNode>(this.#o.cache?.partnerNodes, this.#o.client, PARTNER_NODES, { namespace: this.#o.namespace });
     const network = partnerNetwork(nodes, this.#o.partnerId, this.#o.namespace);
     this.#network = network;
     if (network.sequencer === undefined) {
@@ -211,9 +224,9 @@ class Partner implements RunningPartner {
       ...(o.waitMs !== undefined ? { waitMs: o.waitMs } : {}),
     });
     this.#session = session;
-    this.#mirror = new PendingMirror({ client: o.client, namespace: o.namespace, sequencer: session.client, partnerId: o.partnerId, key: o.key, partners: () => network.partners, now: () => this.#now(), log: o.log, skip: (round) => session.voter.hasVoted(round.subject) });
+    this.#mirror = new PendingMirror({ client: o.client, ...(o.cache ? { cache: o.cache.threatIndicators } : {}), namespace: o.namespace, sequencer: session.client, partnerId: o.partnerId, key: o.key, partners: () => network.partners, now: () => this.#now(), log: o.log, skip: (round) => session.voter.hasVoted(round.subject) });
     const isVoter = (): boolean => this.#network?.partners.some((p) => p.partnerId === o.partnerId && p.roles.includes('voter')) === true;
-    this.#revocations = new RevocationRequests({ client: o.client, namespace: o.namespace, sequencer: session.client, partnerId: o.partnerId, key: o.key, isVoter, now: () => this.#now(), log: o.log });
+    this.#revocations = new RevocationRequests({ client: o.client, ...(o.cache ? { cache: o.cache.threatIndicators } : {}), namespace: o.namespace, sequencer: session.client, partnerId: o.partnerId, key: o.key, isVoter, now: () => this.#now(), log: o.log });
     this.#sessionPrint = network.fingerprint;
     this.#lastRepair = undefined;
     this.#haltCondition = undefined;

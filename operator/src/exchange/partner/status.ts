@@ -9,7 +9,9 @@ import { PARTNER_NODES } from '../../api/schemas/index.ts';
 import type { PartnerNode, PartnerNodeStatus } from '../../api/types.ts';
 import type { SignedTreeHead } from '../../domain/treehead.ts';
 import { ApiError, type KubeReader, type StatusWriter } from '../../runtime/client.ts';
+import { objectKey } from '../../runtime/informer.ts';
 import { setCondition } from '../../runtime/status.ts';
+import type { CacheReader } from '../../runtime/types.ts';
 import type { HaltReason } from '../../domain/verify.ts';
 
 /** Condition type the partner exchange owns on PartnerNodes. */
@@ -70,15 +72,18 @@ const LAST_SEEN_REFRESH_MS = 30_000;
 export class KubePartnerStatus implements PartnerStatusWriter {
   readonly #client: KubeReader & StatusWriter;
   readonly #now: () => Date;
+  readonly #cache: CacheReader<PartnerNode> | undefined;
 
-  constructor(client: KubeReader & StatusWriter, now: () => Date) {
+  /** `cache`: the operator's PartnerNode informer, read instead of a GET before each write (a stale copy only costs a 409, retried next period). */
+  constructor(client: KubeReader & StatusWriter, now: () => Date, cache?: CacheReader<PartnerNode>) {
     this.#client = client;
     this.#now = now;
+    this.#cache = cache;
   }
 
   /** Patches what changed; returns true when it wrote. A conflict or a vanished object is left for the next period. */
   async write(node: PartnerNode, fields: ReplicationFields, condition: ReplicatingCondition | undefined): Promise<boolean> {
-    const fresh = await this.#client.get<PartnerNode>(PARTNER_NODES, node.metadata.name, node.metadata.namespace);
+    const fresh = this.#cache !== undefined ? this.#cache.get(objectKey(node)) : await this.#client.get<PartnerNode>(PARTNER_NODES, node.metadata.name, node.metadata.namespace);
     if (fresh === undefined) return false;
     const next = this.#changes(fresh.status ?? {}, fields, condition);
     if (Object.keys(next).length === 0) return false;
