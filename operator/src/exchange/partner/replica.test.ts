@@ -1,0 +1,102 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { indicatorCanonicalJson } from '../../domain/canonical.ts';
+import { signProposal, type IndexedEntry } from '../../domain/entry.ts';
+import type { Indicator } from '../../domain/indicator.ts';
+import { signVote, type PartnerRole, type Voter } from '../../domain/quorum.ts';
+import { SigningKey } from '../../domain/signature.ts';
+import type { SignedTreeHead } from '../../domain/treehead.ts';
+import type { EntrySink, VerifiedEntry } from '../../domain/stores.ts';
+import { createLogger } from '../../log.ts';
+import { MemoryCursorStore, MemoryLogStore } from '../../store/memory.ts';
+import type { WireEntryResult } from '../protocol/wire.ts';
+import { Sequencer } from '../sequencer/sequencer.ts';
+import { PartnerReplica, ReplicationHalted, type LogSource } from './replica.ts';
+
+const quiet = createLogger(new Writable({ write: (_c, _e, cb) => cb() }), 'error');
+const ids = ['alpha', 'bravo', 'charlie'] as const;
+type Id = (typeof ids)[number];
+const keys: Record<Id, SigningKey> = { alpha: SigningKey.generate(), bravo: SigningKey.generate(), charlie: SigningKey.generate() };
+const roles: PartnerRole[] = ['contributor', 'voter'];
+const partners: Voter[] = ids.map((id) => ({ partnerId: id, publicKey: keys[id].publicKey, roles }));
+const now = (): Date => new Date('2026-12-01T00:00:00.000Z');
+const ind = (value: string): Indicator => ({ type: 'domain', value });
+
+/** A sequencer holding `n` admitted indicators. */
+async function sequencerWith(n: number, key = SigningKey.generate()): Promise<{ seq: Sequencer; key: SigningKey; store: MemoryLogStore }> {
+  const store = new MemoryLogStore();
+  const seq = await Sequencer.open({ store, key, partners, quorum: 2, now, log: quiet });
+  for (let i = 0; i < n; i++) await admit(seq, `e${i}.example`);
+  return { seq, key, store };
+}
+
+async function admit(seq: Sequencer, value: string): Promise<void> {
+  const p = { kind: 'add' as const, indicatorJson: indicatorCanonicalJson(ind(value)), proposerId: 'alpha', signature: signProposal(keys.alpha, 'add', ind(value)) };
+  const { subject } = await seq.propose('alpha', p);
+  for (const by of ['alpha', 'bravo'] as const) await seq.vote(by, signVote(keys[by], { partnerId: by, digest: subject, decision: 'approve', signedAt: now().toISOString() }));
+}
+
+/** The sequencer as a log source, each answer passed through `tamper` (a hostile sequencer or network). */
+function sourceOf(seq: Sequencer, tamper: { head?: (h: SignedTreeHead) => SignedTreeHead; entry?: (e: IndexedEntry) => IndexedEntry } = {}): LogSource {
+  return {
+    treeHead: async () => (tamper.head ?? ((h) => h))(await seq.treeHead()),
+    consistencyProof: (a, b) => Promise.resolve(seq.consistencyProof(a, b)),
+    entries: async function* (from, size): AsyncGenerator<WireEntryResult> {
+      for await (const { entry, proof } of seq.entries(from, size)) yield { ok: true, entry: (tamper.entry ?? ((e) => e))(entry), proof };
+    },
+  };
+}
+
+class RecordingSink implements EntrySink {
+  readonly applied: VerifiedEntry[] = [];
+  apply(e: VerifiedEntry): Promise<void> {
+    this.applied.push(e);
+    return Promise.resolve();
+  }
+}
+
+function replicaOf(source: LogSource, seqKey: SigningKey, cursors = new MemoryCursorStore(), sink = new RecordingSink()) {
+  const replica = new PartnerReplica({ sourceId: 'sequencer:seq', source, sink, cursors, anchors: { sequencerKey: seqKey.publicKey, partners, quorum: 2 }, now, log: quiet, checkpointEvery: 2 });
+  return { replica, sink, cursors };
+}
+
+describe('PartnerReplica (memory stores)', () => {
+  test('applies every verified entry in log order, checkpoints, and a second sync applies nothing again', async () => {
+    const { seq, key } = await sequencerWith(5);
+    const { replica, sink } = replicaOf(sourceOf(seq), key);
+    const first = await replica.sync();
+    assert.deepEqual([first.applied, first.treeSize, first.caughtUp], [5, 5, true]);
+    assert.deepEqual(sink.applied.map((e) => e.index), [0, 1, 2, 3, 4]);
+    await admit(seq, 'late.example');
+    assert.equal((await replica.sync()).applied, 1);
+    assert.deepEqual((await replica.cursor()).nextIndex, 6);
+  });
+
+  const attacks: ReadonlyArray<[string, (seq: Sequencer, key: SigningKey) => { source: LogSource; anchor: SigningKey }, string]> = [
+    ['a tree head signed by another key', (seq) => ({ source: sourceOf(seq), anchor: SigningKey.generate() }), 'bad-tree-head'],
+    ['an entry changed after its head was signed', (seq, key) => ({ source: sourceOf(seq, { entry: (e) => (e.index === 2 ? { ...e, indicator: ind('swapped.example') } : e) }), anchor: key }), 'tampered-entry'],
+    ['an entry whose certificate lost a vote', (seq, key) => ({ source: sourceOf(seq, { entry: (e) => ({ ...e, votes: e.votes.slice(0, 1) }) }), anchor: key }), 'tampered-entry'],
+  ];
+  for (const [what, mount, reason] of attacks) {
+    test(`halts on ${what} (${reason}), persists the halt and refuses every later sync`, async () => {
+      const { seq, key } = await sequencerWith(4);
+      const { source, anchor } = mount(seq, key);
+      const { replica, sink, cursors } = replicaOf(source, anchor);
+      await assert.rejects(replica.sync(), (err: unknown) => err instanceof ReplicationHalted && err.reason === reason);
+      assert.ok(sink.applied.every((e) => e.index < 2), 'nothing at or after the bad entry is applied');
+      assert.equal((await cursors.load('sequencer:seq'))?.halted?.reason, reason);
+      await assert.rejects(replicaOf(sourceOf(seq), key, cursors).replica.sync(), ReplicationHalted);
+    });
+  }
+
+  test('a history rewritten under the same key is a fork once the partner accepted a head', async () => {
+    const key = SigningKey.generate();
+    const honest = await sequencerWith(3, key);
+    const { replica, cursors } = replicaOf(sourceOf(honest.seq), key);
+    await replica.sync();
+    const forked = await sequencerWith(0, key);
+    for (const v of ['x.example', 'y.example', 'z.example', 'w.example']) await admit(forked.seq, v);
+    await assert.rejects(replicaOf(sourceOf(forked.seq), key, cursors).replica.sync(), (err: unknown) => err instanceof ReplicationHalted && err.reason === 'fork');
+  });
+});

@@ -1,0 +1,140 @@
+import { describe, test } from 'node:test';
+import { Writable } from 'node:stream';
+import assert from 'node:assert/strict';
+import { indicatorCanonicalJson, indicatorDigest } from '../../domain/canonical.ts';
+import { metaJson, signProposal, voteSubject, type EntryKind, type IndicatorMeta } from '../../domain/entry.ts';
+import type { Indicator } from '../../domain/indicator.ts';
+import { signVote, type PartnerRole, type Vote, type VoteDecision, type Voter } from '../../domain/quorum.ts';
+import { SigningKey } from '../../domain/signature.ts';
+import { verifyTreeHead } from '../../domain/treehead.ts';
+import { verifyInclusion } from '../../domain/merkle.ts';
+import { entryLeafHash } from '../../domain/entry.ts';
+import { createLogger } from '../../log.ts';
+import { MemoryLogStore, MemoryRoundStore } from '../../store/memory.ts';
+import { ExchangeRefusal } from '../protocol/errors.ts';
+import type { ProposalInput, ProvenEntry } from '../protocol/messages.ts';
+import { SEQUENCER_DEFAULTS } from './defaults.ts';
+import { SequencerStateError } from './log.ts';
+import { Sequencer, type SequencerOptions } from './sequencer.ts';
+
+const quiet = createLogger(new Writable({ write: (_c, _e, cb) => cb() }), 'error');
+const ids = ['alpha', 'bravo', 'charlie'] as const;
+type Id = (typeof ids)[number];
+const keys: Record<Id, SigningKey> = { alpha: SigningKey.generate(), bravo: SigningKey.generate(), charlie: SigningKey.generate() };
+const roles: PartnerRole[] = ['contributor', 'voter'];
+const partners: Voter[] = ids.map((id) => ({ partnerId: id, publicKey: keys[id].publicKey, roles }));
+const T0 = Date.parse('2026-12-01T00:00:00.000Z');
+
+/** A sequencer of three voters (quorum 2) on memory stores with a settable clock. */
+async function network(extra: Partial<SequencerOptions> = {}) {
+  const clock = { now: T0 };
+  const store = new MemoryLogStore();
+  const rounds = new MemoryRoundStore();
+  const key = SigningKey.generate();
+  const open = (): Promise<Sequencer> => Sequencer.open({ store, rounds, key, partners, quorum: 2, now: () => new Date(clock.now), log: quiet, ...extra });
+  return { clock, store, rounds, key, seq: await open(), reopen: open };
+}
+
+const ind = (value: string): Indicator => ({ type: 'domain', value });
+
+function proposal(by: Id, kind: EntryKind, indicator: Indicator, meta?: IndicatorMeta): ProposalInput {
+  return { kind, indicatorJson: indicatorCanonicalJson(indicator), ...(meta ? { metaJson: metaJson(meta) } : {}), proposerId: by, signature: signProposal(keys[by], kind, indicator, meta) };
+}
+
+function vote(by: Id, subject: string, at: number, decision: VoteDecision = 'approve'): Vote {
+  return signVote(keys[by], { partnerId: by, digest: subject, decision, signedAt: new Date(at).toISOString() });
+}
+
+async function admit(seq: Sequencer, value: string, at: number): Promise<number | undefined> {
+  const opened = await seq.propose('alpha', proposal('alpha', 'add', ind(value)));
+  await seq.vote('alpha', vote('alpha', opened.subject, at));
+  return (await seq.vote('bravo', vote('bravo', opened.subject, at))).logIndex;
+}
+
+describe('Sequencer (memory stores)', () => {
+  test('a proposal opens a round with the network window; two of three approvals append it, signed head covers it', async () => {
+    const { seq, key } = await network();
+    const opened = await seq.propose('alpha', proposal('alpha', 'add', ind('evil.example'), { tlp: 'green' }));
+    assert.equal(opened.status, 'opened');
+    assert.equal(opened.subject, indicatorDigest(ind('evil.example')));
+    assert.equal(Date.parse(opened.window!.closesAt) - T0, SEQUENCER_DEFAULTS.votingWindowMs, 'the library default is the network window (72 h)');
+    assert.equal((await seq.vote('alpha', vote('alpha', opened.subject, T0))).status, 'counted');
+    const approved = await seq.vote('bravo', vote('bravo', opened.subject, T0));
+    assert.deepEqual([approved.status, approved.logIndex, seq.size, seq.pending().length], ['approved', 0, 1, 0]);
+    const head = await seq.treeHead();
+    assert.ok(verifyTreeHead(key.publicKey, head));
+    const proven: ProvenEntry[] = [];
+    for await (const p of seq.entries(0, 1)) proven.push(p);
+    assert.ok(verifyInclusion(entryLeafHash(proven[0]!.entry), 0, 1, proven[0]!.proof, head.rootHash));
+    assert.deepEqual(proven[0]!.entry.meta, { tlp: 'green' });
+  });
+
+  test('proposing again is idempotent: already-pending, then already-admitted with the index', async () => {
+    const { seq } = await network();
+    await seq.propose('alpha', proposal('alpha', 'add', ind('twice.example')));
+    assert.equal((await seq.propose('bravo', proposal('bravo', 'add', ind('twice.example')))).status, 'already-pending');
+    const index = await admit(seq, 'twice.example', T0);
+    assert.deepEqual(await seq.propose('alpha', proposal('alpha', 'add', ind('twice.example'))), { status: 'already-admitted', digest: indicatorDigest(ind('twice.example')), subject: indicatorDigest(ind('twice.example')), logIndex: index });
+  });
+
+  test('two rejections of three make quorum unreachable: the round is dropped, nothing is logged', async () => {
+    const { seq } = await network();
+    const { subject } = await seq.propose('alpha', proposal('alpha', 'add', ind('benign.example')));
+    await seq.vote('bravo', vote('bravo', subject, T0, 'reject'));
+    assert.equal((await seq.vote('charlie', vote('charlie', subject, T0, 'reject'))).status, 'rejected');
+    assert.deepEqual([seq.size, seq.pending().length], [0, 0]);
+  });
+
+  const refusals: ReadonlyArray<[string, (seq: Sequencer, subject: string) => Promise<unknown>, string]> = [
+    ['a vote in another partner\'s name', (seq, s) => seq.vote('alpha', vote('bravo', s, T0)), 'identity-mismatch'],
+    ['a vote with a forged signature', (seq, s) => seq.vote('bravo', { ...vote('bravo', s, T0), signature: vote('charlie', s, T0).signature }), 'bad-vote-signature'],
+    ['a vote signed before the window opened', (seq, s) => seq.vote('bravo', vote('bravo', s, T0 - 2 * SEQUENCER_DEFAULTS.skewMs)), 'outside-window'],
+    ['a vote on a subject with no open round', (seq) => seq.vote('bravo', vote('bravo', 'f'.repeat(64), T0)), 'unknown-proposal'],
+    ['a proposal whose signature covers other metadata', (seq) => seq.propose('alpha', { ...proposal('alpha', 'add', ind('meta.example'), { tlp: 'red' }), metaJson: metaJson({ tlp: 'clear' }) }), 'bad-proposal-signature'],
+    ['a revocation of an indicator never admitted', (seq) => seq.propose('alpha', proposal('alpha', 'revoke', ind('never.example'))), 'not-admitted'],
+  ];
+  for (const [what, attempt, reason] of refusals) {
+    test(`refuses ${what} (${reason})`, async () => {
+      const { seq } = await network();
+      const { subject } = await seq.propose('alpha', proposal('alpha', 'add', ind('x.example')));
+      await assert.rejects(attempt(seq, subject), (err: unknown) => err instanceof ExchangeRefusal && err.reason === reason);
+    });
+  }
+
+  test('a revoked indicator can be admitted again only by votes signed after the revocation', async () => {
+    const { seq, clock } = await network();
+    await admit(seq, 'again.example', T0);
+    clock.now = T0 + 3_600_000;
+    const revoke = await seq.propose('alpha', proposal('alpha', 'revoke', ind('again.example')));
+    assert.equal(revoke.subject, voteSubject('revoke', indicatorDigest(ind('again.example'))));
+    await seq.vote('alpha', vote('alpha', revoke.subject, clock.now));
+    assert.equal((await seq.vote('bravo', vote('bravo', revoke.subject, clock.now))).status, 'approved');
+    clock.now += 60_000;
+    const readd = await seq.propose('alpha', proposal('alpha', 'add', ind('again.example')));
+    assert.equal(readd.status, 'opened');
+    await assert.rejects(seq.vote('charlie', vote('charlie', readd.subject, T0)), (err: unknown) => err instanceof ExchangeRefusal && err.reason === 'outside-window', 'the first admission\'s vote is not counted again');
+    await seq.vote('alpha', vote('alpha', readd.subject, clock.now));
+    assert.equal((await seq.vote('bravo', vote('bravo', readd.subject, clock.now))).logIndex, 2);
+  });
+
+  test('open rounds and their votes survive a restart; a tampered stored entry stops the restart', async () => {
+    const { seq, reopen, store } = await network();
+    await admit(seq, 'kept.example', T0);
+    await seq.treeHead();
+    const { subject } = await seq.propose('alpha', proposal('alpha', 'add', ind('open.example')));
+    await seq.vote('alpha', vote('alpha', subject, T0));
+    const again = await reopen();
+    assert.deepEqual(again.pending().map((r) => [r.subject, r.tally?.approvals]), [[subject, 1]]);
+    assert.equal((await again.vote('bravo', vote('bravo', subject, T0))).logIndex, 1);
+    store.tamper(0, (e) => ({ ...e, indicator: ind('swapped.example') }));
+    await assert.rejects(reopen(), SequencerStateError);
+  });
+
+  test('rounds whose window closed expire', async () => {
+    const { seq, clock } = await network({ windowMs: 60_000 });
+    await seq.propose('alpha', proposal('alpha', 'add', ind('late.example')));
+    clock.now += 61_000;
+    assert.equal(seq.expire(), 1);
+    assert.equal(seq.pendingCount, 0);
+  });
+});
