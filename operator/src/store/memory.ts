@@ -43,7 +43,8 @@ export class MemoryLogStore implements SequencerLogStore {
   async *entries(from: number, to?: number): AsyncGenerator<IndexedEntry> {
     const indexes = [...this.#entries.keys()].filter((i) => i >= from && (to === undefined || i < to)).sort((a, b) => a - b);
     for (const i of indexes) {
-      const e = this.#entries.get(i);
+      // One entry per turn of the event loop, as a database cursor delivers them.
+      const e = await Promise.resolve(this.#entries.get(i));
       if (e !== undefined) yield structuredClone(e);
     }
   }
