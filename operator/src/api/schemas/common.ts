@@ -43,6 +43,19 @@ export interface KindDefinition {
   readonly schema: SchemaNode;
 }
 
+/**
+ * Symbol key under which a schema node carries the name of its TypeScript type (codegen/types.ts
+ * writes api/types.ts from the schemas). Symbol-keyed, so neither the CRD YAML nor ajv sees it.
+ */
+export const TS_TYPE: unique symbol = Symbol('threatmesh.tsType');
+/** Symbol key of the doc comment of a named type (its `description` documents the field that uses it). */
+export const TS_DOC: unique symbol = Symbol('threatmesh.tsDoc');
+
+/** `node` with the name (and doc comment) of the TypeScript type generated for it (see {@link TS_TYPE}). */
+export function named(name: string, node: SchemaNode, typeDoc?: string): SchemaNode {
+  return Object.assign({ ...node }, { [TS_TYPE]: name }, typeDoc !== undefined ? { [TS_DOC]: typeDoc } : {});
+}
+
 /** A bounded string. `maxLength` is required so CEL cost estimation stays finite. */
 export function str(maxLength: number, extra: SchemaNode = {}): SchemaNode {
   return { type: 'string', maxLength, ...extra };
@@ -83,7 +96,7 @@ export function secretRef(description: string): SchemaNode {
 
 /** metav1.Condition list, keyed by type. */
 export function conditions(): SchemaNode {
-  const condition = obj(
+  const condition = named('Condition', obj(
     {
       type: str(316, { pattern: '^([a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$' }),
       status: { type: 'string', enum: ['True', 'False', 'Unknown'] },
@@ -93,7 +106,7 @@ export function conditions(): SchemaNode {
       observedGeneration: int(0, Number.MAX_SAFE_INTEGER),
     },
     ['type', 'status', 'reason', 'message', 'lastTransitionTime'],
-  );
+  ));
   return list(condition, 16, {
     description: 'Standard conditions (Ready, Degraded, ...).',
     'x-kubernetes-list-type': 'map',

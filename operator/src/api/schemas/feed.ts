@@ -2,8 +2,8 @@
  * Feed: a source of indicators to ingest on a schedule (interval or cron), with the format,
  * the column/field mapping, credentials and the defaults applied to every indicator.
  */
-import { AGE_COLUMN, NAME_PATTERN, READY_COLUMN, conditions, int, list, obj, objectSchema, secretRef, str, stringMap, time, type CelRule, type KindDefinition, type SchemaNode } from './common.ts';
-import { INDICATOR_TYPE_ENUM, TLP_ENUM } from './threatindicator.ts';
+import { AGE_COLUMN, NAME_PATTERN, READY_COLUMN, conditions, int, list, named, obj, objectSchema, secretRef, str, stringMap, time, type CelRule, type KindDefinition, type SchemaNode } from './common.ts';
+import { indicatorTypeSchema, tlpSchema } from './threatindicator.ts';
 
 /** Feed formats the ingestion code understands. */
 export const FEED_FORMAT_ENUM = ['csv', 'lines', 'json', 'jsonl', 'stix', 'misp', 'taxii'] as const;
@@ -12,7 +12,7 @@ export const DURATION_PATTERN = '^([0-9]{1,5}(d|h|m|s))+$';
 
 /** Where one field of a record comes from: a CSV column by name or index, or a JSON path. */
 function selector(description: string): SchemaNode {
-  return obj(
+  return named('FieldSelector', obj(
     {
       column: str(128, { description: 'CSV column by header name.' }),
       index: int(0, 1023, { description: 'CSV column by zero-based index.' }),
@@ -23,7 +23,7 @@ function selector(description: string): SchemaNode {
       description,
       'x-kubernetes-validations': [{ rule: '[has(self.column), has(self.index), has(self.jsonPath)].filter(x, x).size() == 1', message: 'set exactly one of column, index or jsonPath' }] satisfies CelRule[],
     },
-  );
+  ), 'Where one field of a record comes from: a CSV column by name or index, or a JSON path.');
 }
 
 /** Most ConfigMap allowlists one Feed may name. */
@@ -32,7 +32,7 @@ export const MAX_ALLOWLISTS = 16;
 export const DEFAULT_ALLOWLIST_CONFIGMAP = 'threatmesh-allowlist';
 
 function allowlistRef(): SchemaNode {
-  return obj(
+  return named('FeedAllowlist', obj(
     {
       configMapRef: obj(
         {
@@ -45,11 +45,11 @@ function allowlistRef(): SchemaNode {
     },
     ['configMapRef'],
     { description: 'One extra allowlist.' },
-  );
+  ), 'One extra allowlist of a Feed: a ConfigMap in the Feed\'s namespace.');
 }
 
 function mapping(): SchemaNode {
-  return obj(
+  return named('FeedMapping', obj(
     {
       delimiter: str(2, { minLength: 1, description: 'CSV delimiter; default ",".' }),
       header: { type: 'boolean', description: 'The first CSV line names the columns.' },
@@ -63,11 +63,11 @@ function mapping(): SchemaNode {
     },
     [],
     { description: 'How records map to indicators.' },
-  );
+  ), 'How records map to indicators.');
 }
 
 function spec(): SchemaNode {
-  return obj(
+  return named('FeedSpec', obj(
     {
       url: str(2048, { pattern: '^https?://', description: 'HTTP(S) URL of the feed.' }),
       taxii: obj(
@@ -75,7 +75,7 @@ function spec(): SchemaNode {
         ['discoveryUrl', 'collection'],
         { description: 'A TAXII 2.1 collection.' },
       ),
-      format: { type: 'string', enum: [...FEED_FORMAT_ENUM], description: 'Payload format.' },
+      format: named('FeedFormat', { type: 'string', enum: [...FEED_FORMAT_ENUM], description: 'Payload format.' }, 'Feed formats.'),
       preset: str(128, { description: 'A built-in mapping preset, e.g. abuse.ch-feodo.' }),
       mapping: mapping(),
       secretRef: secretRef('Credentials: keys username/password, token or header.'),
@@ -92,9 +92,9 @@ function spec(): SchemaNode {
       ),
       defaults: obj(
         {
-          type: { type: 'string', enum: [...INDICATOR_TYPE_ENUM] },
+          type: indicatorTypeSchema('Indicator type when the record does not say.'),
           confidence: int(0, 100),
-          tlp: { type: 'string', enum: [...TLP_ENUM] },
+          tlp: tlpSchema('TLP marking when the record does not say.'),
           labels: list(str(64), 32),
           validFor: str(32, { pattern: DURATION_PATTERN, description: 'Validity of each indicator from ingestion, e.g. 30d.' }),
         },
@@ -113,21 +113,21 @@ function spec(): SchemaNode {
         { rule: "(self.format == 'taxii') == has(self.taxii)", message: 'format taxii goes with a taxii source, and a taxii source with format taxii' },
       ] satisfies CelRule[],
     },
-  );
+  ), 'A Feed\'s spec.');
 }
 
 function counts(): SchemaNode {
-  return obj({
+  return named('RunCounts', obj({
     fetched: int(0, Number.MAX_SAFE_INTEGER),
     new: int(0, Number.MAX_SAFE_INTEGER),
     duplicate: int(0, Number.MAX_SAFE_INTEGER),
     rejected: int(0, Number.MAX_SAFE_INTEGER),
     rejectedReasons: { type: 'object', maxProperties: 32, additionalProperties: int(0, Number.MAX_SAFE_INTEGER), description: 'Rejections by reason.' },
-  });
+  }, ['fetched', 'new', 'duplicate', 'rejected']), 'Counts of one ingestion run.');
 }
 
 function status(): SchemaNode {
-  const run = obj({
+  const run = named('FeedRunStatus', obj({
     runId: str(128),
     jobName: str(253),
     startTime: time('When the run started.'),
@@ -136,8 +136,8 @@ function status(): SchemaNode {
     counts: counts(),
     summary: str(64, { description: 'fetched/new, for printing.' }),
     message: str(4096),
-  });
-  return obj(
+  }), 'One run as recorded in Feed status.');
+  return named('FeedStatus', obj(
     {
       schedule: str(160, { description: 'The schedule in words, for printing.' }),
       lastRun: run,
@@ -149,7 +149,7 @@ function status(): SchemaNode {
     },
     [],
     { description: 'Run history, written by the operator.' },
-  );
+  ), 'A Feed\'s status.');
 }
 
 /** The Feed kind. */

@@ -2,8 +2,8 @@
  * PartnerNode: one partner of the network, its identity (Ed25519 key, endpoint, TLS) and roles.
  * Voters among them form the voter set the quorum logic uses.
  */
-import { AGE_COLUMN, conditions, int, list, obj, objectSchema, secretRef, str, time, type CelRule, type KindDefinition, type SchemaNode } from './common.ts';
-import { TLP_ENUM } from './threatindicator.ts';
+import { AGE_COLUMN, conditions, int, list, named, obj, objectSchema, secretRef, str, time, type CelRule, type KindDefinition, type SchemaNode } from './common.ts';
+import { tlpSchema } from './threatindicator.ts';
 
 /**
  * Roles a party can hold. `sequencer` marks the one PartnerNode of the network's sequencer: its
@@ -17,7 +17,7 @@ export const PUBLIC_KEY_REGEX = '^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$';
 export const ENDPOINT_REGEX = '^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?|\\[[0-9a-f:.]+\\]):([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$';
 
 function spec(): SchemaNode {
-  return obj(
+  return named('PartnerNodeSpec', obj(
     {
       partnerId: str(63, { minLength: 1, pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', description: 'Stable partner id (DNS label).' }),
       organization: str(256, { minLength: 1, description: 'Organization name, for people.' }),
@@ -31,16 +31,16 @@ function spec(): SchemaNode {
         [],
         { description: 'How to authenticate the partner endpoint: a CA, a pinned certificate, or both.' },
       ),
-      roles: list({ type: 'string', enum: [...ROLE_ENUM] }, 4, { minItems: 1, 'x-kubernetes-list-type': 'set', description: 'contributor, voter and/or consumer; or sequencer for the network\'s sequencer (never together with voter).', 'x-kubernetes-validations': [{ rule: "!('sequencer' in self && 'voter' in self)", message: 'the sequencer role cannot be combined with voter: the sequencer never votes; give the voter role to a partner PartnerNode' }] satisfies CelRule[] }),
-      maxTlp: { type: 'string', enum: [...TLP_ENUM], description: 'Most restrictive TLP this partner may receive.' },
+      roles: list(named('Role', { type: 'string', enum: [...ROLE_ENUM] }, 'Partner roles; sequencer marks the network\'s sequencer (tree-head key, sequencer endpoint), never a voter.'), 4, { minItems: 1, 'x-kubernetes-list-type': 'set', description: 'contributor, voter and/or consumer; or sequencer for the network\'s sequencer (never together with voter).', 'x-kubernetes-validations': [{ rule: "!('sequencer' in self && 'voter' in self)", message: 'the sequencer role cannot be combined with voter: the sequencer never votes; give the voter role to a partner PartnerNode' }] satisfies CelRule[] }),
+      maxTlp: tlpSchema('Most restrictive TLP this partner may receive.'),
     },
     ['partnerId', 'organization', 'endpoint', 'publicKey', 'roles'],
     { description: 'Identity and roles of the partner.', 'x-kubernetes-validations': [{ rule: 'self.partnerId == oldSelf.partnerId', message: 'partnerId is immutable: create a new PartnerNode for a new partner' }] satisfies CelRule[] },
-  );
+  ), 'A PartnerNode\'s spec.');
 }
 
 function status(): SchemaNode {
-  return obj(
+  return named('PartnerNodeStatus', obj(
     {
       reachable: { type: 'boolean' },
       lastSeen: time('Last successful contact.'),
@@ -53,7 +53,7 @@ function status(): SchemaNode {
     },
     [],
     { description: 'Reachability and replication state.' },
-  );
+  ), 'A PartnerNode\'s status.');
 }
 
 /** The PartnerNode kind. */

@@ -3,7 +3,7 @@
  * already be in canonical form, checked cheaply per type by CEL and fully by the webhook.
  */
 import { INDICATOR_TYPES } from '../../domain/indicator.ts';
-import { AGE_COLUMN, conditions, int, list, obj, objectSchema, str, time, type CelRule, type KindDefinition, type SchemaNode } from './common.ts';
+import { AGE_COLUMN, conditions, int, list, named, obj, objectSchema, str, time, type CelRule, type KindDefinition, type SchemaNode } from './common.ts';
 
 /** Indicator types the CRD accepts: exactly the domain's. */
 export const INDICATOR_TYPE_ENUM = INDICATOR_TYPES;
@@ -11,6 +11,16 @@ export const INDICATOR_TYPE_ENUM = INDICATOR_TYPES;
 export const TLP_ENUM = ['clear', 'green', 'amber', 'amber+strict', 'red'] as const;
 /** Lifecycle phases of an indicator. */
 export const PHASE_ENUM = ['Proposed', 'Approved', 'Rejected', 'Expired', 'Revoked'] as const;
+
+/** An indicator type (the CRD enum: exactly the domain's). */
+export function indicatorTypeSchema(description: string): SchemaNode {
+  return named('IndicatorTypeName', { type: 'string', enum: [...INDICATOR_TYPE_ENUM], description }, 'Indicator types, as in the CRD enum (exactly the domain\'s).');
+}
+
+/** A TLP 2.0 marking. */
+export function tlpSchema(description: string): SchemaNode {
+  return named('Tlp', { type: 'string', enum: [...TLP_ENUM], description }, 'TLP 2.0 marking, least to most restrictive.');
+}
 
 const OCTET = '(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])';
 const LABEL = '[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?';
@@ -40,13 +50,13 @@ const SIGNATURE = str(256, { minLength: 1, description: 'Ed25519 signature, base
 const PARTNER_ID = str(63, { minLength: 1, pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', description: 'Partner id (DNS label).' });
 
 function spec(): SchemaNode {
-  return obj(
+  return named('ThreatIndicatorSpec', obj(
     {
-      type: { type: 'string', enum: [...INDICATOR_TYPE_ENUM], description: 'Indicator type.' },
+      type: indicatorTypeSchema('Indicator type.'),
       value: str(4096, { minLength: 1, description: 'Normalized value (lower-case domain, canonical IP/CIDR, normalized URL, lower-case hex hash).' }),
       pattern: str(4096, { description: 'STIX 2.1 pattern of the indicator.' }),
       confidence: int(0, 100, { description: 'Confidence 0-100.' }),
-      tlp: { type: 'string', enum: [...TLP_ENUM], description: 'Traffic Light Protocol marking.' },
+      tlp: tlpSchema('Traffic Light Protocol marking.'),
       labels: list(str(64), 32, { 'x-kubernetes-list-type': 'set', description: 'Free labels, e.g. malware family.' }),
       validFrom: time('Start of validity.'),
       validUntil: time('End of validity: the indicator becomes Expired at this instant.'),
@@ -62,11 +72,11 @@ function spec(): SchemaNode {
         ...valueRules(),
       ] satisfies CelRule[],
     },
-  );
+  ), 'A ThreatIndicator\'s immutable spec.');
 }
 
 function voteSchema(subject: string): SchemaNode {
-  return obj(
+  return named('VoteRecord', obj(
     {
       partnerId: PARTNER_ID,
       decision: { type: 'string', enum: ['approve', 'reject'] },
@@ -76,11 +86,11 @@ function voteSchema(subject: string): SchemaNode {
     },
     ['partnerId', 'decision', 'signedAt', 'signature'],
     { description: `A partner's Ed25519 vote (signature kind vote) on ${subject}.` },
-  );
+  ), 'One signed vote recorded in a ThreatIndicator\'s status.');
 }
 
 function revocation(): SchemaNode {
-  return obj(
+  return named('RevocationRecord', obj(
     {
       logIndex: int(0, Number.MAX_SAFE_INTEGER, { description: 'Index of the REVOKE entry in the replicated Merkle log.' }),
       proposerId: PARTNER_ID,
@@ -90,13 +100,13 @@ function revocation(): SchemaNode {
     },
     ['logIndex', 'proposerId', 'signature', 'window', 'votes'],
     { description: 'The revocation certificate from the log: phase is Revoked only when its votes reach quorum.' },
-  );
+  ), 'The certificate of a REVOKE log entry as a ThreatIndicator carries it: the proposer\'s signature (kind revocation over domain/entry.ts revocationPayload) and the revoke votes, signed on voteSubject(\'revoke\', digest) inside window.');
 }
 
 function status(): SchemaNode {
-  return obj(
+  return named('ThreatIndicatorStatus', obj(
     {
-      phase: { type: 'string', enum: [...PHASE_ENUM], description: 'Proposed, Approved, Rejected, Expired or Revoked.' },
+      phase: named('Phase', { type: 'string', enum: [...PHASE_ENUM], description: 'Proposed, Approved, Rejected, Expired or Revoked.' }, 'Indicator lifecycle phase.'),
       votes: list(voteSchema('the indicator digest'), 64, { 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['partnerId'], description: 'Signed votes, one per partner.' }),
       quorum: obj({ required: int(0, 1000), approvals: int(0, 1000), rejections: int(0, 1000), summary: str(64, { description: 'approvals/required, for printing.' }) }, [], { description: 'Quorum required and reached.' }),
       logIndex: int(0, Number.MAX_SAFE_INTEGER, { description: 'Index in the replicated Merkle log once Approved.' }),
@@ -106,7 +116,7 @@ function status(): SchemaNode {
     },
     [],
     { description: 'Admission state, written by the operator through the status subresource.' },
-  );
+  ), 'A ThreatIndicator\'s status.');
 }
 
 /** The ThreatIndicator kind. */
