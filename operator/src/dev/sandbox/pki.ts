@@ -20,10 +20,10 @@ export interface PartyFiles {
   readonly keyPath: string;
 }
 
-/** What a certificate is for; both for partners, which serve gossip and call the sequencer. */
-export type CertUse = 'server' | 'client' | 'both';
+/** What a certificate is for (its extendedKeyUsage); both for partners, which serve gossip and call the sequencer; `none` leaves the extension out (tests of refusals). */
+export type CertUse = 'server' | 'client' | 'both' | 'none';
 
-const EKU: Readonly<Record<CertUse, string>> = { server: 'serverAuth', client: 'clientAuth', both: 'serverAuth,clientAuth' };
+const EKU: Readonly<Record<CertUse, string | undefined>> = { server: 'serverAuth', client: 'clientAuth', both: 'serverAuth,clientAuth', none: undefined };
 
 async function exists(path: string): Promise<boolean> {
   return access(path).then(() => true, () => false);
@@ -69,14 +69,18 @@ export class LocalCa {
     return join(this.#dir, 'ca.pem');
   }
 
-  /** Issues (or reuses) the certificate of party `cn`; `cn` must be a DNS label, as partner ids are. */
-  async issue(cn: string, use: CertUse = 'both'): Promise<PartyFiles> {
+  /**
+   * Issues (or reuses) the certificate of party `cn`; `cn` must be a DNS label, as partner ids are.
+   * `copy` names another certificate of the same party and use (a second one, not a reuse).
+   */
+  async issue(cn: string, use: CertUse = 'both', copy = ''): Promise<PartyFiles> {
     if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(cn)) throw new Error(`certificate name ${JSON.stringify(cn)} must be a lower-case DNS label, like partner ids`);
-    const base = join(this.#dir, `${cn}-${use}`);
+    const base = join(this.#dir, `${cn}-${use}${copy === '' ? '' : `-${copy}`}`);
     const files = { caPath: this.caPath, certPath: `${base}.pem`, keyPath: `${base}.key` };
     if (await exists(files.certPath) && await exists(files.keyPath)) return files;
     const ext = `${base}.ext`;
-    await writeFile(ext, `basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=${EKU[use]}\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n`);
+    const eku = EKU[use];
+    await writeFile(ext, `basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n${eku !== undefined ? `extendedKeyUsage=${eku}\n` : ''}subjectAltName=IP:127.0.0.1,DNS:localhost\n`);
     await openssl(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', `/CN=${cn}`, '-keyout', files.keyPath, '-out', `${base}.csr`]);
     await chmod(files.keyPath, 0o600);
     const serial = BigInt(`0x${randomBytes(8).toString('hex')}`).toString();
