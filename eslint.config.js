@@ -4,7 +4,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'bench/results/**', 'crds/**', 'charts/**', '**/*.generated.ts', 'operator/src/exchange/gen/**'] },
+  { ignores: ['node_modules/**', 'bench/results/**', 'crds/**', 'charts/**', '**/*.generated.ts', 'operator/src/exchange/gen/**', 'cdk8s/imports/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { dirname, resolve } from 'node:path';
 import { generateManifests } from './crds.ts';
 import { generateGrpcStubs } from './grpc.ts';
+import { generateCdk8sImports } from './cdk8simports.ts';
 
 /** One generator: writes its files under `root` and returns the paths it wrote. */
 export type Generator = (root: string) => Promise<string[]>;
@@ -13,6 +14,7 @@ export type Generator = (root: string) => Promise<string[]>;
 const generators: Array<[string, Generator]> = [
   ['manifests (crds/, config/rbac, config/webhook)', generateManifests],
   ['gRPC stubs (operator/src/exchange/gen)', generateGrpcStubs],
+  ['cdk8s imports of the upstream CRDs (cdk8s/imports)', generateCdk8sImports],
 ];
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
