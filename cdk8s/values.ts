@@ -37,6 +37,7 @@ export interface Values {
   readonly haproxy: { readonly enabled: boolean; readonly replicas: number; readonly image: string; readonly hostname: string; readonly serviceType: 'LoadBalancer' | 'NodePort' | 'ClusterIP'; readonly resources: Resources };
   readonly network: { readonly feeds: External; readonly llm: External; readonly peers: External; readonly apiClients: readonly string[]; readonly edgeAgents: readonly string[] };
   readonly monitoring: { readonly enabled: boolean; readonly grafanaLabel: string; readonly ruleLabels: Readonly<Record<string, string>> };
+  readonly gitops: { readonly repoURL: string; readonly targetRevision: string; readonly argocdNamespace: string };
 }
 
 const str = (description: string, extra: object = {}): object => ({ type: 'string', description, ...extra });
@@ -59,9 +60,9 @@ const external = (what: string): object => obj(what, {
 const DURATION = '^[0-9]+(s|m|h|d)$';
 const NAME = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
 
-/** JSON Schema of the values (draft 2020-12 subset that both ajv and Helm accept). */
+/** JSON Schema (draft-07, which both ajv and Helm read) of the values. */
 export const VALUES_SCHEMA = {
-  $schema: 'https://json-schema.org/draft-07/schema#',
+  $schema: 'http://json-schema.org/draft-07/schema#',
   title: 'ThreatMesh installation values',
   ...obj('values of one ThreatMesh party: a partner or the sequencer', {
     role: { type: 'string', enum: ['partner', 'sequencer'], description: 'which party this installation is: a partner (operator, HTTPS APIs, front door) or the network\'s sequencer' },
@@ -133,6 +134,11 @@ export const VALUES_SCHEMA = {
       grafanaLabel: str('value of the dashboards label the Grafana instance selects (instanceSelector dashboards=VALUE)', { pattern: NAME }),
       ruleLabels: { type: 'object', additionalProperties: { type: 'string' }, description: 'labels the Prometheus ruleSelector and serviceMonitorSelector match' },
     }),
+    gitops: obj('the Argo CD Applications of `threatmesh gitops render` (the Helm chart ignores this)', {
+      repoURL: str('URL of the partner\'s GitOps repository (where the rendered folder is pushed)', { minLength: 1 }),
+      targetRevision: str('branch, tag or commit Argo CD syncs', { minLength: 1 }),
+      argocdNamespace: str('namespace of Argo CD (AppProject and Applications live there)', { pattern: NAME }),
+    }),
   }),
 } as const;
 
@@ -159,6 +165,7 @@ export const DEFAULT_VALUES: Values = {
     edgeAgents: [],
   },
   monitoring: { enabled: true, grafanaLabel: 'grafana', ruleLabels: { release: 'prometheus' } },
+  gitops: { repoURL: 'https://git.example.org/threatmesh/partner-a.git', targetRevision: 'main', argocdNamespace: 'argocd' },
 };
 
 type Plain = Record<string, unknown>;
