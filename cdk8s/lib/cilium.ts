@@ -43,7 +43,10 @@ export function requiredFlows(v: Values): Flow[] {
   };
   const mains: Component[] = v.role === 'partner' ? ['operator', 'ingest', ...(v.serve.enabled ? ['serve' as const] : [])] : ['sequencer'];
   for (const c of [...mains, 'haproxy' as const]) add(`dns (${c})`, { pods: c }, { dns: true }, [53]);
-  if (v.mongodb.enabled) add('mongodb replication', mongo, mongo, [PORTS.mongodb]);
+  if (v.mongodb.enabled) {
+    add('dns (mongodb)', mongo, { dns: true }, [53]);
+    add('mongodb replication', mongo, mongo, [PORTS.mongodb]);
+  }
   add('metrics scraping (haproxy)', { prometheus: true }, { pods: 'haproxy' }, [PORTS.haproxyStats]);
   if (v.role === 'sequencer') {
     add('sequencer -> API server', { pods: 'sequencer' }, api, [443, 6443]);
@@ -109,9 +112,8 @@ export function policySpec(component: Component, flows: readonly Flow[], ns: str
   const mine = (p: Peer): boolean => 'pods' in p && p.pods === component;
   const egress = flows.filter((f) => mine(f.from)).map((f) => ({ ...peerRule(f.to, 'to', ns), toPorts: ports(f.ports, 'dns' in f.to) }));
   const ingress = flows.filter((f) => mine(f.to)).map((f) => ({ ...peerRule(f.from, 'from', ns), toPorts: ports(f.ports) }));
-  const names = [...new Set(flows.filter((f) => mine(f.from) || mine(f.to)).map((f) => f.name))];
   return {
-    description: `ThreatMesh ${component}: default deny; allowed: ${names.join('; ')}`,
+    description: `ThreatMesh ${component}: default deny; allows only the flows of docs/deploy.md`,
     endpointSelector: { matchLabels: podSelector(component) },
     enableDefaultDeny: { ingress: true, egress: true },
     ...(ingress.length ? { ingress } : {}),
@@ -134,7 +136,11 @@ export class CiliumPolicies extends Construct {
     const flows = requiredFlows(v);
     new CiliumNetworkPolicy(this, 'default-deny', {
       metadata: { name: 'threatmesh-default-deny', labels: labels(v, 'network') },
-      spec: { description: 'ThreatMesh: every pod of the namespace denies what no other policy allows', endpointSelector: {}, enableDefaultDeny: { ingress: true, egress: true } },
+      // Cilium requires a rule in every policy: DNS, which every pod needs.
+      spec: {
+        description: 'ThreatMesh: every pod of the namespace denies what no other policy allows, and may resolve names',
+        endpointSelector: {}, enableDefaultDeny: { ingress: true, egress: true }, egress: [{ ...peerRule({ dns: true }, 'to', v.namespace), toPorts: ports([53], true) }],
+      } as CiliumNetworkPolicySpec,
     });
     const components = new Set<Component>(flows.flatMap((f) => [f.from, f.to]).flatMap((p) => ('pods' in p ? [p.pods] : [])));
     for (const c of [...components].sort()) {

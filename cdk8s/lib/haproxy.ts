@@ -28,6 +28,9 @@ export const HAPROXY_NAMES = {
   certSecret: 'threatmesh-frontdoor-tls',
 } as const;
 
+/** First line of the deny maps at start (a comment: the files must exist; enforcement adds entries at run time). */
+export const MAP_HEADER = '# ThreatMesh deny map: entries are added through the runtime API\n';
+
 /** The user of the official haproxy image. */
 const HAPROXY_UID = 99;
 
@@ -59,7 +62,7 @@ export class HAProxy extends Construct {
     const partner = v.role === 'partner';
     const config = new kplus.ConfigMap(this, 'config', { metadata: { name: HAPROXY_NAMES.config, labels: labels(v, 'haproxy') }, data: { 'haproxy.cfg': clusterHaproxyConfig(v) } });
     // Empty at start; the enforcement controller fills them through the runtime API.
-    const maps = new kplus.ConfigMap(this, 'maps', { metadata: { name: HAPROXY_NAMES.maps, labels: labels(v, 'haproxy') }, data: { [DENY_HOSTS_MAP]: '', [DENY_IPS_MAP]: '' } });
+    const maps = new kplus.ConfigMap(this, 'maps', { metadata: { name: HAPROXY_NAMES.maps, labels: labels(v, 'haproxy') }, data: { [DENY_HOSTS_MAP]: MAP_HEADER, [DENY_IPS_MAP]: MAP_HEADER } });
     const mounts: kplus.VolumeMount[] = [
       { path: '/usr/local/etc/haproxy', volume: kplus.Volume.fromConfigMap(this, 'config-vol', config, { name: 'config' }), readOnly: true },
       { path: '/etc/haproxy/maps', volume: kplus.Volume.fromConfigMap(this, 'maps-vol', maps, { name: 'maps' }), readOnly: true },

@@ -28,6 +28,14 @@ export const PARTNER_NAMES = {
 /** Key of the MongoDB connection string in PARTNER_NAMES.mongodbUriSecret (the MongoDB Community operator's). */
 export const MONGODB_URI_KEY = 'connectionString.standard';
 
+/** The operator's ValidatingWebhookConfiguration (operator/src/api/manifests.ts) for the webhook Service in `namespace`. */
+export function operatorWebhook(namespace: string): Record<string, unknown> {
+  const webhook = webhookConfiguration({ service: { name: PARTNER_NAMES.webhookService, namespace, port: 443 } }, '');
+  // cert-manager's CA injector owns caBundle (annotation set by webhookConfiguration).
+  for (const w of webhook['webhooks'] as Array<{ clientConfig: Record<string, unknown> }>) delete w.clientConfig['caBundle'];
+  return webhook;
+}
+
 /** Props of Partner. */
 export interface PartnerProps {
   /** Resolved installation values (role partner). */
@@ -85,10 +93,7 @@ export class Partner extends Construct {
     super(scope, id);
     const v = props.values;
     for (const [i, m] of [...rbacManifests(v.namespace, OPERATOR_NAME), ...ingestRbacManifests(v.namespace)].entries()) raw(this, `rbac${i}`, withLabels(m, labels(v, 'operator')));
-    const webhook = webhookConfiguration({ service: { name: PARTNER_NAMES.webhookService, namespace: v.namespace, port: 443 } }, '');
-    // cert-manager's CA injector owns caBundle (annotation set by webhookConfiguration).
-    for (const w of webhook['webhooks'] as Array<{ clientConfig: Record<string, unknown> }>) delete w.clientConfig['caBundle'];
-    raw(this, 'webhook', withLabels(webhook, labels(v, 'operator')));
+    raw(this, 'webhook', withLabels(operatorWebhook(v.namespace), labels(v, 'operator')));
     new Certificate(this, 'webhook-cert', {
       metadata: { name: PARTNER_NAMES.webhookService, labels: labels(v, 'operator') },
       spec: { secretName: PARTNER_NAMES.webhookSecret, issuerRef: issuerRef(v), dnsNames: [`${PARTNER_NAMES.webhookService}.${v.namespace}.svc`, `${PARTNER_NAMES.webhookService}.${v.namespace}.svc.cluster.local`] },

@@ -13,6 +13,7 @@ import { OPERATOR_NAME, ingestRbacManifests, rbacManifests, sequencerRbacManifes
 import { DEFAULT_VALUES, VALUES_SCHEMA } from '../../../cdk8s/values.ts';
 import { buildDashboard } from '../../../cdk8s/lib/dashboard.ts';
 import { ruleSpec } from '../../../cdk8s/lib/monitoring.ts';
+import { operatorWebhook } from '../../../cdk8s/lib/partner.ts';
 
 const CHART = 'charts/threatmesh';
 const NS = '__THREATMESH_NAMESPACE__';
@@ -42,7 +43,7 @@ export async function generateChart(root: string): Promise<string[]> {
   await put(root, `${CHART}/values.yaml`, `${header}# Every field is described in values.schema.json (helm show values / helm lint check it).\n${yaml(DEFAULT_VALUES)}`, w);
   await put(root, `${CHART}/files/prometheusrule-spec.yaml`, header + yaml(ruleSpec()), w);
   await put(root, `${CHART}/files/dashboard.json`, JSON.stringify(buildDashboard(), null, 2) + '\n', w);
-  await put(root, `${CHART}/templates/operator-rbac.generated.yaml`, rbacTemplate([...rbacManifests(NS, OPERATOR_NAME), ...ingestRbacManifests(NS)], 'operator', 'eq .Values.role "partner"'), w);
+  await put(root, `${CHART}/templates/operator-rbac.generated.yaml`, rbacTemplate([...rbacManifests(NS, OPERATOR_NAME), ...ingestRbacManifests(NS), operatorWebhook(NS)], 'operator', 'eq .Values.role "partner"'), w);
   await put(root, `${CHART}/templates/sequencer-rbac.generated.yaml`, rbacTemplate(sequencerRbacManifests(NS), 'sequencer', 'eq .Values.role "sequencer"'), w);
   return w;
 }
