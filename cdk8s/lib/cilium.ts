@@ -6,7 +6,7 @@
  * are not on the list.
  */
 import { Construct } from 'constructs';
-import { CiliumNetworkPolicy, type CiliumNetworkPolicySpec } from '../imports/cilium.io.js';
+import { CiliumNetworkPolicy } from '../imports/cilium.io.js';
 import type { Values } from '../values.ts';
 import { PORTS, labels, selectorLabels, type Component } from './common.ts';
 import { MONGODB_NAME } from './mongodb.ts';
@@ -140,11 +140,11 @@ export class CiliumPolicies extends Construct {
       spec: {
         description: 'ThreatMesh: every pod of the namespace denies what no other policy allows, and may resolve names',
         endpointSelector: {}, enableDefaultDeny: { ingress: true, egress: true }, egress: [{ ...peerRule({ dns: true }, 'to', v.namespace), toPorts: ports([53], true) }],
-      } as CiliumNetworkPolicySpec,
+      },
     });
     const components = new Set<Component>(flows.flatMap((f) => [f.from, f.to]).flatMap((p) => ('pods' in p ? [p.pods] : [])));
     for (const c of [...components].sort()) {
-      new CiliumNetworkPolicy(this, c, { metadata: { name: `threatmesh-${c}`, labels: labels(v, 'network') }, spec: policySpec(c, flows, v.namespace) as CiliumNetworkPolicySpec });
+      new CiliumNetworkPolicy(this, c, { metadata: { name: `threatmesh-${c}`, labels: labels(v, 'network') }, spec: policySpec(c, flows, v.namespace) });
     }
   }
 }

@@ -37,7 +37,7 @@ export async function tools(): Promise<Tools> {
 
 /** Parses a YAML stream into its non-empty documents. */
 export function parseStream(text: string): Manifest[] {
-  return parseAllDocuments(text).map((d) => d.toJS() as Manifest | null).filter((d): d is Manifest => d !== null && typeof d === 'object');
+  return parseAllDocuments(text).map((d): Manifest | null => d.toJS() as Manifest | null).filter((d): d is Manifest => d !== null && typeof d === 'object');
 }
 
 /** `helm template` of the chart with `values` (a values file is written to a temp folder). */
@@ -54,7 +54,7 @@ export function cdk8sObjects(values: Values): Manifest[] {
 }
 
 const key = (o: Manifest): string => `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`;
-const sortRules = (rules: unknown): unknown => (Array.isArray(rules) ? [...rules].sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))) : rules);
+const sortRules = (rules: unknown): unknown => (Array.isArray(rules) ? [...(rules as unknown[])].sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))) : rules);
 
 /** Objects keyed by kind/namespace/name; Cilium rule lists sorted (their order has no meaning). */
 export function byKey(objects: readonly Manifest[]): Map<string, unknown> {
@@ -131,6 +131,6 @@ export async function kubeconform(t: Tools, schemasDir: string, objects: readonl
     return stdout;
   } catch (err) {
     const e = err as { stdout?: string; stderr?: string };
-    throw new Error(`kubeconform failed:\n${(e.stdout ?? '').slice(0, 4000)}${e.stderr ?? ''}`);
+    throw new Error(`kubeconform failed:\n${(e.stdout ?? '').slice(0, 4000)}${e.stderr ?? ''}`, { cause: err });
   }
 }

@@ -52,7 +52,7 @@ describe('rendered manifests on a real API server (server-side dry run)', { time
       const components = renderInstall(v);
       const objects = [...components.flatMap((c) => c.objects), ...renderGitOps(v, components.map((c) => c.component))];
       const namespaces = [v.namespace, v.ceph.namespace, v.gitops.argocdNamespace].map((name) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } }));
-      await applyManifests(client, namespaces as unknown as KubeObject[], 'threatmesh-install-test');
+      await applyManifests(client, namespaces, 'threatmesh-install-test');
       const failures = await dryRunApply(objects);
       assert.deepEqual(failures, []);
       assert.ok(objects.length > 20, `${objects.length} objects`);

@@ -30,7 +30,7 @@ async function importGroups(root: string, work: string): Promise<Map<string, str
   }
   await writeFile(join(work, 'cdk8s.yaml'), `language: typescript\napp: none\nimports:\n${imports.join('\n')}\n`);
   const cli = join(root, 'node_modules/cdk8s-cli/bin/cdk8s');
-  await run(process.execPath, [cli, 'import', '--output', 'ts'], { cwd: work, env: { ...process.env, CDK8S_CHECK_UPGRADE: 'false' }, maxBuffer: 64 << 20 });
+  await run(process.execPath, [cli, 'import', '--output', 'ts'], { cwd: work, maxBuffer: 64 << 20 });
   return byGroup;
 }
 
