@@ -24,7 +24,7 @@ const rooms = {
 };
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'bench/results/**', 'crds/**', 'charts/**', '**/*.generated.ts', 'operator/src/exchange/protocol/gen/**'] },
+  { ignores: ['node_modules/**', 'bench/results/**', 'crds/**', 'charts/**', '**/*.generated.ts', 'operator/src/exchange/protocol/gen/**', 'cdk8s/imports/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -173,3 +173,26 @@ export function webhookConfiguration(target: WebhookTarget, caBundle: string, na
     ],
   };
 }
+
+/** ServiceAccount, Role and RoleBinding name of the sequencer. */
+export const SEQUENCER_NAME = 'threatmesh-sequencer';
+
+/**
+ * The sequencer's namespaced RBAC: it reads the PartnerNodes of its namespace (the partner
+ * directory, watched live) and elects a leader on a Lease there. Nothing else: no Secrets (its
+ * keys are mounted files), no writes to ThreatMesh objects.
+ */
+export function sequencerRbacManifests(namespace = 'threatmesh', name = SEQUENCER_NAME): Manifest[] {
+  const subject = { kind: 'ServiceAccount', name, namespace };
+  return [
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name, namespace } },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name, namespace },
+      rules: [
+        { apiGroups: [GROUP], resources: ['partnernodes'], verbs: ['get', 'list', 'watch'] },
+        { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] },
+      ],
+    },
+    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name, namespace }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name }, subjects: [subject] },
+  ];
+}

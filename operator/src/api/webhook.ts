@@ -157,6 +157,8 @@ export interface WebhookServerOptions {
   readonly key: string | Buffer;
   readonly deps: WebhookDeps;
   readonly log: Logger;
+  /** Hears every answered request: URL path and HTTP status (the requests metric). */
+  readonly onResponse?: (path: string, code: number) => void;
 }
 
 /** A running webhook server. */
@@ -189,6 +191,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, opts: WebhookSe
 /** Starts the HTTPS webhook server; resolves once it listens. */
 export async function startWebhookServer(opts: WebhookServerOptions): Promise<WebhookServer> {
   const server: Server = createServer({ cert: opts.cert, key: opts.key, minVersion: 'TLSv1.2' }, (req, res) => {
+    if (opts.onResponse) res.once('finish', () => opts.onResponse?.((req.url ?? '').split('?')[0] ?? '', res.statusCode));
     handle(req, res, opts).catch((err: unknown) => {
       opts.log.error('webhook request failed', { err });
       if (!res.headersSent) send(res, 500, { message: 'internal error' });

@@ -7,6 +7,8 @@ import { dirname, resolve } from 'node:path';
 import { generateManifests } from './crds.ts';
 import { generateGrpcStubs } from './grpc.ts';
 import { generateTypes } from './types.ts';
+import { generateCdk8sImports } from './cdk8simports.ts';
+import { generateChart } from './chart.ts';
 
 /** One generator: writes its files under `root` and returns the paths it wrote. */
 export type Generator = (root: string) => Promise<string[]>;
@@ -15,6 +17,8 @@ const generators: Array<[string, Generator]> = [
   ['manifests (crds/, config/rbac, config/webhook)', generateManifests],
   ['gRPC stubs (operator/src/exchange/protocol/gen)', generateGrpcStubs],
   ['object types (operator/src/api/types.ts)', generateTypes],
+  ['cdk8s imports of the upstream CRDs (cdk8s/imports)', generateCdk8sImports],
+  ['Helm chart CRDs, values, schema, rules, dashboard, RBAC (charts/threatmesh)', generateChart],
 ];
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');

@@ -167,7 +167,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
   let webhook: WebhookServer | undefined;
   if (opts.webhook) {
     // Every replica serves the webhook, leader or not, so it judges from the shared PartnerNode cache.
-    webhook = await startWebhookServer({ ...opts.webhook, log: opts.log.child({ component: 'webhook' }), deps: { validator: validatorFor(validators, 'ThreatIndicator'), partners: () => registryFrom(pnInf.list()).voters(), now, ...(opts.policy ? { policy: opts.policy } : {}) } });
+    webhook = await startWebhookServer({ ...opts.webhook, log: opts.log.child({ component: 'webhook' }), onResponse: (webhook, code) => metrics.webhookRequests.inc({ webhook, code: String(code) }), deps: { validator: validatorFor(validators, 'ThreatIndicator'), partners: () => registryFrom(pnInf.list()).voters(), now, ...(opts.policy ? { policy: opts.policy } : {}) } });
     opts.log.info('serving the admission webhook', { host: opts.webhook.host, port: webhook.port });
   }
   return {

@@ -23,6 +23,8 @@ export class RuntimeMetrics {
   readonly indicators: Gauge<'phase'>;
   /** Feeds by state; set by the Feed controller. */
   readonly feeds: Gauge<'state'>;
+  /** Admission webhook requests by webhook path and HTTP status code (controller-runtime's name). */
+  readonly webhookRequests: Counter<'webhook' | 'code'>;
 
   /** @param registry where the metrics are registered; a fresh Registry when omitted. */
   constructor(registry: Registry = new Registry()) {
@@ -43,6 +45,7 @@ export class RuntimeMetrics {
     this.leaderStatus = new Gauge({ name: 'leader_election_master_status', help: 'Gauge of if the reporting system is master of the relevant lease, 0 indicates backup, 1 indicates master', labelNames: ['name'], registers });
     this.indicators = new Gauge({ name: 'threatmesh_indicators', help: 'ThreatIndicators in the informer cache by phase', labelNames: ['phase'], registers });
     this.feeds = new Gauge({ name: 'threatmesh_feeds', help: 'Feeds by state', labelNames: ['state'], registers });
+    this.webhookRequests = new Counter({ name: 'controller_runtime_webhook_requests_total', help: 'Total number of admission requests by HTTP status code', labelNames: ['webhook', 'code'], registers });
   }
 
   /** Queue hooks writing workqueue_* series labelled `name`. */

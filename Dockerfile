@@ -1,0 +1,27 @@
+# The ThreatMesh image for users' CI (docker build -t threatmesh .). Equivalent to what
+# e2e/image/build.ts builds here without a container engine: the pinned Node.js runtime and its
+# shared libraries, the app with production dependencies, user 65532, no shell, entrypoint
+# `node /app/bin/threatmesh.mjs`, `threatmesh` on PATH for ingest Jobs.
+ARG NODE_VERSION=24.21.0
+FROM docker.io/library/node:${NODE_VERSION}-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+COPY bin/ bin/
+COPY operator/src/ operator/src/
+COPY cdk8s/ cdk8s/
+COPY charts/threatmesh/files/ charts/threatmesh/files/
+RUN find operator/src cdk8s -name '*.test.ts' -delete && rm -rf operator/src/controllers/testdata && find cdk8s/imports -name '*.d.ts' -delete
+
+# distroless/cc: glibc, libstdc++ and libgcc (what node links, see ldd), no shell.
+FROM gcr.io/distroless/cc-debian12:nonroot
+COPY --from=build /usr/local/bin/node /usr/local/bin/node
+COPY --from=build /usr/bin/env /usr/bin/env
+COPY --from=build /app /app
+USER 65532:65532
+ENV NODE_ENV=production PATH=/usr/local/bin:/usr/bin:/bin
+WORKDIR /app
+# Ingest Jobs run `threatmesh ingest ...` (bin/threatmesh.mjs starts with #!/usr/bin/env node).
+COPY --from=build --chmod=0755 /app/bin/threatmesh.mjs /usr/local/bin/threatmesh
+ENTRYPOINT ["/usr/local/bin/node", "/app/bin/threatmesh.mjs"]
+CMD ["--help"]

@@ -1,0 +1,80 @@
+/**
+ * The PrometheusRule alerts and the dashboard's panels as data: one place for every PromQL
+ * expression, so promtool checks them all and the metrics test finds every metric they use on
+ * the real operator's and sequencer's /metrics.
+ */
+
+/** One alerting rule. */
+export interface Alert {
+  readonly alert: string;
+  readonly expr: string;
+  readonly for: string;
+  readonly severity: 'warning' | 'critical';
+  readonly summary: string;
+  readonly description: string;
+}
+
+/** Every alert of the ThreatMesh PrometheusRule. */
+export const ALERTS: readonly Alert[] = [
+  { alert: 'ThreatMeshReplicationHalted', expr: 'max by (namespace, pod, reason) (threatmesh_exchange_halted) > 0', for: '1m', severity: 'critical',
+    summary: 'A partner stopped replicating the sequencer log', description: 'Replication halted ({{ $labels.reason }}): the log failed verification. Investigate, then `threatmesh replica clear-halt`.' },
+  { alert: 'ThreatMeshReplicationLag', expr: 'max by (namespace) (threatmesh_exchange_lag_entries) > 100', for: '15m', severity: 'warning',
+    summary: 'A partner lags behind the sequencer log', description: '{{ $value }} log entries are not applied yet in {{ $labels.namespace }}.' },
+  { alert: 'ThreatMeshRoundsExpiring', expr: 'min by (namespace) (min_over_time(threatmesh_sequencer_pending_rounds[24h])) > 0', for: '1h', severity: 'warning',
+    summary: 'Voting rounds wait for votes for a day', description: 'Rounds have been open for 24h without reaching quorum; they are rejected when the voting window closes. Ask the partners\' analysts to vote.' },
+  { alert: 'ThreatMeshSequencerNotServing', expr: 'max by (namespace) (threatmesh_sequencer_serving) == 0', for: '5m', severity: 'critical',
+    summary: 'No sequencer replica serves', description: 'No replica holds the sequencer Lease: partners cannot propose or replicate.' },
+  { alert: 'ThreatMeshFeedFailing', expr: 'sum by (namespace) (threatmesh_feeds{state="failing"}) > 0', for: '30m', severity: 'warning',
+    summary: 'Feeds fail to ingest', description: '{{ $value }} Feeds failed their last runs: see `kubectl get feeds` and the Feed status conditions.' },
+  { alert: 'ThreatMeshWebhookErrors', expr: 'sum by (namespace) (rate(controller_runtime_webhook_requests_total{code=~"5.."}[5m])) > 0', for: '10m', severity: 'warning',
+    summary: 'The admission webhook answers with errors', description: 'ThreatIndicator writes fail while the webhook errs (failurePolicy Fail).' },
+  { alert: 'ThreatMeshReconcileErrors', expr: 'sum by (namespace, controller) (rate(controller_runtime_reconcile_errors_total[10m])) > 0.1', for: '15m', severity: 'warning',
+    summary: 'A controller keeps failing', description: 'Controller {{ $labels.controller }} fails reconciles: see the operator logs.' },
+];
+
+/** One dashboard panel: title, PromQL and unit. */
+export interface Panel {
+  readonly row: string;
+  readonly title: string;
+  readonly expr: string;
+  readonly legend: string;
+  readonly unit: string;
+  readonly kind: 'timeseries' | 'stat';
+}
+
+/** Every panel of the ThreatMesh Grafana dashboard, in order. */
+export const PANELS: readonly Panel[] = [
+  { row: 'Network', kind: 'stat', title: 'Accepted tree size', expr: 'max by (pod) (threatmesh_exchange_tree_size)', legend: '{{pod}}', unit: 'short' },
+  { row: 'Network', kind: 'stat', title: 'Sequencer log size', expr: 'max(threatmesh_sequencer_tree_size)', legend: 'sequencer', unit: 'short' },
+  { row: 'Network', kind: 'timeseries', title: 'Replication lag (entries)', expr: 'max by (pod) (threatmesh_exchange_lag_entries)', legend: '{{pod}}', unit: 'short' },
+  { row: 'Network', kind: 'timeseries', title: 'Entries applied / s', expr: 'sum(rate(threatmesh_exchange_applied_total[5m]))', legend: 'applied', unit: 'ops' },
+  { row: 'Network', kind: 'stat', title: 'Replication halted', expr: 'sum(threatmesh_exchange_halted) or vector(0)', legend: 'halted', unit: 'short' },
+  { row: 'Voting', kind: 'timeseries', title: 'Open rounds', expr: 'max(threatmesh_sequencer_pending_rounds)', legend: 'open', unit: 'short' },
+  { row: 'Voting', kind: 'timeseries', title: 'Proposals answered / s by status', expr: 'sum by (status) (rate(threatmesh_sequencer_proposals_total[5m]))', legend: '{{status}}', unit: 'ops' },
+  { row: 'Voting', kind: 'timeseries', title: 'Votes answered / s by status', expr: 'sum by (status) (rate(threatmesh_sequencer_votes_total[5m]))', legend: '{{status}}', unit: 'ops' },
+  { row: 'Voting', kind: 'timeseries', title: 'Automatic votes sent / s', expr: 'sum by (decision) (rate(threatmesh_exchange_votes_total[5m]))', legend: '{{decision}}', unit: 'ops' },
+  { row: 'Voting', kind: 'timeseries', title: 'Proposals forwarded / s', expr: 'sum(rate(threatmesh_exchange_proposals_forwarded_total[5m]))', legend: 'forwarded', unit: 'ops' },
+  { row: 'Indicators and feeds', kind: 'timeseries', title: 'ThreatIndicators by phase', expr: 'sum by (phase) (threatmesh_indicators)', legend: '{{phase}}', unit: 'short' },
+  { row: 'Indicators and feeds', kind: 'timeseries', title: 'Feeds by state', expr: 'sum by (state) (threatmesh_feeds)', legend: '{{state}}', unit: 'short' },
+  { row: 'Operator', kind: 'timeseries', title: 'Reconciles / s by result', expr: 'sum by (controller, result) (rate(controller_runtime_reconcile_total[5m]))', legend: '{{controller}} {{result}}', unit: 'ops' },
+  { row: 'Operator', kind: 'timeseries', title: 'Reconcile p95 (s)', expr: 'histogram_quantile(0.95, sum by (le, controller) (rate(controller_runtime_reconcile_time_seconds_bucket[5m])))', legend: '{{controller}}', unit: 's' },
+  { row: 'Operator', kind: 'timeseries', title: 'Work queue depth', expr: 'sum by (name) (workqueue_depth)', legend: '{{name}}', unit: 'short' },
+  { row: 'Operator', kind: 'timeseries', title: 'Webhook requests / s by code', expr: 'sum by (code) (rate(controller_runtime_webhook_requests_total[5m]))', legend: '{{code}}', unit: 'ops' },
+  { row: 'Operator', kind: 'stat', title: 'Leaders', expr: 'sum by (name) (leader_election_master_status)', legend: '{{name}}', unit: 'short' },
+];
+
+const KEYWORDS = new Set(['by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'and', 'or', 'unless', 'bool', 'offset', 'le', 'inf', 'nan']);
+
+/**
+ * The metric names a PromQL expression reads: identifiers that are not functions, keywords,
+ * label names (inside {} and by/without lists) or durations.
+ */
+export function metricNames(expr: string): string[] {
+  const stripped = expr
+    .replace(/"(?:[^"\\]|\\.)*"/g, '""')
+    .replace(/\{[^}]*\}/g, '')
+    .replace(/\b(by|without|on|ignoring)\s*\([^)]*\)/g, '')
+    .replace(/\[[^\]]*\]/g, '');
+  const names = [...stripped.matchAll(/([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(\()?/g)].filter((m) => m[2] === undefined && !KEYWORDS.has(m[1] ?? '')).map((m) => m[1] ?? '');
+  return [...new Set(names.filter((n) => !/^[0-9]/.test(n)))];
+}
