@@ -36,6 +36,8 @@ export interface TestPartner {
 /** A running sequencer and its partners. Call {@link TestSequencer.stop} when done. */
 export interface TestSequencer {
   readonly sequencer: Sequencer;
+  /** The tree-head key: its public key goes into the sequencer's PartnerNode. */
+  readonly key: SigningKey;
   readonly server: ExchangeServer;
   /** `127.0.0.1:<port>`; certificates name `localhost`, so clients pass that as server name. */
   readonly address: string;
@@ -59,10 +61,11 @@ export async function startTestSequencer(db: Db, roles: Readonly<Record<string, 
     const partners = new Map<string, TestPartner>();
     for (const id of Object.keys(roles)) partners.set(id, await partner(dir, id, ca.caPem, tlsCa, await ca.issue(id)));
     const entries: PartnerEntry[] = [...partners.values()].map((p) => ({ partnerId: p.id, publicKey: p.key.publicKey, roles: roles[p.id]! }));
-    const sequencer = await Sequencer.open({ store: await MongoLogStore.open(db), key: SigningKey.generate(), partners: entries, quorum, now: () => new Date(), log });
+    const key = SigningKey.generate();
+    const sequencer = await Sequencer.open({ store: await MongoLogStore.open(db), key, partners: entries, quorum, now: () => new Date(), log });
     const server = await startExchangeServer({ sequencer, directory: new Map(entries.map((e) => [e.partnerId, e])), tls: { caPem: ca.caPem, ...(await ca.issue('sequencer')) }, address: '127.0.0.1:0', log });
     return {
-      sequencer, server, address: `127.0.0.1:${server.port}`, partners, logLines,
+      sequencer, key, server, address: `127.0.0.1:${server.port}`, partners, logLines,
       stop: async () => {
         await server.stop();
         await ca.dispose();
