@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import type { Db } from 'mongodb';
 import { SigningKey } from '../../operator/src/domain/signature.ts';
-import { startExchangeServer, type ExchangeServer } from '../../operator/src/exchange/sequencer/server.ts';
+import { startExchangeServer, type ExchangeServer, type SequencerCore } from '../../operator/src/exchange/sequencer/server.ts';
 import { Sequencer } from '../../operator/src/exchange/sequencer/sequencer.ts';
 import type { PartnerEntry, TlsMaterial } from '../../operator/src/exchange/protocol/tls.ts';
 import { createLogger } from '../../operator/src/log.ts';
@@ -47,8 +47,18 @@ export interface TestSequencer {
   stop(): Promise<void>;
 }
 
+/** Options of {@link startTestSequencer}. */
+export interface TestSequencerOptions {
+  /**
+   * Puts a hostile core behind the real gRPC endpoint: `wrap` gets the honest sequencer and
+   * returns what the endpoint serves (a sequencer that lies in some answers, as an attacker
+   * controlling the sequencer would). @default the honest sequencer
+   */
+  readonly wrap?: (honest: Sequencer) => SequencerCore;
+}
+
 /** Starts a sequencer on `db` for `roles` (partner id → roles) with the given quorum. */
-export async function startTestSequencer(db: Db, roles: Readonly<Record<string, PartnerEntry['roles']>>, quorum: number): Promise<TestSequencer> {
+export async function startTestSequencer(db: Db, roles: Readonly<Record<string, PartnerEntry['roles']>>, quorum: number, opts: TestSequencerOptions = {}): Promise<TestSequencer> {
   const ca = await createTestCa('threatmesh-test-sequencer');
   const dir = await mkdtemp(join(tmpdir(), 'threatmesh-seq-'));
   const logLines: string[] = [];
@@ -63,7 +73,7 @@ export async function startTestSequencer(db: Db, roles: Readonly<Record<string, 
     const entries: PartnerEntry[] = [...partners.values()].map((p) => ({ partnerId: p.id, publicKey: p.key.publicKey, roles: roles[p.id]! }));
     const key = SigningKey.generate();
     const sequencer = await Sequencer.open({ store: await MongoLogStore.open(db), key, partners: entries, quorum, now: () => new Date(), log });
-    const server = await startExchangeServer({ sequencer, directory: new Map(entries.map((e) => [e.partnerId, e])), tls: { caPem: ca.caPem, ...(await ca.issue('sequencer')) }, address: '127.0.0.1:0', log });
+    const server = await startExchangeServer({ sequencer: opts.wrap?.(sequencer) ?? sequencer, directory: new Map(entries.map((e) => [e.partnerId, e])), tls: { caPem: ca.caPem, ...(await ca.issue('sequencer')) }, address: '127.0.0.1:0', log });
     return {
       sequencer, key, server, address: `127.0.0.1:${server.port}`, partners, logLines,
       stop: async () => {

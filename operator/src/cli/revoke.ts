@@ -91,7 +91,7 @@ async function revoke(flags: RevokeFlags, query: string, now: () => Date): Promi
     const indicator = given ?? await findInLog(client, query.trim(), flags.sequencer);
     const ack = await refusalExplained(flags, () => client.propose({ kind: 'revoke', indicatorJson: indicatorCanonicalJson(indicator), proposerId: flags.partnerId, signature: signProposal(key, 'revoke', indicator) }));
     if (ack.status === 'already-admitted') throw new Error(`the sequencer at ${flags.sequencer} answered already-admitted to a revocation; it does not speak this protocol version`);
-    const vote = flags.vote ? await ownVote(client, { key, partnerId: flags.partnerId, reason, now }, ack) : { status: 'skipped' as const };
+    const vote = flags.vote ? await ownVote(client, { key, partnerId: flags.partnerId, reason, now }, indicator, ack) : { status: 'skipped' as const };
     return {
       name: indicatorObjectName(indicator), type: indicator.type, value: indicator.value, digest: ack.digest, subject: ack.subject, status: ack.status,
       ...(ack.window !== undefined ? { closesAt: ack.window.closesAt } : {}), vote,
@@ -142,11 +142,12 @@ export function explainRevokeError(err: ExchangeCallError, address: string): str
   }
 }
 
-async function ownVote(client: ExchangeClient, me: { readonly key: SigningKey; readonly partnerId: string; readonly reason: string; readonly now: () => Date }, ack: ProposalResult): Promise<OwnVote> {
+async function ownVote(client: ExchangeClient, me: { readonly key: SigningKey; readonly partnerId: string; readonly reason: string; readonly now: () => Date }, indicator: Indicator, ack: ProposalResult): Promise<OwnVote> {
   const { key, partnerId, reason, now } = me;
-  if (ack.subject !== voteSubject('revoke', ack.digest)) throw new Error(`the sequencer named round ${ack.subject} for revoking ${ack.digest}, not its revocation subject; not voting`);
+  const subject = voteSubject('revoke', indicatorDigest(indicator));
+  if (ack.subject !== subject) throw new Error(`the sequencer named round ${ack.subject} for this revocation, but its subject is ${subject}: not voting; report this sequencer to the network`);
   try {
-    const r = await client.vote(signVote(key, { partnerId, digest: ack.subject, decision: 'approve', signedAt: now().toISOString(), reason }));
+    const r = await client.vote(signVote(key, { partnerId, digest: subject, decision: 'approve', signedAt: now().toISOString(), reason }));
     return { status: r.status, approvals: r.approvals, rejections: r.rejections, required: r.required, ...(r.logIndex !== undefined ? { logIndex: r.logIndex } : {}) };
   } catch (err) {
     // The proposal stands either way: say why the approval did not count rather than fail.

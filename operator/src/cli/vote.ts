@@ -7,11 +7,11 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import type { Command } from 'commander';
-import { indicatorObjectName } from '../domain/canonical.ts';
+import { indicatorDigest, indicatorObjectName } from '../domain/canonical.ts';
 import { signVote, type VoteDecision } from '../domain/quorum.ts';
 import { ExchangeCallError, ExchangeClient } from '../exchange/protocol/client.ts';
 import type { PendingRound, VoteResult } from '../exchange/protocol/messages.ts';
-import type { IndicatorMeta } from '../domain/entry.ts';
+import { roundSubject, type IndicatorMeta } from '../domain/entry.ts';
 import type { TlsMaterial } from '../exchange/protocol/tls.ts';
 import type { Logger } from '../log.ts';
 import type { CliEnv } from './env.ts';
@@ -106,7 +106,12 @@ async function cast(flags: CastFlags, decision: VoteDecision, query: string, now
   const key = loadKey(await readFlagFile('--signing-key', flags.signingKey), flags.signingKey);
   return withClient(flags, async (client) => {
     const round = findRound(await client.listPending(), query, flags.sequencer);
-    const fields = { partnerId: flags.partnerId, digest: round.subject, decision, signedAt: now().toISOString() };
+    // Sign the subject of the indicator shown, derived here: never a subject the sequencer names.
+    const subject = roundSubject(round.kind, round.indicator);
+    if (round.subject !== subject || round.digest !== indicatorDigest(round.indicator)) {
+      throw new Error(`the sequencer at ${flags.sequencer} advertised the ${round.kind} round of ${round.indicator.type} ${JSON.stringify(round.indicator.value)} under subject ${round.subject}, but that indicator's subject is ${subject}: it is asking for votes on something else than it shows. Not voting; report this sequencer to the network`);
+    }
+    const fields = { partnerId: flags.partnerId, digest: subject, decision, signedAt: now().toISOString() };
     const result = await client.vote(signVote(key, flags.reason !== undefined ? { ...fields, reason: flags.reason } : fields));
     const view = pendingView(round);
     return {

@@ -242,6 +242,11 @@ export function voteSubject(kind: EntryKind, digest: string): string {
   return kind === 'add' ? digest : hash('sha256', revocationPayload(digest), 'hex');
 }
 
+/** The subject a voter signs for a round of `kind` on `indicator`, derived from the indicator itself (never taken from the sequencer). */
+export function roundSubject(kind: EntryKind, indicator: Indicator): string {
+  return voteSubject(kind, indicatorDigest(indicator));
+}
+
 /**
  * The text the proposer signs for `kind`, and the signature kind it uses. ADD without `meta`:
  * the canonical indicator (unchanged since version 1); ADD with `meta`: canonical

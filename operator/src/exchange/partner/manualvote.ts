@@ -26,8 +26,8 @@ import type { Logger } from '../../log.ts';
 import { ApiError, listFrom, type KubeClient } from '../../runtime/client.ts';
 import type { CacheReader } from '../../runtime/types.ts';
 import { ExchangeCallError } from '../protocol/client.ts';
-import { verifyProposal } from '../../domain/entry.ts';
 import { specOf } from './kubesink.ts';
+import { checkRound, type MisbehaviourReport } from './rounds.ts';
 import { ExchangeRefusal } from '../protocol/errors.ts';
 import type { PendingRound, VoteResult } from '../protocol/messages.ts';
 import { PARTNER_DEFAULTS } from './defaults.ts';
@@ -95,6 +95,8 @@ export interface PendingMirrorOptions {
   readonly maxMirrorPerSync?: number;
   /** Rounds not to mirror, e.g. those this partner's automatic voter already decided. */
   readonly skip?: (round: PendingRound) => boolean;
+  /** Told when a round proves the sequencer lied (its advertised subject is not the indicator's). @default none (logged only) */
+  readonly onMisbehaviour?: MisbehaviourReport;
 }
 
 /** What one {@link PendingMirror.syncOnce} did. */
@@ -200,7 +202,7 @@ export function roundKey(round: Pick<PendingRound, 'kind' | 'subject' | 'window'
 interface RoundView {
   /** Open ADD rounds whose proposal verifies. */
   readonly open: ReadonlyMap<string, PendingRound>;
-  /** Open rounds (either kind) whose proposal does not verify: proposer id by name. */
+  /** Open rounds (either kind) that do not check out (rounds.ts checkRound): why, by name. */
   readonly suspect: ReadonlyMap<string, string>;
   /** Open REVOKE rounds whose revocation signature verifies. */
   readonly revokes: ReadonlyMap<string, PendingRound>;
@@ -263,24 +265,31 @@ export class PendingMirror {
     const revokes = new Map<string, PendingRound>();
     const revoking = new Set<string>();
     const partners = this.#o.partners();
+    const refused: Array<{ round: PendingRound; reason: string; why: string }> = [];
     for (const round of rounds) {
       const name = indicatorObjectName(round.indicator);
       if (round.kind === 'revoke') revoking.add(name);
-      const proposer = partners.find((p) => p.partnerId === round.proposerId);
-      if (proposer !== undefined && verifyProposal(proposer.publicKey, round.kind, round.indicator, round.signature, round.meta)) (round.kind === 'revoke' ? revokes : open).set(name, round);
-      else suspect.set(name, round.proposerId);
+      const checked = checkRound(round, partners);
+      if (checked.ok) (round.kind === 'revoke' ? revokes : open).set(name, round);
+      else {
+        suspect.set(name, checked.message);
+        refused.push({ round, reason: checked.reason, why: checked.message });
+      }
     }
-    this.#warnSuspects(rounds.filter((r) => suspect.has(indicatorObjectName(r.indicator))));
+    this.#warnSuspects(refused);
     return { open, suspect, revokes, revoking };
   }
 
-  #warnSuspects(rounds: readonly PendingRound[]): void {
-    const subjects = new Set(rounds.map((r) => r.subject));
+  // Each refused round is warned about (and a lying sequencer reported) once while it stays open.
+  #warnSuspects(refused: ReadonlyArray<{ round: PendingRound; reason: string; why: string }>): void {
+    const subjects = new Set(refused.map((r) => r.round.subject));
     for (const s of this.#warned) if (!subjects.has(s)) this.#warned.delete(s);
-    for (const r of rounds) {
+    for (const { round: r, reason, why } of refused) {
       if (this.#warned.has(r.subject)) continue;
       this.#warned.add(r.subject);
-      this.#o.log.warn('pending round with a proposal signature that does not verify against the proposer\'s known key; not mirrored, no vote sent', { subject: r.subject, proposer: r.proposerId, name: indicatorObjectName(r.indicator) });
+      const msg = reason === 'subject-mismatch' ? 'pending round whose advertised subject is not its indicator\'s: the sequencer misbehaves; not mirrored, no vote sent' : 'pending round with a proposal signature that does not verify against the proposer\'s known key; not mirrored, no vote sent';
+      this.#o.log.warn(msg, { subject: r.subject, proposer: r.proposerId, name: indicatorObjectName(r.indicator), reason, detail: why });
+      if (reason === 'subject-mismatch') this.#o.onMisbehaviour?.(reason, why);
     }
   }
 
@@ -364,8 +373,8 @@ export class PendingMirror {
       this.#o.log.warn('invalid vote annotation; use approve or reject', { name, annotation: MANUAL_VOTE.vote, value: a.value });
       return { outcome: { status: 'invalid', value: a.value } };
     }
-    const proposer = view.suspect.get(name);
-    if (proposer !== undefined) return { outcome: { status: 'refused', decision: a.decision, why: `not sent: the proposal's signature does not verify with ${proposer}'s key as this cluster knows it` } };
+    const suspect = view.suspect.get(name);
+    if (suspect !== undefined) return { outcome: { status: 'refused', decision: a.decision, why: `not sent: ${suspect}` } };
     const revoke = view.revokes.get(name);
     // Not marked for this round yet: the vote may belong to an earlier round; decide after marking.
     if (revoke !== undefined) return obj.metadata.annotations?.[MANUAL_VOTE.round] === roundKey(revoke) ? this.#send(name, revoke, a) : undefined;

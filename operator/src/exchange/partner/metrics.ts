@@ -15,6 +15,8 @@ export class PartnerMetrics {
   readonly votes: Counter<'decision'>;
   /** 1 for the reason replication halted (fork, bad-tree-head…), absent while replicating. */
   readonly halted: Gauge<'reason'>;
+  /** The sequencer caught misbehaving outside the log (asking for votes on another subject than it shows…), by reason. */
+  readonly misbehaviour: Counter<'reason'>;
 
   /** @param registry the operator's registry (never prom-client's global one). */
   constructor(registry: Registry) {
@@ -25,5 +27,6 @@ export class PartnerMetrics {
     this.forwarded = new Counter({ name: 'threatmesh_exchange_proposals_forwarded_total', help: 'Local proposals forwarded to the sequencer', registers });
     this.votes = new Counter({ name: 'threatmesh_exchange_votes_total', help: 'Automatic votes sent to the sequencer, by decision', labelNames: ['decision'], registers });
     this.halted = new Gauge({ name: 'threatmesh_exchange_halted', help: 'Replication halted from the sequencer, by reason (1 = halted)', labelNames: ['reason'], registers });
+    this.misbehaviour = new Counter({ name: 'threatmesh_exchange_sequencer_misbehaviour_total', help: 'Times the sequencer was caught misbehaving outside the log (for example asking for votes on a subject that is not the round\'s indicator), by reason', labelNames: ['reason'], registers });
   }
 }

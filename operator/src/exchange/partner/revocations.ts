@@ -22,10 +22,11 @@ import type { Logger } from '../../log.ts';
 import { listFrom, type KubeClient } from '../../runtime/client.ts';
 import type { CacheReader } from '../../runtime/types.ts';
 import { ExchangeCallError, type ItemRefusal } from '../protocol/client.ts';
-import { signProposal } from '../../domain/entry.ts';
+import { roundSubject, signProposal } from '../../domain/entry.ts';
 import { ExchangeRefusal } from '../protocol/errors.ts';
 import type { ProposalInput, ProposalResult, VoteResult } from '../protocol/messages.ts';
 import { PARTNER_DEFAULTS } from './defaults.ts';
+import type { MisbehaviourReport } from './rounds.ts';
 
 /** The annotations of a revocation request. */
 export const REVOKE_REQUEST = {
@@ -60,6 +61,8 @@ export interface RevocationRequestsOptions {
   readonly isVoter: () => boolean;
   readonly now: () => Date;
   readonly log: Logger;
+  /** Told when the sequencer is caught naming another round than the revocation's. @default none (refused only) */
+  readonly onMisbehaviour?: MisbehaviourReport;
   /** Every how many calls the namespace is listed (annotations cannot be selected server-side; 1: every call). @default PARTNER_DEFAULTS.revocationScanEvery */
   readonly scanEvery?: number;
 }
@@ -166,7 +169,14 @@ export class RevocationRequests {
     }
     this.#o.log.info('revocation proposed', { name, value: indicator.value, subject: ack.subject, status: ack.status, reason });
     if (ack.status === 'already-admitted') return { status: 'refused', message: 'the sequencer answered already-admitted to a revocation; it does not speak this protocol version' };
-    return { status: ack.status, subject: ack.subject, ...(ack.window !== undefined ? { closesAt: ack.window.closesAt } : {}), vote: await this.#approve(name, ack.subject, reason) };
+    // The vote signs the subject derived here: a sequencer naming another round must not get this partner's approval for it.
+    const subject = roundSubject('revoke', indicator);
+    if (ack.subject !== subject) {
+      const message = `the sequencer named round ${ack.subject} for this revocation, but its subject is ${subject}; not voting (report this sequencer)`;
+      this.#o.onMisbehaviour?.('subject-mismatch', message);
+      return { status: 'refused', message };
+    }
+    return { status: ack.status, subject, ...(ack.window !== undefined ? { closesAt: ack.window.closesAt } : {}), vote: await this.#approve(name, subject, reason) };
   }
 
   /** The sequencer's answer to the revocation proposal (a refusal included); undefined when it could not be reached. */

@@ -212,6 +212,7 @@ class Partner implements RunningPartner {
     if (this.#session !== undefined && this.#sessionPrint === network.fingerprint) return this.#session;
     await this.#session?.stop();
     const o = this.#o;
+    const misbehaviour = (reason: string, message: string): void => void this.#step('misbehaviour report', () => this.#onMisbehaviour(network.sequencer, reason, message));
     const judge = roundJudge(o.votingPolicy, { ...(o.warningList ? { warningList: o.warningList } : {}), corroborated: (digest) => this.#forwarder.ownDigests().has(digest) });
     const session = new PartnerSession({
       network, partnerId: o.partnerId, key: o.key, tls: o.tls, cursors: this.#cursors, sink: this.#sink(), judge,
@@ -221,12 +222,13 @@ class Partner implements RunningPartner {
       peerClient: o.peerClient ?? ((c) => new GossipClient(c)),
       onHalt: (err, peer) => void this.#step('halt report', () => this.#onHalt(err, network.sequencer, peer)),
       onVote: (v) => this.#metrics.votes.inc({ decision: v.decision }),
+      onMisbehaviour: misbehaviour,
       ...(o.waitMs !== undefined ? { waitMs: o.waitMs } : {}),
     });
     this.#session = session;
-    this.#mirror = new PendingMirror({ client: o.client, ...(o.cache ? { cache: o.cache.threatIndicators } : {}), namespace: o.namespace, sequencer: session.client, partnerId: o.partnerId, key: o.key, partners: () => network.partners, now: () => this.#now(), log: o.log, skip: (round) => session.voter.hasVoted(round.subject) });
+    this.#mirror = new PendingMirror({ client: o.client, ...(o.cache ? { cache: o.cache.threatIndicators } : {}), namespace: o.namespace, sequencer: session.client, partnerId: o.partnerId, key: o.key, partners: () => network.partners, now: () => this.#now(), log: o.log, skip: (round) => session.voter.hasVoted(round.subject), onMisbehaviour: misbehaviour });
     const isVoter = (): boolean => this.#network?.partners.some((p) => p.partnerId === o.partnerId && p.roles.includes('voter')) === true;
-    this.#revocations = new RevocationRequests({ client: o.client, ...(o.cache ? { cache: o.cache.threatIndicators } : {}), namespace: o.namespace, sequencer: session.client, partnerId: o.partnerId, key: o.key, isVoter, now: () => this.#now(), log: o.log });
+    this.#revocations = new RevocationRequests({ client: o.client, ...(o.cache ? { cache: o.cache.threatIndicators } : {}), namespace: o.namespace, sequencer: session.client, partnerId: o.partnerId, key: o.key, isVoter, now: () => this.#now(), log: o.log, onMisbehaviour: misbehaviour });
     this.#sessionPrint = network.fingerprint;
     this.#lastRepair = undefined;
     this.#haltCondition = undefined;
@@ -301,6 +303,13 @@ class Partner implements RunningPartner {
     }
     this.#lastRepair = now;
     await this.#kube.repair(await this.#mongo.all());
+  }
+
+  // The sequencer was caught lying outside the log (no halt: nothing false was applied): metric, Warning Event, error log.
+  async #onMisbehaviour(seq: SequencerRef, reason: string, message: string): Promise<void> {
+    this.#metrics.misbehaviour.inc({ reason });
+    this.#o.log.error('the sequencer misbehaves', { sequencer: seq.partnerId, reason, detail: message });
+    await this.#events.event(seq.node, 'Warning', 'SequencerMisbehaviour', message);
   }
 
   async #onHalt(err: ReplicationHalted, seq: SequencerRef, peer: PartnerNode | undefined): Promise<void> {

@@ -17,6 +17,7 @@ import { type CursorStore, type EntrySink } from '../../domain/stores.ts';
 import type { TlsMaterial } from '../protocol/tls.ts';
 import { AutoVoter, type VoterClient, type VotingPolicy as RoundJudge } from './voter.ts';
 import type { VoteResult } from '../protocol/messages.ts';
+import type { MisbehaviourReport } from './rounds.ts';
 import { PARTNER_DEFAULTS } from './defaults.ts';
 
 /** the sequencer calls the partner makes (ExchangeClient implements them). */
@@ -54,6 +55,8 @@ export interface SessionOptions {
   readonly onHalt: (err: ReplicationHalted, peer: PartnerNode | undefined) => void;
   /** Called for each automatic vote sent. */
   readonly onVote?: (v: Vote) => void;
+  /** Told when a pending round proves the sequencer lied. */
+  readonly onMisbehaviour?: MisbehaviourReport;
   /** Long-poll of each sync. @default PARTNER_DEFAULTS.waitMs */
   readonly waitMs?: number;
 }
@@ -112,7 +115,7 @@ export class PartnerSession {
         return rs;
       },
     };
-    this.voter = new AutoVoter({ partnerId: opts.partnerId, key: opts.key, client: counting, policy: opts.judge, partners: opts.network.partners, now: opts.now, log: opts.log });
+    this.voter = new AutoVoter({ partnerId: opts.partnerId, key: opts.key, client: counting, policy: opts.judge, partners: opts.network.partners, now: opts.now, log: opts.log, ...(opts.onMisbehaviour ? { onMisbehaviour: opts.onMisbehaviour } : {}) });
   }
 
   /** Why replication halted, once it has. */

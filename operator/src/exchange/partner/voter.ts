@@ -1,16 +1,18 @@
 /**
- * A voter's automatic side: polls the sequencer's pending rounds, checks each proposal's
- * signature itself over the indicator and its metadata (it does not trust the sequencer, so
- * the policy only ever sees metadata the proposer signed), asks an injected {@link VotingPolicy}
- * and signs its vote. Rounds the policy leaves undecided wait for an analyst's manual vote.
+ * A voter's automatic side: polls the sequencer's pending rounds, checks each one itself
+ * (rounds.ts checkRound: the proposer's signature over the indicator and its metadata, and the
+ * digest and subject derived from the indicator, never the ones the sequencer sends), asks an
+ * injected {@link VotingPolicy} and signs its vote on the subject it derived. A round whose
+ * advertised subject differs is refused and reported. Rounds the policy leaves undecided wait
+ * for an analyst's manual vote.
  */
 import type { VoteDecision, Vote, Voter } from '../../domain/quorum.ts';
 import { signVote } from '../../domain/quorum.ts';
 import type { SigningKey } from '../../domain/signature.ts';
 import type { Logger } from '../../log.ts';
-import { verifyProposal } from '../../domain/entry.ts';
 import type { PendingRound, VoteResult } from '../protocol/messages.ts';
 import type { ItemRefusal } from '../protocol/client.ts';
+import { checkRound, type MisbehaviourReport } from './rounds.ts';
 
 /** A policy's answer; undefined from {@link VotingPolicy.judge} means "leave it to a person". */
 export interface Judgement {
@@ -44,6 +46,8 @@ export interface AutoVoterOptions {
   readonly partners: readonly Voter[];
   readonly now: () => Date;
   readonly log: Logger;
+  /** Told when a round proves the sequencer lied (its advertised subject is not the indicator's). @default none (logged only) */
+  readonly onMisbehaviour?: MisbehaviourReport;
 }
 
 /** Votes automatically on pending rounds, at most once per round. */
@@ -64,12 +68,14 @@ export class AutoVoter {
     const open = new Set(rounds.map((r) => r.subject));
     for (const s of this.#voted) if (!open.has(s)) this.#voted.delete(s);
     const votes: Vote[] = [];
-    for (const round of rounds) {
-      if (this.#voted.has(round.subject) || !this.#authentic(round)) continue;
-      const judgement = this.#o.policy.judge(round);
+    for (const advertised of rounds) {
+      if (this.#voted.has(advertised.subject)) continue;
+      const checked = this.#checked(advertised);
+      if (checked === undefined) continue;
+      const judgement = this.#o.policy.judge(checked);
       if (judgement === undefined) continue;
-      this.#voted.add(round.subject);
-      const fields = { partnerId: this.#o.partnerId, digest: round.subject, decision: judgement.decision, signedAt: this.#o.now().toISOString() };
+      this.#voted.add(advertised.subject);
+      const fields = { partnerId: this.#o.partnerId, digest: checked.subject, decision: judgement.decision, signedAt: this.#o.now().toISOString() };
       votes.push(signVote(this.#o.key, judgement.reason !== undefined ? { ...fields, reason: judgement.reason } : fields));
     }
     await this.#send(votes);
@@ -96,11 +102,13 @@ export class AutoVoter {
     }
   }
 
-  #authentic(round: PendingRound): boolean {
-    const proposer = this.#o.partners.find((p) => p.partnerId === round.proposerId);
-    if (proposer !== undefined && verifyProposal(proposer.publicKey, round.kind, round.indicator, round.signature, round.meta)) return true;
+  // The round to judge, with the digest and subject derived here; undefined (remembered, reported) when it does not check out.
+  #checked(round: PendingRound): PendingRound | undefined {
+    const checked = checkRound(round, this.#o.partners);
+    if (checked.ok) return checked.round;
     this.#voted.add(round.subject);
-    this.#o.log.warn('pending round with an invalid proposal signature; not voting', { subject: round.subject, proposer: round.proposerId });
-    return false;
+    this.#o.log.warn('pending round refused; not voting', { subject: round.subject, proposer: round.proposerId, reason: checked.reason, detail: checked.message });
+    if (checked.reason === 'subject-mismatch') this.#o.onMisbehaviour?.(checked.reason, checked.message);
+    return undefined;
   }
 }

@@ -28,9 +28,12 @@ export interface ServerLimits {
   readonly keepaliveMs?: number;
 }
 
+/** The calls the endpoint serves: a {@link Sequencer} (tests put a hostile one behind the real endpoint). */
+export type SequencerCore = Pick<Sequencer, 'propose' | 'vote' | 'pending' | 'waitForSize' | 'treeHead' | 'inclusionProof' | 'consistencyProof' | 'entries'>;
+
 /** What the endpoint is built from. */
 export interface ExchangeServerOptions {
-  readonly sequencer: Sequencer;
+  readonly sequencer: SequencerCore;
   readonly directory: ReadonlyMap<string, PartnerEntry>;
   readonly tls: TlsMaterial;
   /** host:port; port 0 picks a free one. Listen on 127.0.0.1 in tests. */
@@ -120,7 +123,7 @@ function handlers(opts: ExchangeServerOptions): ExchangeHandlers {
   };
 }
 
-async function proposeOne(seq: Sequencer, who: string, req: Proposal__Output): Promise<ProposalAck> {
+async function proposeOne(seq: SequencerCore, who: string, req: Proposal__Output): Promise<ProposalAck> {
   const kind = kindFromWire(req.kind);
   if (kind === undefined) throw new ExchangeRefusal('invalid-argument', 'invalid-kind', 'proposal kind must be ADD or REVOKE');
   const r = await seq.propose(who, { kind, indicatorJson: req.indicatorJson, metaJson: req.metaJson, proposerId: req.proposerId, signature: req.signature });
@@ -128,7 +131,7 @@ async function proposeOne(seq: Sequencer, who: string, req: Proposal__Output): P
   return { status, digest: r.digest, subject: r.subject, logIndex: r.logIndex ?? 0, window: r.window ?? null };
 }
 
-async function voteOne(seq: Sequencer, who: string, req: SignedVote__Output): Promise<VoteAck> {
+async function voteOne(seq: SequencerCore, who: string, req: SignedVote__Output): Promise<VoteAck> {
   const r = await seq.vote(who, voteFromWire(req));
   return { status: r.status.toUpperCase() as 'COUNTED', logIndex: r.logIndex ?? 0, approvals: r.approvals, rejections: r.rejections, required: r.required };
 }
