@@ -300,6 +300,18 @@ export function entryLeafData(entry: EntryBody): string {
   });
 }
 
+/**
+ * The earliest time (ms) a vote of a new ADD round of an indicator may be signed after the
+ * `revocation` entry that revoked it: after every vote of the revocation and after its window
+ * opened, so every vote of the earlier admission (all signed before those) falls outside the new
+ * round. The sequencer opens re-admission rounds at this floor; partners refuse a later ADD
+ * entry whose window opens before it.
+ */
+export function readmissionFloor(revocation: Pick<EntryBody, 'window' | 'votes'>): number {
+  const times = [revocation.window.opensAt, ...revocation.votes.map((v) => v.signedAt)].map((t) => Date.parse(t)).filter((t) => Number.isFinite(t));
+  return Math.max(...times) + 1;
+}
+
 /** RFC 9162 leaf hash (hex) of {@link entryLeafData}. */
 export function entryLeafHash(entry: EntryBody): string {
   return leafHash(entryLeafData(entry));

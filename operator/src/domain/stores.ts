@@ -7,7 +7,7 @@
 import type { EntryKind, EntryWindow, IndexedEntry } from './entry.ts';
 import type { Vote } from './quorum.ts';
 import type { SignedTreeHead } from './treehead.ts';
-import type { Violation } from './verify.ts';
+import type { IndicatorHistory, Violation } from './verify.ts';
 
 /** Persistence the sequencer needs (store/log.ts MongoLogStore, store/memory.ts MemoryLogStore). */
 export interface SequencerLogStore {
@@ -75,4 +75,14 @@ export interface ReplicaCursor {
 export interface CursorStore {
   load(sourceId: string): Promise<ReplicaCursor | undefined>;
   save(sourceId: string, cursor: ReplicaCursor): Promise<void>;
+}
+
+/**
+ * What a partner's replica reads back of what it applied: per indicator digest, the latest
+ * entry's kind, index and window (store/indicators.ts over the partner's MongoDB, store/memory.ts).
+ * The replica checks every new entry against it (domain/verify.ts checkHistory).
+ */
+export interface EntryHistory {
+  /** The history of each digest among `digests` that has one. */
+  lastEntries(digests: readonly string[]): Promise<ReadonlyMap<string, IndicatorHistory>>;
 }

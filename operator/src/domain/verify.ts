@@ -9,7 +9,7 @@ import { verifyConsistency, verifyInclusion } from './merkle.ts';
 import { decideQuorum, type Voter } from './quorum.ts';
 import type { PublicKey } from './signature.ts';
 import { verifyTreeHead, type SignedTreeHead } from './treehead.ts';
-import { entryLeafHash, verifyProposal, voteSubject, type IndexedEntry } from './entry.ts';
+import { DEFAULT_VOTING_WINDOW_MS, ROUND_SKEW_MS, entryLeafHash, readmissionFloor, verifyProposal, voteSubject, type EntryKind, type EntryWindow, type IndexedEntry } from './entry.ts';
 
 /** Why a partner stopped applying entries from a source. */
 export type HaltReason =
@@ -22,7 +22,9 @@ export type HaltReason =
   | 'bad-proposal-signature' // the proposer did not sign this indicator with this metadata
   | 'unknown-proposer' // the proposer is not in the partner's directory
   | 'malformed-entry' // the entry cannot be decoded (unknown kind, indicator not canonical or not normalized, invalid metadata)
-  | 'out-of-order'; // the source sent an index other than the next expected one
+  | 'out-of-order' // the source sent an index other than the next expected one
+  | 'bad-window' // the voting window is longer than the network's, inverted, or closed before the log could have appended the entry
+  | 'replayed-entry'; // the entry contradicts this indicator's history: an ADD of an active indicator, a REVOKE of an inactive one, or a round older than what was applied
 
 /** A failed check: its reason, a message that says what was seen, and the entry index when one is at fault. */
 export interface Violation {
@@ -38,6 +40,76 @@ export interface TrustAnchors {
   readonly partners: readonly Voter[];
   /** Approvals required; default ⌊2n/3⌋+1 of the voters. */
   readonly quorum?: number;
+  /** The network's voting window: no certificate's window may be longer (plus the skew). @default DEFAULT_VOTING_WINDOW_MS */
+  readonly votingWindowMs?: number;
+  /** Clock skew allowed between parties. @default ROUND_SKEW_MS */
+  readonly skewMs?: number;
+}
+
+/** What a partner remembers of the latest entry it applied for one indicator. */
+export interface IndicatorHistory {
+  readonly kind: EntryKind;
+  readonly index: number;
+  /** Absent for records stored before windows were kept: the window-order checks are skipped then. */
+  readonly window?: EntryWindow;
+  /** After a REVOKE: the earliest time (ms) a vote of a new ADD may be signed (entry.ts readmissionFloor). */
+  readonly readmitFloorMs?: number;
+}
+
+/** The history a verified entry leaves for its indicator. */
+export function historyOf(entry: IndexedEntry): IndicatorHistory {
+  return { kind: entry.kind, index: entry.index, window: entry.window, ...(entry.kind === 'revoke' ? { readmitFloorMs: readmissionFloor(entry) } : {}) };
+}
+
+/**
+ * Checks an entry's voting window: well formed, not longer than the network's window plus the
+ * clock skew (so a certificate cannot stitch votes signed further apart than one round lasts),
+ * and, for an entry beyond the head this partner accepted before (`previous`), not closed before
+ * that head was signed less the skew: the log appends a round when its quorum is reached, inside
+ * its window, so a window that closed before the log reached that size is a backdated certificate.
+ */
+export function checkWindow(anchors: TrustAnchors, entry: IndexedEntry, previous: SignedTreeHead | undefined): Violation | undefined {
+  const at = { index: entry.index };
+  const opens = Date.parse(entry.window.opensAt);
+  const closes = Date.parse(entry.window.closesAt);
+  const skew = anchors.skewMs ?? ROUND_SKEW_MS;
+  const max = (anchors.votingWindowMs ?? DEFAULT_VOTING_WINDOW_MS) + skew;
+  if (!Number.isFinite(opens) || !Number.isFinite(closes) || closes < opens) return { ...at, reason: 'bad-window', message: `entry ${entry.index}: voting window ${entry.window.opensAt} .. ${entry.window.closesAt} is not a valid interval` };
+  if (closes - opens > max) return { ...at, reason: 'bad-window', message: `entry ${entry.index}: voting window ${entry.window.opensAt} .. ${entry.window.closesAt} lasts ${Math.round((closes - opens) / 1000)} s, longer than the network's ${Math.round(max / 1000)} s: its votes cannot all come from one round` };
+  if (previous !== undefined && entry.index >= previous.treeSize && closes < Date.parse(previous.timestamp) - skew) {
+    return { ...at, reason: 'bad-window', message: `entry ${entry.index} was appended after the head of size ${previous.treeSize} signed at ${previous.timestamp}, but its voting window closed at ${entry.window.closesAt}: a round is logged when it is decided, inside its window` };
+  }
+  return undefined;
+}
+
+/**
+ * Checks an entry against what this partner already applied for the same indicator: an ADD needs
+ * the indicator inactive, and after a revocation a window opening no earlier than the
+ * revocation's last vote (so the earlier admission's votes cannot be replayed); a REVOKE needs it
+ * active, with a window opening no earlier than the admission's less the clock skew (so a
+ * revocation of an earlier admission cannot be replayed against a later one). An honest sequencer
+ * never appends anything else.
+ */
+export function checkHistory(anchors: TrustAnchors, entry: IndexedEntry, last: IndicatorHistory | undefined): Violation | undefined {
+  const what = `entry ${entry.index} (${entry.kind} of ${entry.indicator.type} ${JSON.stringify(entry.indicator.value)})`;
+  const problem = entry.kind === 'add' ? addProblem(entry, last) : revokeProblem(anchors, entry, last);
+  return problem === undefined ? undefined : { index: entry.index, reason: 'replayed-entry', message: `${what}: ${problem}` };
+}
+
+function addProblem(entry: IndexedEntry, last: IndicatorHistory | undefined): string | undefined {
+  if (last?.kind === 'add') return `the indicator is already active since entry ${last.index}`;
+  if (last?.readmitFloorMs !== undefined && Date.parse(entry.window.opensAt) < last.readmitFloorMs) {
+    return `its round opened at ${entry.window.opensAt}, before the last vote of the revocation at entry ${last.index}: it reuses an earlier admission's votes`;
+  }
+  return undefined;
+}
+
+function revokeProblem(anchors: TrustAnchors, entry: IndexedEntry, last: IndicatorHistory | undefined): string | undefined {
+  if (last === undefined || last.kind === 'revoke') return `the indicator is not active here (${last === undefined ? 'never admitted' : `already revoked at entry ${last.index}`})`;
+  if (last.window !== undefined && Date.parse(entry.window.opensAt) < Date.parse(last.window.opensAt) - (anchors.skewMs ?? ROUND_SKEW_MS)) {
+    return `its round opened at ${entry.window.opensAt}, before the admission at entry ${last.index} (${last.window.opensAt}): it revokes an earlier admission`;
+  }
+  return undefined;
 }
 
 /** Checks that `head` is signed by the sequencer's key. */

@@ -10,8 +10,10 @@
  * rebuilt from them (drift repair, exchange/kubesink.ts).
  */
 import { MongoBulkWriteError, type Collection, type Db, type WriteError } from 'mongodb';
-import { voteRecord, type IndicatorMeta } from '../domain/entry.ts';
-import type { EntrySink, VerifiedEntry } from '../domain/stores.ts';
+import { readmissionFloor, voteRecord, type IndicatorMeta } from '../domain/entry.ts';
+import type { EntryHistory, EntrySink, VerifiedEntry } from '../domain/stores.ts';
+import type { IndicatorHistory } from '../domain/verify.ts';
+import { voteFromRecord } from './log.ts';
 
 /** Collection name. */
 export const INDICATORS = 'indicators';
@@ -51,7 +53,7 @@ export interface IndicatorRecord {
 }
 
 /** The MongoDB sink of a partner's replica. */
-export class MongoIndicatorSink implements EntrySink {
+export class MongoIndicatorSink implements EntrySink, EntryHistory {
   readonly #col: Collection<IndicatorRecord>;
 
   private constructor(db: Db) {
@@ -108,10 +110,25 @@ export class MongoIndicatorSink implements EntrySink {
     await this.#col.replaceOne({ _id: doc.digest, state: 'revoked', revokedAtIndex: { $lt: doc.logIndex } }, doc);
   }
 
+  /** The latest entry applied for each of `digests` (the replica checks new entries against it). */
+  async lastEntries(digests: readonly string[]): Promise<ReadonlyMap<string, IndicatorHistory>> {
+    const out = new Map<string, IndicatorHistory>();
+    for await (const r of this.#col.find({ _id: { $in: [...digests] } })) out.set(r.digest, historyOfRecord(r));
+    return out;
+  }
+
   /** Every stored indicator, ordered by digest, without MongoDB ids. */
   async all(): Promise<IndicatorRecord[]> {
     return this.#col.find({}, { projection: { _id: 0 } }).sort({ digest: 1 }).toArray();
   }
+}
+
+/** What a stored record says of its indicator's latest entry. */
+export function historyOfRecord(r: IndicatorRecord): IndicatorHistory {
+  if (r.state !== 'revoked') return { kind: 'add', index: r.logIndex, ...(r.window !== undefined ? { window: r.window } : {}) };
+  const rv = r.revocation;
+  if (rv === undefined) return { kind: 'revoke', index: r.revokedAtIndex ?? r.logIndex };
+  return { kind: 'revoke', index: rv.logIndex, window: rv.window, readmitFloorMs: readmissionFloor({ window: rv.window, votes: rv.votes.map(voteFromRecord) }) };
 }
 
 function revocation(entry: VerifiedEntry): StoredRevocation {

@@ -10,7 +10,8 @@
 import { indicatorDigest } from '../domain/canonical.ts';
 import type { IndexedEntry } from '../domain/entry.ts';
 import type { Vote } from '../domain/quorum.ts';
-import type { CursorStore, ReplicaCursor, SequencerLogStore, SequencerRoundStore, StoredRound } from '../domain/stores.ts';
+import type { CursorStore, EntryHistory, EntrySink, ReplicaCursor, SequencerLogStore, SequencerRoundStore, StoredRound, VerifiedEntry } from '../domain/stores.ts';
+import { historyOf, type IndicatorHistory } from '../domain/verify.ts';
 import type { SignedTreeHead } from '../domain/treehead.ts';
 
 /** Thrown by the memory stores where MongoDB would answer E11000 (duplicate key). */
@@ -137,5 +138,27 @@ export class MemoryCursorStore implements CursorStore {
       this.#cursors.set(sourceId, rest);
     }
     return Promise.resolve();
+  }
+}
+
+/** A partner's applied entries in memory: the sink the replica writes and the history it checks new entries against. */
+export class MemoryIndicatorStore implements EntrySink, EntryHistory {
+  /** Every entry applied, in order (replays included, as a sink sees them). */
+  readonly applied: VerifiedEntry[] = [];
+  readonly #latest = new Map<string, IndicatorHistory>();
+
+  /** Records one applied entry. */
+  apply(entry: VerifiedEntry): Promise<void> {
+    this.applied.push(entry);
+    this.#latest.set(entry.digest, historyOf(entry));
+    return Promise.resolve();
+  }
+
+  /** The latest entry applied for each of `digests`. */
+  lastEntries(digests: readonly string[]): Promise<ReadonlyMap<string, IndicatorHistory>> {
+    return Promise.resolve(new Map(digests.flatMap((d) => {
+      const h = this.#latest.get(d);
+      return h === undefined ? [] : [[d, h] as const];
+    })));
   }
 }

@@ -8,8 +8,10 @@
 import type { SignedTreeHead } from '../../domain/treehead.ts';
 import type { Logger } from '../../log.ts';
 import { jitteredBackoff } from '../../runtime/ratelimit.ts';
-import type { CursorStore, EntrySink, HaltRecord, ReplicaCursor, VerifiedEntry } from '../../domain/stores.ts';
-import { checkConsistency, checkEntry, checkPeerHead, checkTreeHead, type HaltReason, type TrustAnchors, type Violation } from '../../domain/verify.ts';
+import type { CursorStore, EntryHistory, EntrySink, HaltRecord, ReplicaCursor, VerifiedEntry } from '../../domain/stores.ts';
+import { EntryVerifier } from './verifier.ts';
+import { OrderedWriter, chunks } from './writer.ts';
+import { checkConsistency, checkPeerHead, checkTreeHead, type HaltReason, type TrustAnchors, type Violation } from '../../domain/verify.ts';
 import type { WireEntryResult } from '../protocol/wire.ts';
 import { PARTNER_DEFAULTS } from './defaults.ts';
 
@@ -60,6 +62,8 @@ export interface PartnerReplicaOptions {
   readonly log: Logger;
   /** Apply and save the cursor after this many verified entries (and at the end of each sync). @default PARTNER_DEFAULTS.checkpointEvery */
   readonly checkpointEvery?: number;
+  /** What was applied before, per indicator (the partner's MongoDB sink): every entry is checked against it. @default none (only entries of the same sync are known) */
+  readonly history?: EntryHistory;
 }
 
 /** How {@link PartnerReplica.run} paces itself. */
@@ -103,52 +107,45 @@ export class PartnerReplica {
     const needsProof = accepted !== undefined && head.treeSize > accepted.treeSize && accepted.treeSize > 0;
     const proof = needsProof ? await this.#o.source.consistencyProof(accepted.treeSize, head.treeSize) : [];
     await this.#check(start, checkConsistency(accepted, head, proof));
-    let cursor: ReplicaCursor = { nextIndex: start.nextIndex, head };
-    if (accepted === undefined || accepted.treeSize !== head.treeSize) await this.#o.cursors.save(this.#o.sourceId, cursor);
-    let applied = 0;
-    if (cursor.nextIndex < head.treeSize) {
-      let batch: VerifiedEntry[] = [];
-      let expected = cursor.nextIndex;
-      // The write of one verified batch overlaps the verification of the next; batches are
-      // written one after another, in log order, and the cursor moves only past written ones.
-      let writing: Promise<void> = Promise.resolve();
-      const flush = async (): Promise<void> => {
-        await writing;
-        if (batch.length === 0) return;
-        const entries = batch;
-        batch = [];
-        writing = (async () => {
-          await this.#apply(entries);
-          applied += entries.length;
-          cursor = { nextIndex: entries[entries.length - 1]!.index + 1, head };
-          await this.#o.cursors.save(this.#o.sourceId, cursor);
-        })();
-        // Observed by the next flush or the drain below; never left unhandled meanwhile.
-        writing.catch(() => undefined);
-      };
-      try {
-        for await (const item of this.#o.source.entries(expected, head.treeSize)) {
-          const checked = this.#verify(expected, head, item);
-          if ('reason' in checked) {
-            // Entries verified before the bad one are good: apply them, then stop.
-            await flush();
-            await writing;
-            return this.#halt(cursor, checked);
-          }
-          batch.push(checked);
-          expected += 1;
-          if (batch.length >= (this.#o.checkpointEvery ?? PARTNER_DEFAULTS.checkpointEvery)) await flush();
-        }
-        await flush();
-        await writing;
-      } catch (err) {
-        // No write may outlive this sync: the next one starts from the persisted cursor.
-        await writing.catch(() => undefined);
-        throw err;
-      }
-    }
+    if (accepted === undefined || accepted.treeSize !== head.treeSize) await this.#o.cursors.save(this.#o.sourceId, { nextIndex: start.nextIndex, head });
+    const { applied, cursor } = await this.#pull(start, head);
     if (applied > 0) this.#o.log.info('replicated', { source: this.#o.sourceId, applied, treeSize: head.treeSize, rootHash: head.rootHash });
     return { applied, treeSize: head.treeSize, rootHash: head.rootHash, caughtUp: cursor.nextIndex === head.treeSize };
+  }
+
+  /**
+   * Streams, verifies and applies the entries [start.nextIndex, head.treeSize) in batches: the
+   * write of one verified batch overlaps the verification of the next, and the cursor moves only
+   * past written entries. Halts at the first entry that fails a check, after writing the ones before it.
+   */
+  async #pull(start: ReplicaCursor, head: SignedTreeHead): Promise<{ applied: number; cursor: ReplicaCursor }> {
+    let cursor: ReplicaCursor = { nextIndex: start.nextIndex, head };
+    let applied = 0;
+    if (cursor.nextIndex >= head.treeSize) return { applied, cursor };
+    const verifier = new EntryVerifier({ anchors: this.#o.anchors, head, accepted: start.head, from: cursor.nextIndex, ...(this.#o.history !== undefined ? { history: this.#o.history } : {}) });
+    const writer = new OrderedWriter<VerifiedEntry>(async (entries) => {
+      await this.#apply(entries);
+      applied += entries.length;
+      cursor = { nextIndex: entries[entries.length - 1]!.index + 1, head };
+      await this.#o.cursors.save(this.#o.sourceId, cursor);
+    });
+    try {
+      for await (const raw of chunks(this.#o.source.entries(cursor.nextIndex, head.treeSize), this.#o.checkpointEvery ?? PARTNER_DEFAULTS.checkpointEvery)) {
+        const { entries, violation } = await verifier.verify(raw);
+        await writer.push(entries);
+        verifier.written(cursor.nextIndex);
+        if (violation !== undefined) {
+          await writer.drain();
+          return this.#halt(cursor, violation);
+        }
+      }
+      await writer.drain();
+    } catch (err) {
+      // No write may outlive this sync: the next one starts from the persisted cursor.
+      await writer.settle();
+      throw err;
+    }
+    return { applied, cursor };
   }
 
   /**
@@ -188,14 +185,6 @@ export class PartnerReplica {
     }
   }
 
-  #verify(expected: number, head: SignedTreeHead, item: WireEntryResult): VerifiedEntry | Violation {
-    if (!item.ok) return { reason: 'malformed-entry', message: item.message, index: item.index };
-    const { entry, proof } = item;
-    if (entry.index !== expected) return { reason: 'out-of-order', message: `expected entry ${expected}, the source sent ${entry.index}`, index: entry.index };
-    const checked = checkEntry(this.#o.anchors, head, entry, proof);
-    if ('reason' in checked) return checked;
-    return { ...entry, digest: checked.digest };
-  }
 
   async #apply(batch: readonly VerifiedEntry[]): Promise<void> {
     if (this.#o.sink.applyMany !== undefined) {

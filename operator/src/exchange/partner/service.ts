@@ -217,6 +217,8 @@ class Partner implements RunningPartner {
     const session = new PartnerSession({
       network, partnerId: o.partnerId, key: o.key, tls: o.tls, cursors: this.#cursors, sink: this.#sink(), judge,
       ...(o.admission?.quorum !== undefined ? { quorum: o.admission.quorum } : {}),
+      ...(o.admission?.votingWindowMs !== undefined ? { votingWindowMs: o.admission.votingWindowMs } : {}),
+      history: this.#mongo,
       now: () => this.#now(), log: o.log,
       sequencerClient: o.sequencerClient ?? ((c) => new ExchangeClient(c)),
       peerClient: o.peerClient ?? ((c) => new GossipClient(c)),

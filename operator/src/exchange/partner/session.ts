@@ -6,6 +6,7 @@
  */
 import type { PartnerNode } from '../../api/types.ts';
 import type { Vote } from '../../domain/quorum.ts';
+import type { EntryHistory } from '../../domain/stores.ts';
 import type { SigningKey } from '../../domain/signature.ts';
 import type { Logger } from '../../log.ts';
 import type { ExchangeClientOptions, ItemRefusal } from '../protocol/client.ts';
@@ -47,6 +48,10 @@ export interface SessionOptions {
   readonly sink: EntrySink;
   readonly judge: RoundJudge;
   readonly quorum?: number;
+  /** The network's voting window (the operator's --voting-window): no certificate's window may be longer. @default DEFAULT_VOTING_WINDOW_MS */
+  readonly votingWindowMs?: number;
+  /** What this partner already applied, per indicator: every entry is checked against it. */
+  readonly history?: EntryHistory;
   readonly now: () => Date;
   readonly log: Logger;
   readonly sequencerClient: SequencerClientFactory;
@@ -95,7 +100,8 @@ export class PartnerSession {
     this.client = opts.sequencerClient({ address: seq.endpoint, tls: opts.tls, serverName: serverNameFor(seq.endpoint) });
     this.replica = new PartnerReplica({
       sourceId: `sequencer:${seq.partnerId}`, source: abortableSource(this.client, this.#abort.signal), sink: opts.sink, cursors: opts.cursors,
-      anchors: { sequencerKey: seq.key, partners: opts.network.partners, ...(opts.quorum !== undefined ? { quorum: opts.quorum } : {}) },
+      anchors: { sequencerKey: seq.key, partners: opts.network.partners, ...(opts.quorum !== undefined ? { quorum: opts.quorum } : {}), ...(opts.votingWindowMs !== undefined ? { votingWindowMs: opts.votingWindowMs } : {}) },
+      ...(opts.history !== undefined ? { history: opts.history } : {}),
       now: opts.now, log: opts.log,
     });
     const client = this.client;

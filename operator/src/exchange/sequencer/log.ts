@@ -9,7 +9,7 @@
  * entry an ADD) and, for a revoked one, the earliest time a vote of a new ADD round may be signed.
  */
 import { indicatorDigest } from '../../domain/canonical.ts';
-import { entryLeafHash, voteSubject, type EntryBody, type EntryKind, type IndexedEntry } from '../../domain/entry.ts';
+import { entryLeafHash, readmissionFloor, voteSubject, type EntryBody, type EntryKind, type IndexedEntry } from '../../domain/entry.ts';
 import { MerkleLog } from '../../domain/merkle.ts';
 import type { SigningKey } from '../../domain/signature.ts';
 import type { SequencerLogStore } from '../../domain/stores.ts';
@@ -280,11 +280,4 @@ function checkRestored(key: SigningKey, tree: MerkleLog, latest: SignedTreeHead 
   if (tree.rootHash(latest.treeSize) !== latest.rootHash) {
     throw new SequencerStateError(`the stored entries hash to root ${tree.rootHash(latest.treeSize)} at size ${latest.treeSize}, but the signed tree head says ${latest.rootHash}: log_entries was modified; restore it from a backup or a partner replica`);
   }
-}
-
-// A new ADD round of a revoked indicator accepts votes signed after every vote of the revocation
-// (and after its window opened): every vote of the earlier admission was signed before those.
-function readmissionFloor(revocation: EntryBody): number {
-  const times = [revocation.window.opensAt, ...revocation.votes.map((v) => v.signedAt)].map((t) => Date.parse(t)).filter((t) => Number.isFinite(t));
-  return Math.max(...times) + 1;
 }
