@@ -167,6 +167,13 @@ table('url', [
   ['url', 'http://exa mple.com/', 'invalid-url'],
   ['url', 'http://example.com:99999/', 'invalid-url'],
   ['url', `http://example.com/${'é'.repeat(1000)}`, 'too-long'],
+  // One identity per URL: the host's trailing dot (the DNS root) goes, as for domains (ADR addendum, normalization v2).
+  ['url', 'http://example.com./a', 'http://example.com/a'],
+  ['url', 'HTTP://Example.COM.:8080/a', 'http://example.com:8080/a'],
+  ['url', 'http://user@localhost./x', 'http://user@localhost/x'],
+  ['url', 'http://bücher.de./', 'http://xn--bcher-kva.de/'],
+  ['url', 'http://example.com../', 'invalid-url'],
+  ['url', 'http://./', 'invalid-url'],
 ]);
 
 table('hashes', [

@@ -10,7 +10,7 @@
  */
 import { hash } from 'node:crypto';
 import { canonicalJson, indicatorCanonicalJson, indicatorDigest } from '../domain/canonical.ts';
-import { isIndicatorType, normalize, type Indicator } from '../domain/indicator.ts';
+import { isIndicatorType, isNormalizedAsLogged, normalize, type Indicator } from '../domain/indicator.ts';
 import { leafHash } from '../domain/merkle.ts';
 import type { Vote } from '../domain/quorum.ts';
 import type { PublicKey, SigningKey } from '../domain/signature.ts';
@@ -88,9 +88,11 @@ export type ParsedIndicator =
 /**
  * Parses the wire form of an indicator: it must be exactly `{"type","value"}` in RFC 8785
  * canonical JSON, with a known type and a value that {@link normalize} leaves unchanged, so
- * every partner derives the same digest from the same bytes.
+ * every partner derives the same digest from the same bytes. With `logged` (an entry already in
+ * the log), a value normalized by the rules it was logged under is kept as it is (ADR
+ * normalization addendum: URL hosts with a trailing dot).
  */
-export function parseIndicatorJson(json: string): ParsedIndicator {
+export function parseIndicatorJson(json: string, opts: { readonly logged?: boolean } = {}): ParsedIndicator {
   let parsed: unknown;
   try {
     parsed = JSON.parse(json);
@@ -100,14 +102,19 @@ export function parseIndicatorJson(json: string): ParsedIndicator {
   const shape = indicatorShape(parsed);
   if (typeof shape === 'string') return { ok: false, reason: 'malformed-indicator', message: shape };
   const norm = normalize(shape.type, shape.value);
+  if (opts.logged === true && isNormalizedAsLogged(shape.type, shape.value)) return canonicalParsed({ type: shape.type, value: shape.value }, json);
   if (!norm.ok) return { ok: false, reason: 'not-normalized', message: `indicator value is not a valid ${shape.type}: ${norm.rejection.message}` };
   if (norm.indicator.value !== shape.value) {
     return { ok: false, reason: 'not-normalized', message: `indicator value ${JSON.stringify(shape.value)} is not normalized; propose ${JSON.stringify(norm.indicator.value)}` };
   }
-  if (indicatorCanonicalJson(norm.indicator) !== json) {
+  return canonicalParsed(norm.indicator, json);
+}
+
+function canonicalParsed(indicator: Indicator, json: string): ParsedIndicator {
+  if (indicatorCanonicalJson(indicator) !== json) {
     return { ok: false, reason: 'not-canonical', message: 'indicator JSON is not in RFC 8785 canonical form; serialize it with canonicalJson' };
   }
-  return { ok: true, indicator: norm.indicator, digest: indicatorDigest(norm.indicator) };
+  return { ok: true, indicator, digest: indicatorDigest(indicator) };
 }
 
 function indicatorShape(parsed: unknown): { type: Indicator['type']; value: string } | string {
