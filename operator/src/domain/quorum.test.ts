@@ -215,6 +215,8 @@ describe('signVote / verifyVote', () => {
     ['non-ISO signedAt', { signedAt: 'March 1st' }],
     ['signedAt without zone', { signedAt: '2026-03-01T00:10:00' }],
     ['numeric reason', { reason: 5 }],
+    ['a reason with a lone surrogate', { reason: 'benign \ud800' }],
+    ['a partner id with a lone surrogate', { partnerId: 'p1\udc00' }],
   ];
   for (const [name, change] of badFields) {
     test(`signVote refuses ${name}; verifyVote gives false`, () => {

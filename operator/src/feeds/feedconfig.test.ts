@@ -6,7 +6,7 @@ import type { Feed, FeedSpec } from '../api/types.ts';
 import { createValidators, validatorFor } from '../api/validate.ts';
 import { credentialsFromSecret, feedToConfig } from './feedconfig.ts';
 import { PRESETS } from './presets.ts';
-import { durationMs, recordSpecFields, toThreatIndicator } from './propose.ts';
+import { durationMs, ProposalMetaError, recordSpecFields, toThreatIndicator } from './propose.ts';
 import { FeedError } from './types.ts';
 import { SigningKey } from '../domain/signature.ts';
 import { metaJson, verifyProposal } from '../exchange/entry.ts';
@@ -83,6 +83,12 @@ describe('proposals', () => {
     assert.equal(ti.spec.confidence, 88);
     assert.equal(ti.spec.validFrom, '2026-11-20T07:44:46.000Z');
     assert.equal(ti.spec.validUntil, '2026-11-25T00:00:01.000Z');
+  });
+
+  test('a feed label with a lone surrogate (from a JSON escape) is refused as metadata that cannot be signed, not thrown', () => {
+    const extra = recordSpecFields({ tags: ['botnet', 'c2\ud800'] }, { labels: { jsonPath: 'tags' } });
+    const ctx = { namespace: 'tm', feed: 'tm/f', feedName: 'f', partnerId: 'acme', signer: SigningKey.generate(), now: () => new Date('2026-11-25T00:00:00Z') };
+    assert.throws(() => toThreatIndicator({ type: 'ipv4', value: '51.178.161.32', pattern: 'p', digest: 'd' }, ctx, extra), (e: unknown) => e instanceof ProposalMetaError && /meta.labels\[1\] contains a lone UTF-16 surrogate/.test(e.message));
   });
 
   test('a ThreatIndicator named by digest, with defaults, validity, provenance and a proposal signature', () => {
