@@ -18,6 +18,7 @@ import type { Feed, FeedRunStatus } from '../api/types.ts';
 import { FEEDS } from '../api/schemas/index.ts';
 import { INDICATOR_TYPES, isIndicatorType, type IndicatorType } from '../domain/indicator.ts';
 import { SigningKey } from '../domain/signature.ts';
+import { isRfc3339DateTime } from '../domain/time.ts';
 import { KubeHttpClient } from '../runtime/kube.ts';
 import { inClusterConfig, loadKubeconfig } from '../runtime/kubeconfig.ts';
 import type { KubeClient } from '../runtime/client.ts';
@@ -75,6 +76,11 @@ function positiveInt(v: string): number {
   return n;
 }
 
+function rfc3339(v: string): string {
+  if (!isRfc3339DateTime(v)) throw new InvalidArgumentError('expected an RFC 3339 timestamp with a zone and a real date and time, e.g. 2026-11-25T00:00:00Z');
+  return v;
+}
+
 function indicatorType(v: string): IndicatorType {
   if (!isIndicatorType(v)) throw new InvalidArgumentError(`expected one of ${INDICATOR_TYPES.join(', ')}`);
   return v;
@@ -102,7 +108,7 @@ export function registerIngest(program: Command, env: CliEnv, log: Logger): void
     .option('--zip-member <name>', 'zip archives: the member to read when there are several')
     .option('--collection <id|title>', 'taxii: the collection to read')
     .option('--api-root <url>', 'taxii: the API root (default: the discovery default)')
-    .option('--added-after <timestamp>', 'taxii: only objects added after this time')
+    .option('--added-after <timestamp>', 'taxii: only objects added after this time (RFC 3339, e.g. 2026-11-25T00:00:00Z)', rfc3339)
     .option('--allow <entry>', 'extra allowlist entry: IP, CIDR, domain (with subdomains) or exact value (repeatable)', collect)
     .option('--allowlist-file <file>', 'file with allowlist entries, one per line (# comments), e.g. from a ConfigMap')
     .option('--no-warning-lists', 'do not drop private ranges, public resolvers and top domains (preview only)')

@@ -48,6 +48,8 @@ describe('validateMeta', () => {
     ['repeated label', { labels: ['a', 'a'] }, /must not repeat/],
     ['validFrom without a zone', { validFrom: '2026-11-25T00:00:00' }, /meta.validFrom must be an RFC 3339 timestamp/],
     ['validUntil not a date', { validUntil: 'tomorrow' }, /meta.validUntil/],
+    ['validFrom on April 31 (Date.parse rolls it to May 1)', { validFrom: '2026-04-31T00:00:00Z' }, /meta.validFrom must be an RFC 3339 timestamp/],
+    ['validUntil at 24:00', { validUntil: '2026-11-25T24:00:00Z' }, /meta.validUntil must be an RFC 3339 timestamp/],
     ['validUntil before validFrom', { validFrom: '2026-11-25T00:00:00Z', validUntil: '2026-11-24T00:00:00Z' }, /validUntil must be after meta.validFrom/],
     ['empty source', { source: '' }, /meta.source must be a non-empty string of at most 253/],
     ['source too long', { source: 's'.repeat(254) }, /meta.source/],

@@ -78,6 +78,8 @@ describe('proposals', () => {
     const extra = recordSpecFields(fields, { labels: { column: 'malware' }, confidence: { column: 'score' }, validFrom: { column: 'first_seen_utc' }, validUntil: { column: 'until' } });
     assert.deepEqual(extra, { labels: ['QakBot'], confidence: 88, validFrom: '2026-11-20T07:44:46.000Z' });
     assert.deepEqual(recordSpecFields(fields, { labels: { jsonPath: 'tags' } }).labels, ['elf', 'Mozi']);
+    // Impossible dates are left out, not rolled over to the next day or month.
+    for (const bad of ['2026-04-31 10:00:00', '2026-11-20T24:00:00Z', '2026-02-29']) assert.equal(recordSpecFields({ at: bad }, { validFrom: { column: 'at' } }).validFrom, undefined, bad);
     const ti = toThreatIndicator({ type: 'ipv4', value: '51.178.161.32', pattern: 'p', digest: 'd' }, { namespace: 'tm', feed: 'tm/f', feedName: 'f', labels: ['botnet-c2'], validForMs: 1000, now: () => new Date('2026-11-25T00:00:00Z') }, extra);
     assert.deepEqual(ti.spec.labels, ['botnet-c2', 'QakBot']);
     assert.equal(ti.spec.confidence, 88);

@@ -15,6 +15,7 @@ import type { FieldSelector, ThreatIndicator, ThreatIndicatorSpec, Tlp } from '.
 import { getPath } from './json.ts';
 import { THREAT_INDICATORS } from '../api/schemas/index.ts';
 import { indicatorObjectName } from '../domain/canonical.ts';
+import { isCalendarDate } from '../domain/time.ts';
 import type { SigningKey } from '../domain/signature.ts';
 import { signProposal } from '../exchange/entry.ts';
 import { metaOfSpec } from '../exchange/specmeta.ts';
@@ -58,8 +59,19 @@ function pick(fields: Readonly<Record<string, unknown>>, sel: FieldSelector): un
   return sel.index === undefined ? undefined : fields[`column${sel.index}`];
 }
 
+const DATE_PREFIX = /^(\d{4})-(\d\d)-(\d\d)(?:[Tt ](\d\d):(\d\d)(?::(\d\d))?)?/;
+
+/** True when `v` starts like an ISO date (and time) whose fields are out of range, which `new Date` would roll over. */
+function impossibleDate(v: string): boolean {
+  const m = DATE_PREFIX.exec(v);
+  if (m === null) return false;
+  const [y, mo, d, h, mi, sec] = m.slice(1).map((x) => (x === undefined ? 0 : Number(x))) as [number, number, number, number, number, number];
+  return !isCalendarDate(y, mo, d) || h > 23 || mi > 59 || sec > 59;
+}
+
 function asDate(v: unknown): string | undefined {
   if (typeof v !== 'string' && typeof v !== 'number') return undefined;
+  if (typeof v === 'string' && impossibleDate(v)) return undefined;
   const d = new Date(typeof v === 'string' && /^\d{4}-\d\d-\d\d \d/.test(v) ? `${v.replace(' ', 'T').replace(/ UTC$/, '')}Z` : v);
   return Number.isNaN(d.getTime()) ? undefined : d.toISOString();
 }
