@@ -11,7 +11,7 @@ import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { crc32, deflateRawSync, gzipSync } from 'node:zlib';
+import { brotliCompressSync, constants as zlibConstants, crc32, deflateRawSync, gzipSync } from 'node:zlib';
 import { fetchUrl, type FetchOptions } from '../../operator/src/feeds/fetch.ts';
 import { runIngestion, type IngestionConfig, type IngestSink } from '../../operator/src/feeds/ingest.ts';
 import type { IngestedIndicator, RunReport } from '../../operator/src/feeds/pipeline.ts';
@@ -61,6 +61,7 @@ async function listen(handler: Handler): Promise<{ server: Server; base: string 
 const hits = new Map<string, number>();
 const noSleep: FetchOptions = { backoffMs: 1, sleep: () => Promise.resolve() };
 let feodoCsv: Buffer;
+let encodedZipBomb: { gzip: Buffer; br: Buffer };
 let feeds: { server: Server; base: string };
 
 function feedServer(): Handler {
@@ -88,6 +89,10 @@ function feedServer(): Handler {
     '/two.zip': (_req, res) => ok(res, zip({ 'readme.txt': Buffer.from('hello'), 'ipblocklist.csv': feodoCsv })),
     '/login.html': (_req, res) => ok(res, '<!DOCTYPE html>\n<html><body>Please log in</body></html>', { 'content-type': 'text/csv' }),
     '/bomb.gz': (_req, res) => ok(res, gzipSync(Buffer.alloc(20 << 20, 0x41))),
+    // A "zip" (local-header magic, then 32 MiB of zeros) sent with Content-Encoding: tens of KB on the wire.
+    '/bomb-gzip.zip': (_req, res) => ok(res, encodedZipBomb.gzip, { 'content-encoding': 'gzip' }),
+    '/bomb-br.zip': (_req, res) => ok(res, encodedZipBomb.br, { 'content-encoding': 'br' }),
+    '/bomb-br.json': (_req, res) => ok(res, encodedZipBomb.br, { 'content-encoding': 'br', 'content-type': 'application/taxii+json;version=2.1' }),
     '/truncated.csv': (_req, res) => {
       res.writeHead(200, { 'content-length': String(feodoCsv.length * 2) });
       res.write(feodoCsv);
@@ -131,6 +136,8 @@ const rejectsWith = (code: string) => (e: unknown): boolean => {
 
 before(async () => {
   feodoCsv = await readFile(`${fixtures}feodo-ipblocklist.csv`);
+  const bomb = Buffer.concat([Buffer.from([0x50, 0x4b, 0x03, 0x04]), Buffer.alloc(32 << 20)]);
+  encodedZipBomb = { gzip: gzipSync(bomb), br: brotliCompressSync(bomb, { params: { [zlibConstants.BROTLI_PARAM_QUALITY]: 4 } }) };
   feeds = await listen(feedServer());
 });
 after(() => {
@@ -172,6 +179,17 @@ describe('fetchUrl against a local HTTP server', () => {
   test('a gzip bomb stops at the decompressed size limit', async () => {
     await assert.rejects(body(await fetchUrl(`${feeds.base}/bomb.gz`, { ...noSleep, maxDecompressedBytes: 1 << 20 })), rejectsWith('too-large'));
     await assert.rejects(body(await fetchUrl(`${feeds.base}/bomb.gz`, { ...noSleep, maxBytes: 1000 })), rejectsWith('too-large'));
+  });
+
+  test('Content-Encoding cannot smuggle a bomb past the limits: the zip spool and unpacked pages count decoded bytes (trust model)', async () => {
+    assert.ok(encodedZipBomb.gzip.length < 64 * 1024 && encodedZipBomb.br.length < 64 * 1024, 'the attack sends little');
+    for (const path of ['/bomb-gzip.zip', '/bomb-br.zip']) {
+      // Before: 32 MiB went to the spool file whatever the limits, and the run failed later as bad-archive.
+      await assert.rejects(body(await fetchUrl(`${feeds.base}${path}`, { ...noSleep, maxBytes: 1 << 20 })), rejectsWith('too-large'), `${path} maxBytes`);
+      await assert.rejects(body(await fetchUrl(`${feeds.base}${path}`, { ...noSleep, maxDecompressedBytes: 1 << 20 })), rejectsWith('too-large'), `${path} maxDecompressedBytes`);
+    }
+    // Without unpacking (how TAXII pages are read), the decoded bytes are counted too.
+    await assert.rejects(body(await fetchUrl(`${feeds.base}/bomb-br.json`, { ...noSleep, unpack: false, maxDecompressedBytes: 1 << 20 })), rejectsWith('too-large'));
   });
 
   test('truncated downloads and truncated gzip are errors, not short feeds', async () => {

@@ -5,7 +5,8 @@
  *   `not-modified` outcome.
  * - Time limits: `connectTimeoutMs` until the response headers arrive, `idleTimeoutMs` between
  *   body bytes, `timeoutMs` for the whole transfer (FeedError 'timeout').
- * - Size limits: `maxBytes` as transferred and `maxDecompressedBytes` after gzip/zip.
+ * - Size limits: `maxBytes` as transferred and `maxDecompressedBytes` after Content-Encoding and
+ *   after gzip/zip, on every path (a spooled zip archive also counts against `maxBytes`).
  * - Retries with exponential backoff (and jitter) on network errors and 5xx — never on 4xx,
  *   which will not fix themselves. A failure while the body is already streaming is not retried
  *   (the parser has consumed part of it); it fails the run, and the next scheduled run retries.
@@ -170,8 +171,10 @@ function respond(url: string, res: http.IncomingMessage, opts: FetchOptions): Fe
   }
   let received = 0;
   const raw = limitBytes(bodyStream(res, opts, declared), maxBytes, 'the download', (n) => { received = n; });
-  const decoded = contentDecode(raw, header(res, 'content-encoding'));
-  const body = opts.unpack === false ? decoded : unpack(decoded, limitsOf(opts));
+  // Content-Encoding can expand a small transfer without bound: count what it decodes to on every path (zip spool, TAXII pages included).
+  const limits = limitsOf(opts);
+  const decoded = limitBytes(contentDecode(raw, header(res, 'content-encoding')), limits.maxDecompressedBytes, 'the decoded download');
+  const body = opts.unpack === false ? decoded : unpack(decoded, limits);
   return { status: 'ok', body, etag, lastModified, contentType: header(res, 'content-type'), url, bytesReceived: () => received, header: (name) => header(res, name.toLowerCase()) };
 }
 
