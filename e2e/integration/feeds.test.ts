@@ -333,6 +333,29 @@ describe('TAXII 2.1 client against a local TAXII server', () => {
     assert.equal(r.report.error?.code, 'pagination-loop');
   });
 
+  test('credentials stay with the discovery URL\'s origin: an API root the discovery document names on another host never gets them (trust model)', async () => {
+    const elsewhere: Array<string | undefined> = [];
+    // The "other host": another origin (port) that would serve TAXII to anyone, and records what it is sent.
+    const other = await listen((req, res) => {
+      elsewhere.push(req.headers.authorization);
+      res.writeHead(401, { 'content-type': TAXII_MEDIA_TYPE });
+      res.end(JSON.stringify({ title: 'unauthorized' }));
+    });
+    const discovery = await listen((_req, res) => {
+      res.writeHead(200, { 'content-type': TAXII_MEDIA_TYPE });
+      res.end(JSON.stringify({ title: 'points elsewhere', default: `${other.base}/api1/`, api_roots: [`${other.base}/api1/`] }));
+    });
+    try {
+      const r = await runIngestion({ ...cfg(COLLECTION), source: { kind: 'taxii', discoveryUrl: `${discovery.base}/taxii2/`, collection: COLLECTION } }, { sink: collectingSink() });
+      assert.equal(r.report.outcome, 'failed');
+      assert.deepEqual(elsewhere, [undefined], 'the other origin was asked once, without the token');
+      assert.match(r.report.error?.message ?? '', /credentials were not sent, they go only to http:\/\/127\.0\.0\.1:\d+/);
+    } finally {
+      other.server.close();
+      discovery.server.close();
+    }
+  });
+
   test('unknown collection names the available ones', async () => {
     const r = await runIngestion(cfg('nope'), { sink: collectingSink() });
     assert.equal(r.report.error?.code, 'bad-config');

@@ -32,6 +32,13 @@ export interface FetchOptions {
   readonly etag?: string | undefined;
   readonly lastModified?: string | undefined;
   readonly credentials?: Credentials | undefined;
+  /**
+   * The only origin (`scheme://host:port`) `credentials` are sent to, on the first request and
+   * across redirects; requests elsewhere go without them. TAXII passes the discovery URL's
+   * origin, so an API root the server names on another host never receives them.
+   * @default the origin of the URL being fetched
+   */
+  readonly credentialOrigin?: string | undefined;
   /** Extra request headers (e.g. Accept). */
   readonly headers?: Readonly<Record<string, string>> | undefined;
   /** @default 15000 */
@@ -126,7 +133,7 @@ function requestHeaders(opts: FetchOptions, withAuth: boolean): Record<string, s
 }
 
 async function fetchOnce(url: string, opts: FetchOptions): Promise<FetchResult> {
-  const origin = new URL(url).origin;
+  const origin = opts.credentialOrigin ?? new URL(url).origin;
   let current = url;
   for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
     const res = await request(current, requestHeaders(opts, new URL(current).origin === origin), opts);
@@ -136,7 +143,7 @@ async function fetchOnce(url: string, opts: FetchOptions): Promise<FetchResult> 
       current = new URL(res.headers.location, current).toString();
       continue;
     }
-    return respond(current, res, opts);
+    return respond(current, res, opts, opts.credentials !== undefined && new URL(current).origin !== origin ? origin : undefined);
   }
   throw new FeedError('http-status', `more than ${MAX_REDIRECTS} redirects starting at ${url}`);
 }
@@ -146,7 +153,7 @@ function header(res: http.IncomingMessage, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-function respond(url: string, res: http.IncomingMessage, opts: FetchOptions): FetchResult {
+function respond(url: string, res: http.IncomingMessage, opts: FetchOptions, withheldFor?: string): FetchResult {
   const status = res.statusCode ?? 0;
   const etag = header(res, 'etag');
   const lastModified = header(res, 'last-modified');
@@ -160,8 +167,7 @@ function respond(url: string, res: http.IncomingMessage, opts: FetchOptions): Fe
   }
   if (status < 200 || status >= 300) {
     res.resume();
-    const hint = status === 401 || status === 403 ? ': check the credentials (secretRef)' : status === 404 ? ': check the URL' : '';
-    throw new FeedError('http-status', `HTTP ${status} from ${redact(url)}${hint}`);
+    throw new FeedError('http-status', `HTTP ${status} from ${redact(url)}${statusHint(status, withheldFor)}`);
   }
   const declared = Number(header(res, 'content-length') ?? NaN);
   const maxBytes = opts.maxBytes ?? FETCH_DEFAULTS.maxBytes;
@@ -176,6 +182,13 @@ function respond(url: string, res: http.IncomingMessage, opts: FetchOptions): Fe
   const decoded = limitBytes(contentDecode(raw, header(res, 'content-encoding')), limits.maxDecompressedBytes, 'the decoded download');
   const body = opts.unpack === false ? decoded : unpack(decoded, limits);
   return { status: 'ok', body, etag, lastModified, contentType: header(res, 'content-type'), url, bytesReceived: () => received, header: (name) => header(res, name.toLowerCase()) };
+}
+
+function statusHint(status: number, withheldFor: string | undefined): string {
+  if (status === 404) return ': check the URL';
+  if (status !== 401 && status !== 403) return '';
+  if (withheldFor === undefined) return ': check the credentials (secretRef)';
+  return `: the credentials were not sent, they go only to ${withheldFor} (the origin of the Feed's URL); point the Feed at this server's own URL if it is meant to have them`;
 }
 
 function limitsOf(opts: FetchOptions): SizeLimits {
