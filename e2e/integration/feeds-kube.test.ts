@@ -51,7 +51,8 @@ async function crds(): Promise<KubeObject[]> {
 }
 
 function ingest(args: string[]): Promise<CliRun> {
-  return runCli(['ingest', ...args], { env: { ...process.env, KUBECONFIG: cp.kubeconfigPath, LOG_LEVEL: 'warn' } });
+  // The feed server listens on loopback, which feeds may only reach when allowed.
+  return runCli(['ingest', '--allow-internal-feeds', '127.0.0.1/32', ...args], { env: { ...process.env, KUBECONFIG: cp.kubeconfigPath, LOG_LEVEL: 'warn' } });
 }
 
 function feed(name: string, path: string): Feed {

@@ -52,17 +52,21 @@ function zip(files: Record<string, Buffer>): Buffer {
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
-async function listen(handler: Handler): Promise<{ server: Server; base: string }> {
+async function listen(handler: Handler, host = '127.0.0.1'): Promise<{ server: Server; base: string }> {
   const server = createServer(handler);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  return { server, base: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+  await new Promise<void>((r) => server.listen(0, host, () => r()));
+  return { server, base: `http://${host}:${(server.address() as AddressInfo).port}` };
 }
 
 const hits = new Map<string, number>();
-const noSleep: FetchOptions = { backoffMs: 1, sleep: () => Promise.resolve() };
+// The test servers listen on loopback, which feeds may only reach when allowed (destinations.ts).
+const LOOPBACK = '127.0.0.1/32';
+const noSleep: FetchOptions = { backoffMs: 1, sleep: () => Promise.resolve(), allowInternal: [LOOPBACK] };
 let feodoCsv: Buffer;
 let encodedZipBomb: { gzip: Buffer; br: Buffer };
 let feeds: { server: Server; base: string };
+// A server on another loopback address, standing for an internal service that feeds must not reach.
+let inside: { server: Server; base: string; hits: number };
 
 function feedServer(): Handler {
   const etag = '"feodo-v1"';
@@ -111,6 +115,9 @@ function feedServer(): Handler {
       else status(res, 401);
     },
     '/redirect': (_req, res) => status(res, 302, { location: '/feodo.csv' }),
+    // Redirects inward: to another loopback address (a second server on 127.0.0.2), and to the cloud metadata service.
+    '/redirect-inside': (_req, res) => status(res, 302, { location: `${inside.base}/admin` }),
+    '/redirect-metadata': (_req, res) => status(res, 302, { location: 'http://169.254.169.254/latest/meta-data/iam/security-credentials/' }),
   };
   return (req, res) => {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
@@ -139,10 +146,58 @@ before(async () => {
   const bomb = Buffer.concat([Buffer.from([0x50, 0x4b, 0x03, 0x04]), Buffer.alloc(32 << 20)]);
   encodedZipBomb = { gzip: gzipSync(bomb), br: brotliCompressSync(bomb, { params: { [zlibConstants.BROTLI_PARAM_QUALITY]: 4 } }) };
   feeds = await listen(feedServer());
+  const i = { hits: 0 };
+  inside = { ...(await listen((_req, res) => { i.hits++; res.end('secret'); }, '127.0.0.2')), get hits() { return i.hits; } };
 });
 after(() => {
   feeds.server.closeAllConnections();
   feeds.server.close();
+  inside.server.close();
+});
+
+describe('feeds may not reach internal addresses (trust model: SSRF)', () => {
+  const plain: FetchOptions = { backoffMs: 1, sleep: () => Promise.resolve() };
+  const port = (): string => new URL(feeds.base).port;
+  // Every one of these reaches the test server (or would) through loopback, link-local or an IPv6 form of it.
+  const refused: Array<[string, () => string]> = [
+    ['an IPv4 loopback literal', () => `http://127.0.0.1:${port()}/feodo.csv`],
+    ['a DNS name that resolves to loopback (checked at connect time)', () => `http://localhost:${port()}/feodo.csv`],
+    ['an IPv4-mapped IPv6 literal', () => `http://[::ffff:127.0.0.1]:${port()}/feodo.csv`],
+    ['the IPv6 loopback', () => `http://[::1]:${port()}/feodo.csv`],
+    ['the cloud metadata service', () => 'http://169.254.169.254/latest/meta-data/'],
+    ['a private address', () => 'http://10.0.0.1/feed.csv'],
+  ];
+  for (const [name, url] of refused) {
+    test(`refused without an allowance: ${name}`, async () => {
+      const before = hits.get('/feodo.csv') ?? 0;
+      const retries: number[] = [];
+      await assert.rejects(fetchUrl(url(), { ...plain, connectTimeoutMs: 2000, onRetry: (a) => retries.push(a) }), (e: unknown) => {
+        assert.ok(e instanceof FeedError && e.code === 'forbidden-destination', String(e));
+        assert.match(e.message, /--allow-internal-feeds/);
+        return true;
+      });
+      assert.equal(hits.get('/feodo.csv') ?? 0, before, 'no request reached the server');
+      assert.deepEqual(retries, [], 'a refused destination is not retried');
+    });
+  }
+
+  test('redirects are checked too: an allowed feed cannot redirect to another internal address or to the metadata service', async () => {
+    const allowed = { ...plain, allowInternal: [LOOPBACK] };
+    await assert.rejects(fetchUrl(`${feeds.base}/redirect-inside`, allowed), rejectsWith('forbidden-destination'));
+    assert.equal(inside.hits, 0, 'the internal service saw nothing');
+    await assert.rejects(fetchUrl(`${feeds.base}/redirect-metadata`, { ...allowed, connectTimeoutMs: 2000 }), rejectsWith('forbidden-destination'));
+    // The allowance is exactly what it names: with 127.0.0.2 allowed too, the same redirect is followed.
+    assert.equal(await body(await fetchUrl(`${feeds.base}/redirect-inside`, { ...plain, allowInternal: [LOOPBACK, '127.0.0.2/32'] })), 'secret');
+  });
+
+  test('threatmesh ingest refuses an internal feed without --allow-internal-feeds and says how to allow it', async () => {
+    const r = await runCli(['ingest', '--source', `${feeds.base}/feodo.csv`, '--preset', 'feodo', '--dry-run']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /forbidden-destination.*127\.0\.0\.1 is loopback.*--allow-internal-feeds/);
+    const bad = await runCli(['ingest', '--source', `${feeds.base}/feodo.csv`, '--preset', 'feodo', '--dry-run', '--allow-internal-feeds', '127.0.0.1/33']);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /--allow-internal-feeds.*127\.0\.0\.1\/33/);
+  });
 });
 
 describe('fetchUrl against a local HTTP server', () => {
@@ -366,7 +421,7 @@ describe('TAXII 2.1 client against a local TAXII server', () => {
 // ---------------------------------------------------------------- CLI
 
 function cli(args: string[]): Promise<CliRun> {
-  return runCli(['ingest', ...args], { maxBuffer: 1 << 24 });
+  return runCli(['ingest', '--allow-internal-feeds', LOOPBACK, ...args], { maxBuffer: 1 << 24 });
 }
 
 describe('threatmesh ingest --source (preview)', () => {

@@ -53,8 +53,13 @@ let kubeconfigPath = '';
 let allowKubeconfigPath = '';
 let feodo: Buffer;
 
-function ingest(args: string[], kubeconfig = kubeconfigPath): Promise<CliRun> {
-  return runCli(['ingest', ...args], { env: { ...process.env, KUBECONFIG: kubeconfig, LOG_LEVEL: 'warn' } });
+/** The operator's Job executor as this test configures it: the feed server listens on loopback, allowed by flag. */
+const executor = (): JobExecutor => new JobExecutor(admin, { image: 'ghcr.io/threatmesh/threatmesh:test', allowInternalFeeds: ['127.0.0.1/32'] });
+
+/** Runs exactly the command of `job`'s container (after the program name) as the CLI. */
+function runJob(job: Job, kubeconfig = kubeconfigPath): Promise<CliRun> {
+  const command = (job.spec as { template: { spec: { containers: Array<{ command: string[] }> } } }).template.spec.containers[0]?.command ?? [];
+  return runCli(command.slice(1), { env: { ...process.env, KUBECONFIG: kubeconfig, LOG_LEVEL: 'warn' } });
 }
 
 async function tokenFor(sa: string, namespace = ns): Promise<string> {
@@ -150,11 +155,11 @@ describe('ingest Job RBAC', () => {
     const created = await admin.create<Feed>(FEEDS, feed);
     // The Job the operator would create (the executor's own manifest), made by the admin: no Job controller runs here.
     const runId = 'feodo-run1';
-    const job = new JobExecutor(admin, { image: 'ghcr.io/threatmesh/threatmesh:test' }).jobFor(created, runId);
+    const job = executor().jobFor(created, runId);
     assert.equal((job.spec as { template: { spec: { serviceAccountName: string } } }).template.spec.serviceAccountName, INGEST_NAME);
     await admin.create(JOBS, job);
 
-    const r = await ingest(['--feed', `${ns}/feodo`, '--run-id', runId]);
+    const r = await runJob(job);
     assert.equal(r.code, 0, r.stderr);
     const items = (await admin.list<ThreatIndicator>(THREAT_INDICATORS, { namespace: ns })).items;
     assert.deepEqual(items.map((i) => i.spec.value).sort(), ['162.243.103.246', '185.117.73.147', '51.178.161.32']);
@@ -174,8 +179,9 @@ describe('ingest Job RBAC', () => {
         spec: { url: `${base}/ipblocklist.csv`, format: 'csv', preset: 'feodo', secretRef: { name: 'feodo-creds' }, allowlists, schedule: { interval: '1h' } },
       });
       const runId = `${name}-run1`;
-      await admin.create(JOBS, new JobExecutor(admin, { image: 'ghcr.io/threatmesh/threatmesh:test' }).jobFor(created, runId));
-      const r = await ingest(['--feed', `${allowNs}/${name}`, '--run-id', runId], allowKubeconfigPath);
+      const spec = executor().jobFor(created, runId);
+      await admin.create(JOBS, spec);
+      const r = await runJob(spec, allowKubeconfigPath);
       const job = await admin.get<Job>(JOBS, runId, allowNs);
       return { code: r.code, stderr: r.stderr, report: JSON.parse(job?.metadata.annotations?.[RUN_REPORT_ANNOTATION] ?? '{}') as JobReport };
     }

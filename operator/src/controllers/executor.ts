@@ -38,6 +38,8 @@ export interface IngestionContext {
   readonly partnerId?: string | undefined;
   /** Path of this partner's Ed25519 private.pem, to sign proposals. */
   readonly signingKeyPath?: string | undefined;
+  /** Internal CIDRs feeds may be fetched from (`--allow-internal-feeds`). @default [] */
+  readonly allowInternalFeeds?: readonly string[] | undefined;
 }
 
 /** Runs ingestion of one Feed once; the in-process executor calls it inside a worker thread. */

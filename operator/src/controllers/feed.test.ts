@@ -37,6 +37,12 @@ function finishJob(kube: MemoryKube, name: string, type: 'Complete' | 'Failed', 
 const jobs = (kube: MemoryKube) => [...kube.objects.keys()].filter((k) => k.startsWith('jobs/')).sort();
 
 describe('FeedReconciler with the Job executor', () => {
+  test('the operator\'s --allow-internal-feeds reaches the Job\'s ingest command, and nothing is allowed without it', () => {
+    const command = (ex: JobExecutor): string[] => (ex.jobFor(feed(), 'r1').spec as { template: { spec: { containers: Array<{ command: string[] }> } } }).template.spec.containers[0]?.command ?? [];
+    assert.deepEqual(command(new JobExecutor(new MemoryKube(), { image: 'i', allowInternalFeeds: ['10.20.0.0/16', '127.0.0.1/32'] })).slice(-2), ['--allow-internal-feeds', '10.20.0.0/16,127.0.0.1/32']);
+    assert.equal(command(new JobExecutor(new MemoryKube(), { image: 'i' })).includes('--allow-internal-feeds'), false);
+  });
+
   test('a new interval Feed gets the finalizer and its first run as an owned Job', async () => {
     const { kube, step, current, ctx } = setup();
     assert.deepEqual(await step(), { requeueAfterMs: 15_000 });

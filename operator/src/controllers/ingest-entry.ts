@@ -19,7 +19,7 @@ export async function runIngestion(feed: Feed, runId: string, ctx: IngestionCont
   try {
     const signer = ctx.signingKeyPath ? SigningKey.fromPem(await readFile(ctx.signingKeyPath, 'utf8')) : undefined;
     const log = createLogger(process.stderr, 'info', { component: 'ingest', runId });
-    const { report } = await runFeedIngestion(feed, { kube, log, now: () => new Date(), partnerId: ctx.partnerId, signer });
+    const { report } = await runFeedIngestion(feed, { kube, log, now: () => new Date(), partnerId: ctx.partnerId, signer, allowInternal: ctx.allowInternalFeeds });
     return report;
   } finally {
     kube.close();

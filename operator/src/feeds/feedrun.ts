@@ -37,6 +37,8 @@ export interface FeedRunDeps {
   readonly now: () => Date;
   readonly partnerId?: string | undefined;
   readonly signer?: SigningKey | undefined;
+  /** Internal CIDRs the run may fetch from (`--allow-internal-feeds`); other internal addresses are refused. @default [] */
+  readonly allowInternal?: readonly string[] | undefined;
   /** Extra allowlist entries (`--allow`, `--allowlist-file`), added to the Feed's ConfigMap allowlists. */
   readonly allow?: readonly string[] | undefined;
   /** Overrides the shipped warning lists (tests). */
@@ -98,7 +100,7 @@ export async function runFeedIngestion(feed: Feed, deps: FeedRunDeps): Promise<F
     const warningList = deps.warningList ?? (await loadWarningLists(deps.allow ?? [], await readFeedAllowlists(deps.kube, feed)));
     const known = await knownDigests(deps.kube, ns);
     const log = deps.log.child({ feed: `${ns}/${feed.metadata.name}` });
-    result = await runIngestion({ ...cfg, addedAfter: ann[ANNOTATION.taxiiCursor] }, {
+    result = await runIngestion({ ...cfg, fetch: { ...cfg.fetch, allowInternal: deps.allowInternal }, addedAfter: ann[ANNOTATION.taxiiCursor] }, {
       warningList, known, sink,
       onProgress: (r) => log.info('ingest progress', { fetched: r.fetched, new: r.new, duplicate: r.duplicate, rejected: r.rejected }),
     });

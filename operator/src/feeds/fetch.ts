@@ -12,12 +12,16 @@
  *   (the parser has consumed part of it); it fails the run, and the next scheduled run retries.
  * - Credentials (basic, bearer, or a custom header) are passed in by the caller, which reads the
  *   Feed's Secret; they are dropped on a redirect to another origin.
+ * - Destinations: internal addresses (loopback, private, link-local, metadata; destinations.ts)
+ *   are refused for the URL and every redirect, checked on the resolved address at connect
+ *   time, unless `allowInternal` lists their CIDR (FeedError 'forbidden-destination').
  */
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { contentDecode, limitBytes, readZipFile, sniffContainer, unpack, type SizeLimits } from './decompress.ts';
+import { destinationPolicy, guardedLookup, hostRefusal, type DestinationPolicy } from './destinations.ts';
 import { FeedError } from './types.ts';
 import { jitteredBackoff } from '../runtime/ratelimit.ts';
 
@@ -39,6 +43,12 @@ export interface FetchOptions {
    * @default the origin of the URL being fetched
    */
   readonly credentialOrigin?: string | undefined;
+  /**
+   * Internal CIDRs the fetch may reach after all (an operator's `--allow-internal-feeds`);
+   * every other internal address is refused (destinations.ts).
+   * @default [] (no internal address)
+   */
+  readonly allowInternal?: readonly string[] | undefined;
   /** Extra request headers (e.g. Accept). */
   readonly headers?: Readonly<Record<string, string>> | undefined;
   /** @default 15000 */
@@ -97,9 +107,10 @@ export async function fetchUrl(url: string, opts: FetchOptions = {}): Promise<Fe
   const retries = opts.retries ?? FETCH_DEFAULTS.retries;
   const backoff = opts.backoffMs ?? FETCH_DEFAULTS.backoffMs;
   const sleep = opts.sleep ?? sleepDefault;
+  const policy = destinationPolicy(opts.allowInternal ?? []);
   for (let attempt = 0; ; attempt++) {
     try {
-      return await fetchOnce(url, opts);
+      return await fetchOnce(url, opts, policy);
     } catch (err) {
       if (!(err instanceof RetryableError) || attempt >= retries) throw asFeedError(err, attempt);
       // Waits between backoff·2^attempt and twice that (the runtime's equal-jitter backoff, uncapped).
@@ -132,11 +143,11 @@ function requestHeaders(opts: FetchOptions, withAuth: boolean): Record<string, s
   return withAuth ? { ...h, ...authHeaders(opts.credentials) } : h;
 }
 
-async function fetchOnce(url: string, opts: FetchOptions): Promise<FetchResult> {
+async function fetchOnce(url: string, opts: FetchOptions, policy: DestinationPolicy): Promise<FetchResult> {
   const origin = opts.credentialOrigin ?? new URL(url).origin;
   let current = url;
   for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
-    const res = await request(current, requestHeaders(opts, new URL(current).origin === origin), opts);
+    const res = await request(current, requestHeaders(opts, new URL(current).origin === origin), opts, policy);
     const status = res.statusCode ?? 0;
     if (status >= 300 && status < 400 && status !== 304 && res.headers.location !== undefined) {
       res.resume();
@@ -248,20 +259,23 @@ function redact(url: string): string {
   }
 }
 
-function request(url: string, headers: Record<string, string>, opts: FetchOptions): Promise<http.IncomingMessage> {
+function request(url: string, headers: Record<string, string>, opts: FetchOptions, policy: DestinationPolicy): Promise<http.IncomingMessage> {
   const u = new URL(url);
   if (u.protocol !== 'http:' && u.protocol !== 'https:') return Promise.reject(new FeedError('bad-config', `unsupported URL scheme ${u.protocol} (use http or https)`));
+  const refused = hostRefusal(policy, u.hostname);
+  if (refused !== undefined) return Promise.reject(refused);
   const mod = u.protocol === 'https:' ? https : http;
   const connectMs = opts.connectTimeoutMs ?? FETCH_DEFAULTS.connectTimeoutMs;
   return new Promise((resolve, reject) => {
-    const req = mod.request(u, { method: 'GET', headers, signal: opts.signal }, (res) => {
+    // The guarded lookup checks the very addresses the socket connects to (names; literals are checked above).
+    const req = mod.request(u, { method: 'GET', headers, signal: opts.signal, lookup: guardedLookup(policy) }, (res) => {
       clearTimeout(timer);
       resolve(res);
     });
     const timer = setTimeout(() => req.destroy(new RetryableError(`connection to ${u.host} timed out after ${connectMs} ms (no response headers)`)), connectMs);
     req.on('error', (err) => {
       clearTimeout(timer);
-      if (err instanceof RetryableError) reject(err);
+      if (err instanceof RetryableError || err instanceof FeedError) reject(err);
       else if ((err as { name?: string }).name === 'AbortError') reject(new FeedError('network', 'the fetch was cancelled'));
       else reject(new RetryableError(`request to ${redact(url)} failed: ${(err).message}`));
     });
