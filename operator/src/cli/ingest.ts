@@ -31,6 +31,7 @@ import { readFeedAllowlists } from '../feeds/allowlists.ts';
 import { readFeedSecret, runFeedIngestion } from '../feeds/feedrun.ts';
 import { feedToConfig } from '../feeds/feedconfig.ts';
 import { destinationPolicy } from '../feeds/destinations.ts';
+import { keySigner } from '../feeds/signer.ts';
 import { loadWarningLists, parseListFile, type NamedAllowlist } from '../feeds/warninglists.ts';
 
 const FORMATS = ['csv', 'lines', 'json', 'jsonl', 'stix', 'misp', 'taxii'] as const;
@@ -268,7 +269,7 @@ async function ingestFeed(opts: IngestCliOptions, ref: string, allow: readonly s
     await previewConfig(cfg, opts, { entries: allow, lists }, env, log.child({ feed: ref }));
     return;
   }
-  const signer = opts.signingKey === undefined ? undefined : SigningKey.fromPem(await readFile(opts.signingKey, 'utf8'));
+  const signer = opts.signingKey === undefined ? undefined : keySigner(SigningKey.fromPem(await readFile(opts.signingKey, 'utf8')));
   const started = new Date();
   const { report, proposals } = await runFeedIngestion(feed, { kube, log, now: () => new Date(), partnerId: opts.partnerId, signer, allow, allowInternal: opts.allowInternalFeeds });
   log.info('ingest finished', { feed: ref, outcome: report.outcome, fetched: report.fetched, new: report.new, created: proposals.created, alreadyExisted: proposals.alreadyExisted, refused: proposals.refused, refusals: proposals.refusals, error: report.error });

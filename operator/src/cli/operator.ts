@@ -153,7 +153,7 @@ export function registerOperator(program: Command, env: CliEnv, log: Logger): vo
     .option('--leader-elect', 'elect a leader on a coordination.k8s.io Lease so only one replica reconciles', false)
     .option('--leader-election-namespace <ns>', `namespace of the Lease (default: --namespace or ${OPERATOR_NAMESPACE})`)
     .option('--identity <id>', 'this replica\'s identity in the Lease and Events (default: hostname-pid)')
-    .option('--executor <kind>', 'how Feed runs execute: job (Kubernetes Jobs) or inprocess (worker thread, local sandbox)', 'job')
+    .option('--executor <kind>', 'how Feed runs execute: job (Kubernetes Jobs) or inprocess (a child process of the operator, local sandbox)', 'job')
     .option('--job-image <image>', 'image of ingestion Jobs (needed with --executor job)')
     .option('--job-service-account <name>', 'ServiceAccount of ingestion Jobs, in each Feed namespace (see config/rbac/ingest.yaml)', INGEST_NAME)
     .option('--allow-internal-feeds <cidr>', 'let Feeds fetch from these internal addresses (loopback, private, link-local and cloud metadata are refused otherwise), for ingestion Jobs and in-process runs; comma-separated or repeated', cidrList)

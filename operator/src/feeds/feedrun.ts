@@ -8,7 +8,6 @@
 import type { Feed } from '../api/types.ts';
 import { FEEDS } from '../api/schemas/index.ts';
 import { FEED_CREDENTIALS_LABEL, FEED_CREDENTIALS_ROLE } from '../api/schemas/feed.ts';
-import type { SigningKey } from '../domain/signature.ts';
 import type { Logger } from '../log.ts';
 import { ApiError, type KubeClient } from '../runtime/client.ts';
 import type { KubeObject, ResourceRef } from '../runtime/types.ts';
@@ -17,6 +16,7 @@ import { feedToConfig } from './feedconfig.ts';
 import { runIngestion, type IngestionResult } from './ingest.ts';
 import { emptyReport, errorInfo, type RunReport } from './pipeline.ts';
 import { durationMs, knownDigests, ProposalSink, type ProposalCounts } from './propose.ts';
+import type { ProposalSigner } from './signer.ts';
 import { FeedError } from './types.ts';
 import { loadWarningLists, type WarningList } from './warninglists.ts';
 
@@ -36,7 +36,8 @@ export interface FeedRunDeps {
   readonly log: Logger;
   readonly now: () => Date;
   readonly partnerId?: string | undefined;
-  readonly signer?: SigningKey | undefined;
+  /** Signs the proposals (the key, or a request to the process that holds it). */
+  readonly signer?: ProposalSigner | undefined;
   /** Internal CIDRs the run may fetch from (`--allow-internal-feeds`); other internal addresses are refused. @default [] */
   readonly allowInternal?: readonly string[] | undefined;
   /** Extra allowlist entries (`--allow`, `--allowlist-file`), added to the Feed's ConfigMap allowlists. */

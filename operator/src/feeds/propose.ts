@@ -16,12 +16,11 @@ import { getPath } from './json.ts';
 import { THREAT_INDICATORS } from '../api/schemas/index.ts';
 import { indicatorObjectName } from '../domain/canonical.ts';
 import { isCalendarDate } from '../domain/time.ts';
-import type { SigningKey } from '../domain/signature.ts';
-import { signProposal } from '../exchange/entry.ts';
 import { metaOfSpec } from '../exchange/specmeta.ts';
 import { ApiError, type KubeReader, type KubeWriter } from '../runtime/client.ts';
 import type { IngestSink } from './ingest.ts';
 import type { IngestedIndicator, RunReport } from './pipeline.ts';
+import type { ProposalSigner } from './signer.ts';
 
 /** Label on proposed ThreatIndicators naming the Feed. */
 export const FEED_LABEL = 'threatmesh.io/feed';
@@ -34,7 +33,7 @@ export interface ProposalContext {
   readonly feedName: string;
   readonly partnerId?: string | undefined;
   /** Signs `proposal` when given: over canonical {indicator, meta}, meta being the spec's TLP, confidence, labels, validity and feed (exchange/specmeta.ts). */
-  readonly signer?: SigningKey | undefined;
+  readonly signer?: ProposalSigner | undefined;
   readonly confidence?: number | undefined;
   readonly tlp?: Tlp | undefined;
   readonly labels?: readonly string[] | undefined;
@@ -139,7 +138,7 @@ export class ProposalMetaError extends Error {
  * With a signer, spec.proposal signs the indicator with the spec's metadata, which the exchange
  * then carries to every partner; throws {@link ProposalMetaError} when that metadata is invalid.
  */
-export function toThreatIndicator(ind: IngestedIndicator, ctx: ProposalContext, extra: RecordSpecFields = {}): ThreatIndicator {
+export async function toThreatIndicator(ind: IngestedIndicator, ctx: ProposalContext, extra: RecordSpecFields = {}): Promise<ThreatIndicator> {
   const now = ctx.now();
   const spec: ThreatIndicatorSpec = {
     type: ind.type,
@@ -151,7 +150,7 @@ export function toThreatIndicator(ind: IngestedIndicator, ctx: ProposalContext, 
   if (ctx.signer !== undefined && ctx.partnerId !== undefined) {
     const meta = metaOfSpec(spec);
     if (!meta.ok) throw new ProposalMetaError(meta.message);
-    spec.proposal = { partnerId: ctx.partnerId, signature: signProposal(ctx.signer, 'add', { type: ind.type, value: ind.value }, meta.meta) };
+    spec.proposal = { partnerId: ctx.partnerId, signature: await ctx.signer.sign({ type: ind.type, value: ind.value }, meta.meta) };
   }
   return {
     apiVersion: `${THREAT_INDICATORS.group}/${THREAT_INDICATORS.version}`,
@@ -221,7 +220,7 @@ export class ProposalSink implements IngestSink {
 
   private async create(ind: IngestedIndicator & { extra: RecordSpecFields }): Promise<void> {
     try {
-      await this.kube.create(THREAT_INDICATORS, toThreatIndicator(ind, this.ctx, ind.extra));
+      await this.kube.create(THREAT_INDICATORS, await toThreatIndicator(ind, this.ctx, ind.extra));
       this.counts.created++;
     } catch (err) {
       if (err instanceof ApiError && err.status === 409) {
