@@ -371,3 +371,15 @@ describe('properties', () => {
     }), { numRuns: 2000 });
   });
 });
+
+describe('lone UTF-16 surrogates never reach a normalized value (it is hashed as canonical JSON)', () => {
+  const inputs = ['a\ud800.example.net', 'http://a.example.net/\ud800', 'http://a.example.net/?q=\udc00', 'http://u\ud800@a.example.net/', 'x\ud800@a.example.net', '1.2.3.4\ud800', '\udfff'];
+  for (const type of INDICATOR_TYPES) {
+    test(type, () => {
+      for (const raw of inputs) {
+        const r = normalize(type, raw);
+        assert.ok(!r.ok || r.indicator.value.isWellFormed(), `${type} ${JSON.stringify(raw)} → ${r.ok ? JSON.stringify(r.indicator.value) : r.rejection.reason}`);
+      }
+    });
+  }
+});
