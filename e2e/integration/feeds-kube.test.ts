@@ -22,7 +22,8 @@ import { generateKeyPair } from '../../operator/src/domain/signature.ts';
 import { verifyProposal } from '../../operator/src/domain/entry.ts';
 import { metaOfSpec } from '../../operator/src/api/specmeta.ts';
 import { CONFIGMAPS } from '../../operator/src/feeds/allowlists.ts';
-import { ANNOTATION } from '../../operator/src/feeds/feedrun.ts';
+import { ANNOTATION, SECRETS } from '../../operator/src/feeds/feedrun.ts';
+import { FEED_CREDENTIALS_LABEL } from '../../operator/src/api/schemas/feed.ts';
 import { KubeHttpClient } from '../../operator/src/runtime/kube.ts';
 import { loadKubeconfig } from '../../operator/src/runtime/kubeconfig.ts';
 import { applyManifests, parseManifests } from '../../operator/src/runtime/manifest.ts';
@@ -39,7 +40,7 @@ let server: Server;
 let base = '';
 let dir = '';
 let feodo: Buffer;
-let requests: Array<{ path: string; ifNoneMatch: string | undefined }> = [];
+let requests: Array<{ path: string; ifNoneMatch: string | undefined; authorization?: string | undefined }> = [];
 const keys = generateKeyPair();
 
 async function crds(): Promise<KubeObject[]> {
@@ -50,7 +51,8 @@ async function crds(): Promise<KubeObject[]> {
 }
 
 function ingest(args: string[]): Promise<CliRun> {
-  return runCli(['ingest', ...args], { env: { ...process.env, KUBECONFIG: cp.kubeconfigPath, LOG_LEVEL: 'warn' } });
+  // The feed server listens on loopback, which feeds may only reach when allowed.
+  return runCli(['ingest', '--allow-internal-feeds', '127.0.0.1/32', ...args], { env: { ...process.env, KUBECONFIG: cp.kubeconfigPath, LOG_LEVEL: 'warn' } });
 }
 
 function feed(name: string, path: string): Feed {
@@ -68,7 +70,7 @@ async function indicators(feedName: string): Promise<ThreatIndicator[]> {
 before(async () => {
   feodo = await readFile(new URL('operator/src/feeds/fixtures/feodo-ipblocklist.csv', root));
   server = createServer((req, res) => {
-    requests.push({ path: req.url ?? '', ifNoneMatch: req.headers['if-none-match'] });
+    requests.push({ path: req.url ?? '', ifNoneMatch: req.headers['if-none-match'], ...(req.headers.authorization === undefined ? {} : { authorization: req.headers.authorization }) });
     if (req.url === '/login.html') {
       res.writeHead(200);
       res.end('<html><body>login</body></html>');
@@ -166,6 +168,26 @@ describe('threatmesh ingest --feed', () => {
     assert.deepEqual(r.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { value: string }).value).sort(), ['162.243.103.246', '185.117.73.147']);
     const summary = JSON.parse(r.stderr.split('\n').find((l) => l.startsWith('{"summary"')) ?? '{}') as { summary?: { warningLists: Record<string, number> } };
     assert.deepEqual(summary.summary?.warningLists, { 'allowlist:preview-allow': 2, 'public-resolver': 1 });
+  });
+
+  test('a Feed cannot send a Secret that is not labelled as feed credentials (trust model); once labelled, it is sent', async () => {
+    // Any Secret of the namespace, say a database password, named by a Feed pointing at a server that logs what it gets.
+    await kube.create(SECRETS, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'db-password', namespace: ns }, data: { token: Buffer.from('hunter2').toString('base64') } });
+    const f = feed('exfil', '/exfil.csv');
+    f.spec.secretRef = { name: 'db-password' };
+    await kube.create(FEEDS, f);
+    requests = [];
+    const r = await ingest(['--feed', `${ns}/exfil`]);
+    assert.equal(r.code, 1);
+    assert.equal(requests.length, 0, 'nothing was fetched, so nothing was sent');
+    const failed = await kube.get<Feed>(FEEDS, 'exfil', ns);
+    assert.equal(failed?.status?.lastRun?.outcome, 'Failed');
+    assert.match(failed?.status?.lastRun?.message ?? '', new RegExp(`not marked as feed credentials.*kubectl -n ${ns} label secret db-password ${FEED_CREDENTIALS_LABEL}=true`));
+    // The opt-in is the Secret owner's: with the label the credentials go to the Feed's URL.
+    await kube.patch(SECRETS, 'db-password', ns, { metadata: { labels: { [FEED_CREDENTIALS_LABEL]: 'true' } } });
+    const ok = await ingest(['--feed', `${ns}/exfil`]);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.deepEqual(requests.map((q) => q.authorization), ['Bearer hunter2']);
   });
 
   test('a feed that serves HTML fails: exit 1, Failed status with the reason, nothing proposed', async () => {

@@ -11,7 +11,7 @@ import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { crc32, deflateRawSync, gzipSync } from 'node:zlib';
+import { brotliCompressSync, constants as zlibConstants, crc32, deflateRawSync, gzipSync } from 'node:zlib';
 import { fetchUrl, type FetchOptions } from '../../operator/src/feeds/fetch.ts';
 import { runIngestion, type IngestionConfig, type IngestSink } from '../../operator/src/feeds/ingest.ts';
 import type { IngestedIndicator, RunReport } from '../../operator/src/feeds/pipeline.ts';
@@ -52,16 +52,21 @@ function zip(files: Record<string, Buffer>): Buffer {
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
-async function listen(handler: Handler): Promise<{ server: Server; base: string }> {
+async function listen(handler: Handler, host = '127.0.0.1'): Promise<{ server: Server; base: string }> {
   const server = createServer(handler);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  return { server, base: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+  await new Promise<void>((r) => server.listen(0, host, () => r()));
+  return { server, base: `http://${host}:${(server.address() as AddressInfo).port}` };
 }
 
 const hits = new Map<string, number>();
-const noSleep: FetchOptions = { backoffMs: 1, sleep: () => Promise.resolve() };
+// The test servers listen on loopback, which feeds may only reach when allowed (destinations.ts).
+const LOOPBACK = '127.0.0.1/32';
+const noSleep: FetchOptions = { backoffMs: 1, sleep: () => Promise.resolve(), allowInternal: [LOOPBACK] };
 let feodoCsv: Buffer;
+let encodedZipBomb: { gzip: Buffer; br: Buffer };
 let feeds: { server: Server; base: string };
+// A server on another loopback address, standing for an internal service that feeds must not reach.
+let inside: { server: Server; base: string; hits: number };
 
 function feedServer(): Handler {
   const etag = '"feodo-v1"';
@@ -88,6 +93,10 @@ function feedServer(): Handler {
     '/two.zip': (_req, res) => ok(res, zip({ 'readme.txt': Buffer.from('hello'), 'ipblocklist.csv': feodoCsv })),
     '/login.html': (_req, res) => ok(res, '<!DOCTYPE html>\n<html><body>Please log in</body></html>', { 'content-type': 'text/csv' }),
     '/bomb.gz': (_req, res) => ok(res, gzipSync(Buffer.alloc(20 << 20, 0x41))),
+    // A "zip" (local-header magic, then 32 MiB of zeros) sent with Content-Encoding: tens of KB on the wire.
+    '/bomb-gzip.zip': (_req, res) => ok(res, encodedZipBomb.gzip, { 'content-encoding': 'gzip' }),
+    '/bomb-br.zip': (_req, res) => ok(res, encodedZipBomb.br, { 'content-encoding': 'br' }),
+    '/bomb-br.json': (_req, res) => ok(res, encodedZipBomb.br, { 'content-encoding': 'br', 'content-type': 'application/taxii+json;version=2.1' }),
     '/truncated.csv': (_req, res) => {
       res.writeHead(200, { 'content-length': String(feodoCsv.length * 2) });
       res.write(feodoCsv);
@@ -106,6 +115,9 @@ function feedServer(): Handler {
       else status(res, 401);
     },
     '/redirect': (_req, res) => status(res, 302, { location: '/feodo.csv' }),
+    // Redirects inward: to another loopback address (a second server on 127.0.0.2), and to the cloud metadata service.
+    '/redirect-inside': (_req, res) => status(res, 302, { location: `${inside.base}/admin` }),
+    '/redirect-metadata': (_req, res) => status(res, 302, { location: 'http://169.254.169.254/latest/meta-data/iam/security-credentials/' }),
   };
   return (req, res) => {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
@@ -131,11 +143,61 @@ const rejectsWith = (code: string) => (e: unknown): boolean => {
 
 before(async () => {
   feodoCsv = await readFile(`${fixtures}feodo-ipblocklist.csv`);
+  const bomb = Buffer.concat([Buffer.from([0x50, 0x4b, 0x03, 0x04]), Buffer.alloc(32 << 20)]);
+  encodedZipBomb = { gzip: gzipSync(bomb), br: brotliCompressSync(bomb, { params: { [zlibConstants.BROTLI_PARAM_QUALITY]: 4 } }) };
   feeds = await listen(feedServer());
+  const i = { hits: 0 };
+  inside = { ...(await listen((_req, res) => { i.hits++; res.end('secret'); }, '127.0.0.2')), get hits() { return i.hits; } };
 });
 after(() => {
   feeds.server.closeAllConnections();
   feeds.server.close();
+  inside.server.close();
+});
+
+describe('feeds may not reach internal addresses (trust model: SSRF)', () => {
+  const plain: FetchOptions = { backoffMs: 1, sleep: () => Promise.resolve() };
+  const port = (): string => new URL(feeds.base).port;
+  // Every one of these reaches the test server (or would) through loopback, link-local or an IPv6 form of it.
+  const refused: Array<[string, () => string]> = [
+    ['an IPv4 loopback literal', () => `http://127.0.0.1:${port()}/feodo.csv`],
+    ['a DNS name that resolves to loopback (checked at connect time)', () => `http://localhost:${port()}/feodo.csv`],
+    ['an IPv4-mapped IPv6 literal', () => `http://[::ffff:127.0.0.1]:${port()}/feodo.csv`],
+    ['the IPv6 loopback', () => `http://[::1]:${port()}/feodo.csv`],
+    ['the cloud metadata service', () => 'http://169.254.169.254/latest/meta-data/'],
+    ['a private address', () => 'http://10.0.0.1/feed.csv'],
+  ];
+  for (const [name, url] of refused) {
+    test(`refused without an allowance: ${name}`, async () => {
+      const before = hits.get('/feodo.csv') ?? 0;
+      const retries: number[] = [];
+      await assert.rejects(fetchUrl(url(), { ...plain, connectTimeoutMs: 2000, onRetry: (a) => retries.push(a) }), (e: unknown) => {
+        assert.ok(e instanceof FeedError && e.code === 'forbidden-destination', String(e));
+        assert.match(e.message, /--allow-internal-feeds/);
+        return true;
+      });
+      assert.equal(hits.get('/feodo.csv') ?? 0, before, 'no request reached the server');
+      assert.deepEqual(retries, [], 'a refused destination is not retried');
+    });
+  }
+
+  test('redirects are checked too: an allowed feed cannot redirect to another internal address or to the metadata service', async () => {
+    const allowed = { ...plain, allowInternal: [LOOPBACK] };
+    await assert.rejects(fetchUrl(`${feeds.base}/redirect-inside`, allowed), rejectsWith('forbidden-destination'));
+    assert.equal(inside.hits, 0, 'the internal service saw nothing');
+    await assert.rejects(fetchUrl(`${feeds.base}/redirect-metadata`, { ...allowed, connectTimeoutMs: 2000 }), rejectsWith('forbidden-destination'));
+    // The allowance is exactly what it names: with 127.0.0.2 allowed too, the same redirect is followed.
+    assert.equal(await body(await fetchUrl(`${feeds.base}/redirect-inside`, { ...plain, allowInternal: [LOOPBACK, '127.0.0.2/32'] })), 'secret');
+  });
+
+  test('threatmesh ingest refuses an internal feed without --allow-internal-feeds and says how to allow it', async () => {
+    const r = await runCli(['ingest', '--source', `${feeds.base}/feodo.csv`, '--preset', 'feodo', '--dry-run']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /forbidden-destination.*127\.0\.0\.1 is loopback.*--allow-internal-feeds/);
+    const bad = await runCli(['ingest', '--source', `${feeds.base}/feodo.csv`, '--preset', 'feodo', '--dry-run', '--allow-internal-feeds', '127.0.0.1/33']);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /--allow-internal-feeds.*127\.0\.0\.1\/33/);
+  });
 });
 
 describe('fetchUrl against a local HTTP server', () => {
@@ -172,6 +234,17 @@ describe('fetchUrl against a local HTTP server', () => {
   test('a gzip bomb stops at the decompressed size limit', async () => {
     await assert.rejects(body(await fetchUrl(`${feeds.base}/bomb.gz`, { ...noSleep, maxDecompressedBytes: 1 << 20 })), rejectsWith('too-large'));
     await assert.rejects(body(await fetchUrl(`${feeds.base}/bomb.gz`, { ...noSleep, maxBytes: 1000 })), rejectsWith('too-large'));
+  });
+
+  test('Content-Encoding cannot smuggle a bomb past the limits: the zip spool and unpacked pages count decoded bytes (trust model)', async () => {
+    assert.ok(encodedZipBomb.gzip.length < 64 * 1024 && encodedZipBomb.br.length < 64 * 1024, 'the attack sends little');
+    for (const path of ['/bomb-gzip.zip', '/bomb-br.zip']) {
+      // Before: 32 MiB went to the spool file whatever the limits, and the run failed later as bad-archive.
+      await assert.rejects(body(await fetchUrl(`${feeds.base}${path}`, { ...noSleep, maxBytes: 1 << 20 })), rejectsWith('too-large'), `${path} maxBytes`);
+      await assert.rejects(body(await fetchUrl(`${feeds.base}${path}`, { ...noSleep, maxDecompressedBytes: 1 << 20 })), rejectsWith('too-large'), `${path} maxDecompressedBytes`);
+    }
+    // Without unpacking (how TAXII pages are read), the decoded bytes are counted too.
+    await assert.rejects(body(await fetchUrl(`${feeds.base}/bomb-br.json`, { ...noSleep, unpack: false, maxDecompressedBytes: 1 << 20 })), rejectsWith('too-large'));
   });
 
   test('truncated downloads and truncated gzip are errors, not short feeds', async () => {
@@ -315,6 +388,29 @@ describe('TAXII 2.1 client against a local TAXII server', () => {
     assert.equal(r.report.error?.code, 'pagination-loop');
   });
 
+  test('credentials stay with the discovery URL\'s origin: an API root the discovery document names on another host never gets them (trust model)', async () => {
+    const elsewhere: Array<string | undefined> = [];
+    // The "other host": another origin (port) that would serve TAXII to anyone, and records what it is sent.
+    const other = await listen((req, res) => {
+      elsewhere.push(req.headers.authorization);
+      res.writeHead(401, { 'content-type': TAXII_MEDIA_TYPE });
+      res.end(JSON.stringify({ title: 'unauthorized' }));
+    });
+    const discovery = await listen((_req, res) => {
+      res.writeHead(200, { 'content-type': TAXII_MEDIA_TYPE });
+      res.end(JSON.stringify({ title: 'points elsewhere', default: `${other.base}/api1/`, api_roots: [`${other.base}/api1/`] }));
+    });
+    try {
+      const r = await runIngestion({ ...cfg(COLLECTION), source: { kind: 'taxii', discoveryUrl: `${discovery.base}/taxii2/`, collection: COLLECTION } }, { sink: collectingSink() });
+      assert.equal(r.report.outcome, 'failed');
+      assert.deepEqual(elsewhere, [undefined], 'the other origin was asked once, without the token');
+      assert.match(r.report.error?.message ?? '', /credentials were not sent, they go only to http:\/\/127\.0\.0\.1:\d+/);
+    } finally {
+      other.server.close();
+      discovery.server.close();
+    }
+  });
+
   test('unknown collection names the available ones', async () => {
     const r = await runIngestion(cfg('nope'), { sink: collectingSink() });
     assert.equal(r.report.error?.code, 'bad-config');
@@ -325,7 +421,7 @@ describe('TAXII 2.1 client against a local TAXII server', () => {
 // ---------------------------------------------------------------- CLI
 
 function cli(args: string[]): Promise<CliRun> {
-  return runCli(['ingest', ...args], { maxBuffer: 1 << 24 });
+  return runCli(['ingest', '--allow-internal-feeds', LOOPBACK, ...args], { maxBuffer: 1 << 24 });
 }
 
 describe('threatmesh ingest --source (preview)', () => {

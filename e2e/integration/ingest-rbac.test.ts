@@ -18,7 +18,8 @@ import { startControlPlane, type ControlPlane } from '../harness/controlplane.ts
 import { uniqueSuffix } from '../harness/env.ts';
 import type { Feed, ThreatIndicator } from '../../operator/src/api/types.ts';
 import { FEEDS, THREAT_INDICATORS } from '../../operator/src/api/schemas/index.ts';
-import { INGEST_NAME, ingestClusterRole, ingestNamespaceManifests, ingestRbacManifests } from '../../operator/src/api/manifests.ts';
+import { INGEST_NAME, feedCredentialsManifests, ingestClusterRole, ingestNamespaceManifests, ingestRbacManifests } from '../../operator/src/api/manifests.ts';
+import { FEED_CREDENTIALS_LABEL } from '../../operator/src/api/schemas/feed.ts';
 import { JOBS, JobExecutor, type Job } from '../../operator/src/controllers/jobexecutor.ts';
 import { RUN_REPORT_ANNOTATION } from '../../operator/src/api/reasons.ts';
 import { CONFIGMAPS } from '../../operator/src/feeds/allowlists.ts';
@@ -52,8 +53,13 @@ let kubeconfigPath = '';
 let allowKubeconfigPath = '';
 let feodo: Buffer;
 
-function ingest(args: string[], kubeconfig = kubeconfigPath): Promise<CliRun> {
-  return runCli(['ingest', ...args], { env: { ...process.env, KUBECONFIG: kubeconfig, LOG_LEVEL: 'warn' } });
+/** The operator's Job executor as this test configures it: the feed server listens on loopback, allowed by flag. */
+const executor = (): JobExecutor => new JobExecutor(admin, { image: 'ghcr.io/threatmesh/threatmesh:test', allowInternalFeeds: ['127.0.0.1/32'] });
+
+/** Runs exactly the command of `job`'s container (after the program name) as the CLI. */
+function runJob(job: Job, kubeconfig = kubeconfigPath): Promise<CliRun> {
+  const command = (job.spec as { template: { spec: { containers: Array<{ command: string[] }> } } }).template.spec.containers[0]?.command ?? [];
+  return runCli(command.slice(1), { env: { ...process.env, KUBECONFIG: kubeconfig, LOG_LEVEL: 'warn' } });
 }
 
 async function tokenFor(sa: string, namespace = ns): Promise<string> {
@@ -107,6 +113,11 @@ before(async () => {
   await applyManifests(admin, crds, 'ingest-rbac-test');
   for (const name of [ns, otherNs, allowNs]) await admin.create(namespaces, { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
   await applyManifests(admin, ingestRbacManifests(ns, roleName) as unknown as KubeObject[], 'ingest-rbac-test');
+  // The namespace lists its Feeds' credentials Secrets by name: the ingest ServiceAccount reads those and no other.
+  await applyManifests(admin, feedCredentialsManifests(ns, ['feodo-creds'], roleName) as unknown as KubeObject[], 'ingest-rbac-test');
+  await applyManifests(admin, feedCredentialsManifests(allowNs, ['feodo-creds'], roleName) as unknown as KubeObject[], 'ingest-rbac-test');
+  // A Secret no Role lists, which a Feed run must not be able to read.
+  await admin.create(SECRETS, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'db-password', namespace: ns, labels: { [FEED_CREDENTIALS_LABEL]: 'true' } }, data: { token: Buffer.from('hunter2').toString('base64') } });
   const token = await tokenFor(roleName);
   kubeconfigPath = join(dir, 'kubeconfig');
   await writeFile(kubeconfigPath, tokenKubeconfig(adminConfig, token), { mode: 0o600 });
@@ -135,7 +146,7 @@ describe('ingest Job RBAC', () => {
   });
 
   test('ingest --feed --run-id under the ingest ServiceAccount proposes indicators and reports into its Job', async () => {
-    const secret = { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'feodo-creds', namespace: ns }, data: { token: Buffer.from(bearer).toString('base64') } };
+    const secret = { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'feodo-creds', namespace: ns, labels: { [FEED_CREDENTIALS_LABEL]: 'true' } }, data: { token: Buffer.from(bearer).toString('base64') } };
     await admin.create(SECRETS, secret);
     const feed: Feed = {
       apiVersion: 'threatmesh.io/v1alpha1', kind: 'Feed', metadata: { name: 'feodo', namespace: ns },
@@ -144,11 +155,11 @@ describe('ingest Job RBAC', () => {
     const created = await admin.create<Feed>(FEEDS, feed);
     // The Job the operator would create (the executor's own manifest), made by the admin: no Job controller runs here.
     const runId = 'feodo-run1';
-    const job = new JobExecutor(admin, { image: 'ghcr.io/threatmesh/threatmesh:test' }).jobFor(created, runId);
+    const job = executor().jobFor(created, runId);
     assert.equal((job.spec as { template: { spec: { serviceAccountName: string } } }).template.spec.serviceAccountName, INGEST_NAME);
     await admin.create(JOBS, job);
 
-    const r = await ingest(['--feed', `${ns}/feodo`, '--run-id', runId]);
+    const r = await runJob(job);
     assert.equal(r.code, 0, r.stderr);
     const items = (await admin.list<ThreatIndicator>(THREAT_INDICATORS, { namespace: ns })).items;
     assert.deepEqual(items.map((i) => i.spec.value).sort(), ['162.243.103.246', '185.117.73.147', '51.178.161.32']);
@@ -168,14 +179,15 @@ describe('ingest Job RBAC', () => {
         spec: { url: `${base}/ipblocklist.csv`, format: 'csv', preset: 'feodo', secretRef: { name: 'feodo-creds' }, allowlists, schedule: { interval: '1h' } },
       });
       const runId = `${name}-run1`;
-      await admin.create(JOBS, new JobExecutor(admin, { image: 'ghcr.io/threatmesh/threatmesh:test' }).jobFor(created, runId));
-      const r = await ingest(['--feed', `${allowNs}/${name}`, '--run-id', runId], allowKubeconfigPath);
+      const spec = executor().jobFor(created, runId);
+      await admin.create(JOBS, spec);
+      const r = await runJob(spec, allowKubeconfigPath);
       const job = await admin.get<Job>(JOBS, runId, allowNs);
       return { code: r.code, stderr: r.stderr, report: JSON.parse(job?.metadata.annotations?.[RUN_REPORT_ANNOTATION] ?? '{}') as JobReport };
     }
 
     before(async () => {
-      await admin.create(SECRETS, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'feodo-creds', namespace: allowNs }, data: { token: Buffer.from(bearer).toString('base64') } });
+      await admin.create(SECRETS, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'feodo-creds', namespace: allowNs, labels: { [FEED_CREDENTIALS_LABEL]: 'true' } }, data: { token: Buffer.from(bearer).toString('base64') } });
       await admin.create(CONFIGMAPS, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'partner-allow', namespace: allowNs }, data: { 'partners.txt': '# partner VPN endpoint, listed twice by the fixture\n51.178.161.32\n\n' } });
       await admin.create(CONFIGMAPS, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'threatmesh-allowlist', namespace: allowNs }, data: { default: '185.117.73.147  # the namespace default\n' } });
     });
@@ -213,6 +225,7 @@ describe('ingest Job RBAC', () => {
     ['list Secrets cluster-wide', () => asIngest.list(SECRETS, {})],
     ['list Secrets in its own namespace', () => asIngest.list(SECRETS, { namespace: ns })],
     ['get a Secret in another namespace', () => asIngest.get(SECRETS, 'feodo-creds', otherNs)],
+    ['get a Secret of its own namespace that the credentials Role does not list', () => asIngest.get(SECRETS, 'db-password', ns)],
     ['write Feed status', () => asIngest.patchStatus(FEEDS, 'feodo', ns, { status: { lastRun: { outcome: 'Succeeded' } } })],
     ['create a Job', () => asIngest.create(JOBS, { apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'escape', namespace: ns }, spec: { template: { spec: { restartPolicy: 'Never', containers: [{ name: 'x', image: 'x' }] } } } })],
     ['list ThreatIndicators in another namespace', () => asIngest.list(THREAT_INDICATORS, { namespace: otherNs })],

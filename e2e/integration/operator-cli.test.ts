@@ -66,7 +66,7 @@ function logged(msg: string): Promise<Record<string, unknown> | undefined> {
 
 test('threatmesh operator runs, ingests a Feed in-process, serves metrics and stops on SIGTERM', async () => {
   const main = new URL('operator/src/main.ts', root).pathname;
-  child = spawn(process.execPath, [main, 'operator', '--kubeconfig', cp.kubeconfigPath, '--namespace', ns, '--metrics-bind', '127.0.0.1:0', '--leader-elect', '--identity', 'cli-test', '--executor', 'inprocess'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  child = spawn(process.execPath, [main, 'operator', '--kubeconfig', cp.kubeconfigPath, '--namespace', ns, '--metrics-bind', '127.0.0.1:0', '--leader-elect', '--identity', 'cli-test', '--executor', 'inprocess', '--allow-internal-feeds', '127.0.0.1/32'], { stdio: ['ignore', 'ignore', 'pipe'] });
   let buffered = '';
   child.stderr?.setEncoding('utf8');
   child.stderr?.on('data', (d: string) => {

@@ -183,6 +183,13 @@ describe('the operator under its least-privilege ServiceAccount', () => {
       ['DELETE', `/apis/threatmesh.io/v1alpha1/namespaces/${ns}/feeds/anything`, undefined],
       ['POST', `/apis/threatmesh.io/v1alpha1/namespaces/${ns}/partnernodes`, { apiVersion: 'threatmesh.io/v1alpha1', kind: 'PartnerNode', metadata: { name: 'x' } }],
       ['GET', '/api/v1/secrets', undefined],
+      // Least privilege (issue 11): the operator reads no Secret and no ConfigMap, in no namespace.
+      ['GET', `/api/v1/namespaces/${ns}/secrets/anything`, undefined],
+      ['GET', `/api/v1/namespaces/${samplesNs}/secrets/anything`, undefined],
+      ['GET', '/api/v1/configmaps', undefined],
+      ['GET', `/api/v1/namespaces/${ns}/configmaps`, undefined],
+      ['GET', `/api/v1/namespaces/${ns}/configmaps/threatmesh-allowlist`, undefined],
+      ['GET', '/api/v1/configmaps?watch=true', undefined],
       ['GET', `/apis/coordination.k8s.io/v1/namespaces/default/leases`, undefined],
     ];
     for (const [method, path, body] of denied) assert.equal((await saKube.call(method, path, body)).status, 403, `${method} ${path}`);

@@ -7,7 +7,7 @@
  */
 import type { Phase, RevocationRecord, ThreatIndicator, VoteRecord } from './types.ts';
 import { indicatorDigest } from '../domain/canonical.ts';
-import { normalize } from '../domain/indicator.ts';
+import { isNormalizedAsLogged, normalize } from '../domain/indicator.ts';
 import { decideQuorum, type IgnoredVote, type Vote, type Voter } from '../domain/quorum.ts';
 import { DEFAULT_VOTING_WINDOW_MS, ROUND_SKEW_MS, verifyProposal, voteSubject } from '../domain/entry.ts';
 import { REASON } from './reasons.ts';
@@ -46,8 +46,10 @@ export interface RevocationVerdict {
 
 const FORGED_VOTE = new Set(['bad-signature', 'unknown-partner', 'not-a-voter', 'wrong-digest']);
 
-/** A spec problem: the value is not in the canonical form, with what it should be. Pure. */
+/** A spec problem: the value is not in the canonical form (for a replicated object: nor in the form its log entry was written in), with what it should be. Pure. */
 export function specProblem(ti: ThreatIndicator): string | undefined {
+  // An object replicated from the log keeps the form its entry was logged in (an older normalization version).
+  if (ti.status?.logIndex !== undefined && isNormalizedAsLogged(ti.spec.type, ti.spec.value)) return undefined;
   const n = normalize(ti.spec.type, ti.spec.value);
   if (!n.ok) return `spec.value ${JSON.stringify(ti.spec.value)} is not a valid ${ti.spec.type}: ${n.rejection.message}`;
   if (n.indicator.value !== ti.spec.value) return `spec.value ${JSON.stringify(ti.spec.value)} is not normalized: use ${JSON.stringify(n.indicator.value)} (recreate the object; spec is immutable)`;

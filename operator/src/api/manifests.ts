@@ -2,6 +2,7 @@
  * Non-CRD manifests derived from the same source: the operator's least-privilege RBAC and the
  * ValidatingWebhookConfiguration. The generator writes them to config/; tests apply them as-is.
  */
+import { FEED_CREDENTIALS_LABEL, FEED_CREDENTIALS_ROLE } from './schemas/feed.ts';
 import { GROUP, VERSION } from './schemas/index.ts';
 
 /** Default names used by the generated manifests. */
@@ -20,8 +21,13 @@ export const WEBHOOK_NAME = 'threatindicators.threatmesh.io';
 type Manifest = Record<string, unknown>;
 
 /**
- * The operator's ClusterRole: exactly what the three controllers, the Job executor, the
- * in-process executor and the partner exchange use, nothing else.
+ * The operator's ClusterRole: exactly what the three controllers, the Job executor and the
+ * partner exchange use, nothing else. No Secrets and no ConfigMaps: the operator itself
+ * reads neither (Feed credentials and allowlists are read by the ingestion run, under the ingest
+ * ServiceAccount). The in-process executor (local sandbox) runs ingestion under the operator's
+ * own identity; in a cluster that needs the grants of {@link ingestNamespaceManifests} and
+ * {@link feedCredentialsManifests} bound to the operator's ServiceAccount in each Feed namespace
+ * (docs/adr/2026-12-06-least-privilege-feed-credentials.md).
  */
 export function operatorClusterRole(name = OPERATOR_NAME): Manifest {
   const kinds = ['feeds', 'threatindicators', 'partnernodes'];
@@ -38,8 +44,6 @@ export function operatorClusterRole(name = OPERATOR_NAME): Manifest {
       { apiGroups: [GROUP], resources: kinds.map((k) => `${k}/finalizers`), verbs: ['update'] },
       { apiGroups: ['batch'], resources: ['jobs'], verbs: ['create', 'get', 'list', 'watch', 'delete'] },
       { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
-      { apiGroups: [''], resources: ['secrets'], verbs: ['get'] },
-      { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'watch'] },
     ],
   };
 }
@@ -68,11 +72,12 @@ export function rbacManifests(namespace = OPERATOR_NAMESPACE, name = OPERATOR_NA
 
 /**
  * The ClusterRole of ingestion Jobs: exactly the calls `threatmesh ingest --feed NS/NAME
- * --run-id JOB` makes in the Feed's namespace — read the Feed and its credentials Secret, list
- * the existing ThreatIndicators (dedup), get the Feed's allowlist ConfigMaps (spec.allowlists
- * and the default `threatmesh-allowlist`), create the new ones, remember the HTTP validators and
- * TAXII cursor in Feed annotations, and put the run report on its own Job. Nothing else: no
- * watch, no list of Secrets or ConfigMaps, no delete, no status writes (a manual `ingest --feed`
+ * --run-id JOB` makes in the Feed's namespace — read the Feed, list the existing
+ * ThreatIndicators (dedup), get the Feed's allowlist ConfigMaps (spec.allowlists and the default
+ * `threatmesh-allowlist`), create the new ones, remember the HTTP validators and TAXII cursor in
+ * Feed annotations, and put the run report on its own Job. Nothing else: no Secrets at all (the
+ * credentials Secrets are granted by name, per namespace, by {@link feedCredentialsManifests}),
+ * no watch, no list of ConfigMaps, no delete, no status writes (a manual `ingest --feed`
  * without --run-id writes Feed status and needs `feeds/status` patch on top).
  */
 export function ingestClusterRole(name = INGEST_NAME): Manifest {
@@ -83,7 +88,6 @@ export function ingestClusterRole(name = INGEST_NAME): Manifest {
     rules: [
       { apiGroups: [GROUP], resources: ['feeds'], verbs: ['get', 'patch'] },
       { apiGroups: [GROUP], resources: ['threatindicators'], verbs: ['list', 'create'] },
-      { apiGroups: [''], resources: ['secrets'], verbs: ['get'] },
       { apiGroups: [''], resources: ['configmaps'], verbs: ['get'] },
       { apiGroups: ['batch'], resources: ['jobs'], verbs: ['patch'] },
     ],
@@ -102,6 +106,20 @@ export function ingestNamespaceManifests(namespace: string, name = INGEST_NAME, 
   ];
 }
 
+/**
+ * The Role {@link FEED_CREDENTIALS_ROLE} in `namespace` that lets the ingest ServiceAccount `get`
+ * exactly the Secrets named in `secretNames` (the Feeds' spec.secretRef there), and its
+ * RoleBinding. Throws on an empty list: a rule without resourceNames would grant every Secret.
+ */
+export function feedCredentialsManifests(namespace: string, secretNames: readonly string[], serviceAccount = INGEST_NAME, name = FEED_CREDENTIALS_ROLE): Manifest[] {
+  const names = [...new Set(secretNames)].sort();
+  if (names.length === 0) throw new Error(`${name} needs at least one Secret name: a Role rule without resourceNames would grant every Secret of ${namespace}`);
+  return [
+    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name, namespace }, rules: [{ apiGroups: [''], resources: ['secrets'], resourceNames: names, verbs: ['get'] }] },
+    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name, namespace }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name }, subjects: [{ kind: 'ServiceAccount', name: serviceAccount, namespace }] },
+  ];
+}
+
 /** The ingest ClusterRole, then the ServiceAccount and RoleBinding of `namespace`, in apply order. */
 export function ingestRbacManifests(namespace = OPERATOR_NAMESPACE, name = INGEST_NAME): Manifest[] {
   return [ingestClusterRole(name), ...ingestNamespaceManifests(namespace, name, name)];
@@ -111,9 +129,15 @@ export function ingestRbacManifests(namespace = OPERATOR_NAMESPACE, name = INGES
 export const INGEST_RBAC_GUIDANCE = `# Feed ingestion Jobs run in the Feed's namespace as ServiceAccount ${INGEST_NAME} (operator
 # flag --job-service-account). This file grants it in ${OPERATOR_NAMESPACE}; for every other
 # namespace NS that holds Feeds, create the same ServiceAccount and a RoleBinding (not a
-# ClusterRoleBinding: the grant, Secrets included, stays inside NS):
+# ClusterRoleBinding: the grant stays inside NS):
 #   kubectl -n NS create serviceaccount ${INGEST_NAME}
 #   kubectl -n NS create rolebinding ${INGEST_NAME} --clusterrole=${INGEST_NAME} --serviceaccount=NS:${INGEST_NAME}
+# The role below reads no Secret. Feeds with credentials (spec.secretRef) need, per namespace,
+# the Role ${FEED_CREDENTIALS_ROLE} naming each credentials Secret, and its RoleBinding; each
+# such Secret must also carry the label ${FEED_CREDENTIALS_LABEL}=true:
+#   kubectl -n NS label secret SECRET ${FEED_CREDENTIALS_LABEL}=true
+#   kubectl -n NS create role ${FEED_CREDENTIALS_ROLE} --verb=get --resource=secrets --resource-name=SECRET [--resource-name=...]
+#   kubectl -n NS create rolebinding ${FEED_CREDENTIALS_ROLE} --role=${FEED_CREDENTIALS_ROLE} --serviceaccount=NS:${INGEST_NAME}
 `;
 
 /** Name of the analysts' ClusterRole. */

@@ -73,7 +73,7 @@ export interface FeedSpec {
   preset?: string;
   /** How records map to indicators. */
   mapping?: FeedMapping;
-  /** Credentials: keys username/password, token or header. */
+  /** Credentials, sent to the origin of url (or taxii.discoveryUrl) only: keys username/password, token or header. The Secret must carry the label threatmesh.io/feed-credentials: "true" (a Feed may not send any other Secret), and ingestion Jobs may read it only when the Role threatmesh-feed-credentials of the namespace lists it (config/rbac/ingest.yaml). */
   secretRef?: {
     /** Secret name, same namespace. */
     name: string;

@@ -43,6 +43,19 @@ describe('schemas', () => {
   });
 });
 
+describe('date-time fields refuse impossible dates and times, as the API server does (trust model)', () => {
+  const cases: Array<[string, boolean]> = [
+    ['2026-11-25T12:00:00Z', true], ['2026-11-25t12:00:00.5z', true], ['2028-02-29T00:00:00+01:00', true],
+    ['2026-04-31T00:00:00Z', false], ['2026-01-01T24:00:00Z', false], ['2026-02-29T00:00:00Z', false], ['2026-01-01T00:00:60Z', false], ['2026-01-01T00:00:00+25:00', false],
+  ];
+  for (const [validFrom, ok] of cases) {
+    test(`spec.validFrom ${validFrom} ${ok ? 'accepted' : 'refused'}`, () => {
+      const errs = errorsOf('ThreatIndicator', ti({ type: 'ipv4', value: '192.0.2.1', validFrom }));
+      assert.equal(errs.length === 0, ok, errs.join('; '));
+    });
+  }
+});
+
 describe('ThreatIndicator values', () => {
   const cases: Array<[string, string, boolean]> = [
     ['ipv4', '192.0.2.1', true], ['ipv4', '192.0.2.01', false], ['ipv4', '256.1.1.1', false],

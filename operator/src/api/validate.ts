@@ -7,6 +7,7 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { isDeepStrictEqual } from 'node:util';
 import type { KindDefinition, SchemaNode } from './schemas/common.ts';
 import { KINDS } from './schemas/index.ts';
+import { isRfc3339DateTime } from '../domain/time.ts';
 
 /** The outcome of a validation: ok, or readable messages `path: what is wrong`. */
 export type ValidationResult = { readonly ok: true } | { readonly ok: false; readonly errors: readonly string[] };
@@ -58,10 +59,8 @@ export function celEquivalent(rule: string): CelEquivalent {
 
 interface RuleDef { rule: string; message: string; fieldPath?: string }
 
-const DATE_TIME = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
-
 function newAjv(): Ajv {
-  const ajv = new Ajv({ allErrors: true, strict: true, strictTypes: false, formats: { 'date-time': (s: string) => DATE_TIME.test(s) && !Number.isNaN(Date.parse(s)), int32: true, int64: true } });
+  const ajv = new Ajv({ allErrors: true, strict: true, strictTypes: false, formats: { 'date-time': (s: string) => isRfc3339DateTime(s), int32: true, int64: true } });
   for (const keyword of ['x-kubernetes-list-type', 'x-kubernetes-list-map-keys', 'x-kubernetes-preserve-unknown-fields', 'x-kubernetes-int-or-string']) ajv.addKeyword({ keyword });
   ajv.addKeyword({
     keyword: 'x-kubernetes-validations',

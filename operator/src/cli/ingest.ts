@@ -18,6 +18,7 @@ import type { Feed, FeedRunStatus } from '../api/types.ts';
 import { FEEDS } from '../api/schemas/index.ts';
 import { INDICATOR_TYPES, isIndicatorType, type IndicatorType } from '../domain/indicator.ts';
 import { SigningKey } from '../domain/signature.ts';
+import { isRfc3339DateTime } from '../domain/time.ts';
 import { KubeHttpClient } from '../runtime/kube.ts';
 import { inClusterConfig, loadKubeconfig } from '../runtime/kubeconfig.ts';
 import type { KubeClient } from '../runtime/client.ts';
@@ -29,6 +30,8 @@ import { PRESETS, findPreset, type ParserConfig } from '../feeds/presets.ts';
 import { readFeedAllowlists } from '../feeds/allowlists.ts';
 import { readFeedSecret, runFeedIngestion } from '../feeds/feedrun.ts';
 import { feedToConfig } from '../feeds/feedconfig.ts';
+import { destinationPolicy } from '../feeds/destinations.ts';
+import { keySigner } from '../feeds/signer.ts';
 import { loadWarningLists, parseListFile, type NamedAllowlist } from '../feeds/warninglists.ts';
 
 const FORMATS = ['csv', 'lines', 'json', 'jsonl', 'stix', 'misp', 'taxii'] as const;
@@ -65,6 +68,7 @@ export interface IngestCliOptions {
   readonly runId?: string;
   readonly partnerId?: string;
   readonly signingKey?: string;
+  readonly allowInternalFeeds?: string[];
 }
 
 const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), v];
@@ -73,6 +77,22 @@ function positiveInt(v: string): number {
   const n = Number(v);
   if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError('expected a positive whole number');
   return n;
+}
+
+/** Commander parser of `--allow-internal-feeds`: comma-separated CIDRs, repeatable; refuses a CIDR that does not parse. */
+export function cidrList(v: string, prev: string[] | undefined): string[] {
+  const cidrs = v.split(',').map((c) => c.trim()).filter((c) => c !== '');
+  try {
+    destinationPolicy(cidrs);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+  return [...(prev ?? []), ...cidrs];
+}
+
+function rfc3339(v: string): string {
+  if (!isRfc3339DateTime(v)) throw new InvalidArgumentError('expected an RFC 3339 timestamp with a zone and a real date and time, e.g. 2026-11-25T00:00:00Z');
+  return v;
 }
 
 function indicatorType(v: string): IndicatorType {
@@ -102,12 +122,13 @@ export function registerIngest(program: Command, env: CliEnv, log: Logger): void
     .option('--zip-member <name>', 'zip archives: the member to read when there are several')
     .option('--collection <id|title>', 'taxii: the collection to read')
     .option('--api-root <url>', 'taxii: the API root (default: the discovery default)')
-    .option('--added-after <timestamp>', 'taxii: only objects added after this time')
+    .option('--added-after <timestamp>', 'taxii: only objects added after this time (RFC 3339, e.g. 2026-11-25T00:00:00Z)', rfc3339)
     .option('--allow <entry>', 'extra allowlist entry: IP, CIDR, domain (with subdomains) or exact value (repeatable)', collect)
     .option('--allowlist-file <file>', 'file with allowlist entries, one per line (# comments), e.g. from a ConfigMap')
     .option('--no-warning-lists', 'do not drop private ranges, public resolvers and top domains (preview only)')
     .option('--dry-run', 'preview: print what would be proposed, propose nothing', false)
     .addOption(new Option('--output <kind>', 'what to print on stdout').choices(['ndjson', 'summary']).default('ndjson'))
+    .option('--allow-internal-feeds <cidr>', 'let feeds be fetched from these internal addresses (loopback, private, link-local are refused otherwise); comma-separated or repeated', cidrList)
     .option('--max-bytes <n>', 'largest download in bytes', positiveInt)
     .option('--timeout <seconds>', 'longest download', positiveInt)
     .option('--progress-every <n>', 'log a progress line every n entries', positiveInt, 100_000)
@@ -172,7 +193,7 @@ export function parserFromOptions(opts: IngestCliOptions): ParserConfig {
 function configFromOptions(opts: IngestCliOptions, source: string): IngestionConfig {
   const parser = parserFromOptions(opts);
   const isUrl = /^https?:\/\//i.test(source);
-  const fetch = { zipMember: opts.zipMember, maxBytes: opts.maxBytes, timeoutMs: opts.timeout === undefined ? undefined : opts.timeout * 1000 };
+  const fetch = { zipMember: opts.zipMember, maxBytes: opts.maxBytes, timeoutMs: opts.timeout === undefined ? undefined : opts.timeout * 1000, allowInternal: opts.allowInternalFeeds };
   if (parser.format === 'taxii') {
     if (!isUrl || opts.collection === undefined) throw usage('taxii needs --source DISCOVERY_URL and --collection ID|TITLE');
     return { source: { kind: 'taxii', discoveryUrl: source, apiRoot: opts.apiRoot, collection: opts.collection }, parser, fetch, addedAfter: opts.addedAfter };
@@ -242,14 +263,15 @@ async function ingestFeed(opts: IngestCliOptions, ref: string, allow: readonly s
   if (feed === undefined) throw new Error(`Feed ${namespace}/${name} not found`);
   if (opts.dryRun) {
     // Preview the Feed as configured: nothing is proposed and its status is left alone.
-    const cfg = feedToConfig(feed.spec, await readFeedSecret(kube, feed));
+    const base = feedToConfig(feed.spec, await readFeedSecret(kube, feed));
+    const cfg = { ...base, fetch: { ...base.fetch, allowInternal: opts.allowInternalFeeds } };
     const lists = opts.warningLists ? await readFeedAllowlists(kube, feed) : [];
     await previewConfig(cfg, opts, { entries: allow, lists }, env, log.child({ feed: ref }));
     return;
   }
-  const signer = opts.signingKey === undefined ? undefined : SigningKey.fromPem(await readFile(opts.signingKey, 'utf8'));
+  const signer = opts.signingKey === undefined ? undefined : keySigner(SigningKey.fromPem(await readFile(opts.signingKey, 'utf8')));
   const started = new Date();
-  const { report, proposals } = await runFeedIngestion(feed, { kube, log, now: () => new Date(), partnerId: opts.partnerId, signer, allow });
+  const { report, proposals } = await runFeedIngestion(feed, { kube, log, now: () => new Date(), partnerId: opts.partnerId, signer, allow, allowInternal: opts.allowInternalFeeds });
   log.info('ingest finished', { feed: ref, outcome: report.outcome, fetched: report.fetched, new: report.new, created: proposals.created, alreadyExisted: proposals.alreadyExisted, refused: proposals.refused, refusals: proposals.refusals, error: report.error });
   env.stderr.write(summaryLine(report));
   if (opts.runId !== undefined) {

@@ -24,6 +24,7 @@ import { OPERATOR_DEFAULTS } from '../controllers/defaults.ts';
 import { PARTNER_DEFAULTS } from '../exchange/partner/defaults.ts';
 import { clusterConfig, parseBind, untilSignal } from './flags.ts';
 import { checkExchangeFlags, exchangeRunnable, loadExchangeMaterial, type ExchangeFlags } from './exchangeflags.ts';
+import { cidrList } from './ingest.ts';
 
 /** Parsed command-line options of `threatmesh operator` (the exchange flags are in exchangeflags.ts). */
 export interface OperatorFlags extends ExchangeFlags {
@@ -45,6 +46,7 @@ export interface OperatorFlags extends ExchangeFlags {
   readonly signingKey?: string;
   readonly votingWindow: string;
   readonly quorum?: string;
+  readonly allowInternalFeeds?: string[];
 }
 
 
@@ -52,13 +54,13 @@ export interface OperatorFlags extends ExchangeFlags {
 function executorFor(flags: OperatorFlags, client: KubeClient, env: CliEnv): FeedRunExecutor {
   if (flags.executor === 'job') {
     if (!flags.jobImage) throw new Error('--executor job needs --job-image IMAGE (the image holding the threatmesh CLI), or use --executor inprocess');
-    return new JobExecutor(client, { image: flags.jobImage, ...(flags.jobServiceAccount ? { serviceAccountName: flags.jobServiceAccount } : {}) });
+    return new JobExecutor(client, { image: flags.jobImage, ...(flags.jobServiceAccount ? { serviceAccountName: flags.jobServiceAccount } : {}), allowInternalFeeds: flags.allowInternalFeeds ?? [] });
   }
   if (flags.executor === 'inprocess') {
     const module = flags.ingestionModule ? pathToFileURL(resolve(flags.ingestionModule)) : new URL('../controllers/ingest-entry.ts', import.meta.url);
     const context = {
       kubeconfig: flags.kubeconfig ?? env.kubeconfig, kubernetesServiceHost: env.kubernetesServiceHost, kubernetesServicePort: env.kubernetesServicePort,
-      partnerId: flags.partnerId, signingKeyPath: flags.signingKey ? resolve(flags.signingKey) : undefined,
+      partnerId: flags.partnerId, signingKeyPath: flags.signingKey ? resolve(flags.signingKey) : undefined, allowInternalFeeds: flags.allowInternalFeeds ?? [],
     };
     return new InProcessExecutor({ module, context }, () => new Date());
   }
@@ -134,9 +136,10 @@ export function registerOperator(program: Command, env: CliEnv, log: Logger): vo
     .option('--leader-elect', 'elect a leader on a coordination.k8s.io Lease so only one replica reconciles', false)
     .option('--leader-election-namespace <ns>', `namespace of the Lease (default: --namespace or ${OPERATOR_NAMESPACE})`)
     .option('--identity <id>', 'this replica\'s identity in the Lease and Events (default: hostname-pid)')
-    .option('--executor <kind>', 'how Feed runs execute: job (Kubernetes Jobs) or inprocess (worker thread, local sandbox)', OPERATOR_DEFAULTS.executor)
+    .option('--executor <kind>', 'how Feed runs execute: job (Kubernetes Jobs) or inprocess (a child process of the operator, local sandbox)', OPERATOR_DEFAULTS.executor)
     .option('--job-image <image>', 'image of ingestion Jobs (needed with --executor job)')
     .option('--job-service-account <name>', 'ServiceAccount of ingestion Jobs, in each Feed namespace (see config/rbac/ingest.yaml)', INGEST_NAME)
+    .option('--allow-internal-feeds <cidr>', 'let Feeds fetch from these internal addresses (loopback, private, link-local and cloud metadata are refused otherwise), for ingestion Jobs and in-process runs; comma-separated or repeated', cidrList)
     .option('--ingestion-module <path>', 'module exporting runIngestion(feed, runId, context) for --executor inprocess (default: the built-in Feed ingestion)')
     .option('--partner-id <id>', 'this partner\'s id (with --signing-key; the CN of --tls-cert with --exchange)')
     .option('--signing-key <file>', 'this partner\'s Ed25519 private.pem (with --partner-id)')

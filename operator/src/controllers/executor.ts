@@ -1,11 +1,13 @@
 /**
  * How the Feed controller runs ingestion: an executor starts one run of one Feed and reports its
- * state. Two implementations: Kubernetes Jobs (jobexecutor.ts) and an in-process worker thread
- * for the local sandbox (inprocess.ts). Runs are identified by a deterministic run id, so a
+ * state. Two implementations: Kubernetes Jobs (jobexecutor.ts) and a child process of the
+ * operator for the local sandbox (inprocess.ts). Runs are identified by a deterministic run id, so a
  * restarted operator adopts the run it started instead of starting a second one.
  */
 import { createHash } from 'node:crypto';
 import type { Feed, RunCounts } from '../api/types.ts';
+import type { ProposalSigner } from '../feeds/signer.ts';
+import type { ClusterConfig } from '../runtime/kubeconfig.ts';
 
 /**
  * What an ingestion run reports back; the subset of feeds/pipeline.ts RunReport the controller
@@ -28,20 +30,30 @@ export interface FeedRef {
 }
 
 /**
- * Plain-data settings the in-process executor hands to the ingestion function in its worker
- * (structured-clonable: where the API server is, this partner's identity).
+ * Plain-data settings of the in-process executor (structured-clonable: where the API server is,
+ * this partner's identity). The executor keeps the key and the kubeconfig path to itself: the
+ * ingestion function, in its child process, receives `cluster` and `partnerId` instead and signs
+ * through the {@link ProposalSigner} it is given.
  */
 export interface IngestionContext {
   readonly kubeconfig?: string | undefined;
   readonly kubernetesServiceHost?: string | undefined;
   readonly kubernetesServicePort?: string | undefined;
+  /** The API server and credentials, resolved by the executor (what the ingestion function connects with). */
+  readonly cluster?: ClusterConfig | undefined;
   readonly partnerId?: string | undefined;
-  /** Path of this partner's Ed25519 private.pem, to sign proposals. */
+  /** Path of this partner's Ed25519 private.pem; read by the executor only, never passed to the ingestion function. */
   readonly signingKeyPath?: string | undefined;
+  /** Internal CIDRs feeds may be fetched from (`--allow-internal-feeds`). @default [] */
+  readonly allowInternalFeeds?: readonly string[] | undefined;
 }
 
-/** Runs ingestion of one Feed once; the in-process executor calls it inside a worker thread. */
-export type IngestionFunction = (feed: Feed, runId: string, context: IngestionContext) => Promise<IngestionReport>;
+/**
+ * Runs ingestion of one Feed once; the in-process executor calls it in a child process that does
+ * not hold the partner's key. `signer` (present when the partner signs proposals) asks the
+ * executor to sign an ADD proposal.
+ */
+export type IngestionFunction = (feed: Feed, runId: string, context: IngestionContext, signer?: ProposalSigner) => Promise<IngestionReport>;
 
 /** A started run. */
 export interface RunHandle {

@@ -1,6 +1,12 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { SigningKey } from '../domain/signature.ts';
+import { verifyProposal } from '../domain/entry.ts';
+import { PROBE_PROPOSAL } from './testdata/probe.ts';
 import { FeedReconciler, failureBackoffMs } from './feed.ts';
 import { JOBS, JobExecutor, type Job } from './jobexecutor.ts';
 import { ExecutorBusyError, InProcessExecutor } from './inprocess.ts';
@@ -37,6 +43,12 @@ function finishJob(kube: MemoryKube, name: string, type: 'Complete' | 'Failed', 
 const jobs = (kube: MemoryKube) => [...kube.objects.keys()].filter((k) => k.startsWith('jobs/')).sort();
 
 describe('FeedReconciler with the Job executor', () => {
+  test('the operator\'s --allow-internal-feeds reaches the Job\'s ingest command, and nothing is allowed without it', () => {
+    const command = (ex: JobExecutor): string[] => (ex.jobFor(feed(), 'r1').spec as { template: { spec: { containers: Array<{ command: string[] }> } } }).template.spec.containers[0]?.command ?? [];
+    assert.deepEqual(command(new JobExecutor(new MemoryKube(), { image: 'i', allowInternalFeeds: ['10.20.0.0/16', '127.0.0.1/32'] })).slice(-2), ['--allow-internal-feeds', '10.20.0.0/16,127.0.0.1/32']);
+    assert.equal(command(new JobExecutor(new MemoryKube(), { image: 'i' })).includes('--allow-internal-feeds'), false);
+  });
+
   test('a new interval Feed gets the finalizer and its first run as an owned Job', async () => {
     const { kube, step, current, ctx } = setup();
     assert.deepEqual(await step(), { requeueAfterMs: 15_000 });
@@ -229,6 +241,30 @@ describe('InProcessExecutor', () => {
     const s = await settled(ex, f, 'r1');
     assert.match(s.phase === 'Failed' ? s.message : '', /does not export a function nope/);
     assert.equal((await ex.status(f, { runId: 'other' })).phase, 'Lost');
+  });
+
+  test('the parser runs apart from the signing key: it cannot read the key, gets no key path, and can only have proposals signed (trust model)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'threatmesh-key-'));
+    try {
+      const key = SigningKey.generate();
+      const keyPath = join(dir, 'private.pem');
+      await writeFile(keyPath, key.toPem(), { mode: 0o600 });
+      const ex = new InProcessExecutor({ module: new URL('./testdata/probe.ts', import.meta.url), context: { partnerId: 'acme', signingKeyPath: keyPath } }, now);
+      const f = feed('probe', { url: `https://x.example/?key=${encodeURIComponent(keyPath)}` });
+      await ex.start(f, 'r1');
+      const s = await settled(ex, f, 'r1');
+      assert.equal(s.phase, 'Succeeded', s.phase === 'Failed' ? s.message : '');
+      const findings = Object.keys(s.phase === 'Succeeded' ? s.report?.rejected ?? {} : {});
+      assert.ok(findings.includes('key-file:ERR_ACCESS_DENIED'), findings.join(' '));
+      assert.ok(findings.includes('context-key-path:absent'), findings.join(' '));
+      assert.ok(findings.includes('unnormalized:refused'), findings.join(' '));
+      // The proposal it asked for is signed by the operator's key, over exactly what it sent.
+      const signature = findings.find((x) => x.startsWith('signature:'))?.slice('signature:'.length) ?? '';
+      assert.equal(verifyProposal(key.publicKey, 'add', PROBE_PROPOSAL.indicator, signature, PROBE_PROPOSAL.meta), true);
+      await ex.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   test('the Feed controller drives an in-process run to a recorded success', async () => {

@@ -1,14 +1,32 @@
 /**
- * Runs Feed ingestion inside the operator process, one node:worker_threads Worker per run, for
- * the local sandbox where there is no kubelet to run Jobs. The worker imports `module` and calls
- * its `exportName` (an IngestionFunction) with the Feed and run id; functions cannot cross thread
- * boundaries, so the ingestion code is injected by module URL.
+ * Runs Feed ingestion beside the operator, for the local sandbox where there is no kubelet to run
+ * Jobs: one child process per run (`fork` of ingest-child.ts), which imports `module` and calls its
+ * `exportName` (an IngestionFunction) with the Feed and run id.
+ *
+ * Parsing untrusted feeds is kept apart from the partner's signing key
+ * (docs/adr/2026-11-25-feed-runs-and-indicator-admission.md, addendum): the key is read and held
+ * by this process only; the child gets neither the key nor its path, runs under the Node
+ * permission model with read access to the program's code, its own temporary directory and
+ * nothing else (so not the key file), and asks this process over IPC to sign each proposal.
+ * This process signs only ADD proposals of normalized indicators with valid metadata
+ * (feeds/signer.ts `signProposalRequest`), never votes, revocations or tree heads.
  */
-import { Worker } from 'node:worker_threads';
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { readFile, realpath, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Feed } from '../api/types.ts';
+import type { Indicator } from '../domain/indicator.ts';
+import { SigningKey } from '../domain/signature.ts';
+import type { IndicatorMeta } from '../domain/entry.ts';
+import { signProposalRequest } from '../feeds/signer.ts';
+import { inClusterConfig, loadKubeconfig, type ClusterConfig } from '../runtime/kubeconfig.ts';
 import type { FeedRunExecutor, IngestionContext, IngestionReport, RunHandle, RunState } from './executor.ts';
+import { INGEST_NODE_OPTIONS } from './jobexecutor.ts';
 
-/** Where the worker finds the ingestion function. */
+/** Where the child finds the ingestion function, and what it is given. */
 export interface InProcessExecutorConfig {
   /** URL of a module exporting an IngestionFunction. */
   readonly module: URL;
@@ -18,7 +36,11 @@ export interface InProcessExecutorConfig {
   readonly timeoutMs?: number;
   /** Finished runs remembered for status and history. @default 50 */
   readonly remember?: number;
-  /** Passed to the ingestion function in the worker. @default {} */
+  /**
+   * Where the API server is and who this partner is. `signingKeyPath` is read here and never
+   * passed on; `kubeconfig` (or the in-cluster settings) is resolved here and passed as `cluster`.
+   * @default {}
+   */
   readonly context?: IngestionContext;
   /** Runs at once across all Feeds; a start beyond it throws (the Feed is retried with backoff). @default 2 */
   readonly maxConcurrent?: number;
@@ -32,21 +54,57 @@ export class ExecutorBusyError extends Error {
   }
 }
 
+/** Parent → child: start the run. */
+export interface RunMessage {
+  readonly kind: 'run';
+  readonly module: string;
+  readonly exportName: string;
+  readonly feed: Feed;
+  readonly runId: string;
+  readonly context: IngestionContext;
+  /** Whether proposals are signed (the child then gets a signer that asks the parent). */
+  readonly signing: boolean;
+}
+
+/** Messages the parent sends. */
+export type ParentMessage = RunMessage
+  | { readonly kind: 'signed'; readonly id: number; readonly signature: string }
+  | { readonly kind: 'sign-refused'; readonly id: number; readonly message: string };
+
+/** Messages the child sends: a signing request, or the end of the run. */
+export type ChildMessage =
+  | { readonly kind: 'sign'; readonly id: number; readonly indicator: Indicator; readonly meta?: IndicatorMeta }
+  | { readonly kind: 'done'; readonly ok: true; readonly report: IngestionReport }
+  | { readonly kind: 'done'; readonly ok: false; readonly message: string };
+
+/** What the executor reads once and keeps: the key stays here, the rest shapes the child. */
+interface Material {
+  readonly key: SigningKey | undefined;
+  readonly keyFile: string | undefined;
+  readonly cluster: ClusterConfig | undefined;
+  readonly moduleFile: string | undefined;
+}
+
 interface Run {
   readonly feedKey: string;
   readonly runId: string;
-  readonly worker: Worker;
+  readonly child: ChildProcess;
+  readonly tmp: string;
   state: RunState;
   readonly startedAt: number;
 }
 
-/** What the worker posts back. */
-export type WorkerMessage = { readonly ok: true; readonly report: IngestionReport } | { readonly ok: false; readonly message: string };
-
-const WORKER = new URL('./ingest-worker.ts', import.meta.url);
+const CHILD = new URL('./ingest-child.ts', import.meta.url);
+// The program's own files: operator/src and its dependencies (this file is operator/src/controllers/inprocess.ts).
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const CODE = [join(ROOT, 'operator', 'src'), join(ROOT, 'node_modules'), join(ROOT, 'package.json')];
 
 function keyOf(feed: Feed): string {
   return `${feed.metadata.namespace ?? ''}/${feed.metadata.name}`;
+}
+
+function inside(path: string, dir: string): boolean {
+  return path === dir || path.startsWith(dir.endsWith(sep) ? dir : `${dir}${sep}`);
 }
 
 /** The in-process executor. Its run table is instance state: a restarted operator finds its runs Lost. */
@@ -54,46 +112,97 @@ export class InProcessExecutor implements FeedRunExecutor {
   private readonly config: InProcessExecutorConfig;
   private readonly runs = new Map<string, Run>();
   private readonly now: () => Date;
+  private material: Promise<Material> | undefined;
 
   constructor(config: InProcessExecutorConfig, now: () => Date) {
     this.config = config;
     this.now = now;
   }
 
-  start(feed: Feed, runId: string): Promise<RunHandle> {
+  /** The key, the cluster settings and the module's file, read once, in this process. */
+  private load(): Promise<Material> {
+    const ctx = this.config.context ?? {};
+    this.material ??= (async () => {
+      const keyFile = ctx.signingKeyPath === undefined ? undefined : await realpath(ctx.signingKeyPath);
+      const key = keyFile === undefined ? undefined : SigningKey.fromPem(await readFile(keyFile, 'utf8'));
+      const cluster = ctx.kubeconfig ? await loadKubeconfig(ctx.kubeconfig)
+        : ctx.kubernetesServiceHost ? await inClusterConfig(ctx.kubernetesServiceHost, ctx.kubernetesServicePort) : undefined;
+      const moduleFile = this.config.module.protocol === 'file:' ? await realpath(fileURLToPath(this.config.module)) : undefined;
+      return { key, keyFile, cluster, moduleFile };
+    })();
+    this.material.catch(() => { this.material = undefined; });
+    return this.material;
+  }
+
+  /** Read access of the child: the code, the ingestion module, a rotating token file; write: its own temporary directory. */
+  private permissions(tmp: string, m: Material): string[] {
+    const reads = [...CODE, ...(m.moduleFile ? [m.moduleFile] : []), ...(m.cluster?.tokenFile ? [m.cluster.tokenFile] : []), tmp];
+    // Refuse rather than run a parser that could read the key: it must live outside what the child may read.
+    const exposed = m.keyFile === undefined ? undefined : reads.find((r) => inside(m.keyFile ?? '', r));
+    if (exposed !== undefined) throw new Error(`the signing key ${m.keyFile ?? ''} lies under ${exposed}, which in-process ingestion may read; keep the key outside the program's directory`);
+    return ['--permission', ...reads.map((r) => `--allow-fs-read=${r}`), `--allow-fs-write=${tmp}`, INGEST_NODE_OPTIONS];
+  }
+
+  async start(feed: Feed, runId: string): Promise<RunHandle> {
+    const m = await this.load();
+    // From here on nothing awaits, so checking the run table and adding to it cannot interleave with another start.
     const existing = this.runs.get(runId);
-    if (existing) return Promise.resolve({ runId });
+    if (existing) return { runId };
     const running = [...this.runs.values()].find((r) => r.feedKey === keyOf(feed) && r.state.phase === 'Running');
-    if (running) return Promise.resolve({ runId: running.runId });
+    if (running) return { runId: running.runId };
     const busy = [...this.runs.values()].filter((r) => r.state.phase === 'Running').length;
     const max = this.config.maxConcurrent ?? 2;
-    if (busy >= max) return Promise.reject(new ExecutorBusyError(`${busy} in-process runs are already going (maxConcurrent ${max}); run ${runId} starts when one finishes`));
-    const worker = new Worker(WORKER, { workerData: { module: this.config.module.href, exportName: this.config.exportName ?? 'runIngestion', feed, runId, context: this.config.context ?? {} } });
-    const run: Run = { feedKey: keyOf(feed), runId, worker, state: { phase: 'Running' }, startedAt: this.now().getTime() };
+    if (busy >= max) throw new ExecutorBusyError(`${busy} in-process runs are already going (maxConcurrent ${max}); run ${runId} starts when one finishes`);
+    const tmp = mkdtempSync(join(tmpdir(), 'threatmesh-ingest-'));
+    let execArgv: string[];
+    try {
+      execArgv = this.permissions(tmp, m);
+    } catch (err) {
+      rmSync(tmp, { recursive: true, force: true });
+      throw err;
+    }
+    const child = fork(fileURLToPath(CHILD), [], { execArgv, env: { TMPDIR: tmp }, serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const run: Run = { feedKey: keyOf(feed), runId, child, tmp, state: { phase: 'Running' }, startedAt: this.now().getTime() };
     this.runs.set(runId, run);
-    const timer = setTimeout(() => this.finish(run, { phase: 'Failed', message: `run exceeded ${this.config.timeoutMs ?? 3600000} ms and was stopped`, completedAt: this.now() }), this.config.timeoutMs ?? 3_600_000);
+    this.watch(run, m.key);
+    const ctx = this.config.context ?? {};
+    const context: IngestionContext = { partnerId: ctx.partnerId, allowInternalFeeds: ctx.allowInternalFeeds, cluster: m.cluster };
+    const message: RunMessage = { kind: 'run', module: this.config.module.href, exportName: this.config.exportName ?? 'runIngestion', feed, runId, context, signing: m.key !== undefined && ctx.partnerId !== undefined };
+    child.send(message);
+    return { runId };
+  }
+
+  /** Answers signing requests and records how the run ends. */
+  private watch(run: Run, key: SigningKey | undefined): void {
+    const limit = this.config.timeoutMs ?? 3_600_000;
+    const timer = setTimeout(() => this.finish(run, { phase: 'Failed', message: `run exceeded ${limit} ms and was stopped`, completedAt: this.now() }), limit);
     timer.unref();
-    worker.on('message', (m: WorkerMessage) => {
+    run.child.on('message', (m: ChildMessage) => {
+      if (m.kind === 'sign') {
+        const r = key === undefined ? { ok: false as const, message: 'this operator has no signing key' } : signProposalRequest(key, m);
+        if (run.state.phase === 'Running') run.child.send(r.ok ? { kind: 'signed', id: m.id, signature: r.signature } : { kind: 'sign-refused', id: m.id, message: r.message });
+        return;
+      }
       clearTimeout(timer);
       this.finish(run, m.ok
         ? (m.report.outcome === 'failed' ? { phase: 'Failed', message: m.report.error?.message ?? 'ingestion failed', report: m.report, completedAt: this.now() } : { phase: 'Succeeded', report: m.report, completedAt: this.now() })
         : { phase: 'Failed', message: m.message, completedAt: this.now() });
     });
-    worker.on('error', (err: Error) => {
+    run.child.on('error', (err: Error) => {
       clearTimeout(timer);
-      this.finish(run, { phase: 'Failed', message: `ingestion worker crashed: ${err.message}`, completedAt: this.now() });
+      this.finish(run, { phase: 'Failed', message: `ingestion process failed: ${err.message}`, completedAt: this.now() });
     });
-    worker.on('exit', (code) => {
+    run.child.on('exit', (code, signal) => {
       clearTimeout(timer);
-      this.finish(run, { phase: 'Failed', message: `ingestion worker exited with code ${code} before reporting`, completedAt: this.now() });
+      this.finish(run, { phase: 'Failed', message: `ingestion process exited (${signal ?? `code ${code ?? '?'}`}) before reporting`, completedAt: this.now() });
+      void rm(run.tmp, { recursive: true, force: true });
     });
-    return Promise.resolve({ runId });
   }
 
   private finish(run: Run, state: RunState): void {
     if (run.state.phase !== 'Running') return;
     run.state = state;
-    void run.worker.terminate();
+    if (run.child.exitCode === null && run.child.signalCode === null) run.child.kill('SIGKILL');
     this.forgetOld();
   }
 
@@ -122,11 +231,13 @@ export class InProcessExecutor implements FeedRunExecutor {
     return Promise.resolve(0);
   }
 
-  /** Stops every running worker (operator shutdown). */
+  /** Stops every running child (operator shutdown) and waits until each has exited. */
   async close(): Promise<void> {
-    await Promise.all([...this.runs.values()].filter((r) => r.state.phase === 'Running').map(async (r) => {
+    await Promise.all([...this.runs.values()].map(async (r) => {
+      const exited = r.child.exitCode !== null || r.child.signalCode !== null ? Promise.resolve() : new Promise<void>((res) => r.child.once('exit', () => res()));
       this.finish(r, { phase: 'Failed', message: 'operator shut down during the run', completedAt: this.now() });
-      await r.worker.terminate();
+      await exited;
+      await rm(r.tmp, { recursive: true, force: true });
     }));
   }
 }

@@ -60,6 +60,8 @@ export interface JobExecutorConfig {
   readonly activeDeadlineSeconds?: number;
   /** Safety net for Jobs the history limits missed. @default 604800 (7 days) */
   readonly ttlSecondsAfterFinished?: number;
+  /** Internal CIDRs feeds may be fetched from, passed as `--allow-internal-feeds`. @default [] */
+  readonly allowInternalFeeds?: readonly string[];
 }
 
 function finished(job: Job): 'Complete' | 'Failed' | undefined {
@@ -86,6 +88,10 @@ export function jobState(job: Job): RunState {
   const completedAt = at ? new Date(at) : undefined;
   if (done === 'Complete') return { phase: 'Succeeded', report: reportOf(job), completedAt };
   return { phase: 'Failed', message: `Job ${job.metadata.name} failed: ${c?.reason ?? 'Failed'}: ${c?.message ?? 'see the pod logs'}`, report: reportOf(job), completedAt };
+}
+
+function allowArgs(cidrs: readonly string[] | undefined): string[] {
+  return cidrs === undefined || cidrs.length === 0 ? [] : ['--allow-internal-feeds', cidrs.join(',')];
 }
 
 /** The Job executor. */
@@ -120,7 +126,7 @@ export class JobExecutor implements FeedRunExecutor {
             containers: [{
               name: 'ingest',
               image: c.image,
-              command: [...(c.command ?? ['threatmesh']), 'ingest', '--feed', `${ns}/${feed.metadata.name}`, '--run-id', runId],
+              command: [...(c.command ?? ['threatmesh']), 'ingest', '--feed', `${ns}/${feed.metadata.name}`, '--run-id', runId, ...allowArgs(c.allowInternalFeeds)],
               env: [{ name: 'NODE_OPTIONS', value: INGEST_NODE_OPTIONS }],
               resources: { requests: { ...INGEST_RESOURCES.requests }, limits: { ...INGEST_RESOURCES.limits } },
               securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ['ALL'] } },

@@ -2,7 +2,7 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
-import { canonicalJson, indicatorCanonicalJson, indicatorDigest, indicatorObjectName } from './canonical.ts';
+import { canonicalJson, indicatorCanonicalJson, indicatorDigest, indicatorObjectName, jsonDataProblem } from './canonical.ts';
 import { INDICATOR_TYPES, normalize, type Indicator } from './indicator.ts';
 
 function fromBits(hex: string): number {
@@ -96,8 +96,15 @@ describe('canonicalJson: refuses what is not JSON', () => {
     ['lone surrogate in a key', { '\udc00': 1 }],
   ];
   for (const [name, value] of cases) {
-    test(name, () => assert.throws(() => canonicalJson(value), TypeError));
+    test(name, () => {
+      assert.throws(() => canonicalJson(value), TypeError);
+      assert.equal(typeof jsonDataProblem(value), 'string', 'jsonDataProblem names it without throwing');
+    });
   }
+  test('jsonDataProblem names the path of a lone surrogate and accepts plain data', () => {
+    assert.equal(jsonDataProblem({ meta: { labels: ['ok', '\ud800'] } }), '$.meta.labels[1] contains a lone surrogate');
+    assert.equal(jsonDataProblem({ a: [1, 'x', null, { b: true }] }), undefined);
+  });
   test('a cycle', () => {
     const a: Record<string, unknown> = {};
     a['self'] = a;

@@ -22,38 +22,46 @@ const MAX_DEPTH = 64;
  * (Date included: pass `toISOString()`), cycles, or nesting deeper than 64.
  */
 export function canonicalJson(value: unknown): string {
-  assertJson(value, 0, '$');
+  const problem = jsonDataProblem(value);
+  if (problem !== undefined) throw new TypeError(`canonicalJson: ${problem}`);
   const text = canonicalize(value);
   if (text === undefined) throw new TypeError('canonicalJson: value has no JSON representation');
   return text;
 }
 
-function assertJson(value: unknown, depth: number, path: string): void {
-  if (depth > MAX_DEPTH) throw new TypeError(`canonicalJson: ${path} nests deeper than ${MAX_DEPTH} levels (or is cyclic)`);
-  if (value === null || typeof value === 'boolean') return;
-  if (typeof value === 'string') {
-    if (!value.isWellFormed()) throw new TypeError(`canonicalJson: ${path} contains a lone surrogate`);
-    return;
-  }
-  if (typeof value === 'number') {
-    if (!Number.isFinite(value)) throw new TypeError(`canonicalJson: ${path} is ${value}, which JSON cannot represent`);
-    return;
-  }
-  if (Array.isArray(value)) {
-    value.forEach((item: unknown, i) => {
-      if (item === undefined) throw new TypeError(`canonicalJson: ${path}[${i}] is undefined`);
-      assertJson(item, depth + 1, `${path}[${i}]`);
-    });
-    return;
-  }
+/**
+ * Why {@link canonicalJson} would refuse `value` (a lone surrogate, NaN, a class instance, too
+ * deep...), naming the path from `$`; undefined when it is plain JSON data. For code that must
+ * refuse untrusted data with a reason instead of catching a throw.
+ */
+export function jsonDataProblem(value: unknown): string | undefined {
+  return dataProblem(value, 0, '$');
+}
+
+function dataProblem(value: unknown, depth: number, path: string): string | undefined {
+  if (depth > MAX_DEPTH) return `${path} nests deeper than ${MAX_DEPTH} levels (or is cyclic)`;
+  if (value === null || typeof value === 'boolean') return undefined;
+  if (typeof value === 'string') return value.isWellFormed() ? undefined : `${path} contains a lone surrogate`;
+  if (typeof value === 'number') return Number.isFinite(value) ? undefined : `${path} is ${value}, which JSON cannot represent`;
+  if (Array.isArray(value)) return arrayProblem(value, depth, path);
   if (typeof value === 'object' && isPlainObject(value)) {
     for (const [k, v] of Object.entries(value)) {
-      if (!k.isWellFormed()) throw new TypeError(`canonicalJson: a key under ${path} contains a lone surrogate`);
-      if (v !== undefined) assertJson(v, depth + 1, `${path}.${k}`);
+      if (!k.isWellFormed()) return `a key under ${path} contains a lone surrogate`;
+      const p = v === undefined ? undefined : dataProblem(v, depth + 1, `${path}.${k}`);
+      if (p !== undefined) return p;
     }
-    return;
+    return undefined;
   }
-  throw new TypeError(`canonicalJson: ${path} is a ${describe(value)}, not JSON data`);
+  return `${path} is a ${describe(value)}, not JSON data`;
+}
+
+function arrayProblem(value: readonly unknown[], depth: number, path: string): string | undefined {
+  for (let i = 0; i < value.length; i++) {
+    const item = value[i];
+    const p = item === undefined ? `${path}[${i}] is undefined` : dataProblem(item, depth + 1, `${path}[${i}]`);
+    if (p !== undefined) return p;
+  }
+  return undefined;
 }
 
 function isPlainObject(value: object): boolean {

@@ -2,7 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TLP_ENUM } from '../api/schemas/threatindicator.ts';
 import { SigningKey } from './signature.ts';
-import { entryLeafData, entryLeafHash, META_TLP, metaJson, parseMetaJson, proposalPayload, signProposal, validateMeta, verifyProposal, type EntryBody, type IndicatorMeta } from './entry.ts';
+import { entryLeafData, entryLeafHash, META_TLP, metaJson, parseIndicatorJson, parseMetaJson, proposalPayload, signProposal, validateMeta, verifyProposal, type EntryBody, type IndicatorMeta } from './entry.ts';
 
 // Computed with the code before signed metadata existed (commit 88da51b): an entry without
 // meta must keep exactly these bytes, so stored logs and signed tree heads keep verifying.
@@ -48,9 +48,13 @@ describe('validateMeta', () => {
     ['repeated label', { labels: ['a', 'a'] }, /must not repeat/],
     ['validFrom without a zone', { validFrom: '2026-11-25T00:00:00' }, /meta.validFrom must be an RFC 3339 timestamp/],
     ['validUntil not a date', { validUntil: 'tomorrow' }, /meta.validUntil/],
+    ['validFrom on April 31 (Date.parse rolls it to May 1)', { validFrom: '2026-04-31T00:00:00Z' }, /meta.validFrom must be an RFC 3339 timestamp/],
+    ['validUntil at 24:00', { validUntil: '2026-11-25T24:00:00Z' }, /meta.validUntil must be an RFC 3339 timestamp/],
     ['validUntil before validFrom', { validFrom: '2026-11-25T00:00:00Z', validUntil: '2026-11-24T00:00:00Z' }, /validUntil must be after meta.validFrom/],
     ['empty source', { source: '' }, /meta.source must be a non-empty string of at most 253/],
     ['source too long', { source: 's'.repeat(254) }, /meta.source/],
+    ['a label with a lone surrogate', { labels: ['ok', 'c2\ud800'] }, /meta.labels\[1\] contains a lone UTF-16 surrogate/],
+    ['a source with a lone surrogate', { source: '\udc00feed' }, /meta.source contains a lone UTF-16 surrogate/],
   ];
   for (const [name, value, want] of cases) {
     test(name, () => {
@@ -83,6 +87,9 @@ describe('parseMetaJson', () => {
     ['not JSON', 'tlp=amber', /does not parse/],
     ['invalid', '{"confidence":-1}', /meta.confidence/],
     ['over 4096 bytes', JSON.stringify({ source: 'x'.repeat(4100) }), /longer than 4096 bytes/],
+    // JSON escapes can spell lone surrogates that UTF-8 on the wire cannot: refused with a reason, never thrown (trust model).
+    ['a label that is a lone surrogate', '{"labels":["\\ud800"]}', /meta.labels\[0\] contains a lone UTF-16 surrogate/],
+    ['a source with a lone low surrogate', '{"source":"feeds/\\udfff"}', /meta.source contains a lone UTF-16 surrogate/],
   ];
   for (const [name, json, message] of refused) {
     test(`refuses ${name}`, () => {
@@ -94,6 +101,16 @@ describe('parseMetaJson', () => {
       }
     });
   }
+});
+
+describe('parseIndicatorJson', () => {
+  test('a value with a lone surrogate (a JSON escape UTF-8 cannot carry) is refused with a reason, not thrown', () => {
+    for (const json of ['{"type":"domain","value":"\\ud800.example"}', '{"type":"url","value":"http://a.net/\\udc00"}']) {
+      const r = parseIndicatorJson(json);
+      assert.equal(r.ok, false, json);
+      if (!r.ok) assert.deepEqual([r.reason, /lone UTF-16 surrogate/.test(r.message)], ['malformed-indicator', true], r.message);
+    }
+  });
 });
 
 describe('proposals with metadata', () => {

@@ -9,8 +9,8 @@
  * only when present, so entries without it keep the bytes (and stored logs the roots) they had.
  */
 import { hash } from 'node:crypto';
-import { canonicalJson, indicatorCanonicalJson, indicatorDigest } from './canonical.ts';
-import { isIndicatorType, normalize, type Indicator } from './indicator.ts';
+import { canonicalJson, indicatorCanonicalJson, indicatorDigest, jsonDataProblem } from './canonical.ts';
+import { isIndicatorType, isNormalizedAsLogged, normalize, type Indicator } from './indicator.ts';
 import { leafHash } from './merkle.ts';
 import type { Vote } from './quorum.ts';
 import type { PublicKey, SigningKey } from './signature.ts';
@@ -94,9 +94,11 @@ export type ParsedIndicator =
 /**
  * Parses the wire form of an indicator: it must be exactly `{"type","value"}` in RFC 8785
  * canonical JSON, with a known type and a value that {@link normalize} leaves unchanged, so
- * every partner derives the same digest from the same bytes.
+ * every partner derives the same digest from the same bytes. With `logged` (an entry already in
+ * the log), a value normalized by the rules it was logged under is kept as it is (ADR
+ * normalization addendum: URL hosts with a trailing dot).
  */
-export function parseIndicatorJson(json: string): ParsedIndicator {
+export function parseIndicatorJson(json: string, opts: { readonly logged?: boolean } = {}): ParsedIndicator {
   let parsed: unknown;
   try {
     parsed = JSON.parse(json);
@@ -106,14 +108,19 @@ export function parseIndicatorJson(json: string): ParsedIndicator {
   const shape = indicatorShape(parsed);
   if (typeof shape === 'string') return { ok: false, reason: 'malformed-indicator', message: shape };
   const norm = normalize(shape.type, shape.value);
+  if (opts.logged === true && isNormalizedAsLogged(shape.type, shape.value)) return canonicalParsed({ type: shape.type, value: shape.value }, json);
   if (!norm.ok) return { ok: false, reason: 'not-normalized', message: `indicator value is not a valid ${shape.type}: ${norm.rejection.message}` };
   if (norm.indicator.value !== shape.value) {
     return { ok: false, reason: 'not-normalized', message: `indicator value ${JSON.stringify(shape.value)} is not normalized; propose ${JSON.stringify(norm.indicator.value)}` };
   }
-  if (indicatorCanonicalJson(norm.indicator) !== json) {
+  return canonicalParsed(norm.indicator, json);
+}
+
+function canonicalParsed(indicator: Indicator, json: string): ParsedIndicator {
+  if (indicatorCanonicalJson(indicator) !== json) {
     return { ok: false, reason: 'not-canonical', message: 'indicator JSON is not in RFC 8785 canonical form; serialize it with canonicalJson' };
   }
-  return { ok: true, indicator: norm.indicator, digest: indicatorDigest(norm.indicator) };
+  return { ok: true, indicator, digest: indicatorDigest(indicator) };
 }
 
 function indicatorShape(parsed: unknown): { type: Indicator['type']; value: string } | string {
@@ -123,6 +130,7 @@ function indicatorShape(parsed: unknown): { type: Indicator['type']; value: stri
   const { type, value } = parsed as { type: unknown; value: unknown };
   if (typeof type !== 'string' || !isIndicatorType(type)) return `unknown indicator type ${JSON.stringify(type)}`;
   if (typeof value !== 'string') return 'indicator value must be a string';
+  if (!value.isWellFormed()) return 'indicator value contains a lone UTF-16 surrogate (\\uD800-\\uDFFF not in a pair); send well-formed Unicode';
   return { type, value };
 }
 
@@ -148,6 +156,8 @@ export function parseMetaJson(json: string): ParsedMeta {
   }
   const meta = validateMeta(parsed);
   if (typeof meta === 'string') return refuse(meta);
+  const unrepresentable = jsonDataProblem(meta);
+  if (unrepresentable !== undefined) return refuse(`meta cannot be canonical JSON: ${unrepresentable}`);
   if (canonicalJson(meta) !== json) return refuse('meta JSON is not in RFC 8785 canonical form; serialize it with canonicalJson');
   return { ok: true, meta };
 }
@@ -175,6 +185,9 @@ export function metaJson(meta: IndicatorMeta | undefined): string {
 
 type MetaDraft = { -readonly [K in keyof IndicatorMeta]: IndicatorMeta[K] };
 
+// Canonical JSON (RFC 8785) has no representation for a lone surrogate: refuse it with a reason instead of throwing later.
+const LONE_SURROGATE = 'contains a lone UTF-16 surrogate (\\uD800-\\uDFFF not in a pair), which has no UTF-8 or canonical JSON form; send well-formed Unicode';
+
 function metaTlp(o: Record<string, unknown>, out: MetaDraft): string | undefined {
   if (o.tlp === undefined) return undefined;
   if (typeof o.tlp !== 'string' || !(META_TLP as readonly string[]).includes(o.tlp)) return `meta.tlp must be one of ${META_TLP.join(', ')}, got ${JSON.stringify(o.tlp)}`;
@@ -196,6 +209,8 @@ function metaLabels(o: Record<string, unknown>, out: MetaDraft): string | undefi
   const list: unknown[] = o.labels;
   const bad = list.findIndex((l) => typeof l !== 'string' || l === '' || l.length > labelLength);
   if (bad >= 0) return `meta.labels[${bad}] must be a non-empty string of at most ${labelLength} characters, got ${JSON.stringify(list[bad])}`;
+  const lone = list.findIndex((l) => !(l as string).isWellFormed());
+  if (lone >= 0) return `meta.labels[${lone}] ${LONE_SURROGATE}`;
   if (new Set(list).size !== list.length) return 'meta.labels must not repeat a label';
   out.labels = list as string[];
   return undefined;
@@ -215,6 +230,7 @@ function metaTimes(o: Record<string, unknown>, out: MetaDraft): string | undefin
 function metaSource(o: Record<string, unknown>, out: MetaDraft): string | undefined {
   if (o.source === undefined) return undefined;
   if (typeof o.source !== 'string' || o.source === '' || o.source.length > META_LIMITS.sourceLength) return `meta.source must be a non-empty string of at most ${META_LIMITS.sourceLength} characters (the feed name), got ${JSON.stringify(o.source)}`;
+  if (!o.source.isWellFormed()) return `meta.source ${LONE_SURROGATE}`;
   out.source = o.source;
   return undefined;
 }

@@ -167,6 +167,13 @@ table('url', [
   ['url', 'http://exa mple.com/', 'invalid-url'],
   ['url', 'http://example.com:99999/', 'invalid-url'],
   ['url', `http://example.com/${'é'.repeat(1000)}`, 'too-long'],
+  // One identity per URL: the host's trailing dot (the DNS root) goes, as for domains (ADR addendum, normalization v2).
+  ['url', 'http://example.com./a', 'http://example.com/a'],
+  ['url', 'HTTP://Example.COM.:8080/a', 'http://example.com:8080/a'],
+  ['url', 'http://user@localhost./x', 'http://user@localhost/x'],
+  ['url', 'http://bücher.de./', 'http://xn--bcher-kva.de/'],
+  ['url', 'http://example.com../', 'invalid-url'],
+  ['url', 'http://./', 'invalid-url'],
 ]);
 
 table('hashes', [
@@ -363,4 +370,16 @@ describe('properties', () => {
       }
     }), { numRuns: 2000 });
   });
+});
+
+describe('lone UTF-16 surrogates never reach a normalized value (it is hashed as canonical JSON)', () => {
+  const inputs = ['a\ud800.example.net', 'http://a.example.net/\ud800', 'http://a.example.net/?q=\udc00', 'http://u\ud800@a.example.net/', 'x\ud800@a.example.net', '1.2.3.4\ud800', '\udfff'];
+  for (const type of INDICATOR_TYPES) {
+    test(type, () => {
+      for (const raw of inputs) {
+        const r = normalize(type, raw);
+        assert.ok(!r.ok || r.indicator.value.isWellFormed(), `${type} ${JSON.stringify(raw)} → ${r.ok ? JSON.stringify(r.indicator.value) : r.rejection.reason}`);
+      }
+    });
+  }
 });

@@ -20,7 +20,8 @@
  *   characters of letters, digits and inner hyphens, total ≤ 253, at least two
  *   labels, top-level label not all-numeric. Underscores and wildcards are rejected.
  * - url: WHATWG URL parsing (lower-case scheme and host, default port removed,
- *   path dot-segments resolved, percent-encoding as WHATWG does); only http,
+ *   one trailing dot of the host removed as for domains, path dot-segments
+ *   resolved, percent-encoding as WHATWG does); only http,
  *   https and ftp; the query is kept, the fragment dropped (it never reaches
  *   the server). Hosts are taken as WHATWG parses them (it also reads IPv4 in
  *   hex/octal the way browsers do, which is what a URL indicator means).
@@ -65,6 +66,13 @@ export interface NormalizeOptions {
    * @default 'clear'
    */
   readonly cidrHostBits?: 'clear' | 'reject';
+  /**
+   * What to do with the trailing dot of a URL's host (`http://example.com./`): strip it, so the
+   * URL has one identity (normalization v2, see the ADR addendum), or keep it as WHATWG parses it
+   * (v1: only to read entries logged before v2, never for new input).
+   * @default 'strip'
+   */
+  readonly urlHostTrailingDot?: 'strip' | 'keep';
 }
 
 /** Longest raw input accepted before any parsing, to bound work on hostile feeds. */
@@ -98,6 +106,19 @@ export function normalize(type: IndicatorType, raw: string, options?: NormalizeO
   return { ok: false, rejection: { reason: step.reason, message: step.message, input: shown(String(raw)) } };
 }
 
+/**
+ * True when `value` is the normalized text of a `type` indicator under the current rules, or
+ * under the rules an entry already in a partner log may have been written with (v1: a URL host
+ * kept its trailing dot). Only for reading logged history: new input must be `normalize`d.
+ */
+export function isNormalizedAsLogged(type: IndicatorType, value: string): boolean {
+  for (const urlHostTrailingDot of ['strip', 'keep'] as const) {
+    const n = normalize(type, value, { urlHostTrailingDot });
+    if (n.ok && n.indicator.value === value) return true;
+  }
+  return false;
+}
+
 function normalizeValue(type: IndicatorType, raw: string, options?: NormalizeOptions): Step {
   if (typeof raw !== 'string') return fail('not-a-string', `the ${String(type)} value is a ${typeof raw}, not text; map the feed field to a string`);
   if (!isIndicatorType(type)) return fail('unknown-type', `"${shown(String(type))}" is not an indicator type; use one of ${INDICATOR_TYPES.join(', ')}`);
@@ -120,7 +141,7 @@ function normalizeFanged(type: Exclude<IndicatorType, 'md5' | 'sha1' | 'sha256'>
     case 'ipv6': return normalizeIpv6(s);
     case 'cidr': return normalizeCidr(s, options?.cidrHostBits ?? 'clear');
     case 'domain': return normalizeDomain(s, 'invalid-domain');
-    case 'url': return normalizeUrl(s);
+    case 'url': return normalizeUrl(s, options?.urlHostTrailingDot ?? 'strip');
     case 'email': return normalizeEmail(s);
   }
 }
@@ -250,13 +271,18 @@ function labelProblem(h: string, start: number, end: number, scan: LabelScan): s
   return undefined;
 }
 
-function normalizeUrl(s: string): Step {
+function normalizeUrl(s: string, trailingDot: 'strip' | 'keep'): Step {
   const url = URL.parse(s);
   if (url === null) return fail('invalid-url', `${quoted(s)} is not an absolute URL; write it with its scheme, like http://example.com/path`);
   if (!URL_SCHEMES.has(url.protocol)) {
     return fail('unsupported-scheme', `${quoted(s)} uses scheme "${url.protocol.slice(0, -1)}"; only http, https and ftp URLs are indicators (use type domain or ipv4 for the host)`);
   }
   if (url.hostname === '') return fail('invalid-url', `${quoted(s)} has no host; write it like http://example.com/path`);
+  // `example.com.` and `example.com` are one host (the root label): one spelling, as for domains.
+  if (trailingDot === 'strip' && url.hostname.endsWith('.')) {
+    url.hostname = url.hostname.slice(0, -1);
+    if (url.hostname.endsWith('.')) return fail('invalid-url', `${quoted(s)} has a host that ends in an empty label ("..") or is only a dot; write the host name without trailing dots`);
+  }
   const href = url.href;
   const hash = href.indexOf('#');
   const value = hash < 0 ? href : href.slice(0, hash);

@@ -214,7 +214,11 @@ describe('signVote / verifyVote', () => {
     ['unknown decision', { decision: 'abstain' }],
     ['non-ISO signedAt', { signedAt: 'March 1st' }],
     ['signedAt without zone', { signedAt: '2026-03-01T00:10:00' }],
+    ['signedAt at 24:00 (Date.parse reads the next day)', { signedAt: '2026-02-28T24:00:00Z' }],
+    ['signedAt on February 30', { signedAt: '2026-02-30T00:10:00Z' }],
     ['numeric reason', { reason: 5 }],
+    ['a reason with a lone surrogate', { reason: 'benign \ud800' }],
+    ['a partner id with a lone surrogate', { partnerId: 'p1\udc00' }],
   ];
   for (const [name, change] of badFields) {
     test(`signVote refuses ${name}; verifyVote gives false`, () => {

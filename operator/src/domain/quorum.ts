@@ -215,6 +215,9 @@ function voteFieldProblem(fields: VoteFields): string | undefined {
   if (typeof fields.digest !== 'string' || fields.digest === '') return 'digest must be a non-empty string';
   if (!DECISIONS.includes(fields.decision)) return `decision must be "approve" or "reject", got ${JSON.stringify(fields.decision)}`;
   if (fields.reason !== undefined && typeof fields.reason !== 'string') return 'reason must be a string when present';
+  // Canonical JSON cannot carry a lone surrogate: refuse it here, with a reason, instead of throwing when signing.
+  const lone = (['partnerId', 'digest', 'reason'] as const).find((k) => fields[k]?.isWellFormed() === false);
+  if (lone !== undefined) return `${lone} contains a lone UTF-16 surrogate (\\uD800-\\uDFFF not in a pair); use well-formed Unicode`;
   if (!isIsoTimestamp(fields.signedAt)) return `signedAt must be an ISO 8601 timestamp such as 2026-01-02T03:04:05Z, got ${JSON.stringify(fields.signedAt)}`;
   return undefined;
 }

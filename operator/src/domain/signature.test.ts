@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import {
   PublicKey, SigningKey, SignatureInputError, SIGNATURE_KINDS, generateKeyPair, keyId, signedBytes,
-  ed25519SignRaw, ed25519VerifyRaw,
+  ed25519SignRaw, ed25519VerifyRaw, isCanonicalBase64,
 } from './signature.ts';
 
 const hex = (s: string): Buffer => Buffer.from(s, 'hex');
@@ -156,6 +156,45 @@ describe('verify never throws on network garbage', () => {
   test('raw verify refuses a wrong-length signature', () => {
     assert.equal(ed25519VerifyRaw(key.publicKey, Buffer.from('x'), Buffer.alloc(10)), false);
   });
+});
+
+/** The other spellings of `canonical` that decode to the same bytes: the last data character with other pad bits. */
+function otherSpellings(canonical: string): string[] {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+  const at = canonical.replace(/=+$/, '').length - 1;
+  const bytes = Buffer.from(canonical, 'base64');
+  return [...alphabet].map((c) => canonical.slice(0, at) + c + canonical.slice(at + 1))
+    .filter((s) => s !== canonical && Buffer.from(s, 'base64').equals(bytes));
+}
+
+describe('only the canonical base64 spelling is accepted (trust model: signature malleability)', () => {
+  const key = SigningKey.generate();
+  const good = key.sign('vote', 'payload');
+  test('a signature has 15 other spellings that decode to the same 64 bytes, and verify refuses every one', () => {
+    const others = otherSpellings(good);
+    assert.equal(others.length, 15);
+    for (const s of others) assert.equal(key.publicKey.verify('vote', 'payload', s), false, s);
+    assert.equal(key.publicKey.verify('vote', 'payload', good), true);
+  });
+  test('a public key has 3 other spellings, and fromRawBase64 refuses each with a reason', () => {
+    const pub = key.publicKey.toRawBase64();
+    const others = otherSpellings(pub);
+    assert.equal(others.length, 3);
+    for (const s of others) assert.throws(() => PublicKey.fromRawBase64(s), (e: unknown) => e instanceof SignatureInputError && e.reason === 'invalid-public-key' && /canonical/.test(e.message));
+    assert.ok(PublicKey.fromRawBase64(pub).equals(key.publicKey));
+  });
+  const table: Array<[string, string, number, boolean]> = [
+    ['64 bytes', Buffer.alloc(64, 7).toString('base64'), 64, true],
+    ['32 bytes', Buffer.alloc(32, 7).toString('base64'), 32, true],
+    ['missing padding', Buffer.alloc(64, 7).toString('base64').replace(/=+$/, ''), 64, false],
+    ['extra padding', `${Buffer.alloc(32, 7).toString('base64')}=`, 32, false],
+    ['padding inside', `${Buffer.alloc(32, 7).toString('base64').slice(0, 42)}==`, 32, false],
+    ['white space around', ` ${Buffer.alloc(32, 7).toString('base64')}`, 32, false],
+    ['url-safe alphabet', Buffer.alloc(64, 0xfb).toString('base64url').padEnd(88, '='), 64, false],
+  ];
+  for (const [name, text, bytes, want] of table) {
+    test(`isCanonicalBase64: ${name} → ${want}`, () => assert.equal(isCanonicalBase64(text, bytes), want));
+  }
 });
 
 describe('keys: generation, id, import and export', () => {

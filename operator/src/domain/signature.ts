@@ -34,7 +34,7 @@ export class SignatureInputError extends Error {
 const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
 const RAW_KEY_BYTES = 32;
-const SIGNATURE_BASE64 = /^[A-Za-z0-9+/]{86}==$/;
+const SIGNATURE_BYTES = 64;
 const rawSign = Symbol('rawSign');
 const rawVerify = Symbol('rawVerify');
 
@@ -131,7 +131,7 @@ export class PublicKey {
    * a malformed, truncated or non-string signature, or an unknown kind, gives false.
    */
   verify(kind: SignatureKind, message: string | Uint8Array, signature: string): boolean {
-    if (typeof signature !== 'string' || !SIGNATURE_BASE64.test(signature) || !SIGNATURE_KINDS.includes(kind)) return false;
+    if (!isCanonicalBase64(signature, SIGNATURE_BYTES) || !SIGNATURE_KINDS.includes(kind)) return false;
     if (typeof message !== 'string' && !(message instanceof Uint8Array)) return false;
     return cryptoVerify(null, signedBytes(kind, message), this.#key, Buffer.from(signature, 'base64'));
   }
@@ -239,11 +239,35 @@ export function ed25519VerifyRaw(key: PublicKey, message: Uint8Array, signature:
   return key[rawVerify](message, signature);
 }
 
-function decodeBase64(text: string, reason: SignatureInputReason, what: string): Buffer {
-  if (typeof text !== 'string' || !/^[A-Za-z0-9+/]{43}=$/.test(text.trim())) {
-    throw new SignatureInputError(reason, `an Ed25519 ${what} in base64 is 44 characters of standard base64 (32 bytes)`);
+/**
+ * True when `text` is THE standard base64 spelling (RFC 4648 §4: `+/` alphabet, `=` padding to
+ * a multiple of 4 characters, pad bits zero) of exactly `bytes` bytes. Base64 decoders ignore
+ * the pad bits of the last character, so one value has up to 16 spellings; accepting only this
+ * one keeps a signature or key from taking several forms (for example in log leaves).
+ */
+export function isCanonicalBase64(text: unknown, bytes: number): text is string {
+  if (typeof text !== 'string' || text.length !== 4 * Math.ceil(bytes / 3)) return false;
+  const pad = (3 - (bytes % 3)) % 3;
+  const body = text.length - pad;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    const ok = i < body ? isBase64Char(c) : c === 61;
+    if (!ok) return false;
   }
-  return Buffer.from(text.trim(), 'base64');
+  // The round trip re-encodes with zero pad bits: any other spelling of the same bytes differs.
+  return Buffer.from(text, 'base64').toString('base64') === text;
+}
+
+function isBase64Char(c: number): boolean {
+  return (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 43 || c === 47;
+}
+
+function decodeBase64(text: string, reason: SignatureInputReason, what: string): Buffer {
+  const hint = typeof text === 'string' && text.trim() !== text ? ' without surrounding white space' : '';
+  if (!isCanonicalBase64(text, RAW_KEY_BYTES)) {
+    throw new SignatureInputError(reason, `an Ed25519 ${what} in base64 is exactly 44 characters of canonical standard base64 (32 bytes, the 43rd character one of AEIMQUYcgkosw048, then "=")${hint}; copy it as \`threatmesh keys generate\` printed it`);
+  }
+  return Buffer.from(text, 'base64');
 }
 
 function errorText(err: unknown): string {

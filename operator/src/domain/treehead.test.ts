@@ -51,6 +51,7 @@ describe('signed tree heads', () => {
     ['fractional size', { treeSize: 1.5 }],
     ['uppercase root', { rootHash: ROOT8.toUpperCase() }],
     ['timestamp without zone', { timestamp: '2026-03-01T00:00:00' }],
+    ['timestamp on April 31', { timestamp: '2026-04-31T00:00:00Z' }],
   ];
   for (const [name, change] of badInput) {
     test(`signTreeHead refuses ${name}`, () => {

@@ -116,7 +116,9 @@ async function* zipMember(src: AsyncIterable<Buffer>, limits: SizeLimits): Async
     const file = join(dir, 'payload.zip');
     const ws = createWriteStream(file);
     try {
-      for await (const chunk of src) if (!ws.write(chunk)) await new Promise<void>((r) => ws.once('drain', () => r()));
+      // The archive is what arrived after Content-Encoding: bound what goes to disk by both limits.
+      const spooled = limitBytes(src, Math.min(limits.maxBytes, limits.maxDecompressedBytes), 'the zip archive (after Content-Encoding)');
+      for await (const chunk of spooled) if (!ws.write(chunk)) await new Promise<void>((r) => ws.once('drain', () => r()));
     } finally {
       ws.end();
       await finished(ws);

@@ -6,7 +6,8 @@ import type { Feed, FeedSpec } from '../api/types.ts';
 import { createValidators, validatorFor } from '../api/validate.ts';
 import { credentialsFromSecret, feedToConfig } from './feedconfig.ts';
 import { PRESETS } from './presets.ts';
-import { durationMs, recordSpecFields, toThreatIndicator } from './propose.ts';
+import { durationMs, ProposalMetaError, recordSpecFields, toThreatIndicator } from './propose.ts';
+import { keySigner } from './signer.ts';
 import { FeedError } from './types.ts';
 import { SigningKey } from '../domain/signature.ts';
 import { metaJson, verifyProposal } from '../domain/entry.ts';
@@ -73,22 +74,30 @@ describe('proposals', () => {
     assert.throws(() => durationMs('soon'));
   });
 
-  test('per-record labels, confidence and validity from the Feed mapping.fields', () => {
+  test('per-record labels, confidence and validity from the Feed mapping.fields', async () => {
     const fields = { malware: 'QakBot', tags: 'elf, Mozi ,', score: '87.6', first_seen_utc: '2026-11-20 07:44:46', until: 'not a date' };
     const extra = recordSpecFields(fields, { labels: { column: 'malware' }, confidence: { column: 'score' }, validFrom: { column: 'first_seen_utc' }, validUntil: { column: 'until' } });
     assert.deepEqual(extra, { labels: ['QakBot'], confidence: 88, validFrom: '2026-11-20T07:44:46.000Z' });
     assert.deepEqual(recordSpecFields(fields, { labels: { jsonPath: 'tags' } }).labels, ['elf', 'Mozi']);
-    const ti = toThreatIndicator({ type: 'ipv4', value: '51.178.161.32', pattern: 'p', digest: 'd' }, { namespace: 'tm', feed: 'tm/f', feedName: 'f', labels: ['botnet-c2'], validForMs: 1000, now: () => new Date('2026-11-25T00:00:00Z') }, extra);
+    // Impossible dates are left out, not rolled over to the next day or month.
+    for (const bad of ['2026-04-31 10:00:00', '2026-11-20T24:00:00Z', '2026-02-29']) assert.equal(recordSpecFields({ at: bad }, { validFrom: { column: 'at' } }).validFrom, undefined, bad);
+    const ti = await toThreatIndicator({ type: 'ipv4', value: '51.178.161.32', pattern: 'p', digest: 'd' }, { namespace: 'tm', feed: 'tm/f', feedName: 'f', labels: ['botnet-c2'], validForMs: 1000, now: () => new Date('2026-11-25T00:00:00Z') }, extra);
     assert.deepEqual(ti.spec.labels, ['botnet-c2', 'QakBot']);
     assert.equal(ti.spec.confidence, 88);
     assert.equal(ti.spec.validFrom, '2026-11-20T07:44:46.000Z');
     assert.equal(ti.spec.validUntil, '2026-11-25T00:00:01.000Z');
   });
 
-  test('a ThreatIndicator named by digest, with defaults, validity, provenance and a proposal signature', () => {
+  test('a feed label with a lone surrogate (from a JSON escape) is refused as metadata that cannot be signed, not thrown', async () => {
+    const extra = recordSpecFields({ tags: ['botnet', 'c2\ud800'] }, { labels: { jsonPath: 'tags' } });
+    const ctx = { namespace: 'tm', feed: 'tm/f', feedName: 'f', partnerId: 'acme', signer: keySigner(SigningKey.generate()), now: () => new Date('2026-11-25T00:00:00Z') };
+    await assert.rejects(toThreatIndicator({ type: 'ipv4', value: '51.178.161.32', pattern: 'p', digest: 'd' }, ctx, extra), (e: unknown) => e instanceof ProposalMetaError && /meta.labels\[1\] contains a lone UTF-16 surrogate/.test(e.message));
+  });
+
+  test('a ThreatIndicator named by digest, with defaults, validity, provenance and a proposal signature', async () => {
     const signer = SigningKey.generate();
     const now = new Date('2026-11-25T12:00:00Z');
-    const ti = toThreatIndicator({ type: 'ipv4', value: '51.178.161.32', pattern: "[ipv4-addr:value = '51.178.161.32']", digest: 'x' }, { namespace: 'tm', feed: 'tm/feodo', feedName: 'feodo', partnerId: 'acme', signer, confidence: 90, tlp: 'clear', labels: ['botnet-c2'], validForMs: 86_400_000, now: () => now });
+    const ti = await toThreatIndicator({ type: 'ipv4', value: '51.178.161.32', pattern: "[ipv4-addr:value = '51.178.161.32']", digest: 'x' }, { namespace: 'tm', feed: 'tm/feodo', feedName: 'feodo', partnerId: 'acme', signer: keySigner(signer), confidence: 90, tlp: 'clear', labels: ['botnet-c2'], validForMs: 86_400_000, now: () => now });
     assert.match(ti.metadata.name, /^ipv4-[0-9a-f]{40}$/);
     assert.equal(ti.metadata.labels?.['threatmesh.io/feed'], 'feodo');
     assert.equal(ti.spec.validUntil, '2026-11-26T12:00:00.000Z');

@@ -7,15 +7,17 @@
  */
 import type { Feed } from '../api/types.ts';
 import { FEEDS } from '../api/schemas/index.ts';
-import type { SigningKey } from '../domain/signature.ts';
+import { FEED_CREDENTIALS_LABEL, FEED_CREDENTIALS_ROLE } from '../api/schemas/feed.ts';
 import type { Logger } from '../log.ts';
-import type { KubeClient } from '../runtime/client.ts';
+import { ApiError, type KubeClient } from '../runtime/client.ts';
 import type { KubeObject, ResourceRef } from '../runtime/types.ts';
 import { readFeedAllowlists } from './allowlists.ts';
 import { feedToConfig } from './feedconfig.ts';
 import { runIngestion, type IngestionResult } from './ingest.ts';
 import { emptyReport, errorInfo, type RunReport } from './pipeline.ts';
 import { durationMs, knownDigests, ProposalSink, type ProposalCounts } from './propose.ts';
+import type { ProposalSigner } from './signer.ts';
+import { FeedError } from './types.ts';
 import { loadWarningLists, type WarningList } from './warninglists.ts';
 
 /** Core v1 Secrets. */
@@ -34,7 +36,10 @@ export interface FeedRunDeps {
   readonly log: Logger;
   readonly now: () => Date;
   readonly partnerId?: string | undefined;
-  readonly signer?: SigningKey | undefined;
+  /** Signs the proposals (the key, or a request to the process that holds it). */
+  readonly signer?: ProposalSigner | undefined;
+  /** Internal CIDRs the run may fetch from (`--allow-internal-feeds`); other internal addresses are refused. @default [] */
+  readonly allowInternal?: readonly string[] | undefined;
   /** Extra allowlist entries (`--allow`, `--allowlist-file`), added to the Feed's ConfigMap allowlists. */
   readonly allow?: readonly string[] | undefined;
   /** Overrides the shipped warning lists (tests). */
@@ -51,12 +56,28 @@ interface SecretObject extends KubeObject {
   data?: Record<string, string>;
 }
 
-/** The decoded data of the Feed's credentials Secret, or undefined when it names none. */
+/**
+ * The decoded data of the Feed's credentials Secret, or undefined when it names none. The
+ * Secret must opt in with the label {@link FEED_CREDENTIALS_LABEL}=true: a Feed sends its
+ * credentials to the URL it names, so without the opt-in anyone who may write a Feed could send
+ * any Secret of the namespace anywhere. Refusals are FeedError('bad-config') saying what to do.
+ */
 export async function readFeedSecret(kube: KubeClient, feed: Feed): Promise<Record<string, string> | undefined> {
   const ref = feed.spec.secretRef;
   if (ref === undefined) return undefined;
-  const s = await kube.get<SecretObject>(SECRETS, ref.name, feed.metadata.namespace);
-  if (s === undefined) throw new Error(`the credentials Secret ${feed.metadata.namespace ?? ''}/${ref.name} does not exist`);
+  const ns = feed.metadata.namespace ?? 'default';
+  const where = `${ns}/${ref.name}`;
+  let s: SecretObject | undefined;
+  try {
+    s = await kube.get<SecretObject>(SECRETS, ref.name, ns);
+  } catch (err) {
+    if (!(err instanceof ApiError && err.status === 403)) throw err;
+    throw new FeedError('bad-config', `may not read the credentials Secret ${where} (403): ingestion Jobs read only the Secrets that the Role ${FEED_CREDENTIALS_ROLE} of the namespace lists in resourceNames; add "${ref.name}" there (kubectl -n ${ns} edit role ${FEED_CREDENTIALS_ROLE}; config/rbac/ingest.yaml shows how to create the Role)`);
+  }
+  if (s === undefined) throw new FeedError('bad-config', `the credentials Secret ${where} named in spec.secretRef does not exist: create it or fix spec.secretRef`);
+  if (s.metadata.labels?.[FEED_CREDENTIALS_LABEL] !== 'true') {
+    throw new FeedError('bad-config', `the Secret ${where} named in spec.secretRef is not marked as feed credentials, and a Feed sends its credentials to the URL it names: if it holds only this feed's credentials, label it: kubectl -n ${ns} label secret ${ref.name} ${FEED_CREDENTIALS_LABEL}=true`);
+  }
   return Object.fromEntries(Object.entries(s.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
 }
 
@@ -80,7 +101,7 @@ export async function runFeedIngestion(feed: Feed, deps: FeedRunDeps): Promise<F
     const warningList = deps.warningList ?? (await loadWarningLists(deps.allow ?? [], await readFeedAllowlists(deps.kube, feed)));
     const known = await knownDigests(deps.kube, ns);
     const log = deps.log.child({ feed: `${ns}/${feed.metadata.name}` });
-    result = await runIngestion({ ...cfg, addedAfter: ann[ANNOTATION.taxiiCursor] }, {
+    result = await runIngestion({ ...cfg, fetch: { ...cfg.fetch, allowInternal: deps.allowInternal }, addedAfter: ann[ANNOTATION.taxiiCursor] }, {
       warningList, known, sink,
       onProgress: (r) => log.info('ingest progress', { fetched: r.fetched, new: r.new, duplicate: r.duplicate, rejected: r.rejected }),
     });

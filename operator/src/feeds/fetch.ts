@@ -5,18 +5,23 @@
  *   `not-modified` outcome.
  * - Time limits: `connectTimeoutMs` until the response headers arrive, `idleTimeoutMs` between
  *   body bytes, `timeoutMs` for the whole transfer (FeedError 'timeout').
- * - Size limits: `maxBytes` as transferred and `maxDecompressedBytes` after gzip/zip.
+ * - Size limits: `maxBytes` as transferred and `maxDecompressedBytes` after Content-Encoding and
+ *   after gzip/zip, on every path (a spooled zip archive also counts against `maxBytes`).
  * - Retries with exponential backoff (and jitter) on network errors and 5xx — never on 4xx,
  *   which will not fix themselves. A failure while the body is already streaming is not retried
  *   (the parser has consumed part of it); it fails the run, and the next scheduled run retries.
  * - Credentials (basic, bearer, or a custom header) are passed in by the caller, which reads the
  *   Feed's Secret; they are dropped on a redirect to another origin.
+ * - Destinations: internal addresses (loopback, private, link-local, metadata; destinations.ts)
+ *   are refused for the URL and every redirect, checked on the resolved address at connect
+ *   time, unless `allowInternal` lists their CIDR (FeedError 'forbidden-destination').
  */
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { contentDecode, limitBytes, readZipFile, sniffContainer, unpack, type SizeLimits } from './decompress.ts';
+import { destinationPolicy, guardedLookup, hostRefusal, type DestinationPolicy } from './destinations.ts';
 import { FeedError } from './types.ts';
 import { jitteredBackoff } from '../runtime/ratelimit.ts';
 
@@ -31,6 +36,19 @@ export interface FetchOptions {
   readonly etag?: string | undefined;
   readonly lastModified?: string | undefined;
   readonly credentials?: Credentials | undefined;
+  /**
+   * The only origin (`scheme://host:port`) `credentials` are sent to, on the first request and
+   * across redirects; requests elsewhere go without them. TAXII passes the discovery URL's
+   * origin, so an API root the server names on another host never receives them.
+   * @default the origin of the URL being fetched
+   */
+  readonly credentialOrigin?: string | undefined;
+  /**
+   * Internal CIDRs the fetch may reach after all (an operator's `--allow-internal-feeds`);
+   * every other internal address is refused (destinations.ts).
+   * @default [] (no internal address)
+   */
+  readonly allowInternal?: readonly string[] | undefined;
   /** Extra request headers (e.g. Accept). */
   readonly headers?: Readonly<Record<string, string>> | undefined;
   /** @default 15000 */
@@ -89,9 +107,10 @@ export async function fetchUrl(url: string, opts: FetchOptions = {}): Promise<Fe
   const retries = opts.retries ?? FETCH_DEFAULTS.retries;
   const backoff = opts.backoffMs ?? FETCH_DEFAULTS.backoffMs;
   const sleep = opts.sleep ?? sleepDefault;
+  const policy = destinationPolicy(opts.allowInternal ?? []);
   for (let attempt = 0; ; attempt++) {
     try {
-      return await fetchOnce(url, opts);
+      return await fetchOnce(url, opts, policy);
     } catch (err) {
       if (!(err instanceof RetryableError) || attempt >= retries) throw asFeedError(err, attempt);
       // Waits between backoff·2^attempt and twice that (the runtime's equal-jitter backoff, uncapped).
@@ -124,18 +143,18 @@ function requestHeaders(opts: FetchOptions, withAuth: boolean): Record<string, s
   return withAuth ? { ...h, ...authHeaders(opts.credentials) } : h;
 }
 
-async function fetchOnce(url: string, opts: FetchOptions): Promise<FetchResult> {
-  const origin = new URL(url).origin;
+async function fetchOnce(url: string, opts: FetchOptions, policy: DestinationPolicy): Promise<FetchResult> {
+  const origin = opts.credentialOrigin ?? new URL(url).origin;
   let current = url;
   for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
-    const res = await request(current, requestHeaders(opts, new URL(current).origin === origin), opts);
+    const res = await request(current, requestHeaders(opts, new URL(current).origin === origin), opts, policy);
     const status = res.statusCode ?? 0;
     if (status >= 300 && status < 400 && status !== 304 && res.headers.location !== undefined) {
       res.resume();
       current = new URL(res.headers.location, current).toString();
       continue;
     }
-    return respond(current, res, opts);
+    return respond(current, res, opts, opts.credentials !== undefined && new URL(current).origin !== origin ? origin : undefined);
   }
   throw new FeedError('http-status', `more than ${MAX_REDIRECTS} redirects starting at ${url}`);
 }
@@ -145,7 +164,7 @@ function header(res: http.IncomingMessage, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-function respond(url: string, res: http.IncomingMessage, opts: FetchOptions): FetchResult {
+function respond(url: string, res: http.IncomingMessage, opts: FetchOptions, withheldFor?: string): FetchResult {
   const status = res.statusCode ?? 0;
   const etag = header(res, 'etag');
   const lastModified = header(res, 'last-modified');
@@ -159,8 +178,7 @@ function respond(url: string, res: http.IncomingMessage, opts: FetchOptions): Fe
   }
   if (status < 200 || status >= 300) {
     res.resume();
-    const hint = status === 401 || status === 403 ? ': check the credentials (secretRef)' : status === 404 ? ': check the URL' : '';
-    throw new FeedError('http-status', `HTTP ${status} from ${redact(url)}${hint}`);
+    throw new FeedError('http-status', `HTTP ${status} from ${redact(url)}${statusHint(status, withheldFor)}`);
   }
   const declared = Number(header(res, 'content-length') ?? NaN);
   const maxBytes = opts.maxBytes ?? FETCH_DEFAULTS.maxBytes;
@@ -170,9 +188,18 @@ function respond(url: string, res: http.IncomingMessage, opts: FetchOptions): Fe
   }
   let received = 0;
   const raw = limitBytes(bodyStream(res, opts, declared), maxBytes, 'the download', (n) => { received = n; });
-  const decoded = contentDecode(raw, header(res, 'content-encoding'));
-  const body = opts.unpack === false ? decoded : unpack(decoded, limitsOf(opts));
+  // Content-Encoding can expand a small transfer without bound: count what it decodes to on every path (zip spool, TAXII pages included).
+  const limits = limitsOf(opts);
+  const decoded = limitBytes(contentDecode(raw, header(res, 'content-encoding')), limits.maxDecompressedBytes, 'the decoded download');
+  const body = opts.unpack === false ? decoded : unpack(decoded, limits);
   return { status: 'ok', body, etag, lastModified, contentType: header(res, 'content-type'), url, bytesReceived: () => received, header: (name) => header(res, name.toLowerCase()) };
+}
+
+function statusHint(status: number, withheldFor: string | undefined): string {
+  if (status === 404) return ': check the URL';
+  if (status !== 401 && status !== 403) return '';
+  if (withheldFor === undefined) return ': check the credentials (secretRef)';
+  return `: the credentials were not sent, they go only to ${withheldFor} (the origin of the Feed's URL); point the Feed at this server's own URL if it is meant to have them`;
 }
 
 function limitsOf(opts: FetchOptions): SizeLimits {
@@ -232,20 +259,23 @@ function redact(url: string): string {
   }
 }
 
-function request(url: string, headers: Record<string, string>, opts: FetchOptions): Promise<http.IncomingMessage> {
+function request(url: string, headers: Record<string, string>, opts: FetchOptions, policy: DestinationPolicy): Promise<http.IncomingMessage> {
   const u = new URL(url);
   if (u.protocol !== 'http:' && u.protocol !== 'https:') return Promise.reject(new FeedError('bad-config', `unsupported URL scheme ${u.protocol} (use http or https)`));
+  const refused = hostRefusal(policy, u.hostname);
+  if (refused !== undefined) return Promise.reject(refused);
   const mod = u.protocol === 'https:' ? https : http;
   const connectMs = opts.connectTimeoutMs ?? FETCH_DEFAULTS.connectTimeoutMs;
   return new Promise((resolve, reject) => {
-    const req = mod.request(u, { method: 'GET', headers, signal: opts.signal }, (res) => {
+    // The guarded lookup checks the very addresses the socket connects to (names; literals are checked above).
+    const req = mod.request(u, { method: 'GET', headers, signal: opts.signal, lookup: guardedLookup(policy) }, (res) => {
       clearTimeout(timer);
       resolve(res);
     });
     const timer = setTimeout(() => req.destroy(new RetryableError(`connection to ${u.host} timed out after ${connectMs} ms (no response headers)`)), connectMs);
     req.on('error', (err) => {
       clearTimeout(timer);
-      if (err instanceof RetryableError) reject(err);
+      if (err instanceof RetryableError || err instanceof FeedError) reject(err);
       else if ((err as { name?: string }).name === 'AbortError') reject(new FeedError('network', 'the fetch was cancelled'));
       else reject(new RetryableError(`request to ${redact(url)} failed: ${(err).message}`));
     });

@@ -122,7 +122,7 @@ function openMisp(src: { kind: 'file'; path: string } | { kind: 'url'; url: stri
     }
     : async (name) => {
       const base = src.url.endsWith('manifest.json') ? src.url : src.url.endsWith('/') ? src.url : `${src.url}/`;
-      const res = await fetchUrl(new URL(name, base).toString(), plain);
+      const res = await fetchUrl(new URL(name, base).toString(), { ...plain, credentialOrigin: new URL(base).origin });
       if (res.status !== 'ok') throw new FeedError('http-status', `unexpected 304 for ${name}`);
       const counted = res.bytesReceived;
       return (async function* (): AsyncGenerator<Buffer> {
@@ -139,7 +139,10 @@ function openMisp(src: { kind: 'file'; path: string } | { kind: 'url'; url: stri
 
 async function openTaxii(src: { discoveryUrl: string; apiRoot?: string | undefined; collection: string }, cfg: IngestionConfig): Promise<OpenOutcome> {
   const { etag: _e, lastModified: _l, headers: _h, unpack: _u, ...fetchOpts } = cfg.fetch ?? {};
-  const topts = { fetch: fetchOpts };
+  // Credentials belong to the server the Feed names, never to hosts its discovery document names.
+  const discovery = URL.parse(src.discoveryUrl);
+  if (discovery === null) throw new FeedError('bad-config', `TAXII discovery URL ${JSON.stringify(src.discoveryUrl)} is not an absolute URL; write it like https://taxii.example.org/taxii2/`);
+  const topts = { fetch: { ...fetchOpts, credentialOrigin: discovery.origin } };
   const root = await resolveApiRoot(src.discoveryUrl, src.apiRoot, topts);
   const col = await resolveCollection(root, src.collection, topts);
   let cursor: string | undefined;

@@ -44,6 +44,34 @@ describe('JsonScanner', () => {
     });
   }
 
+  describe('one long token costs linear work, whatever the chunking (trust model: no quadratic scan)', () => {
+    const MiB = 1 << 20;
+    const CHUNK = 64 * 1024;
+    // Each document holds one token of about 6 MiB: a selected string, a key, a number, escapes split across chunks.
+    const cases: Array<[string, string, string[], (v: unknown[]) => void]> = [
+      ['a selected string value', `[{"v":"${'a'.repeat(6 * MiB)}"},1]`, ['[*]'], (v) => assert.equal((v[0] as { v: string }).v.length, 6 * MiB)],
+      ['an object key', `{"${'k'.repeat(6 * MiB)}":1,"objects":[2]}`, ['objects[*]'], (v) => assert.deepEqual(v, [2])],
+      ['a number', `[${'9'.repeat(6 * MiB)},3]`, ['[*]'], (v) => assert.deepEqual(v.slice(1), [3])],
+      ['a string of escapes', `["${'\\\\\\"'.repeat(2 * MiB)}",4]`, ['[*]'], (v) => assert.deepEqual([(v[0] as string).length, v[1]], [4 * MiB, 4])],
+    ];
+    for (const [name, doc, paths, check] of cases) {
+      test(name, () => {
+        const s = new JsonScanner(paths.map(parsePath), 16 * MiB, 16 * MiB);
+        const out: unknown[] = [];
+        for (let i = 0; i < doc.length; i += CHUNK) out.push(...s.push(doc.slice(i, i + CHUNK)).matches.map((m) => m.value));
+        out.push(...s.end().matches.map((m) => m.value));
+        check(out);
+        // A handful of passes over the text; the quadratic scanner did about doc.length / CHUNK / 2 passes (48 here).
+        assert.ok(s.work <= 6 * doc.length, `work ${s.work} for ${doc.length} characters (${(s.work / doc.length).toFixed(1)} per character)`);
+      });
+    }
+    test('escapes split at every position by 1- and 2-character chunks still end the string where it ends', () => {
+      const doc = '["a\\\\","b\\"c","\\\\\\"",5]';
+      const want = JSON.parse(doc) as unknown[];
+      for (const size of [1, 2, 3]) assert.deepEqual(scanAll(doc, ['[*]'], size), want, `chunk ${size}`);
+    });
+  });
+
   test('an oversized element is reported and skipped, the rest is read', () => {
     const s = new JsonScanner([parsePath('[*]')], 20);
     const r = s.push(`[{"v":"${'x'.repeat(50)}"},{"v":"ok"}]`);

@@ -33,6 +33,18 @@ describe('runPipeline', () => {
     assert.equal(r.parsed, r.new + r.duplicate + r.droppedByWarningList);
   });
 
+  test('a trailing dot in a URL host neither makes a second identity nor slips past URL warning lists and allowlists (trust model)', async () => {
+    const out: IngestedIndicator[] = [];
+    const wl = await loadWarningLists(['http://partner-portal.net/login']);
+    const r = await runPipeline(batches([{ records: [
+      { value: 'http://malware-drop.net./a', type: 'url' }, { value: 'http://malware-drop.net/a', type: 'url' },
+      { value: 'http://localhost./admin', type: 'url' }, { value: 'http://partner-portal.net./login', type: 'url' },
+    ], rejections: [], skips: [] }]), { warningList: wl, sink: (i) => { out.push(i); } });
+    assert.deepEqual(out.map((i) => i.value), ['http://malware-drop.net/a']);
+    assert.equal(r.duplicate, 1, 'the dotted spelling is the same indicator');
+    assert.deepEqual(r.warningLists, { 'special-domain': 1, allowlist: 1 });
+  });
+
   test('async known() and an async sink are awaited; at most 3 examples per reason', async () => {
     const out: string[] = [];
     const recs = Array.from({ length: 5 }, (_, i) => ({ value: `bad_${i}`, type: 'domain' as const }));

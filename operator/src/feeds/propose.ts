@@ -15,12 +15,12 @@ import type { FieldSelector, ThreatIndicator, ThreatIndicatorSpec, Tlp } from '.
 import { getPath } from './json.ts';
 import { THREAT_INDICATORS } from '../api/schemas/index.ts';
 import { indicatorObjectName } from '../domain/canonical.ts';
-import type { SigningKey } from '../domain/signature.ts';
-import { signProposal } from '../domain/entry.ts';
+import { isCalendarDate } from '../domain/time.ts';
 import { metaOfSpec } from '../api/specmeta.ts';
 import { ApiError, type KubeReader, type KubeWriter } from '../runtime/client.ts';
 import type { IngestSink } from './ingest.ts';
 import type { IngestedIndicator, RunReport } from './pipeline.ts';
+import type { ProposalSigner } from './signer.ts';
 
 /** Label on proposed ThreatIndicators naming the Feed. */
 export const FEED_LABEL = 'threatmesh.io/feed';
@@ -33,7 +33,7 @@ export interface ProposalContext {
   readonly feedName: string;
   readonly partnerId?: string | undefined;
   /** Signs `proposal` when given: over canonical {indicator, meta}, meta being the spec's TLP, confidence, labels, validity and feed (exchange/specmeta.ts). */
-  readonly signer?: SigningKey | undefined;
+  readonly signer?: ProposalSigner | undefined;
   readonly confidence?: number | undefined;
   readonly tlp?: Tlp | undefined;
   readonly labels?: readonly string[] | undefined;
@@ -58,8 +58,19 @@ function pick(fields: Readonly<Record<string, unknown>>, sel: FieldSelector): un
   return sel.index === undefined ? undefined : fields[`column${sel.index}`];
 }
 
+const DATE_PREFIX = /^(\d{4})-(\d\d)-(\d\d)(?:[Tt ](\d\d):(\d\d)(?::(\d\d))?)?/;
+
+/** True when `v` starts like an ISO date (and time) whose fields are out of range, which `new Date` would roll over. */
+function impossibleDate(v: string): boolean {
+  const m = DATE_PREFIX.exec(v);
+  if (m === null) return false;
+  const [y, mo, d, h, mi, sec] = m.slice(1).map((x) => (x === undefined ? 0 : Number(x))) as [number, number, number, number, number, number];
+  return !isCalendarDate(y, mo, d) || h > 23 || mi > 59 || sec > 59;
+}
+
 function asDate(v: unknown): string | undefined {
   if (typeof v !== 'string' && typeof v !== 'number') return undefined;
+  if (typeof v === 'string' && impossibleDate(v)) return undefined;
   const d = new Date(typeof v === 'string' && /^\d{4}-\d\d-\d\d \d/.test(v) ? `${v.replace(' ', 'T').replace(/ UTC$/, '')}Z` : v);
   return Number.isNaN(d.getTime()) ? undefined : d.toISOString();
 }
@@ -127,7 +138,7 @@ export class ProposalMetaError extends Error {
  * With a signer, spec.proposal signs the indicator with the spec's metadata, which the exchange
  * then carries to every partner; throws {@link ProposalMetaError} when that metadata is invalid.
  */
-export function toThreatIndicator(ind: IngestedIndicator, ctx: ProposalContext, extra: RecordSpecFields = {}): ThreatIndicator {
+export async function toThreatIndicator(ind: IngestedIndicator, ctx: ProposalContext, extra: RecordSpecFields = {}): Promise<ThreatIndicator> {
   const now = ctx.now();
   const spec: ThreatIndicatorSpec = {
     type: ind.type,
@@ -139,7 +150,7 @@ export function toThreatIndicator(ind: IngestedIndicator, ctx: ProposalContext, 
   if (ctx.signer !== undefined && ctx.partnerId !== undefined) {
     const meta = metaOfSpec(spec);
     if (!meta.ok) throw new ProposalMetaError(meta.message);
-    spec.proposal = { partnerId: ctx.partnerId, signature: signProposal(ctx.signer, 'add', { type: ind.type, value: ind.value }, meta.meta) };
+    spec.proposal = { partnerId: ctx.partnerId, signature: await ctx.signer.sign({ type: ind.type, value: ind.value }, meta.meta) };
   }
   return {
     apiVersion: `${THREAT_INDICATORS.group}/${THREAT_INDICATORS.version}`,
@@ -209,7 +220,7 @@ export class ProposalSink implements IngestSink {
 
   private async create(ind: IngestedIndicator & { extra: RecordSpecFields }): Promise<void> {
     try {
-      await this.kube.create(THREAT_INDICATORS, toThreatIndicator(ind, this.ctx, ind.extra));
+      await this.kube.create(THREAT_INDICATORS, await toThreatIndicator(ind, this.ctx, ind.extra));
       this.counts.created++;
     } catch (err) {
       if (err instanceof ApiError && err.status === 409) {

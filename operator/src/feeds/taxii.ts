@@ -2,7 +2,9 @@
  * TAXII 2.1 client (OASIS TAXII 2.1 §4–5): discovery (`/taxii2/`), API root, collections, and
  * the objects of a collection with `added_after` and pagination (`limit`, `more` / `next`,
  * falling back to `X-TAXII-Date-Added-Last` when a server sets `more` without `next`).
- * Requests carry `Accept: application/taxii+json;version=2.1` and basic or bearer credentials.
+ * Requests carry `Accept: application/taxii+json;version=2.1` and basic or bearer credentials,
+ * which go only to the discovery URL's origin (`credentialOrigin`): an API root that the
+ * discovery document names on another host is asked without them, as a redirect would be.
  * A server that loops (repeats a `next`, does not advance `added_after`, or exceeds
  * `maxPages`) fails with FeedError('pagination-loop') instead of running forever. Each page is
  * read whole, bounded by `maxPageBytes`: pages are small by design (the server's `limit`).

@@ -73,7 +73,8 @@ export type FeedErrorCode =
   | 'pagination-loop'
   | 'unreadable'
   | 'bad-archive'
-  | 'bad-config';
+  | 'bad-config'
+  | 'forbidden-destination';
 
 /**
  * A fault that makes the whole run unusable (as opposed to a rejection of one entry). The run

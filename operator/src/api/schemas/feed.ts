@@ -31,6 +31,11 @@ export const MAX_ALLOWLISTS = 16;
 /** The namespace-wide default allowlist ConfigMap, used for every Feed of its namespace when it exists. */
 export const DEFAULT_ALLOWLIST_CONFIGMAP = 'threatmesh-allowlist';
 
+/** Label a Secret must carry, with the value "true", to be used as a Feed's credentials (spec.secretRef). */
+export const FEED_CREDENTIALS_LABEL = 'threatmesh.io/feed-credentials';
+/** Role, per Feed namespace, that lets the ingest ServiceAccount read the credentials Secrets it lists by name. */
+export const FEED_CREDENTIALS_ROLE = 'threatmesh-feed-credentials';
+
 function allowlistRef(): SchemaNode {
   return named('FeedAllowlist', obj(
     {
@@ -78,7 +83,7 @@ function spec(): SchemaNode {
       format: named('FeedFormat', { type: 'string', enum: [...FEED_FORMAT_ENUM], description: 'Payload format.' }, 'Feed formats.'),
       preset: str(128, { description: 'A built-in mapping preset, e.g. abuse.ch-feodo.' }),
       mapping: mapping(),
-      secretRef: secretRef('Credentials: keys username/password, token or header.'),
+      secretRef: secretRef(`Credentials, sent to the origin of url (or taxii.discoveryUrl) only: keys username/password, token or header. The Secret must carry the label ${FEED_CREDENTIALS_LABEL}: "true" (a Feed may not send any other Secret), and ingestion Jobs may read it only when the Role ${FEED_CREDENTIALS_ROLE} of the namespace lists it (config/rbac/ingest.yaml).`),
       allowlists: list(allowlistRef(), MAX_ALLOWLISTS, {
         description: `Extra allowlists: indicators they list are never proposed. Each names a ConfigMap in the Feed's namespace (one entry per line, # comments). A ConfigMap named ${DEFAULT_ALLOWLIST_CONFIGMAP} in the namespace is used as well when it exists.`,
       }),

@@ -190,6 +190,8 @@ async function up(flags: UpFlags, env: CliEnv, log: Logger, stop: StopSignal, cl
   const flagsFor: OperatorFlags = {
     kubeconfig: cluster.kubeconfig, metricsBind: '127.0.0.1:0', webhookBind: '127.0.0.1:0', leaderElect: false, identity: 'threatmesh-up',
     executor: 'inprocess', partnerId: self.id, signingKey: self.keyPath, votingWindow: '72h', quorum: String(quorum),
+    // The sample feeds are served on loopback (startFeedServer): allow exactly that.
+    allowInternalFeeds: ['127.0.0.1/32'],
   };
   const opts = await operatorOptions(flagsFor, env, opLog);
   cleanups.push(async () => {

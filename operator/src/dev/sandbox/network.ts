@@ -225,6 +225,8 @@ export async function startNetwork(o: NetworkOptions): Promise<Network> {
       return member(o, plan(i, [
         'operator', '--kubeconfig', c.kubeconfigPath, '--namespace', NETWORK_NAMESPACE, '--metrics-bind', `127.0.0.1:${ports[i]!.metrics}`,
         '--webhook-bind', '127.0.0.1:0', '--executor', 'inprocess', '--identity', id, '--partner-id', id, '--signing-key', keys[i]!.keyPath,
+        // The sandbox serves its feeds on loopback (feedserver.ts): allow exactly that.
+        '--allow-internal-feeds', '127.0.0.1/32',
         '--quorum', String(quorum), '--exchange', '--exchange-namespace', NETWORK_NAMESPACE, ...tlsArgs(certs[i]!), '--mongodb-uri', c.mongoUri ?? '',
         '--gossip-bind', `127.0.0.1:${ports[i]!.exchange}`, '--sync-interval', o.syncInterval ?? '1s',
       ]));

@@ -2,7 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { signVote } from '../../domain/quorum.ts';
 import { SigningKey } from '../../domain/signature.ts';
-import { entryLeafHash, signProposal, type IndexedEntry } from '../../domain/entry.ts';
+import { entryLeafHash, parseIndicatorJson, signProposal, type IndexedEntry } from '../../domain/entry.ts';
 import { entryFromWire, entryToWire, voteFromWire, voteToWire } from './wire.ts';
 import type { LogEntry__Output } from './gen/threatmesh/exchange/v1/LogEntry.ts';
 import type { SignedVote__Output } from './gen/threatmesh/exchange/v1/SignedVote.ts';
@@ -60,6 +60,16 @@ describe('wire conversions', () => {
     assert.deepEqual(back.entry.meta, meta);
     assert.equal(entryLeafHash(back.entry), entryLeafHash(withMetaEntry));
     assert.notEqual(entryLeafHash(withMetaEntry), entryLeafHash({ ...withMetaEntry, meta: { ...meta, confidence: 86 } }));
+  });
+
+  test('an entry logged before normalization v2 (URL host with a trailing dot) still decodes, with its logged identity; a new proposal of it is refused', () => {
+    const v1 = '{"type":"url","value":"http://example.net./a"}';
+    const back = entryFromWire({ ...asReceived(entry, []), indicatorJson: v1 });
+    assert.ok(back.ok);
+    assert.equal(back.entry.indicator.value, 'http://example.net./a');
+    const fresh = parseIndicatorJson(v1);
+    assert.equal(fresh.ok, false);
+    if (!fresh.ok) assert.match(fresh.message, /propose "http:\/\/example.net\/a"/);
   });
 
   const bad: Array<[string, Partial<LogEntry__Output>, RegExp]> = [

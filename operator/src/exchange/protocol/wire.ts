@@ -64,7 +64,8 @@ export type WireEntryResult = { readonly ok: true; readonly entry: IndexedEntry;
 export function entryFromWire(m: LogEntry__Output): WireEntryResult {
   const kind = kindFromWire(m.kind);
   if (kind === undefined) return { ok: false, index: m.index, message: `entry ${m.index} has kind ${String(m.kind)}` };
-  const parsed = parseIndicatorJson(m.indicatorJson);
+  // A logged entry keeps the normalization it was appended under (URL hosts with a trailing dot before v2).
+  const parsed = parseIndicatorJson(m.indicatorJson, { logged: true });
   if (!parsed.ok) return { ok: false, index: m.index, message: `entry ${m.index}: ${parsed.message}` };
   // Older senders do not know the field: it arrives as the empty string, meaning no metadata.
   const meta = parseMetaJson(m.metaJson);

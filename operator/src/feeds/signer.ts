@@ -1,0 +1,51 @@
+/**
+ * Who signs a Feed run's proposals. The run that parses an untrusted feed need not hold the
+ * partner's key: it gets a {@link ProposalSigner}, either the key itself ({@link keySigner}, for
+ * `threatmesh ingest` in its own Job) or a request to the process that holds it (the in-process
+ * executor's parent, which answers with {@link signProposalRequest}).
+ */
+import { isIndicatorType, normalize, type Indicator } from '../domain/indicator.ts';
+import type { SigningKey } from '../domain/signature.ts';
+import { signProposal, validateMeta, type IndicatorMeta } from '../domain/entry.ts';
+
+/** Signs this partner's ADD proposals: the indicator with the metadata of its spec. */
+export interface ProposalSigner {
+  /** The signature of kind `proposal` over the indicator (and `meta` when given). */
+  sign(indicator: Indicator, meta: IndicatorMeta | undefined): Promise<string>;
+}
+
+/** A signer holding the key in this process. */
+export function keySigner(key: SigningKey): ProposalSigner {
+  return { sign: (indicator, meta) => Promise.resolve(signProposal(key, 'add', indicator, meta)) };
+}
+
+/** What a process without the key asks the key holder to sign (plain data, from an untrusted process). */
+export interface ProposalSignRequest {
+  readonly indicator: unknown;
+  readonly meta?: unknown;
+}
+
+/** The answer to a {@link ProposalSignRequest}. */
+export type ProposalSignResult = { readonly ok: true; readonly signature: string } | { readonly ok: false; readonly message: string };
+
+/**
+ * Signs a request from a process that parses untrusted feeds, after checking it as the
+ * sequencer would: only an ADD proposal (signature kind `proposal`, never a vote, revocation or
+ * tree head), of an indicator already normalized, with metadata that validateMeta accepts.
+ * Whatever the requester does, it can get no more than the proposals it could make anyway.
+ */
+export function signProposalRequest(key: SigningKey, req: ProposalSignRequest): ProposalSignResult {
+  const ind = req.indicator as { type?: unknown; value?: unknown } | null;
+  if (typeof ind !== 'object' || ind === null || typeof ind.type !== 'string' || typeof ind.value !== 'string' || !isIndicatorType(ind.type)) {
+    return { ok: false, message: 'a proposal signature needs an indicator {type, value} of a known type' };
+  }
+  const n = normalize(ind.type, ind.value);
+  if (!n.ok || n.indicator.value !== ind.value) return { ok: false, message: `refusing to sign ${ind.type} ${JSON.stringify(ind.value.slice(0, 100))}: it is not a normalized indicator` };
+  let meta: IndicatorMeta | undefined;
+  if (req.meta !== undefined) {
+    const m = validateMeta(req.meta);
+    if (typeof m === 'string') return { ok: false, message: `refusing to sign: ${m}` };
+    meta = m;
+  }
+  return { ok: true, signature: signProposal(key, 'add', n.indicator, meta) };
+}
