@@ -36,17 +36,26 @@ const SETTLE_MS = 20_000;
 const WINDOW_MS = 60_000;
 const VOTERS = ['acme', 'globex', 'initech'] as const;
 
-/** Sum of apiserver_request_total by verb, from the API server's own metrics. */
+/** Sum of apiserver_request_total by verb, and of the objects LIST requests returned (key `objects`), from the API server's own metrics. */
 async function requestCounts(cp: ControlPlane): Promise<Map<string, number>> {
   const reply = await cp.kube.get('/metrics');
   const raw = (reply.body as { text?: unknown }).text;
   const text = typeof raw === 'string' ? raw : '';
-  const byVerb = new Map<string, number>();
+  const counts = new Map<string, number>();
   for (const m of text.matchAll(/^apiserver_request_total\{([^}]*)\} ([0-9.e+]+)$/gm)) {
     const verb = /verb="([A-Z]+)"/.exec(m[1]!)?.[1] ?? '?';
-    byVerb.set(verb, (byVerb.get(verb) ?? 0) + Number(m[2]));
+    counts.set(verb, (counts.get(verb) ?? 0) + Number(m[2]));
   }
-  return byVerb;
+  for (const m of text.matchAll(/^apiserver_storage_list_returned_objects_total\{[^}]*\} ([0-9.e+]+)$/gm)) counts.set('objects', (counts.get('objects') ?? 0) + Number(m[1]));
+  return counts;
+}
+
+/** Rates per second of every count over one measurement window. */
+async function window(cp: ControlPlane): Promise<Map<string, number>> {
+  const before = await requestCounts(cp);
+  await new Promise((r) => setTimeout(r, WINDOW_MS));
+  const after = await requestCounts(cp);
+  return new Map([...after].map(([k, n]) => [k, ((n - (before.get(k) ?? 0)) * 1000) / WINDOW_MS]));
 }
 
 function indicator(ns: string, i: number, signedAt: string, seq: TestSequencer): ThreatIndicator {
@@ -62,12 +71,13 @@ function indicator(ns: string, i: number, signedAt: string, seq: TestSequencer):
 async function populate(client: KubeHttpClient, ns: string, seq: TestSequencer): Promise<void> {
   const signedAt = new Date(Date.now() - 60_000).toISOString();
   let next = 0;
+  let created = 0;
   const worker = async (): Promise<void> => {
     while (next < count) {
       const ti = indicator(ns, next++, signedAt, seq);
       await client.create(THREAT_INDICATORS, { ...ti, status: undefined });
       await client.patchStatus(THREAT_INDICATORS, ti.metadata.name, ns, { status: ti.status });
-      if (next % 1000 === 0) progress(`${next}/${count} ThreatIndicators created`);
+      if (++created % 1000 === 0) progress(`${created}/${count} ThreatIndicators created`);
     }
   };
   await Promise.all(Array.from({ length: 16 }, worker));
@@ -98,10 +108,7 @@ async function measure({ cp, client, mongo, ns, seq }: Setup, cached: boolean): 
     while (tis.list().filter((t) => t.status?.phase === 'Approved').length < count) await new Promise((r) => setTimeout(r, 1000));
     progress(`${cached ? 'informer caches' : 'API listing'}: all ${count} Approved; settling ${SETTLE_MS / 1000} s, then measuring ${WINDOW_MS / 1000} s`);
     await new Promise((r) => setTimeout(r, SETTLE_MS));
-    const before = await requestCounts(cp);
-    await new Promise((r) => setTimeout(r, WINDOW_MS));
-    const after = await requestCounts(cp);
-    return new Map([...after].map(([verb, n]) => [verb, ((n - (before.get(verb) ?? 0)) * 1000) / WINDOW_MS]));
+    return await window(cp);
   } finally {
     await op.stop();
   }
@@ -126,13 +133,17 @@ async function main(): Promise<void> {
     progress(`creating ${count} Approved ThreatIndicators (3 signed votes each)`);
     await populate(client, ns, seq);
     const setup = { cp, client, mongo, ns, seq };
+    progress(`no operator running: measuring the control plane's own background requests for ${WINDOW_MS / 1000} s`);
+    const background = await window(cp);
     const listing = await measure(setup, false);
     const caching = await measure(setup, true);
     const total = (m: Map<string, number>): number => [...m.values()].reduce((a, b) => a + b, 0);
     const results: BenchResult[] = [];
-    for (const [how, m] of [['API listing (before)', listing], ['informer caches (after)', caching]] as const) {
-      results.push({ metric: `idle partner with ${count} indicators, ${how}: all requests`, value: round(total(m)), unit: 'req/s' });
-      for (const verb of ['LIST', 'GET', 'PATCH']) results.push({ metric: `idle partner with ${count} indicators, ${how}: ${verb}`, value: round(m.get(verb) ?? 0), unit: 'req/s' });
+    for (const [how, m] of [['no partner (control plane background)', background], ['idle partner, API listing (before)', listing], ['idle partner, informer caches (after)', caching]] as const) {
+      const { objects, ...verbs } = Object.fromEntries(m);
+      results.push({ metric: `${count} indicators, ${how}: all requests`, value: round(total(new Map(Object.entries(verbs)))), unit: 'req/s' });
+      for (const verb of ['LIST', 'GET', 'PATCH']) results.push({ metric: `${count} indicators, ${how}: ${verb}`, value: round(m.get(verb) ?? 0), unit: 'req/s' });
+      results.push({ metric: `${count} indicators, ${how}: objects returned by LIST`, value: round(objects ?? 0), unit: 'objects/s' });
     }
     emit(results);
   } finally {
