@@ -5,7 +5,8 @@
  */
 import { after, before } from 'node:test';
 import { MongoClient } from 'mongodb';
-import { cursorStoreContract, logStoreContract, roundStoreContract } from '../../operator/src/store/contract.ts';
+import { cursorStoreContract, leafStoreContract, logStoreContract, roundStoreContract } from '../../operator/src/store/contract.ts';
+import { MongoLeafStore } from '../../operator/src/store/leaves.ts';
 import { MongoCursorStore } from '../../operator/src/store/cursor.ts';
 import { MongoLogStore } from '../../operator/src/store/log.ts';
 import { MongoRoundStore } from '../../operator/src/store/rounds.ts';
@@ -31,3 +32,4 @@ after(async () => {
 logStoreContract('MongoDB', () => MongoLogStore.open(db()));
 roundStoreContract('MongoDB', () => Promise.resolve(new MongoRoundStore(db())));
 cursorStoreContract('MongoDB', () => Promise.resolve(new MongoCursorStore(db())));
+leafStoreContract('MongoDB', () => Promise.resolve(new MongoLeafStore(db())));

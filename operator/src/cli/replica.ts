@@ -14,6 +14,7 @@ import { MongoCursorStore, REPLICA_CURSORS } from '../store/cursor.ts';
 import { INDICATORS } from '../store/indicators.ts';
 import type { CliEnv } from './env.ts';
 import { PARTNER_DEFAULTS } from '../exchange/partner/defaults.ts';
+import { MongoLeafStore } from '../store/leaves.ts';
 
 interface DbFlags {
   readonly mongodbUri?: string;
@@ -137,6 +138,7 @@ export function registerReplica(program: Command, env: CliEnv, _log: Logger): vo
         const source = await pickSource(db, flags);
         const records = await db.collection(INDICATORS).deleteMany({});
         await db.collection<{ _id: string }>(REPLICA_CURSORS).deleteOne({ _id: source });
+        await new MongoLeafStore(db).clear();
         return { source, deletedRecords: records.deletedCount };
       });
       out(flags, r, `forgot ${r.source}'s cursor and ${r.deletedRecords} replicated records; start the operator: it replicates and verifies the log from entry 0, then drift repair makes the ThreatIndicators match\n`);

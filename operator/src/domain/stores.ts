@@ -42,6 +42,8 @@ export interface SequencerRoundStore {
 /** An entry that passed every check, with its indicator digest. */
 export interface VerifiedEntry extends IndexedEntry {
   readonly digest: string;
+  /** Its RFC 9162 leaf hash (hex), as verified in the signed tree. */
+  readonly leafHash?: string;
 }
 
 /**
@@ -85,4 +87,21 @@ export interface CursorStore {
 export interface EntryHistory {
   /** The history of each digest among `digests` that has one. */
   lastEntries(digests: readonly string[]): Promise<ReadonlyMap<string, IndicatorHistory>>;
+}
+
+/**
+ * The leaf hashes of every entry a partner verified, by log index: enough to recompute any
+ * earlier root of the log and to prove consistency between two sizes without the sequencer, so
+ * a partner can settle a comparison of tree heads with a peer when the sequencer refuses a proof
+ * (store/leaves.ts over MongoDB, store/memory.ts).
+ */
+export interface LeafStore {
+  /** Number of leaves stored: every index below it has its hash. */
+  size(): Promise<number>;
+  /** Stores `hashes` (hex) at indexes `from`, `from + 1`, …; idempotent, overwrites those positions; `from` must not exceed size(). */
+  append(from: number, hashes: readonly string[]): Promise<void>;
+  /** The hashes of indexes [from, to) (to at most size()). */
+  range(from: number, to: number): Promise<string[]>;
+  /** Forgets every leaf (a replica rebuilt from scratch). */
+  clear(): Promise<void>;
 }

@@ -158,11 +158,12 @@ export function checkPeerHead(anchors: TrustAnchors, mine: SignedTreeHead, their
  * then the quorum certificate (every vote valid and for this round's subject, approvals
  * reaching the quorum), then the proposer's signature over the indicator and its metadata
  * (votes sign only the subject: the metadata is the proposer's word, bound by its signature).
- * Returns the indicator digest when all hold.
+ * Returns the indicator digest and the entry's leaf hash when all hold.
  */
-export function checkEntry(anchors: TrustAnchors, head: SignedTreeHead, entry: IndexedEntry, proof: readonly string[]): { readonly digest: string } | Violation {
+export function checkEntry(anchors: TrustAnchors, head: SignedTreeHead, entry: IndexedEntry, proof: readonly string[]): { readonly digest: string; readonly leafHash: string } | Violation {
   const at = { index: entry.index };
-  if (!verifyInclusion(entryLeafHash(entry), entry.index, head.treeSize, proof, head.rootHash)) {
+  const leafHash = entryLeafHash(entry);
+  if (!verifyInclusion(leafHash, entry.index, head.treeSize, proof, head.rootHash)) {
     return { ...at, reason: 'tampered-entry', message: `entry ${entry.index} is not the leaf at that index of the signed tree of size ${head.treeSize}` };
   }
   const digest = indicatorDigest(entry.indicator);
@@ -174,7 +175,7 @@ export function checkEntry(anchors: TrustAnchors, head: SignedTreeHead, entry: I
     const withMeta = entry.meta === undefined ? 'without metadata' : 'with this metadata';
     return { ...at, reason: 'bad-proposal-signature', message: `entry ${entry.index}: ${entry.proposerId}'s signature does not cover this ${entry.kind} of ${entry.indicator.type} ${JSON.stringify(entry.indicator.value)} ${withMeta}` };
   }
-  return { digest };
+  return { digest, leafHash };
 }
 
 function checkCertificate(anchors: TrustAnchors, entry: IndexedEntry, digest: string): Omit<Violation, 'index'> | undefined {

@@ -9,7 +9,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IndexedEntry } from '../domain/entry.ts';
 import type { Vote } from '../domain/quorum.ts';
-import type { CursorStore, ReplicaCursor, SequencerLogStore, SequencerRoundStore, StoredRound } from '../domain/stores.ts';
+import type { CursorStore, LeafStore, ReplicaCursor, SequencerLogStore, SequencerRoundStore, StoredRound } from '../domain/stores.ts';
 import type { SignedTreeHead } from '../domain/treehead.ts';
 
 /** Makes a fresh, empty store for one test. */
@@ -137,6 +137,38 @@ export function cursorStoreContract(name: string, make: StoreFactory<CursorStore
       await s.save('src', { nextIndex: 1, halted: { reason: 'fork', message: 'x', at: '2026-12-01T04:00:00.000Z' } });
       await s.save('src', { nextIndex: 2, head: head(2) });
       assert.deepEqual(await s.load('src'), { nextIndex: 2, head: head(2) });
+    });
+  });
+}
+
+/** The contract of {@link LeafStore}. */
+export function leafStoreContract(name: string, make: StoreFactory<LeafStore>): void {
+  const hashes = (from: number, n: number): string[] => Array.from({ length: n }, (_, i) => (from + i).toString(16).padStart(64, '0'));
+  describe(`LeafStore contract: ${name}`, () => {
+    test('appended leaves come back by range across chunk boundaries, and size counts them', async () => {
+      const s = await make();
+      assert.equal(await s.size(), 0);
+      await s.append(0, hashes(0, 1000));
+      await s.append(1000, hashes(1000, 1500));
+      assert.equal(await s.size(), 2500);
+      assert.deepEqual(await s.range(1020, 1030), hashes(1020, 10));
+      assert.deepEqual(await s.range(0, 2500), hashes(0, 2500));
+      assert.deepEqual(await s.range(7, 7), []);
+    });
+    test('appending again from an earlier index overwrites (a replayed batch); a gap is refused; a range beyond the store is refused', async () => {
+      const s = await make();
+      await s.append(0, hashes(0, 10));
+      await s.append(5, hashes(5, 10));
+      assert.equal(await s.size(), 15);
+      assert.deepEqual(await s.range(0, 15), hashes(0, 15));
+      await assert.rejects(s.append(2000, hashes(2000, 1)));
+      await assert.rejects(s.range(0, 16));
+    });
+    test('clear forgets every leaf', async () => {
+      const s = await make();
+      await s.append(0, hashes(0, 3));
+      await s.clear();
+      assert.equal(await s.size(), 0);
     });
   });
 }

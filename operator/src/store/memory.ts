@@ -10,7 +10,7 @@
 import { indicatorDigest } from '../domain/canonical.ts';
 import type { IndexedEntry } from '../domain/entry.ts';
 import type { Vote } from '../domain/quorum.ts';
-import type { CursorStore, EntryHistory, EntrySink, ReplicaCursor, SequencerLogStore, SequencerRoundStore, StoredRound, VerifiedEntry } from '../domain/stores.ts';
+import type { CursorStore, EntryHistory, EntrySink, LeafStore, ReplicaCursor, SequencerLogStore, SequencerRoundStore, StoredRound, VerifiedEntry } from '../domain/stores.ts';
 import { historyOf, type IndicatorHistory } from '../domain/verify.ts';
 import type { SignedTreeHead } from '../domain/treehead.ts';
 
@@ -160,5 +160,30 @@ export class MemoryIndicatorStore implements EntrySink, EntryHistory {
       const h = this.#latest.get(d);
       return h === undefined ? [] : [[d, h] as const];
     })));
+  }
+}
+
+/** {@link LeafStore} in memory. */
+export class MemoryLeafStore implements LeafStore {
+  readonly #hashes: string[] = [];
+
+  size(): Promise<number> {
+    return Promise.resolve(this.#hashes.length);
+  }
+
+  append(from: number, hashes: readonly string[]): Promise<void> {
+    if (from > this.#hashes.length) return Promise.reject(new Error(`the leaf store has ${this.#hashes.length} leaves; cannot store index ${from}`));
+    this.#hashes.splice(from, hashes.length, ...hashes);
+    return Promise.resolve();
+  }
+
+  range(from: number, to: number): Promise<string[]> {
+    if (to > this.#hashes.length) return Promise.reject(new Error(`the leaf store has ${this.#hashes.length} leaves, not ${to}`));
+    return Promise.resolve(this.#hashes.slice(from, Math.max(from, to)));
+  }
+
+  clear(): Promise<void> {
+    this.#hashes.length = 0;
+    return Promise.resolve();
   }
 }

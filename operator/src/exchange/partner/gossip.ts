@@ -9,6 +9,8 @@ import type { SignedTreeHead } from '../../domain/treehead.ts';
 import type { Logger } from '../../log.ts';
 import type { AcceptedHead__Output } from '../protocol/gen/threatmesh/exchange/v1/AcceptedHead.ts';
 import type { GossipClient as GeneratedClient } from '../protocol/gen/threatmesh/exchange/v1/Gossip.ts';
+import type { Proof__Output } from '../protocol/gen/threatmesh/exchange/v1/Proof.ts';
+import { ExchangeRefusal } from '../protocol/errors.ts';
 import { loadExchangePackage } from '../protocol/proto.ts';
 import { bindServer, stopServer, unary } from '../protocol/grpcserver.ts';
 import { authorize, channelCredentials, peerIdentity, type PartnerEntry, type TlsMaterial } from '../protocol/tls.ts';
@@ -22,6 +24,8 @@ export interface GossipServerOptions {
   readonly directory: () => ReadonlyMap<string, PartnerEntry>;
   /** This partner's accepted head; undefined before it accepted one. */
   readonly acceptedHead: () => Promise<SignedTreeHead | undefined>;
+  /** A consistency proof from this partner's verified leaves (PartnerReplica.consistencyProofFromLeaves). @default none: refused */
+  readonly consistencyProof?: (oldSize: number, newSize: number) => Promise<string[]>;
   readonly tls: TlsMaterial;
   /** host:port; port 0 picks a free one. */
   readonly address: string;
@@ -43,6 +47,17 @@ export async function startGossipServer(opts: GossipServerOptions): Promise<Goss
         authorize(opts.directory(), peerIdentity(call.getAuthContext()), 'read');
         const head = await opts.acceptedHead();
         return { partnerId: opts.partnerId, head: head === undefined ? null : headToWire(head) };
+      })(call, callback);
+    },
+    GetConsistencyProof: (call: grpc.ServerUnaryCall<{ oldSize: number; newSize: number }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+      unary(opts.log, async () => {
+        authorize(opts.directory(), peerIdentity(call.getAuthContext()), 'read');
+        if (opts.consistencyProof === undefined) throw new ExchangeRefusal('failed-precondition', 'out-of-range', 'this partner keeps no leaf hashes to prove consistency with');
+        try {
+          return { hashes: await opts.consistencyProof(call.request.oldSize, call.request.newSize) };
+        } catch (err) {
+          throw new ExchangeRefusal('out-of-range', 'out-of-range', err instanceof Error ? err.message : String(err));
+        }
       })(call, callback);
     },
   });
@@ -83,6 +98,16 @@ export class GossipClient {
     this.#client = new Client(opts.address, channelCredentials(opts.tls), {
       'grpc.enable_retries': 0,
       ...(opts.serverName !== undefined ? { 'grpc.ssl_target_name_override': opts.serverName, 'grpc.default_authority': opts.serverName } : {}),
+    });
+  }
+
+  /** The peer's consistency proof between two sizes from its verified leaves; rejects on transport errors, refusals and peers that predate it (UNIMPLEMENTED). */
+  consistencyProof(oldSize: number, newSize: number): Promise<string[]> {
+    return new Promise((resolve, reject) => {
+      this.#client.GetConsistencyProof({ oldSize, newSize }, { deadline: Date.now() + this.#deadlineMs }, (err: grpc.ServiceError | null, res?: Proof__Output) => {
+        if (err !== null || res === undefined) reject(err ?? new Error('GetConsistencyProof: empty response'));
+        else resolve(res.hashes);
+      });
     });
   }
 

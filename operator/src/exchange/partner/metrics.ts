@@ -15,6 +15,10 @@ export class PartnerMetrics {
   readonly votes: Counter<'decision'>;
   /** 1 for the reason replication halted (fork, bad-tree-head…), absent while replicating. */
   readonly halted: Gauge<'reason'>;
+  /** 1 while the comparison of this partner's head with a peer's could not be settled (the sequencer refused the proof), by peer. */
+  readonly equivocationSuspected: Gauge<'peer'>;
+  /** Tree heads a peer gossiped that the sequencer did not sign, by peer. */
+  readonly badPeerHeads: Counter<'peer'>;
   /** The sequencer caught misbehaving outside the log (asking for votes on another subject than it shows…), by reason. */
   readonly misbehaviour: Counter<'reason'>;
 
@@ -27,6 +31,8 @@ export class PartnerMetrics {
     this.forwarded = new Counter({ name: 'threatmesh_exchange_proposals_forwarded_total', help: 'Local proposals forwarded to the sequencer', registers });
     this.votes = new Counter({ name: 'threatmesh_exchange_votes_total', help: 'Automatic votes sent to the sequencer, by decision', labelNames: ['decision'], registers });
     this.halted = new Gauge({ name: 'threatmesh_exchange_halted', help: 'Replication halted from the sequencer, by reason (1 = halted)', labelNames: ['reason'], registers });
+    this.equivocationSuspected = new Gauge({ name: 'threatmesh_exchange_equivocation_suspected', help: '1 while this partner\'s head and a peer\'s could not be shown consistent because the sequencer refused the proof and nothing else settled it, by peer', labelNames: ['peer'], registers });
+    this.badPeerHeads = new Counter({ name: 'threatmesh_exchange_bad_peer_heads_total', help: 'Tree heads a peer gossiped that the sequencer did not sign (the peer misbehaves; replication goes on), by peer', labelNames: ['peer'], registers });
     this.misbehaviour = new Counter({ name: 'threatmesh_exchange_sequencer_misbehaviour_total', help: 'Times the sequencer was caught misbehaving outside the log (for example asking for votes on a subject that is not the round\'s indicator), by reason', labelNames: ['reason'], registers });
   }
 }

@@ -8,10 +8,13 @@
 import type { SignedTreeHead } from '../../domain/treehead.ts';
 import type { Logger } from '../../log.ts';
 import { jitteredBackoff } from '../../runtime/ratelimit.ts';
-import type { CursorStore, EntryHistory, EntrySink, HaltRecord, ReplicaCursor, VerifiedEntry } from '../../domain/stores.ts';
+import { entryLeafHash } from '../../domain/entry.ts';
+import { verifyInclusion } from '../../domain/merkle.ts';
+import type { CursorStore, EntryHistory, EntrySink, HaltRecord, LeafStore, ReplicaCursor, VerifiedEntry } from '../../domain/stores.ts';
+import { comparePeerHead, consistencyProofFromLeaves, type PeerOutcome } from './peers.ts';
 import { EntryVerifier } from './verifier.ts';
 import { OrderedWriter, chunks } from './writer.ts';
-import { checkConsistency, checkPeerHead, checkTreeHead, type HaltReason, type TrustAnchors, type Violation } from '../../domain/verify.ts';
+import { checkConsistency, checkTreeHead, type HaltReason, type TrustAnchors, type Violation } from '../../domain/verify.ts';
 import type { WireEntryResult } from '../protocol/wire.ts';
 import { PARTNER_DEFAULTS } from './defaults.ts';
 
@@ -64,6 +67,8 @@ export interface PartnerReplicaOptions {
   readonly checkpointEvery?: number;
   /** What was applied before, per indicator (the partner's MongoDB sink): every entry is checked against it. @default none (only entries of the same sync are known) */
   readonly history?: EntryHistory;
+  /** Keeps the leaf hash of every verified entry, to settle head comparisons with peers without the sequencer. @default none */
+  readonly leaves?: LeafStore;
 }
 
 /** How {@link PartnerReplica.run} paces itself. */
@@ -108,6 +113,7 @@ export class PartnerReplica {
     const proof = needsProof ? await this.#o.source.consistencyProof(accepted.treeSize, head.treeSize) : [];
     await this.#check(start, checkConsistency(accepted, head, proof));
     if (accepted === undefined || accepted.treeSize !== head.treeSize) await this.#o.cursors.save(this.#o.sourceId, { nextIndex: start.nextIndex, head });
+    await this.#backfillLeaves(start, head);
     const { applied, cursor } = await this.#pull(start, head);
     if (applied > 0) this.#o.log.info('replicated', { source: this.#o.sourceId, applied, treeSize: head.treeSize, rootHash: head.rootHash });
     return { applied, treeSize: head.treeSize, rootHash: head.rootHash, caughtUp: cursor.nextIndex === head.treeSize };
@@ -125,6 +131,7 @@ export class PartnerReplica {
     const verifier = new EntryVerifier({ anchors: this.#o.anchors, head, accepted: start.head, from: cursor.nextIndex, ...(this.#o.history !== undefined ? { history: this.#o.history } : {}) });
     const writer = new OrderedWriter<VerifiedEntry>(async (entries) => {
       await this.#apply(entries);
+      await this.#o.leaves?.append(entries[0]!.index, entries.map((e) => e.leafHash ?? entryLeafHash(e)));
       applied += entries.length;
       cursor = { nextIndex: entries[entries.length - 1]!.index + 1, head };
       await this.#o.cursors.save(this.#o.sourceId, cursor);
@@ -148,20 +155,53 @@ export class PartnerReplica {
     return { applied, cursor };
   }
 
+  // Partners upgraded from before the leaf store: the leaves of entries already applied come from
+  // the source, each checked for inclusion in the (verified) head, before new entries are pulled.
+  async #backfillLeaves(start: ReplicaCursor, head: SignedTreeHead): Promise<void> {
+    const leaves = this.#o.leaves;
+    if (leaves === undefined) return;
+    const have = await leaves.size();
+    if (have >= start.nextIndex) return;
+    this.#o.log.info('recording the leaf hashes of entries applied before', { source: this.#o.sourceId, from: have, to: start.nextIndex });
+    let next = have;
+    for await (const raw of chunks(this.#o.source.entries(have, start.nextIndex), this.#o.checkpointEvery ?? PARTNER_DEFAULTS.checkpointEvery)) {
+      const hashes: string[] = [];
+      for (const item of raw) {
+        const leaf = item.ok && item.entry.index === next ? entryLeafHash(item.entry) : undefined;
+        if (leaf === undefined || !item.ok || !verifyInclusion(leaf, next, head.treeSize, item.proof, head.rootHash)) {
+          return this.#halt(start, { reason: 'tampered-entry', index: next, message: `entry ${next}, applied before, is not the leaf at that index of the signed tree of size ${head.treeSize}` });
+        }
+        hashes.push(leaf);
+        next += 1;
+      }
+      await leaves.append(next - hashes.length, hashes);
+    }
+  }
+
   /**
    * Checks a tree head another partner accepted from the same sequencer against this
-   * partner's accepted head (the gossip that catches a sequencer showing different histories).
-   * The consistency proof comes from this partner's source and is verified. Halts with `fork`
-   * on equivocation; throws an ordinary error when the source cannot give a proof (retry).
+   * partner's accepted head (peers.ts comparePeerHead): halts with `fork` on proven
+   * equivocation; throws {@link BadPeerHead} for a head the sequencer did not sign (the peer's
+   * fault, no halt); returns `suspected` when the sequencer refuses the proof and nothing else
+   * settles it. `peerProof` asks the peer for a proof from its own verified leaves.
    */
-  async compareWithPeer(theirs: SignedTreeHead): Promise<void> {
+  async compareWithPeer(theirs: SignedTreeHead, peerProof?: (oldSize: number, newSize: number) => Promise<string[]>): Promise<PeerOutcome> {
     const cursor = await this.cursor();
     if (cursor.halted !== undefined) throw new ReplicationHalted(cursor.halted);
     const mine = cursor.head;
-    if (mine === undefined) return;
-    const [small, large] = mine.treeSize <= theirs.treeSize ? [mine.treeSize, theirs.treeSize] : [theirs.treeSize, mine.treeSize];
-    const proof = small > 0 && small < large ? await this.#o.source.consistencyProof(small, large) : [];
-    await this.#check(cursor, checkPeerHead(this.#o.anchors, mine, theirs, proof));
+    if (mine === undefined) return { status: 'consistent', settledBy: 'equal' };
+    const outcome = await comparePeerHead({
+      anchors: this.#o.anchors, mine, theirs, sequencerProof: (a, b) => this.#o.source.consistencyProof(a, b),
+      ...(this.#o.leaves !== undefined ? { leaves: this.#o.leaves } : {}), ...(peerProof !== undefined ? { peerProof } : {}),
+    });
+    if ('reason' in outcome) return this.#halt(cursor, outcome);
+    return outcome;
+  }
+
+  /** The consistency proof between two sizes from this partner's verified leaves (what it answers a peer); throws when it has not verified that many. */
+  consistencyProofFromLeaves(oldSize: number, newSize: number): Promise<string[]> {
+    if (this.#o.leaves === undefined) return Promise.reject(new Error('this partner keeps no leaf hashes'));
+    return consistencyProofFromLeaves(this.#o.leaves, oldSize, newSize);
   }
 
   /**

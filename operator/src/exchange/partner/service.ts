@@ -23,11 +23,12 @@ import type { Runnable } from '../../runtime/manager.ts';
 import type { CacheReader } from '../../runtime/types.ts';
 import { MongoCursorStore } from '../../store/cursor.ts';
 import { MongoIndicatorSink } from '../../store/indicators.ts';
+import { MongoLeafStore } from '../../store/leaves.ts';
 import { ExchangeClient } from '../protocol/client.ts';
 import { PartnerMetrics } from './metrics.ts';
 import { partnerNetwork, type PartnerNetwork, type SequencerRef } from './network.ts';
-import { PartnerSession, type PeerClientFactory, type SequencerClientFactory } from './session.ts';
-import { KubePartnerStatus, LagTracker, REPLICATING_REASON, haltConditionReason, type ReplicatingCondition } from './status.ts';
+import { PartnerSession, type PeerCheck, type PeerClientFactory, type SequencerClientFactory } from './session.ts';
+import { HEADS_AGREE, HEADS_AGREE_REASON, KubePartnerStatus, LagTracker, REPLICATING_REASON, haltConditionReason, type ReplicatingCondition } from './status.ts';
 import { ProposalForwarder } from './forwarder.ts';
 import { GossipClient, startGossipServer, type GossipServer } from './gossip.ts';
 import { KubeIndicatorSink } from './kubesink.ts';
@@ -105,6 +106,7 @@ class Partner implements RunningPartner {
   readonly #clock: Clock;
   readonly #metrics: PartnerMetrics;
   readonly #cursors: MongoCursorStore;
+  readonly #leaves: MongoLeafStore;
   readonly #mongo: MongoIndicatorSink;
   readonly #kube: KubeIndicatorSink;
   readonly #status: KubePartnerStatus;
@@ -129,6 +131,7 @@ class Partner implements RunningPartner {
     const now = (): Date => new Date(this.#clock.now());
     this.#metrics = new PartnerMetrics(opts.metrics);
     this.#cursors = new MongoCursorStore(opts.db);
+    this.#leaves = new MongoLeafStore(opts.db);
     this.#mongo = mongo;
     this.#kube = new KubeIndicatorSink({ client: opts.client, ...(opts.cache ? { cache: opts.cache.threatIndicators } : {}), namespace: opts.namespace, voters: () => opts.registry.voters(), ...(opts.admission ? { policy: opts.admission } : {}), now, log: opts.log });
     this.#status = new KubePartnerStatus(opts.client, now, opts.cache?.partnerNodes);
@@ -145,6 +148,7 @@ class Partner implements RunningPartner {
     this.#gossip = await startGossipServer({
       partnerId: this.#o.partnerId, directory, tls: this.#o.tls, address: `${this.#o.gossipBind.host}:${this.#o.gossipBind.port}`, log: this.#o.log,
       acceptedHead: async () => (this.#session ? (await this.#session.replica.cursor()).head : undefined),
+      consistencyProof: (a, b) => (this.#session ? this.#session.replica.consistencyProofFromLeaves(a, b) : Promise.reject(new Error('not replicating yet'))),
     });
     this.#o.log.info('partner exchange started', { partnerId: this.#o.partnerId, namespace: this.#o.namespace, gossipPort: this.#gossip.port });
     this.#loop = this.#run();
@@ -219,6 +223,7 @@ class Partner implements RunningPartner {
       ...(o.admission?.quorum !== undefined ? { quorum: o.admission.quorum } : {}),
       ...(o.admission?.votingWindowMs !== undefined ? { votingWindowMs: o.admission.votingWindowMs } : {}),
       history: this.#mongo,
+      leaves: this.#leaves,
       now: () => this.#now(), log: o.log,
       sequencerClient: o.sequencerClient ?? ((c) => new ExchangeClient(c)),
       peerClient: o.peerClient ?? ((c) => new GossipClient(c)),
@@ -285,13 +290,37 @@ class Partner implements RunningPartner {
 
   async #peerStatus(session: PartnerSession, peer: PartnerNode): Promise<void> {
     const now = this.#now().toISOString();
+    let got: Awaited<ReturnType<PartnerSession['gossip']>>;
     try {
-      const got = await session.gossip(peer);
-      await this.#status.write(peer, { reachable: true, lastSeen: now, ...(got.head ? { logSize: got.head.treeSize, rootHash: got.head.rootHash } : {}) }, undefined);
+      got = await session.gossip(peer);
     } catch (err) {
       await this.#status.write(peer, { reachable: false }, undefined);
       throw err;
     }
+    const head = got.head.head;
+    const condition = got.check === undefined ? undefined : await this.#reportPeerCheck(session, peer, got.check);
+    await this.#status.write(peer, { reachable: true, lastSeen: now, ...(head ? { logSize: head.treeSize, rootHash: head.rootHash } : {}) }, condition);
+  }
+
+  // The HeadsAgree condition of a peer after a comparison, with a metric and, on a change for the worse, Warning Events.
+  async #reportPeerCheck(session: PartnerSession, peer: PartnerNode, check: PeerCheck): Promise<ReplicatingCondition> {
+    const id = peer.spec.partnerId;
+    const was = peer.status?.conditions?.find((c) => c.type === HEADS_AGREE)?.reason;
+    if (check.status === 'consistent') {
+      this.#metrics.equivocationSuspected.set({ peer: id }, 0);
+      return { type: HEADS_AGREE, status: 'True', reason: HEADS_AGREE_REASON.Consistent, message: `${id}'s accepted head is consistent with ours (settled by ${check.settledBy})` };
+    }
+    if (check.status === 'bad-head') {
+      this.#metrics.badPeerHeads.inc({ peer: id });
+      if (was !== HEADS_AGREE_REASON.BadHead) await this.#events.event(peer, 'Warning', HEADS_AGREE_REASON.BadHead, `${id} gossiped a tree head the sequencer did not sign; ignored (replication goes on): ${check.message}`);
+      return { type: HEADS_AGREE, status: 'False', reason: HEADS_AGREE_REASON.BadHead, message: check.message };
+    }
+    this.#metrics.equivocationSuspected.set({ peer: id }, 1);
+    if (was !== HEADS_AGREE_REASON.EquivocationSuspected) {
+      await this.#events.event(peer, 'Warning', HEADS_AGREE_REASON.EquivocationSuspected, check.message);
+      await this.#events.event(session.sequencerNode, 'Warning', HEADS_AGREE_REASON.EquivocationSuspected, `comparing with ${id}: ${check.message}`);
+    }
+    return { type: HEADS_AGREE, status: 'Unknown', reason: HEADS_AGREE_REASON.EquivocationSuspected, message: check.message };
   }
 
   async #repairWhenDue(session: PartnerSession, seqSize: number | undefined): Promise<void> {

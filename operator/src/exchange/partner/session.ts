@@ -6,7 +6,7 @@
  */
 import type { PartnerNode } from '../../api/types.ts';
 import type { Vote } from '../../domain/quorum.ts';
-import type { EntryHistory } from '../../domain/stores.ts';
+import type { EntryHistory, LeafStore } from '../../domain/stores.ts';
 import type { SigningKey } from '../../domain/signature.ts';
 import type { Logger } from '../../log.ts';
 import type { ExchangeClientOptions, ItemRefusal } from '../protocol/client.ts';
@@ -14,6 +14,7 @@ import type { PartnerNetwork, SequencerRef } from './network.ts';
 import type { ProposalSink } from './forwarder.ts';
 import { serverNameFor, type GossipClientOptions, type PeerHead } from './gossip.ts';
 import { PartnerReplica, ReplicationHalted, type LogSource } from './replica.ts';
+import { BadPeerHead, type PeerOutcome } from './peers.ts';
 import { type CursorStore, type EntrySink } from '../../domain/stores.ts';
 import type { TlsMaterial } from '../protocol/tls.ts';
 import { AutoVoter, type VoterClient, type VotingPolicy as RoundJudge } from './voter.ts';
@@ -30,8 +31,13 @@ export interface SequencerClient extends LogSource, VoterClient, ProposalSink {
 /** Reads one peer's accepted head (GossipClient implements it). */
 export interface PeerClient {
   acceptedHead(): Promise<PeerHead>;
+  /** The peer's consistency proof from its verified leaves. */
+  consistencyProof(oldSize: number, newSize: number): Promise<string[]>;
   close(): void;
 }
+
+/** What comparing with a peer's head found: nothing wrong, a suspicion, or a head the sequencer did not sign (a halt is raised through onHalt instead). */
+export type PeerCheck = PeerOutcome | { readonly status: 'bad-head'; readonly message: string };
 
 /** Builds the sequencer client (ExchangeClient in production). */
 export type SequencerClientFactory = (opts: ExchangeClientOptions) => SequencerClient;
@@ -52,6 +58,8 @@ export interface SessionOptions {
   readonly votingWindowMs?: number;
   /** What this partner already applied, per indicator: every entry is checked against it. */
   readonly history?: EntryHistory;
+  /** The leaf hashes of every verified entry (settles head comparisons when the sequencer refuses a proof). */
+  readonly leaves?: LeafStore;
   readonly now: () => Date;
   readonly log: Logger;
   readonly sequencerClient: SequencerClientFactory;
@@ -102,6 +110,7 @@ export class PartnerSession {
       sourceId: `sequencer:${seq.partnerId}`, source: abortableSource(this.client, this.#abort.signal), sink: opts.sink, cursors: opts.cursors,
       anchors: { sequencerKey: seq.key, partners: opts.network.partners, ...(opts.quorum !== undefined ? { quorum: opts.quorum } : {}), ...(opts.votingWindowMs !== undefined ? { votingWindowMs: opts.votingWindowMs } : {}) },
       ...(opts.history !== undefined ? { history: opts.history } : {}),
+      ...(opts.leaves !== undefined ? { leaves: opts.leaves } : {}),
       now: opts.now, log: opts.log,
     });
     const client = this.client;
@@ -122,6 +131,11 @@ export class PartnerSession {
       },
     };
     this.voter = new AutoVoter({ partnerId: opts.partnerId, key: opts.key, client: counting, policy: opts.judge, partners: opts.network.partners, now: opts.now, log: opts.log, ...(opts.onMisbehaviour ? { onMisbehaviour: opts.onMisbehaviour } : {}) });
+  }
+
+  /** The sequencer's PartnerNode. */
+  get sequencerNode(): PartnerNode {
+    return this.#o.network.sequencer.node;
   }
 
   /** Why replication halted, once it has. */
@@ -145,24 +159,30 @@ export class PartnerSession {
     this.#o.onHalt(err, peer);
   }
 
-  /** Asks `peer` for its accepted head and compares it with ours; halts on a fork. Rejects on transport errors. */
-  async gossip(peer: PartnerNode): Promise<PeerHead> {
-    const got = await this.#peer(peer).acceptedHead();
+  /**
+   * Asks `peer` for its accepted head and compares it with ours (peers.ts): halts on a fork;
+   * a head the sequencer did not sign or an unsettled comparison is returned for the caller to
+   * report. Rejects on transport errors.
+   */
+  async gossip(peer: PartnerNode): Promise<{ readonly head: PeerHead; readonly check?: PeerCheck }> {
+    const client = this.#peer(peer);
+    const got = await client.acceptedHead();
     if (got.partnerId !== peer.spec.partnerId) throw new Error(`gossip endpoint ${peer.spec.endpoint} answered as ${JSON.stringify(got.partnerId)}, not ${peer.spec.partnerId}`);
-    if (got.head === undefined || this.#halted !== undefined) return got;
+    if (got.head === undefined || this.#halted !== undefined) return { head: got };
     // A halt persisted before this session (a restart) belongs to the sequencer, not to this peer.
     const persisted = (await this.replica.cursor()).halted;
     if (persisted !== undefined) {
       this.halt(new ReplicationHalted(persisted), undefined);
-      return got;
+      return { head: got };
     }
     try {
-      await this.replica.compareWithPeer(got.head);
+      return { head: got, check: await this.replica.compareWithPeer(got.head, (a, b) => client.consistencyProof(a, b)) };
     } catch (err) {
+      if (err instanceof BadPeerHead) return { head: got, check: { status: 'bad-head', message: err.message } };
       if (!(err instanceof ReplicationHalted)) throw err;
       this.halt(err, peer);
+      return { head: got };
     }
-    return got;
   }
 
   /** Stops replication and closes every channel. */

@@ -17,12 +17,20 @@ import type { HaltReason } from '../../domain/verify.ts';
 /** Condition type the partner exchange owns on PartnerNodes. */
 export const REPLICATING = 'Replicating';
 
+/** Condition type the partner exchange owns on peers' PartnerNodes: whether their accepted head agrees with ours. */
+export const HEADS_AGREE = 'HeadsAgree';
+
+/** Reasons of the HeadsAgree condition. */
+export const HEADS_AGREE_REASON = { Consistent: 'Consistent', EquivocationSuspected: 'EquivocationSuspected', BadHead: 'BadHead' } as const;
+
 /** Reasons of the Replicating condition (halt reasons are CamelCased: fork → Fork). */
 export const REPLICATING_REASON = { Replicating: 'Replicating', NoSequencer: 'NoSequencer', Unreachable: 'Unreachable' } as const;
 
-/** The `Replicating` condition to set; undefined leaves it as it is. */
+/** A condition to set (type `Replicating` unless given); undefined leaves it as it is. */
 export interface ReplicatingCondition {
-  readonly status: 'True' | 'False';
+  /** @default REPLICATING */
+  readonly type?: string;
+  readonly status: 'True' | 'False' | 'Unknown';
   readonly reason: string;
   readonly message: string;
 }

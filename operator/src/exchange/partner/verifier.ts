@@ -73,7 +73,7 @@ export class EntryVerifier {
     known.set(checked.digest, h);
     this.#recent.set(checked.digest, h);
     this.#expected += 1;
-    return { ...entry, digest: checked.digest };
+    return { ...entry, digest: checked.digest, leafHash: checked.leafHash };
   }
 
   // The history of every indicator of the batch: this sync's first, then the store's (one read).
