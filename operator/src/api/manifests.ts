@@ -20,11 +20,11 @@ export const WEBHOOK_NAME = 'threatindicators.threatmesh.io';
 type Manifest = Record<string, unknown>;
 
 /**
- * The operator's ClusterRole: exactly what the three controllers, the Job executor, the
+ * The operator's ClusterRole: exactly what the controllers (enforcement included), the Job executor, the
  * in-process executor and the partner exchange edge use, nothing else.
  */
 export function operatorClusterRole(name = OPERATOR_NAME): Manifest {
-  const kinds = ['feeds', 'threatindicators', 'partnernodes'];
+  const kinds = ['feeds', 'threatindicators', 'partnernodes', 'enforcementpolicies'];
   return {
     apiVersion: 'rbac.authorization.k8s.io/v1',
     kind: 'ClusterRole',
@@ -40,6 +40,8 @@ export function operatorClusterRole(name = OPERATOR_NAME): Manifest {
       { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
       { apiGroups: [''], resources: ['secrets'], verbs: ['get'] },
       { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'watch'] },
+      // Enforcement (threatmesh enforce): the CIDR-group shards and the egress-deny policy it generates, all labelled threatmesh.io/enforcement-policy.
+      { apiGroups: ['cilium.io'], resources: ['ciliumcidrgroups', 'ciliumclusterwidenetworkpolicies'], verbs: ['get', 'list', 'watch', 'create', 'update', 'delete'] },
     ],
   };
 }

@@ -1,0 +1,89 @@
+/**
+ * The Cilium enforcement point of one policy: turns the priority-ordered CIDR entries into a
+ * plan within the policy's limits, writes it (ciliumapply.ts), publishes sizes and headroom, and
+ * removes everything when Cilium is disabled or the policy goes away. LogOnly writes the shards
+ * (inert on their own: nothing references them) but no deny policy.
+ */
+import type { ResolvedCilium } from '../api/enforcement.ts';
+import { OBJECT_SIZE_LIMIT } from '../api/schemas/enforcementpolicy.ts';
+import type { KubeReader, KubeWriter } from '../runtime/client.ts';
+import { takeLimited, type Entry } from './artifacts.ts';
+import { planCilium, type CiliumPlan } from './cilium.ts';
+import { applyCilium, type CiliumApplyReport, type CiliumState } from './ciliumapply.ts';
+import type { EnforcementMetrics } from './metrics.ts';
+
+/** Cilium's CIDR-per-group comfort limit from the research in issue 13 (about 100k CIDRs per group identity). */
+export const CILIUM_CIDRS_PER_GROUP_LIMIT = 100_000;
+
+/** What the Cilium side wrote. */
+export interface CiliumOutcome {
+  readonly cidrs: number;
+  readonly groups: number;
+  readonly largestGroupBytes: number;
+  readonly leftOut: number;
+  readonly policy: boolean;
+  readonly report: CiliumApplyReport;
+}
+
+/** Identity of the policy the objects belong to. */
+export interface CiliumOwner {
+  /** Label value (policyId). */
+  readonly id: string;
+  /** Object name prefix (policyBaseName). */
+  readonly base: string;
+  /** namespace/name, also the metrics' policy label. */
+  readonly owner: string;
+}
+
+/** The Cilium side of one policy; keeps the list cache between syncs. */
+export class CiliumTarget {
+  readonly #kube: KubeReader & KubeWriter;
+  readonly #metrics: EnforcementMetrics;
+  readonly #who: CiliumOwner;
+  #state: CiliumState = {};
+
+  constructor(kube: KubeReader & KubeWriter, metrics: EnforcementMetrics, who: CiliumOwner) {
+    this.#kube = kube;
+    this.#metrics = metrics;
+    this.#who = who;
+  }
+
+  /** Forgets what was written, so the next apply re-lists the cluster (periodic drift check, after errors). */
+  forget(): void {
+    this.#state = {};
+  }
+
+  /** Plans within the limits (pure; exported through the class for the benchmark). */
+  plan(cidrs: readonly Entry[], cfg: ResolvedCilium, enforce: boolean): { plan: CiliumPlan; leftOut: number; cidrs: number } {
+    const limited = takeLimited(cidrs, cfg.maxCidrs);
+    const plan = planCilium({ ...this.#who, cidrs: limited.entries.map((e) => e.key), enforce, matchLabels: cfg.matchLabels, maxCidrsPerGroup: cfg.maxCidrsPerGroup, maxGroupBytes: cfg.maxGroupBytes });
+    return { plan, leftOut: limited.leftOut, cidrs: limited.entries.length };
+  }
+
+  /** Makes the cluster hold the CIDR entries (or nothing when `cfg.enabled` is false). */
+  async apply(cidrs: readonly Entry[], cfg: ResolvedCilium, enforce: boolean): Promise<CiliumOutcome> {
+    const started = performance.now();
+    const { plan, leftOut, cidrs: count } = cfg.enabled ? this.plan(cidrs, cfg, enforce) : { plan: { groups: [], policy: undefined }, leftOut: 0, cidrs: 0 };
+    try {
+      const report = await applyCilium(this.#kube, this.#who.id, plan, this.#state);
+      this.#publish(plan, cfg, leftOut, count);
+      this.#metrics.applySeconds.observe({ policy: this.#who.owner, target: 'cilium' }, (performance.now() - started) / 1000);
+      const largest = Math.max(0, ...plan.groups.map((g) => g.bytes));
+      return { cidrs: count, groups: plan.groups.length, largestGroupBytes: largest, leftOut, policy: plan.policy !== undefined, report };
+    } catch (err) {
+      this.forget();
+      throw err;
+    }
+  }
+
+  #publish(plan: CiliumPlan, cfg: ResolvedCilium, leftOut: number, cidrs: number): void {
+    const owner = this.#who.owner;
+    const objects = [...plan.groups, ...(plan.policy ? [plan.policy] : [])];
+    this.#metrics.setArtifacts(owner, 'cilium', objects.map((o) => ({ name: o.object.metadata.name, entries: o.entries, bytes: o.bytes })));
+    if (!cfg.enabled) return;
+    this.#metrics.setHeadroom(owner, 'cilium', 'cilium_group_bytes', Math.max(0, ...objects.map((o) => o.bytes)), OBJECT_SIZE_LIMIT);
+    this.#metrics.setHeadroom(owner, 'cilium', 'cilium_group_cidrs', Math.max(0, ...plan.groups.map((g) => g.entries)), CILIUM_CIDRS_PER_GROUP_LIMIT);
+    this.#metrics.setHeadroom(owner, 'cilium', 'cilium_total_cidrs', cidrs + leftOut, cfg.maxCidrs);
+    this.#metrics.leftOut.set({ policy: owner, target: 'cilium' }, leftOut);
+  }
+}

@@ -1,0 +1,175 @@
+/**
+ * Keeps one policy's enforcement artifacts equal to its selection of the replicated set. Each
+ * `sync` (the controller calls it every poll interval and on every policy change):
+ * 1. reads what changed in MongoDB since the high-water mark (a full load on the first sync,
+ *    when the rules changed, when records disappeared, and every `fullReloadMs`);
+ * 2. applies time-driven changes (validUntil passed, validFrom reached);
+ * 3. when the enforced set, the mode or the targets changed, rebuilds the artifact entries and
+ *    writes Cilium; HAProxy is checked on every sync (it may have restarted) and written when
+ *    its content changed.
+ * Targets fail independently: an unreachable HAProxy does not stop Cilium, and the failure is
+ * reported (Degraded) and retried on the next poll.
+ */
+import type { ResolvedPolicy } from '../api/enforcement.ts';
+import type { Logger } from '../log.ts';
+import type { KubeReader, KubeWriter } from '../runtime/client.ts';
+import { buildArtifacts, type Artifacts } from './artifacts.ts';
+import { policyBaseName, policyId } from './cilium.ts';
+import { CiliumTarget, type CiliumOutcome } from './ciliumtarget.ts';
+import type { Guard } from './guard.ts';
+import type { RuntimeApi } from './haproxy/runtime.ts';
+import { HaproxyTarget, mapContent, type HaproxyOutcome } from './haproxytarget.ts';
+import type { EnforcementMetrics } from './metrics.ts';
+import { Selection } from './selection.ts';
+import type { IndicatorSource } from './source.ts';
+
+/** What every policy's enforcer shares. */
+export interface EnforcerDeps {
+  readonly source: IndicatorSource;
+  readonly kube: KubeReader & KubeWriter;
+  readonly connect: (address: string) => RuntimeApi;
+  readonly metrics: EnforcementMetrics;
+  readonly log: Logger;
+  /** Full reload and Cilium drift check period. @default 600000 */
+  readonly fullReloadMs?: number;
+  /** Most changed keys per HAProxy map applied as a delta rather than a versioned swap. @default 5000 */
+  readonly deltaLimit?: number;
+}
+
+/** The policy as one sync sees it. */
+export interface SyncInput {
+  readonly policy: ResolvedPolicy;
+  readonly guard: Guard;
+  /** Changes whenever the selector or the allowlists change (forces a full re-selection). */
+  readonly rulesKey: string;
+  /** False when another policy owns the same HAProxy maps. */
+  readonly haproxyAllowed: boolean;
+}
+
+/** What one sync found and wrote. */
+export interface SyncReport {
+  readonly highWater: number;
+  readonly selected: number;
+  readonly skipped: Record<string, number>;
+  readonly cilium: CiliumOutcome | undefined;
+  readonly haproxy: HaproxyOutcome | undefined;
+  readonly errors: readonly string[];
+  /** True when an artifact changed during this sync. */
+  readonly changed: boolean;
+  /** Epoch ms of the next time-driven change, Infinity when none. */
+  readonly nextEvent: number;
+}
+
+/** The enforcer of one EnforcementPolicy. */
+export class PolicyEnforcer {
+  readonly #deps: EnforcerDeps;
+  readonly #owner: string;
+  readonly #cilium: CiliumTarget;
+  readonly #haproxy: HaproxyTarget;
+  #selection: Selection | undefined;
+  #rulesKey = '';
+  #loadedAt = 0;
+  #count = 0;
+  /** Query mark lagging one poll behind, so a record that became visible late is still read. */
+  #mark = -1;
+  #appliedVersion = -1;
+  #appliedTargets = '';
+  #artifacts: Artifacts = { cidrs: [], domains: [], covered: 0 };
+  #lastCilium: CiliumOutcome | undefined;
+  #ciliumDirty = true;
+
+  constructor(namespace: string, name: string, deps: EnforcerDeps) {
+    this.#deps = deps;
+    this.#owner = `${namespace}/${name}`;
+    this.#cilium = new CiliumTarget(deps.kube, deps.metrics, { id: policyId(namespace, name), base: policyBaseName(namespace, name), owner: this.#owner });
+    this.#haproxy = new HaproxyTarget(deps.connect, deps.metrics, this.#owner, deps.deltaLimit ?? 5000);
+  }
+
+  async #fullLoad(input: SyncInput, now: number): Promise<Selection> {
+    const started = performance.now();
+    const selection = new Selection({ selector: input.policy.selector, guard: input.guard });
+    const before = await this.#deps.source.maxIndex();
+    this.#count = await this.#deps.source.scan((docs) => {
+      for (const d of docs) selection.apply(d, now);
+    });
+    this.#selection = selection;
+    this.#rulesKey = input.rulesKey;
+    this.#loadedAt = now;
+    this.#mark = before;
+    this.#appliedVersion = -1;
+    this.#ciliumDirty = true;
+    this.#cilium.forget();
+    this.#deps.log.info('loaded the replicated set', { policy: this.#owner, records: this.#count, selected: selection.selected, highWater: selection.highWater, ms: Math.round(performance.now() - started) });
+    return selection;
+  }
+
+  async #refresh(input: SyncInput, now: number): Promise<Selection> {
+    const sel = this.#selection;
+    const reloadDue = now - this.#loadedAt >= (this.#deps.fullReloadMs ?? 600_000);
+    if (!sel || input.rulesKey !== this.#rulesKey || reloadDue) return this.#fullLoad(input, now);
+    const count = await this.#deps.source.count();
+    if (count < this.#count) return this.#fullLoad(input, now);
+    const mark = this.#mark;
+    this.#mark = sel.highWater;
+    for (const d of await this.#deps.source.changedSince(mark)) sel.apply(d, now);
+    this.#count = count;
+    return sel;
+  }
+
+  #logMalformed(sel: Selection): void {
+    const bad = sel.takeMalformed();
+    for (const m of bad.slice(0, 20)) this.#deps.log.warn('skipping a malformed indicator record in MongoDB; it is not enforced until the replica rewrites it (threatmesh replica rebuild re-verifies the log)', { policy: this.#owner, record: m.id, why: m.why });
+    if (bad.length > 20) this.#deps.log.warn('more malformed indicator records skipped', { policy: this.#owner, count: bad.length - 20 });
+  }
+
+  async #applyCilium(policy: ResolvedPolicy, changed: boolean, errors: string[]): Promise<boolean> {
+    if (!changed && !this.#ciliumDirty) return false;
+    try {
+      this.#lastCilium = await this.#cilium.apply(this.#artifacts.cidrs, policy.cilium, policy.mode === 'Enforce');
+      this.#ciliumDirty = false;
+      const r = this.#lastCilium.report;
+      return r.created + r.updated + r.deleted > 0;
+    } catch (err) {
+      this.#ciliumDirty = true;
+      errors.push(`Cilium: ${err instanceof Error ? err.message : String(err)}`);
+      return false;
+    }
+  }
+
+  /** One sync at `now` (epoch ms). Throws only when MongoDB cannot be read. */
+  async sync(input: SyncInput, now: number): Promise<SyncReport> {
+    const sel = await this.#refresh(input, now);
+    sel.sweep(now);
+    this.#logMalformed(sel);
+    const policy = input.policy;
+    const targetsKey = JSON.stringify([policy.mode, policy.cilium, policy.haproxy, input.haproxyAllowed]);
+    const changed = sel.version !== this.#appliedVersion || targetsKey !== this.#appliedTargets;
+    if (changed) {
+      this.#artifacts = buildArtifacts(sel.candidates());
+      this.#haproxy.setContent(mapContent(this.#artifacts.domains, this.#artifacts.cidrs, policy.haproxy.maxEntries));
+    }
+    const errors: string[] = [];
+    const ciliumChanged = await this.#applyCilium(policy, changed, errors);
+    const haproxy = await this.#haproxy.sync({ ...policy.haproxy, enabled: policy.haproxy.enabled && input.haproxyAllowed }, policy.mode === 'Enforce');
+    for (const e of haproxy.errors) errors.push(e.message);
+    this.#appliedVersion = sel.version;
+    this.#appliedTargets = targetsKey;
+    this.#publish(sel);
+    return {
+      highWater: sel.highWater, selected: sel.selected, skipped: sel.skipped(), cilium: this.#lastCilium, haproxy,
+      errors, changed: ciliumChanged || haproxy.changed > 0, nextEvent: sel.nextEvent,
+    };
+  }
+
+  #publish(sel: Selection): void {
+    this.#deps.metrics.setOutcomes(this.#owner, sel.selected, sel.skipped());
+    this.#deps.metrics.highWater.set({ policy: this.#owner }, sel.highWater);
+  }
+
+  /** Removes every artifact of the policy (Cilium objects, HAProxy map entries) and its metrics. */
+  async cleanup(policy: ResolvedPolicy): Promise<void> {
+    await this.#cilium.apply([], { ...policy.cilium, enabled: false }, false);
+    await this.#haproxy.clear(policy.haproxy);
+    this.#deps.metrics.forget(this.#owner);
+  }
+}
