@@ -1,0 +1,131 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { OBJECT_SIZE_LIMIT } from '../api/schemas/enforcementpolicy.ts';
+import { buildArtifacts, collapseCidrs, collapseDomains, takeLimited } from './artifacts.ts';
+import { planCilium, type CiliumInput } from './cilium.ts';
+import { ipKey, mapContent } from './haproxytarget.ts';
+import { chunkLines, parseMapList, parsePreparedVersion, parseRuntimeAddress } from './haproxy/runtime.ts';
+import type { Candidate } from './select.ts';
+import { publicIpv4 } from './testing.ts';
+
+function cand(key: string, confidence = 50, logIndex = 0, kind: Candidate['kind'] = key.includes('/') ? 'cidr' : 'domain'): Candidate {
+  return { digest: `${key}-digest`.padEnd(64, '0'), kind, key, confidence, logIndex, validUntil: undefined };
+}
+
+describe('collapse', () => {
+  const cidrCases: Array<[string, string[], string[]]> = [
+    ['a /32 inside a /24 goes', ['11.1.1.7/32', '11.1.1.0/24'], ['11.1.1.0/24']],
+    ['disjoint stay', ['11.1.1.7/32', '11.1.2.0/24'], ['11.1.1.7/32', '11.1.2.0/24']],
+    ['nested chain keeps the widest', ['11.0.0.0/8', '11.1.0.0/16', '11.1.1.0/24'], ['11.0.0.0/8']],
+    ['ipv6 inside ipv6', ['2a00:1450::1/128', '2a00:1450::/32'], ['2a00:1450::/32']],
+    ['families never cover each other', ['0.0.0.0/1', '::/1'], ['0.0.0.0/1', '::/1']],
+    ['adjacent blocks both stay', ['11.1.1.0/25', '11.1.1.128/25'], ['11.1.1.0/25', '11.1.1.128/25']],
+  ];
+  for (const [name, input, want] of cidrCases) {
+    test(name, () => assert.deepEqual(collapseCidrs(input.map((k) => cand(k))).map((c) => c.key).sort(), [...want].sort()));
+  }
+  test('domains under an enforced parent go', () => {
+    assert.deepEqual(collapseDomains(['a.evil.xyz', 'evil.xyz', 'b.c.evil.xyz', 'other.xyz'].map((k) => cand(k))).map((c) => c.key), ['evil.xyz', 'other.xyz']);
+  });
+  test('buildArtifacts orders by priority and counts what was covered', () => {
+    const a = buildArtifacts([cand('11.1.1.7/32', 90), cand('11.1.1.0/24', 10), cand('12.0.0.1/32', 50), cand('evil.xyz', 70), cand('evil.xyz', 20)]);
+    assert.deepEqual(a.cidrs.map((e) => e.key), ['12.0.0.1/32', '11.1.1.0/24']);
+    assert.deepEqual(a.domains.map((e) => e.key), ['evil.xyz']);
+    assert.equal(a.covered, 1);
+  });
+  test('takeLimited keeps the highest priority and sorts by key', () => {
+    const r = takeLimited([{ key: 'c', digest: '' }, { key: 'a', digest: '' }, { key: 'b', digest: '' }], 2);
+    assert.deepEqual([r.entries.map((e) => e.key), r.leftOut], [['a', 'c'], 1]);
+  });
+});
+
+describe('Cilium shards', () => {
+  const base: CiliumInput = { base: 'threatmesh-ns-p', id: 'abc', owner: 'ns/p', cidrs: [], enforce: true, matchLabels: {}, maxCidrsPerGroup: 20_000, maxGroupBytes: 512 * 1024 };
+
+  test('no CIDR means no group and, above all, no deny policy (an empty toCIDRSet must never exist)', () => {
+    assert.deepEqual(planCilium(base), { groups: [], policy: undefined });
+  });
+
+  test('LogOnly writes the groups but no policy', () => {
+    const p = planCilium({ ...base, cidrs: ['11.0.0.1/32'], enforce: false });
+    assert.equal(p.groups.length, 1);
+    assert.equal(p.policy, undefined);
+  });
+
+  test('the policy never switches endpoints to default-deny and references every shard', () => {
+    const p = planCilium({ ...base, cidrs: Array.from({ length: 50_000 }, (_, i) => `${publicIpv4(i)}/32`) });
+    const spec = p.policy?.object.spec as { enableDefaultDeny: unknown; egressDeny: Array<{ toCIDRSet: Array<{ cidrGroupRef: string }> }> };
+    assert.deepEqual(spec.enableDefaultDeny, { egress: false, ingress: false });
+    assert.deepEqual(spec.egressDeny[0]?.toCIDRSet.map((r) => r.cidrGroupRef).sort(), p.groups.map((g) => g.object.metadata.name).sort());
+  });
+
+  test('a huge set never produces an object over the limits (measured serialized size)', () => {
+    // 300k of the longest CIDR strings there are: full IPv6 /128s, plus IPv4.
+    const v6 = Array.from({ length: 150_000 }, (_, i) => `2a0${i % 10}:${(i * 7919).toString(16).padStart(4, 'f')}:ffff:ffff:ffff:ffff:${(i >>> 16).toString(16).padStart(4, 'e')}:${(i & 0xffff).toString(16).padStart(4, 'e')}/128`);
+    const v4 = Array.from({ length: 150_000 }, (_, i) => `${publicIpv4(i)}/32`);
+    for (const maxGroupBytes of [64 * 1024, 512 * 1024, 900 * 1024]) {
+      const p = planCilium({ ...base, cidrs: [...v6, ...v4], maxGroupBytes });
+      const total = p.groups.reduce((n, g) => n + g.entries, 0);
+      assert.equal(total, 300_000, 'every CIDR lands in exactly one shard');
+      for (const g of p.groups) {
+        assert.ok(g.bytes <= maxGroupBytes, `${g.object.metadata.name}: ${g.bytes} > ${maxGroupBytes}`);
+        assert.equal(g.bytes, Buffer.byteLength(JSON.stringify(g.object)));
+        assert.ok(g.entries <= 20_000);
+      }
+      assert.ok((p.policy?.bytes ?? 0) < OBJECT_SIZE_LIMIT / 4);
+    }
+  });
+
+  test('one more CIDR changes one shard, not all of them (stable hashing)', () => {
+    const cidrs = Array.from({ length: 40_000 }, (_, i) => `${publicIpv4(i)}/32`);
+    const a = planCilium({ ...base, cidrs });
+    const b = planCilium({ ...base, cidrs: [...cidrs, '99.99.99.99/32'] });
+    assert.equal(a.groups.length, b.groups.length);
+    const changed = a.groups.filter((g, i) => JSON.stringify(g.object) !== JSON.stringify(b.groups[i]?.object));
+    assert.equal(changed.length, 1);
+  });
+
+  test('an impossible budget is a clear error', () => {
+    assert.throws(() => planCilium({ ...base, cidrs: ['11.0.0.1/32'], maxGroupBytes: 10 }), /raise maxGroupBytes/);
+  });
+});
+
+describe('HAProxy maps and runtime API text', () => {
+  test('map content: bare addresses for host routes, digest prefixes as values, limits', () => {
+    const c = mapContent([{ key: 'evil.xyz', digest: 'ab'.repeat(32) }], [{ key: '11.0.0.1/32', digest: 'cd'.repeat(32) }, { key: '11.2.0.0/16', digest: 'ef'.repeat(32) }], 1);
+    assert.deepEqual([...c.hosts], [['evil.xyz', 'abababababababab']]);
+    assert.deepEqual([...c.ips], [['11.0.0.1', 'cdcdcdcdcdcdcdcd']]);
+    assert.equal(c.leftOut, 1);
+    assert.equal(ipKey('2a00::1/128'), '2a00::1');
+  });
+
+  test('show map lines parse', () => {
+    const text = "# id (file) description\n0 (/etc/haproxy/maps/a.map) pattern loaded from file '/etc/haproxy/maps/a.map' used by map at file 'h.cfg' line 11. curr_ver=1 next_ver=3 entry_cnt=2\n\n";
+    assert.deepEqual(parseMapList(text), [{ id: 0, file: '/etc/haproxy/maps/a.map', currentVersion: 1, nextVersion: 3, entries: 2 }]);
+    assert.equal(parsePreparedVersion('New version created: 7\n\n'), 7);
+    assert.equal(parsePreparedVersion('Unknown map identifier.'), undefined);
+  });
+
+  test('payload chunks stay under the request budget', () => {
+    const lines = Array.from({ length: 5000 }, (_, i) => `${publicIpv4(i)} 0123456789abcdef`);
+    const chunks = chunkLines(lines, 60, 12_000);
+    assert.equal(chunks.flat().length, 5000);
+    for (const c of chunks) assert.ok(60 + Buffer.byteLength(c.join('\n')) + 1 <= 12_000);
+  });
+
+  const addresses: Array<[string, string]> = [
+    ['unix:/var/run/haproxy/admin.sock', 'unix /var/run/haproxy/admin.sock'],
+    ['tcp:127.0.0.1:9999', 'tcp 127.0.0.1 9999'],
+    ['tcp:[::1]:9999', 'tcp ::1 9999'],
+    ['tcp:haproxy.threatmesh-system.svc:9999', 'tcp haproxy.threatmesh-system.svc 9999'],
+  ];
+  for (const [text, want] of addresses) {
+    test(`runtime address ${text}`, () => {
+      const a = parseRuntimeAddress(text);
+      assert.equal(a.kind === 'unix' ? `unix ${a.path}` : `tcp ${a.host} ${a.port}`, want);
+    });
+  }
+  for (const bad of ['/var/run/admin.sock', 'tcp:host', 'tcp:host:0', 'http://x:1']) {
+    test(`runtime address ${bad} is refused with the accepted forms`, () => assert.throws(() => parseRuntimeAddress(bad), /unix:<absolute socket path> or tcp:<host>:<port>/));
+  }
+});
