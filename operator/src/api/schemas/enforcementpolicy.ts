@@ -14,7 +14,7 @@ export const ENFORCEABLE_TYPE_ENUM = ['ipv4', 'ipv6', 'cidr', 'domain'] as const
 /** A runtime API address: `unix:<absolute socket path>` or `tcp:<host>:<port>`. */
 export const RUNTIME_API_PATTERN = '^(unix:/[^\\s]{1,255}|tcp:([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?|[0-9.]{7,15}|\\[[0-9a-f:.]+\\]):[0-9]{1,5})$';
 /** An absolute path of a map file as HAProxy's configuration names it. */
-export const MAP_PATH_PATTERN = '^/[^\\s]{1,1023}$';
+export const MAP_PATH_PATTERN = '^/[^\\s]+$';
 /** Default map of denied hosts (key: lower-case host; matched with map_dom). */
 export const DEFAULT_HOSTS_MAP = '/etc/haproxy/maps/threatmesh-deny-hosts.map';
 /** Default map of denied client addresses (key: IP or CIDR; matched with map_ip). */

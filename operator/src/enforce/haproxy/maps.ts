@@ -47,8 +47,9 @@ function expectQuiet(api: RuntimeApi, what: string, answer: string, ok: readonly
 }
 
 async function addLines(api: RuntimeApi, header: string, lines: readonly string[]): Promise<void> {
-  for (const chunk of chunkLines(lines, Buffer.byteLength(header) + 2)) {
-    expectQuiet(api, header, await api.send(`${header}\n${chunk.join('\n')}\n`));
+  for (const chunk of chunkLines(lines, Buffer.byteLength(header) + 3)) {
+    // The payload ends with an empty line.
+    expectQuiet(api, header, await api.send(`${header}\n${chunk.join('\n')}\n\n`));
   }
 }
 
