@@ -245,6 +245,26 @@ describe('adversarial: what must never be enforced', () => {
     await cp.kube.delete(`/apis/cilium.io/v2/ciliumclusterwidenetworkpolicies/${obj.metadata.name}`);
   });
 
+  test('a huge set never produces an object over the size limit: every shard is accepted by the real API server and stays under its budget', async (t) => {
+    const n = 30_000;
+    const docs = Array.from({ length: n }, (_, i) => storedRecord(i % 3 === 0 ? 'ipv6' : 'ipv4', i % 3 === 0 ? `2a0${i % 10}:ffff:ffff:ffff:ffff:ffff:${((i >>> 15) + 1).toString(16)}:${((i & 0x7fff) + 1).toString(16)}` : `51.${(i >>> 16) & 255}.${(i >>> 8) & 255}.${i & 255}`, { logIndex: nextIndex + i }));
+    nextIndex += n;
+    for (let i = 0; i < docs.length; i += 5000) await col.insertMany(docs.slice(i, i + 5000));
+    const budget = 64 * 1024;
+    await admin.create(ENFORCEMENT_POLICIES, policyObject('huge', { mode: 'Enforce', targets: { cilium: { enabled: true, maxGroupBytes: budget } } }));
+    const p = await eventually(() => getPolicy('huge'), (x) => (x?.status?.cidrs ?? 0) >= n, 120_000);
+    const { groups, policies } = await ciliumObjects('huge');
+    const stored = groups.map((g) => Buffer.byteLength(JSON.stringify({ ...g, metadata: { ...g.metadata, managedFields: undefined } })));
+    t.diagnostic(`${n} indicators → ${groups.length} CiliumCIDRGroups, largest ${Math.max(...stored)} bytes as stored (budget ${budget}); status says ${p?.status?.largestGroupBytes}`);
+    assert.equal(groups.flatMap((g) => g.spec.externalCIDRs).length, n);
+    assert.ok(groups.length >= 8);
+    for (const b of stored) assert.ok(b <= budget + 1024, `a shard of ${b} bytes`);
+    assert.ok((p?.status?.largestGroupBytes ?? Infinity) <= budget);
+    assert.equal(policies.length, 1);
+    await admin.delete(ENFORCEMENT_POLICIES, 'huge', ns);
+    await timeUntil('huge policy artifacts removed', async () => (await ciliumObjects('huge')).groups.length === 0, 60_000);
+  });
+
   test('a second policy naming the same HAProxy maps leaves them alone and says why', async () => {
     await admin.create(ENFORCEMENT_POLICIES, policyObject('intruder', { mode: 'Enforce', targets: { haproxy: { ...haproxyTargets([haA, 'unix']) } } }));
     const p = await eventually(() => getPolicy('intruder'), (x) => x?.status?.conditions?.some((c) => c.type === 'Degraded') === true);
