@@ -39,6 +39,8 @@ export interface EnforcementOptions {
   readonly fullReloadMs?: number;
   /** Most changed keys per HAProxy map sent as a delta instead of a versioned swap. @default 5000 */
   readonly deltaLimit?: number;
+  /** Look for changed records this often even when no replica cursor moved. @default 30000 */
+  readonly unsignalledPollMs?: number;
   /** Runtime API client factory (tests count commands through it). @default SocketRuntimeApi */
   readonly connect?: (address: string) => RuntimeApi;
   readonly onLostLeadership?: () => void;
@@ -71,6 +73,7 @@ export async function startEnforcement(opts: EnforcementOptions): Promise<Runnin
       connect: opts.connect ?? ((address) => new SocketRuntimeApi(address)),
       ...(opts.fullReloadMs !== undefined ? { fullReloadMs: opts.fullReloadMs } : {}),
       ...(opts.deltaLimit !== undefined ? { deltaLimit: opts.deltaLimit } : {}),
+      ...(opts.unsignalledPollMs !== undefined ? { unsignalledPollMs: opts.unsignalledPollMs } : {}),
     },
   });
   const ctl = manager.controller<EnforcementPolicy>({

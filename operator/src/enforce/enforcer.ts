@@ -1,8 +1,9 @@
 /**
  * Keeps one policy's enforcement artifacts equal to its selection of the replicated set. Each
  * `sync` (the controller calls it every poll interval and on every policy change):
- * 1. reads what changed in MongoDB since the high-water mark (a full load on the first sync,
- *    when the rules changed, when records disappeared, and every `fullReloadMs`);
+ * 1. reads the replica's cursors (the change signal) and, when they moved, what changed in
+ *    MongoDB since the high-water mark (a full load on the first sync, when the rules changed,
+ *    when the replica started over, and every `fullReloadMs`);
  * 2. applies time-driven changes (validUntil passed, validFrom reached);
  * 3. when the enforced set, the mode or the targets changed, rebuilds the artifact entries and
  *    writes Cilium; HAProxy is checked on every sync (it may have restarted) and written when
@@ -21,7 +22,7 @@ import type { RuntimeApi } from './haproxy/runtime.ts';
 import { HaproxyTarget, mapContent, type HaproxyOutcome } from './haproxytarget.ts';
 import type { EnforcementMetrics } from './metrics.ts';
 import { Selection } from './selection.ts';
-import type { IndicatorSource } from './source.ts';
+import type { IndicatorSource, ReplicaProgress } from './source.ts';
 
 /** What every policy's enforcer shares. */
 export interface EnforcerDeps {
@@ -34,6 +35,14 @@ export interface EnforcerDeps {
   readonly fullReloadMs?: number;
   /** Most changed keys per HAProxy map applied as a delta rather than a versioned swap. @default 5000 */
   readonly deltaLimit?: number;
+  /** Changed records are also looked for this often without a cursor change (writers that move no cursor). @default 30000 */
+  readonly unsignalledPollMs?: number;
+}
+
+function sameProgress(a: ReplicaProgress, b: ReplicaProgress): boolean {
+  if (a.cursors.size !== b.cursors.size) return false;
+  for (const [id, n] of a.cursors) if (b.cursors.get(id) !== n) return false;
+  return true;
 }
 
 /** The policy as one sync sees it. */
@@ -69,7 +78,9 @@ export class PolicyEnforcer {
   #selection: Selection | undefined;
   #rulesKey = '';
   #loadedAt = 0;
+  #deltaAt = 0;
   #count = 0;
+  #progress: ReplicaProgress = { cursors: new Map() };
   /** Query mark lagging one poll behind, so a record that became visible late is still read. */
   #mark = -1;
   #appliedVersion = -1;
@@ -85,17 +96,21 @@ export class PolicyEnforcer {
     this.#haproxy = new HaproxyTarget(deps.connect, deps.metrics, this.#owner, deps.deltaLimit ?? 5000);
   }
 
-  async #fullLoad(input: SyncInput, now: number): Promise<Selection> {
+  async #fullLoad(input: SyncInput, now: number, progress: ReplicaProgress): Promise<Selection> {
     const started = performance.now();
     const selection = new Selection({ selector: input.policy.selector, guard: input.guard });
-    const before = await this.#deps.source.maxIndex();
     this.#count = await this.#deps.source.scan((docs) => {
       for (const d of docs) selection.apply(d, now);
     });
     this.#selection = selection;
     this.#rulesKey = input.rulesKey;
     this.#loadedAt = now;
-    this.#mark = before;
+    this.#deltaAt = now;
+    this.#progress = progress;
+    // Every entry below the cursor read before the scan was written before it: the scan saw it.
+    // Later ones may or may not have been seen; the next delta reads them again (idempotent).
+    const applied = progress.cursors.size > 0 ? Math.min(...progress.cursors.values()) - 1 : selection.highWater;
+    this.#mark = Math.min(applied, selection.highWater);
     this.#appliedVersion = -1;
     this.#ciliumDirty = true;
     this.#cilium.forget();
@@ -103,16 +118,33 @@ export class PolicyEnforcer {
     return selection;
   }
 
+  /** True when the replica started over (a cursor moved back or disappeared: `replica rebuild` deletes records). */
+  #rebuilt(progress: ReplicaProgress): boolean {
+    for (const [id, next] of this.#progress.cursors) {
+      const now = progress.cursors.get(id);
+      if (now === undefined || now < next) return true;
+    }
+    return false;
+  }
+
   async #refresh(input: SyncInput, now: number): Promise<Selection> {
     const sel = this.#selection;
+    const progress = await this.#deps.source.progress();
     const reloadDue = now - this.#loadedAt >= (this.#deps.fullReloadMs ?? 600_000);
-    if (!sel || input.rulesKey !== this.#rulesKey || reloadDue) return this.#fullLoad(input, now);
-    const count = await this.#deps.source.count();
-    if (count < this.#count) return this.#fullLoad(input, now);
+    if (!sel || input.rulesKey !== this.#rulesKey || reloadDue || this.#rebuilt(progress)) return this.#fullLoad(input, now, progress);
+    const signalled = !sameProgress(progress, this.#progress);
+    if (!signalled && now - this.#deltaAt < (this.#deps.unsignalledPollMs ?? 30_000)) return sel;
+    if (!signalled) {
+      // Writers that do not move a cursor (by hand): also notice deleted records.
+      const count = await this.#deps.source.count();
+      if (count < this.#count) return this.#fullLoad(input, now, progress);
+      this.#count = count;
+    }
     const mark = this.#mark;
     this.#mark = sel.highWater;
     for (const d of await this.#deps.source.changedSince(mark)) sel.apply(d, now);
-    this.#count = count;
+    this.#progress = progress;
+    this.#deltaAt = now;
     return sel;
   }
 

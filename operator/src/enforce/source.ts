@@ -3,19 +3,28 @@
  * (store/indicators.ts), the full set every consumer reads. Changes are found by polling a
  * high-water mark: every admission (logIndex) and revocation (revokedAtIndex) carries a log
  * index above everything before it, so `logIndex > hw OR revokedAtIndex > hw` returns exactly
- * the records changed since the last poll, through two ascending indexes on MongoDB. Polling,
- * not change streams: FerretDB (the local and test database) has none, and a change stream
- * needs a replica set and resume-token bookkeeping for the same result. Deleted records (a
- * replica rebuild) are not log events: a drop in the document count, or the periodic full
- * reload, catches them.
+ * the records changed since the last poll, through two ascending indexes on MongoDB. That query
+ * runs when the change signal moved: the replica's cursor documents (`replica_cursors`, a few
+ * documents, read every poll for about a millisecond), which the replica saves after writing
+ * the records below the cursor. Polling, not change streams: FerretDB (the local and test
+ * database) has none, and a change stream needs a replica set and resume-token bookkeeping for
+ * the same result; FerretDB also scans the whole collection for any query but one by _id, which
+ * is why the signal comes first. Deleted records (a replica rebuild) are not log events: a cursor
+ * that moves back, a drop in the document count, or the periodic full reload catches them.
  */
 import { MongoServerError, type Collection, type Db, type Document } from 'mongodb';
+import { REPLICA_CURSORS } from '../store/cursor.ts';
 import { INDICATORS } from '../store/indicators.ts';
 
 /** Fields enforcement reads (the certificates are not needed: the replica verified them). */
 const PROJECTION = { _id: 1, digest: 1, type: 1, value: 1, state: 1, logIndex: 1, revokedAtIndex: 1, meta: 1 } as const;
 /** MongoDB codes for "an equivalent index exists under another name or options". */
 const INDEX_EXISTS = new Set([85, 86]);
+
+/** The replica's cursors: source id → next log index to apply (every entry below it is written). */
+export interface ReplicaProgress {
+  readonly cursors: ReadonlyMap<string, number>;
+}
 
 /** Reads the replicated set. */
 export interface IndicatorSource {
@@ -25,16 +34,18 @@ export interface IndicatorSource {
   changedSince(highWater: number): Promise<unknown[]>;
   /** The number of records (for noticing deletions). */
   count(): Promise<number>;
-  /** The highest logIndex or revokedAtIndex stored, -1 when empty. */
-  maxIndex(): Promise<number>;
+  /** The replica's progress (its cursors), the cheap change signal polled every interval. */
+  progress(): Promise<ReplicaProgress>;
 }
 
 /** The `indicators` collection of a partner database. */
 export class MongoIndicatorSource implements IndicatorSource {
   readonly #col: Collection<Document>;
+  readonly #cursors: Collection<Document>;
 
   private constructor(db: Db) {
     this.#col = db.collection(INDICATORS);
+    this.#cursors = db.collection(REPLICA_CURSORS);
   }
 
   /** Opens the source and creates the two poll indexes (idempotent; an equivalent existing index is accepted). */
@@ -73,13 +84,11 @@ export class MongoIndicatorSource implements IndicatorSource {
     return this.#col.estimatedDocumentCount();
   }
 
-  async maxIndex(): Promise<number> {
-    let max = -1;
-    for (const field of ['logIndex', 'revokedAtIndex']) {
-      const [top] = await this.#col.find({ [field]: { $type: 'number' } }, { projection: { _id: 0, [field]: 1 } }).sort({ [field]: -1 }).limit(1).toArray();
-      const v: unknown = top?.[field];
-      if (typeof v === 'number') max = Math.max(max, v);
-    }
-    return max;
+  async progress(): Promise<ReplicaProgress> {
+    const docs = await this.#cursors.find({}, { projection: { nextIndex: 1 } }).toArray();
+    const cursors = new Map<string, number>();
+    for (const d of docs) if (typeof d['nextIndex'] === 'number') cursors.set(String(d['_id']), d['nextIndex']);
+    return { cursors };
   }
+
 }

@@ -1,0 +1,179 @@
+/**
+ * Enforcement at scale: for 100k and 1M replicated indicators (70% IPv4, 10% /24 networks, 5%
+ * IPv6, 15% domains), the time to build the artifacts (read and select every record, collapse,
+ * shard into CiliumCIDRGroups, fill the map content) and to apply them: every shard created on a
+ * real kube-apiserver with the upstream Cilium CRDs (the API server validates each one), both
+ * maps swapped into a real HAProxy through its runtime API (prepare/add/commit map), then one
+ * admission as a delta (one shard update, one `add map`). Also the MongoDB part at the smaller
+ * size: insert into and full scan of FerretDB (the local MongoDB-wire server). Sizes: CIDRs,
+ * groups, largest group bytes, map entries. Counts: argv (e.g. `20000,100000`) or
+ * BENCH_ENFORCE_COUNTS; default 100000,1000000. Uses KUBECONFIG / MONGODB_URI when set.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { MongoClient } from 'mongodb';
+import { emit, progress, round, type BenchResult } from './lib.ts';
+import { startControlPlane, type ControlPlane } from '../e2e/harness/controlplane.ts';
+import { startHaproxy, type TestHaproxy } from '../e2e/harness/haproxy.ts';
+import { upstreamCrds } from '../e2e/harness/upstream.ts';
+import { createLogger } from '../operator/src/log.ts';
+import { KubeHttpClient } from '../operator/src/runtime/kube.ts';
+import { loadKubeconfig } from '../operator/src/runtime/kubeconfig.ts';
+import { applyManifests, waitForCrds } from '../operator/src/runtime/manifest.ts';
+import { loadShippedLists } from '../operator/src/feeds/warninglists.ts';
+import { buildArtifacts, type Entry } from '../operator/src/enforce/artifacts.ts';
+import { planCilium } from '../operator/src/enforce/cilium.ts';
+import { applyCilium, removeCilium, type CiliumState } from '../operator/src/enforce/ciliumapply.ts';
+import { buildGuard } from '../operator/src/enforce/guard.ts';
+import { mapContent } from '../operator/src/enforce/haproxytarget.ts';
+import { syncMap } from '../operator/src/enforce/haproxy/maps.ts';
+import { SocketRuntimeApi } from '../operator/src/enforce/haproxy/runtime.ts';
+import { Selection } from '../operator/src/enforce/selection.ts';
+import { MongoIndicatorSource } from '../operator/src/enforce/source.ts';
+import { publicIpv4, resolved, storedRecord } from '../operator/src/enforce/testing.ts';
+import type { IndicatorType } from '../operator/src/domain/indicator.ts';
+
+const counts = (process.argv[2] ?? process.env['BENCH_ENFORCE_COUNTS'] ?? '100000,1000000').split(',').map(Number);
+const label = (n: number): string => (n >= 1_000_000 ? `${n / 1_000_000}M` : `${n / 1000}k`);
+const results: BenchResult[] = [];
+const put = (metric: string, value: number, unit: string): void => {
+  results.push({ metric, value: round(value), unit });
+  progress(`${metric}: ${round(value)} ${unit}`);
+};
+
+/** The i-th record of the synthetic replicated set. */
+function record(i: number): Record<string, unknown> {
+  const k = i % 20;
+  const [type, value]: [IndicatorType, string] = k < 14 ? ['ipv4', publicIpv4(i)]
+    : k < 16 ? ['cidr', `${publicIpv4(i * 256).replace(/\.\d+$/, '.0')}/24`]
+      : k < 17 ? ['ipv6', `2a0${i % 10}:ffff:${((i >>> 15) + 1).toString(16)}::${((i & 0x7fff) + 1).toString(16)}`]
+        : ['domain', `h${i.toString(36)}.bad${i % 97}.xyz`];
+  return storedRecord(type, value, { logIndex: i, meta: { confidence: i % 101 } });
+}
+
+function timeMs<T>(fn: () => T): [T, number] {
+  const t = performance.now();
+  const r = fn();
+  return [r, performance.now() - t];
+}
+
+async function timeAsync<T>(fn: () => Promise<T>): Promise<[T, number]> {
+  const t = performance.now();
+  const r = await fn();
+  return [r, performance.now() - t];
+}
+
+interface Built {
+  readonly cidrs: readonly Entry[];
+  readonly domains: readonly Entry[];
+}
+
+async function build(n: number): Promise<Built> {
+  const policy = resolved();
+  const selection = new Selection({ selector: policy.selector, guard: buildGuard(await loadShippedLists(), []) });
+  const now = Date.now();
+  global.gc?.();
+  const heap0 = process.memoryUsage().heapUsed;
+  const [, selectMs] = timeMs(() => { for (let i = 0; i < n; i++) selection.apply(record(i), now); });
+  put(`${label(n)}: read + select every record (parse, digest check, policy, allowlists)`, selectMs, 'ms');
+  const [arts, artMs] = timeMs(() => buildArtifacts(selection.candidates()));
+  put(`${label(n)}: collapse + priority order`, artMs, 'ms');
+  global.gc?.();
+  put(`${label(n)}: selection heap`, (process.memoryUsage().heapUsed - heap0) / 1048576, 'MiB');
+  put(`${label(n)}: CIDRs after collapse`, arts.cidrs.length, 'CIDRs');
+  put(`${label(n)}: domains`, arts.domains.length, 'domains');
+  return { cidrs: arts.cidrs, domains: arts.domains };
+}
+
+function plan(n: number, b: Built, maxCidrs: number): ReturnType<typeof planCilium> {
+  const [p, ms] = timeMs(() => planCilium({ base: `bench-${label(n).toLowerCase()}`, id: `bench${n}`, owner: 'bench/p', cidrs: b.cidrs.slice(0, maxCidrs).map((e) => e.key), enforce: true, matchLabels: {}, maxCidrsPerGroup: 20_000, maxGroupBytes: 512 * 1024 }));
+  put(`${label(n)}: shard into CiliumCIDRGroups (measured sizes)`, ms, 'ms');
+  put(`${label(n)}: CiliumCIDRGroups`, p.groups.length, 'objects');
+  put(`${label(n)}: largest CiliumCIDRGroup`, Math.max(...p.groups.map((g) => g.bytes)) / 1024, 'KiB');
+  put(`${label(n)}: all CiliumCIDRGroups`, p.groups.reduce((s, g) => s + g.bytes, 0) / 1048576, 'MiB');
+  return p;
+}
+
+async function applyKube(n: number, admin: KubeHttpClient, p: ReturnType<typeof planCilium>, b: Built): Promise<void> {
+  const id = `bench${n}`;
+  const state: CiliumState = {};
+  const [, ms] = await timeAsync(() => applyCilium(admin, id, p, state));
+  put(`${label(n)}: create every shard + deny policy on the API server`, ms, 'ms');
+  const more = planCilium({ base: `bench-${label(n).toLowerCase()}`, id, owner: 'bench/p', cidrs: [...b.cidrs.map((e) => e.key), '99.99.99.99/32'], enforce: true, matchLabels: {}, maxCidrsPerGroup: 20_000, maxGroupBytes: 512 * 1024 });
+  const [r, oneMs] = await timeAsync(() => applyCilium(admin, id, more, state));
+  put(`${label(n)}: one admission (${r.updated} shard updated, ${r.unchanged} unchanged)`, oneMs, 'ms');
+  await removeCilium(admin, id);
+}
+
+async function applyHaproxy(n: number, h: TestHaproxy, b: Built): Promise<void> {
+  const api = new SocketRuntimeApi(h.unixApi, { timeoutMs: 60_000 });
+  const content = mapContent(b.domains, b.cidrs, 10_000_000);
+  put(`${label(n)}: HAProxy address-map entries`, content.ips.size, 'entries');
+  put(`${label(n)}: HAProxy hosts-map entries`, content.hosts.size, 'entries');
+  const [ips, ipsMs] = await timeAsync(() => syncMap(api, h.ipsMap, content.ips, undefined));
+  const [hosts, hostsMs] = await timeAsync(() => syncMap(api, h.hostsMap, content.hosts, undefined));
+  put(`${label(n)}: HAProxy versioned swap of both maps (prepare/add/commit)`, ipsMs + hostsMs, 'ms');
+  const plusOne = new Map(content.ips).set('99.99.99.99', '0123456789abcdef');
+  const [, deltaMs] = await timeAsync(() => syncMap(api, h.ipsMap, plusOne, ips.state));
+  put(`${label(n)}: HAProxy one admission as a delta (add map)`, deltaMs, 'ms');
+  await syncMap(api, h.hostsMap, new Map(), hosts.state);
+  await syncMap(api, h.ipsMap, new Map(), undefined);
+}
+
+async function mongoScan(n: number, uri: string): Promise<void> {
+  const mongo = new MongoClient(uri);
+  await mongo.connect();
+  const db = mongo.db(`bench_enforce_${n}`);
+  try {
+    const col = db.collection('indicators');
+    const [, insMs] = await timeAsync(async () => {
+      for (let i = 0; i < n; i += 5000) await col.insertMany(Array.from({ length: Math.min(5000, n - i) }, (_, j) => record(i + j)));
+    });
+    put(`${label(n)}: MongoDB insert (bench setup, FerretDB unless MONGODB_URI)`, insMs, 'ms');
+    const src = await MongoIndicatorSource.open(db);
+    const [scanned, scanMs] = await timeAsync(() => src.scan(() => undefined));
+    put(`${label(n)}: MongoDB full scan of ${scanned} records (FerretDB unless MONGODB_URI)`, scanMs, 'ms');
+    await db.collection('replica_cursors').insertOne({ _id: 'sequencer' as never, nextIndex: n });
+    const [, signalMs] = await timeAsync(() => src.progress());
+    put(`${label(n)}: MongoDB idle poll (replica cursors, the change signal)`, signalMs, 'ms');
+    const [, pollMs] = await timeAsync(() => src.changedSince(n - 2));
+    put(`${label(n)}: MongoDB changed-records query by high-water mark (2 changed; FerretDB scans, MongoDB uses the indexes)`, pollMs, 'ms');
+  } finally {
+    await db.dropDatabase();
+    await mongo.close();
+  }
+}
+
+async function main(): Promise<void> {
+  const cacheDir = process.env['THREATMESH_CACHE'] ?? join(homedir(), '.cache', 'threatmesh');
+  const cp: ControlPlane = await startControlPlane({ kubeconfig: process.env['KUBECONFIG'], mongodbUri: process.env['MONGODB_URI'], cacheDir });
+  const admin = new KubeHttpClient(await loadKubeconfig(cp.kubeconfigPath), { requestTimeoutMs: 120_000 });
+  const dir = await mkdtemp(join(tmpdir(), 'threatmesh-bench-enforce-'));
+  const quiet = createLogger(new Writable({ write: (_c, _e, cb) => cb() }), 'error');
+  try {
+    const cilium = await upstreamCrds('cilium', process.env['THREATMESH_SHARED_DIR']);
+    await applyManifests(admin, cilium, 'bench');
+    await waitForCrds(admin, cilium.map((c) => c.metadata.name));
+    const h = await startHaproxy(dir);
+    quiet.info('started');
+    for (const n of counts) {
+      progress(`== ${label(n)} indicators`);
+      const b = await build(n);
+      const p = plan(n, b, Number.MAX_SAFE_INTEGER);
+      await applyKube(n, admin, p, b);
+      await applyHaproxy(n, h, b);
+      global.gc?.();
+    }
+    await mongoScan(Math.min(...counts), cp.mongoUri);
+    await h.stop();
+  } finally {
+    admin.close();
+    await rm(dir, { recursive: true, force: true });
+    await cp.stop();
+  }
+  emit(results);
+}
+
+await main();
