@@ -27,15 +27,18 @@ describe('collapse', () => {
   test('domains under an enforced parent go', () => {
     assert.deepEqual(collapseDomains(['a.evil.xyz', 'evil.xyz', 'b.c.evil.xyz', 'other.xyz'].map((k) => cand(k))).map((c) => c.key), ['evil.xyz', 'other.xyz']);
   });
-  test('buildArtifacts orders by priority and counts what was covered', () => {
-    const a = buildArtifacts([cand('11.1.1.7/32', 90), cand('11.1.1.0/24', 10), cand('12.0.0.1/32', 50), cand('evil.xyz', 70), cand('evil.xyz', 20)]);
-    assert.deepEqual(a.cidrs.map((e) => e.key), ['12.0.0.1/32', '11.1.1.0/24']);
-    assert.deepEqual(a.domains.map((e) => e.key), ['evil.xyz']);
+  test('buildArtifacts keeps the best indicator per key and counts what was covered', () => {
+    const a = buildArtifacts([cand('11.1.1.7/32', 90), cand('11.1.1.0/24', 10), cand('12.0.0.1/32', 50), cand('evil.xyz', 70, 1), cand('evil.xyz', 20, 2)]);
+    assert.deepEqual(a.cidrs.map((e) => e.key).sort(), ['11.1.1.0/24', '12.0.0.1/32']);
+    assert.deepEqual(a.domains.map((e) => [e.key, e.confidence]), [['evil.xyz', 70]]);
     assert.equal(a.covered, 1);
   });
-  test('takeLimited keeps the highest priority and sorts by key', () => {
-    const r = takeLimited([{ key: 'c', digest: '' }, { key: 'a', digest: '' }, { key: 'b', digest: '' }], 2);
-    assert.deepEqual([r.entries.map((e) => e.key), r.leftOut], [['a', 'c'], 1]);
+  const e = (key: string, confidence: number, logIndex: number): { key: string; digest: string; confidence: number; logIndex: number } => ({ key, digest: '', confidence, logIndex });
+  test('takeLimited keeps everything that fits, else the highest confidence, then the newest', () => {
+    const all = [e('c', 50, 1), e('a', 90, 0), e('b', 50, 7)];
+    assert.deepEqual(takeLimited(all, 3), { entries: all, leftOut: 0 });
+    const r = takeLimited(all, 2);
+    assert.deepEqual([r.entries.map((x) => x.key), r.leftOut], [['a', 'b'], 1]);
   });
 });
 
@@ -92,7 +95,7 @@ describe('Cilium shards', () => {
 
 describe('HAProxy maps and runtime API text', () => {
   test('map content: bare addresses for host routes, digest prefixes as values, limits', () => {
-    const c = mapContent([{ key: 'evil.xyz', digest: 'ab'.repeat(32) }], [{ key: '11.0.0.1/32', digest: 'cd'.repeat(32) }, { key: '11.2.0.0/16', digest: 'ef'.repeat(32) }], 1);
+    const c = mapContent([{ key: 'evil.xyz', digest: 'ab'.repeat(32), confidence: 0, logIndex: 0 }], [{ key: '11.0.0.1/32', digest: 'cd'.repeat(32), confidence: 9, logIndex: 0 }, { key: '11.2.0.0/16', digest: 'ef'.repeat(32), confidence: 0, logIndex: 1 }], 1);
     assert.deepEqual([...c.hosts], [['evil.xyz', 'abababababababab']]);
     assert.deepEqual([...c.ips], [['11.0.0.1', 'cdcdcdcdcdcdcdcd']]);
     assert.equal(c.leftOut, 1);

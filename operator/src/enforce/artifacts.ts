@@ -2,19 +2,21 @@
  * From the enforced candidates to the entries every enforcement point writes, pure: one entry
  * per key (the highest-priority indicator names it), prefixes covered by a wider enforced prefix
  * and domains under an enforced parent dropped (they add nothing: a CIDR group denies the wider
- * prefix, map_dom matches the parent), then ordered by priority so that a target with a limit
- * keeps the most important entries and reports the rest as left out.
+ * prefix, map_dom matches the parent). A target with a limit keeps the most important entries
+ * (higher confidence, then newer) and reports the rest as left out.
  */
 import { parseCidr } from '../domain/ip.ts';
 import { byPriority, type Candidate } from './select.ts';
 
-/** One entry of an artifact: the key and the digest of the indicator behind it. */
+/** One entry of an artifact: the key, the digest of the indicator behind it and its priority. */
 export interface Entry {
   readonly key: string;
   readonly digest: string;
+  readonly confidence: number;
+  readonly logIndex: number;
 }
 
-/** The entries of every artifact, each list in priority order. */
+/** The entries of every artifact (unordered: {@link takeLimited} orders only when a limit bites). */
 export interface Artifacts {
   readonly cidrs: readonly Entry[];
   readonly domains: readonly Entry[];
@@ -22,26 +24,10 @@ export interface Artifacts {
   readonly covered: number;
 }
 
-interface Range {
+interface Range6 {
   readonly c: Candidate;
-  readonly family: 4 | 6;
   readonly start: bigint;
   readonly end: bigint;
-}
-
-function rangeOf(c: Candidate): Range | undefined {
-  const p = parseCidr(c.key);
-  if (!p.ok) return undefined;
-  if (p.family === 4) {
-    const size = 1n << BigInt(32 - p.prefix);
-    const start = BigInt(p.address) & ~(size - 1n);
-    return { c, family: 4, start, end: start + size - 1n };
-  }
-  let v = 0n;
-  for (const g of p.groups) v = (v << 16n) | BigInt(g);
-  const size = 1n << BigInt(128 - p.prefix);
-  const start = v & ~(size - 1n);
-  return { c, family: 6, start, end: start + size - 1n };
 }
 
 /** The best candidate per key. */
@@ -54,20 +40,60 @@ function bestPerKey(cands: readonly Candidate[]): Candidate[] {
   return [...best.values()];
 }
 
-/** Drops prefixes inside a wider one of the list. */
-export function collapseCidrs(cands: readonly Candidate[]): Candidate[] {
-  const ranges = cands.flatMap((c) => rangeOf(c) ?? []);
-  ranges.sort((a, b) => a.family - b.family || (a.start < b.start ? -1 : a.start > b.start ? 1 : 0) || (a.end > b.end ? -1 : a.end < b.end ? 1 : 0));
+/** IPv4 prefixes inside a wider one of the list, dropped; plain numbers (a million BigInts cost seconds). */
+function collapse4(cands: readonly Candidate[], starts: readonly number[], ends: readonly number[]): Candidate[] {
+  const order = Array.from(cands.keys()).sort((a, b) => (starts[a] ?? 0) - (starts[b] ?? 0) || (ends[b] ?? 0) - (ends[a] ?? 0));
   const out: Candidate[] = [];
-  let family = 0;
+  let coverEnd = -1;
+  for (const i of order) {
+    if ((starts[i] ?? 0) <= coverEnd) continue;
+    coverEnd = ends[i] ?? 0;
+    const c = cands[i];
+    if (c) out.push(c);
+  }
+  return out;
+}
+
+function collapse6(ranges: Range6[]): Candidate[] {
+  ranges.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0) || (a.end > b.end ? -1 : a.end < b.end ? 1 : 0));
+  const out: Candidate[] = [];
   let coverEnd = -1n;
   for (const r of ranges) {
-    if (r.family === family && r.start <= coverEnd) continue;
-    family = r.family;
+    if (r.start <= coverEnd) continue;
     coverEnd = r.end;
     out.push(r.c);
   }
   return out;
+}
+
+function range6(c: Candidate, groups: readonly number[], prefix: number): Range6 {
+  let v = 0n;
+  for (const g of groups) v = (v << 16n) | BigInt(g);
+  const size = 1n << BigInt(128 - prefix);
+  const start = v & ~(size - 1n);
+  return { c, start, end: start + size - 1n };
+}
+
+/** Drops prefixes inside a wider one of the list (never across address families). */
+export function collapseCidrs(cands: readonly Candidate[]): Candidate[] {
+  const v4: Candidate[] = [];
+  const starts: number[] = [];
+  const ends: number[] = [];
+  const v6: Range6[] = [];
+  for (const c of cands) {
+    const p = parseCidr(c.key);
+    if (!p.ok) continue;
+    if (p.family === 6) {
+      v6.push(range6(c, p.groups, p.prefix));
+      continue;
+    }
+    const size = 2 ** (32 - p.prefix);
+    const start = Math.floor(p.address / size) * size;
+    v4.push(c);
+    starts.push(start);
+    ends.push(start + size - 1);
+  }
+  return [...collapse4(v4, starts, ends), ...collapse6(v6)];
 }
 
 /** Drops domains whose parent domain is in the list. */
@@ -81,20 +107,21 @@ export function collapseDomains(cands: readonly Candidate[]): Candidate[] {
   });
 }
 
-const toEntry = (c: Candidate): Entry => ({ key: c.key, digest: c.digest });
+const toEntry = (c: Candidate): Entry => ({ key: c.key, digest: c.digest, confidence: c.confidence, logIndex: c.logIndex });
 
 /** Builds the artifact entries from the enforced candidates. */
 export function buildArtifacts(cands: readonly Candidate[]): Artifacts {
   const unique = bestPerKey(cands);
   const cidrIn = unique.filter((c) => c.kind === 'cidr');
   const domainIn = unique.filter((c) => c.kind === 'domain');
-  const cidrs = collapseCidrs(cidrIn).sort(byPriority);
-  const domains = collapseDomains(domainIn).sort(byPriority);
+  const cidrs = collapseCidrs(cidrIn);
+  const domains = collapseDomains(domainIn);
   return { cidrs: cidrs.map(toEntry), domains: domains.map(toEntry), covered: cidrIn.length - cidrs.length + domainIn.length - domains.length };
 }
 
-/** The first `limit` entries of a priority-ordered list, sorted by key for writing, and how many were left out. */
-export function takeLimited(entries: readonly Entry[], limit: number): { readonly entries: Entry[]; readonly leftOut: number } {
-  const kept = entries.slice(0, limit).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-  return { entries: kept, leftOut: Math.max(0, entries.length - limit) };
+/** At most `limit` entries: all of them when they fit, else the highest-priority ones (higher confidence, then newer); and how many were left out. */
+export function takeLimited(entries: readonly Entry[], limit: number): { readonly entries: readonly Entry[]; readonly leftOut: number } {
+  if (entries.length <= limit) return { entries, leftOut: 0 };
+  const kept = [...entries].sort(byPriority).slice(0, limit);
+  return { entries: kept, leftOut: entries.length - limit };
 }

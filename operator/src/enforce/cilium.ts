@@ -109,6 +109,8 @@ function shard(input: CiliumInput, count: number): SizedObject[] | undefined {
     const cidrs = buckets[i] ?? [];
     if (cidrs.length > input.maxCidrsPerGroup) return undefined;
     if (cidrs.length === 0) continue;
+    // Sorted, so a shard's content (and its hash annotation) does not depend on the input order.
+    cidrs.sort();
     const g = groupObject(`${input.base}-s${count}-${i}`, input, cidrs);
     if (g.bytes > input.maxGroupBytes) return undefined;
     groups.push(g);

@@ -69,6 +69,6 @@ export function decide(r: ParsedRecord, sel: ResolvedSelector, guard: Guard, now
 }
 
 /** Priority order for limits: higher confidence first, then newer (higher log index), then key. */
-export function byPriority(a: Candidate, b: Candidate): number {
+export function byPriority(a: Pick<Candidate, 'confidence' | 'logIndex' | 'key'>, b: Pick<Candidate, 'confidence' | 'logIndex' | 'key'>): number {
   return b.confidence - a.confidence || b.logIndex - a.logIndex || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
 }
