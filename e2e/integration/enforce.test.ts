@@ -3,7 +3,8 @@
  * every generated CiliumCIDRGroup and CiliumClusterwideNetworkPolicy is validated by the real
  * schema), FerretDB holding the partner's replicated `indicators` written through
  * MongoIndicatorSink exactly as the replica writes them, and two real HAProxy processes (one
- * reached through its Unix socket, one through TCP). Measures admission→enforcement and
+ * reached through its Unix socket, one through TCP). The controller runs as a ServiceAccount
+ * bound to the generated operator ClusterRole. Measures admission→enforcement and
  * revocation→enforcement latency at the HAProxy front door.
  */
 import { after, before, describe, test } from 'node:test';
@@ -26,6 +27,7 @@ import { loadKubeconfig } from '../../operator/src/runtime/kubeconfig.ts';
 import { applyManifests, waitForCrds } from '../../operator/src/runtime/manifest.ts';
 import type { KubeObject, ResourceRef } from '../../operator/src/runtime/types.ts';
 import { ENFORCEMENT_POLICIES } from '../../operator/src/api/schemas/index.ts';
+import { rbacManifests } from '../../operator/src/api/manifests.ts';
 import type { EnforcementPolicy, EnforcementPolicySpec } from '../../operator/src/api/enforcement.ts';
 import { indicatorDigest } from '../../operator/src/domain/canonical.ts';
 import type { Indicator } from '../../operator/src/domain/indicator.ts';
@@ -41,9 +43,13 @@ const quiet = createLogger(new Writable({ write: (_c, _e, cb) => cb() }), 'error
 const log = process.env['ENFORCE_TEST_LOG'] ? createLogger(process.stderr, 'debug') : quiet;
 const namespaces: ResourceRef = { group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace', namespaced: false };
 const ns = `enf-${randomBytes(3).toString('hex')}`;
+const saName = `threatmesh-enforce-${ns}`;
+const clusterRoles: ResourceRef = { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'clusterroles', kind: 'ClusterRole', namespaced: false };
+const clusterRoleBindings: ResourceRef = { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'clusterrolebindings', kind: 'ClusterRoleBinding', namespaced: false };
 
 let cp: ControlPlane;
 let admin: KubeHttpClient;
+let asEnforcer: KubeHttpClient | undefined;
 let mongo: MongoClient;
 let db: Db;
 let col: Collection;
@@ -126,8 +132,14 @@ before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'threatmesh-enforce-'));
   haA = await startHaproxy(join(dir, 'a'));
   haB = await startHaproxy(join(dir, 'b'));
-  // Records inserted by hand below (malformed ones, a bulk set) move no cursor: they are found by the unsignalled poll.
-  enforcement = await startEnforcement({ client: admin, db, log, namespace: ns, pollIntervalMs: 1000, deltaLimit: 100, unsignalledPollMs: 3000 });
+  // Enforcement runs as a ServiceAccount bound to exactly the generated operator ClusterRole: proves the RBAC is enough.
+  await applyManifests(admin, rbacManifests(ns, saName) as unknown as KubeObject[], 'enforce-test');
+  const token = await cp.kube.create(`/api/v1/namespaces/${ns}/serviceaccounts/${saName}/token`, { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 3600 } });
+  assert.equal(token.status, 201, JSON.stringify(token.body));
+  const adminConfig = await loadKubeconfig(cp.kubeconfigPath);
+  asEnforcer = new KubeHttpClient({ server: adminConfig.server, ...(adminConfig.ca ? { ca: adminConfig.ca } : {}), token: (token.body as { status: { token: string } }).status.token, source: 'TokenRequest' }, { requestTimeoutMs: 30_000 });
+  // Records inserted by hand below (malformed ones) move no cursor: they are found by the unsignalled poll.
+  enforcement = await startEnforcement({ client: asEnforcer, db, log, namespace: ns, pollIntervalMs: 1000, deltaLimit: 100, unsignalledPollMs: 3000 });
 });
 
 after(async () => {
@@ -137,8 +149,11 @@ after(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
   await db?.dropDatabase().catch(() => undefined);
   await mongo?.close();
+  asEnforcer?.close();
   if (admin) {
     await admin.delete(namespaces, ns).catch(() => undefined);
+    await admin.delete(clusterRoleBindings, saName).catch(() => undefined);
+    await admin.delete(clusterRoles, saName).catch(() => undefined);
     admin.close();
   }
   await cp?.stop();
