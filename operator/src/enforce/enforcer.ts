@@ -99,8 +99,12 @@ export class PolicyEnforcer {
   async #fullLoad(input: SyncInput, now: number, progress: ReplicaProgress): Promise<Selection> {
     const started = performance.now();
     const selection = new Selection({ selector: input.policy.selector, guard: input.guard });
+    let seen = 0;
     this.#count = await this.#deps.source.scan((docs) => {
       for (const d of docs) selection.apply(d, now);
+      // A million records take minutes on FerretDB: say how far the load is.
+      if (Math.floor((seen + docs.length) / 100_000) > Math.floor(seen / 100_000)) this.#deps.log.info('loading the replicated set', { policy: this.#owner, records: seen + docs.length, selected: selection.selected, ms: Math.round(performance.now() - started) });
+      seen += docs.length;
     });
     this.#selection = selection;
     this.#rulesKey = input.rulesKey;
