@@ -49,10 +49,20 @@ async function remove(kube: KubeWriter, ref: ResourceRef, name: string, known: C
   known.delete(name);
 }
 
-/** Lists the objects of `ref` labelled with policy `id` into a fresh cache. */
+/** Lists the objects of `ref` labelled with policy `id` into a fresh cache; none when the kind is not installed (404). */
 export async function listOwned(kube: KubeReader, ref: ResourceRef, id: string): Promise<CiliumCache> {
-  const list = await kube.list<KubeObject>(ref, { labelSelector: `${POLICY_LABEL}=${id}` });
-  return new Map(list.items.map((o) => [o.metadata.name, cached(o)]));
+  try {
+    const list = await kube.list<KubeObject>(ref, { labelSelector: `${POLICY_LABEL}=${id}` });
+    return new Map(list.items.map((o) => [o.metadata.name, cached(o)]));
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 404) return new Map();
+    throw err;
+  }
+}
+
+function explain(err: unknown): unknown {
+  if (err instanceof ApiError && err.status === 404) return new Error(`the cluster does not serve ${CIDR_GROUPS.plural}.${CIDR_GROUPS.group}/${CIDR_GROUPS.version} or ${CLUSTERWIDE_POLICIES.plural}: install Cilium (its CRDs) or set targets.cilium.enabled false (${err.message})`, { cause: err });
+  return err;
 }
 
 /** The caches of both kinds; undefined members are listed from the API server first. */
@@ -67,6 +77,14 @@ export interface CiliumState {
  * re-lists); a 409 Conflict from a concurrent writer is such an error.
  */
 export async function applyCilium(kube: KubeReader & KubeWriter, id: string, plan: CiliumPlan, state: CiliumState = {}): Promise<CiliumApplyReport> {
+  try {
+    return await write(kube, id, plan, state);
+  } catch (err) {
+    throw explain(err);
+  }
+}
+
+async function write(kube: KubeReader & KubeWriter, id: string, plan: CiliumPlan, state: CiliumState): Promise<CiliumApplyReport> {
   const counts: Counts = { created: 0, updated: 0, deleted: 0, unchanged: 0 };
   const groups = state.groups ??= await listOwned(kube, CIDR_GROUPS, id);
   const policies = state.policies ??= await listOwned(kube, CLUSTERWIDE_POLICIES, id);

@@ -9,7 +9,7 @@ import { Writable } from 'node:stream';
 import { Registry } from 'prom-client';
 import { createLogger } from '../log.ts';
 import { loadShippedLists } from '../feeds/warninglists.ts';
-import type { KubeReader, KubeWriter, ObjectList } from '../runtime/client.ts';
+import { ApiError, type KubeReader, type KubeWriter, type ObjectList } from '../runtime/client.ts';
 import type { KubeObject, ResourceRef } from '../runtime/types.ts';
 import { PolicyEnforcer, type SyncInput } from './enforcer.ts';
 import { buildGuard } from './guard.ts';
@@ -145,6 +145,19 @@ describe('PolicyEnforcer', () => {
     await enforcer.sync(input, T0 + 5000);
     assert.deepEqual(kube.cidrs(), []);
     assert.equal([...kube.objects.values()].filter((o) => o.kind === 'CiliumClusterwideNetworkPolicy').length, 0, 'no deny policy without a group');
+  });
+
+  test('without Cilium in the cluster a policy that does not use it is not an error; one that does says what to do', async () => {
+    const { src, kube, enforcer } = setup();
+    const missing = (): Promise<never> => Promise.reject(new ApiError(404, 'NotFound', 'the server could not find the requested resource'));
+    kube.list = missing;
+    kube.create = missing;
+    src.put(storedRecord('ipv4', '11.0.0.1', { logIndex: 0 }));
+    src.cursor = 1;
+    const off = await enforcer.sync({ ...input, policy: resolved({ mode: 'Enforce' }) }, T0);
+    assert.deepEqual(off.errors, []);
+    const on = await enforcer.sync({ ...input, rulesKey: 'other' }, T0 + 1000);
+    assert.match(on.errors.join(), /install Cilium \(its CRDs\) or set targets.cilium.enabled false/);
   });
 
   test('LogOnly keeps the groups and removes the deny policy', async () => {
