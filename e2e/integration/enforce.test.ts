@@ -196,7 +196,8 @@ describe('enforcement at the front door and in Cilium', () => {
     await admit(ind);
     await timeUntil('deny while valid', async () => (await httpStatus(haA, ind.value)) === 403);
     await timeUntil('pass after validUntil', async () => (await httpStatus(haA, ind.value)) === 200, 10_000);
-    const p = await getPolicy('front');
+    // The status is written right after the targets: it may trail the HAProxy answer by a moment.
+    const p = await eventually(() => getPolicy('front'), (x) => (x?.status?.skipped?.['expired'] ?? 0) >= 1, 5000);
     assert.ok((p?.status?.skipped?.['expired'] ?? 0) >= 1, JSON.stringify(p?.status?.skipped));
   });
 
