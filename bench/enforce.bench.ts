@@ -1,10 +1,11 @@
 /**
  * Enforcement at scale: for 100k and 1M replicated indicators (70% IPv4, 10% /24 networks, 5%
- * IPv6, 15% domains), the time to build the artifacts (read and select every record, collapse,
- * shard into CiliumCIDRGroups, fill the map content) and to apply them: every shard created on a
- * real kube-apiserver with the upstream Cilium CRDs (the API server validates each one), both
- * maps swapped into a real HAProxy through its runtime API (prepare/add/commit map), then one
- * admission as a delta (one shard update, one `add map`). Also the MongoDB part at the smaller
+ * IPv6, 15% domains), the time to build the artifacts (read and select every record, index one
+ * entry per key, shard into CiliumCIDRGroups, fill the map content), to update them for one
+ * admission, and to apply them: every shard created on a real kube-apiserver with the upstream
+ * Cilium CRDs (the API server validates each one), both maps swapped into a real HAProxy through
+ * its runtime API (prepare/add/commit map), then one admission as a delta (one shard update, one
+ * `add map`). Also the MongoDB part at the smaller
  * size: insert into and full scan of FerretDB (the local MongoDB-wire server). Sizes: CIDRs,
  * groups, largest group bytes, map entries. Counts: argv (e.g. `20000,100000`) or
  * BENCH_ENFORCE_COUNTS; default 100000,1000000. Uses KUBECONFIG / MONGODB_URI when set.
@@ -23,12 +24,12 @@ import { KubeHttpClient } from '../operator/src/runtime/kube.ts';
 import { loadKubeconfig } from '../operator/src/runtime/kubeconfig.ts';
 import { applyManifests, waitForCrds } from '../operator/src/runtime/manifest.ts';
 import { loadShippedLists } from '../operator/src/feeds/warninglists.ts';
-import { buildArtifacts, type Entry } from '../operator/src/enforce/artifacts.ts';
-import { CIDR_GROUPS, CLUSTERWIDE_POLICIES, planCilium } from '../operator/src/enforce/cilium.ts';
+import { ArtifactIndex, type Entry } from '../operator/src/enforce/artifacts.ts';
+import { CIDR_GROUPS, CLUSTERWIDE_POLICIES, CidrShards, type ShardSettings } from '../operator/src/enforce/cilium.ts';
 import { applyCilium, removeCilium, type CiliumState } from '../operator/src/enforce/ciliumapply.ts';
 import { buildGuard } from '../operator/src/enforce/guard.ts';
 import { mapContent } from '../operator/src/enforce/haproxytarget.ts';
-import { syncMap } from '../operator/src/enforce/haproxy/maps.ts';
+import { syncMap, type KeyChange } from '../operator/src/enforce/haproxy/maps.ts';
 import { SocketRuntimeApi } from '../operator/src/enforce/haproxy/runtime.ts';
 import { Selection } from '../operator/src/enforce/selection.ts';
 import { MongoIndicatorSource } from '../operator/src/enforce/source.ts';
@@ -73,9 +74,12 @@ async function timeAsync<T>(fn: () => Promise<T>): Promise<[T, number]> {
 }
 
 interface Built {
+  readonly index: ArtifactIndex;
   readonly cidrs: readonly Entry[];
   readonly domains: readonly Entry[];
 }
+
+const SETTINGS = (n: number): ShardSettings => ({ base: `bench-${label(n).toLowerCase()}`, id: `bench${n}`, owner: 'bench/p', matchLabels: {}, maxCidrsPerGroup: 20_000, maxGroupBytes: 512 * 1024 });
 
 async function build(n: number): Promise<Built> {
   const policy = resolved();
@@ -93,34 +97,49 @@ async function build(n: number): Promise<Built> {
     selectCpu += c;
   }
   putTimed(`${label(n)}: read + select every record (shape, canonical value, digest check, policy, allowlists)`, selectMs, selectCpu);
-  const [arts, artMs, artCpu] = timeMs(() => buildArtifacts(selection.candidates()));
-  putTimed(`${label(n)}: artifact entries (best per key, collapse covered prefixes and subdomains)`, artMs, artCpu);
-  const [, mapMs, mapCpu] = timeMs(() => mapContent(arts.domains, arts.cidrs, 10_000_000));
-  putTimed(`${label(n)}: HAProxy map content`, mapMs, mapCpu);
+  const [index, artMs, artCpu] = timeMs(() => ArtifactIndex.from(selection.candidates()));
+  putTimed(`${label(n)}: artifact index (one entry per key)`, artMs, artCpu);
+  const cidrs = index.entries('cidr');
+  const domains = index.entries('domain');
+  const [, mapMs, mapCpu] = timeMs(() => mapContent(domains, cidrs, 10_000_000));
+  putTimed(`${label(n)}: HAProxy map content, full`, mapMs, mapCpu);
   global.gc?.();
-  put(`${label(n)}: selection heap`, (process.memoryUsage().heapUsed - heap0) / 1048576, 'MiB');
-  put(`${label(n)}: CIDRs after collapse`, arts.cidrs.length, 'CIDRs');
-  put(`${label(n)}: domains`, arts.domains.length, 'domains');
-  return { cidrs: arts.cidrs, domains: arts.domains };
+  put(`${label(n)}: selection + index heap`, (process.memoryUsage().heapUsed - heap0) / 1048576, 'MiB');
+  put(`${label(n)}: CIDRs`, cidrs.length, 'CIDRs');
+  put(`${label(n)}: domains`, domains.length, 'domains');
+  return { index, cidrs, domains };
 }
 
-function plan(n: number, b: Built, maxCidrs: number): ReturnType<typeof planCilium> {
-  const [p, ms, cpu] = timeMs(() => planCilium({ base: `bench-${label(n).toLowerCase()}`, id: `bench${n}`, owner: 'bench/p', cidrs: b.cidrs.slice(0, maxCidrs).map((e) => e.key), enforce: true, matchLabels: {}, maxCidrsPerGroup: 20_000, maxGroupBytes: 512 * 1024 }));
-  putTimed(`${label(n)}: shard into CiliumCIDRGroups (measured sizes, content hashes)`, ms, cpu);
+function shard(n: number, b: Built): CidrShards {
+  const [shards, ms, cpu] = timeMs(() => CidrShards.build(SETTINGS(n), b.cidrs.map((e) => e.key)));
+  const p = shards.plan(true);
+  putTimed(`${label(n)}: shard into CiliumCIDRGroups, full (measured sizes, content hashes)`, ms, cpu);
   put(`${label(n)}: CiliumCIDRGroups`, p.groups.length, 'objects');
   put(`${label(n)}: largest CiliumCIDRGroup`, Math.max(...p.groups.map((g) => g.bytes)) / 1024, 'KiB');
   put(`${label(n)}: all CiliumCIDRGroups`, p.groups.reduce((s, g) => s + g.bytes, 0) / 1048576, 'MiB');
-  return p;
+  return shards;
 }
 
-async function applyKube(n: number, admin: KubeHttpClient, p: ReturnType<typeof planCilium>, b: Built): Promise<void> {
+/** What one admission costs after the full build: index update, the touched shard rebuilt, the plan. */
+function oneChange(n: number, b: Built, shards: CidrShards): void {
+  const c = { digest: 'f'.repeat(64), kind: 'cidr' as const, key: '99.99.99.99/32', confidence: 50, logIndex: n + 1, validUntil: undefined };
+  const [, ms, cpu] = timeMs(() => {
+    b.index.apply([{ before: undefined, after: c }]);
+    const dirty = b.index.takeDirty('cidr');
+    shards.update(dirty.map((k) => [k, b.index.entry('cidr', k) !== undefined] as const));
+    shards.plan(true);
+  });
+  putTimed(`${label(n)}: one admission, artifacts updated incrementally (index, one shard, plan)`, ms, cpu);
+}
+
+async function applyKube(n: number, admin: KubeHttpClient, shards: CidrShards): Promise<void> {
   const id = `bench${n}`;
   const state: CiliumState = {};
-  const [, ms] = await timeAsync(() => applyCilium(admin, id, p, state));
+  const [, ms] = await timeAsync(() => applyCilium(admin, id, shards.plan(true), state));
   put(`${label(n)}: create every shard + deny policy on the API server`, ms, 'ms');
-  const more = planCilium({ base: `bench-${label(n).toLowerCase()}`, id, owner: 'bench/p', cidrs: [...b.cidrs.map((e) => e.key), '99.99.99.99/32'], enforce: true, matchLabels: {}, maxCidrsPerGroup: 20_000, maxGroupBytes: 512 * 1024 });
-  const [r, oneMs] = await timeAsync(() => applyCilium(admin, id, more, state));
-  put(`${label(n)}: one admission (${r.updated} shard updated, ${r.unchanged} unchanged)`, oneMs, 'ms');
+  shards.update([['99.99.99.98/32', true]]);
+  const [r, oneMs] = await timeAsync(() => applyCilium(admin, id, shards.plan(true), state));
+  put(`${label(n)}: one admission on the API server (${r.updated} shard updated, ${r.unchanged} unchanged)`, oneMs, 'ms');
   await removeCilium(admin, id);
 }
 
@@ -129,14 +148,16 @@ async function applyHaproxy(n: number, h: TestHaproxy, b: Built): Promise<void> 
   const content = mapContent(b.domains, b.cidrs, 10_000_000);
   put(`${label(n)}: HAProxy address-map entries`, content.ips.size, 'entries');
   put(`${label(n)}: HAProxy hosts-map entries`, content.hosts.size, 'entries');
-  const [ips, ipsMs] = await timeAsync(() => syncMap(api, h.ipsMap, content.ips, undefined));
-  const [hosts, hostsMs] = await timeAsync(() => syncMap(api, h.hostsMap, content.hosts, undefined));
+  const none = new Map<string, KeyChange>();
+  const [ips, ipsMs] = await timeAsync(() => syncMap(api, h.ipsMap, content.ips, { known: undefined, pending: none }));
+  const [, hostsMs] = await timeAsync(() => syncMap(api, h.hostsMap, content.hosts, { known: undefined, pending: none }));
   put(`${label(n)}: HAProxy versioned swap of both maps (prepare/add/commit)`, ipsMs + hostsMs, 'ms');
   const plusOne = new Map(content.ips).set('99.99.99.99', '0123456789abcdef');
-  const [, deltaMs] = await timeAsync(() => syncMap(api, h.ipsMap, plusOne, ips.state));
+  const pending = new Map<string, KeyChange>([['99.99.99.99', { before: undefined, after: '0123456789abcdef' }]]);
+  const [, deltaMs] = await timeAsync(() => syncMap(api, h.ipsMap, plusOne, { known: ips.state, pending }));
   put(`${label(n)}: HAProxy one admission as a delta (add map)`, deltaMs, 'ms');
-  await syncMap(api, h.hostsMap, new Map(), hosts.state);
-  await syncMap(api, h.ipsMap, new Map(), undefined);
+  await syncMap(api, h.hostsMap, new Map(), { known: undefined, pending: none });
+  await syncMap(api, h.ipsMap, new Map(), { known: undefined, pending: none });
 }
 
 async function mongoScan(n: number, uri: string): Promise<void> {
@@ -194,9 +215,9 @@ async function main(): Promise<void> {
     for (const n of counts) {
       progress(`== ${label(n)} indicators`);
       const b = await build(n);
-      const p = plan(n, b, Number.MAX_SAFE_INTEGER);
-      put(`${label(n)}: rebuild after a change, CPU (entries + map content + shards)`, results.filter((r) => r.metric.startsWith(`${label(n)}: `) && r.metric.endsWith('(CPU)') && !r.metric.includes('read + select')).reduce((s, r) => s + r.value, 0), 'ms');
-      await applyKube(n, admin, p, b);
+      const shards = shard(n, b);
+      oneChange(n, b, shards);
+      await applyKube(n, admin, shards);
       await applyHaproxy(n, h, b);
       global.gc?.();
     }

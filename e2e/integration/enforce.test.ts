@@ -38,6 +38,7 @@ import { MongoIndicatorSink } from '../../operator/src/store/indicators.ts';
 import { startEnforcement, type RunningEnforcement } from '../../operator/src/controllers/enforcementsetup.ts';
 import { CIDR_GROUPS, CLUSTERWIDE_POLICIES, POLICY_LABEL, policyId } from '../../operator/src/enforce/cilium.ts';
 import { storedRecord } from '../../operator/src/enforce/testing.ts';
+import { SocketRuntimeApi } from '../../operator/src/enforce/haproxy/runtime.ts';
 
 const quiet = createLogger(new Writable({ write: (_c, _e, cb) => cb() }), 'error');
 const log = process.env['ENFORCE_TEST_LOG'] ? createLogger(process.stderr, 'debug') : quiet;
@@ -210,6 +211,24 @@ describe('enforcement at the front door and in Cilium', () => {
     await timeUntil('deny again after the restart', async () => (await httpStatus(haA, ind.value)) === 403, 10_000);
     await revoke(ind);
     await timeUntil('pass after revocation', async () => (await httpStatus(haA, ind.value)) === 200);
+  });
+});
+
+describe('two indicators under one key', () => {
+  test('revoking the one that names a map entry hands the entry to the other (set map); revoking both removes it', async () => {
+    const ip = { type: 'ipv4', value: '52.1.1.1', meta: { confidence: 50 } } as const;
+    const net = { type: 'cidr', value: '52.1.1.1/32', meta: { confidence: 90 } } as const;
+    const showValue = async (): Promise<string | undefined> => {
+      const out = await new SocketRuntimeApi(haA.unixApi).send(`show map ${haA.ipsMap}`);
+      return /\s52\.1\.1\.1 ([0-9a-f]{16})/.exec(out)?.[1];
+    };
+    await admit(ip, net);
+    await timeUntil('entry named by the higher-confidence indicator', async () => (await showValue()) === indicatorDigest(net).slice(0, 16));
+    await revoke(net);
+    await timeUntil('entry handed over', async () => (await showValue()) === indicatorDigest(ip).slice(0, 16));
+    assert.equal(await httpStatus(haA, 'ok.test', ip.value), 403);
+    await revoke(ip);
+    await timeUntil('entry removed', async () => (await showValue()) === undefined && (await httpStatus(haA, 'ok.test', ip.value)) === 200);
   });
 });
 

@@ -1,8 +1,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { OBJECT_SIZE_LIMIT } from '../api/schemas/enforcementpolicy.ts';
-import { buildArtifacts, collapseCidrs, collapseDomains, takeLimited } from './artifacts.ts';
-import { planCilium, type CiliumInput } from './cilium.ts';
+import { ArtifactIndex, takeLimited } from './artifacts.ts';
+import { CidrShards, planCilium, type CiliumInput } from './cilium.ts';
 import { ipKey, mapContent } from './haproxytarget.ts';
 import { chunkLines, parseMapList, parsePreparedVersion, parseRuntimeAddress } from './haproxy/runtime.ts';
 import type { Candidate } from './select.ts';
@@ -12,26 +12,20 @@ function cand(key: string, confidence = 50, logIndex = 0, kind: Candidate['kind'
   return { digest: `${key}-digest`.padEnd(64, '0'), kind, key, confidence, logIndex, validUntil: undefined };
 }
 
-describe('collapse', () => {
-  const cidrCases: Array<[string, string[], string[]]> = [
-    ['a /32 inside a /24 goes', ['11.1.1.7/32', '11.1.1.0/24'], ['11.1.1.0/24']],
-    ['disjoint stay', ['11.1.1.7/32', '11.1.2.0/24'], ['11.1.1.7/32', '11.1.2.0/24']],
-    ['nested chain keeps the widest', ['11.0.0.0/8', '11.1.0.0/16', '11.1.1.0/24'], ['11.0.0.0/8']],
-    ['ipv6 inside ipv6', ['2a00:1450::1/128', '2a00:1450::/32'], ['2a00:1450::/32']],
-    ['families never cover each other', ['0.0.0.0/1', '::/1'], ['0.0.0.0/1', '::/1']],
-    ['adjacent blocks both stay', ['11.1.1.0/25', '11.1.1.128/25'], ['11.1.1.0/25', '11.1.1.128/25']],
-  ];
-  for (const [name, input, want] of cidrCases) {
-    test(name, () => assert.deepEqual(collapseCidrs(input.map((k) => cand(k))).map((c) => c.key).sort(), [...want].sort()));
-  }
-  test('domains under an enforced parent go', () => {
-    assert.deepEqual(collapseDomains(['a.evil.xyz', 'evil.xyz', 'b.c.evil.xyz', 'other.xyz'].map((k) => cand(k))).map((c) => c.key), ['evil.xyz', 'other.xyz']);
-  });
-  test('buildArtifacts keeps the best indicator per key and counts what was covered', () => {
-    const a = buildArtifacts([cand('11.1.1.7/32', 90), cand('11.1.1.0/24', 10), cand('12.0.0.1/32', 50), cand('evil.xyz', 70, 1), cand('evil.xyz', 20, 2)]);
-    assert.deepEqual(a.cidrs.map((e) => e.key).sort(), ['11.1.1.0/24', '12.0.0.1/32']);
-    assert.deepEqual(a.domains.map((e) => [e.key, e.confidence]), [['evil.xyz', 70]]);
-    assert.equal(a.covered, 1);
+describe('ArtifactIndex', () => {
+  test('one entry per key, named by the best indicator; keys changed are reported once', () => {
+    const a = cand('11.1.1.7/32', 90, 1);
+    const b = { ...cand('11.1.1.7/32', 40, 2), digest: 'b'.repeat(64) };
+    const x = ArtifactIndex.from([a, b, cand('evil.xyz', 70, 3)]);
+    assert.deepEqual([x.size('cidr'), x.size('domain'), x.takeDirty('cidr')], [1, 1, []]);
+    assert.equal(x.entry('cidr', '11.1.1.7/32')?.confidence, 90);
+    x.apply([{ before: a, after: undefined }]);
+    assert.equal(x.entry('cidr', '11.1.1.7/32')?.digest, 'b'.repeat(64), 'the next best takes over');
+    x.apply([{ before: b, after: undefined }, { before: undefined, after: cand('12.0.0.0/8', 10, 4) }]);
+    assert.equal(x.entry('cidr', '11.1.1.7/32'), undefined);
+    assert.deepEqual(x.takeDirty('cidr').sort(), ['11.1.1.7/32', '12.0.0.0/8']);
+    assert.deepEqual(x.takeDirty('cidr'), []);
+    assert.deepEqual(x.entries('cidr').map((e) => e.key), ['12.0.0.0/8']);
   });
   const e = (key: string, confidence: number, logIndex: number): { key: string; digest: string; confidence: number; logIndex: number } => ({ key, digest: '', confidence, logIndex });
   test('takeLimited keeps everything that fits, else the highest confidence, then the newest', () => {
@@ -86,6 +80,24 @@ describe('Cilium shards', () => {
     assert.equal(a.groups.length, b.groups.length);
     const changed = a.groups.filter((g, i) => JSON.stringify(g.object) !== JSON.stringify(b.groups[i]?.object));
     assert.equal(changed.length, 1);
+  });
+
+  test('following changes key by key gives the same shards as building from scratch', () => {
+    const { cidrs: _c, enforce: _e, ...settings } = base;
+    const all = Array.from({ length: 30_000 }, (_, i) => `${publicIpv4(i)}/32`);
+    const shards = CidrShards.build(settings, all.slice(0, 29_000));
+    assert.ok(shards.update([...all.slice(29_000).map((c) => [c, true] as const), [all[0] ?? '', false]]));
+    const want = planCilium({ ...base, cidrs: all.slice(1) });
+    const got = shards.plan(true);
+    assert.equal(shards.count, 2);
+    assert.deepEqual(got.groups.map((g) => g.object), want.groups.map((g) => g.object));
+    assert.deepEqual(got.policy?.object, want.policy?.object);
+  });
+
+  test('a shard that would break a limit makes update report false (the caller re-shards)', () => {
+    const { cidrs: _c, enforce: _e, ...settings } = base;
+    const shards = CidrShards.build({ ...settings, maxCidrsPerGroup: 10 }, ['11.0.0.1/32']);
+    assert.equal(shards.update(Array.from({ length: 40 }, (_, i) => [`${publicIpv4(i + 5)}/32`, true] as const)), false);
   });
 
   test('an impossible budget is a clear error', () => {

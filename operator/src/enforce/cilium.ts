@@ -84,7 +84,7 @@ function contentHash(spec: unknown): string {
   return createHash('sha256').update(JSON.stringify(spec)).digest('hex');
 }
 
-function meta(name: string, input: CiliumInput, spec: unknown): KubeObject['metadata'] {
+function meta(name: string, input: ShardSettings, spec: unknown): KubeObject['metadata'] {
   return {
     name,
     labels: { 'app.kubernetes.io/managed-by': 'threatmesh', [POLICY_LABEL]: input.id },
@@ -96,38 +96,105 @@ function sized(object: KubeObject & { spec: unknown }, entries: number): SizedOb
   return { object, bytes: Buffer.byteLength(JSON.stringify(object)), entries };
 }
 
-function groupObject(name: string, input: CiliumInput, cidrs: string[]): SizedObject {
+function groupObject(name: string, input: ShardSettings, cidrs: string[]): SizedObject {
   const spec = { externalCIDRs: cidrs };
   return sized({ apiVersion: 'cilium.io/v2', kind: 'CiliumCIDRGroup', metadata: meta(name, input, spec), spec }, cidrs.length);
 }
 
-function shard(input: CiliumInput, count: number): SizedObject[] | undefined {
-  const buckets: string[][] = Array.from({ length: count }, () => []);
-  for (const c of input.cidrs) buckets[fnv1a(c) & (count - 1)]?.push(c);
-  const groups: SizedObject[] = [];
-  for (let i = 0; i < count; i++) {
-    const cidrs = buckets[i] ?? [];
-    if (cidrs.length > input.maxCidrsPerGroup) return undefined;
-    if (cidrs.length === 0) continue;
-    // Sorted, so a shard's content (and its hash annotation) does not depend on the input order.
-    cidrs.sort();
-    const g = groupObject(`${input.base}-s${count}-${i}`, input, cidrs);
-    if (g.bytes > input.maxGroupBytes) return undefined;
-    groups.push(g);
-  }
-  return groups;
+function shardName(input: ShardSettings, count: number, i: number): string {
+  return `${input.base}-s${count}-${i}`;
 }
 
-function firstShardCount(input: CiliumInput): number {
-  const bytes = input.cidrs.reduce((n, c) => n + c.length + 3, 0);
-  const need = Math.max(input.cidrs.length / input.maxCidrsPerGroup, bytes / input.maxGroupBytes);
+/** The shard object of `cidrs` (sorted in place, so a shard's content and hash never depend on input order), or undefined when over a limit. */
+function shardObject(input: ShardSettings, count: number, i: number, cidrs: string[]): SizedObject | undefined {
+  if (cidrs.length > input.maxCidrsPerGroup) return undefined;
+  cidrs.sort();
+  const g = groupObject(shardName(input, count, i), input, cidrs);
+  return g.bytes > input.maxGroupBytes ? undefined : g;
+}
+
+function firstShardCount(input: ShardSettings, cidrs: readonly string[]): number {
+  const bytes = cidrs.reduce((n, c) => n + c.length + 3, 0);
+  const need = Math.max(cidrs.length / input.maxCidrsPerGroup, bytes / input.maxGroupBytes);
   let count = 1;
   while (count < need * 1.25 && count < MAX_SHARDS) count *= 2;
   return count;
 }
 
+/** Everything of CiliumInput but the CIDRs and the mode. */
+export type ShardSettings = Omit<CiliumInput, 'cidrs' | 'enforce'>;
+
+/**
+ * The CIDR-group shards of one policy, kept up to date key by key: a change touches one shard,
+ * whose object alone is rebuilt. `update` reports false when a shard would break a limit; the
+ * caller then builds a new shard set (a larger power of two) from all CIDRs.
+ */
+export class CidrShards {
+  readonly settings: ShardSettings;
+  readonly count: number;
+  readonly #sets: Array<Set<string>>;
+  readonly #objects: Array<SizedObject | undefined>;
+
+  private constructor(settings: ShardSettings, count: number) {
+    this.settings = settings;
+    this.count = count;
+    this.#sets = Array.from({ length: count }, () => new Set<string>());
+    this.#objects = new Array<SizedObject | undefined>(count).fill(undefined);
+  }
+
+  /** Shards `cidrs` with the smallest workable power-of-two count; throws when no count up to 4096 fits the limits. */
+  static build(settings: ShardSettings, cidrs: readonly string[]): CidrShards {
+    for (let count = firstShardCount(settings, cidrs); count <= MAX_SHARDS; count *= 2) {
+      const s = new CidrShards(settings, count);
+      for (const c of cidrs) s.#sets[fnv1a(c) & (count - 1)]?.add(c);
+      if (s.#rebuildAll()) return s;
+    }
+    throw new Error(`cannot shard ${cidrs.length} CIDRs into at most ${MAX_SHARDS} CiliumCIDRGroups of at most ${settings.maxGroupBytes} bytes and ${settings.maxCidrsPerGroup} CIDRs: raise maxGroupBytes/maxCidrsPerGroup or lower maxCidrs`);
+  }
+
+  #rebuild(i: number): boolean {
+    const set = this.#sets[i];
+    if (!set || set.size === 0) {
+      this.#objects[i] = undefined;
+      return true;
+    }
+    const obj = shardObject(this.settings, this.count, i, [...set]);
+    this.#objects[i] = obj;
+    return obj !== undefined;
+  }
+
+  #rebuildAll(): boolean {
+    for (let i = 0; i < this.count; i++) if (!this.#rebuild(i)) return false;
+    return true;
+  }
+
+  /** Adds (`present`) or removes CIDRs; rebuilds the touched shards; false when one breaks a limit (the set is then unusable). */
+  update(changes: Iterable<readonly [cidr: string, present: boolean]>): boolean {
+    const touched = new Set<number>();
+    for (const [cidr, present] of changes) {
+      const i = fnv1a(cidr) & (this.count - 1);
+      if (present) this.#sets[i]?.add(cidr);
+      else this.#sets[i]?.delete(cidr);
+      touched.add(i);
+    }
+    for (const i of touched) if (!this.#rebuild(i)) return false;
+    return true;
+  }
+
+  /** Number of CIDRs in all shards. */
+  get size(): number {
+    return this.#sets.reduce((n, s) => n + s.size, 0);
+  }
+
+  /** The objects to write: the non-empty shards and, when enforcing, the deny policy. */
+  plan(enforce: boolean): CiliumPlan {
+    const groups = this.#objects.filter((g): g is SizedObject => g !== undefined);
+    return { groups, policy: enforce && groups.length > 0 ? policyObject(this.settings, groups) : undefined };
+  }
+}
+
 /** The deny policy referencing `groups`. */
-function policyObject(input: CiliumInput, groups: readonly SizedObject[]): SizedObject {
+function policyObject(input: ShardSettings, groups: readonly SizedObject[]): SizedObject {
   const spec = {
     description: `ThreatMesh EnforcementPolicy ${input.owner}: deny egress to the replicated indicators in ${groups.length} CiliumCIDRGroup(s)`,
     endpointSelector: { matchLabels: { ...input.matchLabels } },
@@ -137,12 +204,9 @@ function policyObject(input: CiliumInput, groups: readonly SizedObject[]): Sized
   return sized({ apiVersion: 'cilium.io/v2', kind: 'CiliumClusterwideNetworkPolicy', metadata: meta(input.base, input, spec), spec }, groups.length);
 }
 
-/** Builds the shards and the policy; throws when no shard count up to 4096 fits the limits. */
+/** Builds the shards and the policy in one go; throws when no shard count up to 4096 fits the limits. */
 export function planCilium(input: CiliumInput): CiliumPlan {
   if (input.cidrs.length === 0) return { groups: [], policy: undefined };
-  for (let count = firstShardCount(input); count <= MAX_SHARDS; count *= 2) {
-    const groups = shard(input, count);
-    if (groups) return { groups, policy: input.enforce ? policyObject(input, groups) : undefined };
-  }
-  throw new Error(`cannot shard ${input.cidrs.length} CIDRs into at most ${MAX_SHARDS} CiliumCIDRGroups of at most ${input.maxGroupBytes} bytes and ${input.maxCidrsPerGroup} CIDRs: raise maxGroupBytes/maxCidrsPerGroup or lower maxCidrs`);
+  const { cidrs, enforce, ...settings } = input;
+  return CidrShards.build(settings, cidrs).plan(enforce);
 }

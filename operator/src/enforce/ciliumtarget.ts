@@ -1,14 +1,15 @@
 /**
- * The Cilium enforcement point of one policy: turns the priority-ordered CIDR entries into a
- * plan within the policy's limits, writes it (ciliumapply.ts), publishes sizes and headroom, and
- * removes everything when Cilium is disabled or the policy goes away. LogOnly writes the shards
+ * The Cilium enforcement point of one policy: keeps the CIDR-group shards of the index within
+ * the policy's limits (following changed keys shard by shard; rebuilding when a limit or the
+ * settings change), writes them (ciliumapply.ts), publishes sizes and headroom, and removes
+ * everything when Cilium is disabled or the policy goes away. LogOnly writes the shards
  * (inert on their own: nothing references them) but no deny policy.
  */
 import type { ResolvedCilium } from '../api/enforcement.ts';
 import { OBJECT_SIZE_LIMIT } from '../api/schemas/enforcementpolicy.ts';
 import type { KubeReader, KubeWriter } from '../runtime/client.ts';
-import { takeLimited, type Entry } from './artifacts.ts';
-import { planCilium, type CiliumPlan } from './cilium.ts';
+import { takeLimited, type ArtifactIndex } from './artifacts.ts';
+import { CidrShards, type CiliumPlan, type ShardSettings } from './cilium.ts';
 import { applyCilium, type CiliumApplyReport, type CiliumState } from './ciliumapply.ts';
 import type { EnforcementMetrics } from './metrics.ts';
 
@@ -35,12 +36,15 @@ export interface CiliumOwner {
   readonly owner: string;
 }
 
-/** The Cilium side of one policy; keeps the list cache between syncs. */
+/** The Cilium side of one policy; keeps the shard set and the list cache between syncs. */
 export class CiliumTarget {
   readonly #kube: KubeReader & KubeWriter;
   readonly #metrics: EnforcementMetrics;
   readonly #who: CiliumOwner;
   #state: CiliumState = {};
+  #shards: CidrShards | undefined;
+  #settingsKey = '';
+  #leftOut = 0;
 
   constructor(kube: KubeReader & KubeWriter, metrics: EnforcementMetrics, who: CiliumOwner) {
     this.#kube = kube;
@@ -53,17 +57,34 @@ export class CiliumTarget {
     this.#state = {};
   }
 
-  /** Plans within the limits (pure; exported through the class for the benchmark). */
-  plan(cidrs: readonly Entry[], cfg: ResolvedCilium, enforce: boolean): { plan: CiliumPlan; leftOut: number; cidrs: number } {
-    const limited = takeLimited(cidrs, cfg.maxCidrs);
-    const plan = planCilium({ ...this.#who, cidrs: limited.entries.map((e) => e.key), enforce, matchLabels: cfg.matchLabels, maxCidrsPerGroup: cfg.maxCidrsPerGroup, maxGroupBytes: cfg.maxGroupBytes });
-    return { plan, leftOut: limited.leftOut, cidrs: limited.entries.length };
+  #settings(cfg: ResolvedCilium): ShardSettings {
+    return { ...this.#who, matchLabels: cfg.matchLabels, maxCidrsPerGroup: cfg.maxCidrsPerGroup, maxGroupBytes: cfg.maxGroupBytes };
   }
 
-  /** Makes the cluster hold the CIDR entries (or nothing when `cfg.enabled` is false). */
-  async apply(cidrs: readonly Entry[], cfg: ResolvedCilium, enforce: boolean): Promise<CiliumOutcome> {
+  /** Shards every CIDR of `index` within the limits (the lowest-priority ones left out above maxCidrs). */
+  #rebuild(index: ArtifactIndex, cfg: ResolvedCilium): void {
+    const limited = takeLimited(index.entries('cidr'), cfg.maxCidrs);
+    this.#shards = limited.entries.length > 0 ? CidrShards.build(this.#settings(cfg), limited.entries.map((e) => e.key)) : undefined;
+    this.#settingsKey = JSON.stringify(this.#settings(cfg));
+    this.#leftOut = limited.leftOut;
+  }
+
+  /** Follows the changed keys; rebuilds from the index when that is not possible (limits, new settings, no shards yet). */
+  #follow(index: ArtifactIndex, dirty: readonly string[] | 'all', cfg: ResolvedCilium): void {
+    const incremental = dirty !== 'all' && this.#shards !== undefined && this.#leftOut === 0 && this.#settingsKey === JSON.stringify(this.#settings(cfg)) && index.size('cidr') <= cfg.maxCidrs;
+    if (!incremental) return this.#rebuild(index, cfg);
+    if (dirty.length === 0) return;
+    if (!this.#shards?.update(dirty.map((k) => [k, index.entry('cidr', k) !== undefined] as const))) this.#rebuild(index, cfg);
+  }
+
+  /** Makes the cluster hold the index's CIDRs (`dirty`: the keys changed since the last apply, or 'all'), or nothing when `cfg.enabled` is false. */
+  async apply(index: ArtifactIndex, dirty: readonly string[] | 'all', cfg: ResolvedCilium, enforce: boolean): Promise<CiliumOutcome> {
     const started = performance.now();
-    const { plan, leftOut, cidrs: count } = cfg.enabled ? this.plan(cidrs, cfg, enforce) : { plan: { groups: [], policy: undefined }, leftOut: 0, cidrs: 0 };
+    if (cfg.enabled) this.#follow(index, dirty, cfg);
+    else this.#shards = undefined;
+    const plan: CiliumPlan = this.#shards?.plan(enforce) ?? { groups: [], policy: undefined };
+    const leftOut = cfg.enabled ? this.#leftOut : 0;
+    const count = this.#shards?.size ?? 0;
     try {
       const report = await applyCilium(this.#kube, this.#who.id, plan, this.#state);
       this.#publish(plan, cfg, leftOut, count);

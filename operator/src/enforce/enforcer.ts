@@ -5,21 +5,22 @@
  *    MongoDB since the high-water mark (a full load on the first sync, when the rules changed,
  *    when the replica started over, and every `fullReloadMs`);
  * 2. applies time-driven changes (validUntil passed, validFrom reached);
- * 3. when the enforced set, the mode or the targets changed, rebuilds the artifact entries and
- *    writes Cilium; HAProxy is checked on every sync (it may have restarted) and written when
- *    its content changed.
+ * 3. brings the artifact index up to date (rebuilt after a full load or a target change, else
+ *    key by key from the selection's changes), writes the Cilium shards those keys touch, and
+ *    syncs HAProxy (checked on every sync, since it may have restarted; written when its
+ *    content changed).
  * Targets fail independently: an unreachable HAProxy does not stop Cilium, and the failure is
  * reported (Degraded) and retried on the next poll.
  */
 import type { ResolvedPolicy } from '../api/enforcement.ts';
 import type { Logger } from '../log.ts';
 import type { KubeReader, KubeWriter } from '../runtime/client.ts';
-import { buildArtifacts, type Artifacts } from './artifacts.ts';
+import { ArtifactIndex, type EntryKind } from './artifacts.ts';
 import { policyBaseName, policyId } from './cilium.ts';
 import { CiliumTarget, type CiliumOutcome } from './ciliumtarget.ts';
 import type { Guard } from './guard.ts';
 import type { RuntimeApi } from './haproxy/runtime.ts';
-import { HaproxyTarget, mapContent, type HaproxyOutcome } from './haproxytarget.ts';
+import { HaproxyTarget, type HaproxyOutcome } from './haproxytarget.ts';
 import type { EnforcementMetrics } from './metrics.ts';
 import { Selection } from './selection.ts';
 import type { IndicatorSource, ReplicaProgress } from './source.ts';
@@ -83,9 +84,9 @@ export class PolicyEnforcer {
   #progress: ReplicaProgress = { cursors: new Map() };
   /** Query mark lagging one poll behind, so a record that became visible late is still read. */
   #mark = -1;
-  #appliedVersion = -1;
   #appliedTargets = '';
-  #artifacts: Artifacts = { cidrs: [], domains: [], covered: 0 };
+  #index = new ArtifactIndex();
+  #indexStale = true;
   #lastCilium: CiliumOutcome | undefined;
   #ciliumDirty = true;
 
@@ -115,7 +116,7 @@ export class PolicyEnforcer {
     // Later ones may or may not have been seen; the next delta reads them again (idempotent).
     const applied = progress.cursors.size > 0 ? Math.min(...progress.cursors.values()) - 1 : selection.highWater;
     this.#mark = Math.min(applied, selection.highWater);
-    this.#appliedVersion = -1;
+    this.#indexStale = true;
     this.#ciliumDirty = true;
     this.#cilium.forget();
     this.#deps.log.info('loaded the replicated set', { policy: this.#owner, records: this.#count, selected: selection.selected, highWater: selection.highWater, ms: Math.round(performance.now() - started) });
@@ -158,10 +159,11 @@ export class PolicyEnforcer {
     if (bad.length > 20) this.#deps.log.warn('more malformed indicator records skipped', { policy: this.#owner, count: bad.length - 20 });
   }
 
-  async #applyCilium(policy: ResolvedPolicy, changed: boolean, errors: string[]): Promise<boolean> {
-    if (!changed && !this.#ciliumDirty) return false;
+  async #applyCilium(policy: ResolvedPolicy, dirty: readonly string[] | 'all', errors: string[]): Promise<boolean> {
+    if (dirty !== 'all' && dirty.length === 0 && !this.#ciliumDirty) return false;
     try {
-      this.#lastCilium = await this.#cilium.apply(this.#artifacts.cidrs, policy.cilium, policy.mode === 'Enforce');
+      // After a failed write the shards are already up to date: only the objects need writing again.
+      this.#lastCilium = await this.#cilium.apply(this.#index, dirty, policy.cilium, policy.mode === 'Enforce');
       this.#ciliumDirty = false;
       const r = this.#lastCilium.report;
       return r.created + r.updated + r.deleted > 0;
@@ -172,24 +174,33 @@ export class PolicyEnforcer {
     }
   }
 
+  /** Brings the index up to date: rebuilt after a full load or a target change, else by the selection's changes. Returns the dirty keys or 'all'. */
+  #follow(sel: Selection, targetsChanged: boolean): Record<EntryKind, readonly string[]> | 'all' {
+    if (this.#indexStale || targetsChanged) {
+      this.#index = ArtifactIndex.from(sel.candidates());
+      sel.record();
+      this.#indexStale = false;
+      return 'all';
+    }
+    this.#index.apply(sel.takeChanges());
+    return { cidr: this.#index.takeDirty('cidr'), domain: this.#index.takeDirty('domain') };
+  }
+
   /** One sync at `now` (epoch ms). Throws only when MongoDB cannot be read. */
   async sync(input: SyncInput, now: number): Promise<SyncReport> {
     const sel = await this.#refresh(input, now);
     sel.sweep(now);
     this.#logMalformed(sel);
     const policy = input.policy;
-    const targetsKey = JSON.stringify([policy.mode, policy.cilium, policy.haproxy, input.haproxyAllowed]);
-    const changed = sel.version !== this.#appliedVersion || targetsKey !== this.#appliedTargets;
-    if (changed) {
-      this.#artifacts = buildArtifacts(sel.candidates());
-      this.#haproxy.setContent(mapContent(this.#artifacts.domains, this.#artifacts.cidrs, policy.haproxy.maxEntries));
-    }
-    const errors: string[] = [];
-    const ciliumChanged = await this.#applyCilium(policy, changed, errors);
-    const haproxy = await this.#haproxy.sync({ ...policy.haproxy, enabled: policy.haproxy.enabled && input.haproxyAllowed }, policy.mode === 'Enforce');
-    for (const e of haproxy.errors) errors.push(e.message);
-    this.#appliedVersion = sel.version;
+    const haproxyCfg = { ...policy.haproxy, enabled: policy.haproxy.enabled && input.haproxyAllowed };
+    const targetsKey = JSON.stringify([policy.mode, policy.cilium, haproxyCfg]);
+    const dirty = this.#follow(sel, targetsKey !== this.#appliedTargets);
     this.#appliedTargets = targetsKey;
+    const errors: string[] = [];
+    const ciliumChanged = await this.#applyCilium(policy, dirty === 'all' ? 'all' : dirty.cidr, errors);
+    this.#haproxy.follow(this.#index, dirty, haproxyCfg, policy.mode === 'Enforce');
+    const haproxy = await this.#haproxy.sync(haproxyCfg);
+    for (const e of haproxy.errors) errors.push(e.message);
     this.#publish(sel);
     return {
       highWater: sel.highWater, selected: sel.selected, skipped: sel.skipped(), cilium: this.#lastCilium, haproxy,
@@ -204,7 +215,7 @@ export class PolicyEnforcer {
 
   /** Removes every artifact of the policy (Cilium objects, HAProxy map entries) and its metrics. */
   async cleanup(policy: ResolvedPolicy): Promise<void> {
-    await this.#cilium.apply([], { ...policy.cilium, enabled: false }, false);
+    await this.#cilium.apply(new ArtifactIndex(), 'all', { ...policy.cilium, enabled: false }, false);
     await this.#haproxy.clear(policy.haproxy);
     this.#deps.metrics.forget(this.#owner);
   }

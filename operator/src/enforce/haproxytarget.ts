@@ -2,17 +2,20 @@
  * The HAProxy enforcement point of one policy: the hosts map (domains, matched with map_dom) and
  * the address map (IPs and CIDRs, matched with map_ip) on every configured runtime API. Each map
  * value is the first 16 hex digits of the indicator digest, so a deny can be traced to its
- * indicator in HAProxy's logs. LogOnly and a disabled target keep the maps empty. Each endpoint
- * is synced on every poll: `show map` is cheap, and it notices a restarted HAProxy (which
- * reloads the deployment's empty map files) within one poll.
+ * indicator in HAProxy's logs. LogOnly and a disabled target keep the maps empty.
+ *
+ * The desired maps follow the index key by key; every endpoint map collects the key changes
+ * since its last successful sync and sends them as a delta (or a swap when HAProxy's map is not
+ * what this process last wrote). Each endpoint is checked on every poll: `show map` is cheap, and
+ * it notices a restarted HAProxy (which reloads the deployment's empty map files) within one poll.
  */
 import type { ResolvedHaproxy } from '../api/enforcement.ts';
-import { takeLimited, type Entry } from './artifacts.ts';
-import { syncMap, type MapState } from './haproxy/maps.ts';
+import { takeLimited, type ArtifactIndex, type Entry, type EntryKind } from './artifacts.ts';
+import { syncMap, type KeyChange, type MapState } from './haproxy/maps.ts';
 import type { RuntimeApi } from './haproxy/runtime.ts';
 import type { EnforcementMetrics } from './metrics.ts';
 
-/** The desired content of the two maps. */
+/** The content of the two maps, within the limit. */
 export interface MapContent {
   readonly hosts: ReadonlyMap<string, string>;
   readonly ips: ReadonlyMap<string, string>;
@@ -30,15 +33,15 @@ export interface HaproxyOutcome {
   readonly changed: number;
 }
 
-const EMPTY: MapContent = { hosts: new Map(), ips: new Map(), leftOut: 0 };
-
 /** The HAProxy address-map key of a CIDR: a bare address for a host route. */
 export function ipKey(cidr: string): string {
   return cidr.endsWith('/32') || cidr.endsWith('/128') ? cidr.slice(0, cidr.lastIndexOf('/')) : cidr;
 }
 
+const value = (e: Entry): string => e.digest.slice(0, 16);
+
 function toMap(entries: readonly Entry[], key: (k: string) => string): Map<string, string> {
-  return new Map(entries.map((e) => [key(e.key), e.digest.slice(0, 16)]));
+  return new Map(entries.map((e) => [key(e.key), value(e)]));
 }
 
 /** The map content for the entries within the limit (pure). */
@@ -54,14 +57,29 @@ function isGone(err: unknown): boolean {
   return code === 'ECONNREFUSED' || code === 'ENOENT';
 }
 
-/** The HAProxy side of one policy; remembers each endpoint's map state between syncs. */
+type Which = 'hosts' | 'ips';
+
+interface EndpointMap {
+  readonly address: string;
+  readonly which: Which;
+  readonly file: string;
+  state: MapState | undefined;
+  pending: Map<string, KeyChange>;
+}
+
+const EMPTY: ReadonlyMap<string, string> = new Map();
+
+/** The HAProxy side of one policy; remembers each endpoint map's state and pending changes between syncs. */
 export class HaproxyTarget {
   readonly #connect: (address: string) => RuntimeApi;
   readonly #metrics: EnforcementMetrics;
   readonly #owner: string;
   readonly #deltaLimit: number;
-  readonly #known = new Map<string, MapState>();
-  #content: MapContent = EMPTY;
+  /** Per `<address> <file>`. */
+  readonly #endpoints = new Map<string, EndpointMap>();
+  readonly #desired: Record<Which, Map<string, string>> = { hosts: new Map(), ips: new Map() };
+  #leftOut = 0;
+  #limited = false;
 
   constructor(connect: (address: string) => RuntimeApi, metrics: EnforcementMetrics, owner: string, deltaLimit: number) {
     this.#connect = connect;
@@ -70,73 +88,140 @@ export class HaproxyTarget {
     this.#deltaLimit = deltaLimit;
   }
 
-  /** Sets the desired content (call when the artifacts changed; the same object is kept otherwise, so an unchanged sync costs one `show map`). */
-  setContent(content: MapContent): void {
-    this.#content = content;
+  #setKey(which: Which, key: string, v: string | undefined): void {
+    const map = this.#desired[which];
+    const before = map.get(key);
+    if (before === v) return;
+    if (v === undefined) map.delete(key);
+    else map.set(key, v);
+    for (const ep of this.#endpoints.values()) {
+      if (ep.which !== which) continue;
+      const prev = ep.pending.get(key);
+      ep.pending.set(key, { before: prev ? prev.before : before, after: v });
+    }
   }
 
-  async #syncOne(address: string, file: string, want: ReadonlyMap<string, string>): Promise<boolean> {
-    const key = `${address} ${file}`;
+  #replace(content: MapContent): void {
+    for (const which of ['hosts', 'ips'] as const) {
+      const next = content[which];
+      for (const k of [...this.#desired[which].keys()]) if (!next.has(k)) this.#setKey(which, k, undefined);
+      for (const [k, v] of next) this.#setKey(which, k, v);
+    }
+    this.#leftOut = content.leftOut;
+  }
+
+  /**
+   * Follows the index: `dirty` keys per kind changed since the last call, or 'all' (rebuilt from
+   * every entry). Over the policy's limit, or when `enforce` is false (empty maps), the whole
+   * content is rebuilt; the pending changes are the difference either way.
+   */
+  follow(index: ArtifactIndex, dirty: Record<EntryKind, readonly string[]> | 'all', cfg: ResolvedHaproxy, enforce: boolean): void {
+    if (!enforce || !cfg.enabled) return this.#replace({ hosts: EMPTY, ips: EMPTY, leftOut: 0 });
+    const over = index.size('domain') > cfg.maxEntries || index.size('cidr') > cfg.maxEntries;
+    if (dirty === 'all' || over || this.#limited) {
+      this.#limited = over;
+      return this.#replace(mapContent(index.entries('domain'), index.entries('cidr'), cfg.maxEntries));
+    }
+    for (const k of dirty.domain) {
+      const e = index.entry('domain', k);
+      this.#setKey('hosts', k, e && value(e));
+    }
+    for (const k of dirty.cidr) {
+      const e = index.entry('cidr', k);
+      this.#setKey('ips', ipKey(k), e && value(e));
+    }
+  }
+
+  /** Syncs one endpoint map to `desired` (the policy's content, or empty for a map no longer configured). */
+  async #syncOne(ep: EndpointMap, desired: ReadonlyMap<string, string>): Promise<boolean> {
     try {
-      const r = await syncMap(this.#connect(address), file, want, this.#known.get(key), { deltaLimit: this.#deltaLimit });
-      this.#known.set(key, r.state);
+      const r = await syncMap(this.#connect(ep.address), ep.file, desired, { known: ep.state, pending: ep.pending }, { deltaLimit: this.#deltaLimit });
+      ep.state = r.state;
+      ep.pending.clear();
       return r.method !== 'unchanged';
     } catch (err) {
-      this.#known.delete(key);
+      ep.state = undefined;
+      ep.pending.clear();
       throw err;
     }
   }
 
-  /** Syncs both maps on every endpoint of `cfg` (empty maps when disabled or not enforcing). */
-  async sync(cfg: ResolvedHaproxy, enforce: boolean): Promise<HaproxyOutcome> {
-    const started = performance.now();
-    const content = enforce ? this.#content : EMPTY;
-    const errors: Array<{ address: string; message: string }> = [];
-    let changed = 0;
-    if (!cfg.enabled) {
-      await this.#clearKnown();
-      return { hosts: 0, ips: 0, leftOut: 0, errors, changed };
-    }
+  /** The endpoint maps `cfg` names (created on first use). */
+  #wanted(cfg: ResolvedHaproxy): EndpointMap[] {
+    if (!cfg.enabled) return [];
+    const out: EndpointMap[] = [];
     for (const address of cfg.runtimeApis) {
-      try {
-        const a = await this.#syncOne(address, cfg.hostsMap, content.hosts);
-        const b = await this.#syncOne(address, cfg.ipsMap, content.ips);
-        if (a || b) changed++;
-      } catch (err) {
-        errors.push({ address, message: err instanceof Error ? err.message : String(err) });
+      for (const [which, file] of [['hosts', cfg.hostsMap], ['ips', cfg.ipsMap]] as const) {
+        const id = `${address} ${file}`;
+        let ep = this.#endpoints.get(id);
+        if (!ep) {
+          ep = { address, which, file, state: undefined, pending: new Map() };
+          this.#endpoints.set(id, ep);
+        }
+        out.push(ep);
       }
     }
-    this.#publish(cfg, content);
-    if (changed > 0) this.#metrics.applySeconds.observe({ policy: this.#owner, target: 'haproxy' }, (performance.now() - started) / 1000);
-    return { hosts: content.hosts.size, ips: content.ips.size, leftOut: content.leftOut, errors, changed };
+    return out;
   }
 
-  #publish(cfg: ResolvedHaproxy, content: MapContent): void {
-    this.#metrics.setArtifacts(this.#owner, 'haproxy', [{ name: cfg.hostsMap, entries: content.hosts.size }, { name: cfg.ipsMap, entries: content.ips.size }]);
-    const demand = Math.max(content.hosts.size, content.ips.size) + content.leftOut;
+  /** Empties endpoint maps no longer configured (a disabled target, a changed address or file), then forgets them. */
+  async #retire(wanted: readonly EndpointMap[], errors: Array<{ address: string; message: string }>): Promise<number> {
+    let changed = 0;
+    for (const [id, ep] of [...this.#endpoints]) {
+      if (wanted.includes(ep)) continue;
+      try {
+        ep.state = undefined;
+        if (await this.#syncOne(ep, EMPTY)) changed++;
+        this.#endpoints.delete(id);
+      } catch (err) {
+        if (isGone(err)) this.#endpoints.delete(id);
+        else errors.push({ address: ep.address, message: err instanceof Error ? err.message : String(err) });
+      }
+    }
+    return changed;
+  }
+
+  /** Syncs every configured endpoint map, and empties the ones no longer configured. */
+  async sync(cfg: ResolvedHaproxy): Promise<HaproxyOutcome> {
+    const started = performance.now();
+    const errors: Array<{ address: string; message: string }> = [];
+    const wanted = this.#wanted(cfg);
+    const failed = new Set<string>();
+    let changed = await this.#retire(wanted, errors);
+    for (const ep of wanted) {
+      if (failed.has(ep.address)) continue;
+      try {
+        if (await this.#syncOne(ep, this.#desired[ep.which])) changed++;
+      } catch (err) {
+        failed.add(ep.address);
+        errors.push({ address: ep.address, message: err instanceof Error ? err.message : String(err) });
+      }
+    }
+    this.#publish(cfg);
+    if (changed > 0) this.#metrics.applySeconds.observe({ policy: this.#owner, target: 'haproxy' }, (performance.now() - started) / 1000);
+    return { hosts: this.#desired.hosts.size, ips: this.#desired.ips.size, leftOut: this.#leftOut, errors, changed };
+  }
+
+  #publish(cfg: ResolvedHaproxy): void {
+    if (!cfg.enabled) return this.#metrics.setArtifacts(this.#owner, 'haproxy', []);
+    this.#metrics.setArtifacts(this.#owner, 'haproxy', [{ name: cfg.hostsMap, entries: this.#desired.hosts.size }, { name: cfg.ipsMap, entries: this.#desired.ips.size }]);
+    const demand = Math.max(this.#desired.hosts.size, this.#desired.ips.size) + this.#leftOut;
     this.#metrics.setHeadroom(this.#owner, 'haproxy', 'haproxy_map_entries', demand, cfg.maxEntries);
-    this.#metrics.leftOut.set({ policy: this.#owner, target: 'haproxy' }, content.leftOut);
+    this.#metrics.leftOut.set({ policy: this.#owner, target: 'haproxy' }, this.#leftOut);
   }
 
   /** Empties the maps on every endpoint of `cfg` and every endpoint written before (policy deleted); an HAProxy that is gone counts as empty. */
   async clear(cfg: ResolvedHaproxy): Promise<void> {
-    const targets = new Set([...cfg.runtimeApis.flatMap((a) => [`${a} ${cfg.hostsMap}`, `${a} ${cfg.ipsMap}`]), ...this.#known.keys()]);
-    for (const key of targets) await this.#clearOne(key);
-    this.#metrics.setArtifacts(this.#owner, 'haproxy', []);
-  }
-
-  /** Empties the maps this target wrote before (HAProxy disabled in the policy). */
-  async #clearKnown(): Promise<void> {
-    for (const key of [...this.#known.keys()]) await this.#clearOne(key);
-    this.#metrics.setArtifacts(this.#owner, 'haproxy', []);
-  }
-
-  async #clearOne(key: string): Promise<void> {
-    const space = key.indexOf(' ');
-    try {
-      await this.#syncOne(key.slice(0, space), key.slice(space + 1), EMPTY.hosts);
-    } catch (err) {
-      if (!isGone(err)) throw err;
+    this.#replace({ hosts: EMPTY, ips: EMPTY, leftOut: 0 });
+    for (const ep of [...this.#wanted(cfg), ...this.#endpoints.values()]) {
+      try {
+        ep.state = undefined;
+        await this.#syncOne(ep, EMPTY);
+      } catch (err) {
+        if (!isGone(err)) throw err;
+      }
     }
+    this.#endpoints.clear();
+    this.#metrics.setArtifacts(this.#owner, 'haproxy', []);
   }
 }

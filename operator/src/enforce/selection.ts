@@ -24,6 +24,12 @@ export interface SelectionRules {
   readonly guard: Guard;
 }
 
+/** One change of the enforced set: what an indicator was enforced as before and after (either may be absent). */
+export interface Change {
+  readonly before: Candidate | undefined;
+  readonly after: Candidate | undefined;
+}
+
 /** A record refused as malformed, for the log. */
 export interface Malformed {
   readonly id: string;
@@ -40,6 +46,8 @@ export class Selection {
   #highWater = -1;
   #version = 0;
   #malformed: Malformed[] = [];
+  #journal = false;
+  #changes: Change[] = [];
 
   constructor(rules: SelectionRules) {
     this.#rules = rules;
@@ -132,9 +140,25 @@ export class Selection {
     this.#count(slot, 1);
     const at = slotTime(slot);
     if (at !== undefined) this.#nextEvent = Math.min(this.#nextEvent, at);
-    if (old?.enforce || slot.enforce) {
-      if (!(old?.enforce && slot.enforce && old.candidate.key === slot.candidate.key && old.candidate.confidence === slot.candidate.confidence)) this.#version++;
+    const before = old?.enforce ? old.candidate : undefined;
+    const after = slot.enforce ? slot.candidate : undefined;
+    if ((before || after) && !(before && after && before.key === after.key && before.confidence === after.confidence)) {
+      this.#version++;
+      if (this.#journal) this.#changes.push({ before, after });
     }
+  }
+
+  /** Starts recording every change of the enforced set (after a full load, so the load itself is not recorded). */
+  record(): void {
+    this.#journal = true;
+    this.#changes = [];
+  }
+
+  /** The changes of the enforced set since the last call (in order), then forgets them. */
+  takeChanges(): Change[] {
+    const c = this.#changes;
+    this.#changes = [];
+    return c;
   }
 
   #count(slot: Slot, delta: number): void {
