@@ -118,6 +118,7 @@ export class HaproxyTarget {
   follow(index: ArtifactIndex, dirty: Record<EntryKind, readonly string[]> | 'all', cfg: ResolvedHaproxy, enforce: boolean): void {
     if (!enforce || !cfg.enabled) return this.#replace({ hosts: EMPTY, ips: EMPTY, leftOut: 0 });
     const over = index.size('domain') > cfg.maxEntries || index.size('cidr') > cfg.maxEntries;
+    if (dirty !== 'all' && dirty.cidr.length === 0 && dirty.domain.length === 0 && over === this.#limited) return;
     if (dirty === 'all' || over || this.#limited) {
       this.#limited = over;
       return this.#replace(mapContent(index.entries('domain'), index.entries('cidr'), cfg.maxEntries));
