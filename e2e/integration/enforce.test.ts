@@ -43,6 +43,7 @@ import { SocketRuntimeApi } from '../../operator/src/enforce/haproxy/runtime.ts'
 const quiet = createLogger(new Writable({ write: (_c, _e, cb) => cb() }), 'error');
 const log = process.env['ENFORCE_TEST_LOG'] ? createLogger(process.stderr, 'debug') : quiet;
 const namespaces: ResourceRef = { group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace', namespaced: false };
+const configMaps: ResourceRef = { group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap', namespaced: true };
 const ns = `enf-${randomBytes(3).toString('hex')}`;
 const saName = `threatmesh-enforce-${ns}`;
 const clusterRoles: ResourceRef = { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'clusterroles', kind: 'ClusterRole', namespaced: false };
@@ -249,6 +250,20 @@ describe('adversarial: what must never be enforced', () => {
     for (const bad of ['46.0.0.0/8', '46.1.2.3/32', '10.0.0.0/8', '0.0.0.0/0']) assert.ok(!cidrs.includes(bad), `${bad} enforced`);
     assert.notEqual(await httpStatus(haA, 'google.com'), 403);
     assert.notEqual(await httpStatus(haA, 'www.bbc.co.uk'), 403);
+  });
+
+  test('an allowlist ConfigMap wins as soon as it exists; while it is missing the policy refuses to run without it', async () => {
+    await admin.create(ENFORCEMENT_POLICIES, policyObject('cm-allow', { mode: 'Enforce', targets: { cilium: { enabled: true } }, allowlist: { configMaps: [{ name: 'partner-ranges' }] } }));
+    const waiting = await eventually(() => getPolicy('cm-allow'), (x) => x?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'False') === true);
+    assert.equal(waiting?.status?.conditions?.find((c) => c.type === 'Ready')?.reason, 'AllowlistUnavailable');
+    assert.equal((await ciliumObjects('cm-allow')).groups.length, 0, 'nothing is written without the allowlist');
+    await admit({ type: 'ipv4', value: '53.0.1.1' }, { type: 'ipv4', value: '54.0.1.1' });
+    await admin.create(configMaps, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'partner-ranges', namespace: ns }, data: { ranges: '# our offices\n53.0.0.0/16\n' } } as KubeObject);
+    const p = await eventually(() => getPolicy('cm-allow'), (x) => (x?.status?.skipped?.['allowlist:partner-ranges'] ?? 0) >= 1);
+    assert.equal(p?.status?.skipped?.['allowlist:partner-ranges'], 1);
+    const cidrs = (await ciliumObjects('cm-allow')).groups.flatMap((g) => g.spec.externalCIDRs);
+    assert.ok(cidrs.includes('54.0.1.1/32') && !cidrs.includes('53.0.1.1/32'), cidrs.join(','));
+    await admin.delete(ENFORCEMENT_POLICIES, 'cm-allow', ns);
   });
 
   test('malformed records in MongoDB are skipped with a reason, not a crash, and the rest stays enforced', async () => {
