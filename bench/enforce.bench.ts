@@ -205,12 +205,13 @@ async function main(): Promise<void> {
   const admin = new KubeHttpClient(await loadKubeconfig(cp.kubeconfigPath), { requestTimeoutMs: 120_000 });
   const dir = await mkdtemp(join(tmpdir(), 'threatmesh-bench-enforce-'));
   const quiet = createLogger(new Writable({ write: (_c, _e, cb) => cb() }), 'error');
+  let h: TestHaproxy | undefined;
   try {
     const cilium = await upstreamCrds('cilium', process.env['THREATMESH_SHARED_DIR']);
     await applyManifests(admin, cilium, 'bench');
     await waitForCrds(admin, cilium.map((c) => c.metadata.name));
     await storageReady(admin);
-    const h = await startHaproxy(dir);
+    h = await startHaproxy(dir);
     quiet.info('started');
     for (const n of counts) {
       progress(`== ${label(n)} indicators`);
@@ -218,12 +219,12 @@ async function main(): Promise<void> {
       const shards = shard(n, b);
       oneChange(n, b, shards);
       await applyKube(n, admin, shards);
-      await applyHaproxy(n, h, b);
+      if (h) await applyHaproxy(n, h, b);
       global.gc?.();
     }
     await mongoScan(Math.min(...counts), cp.mongoUri);
-    await h.stop();
   } finally {
+    await h?.stop();
     admin.close();
     await rm(dir, { recursive: true, force: true });
     await cp.stop();
