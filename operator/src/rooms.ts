@@ -18,7 +18,7 @@ export const ROOM_IMPORTS: Readonly<Record<string, readonly string[]>> = {
   'exchange/protocol': ['domain', 'runtime'],
   'exchange/sequencer': ['domain', 'runtime', 'api', 'store', 'exchange/protocol'],
   'exchange/partner': ['domain', 'runtime', 'api', 'feeds', 'store', 'exchange/protocol'],
-  controllers: ['domain', 'runtime', 'api', 'feeds', 'store'],
+  controllers: ['domain', 'runtime', 'api', 'feeds', 'store', 'match', 'enforce', 'report'],
   match: ['domain', 'runtime', 'api', 'feeds', 'store'],
   enforce: ['domain', 'runtime', 'api', 'feeds', 'store'],
   serve: ['domain', 'runtime', 'api', 'feeds', 'store', 'match'],

@@ -30,7 +30,7 @@ type Manifest = Record<string, unknown>;
  * (docs/adr/2026-12-06-least-privilege-feed-credentials.md).
  */
 export function operatorClusterRole(name = OPERATOR_NAME): Manifest {
-  const kinds = ['feeds', 'threatindicators', 'partnernodes'];
+  const kinds = ['feeds', 'threatindicators', 'partnernodes', 'enforcementpolicies'];
   return {
     apiVersion: 'rbac.authorization.k8s.io/v1',
     kind: 'ClusterRole',
@@ -67,6 +67,42 @@ export function rbacManifests(namespace = OPERATOR_NAMESPACE, name = OPERATOR_NA
     { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name }, subjects: [subject] },
     leaderElectionRole(namespace, `${name}-leader-election`),
     { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: `${name}-leader-election`, namespace }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: `${name}-leader-election` }, subjects: [subject] },
+  ];
+}
+
+/** Name of the enforcement controller's ServiceAccount and ClusterRole (`threatmesh enforce`). */
+export const ENFORCER_NAME = 'threatmesh-enforcer';
+
+/**
+ * The ClusterRole of the enforcement controller (`threatmesh enforce`, its own Deployment and
+ * ServiceAccount): EnforcementPolicies and their status and finalizers, the CiliumCIDRGroups and
+ * CiliumClusterwideNetworkPolicy it generates (all labelled threatmesh.io/enforcement-policy),
+ * Events, and read access to ConfigMaps for the policies' allowlists. The operator's role holds
+ * none of these; give the enforcer a namespace (--namespace) where ConfigMaps may be read.
+ */
+export function enforcerClusterRole(name = ENFORCER_NAME): Manifest {
+  return {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'ClusterRole',
+    metadata: { name },
+    rules: [
+      { apiGroups: [GROUP], resources: ['enforcementpolicies'], verbs: ['get', 'list', 'watch', 'update', 'patch'] },
+      { apiGroups: [GROUP], resources: ['enforcementpolicies/status'], verbs: ['get', 'update', 'patch'] },
+      { apiGroups: [GROUP], resources: ['enforcementpolicies/finalizers'], verbs: ['update'] },
+      { apiGroups: ['cilium.io'], resources: ['ciliumcidrgroups', 'ciliumclusterwidenetworkpolicies'], verbs: ['get', 'list', 'watch', 'create', 'update', 'delete'] },
+      { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] },
+    ],
+  };
+}
+
+/** The enforcement controller's ServiceAccount in `namespace`, its ClusterRole and the binding. */
+export function enforcerRbacManifests(namespace = OPERATOR_NAMESPACE, name = ENFORCER_NAME): Manifest[] {
+  return [
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name, namespace } },
+    enforcerClusterRole(name),
+    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name }, subjects: [{ kind: 'ServiceAccount', name, namespace }] },
   ];
 }
 

@@ -292,6 +292,112 @@ export interface PartnerNodeStatus {
   observedGeneration?: number;
 }
 
+/** LogOnly or Enforce. */
+export type EnforcementMode = 'LogOnly' | 'Enforce';
+
+/** Indicator types an enforcement point acts on. */
+export type EnforceableType = 'ipv4' | 'ipv6' | 'cidr' | 'domain';
+
+/** An EnforcementPolicy's spec as written (every field optional). */
+export interface EnforcementPolicySpec {
+  /** LogOnly (default): compute and report every artifact (CIDR groups are written, they are inert alone) but write no deny policy and keep the HAProxy deny maps empty. Enforce: deny. */
+  mode?: EnforcementMode;
+  /** Which approved, non-revoked, non-expired indicators of the replicated set to enforce. */
+  selector?: {
+    /** Indicator types to enforce; default all four (ipv4, ipv6, cidr, domain). URLs, hashes and e-mail addresses are never enforced at the network level. */
+    types?: EnforceableType[];
+    /** Enforce only indicators whose confidence is at least this; an indicator without a confidence counts as 0. Default 0. */
+    minConfidence?: number;
+    /** Enforce only indicators marked at most this restrictive (clear < green < amber < amber+strict < red; unmarked counts as clear). Default amber+strict: TLP:RED indicators are not written into cluster-wide objects that every cluster reader can list. */
+    maxTlp?: Tlp;
+    /** Label filters; noneOf wins over anyOf. */
+    labels?: {
+      /** When set, enforce only indicators carrying at least one of these labels. */
+      anyOf?: string[];
+      /** Never enforce indicators carrying any of these labels. */
+      noneOf?: string[];
+    };
+  };
+  /** Where to enforce. */
+  targets?: {
+    /** Cilium enforcement: egress deny by destination address. Cilium cannot deny by FQDN (egressDeny has no toFQDNs), so domains are enforced by HAProxy only. */
+    cilium?: {
+      /** Write CiliumCIDRGroups and (in Enforce mode) the CiliumClusterwideNetworkPolicy that denies egress to them. */
+      enabled?: boolean;
+      /** Endpoints whose egress is denied; default every endpoint. */
+      endpointSelector?: {
+        /** Pod labels; every endpoint of the cluster when empty. */
+        matchLabels?: Record<string, string>;
+      };
+      /** Most CIDRs in one CiliumCIDRGroup shard; default 20000. Cilium handles about 100k CIDRs per group identity. */
+      maxCidrsPerGroup?: number;
+      /** Most bytes of one serialized CiliumCIDRGroup; default 524288 (half the 1 MiB object limit, leaving room for metadata). */
+      maxGroupBytes?: number;
+      /** Most CIDRs across all groups (the ipcache budget: Cilium's ipcache map holds 512000 entries by default, shared with pods and nodes); default 400000. Above it the lowest-priority CIDRs (lowest confidence, then oldest) are left out and the policy reports Degraded. */
+      maxCidrs?: number;
+    };
+    /** HAProxy front-door enforcement: requests for a denied host or from a denied address are refused with 403. */
+    haproxy?: {
+      /** Keep the front door's deny maps equal to the selection through its runtime API (no reload). */
+      enabled?: boolean;
+      /** Runtime API (admin level) of every HAProxy replica: unix:<socket path> or tcp:<host>:<port>; default unix:/var/run/haproxy/admin.sock. */
+      runtimeApis?: string[];
+      /** Map file of denied hosts as the HAProxy configuration names it (used with req.hdr(host),host_only,lower,map_dom(...)); default /etc/haproxy/maps/threatmesh-deny-hosts.map. */
+      hostsMap?: string;
+      /** Map file of denied client addresses and networks (used with src,map_ip(...)); default /etc/haproxy/maps/threatmesh-deny-ips.map. */
+      ipsMap?: string;
+      /** Most entries per map (HAProxy keeps maps in memory: about 300 bytes per address entry); default 1000000. Above it the lowest-priority entries are left out and the policy reports Degraded. */
+      maxEntries?: number;
+    };
+  };
+  /** Partner-local allowlists; they always win over network decisions. Reserved and private ranges, public resolvers and the top domains are always allowed as well. */
+  allowlist?: {
+    /** The partner's own addresses and networks: an indicator overlapping one of them is never enforced. */
+    cidrs?: string[];
+    /** The partner's own domains: an indicator that is, contains or lies under one of them is never enforced. */
+    domains?: string[];
+    /** More allowlist entries from ConfigMaps in the policy's namespace, re-read when they change. */
+    configMaps?: Array<{
+      /** ConfigMap name, same namespace as the policy. */
+      name: string;
+      /** Key inside the ConfigMap; every key when omitted. */
+      key?: string;
+    }>;
+  };
+}
+
+/** An EnforcementPolicy's status. */
+export interface EnforcementPolicyStatus {
+  /** The mode the artifacts were last written in. */
+  mode?: EnforcementMode;
+  /** High-water mark: the highest log index (admission or revocation) of the replicated set reflected in the artifacts. */
+  logIndex?: number;
+  /** Indicators selected for enforcement. */
+  selected?: number;
+  /** Indicators of the replicated set not enforced, by reason (revoked, expired, type, confidence, tlp, labels, allowlist names, malformed). */
+  skipped?: Record<string, number>;
+  /** CIDRs written to CiliumCIDRGroups (after covered prefixes are collapsed and limits applied). */
+  cidrs?: number;
+  /** CiliumCIDRGroup shards. */
+  cidrGroups?: number;
+  /** Serialized size of the largest CiliumCIDRGroup. */
+  largestGroupBytes?: number;
+  /** Domains in the HAProxy hosts map. */
+  domains?: number;
+  /** Addresses and networks in the HAProxy address map. */
+  addresses?: number;
+  /** Selected entries left out because a limit was reached. */
+  leftOut?: number;
+  /** When the artifacts were last confirmed equal to the selection. */
+  lastSyncTime?: string;
+  /** When an artifact last changed. */
+  lastChangeTime?: string;
+  /** Standard conditions (Ready, Degraded, ...). */
+  conditions?: Condition[];
+  /** The generation the status describes. */
+  observedGeneration?: number;
+}
+
 /** A threat-intelligence feed ingested on a schedule. */
 export interface Feed extends KubeObject {
   spec: FeedSpec;
@@ -308,4 +414,10 @@ export interface ThreatIndicator extends KubeObject {
 export interface PartnerNode extends KubeObject {
   spec: PartnerNodeSpec;
   status?: PartnerNodeStatus;
+}
+
+/** A partner's enforcement of the replicated indicators: Cilium egress deny and HAProxy deny maps. */
+export interface EnforcementPolicy extends KubeObject {
+  spec: EnforcementPolicySpec;
+  status?: EnforcementPolicyStatus;
 }

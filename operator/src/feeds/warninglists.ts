@@ -265,9 +265,14 @@ async function dataFile(name: string): Promise<string[]> {
  * and `allowLists` (each reported under its own name, e.g. `allowlist:<configmap>`).
  */
 export async function loadWarningLists(allow: readonly string[] = [], allowLists: readonly NamedAllowlist[] = []): Promise<WarningList> {
+  return buildWarningList({ ...(await loadShippedLists()), allow, allowLists });
+}
+
+/** The shipped lists from ./data/ as raw entries, without extra allowlists (enforcement builds its own guard on them). */
+export async function loadShippedLists(): Promise<WarningListData> {
   const [v4, v6, resolvers, specialDomains, topDomains, knownGoodHashes] = await Promise.all([
     dataFile('reserved-ipv4.txt'), dataFile('reserved-ipv6.txt'), dataFile('public-resolvers.txt'),
     dataFile('special-domains.txt'), dataFile('top-domains.txt'), dataFile('known-good-hashes.txt'),
   ]);
-  return buildWarningList({ reservedCidrs: [...v4, ...v6], resolvers, specialDomains, topDomains, knownGoodHashes, allow, allowLists });
+  return { reservedCidrs: [...v4, ...v6], resolvers, specialDomains, topDomains, knownGoodHashes };
 }

@@ -1,19 +1,20 @@
 /**
- * The three ThreatMesh kinds, their CustomResourceDefinition manifests and their resource refs.
+ * The ThreatMesh kinds, their CustomResourceDefinition manifests and their resource refs.
  * This is the single source of truth: `npm run generate` writes crds/ from it and validate.ts
  * compiles the same schemas with ajv.
  */
 import type { ResourceRef } from '../../runtime/types.ts';
 import { CATEGORY, GROUP, VERSION, type KindDefinition } from './common.ts';
+import { enforcementPolicyKind } from './enforcementpolicy.ts';
 import { feedKind } from './feed.ts';
 import { partnerNodeKind } from './partnernode.ts';
 import { threatIndicatorKind } from './threatindicator.ts';
 
-export { feedKind, partnerNodeKind, threatIndicatorKind };
+export { enforcementPolicyKind, feedKind, partnerNodeKind, threatIndicatorKind };
 export { API_VERSION, GROUP, VERSION } from './common.ts';
 
 /** Every kind, in the order the CRD files are written. */
-export const KINDS: readonly KindDefinition[] = [feedKind, threatIndicatorKind, partnerNodeKind];
+export const KINDS: readonly KindDefinition[] = [feedKind, threatIndicatorKind, partnerNodeKind, enforcementPolicyKind];
 
 /** The ResourceRef the clients use for a kind. */
 export function resourceRef(def: KindDefinition): ResourceRef {
@@ -26,6 +27,8 @@ export const FEEDS: ResourceRef = resourceRef(feedKind);
 export const THREAT_INDICATORS: ResourceRef = resourceRef(threatIndicatorKind);
 /** ResourceRef of PartnerNode objects. */
 export const PARTNER_NODES: ResourceRef = resourceRef(partnerNodeKind);
+/** ResourceRef of EnforcementPolicy objects. */
+export const ENFORCEMENT_POLICIES: ResourceRef = resourceRef(enforcementPolicyKind);
 
 /** The apiextensions.k8s.io/v1 CustomResourceDefinition of a kind: namespaced, status subresource, category threatmesh. */
 export function crdManifest(def: KindDefinition): Record<string, unknown> {
