@@ -12,23 +12,21 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { MongoClient } from 'mongodb';
 import { indicatorCanonicalJson, indicatorDigest } from '../../operator/src/domain/canonical.ts';
-import { ROUND_SKEW_MS, entryLeafHash, roundSubject, signProposal, type EntryBody, type EntryKind, type IndexedEntry } from '../../operator/src/domain/entry.ts';
+import { ROUND_SKEW_MS, roundSubject, signProposal, type EntryBody, type EntryKind } from '../../operator/src/domain/entry.ts';
 import type { Indicator } from '../../operator/src/domain/indicator.ts';
-import { MerkleLog } from '../../operator/src/domain/merkle.ts';
 import { signVote, type Vote } from '../../operator/src/domain/quorum.ts';
 import { SigningKey } from '../../operator/src/domain/signature.ts';
-import { signLogHead, type SignedTreeHead } from '../../operator/src/domain/treehead.ts';
 import { createLogger } from '../../operator/src/log.ts';
 import { ExchangeClient } from '../../operator/src/exchange/protocol/client.ts';
-import type { ProvenEntry } from '../../operator/src/exchange/protocol/messages.ts';
 import type { PartnerEntry, TlsMaterial } from '../../operator/src/exchange/protocol/tls.ts';
 import { PartnerReplica, ReplicationHalted } from '../../operator/src/exchange/partner/replica.ts';
 import { Sequencer } from '../../operator/src/exchange/sequencer/sequencer.ts';
-import { startExchangeServer, type SequencerCore } from '../../operator/src/exchange/sequencer/server.ts';
+import { startExchangeServer } from '../../operator/src/exchange/sequencer/server.ts';
 import { MongoCursorStore } from '../../operator/src/store/cursor.ts';
 import { MongoIndicatorSink } from '../../operator/src/store/indicators.ts';
 import { MemoryLogStore } from '../../operator/src/store/memory.ts';
 import { startControlPlane, type ControlPlane } from '../harness/controlplane.ts';
+import { HostileLog } from '../harness/hostile.ts';
 import { controlPlaneOptionsFromEnv, uniqueSuffix } from '../harness/env.ts';
 import { createTestCa, type TestCa } from '../harness/pki.ts';
 
@@ -48,33 +46,6 @@ let ca: TestCa;
 const tls = {} as Record<Id | 'sequencer', TlsMaterial>;
 const closers: Array<() => Promise<void> | void> = [];
 let n = 0;
-
-/** A log under the attacker's control: any entries, validly signed heads and proofs, served by the real endpoint. */
-class HostileLog implements SequencerCore {
-  readonly key = SigningKey.generate();
-  readonly #tree = new MerkleLog();
-  readonly #entries: IndexedEntry[] = [];
-  now = new Date();
-
-  append(...bodies: EntryBody[]): void {
-    for (const b of bodies) {
-      const entry = { ...b, index: this.#entries.length };
-      this.#entries.push(entry);
-      this.#tree.appendLeafHash(entryLeafHash(entry));
-    }
-  }
-
-  treeHead(): Promise<SignedTreeHead> { return Promise.resolve(signLogHead(this.key, this.#tree, this.now)); }
-  waitForSize(): Promise<void> { return Promise.resolve(); }
-  inclusionProof(i: number, size: number): string[] { return this.#tree.inclusionProof(i, size); }
-  consistencyProof(a: number, b: number): string[] { return this.#tree.consistencyProof(a, b); }
-  async *entries(from: number, size: number): AsyncGenerator<ProvenEntry> {
-    for (const entry of this.#entries.slice(from, size)) yield await Promise.resolve({ entry, proof: this.#tree.inclusionProof(entry.index, size) });
-  }
-  pending(): ReturnType<Sequencer['pending']> { return []; }
-  propose(): ReturnType<Sequencer['propose']> { return Promise.reject(new Error('not accepting proposals')); }
-  vote(): ReturnType<Sequencer['vote']> { return Promise.reject(new Error('not accepting votes')); }
-}
 
 /** Serves `log` over the real endpoint; the partner alpha replicates it into a fresh database. */
 async function partnerOf(log: HostileLog): Promise<{ replica: PartnerReplica; sink: MongoIndicatorSink }> {

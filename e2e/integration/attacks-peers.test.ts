@@ -11,24 +11,23 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { MongoClient } from 'mongodb';
-import { entryLeafHash, roundSubject, signProposal, type EntryBody, type IndexedEntry } from '../../operator/src/domain/entry.ts';
+import { roundSubject, signProposal } from '../../operator/src/domain/entry.ts';
 import { MerkleLog } from '../../operator/src/domain/merkle.ts';
 import { signVote } from '../../operator/src/domain/quorum.ts';
 import { SigningKey } from '../../operator/src/domain/signature.ts';
-import { signLogHead, type SignedTreeHead } from '../../operator/src/domain/treehead.ts';
+import { signLogHead } from '../../operator/src/domain/treehead.ts';
 import { createLogger } from '../../operator/src/log.ts';
 import { ExchangeClient } from '../../operator/src/exchange/protocol/client.ts';
-import type { ProvenEntry } from '../../operator/src/exchange/protocol/messages.ts';
 import type { PartnerEntry, TlsMaterial } from '../../operator/src/exchange/protocol/tls.ts';
 import { GossipClient, startGossipServer } from '../../operator/src/exchange/partner/gossip.ts';
 import { BadPeerHead } from '../../operator/src/exchange/partner/peers.ts';
 import { PartnerReplica, ReplicationHalted } from '../../operator/src/exchange/partner/replica.ts';
-import type { Sequencer } from '../../operator/src/exchange/sequencer/sequencer.ts';
-import { startExchangeServer, type SequencerCore } from '../../operator/src/exchange/sequencer/server.ts';
+import { startExchangeServer } from '../../operator/src/exchange/sequencer/server.ts';
 import { MongoCursorStore } from '../../operator/src/store/cursor.ts';
 import { MongoIndicatorSink } from '../../operator/src/store/indicators.ts';
 import { MongoLeafStore } from '../../operator/src/store/leaves.ts';
 import { startControlPlane, type ControlPlane } from '../harness/controlplane.ts';
+import { HostileLog } from '../harness/hostile.ts';
 import { controlPlaneOptionsFromEnv, uniqueSuffix } from '../harness/env.ts';
 import { createTestCa, type TestCa } from '../harness/pki.ts';
 
@@ -48,41 +47,19 @@ const tls = {} as Record<Id | 'sequencer', TlsMaterial>;
 const closers: Array<() => Promise<void> | void> = [];
 let n = 0;
 
-/** A log of genuinely approved entries signed by the sequencer key; it refuses consistency proofs when `refuseProofs` is set. */
-class Log implements SequencerCore {
-  readonly #tree = new MerkleLog();
-  readonly #entries: IndexedEntry[] = [];
-  refuseProofs = false;
-
-  /** `now` fixes the windows and signing times, so logs built with the same values and time have the same leaves. */
-  constructor(values: readonly string[], now = Date.now()) {
-    for (const value of values) {
-      const indicator = { type: 'domain' as const, value };
-      const votes = (['alpha', 'bravo'] as const).map((id) => signVote(keys[id], { partnerId: id, digest: roundSubject('add', indicator), decision: 'approve', signedAt: new Date(now - 1000).toISOString() }));
-      const body: EntryBody = { kind: 'add', indicator, proposerId: 'alpha', proposalSignature: signProposal(keys.alpha, 'add', indicator), window: { opensAt: new Date(now - 30_000).toISOString(), closesAt: new Date(now + 3_600_000).toISOString() }, votes };
-      const entry = { ...body, index: this.#entries.length };
-      this.#entries.push(entry);
-      this.#tree.appendLeafHash(entryLeafHash(entry));
-    }
+/** A log of genuinely approved entries under the sequencer key; `now` fixes windows and signing times, so logs built with the same values and time have the same leaves. */
+function logOf(values: readonly string[], now = Date.now()): HostileLog {
+  const log = new HostileLog(sequencerKey);
+  for (const value of values) {
+    const indicator = { type: 'domain' as const, value };
+    const votes = (['alpha', 'bravo'] as const).map((id) => signVote(keys[id], { partnerId: id, digest: roundSubject('add', indicator), decision: 'approve', signedAt: new Date(now - 1000).toISOString() }));
+    log.append({ kind: 'add', indicator, proposerId: 'alpha', proposalSignature: signProposal(keys.alpha, 'add', indicator), window: { opensAt: new Date(now - 30_000).toISOString(), closesAt: new Date(now + 3_600_000).toISOString() }, votes });
   }
-
-  treeHead(): Promise<SignedTreeHead> { return Promise.resolve(signLogHead(sequencerKey, this.#tree, new Date())); }
-  waitForSize(): Promise<void> { return Promise.resolve(); }
-  inclusionProof(i: number, size: number): string[] { return this.#tree.inclusionProof(i, size); }
-  consistencyProof(a: number, b: number): string[] {
-    if (this.refuseProofs) throw new Error('consistency proofs are not available');
-    return this.#tree.consistencyProof(a, b);
-  }
-  async *entries(from: number, size: number): AsyncGenerator<ProvenEntry> {
-    for (const entry of this.#entries.slice(from, size)) yield await Promise.resolve({ entry, proof: this.#tree.inclusionProof(entry.index, size) });
-  }
-  pending(): ReturnType<Sequencer['pending']> { return []; }
-  propose(): ReturnType<Sequencer['propose']> { return Promise.reject(new Error('closed')); }
-  vote(): ReturnType<Sequencer['vote']> { return Promise.reject(new Error('closed')); }
+  return log;
 }
 
 /** Partner `id` replicating `log` through the real endpoint, with its stores in a fresh database and its gossip endpoint. */
-async function partner(id: Id, log: Log): Promise<{ replica: PartnerReplica; gossip: GossipClient }> {
+async function partner(id: Id, log: HostileLog): Promise<{ replica: PartnerReplica; gossip: GossipClient }> {
   const server = await startExchangeServer({ sequencer: log, directory: directory(), tls: tls.sequencer, address: '127.0.0.1:0', log: quiet });
   closers.push(() => server.stop());
   const client = new ExchangeClient({ address: `127.0.0.1:${server.port}`, tls: tls[id], serverName: 'localhost', deadlineMs: 15_000, retry: { attempts: 1 } });
@@ -116,7 +93,7 @@ after(async () => {
 
 describe('attack 3: a peer gossips a head the sequencer did not sign', () => {
   test('the partner reports the peer (BadPeerHead), does not halt, and keeps replicating', async () => {
-    const log = new Log([`a-${suffix}.example`, `b-${suffix}.example`]);
+    const log = logOf([`a-${suffix}.example`, `b-${suffix}.example`]);
     const alpha = await partner('alpha', log);
     await alpha.replica.sync();
     const forged = signLogHead(SigningKey.generate(), new MerkleLog(), new Date());
@@ -132,8 +109,8 @@ describe('attack 4: a split view while the sequencer refuses consistency proofs'
   test('the partner with the longer head proves the fork from its own leaves and halts; the other suspects it; an honest pair settles by the peer\'s proof', async () => {
     const shared = [`s1-${suffix}.example`, `s2-${suffix}.example`];
     const t = Date.now();
-    const seenByAlpha = new Log([...shared, `only-alpha-${suffix}.example`], t);
-    const seenByBravo = new Log([...shared, `only-bravo-${suffix}.example`, `more-bravo-${suffix}.example`], t);
+    const seenByAlpha = logOf([...shared, `only-alpha-${suffix}.example`], t);
+    const seenByBravo = logOf([...shared, `only-bravo-${suffix}.example`, `more-bravo-${suffix}.example`], t);
     const alpha = await partner('alpha', seenByAlpha);
     const bravo = await partner('bravo', seenByBravo);
     await alpha.replica.sync();
@@ -152,7 +129,7 @@ describe('attack 4: a split view while the sequencer refuses consistency proofs'
     assert.equal(halt.reason, 'fork');
 
     // Two partners that saw the same history settle it without the sequencer, in both directions.
-    const honest = new Log([...shared, `only-alpha-${suffix}.example`, `next-${suffix}.example`], t);
+    const honest = logOf([...shared, `only-alpha-${suffix}.example`, `next-${suffix}.example`], t);
     const charlie = await partner('charlie', honest);
     await charlie.replica.sync();
     honest.refuseProofs = true;
@@ -162,7 +139,7 @@ describe('attack 4: a split view while the sequencer refuses consistency proofs'
   });
 
   test('a partner upgraded from before the leaf store records the leaves of entries it applied before, each checked against the head', async () => {
-    const log = new Log([`u1-${suffix}.example`, `u2-${suffix}.example`, `u3-${suffix}.example`]);
+    const log = logOf([`u1-${suffix}.example`, `u2-${suffix}.example`, `u3-${suffix}.example`]);
     const server = await startExchangeServer({ sequencer: log, directory: directory(), tls: tls.sequencer, address: '127.0.0.1:0', log: quiet });
     closers.push(() => server.stop());
     const client = new ExchangeClient({ address: `127.0.0.1:${server.port}`, tls: tls.alpha, serverName: 'localhost', deadlineMs: 15_000, retry: { attempts: 1 } });

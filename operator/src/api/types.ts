@@ -197,6 +197,7 @@ export interface VoteRecord {
   /** Partner id (DNS label). */
   partnerId: string;
   decision: 'approve' | 'reject';
+  /** Why the voter decided so, as signed. */
   reason?: string;
   /** When the voter signed. */
   signedAt: string;

@@ -13,7 +13,7 @@ import { INDICATOR_TYPES, isIndicatorType, normalize, type Indicator } from '../
 import { signVote } from '../domain/quorum.ts';
 import type { SigningKey } from '../domain/signature.ts';
 import { ExchangeCallError, type ExchangeClient } from '../exchange/protocol/client.ts';
-import { signProposal, voteSubject } from '../domain/entry.ts';
+import { ENTRY_LIMITS, signProposal, voteSubject } from '../domain/entry.ts';
 import type { ProposalResult, VoteResult } from '../exchange/protocol/messages.ts';
 import type { Logger } from '../log.ts';
 import type { CliEnv } from './env.ts';
@@ -32,7 +32,7 @@ export interface RevokeFlags extends ConnectionFlags {
 }
 
 /** The longest --reason accepted (it is signed into a vote and kept in the log). */
-export const MAX_REASON = 1024;
+export const MAX_REASON = ENTRY_LIMITS.reason;
 
 /** What happened to this partner's own approve vote on the revocation round. */
 export type OwnVote =

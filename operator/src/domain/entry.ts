@@ -14,6 +14,7 @@ import { isIndicatorType, isNormalizedAsLogged, normalize, type Indicator } from
 import { leafHash } from './merkle.ts';
 import type { Vote } from './quorum.ts';
 import type { PublicKey, SigningKey } from './signature.ts';
+import { stixPattern } from './stix.ts';
 import { isIsoTimestamp } from './time.ts';
 
 /**
@@ -256,6 +257,27 @@ export function revocationPayload(digest: string): string {
  */
 export function voteSubject(kind: EntryKind, digest: string): string {
   return kind === 'add' ? digest : hash('sha256', revocationPayload(digest), 'hex');
+}
+
+/**
+ * The bounds every party enforces where data enters the exchange (a proposal, a vote). They are
+ * the ThreatIndicator CRD's own bounds (api/schemas/threatindicator.ts uses these constants), so
+ * an entry the log accepts can always be written as a ThreatIndicator at every partner.
+ */
+export const ENTRY_LIMITS = { value: 4096, pattern: 4096, reason: 1024 } as const;
+
+/** Why `indicator` cannot enter the log (its value or STIX pattern is longer than a ThreatIndicator may hold), or undefined. */
+export function indicatorLimitProblem(indicator: Indicator): string | undefined {
+  if (indicator.value.length > ENTRY_LIMITS.value) return `the value has ${indicator.value.length} characters, more than the ${ENTRY_LIMITS.value} a ThreatIndicator holds`;
+  const pattern = stixPattern(indicator);
+  if (pattern.length > ENTRY_LIMITS.pattern) return `its STIX pattern has ${pattern.length} characters, more than the ${ENTRY_LIMITS.pattern} a ThreatIndicator holds`;
+  return undefined;
+}
+
+/** Why `vote` cannot enter the log (its reason is longer than a ThreatIndicator may hold), or undefined. */
+export function voteLimitProblem(vote: Pick<Vote, 'reason'>): string | undefined {
+  if (vote.reason !== undefined && vote.reason.length > ENTRY_LIMITS.reason) return `the vote reason has ${vote.reason.length} characters, more than the ${ENTRY_LIMITS.reason} a ThreatIndicator holds; link a ticket instead`;
+  return undefined;
 }
 
 /** The subject a voter signs for a round of `kind` on `indicator`, derived from the indicator itself (never taken from the sequencer). */

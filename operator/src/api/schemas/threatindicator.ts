@@ -3,6 +3,7 @@
  * already be in canonical form, checked cheaply per type by CEL and fully by the webhook.
  */
 import { INDICATOR_TYPES } from '../../domain/indicator.ts';
+import { ENTRY_LIMITS } from '../../domain/entry.ts';
 import { AGE_COLUMN, conditions, int, list, named, obj, objectSchema, str, time, type CelRule, type KindDefinition, type SchemaNode } from './common.ts';
 
 /** Indicator types the CRD accepts: exactly the domain's. */
@@ -53,8 +54,8 @@ function spec(): SchemaNode {
   return named('ThreatIndicatorSpec', obj(
     {
       type: indicatorTypeSchema('Indicator type.'),
-      value: str(4096, { minLength: 1, description: 'Normalized value (lower-case domain, canonical IP/CIDR, normalized URL, lower-case hex hash).' }),
-      pattern: str(4096, { description: 'STIX 2.1 pattern of the indicator.' }),
+      value: str(ENTRY_LIMITS.value, { minLength: 1, description: 'Normalized value (lower-case domain, canonical IP/CIDR, normalized URL, lower-case hex hash).' }),
+      pattern: str(ENTRY_LIMITS.pattern, { description: 'STIX 2.1 pattern of the indicator.' }),
       confidence: int(0, 100, { description: 'Confidence 0-100.' }),
       tlp: tlpSchema('Traffic Light Protocol marking.'),
       labels: list(str(64), 32, { 'x-kubernetes-list-type': 'set', description: 'Free labels, e.g. malware family.' }),
@@ -80,7 +81,7 @@ function voteSchema(subject: string): SchemaNode {
     {
       partnerId: PARTNER_ID,
       decision: { type: 'string', enum: ['approve', 'reject'] },
-      reason: str(1024),
+      reason: str(ENTRY_LIMITS.reason, { description: 'Why the voter decided so, as signed.' }),
       signedAt: time('When the voter signed.'),
       signature: SIGNATURE,
     },

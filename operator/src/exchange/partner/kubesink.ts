@@ -30,7 +30,7 @@ import type { Indicator } from '../../domain/indicator.ts';
 import type { Vote } from '../../domain/quorum.ts';
 import { stixPattern } from '../../domain/stix.ts';
 import type { Logger } from '../../log.ts';
-import { listFrom, type KubeClient } from '../../runtime/client.ts';
+import { ApiError, listFrom, type KubeClient } from '../../runtime/client.ts';
 import type { CacheReader } from '../../runtime/types.ts';
 import type { IndicatorRecord } from '../../store/indicators.ts';
 import type { EntryWindow, IndicatorMeta } from '../../domain/entry.ts';
@@ -65,6 +65,8 @@ export interface KubeSinkOptions {
   readonly policy?: AdmissionPolicy;
   readonly now: () => Date;
   readonly log: Logger;
+  /** Told about each verified entry the API server refuses to store (422), which the sink skips. @default none (logged only) */
+  readonly onUnmaterialized?: (entry: VerifiedEntry, why: string) => void;
   /** Objects written at the same time by applyMany and repair (entries of one indicator stay in log order). @default PARTNER_DEFAULTS.kubeConcurrency */
   readonly concurrency?: number;
 }
@@ -149,10 +151,21 @@ export class KubeIndicatorSink implements EntrySink {
     this.#o = opts;
   }
 
-  /** Applies one verified entry; idempotent (no write when the object already matches). */
+  /**
+   * Applies one verified entry; idempotent (no write when the object already matches). An entry
+   * the API server refuses as invalid (422: it exceeds the CRD, as entries logged before the
+   * exchange enforced the CRD's bounds can) is reported through `onUnmaterialized` and skipped, so
+   * one entry never wedges replication; other errors throw (retried).
+   */
   async apply(entry: VerifiedEntry): Promise<void> {
-    if (entry.kind === 'revoke') await this.revoke(entry);
-    else await this.ensure(loggedFromEntry(entry));
+    try {
+      if (entry.kind === 'revoke') await this.revoke(entry);
+      else await this.ensure(loggedFromEntry(entry));
+    } catch (err) {
+      if (!(err instanceof ApiError && err.status === 422)) throw err;
+      this.#o.log.error('verified log entry cannot be written as a ThreatIndicator; skipped (it stays in the partner database)', { index: entry.index, digest: entry.digest, detail: err.message });
+      this.#o.onUnmaterialized?.(entry, err.message);
+    }
   }
 
   /**

@@ -19,6 +19,8 @@ export class PartnerMetrics {
   readonly equivocationSuspected: Gauge<'peer'>;
   /** Tree heads a peer gossiped that the sequencer did not sign, by peer. */
   readonly badPeerHeads: Counter<'peer'>;
+  /** Verified entries the cluster's API server refused to store (skipped, kept in MongoDB). */
+  readonly unmaterialized: Counter;
   /** The sequencer caught misbehaving outside the log (asking for votes on another subject than it shows…), by reason. */
   readonly misbehaviour: Counter<'reason'>;
 
@@ -33,6 +35,7 @@ export class PartnerMetrics {
     this.halted = new Gauge({ name: 'threatmesh_exchange_halted', help: 'Replication halted from the sequencer, by reason (1 = halted)', labelNames: ['reason'], registers });
     this.equivocationSuspected = new Gauge({ name: 'threatmesh_exchange_equivocation_suspected', help: '1 while this partner\'s head and a peer\'s could not be shown consistent because the sequencer refused the proof and nothing else settled it, by peer', labelNames: ['peer'], registers });
     this.badPeerHeads = new Counter({ name: 'threatmesh_exchange_bad_peer_heads_total', help: 'Tree heads a peer gossiped that the sequencer did not sign (the peer misbehaves; replication goes on), by peer', labelNames: ['peer'], registers });
+    this.unmaterialized = new Counter({ name: 'threatmesh_exchange_unmaterialized_total', help: 'Verified log entries the cluster\'s API server refused to store as ThreatIndicators (skipped, kept in the partner database)', registers });
     this.misbehaviour = new Counter({ name: 'threatmesh_exchange_sequencer_misbehaviour_total', help: 'Times the sequencer was caught misbehaving outside the log (for example asking for votes on a subject that is not the round\'s indicator), by reason', labelNames: ['reason'], registers });
   }
 }

@@ -22,7 +22,7 @@ import type { Logger } from '../../log.ts';
 import { listFrom, type KubeClient } from '../../runtime/client.ts';
 import type { CacheReader } from '../../runtime/types.ts';
 import { ExchangeCallError, type ItemRefusal } from '../protocol/client.ts';
-import { roundSubject, signProposal } from '../../domain/entry.ts';
+import { ENTRY_LIMITS, roundSubject, signProposal } from '../../domain/entry.ts';
 import { ExchangeRefusal } from '../protocol/errors.ts';
 import type { ProposalInput, ProposalResult, VoteResult } from '../protocol/messages.ts';
 import { PARTNER_DEFAULTS } from './defaults.ts';
@@ -37,7 +37,7 @@ export const REVOKE_REQUEST = {
 } as const;
 
 /** The longest reason accepted (it is signed into a vote and kept in the log). */
-export const MAX_REVOKE_REASON = 1024;
+export const MAX_REVOKE_REASON = ENTRY_LIMITS.reason;
 
 /** The calls made on the sequencer (ExchangeClient implements them; a one-item batch is the partner's proposal call). */
 export interface RevocationClient {

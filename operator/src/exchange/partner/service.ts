@@ -28,7 +28,7 @@ import { ExchangeClient } from '../protocol/client.ts';
 import { PartnerMetrics } from './metrics.ts';
 import { partnerNetwork, type PartnerNetwork, type SequencerRef } from './network.ts';
 import { PartnerSession, type PeerCheck, type PeerClientFactory, type SequencerClientFactory } from './session.ts';
-import { HEADS_AGREE, HEADS_AGREE_REASON, KubePartnerStatus, LagTracker, REPLICATING_REASON, haltConditionReason, type ReplicatingCondition } from './status.ts';
+import { HEADS_AGREE, HEADS_AGREE_REASON, KubePartnerStatus, MATERIALIZED, LagTracker, REPLICATING_REASON, haltConditionReason, type ReplicatingCondition } from './status.ts';
 import { ProposalForwarder } from './forwarder.ts';
 import { GossipClient, startGossipServer, type GossipServer } from './gossip.ts';
 import { KubeIndicatorSink } from './kubesink.ts';
@@ -40,6 +40,9 @@ import { roundJudge, type VotingPolicy } from './policy.ts';
 import type { PartnerEntry, TlsMaterial } from '../protocol/tls.ts';
 import { checkTreeHead } from '../../domain/verify.ts';
 import { PARTNER_DEFAULTS } from './defaults.ts';
+
+/** Collection of the verified entries the cluster refused to store (`_id` = log index). */
+export const UNMATERIALIZED = 'replica_unmaterialized';
 
 /** Everything the partner exchange is built from. */
 export interface PartnerServiceOptions {
@@ -133,7 +136,7 @@ class Partner implements RunningPartner {
     this.#cursors = new MongoCursorStore(opts.db);
     this.#leaves = new MongoLeafStore(opts.db);
     this.#mongo = mongo;
-    this.#kube = new KubeIndicatorSink({ client: opts.client, ...(opts.cache ? { cache: opts.cache.threatIndicators } : {}), namespace: opts.namespace, voters: () => opts.registry.voters(), ...(opts.admission ? { policy: opts.admission } : {}), now, log: opts.log });
+    this.#kube = new KubeIndicatorSink({ onUnmaterialized: (entry, why) => void this.#step('unmaterialized entry report', () => this.#onUnmaterialized(entry, why)), client: opts.client, ...(opts.cache ? { cache: opts.cache.threatIndicators } : {}), namespace: opts.namespace, voters: () => opts.registry.voters(), ...(opts.admission ? { policy: opts.admission } : {}), now, log: opts.log });
     this.#status = new KubePartnerStatus(opts.client, now, opts.cache?.partnerNodes);
     this.#events = new KubeEventRecorder({ writer: opts.client, log: opts.log, component: 'threatmesh-exchange', instance: opts.partnerId, now });
     this.#forwarder = new ProposalForwarder({ client: opts.client, ...(opts.cache ? { cache: opts.cache.threatIndicators } : {}), namespace: opts.namespace, partnerId: opts.partnerId, proposerKey: opts.key.publicKey, log: opts.log, onForwarded: (n) => this.#metrics.forwarded.inc(n) });
@@ -334,6 +337,18 @@ class Partner implements RunningPartner {
     }
     this.#lastRepair = now;
     await this.#kube.repair(await this.#mongo.all());
+  }
+
+  // A verified entry the API server refused: counted, kept in MongoDB for `threatmesh replica status`, reported on the sequencer's PartnerNode.
+  async #onUnmaterialized(entry: VerifiedEntry, why: string): Promise<void> {
+    this.#metrics.unmaterialized.inc();
+    await this.#o.db.collection<{ _id: number }>(UNMATERIALIZED).replaceOne({ _id: entry.index }, { digest: entry.digest, type: entry.indicator.type, why, at: this.#now().toISOString() }, { upsert: true });
+    const node = this.#session?.sequencerNode;
+    if (node === undefined) return;
+    const count = await this.#o.db.collection(UNMATERIALIZED).countDocuments();
+    const message = `${count} verified log entr${count === 1 ? 'y' : 'ies'} could not be written as ThreatIndicators and ${count === 1 ? 'is' : 'are'} only in the partner database (latest: entry ${entry.index}: ${why}); see threatmesh replica status`;
+    await this.#status.write(node, {}, { type: MATERIALIZED, status: 'False', reason: 'InvalidEntries', message });
+    await this.#events.event(node, 'Warning', 'EntryNotMaterialized', `entry ${entry.index} (${entry.indicator.type}): ${why}`);
   }
 
   // The sequencer was caught lying outside the log (no halt: nothing false was applied): metric, Warning Event, error log.

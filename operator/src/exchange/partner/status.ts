@@ -23,6 +23,9 @@ export const HEADS_AGREE = 'HeadsAgree';
 /** Reasons of the HeadsAgree condition. */
 export const HEADS_AGREE_REASON = { Consistent: 'Consistent', EquivocationSuspected: 'EquivocationSuspected', BadHead: 'BadHead' } as const;
 
+/** Condition type the partner exchange owns on the sequencer's PartnerNode: whether every verified entry could be written as a ThreatIndicator. */
+export const MATERIALIZED = 'Materialized';
+
 /** Reasons of the Replicating condition (halt reasons are CamelCased: fork → Fork). */
 export const REPLICATING_REASON = { Replicating: 'Replicating', NoSequencer: 'NoSequencer', Unreachable: 'Unreachable' } as const;
 

@@ -67,7 +67,9 @@ export class EntryVerifier {
     if ('reason' in checked) return checked;
     const window = checkWindow(this.#o.anchors, entry, this.#o.accepted);
     if (window !== undefined) return window;
-    const history = checkHistory(this.#o.anchors, entry, known.get(checked.digest));
+    // Without a history store, an indicator this sync has not seen is unknown, not "never admitted".
+    const unknown = this.#o.history === undefined && !known.has(checked.digest);
+    const history = unknown ? undefined : checkHistory(this.#o.anchors, entry, known.get(checked.digest));
     if (history !== undefined) return history;
     const h = historyOf(entry);
     known.set(checked.digest, h);

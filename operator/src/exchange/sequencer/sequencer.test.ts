@@ -2,7 +2,7 @@ import { describe, test } from 'node:test';
 import { Writable } from 'node:stream';
 import assert from 'node:assert/strict';
 import { indicatorCanonicalJson, indicatorDigest } from '../../domain/canonical.ts';
-import { metaJson, signProposal, voteSubject, type EntryKind, type IndicatorMeta } from '../../domain/entry.ts';
+import { ENTRY_LIMITS, metaJson, signProposal, voteSubject, type EntryKind, type IndicatorMeta } from '../../domain/entry.ts';
 import type { Indicator } from '../../domain/indicator.ts';
 import { signVote, type PartnerRole, type Vote, type VoteDecision, type Voter } from '../../domain/quorum.ts';
 import { SigningKey } from '../../domain/signature.ts';
@@ -92,6 +92,8 @@ describe('Sequencer (memory stores)', () => {
     ['a vote on a subject with no open round', (seq) => seq.vote('bravo', vote('bravo', 'f'.repeat(64), T0)), 'unknown-proposal'],
     ['a proposal whose signature covers other metadata', (seq) => seq.propose('alpha', { ...proposal('alpha', 'add', ind('meta.example'), { tlp: 'red' }), metaJson: metaJson({ tlp: 'clear' }) }), 'bad-proposal-signature'],
     ['a revocation of an indicator never admitted', (seq) => seq.propose('alpha', proposal('alpha', 'revoke', ind('never.example'))), 'not-admitted'],
+    ['a vote whose reason is longer than a ThreatIndicator holds', (seq, s) => seq.vote('bravo', signVote(keys.bravo, { partnerId: 'bravo', digest: s, decision: 'approve', signedAt: new Date(T0).toISOString(), reason: 'x'.repeat(ENTRY_LIMITS.reason + 1) })), 'invalid-vote'],
+    ['a URL whose STIX pattern is longer than a ThreatIndicator holds', (seq) => seq.propose('alpha', proposal('alpha', 'add', { type: 'url', value: `https://long.example/${'a'.repeat(ENTRY_LIMITS.value - 30)}` })), 'too-large'],
   ];
   for (const [what, attempt, reason] of refusals) {
     test(`refuses ${what} (${reason})`, async () => {

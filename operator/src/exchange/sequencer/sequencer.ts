@@ -15,7 +15,7 @@ import { decideQuorum, defaultQuorum, QuorumInputError, verifyVote, type QuorumO
 import type { PublicKey, SigningKey } from '../../domain/signature.ts';
 import type { SignedTreeHead } from '../../domain/treehead.ts';
 import type { Logger } from '../../log.ts';
-import { metaJson, parseIndicatorJson, parseMetaJson, verifyProposal, voteSubject, type IndicatorMeta } from '../../domain/entry.ts';
+import { indicatorLimitProblem, metaJson, voteLimitProblem, parseIndicatorJson, parseMetaJson, verifyProposal, voteSubject, type IndicatorMeta } from '../../domain/entry.ts';
 import type { SequencerLogStore, SequencerRoundStore, StoredRound } from '../../domain/stores.ts';
 import { ExchangeRefusal } from '../protocol/errors.ts';
 import type { PendingRound, ProposalInput, ProposalResult, ProvenEntry, VoteResult } from '../protocol/messages.ts';
@@ -174,6 +174,8 @@ export class Sequencer {
     const parsed = parseIndicatorJson(p.indicatorJson);
     if (!parsed.ok) throw this.#refuse(callerId, new ExchangeRefusal('invalid-argument', parsed.reason, parsed.message));
     const { indicator, digest } = parsed;
+    const tooLarge = indicatorLimitProblem(indicator);
+    if (tooLarge !== undefined) throw this.#refuse(callerId, new ExchangeRefusal('invalid-argument', 'too-large', `${indicator.type} ${JSON.stringify(indicator.value.slice(0, 80))}…: ${tooLarge}; it could not be written at partners`));
     const meta = this.#meta(callerId, p);
     if (!verifyProposal(proposer.publicKey, p.kind, indicator, p.signature, meta)) {
       const what = meta === undefined ? 'exactly the canonical indicator' : 'exactly the canonical {"indicator","meta"} with the meta_json sent';
@@ -204,6 +206,8 @@ export class Sequencer {
     this.expire();
     const voter = this.#caller(callerId, v.partnerId);
     if (!voter.roles.includes('voter')) throw this.#refuse(callerId, new ExchangeRefusal('permission-denied', 'missing-role', `${v.partnerId} does not have the voter role`));
+    const tooLong = voteLimitProblem(v);
+    if (tooLong !== undefined) throw this.#refuse(callerId, new ExchangeRefusal('invalid-argument', 'invalid-vote', tooLong));
     const round = this.#pending.get(v.digest);
     if (round === undefined || round.votes.has(v.partnerId)) this.#verifyOrRefuse(callerId, voter, v);
     if (round === undefined) return this.#lateVote(callerId, v);
