@@ -41,7 +41,7 @@ test('a /0 network holds every IPv4 address; duplicates keep the first id', () =
   assert.equal(lookup(t, '8.8.8.8'), 7);
   assert.equal(lookup(t, '10.1.2.3'), 2);
   assert.equal(lookup(t, '203.0.113.7'), 8, 'the bare address and its /32 are one network: the first id');
-  assert.equal(t.v4.length, NETS.filter((n) => !n.includes(':')).length - 1);
+  assert.equal([...t.v4()].length, NETS.filter((n) => !n.includes(':')).length - 1);
 });
 
 test('overlaps: contains a network or lies inside one', () => {

@@ -5,7 +5,7 @@
  * costs one probe per label and allocates nothing. The longest listed suffix (the most specific
  * listed domain) wins. One trailing dot (a fully qualified name) is ignored.
  */
-import { HASH_SEED, foldByte, hashStep, type ByteTable } from './bytetable.ts';
+import { FOLD, HASH_SEED, type ByteTable } from './bytetable.ts';
 
 const DOT = 46;
 
@@ -15,12 +15,12 @@ export function longestSuffixBytes(table: ByteTable, buf: Uint8Array, start: num
   let h = HASH_SEED;
   let best = -1;
   for (let i = end - 1; i >= start; i--) {
-    const b = buf[i] ?? 0;
+    const b = buf[i] as number;
     if (b === DOT) {
       const id = table.getHashed(buf, i + 1, end, h);
       if (id >= 0) best = id;
     }
-    h = hashStep(h, foldByte(b));
+    h = Math.imul(h ^ (FOLD[b] as number), 0x01000193);
   }
   if (end > start) {
     const id = table.getHashed(buf, start, end, h);

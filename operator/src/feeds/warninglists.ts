@@ -92,7 +92,7 @@ class Ranges {
 
   /** Marks in `octets` every first IPv4 octet that one of the networks covers. */
   markFirstOctets(octets: Uint8Array): void {
-    for (const n of this.#built().v4) {
+    for (const n of this.#built().v4()) {
       const span = n.prefix >= 8 ? 1 : 1 << (8 - n.prefix);
       const first = (n.address >>> 24) & ~(span - 1) & 255;
       for (let o = first; o < first + span; o++) octets[o] = 1;
