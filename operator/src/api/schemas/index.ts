@@ -1,19 +1,20 @@
 /**
- * The three ThreatMesh kinds, their CustomResourceDefinition manifests and their resource refs.
+ * The ThreatMesh kinds, their CustomResourceDefinition manifests and their resource refs.
  * This is the single source of truth: `npm run generate` writes crds/ from it and validate.ts
  * compiles the same schemas with ajv.
  */
 import type { ResourceRef } from '../../runtime/types.ts';
 import { CATEGORY, GROUP, VERSION, type KindDefinition } from './common.ts';
 import { feedKind } from './feed.ts';
+import { logScanKind } from './logscan.ts';
 import { partnerNodeKind } from './partnernode.ts';
 import { threatIndicatorKind } from './threatindicator.ts';
 
-export { feedKind, partnerNodeKind, threatIndicatorKind };
+export { feedKind, logScanKind, partnerNodeKind, threatIndicatorKind };
 export { API_VERSION, GROUP, VERSION } from './common.ts';
 
 /** Every kind, in the order the CRD files are written. */
-export const KINDS: readonly KindDefinition[] = [feedKind, threatIndicatorKind, partnerNodeKind];
+export const KINDS: readonly KindDefinition[] = [feedKind, threatIndicatorKind, partnerNodeKind, logScanKind];
 
 /** The ResourceRef the clients use for a kind. */
 export function resourceRef(def: KindDefinition): ResourceRef {
@@ -24,6 +25,8 @@ export function resourceRef(def: KindDefinition): ResourceRef {
 export const FEEDS: ResourceRef = resourceRef(feedKind);
 /** ResourceRef of ThreatIndicator objects. */
 export const THREAT_INDICATORS: ResourceRef = resourceRef(threatIndicatorKind);
+/** ResourceRef of LogScan objects. */
+export const LOG_SCANS: ResourceRef = resourceRef(logScanKind);
 /** ResourceRef of PartnerNode objects. */
 export const PARTNER_NODES: ResourceRef = resourceRef(partnerNodeKind);
 
