@@ -23,6 +23,10 @@ import { expand, type LogLocation } from '../match/source.ts';
 import { ScanStats } from '../match/stats.ts';
 import { Tally } from '../match/tally.ts';
 import { runShardWorker } from '../match/worker.ts';
+import { MongoClient } from 'mongodb';
+import { KubeHttpClient } from '../runtime/kube.ts';
+import { EXCHANGE_DEFAULTS } from './exchangeflags.ts';
+import { inClusterConfig, loadKubeconfig } from '../runtime/kubeconfig.ts';
 
 /** Parsed options of `threatmesh scan`. */
 export interface ScanCliOptions {
@@ -37,7 +41,7 @@ export interface ScanCliOptions {
   readonly shard?: number;
   readonly kubeconfig?: string;
   readonly mongodbUri?: string;
-  readonly partnerId?: string;
+  readonly database: string;
   readonly progressEvery: number;
 }
 
@@ -68,16 +72,31 @@ export function registerScan(program: Command, env: CliEnv, log: Logger): void {
     .option('--logscan <namespace/name>', 'worker mode: the LogScan whose shard to run')
     .option('--shard <n>', 'worker mode: the shard index (an Indexed Job passes its completion index)', shardIndex)
     .option('--kubeconfig <path>', 'worker mode: kubeconfig file (default: $KUBECONFIG, else in-cluster)')
-    .option('--mongodb-uri <uri>', 'worker mode: the partner database (default: $MONGODB_URI)')
-    .option('--partner-id <id>', 'worker mode: this partner id, recorded in sightings')
+    .option('--mongodb-uri <uri>', 'worker mode: the partner MongoDB (default: $MONGODB_URI)')
+    .option('--database <name>', 'worker mode: the partner database with the replicated indicators', EXCHANGE_DEFAULTS.database)
     .action(async (opts: ScanCliOptions) => {
       if (opts.logscan !== undefined) {
         if (opts.shard === undefined) throw usage('--logscan needs --shard N');
-        await runShardWorker({ ref: opts.logscan, shard: opts.shard, kubeconfig: opts.kubeconfig ?? env.kubeconfig, mongodbUri: opts.mongodbUri ?? env.mongodbUri, partnerId: opts.partnerId, env, log });
+        await worker(opts, opts.logscan, opts.shard, env, log);
         return;
       }
       await scanLocal(opts, env, log);
     });
+}
+
+async function worker(opts: ScanCliOptions, ref: string, shard: number, env: CliEnv, log: Logger): Promise<void> {
+  const uri = opts.mongodbUri ?? env.mongodbUri;
+  if (uri === undefined) throw usage('--logscan needs --mongodb-uri (or $MONGODB_URI): the partner database with the replicated indicators');
+  const path = opts.kubeconfig ?? env.kubeconfig;
+  const cfg = path ? await loadKubeconfig(path) : await inClusterConfig(env.kubernetesServiceHost, env.kubernetesServicePort);
+  const kube = new KubeHttpClient(cfg, { userAgent: 'threatmesh-scan' });
+  const mongo = new MongoClient(uri);
+  try {
+    await runShardWorker({ kube, db: mongo.db(opts.database), log }, ref, shard).catch(fail(env));
+  } finally {
+    kube.close();
+    await mongo.close();
+  }
 }
 
 async function s3Config(opts: ScanCliOptions): Promise<S3Config> {

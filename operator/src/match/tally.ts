@@ -31,16 +31,35 @@ export interface IndicatorTally {
   readonly buckets: Map<number, BucketTally>;
 }
 
+/** Only records whose time lies in [start, end) count (epoch ms; either bound optional). */
+export interface TimeWindow {
+  readonly start?: number | undefined;
+  readonly end?: number | undefined;
+}
+
 /** Accumulates matches; see the module doc. */
 export class Tally {
   readonly #byDigest = new Map<string, IndicatorTally>();
   #byId = new Map<number, IndicatorTally>();
   #snap: MatcherSnapshot | undefined;
-  /** Records that matched at least one indicator. */
+  readonly #start: number;
+  readonly #end: number;
+  /** Records that matched at least one indicator (inside the window). */
   matchedRecords = 0;
+  /** Matching records outside the time window (not counted). */
+  outsideWindow = 0;
+
+  constructor(window: TimeWindow = {}) {
+    this.#start = window.start ?? -Infinity;
+    this.#end = window.end ?? Infinity;
+  }
 
   /** Counts one record that matched `ids[0..n)` (distinct ids of `snap`) at `tsMs` from `source`. */
   record(snap: MatcherSnapshot, ids: Int32Array, n: number, tsMs: number, source: string): void {
+    if (tsMs < this.#start || tsMs >= this.#end) {
+      this.outsideWindow++;
+      return;
+    }
     if (snap !== this.#snap) {
       this.#snap = snap;
       this.#byId = new Map();
