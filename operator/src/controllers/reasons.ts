@@ -44,6 +44,11 @@ export const REASON = {
   PartnerRegistered: 'PartnerRegistered',
   SequencerRegistered: 'SequencerRegistered',
   InvalidRoles: 'InvalidRoles',
+  // LogScan
+  ScanPlanned: 'ScanPlanned',
+  ScanRunning: 'ScanRunning',
+  ScanSucceeded: 'ScanSucceeded',
+  ScanFailed: 'ScanFailed',
 } as const;
 
 /** Finalizer the Feed controller puts on Feeds so an in-flight run is stopped before deletion. */

@@ -44,17 +44,20 @@ function hmac(key: Buffer | string, data: string): Buffer {
   return createHmac('sha256', key).update(data).digest();
 }
 
-/** The SigV4 headers of a request (pure: time is passed in). */
-export function signV4(cfg: S3Config, method: string, url: URL, headers: Record<string, string>, now: Date): Record<string, string> {
+/**
+ * The SigV4 headers of a request (pure: time is passed in). `payloadHash` is the hex SHA-256 of
+ * the body (the empty body's by default).
+ */
+export function signV4(cfg: S3Config, method: string, url: URL, headers: Record<string, string>, now: Date, payloadHash = EMPTY_SHA256): Record<string, string> {
   const amzDate = now.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
   const day = amzDate.slice(0, 8);
   const region = cfg.region ?? 'us-east-1';
-  const all: Record<string, string> = { ...headers, host: url.host, 'x-amz-date': amzDate, 'x-amz-content-sha256': EMPTY_SHA256 };
+  const all: Record<string, string> = { ...headers, host: url.host, 'x-amz-date': amzDate, 'x-amz-content-sha256': payloadHash };
   if (cfg.sessionToken !== undefined) all['x-amz-security-token'] = cfg.sessionToken;
   const names = Object.keys(all).map((k) => k.toLowerCase()).sort();
   const lower = Object.fromEntries(Object.entries(all).map(([k, v]) => [k.toLowerCase(), v.trim()]));
   const query = [...url.searchParams.entries()].map(([k, v]) => [uriEncode(k, false), uriEncode(v, false)]).sort((a, b) => (a[0] === b[0] ? (a[1] ?? '').localeCompare(b[1] ?? '') : (a[0] ?? '') < (b[0] ?? '') ? -1 : 1)).map(([k, v]) => `${k}=${v}`).join('&');
-  const canonical = [method, uriEncode(decodeURIComponent(url.pathname), true), query, names.map((n) => `${n}:${lower[n] ?? ''}\n`).join(''), names.join(';'), EMPTY_SHA256].join('\n');
+  const canonical = [method, uriEncode(decodeURIComponent(url.pathname), true), query, names.map((n) => `${n}:${lower[n] ?? ''}\n`).join(''), names.join(';'), payloadHash].join('\n');
   const scope = `${day}/${region}/s3/aws4_request`;
   const toSign = ['AWS4-HMAC-SHA256', amzDate, scope, createHash('sha256').update(canonical).digest('hex')].join('\n');
   const key = hmac(hmac(hmac(hmac(`AWS4${cfg.secretAccessKey}`, day), region), 's3'), 'aws4_request');

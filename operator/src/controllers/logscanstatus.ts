@@ -1,0 +1,84 @@
+/**
+ * Pure status arithmetic of a LogScan: shard counts from the stored shard records and the
+ * executor's live workers, and progress, throughput and ETA from bytes read since the start.
+ */
+import type { LogScanProgress, LogScanShards } from '../api/logscan.ts';
+import type { ShardDoc } from '../store/sightings.ts';
+import { SHARD_ATTEMPTS } from './logscanexec.ts';
+
+/** What the shard records say, with the indexes ready to run. */
+export interface ShardView {
+  readonly counts: Required<Omit<LogScanShards, 'allotted'>>;
+  /** Indexes that may run now (pending, or failed with attempts left), in order. */
+  readonly ready: number[];
+  /** Indexes marked running in the store whose worker is gone (to release). */
+  readonly orphaned: number[];
+  /** Done shards whose sightings are not rolled up yet. */
+  readonly toRollUp: number[];
+}
+
+/** Classifies the shards; `live` is the executor's set of running indexes (undefined: trust the store). */
+export function shardView(shards: readonly ShardDoc[], live: ReadonlySet<number> | undefined): ShardView {
+  const counts = { total: shards.length, succeeded: 0, running: 0, failed: 0, pending: 0 };
+  const ready: number[] = [];
+  const orphaned: number[] = [];
+  const toRollUp: number[] = [];
+  for (const s of shards) {
+    if (s.state === 'done') {
+      counts.succeeded++;
+      if (s.rolledUp !== true) toRollUp.push(s.index);
+    } else if (live?.has(s.index) === true || (live === undefined && s.state === 'running')) {
+      counts.running++;
+    } else if (s.state === 'failed' && s.attempts >= SHARD_ATTEMPTS) {
+      counts.failed++;
+    } else {
+      if (s.state === 'running') orphaned.push(s.index);
+      counts.pending++;
+      ready.push(s.index);
+    }
+  }
+  return { counts, ready, orphaned, toRollUp };
+}
+
+/** Progress of the scan at `now`, given when it started. */
+export function progressOf(shards: readonly ShardDoc[], started: Date | undefined, now: Date): LogScanProgress {
+  let bytesTotal = 0;
+  let known = true;
+  let bytesDone = 0;
+  let lines = 0;
+  let matchedRecords = 0;
+  let indicatorsSeen = 0;
+  for (const s of shards) {
+    if (s.bytes === undefined || s.bytes === null) known = false;
+    else bytesTotal += s.bytes;
+    if (s.state === 'done') {
+      bytesDone += s.bytes ?? s.progress?.inputBytes ?? 0;
+      lines += s.result?.lines ?? 0;
+      matchedRecords += s.result?.matchedRecords ?? 0;
+      indicatorsSeen += s.result?.indicators ?? 0;
+    } else if (s.state === 'running') {
+      bytesDone += s.progress?.inputBytes ?? 0;
+      lines += s.progress?.lines ?? 0;
+      matchedRecords += s.progress?.matchedRecords ?? 0;
+    }
+  }
+  const p: LogScanProgress = { bytesDone, lines, matchedRecords, indicatorsSeen };
+  const seconds = started === undefined ? 0 : (now.getTime() - started.getTime()) / 1000;
+  if (seconds > 0) {
+    p.bytesPerSecond = Math.round(bytesDone / seconds);
+    p.linesPerSecond = Math.round(lines / seconds);
+  }
+  if (known && bytesTotal > 0) {
+    p.bytesTotal = bytesTotal;
+    p.percent = Math.min(100, Math.floor((100 * bytesDone) / bytesTotal));
+    if ((p.bytesPerSecond ?? 0) > 0 && bytesDone < bytesTotal) p.eta = new Date(now.getTime() + (1000 * (bytesTotal - bytesDone)) / (p.bytesPerSecond ?? 1)).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  }
+  return p;
+}
+
+/** Bad lines by reason over the finished shards (at most 32 reasons, as the schema allows). */
+export function rejectedOf(shards: readonly ShardDoc[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const s of shards) for (const [k, v] of Object.entries(s.result?.rejected ?? {})) out[k] = (out[k] ?? 0) + v;
+  return Object.fromEntries(Object.entries(out).slice(0, 32));
+}
