@@ -6,7 +6,8 @@ import { createValidators, validatorFor } from './validate.ts';
 
 /** Every property path of a schema that lacks a description. */
 function undescribed(node: SchemaNode, path: string, out: string[]): string[] {
-  if (path !== '' && typeof node['description'] !== 'string') out.push(path);
+  // metadata: the API server forbids anything but its type.
+  if (path !== '' && path !== '.metadata' && typeof node['description'] !== 'string') out.push(path);
   for (const [k, v] of Object.entries((node['properties'] ?? {}) as Record<string, SchemaNode>)) undescribed(v, `${path}.${k}`, out);
   const items = node['items'] as SchemaNode | undefined;
   if (items !== undefined) undescribed(items, `${path}[]`, out);

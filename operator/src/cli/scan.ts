@@ -75,12 +75,17 @@ export function registerScan(program: Command, env: CliEnv, log: Logger): void {
     .option('--mongodb-uri <uri>', 'worker mode: the partner MongoDB (default: $MONGODB_URI)')
     .option('--database <name>', 'worker mode: the partner database with the replicated indicators', EXCHANGE_DEFAULTS.database)
     .action(async (opts: ScanCliOptions) => {
-      if (opts.logscan !== undefined) {
-        if (opts.shard === undefined) throw usage('--logscan needs --shard N');
-        await worker(opts, opts.logscan, opts.shard, env, log);
-        return;
+      try {
+        if (opts.logscan !== undefined) {
+          if (opts.shard === undefined) throw usage('--logscan needs --shard N');
+          await worker(opts, opts.logscan, opts.shard, env, log);
+          return;
+        }
+        await scanLocal(opts, env, log);
+      } catch (err) {
+        if (err instanceof CommanderError && err.code === 'threatmesh.usage') env.stderr.write(`threatmesh scan: ${err.message} (see threatmesh scan --help)\n`);
+        throw err;
       }
-      await scanLocal(opts, env, log);
     });
 }
 

@@ -107,7 +107,11 @@ export class LogScanReconciler implements Reconciler<LogScan> {
     if (!checked.ok) throw new TerminalError(REASON.InvalidSpec, `invalid LogScan: ${checked.errors.join('; ')}`);
     const planId = scan.metadata.uid ?? '';
     let shards = await this.#deps.store.shards(planId);
-    if (shards.length === 0 && !settled(scan)) shards = await this.#plan(ctx, scan, planId);
+    if (shards.length === 0 && !settled(scan)) {
+      const planned = await this.#plan(ctx, scan, planId);
+      if (typeof planned === 'string') return this.#unreadable(ctx, scan, planned);
+      shards = planned;
+    }
     const live = await this.#deps.executor.running(scan);
     const view = shardView(shards, live);
     for (const index of view.orphaned) await this.#deps.store.releaseShard(planId, index);
@@ -123,13 +127,14 @@ export class LogScanReconciler implements Reconciler<LogScan> {
     return st.phase === 'Running' || st.phase === 'Pending' ? { requeueAfterMs: this.#deps.config?.pollMs ?? 5000 } : {};
   }
 
-  async #plan(ctx: Context, scan: LogScan, planId: string): Promise<ShardDoc[]> {
+  /** The stored plan, made now; or why the source cannot be listed (a message). */
+  async #plan(ctx: Context, scan: LogScan, planId: string): Promise<ShardDoc[] | string> {
     let facts: InputFacts[];
     try {
       const access = await accessOf(scan.spec.source, this.#deps.secrets(scan.metadata.namespace ?? 'default'));
       facts = await (this.#deps.planner ?? ((s, a) => inputFacts(s.spec.source, a)))(scan, access);
     } catch (err) {
-      if (err instanceof ScanError && err.code === 'bad-config') throw new TerminalError(REASON.InvalidSpec, err.message);
+      if (err instanceof ScanError) return err.message;
       throw err;
     }
     const plan = planShards(facts, scan.spec.shardBytes ?? DEFAULT_SHARD_BYTES);
@@ -137,6 +142,15 @@ export class LogScanReconciler implements Reconciler<LogScan> {
     ctx.log.info('planned a log scan', { logscan: keyOf(scan), inputs: facts.length, shards: plan.length });
     await ctx.recorder.event(scan, 'Normal', REASON.ScanPlanned, `${plan.length} shard(s) over ${facts.length} input(s)`);
     return this.#deps.store.shards(planId);
+  }
+
+  /** Ready=False while the source cannot be listed (credentials, endpoint, path); tried again later. */
+  async #unreadable(ctx: Context, scan: LogScan, message: string): Promise<Result> {
+    const prev = scan.status ?? {};
+    const conditions = setCondition(prev.conditions, { type: CONDITION.Ready, status: 'False', reason: REASON.SourceUnreadable, message, observedGeneration: scan.metadata.generation }, ctx.now());
+    await writeStatus(this.#deps.status, LOG_SCANS, scan, { ...prev, phase: 'Pending', message, conditions, observedGeneration: scan.metadata.generation });
+    if (prev.message !== message) await ctx.recorder.event(scan, 'Warning', REASON.SourceUnreadable, message);
+    return { requeueAfterMs: 30_000 };
   }
 
   #rollup(planId: string, index: number): Promise<unknown> {

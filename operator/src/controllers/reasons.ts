@@ -49,6 +49,8 @@ export const REASON = {
   ScanRunning: 'ScanRunning',
   ScanSucceeded: 'ScanSucceeded',
   ScanFailed: 'ScanFailed',
+  /** The LogScan's source cannot be listed or read (credentials, endpoint, path). */
+  SourceUnreadable: 'SourceUnreadable',
 } as const;
 
 /** Finalizer the Feed controller puts on Feeds so an in-flight run is stopped before deletion. */

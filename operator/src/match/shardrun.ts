@@ -59,7 +59,8 @@ export async function runShard(deps: ShardRunDeps, spec: LogScanSpec, planId: st
   let last = 0;
   try {
     const loc = locationOf(shard.input as unknown as PlannedInput, deps.access, deps.fileRoot ?? '');
-    await scanInput(loc, shard.range, {
+    // A plan stored without a range reads back with null: the whole input.
+    await scanInput(loc, shard.range ?? undefined, {
       format: spec.format, snapshot: () => deps.holder.current(), tally, stats,
       onProgress: async (p) => {
         const t = now().getTime();

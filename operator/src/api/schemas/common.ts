@@ -107,7 +107,8 @@ export function objectSchema(description: string, spec: SchemaNode, status: Sche
   return obj({
     apiVersion: str(64, { description: 'threatmesh.io/v1alpha1' }),
     kind: str(64, { description: 'The kind of the object.' }),
-    metadata: { type: 'object', description: 'Standard object metadata.' },
+    // The API server forbids anything but the type on metadata (kubectl explain shows its own text).
+    metadata: { type: 'object' },
     spec, status,
   }, ['spec'], { description });
 }
