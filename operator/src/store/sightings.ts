@@ -96,6 +96,22 @@ export interface ShardDoc {
 
 const DUPLICATE_KEY = 11000;
 
+/** The sighting of one (digest, hour) from all its parts (at least one). */
+function sum(parts: readonly PartDoc[], partnerId: string): Omit<SightingDoc, '_id'> {
+  const first = parts[0] as PartDoc;
+  const sources: Record<string, number> = {};
+  let count = 0;
+  let firstSeen = first.firstSeen;
+  let lastSeen = first.lastSeen;
+  for (const p of parts) {
+    count += p.count;
+    if (p.firstSeen < firstSeen) firstSeen = p.firstSeen;
+    if (p.lastSeen > lastSeen) lastSeen = p.lastSeen;
+    for (const [k, v] of Object.entries(p.sources)) sources[k] = (sources[k] ?? 0) + v;
+  }
+  return { digest: first.digest, type: first.type, value: first.value, partnerId, bucketStart: first.bucketStart, count, firstSeen, lastSeen, sources };
+}
+
 function shardId(planId: string, index: number): string {
   return `${planId}:${index}`;
 }
@@ -193,27 +209,23 @@ export class MongoScanStore {
    */
   async rollupShard(planId: string, index: number, partnerId: string): Promise<number> {
     const mine = await this.#parts.find({ planId, shard: index }, { projection: { digest: 1, bucketStart: 1 } }).toArray();
-    for (const p of mine) await this.#recompute(p.digest, p.bucketStart, partnerId);
-    await this.#shards.updateOne({ _id: shardId(planId, index), state: 'done' }, { $set: { rolledUp: true } });
-    return mine.length;
-  }
-
-  async #recompute(digest: string, bucketStart: Date, partnerId: string): Promise<void> {
-    const parts = await this.#parts.find({ digest, bucketStart }).toArray();
-    const first = parts[0];
-    if (first === undefined) return;
-    const sources: Record<string, number> = {};
-    let count = 0;
-    let firstSeen = first.firstSeen;
-    let lastSeen = first.lastSeen;
-    for (const p of parts) {
-      count += p.count;
-      if (p.firstSeen < firstSeen) firstSeen = p.firstSeen;
-      if (p.lastSeen > lastSeen) lastSeen = p.lastSeen;
-      for (const [k, v] of Object.entries(p.sources)) sources[k] = (sources[k] ?? 0) + v;
+    const keys = new Set(mine.map((p) => sightingId(p.digest, p.bucketStart)));
+    const digests = [...new Set(mine.map((p) => p.digest))];
+    // Every part of the touched (digest, hour) keys, fetched by digest in a few queries and grouped here.
+    const groups = new Map<string, PartDoc[]>();
+    for (let i = 0; i < digests.length; i += 500) {
+      for (const p of await this.#parts.find({ digest: { $in: digests.slice(i, i + 500) } }).toArray()) {
+        const key = sightingId(p.digest, p.bucketStart);
+        if (!keys.has(key)) continue;
+        const g = groups.get(key);
+        if (g === undefined) groups.set(key, [p]);
+        else g.push(p);
+      }
     }
-    const _id = sightingId(digest, bucketStart);
-    await this.#sightings.replaceOne({ _id }, { digest, type: first.type, value: first.value, partnerId, bucketStart, count, firstSeen, lastSeen, sources }, { upsert: true });
+    const ops = [...groups].map(([_id, parts]) => ({ replaceOne: { filter: { _id }, replacement: sum(parts, partnerId), upsert: true } }));
+    for (let i = 0; i < ops.length; i += 500) await this.#sightings.bulkWrite(ops.slice(i, i + 500), { ordered: false });
+    await this.#shards.updateOne({ _id: shardId(planId, index), state: 'done' }, { $set: { rolledUp: true } });
+    return ops.length;
   }
 
   /** Sightings of one indicator (or all, when `digest` is undefined), by bucket. */
