@@ -37,7 +37,7 @@ function freePort(): Promise<number> {
 async function send(cfg: S3Config, method: string, path: string, body?: Buffer): Promise<number> {
   const url = new URL(`${cfg.endpoint}${path}`);
   const hash = createHash('sha256').update(body ?? Buffer.alloc(0)).digest('hex');
-  const headers = signV4(cfg, method, url, body ? { 'content-length': String(body.length) } : {}, new Date(), hash);
+  const headers = signV4(cfg, { method, url, headers: body ? { 'content-length': String(body.length) } : {}, payloadHash: hash }, new Date());
   const res = await fetch(url, { method, headers, ...(body ? { body } : {}) });
   await res.arrayBuffer();
   return res.status;

@@ -82,13 +82,13 @@ test('a shard finished twice counts once; rollups sum the shards of one hour', a
   assert.equal(await store.startShard('plan-1', 0, 'attempt-1', new Date()), true);
   // The first attempt dies before finishing; the second takes over and finishes, and so (late) does the first.
   assert.equal(await store.startShard('plan-1', 0, 'attempt-2', new Date()), true);
-  await store.finishShard('plan-1', 0, 'attempt-2', [part(3)], result, new Date());
-  await store.finishShard('plan-1', 0, 'attempt-1', [part(3)], result, new Date());
+  await store.finishShard('plan-1', 0, 'attempt-2', { parts: [part(3)], result }, new Date());
+  await store.finishShard('plan-1', 0, 'attempt-1', { parts: [part(3)], result }, new Date());
   assert.equal(await store.startShard('plan-1', 0, 'attempt-3', new Date()), false, 'a done shard is not taken again');
   await store.rollupShard('plan-1', 0, 'acme');
   await store.rollupShard('plan-1', 0, 'acme');
   assert.equal(await store.startShard('plan-1', 1, 'a', new Date()), true);
-  await store.finishShard('plan-1', 1, 'a', [part(2)], result, new Date());
+  await store.finishShard('plan-1', 1, 'a', { parts: [part(2)], result }, new Date());
   await store.rollupShard('plan-1', 1, 'acme');
   const [s] = await store.sightings(digest);
   assert.equal(s?._id, sightingId(digest, bucket));

@@ -77,6 +77,19 @@ function keyOf(scan: LogScan): string {
   return `${scan.metadata.namespace ?? ''}/${scan.metadata.name}`;
 }
 
+/** A scan's fair-share claim for `demand` shards (capped by its own parallelism limit). */
+function claimOf(s: LogScan, demand: number): Claim {
+  return { key: keyOf(s), weight: s.spec.priority ?? DEFAULT_PRIORITY, demand: Math.min(demand, s.spec.maxParallelism ?? demand), since: Date.parse(s.metadata.creationTimestamp ?? '') || 0 };
+}
+
+/** The phase shard counts give. */
+function phaseOf(scan: LogScan, c: ReturnType<typeof shardView>['counts']): NonNullable<LogScanStatus['phase']> {
+  if (c.total === 0 || c.succeeded === c.total) return 'Succeeded';
+  if (c.failed > 0 && c.pending + c.running === 0) return 'Failed';
+  if (scan.spec.suspend === true) return 'Suspended';
+  return c.running + c.succeeded > 0 ? 'Running' : 'Pending';
+}
+
 function settled(scan: LogScan): boolean {
   return scan.status?.phase === 'Succeeded' || scan.status?.phase === 'Failed';
 }
@@ -164,11 +177,10 @@ export class LogScanReconciler implements Reconciler<LogScan> {
     const claims: Claim[] = [];
     for (const s of this.#deps.scans()) {
       if (keyOf(s) === keyOf(scan) || settled(s) || s.spec.suspend === true) continue;
-      const d = (s.status?.shards?.pending ?? 0) + (s.status?.shards?.running ?? 0);
       // A scan not planned yet claims one slot, so it gets started.
-      claims.push({ key: keyOf(s), weight: s.spec.priority ?? DEFAULT_PRIORITY, demand: s.status?.shards === undefined ? 1 : Math.min(d, s.spec.maxParallelism ?? d), since: Date.parse(s.metadata.creationTimestamp ?? '') || 0 });
+      claims.push(claimOf(s, s.status?.shards === undefined ? 1 : (s.status.shards.pending ?? 0) + (s.status.shards.running ?? 0)));
     }
-    claims.push({ key: keyOf(scan), weight: scan.spec.priority ?? DEFAULT_PRIORITY, demand: Math.min(demand, scan.spec.maxParallelism ?? demand), since: Date.parse(scan.metadata.creationTimestamp ?? '') || 0 });
+    claims.push(claimOf(scan, demand));
     return fairShare(claims, this.#deps.config?.capacity ?? 2).get(keyOf(scan)) ?? 0;
   }
 
@@ -176,9 +188,7 @@ export class LogScanReconciler implements Reconciler<LogScan> {
     const prev = scan.status ?? {};
     const c = view.counts;
     const startTime = prev.startTime ?? (c.running + c.succeeded > 0 ? rfc3339(now) : undefined);
-    const done = c.total > 0 && c.succeeded === c.total;
-    const failed = c.failed > 0 && c.pending + c.running === 0;
-    const phase: LogScanStatus['phase'] = done || c.total === 0 ? 'Succeeded' : failed ? 'Failed' : scan.spec.suspend === true ? 'Suspended' : c.running + c.succeeded > 0 ? 'Running' : 'Pending';
+    const phase = phaseOf(scan, c);
     const progress = progressOf(shards, startTime === undefined ? undefined : new Date(startTime), now);
     const message = phase === 'Succeeded' ? `${c.total} shard(s) done: ${progress.lines ?? 0} lines, ${progress.matchedRecords ?? 0} matching records, ${progress.indicatorsSeen ?? 0} indicator sightings`
       : phase === 'Failed' ? `${c.failed} shard(s) failed ${SHARD_ATTEMPTS} times: ${shards.find((s) => s.state === 'failed')?.error ?? ''}`

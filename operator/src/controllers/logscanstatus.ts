@@ -40,33 +40,33 @@ export function shardView(shards: readonly ShardDoc[], live: ReadonlySet<number>
   return { counts, ready, orphaned, toRollUp };
 }
 
+interface Sums { bytesTotal: number; known: boolean; bytesDone: number; lines: number; matchedRecords: number; indicatorsSeen: number }
+
+function addShard(t: Sums, s: ShardDoc): void {
+  if (s.bytes === undefined || s.bytes === null) t.known = false;
+  else t.bytesTotal += s.bytes;
+  if (s.state === 'done') {
+    t.bytesDone += s.bytes ?? s.progress?.inputBytes ?? 0;
+    t.lines += s.result?.lines ?? 0;
+    t.matchedRecords += s.result?.matchedRecords ?? 0;
+    t.indicatorsSeen += s.result?.indicators ?? 0;
+  } else if (s.state === 'running') {
+    t.bytesDone += s.progress?.inputBytes ?? 0;
+    t.lines += s.progress?.lines ?? 0;
+    t.matchedRecords += s.progress?.matchedRecords ?? 0;
+  }
+}
+
 /** Progress of the scan at `now`, given when it started. */
 export function progressOf(shards: readonly ShardDoc[], started: Date | undefined, now: Date): LogScanProgress {
-  let bytesTotal = 0;
-  let known = true;
-  let bytesDone = 0;
-  let lines = 0;
-  let matchedRecords = 0;
-  let indicatorsSeen = 0;
-  for (const s of shards) {
-    if (s.bytes === undefined || s.bytes === null) known = false;
-    else bytesTotal += s.bytes;
-    if (s.state === 'done') {
-      bytesDone += s.bytes ?? s.progress?.inputBytes ?? 0;
-      lines += s.result?.lines ?? 0;
-      matchedRecords += s.result?.matchedRecords ?? 0;
-      indicatorsSeen += s.result?.indicators ?? 0;
-    } else if (s.state === 'running') {
-      bytesDone += s.progress?.inputBytes ?? 0;
-      lines += s.progress?.lines ?? 0;
-      matchedRecords += s.progress?.matchedRecords ?? 0;
-    }
-  }
-  const p: LogScanProgress = { bytesDone, lines, matchedRecords, indicatorsSeen };
+  const t: Sums = { bytesTotal: 0, known: true, bytesDone: 0, lines: 0, matchedRecords: 0, indicatorsSeen: 0 };
+  for (const s of shards) addShard(t, s);
+  const { bytesTotal, known, bytesDone } = t;
+  const p: LogScanProgress = { bytesDone, lines: t.lines, matchedRecords: t.matchedRecords, indicatorsSeen: t.indicatorsSeen };
   const seconds = started === undefined ? 0 : (now.getTime() - started.getTime()) / 1000;
   if (seconds > 0) {
     p.bytesPerSecond = Math.round(bytesDone / seconds);
-    p.linesPerSecond = Math.round(lines / seconds);
+    p.linesPerSecond = Math.round(t.lines / seconds);
   }
   if (known && bytesTotal > 0) {
     p.bytesTotal = bytesTotal;

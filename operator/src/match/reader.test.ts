@@ -18,7 +18,10 @@ import type { LogParser } from './formats/parser.ts';
 const dir = fileURLToPath(new URL('./testdata/', import.meta.url));
 
 async function* chunked(buf: Buffer, size: number, from = 0): AsyncGenerator<Buffer> {
-  for (let i = from; i < buf.length; i += size) yield buf.subarray(i, Math.min(buf.length, i + size));
+  for (let i = from; i < buf.length; i += size) {
+    await Promise.resolve();
+    yield buf.subarray(i, Math.min(buf.length, i + size));
+  }
 }
 
 /** A parser that records the lines it sees. */

@@ -44,11 +44,19 @@ function hmac(key: Buffer | string, data: string): Buffer {
   return createHmac('sha256', key).update(data).digest();
 }
 
-/**
- * The SigV4 headers of a request (pure: time is passed in). `payloadHash` is the hex SHA-256 of
- * the body (the empty body's by default).
- */
-export function signV4(cfg: S3Config, method: string, url: URL, headers: Record<string, string>, now: Date, payloadHash = EMPTY_SHA256): Record<string, string> {
+/** One request to sign. */
+export interface SignedRequest {
+  readonly method: string;
+  readonly url: URL;
+  readonly headers: Record<string, string>;
+  /** Hex SHA-256 of the body. @default the empty body's */
+  readonly payloadHash?: string;
+}
+
+/** The SigV4 headers of a request (pure: time is passed in). */
+export function signV4(cfg: S3Config, req: SignedRequest, now: Date): Record<string, string> {
+  const { method, url, headers } = req;
+  const payloadHash = req.payloadHash ?? EMPTY_SHA256;
   const amzDate = now.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
   const day = amzDate.slice(0, 8);
   const region = cfg.region ?? 'us-east-1';
@@ -81,7 +89,7 @@ export class S3Client {
   }
 
   async #request(method: string, url: URL, headers: Record<string, string> = {}): Promise<http.IncomingMessage> {
-    const signed = signV4(this.#cfg, method, url, headers, this.#now());
+    const signed = signV4(this.#cfg, { method, url, headers }, this.#now());
     const mod = url.protocol === 'https:' ? https : http;
     const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
       const req = mod.request(url, { method, headers: signed }, resolve);

@@ -75,6 +75,6 @@ export async function runShard(deps: ShardRunDeps, spec: LogScanSpec, planId: st
     throw err;
   }
   const result: ShardResultDoc = { lines: stats.lines, bytes: stats.bytes, matchedRecords: tally.matchedRecords, indicators: tally.entries().length, rejected: { ...stats.rejected }, outsideTimeRange: tally.outsideWindow };
-  await deps.store.finishShard(planId, index, attemptId, partsOf(tally), result, now());
+  await deps.store.finishShard(planId, index, attemptId, { parts: partsOf(tally), result }, now());
   return { status: 'done', result };
 }

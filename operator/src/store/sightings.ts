@@ -184,7 +184,8 @@ export class MongoScanStore {
    * Finishes a shard: writes its parts (overwriting those of earlier attempts of the same shard),
    * then marks it done with its result: the checkpoint. Idempotent.
    */
-  async finishShard(planId: string, index: number, attemptId: string, parts: readonly SightingPart[], result: ShardResultDoc, now: Date): Promise<void> {
+  async finishShard(planId: string, index: number, attemptId: string, done: { readonly parts: readonly SightingPart[]; readonly result: ShardResultDoc }, now: Date): Promise<void> {
+    const { parts, result } = done;
     const ops = parts.map((p) => {
       const _id = `${planId}:${index}:${sightingId(p.digest, p.bucketStart)}`;
       return { replaceOne: { filter: { _id }, replacement: { ...p, planId, shard: index }, upsert: true } };
