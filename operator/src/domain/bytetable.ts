@@ -5,7 +5,8 @@
  *
  * Invariants:
  * - A key is `arena[starts[id] .. starts[id + 1])`; the table stores only ids and 32-bit hashes
- *   (8 bytes per slot, at most 70% load), never a copy of the key.
+ *   (8 bytes per slot, side by side, at most 70% load) and a one-byte-per-key filter bit array,
+ *   never a copy of the key.
  * - With `foldCase`, ASCII A-Z compare equal to a-z (keys must then be stored lower case);
  *   other bytes compare exactly.
  * - The hash is computed from the last byte towards the first, so that the hash of every
@@ -68,9 +69,14 @@ export class ByteTable {
   readonly #starts: Int32Array;
   readonly #fold: boolean;
   readonly #mask: number;
-  /** id + 1 per slot; 0 is empty. */
-  readonly #ids: Int32Array;
-  readonly #hashes: Int32Array;
+  /** Two Int32 per slot, side by side (one cache line per probe): the finished hash, then id + 1 (0: empty). */
+  readonly #slots: Int32Array;
+  /**
+   * One bit per possible hash prefix (about 8 bits per key): a name that is not in the table is
+   * usually refused by one read of this small array instead of probing the large slot array.
+   */
+  readonly #filter: Uint8Array;
+  readonly #filterShift: number;
   readonly size: number;
 
   /**
@@ -83,8 +89,11 @@ export class ByteTable {
     this.#fold = foldCase;
     const cap = capacityFor(count);
     this.#mask = cap - 1;
-    this.#ids = new Int32Array(cap);
-    this.#hashes = new Int32Array(cap);
+    this.#slots = new Int32Array(cap * 2);
+    let bits = 6;
+    while (1 << bits < count * 8) bits++;
+    this.#filter = new Uint8Array(1 << (bits - 3));
+    this.#filterShift = 32 - bits;
     let size = 0;
     for (const id of ids) if (this.#insert(id)) size++;
     this.size = size;
@@ -94,12 +103,13 @@ export class ByteTable {
     const start = this.#starts[id] ?? 0;
     const end = this.#starts[id + 1] ?? 0;
     const h = finish(hashBytes(this.#arena, start, end, this.#fold));
-    const found = this.#probeBytes(this.#arena, start, end, h);
-    if (found >= 0) return false;
+    if (this.#probeBytes(this.#arena, start, end, h) >= 0) return false;
     let slot = h & this.#mask;
-    while (this.#ids[slot] !== 0) slot = (slot + 1) & this.#mask;
-    this.#ids[slot] = id + 1;
-    this.#hashes[slot] = h;
+    while (this.#slots[2 * slot + 1] !== 0) slot = (slot + 1) & this.#mask;
+    this.#slots[2 * slot] = h;
+    this.#slots[2 * slot + 1] = id + 1;
+    const f = h >>> this.#filterShift;
+    this.#filter[f >>> 3] = (this.#filter[f >>> 3] ?? 0) | (1 << (f & 7));
     return true;
   }
 
@@ -119,21 +129,23 @@ export class ByteTable {
   /** The id whose key equals `s` (compared by UTF-16 code unit against the key bytes), or -1. */
   getString(s: string): number {
     const h = finish(hashString(s, this.#fold));
+    const slots = this.#slots;
     for (let slot = h & this.#mask; ; slot = (slot + 1) & this.#mask) {
-      const id = (this.#ids[slot] ?? 0) - 1;
+      const id = (slots[2 * slot + 1] as number) - 1;
       if (id < 0) return -1;
-      if (this.#hashes[slot] === h && this.#equalsString(id, s)) return id;
+      if (slots[2 * slot] === h && this.#equalsString(id, s)) return id;
     }
   }
 
   #probeBytes(buf: Uint8Array, start: number, end: number, h: number): number {
-    const ids = this.#ids;
-    const hashes = this.#hashes;
+    const f = h >>> this.#filterShift;
+    if (((this.#filter[f >>> 3] as number) & (1 << (f & 7))) === 0) return -1;
+    const slots = this.#slots;
     const mask = this.#mask;
     for (let slot = h & mask; ; slot = (slot + 1) & mask) {
-      const id = (ids[slot] as number) - 1;
+      const id = (slots[2 * slot + 1] as number) - 1;
       if (id < 0) return -1;
-      if (hashes[slot] === h && this.#equalsBytes(id, buf, start, end)) return id;
+      if (slots[2 * slot] === h && this.#equalsBytes(id, buf, start, end)) return id;
     }
   }
 
@@ -156,9 +168,9 @@ export class ByteTable {
     return true;
   }
 
-  /** Bytes held by the table's slots (the arena is shared and not counted). */
+  /** Bytes held by the table's slots and filter (the arena is shared and not counted). */
   get slotBytes(): number {
-    return this.#ids.byteLength + this.#hashes.byteLength;
+    return this.#slots.byteLength + this.#filter.byteLength;
   }
 }
 
