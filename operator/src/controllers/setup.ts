@@ -57,6 +57,9 @@ export interface OperatorOptions {
 export interface OperatorParts {
   readonly registry: VoterRegistry;
   readonly metrics: RuntimeMetrics;
+  /** The manager, not started yet: extras may add controllers (the LogScan controller, controllers/logscansetup.ts). */
+  readonly manager: Manager;
+  readonly context: Context;
 }
 
 /** A started operator. */
@@ -152,7 +155,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     for (const pn of pnInf.list()) pnCtl.enqueue(objectKey(pn));
   });
 
-  addExtras(manager, opts.extras, { registry, metrics });
+  addExtras(manager, opts.extras, { registry, metrics, manager, context });
 
   let timer: TimerHandle | undefined;
   const tick = (): void => {
