@@ -7,7 +7,7 @@
  * reports shard counts, progress, throughput and ETA in status and metrics.
  */
 import { Gauge, type Registry } from 'prom-client';
-import type { LogScan, LogScanStatus } from '../api/logscan.ts';
+import type { LogScan, LogScanProgress, LogScanStatus } from '../api/logscan.ts';
 import { LOG_SCANS } from '../api/schemas/index.ts';
 import type { KindValidator } from '../api/validate.ts';
 import { ScanError } from '../match/errors.ts';
@@ -90,6 +90,13 @@ function phaseOf(scan: LogScan, c: ReturnType<typeof shardView>['counts']): NonN
   return c.running + c.succeeded > 0 ? 'Running' : 'Pending';
 }
 
+/** The status message of a phase. */
+function messageOf(phase: string, c: ReturnType<typeof shardView>['counts'], p: LogScanProgress, shards: readonly ShardDoc[], slots: number): string {
+  if (phase === 'Succeeded') return `${c.total} shard(s) done: ${p.lines ?? 0} lines, ${p.matchedRecords ?? 0} matching records, ${p.indicatorsSeen ?? 0} indicator sightings`;
+  if (phase === 'Failed') return `${c.failed} shard(s) failed ${SHARD_ATTEMPTS} times: ${shards.find((s) => s.state === 'failed')?.error ?? ''}`;
+  return `${c.succeeded}/${c.total} shards done, ${c.running} running, ${c.pending} waiting (fair share: ${slots} at once)`;
+}
+
 function settled(scan: LogScan): boolean {
   return scan.status?.phase === 'Succeeded' || scan.status?.phase === 'Failed';
 }
@@ -125,19 +132,25 @@ export class LogScanReconciler implements Reconciler<LogScan> {
       if (typeof planned === 'string') return this.#unreadable(ctx, scan, planned);
       shards = planned;
     }
-    const live = await this.#deps.executor.running(scan);
-    const view = shardView(shards, live);
+    const view = shardView(shards, await this.#deps.executor.running(scan));
     for (const index of view.orphaned) await this.#deps.store.releaseShard(planId, index);
     for (const index of view.toRollUp) await this.#rollup(planId, index);
     const now = ctx.now();
-    const active = view.counts.pending + view.counts.running > 0 && scan.spec.suspend !== true;
-    const slots = active ? this.#allotment(scan, view.counts.pending + view.counts.running) : 0;
-    if (view.ready.length > 0 || active) await this.#deps.executor.ensure(scan, scan.spec.suspend === true ? [] : view.ready, slots, shards.length);
+    const slots = await this.#run(scan, view, shards.length);
     const st = this.#status(scan, shards, view, slots, now);
     await writeStatus(this.#deps.status, LOG_SCANS, scan, st as Record<string, unknown>);
     this.#metrics(scan, st, now);
     if (st.phase === 'Succeeded' && scan.status?.phase !== 'Succeeded') await ctx.recorder.event(scan, 'Normal', REASON.ScanSucceeded, st.message ?? '');
     return st.phase === 'Running' || st.phase === 'Pending' ? { requeueAfterMs: this.#deps.config?.pollMs ?? 5000 } : {};
+  }
+
+  /** Hands the ready shards to the executor within the scan's fair share; returns the share. */
+  async #run(scan: LogScan, view: ReturnType<typeof shardView>, total: number): Promise<number> {
+    const suspended = scan.spec.suspend === true;
+    const demand = view.counts.pending + view.counts.running;
+    const slots = demand > 0 && !suspended ? this.#allotment(scan, demand) : 0;
+    if (view.ready.length > 0 || slots > 0) await this.#deps.executor.ensure(scan, suspended ? [] : view.ready, slots, total);
+    return slots;
   }
 
   /** The stored plan, made now; or why the source cannot be listed (a message). */
@@ -190,9 +203,7 @@ export class LogScanReconciler implements Reconciler<LogScan> {
     const startTime = prev.startTime ?? (c.running + c.succeeded > 0 ? rfc3339(now) : undefined);
     const phase = phaseOf(scan, c);
     const progress = progressOf(shards, startTime === undefined ? undefined : new Date(startTime), now);
-    const message = phase === 'Succeeded' ? `${c.total} shard(s) done: ${progress.lines ?? 0} lines, ${progress.matchedRecords ?? 0} matching records, ${progress.indicatorsSeen ?? 0} indicator sightings`
-      : phase === 'Failed' ? `${c.failed} shard(s) failed ${SHARD_ATTEMPTS} times: ${shards.find((s) => s.state === 'failed')?.error ?? ''}`
-        : `${c.succeeded}/${c.total} shards done, ${c.running} running, ${c.pending} waiting (fair share: ${slots} at once)`;
+    const message = messageOf(phase, c, progress, shards, slots);
     const st: LogScanStatus = {
       phase, planId: scan.metadata.uid, startTime, shards: { ...c, allotted: slots }, progress, rejected: rejectedOf(shards), message,
       observedGeneration: scan.metadata.generation,

@@ -42,18 +42,24 @@ export function shardView(shards: readonly ShardDoc[], live: ReadonlySet<number>
 
 interface Sums { bytesTotal: number; known: boolean; bytesDone: number; lines: number; matchedRecords: number; indicatorsSeen: number }
 
+const NONE = { inputBytes: 0, bytes: 0, lines: 0, matchedRecords: 0 };
+const NO_RESULT = { lines: 0, matchedRecords: 0, indicators: 0 };
+
 function addShard(t: Sums, s: ShardDoc): void {
-  if (s.bytes === undefined || s.bytes === null) t.known = false;
-  else t.bytesTotal += s.bytes;
+  const size = s.bytes ?? undefined;
+  if (size === undefined) t.known = false;
+  else t.bytesTotal += size;
+  const progress = s.progress ?? NONE;
   if (s.state === 'done') {
-    t.bytesDone += s.bytes ?? s.progress?.inputBytes ?? 0;
-    t.lines += s.result?.lines ?? 0;
-    t.matchedRecords += s.result?.matchedRecords ?? 0;
-    t.indicatorsSeen += s.result?.indicators ?? 0;
+    const r = s.result ?? NO_RESULT;
+    t.bytesDone += size ?? progress.inputBytes;
+    t.lines += r.lines;
+    t.matchedRecords += r.matchedRecords;
+    t.indicatorsSeen += r.indicators;
   } else if (s.state === 'running') {
-    t.bytesDone += s.progress?.inputBytes ?? 0;
-    t.lines += s.progress?.lines ?? 0;
-    t.matchedRecords += s.progress?.matchedRecords ?? 0;
+    t.bytesDone += progress.inputBytes;
+    t.lines += progress.lines;
+    t.matchedRecords += progress.matchedRecords;
   }
 }
 

@@ -18,49 +18,63 @@ export interface FeedOptions {
   readonly onChunk?: (() => void | Promise<void>) | undefined;
 }
 
+/** The partial line carried from one chunk to the next. */
+interface Carry {
+  buf: Buffer | undefined;
+  /** Inside a line already rejected as too long: drop bytes up to the next newline. */
+  discarding: boolean;
+  readonly max: number;
+}
+
+/** Completes the carried line with the start of `chunk`; returns where the chunk's own lines start (-1: no newline in it). */
+function completeCarry(c: Carry, chunk: Buffer, parser: LogParser, stats: ScanStats): number {
+  const nl = chunk.indexOf(NL);
+  if (nl < 0) {
+    if (!c.discarding) c.buf = c.buf === undefined ? Buffer.from(chunk) : Buffer.concat([c.buf, chunk]);
+    if (c.buf !== undefined && c.buf.length > c.max) startDiscarding(c, stats);
+    return -1;
+  }
+  if (!c.discarding && c.buf !== undefined) {
+    const line = Buffer.concat([c.buf, chunk.subarray(0, nl + 1)]);
+    if (line.length > c.max) tooLong(stats, line);
+    else parser.parse(line, 0, line.length);
+  }
+  c.buf = undefined;
+  c.discarding = false;
+  return nl + 1;
+}
+
+function startDiscarding(c: Carry, stats: ScanStats): void {
+  tooLong(stats, c.buf ?? Buffer.alloc(0));
+  c.buf = undefined;
+  c.discarding = true;
+}
+
 /** Streams `chunks` through `parser`; see the module doc. */
 export async function feedLines(chunks: AsyncIterable<Buffer>, parser: LogParser, stats: ScanStats, opts: FeedOptions = {}): Promise<void> {
-  const max = opts.maxLineBytes ?? 1 << 20;
-  let carry: Buffer | undefined;
-  let discarding = false;
+  const c: Carry = { buf: undefined, discarding: false, max: opts.maxLineBytes ?? 1 << 20 };
   for await (const chunk of chunks) {
     stats.bytes += chunk.length;
-    let from = 0;
-    if (carry !== undefined || discarding) {
-      const nl = chunk.indexOf(NL);
-      if (nl < 0) {
-        if (!discarding) carry = carry === undefined ? Buffer.from(chunk) : Buffer.concat([carry, chunk]);
-        if (carry !== undefined && carry.length > max) ({ carry, discarding } = tooLong(stats, carry));
-        await opts.onChunk?.();
-        continue;
+    const from = c.buf !== undefined || c.discarding ? completeCarry(c, chunk, parser, stats) : 0;
+    if (from >= 0) {
+      const last = chunk.lastIndexOf(NL);
+      if (last >= from) parser.parse(chunk, from, last + 1);
+      const tail = last >= from ? last + 1 : from;
+      if (tail < chunk.length) {
+        c.buf = Buffer.from(chunk.subarray(tail));
+        if (c.buf.length > c.max) startDiscarding(c, stats);
       }
-      if (!discarding && carry !== undefined) {
-        const line = Buffer.concat([carry, chunk.subarray(0, nl + 1)]);
-        if (line.length > max) tooLong(stats, line);
-        else parser.parse(line, 0, line.length);
-      }
-      carry = undefined;
-      discarding = false;
-      from = nl + 1;
-    }
-    const last = chunk.lastIndexOf(NL);
-    if (last >= from) parser.parse(chunk, from, last + 1);
-    const tail = last >= from ? last + 1 : from;
-    if (tail < chunk.length) {
-      carry = Buffer.from(chunk.subarray(tail));
-      if (carry.length > max) ({ carry, discarding } = tooLong(stats, carry));
     }
     await opts.onChunk?.();
   }
   // The last line has no newline: add one, so that every range a parser sees ends with one.
-  if (carry !== undefined && carry.length > 0 && !discarding) {
-    const line = Buffer.concat([carry, Buffer.from([NL])]);
+  if (c.buf !== undefined && c.buf.length > 0 && !c.discarding) {
+    const line = Buffer.concat([c.buf, Buffer.from([NL])]);
     parser.parse(line, 0, line.length);
   }
 }
 
-function tooLong(stats: ScanStats, start: Buffer): { carry: undefined; discarding: true } {
+function tooLong(stats: ScanStats, start: Buffer): void {
   stats.lines++;
   stats.reject('line-too-long', () => start.toString('latin1', 0, 100));
-  return { carry: undefined, discarding: true };
 }
