@@ -47,7 +47,7 @@ import type { KubeObject, ResourceRef } from '../../operator/src/runtime/types.t
 import { INDICATORS } from '../../operator/src/store/indicators.ts';
 import { MongoScanStore, SCAN_SHARDS, SIGHTINGS, type SightingDoc } from '../../operator/src/store/sightings.ts';
 
-const quiet = createLogger(new Writable({ write: (_c, _e, cb) => cb() }), 'error');
+const quiet = process.env['OPERATOR_TEST_LOG'] ? createLogger(process.stderr, 'debug') : createLogger(new Writable({ write: (_c, _e, cb) => cb() }), 'error');
 const namespaces: ResourceRef = { group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace', namespaced: false };
 const suffix = randomBytes(3).toString('hex');
 const ns = `scan-${suffix}`;
@@ -134,7 +134,7 @@ before(async () => {
   await kube.create(SECRETS, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 's3-wrong', namespace: ns }, stringData: { accessKeyId: s3.config.accessKeyId, secretAccessKey: 'not-the-secret' } } as unknown as KubeObject);
   dir = await mkdtemp(join(tmpdir(), 'scan-files-'));
   await writeFile(join(dir, 'dns-c.log'), dnsLog(14_000, 3));
-  mongo = new MongoClient(cp.mongoUri);
+  mongo = new MongoClient(cp.mongoUri, { socketTimeoutMS: 60_000 });
   db = mongo.db(database);
   await db.collection(INDICATORS).insertMany(LISTED.map(([type, value], i) => {
     const digest = indicatorDigest({ type, value });

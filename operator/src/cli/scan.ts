@@ -95,7 +95,8 @@ async function worker(opts: ScanCliOptions, ref: string, shard: number, env: Cli
   const path = opts.kubeconfig ?? env.kubeconfig;
   const cfg = path ? await loadKubeconfig(path) : await inClusterConfig(env.kubernetesServiceHost, env.kubernetesServicePort);
   const kube = new KubeHttpClient(cfg, { userAgent: 'threatmesh-scan' });
-  const mongo = new MongoClient(uri);
+  // A database that stops answering fails the shard (the Job retries it) instead of hanging it.
+  const mongo = new MongoClient(uri, { socketTimeoutMS: 120_000, serverSelectionTimeoutMS: 30_000 });
   try {
     await runShardWorker({ kube, db: mongo.db(opts.database), log }, ref, shard).catch(fail(env));
   } finally {

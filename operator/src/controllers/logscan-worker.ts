@@ -15,7 +15,8 @@ const data = workerData as ShardThreadData;
 
 async function run(): Promise<ShardThreadMessage> {
   const kube = new KubeHttpClient(await loadKubeconfig(data.kubeconfig), { userAgent: 'threatmesh-scan-inprocess' });
-  const mongo = new MongoClient(data.mongodbUri);
+  // A database that stops answering fails the shard (it runs again) instead of hanging it.
+  const mongo = new MongoClient(data.mongodbUri, { socketTimeoutMS: 120_000, serverSelectionTimeoutMS: 30_000 });
   try {
     const log = createLogger(process.stderr, data.logLevel, { component: 'scan', logscan: data.ref, shard: data.index });
     const outcome = await runShardWorker({ kube, db: mongo.db(data.database), log }, data.ref, data.index);

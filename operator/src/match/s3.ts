@@ -84,6 +84,9 @@ export class S3Client {
   }
 
   #url(bucket: string, key = ''): URL {
+    // URL parsing resolves "." and ".." segments: a key holding them would address another object or bucket.
+    if (key.split('/').some((seg) => seg === '.' || seg === '..')) throw new ScanError('object-store', `object key ${JSON.stringify(key.slice(0, 200))} has a "." or ".." segment, which path-style requests cannot address; rename the object`);
+    if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) throw new ScanError('bad-config', `${JSON.stringify(bucket.slice(0, 100))} is not an S3 bucket name (3-63 lower-case letters, digits, dots and hyphens)`);
     const base = this.#cfg.endpoint.replace(/\/+$/, '');
     return new URL(`${base}/${uriEncode(bucket, false)}/${uriEncode(key, true)}`);
   }
