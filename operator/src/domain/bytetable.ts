@@ -32,8 +32,8 @@ export function foldByte(b: number): number {
   return b >= 65 && b <= 90 ? b | 32 : b;
 }
 
-/** The final mixing of a hash, so that nearby hashes spread over the slots. */
-function finish(h: number): number {
+/** The final mixing of a hash, so that nearby hashes spread over the slots (never 0). */
+export function finish(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x7feb352d);
   return (h ^ (h >>> 15)) | 1; // never 0: 0 marks an empty slot's hash
@@ -78,6 +78,10 @@ export class ByteTable {
   readonly #filter: Uint8Array;
   readonly #filterShift: number;
   readonly size: number;
+  /** The filter bit array (read-only; exposed so hot loops can test it without a call): key hash `fh` may be present only when bit `fh >>> filterShift` is set. */
+  readonly filter: Uint8Array;
+  /** See `filter`. */
+  readonly filterShift: number;
 
   /**
    * Builds a table over `arena`/`starts` holding the keys `ids` (`count` of them at most). A key
@@ -94,6 +98,8 @@ export class ByteTable {
     while (1 << bits < count * 8) bits++;
     this.#filter = new Uint8Array(1 << (bits - 3));
     this.#filterShift = 32 - bits;
+    this.filter = this.#filter;
+    this.filterShift = this.#filterShift;
     let size = 0;
     for (const id of ids) if (this.#insert(id)) size++;
     this.size = size;
@@ -124,6 +130,11 @@ export class ByteTable {
    */
   getHashed(buf: Uint8Array, start: number, end: number, h: number): number {
     return this.#probeBytes(buf, start, end, finish(h));
+  }
+
+  /** The id whose key equals `buf[start, end)`, given its finished hash (see `finish`), or -1. */
+  getFinished(buf: Uint8Array, start: number, end: number, fh: number): number {
+    return this.#probeBytes(buf, start, end, fh);
   }
 
   /** The id whose key equals `s` (compared by UTF-16 code unit against the key bytes), or -1. */

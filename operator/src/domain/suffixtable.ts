@@ -5,7 +5,7 @@
  * costs one probe per label and allocates nothing. The longest listed suffix (the most specific
  * listed domain) wins. One trailing dot (a fully qualified name) is ignored.
  */
-import { FOLD, HASH_SEED, type ByteTable } from './bytetable.ts';
+import { FOLD, HASH_SEED, finish, type ByteTable } from './bytetable.ts';
 
 const DOT = 46;
 
@@ -14,11 +14,18 @@ export function longestSuffixBytes(table: ByteTable, buf: Uint8Array, start: num
   if (end > start && buf[end - 1] === DOT) end--;
   let h = HASH_SEED;
   let best = -1;
+  const filter = table.filter;
+  const shift = table.filterShift;
   for (let i = end - 1; i >= start; i--) {
     const b = buf[i] as number;
     if (b === DOT) {
-      const id = table.getHashed(buf, i + 1, end, h);
-      if (id >= 0) best = id;
+      // The table's filter answers most suffixes without a call; only possible keys are probed.
+      const fh = finish(h);
+      const bit = fh >>> shift;
+      if (((filter[bit >>> 3] as number) & (1 << (bit & 7))) !== 0) {
+        const id = table.getFinished(buf, i + 1, end, fh);
+        if (id >= 0) best = id;
+      }
     }
     h = Math.imul(h ^ (FOLD[b] as number), 0x01000193);
   }
