@@ -30,7 +30,7 @@ type Manifest = Record<string, unknown>;
  * (docs/adr/2026-12-06-least-privilege-feed-credentials.md).
  */
 export function operatorClusterRole(name = OPERATOR_NAME): Manifest {
-  const kinds = ['feeds', 'threatindicators', 'partnernodes', 'enforcementpolicies'];
+  const kinds = ['feeds', 'threatindicators', 'partnernodes', 'logscans'];
   return {
     apiVersion: 'rbac.authorization.k8s.io/v1',
     kind: 'ClusterRole',
@@ -175,6 +175,31 @@ export const INGEST_RBAC_GUIDANCE = `# Feed ingestion Jobs run in the Feed's nam
 #   kubectl -n NS create role ${FEED_CREDENTIALS_ROLE} --verb=get --resource=secrets --resource-name=SECRET [--resource-name=...]
 #   kubectl -n NS create rolebinding ${FEED_CREDENTIALS_ROLE} --role=${FEED_CREDENTIALS_ROLE} --serviceaccount=NS:${INGEST_NAME}
 `;
+
+/** ServiceAccount and ClusterRole of LogScan shard pods (`threatmesh scan --logscan NS/NAME --shard N`). */
+export const SCAN_NAME = 'threatmesh-scan';
+
+/**
+ * The ClusterRole of LogScan shard pods: read their LogScan and the Secret its source names
+ * (object-store or HTTP credentials). Sightings and checkpoints go to the partner database, not
+ * the API server. Bind it per namespace with a RoleBinding, as the ingest role.
+ */
+export function scanClusterRole(name = SCAN_NAME): Manifest {
+  return {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'ClusterRole',
+    metadata: { name },
+    rules: [
+      { apiGroups: [GROUP], resources: ['logscans'], verbs: ['get'] },
+      { apiGroups: [''], resources: ['secrets'], verbs: ['get'] },
+    ],
+  };
+}
+
+/** The scan ClusterRole, then the ServiceAccount and RoleBinding of `namespace`, in apply order. */
+export function scanRbacManifests(namespace = OPERATOR_NAMESPACE, name = SCAN_NAME): Manifest[] {
+  return [scanClusterRole(name), ...ingestNamespaceManifests(namespace, name, name)];
+}
 
 /** Name of the analysts' ClusterRole. */
 export const ANALYST_NAME = 'threatmesh-analyst';

@@ -44,6 +44,13 @@ export const REASON = {
   PartnerRegistered: 'PartnerRegistered',
   SequencerRegistered: 'SequencerRegistered',
   InvalidRoles: 'InvalidRoles',
+  // LogScan
+  ScanPlanned: 'ScanPlanned',
+  ScanRunning: 'ScanRunning',
+  ScanSucceeded: 'ScanSucceeded',
+  ScanFailed: 'ScanFailed',
+  /** The LogScan's source cannot be listed or read (credentials, endpoint, path). */
+  SourceUnreadable: 'SourceUnreadable',
 } as const;
 
 /** Finalizer the Feed controller puts on Feeds so an in-flight run is stopped before deletion. */

@@ -16,6 +16,7 @@ import { registerReplica } from './replica.ts';
 import { registerRevoke } from './revoke.ts';
 import { registerGitops } from './gitops.ts';
 import { registerEnforce } from './enforce.ts';
+import { registerScan } from './scan.ts';
 
 /** What every command file exports: adds its command (and subcommands) to `program`. */
 export type Register = (program: Command, env: CliEnv, log: Logger) => void;
@@ -36,7 +37,7 @@ const DEV_COMMANDS: readonly DevCommand[] = [
 
 /** Adds every subcommand to `program`. */
 export function registerCommands(program: Command, env: CliEnv, log: Logger): void {
-  const product: readonly Register[] = [registerNormalize, registerOperator, registerKeys, registerIngest, registerVote, registerSequencer, registerReplica, registerRevoke, registerGitops, registerEnforce];
+  const product: readonly Register[] = [registerNormalize, registerOperator, registerKeys, registerIngest, registerVote, registerSequencer, registerReplica, registerRevoke, registerGitops, registerEnforce, registerScan];
   for (const register of product) register(program, env, log);
   for (const dev of DEV_COMMANDS) registerDev(program, env, log, dev);
 }

@@ -60,6 +60,9 @@ export interface OperatorParts {
   readonly metrics: RuntimeMetrics;
   /** The operator's informer caches, read-only: extras read through them instead of listing from the API server. */
   readonly cache: { readonly threatIndicators: CacheReader<ThreatIndicator>; readonly partnerNodes: CacheReader<PartnerNode> };
+  /** The manager, not started yet: extras may add controllers (the LogScan controller, controllers/logscansetup.ts). */
+  readonly manager: Manager;
+  readonly context: Context;
 }
 
 /** A started operator. */
@@ -155,7 +158,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     for (const pn of pnInf.list()) pnCtl.enqueue(objectKey(pn));
   });
 
-  addExtras(manager, opts.extras, { registry, metrics, cache: { threatIndicators: tiInf, partnerNodes: pnInf } });
+  addExtras(manager, opts.extras, { registry, metrics, cache: { threatIndicators: tiInf, partnerNodes: pnInf }, manager, context });
 
   let timer: TimerHandle | undefined;
   const tick = (): void => {

@@ -7,7 +7,10 @@
  */
 import { readFile } from 'node:fs/promises';
 import { detectType, normalize, type Indicator } from '../domain/indicator.ts';
-import { ipv4Mask, parseCidr, parseIpv4, parseIpv6 } from '../domain/ip.ts';
+import { ByteTable, KeyArena } from '../domain/bytetable.ts';
+import { parseCidr, parseIpv4, parseIpv6 } from '../domain/ip.ts';
+import { NetTableBuilder, type NetTable } from '../domain/nettable.ts';
+import { longestSuffix } from '../domain/suffixtable.ts';
 import { FeedError } from './types.ts';
 
 /** Names of the lists, as reported in run reports. */
@@ -56,55 +59,65 @@ function parseNet(s: string): Net | undefined {
   return c.family === 4 ? { v: 4, address: c.address, prefix: c.prefix } : { v: 6, groups: c.groups, prefix: c.prefix };
 }
 
-/** True when the first `prefix` bits of `a` and `b` agree. */
-function samePrefix(a: Net, b: Net, prefix: number): boolean {
-  if (a.v === 4 && b.v === 4) {
-    const m = ipv4Mask(prefix);
-    return ((a.address & m) >>> 0) === ((b.address & m) >>> 0);
-  }
-  if (a.v !== 6 || b.v !== 6) return false;
-  let bits = prefix;
-  for (let k = 0; k < 8 && bits > 0; k++, bits -= 16) {
-    const m = bits >= 16 ? 0xffff : (0xffff << (16 - bits)) & 0xffff;
-    if (((a.groups[k] ?? 0) & m) !== ((b.groups[k] ?? 0) & m)) return false;
-  }
-  return true;
-}
-
 /**
- * A list of networks, matched by prefix comparison (a handful of ranges: a linear scan is
- * faster than node's BlockList, whose per-check SocketAddress objects dominated profiles).
+ * A list of networks: the shared longest-prefix table of domain/nettable.ts (the matcher of log
+ * scans uses the same structure at a million entries), built on first use.
  */
 class Ranges {
-  private readonly v4: Net[] = [];
-  private readonly v6: Net[] = [];
+  readonly #builder = new NetTableBuilder();
+  #table: NetTable | undefined;
 
   add(cidr: string, source: string): void {
     const net = parseNet(cidr);
     if (net === undefined) throw new FeedError('bad-config', `warning list ${source}: "${cidr}" is not an IP address or CIDR`);
-    (net.v === 4 ? this.v4 : this.v6).push(net);
+    if (net.v === 4) this.#builder.addV4(net.address, net.prefix, 0);
+    else this.#builder.addV6(net.groups, net.prefix, 0);
+    this.#table = undefined;
+  }
+
+  #built(): NetTable {
+    this.#table ??= this.#builder.build();
+    return this.#table;
   }
 
   /** True when the address lies in one of the networks. */
   has(a: Net): boolean {
-    for (const n of a.v === 4 ? this.v4 : this.v6) if (samePrefix(n, a, n.prefix)) return true;
-    return false;
+    return (a.v === 4 ? this.#built().lookupV4(a.address) : this.#built().lookupV6(a.groups)) >= 0;
   }
 
   /** True when the network overlaps any network of the list (contains one, or lies inside one). */
   overlaps(c: Net): boolean {
-    for (const n of c.v === 4 ? this.v4 : this.v6) if (samePrefix(n, c, Math.min(n.prefix, c.prefix))) return true;
-    return false;
+    return c.v === 4 ? this.#built().overlapsV4(c.address, c.prefix) : this.#built().overlapsV6(c.groups, c.prefix);
   }
 
   /** Marks in `octets` every first IPv4 octet that one of the networks covers. */
   markFirstOctets(octets: Uint8Array): void {
-    for (const n of this.v4) {
-      if (n.v !== 4) continue;
+    for (const n of this.#built().v4()) {
       const span = n.prefix >= 8 ? 1 : 1 << (8 - n.prefix);
       const first = (n.address >>> 24) & ~(span - 1) & 255;
       for (let o = first; o < first + span; o++) octets[o] = 1;
     }
+  }
+}
+
+/** Domain lists by name: a listed domain covers its subdomains (domain/suffixtable.ts); on a name in several lists the first added wins. */
+class DomainLists {
+  readonly #arena = new KeyArena();
+  readonly #names: WarningListName[] = [];
+
+  add(domain: string, name: WarningListName): void {
+    this.#names[this.#arena.add(domain.toLowerCase())] = name;
+  }
+
+  /** A lookup function over the domains added so far. */
+  build(): (domain: string) => WarningListName | undefined {
+    const count = this.#arena.count;
+    const table = new ByteTable(this.#arena.bytes(), this.#arena.starts(), Array.from({ length: count }, (_, i) => i), count, true);
+    const names = this.#names;
+    return (domain) => {
+      const id = longestSuffix(table, domain);
+      return id < 0 ? undefined : names[id];
+    };
   }
 }
 
@@ -118,18 +131,6 @@ function firstOctet(v: string): number {
     n = n * 10 + (c - 48);
   }
   return -1;
-}
-
-/** The list holding `domain` or one of its parent domains (one walk over a combined map). */
-function domainListOf(map: ReadonlyMap<string, WarningListName>, domain: string): WarningListName | undefined {
-  let i = 0;
-  for (;;) {
-    const hit = map.get(i === 0 ? domain : domain.slice(i));
-    if (hit !== undefined) return hit;
-    const dot = domain.indexOf('.', i);
-    if (dot < 0) return undefined;
-    i = dot + 1;
-  }
 }
 
 function hostOfUrl(url: string): string {
@@ -156,7 +157,9 @@ export function buildWarningList(data: WarningListData): WarningList {
   const resolvers = new Ranges();
   for (const c of data.resolvers) resolvers.add(c, 'public resolvers');
   const resolverSet = new Set(data.resolvers.filter((r) => !r.includes('/')).map((r) => normalizeIp(r)));
-  const special = new Map<string, WarningListName>(data.specialDomains.map((d) => [d.toLowerCase(), 'special-domain']));
+  const specialOnly = new DomainLists();
+  for (const d of data.specialDomains) specialOnly.add(d, 'special-domain');
+  const special = specialOnly.build();
   const hashes = new Set(data.knownGoodHashes.map((h) => h.toLowerCase()));
   const allow = buildAllow([{ name: 'allowlist', entries: data.allow ?? [] }, ...(data.allowLists ?? [])]);
   // Most feed IPs start with an octet no listed network covers: answer those without parsing.
@@ -174,17 +177,17 @@ export function buildWarningList(data: WarningListData): WarningList {
     if (c === undefined) return undefined;
     return reserved.overlaps(c) ? 'reserved-ip' : resolvers.overlaps(c) ? 'public-resolver' : allow.ranges.find((l) => l.ranges.overlaps(c))?.name;
   };
-  // One map for every domain list; on a name in several lists the first set wins: special, top, allowlist.
-  const domains = new Map<string, WarningListName>();
-  for (const [d, name] of allow.domains) domains.set(d, name);
-  for (const d of data.topDomains) domains.set(d.toLowerCase(), 'top-domain');
-  for (const [d, name] of special) domains.set(d, name);
-  const domainList = (d: string): WarningListName | undefined => domainListOf(domains, d);
+  // One table for every domain list; on a name in several lists the first added wins: special, top, allowlist.
+  const domains = new DomainLists();
+  for (const d of data.specialDomains) domains.add(d, 'special-domain');
+  for (const d of data.topDomains) domains.add(d, 'top-domain');
+  for (const [d, name] of allow.domains) domains.add(d, name);
+  const domainList = domains.build();
   const urlList = (ind: Indicator): WarningListName | undefined => {
     const host = hostOfUrl(ind.value);
     const a = isIpLiteral(host) ? parseNet(host) : undefined;
     if (a !== undefined) return reserved.has(a) ? 'reserved-ip' : allowExact(allow.exact, ind);
-    return domainListOf(special, host) ?? allowExact(allow.exact, ind);
+    return special(host) ?? allowExact(allow.exact, ind);
   };
   return {
     match(ind: Indicator): WarningListName | undefined {

@@ -98,14 +98,15 @@ export function secretRef(description: string): SchemaNode {
 export function conditions(): SchemaNode {
   const condition = named('Condition', obj(
     {
-      type: str(316, { pattern: '^([a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$' }),
-      status: { type: 'string', enum: ['True', 'False', 'Unknown'] },
-      reason: str(1024, { minLength: 1, pattern: '^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$' }),
-      message: str(32768),
+      type: str(316, { description: 'Condition type, e.g. Ready.', pattern: '^([a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$' }),
+      status: { type: 'string', enum: ['True', 'False', 'Unknown'], description: 'True, False or Unknown.' },
+      reason: str(1024, { minLength: 1, pattern: '^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$', description: 'Machine-readable reason (CamelCase).' }),
+      message: str(32768, { description: 'Human-readable details.' }),
       lastTransitionTime: time('When the status last changed.'),
-      observedGeneration: int(0, Number.MAX_SAFE_INTEGER),
+      observedGeneration: int(0, Number.MAX_SAFE_INTEGER, { description: 'The generation the condition was set for.' }),
     },
     ['type', 'status', 'reason', 'message', 'lastTransitionTime'],
+    { description: 'One condition (metav1.Condition).' },
   ));
   return list(condition, 16, {
     description: 'Standard conditions (Ready, Degraded, ...).',
@@ -116,7 +117,13 @@ export function conditions(): SchemaNode {
 
 /** The common top level of every kind's schema around its spec and status. */
 export function objectSchema(description: string, spec: SchemaNode, status: SchemaNode): SchemaNode {
-  return obj({ apiVersion: str(64), kind: str(64), metadata: { type: 'object' }, spec, status }, ['spec'], { description });
+  return obj({
+    apiVersion: str(64, { description: 'threatmesh.io/v1alpha1' }),
+    kind: str(64, { description: 'The kind of the object.' }),
+    // The API server forbids anything but the type on metadata (kubectl explain shows its own text).
+    metadata: { type: 'object' },
+    spec, status,
+  }, ['spec'], { description });
 }
 
 /** The Ready condition's status for printer columns. */

@@ -7,14 +7,15 @@ import type { ResourceRef } from '../../runtime/types.ts';
 import { CATEGORY, GROUP, VERSION, type KindDefinition } from './common.ts';
 import { enforcementPolicyKind } from './enforcementpolicy.ts';
 import { feedKind } from './feed.ts';
+import { logScanKind } from './logscan.ts';
 import { partnerNodeKind } from './partnernode.ts';
 import { threatIndicatorKind } from './threatindicator.ts';
 
-export { enforcementPolicyKind, feedKind, partnerNodeKind, threatIndicatorKind };
+export { enforcementPolicyKind, feedKind, logScanKind, partnerNodeKind, threatIndicatorKind };
 export { API_VERSION, GROUP, VERSION } from './common.ts';
 
 /** Every kind, in the order the CRD files are written. */
-export const KINDS: readonly KindDefinition[] = [feedKind, threatIndicatorKind, partnerNodeKind, enforcementPolicyKind];
+export const KINDS: readonly KindDefinition[] = [feedKind, threatIndicatorKind, partnerNodeKind, enforcementPolicyKind, logScanKind];
 
 /** The ResourceRef the clients use for a kind. */
 export function resourceRef(def: KindDefinition): ResourceRef {
@@ -25,6 +26,8 @@ export function resourceRef(def: KindDefinition): ResourceRef {
 export const FEEDS: ResourceRef = resourceRef(feedKind);
 /** ResourceRef of ThreatIndicator objects. */
 export const THREAT_INDICATORS: ResourceRef = resourceRef(threatIndicatorKind);
+/** ResourceRef of LogScan objects. */
+export const LOG_SCANS: ResourceRef = resourceRef(logScanKind);
 /** ResourceRef of PartnerNode objects. */
 export const PARTNER_NODES: ResourceRef = resourceRef(partnerNodeKind);
 /** ResourceRef of EnforcementPolicy objects. */

@@ -1,0 +1,239 @@
+/**
+ * ByteTable: a read-only open-addressing hash table from byte strings to the integers that name
+ * them, built once over a shared key arena (one Uint8Array holding every key back to back) and
+ * then only read. Lookups take a byte range of any buffer, or a string, and allocate nothing.
+ *
+ * Invariants:
+ * - A key is `arena[starts[id] .. starts[id + 1])`; the table stores only ids and 32-bit hashes
+ *   (8 bytes per slot, side by side, at most 70% load) and a one-byte-per-key filter bit array,
+ *   never a copy of the key.
+ * - With `foldCase`, ASCII A-Z compare equal to a-z (keys must then be stored lower case);
+ *   other bytes compare exactly.
+ * - The hash is computed from the last byte towards the first, so that the hash of every
+ *   suffix of a text falls out of one right-to-left pass (see suffixtable.ts): `hashStep` and
+ *   `HASH_SEED` are exported for that walk.
+ */
+
+/** The starting value of a right-to-left key hash. */
+export const HASH_SEED = 0x811c9dc5 | 0;
+
+/** One step of the right-to-left hash: folds byte `b` (already case-folded) into `h`. */
+export function hashStep(h: number, b: number): number {
+  return Math.imul(h ^ b, 0x01000193);
+}
+
+/** Byte → the byte with ASCII A-Z lower-cased (a table: branch-free in hot loops). */
+export const FOLD: Uint8Array = Uint8Array.from({ length: 256 }, (_, b) => (b >= 65 && b <= 90 ? b | 32 : b));
+
+const IDENTITY: Uint8Array = Uint8Array.from({ length: 256 }, (_, b) => b);
+
+/** Lower-cases an ASCII letter byte; any other byte is returned as is. */
+export function foldByte(b: number): number {
+  return b >= 65 && b <= 90 ? b | 32 : b;
+}
+
+/** The final mixing of a hash, so that nearby hashes spread over the slots (never 0). */
+export function finish(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x7feb352d);
+  return (h ^ (h >>> 15)) | 1; // never 0: 0 marks an empty slot's hash
+}
+
+/** The hash of `buf[start, end)` as the table computes it. */
+export function hashBytes(buf: Uint8Array, start: number, end: number, fold: boolean): number {
+  let h = HASH_SEED;
+  if (fold) for (let i = end - 1; i >= start; i--) h = Math.imul(h ^ (FOLD[buf[i] as number] as number), 0x01000193);
+  else for (let i = end - 1; i >= start; i--) h = Math.imul(h ^ (buf[i] as number), 0x01000193);
+  return h;
+}
+
+function hashString(s: string, fold: boolean): number {
+  let h = HASH_SEED;
+  for (let i = s.length - 1; i >= 0; i--) {
+    const c = s.charCodeAt(i);
+    h = hashStep(h, fold ? foldByte(c) : c);
+  }
+  return h;
+}
+
+/** The smallest power of two with `n` entries at most 70% load (at least 8). */
+function capacityFor(n: number): number {
+  let cap = 8;
+  while (cap * 0.7 < n) cap *= 2;
+  return cap;
+}
+
+/** A read-only hash table of byte-string keys; see the module doc. */
+export class ByteTable {
+  readonly #arena: Uint8Array;
+  readonly #starts: Int32Array;
+  readonly #fold: boolean;
+  readonly #mask: number;
+  /** Two Int32 per slot, side by side (one cache line per probe): the finished hash, then id + 1 (0: empty). */
+  readonly #slots: Int32Array;
+  /**
+   * One bit per possible hash prefix (about 8 bits per key): a name that is not in the table is
+   * usually refused by one read of this small array instead of probing the large slot array.
+   */
+  readonly #filter: Uint8Array;
+  readonly #filterShift: number;
+  readonly size: number;
+  /** The filter bit array (read-only; exposed so hot loops can test it without a call): key hash `fh` may be present only when bit `fh >>> filterShift` is set. */
+  readonly filter: Uint8Array;
+  /** See `filter`. */
+  readonly filterShift: number;
+
+  /**
+   * Builds a table over `arena`/`starts` holding the keys `ids` (`count` of them at most). A key
+   * equal to one already added is skipped: the first id wins, and `size` counts distinct keys.
+   */
+  constructor(arena: Uint8Array, starts: Int32Array, ids: Iterable<number>, count: number, foldCase: boolean) {
+    this.#arena = arena;
+    this.#starts = starts;
+    this.#fold = foldCase;
+    const cap = capacityFor(count);
+    this.#mask = cap - 1;
+    this.#slots = new Int32Array(cap * 2);
+    let bits = 6;
+    while (1 << bits < count * 8) bits++;
+    this.#filter = new Uint8Array(1 << (bits - 3));
+    this.#filterShift = 32 - bits;
+    this.filter = this.#filter;
+    this.filterShift = this.#filterShift;
+    let size = 0;
+    for (const id of ids) if (this.#insert(id)) size++;
+    this.size = size;
+  }
+
+  #insert(id: number): boolean {
+    const start = this.#starts[id] ?? 0;
+    const end = this.#starts[id + 1] ?? 0;
+    const h = finish(hashBytes(this.#arena, start, end, this.#fold));
+    if (this.#probeBytes(this.#arena, start, end, h) >= 0) return false;
+    let slot = h & this.#mask;
+    while (this.#slots[2 * slot + 1] !== 0) slot = (slot + 1) & this.#mask;
+    this.#slots[2 * slot] = h;
+    this.#slots[2 * slot + 1] = id + 1;
+    const f = h >>> this.#filterShift;
+    this.#filter[f >>> 3] = (this.#filter[f >>> 3] ?? 0) | (1 << (f & 7));
+    return true;
+  }
+
+  /** The id whose key equals `buf[start, end)`, or -1. */
+  getBytes(buf: Uint8Array, start: number, end: number): number {
+    return this.#probeBytes(buf, start, end, finish(hashBytes(buf, start, end, this.#fold)));
+  }
+
+  /**
+   * The id whose key equals `buf[start, end)`, given the unfinished right-to-left hash `h` of
+   * that range (as hashStep computed it from HASH_SEED), or -1.
+   */
+  getHashed(buf: Uint8Array, start: number, end: number, h: number): number {
+    return this.#probeBytes(buf, start, end, finish(h));
+  }
+
+  /** The id whose key equals `buf[start, end)`, given its finished hash (see `finish`), or -1. */
+  getFinished(buf: Uint8Array, start: number, end: number, fh: number): number {
+    return this.#probeBytes(buf, start, end, fh);
+  }
+
+  /** The id whose key equals `s` (compared by UTF-16 code unit against the key bytes), or -1. */
+  getString(s: string): number {
+    const h = finish(hashString(s, this.#fold));
+    const slots = this.#slots;
+    for (let slot = h & this.#mask; ; slot = (slot + 1) & this.#mask) {
+      const id = (slots[2 * slot + 1] as number) - 1;
+      if (id < 0) return -1;
+      if (slots[2 * slot] === h && this.#equalsString(id, s)) return id;
+    }
+  }
+
+  #probeBytes(buf: Uint8Array, start: number, end: number, h: number): number {
+    const f = h >>> this.#filterShift;
+    if (((this.#filter[f >>> 3] as number) & (1 << (f & 7))) === 0) return -1;
+    const slots = this.#slots;
+    const mask = this.#mask;
+    for (let slot = h & mask; ; slot = (slot + 1) & mask) {
+      const id = (slots[2 * slot + 1] as number) - 1;
+      if (id < 0) return -1;
+      if (slots[2 * slot] === h && this.#equalsBytes(id, buf, start, end)) return id;
+    }
+  }
+
+  #equalsBytes(id: number, buf: Uint8Array, start: number, end: number): boolean {
+    const ks = this.#starts[id] as number;
+    if ((this.#starts[id + 1] as number) - ks !== end - start) return false;
+    const arena = this.#arena;
+    const fold = this.#fold ? FOLD : IDENTITY;
+    for (let i = 0; i < end - start; i++) if (fold[buf[start + i] as number] !== arena[ks + i]) return false;
+    return true;
+  }
+
+  #equalsString(id: number, s: string): boolean {
+    const ks = this.#starts[id] ?? 0;
+    if ((this.#starts[id + 1] ?? 0) - ks !== s.length) return false;
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if ((this.#fold ? foldByte(c) : c) !== this.#arena[ks + i]) return false;
+    }
+    return true;
+  }
+
+  /** Bytes held by the table's slots and filter (the arena is shared and not counted). */
+  get slotBytes(): number {
+    return this.#slots.byteLength + this.#filter.byteLength;
+  }
+}
+
+/**
+ * A growable arena of keys: append byte strings, then hand `bytes()`/`starts()` to ByteTables.
+ * Strings are stored as Latin-1 (one byte per UTF-16 code unit below 256); callers store ASCII.
+ */
+export class KeyArena {
+  #buf = new Uint8Array(1024);
+  #len = 0;
+  #starts = new Int32Array(256);
+  #count = 0;
+
+  /** Appends `s` and returns its id (ids count up from 0). */
+  add(s: string): number {
+    this.#reserve(s.length);
+    for (let i = 0; i < s.length; i++) this.#buf[this.#len + i] = s.charCodeAt(i) & 0xff;
+    return this.#close(s.length);
+  }
+
+  #reserve(n: number): void {
+    if (this.#len + n > this.#buf.length) {
+      const next = new Uint8Array(Math.max(this.#buf.length * 2, this.#len + n));
+      next.set(this.#buf.subarray(0, this.#len));
+      this.#buf = next;
+    }
+    if (this.#count + 2 > this.#starts.length) {
+      const next = new Int32Array(this.#starts.length * 2);
+      next.set(this.#starts);
+      this.#starts = next;
+    }
+  }
+
+  #close(n: number): number {
+    this.#len += n;
+    this.#count++;
+    this.#starts[this.#count] = this.#len;
+    return this.#count - 1;
+  }
+
+  /** Number of keys. */
+  get count(): number {
+    return this.#count;
+  }
+
+  /** The key bytes, trimmed to size (a copy: the arena can keep growing afterwards). */
+  bytes(): Uint8Array {
+    return this.#buf.slice(0, this.#len);
+  }
+
+  /** Offsets: key `id` is `bytes()[starts[id] .. starts[id + 1])`. */
+  starts(): Int32Array {
+    return this.#starts.slice(0, this.#count + 1);
+  }
+}

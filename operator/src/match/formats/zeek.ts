@@ -1,0 +1,256 @@
+/**
+ * Zeek logs, any path (conn, dns, http, ssl, files, x509...), in both of Zeek's writers:
+ * - TSV (the ASCII writer): `#separator \x09`, `#set_separator`, `#unset_field`, `#path`,
+ *   `#fields` and `#types` header lines, then one record per line. Parsed at the byte level:
+ *   fields are found by scanning for the separator, only the columns that can match are looked
+ *   at, and the scan of a line stops after its last such column (the rest is skipped with a
+ *   native newline search). No string is made per line.
+ * - JSON lines (`LogAscii::use_json`): one object per line with flat dotted keys; `ts` is epoch
+ *   seconds or an ISO 8601 text.
+ * A line starting with '#' is header, '{' is JSON, anything else a TSV record.
+ * Matched columns: addresses (`id.orig_h`, `id.resp_h`, every column typed `addr`, `set[addr]`
+ * or `vector[addr]`), names (`query`, `server_name`, `host`, `answers`, `san.dns`), `host` +
+ * `uri` as a URL, and `md5`/`sha1`/`sha256`.
+ */
+import type { FieldMatcher } from '../fields.ts';
+import type { LogParser, ParseContext } from './parser.ts';
+import { MAX_LINE_BYTES } from './parser.ts';
+
+const NONE = 0;
+const IP = 1;
+const IP_LIST = 2;
+const HOST = 3;
+const HOST_LIST = 4;
+const HASH = 5;
+const TS = 6;
+const HTTP_HOST = 7;
+const URI = 8;
+
+const BY_NAME: Readonly<Record<string, number>> = {
+  ts: TS, 'id.orig_h': IP, 'id.resp_h': IP, tx_hosts: IP_LIST, rx_hosts: IP_LIST,
+  query: HOST, server_name: HOST, answers: HOST_LIST, 'san.dns': HOST_LIST, 'san.ip': IP_LIST,
+  host: HTTP_HOST, uri: URI, md5: HASH, sha1: HASH, sha256: HASH,
+};
+
+const BY_TYPE: Readonly<Record<string, number>> = { addr: IP, 'set[addr]': IP_LIST, 'vector[addr]': IP_LIST };
+
+const NL = 10;
+const DASH = 45;
+
+/** A 32-bit little-endian view of a buffer's bytes (aligned down), for finding separators four bytes at a time. */
+interface WordView { readonly u32: Uint32Array; readonly delta: number }
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+function wordView(buf: Buffer): WordView {
+  const aligned = buf.byteOffset & ~3;
+  if (!LITTLE_ENDIAN) return { u32: new Uint32Array(0), delta: 0 };
+  return { u32: new Uint32Array(buf.buffer, aligned, (buf.byteOffset + buf.length - aligned) >>> 2), delta: buf.byteOffset - aligned };
+}
+
+/**
+ * The position of the next `sep` or newline at or after `i` (the range ends with a newline).
+ * Tests four bytes per step with the "has a zero byte" word trick on `word ^ repeated byte`;
+ * the lowest flagged byte is exact even when a borrow sets a false flag above it.
+ */
+function nextSeparator(buf: Buffer, w: WordView, i: number, sep: number): number {
+  const u32 = w.u32;
+  let p = i + w.delta;
+  while ((p & 3) !== 0) {
+    const b = buf[i];
+    if (b === sep || b === NL) return i;
+    i++;
+    p++;
+  }
+  const sepWord = Math.imul(sep, 0x01010101);
+  for (let k = p >>> 2; k < u32.length; k++) {
+    const v = u32[k] as number;
+    const x = v ^ sepWord;
+    const y = v ^ 0x0a0a0a0a;
+    const m = (((x - 0x01010101) & ~x) | ((y - 0x01010101) & ~y)) & 0x80808080;
+    if (m !== 0) return (k << 2) - w.delta + ((31 - Math.clz32(m & -m)) >>> 3);
+  }
+  i = (u32.length << 2) - w.delta;
+  for (;;) {
+    const b = buf[i];
+    if (b === sep || b === NL) return i;
+    i++;
+  }
+}
+
+/** Parser of Zeek TSV and JSON logs; see the module doc. */
+export class ZeekParser implements LogParser {
+  readonly #ctx: ParseContext;
+  #sep = 9;
+  #setSep = 44;
+  #names: string[] = [];
+  #roles: Uint8Array | undefined;
+  #lastCol = -1;
+  #source = 'zeek';
+
+  constructor(ctx: ParseContext) {
+    this.#ctx = ctx;
+  }
+
+  isHeader(line: string): boolean {
+    return line.startsWith('#');
+  }
+
+  parse(buf: Buffer, start: number, end: number): void {
+    const words = wordView(buf);
+    let pos = start;
+    while (pos < end) {
+      const first = buf[pos];
+      pos = first === 35 || first === 123 || this.#roles === undefined || first === NL || buf[end - 1] !== NL ? this.#slowLine(buf, pos, end) : this.#tsvLine(buf, words, pos);
+    }
+  }
+
+  /** One TSV record at `pos` (the range ends with a newline); returns the start of the next line. */
+  #tsvLine(buf: Buffer, words: WordView, pos: number): number {
+    const ctx = this.#ctx;
+    const f = ctx.fields;
+    const roles = this.#roles as Uint8Array;
+    const last = this.#lastCol;
+    const sep = this.#sep;
+    ctx.stats.lines++;
+    f.begin();
+    let col = 0;
+    let fs = pos;
+    let i: number;
+    let tsS = -1, tsE = -1, hostS = -1, hostE = -1, uriS = -1, uriE = -1;
+    for (;;) {
+      i = nextSeparator(buf, words, fs, sep);
+      const r = roles[col] as number;
+      if (r !== NONE && !(i - fs === 1 && buf[fs] === DASH)) {
+        if (r === IP) f.ipBytes(buf, fs, i);
+        else if (r === HOST) f.hostBytes(buf, fs, i);
+        else if (r === TS) { tsS = fs; tsE = i; }
+        else if (r === HTTP_HOST) { f.hostBytes(buf, fs, i); hostS = fs; hostE = i; }
+        else if (r === URI) { uriS = fs; uriE = i; }
+        else this.#listOrHash(f, r, buf, fs, i);
+      }
+      if (buf[i] === NL || col === last) break;
+      col++;
+      fs = i + 1;
+    }
+    const nl = buf[i] === NL ? i : buf.indexOf(NL, i);
+    if (col < last) ctx.stats.reject('missing-fields', () => buf.toString('latin1', pos, nl));
+    else if (nl - pos > MAX_LINE_BYTES) ctx.stats.reject('line-too-long', () => buf.toString('latin1', pos, pos + 100));
+    else {
+      if (hostS >= 0 && uriS >= 0 && f.snap.hasUrls && f.snap.urlHost(buf, hostS, hostE)) f.hostAndTarget(buf.toString('latin1', hostS, hostE), buf.toString('latin1', uriS, uriE));
+      if (f.hits > 0) this.#commit(buf, pos, nl, tsS, tsE);
+    }
+    return nl + 1;
+  }
+
+  #listOrHash(f: FieldMatcher, r: number, buf: Buffer, s: number, e: number): void {
+    if (r === HASH) f.hashBytes(buf, s, e);
+    else if (r === IP_LIST || r === HOST_LIST) f.hostListBytes(buf, s, e, this.#setSep);
+  }
+
+  #commit(buf: Buffer, pos: number, nl: number, tsS: number, tsE: number): void {
+    const ts = tsS < 0 ? NaN : Number(buf.toString('latin1', tsS, tsE)) * 1000;
+    if (!Number.isFinite(ts)) {
+      this.#ctx.stats.reject('bad-timestamp', () => buf.toString('latin1', pos, nl));
+      return;
+    }
+    const f = this.#ctx.fields;
+    this.#ctx.tally.record(f.snap, f.ids, f.hits, ts, this.#source);
+  }
+
+  /** A header, JSON or empty line, or a record before any #fields header. */
+  #slowLine(buf: Buffer, pos: number, end: number): number {
+    let nl = buf.indexOf(NL, pos);
+    if (nl < 0 || nl > end) nl = end;
+    const stats = this.#ctx.stats;
+    stats.lines++;
+    const first = buf[pos];
+    if (nl - pos > MAX_LINE_BYTES) stats.reject('line-too-long', () => buf.toString('latin1', pos, pos + 100));
+    else if (first === 35) this.#header(buf.toString('utf8', pos, nl).replace(/\r$/, ''));
+    else if (first === 123) this.#json(buf.toString('utf8', pos, nl));
+    else if (nl > pos && !(nl === pos + 1 && first === 13)) stats.reject('no-fields-header', () => buf.toString('latin1', pos, nl));
+    return nl + 1;
+  }
+
+  #header(line: string): void {
+    if (line.startsWith('#separator ')) {
+      this.#sep = unescapeByte(line.slice(11)) ?? 9;
+      return;
+    }
+    const parts = line.split(String.fromCharCode(this.#sep));
+    const key = parts[0];
+    if (key === '#set_separator') this.#setSep = (parts[1] ?? ',').charCodeAt(0);
+    else if (key === '#path') this.#source = `zeek:${parts[1] ?? ''}`;
+    else if (key === '#fields') this.#setFields(parts.slice(1), []);
+    else if (key === '#types') this.#setFields(this.#names, parts.slice(1));
+  }
+
+  #setFields(names: string[], types: readonly string[]): void {
+    this.#names = names;
+    const roles = new Uint8Array(names.length + 1);
+    let last = -1;
+    names.forEach((n, k) => {
+      roles[k] = BY_NAME[n] ?? BY_TYPE[types[k] ?? ''] ?? NONE;
+      if (roles[k] !== NONE) last = k;
+    });
+    this.#roles = roles;
+    this.#lastCol = last;
+  }
+
+  #json(line: string): void {
+    let rec: unknown;
+    try {
+      rec = JSON.parse(line);
+    } catch {
+      this.#ctx.stats.reject('invalid-json', () => line);
+      return;
+    }
+    if (typeof rec !== 'object' || rec === null || Array.isArray(rec)) {
+      this.#ctx.stats.reject('invalid-json', () => line);
+      return;
+    }
+    zeekJsonRecord(this.#ctx, rec as Record<string, unknown>, line);
+  }
+}
+
+/** Matches the fields of one Zeek JSON record and commits its hits. */
+function zeekJsonRecord(ctx: ParseContext, rec: Record<string, unknown>, line: string): void {
+  const f = ctx.fields;
+  f.begin();
+  for (const [k, v] of Object.entries(rec)) {
+    const r = BY_NAME[k];
+    if (r === undefined || r === TS || r === URI) continue;
+    for (const s of strings(v)) {
+      if (r === IP || r === IP_LIST) f.ipText(s);
+      else if (r === HASH) f.hashText(s);
+      else f.hostText(s);
+    }
+  }
+  if (typeof rec['host'] === 'string' && typeof rec['uri'] === 'string') f.hostAndTarget(rec['host'], rec['uri']);
+  if (f.hits === 0) return;
+  const ts = timeOf(rec['ts']);
+  if (!Number.isFinite(ts)) {
+    ctx.stats.reject('bad-timestamp', () => line);
+    return;
+  }
+  const path = typeof rec['_path'] === 'string' ? `zeek:${rec['_path']}` : 'zeek';
+  ctx.tally.record(f.snap, f.ids, f.hits, ts, path);
+}
+
+function strings(v: unknown): string[] {
+  if (typeof v === 'string') return [v];
+  return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+}
+
+/** Milliseconds of a Zeek JSON `ts`: epoch seconds, or an ISO 8601 text. */
+export function timeOf(v: unknown): number {
+  if (typeof v === 'number') return v * 1000;
+  return typeof v === 'string' ? Date.parse(v) : NaN;
+}
+
+/** The byte a Zeek header escape such as `\x09` names, or undefined. */
+function unescapeByte(s: string): number | undefined {
+  const m = /^\\x([0-9a-fA-F]{2})$/.exec(s.trim());
+  if (m !== null) return parseInt(m[1] ?? '', 16);
+  return s.length === 1 ? s.charCodeAt(0) : undefined;
+}

@@ -1,0 +1,135 @@
+/**
+ * Where log bytes come from: local files (a PVC or host path), HTTP(S) URLs and S3-compatible
+ * object storage, each readable whole or as a byte range, and the line-boundary rule that makes
+ * byte ranges into shards: a shard [start, end) owns exactly the lines whose first byte lies in
+ * it, so consecutive shards cover every line once, whatever the byte offsets.
+ */
+import { createReadStream } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fetchUrl, type Credentials } from '../feeds/fetch.ts';
+import { FeedError } from '../feeds/types.ts';
+import { ScanError } from './errors.ts';
+import { S3Client, type S3Config } from './s3.ts';
+
+/** One readable input. */
+export type LogLocation =
+  | { readonly kind: 'file'; readonly path: string }
+  | { readonly kind: 'http'; readonly url: string; readonly credentials?: Credentials | undefined }
+  | { readonly kind: 's3'; readonly s3: S3Config; readonly bucket: string; readonly key: string };
+
+/** A byte range [start, end); `end` undefined means to the end of the input. */
+export interface ByteRange {
+  readonly start: number;
+  readonly end?: number | undefined;
+}
+
+const NL = 10;
+const READ_CHUNK = 1 << 20;
+
+/** A short human name of a location (never credentials). */
+export function describe(loc: LogLocation): string {
+  if (loc.kind === 'file') return loc.path;
+  if (loc.kind === 's3') return `s3://${loc.bucket}/${loc.key}`;
+  const u = new URL(loc.url);
+  u.username = '';
+  u.password = '';
+  return u.toString();
+}
+
+/** The raw bytes of `loc` from `range.start` (inclusive) to `range.end` (exclusive) or the end. */
+export async function* openRaw(loc: LogLocation, range: ByteRange = { start: 0 }): AsyncGenerator<Buffer> {
+  if (loc.kind === 'file') {
+    const end = range.end === undefined ? undefined : range.end - 1;
+    if (end !== undefined && end < range.start) return;
+    try {
+      for await (const c of createReadStream(loc.path, { start: range.start, end, highWaterMark: READ_CHUNK })) yield c as Buffer;
+    } catch (err) {
+      throw new ScanError('unreadable', `cannot read ${loc.path}: ${(err as Error).message}`);
+    }
+    return;
+  }
+  if (loc.kind === 's3') {
+    yield* new S3Client(loc.s3).get(loc.bucket, loc.key, range.start === 0 && range.end === undefined ? undefined : range);
+    return;
+  }
+  yield* httpBytes(loc, range);
+}
+
+async function* httpBytes(loc: Extract<LogLocation, { kind: 'http' }>, range: ByteRange): AsyncGenerator<Buffer> {
+  const whole = range.start === 0 && range.end === undefined;
+  const headers: Record<string, string> = whole ? {} : { range: `bytes=${range.start}-${range.end === undefined ? '' : range.end - 1}` };
+  try {
+    const r = await fetchUrl(loc.url, { credentials: loc.credentials, headers, unpack: false, maxBytes: Number.MAX_SAFE_INTEGER, maxDecompressedBytes: Number.MAX_SAFE_INTEGER, timeoutMs: 24 * 3_600_000 });
+    if (r.status !== 'ok') throw new ScanError('http-status', `${describe(loc)} answered 304 to an unconditional GET`);
+    if (!whole && r.header('content-range') === undefined) throw new ScanError('http-status', `${describe(loc)} ignored the Range request (no Content-Range): the server cannot serve shards; scan it as one shard`);
+    yield* r.body;
+  } catch (err) {
+    if (err instanceof FeedError) throw new ScanError(err.code === 'truncated' ? 'truncated' : 'http-status', `${describe(loc)}: ${err.message}`);
+    throw err;
+  }
+}
+
+/** The size of `loc` in bytes, when the source can tell. */
+export async function sizeOf(loc: LogLocation): Promise<number | undefined> {
+  if (loc.kind === 'file') return (await statFile(loc.path)).size;
+  if (loc.kind === 's3') return new S3Client(loc.s3).size(loc.bucket, loc.key);
+  return undefined;
+}
+
+async function statFile(path: string): Promise<{ size: number; dir: boolean }> {
+  try {
+    const st = await stat(path);
+    return { size: st.size, dir: st.isDirectory() };
+  } catch (err) {
+    throw new ScanError('unreadable', `cannot read ${path}: ${(err as Error).message}; check the path (a file or a directory of log files)`);
+  }
+}
+
+/** The inputs a source names: a file, every file of a directory, or every object under an S3 prefix; in name order. */
+export async function expand(loc: LogLocation, s3Prefix?: string): Promise<Array<{ loc: LogLocation; size: number | undefined }>> {
+  if (loc.kind === 'file') {
+    const st = await statFile(loc.path);
+    if (!st.dir) return [{ loc, size: st.size }];
+    const names = (await readdir(loc.path, { withFileTypes: true })).filter((d) => d.isFile() && !d.name.startsWith('.')).map((d) => d.name).sort();
+    return Promise.all(names.map(async (n) => ({ loc: { kind: 'file' as const, path: join(loc.path, n) }, size: (await statFile(join(loc.path, n))).size })));
+  }
+  if (loc.kind === 's3' && s3Prefix !== undefined) {
+    const objects = await new S3Client(loc.s3).list(loc.bucket, s3Prefix);
+    return objects.filter((o) => !o.key.endsWith('/')).map((o) => ({ loc: { ...loc, key: o.key }, size: o.size }));
+  }
+  return [{ loc, size: await sizeOf(loc) }];
+}
+
+/**
+ * The bytes of the lines that start inside `range` of an uncompressed input: reads from one byte
+ * before `range.start` and drops everything up to the first newline at or after it (that line
+ * belongs to the previous shard), then stops after the first newline at or after `range.end - 1`.
+ */
+export async function* lineRange(raw: (from: number) => AsyncIterable<Buffer>, range: ByteRange): AsyncGenerator<Buffer> {
+  const from = range.start > 0 ? range.start - 1 : 0;
+  let pos = from;
+  let skipping = range.start > 0;
+  for await (let chunk of raw(from)) {
+    if (skipping) {
+      const nl = chunk.indexOf(NL);
+      if (nl < 0) {
+        pos += chunk.length;
+        continue;
+      }
+      skipping = false;
+      pos += nl + 1;
+      chunk = chunk.subarray(nl + 1);
+      if (range.end !== undefined && pos >= range.end) return;
+    }
+    if (range.end !== undefined && pos + chunk.length >= range.end) {
+      const nl = chunk.indexOf(NL, Math.max(0, range.end - 1 - pos));
+      if (nl >= 0) {
+        yield chunk.subarray(0, nl + 1);
+        return;
+      }
+    }
+    pos += chunk.length;
+    if (chunk.length > 0) yield chunk;
+  }
+}
