@@ -85,3 +85,22 @@ export function renderHtml(d: ReportDocument): string {
     '</tbody></table>', '</body></html>', '',
   ].join('\n');
 }
+
+/** What a report document adds to a summary outcome. */
+export interface DocumentMeta {
+  /** namespace/name of the ThreatReport; empty for ad-hoc runs. */
+  readonly report: string;
+  readonly createdAt: Date;
+  readonly tlp: Tlp;
+}
+
+/** The stored document of a written summary. */
+export function documentOf(o: { readonly summary: Summary; readonly trends: Trends; readonly offered: readonly Candidate[]; readonly model: string | undefined; readonly fallbackReason: string | undefined; readonly attempts: readonly AttemptRecord[] }, meta: DocumentMeta): ReportDocument {
+  const cited = new Set(o.summary.citations);
+  return {
+    id: reportId(meta.report, meta.createdAt), report: meta.report, createdAt: meta.createdAt.toISOString(), since: o.trends.since, until: o.trends.until, tlp: meta.tlp,
+    summary: o.summary, model: o.summary.generator === 'model' || o.fallbackReason !== undefined ? o.model : undefined, fallbackReason: o.fallbackReason, attempts: o.attempts,
+    cited: o.offered.filter((c) => cited.has(c.digest)).map((c) => ({ digest: c.digest, type: c.type, value: c.value, tlp: c.tlp, sightings: c.sightings, state: c.state })),
+    trends: o.trends,
+  };
+}
