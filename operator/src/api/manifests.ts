@@ -24,7 +24,7 @@ type Manifest = Record<string, unknown>;
  * in-process executor and the partner exchange edge use, nothing else.
  */
 export function operatorClusterRole(name = OPERATOR_NAME): Manifest {
-  const kinds = ['feeds', 'threatindicators', 'partnernodes'];
+  const kinds = ['feeds', 'threatindicators', 'partnernodes', 'threatreports'];
   return {
     apiVersion: 'rbac.authorization.k8s.io/v1',
     kind: 'ClusterRole',
@@ -40,6 +40,8 @@ export function operatorClusterRole(name = OPERATOR_NAME): Manifest {
       { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
       { apiGroups: [''], resources: ['secrets'], verbs: ['get'] },
       { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'watch'] },
+      // The ThreatReport controller keeps the latest report in a ConfigMap it owns.
+      { apiGroups: [''], resources: ['configmaps'], verbs: ['create', 'update', 'patch'] },
     ],
   };
 }
@@ -131,7 +133,7 @@ export function analystClusterRole(name = ANALYST_NAME): Manifest {
     kind: 'ClusterRole',
     metadata: { name },
     rules: [
-      { apiGroups: [GROUP], resources: ['feeds', 'threatindicators', 'partnernodes'], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: [GROUP], resources: ['feeds', 'threatindicators', 'partnernodes', 'threatreports'], verbs: ['get', 'list', 'watch'] },
       { apiGroups: [GROUP], resources: ['threatindicators'], verbs: ['patch'] },
     ],
   };

@@ -179,3 +179,61 @@ export interface PartnerNode extends KubeObject {
   spec: PartnerNodeSpec;
   status?: PartnerNodeStatus;
 }
+
+/** Structured-output form of a ThreatReport's model requests. */
+export type ResponseFormat = 'auto' | 'json_schema' | 'json_object';
+
+/** The model endpoint of a ThreatReport. */
+export interface ThreatReportModel {
+  baseUrl: string;
+  model: string;
+  apiKeySecretRef?: { name: string; key?: string };
+  maxTlp?: Tlp;
+  timeoutSeconds?: number;
+  maxTokens?: number;
+  responseFormat?: ResponseFormat;
+  citationEnum?: boolean;
+  regenerations?: number;
+}
+
+/** A ThreatReport's spec. */
+export interface ThreatReportSpec {
+  schedule: string;
+  window?: string;
+  audience: { maxTlp: Tlp };
+  model?: ThreatReportModel;
+  selection?: { tokenBudget?: number; maxIndicators?: number };
+  configMapName?: string;
+  suspend?: boolean;
+}
+
+/** One run of a ThreatReport as its status records it. */
+export interface ThreatReportRun {
+  reportId?: string;
+  startTime?: string;
+  completionTime?: string;
+  outcome?: 'Succeeded' | 'Failed';
+  generator?: 'model' | 'extractive';
+  headline?: string;
+  citations?: number;
+  offered?: number;
+  attempts?: number;
+  fallbackReason?: string;
+  message?: string;
+}
+
+/** A ThreatReport's status. */
+export interface ThreatReportStatus {
+  lastRun?: ThreatReportRun;
+  nextRun?: string;
+  consecutiveFailures?: number;
+  configMap?: string;
+  conditions?: Condition[];
+  observedGeneration?: number;
+}
+
+/** A ThreatReport object. */
+export interface ThreatReport extends KubeObject {
+  spec: ThreatReportSpec;
+  status?: ThreatReportStatus;
+}

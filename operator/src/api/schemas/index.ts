@@ -1,5 +1,5 @@
 /**
- * The three ThreatMesh kinds, their CustomResourceDefinition manifests and their resource refs.
+ * The ThreatMesh kinds, their CustomResourceDefinition manifests and their resource refs.
  * This is the single source of truth: `npm run generate` writes crds/ from it and validate.ts
  * compiles the same schemas with ajv.
  */
@@ -8,12 +8,13 @@ import { CATEGORY, GROUP, VERSION, type KindDefinition } from './common.ts';
 import { feedKind } from './feed.ts';
 import { partnerNodeKind } from './partnernode.ts';
 import { threatIndicatorKind } from './threatindicator.ts';
+import { threatReportKind } from './threatreport.ts';
 
-export { feedKind, partnerNodeKind, threatIndicatorKind };
+export { feedKind, partnerNodeKind, threatIndicatorKind, threatReportKind };
 export { API_VERSION, GROUP, VERSION } from './common.ts';
 
 /** Every kind, in the order the CRD files are written. */
-export const KINDS: readonly KindDefinition[] = [feedKind, threatIndicatorKind, partnerNodeKind];
+export const KINDS: readonly KindDefinition[] = [feedKind, threatIndicatorKind, partnerNodeKind, threatReportKind];
 
 /** The ResourceRef the clients use for a kind. */
 export function resourceRef(def: KindDefinition): ResourceRef {
@@ -26,6 +27,8 @@ export const FEEDS: ResourceRef = resourceRef(feedKind);
 export const THREAT_INDICATORS: ResourceRef = resourceRef(threatIndicatorKind);
 /** ResourceRef of PartnerNode objects. */
 export const PARTNER_NODES: ResourceRef = resourceRef(partnerNodeKind);
+/** ResourceRef of ThreatReport objects. */
+export const THREAT_REPORTS: ResourceRef = resourceRef(threatReportKind);
 
 /** The apiextensions.k8s.io/v1 CustomResourceDefinition of a kind: namespaced, status subresource, category threatmesh. */
 export function crdManifest(def: KindDefinition): Record<string, unknown> {
