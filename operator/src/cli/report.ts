@@ -10,18 +10,24 @@
 import { readFile } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import { MongoClient, type Db } from 'mongodb';
+import type { OperatorParts } from '../controllers/setup.ts';
+import { threatReportRunnable } from '../controllers/threatreport-runnable.ts';
 import type { Logger } from '../log.ts';
 import { MemoryAnswerCache } from '../report/cache.ts';
+import { ReportMetrics } from '../report/metrics.ts';
 import { OpenAiChatModel, type ModelEndpoint } from '../report/model.ts';
 import { parseSince, windowEnding } from '../report/period.ts';
 import { clusterRejections, type RejectionSource } from '../report/rejections.ts';
 import { documentOf, renderMarkdown } from '../report/render.ts';
 import { PartnerData } from '../report/source.ts';
 import { summarize } from '../report/summarize.ts';
+import { ReportService } from '../report/service.ts';
 import { renderTrendsText } from '../report/table.ts';
 import { parseTlp } from '../report/tlp.ts';
+import type { KubeClient } from '../runtime/client.ts';
 import { KubeHttpClient } from '../runtime/kube.ts';
 import { loadKubeconfig } from '../runtime/kubeconfig.ts';
+import type { Runnable } from '../runtime/manager.ts';
 import type { CliEnv } from './env.ts';
 import { EXCHANGE_DEFAULTS } from './exchangeflags.ts';
 
@@ -140,4 +146,15 @@ export function registerReport(program: Command, env: CliEnv, log: Logger): void
       const json = { ...out.summary, model: doc.model ?? null, fallbackReason: out.fallbackReason ?? null, maxTlp: audience, since: doc.since, until: doc.until, attempts: out.attempts, cited: doc.cited };
       env.stdout.write(flags.json ? JSON.stringify(json) + '\n' : renderMarkdown(doc));
     });
+}
+
+/**
+ * The operator's ThreatReport controller over the partner's MongoDB (the exchange's database),
+ * with the report gauges on the operator's registry and rejections from the exchange namespace.
+ */
+export function reportsRunnable(settings: { readonly mongodbUri: string; readonly database: string; readonly namespace: string }, deps: { readonly client: KubeClient; readonly log: Logger }, parts: OperatorParts): Runnable {
+  const mongo = new MongoClient(settings.mongodbUri, { serverSelectionTimeoutMS: 15_000 });
+  const metrics = new ReportMetrics(parts.metrics.registry);
+  const generator = new ReportService({ db: mongo.db(settings.database), log: deps.log.child({ component: 'report' }), metrics, rejections: clusterRejections(deps.client, settings.namespace) });
+  return threatReportRunnable({ client: deps.client, log: deps.log, metrics: parts.metrics, generator, namespace: settings.namespace, onStop: () => mongo.close() });
 }
