@@ -94,6 +94,8 @@ test('a fallback to the extractive summary shows as Degraded ModelFallback', asy
   assert.match(degraded?.message ?? '', /grounding: 3 answer\(s\) refused/);
 });
 
+const ready = (tr: ThreatReport | undefined): string | undefined => tr?.status?.conditions?.find((c) => c.type === 'Ready')?.reason;
+
 test('invalid specs are terminal; suspended reports write nothing; deleted ones are forgotten', async () => {
   const bad = setup({ schedule: '0 7 * *' });
   await assert.rejects(bad.step(), (e: unknown) => e instanceof TerminalError && /spec.schedule: cron "0 7 \* \*" has 4 fields/.test(e.message));
@@ -102,7 +104,7 @@ test('invalid specs are terminal; suspended reports write nothing; deleted ones 
   const suspended = setup({ suspend: true });
   await suspended.step();
   assert.equal(suspended.gen.runs.length, 0);
-  assert.equal(suspended.current()?.status?.conditions?.find((c) => c.type === 'Ready')?.reason, REASON.Suspended);
+  assert.equal(ready(suspended.current()), REASON.Suspended);
   await suspended.r.reconcile(suspended.ctx, 'tm/weekly', undefined);
   assert.deepEqual(suspended.gen.forgotten, ['tm/weekly']);
 });
