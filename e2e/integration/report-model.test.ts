@@ -102,7 +102,7 @@ test('auto format: a 4xx to json_schema switches to json_object with the schema,
   assert.deepEqual(seen[0]?.['response_format'], { type: 'json_schema', json_schema: { name: 'executive_summary', strict: true, schema: { type: 'object' } } });
   assert.deepEqual(seen[1]?.['response_format'], { type: 'json_object', schema: { type: 'object' } });
   assert.equal(seen[1]?.['max_tokens'], 16);
-  const tokens = Object.fromEntries((await metrics.tokens.get()).values.map((v) => [v.labels.kind, v.value]));
+  const tokens: Record<string, number> = Object.fromEntries((await metrics.tokens.get()).values.map((v) => [String(v.labels.kind), v.value] as const));
   assert.deepEqual(tokens, { prompt: 22, completion: 14 });
 });
 
