@@ -68,14 +68,18 @@ async function tail(path: string): Promise<string> {
   return (await readFile(path, 'utf8').catch(() => '')).split('\n').slice(-40).join('\n');
 }
 
-/** Builds if needed, starts the server on a free loopback port and waits until it answers. */
+/**
+ * Builds if needed, starts the server on a free loopback port and waits until it answers. One
+ * thread: on a shared 2-core machine llama.cpp's spinning worker threads slow down 10-20x when
+ * other processes hold the cores (measured 18-30 s instead of 1.4 s for 16 tokens at load 14).
+ */
 export async function startLlm(opts: { readonly cacheDir: string; readonly contextTokens?: number; readonly readyTimeoutMs?: number }): Promise<LlmServer> {
   const { python, model } = await ensureLlm(opts.cacheDir);
   const dir = await mkdtemp(join(tmpdir(), 'threatmesh-llm-'));
   const logPath = join(dir, 'server.log');
   const port = await freePort();
   const log = createWriteStream(logPath);
-  const proc = spawn(python, ['-m', 'llama_cpp.server', '--model', model, '--model_alias', TEST_MODEL, '--host', '127.0.0.1', '--port', String(port), '--n_ctx', String(opts.contextTokens ?? 4096), '--n_threads', '2'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(python, ['-m', 'llama_cpp.server', '--model', model, '--model_alias', TEST_MODEL, '--host', '127.0.0.1', '--port', String(port), '--n_ctx', String(opts.contextTokens ?? 4096), '--n_threads', '1', '--n_threads_batch', '1'], { stdio: ['ignore', 'pipe', 'pipe'] });
   proc.stdout?.pipe(log);
   proc.stderr?.pipe(log);
   const kill = (): void => { if (proc.exitCode === null) proc.kill('SIGKILL'); };

@@ -63,7 +63,8 @@ test('the real server refuses json_schema; the client switches to json_object wi
   t.diagnostic(`16-token answer: ${Date.now() - started} ms wall, ${reply.latencyMs} ms for the accepted request, ${reply.promptTokens} prompt + ${reply.completionTokens} completion tokens`);
   const chat = rec.seen.filter((s) => s.path.endsWith('/chat/completions'));
   assert.equal((JSON.parse(chat[0]?.body ?? '{}') as { response_format: { type: string } }).response_format.type, 'json_schema');
-  assert.ok((chat[0]?.status ?? 0) >= 400 && (chat[0]?.status ?? 0) < 500, `json_schema answered ${chat[0]?.status}: ${chat[0]?.response.slice(0, 200)}`);
+  // llama-cpp-python answers its request-validation error with 500, naming response_format.
+  assert.ok((chat[0]?.status ?? 0) >= 400 && /response_format/.test(chat[0]?.response ?? ''), `json_schema answered ${chat[0]?.status}: ${chat[0]?.response.slice(0, 200)}`);
   assert.deepEqual((JSON.parse(chat[1]?.body ?? '{}') as { response_format: unknown }).response_format, { type: 'json_object', schema });
   assert.equal(chat[1]?.status, 200);
   assert.equal(reply.format, 'json_object');
@@ -86,7 +87,7 @@ test('an AMBER indicator never reaches a request to an endpoint cleared for GREE
     assert.ok(!s.body.includes('tm/private'), 'nor its feed');
     assert.ok(s.body.includes(c2.digest), 'the GREEN indicator is offered');
   }
-  assert.deepEqual(out.offered.map((c) => c.digest).sort(), [c2.digest, phish.digest].sort());
+  if (out.summary.generator === 'model') assert.deepEqual(out.offered.map((c) => c.digest).sort(), [c2.digest, phish.digest].sort());
   // The model saw GREEN and below; the extractive fallback writes for the AMBER audience itself.
   const citable = out.summary.generator === 'model' ? [c2.digest, phish.digest] : [c2.digest, phish.digest, amber.digest];
   assert.ok(out.summary.citations.length > 0);

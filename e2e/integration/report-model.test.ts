@@ -106,6 +106,19 @@ test('auto format: a 4xx to json_schema switches to json_object with the schema,
   assert.deepEqual(tokens, { prompt: 22, completion: 14 });
 });
 
+test('auto format: a 500 whose message names response_format (llama-cpp-python\'s validation error) also switches; a plain 500 does not', async () => {
+  script = [err(500, "1 validation error: ('body', 'response_format', 'type') Input should be 'text' or 'json_object'"), ok()];
+  seen = [];
+  const { model } = client({ responseFormat: 'auto' });
+  assert.equal((await model.complete(req)).format, 'json_object');
+  assert.equal(seen.length, 2);
+  script = [err(500, 'out of memory'), ok()];
+  seen = [];
+  const other = client({ responseFormat: 'auto' });
+  assert.equal((await other.model.complete(req)).format, 'json_schema');
+  assert.deepEqual(seen.map((b) => (b['response_format'] as { type: string }).type), ['json_schema', 'json_schema']);
+});
+
 test('a fixed json_schema format does not switch: the 4xx is the caller\'s answer', async () => {
   script = [err(400, 'unsupported')];
   seen = [];

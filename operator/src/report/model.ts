@@ -3,7 +3,7 @@
  * package. Structured output in both forms servers take: OpenAI's
  * `response_format: {type: "json_schema", json_schema: {name, strict, schema}}`, and the
  * `{type: "json_object", schema}` form of llama-cpp-python's server, which refuses the first
- * (a 4xx answer to json_schema switches this client to json_object for good). The package's own
+ * (a refusal of json_schema, see #switchFormat, switches this client to json_object for good). The package's own
  * retries are off: this client retries timeouts, lost connections, 429 and 5xx itself, with
  * backoff, so every try is counted in the metrics with its latency and tokens.
  */
@@ -143,10 +143,15 @@ export class OpenAiChatModel implements ChatModel {
     }
   }
 
-  /** On a 4xx answer to json_schema in auto mode, use json_object from now on. */
+  /**
+   * In auto mode, after a refused json_schema request, use json_object from now on. Refused means
+   * a 4xx (other than 401/403/404/429), or any error status whose message names response_format
+   * or json_schema: llama-cpp-python's server answers 500 with its request-validation error.
+   */
   #switchFormat(f: Failure): boolean {
-    if (this.#format !== 'json_schema' || (this.#endpoint.responseFormat ?? 'auto') !== 'auto' || f.kind !== 'client') return false;
-    if (f.status === 401 || f.status === 403 || f.status === 404) return false;
+    if (this.#format !== 'json_schema' || (this.#endpoint.responseFormat ?? 'auto') !== 'auto' || f.status === undefined) return false;
+    const namesFormat = /response_format|json_schema/i.test(f.message);
+    if (!namesFormat && (f.kind !== 'client' || [401, 403, 404].includes(f.status))) return false;
     this.#deps.log?.info('the model endpoint refused response_format json_schema; using json_object with a schema', { model: this.name, status: f.status });
     this.#format = 'json_object';
     return true;
