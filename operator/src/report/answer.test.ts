@@ -38,3 +38,16 @@ test('the schema puts the headline first (grammar-constrained servers emit membe
   assert.deepEqual(Object.keys(s.properties), ['headline', 'keyThreats', 'trends', 'recommendedActions']);
   assert.match(JSON.stringify(s.properties['keyThreats']), new RegExp(`"citations":\\{"type":"array","items":\\{"type":"string","enum":\\["${D1}"\\]\\}`));
 });
+
+test('fitLimits: the longest possible answer fits max_tokens, shrinking from the defaults', async () => {
+  const { fitLimits, worstCaseTokens } = await import('./answer.ts');
+  const cases: Array<[number, Partial<typeof DEFAULT_LIMITS>]> = [
+    [5000, DEFAULT_LIMITS], [800, { threats: 3, citations: 3 }], [400, { threats: 3, citations: 1 }], [320, { threats: 2, citations: 1, sentences: 1 }], [200, { threats: 1, citations: 1 }],
+  ];
+  for (const [maxTokens, want] of cases) {
+    const l = fitLimits(maxTokens);
+    assert.ok(worstCaseTokens(l) <= maxTokens, `${maxTokens}: ${worstCaseTokens(l)}`);
+    for (const [k, v] of Object.entries(want)) assert.equal(l[k as keyof typeof l], v, `${maxTokens}: ${k}`);
+    for (const k of Object.keys(l) as Array<keyof typeof l>) assert.ok(l[k] <= DEFAULT_LIMITS[k] && l[k] >= 1, `${maxTokens}: ${k} within bounds`);
+  }
+});

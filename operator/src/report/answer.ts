@@ -25,6 +25,35 @@ export interface AnswerLimits {
 /** The default {@link AnswerLimits}. */
 export const DEFAULT_LIMITS: AnswerLimits = { headline: 160, threats: 3, title: 160, citations: 3, sentences: 3, sentence: 200 };
 
+/** Tokens one citation (a 64-hex digest in JSON) costs at most with common BPE tokenizers. */
+const CITATION_TOKENS = 45;
+/** JSON punctuation and member names of a whole answer. */
+const SYNTAX_TOKENS = 60;
+
+/** The most tokens an answer within `l` can take (text at one token per 3 characters). */
+export function worstCaseTokens(l: AnswerLimits): number {
+  const chars = l.headline + l.threats * l.title + 2 * l.sentences * l.sentence;
+  return Math.ceil(chars / 3) + l.threats * l.citations * CITATION_TOKENS + SYNTAX_TOKENS;
+}
+
+const SHRINK: ReadonlyArray<[keyof AnswerLimits, number, number]> = [
+  ['sentence', 100, 20], ['sentences', 1, 1], ['citations', 1, 1], ['title', 80, 20], ['threats', 2, 1], ['headline', 100, 20],
+  ['sentence', 60, 20], ['title', 50, 10], ['threats', 1, 1], ['headline', 60, 20],
+];
+
+/**
+ * Limits no larger than `limits` whose longest answer fits `maxTokens`, so a grammar-constrained
+ * model is never cut off mid-string (an answer cut at max_tokens is not JSON). Shrinks sentence
+ * lengths and counts first, then citations, titles, threats and the headline, to a floor.
+ */
+export function fitLimits(maxTokens: number, limits: AnswerLimits = DEFAULT_LIMITS): AnswerLimits {
+  const l: { -readonly [K in keyof AnswerLimits]: number } = { ...limits };
+  for (const [key, floor, step] of SHRINK) {
+    while (worstCaseTokens(l) > maxTokens && l[key] - step >= floor) l[key] -= step;
+  }
+  return l;
+}
+
 /** One key threat: a short title and the digests of the indicators it is about. */
 export interface KeyThreat {
   readonly title: string;

@@ -1,6 +1,6 @@
 /**
  * The answer cache, keyed by a hash of everything that shapes an answer: endpoint, model,
- * messages, schema, token limit and temperature. Only answers that passed validation and the
+ * messages, schema, token limit, temperature and seed. Only answers that passed validation and the
  * grounding check are stored, so a refused answer is never served again. One in-memory
  * implementation here; report/store.ts keeps one in MongoDB for the operator.
  */
@@ -15,7 +15,7 @@ export interface AnswerCache {
 
 /** The sha256 (hex) of a request to the model `scope` (endpoint and model). */
 export function inputHash(scope: string, req: ModelRequest): string {
-  return createHash('sha256').update(JSON.stringify([scope, req.messages, req.schema, req.maxTokens, req.temperature])).digest('hex');
+  return createHash('sha256').update(JSON.stringify([scope, req.messages, req.schema, req.maxTokens, req.temperature, req.seed ?? null])).digest('hex');
 }
 
 /** A bounded in-memory {@link AnswerCache}: the least recently used entry goes first. */

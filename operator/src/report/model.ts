@@ -170,6 +170,7 @@ export class OpenAiChatModel implements ChatModel {
       messages: req.messages.map((m) => ({ role: m.role, content: m.content })),
       max_tokens: req.maxTokens,
       temperature: req.temperature,
+      ...(req.seed !== undefined ? { seed: req.seed } : {}),
       // The SDK types only OpenAI's own forms; llama.cpp's {type: json_object, schema} goes through as is.
       response_format: this.#responseFormat(req.schema) as unknown as OpenAI.ResponseFormatJSONObject,
     };

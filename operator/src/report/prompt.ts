@@ -22,6 +22,8 @@ export interface ModelRequest {
   readonly schema: Record<string, unknown>;
   readonly maxTokens: number;
   readonly temperature: number;
+  /** Sampling seed, so the same input gives the same answer where the server honours it. */
+  readonly seed?: number | undefined;
 }
 
 /** Thrown when a request would carry something above the endpoint's TLP ceiling; the request is never sent. */

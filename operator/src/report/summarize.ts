@@ -6,7 +6,7 @@
  * every answer was refused. Ports in, no globals; the clock is the window the caller passes.
  */
 import type { Logger } from '../log.ts';
-import { DEFAULT_LIMITS, answerSchema, citationsOf, parseAnswer, summaryOf, type Answer, type AnswerLimits, type Summary } from './answer.ts';
+import { DEFAULT_LIMITS, answerSchema, citationsOf, fitLimits, parseAnswer, summaryOf, type Answer, type AnswerLimits, type Summary } from './answer.ts';
 import { inputHash, type AnswerCache } from './cache.ts';
 import { selectCandidates, type Candidate, type Selection } from './candidates.ts';
 import { extractiveSummary } from './extractive.ts';
@@ -43,7 +43,7 @@ export interface SummarizeOptions {
   readonly tokenBudget?: number | undefined;
   /** Most indicators offered. @default 20 */
   readonly maxItems?: number | undefined;
-  /** Completion limit per model answer. @default 400 */
+  /** Completion limit per model answer; the answer's length limits shrink to fit it (fitLimits). @default 400 */
   readonly maxTokens?: number | undefined;
   /** Model answers after a refused first one. @default 2 */
   readonly regenerations?: number | undefined;
@@ -98,6 +98,18 @@ async function grounded(ctx: Ctx, answer: Answer, offered: readonly Candidate[],
   return result.ok ? [] : result.refusals;
 }
 
+/** Seed of the first answer; each regeneration adds one. */
+const SEED = 1009;
+
+/**
+ * What to tell the model about an answer that failed ajv: the schema paths, never the parser's
+ * message (it quotes the answer, and a small model copies it into the next one).
+ */
+function invalidFeedback(problems: readonly string[]): string[] {
+  const paths = problems.filter((p) => p.startsWith('/'));
+  return paths.length > 0 ? paths : ['the answer was not complete JSON; keep every text short so the whole object fits'];
+}
+
 type Tried = { readonly record: AttemptRecord; readonly answer?: Answer; readonly refusals?: readonly GroundingRefusal[]; readonly fatal?: ModelError };
 
 async function askOnce(ctx: Ctx, model: ChatModel, req: ModelRequest, offered: readonly Candidate[], ceiling: Tlp): Promise<Tried> {
@@ -129,20 +141,20 @@ async function askOnce(ctx: Ctx, model: ChatModel, req: ModelRequest, offered: r
 }
 
 async function askModel(ctx: Ctx, model: ChatModel, sel: Selection, ceiling: Tlp, trends: Trends): Promise<{ answer?: Answer; attempts: AttemptRecord[]; reason?: string }> {
-  const limits = ctx.limits;
-  const schema = answerSchema(limits, ctx.opts.constrainCitations === false ? undefined : sel.selected.map((c) => c.digest));
+  const maxTokens = ctx.opts.maxTokens ?? 400;
+  const schema = answerSchema(fitLimits(maxTokens, ctx.limits), ctx.opts.constrainCitations === false ? undefined : sel.selected.map((c) => c.digest));
   const attempts: AttemptRecord[] = [];
   let feedback: readonly GroundingRefusal[] | readonly string[] | undefined;
   const tries = 1 + (ctx.opts.regenerations ?? 2);
   for (let i = 0; i < tries; i++) {
-    const req: ModelRequest = { messages: buildMessages(sel.selected, ctx.opts.window, trends, feedback), schema, maxTokens: ctx.opts.maxTokens ?? 400, temperature: i === 0 ? 0.2 : 0.7 };
+    const req: ModelRequest = { messages: buildMessages(sel.selected, ctx.opts.window, trends, feedback), schema, maxTokens, temperature: i === 0 ? 0.2 : 0.7, seed: SEED + i };
     assertSendable(req, sel.selected, ceiling);
     const t = await askOnce(ctx, model, req, sel.selected, ceiling);
     attempts.push(t.record);
     ctx.deps.log?.info('model answer', { model: model.name, attempt: i + 1, outcome: t.record.outcome, cached: t.record.cached, problems: t.record.problems });
     if (t.answer !== undefined) return { answer: t.answer, attempts };
     if (t.fatal !== undefined) return { attempts, reason: `model-error: ${t.fatal.message}` };
-    feedback = t.refusals ?? t.record.problems;
+    feedback = t.refusals ?? invalidFeedback(t.record.problems);
   }
   const last = attempts.at(-1);
   return { attempts, reason: `${last?.outcome === 'refused' ? 'grounding' : 'invalid-answer'}: ${tries} answer(s) refused; last: ${last?.problems.join('; ') ?? ''}` };
