@@ -24,10 +24,11 @@ const phish = recordOf({ type: 'domain', value: 'login-bank.example', logIndex: 
 const revoked = recordOf({ type: 'domain', value: 'benign-cdn.example', logIndex: 3, opensAt: ago(8), proposerId: 'partner-a', revokedAt: ago(1), meta: { source: 'threatmesh/openphish' } });
 const secret = recordOf({ type: 'domain', value: 'amber-only.example', logIndex: 4, opensAt: ago(3), proposerId: 'partner-c', meta: { tlp: 'amber', labels: ['apt'], source: 'threatmesh/private' } });
 const old = recordOf({ type: 'domain', value: 'old.example', logIndex: 0, opensAt: ago(45), meta: { source: 'threatmesh/feodo' } });
-const records: IndicatorRecord[] = [c2, phish, revoked, secret, old];
+const oldAmber = recordOf({ type: 'domain', value: 'old-amber.example', logIndex: 5, opensAt: ago(60), meta: { tlp: 'amber', source: 'threatmesh/private' } });
+const records: IndicatorRecord[] = [c2, phish, revoked, secret, old, oldAmber];
 const sightings: SightingDoc[] = [
   sightingOf(c2, 'partner-a', ago(1), 12), sightingOf(c2, 'partner-a', new Date(now - DAY - 3_600_000), 5),
-  sightingOf(phish, 'partner-a', ago(5), 2), sightingOf(secret, 'partner-a', ago(2), 100), sightingOf(old, 'partner-a', ago(40), 7),
+  sightingOf(phish, 'partner-a', ago(5), 2), sightingOf(secret, 'partner-a', ago(2), 100), sightingOf(old, 'partner-a', ago(40), 7), sightingOf(oldAmber, 'partner-b', ago(3), 1000),
 ];
 
 let cp: ControlPlane;
@@ -77,7 +78,7 @@ test('trends --json: the shape the issue names, and figures that leave out what 
   assert.deepEqual(t.byPartner, { 'partner-a': 2, 'partner-b': 1 });
   assert.equal(t.totals.admitted, 3);
   assert.equal(t.totals.revoked, 1);
-  assert.equal(t.totals.sightings, 19, 'the amber indicator\'s 100 sightings and the sightings before the window are left out');
+  assert.equal(t.totals.sightings, 19, 'the sightings of amber indicators (admitted in the window or before it) and the sightings before the window are left out');
   assert.equal(t.totals.rejected, null);
   assert.equal(t.rejections.coverage, 'unavailable');
   assert.deepEqual(t.timeToQuorum, { count: 3, p50Ms: 3000, p95Ms: 9000, maxMs: 9000 });
@@ -88,14 +89,15 @@ test('trends --json: the shape the issue names, and figures that leave out what 
   assert.ok(!t.topLabels.some((l) => l.label === 'apt'), 'labels of amber indicators are left out');
   assert.deepEqual(t.feedQuality.find((f) => f.feed === 'threatmesh/openphish'), { feed: 'threatmesh/openphish', proposed: 2, rejected: null, revoked: 1, neverSighted: 1, rejectedShare: null, revokedShare: 0.5, neverSightedShare: 0.5 });
   assert.equal(t.sightingsHeatmap.reduce((a, h) => a + h.count, 0), 19);
-  assert.doesNotMatch(r.stdout, /amber-only|threatmesh\/private|partner-c/);
+  assert.doesNotMatch(r.stdout, /amber-only|old-amber|threatmesh\/private|partner-c/);
+  assert.ok(!t.sightingsHeatmap.some((h) => h.partner === 'partner-b'), 'partner-b only sighted an amber indicator');
 });
 
 test('trends with --max-tlp amber counts the amber indicator; the text form is a table', async () => {
   const r = await cli(['trends', '--since', '30d', '--json', '--max-tlp', 'amber']);
   const t = JSON.parse(r.stdout) as TrendsJson;
   assert.equal(t.totals.admitted, 4);
-  assert.equal(t.totals.sightings, 119);
+  assert.equal(t.totals.sightings, 1119);
   assert.equal(t.byPartner['partner-c'], 1);
   const text = await cli(['trends', '--since', '30d']);
   assert.equal(text.code, 0, text.stderr);

@@ -4,10 +4,10 @@
  * of a window. Everything stays inside what FerretDB 1.24 runs (docs/controlplane.md): plain
  * filters with $and/$or/$in/$nin/$exists, and $group with a single $sum.
  */
-import type { Collection, Db, Document, Filter } from 'mongodb';
+import type { Collection, Db, Filter } from 'mongodb';
 import { INDICATORS, type IndicatorRecord } from '../store/indicators.ts';
 import type { Window } from './period.ts';
-import { TLP_ORDER, tlpAllows, tlpsUpTo, type Tlp } from './tlp.ts';
+import { tlpsUpTo, type Tlp } from './tlp.ts';
 
 /** The sightings collection match/ writes (one document per digest per hour bucket, COMMON contract). */
 export const SIGHTINGS = 'sightings';
@@ -54,27 +54,8 @@ export function and(...filters: ReadonlyArray<Filter<IndicatorRecord>>): Filter<
   return parts.length === 1 ? parts[0]! : ({ $and: parts });
 }
 
-/**
- * Digests marked above `ceiling`, so sightings (which carry no TLP) of those indicators are left
- * out of sums by $nin; few in practice (most shared indicators are clear or green).
- */
-export async function digestsAbove(c: ReportCollections, ceiling: Tlp): Promise<string[]> {
-  const above = TLP_ORDER.filter((t) => !tlpAllows(ceiling, t));
-  if (above.length === 0) return [];
-  const docs = await c.indicators.find({ 'meta.tlp': { $in: above } } as Filter<IndicatorRecord>, { projection: { _id: 1 } }).toArray();
-  return docs.map((d) => String(d._id));
-}
-
 /** Sightings documents inside `w`, minus the excluded digests. */
 export function sightingsFilter(w: Window, exclude: readonly string[], digests?: readonly string[]): Filter<SightingDoc> {
   const digest = { ...(exclude.length > 0 ? { $nin: [...exclude] } : {}), ...(digests !== undefined ? { $in: [...digests] } : {}) };
   return { bucketStart: { $gte: w.since, $lt: w.until }, ...(Object.keys(digest).length > 0 ? { digest } : {}) };
-}
-
-/** `{_id: key, n}` rows of a `$group` with one `$sum`, as a record (a null key becomes `nullKey`). */
-export async function sumBy<T extends Document>(col: Collection<T>, match: Filter<T>, key: string, sum: 1 | string, nullKey = '(none)'): Promise<Record<string, number>> {
-  const rows = await col.aggregate<{ _id: unknown; n: number }>([{ $match: match }, { $group: { _id: `$${key}`, n: { $sum: sum === 1 ? 1 : `$${sum}` } } }]).toArray();
-  const out: Record<string, number> = {};
-  for (const r of rows) out[typeof r._id === 'string' || typeof r._id === 'number' ? String(r._id) : nullKey] = r.n;
-  return out;
 }

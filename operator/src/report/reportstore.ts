@@ -8,7 +8,7 @@ import type { IndicatorRecord } from '../store/indicators.ts';
 import type { AnswerCache } from './cache.ts';
 import type { Candidate } from './candidates.ts';
 import type { StoredFact } from './grounding.ts';
-import { and, collectionsOf, digestsAbove, isoRange, sightingsFilter, tlpFilter, type ReportCollections } from './mongo.ts';
+import { and, collectionsOf, isoRange, sightingsFilter, tlpFilter, type ReportCollections } from './mongo.ts';
 import type { Window } from './period.ts';
 import type { ReportDocument } from './render.ts';
 import { indicatorTlp, tlpAllows, type Tlp } from './tlp.ts';
@@ -17,6 +17,9 @@ import { indicatorTlp, tlpAllows, type Tlp } from './tlp.ts';
 export const REPORTS = 'reports';
 /** Accepted model answers by input hash. */
 export const ANSWER_CACHE = 'report_answer_cache';
+
+/** Digests per $in lookup. */
+const BATCH = 500;
 
 /** Most candidates read for one window (the most recent by log index win). @default 5000 */
 export const MAX_CANDIDATES = 5000;
@@ -56,12 +59,20 @@ export class MongoReportStore {
     return new Map(rows.map((r) => [String(r._id), r.n]));
   }
 
-  /** Indicators admitted, revoked or sighted in `w`, at or below `ceiling`, at most {@link MAX_CANDIDATES}. */
+  /**
+   * Indicators admitted, revoked or sighted in `w`, at or below `ceiling`, at most
+   * {@link MAX_CANDIDATES}: one scan for the window's admissions and revocations, then the most
+   * sighted digests not among them by _id (FerretDB scans for anything but _id lookups).
+   */
   async candidates(w: Window, ceiling: Tlp, max = MAX_CANDIDATES): Promise<Candidate[]> {
-    const sighted = await this.sightingsByDigest(w, await digestsAbove(this.#c, ceiling));
-    const mostSighted = [...sighted].sort((a, b) => b[1] - a[1]).slice(0, max).map(([d]) => d);
-    const active = { $or: [isoRange('window.opensAt', w), isoRange('revocation.window.opensAt', w), { _id: { $in: mostSighted } }] } as Filter<IndicatorRecord>;
-    const records = await this.#c.indicators.find(and(tlpFilter(ceiling), active)).sort({ logIndex: -1 }).limit(max).toArray();
+    const sighted = await this.sightingsByDigest(w, []);
+    const inWindow = { $or: [isoRange('window.opensAt', w), isoRange('revocation.window.opensAt', w)] } as Filter<IndicatorRecord>;
+    const records = await this.#c.indicators.find(and(tlpFilter(ceiling), inWindow)).sort({ logIndex: -1 }).limit(max).toArray();
+    const have = new Set(records.map((r) => r.digest));
+    const more = [...sighted].filter(([d]) => !have.has(d)).sort((a, b) => b[1] - a[1]).slice(0, Math.max(0, max - records.length)).map(([d]) => d);
+    for (let i = 0; i < more.length; i += BATCH) {
+      records.push(...await this.#c.indicators.find(and(tlpFilter(ceiling), { _id: { $in: more.slice(i, i + BATCH) } })).toArray());
+    }
     // The query's TLP filter is the first guard; this is the second.
     return records.map((r) => candidateOf(r, sighted.get(r.digest) ?? 0)).filter((c) => tlpAllows(ceiling, c.tlp));
   }

@@ -1,31 +1,61 @@
 /**
  * The store's side of the trends: the figures of one window over the partner's `indicators`
- * and `sightings`. Counts by type, feed and proposer are MongoDB aggregations ($group with one
- * $sum); weeks are one count per week (FerretDB has no date operators, and ISO strings compare
- * as times); time to quorum, labels and per-feed outcomes come from one streamed projection of
- * the window's admissions ($unwind of a nested array is wrong on FerretDB 1.24), with sightings
- * looked up by digest in batches. docs/reports.md shows the same figures on a sharded cluster.
+ * and `sightings`, in as few collection scans as FerretDB allows. FerretDB 1.24 evaluates most
+ * filters and every $group by scanning the collection (one $sum per $group, no date operators,
+ * a wrong $unwind of nested arrays), so a query per figure and per week costs one scan each:
+ * 41 scans took 170 s for 10,000 records on a loaded machine. Here: one streamed projection of
+ * the window's indicators (counts by type, feed, proposer and week, time to quorum, labels, feed
+ * outcomes), one of the window's sightings (sums by partner and week), a lookup by _id of the
+ * sighted digests admitted before the window (their TLP), and one `distinct` of sighted digests
+ * (never sighted). docs/reports.md shows the same figures as aggregation pipelines on a sharded
+ * MongoDB cluster.
  */
 import type { Filter } from 'mongodb';
 import type { IndicatorRecord } from '../store/indicators.ts';
-import { and, digestsAbove, isoRange, sightingsFilter, sumBy, tlpFilter, type ReportCollections, type SightingDoc } from './mongo.ts';
-import { weeksOf, type Window } from './period.ts';
-import type { Tlp } from './tlp.ts';
+import { isoRange, type ReportCollections, type SightingDoc } from './mongo.ts';
+import { weeksOf, type WeekBucket, type Window } from './period.ts';
+import { indicatorTlp, tlpAllows, type Tlp } from './tlp.ts';
 import { timeToQuorumMs, type StoreFeed, type StoreFigures, type StoreWeek } from './trends.ts';
 
 /** Digests per $in lookup. */
 const BATCH = 500;
 
-interface FeedTally {
-  proposed: number;
-  revoked: number;
-  digests: string[];
-}
+type Projected = Pick<IndicatorRecord, '_id' | 'type' | 'state' | 'proposerId' | 'window' | 'votes' | 'meta' | 'revocation'>;
 
-interface Streamed {
+interface Tally {
+  readonly byType: Record<string, number>;
+  readonly byFeed: Record<string, number>;
+  readonly byPartner: Record<string, number>;
+  readonly admitted: Map<string, number>;
+  readonly revoked: Map<string, number>;
   readonly timeToQuorumMs: number[];
   readonly labels: Record<string, number>;
-  readonly feeds: Map<string, FeedTally>;
+  readonly feeds: Map<string, { proposed: number; revoked: number; digests: string[] }>;
+  /** Digests of the window's records: allowed (at or below the ceiling) or not. */
+  readonly tlpOk: Map<string, boolean>;
+}
+
+const inc = (o: Record<string, number>, k: string, n = 1): void => { o[k] = (o[k] ?? 0) + n; };
+const incMap = (m: Map<string, number>, k: string, n = 1): void => { m.set(k, (m.get(k) ?? 0) + n); };
+
+function weekOf(weeks: readonly WeekBucket[], iso: string | undefined): string | undefined {
+  const t = Date.parse(iso ?? '');
+  return weeks.find((b) => t >= b.start.getTime() && t < b.end.getTime())?.week;
+}
+
+function tallyAdmission(t: Tally, r: Projected, week: string): void {
+  incMap(t.admitted, week);
+  inc(t.byType, r.type);
+  inc(t.byFeed, r.meta?.source ?? '(none)');
+  inc(t.byPartner, r.proposerId);
+  const ttq = timeToQuorumMs(r);
+  if (ttq !== undefined) t.timeToQuorumMs.push(ttq);
+  for (const l of r.meta?.labels ?? []) inc(t.labels, l);
+  const f = t.feeds.get(r.meta?.source ?? '(none)') ?? { proposed: 0, revoked: 0, digests: [] };
+  f.proposed++;
+  if (r.state === 'revoked') f.revoked++;
+  f.digests.push(String(r._id));
+  t.feeds.set(r.meta?.source ?? '(none)', f);
 }
 
 /** Computes {@link StoreFigures} over one partner database. */
@@ -38,60 +68,57 @@ export class MongoTrendStore {
 
   /** The figures of `w`, counting only indicators at or below `ceiling`. */
   async figures(w: Window, ceiling: Tlp): Promise<StoreFigures> {
-    const admitted = and(tlpFilter(ceiling), isoRange('window.opensAt', w));
-    const exclude = await digestsAbove(this.#c, ceiling);
-    const [byType, byFeed, byPartner] = [
-      await sumBy(this.#c.indicators, admitted, 'type', 1),
-      await sumBy(this.#c.indicators, admitted, 'meta.source', 1),
-      await sumBy(this.#c.indicators, admitted, 'proposerId', 1),
-    ];
-    const { weeks, heatmap } = await this.#weeks(w, ceiling, exclude);
-    const streamed = await this.#stream(admitted);
-    const feeds = await this.#feeds(streamed.feeds);
-    const undated = await this.#c.indicators.countDocuments(and(tlpFilter(ceiling), { window: { $exists: false } }));
-    return { byType, byFeed, byPartner, weeks, heatmap, timeToQuorumMs: streamed.timeToQuorumMs, labels: streamed.labels, feeds, undated };
+    const weeks = weeksOf(w);
+    const t = await this.#indicators(w, weeks, ceiling);
+    const { byWeek, heatmap, sighted } = await this.#sightings(w, weeks, ceiling, t.tlpOk);
+    const storeWeeks: StoreWeek[] = weeks.map((b) => ({ ...b, admitted: t.admitted.get(b.week) ?? 0, revoked: t.revoked.get(b.week) ?? 0, sightings: byWeek.get(b.week) ?? 0 }));
+    const feeds: StoreFeed[] = [...t.feeds].map(([feed, f]) => ({ feed, proposed: f.proposed, revoked: f.revoked, neverSighted: f.digests.filter((d) => !sighted.has(d)).length }));
+    const undated = await this.#c.indicators.countDocuments({ window: { $exists: false } });
+    return { byType: t.byType, byFeed: t.byFeed, byPartner: t.byPartner, weeks: storeWeeks, heatmap, timeToQuorumMs: t.timeToQuorumMs, labels: t.labels, feeds, undated };
   }
 
-  async #weeks(w: Window, ceiling: Tlp, exclude: readonly string[]): Promise<{ weeks: StoreWeek[]; heatmap: Array<{ partner: string; week: string; count: number }> }> {
-    const weeks: StoreWeek[] = [];
-    const heatmap: Array<{ partner: string; week: string; count: number }> = [];
-    for (const b of weeksOf(w)) {
-      const range = { since: b.start, until: b.end };
-      const admitted = await this.#c.indicators.countDocuments(and(tlpFilter(ceiling), isoRange('window.opensAt', range)));
-      const revoked = await this.#c.indicators.countDocuments(and(tlpFilter(ceiling), isoRange('revocation.window.opensAt', range)));
-      const byPartner = await sumBy(this.#c.sightings, sightingsFilter(range, exclude), 'partnerId', 'count');
-      for (const [partner, count] of Object.entries(byPartner)) heatmap.push({ partner, week: b.week, count });
-      weeks.push({ ...b, admitted, revoked, sightings: Object.values(byPartner).reduce((a, n) => a + n, 0) });
+  /** One pass over the records admitted or revoked in the window. */
+  async #indicators(w: Window, weeks: readonly WeekBucket[], ceiling: Tlp): Promise<Tally> {
+    const t: Tally = { byType: {}, byFeed: {}, byPartner: {}, admitted: new Map(), revoked: new Map(), timeToQuorumMs: [], labels: {}, feeds: new Map(), tlpOk: new Map() };
+    const filter = { $or: [isoRange('window.opensAt', w), isoRange('revocation.window.opensAt', w)] } as Filter<IndicatorRecord>;
+    const cursor = this.#c.indicators.find(filter, { projection: { _id: 1, type: 1, state: 1, proposerId: 1, window: 1, votes: 1, meta: 1, 'revocation.window': 1 } });
+    for await (const r of cursor as AsyncIterable<Projected>) {
+      const ok = tlpAllows(ceiling, indicatorTlp(r.meta));
+      t.tlpOk.set(String(r._id), ok);
+      if (!ok) continue;
+      const admittedWeek = weekOf(weeks, r.window?.opensAt);
+      if (admittedWeek !== undefined) tallyAdmission(t, r, admittedWeek);
+      const revokedWeek = weekOf(weeks, r.revocation?.window.opensAt);
+      if (revokedWeek !== undefined) incMap(t.revoked, revokedWeek);
     }
-    return { weeks, heatmap };
+    return t;
   }
 
-  async #stream(admitted: Filter<IndicatorRecord>): Promise<Streamed> {
-    const out: Streamed = { timeToQuorumMs: [], labels: {}, feeds: new Map() };
-    const cursor = this.#c.indicators.find(admitted, { projection: { _id: 1, state: 1, window: 1, votes: 1, meta: 1 } });
-    for await (const r of cursor) {
-      const ttq = timeToQuorumMs(r);
-      if (ttq !== undefined) out.timeToQuorumMs.push(ttq);
-      for (const l of r.meta?.labels ?? []) out.labels[l] = (out.labels[l] ?? 0) + 1;
-      const feed = r.meta?.source ?? '(none)';
-      const t = out.feeds.get(feed) ?? { proposed: 0, revoked: 0, digests: [] };
-      t.proposed++;
-      if (r.state === 'revoked') t.revoked++;
-      t.digests.push(String(r._id));
-      out.feeds.set(feed, t);
+  /** One pass over the window's sightings; digests not seen in the window's records are looked up by _id for their TLP. */
+  async #sightings(w: Window, weeks: readonly WeekBucket[], ceiling: Tlp, tlpOk: ReadonlyMap<string, boolean>): Promise<{ byWeek: Map<string, number>; heatmap: Array<{ partner: string; week: string; count: number }>; sighted: Set<string> }> {
+    const rows: Array<{ digest: string; partner: string; week: string; count: number }> = [];
+    const cursor = this.#c.sightings.find({ bucketStart: { $gte: w.since, $lt: w.until } } as Filter<SightingDoc>, { projection: { _id: 0, digest: 1, partnerId: 1, bucketStart: 1, count: 1 } });
+    for await (const s of cursor) {
+      const week = weekOf(weeks, new Date(s.bucketStart).toISOString());
+      if (week !== undefined) rows.push({ digest: s.digest, partner: s.partnerId, week, count: Number(s.count) || 0 });
     }
-    return out;
-  }
-
-  async #feeds(tallies: ReadonlyMap<string, FeedTally>): Promise<StoreFeed[]> {
-    const out: StoreFeed[] = [];
-    for (const [feed, t] of tallies) {
-      let sighted = 0;
-      for (let i = 0; i < t.digests.length; i += BATCH) {
-        sighted += (await this.#c.sightings.distinct('digest', { digest: { $in: t.digests.slice(i, i + BATCH) } } as Filter<SightingDoc>)).length;
-      }
-      out.push({ feed, proposed: t.proposed, revoked: t.revoked, neverSighted: t.proposed - sighted });
+    const allowed = new Map(tlpOk);
+    const unknown = [...new Set(rows.map((r) => r.digest))].filter((d) => !allowed.has(d));
+    for (let i = 0; i < unknown.length; i += BATCH) {
+      const batch = unknown.slice(i, i + BATCH);
+      const found = await this.#c.indicators.find({ _id: { $in: batch } } as Filter<IndicatorRecord>, { projection: { _id: 1, meta: 1 } }).toArray();
+      for (const r of found) allowed.set(String(r._id), tlpAllows(ceiling, indicatorTlp(r.meta)));
     }
-    return out;
+    const byWeek = new Map<string, number>();
+    const cells = new Map<string, number>();
+    for (const r of rows) {
+      // A sighting of a digest the store does not hold (yet) carries no TLP: it counts as clear.
+      if (allowed.get(r.digest) === false) continue;
+      incMap(byWeek, r.week, r.count);
+      incMap(cells, `${r.partner}\u0000${r.week}`, r.count);
+    }
+    const heatmap = [...cells].map(([k, count]) => ({ partner: k.split('\u0000')[0] ?? '', week: k.split('\u0000')[1] ?? '', count }));
+    const sighted = new Set((await this.#c.sightings.distinct('digest')).map(String));
+    return { byWeek, heatmap, sighted };
   }
 }
