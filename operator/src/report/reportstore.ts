@@ -21,6 +21,12 @@ export const ANSWER_CACHE = 'report_answer_cache';
 /** Digests per $in lookup. */
 const BATCH = 500;
 
+/**
+ * Most indicators admitted before the window but sighted in it that are read (the most sighted
+ * first): a summary offers at most 200 indicators, and sightings weigh most in their ranking.
+ */
+export const MAX_SIGHTED_EXTRA = 500;
+
 /** Most candidates read for one window (the most recent by log index win). @default 5000 */
 export const MAX_CANDIDATES = 5000;
 
@@ -69,7 +75,7 @@ export class MongoReportStore {
     const inWindow = { $or: [isoRange('window.opensAt', w), isoRange('revocation.window.opensAt', w)] } as Filter<IndicatorRecord>;
     const records = await this.#c.indicators.find(and(tlpFilter(ceiling), inWindow)).sort({ logIndex: -1 }).limit(max).toArray();
     const have = new Set(records.map((r) => r.digest));
-    const more = [...sighted].filter(([d]) => !have.has(d)).sort((a, b) => b[1] - a[1]).slice(0, Math.max(0, max - records.length)).map(([d]) => d);
+    const more = [...sighted].filter(([d]) => !have.has(d)).sort((a, b) => b[1] - a[1]).slice(0, Math.min(MAX_SIGHTED_EXTRA, Math.max(0, max - records.length))).map(([d]) => d);
     for (let i = 0; i < more.length; i += BATCH) {
       records.push(...await this.#c.indicators.find(and(tlpFilter(ceiling), { _id: { $in: more.slice(i, i + BATCH) } })).toArray());
     }
