@@ -127,6 +127,7 @@ test('bad input: a clear error that says what to do', async () => {
     [['summary', '--model-url', 'http://127.0.0.1:9/v1'], /give both --model-url URL and --model NAME/],
     [['summary', '--model-url', 'ftp://x', '--model', 'm'], /--model-url "ftp:\/\/x" must be an http\(s\) URL/],
     [['summary', '--max-tokens', '0'], /--max-tokens "0" must be a positive whole number/],
+    [['summary', '--max-tokens', '100'], /--max-tokens 100 is too small for a whole answer; give at least 256/],
   ];
   for (const [args, want] of cases) {
     const r = await cli(args);

@@ -221,7 +221,7 @@ test('the report through the HTTP routes, cut to the caller\'s TLP', async () =>
 
 test('without the citation enum, invented citations are refused by the grounding check, then regenerated or replaced', async (t) => {
   rec.seen.length = 0;
-  const tr = await createReport('unconstrained', { citationEnum: false, regenerations: 1 });
+  const tr = await createReport('unconstrained', { citationEnum: false, regenerations: 2 });
   const doc = await stored(tr.status?.lastRun?.reportId);
   t.diagnostic(`attempts: ${JSON.stringify(doc.attempts)}; generator ${doc.summary.generator}; fallback ${doc.fallbackReason ?? '-'}`);
   const outcomes = doc.attempts.map((a) => a.outcome);

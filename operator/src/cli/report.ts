@@ -13,6 +13,7 @@ import { MongoClient, type Db } from 'mongodb';
 import type { OperatorParts } from '../controllers/setup.ts';
 import { threatReportRunnable } from '../controllers/threatreport-runnable.ts';
 import type { Logger } from '../log.ts';
+import { MIN_MAX_TOKENS } from '../report/answer.ts';
 import { MemoryAnswerCache } from '../report/cache.ts';
 import { ReportMetrics } from '../report/metrics.ts';
 import { OpenAiChatModel, type ModelEndpoint } from '../report/model.ts';
@@ -131,13 +132,14 @@ export function registerReport(program: Command, env: CliEnv, log: Logger): void
     .option('--api-key-file <file>', 'file holding the endpoint\'s API key')
     .option('--model-max-tlp <tlp>', 'the most restrictive TLP this endpoint may receive (it never gets more than --max-tlp either)', 'clear')
     .option('--model-timeout <duration>', 'per request, e.g. 30s or 2m', '60s')
-    .option('--max-tokens <n>', 'completion tokens per model answer', '400')
+    .option('--max-tokens <n>', 'completion tokens per model answer (the answer\'s length limits shrink to fit)', '800')
     .option('--no-citation-enum', 'do not constrain citations to the candidate digests in the schema (the grounding check still refuses invented ones)')
     .addOption(new Option('--response-format <form>', 'structured output form: auto tries json_schema and falls back to json_object').choices(['auto', 'json_schema', 'json_object']).default('auto'))
     .action(async (flags: SummaryFlags) => {
       const w = windowEnding(new Date(), parseSince(flags.since));
       const audience = parseTlp(flags.maxTlp, '--max-tlp');
       const maxTokens = positive('--max-tokens', flags.maxTokens);
+      if (maxTokens < MIN_MAX_TOKENS) throw new Error(`--max-tokens ${maxTokens} is too small for a whole answer; give at least ${MIN_MAX_TOKENS}`);
       const endpoint = await endpointFromFlags(flags);
       const rej = await rejections(flags);
       const model = endpoint === undefined ? undefined : new OpenAiChatModel(endpoint, { log });

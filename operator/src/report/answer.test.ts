@@ -42,7 +42,7 @@ test('the schema puts the headline first (grammar-constrained servers emit membe
 test('fitLimits: the longest possible answer fits max_tokens, shrinking from the defaults', async () => {
   const { fitLimits, worstCaseTokens } = await import('./answer.ts');
   const cases: Array<[number, Partial<typeof DEFAULT_LIMITS>]> = [
-    [5000, DEFAULT_LIMITS], [800, { threats: 3, citations: 3 }], [400, { threats: 3, citations: 1 }], [320, { threats: 2, citations: 1, sentences: 1 }], [200, { threats: 1, citations: 1 }],
+    [5000, DEFAULT_LIMITS], [1500, { threats: 3, citations: 3, sentences: 2 }], [800, { threats: 3, citations: 1 }], [400, { threats: 2, citations: 1 }], [320, { threats: 1, citations: 1, sentences: 1 }], [256, { threats: 1, citations: 1, sentences: 1 }],
   ];
   for (const [maxTokens, want] of cases) {
     const l = fitLimits(maxTokens);

@@ -25,26 +25,38 @@ export interface AnswerLimits {
 /** The default {@link AnswerLimits}. */
 export const DEFAULT_LIMITS: AnswerLimits = { headline: 160, threats: 3, title: 160, citations: 3, sentences: 3, sentence: 200 };
 
-/** Tokens one citation (a 64-hex digest in JSON) costs at most with common BPE tokenizers. */
-const CITATION_TOKENS = 45;
+/**
+ * Tokens one citation costs at most: a 64-hex digest that a grammar-constrained server may emit
+ * one character per token, plus quotes and a comma.
+ */
+const CITATION_TOKENS = 70;
+/** The smallest max_tokens an answer can be fitted into (the ThreatReport schema's minimum). */
+export const MIN_MAX_TOKENS = 256;
+
 /** JSON punctuation and member names of a whole answer. */
 const SYNTAX_TOKENS = 60;
+/**
+ * Characters of text per token, at worst. Grammar-constrained sampling often emits one or two
+ * characters per token: the test model wrote 460 characters in 320 tokens.
+ */
+const CHARS_PER_TOKEN = 1.4;
 
-/** The most tokens an answer within `l` can take (text at one token per 3 characters). */
+/** The most tokens an answer within `l` can take. */
 export function worstCaseTokens(l: AnswerLimits): number {
   const chars = l.headline + l.threats * l.title + 2 * l.sentences * l.sentence;
-  return Math.ceil(chars / 3) + l.threats * l.citations * CITATION_TOKENS + SYNTAX_TOKENS;
+  return Math.ceil(chars / CHARS_PER_TOKEN) + l.threats * l.citations * CITATION_TOKENS + SYNTAX_TOKENS;
 }
 
 const SHRINK: ReadonlyArray<[keyof AnswerLimits, number, number]> = [
-  ['sentence', 100, 20], ['sentences', 1, 1], ['citations', 1, 1], ['title', 80, 20], ['threats', 2, 1], ['headline', 100, 20],
-  ['sentence', 60, 20], ['title', 50, 10], ['threats', 1, 1], ['headline', 60, 20],
+  ['sentence', 120, 20], ['sentences', 1, 1], ['citations', 1, 1], ['title', 80, 20], ['threats', 2, 1], ['headline', 100, 20],
+  ['sentence', 40, 20], ['title', 40, 10], ['threats', 1, 1], ['headline', 40, 20], ['title', 20, 10], ['sentence', 20, 20],
 ];
 
 /**
  * Limits no larger than `limits` whose longest answer fits `maxTokens`, so a grammar-constrained
  * model is never cut off mid-string (an answer cut at max_tokens is not JSON). Shrinks sentence
- * lengths and counts first, then citations, titles, threats and the headline, to a floor.
+ * lengths and counts first, then citations, titles, threats and the headline, to a floor; a
+ * `maxTokens` below about 210 cannot hold even the floor (MIN_MAX_TOKENS).
  */
 export function fitLimits(maxTokens: number, limits: AnswerLimits = DEFAULT_LIMITS): AnswerLimits {
   const l: { -readonly [K in keyof AnswerLimits]: number } = { ...limits };

@@ -43,7 +43,7 @@ export interface SummarizeOptions {
   readonly tokenBudget?: number | undefined;
   /** Most indicators offered. @default 20 */
   readonly maxItems?: number | undefined;
-  /** Completion limit per model answer; the answer's length limits shrink to fit it (fitLimits). @default 400 */
+  /** Completion limit per model answer; the answer's length limits shrink to fit it (fitLimits). @default 800 */
   readonly maxTokens?: number | undefined;
   /** Model answers after a refused first one. @default 2 */
   readonly regenerations?: number | undefined;
@@ -141,13 +141,13 @@ async function askOnce(ctx: Ctx, model: ChatModel, req: ModelRequest, offered: r
 }
 
 async function askModel(ctx: Ctx, model: ChatModel, sel: Selection, ceiling: Tlp, trends: Trends): Promise<{ answer?: Answer; attempts: AttemptRecord[]; reason?: string }> {
-  const maxTokens = ctx.opts.maxTokens ?? 400;
+  const maxTokens = ctx.opts.maxTokens ?? 800;
   const schema = answerSchema(fitLimits(maxTokens, ctx.limits), ctx.opts.constrainCitations === false ? undefined : sel.selected.map((c) => c.digest));
   const attempts: AttemptRecord[] = [];
   let feedback: readonly GroundingRefusal[] | readonly string[] | undefined;
   const tries = 1 + (ctx.opts.regenerations ?? 2);
   for (let i = 0; i < tries; i++) {
-    const req: ModelRequest = { messages: buildMessages(sel.selected, ctx.opts.window, trends, feedback), schema, maxTokens, temperature: i === 0 ? 0.2 : 0.7, seed: SEED + i };
+    const req: ModelRequest = { messages: buildMessages(sel.selected, ctx.opts.window, trends, feedback), schema, maxTokens, temperature: i === 0 ? 0.2 : 0.5, seed: SEED + i };
     assertSendable(req, sel.selected, ceiling);
     const t = await askOnce(ctx, model, req, sel.selected, ceiling);
     attempts.push(t.record);

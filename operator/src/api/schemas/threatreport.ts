@@ -24,7 +24,7 @@ function model(): SchemaNode {
       apiKeySecretRef: secretRef('Secret holding the endpoint\'s API key (key "apiKey" when no key is named). Omit for endpoints without authentication.'),
       maxTlp: tlp('The most restrictive TLP this endpoint may receive; indicators above it (or above spec.audience.maxTlp) are never sent. Default clear.'),
       timeoutSeconds: int(1, 3600, { description: 'Per request. Default 60.' }),
-      maxTokens: int(16, 32768, { description: 'Completion tokens per answer. Default 400.' }),
+      maxTokens: int(256, 32768, { description: 'Completion tokens per answer; the answer\'s length limits shrink to fit it. Default 800.' }),
       responseFormat: { type: 'string', enum: [...RESPONSE_FORMAT_ENUM], description: 'Structured output: json_schema (OpenAI), json_object with a schema (llama.cpp servers), or auto (try json_schema, fall back on a 4xx). Default auto.' },
       citationEnum: { type: 'boolean', description: 'Constrain citations to an enum of the candidate digests in the schema. Default true; the grounding check refuses invented citations either way.' },
       regenerations: int(0, 5, { description: 'Answers asked again after a refused one before falling back to the extractive summary. Default 2.' }),
