@@ -11,6 +11,8 @@ export interface Recorded {
   readonly method: string;
   readonly path: string;
   readonly body: string;
+  /** The Authorization header sent, if any. */
+  readonly authorization: string | undefined;
   readonly status: number;
   readonly response: string;
 }
@@ -37,12 +39,12 @@ export async function startRecorder(upstreamBaseUrl: string): Promise<Recorder> 
       fetch(`${upstream.origin}${req.url ?? '/'}`, { method: req.method ?? 'GET', headers, ...(req.method === 'GET' || req.method === 'HEAD' ? {} : { body }) })
         .then(async (r) => {
           const text = await r.text();
-          seen.push({ method: req.method ?? '', path: req.url ?? '', body, status: r.status, response: text });
+          seen.push({ method: req.method ?? '', path: req.url ?? '', body, authorization: req.headers.authorization, status: r.status, response: text });
           res.writeHead(r.status, { 'content-type': r.headers.get('content-type') ?? 'application/json' });
           res.end(text);
         })
         .catch((err: unknown) => {
-          seen.push({ method: req.method ?? '', path: req.url ?? '', body, status: 502, response: String(err) });
+          seen.push({ method: req.method ?? '', path: req.url ?? '', body, authorization: req.headers.authorization, status: 502, response: String(err) });
           res.writeHead(502);
           res.end(String(err));
         });

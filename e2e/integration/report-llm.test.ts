@@ -5,6 +5,9 @@
  * client switches to json_object with the schema; an AMBER indicator never reaches a request to
  * an endpoint cleared for GREEN; whatever the model writes, the result is grounded.
  */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MongoClient, type Db } from 'mongodb';
@@ -21,6 +24,7 @@ import { startControlPlane, type ControlPlane } from '../harness/controlplane.ts
 import { controlPlaneOptionsFromEnv, uniqueSuffix } from '../harness/env.ts';
 import { startLlm, type LlmServer } from '../harness/llm.ts';
 import { startRecorder, type Recorder } from '../harness/recorder.ts';
+import { runCli } from '../harness/cli.ts';
 
 const DAY = 86_400_000;
 const now = new Date();
@@ -34,13 +38,15 @@ let llm: LlmServer;
 let rec: Recorder;
 let mongo: MongoClient;
 let db: Db;
+let dbName: string;
 
 before(async () => {
   const opts = controlPlaneOptionsFromEnv({ kube: false });
   [cp, llm] = await Promise.all([startControlPlane(opts), startLlm({ cacheDir: opts.cacheDir })]);
   rec = await startRecorder(llm.baseUrl);
   mongo = new MongoClient(cp.mongoUri, { serverSelectionTimeoutMS: 10_000 });
-  db = mongo.db(`tm_report_llm_${uniqueSuffix()}`);
+  dbName = `tm_report_llm_${uniqueSuffix()}`;
+  db = mongo.db(dbName);
   await db.collection<IndicatorRecord>(INDICATORS).insertMany([c2, phish, amber]);
   await db.collection<SightingDoc>(SIGHTINGS).insertMany([sightingOf(c2, 'partner-a', ago(1), 40), sightingOf(amber, 'partner-a', ago(1), 900)]);
 });
@@ -92,4 +98,27 @@ test('an AMBER indicator never reaches a request to an endpoint cleared for GREE
   const citable = out.summary.generator === 'model' ? [c2.digest, phish.digest] : [c2.digest, phish.digest, amber.digest];
   assert.ok(out.summary.citations.length > 0);
   for (const d of out.summary.citations) assert.ok(citable.includes(d), `citation ${d} resolves to an indicator the writer was given`);
+});
+
+test('threatmesh report summary with --model-url: the key goes in the Authorization header only, the answer is grounded', async () => {
+  rec.seen.length = 0;
+  const dir = await mkdtemp(join(tmpdir(), 'tm-report-key-'));
+  try {
+    await writeFile(join(dir, 'key'), 'sk-test-123\n');
+    const r = await runCli(['report', 'summary', '--mongodb-uri', cp.mongoUri, '--database', dbName, '--since', '7d', '--max-tlp', 'green', '--model-url', rec.baseUrl, '--model', llm.model,
+      '--api-key-file', join(dir, 'key'), '--model-max-tlp', 'green', '--max-tokens', '320', '--response-format', 'json_object', '--json'], { timeout: 300_000 });
+    assert.equal(r.code, 0, r.stderr);
+    const s = JSON.parse(r.stdout) as { generator: string; model: string | null; citations: string[]; attempts: unknown[] };
+    assert.ok(s.attempts.length >= 1);
+    for (const d of s.citations) assert.ok([c2.digest, phish.digest].includes(d), `citation ${d} resolves`);
+    const chat = rec.seen.filter((x) => x.path.endsWith('/chat/completions'));
+    assert.ok(chat.length >= 1);
+    for (const x of chat) {
+      assert.equal(x.authorization, 'Bearer sk-test-123');
+      assert.ok(!x.body.includes('sk-test-123'), 'the key is not in the body');
+      assert.ok(!x.body.includes('amber-secret.example'));
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
