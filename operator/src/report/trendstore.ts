@@ -5,20 +5,17 @@
  * a wrong $unwind of nested arrays), so a query per figure and per week costs one scan each:
  * 41 scans took 170 s for 10,000 records on a loaded machine. Here: one streamed projection of
  * the window's indicators (counts by type, feed, proposer and week, time to quorum, labels, feed
- * outcomes), one of the window's sightings (sums by partner and week), a lookup by _id of the
- * sighted digests admitted before the window (their TLP), and one `distinct` of sighted digests
- * (never sighted). docs/reports.md shows the same figures as aggregation pipelines on a sharded
+ * outcomes), one of the window's sightings (sums by partner and week), one of the digests marked
+ * above the ceiling (for sightings of indicators admitted before the window), one `distinct` of
+ * sighted digests (never sighted) and one count of undated records. docs/reports.md shows the same figures as aggregation pipelines on a sharded
  * MongoDB cluster.
  */
 import type { Filter } from 'mongodb';
 import type { IndicatorRecord } from '../store/indicators.ts';
 import { isoRange, type ReportCollections, type SightingDoc } from './mongo.ts';
 import { weeksOf, type WeekBucket, type Window } from './period.ts';
-import { indicatorTlp, tlpAllows, type Tlp } from './tlp.ts';
+import { TLP_ORDER, indicatorTlp, tlpAllows, type Tlp } from './tlp.ts';
 import { timeToQuorumMs, type StoreFeed, type StoreFigures, type StoreWeek } from './trends.ts';
-
-/** Digests per $in lookup. */
-const BATCH = 500;
 
 type Projected = Pick<IndicatorRecord, '_id' | 'type' | 'state' | 'proposerId' | 'window' | 'votes' | 'meta' | 'revocation'>;
 
@@ -94,7 +91,7 @@ export class MongoTrendStore {
     return t;
   }
 
-  /** One pass over the window's sightings; digests not seen in the window's records are looked up by _id for their TLP. */
+  /** One pass over the window's sightings; the TLP of digests admitted before the window comes from one more scan. */
   async #sightings(w: Window, weeks: readonly WeekBucket[], ceiling: Tlp, tlpOk: ReadonlyMap<string, boolean>): Promise<{ byWeek: Map<string, number>; heatmap: Array<{ partner: string; week: string; count: number }>; sighted: Set<string> }> {
     const rows: Array<{ digest: string; partner: string; week: string; count: number }> = [];
     const cursor = this.#c.sightings.find({ bucketStart: { $gte: w.since, $lt: w.until } } as Filter<SightingDoc>, { projection: { _id: 0, digest: 1, partnerId: 1, bucketStart: 1, count: 1 } });
@@ -103,11 +100,11 @@ export class MongoTrendStore {
       if (week !== undefined) rows.push({ digest: s.digest, partner: s.partnerId, week, count: Number(s.count) || 0 });
     }
     const allowed = new Map(tlpOk);
-    const unknown = [...new Set(rows.map((r) => r.digest))].filter((d) => !allowed.has(d));
-    for (let i = 0; i < unknown.length; i += BATCH) {
-      const batch = unknown.slice(i, i + BATCH);
-      const found = await this.#c.indicators.find({ _id: { $in: batch } } as Filter<IndicatorRecord>, { projection: { _id: 1, meta: 1 } }).toArray();
-      for (const r of found) allowed.set(String(r._id), tlpAllows(ceiling, indicatorTlp(r.meta)));
+    if (rows.some((r) => !allowed.has(r.digest))) {
+      // One scan for every digest marked above the ceiling beats lookups by _id in batches (each a scan on FerretDB).
+      const above = TLP_ORDER.filter((x) => !tlpAllows(ceiling, x));
+      const marked = above.length === 0 ? [] : await this.#c.indicators.find({ 'meta.tlp': { $in: above } } as Filter<IndicatorRecord>, { projection: { _id: 1 } }).toArray();
+      for (const r of marked) if (!allowed.has(String(r._id))) allowed.set(String(r._id), false);
     }
     const byWeek = new Map<string, number>();
     const cells = new Map<string, number>();
