@@ -4,6 +4,7 @@
  * hourly sightings buckets; then the real test model (SmolLM2-135M behind llama-cpp-python's
  * server): a 16-token answer and a full grounded summary with 5 offered indicators.
  * Targets: trends of 10,000 admissions < 10 s on FerretDB; a model summary < 60 s on 2 cores.
+ * Measured at load average 12-14: trends 12.9-20.1 s, model summary 86-117 s (docs/reports.md).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
