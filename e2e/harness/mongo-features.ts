@@ -52,6 +52,17 @@ export const mongoFeatureProbes: Readonly<Record<string, Probe>> = {
     const r = await (await seed(db, 'probe_unwind')).aggregate([{ $match: { k: 'b' } }, { $unwind: '$tags' }, { $project: { _id: 0, k: 1, tags: 1 } }]).toArray();
     return JSON.stringify(r) === JSON.stringify([{ k: 'b', tags: 'y' }]);
   },
+  '$unwind of a nested array, then $group by it': async (db) => {
+    const c = db.collection('probe_unwind_nested');
+    await c.deleteMany({});
+    await c.insertMany([{ m: { l: ['x', 'y'] } }, { m: { l: ['x'] } }]);
+    const r = await c.aggregate([{ $unwind: '$m.l' }, { $group: { _id: '$m.l', n: { $sum: 1 } } }, { $sort: { _id: 1 } }]).toArray();
+    return JSON.stringify(r) === JSON.stringify([{ _id: 'x', n: 2 }, { _id: 'y', n: 1 }]);
+  },
+  '$project with a field path expression': async (db) => {
+    const r = await (await seed(db, 'probe_proj_path')).aggregate([{ $match: { k: 'b' } }, { $project: { _id: 0, copy: '$n' } }]).toArray();
+    return JSON.stringify(r) === JSON.stringify([{ copy: 2 }]);
+  },
   '$group with two accumulators': async (db) => {
     const r = await (await seed(db, 'probe_two_acc')).aggregate([{ $group: { _id: '$k', n: { $sum: 1 }, t: { $sum: '$n' } } }, { $sort: { _id: 1 } }]).toArray();
     return JSON.stringify(r) === JSON.stringify([{ _id: 'a', n: 2, t: 4 }, { _id: 'b', n: 1, t: 2 }]);

@@ -179,7 +179,8 @@ describe('the operator under its least-privilege ServiceAccount', () => {
     assert.deepEqual(onDisk.rules, (operatorClusterRole() as { rules: unknown }).rules, 'config/rbac/role.yaml is stale');
     const denied: Array<[string, string, Record<string, unknown> | undefined]> = [
       ['GET', `/api/v1/namespaces/${ns}/pods`, undefined],
-      ['POST', `/api/v1/namespaces/${ns}/configmaps`, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x' } }],
+      ['POST', `/api/v1/namespaces/${ns}/secrets`, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'x' } }],
+      ['DELETE', `/api/v1/namespaces/${ns}/configmaps/x`, undefined],
       ['DELETE', `/apis/threatmesh.io/v1alpha1/namespaces/${ns}/feeds/anything`, undefined],
       ['POST', `/apis/threatmesh.io/v1alpha1/namespaces/${ns}/partnernodes`, { apiVersion: 'threatmesh.io/v1alpha1', kind: 'PartnerNode', metadata: { name: 'x' } }],
       ['GET', '/api/v1/secrets', undefined],

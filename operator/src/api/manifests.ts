@@ -30,7 +30,7 @@ type Manifest = Record<string, unknown>;
  * (docs/adr/2026-12-06-least-privilege-feed-credentials.md).
  */
 export function operatorClusterRole(name = OPERATOR_NAME): Manifest {
-  const kinds = ['feeds', 'threatindicators', 'partnernodes', 'logscans'];
+  const kinds = ['feeds', 'threatindicators', 'partnernodes', 'logscans', 'threatreports'];
   return {
     apiVersion: 'rbac.authorization.k8s.io/v1',
     kind: 'ClusterRole',
@@ -44,6 +44,8 @@ export function operatorClusterRole(name = OPERATOR_NAME): Manifest {
       { apiGroups: [GROUP], resources: kinds.map((k) => `${k}/finalizers`), verbs: ['update'] },
       { apiGroups: ['batch'], resources: ['jobs'], verbs: ['create', 'get', 'list', 'watch', 'delete'] },
       { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
+      // The ThreatReport controller keeps the latest report in a ConfigMap it owns (written by name; no ConfigMap is read or listed).
+      { apiGroups: [''], resources: ['configmaps'], verbs: ['create', 'update', 'patch'] },
     ],
   };
 }
@@ -216,7 +218,7 @@ export function analystClusterRole(name = ANALYST_NAME): Manifest {
     kind: 'ClusterRole',
     metadata: { name },
     rules: [
-      { apiGroups: [GROUP], resources: ['feeds', 'threatindicators', 'partnernodes'], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: [GROUP], resources: ['feeds', 'threatindicators', 'partnernodes', 'threatreports'], verbs: ['get', 'list', 'watch'] },
       { apiGroups: [GROUP], resources: ['threatindicators'], verbs: ['patch'] },
     ],
   };

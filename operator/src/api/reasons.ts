@@ -25,6 +25,9 @@ export const REASON = {
   RunLost: 'RunLost',
   RunsHealthy: 'RunsHealthy',
   NeverFires: 'NeverFires',
+  // ThreatReport (also Scheduled, Suspended, RunSucceeded, RunFailed, RunsHealthy, NeverFires)
+  /** A model is configured but the last report is extractive (model failed or every answer was refused). */
+  ModelFallback: 'ModelFallback',
   // ThreatIndicator
   Approved: 'Approved',
   Rejected: 'Rejected',

@@ -399,6 +399,104 @@ export interface EnforcementPolicyStatus {
   observedGeneration?: number;
 }
 
+/** Structured-output form of a ThreatReport's model requests. */
+export type ResponseFormat = 'auto' | 'json_schema' | 'json_object';
+
+/** The model endpoint of a ThreatReport. */
+export interface ThreatReportModel {
+  /** OpenAI-compatible base URL, e.g. https://api.openai.com/v1 or http://llm.internal:8000/v1. */
+  baseUrl: string;
+  /** Model name at that endpoint. */
+  model: string;
+  /** Secret holding the endpoint's API key (key "apiKey" when no key is named). It must carry the label threatmesh.io/report-credentials: "true", and the operator reads it only when the Role threatmesh-report-credentials of the namespace grants it by name. Omit for endpoints without authentication. */
+  apiKeySecretRef?: {
+    /** Secret name, same namespace. */
+    name: string;
+    /** Key inside the Secret; the whole Secret when omitted. */
+    key?: string;
+  };
+  /** The most restrictive TLP this endpoint may receive; indicators above it (or above spec.audience.maxTlp) are never sent. Default clear. */
+  maxTlp?: Tlp;
+  /** Per request. Default 60. */
+  timeoutSeconds?: number;
+  /** Completion tokens per answer; the answer's length limits shrink to fit it. Default 800. */
+  maxTokens?: number;
+  /** Structured output: json_schema (OpenAI), json_object with a schema (llama.cpp servers), or auto (try json_schema, fall back on a 4xx). Default auto. */
+  responseFormat?: ResponseFormat;
+  /** Constrain citations to an enum of the candidate digests in the schema. Default true; the grounding check refuses invented citations either way. */
+  citationEnum?: boolean;
+  /** Answers asked again after a refused one before falling back to the extractive summary. Default 2. */
+  regenerations?: number;
+}
+
+/** A ThreatReport's spec. */
+export interface ThreatReportSpec {
+  /** When to write a report: a five-field cron expression in UTC, e.g. "0 7 * * 1" (Mondays 07:00). */
+  schedule: string;
+  /** How far back each report looks, e.g. 7d or 2w. Default 7d. */
+  window?: string;
+  /** Who reads the report. */
+  audience: {
+    /** The most restrictive TLP the readers may see; nothing above it is selected, cited or shown. */
+    maxTlp: Tlp;
+  };
+  /** The model endpoint that writes the summary; without it the summary is extractive. */
+  model?: ThreatReportModel;
+  /** How many of the most significant indicators (sightings, confidence, novelty, revocations) the summary draws on. */
+  selection?: {
+    /** Tokens the indicator lines given to the model may take. Default 1500. */
+    tokenBudget?: number;
+    /** Most indicators given to the writer. Default 20. */
+    maxIndicators?: number;
+  };
+  /** ConfigMap (same namespace) that holds the latest report as summary.md, summary.html and summary.json. Default <name>-report. */
+  configMapName?: string;
+  /** Write no new reports. */
+  suspend?: boolean;
+}
+
+/** One run of a ThreatReport as its status records it. */
+export interface ThreatReportRun {
+  /** Id of the full report in MongoDB (collection reports) and in the HTTP API under /reports/<id>. */
+  reportId?: string;
+  /** When the run started. */
+  startTime?: string;
+  /** When the run finished. */
+  completionTime?: string;
+  /** Whether a report was written. */
+  outcome?: 'Succeeded' | 'Failed';
+  /** model when the model's answer passed the grounding check; extractive otherwise. */
+  generator?: 'model' | 'extractive';
+  /** The summary's headline. */
+  headline?: string;
+  /** Indicators the summary cites. */
+  citations?: number;
+  /** Indicators the writer was given. */
+  offered?: number;
+  /** Model answers asked for. */
+  attempts?: number;
+  /** Why the summary is extractive although a model is configured. */
+  fallbackReason?: string;
+  /** What went wrong when the run failed. */
+  message?: string;
+}
+
+/** A ThreatReport's status. */
+export interface ThreatReportStatus {
+  /** One run. */
+  lastRun?: ThreatReportRun;
+  /** When the next report is due. */
+  nextRun?: string;
+  /** Failed runs in a row; retries back off. */
+  consecutiveFailures?: number;
+  /** The ConfigMap holding the latest report. */
+  configMap?: string;
+  /** Standard conditions (Ready, Degraded, ...). */
+  conditions?: Condition[];
+  /** The generation the status describes. */
+  observedGeneration?: number;
+}
+
 /** A threat-intelligence feed ingested on a schedule. */
 export interface Feed extends KubeObject {
   spec: FeedSpec;
@@ -542,4 +640,10 @@ export interface LogScan extends KubeObject {
     /** The generation this status describes. */
     observedGeneration?: number;
   };
+}
+
+/** A scheduled executive summary of the partner's threat intelligence, grounded in its own data. */
+export interface ThreatReport extends KubeObject {
+  spec: ThreatReportSpec;
+  status?: ThreatReportStatus;
 }

@@ -16,6 +16,7 @@ import { SigningKey } from '../domain/signature.ts';
 import { KubeHttpClient } from '../runtime/kube.ts';
 import type { KubeClient } from '../runtime/client.ts';
 import { startOperator, type OperatorOptions, type RunningOperator } from '../controllers/setup.ts';
+import { reportsRunnable } from './report.ts';
 import { JobExecutor } from '../controllers/jobexecutor.ts';
 import { InProcessExecutor } from '../controllers/inprocess.ts';
 import type { FeedRunExecutor } from '../controllers/executor.ts';
@@ -117,7 +118,7 @@ export async function operatorOptions(flags: OperatorFlags, env: CliEnv, log: Lo
     ...(flags.namespace ? { namespace: flags.namespace } : {}),
     ...(webhook ? { webhook } : {}),
     ...(flags.leaderElect ? { leaderElection: { name: LEADER_LEASE_NAME, namespace: flags.leaderElectionNamespace ?? flags.namespace ?? OPERATOR_NAMESPACE, identity } } : {}),
-    ...(material ? { extras: (parts) => [exchangeRunnable(material, { client, log, admission: policy, ...(onExchangeError ? { onError: onExchangeError } : {}) }, parts)] } : {}),
+    ...(material ? { extras: (parts) => [exchangeRunnable(material, { client, log, admission: policy, ...(onExchangeError ? { onError: onExchangeError } : {}) }, parts), reportsRunnable(material.settings, { client, log }, parts)] } : {}),
   };
 }
 

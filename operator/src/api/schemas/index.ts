@@ -10,12 +10,13 @@ import { feedKind } from './feed.ts';
 import { logScanKind } from './logscan.ts';
 import { partnerNodeKind } from './partnernode.ts';
 import { threatIndicatorKind } from './threatindicator.ts';
+import { threatReportKind } from './threatreport.ts';
 
-export { enforcementPolicyKind, feedKind, logScanKind, partnerNodeKind, threatIndicatorKind };
+export { enforcementPolicyKind, feedKind, logScanKind, partnerNodeKind, threatIndicatorKind, threatReportKind };
 export { API_VERSION, GROUP, VERSION } from './common.ts';
 
 /** Every kind, in the order the CRD files are written. */
-export const KINDS: readonly KindDefinition[] = [feedKind, threatIndicatorKind, partnerNodeKind, enforcementPolicyKind, logScanKind];
+export const KINDS: readonly KindDefinition[] = [feedKind, threatIndicatorKind, partnerNodeKind, enforcementPolicyKind, logScanKind, threatReportKind];
 
 /** The ResourceRef the clients use for a kind. */
 export function resourceRef(def: KindDefinition): ResourceRef {
@@ -32,6 +33,8 @@ export const LOG_SCANS: ResourceRef = resourceRef(logScanKind);
 export const PARTNER_NODES: ResourceRef = resourceRef(partnerNodeKind);
 /** ResourceRef of EnforcementPolicy objects. */
 export const ENFORCEMENT_POLICIES: ResourceRef = resourceRef(enforcementPolicyKind);
+/** ResourceRef of ThreatReport objects. */
+export const THREAT_REPORTS: ResourceRef = resourceRef(threatReportKind);
 
 /** The apiextensions.k8s.io/v1 CustomResourceDefinition of a kind: namespaced, status subresource, category threatmesh. */
 export function crdManifest(def: KindDefinition): Record<string, unknown> {

