@@ -85,6 +85,10 @@ test('the API key comes from the Secret; a missing one is a failed run that says
   kube.seed(SECRETS, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'llm-key', namespace: 'tm' }, data: { apiKey: Buffer.from('sk-test\n').toString('base64') } } as KubeObject);
   clock.advance(7 * 86_400_000);
   await step();
+  assert.match(current()?.status?.lastRun?.message ?? '', /is not labelled for model credentials; a ThreatReport sends only Secrets meant for it: kubectl -n tm label secret llm-key threatmesh.io\/report-credentials=true/, 'an unlabelled Secret is never sent');
+  kube.seed(SECRETS, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'llm-key', namespace: 'tm', labels: { 'threatmesh.io/report-credentials': 'true' } }, data: { apiKey: Buffer.from('sk-test\n').toString('base64') } } as KubeObject);
+  clock.advance(7 * 86_400_000);
+  await step();
   assert.equal(gen.runs.at(-1)?.apiKey, 'sk-test');
 });
 
