@@ -10,10 +10,11 @@ export class SequencerMetrics {
   readonly proposals: Counter<'status'>;
   readonly votes: Counter<'status'>;
 
-  constructor(current: () => Sequencer | undefined) {
+  constructor(current: () => Sequencer | undefined, openStreams: () => number = () => 0) {
     const registers = [this.runtime.registry];
     const treeSize: Gauge = new Gauge({ name: 'threatmesh_sequencer_tree_size', help: 'Entries in the sequencer log (0 while not serving)', registers, collect: () => treeSize.set(current()?.size ?? 0) });
     const pending: Gauge = new Gauge({ name: 'threatmesh_sequencer_pending_rounds', help: 'Voting rounds waiting for votes (0 while not serving)', registers, collect: () => pending.set(current()?.pendingCount ?? 0) });
+    const streams: Gauge = new Gauge({ name: 'threatmesh_sequencer_open_streams', help: 'StreamEntries calls being served (bounded per partner; a cancelled call frees its slot)', registers, collect: () => streams.set(openStreams()) });
     this.serving = new Gauge({ name: 'threatmesh_sequencer_serving', help: '1 while this replica serves the exchange (it holds the Lease), else 0', registers });
     this.proposals = new Counter({ name: 'threatmesh_sequencer_proposals_total', help: 'Proposals answered, by status (opened, already-pending, already-admitted, refused, error)', labelNames: ['status'], registers });
     this.votes = new Counter({ name: 'threatmesh_sequencer_votes_total', help: 'Votes answered, by status (counted, approved, rejected, duplicate, refused, error)', labelNames: ['status'], registers });

@@ -8,7 +8,7 @@ import type { PeerCertificate } from 'node:tls';
 import type { Logger } from '../../log.ts';
 import { ExchangeRefusal } from '../protocol/errors.ts';
 import { bindServer, stopServer, toServiceError, unary } from '../protocol/grpcserver.ts';
-import { MAX_BATCH_ITEMS } from '../protocol/messages.ts';
+import { MAX_BATCH_ITEMS, type ProvenEntry } from '../protocol/messages.ts';
 import type { ExchangeHandlers } from '../protocol/gen/threatmesh/exchange/v1/Exchange.ts';
 import type { Proposal__Output } from '../protocol/gen/threatmesh/exchange/v1/Proposal.ts';
 import type { ProposalAck } from '../protocol/gen/threatmesh/exchange/v1/ProposalAck.ts';
@@ -26,6 +26,13 @@ export interface ServerLimits {
   readonly maxMessageBytes?: number;
   /** Server keepalive ping interval. @default 30_000 */
   readonly keepaliveMs?: number;
+  /** StreamEntries calls one partner may have open at once; more are refused (RESOURCE_EXHAUSTED, too-many-streams). @default 4 */
+  readonly maxStreamsPerPartner?: number;
+  /**
+   * Entries one StreamEntries call sends at most; the stream then ends and the partner asks again
+   * from its cursor. Bounds what a client that does not read can make the server buffer. @default 10_000
+   */
+  readonly maxEntriesPerStream?: number;
 }
 
 /** The calls the endpoint serves: a {@link Sequencer} (tests put a hostile one behind the real endpoint). */
@@ -45,6 +52,8 @@ export interface ExchangeServerOptions {
 /** A running endpoint. */
 export interface ExchangeServer {
   readonly port: number;
+  /** StreamEntries calls being served now (each ends when its client cancels, disconnects or is done). */
+  openStreams(): number;
   /** Stops accepting calls and ends open streams. */
   stop(): Promise<void>;
 }
@@ -58,6 +67,37 @@ const DEFAULT_MAX_MESSAGE = 4 * 1024 * 1024;
 // Signature, digest, subject, ids, window and tally of one pending round, generously.
 const ROUND_OVERHEAD_BYTES = 1024;
 const DEFAULT_KEEPALIVE_MS = 30_000;
+const DEFAULT_MAX_STREAMS_PER_PARTNER = 4;
+const DEFAULT_MAX_ENTRIES_PER_STREAM = 10_000;
+
+/** Open StreamEntries calls per partner, bounded. */
+class StreamSlots {
+  readonly #open = new Map<string, number>();
+  readonly #max: number;
+
+  constructor(max: number) {
+    this.#max = max;
+  }
+
+  /** Takes a slot for `partnerId`, or refuses when it has all of them. */
+  take(partnerId: string): void {
+    const n = this.#open.get(partnerId) ?? 0;
+    if (n >= this.#max) throw new ExchangeRefusal('resource-exhausted', 'too-many-streams', `partner ${partnerId} already has ${n} entry streams open, the most one partner may; finish or cancel one first`);
+    this.#open.set(partnerId, n + 1);
+  }
+
+  release(partnerId: string): void {
+    const n = (this.#open.get(partnerId) ?? 1) - 1;
+    if (n <= 0) this.#open.delete(partnerId);
+    else this.#open.set(partnerId, n);
+  }
+
+  total(): number {
+    let sum = 0;
+    for (const n of this.#open.values()) sum += n;
+    return sum;
+  }
+}
 
 /** Starts the endpoint on `address` with mutual TLS. */
 export async function startExchangeServer(opts: ExchangeServerOptions): Promise<ExchangeServer> {
@@ -69,16 +109,18 @@ export async function startExchangeServer(opts: ExchangeServerOptions): Promise<
     'grpc.keepalive_timeout_ms': 10_000,
     'grpc.http2.min_ping_interval_without_data_ms': 5_000,
   });
-  server.addService(loadExchangePackage().Exchange.service, handlers(opts));
+  const slots = new StreamSlots(opts.limits?.maxStreamsPerPartner ?? DEFAULT_MAX_STREAMS_PER_PARTNER);
+  server.addService(loadExchangePackage().Exchange.service, handlers(opts, slots));
   const port = await bindServer(server, opts.address, opts.tls);
   opts.log.info('exchange server listening', { address: opts.address, port });
   return {
     port,
+    openStreams: () => slots.total(),
     stop: () => stopServer(server),
   };
 }
 
-function handlers(opts: ExchangeServerOptions): ExchangeHandlers {
+function handlers(opts: ExchangeServerOptions, slots: StreamSlots): ExchangeHandlers {
   const seq = opts.sequencer;
   const max = opts.limits?.maxMessageBytes ?? DEFAULT_MAX_MESSAGE;
   const caller = (call: AuthenticatedCall, action: ExchangeAction): string => authorize(opts.directory, peerIdentity(call.getAuthContext()), action).partnerId;
@@ -118,7 +160,7 @@ function handlers(opts: ExchangeServerOptions): ExchangeHandlers {
     }),
     StreamEntries: (call) => {
       // An 'error' event on a server stream ends it with that status (grpc-js semantics).
-      streamEntries(opts, call, caller).catch((err: unknown) => call.emit('error', toServiceError(opts.log, err)));
+      streamEntries(opts, call, caller, slots).catch((err: unknown) => call.emit('error', toServiceError(opts.log, err)));
     },
   };
 }
@@ -167,13 +209,50 @@ async function streamEntries(
   opts: ExchangeServerOptions,
   call: grpc.ServerWritableStream<{ fromIndex: number; treeSize: number }, unknown>,
   caller: (call: AuthenticatedCall, action: ExchangeAction) => string,
+  slots: StreamSlots,
 ): Promise<void> {
-  caller(call, 'read');
-  for await (const { entry, proof } of opts.sequencer.entries(call.request.fromIndex, call.request.treeSize)) {
-    if (call.cancelled) return;
-    // Respect flow control: wait for the client to drain before producing more.
-    if (!call.write(entryToWire(entry, proof))) await new Promise((resolve) => call.once('drain', resolve));
+  const who = caller(call, 'read');
+  slots.take(who);
+  try {
+    // Leaving the loop (return) closes the log reader: a cancelled or dropped call holds nothing.
+    const to = Math.min(call.request.treeSize, call.request.fromIndex + (opts.limits?.maxEntriesPerStream ?? DEFAULT_MAX_ENTRIES_PER_STREAM));
+    // Proofs stay in the tree the partner asked for; only the range is cut.
+    for await (const { entry, proof } of entriesIn(opts.sequencer, call.request.fromIndex, to, call.request.treeSize)) {
+      if (call.cancelled) return;
+      // Respect flow control: wait for the client to drain, or for the call to end, before producing more.
+      if (!call.write(entryToWire(entry, proof)) && !(await drainedOrEnded(call))) return;
+    }
+    call.end();
+  } finally {
+    slots.release(who);
   }
-  call.end();
+}
+
+// The entries [from, to) with inclusion proofs in the tree of `size` leaves.
+async function* entriesIn(seq: SequencerCore, from: number, to: number, size: number): AsyncGenerator<ProvenEntry> {
+  for await (const p of seq.entries(from, size)) {
+    if (p.entry.index >= to) return;
+    yield p;
+  }
+}
+
+/** Resolves true once the client drained the stream, false once the call was cancelled or closed first. */
+function drainedOrEnded(call: grpc.ServerWritableStream<unknown, unknown>): Promise<boolean> {
+  if (call.cancelled) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const settle = (drained: boolean) => (): void => {
+      call.off('drain', onDrain);
+      call.off('cancelled', onEnd);
+      call.off('close', onEnd);
+      call.off('error', onEnd);
+      resolve(drained && !call.cancelled);
+    };
+    const onDrain = settle(true);
+    const onEnd = settle(false);
+    call.once('drain', onDrain);
+    call.once('cancelled', onEnd);
+    call.once('close', onEnd);
+    call.once('error', onEnd);
+  });
 }
 

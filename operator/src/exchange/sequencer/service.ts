@@ -104,7 +104,7 @@ class SequencerRunner {
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #validator = validatorFor(createValidators(), 'PartnerNode');
-  readonly #metrics = new SequencerMetrics(() => this.#serving?.sequencer);
+  readonly #metrics = new SequencerMetrics(() => this.#serving?.sequencer, () => this.#serving?.server.openStreams() ?? 0);
   readonly #informer: Informer<PartnerNode>;
   // Handed to the gRPC server, which reads it on every call: updated in place.
   readonly #directory = new Map<string, PartnerEntry>();
