@@ -10,6 +10,7 @@
  * rebuilt from them (drift repair, exchange/kubesink.ts).
  */
 import { MongoBulkWriteError, type Collection, type Db, type WriteError } from 'mongodb';
+import { STIX_ID_NAMESPACE, uuidV5 } from '../domain/stix.ts';
 import { voteRecord, type IndicatorMeta } from '../exchange/entry.ts';
 import type { EntrySink, VerifiedEntry } from '../exchange/partner.ts';
 
@@ -48,6 +49,12 @@ export interface IndicatorRecord {
   meta?: IndicatorMeta;
   /** When revoked: the REVOKE entry's certificate (absent in records revoked before it was kept). */
   revocation?: StoredRevocation;
+  /** STIX id of the indicator (`indicator--` + UUIDv5 of the digest), so servers find it by id (absent in records stored before it was kept). */
+  stixId?: string;
+  /** When this replica stored the ADD: the TAXII date_added (absent in records stored before it was kept). */
+  addedAt?: Date;
+  /** When this replica stored the REVOKE (absent in records revoked before it was kept). */
+  revokedAt?: Date;
 }
 
 /** The MongoDB sink of a partner's replica. */
@@ -86,7 +93,7 @@ export class MongoIndicatorSink implements EntrySink {
       }
       await this.#insertNew(adds);
       adds = [];
-      await this.#col.updateOne({ _id: entry.digest, logIndex: { $lt: entry.index } }, { $set: { state: 'revoked', revokedAtIndex: entry.index, revocation: revocation(entry) } });
+      await this.#col.updateOne({ _id: entry.digest, logIndex: { $lt: entry.index } }, { $set: { state: 'revoked', revokedAtIndex: entry.index, revocation: revocation(entry), revokedAt: new Date() } });
     }
     await this.#insertNew(adds);
   }
@@ -127,5 +134,6 @@ function record(entry: VerifiedEntry): IndicatorRecord {
     logIndex: entry.index, proposerId: entry.proposerId, votes: entry.votes.map(voteRecord),
     window: { opensAt: entry.window.opensAt, closesAt: entry.window.closesAt }, proposalSignature: entry.proposalSignature,
     ...(entry.meta !== undefined ? { meta: { ...entry.meta } } : {}),
+    stixId: `indicator--${uuidV5(STIX_ID_NAMESPACE, entry.digest)}`, addedAt: new Date(),
   };
 }
