@@ -14,6 +14,7 @@ import { registerSequencer } from './sequencer.ts';
 import { registerSandbox } from './sandbox.ts';
 import { registerReplica } from './replica.ts';
 import { registerRevoke } from './revoke.ts';
+import { registerServe } from './serve.ts';
 
 /** Adds every subcommand to `program`. */
 export function registerCommands(program: Command, env: CliEnv, log: Logger): void {
@@ -29,4 +30,5 @@ export function registerCommands(program: Command, env: CliEnv, log: Logger): vo
   registerSandbox(program, env, log);
   registerReplica(program, env, log);
   registerRevoke(program, env, log);
+  registerServe(program, env, log);
 }

@@ -157,7 +157,7 @@ export function validateServeConfig(value: unknown): ServeConfigSpec {
     seen.add(c.name);
   });
   return {
-    title: (o['title'] as string | undefined) ?? DEFAULTS.title,
+    title: (o['title']) ?? DEFAULTS.title,
     maxPageSize: intIn(o['maxPageSize'], 'maxPageSize', 1, 10_000, DEFAULTS.maxPageSize),
     maxContentLength: intIn(o['maxContentLength'], 'maxContentLength', 1024, 1024 * 1024 * 1024, DEFAULTS.maxContentLength),
     consumers,

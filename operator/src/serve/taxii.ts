@@ -196,5 +196,5 @@ function envelopeObjects(body: Buffer): unknown[] | string {
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return 'the body must be a TAXII envelope object {"objects":[...]}';
   const objs = (parsed as { objects?: unknown }).objects;
   if (!Array.isArray(objs) || objs.length === 0) return 'the envelope has no "objects" list; send at least one STIX object';
-  return objs;
+  return objs as unknown[];
 }
