@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
 import { indicatorDigest } from '../domain/canonical.ts';
 import { parseMispFeed } from '../feeds/misp.ts';
 import { handleExport } from './exports.ts';
@@ -77,6 +78,6 @@ test('formats: Suricata base64 datasets and iprep, Zeek Intel without URL scheme
   files.set('manifest.json', manifest);
   for (const uuid of Object.keys(JSON.parse(manifest) as object)) files.set(`${uuid}.json`, await body(`misp/${uuid}.json`));
   const values: string[] = [];
-  for await (const batch of parseMispFeed((name) => Promise.resolve((async function* () { yield Buffer.from(files.get(name) ?? ''); })()))) values.push(...batch.records.map((r) => r.value));
+  for await (const batch of parseMispFeed((name) => Promise.resolve(Readable.from([Buffer.from(files.get(name) ?? '')])))) values.push(...batch.records.map((r) => r.value));
   assert.deepEqual(values.sort(), ['198.51.100.7', 'a'.repeat(64), 'green.evil.example', 'http://green.evil.example/a?b=c'].sort());
 });
