@@ -103,31 +103,41 @@ function countOf(path: string, body: string): number {
   return body.split('\n').filter((l) => l !== '' && !l.startsWith('#')).length - (path.endsWith('.csv') && !path.startsWith('misp/') ? 1 : 0);
 }
 
+function sinceOf(req: ServeRequest): number | undefined | Reply {
+  const text = req.query.get('since');
+  if (text === null) return undefined;
+  try {
+    return decodeCursor(text, EXPORT_FP);
+  } catch (err) {
+    if (err instanceof CursorError) return plain(400, `since: ${err.message.replace('next', 'the cursor')}; use the X-ThreatMesh-Cursor of an earlier export`);
+    throw err;
+  }
+}
+
+/** The body of `path` (undefined: no such MISP file). */
+function renderPath(deps: ExportDeps, path: string, got: Collected, tlps: readonly Tlp[]): { body: string | undefined; contentType: string } {
+  const file = EXPORT_FILES.find((f) => f.path === path);
+  if (file !== undefined) return { body: file.render(got.items, { partnerId: deps.partnerId, cursor: got.cursor, tlps }), contentType: file.contentType };
+  return { body: mispFeed(deps.partnerId, got.items).files.get(path.slice('misp/'.length)), contentType: 'application/json' };
+}
+
 /** Handles GET /exports/… for an authenticated caller. */
 export async function handleExport(deps: ExportDeps, caller: Caller, req: ServeRequest): Promise<Reply> {
   if (req.method !== 'GET' && req.method !== 'HEAD') return plain(405, 'exports are read with GET', { allow: 'GET, HEAD' });
   const path = req.segments.slice(1).join('/');
   if (path === '') return { status: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ files: [...EXPORT_FILES.map((f) => f.path), 'misp/manifest.json', 'misp/hashes.csv'] }) };
-  const file = EXPORT_FILES.find((f) => f.path === path);
   const misp = path.startsWith('misp/');
-  if (file === undefined && !misp) return plain(404, `no export ${path}; GET /exports/ lists them`);
-  let since: number | undefined;
-  const sinceText = req.query.get('since');
-  try {
-    since = sinceText === null ? undefined : decodeCursor(sinceText, EXPORT_FP);
-  } catch (err) {
-    if (err instanceof CursorError) return plain(400, `since: ${err.message.replace('next', 'the cursor')}; use the X-ThreatMesh-Cursor of an earlier export`);
-    throw err;
-  }
+  if (!misp && !EXPORT_FILES.some((f) => f.path === path)) return plain(404, `no export ${path}; GET /exports/ lists them`);
+  const since = sinceOf(req);
+  if (typeof since === 'object') return since;
   if (misp && since !== undefined) return plain(400, 'a MISP feed is always full: drop since (MISP fetches only the events whose timestamp changed)');
   const got = await collect(deps, caller.consumer.tlps, since);
-  const header: ExportHeader = { partnerId: deps.partnerId, cursor: got.cursor, tlps: caller.consumer.tlps };
-  const body = file !== undefined ? file.render(got.items, header) : mispFeed(deps.partnerId, got.items).files.get(path.slice('misp/'.length));
+  const { body, contentType } = renderPath(deps, path, got, caller.consumer.tlps);
   if (body === undefined) return plain(404, `no MISP feed file ${path}; read misp/manifest.json for the event files`);
   const etag = etagOf(body);
   const notModified = matchesEtag(req.headers['if-none-match'], etag);
   const status = notModified ? 304 : 200;
   await deps.audit.record({ at: deps.now(), identity: caller.consumer.name, via: caller.via, api: 'export', action: since === undefined ? 'full' : 'incremental', resource: path, count: notModified ? 0 : countOf(path, body), status });
-  const headers = { 'content-type': file?.contentType ?? 'application/json', etag, 'cache-control': 'no-cache', 'x-threatmesh-cursor': got.cursor };
+  const headers = { 'content-type': contentType, etag, 'cache-control': 'no-cache', 'x-threatmesh-cursor': got.cursor };
   return { status, headers, body: notModified || req.method === 'HEAD' ? '' : body };
 }

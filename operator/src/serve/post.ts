@@ -71,22 +71,27 @@ export class TaxiiProposer implements ProposalPort {
 
   async #one(consumer: Consumer, tlp: Tlp, obj: unknown, i: number): Promise<Outcome> {
     const o = (typeof obj === 'object' && obj !== null ? obj : {}) as Record<string, unknown>;
-    const id = typeof o['id'] === 'string' ? o['id'] : `objects[${i}]`;
-    const version = typeof o['modified'] === 'string' ? o['modified'] : typeof o['created'] === 'string' ? o['created'] : '';
-    const fail = (message: string): Outcome => ({ kind: 'failure', detail: { id, version, message } });
+    const detail: StatusDetail = { id: typeof o['id'] === 'string' ? o['id'] : `objects[${i}]`, version: typeof o['modified'] === 'string' ? o['modified'] : typeof o['created'] === 'string' ? o['created'] : '' };
+    const parsed = this.#indicatorOf(o, obj, tlp, i);
+    if (typeof parsed === 'string') return { kind: 'failure', detail: { ...detail, message: parsed } };
+    return this.#propose(consumer, tlp, parsed.indicator, parsed.fields, detail);
+  }
+
+  /** The one indicator an object proposes, or why it proposes none. */
+  #indicatorOf(o: Record<string, unknown>, obj: unknown, tlp: Tlp, i: number): { indicator: Indicator; fields: Readonly<Record<string, unknown>> | undefined } | string {
     const marked = markingTlps(o);
-    if (marked.length > 0 && !marked.includes(tlp)) return fail(`marked TLP:${marked.map((t) => t.toUpperCase()).join(', TLP:')} but POSTed to the TLP:${tlp.toUpperCase()} collection; POST it to its TLP's collection`);
+    if (marked.length > 0 && !marked.includes(tlp)) return `marked TLP:${marked.map((t) => t.toUpperCase()).join(', TLP:')} but POSTed to the TLP:${tlp.toUpperCase()} collection; POST it to its TLP's collection`;
     const batch = newBatch();
     stixObjectToRecords(obj, batch, `objects[${i}]`);
-    if (batch.rejections[0] !== undefined) return fail(batch.rejections[0].message);
-    if (batch.skips[0] !== undefined) return fail(`not proposed (${batch.skips[0]}): only unrevoked STIX indicator objects with a stix pattern are accepted`);
-    if (batch.records.length !== 1) return fail(`the pattern holds ${batch.records.length} indicators; POST one indicator per object`);
+    if (batch.rejections[0] !== undefined) return batch.rejections[0].message;
+    if (batch.skips[0] !== undefined) return `not proposed (${batch.skips[0]}): only unrevoked STIX indicator objects with a stix pattern are accepted`;
     const rec = batch.records[0];
-    const norm = rec === undefined ? undefined : normalize(rec.type as Indicator['type'], rec.value);
-    if (rec === undefined || norm === undefined || !norm.ok) return fail(norm !== undefined && !norm.ok ? norm.rejection.message : 'no indicator');
+    if (rec === undefined || batch.records.length !== 1) return `the pattern holds ${batch.records.length} indicators; POST one indicator per object`;
+    const norm = normalize(rec.type as Indicator['type'], rec.value);
+    if (!norm.ok) return norm.rejection.message;
     const listed = this.#o.warningList.match(norm.indicator);
-    if (listed !== undefined) return fail(`on the ${listed} warning list: never proposed`);
-    return this.#propose(consumer, tlp, norm.indicator, fieldsOf(rec.fields), { id, version });
+    if (listed !== undefined) return `on the ${listed} warning list: never proposed`;
+    return { indicator: norm.indicator, fields: fieldsOf(rec.fields) };
   }
 
   async #propose(consumer: Consumer, tlp: Tlp, ind: Indicator, fields: Readonly<Record<string, unknown>> | undefined, d: StatusDetail): Promise<Outcome> {

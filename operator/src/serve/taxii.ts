@@ -65,35 +65,46 @@ export async function handleTaxii(deps: TaxiiDeps, caller: Caller, req: ServeReq
   }
 }
 
-function methodNotAllowed(allow: string): Reply {
-  return taxiiError(405, `this resource supports ${allow} only`, undefined, { allow });
-}
-
 async function route(deps: TaxiiDeps, caller: Caller, req: ServeRequest): Promise<Reply> {
-  const [root, ...rest] = req.segments;
-  if (root === 'taxii2' && rest.length === 0) return req.method === 'GET' ? audited(deps, caller, 'discovery', '', 1, discovery(deps)) : methodNotAllowed('GET');
+  const [root, kind, id, ...rest] = req.segments;
+  if (root === 'taxii2' && kind === undefined) return only('GET', req, () => audited(deps, caller, { action: 'discovery', resource: '', count: 1 }, discovery(deps)));
   if (root !== 'api') return taxiiError(404, `no TAXII resource here; start at ${DISCOVERY_PATH}`);
-  const [kind, id, sub, objectId, leaf, ...extra] = rest;
-  if (kind === undefined) return req.method === 'GET' ? audited(deps, caller, 'api-root', '', 1, apiRoot(deps)) : methodNotAllowed('GET');
-  if (kind === 'status' && id !== undefined && sub === undefined) return req.method === 'GET' ? status(deps, caller, id) : methodNotAllowed('GET');
-  if (kind !== 'collections' || extra.length > 0) return taxiiError(404, `no TAXII resource here; the API root is ${API_ROOT_PATH}`);
-  if (id === undefined) return req.method === 'GET' ? collections(deps, caller) : methodNotAllowed('GET');
+  if (kind === undefined) return only('GET', req, () => audited(deps, caller, { action: 'api-root', resource: '', count: 1 }, apiRoot(deps)));
+  if (kind === 'status' && id !== undefined && rest.length === 0) return only('GET', req, () => status(deps, caller, id));
+  if (kind !== 'collections' || rest.length > 3) return taxiiError(404, `no TAXII resource here; the API root is ${API_ROOT_PATH}`);
+  if (id === undefined) return only('GET', req, () => collections(deps, caller));
   const coll = await deps.catalog.find(caller.consumer, id);
   if (coll === undefined) return taxiiError(404, `no collection ${id} for consumer ${caller.consumer.name}; list them at ${API_ROOT_PATH}collections/`);
-  if (sub === undefined) return req.method === 'GET' ? audited(deps, caller, 'collection', coll.def.alias, 1, taxiiJson(200, collectionResource(coll))) : methodNotAllowed('GET');
-  if (sub === 'manifest' && objectId === undefined) return req.method === 'GET' ? manifest(deps, caller, coll, req) : methodNotAllowed('GET');
+  return routeCollection(deps, caller, coll, req, rest);
+}
+
+async function routeCollection(deps: TaxiiDeps, caller: Caller, coll: ConsumerCollection, req: ServeRequest, rest: readonly string[]): Promise<Reply> {
+  const [sub, objectId, leaf] = rest;
+  if (sub === undefined) return only('GET', req, () => audited(deps, caller, { action: 'collection', resource: coll.def.alias, count: 1 }, taxiiJson(200, collectionResource(coll))));
+  if (sub === 'manifest' && objectId === undefined) return only('GET', req, () => manifest(deps, caller, coll, req));
   if (sub !== 'objects') return taxiiError(404, `collections have objects/ and manifest/; ${sub} is not one of them`);
   if (objectId === undefined) {
     if (req.method === 'POST') return post(deps, caller, coll, req);
-    return req.method === 'GET' ? objects(deps, caller, coll, req) : methodNotAllowed('GET, POST');
+    return only('GET, POST', req, () => objects(deps, caller, coll, req));
   }
-  if (req.method !== 'GET') return methodNotAllowed('GET');
-  if (leaf === undefined) return object(deps, caller, coll, objectId, req);
-  return leaf === 'versions' ? versions(deps, caller, coll, objectId, req) : taxiiError(404, `an object has versions/ only; ${leaf} is not a resource`);
+  if (leaf === undefined) return only('GET', req, () => object(deps, caller, coll, objectId, req));
+  if (leaf !== 'versions') return taxiiError(404, `an object has versions/ only; ${leaf} is not a resource`);
+  return only('GET', req, () => versions(deps, caller, coll, objectId, req));
 }
 
-async function audited(deps: TaxiiDeps, caller: Caller, action: string, resource: string, count: number, reply: Reply): Promise<Reply> {
-  await deps.audit.record({ at: deps.now(), identity: caller.consumer.name, via: caller.via, api: 'taxii', action, resource, count, status: reply.status });
+/** Runs `view` for a GET; any other method is a 405 naming `allow`. */
+function only(allow: string, req: ServeRequest, view: () => Reply | Promise<Reply>): Reply | Promise<Reply> {
+  return req.method === 'GET' ? view() : taxiiError(405, `this resource supports ${allow} only`, undefined, { allow });
+}
+
+interface Read {
+  readonly action: string;
+  readonly resource: string;
+  readonly count: number;
+}
+
+async function audited(deps: TaxiiDeps, caller: Caller, read: Read, reply: Reply): Promise<Reply> {
+  await deps.audit.record({ at: deps.now(), identity: caller.consumer.name, via: caller.via, api: 'taxii', ...read, status: reply.status });
   return reply;
 }
 
@@ -111,14 +122,14 @@ function collectionResource(c: ConsumerCollection): Record<string, unknown> {
 
 async function collections(deps: TaxiiDeps, caller: Caller): Promise<Reply> {
   const list = await deps.catalog.list(caller.consumer);
-  return audited(deps, caller, 'collections', '', list.length, taxiiJson(200, { collections: list.map(collectionResource) }));
+  return audited(deps, caller, { action: 'collections', resource: '', count: list.length }, taxiiJson(200, { collections: list.map(collectionResource) }));
 }
 
 async function status(deps: TaxiiDeps, caller: Caller, id: string): Promise<Reply> {
   const stored = await deps.statuses.get(id, caller.consumer.name);
   if (stored === undefined) return taxiiError(404, `no status ${id} for consumer ${caller.consumer.name}`);
   const fresh = stored.pendings.length > 0 && deps.proposals !== undefined ? await deps.proposals.refresh(stored) : stored;
-  return audited(deps, caller, 'status', id, 1, taxiiJson(200, statusResource(fresh)));
+  return audited(deps, caller, { action: 'status', resource: id, count: 1 }, taxiiJson(200, statusResource(fresh)));
 }
 
 function fingerprintOf(kind: string, coll: ConsumerCollection, p: ListParams, objectId = ''): string {
@@ -142,14 +153,14 @@ async function objects(deps: TaxiiDeps, caller: Caller, coll: ConsumerCollection
   const p = parseListParams(req.query, deps.config.maxPageSize, LIST_PARAMS);
   const l = await listVersions({ reader: deps.reader, collection: coll, fingerprint: fingerprintOf('objects', coll, p) }, p);
   const objs = l.rows.map(stixOfRow).filter((o) => o !== undefined);
-  return audited(deps, caller, 'objects', coll.def.alias, objs.length, taxiiJson(200, envelope(l, 'objects', objs), pageHeaders(l)));
+  return audited(deps, caller, { action: 'objects', resource: coll.def.alias, count: objs.length }, taxiiJson(200, envelope(l, 'objects', objs), pageHeaders(l)));
 }
 
 async function manifest(deps: TaxiiDeps, caller: Caller, coll: ConsumerCollection, req: ServeRequest): Promise<Reply> {
   const p = parseListParams(req.query, deps.config.maxPageSize, LIST_PARAMS);
   const l = await listVersions({ reader: deps.reader, collection: coll, fingerprint: fingerprintOf('manifest', coll, p) }, p);
   const items = l.rows.filter((r) => stixOfRow(r) !== undefined).map((r) => ({ id: stixOfRow(r)?.id, date_added: taxiiTimestamp(dateAddedOf(r)), version: versionOf(r), media_type: STIX_MEDIA_TYPE }));
-  return audited(deps, caller, 'manifest', coll.def.alias, items.length, taxiiJson(200, envelope(l, 'objects', items), pageHeaders(l)));
+  return audited(deps, caller, { action: 'manifest', resource: coll.def.alias, count: items.length }, taxiiJson(200, envelope(l, 'objects', items), pageHeaders(l)));
 }
 
 async function object(deps: TaxiiDeps, caller: Caller, coll: ConsumerCollection, objectId: string, req: ServeRequest): Promise<Reply> {
@@ -157,7 +168,7 @@ async function object(deps: TaxiiDeps, caller: Caller, coll: ConsumerCollection,
   const l = await listVersions({ reader: deps.reader, collection: coll, fingerprint: fingerprintOf('object', coll, p, objectId), objectId }, p);
   const objs = l.rows.map(stixOfRow).filter((o) => o !== undefined);
   if (objs.length === 0 && p.next === undefined && !(await exists(deps, coll, objectId))) return taxiiError(404, `no object ${objectId} in collection ${coll.def.alias}`);
-  return audited(deps, caller, 'object', objectId, objs.length, taxiiJson(200, envelope(l, 'objects', objs), pageHeaders(l)));
+  return audited(deps, caller, { action: 'object', resource: objectId, count: objs.length }, taxiiJson(200, envelope(l, 'objects', objs), pageHeaders(l)));
 }
 
 async function exists(deps: TaxiiDeps, coll: ConsumerCollection, objectId: string): Promise<boolean> {
@@ -170,7 +181,7 @@ async function versions(deps: TaxiiDeps, caller: Caller, coll: ConsumerCollectio
   if (!(await exists(deps, coll, objectId))) return taxiiError(404, `no object ${objectId} in collection ${coll.def.alias}`);
   const l = await listVersions({ reader: deps.reader, collection: coll, fingerprint: fingerprintOf('versions', coll, p, objectId), objectId }, p);
   const list = l.rows.map(versionOf);
-  return audited(deps, caller, 'versions', objectId, list.length, taxiiJson(200, { more: l.more, ...(l.next === undefined ? {} : { next: l.next }), ...(list.length === 0 ? {} : { versions: list }) }, pageHeaders(l)));
+  return audited(deps, caller, { action: 'versions', resource: objectId, count: list.length }, taxiiJson(200, { more: l.more, ...(l.next === undefined ? {} : { next: l.next }), ...(list.length === 0 ? {} : { versions: list }) }, pageHeaders(l)));
 }
 
 async function post(deps: TaxiiDeps, caller: Caller, coll: ConsumerCollection, req: ServeRequest): Promise<Reply> {
@@ -183,7 +194,7 @@ async function post(deps: TaxiiDeps, caller: Caller, coll: ConsumerCollection, r
   const objs = envelopeObjects(body);
   if (typeof objs === 'string') return taxiiError(422, objs);
   const saved = await deps.proposals.submit(caller.consumer, coll, objs);
-  return audited(deps, caller, 'add-objects', coll.def.alias, objs.length, taxiiJson(202, statusResource(saved)));
+  return audited(deps, caller, { action: 'add-objects', resource: coll.def.alias, count: objs.length }, taxiiJson(202, statusResource(saved)));
 }
 
 function envelopeObjects(body: Buffer): unknown[] | string {

@@ -70,23 +70,36 @@ function versionOf(q: URLSearchParams): VersionMatch {
   return { first: items.includes('first'), last: items.includes('last'), all: items.includes('all'), at };
 }
 
+function addedAfterOf(q: URLSearchParams): Date | undefined {
+  const text = single(q, 'added_after');
+  if (text === undefined) return undefined;
+  const d = parseTimestamp(text);
+  if (d === undefined) throw new ParamError(`added_after must be an RFC 3339 timestamp such as 2026-11-25T10:00:00.000Z, got ${JSON.stringify(text.slice(0, 40))}`);
+  return d;
+}
+
+function idsOf(q: URLSearchParams): string[] | undefined {
+  const ids = commaList(q, 'match[id]');
+  if (ids !== undefined && ids.length > MAX_IDS) throw new ParamError(`match[id] lists ${ids.length} ids; ask for at most ${MAX_IDS} at a time`);
+  const bad = ids?.find((id) => !STIX_ID.test(id));
+  if (bad !== undefined) throw new ParamError(`match[id] item ${JSON.stringify(bad.slice(0, 80))} is not a STIX identifier (type--uuid)`);
+  return ids;
+}
+
 /** Parses the listing parameters; `allowed` names the ones this endpoint takes (others are ignored, as the spec allows). */
 export function parseListParams(q: URLSearchParams, maxPageSize: number, allowed: ReadonlySet<string>): ListParams {
-  const addedText = single(q, 'added_after');
-  const addedAfter = addedText === undefined ? undefined : parseTimestamp(addedText);
-  if (addedText !== undefined && addedAfter === undefined) throw new ParamError(`added_after must be an RFC 3339 timestamp such as 2026-11-25T10:00:00.000Z, got ${JSON.stringify(addedText.slice(0, 40))}`);
-  const ids = allowed.has('match[id]') ? commaList(q, 'match[id]') : undefined;
-  if (ids !== undefined && ids.length > MAX_IDS) throw new ParamError(`match[id] lists ${ids.length} ids; ask for at most ${MAX_IDS} at a time`);
-  const badId = ids?.find((id) => !STIX_ID.test(id));
-  if (badId !== undefined) throw new ParamError(`match[id] item ${JSON.stringify(badId.slice(0, 80))} is not a STIX identifier (type--uuid)`);
+  const addedAfter = addedAfterOf(q);
+  const ids = allowed.has('match[id]') ? idsOf(q) : undefined;
   const next = single(q, 'next');
+  const types = allowed.has('match[type]') ? commaList(q, 'match[type]') : undefined;
+  const specVersions = commaList(q, 'match[spec_version]');
   return {
     limit: limitOf(q, maxPageSize),
     ...(addedAfter !== undefined ? { addedAfter } : {}),
     ...(next !== undefined ? { next } : {}),
     ...(ids !== undefined ? { ids } : {}),
-    ...(allowed.has('match[type]') && q.has('match[type]') ? { types: commaList(q, 'match[type]') ?? [] } : {}),
+    ...(types !== undefined ? { types } : {}),
     version: allowed.has('match[version]') ? versionOf(q) : { first: false, last: false, all: true, at: new Set() },
-    ...(q.has('match[spec_version]') ? { specVersions: commaList(q, 'match[spec_version]') ?? [] } : {}),
+    ...(specVersions !== undefined ? { specVersions } : {}),
   };
 }
