@@ -2,33 +2,12 @@
  * TAXII status resources (TAXII 2.1 §4.3.1) of POSTed objects. An object a contributor POSTs
  * becomes a signed proposal; its status is `pending` until the network decides, then `success`
  * (admitted) or `failure` (rejected, expired, or refused before proposing with the reason).
- * store/taxiistatus.ts keeps them in MongoDB; only the consumer that POSTed may read one.
+ * store/taxiistatus.ts keeps them in MongoDB (the stored types live there); only the consumer
+ * that POSTed may read one.
  */
+import type { StatusDetail, StatusStore, StoredStatus } from '../store/taxiistatus.ts';
 
-/** One object's outcome. */
-export interface StatusDetail {
-  readonly id: string;
-  readonly version: string;
-  readonly message?: string;
-}
-
-/** A pending object: what to look at to decide it. */
-export interface PendingItem extends StatusDetail {
-  /** Digest of the proposed indicator. */
-  readonly digest: string;
-  /** ThreatIndicator object name of the proposal. */
-  readonly objectName: string;
-}
-
-/** A status as stored. */
-export interface StoredStatus {
-  readonly id: string;
-  readonly owner: string;
-  readonly requestTimestamp: string;
-  readonly successes: StatusDetail[];
-  readonly failures: StatusDetail[];
-  readonly pendings: PendingItem[];
-}
+export type { PendingItem, StatusDetail, StatusStore, StoredStatus } from '../store/taxiistatus.ts';
 
 /** The TAXII status resource. */
 export interface TaxiiStatusResource {
@@ -42,13 +21,6 @@ export interface TaxiiStatusResource {
   readonly failures: StatusDetail[];
   readonly pending_count: number;
   readonly pendings: StatusDetail[];
-}
-
-/** Persistence of statuses. */
-export interface StatusStore {
-  save(status: StoredStatus): Promise<void>;
-  /** The status `id` if `owner` created it. */
-  get(id: string, owner: string): Promise<StoredStatus | undefined>;
 }
 
 /** The resource of a stored status. */

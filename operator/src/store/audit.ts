@@ -1,6 +1,32 @@
-/** The serving side's audit log in MongoDB (`serve_audit`, one document per read; serve/audit.ts). */
+/**
+ * The serving side's audit log: the port (every TAXII or export read is recorded before the data
+ * leaves; a failed write fails the request) and its MongoDB implementation (`serve_audit`, one
+ * document per read, insert only).
+ */
 import type { Collection, Db } from 'mongodb';
-import type { AuditEvent, AuditLog } from '../serve/audit.ts';
+
+/** One audited request. */
+export interface AuditEvent {
+  readonly at: Date;
+  /** The consumer's name. */
+  readonly identity: string;
+  /** How it authenticated. */
+  readonly via: 'token' | 'certificate';
+  readonly api: 'taxii' | 'export';
+  /** What was read: `objects`, `manifest`, `collections`…, or the export's name. */
+  readonly action: string;
+  /** Collection alias, object id or export file; empty when none. */
+  readonly resource: string;
+  /** Objects (or export lines) returned. */
+  readonly count: number;
+  /** HTTP status of the reply. */
+  readonly status: number;
+}
+
+/** Where audit events go. */
+export interface AuditLog {
+  record(event: AuditEvent): Promise<void>;
+}
 
 /** Collection name. */
 export const SERVE_AUDIT = 'serve_audit';

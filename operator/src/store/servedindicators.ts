@@ -1,5 +1,5 @@
 /**
- * The serving side's reads of the partner's replicated `indicators` (serve/record.ts
+ * The serving side's reads of the partner's replicated `indicators` (store/served.ts
  * IndicatorReader over MongoDB), by indexed queries only: a page is one or two range queries on
  * the log index (ADD versions by `logIndex`, revoked versions by `revokedAtIndex`), each with
  * the TLP filter and `limit`, on compound indexes {state, meta.tlp, index} (and the same led by
@@ -15,10 +15,10 @@
 import type { Collection, Db, Filter } from 'mongodb';
 import { STIX_ID_NAMESPACE, uuidV5 } from '../domain/stix.ts';
 import type { Logger } from '../log.ts';
-import type { IndicatorReader, ServedRecord, VersionPage, VersionQuery, VersionRow } from '../serve/record.ts';
-import type { Tlp } from '../serve/tlp.ts';
+import type { MetaTlp as Tlp } from '../exchange/entry.ts';
 import { REPLICA_CURSORS } from './cursor.ts';
 import { INDICATORS, type IndicatorRecord } from './indicators.ts';
+import type { IndicatorReader, ServedRecord, VersionPage, VersionQuery, VersionRow } from './served.ts';
 
 const NO_WATERMARK = Number.MAX_SAFE_INTEGER;
 
