@@ -8,7 +8,9 @@
  *  - whole HTTPS requests through `threatmesh serve`'s stack (auth, query, STIX rendering,
  *    audit write): the first pages of /api/collections/all/objects/ followed by `next`.
  * BENCH_TAXII_SAMPLES (default 20) random positions; BENCH_TAXII_PAGES (default 5) HTTPS pages.
- * Set MONGODB_URI to measure against your own MongoDB instead of FerretDB.
+ * An operation slower than BENCH_TAXII_TIMEOUT_MS (default 600000) ends the sampling: the
+ * results then give the timeout as a lower bound (`… (timed out)`), so a slow store cannot make
+ * the benchmark run for hours. Set MONGODB_URI to measure against your own MongoDB.
  */
 import { request, type RequestOptions } from 'node:https';
 import { homedir } from 'node:os';
@@ -30,6 +32,7 @@ import { MongoServedIndicators } from '../operator/src/store/servedindicators.ts
 const count = Number(process.env['BENCH_TAXII_COUNT'] ?? 1_000_000);
 const samples = Number(process.env['BENCH_TAXII_SAMPLES'] ?? 20);
 const pages = Number(process.env['BENCH_TAXII_PAGES'] ?? 5);
+const timeoutMs = Number(process.env['BENCH_TAXII_TIMEOUT_MS'] ?? 600_000);
 const BATCH = 10_000;
 const TOKEN = 'bench-consumer-token-0123456789';
 const TLPS = ['green', 'green', 'green', 'green', 'green', 'green', undefined, undefined, undefined, undefined, 'amber', 'amber', 'amber', 'red', 'red', 'green', 'green', 'green', 'green', 'amber'] as const;
@@ -65,10 +68,24 @@ function percentile(values: readonly number[], p: number): number {
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? NaN;
 }
 
-async function timeIt(fn: () => Promise<unknown>): Promise<number> {
+class TimedOut extends Error {}
+
+/** Milliseconds `fn` took; throws TimedOut past the timeout (the operation is abandoned). */
+async function timeIt(fn: () => Promise<unknown>, limit = 2 ** 31 - 1): Promise<number> {
   const t = performance.now();
-  await fn();
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new TimedOut()), limit); });
+  try {
+    await Promise.race([fn(), expired]);
+  } finally {
+    clearTimeout(timer);
+  }
   return performance.now() - t;
+}
+
+function timedOut(metric: string): BenchResult {
+  progress(`${metric}: more than ${timeoutMs} ms, sampling stopped`);
+  return { metric: `${metric} (timed out)`, value: timeoutMs, unit: 'ms' };
 }
 
 function get(opts: RequestOptions): Promise<string> {
@@ -95,23 +112,44 @@ try {
   results.push({ metric: 'objects in the store', value: count, unit: 'records' }, { metric: 'seeding time', value: round(seedMs / 1000, 3), unit: 's' }, { metric: 'seeding rate', value: round((count * 1000) / seedMs, 3), unit: 'records/s' });
   const indexMs = await timeIt(() => MongoServedIndicators.open(db));
   results.push({ metric: 'creating the serving indexes', value: round(indexMs / 1000, 3), unit: 's' });
+  progress(`serving indexes created in ${round(indexMs / 1000, 3)} s`);
   const reader = await MongoServedIndicators.open(db);
   const green = tlpsUpTo('green');
   const watermark = await reader.watermark();
   const pageMs: number[] = [];
   const idMs: number[] = [];
-  for (let s = 0; s < samples; s += 1) {
-    const after = s === 0 ? -1 : Math.floor(Math.random() * count);
-    pageMs.push(await timeIt(() => reader.versions({ tlps: green, after, view: 'last', limit: 100 }, watermark)));
-    const probe = doc(Math.floor(Math.random() * count));
-    idMs.push(await timeIt(() => reader.byStixId(probe.stixId ?? '', green)));
-    progress(`sample ${s + 1}/${samples}: page ${round(pageMs[s] ?? 0, 3)} ms, by id ${round(idMs[s] ?? 0, 3)} ms`);
+  try {
+    for (let s = 0; s < samples; s += 1) {
+      const after = s === 0 ? -1 : Math.floor(Math.random() * count);
+      pageMs.push(await timeIt(() => reader.versions({ tlps: green, after, view: 'last', limit: 100 }, watermark), timeoutMs));
+      const probe = doc(Math.floor(Math.random() * count));
+      idMs.push(await timeIt(() => reader.byStixId(probe.stixId ?? '', green), timeoutMs));
+      progress(`sample ${s + 1}/${samples}: page ${round(pageMs[s] ?? 0, 3)} ms, by id ${round(idMs[s] ?? 0, 3)} ms`);
+    }
+    results.push(
+      { metric: 'database page (limit 100) p50', value: round(percentile(pageMs, 50), 3), unit: 'ms' },
+      { metric: 'database page (limit 100) p95', value: round(percentile(pageMs, 95), 3), unit: 'ms' },
+      { metric: 'object by STIX id p95', value: round(percentile(idMs, 95), 3), unit: 'ms' },
+    );
+  } catch (err) {
+    if (!(err instanceof TimedOut)) throw err;
+    results.push(timedOut(pageMs.length === idMs.length ? 'database page (limit 100)' : 'object by STIX id'));
   }
-  results.push(
-    { metric: 'database page (limit 100) p50', value: round(percentile(pageMs, 50), 3), unit: 'ms' },
-    { metric: 'database page (limit 100) p95', value: round(percentile(pageMs, 95), 3), unit: 'ms' },
-    { metric: 'object by STIX id p95', value: round(percentile(idMs, 95), 3), unit: 'ms' },
-  );
+  if (results.some((r) => r.metric.endsWith('(timed out)'))) {
+    emit(results);
+  } else {
+    await httpsPages(db);
+    emit(results);
+  }
+} finally {
+  await db.dropDatabase().catch(() => undefined);
+  await mongo.close();
+  await ca.dispose();
+  await cp.stop();
+}
+
+/** Times `pages` HTTPS objects pages through the whole serve stack. */
+async function httpsPages(db: Db): Promise<void> {
   const server = await ca.issue('bench-taxii', 'server');
   const config = await loadServeConfig(validateServeConfig({ consumers: [{ name: 'bench', maxTlp: 'green', tokens: [{ sha256: tokenHash(TOKEN) }] }] }), () => Promise.reject(new Error('no files')));
   const serve = await startServeService({
@@ -124,7 +162,7 @@ try {
     for (let p = 0; p < pages; p += 1) {
       const path = `/api/collections/all/objects/?limit=100${next === undefined ? '' : `&next=${next}`}`;
       let body = '';
-      httpMs.push(await timeIt(async () => { body = await get({ host: '127.0.0.1', port: serve.port, path, ca: ca.caPem, headers: { accept: 'application/taxii+json;version=2.1', authorization: `Bearer ${TOKEN}` } }); }));
+      httpMs.push(await timeIt(async () => { body = await get({ host: '127.0.0.1', port: serve.port, path, ca: ca.caPem, headers: { accept: 'application/taxii+json;version=2.1', authorization: `Bearer ${TOKEN}` } }); }, timeoutMs));
       next = (JSON.parse(body) as { next?: string }).next;
       progress(`HTTPS page ${p + 1}/${pages}: ${round(httpMs[p] ?? 0, 3)} ms`);
     }
@@ -132,13 +170,10 @@ try {
       { metric: 'HTTPS objects page (limit 100) p50', value: round(percentile(httpMs, 50), 3), unit: 'ms' },
       { metric: 'HTTPS objects page (limit 100) p95', value: round(percentile(httpMs, 95), 3), unit: 'ms' },
     );
+  } catch (err) {
+    if (!(err instanceof TimedOut)) throw err;
+    results.push(timedOut('HTTPS objects page (limit 100)'));
   } finally {
     await serve.stop();
   }
-  emit(results);
-} finally {
-  await db.dropDatabase().catch(() => undefined);
-  await mongo.close();
-  await ca.dispose();
-  await cp.stop();
 }
