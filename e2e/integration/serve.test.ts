@@ -25,6 +25,7 @@ import type { ResourceRef } from '../../operator/src/runtime/types.ts';
 import { KubeHttpClient } from '../../operator/src/runtime/kube.ts';
 import { loadKubeconfig } from '../../operator/src/runtime/kubeconfig.ts';
 import { applyManifests } from '../../operator/src/runtime/manifest.ts';
+import { collectionId } from '../../operator/src/serve/collections.ts';
 import { loadServeConfig, tokenHash, validateServeConfig } from '../../operator/src/serve/config.ts';
 import { startServeService, type RunningServe } from '../../operator/src/serve/service.ts';
 import { stixIdOfDigest } from '../../operator/src/serve/stixview.ts';
@@ -239,6 +240,20 @@ test('a contributor\'s POST becomes a ThreatIndicator proposal signed with the p
   const done = JSON.parse((await call('GET', `/api/status/${status.id}/`, { token: TOKENS.amber })).body) as { status: string; success_count: number; successes: Array<{ message: string }> };
   assert.deepEqual([done.status, done.success_count], ['complete', 1]);
   assert.match(done.successes[0]?.message ?? '', /admitted by the network at log index 28/);
+  // The OASIS client POSTs too, and accepts the status resource it gets back.
+  const viaClient = JSON.parse(await python(py, `
+import json, sys, requests
+from taxii2client.v21 import Collection
+class Bearer(requests.auth.AuthBase):
+    def __init__(self, t): self.t = t
+    def __call__(self, r):
+        r.headers['Authorization'] = 'Bearer ' + self.t
+        return r
+c = Collection(sys.argv[1], verify=sys.argv[3], auth=Bearer(sys.argv[2]))
+st = c.add_objects(json.dumps({'objects': [json.loads(sys.argv[4])]}), wait_for_completion=False)
+print(json.dumps({'status': st.status, 'pending': st.pending_count, 'total': st.total_count, 'can_write': c.can_write}))
+`, [`https://127.0.0.1:${serve.port}/api/collections/${collectionId('tlp-amber')}/`, TOKENS.amber, join(dir, 'ca.pem'), JSON.stringify({ ...envelope.objects[0], id: 'indicator--0d6a8f55-1c5b-4b7e-9a8e-444444444444', pattern: "[url:value = 'http://client.evil-threatmesh-test.net/x']" })])) as Record<string, unknown>;
+  assert.deepEqual(viaClient, { status: 'pending', pending: 1, total: 1, can_write: true });
   const bad: Array<[string, Record<string, string>, string, number]> = [
     ['JSON content type', { 'content-type': 'application/json' }, JSON.stringify(envelope), 415],
     ['not JSON', headers, '{objects', 422],
