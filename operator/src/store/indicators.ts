@@ -14,6 +14,7 @@ import { readmissionFloor, voteRecord, type IndicatorMeta } from '../domain/entr
 import type { EntryHistory, EntrySink, VerifiedEntry } from '../domain/stores.ts';
 import type { IndicatorHistory } from '../domain/verify.ts';
 import { voteFromRecord } from './log.ts';
+import { STIX_ID_NAMESPACE, uuidV5 } from '../domain/stix.ts';
 
 /** Collection name. */
 export const INDICATORS = 'indicators';
@@ -50,6 +51,12 @@ export interface IndicatorRecord {
   meta?: IndicatorMeta;
   /** When revoked: the REVOKE entry's certificate (absent in records revoked before it was kept). */
   revocation?: StoredRevocation;
+  /** STIX id of the indicator (`indicator--` + UUIDv5 of the digest), so servers find it by id (absent in records stored before it was kept). */
+  stixId?: string;
+  /** When this replica stored the ADD: the TAXII date_added (absent in records stored before it was kept). */
+  addedAt?: Date;
+  /** When this replica stored the REVOKE (absent in records revoked before it was kept). */
+  revokedAt?: Date;
 }
 
 /** The MongoDB sink of a partner's replica. */
@@ -88,7 +95,7 @@ export class MongoIndicatorSink implements EntrySink, EntryHistory {
       }
       await this.#insertNew(adds);
       adds = [];
-      await this.#col.updateOne({ _id: entry.digest, logIndex: { $lt: entry.index } }, { $set: { state: 'revoked', revokedAtIndex: entry.index, revocation: revocation(entry) } });
+      await this.#col.updateOne({ _id: entry.digest, logIndex: { $lt: entry.index } }, { $set: { state: 'revoked', revokedAtIndex: entry.index, revocation: revocation(entry), revokedAt: new Date() } });
     }
     await this.#insertNew(adds);
   }
@@ -144,5 +151,6 @@ function record(entry: VerifiedEntry): IndicatorRecord {
     logIndex: entry.index, proposerId: entry.proposerId, votes: entry.votes.map(voteRecord),
     window: { opensAt: entry.window.opensAt, closesAt: entry.window.closesAt }, proposalSignature: entry.proposalSignature,
     ...(entry.meta !== undefined ? { meta: { ...entry.meta } } : {}),
+    stixId: `indicator--${uuidV5(STIX_ID_NAMESPACE, entry.digest)}`, addedAt: new Date(),
   };
 }

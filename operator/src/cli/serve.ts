@@ -1,0 +1,154 @@
+/**
+ * `threatmesh serve`: the partner's HTTPS server (TAXII 2.1 and exports) over its replicated
+ * indicators in MongoDB. Consumers, their maximum TLP, roles and credentials come from --config
+ * (docs/serve.md); TLS from --tls-cert/--tls-key (a mounted Secret); mTLS client certificates
+ * are accepted when --client-ca is given. With --signing-key, contributors' POSTs become
+ * ThreatIndicator proposals in --namespace (needs a cluster). SIGTERM/SIGINT stop it, exit 0.
+ */
+import { readFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { MongoClient } from 'mongodb';
+import { parseDuration } from '../controllers/schedule.ts';
+import { SigningKey } from '../domain/signature.ts';
+import type { Logger } from '../log.ts';
+import { KubeHttpClient } from '../runtime/kube.ts';
+import { inClusterConfig, loadKubeconfig } from '../runtime/kubeconfig.ts';
+import { loadServeConfig, parseServeConfig, type ServeConfig } from '../serve/config.ts';
+import { startServeService, type ServeServiceOptions } from '../serve/service.ts';
+import { isTlp, TLP_LEVELS } from '../serve/tlp.ts';
+import type { CliEnv } from './env.ts';
+import { PARTNER_DEFAULTS } from '../exchange/partner/defaults.ts';
+import { parseBind } from './flags.ts';
+
+/** Parsed options of `threatmesh serve`. */
+export interface ServeFlags {
+  readonly config?: string;
+  readonly partnerId?: string;
+  readonly listen: string;
+  readonly metricsBind: string;
+  readonly tlsCert?: string;
+  readonly tlsKey?: string;
+  readonly clientCa?: string;
+  readonly mongodbUri?: string;
+  readonly database: string;
+  readonly signingKey?: string;
+  readonly kubeconfig?: string;
+  readonly namespace: string;
+  readonly exportDir?: string;
+  readonly exportMaxTlp: string;
+  readonly exportInterval: string;
+}
+
+/** What the flags resolve to before anything connects. */
+export interface ServePlan {
+  readonly config: ServeConfig;
+  readonly mongodbUri: string;
+  readonly database: string;
+  readonly service: Omit<ServeServiceOptions, 'config' | 'db' | 'log' | 'proposing'>;
+  readonly signer?: SigningKey;
+  readonly namespace: string;
+}
+
+async function readFlagFile(flag: string, path: string | undefined, what: string): Promise<string> {
+  if (path === undefined || path === '') throw new Error(`${flag} is required: ${what}`);
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    throw new Error(`cannot read ${flag} ${path}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+}
+
+function exportDir(flags: ServeFlags): ServeServiceOptions['exportDir'] {
+  if (flags.exportDir === undefined) return undefined;
+  const maxTlp = flags.exportMaxTlp;
+  if (!isTlp(maxTlp)) throw new Error(`--export-max-tlp must be one of ${TLP_LEVELS.join(', ')}, got ${JSON.stringify(maxTlp)}`);
+  let intervalMs: number;
+  try {
+    intervalMs = parseDuration(flags.exportInterval);
+  } catch (err) {
+    throw new Error(`--export-interval: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+  return { dir: flags.exportDir, maxTlp: maxTlp, intervalMs };
+}
+
+async function signer(path: string | undefined): Promise<SigningKey | undefined> {
+  if (path === undefined) return undefined;
+  const pem = await readFlagFile('--signing-key', path, 'the partner\'s Ed25519 private.pem');
+  try {
+    return SigningKey.fromPem(pem);
+  } catch (err) {
+    throw new Error(`--signing-key ${path} is not an Ed25519 private key in PKCS#8 PEM (make one with \`threatmesh keys generate\`): ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+}
+
+/** Checks every flag and reads every file before connecting; errors name the flag (or the config field) and the fix. Exported for tests. */
+export async function servePlan(flags: ServeFlags, env: CliEnv): Promise<ServePlan> {
+  const listen = parseBind('--listen', flags.listen);
+  const metricsBind = parseBind('--metrics-bind', flags.metricsBind);
+  const partnerId = flags.partnerId ?? '';
+  if (partnerId === '') throw new Error('--partner-id is required: this partner\'s id (named in exports and MISP events)');
+  const mongodbUri = flags.mongodbUri ?? env.mongodbUri ?? '';
+  if (mongodbUri === '') throw new Error('--mongodb-uri is required: the partner\'s MongoDB with its replicated indicators (or set MONGODB_URI)');
+  const text = await readFlagFile('--config', flags.config, 'the consumers file (docs/serve.md)');
+  const config = await loadServeConfig(parseServeConfig(text), (p) => readFile(p, 'utf8'));
+  const certPem = await readFlagFile('--tls-cert', flags.tlsCert, 'the server certificate, PEM (a mounted TLS Secret\'s tls.crt)');
+  const keyPem = await readFlagFile('--tls-key', flags.tlsKey, 'the server key, PEM (tls.key)');
+  const clientCaPem = flags.clientCa === undefined ? undefined : await readFlagFile('--client-ca', flags.clientCa, 'CA bundle of client certificates');
+  const key = await signer(flags.signingKey);
+  const dir = exportDir(flags);
+  return {
+    config, mongodbUri, database: flags.database, namespace: flags.namespace, ...(key !== undefined ? { signer: key } : {}),
+    service: { partnerId, tls: { certPem, keyPem, clientCaPem }, listen, metricsBind, ...(dir !== undefined ? { exportDir: dir } : {}) },
+  };
+}
+
+function untilSignal(): Promise<string> {
+  return new Promise((res) => {
+    process.once('SIGTERM', () => res('SIGTERM'));
+    process.once('SIGINT', () => res('SIGINT'));
+  });
+}
+
+async function run(flags: ServeFlags, env: CliEnv, log: Logger): Promise<void> {
+  const plan = await servePlan(flags, env);
+  const cluster = plan.signer === undefined ? undefined : await (flags.kubeconfig ?? env.kubeconfig ? loadKubeconfig(flags.kubeconfig ?? env.kubeconfig ?? '') : inClusterConfig(env.kubernetesServiceHost, env.kubernetesServicePort));
+  const kube = cluster === undefined ? undefined : new KubeHttpClient(cluster, { userAgent: 'threatmesh-serve' });
+  const mongo = new MongoClient(plan.mongodbUri, { serverSelectionTimeoutMS: 15_000 });
+  try {
+    await mongo.connect().catch((err: unknown) => {
+      throw new Error(`cannot connect to MongoDB (--mongodb-uri / MONGODB_URI): ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    });
+    const signal = untilSignal();
+    const running = await startServeService({
+      ...plan.service, config: plan.config, db: mongo.db(plan.database), log,
+      proposing: kube !== undefined && plan.signer !== undefined ? { kube, namespace: plan.namespace, signer: plan.signer } : undefined,
+    });
+    log.info('stopping', { why: await signal });
+    await running.stop();
+  } finally {
+    await mongo.close();
+    kube?.close();
+  }
+}
+
+/** Registers `threatmesh serve`. */
+export function registerServe(program: Command, env: CliEnv, log: Logger): void {
+  program.command('serve')
+    .description('run the partner\'s HTTPS server: TAXII 2.1 (/taxii2/, /api/) and exports (/exports/: Suricata, Zeek Intel, CSV, lists, MISP feed) over the replicated indicators, with bearer-token or mTLS consumers limited by TLP (docs/serve.md)')
+    .option('--config <file>', 'consumers, their maximum TLP, roles, token hashes or token files, certificates (YAML or JSON; required)')
+    .option('--partner-id <id>', 'this partner\'s id (required)')
+    .option('--listen <host:port>', 'HTTPS listen address', '0.0.0.0:8443')
+    .option('--metrics-bind <host:port>', 'serve /metrics, /healthz and /readyz here (plain HTTP)', '0.0.0.0:8080')
+    .option('--tls-cert <file>', 'server certificate, PEM (required)')
+    .option('--tls-key <file>', 'server key, PEM (required)')
+    .option('--client-ca <file>', 'accept client certificates that chain to this CA (mTLS consumers)')
+    .option('--mongodb-uri <uri>', 'the partner\'s MongoDB (default: $MONGODB_URI)')
+    .option('--database <name>', 'database of the replicated indicators', PARTNER_DEFAULTS.database)
+    .option('--signing-key <file>', 'the partner\'s Ed25519 private.pem: contributors\' POSTs become proposals signed with it (needs a cluster)')
+    .option('--kubeconfig <path>', 'cluster for proposals (default: $KUBECONFIG, else in-cluster)')
+    .option('--namespace <ns>', 'namespace of proposed ThreatIndicators', PARTNER_DEFAULTS.namespace)
+    .option('--export-dir <dir>', 'also write the full exports into this directory for in-cluster tools')
+    .option('--export-max-tlp <tlp>', 'highest TLP written to --export-dir', 'green')
+    .option('--export-interval <duration>', 'how often --export-dir is refreshed', '60s')
+    .action((flags: ServeFlags) => run(flags, env, log));
+}
