@@ -68,7 +68,7 @@ describe('cdk8s synth snapshots (default values)', () => {
     const changed = expected.replace(/^ {2}replicas: 2$/m, '  replicas: 5');
     assert.notEqual(changed, expected, 'the partner manifest has a Deployment with 2 replicas to change');
     const d = await diff('partner', expected, changed);
-    assert.match(d, /^-  replicas: 2$/m);
-    assert.match(d, /^\+  replicas: 5$/m);
+    assert.match(d, /^- {2}replicas: 2$/m);
+    assert.match(d, /^\+ {2}replicas: 5$/m);
   });
 });

@@ -91,7 +91,8 @@ function matchers(inner: string): LabelMatcher[] {
 export function metricSelectors(expr: string): MetricSelector[] {
   const stripped = expr
     .replace(/\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, ' ')
-    .replace(/\[[^\]]*\]/g, ' ');
+    .replace(/\[[^\]]*\]/g, ' ')
+    .replace(/\boffset\s+-?[0-9a-z]+/g, ' ');
   const out: MetricSelector[] = [];
   for (const m of stripped.matchAll(/([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(?:\{([^}]*)\})?\s*(\()?/g)) {
     const name = m[1] ?? '';

@@ -100,16 +100,22 @@ export async function nodeAddress(client: KubeHttpClient, party: string): Promis
   return ip;
 }
 
+/** `repository:tag` split; throws when the tag is missing (the chart needs both). */
+export function imageParts(image: string): { repository: string; tag: string } {
+  const at = image.lastIndexOf(':');
+  if (at <= image.lastIndexOf('/') || at === image.length - 1) throw new Error(`image ${JSON.stringify(image)} must be repository:tag, e.g. ghcr.io/threatmesh/threatmesh:kind (the tag run.sh loads into kind)`);
+  return { repository: image.slice(0, at), tag: image.slice(at + 1) };
+}
+
 const cidr = (ip: string): string => `${ip}/${ip.includes(':') ? 128 : 32}`;
 
 /** The chart values of `party` in the network `all` (sequencer first). */
 export function partyValues(party: Pick<KindParty, 'id' | 'role'>, all: ReadonlyArray<Pick<KindParty, 'id' | 'role' | 'address'>>, o: Pick<KindInstallOptions, 'image' | 'quorum' | 'feed'>): Record<string, unknown> {
-  const at = o.image.lastIndexOf(':');
   const seq = all[0]!;
   const peers = all.filter((p) => p.role === 'partner' && p.id !== party.id);
   return {
     role: party.role, partnerId: party.id, namespace: NETWORK_NAMESPACE,
-    image: { repository: o.image.slice(0, at), tag: o.image.slice(at + 1), pullPolicy: 'IfNotPresent' },
+    image: { ...imageParts(o.image), pullPolicy: 'IfNotPresent' },
     operator: { replicas: 1 },
     sequencer: { replicas: 1, quorum: o.quorum, endpoint: { fqdns: [], cidrs: [cidr(seq.address)], port: FRONTDOOR_NODEPORTS.main } },
     serve: { enabled: false },
@@ -186,6 +192,7 @@ async function identities(o: KindInstallOptions, plans: readonly PartyPlan[], ad
 export async function installKindNetwork(o: KindInstallOptions): Promise<KindParty[]> {
   const say = o.progress ?? ((): void => undefined);
   const plans = planParties(o.kubeconfigs);
+  imageParts(o.image);
   await mkdir(o.dir, { recursive: true });
   const clients = await Promise.all(plans.map(async (p) => new KubeHttpClient(await loadKubeconfig(p.kubeconfig), { userAgent: FIELD_MANAGER, requestTimeoutMs: 60_000 })));
   try {
