@@ -30,7 +30,7 @@ const run = promisify(execFile);
 const ROOT = new URL('../../../', import.meta.url).pathname;
 const FIELD_MANAGER = 'threatmesh-e2e';
 
-/** Front door NodePorts, equal in every cluster so one port in the values reaches every party. */
+/** Front door NodePorts (sequencer gRPC, partner gossip), equal in every cluster so one port in the values reaches every party. */
 export const FRONTDOOR_NODEPORTS = { main: 30443, gossip: 30844 } as const;
 /** Name of the Helm release in every cluster. */
 export const RELEASE = 'threatmesh';
@@ -170,9 +170,9 @@ async function helmInstall(o: KindInstallOptions, p: KindParty, values: Record<s
   }
 }
 
-/** Pins the front door's NodePorts to FRONTDOOR_NODEPORTS (a strategic merge by port; helm does not own nodePort). */
+/** Pins the front door's NodePorts to FRONTDOOR_NODEPORTS (a strategic merge by port; helm does not own nodePort). A partner's front door (serve off) has only gossip. */
 async function pinNodePorts(p: KindParty): Promise<void> {
-  const ports = p.role === 'sequencer' ? [{ port: 443, nodePort: FRONTDOOR_NODEPORTS.main }] : [{ port: 443, nodePort: FRONTDOOR_NODEPORTS.main }, { port: 8444, nodePort: FRONTDOOR_NODEPORTS.gossip }];
+  const ports = p.role === 'sequencer' ? [{ port: 443, nodePort: FRONTDOOR_NODEPORTS.main }] : [{ port: 8444, nodePort: FRONTDOOR_NODEPORTS.gossip }];
   await p.client.json({ method: 'PATCH', path: resourcePath(SERVICES, NETWORK_NAMESPACE, 'threatmesh-frontdoor'), body: { spec: { ports } }, contentType: 'application/strategic-merge-patch+json' });
 }
 
