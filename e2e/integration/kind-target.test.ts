@@ -74,7 +74,8 @@ describe('the kind target on local kube-apiservers: install, wiring and journey 
     const log = createLogger(new PassThrough(), 'warn');
     const crds = await platformCrds();
     await Promise.all(PARTIES.map(async (p) => {
-      const inst = await startInstance({ name: p, dir: join(dir, 'clusters', p), binaries, mongo: false, controllers: false, log });
+      // The namespace controller too: a fresh start deletes the network namespace.
+      const inst = await startInstance({ name: p, dir: join(dir, 'clusters', p), binaries, mongo: false, controllers: true, log });
       clusters.set(p, inst);
       const c = new KubeHttpClient(await loadKubeconfig(inst.kubeconfigPath), { requestTimeoutMs: 60_000 });
       clients.set(p, c);
@@ -169,6 +170,20 @@ describe('the kind target on local kube-apiservers: install, wiring and journey 
     assert.equal((await net.view({ partner: a!, name: SANDBOX_FEED })).partners[1]?.running, false);
     await net.startParty(b!);
     assert.equal(await replicas(), 1);
+  });
+
+  it('a second start on the same clusters starts over: release reinstalled, namespace emptied, new identities', async () => {
+    const keyOf = async (): Promise<string | undefined> => (await client('partner-a').list<PartnerNode>(PARTNER_NODES, { namespace: NETWORK_NAMESPACE })).items.find((n) => n.spec.partnerId === 'partner-a')?.spec.publicKey;
+    const before = await keyOf();
+    assert.ok(await client('partner-a').get(FEEDS, SANDBOX_FEED, NETWORK_NAMESPACE), 'the previous journey step left a Feed');
+    await net.stop();
+    const kubeconfigs = new Map(PARTIES.map((p) => [p, clusters.get(p)!.kubeconfigPath]));
+    net = await startKindNetwork({ name: 'kind', kubeconfigs, image: IMAGE, feedHost: '127.0.0.1' }, { dir: join(dir, 'net2'), partners: 2, quorum: 2, feeds: new Map(), cacheDir: '' }, { rollout: false, helm: t.HELM });
+    assert.equal(await client('partner-a').get(FEEDS, SANDBOX_FEED, NETWORK_NAMESPACE), undefined, 'the namespace was emptied');
+    const release = await client('partner-a').get<Obj>(R.secrets, 'sh.helm.release.v1.threatmesh.v1', NETWORK_NAMESPACE);
+    assert.equal(release?.metadata.labels?.['status'], 'deployed', 'a new first release');
+    const after = await keyOf();
+    assert.ok(after !== undefined && after !== before, 'the new journey\'s key is in the PartnerNodes');
   });
 
   it('refuses what it cannot install, saying what is wrong', async () => {

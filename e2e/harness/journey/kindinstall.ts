@@ -39,6 +39,7 @@ export const ISSUER = 'threatmesh-ca';
 /** Secret names the chart reads (values defaults). */
 export const SECRETS = { network: 'threatmesh-network-tls', signing: 'threatmesh-signing-key', mongoPassword: 'threatmesh-mongodb-password' } as const;
 
+const NAMESPACES: ResourceRef = { group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace', namespaced: false };
 const NODES: ResourceRef = { group: '', version: 'v1', plural: 'nodes', kind: 'Node', namespaced: false };
 const SERVICES: ResourceRef = { group: '', version: 'v1', plural: 'services', kind: 'Service', namespaced: true };
 const PARTNER_ROLES: readonly Role[] = ['contributor', 'voter', 'consumer'];
@@ -77,6 +78,8 @@ export interface KindInstallOptions {
   readonly helm: string;
   /** Where the journeys' feed server listens; ingest Jobs may reach it (Cilium egress). */
   readonly feed: { readonly host: string; readonly port: number };
+  /** Uninstall the release and delete the namespace first (data, keys in the cluster, PartnerNodes), as the local target starts fresh. @default true */
+  readonly fresh?: boolean;
   /** One line per step. @default nothing */
   readonly progress?: (message: string) => void;
 }
@@ -176,6 +179,22 @@ async function pinNodePorts(p: KindParty): Promise<void> {
   await p.client.json({ method: 'PATCH', path: resourcePath(SERVICES, NETWORK_NAMESPACE, 'threatmesh-frontdoor'), body: { spec: { ports } }, contentType: 'application/strategic-merge-patch+json' });
 }
 
+/** Uninstalls the release and deletes the network namespace, waiting until it is gone (its objects and the MongoDB volume with it). */
+async function reset(o: KindInstallOptions, p: PartyPlan, client: KubeHttpClient): Promise<void> {
+  try {
+    await run(o.helm, ['uninstall', RELEASE, '--kubeconfig', p.kubeconfig, '-n', NETWORK_NAMESPACE, '--ignore-not-found', '--wait', '--timeout', '5m']);
+  } catch (err) {
+    throw new Error(`${p.id}: helm uninstall ${RELEASE} failed: ${((err as { stderr?: string }).stderr ?? String(err)).trim()}`, { cause: err });
+  }
+  if (await client.get(NAMESPACES, NETWORK_NAMESPACE) === undefined) return;
+  await client.delete(NAMESPACES, NETWORK_NAMESPACE);
+  const deadline = Date.now() + 300_000;
+  while (await client.get(NAMESPACES, NETWORK_NAMESPACE) !== undefined) {
+    if (Date.now() > deadline) throw new Error(`${p.id}: namespace ${NETWORK_NAMESPACE} is still terminating after 5 minutes; see kubectl get namespace ${NETWORK_NAMESPACE} -o yaml (finalizers)`);
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
 async function identities(o: KindInstallOptions, plans: readonly PartyPlan[], addresses: readonly string[]): Promise<Array<Pick<KindParty, 'tls' | 'keyPath' | 'publicKey' | 'mongoPassword'>>> {
   const keys = await loadOrCreatePartners(o.dir, plans.map((p) => ({ id: p.id, roles: [] })));
   const ca = await LocalCa.open(join(o.dir, 'pki'), 'threatmesh-kind-network-ca');
@@ -197,6 +216,10 @@ export async function installKindNetwork(o: KindInstallOptions): Promise<KindPar
   const clients = await Promise.all(plans.map(async (p) => new KubeHttpClient(await loadKubeconfig(p.kubeconfig), { userAgent: FIELD_MANAGER, requestTimeoutMs: 60_000 })));
   try {
     const addresses = await Promise.all(plans.map((p, i) => nodeAddress(clients[i]!, p.id)));
+    if (o.fresh !== false) {
+      say('starting over: helm uninstall and the network namespace deleted in every cluster');
+      await Promise.all(plans.map((p, i) => reset(o, p, clients[i]!)));
+    }
     say(`parties at ${plans.map((p, i) => `${p.id}=${addresses[i]!}`).join(', ')}; issuing keys and certificates`);
     const ids = await identities(o, plans, addresses);
     const parties: KindParty[] = plans.map((p, i) => ({
