@@ -23,7 +23,8 @@ export function uniqueSuffix(): string {
  * The journeys' target from THREATMESH_E2E_TARGET (`local`, the default, or `kind`); the kind
  * target also reads THREATMESH_E2E_KUBECONFIGS (`party=path,…`, one of them `sequencer`),
  * THREATMESH_E2E_IMAGE (repository:tag in the clusters) and THREATMESH_E2E_FEED_HOST (an address
- * of this machine the clusters' pods reach). e2e/kind/run.sh sets them.
+ * of this machine the clusters' pods reach), and THREATMESH_E2E_HELM (a helm 4 binary; default
+ * scripts/tools.sh's). e2e/kind/run.sh sets them.
  */
 export function journeyTargetFromEnv(): JourneyTarget {
   const name = process.env['THREATMESH_E2E_TARGET'] ?? 'local';
@@ -36,5 +37,5 @@ export function journeyTargetFromEnv(): JourneyTarget {
   const image = process.env['THREATMESH_E2E_IMAGE'] ?? '';
   const feedHost = process.env['THREATMESH_E2E_FEED_HOST'] ?? '';
   if (image === '' || feedHost === '') throw new Error('the kind target needs THREATMESH_E2E_IMAGE (repository:tag loaded into the clusters) and THREATMESH_E2E_FEED_HOST (an address of this machine the pods reach); e2e/kind/run.sh sets them');
-  return { name: 'kind', kubeconfigs: new Map(pairs), image, feedHost };
+  return { name: 'kind', kubeconfigs: new Map(pairs), image, feedHost, helm: process.env['THREATMESH_E2E_HELM'] || undefined };
 }

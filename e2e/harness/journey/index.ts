@@ -57,6 +57,8 @@ export type JourneyTarget =
     readonly image: string;
     /** Address of this machine the clusters' pods reach (the kind network's gateway): the feed server listens there. */
     readonly feedHost: string;
+    /** helm 4 binary. @default scripts/tools.sh's (built from the Go module proxy) */
+    readonly helm?: string | undefined;
   };
 
 /** What a journey asks for. */

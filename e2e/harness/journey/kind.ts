@@ -135,7 +135,7 @@ function assertNever(id: string, known: readonly string[]): never {
  * the journey API over it.
  */
 export async function startKindNetwork(target: Extract<JourneyTarget, { name: 'kind' }>, opts: JourneyOptions, run: KindRun = {}): Promise<JourneyNetwork> {
-  const full: Required<KindRun> = { rollout: run.rollout ?? true, kubectl: run.kubectl ?? 'kubectl', helm: run.helm ?? (await tools()).HELM };
+  const full: Required<KindRun> = { rollout: run.rollout ?? true, kubectl: run.kubectl ?? 'kubectl', helm: run.helm ?? target.helm ?? (await tools()).HELM };
   const feeds = await startFeedServer(opts.feeds, target.feedHost);
   try {
     const port = Number(new URL(feeds.baseUrl).port);
