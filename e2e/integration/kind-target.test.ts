@@ -145,7 +145,10 @@ describe('the kind target on local kube-apiservers: install, wiring and journey 
     }
   });
 
-  it('a partner\'s Cilium policies let its operator reach the sequencer\'s front door and its ingest Jobs the feed server', async () => {
+  it('a partner\'s Cilium policies let its operator reach the sequencer\'s front door and its ingest Jobs the feed server, which its operator allows as an internal feed address', async () => {
+    const d = await client('partner-a').get<Obj & { spec: { template: { spec: { containers: Array<{ args: string[] }> } } } }>(R.deployments, WORKLOAD.partner.deployment, NETWORK_NAMESPACE);
+    const args = d?.spec.template.spec.containers[0]?.args ?? [];
+    assert.equal(args[args.indexOf('--allow-internal-feeds') + 1], '127.0.0.1/32', args.join(' '));
     const policies = JSON.stringify((await client('partner-a').list(R.policies, { namespace: NETWORK_NAMESPACE })).items);
     const port = Number(new URL(net.feedBaseUrl).port);
     for (const [cidr, p] of [[`${ADDRESS['sequencer']}/32`, FRONTDOOR_NODEPORTS.main], ['127.0.0.1/32', port], [`${ADDRESS['partner-b']}/32`, FRONTDOOR_NODEPORTS.gossip]] as const) {
