@@ -123,7 +123,7 @@ export const VALUES_SCHEMA = {
       resources: resources('an HAProxy replica'),
     }),
     network: obj('what the Cilium policies allow beyond the cluster', {
-      feeds: external('feed sources ingest Jobs fetch from'),
+      feeds: external('feed sources ingest Jobs fetch from; its CIDRs are also the internal addresses the operator lets feeds be fetched from (--allow-internal-feeds)'),
       llm: external('the OpenAI-compatible LLM endpoint of report summaries'),
       peers: external('the other partners\' gossip endpoints (role partner)'),
       apiClients: { type: 'array', items: cidr, description: 'CIDRs of TAXII/export clients and partners allowed through the front door' },

@@ -5,7 +5,11 @@
 #   helm v4.3.2            (Go module proxy)   helm lint / helm template of charts/threatmesh
 #   kubernetes-validate    (PyPI)              the Kubernetes JSON schemas kubeconform reads
 #   haproxy, promtool      (Debian apt)        haproxy -c of the generated config, promtool of rules
-# A second run with everything present returns in well under a second.
+#   python3-pip            (Debian apt)        only when pip is missing, to fetch kubernetes-validate
+# A second run with everything present returns in well under a second. Concurrent runs (test
+# files in parallel on a cold cache) wait for each other on a lock in the cache folder.
+# Cold on 2 cores: about 290 CPU-seconds (helm's Go build is most of it; Go's module and build
+# caches stay in Go's default places, outside the repository), plus ~20 MB of apt packages.
 #
 # usage: scripts/tools.sh [install|path]
 #   install (default)  install what is missing, then print KEY=VALUE lines (see `path`)
@@ -48,6 +52,7 @@ apt_tools() {
   local missing=()
   command -v haproxy >/dev/null || missing+=(haproxy)
   command -v promtool >/dev/null || missing+=(prometheus)
+  [ -d "$schemas_dir/kubernetes_validate" ] || python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
   [ ${#missing[@]} -eq 0 ] && return
   step "apt-get install ${missing[*]}"
   { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; } \
@@ -74,10 +79,13 @@ print_paths() {
 
 case "${1:-install}" in
   install)
+    mkdir -p "$cache"
+    exec {lock}>"$cache/.lock"
+    if command -v flock >/dev/null && ! flock -n "$lock"; then step "another install is running; waiting for it"; flock "$lock"; fi
+    apt_tools
     go_tool "$kubeconform_bin" "github.com/yannh/kubeconform/cmd/kubeconform@$KUBECONFORM_VERSION"
     go_tool "$helm_bin" "helm.sh/helm/v4/cmd/helm@$HELM_VERSION" "-X helm.sh/helm/v4/internal/version.version=$HELM_VERSION"
     k8s_schemas
-    apt_tools
     print_paths ;;
   path) print_paths ;;
   *) fail "unknown command '$1' (use install or path)" ;;

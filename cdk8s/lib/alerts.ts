@@ -65,16 +65,44 @@ export const PANELS: readonly Panel[] = [
 
 const KEYWORDS = new Set(['by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'and', 'or', 'unless', 'bool', 'offset', 'le', 'inf', 'nan']);
 
+/** One label matcher of a PromQL selector, e.g. `code=~"5.."`. */
+export interface LabelMatcher {
+  readonly label: string;
+  readonly op: '=' | '!=' | '=~' | '!~';
+  readonly value: string;
+}
+
+/** A metric a PromQL expression reads and the label matchers it reads it with. */
+export interface MetricSelector {
+  readonly name: string;
+  readonly matchers: readonly LabelMatcher[];
+}
+
+function matchers(inner: string): LabelMatcher[] {
+  return [...inner.matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"/g)]
+    .map((m) => ({ label: m[1] ?? '', op: (m[2] ?? '=') as LabelMatcher['op'], value: (m[3] ?? '').replace(/\\(.)/g, '$1') }));
+}
+
 /**
- * The metric names a PromQL expression reads: identifiers that are not functions, keywords,
- * label names (inside {} and by/without lists) or durations.
+ * The selectors of a PromQL expression: each identifier that is not a function, keyword, label
+ * name (by/without/on/ignoring lists) or duration, with the matchers in its braces. Enough for
+ * the expressions of ALERTS and PANELS (no string arguments outside braces).
  */
-export function metricNames(expr: string): string[] {
+export function metricSelectors(expr: string): MetricSelector[] {
   const stripped = expr
-    .replace(/"(?:[^"\\]|\\.)*"/g, '""')
-    .replace(/\{[^}]*\}/g, '')
-    .replace(/\b(by|without|on|ignoring)\s*\([^)]*\)/g, '')
-    .replace(/\[[^\]]*\]/g, '');
-  const names = [...stripped.matchAll(/([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(\()?/g)].filter((m) => m[2] === undefined && !KEYWORDS.has(m[1] ?? '')).map((m) => m[1] ?? '');
-  return [...new Set(names.filter((n) => !/^[0-9]/.test(n)))];
+    .replace(/\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, ' ')
+    .replace(/\[[^\]]*\]/g, ' ')
+    .replace(/\boffset\s+-?[0-9a-z]+/g, ' ');
+  const out: MetricSelector[] = [];
+  for (const m of stripped.matchAll(/([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(?:\{([^}]*)\})?\s*(\()?/g)) {
+    const name = m[1] ?? '';
+    if (m[3] !== undefined || KEYWORDS.has(name.toLowerCase())) continue;
+    out.push({ name, matchers: matchers(m[2] ?? '') });
+  }
+  return out;
+}
+
+/** The metric names a PromQL expression reads (metricSelectors without their matchers, each once). */
+export function metricNames(expr: string): string[] {
+  return [...new Set(metricSelectors(expr).map((s) => s.name))];
 }

@@ -41,7 +41,7 @@ export function clusterHaproxyConfig(v: Values): string {
     role: v.role,
     mainBind: `0.0.0.0:${PORTS.haproxyHttps}`, gossipBind: `0.0.0.0:${PORTS.haproxyGossip}`, statsBind: `0.0.0.0:${PORTS.haproxyStats}`, adminBind: `0.0.0.0:${PORTS.haproxyAdmin}`,
     certFile: '/etc/haproxy/tls/frontdoor.pem', upstreamCaFile: '/etc/haproxy/serve-ca/ca.crt',
-    serve: { host: svc(SERVE_NAME), port: PORTS.serve, checkPort: PORTS.metrics, verifyHost: `${SERVE_NAME}.${v.namespace}.svc` },
+    ...(v.serve.enabled ? { serve: { host: svc(SERVE_NAME), port: PORTS.serve, checkPort: PORTS.metrics, verifyHost: `${SERVE_NAME}.${v.namespace}.svc` } } : {}),
     gossip: { host: svc(PARTNER_NAMES.gossipService), port: PORTS.gossip },
     sequencer: { host: svc(SEQUENCER_HEADLESS), port: PORTS.sequencer, replicas: v.sequencer.replicas, checkPort: PORTS.sequencerMetrics },
   });
@@ -60,6 +60,8 @@ export class HAProxy extends Construct {
     super(scope, id);
     const v = props.values;
     const partner = v.role === 'partner';
+    // A partner's HTTPS API frontend (and its certificate) exists only while the HTTPS APIs run.
+    const api = partner && v.serve.enabled;
     const config = new kplus.ConfigMap(this, 'config', { metadata: { name: HAPROXY_NAMES.config, labels: labels(v, 'haproxy') }, data: { 'haproxy.cfg': clusterHaproxyConfig(v) } });
     // Empty at start; the enforcement controller fills them through the runtime API.
     const maps = new kplus.ConfigMap(this, 'maps', { metadata: { name: HAPROXY_NAMES.maps, labels: labels(v, 'haproxy') }, data: { [DENY_HOSTS_MAP]: MAP_HEADER, [DENY_IPS_MAP]: MAP_HEADER } });
@@ -68,7 +70,7 @@ export class HAProxy extends Construct {
       { path: '/etc/haproxy/maps', volume: kplus.Volume.fromConfigMap(this, 'maps-vol', maps, { name: 'maps' }), readOnly: true },
       { path: '/var/run/haproxy', volume: kplus.Volume.fromEmptyDir(this, 'run-vol', 'run') },
     ];
-    if (partner) {
+    if (api) {
       new Certificate(this, 'cert', {
         metadata: { name: HAPROXY_NAMES.certSecret, labels: labels(v, 'haproxy') },
         spec: { secretName: HAPROXY_NAMES.certSecret, issuerRef: issuerRef(v), dnsNames: [v.haproxy.hostname] },
@@ -92,8 +94,9 @@ export class HAProxy extends Construct {
       }],
     });
     pdb(this, v, HAPROXY_NAMES.deployment, 'haproxy');
+    const https = { name: 'https', port: 443, targetPort: PORTS.haproxyHttps };
     const ports = partner
-      ? [{ name: 'https', port: 443, targetPort: PORTS.haproxyHttps }, { name: 'gossip', port: PORTS.haproxyGossip }]
+      ? [...(api ? [https] : []), { name: 'gossip', port: PORTS.haproxyGossip }]
       : [{ name: 'grpc', port: 443, targetPort: PORTS.haproxyHttps }];
     service(this, 'frontdoor', v, 'haproxy', { name: HAPROXY_NAMES.frontDoor, type: v.haproxy.serviceType as kplus.ServiceType, ports });
     service(this, 'internal', v, 'haproxy', { name: HAPROXY_NAMES.internal, ports: [{ name: 'admin', port: PORTS.haproxyAdmin }, { name: 'metrics', port: PORTS.haproxyStats }], extraLabels: { 'threatmesh.io/metrics': 'true' } });

@@ -43,8 +43,8 @@ export interface HaproxyConfigOptions {
   readonly certFile: string;
   /** CA that verifies the HTTPS API servers (partner). */
   readonly upstreamCaFile: string;
-  /** The HTTPS API Service (partner) and the port its health is served on. */
-  readonly serve: Upstream & { readonly checkPort: number; readonly verifyHost: string };
+  /** The HTTPS API Service (partner) and the port its health is served on; without it (serve off) the partner's front door only passes gossip through. */
+  readonly serve?: Upstream & { readonly checkPort: number; readonly verifyHost: string };
   /** The operator's gossip Service (partner). */
   readonly gossip: Upstream;
   /** The sequencer replicas' headless DNS name (sequencer), their count and readiness port. */
@@ -61,7 +61,7 @@ function serverOpts(o: HaproxyConfigOptions): string {
   return o.resolvers === false ? 'init-addr last,libc,none' : 'resolvers kube init-addr last,libc,none';
 }
 
-function partnerSections(o: HaproxyConfigOptions, maps: string): string {
+function apiSections(o: HaproxyConfigOptions, serve: NonNullable<HaproxyConfigOptions['serve']>, maps: string): string {
   return lines(
     '',
     'frontend partner-api',
@@ -76,7 +76,12 @@ function partnerSections(o: HaproxyConfigOptions, maps: string): string {
     '  mode http',
     '  option httpchk GET /healthz',
     '  http-check expect status 200',
-    `  server serve ${o.serve.host}:${o.serve.port} ssl verify required ca-file ${o.upstreamCaFile} verifyhost ${o.serve.verifyHost} sni str(${o.serve.verifyHost}) check port ${o.serve.checkPort} no-check-ssl ${serverOpts(o)}`,
+    `  server serve ${serve.host}:${serve.port} ssl verify required ca-file ${o.upstreamCaFile} verifyhost ${serve.verifyHost} sni str(${serve.verifyHost}) check port ${serve.checkPort} no-check-ssl ${serverOpts(o)}`,
+  );
+}
+
+function partnerSections(o: HaproxyConfigOptions, maps: string): string {
+  return (o.serve !== undefined ? apiSections(o, o.serve, maps) : '') + lines(
     '',
     'frontend gossip',
     '  mode tcp',

@@ -68,13 +68,19 @@ export function identityArgs(values: Values): string[] {
     '--tls-cert', '/etc/threatmesh/network/tls.crt', '--tls-key', '/etc/threatmesh/network/tls.key', '--tls-ca', '/etc/threatmesh/network/ca.crt'];
 }
 
-/** The operator's command line (flags of operator/src/cli/operator.ts and exchangeflags.ts). */
+/**
+ * The operator's command line (flags of operator/src/cli/operator.ts and exchangeflags.ts). The
+ * feed CIDRs the Cilium policy lets ingest Jobs reach are also the internal addresses feeds may
+ * be fetched from (`--allow-internal-feeds`; the fetcher refuses private addresses otherwise).
+ */
 export function operatorArgs(values: Values): string[] {
+  const feeds = values.network.feeds.cidrs;
   return [
     'operator', '--namespace', values.namespace, '--leader-elect', '--executor', 'job', '--job-image', image(values),
     '--metrics-bind', `0.0.0.0:${PORTS.metrics}`, '--webhook-bind', `0.0.0.0:${PORTS.webhook}`,
     '--webhook-cert', '/etc/threatmesh/webhook/tls.crt', '--webhook-key', '/etc/threatmesh/webhook/tls.key',
     '--exchange', ...identityArgs(values), '--gossip-bind', `0.0.0.0:${PORTS.gossip}`, '--voting-window', values.operator.votingWindow,
+    ...(feeds.length > 0 ? ['--allow-internal-feeds', feeds.join(',')] : []),
   ];
 }
 

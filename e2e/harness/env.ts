@@ -2,6 +2,7 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { ControlPlaneOptions } from './controlplane.ts';
+import type { JourneyTarget } from './journey/index.ts';
 
 /** Options for startControlPlane from KUBECONFIG, MONGODB_URI and THREATMESH_CACHE. */
 export function controlPlaneOptionsFromEnv(extra: Partial<ControlPlaneOptions> = {}): ControlPlaneOptions {
@@ -16,4 +17,25 @@ export function controlPlaneOptionsFromEnv(extra: Partial<ControlPlaneOptions> =
 /** A short random suffix so tests sharing an external cluster or database do not collide. */
 export function uniqueSuffix(): string {
   return Math.random().toString(36).slice(2, 8);
+}
+
+/**
+ * The journeys' target from THREATMESH_E2E_TARGET (`local`, the default, or `kind`); the kind
+ * target also reads THREATMESH_E2E_KUBECONFIGS (`party=path,…`, one of them `sequencer`),
+ * THREATMESH_E2E_IMAGE (repository:tag in the clusters) and THREATMESH_E2E_FEED_HOST (an address
+ * of this machine the clusters' pods reach), and THREATMESH_E2E_HELM (a helm 4 binary; default
+ * scripts/tools.sh's). e2e/kind/run.sh sets them.
+ */
+export function journeyTargetFromEnv(): JourneyTarget {
+  const name = process.env['THREATMESH_E2E_TARGET'] ?? 'local';
+  if (name === 'local' || name === '') return { name: 'local' };
+  if (name !== 'kind') throw new Error(`THREATMESH_E2E_TARGET=${name}: use local (the default) or kind`);
+  const list = process.env['THREATMESH_E2E_KUBECONFIGS'] ?? '';
+  const pairs = list.split(',').filter((s) => s !== '').map((s) => [s.slice(0, s.indexOf('=')), s.slice(s.indexOf('=') + 1)] as const);
+  const bad = pairs.filter(([id, path]) => id === '' || path === '');
+  if (pairs.length === 0 || bad.length > 0) throw new Error(`THREATMESH_E2E_KUBECONFIGS=${JSON.stringify(list)}: give party=kubeconfig pairs separated by commas, e.g. sequencer=/tmp/seq.kubeconfig,partner-a=/tmp/a.kubeconfig`);
+  const image = process.env['THREATMESH_E2E_IMAGE'] ?? '';
+  const feedHost = process.env['THREATMESH_E2E_FEED_HOST'] ?? '';
+  if (image === '' || feedHost === '') throw new Error('the kind target needs THREATMESH_E2E_IMAGE (repository:tag loaded into the clusters) and THREATMESH_E2E_FEED_HOST (an address of this machine the pods reach); e2e/kind/run.sh sets them');
+  return { name: 'kind', kubeconfigs: new Map(pairs), image, feedHost, helm: process.env['THREATMESH_E2E_HELM'] || undefined };
 }

@@ -71,9 +71,10 @@ describe('Helm chart and cdk8s app', { timeout: 1_800_000 }, () => {
     await assert.rejects(run(t.HELM, ['lint', join(ROOT, 'charts/threatmesh'), '--set', 'operator.replicas=0']), /replicas/);
   });
 
-  for (const role of ['partner', 'sequencer'] as const) {
-    it(`haproxy -c accepts the rendered haproxy.cfg (${role})`, async () => {
-      const cm = (await helmTemplate(t, { role })).find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'threatmesh-haproxy');
+  const HAPROXY_CASES: ReadonlyArray<[string, Record<string, unknown>]> = [['partner', {}], ['sequencer', { role: 'sequencer' }], ['partner without HTTPS APIs', { serve: { enabled: false } }]];
+  for (const [name, values] of HAPROXY_CASES) {
+    it(`haproxy -c accepts the rendered haproxy.cfg (${name})`, async () => {
+      const cm = (await helmTemplate(t, values)).find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'threatmesh-haproxy');
       const cfg = (cm?.['data'] as Record<string, string> | undefined)?.['haproxy.cfg'];
       assert.ok(cfg, 'the chart renders the haproxy ConfigMap');
       const dir = await mkdtemp(join(tmpdir(), 'tm-haproxy-c-'));
@@ -88,6 +89,7 @@ describe('Helm chart and cdk8s app', { timeout: 1_800_000 }, () => {
       await writeFile(join(dir, 'haproxy.cfg'), local);
       const { stdout } = await run(t.HAPROXY, ['-c', '-f', join(dir, 'haproxy.cfg')]);
       assert.match(stdout, /Configuration file is valid/);
+      if (name === 'partner without HTTPS APIs') assert.doesNotMatch(cfg, /partner-api|backend serve|frontdoor\.pem/, 'no HTTPS API frontend nor its certificate');
       await writeFile(join(dir, 'broken.cfg'), local.replace('mode tcp', 'mode tcpp'));
       await assert.rejects(run(t.HAPROXY, ['-c', '-f', join(dir, 'broken.cfg')]), /tcpp/);
     });

@@ -5,7 +5,11 @@
  * approvals and the same indicators in every cluster: equal tree size and root hash, identical
  * ThreatIndicator sets, one MongoDB record per log entry. A partner stopped while indicators are
  * approved catches up after restart with nothing lost or duplicated. Then README's command,
- * `threatmesh sandbox --partners 3 --json --until-converged`, as a user runs it.
+ * `threatmesh sandbox --partners 3 --json --until-converged`, as a user runs it. Every metric the
+ * generated dashboard and alerts read is on the real operator's and sequencer's /metrics.
+ *
+ * The network comes from the journey harness (e2e/harness/journey): the local control plane by
+ * default, or kind clusters with the chart installed (THREATMESH_E2E_TARGET=kind, e2e/kind/run.sh).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,29 +17,27 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { MongoClient } from 'mongodb';
 import { THREAT_INDICATORS } from '../../operator/src/api/schemas/index.ts';
 import type { ThreatIndicator } from '../../operator/src/api/types.ts';
 import { feedPlan, sandboxFeedObject, SANDBOX_FEED } from '../../operator/src/dev/commands/sandbox.ts';
-import { ensureBinaries } from '../../operator/src/dev/controlplane/build.ts';
-import { createLogger } from '../../operator/src/log.ts';
 import { notConverged, type NetworkView } from '../../operator/src/dev/sandbox/convergence.ts';
-import { startFeedServer, type FeedServer } from '../../operator/src/dev/sandbox/feedserver.ts';
-import { NETWORK_NAMESPACE, startNetwork, type Member, type Network } from '../../operator/src/dev/sandbox/network.ts';
+import { NETWORK_NAMESPACE } from '../../operator/src/dev/sandbox/network.ts';
 import { runCli } from '../harness/cli.ts';
-import { controlPlaneOptionsFromEnv } from '../harness/env.ts';
+import { controlPlaneOptionsFromEnv, journeyTargetFromEnv } from '../harness/env.ts';
+import { startJourneyNetwork, type JourneyNetwork, type JourneyParty } from '../harness/journey/index.ts';
+import { missingSelectors, parseExposition, shippedSelectors, type UsedSelector } from '../harness/metrics.ts';
 
 const main = new URL('../../operator/src/main.ts', import.meta.url).pathname;
 const dir = await mkdtemp(join(tmpdir(), 'threatmesh-network-'));
-const progress: string[] = [];
+const target = journeyTargetFromEnv();
 
 after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
 /** Polls the network until `done` says so; fails with the last view and reasons after `ms`. */
-async function until(net: Network, feed: string, done: (v: NetworkView) => boolean, ms: number): Promise<NetworkView> {
+async function until(net: JourneyNetwork, feed: string, done: (v: NetworkView) => boolean, ms: number): Promise<NetworkView> {
   const deadline = Date.now() + ms;
   let last: NetworkView | undefined;
   const first = net.partners[0]!;
@@ -44,19 +46,19 @@ async function until(net: Network, feed: string, done: (v: NetworkView) => boole
     if (done(last)) return last;
     await new Promise((r) => setTimeout(r, 1000));
   }
-  assert.fail(`network did not get there in ${ms} ms: ${JSON.stringify(last)}; waiting for ${JSON.stringify(last ? notConverged(last) : [])}; logs in ${join(net.dir, 'logs')}`);
+  assert.fail(`network did not get there in ${ms} ms: ${JSON.stringify(last)}; waiting for ${JSON.stringify(last ? notConverged(last) : [])}; ${net.diagnostics}`);
 }
 
 interface Snapshot { name: string; phase: string | undefined; logIndex: number | undefined; votes: number }
 
-async function indicators(p: Member): Promise<Snapshot[]> {
+async function indicators(p: JourneyParty): Promise<Snapshot[]> {
   const list = await p.client.list<ThreatIndicator>(THREAT_INDICATORS, { namespace: NETWORK_NAMESPACE });
   return list.items.map((t) => ({ name: t.metadata.name, phase: t.status?.phase, logIndex: t.status?.logIndex, votes: t.status?.votes?.length ?? 0 }))
     .sort((a, b) => a.name.localeCompare(b.name));
 }
 
-async function mongoRecords(p: Member): Promise<{ total: number; digests: number; maxIndex: number }> {
-  const client = new MongoClient(p.cluster.mongoUri ?? '', { serverSelectionTimeoutMS: 5000 });
+async function mongoRecords(net: JourneyNetwork, p: JourneyParty): Promise<{ total: number; digests: number; maxIndex: number }> {
+  const client = new MongoClient(await net.mongoUri(p), { serverSelectionTimeoutMS: 5000 });
   try {
     const docs = await client.db('threatmesh_partner').collection<{ digest: string; logIndex: number }>('indicators').find({}).toArray();
     return { total: docs.length, digests: new Set(docs.map((d) => d.digest)).size, maxIndex: Math.max(-1, ...docs.map((d) => d.logIndex)) };
@@ -65,29 +67,28 @@ async function mongoRecords(p: Member): Promise<{ total: number; digests: number
   }
 }
 
-describe('three partners and a sequencer, each its own cluster', () => {
-  let net: Network;
-  let feeds: FeedServer;
+/** Selectors no dashboard or alert reads, which the check must report missing. */
+const BOGUS: readonly UsedSelector[] = [
+  { source: 'test', name: 'threatmesh_no_such_metric_total', matchers: [] },
+  { source: 'test', name: 'threatmesh_feeds', matchers: [{ label: 'state', op: '=', value: 'no-such-state' }] },
+  { source: 'test', name: 'controller_runtime_webhook_requests_total', matchers: [{ label: 'code', op: '=~', value: '7..' }] },
+];
+
+describe(`three partners and a sequencer, each its own cluster (${target.name} target)`, () => {
+  let net: JourneyNetwork;
 
   before(async () => {
-    const binaries = await ensureBinaries({ cacheDir: controlPlaneOptionsFromEnv().cacheDir, progress: new PassThrough() });
-    const logLines = new PassThrough();
-    net = await startNetwork({
-      dir: join(dir, 'lib'), partners: 3, quorum: 2, fresh: true, binaries, readyTimeoutMs: 180_000, syncInterval: '1s',
-      cli: { node: process.execPath, main }, log: createLogger(logLines, 'warn'), progress: (m) => progress.push(m),
-    });
     const sample = feedPlan({});
-    feeds = await startFeedServer(new Map([[sample.servedName, sample.path ?? '']]));
+    net = await startJourneyNetwork(target, { dir: join(dir, 'net'), partners: 3, quorum: 2, feeds: new Map([[sample.servedName, sample.path ?? '']]), cacheDir: controlPlaneOptionsFromEnv().cacheDir });
   });
 
   after(async () => {
-    await feeds?.close();
     await net?.stop();
   });
 
   test('a feed ingested at partner A reaches all four clusters identically', async () => {
     const a = net.partners[0]!;
-    await net.addFeed(a, sandboxFeedObject(feedPlan({}), feeds.baseUrl));
+    await net.addFeed(a, sandboxFeedObject(feedPlan({}), net.feedBaseUrl));
     const v = await until(net, SANDBOX_FEED, (x) => notConverged(x).length === 0, 240_000);
     const size = v.sequencer!.treeSize;
     assert.equal(size, 200, 'every indicator of the bundled sample is admitted once');
@@ -102,31 +103,41 @@ describe('three partners and a sequencer, each its own cluster', () => {
       assert.equal(p.rootHash, v.sequencer!.rootHash);
       assert.equal(p.lagEntries, 0);
     }
-    for (const p of net.partners) assert.deepEqual(await mongoRecords(p), { total: size, digests: size, maxIndex: size - 1 });
+    for (const p of net.partners) assert.deepEqual(await mongoRecords(net, p), { total: size, digests: size, maxIndex: size - 1 });
+  });
+
+  test('every metric the generated dashboard and alerts read is on the operators\' and the sequencer\'s /metrics', async () => {
+    const used = await shippedSelectors();
+    assert.ok(used.length >= 20, `selectors found in the dashboard and the PrometheusRule: ${used.length}`);
+    const scraped = parseExposition((await Promise.all([net.sequencer, ...net.partners].map((p) => net.metrics(p)))).join('\n'));
+    assert.deepEqual(missingSelectors(used, scraped), []);
+    // The same check against the same scrapes reports what no process serves.
+    assert.deepEqual(missingSelectors(BOGUS, scraped), ['test: threatmesh_no_such_metric_total', 'test: threatmesh_feeds{state="no-such-state"}', 'test: controller_runtime_webhook_requests_total{code=~"7.."}']);
   });
 
   test('a partner stopped during approvals catches up after restart with nothing lost or duplicated', async () => {
-    const [a, , c] = net.partners as [Member, Member, Member];
+    const [a, , c] = net.partners as [JourneyParty, JourneyParty, JourneyParty];
     const before = (await net.view({ partner: a, name: SANDBOX_FEED })).sequencer!.treeSize;
-    await c.stop();
-    await net.addFeed(a, { ...sandboxFeedObject(feedPlan({ preset: 'urlhaus' }), feeds.baseUrl), metadata: { name: 'second-feed', namespace: NETWORK_NAMESPACE } });
+    await net.stopParty(c);
+    await net.addFeed(a, { ...sandboxFeedObject(feedPlan({ preset: 'urlhaus' }), net.feedBaseUrl), metadata: { name: 'second-feed', namespace: NETWORK_NAMESPACE } });
     // Quorum 2 of 3: A and B keep admitting while C is down.
     const during = await until(net, 'second-feed', (x) => x.feedDone && x.sequencer !== undefined && x.sequencer.treeSize > before && x.sequencer.pending === 0
       && x.partners.slice(0, 2).every((p) => p.treeSize === x.sequencer!.treeSize), 180_000);
     const size = during.sequencer!.treeSize;
-    assert.ok((await mongoRecords(c)).total <= before, 'the stopped partner applied nothing while down');
-    await c.start();
+    assert.ok((await mongoRecords(net, c)).total <= before, 'the stopped partner applied nothing while down');
+    await net.startParty(c);
     const v = await until(net, 'second-feed', (x) => notConverged(x).length === 0 && x.sequencer!.treeSize === size, 180_000);
     assert.equal(v.partners[2]!.rootHash, v.sequencer!.rootHash);
-    assert.deepEqual(await mongoRecords(c), { total: size, digests: size, maxIndex: size - 1 });
+    assert.deepEqual(await mongoRecords(net, c), { total: size, digests: size, maxIndex: size - 1 });
     assert.deepEqual(await indicators(c), await indicators(a));
   });
 
   test('a partner whose database diverged rebuilds from the log (threatmesh replica rebuild)', async () => {
-    const [a, , c] = net.partners as [Member, Member, Member];
+    const [a, , c] = net.partners as [JourneyParty, JourneyParty, JourneyParty];
     const size = (await net.view({ partner: a, name: SANDBOX_FEED })).sequencer!.treeSize;
-    await c.stop();
-    const client = new MongoClient(c.cluster.mongoUri ?? '', { serverSelectionTimeoutMS: 5000 });
+    await net.stopParty(c);
+    const uri = await net.mongoUri(c);
+    const client = new MongoClient(uri, { serverSelectionTimeoutMS: 5000 });
     try {
       const records = client.db('threatmesh_partner').collection<{ _id: string; digest: string; state: string }>('indicators');
       await records.deleteMany({ _id: { $in: (await records.find({}).limit(5).toArray()).map((d) => d._id) } });
@@ -134,20 +145,20 @@ describe('three partners and a sequencer, each its own cluster', () => {
     } finally {
       await client.close();
     }
-    const rebuild = await runCli(['replica', 'rebuild', '--yes', '--mongodb-uri', c.cluster.mongoUri ?? '']);
+    const rebuild = await runCli(['replica', 'rebuild', '--yes', '--mongodb-uri', uri]);
     assert.equal(rebuild.code, 0, rebuild.stderr);
     assert.match(rebuild.stdout, new RegExp(`forgot sequencer:sequencer's cursor and ${size - 5 + 1} replicated records`));
-    await c.start();
+    await net.startParty(c);
     // The cluster still holds every object and the PartnerNode its last status: wait for the database.
     const deadline = Date.now() + 180_000;
-    while ((await mongoRecords(c)).total < size && Date.now() < deadline) await new Promise((r) => setTimeout(r, 1000));
+    while ((await mongoRecords(net, c)).total < size && Date.now() < deadline) await new Promise((r) => setTimeout(r, 1000));
     await until(net, 'second-feed', (x) => notConverged(x).length === 0 && x.sequencer!.treeSize === size, 60_000);
-    assert.deepEqual(await mongoRecords(c), { total: size, digests: size, maxIndex: size - 1 });
+    assert.deepEqual(await mongoRecords(net, c), { total: size, digests: size, maxIndex: size - 1 });
     assert.deepEqual(await indicators(c), await indicators(a));
   });
 });
 
-test('README: threatmesh sandbox --partners 3 --json --until-converged', async () => {
+test('README: threatmesh sandbox --partners 3 --json --until-converged', { skip: target.name !== 'local' && 'threatmesh sandbox starts its own clusters on this machine (local target only)' }, async () => {
   const child = spawn(process.execPath, [main, 'sandbox', '--partners', '3', '--json', '--until-converged', '--fresh', '--dir', join(dir, 'cli'), '--timeout', '400'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';

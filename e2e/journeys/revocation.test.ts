@@ -6,30 +6,27 @@
  * revocation (and approves it with the reason); B's and C's operators mark their copies for the
  * REVOKE round; their analysts approve with `threatmesh.io/vote`. Then every cluster shows that
  * object Revoked with its revocation certificate and the others still Approved, every partner's
- * MongoDB record of it is revoked, and all hold the same tree, one entry larger.
+ * MongoDB record of it is revoked, and all hold the same tree, one entry larger. The network comes
+ * from the journey harness (local control plane, or kind with THREATMESH_E2E_TARGET=kind).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { MongoClient } from 'mongodb';
 import { THREAT_INDICATORS } from '../../operator/src/api/schemas/index.ts';
 import type { ThreatIndicator } from '../../operator/src/api/types.ts';
 import { feedPlan, sandboxFeedObject, SANDBOX_FEED } from '../../operator/src/dev/commands/sandbox.ts';
-import { ensureBinaries } from '../../operator/src/dev/controlplane/build.ts';
 import { indicatorDigest } from '../../operator/src/domain/canonical.ts';
 import { isIndicatorType } from '../../operator/src/domain/indicator.ts';
 import { MANUAL_VOTE } from '../../operator/src/exchange/partner/manualvote.ts';
 import { REVOKE_REQUEST } from '../../operator/src/exchange/partner/revocations.ts';
-import { createLogger } from '../../operator/src/log.ts';
 import { notConverged, type NetworkView } from '../../operator/src/dev/sandbox/convergence.ts';
-import { startFeedServer, type FeedServer } from '../../operator/src/dev/sandbox/feedserver.ts';
-import { NETWORK_NAMESPACE, startNetwork, type Member, type Network } from '../../operator/src/dev/sandbox/network.ts';
-import { controlPlaneOptionsFromEnv } from '../harness/env.ts';
+import { NETWORK_NAMESPACE } from '../../operator/src/dev/sandbox/network.ts';
+import { controlPlaneOptionsFromEnv, journeyTargetFromEnv } from '../harness/env.ts';
+import { startJourneyNetwork, type JourneyNetwork, type JourneyParty } from '../harness/journey/index.ts';
 
-const main = new URL('../../operator/src/main.ts', import.meta.url).pathname;
 const dir = await mkdtemp(join(tmpdir(), 'threatmesh-revocation-'));
 const REASON = 'journey: the C2 server was taken down';
 
@@ -49,20 +46,20 @@ async function until<T>(what: string, ms: number, probe: () => Promise<{ readonl
   return assert.fail(`${what} did not happen in ${ms} ms; waiting for: ${String(last)}`);
 }
 
-async function objects(p: Member): Promise<ThreatIndicator[]> {
+async function objects(p: JourneyParty): Promise<ThreatIndicator[]> {
   return (await p.client.list<ThreatIndicator>(THREAT_INDICATORS, { namespace: NETWORK_NAMESPACE })).items.sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
 }
 
-async function object(p: Member, name: string): Promise<ThreatIndicator | undefined> {
+async function object(p: JourneyParty, name: string): Promise<ThreatIndicator | undefined> {
   return p.client.get<ThreatIndicator>(THREAT_INDICATORS, name, NETWORK_NAMESPACE);
 }
 
-async function annotate(p: Member, name: string, annotations: Record<string, string>): Promise<void> {
+async function annotate(p: JourneyParty, name: string, annotations: Record<string, string>): Promise<void> {
   await p.client.patch(THREAT_INDICATORS, name, NETWORK_NAMESPACE, { metadata: { annotations } });
 }
 
-async function mongoStates(p: Member): Promise<Map<string, string>> {
-  const client = new MongoClient(p.cluster.mongoUri ?? '', { serverSelectionTimeoutMS: 5000 });
+async function mongoStates(net: JourneyNetwork, p: JourneyParty): Promise<Map<string, string>> {
+  const client = new MongoClient(await net.mongoUri(p), { serverSelectionTimeoutMS: 5000 });
   try {
     const docs = await client.db('threatmesh_partner').collection<{ digest: string; state: string }>('indicators').find({}).toArray();
     return new Map(docs.map((d) => [d.digest, d.state]));
@@ -72,27 +69,20 @@ async function mongoStates(p: Member): Promise<Map<string, string>> {
 }
 
 describe('a revocation started by an annotation at partner A', () => {
-  let net: Network;
-  let feeds: FeedServer;
+  let net: JourneyNetwork;
 
   before(async () => {
-    const binaries = await ensureBinaries({ cacheDir: controlPlaneOptionsFromEnv().cacheDir, progress: new PassThrough() });
-    net = await startNetwork({
-      dir: join(dir, 'lib'), partners: 3, quorum: 2, fresh: true, binaries, readyTimeoutMs: 180_000, syncInterval: '1s',
-      cli: { node: process.execPath, main }, log: createLogger(new PassThrough(), 'warn'), progress: () => undefined,
-    });
-    feeds = await startFeedServer(new Map());
+    net = await startJourneyNetwork(journeyTargetFromEnv(), { dir: join(dir, 'net'), partners: 3, quorum: 2, feeds: new Map(), cacheDir: controlPlaneOptionsFromEnv().cacheDir });
   });
 
   after(async () => {
-    await feeds?.close();
     await net?.stop();
   });
 
   test('annotations revoke one indicator in every cluster and MongoDB; the trees stay equal, one entry larger', async () => {
-    const [a, b, c] = net.partners as [Member, Member, Member];
+    const [a, b, c] = net.partners as [JourneyParty, JourneyParty, JourneyParty];
     const view = (): Promise<NetworkView> => net.view({ partner: a, name: SANDBOX_FEED });
-    await net.addFeed(a, sandboxFeedObject(feedPlan({ preset: 'feodo' }), feeds.baseUrl));
+    await net.addFeed(a, sandboxFeedObject(feedPlan({ preset: 'feodo' }), net.feedBaseUrl));
     const converged = await until('convergence on the feodo snapshot', 300_000, async () => {
       const v = await view();
       return notConverged(v).length === 0 ? { done: v } : notConverged(v).join('; ');
@@ -145,7 +135,7 @@ describe('a revocation started by an annotation at partner A', () => {
       assert.equal(revocation.proposerId, 'partner-a');
       assert.equal(revocation.votes.length, 2, `${p.id}: A's and one analyst's approval`);
       assert.equal(revocation.votes.find((v) => v.partnerId === 'partner-a')?.reason, REASON, `${p.id}: the reason is in A's signed vote`);
-      const states = await mongoStates(p);
+      const states = await mongoStates(net, p);
       assert.equal(states.get(digest), 'revoked', `${p.id}: the MongoDB record is revoked`);
       assert.deepEqual([...states.values()].filter((s) => s === 'active').length, size - 1, `${p.id}: the other records stay active`);
     }

@@ -31,6 +31,7 @@ frontend stats
   monitor-uri /healthz
   http-request use-service prometheus-exporter if { path /metrics }
 {{- if eq .Values.role "partner" }}
+{{- if .Values.serve.enabled }}
 
 frontend partner-api
   mode http
@@ -45,6 +46,7 @@ backend serve
   option httpchk GET /healthz
   http-check expect status 200
   server serve threatmesh-serve.{{ $ns }}.svc.cluster.local:8443 ssl verify required ca-file /etc/haproxy/serve-ca/ca.crt verifyhost threatmesh-serve.{{ $ns }}.svc sni str(threatmesh-serve.{{ $ns }}.svc) check port 8080 no-check-ssl {{ $srv }}
+{{- end }}
 
 frontend gossip
   mode tcp

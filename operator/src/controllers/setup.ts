@@ -8,6 +8,7 @@ import { FEEDS, GROUP, PARTNER_NODES, THREAT_INDICATORS } from '../api/schemas/i
 import { PHASE_ENUM } from '../api/schemas/threatindicator.ts';
 import type { Feed, PartnerNode, ThreatIndicator } from '../api/types.ts';
 import { createValidators, validatorFor, type KindValidator } from '../api/validate.ts';
+import { WEBHOOK_PATH } from '../api/manifests.ts';
 import { startWebhookServer, type WebhookServer } from '../api/webhook.ts';
 import type { KubeClient } from '../runtime/client.ts';
 import { systemClock, type Clock, type TimerHandle } from '../runtime/clock.ts';
@@ -74,7 +75,10 @@ export interface RunningOperator {
   stop(opts?: { releaseLease?: boolean }): Promise<void>;
 }
 
-function feedState(f: Feed): string {
+/** The states of the `threatmesh_feeds` gauge; each is reported, at 0 when no Feed is in it. */
+export const FEED_STATES = ['idle', 'running', 'failing', 'suspended'] as const;
+
+function feedState(f: Feed): typeof FEED_STATES[number] {
   if (f.spec.suspend) return 'suspended';
   if (f.status?.activeRun) return 'running';
   return (f.status?.consecutiveFailures ?? 0) > 0 ? 'failing' : 'idle';
@@ -94,7 +98,7 @@ export function indicatorPhaseCounts(tis: readonly ThreatIndicator[]): Map<strin
 function gauges(metrics: RuntimeMetrics, feeds: () => Feed[], tis: () => ThreatIndicator[]): void {
   metrics.indicators.reset();
   for (const [phase, n] of indicatorPhaseCounts(tis())) metrics.indicators.set({ phase }, n);
-  const byState = new Map<string, number>();
+  const byState = new Map<string, number>(FEED_STATES.map((st) => [st, 0]));
   for (const f of feeds()) byState.set(feedState(f), (byState.get(feedState(f)) ?? 0) + 1);
   metrics.feeds.reset();
   for (const [state, n] of byState) metrics.feeds.set({ state }, n);
@@ -170,6 +174,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
   let webhook: WebhookServer | undefined;
   if (opts.webhook) {
     // Every replica serves the webhook, leader or not, so it judges from the shared PartnerNode cache.
+    metrics.initWebhook(WEBHOOK_PATH);
     webhook = await startWebhookServer({ ...opts.webhook, log: opts.log.child({ component: 'webhook' }), onResponse: (webhook, code) => metrics.webhookRequests.inc({ webhook, code: String(code) }), deps: { validator: validatorFor(validators, 'ThreatIndicator'), partners: () => registryFrom(pnInf.list()).voters(), now, ...(opts.policy ? { policy: opts.policy } : {}) } });
     opts.log.info('serving the admission webhook', { host: opts.webhook.host, port: webhook.port });
   }

@@ -11,20 +11,24 @@ import type { PublicKey } from './signature.ts';
 import { verifyTreeHead, type SignedTreeHead } from './treehead.ts';
 import { DEFAULT_VOTING_WINDOW_MS, ROUND_SKEW_MS, entryLeafHash, readmissionFloor, verifyProposal, voteSubject, type EntryKind, type EntryWindow, type IndexedEntry } from './entry.ts';
 
-/** Why a partner stopped applying entries from a source. */
-export type HaltReason =
-  | 'bad-tree-head' // the head's signature or log id does not match the sequencer's key
-  | 'fork' // the head is not an extension of the last accepted one (rollback or different history)
-  | 'tampered-entry' // the entry's leaf is not in the signed tree at its index
-  | 'forged-vote' // the certificate holds a vote whose signature does not verify
-  | 'replayed-vote' // the certificate holds a vote signed for another subject
-  | 'no-quorum' // the valid votes do not reach the quorum
-  | 'bad-proposal-signature' // the proposer did not sign this indicator with this metadata
-  | 'unknown-proposer' // the proposer is not in the partner's directory
-  | 'malformed-entry' // the entry cannot be decoded (unknown kind, indicator not canonical or not normalized, invalid metadata)
-  | 'out-of-order' // the source sent an index other than the next expected one
-  | 'bad-window' // the voting window is longer than the network's, inverted, or closed before the log could have appended the entry
-  | 'replayed-entry'; // the entry contradicts this indicator's history: an ADD of an active indicator, a REVOKE of an inactive one, or a round older than what was applied
+/** Why a partner stopped applying entries from a source: every value of HaltReason. */
+export const HALT_REASONS = [
+  'bad-tree-head', // the head's signature or log id does not match the sequencer's key
+  'fork', // the head is not an extension of the last accepted one (rollback or different history)
+  'tampered-entry', // the entry's leaf is not in the signed tree at its index
+  'forged-vote', // the certificate holds a vote whose signature does not verify
+  'replayed-vote', // the certificate holds a vote signed for another subject
+  'no-quorum', // the valid votes do not reach the quorum
+  'bad-proposal-signature', // the proposer did not sign this indicator with this metadata
+  'unknown-proposer', // the proposer is not in the partner's directory
+  'malformed-entry', // the entry cannot be decoded (unknown kind, indicator not canonical or not normalized, invalid metadata)
+  'out-of-order', // the source sent an index other than the next expected one
+  'bad-window', // the voting window is longer than the network's, inverted, or closed before the log could have appended the entry
+  'replayed-entry', // the entry contradicts this indicator's history: an ADD of an active indicator, a REVOKE of an inactive one, or a round older than what was applied
+] as const;
+
+/** Why a partner stopped applying entries from a source (one of HALT_REASONS). */
+export type HaltReason = typeof HALT_REASONS[number];
 
 /** A failed check: its reason, a message that says what was seen, and the entry index when one is at fault. */
 export interface Violation {

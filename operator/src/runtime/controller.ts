@@ -49,6 +49,7 @@ export class Controller<T extends KubeObject> {
     this.opts = opts;
     this.name = opts.name;
     this.clock = opts.clock ?? systemClock;
+    opts.metrics.initController(opts.name);
     this.queue = new WorkQueue({
       clock: this.clock,
       rateLimiter: opts.rateLimiter ?? defaultControllerRateLimiter(this.clock),

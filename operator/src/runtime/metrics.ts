@@ -7,7 +7,12 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { QueueMetrics } from './workqueue.ts';
 
 /** Reconcile outcomes, the `result` label of controller_runtime_reconcile_total. */
-export type ReconcileResult = 'success' | 'error' | 'requeue' | 'requeue_after' | 'terminal';
+export const RECONCILE_RESULTS = ['success', 'error', 'requeue', 'requeue_after', 'terminal'] as const;
+/** One of RECONCILE_RESULTS. */
+export type ReconcileResult = typeof RECONCILE_RESULTS[number];
+
+/** HTTP codes of the webhook counter reported from the start, as controller-runtime does (the alert matches 5xx). */
+export const WEBHOOK_INITIAL_CODES = ['200', '500'] as const;
 
 /** Every metric the runtime and the controllers write. */
 export class RuntimeMetrics {
@@ -48,8 +53,28 @@ export class RuntimeMetrics {
     this.webhookRequests = new Counter({ name: 'controller_runtime_webhook_requests_total', help: 'Total number of admission requests by HTTP status code', labelNames: ['webhook', 'code'], registers });
   }
 
-  /** Queue hooks writing workqueue_* series labelled `name`. */
+  /**
+   * Reports controller `controller`'s series at zero before its first reconcile (as
+   * controller-runtime does): one per result, its error count and an empty histogram, so
+   * dashboards and alerts see the series from the start. prom-client shows a labelled metric
+   * only once a label set has a value.
+   */
+  initController(controller: string): void {
+    for (const result of RECONCILE_RESULTS) this.reconcileTotal.inc({ controller, result }, 0);
+    this.reconcileErrors.inc({ controller }, 0);
+    this.reconcileTime.zero({ controller });
+  }
+
+  /** Reports the webhook served at `path` with WEBHOOK_INITIAL_CODES at zero. */
+  initWebhook(path: string): void {
+    for (const code of WEBHOOK_INITIAL_CODES) this.webhookRequests.inc({ webhook: path, code }, 0);
+  }
+
+  /** Queue hooks writing workqueue_* series labelled `name`, reported at zero from now on. */
   queueMetrics(name: string): QueueMetrics {
+    this.workqueueDepth.set({ name }, 0);
+    this.workqueueAdds.inc({ name }, 0);
+    this.workqueueRetries.inc({ name }, 0);
     return {
       depth: (n) => this.workqueueDepth.set({ name }, n),
       added: () => this.workqueueAdds.inc({ name }),

@@ -36,10 +36,11 @@ export interface FeedServer {
 }
 
 /**
- * Serves GET /<file> from FIXTURES_DIR (file names only, no paths) on 127.0.0.1, port picked by
- * the kernel; `extra` maps further names to files anywhere (a feed the user gave).
+ * Serves GET /<file> from FIXTURES_DIR (file names only, no paths) on `host` (loopback unless a
+ * test's cluster must reach it: the kind target's pods), port picked by the kernel; `extra` maps
+ * further names to files anywhere (a feed the user gave).
  */
-export async function startFeedServer(extra: ReadonlyMap<string, string> = new Map()): Promise<FeedServer> {
+export async function startFeedServer(extra: ReadonlyMap<string, string> = new Map(), host = '127.0.0.1'): Promise<FeedServer> {
   const server: Server = createServer((req, res) => {
     const name = basename(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname));
     readFile(extra.get(name) ?? new URL(name, FIXTURES_DIR)).then(
@@ -49,11 +50,11 @@ export async function startFeedServer(extra: ReadonlyMap<string, string> = new M
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
+    server.listen(0, host, resolve);
   });
   const { port } = server.address() as AddressInfo;
   return {
-    baseUrl: `http://127.0.0.1:${port}/`,
+    baseUrl: `http://${host.includes(':') ? `[${host}]` : host}:${port}/`,
     close: () => new Promise<void>((resolve) => {
       server.closeAllConnections();
       server.close(() => resolve());

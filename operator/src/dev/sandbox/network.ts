@@ -2,11 +2,14 @@
  * A whole ThreatMesh network on one machine: one sequencer cluster and N partner clusters, each
  * with its own kube-apiserver and MongoDB-wire server (the local control plane), its own
  * ThreatMesh process (`threatmesh sequencer`, or `threatmesh operator --exchange`) as a child
- * process, identities from one local CA, and the same PartnerNodes in every cluster. Used by
+ * process, leader-elected on a Lease and (partners) serving the admission webhook their cluster
+ * calls, as the installed Deployments are (one replica each, so it leads at once), identities from
+ * one local CA, and the same PartnerNodes in every cluster. Used by
  * `threatmesh sandbox` and by the end-to-end journeys, which stop and restart partners.
  */
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { WEBHOOK_PATH, webhookConfiguration } from '../../api/manifests.ts';
 import { API_VERSION, FEEDS, PARTNER_NODES, THREAT_INDICATORS } from '../../api/schemas/index.ts';
 import type { Feed, PartnerNode, Role, ThreatIndicator } from '../../api/types.ts';
 import type { Binaries, Instance } from '../controlplane/instance.ts';
@@ -205,7 +208,7 @@ export async function startNetwork(o: NetworkOptions): Promise<Network> {
       for (const c of clients) c.close();
       return Promise.resolve();
     });
-    const ports = await Promise.all(clusters.map(async () => ({ metrics: await freePort(), exchange: await freePort() })));
+    const ports = await Promise.all(clusters.map(async () => ({ metrics: await freePort(), exchange: await freePort(), webhook: await freePort() })));
     const nodes = [SEQUENCER_ID, ...ids].map((id, i) => memberNode(id, keys[i]!, i === 0 ? ['sequencer'] : PARTNER_ROLES, ports[i]!.exchange));
     o.progress('applying crds/ and the network\'s PartnerNodes in every cluster');
     await Promise.all(clients.map((c) => prepareCluster(c, nodes)));
@@ -217,14 +220,15 @@ export async function startNetwork(o: NetworkOptions): Promise<Network> {
     const seq = member(o, plan(0, [
       'sequencer', '--kubeconfig', clusters[0]!.kubeconfigPath, '--namespace', NETWORK_NAMESPACE, '--listen', `127.0.0.1:${ports[0]!.exchange}`,
       '--partner-id', SEQUENCER_ID, '--signing-key', keys[0]!.keyPath, ...tlsArgs(certs[0]), '--mongodb-uri', clusters[0]!.mongoUri ?? '',
-      '--quorum', String(quorum), '--metrics-bind', `127.0.0.1:${ports[0]!.metrics}`,
+      '--quorum', String(quorum), '--metrics-bind', `127.0.0.1:${ports[0]!.metrics}`, '--leader-elect', '--identity', SEQUENCER_ID,
     ]));
     const partners = ids.map((id, k) => {
       const i = k + 1;
       const c = clusters[i]!;
       return member(o, plan(i, [
         'operator', '--kubeconfig', c.kubeconfigPath, '--namespace', NETWORK_NAMESPACE, '--metrics-bind', `127.0.0.1:${ports[i]!.metrics}`,
-        '--webhook-bind', '127.0.0.1:0', '--executor', 'inprocess', '--identity', id, '--partner-id', id, '--signing-key', keys[i]!.keyPath,
+        '--webhook-bind', `127.0.0.1:${ports[i]!.webhook}`, '--webhook-cert', certs[i]!.certPath, '--webhook-key', certs[i]!.keyPath,
+        '--executor', 'inprocess', '--leader-elect', '--identity', id, '--partner-id', id, '--signing-key', keys[i]!.keyPath,
         // The sandbox serves its feeds on loopback (feedserver.ts): allow exactly that.
         '--allow-internal-feeds', '127.0.0.1/32',
         '--quorum', String(quorum), '--exchange', '--exchange-namespace', NETWORK_NAMESPACE, ...tlsArgs(certs[i]!), '--mongodb-uri', c.mongoUri ?? '',
@@ -239,6 +243,9 @@ export async function startNetwork(o: NetworkOptions): Promise<Network> {
     await seq.start();
     o.progress(`starting ${ids.length} partner operators`, { logs: partners.map((p) => p.logPath) });
     await Promise.all(partners.map((p) => p.start()));
+    // As installed, every ThreatIndicator write in a partner's cluster passes its operator's admission webhook.
+    const caBundle = Buffer.from(await readFile(ca.caPath)).toString('base64');
+    await Promise.all(partners.map((p, k) => applyManifests(p.client, [webhookConfiguration({ url: `https://127.0.0.1:${ports[k + 1]!.webhook}${WEBHOOK_PATH}` }, caBundle) as unknown as KubeObject], FIELD_MANAGER)));
 
     const reader = new ExchangeClient({
       address: `127.0.0.1:${seq.exchangePort}`, tls: await readTlsMaterial(partners[0]!.tls), serverName: 'localhost', deadlineMs: 5000, retry: { attempts: 1 },
@@ -258,7 +265,8 @@ export async function startNetwork(o: NetworkOptions): Promise<Network> {
   }
 }
 
-async function sequencerView(reader: ExchangeClient): Promise<SequencerView | undefined> {
+/** The sequencer's tree head and open rounds as `reader` gets them; undefined while it does not answer. */
+export async function sequencerView(reader: ExchangeClient): Promise<SequencerView | undefined> {
   try {
     const [head, pending] = await Promise.all([reader.treeHead(), reader.listPending()]);
     return { treeSize: head.treeSize, rootHash: head.rootHash, pending: pending.length };
@@ -278,11 +286,15 @@ function replicaFields(st: PartnerNode['status']): Omit<PartnerView, 'name' | 'r
   return out;
 }
 
-async function partnerView(p: Member): Promise<PartnerView> {
+/**
+ * Partner `name`'s view from its cluster (`client`): ThreatIndicators by phase and the replica
+ * status its operator wrote on the sequencer's PartnerNode; `readable: false` when the API fails.
+ */
+export async function readPartnerView(name: string, client: KubeHttpClient, running: boolean): Promise<PartnerView> {
   try {
     const [pns, tis] = await Promise.all([
-      p.client.list<PartnerNode>(PARTNER_NODES, { namespace: NETWORK_NAMESPACE }),
-      p.client.list<ThreatIndicator>(THREAT_INDICATORS, { namespace: NETWORK_NAMESPACE }),
+      client.list<PartnerNode>(PARTNER_NODES, { namespace: NETWORK_NAMESPACE }),
+      client.list<ThreatIndicator>(THREAT_INDICATORS, { namespace: NETWORK_NAMESPACE }),
     ]);
     const phases: Record<string, number> = {};
     for (const ti of tis.items) {
@@ -290,16 +302,16 @@ async function partnerView(p: Member): Promise<PartnerView> {
       phases[phase] = (phases[phase] ?? 0) + 1;
     }
     const st = pns.items.find((n) => n.spec.roles.includes('sequencer'))?.status;
-    return { name: p.id, readable: true, running: p.running(), phases, ...replicaFields(st) };
+    return { name, readable: true, running, phases, ...replicaFields(st) };
   } catch {
-    return { name: p.id, readable: false, running: p.running(), phases: {} };
+    return { name, readable: false, running, phases: {} };
   }
 }
 
 async function readView(reader: ExchangeClient, partners: readonly Member[], feed: { readonly partner: Member; readonly name: string }): Promise<NetworkView> {
   const [sequencer, views, f] = await Promise.all([
     sequencerView(reader),
-    Promise.all(partners.map(partnerView)),
+    Promise.all(partners.map((p) => readPartnerView(p.id, p.client, p.running()))),
     feed.partner.client.get<Feed>(FEEDS, feed.name, NETWORK_NAMESPACE).catch(() => undefined),
   ]);
   const last = f?.status?.lastRun;

@@ -72,15 +72,19 @@ export class LocalCa {
   /**
    * Issues (or reuses) the certificate of party `cn`; `cn` must be a DNS label, as partner ids are.
    * `copy` names another certificate of the same party and use (a second one, not a reuse).
+   * `sans` adds subject alternative names (`IP:192.0.2.1`, `DNS:host.example`) to the loopback ones,
+   * for parties reached at other addresses (the kind target's node addresses).
    */
-  async issue(cn: string, use: CertUse = 'both', copy = ''): Promise<PartyFiles> {
+  async issue(cn: string, use: CertUse = 'both', copy = '', sans: readonly string[] = []): Promise<PartyFiles> {
     if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(cn)) throw new Error(`certificate name ${JSON.stringify(cn)} must be a lower-case DNS label, like partner ids`);
+    const bad = sans.filter((s) => !/^(IP:[0-9a-fA-F.:]+|DNS:[a-z0-9*]([-a-z0-9.]*[a-z0-9])?)$/.test(s));
+    if (bad.length > 0) throw new Error(`subject alternative names ${JSON.stringify(bad)} must look like IP:192.0.2.1 or DNS:host.example`);
     const base = join(this.#dir, `${cn}-${use}${copy === '' ? '' : `-${copy}`}`);
     const files = { caPath: this.caPath, certPath: `${base}.pem`, keyPath: `${base}.key` };
     if (await exists(files.certPath) && await exists(files.keyPath)) return files;
     const ext = `${base}.ext`;
     const eku = EKU[use];
-    await writeFile(ext, `basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n${eku !== undefined ? `extendedKeyUsage=${eku}\n` : ''}subjectAltName=IP:127.0.0.1,DNS:localhost\n`);
+    await writeFile(ext, `basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n${eku !== undefined ? `extendedKeyUsage=${eku}\n` : ''}subjectAltName=${['IP:127.0.0.1', 'DNS:localhost', ...sans].join(',')}\n`);
     await openssl(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', `/CN=${cn}`, '-keyout', files.keyPath, '-out', `${base}.csr`]);
     await chmod(files.keyPath, 0o600);
     const serial = BigInt(`0x${randomBytes(8).toString('hex')}`).toString();

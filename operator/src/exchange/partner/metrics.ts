@@ -1,5 +1,10 @@
 /** Prometheus metrics of a partner's partner exchange, registered on the operator's registry. */
 import { Counter, Gauge, type Registry } from 'prom-client';
+import type { VoteDecision } from '../../domain/quorum.ts';
+import { HALT_REASONS } from '../../domain/verify.ts';
+
+/** The `decision` values of threatmesh_exchange_votes_total, reported at 0 from the start. */
+const DECISIONS: Readonly<Record<VoteDecision, true>> = { approve: true, reject: true };
 
 /** The partner exchange's metrics. */
 export class PartnerMetrics {
@@ -13,7 +18,7 @@ export class PartnerMetrics {
   readonly forwarded: Counter;
   /** Automatic votes sent, by decision. */
   readonly votes: Counter<'decision'>;
-  /** 1 for the reason replication halted (fork, bad-tree-head…), absent while replicating. */
+  /** 1 for the reason replication halted (fork, bad-tree-head…), 0 for every other reason of HALT_REASONS. */
   readonly halted: Gauge<'reason'>;
   /** 1 while the comparison of this partner's head with a peer's could not be settled (the sequencer refused the proof), by peer. */
   readonly equivocationSuspected: Gauge<'peer'>;
@@ -37,5 +42,8 @@ export class PartnerMetrics {
     this.badPeerHeads = new Counter({ name: 'threatmesh_exchange_bad_peer_heads_total', help: 'Tree heads a peer gossiped that the sequencer did not sign (the peer misbehaves; replication goes on), by peer', labelNames: ['peer'], registers });
     this.unmaterialized = new Counter({ name: 'threatmesh_exchange_unmaterialized_total', help: 'Verified log entries the cluster\'s API server refused to store as ThreatIndicators (skipped, kept in the partner database)', registers });
     this.misbehaviour = new Counter({ name: 'threatmesh_exchange_sequencer_misbehaviour_total', help: 'Times the sequencer was caught misbehaving outside the log (for example asking for votes on a subject that is not the round\'s indicator), by reason', labelNames: ['reason'], registers });
+    // Every series from the start (prom-client shows a labelled one only once set), so dashboards and alerts see them.
+    for (const decision of Object.keys(DECISIONS)) this.votes.inc({ decision }, 0);
+    for (const reason of HALT_REASONS) this.halted.set({ reason }, 0);
   }
 }

@@ -1,0 +1,55 @@
+/**
+ * The `local` target of the journeys: `threatmesh sandbox`'s network (dev/sandbox/network.ts),
+ * one kube-apiserver + FerretDB per party on loopback and the ThreatMesh processes as children,
+ * with the feed server on loopback.
+ */
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { ensureBinaries } from '../../../operator/src/dev/controlplane/build.ts';
+import { startFeedServer } from '../../../operator/src/dev/sandbox/feedserver.ts';
+import { startNetwork, type Member } from '../../../operator/src/dev/sandbox/network.ts';
+import { createLogger } from '../../../operator/src/log.ts';
+import type { JourneyNetwork, JourneyOptions, JourneyParty } from './index.ts';
+
+const MAIN = new URL('../../../operator/src/main.ts', import.meta.url).pathname;
+
+/** Starts the sandbox network for a journey. */
+export async function startLocalNetwork(opts: JourneyOptions): Promise<JourneyNetwork> {
+  const binaries = await ensureBinaries({ cacheDir: opts.cacheDir, progress: new PassThrough() });
+  const feeds = await startFeedServer(opts.feeds);
+  try {
+    const net = await startNetwork({
+      dir: join(opts.dir, 'local'), partners: opts.partners, quorum: opts.quorum, fresh: true, binaries, readyTimeoutMs: 180_000, syncInterval: '1s',
+      cli: { node: process.execPath, main: MAIN }, log: createLogger(new PassThrough(), 'warn'), progress: () => undefined,
+    });
+    const members = new Map<string, Member>([net.sequencer, ...net.partners].map((m) => [m.id, m]));
+    const party = (m: Member, role: JourneyParty['role']): JourneyParty => ({ id: m.id, role, client: m.client });
+    const of = (p: JourneyParty): Member => {
+      const m = members.get(p.id);
+      if (m === undefined) throw new Error(`no party ${p.id} in this network (parties: ${[...members.keys()].join(', ')})`);
+      return m;
+    };
+    const partners = net.partners.map((m) => party(m, 'partner'));
+    return {
+      target: 'local', quorum: net.quorum, sequencer: party(net.sequencer, 'sequencer'), partners, feedBaseUrl: feeds.baseUrl,
+      diagnostics: `logs in ${join(net.dir, 'logs')}`,
+      addFeed: (p, feed) => net.addFeed(of(p), feed),
+      view: (feed) => net.view({ partner: of(feed.partner), name: feed.name }),
+      metrics: async (p) => {
+        const res = await fetch(`http://127.0.0.1:${of(p).metricsPort}/metrics`, { signal: AbortSignal.timeout(10_000) });
+        if (res.status !== 200) throw new Error(`${p.id}: /metrics answered ${res.status}`);
+        return res.text();
+      },
+      mongoUri: (p) => Promise.resolve(of(p).cluster.mongoUri ?? ''),
+      stopParty: (p) => of(p).stop(),
+      startParty: (p) => of(p).start(),
+      stop: async () => {
+        await net.stop();
+        await feeds.close();
+      },
+    };
+  } catch (err) {
+    await feeds.close();
+    throw err;
+  }
+}

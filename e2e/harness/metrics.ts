@@ -1,0 +1,71 @@
+/**
+ * The metrics the shipped monitoring reads, and whether real /metrics scrapes carry them: the
+ * selectors of every PromQL expression in the generated Grafana dashboard and PrometheusRule
+ * (charts/threatmesh/files/, which the chart and the cdk8s app both ship), the Prometheus text
+ * exposition parsed into series, and the selectors no scraped series satisfies.
+ */
+import { readFile } from 'node:fs/promises';
+import { parse } from 'yaml';
+import { metricSelectors, type LabelMatcher, type MetricSelector } from '../../cdk8s/lib/alerts.ts';
+import { chartFile } from '../../cdk8s/lib/monitoring.ts';
+
+/** A selector and the dashboard panel or alert whose expression holds it. */
+export interface UsedSelector extends MetricSelector {
+  /** `panel "Title"` or `alert Name`. */
+  readonly source: string;
+}
+
+/** One scraped sample's series: metric name and labels. */
+export interface Series {
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+/** Every selector of the generated dashboard's panel targets and the PrometheusRule's rules. */
+export async function shippedSelectors(): Promise<UsedSelector[]> {
+  const dashboard = JSON.parse(await readFile(chartFile('dashboard.json'), 'utf8')) as { panels?: Array<{ title?: string; targets?: Array<{ expr?: string }> }> };
+  const rules = parse(await readFile(chartFile('prometheusrule-spec.yaml'), 'utf8')) as { groups: Array<{ rules: Array<{ alert?: string; record?: string; expr: string }> }> };
+  const exprs: Array<[string, string]> = [
+    ...(dashboard.panels ?? []).flatMap((p) => (p.targets ?? []).map((t): [string, string] => [`panel ${JSON.stringify(p.title ?? '')}`, t.expr ?? ''])),
+    ...rules.groups.flatMap((g) => g.rules.map((r): [string, string] => [`alert ${r.alert ?? r.record ?? ''}`, r.expr])),
+  ];
+  return exprs.flatMap(([source, expr]) => metricSelectors(expr).map((s) => ({ ...s, source })));
+}
+
+const LABEL = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g;
+
+/** The series of a Prometheus text exposition (comment lines skipped). */
+export function parseExposition(text: string): Series[] {
+  const out: Series[] = [];
+  for (const line of text.split('\n')) {
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+\S+/.exec(line);
+    if (!m) continue;
+    const labels = Object.fromEntries([...(m[3] ?? '').matchAll(LABEL)].map((l) => [l[1] ?? '', (l[2] ?? '').replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c))]));
+    out.push({ name: m[1] ?? '', labels });
+  }
+  return out;
+}
+
+function holds(m: LabelMatcher, value: string): boolean {
+  switch (m.op) {
+    case '=': return value === m.value;
+    case '!=': return value !== m.value;
+    case '=~': return new RegExp(`^(?:${m.value})$`).test(value);
+    case '!~': return !new RegExp(`^(?:${m.value})$`).test(value);
+  }
+}
+
+/** True when a series of `series` has the selector's name and satisfies all its matchers (an absent label is ""). */
+export function selects(selector: MetricSelector, series: readonly Series[]): boolean {
+  return series.some((s) => s.name === selector.name && selector.matchers.every((m) => holds(m, s.labels[m.label] ?? '')));
+}
+
+/** How a selector prints: `name{label="value",…}`. */
+export function formatSelector(s: MetricSelector): string {
+  return s.matchers.length === 0 ? s.name : `${s.name}{${s.matchers.map((m) => `${m.label}${m.op}${JSON.stringify(m.value)}`).join(',')}}`;
+}
+
+/** `source: selector` for each selector no series satisfies, each once. */
+export function missingSelectors(used: readonly UsedSelector[], series: readonly Series[]): string[] {
+  return [...new Set(used.filter((u) => !selects(u, series)).map((u) => `${u.source}: ${formatSelector(u)}`))];
+}
