@@ -101,7 +101,10 @@ test('sources: a directory with a gzip file, an S3 prefix (signed), an HTTP URL'
   const viaS3 = await runCli(['scan', '--indicators', indicators, '--log', 's3://logs/zeek/', '--format', 'zeek', '--s3-endpoint', s3.config.endpoint, '--s3-credentials', join(dir, 's3.json')], { env });
   assert.equal(viaS3.code, 0, viaS3.stderr);
   assert.equal(summary(viaS3.stderr)['matches'], 10, 'conn (6) and dns (4) records');
-  const viaHttp = await runCli(['scan', '--indicators', indicators, '--log', `${base}/eve.json`, '--format', 'suricata-eve'], { env });
+  const refused = await runCli(['scan', '--indicators', indicators, '--log', `${base}/eve.json`, '--format', 'suricata-eve'], { env });
+  assert.notEqual(refused.code, 0, 'an internal address is refused without --allow-internal, as for feeds');
+  assert.match(refused.stderr, /feeds may not reach internal addresses/);
+  const viaHttp = await runCli(['scan', '--indicators', indicators, '--log', `${base}/eve.json`, '--format', 'suricata-eve', '--allow-internal', '127.0.0.1/32'], { env });
   assert.equal(viaHttp.code, 0, viaHttp.stderr);
   assert.equal(sightings(viaHttp.stdout).length, 8);
 });
@@ -110,7 +113,7 @@ test('failures exit non-zero, print no sightings and say what to do', async () =
   const cases: Array<[string, string[], number, RegExp]> = [
     ['truncated gzip', ['--log', join(dir, 'cut.log.gz'), '--format', 'zeek'], 1, /truncated: the input ends at compressed byte offset 200\b/],
     ['wrong S3 secret', ['--log', 's3://logs/zeek/', '--format', 'zeek', '--s3-endpoint', s3.config.endpoint, '--s3-credentials', join(dir, 's3-wrong.json')], 1, /check the access key and secret/],
-    ['HTTP 404', ['--log', `${base}/missing.json`, '--format', 'suricata-eve'], 1, /HTTP 404/],
+    ['HTTP 404', ['--log', `${base}/missing.json`, '--format', 'suricata-eve', '--allow-internal', '127.0.0.1/32'], 1, /HTTP 404/],
     ['missing file', ['--log', join(dir, 'nope.log'), '--format', 'zeek'], 1, /cannot read .*nope\.log/],
     ['no format', ['--log', join(dir, 'conn.log.gz')], 2, /give --indicators FILE, --log .* and --format/],
     ['unknown format', ['--log', join(dir, 'conn.log.gz'), '--format', 'pcap'], 1, /Allowed choices are zeek, suricata-eve, combined, squid, cef, csv/],

@@ -27,6 +27,7 @@ import { MongoClient } from 'mongodb';
 import { KubeHttpClient } from '../runtime/kube.ts';
 import { PARTNER_DEFAULTS } from '../exchange/partner/defaults.ts';
 import { inClusterConfig, loadKubeconfig } from '../runtime/kubeconfig.ts';
+import { cidrList } from './ingest.ts';
 
 /** Parsed options of `threatmesh scan`. */
 export interface ScanCliOptions {
@@ -43,6 +44,7 @@ export interface ScanCliOptions {
   readonly mongodbUri?: string;
   readonly database: string;
   readonly progressEvery: number;
+  readonly allowInternal?: string[];
 }
 
 const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), v];
@@ -68,6 +70,7 @@ export function registerScan(program: Command, env: CliEnv, log: Logger): void {
     .option('--s3-endpoint <url>', 's3:// logs: the object store, e.g. https://rgw.example.org')
     .option('--s3-region <region>', 's3:// logs: signing region', 'us-east-1')
     .option('--s3-credentials <file>', 's3:// logs: JSON file {"accessKeyId","secretAccessKey"[,"sessionToken"]}')
+    .option('--allow-internal <cidr>', 'http(s) logs: let the scan fetch from these internal addresses (loopback, private, link-local are refused otherwise, as for feeds); comma-separated or repeated', cidrList)
     .option('--progress-every <seconds>', 'log a progress line every n seconds', (v) => Number(v), 10)
     .option('--logscan <namespace/name>', 'worker mode: the LogScan whose shard to run')
     .option('--shard <n>', 'worker mode: the shard index (an Indexed Job passes its completion index)', shardIndex)
@@ -119,7 +122,7 @@ async function s3Config(opts: ScanCliOptions): Promise<S3Config> {
 
 /** The inputs a --log value names. */
 async function inputsOf(arg: string, opts: ScanCliOptions): Promise<Array<{ loc: LogLocation }>> {
-  if (/^https?:\/\//i.test(arg)) return [{ loc: { kind: 'http', url: arg } }];
+  if (/^https?:\/\//i.test(arg)) return [{ loc: { kind: 'http', url: arg, allowInternal: opts.allowInternal } }];
   const m = /^s3:\/\/([^/]+)\/(.*)$/.exec(arg);
   if (m !== null) {
     const s3 = await s3Config(opts);

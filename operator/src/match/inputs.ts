@@ -18,6 +18,8 @@ export type SecretReader = (ref: SecretKeyRef) => Promise<Readonly<Record<string
 export interface SourceAccess {
   readonly s3?: S3Config | undefined;
   readonly http?: Credentials | undefined;
+  /** Internal CIDRs http sources may reach (refused otherwise, as for feeds). */
+  readonly allowInternal?: readonly string[] | undefined;
 }
 
 /** Where file sources are mounted in a scan pod (Job executor with spec.source.file.claimName). */
@@ -52,7 +54,7 @@ export async function accessOf(source: LogScanSource, read: SecretReader): Promi
 /** The reader's location of a planned input. `root` prefixes file paths (the volume mount of a scan pod). */
 export function locationOf(input: PlannedInput, access: SourceAccess, root = ''): LogLocation {
   if (input.kind === 'file') return { kind: 'file', path: `${root}${input.path}` };
-  if (input.kind === 'http') return { kind: 'http', url: input.url, credentials: access.http };
+  if (input.kind === 'http') return { kind: 'http', url: input.url, credentials: access.http, allowInternal: access.allowInternal };
   if (access.s3 === undefined) throw new ScanError('bad-config', 'an s3 input without object-store credentials');
   return { kind: 's3', s3: access.s3, bucket: input.bucket, key: input.key };
 }

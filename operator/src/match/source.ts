@@ -15,7 +15,7 @@ import { S3Client, type S3Config } from './s3.ts';
 /** One readable input. */
 export type LogLocation =
   | { readonly kind: 'file'; readonly path: string }
-  | { readonly kind: 'http'; readonly url: string; readonly credentials?: Credentials | undefined }
+  | { readonly kind: 'http'; readonly url: string; readonly credentials?: Credentials | undefined; /** Internal CIDRs it may reach (feeds/destinations.ts); none by default. */ readonly allowInternal?: readonly string[] | undefined }
   | { readonly kind: 's3'; readonly s3: S3Config; readonly bucket: string; readonly key: string };
 
 /** A byte range [start, end); `end` undefined means to the end of the input. */
@@ -60,7 +60,7 @@ async function* httpBytes(loc: Extract<LogLocation, { kind: 'http' }>, range: By
   const whole = range.start === 0 && range.end === undefined;
   const headers: Record<string, string> = whole ? {} : { range: `bytes=${range.start}-${range.end === undefined ? '' : range.end - 1}` };
   try {
-    const r = await fetchUrl(loc.url, { credentials: loc.credentials, headers, unpack: false, maxBytes: Number.MAX_SAFE_INTEGER, maxDecompressedBytes: Number.MAX_SAFE_INTEGER, timeoutMs: 24 * 3_600_000 });
+    const r = await fetchUrl(loc.url, { credentials: loc.credentials, allowInternal: loc.allowInternal, headers, unpack: false, maxBytes: Number.MAX_SAFE_INTEGER, maxDecompressedBytes: Number.MAX_SAFE_INTEGER, timeoutMs: 24 * 3_600_000 });
     if (r.status !== 'ok') throw new ScanError('http-status', `${describe(loc)} answered 304 to an unconditional GET`);
     if (!whole && r.header('content-range') === undefined) throw new ScanError('http-status', `${describe(loc)} ignored the Range request (no Content-Range): the server cannot serve shards; scan it as one shard`);
     yield* r.body;
