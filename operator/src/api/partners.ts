@@ -3,7 +3,9 @@
  * keeps a VoterRegistry up to date; the ThreatIndicator controller and the webhook read it. It is
  * an object passed in at wiring time, never module state.
  */
+import type { DirectoryEntry, PartnerRole } from '../domain/quorum.ts';
 import { PublicKey } from '../domain/signature.ts';
+import type { KindValidator } from './validate.ts';
 import type { PartnerNode, Role } from './types.ts';
 import type { ObjectKey } from '../runtime/types.ts';
 
@@ -98,4 +100,81 @@ export function registryFrom(nodes: readonly PartnerNode[]): VoterRegistry {
     if (p.ok) r.upsert(p.entry);
   }
   return r;
+}
+
+/** A PartnerNode left out of a directory, and why. */
+export interface SkippedPartner {
+  readonly name: string;
+  readonly reason: string;
+}
+
+/** A usable PartnerNode and the directory entry it gives. */
+export interface DirectoryMember {
+  readonly node: PartnerNode;
+  readonly entry: DirectoryEntry;
+}
+
+/** The network both exchange parties derive from the PartnerNodes of their namespace. */
+export interface NetworkDirectory {
+  /** Partners (never the sequencer), one per partner id and per key, by id. */
+  readonly partners: readonly DirectoryMember[];
+  /** PartnerNodes with the role sequencer (usable ones), by name. */
+  readonly sequencers: readonly DirectoryMember[];
+  /** What was left out, and why. */
+  readonly skipped: readonly SkippedPartner[];
+}
+
+/** `ab12…` (lower-case hex, as PartnerNodes pin it) → `AB:12:…` (as node reports certificate fingerprints). */
+export function fingerprintOfHex(hex: string): string {
+  return (hex.toUpperCase().match(/../g) ?? []).join(':');
+}
+
+/**
+ * The directory of the exchange from PartnerNodes, the same for the sequencer and every
+ * partner: objects being deleted are ignored; objects that fail the schema or carry an unusable
+ * key are skipped with the reason; a partner id claimed with different keys, or one key claimed
+ * by different partner ids (one party must count once), leaves every such claim out; pinned
+ * certificates are kept. PartnerNodes with the role sequencer are listed apart. Pure.
+ */
+export function networkDirectory(nodes: readonly PartnerNode[], validator: KindValidator): NetworkDirectory {
+  const skipped: SkippedPartner[] = [];
+  const sequencers: DirectoryMember[] = [];
+  const claims: DirectoryMember[] = [];
+  for (const pn of [...nodes].sort((a, b) => a.metadata.name.localeCompare(b.metadata.name))) {
+    if (pn.metadata.deletionTimestamp !== undefined) continue;
+    const entry = directoryEntry(pn, validator);
+    if (typeof entry === 'string') skipped.push({ name: pn.metadata.name, reason: entry });
+    else ((pn.spec.roles as readonly string[]).includes('sequencer') ? sequencers : claims).push({ node: pn, entry });
+  }
+  const partners: DirectoryMember[] = [];
+  for (const [id, mine] of groupBy(claims, (c) => c.entry.partnerId)) {
+    const key = mine[0]!.entry.publicKey;
+    if (!mine.every((c) => c.entry.publicKey.equals(key))) {
+      skipped.push({ name: id, reason: `partner id ${JSON.stringify(id)} is claimed by ${mine.length} PartnerNodes with different public keys; delete or fix all but one` });
+      continue;
+    }
+    const sharing = claims.filter((c) => c.entry.partnerId !== id && c.entry.publicKey.equals(key)).map((c) => c.entry.partnerId);
+    if (sharing.length > 0) {
+      skipped.push({ name: id, reason: `partner id ${JSON.stringify(id)} has the same public key as ${[...new Set(sharing)].join(', ')}: one key is one party, and it must count once; give each partner its own key` });
+      continue;
+    }
+    partners.push(mine[0]!);
+  }
+  return { partners, sequencers, skipped };
+}
+
+function directoryEntry(pn: PartnerNode, validator: KindValidator): DirectoryEntry | string {
+  const valid = validator.validate(pn);
+  if (!valid.ok) return `invalid PartnerNode: ${valid.errors.join('; ')}`;
+  const parsed = partnerEntry(`${pn.metadata.namespace ?? ''}/${pn.metadata.name}`, pn);
+  if (!parsed.ok) return parsed.message;
+  const roles = parsed.entry.roles.filter((r): r is PartnerRole => (r as string) !== 'sequencer');
+  const pin = pn.spec.tls?.pinnedCertSha256;
+  return { partnerId: parsed.entry.partnerId, publicKey: parsed.entry.publicKey, roles, ...(pin !== undefined ? { certFingerprint256: fingerprintOfHex(pin) } : {}) };
+}
+
+function groupBy<T>(items: readonly T[], key: (t: T) => string): Array<[string, T[]]> {
+  const out = new Map<string, T[]>();
+  for (const item of items) out.set(key(item), [...(out.get(key(item)) ?? []), item]);
+  return [...out].sort(([a], [b]) => a.localeCompare(b));
 }

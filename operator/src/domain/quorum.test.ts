@@ -155,6 +155,14 @@ describe('decideQuorum', () => {
     assert.deepEqual(decideQuorum({ voters, votes: [forged], digest: DIGEST, quorum: 1, window, now: minutes(30) }).ignored, [{ partnerId: 'p1', reason: 'bad-signature' }]);
   });
 
+  test('one key listed under two partner ids is one party: n counts it once and its second vote is shared-key', () => {
+    // p2 and "p2-alias" share p2's key: a partner that registers twice must not vote twice.
+    const voters = [voter('p1'), voter('p2'), { partnerId: 'p2-alias', publicKey: key('p2').publicKey, roles: ['voter'] as const }];
+    const alias = (v: Vote): Vote => signVote(key('p2'), { partnerId: 'p2-alias', digest: v.digest, decision: v.decision, signedAt: minutes(11) });
+    const outcome = decideQuorum({ voters, votes: [vote(approve('p2')), vote({ from: 'p2', tamper: alias })], digest: DIGEST, window, now: minutes(30) });
+    assert.deepEqual(outcome, { decision: 'pending', approvals: 1, rejections: 0, required: 2, eligible: 2, ignored: [{ partnerId: 'p2-alias', reason: 'shared-key' }] });
+  });
+
   test('votes from the network that are not objects are reported, not thrown', () => {
     const outcome = decideQuorum({ voters: votersNamed(1), votes: [null, 7, {}] as unknown as Vote[], digest: DIGEST, window, now: minutes(30) });
     assert.equal(outcome.decision, 'pending');

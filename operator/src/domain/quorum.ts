@@ -19,6 +19,14 @@ export interface Voter {
   readonly roles: readonly PartnerRole[];
 }
 
+/**
+ * A partner as both parties of the exchange know it: a {@link Voter}, and optionally the SHA-256
+ * fingerprint of the one certificate it may present (node's `AB:CD:…` form).
+ */
+export interface DirectoryEntry extends Voter {
+  readonly certFingerprint256?: string;
+}
+
 /** A voter's answer to a proposal. */
 export type VoteDecision = 'approve' | 'reject';
 
@@ -36,7 +44,7 @@ export interface Vote {
 export type VoteFields = Omit<Vote, 'signature'>;
 
 /** Why a vote was not counted. */
-export type IgnoredReason = 'bad-signature' | 'not-a-voter' | 'wrong-digest' | 'outside-window' | 'duplicate' | 'unknown-partner';
+export type IgnoredReason = 'bad-signature' | 'not-a-voter' | 'wrong-digest' | 'outside-window' | 'duplicate' | 'unknown-partner' | 'shared-key';
 
 /** A vote that was not counted, and why. */
 export interface IgnoredVote {
@@ -141,7 +149,9 @@ export function verifyVote(voter: Voter, vote: Vote): boolean {
  * Counted: votes for `digest` from partners with the `voter` role, with a valid signature and
  * `signedAt` inside the window. A partner counts once: when it sent several valid votes, the one
  * with the earliest `signedAt` (then the smallest signature) counts, whatever the arrival order,
- * so every partner reaches the same result; the others are reported as `duplicate`.
+ * so every partner reaches the same result; the others are reported as `duplicate`. A key counts
+ * once too: voters listed under different ids with the same public key are one party (the voter
+ * count n is the number of distinct voter keys), and later votes by that key are `shared-key`.
  * Approved when approvals reach the quorum; Rejected when they no longer can (approvals plus
  * voters yet to vote fall short) or when `now` is past the window without quorum; else Pending.
  * Throws {@link QuorumInputError} for invalid configuration: no voters, a quorum outside 1..n,
@@ -164,9 +174,16 @@ export function decideQuorum(input: QuorumInput): QuorumOutcome {
 
   valid.sort((a, b) => a.at - b.at || compare(a.vote.signature, b.vote.signature));
   const counted = new Map<string, VoteDecision>();
+  // One key is one party: voters listed under two ids with the same key count once.
+  const keys = new Set<string>();
   for (const { vote } of valid) {
+    const key = byId.get(vote.partnerId)!.publicKey.toRawBase64();
     if (counted.has(vote.partnerId)) ignored.push({ partnerId: vote.partnerId, reason: 'duplicate' });
-    else counted.set(vote.partnerId, vote.decision);
+    else if (keys.has(key)) ignored.push({ partnerId: vote.partnerId, reason: 'shared-key' });
+    else {
+      counted.set(vote.partnerId, vote.decision);
+      keys.add(key);
+    }
   }
 
   const decisions = [...counted.values()];
@@ -186,7 +203,7 @@ function indexVoters(voters: readonly Voter[]): { byId: Map<string, Voter>; elig
     if (byId.has(v.partnerId)) throw new QuorumInputError('duplicate-voter', `partner ${JSON.stringify(v.partnerId)} is listed twice in the voter set; keep one entry per partner`);
     byId.set(v.partnerId, v);
   }
-  const eligible = voters.filter((v) => v.roles.includes('voter')).length;
+  const eligible = new Set(voters.filter((v) => v.roles.includes('voter')).map((v) => v.publicKey.toRawBase64())).size;
   if (eligible === 0) throw new QuorumInputError('no-voters', 'no partner has the voter role; give at least one partner roles: [voter]');
   return { byId, eligible };
 }

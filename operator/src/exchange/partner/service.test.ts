@@ -2,6 +2,7 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { indicator, partner } from '../../controllers/fixtures.ts';
 import { partnerNetwork } from './network.ts';
+import { createValidators, validatorFor } from '../../api/validate.ts';
 import { LagTracker, haltConditionReason } from './status.ts';
 import { localProposal, ownProposalDigests, proposalBatches } from './forwarder.ts';
 import { indicatorDigest } from '../../domain/canonical.ts';
@@ -14,13 +15,15 @@ import { signProposal } from '../../domain/entry.ts';
 
 const head = (treeSize: number, timestamp: string): SignedTreeHead => ({ treeSize, rootHash: 'ab'.repeat(32), timestamp, logId: 'x', signature: 'y' });
 
+const validator = validatorFor(createValidators(), 'PartnerNode');
+
 describe('partnerNetwork', () => {
   const seq = partner('seq', { roles: ['sequencer'], endpoint: 'seq.example:8443' });
   const a = partner('alpha', { roles: ['contributor', 'voter'] });
   const b = partner('bravo', { roles: ['voter'] });
 
   test('finds the sequencer, the peers (not self, not the sequencer) and the partner directory', () => {
-    const n = partnerNetwork([b.node, seq.node, a.node], 'alpha', 'tm');
+    const n = partnerNetwork([b.node, seq.node, a.node], 'alpha', 'tm', validator);
     assert.equal(n.problem, undefined);
     assert.equal(n.sequencer?.endpoint, 'seq.example:8443');
     assert.ok(n.sequencer?.key.equals(seq.key.publicKey));
@@ -34,22 +37,30 @@ describe('partnerNetwork', () => {
   ];
   for (const [name, nodes, re] of problems) {
     test(`${name}: no sequencer, a clear problem`, () => {
-      const n = partnerNetwork(nodes, 'alpha', 'tm');
+      const n = partnerNetwork(nodes, 'alpha', 'tm', validator);
       assert.equal(n.sequencer, undefined);
       assert.match(n.problem ?? '', re);
     });
   }
 
   test('the fingerprint changes with the sequencer key or a partner key, not with list order', () => {
-    const base = partnerNetwork([seq.node, a.node, b.node], 'alpha', 'tm').fingerprint;
-    assert.equal(partnerNetwork([b.node, a.node, seq.node], 'alpha', 'tm').fingerprint, base);
-    assert.notEqual(partnerNetwork([partner('seq', { roles: ['sequencer'], endpoint: 'seq.example:8443' }).node, a.node, b.node], 'alpha', 'tm').fingerprint, base);
-    assert.notEqual(partnerNetwork([seq.node, a.node, partner('bravo').node], 'alpha', 'tm').fingerprint, base);
+    const base = partnerNetwork([seq.node, a.node, b.node], 'alpha', 'tm', validator).fingerprint;
+    assert.equal(partnerNetwork([b.node, a.node, seq.node], 'alpha', 'tm', validator).fingerprint, base);
+    assert.notEqual(partnerNetwork([partner('seq', { roles: ['sequencer'], endpoint: 'seq.example:8443' }).node, a.node, b.node], 'alpha', 'tm', validator).fingerprint, base);
+    assert.notEqual(partnerNetwork([seq.node, a.node, partner('bravo').node], 'alpha', 'tm', validator).fingerprint, base);
+  });
+
+  test('pinned certificates reach the partner directory (gossip checks them too), and a shared key leaves both ids out', () => {
+    const pinned = partner('charlie', { tls: { pinnedCertSha256: 'cd'.repeat(32) } });
+    const sock = partner('sock', { publicKey: b.node.spec.publicKey });
+    const n = partnerNetwork([seq.node, a.node, b.node, pinned.node, sock.node], 'alpha', 'tm', validator);
+    assert.deepEqual(n.partners.map((p) => [p.partnerId, p.certFingerprint256]), [['alpha', undefined], ['charlie', 'CD:'.repeat(31) + 'CD']]);
+    assert.deepEqual(n.skipped.map((s) => s.name), ['bravo', 'sock']);
   });
 
   test('a PartnerNode with an unusable key is left out', () => {
     const broken = partner('charlie', { publicKey: 'AAAA' });
-    assert.deepEqual(partnerNetwork([seq.node, a.node, broken.node], 'alpha', 'tm').partners.map((p) => p.partnerId), ['alpha']);
+    assert.deepEqual(partnerNetwork([seq.node, a.node, broken.node], 'alpha', 'tm', validator).partners.map((p) => p.partnerId), ['alpha']);
   });
 });
 

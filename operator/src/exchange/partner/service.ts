@@ -40,6 +40,7 @@ import { roundJudge, type VotingPolicy } from './policy.ts';
 import type { PartnerEntry, TlsMaterial } from '../protocol/tls.ts';
 import { checkTreeHead } from '../../domain/verify.ts';
 import { PARTNER_DEFAULTS } from './defaults.ts';
+import { createValidators, validatorFor } from '../../api/validate.ts';
 
 /** Collection of the verified entries the cluster refused to store (`_id` = log index). */
 export const UNMATERIALIZED = 'replica_unmaterialized';
@@ -116,6 +117,8 @@ class Partner implements RunningPartner {
   readonly #events: KubeEventRecorder;
   readonly #forwarder: ProposalForwarder;
   readonly #lag = new LagTracker();
+  readonly #validator = validatorFor(createValidators(), 'PartnerNode');
+  #skippedSeen = '';
   readonly #abort = new AbortController();
   #gossip: GossipServer | undefined;
   #loop: Promise<void> = Promise.resolve();
@@ -187,7 +190,8 @@ class Partner implements RunningPartner {
 
   async #tick(): Promise<void> {
     const nodes = await listFrom<PartnerNode>(this.#o.cache?.partnerNodes, this.#o.client, PARTNER_NODES, { namespace: this.#o.namespace });
-    const network = partnerNetwork(nodes, this.#o.partnerId, this.#o.namespace);
+    const network = partnerNetwork(nodes, this.#o.partnerId, this.#o.namespace, this.#validator);
+    this.#reportSkipped(network);
     this.#network = network;
     if (network.sequencer === undefined) {
       await this.#noSequencer(network, nodes);
@@ -203,6 +207,14 @@ class Partner implements RunningPartner {
     }
     for (const peer of network.peers) await this.#step('gossip', () => this.#peerStatus(session, peer));
     await this.#step('drift repair', () => this.#repairWhenDue(session, seqSize));
+  }
+
+  // Each set of PartnerNodes left out is logged once, when it changes.
+  #reportSkipped(network: PartnerNetwork): void {
+    const seen = JSON.stringify(network.skipped);
+    if (seen === this.#skippedSeen) return;
+    this.#skippedSeen = seen;
+    for (const s of network.skipped) this.#o.log.warn('PartnerNode left out of the directory', { namespace: this.#o.namespace, name: s.name, reason: s.reason });
   }
 
   async #noSequencer(network: PartnerNetwork, nodes: readonly PartnerNode[]): Promise<void> {

@@ -8,7 +8,7 @@
 import { Buffer } from 'node:buffer';
 import * as grpc from '@grpc/grpc-js';
 import { checkServerIdentity, type PeerCertificate } from 'node:tls';
-import type { PartnerRole, Voter } from '../../domain/quorum.ts';
+import type { DirectoryEntry, PartnerRole } from '../../domain/quorum.ts';
 import { ExchangeRefusal } from './errors.ts';
 
 /** PEM material of one TLS endpoint: the CA bundle it trusts and its own certificate chain and key. */
@@ -20,9 +20,7 @@ export interface TlsMaterial {
 }
 
 /** A partner in the directory: its signing key and roles, optionally a pinned certificate (SHA-256 fingerprint as node prints it, `AB:CD:...`). */
-export interface PartnerEntry extends Voter {
-  readonly certFingerprint256?: string;
-}
+export type PartnerEntry = DirectoryEntry;
 
 /** Who called: the partner id (certificate subject CN) and the certificate's SHA-256 fingerprint. */
 export interface PeerIdentity {

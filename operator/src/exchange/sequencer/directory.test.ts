@@ -4,7 +4,8 @@ import type { PartnerNode, PartnerNodeSpec } from '../../api/types.ts';
 import { createValidators, validatorFor } from '../../api/validate.ts';
 import { partner } from '../../controllers/fixtures.ts';
 import { SigningKey } from '../../domain/signature.ts';
-import { fingerprintOfHex, sequencerDirectory } from './directory.ts';
+import { fingerprintOfHex } from '../../api/partners.ts';
+import { sequencerDirectory } from './directory.ts';
 
 const validator = validatorFor(createValidators(), 'PartnerNode');
 const seqKey = SigningKey.generate();
@@ -45,9 +46,5 @@ describe('sequencerDirectory', () => {
     assert.ok(dir.selfKey?.equals(seqKey.publicKey));
     assert.deepEqual(dir.partners.map((p) => [p.partnerId, [...p.roles], p.certFingerprint256]), [['alpha', ['contributor', 'voter'], undefined], ['bravo', ['voter'], fingerprintOfHex('ab'.repeat(32))]]);
     assert.equal(sequencerDirectory([alpha], 'hub', validator).selfKey, undefined);
-  });
-
-  test('fingerprintOfHex writes the form node reports', () => {
-    assert.equal(fingerprintOfHex('0a1b2c'), '0A:1B:2C');
   });
 });
