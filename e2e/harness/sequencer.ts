@@ -11,7 +11,7 @@ import { PassThrough } from 'node:stream';
 import type { Db } from 'mongodb';
 import { SigningKey } from '../../operator/src/domain/signature.ts';
 import { startExchangeServer, type ExchangeServer, type SequencerCore } from '../../operator/src/exchange/sequencer/server.ts';
-import { Sequencer } from '../../operator/src/exchange/sequencer/sequencer.ts';
+import { Sequencer, type SequencerOptions } from '../../operator/src/exchange/sequencer/sequencer.ts';
 import type { PartnerEntry, TlsMaterial } from '../../operator/src/exchange/protocol/tls.ts';
 import { createLogger } from '../../operator/src/log.ts';
 import { MongoLogStore } from '../../operator/src/store/log.ts';
@@ -55,6 +55,8 @@ export interface TestSequencerOptions {
    * controlling the sequencer would). @default the honest sequencer
    */
   readonly wrap?: (honest: Sequencer) => SequencerCore;
+  /** Sequencer options over the harness's (round quota, skew…). @default none */
+  readonly sequencer?: Pick<SequencerOptions, 'maxOpenRoundsPerProposer' | 'skewMs' | 'windowMs'>;
 }
 
 /** Starts a sequencer on `db` for `roles` (partner id → roles) with the given quorum. */
@@ -72,7 +74,7 @@ export async function startTestSequencer(db: Db, roles: Readonly<Record<string, 
     for (const id of Object.keys(roles)) partners.set(id, await partner(dir, id, ca.caPem, tlsCa, await ca.issue(id)));
     const entries: PartnerEntry[] = [...partners.values()].map((p) => ({ partnerId: p.id, publicKey: p.key.publicKey, roles: roles[p.id]! }));
     const key = SigningKey.generate();
-    const sequencer = await Sequencer.open({ store: await MongoLogStore.open(db), key, partners: entries, quorum, now: () => new Date(), log });
+    const sequencer = await Sequencer.open({ store: await MongoLogStore.open(db), key, partners: entries, quorum, now: () => new Date(), log, ...opts.sequencer });
     const server = await startExchangeServer({ sequencer: opts.wrap?.(sequencer) ?? sequencer, directory: new Map(entries.map((e) => [e.partnerId, e])), tls: { caPem: ca.caPem, ...(await ca.issue('sequencer')) }, address: '127.0.0.1:0', log });
     return {
       sequencer, key, server, address: `127.0.0.1:${server.port}`, partners, logLines,

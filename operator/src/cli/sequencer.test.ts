@@ -35,7 +35,7 @@ before(async () => {
   files.kubeconfig = await put('kubeconfig', 'clusters: [{ name: c, cluster: { server: "https://127.0.0.1:1" } }]\nusers: [{ name: u, user: { token: t } }]\ncontexts: [{ name: x, context: { cluster: c, user: u } }]\ncurrent-context: x\n');
   base = {
     kubeconfig: files.kubeconfig, namespace: 'threatmesh', listen: '127.0.0.1:0', partnerId: 'sequencer-1', signingKey: files.key,
-    tlsCert: files.cert, tlsKey: files.certKey, tlsCa: files.ca, database: 'threatmesh_sequencer', votingWindow: '72h', leaderElect: false, metricsBind: '127.0.0.1:0',
+    tlsCert: files.cert, tlsKey: files.certKey, tlsCa: files.ca, database: 'threatmesh_sequencer', votingWindow: '72h', maxOpenRounds: '50000', leaderElect: false, metricsBind: '127.0.0.1:0',
   };
 });
 
@@ -58,6 +58,7 @@ describe('sequencerPlan refuses missing or invalid flags before connecting', () 
     ['bad listen address', () => ({ listen: '8443' }), undefined, /--listen "8443" must be host:port/],
     ['bad metrics address', () => ({ metricsBind: 'localhost:99999' }), undefined, /--metrics-bind "localhost:99999" must be host:port/],
     ['zero quorum', () => ({ quorum: '0' }), undefined, /--quorum must be a whole number of at least 1, got "0"/],
+    ['round quota not a number', () => ({ maxOpenRounds: 'lots' }), undefined, /--max-open-rounds must be a whole number of at least 1, got "lots"/],
     ['bad voting window', () => ({ votingWindow: 'a week' }), undefined, /not a duration/],
     ['no kubeconfig outside a cluster', () => ({ kubeconfig: undefined }), undefined, /KUBERNETES_SERVICE_HOST|in-cluster|service ?account/i],
   ];

@@ -32,6 +32,7 @@ export interface SequencerFlags {
   readonly database: string;
   readonly quorum?: string;
   readonly votingWindow: string;
+  readonly maxOpenRounds: string;
   readonly leaderElect: boolean;
   readonly leaderElectionNamespace?: string;
   readonly identity?: string;
@@ -68,8 +69,11 @@ async function tlsMaterial(flags: SequencerFlags, partnerId: string): Promise<Tl
 }
 
 function quorumOf(text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  if (!/^[1-9]\d*$/.test(text)) throw new Error(`--quorum must be a whole number of at least 1, got ${JSON.stringify(text)}`);
+  return text === undefined ? undefined : wholeNumber('--quorum', text);
+}
+
+function wholeNumber(flag: string, text: string): number {
+  if (!/^[1-9]\d*$/.test(text)) throw new Error(`${flag} must be a whole number of at least 1, got ${JSON.stringify(text)}`);
   return Number(text);
 }
 
@@ -80,6 +84,7 @@ export async function sequencerPlan(flags: SequencerFlags, env: CliEnv): Promise
   const metricsBind = parseBind('--metrics-bind', flags.metricsBind);
   const quorum = quorumOf(flags.quorum);
   const windowMs = parseDuration(flags.votingWindow);
+  const maxOpenRoundsPerProposer = wholeNumber('--max-open-rounds', flags.maxOpenRounds);
   if (flags.namespace === '') throw new Error('--namespace must not be empty');
   const mongodbUri = need(flags.mongodbUri ?? env.mongodbUri, '--mongodb-uri', 'the MongoDB URI of the sequencer\'s database (or set MONGODB_URI)');
   const partnerId = need(flags.partnerId, '--partner-id', 'the sequencer\'s partner id (its PartnerNode\'s partnerId and its certificate CN)');
@@ -90,7 +95,7 @@ export async function sequencerPlan(flags: SequencerFlags, env: CliEnv): Promise
   const leaderElection = flags.leaderElect ? { name: SEQUENCER_LEASE_NAME, namespace: flags.leaderElectionNamespace ?? flags.namespace, identity } : undefined;
   return {
     mongodbUri, database: flags.database, cluster,
-    service: { namespace: flags.namespace, partnerId, key, tls, listen, metricsBind, windowMs, ...(quorum !== undefined ? { quorum } : {}), ...(leaderElection ? { leaderElection } : {}) },
+    service: { namespace: flags.namespace, partnerId, key, tls, listen, metricsBind, windowMs, maxOpenRoundsPerProposer, ...(quorum !== undefined ? { quorum } : {}), ...(leaderElection ? { leaderElection } : {}) },
   };
 }
 
@@ -131,6 +136,7 @@ export function registerSequencer(program: Command, env: CliEnv, log: Logger): v
     .option('--database <name>', 'database of the log, tree heads and open rounds', SEQUENCER_DEFAULTS.database)
     .option('--quorum <n>', 'approvals required (default ⌊2n/3⌋+1 of n voters)')
     .option('--voting-window <duration>', 'how long a round accepts votes', formatDuration(SEQUENCER_DEFAULTS.votingWindowMs))
+    .option('--max-open-rounds <n>', 'most rounds one proposer may have open; more proposals are refused (round-quota) and retried by the partner', String(SEQUENCER_DEFAULTS.maxOpenRoundsPerProposer))
     .option('--leader-elect', `serve only while holding the ${SEQUENCER_LEASE_NAME} Lease; a replica that loses it exits 1`, false)
     .option('--leader-election-namespace <ns>', 'namespace of the Lease (default: --namespace)')
     .option('--identity <id>', 'this replica\'s identity in the Lease (default: hostname-pid)')

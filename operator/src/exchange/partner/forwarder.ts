@@ -117,16 +117,27 @@ export class ProposalForwarder {
     this.#own = ownProposalDigests(tis, this.#o.partnerId, this.#o.proposerKey);
     const todo = tis.map((ti) => ({ name: ti.metadata.name, p: localProposal(ti, this.#o.partnerId, this.#o.proposerKey) })).filter((x) => x.p !== undefined && !this.#done.has(x.name));
     let acked = 0;
+    let waiting = 0;
     for (const batch of proposalBatches(todo)) {
+      if (waiting > 0) {
+        waiting += batch.length;
+        continue;
+      }
       const results = await sequencer.proposeBatch(batch.map((x) => x.p!));
       results.forEach((r, j) => {
         const name = batch[j]!.name;
-        // A refusal (bad signature, not a contributor…) will not change by retrying: say it once.
+        // Over the round quota: proposed again next period, once some of our rounds are decided.
+        if (r.status === 'refused' && r.reason === 'round-quota') {
+          waiting += 1;
+          return;
+        }
+        // Any other refusal (bad signature, not a contributor…) will not change by retrying: say it once.
         this.#done.add(name);
         if (r.status === 'refused') this.#o.log.warn('sequencer refused a local proposal', { name, reason: r.reason, detail: r.message });
         else acked += 1;
       });
     }
+    if (waiting > 0) this.#o.log.info('round quota reached at the sequencer; the rest waits for open rounds to be decided', { waiting });
     if (acked > 0) {
       this.#o.log.info('forwarded proposals', { count: acked });
       this.#o.onForwarded?.(acked);

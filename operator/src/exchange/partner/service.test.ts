@@ -4,7 +4,15 @@ import { indicator, partner } from '../../controllers/fixtures.ts';
 import { partnerNetwork } from './network.ts';
 import { createValidators, validatorFor } from '../../api/validate.ts';
 import { LagTracker, haltConditionReason } from './status.ts';
-import { localProposal, ownProposalDigests, proposalBatches } from './forwarder.ts';
+import { ProposalForwarder, localProposal, ownProposalDigests, proposalBatches, type ProposalSink } from './forwarder.ts';
+import { MemoryKube } from '../../controllers/fixtures.ts';
+import { THREAT_INDICATORS } from '../../api/schemas/index.ts';
+import { Sequencer } from '../sequencer/sequencer.ts';
+import { MemoryLogStore } from '../../store/memory.ts';
+import { ExchangeRefusal } from '../protocol/errors.ts';
+import { signVote, type Voter } from '../../domain/quorum.ts';
+import { createLogger } from '../../log.ts';
+import { Writable } from 'node:stream';
 import { indicatorDigest } from '../../domain/canonical.ts';
 import type { ProposalInput } from '../protocol/messages.ts';
 import { serverNameFor } from './gossip.ts';
@@ -16,6 +24,7 @@ import { signProposal } from '../../domain/entry.ts';
 const head = (treeSize: number, timestamp: string): SignedTreeHead => ({ treeSize, rootHash: 'ab'.repeat(32), timestamp, logId: 'x', signature: 'y' });
 
 const validator = validatorFor(createValidators(), 'PartnerNode');
+const quiet = createLogger(new Writable({ write: (_c, _e, cb) => cb() }), 'error');
 
 describe('partnerNetwork', () => {
   const seq = partner('seq', { roles: ['sequencer'], endpoint: 'seq.example:8443' });
@@ -147,4 +156,25 @@ describe('proposalBatches', () => {
 describe('serverNameFor', () => {
   const table: Array<[string, string]> = [['127.0.0.1:8443', 'localhost'], ['[::1]:8444', 'localhost'], ['seq.partner.example:8443', 'seq.partner.example']];
   for (const [endpoint, want] of table) test(`${endpoint} → ${want}`, () => assert.equal(serverNameFor(endpoint), want));
+});
+
+describe('ProposalForwarder and the round quota', () => {
+  test('proposals refused round-quota wait and go out once rounds are decided; other refusals are final', async () => {
+    const kube = new MemoryKube();
+    const alpha = SigningKey.generate();
+    const bravo = SigningKey.generate();
+    const voters: Voter[] = [{ partnerId: 'alpha', publicKey: alpha.publicKey, roles: ['contributor', 'voter'] }, { partnerId: 'bravo', publicKey: bravo.publicKey, roles: ['voter'] }];
+    const seq = await Sequencer.open({ store: new MemoryLogStore(), key: SigningKey.generate(), partners: voters, quorum: 1, maxOpenRoundsPerProposer: 3, now: () => new Date(), log: quiet });
+    const values = Array.from({ length: 5 }, (_, i) => `192.0.2.${i + 1}`);
+    for (const value of values) kube.seed(THREAT_INDICATORS, indicator(`ipv4-${value}`, { value, proposal: { partnerId: 'alpha', signature: signProposal(alpha, 'add', { type: 'ipv4', value }) } }));
+    kube.seed(THREAT_INDICATORS, indicator('forged', { value: '198.51.100.1', proposal: { partnerId: 'alpha', signature: signProposal(bravo, 'add', { type: 'ipv4', value: '198.51.100.1' }) } }));
+    const sink: ProposalSink = { proposeBatch: (ps) => Promise.all(ps.map((p) => seq.propose('alpha', p).catch((e: ExchangeRefusal) => ({ status: 'refused' as const, reason: e.reason, message: e.message })))) };
+    const fwd = new ProposalForwarder({ client: kube, namespace: 'tm', partnerId: 'alpha', log: quiet });
+    assert.equal(await fwd.forwardOnce(sink), 3, 'three rounds open: the quota');
+    assert.equal(seq.pendingCount, 3);
+    for (const r of seq.pending()) await seq.vote('bravo', signVote(bravo, { partnerId: 'bravo', digest: r.subject, decision: 'approve', signedAt: new Date().toISOString() }));
+    assert.equal(await fwd.forwardOnce(sink), 2, 'the two that waited go out; the forged one is not retried');
+    assert.equal(await fwd.forwardOnce(sink), 0);
+    assert.deepEqual([seq.size, seq.pendingCount], [3, 2]);
+  });
 });

@@ -18,6 +18,8 @@ export const SEQUENCER_DEFAULTS = {
   votingWindowMs: DEFAULT_VOTING_WINDOW_MS,
   /** How far before the proposal a vote's signedAt may be (voters' clock skew). */
   skewMs: ROUND_SKEW_MS,
+  /** Most rounds one proposer may have open at once (a contributor cannot flood the sequencer or the partners' clusters). */
+  maxOpenRoundsPerProposer: 50_000,
   /** Recent entries kept in memory to serve partners without a database read. */
   entryCacheSize: 50_000,
   /** Most entries written in one group commit. */

@@ -93,6 +93,7 @@ describe('Sequencer (memory stores)', () => {
     ['a proposal whose signature covers other metadata', (seq) => seq.propose('alpha', { ...proposal('alpha', 'add', ind('meta.example'), { tlp: 'red' }), metaJson: metaJson({ tlp: 'clear' }) }), 'bad-proposal-signature'],
     ['a revocation of an indicator never admitted', (seq) => seq.propose('alpha', proposal('alpha', 'revoke', ind('never.example'))), 'not-admitted'],
     ['a vote whose reason is longer than a ThreatIndicator holds', (seq, s) => seq.vote('bravo', signVote(keys.bravo, { partnerId: 'bravo', digest: s, decision: 'approve', signedAt: new Date(T0).toISOString(), reason: 'x'.repeat(ENTRY_LIMITS.reason + 1) })), 'invalid-vote'],
+    ['a vote dated ahead of the sequencer\'s clock by more than the skew', (seq, s) => seq.vote('bravo', vote('bravo', s, T0 + SEQUENCER_DEFAULTS.skewMs + 1_000)), 'signed-in-future'],
     ['a URL whose STIX pattern is longer than a ThreatIndicator holds', (seq) => seq.propose('alpha', proposal('alpha', 'add', { type: 'url', value: `https://long.example/${'a'.repeat(ENTRY_LIMITS.value - 30)}` })), 'too-large'],
   ];
   for (const [what, attempt, reason] of refusals) {
@@ -117,6 +118,36 @@ describe('Sequencer (memory stores)', () => {
     await assert.rejects(seq.vote('charlie', vote('charlie', readd.subject, T0)), (err: unknown) => err instanceof ExchangeRefusal && err.reason === 'outside-window', 'the first admission\'s vote is not counted again');
     await seq.vote('alpha', vote('alpha', readd.subject, clock.now));
     assert.equal((await seq.vote('bravo', vote('bravo', readd.subject, clock.now))).logIndex, 2);
+  });
+
+  test('a revoke voter cannot push the re-admission floor ahead: its future-dated vote is refused, the indicator can be admitted again at once', async () => {
+    const { seq, clock } = await network();
+    await admit(seq, 'floor.example', T0);
+    clock.now = T0 + 3_600_000;
+    const revoke = await seq.propose('alpha', proposal('alpha', 'revoke', ind('floor.example')));
+    const aDayAhead = clock.now + 24 * 3_600_000;
+    await assert.rejects(seq.vote('charlie', vote('charlie', revoke.subject, aDayAhead)), (err: unknown) => err instanceof ExchangeRefusal && err.reason === 'signed-in-future');
+    await seq.vote('alpha', vote('alpha', revoke.subject, clock.now));
+    await seq.vote('bravo', vote('bravo', revoke.subject, clock.now));
+    clock.now += 1_000;
+    const readd = await seq.propose('alpha', proposal('alpha', 'add', ind('floor.example')));
+    assert.ok(Date.parse(readd.window!.opensAt) <= clock.now, `re-admission opens now, not a day ahead: ${readd.window!.opensAt}`);
+  });
+
+  test('one proposer may hold only its quota of open rounds (round-quota); deciding or expiring some frees places; others are not affected', async () => {
+    const { seq, clock } = await network({ maxOpenRoundsPerProposer: 2, windowMs: 60_000 });
+    const first = await seq.propose('alpha', proposal('alpha', 'add', ind('q1.example')));
+    await seq.propose('alpha', proposal('alpha', 'add', ind('q2.example')));
+    const overQuota = (err: unknown): boolean => err instanceof ExchangeRefusal && err.reason === 'round-quota' && err.code === 'resource-exhausted';
+    await assert.rejects(seq.propose('alpha', proposal('alpha', 'add', ind('q3.example'))), overQuota);
+    assert.equal((await seq.propose('alpha', proposal('alpha', 'add', ind('q1.example')))).status, 'already-pending', 'proposing an open round again is not a new round');
+    assert.equal((await seq.propose('bravo', proposal('bravo', 'add', ind('b1.example')))).status, 'opened');
+    await seq.vote('alpha', vote('alpha', first.subject, T0));
+    await seq.vote('bravo', vote('bravo', first.subject, T0));
+    assert.equal((await seq.propose('alpha', proposal('alpha', 'add', ind('q3.example')))).status, 'opened', 'an admitted round frees its place');
+    await assert.rejects(seq.propose('alpha', proposal('alpha', 'add', ind('q4.example'))), overQuota);
+    clock.now += 61_000;
+    assert.equal((await seq.propose('alpha', proposal('alpha', 'add', ind('q4.example')))).status, 'opened', 'expired rounds free their places');
   });
 
   test('open rounds and their votes survive a restart; a tampered stored entry stops the restart', async () => {

@@ -21,6 +21,7 @@ import { ExchangeRefusal } from '../protocol/errors.ts';
 import type { PendingRound, ProposalInput, ProposalResult, ProvenEntry, VoteResult } from '../protocol/messages.ts';
 import { SEQUENCER_DEFAULTS } from './defaults.ts';
 import { SequencerLog } from './log.ts';
+import { PendingRounds, type Round } from './pending.ts';
 
 /** Everything a sequencer is built from. */
 export interface SequencerOptions {
@@ -35,8 +36,10 @@ export interface SequencerOptions {
   readonly quorum?: number;
   /** How long a round accepts votes. @default SEQUENCER_DEFAULTS.votingWindowMs (72 h) */
   readonly windowMs?: number;
-  /** How far before the proposal a vote's signedAt may be (voters' clock skew). @default SEQUENCER_DEFAULTS.skewMs */
+  /** How far before the proposal, or ahead of this clock, a vote's signedAt may be (voters' clock skew). @default SEQUENCER_DEFAULTS.skewMs */
   readonly skewMs?: number;
+  /** Most rounds one proposer may have open; more proposals are refused `round-quota` until some are decided. @default SEQUENCER_DEFAULTS.maxOpenRoundsPerProposer */
+  readonly maxOpenRoundsPerProposer?: number;
   /** Recent entries kept in memory to serve partners without a database read (0: always read the store). @default SEQUENCER_DEFAULTS.entryCacheSize */
   readonly entryCacheSize?: number;
   /** Told the outcome of every proposal and vote (metrics). @default none */
@@ -51,19 +54,12 @@ export interface SequencerObserver {
   vote(status: VoteResult['status'] | 'refused' | 'error'): void;
 }
 
-
-interface Round extends PendingRound {
-  readonly votes: Map<string, Vote>;
-}
-
-
-
 /** The network's sequencer. Create with {@link Sequencer.open}. */
 export class Sequencer {
   readonly #opts: SequencerOptions;
   #partners: ReadonlyMap<string, Voter>;
   #voters: readonly Voter[];
-  readonly #pending = new Map<string, Round>();
+  readonly #pending = new PendingRounds();
   // Votes of open rounds this sequencer verified, with the key object that verified them (exchange/sequencer.ts #verifiedVote).
   readonly #verifiedVotes = new WeakMap<Vote, PublicKey>();
   readonly #admitting = new Map<string, Promise<number>>();
@@ -158,6 +154,11 @@ export class Sequencer {
     if (open !== undefined) return { status: 'already-pending', digest, subject, window: open.window };
     // Approved and being appended: not a new round (it would be admitted twice).
     if (this.#admitting.has(subject)) return { status: 'already-pending', digest, subject };
+    // One contributor must not flood the sequencer, and through the pending mirror every partner's cluster.
+    const quota = this.#opts.maxOpenRoundsPerProposer ?? SEQUENCER_DEFAULTS.maxOpenRoundsPerProposer;
+    if (this.#pending.openBy(p.proposerId) >= quota) {
+      throw this.#refuse(callerId, new ExchangeRefusal('resource-exhausted', 'round-quota', `${p.proposerId} already has ${quota} open rounds, the most one proposer may have; propose again once some are decided (the sequencer's --max-open-rounds raises the quota)`));
+    }
     const now = this.#opts.now().getTime();
     // A re-admission round opens after the revocation: votes of the earlier admission sign the same subject.
     const floor = p.kind === 'add' ? this.#log.readmitFloor(digest) : undefined;
@@ -214,6 +215,11 @@ export class Sequencer {
     const at = Date.parse(v.signedAt);
     if (at < Date.parse(round.window.opensAt) || at > Date.parse(round.window.closesAt)) {
       throw this.#refuse(callerId, new ExchangeRefusal('invalid-argument', 'outside-window', `vote signed at ${v.signedAt} is outside the round's window ${round.window.opensAt} .. ${round.window.closesAt}`));
+    }
+    // A vote dated ahead would, on a revocation, hold the indicator's re-admission floor (readmissionFloor) in the future.
+    const skew = this.#opts.skewMs ?? SEQUENCER_DEFAULTS.skewMs;
+    if (at > this.#opts.now().getTime() + skew) {
+      throw this.#refuse(callerId, new ExchangeRefusal('invalid-argument', 'signed-in-future', `vote signed at ${v.signedAt}, more than ${skew / 1000} s ahead of the sequencer's clock (${this.#opts.now().toISOString()}); sign with the current time and check the voter's clock (NTP)`));
     }
     const duplicate = round.votes.has(v.partnerId);
     // Verified once, on arrival: deciding the round (now and after later votes) does not verify it again.
