@@ -7,7 +7,7 @@ import { signVote, type Vote, type Voter } from './quorum.ts';
 import { SigningKey } from './signature.ts';
 import { signLogHead, type SignedTreeHead } from './treehead.ts';
 import { entryLeafData, entryLeafHash, parseIndicatorJson, signProposal, voteSubject, type EntryKind, type IndexedEntry, type IndicatorMeta } from './entry.ts';
-import { checkConsistency, checkEntry, checkPeerHead, checkTreeHead, type TrustAnchors } from './verify.ts';
+import { MAX_HEAD_AGE_MS, checkConsistency, checkEntry, checkPeerHead, checkTreeHead, headFreshness, type TrustAnchors } from './verify.ts';
 
 const NOW = new Date('2026-03-01T12:00:00Z');
 const WINDOW = { opensAt: '2026-03-01T11:59:00Z', closesAt: '2026-03-01T13:00:00Z' };
@@ -180,3 +180,22 @@ function signTreeHeadAt(log: MerkleLog, size: number): SignedTreeHead {
   for (let i = 0; i < size; i++) prefix.appendLeafHash(log.leafHash(i));
   return signLogHead(sequencer, prefix, NOW);
 }
+
+describe('headFreshness (the heartbeat a partner checks)', () => {
+  const now = new Date('2026-12-06T12:00:00.000Z');
+  const at = (ms: number): SignedTreeHead => signLogHead(SigningKey.generate(), new MerkleLog(), new Date(now.getTime() + ms));
+  const rows: Array<[string, number, string, number]> = [
+    ['signed just now', 0, 'fresh', 0],
+    ['signed a minute ago', -60_000, 'fresh', 60_000],
+    ['signed exactly at the limit', -MAX_HEAD_AGE_MS, 'fresh', MAX_HEAD_AGE_MS],
+    ['older than the limit', -MAX_HEAD_AGE_MS - 1, 'stale', MAX_HEAD_AGE_MS + 1],
+    ['ahead within the clock skew', 30_000, 'fresh', 0],
+    ['ahead by more than the skew', 3_600_000, 'future', 0],
+  ];
+  for (const [name, offset, status, ageMs] of rows) {
+    test(`${name} → ${status}`, () => assert.deepEqual(headFreshness(at(offset), now), { status, ageMs }));
+  }
+  test('an unparseable timestamp is treated as dated ahead (never fresh)', () => {
+    assert.equal(headFreshness({ ...at(0), timestamp: 'soon' }, now).status, 'future');
+  });
+});

@@ -122,6 +122,31 @@ export function checkTreeHead(anchors: TrustAnchors, head: SignedTreeHead): Viol
   return { reason: 'bad-tree-head', message: `tree head of size ${String(head.treeSize)} is not signed by the sequencer key ${anchors.sequencerKey.id}` };
 }
 
+/** How a partner judges the age of the newest sequencer head it verified. */
+export interface HeadFreshness {
+  readonly status: 'fresh' | 'stale' | 'future';
+  /** now − head timestamp (0 when in the future). */
+  readonly ageMs: number;
+}
+
+/** Longest a partner waits without a newer signed head before it reports the sequencer silent: five heartbeats of {@link HEAD_HEARTBEAT_MS}. */
+export const MAX_HEAD_AGE_MS = 5 * 60_000;
+
+/** How often an honest sequencer signs a head again when the log did not grow (a heartbeat partners check). */
+export const HEAD_HEARTBEAT_MS = 60_000;
+
+/**
+ * Freshness of `head` at `now`: stale when older than `maxAgeMs` (the sequencer stopped signing
+ * heads, or partners stopped seeing them: a sequencer that hides new entries is noticed this
+ * way), future when signed more than `skewMs` ahead of this clock (a head dated ahead would never
+ * go stale). Pure.
+ */
+export function headFreshness(head: SignedTreeHead, now: Date, maxAgeMs = MAX_HEAD_AGE_MS, skewMs = ROUND_SKEW_MS): HeadFreshness {
+  const ageMs = now.getTime() - Date.parse(head.timestamp);
+  if (!Number.isFinite(ageMs) || ageMs < -skewMs) return { status: 'future', ageMs: 0 };
+  return { status: ageMs > maxAgeMs ? 'stale' : 'fresh', ageMs: Math.max(0, ageMs) };
+}
+
 /**
  * Checks that `next` extends `accepted` (RFC 9162 consistency, `proof` from the source). A
  * smaller size is a rollback; equal sizes need equal roots. No accepted head: nothing to check.

@@ -3,6 +3,8 @@
  * place: the operator's exchange flags and the partner library read these, so they cannot disagree.
  */
 
+import { MAX_HEAD_AGE_MS } from '../../domain/verify.ts';
+
 /** Defaults of the partner exchange: flags of `threatmesh operator --exchange` and its library. */
 export const PARTNER_DEFAULTS = {
   /** Where PartnerNodes are read and replicated ThreatIndicators written. */
@@ -13,6 +15,8 @@ export const PARTNER_DEFAULTS = {
   gossipBind: '0.0.0.0:8444',
   /** Status, gossip, forwarding and voting period. */
   syncIntervalMs: 2_000,
+  /** Oldest the newest signed tree head may be before the sequencer is reported silent (HeadFresh=False). */
+  maxHeadAgeMs: MAX_HEAD_AGE_MS,
   /** Drift repair period. */
   repairIntervalMs: 300_000,
   /** Long-poll of each replica sync for new entries. */

@@ -3,6 +3,9 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import type { VoteDecision } from '../../domain/quorum.ts';
 import { HALT_REASONS } from '../../domain/verify.ts';
 
+/** Reasons of threatmesh_exchange_sequencer_misbehaviour_total, reported at 0 from the start: a round shown under another subject, a head dated ahead. */
+export const MISBEHAVIOUR_REASONS = ['subject-mismatch', 'future-head'] as const;
+
 /** The `decision` values of threatmesh_exchange_votes_total, reported at 0 from the start. */
 const DECISIONS: Readonly<Record<VoteDecision, true>> = { approve: true, reject: true };
 
@@ -26,6 +29,8 @@ export class PartnerMetrics {
   readonly badPeerHeads: Counter<'peer'>;
   /** Verified entries the cluster's API server refused to store (skipped, kept in MongoDB). */
   readonly unmaterialized: Counter;
+  /** Age of the newest signed tree head verified from the sequencer (its heartbeat), in seconds. */
+  readonly headAge: Gauge;
   /** The sequencer caught misbehaving outside the log (asking for votes on another subject than it shows…), by reason. */
   readonly misbehaviour: Counter<'reason'>;
 
@@ -41,9 +46,11 @@ export class PartnerMetrics {
     this.equivocationSuspected = new Gauge({ name: 'threatmesh_exchange_equivocation_suspected', help: '1 while this partner\'s head and a peer\'s could not be shown consistent because the sequencer refused the proof and nothing else settled it, by peer', labelNames: ['peer'], registers });
     this.badPeerHeads = new Counter({ name: 'threatmesh_exchange_bad_peer_heads_total', help: 'Tree heads a peer gossiped that the sequencer did not sign (the peer misbehaves; replication goes on), by peer', labelNames: ['peer'], registers });
     this.unmaterialized = new Counter({ name: 'threatmesh_exchange_unmaterialized_total', help: 'Verified log entries the cluster\'s API server refused to store as ThreatIndicators (skipped, kept in the partner database)', registers });
+    this.headAge = new Gauge({ name: 'threatmesh_exchange_sequencer_head_age_seconds', help: 'Age of the newest signed tree head verified from the sequencer; an honest sequencer signs one at least every minute, so a growing age means it stopped signing or cannot be reached', registers });
     this.misbehaviour = new Counter({ name: 'threatmesh_exchange_sequencer_misbehaviour_total', help: 'Times the sequencer was caught misbehaving outside the log (for example asking for votes on a subject that is not the round\'s indicator), by reason', labelNames: ['reason'], registers });
     // Every series from the start (prom-client shows a labelled one only once set), so dashboards and alerts see them.
     for (const decision of Object.keys(DECISIONS)) this.votes.inc({ decision }, 0);
     for (const reason of HALT_REASONS) this.halted.set({ reason }, 0);
+    for (const reason of MISBEHAVIOUR_REASONS) this.misbehaviour.inc({ reason }, 0);
   }
 }

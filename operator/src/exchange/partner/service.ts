@@ -28,7 +28,7 @@ import { ExchangeClient } from '../protocol/client.ts';
 import { PartnerMetrics } from './metrics.ts';
 import { partnerNetwork, type PartnerNetwork, type SequencerRef } from './network.ts';
 import { PartnerSession, type PeerCheck, type PeerClientFactory, type SequencerClientFactory } from './session.ts';
-import { HEADS_AGREE, HEADS_AGREE_REASON, KubePartnerStatus, MATERIALIZED, LagTracker, REPLICATING_REASON, haltConditionReason, type ReplicatingCondition } from './status.ts';
+import { HEAD_FRESH, HEAD_FRESH_REASON, headFreshCondition, HEADS_AGREE, HEADS_AGREE_REASON, KubePartnerStatus, MATERIALIZED, LagTracker, REPLICATING_REASON, haltConditionReason, type ReplicatingCondition } from './status.ts';
 import { ProposalForwarder } from './forwarder.ts';
 import { GossipClient, startGossipServer, type GossipServer } from './gossip.ts';
 import { KubeIndicatorSink } from './kubesink.ts';
@@ -38,7 +38,8 @@ import type { ReplicationHalted } from './replica.ts';
 import type { EntrySink, VerifiedEntry } from '../../domain/stores.ts';
 import { roundJudge, type VotingPolicy } from './policy.ts';
 import type { PartnerEntry, TlsMaterial } from '../protocol/tls.ts';
-import { checkTreeHead } from '../../domain/verify.ts';
+import { checkTreeHead, headFreshness } from '../../domain/verify.ts';
+import type { SignedTreeHead } from '../../domain/treehead.ts';
 import { PARTNER_DEFAULTS } from './defaults.ts';
 import { createValidators, validatorFor } from '../../api/validate.ts';
 
@@ -82,6 +83,8 @@ export interface PartnerServiceOptions {
   readonly peerClient?: PeerClientFactory;
   /** Long-poll of each replica sync. @default PARTNER_DEFAULTS.waitMs */
   readonly waitMs?: number;
+  /** Oldest the newest signed tree head may be before HeadFresh turns False. @default PARTNER_DEFAULTS.maxHeadAgeMs */
+  readonly maxHeadAgeMs?: number;
 }
 
 /** The operator's caches the partner exchange reads. */
@@ -117,6 +120,9 @@ class Partner implements RunningPartner {
   readonly #events: KubeEventRecorder;
   readonly #forwarder: ProposalForwarder;
   readonly #lag = new LagTracker();
+  // The newest tree head verified from the sequencer (its age is the heartbeat check), and the last one if it was dated ahead.
+  #newestHead: SignedTreeHead | undefined;
+  #futureHead: SignedTreeHead | undefined;
   readonly #validator = validatorFor(createValidators(), 'PartnerNode');
   #skippedSeen = '';
   readonly #abort = new AbortController();
@@ -282,6 +288,7 @@ class Partner implements RunningPartner {
       if (checkTreeHead({ sequencerKey: seq.key, partners: [] }, head) === undefined) {
         this.#lag.observe(head);
         size = head.treeSize;
+        this.#observeHead(head, now);
       }
     } catch (err) {
       this.#o.log.debug('sequencer unreachable', { endpoint: seq.endpoint, err });
@@ -299,8 +306,30 @@ class Partner implements RunningPartner {
     await this.#status.write(seq.node, {
       reachable: size !== undefined, ...(size !== undefined ? { lastSeen: now.toISOString() } : {}),
       logSize: cursor.head?.treeSize ?? 0, ...(cursor.head ? { rootHash: cursor.head.rootHash } : {}), lagEntries: lag.entries, lagSeconds: lag.seconds,
-    }, condition);
+    }, [condition, await this.#headFresh(seq, now)]);
     return size;
+  }
+
+  // A head dated ahead never becomes the newest: it would hold the age at zero however long the sequencer stays silent.
+  #observeHead(head: SignedTreeHead, now: Date): void {
+    this.#futureHead = headFreshness(head, now).status === 'future' ? head : undefined;
+    const newest = this.#newestHead;
+    if (this.#futureHead === undefined && (newest === undefined || head.treeSize > newest.treeSize || Date.parse(head.timestamp) > Date.parse(newest.timestamp))) this.#newestHead = head;
+  }
+
+  // HeadFresh of the sequencer: the age of the newest verified head, a metric, and on a change for the worse an Event (a head dated ahead is misbehaviour).
+  async #headFresh(seq: SequencerRef, now: Date): Promise<ReplicatingCondition> {
+    const maxAgeMs = this.#o.maxHeadAgeMs ?? PARTNER_DEFAULTS.maxHeadAgeMs;
+    const head = this.#futureHead ?? this.#newestHead;
+    const fresh = head === undefined ? undefined : headFreshness(head, now, maxAgeMs);
+    if (this.#newestHead !== undefined) this.#metrics.headAge.set(headFreshness(this.#newestHead, now, maxAgeMs).ageMs / 1000);
+    const condition = headFreshCondition(head, fresh, maxAgeMs);
+    const was = seq.node.status?.conditions?.find((c) => c.type === HEAD_FRESH)?.reason;
+    if (condition.status === 'False' && was !== condition.reason) {
+      if (condition.reason === HEAD_FRESH_REASON.Future) await this.#onMisbehaviour(seq, 'future-head', condition.message);
+      else await this.#events.event(seq.node, 'Warning', condition.reason, condition.message);
+    }
+    return condition;
   }
 
   async #peerStatus(session: PartnerSession, peer: PartnerNode): Promise<void> {
@@ -313,6 +342,7 @@ class Partner implements RunningPartner {
       throw err;
     }
     const head = got.head.head;
+    this.#metrics.badPeerHeads.inc({ peer: peer.spec.partnerId }, 0);
     const condition = got.check === undefined ? undefined : await this.#reportPeerCheck(session, peer, got.check);
     await this.#status.write(peer, { reachable: true, lastSeen: now, ...(head ? { logSize: head.treeSize, rootHash: head.rootHash } : {}) }, condition);
   }

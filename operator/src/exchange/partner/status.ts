@@ -12,7 +12,7 @@ import { ApiError, type KubeReader, type StatusWriter } from '../../runtime/clie
 import { objectKey } from '../../runtime/informer.ts';
 import { setCondition } from '../../runtime/status.ts';
 import type { CacheReader } from '../../runtime/types.ts';
-import type { HaltReason } from '../../domain/verify.ts';
+import type { HaltReason, HeadFreshness } from '../../domain/verify.ts';
 
 /** Condition type the partner exchange owns on PartnerNodes. */
 export const REPLICATING = 'Replicating';
@@ -25,6 +25,24 @@ export const HEADS_AGREE_REASON = { Consistent: 'Consistent', EquivocationSuspec
 
 /** Condition type the partner exchange owns on the sequencer's PartnerNode: whether every verified entry could be written as a ThreatIndicator. */
 export const MATERIALIZED = 'Materialized';
+
+/** Condition type the partner exchange owns on the sequencer's PartnerNode: whether the newest signed head it saw is recent. */
+export const HEAD_FRESH = 'HeadFresh';
+
+/** Reasons of the HeadFresh condition. */
+export const HEAD_FRESH_REASON = { Fresh: 'Fresh', Stale: 'StaleHead', Future: 'FutureHead', NoHead: 'NoHead' } as const;
+
+/**
+ * The HeadFresh condition for the newest verified head (`head`, undefined before the first) and
+ * its freshness. Pure.
+ */
+export function headFreshCondition(head: SignedTreeHead | undefined, fresh: HeadFreshness | undefined, maxAgeMs: number): ReplicatingCondition {
+  if (head === undefined || fresh === undefined) return { type: HEAD_FRESH, status: 'Unknown', reason: HEAD_FRESH_REASON.NoHead, message: 'no signed tree head from the sequencer yet' };
+  const at = `the newest signed tree head (size ${head.treeSize}) is dated ${head.timestamp}`;
+  if (fresh.status === 'future') return { type: HEAD_FRESH, status: 'False', reason: HEAD_FRESH_REASON.Future, message: `${at}, ahead of this clock: a head dated ahead would hide a silent sequencer; check the sequencer's clock (NTP)` };
+  if (fresh.status === 'stale') return { type: HEAD_FRESH, status: 'False', reason: HEAD_FRESH_REASON.Stale, message: `${at}, ${Math.round(fresh.ageMs / 1000)} s ago (limit ${Math.round(maxAgeMs / 1000)} s): the sequencer stopped signing heads or cannot be reached; new entries may be withheld` };
+  return { type: HEAD_FRESH, status: 'True', reason: HEAD_FRESH_REASON.Fresh, message: `${at}, ${Math.round(fresh.ageMs / 1000)} s ago` };
+}
 
 /** Reasons of the Replicating condition (halt reasons are CamelCased: fork → Fork). */
 export const REPLICATING_REASON = { Replicating: 'Replicating', NoSequencer: 'NoSequencer', Unreachable: 'Unreachable' } as const;
@@ -73,7 +91,7 @@ export class LagTracker {
 
 /** Writes the partner exchange's fields (only those given) and optionally the Replicating condition. */
 export interface PartnerStatusWriter {
-  write(node: PartnerNode, fields: ReplicationFields, condition: ReplicatingCondition | undefined): Promise<boolean>;
+  write(node: PartnerNode, fields: ReplicationFields, condition: ReplicatingCondition | readonly ReplicatingCondition[] | undefined): Promise<boolean>;
 }
 
 /** How often lastSeen alone is refreshed: writing it every sync period would churn the object. */
@@ -93,7 +111,7 @@ export class KubePartnerStatus implements PartnerStatusWriter {
   }
 
   /** Patches what changed; returns true when it wrote. A conflict or a vanished object is left for the next period. */
-  async write(node: PartnerNode, fields: ReplicationFields, condition: ReplicatingCondition | undefined): Promise<boolean> {
+  async write(node: PartnerNode, fields: ReplicationFields, condition: ReplicatingCondition | readonly ReplicatingCondition[] | undefined): Promise<boolean> {
     const fresh = this.#cache !== undefined ? this.#cache.get(objectKey(node)) : await this.#client.get<PartnerNode>(PARTNER_NODES, node.metadata.name, node.metadata.namespace);
     if (fresh === undefined) return false;
     const next = this.#changes(fresh.status ?? {}, fields, condition);
@@ -107,10 +125,11 @@ export class KubePartnerStatus implements PartnerStatusWriter {
     }
   }
 
-  #changes(current: PartnerNodeStatus, fields: ReplicationFields, condition: ReplicatingCondition | undefined): Record<string, unknown> {
+  #changes(current: PartnerNodeStatus, fields: ReplicationFields, condition: ReplicatingCondition | readonly ReplicatingCondition[] | undefined): Record<string, unknown> {
     const next = changedFields(current, fields);
     if (condition === undefined) return next;
-    const conditions = setCondition(current.conditions, { type: REPLICATING, ...condition }, this.#now());
+    let conditions = current.conditions;
+    for (const c of [condition].flat()) conditions = setCondition(conditions, { type: REPLICATING, ...c }, this.#now());
     if (!isDeepStrictEqual(conditions, current.conditions)) next['conditions'] = conditions;
     return next;
   }

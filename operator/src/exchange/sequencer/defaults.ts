@@ -3,6 +3,7 @@
  * and the sequencer library read these, so they cannot disagree.
  */
 import { DEFAULT_VOTING_WINDOW_MS, ROUND_SKEW_MS } from '../../domain/entry.ts';
+import { HEAD_HEARTBEAT_MS } from '../../domain/verify.ts';
 
 /** Defaults of `threatmesh sequencer` and of the Sequencer, SequencerLog and service it runs. */
 export const SEQUENCER_DEFAULTS = {
@@ -24,6 +25,8 @@ export const SEQUENCER_DEFAULTS = {
   entryCacheSize: 50_000,
   /** Most entries written in one group commit. */
   appendBatch: 512,
+  /** A head older than this is signed again for the same size: the heartbeat partners check (domain/verify.ts headFreshness). */
+  headHeartbeatMs: HEAD_HEARTBEAT_MS,
   /** Longest wait of one GetTreeHead call for the log to grow. */
   maxHeadWaitMs: 30_000,
   /** How often rounds whose window closed are dropped. */

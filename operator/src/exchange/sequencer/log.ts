@@ -35,6 +35,8 @@ export interface SequencerLogOptions {
   readonly key: SigningKey;
   /** Recent entries kept in memory to serve partners without a database read (0: always read the store). @default SEQUENCER_DEFAULTS.entryCacheSize */
   readonly entryCacheSize?: number;
+  /** A head older than this is signed again for the same size when asked (the heartbeat partners check). @default SEQUENCER_DEFAULTS.headHeartbeatMs */
+  readonly headHeartbeatMs?: number;
   readonly now: () => Date;
   readonly log: Logger;
 }
@@ -124,9 +126,18 @@ export class SequencerLog {
    * The signed head of the current log, signing and persisting a new one when the log grew.
    * Not serialized with appends: every entry in memory is already stored, so a head signed
    * over the in-memory log only covers stored entries. Concurrent callers share one signing.
+   * A head older than the heartbeat is signed again for the same size, in memory only (the
+   * stored head of that size stays the restore check), so partners can tell a quiet log from a
+   * silent sequencer.
    */
   treeHead(): Promise<SignedTreeHead> {
-    if (this.#latest !== undefined && this.#latest.treeSize === this.size) return Promise.resolve(this.#latest);
+    const latest = this.#latest;
+    if (latest !== undefined && latest.treeSize === this.size) {
+      const heartbeat = this.#o.headHeartbeatMs ?? SEQUENCER_DEFAULTS.headHeartbeatMs;
+      if (this.#o.now().getTime() - Date.parse(latest.timestamp) < heartbeat) return Promise.resolve(latest);
+      this.#latest = signLogHead(this.#o.key, this.#tree, this.#o.now());
+      return Promise.resolve(this.#latest);
+    }
     if (this.#signing !== undefined && this.#signing.size === this.size) return this.#signing.head;
     const head = signLogHead(this.#o.key, this.#tree, this.#o.now());
     const stored = this.#o.store.insertTreeHead(head).then(() => {

@@ -163,6 +163,19 @@ describe('Sequencer (memory stores)', () => {
     await assert.rejects(reopen(), SequencerStateError);
   });
 
+  test('a quiet log still gets a fresh head every heartbeat (same size and root, in memory only); a busy one on every growth', async () => {
+    const { seq, clock, store } = await network({ entryCacheSize: 0 });
+    await admit(seq, 'beat.example', T0);
+    const first = await seq.treeHead();
+    clock.now += SEQUENCER_DEFAULTS.headHeartbeatMs - 1;
+    assert.equal(await seq.treeHead(), first, 'within the heartbeat the head is reused');
+    clock.now += 2;
+    const beat = await seq.treeHead();
+    assert.deepEqual([beat.treeSize, beat.rootHash], [first.treeSize, first.rootHash]);
+    assert.equal(beat.timestamp, new Date(clock.now).toISOString());
+    assert.equal((await store.latestTreeHead())?.timestamp, first.timestamp, 'the stored head of that size stays the restore check');
+  });
+
   test('rounds whose window closed expire', async () => {
     const { seq, clock } = await network({ windowMs: 60_000 });
     await seq.propose('alpha', proposal('alpha', 'add', ind('late.example')));
