@@ -17,7 +17,7 @@ import type { Logger } from '../log.ts';
 import type { KubeClient } from '../runtime/client.ts';
 import type { Runnable } from '../runtime/manager.ts';
 import type { CliEnv } from './env.ts';
-import { readFlagFile } from './flags.ts';
+import { readCrl, readFlagFile } from './flags.ts';
 
 /** The exchange flags as commander parses them. */
 export interface ExchangeFlags {
@@ -28,6 +28,7 @@ export interface ExchangeFlags {
   readonly tlsCert?: string;
   readonly tlsKey?: string;
   readonly tlsCa?: string;
+  readonly tlsCrl?: string;
   readonly mongodbUri?: string;
   readonly database?: string;
   readonly votingPolicy?: string;
@@ -42,7 +43,7 @@ export interface ExchangeSettings {
   readonly namespace: string;
   readonly partnerId: string;
   readonly signingKey: string;
-  readonly tls: { readonly cert: string; readonly key: string; readonly ca: string };
+  readonly tls: { readonly cert: string; readonly key: string; readonly ca: string; readonly crl?: string };
   readonly mongodbUri: string;
   readonly database: string;
   readonly votingPolicy?: string;
@@ -52,7 +53,7 @@ export interface ExchangeSettings {
 }
 
 const ONLY_WITH_EXCHANGE: ReadonlyArray<[keyof ExchangeFlags, string]> = [
-  ['tlsCert', '--tls-cert'], ['tlsKey', '--tls-key'], ['tlsCa', '--tls-ca'], ['votingPolicy', '--voting-policy'], ['gossipBind', '--gossip-bind'],
+  ['tlsCert', '--tls-cert'], ['tlsKey', '--tls-key'], ['tlsCa', '--tls-ca'], ['tlsCrl', '--tls-crl'], ['votingPolicy', '--voting-policy'], ['gossipBind', '--gossip-bind'],
   ['repairInterval', '--repair-interval'], ['syncInterval', '--sync-interval'], ['exchangeNamespace', '--exchange-namespace'], ['database', '--database'], ['mongodbUri', '--mongodb-uri'],
 ];
 
@@ -83,7 +84,7 @@ export function checkExchangeFlags(flags: ExchangeFlags, env: CliEnv, parseBind:
   const repairIntervalMs = duration('--repair-interval', flags.repairInterval ?? formatDuration(PARTNER_DEFAULTS.repairIntervalMs));
   return {
     namespace: flags.exchangeNamespace ?? PARTNER_DEFAULTS.namespace, partnerId: flags.partnerId!, signingKey: flags.signingKey!,
-    tls: { cert: flags.tlsCert!, key: flags.tlsKey!, ca: flags.tlsCa! }, mongodbUri, database: flags.database ?? PARTNER_DEFAULTS.database,
+    tls: { cert: flags.tlsCert!, key: flags.tlsKey!, ca: flags.tlsCa!, ...(flags.tlsCrl !== undefined ? { crl: flags.tlsCrl } : {}) }, mongodbUri, database: flags.database ?? PARTNER_DEFAULTS.database,
     ...(flags.votingPolicy !== undefined ? { votingPolicy: flags.votingPolicy } : {}),
     gossipBind: parseBind('--gossip-bind', flags.gossipBind ?? PARTNER_DEFAULTS.gossipBind), repairIntervalMs, syncIntervalMs,
   };
@@ -100,7 +101,10 @@ export interface ExchangeMaterial {
 
 /** Reads the PEM files, the signing key and the voting policy; throws naming the flag at fault. */
 export async function loadExchangeMaterial(settings: ExchangeSettings): Promise<ExchangeMaterial> {
-  const tls: TlsMaterial = { certPem: await readFlagFile('--tls-cert', settings.tls.cert), keyPem: await readFlagFile('--tls-key', settings.tls.key), caPem: await readFlagFile('--tls-ca', settings.tls.ca) };
+  const tls: TlsMaterial = {
+    certPem: await readFlagFile('--tls-cert', settings.tls.cert), keyPem: await readFlagFile('--tls-key', settings.tls.key), caPem: await readFlagFile('--tls-ca', settings.tls.ca),
+    ...(settings.tls.crl !== undefined ? { crlPem: await readCrl(settings.tls.crl) } : {}),
+  };
   const key = SigningKey.fromPem(await readFlagFile('--signing-key', settings.signingKey));
   let votingPolicy: VotingPolicy = { mode: 'automatic', warningLists: true };
   if (settings.votingPolicy !== undefined) {

@@ -4,6 +4,7 @@
  * names the flag and says what to give.
  */
 import { readFile } from 'node:fs/promises';
+import { createSecureContext } from 'node:tls';
 import { SigningKey } from '../domain/signature.ts';
 import { inClusterConfig, loadKubeconfig, type ClusterConfig } from '../runtime/kubeconfig.ts';
 import type { CliEnv } from './env.ts';
@@ -29,6 +30,21 @@ export async function readFlagFile(flag: string, path: string): Promise<string> 
   } catch (err) {
     throw new Error(`cannot read ${flag} ${path}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
+}
+
+/**
+ * The certificate revocation lists (PEM) named by --tls-crl, checked as OpenSSL will load them.
+ * The error says what to give.
+ */
+export async function readCrl(path: string): Promise<string> {
+  const pem = await readFlagFile('--tls-crl', path);
+  if (!pem.includes('-----BEGIN X509 CRL-----')) throw new Error(`--tls-crl ${path} holds no PEM certificate revocation list (-----BEGIN X509 CRL-----); give the network CA's CRL, e.g. from \`openssl ca -gencrl\``);
+  try {
+    createSecureContext({ crl: pem });
+  } catch (err) {
+    throw new Error(`--tls-crl ${path} is not a valid CRL: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+  return pem;
 }
 
 /** The Ed25519 key in the PEM text read from `path` (named by --signing-key), or an error saying how to make one. */

@@ -149,6 +149,7 @@ export function registerOperator(program: Command, env: CliEnv, log: Logger): vo
     .option('--tls-cert <file>', 'this partner\'s mTLS certificate (PEM, CN = --partner-id)')
     .option('--tls-key <file>', 'private key of --tls-cert (PEM)')
     .option('--tls-ca <file>', 'the network CA that issues every party\'s certificate (PEM)')
+    .option('--tls-crl <file>', 'revocation lists (PEM) of the network CA: certificates they list are refused, both ways; restart to load a new one (default: no revocation check)')
     .option('--mongodb-uri <uri>', 'MongoDB of this partner\'s replica (default: $MONGODB_URI)')
     .option('--database <name>', `database of this partner's replica (default: ${PARTNER_DEFAULTS.database})`)
     .option('--voting-policy <file>', 'YAML voting policy (default: automatic, approve what the warning lists allow)')

@@ -14,7 +14,7 @@ const env: CliEnv = { kubeconfig: undefined, mongodbUri: 'mongodb://127.0.0.1:1'
 let dir = '';
 let ca: TestCa;
 const key = SigningKey.generate();
-const files = { key: '', cert: '', certKey: '', ca: '', otherCert: '', garbage: '', kubeconfig: '' };
+const files = { key: '', cert: '', certKey: '', ca: '', otherCert: '', garbage: '', kubeconfig: '', crl: '', notCrl: '' };
 let base: SequencerFlags;
 
 before(async () => {
@@ -32,6 +32,8 @@ before(async () => {
   files.ca = await put('ca.pem', ca.caPem);
   files.otherCert = await put('other.crt', other.certPem);
   files.garbage = await put('garbage.pem', 'not a pem\n');
+  files.crl = await put('crl.pem', await ca.revocationList([other]));
+  files.notCrl = await put('broken-crl.pem', '-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n');
   files.kubeconfig = await put('kubeconfig', 'clusters: [{ name: c, cluster: { server: "https://127.0.0.1:1" } }]\nusers: [{ name: u, user: { token: t } }]\ncontexts: [{ name: x, context: { cluster: c, user: u } }]\ncurrent-context: x\n');
   base = {
     kubeconfig: files.kubeconfig, namespace: 'threatmesh', listen: '127.0.0.1:0', partnerId: 'sequencer-1', signingKey: files.key,
@@ -58,6 +60,8 @@ describe('sequencerPlan refuses missing or invalid flags before connecting', () 
     ['bad listen address', () => ({ listen: '8443' }), undefined, /--listen "8443" must be host:port/],
     ['bad metrics address', () => ({ metricsBind: 'localhost:99999' }), undefined, /--metrics-bind "localhost:99999" must be host:port/],
     ['zero quorum', () => ({ quorum: '0' }), undefined, /--quorum must be a whole number of at least 1, got "0"/],
+    ['CRL file that is a certificate', () => ({ tlsCrl: files.cert }), undefined, /--tls-crl .* holds no PEM certificate revocation list/],
+    ['CRL file that does not parse', () => ({ tlsCrl: files.notCrl }), undefined, /--tls-crl .* is not a valid CRL/],
     ['round quota not a number', () => ({ maxOpenRounds: 'lots' }), undefined, /--max-open-rounds must be a whole number of at least 1, got "lots"/],
     ['bad voting window', () => ({ votingWindow: 'a week' }), undefined, /not a duration/],
     ['no kubeconfig outside a cluster', () => ({ kubeconfig: undefined }), undefined, /KUBERNETES_SERVICE_HOST|in-cluster|service ?account/i],
@@ -81,5 +85,7 @@ describe('sequencerPlan with valid flags', () => {
     const flagUri = await sequencerPlan({ ...base, mongodbUri: 'mongodb://flag:2', leaderElectionNamespace: 'ops' , leaderElect: true }, env);
     assert.equal(flagUri.mongodbUri, 'mongodb://flag:2');
     assert.equal(flagUri.service.leaderElection?.namespace, 'ops');
+    assert.equal(plan.service.tls.crlPem, undefined, 'no revocation check unless --tls-crl');
+    assert.match((await sequencerPlan({ ...base, tlsCrl: files.crl }, env)).service.tls.crlPem ?? '', /BEGIN X509 CRL/);
   });
 });

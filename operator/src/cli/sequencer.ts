@@ -16,7 +16,7 @@ import type { Logger } from '../log.ts';
 import { KubeHttpClient } from '../runtime/kube.ts';
 import type { ClusterConfig } from '../runtime/kubeconfig.ts';
 import type { CliEnv } from './env.ts';
-import { clusterConfig, need, parseBind, readFlagFile, readSigningKey, untilSignal } from './flags.ts';
+import { clusterConfig, need, parseBind, readCrl, readFlagFile, readSigningKey, untilSignal } from './flags.ts';
 
 /** Parsed command-line options of `threatmesh sequencer`. */
 export interface SequencerFlags {
@@ -28,6 +28,7 @@ export interface SequencerFlags {
   readonly tlsCert?: string;
   readonly tlsKey?: string;
   readonly tlsCa?: string;
+  readonly tlsCrl?: string;
   readonly mongodbUri?: string;
   readonly database: string;
   readonly quorum?: string;
@@ -65,7 +66,7 @@ async function tlsMaterial(flags: SequencerFlags, partnerId: string): Promise<Tl
   }
   const cn = /(?:^|\n)CN=([^\n]*)/.exec(cert.subject)?.[1];
   if (cn !== partnerId) throw new Error(`--tls-cert ${flags.tlsCert} has subject CN ${JSON.stringify(cn ?? '')}, but --partner-id is ${JSON.stringify(partnerId)}; partners identify the sequencer by its certificate CN: issue it with CN=${partnerId}`);
-  return { certPem, keyPem, caPem };
+  return { certPem, keyPem, caPem, ...(flags.tlsCrl !== undefined ? { crlPem: await readCrl(flags.tlsCrl) } : {}) };
 }
 
 function quorumOf(text: string | undefined): number | undefined {
@@ -132,6 +133,7 @@ export function registerSequencer(program: Command, env: CliEnv, log: Logger): v
     .option('--tls-cert <file>', 'the sequencer\'s certificate from the network CA, PEM (required)')
     .option('--tls-key <file>', 'private key of --tls-cert, PEM (required)')
     .option('--tls-ca <file>', 'network CA bundle that issues partner client certificates, PEM (required)')
+    .option('--tls-crl <file>', 'revocation lists (PEM) of the network CA: partner certificates they list are refused; restart to load a new one (default: no revocation check)')
     .option('--mongodb-uri <uri>', 'MongoDB holding the log (default: $MONGODB_URI)')
     .option('--database <name>', 'database of the log, tree heads and open rounds', SEQUENCER_DEFAULTS.database)
     .option('--quorum <n>', 'approvals required (default ⌊2n/3⌋+1 of n voters)')

@@ -6,7 +6,7 @@
  * so a restarted sandbox keeps its identities.
  */
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { X509Certificate, randomBytes } from 'node:crypto';
 import { access, chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -91,6 +91,28 @@ export class LocalCa {
     await openssl(['x509', '-req', '-in', `${base}.csr`, '-CA', this.caPath, '-CAkey', join(this.#dir, 'ca.key'), '-set_serial', serial, '-days', String(this.#days), '-extfile', ext, '-out', files.certPath]);
     return files;
   }
+
+  /** A certificate revocation list (PEM, valid one day) signed by this CA, listing `revoked` (PEM certificates it issued). */
+  async revocationList(revoked: readonly string[]): Promise<string> {
+    const dir = join(this.#dir, `crl-${randomBytes(4).toString('hex')}`);
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const now = asn1Time(new Date());
+    const index = revoked.map((pem) => {
+      const c = new X509Certificate(pem);
+      return `R\t${asn1Time(new Date(c.validTo))}\t${now}\t${c.serialNumber}\tunknown\t/${c.subject.split('\n').join('/')}\n`;
+    }).join('');
+    await writeFile(join(dir, 'index.txt'), index);
+    await writeFile(join(dir, 'crlnumber'), '01\n');
+    await writeFile(join(dir, 'ca.cnf'), `[ca]\ndefault_ca = local\n[local]\ndatabase = ${join(dir, 'index.txt')}\ncrlnumber = ${join(dir, 'crlnumber')}\ndefault_md = sha256\ndefault_crl_days = 1\n`);
+    const out = join(dir, 'crl.pem');
+    await openssl(['ca', '-gencrl', '-config', join(dir, 'ca.cnf'), '-keyfile', join(this.#dir, 'ca.key'), '-cert', this.caPath, '-out', out]);
+    return readFile(out, 'utf8');
+  }
+}
+
+/** `2026-12-06T12:00:00Z` → `261206120000Z`, the time form of openssl's CA database. */
+function asn1Time(d: Date): string {
+  return `${d.toISOString().slice(2, 19).replace(/[-:T]/g, '')}Z`;
 }
 
 /** Reads a party's PEM files into the material the exchange's TLS functions take. */

@@ -7,16 +7,23 @@
  */
 import { Buffer } from 'node:buffer';
 import * as grpc from '@grpc/grpc-js';
-import { checkServerIdentity, type PeerCertificate } from 'node:tls';
+import { checkServerIdentity, createSecureContext, type PeerCertificate } from 'node:tls';
 import type { DirectoryEntry, PartnerRole } from '../../domain/quorum.ts';
 import { ExchangeRefusal } from './errors.ts';
 
-/** PEM material of one TLS endpoint: the CA bundle it trusts and its own certificate chain and key. */
+/**
+ * PEM material of one TLS endpoint: the CA bundle it trusts, its own certificate chain and key,
+ * and optionally the CAs' revocation lists. Every CA in the bundle may issue a certificate for
+ * any partner id (docs/trust-model.md "Identity"): put only the network's CAs there, and pin
+ * (PartnerNode spec.tls.pinnedCertSha256) a partner whose certificate comes from elsewhere.
+ */
 export interface TlsMaterial {
-  /** CA certificates (PEM) that issue the peers' certificates; a pinned self-signed peer certificate may be added here too. */
+  /** CA certificates (PEM) that issue the peers' certificates; a pinned self-signed peer certificate may be added here too (it vouches only for itself). */
   readonly caPem: string;
   readonly certPem: string;
   readonly keyPem: string;
+  /** Certificate revocation lists (PEM) of the CAs: a peer certificate they list fails the handshake; with them, every CA of the chain needs its CRL. @default none (no revocation check) */
+  readonly crlPem?: string;
 }
 
 /** A partner in the directory: its signing key and roles, optionally a pinned certificate (SHA-256 fingerprint as node prints it, `AB:CD:...`). */
@@ -59,14 +66,28 @@ export function checkExchangeServer(hostname: string, cert: PeerCertificate): Er
   return usage === undefined ? undefined : new Error(`refusing the exchange server: ${usage}`);
 }
 
-/** Server credentials that require and verify a client certificate issued by `caPem`. */
+/** Server credentials that require and verify a client certificate issued by `caPem` (and not revoked by `crlPem`). */
 export function serverCredentials(m: TlsMaterial): grpc.ServerCredentials {
-  return grpc.ServerCredentials.createSsl(Buffer.from(m.caPem), [{ cert_chain: Buffer.from(m.certPem), private_key: Buffer.from(m.keyPem) }], true);
+  if (m.crlPem === undefined) return grpc.ServerCredentials.createSsl(Buffer.from(m.caPem), [{ cert_chain: Buffer.from(m.certPem), private_key: Buffer.from(m.keyPem) }], true);
+  return new RevocationCheckingServerCredentials(m, m.crlPem);
 }
 
-/** Client credentials presenting this partner's certificate and verifying the server against `caPem`, its host name and its serverAuth usage ({@link checkExchangeServer}). */
+// createSsl has no place for CRLs; the credentials' constructor takes the secure-context options Node passes to OpenSSL, crl included.
+class RevocationCheckingServerCredentials extends grpc.ServerCredentials {
+  constructor(m: TlsMaterial, crlPem: string) {
+    super({ requestCert: true, rejectUnauthorized: true }, { ca: m.caPem, cert: m.certPem, key: m.keyPem, crl: crlPem });
+  }
+
+  _equals(other: grpc.ServerCredentials): boolean {
+    return other === this;
+  }
+}
+
+/** Client credentials presenting this partner's certificate and verifying the server against `caPem` (and `crlPem`), its host name and its serverAuth usage ({@link checkExchangeServer}). */
 export function channelCredentials(m: TlsMaterial): grpc.ChannelCredentials {
-  return grpc.credentials.createSsl(Buffer.from(m.caPem), Buffer.from(m.keyPem), Buffer.from(m.certPem), { checkServerIdentity: checkExchangeServer });
+  if (m.crlPem === undefined) return grpc.credentials.createSsl(Buffer.from(m.caPem), Buffer.from(m.keyPem), Buffer.from(m.certPem), { checkServerIdentity: checkExchangeServer });
+  const context = createSecureContext({ ca: m.caPem, cert: m.certPem, key: m.keyPem, crl: m.crlPem });
+  return grpc.credentials.createFromSecureContext(context, { checkServerIdentity: checkExchangeServer });
 }
 
 /**
