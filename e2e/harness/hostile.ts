@@ -14,8 +14,8 @@ import type { SequencerCore } from '../../operator/src/exchange/sequencer/server
 
 /** See the module comment. */
 export class HostileLog implements SequencerCore {
-  /** The log key: partners anchor on its public key. */
-  readonly key: SigningKey;
+  /** The log key: partners anchor on its public key; {@link rotate} replaces it. */
+  key: SigningKey;
   readonly #tree = new MerkleLog();
   readonly #entries: IndexedEntry[] = [];
   /** The time tree heads are signed at. @default the real time at each head */
@@ -24,6 +24,11 @@ export class HostileLog implements SequencerCore {
   refuseProofs = false;
 
   constructor(key: SigningKey = SigningKey.generate()) {
+    this.key = key;
+  }
+
+  /** Signs every later head with `key` (a tree-head key rotation, or a stolen key). */
+  rotate(key: SigningKey): void {
     this.key = key;
   }
 

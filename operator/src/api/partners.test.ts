@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { PartnerNode, PartnerNodeSpec } from './types.ts';
 import { createValidators, validatorFor } from './validate.ts';
 import { partner } from '../controllers/fixtures.ts';
-import { fingerprintOfHex, networkDirectory } from './partners.ts';
+import { fingerprintOfHex, networkDirectory, partnerEntry } from './partners.ts';
 
 const validator = validatorFor(createValidators(), 'PartnerNode');
 
@@ -53,5 +53,35 @@ describe('networkDirectory (what the sequencer and every partner trust)', () => 
 
   test('fingerprintOfHex writes the form node reports', () => {
     assert.equal(fingerprintOfHex('0a1b2c'), '0A:1B:2C');
+  });
+});
+
+describe('partnerEntry: retired keys (rotation and compromise)', () => {
+  const retired = partner('old').node.spec.publicKey;
+  const rows: Array<[string, Partial<PartnerNodeSpec>, RegExp | undefined]> = [
+    ['a retired key with its validUntil', { retiredKeys: [{ publicKey: retired, validUntil: '2026-12-06T12:00:00Z' }] }, undefined],
+    ['a retired key that is not Ed25519', { retiredKeys: [{ publicKey: 'AAAA', validUntil: '2026-12-06T12:00:00Z' }] }, /retiredKeys\[0\]\.publicKey is not a usable Ed25519 public key/],
+    ['a validUntil that is not a date', { retiredKeys: [{ publicKey: retired, validUntil: 'soon' }] }, /retiredKeys\[0\]\.validUntil "soon" is not a date-time/],
+  ];
+  for (const [name, spec, problem] of rows) {
+    test(name, () => {
+      const p = partnerEntry('tm/alpha', node('alpha', spec));
+      if (problem === undefined) {
+        assert.ok(p.ok);
+        assert.deepEqual(p.entry.retiredKeys?.map((k) => [k.publicKey.toRawBase64(), k.validUntil]), [[retired, '2026-12-06T12:00:00Z']]);
+      } else {
+        assert.ok(!p.ok);
+        assert.match(p.message, problem);
+      }
+    });
+  }
+  test('the current key listed as retired too is refused', () => {
+    const n = node('alpha');
+    const p = partnerEntry('tm/alpha', { ...n, spec: { ...n.spec, retiredKeys: [{ publicKey: n.spec.publicKey, validUntil: '2026-12-06T12:00:00Z' }] } });
+    assert.ok(!p.ok && /is the current spec\.publicKey/.test(p.message));
+  });
+  test('the schema takes retiredKeys and refuses a malformed one', () => {
+    assert.deepEqual(validator.validate(node('alpha', { retiredKeys: [{ publicKey: retired, validUntil: '2026-12-06T12:00:00Z' }] })), { ok: true });
+    assert.equal(validator.validate(node('alpha', { retiredKeys: [{ publicKey: retired } as never] })).ok, false);
   });
 });

@@ -4,6 +4,7 @@
  * an object passed in at wiring time, never module state.
  */
 import type { DirectoryEntry, PartnerRole } from '../domain/quorum.ts';
+import type { RetiredKey } from '../domain/keys.ts';
 import { PublicKey } from '../domain/signature.ts';
 import type { KindValidator } from './validate.ts';
 import type { PartnerNode, Role } from './types.ts';
@@ -15,6 +16,8 @@ export interface PartnerEntry {
   readonly key: ObjectKey;
   readonly partnerId: string;
   readonly publicKey: PublicKey;
+  /** Keys it signed with before (domain/keys.ts): votes and heads dated before each one's validUntil still verify. */
+  readonly retiredKeys?: readonly RetiredKey[];
   readonly roles: readonly Role[];
 }
 
@@ -32,7 +35,29 @@ export function partnerEntry(key: ObjectKey, pn: PartnerNode): PartnerParse {
   if (pn.spec.roles.includes('sequencer') && pn.spec.roles.includes('voter')) {
     return { ok: false, reason: 'roles', message: 'spec.roles holds both sequencer and voter; the sequencer never votes: drop voter from the sequencer PartnerNode' };
   }
-  return { ok: true, entry: { key, partnerId: pn.spec.partnerId, publicKey, roles: [...pn.spec.roles] } };
+  const retired = retiredKeysOf(pn);
+  if (typeof retired === 'string') return { ok: false, reason: 'publicKey', message: retired };
+  return { ok: true, entry: { key, partnerId: pn.spec.partnerId, publicKey, ...(retired.length > 0 ? { retiredKeys: retired } : {}), roles: [...pn.spec.roles] } };
+}
+
+function retiredKeysOf(pn: PartnerNode): RetiredKey[] | string {
+  const out: RetiredKey[] = [];
+  for (const [i, r] of (pn.spec.retiredKeys ?? []).entries()) {
+    if (!Number.isFinite(Date.parse(r.validUntil))) return `spec.retiredKeys[${i}].validUntil ${JSON.stringify(r.validUntil)} is not a date-time; write it like 2026-12-06T12:00:00Z`;
+    try {
+      out.push({ publicKey: PublicKey.fromRawBase64(r.publicKey), validUntil: r.validUntil });
+    } catch (err) {
+      return `spec.retiredKeys[${i}].publicKey is not a usable Ed25519 public key (${err instanceof Error ? err.message : String(err)})`;
+    }
+    if (out[out.length - 1]!.publicKey.toRawBase64() === pn.spec.publicKey) return `spec.retiredKeys[${i}] is the current spec.publicKey; a key is either current or retired`;
+  }
+  return out;
+}
+
+/** True when two entries carry the same keys (current and retired, with their validity). */
+function sameKeys(a: PartnerEntry, b: PartnerEntry): boolean {
+  const retired = (e: PartnerEntry): string => (e.retiredKeys ?? []).map((k) => `${k.publicKey.toRawBase64()}@${k.validUntil}`).join();
+  return a.publicKey.equals(b.publicKey) && retired(a) === retired(b);
 }
 
 /** Listener called after the voter set changed. */
@@ -55,7 +80,7 @@ export class VoterRegistry {
   upsert(entry: PartnerEntry): void {
     const old = this.entries.get(entry.key);
     this.entries.set(entry.key, entry);
-    if (!old || !old.publicKey.equals(entry.publicKey) || old.partnerId !== entry.partnerId || old.roles.join() !== entry.roles.join()) this.notify();
+    if (!old || !sameKeys(old, entry) || old.partnerId !== entry.partnerId || old.roles.join() !== entry.roles.join()) this.notify();
   }
 
   /** Forgets a PartnerNode (deleted or invalid). */
@@ -170,7 +195,7 @@ function directoryEntry(pn: PartnerNode, validator: KindValidator): DirectoryEnt
   if (!parsed.ok) return parsed.message;
   const roles = parsed.entry.roles.filter((r): r is PartnerRole => (r as string) !== 'sequencer');
   const pin = pn.spec.tls?.pinnedCertSha256;
-  return { partnerId: parsed.entry.partnerId, publicKey: parsed.entry.publicKey, roles, ...(pin !== undefined ? { certFingerprint256: fingerprintOfHex(pin) } : {}) };
+  return { partnerId: parsed.entry.partnerId, publicKey: parsed.entry.publicKey, ...(parsed.entry.retiredKeys ? { retiredKeys: parsed.entry.retiredKeys } : {}), roles, ...(pin !== undefined ? { certFingerprint256: fingerprintOfHex(pin) } : {}) };
 }
 
 function groupBy<T>(items: readonly T[], key: (t: T) => string): Array<[string, T[]]> {

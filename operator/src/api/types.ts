@@ -247,6 +247,14 @@ export interface ThreatIndicatorStatus {
   observedGeneration?: number;
 }
 
+/** A key the partner (or the sequencer) signed with before spec.publicKey. */
+export interface RetiredKey {
+  /** An Ed25519 public key this partner signed with before (44 characters ending in "="). */
+  publicKey: string;
+  /** Signatures dated at or after this time are refused under this key. After a rotation: a little after the switch (votes in flight still count). After a compromise: before the key may have leaked (later signatures are refused, history stays verifiable). */
+  validUntil: string;
+}
+
 /** Partner roles; sequencer marks the network's sequencer (tree-head key, sequencer endpoint), never a voter. */
 export type Role = 'contributor' | 'voter' | 'consumer' | 'sequencer';
 
@@ -260,6 +268,8 @@ export interface PartnerNodeSpec {
   endpoint: string;
   /** Ed25519 public key: 32 raw bytes, standard base64 (44 characters ending in "="). */
   publicKey: string;
+  /** Earlier keys, for key rotation and compromise: votes and tree heads are verified with the key valid when they were signed (docs/trust-model.md "Key rotation"). */
+  retiredKeys?: RetiredKey[];
   /** How to authenticate the partner endpoint: a CA, a pinned certificate, or both. */
   tls?: {
     /** Secret with ca.crt that signs the partner certificate. */

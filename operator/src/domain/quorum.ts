@@ -7,13 +7,14 @@
  */
 import { canonicalJson } from './canonical.ts';
 import type { PublicKey, SigningKey } from './signature.ts';
+import { keysValidAt, type KeyHistory } from './keys.ts';
 import { isIsoTimestamp, timestampMillis } from './time.ts';
 
 /** What a partner may do in the network. Only `voter` counts towards quorum. */
 export type PartnerRole = 'contributor' | 'voter' | 'consumer' | 'sequencer';
 
-/** A known partner: id, Ed25519 public key and roles. */
-export interface Voter {
+/** A known partner: id, Ed25519 public key (and retired keys, keys.ts) and roles. */
+export interface Voter extends KeyHistory {
   readonly partnerId: string;
   readonly publicKey: PublicKey;
   readonly roles: readonly PartnerRole[];
@@ -131,13 +132,16 @@ export function signVote(key: SigningKey, fields: VoteFields): Vote {
 
 /**
  * True when `vote` is well formed, comes from `voter` (same partner id) and carries a valid
- * signature by the voter's key. Never throws: anything malformed gives false.
+ * signature by the voter's key valid at its `signedAt` (the current key, or a retired one whose
+ * validUntil is later: keys.ts). Never throws: anything malformed gives false.
  */
 export function verifyVote(voter: Voter, vote: Vote): boolean {
   if (typeof vote !== 'object' || vote === null || voteFieldProblem(vote) !== undefined) return false;
   if (vote.partnerId !== voter.partnerId) return false;
   try {
-    return voter.publicKey.verify('vote', voteSigningPayload(vote), vote.signature);
+    const payload = voteSigningPayload(vote);
+    // Signed with the current key, or with a retired one still valid when the vote was signed.
+    return keysValidAt(voter, Date.parse(vote.signedAt)).some((k) => k.verify('vote', payload, vote.signature));
   } catch {
     return false;
   }

@@ -9,6 +9,7 @@ import { verifyConsistency, verifyInclusion } from './merkle.ts';
 import { decideQuorum, type Voter } from './quorum.ts';
 import type { PublicKey } from './signature.ts';
 import { verifyTreeHead, type SignedTreeHead } from './treehead.ts';
+import { everyKey, keysValidAt, type RetiredKey } from './keys.ts';
 import { DEFAULT_VOTING_WINDOW_MS, ROUND_SKEW_MS, entryLeafHash, readmissionFloor, verifyProposal, voteSubject, type EntryKind, type EntryWindow, type IndexedEntry } from './entry.ts';
 
 /** Why a partner stopped applying entries from a source: every value of HaltReason. */
@@ -40,6 +41,8 @@ export interface Violation {
 /** What a partner trusts: the sequencer's tree-head key and every partner it knows (keys, roles). */
 export interface TrustAnchors {
   readonly sequencerKey: PublicKey;
+  /** The sequencer's retired tree-head keys: each verifies heads dated before its validUntil (keys.ts). @default none */
+  readonly sequencerRetiredKeys?: readonly RetiredKey[];
   /** All known partners; only those with the `voter` role count towards quorum. */
   readonly partners: readonly Voter[];
   /** Approvals required; default ⌊2n/3⌋+1 of the voters. */
@@ -116,10 +119,15 @@ function revokeProblem(anchors: TrustAnchors, entry: IndexedEntry, last: Indicat
   return undefined;
 }
 
-/** Checks that `head` is signed by the sequencer's key. */
+/** Checks that `head` is signed by the sequencer's key, or by a retired one still valid at the head's timestamp. */
 export function checkTreeHead(anchors: TrustAnchors, head: SignedTreeHead): Violation | undefined {
-  if (verifyTreeHead(anchors.sequencerKey, head)) return undefined;
-  return { reason: 'bad-tree-head', message: `tree head of size ${String(head.treeSize)} is not signed by the sequencer key ${anchors.sequencerKey.id}` };
+  if (signedBySequencer(anchors, head)) return undefined;
+  return { reason: 'bad-tree-head', message: `tree head of size ${String(head.treeSize)} is not signed by the sequencer key ${anchors.sequencerKey.id}${anchors.sequencerRetiredKeys?.length ? ' nor by a retired one valid at its timestamp' : ''}` };
+}
+
+function signedBySequencer(anchors: TrustAnchors, head: SignedTreeHead): boolean {
+  const at = typeof head === 'object' && head !== null ? Date.parse(head.timestamp) : NaN;
+  return keysValidAt({ publicKey: anchors.sequencerKey, ...(anchors.sequencerRetiredKeys ? { retiredKeys: anchors.sequencerRetiredKeys } : {}) }, at).some((k) => verifyTreeHead(k, head));
 }
 
 /** How a partner judges the age of the newest sequencer head it verified. */
@@ -171,7 +179,7 @@ export function checkConsistency(accepted: SignedTreeHead | undefined, next: Sig
  * signed heads that no single history explains are proof of equivocation: `fork`.
  */
 export function checkPeerHead(anchors: TrustAnchors, mine: SignedTreeHead, theirs: SignedTreeHead, proof: readonly string[]): Violation | undefined {
-  if (!verifyTreeHead(anchors.sequencerKey, theirs)) {
+  if (!signedBySequencer(anchors, theirs)) {
     return { reason: 'bad-tree-head', message: `the peer's tree head of size ${String(theirs.treeSize)} is not signed by the sequencer key ${anchors.sequencerKey.id}` };
   }
   const [a, b] = mine.treeSize <= theirs.treeSize ? [mine, theirs] : [theirs, mine];
@@ -200,7 +208,8 @@ export function checkEntry(anchors: TrustAnchors, head: SignedTreeHead, entry: I
   if (quorum !== undefined) return { ...at, ...quorum };
   const proposer = anchors.partners.find((p) => p.partnerId === entry.proposerId);
   if (proposer === undefined) return { ...at, reason: 'unknown-proposer', message: `entry ${entry.index} was proposed by ${JSON.stringify(entry.proposerId)}, who is not in this partner's directory` };
-  if (!verifyProposal(proposer.publicKey, entry.kind, entry.indicator, entry.proposalSignature, entry.meta)) {
+  // A proposal carries no date: any key the proposer ever had may have signed it.
+  if (!everyKey(proposer).some((k) => verifyProposal(k, entry.kind, entry.indicator, entry.proposalSignature, entry.meta))) {
     const withMeta = entry.meta === undefined ? 'without metadata' : 'with this metadata';
     return { ...at, reason: 'bad-proposal-signature', message: `entry ${entry.index}: ${entry.proposerId}'s signature does not cover this ${entry.kind} of ${entry.indicator.type} ${JSON.stringify(entry.indicator.value)} ${withMeta}` };
   }

@@ -23,6 +23,14 @@ function spec(): SchemaNode {
       organization: str(256, { minLength: 1, description: 'Organization name, for people.' }),
       endpoint: str(300, { description: 'gRPC exchange endpoint host:port.', 'x-kubernetes-validations': [{ rule: `self.matches(r'${ENDPOINT_REGEX}')`, message: 'endpoint must be host:port with a lower-case DNS name, IPv4 or [IPv6] host and a port 1-65535, e.g. exchange.partner.example:8443' }] satisfies CelRule[] }),
       publicKey: str(44, { description: 'Ed25519 public key: 32 raw bytes, standard base64 (44 characters ending in "=").', 'x-kubernetes-validations': [{ rule: `self.matches(r'${PUBLIC_KEY_REGEX}')`, message: 'publicKey must be a raw 32-byte Ed25519 key in standard base64: 44 characters ending in "="' }] satisfies CelRule[] }),
+      retiredKeys: list(named('RetiredKey', obj(
+        {
+          publicKey: str(44, { description: 'An Ed25519 public key this partner signed with before (44 characters ending in "=").', 'x-kubernetes-validations': [{ rule: `self.matches(r'${PUBLIC_KEY_REGEX}')`, message: 'publicKey must be a raw 32-byte Ed25519 key in standard base64: 44 characters ending in "="' }] satisfies CelRule[] }),
+          validUntil: time('Signatures dated at or after this time are refused under this key. After a rotation: a little after the switch (votes in flight still count). After a compromise: before the key may have leaked (later signatures are refused, history stays verifiable).'),
+        },
+        ['publicKey', 'validUntil'],
+        { description: 'A key that no longer signs.' },
+      ), 'A key the partner (or the sequencer) signed with before spec.publicKey.'), 8, { description: 'Earlier keys, for key rotation and compromise: votes and tree heads are verified with the key valid when they were signed (docs/trust-model.md "Key rotation").' }),
       tls: obj(
         {
           caSecretRef: secretRef('Secret with ca.crt that signs the partner certificate.'),

@@ -5,6 +5,7 @@
  */
 import type { PartnerNode } from '../../api/types.ts';
 import type { PublicKey } from '../../domain/signature.ts';
+import type { RetiredKey } from '../../domain/keys.ts';
 import { networkDirectory, type DirectoryMember, type SkippedPartner } from '../../api/partners.ts';
 import type { KindValidator } from '../../api/validate.ts';
 import type { PartnerEntry } from '../protocol/tls.ts';
@@ -15,6 +16,8 @@ export interface SequencerRef {
   readonly partnerId: string;
   readonly endpoint: string;
   readonly key: PublicKey;
+  /** Retired tree-head keys (spec.retiredKeys), each valid for heads dated before its validUntil. */
+  readonly retiredKeys: readonly RetiredKey[];
 }
 
 /** What the partner exchange works with; `problem` says why there is no usable sequencer. */
@@ -38,8 +41,8 @@ export function partnerNetwork(nodes: readonly PartnerNode[], self: string, name
   const partners: PartnerEntry[] = dir.partners.map((p) => p.entry);
   const peers = dir.partners.filter((p) => p.entry.partnerId !== self).map((p) => p.node);
   const fingerprint = JSON.stringify([
-    seq.sequencer ? [seq.sequencer.partnerId, seq.sequencer.endpoint, seq.sequencer.key.toRawBase64()] : seq.problem,
-    partners.map((p) => [p.partnerId, p.publicKey.toRawBase64(), [...p.roles].sort(), p.certFingerprint256 ?? '']),
+    seq.sequencer ? [seq.sequencer.partnerId, seq.sequencer.endpoint, seq.sequencer.key.toRawBase64(), retiredPrint(seq.sequencer.retiredKeys)] : seq.problem,
+    partners.map((p) => [p.partnerId, p.publicKey.toRawBase64(), retiredPrint(p.retiredKeys), [...p.roles].sort(), p.certFingerprint256 ?? '']),
   ]);
   return { ...seq, peers, partners, skipped: dir.skipped, fingerprint };
 }
@@ -48,5 +51,9 @@ function sequencerOf(found: readonly DirectoryMember[], namespace: string): Pick
   if (found.length === 0) return { problem: `no PartnerNode with role sequencer in namespace ${namespace}; apply one with the sequencer's endpoint and tree-head public key` };
   if (found.length > 1) return { problem: `${found.length} PartnerNodes with role sequencer in namespace ${namespace} (${found.map((n) => n.node.metadata.name).join(', ')}); keep exactly one` };
   const { node, entry } = found[0]!;
-  return { sequencer: { node, partnerId: entry.partnerId, endpoint: node.spec.endpoint, key: entry.publicKey } };
+  return { sequencer: { node, partnerId: entry.partnerId, endpoint: node.spec.endpoint, key: entry.publicKey, retiredKeys: entry.retiredKeys ?? [] } };
+}
+
+function retiredPrint(keys: readonly RetiredKey[] | undefined): string[] {
+  return (keys ?? []).map((k) => `${k.publicKey.toRawBase64()}@${k.validUntil}`);
 }

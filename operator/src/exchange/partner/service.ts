@@ -285,7 +285,7 @@ class Partner implements RunningPartner {
     let size: number | undefined;
     try {
       const head = await session.client.treeHead(0, 0);
-      if (checkTreeHead({ sequencerKey: seq.key, partners: [] }, head) === undefined) {
+      if (checkTreeHead({ sequencerKey: seq.key, sequencerRetiredKeys: seq.retiredKeys, partners: [] }, head) === undefined) {
         this.#lag.observe(head);
         size = head.treeSize;
         this.#observeHead(head, now);

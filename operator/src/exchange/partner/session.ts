@@ -108,7 +108,7 @@ export class PartnerSession {
     this.client = opts.sequencerClient({ address: seq.endpoint, tls: opts.tls, serverName: serverNameFor(seq.endpoint) });
     this.replica = new PartnerReplica({
       sourceId: `sequencer:${seq.partnerId}`, source: abortableSource(this.client, this.#abort.signal), sink: opts.sink, cursors: opts.cursors,
-      anchors: { sequencerKey: seq.key, partners: opts.network.partners, ...(opts.quorum !== undefined ? { quorum: opts.quorum } : {}), ...(opts.votingWindowMs !== undefined ? { votingWindowMs: opts.votingWindowMs } : {}) },
+      anchors: { sequencerKey: seq.key, sequencerRetiredKeys: seq.retiredKeys, partners: opts.network.partners, ...(opts.quorum !== undefined ? { quorum: opts.quorum } : {}), ...(opts.votingWindowMs !== undefined ? { votingWindowMs: opts.votingWindowMs } : {}) },
       ...(opts.history !== undefined ? { history: opts.history } : {}),
       ...(opts.leaves !== undefined ? { leaves: opts.leaves } : {}),
       now: opts.now, log: opts.log,

@@ -7,6 +7,7 @@ import type { PartnerNode } from '../../api/types.ts';
 import type { KindValidator } from '../../api/validate.ts';
 import { networkDirectory, type SkippedPartner } from '../../api/partners.ts';
 import type { PublicKey } from '../../domain/signature.ts';
+import type { RetiredKey } from '../../domain/keys.ts';
 import type { PartnerEntry } from '../protocol/tls.ts';
 
 /** The directory the sequencer serves, derived from the PartnerNodes of its namespace. */
@@ -15,6 +16,8 @@ export interface SequencerDirectory {
   readonly partners: readonly PartnerEntry[];
   /** The public key published by the sequencer's own PartnerNode (role sequencer, partnerId = ours), when there is one. */
   readonly selfKey?: PublicKey;
+  /** Its retired tree-head keys (spec.retiredKeys): a log signed before a rotation still opens. */
+  readonly selfRetiredKeys?: readonly RetiredKey[];
   readonly skipped: readonly SkippedPartner[];
 }
 
@@ -27,9 +30,13 @@ export function sequencerDirectory(nodes: readonly PartnerNode[], selfId: string
   const dir = networkDirectory(nodes, validator);
   const skipped: SkippedPartner[] = [...dir.skipped];
   let selfKey: PublicKey | undefined;
+  let selfRetiredKeys: readonly RetiredKey[] | undefined;
   for (const s of dir.sequencers) {
-    if (s.entry.partnerId === selfId) selfKey = s.entry.publicKey;
+    if (s.entry.partnerId === selfId) {
+      selfKey = s.entry.publicKey;
+      selfRetiredKeys = s.entry.retiredKeys;
+    }
     else skipped.push({ name: s.node.metadata.name, reason: `role sequencer with partnerId ${JSON.stringify(s.entry.partnerId)}, but this sequencer is ${JSON.stringify(selfId)}; keep one sequencer PartnerNode` });
   }
-  return { partners: dir.partners.map((p) => p.entry), skipped, ...(selfKey !== undefined ? { selfKey } : {}) };
+  return { partners: dir.partners.map((p) => p.entry), skipped, ...(selfKey !== undefined ? { selfKey } : {}), ...(selfRetiredKeys !== undefined ? { selfRetiredKeys } : {}) };
 }

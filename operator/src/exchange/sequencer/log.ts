@@ -14,6 +14,7 @@ import { MerkleLog } from '../../domain/merkle.ts';
 import type { SigningKey } from '../../domain/signature.ts';
 import type { SequencerLogStore } from '../../domain/stores.ts';
 import { signLogHead, verifyTreeHead, type SignedTreeHead } from '../../domain/treehead.ts';
+import { keysValidAt, type RetiredKey } from '../../domain/keys.ts';
 import type { Logger } from '../../log.ts';
 import { GroupCommit } from '../../runtime/groupcommit.ts';
 import { ExchangeRefusal } from '../protocol/errors.ts';
@@ -33,6 +34,8 @@ export interface SequencerLogOptions {
   readonly store: SequencerLogStore;
   /** Signs tree heads; its key id is the log id. */
   readonly key: SigningKey;
+  /** Earlier tree-head keys: after a rotation the stored head is signed by one of them (valid at its timestamp). @default none */
+  readonly retiredKeys?: readonly RetiredKey[];
   /** Recent entries kept in memory to serve partners without a database read (0: always read the store). @default SEQUENCER_DEFAULTS.entryCacheSize */
   readonly entryCacheSize?: number;
   /** A head older than this is signed again for the same size when asked (the heartbeat partners check). @default SEQUENCER_DEFAULTS.headHeartbeatMs */
@@ -90,7 +93,7 @@ export class SequencerLog {
       log.#record(e);
     }
     const latest = await opts.store.latestTreeHead();
-    checkRestored(opts.key, log.#tree, latest);
+    checkRestored(opts, log.#tree, latest);
     log.#latest = latest;
     opts.log.info('sequencer log restored', { treeSize: log.size, rootHash: log.#tree.rootHash(), signedTreeSize: latest?.treeSize ?? 0 });
     return log;
@@ -280,10 +283,11 @@ export class SequencerLog {
   }
 }
 
-function checkRestored(key: SigningKey, tree: MerkleLog, latest: SignedTreeHead | undefined): void {
+function checkRestored(opts: Pick<SequencerLogOptions, 'key' | 'retiredKeys'>, tree: MerkleLog, latest: SignedTreeHead | undefined): void {
   if (latest === undefined) return;
-  if (!verifyTreeHead(key.publicKey, latest)) {
-    throw new SequencerStateError(`the latest stored tree head (size ${latest.treeSize}, log id ${latest.logId}) is not validly signed by this sequencer's key ${key.id}; start the sequencer with the key that signed this log`);
+  const keys = keysValidAt({ publicKey: opts.key.publicKey, ...(opts.retiredKeys ? { retiredKeys: opts.retiredKeys } : {}) }, Date.parse(latest.timestamp));
+  if (!keys.some((k) => verifyTreeHead(k, latest))) {
+    throw new SequencerStateError(`the latest stored tree head (size ${latest.treeSize}, log id ${latest.logId}) is not validly signed by this sequencer's key ${opts.key.id}${opts.retiredKeys?.length ? ' nor by a retired key valid at its timestamp' : ''}; start the sequencer with the key that signed this log, or after a rotation list the old key under spec.retiredKeys of the sequencer's PartnerNode`);
   }
   if (latest.treeSize > tree.size) {
     throw new SequencerStateError(`the latest signed tree head covers ${latest.treeSize} entries but log_entries holds ${tree.size}; entries were lost: restore them from a backup or a partner replica`);

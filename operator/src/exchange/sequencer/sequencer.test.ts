@@ -176,6 +176,36 @@ describe('Sequencer (memory stores)', () => {
     assert.equal((await store.latestTreeHead())?.timestamp, first.timestamp, 'the stored head of that size stays the restore check');
   });
 
+  test('tree-head key rotation: the log opens with the new key when the old one is retired, and refuses it otherwise', async () => {
+    const { seq, store, key, clock } = await network();
+    await admit(seq, 'rotate.example', T0);
+    await seq.treeHead();
+    const fresh = SigningKey.generate();
+    const reopen = (retiredKeys?: Array<{ publicKey: typeof key.publicKey; validUntil: string }>) => Sequencer.open({ store, key: fresh, partners, quorum: 2, now: () => new Date(clock.now), log: quiet, ...(retiredKeys ? { retiredKeys } : {}) });
+    await assert.rejects(reopen(), (err: unknown) => err instanceof SequencerStateError && /spec\.retiredKeys/.test(err.message));
+    const rotated = await reopen([{ publicKey: key.publicKey, validUntil: new Date(T0 + 3_600_000).toISOString() }]);
+    clock.now += SEQUENCER_DEFAULTS.headHeartbeatMs;
+    const head = await rotated.treeHead();
+    assert.ok(verifyTreeHead(fresh.publicKey, head), 'new heads are signed with the new key');
+    assert.equal(head.treeSize, 1);
+  });
+
+  test('voting key rotation: the retired key counts until validUntil (proposals and votes in flight), not after', async () => {
+    const newAlpha = SigningKey.generate();
+    const validUntil = new Date(T0 + 60_000).toISOString();
+    const rotated = partners.map((p) => (p.partnerId === 'alpha' ? { ...p, publicKey: newAlpha.publicKey, retiredKeys: [{ publicKey: keys.alpha.publicKey, validUntil }] } : p));
+    const { seq, clock } = await network({ partners: rotated });
+    const opened = await seq.propose('alpha', proposal('alpha', 'add', ind('overlap.example')));
+    assert.equal(opened.status, 'opened', 'a proposal signed with the old key during the overlap');
+    assert.equal((await seq.vote('alpha', vote('alpha', opened.subject, T0))).status, 'counted', 'a vote signed with the old key during the overlap');
+    clock.now = T0 + 61_000;
+    await assert.rejects(seq.propose('alpha', proposal('alpha', 'add', ind('late.example'))), (err: unknown) => err instanceof ExchangeRefusal && err.reason === 'bad-proposal-signature');
+    const second = await seq.propose('bravo', proposal('bravo', 'add', ind('compromised.example')));
+    await assert.rejects(seq.vote('alpha', vote('alpha', second.subject, clock.now)), (err: unknown) => err instanceof ExchangeRefusal && err.reason === 'bad-vote-signature', 'the retired key after validUntil (a compromised key)');
+    const withNew = signVote(newAlpha, { partnerId: 'alpha', digest: second.subject, decision: 'approve', signedAt: new Date(clock.now).toISOString() });
+    assert.equal((await seq.vote('alpha', withNew)).status, 'counted');
+  });
+
   test('rounds whose window closed expire', async () => {
     const { seq, clock } = await network({ windowMs: 60_000 });
     await seq.propose('alpha', proposal('alpha', 'add', ind('late.example')));

@@ -11,6 +11,7 @@
  * The partner directory can change while running ({@link Sequencer.setPartners}).
  */
 import type { Indicator } from '../../domain/indicator.ts';
+import { everyKey, keysValidAt, type RetiredKey } from '../../domain/keys.ts';
 import { decideQuorum, defaultQuorum, QuorumInputError, verifyVote, type QuorumOutcome, type Vote, type Voter } from '../../domain/quorum.ts';
 import type { PublicKey, SigningKey } from '../../domain/signature.ts';
 import type { SignedTreeHead } from '../../domain/treehead.ts';
@@ -30,6 +31,8 @@ export interface SequencerOptions {
   readonly rounds?: SequencerRoundStore;
   /** Signs tree heads; its key id is the log id. */
   readonly key: SigningKey;
+  /** Earlier tree-head keys (from the sequencer's PartnerNode): the stored head may be signed by one still valid at its timestamp. @default none */
+  readonly retiredKeys?: readonly RetiredKey[];
   /** Every partner of the network with its key and roles, at start; replace it with {@link Sequencer.setPartners}. */
   readonly partners: readonly Voter[];
   /** Approvals required. @default ⌊2n/3⌋+1 of the voters */
@@ -96,7 +99,7 @@ export class Sequencer {
   static async open(opts: SequencerOptions): Promise<Sequencer> {
     const now = opts.now();
     decideQuorum({ voters: opts.partners, votes: [], digest: 'config-check', window: { opensAt: now, closesAt: now }, now, ...(opts.quorum !== undefined ? { quorum: opts.quorum } : {}) });
-    const log = await SequencerLog.open({ store: opts.store, key: opts.key, now: opts.now, log: opts.log, ...(opts.entryCacheSize !== undefined ? { entryCacheSize: opts.entryCacheSize } : {}) });
+    const log = await SequencerLog.open({ store: opts.store, key: opts.key, now: opts.now, log: opts.log, ...(opts.retiredKeys !== undefined ? { retiredKeys: opts.retiredKeys } : {}), ...(opts.entryCacheSize !== undefined ? { entryCacheSize: opts.entryCacheSize } : {}) });
     const seq = new Sequencer(opts, log);
     await seq.#restoreRounds();
     return seq;
@@ -178,7 +181,8 @@ export class Sequencer {
     const tooLarge = indicatorLimitProblem(indicator);
     if (tooLarge !== undefined) throw this.#refuse(callerId, new ExchangeRefusal('invalid-argument', 'too-large', `${indicator.type} ${JSON.stringify(indicator.value.slice(0, 80))}…: ${tooLarge}; it could not be written at partners`));
     const meta = this.#meta(callerId, p);
-    if (!verifyProposal(proposer.publicKey, p.kind, indicator, p.signature, meta)) {
+    // The current key, or a retired one still valid now (a partner restarting onto its new key during the overlap).
+    if (!keysValidAt(proposer, this.#opts.now().getTime()).some((k) => verifyProposal(k, p.kind, indicator, p.signature, meta))) {
       const what = meta === undefined ? 'exactly the canonical indicator' : 'exactly the canonical {"indicator","meta"} with the meta_json sent';
       throw this.#refuse(callerId, new ExchangeRefusal('invalid-argument', 'bad-proposal-signature', `the ${p.kind} proposal signature does not verify with ${p.proposerId}'s key for ${indicator.type} ${JSON.stringify(indicator.value)}; sign ${what}`));
     }
@@ -304,7 +308,7 @@ export class Sequencer {
     const meta = parseMetaJson(r.metaJson ?? '');
     const proposer = this.#partners.get(r.proposerId);
     if (!parsed.ok || !meta.ok || proposer === undefined || voteSubject(r.kind, parsed.digest) !== r.subject) return undefined;
-    if (!verifyProposal(proposer.publicKey, r.kind, parsed.indicator, r.signature, meta.meta)) return undefined;
+    if (!everyKey(proposer).some((k) => verifyProposal(k, r.kind, parsed.indicator, r.signature, meta.meta))) return undefined;
     const votes = new Map<string, Vote>();
     for (const v of r.votes) {
       const voter = this.#partners.get(v.partnerId);

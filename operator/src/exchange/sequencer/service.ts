@@ -11,6 +11,7 @@ import { PARTNER_NODES } from '../../api/schemas/index.ts';
 import type { PartnerNode } from '../../api/types.ts';
 import { createValidators, validatorFor } from '../../api/validate.ts';
 import type { SigningKey } from '../../domain/signature.ts';
+import type { RetiredKey } from '../../domain/keys.ts';
 import type { Logger } from '../../log.ts';
 import type { KubeReader, KubeWriter } from '../../runtime/client.ts';
 import { sleep, systemClock, type Clock, type TimerHandle } from '../../runtime/clock.ts';
@@ -116,6 +117,7 @@ class SequencerRunner {
   #starting: Promise<void> | undefined;
   #expireTimer: TimerHandle | undefined;
   #reported = new Set<string>();
+  #selfRetiredKeys: readonly RetiredKey[] = [];
   #stopping = false;
   #end: (why: string) => void = () => undefined;
   readonly ended: Promise<string>;
@@ -185,6 +187,7 @@ class SequencerRunner {
   // Rebuilds the directory from the cache; logs what changed and each newly skipped PartnerNode once.
   #refresh(): SequencerDirectory {
     const dir = sequencerDirectory(this.#informer.list(this.#opts.namespace), this.#opts.partnerId, this.#validator);
+    this.#selfRetiredKeys = dir.selfRetiredKeys ?? [];
     const before = [...this.#directory.keys()];
     this.#directory.clear();
     for (const p of dir.partners) this.#directory.set(p.partnerId, p);
@@ -202,7 +205,9 @@ class SequencerRunner {
     }
     this.#reported = now;
     if (dir.selfKey !== undefined && !dir.selfKey.equals(this.#opts.key.publicKey) && this.#serving !== undefined) {
-      this.#log.error('the sequencer PartnerNode now publishes another public key than --signing-key; partners will refuse the tree heads until they match', { partnerId: this.#opts.partnerId });
+      const retired = dir.selfRetiredKeys?.find((k) => k.publicKey.equals(this.#opts.key.publicKey));
+      if (retired !== undefined) this.#log.warn('tree-head key rotation: the sequencer PartnerNode publishes a new key and retires this one; restart with the new --signing-key before the old key expires', { partnerId: this.#opts.partnerId, validUntil: retired.validUntil });
+      else this.#log.error('the sequencer PartnerNode now publishes another public key than --signing-key; partners will refuse the tree heads until they match', { partnerId: this.#opts.partnerId });
     }
   }
 
@@ -210,7 +215,7 @@ class SequencerRunner {
     const o = this.#opts;
     const now = (): Date => new Date(this.#clock.now());
     const sequencer = await Sequencer.open({
-      store: await MongoLogStore.open(o.db), rounds: new MongoRoundStore(o.db), key: o.key, partners: [...this.#directory.values()],
+      store: await MongoLogStore.open(o.db), rounds: new MongoRoundStore(o.db), key: o.key, partners: [...this.#directory.values()], retiredKeys: this.#selfRetiredKeys,
       windowMs: o.windowMs ?? SEQUENCER_DEFAULTS.votingWindowMs, maxOpenRoundsPerProposer: o.maxOpenRoundsPerProposer ?? SEQUENCER_DEFAULTS.maxOpenRoundsPerProposer, now, log: o.log.child({ component: 'sequencer' }), observer: this.#metrics.observer(), ...(o.quorum !== undefined ? { quorum: o.quorum } : {}),
     }).catch((err: unknown) => {
       throw new Error(`cannot open the sequencer (${[...this.#directory.values()].filter((p) => p.roles.includes('voter')).length} voter PartnerNodes in namespace ${o.namespace}): ${err instanceof Error ? err.message : String(err)}`, { cause: err });
