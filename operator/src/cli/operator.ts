@@ -1,6 +1,6 @@
 /**
- * `threatmesh operator`: runs the Feed, ThreatIndicator and PartnerNode controllers and the
- * ThreatIndicator admission webhook against KUBECONFIG (or --kubeconfig), or in-cluster config,
+ * `threatmesh operator`: runs the Feed, ThreatIndicator and PartnerNode controllers (with
+ * `--exchange` also ThreatReport and LogScan, cli/operatorscan.ts) and the ThreatIndicator admission webhook against KUBECONFIG (or --kubeconfig), or in-cluster config,
  * until SIGTERM/SIGINT, then stops gracefully (no new work, in-flight reconciles finish, the
  * leader Lease is released).
  */
@@ -26,9 +26,10 @@ import { PARTNER_DEFAULTS } from '../exchange/partner/defaults.ts';
 import { clusterConfig, parseBind, untilSignal } from './flags.ts';
 import { checkExchangeFlags, exchangeRunnable, loadExchangeMaterial, type ExchangeFlags } from './exchangeflags.ts';
 import { cidrList } from './ingest.ts';
+import { checkScanFlags, logScanExtras, SCAN_FLAG_DEFAULTS, type OperatorScanFlags } from './operatorscan.ts';
 
 /** Parsed command-line options of `threatmesh operator` (the exchange flags are in exchangeflags.ts). */
-export interface OperatorFlags extends ExchangeFlags {
+export interface OperatorFlags extends ExchangeFlags, OperatorScanFlags {
   readonly kubeconfig?: string;
   readonly namespace?: string;
   readonly metricsBind: string;
@@ -106,6 +107,7 @@ export async function operatorOptions(flags: OperatorFlags, env: CliEnv, log: Lo
   const webhook = flags.webhookCert && flags.webhookKey
     ? { ...parseBind('--webhook-bind', flags.webhookBind), cert: await readFile(flags.webhookCert), key: await readFile(flags.webhookKey) }
     : undefined;
+  const scan = material ? checkScanFlags(flags, flags.kubeconfig ?? env.kubeconfig) : undefined;
   const policy = { votingWindowMs: parseDuration(flags.votingWindow), ...(flags.quorum !== undefined ? { quorum: Number(flags.quorum) } : {}) };
   return {
     client,
@@ -118,7 +120,8 @@ export async function operatorOptions(flags: OperatorFlags, env: CliEnv, log: Lo
     ...(flags.namespace ? { namespace: flags.namespace } : {}),
     ...(webhook ? { webhook } : {}),
     ...(flags.leaderElect ? { leaderElection: { name: LEADER_LEASE_NAME, namespace: flags.leaderElectionNamespace ?? flags.namespace ?? OPERATOR_NAMESPACE, identity } } : {}),
-    ...(material ? { extras: (parts) => [exchangeRunnable(material, { client, log, admission: policy, ...(onExchangeError ? { onError: onExchangeError } : {}) }, parts), reportsRunnable(material.settings, { client, log }, parts)] } : {}),
+    ...(material ? { extras: (parts) => [exchangeRunnable(material, { client, log, admission: policy, ...(onExchangeError ? { onError: onExchangeError } : {}) }, parts), reportsRunnable(material.settings, { client, log }, parts),
+      ...(scan ? logScanExtras(scan, material.settings, { client, logLevel: env.logLevel, ...(flags.namespace ? { namespace: flags.namespace } : {}) }, parts) : [])] } : {}),
   };
 }
 
@@ -126,7 +129,7 @@ export async function operatorOptions(flags: OperatorFlags, env: CliEnv, log: Lo
 /** Registers `threatmesh operator`. */
 export function registerOperator(program: Command, env: CliEnv, log: Logger): void {
   program.command('operator')
-    .description('run the ThreatMesh controllers (Feed, ThreatIndicator, PartnerNode) and the admission webhook against KUBECONFIG or in-cluster config')
+    .description('run the ThreatMesh controllers (Feed, ThreatIndicator, PartnerNode; with --exchange also ThreatReport and LogScan) and the admission webhook against KUBECONFIG or in-cluster config')
     .option('--kubeconfig <path>', 'kubeconfig file (default: $KUBECONFIG, else in-cluster service account)')
     .option('--namespace <ns>', 'watch only this namespace (default: all namespaces)')
     .option('--metrics-bind <host:port>', 'serve /metrics, /healthz and /readyz here', OPERATOR_DEFAULTS.metricsBind)
@@ -157,6 +160,8 @@ export function registerOperator(program: Command, env: CliEnv, log: Logger): vo
     .option('--sync-interval <duration>', `status, gossip, forwarding and voting period (default: ${formatDuration(PARTNER_DEFAULTS.syncIntervalMs)})`)
     .option('--voting-window <duration>', 'how long voting on a proposal stays open', formatDuration(OPERATOR_DEFAULTS.votingWindowMs))
     .option('--quorum <n>', 'approvals required (default ⌊2n/3⌋+1 of n voters)')
+    .option('--scan-mongodb-secret <name/key>', `with --exchange and --executor job: the Secret (in each LogScan namespace) and key holding the partner MongoDB URI for LogScan shard pods (default: ${SCAN_FLAG_DEFAULTS.mongodbSecret})`)
+    .option('--scan-capacity <n>', `with --exchange: LogScan shards running at once, shared fairly between scans (default: ${SCAN_FLAG_DEFAULTS.capacity})`)
     .action(async (flags: OperatorFlags) => {
       let exchangeFailed: (why: string) => void = () => undefined;
       const opts = await operatorOptions(flags, env, log, (err) => exchangeFailed(`partner exchange failed to start: ${err instanceof Error ? err.message : String(err)}`));
