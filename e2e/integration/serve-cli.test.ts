@@ -111,7 +111,7 @@ test('serves TAXII with the sandbox\'s sample GREEN consumer, health and metrics
     const audit = new MongoClient(cp.mongoUri);
     try {
       const events = await audit.db(database).collection('serve_audit').find({ api: 'report' }).toArray();
-      assert.deepEqual(events.map((e) => [e['identity'], e['resource'], e['status']]).sort(), [['sample-green', '/reports', 200], ['sample-green', '/reports/no-such-report.md', 404], ['sample-green', '/trends', 200]]);
+      assert.deepEqual(events.map((e): unknown[] => [e['identity'], e['resource'], e['status']]).sort(), [['sample-green', '/reports', 200], ['sample-green', '/reports/no-such-report.md', 404], ['sample-green', '/trends', 200]]);
     } finally {
       await audit.close();
     }

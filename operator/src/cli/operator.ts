@@ -24,9 +24,10 @@ import { formatDuration, parseDuration } from '../controllers/schedule.ts';
 import { OPERATOR_DEFAULTS } from '../controllers/defaults.ts';
 import { PARTNER_DEFAULTS } from '../exchange/partner/defaults.ts';
 import { clusterConfig, parseBind, untilSignal } from './flags.ts';
-import { checkExchangeFlags, exchangeRunnable, loadExchangeMaterial, type ExchangeFlags } from './exchangeflags.ts';
+import { checkExchangeFlags, exchangeRunnable, loadExchangeMaterial, type ExchangeFlags, type ExchangeMaterial } from './exchangeflags.ts';
 import { cidrList } from './ingest.ts';
-import { checkScanFlags, logScanExtras, SCAN_FLAG_DEFAULTS, type OperatorScanFlags } from './operatorscan.ts';
+import { checkScanFlags, logScanExtras, SCAN_FLAG_DEFAULTS, type OperatorScanFlags, type OperatorScanSettings } from './operatorscan.ts';
+import type { AdmissionPolicy } from '../api/admission.ts';
 
 /** Parsed command-line options of `threatmesh operator` (the exchange flags are in exchangeflags.ts). */
 export interface OperatorFlags extends ExchangeFlags, OperatorScanFlags {
@@ -90,6 +91,24 @@ function checkFlags(flags: OperatorFlags): void {
   parseDuration(flags.votingWindow);
 }
 
+interface ExtrasDeps {
+  readonly client: KubeClient;
+  readonly log: Logger;
+  readonly env: CliEnv;
+  readonly policy: AdmissionPolicy;
+  readonly namespace: string | undefined;
+  readonly onExchangeError: ((err: unknown) => void) | undefined;
+}
+
+// With --exchange: the partner exchange, the ThreatReport controller and the LogScan controller.
+function exchangeExtras(material: ExchangeMaterial, scan: OperatorScanSettings | undefined, d: ExtrasDeps): NonNullable<OperatorOptions['extras']> {
+  return (parts) => [
+    exchangeRunnable(material, { client: d.client, log: d.log, admission: d.policy, ...(d.onExchangeError ? { onError: d.onExchangeError } : {}) }, parts),
+    reportsRunnable(material.settings, { client: d.client, log: d.log }, parts),
+    ...(scan === undefined ? [] : logScanExtras(scan, material.settings, { client: d.client, logLevel: d.env.logLevel, ...(d.namespace ? { namespace: d.namespace } : {}) }, parts)),
+  ];
+}
+
 /**
  * Builds OperatorOptions from flags (flag errors first, before any connection); exported for
  * tests. `onExchangeError` hears a partner-partner exchange that failed to start.
@@ -107,7 +126,7 @@ export async function operatorOptions(flags: OperatorFlags, env: CliEnv, log: Lo
   const webhook = flags.webhookCert && flags.webhookKey
     ? { ...parseBind('--webhook-bind', flags.webhookBind), cert: await readFile(flags.webhookCert), key: await readFile(flags.webhookKey) }
     : undefined;
-  const scan = material ? checkScanFlags(flags, flags.kubeconfig ?? env.kubeconfig) : undefined;
+  const scan = checkScanFlags(flags, env.kubeconfig, exchange !== undefined);
   const policy = { votingWindowMs: parseDuration(flags.votingWindow), ...(flags.quorum !== undefined ? { quorum: Number(flags.quorum) } : {}) };
   return {
     client,
@@ -120,8 +139,7 @@ export async function operatorOptions(flags: OperatorFlags, env: CliEnv, log: Lo
     ...(flags.namespace ? { namespace: flags.namespace } : {}),
     ...(webhook ? { webhook } : {}),
     ...(flags.leaderElect ? { leaderElection: { name: LEADER_LEASE_NAME, namespace: flags.leaderElectionNamespace ?? flags.namespace ?? OPERATOR_NAMESPACE, identity } } : {}),
-    ...(material ? { extras: (parts) => [exchangeRunnable(material, { client, log, admission: policy, ...(onExchangeError ? { onError: onExchangeError } : {}) }, parts), reportsRunnable(material.settings, { client, log }, parts),
-      ...(scan ? logScanExtras(scan, material.settings, { client, logLevel: env.logLevel, ...(flags.namespace ? { namespace: flags.namespace } : {}) }, parts) : [])] } : {}),
+    ...(material ? { extras: exchangeExtras(material, scan, { client, log, env, policy, namespace: flags.namespace, onExchangeError }) } : {}),
   };
 }
 

@@ -53,8 +53,13 @@ export interface OperatorScanSettings {
   readonly mongodbSecret: { readonly name: string; readonly key: string };
 }
 
-/** Checks the LogScan flags (before anything connects); `kubeconfig` is the flag or $KUBECONFIG. */
-export function checkScanFlags(flags: OperatorScanFlags, kubeconfig: string | undefined): OperatorScanSettings {
+/**
+ * Checks the LogScan flags (before anything connects); `envKubeconfig` is $KUBECONFIG (--kubeconfig wins).
+ * Undefined when `enabled` is false (no --exchange: no partner database, no LogScan controller).
+ */
+export function checkScanFlags(flags: OperatorScanFlags, envKubeconfig: string | undefined, enabled: boolean): OperatorScanSettings | undefined {
+  if (!enabled) return undefined;
+  const kubeconfig = flags.kubeconfig ?? envKubeconfig;
   const secret = flags.scanMongodbSecret ?? SCAN_FLAG_DEFAULTS.mongodbSecret;
   const m = /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)\/([-._a-zA-Z0-9]+)$/.exec(secret);
   if (m === null) throw new Error(`--scan-mongodb-secret must be NAME/KEY (a Secret name and one of its keys), got ${JSON.stringify(secret)}`);
@@ -103,11 +108,12 @@ export interface LogScanExtrasDeps {
  */
 export function logScanExtras(s: OperatorScanSettings, db: ScanDatabase, deps: LogScanExtrasDeps, parts: OperatorParts): Runnable[] {
   const mongo = new MongoClient(db.mongodbUri, { serverSelectionTimeoutMS: 15_000 });
-  let controller: { enqueue(key: string): void } | undefined;
+  // The executor's exit callback requeues the scan through the controller built right after it.
+  const ref: { controller?: { enqueue(key: string): void } } = {};
   const executor: ScanShardExecutor & { close?: () => Promise<void> } = s.executor === 'inprocess'
-    ? new InProcessScanExecutor({ kubeconfig: s.kubeconfig ?? '', mongodbUri: db.mongodbUri, database: db.database, logLevel: deps.logLevel, onExit: (key) => controller?.enqueue(key) })
+    ? new InProcessScanExecutor({ kubeconfig: s.kubeconfig ?? '', mongodbUri: db.mongodbUri, database: db.database, logLevel: deps.logLevel, onExit: (key) => ref.controller?.enqueue(key) })
     : new JobScanExecutor(deps.client, { image: s.jobImage ?? '', mongodbUriSecret: s.mongodbSecret, database: db.database });
-  controller = addLogScanController({
+  ref.controller = addLogScanController({
     manager: parts.manager, client: deps.client, context: parts.context, store: lazyStore(() => MongoScanStore.open(mongo.db(db.database))),
     executor, partnerId: db.partnerId, metrics: parts.metrics, config: { capacity: s.capacity },
     ...(deps.namespace !== undefined ? { namespace: deps.namespace } : {}),
