@@ -17,6 +17,7 @@ import { handleExport, type ExportDeps } from './exports.ts';
 import { taxiiError, type Reply, type ServeRequest } from './http.ts';
 import { handleTaxii, type Caller, type TaxiiDeps } from './taxii.ts';
 import type { AuditLog } from './audit.ts';
+import { handleSightings, type SightingsDeps } from './sightings.ts';
 import type { Tlp } from './tlp.ts';
 
 /** Metrics of the server, on the given registry. */
@@ -45,6 +46,8 @@ export interface ServeServerOptions {
   readonly routes?: readonly MountedRoutes[] | undefined;
   /** Where reads through `routes` are audited (TAXII and exports audit themselves). @default none */
   readonly audit?: AuditLog | undefined;
+  /** The sightings API (`/sightings/v1/`, serve/sightings.ts). @default not served */
+  readonly sightings?: SightingsDeps | undefined;
 }
 
 /** Who a mounted API is answering: the authenticated consumer's name and the highest TLP it may read. */
@@ -67,6 +70,9 @@ export interface MountedRoutes {
 }
 
 class TooLarge extends Error {}
+
+/** The metrics label of each API by its first path segment. */
+const API_OF: Readonly<Record<string, string>> = { exports: 'export', taxii2: 'taxii', api: 'taxii', sightings: 'sightings' };
 
 function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -173,7 +179,7 @@ export class ServeServer {
     const url = new URL(req.url ?? '/', 'https://localhost');
     const segments = segmentsOf(url.pathname);
     const mounted = this.#o.routes?.find((r) => r.prefixes.includes(segments?.[0] ?? ''));
-    const api = segments?.[0] === 'exports' ? 'export' : segments?.[0] === 'taxii2' || segments?.[0] === 'api' ? 'taxii' : mounted?.api ?? 'other';
+    const api = API_OF[segments?.[0] ?? ''] ?? mounted?.api ?? 'other';
     if (mounted !== undefined && await this.#mounted(mounted, req, res, url)) {
       this.#o.metrics.requests.inc({ api, status: String(res.statusCode) });
       this.#o.metrics.seconds.observe({ api }, (performance.now() - started) / 1000);
@@ -226,6 +232,7 @@ export class ServeServer {
     }
     const request: ServeRequest = { method: req.method ?? 'GET', segments, query: url.searchParams, headers: req.headers as Record<string, string | undefined>, ...(body !== undefined ? { body } : {}) };
     if (segments[0] === 'exports') return handleExport(this.#o.exports, caller, request);
+    if (segments[0] === 'sightings' && this.#o.sightings !== undefined) return handleSightings(this.#o.sightings, caller, request);
     return handleTaxii(this.#o.taxii, caller, request);
   }
 }
