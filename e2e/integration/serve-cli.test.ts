@@ -2,7 +2,8 @@
  * `threatmesh serve` as a user runs it: bad flags and a bad config file fail before anything
  * connects, naming the flag or the field; with good ones it serves TAXII over HTTPS from a real
  * FerretDB (token from a file, as a mounted Secret), answers /healthz and /metrics on the
- * metrics port, writes the export directory, and stops with exit 0 on SIGTERM.
+ * metrics port, mounts the reports API (`/trends`, `/reports`) behind the same consumers, writes
+ * the export directory, and stops with exit 0 on SIGTERM.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -100,6 +101,20 @@ test('serves TAXII with the sandbox\'s sample GREEN consumer, health and metrics
     assert.equal((await get(port, '/api/collections/tlp-amber/', access.token)).status, 404, 'the sample consumer is limited to TLP:GREEN');
     assert.equal((await fetch(`http://127.0.0.1:${metricsPort}/healthz`)).status, 200);
     assert.match(await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text(), /threatmesh_serve_requests_total\{api="taxii",status="200"\} [1-9]/);
+    // The reports API is mounted on the same port, behind the same consumers, cut to their TLP and audited.
+    const trends = await get(port, '/trends?since=7d&maxTlp=red', access.token);
+    assert.equal(trends.status, 200, trends.body);
+    assert.equal((JSON.parse(trends.body) as { maxTlp: string }).maxTlp, 'green', 'asking for more than the consumer may read is lowered to its TLP');
+    assert.deepEqual(JSON.parse((await get(port, '/reports', access.token)).body), { reports: [] });
+    assert.equal((await get(port, '/reports/no-such-report.md', access.token)).status, 404);
+    assert.equal((await get(port, '/trends', 'not-the-token')).status, 401, 'a wrong token gets no trends');
+    const audit = new MongoClient(cp.mongoUri);
+    try {
+      const events = await audit.db(database).collection('serve_audit').find({ api: 'report' }).toArray();
+      assert.deepEqual(events.map((e): unknown[] => [e['identity'], e['resource'], e['status']]).sort(), [['sample-green', '/reports', 200], ['sample-green', '/reports/no-such-report.md', 404], ['sample-green', '/trends', 200]]);
+    } finally {
+      await audit.close();
+    }
     for (let i = 0; i < 50 && (await readFile(join(exportDir, 'csv/indicators.csv'), 'utf8').catch(() => '')) === ''; i += 1) await new Promise((r) => setTimeout(r, 200));
     assert.match(await readFile(join(exportDir, 'csv/indicators.csv'), 'utf8'), /^action,type,value/);
   } finally {

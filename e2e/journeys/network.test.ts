@@ -171,6 +171,17 @@ test('README: threatmesh sandbox --partners 3 --json --until-converged', { skip:
   assert.deepEqual(summary.partners.map((p) => p.name), ['partner-a', 'partner-b', 'partner-c']);
   assert.ok(summary.sequencer.treeSize > 0);
   for (const p of summary.partners) assert.deepEqual({ treeSize: p.treeSize, rootHash: p.rootHash, indicators: p.indicators }, { ...summary.sequencer, indicators: summary.sequencer.treeSize });
-  const events = lines.slice(0, -1).map((l) => JSON.parse(l) as { event: string });
+  const events = lines.slice(0, -1).map((l) => JSON.parse(l) as { event: string; partners?: unknown[] });
   assert.ok(events.some((e) => e.event === 'network'), 'progress events were printed while converging');
+  // Every line that lists partners says where each one's database and TAXII server (with a TLP:GREEN sample consumer) are.
+  const listing = [...events.filter((e) => Array.isArray(e.partners)), summary as unknown as { partners: unknown[] }];
+  assert.ok(listing.length >= 3, 'the network-up step, progress lines and the convergence line list partners');
+  for (const e of listing) {
+    for (const p of e.partners as Array<{ name: string; mongodbUri?: string; taxii?: { url: string; token: string; ca: string } }>) {
+      assert.match(p.mongodbUri ?? '', /^mongodb:\/\//, `${p.name}: mongodbUri`);
+      assert.match(p.taxii?.url ?? '', /^https:\/\/127\.0\.0\.1:\d+\/taxii2\/$/, `${p.name}: taxii.url`);
+      assert.match(p.taxii?.token ?? '', /^[0-9a-f]{64}$/, `${p.name}: taxii.token`);
+      assert.match(p.taxii?.ca ?? '', /ca\.pem$|\.crt$|\.pem$/, `${p.name}: taxii.ca`);
+    }
+  }
 });

@@ -8,6 +8,12 @@
  * object Revoked with its revocation certificate and the others still Approved, every partner's
  * MongoDB record of it is revoked, and all hold the same tree, one entry larger. The network comes
  * from the journey harness (local control plane, or kind with THREATMESH_E2E_TARGET=kind).
+ * On the local target every partner also defends with what it received: its `threatmesh serve`
+ * answers a TAXII consumer (the sandbox's TLP:GREEN sample consumer), and `threatmesh enforce`
+ * keeps a real HAProxy's deny map and the cluster's CiliumCIDRGroups equal to the admitted set.
+ * The admitted indicator reaches every partner's TAXII collection, HAProxy and Cilium; after the
+ * revocation TAXII shows its revoked version and HAProxy and Cilium let it through again. The
+ * admission→enforcement and revocation→enforcement latencies are measured and printed.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -26,6 +32,8 @@ import { notConverged, type NetworkView } from '../../operator/src/dev/sandbox/c
 import { NETWORK_NAMESPACE } from '../../operator/src/dev/sandbox/network.ts';
 import { controlPlaneOptionsFromEnv, journeyTargetFromEnv } from '../harness/env.ts';
 import { startJourneyNetwork, type JourneyNetwork, type JourneyParty } from '../harness/journey/index.ts';
+import { startDefences, type Defences } from '../harness/journey/defend.ts';
+import { stixIndicatorId } from '../../operator/src/domain/stix.ts';
 
 const dir = await mkdtemp(join(tmpdir(), 'threatmesh-revocation-'));
 const REASON = 'journey: the C2 server was taken down';
@@ -68,14 +76,67 @@ async function mongoStates(net: JourneyNetwork, p: JourneyParty): Promise<Map<st
   }
 }
 
+/** When each address first appeared in, and then left, each partner's live HAProxy deny map (polled every 250 ms). */
+class MapWatch {
+  readonly denied = new Map<string, Map<string, number>>();
+  readonly cleared = new Map<string, Map<string, number>>();
+  #running = true;
+  readonly #loop: Promise<void>;
+
+  constructor(defences: Defences) {
+    this.#loop = (async () => {
+      while (this.#running) {
+        await Promise.all(defences.partners.map(async (d) => {
+          const now = Date.now();
+          const ips = await d.deniedIps().catch(() => undefined);
+          if (ips === undefined) return;
+          const denied = this.denied.get(d.party.id) ?? new Map<string, number>();
+          const cleared = this.cleared.get(d.party.id) ?? new Map<string, number>();
+          this.denied.set(d.party.id, denied);
+          this.cleared.set(d.party.id, cleared);
+          for (const ip of ips) if (!denied.has(ip)) denied.set(ip, now);
+          for (const ip of denied.keys()) if (!ips.has(ip) && !cleared.has(ip)) cleared.set(ip, now);
+        }));
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    })();
+  }
+
+  async stop(): Promise<void> {
+    this.#running = false;
+    await this.#loop;
+  }
+}
+
+function p95(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil(0.95 * s.length) - 1)] ?? NaN;
+}
+
+/** When quorum was reached: the `quorum`-th earliest approval's signing time. */
+function quorumAt(t: ThreatIndicator, quorum: number): number | undefined {
+  const times = (t.status?.votes ?? []).filter((v) => v.decision === 'approve').map((v) => Date.parse(v.signedAt)).sort((a, b) => a - b);
+  return times[quorum - 1];
+}
+
 describe('a revocation started by an annotation at partner A', () => {
   let net: JourneyNetwork;
+  let defences: Defences | undefined;
+  let watch: MapWatch | undefined;
+  /** Filled by the first test for the second: what was revoked and when the deciding votes were cast. */
+  const revoked: { name?: string; ip?: string; stixId?: string; votedAt?: number; admitted?: ThreatIndicator[] } = {};
 
   before(async () => {
     net = await startJourneyNetwork(journeyTargetFromEnv(), { dir: join(dir, 'net'), partners: 3, quorum: 2, feeds: new Map(), cacheDir: controlPlaneOptionsFromEnv().cacheDir });
+    if (net.local !== undefined) {
+      defences = await startDefences(net, join(dir, 'defences'));
+      watch = new MapWatch(defences);
+    }
   });
 
   after(async () => {
+    await watch?.stop();
+    await defences?.stop();
     await net?.stop();
   });
 
@@ -90,11 +151,23 @@ describe('a revocation started by an annotation at partner A', () => {
     const size = converged.sequencer!.treeSize;
     assert.ok(size >= 2, `the feodo snapshot admits at least two indicators, got ${size}`);
 
-    const target = (await objects(a)).find((t) => t.status?.phase === 'Approved');
-    assert.ok(target !== undefined, 'an Approved indicator at A');
+    const target = (await objects(a)).find((t) => t.status?.phase === 'Approved' && t.spec.type === 'ipv4');
+    assert.ok(target !== undefined, 'an Approved ipv4 indicator at A');
     const name = target.metadata.name;
     assert.ok(isIndicatorType(target.spec.type));
     const digest = indicatorDigest({ type: target.spec.type, value: target.spec.value });
+    const stixId = stixIndicatorId({ type: target.spec.type, value: target.spec.value });
+    Object.assign(revoked, { name, ip: target.spec.value, stixId, admitted: (await objects(a)).filter((t) => t.status?.phase === 'Approved') });
+    for (const d of defences?.partners ?? []) {
+      await until(`${d.party.id} serving and enforcing ${target.spec.value}`, 60_000, async () => {
+        const taxii = await d.taxiiObjects(stixId);
+        if (taxii.status !== 200 || taxii.objects.length !== 1) return `TAXII answered ${taxii.status} with ${taxii.objects.length} objects`;
+        if (taxii.objects[0]?.['revoked'] === true) return 'TAXII shows it revoked already';
+        if (await d.statusFrom(target.spec.value) !== 403) return 'HAProxy lets it through';
+        if (!(await d.ciliumCidrs()).has(`${target.spec.value}/32`)) return 'not in a CiliumCIDRGroup';
+        return { done: true };
+      });
+    }
     // Revoked right after admission: the revocation round opens up to a minute before it is
     // proposed (clock-skew allowance), yet A's own copy, which carries its ingest time, is revoked too.
     await annotate(a, name, { [REVOKE_REQUEST.request]: REASON });
@@ -111,6 +184,7 @@ describe('a revocation started by an annotation at partner A', () => {
       });
     }
     for (const p of [b, c]) await annotate(p, name, { [MANUAL_VOTE.vote]: 'approve' });
+    revoked.votedAt = Date.now();
 
     const done = await until('the revocation everywhere', 120_000, async () => {
       const v = await view();
@@ -142,5 +216,38 @@ describe('a revocation started by an annotation at partner A', () => {
 
     const results = await Promise.all([b, c].map(async (p) => (await object(p, name))?.metadata.annotations?.[MANUAL_VOTE.result] ?? ''));
     assert.equal(results.filter((r) => r === `approved: approve counted on the revocation; quorum reached (2 approve, 0 reject, 2 required), revoked at log index ${size}`).length, 1, results.join(' | '));
+  });
+
+  test('every partner defends with it: TAXII, HAProxy and Cilium follow the admission and the revocation within seconds', { skip: journeyTargetFromEnv().name !== 'local' && 'the kind target installs partners with serve off and no front door (local target only)' }, async () => {
+    assert.ok(defences !== undefined && watch !== undefined && revoked.ip !== undefined && revoked.stixId !== undefined && revoked.votedAt !== undefined, 'the revocation test ran first');
+    const ip = revoked.ip;
+    for (const d of defences.partners) {
+      await until(`${d.party.id} lifting the block on ${ip}`, 60_000, async () => {
+        const taxii = await d.taxiiObjects(revoked.stixId!);
+        if (taxii.objects[0]?.['revoked'] !== true) return `TAXII shows ${JSON.stringify(taxii.objects[0]?.['revoked'])} for revoked`;
+        if (await d.statusFrom(ip) !== 200) return 'HAProxy still refuses it';
+        if ((await d.ciliumCidrs()).has(`${ip}/32`)) return 'still in a CiliumCIDRGroup';
+        return { done: true };
+      });
+      const other = (revoked.admitted ?? []).find((t) => t.spec.type === 'ipv4' && t.spec.value !== ip);
+      if (other !== undefined) assert.equal(await d.statusFrom(other.spec.value), 403, `${d.party.id}: the other admitted addresses stay blocked`);
+    }
+    await watch.stop();
+    const admission: number[] = [];
+    for (const t of revoked.admitted ?? []) {
+      const at = quorumAt(t, net.quorum);
+      if (t.spec.type !== 'ipv4' || at === undefined) continue;
+      for (const d of defences.partners) {
+        const seen = watch.denied.get(d.party.id)?.get(t.spec.value);
+        if (seen !== undefined) admission.push(Math.max(0, seen - at));
+      }
+    }
+    const revocation = defences.partners.map((d) => (watch!.cleared.get(d.party.id)?.get(ip) ?? NaN) - revoked.votedAt!);
+    assert.ok(admission.length >= defences.partners.length, `admissions observed at the front doors: ${admission.length}`);
+    assert.ok(revocation.every((ms) => Number.isFinite(ms)), `the revocation was observed leaving every map: ${JSON.stringify(revocation)}`);
+    const figures = { admissionToEnforcement: { samples: admission.length, p95Ms: p95(admission), maxMs: Math.max(...admission) }, revocationToEnforcement: { samples: revocation.length, p95Ms: p95(revocation), maxMs: Math.max(...revocation) } };
+    process.stdout.write(`# journey enforcement latency ${JSON.stringify(figures)}\n`);
+    assert.ok(figures.admissionToEnforcement.p95Ms <= 30_000, `admission→enforcement p95 ${figures.admissionToEnforcement.p95Ms} ms (aim ≤ 30 s)`);
+    assert.ok(figures.revocationToEnforcement.p95Ms <= 30_000, `revocation→enforcement p95 ${figures.revocationToEnforcement.p95Ms} ms (aim ≤ 30 s)`);
   });
 });

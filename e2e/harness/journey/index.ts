@@ -11,6 +11,7 @@
 import type { Feed } from '../../../operator/src/api/types.ts';
 import type { NetworkView } from '../../../operator/src/dev/sandbox/convergence.ts';
 import type { KubeHttpClient } from '../../../operator/src/runtime/kube.ts';
+import type { TaxiiAccess } from '../../../operator/src/serve/sample.ts';
 
 /** One party of the journey network, whichever target runs it. */
 export interface JourneyParty {
@@ -44,6 +45,15 @@ export interface JourneyNetwork {
   startParty(party: JourneyParty): Promise<void>;
   /** Stops everything this harness started (the kind target leaves the clusters to run.sh). */
   stop(): Promise<void>;
+  /**
+   * Only on the local target (the kind target installs partners with serve off): each partner's
+   * `threatmesh serve` with its sample TLP:GREEN consumer, and its cluster's kubeconfig file, so a
+   * journey can run consumers and `threatmesh enforce` beside it.
+   */
+  readonly local?: {
+    taxii(party: JourneyParty): TaxiiAccess;
+    kubeconfig(party: JourneyParty): string;
+  };
 }
 
 /** Which clusters the journeys run against. */

@@ -41,6 +41,14 @@ export async function startLocalNetwork(opts: JourneyOptions): Promise<JourneyNe
         return res.text();
       },
       mongoUri: (p) => Promise.resolve(of(p).cluster.mongoUri ?? ''),
+      local: {
+        taxii: (p) => {
+          const t = of(p).serving?.taxii;
+          if (t === undefined) throw new Error(`${p.id} runs no threatmesh serve (the sequencer serves no TAXII)`);
+          return t;
+        },
+        kubeconfig: (p) => of(p).cluster.kubeconfigPath,
+      },
       stopParty: (p) => of(p).stop(),
       startParty: (p) => of(p).start(),
       stop: async () => {

@@ -42,7 +42,8 @@ export function operatorClusterRole(name = OPERATOR_NAME): Manifest {
       { apiGroups: [GROUP], resources: ['threatindicators'], verbs: ['create', 'delete'] },
       { apiGroups: [GROUP], resources: kinds.map((k) => `${k}/status`), verbs: ['get', 'update', 'patch'] },
       { apiGroups: [GROUP], resources: kinds.map((k) => `${k}/finalizers`), verbs: ['update'] },
-      { apiGroups: ['batch'], resources: ['jobs'], verbs: ['create', 'get', 'list', 'watch', 'delete'] },
+      // patch: a LogScan's Indexed Job gets its fair share as parallelism (controllers/logscanexec.ts).
+      { apiGroups: ['batch'], resources: ['jobs'], verbs: ['create', 'get', 'list', 'watch', 'patch', 'delete'] },
       { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
       // The ThreatReport controller keeps the latest report in a ConfigMap it owns (written by name; no ConfigMap is read or listed).
       { apiGroups: [''], resources: ['configmaps'], verbs: ['create', 'update', 'patch'] },

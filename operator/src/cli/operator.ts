@@ -1,6 +1,6 @@
 /**
- * `threatmesh operator`: runs the Feed, ThreatIndicator and PartnerNode controllers and the
- * ThreatIndicator admission webhook against KUBECONFIG (or --kubeconfig), or in-cluster config,
+ * `threatmesh operator`: runs the Feed, ThreatIndicator and PartnerNode controllers (with
+ * `--exchange` also ThreatReport and LogScan, cli/operatorscan.ts) and the ThreatIndicator admission webhook against KUBECONFIG (or --kubeconfig), or in-cluster config,
  * until SIGTERM/SIGINT, then stops gracefully (no new work, in-flight reconciles finish, the
  * leader Lease is released).
  */
@@ -24,11 +24,13 @@ import { formatDuration, parseDuration } from '../controllers/schedule.ts';
 import { OPERATOR_DEFAULTS } from '../controllers/defaults.ts';
 import { PARTNER_DEFAULTS } from '../exchange/partner/defaults.ts';
 import { clusterConfig, parseBind, untilSignal } from './flags.ts';
-import { checkExchangeFlags, exchangeRunnable, loadExchangeMaterial, type ExchangeFlags } from './exchangeflags.ts';
+import { checkExchangeFlags, exchangeRunnable, loadExchangeMaterial, type ExchangeFlags, type ExchangeMaterial } from './exchangeflags.ts';
 import { cidrList } from './ingest.ts';
+import { checkScanFlags, logScanExtras, SCAN_FLAG_DEFAULTS, type OperatorScanFlags, type OperatorScanSettings } from './operatorscan.ts';
+import type { AdmissionPolicy } from '../api/admission.ts';
 
 /** Parsed command-line options of `threatmesh operator` (the exchange flags are in exchangeflags.ts). */
-export interface OperatorFlags extends ExchangeFlags {
+export interface OperatorFlags extends ExchangeFlags, OperatorScanFlags {
   readonly kubeconfig?: string;
   readonly namespace?: string;
   readonly metricsBind: string;
@@ -89,6 +91,24 @@ function checkFlags(flags: OperatorFlags): void {
   parseDuration(flags.votingWindow);
 }
 
+interface ExtrasDeps {
+  readonly client: KubeClient;
+  readonly log: Logger;
+  readonly env: CliEnv;
+  readonly policy: AdmissionPolicy;
+  readonly namespace: string | undefined;
+  readonly onExchangeError: ((err: unknown) => void) | undefined;
+}
+
+// With --exchange: the partner exchange, the ThreatReport controller and the LogScan controller.
+function exchangeExtras(material: ExchangeMaterial, scan: OperatorScanSettings | undefined, d: ExtrasDeps): NonNullable<OperatorOptions['extras']> {
+  return (parts) => [
+    exchangeRunnable(material, { client: d.client, log: d.log, admission: d.policy, ...(d.onExchangeError ? { onError: d.onExchangeError } : {}) }, parts),
+    reportsRunnable(material.settings, { client: d.client, log: d.log }, parts),
+    ...(scan === undefined ? [] : logScanExtras(scan, material.settings, { client: d.client, logLevel: d.env.logLevel, ...(d.namespace ? { namespace: d.namespace } : {}) }, parts)),
+  ];
+}
+
 /**
  * Builds OperatorOptions from flags (flag errors first, before any connection); exported for
  * tests. `onExchangeError` hears a partner-partner exchange that failed to start.
@@ -106,6 +126,7 @@ export async function operatorOptions(flags: OperatorFlags, env: CliEnv, log: Lo
   const webhook = flags.webhookCert && flags.webhookKey
     ? { ...parseBind('--webhook-bind', flags.webhookBind), cert: await readFile(flags.webhookCert), key: await readFile(flags.webhookKey) }
     : undefined;
+  const scan = checkScanFlags(flags, env.kubeconfig, exchange !== undefined);
   const policy = { votingWindowMs: parseDuration(flags.votingWindow), ...(flags.quorum !== undefined ? { quorum: Number(flags.quorum) } : {}) };
   return {
     client,
@@ -118,7 +139,7 @@ export async function operatorOptions(flags: OperatorFlags, env: CliEnv, log: Lo
     ...(flags.namespace ? { namespace: flags.namespace } : {}),
     ...(webhook ? { webhook } : {}),
     ...(flags.leaderElect ? { leaderElection: { name: LEADER_LEASE_NAME, namespace: flags.leaderElectionNamespace ?? flags.namespace ?? OPERATOR_NAMESPACE, identity } } : {}),
-    ...(material ? { extras: (parts) => [exchangeRunnable(material, { client, log, admission: policy, ...(onExchangeError ? { onError: onExchangeError } : {}) }, parts), reportsRunnable(material.settings, { client, log }, parts)] } : {}),
+    ...(material ? { extras: exchangeExtras(material, scan, { client, log, env, policy, namespace: flags.namespace, onExchangeError }) } : {}),
   };
 }
 
@@ -126,7 +147,7 @@ export async function operatorOptions(flags: OperatorFlags, env: CliEnv, log: Lo
 /** Registers `threatmesh operator`. */
 export function registerOperator(program: Command, env: CliEnv, log: Logger): void {
   program.command('operator')
-    .description('run the ThreatMesh controllers (Feed, ThreatIndicator, PartnerNode) and the admission webhook against KUBECONFIG or in-cluster config')
+    .description('run the ThreatMesh controllers (Feed, ThreatIndicator, PartnerNode; with --exchange also ThreatReport and LogScan) and the admission webhook against KUBECONFIG or in-cluster config')
     .option('--kubeconfig <path>', 'kubeconfig file (default: $KUBECONFIG, else in-cluster service account)')
     .option('--namespace <ns>', 'watch only this namespace (default: all namespaces)')
     .option('--metrics-bind <host:port>', 'serve /metrics, /healthz and /readyz here', OPERATOR_DEFAULTS.metricsBind)
@@ -158,6 +179,8 @@ export function registerOperator(program: Command, env: CliEnv, log: Logger): vo
     .option('--sync-interval <duration>', `status, gossip, forwarding and voting period (default: ${formatDuration(PARTNER_DEFAULTS.syncIntervalMs)})`)
     .option('--voting-window <duration>', 'how long voting on a proposal stays open', formatDuration(OPERATOR_DEFAULTS.votingWindowMs))
     .option('--quorum <n>', 'approvals required (default ⌊2n/3⌋+1 of n voters)')
+    .option('--scan-mongodb-secret <name/key>', `with --exchange and --executor job: the Secret (in each LogScan namespace) and key holding the partner MongoDB URI for LogScan shard pods (default: ${SCAN_FLAG_DEFAULTS.mongodbSecret})`)
+    .option('--scan-capacity <n>', `with --exchange: LogScan shards running at once, shared fairly between scans (default: ${SCAN_FLAG_DEFAULTS.capacity})`)
     .action(async (flags: OperatorFlags) => {
       let exchangeFailed: (why: string) => void = () => undefined;
       const opts = await operatorOptions(flags, env, log, (err) => exchangeFailed(`partner exchange failed to start: ${err instanceof Error ? err.message : String(err)}`));

@@ -15,6 +15,8 @@ import { KubeHttpClient } from '../runtime/kube.ts';
 import { inClusterConfig, loadKubeconfig } from '../runtime/kubeconfig.ts';
 import { loadServeConfig, parseServeConfig, type ServeConfig } from '../serve/config.ts';
 import { startServeService, type ServeServiceOptions } from '../serve/service.ts';
+import { reportRoutes } from '../report/http.ts';
+import { PartnerData } from '../report/source.ts';
 import { isTlp, TLP_LEVELS } from '../serve/tlp.ts';
 import type { CliEnv } from './env.ts';
 import { PARTNER_DEFAULTS } from '../exchange/partner/defaults.ts';
@@ -121,6 +123,7 @@ async function run(flags: ServeFlags, env: CliEnv, log: Logger): Promise<void> {
     const signal = untilSignal();
     const running = await startServeService({
       ...plan.service, config: plan.config, db: mongo.db(plan.database), log,
+      routes: [{ api: 'report', prefixes: ['trends', 'reports'], handle: reportRoutes({ reader: new PartnerData(mongo.db(plan.database)), log }) }],
       proposing: kube !== undefined && plan.signer !== undefined ? { kube, namespace: plan.namespace, signer: plan.signer } : undefined,
     });
     log.info('stopping', { why: await signal });

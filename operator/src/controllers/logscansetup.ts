@@ -12,7 +12,6 @@ import type { Controller } from '../runtime/controller.ts';
 import type { Manager } from '../runtime/manager.ts';
 import type { RuntimeMetrics } from '../runtime/metrics.ts';
 import type { Context } from '../runtime/types.ts';
-import type { MongoScanStore } from '../store/sightings.ts';
 import { LogScanMetrics, LogScanReconciler, type LogScanControllerConfig, type LogScanDeps } from './logscan.ts';
 import type { ScanShardExecutor } from './logscanexec.ts';
 import { readyFalseOnTerminal } from './status.ts';
@@ -22,7 +21,7 @@ export interface LogScanSetup {
   readonly manager: Manager;
   readonly client: KubeClient;
   readonly context: Context;
-  readonly store: MongoScanStore;
+  readonly store: LogScanDeps['store'];
   readonly executor: ScanShardExecutor;
   readonly partnerId: string;
   readonly metrics?: RuntimeMetrics;

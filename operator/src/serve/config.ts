@@ -9,10 +9,13 @@ import { hash } from 'node:crypto';
 import { parse as parseYaml } from 'yaml';
 import { TLP_LEVELS, isTlp, tlpsUpTo, type Tlp } from './tlp.ts';
 
-/** What a consumer may do: `consumer` reads, `contributor` may also POST proposals. */
-export type ServeRole = 'consumer' | 'contributor';
+/**
+ * What a consumer may do: `consumer` reads, `contributor` may also POST proposals, `sighter` (a
+ * peer partner or an edge site) may POST signed sighting reports made under its own name.
+ */
+export type ServeRole = 'consumer' | 'contributor' | 'sighter';
 
-const ROLES: readonly ServeRole[] = ['consumer', 'contributor'];
+const ROLES: readonly ServeRole[] = ['consumer', 'contributor', 'sighter'];
 
 /** One authenticated party. */
 export interface Consumer {
@@ -21,6 +24,8 @@ export interface Consumer {
   /** The TLP levels it may receive (clear .. maxTlp). */
   readonly tlps: readonly Tlp[];
   readonly roles: ReadonlySet<ServeRole>;
+  /** A sighter's Ed25519 public key (32 raw bytes, base64): its reports must be signed by it and made under its name. */
+  readonly sightingKey?: string;
 }
 
 /** A token given by hash or by a file to hash. */
@@ -36,6 +41,7 @@ export interface ConsumerSpec {
   readonly roles: readonly ServeRole[];
   readonly tokens: readonly TokenSource[];
   readonly certificates: readonly CertificateMatch[];
+  readonly sightingKey?: string;
 }
 
 /** The validated file, token files not read yet. */
@@ -131,7 +137,7 @@ function certificate(v: unknown, field: string): CertificateMatch {
 
 function consumerSpec(v: unknown, field: string): ConsumerSpec {
   const o = obj(v, field);
-  only(o, field, ['name', 'maxTlp', 'roles', 'tokens', 'certificates']);
+  only(o, field, ['name', 'maxTlp', 'roles', 'tokens', 'certificates', 'sightingKey']);
   const name = o['name'];
   if (typeof name !== 'string' || !NAME.test(name)) throw new ServeConfigError(`${field}.name`, 'must be a lower-case name of letters, digits, ".", "_" or "-" (at most 63 characters)');
   if (!isTlp(o['maxTlp'])) throw new ServeConfigError(`${field}.maxTlp`, `must be one of ${TLP_LEVELS.join(', ')}`);
@@ -142,7 +148,10 @@ function consumerSpec(v: unknown, field: string): ConsumerSpec {
   const tokens = list(o['tokens'], `${field}.tokens`).map((t, i) => tokenSource(t, `${field}.tokens[${i}]`));
   const certificates = list(o['certificates'], `${field}.certificates`).map((c, i) => certificate(c, `${field}.certificates[${i}]`));
   if (tokens.length + certificates.length === 0) throw new ServeConfigError(field, `consumer ${name} has no tokens and no certificates, so nobody can authenticate as it`);
-  return { name, maxTlp: o['maxTlp'], roles, tokens, certificates };
+  const key = o['sightingKey'];
+  if (roles.includes('sighter') !== (key !== undefined)) throw new ServeConfigError(`${field}.sightingKey`, 'a sighter needs sightingKey (its Ed25519 public key, base64 of the 32 raw bytes: the publicKey of its PartnerNode or `threatmesh keys generate`), and only a sighter has one');
+  if (key !== undefined && (typeof key !== 'string' || Buffer.from(key, 'base64').length !== 32 || !/^[A-Za-z0-9+/]{43}=$/.test(key))) throw new ServeConfigError(`${field}.sightingKey`, 'must be base64 of a 32-byte Ed25519 public key');
+  return { name, maxTlp: o['maxTlp'], roles, tokens, certificates, ...(typeof key === 'string' ? { sightingKey: key } : {}) };
 }
 
 /** Validates a parsed configuration document. */
@@ -191,7 +200,7 @@ export async function loadServeConfig(spec: ServeConfigSpec, readText: (path: st
   const bySubject = new Map<string, Consumer>();
   const consumers: Consumer[] = [];
   for (const [i, s] of spec.consumers.entries()) {
-    const c: Consumer = { name: s.name, maxTlp: s.maxTlp, tlps: tlpsUpTo(s.maxTlp), roles: new Set(s.roles) };
+    const c: Consumer = { name: s.name, maxTlp: s.maxTlp, tlps: tlpsUpTo(s.maxTlp), roles: new Set(s.roles), ...(s.sightingKey !== undefined ? { sightingKey: s.sightingKey } : {}) };
     consumers.push(c);
     for (const [j, t] of s.tokens.entries()) {
       const field = `consumers[${i}].tokens[${j}]`;

@@ -6,7 +6,7 @@
  * beyond it, without reading the rest). Request counts and latencies are Prometheus metrics.
  */
 import { createServer, type Server } from 'node:https';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { Counter, Histogram, type Registry } from 'prom-client';
@@ -16,6 +16,9 @@ import type { ServeConfig } from './config.ts';
 import { handleExport, type ExportDeps } from './exports.ts';
 import { taxiiError, type Reply, type ServeRequest } from './http.ts';
 import { handleTaxii, type Caller, type TaxiiDeps } from './taxii.ts';
+import type { AuditLog } from './audit.ts';
+import { handleSightings, type SightingsDeps } from './sightings.ts';
+import type { Tlp } from './tlp.ts';
 
 /** Metrics of the server, on the given registry. */
 export class ServeMetrics {
@@ -39,9 +42,37 @@ export interface ServeServerOptions {
   readonly port: number;
   readonly metrics: ServeMetrics;
   readonly log: Logger;
+  /** Other APIs on the same port (the reports' `/trends` and `/reports`), tried in order after authentication. @default none */
+  readonly routes?: readonly MountedRoutes[] | undefined;
+  /** Where reads through `routes` are audited (TAXII and exports audit themselves). @default none */
+  readonly audit?: AuditLog | undefined;
+  /** The sightings API (`/sightings/v1/`, serve/sightings.ts). @default not served */
+  readonly sightings?: SightingsDeps | undefined;
+}
+
+/** Who a mounted API is answering: the authenticated consumer's name and the highest TLP it may read. */
+export interface MountedCaller {
+  readonly id: string;
+  readonly maxTlp: Tlp;
+}
+
+/**
+ * Another API mounted on the partner's HTTPS server, e.g. report/http.ts reportRoutes: answers
+ * its own paths (resolving true) and resolves false for every other one. It runs only after the
+ * caller authenticated, and it must cut every answer to `caller.maxTlp`.
+ */
+export interface MountedRoutes {
+  /** API label of metrics and audit events. */
+  readonly api: 'report';
+  /** The first path segments it owns (`trends`, `reports`). */
+  readonly prefixes: readonly string[];
+  readonly handle: (req: IncomingMessage, res: ServerResponse, caller: MountedCaller) => Promise<boolean>;
 }
 
 class TooLarge extends Error {}
+
+/** The metrics label of each API by its first path segment. */
+const API_OF: Readonly<Record<string, string>> = { exports: 'export', taxii2: 'taxii', api: 'taxii', sightings: 'sightings' };
 
 function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -86,6 +117,31 @@ function segmentsOf(pathname: string): string[] | undefined {
   }
 }
 
+/** The part of a ServerResponse a mounted API uses (setHeader, writeHead, end), held until the read is audited. */
+class CapturedResponse {
+  statusCode = 200;
+  readonly headers: OutgoingHttpHeaders = {};
+  body: Buffer | undefined;
+  headersSent = false;
+
+  setHeader(name: string, value: string | number | string[]): this {
+    this.headers[name.toLowerCase()] = value;
+    return this;
+  }
+
+  writeHead(status: number, headers?: OutgoingHttpHeaders): this {
+    this.statusCode = status;
+    for (const [k, v] of Object.entries(headers ?? {})) if (v !== undefined) this.setHeader(k, v);
+    this.headersSent = true;
+    return this;
+  }
+
+  end(body?: string | Buffer): this {
+    if (body !== undefined) this.body = Buffer.isBuffer(body) ? body : Buffer.from(body);
+    return this;
+  }
+}
+
 /** The running server. */
 export class ServeServer {
   readonly #o: ServeServerOptions;
@@ -122,7 +178,13 @@ export class ServeServer {
     const started = performance.now();
     const url = new URL(req.url ?? '/', 'https://localhost');
     const segments = segmentsOf(url.pathname);
-    const api = segments?.[0] === 'exports' ? 'export' : segments?.[0] === 'taxii2' || segments?.[0] === 'api' ? 'taxii' : 'other';
+    const mounted = this.#o.routes?.find((r) => r.prefixes.includes(segments?.[0] ?? ''));
+    const api = API_OF[segments?.[0] ?? ''] ?? mounted?.api ?? 'other';
+    if (mounted !== undefined && await this.#mounted(mounted, req, res, url)) {
+      this.#o.metrics.requests.inc({ api, status: String(res.statusCode) });
+      this.#o.metrics.seconds.observe({ api }, (performance.now() - started) / 1000);
+      return;
+    }
     let reply: Reply;
     try {
       reply = await this.#reply(req, url, segments);
@@ -133,6 +195,25 @@ export class ServeServer {
     this.#o.metrics.requests.inc({ api, status: String(reply.status) });
     this.#o.metrics.seconds.observe({ api }, (performance.now() - started) / 1000);
     res.writeHead(reply.status, reply.headers).end(reply.body);
+  }
+
+  // A mounted API answers into a buffer; the read is audited before the reply leaves (an audit
+  // failure is a 500 without the data, as for TAXII and exports).
+  async #mounted(r: MountedRoutes, req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> {
+    const auth = authenticate(this.#o.config, credentials(req));
+    if (!auth.ok) return false;
+    const captured = new CapturedResponse();
+    if (!await r.handle(req, captured as unknown as ServerResponse, { id: auth.consumer.name, maxTlp: auth.consumer.maxTlp })) return false;
+    try {
+      await this.#o.audit?.record({ at: new Date(), identity: auth.consumer.name, via: auth.via, api: r.api, action: req.method ?? 'GET', resource: url.pathname, count: captured.statusCode < 300 ? 1 : 0, status: captured.statusCode });
+    } catch (err) {
+      this.#o.log.error('audit write failed; the read is refused', { path: url.pathname, err });
+      const e = taxiiError(500, 'the server failed to answer; it is logged, try again later');
+      res.writeHead(e.status, e.headers).end(e.body);
+      return true;
+    }
+    res.writeHead(captured.statusCode, captured.headers).end(captured.body);
+    return true;
   }
 
   async #reply(req: IncomingMessage, url: URL, segments: string[] | undefined): Promise<Reply> {
@@ -151,6 +232,7 @@ export class ServeServer {
     }
     const request: ServeRequest = { method: req.method ?? 'GET', segments, query: url.searchParams, headers: req.headers as Record<string, string | undefined>, ...(body !== undefined ? { body } : {}) };
     if (segments[0] === 'exports') return handleExport(this.#o.exports, caller, request);
+    if (segments[0] === 'sightings' && this.#o.sightings !== undefined) return handleSightings(this.#o.sightings, caller, request);
     return handleTaxii(this.#o.taxii, caller, request);
   }
 }

@@ -19,7 +19,10 @@ import type { ServeConfig } from './config.ts';
 import { runExportDir } from './exportdir.ts';
 import type { ExportDeps } from './exports.ts';
 import { TaxiiProposer } from './post.ts';
-import { ServeMetrics, ServeServer } from './server.ts';
+import { ServeMetrics, ServeServer, type MountedRoutes } from './server.ts';
+import { MongoReceivedSightings } from '../store/receivedsightings.ts';
+import { ReplicaReader } from '../store/replicaread.ts';
+import { INDICATORS } from '../store/indicators.ts';
 import type { TaxiiDeps } from './taxii.ts';
 import { tlpsUpTo, type Tlp } from './tlp.ts';
 
@@ -38,6 +41,8 @@ export interface ServeServiceOptions {
   readonly exportDir?: { readonly dir: string; readonly maxTlp: Tlp; readonly intervalMs: number } | undefined;
   readonly log: Logger;
   readonly now?: () => Date;
+  /** Other APIs on the same port, e.g. the reports (cli/serve.ts mounts report/http.ts). @default none */
+  readonly routes?: readonly MountedRoutes[] | undefined;
 }
 
 /** A running server. */
@@ -61,8 +66,14 @@ export async function startServeService(o: ServeServiceOptions): Promise<Running
   });
   const taxii: TaxiiDeps = { config: o.config, reader, catalog: new CollectionCatalog({ reader }), audit, statuses, now, ...(proposals !== undefined ? { proposals } : {}) };
   const exportDeps: ExportDeps = { reader, audit, partnerId: o.partnerId, now };
+  const replica = new ReplicaReader(o.db);
+  const indicators = o.db.collection<{ _id: string }>(INDICATORS);
+  const sightings = {
+    partnerId: o.partnerId, audit, now, store: await MongoReceivedSightings.open(o.db), active: (at: Date) => replica.active(at),
+    known: async (digests: readonly string[]) => new Set((await indicators.find({ _id: { $in: [...digests] } }, { projection: { _id: 1 } }).toArray()).map((d) => d._id)),
+  };
   const runtime = new RuntimeMetrics();
-  const server = new ServeServer({ config: o.config, taxii, exports: exportDeps, tls: o.tls, host: o.listen.host, port: o.listen.port, metrics: new ServeMetrics(runtime.registry), log: o.log });
+  const server = new ServeServer({ config: o.config, taxii, exports: exportDeps, tls: o.tls, host: o.listen.host, port: o.listen.port, metrics: new ServeMetrics(runtime.registry), log: o.log, routes: o.routes, audit, sightings });
   const port = await server.start();
   const health = new HealthServer({ metrics: runtime, log: o.log, host: o.metricsBind.host, port: o.metricsBind.port, readyChecks: [{ name: 'serving', check: () => true }] });
   let metricsPort: number;

@@ -12,7 +12,8 @@ export interface AuditEvent {
   readonly identity: string;
   /** How it authenticated. */
   readonly via: 'token' | 'certificate';
-  readonly api: 'taxii' | 'export';
+  /** Which API: TAXII, the exports, the reports mounted on the same server (`/trends`, `/reports`), or sightings (`/sightings/v1/`). */
+  readonly api: 'taxii' | 'export' | 'report' | 'sightings';
   /** What was read: `objects`, `manifest`, `collections`…, or the export's name. */
   readonly action: string;
   /** Collection alias, object id or export file; empty when none. */

@@ -14,6 +14,8 @@ export interface ActiveIndicator {
   readonly digest: string;
   /** meta.validUntil, when the proposer set one. */
   readonly validUntil?: string | undefined;
+  /** meta.tlp as signed (absent: TLP:CLEAR). */
+  readonly tlp?: string | undefined;
 }
 
 /** What identifies the content of the replica. */
@@ -46,11 +48,11 @@ export class ReplicaReader {
 
   /** Every active indicator not expired at `now` (validUntil after now, or none). */
   async *active(now: Date): AsyncGenerator<ActiveIndicator> {
-    const cursor = this.#col.find({ state: 'active' }, { projection: { _id: 0, type: 1, value: 1, digest: 1, 'meta.validUntil': 1 }, batchSize: 10_000 });
+    const cursor = this.#col.find({ state: 'active' }, { projection: { _id: 0, type: 1, value: 1, digest: 1, 'meta.validUntil': 1, 'meta.tlp': 1 }, batchSize: 10_000 });
     for await (const r of cursor) {
       const until = r.meta?.validUntil;
       if (until !== undefined && Date.parse(until) <= now.getTime()) continue;
-      yield { type: r.type, value: r.value, digest: r.digest, validUntil: until };
+      yield { type: r.type, value: r.value, digest: r.digest, validUntil: until, tlp: r.meta?.tlp };
     }
   }
 }

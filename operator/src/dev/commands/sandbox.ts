@@ -18,6 +18,7 @@ import { convergedSummary, notConverged, renderNetwork, type NetworkView } from 
 import { startFeedServer } from '../sandbox/feedserver.ts';
 import { NETWORK_NAMESPACE, startNetwork, type Network } from '../sandbox/network.ts';
 import type { CliEnv } from '../../cli/env.ts';
+import type { TaxiiAccess } from '../../serve/sample.ts';
 import { StopSignal } from './stopsignal.ts';
 
 /** Bundled snapshots (operator/src/feeds/fixtures) of the presets that have one. */
@@ -109,13 +110,31 @@ interface Out {
   done(v: NetworkView): void;
 }
 
-function output(env: CliEnv, json: boolean, started: number): Out {
+/** What every JSON line that lists partners adds to each: its database and its TAXII server with the sample consumer. */
+export interface PartnerAccess {
+  readonly mongodbUri: string | null;
+  readonly taxii: TaxiiAccess | null;
+}
+
+/** The access fields of `net`'s partners, by partner name. */
+export function partnerAccess(net: Pick<Network, 'partners'>): Map<string, PartnerAccess> {
+  return new Map(net.partners.map((p) => [p.id, { mongodbUri: p.cluster.mongoUri ?? null, taxii: p.serving?.taxii ?? null }]));
+}
+
+function withAccess<T extends { readonly name: string }>(partners: readonly T[], access: ReadonlyMap<string, PartnerAccess>): Array<T & Partial<PartnerAccess>> {
+  return partners.map((p) => ({ ...p, ...access.get(p.name) }));
+}
+
+function output(env: CliEnv, json: boolean, started: number, access: ReadonlyMap<string, PartnerAccess>): Out {
   const w = (o: Record<string, unknown>): void => void env.stdout.write(JSON.stringify({ ...o, elapsedMs: Date.now() - started }) + '\n');
   if (json) {
     return {
       step: (message, data) => w({ event: 'step', message, ...data }),
-      view: (v, waiting) => w({ event: 'network', sequencer: v.sequencer ?? null, partners: v.partners, feedDone: v.feedDone, waitingFor: waiting }),
-      done: (v) => void env.stdout.write(JSON.stringify(convergedSummary(v)) + '\n'),
+      view: (v, waiting) => w({ event: 'network', sequencer: v.sequencer ?? null, partners: withAccess(v.partners, access), feedDone: v.feedDone, waitingFor: waiting }),
+      done: (v) => {
+        const summary = convergedSummary(v);
+        env.stdout.write(JSON.stringify(summary === undefined ? summary : { ...summary, partners: withAccess(summary.partners, access) }) + '\n');
+      },
     };
   }
   return {
@@ -178,7 +197,8 @@ async function watch({ net, out, flags, stop, deadline, log }: Watch): Promise<n
 
 async function sandbox(flags: SandboxFlags, env: CliEnv, log: Logger, stop: StopSignal, cleanups: Array<() => Promise<void>>): Promise<number> {
   const started = Date.now();
-  const out = output(env, flags.json, started);
+  const reach = new Map<string, PartnerAccess>();
+  const out = output(env, flags.json, started, reach);
   const plan = feedPlan(flags);
   if (plan.path !== undefined) await access(plan.path).catch(() => { throw new Error(`--source ${plan.path}: no such readable file`); });
   const dir = resolve(flags.dir);
@@ -197,11 +217,15 @@ async function sandbox(flags: SandboxFlags, env: CliEnv, log: Logger, stop: Stop
     progress: (message, data) => out.step(message, data),
   });
   cleanups.push(() => net.stop());
+  for (const [name, a] of partnerAccess(net)) reach.set(name, a);
   out.step(`network up: sequencer on 127.0.0.1:${net.sequencer.exchangePort}, partners ${net.partners.map((p) => `${p.id} (kubeconfig ${p.cluster.kubeconfigPath})`).join(', ')}; quorum ${net.quorum}`, {
     sequencer: { port: net.sequencer.exchangePort, kubeconfig: net.sequencer.cluster.kubeconfigPath, log: net.sequencer.logPath },
-    partners: net.partners.map((p) => ({ name: p.id, kubeconfig: p.cluster.kubeconfigPath, mongoUri: p.cluster.mongoUri ?? null, log: p.logPath })),
+    partners: withAccess(net.partners.map((p) => ({ name: p.id, kubeconfig: p.cluster.kubeconfigPath, mongoUri: p.cluster.mongoUri ?? null, log: p.logPath })), reach),
     quorum: net.quorum,
   });
+  if (!flags.json) {
+    for (const [name, a] of reach) if (a.taxii !== null) out.step(`${name} TAXII 2.1: ${a.taxii.url} (TLP:GREEN consumer, Authorization: Bearer ${a.taxii.token}; CA ${a.taxii.ca})`);
+  }
   if (stop.aborted) return 130;
 
   const feeds = await startFeedServer(plan.path !== undefined ? new Map([[plan.servedName, plan.path]]) : new Map());
@@ -223,7 +247,7 @@ export function registerSandbox(program: Command, env: CliEnv, log: Logger): voi
     .option('--quorum <n>', 'approvals required (default ⌊2n/3⌋+1 of the n partners)', positiveInt)
     .option('--dir <dir>', 'state directory: clusters, databases, keys, certificates, logs', '.controlplane/network')
     .option('--fresh', 'wipe --dir first: new clusters, databases, keys and certificates', false)
-    .option('--json', 'print progress as JSON lines; with --until-converged the last line is {"partners":[{"name","treeSize","rootHash","indicators"}],"sequencer":{…}}', false)
+    .option('--json', 'print progress as JSON lines; with --until-converged the last line is {"partners":[{"name","treeSize","rootHash","indicators","mongodbUri","taxii":{"url","token","ca"}}],"sequencer":{…}}; every line listing partners carries mongodbUri and taxii (a TLP:GREEN sample consumer)', false)
     .option('--until-converged', 'exit 0 once every partner holds the sequencer\'s log (non-zero after --timeout)', false)
     .option('--timeout <seconds>', 'deadline for the network to start and, with --until-converged, to converge', positiveInt, 300)
     .addHelpText('after', '\nExamples:\n  threatmesh sandbox                                   # 3 partners, the bundled sample, until Ctrl-C\n  threatmesh sandbox --partners 3 --json --until-converged\n  threatmesh sandbox --preset feodo                    # a bundled snapshot of a public feed\n  threatmesh sandbox --source ./iocs.txt --format lines\n')

@@ -26,6 +26,7 @@ import type { NetworkView, PartnerView, SequencerView } from './convergence.ts';
 import { readManifestDir } from './manifests.ts';
 import { loadOrCreatePartners, type LocalPartner } from './partners.ts';
 import { LocalCa, readTlsMaterial, type PartyFiles } from './pki.ts';
+import { provisionSampleConsumer, taxiiAccess, type TaxiiAccess } from '../../serve/sample.ts';
 
 /** Namespace of the network's PartnerNodes, Feeds and replicated ThreatIndicators in every cluster. */
 export const NETWORK_NAMESPACE = 'threatmesh';
@@ -70,11 +71,23 @@ export interface Member {
   readonly exchangePort: number;
   /** Log file of the process. */
   readonly logPath: string;
+  /** A partner's HTTPS server (`threatmesh serve`: TAXII 2.1, exports, reports) and its sample TLP:GREEN consumer. */
+  readonly serving?: Serving;
   running(): boolean;
   /** Starts the process and waits until /readyz answers 200 (no-op when running). */
   start(): Promise<void>;
   /** Stops the process (SIGTERM, SIGKILL after `graceMs`); the cluster keeps running. */
   stop(graceMs?: number): Promise<void>;
+}
+
+/** A partner's `threatmesh serve` process and how a TAXII client reaches it. */
+export interface Serving {
+  /** The process; its metrics port answers /readyz. */
+  readonly process: Pick<Member, 'logPath' | 'metricsPort' | 'running' | 'start' | 'stop'>;
+  /** HTTPS port of TAXII, exports and reports. */
+  readonly port: number;
+  /** Discovery URL, the sample consumer's bearer token and the CA file of the server certificate. */
+  readonly taxii: TaxiiAccess;
 }
 
 /** A started network. */
@@ -148,6 +161,7 @@ interface MemberPlan {
   readonly metricsPort: number;
   readonly exchangePort: number;
   readonly args: readonly string[];
+  readonly serving?: Serving;
 }
 
 function member(o: NetworkOptions, plan: MemberPlan): Member {
@@ -156,7 +170,7 @@ function member(o: NetworkOptions, plan: MemberPlan): Member {
   const running = (): boolean => proc !== undefined && proc.exitStatus() === undefined;
   return {
     id: plan.id, cluster: plan.cluster, client: plan.client, keyPath: plan.key.keyPath, tls: plan.tls,
-    metricsPort: plan.metricsPort, exchangePort: plan.exchangePort, logPath, running,
+    metricsPort: plan.metricsPort, exchangePort: plan.exchangePort, logPath, running, ...(plan.serving ? { serving: plan.serving } : {}),
     start: async () => {
       if (running()) return;
       proc = await launch({ name: plan.id, command: o.cli.node, args: [o.cli.main, '--exit-on-stdin-eof', ...plan.args], logPath });
@@ -166,6 +180,21 @@ function member(o: NetworkOptions, plan: MemberPlan): Member {
       await proc?.stop(graceMs);
     },
   };
+}
+
+// A partner's `threatmesh serve`: its sample GREEN consumer, its own certificate (SAN 127.0.0.1),
+// the replica's database, and its cluster for contributors' proposals.
+async function servingOf(o: NetworkOptions, p: MemberPlan, caPath: string): Promise<Serving> {
+  const consumer = await provisionSampleConsumer(join(o.dir, 'serve', p.id));
+  const [port, metricsPort] = [await freePort(), await freePort()];
+  const process = member(o, {
+    ...p, id: `${p.id}-serve`, metricsPort, args: [
+      'serve', '--partner-id', p.id, '--config', consumer.configPath, '--tls-cert', p.tls.certPath, '--tls-key', p.tls.keyPath,
+      '--mongodb-uri', p.cluster.mongoUri ?? '', '--listen', `127.0.0.1:${port}`, '--metrics-bind', `127.0.0.1:${metricsPort}`,
+      '--signing-key', p.key.keyPath, '--kubeconfig', p.cluster.kubeconfigPath, '--namespace', NETWORK_NAMESPACE,
+    ],
+  });
+  return { process, port, taxii: taxiiAccess('127.0.0.1', port, consumer, caPath) };
 }
 
 function tlsArgs(f: PartyFiles): string[] {
@@ -222,10 +251,11 @@ export async function startNetwork(o: NetworkOptions): Promise<Network> {
       '--partner-id', SEQUENCER_ID, '--signing-key', keys[0]!.keyPath, ...tlsArgs(certs[0]), '--mongodb-uri', clusters[0]!.mongoUri ?? '',
       '--quorum', String(quorum), '--metrics-bind', `127.0.0.1:${ports[0]!.metrics}`, '--leader-elect', '--identity', SEQUENCER_ID,
     ]));
+    const servings = await Promise.all(ids.map((_id, k) => servingOf(o, plan(k + 1, []), ca.caPath)));
     const partners = ids.map((id, k) => {
       const i = k + 1;
       const c = clusters[i]!;
-      return member(o, plan(i, [
+      return member(o, { serving: servings[k]!, ...plan(i, [
         'operator', '--kubeconfig', c.kubeconfigPath, '--namespace', NETWORK_NAMESPACE, '--metrics-bind', `127.0.0.1:${ports[i]!.metrics}`,
         '--webhook-bind', `127.0.0.1:${ports[i]!.webhook}`, '--webhook-cert', certs[i]!.certPath, '--webhook-key', certs[i]!.keyPath,
         '--executor', 'inprocess', '--leader-elect', '--identity', id, '--partner-id', id, '--signing-key', keys[i]!.keyPath,
@@ -233,9 +263,10 @@ export async function startNetwork(o: NetworkOptions): Promise<Network> {
         '--allow-internal-feeds', '127.0.0.1/32',
         '--quorum', String(quorum), '--exchange', '--exchange-namespace', NETWORK_NAMESPACE, ...tlsArgs(certs[i]!), '--mongodb-uri', c.mongoUri ?? '',
         '--gossip-bind', `127.0.0.1:${ports[i]!.exchange}`, '--sync-interval', o.syncInterval ?? '1s',
-      ]));
+      ]) });
     });
     cleanups.push(async () => {
+      await Promise.all(servings.map((sv) => sv.process.stop()));
       await Promise.all(partners.map((p) => p.stop()));
       await seq.stop();
     });
@@ -243,6 +274,8 @@ export async function startNetwork(o: NetworkOptions): Promise<Network> {
     await seq.start();
     o.progress(`starting ${ids.length} partner operators`, { logs: partners.map((p) => p.logPath) });
     await Promise.all(partners.map((p) => p.start()));
+    o.progress(`starting ${ids.length} partner HTTPS servers (TAXII 2.1, exports, reports)`, { logs: servings.map((sv) => sv.process.logPath) });
+    await Promise.all(servings.map((sv) => sv.process.start()));
     // As installed, every ThreatIndicator write in a partner's cluster passes its operator's admission webhook.
     const caBundle = Buffer.from(await readFile(ca.caPath)).toString('base64');
     await Promise.all(partners.map((p, k) => applyManifests(p.client, [webhookConfiguration({ url: `https://127.0.0.1:${ports[k + 1]!.webhook}${WEBHOOK_PATH}` }, caBundle) as unknown as KubeObject], FIELD_MANAGER)));
