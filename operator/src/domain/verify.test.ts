@@ -7,7 +7,7 @@ import { signVote, type Vote, type Voter } from './quorum.ts';
 import { SigningKey } from './signature.ts';
 import { signLogHead, type SignedTreeHead } from './treehead.ts';
 import { entryLeafData, entryLeafHash, parseIndicatorJson, signProposal, voteSubject, type EntryKind, type IndexedEntry, type IndicatorMeta } from './entry.ts';
-import { MAX_HEAD_AGE_MS, checkConsistency, checkEntry, checkPeerHead, checkTreeHead, headFreshness, type TrustAnchors } from './verify.ts';
+import { MAX_HEAD_AGE_MS, checkConsistency, checkEntry, checkHistory, checkPeerHead, checkTreeHead, headFreshness, type IndicatorHistory, type TrustAnchors } from './verify.ts';
 
 const NOW = new Date('2026-03-01T12:00:00Z');
 const WINDOW = { opensAt: '2026-03-01T11:59:00Z', closesAt: '2026-03-01T13:00:00Z' };
@@ -198,4 +198,26 @@ describe('headFreshness (the heartbeat a partner checks)', () => {
   test('an unparseable timestamp is treated as dated ahead (never fresh)', () => {
     assert.equal(headFreshness({ ...at(0), timestamp: 'soon' }, now).status, 'future');
   });
+});
+
+describe('checkHistory (per-indicator order at the partner)', () => {
+  const anchors: TrustAnchors = { sequencerKey: SigningKey.generate().publicKey, partners: [] };
+  const window = (opensAt: string) => ({ opensAt, closesAt: '2026-12-09T00:00:00.000Z' });
+  const entry = (index: number, kind: EntryKind, opensAt = '2026-12-02T00:00:00.000Z'): IndexedEntry => ({ index, kind, indicator: { type: 'domain', value: 'h.example' }, proposerId: 'p', proposalSignature: 's', window: window(opensAt), votes: [] });
+  const added: IndicatorHistory = { kind: 'add', index: 5, window: window('2026-12-02T00:00:00.000Z') };
+  const revoked: IndicatorHistory = { kind: 'revoke', index: 7, window: window('2026-12-03T00:00:00.000Z'), readmitFloorMs: Date.parse('2026-12-03T01:00:00.000Z') };
+  const rows: Array<[string, IndexedEntry, IndicatorHistory | undefined, boolean]> = [
+    ['a first ADD', entry(5, 'add'), undefined, true],
+    ['an ADD of an active indicator at a later index (a replay)', entry(9, 'add'), added, false],
+    ['the ADD already applied, verified again after a lost cursor', entry(5, 'add'), added, true],
+    ['an older entry, verified again after a lost cursor', entry(2, 'add'), revoked, true],
+    ['a REVOKE of an active indicator', entry(7, 'revoke', '2026-12-03T00:00:00.000Z'), added, true],
+    ['a REVOKE of an indicator never admitted', entry(7, 'revoke'), undefined, false],
+    ['a REVOKE of an earlier admission (its round opened before the admission\'s)', entry(8, 'revoke', '2026-12-01T00:00:00.000Z'), added, false],
+    ['a re-admission opening after the revocation\'s last vote', entry(9, 'add', '2026-12-03T02:00:00.000Z'), revoked, true],
+    ['a re-admission opening before it (the first admission\'s votes)', entry(9, 'add', '2026-12-02T00:00:00.000Z'), revoked, false],
+  ];
+  for (const [name, e, last, ok] of rows) {
+    test(`${name} → ${ok ? 'accepted' : 'replayed-entry'}`, () => assert.equal(checkHistory(anchors, e, last)?.reason, ok ? undefined : 'replayed-entry'));
+  }
 });

@@ -98,6 +98,9 @@ export function checkWindow(anchors: TrustAnchors, entry: IndexedEntry, previous
  * never appends anything else.
  */
 export function checkHistory(anchors: TrustAnchors, entry: IndexedEntry, last: IndicatorHistory | undefined): Violation | undefined {
+  // Applied already (the partner stopped after writing records but before saving its cursor): a
+  // replay sits at a later index of the verified log, never at or before what was applied.
+  if (last !== undefined && last.index >= entry.index) return undefined;
   const what = `entry ${entry.index} (${entry.kind} of ${entry.indicator.type} ${JSON.stringify(entry.indicator.value)})`;
   const problem = entry.kind === 'add' ? addProblem(entry, last) : revokeProblem(anchors, entry, last);
   return problem === undefined ? undefined : { index: entry.index, reason: 'replayed-entry', message: `${what}: ${problem}` };

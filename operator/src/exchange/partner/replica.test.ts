@@ -9,7 +9,7 @@ import { SigningKey } from '../../domain/signature.ts';
 import type { SignedTreeHead } from '../../domain/treehead.ts';
 import type { EntrySink, VerifiedEntry } from '../../domain/stores.ts';
 import { createLogger } from '../../log.ts';
-import { MemoryCursorStore, MemoryLogStore } from '../../store/memory.ts';
+import { MemoryCursorStore, MemoryIndicatorStore, MemoryLogStore } from '../../store/memory.ts';
 import type { WireEntryResult } from '../protocol/wire.ts';
 import { Sequencer } from '../sequencer/sequencer.ts';
 import { PartnerReplica, ReplicationHalted, type LogSource } from './replica.ts';
@@ -71,6 +71,16 @@ describe('PartnerReplica (memory stores)', () => {
     await admit(seq, 'late.example');
     assert.equal((await replica.sync()).applied, 1);
     assert.deepEqual((await replica.cursor()).nextIndex, 6);
+  });
+
+  test('a partner that stopped after writing its records but before saving its cursor verifies those entries again without calling them replays', async () => {
+    const { seq, key } = await sequencerWith(4);
+    const records = new MemoryIndicatorStore();
+    const make = (cursors: MemoryCursorStore) => new PartnerReplica({ sourceId: 'sequencer:seq', source: sourceOf(seq), sink: records, history: records, cursors, anchors: { sequencerKey: key.publicKey, partners, quorum: 2 }, now, log: quiet, checkpointEvery: 2 });
+    assert.equal((await make(new MemoryCursorStore()).sync()).applied, 4);
+    // The cursor was lost (crash before the checkpoint): the records already hold every entry.
+    const again = await make(new MemoryCursorStore()).sync();
+    assert.deepEqual([again.applied, again.treeSize], [4, 4]);
   });
 
   const attacks: ReadonlyArray<[string, (seq: Sequencer, key: SigningKey) => { source: LogSource; anchor: SigningKey }, string]> = [
