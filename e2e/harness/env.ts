@@ -39,3 +39,8 @@ export function journeyTargetFromEnv(): JourneyTarget {
   if (image === '' || feedHost === '') throw new Error('the kind target needs THREATMESH_E2E_IMAGE (repository:tag loaded into the clusters) and THREATMESH_E2E_FEED_HOST (an address of this machine the pods reach); e2e/kind/run.sh sets them');
   return { name: 'kind', kubeconfigs: new Map(pairs), image, feedHost, helm: process.env['THREATMESH_E2E_HELM'] || undefined };
 }
+
+/** THREATMESH_E2E_KEEP=1 keeps a journey's folder (clusters, logs) after the run, for a post-mortem. */
+export function keepJourneyDirFromEnv(): boolean {
+  return process.env['THREATMESH_E2E_KEEP'] === '1';
+}

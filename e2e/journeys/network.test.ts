@@ -18,13 +18,16 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MongoClient } from 'mongodb';
-import { THREAT_INDICATORS } from '../../operator/src/api/schemas/index.ts';
-import type { ThreatIndicator } from '../../operator/src/api/types.ts';
+import { PARTNER_NODES, THREAT_INDICATORS } from '../../operator/src/api/schemas/index.ts';
+import type { PartnerNode, ThreatIndicator } from '../../operator/src/api/types.ts';
+import { indicatorDigest } from '../../operator/src/domain/canonical.ts';
+import { verifyVote, type Voter } from '../../operator/src/domain/quorum.ts';
+import { PublicKey } from '../../operator/src/domain/signature.ts';
 import { feedPlan, sandboxFeedObject, SANDBOX_FEED } from '../../operator/src/dev/commands/sandbox.ts';
 import { notConverged, type NetworkView } from '../../operator/src/dev/sandbox/convergence.ts';
 import { NETWORK_NAMESPACE } from '../../operator/src/dev/sandbox/network.ts';
 import { runCli } from '../harness/cli.ts';
-import { controlPlaneOptionsFromEnv, journeyTargetFromEnv } from '../harness/env.ts';
+import { controlPlaneOptionsFromEnv, journeyTargetFromEnv, keepJourneyDirFromEnv } from '../harness/env.ts';
 import { startJourneyNetwork, type JourneyNetwork, type JourneyParty } from '../harness/journey/index.ts';
 import { missingSelectors, parseExposition, shippedSelectors, type UsedSelector } from '../harness/metrics.ts';
 
@@ -33,7 +36,7 @@ const dir = await mkdtemp(join(tmpdir(), 'threatmesh-network-'));
 const target = journeyTargetFromEnv();
 
 after(async () => {
-  await rm(dir, { recursive: true, force: true });
+  if (!keepJourneyDirFromEnv()) await rm(dir, { recursive: true, force: true });
 });
 
 /** Polls the network until `done` says so; fails with the last view and reasons after `ms`. */
@@ -130,6 +133,32 @@ describe(`three partners and a sequencer, each its own cluster (${target.name} t
     assert.equal(v.partners[2]!.rootHash, v.sequencer!.rootHash);
     assert.deepEqual(await mongoRecords(net, c), { total: size, digests: size, maxIndex: size - 1 });
     assert.deepEqual(await indicators(c), await indicators(a));
+  });
+
+  test('a voter key and the sequencer key rotate in the running network: no halt, equal roots, new certificates under the new key', async () => {
+    const [a, b, c] = net.partners as [JourneyParty, JourneyParty, JourneyParty];
+    const before = (await net.view({ partner: a, name: SANDBOX_FEED })).sequencer!.treeSize;
+    const oldB = (await a.client.get<PartnerNode>(PARTNER_NODES, b.id, NETWORK_NAMESPACE))!.spec.publicKey;
+    await net.rotateKey(b, 600_000);
+    await net.rotateKey(net.sequencer, 600_000);
+    // With C down, A and B must both approve: B's new key is in every new certificate.
+    await net.stopParty(c);
+    await net.addFeed(a, { ...sandboxFeedObject(feedPlan({ preset: 'feodo' }), net.feedBaseUrl), metadata: { name: 'rotation-feed', namespace: NETWORK_NAMESPACE } });
+    await until(net, 'rotation-feed', (x) => x.feedDone && x.sequencer !== undefined && x.sequencer.treeSize > before && x.sequencer.pending === 0
+      && x.partners.slice(0, 2).every((p) => p.treeSize === x.sequencer!.treeSize), 180_000);
+    await net.startParty(c);
+    const v = await until(net, 'rotation-feed', (x) => notConverged(x).length === 0, 180_000);
+    for (const p of v.partners) assert.deepEqual([p.name, p.rootHash, p.replicating], [p.name, v.sequencer!.rootHash, 'True']);
+    const bNode = (await c.client.get<PartnerNode>(PARTNER_NODES, b.id, NETWORK_NAMESPACE))!;
+    assert.deepEqual(bNode.spec.retiredKeys?.map((k) => k.publicKey), [oldB]);
+    const fresh = (await c.client.list<ThreatIndicator>(THREAT_INDICATORS, { namespace: NETWORK_NAMESPACE })).items.filter((t) => (t.status?.logIndex ?? -1) >= before);
+    assert.ok(fresh.length > 0, 'indicators admitted after the rotation');
+    const newKey: Voter = { partnerId: b.id, publicKey: PublicKey.fromRawBase64(bNode.spec.publicKey), roles: ['voter'] };
+    for (const t of fresh) {
+      const vote = t.status?.votes?.find((x) => x.partnerId === b.id);
+      assert.ok(vote !== undefined, `${t.metadata.name}: B approved it`);
+      assert.ok(verifyVote(newKey, { ...vote, digest: indicatorDigest({ type: t.spec.type, value: t.spec.value }) }), `${t.metadata.name}: B's vote is signed with its new key`);
+    }
   });
 
   test('a partner whose database diverged rebuilds from the log (threatmesh replica rebuild)', async () => {

@@ -43,6 +43,12 @@ export interface JourneyNetwork {
   stopParty(party: JourneyParty): Promise<void>;
   /** Starts it again and waits until it is ready. */
   startParty(party: JourneyParty): Promise<void>;
+  /**
+   * Rotates the party's signing key (a partner's voting key, the sequencer's tree-head key): the
+   * new key published and the old retired (valid for signatures dated before now + `overlapMs`) in
+   * every cluster's PartnerNode, then the party restarted with the new key.
+   */
+  rotateKey(party: JourneyParty, overlapMs: number): Promise<void>;
   /** Stops everything this harness started (the kind target leaves the clusters to run.sh). */
   stop(): Promise<void>;
   /**

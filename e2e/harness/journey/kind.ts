@@ -15,9 +15,11 @@ import { readTlsMaterial } from '../../../operator/src/dev/sandbox/pki.ts';
 import { ExchangeClient } from '../../../operator/src/exchange/protocol/client.ts';
 import { applyManifests } from '../../../operator/src/runtime/manifest.ts';
 import type { KubeObject, ResourceRef } from '../../../operator/src/runtime/types.ts';
+import { SigningKey } from '../../../operator/src/domain/signature.ts';
 import { tools } from '../install.ts';
+import { publishRotation } from './rotate.ts';
 import type { JourneyNetwork, JourneyOptions, JourneyParty, JourneyTarget } from './index.ts';
-import { installKindNetwork, type KindParty } from './kindinstall.ts';
+import { installKindNetwork, SECRETS as SECRET_NAMES, type KindParty } from './kindinstall.ts';
 import { portForward, type PortForward } from './portforward.ts';
 
 const DEPLOYMENTS: ResourceRef = { group: 'apps', version: 'v1', plural: 'deployments', kind: 'Deployment', namespaced: true };
@@ -115,6 +117,14 @@ function kindSteps(parties: readonly KindParty[], feeds: FeedServer, run: Requir
     startParty: async (p) => {
       await scale(of(p), 1, run.rollout);
       stopped.delete(p.id);
+    },
+    rotateKey: async (p, overlapMs) => {
+      const k = of(p);
+      const next = SigningKey.generate();
+      await publishRotation(parties.map((x) => x.client), k.id, next.publicKey, new Date(Date.now() + overlapMs));
+      await scale(k, 0, run.rollout);
+      await k.client.patch(SECRETS, SECRET_NAMES.signing, NETWORK_NAMESPACE, { stringData: { 'private.pem': next.toPem() } });
+      await scale(k, 1, run.rollout);
     },
     stop: async () => {
       reader?.close();

@@ -3,12 +3,15 @@
  * one kube-apiserver + FerretDB per party on loopback and the ThreatMesh processes as children,
  * with the feed server on loopback.
  */
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { ensureBinaries } from '../../../operator/src/dev/controlplane/build.ts';
 import { startFeedServer } from '../../../operator/src/dev/sandbox/feedserver.ts';
 import { startNetwork, type Member } from '../../../operator/src/dev/sandbox/network.ts';
 import { createLogger } from '../../../operator/src/log.ts';
+import { SigningKey } from '../../../operator/src/domain/signature.ts';
+import { publishRotation } from './rotate.ts';
 import type { JourneyNetwork, JourneyOptions, JourneyParty } from './index.ts';
 
 const MAIN = new URL('../../../operator/src/main.ts', import.meta.url).pathname;
@@ -51,6 +54,14 @@ export async function startLocalNetwork(opts: JourneyOptions): Promise<JourneyNe
       },
       stopParty: (p) => of(p).stop(),
       startParty: (p) => of(p).start(),
+      rotateKey: async (p, overlapMs) => {
+        const m = of(p);
+        const next = SigningKey.generate();
+        await publishRotation([...members.values()].map((x) => x.client), m.id, next.publicKey, new Date(Date.now() + overlapMs));
+        await m.stop();
+        await writeFile(m.keyPath, next.toPem(), { mode: 0o600 });
+        await m.start();
+      },
       stop: async () => {
         await net.stop();
         await feeds.close();

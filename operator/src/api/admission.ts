@@ -9,6 +9,7 @@ import type { Phase, RevocationRecord, ThreatIndicator, VoteRecord } from './typ
 import { indicatorDigest } from '../domain/canonical.ts';
 import { isNormalizedAsLogged, normalize } from '../domain/indicator.ts';
 import { decideQuorum, type IgnoredVote, type Vote, type Voter } from '../domain/quorum.ts';
+import { everyKey } from '../domain/keys.ts';
 import { DEFAULT_VOTING_WINDOW_MS, ROUND_SKEW_MS, verifyProposal, voteSubject } from '../domain/entry.ts';
 import { REASON } from './reasons.ts';
 import type { PartnerEntry } from './partners.ts';
@@ -63,7 +64,7 @@ export function toVote(v: VoteRecord, digest: string): Vote {
 
 /** The domain voter of a registry entry. */
 export function toVoter(e: PartnerEntry): Voter {
-  return { partnerId: e.partnerId, publicKey: e.publicKey, roles: e.roles };
+  return { partnerId: e.partnerId, publicKey: e.publicKey, ...(e.retiredKeys !== undefined ? { retiredKeys: e.retiredKeys } : {}), roles: e.roles };
 }
 
 /** The voting window of an indicator: from its proposal (or creation) for `windowMs`. */
@@ -125,7 +126,8 @@ function revocationOrderProblem(ti: ThreatIndicator, r: RevocationRecord): strin
 function revocationProposerProblem(ti: ThreatIndicator, r: RevocationRecord, partners: readonly PartnerEntry[]): string | undefined {
   const proposer = partners.find((p) => p.partnerId === r.proposerId);
   if (proposer === undefined) return undefined;
-  if (!verifyProposal(proposer.publicKey, 'revoke', { type: ti.spec.type, value: ti.spec.value }, r.signature)) {
+  // Undated: any key the proposer had.
+  if (!everyKey(proposer).some((k) => verifyProposal(k, 'revoke', { type: ti.spec.type, value: ti.spec.value }, r.signature))) {
     return `the signature is not ${r.proposerId}'s revocation signature (kind revocation) of this indicator`;
   }
   return undefined;

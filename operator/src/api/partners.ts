@@ -7,6 +7,7 @@ import type { DirectoryEntry, PartnerRole } from '../domain/quorum.ts';
 import type { RetiredKey } from '../domain/keys.ts';
 import { PublicKey } from '../domain/signature.ts';
 import type { KindValidator } from './validate.ts';
+import { MAX_RETIRED_KEYS } from './schemas/partnernode.ts';
 import type { PartnerNode, Role } from './types.ts';
 import type { ObjectKey } from '../runtime/types.ts';
 
@@ -202,4 +203,16 @@ function groupBy<T>(items: readonly T[], key: (t: T) => string): Array<[string, 
   const out = new Map<string, T[]>();
   for (const item of items) out.set(key(item), [...(out.get(key(item)) ?? []), item]);
   return [...out].sort(([a], [b]) => a.localeCompare(b));
+}
+
+/**
+ * The PartnerNode after its key rotated: `next` becomes spec.publicKey and the current key joins
+ * spec.retiredKeys, valid for signatures dated before `validUntil` (a little after the switch for
+ * a rotation, before the leak for a compromise). Keys retired before keep their entries; only the
+ * most recent ones are kept when the list would exceed the schema's 8. Pure.
+ */
+export function rotatedPartnerNode(pn: PartnerNode, next: PublicKey, validUntil: Date): PartnerNode {
+  if (next.toRawBase64() === pn.spec.publicKey) throw new Error(`the new key is already spec.publicKey of PartnerNode ${pn.metadata.name}; generate a fresh key`);
+  const retiredKeys = [...(pn.spec.retiredKeys ?? []), { publicKey: pn.spec.publicKey, validUntil: validUntil.toISOString() }].slice(-MAX_RETIRED_KEYS);
+  return { ...pn, spec: { ...pn.spec, publicKey: next.toRawBase64(), retiredKeys } };
 }

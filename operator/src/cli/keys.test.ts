@@ -7,7 +7,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { PublicKey, SigningKey } from '../domain/signature.ts';
-import { generateKeyFiles } from './keys.ts';
+import { generateKeyFiles, rotateKeyFiles } from './keys.ts';
+import { parseManifests } from '../runtime/manifest.ts';
+import type { PartnerNode } from '../api/types.ts';
+import { createValidators, validatorFor } from '../api/validate.ts';
 
 const main = fileURLToPath(new URL('../main.ts', import.meta.url));
 const run = promisify(execFile);
@@ -68,4 +71,51 @@ describe('threatmesh keys generate', () => {
     assert.match(stdout, /--out <dir>/);
     assert.match(stdout, /0600/);
   });
+});
+
+describe('rotateKeyFiles (threatmesh keys rotate)', () => {
+  const now = new Date('2026-12-06T12:00:00.000Z');
+  const nodeYaml = (publicKey: string): string => `apiVersion: threatmesh.io/v1alpha1\nkind: PartnerNode\nmetadata:\n  name: partner-a\n  namespace: threatmesh\nspec:\n  partnerId: partner-a\n  organization: A\n  endpoint: a.example:8443\n  publicKey: ${publicKey}\n  roles: [contributor, voter]\n`;
+
+  test('a new pair, the old private key kept aside, the PartnerNode rewritten with the old key retired after the overlap', () => withTempDir(async (dir) => {
+    const old = await generateKeyFiles(dir, false);
+    const pnPath = join(dir, 'partnernode.yaml');
+    await writeFile(pnPath, nodeYaml(old.publicKey));
+    const r = await rotateKeyFiles({ partnerNode: pnPath, dir, overlap: '30m' }, now);
+    assert.equal(r.validUntil, '2026-12-06T12:30:00.000Z');
+    assert.equal(SigningKey.fromPem(await readFile(r.retiredPrivateKeyPath, 'utf8')).publicKey.toRawBase64(), old.publicKey);
+    assert.equal((await stat(r.privateKeyPath)).mode & 0o777, 0o600);
+    const [pn] = parseManifests(await readFile(pnPath, 'utf8')) as PartnerNode[];
+    assert.equal(pn!.spec.publicKey, r.publicKey);
+    assert.deepEqual(pn!.spec.retiredKeys, [{ publicKey: old.publicKey, validUntil: '2026-12-06T12:30:00.000Z' }]);
+    assert.deepEqual(validatorFor(createValidators(), 'PartnerNode').validate(pn), { ok: true });
+    const again = await rotateKeyFiles({ partnerNode: pnPath, dir, overlap: '1h', compromisedAt: '2026-12-06T09:00:00Z' }, now);
+    const [twice] = parseManifests(await readFile(pnPath, 'utf8')) as PartnerNode[];
+    assert.deepEqual(twice!.spec.retiredKeys?.map((k) => k.validUntil), ['2026-12-06T12:30:00.000Z', '2026-12-06T09:00:00.000Z'], 'a compromise dates the retirement before the leak');
+    assert.equal(twice!.spec.publicKey, again.publicKey);
+  }));
+
+  const refusals: Array<[string, (dir: string, pnPath: string) => Promise<unknown>, RegExp]> = [
+    ['a private key that is not the one the PartnerNode publishes', async (dir, pnPath) => {
+      await generateKeyFiles(dir, false);
+      await writeFile(pnPath, nodeYaml(SigningKey.generate().publicKey.toRawBase64()));
+      return rotateKeyFiles({ partnerNode: pnPath, dir, overlap: '1h' }, now);
+    }, /is not the key PartnerNode partner-a publishes/],
+    ['no private key in --dir', async (dir, pnPath) => {
+      await writeFile(pnPath, nodeYaml(SigningKey.generate().publicKey.toRawBase64()));
+      return rotateKeyFiles({ partnerNode: pnPath, dir, overlap: '1h' }, now);
+    }, /cannot read .*private\.pem .*give --dir/],
+    ['a compromise time that is not ISO 8601', async (dir, pnPath) => rotateKeyFiles({ partnerNode: pnPath, dir, overlap: '1h', compromisedAt: 'yesterday' }, now), /--compromised-at "yesterday" is not an ISO 8601 time/],
+    ['a file without a PartnerNode', async (dir, pnPath) => {
+      await generateKeyFiles(dir, false);
+      await writeFile(pnPath, 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n');
+      return rotateKeyFiles({ partnerNode: pnPath, dir, overlap: '1h' }, now);
+    }, /must hold exactly one PartnerNode/],
+  ];
+  for (const [name, attempt, re] of refusals) {
+    test(`refuses ${name}, and leaves the key in place`, () => withTempDir(async (dir) => {
+      const pnPath = join(dir, 'partnernode.yaml');
+      await assert.rejects(attempt(dir, pnPath), re);
+    }));
+  }
 });

@@ -103,6 +103,22 @@ describe('ThreatIndicatorReconciler', () => {
     assert.equal(verified?.message, 'not counted: globex: bad-signature, initech: bad-signature, mallory: unknown-partner');
   });
 
+  test('after a key rotation, votes signed with the retired key before its validUntil still count; after it they do not', async () => {
+    const { step, current, setVotes, vote, registry, partners } = setup(['acme', 'globex']);
+    const rotated = partner('acme');
+    // acme's PartnerNode now publishes a new key and retires the one its vote used.
+    const node = { ...rotated.node, spec: { ...rotated.node.spec, retiredKeys: [{ publicKey: partners['acme']!.node.spec.publicKey, validUntil: '2026-11-25T11:45:00Z' }] } };
+    const e = partnerEntry('tm/acme', node);
+    assert.ok(e.ok);
+    registry.upsert(e.entry);
+    setVotes([vote('acme', 'approve', '2026-11-25T11:30:00Z'), vote('globex', 'approve')]);
+    await step();
+    assert.equal(current().status?.phase, 'Approved');
+    setVotes([vote('acme', 'approve', '2026-11-25T11:50:00Z'), vote('globex', 'approve')]);
+    await step();
+    assert.notEqual(current().status?.phase, 'Approved', 'signed after the key was retired');
+  });
+
   test('Approved is requeued exactly at validUntil and then Expired', async () => {
     const { step, current, setVotes, vote, clock } = setup(['acme'], { validUntil: '2026-11-25T13:30:00Z' });
     setVotes([vote('acme', 'approve')]);

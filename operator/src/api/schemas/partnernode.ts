@@ -5,6 +5,9 @@
 import { AGE_COLUMN, conditions, int, list, named, obj, objectSchema, secretRef, str, time, type CelRule, type KindDefinition, type SchemaNode } from './common.ts';
 import { tlpSchema } from './threatindicator.ts';
 
+/** Most retired keys a PartnerNode lists. */
+export const MAX_RETIRED_KEYS = 8;
+
 /**
  * Roles a party can hold. `sequencer` marks the one PartnerNode of the network's sequencer: its
  * spec.endpoint is the sequencer's gRPC address and spec.publicKey its tree-head signing key; it
@@ -30,7 +33,7 @@ function spec(): SchemaNode {
         },
         ['publicKey', 'validUntil'],
         { description: 'A key that no longer signs.' },
-      ), 'A key the partner (or the sequencer) signed with before spec.publicKey.'), 8, { description: 'Earlier keys, for key rotation and compromise: votes and tree heads are verified with the key valid when they were signed (docs/trust-model.md "Key rotation").' }),
+      ), 'A key the partner (or the sequencer) signed with before spec.publicKey.'), MAX_RETIRED_KEYS, { description: 'Earlier keys, for key rotation and compromise: votes and tree heads are verified with the key valid when they were signed (docs/trust-model.md "Key rotation").' }),
       tls: obj(
         {
           caSecretRef: secretRef('Secret with ca.crt that signs the partner certificate.'),

@@ -6,6 +6,7 @@
  * advertised digest or subject differs is refused and reported as the sequencer's misbehaviour
  * (it would otherwise collect honest approvals of X for another indicator Y, or a revocation).
  */
+import { everyKey } from '../../domain/keys.ts';
 import { indicatorDigest } from '../../domain/canonical.ts';
 import { roundSubject, verifyProposal } from '../../domain/entry.ts';
 import type { Voter } from '../../domain/quorum.ts';
@@ -20,7 +21,7 @@ export type CheckedRound =
   | { readonly ok: false; readonly reason: RoundProblem; readonly message: string };
 
 /** Derives a round's digest and subject from its indicator and checks the advertised ones and the proposer's signature. Pure apart from signature verification. */
-export function checkRound(round: PendingRound, partners: ReadonlyArray<Pick<Voter, 'partnerId' | 'publicKey'>>): CheckedRound {
+export function checkRound(round: PendingRound, partners: ReadonlyArray<Pick<Voter, 'partnerId' | 'publicKey' | 'retiredKeys'>>): CheckedRound {
   const what = `${round.kind} round of ${round.indicator.type} ${JSON.stringify(round.indicator.value)}`;
   const digest = indicatorDigest(round.indicator);
   const subject = roundSubject(round.kind, round.indicator);
@@ -29,7 +30,8 @@ export function checkRound(round: PendingRound, partners: ReadonlyArray<Pick<Vot
   }
   const proposer = partners.find((p) => p.partnerId === round.proposerId);
   if (proposer === undefined) return { ok: false, reason: 'unknown-proposer', message: `the ${what} was proposed by ${JSON.stringify(round.proposerId)}, who is not in this partner's directory` };
-  if (!verifyProposal(proposer.publicKey, round.kind, round.indicator, round.signature, round.meta)) {
+  // A proposal is undated: during a key rotation it may carry the proposer's retired key.
+  if (!everyKey(proposer).some((k) => verifyProposal(k, round.kind, round.indicator, round.signature, round.meta))) {
     return { ok: false, reason: 'bad-proposal-signature', message: `the ${what}: ${round.proposerId}'s signature does not cover it${round.meta !== undefined ? ' with this metadata' : ''}` };
   }
   return { ok: true, round, digest, subject };
