@@ -36,7 +36,7 @@ const SETTLE_MS = 20_000;
 const WINDOW_MS = 60_000;
 const VOTERS = ['acme', 'globex', 'initech'] as const;
 
-/** Sum of apiserver_request_total by verb, and of the objects LIST requests returned (key `objects`), from the API server's own metrics. */
+/** Sum of apiserver_request_total by verb, and the bytes LIST responses carried (key `listBytes`, apiserver_response_sizes_sum), from the API server's own metrics. */
 async function requestCounts(cp: ControlPlane): Promise<Map<string, number>> {
   const reply = await cp.kube.get('/metrics');
   const raw = (reply.body as { text?: unknown }).text;
@@ -46,7 +46,10 @@ async function requestCounts(cp: ControlPlane): Promise<Map<string, number>> {
     const verb = /verb="([A-Z]+)"/.exec(m[1]!)?.[1] ?? '?';
     counts.set(verb, (counts.get(verb) ?? 0) + Number(m[2]));
   }
-  for (const m of text.matchAll(/^apiserver_storage_list_returned_objects_total\{[^}]*\} ([0-9.e+]+)$/gm)) counts.set('objects', (counts.get('objects') ?? 0) + Number(m[1]));
+  // Objects served from the watch cache never reach the storage counters: response sizes count every LIST.
+  for (const m of text.matchAll(/^apiserver_response_sizes_sum\{([^}]*)\} ([0-9.e+]+)$/gm)) {
+    if (/verb="LIST"/.test(m[1]!)) counts.set('listBytes', (counts.get('listBytes') ?? 0) + Number(m[2]));
+  }
   return counts;
 }
 
@@ -140,10 +143,10 @@ async function main(): Promise<void> {
     const total = (m: Map<string, number>): number => [...m.values()].reduce((a, b) => a + b, 0);
     const results: BenchResult[] = [];
     for (const [how, m] of [['no partner (control plane background)', background], ['idle partner, API listing (before)', listing], ['idle partner, informer caches (after)', caching]] as const) {
-      const { objects, ...verbs } = Object.fromEntries(m);
+      const { listBytes, ...verbs } = Object.fromEntries(m);
       results.push({ metric: `${count} indicators, ${how}: all requests`, value: round(total(new Map(Object.entries(verbs)))), unit: 'req/s' });
       for (const verb of ['LIST', 'GET', 'PATCH']) results.push({ metric: `${count} indicators, ${how}: ${verb}`, value: round(m.get(verb) ?? 0), unit: 'req/s' });
-      results.push({ metric: `${count} indicators, ${how}: objects returned by LIST`, value: round(objects ?? 0), unit: 'objects/s' });
+      results.push({ metric: `${count} indicators, ${how}: bytes returned by LIST`, value: round(listBytes ?? 0), unit: 'B/s' });
     }
     emit(results);
   } finally {
