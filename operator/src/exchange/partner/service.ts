@@ -28,7 +28,7 @@ import { ExchangeClient } from '../protocol/client.ts';
 import { PartnerMetrics } from './metrics.ts';
 import { partnerNetwork, type PartnerNetwork, type SequencerRef } from './network.ts';
 import { PartnerSession, type PeerCheck, type PeerClientFactory, type SequencerClientFactory } from './session.ts';
-import { HEAD_FRESH, HEAD_FRESH_REASON, headFreshCondition, HEADS_AGREE, HEADS_AGREE_REASON, KubePartnerStatus, MATERIALIZED, LagTracker, REPLICATING_REASON, haltConditionReason, type ReplicatingCondition } from './status.ts';
+import { HEAD_FRESH, HEAD_FRESH_REASON, HeadWatch, HEADS_AGREE, HEADS_AGREE_REASON, KubePartnerStatus, MATERIALIZED, LagTracker, REPLICATING_REASON, haltConditionReason, type ReplicatingCondition } from './status.ts';
 import { ProposalForwarder } from './forwarder.ts';
 import { GossipClient, startGossipServer, type GossipServer } from './gossip.ts';
 import { KubeIndicatorSink } from './kubesink.ts';
@@ -38,8 +38,7 @@ import type { ReplicationHalted } from './replica.ts';
 import type { EntrySink, VerifiedEntry } from '../../domain/stores.ts';
 import { roundJudge, type VotingPolicy } from './policy.ts';
 import type { PartnerEntry, TlsMaterial } from '../protocol/tls.ts';
-import { checkTreeHead, headFreshness } from '../../domain/verify.ts';
-import type { SignedTreeHead } from '../../domain/treehead.ts';
+import { checkTreeHead } from '../../domain/verify.ts';
 import { PARTNER_DEFAULTS } from './defaults.ts';
 import { createValidators, validatorFor } from '../../api/validate.ts';
 
@@ -120,9 +119,7 @@ class Partner implements RunningPartner {
   readonly #events: KubeEventRecorder;
   readonly #forwarder: ProposalForwarder;
   readonly #lag = new LagTracker();
-  // The newest tree head verified from the sequencer (its age is the heartbeat check), and the last one if it was dated ahead.
-  #newestHead: SignedTreeHead | undefined;
-  #futureHead: SignedTreeHead | undefined;
+  readonly #heads = new HeadWatch();
   readonly #validator = validatorFor(createValidators(), 'PartnerNode');
   #skippedSeen = '';
   readonly #abort = new AbortController();
@@ -288,7 +285,7 @@ class Partner implements RunningPartner {
       if (checkTreeHead({ sequencerKey: seq.key, sequencerRetiredKeys: seq.retiredKeys, partners: [] }, head) === undefined) {
         this.#lag.observe(head);
         size = head.treeSize;
-        this.#observeHead(head, now);
+        this.#heads.observe(head, now);
       }
     } catch (err) {
       this.#o.log.debug('sequencer unreachable', { endpoint: seq.endpoint, err });
@@ -310,20 +307,10 @@ class Partner implements RunningPartner {
     return size;
   }
 
-  // A head dated ahead never becomes the newest: it would hold the age at zero however long the sequencer stays silent.
-  #observeHead(head: SignedTreeHead, now: Date): void {
-    this.#futureHead = headFreshness(head, now).status === 'future' ? head : undefined;
-    const newest = this.#newestHead;
-    if (this.#futureHead === undefined && (newest === undefined || head.treeSize > newest.treeSize || Date.parse(head.timestamp) > Date.parse(newest.timestamp))) this.#newestHead = head;
-  }
-
   // HeadFresh of the sequencer: the age of the newest verified head, a metric, and on a change for the worse an Event (a head dated ahead is misbehaviour).
   async #headFresh(seq: SequencerRef, now: Date): Promise<ReplicatingCondition> {
-    const maxAgeMs = this.#o.maxHeadAgeMs ?? PARTNER_DEFAULTS.maxHeadAgeMs;
-    const head = this.#futureHead ?? this.#newestHead;
-    const fresh = head === undefined ? undefined : headFreshness(head, now, maxAgeMs);
-    if (this.#newestHead !== undefined) this.#metrics.headAge.set(headFreshness(this.#newestHead, now, maxAgeMs).ageMs / 1000);
-    const condition = headFreshCondition(head, fresh, maxAgeMs);
+    const { condition, ageSeconds } = this.#heads.check(now, this.#o.maxHeadAgeMs ?? PARTNER_DEFAULTS.maxHeadAgeMs);
+    if (ageSeconds !== undefined) this.#metrics.headAge.set(ageSeconds);
     const was = seq.node.status?.conditions?.find((c) => c.type === HEAD_FRESH)?.reason;
     if (condition.status === 'False' && was !== condition.reason) {
       if (condition.reason === HEAD_FRESH_REASON.Future) await this.#onMisbehaviour(seq, 'future-head', condition.message);

@@ -12,7 +12,7 @@ import { ApiError, type KubeReader, type StatusWriter } from '../../runtime/clie
 import { objectKey } from '../../runtime/informer.ts';
 import { setCondition } from '../../runtime/status.ts';
 import type { CacheReader } from '../../runtime/types.ts';
-import type { HaltReason, HeadFreshness } from '../../domain/verify.ts';
+import { headFreshness, type HaltReason, type HeadFreshness } from '../../domain/verify.ts';
 
 /** Condition type the partner exchange owns on PartnerNodes. */
 export const REPLICATING = 'Replicating';
@@ -42,6 +42,30 @@ export function headFreshCondition(head: SignedTreeHead | undefined, fresh: Head
   if (fresh.status === 'future') return { type: HEAD_FRESH, status: 'False', reason: HEAD_FRESH_REASON.Future, message: `${at}, ahead of this clock: a head dated ahead would hide a silent sequencer; check the sequencer's clock (NTP)` };
   if (fresh.status === 'stale') return { type: HEAD_FRESH, status: 'False', reason: HEAD_FRESH_REASON.Stale, message: `${at}, ${Math.round(fresh.ageMs / 1000)} s ago (limit ${Math.round(maxAgeMs / 1000)} s): the sequencer stopped signing heads or cannot be reached; new entries may be withheld` };
   return { type: HEAD_FRESH, status: 'True', reason: HEAD_FRESH_REASON.Fresh, message: `${at}, ${Math.round(fresh.ageMs / 1000)} s ago` };
+}
+
+/**
+ * The newest tree head verified from the sequencer, for the heartbeat check. A head dated ahead
+ * is kept apart and never becomes the newest: it would hold the age at zero however long the
+ * sequencer then stays silent.
+ */
+export class HeadWatch {
+  #newest: SignedTreeHead | undefined;
+  #future: SignedTreeHead | undefined;
+
+  /** Records a head whose signature was verified. */
+  observe(head: SignedTreeHead, now: Date): void {
+    this.#future = headFreshness(head, now).status === 'future' ? head : undefined;
+    const newest = this.#newest;
+    if (this.#future === undefined && (newest === undefined || head.treeSize > newest.treeSize || Date.parse(head.timestamp) > Date.parse(newest.timestamp))) this.#newest = head;
+  }
+
+  /** The HeadFresh condition at `now`, and the newest head's age in seconds (undefined before the first head). */
+  check(now: Date, maxAgeMs: number): { readonly condition: ReplicatingCondition; readonly ageSeconds: number | undefined } {
+    const head = this.#future ?? this.#newest;
+    const condition = headFreshCondition(head, head === undefined ? undefined : headFreshness(head, now, maxAgeMs), maxAgeMs);
+    return { condition, ageSeconds: this.#newest === undefined ? undefined : headFreshness(this.#newest, now, maxAgeMs).ageMs / 1000 };
+  }
 }
 
 /** Reasons of the Replicating condition (halt reasons are CamelCased: fork → Fork). */
