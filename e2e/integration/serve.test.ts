@@ -100,7 +100,7 @@ before(async () => {
   await applyManifests(kube, await loadYamlDir('crds'), 'serve-test');
   await kube.create(namespaces, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
   ca = await createTestCa('serve-test-ca');
-  server = await ca.issue('partner-a.serve', 'server');
+  server = await ca.issue('partner-a-serve', 'server');
   client = await ca.issue('siem-mtls', 'client');
   stranger = await createTestCa('stranger-ca');
   strangerCert = await stranger.issue('siem-mtls', 'client');
