@@ -15,8 +15,11 @@ export interface StoredFact {
   /** ISO 8601; see Candidate.admittedAt. */
   readonly admittedAt: string;
   readonly revokedAt?: string | undefined;
-  /** Sightings inside the window. */
-  readonly sightings: number;
+  /**
+   * Sightings inside the window; undefined when not read (the store reads them only for a
+   * record admitted and revoked outside the window, the one case where they decide).
+   */
+  readonly sightings?: number | undefined;
 }
 
 /** Why a citation or a phrase was refused. */
@@ -44,7 +47,7 @@ export type Grounding = { readonly ok: true } | { readonly ok: false; readonly r
 
 /** True when the indicator was admitted, revoked or sighted inside `w`. */
 export function activeIn(w: Window, f: StoredFact): boolean {
-  return inWindow(w, Date.parse(f.admittedAt)) || (f.revokedAt !== undefined && inWindow(w, Date.parse(f.revokedAt))) || f.sightings > 0;
+  return inWindow(w, Date.parse(f.admittedAt)) || (f.revokedAt !== undefined && inWindow(w, Date.parse(f.revokedAt))) || (f.sightings ?? 0) > 0;
 }
 
 function citationRefusal(digest: string, facts: GroundingFacts): GroundingReason | undefined {
