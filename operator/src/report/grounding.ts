@@ -22,8 +22,11 @@ export interface StoredFact {
   readonly sightings?: number | undefined;
 }
 
+/** Every reason a citation or a phrase can be refused (metrics report each at 0 from the start). */
+export const GROUNDING_REASONS = ['unknown-digest', 'outside-window', 'above-tlp', 'not-offered', 'ungrounded-value'] as const;
+
 /** Why a citation or a phrase was refused. */
-export type GroundingReason = 'unknown-digest' | 'outside-window' | 'above-tlp' | 'not-offered' | 'ungrounded-value';
+export type GroundingReason = (typeof GROUNDING_REASONS)[number];
 
 /** One refused citation or phrase. */
 export interface GroundingRefusal {
