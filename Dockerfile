@@ -1,12 +1,17 @@
 # The ThreatMesh image for users' CI (docker build -t threatmesh .). Equivalent to what
-# e2e/image/build.ts builds here without a container engine: the pinned Node.js runtime and its
-# shared libraries, the app with production dependencies, user 65532, no shell, entrypoint
+# e2e/image/build.ts builds here without a container engine: the pinned Node.js runtime (stripped)
+# and its shared libraries, the app with pruned production dependencies, user 65532, no shell, entrypoint
 # `node /app/bin/threatmesh.mjs`, `threatmesh` on PATH for ingest Jobs.
 ARG NODE_VERSION=24.21.0
 FROM docker.io/library/node:${NODE_VERSION}-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+# What Node never loads from production dependencies (the list is PRUNE in e2e/image/build.ts;
+# e2e/integration/image.test.ts checks this line against it).
+RUN find node_modules '(' -type d '(' -name test -o -name tests -o -name __tests__ -o -name example -o -name examples -o -name docs ')' -prune -exec rm -rf '{}' + ')' -o '(' -type f '(' -name '*.ts' -o -name '*.mts' -o -name '*.cts' -o -name '*.map' -o -name .jsii -o -name .jsii.gz -o '(' -name '*.md' '!' -iname 'license*' ')' ')' -exec rm -f '{}' + ')'
+# The release binary's symbols and debug info (18 MB) are not needed at run time.
+RUN apt-get update && apt-get install -y --no-install-recommends binutils && strip --strip-all /usr/local/bin/node
 COPY bin/ bin/
 COPY operator/src/ operator/src/
 COPY cdk8s/ cdk8s/

@@ -7,6 +7,7 @@ import { App, Chart } from 'cdk8s';
 import type { Construct } from 'constructs';
 import { Ceph } from './lib/ceph.ts';
 import { CiliumPolicies } from './lib/cilium.ts';
+import { Enforcer } from './lib/enforcer.ts';
 import { GitOps } from './lib/gitops.ts';
 import { HAProxy } from './lib/haproxy.ts';
 import { Monitoring } from './lib/monitoring.ts';
@@ -36,6 +37,7 @@ const COMPONENTS: ReadonlyArray<[string, (v: Values) => boolean, Builder]> = [
   ['mongodb', (v) => v.mongodb.enabled, (s, v) => new MongoDB(s, 'mongodb', { values: v })],
   ['operator', (v) => v.role === 'partner', (s, v) => new Partner(s, 'partner', { values: v })],
   ['serve', (v) => v.role === 'partner' && v.serve.enabled, (s, v) => new Serve(s, 'serve', { values: v })],
+  ['enforcer', (v) => v.role === 'partner' && v.enforce.enabled, (s, v) => new Enforcer(s, 'enforcer', { values: v })],
   ['sequencer', (v) => v.role === 'sequencer', (s, v) => new Sequencer(s, 'sequencer', { values: v })],
   ['haproxy', (v) => v.haproxy.enabled, (s, v) => new HAProxy(s, 'haproxy', { values: v })],
   ['cilium', () => true, (s, v) => new CiliumPolicies(s, 'cilium', { values: v })],

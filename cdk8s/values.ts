@@ -31,6 +31,7 @@ export interface Values {
   readonly tls: { readonly issuerKind: 'Issuer' | 'ClusterIssuer'; readonly issuerName: string; readonly networkSecret: string; readonly signingKeySecret: string };
   readonly operator: { readonly replicas: number; readonly resources: Resources; readonly votingWindow: string };
   readonly serve: { readonly enabled: boolean; readonly replicas: number; readonly resources: Resources; readonly tlsSecret: string };
+  readonly enforce: { readonly enabled: boolean; readonly replicas: number; readonly resources: Resources };
   readonly sequencer: { readonly replicas: number; readonly resources: Resources; readonly votingWindow: string; readonly quorum: number; readonly endpoint: External };
   readonly mongodb: { readonly enabled: boolean; readonly members: number; readonly version: string; readonly storageSize: string; readonly storageClass: string; readonly passwordSecret: string };
   readonly ceph: { readonly enabled: boolean; readonly namespace: string; readonly image: string; readonly osdCount: number; readonly osdSize: string; readonly deviceClass: string; readonly poolReplicas: number };
@@ -89,6 +90,11 @@ export const VALUES_SCHEMA = {
       replicas: int('HTTPS API replicas', 1, 9),
       resources: resources('an HTTPS API replica'),
       tlsSecret: str('Secret (tls.crt, tls.key) the HTTPS API serves with; a cert-manager Certificate of that name is rendered', { pattern: NAME }),
+    }),
+    enforce: obj('the enforcement controller (threatmesh enforce, role partner): keeps Cilium CIDR groups and egress-deny policies and the front door\'s HAProxy deny maps equal to the EnforcementPolicies\' selection of the replicated indicators', {
+      enabled: bool('run the enforcement controller'),
+      replicas: int('enforcement controller replicas; one leads (Lease) and writes, the others stand by', 1, 9),
+      resources: resources('an enforcement controller replica (it holds the selected indicators in memory)'),
     }),
     sequencer: obj('the network\'s sequencer (role sequencer), and where partners reach it', {
       replicas: int('sequencer replicas; only the Lease holder serves', 1, 9),
@@ -153,6 +159,7 @@ export const DEFAULT_VALUES: Values = {
   tls: { issuerKind: 'ClusterIssuer', issuerName: 'threatmesh-ca', networkSecret: 'threatmesh-network-tls', signingKeySecret: 'threatmesh-signing-key' },
   operator: { replicas: 2, resources: res('100m', '256Mi', '512Mi'), votingWindow: '72h' },
   serve: { enabled: true, replicas: 2, resources: res('100m', '256Mi', '512Mi'), tlsSecret: 'threatmesh-serve-tls' },
+  enforce: { enabled: true, replicas: 2, resources: res('100m', '256Mi', '1Gi') },
   sequencer: { replicas: 2, resources: res('200m', '256Mi', '1Gi'), votingWindow: '72h', quorum: 0, endpoint: { fqdns: ['sequencer.threatmesh.example.org'], cidrs: [], port: 443 } },
   mongodb: { enabled: true, members: 3, version: '8.0.12', storageSize: '20Gi', storageClass: 'threatmesh-ceph-block', passwordSecret: 'threatmesh-mongodb-password' },
   ceph: { enabled: true, namespace: 'rook-ceph', image: 'quay.io/ceph/ceph:v19.2.3', osdCount: 3, osdSize: '100Gi', deviceClass: 'standard', poolReplicas: 3 },

@@ -5,6 +5,7 @@
 #   helm v4.3.2            (Go module proxy)   helm lint / helm template of charts/threatmesh
 #   kubernetes-validate    (PyPI)              the Kubernetes JSON schemas kubeconform reads
 #   haproxy, promtool      (Debian apt)        haproxy -c of the generated config, promtool of rules
+#   threatmesh-ciliumcheck (Go module proxy)   Cilium's own policy validation (e2e/cilium/build.sh)
 #   python3-pip            (Debian apt)        only when pip is missing, to fetch kubernetes-validate
 # A second run with everything present returns in well under a second. Concurrent runs (test
 # files in parallel on a cold cache) wait for each other on a lock in the cache folder.
@@ -13,7 +14,7 @@
 #
 # usage: scripts/tools.sh [install|path]
 #   install (default)  install what is missing, then print KEY=VALUE lines (see `path`)
-#   path               print KUBECONFORM=, HELM=, K8S_SCHEMAS=, HAPROXY=, PROMTOOL= (install nothing)
+#   path               print KUBECONFORM=, HELM=, K8S_SCHEMAS=, HAPROXY=, PROMTOOL=, CILIUMCHECK= (install nothing)
 set -euo pipefail
 
 KUBECONFORM_VERSION=v0.8.0
@@ -75,6 +76,7 @@ print_paths() {
   echo "K8S_SCHEMAS=$schemas_dir/kubernetes_validate/kubernetes-json-schema"
   echo "HAPROXY=$(command -v haproxy || echo haproxy)"
   echo "PROMTOOL=$(command -v promtool || echo promtool)"
+  echo "CILIUMCHECK=$(bash "$(dirname "$0")/../e2e/cilium/build.sh" path)"
 }
 
 case "${1:-install}" in
@@ -86,6 +88,7 @@ case "${1:-install}" in
     go_tool "$kubeconform_bin" "github.com/yannh/kubeconform/cmd/kubeconform@$KUBECONFORM_VERSION"
     go_tool "$helm_bin" "helm.sh/helm/v4/cmd/helm@$HELM_VERSION" "-X helm.sh/helm/v4/internal/version.version=$HELM_VERSION"
     k8s_schemas
+    bash "$(dirname "$0")/../e2e/cilium/build.sh" build >/dev/null || fail "Cilium policy check (see the 'CILIUM CHECK BUILD FAILED at step' line above)"
     print_paths ;;
   path) print_paths ;;
   *) fail "unknown command '$1' (use install or path)" ;;

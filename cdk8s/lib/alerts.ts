@@ -38,9 +38,18 @@ export const ALERTS: readonly Alert[] = [
     summary: 'Feeds fail to ingest', description: '{{ $value }} Feeds failed their last runs: see `kubectl get feeds` and the Feed status conditions.' },
   { alert: 'ThreatMeshWebhookErrors', expr: 'sum by (namespace) (rate(controller_runtime_webhook_requests_total{code=~"5.."}[5m])) > 0', for: '10m', severity: 'warning',
     summary: 'The admission webhook answers with errors', description: 'ThreatIndicator writes fail while the webhook errs (failurePolicy Fail).' },
+  { alert: 'ThreatMeshReportModelFallback', expr: 'sum by (namespace) (increase(threatmesh_report_summaries_total{generator="extractive",reason=~"model-error|grounding|invalid-answer"}[6h])) > 0', for: '0m', severity: 'warning',
+    summary: 'Executive summaries fall back to the extractive one', description: 'The model endpoint failed or every answer was refused by the grounding check: see `kubectl describe threatreport` (condition Degraded, ModelFallback) and threatmesh_llm_requests_total by outcome.' },
   { alert: 'ThreatMeshReconcileErrors', expr: 'sum by (namespace, controller) (rate(controller_runtime_reconcile_errors_total[10m])) > 0.1', for: '15m', severity: 'warning',
     summary: 'A controller keeps failing', description: 'Controller {{ $labels.controller }} fails reconciles: see the operator logs.' },
 ];
+
+/**
+ * The dashboard row of the report figures and the model client. Most of its series exist only
+ * once a ThreatReport has run (gauges per report, counters per model), so the network journey
+ * leaves this row to the report journey, which runs ThreatReports with a real model.
+ */
+export const REPORTS_ROW = 'Reports';
 
 /** One dashboard panel: title, PromQL and unit. */
 export interface Panel {
@@ -71,6 +80,18 @@ export const PANELS: readonly Panel[] = [
   { row: 'Operator', kind: 'timeseries', title: 'Work queue depth', expr: 'sum by (name) (workqueue_depth)', legend: '{{name}}', unit: 'short' },
   { row: 'Operator', kind: 'timeseries', title: 'Webhook requests / s by code', expr: 'sum by (code) (rate(controller_runtime_webhook_requests_total[5m]))', legend: '{{code}}', unit: 'ops' },
   { row: 'Operator', kind: 'stat', title: 'Leaders', expr: 'sum by (name) (leader_election_master_status)', legend: '{{name}}', unit: 'short' },
+  { row: REPORTS_ROW, kind: 'stat', title: 'Admitted in the report window', expr: 'max by (report) (threatmesh_report_admitted)', legend: '{{report}}', unit: 'short' },
+  { row: REPORTS_ROW, kind: 'stat', title: 'Revoked in the report window', expr: 'max by (report) (threatmesh_report_revoked)', legend: '{{report}}', unit: 'short' },
+  { row: REPORTS_ROW, kind: 'stat', title: 'Rejected in the report window (this cluster)', expr: 'max by (report) (threatmesh_report_rejected)', legend: '{{report}}', unit: 'short' },
+  { row: REPORTS_ROW, kind: 'stat', title: 'Sightings in the report window', expr: 'max by (report) (threatmesh_report_sightings)', legend: '{{report}}', unit: 'short' },
+  { row: REPORTS_ROW, kind: 'timeseries', title: 'Time to quorum (s)', expr: 'max by (report, quantile) (threatmesh_report_time_to_quorum_seconds)', legend: '{{report}} p{{quantile}}', unit: 's' },
+  { row: REPORTS_ROW, kind: 'timeseries', title: 'Rejection and revocation rates', expr: 'max by (report, rate) (threatmesh_report_rate_ratio)', legend: '{{report}} {{rate}}', unit: 'percentunit' },
+  { row: REPORTS_ROW, kind: 'timeseries', title: 'Summaries per day by generator', expr: 'sum by (generator, reason) (increase(threatmesh_report_summaries_total[1d]))', legend: '{{generator}} {{reason}}', unit: 'short' },
+  { row: REPORTS_ROW, kind: 'timeseries', title: 'Grounding refusals per hour by reason', expr: 'sum by (reason) (increase(threatmesh_report_grounding_refusals_total[1h]))', legend: '{{reason}}', unit: 'short' },
+  { row: REPORTS_ROW, kind: 'timeseries', title: 'Model requests / s by outcome', expr: 'sum by (model, outcome) (rate(threatmesh_llm_requests_total[5m]))', legend: '{{model}} {{outcome}}', unit: 'ops' },
+  { row: REPORTS_ROW, kind: 'timeseries', title: 'Model latency p95 (s)', expr: 'histogram_quantile(0.95, sum by (le, model) (rate(threatmesh_llm_request_duration_seconds_bucket[30m])))', legend: '{{model}}', unit: 's' },
+  { row: REPORTS_ROW, kind: 'timeseries', title: 'Model tokens per hour', expr: 'sum by (model, kind) (increase(threatmesh_llm_tokens_total[1h]))', legend: '{{model}} {{kind}}', unit: 'short' },
+  { row: REPORTS_ROW, kind: 'timeseries', title: 'Answer cache per hour', expr: 'sum by (result) (increase(threatmesh_llm_cache_total[1h]))', legend: '{{result}}', unit: 'short' },
 ];
 
 const KEYWORDS = new Set(['by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'and', 'or', 'unless', 'bool', 'offset', 'le', 'inf', 'nan']);

@@ -100,10 +100,20 @@ describe('Cilium policies', () => {
     ['a pod of another namespace -> operator metrics', { pod: { 'k8s:io.kubernetes.pod.namespace': 'default', app: 'x' } }, podOf('operator'), 8080],
     ['edge agents -> gossip', { ip: '10.9.1.1' }, podOf('haproxy'), 8444],
     ['operator -> serve directly', podOf('operator'), podOf('serve'), 8443],
+    ['operator -> HAProxy runtime API (only the enforcer writes the deny maps)', podOf('operator'), podOf('haproxy'), 9999],
+    ['enforcer -> LLM endpoint', podOf('enforcer'), { fqdn: 'api.openai.com' }, 443],
+    ['enforcer -> any outside address', podOf('enforcer'), { ip: '8.8.8.8' }, 443],
+    ['enforcer -> HTTPS APIs', podOf('enforcer'), podOf('serve'), 8443],
+    ['outside -> enforcer metrics', { ip: '192.0.2.10' }, podOf('enforcer'), 8080],
   ];
   for (const [name, from, to, port] of denied) {
     it(`partner: denies ${name}`, () => assert.equal(allowed(partner, from, to, port), false));
   }
+
+  it('without the enforcer no pod reaches the HAProxy runtime API', () => {
+    const off = policiesOf(resolveValues({ network: NETWORK, enforce: { enabled: false } }));
+    for (const c of ['operator', 'serve', 'enforcer', 'ingest'] as const) assert.equal(allowed(off, podOf(c), podOf('haproxy'), 9999), false, c);
+  });
 
   it('every pod of the namespace is in default deny both ways', () => {
     const dd = partner.find((p) => p.metadata.name === 'threatmesh-default-deny');

@@ -41,7 +41,8 @@ export function requiredFlows(v: Values): Flow[] {
   const add = (name: string, from: Peer[] | Peer, to: Peer[] | Peer, ports: readonly number[]): void => {
     for (const f of [from].flat()) for (const t of [to].flat()) flows.push({ name, from: f, to: t, ports });
   };
-  const mains: Component[] = v.role === 'partner' ? ['operator', 'ingest', ...(v.serve.enabled ? ['serve' as const] : [])] : ['sequencer'];
+  const enforcer = v.role === 'partner' && v.enforce.enabled;
+  const mains: Component[] = v.role === 'partner' ? ['operator', 'ingest', ...(v.serve.enabled ? ['serve' as const] : []), ...(enforcer ? ['enforcer' as const] : [])] : ['sequencer'];
   for (const c of [...mains, 'haproxy' as const]) add(`dns (${c})`, { pods: c }, { dns: true }, [53]);
   if (v.mongodb.enabled) {
     add('dns (mongodb)', mongo, { dns: true }, [53]);
@@ -66,9 +67,14 @@ export function requiredFlows(v: Values): Flow[] {
   add('gossip to peers', { pods: 'operator' }, ext(v.network.peers), [v.network.peers.port]);
   add('peers -> front door (gossip)', clients, { pods: 'haproxy' }, [PORTS.haproxyGossip]);
   add('front door -> operator gossip', { pods: 'haproxy' }, { pods: 'operator' }, [PORTS.gossip]);
-  add('operator -> HAProxy runtime API', { pods: 'operator' }, { pods: 'haproxy' }, [PORTS.haproxyAdmin]);
   add('partner -> LLM endpoint', { pods: 'operator' }, ext(v.network.llm), [v.network.llm.port]);
   add('metrics scraping (operator)', { prometheus: true }, { pods: 'operator' }, [PORTS.metrics]);
+  if (enforcer) {
+    add('enforcer -> API server', { pods: 'enforcer' }, api, [443, 6443]);
+    add('enforcer -> MongoDB', { pods: 'enforcer' }, mongo, [PORTS.mongodb]);
+    add('enforcer -> HAProxy runtime API', { pods: 'enforcer' }, { pods: 'haproxy' }, [PORTS.haproxyAdmin]);
+    add('metrics scraping (enforcer)', { prometheus: true }, { pods: 'enforcer' }, [PORTS.metrics]);
+  }
   if (v.serve.enabled) {
     add('TAXII/export clients -> front door', clients, { pods: 'haproxy' }, [PORTS.haproxyHttps]);
     add('edge agents -> front door', v.network.edgeAgents.length ? [{ cidrs: v.network.edgeAgents }] : [], { pods: 'haproxy' }, [PORTS.haproxyHttps]);

@@ -9,7 +9,7 @@ import type { Construct } from 'constructs';
 import type { Resources, Values } from '../values.ts';
 
 /** The `app.kubernetes.io/component` of each workload; Cilium policies and Services select on it. */
-export type Component = 'operator' | 'serve' | 'sequencer' | 'haproxy' | 'ingest' | 'mongodb';
+export type Component = 'operator' | 'serve' | 'enforcer' | 'sequencer' | 'haproxy' | 'ingest' | 'mongodb';
 
 /** The non-root user every ThreatMesh container runs as (the image's `nonroot`). */
 export const NONROOT = 65532;

@@ -10,6 +10,11 @@
  *   with `src,map_ip(...)`), both loaded at start (empty files allowed);
  * - a request matching either is denied with 403 in the partner-API frontend; a connection from
  *   a denied address is rejected in the TCP (gossip, sequencer gRPC) frontends.
+ *
+ * One text for HAProxy 2.6 (Debian 12's, which the tests run `haproxy -c` with) and 3.2 (the
+ * chart's image): backends are named `be-<what>` because 3.1 deprecates a frontend and a backend
+ * sharing a name (3.3 refuses it), and health checks use `option httpchk` with `http-check send`
+ * (2.2+) rather than the method and URI on the option line. docs/deploy.md lists the rules.
  */
 
 /** File name of the host deny map. */
@@ -70,11 +75,12 @@ function apiSections(o: HaproxyConfigOptions, serve: NonNullable<HaproxyConfigOp
     '  option forwardfor',
     `  http-request deny deny_status 403 if { req.hdr(host),host_only,lower,map_dom(${maps}/${DENY_HOSTS_MAP}) -m found }`,
     `  http-request deny deny_status 403 if { src,map_ip(${maps}/${DENY_IPS_MAP}) -m found }`,
-    '  default_backend serve',
+    '  default_backend be-serve',
     '',
-    'backend serve',
+    'backend be-serve',
     '  mode http',
-    '  option httpchk GET /healthz',
+    '  option httpchk',
+    '  http-check send meth GET uri /healthz',
     '  http-check expect status 200',
     `  server serve ${serve.host}:${serve.port} ssl verify required ca-file ${o.upstreamCaFile} verifyhost ${serve.verifyHost} sni str(${serve.verifyHost}) check port ${serve.checkPort} no-check-ssl ${serverOpts(o)}`,
   );
@@ -87,9 +93,9 @@ function partnerSections(o: HaproxyConfigOptions, maps: string): string {
     '  mode tcp',
     `  bind ${o.gossipBind}`,
     `  tcp-request connection reject if { src,map_ip(${maps}/${DENY_IPS_MAP}) -m found }`,
-    '  default_backend gossip',
+    '  default_backend be-gossip',
     '',
-    'backend gossip',
+    'backend be-gossip',
     '  mode tcp',
     `  server gossip ${o.gossip.host}:${o.gossip.port} check ${serverOpts(o)}`,
   );
@@ -102,12 +108,13 @@ function sequencerSections(o: HaproxyConfigOptions, maps: string): string {
     '  mode tcp',
     `  bind ${o.mainBind}`,
     `  tcp-request connection reject if { src,map_ip(${maps}/${DENY_IPS_MAP}) -m found }`,
-    '  default_backend sequencer',
+    '  default_backend be-sequencer',
     '',
     '# gRPC with mutual TLS passes through; only the replica holding the Lease is ready (/readyz).',
-    'backend sequencer',
+    'backend be-sequencer',
     '  mode tcp',
-    '  option httpchk GET /readyz',
+    '  option httpchk',
+    '  http-check send meth GET uri /readyz',
     '  http-check expect status 200',
     `  server-template sequencer 1-${o.sequencer.replicas} ${o.sequencer.host}:${o.sequencer.port} check port ${o.sequencer.checkPort} ${serverOpts(o)}`,
   );

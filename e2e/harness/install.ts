@@ -27,6 +27,7 @@ export interface Tools {
   readonly K8S_SCHEMAS: string;
   readonly HAPROXY: string;
   readonly PROMTOOL: string;
+  readonly CILIUMCHECK: string;
 }
 
 /** Installs what is missing (cached) and returns the tool paths. */

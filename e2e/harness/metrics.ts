@@ -13,6 +13,8 @@ import { chartFile } from '../../cdk8s/lib/monitoring.ts';
 export interface UsedSelector extends MetricSelector {
   /** `panel "Title"` or `alert Name`. */
   readonly source: string;
+  /** The dashboard row of the panel (absent for alerts). */
+  readonly row?: string;
 }
 
 /** One scraped sample's series: metric name and labels. */
@@ -23,13 +25,17 @@ export interface Series {
 
 /** Every selector of the generated dashboard's panel targets and the PrometheusRule's rules. */
 export async function shippedSelectors(): Promise<UsedSelector[]> {
-  const dashboard = JSON.parse(await readFile(chartFile('dashboard.json'), 'utf8')) as { panels?: Array<{ title?: string; targets?: Array<{ expr?: string }> }> };
+  const dashboard = JSON.parse(await readFile(chartFile('dashboard.json'), 'utf8')) as { panels?: Array<{ type?: string; title?: string; targets?: Array<{ expr?: string }> }> };
   const rules = parse(await readFile(chartFile('prometheusrule-spec.yaml'), 'utf8')) as { groups: Array<{ rules: Array<{ alert?: string; record?: string; expr: string }> }> };
-  const exprs: Array<[string, string]> = [
-    ...(dashboard.panels ?? []).flatMap((p) => (p.targets ?? []).map((t): [string, string] => [`panel ${JSON.stringify(p.title ?? '')}`, t.expr ?? ''])),
-    ...rules.groups.flatMap((g) => g.rules.map((r): [string, string] => [`alert ${r.alert ?? r.record ?? ''}`, r.expr])),
-  ];
-  return exprs.flatMap(([source, expr]) => metricSelectors(expr).map((s) => ({ ...s, source })));
+  const exprs: Array<[string, string, string | undefined]> = [];
+  let row: string | undefined;
+  // The panels follow their row panel in the dashboard's flat list.
+  for (const p of dashboard.panels ?? []) {
+    if (p.type === 'row') row = p.title;
+    for (const t of p.targets ?? []) exprs.push([`panel ${JSON.stringify(p.title ?? '')}`, t.expr ?? '', row]);
+  }
+  for (const g of rules.groups) for (const r of g.rules) exprs.push([`alert ${r.alert ?? r.record ?? ''}`, r.expr, undefined]);
+  return exprs.flatMap(([source, expr, inRow]) => metricSelectors(expr).map((s) => ({ ...s, source, ...(inRow === undefined ? {} : { row: inRow }) })));
 }
 
 const LABEL = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g;

@@ -1,11 +1,13 @@
 /**
  * Builds the ThreatMesh OCI image without a container engine: one layer holding the pinned
- * Node.js binary and the shared libraries it links (found with ldd), /usr/bin/env (for the
- * `threatmesh` command's shebang), the app (bin/, operator/src, cdk8s/, the chart's files) with
- * its production dependencies, and /etc/passwd with the non-root user 65532. Writes an OCI image
- * layout (OUT/layout) and the same as an OCI archive (OUT/threatmesh-oci.tar, which `docker load`,
- * `podman load`, `skopeo copy oci-archive:` and `crane push` read). The layer tar is reproducible
- * (sorted, owner 0, mtime 0). The Dockerfile builds the equivalent image in users' CI.
+ * Node.js binary (symbols stripped) and the shared libraries it links (found with ldd),
+ * /usr/bin/env (for the `threatmesh` command's shebang), the app (bin/, operator/src, cdk8s/,
+ * the chart's files) with its production dependencies pruned of what never runs (TypeScript
+ * sources and declarations, source maps, docs, tests, jsii assemblies: {@link PRUNE}), and
+ * /etc/passwd with the non-root user 65532. Writes an OCI image layout (OUT/layout) and the same
+ * as an OCI archive (OUT/threatmesh-oci.tar, which `docker load`, `podman load`, `skopeo copy
+ * oci-archive:` and `crane push` read). The layer tar is reproducible (sorted, owner 0, mtime 0).
+ * The Dockerfile builds the equivalent image in users' CI (same strip, same prune list).
  *
  * usage: node e2e/image/build.ts [--out DIR] [--tag TAG]   (prints a JSON summary)
  */
@@ -60,12 +62,29 @@ async function stageApp(root: string): Promise<void> {
   for (const dir of ['bin', 'operator/src', 'cdk8s', 'charts/threatmesh/files']) await cp(join(ROOT, dir), join(app, dir), { recursive: true, filter: skip });
   for (const f of ['package.json', 'package-lock.json']) await copyFile(join(ROOT, f), join(app, f));
   await run('npm', ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline'], { cwd: app, maxBuffer: 16 << 20 });
+  await run('find', ['node_modules', ...PRUNE], { cwd: app, maxBuffer: 16 << 20 });
 }
+
+/**
+ * `find node_modules` arguments that delete what Node never loads from production dependencies:
+ * TypeScript files (Node does not strip types under node_modules, so `.ts` there is only
+ * declarations or sources kept for source maps), source maps, Markdown other than licences,
+ * test and example directories, and jsii assemblies (read by jsii's other-language runtimes,
+ * not by JavaScript). About 36 MB of 55 MB. The Dockerfile runs the same command.
+ */
+export const PRUNE: readonly string[] = [
+  '(', '-type', 'd', '(', '-name', 'test', '-o', '-name', 'tests', '-o', '-name', '__tests__', '-o', '-name', 'example', '-o', '-name', 'examples', '-o', '-name', 'docs', ')', '-prune', '-exec', 'rm', '-rf', '{}', '+', ')',
+  '-o', '(', '-type', 'f', '(', '-name', '*.ts', '-o', '-name', '*.mts', '-o', '-name', '*.cts', '-o', '-name', '*.map', '-o', '-name', '.jsii', '-o', '-name', '.jsii.gz', '-o', '(', '-name', '*.md', '!', '-iname', 'license*', ')', ')', '-exec', 'rm', '-f', '{}', '+', ')',
+];
 
 async function stageSystem(root: string): Promise<void> {
   const node = process.execPath;
   await mkdir(join(root, 'usr/local/bin'), { recursive: true });
   await copyFile(node, join(root, 'usr/local/bin/node'));
+  // The release binary carries 18 MB of symbols and debug info: 127 MB -> 108 MB.
+  await run('strip', ['--strip-all', join(root, 'usr/local/bin/node')]).catch((err: unknown) => {
+    throw new Error(`strip the Node binary: ${err instanceof Error ? err.message : String(err)} (install binutils: apt-get install binutils)`);
+  });
   for (const lib of new Set([...await sharedLibraries(node), ...await sharedLibraries('/usr/bin/env')])) await copyWithLinks(root, lib);
   await copyWithLinks(root, '/usr/bin/env');
   await symlink('/app/bin/threatmesh.mjs', join(root, 'usr/local/bin/threatmesh'));

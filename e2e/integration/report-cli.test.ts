@@ -25,7 +25,8 @@ const revoked = recordOf({ type: 'domain', value: 'benign-cdn.example', logIndex
 const secret = recordOf({ type: 'domain', value: 'amber-only.example', logIndex: 4, opensAt: ago(3), proposerId: 'partner-c', meta: { tlp: 'amber', labels: ['apt'], source: 'threatmesh/private' } });
 const old = recordOf({ type: 'domain', value: 'old.example', logIndex: 0, opensAt: ago(45), meta: { source: 'threatmesh/feodo' } });
 const oldAmber = recordOf({ type: 'domain', value: 'old-amber.example', logIndex: 5, opensAt: ago(60), meta: { tlp: 'amber', source: 'threatmesh/private' } });
-const records: IndicatorRecord[] = [c2, phish, revoked, secret, old, oldAmber];
+const { window: _unused, ...undated } = recordOf({ type: 'domain', value: 'undated.example', logIndex: 6, opensAt: ago(2), meta: { source: 'threatmesh/legacy' } });
+const records: IndicatorRecord[] = [c2, phish, revoked, secret, old, oldAmber, undated];
 const sightings: SightingDoc[] = [
   sightingOf(c2, 'partner-a', ago(1), 12), sightingOf(c2, 'partner-a', new Date(now - DAY - 3_600_000), 5),
   sightingOf(phish, 'partner-a', ago(5), 2), sightingOf(secret, 'partner-a', ago(2), 100), sightingOf(old, 'partner-a', ago(40), 7), sightingOf(oldAmber, 'partner-b', ago(3), 1000),
@@ -60,7 +61,7 @@ interface TrendsJson {
   byType: Record<string, number>; byFeed: Record<string, number>; byPartner: Record<string, number>;
   byWeek: Array<{ week: string; admitted: number; rejected: number | null; revoked: number; sightings: number }>;
   timeToQuorum: { count: number; p50Ms: number | null; p95Ms: number | null };
-  totals: { admitted: number; revoked: number; sightings: number; rejected: number | null };
+  totals: { admitted: number; revoked: number; sightings: number; rejected: number | null; undated: number };
   topLabels: Array<{ label: string; count: number }>; topMalware: Array<{ family: string; count: number }>;
   sightingsHeatmap: Array<{ partner: string; week: string; count: number }>;
   feedQuality: Array<{ feed: string; proposed: number; revoked: number; neverSighted: number }>;
@@ -80,6 +81,7 @@ test('trends --json: the shape the issue names, and figures that leave out what 
   assert.equal(t.totals.revoked, 1);
   assert.equal(t.totals.sightings, 19, 'the sightings of amber indicators (admitted in the window or before it) and the sightings before the window are left out');
   assert.equal(t.totals.rejected, null);
+  assert.equal(t.totals.undated, 1, 'a record stored without a voting window is counted as undated, nowhere else');
   assert.equal(t.rejections.coverage, 'unavailable');
   assert.deepEqual(t.timeToQuorum, { count: 3, p50Ms: 3000, p95Ms: 9000, maxMs: 9000 });
   const perWeek = new Map<string, number>();

@@ -46,6 +46,8 @@ import { controlPlaneOptionsFromEnv, uniqueSuffix } from '../harness/env.ts';
 import { startLlm, type LlmServer } from '../harness/llm.ts';
 import { loadYamlDir } from '../harness/manifests.ts';
 import { startRecorder, type Recorder } from '../harness/recorder.ts';
+import { REPORTS_ROW } from '../../cdk8s/lib/alerts.ts';
+import { missingSelectors, parseExposition, shippedSelectors } from '../harness/metrics.ts';
 
 const DAY = 86_400_000;
 const NS = `tm-report-${uniqueSuffix()}`;
@@ -233,4 +235,11 @@ test('without the citation enum, invented citations are refused by the grounding
   const allowed = admissions.map(digestOf);
   for (const d of doc.summary.citations) assert.ok(allowed.includes(d), `the final summary cites only real indicators (${d})`);
   assert.equal(tr.status?.conditions?.find((c) => c.type === 'Degraded')?.reason, doc.summary.generator === 'model' ? 'RunsHealthy' : 'ModelFallback');
+});
+
+test('every metric the dashboard\'s Reports row and the report alert read is on the operator\'s /metrics after the reports ran', async () => {
+  const used = (await shippedSelectors()).filter((u) => u.row === REPORTS_ROW || /threatmesh_(report|llm)_/.test(u.name));
+  assert.ok(used.length >= 12, `selectors of the Reports row and the report alert: ${used.length}`);
+  const scraped = parseExposition((await metrics.expose()).body);
+  assert.deepEqual(missingSelectors(used, scraped), []);
 });

@@ -39,11 +39,12 @@ frontend partner-api
   option forwardfor
   http-request deny deny_status 403 if { req.hdr(host),host_only,lower,map_dom({{ $maps }}/threatmesh-deny-hosts.map) -m found }
   http-request deny deny_status 403 if { src,map_ip({{ $maps }}/threatmesh-deny-ips.map) -m found }
-  default_backend serve
+  default_backend be-serve
 
-backend serve
+backend be-serve
   mode http
-  option httpchk GET /healthz
+  option httpchk
+  http-check send meth GET uri /healthz
   http-check expect status 200
   server serve threatmesh-serve.{{ $ns }}.svc.cluster.local:8443 ssl verify required ca-file /etc/haproxy/serve-ca/ca.crt verifyhost threatmesh-serve.{{ $ns }}.svc sni str(threatmesh-serve.{{ $ns }}.svc) check port 8080 no-check-ssl {{ $srv }}
 {{- end }}
@@ -52,9 +53,9 @@ frontend gossip
   mode tcp
   bind 0.0.0.0:8444
   tcp-request connection reject if { src,map_ip({{ $maps }}/threatmesh-deny-ips.map) -m found }
-  default_backend gossip
+  default_backend be-gossip
 
-backend gossip
+backend be-gossip
   mode tcp
   server gossip threatmesh-gossip.{{ $ns }}.svc.cluster.local:8444 check {{ $srv }}
 {{- else }}
@@ -63,12 +64,13 @@ frontend sequencer-grpc
   mode tcp
   bind 0.0.0.0:8443
   tcp-request connection reject if { src,map_ip({{ $maps }}/threatmesh-deny-ips.map) -m found }
-  default_backend sequencer
+  default_backend be-sequencer
 
 # gRPC with mutual TLS passes through; only the replica holding the Lease is ready (/readyz).
-backend sequencer
+backend be-sequencer
   mode tcp
-  option httpchk GET /readyz
+  option httpchk
+  http-check send meth GET uri /readyz
   http-check expect status 200
   server-template sequencer 1-{{ .Values.sequencer.replicas }} threatmesh-sequencer-replicas.{{ $ns }}.svc.cluster.local:8443 check port 8081 {{ $srv }}
 {{- end }}

@@ -120,6 +120,7 @@ export function partyValues(party: Pick<KindParty, 'id' | 'role'>, all: Readonly
     role: party.role, partnerId: party.id, namespace: NETWORK_NAMESPACE,
     image: { ...imageParts(o.image), pullPolicy: 'IfNotPresent' },
     operator: { replicas: 1 },
+    enforce: { replicas: 1 },
     sequencer: { replicas: 1, quorum: o.quorum, endpoint: { fqdns: [], cidrs: [cidr(seq.address)], port: FRONTDOOR_NODEPORTS.main } },
     serve: { enabled: false },
     mongodb: { members: 1, storageClass: 'standard', storageSize: '1Gi' },

@@ -9,7 +9,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { KINDS, GROUP, crdManifest } from '../api/schemas/index.ts';
-import { OPERATOR_NAME, ingestRbacManifests, rbacManifests, sequencerRbacManifests } from '../api/manifests.ts';
+import { OPERATOR_NAME, enforcerRbacManifests, ingestRbacManifests, rbacManifests, sequencerRbacManifests } from '../api/manifests.ts';
 import { DEFAULT_VALUES, VALUES_SCHEMA } from '../../../cdk8s/values.ts';
 import { buildDashboard } from '../../../cdk8s/lib/dashboard.ts';
 import { ruleSpec } from '../../../cdk8s/lib/monitoring.ts';
@@ -44,6 +44,7 @@ export async function generateChart(root: string): Promise<string[]> {
   await put(root, `${CHART}/files/prometheusrule-spec.yaml`, header + yaml(ruleSpec()), w);
   await put(root, `${CHART}/files/dashboard.json`, JSON.stringify(buildDashboard(), null, 2) + '\n', w);
   await put(root, `${CHART}/templates/operator-rbac.generated.yaml`, rbacTemplate([...rbacManifests(NS, OPERATOR_NAME), ...ingestRbacManifests(NS), operatorWebhook(NS)], 'operator', 'eq .Values.role "partner"'), w);
+  await put(root, `${CHART}/templates/enforcer-rbac.generated.yaml`, rbacTemplate(enforcerRbacManifests(NS), 'enforcer', 'and (eq .Values.role "partner") .Values.enforce.enabled'), w);
   await put(root, `${CHART}/templates/sequencer-rbac.generated.yaml`, rbacTemplate(sequencerRbacManifests(NS), 'sequencer', 'eq .Values.role "sequencer"'), w);
   return w;
 }

@@ -81,7 +81,7 @@ test('failures back off, show Degraded, and recover', async () => {
 test('the API key comes from the Secret; a missing one is a failed run that says how to create it', async () => {
   const { kube, gen, current, step, clock } = setup({ model: { baseUrl: 'http://127.0.0.1:1/v1', model: 'm', apiKeySecretRef: { name: 'llm-key' } } });
   await step();
-  assert.match(current()?.status?.lastRun?.message ?? '', /Secret llm-key not found; create it with kubectl -n tm create secret generic llm-key --from-literal=apiKey=KEY/);
+  assert.match(current()?.status?.lastRun?.message ?? '', /Secret llm-key not found; create it with its label \(a ThreatReport sends only Secrets labelled for it\): kubectl -n tm create secret generic llm-key --from-literal=apiKey=KEY && kubectl -n tm label secret llm-key threatmesh\.io\/report-credentials=true/);
   kube.seed(SECRETS, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'llm-key', namespace: 'tm' }, data: { apiKey: Buffer.from('sk-test\n').toString('base64') } } as KubeObject);
   clock.advance(7 * 86_400_000);
   await step();

@@ -177,7 +177,8 @@ export class ThreatReportReconciler implements Reconciler<ThreatReport> {
     const name = ref.key ?? 'apiKey';
     const value = secret?.data?.[name];
     if (value === undefined) {
-      throw new Error(`spec.model.apiKeySecretRef: ${secret === undefined ? `Secret ${ref.name} not found` : `Secret ${ref.name} has no key ${name}`}; create it with kubectl -n ${tr.metadata.namespace ?? ''} create secret generic ${ref.name} --from-literal=${name}=KEY`);
+      const create = `kubectl -n ${ns} create secret generic ${ref.name} --from-literal=${name}=KEY && kubectl -n ${ns} label secret ${ref.name} ${REPORT_CREDENTIALS_LABEL}=true`;
+      throw new Error(`spec.model.apiKeySecretRef: ${secret === undefined ? `Secret ${ref.name} not found; create it with its label (a ThreatReport sends only Secrets labelled for it)` : `Secret ${ref.name} has no key ${name}; recreate it`}: ${create}`);
     }
     return Buffer.from(value, 'base64').toString('utf8').trim();
   }

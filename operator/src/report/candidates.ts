@@ -5,6 +5,7 @@
  * it is never selected, whatever the caller passed in.
  */
 import type { Window } from './period.ts';
+import { dataText, valueText } from './sanitize.ts';
 import { tlpAllows, type Tlp } from './tlp.ts';
 
 /** One replicated indicator as a summary sees it. */
@@ -57,11 +58,12 @@ export function significance(c: Candidate, w: Window, weights: SignificanceWeigh
 
 /** One candidate as one line of the model's input; its length is what the budget counts. */
 export function candidateLine(c: Candidate): string {
-  const parts = [`digest=${c.digest}`, `${c.type} ${c.value}`, `tlp:${c.tlp}`];
+  // The value is the indicator itself (normalized by the domain, quoted whole); everything else is partners' free text.
+  const parts = [`digest=${c.digest}`, `${c.type} ${valueText(c.value)}`, `tlp:${c.tlp}`];
   if (c.confidence !== undefined) parts.push(`confidence ${c.confidence}`);
-  if (c.labels.length > 0) parts.push(`labels ${c.labels.slice(0, 5).join(',')}`);
-  if (c.source) parts.push(`feed ${c.source}`);
-  parts.push(`proposed by ${c.proposerId}`, `admitted ${c.admittedAt.slice(0, 10)}`, `sightings ${c.sightings}`);
+  if (c.labels.length > 0) parts.push(`labels ${c.labels.slice(0, 5).map((l) => dataText(l, 64)).join(',')}`);
+  if (c.source) parts.push(`feed ${dataText(c.source, 64)}`);
+  parts.push(`proposed by ${dataText(c.proposerId, 64)}`, `admitted ${c.admittedAt.slice(0, 10)}`, `sightings ${c.sightings}`);
   if (c.state === 'revoked') parts.push(`REVOKED ${c.revokedAt?.slice(0, 10) ?? ''}`.trim());
   return parts.join(' | ');
 }

@@ -1,11 +1,13 @@
 /**
  * The deterministic extractive summary, pure: built only from the selected candidates and the
- * trends, quoting nothing but their values and digests, so it always passes the grounding check.
+ * trends, quoting nothing but their values and digests (labels and feed names defanged by
+ * report/sanitize.ts), so it always passes the grounding check.
  * Used when no model is configured, when the model fails, and when every model answer was refused.
  */
 import { DEFAULT_LIMITS, type Answer, type AnswerLimits, type KeyThreat } from './answer.ts';
 import type { Candidate } from './candidates.ts';
 import type { Window } from './period.ts';
+import { dataText, valueText } from './sanitize.ts';
 import type { Trends } from './trends.ts';
 
 const day = (d: Date): string => d.toISOString().slice(0, 10);
@@ -16,10 +18,10 @@ function clip(s: string, max: number): string {
 
 /** A title naming the indicator's value when it fits whole (a cut value would not be grounded). */
 function threatTitle(c: Candidate, max: number): string {
-  const facts = [c.sightings > 0 ? `${c.sightings} sighting${c.sightings === 1 ? '' : 's'}` : 'not sighted', c.confidence !== undefined ? `confidence ${c.confidence}` : '', c.labels.slice(0, 2).join(', '), c.state === 'revoked' ? 'revoked' : ''].filter((x) => x !== '').join('; ');
-  const withValue = `${c.type} ${c.value} (${facts})`;
+  const facts = [c.sightings > 0 ? `${c.sightings} sighting${c.sightings === 1 ? '' : 's'}` : 'not sighted', c.confidence !== undefined ? `confidence ${c.confidence}` : '', c.labels.slice(0, 2).map((l) => dataText(l, 40)).join(', '), c.state === 'revoked' ? 'revoked' : ''].filter((x) => x !== '').join('; ');
+  const withValue = `${c.type} ${valueText(c.value)} (${facts})`;
   if (withValue.length <= max) return withValue;
-  return clip(`${c.type} from ${c.source ?? c.proposerId} (${facts})`, max);
+  return clip(`${c.type} from ${dataText(c.source ?? c.proposerId, 64)} (${facts})`, max);
 }
 
 function ms(n: number | null): string {
@@ -34,7 +36,7 @@ function trendSentences(t: Trends | undefined): string[] {
   if (weeks.length > 0) out.push(`Admissions by week: ${weeks.join(', ')}.`);
   if (t.timeToQuorum.count > 0) out.push(`Time to quorum: median ${ms(t.timeToQuorum.p50Ms)}, 95th percentile ${ms(t.timeToQuorum.p95Ms)} over ${t.timeToQuorum.count} admissions.`);
   const feed = Object.entries(t.byFeed).sort(([a, x], [b, y]) => y - x || a.localeCompare(b))[0];
-  if (feed) out.push(`Most productive feed: ${feed[0]} with ${feed[1]} admissions; ${t.totals.revoked} revoked${t.totals.rejected === null ? '' : `, ${t.totals.rejected} rejected`}.`);
+  if (feed) out.push(`Most productive feed: ${dataText(feed[0], 64)} with ${feed[1]} admissions; ${t.totals.revoked} revoked${t.totals.rejected === null ? '' : `, ${t.totals.rejected} rejected`}.`);
   return out;
 }
 

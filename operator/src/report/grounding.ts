@@ -2,11 +2,13 @@
  * The grounding check, pure: a summary may cite only indicators that exist in the partner's
  * store, were active inside the report's window (admitted, revoked or sighted in it), are at or
  * below the report's TLP, and were offered to the writer; and its free text may name no hash,
- * IPv4 address or URL that is not one of the offered indicators' values or digests. A summary
+ * IP address, URL or domain name that is not one of the offered indicators' values (or a part of
+ * an offered URL) or digests: an injected "allow update.evil.example" is refused. A summary
  * that fails is refused (regenerated or replaced by the extractive one by the caller).
  */
 import { citationsOf, type Answer } from './answer.ts';
 import { inWindow, type Window } from './period.ts';
+import { IPV6 } from './sanitize.ts';
 import { tlpAllows, type Tlp } from './tlp.ts';
 
 /** What the store says about one cited digest. */
@@ -15,12 +17,18 @@ export interface StoredFact {
   /** ISO 8601; see Candidate.admittedAt. */
   readonly admittedAt: string;
   readonly revokedAt?: string | undefined;
-  /** Sightings inside the window. */
-  readonly sightings: number;
+  /**
+   * Sightings inside the window; undefined when not read (the store reads them only for a
+   * record admitted and revoked outside the window, the one case where they decide).
+   */
+  readonly sightings?: number | undefined;
 }
 
+/** Every reason a citation or a phrase can be refused (metrics report each at 0 from the start). */
+export const GROUNDING_REASONS = ['unknown-digest', 'outside-window', 'above-tlp', 'not-offered', 'ungrounded-value'] as const;
+
 /** Why a citation or a phrase was refused. */
-export type GroundingReason = 'unknown-digest' | 'outside-window' | 'above-tlp' | 'not-offered' | 'ungrounded-value';
+export type GroundingReason = (typeof GROUNDING_REASONS)[number];
 
 /** One refused citation or phrase. */
 export interface GroundingRefusal {
@@ -44,7 +52,7 @@ export type Grounding = { readonly ok: true } | { readonly ok: false; readonly r
 
 /** True when the indicator was admitted, revoked or sighted inside `w`. */
 export function activeIn(w: Window, f: StoredFact): boolean {
-  return inWindow(w, Date.parse(f.admittedAt)) || (f.revokedAt !== undefined && inWindow(w, Date.parse(f.revokedAt))) || f.sightings > 0;
+  return inWindow(w, Date.parse(f.admittedAt)) || (f.revokedAt !== undefined && inWindow(w, Date.parse(f.revokedAt))) || (f.sightings ?? 0) > 0;
 }
 
 function citationRefusal(digest: string, facts: GroundingFacts): GroundingReason | undefined {
@@ -59,10 +67,27 @@ function citationRefusal(digest: string, facts: GroundingFacts): GroundingReason
 const HASH = /\b(?:[0-9a-f]{64}|[0-9a-f]{40}|[0-9a-f]{32})\b/gi;
 const IPV4 = /\b(?:\d{1,3}\.){3}\d{1,3}\b/g;
 const URL_RE = /\b(?:https?|ftp):\/\/[^\s"'<>)\]]+/gi;
+/** A host name: dot-separated labels ending in an alphabetic top-level label (`payload.exe` too: it must come from an offered URL). */
+const DOMAIN = /\b(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,24}\b/gi;
 
-/** Hashes, IPv4 addresses and URLs named in `text`, as written. */
+/** URLs, then hashes, IPv4 and IPv6 addresses and domain names outside those URLs, in `text`, as written. */
 export function valuesIn(text: string): string[] {
-  return [...text.matchAll(HASH), ...text.matchAll(IPV4), ...text.matchAll(URL_RE)].map((m) => m[0].replace(/[.,;:]+$/, ''));
+  const rest = text.replace(URL_RE, ' ');
+  return [...text.matchAll(URL_RE), ...[HASH, IPV4, IPV6, DOMAIN].flatMap((re) => [...rest.matchAll(re)])].map((m) => m[0].replace(/[.,;:]+$/, ''));
+}
+
+/**
+ * What the text may name: the offered indicators' digests and values, and the parts of a URL
+ * or e-mail value (its host, path segments such as `payload.exe`, the mail domain), lower-cased.
+ */
+export function groundedTokens(offered: GroundingFacts['offered']): Set<string> {
+  const known = new Set<string>();
+  for (const [digest, o] of offered) {
+    const v = o.value.toLowerCase();
+    known.add(digest).add(v);
+    for (const part of v.split(/[/?#&=@]|:\/\//)) if (part !== '') known.add(part).add(part.replace(/:\d+$/, ''));
+  }
+  return known;
 }
 
 function textOf(a: Answer): string {
@@ -76,8 +101,7 @@ export function checkGrounding(a: Answer, facts: GroundingFacts): Grounding {
     const reason = citationRefusal(digest, facts);
     if (reason !== undefined) refusals.push({ reason, subject: digest });
   }
-  const known = new Set<string>();
-  for (const [digest, o] of facts.offered) known.add(digest).add(o.value.toLowerCase());
+  const known = groundedTokens(facts.offered);
   for (const v of new Set(valuesIn(textOf(a)))) {
     if (!known.has(v.toLowerCase())) refusals.push({ reason: 'ungrounded-value', subject: v });
   }

@@ -5,11 +5,21 @@
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Generator } from './answer.ts';
-import type { GroundingReason } from './grounding.ts';
+import { GROUNDING_REASONS, type GroundingReason } from './grounding.ts';
 import type { Trends } from './trends.ts';
 
 /** Outcome label of one model request. */
 export type RequestOutcome = 'ok' | 'timeout' | 'connection' | 'rate-limited' | 'server' | 'client' | 'malformed';
+
+/**
+ * Every `{generator, reason}` a written summary is counted under: the model's accepted answer,
+ * or the extractive summary without a model (`no-model`), or after the model failed
+ * (`model-error`), every answer was refused (`grounding`) or invalid (`invalid-answer`).
+ */
+export const SUMMARY_OUTCOMES: ReadonlyArray<{ readonly generator: Generator; readonly reason: string }> = [
+  { generator: 'model', reason: 'accepted' },
+  ...['no-model', 'none', 'model-error', 'grounding', 'invalid-answer'].map((reason) => ({ generator: 'extractive' as const, reason })),
+];
 
 /** Every report metric. */
 export class ReportMetrics {
@@ -41,6 +51,10 @@ export class ReportMetrics {
     this.cache = new Counter({ name: 'threatmesh_llm_cache_total', help: 'Model answers served from the cache (hit) or requested (miss)', labelNames: ['result'], registers });
     this.summaries = new Counter({ name: 'threatmesh_report_summaries_total', help: 'Summaries written, by generator and the reason for a fallback', labelNames: ['generator', 'reason'], registers });
     this.refusals = new Counter({ name: 'threatmesh_report_grounding_refusals_total', help: 'Citations or phrases the grounding check refused, by reason', labelNames: ['reason'], registers });
+    // Closed label sets are reported at 0 from the start, so alerts and panels see them before the first report.
+    for (const o of SUMMARY_OUTCOMES) this.summaries.inc(o, 0);
+    for (const reason of GROUNDING_REASONS) this.refusals.inc({ reason }, 0);
+    for (const result of ['hit', 'miss']) this.cache.inc({ result }, 0);
   }
 
   /** Sets the headline gauges of `report` (namespace/name) from its latest trends. */

@@ -34,8 +34,9 @@ export function reportId(report: string, at: Date): string {
   return `${report.replace('/', '.') || 'cli'}.${stamp}`;
 }
 
+/** One line of Markdown text: line breaks flattened (a model's answer cannot start a heading or a block), markup escaped. */
 function mdEscape(s: string): string {
-  return s.replace(/([\\`*_[\]<>|#])/g, '\\$1');
+  return s.replace(/\s+/g, ' ').replace(/([\\`*_[\]<>|#])/g, '\\$1');
 }
 
 function htmlEscape(s: string): string {

@@ -3,11 +3,11 @@
  * revoked or sighted in it, at or below a TLP), the facts the grounding check needs about cited
  * digests, finished reports (`reports`) and accepted model answers (`report_answer_cache`).
  */
-import type { Collection, Db, Filter } from 'mongodb';
+import type { Collection, Db, Filter, WithId } from 'mongodb';
 import type { IndicatorRecord } from '../store/indicators.ts';
 import type { AnswerCache } from './cache.ts';
 import type { Candidate } from './candidates.ts';
-import type { StoredFact } from './grounding.ts';
+import { activeIn, type StoredFact } from './grounding.ts';
 import { and, collectionsOf, isoRange, sightingsFilter, tlpFilter, type ReportCollections } from './mongo.ts';
 import type { Window } from './period.ts';
 import type { ReportDocument } from './render.ts';
@@ -18,8 +18,8 @@ export const REPORTS = 'reports';
 /** Accepted model answers by input hash. */
 export const ANSWER_CACHE = 'report_answer_cache';
 
-/** Digests per $in lookup. */
-const BATCH = 500;
+/** `_id` lookups in flight at once. */
+const LOOKUPS = 16;
 
 /**
  * Most indicators admitted before the window but sighted in it that are read (the most sighted
@@ -71,25 +71,48 @@ export class MongoReportStore {
    * sighted digests not among them by _id (FerretDB scans for anything but _id lookups).
    */
   async candidates(w: Window, ceiling: Tlp, max = MAX_CANDIDATES): Promise<Candidate[]> {
-    const sighted = await this.sightingsByDigest(w, []);
     const inWindow = { $or: [isoRange('window.opensAt', w), isoRange('revocation.window.opensAt', w)] } as Filter<IndicatorRecord>;
-    const records = await this.#c.indicators.find(and(tlpFilter(ceiling), inWindow)).sort({ logIndex: -1 }).limit(max).toArray();
+    const [sighted, records] = await Promise.all([
+      this.sightingsByDigest(w, []),
+      this.#c.indicators.find(and(tlpFilter(ceiling), inWindow)).sort({ logIndex: -1 }).limit(max).toArray(),
+    ]);
     const have = new Set(records.map((r) => r.digest));
     const more = [...sighted].filter(([d]) => !have.has(d)).sort((a, b) => b[1] - a[1]).slice(0, Math.min(MAX_SIGHTED_EXTRA, Math.max(0, max - records.length))).map(([d]) => d);
-    for (let i = 0; i < more.length; i += BATCH) {
-      records.push(...await this.#c.indicators.find(and(tlpFilter(ceiling), { _id: { $in: more.slice(i, i + BATCH) } })).toArray());
-    }
+    records.push(...(await this.#byId(more)).filter((r) => tlpAllows(ceiling, indicatorTlp(r.meta))));
     // The query's TLP filter is the first guard; this is the second.
     return records.map((r) => candidateOf(r, sighted.get(r.digest) ?? 0)).filter((c) => tlpAllows(ceiling, c.tlp));
   }
 
-  /** What the store says about each of `digests` (missing: unknown), with sightings inside `w`. */
+  /**
+   * The records of `digests`, each read by its own `_id` lookup, {@link LOOKUPS} at a time:
+   * FerretDB answers an `_id` equality from its index in milliseconds but scans the whole
+   * collection for `_id: {$in: [...]}` (64 lookups: 0.1 s; one $in of 64: 2.8 s, 10,000 records).
+   */
+  async #byId(digests: readonly string[]): Promise<Array<WithId<IndicatorRecord>>> {
+    const out: Array<WithId<IndicatorRecord>> = [];
+    for (let i = 0; i < digests.length; i += LOOKUPS) {
+      const found = await Promise.all(digests.slice(i, i + LOOKUPS).map((d) => this.#c.indicators.findOne({ _id: d } as Filter<IndicatorRecord>)));
+      for (const r of found) if (r !== null) out.push(r);
+    }
+    return out;
+  }
+
+  /**
+   * What the store says about each of `digests` (missing: unknown). Sightings inside `w` are read
+   * only for records admitted and revoked outside `w`: for the others they cannot change the
+   * grounding check, and reading them costs a scan of the sightings.
+   */
   async facts(digests: readonly string[], w: Window): Promise<Map<string, StoredFact>> {
-    const wanted = digests.filter((d) => typeof d === 'string' && d.length <= 128);
+    const wanted = [...new Set(digests.filter((d) => typeof d === 'string' && d.length <= 128))];
     if (wanted.length === 0) return new Map();
-    const records = await this.#c.indicators.find({ _id: { $in: wanted } } as Filter<IndicatorRecord>).toArray();
-    const sighted = await this.sightingsByDigest(w, [], wanted);
-    return new Map(records.map((r) => [r.digest, { tlp: indicatorTlp(r.meta), admittedAt: admittedAt(r), revokedAt: r.revocation?.window.opensAt, sightings: sighted.get(r.digest) ?? 0 }]));
+    const records = await this.#byId(wanted);
+    const facts = new Map<string, StoredFact>(records.map((r) => [r.digest, { tlp: indicatorTlp(r.meta), admittedAt: admittedAt(r), revokedAt: r.revocation?.window.opensAt }]));
+    const undecided = [...facts].filter(([, f]) => !activeIn(w, f)).map(([d]) => d);
+    if (undecided.length > 0) {
+      const sighted = await this.sightingsByDigest(w, [], undecided);
+      for (const d of undecided) facts.set(d, { ...facts.get(d)!, sightings: sighted.get(d) ?? 0 });
+    }
+    return facts;
   }
 
   /** Stores a finished report (replacing one with the same id). */

@@ -163,16 +163,19 @@ async function askModel(ctx: Ctx, model: ChatModel, sel: Selection, ceiling: Tlp
 /** Writes the summary of `opts.window` for `opts.audience`. */
 export async function summarize(src: SummarySource, opts: SummarizeOptions, deps: SummarizeDeps = {}): Promise<SummaryOutcome> {
   const ctx: Ctx = { src, opts, deps, limits: opts.limits ?? DEFAULT_LIMITS };
-  const all = await src.candidates(opts.window, opts.audience);
-  const trends = await src.trends(opts.window, opts.audience);
   const model = opts.model;
+  const ceiling = model === undefined ? opts.audience : lowerTlp(opts.audience, model.allowedTlp);
+  // Each read is a collection scan on FerretDB: run them at the same time.
+  const [all, trends, modelTrends] = await Promise.all([
+    src.candidates(opts.window, opts.audience),
+    src.trends(opts.window, opts.audience),
+    ceiling === opts.audience ? undefined : src.trends(opts.window, ceiling),
+  ]);
   let fallbackReason: string | undefined;
   let attempts: AttemptRecord[] = [];
   if (model !== undefined) {
-    const ceiling = lowerTlp(opts.audience, model.allowedTlp);
     const sel = select(ctx, all, ceiling);
-    const modelTrends = ceiling === opts.audience ? trends : await src.trends(opts.window, ceiling);
-    const r = await askModel(ctx, model, sel, ceiling, modelTrends);
+    const r = await askModel(ctx, model, sel, ceiling, modelTrends ?? trends);
     attempts = r.attempts;
     if (r.answer !== undefined) {
       deps.metrics?.summary('model', 'accepted');

@@ -1,14 +1,19 @@
 /**
  * The store's side of the trends: the figures of one window over the partner's `indicators`
- * and `sightings`, in as few collection scans as FerretDB allows. FerretDB 1.24 evaluates most
- * filters and every $group by scanning the collection (one $sum per $group, no date operators,
- * a wrong $unwind of nested arrays), so a query per figure and per week costs one scan each:
- * 41 scans took 170 s for 10,000 records on a loaded machine. Here: one streamed projection of
- * the window's indicators (counts by type, feed, proposer and week, time to quorum, labels, feed
- * outcomes), one of the window's sightings (sums by partner and week), one of the digests marked
- * above the ceiling (for sightings of indicators admitted before the window), one `distinct` of
- * sighted digests (never sighted) and one count of undated records. docs/reports.md shows the same figures as aggregation pipelines on a sharded
- * MongoDB cluster.
+ * and `sightings`, in as few collection scans as FerretDB allows. FerretDB 1.24 evaluates every
+ * filter but top-level equality, and every $group, by reading the whole collection (one $sum per
+ * $group, no date operators, a wrong $unwind of nested arrays): a scan of 10,000 records costs
+ * 2.7-6 s on a loaded 2-core machine whatever the filter or projection, and 41 queries took 170 s.
+ * So the figures take exactly two scans, run at the same time:
+ * - one of the indicators: the window's admissions and revocations (counts by type, feed,
+ *   proposer and week, time to quorum, labels, feed outcomes), the undated records, and every
+ *   record marked above the ceiling (so sightings of indicators admitted before the window are
+ *   cut by TLP too);
+ * - one of the sightings since the window's first hour: sums by partner and week, and the sighted
+ *   digests for "never sighted" (an indicator admitted in the window cannot be sighted before it).
+ * On MongoDB each branch of the indicator filter is an index range (`window.opensAt`,
+ * `revocation.window.opensAt`, `meta.tlp`) and the sightings filter one on `bucketStart`.
+ * docs/reports.md shows the same figures as aggregation pipelines on a sharded MongoDB cluster.
  */
 import type { Filter } from 'mongodb';
 import type { IndicatorRecord } from '../store/indicators.ts';
@@ -55,6 +60,14 @@ function tallyAdmission(t: Tally, r: Projected, week: string): void {
   t.feeds.set(r.meta?.source ?? '(none)', f);
 }
 
+/** The sightings rows of a window and every digest sighted since it began. */
+interface SightingRows {
+  readonly rows: Array<{ digest: string; partner: string; week: string; count: number }>;
+  readonly sighted: Set<string>;
+}
+
+const HOUR = 3_600_000;
+
 /** Computes {@link StoreFigures} over one partner database. */
 export class MongoTrendStore {
   readonly #c: ReportCollections;
@@ -66,20 +79,23 @@ export class MongoTrendStore {
   /** The figures of `w`, counting only indicators at or below `ceiling`. */
   async figures(w: Window, ceiling: Tlp): Promise<StoreFigures> {
     const weeks = weeksOf(w);
-    const t = await this.#indicators(w, weeks, ceiling);
-    const { byWeek, heatmap, sighted } = await this.#sightings(w, weeks, ceiling, t.tlpOk);
+    const [t, s] = await Promise.all([this.#indicators(w, weeks, ceiling), this.#sightings(w, weeks)]);
+    const { byWeek, heatmap } = sumSightings(s.rows, t.tlpOk);
     const storeWeeks: StoreWeek[] = weeks.map((b) => ({ ...b, admitted: t.admitted.get(b.week) ?? 0, revoked: t.revoked.get(b.week) ?? 0, sightings: byWeek.get(b.week) ?? 0 }));
-    const feeds: StoreFeed[] = [...t.feeds].map(([feed, f]) => ({ feed, proposed: f.proposed, revoked: f.revoked, neverSighted: f.digests.filter((d) => !sighted.has(d)).length }));
-    const undated = await this.#c.indicators.countDocuments({ window: { $exists: false } });
-    return { byType: t.byType, byFeed: t.byFeed, byPartner: t.byPartner, weeks: storeWeeks, heatmap, timeToQuorumMs: t.timeToQuorumMs, labels: t.labels, feeds, undated };
+    const feeds: StoreFeed[] = [...t.feeds].map(([feed, f]) => ({ feed, proposed: f.proposed, revoked: f.revoked, neverSighted: f.digests.filter((d) => !s.sighted.has(d)).length }));
+    return { byType: t.byType, byFeed: t.byFeed, byPartner: t.byPartner, weeks: storeWeeks, heatmap, timeToQuorumMs: t.timeToQuorumMs, labels: t.labels, feeds, undated: t.undated };
   }
 
-  /** One pass over the records admitted or revoked in the window. */
-  async #indicators(w: Window, weeks: readonly WeekBucket[], ceiling: Tlp): Promise<Tally> {
+  /** One pass over the records admitted or revoked in the window, the undated ones and those marked above the ceiling. */
+  async #indicators(w: Window, weeks: readonly WeekBucket[], ceiling: Tlp): Promise<Tally & { undated: number }> {
     const t: Tally = { byType: {}, byFeed: {}, byPartner: {}, admitted: new Map(), revoked: new Map(), timeToQuorumMs: [], labels: {}, feeds: new Map(), tlpOk: new Map() };
-    const filter = { $or: [isoRange('window.opensAt', w), isoRange('revocation.window.opensAt', w)] } as Filter<IndicatorRecord>;
-    const cursor = this.#c.indicators.find(filter, { projection: { _id: 1, type: 1, state: 1, proposerId: 1, window: 1, votes: 1, meta: 1, 'revocation.window': 1 } });
+    let undated = 0;
+    const above = TLP_ORDER.filter((x) => !tlpAllows(ceiling, x));
+    const branches: Array<Filter<IndicatorRecord>> = [isoRange('window.opensAt', w), isoRange('revocation.window.opensAt', w), { 'window.opensAt': null }];
+    if (above.length > 0) branches.push({ 'meta.tlp': { $in: above } });
+    const cursor = this.#c.indicators.find({ $or: branches } as Filter<IndicatorRecord>, { projection: { _id: 1, type: 1, state: 1, proposerId: 1, window: 1, votes: 1, meta: 1, 'revocation.window': 1 } });
     for await (const r of cursor as AsyncIterable<Projected>) {
+      if (r.window?.opensAt === undefined) undated++;
       const ok = tlpAllows(ceiling, indicatorTlp(r.meta));
       t.tlpOk.set(String(r._id), ok);
       if (!ok) continue;
@@ -88,34 +104,34 @@ export class MongoTrendStore {
       const revokedWeek = weekOf(weeks, r.revocation?.window.opensAt);
       if (revokedWeek !== undefined) incMap(t.revoked, revokedWeek);
     }
-    return t;
+    return { ...t, undated };
   }
 
-  /** One pass over the window's sightings; the TLP of digests admitted before the window comes from one more scan. */
-  async #sightings(w: Window, weeks: readonly WeekBucket[], ceiling: Tlp, tlpOk: ReadonlyMap<string, boolean>): Promise<{ byWeek: Map<string, number>; heatmap: Array<{ partner: string; week: string; count: number }>; sighted: Set<string> }> {
-    const rows: Array<{ digest: string; partner: string; week: string; count: number }> = [];
-    const cursor = this.#c.sightings.find({ bucketStart: { $gte: w.since, $lt: w.until } } as Filter<SightingDoc>, { projection: { _id: 0, digest: 1, partnerId: 1, bucketStart: 1, count: 1 } });
+  /** One pass over the sightings from the window's first hour on (an admission's sightings fall into buckets from the hour of its round on). */
+  async #sightings(w: Window, weeks: readonly WeekBucket[]): Promise<SightingRows> {
+    const rows: SightingRows['rows'] = [];
+    const sighted = new Set<string>();
+    const from = new Date(Math.floor(w.since.getTime() / HOUR) * HOUR);
+    const cursor = this.#c.sightings.find({ bucketStart: { $gte: from } } as Filter<SightingDoc>, { projection: { _id: 0, digest: 1, partnerId: 1, bucketStart: 1, count: 1 } });
     for await (const s of cursor) {
+      sighted.add(s.digest);
       const week = weekOf(weeks, new Date(s.bucketStart).toISOString());
       if (week !== undefined) rows.push({ digest: s.digest, partner: s.partnerId, week, count: Number(s.count) || 0 });
     }
-    const allowed = new Map(tlpOk);
-    if (rows.some((r) => !allowed.has(r.digest))) {
-      // One scan for every digest marked above the ceiling beats lookups by _id in batches (each a scan on FerretDB).
-      const above = TLP_ORDER.filter((x) => !tlpAllows(ceiling, x));
-      const marked = above.length === 0 ? [] : await this.#c.indicators.find({ 'meta.tlp': { $in: above } } as Filter<IndicatorRecord>, { projection: { _id: 1 } }).toArray();
-      for (const r of marked) if (!allowed.has(String(r._id))) allowed.set(String(r._id), false);
-    }
-    const byWeek = new Map<string, number>();
-    const cells = new Map<string, number>();
-    for (const r of rows) {
-      // A sighting of a digest the store does not hold (yet) carries no TLP: it counts as clear.
-      if (allowed.get(r.digest) === false) continue;
-      incMap(byWeek, r.week, r.count);
-      incMap(cells, `${r.partner}\u0000${r.week}`, r.count);
-    }
-    const heatmap = [...cells].map(([k, count]) => ({ partner: k.split('\u0000')[0] ?? '', week: k.split('\u0000')[1] ?? '', count }));
-    const sighted = new Set((await this.#c.sightings.distinct('digest')).map(String));
-    return { byWeek, heatmap, sighted };
+    return { rows, sighted };
   }
+}
+
+/** Sums of the window's sightings by week and by partner and week, leaving out digests marked above the ceiling. */
+function sumSightings(rows: SightingRows['rows'], tlpOk: ReadonlyMap<string, boolean>): { byWeek: Map<string, number>; heatmap: Array<{ partner: string; week: string; count: number }> } {
+  const byWeek = new Map<string, number>();
+  const cells = new Map<string, number>();
+  for (const r of rows) {
+    // A sighting of a digest the store does not hold (yet) carries no TLP: it counts as clear.
+    if (tlpOk.get(r.digest) === false) continue;
+    incMap(byWeek, r.week, r.count);
+    incMap(cells, `${r.partner}\u0000${r.week}`, r.count);
+  }
+  const heatmap = [...cells].map(([k, count]) => ({ partner: k.split('\u0000')[0] ?? '', week: k.split('\u0000')[1] ?? '', count }));
+  return { byWeek, heatmap };
 }
