@@ -11,6 +11,7 @@ const env: CliEnv = {
   kubeconfig: process.env['KUBECONFIG'],
   kubernetesServiceHost: process.env['KUBERNETES_SERVICE_HOST'],
   kubernetesServicePort: process.env['KUBERNETES_SERVICE_PORT'],
+  homeKubeconfig: process.env['HOME'] ? `${process.env['HOME']}/.kube/config` : undefined,
   mongodbUri: process.env['MONGODB_URI'],
   cacheDir: process.env['THREATMESH_CACHE'] ?? `${process.env['HOME'] ?? '/tmp'}/.cache/threatmesh`,
   logLevel: (process.env['LOG_LEVEL'] as Level | undefined) ?? 'info',

@@ -44,6 +44,8 @@ const LOCAL_PARTNERS = [
 ];
 
 interface UpFlags {
+  readonly kubeconfig?: string;
+  readonly context?: string;
   readonly dir: string;
   readonly untilReady: boolean;
   readonly timeout: number;
@@ -92,6 +94,8 @@ export function registerUp(program: Command, env: CliEnv, log: Logger): void {
     .option('--timeout <seconds>', 'deadline for the control plane to start and, with --until-ready, for the objects to reconcile', positiveInt, 180)
     .option('--fresh', 'wipe the local cluster and database in --dir first', false)
     .option('--json', 'print progress and object snapshots as JSON lines', false)
+    .option('--kubeconfig <path>', 'use this cluster instead of a local control plane: kubeconfig file(s), \':\'-separated (default: $KUBECONFIG)')
+    .option('--context <name>', 'with a kubeconfig: the context to use instead of its current-context')
     .action(async (flags: UpFlags) => {
       const stop = new StopSignal();
       const cleanups: Array<() => Promise<void> | void> = [];
@@ -106,15 +110,18 @@ export function registerUp(program: Command, env: CliEnv, log: Logger): void {
 
 interface Cluster {
   readonly kubeconfig: string;
+  readonly context: string | undefined;
   readonly server: string;
   readonly mongoUri: string | undefined;
 }
 
 async function startCluster(flags: UpFlags, env: CliEnv, log: Logger, dir: string, cleanups: Array<() => Promise<void> | void>): Promise<Cluster> {
-  if (env.kubeconfig) {
-    const cfg = await loadKubeconfig(env.kubeconfig);
-    return { kubeconfig: env.kubeconfig, server: cfg.server, mongoUri: env.mongodbUri };
+  const external = flags.kubeconfig ?? env.kubeconfig;
+  if (external) {
+    const cfg = await loadKubeconfig(external, flags.context);
+    return { kubeconfig: external, context: flags.context, server: cfg.server, mongoUri: env.mongodbUri };
   }
+  if (flags.context !== undefined) throw new Error('--context needs a kubeconfig: pass --kubeconfig FILE or set KUBECONFIG (without one, up starts its own local control plane)');
   const state = await readState(dir);
   if (state && (await liveRecordedPids(state, linuxProcesses)).length > 0) {
     throw new Error(`a sandbox recorded in ${dir} is still running (pid ${state.ownerPid}); stop it with Ctrl-C there, or run \`threatmesh controlplane down --dir ${dir}\`, or pass another --dir`);
@@ -130,7 +137,7 @@ async function startCluster(flags: UpFlags, env: CliEnv, log: Logger, dir: strin
   });
   const mongoUri = inst.mongoUri ?? env.mongodbUri;
   await writeState(dir, { ownerPid: process.pid, instances: [{ name: inst.name, dir: inst.dir, kubeconfig: inst.kubeconfigPath, server: inst.server, mongoUri, pids: inst.pids }] });
-  return { kubeconfig: inst.kubeconfigPath, server: inst.server, mongoUri };
+  return { kubeconfig: inst.kubeconfigPath, context: undefined, server: inst.server, mongoUri };
 }
 
 async function sampleObjects(out: Out, partners: readonly LocalPartner[], feedBase: string): Promise<KubeObject[]> {
@@ -158,13 +165,14 @@ async function up(flags: UpFlags, env: CliEnv, log: Logger, stop: StopSignal, cl
   const dir = resolve(flags.dir);
   await mkdir(dir, { recursive: true });
 
-  out.step(1, env.kubeconfig ? `using the cluster in KUBECONFIG=${env.kubeconfig} (no local control plane)` : `building or reusing the local control plane (cache ${env.cacheDir}), state in ${dir}`);
+  const external = flags.kubeconfig ?? env.kubeconfig;
+  out.step(1, external ? `using the cluster in kubeconfig ${external}${flags.context ? ` (context ${flags.context})` : ''} (no local control plane)` : `building or reusing the local control plane (cache ${env.cacheDir}), state in ${dir}`);
   const cluster = await startCluster(flags, env, log, dir, cleanups);
-  out.note(`${env.kubeconfig ? 'apiserver' : 'apiserver ready'} at ${cluster.server}; kubeconfig ${cluster.kubeconfig}; database ${cluster.mongoUri ?? 'none (MONGODB_URI unset)'}`, { server: cluster.server, kubeconfig: cluster.kubeconfig, mongoUri: cluster.mongoUri ?? null });
+  out.note(`${external ? 'apiserver' : 'apiserver ready'} at ${cluster.server}; kubeconfig ${cluster.kubeconfig}; database ${cluster.mongoUri ?? 'none (MONGODB_URI unset)'}`, { server: cluster.server, kubeconfig: cluster.kubeconfig, mongoUri: cluster.mongoUri ?? null });
   if (stop.aborted) return interrupted(out);
 
   out.step(2, 'applying crds/ and waiting until they are Established');
-  const client = new KubeHttpClient(await loadKubeconfig(cluster.kubeconfig), { userAgent: FIELD_MANAGER });
+  const client = new KubeHttpClient(await loadKubeconfig(cluster.kubeconfig, cluster.context), { userAgent: FIELD_MANAGER });
   cleanups.push(() => client.close());
   const crds = (await readManifestDir(fileURLToPath(new URL('crds/', ROOT)))).map((s) => s.object);
   await applyManifests(client, crds, FIELD_MANAGER);
@@ -188,7 +196,7 @@ async function up(flags: UpFlags, env: CliEnv, log: Logger, stop: StopSignal, cl
   cleanups.push(() => new Promise<void>((res) => logStream.end(res)));
   const opLog = createLogger(logStream, 'info', { component: 'threatmesh-operator' });
   const flagsFor: OperatorFlags = {
-    kubeconfig: cluster.kubeconfig, metricsBind: '127.0.0.1:0', webhookBind: '127.0.0.1:0', leaderElect: false, identity: 'threatmesh-up',
+    kubeconfig: cluster.kubeconfig, context: cluster.context, metricsBind: '127.0.0.1:0', webhookBind: '127.0.0.1:0', leaderElect: false, identity: 'threatmesh-up',
     executor: 'inprocess', partnerId: self.id, signingKey: self.keyPath, votingWindow: '72h', quorum: String(quorum),
     // The sample feeds are served on loopback (startFeedServer): allow exactly that.
     allowInternalFeeds: ['127.0.0.1/32'],
