@@ -27,6 +27,7 @@ import { loadKubeconfig } from '../../runtime/kubeconfig.ts';
 import { applyManifests } from '../../runtime/manifest.ts';
 import type { KubeObject } from '../../runtime/types.ts';
 import { StopSignal } from './stopsignal.ts';
+import { LiveView } from '../../cli/live.ts';
 import { namespacesOf, readManifestDir, remoteSource } from '../sandbox/manifests.ts';
 import { loadOrCreatePartners, partnerNode, proposedLocally, voteOnLocalProposals, type LocalPartner } from '../sandbox/partners.ts';
 import { LOCAL_FEEDS, localFeed, startFeedServer } from '../sandbox/feedserver.ts';
@@ -58,6 +59,8 @@ interface Out {
   step(n: number, message: string, data?: Record<string, unknown>): void;
   note(message: string, data?: Record<string, unknown>): void;
   table(rows: readonly Row[]): void;
+  /** The table stays on screen; what follows is printed below it. */
+  settle(): void;
 }
 
 function output(env: CliEnv, json: boolean, started: number): Out {
@@ -67,15 +70,19 @@ function output(env: CliEnv, json: boolean, started: number): Out {
       step: (n, message, data) => w({ event: 'step', step: n, of: STEPS, message, ...data }),
       note: (message, data) => w({ event: 'note', message, ...data }),
       table: (rows) => w({ event: 'objects', summary: summarize(rows), objects: rows }),
+      settle: () => undefined,
     };
   }
+  // On a terminal the table is redrawn in place; piped, each change is printed once.
+  const live = new LiveView(env.stdout);
   return {
-    step: (n, message) => void env.stdout.write(`step ${n}/${STEPS}: ${message}\n`),
-    note: (message) => void env.stdout.write(`  ${message}\n`),
+    step: (n, message) => live.line(`step ${n}/${STEPS}: ${message}`),
+    note: (message) => live.line(`  ${message}`),
     table: (rows) => {
       const s = summarize(rows);
-      env.stdout.write(`\n${new Date().toISOString()}  ${s.reconciled}/${s.total} reconciled\n${renderTable(rows)}`);
+      live.frame(`${new Date().toISOString()}  ${s.reconciled}/${s.total} reconciled\n${renderTable(rows)}`);
     },
+    settle: () => live.done(),
   };
 }
 
@@ -261,12 +268,17 @@ async function watch(o: WatchOptions): Promise<number> {
     if (rows && text !== last) o.out.table(rows);
     last = text;
     if (o.untilReady && rows && rows.length > 0 && rows.every((r) => r.waitingFor === undefined)) {
+      o.out.settle();
       o.out.note(`ready: all ${rows.length} objects reconciled`, { event: 'ready', objects: rows.length });
       return 0;
     }
-    if (o.untilReady && Date.now() > o.deadline) return timedOut(o, rows);
+    if (o.untilReady && Date.now() > o.deadline) {
+      o.out.settle();
+      return timedOut(o, rows);
+    }
     const why = await Promise.race([o.stop.done, new Promise<undefined>((res) => setTimeout(() => res(undefined), 1000))]);
     if (why !== undefined) {
+      o.out.settle();
       o.out.note(`${why}: stopping the operator and the control plane`);
       return o.untilReady ? 130 : 0;
     }
