@@ -70,6 +70,7 @@ setup() {
   need_system_tool openssl
   setup_controlplane
   if [ "$1" = test ]; then setup_test_tools; fi
+  say "set up: node $(node --version) ($(command -v node))"
 }
 
 cmd="${1:-}"
@@ -86,7 +87,6 @@ case "$cmd" in
     ;;
   setup)
     setup "${1:-test}"
-    say "ready: node $(node --version) at $(command -v node)"
     ;;
   *)
     die "usage: bash scripts/run.sh start|test|setup [ARGS...] (README's 'npm start' and 'npm test' call it)"
