@@ -29,7 +29,7 @@ export interface TmuxOptions {
 export interface TmuxResult {
   /** Exit code of the command; undefined when it timed out (it was killed). */
   readonly code: number | undefined;
-  /** Every row ever shown: scrollback first, then the screen, trailing empty rows dropped. */
+  /** Every row ever shown: scrollback first, then the screen; trailing blanks and empty rows at the end dropped. */
   readonly rows: readonly string[];
   /** The raw output, control sequences included. */
   readonly raw: string;
@@ -57,7 +57,8 @@ export async function runInTmux(argv: readonly string[], opts: TmuxOptions = {})
     let rows: string[] = [];
     let code: number | undefined;
     for (;;) {
-      rows = (await tmux('capture-pane', '-p', '-J', '-t', 'main', '-S', '-')).stdout.split('\n');
+      // Erased cells may come back as trailing blanks: they are not text the user sees.
+      rows = (await tmux('capture-pane', '-p', '-J', '-t', 'main', '-S', '-')).stdout.split('\n').map((r) => r.trimEnd());
       const end = rows.find((r) => r.startsWith(marker));
       if (end !== undefined) {
         code = Number(end.slice(marker.length + 1));

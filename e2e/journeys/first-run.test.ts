@@ -62,6 +62,8 @@ before(async () => {
   const rest = (process.env['PATH'] ?? '').split(delimiter).filter((p) => p !== pinnedDir && p !== '' && !p.includes('node_modules'));
   env = { ...process.env, PATH: [bin, ...rest].join(delimiter), THREATMESH_CACHE: cache, KUBECONFIG: '', MONGODB_URI: '', npm_config_loglevel: 'warn' };
   for (const k of Object.keys(env)) if (k.startsWith('npm_') && k !== 'npm_config_loglevel' && k !== 'npm_config_cache') delete env[k];
+  // Set by this test's own runner; a nested `node --test` would report to it instead of printing.
+  delete env['NODE_TEST_CONTEXT'];
   oldVersion = (await exec('node', ['--version'], { env })).stdout.trim();
   assert.match(oldVersion, /^v(1[89]|2[01])\./, `the machine's Node first on PATH is old: ${oldVersion}`);
 });
@@ -110,13 +112,14 @@ test('npm test -- FILE on a fresh clone sets itself up and runs the file under t
 
 test('npm start -- --partners 1 --until-converged converges, and the terminal holds one network table', async () => {
   const r = await runInTmux(['npm', 'start', '--', '--partners', '1', '--until-converged', '--timeout', '420', '--dir', join(work, 'network')], { cwd: clone, env, columns: 180, rows: 50, timeoutMs: 600_000 });
-  const shown = r.rows.join('\n');
+  const rows = r.rows.map((row) => row.trimEnd());
+  const shown = rows.join('\n');
   assert.equal(r.code, 0, `npm start exited ${String(r.code)}; the pane:\n${shown}`);
   const header = /^CLUSTER\s+OPERATOR\s+TREE SIZE\s+ROOT\s+LAG\s+REPLICATING\s+THREATINDICATORS$/;
-  const tables = r.rows.filter((row) => header.test(row.trimEnd()));
+  const tables = rows.filter((row) => header.test(row));
   assert.equal(tables.length, 1, `one table in the pane, found ${tables.length}:\n${shown}`);
-  const at = r.rows.findIndex((row) => header.test(row.trimEnd()));
-  assert.match(r.rows[at + 1] ?? '', /^sequencer\s+serving\s+200\s+/);
-  assert.match(r.rows[at + 2] ?? '', /^partner-a\s+running\s+200\s+\w{12}\s+0 \(\d+s\)\s+True\s+200 Approved$/);
-  assert.ok(r.rows.slice(at).some((row) => /^converged: 1 partners hold the sequencer's log \(size 200, root \w{64}\)\.$/.test(row)), shown);
+  const at = rows.findIndex((row) => header.test(row));
+  assert.match(rows[at + 1] ?? '', /^sequencer\s+serving\s+200\s+/);
+  assert.match(rows[at + 2] ?? '', /^partner-a\s+running\s+200\s+\w{12}\s+0 \(\d+s\)\s+True\s+200 Approved$/);
+  assert.ok(rows.slice(at).some((row) => /^converged: 1 partners hold the sequencer's log \(size 200, root \w{64}\)\.$/.test(row)), shown);
 });
