@@ -103,6 +103,14 @@ export async function* prepareBytes(source: ByteSource): AsyncGenerator<Buffer> 
     return;
   }
   if (bom === 'utf8') head = head.subarray(3);
+  refuseNonText(head);
+  if (head.length > 0) yield head;
+  if (done) return;
+  for (let r = await it.next(); r.done !== true; r = await it.next()) yield toBuffer(r.value);
+}
+
+/** Throws when the start of a payload shows it is not a UTF-8 text feed at all. */
+function refuseNonText(head: Buffer): void {
   // The same bytes whatever the chunk size: a NUL further on costs its line only (readLines).
   const binary = binaryKind(head.subarray(0, SNIFF_BYTES));
   if (binary !== undefined) {
@@ -115,9 +123,6 @@ export async function* prepareBytes(source: ByteSource): AsyncGenerator<Buffer> 
   if (looksLikeHtml(head)) {
     throw new FeedError('html-instead-of-data', 'the source returned an HTML page instead of feed data (a login, error or rate-limit page?); check the URL and the credentials');
   }
-  if (head.length > 0) yield head;
-  if (done) return;
-  for (let r = await it.next(); r.done !== true; r = await it.next()) yield toBuffer(r.value);
 }
 
 function emptyIterator(): AsyncIterator<Buffer> {
