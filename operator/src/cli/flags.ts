@@ -6,6 +6,7 @@
 import { access, readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { SigningKey } from '../domain/signature.ts';
+import { UsageError } from './errors.ts';
 import { inClusterConfig, loadKubeconfig, type ClusterConfig } from '../runtime/kubeconfig.ts';
 import type { CliEnv } from './env.ts';
 
@@ -13,13 +14,13 @@ import type { CliEnv } from './env.ts';
 export function parseBind(flag: string, text: string): { host: string; port: number } {
   const m = /^(.*):(\d{1,5})$/.exec(text);
   const port = m ? Number(m[2]) : NaN;
-  if (!m || port > 65535) throw new Error(`${flag} ${JSON.stringify(text)} must be host:port, e.g. 127.0.0.1:8080 (port 0 picks a free port)`);
+  if (!m || port > 65535) throw new UsageError(`${flag} ${JSON.stringify(text)} must be host:port, e.g. 127.0.0.1:8080 (port 0 picks a free port)`);
   return { host: (m[1] ?? '').replace(/^\[(.*)\]$/, '$1') || '0.0.0.0', port };
 }
 
 /** `value` when given; else throws "`flag` is required: `what`". */
 export function need(value: string | undefined, flag: string, what: string): string {
-  if (value === undefined || value === '') throw new Error(`${flag} is required: ${what}`);
+  if (value === undefined || value === '') throw new UsageError(`${flag} is required: ${what}`);
   return value;
 }
 
@@ -68,7 +69,7 @@ export async function kubeconfigPath(flags: ClusterFlags, env: CliEnv): Promise<
   if (env.kubernetesServiceHost) return undefined;
   const home = env.homeKubeconfig;
   if (home !== undefined && await access(home).then(() => true, () => false)) return home;
-  if (flags.context !== undefined) throw new Error(`--context ${flags.context} needs a kubeconfig: pass --kubeconfig FILE or set KUBECONFIG`);
+  if (flags.context !== undefined) throw new UsageError(`--context ${flags.context} needs a kubeconfig: pass --kubeconfig FILE or set KUBECONFIG`);
   return undefined;
 }
 

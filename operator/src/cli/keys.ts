@@ -3,7 +3,8 @@
  * pair as DIR/private.pem (PKCS#8, mode 0600) and DIR/public.pem (SPKI), and prints the key id
  * and the raw base64 public key that go into the PartnerNode object.
  */
-import { access, chmod, mkdir, writeFile } from 'node:fs/promises';
+import { access, chmod, writeFile } from 'node:fs/promises';
+import { makeDirs } from '../mkdirs.ts';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { Logger } from '../log.ts';
@@ -53,7 +54,9 @@ export async function generateKeyFiles(dir: string, force: boolean): Promise<Gen
     }
   }
   const { signingKey, publicKey, keyId } = generateKeyPair();
-  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await makeDirs(dir, 0o700).catch((err: Error) => {
+    throw new Error(`--out ${dir}: cannot create the directory (${err.message}); choose a writable place`, { cause: err });
+  });
   await writeFile(privateKeyPath, signingKey.toPem(), { mode: 0o600, flag: force ? 'w' : 'wx' });
   // The mode option only applies when the file is created; an overwritten file keeps its old mode.
   await chmod(privateKeyPath, 0o600);

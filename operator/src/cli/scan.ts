@@ -80,17 +80,12 @@ export function registerScan(program: Command, env: CliEnv, log: Logger): void {
     .option('--mongodb-uri <uri>', 'worker mode: the partner MongoDB (default: $MONGODB_URI)')
     .option('--database <name>', 'worker mode: the partner database with the replicated indicators', PARTNER_DEFAULTS.database)
     .action(async (opts: ScanCliOptions) => {
-      try {
-        if (opts.logscan !== undefined) {
-          if (opts.shard === undefined) throw usage('--logscan needs --shard N');
-          await worker(opts, opts.logscan, opts.shard, env, log);
-          return;
-        }
-        await scanLocal(opts, env, log);
-      } catch (err) {
-        if (err instanceof CommanderError && err.code === 'threatmesh.usage') env.stderr.write(`threatmesh scan: ${err.message} (see threatmesh scan --help)\n`);
-        throw err;
+      if (opts.logscan !== undefined) {
+        if (opts.shard === undefined) throw usage('--logscan needs --shard N');
+        await worker(opts, opts.logscan, opts.shard, env, log);
+        return;
       }
+      await scanLocal(opts, env, log);
     });
 }
 

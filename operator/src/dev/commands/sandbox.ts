@@ -5,7 +5,8 @@
  * ThreatIndicators until they converge (with --until-converged it then exits) or Ctrl-C.
  */
 import { createWriteStream } from 'node:fs';
-import { access, mkdir } from 'node:fs/promises';
+import { access } from 'node:fs/promises';
+import { makeDirs } from '../../mkdirs.ts';
 import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InvalidArgumentError, type Command } from 'commander';
@@ -193,7 +194,9 @@ async function sandbox(flags: SandboxFlags, env: CliEnv, log: Logger, stop: Stop
   const plan = feedPlan(flags);
   if (plan.path !== undefined) await access(plan.path).catch(() => { throw new Error(`--source ${plan.path}: no such readable file`); });
   const dir = resolve(flags.dir);
-  await mkdir(dir, { recursive: true });
+  await makeDirs(dir).catch((err: Error) => {
+    throw new Error(`--dir ${dir}: cannot create the state directory (${err.message}); choose a writable place`, { cause: err });
+  });
   const logStream = createWriteStream(join(dir, 'sandbox.log'), { flags: 'a' });
   cleanups.push(() => new Promise<void>((res) => logStream.end(res)));
   const netLog = createLogger(logStream, 'info', { component: 'threatmesh-sandbox' });

@@ -7,7 +7,7 @@
  * reconciling until Ctrl-C, or with --until-ready until every object is reconciled.
  */
 import { createWriteStream } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { makeDirs } from '../../mkdirs.ts';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InvalidArgumentError, type Command } from 'commander';
@@ -170,7 +170,9 @@ async function up(flags: UpFlags, env: CliEnv, log: Logger, stop: StopSignal, cl
   const started = Date.now();
   const out = output(env, flags.json, started);
   const dir = resolve(flags.dir);
-  await mkdir(dir, { recursive: true });
+  await makeDirs(dir).catch((err: Error) => {
+    throw new Error(`--dir ${dir}: cannot create the state directory (${err.message}); choose a writable place`, { cause: err });
+  });
 
   const external = flags.kubeconfig ?? env.kubeconfig;
   out.step(1, external ? `using the cluster in kubeconfig ${external}${flags.context ? ` (context ${flags.context})` : ''} (no local control plane)` : `building or reusing the local control plane (cache ${env.cacheDir}), state in ${dir}`);
