@@ -31,7 +31,7 @@ async function ciliumCheck(t: Tools, objects: readonly unknown[]): Promise<Check
     return { code: 0, lines: stdout.trim().split('\n') };
   } catch (err) {
     const e = err as { code?: number; stdout?: string; stderr?: string };
-    if (e.code !== 1) throw new Error(`threatmesh-ciliumcheck failed to run: ${e.stderr ?? String(err)}`);
+    if (e.code !== 1) throw new Error(`threatmesh-ciliumcheck failed to run: ${e.stderr ?? String(err)}`, { cause: err });
     return { code: 1, lines: (e.stdout ?? '').trim().split('\n') };
   }
 }

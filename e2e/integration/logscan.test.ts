@@ -255,6 +255,7 @@ describe('LogScan', () => {
     const scan = await kube.get<LogScan>(LOG_SCANS, 's3-dns', ns);
     assert.ok(scan);
     const job = scanJob(scan, 2, 5, { image: 'threatmesh:test', mongodbUriSecret: { name: 'mongo', key: 'uri' } });
+    assert.ok(job.spec);
     const created = await kube.create<Job>(JOBS, { ...job, spec: { ...job.spec, suspend: true } });
     assert.equal(created.spec?.['completionMode'], 'Indexed');
     assert.equal(created.spec?.['parallelism'], 2);

@@ -1,16 +1,16 @@
 /**
- * Composition root: the only place that reads process.env and process.argv,
- * builds the CLI and wires concrete adapters into commands.
+ * Composition root: the only place that reads process.env and process.argv, builds the CLI and
+ * wires concrete adapters into commands, and owns the process's standard streams.
  */
-import { Command, CommanderError, Option } from 'commander';
 import { createLogger, type Level } from './log.ts';
 import type { CliEnv } from './cli/env.ts';
-import { registerCommands } from './cli/commands.ts';
+import { EXIT, buildProgram, runCli } from './cli/program.ts';
 
 const env: CliEnv = {
   kubeconfig: process.env['KUBECONFIG'],
   kubernetesServiceHost: process.env['KUBERNETES_SERVICE_HOST'],
   kubernetesServicePort: process.env['KUBERNETES_SERVICE_PORT'],
+  homeKubeconfig: process.env['HOME'] ? `${process.env['HOME']}/.kube/config` : undefined,
   mongodbUri: process.env['MONGODB_URI'],
   cacheDir: process.env['THREATMESH_CACHE'] ?? `${process.env['HOME'] ?? '/tmp'}/.cache/threatmesh`,
   logLevel: (process.env['LOG_LEVEL'] as Level | undefined) ?? 'info',
@@ -19,27 +19,20 @@ const env: CliEnv = {
 };
 const log = createLogger(process.stderr, env.logLevel, { component: 'threatmesh' });
 
-const program = new Command('threatmesh')
-  .description('ThreatMesh: quorum-signed threat-intelligence sharing for Kubernetes')
-  .version('0.1.0')
-  .showHelpAfterError()
-  .exitOverride()
-  .addOption(new Option('--exit-on-stdin-eof', 'stop gracefully (as on SIGTERM) when standard input closes: a parent process that dies takes this one with it').hideHelp())
-  .hook('preAction', (root) => {
-    if (root.opts<{ exitOnStdinEof?: boolean }>().exitOnStdinEof !== true) return;
-    // unref: a command that finishes on its own must not wait for its stdin to close.
-    (process.stdin.on('end', () => process.kill(process.pid, 'SIGTERM')).resume() as unknown as { unref?: () => void }).unref?.();
-  });
-registerCommands(program, env, log);
+// A reader that closes stdout (`threatmesh ingest … | head`) ends the command quietly: a
+// long-running one stops gracefully as on SIGTERM (its children and clusters go too), any other
+// exits at once. Later writes to the closed stream are dropped.
+let stdoutClosed = false;
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE' && err.code !== 'ERR_STREAM_DESTROYED') throw err;
+  if (stdoutClosed) return;
+  stdoutClosed = true;
+  process.exitCode = EXIT.stdoutClosed;
+  if (process.listenerCount('SIGTERM') > 0) process.kill(process.pid, 'SIGTERM');
+  else process.exit(EXIT.stdoutClosed);
+});
+// Nothing can report a closed stderr; the command carries on with stdout.
+process.stderr.on('error', () => undefined);
 
-try {
-  await program.parseAsync(process.argv);
-} catch (err) {
-  if (err instanceof CommanderError) {
-    process.exitCode = err.exitCode;
-  } else {
-    const message = err instanceof Error ? err.message : String(err);
-    process.stderr.write(`threatmesh: ${message}\n`);
-    process.exitCode = 1;
-  }
-}
+const code = await runCli(buildProgram(env, log), process.argv.slice(2), process.stderr);
+if (code !== undefined) process.exitCode = stdoutClosed ? EXIT.stdoutClosed : code;

@@ -6,6 +6,7 @@
 import { Command } from 'commander';
 import type { Logger } from '../log.ts';
 import type { CliEnv } from './env.ts';
+import { configureErrors } from './errors.ts';
 import { registerNormalize } from './normalize.ts';
 import { registerOperator } from './operator.ts';
 import { registerKeys } from './keys.ts';
@@ -55,8 +56,9 @@ function registerDev(program: Command, env: CliEnv, log: Logger, dev: DevCommand
     .allowExcessArguments()
     .argument('[args...]')
     .action(async (_args: string[], _opts: unknown, cmd: Command) => {
-      const sub = new Command('threatmesh').exitOverride().showHelpAfterError();
+      const sub = new Command('threatmesh').exitOverride();
       (await dev.load())(sub, env, log);
+      configureErrors(sub, env.stderr);
       await sub.parseAsync([dev.name, ...cmd.args], { from: 'user' });
     });
 }

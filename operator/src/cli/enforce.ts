@@ -14,11 +14,10 @@ import type { Logger } from '../log.ts';
 import { KubeHttpClient } from '../runtime/kube.ts';
 import type { CliEnv } from './env.ts';
 import { PARTNER_DEFAULTS } from '../exchange/partner/defaults.ts';
-import { clusterConfig, parseBind, untilSignal } from './flags.ts';
+import { addClusterFlags, clusterConfig, parseBind, untilSignal, type ClusterFlags } from './flags.ts';
 
 /** Parsed options of `threatmesh enforce`. */
-export interface EnforceFlags {
-  readonly kubeconfig?: string;
+export interface EnforceFlags extends ClusterFlags {
   readonly namespace?: string;
   readonly mongodbUri?: string;
   readonly database: string;
@@ -46,7 +45,7 @@ export function checkEnforceFlags(flags: EnforceFlags, env: CliEnv): { pollMs: n
 
 async function run(flags: EnforceFlags, env: CliEnv, log: Logger): Promise<void> {
   const checked = checkEnforceFlags(flags, env);
-  const client = new KubeHttpClient(await clusterConfig(flags.kubeconfig, env), { userAgent: 'threatmesh-enforce' });
+  const client = new KubeHttpClient(await clusterConfig(flags, env), { userAgent: 'threatmesh-enforce' });
   const mongo = new MongoClient(checked.mongodbUri, { serverSelectionTimeoutMS: 15_000 });
   await mongo.connect();
   const identity = flags.identity ?? `${hostname()}-${process.pid}`;
@@ -74,9 +73,8 @@ async function run(flags: EnforceFlags, env: CliEnv, log: Logger): Promise<void>
 
 /** Registers `threatmesh enforce`. */
 export function registerEnforce(program: Command, env: CliEnv, log: Logger): void {
-  program.command('enforce')
+  addClusterFlags(program.command('enforce'), 'the cluster running Cilium and the EnforcementPolicies')
     .description('keep Cilium CIDR groups + egress-deny policies and HAProxy deny maps equal to the EnforcementPolicies\' selection of the replicated indicators (docs/enforcement.md)')
-    .option('--kubeconfig <path>', 'kubeconfig file (default: $KUBECONFIG, else in-cluster service account)')
     .option('--namespace <ns>', 'watch EnforcementPolicies (and their allowlist ConfigMaps) only in this namespace (default: all namespaces)')
     .option('--mongodb-uri <uri>', 'the partner database holding the replicated indicators (default: $MONGODB_URI)')
     .option('--database <name>', 'database of the replica', PARTNER_DEFAULTS.database)

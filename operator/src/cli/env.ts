@@ -8,6 +8,8 @@ export interface CliEnv {
   /** KUBERNETES_SERVICE_HOST / _PORT: in-cluster API server address when no kubeconfig is given. */
   readonly kubernetesServiceHost?: string | undefined;
   readonly kubernetesServicePort?: string | undefined;
+  /** $HOME/.kube/config: the last place commands look for a cluster, as kubectl and controller-runtime do. */
+  readonly homeKubeconfig?: string | undefined;
   /** MONGODB_URI, when set: commands use that database instead of the local one. */
   readonly mongodbUri: string | undefined;
   /** Cache for built binaries and generated state, outside the repository. */

@@ -3,9 +3,11 @@
  * flags, the signing key, the cluster to talk to, and waiting for SIGTERM/SIGINT. Every error
  * names the flag and says what to give.
  */
-import { readFile } from 'node:fs/promises';
+import { access, readFile } from 'node:fs/promises';
 import { createSecureContext } from 'node:tls';
+import type { Command } from 'commander';
 import { SigningKey } from '../domain/signature.ts';
+import { UsageError } from './errors.ts';
 import { inClusterConfig, loadKubeconfig, type ClusterConfig } from '../runtime/kubeconfig.ts';
 import type { CliEnv } from './env.ts';
 
@@ -13,13 +15,13 @@ import type { CliEnv } from './env.ts';
 export function parseBind(flag: string, text: string): { host: string; port: number } {
   const m = /^(.*):(\d{1,5})$/.exec(text);
   const port = m ? Number(m[2]) : NaN;
-  if (!m || port > 65535) throw new Error(`${flag} ${JSON.stringify(text)} must be host:port, e.g. 127.0.0.1:8080 (port 0 picks a free port)`);
+  if (!m || port > 65535) throw new UsageError(`${flag} ${JSON.stringify(text)} must be host:port, e.g. 127.0.0.1:8080 (port 0 picks a free port)`);
   return { host: (m[1] ?? '').replace(/^\[(.*)\]$/, '$1') || '0.0.0.0', port };
 }
 
 /** `value` when given; else throws "`flag` is required: `what`". */
 export function need(value: string | undefined, flag: string, what: string): string {
-  if (value === undefined || value === '') throw new Error(`${flag} is required: ${what}`);
+  if (value === undefined || value === '') throw new UsageError(`${flag} is required: ${what}`);
   return value;
 }
 
@@ -61,11 +63,44 @@ export async function readSigningKey(path: string): Promise<SigningKey> {
   return loadKey(await readFlagFile('--signing-key', path), path);
 }
 
-/** The cluster of --kubeconfig, else $KUBECONFIG, else the in-cluster service account. */
-export async function clusterConfig(kubeconfig: string | undefined, env: CliEnv): Promise<ClusterConfig> {
-  const path = kubeconfig ?? env.kubeconfig;
-  if (path) return loadKubeconfig(path);
-  return inClusterConfig(env.kubernetesServiceHost, env.kubernetesServicePort);
+/** The flags of every command that talks to a cluster, as kubectl spells them. */
+export interface ClusterFlags {
+  /** Kubeconfig file(s), ':'-separated as in KUBECONFIG. */
+  readonly kubeconfig?: string | undefined;
+  /** Context of the kubeconfig to use instead of its current-context. */
+  readonly context?: string | undefined;
+}
+
+/** Adds `--kubeconfig` and `--context` to `cmd`; `what` says what the cluster is for. */
+export function addClusterFlags(cmd: Command, what = 'the cluster'): Command {
+  return cmd
+    .option('--kubeconfig <path>', `kubeconfig of ${what}; several files separated by ':' as in KUBECONFIG (default: $KUBECONFIG, else the in-cluster service account, else ~/.kube/config)`)
+    .option('--context <name>', 'kubeconfig context to use instead of its current-context (as kubectl --context)');
+}
+
+/** Which kubeconfig `flags` and `env` name, in controller-runtime's order; undefined means in-cluster. */
+export async function kubeconfigPath(flags: ClusterFlags, env: CliEnv): Promise<string | undefined> {
+  const path = flags.kubeconfig ?? env.kubeconfig;
+  if (path) return path;
+  if (env.kubernetesServiceHost) return undefined;
+  const home = env.homeKubeconfig;
+  if (home !== undefined && await access(home).then(() => true, () => false)) return home;
+  if (flags.context !== undefined) throw new UsageError(`--context ${flags.context} needs a kubeconfig: pass --kubeconfig FILE or set KUBECONFIG`);
+  return undefined;
+}
+
+/**
+ * The cluster of --kubeconfig, else $KUBECONFIG, else the in-cluster service account, else
+ * ~/.kube/config (controller-runtime's order), with --context applied.
+ */
+export async function clusterConfig(flags: ClusterFlags, env: CliEnv): Promise<ClusterConfig> {
+  const path = await kubeconfigPath(flags, env);
+  if (path !== undefined) return loadKubeconfig(path, flags.context);
+  try {
+    return await inClusterConfig(env.kubernetesServiceHost, env.kubernetesServicePort);
+  } catch (err) {
+    throw new Error(`no cluster to talk to: pass --kubeconfig FILE, set KUBECONFIG, or run in a pod (${(err as Error).message})`, { cause: err });
+  }
 }
 
 /** Resolves with the name of the first SIGTERM or SIGINT. */

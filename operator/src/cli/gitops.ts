@@ -7,6 +7,7 @@
  */
 import { execFile } from 'node:child_process';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { makeDirs } from '../mkdirs.ts';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import type { Command } from 'commander';
@@ -89,7 +90,9 @@ export async function gitopsRender(flags: GitopsRenderFlags): Promise<RenderResu
   const values = await renderValues(flags);
   const out = resolve(flags.out);
   const files = renderRepository(values);
-  await mkdir(out, { recursive: true });
+  await makeDirs(out).catch((err: Error) => {
+    throw new Error(`--out ${out}: cannot create the directory (${err.message}); choose a writable place`, { cause: err });
+  });
   await prepareOut(out);
   for (const [rel, text] of files) {
     await mkdir(dirname(join(out, rel)), { recursive: true });

@@ -14,13 +14,13 @@ import { readFile } from 'node:fs/promises';
 import { type Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { Logger } from '../log.ts';
 import type { CliEnv } from './env.ts';
+import { clusterConfig } from './flags.ts';
 import type { Feed, FeedRunStatus } from '../api/types.ts';
 import { FEEDS } from '../api/schemas/index.ts';
 import { INDICATOR_TYPES, isIndicatorType, type IndicatorType } from '../domain/indicator.ts';
 import { SigningKey } from '../domain/signature.ts';
 import { isRfc3339DateTime } from '../domain/time.ts';
 import { KubeHttpClient } from '../runtime/kube.ts';
-import { inClusterConfig, loadKubeconfig } from '../runtime/kubeconfig.ts';
 import type { KubeClient } from '../runtime/client.ts';
 import { JOBS } from '../controllers/jobexecutor.ts';
 import { RUN_REPORT_ANNOTATION } from '../api/reasons.ts';
@@ -65,6 +65,7 @@ export interface IngestCliOptions {
   readonly timeout?: number;
   readonly progressEvery: number;
   readonly kubeconfig?: string;
+  readonly context?: string;
   readonly runId?: string;
   readonly partnerId?: string;
   readonly signingKey?: string;
@@ -132,7 +133,8 @@ export function registerIngest(program: Command, env: CliEnv, log: Logger): void
     .option('--max-bytes <n>', 'largest download in bytes', positiveInt)
     .option('--timeout <seconds>', 'longest download', positiveInt)
     .option('--progress-every <n>', 'log a progress line every n entries', positiveInt, 100_000)
-    .option('--kubeconfig <path>', '--feed: kubeconfig file (default: $KUBECONFIG, else in-cluster)')
+    .option('--kubeconfig <path>', '--feed: kubeconfig file(s), \':\'-separated (default: $KUBECONFIG, else in-cluster, else ~/.kube/config)')
+    .option('--context <name>', '--feed: kubeconfig context instead of its current-context')
     .option('--run-id <id>', '--feed: the run id (the Job name) to report to')
     .option('--partner-id <id>', '--feed: this partner id, recorded as provenance and proposal signer')
     .option('--signing-key <file>', '--feed: PEM Ed25519 private key to sign proposals')
@@ -244,9 +246,7 @@ async function previewConfig(cfg: IngestionConfig, opts: IngestCliOptions, allow
 }
 
 async function kubeClient(opts: IngestCliOptions, env: CliEnv): Promise<KubeClient> {
-  const path = opts.kubeconfig ?? env.kubeconfig;
-  const cfg = path ? await loadKubeconfig(path) : await inClusterConfig(env.kubernetesServiceHost, env.kubernetesServicePort);
-  return new KubeHttpClient(cfg, { userAgent: 'threatmesh-ingest' });
+  return new KubeHttpClient(await clusterConfig(opts, env), { userAgent: 'threatmesh-ingest' });
 }
 
 /** Splits NAMESPACE/NAME. */

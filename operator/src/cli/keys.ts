@@ -8,7 +8,8 @@
  * PartnerNode file rewritten with the new spec.publicKey and the old key under spec.retiredKeys,
  * ready to commit to every partner's GitOps repository (docs/trust-model.md "Key rotation").
  */
-import { access, chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { access, chmod, readFile, rename, writeFile } from 'node:fs/promises';
+import { makeDirs } from '../mkdirs.ts';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { Logger } from '../log.ts';
@@ -140,7 +141,9 @@ export async function generateKeyFiles(dir: string, force: boolean): Promise<Gen
     }
   }
   const { signingKey, publicKey, keyId } = generateKeyPair();
-  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await makeDirs(dir, 0o700).catch((err: Error) => {
+    throw new Error(`--out ${dir}: cannot create the directory (${err.message}); choose a writable place`, { cause: err });
+  });
   await writeFile(privateKeyPath, signingKey.toPem(), { mode: 0o600, flag: force ? 'w' : 'wx' });
   // The mode option only applies when the file is created; an overwritten file keeps its old mode.
   await chmod(privateKeyPath, 0o600);

@@ -23,15 +23,14 @@ import type { FeedRunExecutor } from '../controllers/executor.ts';
 import { formatDuration, parseDuration } from '../controllers/schedule.ts';
 import { OPERATOR_DEFAULTS } from '../controllers/defaults.ts';
 import { PARTNER_DEFAULTS } from '../exchange/partner/defaults.ts';
-import { clusterConfig, parseBind, untilSignal } from './flags.ts';
+import { addClusterFlags, clusterConfig, kubeconfigPath, parseBind, untilSignal, type ClusterFlags } from './flags.ts';
 import { checkExchangeFlags, exchangeRunnable, loadExchangeMaterial, type ExchangeFlags, type ExchangeMaterial } from './exchangeflags.ts';
 import { cidrList } from './ingest.ts';
 import { checkScanFlags, logScanExtras, SCAN_FLAG_DEFAULTS, type OperatorScanFlags, type OperatorScanSettings } from './operatorscan.ts';
 import type { AdmissionPolicy } from '../api/admission.ts';
 
 /** Parsed command-line options of `threatmesh operator` (the exchange flags are in exchangeflags.ts). */
-export interface OperatorFlags extends ExchangeFlags, OperatorScanFlags {
-  readonly kubeconfig?: string;
+export interface OperatorFlags extends ExchangeFlags, OperatorScanFlags, ClusterFlags {
   readonly namespace?: string;
   readonly metricsBind: string;
   readonly healthBind?: string;
@@ -54,7 +53,7 @@ export interface OperatorFlags extends ExchangeFlags, OperatorScanFlags {
 
 
 
-function executorFor(flags: OperatorFlags, client: KubeClient, env: CliEnv): FeedRunExecutor {
+function executorFor(flags: OperatorFlags, client: KubeClient, env: CliEnv, kubeconfig: string | undefined): FeedRunExecutor {
   if (flags.executor === 'job') {
     if (!flags.jobImage) throw new Error('--executor job needs --job-image IMAGE (the image holding the threatmesh CLI), or use --executor inprocess');
     return new JobExecutor(client, { image: flags.jobImage, ...(flags.jobServiceAccount ? { serviceAccountName: flags.jobServiceAccount } : {}), allowInternalFeeds: flags.allowInternalFeeds ?? [] });
@@ -62,7 +61,7 @@ function executorFor(flags: OperatorFlags, client: KubeClient, env: CliEnv): Fee
   if (flags.executor === 'inprocess') {
     const module = flags.ingestionModule ? pathToFileURL(resolve(flags.ingestionModule)) : new URL('../controllers/ingest-entry.ts', import.meta.url);
     const context = {
-      kubeconfig: flags.kubeconfig ?? env.kubeconfig, kubernetesServiceHost: env.kubernetesServiceHost, kubernetesServicePort: env.kubernetesServicePort,
+      kubeconfig, context: flags.context, kubernetesServiceHost: env.kubernetesServiceHost, kubernetesServicePort: env.kubernetesServicePort,
       partnerId: flags.partnerId, signingKeyPath: flags.signingKey ? resolve(flags.signingKey) : undefined, allowInternalFeeds: flags.allowInternalFeeds ?? [],
     };
     return new InProcessExecutor({ module, context }, () => new Date());
@@ -121,7 +120,7 @@ export async function operatorOptions(flags: OperatorFlags, env: CliEnv, log: Lo
   }
   await identityCheck(flags, log);
   const material = exchange ? await loadExchangeMaterial(exchange) : undefined;
-  const client = new KubeHttpClient(await clusterConfig(flags.kubeconfig, env), { userAgent: 'threatmesh-operator' });
+  const client = new KubeHttpClient(await clusterConfig(flags, env), { userAgent: 'threatmesh-operator' });
   const identity = flags.identity ?? `${hostname()}-${process.pid}`;
   const webhook = flags.webhookCert && flags.webhookKey
     ? { ...parseBind('--webhook-bind', flags.webhookBind), cert: await readFile(flags.webhookCert), key: await readFile(flags.webhookKey) }
@@ -131,7 +130,7 @@ export async function operatorOptions(flags: OperatorFlags, env: CliEnv, log: Lo
   return {
     client,
     log,
-    executor: executorFor(flags, client, env),
+    executor: executorFor(flags, client, env, await kubeconfigPath(flags, env)),
     watchJobs: flags.executor === 'job',
     identity,
     health: parseBind('--metrics-bind', flags.metricsBind),
@@ -146,9 +145,8 @@ export async function operatorOptions(flags: OperatorFlags, env: CliEnv, log: Lo
 
 /** Registers `threatmesh operator`. */
 export function registerOperator(program: Command, env: CliEnv, log: Logger): void {
-  program.command('operator')
+  addClusterFlags(program.command('operator'), 'the cluster to reconcile')
     .description('run the ThreatMesh controllers (Feed, ThreatIndicator, PartnerNode; with --exchange also ThreatReport and LogScan) and the admission webhook against KUBECONFIG or in-cluster config')
-    .option('--kubeconfig <path>', 'kubeconfig file (default: $KUBECONFIG, else in-cluster service account)')
     .option('--namespace <ns>', 'watch only this namespace (default: all namespaces)')
     .option('--metrics-bind <host:port>', 'serve /metrics, /healthz and /readyz here', OPERATOR_DEFAULTS.metricsBind)
     .option('--health-bind <host:port>', 'same server as --metrics-bind (accepted for controller-runtime familiarity; must be equal)')

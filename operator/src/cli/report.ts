@@ -27,15 +27,16 @@ import { renderTrendsText } from '../report/table.ts';
 import { parseTlp } from '../report/tlp.ts';
 import type { KubeClient } from '../runtime/client.ts';
 import { KubeHttpClient } from '../runtime/kube.ts';
-import { loadKubeconfig } from '../runtime/kubeconfig.ts';
 import type { Runnable } from '../runtime/manager.ts';
 import type { CliEnv } from './env.ts';
+import { loadKubeconfig } from '../runtime/kubeconfig.ts';
 import { PARTNER_DEFAULTS } from '../exchange/partner/defaults.ts';
 
 interface CommonFlags {
   readonly mongodbUri?: string;
   readonly database: string;
   readonly kubeconfig?: string;
+  readonly context?: string;
   readonly namespace?: string;
   readonly since: string;
   readonly maxTlp: string;
@@ -70,7 +71,7 @@ async function withDb<T>(flags: CommonFlags, env: CliEnv, fn: (db: Db) => Promis
 
 async function rejections(flags: CommonFlags): Promise<RejectionSource | undefined> {
   if (flags.kubeconfig === undefined) return undefined;
-  const client = new KubeHttpClient(await loadKubeconfig(flags.kubeconfig), { userAgent: 'threatmesh-report' });
+  const client = new KubeHttpClient(await loadKubeconfig(flags.kubeconfig, flags.context), { userAgent: 'threatmesh-report' });
   return clusterRejections(client, flags.namespace);
 }
 
@@ -107,6 +108,7 @@ function dbOptions(cmd: Command, since: string, maxTlp: string): Command {
     .option('--mongodb-uri <uri>', 'the partner\'s MongoDB (default: $MONGODB_URI)')
     .option('--database <name>', 'the replica\'s database (the operator\'s --database)', PARTNER_DEFAULTS.database)
     .option('--kubeconfig <file>', 'also count rejections: the ThreatIndicators in phase Rejected of this cluster (not replicated in the log)')
+    .option('--context <name>', 'with --kubeconfig: the context to use instead of its current-context')
     .option('--namespace <ns>', 'with --kubeconfig: only this namespace (default: all)')
     .option('--since <duration>', 'the window: from now back this long, e.g. 30d, 2w, 12h', since)
     .option('--max-tlp <tlp>', 'leave out everything marked above this TLP (clear, green, amber, amber+strict, red)', maxTlp)

@@ -26,8 +26,8 @@ import { runShardWorker } from '../match/worker.ts';
 import { MongoClient } from 'mongodb';
 import { KubeHttpClient } from '../runtime/kube.ts';
 import { PARTNER_DEFAULTS } from '../exchange/partner/defaults.ts';
-import { inClusterConfig, loadKubeconfig } from '../runtime/kubeconfig.ts';
 import { cidrList } from './ingest.ts';
+import { clusterConfig } from './flags.ts';
 
 /** Parsed options of `threatmesh scan`. */
 export interface ScanCliOptions {
@@ -41,6 +41,7 @@ export interface ScanCliOptions {
   readonly logscan?: string;
   readonly shard?: number;
   readonly kubeconfig?: string;
+  readonly context?: string;
   readonly mongodbUri?: string;
   readonly database: string;
   readonly progressEvery: number;
@@ -74,30 +75,24 @@ export function registerScan(program: Command, env: CliEnv, log: Logger): void {
     .option('--progress-every <seconds>', 'log a progress line every n seconds', (v) => Number(v), 10)
     .option('--logscan <namespace/name>', 'worker mode: the LogScan whose shard to run')
     .option('--shard <n>', 'worker mode: the shard index (an Indexed Job passes its completion index)', shardIndex)
-    .option('--kubeconfig <path>', 'worker mode: kubeconfig file (default: $KUBECONFIG, else in-cluster)')
+    .option('--kubeconfig <path>', 'worker mode: kubeconfig file(s), \':\'-separated (default: $KUBECONFIG, else in-cluster, else ~/.kube/config)')
+    .option('--context <name>', 'worker mode: kubeconfig context instead of its current-context')
     .option('--mongodb-uri <uri>', 'worker mode: the partner MongoDB (default: $MONGODB_URI)')
     .option('--database <name>', 'worker mode: the partner database with the replicated indicators', PARTNER_DEFAULTS.database)
     .action(async (opts: ScanCliOptions) => {
-      try {
-        if (opts.logscan !== undefined) {
-          if (opts.shard === undefined) throw usage('--logscan needs --shard N');
-          await worker(opts, opts.logscan, opts.shard, env, log);
-          return;
-        }
-        await scanLocal(opts, env, log);
-      } catch (err) {
-        if (err instanceof CommanderError && err.code === 'threatmesh.usage') env.stderr.write(`threatmesh scan: ${err.message} (see threatmesh scan --help)\n`);
-        throw err;
+      if (opts.logscan !== undefined) {
+        if (opts.shard === undefined) throw usage('--logscan needs --shard N');
+        await worker(opts, opts.logscan, opts.shard, env, log);
+        return;
       }
+      await scanLocal(opts, env, log);
     });
 }
 
 async function worker(opts: ScanCliOptions, ref: string, shard: number, env: CliEnv, log: Logger): Promise<void> {
   const uri = opts.mongodbUri ?? env.mongodbUri;
   if (uri === undefined) throw usage('--logscan needs --mongodb-uri (or $MONGODB_URI): the partner database with the replicated indicators');
-  const path = opts.kubeconfig ?? env.kubeconfig;
-  const cfg = path ? await loadKubeconfig(path) : await inClusterConfig(env.kubernetesServiceHost, env.kubernetesServicePort);
-  const kube = new KubeHttpClient(cfg, { userAgent: 'threatmesh-scan' });
+  const kube = new KubeHttpClient(await clusterConfig(opts, env), { userAgent: 'threatmesh-scan' });
   // A database that stops answering fails the shard (the Job retries it) instead of hanging it.
   const mongo = new MongoClient(uri, { socketTimeoutMS: 120_000, serverSelectionTimeoutMS: 30_000 });
   try {

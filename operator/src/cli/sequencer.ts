@@ -16,11 +16,10 @@ import type { Logger } from '../log.ts';
 import { KubeHttpClient } from '../runtime/kube.ts';
 import type { ClusterConfig } from '../runtime/kubeconfig.ts';
 import type { CliEnv } from './env.ts';
-import { clusterConfig, need, parseBind, readCrl, readFlagFile, readSigningKey, untilSignal } from './flags.ts';
+import { addClusterFlags, clusterConfig, need, type ClusterFlags, parseBind, readCrl, readFlagFile, readSigningKey, untilSignal } from './flags.ts';
 
 /** Parsed command-line options of `threatmesh sequencer`. */
-export interface SequencerFlags {
-  readonly kubeconfig?: string;
+export interface SequencerFlags extends ClusterFlags {
   readonly namespace: string;
   readonly listen: string;
   readonly partnerId?: string;
@@ -91,7 +90,7 @@ export async function sequencerPlan(flags: SequencerFlags, env: CliEnv): Promise
   const partnerId = need(flags.partnerId, '--partner-id', 'the sequencer\'s partner id (its PartnerNode\'s partnerId and its certificate CN)');
   const key = await readSigningKey(need(flags.signingKey, '--signing-key', 'the tree-head Ed25519 private.pem (from `threatmesh keys generate`)'));
   const tls = await tlsMaterial(flags, partnerId);
-  const cluster = await clusterConfig(flags.kubeconfig, env);
+  const cluster = await clusterConfig(flags, env);
   const identity = flags.identity ?? `${hostname()}-${process.pid}`;
   const leaderElection = flags.leaderElect ? { name: SEQUENCER_LEASE_NAME, namespace: flags.leaderElectionNamespace ?? flags.namespace, identity } : undefined;
   return {
@@ -123,9 +122,8 @@ async function run(flags: SequencerFlags, env: CliEnv, log: Logger): Promise<voi
 
 /** Registers `threatmesh sequencer`. */
 export function registerSequencer(program: Command, env: CliEnv, log: Logger): void {
-  program.command('sequencer')
+  addClusterFlags(program.command('sequencer'), 'the cluster whose PartnerNodes form the partner directory')
     .description('run the network\'s sequencer: voting rounds, quorum and the signed Merkle log, served to partners over gRPC with mutual TLS; partners come from the PartnerNodes of --namespace (updated live)')
-    .option('--kubeconfig <path>', 'cluster whose PartnerNodes form the partner directory (default: $KUBECONFIG, else in-cluster service account)')
     .option('--namespace <ns>', 'namespace of the PartnerNodes', SEQUENCER_DEFAULTS.namespace)
     .option('--listen <host:port>', 'gRPC listen address', SEQUENCER_DEFAULTS.listen)
     .option('--partner-id <id>', 'the sequencer\'s own id: the partnerId of its PartnerNode (role sequencer) and the CN of --tls-cert (required)')

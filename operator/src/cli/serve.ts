@@ -12,7 +12,6 @@ import { parseDuration } from '../controllers/schedule.ts';
 import { SigningKey } from '../domain/signature.ts';
 import type { Logger } from '../log.ts';
 import { KubeHttpClient } from '../runtime/kube.ts';
-import { inClusterConfig, loadKubeconfig } from '../runtime/kubeconfig.ts';
 import { loadServeConfig, parseServeConfig, type ServeConfig } from '../serve/config.ts';
 import { startServeService, type ServeServiceOptions } from '../serve/service.ts';
 import { reportRoutes } from '../report/http.ts';
@@ -20,7 +19,7 @@ import { PartnerData } from '../report/source.ts';
 import { isTlp, TLP_LEVELS } from '../serve/tlp.ts';
 import type { CliEnv } from './env.ts';
 import { PARTNER_DEFAULTS } from '../exchange/partner/defaults.ts';
-import { parseBind } from './flags.ts';
+import { clusterConfig, parseBind } from './flags.ts';
 
 /** Parsed options of `threatmesh serve`. */
 export interface ServeFlags {
@@ -35,6 +34,7 @@ export interface ServeFlags {
   readonly database: string;
   readonly signingKey?: string;
   readonly kubeconfig?: string;
+  readonly context?: string;
   readonly namespace: string;
   readonly exportDir?: string;
   readonly exportMaxTlp: string;
@@ -113,7 +113,7 @@ function untilSignal(): Promise<string> {
 
 async function run(flags: ServeFlags, env: CliEnv, log: Logger): Promise<void> {
   const plan = await servePlan(flags, env);
-  const cluster = plan.signer === undefined ? undefined : await (flags.kubeconfig ?? env.kubeconfig ? loadKubeconfig(flags.kubeconfig ?? env.kubeconfig ?? '') : inClusterConfig(env.kubernetesServiceHost, env.kubernetesServicePort));
+  const cluster = plan.signer === undefined ? undefined : await clusterConfig(flags, env);
   const kube = cluster === undefined ? undefined : new KubeHttpClient(cluster, { userAgent: 'threatmesh-serve' });
   const mongo = new MongoClient(plan.mongodbUri, { serverSelectionTimeoutMS: 15_000 });
   try {
@@ -148,7 +148,8 @@ export function registerServe(program: Command, env: CliEnv, log: Logger): void 
     .option('--mongodb-uri <uri>', 'the partner\'s MongoDB (default: $MONGODB_URI)')
     .option('--database <name>', 'database of the replicated indicators', PARTNER_DEFAULTS.database)
     .option('--signing-key <file>', 'the partner\'s Ed25519 private.pem: contributors\' POSTs become proposals signed with it (needs a cluster)')
-    .option('--kubeconfig <path>', 'cluster for proposals (default: $KUBECONFIG, else in-cluster)')
+    .option('--kubeconfig <path>', 'cluster for proposals: kubeconfig file(s), \':\'-separated (default: $KUBECONFIG, else in-cluster, else ~/.kube/config)')
+    .option('--context <name>', 'kubeconfig context instead of its current-context')
     .option('--namespace <ns>', 'namespace of proposed ThreatIndicators', PARTNER_DEFAULTS.namespace)
     .option('--export-dir <dir>', 'also write the full exports into this directory for in-cluster tools')
     .option('--export-max-tlp <tlp>', 'highest TLP written to --export-dir', 'green')

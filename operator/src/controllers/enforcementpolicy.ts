@@ -17,6 +17,7 @@ import { buildGuard, POLICY_ALLOWLIST, type Guard } from '../enforce/guard.ts';
 import { configMapEntries } from '../feeds/allowlists.ts';
 import type { NamedAllowlist, WarningListData } from '../feeds/warninglists.ts';
 import type { KubeWriter, StatusWriter } from '../runtime/client.ts';
+import type { ConfigMap } from '../runtime/kinds.ts';
 import { finalize } from '../runtime/finalizer.ts';
 import { objectKey } from '../runtime/informer.ts';
 import { TerminalError, type Context, type KubeObject, type ObjectKey, type Reader, type Reconciler, type Result } from '../runtime/types.ts';
@@ -28,9 +29,8 @@ import { writeStatus } from './status.ts';
 export const ENFORCEMENT_FINALIZER = 'threatmesh.io/enforcement-artifacts';
 
 /** A ConfigMap as the allowlist reader needs it. */
-export interface ConfigMapObject extends KubeObject {
-  data?: Record<string, string>;
-}
+/** A ConfigMap as the enforcement controller reads it (client-node's model). */
+export type ConfigMapObject = ConfigMap;
 
 /** What the reconciler needs. */
 export interface EnforcementPolicyDeps {

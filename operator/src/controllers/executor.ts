@@ -37,6 +37,8 @@ export interface FeedRef {
  */
 export interface IngestionContext {
   readonly kubeconfig?: string | undefined;
+  /** Context of `kubeconfig` to use instead of its current-context. */
+  readonly context?: string | undefined;
   readonly kubernetesServiceHost?: string | undefined;
   readonly kubernetesServicePort?: string | undefined;
   /** The API server and credentials, resolved by the executor (what the ingestion function connects with). */

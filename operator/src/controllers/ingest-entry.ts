@@ -15,7 +15,7 @@ import type { IngestionContext, IngestionReport } from './executor.ts';
 
 /** One ingestion run of `feed` against the cluster the context names. */
 export async function runIngestion(feed: Feed, runId: string, ctx: IngestionContext, signer?: ProposalSigner): Promise<IngestionReport> {
-  const cfg = ctx.cluster ?? (ctx.kubeconfig ? await loadKubeconfig(ctx.kubeconfig) : await inClusterConfig(ctx.kubernetesServiceHost, ctx.kubernetesServicePort));
+  const cfg = ctx.cluster ?? (ctx.kubeconfig ? await loadKubeconfig(ctx.kubeconfig, ctx.context) : await inClusterConfig(ctx.kubernetesServiceHost, ctx.kubernetesServicePort));
   const kube = new KubeHttpClient(cfg, { userAgent: 'threatmesh-ingest-inprocess' });
   try {
     const log = createLogger(process.stderr, 'info', { component: 'ingest', runId });

@@ -22,7 +22,7 @@ import type { Indicator } from '../domain/indicator.ts';
 import { SigningKey } from '../domain/signature.ts';
 import type { IndicatorMeta } from '../domain/entry.ts';
 import { signProposalRequest } from '../feeds/signer.ts';
-import { inClusterConfig, loadKubeconfig, type ClusterConfig } from '../runtime/kubeconfig.ts';
+import { inClusterConfig, loadKubeconfig, resolvedClusterConfig, type ClusterConfig } from '../runtime/kubeconfig.ts';
 import type { FeedRunExecutor, IngestionContext, IngestionReport, RunHandle, RunState } from './executor.ts';
 import { INGEST_NODE_OPTIONS } from './jobexecutor.ts';
 
@@ -125,8 +125,11 @@ export class InProcessExecutor implements FeedRunExecutor {
     this.material ??= (async () => {
       const keyFile = ctx.signingKeyPath === undefined ? undefined : await realpath(ctx.signingKeyPath);
       const key = keyFile === undefined ? undefined : SigningKey.fromPem(await readFile(keyFile, 'utf8'));
-      const cluster = ctx.kubeconfig ? await loadKubeconfig(ctx.kubeconfig)
+      const loaded = ctx.kubeconfig ? await loadKubeconfig(ctx.kubeconfig, ctx.context)
         : ctx.kubernetesServiceHost ? await inClusterConfig(ctx.kubernetesServiceHost, ctx.kubernetesServicePort) : undefined;
+      // The child gets plain data (a structured-clone message) and may not run programs: an exec
+      // plugin runs here, once, and the child gets its token (a rotating token file stays a file).
+      const cluster = loaded === undefined ? undefined : await resolvedClusterConfig(loaded);
       const moduleFile = this.config.module.protocol === 'file:' ? await realpath(fileURLToPath(this.config.module)) : undefined;
       return { key, keyFile, cluster, moduleFile };
     })();

@@ -8,12 +8,12 @@ import type { Feed } from '../api/types.ts';
 import { INGEST_NAME } from '../api/manifests.ts';
 import { ApiError, type KubeReader, type KubeWriter } from '../runtime/client.ts';
 import { controllerRef } from '../runtime/owner.ts';
-import type { KubeObject, ResourceRef } from '../runtime/types.ts';
 import { FEED_LABEL, RUN_ID_LABEL, RUN_REPORT_ANNOTATION } from '../api/reasons.ts';
 import type { FeedRunExecutor, IngestionReport, RunHandle, RunState } from './executor.ts';
 
-/** batch/v1 Jobs. */
-export const JOBS: ResourceRef = { group: 'batch', version: 'v1', plural: 'jobs', kind: 'Job', namespaced: true };
+import { JOBS, type Job } from '../runtime/kinds.ts';
+
+export { JOBS, type Job };
 
 /**
  * V8 flag of the ingestion container: a small young generation (8 MB semi-spaces instead of
@@ -29,19 +29,6 @@ export const INGEST_NODE_OPTIONS = '--max-semi-space-size=8';
  * large namespaces; no CPU limit, so a run is never throttled, only scheduled by its request.
  */
 export const INGEST_RESOURCES = { requests: { cpu: '250m', memory: '192Mi' }, limits: { memory: '256Mi' } } as const;
-
-/** The fields of a Job the executor reads. */
-export interface Job extends KubeObject {
-  spec?: Record<string, unknown>;
-  status?: {
-    active?: number;
-    succeeded?: number;
-    failed?: number;
-    startTime?: string;
-    completionTime?: string;
-    conditions?: Array<{ type: string; status: string; reason?: string; message?: string; lastTransitionTime?: string }>;
-  };
-}
 
 /** Operator configuration for ingestion Jobs. */
 export interface JobExecutorConfig {

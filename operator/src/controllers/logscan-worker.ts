@@ -14,7 +14,7 @@ import type { ShardThreadData, ShardThreadMessage } from './logscaninprocess.ts'
 const data = workerData as ShardThreadData;
 
 async function run(): Promise<ShardThreadMessage> {
-  const kube = new KubeHttpClient(await loadKubeconfig(data.kubeconfig), { userAgent: 'threatmesh-scan-inprocess' });
+  const kube = new KubeHttpClient(await loadKubeconfig(data.kubeconfig, data.context), { userAgent: 'threatmesh-scan-inprocess' });
   // A database that stops answering fails the shard (it runs again) instead of hanging it.
   const mongo = new MongoClient(data.mongodbUri, { socketTimeoutMS: 120_000, serverSelectionTimeoutMS: 30_000 });
   try {

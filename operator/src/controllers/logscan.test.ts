@@ -181,9 +181,10 @@ describe('JobScanExecutor', () => {
     await ex.ensure(scan, [0, 1, 2], 2, 3);
     const job = kube.peek<Job>(JOBS, scanJobName(scan), 'tm');
     assert.ok(job);
-    const spec = job.spec ?? {};
-    assert.deepEqual([spec['completionMode'], spec['completions'], spec['parallelism'], spec['backoffLimitPerIndex']], ['Indexed', 3, 2, 2]);
-    const pod = (spec['template'] as { spec: { containers: Array<{ command: string[]; env: Array<{ name: string }>; volumeMounts: unknown[] }>; volumes: unknown[] } }).spec;
+    const spec = job.spec;
+    assert.ok(spec);
+    assert.deepEqual([spec.completionMode, spec.completions, spec.parallelism, spec.backoffLimitPerIndex], ['Indexed', 3, 2, 2]);
+    const pod = (spec.template as { spec: { containers: Array<{ command: string[]; env: Array<{ name: string }>; volumeMounts: unknown[] }>; volumes: unknown[] } }).spec;
     assert.deepEqual(pod.containers[0]?.command.slice(1, 5), ['scan', '--logscan', 'tm/a', '--shard']);
     assert.deepEqual(pod.containers[0]?.env.map((e) => e.name), ['SHARD', 'MONGODB_URI']);
     assert.deepEqual(pod.volumes, [{ name: 'logs', persistentVolumeClaim: { claimName: 'logs', readOnly: true } }]);

@@ -110,7 +110,7 @@ export class JobScanExecutor implements ScanShardExecutor {
       }
       return;
     }
-    if ((job.spec?.['parallelism'] as number | undefined) !== parallelism) await this.#client.patch(JOBS, name, scan.metadata.namespace, { spec: { parallelism } });
+    if (job.spec?.parallelism !== parallelism) await this.#client.patch(JOBS, name, scan.metadata.namespace, { spec: { parallelism } });
   }
 
   running(_scan: LogScan): Promise<ReadonlySet<number> | undefined> {

@@ -13,6 +13,7 @@ import type { ScanShardExecutor } from './logscanexec.ts';
 /** What a shard thread gets. */
 export interface ShardThreadData {
   readonly kubeconfig: string;
+  readonly context?: string | undefined;
   readonly mongodbUri: string;
   readonly database: string;
   readonly ref: string;
@@ -27,6 +28,8 @@ export type ShardThreadMessage = { readonly ok: true; readonly status: string } 
 export interface InProcessScanConfig {
   /** Kubeconfig file of the cluster (the worker reads the LogScan and its Secret). */
   readonly kubeconfig: string;
+  /** Context of `kubeconfig` to use instead of its current-context. */
+  readonly context?: string | undefined;
   readonly mongodbUri: string;
   /** @default 'threatmesh_partner' */
   readonly database?: string;
@@ -65,7 +68,7 @@ export class InProcessScanExecutor implements ScanShardExecutor {
 
   #start(key: string, index: number): Worker {
     const c = this.#config;
-    const data: ShardThreadData = { kubeconfig: c.kubeconfig, mongodbUri: c.mongodbUri, database: c.database ?? 'threatmesh_partner', ref: key, index, logLevel: c.logLevel ?? 'warn' };
+    const data: ShardThreadData = { kubeconfig: c.kubeconfig, context: c.context, mongodbUri: c.mongodbUri, database: c.database ?? 'threatmesh_partner', ref: key, index, logLevel: c.logLevel ?? 'warn' };
     const w = new Worker(THREAD, { workerData: data });
     let message: ShardThreadMessage | undefined;
     w.on('message', (m: ShardThreadMessage) => { message = m; });

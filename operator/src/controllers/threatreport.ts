@@ -12,9 +12,10 @@ import { THREAT_REPORTS } from '../api/schemas/index.ts';
 import type { ThreatReport, ThreatReportRun, ThreatReportSpec, ThreatReportStatus } from '../api/types.ts';
 import type { KindValidator } from '../api/validate.ts';
 import type { KubeReader, KubeWriter, StatusWriter } from '../runtime/client.ts';
+import type { ConfigMap, Secret } from '../runtime/kinds.ts';
 import { withControllerReference } from '../runtime/owner.ts';
 import { rfc3339, setCondition } from '../runtime/status.ts';
-import { TerminalError, type Condition, type Context, type KubeObject, type ObjectKey, type Reconciler, type Result } from '../runtime/types.ts';
+import { TerminalError, type Condition, type Context, type ObjectKey, type Reconciler, type Result } from '../runtime/types.ts';
 import { failureBackoffMs } from './feed.ts';
 import { CONDITION, REASON } from '../api/reasons.ts';
 import { ScheduleError, nextCronTime, parseCron, type CronSchedule } from './schedule.ts';
@@ -163,9 +164,9 @@ export class ThreatReportReconciler implements Reconciler<ThreatReport> {
     const ref = tr.spec.model?.apiKeySecretRef;
     if (ref === undefined) return undefined;
     const ns = tr.metadata.namespace ?? '';
-    let secret: (KubeObject & { data?: Record<string, string> }) | undefined;
+    let secret: Secret | undefined;
     try {
-      secret = await this.deps.reader.get<KubeObject & { data?: Record<string, string> }>(SECRETS, ref.name, ns);
+      secret = await this.deps.reader.get<Secret>(SECRETS, ref.name, ns);
     } catch (err) {
       // The operator holds no cluster-wide Secret access (least privilege): each key Secret is granted by name.
       if (!(err instanceof ApiError && err.status === 403)) throw err;
@@ -184,7 +185,7 @@ export class ThreatReportReconciler implements Reconciler<ThreatReport> {
   }
 
   private async writeConfigMap(tr: ThreatReport, r: ReportRunResult): Promise<void> {
-    const cm = withControllerReference<KubeObject & { data: Record<string, string> }>({
+    const cm = withControllerReference<ConfigMap>({
       apiVersion: 'v1', kind: 'ConfigMap',
       metadata: { name: configMapName(tr), namespace: tr.metadata.namespace, labels: { 'app.kubernetes.io/managed-by': 'threatmesh', 'threatmesh.io/threatreport': tr.metadata.name }, annotations: { 'threatmesh.io/report-id': r.reportId } },
       data: { 'summary.md': r.markdown, 'summary.html': r.html, 'summary.json': r.json },

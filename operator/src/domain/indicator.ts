@@ -47,7 +47,7 @@ export interface Indicator { readonly type: IndicatorType; readonly value: strin
 export const REJECT_REASONS = [
   'empty', 'too-long', 'invalid-ipv4', 'ambiguous-ipv4', 'invalid-ipv6', 'invalid-cidr', 'cidr-host-bits',
   'invalid-domain', 'invalid-url', 'unsupported-scheme', 'invalid-hash', 'invalid-email', 'unknown-type',
-  'invalid-stix-pattern', 'unsupported-stix-pattern', 'not-a-string',
+  'invalid-stix-pattern', 'unsupported-stix-pattern', 'not-a-string', 'control-characters',
 ] as const;
 
 /** Why an input was refused; one of REJECT_REASONS. */
@@ -119,12 +119,17 @@ export function isNormalizedAsLogged(type: IndicatorType, value: string): boolea
   return false;
 }
 
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
 function normalizeValue(type: IndicatorType, raw: string, options?: NormalizeOptions): Step {
   if (typeof raw !== 'string') return fail('not-a-string', `the ${String(type)} value is a ${typeof raw}, not text; map the feed field to a string`);
   if (!isIndicatorType(type)) return fail('unknown-type', `"${shown(String(type))}" is not an indicator type; use one of ${INDICATOR_TYPES.join(', ')}`);
   if (raw.length > MAX_INPUT_LENGTH) return fail('too-long', `input has ${raw.length} characters, more than the ${MAX_INPUT_LENGTH} accepted; check the feed's field mapping`);
   const trimmed = raw.trim();
   if (trimmed === '') return fail('empty', `the ${type} value is empty; check the feed's field mapping`);
+  // No indicator holds NUL, escapes or line breaks: such a value comes from binary or mis-parsed input.
+  if (CONTROL.test(trimmed)) return fail('control-characters', `the ${type} value contains control characters (NUL, escape, line breaks…); is the input binary, or is the field mapping wrong?`);
   switch (type) {
     case 'md5':
     case 'sha1':

@@ -7,16 +7,13 @@
 import type { Feed, FeedAllowlist } from '../api/types.ts';
 import { DEFAULT_ALLOWLIST_CONFIGMAP } from '../api/schemas/feed.ts';
 import type { KubeReader } from '../runtime/client.ts';
-import type { KubeObject, ResourceRef } from '../runtime/types.ts';
+import { CONFIGMAPS, type ConfigMap } from '../runtime/kinds.ts';
 import { FeedError } from './types.ts';
 import { parseListFile, type NamedAllowlist } from './warninglists.ts';
 
-/** Core v1 ConfigMaps. */
-export const CONFIGMAPS: ResourceRef = { group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap', namespaced: true };
+export { CONFIGMAPS };
 
-interface ConfigMapObject extends KubeObject {
-  data?: Record<string, string>;
-}
+type ConfigMapObject = ConfigMap;
 
 /** The allowlist entries held by `cm` under `key`, or under every key (in key order) when `key` is undefined. */
 export function configMapEntries(cm: ConfigMapObject, key: string | undefined, where: string): string[] {

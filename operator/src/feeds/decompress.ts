@@ -1,6 +1,6 @@
 /**
- * Decompression of fetched payloads with size limits: gzip (by Content-Encoding, or sniffed by
- * its magic bytes, which also covers `.gz` files) and zip (sniffed; a single member or a named
+ * Decompression of fetched payloads and local files with size limits: gzip (by Content-Encoding,
+ * or sniffed by its magic bytes, which also covers `.gz` files), zstd (sniffed) and zip (sniffed; a single member or a named
  * one, read with yauzl from a spooled temporary file because zip needs random access). Every
  * limit failure is a FeedError('too-large'); a cut-off gzip stream is FeedError('truncated').
  */
@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable, pipeline } from 'node:stream';
 import { finished } from 'node:stream/promises';
-import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
+import { createBrotliDecompress, createGunzip, createInflate, createZstdDecompress } from 'node:zlib';
 import * as yauzl from 'yauzl';
 import { FeedError } from './types.ts';
 
@@ -46,8 +46,8 @@ function mapZlibError(err: unknown): unknown {
 }
 
 /** Inflates `src` with a zlib decoder, mapping zlib errors to FeedErrors. */
-async function* inflate(src: AsyncIterable<Buffer>, kind: 'gzip' | 'deflate' | 'br'): AsyncGenerator<Buffer> {
-  const z = kind === 'gzip' ? createGunzip() : kind === 'deflate' ? createInflate() : createBrotliDecompress();
+async function* inflate(src: AsyncIterable<Buffer>, kind: 'gzip' | 'deflate' | 'br' | 'zstd'): AsyncGenerator<Buffer> {
+  const z = kind === 'gzip' ? createGunzip() : kind === 'deflate' ? createInflate() : kind === 'zstd' ? createZstdDecompress() : createBrotliDecompress();
   const out = pipeline(Readable.from(src, { objectMode: false }), z, () => undefined);
   try {
     for await (const chunk of out) yield chunk as Buffer;
@@ -93,20 +93,21 @@ async function peek(src: AsyncIterable<Buffer>, n: number): Promise<{ head: Buff
 }
 
 /** What the first bytes say the payload is. */
-export function sniffContainer(head: Buffer): 'gzip' | 'zip' | 'plain' {
+export function sniffContainer(head: Buffer): 'gzip' | 'zstd' | 'zip' | 'plain' {
   if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
+  if (head.length >= 4 && head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd) return 'zstd';
   if (head.length >= 4 && head[0] === 0x50 && head[1] === 0x4b && head[2] === 0x03 && head[3] === 0x04) return 'zip';
   return 'plain';
 }
 
 /**
- * Unpacks a payload (already transfer-decoded) by sniffing: gzip → gunzip, zip → one member,
+ * Unpacks a payload (already transfer-decoded) by sniffing: gzip → gunzip, zstd → unzstd, zip → one member,
  * anything else as is; the result is limited to `maxDecompressedBytes`.
  */
 export async function* unpack(src: AsyncIterable<Buffer>, limits: SizeLimits): AsyncGenerator<Buffer> {
   const { head, all } = await peek(src, 4);
   const kind = sniffContainer(head);
-  const inner = kind === 'gzip' ? inflate(all, 'gzip') : kind === 'zip' ? zipMember(all, limits) : all;
+  const inner = kind === 'gzip' || kind === 'zstd' ? inflate(all, kind) : kind === 'zip' ? zipMember(all, limits) : all;
   yield* limitBytes(inner, limits.maxDecompressedBytes, 'the decompressed payload');
 }
 

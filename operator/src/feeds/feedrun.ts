@@ -10,7 +10,7 @@ import { FEEDS } from '../api/schemas/index.ts';
 import { FEED_CREDENTIALS_LABEL, FEED_CREDENTIALS_ROLE } from '../api/schemas/feed.ts';
 import type { Logger } from '../log.ts';
 import { ApiError, type KubeClient } from '../runtime/client.ts';
-import type { KubeObject, ResourceRef } from '../runtime/types.ts';
+import { SECRETS, type Secret } from '../runtime/kinds.ts';
 import { readFeedAllowlists } from './allowlists.ts';
 import { feedToConfig } from './feedconfig.ts';
 import { runIngestion, type IngestionResult } from './ingest.ts';
@@ -21,7 +21,7 @@ import { FeedError } from './types.ts';
 import { loadWarningLists, type WarningList } from './warninglists.ts';
 
 /** Core v1 Secrets. */
-export const SECRETS: ResourceRef = { group: '', version: 'v1', plural: 'secrets', kind: 'Secret', namespaced: true };
+export { SECRETS };
 
 /** Feed annotations that carry state between runs. */
 export const ANNOTATION = {
@@ -52,9 +52,7 @@ export interface FeedRunOutcome {
   readonly proposals: ProposalCounts & { readonly refusals: readonly string[] };
 }
 
-interface SecretObject extends KubeObject {
-  data?: Record<string, string>;
-}
+type SecretObject = Secret;
 
 /**
  * The decoded data of the Feed's credentials Secret, or undefined when it names none. The

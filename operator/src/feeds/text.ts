@@ -35,6 +35,32 @@ export function looksLikeUtf16(head: Buffer): boolean {
   return zeros * 4 >= head.length;
 }
 
+/** Formats recognized by their first bytes that are not text: what the refusal calls them and what to do. */
+const BINARY_MAGIC: ReadonlyArray<{ readonly magic: readonly number[]; readonly at?: number; readonly what: string; readonly fix: string }> = [
+  { magic: [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00], what: 'xz-compressed', fix: 'decompress it (xz -d) or recompress it with gzip or zstd, which are read directly' },
+  { magic: [0x42, 0x5a, 0x68, 0x39], what: 'bzip2-compressed', fix: 'decompress it (bunzip2) or recompress it with gzip or zstd, which are read directly' },
+  { magic: [0x37, 0x7a, 0xbc, 0xaf, 0x27, 0x1c], what: 'a 7-Zip archive', fix: 'extract the feed file from it (7z x), or pack it as zip or gzip' },
+  { magic: [0x52, 0x61, 0x72, 0x21, 0x1a, 0x07], what: 'a RAR archive', fix: 'extract the feed file from it, or pack it as zip or gzip' },
+  { magic: [0x75, 0x73, 0x74, 0x61, 0x72], at: 257, what: 'a tar archive', fix: 'extract the feed file from it (tar xf), or pack that one file with gzip' },
+  { magic: [0x7f, 0x45, 0x4c, 0x46], what: 'an executable (ELF)', fix: 'point the feed at its text file' },
+  { magic: [0x25, 0x50, 0x44, 0x46, 0x2d], what: 'a PDF document', fix: 'point the feed at its text data, not a report' },
+  { magic: [0x89, 0x50, 0x4e, 0x47], what: 'a PNG image', fix: 'point the feed at its text data' },
+];
+
+/**
+ * Why `head` (the first bytes of a payload, BOM removed) is not text, or undefined when it may
+ * be: a known binary format, or NUL bytes, which no text feed contains (UTF-16 without a
+ * byte-order mark excepted: looksLikeUtf16 reports that one).
+ */
+export function binaryKind(head: Buffer): { readonly what: string; readonly fix: string } | undefined {
+  for (const m of BINARY_MAGIC) {
+    const at = m.at ?? 0;
+    if (head.length >= at + m.magic.length && m.magic.every((b, i) => head[at + i] === b)) return { what: m.what, fix: m.fix };
+  }
+  if (head.includes(0) && !looksLikeUtf16(head)) return { what: 'binary data (it holds NUL bytes)', fix: 'point the feed at a text file: lines, CSV, JSON or STIX, plain or gzip/zstd/zip-compressed' };
+  return undefined;
+}
+
 /** True when `head` (the first bytes of a payload, BOM removed) starts like an HTML page. */
 export function looksLikeHtml(head: Buffer): boolean {
   let i = 0;
@@ -77,15 +103,26 @@ export async function* prepareBytes(source: ByteSource): AsyncGenerator<Buffer> 
     return;
   }
   if (bom === 'utf8') head = head.subarray(3);
+  refuseNonText(head);
+  if (head.length > 0) yield head;
+  if (done) return;
+  for (let r = await it.next(); r.done !== true; r = await it.next()) yield toBuffer(r.value);
+}
+
+/** Throws when the start of a payload shows it is not a UTF-8 text feed at all. */
+function refuseNonText(head: Buffer): void {
+  // The same bytes whatever the chunk size: a NUL further on costs its line only (readLines).
+  const binary = binaryKind(head.subarray(0, SNIFF_BYTES));
+  if (binary !== undefined) {
+    // Refused as a whole: scraps of text between binary bytes are not indicators.
+    throw new FeedError('binary-data', `the input is ${binary.what}, not a text feed: ${binary.fix}`);
+  }
   if (looksLikeUtf16(head)) {
     throw new FeedError('invalid-encoding', 'the feed looks like UTF-16 without a byte-order mark (many NUL bytes); re-encode it as UTF-8 or add a BOM');
   }
   if (looksLikeHtml(head)) {
     throw new FeedError('html-instead-of-data', 'the source returned an HTML page instead of feed data (a login, error or rate-limit page?); check the URL and the credentials');
   }
-  if (head.length > 0) yield head;
-  if (done) return;
-  for (let r = await it.next(); r.done !== true; r = await it.next()) yield toBuffer(r.value);
 }
 
 function emptyIterator(): AsyncIterator<Buffer> {
@@ -180,7 +217,8 @@ function splitComplete(st: LineState, buf: Buffer, atEnd: boolean): LineBatch {
     st.lineNo++;
   }
   const body = buf.subarray(start);
-  if (isUtf8(body)) {
+  // NUL is valid UTF-8 but never text: such lines go the slow way and are rejected.
+  if (isUtf8(body) && !body.includes(0)) {
     splitText(st, body.toString('utf8'), lines, faults);
   } else {
     splitBytes(st, body, lines, faults);
@@ -216,7 +254,11 @@ function splitBytes(st: LineState, body: Buffer, lines: string[], faults: FeedRe
     let nl = body.indexOf(NL, pos);
     if (nl < 0) nl = body.length;
     const line = body.subarray(pos, nl);
-    if (isUtf8(line)) {
+    if (line.includes(0)) {
+      faults.push({ reason: 'binary-data', message: 'line holds NUL bytes (binary data, not text); it was skipped', input: shown(line.toString('latin1').replace(/\0/g, '\\0')), where: `line ${st.lineNo}` });
+      lines.push('');
+      st.lineNo++;
+    } else if (isUtf8(line)) {
       pushLine(st, line.toString('utf8'), lines, faults);
     } else {
       faults.push({ reason: 'invalid-encoding', message: 'line is not valid UTF-8; it was skipped (is the feed in another encoding? re-encode it as UTF-8)', input: shown(line.toString('latin1')), where: `line ${st.lineNo}` });

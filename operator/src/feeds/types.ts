@@ -64,6 +64,7 @@ export type ByteSource = AsyncIterable<Buffer | Uint8Array | string>;
 export type FeedErrorCode =
   | 'html-instead-of-data'
   | 'invalid-encoding'
+  | 'binary-data'
   | 'invalid-json'
   | 'truncated'
   | 'too-large'

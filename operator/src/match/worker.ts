@@ -10,6 +10,7 @@ import { LOG_SCANS } from '../api/schemas/index.ts';
 import { SECRETS } from '../feeds/feedrun.ts';
 import type { Logger } from '../log.ts';
 import type { KubeReader } from '../runtime/client.ts';
+import type { Secret } from '../runtime/kinds.ts';
 import { ReplicaReader } from '../store/replicaread.ts';
 import { MongoScanStore } from '../store/sightings.ts';
 import { ScanError } from './errors.ts';
@@ -37,7 +38,7 @@ export function parseScanRef(ref: string): { namespace: string; name: string } {
 /** Reads Secrets of `namespace` through the API server (data decoded). */
 export function secretReader(kube: Pick<KubeReader, 'get'>, namespace: string): SecretReader {
   return async (ref) => {
-    const s = await kube.get<{ apiVersion: string; kind: string; metadata: { name: string }; data?: Record<string, string> }>(SECRETS, ref.name, namespace);
+    const s = await kube.get<Secret>(SECRETS, ref.name, namespace);
     if (s === undefined) return undefined;
     return Object.fromEntries(Object.entries(s.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
   };

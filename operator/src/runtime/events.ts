@@ -7,10 +7,11 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../log.ts';
 import type { KubeWriter } from './client.ts';
-import type { EventRecorder, KubeObject, ResourceRef } from './types.ts';
+import { EVENTS, type Event } from './kinds.ts';
+import type { EventRecorder, KubeObject } from './types.ts';
 
 /** The core/v1 events resource. */
-export const eventsResource: ResourceRef = { group: '', version: 'v1', plural: 'events', kind: 'Event', namespaced: true };
+export const eventsResource = EVENTS;
 
 /** Options of a KubeEventRecorder. */
 export interface EventRecorderOptions {
@@ -68,7 +69,7 @@ export class KubeEventRecorder implements EventRecorder {
     const namespace = obj.metadata.namespace ?? 'default';
     const name = `${obj.metadata.name}.${Date.parse(now).toString(16)}${randomBytes(4).toString('hex')}`;
     const component = this.opts.component;
-    const ev = {
+    const ev: Event = {
       apiVersion: 'v1',
       kind: 'Event',
       metadata: { name, namespace },

@@ -2,12 +2,15 @@
  * The HTTPS implementation of KubeClient over node:https with a keep-alive agent: JSON requests
  * with a client-side timeout, API errors decoded from the Status body, watches streamed as
  * newline-delimited JSON, server-side apply, merge patches and the status subresource.
+ * TLS material and authentication come from @kubernetes/client-node's KubeConfig
+ * (`applyToHTTPSOptions` before every request: exec plugins, OIDC, rotating token files); the
+ * connections, keep-alive agent, timeouts and watch handling are this file's.
  */
 import * as http from 'node:http';
 import * as https from 'node:https';
-import { readFile } from 'node:fs/promises';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { ApiError, type KubeClient, type ListOptions, type ObjectList, type WatchEvent } from './client.ts';
-import type { ClusterConfig } from './kubeconfig.ts';
+import { kubeConfigOf, type ClusterConfig } from './kubeconfig.ts';
 import type { KubeObject, ResourceRef } from './types.ts';
 
 /** Options of KubeHttpClient. */
@@ -45,30 +48,29 @@ export function resourcePath(ref: ResourceRef, namespace?: string, name?: string
 export class KubeHttpClient implements KubeClient {
   private readonly config: ClusterConfig;
   private readonly base: URL;
-  private readonly agent: http.Agent;
   private readonly timeoutMs: number;
   private readonly userAgent: string;
-  private token: { value: string; readAt: number } | undefined;
+  private readonly maxSockets: number;
+  private kubeConfig: Promise<KubeConfig> | undefined;
+  /** The keep-alive agent and the TLS material it was made with (an exec plugin may hand out a new client certificate). */
+  private current: { agent: http.Agent; tls: TlsMaterial } | undefined;
 
   constructor(config: ClusterConfig, opts: KubeHttpOptions = {}) {
     this.config = config;
     this.base = new URL(config.server);
     this.timeoutMs = opts.requestTimeoutMs ?? 30_000;
     this.userAgent = opts.userAgent ?? 'threatmesh';
-    const agentOpts = { keepAlive: true, maxSockets: opts.maxSockets ?? 32 };
-    this.agent = this.base.protocol === 'http:'
-      ? new http.Agent(agentOpts)
-      : new https.Agent({ ...agentOpts, ca: config.ca, cert: config.cert, key: config.key, rejectUnauthorized: config.insecureSkipTlsVerify !== true });
+    this.maxSockets = opts.maxSockets ?? 32;
   }
 
   /** Closes idle keep-alive sockets; open watches end through their abort signals. */
   close(): void {
-    this.agent.destroy();
+    this.current?.agent.destroy();
   }
 
   /** Connections currently carrying a request or a watch (not idle keep-alive ones). */
   openConnections(): number {
-    return Object.values(this.agent.sockets).reduce((n, list) => n + (list?.length ?? 0), 0);
+    return Object.values(this.current?.agent.sockets ?? {}).reduce((n, list) => n + (list?.length ?? 0), 0);
   }
 
   /**
@@ -76,8 +78,10 @@ export class KubeHttpClient implements KubeClient {
    * open new connections. For fault-injection in tests and the sandbox.
    */
   dropConnections(): number {
+    const agent = this.current?.agent;
+    if (agent === undefined) return 0;
     let n = 0;
-    for (const list of [...Object.values(this.agent.sockets), ...Object.values(this.agent.freeSockets)]) {
+    for (const list of [...Object.values(agent.sockets), ...Object.values(agent.freeSockets)]) {
       for (const s of list ?? []) {
         s.destroy();
         n += 1;
@@ -210,9 +214,8 @@ export class KubeHttpClient implements KubeClient {
   private async open(req: RawRequest): Promise<http.IncomingMessage> {
     const url = new URL(this.base.pathname.replace(/\/$/, '') + req.path, this.base);
     for (const [k, v] of Object.entries(req.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
-    const headers: Record<string, string> = { accept: 'application/json', 'user-agent': this.userAgent };
-    const token = await this.bearer();
-    if (token) headers['authorization'] = `Bearer ${token}`;
+    const conn = await this.connection();
+    const headers: Record<string, string> = { ...conn.headers, accept: 'application/json', 'user-agent': this.userAgent };
     let payload: string | undefined;
     if (req.body !== undefined) {
       payload = JSON.stringify(req.body);
@@ -221,7 +224,7 @@ export class KubeHttpClient implements KubeClient {
     }
     const mod = url.protocol === 'http:' ? http : https;
     return new Promise((resolve, reject) => {
-      const r = mod.request(url, { method: req.method, headers, agent: this.agent, signal: req.signal }, resolve);
+      const r = mod.request(url, { method: req.method, headers, agent: conn.agent, signal: req.signal, ...(conn.auth !== undefined ? { auth: conn.auth } : {}) }, resolve);
       r.on('error', reject);
       if (req.idleTimeoutMs !== undefined) {
         const ms = req.idleTimeoutMs;
@@ -231,16 +234,80 @@ export class KubeHttpClient implements KubeClient {
     });
   }
 
-  private async bearer(): Promise<string | undefined> {
-    if (this.config.token) return this.config.token;
-    const file = this.config.tokenFile;
-    if (!file) return undefined;
-    // Bound service-account tokens rotate; re-read the file at most once a minute.
-    if (!this.token || Date.now() - this.token.readAt > 60_000) {
-      this.token = { value: (await readFile(file, 'utf8')).trim(), readAt: Date.now() };
+  /** Authentication headers and the agent for one request, from client-node's KubeConfig. */
+  private async connection(): Promise<Connection> {
+    this.kubeConfig ??= kubeConfigOf(this.config);
+    const kc = await this.kubeConfig;
+    const o: https.RequestOptions = { headers: {} };
+    try {
+      await kc.applyToHTTPSOptions(o);
+    } catch (err) {
+      throw new Error(`cannot authenticate to ${this.config.server} with ${this.config.source}: ${credentialError(err, kc.getCurrentUser()?.exec !== undefined)}`, { cause: err });
     }
-    return this.token.value;
+    const headers: Record<string, string> = {};
+    // Token files often end in a newline, which is not allowed in a header.
+    for (const [k, v] of Object.entries(o.headers ?? {})) if (v !== undefined) headers[k.toLowerCase()] = String(v).trim();
+    const auth = typeof o.auth === 'string' ? o.auth : undefined;
+    // A proxy-url cluster needs client-node's proxy agent; otherwise our keep-alive agent.
+    if (kc.getCurrentCluster()?.proxyUrl) return { headers, agent: o.agent as http.Agent, auth };
+    return { headers, agent: this.agentFor(tlsOf(o)), auth };
   }
+
+  private agentFor(tls: TlsMaterial): http.Agent {
+    if (this.current !== undefined && sameTls(this.current.tls, tls)) return this.current.agent;
+    const agentOpts = { keepAlive: true, maxSockets: this.maxSockets };
+    const agent = this.base.protocol === 'http:'
+      ? new http.Agent(agentOpts)
+      : new https.Agent({ ...agentOpts, ca: tls.ca, cert: tls.cert, key: tls.key, rejectUnauthorized: tls.rejectUnauthorized, ...(tls.servername !== undefined ? { servername: tls.servername } : {}) });
+    // The old agent's open connections (watches) finish on their own; its idle ones go now.
+    const old = this.current?.agent;
+    this.current = { agent, tls };
+    if (old !== undefined) for (const list of Object.values(old.freeSockets)) for (const sock of list ?? []) sock.destroy();
+    return agent;
+  }
+}
+
+/** What one request needs besides the URL: auth headers, the agent, user:password for basic auth. */
+interface Connection {
+  readonly headers: Record<string, string>;
+  readonly agent: http.Agent;
+  readonly auth: string | undefined;
+}
+
+/** The TLS settings an agent is made with. */
+interface TlsMaterial {
+  readonly ca: Buffer | undefined;
+  readonly cert: Buffer | undefined;
+  readonly key: Buffer | undefined;
+  readonly rejectUnauthorized: boolean;
+  readonly servername: string | undefined;
+}
+
+function pemOf(v: unknown): Buffer | undefined {
+  if (Buffer.isBuffer(v)) return v;
+  return typeof v === 'string' ? Buffer.from(v) : undefined;
+}
+
+function tlsOf(o: https.RequestOptions): TlsMaterial {
+  return { ca: pemOf(o.ca), cert: pemOf(o.cert), key: pemOf(o.key), rejectUnauthorized: o.rejectUnauthorized !== false, servername: o.servername ?? undefined };
+}
+
+function sameBuf(a: Buffer | undefined, b: Buffer | undefined): boolean {
+  return a === undefined || b === undefined ? a === b : a.equals(b);
+}
+
+function sameTls(a: TlsMaterial, b: TlsMaterial): boolean {
+  return a.rejectUnauthorized === b.rejectUnauthorized && a.servername === b.servername && sameBuf(a.ca, b.ca) && sameBuf(a.cert, b.cert) && sameBuf(a.key, b.key);
+}
+
+/** client-node's auth failures, said plainly (an exec plugin's failure arrives as its bare stderr). */
+function credentialError(err: unknown, exec: boolean): string {
+  const text = err instanceof Error ? err.message.trim() : String(err);
+  if (!exec) return text;
+  const e = err as NodeJS.ErrnoException;
+  if (e.code === 'ENOENT' && e.syscall?.startsWith('spawn') === true) return `the exec credential plugin ${e.path ?? ''} was not found; install it or fix users[].user.exec.command in the kubeconfig`;
+  if (err instanceof SyntaxError) return `the exec credential plugin did not print an ExecCredential as JSON (${text})`;
+  return `the exec credential plugin failed: ${text || '(no message)'}; run the kubeconfig user's exec command yourself to see why (you may need to log in again)`;
 }
 
 function listQuery(opts: ListOptions): Record<string, string | number | undefined> {

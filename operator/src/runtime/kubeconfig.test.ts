@@ -1,9 +1,10 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { inClusterConfig, loadKubeconfig } from './kubeconfig.ts';
+import { delimiter } from 'node:path';
+import { inClusterConfig, loadKubeconfig, resolvedClusterConfig } from './kubeconfig.ts';
 
 let dir = '';
 before(async () => {
@@ -96,6 +97,79 @@ users:
   test('a missing file says what to do', async () => {
     await assert.rejects(loadKubeconfig(join(dir, 'absent')), /cannot read it .*set KUBECONFIG/);
   });
+
+  test('merges a KUBECONFIG list as kubectl does: the first file naming an entry or a current-context wins', async () => {
+    const first = await write('merge-1.yaml', `
+contexts: [{ name: dev, context: { cluster: c, user: u } }]
+clusters: [{ name: c, cluster: { server: "https://first:1" } }]
+users: [{ name: u, user: { token: first } }]
+`);
+    const second = await write('merge-2.yaml', `
+current-context: prod
+contexts: [{ name: prod, context: { cluster: p, user: u, namespace: team-a } }, { name: dev, context: { cluster: p, user: u } }]
+clusters: [{ name: p, cluster: { server: "https://second:2" } }, { name: c, cluster: { server: "https://ignored:3" } }]
+users: [{ name: u, user: { token: ignored } }]
+`);
+    const list = [first, second].join(delimiter);
+    const prod = await loadKubeconfig(list);
+    assert.deepEqual([prod.server, prod.token, prod.namespace, prod.context], ['https://second:2', 'first', 'team-a', 'prod']);
+    const dev = await loadKubeconfig(list, 'dev');
+    assert.deepEqual([dev.server, dev.token], ['https://first:1', 'first']);
+    await assert.rejects(loadKubeconfig(list, 'staging'), /no entry named "staging" in contexts; --context must name one of: dev, prod/);
+  });
+
+  test('an exec credential plugin authenticates every request; a relative command resolves against the kubeconfig', async () => {
+    const calls = join(dir, 'exec-calls');
+    await mkdir(join(dir, 'bin'), { recursive: true });
+    await writeFile(join(dir, 'bin', 'cred.sh'), `#!/bin/sh\necho call >> ${calls}\nprintf '%s' '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"from-plugin"}}'\n`);
+    await chmod(join(dir, 'bin', 'cred.sh'), 0o755);
+    const p = await write('exec.yaml', `
+current-context: x
+contexts: [{ name: x, context: { cluster: c, user: eks } }]
+clusters: [{ name: c, cluster: { server: "https://h:1" } }]
+users:
+- name: eks
+  user:
+    exec: { apiVersion: client.authentication.k8s.io/v1, command: ./bin/cred.sh, args: [] }
+`);
+    const cfg = await loadKubeconfig(p);
+    assert.equal(cfg.token, undefined, 'no static token');
+    const opts: { headers: Record<string, string> } = { headers: {} };
+    await cfg.kubeConfig?.applyToHTTPSOptions(opts);
+    assert.equal(opts.headers['Authorization'], 'Bearer from-plugin');
+    const plain = await resolvedClusterConfig(cfg);
+    assert.equal(plain.token, 'from-plugin');
+    assert.equal(plain.kubeConfig, undefined);
+    assert.deepEqual(structuredClone(plain).server, 'https://h:1', 'plain data crosses a structured clone');
+    assert.ok((await readFile(calls, 'utf8')).includes('call'), 'the plugin ran');
+  });
+
+  test('a token file is re-read by client-node (tokenFile auth) and a newline does not reach the header', async () => {
+    await writeFile(join(dir, 'sa-token'), 'rotating-1\n');
+    const p = await write('tokenfile.yaml', `
+current-context: x
+contexts: [{ name: x, context: { cluster: c, user: sa } }]
+clusters: [{ name: c, cluster: { server: "https://h:1" } }]
+users: [{ name: sa, user: { tokenFile: sa-token } }]
+`);
+    const cfg = await loadKubeconfig(p);
+    assert.equal(cfg.tokenFile, join(dir, 'sa-token'));
+    const opts: { headers: Record<string, string> } = { headers: {} };
+    await cfg.kubeConfig?.applyToHTTPSOptions(opts);
+    assert.equal(opts.headers['Authorization']?.trim(), 'Bearer rotating-1');
+  });
+
+  const badUsers: { name: string; user: string; err: RegExp }[] = [
+    { name: 'exec without command', user: '{ exec: { apiVersion: client.authentication.k8s.io/v1 } }', err: /users\[u\]\.user\.exec\.command is missing/ },
+    { name: 'exec with an old apiVersion', user: '{ exec: { apiVersion: client.authentication.k8s.io/v1alpha1, command: x } }', err: /v1alpha1" is not supported; use client\.authentication\.k8s\.io\/v1/ },
+    { name: 'exec args not strings', user: '{ exec: { command: x, args: [1] } }', err: /exec\.args must be a list of strings/ },
+  ];
+  for (const t of badUsers) {
+    test(`fails clearly: ${t.name}`, async () => {
+      const p = await write(`bad-user-${t.name.replace(/\W/g, '_')}.yaml`, `current-context: x\ncontexts: [{name: x, context: {cluster: c, user: u}}]\nclusters: [{name: c, cluster: {server: "https://h:1"}}]\nusers: [{name: u, user: ${t.user}}]\n`);
+      await assert.rejects(loadKubeconfig(p), t.err);
+    });
+  }
 });
 
 describe('inClusterConfig', () => {

@@ -10,24 +10,16 @@ import type { Logger } from '../log.ts';
 import { ApiError, type KubeReader, type KubeWriter } from './client.ts';
 import { sleep, systemClock, type Clock } from './clock.ts';
 import type { RuntimeMetrics } from './metrics.ts';
-import type { KubeObject, ResourceRef } from './types.ts';
+import type { V1LeaseSpec } from '@kubernetes/client-node';
+import { LEASES, type Lease, type Wire } from './kinds.ts';
 
 /** The coordination.k8s.io/v1 leases resource. */
-export const leaseResource: ResourceRef = { group: 'coordination.k8s.io', version: 'v1', plural: 'leases', kind: 'Lease', namespaced: true };
+export const leaseResource = LEASES;
 
-/** spec of a Lease. */
-export interface LeaseSpec {
-  holderIdentity?: string;
-  leaseDurationSeconds?: number;
-  acquireTime?: string;
-  renewTime?: string;
-  leaseTransitions?: number;
-}
+/** spec of a Lease (client-node's model; MicroTimes as the strings on the wire). */
+export type LeaseSpec = Wire<V1LeaseSpec>;
 
-/** A coordination.k8s.io/v1 Lease. */
-export interface Lease extends KubeObject {
-  spec?: LeaseSpec;
-}
+export type { Lease };
 
 /** Options of a LeaderElector. */
 export interface LeaderElectionOptions {

@@ -3,7 +3,8 @@
  * Zeek, a MISP instance's local feed): every file, atomically (temporary file + rename), and
  * only the files whose bytes changed. Runs on an interval until stopped.
  */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import { makeDirs } from '../mkdirs.ts';
 import { dirname, join } from 'node:path';
 import type { Logger } from '../log.ts';
 import { collect, renderAll, type ExportDeps } from './exports.ts';
@@ -25,7 +26,7 @@ export async function writeExportDir(deps: ExportDeps, opts: ExportDirOptions): 
     const target = join(opts.dir, path);
     const old = await readFile(target, 'utf8').catch(() => undefined);
     if (old === text) continue;
-    await mkdir(dirname(target), { recursive: true });
+    await makeDirs(dirname(target));
     await writeFile(`${target}.tmp`, text);
     await rename(`${target}.tmp`, target);
     changed += 1;

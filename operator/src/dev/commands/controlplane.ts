@@ -2,7 +2,7 @@
  * `threatmesh controlplane build|up|down`: the local Kubernetes control plane and MongoDB-wire
  * database that tests and the sandbox run against (see docs/controlplane.md).
  */
-import { mkdir } from 'node:fs/promises';
+import { makeDirs } from '../../mkdirs.ts';
 import { join, resolve } from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
 import type { Logger } from '../../log.ts';
@@ -54,7 +54,9 @@ function positiveInt(value: string): number {
 
 async function up(opts: UpOptions, env: CliEnv, log: Logger): Promise<void> {
   const dir = resolve(opts.dir);
-  await mkdir(dir, { recursive: true });
+  await makeDirs(dir).catch((err: Error) => {
+    throw new Error(`--dir ${dir}: cannot create the state directory (${err.message}); choose a writable place`, { cause: err });
+  });
   await refuseIfRunning(dir);
   const binaries = await ensureBinaries({ cacheDir: env.cacheDir, progress: env.stderr });
   const startMongo = opts.mongo && env.mongodbUri === undefined;

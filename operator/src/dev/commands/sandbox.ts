@@ -5,7 +5,8 @@
  * ThreatIndicators until they converge (with --until-converged it then exits) or Ctrl-C.
  */
 import { createWriteStream } from 'node:fs';
-import { access, mkdir } from 'node:fs/promises';
+import { access } from 'node:fs/promises';
+import { makeDirs } from '../../mkdirs.ts';
 import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InvalidArgumentError, type Command } from 'commander';
@@ -20,6 +21,7 @@ import { NETWORK_NAMESPACE, startNetwork, type Network } from '../sandbox/networ
 import type { CliEnv } from '../../cli/env.ts';
 import type { TaxiiAccess } from '../../serve/sample.ts';
 import { StopSignal } from './stopsignal.ts';
+import { LiveView } from '../../cli/live.ts';
 
 /** Bundled snapshots (operator/src/feeds/fixtures) of the presets that have one. */
 export const PRESET_SNAPSHOTS: Readonly<Record<string, string>> = {
@@ -108,6 +110,8 @@ interface Out {
   step(message: string, data?: Record<string, unknown>): void;
   view(v: NetworkView, waiting: readonly string[]): void;
   done(v: NetworkView): void;
+  /** The table stays on screen; what follows is printed below it. */
+  settle(): void;
 }
 
 /** What every JSON line that lists partners adds to each: its database and its TAXII server with the sample consumer. */
@@ -135,18 +139,22 @@ function output(env: CliEnv, json: boolean, started: number, access: ReadonlyMap
         const summary = convergedSummary(v);
         env.stdout.write(JSON.stringify(summary === undefined ? summary : { ...summary, partners: withAccess(summary.partners, access) }) + '\n');
       },
+      settle: () => undefined,
     };
   }
+  // On a terminal the table is redrawn in place; piped, each change is printed once.
+  const live = new LiveView(env.stdout);
   return {
-    step: (message) => void env.stdout.write(`• ${message}\n`),
+    step: (message) => live.line(`• ${message}`),
     view: (v, waiting) => {
-      env.stdout.write(`\n${new Date().toISOString()}  ${waiting.length === 0 ? 'converged' : `waiting for: ${waiting.slice(0, 4).join('; ')}${waiting.length > 4 ? ` (+${waiting.length - 4} more)` : ''}`}${v.feedSummary ? `\nfeed: ${v.feedSummary}` : ''}\n`);
-      env.stdout.write(renderNetwork(v));
+      const status = waiting.length === 0 ? 'converged' : `waiting for: ${waiting.slice(0, 4).join('; ')}${waiting.length > 4 ? ` (+${waiting.length - 4} more)` : ''}`;
+      live.frame(`${new Date().toISOString()}  ${status}${v.feedSummary ? `\nfeed: ${v.feedSummary}` : ''}\n${renderNetwork(v)}`);
     },
     done: (v) => {
       const s = convergedSummary(v);
-      env.stdout.write(`\nconverged: ${v.partners.length} partners hold the sequencer's log (size ${s?.sequencer.treeSize ?? 0}, root ${s?.sequencer.rootHash ?? ''}).\n`);
+      live.line(`converged: ${v.partners.length} partners hold the sequencer's log (size ${s?.sequencer.treeSize ?? 0}, root ${s?.sequencer.rootHash ?? ''}).`);
     },
+    settle: () => live.done(),
   };
 }
 
@@ -177,18 +185,22 @@ async function watch({ net, out, flags, stop, deadline, log }: Watch): Promise<n
       if (text !== last) out.view(v, waiting);
       last = text;
       if (waiting.length === 0 && !reported) {
+        // Exiting: the table stays and the verdict goes below it; running on: the verdict goes above the live table.
+        if (flags.untilConverged) out.settle();
         out.done(v);
         reported = true;
         if (flags.untilConverged) return 0;
       }
       if (waiting.length > 0) reported = false;
       if (flags.untilConverged && Date.now() > deadline) {
+        out.settle();
         out.step(`timed out after ${flags.timeout}s; still waiting for: ${waiting.join('; ')}; logs in ${join(net.dir, 'logs')}`, { event: 'timeout', waitingFor: waiting });
         return 1;
       }
     }
     const why = await Promise.race([stop.done, new Promise<undefined>((res) => setTimeout(() => res(undefined), 1000))]);
     if (why !== undefined) {
+      out.settle();
       out.step(`${why}: stopping the operators, the sequencer and the clusters`);
       return flags.untilConverged ? 130 : 0;
     }
@@ -202,7 +214,9 @@ async function sandbox(flags: SandboxFlags, env: CliEnv, log: Logger, stop: Stop
   const plan = feedPlan(flags);
   if (plan.path !== undefined) await access(plan.path).catch(() => { throw new Error(`--source ${plan.path}: no such readable file`); });
   const dir = resolve(flags.dir);
-  await mkdir(dir, { recursive: true });
+  await makeDirs(dir).catch((err: Error) => {
+    throw new Error(`--dir ${dir}: cannot create the state directory (${err.message}); choose a writable place`, { cause: err });
+  });
   const logStream = createWriteStream(join(dir, 'sandbox.log'), { flags: 'a' });
   cleanups.push(() => new Promise<void>((res) => logStream.end(res)));
   const netLog = createLogger(logStream, 'info', { component: 'threatmesh-sandbox' });

@@ -7,7 +7,7 @@
  * reconciling until Ctrl-C, or with --until-ready until every object is reconciled.
  */
 import { createWriteStream } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { makeDirs } from '../../mkdirs.ts';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InvalidArgumentError, type Command } from 'commander';
@@ -27,6 +27,7 @@ import { loadKubeconfig } from '../../runtime/kubeconfig.ts';
 import { applyManifests } from '../../runtime/manifest.ts';
 import type { KubeObject } from '../../runtime/types.ts';
 import { StopSignal } from './stopsignal.ts';
+import { LiveView } from '../../cli/live.ts';
 import { namespacesOf, readManifestDir, remoteSource } from '../sandbox/manifests.ts';
 import { loadOrCreatePartners, partnerNode, proposedLocally, voteOnLocalProposals, type LocalPartner } from '../sandbox/partners.ts';
 import { LOCAL_FEEDS, localFeed, startFeedServer } from '../sandbox/feedserver.ts';
@@ -44,6 +45,8 @@ const LOCAL_PARTNERS = [
 ];
 
 interface UpFlags {
+  readonly kubeconfig?: string;
+  readonly context?: string;
   readonly dir: string;
   readonly untilReady: boolean;
   readonly timeout: number;
@@ -56,6 +59,8 @@ interface Out {
   step(n: number, message: string, data?: Record<string, unknown>): void;
   note(message: string, data?: Record<string, unknown>): void;
   table(rows: readonly Row[]): void;
+  /** The table stays on screen; what follows is printed below it. */
+  settle(): void;
 }
 
 function output(env: CliEnv, json: boolean, started: number): Out {
@@ -65,15 +70,19 @@ function output(env: CliEnv, json: boolean, started: number): Out {
       step: (n, message, data) => w({ event: 'step', step: n, of: STEPS, message, ...data }),
       note: (message, data) => w({ event: 'note', message, ...data }),
       table: (rows) => w({ event: 'objects', summary: summarize(rows), objects: rows }),
+      settle: () => undefined,
     };
   }
+  // On a terminal the table is redrawn in place; piped, each change is printed once.
+  const live = new LiveView(env.stdout);
   return {
-    step: (n, message) => void env.stdout.write(`step ${n}/${STEPS}: ${message}\n`),
-    note: (message) => void env.stdout.write(`  ${message}\n`),
+    step: (n, message) => live.line(`step ${n}/${STEPS}: ${message}`),
+    note: (message) => live.line(`  ${message}`),
     table: (rows) => {
       const s = summarize(rows);
-      env.stdout.write(`\n${new Date().toISOString()}  ${s.reconciled}/${s.total} reconciled\n${renderTable(rows)}`);
+      live.frame(`${new Date().toISOString()}  ${s.reconciled}/${s.total} reconciled\n${renderTable(rows)}`);
     },
+    settle: () => live.done(),
   };
 }
 
@@ -92,6 +101,8 @@ export function registerUp(program: Command, env: CliEnv, log: Logger): void {
     .option('--timeout <seconds>', 'deadline for the control plane to start and, with --until-ready, for the objects to reconcile', positiveInt, 180)
     .option('--fresh', 'wipe the local cluster and database in --dir first', false)
     .option('--json', 'print progress and object snapshots as JSON lines', false)
+    .option('--kubeconfig <path>', 'use this cluster instead of a local control plane: kubeconfig file(s), \':\'-separated (default: $KUBECONFIG)')
+    .option('--context <name>', 'with a kubeconfig: the context to use instead of its current-context')
     .action(async (flags: UpFlags) => {
       const stop = new StopSignal();
       const cleanups: Array<() => Promise<void> | void> = [];
@@ -106,15 +117,18 @@ export function registerUp(program: Command, env: CliEnv, log: Logger): void {
 
 interface Cluster {
   readonly kubeconfig: string;
+  readonly context: string | undefined;
   readonly server: string;
   readonly mongoUri: string | undefined;
 }
 
 async function startCluster(flags: UpFlags, env: CliEnv, log: Logger, dir: string, cleanups: Array<() => Promise<void> | void>): Promise<Cluster> {
-  if (env.kubeconfig) {
-    const cfg = await loadKubeconfig(env.kubeconfig);
-    return { kubeconfig: env.kubeconfig, server: cfg.server, mongoUri: env.mongodbUri };
+  const external = flags.kubeconfig ?? env.kubeconfig;
+  if (external) {
+    const cfg = await loadKubeconfig(external, flags.context);
+    return { kubeconfig: external, context: flags.context, server: cfg.server, mongoUri: env.mongodbUri };
   }
+  if (flags.context !== undefined) throw new Error('--context needs a kubeconfig: pass --kubeconfig FILE or set KUBECONFIG (without one, up starts its own local control plane)');
   const state = await readState(dir);
   if (state && (await liveRecordedPids(state, linuxProcesses)).length > 0) {
     throw new Error(`a sandbox recorded in ${dir} is still running (pid ${state.ownerPid}); stop it with Ctrl-C there, or run \`threatmesh controlplane down --dir ${dir}\`, or pass another --dir`);
@@ -130,7 +144,7 @@ async function startCluster(flags: UpFlags, env: CliEnv, log: Logger, dir: strin
   });
   const mongoUri = inst.mongoUri ?? env.mongodbUri;
   await writeState(dir, { ownerPid: process.pid, instances: [{ name: inst.name, dir: inst.dir, kubeconfig: inst.kubeconfigPath, server: inst.server, mongoUri, pids: inst.pids }] });
-  return { kubeconfig: inst.kubeconfigPath, server: inst.server, mongoUri };
+  return { kubeconfig: inst.kubeconfigPath, context: undefined, server: inst.server, mongoUri };
 }
 
 async function sampleObjects(out: Out, partners: readonly LocalPartner[], feedBase: string): Promise<KubeObject[]> {
@@ -156,15 +170,18 @@ async function up(flags: UpFlags, env: CliEnv, log: Logger, stop: StopSignal, cl
   const started = Date.now();
   const out = output(env, flags.json, started);
   const dir = resolve(flags.dir);
-  await mkdir(dir, { recursive: true });
+  await makeDirs(dir).catch((err: Error) => {
+    throw new Error(`--dir ${dir}: cannot create the state directory (${err.message}); choose a writable place`, { cause: err });
+  });
 
-  out.step(1, env.kubeconfig ? `using the cluster in KUBECONFIG=${env.kubeconfig} (no local control plane)` : `building or reusing the local control plane (cache ${env.cacheDir}), state in ${dir}`);
+  const external = flags.kubeconfig ?? env.kubeconfig;
+  out.step(1, external ? `using the cluster in kubeconfig ${external}${flags.context ? ` (context ${flags.context})` : ''} (no local control plane)` : `building or reusing the local control plane (cache ${env.cacheDir}), state in ${dir}`);
   const cluster = await startCluster(flags, env, log, dir, cleanups);
-  out.note(`${env.kubeconfig ? 'apiserver' : 'apiserver ready'} at ${cluster.server}; kubeconfig ${cluster.kubeconfig}; database ${cluster.mongoUri ?? 'none (MONGODB_URI unset)'}`, { server: cluster.server, kubeconfig: cluster.kubeconfig, mongoUri: cluster.mongoUri ?? null });
+  out.note(`${external ? 'apiserver' : 'apiserver ready'} at ${cluster.server}; kubeconfig ${cluster.kubeconfig}; database ${cluster.mongoUri ?? 'none (MONGODB_URI unset)'}`, { server: cluster.server, kubeconfig: cluster.kubeconfig, mongoUri: cluster.mongoUri ?? null });
   if (stop.aborted) return interrupted(out);
 
   out.step(2, 'applying crds/ and waiting until they are Established');
-  const client = new KubeHttpClient(await loadKubeconfig(cluster.kubeconfig), { userAgent: FIELD_MANAGER });
+  const client = new KubeHttpClient(await loadKubeconfig(cluster.kubeconfig, cluster.context), { userAgent: FIELD_MANAGER });
   cleanups.push(() => client.close());
   const crds = (await readManifestDir(fileURLToPath(new URL('crds/', ROOT)))).map((s) => s.object);
   await applyManifests(client, crds, FIELD_MANAGER);
@@ -188,7 +205,7 @@ async function up(flags: UpFlags, env: CliEnv, log: Logger, stop: StopSignal, cl
   cleanups.push(() => new Promise<void>((res) => logStream.end(res)));
   const opLog = createLogger(logStream, 'info', { component: 'threatmesh-operator' });
   const flagsFor: OperatorFlags = {
-    kubeconfig: cluster.kubeconfig, metricsBind: '127.0.0.1:0', webhookBind: '127.0.0.1:0', leaderElect: false, identity: 'threatmesh-up',
+    kubeconfig: cluster.kubeconfig, context: cluster.context, metricsBind: '127.0.0.1:0', webhookBind: '127.0.0.1:0', leaderElect: false, identity: 'threatmesh-up',
     executor: 'inprocess', partnerId: self.id, signingKey: self.keyPath, votingWindow: '72h', quorum: String(quorum),
     // The sample feeds are served on loopback (startFeedServer): allow exactly that.
     allowInternalFeeds: ['127.0.0.1/32'],
@@ -253,12 +270,17 @@ async function watch(o: WatchOptions): Promise<number> {
     if (rows && text !== last) o.out.table(rows);
     last = text;
     if (o.untilReady && rows && rows.length > 0 && rows.every((r) => r.waitingFor === undefined)) {
+      o.out.settle();
       o.out.note(`ready: all ${rows.length} objects reconciled`, { event: 'ready', objects: rows.length });
       return 0;
     }
-    if (o.untilReady && Date.now() > o.deadline) return timedOut(o, rows);
+    if (o.untilReady && Date.now() > o.deadline) {
+      o.out.settle();
+      return timedOut(o, rows);
+    }
     const why = await Promise.race([o.stop.done, new Promise<undefined>((res) => setTimeout(() => res(undefined), 1000))]);
     if (why !== undefined) {
+      o.out.settle();
       o.out.note(`${why}: stopping the operator and the control plane`);
       return o.untilReady ? 130 : 0;
     }

@@ -8,6 +8,7 @@ import { join, relative } from 'node:path';
 import type { Feed } from '../../api/types.ts';
 import { parseManifests } from '../../runtime/manifest.ts';
 import type { KubeObject } from '../../runtime/types.ts';
+import type { Namespace } from '../../runtime/kinds.ts';
 
 /** One object read from a manifest file. */
 export interface SourcedObject {
@@ -29,7 +30,7 @@ export async function readManifestDir(dir: string): Promise<SourcedObject[]> {
 }
 
 /** Namespace objects for every namespace the objects live in, except `default`. */
-export function namespacesOf(objects: readonly KubeObject[]): KubeObject[] {
+export function namespacesOf(objects: readonly KubeObject[]): Namespace[] {
   const names = new Set(objects.map((o) => o.metadata.namespace).filter((n): n is string => n !== undefined && n !== 'default'));
   return [...names].sort().map((name) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } }));
 }

@@ -22,6 +22,7 @@ import { KubeHttpClient } from '../../runtime/kube.ts';
 import { loadKubeconfig } from '../../runtime/kubeconfig.ts';
 import { applyManifests } from '../../runtime/manifest.ts';
 import type { KubeObject } from '../../runtime/types.ts';
+import type { Namespace } from '../../runtime/kinds.ts';
 import type { NetworkView, PartnerView, SequencerView } from './convergence.ts';
 import { readManifestDir } from './manifests.ts';
 import { loadOrCreatePartners, type LocalPartner } from './partners.ts';
@@ -204,7 +205,7 @@ function tlsArgs(f: PartyFiles): string[] {
 async function prepareCluster(client: KubeHttpClient, nodes: readonly PartnerNode[]): Promise<void> {
   const crds = (await readManifestDir(CRDS_DIR.pathname)).map((s) => s.object);
   await applyManifests(client, crds, FIELD_MANAGER);
-  const ns: KubeObject = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NETWORK_NAMESPACE } };
+  const ns: Namespace = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NETWORK_NAMESPACE } };
   await applyManifests(client, [ns, ...nodes], FIELD_MANAGER);
 }
 
