@@ -10,7 +10,7 @@ import type { Rng } from './rng.ts';
 const LABELS = ['evil', 'c2', 'example', 'xn--80ak6aa92e', 'bücher', 'EXAMPLE', 'a', 'x'.repeat(63), 'x'.repeat(64), 'sub-domain', '-bad', 'bad-', '_srv', 'localhost', 'münchen', 'ｅｘａｍｐｌｅ', '0', '123', 'xn--', 'xn--a'];
 const TLDS = ['com', 'org', 'net', 'example', 'io', 'ru', 'xn--p1ai', 'рф', 'COM', 'local', 'onion', 'co.uk', 'test', '1', 'c0m'];
 const SCHEMES = ['http', 'https', 'hxxp', 'hxxps', 'HTTP', 'ftp', 'ws', 'h__p', 'fxp', 'file', 'data', 'javascript', ''];
-const DEFANGS = ['[.]', '(.)', '{.}', '[dot]', ' dot ', '[:]', '[://]', '[at]', '[@]', '\\.', '.'];
+const DEFANGS = ['[.]', '(.)', '{.}', '[dot]', ' dot ', '[:]', '[://]', '[at]', '[@]', '\\.', '.', '[[.]]', '(.\\)', '((dot))'];
 const HEX = '0123456789abcdefABCDEF';
 
 /** An IPv4 address in one of many spellings. */

@@ -7,6 +7,7 @@
 import { drain, type Drained } from '../../operator/src/feeds/testing.ts';
 import { FeedError, SHOWN_INPUT, type ByteSource, type ParseBatch } from '../../operator/src/feeds/types.ts';
 import { randomChunks } from '../mutate.ts';
+import { looksLikeUtf16 } from '../../operator/src/feeds/text.ts';
 import type { Rng } from '../rng.ts';
 import { check, Finding, same } from '../target.ts';
 
@@ -52,8 +53,12 @@ export async function parseBothWays(rng: Rng, parse: (src: ByteSource) => AsyncI
   return whole;
 }
 
-/** Fails unless the outcome is a success whose record values (and types) are `expected`. */
+/**
+ * Fails unless the outcome is a success whose record values (and types) are `expected`. A payload
+ * whose first bytes are a quarter NUL is refused as UTF-16 without a BOM by design (text.ts).
+ */
 export function expectRecords(o: Outcome, expected: ReadonlyArray<{ value: string; type?: string | undefined }>, input: string): void {
+  if (!o.ok && o.code === 'invalid-encoding' && looksLikeUtf16(Buffer.from(input.replace(/^\ufeff/, ''), 'utf8').subarray(0, 512))) return;
   check(o.ok, 'valid-document', `a generated valid document failed: ${o.ok ? '' : `${o.code}: ${o.message}`}`, input);
   same(o.out.rejections, [], 'valid-document', input);
   same(o.out.records.map((r) => ({ value: r.value, type: r.type })), expected.map((e) => ({ value: e.value, type: e.type })), 'records', input);
