@@ -13,6 +13,9 @@
  * round's provenance, so the object is deleted and created again from the new entry. Entries are
  * positional: an entry older than what the object already reflects (the revoked ADD, a REVOKE
  * of an earlier admission) is skipped, so a replay never reactivates nor revokes wrongly.
+ * A local proposal (this partner's ingest wrote it) keeps its spec unless that spec cannot prove
+ * the entry (its provenance opens the voting window after the round's votes: another partner's
+ * round, or this partner's clock ahead); then it is recreated from the log.
  *
  * Drift repair ({@link KubeIndicatorSink.repair}) compares the namespace's ThreatIndicators with
  * the partner's replicated records and re-applies what is missing or edited (revoked records
@@ -235,7 +238,17 @@ export class KubeIndicatorSink implements EntrySink {
       current = await client.create<ThreatIndicator>(THREAT_INDICATORS, { apiVersion: 'threatmesh.io/v1alpha1', kind: 'ThreatIndicator', metadata: { name, namespace }, spec: specOf(l) });
       if (outcome === 'unchanged') outcome = 'created';
     }
-    const want = this.#judge(current, { votes: [...l.votes], logIndex: l.logIndex, ...(l.revocation ? { revocation: l.revocation } : {}) }, l.revocation ? 'Revoked' : 'Approved');
+    const fields: OwnedStatus = { votes: [...l.votes], logIndex: l.logIndex, ...(l.revocation ? { revocation: l.revocation } : {}) };
+    const expected = l.revocation ? 'Revoked' : 'Approved';
+    if (isLocalProposal(current) && !this.#proves(current, fields, expected) && this.#proves({ ...current, spec: specOf(l) }, fields, expected)) {
+      // A local proposal's spec opens the voting window at its own ingest time: another partner's
+      // round (votes signed before it) or this partner's skewed clock would leave it unproven for
+      // good. The log's spec proves the entry; the local proposal has done its job.
+      await client.delete(THREAT_INDICATORS, name, namespace);
+      current = await client.create<ThreatIndicator>(THREAT_INDICATORS, { apiVersion: 'threatmesh.io/v1alpha1', kind: 'ThreatIndicator', metadata: { name, namespace }, spec: specOf(l) });
+      outcome = 'corrected';
+    }
+    const want = this.#judge(current, fields, expected);
     if (isDeepStrictEqual(owned(current.status), want)) return outcome;
     await client.patchStatus(THREAT_INDICATORS, name, namespace, { status: want });
     return outcome === 'unchanged' ? 'corrected' : outcome;
@@ -258,6 +271,12 @@ export class KubeIndicatorSink implements EntrySink {
     const report = { ...counts, unlogged };
     this.#o.log.info('drift repair', { namespace: this.#o.namespace, ...counts, unlogged: unlogged.length });
     return report;
+  }
+
+  /** True when the controller would compute `expected` for `obj` with the log's `fields`. */
+  #proves(obj: ThreatIndicator, fields: OwnedStatus, expected: 'Approved' | 'Revoked'): boolean {
+    const ev = evaluateIndicator({ ...obj, status: { ...fields } }, this.#o.voters(), this.#o.now(), this.#o.policy);
+    return ev.phase === expected || ev.phase === 'Expired';
   }
 
   /** The owned status of `obj` with the log's `fields`, phase and counts as the controller computes them; warns when that is not `expected`. */
@@ -310,6 +329,11 @@ function mustRecreate(obj: ThreatIndicator, l: LoggedIndicator, authoritative: b
   if (s?.logIndex === undefined && s?.revocation === undefined) return false;
   if (!authoritative) return l.logIndex > position(s);
   return obj.spec.provenance?.proposedAt !== l.window.opensAt || obj.spec.proposal?.signature !== l.proposalSignature;
+}
+
+/** An object this partner's ingest created (never written from the log: no log index, no revocation). */
+function isLocalProposal(obj: ThreatIndicator): boolean {
+  return obj.status?.logIndex === undefined && obj.status?.revocation === undefined;
 }
 
 function voteToRecord(v: Vote): VoteRecord {
