@@ -240,12 +240,9 @@ export class KubeIndicatorSink implements EntrySink {
     }
     const fields: OwnedStatus = { votes: [...l.votes], logIndex: l.logIndex, ...(l.revocation ? { revocation: l.revocation } : {}) };
     const expected = l.revocation ? 'Revoked' : 'Approved';
-    if (isLocalProposal(current) && !this.#proves(current, fields, expected) && this.#proves({ ...current, spec: specOf(l) }, fields, expected)) {
-      // A local proposal's spec opens the voting window at its own ingest time: another partner's
-      // round (votes signed before it) or this partner's skewed clock would leave it unproven for
-      // good. The log's spec proves the entry; the local proposal has done its job.
-      await client.delete(THREAT_INDICATORS, name, namespace);
-      current = await client.create<ThreatIndicator>(THREAT_INDICATORS, { apiVersion: 'threatmesh.io/v1alpha1', kind: 'ThreatIndicator', metadata: { name, namespace }, spec: specOf(l) });
+    const adopted = await this.#adopt(current, l, fields, expected);
+    if (adopted !== current) {
+      current = adopted;
       outcome = 'corrected';
     }
     const want = this.#judge(current, fields, expected);
@@ -271,6 +268,19 @@ export class KubeIndicatorSink implements EntrySink {
     const report = { ...counts, unlogged };
     this.#o.log.info('drift repair', { namespace: this.#o.namespace, ...counts, unlogged: unlogged.length });
     return report;
+  }
+
+  /**
+   * A local proposal's spec opens the voting window at its own ingest time: another partner's
+   * round (votes signed before it) or this partner's clock ahead would leave it unproven for good.
+   * When the log's spec proves the entry and the local one does not, the object is recreated
+   * from the log (the local proposal has done its job); otherwise `obj` is returned as it is.
+   */
+  async #adopt(obj: ThreatIndicator, l: LoggedIndicator, fields: OwnedStatus, expected: 'Approved' | 'Revoked'): Promise<ThreatIndicator> {
+    if (!isLocalProposal(obj) || this.#proves(obj, fields, expected) || !this.#proves({ ...obj, spec: specOf(l) }, fields, expected)) return obj;
+    const { client, namespace } = this.#o;
+    await client.delete(THREAT_INDICATORS, obj.metadata.name, namespace);
+    return client.create<ThreatIndicator>(THREAT_INDICATORS, { apiVersion: 'threatmesh.io/v1alpha1', kind: 'ThreatIndicator', metadata: { name: obj.metadata.name, namespace }, spec: specOf(l) });
   }
 
   /** True when the controller would compute `expected` for `obj` with the log's `fields`. */
