@@ -238,8 +238,7 @@ export class KubeIndicatorSink implements EntrySink {
       current = await client.create<ThreatIndicator>(THREAT_INDICATORS, { apiVersion: 'threatmesh.io/v1alpha1', kind: 'ThreatIndicator', metadata: { name, namespace }, spec: specOf(l) });
       if (outcome === 'unchanged') outcome = 'created';
     }
-    const fields: OwnedStatus = { votes: [...l.votes], logIndex: l.logIndex, ...(l.revocation ? { revocation: l.revocation } : {}) };
-    const expected = l.revocation ? 'Revoked' : 'Approved';
+    const { fields, expected } = logStatus(l);
     const adopted = await this.#adopt(current, l, fields, expected);
     if (adopted !== current) {
       current = adopted;
@@ -339,6 +338,11 @@ function mustRecreate(obj: ThreatIndicator, l: LoggedIndicator, authoritative: b
   if (s?.logIndex === undefined && s?.revocation === undefined) return false;
   if (!authoritative) return l.logIndex > position(s);
   return obj.spec.provenance?.proposedAt !== l.window.opensAt || obj.spec.proposal?.signature !== l.proposalSignature;
+}
+
+/** The status fields the log gives `l`, and the phase they must prove. */
+function logStatus(l: LoggedIndicator): { fields: OwnedStatus; expected: 'Approved' | 'Revoked' } {
+  return { fields: { votes: [...l.votes], logIndex: l.logIndex, ...(l.revocation ? { revocation: l.revocation } : {}) }, expected: l.revocation ? 'Revoked' : 'Approved' };
 }
 
 /** An object this partner's ingest created (never written from the log: no log index, no revocation). */
