@@ -13,7 +13,8 @@ import type { PublicKey } from '../../domain/signature.ts';
 import type { Logger } from '../../log.ts';
 import { listFrom, type KubeReader } from '../../runtime/client.ts';
 import type { CacheReader } from '../../runtime/types.ts';
-import type { ItemRefusal } from '../protocol/client.ts';
+import * as grpc from '@grpc/grpc-js';
+import { ExchangeCallError, type ItemRefusal } from '../protocol/client.ts';
 import { metaJson, verifyProposal, type IndicatorMeta } from '../../domain/entry.ts';
 import type { ProposalInput, ProposalResult } from '../protocol/messages.ts';
 import { MAX_BATCH_ITEMS } from '../protocol/messages.ts';
@@ -39,6 +40,8 @@ export interface ForwarderOptions {
   readonly log: Logger;
   /** Called with the number of proposals the sequencer acknowledged. */
   readonly onForwarded?: (n: number) => void;
+  /** Told about a single proposal over the sequencer's message limit (not forwarded). @default none (logged only) */
+  readonly onOversize?: (name: string, err: unknown) => void;
 }
 
 /**
@@ -117,16 +120,7 @@ export class ProposalForwarder {
     this.#own = ownProposalDigests(tis, this.#o.partnerId, this.#o.proposerKey);
     const todo = tis.map((ti) => ({ name: ti.metadata.name, p: localProposal(ti, this.#o.partnerId, this.#o.proposerKey) })).filter((x) => x.p !== undefined && !this.#done.has(x.name));
     let acked = 0;
-    for (const batch of proposalBatches(todo)) {
-      const results = await sequencer.proposeBatch(batch.map((x) => x.p!));
-      results.forEach((r, j) => {
-        const name = batch[j]!.name;
-        // A refusal (bad signature, not a contributor…) will not change by retrying: say it once.
-        this.#done.add(name);
-        if (r.status === 'refused') this.#o.log.warn('sequencer refused a local proposal', { name, reason: r.reason, detail: r.message });
-        else acked += 1;
-      });
-    }
+    for (const batch of proposalBatches(todo)) acked += await this.#send(sequencer, batch);
     if (acked > 0) {
       this.#o.log.info('forwarded proposals', { count: acked });
       this.#o.onForwarded?.(acked);
@@ -134,4 +128,40 @@ export class ProposalForwarder {
     return acked;
   }
 
+  /**
+   * Sends one batch; a batch the sequencer's message limit refuses (RESOURCE_EXHAUSTED, no
+   * refusal reason: its limit is lower than this side assumed) is sent again in halves, so no
+   * proposal is stuck behind a limit; a single proposal over it is reported and left.
+   */
+  async #send(sequencer: ProposalSink, batch: ReadonlyArray<{ readonly name: string; readonly p?: ProposalInput | undefined }>): Promise<number> {
+    let results: Array<ProposalResult | ItemRefusal>;
+    try {
+      results = await sequencer.proposeBatch(batch.map((x) => x.p!));
+    } catch (err) {
+      if (!tooLarge(err)) throw err;
+      if (batch.length === 1) {
+        this.#done.add(batch[0]!.name);
+        this.#o.log.error('a local proposal is larger than the sequencer accepts in one message; not forwarded (raise the sequencer\'s message limit)', { name: batch[0]!.name, detail: err instanceof Error ? err.message : String(err) });
+        this.#o.onOversize?.(batch[0]!.name, err);
+        return 0;
+      }
+      this.#o.log.warn('proposal batch over the sequencer\'s message limit; sending it in halves', { proposals: batch.length });
+      const half = Math.ceil(batch.length / 2);
+      return (await this.#send(sequencer, batch.slice(0, half))) + (await this.#send(sequencer, batch.slice(half)));
+    }
+    let acked = 0;
+    results.forEach((r, j) => {
+      const name = batch[j]!.name;
+      // A refusal (bad signature, not a contributor…) will not change by retrying: say it once.
+      this.#done.add(name);
+      if (r.status === 'refused') this.#o.log.warn('sequencer refused a local proposal', { name, reason: r.reason, detail: r.message });
+      else acked += 1;
+    });
+    return acked;
+  }
+}
+
+// A message over a gRPC size limit (either side's), not a refusal the sequencer gave with a reason.
+function tooLarge(err: unknown): boolean {
+  return err instanceof ExchangeCallError && err.code === grpc.status.RESOURCE_EXHAUSTED && err.reason === undefined;
 }
