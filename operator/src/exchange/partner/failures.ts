@@ -10,6 +10,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Counter, Gauge } from 'prom-client';
 import { ApiError } from '../../runtime/client.ts';
+import { ExchangeCallError } from '../protocol/client.ts';
 
 /** Every cause, as the `cause` label of the failure metrics. */
 export const FAILURE_CAUSES = ['database-full', 'database-unavailable', 'cluster-api', 'certificate-expired', 'certificate-invalid', 'message-too-large', 'sequencer-unavailable', 'other'] as const;
@@ -76,6 +77,11 @@ function causeOf(err: unknown): FailureCause {
   if (code !== undefined) return rpcCause(code, t);
   // The Kubernetes client's transport errors are plain Node errors.
   return /ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|socket hang up|request timed out/i.test(t) ? 'cluster-api' : 'other';
+}
+
+/** True for a call refused for a message over a gRPC size limit (either side's), not a refusal the sequencer gave with a reason: send less per call. */
+export function overMessageLimit(err: unknown): boolean {
+  return err instanceof ExchangeCallError && err.code === grpc.status.RESOURCE_EXHAUSTED && err.reason === undefined;
 }
 
 /** Classifies an error of the exchange's loops. */

@@ -13,8 +13,8 @@ import type { PublicKey } from '../../domain/signature.ts';
 import type { Logger } from '../../log.ts';
 import { listFrom, type KubeReader } from '../../runtime/client.ts';
 import type { CacheReader } from '../../runtime/types.ts';
-import * as grpc from '@grpc/grpc-js';
-import { ExchangeCallError, type ItemRefusal } from '../protocol/client.ts';
+import type { ItemRefusal } from '../protocol/client.ts';
+import { overMessageLimit } from './failures.ts';
 import { metaJson, verifyProposal, type IndicatorMeta } from '../../domain/entry.ts';
 import type { ProposalInput, ProposalResult } from '../protocol/messages.ts';
 import { MAX_BATCH_ITEMS } from '../protocol/messages.ts';
@@ -138,7 +138,7 @@ export class ProposalForwarder {
     try {
       results = await sequencer.proposeBatch(batch.map((x) => x.p!));
     } catch (err) {
-      if (!tooLarge(err)) throw err;
+      if (!overMessageLimit(err)) throw err;
       if (batch.length === 1) {
         this.#done.add(batch[0]!.name);
         this.#o.log.error('a local proposal is larger than the sequencer accepts in one message; not forwarded (raise the sequencer\'s message limit)', { name: batch[0]!.name, detail: err instanceof Error ? err.message : String(err) });
@@ -159,9 +159,4 @@ export class ProposalForwarder {
     });
     return acked;
   }
-}
-
-// A message over a gRPC size limit (either side's), not a refusal the sequencer gave with a reason.
-function tooLarge(err: unknown): boolean {
-  return err instanceof ExchangeCallError && err.code === grpc.status.RESOURCE_EXHAUSTED && err.reason === undefined;
 }
