@@ -24,7 +24,7 @@ const rooms = {
 };
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'bench/results/**', 'crds/**', 'charts/**', '**/*.generated.ts', 'operator/src/exchange/protocol/gen/**', 'cdk8s/imports/**'] },
+  { ignores: ['node_modules/**', 'bench/results/**', 'fuzz/findings/**', 'crds/**', 'charts/**', '**/*.generated.ts', 'operator/src/exchange/protocol/gen/**', 'cdk8s/imports/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -74,7 +74,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['**/*.test.ts', 'operator/src/**/contract.ts', 'e2e/**/*.ts', 'bench/**/*.ts'],
+    files: ['**/*.test.ts', 'operator/src/**/contract.ts', 'e2e/**/*.ts', 'bench/**/*.ts', 'fuzz/**/*.ts'],
     rules: {
       '@typescript-eslint/no-floating-promises': ['error', { allowForKnownSafeCalls: [{ from: 'package', name: ['test', 'it', 'describe', 'suite'], package: 'node:test' }] }],
     },

@@ -226,4 +226,24 @@ describe('replicating into a cluster through the Kubernetes sink', () => {
     const report = await kubeSink.repair(await mongoSink.all());
     assert.deepEqual([report.restored, report.corrected, report.unchanged, report.skipped], [0, 0, 3, 0]);
   });
+
+  // Found by `npm run chaos`: two partners ingested the same indicator; the second one's local
+  // proposal opened its own window after the first round's votes, so it stayed Proposed.
+  const late: Array<[string, number]> = [['another partner\'s round, proposed here after its votes', 60_000], ['this partner\'s round, proposed with its clock 30 s ahead', 30_000]];
+  for (const [name, aheadMs] of late) {
+    test(`a local proposal the log admits in ${name} becomes Approved from the log`, async () => {
+      const value = `late-${aheadMs}.kube.example`;
+      const ind: Indicator = { type: 'domain', value };
+      const local: ThreatIndicator = {
+        apiVersion: 'threatmesh.io/v1alpha1', kind: 'ThreatIndicator', metadata: { name: indicatorObjectName(ind), namespace: ns },
+        spec: { type: 'domain', value, pattern: `[domain-name:value = '${value}']`, provenance: { partner: 'charlie', proposedAt: new Date(Date.now() + aheadMs).toISOString() }, proposal: { partnerId: 'charlie', signature: signProposal(keys.charlie, 'add', ind) } },
+      };
+      await kube.create(THREAT_INDICATORS, local);
+      const idx = await admit(ind);
+      assert.equal((await replica.sync()).applied, 1);
+      const ti = await get(value);
+      assert.deepEqual([ti?.status?.phase, ti?.status?.logIndex, ti?.spec.provenance?.proposedAt], ['Approved', idx, applied.at(-1)?.window.opensAt]);
+      assert.equal(evaluateIndicator(ti!, clusterVoters, new Date(), { quorum: QUORUM }).phase, 'Approved');
+    });
+  }
 });

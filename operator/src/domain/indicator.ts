@@ -136,8 +136,16 @@ function normalizeValue(type: IndicatorType, raw: string, options?: NormalizeOpt
     case 'sha256':
       return normalizeHash(type, trimmed);
     default:
-      return normalizeFanged(type, refang(trimmed), options);
+      return fixpoint(type, trimmed, normalizeFanged(type, refang(trimmed), options));
   }
+}
+
+// Refanging is done once: a result it would still change (nested or escaped defang brackets)
+// has two readings, and normalizing the normalized value would give another indicator.
+function fixpoint(type: IndicatorType, raw: string, step: Step): Step {
+  if (typeof step !== 'string' || refang(step) === step) return step;
+  const reason = type === 'url' ? 'invalid-url' : type === 'email' ? 'invalid-email' : 'invalid-domain';
+  return fail(reason, `${quoted(raw)} normalizes to ${quoted(step)}, which still reads as defanged (nested or escaped brackets such as [[.]] or (\\)); write the value refanged, like http://example.com/path`);
 }
 
 function normalizeFanged(type: Exclude<IndicatorType, 'md5' | 'sha1' | 'sha256'>, s: string, options?: NormalizeOptions): Step {

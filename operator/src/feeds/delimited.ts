@@ -5,9 +5,9 @@
  * by `maxRecordBytes`: a longer record is rejected (`record-too-long`) and skipped, not kept.
  */
 import type { IndicatorType } from '../domain/indicator.ts';
-import { readLines, type LineBatch } from './text.ts';
+import { forEachLine, readLines, type LineBatch } from './text.ts';
 import { mapTyped, type LabelVocabulary } from './typemap.ts';
-import { FeedError, newBatch, shown, type ByteSource, type FeedRecord, type ParseBatch, type RecordFields } from './types.ts';
+import { FeedError, newBatch, setField, shown, type ByteSource, type FeedRecord, type ParseBatch, type RecordFields } from './types.ts';
 
 /** A column by header name or by zero-based index. */
 export type ColumnRef = string | number;
@@ -151,9 +151,7 @@ class CsvProcessor {
 
   lines(lb: LineBatch): ParseBatch {
     this.out = newBatch();
-    for (const f of lb.faults) this.out.rejections.push(f);
-    const lines = lb.lines;
-    for (let i = 0; i < lines.length; i++) this.line(lines[i] ?? '', lb.firstLine + i);
+    forEachLine(lb, (text, no) => this.line(text, no), (f) => this.out.rejections.push(f));
     return this.out;
   }
 
@@ -338,7 +336,7 @@ class CsvProcessor {
     const out: Record<string, unknown> = {};
     for (let i = 0; i < fields.length; i++) {
       if (i === this.st.valueIdx) continue;
-      out[names?.[i] ?? `column${i}`] = fields[i];
+      setField(out, names?.[i] ?? `column${i}`, fields[i]);
     }
     return out;
   }

@@ -7,9 +7,9 @@
  */
 import type { IndicatorType } from '../domain/indicator.ts';
 import { JsonScanner, parsePath, pathText, type JsonMatch, type PathSegment } from './jsonscan.ts';
-import { readLines, readText } from './text.ts';
+import { forEachLine, readLines, readText } from './text.ts';
 import { mapTyped, type LabelVocabulary } from './typemap.ts';
-import { FeedError, newBatch, shown, whereText, type ByteSource, type ParseBatch } from './types.ts';
+import { FeedError, newBatch, setField, shown, whereText, type ByteSource, type ParseBatch } from './types.ts';
 
 /** How one JSON item becomes records. */
 export interface JsonItemMapping {
@@ -107,7 +107,7 @@ function keptFields(item: unknown, valueField: string | undefined, key: string |
   if (item !== null && typeof item === 'object' && !Array.isArray(item)) {
     for (const [k, v] of Object.entries(item as Record<string, unknown>)) {
       if (k === valueField) continue;
-      if (v === null || typeof v !== 'object' || (Array.isArray(v) && v.every((x) => typeof x !== 'object'))) out[k] = v;
+      if (v === null || typeof v !== 'object' || (Array.isArray(v) && v.every((x) => typeof x !== 'object'))) setField(out, k, v);
     }
   }
   return Object.keys(out).length > 0 ? out : undefined;
@@ -125,20 +125,19 @@ function safeJson(v: unknown): string {
 export async function* parseJsonLines(source: ByteSource, opts: JsonItemMapping & { readonly maxLineBytes?: number }): AsyncGenerator<ParseBatch> {
   for await (const lb of readLines(source, { maxLineBytes: opts.maxLineBytes })) {
     const out = newBatch();
-    for (const f of lb.faults) out.rejections.push(f);
-    for (let i = 0; i < lb.lines.length; i++) {
-      const line = (lb.lines[i] ?? '').trim();
-      if (line === '') continue;
-      const where = lb.firstLine + i;
-      let item: unknown;
-      try {
-        item = JSON.parse(line);
-      } catch (err) {
-        out.rejections.push({ reason: 'invalid-json', message: `line is not valid JSON: ${err instanceof Error ? err.message : String(err)}`, input: shown(line), where: `line ${where}` });
-        continue;
-      }
-      itemToRecords(item, opts, out, where);
-    }
+    forEachLine(lb, (text, where) => jsonLine(text.trim(), where, opts, out), (f) => out.rejections.push(f));
     yield out;
   }
+}
+
+function jsonLine(line: string, where: number, opts: JsonItemMapping, out: ParseBatch): void {
+  if (line === '') return;
+  let item: unknown;
+  try {
+    item = JSON.parse(line);
+  } catch (err) {
+    out.rejections.push({ reason: 'invalid-json', message: `line is not valid JSON: ${err instanceof Error ? err.message : String(err)}`, input: shown(line), where: `line ${where}` });
+    return;
+  }
+  itemToRecords(item, opts, out, where);
 }

@@ -15,7 +15,7 @@
  * `Event.Attribute[*]`, `*[*]`, `[*]`, `data.items[*]`.
  */
 import { parsePath, pathText, type PathSegment } from './jsonpath.ts';
-import { endsInEscape, numberTextEnd, stringTextEnd } from './jsontoken.ts';
+import { endsInEscape, isValidStringToken, numberTextEnd, stringTextEnd } from './jsontoken.ts';
 import { FeedError } from './types.ts';
 
 export { parsePath, pathText, type PathSegment };
@@ -259,8 +259,10 @@ export class JsonScanner {
       try {
         top.key = JSON.parse(this.buf.slice(this.pos, end + 1)) as string;
       } catch {
-        this.fail('bad escape in an object key');
+        this.fail('bad escape or control character in an object key');
       }
+    } else if (this.capSel < 0 && !isValidStringToken(this.buf.slice(this.pos, end + 1))) {
+      this.fail('bad escape or control character in an object key');
     }
     this.pos = end + 1;
     this.ctx = 'obj-colon';
@@ -282,7 +284,7 @@ export class JsonScanner {
 
   private value(c: number): boolean {
     const start = this.pos;
-    if (this.capSel < 0) this.maybeStartCapture(start);
+    if (this.capSel < 0) this.maybeStartCapture(start, c);
     if (c === 123 || c === 91) {
       const isObj = c === 123;
       this.pos++;
@@ -303,6 +305,8 @@ export class JsonScanner {
   private scalarEnd(c: number): number {
     if (c === 34) {
       const q = this.stringEnd(this.pos + 1);
+      // A captured value is checked by JSON.parse when it ends; any other string is checked here.
+      if (q >= 0 && this.capSel < 0 && !isValidStringToken(this.buf.slice(this.pos, q + 1))) this.fail('bad escape or unescaped control character in a string');
       return q < 0 ? -1 : q + 1;
     }
     if (this.isNumberStart(c)) return this.numberEnd();
@@ -345,11 +349,12 @@ export class JsonScanner {
     return this.stack.map((f) => (f.isObj ? f.key : f.index));
   }
 
-  private maybeStartCapture(start: number): void {
+  private maybeStartCapture(start: number, c: number): void {
     const depth = this.stack.length;
     for (let s = 0; s < this.selectors.length; s++) {
       const sel = this.selectors[s] ?? [];
-      if (sel.length === depth + 1 && this.prefixMatches(sel, depth)) this.containerSeen[s] = true;
+      // The selected values' container is here only when it is a container the last step can enter.
+      if (sel.length === depth + 1 && this.prefixMatches(sel, depth) && entersContainer(sel[depth], c)) this.containerSeen[s] = true;
       if (sel.length !== depth || !this.prefixMatches(sel, depth)) continue;
       this.capSel = s;
       this.capDepth = depth;
@@ -408,6 +413,13 @@ export class JsonScanner {
     }
     this.matches.push({ selector: sel, path: this.capPath, value });
   }
+}
+
+/** True when `step` can select values inside a container opened by character `c` ('[' or '{'). */
+function entersContainer(step: PathSegment | undefined, c: number): boolean {
+  if (step?.kind === 'index') return c === 91;
+  if (step?.kind === 'key') return c === 123;
+  return c === 91 || c === 123;
 }
 
 function show(c: number): string {

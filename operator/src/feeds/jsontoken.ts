@@ -48,3 +48,29 @@ export function numberTextEnd(text: string, from = 0): number {
   }
   return -1;
 }
+
+/**
+ * True when `text` (a whole string token, quotes included) is a valid JSON string: no raw control
+ * characters (U+0000..U+001F must be escaped) and only the escapes JSON defines. The scanner
+ * checks strings it does not parse (those outside selected values), so a document JSON.parse
+ * would refuse is refused everywhere, not only where values are selected.
+ */
+export function isValidStringToken(text: string): boolean {
+  const end = text.length - 1;
+  for (let i = 1; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x20) return false;
+    if (c !== 92) continue;
+    const e = text.charCodeAt(++i);
+    if (e === 117) {
+      if (!/^[0-9a-fA-F]{4}$/.test(text.slice(i + 1, i + 5)) || i + 4 >= end) return false;
+      i += 4;
+    } else if (ESCAPES[e] !== 1 || i >= end) {
+      return false;
+    }
+  }
+  return true;
+}
+
+const ESCAPES = new Uint8Array(128);
+for (const c of '"\\/bfnrt') ESCAPES[c.charCodeAt(0)] = 1;

@@ -12,7 +12,7 @@ import { detectType, normalize, type Indicator, type NormalizeOptions } from '..
 import { stixPattern } from '../domain/stix.ts';
 import { DigestSet } from './digestset.ts';
 import type { WarningList } from './warninglists.ts';
-import { FeedError, fieldsOf, whereText, type FeedRecord, type FeedRejection, type ParseBatch } from './types.ts';
+import { FeedError, fieldsOf, shown, whereText, type FeedRecord, type FeedRejection, type ParseBatch } from './types.ts';
 
 /** A new indicator ready to propose or print. */
 export interface IngestedIndicator {
@@ -124,7 +124,7 @@ class Run {
     }
     const n = normalize(type, rec.value, this.opts.normalizeOptions);
     if (!n.ok) {
-      this.reject({ ...n.rejection, where: whereText(rec.where) });
+      this.reject({ ...n.rejection, input: shown(n.rejection.input), where: whereText(rec.where) });
       return;
     }
     this.report.fetched++;

@@ -39,7 +39,8 @@ export function stixObjectToRecords(obj: unknown, out: ParseBatch, where: string
   }
   const parsed = parseStixPattern(pattern);
   if (!parsed.ok) {
-    out.rejections.push({ ...parsed.rejection, where });
+    // The domain keeps 256 characters and an ellipsis; a feed rejection shows at most SHOWN_INPUT in all.
+    out.rejections.push({ ...parsed.rejection, input: shown(parsed.rejection.input), where });
     return;
   }
   const fields: Record<string, unknown> = {};

@@ -135,6 +135,23 @@ export interface LineBatch {
   /** 1-based number of `lines[0]`. */
   readonly firstLine: number;
   readonly faults: FeedRejection[];
+  /** The line number of each fault (same order), so parsers can report them in feed order. */
+  readonly faultLines: number[];
+}
+
+/**
+ * Calls `line` for every line of `lb` and `fault` for each of its faults just before the line it
+ * is about, so a parser that rejects records too keeps all its rejections in feed order, however
+ * the input was cut into batches.
+ */
+export function forEachLine(lb: LineBatch, line: (text: string, no: number) => void, fault: (f: FeedRejection) => void): void {
+  let k = 0;
+  for (let i = 0; i < lb.lines.length; i++) {
+    const no = lb.firstLine + i;
+    for (; k < lb.faults.length && (lb.faultLines[k] ?? 0) <= no; k++) fault(lb.faults[k]!);
+    line(lb.lines[i] ?? '', no);
+  }
+  for (; k < lb.faults.length; k++) fault(lb.faults[k]!);
 }
 
 /** Options of `readLines`. */
@@ -191,12 +208,23 @@ function pushChunk(st: LineState, chunk: Buffer): LineBatch | undefined {
   return splitComplete(st, head, false);
 }
 
+const PREVIEW_BYTES = 64;
+
+/**
+ * The start of an over-long line shown in its rejection: its first bytes (at most 64, and never
+ * more than the line limit plus one, which is all a line cut across chunks is known by), cut at
+ * a character boundary. The same whatever chunks the line arrived in.
+ */
+function previewOf(st: LineState, bytes: Buffer): string {
+  return new TextDecoder('utf-8').decode(bytes.subarray(0, Math.min(PREVIEW_BYTES, st.max + 1)), { stream: true });
+}
+
 function startDiscard(st: LineState): LineBatch {
-  const preview = Buffer.concat(st.carry).toString('utf8', 0, 64);
+  const preview = previewOf(st, Buffer.concat(st.carry));
   st.carry = [];
   st.carryLen = 0;
   st.discarding = true;
-  return { lines: [], firstLine: st.lineNo, faults: [tooLong(st, preview)] };
+  return { lines: [], firstLine: st.lineNo, faults: [tooLong(st, preview)], faultLines: [st.lineNo] };
 }
 
 function tooLong(st: LineState, preview: string): FeedRejection {
@@ -209,6 +237,7 @@ function splitComplete(st: LineState, buf: Buffer, atEnd: boolean): LineBatch {
   const firstLine = st.lineNo;
   const lines: string[] = [];
   const faults: FeedRejection[] = [];
+  const faultLines: number[] = [];
   if (st.discarding) {
     const nl = buf.indexOf(NL);
     start = nl < 0 ? buf.length : nl + 1;
@@ -217,53 +246,61 @@ function splitComplete(st: LineState, buf: Buffer, atEnd: boolean): LineBatch {
     st.lineNo++;
   }
   const body = buf.subarray(start);
+  const out = { lines, faults, faultLines };
   // NUL is valid UTF-8 but never text: such lines go the slow way and are rejected.
   if (isUtf8(body) && !body.includes(0)) {
-    splitText(st, body.toString('utf8'), lines, faults);
+    splitText(st, body.toString('utf8'), out);
   } else {
-    splitBytes(st, body, lines, faults);
+    splitBytes(st, body, out);
   }
   if (!atEnd && lines.length > 0 && body.length > 0) {
     // The buffer ended with '\n': the split produced one empty trailing element that is not a line.
     lines.pop();
     st.lineNo--;
   }
-  return { lines, firstLine, faults };
+  return { lines, firstLine, faults, faultLines };
 }
 
-function splitText(st: LineState, text: string, lines: string[], faults: FeedRejection[]): void {
+type LinesOut = Pick<LineBatch, 'lines' | 'faults' | 'faultLines'>;
+
+function splitText(st: LineState, text: string, out: LinesOut): void {
   if (text.length === 0) return;
   const parts = text.split('\n');
-  for (const p of parts) pushLine(st, p, lines, faults);
+  for (const p of parts) pushLine(st, p, out);
 }
 
-function pushLine(st: LineState, raw: string, lines: string[], faults: FeedRejection[]): void {
-  const line = raw.length > 0 && raw.charCodeAt(raw.length - 1) === 13 ? raw.slice(0, -1) : raw;
-  if (line.length > st.max) {
-    faults.push(tooLong(st, line.slice(0, 64)));
-    lines.push('');
-  } else {
-    lines.push(line);
-  }
+function pushFault(st: LineState, out: LinesOut, f: FeedRejection): void {
+  out.faults.push(f);
+  out.faultLines.push(st.lineNo);
+  out.lines.push('');
   st.lineNo++;
 }
 
-function splitBytes(st: LineState, body: Buffer, lines: string[], faults: FeedRejection[]): void {
+// The limit counts the bytes of the line as received (a CR before the LF included), as the
+// carry of a line cut across chunks does, so where the network cut a payload never decides it.
+function pushLine(st: LineState, raw: string, out: LinesOut): void {
+  if (raw.length > st.max || (raw.length * 3 > st.max && Buffer.byteLength(raw, 'utf8') > st.max)) {
+    pushFault(st, out, tooLong(st, previewOf(st, Buffer.from(raw.slice(0, PREVIEW_BYTES), 'utf8'))));
+    return;
+  }
+  out.lines.push(raw.length > 0 && raw.charCodeAt(raw.length - 1) === 13 ? raw.slice(0, -1) : raw);
+  st.lineNo++;
+}
+
+function splitBytes(st: LineState, body: Buffer, out: LinesOut): void {
   let pos = 0;
   while (pos <= body.length) {
     let nl = body.indexOf(NL, pos);
     if (nl < 0) nl = body.length;
     const line = body.subarray(pos, nl);
-    if (line.includes(0)) {
-      faults.push({ reason: 'binary-data', message: 'line holds NUL bytes (binary data, not text); it was skipped', input: shown(line.toString('latin1').replace(/\0/g, '\\0')), where: `line ${st.lineNo}` });
-      lines.push('');
-      st.lineNo++;
+    if (line.length > st.max) {
+      pushFault(st, out, tooLong(st, previewOf(st, line)));
+    } else if (line.includes(0)) {
+      pushFault(st, out, { reason: 'binary-data', message: 'line holds NUL bytes (binary data, not text); it was skipped', input: shown(line.toString('latin1').replace(/\0/g, '\\0')), where: `line ${st.lineNo}` });
     } else if (isUtf8(line)) {
-      pushLine(st, line.toString('utf8'), lines, faults);
+      pushLine(st, line.toString('utf8'), out);
     } else {
-      faults.push({ reason: 'invalid-encoding', message: 'line is not valid UTF-8; it was skipped (is the feed in another encoding? re-encode it as UTF-8)', input: shown(line.toString('latin1')), where: `line ${st.lineNo}` });
-      lines.push('');
-      st.lineNo++;
+      pushFault(st, out, { reason: 'invalid-encoding', message: 'line is not valid UTF-8; it was skipped (is the feed in another encoding? re-encode it as UTF-8)', input: shown(line.toString('latin1')), where: `line ${st.lineNo}` });
     }
     pos = nl + 1;
   }

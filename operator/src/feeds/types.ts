@@ -33,6 +33,16 @@ export function fieldsOf(f: RecordFields | undefined): Readonly<Record<string, u
   return typeof f === 'function' ? f() : f;
 }
 
+/**
+ * Sets `out[key] = value` as an own property, also for the key `__proto__`, which plain
+ * assignment turns into a prototype change (and the field disappears): column names and JSON
+ * keys come from the feed.
+ */
+export function setField(out: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__') Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+  else out[key] = value;
+}
+
 /** Renders a record location: numbers are line numbers. */
 export function whereText(w: string | number | undefined): string | undefined {
   return typeof w === 'number' ? `line ${w}` : w;

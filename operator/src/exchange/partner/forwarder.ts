@@ -14,6 +14,7 @@ import type { Logger } from '../../log.ts';
 import { listFrom, type KubeReader } from '../../runtime/client.ts';
 import type { CacheReader } from '../../runtime/types.ts';
 import type { ItemRefusal } from '../protocol/client.ts';
+import { overMessageLimit } from './failures.ts';
 import { metaJson, verifyProposal, type IndicatorMeta } from '../../domain/entry.ts';
 import type { ProposalInput, ProposalResult } from '../protocol/messages.ts';
 import { MAX_BATCH_ITEMS } from '../protocol/messages.ts';
@@ -39,6 +40,8 @@ export interface ForwarderOptions {
   readonly log: Logger;
   /** Called with the number of proposals the sequencer acknowledged. */
   readonly onForwarded?: (n: number) => void;
+  /** Told about a single proposal over the sequencer's message limit (not forwarded). @default none (logged only) */
+  readonly onOversize?: (name: string, err: unknown) => void;
 }
 
 /**
@@ -94,6 +97,12 @@ export function proposalBatches<T extends { readonly p?: ProposalInput | undefin
 }
 
 /** Forwards local proposals, each once per process lifetime. */
+/** What one batch sent: proposals acknowledged, and proposals over the round quota (sent again later). */
+interface Sent {
+  acked: number;
+  waiting: number;
+}
+
 export class ProposalForwarder {
   readonly #o: ForwarderOptions;
   readonly #done = new Set<string>();
@@ -119,23 +128,14 @@ export class ProposalForwarder {
     let acked = 0;
     let waiting = 0;
     for (const batch of proposalBatches(todo)) {
+      // Over the round quota: the rest is proposed again next period, once some of our rounds are decided.
       if (waiting > 0) {
         waiting += batch.length;
         continue;
       }
-      const results = await sequencer.proposeBatch(batch.map((x) => x.p!));
-      results.forEach((r, j) => {
-        const name = batch[j]!.name;
-        // Over the round quota: proposed again next period, once some of our rounds are decided.
-        if (r.status === 'refused' && r.reason === 'round-quota') {
-          waiting += 1;
-          return;
-        }
-        // Any other refusal (bad signature, not a contributor…) will not change by retrying: say it once.
-        this.#done.add(name);
-        if (r.status === 'refused') this.#o.log.warn('sequencer refused a local proposal', { name, reason: r.reason, detail: r.message });
-        else acked += 1;
-      });
+      const sent = await this.#send(sequencer, batch);
+      acked += sent.acked;
+      waiting += sent.waiting;
     }
     if (waiting > 0) this.#o.log.info('round quota reached at the sequencer; the rest waits for open rounds to be decided', { waiting });
     if (acked > 0) {
@@ -145,4 +145,43 @@ export class ProposalForwarder {
     return acked;
   }
 
+  /**
+   * Sends one batch; a batch the sequencer's message limit refuses (RESOURCE_EXHAUSTED, no
+   * refusal reason: its limit is lower than this side assumed) is sent again in halves, so no
+   * proposal is stuck behind a limit; a single proposal over it is reported and left.
+   */
+  async #send(sequencer: ProposalSink, batch: ReadonlyArray<{ readonly name: string; readonly p?: ProposalInput | undefined }>): Promise<Sent> {
+    let results: Array<ProposalResult | ItemRefusal>;
+    try {
+      results = await sequencer.proposeBatch(batch.map((x) => x.p!));
+    } catch (err) {
+      if (!overMessageLimit(err)) throw err;
+      if (batch.length === 1) {
+        this.#done.add(batch[0]!.name);
+        this.#o.log.error('a local proposal is larger than the sequencer accepts in one message; not forwarded (raise the sequencer\'s message limit)', { name: batch[0]!.name, detail: err instanceof Error ? err.message : String(err) });
+        this.#o.onOversize?.(batch[0]!.name, err);
+        return { acked: 0, waiting: 0 };
+      }
+      this.#o.log.warn('proposal batch over the sequencer\'s message limit; sending it in halves', { proposals: batch.length });
+      const half = Math.ceil(batch.length / 2);
+      const first = await this.#send(sequencer, batch.slice(0, half));
+      if (first.waiting > 0) return { acked: first.acked, waiting: first.waiting + batch.length - half };
+      const second = await this.#send(sequencer, batch.slice(half));
+      return { acked: first.acked + second.acked, waiting: second.waiting };
+    }
+    const sent = { acked: 0, waiting: 0 };
+    results.forEach((r, j) => {
+      const name = batch[j]!.name;
+      // Over the round quota: left out of #done, so it is proposed again next period.
+      if (r.status === 'refused' && r.reason === 'round-quota') {
+        sent.waiting += 1;
+        return;
+      }
+      // Any other refusal (bad signature, not a contributor…) will not change by retrying: say it once.
+      this.#done.add(name);
+      if (r.status === 'refused') this.#o.log.warn('sequencer refused a local proposal', { name, reason: r.reason, detail: r.message });
+      else sent.acked += 1;
+    });
+    return sent;
+  }
 }

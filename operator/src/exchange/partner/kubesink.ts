@@ -13,6 +13,9 @@
  * round's provenance, so the object is deleted and created again from the new entry. Entries are
  * positional: an entry older than what the object already reflects (the revoked ADD, a REVOKE
  * of an earlier admission) is skipped, so a replay never reactivates nor revokes wrongly.
+ * A local proposal (this partner's ingest wrote it) keeps its spec unless that spec cannot prove
+ * the entry (its provenance opens the voting window after the round's votes: another partner's
+ * round, or this partner's clock ahead); then it is recreated from the log.
  *
  * Drift repair ({@link KubeIndicatorSink.repair}) compares the namespace's ThreatIndicators with
  * the partner's replicated records and re-applies what is missing or edited (revoked records
@@ -235,7 +238,13 @@ export class KubeIndicatorSink implements EntrySink {
       current = await client.create<ThreatIndicator>(THREAT_INDICATORS, { apiVersion: 'threatmesh.io/v1alpha1', kind: 'ThreatIndicator', metadata: { name, namespace }, spec: specOf(l) });
       if (outcome === 'unchanged') outcome = 'created';
     }
-    const want = this.#judge(current, { votes: [...l.votes], logIndex: l.logIndex, ...(l.revocation ? { revocation: l.revocation } : {}) }, l.revocation ? 'Revoked' : 'Approved');
+    const { fields, expected } = logStatus(l);
+    const adopted = await this.#adopt(current, l, fields, expected);
+    if (adopted !== current) {
+      current = adopted;
+      outcome = 'corrected';
+    }
+    const want = this.#judge(current, fields, expected);
     if (isDeepStrictEqual(owned(current.status), want)) return outcome;
     await client.patchStatus(THREAT_INDICATORS, name, namespace, { status: want });
     return outcome === 'unchanged' ? 'corrected' : outcome;
@@ -258,6 +267,25 @@ export class KubeIndicatorSink implements EntrySink {
     const report = { ...counts, unlogged };
     this.#o.log.info('drift repair', { namespace: this.#o.namespace, ...counts, unlogged: unlogged.length });
     return report;
+  }
+
+  /**
+   * A local proposal's spec opens the voting window at its own ingest time: another partner's
+   * round (votes signed before it) or this partner's clock ahead would leave it unproven for good.
+   * When the log's spec proves the entry and the local one does not, the object is recreated
+   * from the log (the local proposal has done its job); otherwise `obj` is returned as it is.
+   */
+  async #adopt(obj: ThreatIndicator, l: LoggedIndicator, fields: OwnedStatus, expected: 'Approved' | 'Revoked'): Promise<ThreatIndicator> {
+    if (!isLocalProposal(obj) || this.#proves(obj, fields, expected) || !this.#proves({ ...obj, spec: specOf(l) }, fields, expected)) return obj;
+    const { client, namespace } = this.#o;
+    await client.delete(THREAT_INDICATORS, obj.metadata.name, namespace);
+    return client.create<ThreatIndicator>(THREAT_INDICATORS, { apiVersion: 'threatmesh.io/v1alpha1', kind: 'ThreatIndicator', metadata: { name: obj.metadata.name, namespace }, spec: specOf(l) });
+  }
+
+  /** True when the controller would compute `expected` for `obj` with the log's `fields`. */
+  #proves(obj: ThreatIndicator, fields: OwnedStatus, expected: 'Approved' | 'Revoked'): boolean {
+    const ev = evaluateIndicator({ ...obj, status: { ...fields } }, this.#o.voters(), this.#o.now(), this.#o.policy);
+    return ev.phase === expected || ev.phase === 'Expired';
   }
 
   /** The owned status of `obj` with the log's `fields`, phase and counts as the controller computes them; warns when that is not `expected`. */
@@ -310,6 +338,16 @@ function mustRecreate(obj: ThreatIndicator, l: LoggedIndicator, authoritative: b
   if (s?.logIndex === undefined && s?.revocation === undefined) return false;
   if (!authoritative) return l.logIndex > position(s);
   return obj.spec.provenance?.proposedAt !== l.window.opensAt || obj.spec.proposal?.signature !== l.proposalSignature;
+}
+
+/** The status fields the log gives `l`, and the phase they must prove. */
+function logStatus(l: LoggedIndicator): { fields: OwnedStatus; expected: 'Approved' | 'Revoked' } {
+  return { fields: { votes: [...l.votes], logIndex: l.logIndex, ...(l.revocation ? { revocation: l.revocation } : {}) }, expected: l.revocation ? 'Revoked' : 'Approved' };
+}
+
+/** An object this partner's ingest created (never written from the log: no log index, no revocation). */
+function isLocalProposal(obj: ThreatIndicator): boolean {
+  return obj.status?.logIndex === undefined && obj.status?.revocation === undefined;
 }
 
 function voteToRecord(v: Vote): VoteRecord {

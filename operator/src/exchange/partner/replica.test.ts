@@ -100,6 +100,30 @@ describe('PartnerReplica (memory stores)', () => {
     });
   }
 
+  // Found by `npm run chaos`: a write failed after the database had applied an entry (the cluster's
+  // webhook timed out), the cursor stayed before it, and the retry halted as replayed-entry.
+  test('an entry whose write failed half-way is verified and applied again on the next sync, not taken for a replay', async () => {
+    const { seq, key } = await sequencerWith(4);
+    const history = new MemoryIndicatorStore();
+    let failOnce = true;
+    const sink: EntrySink = {
+      async apply(e) {
+        await history.apply(e);
+        if (e.index === 2 && failOnce) {
+          failOnce = false;
+          throw new Error('the cluster refused the write (webhook timeout)');
+        }
+      },
+    };
+    const cursors = new MemoryCursorStore();
+    const replica = new PartnerReplica({ sourceId: 'sequencer:seq', source: sourceOf(seq), sink, history, cursors, anchors: { sequencerKey: key.publicKey, partners, quorum: 2 }, now, log: quiet, checkpointEvery: 2 });
+    await assert.rejects(replica.sync(), /webhook timeout/);
+    assert.equal((await cursors.load('sequencer:seq'))?.nextIndex, 2);
+    const again = await replica.sync();
+    assert.deepEqual([again.applied, again.caughtUp], [2, true]);
+    assert.equal((await cursors.load('sequencer:seq'))?.halted, undefined);
+  });
+
   test('a history rewritten under the same key is a fork once the partner accepted a head', async () => {
     const key = SigningKey.generate();
     const honest = await sequencerWith(3, key);

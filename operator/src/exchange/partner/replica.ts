@@ -81,6 +81,10 @@ export interface RunOptions {
   /** @default PARTNER_DEFAULTS.retryCapMs */
   readonly capMs?: number;
   readonly random?: () => number;
+  /** Told about each failed sync before the backoff (not halts). @default none */
+  readonly onFailure?: (err: unknown, failures: number) => void;
+  /** Told when a sync succeeds after failures. @default none */
+  readonly onRecovered?: () => void;
 }
 
 
@@ -214,10 +218,12 @@ export class PartnerReplica {
     while (!opts.signal.aborted) {
       try {
         await this.sync(opts.waitMs ?? PARTNER_DEFAULTS.waitMs);
+        if (failures > 0) opts.onRecovered?.();
         failures = 0;
       } catch (err) {
         if (err instanceof ReplicationHalted) throw err;
         failures += 1;
+        opts.onFailure?.(err, failures);
         const delay = jitteredBackoff(failures, opts.baseMs ?? PARTNER_DEFAULTS.retryBaseMs, opts.capMs ?? PARTNER_DEFAULTS.retryCapMs, opts.random ?? Math.random);
         this.#o.log.warn('sync failed; retrying', { source: this.#o.sourceId, failures, delayMs: delay, err });
         await abortableSleep(delay, opts.signal);

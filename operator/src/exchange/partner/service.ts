@@ -25,6 +25,7 @@ import { MongoCursorStore } from '../../store/cursor.ts';
 import { MongoIndicatorSink } from '../../store/indicators.ts';
 import { MongoLeafStore } from '../../store/leaves.ts';
 import { ExchangeClient } from '../protocol/client.ts';
+import { FailureReporter } from './failures.ts';
 import { PartnerMetrics } from './metrics.ts';
 import { partnerNetwork, type PartnerNetwork, type SequencerRef } from './network.ts';
 import { PartnerSession, type PeerCheck, type PeerClientFactory, type SequencerClientFactory } from './session.ts';
@@ -117,6 +118,7 @@ class Partner implements RunningPartner {
   readonly #kube: KubeIndicatorSink;
   readonly #status: KubePartnerStatus;
   readonly #events: KubeEventRecorder;
+  readonly #failures: FailureReporter;
   readonly #forwarder: ProposalForwarder;
   readonly #lag = new LagTracker();
   readonly #heads = new HeadWatch();
@@ -139,13 +141,14 @@ class Partner implements RunningPartner {
     this.#clock = opts.clock ?? systemClock;
     const now = (): Date => new Date(this.#clock.now());
     this.#metrics = new PartnerMetrics(opts.metrics);
+    this.#failures = new FailureReporter(this.#metrics);
     this.#cursors = new MongoCursorStore(opts.db);
     this.#leaves = new MongoLeafStore(opts.db);
     this.#mongo = mongo;
     this.#kube = new KubeIndicatorSink({ onUnmaterialized: (entry, why) => void this.#step('unmaterialized entry report', () => this.#onUnmaterialized(entry, why)), client: opts.client, ...(opts.cache ? { cache: opts.cache.threatIndicators } : {}), namespace: opts.namespace, voters: () => opts.registry.voters(), ...(opts.admission ? { policy: opts.admission } : {}), now, log: opts.log });
     this.#status = new KubePartnerStatus(opts.client, now, opts.cache?.partnerNodes);
     this.#events = new KubeEventRecorder({ writer: opts.client, log: opts.log, component: 'threatmesh-exchange', instance: opts.partnerId, now });
-    this.#forwarder = new ProposalForwarder({ client: opts.client, ...(opts.cache ? { cache: opts.cache.threatIndicators } : {}), namespace: opts.namespace, partnerId: opts.partnerId, proposerKey: opts.key.publicKey, log: opts.log, onForwarded: (n) => this.#metrics.forwarded.inc(n) });
+    this.#forwarder = new ProposalForwarder({ client: opts.client, ...(opts.cache ? { cache: opts.cache.threatIndicators } : {}), namespace: opts.namespace, partnerId: opts.partnerId, proposerKey: opts.key.publicKey, log: opts.log, onForwarded: (n) => this.#metrics.forwarded.inc(n), onOversize: (_name, err) => void this.#failures.failed('proposal forwarding', err) });
   }
 
   get gossipPort(): number {
@@ -187,7 +190,9 @@ class Partner implements RunningPartner {
     try {
       await fn();
     } catch (err) {
-      if (!this.#abort.signal.aborted) this.#o.log.warn(`exchange ${name} failed; retrying next period`, { err });
+      if (this.#abort.signal.aborted) return;
+      const f = this.#failures.failed(name, err);
+      this.#o.log.warn(`exchange ${name} failed; retrying next period`, { cause: f.cause, detail: f.message, err });
     }
   }
 
@@ -248,6 +253,11 @@ class Partner implements RunningPartner {
       onHalt: (err, peer) => void this.#step('halt report', () => this.#onHalt(err, network.sequencer, peer)),
       onVote: (v) => this.#metrics.votes.inc({ decision: v.decision }),
       onMisbehaviour: misbehaviour,
+      onSyncFailure: (err) => {
+        const f = this.#failures.failed('replication', err);
+        o.log.error('replication from the sequencer failing; retrying with backoff', { cause: f.cause, detail: f.message });
+      },
+      onSyncRecovered: () => this.#failures.recovered(),
       ...(o.waitMs !== undefined ? { waitMs: o.waitMs } : {}),
     });
     this.#session = session;
@@ -275,6 +285,18 @@ class Partner implements RunningPartner {
     return { apply: (e) => applyMany([e]), applyMany };
   }
 
+  // Halted, failing (with the cause), unreachable or replicating; a new failure cause also raises one Warning Event.
+  #replicatingCondition(session: PartnerSession, seq: SequencerRef, size: number | undefined): ReplicatingCondition {
+    const halted = session.halted;
+    if (halted !== undefined) return this.#haltCondition ?? { status: 'False', reason: haltConditionReason(halted.reason), message: `replication halted (${halted.reason}): ${halted.message}` };
+    const failing = this.#failures.current();
+    const due = this.#failures.eventDue();
+    if (due !== undefined) void this.#step('failure event', () => this.#events.event(seq.node, 'Warning', due.reason, `replication from ${seq.partnerId} failing: ${due.message}`));
+    if (failing !== undefined) return { status: 'False', reason: failing.reason, message: `replication from ${seq.partnerId} failing: ${failing.message}` };
+    if (size === undefined) return { status: 'False', reason: REPLICATING_REASON.Unreachable, message: `sequencer ${seq.endpoint} unreachable; retrying` };
+    return { status: 'True', reason: REPLICATING_REASON.Replicating, message: `replicating from ${seq.partnerId} at ${seq.endpoint}` };
+  }
+
   /** Sequencer PartnerNode status; returns the sequencer's verified tree size (undefined when unreachable). */
   async #sequencerStatus(session: PartnerSession, seq: SequencerRef): Promise<number | undefined> {
     const now = this.#now();
@@ -294,12 +316,7 @@ class Partner implements RunningPartner {
     const lag = this.#lag.lag(applied, size ?? Math.max(applied, cursor.head?.treeSize ?? 0), now);
     this.#metrics.treeSize.set(cursor.head?.treeSize ?? 0);
     this.#metrics.lagEntries.set(lag.entries);
-    const halted = session.halted;
-    const condition: ReplicatingCondition = halted !== undefined
-      ? this.#haltCondition ?? { status: 'False', reason: haltConditionReason(halted.reason), message: `replication halted (${halted.reason}): ${halted.message}` }
-      : size === undefined
-        ? { status: 'False', reason: REPLICATING_REASON.Unreachable, message: `sequencer ${seq.endpoint} unreachable; retrying` }
-        : { status: 'True', reason: REPLICATING_REASON.Replicating, message: `replicating from ${seq.partnerId} at ${seq.endpoint}` };
+    const condition = this.#replicatingCondition(session, seq, size);
     await this.#status.write(seq.node, {
       reachable: size !== undefined, ...(size !== undefined ? { lastSeen: now.toISOString() } : {}),
       logSize: cursor.head?.treeSize ?? 0, ...(cursor.head ? { rootHash: cursor.head.rootHash } : {}), lagEntries: lag.entries, lagSeconds: lag.seconds,

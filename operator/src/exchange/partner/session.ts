@@ -72,6 +72,9 @@ export interface SessionOptions {
   readonly onMisbehaviour?: MisbehaviourReport;
   /** Long-poll of each sync. @default PARTNER_DEFAULTS.waitMs */
   readonly waitMs?: number;
+  /** Told about each failed sync (retried with backoff) and about the first success after failures. @default none */
+  readonly onSyncFailure?: (err: unknown) => void;
+  readonly onSyncRecovered?: () => void;
 }
 
 /**
@@ -145,7 +148,8 @@ export class PartnerSession {
 
   /** Starts replicating in the background. */
   start(): void {
-    this.#running = this.replica.run({ signal: this.#abort.signal, waitMs: this.#o.waitMs ?? PARTNER_DEFAULTS.waitMs }).catch((err: unknown) => {
+    const hooks = { ...(this.#o.onSyncFailure ? { onFailure: this.#o.onSyncFailure } : {}), ...(this.#o.onSyncRecovered ? { onRecovered: this.#o.onSyncRecovered } : {}) };
+    this.#running = this.replica.run({ signal: this.#abort.signal, waitMs: this.#o.waitMs ?? PARTNER_DEFAULTS.waitMs, ...hooks }).catch((err: unknown) => {
       if (err instanceof ReplicationHalted) this.halt(err, undefined);
       else this.#o.log.error('replication loop failed', { err });
     });

@@ -4,6 +4,8 @@
  * the signed head, quorum certificate, proposer signature), its voting window (checkWindow) and
  * its indicator's history (checkHistory) as applied before this sync (read once per batch from
  * the {@link EntryHistory}) or by earlier entries of this sync (kept here until they are written).
+ * History stored for an index at or past the sync's start was written by an interrupted earlier
+ * attempt at the same entries: it is not history before them, so it is not held against them.
  */
 import { indicatorDigest } from '../../domain/canonical.ts';
 import type { EntryHistory, VerifiedEntry } from '../../domain/stores.ts';
@@ -35,6 +37,9 @@ export class EntryVerifier {
   readonly #o: VerifierOptions;
   // Indicators whose latest entry was verified in this sync and may not be written yet.
   readonly #recent = new Map<string, IndicatorHistory>();
+  // Indicators whose stored history is at or past `from`: written by an earlier attempt of this
+  // range that failed before its cursor was saved (a crash, a failed write), so not "before" it.
+  readonly #ahead = new Set<string>();
   #expected: number;
 
   constructor(opts: VerifierOptions) {
@@ -67,8 +72,10 @@ export class EntryVerifier {
     if ('reason' in checked) return checked;
     const window = checkWindow(this.#o.anchors, entry, this.#o.accepted);
     if (window !== undefined) return window;
-    // Without a history store, an indicator this sync has not seen is unknown, not "never admitted".
-    const unknown = this.#o.history === undefined && !known.has(checked.digest);
+    // Without a history store, an indicator this sync has not seen is unknown, not "never admitted";
+    // so is one whose stored history an interrupted earlier attempt of these entries wrote (each
+    // entry is bound to its index by the inclusion proof, and passed these checks that time).
+    const unknown = (this.#o.history === undefined && !known.has(checked.digest)) || this.#ahead.delete(checked.digest);
     const history = unknown ? undefined : checkHistory(this.#o.anchors, entry, known.get(checked.digest));
     if (history !== undefined) return history;
     const h = historyOf(entry);
@@ -87,7 +94,12 @@ export class EntryVerifier {
       if (h !== undefined) known.set(d, h);
       return h === undefined;
     });
-    if (missing.length > 0 && this.#o.history !== undefined) for (const [d, h] of await this.#o.history.lastEntries(missing)) known.set(d, h);
+    if (missing.length > 0 && this.#o.history !== undefined) {
+      for (const [d, h] of await this.#o.history.lastEntries(missing)) {
+        if (h.index < this.#o.from) known.set(d, h);
+        else this.#ahead.add(d);
+      }
+    }
     return known;
   }
 }

@@ -12,6 +12,7 @@ import type { SigningKey } from '../../domain/signature.ts';
 import type { Logger } from '../../log.ts';
 import type { PendingRound, VoteResult } from '../protocol/messages.ts';
 import type { ItemRefusal } from '../protocol/client.ts';
+import { overMessageLimit } from './failures.ts';
 import { checkRound, type MisbehaviourReport } from './rounds.ts';
 
 /** A policy's answer; undefined from {@link VotingPolicy.judge} means "leave it to a person". */
@@ -87,19 +88,41 @@ export class AutoVoter {
     return this.#voted.has(subject);
   }
 
+  // A vote that did not reach the sequencer (the call failed) is forgotten, so the next look at
+  // the round signs and sends it again: only an answer (counted, or refused with a reason) ends it.
   async #send(votes: readonly Vote[]): Promise<void> {
     const { client } = this.#o;
     if (client.voteBatch === undefined) {
-      for (const v of votes) await client.vote(v);
+      for (const [i, v] of votes.entries()) {
+        await client.vote(v).catch((err: unknown) => this.#unsent(votes.slice(i), err));
+      }
       return;
     }
-    for (let i = 0; i < votes.length; i += VOTE_BATCH) {
-      const chunk = votes.slice(i, i + VOTE_BATCH);
-      const answers = await client.voteBatch(chunk);
-      answers.forEach((a, k) => {
-        if (a.status === 'refused') this.#o.log.warn('vote refused by the sequencer', { subject: chunk[k]?.digest, reason: a.reason, detail: a.message });
-      });
+    for (let i = 0; i < votes.length; i += VOTE_BATCH) await this.#sendBatch(votes.slice(i, i + VOTE_BATCH), votes.slice(i + VOTE_BATCH));
+  }
+
+  async #sendBatch(chunk: readonly Vote[], after: readonly Vote[]): Promise<void> {
+    let answers: ReadonlyArray<VoteResult | ItemRefusal>;
+    try {
+      answers = await this.#o.client.voteBatch!(chunk);
+    } catch (err) {
+      // Over the sequencer's message limit: the same votes in halves.
+      if (overMessageLimit(err) && chunk.length > 1) {
+        const half = Math.ceil(chunk.length / 2);
+        await this.#sendBatch(chunk.slice(0, half), [...chunk.slice(half), ...after]);
+        await this.#sendBatch(chunk.slice(half), after);
+        return;
+      }
+      return this.#unsent([...chunk, ...after], err);
     }
+    answers.forEach((a, k) => {
+      if (a.status === 'refused') this.#o.log.warn('vote refused by the sequencer', { subject: chunk[k]?.digest, reason: a.reason, detail: a.message });
+    });
+  }
+
+  #unsent(votes: readonly Vote[], err: unknown): never {
+    for (const v of votes) this.#voted.delete(v.digest);
+    throw err;
   }
 
   // The round to judge, with the digest and subject derived here; undefined (remembered, reported) when it does not check out.

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { signVote } from '../../domain/quorum.ts';
 import { SigningKey } from '../../domain/signature.ts';
 import { entryLeafHash, parseIndicatorJson, signProposal, type IndexedEntry } from '../../domain/entry.ts';
-import { entryFromWire, entryToWire, voteFromWire, voteToWire } from './wire.ts';
+import { entryFromWire, entryToWire, voteFromWire, voteToWire, voteWireProblem } from './wire.ts';
 import type { LogEntry__Output } from './gen/threatmesh/exchange/v1/LogEntry.ts';
 import type { SignedVote__Output } from './gen/threatmesh/exchange/v1/SignedVote.ts';
 import type { Vote } from '../../domain/quorum.ts';
@@ -37,6 +37,13 @@ describe('wire conversions', () => {
   test('a vote keeps an absent reason absent and a present one present', () => {
     assert.deepEqual(voteFromWire(receivedVote(withoutReason)), withoutReason);
     assert.deepEqual(voteFromWire(receivedVote(withReason)), withReason);
+  });
+
+  test('a wire vote with a reason but has_reason false is malformed (the sequencer refuses it as invalid-vote)', () => {
+    assert.equal(voteWireProblem(receivedVote(withReason)), undefined);
+    assert.equal(voteWireProblem(receivedVote(withoutReason)), undefined);
+    assert.equal(voteWireProblem({ ...receivedVote(withReason), reason: '', hasReason: true }), undefined);
+    assert.match(voteWireProblem({ ...receivedVote(withoutReason), reason: 'x' }) ?? '', /set has_reason/);
   });
 
   test('an entry survives the round trip with the same leaf hash', () => {
@@ -79,6 +86,8 @@ describe('wire conversions', () => {
     ['non-canonical meta', { metaJson: '{"tlp":"amber","confidence":85}' }, /meta JSON is not in RFC 8785 canonical form/],
     ['meta with an unknown member', { metaJson: '{"severity":"high"}' }, /unknown member\(s\) "severity"/],
     ['meta that does not parse', { metaJson: '{tlp:amber}' }, /meta JSON does not parse/],
+    // Fuzz finding (npm run fuzz, target votes/entries): the reason was dropped and the entry still verified.
+    ['a vote that carries a reason with has_reason false', { votes: [receivedVote(withReason), { ...receivedVote(withoutReason), reason: 'S' }] }, /"b" carries a reason with has_reason false/],
   ];
   for (const [name, change, message] of bad) {
     test(`refuses an entry with ${name}`, () => {

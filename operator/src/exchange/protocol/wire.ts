@@ -28,6 +28,14 @@ export function voteToWire(v: Vote): SignedVote {
   return { partnerId: v.partnerId, digest: v.digest, decision: v.decision, reason: v.reason ?? '', hasReason: v.reason !== undefined, signedAt: v.signedAt, signature: v.signature };
 }
 
+/**
+ * Why a wire vote cannot be read as one vote: a reason sent with has_reason false (the vote
+ * would mean "no reason" while carrying one, and re-encode differently); undefined when it can.
+ */
+export function voteWireProblem(v: SignedVote__Output): string | undefined {
+  return !v.hasReason && v.reason !== '' ? `the vote of ${JSON.stringify(v.partnerId)} carries a reason with has_reason false; set has_reason when sending a reason` : undefined;
+}
+
 /** A wire vote as a domain vote; an unknown decision is carried through for verifyVote to refuse. */
 export function voteFromWire(v: SignedVote__Output): Vote {
   const base = { partnerId: v.partnerId, digest: v.digest, decision: v.decision as Vote['decision'], signedAt: v.signedAt, signature: v.signature };
@@ -70,6 +78,8 @@ export function entryFromWire(m: LogEntry__Output): WireEntryResult {
   // Older senders do not know the field: it arrives as the empty string, meaning no metadata.
   const meta = parseMetaJson(m.metaJson);
   if (!meta.ok) return { ok: false, index: m.index, message: `entry ${m.index}: ${meta.message}` };
+  const badVote = m.votes.map(voteWireProblem).find((p) => p !== undefined);
+  if (badVote !== undefined) return { ok: false, index: m.index, message: `entry ${m.index}: ${badVote}` };
   const entry: IndexedEntry = {
     index: m.index, kind, indicator: parsed.indicator, ...(meta.meta !== undefined ? { meta: meta.meta } : {}), proposerId: m.proposerId, proposalSignature: m.proposalSignature,
     window: windowFromWire(m.window), votes: m.votes.map(voteFromWire),

@@ -18,7 +18,7 @@ import { loadExchangePackage } from '../protocol/proto.ts';
 import type { Sequencer } from './sequencer.ts';
 import { authorize, peerIdentity, type ExchangeAction, type PartnerEntry, type TlsMaterial } from '../protocol/tls.ts';
 import { metaJson } from '../../domain/entry.ts';
-import { entryToWire, headToWire, kindFromWire, kindToWire, voteFromWire } from '../protocol/wire.ts';
+import { entryToWire, headToWire, kindFromWire, kindToWire, voteFromWire, voteWireProblem } from '../protocol/wire.ts';
 
 /** Limits applied to every connection. */
 export interface ServerLimits {
@@ -174,6 +174,8 @@ async function proposeOne(seq: SequencerCore, who: string, req: Proposal__Output
 }
 
 async function voteOne(seq: SequencerCore, who: string, req: SignedVote__Output): Promise<VoteAck> {
+  const malformed = voteWireProblem(req);
+  if (malformed !== undefined) throw new ExchangeRefusal('invalid-argument', 'invalid-vote', malformed);
   const r = await seq.vote(who, voteFromWire(req));
   return { status: r.status.toUpperCase() as 'COUNTED', logIndex: r.logIndex ?? 0, approvals: r.approvals, rejections: r.rejections, required: r.required };
 }

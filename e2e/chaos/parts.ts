@@ -1,0 +1,132 @@
+/**
+ * The processes of the chaos network, each a `Part` that the fault injector can kill -9 and
+ * start again on the same ports, with the same data, and that a supervisor restarts when it
+ * exits by itself (as a kubelet restarts a container): a sequencer replica that lost its Lease
+ * exits by design; anything else that exits unasked is recorded as a crash with its log tail.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { once } from 'node:events';
+import { tailFile } from '../../operator/src/dev/controlplane/process.ts';
+
+/** What a part is, for fault selection and reports. */
+export type PartKind = 'apiserver' | 'ferretdb' | 'sequencer' | 'operator';
+
+/** How to run one part. */
+export interface PartSpec {
+  /** e.g. `partner-a operator`, `sequencer-1`. */
+  readonly name: string;
+  readonly kind: PartKind;
+  readonly command: string;
+  readonly args: readonly string[];
+  readonly env?: Readonly<Record<string, string>>;
+  readonly logPath: string;
+  /** True once the part serves (its readiness probe). */
+  readonly ready: () => Promise<boolean>;
+}
+
+/** An exit nobody asked for. */
+export interface UnaskedExit {
+  readonly part: string;
+  readonly kind: PartKind;
+  readonly at: string;
+  readonly status: string;
+  /** Last lines of the part's log. */
+  readonly tail: string;
+}
+
+/** A restartable process. */
+export class Part {
+  readonly spec: PartSpec;
+  readonly #onExit: (e: UnaskedExit) => void;
+  #child: ChildProcess | undefined;
+  #exited: Promise<void> = Promise.resolve();
+  /** The part should be running: false while killed or stopped on purpose. */
+  #wanted = false;
+  #restartTimer: NodeJS.Timeout | undefined;
+  #restartDelayMs = 1000;
+
+  constructor(spec: PartSpec, onExit: (e: UnaskedExit) => void) {
+    this.spec = spec;
+    this.#onExit = onExit;
+  }
+
+  get name(): string {
+    return this.spec.name;
+  }
+
+  get kind(): PartKind {
+    return this.spec.kind;
+  }
+
+  running(): boolean {
+    return this.#child !== undefined && this.#child.exitCode === null && this.#child.signalCode === null;
+  }
+
+  /** Spawns the process (no-op when running); does not wait for readiness. */
+  async start(): Promise<void> {
+    this.#wanted = true;
+    clearTimeout(this.#restartTimer);
+    if (this.running()) return;
+    const fd = openSync(this.spec.logPath, 'a');
+    let child: ChildProcess;
+    try {
+      child = spawn(this.spec.command, [...this.spec.args], { stdio: ['pipe', fd, fd], env: { ...process.env, ...this.spec.env } });
+    } finally {
+      closeSync(fd);
+    }
+    await Promise.race([once(child, 'spawn'), once(child, 'error').then(([err]) => { throw new Error(`${this.name}: cannot start ${this.spec.command}: ${(err as Error).message}`); })]);
+    this.#child = child;
+    this.#exited = new Promise((resolve) => child.once('exit', (code, signal) => {
+      resolve();
+      if (this.#child === child && this.#wanted) void this.#unasked(signal !== null ? `signal ${signal}` : `exit code ${String(code)}`);
+    }));
+  }
+
+  async #unasked(status: string): Promise<void> {
+    this.#onExit({ part: this.name, kind: this.kind, at: new Date().toISOString(), status, tail: await tailFile(this.spec.logPath, 15) });
+    // Restart with a growing delay, as a kubelet backs off a crash loop.
+    this.#restartTimer = setTimeout(() => void this.start().catch(() => undefined), this.#restartDelayMs);
+    this.#restartDelayMs = Math.min(this.#restartDelayMs * 2, 10_000);
+  }
+
+  /** Waits until the readiness probe passes; false after `timeoutMs`. */
+  async waitReady(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (this.running() && (await this.spec.ready().catch(() => false))) {
+        this.#restartDelayMs = 1000;
+        return true;
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    return false;
+  }
+
+  /** kill -9: no chance to clean up; stays down until {@link start}. */
+  async kill(): Promise<void> {
+    this.#wanted = false;
+    clearTimeout(this.#restartTimer);
+    if (!this.running()) return;
+    this.#child?.kill('SIGKILL');
+    await this.#exited;
+  }
+
+  /** A graceful stop (SIGTERM, SIGKILL after `graceMs`). */
+  async stop(graceMs = 15_000): Promise<void> {
+    this.#wanted = false;
+    clearTimeout(this.#restartTimer);
+    if (!this.running()) return;
+    const child = this.#child;
+    child?.kill('SIGTERM');
+    const timer = setTimeout(() => child?.kill('SIGKILL'), graceMs);
+    await this.#exited;
+    clearTimeout(timer);
+    child?.stdin?.destroy();
+  }
+
+  /** Process id while running. */
+  pid(): number | undefined {
+    return this.running() ? this.#child?.pid : undefined;
+  }
+}

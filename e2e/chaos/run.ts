@@ -1,0 +1,166 @@
+/**
+ * `npm run chaos`: trials of faults on a real network (e2e/chaos/network.ts: a sequencer with
+ * two replicas under leader election and three partners, each with its own kube-apiserver and
+ * FerretDB). Each trial runs two feeds while earlier admissions are revoked and faults are
+ * injected at random moments (kill -9 and restart, partitions, clock skew, a full disk), heals,
+ * waits for convergence and checks that nothing was lost, duplicated or diverged. Progress and
+ * failures (with the seed and fault schedule to replay) go to stderr; the last stdout line is
+ * {"trials","faults":{kind:count},"lost","duplicated","diverged","maxConvergenceSeconds",...}.
+ * Exit code 1 when anything was lost, duplicated, diverged, halted or crashed.
+ */
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { parseArgs } from 'node:util';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { ensureBinaries } from '../../operator/src/dev/controlplane/build.ts';
+import { describeFault } from './faults.ts';
+import { startChaosNetwork, type ChaosNetwork } from './network.ts';
+import { runTrial, type ActiveSet, type TrialOptions, type TrialResult } from './trial.ts';
+
+const HELP = `usage: npm run chaos -- [--trials N] [--seed S] [--indicators M] [options]
+  --trials N            trials to run (default 100)
+  --seed S              run seed, an unsigned 32-bit integer (default: random, printed)
+  --from-trial T        number of the first trial (replays trial T of seed S with --trials 1)
+  --indicators M        indicators per trial (default 2000)
+  --revocations R       revocations of earlier admissions per trial (default 10)
+  --faults A-B          faults per trial (default 3-7)
+  --window SECONDS      faults start within this many seconds of a trial's start (default 60)
+  --converge-timeout S  seconds the network may take to converge after the last heal (default 600)
+  --restart-every K     start a fresh network every K trials, bounding the clusters' size (default 10)
+  --dir DIR             state directory (default: a new folder under the system temp dir)
+  --keep                keep the state directory (logs, databases) afterwards`;
+
+/** Flags after parsing. */
+export interface ChaosFlags {
+  readonly trials: number;
+  readonly seed: number;
+  readonly fromTrial: number;
+  readonly restartEvery: number;
+  readonly dir: string | undefined;
+  readonly keep: boolean;
+  readonly trial: Omit<TrialOptions, 'log' | 'seed'>;
+}
+
+function whole(flag: string, text: string | undefined, dflt: number, min = 0): number {
+  if (text === undefined) return dflt;
+  if (!/^\d+$/.test(text) || Number(text) < min) throw new Error(`--${flag} must be a whole number of at least ${min}, got ${JSON.stringify(text)}`);
+  return Number(text);
+}
+
+/** Parses the flags; throws with the flag's name and the fix. */
+export function parseChaosFlags(argv: readonly string[]): ChaosFlags | 'help' {
+  const { values: v } = parseArgs({
+    args: [...argv],
+    options: {
+      trials: { type: 'string' }, seed: { type: 'string' }, 'from-trial': { type: 'string' }, indicators: { type: 'string' }, revocations: { type: 'string' }, faults: { type: 'string' },
+      window: { type: 'string' }, 'converge-timeout': { type: 'string' }, 'restart-every': { type: 'string' }, dir: { type: 'string' }, keep: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (v.help === true) return 'help';
+  const range = /^(\d+)-(\d+)$/.exec(v.faults ?? '3-7');
+  if (range === null || Number(range[1]) > Number(range[2])) throw new Error(`--faults must be a range such as 3-7, got ${JSON.stringify(v.faults)}`);
+  return {
+    trials: whole('trials', v.trials, 100, 1), seed: whole('seed', v.seed, Math.floor(Math.random() * 0xffffffff)) >>> 0, fromTrial: whole('from-trial', v['from-trial'], 1, 1),
+    restartEvery: whole('restart-every', v['restart-every'], 10, 1), dir: v.dir, keep: v.keep === true,
+    trial: {
+      indicators: whole('indicators', v.indicators, 2000, 1), revocations: whole('revocations', v.revocations, 10), faults: [Number(range[1]), Number(range[2])],
+      windowMs: whole('window', v.window, 60, 1) * 1000, convergeTimeoutMs: whole('converge-timeout', v['converge-timeout'], 600, 10) * 1000,
+    },
+  };
+}
+
+/** The run's summary: the issue's fields first, then what else was counted. */
+export interface ChaosSummary {
+  trials: number;
+  faults: Record<string, number>;
+  lost: number;
+  duplicated: number;
+  diverged: number;
+  maxConvergenceSeconds: number;
+  halts: number;
+  crashes: number;
+  notConverged: number;
+  failedTrials: number[];
+  seed: number;
+  seconds: number;
+}
+
+/** Adds one trial to the summary. */
+export function addTrial(s: ChaosSummary, r: TrialResult): void {
+  s.trials++;
+  for (const [k, n] of Object.entries(r.faults)) s.faults[k] = (s.faults[k] ?? 0) + (n ?? 0);
+  s.lost += r.lost;
+  s.duplicated += r.duplicated;
+  s.diverged += r.diverged;
+  s.halts += r.halts.length;
+  s.crashes += r.crashes.length;
+  if (!r.converged) s.notConverged++;
+  s.maxConvergenceSeconds = Math.max(s.maxConvergenceSeconds, Math.round(r.convergenceSeconds * 10) / 10);
+  if (failed(r)) s.failedTrials.push(r.trial);
+}
+
+/** True when a trial broke a property. */
+export function failed(r: TrialResult): boolean {
+  return r.lost + r.duplicated + r.diverged + r.halts.length + r.crashes.length > 0 || !r.converged;
+}
+
+function report(r: TrialResult, seed: number, log: (m: string) => void): void {
+  const head = `trial ${r.trial}: ${failed(r) ? 'FAILED' : 'ok'} in ${r.seconds.toFixed(0)} s (converged ${r.converged ? `after ${r.convergenceSeconds.toFixed(1)} s` : 'NOT'}); lost ${r.lost}, duplicated ${r.duplicated}, diverged ${r.diverged}, halts ${r.halts.length}, crashes ${r.crashes.length}`;
+  log(head);
+  if (!failed(r) && r.problems.length === 0) return;
+  log(`  replay: npm run chaos -- --seed ${seed} --from-trial ${r.trial} --trials 1`);
+  log(`  fault schedule: ${r.schedule.map(describeFault).join('; ') || 'none'}`);
+  for (const p of [...r.halts.map((h) => `halt: ${h}`), ...r.crashes.map((c) => `crash: ${c}`), ...r.problems].slice(0, 30)) log(`  ${p}`);
+}
+
+async function main(): Promise<number> {
+  const flags = parseChaosFlags(process.argv.slice(2));
+  if (flags === 'help') {
+    process.stdout.write(`${HELP}\n`);
+    return 0;
+  }
+  const t0 = Date.now();
+  const log = (m: string): void => void process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${m}\n`);
+  const cacheDir = process.env['THREATMESH_CACHE'] ?? join(homedir(), '.cache', 'threatmesh');
+  const binaries = await ensureBinaries({ cacheDir, progress: new PassThrough() });
+  const root = flags.dir ?? await mkdtemp(join(tmpdir(), 'threatmesh-chaos-'));
+  log(`chaos: seed ${flags.seed}, trials ${flags.fromTrial}..${flags.fromTrial + flags.trials - 1}, ${flags.trial.indicators} indicators per trial, state in ${root}`);
+  const summary: ChaosSummary = { trials: 0, faults: {}, lost: 0, duplicated: 0, diverged: 0, maxConvergenceSeconds: 0, halts: 0, crashes: 0, notConverged: 0, failedTrials: [], seed: flags.seed, seconds: 0 };
+  let net: ChaosNetwork | undefined;
+  const stopping = (): void => { void net?.stop().then(() => process.exit(130)); };
+  process.once('SIGINT', stopping);
+  process.once('SIGTERM', stopping);
+  try {
+    let active: ActiveSet = new Map();
+    for (let t = flags.fromTrial; t < flags.fromTrial + flags.trials; t++) {
+      if (net === undefined || (t - flags.fromTrial) % flags.restartEvery === 0) {
+        await net?.stop();
+        active = new Map();
+        log(`starting a fresh network (trial ${t})`);
+        net = await startChaosNetwork({ dir: join(root, `net-${t}`), binaries, progress: (m) => log(`  ${m}`) });
+        if (!net.canSkew) log('  clock-skew faults disabled: libfaketime not found (bash scripts/install-faketime.sh)');
+        if (net.partners.some((p) => p.cluster.disk === undefined)) log('  disk-full faults disabled: cannot mount a tmpfs here (needs root or CAP_SYS_ADMIN)');
+      }
+      const r = await runTrial(net, t, { ...flags.trial, seed: flags.seed, log }, active);
+      addTrial(summary, r);
+      report(r, flags.seed, log);
+    }
+  } finally {
+    await net?.stop();
+    if (!flags.keep && flags.dir === undefined) await rm(root, { recursive: true, force: true }).catch(() => undefined);
+  }
+  summary.seconds = Math.round((Date.now() - t0) / 1000);
+  log(`chaos: ${summary.trials} trials in ${summary.seconds} s; ${summary.failedTrials.length} failed${summary.failedTrials.length > 0 ? ` (${summary.failedTrials.join(', ')}; seed ${flags.seed})` : ''}`);
+  process.stdout.write(JSON.stringify(summary) + '\n');
+  return summary.failedTrials.length === 0 ? 0 : 1;
+}
+
+if (import.meta.main) {
+  try {
+    process.exitCode = await main();
+  } catch (err) {
+    process.stderr.write(`chaos: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+    process.exitCode = 2;
+  }
+}

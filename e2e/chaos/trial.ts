@@ -1,0 +1,177 @@
+/**
+ * One chaos trial: two partners ingest a feed each (10% overlap) while earlier admissions are
+ * revoked and the trial's fault schedule runs; once every fault is healed the network must
+ * converge, and then nothing may be lost, duplicated or diverged (check.ts). Everything random
+ * comes from the trial's own generator, so `--seed S --from-trial T --trials 1` replays it.
+ */
+import { hash } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { API_VERSION, FEEDS } from '../../operator/src/api/schemas/index.ts';
+import type { Feed } from '../../operator/src/api/types.ts';
+import { indicatorDigest } from '../../operator/src/domain/canonical.ts';
+import type { Indicator } from '../../operator/src/domain/indicator.ts';
+import { NETWORK_NAMESPACE } from '../../operator/src/dev/sandbox/network.ts';
+import { Rng } from '../../fuzz/rng.ts';
+import { converged, partnerState, sequencerState, verdict, type Expectation, type Verdict } from './check.ts';
+import { describeFault, drawSchedule, FaultInjector, runSchedule, type Fault, type FaultKind } from './faults.ts';
+import type { ChaosNetwork } from './network.ts';
+import { revoke, type RevocationOutcome } from './revoke.ts';
+
+/** Knobs of a trial. */
+export interface TrialOptions {
+  readonly seed: number;
+  /** Indicators the trial's feeds carry. */
+  readonly indicators: number;
+  /** Revocations of earlier admissions per trial (at most what is active). */
+  readonly revocations: number;
+  /** Faults per trial: a range. */
+  readonly faults: readonly [number, number];
+  /** Faults start within this many ms of the trial's start. */
+  readonly windowMs: number;
+  /** How long the network may take to converge after the last heal. */
+  readonly convergeTimeoutMs: number;
+  readonly log: (m: string) => void;
+}
+
+/** Indicators admitted by earlier trials and still active: what revocations pick from. */
+export type ActiveSet = Map<string, Indicator>;
+
+/** What a trial found. */
+export interface TrialResult extends Verdict {
+  readonly trial: number;
+  readonly schedule: readonly Fault[];
+  readonly faults: Partial<Record<FaultKind, number>>;
+  readonly convergenceSeconds: number;
+  readonly converged: boolean;
+  readonly crashes: string[];
+  readonly revocations: readonly RevocationOutcome[];
+  readonly seconds: number;
+}
+
+/** The trial's indicators: sha256 values no warning list holds, unique per seed and trial. */
+function trialIndicators(seed: number, trial: number, n: number): Indicator[] {
+  return Array.from({ length: n }, (_, i) => ({ type: 'sha256' as const, value: hash('sha256', `threatmesh-chaos:${seed}:${trial}:${i}`, 'hex') }));
+}
+
+function feedObject(name: string, url: string): Feed {
+  return {
+    apiVersion: API_VERSION, kind: 'Feed', metadata: { name, namespace: NETWORK_NAMESPACE, labels: { 'app.kubernetes.io/part-of': 'threatmesh-chaos' } },
+    spec: { url, format: 'lines', schedule: { interval: '2m' }, defaults: { confidence: 80, tlp: 'clear', validFor: '30d' } },
+  };
+}
+
+async function withRetry<T>(what: string, fn: () => Promise<T>, ms = 120_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (Date.now() > deadline) throw new Error(`${what}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+}
+
+/** The trial's plan: feeds, revocation targets and fault schedule, all from its generator. */
+export function planTrial(net: Pick<ChaosNetwork, 'partners' | 'canSkew'>, trial: number, o: TrialOptions, active: ActiveSet) {
+  const rng = Rng.forCase(o.seed, 'chaos', trial);
+  const ids = net.partners.map((p) => p.id);
+  const inds = trialIndicators(o.seed, trial, o.indicators);
+  const cut = Math.floor(o.indicators * 0.55);
+  const overlap = Math.floor(o.indicators * 0.45);
+  const first = rng.pick(ids);
+  const feedPartners = [first, rng.pick(ids.filter((x) => x !== first))];
+  const pool = [...active.values()];
+  const targets: Indicator[] = [];
+  while (targets.length < Math.min(o.revocations, pool.length)) targets.push(pool.splice(rng.int(pool.length), 1)[0]!);
+  const revokers = targets.map(() => {
+    const a = rng.pick(ids);
+    return { proposer: a, second: rng.pick(ids.filter((x) => x !== a)), atMs: rng.int(o.windowMs) };
+  });
+  const schedule = drawSchedule(rng, { partners: ids, canSkew: net.canSkew, canFillDisk: net.partners.every((p) => p.cluster.disk !== undefined) }, rng.range(o.faults[0], o.faults[1]), o.windowMs);
+  return { inds, feeds: [{ partner: feedPartners[0]!, values: inds.slice(0, cut) }, { partner: feedPartners[1]!, values: inds.slice(overlap) }], targets, revokers, schedule };
+}
+
+/** Runs trial `trial` on `net`; updates `active` with what it admitted and revoked. */
+export async function runTrial(net: ChaosNetwork, trial: number, o: TrialOptions, active: ActiveSet): Promise<TrialResult> {
+  const t0 = Date.now();
+  const plan = planTrial(net, trial, o, active);
+  o.log(`trial ${trial}: ${plan.inds.length} indicators via ${plan.feeds.map((f) => f.partner).join(' and ')}, ${plan.targets.length} revocations, faults: ${plan.schedule.map(describeFault).join('; ') || 'none'}`);
+  const exitsBefore = net.exits.length;
+  const feedNames = plan.feeds.map((_, k) => `chaos-t${trial}-${'ab'[k]}`);
+  for (const [k, f] of plan.feeds.entries()) {
+    const path = join(net.dir, `${feedNames[k]}.txt`);
+    await writeFile(path, f.values.map((i) => i.value).join('\n') + '\n');
+    net.feedFiles.set(`${feedNames[k]}.txt`, path);
+    const party = net.partners.find((p) => p.id === f.partner)!;
+    await withRetry(`create Feed ${feedNames[k]}`, () => party.cluster.client.create(FEEDS, feedObject(feedNames[k]!, new URL(`${feedNames[k]}.txt`, net.feeds.baseUrl).href)));
+  }
+  const started = Date.now();
+  const errors: string[] = [];
+  const injector = new FaultInjector(net, o.log);
+  const schedule = runSchedule(plan.schedule, injector, started, (f, err) => errors.push(`${describeFault(f)}: ${err instanceof Error ? err.message : String(err)}`));
+  const revDeadline = started + o.windowMs + o.convergeTimeoutMs / 2;
+  const revocations = Promise.all(plan.targets.map(async (ind, i) => {
+    const r = plan.revokers[i]!;
+    await new Promise((res) => setTimeout(res, r.atMs));
+    const key = (id: string) => net.partners.find((p) => p.id === id)!.key;
+    return revoke(ind, { proposer: { key: key(r.proposer), client: await net.analyst(r.proposer) }, second: { key: key(r.second), client: await net.analyst(r.second) } }, `chaos trial ${trial}`, revDeadline);
+  }));
+  await schedule;
+  // Whatever a supervisor has not restarted yet (a crash loop's backoff) comes back now.
+  await Promise.all(net.parts().map((p) => p.start()));
+  for (const l of net.links.values()) l.set('up');
+  await Promise.all(net.partners.map(async (p) => {
+    await p.cluster.disk?.free();
+    if (net.canSkew) await net.skew(p.id, 0);
+  }));
+  const healedAt = Date.now();
+  o.log(`trial ${trial}: every fault healed after ${((healedAt - started) / 1000).toFixed(1)} s; waiting for convergence`);
+  const revoked = await revocations;
+  const exp: Expectation = { indicators: new Map(plan.inds.map((i) => [indicatorDigest(i), i])), revoked: new Set(revoked.filter((r) => r.acknowledged).map((r) => r.digest)) };
+  const digests = [...exp.indicators.keys(), ...plan.targets.map(indicatorDigest)];
+  const deadline = healedAt + o.convergeTimeoutMs;
+  const wait = await waitConverged(net, exp, digests, deadline, o.log);
+  // The databases agree; the clusters' objects follow (each partner's sink writes them after its database).
+  let v: Verdict;
+  for (;;) {
+    const seq = await sequencerState(net, digests);
+    v = await verdict(net, exp, seq, await Promise.all(net.partners.map((p) => partnerState(p, digests))));
+    if (!wait.done || v.lost + v.duplicated + v.diverged === 0 || Date.now() > deadline) break;
+    await new Promise((r) => setTimeout(r, 5000));
+  }
+  const convergenceSeconds = (Date.now() - healedAt) / 1000;
+  for (const r of revoked) if (!r.acknowledged) v.problems.push(`revocation of ${r.digest} not acknowledged: ${r.problem ?? ''}`);
+  v.problems.push(...errors.map((e) => `fault: ${e}`));
+  if (!wait.done) v.problems.push(`not converged ${o.convergeTimeoutMs / 1000} s after the last heal: ${wait.waiting.join('; ')}`);
+  await Promise.all(plan.feeds.map((f, k) => withRetry(`delete Feed ${feedNames[k]}`, () => net.partners.find((p) => p.id === f.partner)!.cluster.client.delete(FEEDS, feedNames[k]!, NETWORK_NAMESPACE))));
+  for (const i of plan.inds) active.set(indicatorDigest(i), i);
+  for (const d of exp.revoked) active.delete(d);
+  // Losing its Lease (its apiserver gone past the renew deadline) makes a process exit on purpose, as controller-runtime's managers do; the supervisor restarts it.
+  const crashes = net.exits.slice(exitsBefore).filter((e) => !/"why":"(lost leadership|lost the Lease[^"]*)"/.test(e.tail)).map((e) => `${e.part} ${e.status} at ${e.at}: ${e.tail.split('\n').filter((l) => /"level":"(error|fatal)"|Error|panic/.test(l)).slice(-3).join(' | ')}`);
+  const faults: Partial<Record<FaultKind, number>> = {};
+  for (const f of plan.schedule) faults[f.kind] = (faults[f.kind] ?? 0) + 1;
+  return { ...v, trial, schedule: plan.schedule, faults, convergenceSeconds, converged: wait.done, crashes, revocations: revoked, seconds: (Date.now() - t0) / 1000 };
+}
+
+async function waitConverged(net: ChaosNetwork, exp: Expectation, digests: readonly string[], deadline: number, log: (m: string) => void): Promise<{ done: boolean; seconds: number; waiting: string[] }> {
+  const from = Date.now();
+  let waiting: string[] = ['not checked yet'];
+  let lastLog = 0;
+  while (Date.now() < deadline) {
+    try {
+      const seq = await sequencerState(net, digests);
+      waiting = converged(exp, seq, await Promise.all(net.partners.map((p) => partnerState(p, digests))));
+    } catch (err) {
+      waiting = [`cannot read state: ${err instanceof Error ? err.message : String(err)}`];
+    }
+    if (waiting.length === 0) return { done: true, seconds: (Date.now() - from) / 1000, waiting };
+    if (Date.now() - lastLog > 15_000) {
+      lastLog = Date.now();
+      log(`  waiting: ${waiting.join('; ')}`);
+    }
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+  return { done: false, seconds: (Date.now() - from) / 1000, waiting };
+}

@@ -1,0 +1,50 @@
+/**
+ * One fuzz worker: runs cases [from, to) of one target and tells the main thread about progress
+ * and findings. The index of the case in progress is kept in shared memory so the main thread
+ * can name the case that hangs (and terminate this worker) even when the event loop is stuck.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { Rng } from './rng.ts';
+import { Finding } from './target.ts';
+import { targetNamed } from './targets/index.ts';
+
+/** What the main thread passes in. */
+export interface WorkerInput {
+  readonly target: string;
+  readonly seed: number;
+  readonly from: number;
+  readonly to: number;
+  /** [0]: index of the case running now; [1]: 1 when finished. */
+  readonly shared: SharedArrayBuffer;
+}
+
+/** A message to the main thread. */
+export type WorkerMessage =
+  | { readonly kind: 'progress'; readonly done: number }
+  | { readonly kind: 'finding'; readonly index: number; readonly property: string; readonly message: string; readonly input: string }
+  | { readonly kind: 'done'; readonly done: number };
+
+const input = workerData as WorkerInput;
+const state = new Int32Array(input.shared);
+const target = targetNamed(input.target);
+if (target === undefined) throw new Error(`no fuzz target ${input.target}`);
+const post = (m: WorkerMessage): void => parentPort?.postMessage(m);
+
+await target.setup?.();
+let last = performance.now();
+for (let i = input.from; i < input.to; i++) {
+  Atomics.store(state, 0, i);
+  try {
+    await target.run(Rng.forCase(input.seed, target.name, i));
+  } catch (err) {
+    const f = err instanceof Finding ? err : new Finding('crash', err instanceof Error ? `${err.name}: ${err.message}\n${err.stack ?? ''}` : String(err), '(input not captured: replay the case)');
+    post({ kind: 'finding', index: i, property: f.property, message: f.message, input: f.input });
+  }
+  if ((i & 255) === 0 && performance.now() - last > 2000) {
+    last = performance.now();
+    post({ kind: 'progress', done: i - input.from });
+  }
+}
+await target.teardown?.();
+Atomics.store(state, 1, 1);
+post({ kind: 'done', done: input.to - input.from });

@@ -1,0 +1,145 @@
+/**
+ * Why a loop of the partner exchange failed, said clearly: a full or unreachable database, the
+ * cluster's API server answering 5xx or not at all, an expired or untrusted certificate, a gRPC
+ * message over the size limit, or the sequencer out of reach. Each cause has a condition reason,
+ * a message that says what to do, and a metric label; the loops keep retrying with backoff (a
+ * full disk or a database that is down heals by itself once fixed, and nothing is lost: the
+ * cursor moves only past written entries). While replication fails, the sequencer PartnerNode
+ * shows Replicating=False with the cause, and each new cause raises one Warning Event.
+ */
+import * as grpc from '@grpc/grpc-js';
+import type { Counter, Gauge } from 'prom-client';
+import { ApiError } from '../../runtime/client.ts';
+import { ExchangeCallError } from '../protocol/client.ts';
+
+/** Every cause, as the `cause` label of the failure metrics. */
+export const FAILURE_CAUSES = ['database-full', 'database-unavailable', 'cluster-api', 'certificate-expired', 'certificate-invalid', 'message-too-large', 'sequencer-unavailable', 'other'] as const;
+
+/** One cause. */
+export type FailureCause = (typeof FAILURE_CAUSES)[number];
+
+/** A failure with its cause, condition reason and a message that says what to do. */
+export interface ClassifiedFailure {
+  readonly cause: FailureCause;
+  /** CamelCase, for the Replicating condition and the Event. */
+  readonly reason: string;
+  readonly message: string;
+}
+
+const REASONS: Readonly<Record<FailureCause, string>> = {
+  'database-full': 'DatabaseFull', 'database-unavailable': 'DatabaseUnavailable', 'cluster-api': 'ClusterApiError', 'certificate-expired': 'CertificateExpired',
+  'certificate-invalid': 'CertificateInvalid', 'message-too-large': 'MessageTooLarge', 'sequencer-unavailable': 'Unreachable', other: 'SyncFailed',
+};
+
+const ADVICE: Readonly<Record<FailureCause, string>> = {
+  'database-full': 'the partner database\'s disk is full: free or grow it; replication resumes from its cursor, nothing is lost',
+  'database-unavailable': 'the partner database does not answer: check that MongoDB runs and --mongodb-uri reaches it; retrying with backoff',
+  'cluster-api': 'the cluster\'s API server fails or does not answer: check kube-apiserver and etcd; retrying with backoff',
+  'certificate-expired': 'a TLS certificate has expired (this partner\'s --tls-cert or the sequencer\'s): renew it from the network CA and restart',
+  'certificate-invalid': 'the TLS handshake with the sequencer failed: check --tls-cert, --tls-key and --tls-ca against the network CA',
+  'message-too-large': 'a gRPC message is over the size limit of one side: the forwarder splits batches; check that both sides use the same limit',
+  'sequencer-unavailable': 'the sequencer does not answer: retrying with backoff',
+  other: 'retrying with backoff',
+};
+
+function text(err: unknown): string {
+  if (err instanceof Error) return `${err.message}${err.cause instanceof Error ? `: ${err.cause.message}` : ''}`;
+  return String(err);
+}
+
+function grpcCode(err: unknown): grpc.status | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const code = (err as { code?: unknown }).code;
+  const rpc = 'details' in err || (err as Error).name === 'ExchangeCallError';
+  return rpc && typeof code === 'number' ? (code) : undefined;
+}
+
+const GONE: ReadonlySet<grpc.status> = new Set([grpc.status.UNAVAILABLE, grpc.status.DEADLINE_EXCEEDED, grpc.status.CANCELLED]);
+
+function mongoCause(err: Error, t: string): FailureCause {
+  if (/disk is full|no space left on device|OutOfDiskSpace/i.test(t) || (err as { code?: unknown }).code === 14031) return 'database-full';
+  if (/ServerSelection|Network|NotConnected|TopologyClosed|PoolCleared/.test(err.name) || /ECONNREFUSED|ECONNRESET|timed out/i.test(t)) return 'database-unavailable';
+  return 'other';
+}
+
+function rpcCause(code: grpc.status, t: string): FailureCause {
+  if (code === grpc.status.RESOURCE_EXHAUSTED && /larger than max|message size/i.test(t)) return 'message-too-large';
+  if (/certificate|self.signed|unable to verify|handshake|alert/i.test(t)) return 'certificate-invalid';
+  return GONE.has(code) ? 'sequencer-unavailable' : 'other';
+}
+
+function causeOf(err: unknown): FailureCause {
+  const t = text(err);
+  if (err instanceof Error && err.name.startsWith('Mongo')) return mongoCause(err, t);
+  if (/certificate (has )?expired|CERT_HAS_EXPIRED/i.test(t)) return 'certificate-expired';
+  if (err instanceof ApiError) return err.status >= 500 || err.status === 429 || err.status === 0 ? 'cluster-api' : 'other';
+  const code = grpcCode(err);
+  if (code !== undefined) return rpcCause(code, t);
+  // The Kubernetes client's transport errors are plain Node errors.
+  return /ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|socket hang up|request timed out/i.test(t) ? 'cluster-api' : 'other';
+}
+
+/** True for a call refused for a message over a gRPC size limit (either side's), not a refusal the sequencer gave with a reason: send less per call. */
+export function overMessageLimit(err: unknown): boolean {
+  return err instanceof ExchangeCallError && err.code === grpc.status.RESOURCE_EXHAUSTED && err.reason === undefined;
+}
+
+/** Classifies an error of the exchange's loops. */
+export function classifyFailure(err: unknown): ClassifiedFailure {
+  const cause = causeOf(err);
+  const detail = text(err).split('\n')[0]!.slice(0, 300);
+  return { cause, reason: REASONS[cause], message: `${ADVICE[cause]} (${detail})` };
+}
+
+/** Where the reporter counts. */
+export interface FailureMetrics {
+  /** threatmesh_exchange_failures_total{loop, cause}. */
+  readonly failures: Counter<'loop' | 'cause'>;
+  /** threatmesh_exchange_replication_failing{cause}: 1 while replication fails for that cause. */
+  readonly failing: Gauge<'cause'>;
+}
+
+/** Keeps the replication's current failure and counts every loop's failures by cause. */
+export class FailureReporter {
+  readonly #metrics: FailureMetrics;
+  #replication: ClassifiedFailure | undefined;
+  #evented: string | undefined;
+
+  constructor(metrics: FailureMetrics) {
+    this.#metrics = metrics;
+  }
+
+  /** Records a failure of `loop` (`replication`, `proposal forwarding`…); returns its classification. */
+  failed(loop: string, err: unknown): ClassifiedFailure {
+    const f = classifyFailure(err);
+    this.#metrics.failures.inc({ loop, cause: f.cause });
+    if (loop === 'replication') {
+      if (this.#replication?.cause !== f.cause) {
+        if (this.#replication !== undefined) this.#metrics.failing.set({ cause: this.#replication.cause }, 0);
+        this.#metrics.failing.set({ cause: f.cause }, 1);
+      }
+      this.#replication = f;
+    }
+    return f;
+  }
+
+  /** Replication synced again. */
+  recovered(): void {
+    if (this.#replication !== undefined) this.#metrics.failing.set({ cause: this.#replication.cause }, 0);
+    this.#replication = undefined;
+    this.#evented = undefined;
+  }
+
+  /** The replication's failure while it lasts. */
+  current(): ClassifiedFailure | undefined {
+    return this.#replication;
+  }
+
+  /** The current failure when its cause has not been reported as an Event yet (marks it reported). */
+  eventDue(): ClassifiedFailure | undefined {
+    const f = this.#replication;
+    if (f === undefined || this.#evented === f.cause) return undefined;
+    this.#evented = f.cause;
+    return f;
+  }
+}
