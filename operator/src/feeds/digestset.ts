@@ -9,14 +9,16 @@
 const INITIAL_SLOTS = 1 << 12;
 const WORDS = 3;
 
-/** Eight hex digits at `at` as an unsigned 32-bit number (callers pass digests: hex digits only). */
+/** Value of each hex digit by character code (other characters read as 0; callers pass digests). */
+const HEX = new Uint8Array(128);
+for (let c = 0; c < 128; c++) HEX[c] = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : 0;
+
+/** Eight hex digits at `at` as an unsigned 32-bit number (unrolled: this runs for every feed entry). */
 function hex32(s: string, at: number): number {
-  let v = 0;
-  for (let i = at; i < at + 8; i++) {
-    const ch = s.charCodeAt(i);
-    v = (v << 4) | (ch <= 57 ? ch - 48 : (ch | 0x20) - 87);
-  }
-  return v >>> 0;
+  const t = HEX;
+  return (((t[s.charCodeAt(at) & 127] ?? 0) << 28) | ((t[s.charCodeAt(at + 1) & 127] ?? 0) << 24) | ((t[s.charCodeAt(at + 2) & 127] ?? 0) << 20)
+    | ((t[s.charCodeAt(at + 3) & 127] ?? 0) << 16) | ((t[s.charCodeAt(at + 4) & 127] ?? 0) << 12) | ((t[s.charCodeAt(at + 5) & 127] ?? 0) << 8)
+    | ((t[s.charCodeAt(at + 6) & 127] ?? 0) << 4) | (t[s.charCodeAt(at + 7) & 127] ?? 0)) >>> 0;
 }
 
 /** A growable set of hex SHA-256 digests. */

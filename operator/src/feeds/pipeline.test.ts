@@ -94,4 +94,16 @@ describe('DigestSet', () => {
     assert.equal(s.add('0'.repeat(64)), true);
     assert.equal(s.add('0'.repeat(64)), false);
   });
+
+  test('upper- and lower-case hex digits are the same digest; only the first 96 bits count', () => {
+    const s = new DigestSet();
+    const cases: Array<[string, boolean]> = [
+      ['abcdef0123456789abcdef01' + 'f'.repeat(40), true],
+      ['ABCDEF0123456789ABCDEF01' + '0'.repeat(40), false],
+      ['abcdef0123456789abcdef02' + 'f'.repeat(40), true],
+      ['ffffffffffffffffffffffff' + 'f'.repeat(40), true],
+      ['FFFFFFFFFFFFFFFFFFFFFFFF' + 'e'.repeat(40), false],
+    ];
+    for (const [digest, isNew] of cases) assert.equal(s.add(digest), isNew, digest);
+  });
 });
