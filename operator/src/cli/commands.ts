@@ -19,6 +19,7 @@ import { registerEnforce } from './enforce.ts';
 import { registerScan } from './scan.ts';
 import { registerReport } from './report.ts';
 import { registerServe } from './serve.ts';
+import { registerReplicaApi } from './replicaapi.ts';
 
 /** What every command file exports: adds its command (and subcommands) to `program`. */
 export type Register = (program: Command, env: CliEnv, log: Logger) => void;
@@ -39,7 +40,7 @@ const DEV_COMMANDS: readonly DevCommand[] = [
 
 /** Adds every subcommand to `program`. */
 export function registerCommands(program: Command, env: CliEnv, log: Logger): void {
-  const product: readonly Register[] = [registerNormalize, registerOperator, registerKeys, registerIngest, registerVote, registerSequencer, registerReplica, registerRevoke, registerGitops, registerEnforce, registerScan, registerReport, registerServe];
+  const product: readonly Register[] = [registerNormalize, registerOperator, registerKeys, registerIngest, registerVote, registerSequencer, registerReplica, registerRevoke, registerGitops, registerEnforce, registerScan, registerReport, registerServe, registerReplicaApi];
   for (const register of product) register(program, env, log);
   for (const dev of DEV_COMMANDS) registerDev(program, env, log, dev);
 }

@@ -11,6 +11,7 @@ import type { Logger } from '../../log.ts';
 import { launch, waitUntil, type ManagedProcess } from './process.ts';
 import { renderKubeconfig, type AdminCredentials } from './kubeconfig.ts';
 import { apiserverReady, freePort, mongoReady } from './probe.ts';
+import { LocalCa } from '../sandbox/pki.ts';
 
 const run = promisify(execFile);
 
@@ -99,12 +100,30 @@ async function startApiServer(opts: InstanceOptions, procs: ManagedProcess[]): P
   await writeFile(kubeconfigPath, renderKubeconfig(opts.name, creds), { mode: 0o600 });
   const proc = await launch({
     name: `${opts.name} kube-apiserver`, command: bin, logPath: join(opts.dir, 'apiserver.log'),
-    args: ['apiserver', '--dir', opts.dir, '--secure-port', String(port), '--exit-on-stdin-eof'],
+    args: ['apiserver', '--dir', opts.dir, '--secure-port', String(port), '--exit-on-stdin-eof', '--', ...await frontProxyFlags(join(opts.dir, 'pki', 'front-proxy'))],
   });
   procs.push(proc);
   opts.log.debug('kube-apiserver started', { instance: opts.name, pid: proc.pid, server: creds.server });
   await waitUntil('/readyz answered 200', proc, () => apiserverReady(creds), { timeoutMs: opts.readyTimeoutMs ?? 90_000 });
   return { ...creds, kubeconfigPath };
+}
+
+/** The name the front proxy's client certificate carries (requestheader-allowed-names). */
+export const FRONT_PROXY_CLIENT = 'front-proxy-client';
+
+/**
+ * kube-apiserver flags that let it call aggregated API servers (replica.threatmesh.io): a
+ * front-proxy CA (published in kube-system/extension-apiserver-authentication) and the client
+ * certificate the aggregator presents, made once under `dir` with openssl and kept.
+ */
+async function frontProxyFlags(dir: string): Promise<string[]> {
+  const ca = await LocalCa.open(dir, 'threatmesh-front-proxy-ca', 3650);
+  const client = await ca.issue(FRONT_PROXY_CLIENT, 'client');
+  return [
+    `--requestheader-client-ca-file=${ca.caPath}`, `--requestheader-allowed-names=${FRONT_PROXY_CLIENT}`,
+    '--requestheader-username-headers=X-Remote-User', '--requestheader-group-headers=X-Remote-Group', '--requestheader-extra-headers-prefix=X-Remote-Extra-',
+    `--proxy-client-cert-file=${client.certPath}`, `--proxy-client-key-file=${client.keyPath}`,
+  ];
 }
 
 /** How to start a database alone. */
