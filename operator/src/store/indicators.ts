@@ -124,6 +124,16 @@ export class MongoIndicatorSink implements EntrySink, EntryHistory {
     return out;
   }
 
+  /**
+   * The records at log position `floor` or later (admitted or revoked there), plus those of
+   * `digests`, without MongoDB ids: what the cluster's working set should show. One query.
+   */
+  async recent(floor: number, digests: readonly string[] = []): Promise<IndicatorRecord[]> {
+    const or: Array<Record<string, unknown>> = [{ logIndex: { $gte: floor } }, { revokedAtIndex: { $gte: floor } }];
+    if (digests.length > 0) or.push({ _id: { $in: [...digests] } });
+    return this.#col.find({ $or: or } as never, { projection: { _id: 0 } }).toArray();
+  }
+
   /** Every stored indicator, ordered by digest, without MongoDB ids. */
   async all(): Promise<IndicatorRecord[]> {
     return this.#col.find({}, { projection: { _id: 0 } }).sort({ digest: 1 }).toArray();
