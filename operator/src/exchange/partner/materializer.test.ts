@@ -2,10 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ThreatIndicator } from '../../api/types.ts';
 import type { VerifiedEntry } from '../../domain/stores.ts';
+import { Writable } from 'node:stream';
 import { createLogger } from '../../log.ts';
 import { Materializer, PINNED_LABEL, evictable, materializeFloor } from './materializer.ts';
 
-const quiet = createLogger({ write: () => true } as unknown as NodeJS.WritableStream, 'error');
+const quiet = createLogger(new Writable({ write: (_c, _e, cb) => cb() }), 'error');
 
 function obj(name: string, status: ThreatIndicator['status'], labels?: Record<string, string>, annotations?: Record<string, string>): ThreatIndicator {
   return { apiVersion: 'threatmesh.io/v1alpha1', kind: 'ThreatIndicator', metadata: { name, namespace: 'tm', ...(labels ? { labels } : {}), ...(annotations ? { annotations } : {}) }, spec: { type: 'ipv4', value: '192.0.2.1' }, ...(status ? { status } : {}) };
