@@ -34,7 +34,7 @@ import { PartnerReplica } from '../operator/src/exchange/partner/replica.ts';
 import { startExchangeServer } from '../operator/src/exchange/sequencer/server.ts';
 import { replicaApiObjects } from '../operator/src/api/replicaapiservice.ts';
 import { LocalCa, readTlsMaterial } from '../operator/src/dev/sandbox/pki.ts';
-import { startInstance, type Binaries } from '../operator/src/dev/controlplane/instance.ts';
+import { startInstance, type Binaries, type FerretBackend } from '../operator/src/dev/controlplane/instance.ts';
 import { systemClock } from '../operator/src/runtime/clock.ts';
 import { KubeHttpClient } from '../operator/src/runtime/kube.ts';
 import { loadKubeconfig } from '../operator/src/runtime/kubeconfig.ts';
@@ -112,9 +112,22 @@ function getThroughApiServer(server: string, creds: { caPem: string; certPem: st
   });
 }
 
-/** Runs the partner stage with `n` entries in `dir`; `verifications()` reads the process's verification count. */
-export async function partnerStage(n: number, sample: number, dir: string, binaries: Binaries, verifications: () => Promise<number>): Promise<PartnerStageResult> {
-  const inst = await startInstance({ name: 'scale', dir, binaries, controllers: false, log: quiet, readyTimeoutMs: 180_000 });
+/** How the partner stage runs. */
+export interface PartnerStageOptions {
+  readonly n: number;
+  /** Full objects written for the reference figure. */
+  readonly sample: number;
+  readonly dir: string;
+  readonly binaries: Binaries;
+  /** The process's signature verifications so far. */
+  readonly verifications: () => Promise<number>;
+  readonly backend: FerretBackend;
+}
+
+/** Runs the partner stage. */
+export async function partnerStage(o: PartnerStageOptions): Promise<PartnerStageResult> {
+  const { n, sample, dir, binaries, verifications, backend } = o;
+  const inst = await startInstance({ name: 'scale', dir, binaries, controllers: false, log: quiet, readyTimeoutMs: 180_000, backend });
   const closers: Array<() => Promise<unknown> | void> = [() => inst.stop()];
   try {
     const admin = new KubeHttpClient(await loadKubeconfig(inst.kubeconfigPath), { requestTimeoutMs: 60_000 });

@@ -2,7 +2,7 @@
  * `npm run bench -- scale`: the million-indicator path (issue 14,
  * docs/adr/2026-12-06-million-indicators.md). N = BENCH_SCALE_INDICATORS (default 1,000,000).
  *
- * 1. Ingest: N-line feeds (Feodo csv, a mixed plain list) through the product pipeline and
+ * 1. Ingest: BENCH_SCALE_INGEST-line feeds (default 1,000,000; Feodo csv, a mixed plain list) through the product pipeline and
  *    through a bare Node loop doing the same work (bench/scale-ingest.ts), each in its own
  *    process with the ingest Job's V8 flags, in the same run: CPU-seconds, wall, peak RSS.
  * 2. Exchange: `bench/exchange.bench.ts` as a child (sequencer + 3 partners + clients on this
@@ -30,8 +30,12 @@ import { ensureBinaries } from '../operator/src/dev/controlplane/build.ts';
 import { partnerStage, type PartnerStageResult } from './scale-partner.ts';
 
 const N = Number(process.env['BENCH_SCALE_INDICATORS'] ?? 1_000_000);
+/** Lines per ingested feed: the issue's 1M-line lists whatever N. */
+const INGEST_LINES = Number(process.env['BENCH_SCALE_INGEST'] ?? 1_000_000);
 const EXCHANGE_N = Number(process.env['BENCH_SCALE_EXCHANGE'] ?? Math.min(N, 10_000));
 const SAMPLE = Number(process.env['BENCH_SCALE_OBJECT_SAMPLE'] ?? 1000);
+/** FerretDB backend of the partner stage (THREATMESH_FERRETDB_BACKEND): PostgreSQL, the faster one, unless told otherwise. */
+const BACKEND = process.env['THREATMESH_FERRETDB_BACKEND'] === 'sqlite' ? 'sqlite' : 'postgresql';
 const SKIP = new Set((process.env['BENCH_SCALE_SKIP'] ?? '').split(',').filter((s) => s !== ''));
 const here = fileURLToPath(new URL('.', import.meta.url));
 
@@ -49,7 +53,7 @@ async function writeFeed(path: string, f: (typeof FEEDS)[keyof typeof FEEDS]): P
   const ws = createWriteStream(path);
   ws.write(f.header);
   let buf = '';
-  for (let i = 0; i < N; i++) {
+  for (let i = 0; i < INGEST_LINES; i++) {
     buf += f.line(i);
     if (buf.length > 1 << 16) {
       if (!ws.write(buf)) await new Promise<void>((r) => ws.once('drain', () => r()));
@@ -74,7 +78,7 @@ async function ingestStage(dir: string): Promise<{ results: BenchResult[]; perCp
   let vsBare = Infinity;
   for (const [format, feed] of Object.entries(FEEDS)) {
     const path = join(dir, `${format}.txt`);
-    progress(`ingest: generating ${N} ${format} lines`);
+    progress(`ingest: generating ${INGEST_LINES} ${format} lines`);
     await writeFeed(path, feed);
     const runs: Record<string, IngestRun> = {};
     for (const mode of ['bare', 'pipeline', 'bare', 'pipeline']) {
@@ -142,7 +146,7 @@ function partnerResults(p: PartnerStageResult): BenchResult[] {
 async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'threatmesh-bench-scale-'));
   const results: BenchResult[] = [{ metric: 'machine load average (1 min) at the start', value: round(loadavg()[0] ?? 0, 3), unit: 'runnable tasks' }];
-  const summary: Record<string, number | null> = { indicators: N };
+  const summary: Record<string, number | string | null> = { indicators: N };
   try {
     if (!SKIP.has('ingest')) {
       const ing = await ingestStage(dir);
@@ -166,13 +170,13 @@ async function main(): Promise<void> {
         await new Promise((r) => setTimeout(r, 300));
         return countVerifications(countDir);
       };
-      const p = await partnerStage(N, SAMPLE, join(dir, 'partner'), binaries, counted);
+      const p = await partnerStage({ n: N, sample: SAMPLE, dir: join(dir, 'partner'), binaries, verifications: counted, backend: BACKEND });
       results.push(...partnerResults(p));
       const clusterApply = p.entries / p.clusterReadableSeconds;
       Object.assign(summary, {
         clusterEndToEndPerSecond: round(Number.isNaN(endToEnd) ? clusterApply : Math.min(endToEnd, clusterApply)), clusterApplyPerSecond: round(clusterApply),
         kubeBytesPerIndicator: round(p.etcdFileGrowthBytes / p.entries, 4), kubeInUseBytesPerIndicator: p.etcdInUseGrowthBytes === undefined ? null : round(p.etcdInUseGrowthBytes / p.entries, 4),
-        catchUpSeconds: round(p.catchUpSeconds, 4), fullObjectBytes: round(p.fullObjectBytes),
+        catchUpSeconds: round(p.catchUpSeconds, 4), fullObjectBytes: round(p.fullObjectBytes), ferretdbBackend: BACKEND,
       });
     }
     results.push({ metric: 'machine load average (1 min) at the end', value: round(loadavg()[0] ?? 0, 3), unit: 'runnable tasks' }, { metric: 'indicators', value: N, unit: 'count' });
