@@ -12,7 +12,7 @@ import { createReadStream } from 'node:fs';
 import { indicatorDigest } from '../operator/src/domain/canonical.ts';
 import { detectType, normalize } from '../operator/src/domain/indicator.ts';
 import { stixPattern } from '../operator/src/domain/stix.ts';
-import { DigestSet } from '../operator/src/feeds/digestset.ts';
+import { DigestSet } from '../operator/src/domain/digestset.ts';
 import { runIngestion } from '../operator/src/feeds/ingest.ts';
 import type { IngestedIndicator } from '../operator/src/feeds/pipeline.ts';
 import { PRESETS } from '../operator/src/feeds/presets.ts';

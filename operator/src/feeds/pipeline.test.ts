@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { indicatorDigest } from '../domain/canonical.ts';
-import { DigestSet } from './digestset.ts';
+import { DigestSet } from '../domain/digestset.ts';
 import { runIngestion, type IngestSink } from './ingest.ts';
 import { runPipeline, total, type IngestedIndicator, type RunReport } from './pipeline.ts';
 import { fixture } from './testing.ts';

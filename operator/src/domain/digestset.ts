@@ -44,9 +44,19 @@ export class DigestSet {
    * not in the set yet.
    */
   add(hex: string): boolean {
+    return this.addWords(hex32(hex, 0), hex32(hex, 8), hex32(hex, 16));
+  }
+
+  /** True when the digest (its first 24 hex digits) is in the set. */
+  has(hex: string): boolean {
     const a = hex32(hex, 0);
     const b = hex32(hex, 8);
     const c = hex32(hex, 16);
+    return this.find(a, b, (a | b | c) === 0 ? 1 : c);
+  }
+
+  /** Adds a digest given as its first 96 bits (three big-endian 32-bit words, as {@link prefixBytes} writes them). */
+  addWords(a: number, b: number, c: number): boolean {
     // An all-zero key marks an empty slot; map the (astronomically unlikely) zero prefix onto a fixed non-zero key.
     const c2 = (a | b | c) === 0 ? 1 : c;
     if (this.insert(a, b, c2)) {
@@ -76,6 +86,18 @@ export class DigestSet {
     }
   }
 
+  private find(a: number, b: number, c: number): boolean {
+    const s = this.slots;
+    for (let i = (a ^ Math.imul(c, 0x9e3779b1)) & this.mask; ; i = (i + 1) & this.mask) {
+      const o = i * WORDS;
+      const sa = s[o] ?? 0;
+      const sb = s[o + 1] ?? 0;
+      const sc = s[o + 2] ?? 0;
+      if ((sa | sb | sc) === 0) return false;
+      if (sa === a && sb === b && sc === c) return true;
+    }
+  }
+
   private grow(): void {
     const old = this.slots;
     const n = (this.mask + 1) * 2;
@@ -88,4 +110,21 @@ export class DigestSet {
       if ((a | b | c) !== 0) this.insert(a, b, c);
     }
   }
+}
+
+/** The first 96 bits of each hex digest, 12 bytes per digest (the persisted form of a set's members). */
+export function prefixBytes(digests: readonly string[]): Buffer {
+  const out = Buffer.alloc(digests.length * 12);
+  digests.forEach((d, i) => {
+    out.writeUInt32BE(hex32(d, 0), i * 12);
+    out.writeUInt32BE(hex32(d, 8), i * 12 + 4);
+    out.writeUInt32BE(hex32(d, 16), i * 12 + 8);
+  });
+  return out;
+}
+
+/** Adds every 12-byte prefix of `bytes` (from {@link prefixBytes}) to `set`. */
+export function addPrefixBytes(set: DigestSet, bytes: Uint8Array): void {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let o = 0; o + 12 <= bytes.byteLength; o += 12) set.addWords(view.getUint32(o), view.getUint32(o + 4), view.getUint32(o + 8));
 }
