@@ -182,15 +182,19 @@ export async function partnerStage(o: PartnerStageOptions): Promise<PartnerStage
     const t1 = performance.now();
     let done = 0;
     const ticker = setInterval(() => { void replica.cursor().then((c) => { done = c.nextIndex; progress(`catch-up: ${done} of ${n} applied (${Math.round(done / ((performance.now() - t1) / 1000))}/s)`); }); }, 10_000);
-    let result;
+    let applied = 0;
     try {
-      result = await replica.sync(0);
+      // One stream carries at most 10,000 entries (attack 6); the partner goes on from its cursor.
+      while (applied < n) {
+        const r = await replica.sync(0);
+        if (r.applied === 0) throw new Error(`catch-up stalled at ${applied} of ${n}`);
+        applied += r.applied;
+      }
     } finally {
       clearInterval(ticker);
     }
     const catchUpSeconds = (performance.now() - t1) / 1000;
     const verificationsPerEntry = ((await verifications()) - v0) / n;
-    if (result.applied !== n) throw new Error(`catch-up applied ${result.applied} of ${n}`);
     const last = `/apis/replica.threatmesh.io/v1alpha1/namespaces/${NS}/threatindicators/${indicatorObjectName(indicator(n - 1))}`;
     const creds = { caPem: inst.caPem, certPem: inst.certPem, keyPem: inst.keyPem };
     for (let code = 0; code !== 200;) {

@@ -57,6 +57,8 @@ function record(i: number): IndicatorRecord {
     votes: [{ partnerId: 'partner-a', decision: 'approve', signedAt: '2026-12-06T10:00:01.000Z', signature: 'A'.repeat(86) }, { partnerId: 'partner-b', decision: 'approve', signedAt: '2026-12-06T10:00:02.000Z', signature: 'B'.repeat(86) }],
     window: { opensAt: '2026-12-06T10:00:00.000Z', closesAt: '2026-12-09T10:00:00.000Z' }, proposalSignature: 'C'.repeat(86),
     meta: { tlp: 'green', confidence: 70 }, addedAt: new Date('2026-12-06T10:00:05.000Z'),
+    // Records stored before they carried their object name are found by digest range instead.
+    ...(i % 2 === 0 ? { name: indicatorObjectName({ type: 'domain', value }) } : {}),
     ...(revoked ? { revokedAtIndex: COUNT + 1, revocation: { logIndex: COUNT + 1, proposerId: 'partner-b', proposalSignature: 'D'.repeat(86), window: { opensAt: '2026-12-06T11:00:00.000Z', closesAt: '2026-12-09T11:00:00.000Z' }, votes: [] } } : {}),
   };
 }

@@ -68,18 +68,31 @@ export class IndicatorPages {
   readonly #col: Collection<IndicatorRecord>;
   readonly #o: IndicatorPagesOptions;
   readonly #open = new Map<string, OpenList>();
+  #unnamed: Promise<boolean> | undefined;
 
   constructor(db: Db, opts: IndicatorPagesOptions) {
     this.#col = db.collection<IndicatorRecord>(INDICATORS);
     this.#o = opts;
   }
 
-  /** The record named `name` (an object name), or undefined. */
+  /**
+   * The record named `name` (an object name), or undefined: one equality query on the record's
+   * `name` (FerretDB pushes equality down; MongoDB uses the index), and, only while the database
+   * still holds records stored without a name, a range query on the digest.
+   */
   async byName(name: string): Promise<IndicatorRecord | undefined> {
     const r = digestRange(name);
     if (r === undefined || name.length !== r.type.length + 1 + NAME_DIGEST_CHARS) return undefined;
+    const hit = await this.#col.findOne({ name });
+    if (hit !== null || !(await this.#hasUnnamed())) return hit ?? undefined;
     const found = await this.#col.find({ _id: { $gte: r.from, $lt: r.to } }).limit(2).toArray();
     return found.find((rec) => rec.type === r.type);
+  }
+
+  // Whether records stored before they carried a name exist (asked once; new records always have one).
+  async #hasUnnamed(): Promise<boolean> {
+    this.#unnamed ??= this.#col.findOne({ name: { $exists: false } }, { projection: { _id: 1 } }).then((d) => d !== null);
+    return this.#unnamed;
   }
 
   /**

@@ -78,6 +78,8 @@ export interface IndicatorRecord {
   addedAt?: Date;
   /** When this replica stored the REVOKE (absent in records revoked before it was kept). */
   revokedAt?: Date;
+  /** The ThreatIndicator object name (`<type>-<first 40 hex of the digest>`), so the cluster API finds a record by name with one equality query (absent in records stored before it was kept). */
+  name?: string;
 }
 
 /** The MongoDB sink of a partner's replica. */
@@ -95,6 +97,7 @@ export class MongoIndicatorSink implements EntrySink, EntryHistory {
   static async open(db: Db): Promise<MongoIndicatorSink> {
     const sink = new MongoIndicatorSink(db);
     await sink.#col.createIndex({ digest: 1 }, { unique: true, name: 'digest_unique' });
+    await sink.#col.createIndex({ name: 1 }, { name: 'object_name' });
     await sink.#loadStored();
     return sink;
   }
@@ -211,6 +214,6 @@ function record(entry: VerifiedEntry): IndicatorRecord {
     logIndex: entry.index, proposerId: entry.proposerId, votes: entry.votes.map(voteRecord),
     window: { opensAt: entry.window.opensAt, closesAt: entry.window.closesAt }, proposalSignature: entry.proposalSignature,
     ...(entry.meta !== undefined ? { meta: { ...entry.meta } } : {}),
-    stixId: `indicator--${uuidV5(STIX_ID_NAMESPACE, entry.digest)}`, addedAt: new Date(),
+    stixId: `indicator--${uuidV5(STIX_ID_NAMESPACE, entry.digest)}`, addedAt: new Date(), name: `${entry.indicator.type}-${entry.digest.slice(0, 40)}`,
   };
 }

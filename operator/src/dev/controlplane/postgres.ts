@@ -14,6 +14,11 @@ import { freePort } from './probe.ts';
 
 const run = promisify(execFile);
 
+// PostgreSQL has no --exit-on-stdin-eof: this shell runs it and stops it (fast shutdown) when
+// its stdin closes (the parent died) or when it is told to stop; `read` is a builtin, so the
+// trap runs at once.
+const STDIN_GUARD = '"$@" & pid=$!; trap \'kill -INT $pid; wait $pid; exit 0\' TERM INT; while IFS= read -r _; do :; done; kill -INT $pid; wait $pid';
+
 /** A running PostgreSQL server with the database FerretDB uses. */
 export interface Postgres {
   /** postgres://postgres@127.0.0.1:PORT/ferretdb */
@@ -64,8 +69,8 @@ export async function startPostgres(opts: { readonly name: string; readonly dir:
   if (fresh) await run(join(bin, 'initdb'), ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync'], { ...(user ?? {}) });
   const port = await freePort();
   const proc = await launch({
-    name: `${opts.name} postgres`, command: join(bin, 'postgres'), logPath: join(opts.dir, 'postgres.log'), ...(user ? { user } : {}),
-    args: ['-D', data, '-p', String(port), '-k', opts.dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=200'],
+    name: `${opts.name} postgres`, command: '/bin/sh', logPath: join(opts.dir, 'postgres.log'), ...(user ? { user } : {}),
+    args: ['-c', STDIN_GUARD, 'postgres', join(bin, 'postgres'), '-D', data, '-p', String(port), '-k', opts.dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=200'],
   });
   try {
     // The last line of postmaster.pid says "ready" once the server accepts connections.
