@@ -13,9 +13,12 @@
  * 3. Partner: a new partner catches up on an N-entry log and serves it through the cluster API
  *    (bench/scale-partner.ts): catch-up seconds, etcd growth per indicator, cluster readability.
  *
+ * 4. Database: FerretDB's SQLite and PostgreSQL backends with BENCH_SCALE_DB records each
+ *    (default min(N, 100,000)): bulk insert, lookup by name, range, stream (bench/scale-db.ts).
+ *
  * The cluster end-to-end rate is min(exchange end to end, partner apply rate with the cluster
  * API in the loop): an indicator passes both, and the cluster API adds no write (the aggregated
- * API reads the database). Stages can be skipped with BENCH_SCALE_SKIP=ingest,exchange,partner.
+ * API reads the database). Stages can be skipped with BENCH_SCALE_SKIP=ingest,exchange,partner,database.
  * The results go to bench/results/scale.json; the last stdout line of `npm run bench -- scale`
  * is the summary object.
  */
@@ -28,11 +31,14 @@ import { fileURLToPath } from 'node:url';
 import { emit, emitSummary, progress, round, type BenchResult } from './lib.ts';
 import { ensureBinaries } from '../operator/src/dev/controlplane/build.ts';
 import { partnerStage, type PartnerStageResult } from './scale-partner.ts';
+import { databaseStage } from './scale-db.ts';
 
 const N = Number(process.env['BENCH_SCALE_INDICATORS'] ?? 1_000_000);
 /** Lines per ingested feed: the issue's 1M-line lists whatever N. */
 const INGEST_LINES = Number(process.env['BENCH_SCALE_INGEST'] ?? 1_000_000);
 const EXCHANGE_N = Number(process.env['BENCH_SCALE_EXCHANGE'] ?? Math.min(N, 10_000));
+/** Records per FerretDB backend in the database stage. */
+const DB_N = Number(process.env['BENCH_SCALE_DB'] ?? Math.min(N, 100_000));
 const SAMPLE = Number(process.env['BENCH_SCALE_OBJECT_SAMPLE'] ?? 1000);
 /** FerretDB backend of the partner stage (THREATMESH_FERRETDB_BACKEND): PostgreSQL, the faster one, unless told otherwise. */
 const BACKEND = process.env['THREATMESH_FERRETDB_BACKEND'] === 'sqlite' ? 'sqlite' : 'postgresql';
@@ -178,6 +184,10 @@ async function main(): Promise<void> {
         kubeBytesPerIndicator: round(p.etcdFileGrowthBytes / p.entries, 4), kubeInUseBytesPerIndicator: p.etcdInUseGrowthBytes === undefined ? null : round(p.etcdInUseGrowthBytes / p.entries, 4),
         catchUpSeconds: round(p.catchUpSeconds, 4), fullObjectBytes: round(p.fullObjectBytes), ferretdbBackend: BACKEND,
       });
+    }
+    if (!SKIP.has('database')) {
+      const binaries = await ensureBinaries({ cacheDir: process.env['THREATMESH_CACHE'] ?? join(homedir(), '.cache', 'threatmesh'), progress: process.stderr });
+      results.push(...await databaseStage(DB_N, dir, binaries));
     }
     results.push({ metric: 'machine load average (1 min) at the end', value: round(loadavg()[0] ?? 0, 3), unit: 'runnable tasks' }, { metric: 'indicators', value: N, unit: 'count' });
   } finally {
