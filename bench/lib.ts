@@ -19,6 +19,14 @@ export function emit(results: readonly BenchResult[]): void {
   process.stdout.write(RESULTS_MARKER + JSON.stringify(results) + '\n');
 }
 
+/** Marks the stdout line that carries a benchmark's summary object (bench/run.ts prints it last). */
+export const SUMMARY_MARKER = 'THREATMESH_BENCH_SUMMARY ';
+
+/** Writes a summary object for the runner, which stores it with the results and prints it as the last stdout line. Call at most once, after {@link emit}. */
+export function emitSummary(summary: Readonly<Record<string, unknown>>): void {
+  process.stdout.write(SUMMARY_MARKER + JSON.stringify(summary) + '\n');
+}
+
 /** Logs a progress line to stderr. */
 export function progress(message: string): void {
   process.stderr.write(`  ${message}\n`);

@@ -9,7 +9,7 @@ import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { RESULTS_MARKER, type BenchResult } from './lib.ts';
+import { RESULTS_MARKER, SUMMARY_MARKER, type BenchResult } from './lib.ts';
 
 const benchDir = fileURLToPath(new URL('.', import.meta.url));
 const SUFFIX = '.bench.ts';
@@ -23,20 +23,29 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   const names = argv.length > 0 ? argv : available;
   let failed = 0;
+  const summaries: string[] = [];
   for (const name of names) {
     process.stderr.write(`==> ${name}\n`);
-    const results = await runOne(name);
-    if (results === undefined) {
+    const run = await runOne(name);
+    if (run === undefined) {
       failed += 1;
       continue;
     }
-    printTable(name, results);
-    await writeResults(name, results);
+    printTable(name, run.results);
+    await writeResults(name, run.results, run.summary);
+    if (run.summary !== undefined) summaries.push(JSON.stringify(run.summary));
   }
+  // A benchmark's summary object is the last stdout line (issue 14's contract for `scale`).
+  for (const s of summaries) process.stdout.write(`${s}\n`);
   return failed === 0 ? 0 : 1;
 }
 
-function runOne(name: string): Promise<BenchResult[] | undefined> {
+interface Run {
+  readonly results: BenchResult[];
+  readonly summary?: Record<string, unknown>;
+}
+
+function runOne(name: string): Promise<Run | undefined> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['--expose-gc', join(benchDir, name + SUFFIX)], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
@@ -53,7 +62,8 @@ function runOne(name: string): Promise<BenchResult[] | undefined> {
         resolve(undefined);
         return;
       }
-      resolve(JSON.parse(line.slice(RESULTS_MARKER.length)) as BenchResult[]);
+      const summary = out.split('\n').find((l) => l.startsWith(SUMMARY_MARKER));
+      resolve({ results: JSON.parse(line.slice(RESULTS_MARKER.length)) as BenchResult[], ...(summary !== undefined ? { summary: JSON.parse(summary.slice(SUMMARY_MARKER.length)) as Record<string, unknown> } : {}) });
     });
   });
 }
@@ -64,7 +74,7 @@ function printTable(name: string, results: readonly BenchResult[]): void {
   process.stdout.write(`\n${name}\n${'metric'.padEnd(width)}  ${'value'.padStart(12)}  unit\n${lines.join('\n')}\n\n`);
 }
 
-async function writeResults(name: string, results: readonly BenchResult[]): Promise<void> {
+async function writeResults(name: string, results: readonly BenchResult[], summary?: Record<string, unknown>): Promise<void> {
   const cpuList = cpus();
   const doc = {
     name,
@@ -72,6 +82,7 @@ async function writeResults(name: string, results: readonly BenchResult[]): Prom
     node: process.version,
     cpu: `${cpuList[0]?.model ?? 'unknown'} x${cpuList.length}`,
     results,
+    ...(summary !== undefined ? { summary } : {}),
   };
   const dir = join(benchDir, 'results');
   await mkdir(dir, { recursive: true });

@@ -1,8 +1,9 @@
 // Command threatmesh-ferretdb runs FerretDB (a MongoDB wire-protocol server) with its pure-Go
-// SQLite backend for ThreatMesh's integration tests and local sandbox. Upstream's own command
-// needs a version file generated at release time; embedding the ferretdb package avoids it.
+// SQLite backend, or with its PostgreSQL backend when --postgresql-url is given, for ThreatMesh's
+// integration tests and local sandbox. Upstream's own command needs a version file generated at
+// release time; embedding the ferretdb package avoids it.
 //
-//	threatmesh-ferretdb --data-dir DIR [--listen 127.0.0.1:0] [--uri-file FILE] [--log-level warn] [--exit-on-stdin-eof]
+//	threatmesh-ferretdb (--data-dir DIR | --postgresql-url URL) [--listen 127.0.0.1:0] [--uri-file FILE] [--log-level warn] [--exit-on-stdin-eof]
 //
 // Once listening it prints "mongodb://HOST:PORT/" on stdout and, with --uri-file, writes it to
 // FILE (atomically), so a caller can let the kernel choose the port and still find it.
@@ -30,21 +31,15 @@ func main() {
 }
 
 func run() error {
-	dataDir := flag.String("data-dir", "", "directory for the SQLite databases (required)")
+	dataDir := flag.String("data-dir", "", "directory for the SQLite databases (the SQLite backend)")
+	pgURL := flag.String("postgresql-url", "", "PostgreSQL connection string, e.g. postgres://127.0.0.1:5432/ferretdb (the PostgreSQL backend instead of SQLite)")
 	listen := flag.String("listen", "127.0.0.1:0", "TCP address to listen on; port 0 picks a free one")
 	uriFile := flag.String("uri-file", "", "write the MongoDB URI here once listening")
 	level := flag.String("log-level", "warn", "debug, info, warn or error")
 	stdinEOF := flag.Bool("exit-on-stdin-eof", false, "shut down when stdin closes (the parent process died)")
 	flag.Parse()
-	if *dataDir == "" {
-		return fmt.Errorf("--data-dir is required")
-	}
-	abs, err := filepath.Abs(*dataDir)
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(abs, 0o700); err != nil {
-		return err
+	if (*dataDir == "") == (*pgURL == "") {
+		return fmt.Errorf("give exactly one of --data-dir (SQLite) and --postgresql-url (PostgreSQL)")
 	}
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
@@ -52,12 +47,22 @@ func run() error {
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
 
-	f, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: *listen},
-		Logger:    logger,
-		Handler:   "sqlite",
-		SQLiteURL: "file:" + abs + "/",
-	})
+	cfg := &ferretdb.Config{Listener: ferretdb.ListenerConfig{TCP: *listen}, Logger: logger}
+	if *pgURL != "" {
+		cfg.Handler = "postgresql"
+		cfg.PostgreSQLURL = *pgURL
+	} else {
+		abs, err := filepath.Abs(*dataDir)
+		if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(abs, 0o700); err != nil {
+			return err
+		}
+		cfg.Handler = "sqlite"
+		cfg.SQLiteURL = "file:" + abs + "/"
+	}
+	f, err := ferretdb.New(cfg)
 	if err != nil {
 		return err
 	}

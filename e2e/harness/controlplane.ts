@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { loadKubeconfig } from '../../operator/src/runtime/kubeconfig.ts';
 import { createLogger } from '../../operator/src/log.ts';
 import { ensureBinaries } from '../../operator/src/dev/controlplane/build.ts';
-import { startDatabase, startInstance } from '../../operator/src/dev/controlplane/instance.ts';
+import { startDatabase, startInstance, type FerretBackend } from '../../operator/src/dev/controlplane/instance.ts';
 import { TestKube, type KubeTarget } from './kube.ts';
 
 /** What a test asks for. */
@@ -24,6 +24,8 @@ export interface ControlPlaneOptions {
   readonly kube?: boolean;
   /** Binary cache root. @default $THREATMESH_CACHE or ~/.cache/threatmesh (passed in by the test) */
   readonly cacheDir: string;
+  /** Storage of a FerretDB this call starts (THREATMESH_FERRETDB_BACKEND). @default 'sqlite' */
+  readonly ferretdbBackend?: FerretBackend | undefined;
 }
 
 /** A cluster and database ready for a test. */
@@ -49,17 +51,18 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   const needLocalMongo = opts.mongo !== false && mongoUri === '';
   if ((!wantKube || external) && !needLocalMongo) return externalPlane(opts.kubeconfig ?? '', wantKube, mongoUri);
 
+  const backend = opts.ferretdbBackend ?? 'sqlite';
   const dir = await mkdtemp(join(tmpdir(), 'threatmesh-cp-'));
   const cleanup = (): Promise<void> => rm(dir, { recursive: true, force: true });
   try {
     const binaries = await ensureBinaries({ cacheDir: opts.cacheDir, progress: process.stderr });
     if (!wantKube || external) {
-      const db = await startDatabase({ name: 'e2e', dir, ferretdb: binaries.ferretdb });
+      const db = await startDatabase({ name: 'e2e', dir, ferretdb: binaries.ferretdb, backend });
       const plane = await externalPlane(opts.kubeconfig ?? '', wantKube, db.uri);
       return { ...plane, stop: async () => { await db.stop(); await cleanup(); } };
     }
     const log = createLogger(process.stderr, 'warn', { component: 'e2e-controlplane' });
-    const inst = await startInstance({ name: 'e2e', dir, binaries, mongo: needLocalMongo, controllers: true, log });
+    const inst = await startInstance({ name: 'e2e', dir, binaries, mongo: needLocalMongo, controllers: true, log, backend });
     const target: KubeTarget = { server: inst.server, ca: inst.caPem, cert: inst.certPem, key: inst.keyPem };
     return {
       local: true, kubeconfigPath: inst.kubeconfigPath, server: inst.server, target, kube: new TestKube(target),

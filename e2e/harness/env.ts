@@ -10,8 +10,16 @@ export function controlPlaneOptionsFromEnv(extra: Partial<ControlPlaneOptions> =
     kubeconfig: process.env['KUBECONFIG'] || undefined,
     mongodbUri: process.env['MONGODB_URI'] || undefined,
     cacheDir: process.env['THREATMESH_CACHE'] ?? join(homedir(), '.cache', 'threatmesh'),
+    ferretdbBackend: ferretdbBackendFromEnv(),
     ...extra,
   };
+}
+
+/** FerretDB's backend for databases the harness starts: THREATMESH_FERRETDB_BACKEND (sqlite, the default, or postgresql). */
+export function ferretdbBackendFromEnv(): 'sqlite' | 'postgresql' {
+  const v = process.env['THREATMESH_FERRETDB_BACKEND'] ?? 'sqlite';
+  if (v !== 'sqlite' && v !== 'postgresql') throw new Error(`THREATMESH_FERRETDB_BACKEND=${v}: use sqlite or postgresql`);
+  return v;
 }
 
 /** A short random suffix so tests sharing an external cluster or database do not collide. */

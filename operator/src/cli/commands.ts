@@ -21,6 +21,7 @@ import { registerScan } from './scan.ts';
 import { registerReport } from './report.ts';
 import { registerServe } from './serve.ts';
 import { registerEdge } from './edge.ts';
+import { registerReplicaApi } from './replicaapi.ts';
 
 /** What every command file exports: adds its command (and subcommands) to `program`. */
 export type Register = (program: Command, env: CliEnv, log: Logger) => void;
@@ -41,7 +42,7 @@ const DEV_COMMANDS: readonly DevCommand[] = [
 
 /** Adds every subcommand to `program`. */
 export function registerCommands(program: Command, env: CliEnv, log: Logger): void {
-  const product: readonly Register[] = [registerNormalize, registerOperator, registerKeys, registerIngest, registerVote, registerSequencer, registerReplica, registerRevoke, registerGitops, registerEnforce, registerScan, registerReport, registerServe, registerEdge];
+  const product: readonly Register[] = [registerNormalize, registerOperator, registerKeys, registerIngest, registerVote, registerSequencer, registerReplica, registerRevoke, registerGitops, registerEnforce, registerScan, registerReport, registerServe, registerEdge, registerReplicaApi];
   for (const register of product) register(program, env, log);
   for (const dev of DEV_COMMANDS) registerDev(program, env, log, dev);
 }

@@ -11,7 +11,7 @@ import { MongoClient, type Db } from 'mongodb';
 import type { ReplicaCursor } from '../domain/stores.ts';
 import type { Logger } from '../log.ts';
 import { MongoCursorStore, REPLICA_CURSORS } from '../store/cursor.ts';
-import { INDICATORS } from '../store/indicators.ts';
+import { INDICATORS, REPLICA_DIGESTS } from '../store/indicators.ts';
 import type { CliEnv } from './env.ts';
 import { PARTNER_DEFAULTS } from '../exchange/partner/defaults.ts';
 import { MongoLeafStore } from '../store/leaves.ts';
@@ -137,6 +137,7 @@ export function registerReplica(program: Command, env: CliEnv, _log: Logger): vo
       const r = await withDb(flags, env, async (db) => {
         const source = await pickSource(db, flags);
         const records = await db.collection(INDICATORS).deleteMany({});
+        await db.collection(REPLICA_DIGESTS).deleteMany({});
         await db.collection<{ _id: string }>(REPLICA_CURSORS).deleteOne({ _id: source });
         await new MongoLeafStore(db).clear();
         return { source, deletedRecords: records.deletedCount };

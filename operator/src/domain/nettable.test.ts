@@ -45,9 +45,12 @@ test('a /0 network holds every IPv4 address; duplicates keep the first id', () =
 });
 
 test('overlaps: contains a network or lies inside one', () => {
-  const t = table(['10.1.0.0/16', '2001:db8:1::/48']);
+  const t = table(['10.1.0.0/16', '2001:db8:1::/48', '192.0.2.255/32', '198.51.100.0/32', '255.255.255.255/32']);
   const cases: Array<[number, string, boolean]> = [
     [4, '10.0.0.0/8', true], [4, '10.1.2.0/24', true], [4, '10.2.0.0/16', false],
+    // A network of the table at the last or the first address of the query, or just outside it.
+    [4, '192.0.2.0/24', true], [4, '192.0.3.0/24', false], [4, '198.51.100.0/24', true], [4, '198.51.99.0/24', false],
+    [4, '255.255.255.0/24', true], [4, '0.0.0.0/0', true], [4, '11.0.0.0/8', false],
     [6, '2001:db8::/32', true], [6, '2001:db8:1:2::/64', true], [6, '2001:db8:2::/48', false],
   ];
   for (const [fam, cidr, want] of cases) {

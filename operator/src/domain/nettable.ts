@@ -96,6 +96,8 @@ export class NetTable {
   readonly #v4Lengths: readonly number[];
   readonly #filter: Uint8Array;
   readonly #filterShift: number;
+  /** Network addresses of the IPv4 table, ascending (for overlap queries by binary search). */
+  readonly #sorted: Uint32Array;
   readonly #v6 = new Map<string, number>();
   readonly #v6Lengths: readonly number[];
   /** Every IPv6 network as added (the first of duplicates), for iteration. */
@@ -116,6 +118,7 @@ export class NetTable {
       if (this.#insertV4(net)) lengths.add(net.prefix);
     }
     this.#v4Lengths = [...lengths].sort((a, b) => b - a);
+    this.#sorted = Uint32Array.from(this.v4(), (n) => n.address).sort();
     const kept6: V6Net[] = [];
     for (const n of v6) {
       const key = v6Key(n.groups, n.prefix);
@@ -202,9 +205,18 @@ export class NetTable {
   /** True when the IPv4 network `address/prefix` contains a network of the table or lies inside one. */
   overlapsV4(address: number, prefix: number): boolean {
     if (this.#longestV4(address, prefix) >= 0) return true;
-    const m = ipv4Mask(prefix);
-    for (const n of this.v4()) if (n.prefix > prefix && ((n.address & m) >>> 0) === ((address & m) >>> 0)) return true;
-    return false;
+    // No network contains this one, so any network starting inside it is a more specific one.
+    const start = (address & ipv4Mask(prefix)) >>> 0;
+    const end = start + 2 ** (32 - prefix);
+    const s = this.#sorted;
+    let lo = 0;
+    let hi = s.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((s[mid] ?? 0) < start) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo < s.length && (s[lo] ?? 0) < end;
   }
 
   /** True when the IPv6 network `groups/prefix` contains a network of the table or lies inside one. */

@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { indicatorDigest } from '../domain/canonical.ts';
-import { DigestSet } from './digestset.ts';
+import { DigestSet } from '../domain/digestset.ts';
 import { runIngestion, type IngestSink } from './ingest.ts';
 import { runPipeline, total, type IngestedIndicator, type RunReport } from './pipeline.ts';
 import { fixture } from './testing.ts';
@@ -93,5 +93,17 @@ describe('DigestSet', () => {
     assert.equal(s.size, 20_000);
     assert.equal(s.add('0'.repeat(64)), true);
     assert.equal(s.add('0'.repeat(64)), false);
+  });
+
+  test('upper- and lower-case hex digits are the same digest; only the first 96 bits count', () => {
+    const s = new DigestSet();
+    const cases: Array<[string, boolean]> = [
+      ['abcdef0123456789abcdef01' + 'f'.repeat(40), true],
+      ['ABCDEF0123456789ABCDEF01' + '0'.repeat(40), false],
+      ['abcdef0123456789abcdef02' + 'f'.repeat(40), true],
+      ['ffffffffffffffffffffffff' + 'f'.repeat(40), true],
+      ['FFFFFFFFFFFFFFFFFFFFFFFF' + 'e'.repeat(40), false],
+    ];
+    for (const [digest, isNew] of cases) assert.equal(s.add(digest), isNew, digest);
   });
 });

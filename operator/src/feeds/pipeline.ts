@@ -10,7 +10,7 @@
 import { indicatorDigest } from '../domain/canonical.ts';
 import { detectType, normalize, type Indicator, type NormalizeOptions } from '../domain/indicator.ts';
 import { stixPattern } from '../domain/stix.ts';
-import { DigestSet } from './digestset.ts';
+import { DigestSet } from '../domain/digestset.ts';
 import type { WarningList } from './warninglists.ts';
 import { FeedError, fieldsOf, shown, whereText, type FeedRecord, type FeedRejection, type ParseBatch } from './types.ts';
 

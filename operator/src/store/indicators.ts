@@ -8,13 +8,34 @@
  * replaying a REVOKE never revokes a later admission.
  * Records keep the entry's window and proposal signature so a cluster's ThreatIndicators can be
  * rebuilt from them (drift repair, exchange/kubesink.ts).
+ *
+ * History lookups never scan for indicators the replica has not stored: the sink keeps the set of
+ * stored digests (their first 96 bits, 12 bytes each, in memory) and asks the database only about
+ * members. The set is persisted in `replica_digests` as one append-only chunk per applied batch,
+ * written before the batch's records, so after a crash it is a superset of the stored digests
+ * (a superset costs a lookup, never a missed check); a database without it is backfilled once
+ * at open (docs/adr/2026-12-06-million-indicators.md, Decision 3).
  */
-import { MongoBulkWriteError, type Collection, type Db, type WriteError } from 'mongodb';
+import { randomUUID } from 'node:crypto';
+import { Binary, MongoBulkWriteError, type Collection, type Db, type WriteError } from 'mongodb';
 import { readmissionFloor, voteRecord, type IndicatorMeta } from '../domain/entry.ts';
 import type { EntryHistory, EntrySink, VerifiedEntry } from '../domain/stores.ts';
 import type { IndicatorHistory } from '../domain/verify.ts';
 import { voteFromRecord } from './log.ts';
 import { STIX_ID_NAMESPACE, uuidV5 } from '../domain/stix.ts';
+import { DigestSet, addPrefixBytes, prefixBytes } from '../domain/digestset.ts';
+
+/** Collection of the persisted digest-membership chunks (append-only; a chunk is never replaced). */
+export const REPLICA_DIGESTS = 'replica_digests';
+
+interface DigestChunk {
+  /** Random: chunks are only ever added. */
+  _id: string;
+  /** First log index of the batch the chunk was written for (-1: backfill). */
+  i: number;
+  /** 12 bytes per digest: its first 96 bits. */
+  d: Binary | Uint8Array;
+}
 
 /** Collection name. */
 export const INDICATORS = 'indicators';
@@ -57,21 +78,50 @@ export interface IndicatorRecord {
   addedAt?: Date;
   /** When this replica stored the REVOKE (absent in records revoked before it was kept). */
   revokedAt?: Date;
+  /** The ThreatIndicator object name (`<type>-<first 40 hex of the digest>`), so the cluster API finds a record by name with one equality query (absent in records stored before it was kept). */
+  name?: string;
 }
 
 /** The MongoDB sink of a partner's replica. */
 export class MongoIndicatorSink implements EntrySink, EntryHistory {
   readonly #col: Collection<IndicatorRecord>;
+  readonly #chunks: Collection<DigestChunk>;
+  readonly #stored = new DigestSet();
 
   private constructor(db: Db) {
     this.#col = db.collection<IndicatorRecord>(INDICATORS);
+    this.#chunks = db.collection<DigestChunk>(REPLICA_DIGESTS);
   }
 
-  /** Opens the sink and creates its unique index (idempotent). */
+  /** Opens the sink: creates its unique index (idempotent) and loads the set of stored digests. */
   static async open(db: Db): Promise<MongoIndicatorSink> {
     const sink = new MongoIndicatorSink(db);
     await sink.#col.createIndex({ digest: 1 }, { unique: true, name: 'digest_unique' });
+    await sink.#col.createIndex({ name: 1 }, { name: 'object_name' });
+    await sink.#loadStored();
     return sink;
+  }
+
+  /** How many digests the membership set holds (a superset of the stored records). */
+  get knownDigests(): number {
+    return this.#stored.size;
+  }
+
+  async #loadStored(): Promise<void> {
+    for await (const c of this.#chunks.find({})) addPrefixBytes(this.#stored, c.d instanceof Binary ? c.d.buffer : c.d);
+    if ((await this.#col.estimatedDocumentCount()) <= this.#stored.size) return;
+    // Stored before the set was kept: record every digest once.
+    const all: string[] = [];
+    for await (const r of this.#col.find({}, { projection: { digest: 1 } })) all.push(r.digest);
+    await this.#remember(-1, all);
+  }
+
+  // Write-ahead: the chunk is stored before the records it covers.
+  async #remember(firstIndex: number, digests: readonly string[]): Promise<void> {
+    const fresh = digests.filter((d) => !this.#stored.has(d));
+    if (fresh.length === 0) return;
+    await this.#chunks.insertOne({ _id: randomUUID(), i: firstIndex, d: new Binary(prefixBytes(fresh)) });
+    for (const d of fresh) this.#stored.add(d);
   }
 
   /** Applies one verified entry; idempotent. */
@@ -87,6 +137,7 @@ export class MongoIndicatorSink implements EntrySink, EntryHistory {
    * place unless the record is already at a higher index (re-admitted since).
    */
   async applyMany(entries: readonly VerifiedEntry[]): Promise<void> {
+    if (entries.length > 0) await this.#remember(entries[0]!.index, entries.filter((e) => e.kind === 'add').map((e) => e.digest));
     let adds: IndicatorRecord[] = [];
     for (const entry of entries) {
       if (entry.kind === 'add') {
@@ -120,8 +171,20 @@ export class MongoIndicatorSink implements EntrySink, EntryHistory {
   /** The latest entry applied for each of `digests` (the replica checks new entries against it). */
   async lastEntries(digests: readonly string[]): Promise<ReadonlyMap<string, IndicatorHistory>> {
     const out = new Map<string, IndicatorHistory>();
-    for await (const r of this.#col.find({ _id: { $in: [...digests] } })) out.set(r.digest, historyOfRecord(r));
+    const stored = digests.filter((d) => this.#stored.has(d));
+    if (stored.length === 0) return out;
+    for await (const r of this.#col.find({ _id: { $in: stored } })) out.set(r.digest, historyOfRecord(r));
     return out;
+  }
+
+  /**
+   * The records at log position `floor` or later (admitted or revoked there), plus those of
+   * `digests`, without MongoDB ids: what the cluster's working set should show. One query.
+   */
+  async recent(floor: number, digests: readonly string[] = []): Promise<IndicatorRecord[]> {
+    const or: Array<Record<string, unknown>> = [{ logIndex: { $gte: floor } }, { revokedAtIndex: { $gte: floor } }];
+    if (digests.length > 0) or.push({ _id: { $in: [...digests] } });
+    return this.#col.find({ $or: or } as never, { projection: { _id: 0 } }).toArray();
   }
 
   /** Every stored indicator, ordered by digest, without MongoDB ids. */
@@ -151,6 +214,6 @@ function record(entry: VerifiedEntry): IndicatorRecord {
     logIndex: entry.index, proposerId: entry.proposerId, votes: entry.votes.map(voteRecord),
     window: { opensAt: entry.window.opensAt, closesAt: entry.window.closesAt }, proposalSignature: entry.proposalSignature,
     ...(entry.meta !== undefined ? { meta: { ...entry.meta } } : {}),
-    stixId: `indicator--${uuidV5(STIX_ID_NAMESPACE, entry.digest)}`, addedAt: new Date(),
+    stixId: `indicator--${uuidV5(STIX_ID_NAMESPACE, entry.digest)}`, addedAt: new Date(), name: `${entry.indicator.type}-${entry.digest.slice(0, 40)}`,
   };
 }

@@ -11,6 +11,8 @@ import type { Logger } from '../../log.ts';
 import { launch, waitUntil, type ManagedProcess } from './process.ts';
 import { renderKubeconfig, type AdminCredentials } from './kubeconfig.ts';
 import { apiserverReady, freePort, mongoReady } from './probe.ts';
+import { LocalCa } from '../sandbox/pki.ts';
+import { startPostgres } from './postgres.ts';
 
 const run = promisify(execFile);
 
@@ -31,6 +33,8 @@ export interface InstanceOptions {
   readonly binaries: Binaries;
   /** Start FerretDB as well. @default true */
   readonly mongo?: boolean;
+  /** FerretDB's storage: its SQLite backend, or its PostgreSQL backend on a local PostgreSQL server. @default 'sqlite' */
+  readonly backend?: FerretBackend;
   /** Run the garbage collector and namespace controller. @default true */
   readonly controllers?: boolean;
   /** Readiness deadline for each server. @default 90000 */
@@ -70,14 +74,14 @@ export async function startInstance(opts: InstanceOptions): Promise<Instance> {
   try {
     const [apiResult, dbResult] = await Promise.allSettled([
       startApiServer(opts, procs),
-      opts.mongo === false ? undefined : startDatabase({ name: opts.name, dir: opts.dir, ferretdb: opts.binaries.ferretdb, readyTimeoutMs: opts.readyTimeoutMs }),
+      opts.mongo === false ? undefined : startDatabase({ name: opts.name, dir: opts.dir, ferretdb: opts.binaries.ferretdb, readyTimeoutMs: opts.readyTimeoutMs, ...(opts.backend ? { backend: opts.backend } : {}) }),
     ]);
     db = dbResult.status === 'fulfilled' ? dbResult.value : undefined;
     if (apiResult.status === 'rejected') throw apiResult.reason;
     if (dbResult.status === 'rejected') throw dbResult.reason;
     const api = apiResult.value;
     if (opts.controllers !== false) await startControllers(opts, api.kubeconfigPath, procs);
-    const pids = [...procs.map((p) => p.pid), ...(db ? [db.pid] : [])];
+    const pids = [...procs.map((p) => p.pid), ...(db ? db.pids : [])];
     return { ...api, name: opts.name, dir: opts.dir, mongoUri: db?.uri, pids, startMs: Date.now() - started, stop: stopAll };
   } catch (err) {
     await stopAll();
@@ -99,7 +103,7 @@ async function startApiServer(opts: InstanceOptions, procs: ManagedProcess[]): P
   await writeFile(kubeconfigPath, renderKubeconfig(opts.name, creds), { mode: 0o600 });
   const proc = await launch({
     name: `${opts.name} kube-apiserver`, command: bin, logPath: join(opts.dir, 'apiserver.log'),
-    args: ['apiserver', '--dir', opts.dir, '--secure-port', String(port), '--exit-on-stdin-eof'],
+    args: ['apiserver', '--dir', opts.dir, '--secure-port', String(port), '--exit-on-stdin-eof', '--', ...await frontProxyFlags(join(opts.dir, 'pki', 'front-proxy'))],
   });
   procs.push(proc);
   opts.log.debug('kube-apiserver started', { instance: opts.name, pid: proc.pid, server: creds.server });
@@ -107,34 +111,67 @@ async function startApiServer(opts: InstanceOptions, procs: ManagedProcess[]): P
   return { ...creds, kubeconfigPath };
 }
 
+/** The name the front proxy's client certificate carries (requestheader-allowed-names). */
+export const FRONT_PROXY_CLIENT = 'front-proxy-client';
+
+/**
+ * kube-apiserver flags that let it call aggregated API servers (replica.threatmesh.io): a
+ * front-proxy CA (published in kube-system/extension-apiserver-authentication) and the client
+ * certificate the aggregator presents, made once under `dir` with openssl and kept.
+ */
+async function frontProxyFlags(dir: string): Promise<string[]> {
+  const ca = await LocalCa.open(dir, 'threatmesh-front-proxy-ca', 3650);
+  const client = await ca.issue(FRONT_PROXY_CLIENT, 'client');
+  return [
+    `--requestheader-client-ca-file=${ca.caPath}`, `--requestheader-allowed-names=${FRONT_PROXY_CLIENT}`,
+    '--requestheader-username-headers=X-Remote-User', '--requestheader-group-headers=X-Remote-Group', '--requestheader-extra-headers-prefix=X-Remote-Extra-',
+    `--proxy-client-cert-file=${client.certPath}`, `--proxy-client-key-file=${client.keyPath}`,
+  ];
+}
+
+/** FerretDB's storage backends. */
+export type FerretBackend = 'sqlite' | 'postgresql';
+
 /** How to start a database alone. */
 export interface DatabaseOptions {
   readonly name: string;
-  /** Directory for the SQLite files, the log and the URI file. */
+  /** Directory for the SQLite files (or the PostgreSQL cluster), the log and the URI file. */
   readonly dir: string;
   /** Path of threatmesh-ferretdb. */
   readonly ferretdb: string;
   /** @default 90000 */
   readonly readyTimeoutMs?: number;
+  /** @default 'sqlite' */
+  readonly backend?: FerretBackend;
 }
 
 /** A running FerretDB server. */
 export interface Database {
   /** mongodb://127.0.0.1:PORT/ */
   readonly uri: string;
+  /** FerretDB's process id. */
   readonly pid: number;
+  /** Every process of the database (FerretDB, and PostgreSQL with that backend). */
+  readonly pids: readonly number[];
   stop(): Promise<void>;
 }
 
-/** Starts FerretDB on a port the kernel picks and waits until it answers ping. */
+/** Starts FerretDB (and its PostgreSQL server with that backend) on ports the kernel picks and waits until it answers ping. */
 export async function startDatabase(opts: DatabaseOptions): Promise<Database> {
   await mkdir(opts.dir, { recursive: true });
   const uriFile = join(opts.dir, 'mongodb.uri');
   await rm(uriFile, { force: true });
-  const proc = await launch({
-    name: `${opts.name} ferretdb`, command: opts.ferretdb, logPath: join(opts.dir, 'ferretdb.log'),
-    args: ['--data-dir', join(opts.dir, 'mongo'), '--uri-file', uriFile, '--exit-on-stdin-eof'],
-  });
+  const pg = opts.backend === 'postgresql' ? await startPostgres({ name: opts.name, dir: join(opts.dir, 'postgres'), ...(opts.readyTimeoutMs !== undefined ? { readyTimeoutMs: opts.readyTimeoutMs } : {}) }) : undefined;
+  let proc: ManagedProcess;
+  try {
+    proc = await launch({
+      name: `${opts.name} ferretdb`, command: opts.ferretdb, logPath: join(opts.dir, 'ferretdb.log'),
+      args: [...(pg ? ['--postgresql-url', pg.url] : ['--data-dir', join(opts.dir, 'mongo')]), '--uri-file', uriFile, '--exit-on-stdin-eof'],
+    });
+  } catch (err) {
+    await pg?.process.stop();
+    throw err;
+  }
   let uri = '';
   const timeoutMs = opts.readyTimeoutMs ?? 90_000;
   try {
@@ -145,9 +182,17 @@ export async function startDatabase(opts: DatabaseOptions): Promise<Database> {
     await waitUntil(`${uri} answered ping`, proc, () => mongoReady(uri), { timeoutMs });
   } catch (err) {
     await proc.stop();
+    await pg?.process.stop();
     throw err;
   }
-  return { uri, pid: proc.pid, stop: () => proc.stop() };
+  const ferret = proc;
+  return {
+    uri, pid: ferret.pid, pids: [ferret.pid, ...(pg ? [pg.process.pid] : [])],
+    stop: async () => {
+      await ferret.stop();
+      await pg?.process.stop();
+    },
+  };
 }
 
 async function startControllers(opts: InstanceOptions, kubeconfigPath: string, procs: ManagedProcess[]): Promise<void> {

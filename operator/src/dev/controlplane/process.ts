@@ -14,6 +14,8 @@ export interface ProcessSpec {
   readonly command: string;
   readonly args: readonly string[];
   readonly logPath: string;
+  /** Run as this user and group (a root parent starting a server that refuses root, such as PostgreSQL). @default the parent's */
+  readonly user?: { readonly uid: number; readonly gid: number };
 }
 
 /** A running child process. Its stdin stays open so a child started with --exit-on-stdin-eof dies with us. */
@@ -32,7 +34,7 @@ export async function launch(spec: ProcessSpec): Promise<ManagedProcess> {
   const fd = openSync(spec.logPath, 'a');
   let child: ChildProcess;
   try {
-    child = spawn(spec.command, [...spec.args], { stdio: ['pipe', fd, fd] });
+    child = spawn(spec.command, [...spec.args], { stdio: ['pipe', fd, fd], ...(spec.user ?? {}) });
   } finally {
     closeSync(fd);
   }

@@ -26,6 +26,8 @@ export const PARTNER_DEFAULTS = {
   /** Backoff of the replica after transport errors: first delay and cap. */
   retryBaseMs: 200,
   retryCapMs: 30_000,
+  /** Most recent log positions kept as ThreatIndicator objects (the working set; the full set is served by replica-api). */
+  materializeBudget: 10_000,
   /** Objects the Kubernetes sink writes at the same time. */
   kubeConcurrency: 8,
   /** Every how many pending-mirror syncs the whole namespace is looked at (else only labelled objects). */

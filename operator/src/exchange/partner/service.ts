@@ -33,6 +33,10 @@ import { HEAD_FRESH, HEAD_FRESH_REASON, HeadWatch, HEADS_AGREE, HEADS_AGREE_REAS
 import { ProposalForwarder } from './forwarder.ts';
 import { GossipClient, startGossipServer, type GossipServer } from './gossip.ts';
 import { KubeIndicatorSink } from './kubesink.ts';
+import { Materializer, evictable } from './materializer.ts';
+import { THREAT_INDICATORS } from '../../api/schemas/index.ts';
+import { indicatorDigest } from '../../domain/canonical.ts';
+import { ApiError } from '../../runtime/client.ts';
 import { PendingMirror } from './manualvote.ts';
 import { RevocationRequests } from './revocations.ts';
 import type { ReplicationHalted } from './replica.ts';
@@ -85,6 +89,8 @@ export interface PartnerServiceOptions {
   readonly waitMs?: number;
   /** Oldest the newest signed tree head may be before HeadFresh turns False. @default PARTNER_DEFAULTS.maxHeadAgeMs */
   readonly maxHeadAgeMs?: number;
+  /** Most recent log positions kept as ThreatIndicator objects. @default PARTNER_DEFAULTS.materializeBudget */
+  readonly materializeBudget?: number;
 }
 
 /** The operator's caches the partner exchange reads. */
@@ -116,6 +122,7 @@ class Partner implements RunningPartner {
   readonly #leaves: MongoLeafStore;
   readonly #mongo: MongoIndicatorSink;
   readonly #kube: KubeIndicatorSink;
+  readonly #materializer: Materializer;
   readonly #status: KubePartnerStatus;
   readonly #events: KubeEventRecorder;
   readonly #failures: FailureReporter;
@@ -146,6 +153,7 @@ class Partner implements RunningPartner {
     this.#leaves = new MongoLeafStore(opts.db);
     this.#mongo = mongo;
     this.#kube = new KubeIndicatorSink({ onUnmaterialized: (entry, why) => void this.#step('unmaterialized entry report', () => this.#onUnmaterialized(entry, why)), client: opts.client, ...(opts.cache ? { cache: opts.cache.threatIndicators } : {}), namespace: opts.namespace, voters: () => opts.registry.voters(), ...(opts.admission ? { policy: opts.admission } : {}), now, log: opts.log });
+    this.#materializer = new Materializer({ sink: this.#kube, budget: opts.materializeBudget ?? PARTNER_DEFAULTS.materializeBudget, log: opts.log });
     this.#status = new KubePartnerStatus(opts.client, now, opts.cache?.partnerNodes);
     this.#events = new KubeEventRecorder({ writer: opts.client, log: opts.log, component: 'threatmesh-exchange', instance: opts.partnerId, now });
     this.#forwarder = new ProposalForwarder({ client: opts.client, ...(opts.cache ? { cache: opts.cache.threatIndicators } : {}), namespace: opts.namespace, partnerId: opts.partnerId, proposerKey: opts.key.publicKey, log: opts.log, onForwarded: (n) => this.#metrics.forwarded.inc(n), onOversize: (_name, err) => void this.#failures.failed('proposal forwarding', err) });
@@ -171,6 +179,7 @@ class Partner implements RunningPartner {
     await this.#loop;
     await this.#session?.stop();
     this.#session = undefined;
+    await this.#materializer.stop();
     await this.#gossip?.stop();
     this.#o.log.info('partner exchange stopped', { partnerId: this.#o.partnerId });
   }
@@ -274,13 +283,12 @@ class Partner implements RunningPartner {
 
   #sink(): EntrySink {
     const mongo = this.#mongo;
-    const kube = this.#kube;
     const applied = this.#metrics.applied;
     const applyMany = async (entries: readonly VerifiedEntry[]): Promise<void> => {
-      // MongoDB first: drift repair rebuilds the cluster from it, never the other way round.
+      // MongoDB is the replica; the cluster's working set follows in the background (materializer.ts).
       await mongo.applyMany(entries);
-      await kube.applyMany(entries);
       applied.inc(entries.length);
+      this.#materializer.offer(entries, (await this.#session?.replica.cursor())?.head?.treeSize ?? 0);
     };
     return { apply: (e) => applyMany([e]), applyMany };
   }
@@ -382,7 +390,25 @@ class Partner implements RunningPartner {
       return;
     }
     this.#lastRepair = now;
-    await this.#kube.repair(await this.#mongo.all());
+    await this.#materializer.idle();
+    const floor = this.#materializer.floor;
+    const objects = await listFrom<ThreatIndicator>(this.#o.cache?.threatIndicators, this.#o.client, THREAT_INDICATORS, { namespace: this.#o.namespace });
+    const evicted = evictable(objects, floor);
+    await this.#evict(evicted);
+    // Pinned and annotated objects below the floor stay; their records keep them true to the log.
+    const gone = new Set(evicted);
+    const kept = objects.filter((o) => o.status?.logIndex !== undefined && o.status.logIndex < floor && !gone.has(o.metadata.name)).map((o) => indicatorDigest({ type: o.spec.type, value: o.spec.value }));
+    await this.#kube.repair(await this.#mongo.recent(floor, kept));
+  }
+
+  // Objects older than the working set's budget: deleted (the aggregated API still serves them from MongoDB).
+  async #evict(names: readonly string[]): Promise<void> {
+    for (const name of names) {
+      await this.#o.client.delete(THREAT_INDICATORS, name, this.#o.namespace).catch((err: unknown) => {
+        if (!(err instanceof ApiError && err.status === 404)) throw err;
+      });
+    }
+    if (names.length > 0) this.#o.log.info('working set: evicted ThreatIndicators below the budget', { namespace: this.#o.namespace, evicted: names.length, floor: this.#materializer.floor });
   }
 
   // A verified entry the API server refused: counted, kept in MongoDB for `threatmesh replica status`, reported on the sequencer's PartnerNode.

@@ -9,14 +9,16 @@
 const INITIAL_SLOTS = 1 << 12;
 const WORDS = 3;
 
-/** Eight hex digits at `at` as an unsigned 32-bit number (callers pass digests: hex digits only). */
+/** Value of each hex digit by character code (other characters read as 0; callers pass digests). */
+const HEX = new Uint8Array(128);
+for (let c = 0; c < 128; c++) HEX[c] = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : 0;
+
+/** Eight hex digits at `at` as an unsigned 32-bit number (unrolled: this runs for every feed entry). */
 function hex32(s: string, at: number): number {
-  let v = 0;
-  for (let i = at; i < at + 8; i++) {
-    const ch = s.charCodeAt(i);
-    v = (v << 4) | (ch <= 57 ? ch - 48 : (ch | 0x20) - 87);
-  }
-  return v >>> 0;
+  const t = HEX;
+  return (((t[s.charCodeAt(at) & 127] ?? 0) << 28) | ((t[s.charCodeAt(at + 1) & 127] ?? 0) << 24) | ((t[s.charCodeAt(at + 2) & 127] ?? 0) << 20)
+    | ((t[s.charCodeAt(at + 3) & 127] ?? 0) << 16) | ((t[s.charCodeAt(at + 4) & 127] ?? 0) << 12) | ((t[s.charCodeAt(at + 5) & 127] ?? 0) << 8)
+    | ((t[s.charCodeAt(at + 6) & 127] ?? 0) << 4) | (t[s.charCodeAt(at + 7) & 127] ?? 0)) >>> 0;
 }
 
 /** A growable set of hex SHA-256 digests. */
@@ -42,9 +44,19 @@ export class DigestSet {
    * not in the set yet.
    */
   add(hex: string): boolean {
+    return this.addWords(hex32(hex, 0), hex32(hex, 8), hex32(hex, 16));
+  }
+
+  /** True when the digest (its first 24 hex digits) is in the set. */
+  has(hex: string): boolean {
     const a = hex32(hex, 0);
     const b = hex32(hex, 8);
     const c = hex32(hex, 16);
+    return this.find(a, b, (a | b | c) === 0 ? 1 : c);
+  }
+
+  /** Adds a digest given as its first 96 bits (three big-endian 32-bit words, as {@link prefixBytes} writes them). */
+  addWords(a: number, b: number, c: number): boolean {
     // An all-zero key marks an empty slot; map the (astronomically unlikely) zero prefix onto a fixed non-zero key.
     const c2 = (a | b | c) === 0 ? 1 : c;
     if (this.insert(a, b, c2)) {
@@ -74,6 +86,18 @@ export class DigestSet {
     }
   }
 
+  private find(a: number, b: number, c: number): boolean {
+    const s = this.slots;
+    for (let i = (a ^ Math.imul(c, 0x9e3779b1)) & this.mask; ; i = (i + 1) & this.mask) {
+      const o = i * WORDS;
+      const sa = s[o] ?? 0;
+      const sb = s[o + 1] ?? 0;
+      const sc = s[o + 2] ?? 0;
+      if ((sa | sb | sc) === 0) return false;
+      if (sa === a && sb === b && sc === c) return true;
+    }
+  }
+
   private grow(): void {
     const old = this.slots;
     const n = (this.mask + 1) * 2;
@@ -86,4 +110,21 @@ export class DigestSet {
       if ((a | b | c) !== 0) this.insert(a, b, c);
     }
   }
+}
+
+/** The first 96 bits of each hex digest, 12 bytes per digest (the persisted form of a set's members). */
+export function prefixBytes(digests: readonly string[]): Buffer {
+  const out = Buffer.alloc(digests.length * 12);
+  digests.forEach((d, i) => {
+    out.writeUInt32BE(hex32(d, 0), i * 12);
+    out.writeUInt32BE(hex32(d, 8), i * 12 + 4);
+    out.writeUInt32BE(hex32(d, 16), i * 12 + 8);
+  });
+  return out;
+}
+
+/** Adds every 12-byte prefix of `bytes` (from {@link prefixBytes}) to `set`. */
+export function addPrefixBytes(set: DigestSet, bytes: Uint8Array): void {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let o = 0; o + 12 <= bytes.byteLength; o += 12) set.addWords(view.getUint32(o), view.getUint32(o + 4), view.getUint32(o + 8));
 }

@@ -1,0 +1,201 @@
+/**
+ * `npm run bench -- scale`: the million-indicator path (issue 14,
+ * docs/adr/2026-12-06-million-indicators.md). N = BENCH_SCALE_INDICATORS (default 1,000,000).
+ *
+ * 1. Ingest: BENCH_SCALE_INGEST-line feeds (default 1,000,000; Feodo csv, a mixed plain list) through the product pipeline and
+ *    through a bare Node loop doing the same work (bench/scale-ingest.ts), each in its own
+ *    process with the ingest Job's V8 flags, in the same run: CPU-seconds, wall, peak RSS.
+ * 2. Exchange: `bench/exchange.bench.ts` as a child (sequencer + 3 partners + clients on this
+ *    machine, FerretDB) with BENCH_SCALE_EXCHANGE indicators (default min(N, 10,000)) saturated and
+ *    2,000 paced at 50%/80%, with every signature verification of every thread counted
+ *    (bench/scale-verifycount.ts): end-to-end rate, p99 at 80% of saturation, verifications
+ *    per admitted indicator.
+ * 3. Partner: a new partner catches up on an N-entry log and serves it through the cluster API
+ *    (bench/scale-partner.ts): catch-up seconds, etcd growth per indicator, cluster readability.
+ *
+ * 4. Database: FerretDB's SQLite and PostgreSQL backends with BENCH_SCALE_DB records each
+ *    (default min(N, 100,000)): bulk insert, lookup by name, range, stream (bench/scale-db.ts).
+ *
+ * The cluster end-to-end rate is min(exchange end to end, partner apply rate with the cluster
+ * API in the loop): an indicator passes both, and the cluster API adds no write (the aggregated
+ * API reads the database). Stages can be skipped with BENCH_SCALE_SKIP=ingest,exchange,partner,database.
+ * The results go to bench/results/scale.json; the last stdout line of `npm run bench -- scale`
+ * is the summary object.
+ */
+import { spawnSync } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { homedir, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { emit, emitSummary, progress, round, type BenchResult } from './lib.ts';
+import { ensureBinaries } from '../operator/src/dev/controlplane/build.ts';
+import { partnerStage, type PartnerStageResult } from './scale-partner.ts';
+import { databaseStage } from './scale-db.ts';
+
+const N = Number(process.env['BENCH_SCALE_INDICATORS'] ?? 1_000_000);
+/** Lines per ingested feed: the issue's 1M-line lists whatever N. */
+const INGEST_LINES = Number(process.env['BENCH_SCALE_INGEST'] ?? 1_000_000);
+const EXCHANGE_N = Number(process.env['BENCH_SCALE_EXCHANGE'] ?? Math.min(N, 10_000));
+/** Records per FerretDB backend in the database stage. */
+const DB_N = Number(process.env['BENCH_SCALE_DB'] ?? Math.min(N, 100_000));
+const SAMPLE = Number(process.env['BENCH_SCALE_OBJECT_SAMPLE'] ?? 1000);
+/** FerretDB backend of the partner stage (THREATMESH_FERRETDB_BACKEND): PostgreSQL, the faster one, unless told otherwise. */
+const BACKEND = process.env['THREATMESH_FERRETDB_BACKEND'] === 'sqlite' ? 'sqlite' : 'postgresql';
+const SKIP = new Set((process.env['BENCH_SCALE_SKIP'] ?? '').split(',').filter((s) => s !== ''));
+const here = fileURLToPath(new URL('.', import.meta.url));
+
+function publicIp(i: number): string {
+  const a = 11 + (i % 89);
+  return `${a === 100 ? 101 : a}.${(i >>> 16) & 255}.${(i >>> 8) & 255}.${i & 255}`;
+}
+
+const FEEDS = {
+  csv: { header: '# abuse.ch Feodo Tracker Botnet C2 IP Blocklist (CSV)\n# "first_seen_utc","dst_ip","dst_port","c2_status","last_online","malware"\n', line: (i: number) => `"2026-11-2${i % 10} 07:44:46","${publicIp(i)}","${443 + (i % 1000)}","online","2026-11-25","QakBot"\n` },
+  lines: { header: '# generated plain list\n', line: (i: number) => (i % 3 === 0 ? `${publicIp(i)}\n` : i % 3 === 1 ? `${publicIp(i).replace(/\.\d+$/, '.0')}/24 ; SBL${i}\n` : `host-${i.toString(36)}.Evil-${i % 97}.example-bad.net\n`) },
+} as const;
+
+async function writeFeed(path: string, f: (typeof FEEDS)[keyof typeof FEEDS]): Promise<void> {
+  const ws = createWriteStream(path);
+  ws.write(f.header);
+  let buf = '';
+  for (let i = 0; i < INGEST_LINES; i++) {
+    buf += f.line(i);
+    if (buf.length > 1 << 16) {
+      if (!ws.write(buf)) await new Promise<void>((r) => ws.once('drain', () => r()));
+      buf = '';
+    }
+  }
+  ws.end(buf);
+  await new Promise<void>((r) => ws.once('finish', () => r()));
+}
+
+interface IngestRun { processed: number; added: number; cpuMs: number; wallMs: number; rssMb: number }
+
+function child(args: string[], env: NodeJS.ProcessEnv = process.env): string {
+  const r = spawnSync(process.execPath, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], env, maxBuffer: 64 << 20 });
+  if (r.status !== 0) throw new Error(`${args.join(' ')} exited with ${String(r.status)}`);
+  return r.stdout;
+}
+
+async function ingestStage(dir: string): Promise<{ results: BenchResult[]; perCpuSecond: number; vsBare: number }> {
+  const results: BenchResult[] = [];
+  let perCpuSecond = Infinity;
+  let vsBare = Infinity;
+  for (const [format, feed] of Object.entries(FEEDS)) {
+    const path = join(dir, `${format}.txt`);
+    progress(`ingest: generating ${INGEST_LINES} ${format} lines`);
+    await writeFeed(path, feed);
+    const runs: Record<string, IngestRun> = {};
+    for (const mode of ['bare', 'pipeline', 'bare', 'pipeline']) {
+      const r = JSON.parse(child(['--max-semi-space-size=8', join(here, 'scale-ingest.ts'), mode, format, path])) as IngestRun;
+      // Two runs each, interleaved; the faster counts (the machine is shared).
+      if (runs[mode] === undefined || r.cpuMs < runs[mode].cpuMs) runs[mode] = r;
+    }
+    const p = runs['pipeline']!;
+    const b = runs['bare']!;
+    if (p.processed !== b.processed || p.added !== b.added) throw new Error(`pipeline and bare loop disagree on ${format}: ${JSON.stringify({ p, b })}`);
+    const rate = (p.processed * 1000) / p.cpuMs;
+    perCpuSecond = Math.min(perCpuSecond, rate);
+    vsBare = Math.min(vsBare, b.cpuMs / p.cpuMs);
+    progress(`ingest ${format}: pipeline ${Math.round(rate)}/CPU-s (${Math.round(p.rssMb)} MB), bare loop ${Math.round((b.processed * 1000) / b.cpuMs)}/CPU-s (${Math.round(b.rssMb)} MB)`);
+    results.push(
+      { metric: `ingest ${format}: pipeline, indicators per CPU-second`, value: round(rate), unit: 'indicators/s' },
+      { metric: `ingest ${format}: bare Node loop (same work, same run), indicators per CPU-second`, value: round((b.processed * 1000) / b.cpuMs), unit: 'indicators/s' },
+      { metric: `ingest ${format}: pipeline speed relative to the bare loop (bare CPU / pipeline CPU)`, value: round(b.cpuMs / p.cpuMs, 3), unit: 'ratio' },
+      { metric: `ingest ${format}: pipeline peak RSS (--max-semi-space-size=8, as the ingest Job)`, value: round(p.rssMb, 3), unit: 'MB' },
+      { metric: `ingest ${format}: pipeline wall-clock rate`, value: round((p.processed * 1000) / p.wallMs), unit: 'indicators/s' },
+    );
+    await rm(path, { force: true });
+  }
+  return { results, perCpuSecond, vsBare };
+}
+
+async function countVerifications(dir: string): Promise<number> {
+  let total = 0;
+  for (const f of (await readdir(dir).catch(() => [] as string[])).filter((x) => x.endsWith('.count'))) total += Number(await readFile(join(dir, f), 'utf8'));
+  return total;
+}
+
+interface ExchangeOut { results: BenchResult[]; endToEnd: number; p99: number; verificationsPerIndicator: number }
+
+async function exchangeStage(dir: string): Promise<ExchangeOut> {
+  const countDir = await mkdtemp(join(dir, 'verify-'));
+  const paced = Math.min(2000, EXCHANGE_N);
+  progress(`exchange: ${EXCHANGE_N} saturated + 2 × ${paced} paced (bench/exchange.bench.ts)`);
+  const out = child(['--expose-gc', '--import', join(here, 'scale-verifycount.ts'), join(here, 'exchange.bench.ts')], { ...process.env, BENCH_EXCHANGE_COUNT: String(EXCHANGE_N), BENCH_EXCHANGE_PACED_COUNT: String(paced), THREATMESH_VERIFY_COUNT_DIR: countDir });
+  const line = out.split('\n').find((l) => l.startsWith('THREATMESH_BENCH_RESULTS '));
+  if (line === undefined) throw new Error('exchange bench printed no results');
+  const results = JSON.parse(line.slice('THREATMESH_BENCH_RESULTS '.length)) as BenchResult[];
+  const find = (re: RegExp): number => results.find((r) => re.test(r.metric))?.value ?? NaN;
+  const verifications = await countVerifications(countDir);
+  return {
+    results: results.map((r) => ({ ...r, metric: `exchange: ${r.metric}` })),
+    endToEnd: find(/^end to end, saturated/), p99: find(/p99, 80% load/), verificationsPerIndicator: verifications / (EXCHANGE_N + 2 * paced),
+  };
+}
+
+function partnerResults(p: PartnerStageResult): BenchResult[] {
+  return [
+    { metric: 'partner: catch-up of a new partner (verify + apply into MongoDB)', value: round(p.catchUpSeconds, 4), unit: 's' },
+    { metric: 'partner: catch-up rate', value: round(p.entries / p.catchUpSeconds), unit: 'entries/s' },
+    { metric: 'partner: signature verifications per entry during catch-up', value: round(p.verificationsPerEntry, 4), unit: 'verifications' },
+    { metric: 'partner: last indicator readable through the cluster API (aggregated API) after', value: round(p.clusterReadableSeconds, 4), unit: 's' },
+    { metric: 'partner: etcd database file growth', value: p.etcdFileGrowthBytes, unit: 'bytes' },
+    { metric: 'partner: etcd in-use growth (etcd_mvcc_db_total_size_in_use_in_bytes)', value: p.etcdInUseGrowthBytes ?? NaN, unit: 'bytes' },
+    { metric: 'partner: ThreatIndicator objects in the working set', value: p.workingSetObjects, unit: 'objects' },
+    { metric: `reference: etcd bytes per full ThreatIndicator object as written before (${p.fullObjectSample} objects)`, value: round(p.fullObjectBytes), unit: 'bytes' },
+    { metric: 'partner: signing the N-entry log (setup, not measured)', value: round(p.buildSeconds, 4), unit: 's' },
+  ];
+}
+
+async function main(): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'threatmesh-bench-scale-'));
+  const results: BenchResult[] = [{ metric: 'machine load average (1 min) at the start', value: round(loadavg()[0] ?? 0, 3), unit: 'runnable tasks' }];
+  const summary: Record<string, number | string | null> = { indicators: N };
+  try {
+    if (!SKIP.has('ingest')) {
+      const ing = await ingestStage(dir);
+      results.push(...ing.results);
+      Object.assign(summary, { ingestPerCpuSecond: round(ing.perCpuSecond), ingestVsBareLoop: round(ing.vsBare, 3) });
+    }
+    let endToEnd = NaN;
+    if (!SKIP.has('exchange')) {
+      const ex = await exchangeStage(dir);
+      results.push(...ex.results, { metric: 'exchange: signature verifications per admitted indicator (every party, counted)', value: round(ex.verificationsPerIndicator, 4), unit: 'verifications' });
+      endToEnd = ex.endToEnd;
+      Object.assign(summary, { exchangeIndicators: EXCHANGE_N, endToEndPerSecond: round(ex.endToEnd), p99LatencyMs: round(ex.p99), verificationsPerIndicator: round(ex.verificationsPerIndicator, 4) });
+    }
+    if (!SKIP.has('partner')) {
+      const binaries = await ensureBinaries({ cacheDir: process.env['THREATMESH_CACHE'] ?? join(homedir(), '.cache', 'threatmesh'), progress: process.stderr });
+      // This process verifies the catch-up: count its own verifications the same way.
+      const countDir = await mkdtemp(join(dir, 'verify-partner-'));
+      process.env['THREATMESH_VERIFY_COUNT_DIR'] = countDir;
+      await import('./scale-verifycount.ts');
+      const counted = async (): Promise<number> => {
+        await new Promise((r) => setTimeout(r, 300));
+        return countVerifications(countDir);
+      };
+      const p = await partnerStage({ n: N, sample: SAMPLE, dir: join(dir, 'partner'), binaries, verifications: counted, backend: BACKEND });
+      results.push(...partnerResults(p));
+      const clusterApply = p.entries / p.clusterReadableSeconds;
+      Object.assign(summary, {
+        clusterEndToEndPerSecond: round(Number.isNaN(endToEnd) ? clusterApply : Math.min(endToEnd, clusterApply)), clusterApplyPerSecond: round(clusterApply),
+        kubeBytesPerIndicator: round(p.etcdFileGrowthBytes / p.entries, 4), kubeInUseBytesPerIndicator: p.etcdInUseGrowthBytes === undefined ? null : round(p.etcdInUseGrowthBytes / p.entries, 4),
+        catchUpSeconds: round(p.catchUpSeconds, 4), fullObjectBytes: round(p.fullObjectBytes), ferretdbBackend: BACKEND,
+      });
+    }
+    if (!SKIP.has('database')) {
+      const binaries = await ensureBinaries({ cacheDir: process.env['THREATMESH_CACHE'] ?? join(homedir(), '.cache', 'threatmesh'), progress: process.stderr });
+      results.push(...await databaseStage(DB_N, dir, binaries));
+    }
+    results.push({ metric: 'machine load average (1 min) at the end', value: round(loadavg()[0] ?? 0, 3), unit: 'runnable tasks' }, { metric: 'indicators', value: N, unit: 'count' });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  emit(results);
+  emitSummary(summary);
+}
+
+await main();
+process.exit(0);

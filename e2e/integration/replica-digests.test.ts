@@ -1,0 +1,93 @@
+/**
+ * The partner sink's digest-membership set on a real MongoDB-wire server (FerretDB): history
+ * lookups for indicators never stored make no database query; the set survives a restart (its
+ * chunks are persisted before the records), a database written before the set existed is
+ * backfilled at open, and a chunk whose records never arrived (a crash between the two writes)
+ * only costs a lookup that finds nothing.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { MongoClient, type CommandStartedEvent, type Db } from 'mongodb';
+import { indicatorDigest } from '../../operator/src/domain/canonical.ts';
+import type { VerifiedEntry } from '../../operator/src/domain/stores.ts';
+import { prefixBytes } from '../../operator/src/domain/digestset.ts';
+import { INDICATORS, MongoIndicatorSink, REPLICA_DIGESTS } from '../../operator/src/store/indicators.ts';
+import { Binary } from 'mongodb';
+import { startControlPlane, type ControlPlane } from '../harness/controlplane.ts';
+import { controlPlaneOptionsFromEnv, uniqueSuffix } from '../harness/env.ts';
+
+const suffix = uniqueSuffix();
+let cp: ControlPlane;
+let mongo: MongoClient;
+let dbs = 0;
+const finds: string[] = [];
+
+function entry(i: number): VerifiedEntry {
+  const indicator = { type: 'domain' as const, value: `d${i}.digests-test.example` };
+  return {
+    kind: 'add', indicator, digest: indicatorDigest(indicator), index: i, proposerId: 'alpha', proposalSignature: 'c2ln',
+    window: { opensAt: '2026-12-06T00:00:00.000Z', closesAt: '2026-12-09T00:00:00.000Z' }, votes: [],
+  };
+}
+
+function freshDb(): Db {
+  return mongo.db(`tm_digests_${suffix}_${dbs++}`);
+}
+
+before(async () => {
+  cp = await startControlPlane(controlPlaneOptionsFromEnv({ kube: false }));
+  mongo = new MongoClient(cp.mongoUri, { monitorCommands: true });
+  mongo.on('commandStarted', (e: CommandStartedEvent) => {
+    if (e.commandName === 'find') finds.push(String((e.command as { find?: string }).find));
+  });
+  await mongo.connect();
+});
+
+after(async () => {
+  await mongo?.close();
+  await cp?.stop();
+});
+
+test('history lookups of digests never stored make no query; stored ones are found', async () => {
+  const db = freshDb();
+  const sink = await MongoIndicatorSink.open(db);
+  await sink.applyMany([entry(0), entry(1), entry(2)]);
+  finds.length = 0;
+  const none = await sink.lastEntries([entry(7).digest, entry(8).digest]);
+  assert.equal(none.size, 0);
+  assert.deepEqual(finds.filter((f) => f === INDICATORS), [], 'a lookup of unknown digests reached the database');
+  const some = await sink.lastEntries([entry(1).digest, entry(9).digest]);
+  assert.deepEqual([...some.keys()], [entry(1).digest]);
+  assert.equal(some.get(entry(1).digest)?.index, 1);
+});
+
+test('the set survives a restart; a database written before it existed is backfilled at open', async () => {
+  const cases: Array<[string, (db: Db) => Promise<void>]> = [
+    ['restart', async (db) => { await (await MongoIndicatorSink.open(db)).applyMany([entry(10), entry(11)]); }],
+    ['legacy records without chunks', async (db) => {
+      await (await MongoIndicatorSink.open(db)).applyMany([entry(10), entry(11)]);
+      await db.collection(REPLICA_DIGESTS).deleteMany({});
+    }],
+  ];
+  for (const [what, prepare] of cases) {
+    const db = freshDb();
+    await prepare(db);
+    const reopened = await MongoIndicatorSink.open(db);
+    assert.ok(reopened.knownDigests >= 2, `${what}: ${reopened.knownDigests} digests known`);
+    const found = await reopened.lastEntries([entry(10).digest, entry(11).digest]);
+    assert.equal(found.size, 2, what);
+  }
+});
+
+test('a chunk without its records (crash between the writes) costs a lookup that finds nothing', async () => {
+  const db = freshDb();
+  await MongoIndicatorSink.open(db);
+  await db.collection(REPLICA_DIGESTS).insertOne({ _id: 'crashed' as never, i: 20, d: new Binary(prefixBytes([entry(20).digest])) });
+  const sink = await MongoIndicatorSink.open(db);
+  finds.length = 0;
+  assert.equal((await sink.lastEntries([entry(20).digest])).size, 0);
+  assert.deepEqual(finds.filter((f) => f === INDICATORS), [INDICATORS], 'a member must be looked up');
+  await sink.applyMany([entry(20)]);
+  assert.equal((await sink.lastEntries([entry(20).digest])).size, 1);
+  assert.equal(await db.collection(INDICATORS).countDocuments(), 1);
+});

@@ -1,0 +1,70 @@
+/**
+ * `threatmesh replica-api`: serves a partner's replicated set as the aggregated Kubernetes API
+ * `replica.threatmesh.io/v1alpha1` (serve/replicaapi.ts), so `kubectl get threatindicators`
+ * lists every admitted indicator from the partner database while etcd holds none of them
+ * (docs/adr/2026-12-06-million-indicators.md). Stateless and read-only: run as many replicas as
+ * you like behind the Service the APIService names. Needs RBAC to read
+ * kube-system/extension-apiserver-authentication and to create SubjectAccessReviews.
+ */
+import type { Command } from 'commander';
+import { MongoClient } from 'mongodb';
+import type { Logger } from '../log.ts';
+import type { CliEnv } from './env.ts';
+import { KubeHttpClient } from '../runtime/kube.ts';
+import { systemClock } from '../runtime/clock.ts';
+import { IndicatorPages } from '../store/indicatorpages.ts';
+import { AccessReviewer, loadRequestHeaderConfig } from '../serve/replicaauth.ts';
+import { startReplicaApi } from '../serve/replicaapi.ts';
+import { PARTNER_DEFAULTS } from '../exchange/partner/defaults.ts';
+import { addClusterFlags, clusterConfig, type ClusterFlags, need, parseBind, readFlagFile, untilSignal } from './flags.ts';
+
+/** Parsed options of `threatmesh replica-api`. */
+export interface ReplicaApiFlags extends ClusterFlags {
+  readonly mongodbUri?: string;
+  readonly database: string;
+  readonly namespace: string;
+  readonly bind: string;
+  readonly tlsCert?: string;
+  readonly tlsKey?: string;
+}
+
+/** Default listening address. */
+export const REPLICA_API_BIND = '0.0.0.0:9444';
+
+async function run(flags: ReplicaApiFlags, env: CliEnv, log: Logger): Promise<void> {
+  const bind = parseBind('--bind', flags.bind);
+  const uri = need(flags.mongodbUri ?? env.mongodbUri, '--mongodb-uri', 'the partner database whose indicators are served (or set MONGODB_URI)');
+  const cert = await readFlagFile('--tls-cert', need(flags.tlsCert, '--tls-cert', 'the serving certificate; it must name <service>.<namespace>.svc of the Service the APIService points at'));
+  const key = await readFlagFile('--tls-key', need(flags.tlsKey, '--tls-key', 'the private key of --tls-cert'));
+  const client = new KubeHttpClient(await clusterConfig(flags, env), { userAgent: 'threatmesh-replica-api' });
+  const requestHeader = await loadRequestHeaderConfig(client);
+  const mongo = await MongoClient.connect(uri);
+  const records = new IndicatorPages(mongo.db(flags.database), { clock: systemClock });
+  try {
+    const server = await startReplicaApi({
+      records, namespace: flags.namespace, requestHeader, reviewer: new AccessReviewer(client, () => systemClock.now()),
+      cert, key, now: () => new Date(), log,
+    }, bind.host, bind.port);
+    const why = await untilSignal();
+    log.info('stopping', { why });
+    await server.stop();
+  } finally {
+    await records.close();
+    await mongo.close();
+  }
+}
+
+/** Registers `threatmesh replica-api`. */
+export function registerReplicaApi(program: Command, env: CliEnv, log: Logger): void {
+  addClusterFlags(program.command('replica-api'), 'the cluster whose front proxy calls this server')
+    .description('serve the partner database\'s replicated indicators as the aggregated Kubernetes API replica.threatmesh.io/v1alpha1 (kubectl get threatindicators), read-only, for the cluster\'s front proxy only')
+    .option('--mongodb-uri <uri>', 'MongoDB of this partner\'s replica (default: $MONGODB_URI)')
+    .option('--database <name>', 'database of this partner\'s replica', PARTNER_DEFAULTS.database)
+    .option('--namespace <ns>', 'namespace the replicated ThreatIndicators appear in (the exchange namespace)', PARTNER_DEFAULTS.namespace)
+    .option('--bind <host:port>', 'HTTPS listening address', REPLICA_API_BIND)
+    .option('--tls-cert <file>', 'serving certificate (PEM) naming <service>.<namespace>.svc')
+    .option('--tls-key <file>', 'private key of --tls-cert (PEM)')
+    .action(async (flags: ReplicaApiFlags) => {
+      await run(flags, env, log);
+    });
+}

@@ -1,0 +1,84 @@
+/**
+ * A local PostgreSQL server for FerretDB's PostgreSQL backend (the local default where
+ * PostgreSQL is installed: docs/adr/2026-12-06-million-indicators.md): one cluster per database
+ * instance under `dir`, made once with initdb and kept, listening on a loopback port chosen at
+ * run time, with durability off as the embedded etcd runs (a test and sandbox database, not a
+ * production one). A root parent runs the server as the `postgres` user, which PostgreSQL requires.
+ */
+import { execFile } from 'node:child_process';
+import { access, chmod, chown, mkdir, readdir, readFile, stat } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { launch, waitUntil, type ManagedProcess } from './process.ts';
+import { freePort } from './probe.ts';
+
+const run = promisify(execFile);
+
+// PostgreSQL has no --exit-on-stdin-eof: this shell runs it and stops it (fast shutdown) when
+// its stdin closes (the parent died) or when it is told to stop; `read` is a builtin, so the
+// trap runs at once.
+const STDIN_GUARD = '"$@" & pid=$!; trap \'kill -INT $pid; wait $pid; exit 0\' TERM INT; while IFS= read -r _; do :; done; kill -INT $pid; wait $pid';
+
+/** A running PostgreSQL server with the database FerretDB uses. */
+export interface Postgres {
+  /** postgres://postgres@127.0.0.1:PORT/ferretdb */
+  readonly url: string;
+  readonly process: ManagedProcess;
+}
+
+/** The bin directory of the newest installed PostgreSQL (Debian layout), or undefined when none is installed. */
+export async function postgresBinDir(root = '/usr/lib/postgresql'): Promise<string | undefined> {
+  const versions = (await readdir(root).catch(() => [] as string[])).filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a));
+  for (const v of versions) {
+    const bin = join(root, v, 'bin');
+    if (await access(join(bin, 'postgres')).then(() => true, () => false)) return bin;
+  }
+  return undefined;
+}
+
+async function serverUser(): Promise<{ uid: number; gid: number } | undefined> {
+  if (process.getuid?.() !== 0) return undefined;
+  const { stdout } = await run('id', ['-u', 'postgres']).catch(() => {
+    throw new Error('PostgreSQL refuses to run as root and there is no postgres user; install PostgreSQL from the distribution (apt-get install postgresql) or use THREATMESH_FERRETDB_BACKEND=sqlite');
+  });
+  const { stdout: gid } = await run('id', ['-g', 'postgres']);
+  return { uid: Number(stdout.trim()), gid: Number(gid.trim()) };
+}
+
+// The server user must reach its directory: ancestors private to root (mkdtemp makes 0700) get
+// the search bit for others (o+x: enter, not list), nothing more.
+async function makeTraversable(dir: string): Promise<void> {
+  for (let d = dirname(resolve(dir)); d !== dirname(d); d = dirname(d)) {
+    const st = await stat(d);
+    if ((st.mode & 0o001) === 0) await chmod(d, (st.mode & 0o7777) | 0o001);
+  }
+}
+
+/** Starts (creating on first use) the PostgreSQL cluster in `dir` and waits until it accepts connections. */
+export async function startPostgres(opts: { readonly name: string; readonly dir: string; readonly readyTimeoutMs?: number }): Promise<Postgres> {
+  const bin = await postgresBinDir();
+  if (bin === undefined) throw new Error('FerretDB\'s PostgreSQL backend needs PostgreSQL (apt-get install postgresql), or use THREATMESH_FERRETDB_BACKEND=sqlite');
+  const user = await serverUser();
+  const data = join(opts.dir, 'data');
+  await mkdir(opts.dir, { recursive: true, mode: 0o700 });
+  if (user !== undefined) {
+    await chown(opts.dir, user.uid, user.gid);
+    await makeTraversable(opts.dir);
+  }
+  const fresh = !(await access(join(data, 'PG_VERSION')).then(() => true, () => false));
+  if (fresh) await run(join(bin, 'initdb'), ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync'], { ...(user ?? {}) });
+  const port = await freePort();
+  const proc = await launch({
+    name: `${opts.name} postgres`, command: '/bin/sh', logPath: join(opts.dir, 'postgres.log'), ...(user ? { user } : {}),
+    args: ['-c', STDIN_GUARD, 'postgres', join(bin, 'postgres'), '-D', data, '-p', String(port), '-k', opts.dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=200'],
+  });
+  try {
+    // The last line of postmaster.pid says "ready" once the server accepts connections.
+    await waitUntil('PostgreSQL is ready', proc, async () => (await readFile(join(data, 'postmaster.pid'), 'utf8').catch(() => '')).trim().endsWith('ready'), { timeoutMs: opts.readyTimeoutMs ?? 90_000 });
+    if (fresh) await run(join(bin, 'createdb'), ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', 'ferretdb']);
+  } catch (err) {
+    await proc.stop();
+    throw err;
+  }
+  return { url: `postgres://postgres@127.0.0.1:${port}/ferretdb`, process: proc };
+}

@@ -1,0 +1,58 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { ThreatIndicator } from '../../api/types.ts';
+import type { VerifiedEntry } from '../../domain/stores.ts';
+import { Writable } from 'node:stream';
+import { createLogger } from '../../log.ts';
+import { Materializer, PINNED_LABEL, evictable, materializeFloor } from './materializer.ts';
+
+const quiet = createLogger(new Writable({ write: (_c, _e, cb) => cb() }), 'error');
+
+function obj(name: string, status: ThreatIndicator['status'], labels?: Record<string, string>, annotations?: Record<string, string>): ThreatIndicator {
+  return { apiVersion: 'threatmesh.io/v1alpha1', kind: 'ThreatIndicator', metadata: { name, namespace: 'tm', ...(labels ? { labels } : {}), ...(annotations ? { annotations } : {}) }, spec: { type: 'ipv4', value: '192.0.2.1' }, ...(status ? { status } : {}) };
+}
+
+test('the floor keeps the newest budget positions', () => {
+  const cases: Array<[number, number, number]> = [[0, 10, 0], [5, 10, 0], [10, 10, 0], [25, 10, 15]];
+  for (const [size, budget, want] of cases) assert.equal(materializeFloor(size, budget), want, `${size}/${budget}`);
+});
+
+test('eviction takes only log-written, unpinned objects below the floor', () => {
+  const rv = { logIndex: 50, proposerId: 'a', signature: 's', window: { opensAt: 'x', closesAt: 'y' }, votes: [] };
+  const objects = [
+    obj('old', { logIndex: 3 }), obj('new', { logIndex: 40 }), obj('local-proposal', { phase: 'Proposed' }),
+    obj('pinned', { logIndex: 1 }, { [PINNED_LABEL]: 'true' }), obj('voted', { logIndex: 2 }, undefined, { 'threatmesh.io/vote': 'approve' }),
+    obj('revoked-late', { logIndex: 1, revocation: rv }), obj('revoked-early', { logIndex: 1, revocation: { ...rv, logIndex: 5 } }),
+    obj('unpinned-label', { logIndex: 4 }, { [PINNED_LABEL]: 'false' }),
+  ];
+  assert.deepEqual(evictable(objects, 10), ['old', 'revoked-early', 'unpinned-label']);
+});
+
+function entry(index: number): VerifiedEntry {
+  return { index } as unknown as VerifiedEntry;
+}
+
+test('the materializer writes in the background and never queues more than the budget', async () => {
+  const written: number[] = [];
+  let release: () => void = () => undefined;
+  let gate = new Promise<void>((r) => { release = r; });
+  const m = new Materializer({ sink: { applyMany: async (es) => { await gate; written.push(...es.map((e) => e.index)); } }, budget: 5, log: quiet, batch: 2 });
+  m.offer([entry(0), entry(1)], 2);
+  m.offer(Array.from({ length: 10 }, (_, i) => entry(i + 2)), 12);
+  assert.equal(m.floor, 7);
+  release();
+  gate = Promise.resolve();
+  await m.idle();
+  // The first batch (0, 1) was already being written; after it only positions >= 7 remain.
+  assert.deepEqual(written, [0, 1, 7, 8, 9, 10, 11]);
+  assert.equal(m.dropped, 5);
+});
+
+test('a failed write is retried, not lost', async () => {
+  let fails = 1;
+  const written: number[] = [];
+  const m = new Materializer({ sink: { applyMany: (es) => { if (fails-- > 0) return Promise.reject(new Error('apiserver down')); written.push(...es.map((e) => e.index)); return Promise.resolve(); } }, budget: 100, log: quiet, retryMs: 5 });
+  m.offer([entry(0), entry(1)], 2);
+  await m.idle();
+  assert.deepEqual(written, [0, 1]);
+});

@@ -1,0 +1,127 @@
+/**
+ * The working set of a partner's cluster (docs/adr/2026-12-06-million-indicators.md): which
+ * verified entries become ThreatIndicator custom objects. The full set is the partner database,
+ * served to `kubectl get threatindicators` by the aggregated API (serve/replicaapi.ts); etcd keeps
+ * only the most recent `budget` log positions, plus whatever analysts pinned or annotated.
+ *
+ * Invariants:
+ * - Replication never waits for Kubernetes: `offer` queues entries and returns; a background
+ *   loop writes them through the Kubernetes sink with its own retries. The queue never holds
+ *   more than `budget` entries: an entry older than the newest `budget` positions would be
+ *   evicted as soon as written, so it is dropped (drift repair writes what should exist).
+ * - Eviction deletes only objects the log wrote (status.logIndex or status.revocation set) whose
+ *   position is below the floor (`treeSize - budget`), never an object with the
+ *   `threatmesh.io/pinned=true` label or a `threatmesh.io/` annotation (an analyst's vote or
+ *   revocation request), and never edits one.
+ */
+import type { ThreatIndicator } from '../../api/types.ts';
+import type { VerifiedEntry } from '../../domain/stores.ts';
+import type { Logger } from '../../log.ts';
+
+/** Label that keeps a ThreatIndicator in the working set whatever its age. */
+export const PINNED_LABEL = 'threatmesh.io/pinned';
+
+/** The lowest log position kept in the working set of a log of `treeSize` entries. */
+export function materializeFloor(treeSize: number, budget: number): number {
+  return Math.max(0, treeSize - budget);
+}
+
+function position(o: ThreatIndicator): number | undefined {
+  const s = o.status;
+  if (s?.logIndex === undefined && s?.revocation === undefined) return undefined;
+  return Math.max(s.logIndex ?? -1, s.revocation?.logIndex ?? -1);
+}
+
+function pinned(o: ThreatIndicator): boolean {
+  if (o.metadata.labels?.[PINNED_LABEL] === 'true') return true;
+  return Object.keys(o.metadata.annotations ?? {}).some((k) => k.startsWith('threatmesh.io/'));
+}
+
+/** Names of the objects to evict from the working set: log-written, below `floor`, not pinned. */
+export function evictable(objects: readonly ThreatIndicator[], floor: number): string[] {
+  return objects.filter((o) => {
+    const at = position(o);
+    return at !== undefined && at < floor && !pinned(o);
+  }).map((o) => o.metadata.name).sort();
+}
+
+/** Where the materializer writes (exchange/partner/kubesink.ts KubeIndicatorSink). */
+export interface WorkingSetSink {
+  applyMany(entries: readonly VerifiedEntry[]): Promise<void>;
+}
+
+/** Everything a {@link Materializer} is built from. */
+export interface MaterializerOptions {
+  readonly sink: WorkingSetSink;
+  /** Log positions kept as objects. */
+  readonly budget: number;
+  readonly log: Logger;
+  /** Entries written per call of the sink. @default 256 */
+  readonly batch?: number;
+  /** Pause after a failed write before trying again. @default 2000 */
+  readonly retryMs?: number;
+}
+
+/** Writes the newest verified entries to the cluster in the background. */
+export class Materializer {
+  readonly #o: MaterializerOptions;
+  #queue: VerifiedEntry[] = [];
+  #treeSize = 0;
+  #running: Promise<void> | undefined;
+  #stopped = false;
+  #dropped = 0;
+
+  constructor(opts: MaterializerOptions) {
+    this.#o = opts;
+  }
+
+  /** The current floor: positions below it are not kept. */
+  get floor(): number {
+    return materializeFloor(this.#treeSize, this.#o.budget);
+  }
+
+  /** Entries dropped because they were older than the budget when their turn came. */
+  get dropped(): number {
+    return this.#dropped;
+  }
+
+  /** Queues verified entries of a log now `treeSize` long; never waits for Kubernetes. */
+  offer(entries: readonly VerifiedEntry[], treeSize: number): void {
+    this.#treeSize = Math.max(this.#treeSize, treeSize, ...entries.map((e) => e.index + 1));
+    this.#queue.push(...entries);
+    this.#trim();
+    this.#running ??= this.#drain().finally(() => { this.#running = undefined; });
+  }
+
+  /** Resolves when everything queued so far is written (tests, shutdown). */
+  async idle(): Promise<void> {
+    while (this.#running !== undefined) await this.#running;
+  }
+
+  /** Stops after the write in progress; queued entries are left to drift repair. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    await this.#running;
+  }
+
+  #trim(): void {
+    const floor = this.floor;
+    const before = this.#queue.length;
+    this.#queue = this.#queue.filter((e) => e.index >= floor);
+    this.#dropped += before - this.#queue.length;
+  }
+
+  async #drain(): Promise<void> {
+    while (!this.#stopped && this.#queue.length > 0) {
+      this.#trim();
+      const batch = this.#queue.splice(0, this.#o.batch ?? 256);
+      try {
+        await this.#o.sink.applyMany(batch);
+      } catch (err) {
+        this.#o.log.warn('writing replicated ThreatIndicators failed; retrying (the partner database has them already)', { entries: batch.length, err });
+        this.#queue.unshift(...batch);
+        await new Promise((r) => setTimeout(r, this.#o.retryMs ?? 2000));
+      }
+    }
+  }
+}

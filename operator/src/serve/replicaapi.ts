@@ -1,0 +1,228 @@
+/**
+ * The aggregated Kubernetes API over a partner's replicated set
+ * (docs/adr/2026-12-06-million-indicators.md): `replica.threatmesh.io/v1alpha1`, namespaced
+ * resource `threatindicators`, read-only. The cluster's API server proxies `kubectl get
+ * threatindicators` (a registered APIService with a higher group priority than the CRDs') to
+ * this HTTPS server, which renders each record of the partner database as a ThreatIndicator
+ * (serve/replicaview.ts), so every admitted indicator is readable through the cluster API while
+ * etcd holds none of them.
+ *
+ * Contract:
+ * - Only the front proxy is served (serve/replicaauth.ts); health endpoints answer anyone.
+ * - `get` and `list` (all namespaces or the replica's namespace; others are empty), chunked by
+ *   `limit`/`continue` over one database cursor (store/indicatorpages.ts; an expired token is
+ *   410 Expired), as JSON or as the `Table` kubectl asks for; `fieldSelector` metadata.name /
+ *   metadata.namespace and `labelSelector` threatmesh.io/type=T are honoured, anything else is
+ *   refused with 400 saying what is supported.
+ * - `watch` and every write answer 405 with a Status that points at the working set
+ *   (`kubectl … ti`, the ThreatIndicator CRD).
+ */
+import { createServer, type Server } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { TLSSocket } from 'node:tls';
+import type { Logger } from '../log.ts';
+import type { IndicatorRecord } from '../store/indicators.ts';
+import { ExpiredContinue, type RecordChunk } from '../store/indicatorpages.ts';
+import { AccessReviewer, authenticate, type Access, type Caller, type RequestHeaderConfig } from './replicaauth.ts';
+import { REPLICA_API_VERSION, REPLICA_GROUP, REPLICA_VERSION, TABLE_COLUMNS, replicaIndicator, tableCells, type ReplicaIndicator } from './replicaview.ts';
+
+/** The reads the server needs (store/indicatorpages.ts IndicatorPages). */
+export interface ReplicaRecords {
+  byName(name: string): Promise<IndicatorRecord | undefined>;
+  chunk(limit: number, token?: string): Promise<RecordChunk>;
+}
+
+/** Everything the server is built from. */
+export interface ReplicaApiOptions {
+  readonly records: ReplicaRecords;
+  /** Namespace of the replicated set (the exchange namespace). */
+  readonly namespace: string;
+  readonly requestHeader: RequestHeaderConfig;
+  readonly reviewer: Pick<AccessReviewer, 'allowed'>;
+  /** Serving certificate and key (PEM); the certificate must name `<service>.<namespace>.svc`. */
+  readonly cert: string | Buffer;
+  readonly key: string | Buffer;
+  readonly now: () => Date;
+  readonly log: Logger;
+  /** Largest chunk served; bigger limits are cut to it. @default 5000 */
+  readonly maxLimit?: number;
+}
+
+/** A running server. */
+export interface RunningReplicaApi {
+  readonly port: number;
+  stop(): Promise<void>;
+}
+
+interface HttpReply {
+  readonly status: number;
+  readonly body: unknown;
+}
+
+const RESOURCE = 'threatindicators';
+const PREFIX = `/apis/${REPLICA_GROUP}/${REPLICA_VERSION}`;
+const TABLE_ACCEPT = /as=Table/;
+
+function status(code: number, reason: string, message: string): HttpReply {
+  return { status: code, body: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code } };
+}
+
+const DISCOVERY: Readonly<Record<string, unknown>> = {
+  '/apis': { kind: 'APIGroupList', apiVersion: 'v1', groups: [group()] },
+  [`/apis/${REPLICA_GROUP}`]: { kind: 'APIGroup', apiVersion: 'v1', ...group() },
+  [PREFIX]: {
+    kind: 'APIResourceList', apiVersion: 'v1', groupVersion: REPLICA_API_VERSION,
+    resources: [{ name: RESOURCE, singularName: 'threatindicator', namespaced: true, kind: 'ThreatIndicator', verbs: ['get', 'list'], categories: ['threatmesh'] }],
+  },
+};
+
+function group(): Record<string, unknown> {
+  const v = { groupVersion: REPLICA_API_VERSION, version: REPLICA_VERSION };
+  return { name: REPLICA_GROUP, versions: [v], preferredVersion: v };
+}
+
+/** What a resource path asks for, or undefined when it names nothing of this API. */
+export function parseResourcePath(path: string): { namespace: string; name?: string } | undefined {
+  if (!path.startsWith(`${PREFIX}/`)) return undefined;
+  const parts = path.slice(PREFIX.length + 1).split('/');
+  if (parts.length === 1 && parts[0] === RESOURCE) return { namespace: '' };
+  if (parts[0] !== 'namespaces' || parts[1] === undefined || parts[1] === '' || parts[2] !== RESOURCE) return undefined;
+  if (parts.length === 3) return { namespace: parts[1] };
+  if (parts.length === 4 && parts[3] !== '') return { namespace: parts[1], name: decodeURIComponent(parts[3]!) };
+  return undefined;
+}
+
+/** The selectors a list may carry, or why they are refused. */
+export function parseSelectors(q: URLSearchParams): { name?: string; namespace?: string; type?: string } | { refused: string } {
+  const out: { name?: string; namespace?: string; type?: string } = {};
+  for (const term of (q.get('fieldSelector') ?? '').split(',').filter((t) => t !== '')) {
+    const m = /^metadata\.(name|namespace)==?(.+)$/.exec(term);
+    if (m === null) return { refused: `field selector ${JSON.stringify(term)} is not supported; use metadata.name=NAME or metadata.namespace=NS` };
+    out[m[1] as 'name' | 'namespace'] = m[2]!;
+  }
+  for (const term of (q.get('labelSelector') ?? '').split(',').filter((t) => t !== '')) {
+    const m = /^threatmesh\.io\/type==?([a-z0-9]+)$/.exec(term);
+    if (m === null) return { refused: `label selector ${JSON.stringify(term)} is not supported; use threatmesh.io/type=TYPE` };
+    out.type = m[1]!;
+  }
+  return out;
+}
+
+class ReplicaApi {
+  readonly #o: ReplicaApiOptions;
+
+  constructor(opts: ReplicaApiOptions) {
+    this.#o = opts;
+  }
+
+  async handle(req: IncomingMessage): Promise<HttpReply> {
+    const url = new URL(req.url ?? '/', 'https://replica.invalid');
+    if (req.method === 'GET' && ['/healthz', '/readyz', '/livez'].includes(url.pathname)) return { status: 200, body: 'ok' };
+    const caller = authenticate(req.socket as TLSSocket, req.headers, this.#o.requestHeader);
+    if ('refused' in caller) return status(401, 'Unauthorized', caller.refused);
+    const discovery = DISCOVERY[url.pathname.replace(/\/$/, '')];
+    if (discovery !== undefined && req.method === 'GET') return { status: 200, body: discovery };
+    const target = parseResourcePath(url.pathname);
+    if (target === undefined) return status(404, 'NotFound', `${url.pathname} is not part of ${REPLICA_API_VERSION}`);
+    if (!isRead(req, url)) {
+      return status(405, 'MethodNotAllowed', `${REPLICA_API_VERSION} threatindicators is the read-only view of the replicated set (get and list only); write or watch the working set instead: kubectl … ti (threatindicators.threatmesh.io)`);
+    }
+    const access: Access = { verb: target.name === undefined ? 'list' : 'get', namespace: target.namespace, ...(target.name !== undefined ? { name: target.name } : {}) };
+    const verdict = await this.#o.reviewer.allowed(caller, access);
+    if (!verdict.allowed) return forbidden(caller, access, verdict.reason);
+    return target.name === undefined ? this.#list(target.namespace, url.searchParams, req.headers.accept ?? '', caller) : this.#get(target.namespace, target.name);
+  }
+
+  async #get(namespace: string, name: string): Promise<HttpReply> {
+    const r = namespace === this.#o.namespace ? await this.#o.records.byName(name) : undefined;
+    if (r === undefined) return status(404, 'NotFound', `threatindicators.${REPLICA_GROUP} "${name}" not found`);
+    return { status: 200, body: replicaIndicator(r, this.#o.namespace, this.#o.now()) };
+  }
+
+  async #list(namespace: string, q: URLSearchParams, accept: string, caller: Caller): Promise<HttpReply> {
+    const sel = parseSelectors(q);
+    if ('refused' in sel) return status(400, 'BadRequest', sel.refused);
+    if (!this.#holds(namespace, sel.namespace)) return this.#render([], {}, accept);
+    const ofType = (o: ReplicaIndicator): boolean => sel.type === undefined || o.spec.type === sel.type;
+    if (sel.name !== undefined) {
+      const r = await this.#o.records.byName(sel.name);
+      return this.#render(r === undefined ? [] : [this.#view(r)].filter(ofType), {}, accept);
+    }
+    const max = this.#o.maxLimit ?? 5000;
+    const limit = Math.min(Number(q.get('limit') ?? '') || max, max);
+    let chunk: RecordChunk;
+    try {
+      chunk = await this.#o.records.chunk(limit, q.get('continue') ?? undefined);
+    } catch (err) {
+      if (err instanceof ExpiredContinue) return status(410, 'Expired', err.message);
+      throw err;
+    }
+    this.#o.log.debug('replica api list', { user: caller.user, namespace, returned: chunk.records.length, more: chunk.continueToken !== undefined });
+    const items = chunk.records.map((r) => this.#view(r)).filter(ofType);
+    return this.#render(items, { ...(chunk.continueToken !== undefined ? { continue: chunk.continueToken } : {}), ...(chunk.remaining !== undefined && chunk.continueToken !== undefined ? { remainingItemCount: chunk.remaining } : {}) }, accept);
+  }
+
+  // Whether a list of `namespace` ('' = all) narrowed by a metadata.namespace selector can hold the replica's namespace.
+  #holds(namespace: string, selected: string | undefined): boolean {
+    const mine = this.#o.namespace;
+    return (namespace === '' || namespace === mine) && (selected === undefined || selected === mine);
+  }
+
+  #view(r: IndicatorRecord): ReplicaIndicator {
+    return replicaIndicator(r, this.#o.namespace, this.#o.now());
+  }
+
+  #render(items: readonly ReplicaIndicator[], meta: { continue?: string; remainingItemCount?: number }, accept: string): HttpReply {
+    const metadata = { resourceVersion: '', ...meta };
+    if (!TABLE_ACCEPT.test(accept)) return { status: 200, body: { apiVersion: REPLICA_API_VERSION, kind: 'ThreatIndicatorList', metadata, items } };
+    return {
+      status: 200,
+      body: {
+        kind: 'Table', apiVersion: 'meta.k8s.io/v1', metadata, columnDefinitions: TABLE_COLUMNS,
+        rows: items.map((o) => ({ cells: tableCells(o), object: { kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: o.metadata } })),
+      },
+    };
+  }
+}
+
+function isRead(req: IncomingMessage, url: URL): boolean {
+  const watch = url.searchParams.get('watch');
+  return req.method === 'GET' && watch !== 'true' && watch !== '1';
+}
+
+function forbidden(caller: Caller, access: Access, reason: string): HttpReply {
+  const what = `threatindicators.${REPLICA_GROUP}${access.name !== undefined ? ` "${access.name}"` : ''}`;
+  const where = access.namespace !== '' ? ` in the namespace "${access.namespace}"` : ' at the cluster scope';
+  return status(403, 'Forbidden', `${what} is forbidden: User "${caller.user}" cannot ${access.verb} resource "threatindicators" in API group "${REPLICA_GROUP}"${where}${reason ? `: ${reason}` : ''}`);
+}
+
+function send(res: ServerResponse, reply: HttpReply): void {
+  const text = typeof reply.body === 'string' ? reply.body : JSON.stringify(reply.body);
+  res.writeHead(reply.status, { 'content-type': typeof reply.body === 'string' ? 'text/plain' : 'application/json', 'cache-control': 'no-store' });
+  res.end(text);
+}
+
+/** Starts the server on `host:port` (port 0 picks a free one). */
+export async function startReplicaApi(opts: ReplicaApiOptions, host: string, port: number): Promise<RunningReplicaApi> {
+  const api = new ReplicaApi(opts);
+  const server: Server = createServer({ cert: opts.cert, key: opts.key, ca: opts.requestHeader.caPem, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' }, (req, res) => {
+    api.handle(req).then((reply) => send(res, reply), (err: unknown) => {
+      opts.log.error('replica api request failed', { url: req.url, err });
+      send(res, status(500, 'InternalError', 'the replica database could not be read; retry (details in the server log)'));
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  const address = server.address();
+  const bound = typeof address === 'object' && address !== null ? address.port : port;
+  opts.log.info('replica api serving', { host, port: bound, group: REPLICA_API_VERSION, namespace: opts.namespace });
+  return {
+    port: bound,
+    stop: () => new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+  };
+}
