@@ -29,10 +29,11 @@ import type { KubeClient } from '../runtime/client.ts';
 import { KubeHttpClient } from '../runtime/kube.ts';
 import type { Runnable } from '../runtime/manager.ts';
 import type { CliEnv } from './env.ts';
+import { addOutputFlags, emit, outputFormat, type OutputFlags, type OutputSpec } from './output.ts';
 import { loadKubeconfig } from '../runtime/kubeconfig.ts';
 import { PARTNER_DEFAULTS } from '../exchange/partner/defaults.ts';
 
-interface CommonFlags {
+interface CommonFlags extends OutputFlags {
   readonly mongodbUri?: string;
   readonly database: string;
   readonly kubeconfig?: string;
@@ -40,7 +41,6 @@ interface CommonFlags {
   readonly namespace?: string;
   readonly since: string;
   readonly maxTlp: string;
-  readonly json: boolean;
 }
 
 interface SummaryFlags extends CommonFlags {
@@ -103,32 +103,34 @@ function timeoutMs(text: string): number {
   }
 }
 
-function dbOptions(cmd: Command, since: string, maxTlp: string): Command {
-  return cmd
+const TRENDS_OUTPUT: OutputSpec = { formats: ['text', 'json', 'yaml'] };
+const SUMMARY_OUTPUT: OutputSpec = { formats: ['markdown', 'json', 'yaml'] };
+
+function dbOptions(cmd: Command, since: string, maxTlp: string, output: OutputSpec): Command {
+  return addOutputFlags(cmd, output)
     .option('--mongodb-uri <uri>', 'the partner\'s MongoDB (default: $MONGODB_URI)')
     .option('--database <name>', 'the replica\'s database (the operator\'s --database)', PARTNER_DEFAULTS.database)
     .option('--kubeconfig <file>', 'also count rejections: the ThreatIndicators in phase Rejected of this cluster (not replicated in the log)')
     .option('--context <name>', 'with --kubeconfig: the context to use instead of its current-context')
     .option('--namespace <ns>', 'with --kubeconfig: only this namespace (default: all)')
     .option('--since <duration>', 'the window: from now back this long, e.g. 30d, 2w, 12h', since)
-    .option('--max-tlp <tlp>', 'leave out everything marked above this TLP (clear, green, amber, amber+strict, red)', maxTlp)
-    .option('--json', 'print JSON', false);
+    .option('--max-tlp <tlp>', 'leave out everything marked above this TLP (clear, green, amber, amber+strict, red)', maxTlp);
 }
 
 /** Registers `threatmesh report`. */
 export function registerReport(program: Command, env: CliEnv, log: Logger): void {
   const report = program.command('report').description('historic trends and executive summaries of this partner\'s replicated indicators and sightings (its MongoDB)');
 
-  dbOptions(report.command('trends').description('admissions, rejections, revocations and sightings by type, feed, partner and week; time to quorum; top labels; feed quality'), '30d', 'red')
+  dbOptions(report.command('trends').description('admissions, rejections, revocations and sightings by type, feed, partner and week; time to quorum; top labels; feed quality'), '30d', 'red', TRENDS_OUTPUT)
     .action(async (flags: CommonFlags) => {
       const w = windowEnding(new Date(), parseSince(flags.since));
       const ceiling = parseTlp(flags.maxTlp, '--max-tlp');
       const rej = await rejections(flags);
       const t = await withDb(flags, env, (db) => new PartnerData(db, rej).trends(w, ceiling));
-      env.stdout.write(flags.json ? JSON.stringify(t) + '\n' : renderTrendsText(t));
+      emit(env, outputFormat(flags, TRENDS_OUTPUT), { value: t, human: () => renderTrendsText(t) });
     });
 
-  dbOptions(report.command('summary').description('an executive summary of the latest threats: written by a model (any OpenAI-compatible endpoint) and checked against the data, or extractive'), '7d', 'green')
+  dbOptions(report.command('summary').description('an executive summary of the latest threats: written by a model (any OpenAI-compatible endpoint) and checked against the data, or extractive'), '7d', 'green', SUMMARY_OUTPUT)
     .option('--model-url <url>', 'OpenAI-compatible base URL, e.g. https://api.openai.com/v1 (none: extractive summary)')
     .option('--model <name>', 'model name at that endpoint')
     .option('--api-key-file <file>', 'file holding the endpoint\'s API key')
@@ -148,7 +150,7 @@ export function registerReport(program: Command, env: CliEnv, log: Logger): void
       const out = await withDb(flags, env, (db) => summarize(new PartnerData(db, rej), { window: w, audience, model, maxTokens, constrainCitations: flags.citationEnum }, { cache: new MemoryAnswerCache(), log }));
       const doc = documentOf(out, { report: '', createdAt: new Date(), tlp: audience });
       const json = { ...out.summary, model: doc.model ?? null, fallbackReason: out.fallbackReason ?? null, maxTlp: audience, since: doc.since, until: doc.until, attempts: out.attempts, cited: doc.cited };
-      env.stdout.write(flags.json ? JSON.stringify(json) + '\n' : renderMarkdown(doc));
+      emit(env, outputFormat(flags, SUMMARY_OUTPUT), { value: json, human: () => renderMarkdown(doc) });
     });
 }
 

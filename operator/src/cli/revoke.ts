@@ -17,7 +17,8 @@ import { ENTRY_LIMITS, signProposal, voteSubject } from '../domain/entry.ts';
 import type { ProposalResult, VoteResult } from '../exchange/protocol/messages.ts';
 import type { Logger } from '../log.ts';
 import type { CliEnv } from './env.ts';
-import { connection, explainCallError, withClient, type ConnectionFlags } from './vote.ts';
+import { RESULT_OUTPUT, connection, explainCallError, withClient, type ConnectionFlags } from './vote.ts';
+import { emit, outputFormat } from './output.ts';
 import { loadKey, readFlagFile } from './flags.ts';
 
 /** Flags of `revoke`. */
@@ -66,7 +67,7 @@ export function registerRevoke(program: Command, env: CliEnv, log: Logger): void
     .action(async (query: string, flags: RevokeFlags) => {
       const outcome = await revoke(flags, query, () => new Date());
       log.debug('revocation proposed', { subject: outcome.subject, status: outcome.status });
-      env.stdout.write(flags.json ? `${JSON.stringify(outcome)}\n` : `${formatRevokeOutcome(outcome)}\n`);
+      emit(env, outputFormat(flags, RESULT_OUTPUT), { value: outcome, human: () => `${formatRevokeOutcome(outcome)}\n` });
     });
 }
 
