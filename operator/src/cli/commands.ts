@@ -22,6 +22,7 @@ import { registerReport } from './report.ts';
 import { registerServe } from './serve.ts';
 import { registerEdge } from './edge.ts';
 import { registerReplicaApi } from './replicaapi.ts';
+import { registerStatus } from './status.ts';
 
 /** What every command file exports: adds its command (and subcommands) to `program`. */
 export type Register = (program: Command, env: CliEnv, log: Logger) => void;
@@ -42,7 +43,7 @@ const DEV_COMMANDS: readonly DevCommand[] = [
 
 /** Adds every subcommand to `program`. */
 export function registerCommands(program: Command, env: CliEnv, log: Logger): void {
-  const product: readonly Register[] = [registerNormalize, registerOperator, registerKeys, registerIngest, registerVote, registerSequencer, registerReplica, registerRevoke, registerGitops, registerEnforce, registerScan, registerReport, registerServe, registerEdge, registerReplicaApi];
+  const product: readonly Register[] = [registerNormalize, registerOperator, registerKeys, registerIngest, registerVote, registerSequencer, registerReplica, registerRevoke, registerGitops, registerEnforce, registerScan, registerReport, registerServe, registerEdge, registerReplicaApi, registerStatus];
   for (const register of product) register(program, env, log);
   for (const dev of DEV_COMMANDS) registerDev(program, env, log, dev);
 }

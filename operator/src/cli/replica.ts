@@ -64,7 +64,8 @@ export function renderStatus(s: ReplicaStatus): string {
   return lines.join('\n') + '\n';
 }
 
-async function withDb<T>(flags: DbFlags, env: CliEnv, fn: (db: Db) => Promise<T>): Promise<T> {
+/** Runs `fn` on the partner database of `flags` (--mongodb-uri, else MONGODB_URI), closing the connection after. */
+export async function withDb<T>(flags: Pick<DbFlags, 'mongodbUri' | 'database'>, env: Pick<CliEnv, 'mongodbUri'>, fn: (db: Db) => Promise<T>): Promise<T> {
   const uri = flags.mongodbUri ?? env.mongodbUri;
   if (uri === undefined || uri === '') throw new Error('give the partner\'s MongoDB: --mongodb-uri URI or MONGODB_URI (the same the operator uses with --exchange)');
   const client = new MongoClient(uri, { serverSelectionTimeoutMS: 10_000 });
@@ -79,7 +80,8 @@ async function withDb<T>(flags: DbFlags, env: CliEnv, fn: (db: Db) => Promise<T>
   }
 }
 
-async function readStatus(db: Db): Promise<ReplicaStatus> {
+/** The replication state in a partner database: every source's cursor and the replicated indicator counts. */
+export async function readStatus(db: Db): Promise<ReplicaStatus> {
   const docs = await db.collection<ReplicaCursor & { _id: string }>(REPLICA_CURSORS).find({}).sort({ _id: 1 }).toArray();
   const col = db.collection(INDICATORS);
   const [active, revoked] = await Promise.all([col.countDocuments({ state: 'active' }), col.countDocuments({ state: 'revoked' })]);
