@@ -48,16 +48,17 @@ after(async () => {
 test('bad flags and bad config files fail before connecting, naming the flag or field', async () => {
   await writeFile(join(dir, 'bad.yaml'), 'consumers:\n  - name: siem\n    maxTlp: purple\n    tokens: [{file: /nonexistent}]\n');
   const base = ['serve', '--partner-id', 'partner-a', '--mongodb-uri', 'mongodb://127.0.0.1:1/', '--tls-cert', join(dir, 'tls.crt'), '--tls-key', join(dir, 'tls.key')];
-  const cases: Array<[string[], RegExp]> = [
-    [['serve', '--mongodb-uri', 'mongodb://127.0.0.1:1/'], /--partner-id is required/],
-    [[...base], /--config is required/],
-    [[...base, '--config', join(dir, 'bad.yaml')], /consumers\[0\]\.maxTlp: must be one of clear, green, amber, amber\+strict, red/],
-    [[...base, '--config', join(dir, 'missing.yaml')], /cannot read --config/],
-    [[...base, '--config', join(dir, 'bad.yaml'), '--listen', 'nowhere'], /--listen "nowhere" must be host:port/],
+  // Exit 2: the command line is wrong; exit 1: a file it names is unreadable or refused (docs/cli.md).
+  const cases: Array<[string[], RegExp, number]> = [
+    [['serve', '--mongodb-uri', 'mongodb://127.0.0.1:1/'], /--partner-id is required/, 2],
+    [[...base], /--config is required/, 2],
+    [[...base, '--config', join(dir, 'bad.yaml')], /consumers\[0\]\.maxTlp: must be one of clear, green, amber, amber\+strict, red/, 1],
+    [[...base, '--config', join(dir, 'missing.yaml')], /cannot read --config/, 1],
+    [[...base, '--config', join(dir, 'bad.yaml'), '--listen', 'nowhere'], /--listen "nowhere" must be host:port/, 2],
   ];
-  for (const [args, message] of cases) {
+  for (const [args, message, code] of cases) {
     const run = await runCli(args, { timeout: 60_000 });
-    assert.equal(run.code, 1, args.join(' '));
+    assert.equal(run.code, code, args.join(' '));
     assert.match(run.stderr, message, args.join(' '));
   }
   assert.match((await runCli(['serve', '--help'])).stdout, /TAXII 2\.1/);

@@ -13,6 +13,7 @@ import { promisify } from 'node:util';
 import type { Command } from 'commander';
 import type { Logger } from '../log.ts';
 import type { CliEnv } from './env.ts';
+import { UsageError } from './errors.ts';
 import { addOutputFlags, emit, outputFormat, type OutputFlags, type OutputSpec } from './output.ts';
 import { renderRepository } from '../../../cdk8s/repo.ts';
 import { parseValues, resolveValues, type Values } from '../../../cdk8s/values.ts';
@@ -43,7 +44,7 @@ export interface RenderResult {
 
 /** The values of a render: the file's (or the defaults) with role and id from the flags. */
 export async function renderValues(flags: GitopsRenderFlags): Promise<Values> {
-  if ((flags.partner === undefined) === (flags.sequencer === undefined)) throw new Error('give exactly one of --partner NAME (a partner\'s repository) or --sequencer NAME (the network sequencer\'s)');
+  if ((flags.partner === undefined) === (flags.sequencer === undefined)) throw new UsageError('give exactly one of --partner NAME (a partner\'s repository) or --sequencer NAME (the network sequencer\'s)');
   const role = flags.partner !== undefined ? 'partner' : 'sequencer';
   const id = flags.partner ?? flags.sequencer ?? '';
   let fromFile: Values | undefined;
@@ -88,7 +89,7 @@ async function commit(out: string, v: Values): Promise<string | undefined> {
 
 /** Renders into flags.out (checked before anything is written) and commits unless --no-git. */
 export async function gitopsRender(flags: GitopsRenderFlags): Promise<RenderResult> {
-  if (flags.out === undefined || flags.out === '') throw new Error('--out DIR is required: the folder of the GitOps repository to write');
+  if (flags.out === undefined || flags.out === '') throw new UsageError('--out DIR is required: the folder of the GitOps repository to write');
   const values = await renderValues(flags);
   const out = resolve(flags.out);
   const files = renderRepository(values);

@@ -13,6 +13,7 @@ import type { Logger } from '../log.ts';
 import { MongoCursorStore, REPLICA_CURSORS } from '../store/cursor.ts';
 import { INDICATORS, REPLICA_DIGESTS } from '../store/indicators.ts';
 import type { CliEnv } from './env.ts';
+import { UsageError } from './errors.ts';
 import { addOutputFlags, emit, outputFormat, type OutputFlags, type OutputSpec } from './output.ts';
 import { PARTNER_DEFAULTS } from '../exchange/partner/defaults.ts';
 import { MongoLeafStore } from '../store/leaves.ts';
@@ -67,7 +68,7 @@ export function renderStatus(s: ReplicaStatus): string {
 /** Runs `fn` on the partner database of `flags` (--mongodb-uri, else MONGODB_URI), closing the connection after. */
 export async function withDb<T>(flags: Pick<DbFlags, 'mongodbUri' | 'database'>, env: Pick<CliEnv, 'mongodbUri'>, fn: (db: Db) => Promise<T>): Promise<T> {
   const uri = flags.mongodbUri ?? env.mongodbUri;
-  if (uri === undefined || uri === '') throw new Error('give the partner\'s MongoDB: --mongodb-uri URI or MONGODB_URI (the same the operator uses with --exchange)');
+  if (uri === undefined || uri === '') throw new UsageError('give the partner\'s MongoDB: --mongodb-uri URI or MONGODB_URI (the same the operator uses with --exchange)');
   const client = new MongoClient(uri, { serverSelectionTimeoutMS: 10_000 });
   try {
     await client.connect();

@@ -29,6 +29,7 @@ import type { KubeClient } from '../runtime/client.ts';
 import { KubeHttpClient } from '../runtime/kube.ts';
 import type { Runnable } from '../runtime/manager.ts';
 import type { CliEnv } from './env.ts';
+import { UsageError, flagValue } from './errors.ts';
 import { addOutputFlags, emit, outputFormat, type OutputFlags, type OutputSpec } from './output.ts';
 import { loadKubeconfig } from '../runtime/kubeconfig.ts';
 import { PARTNER_DEFAULTS } from '../exchange/partner/defaults.ts';
@@ -56,7 +57,7 @@ interface SummaryFlags extends CommonFlags {
 
 async function withDb<T>(flags: CommonFlags, env: CliEnv, fn: (db: Db) => Promise<T>): Promise<T> {
   const uri = flags.mongodbUri ?? env.mongodbUri;
-  if (uri === undefined || uri === '') throw new Error('give the partner\'s MongoDB: --mongodb-uri URI or MONGODB_URI (the same the operator uses with --exchange)');
+  if (uri === undefined || uri === '') throw new UsageError('give the partner\'s MongoDB: --mongodb-uri URI or MONGODB_URI (the same the operator uses with --exchange)');
   const client = new MongoClient(uri, { serverSelectionTimeoutMS: 10_000 });
   try {
     await client.connect();
@@ -77,18 +78,18 @@ async function rejections(flags: CommonFlags): Promise<RejectionSource | undefin
 
 function positive(flag: string, text: string): number {
   const n = Number(text);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`${flag} ${JSON.stringify(text)} must be a positive whole number`);
+  if (!Number.isInteger(n) || n <= 0) throw new UsageError(`${flag} ${JSON.stringify(text)} must be a positive whole number`);
   return n;
 }
 
 /** The model endpoint the flags describe, or undefined when none is given. */
 export async function endpointFromFlags(flags: SummaryFlags): Promise<ModelEndpoint | undefined> {
   if (flags.modelUrl === undefined && flags.model === undefined) return undefined;
-  if (flags.modelUrl === undefined || flags.model === undefined) throw new Error('give both --model-url URL and --model NAME (an OpenAI-compatible endpoint), or neither for the extractive summary');
-  if (!/^https?:\/\//.test(flags.modelUrl)) throw new Error(`--model-url ${JSON.stringify(flags.modelUrl)} must be an http(s) URL such as https://api.openai.com/v1`);
+  if (flags.modelUrl === undefined || flags.model === undefined) throw new UsageError('give both --model-url URL and --model NAME (an OpenAI-compatible endpoint), or neither for the extractive summary');
+  if (!/^https?:\/\//.test(flags.modelUrl)) throw new UsageError(`--model-url ${JSON.stringify(flags.modelUrl)} must be an http(s) URL such as https://api.openai.com/v1`);
   const apiKey = flags.apiKeyFile === undefined ? undefined : (await readFile(flags.apiKeyFile, 'utf8')).trim();
   return {
-    baseUrl: flags.modelUrl, model: flags.model, apiKey, allowedTlp: parseTlp(flags.modelMaxTlp, '--model-max-tlp'),
+    baseUrl: flags.modelUrl, model: flags.model, apiKey, allowedTlp: flagValue('--model-max-tlp', flags.modelMaxTlp, (t) => parseTlp(t, '--model-max-tlp')),
     timeoutMs: timeoutMs(flags.modelTimeout), responseFormat: flags.responseFormat,
   };
 }
@@ -99,7 +100,7 @@ function timeoutMs(text: string): number {
   try {
     return parseSince(text);
   } catch {
-    throw new Error(`--model-timeout ${JSON.stringify(text)} must be a duration such as 30s or 2m`);
+    throw new UsageError(`--model-timeout ${JSON.stringify(text)} must be a duration such as 30s or 2m`);
   }
 }
 
@@ -123,8 +124,8 @@ export function registerReport(program: Command, env: CliEnv, log: Logger): void
 
   dbOptions(report.command('trends').description('admissions, rejections, revocations and sightings by type, feed, partner and week; time to quorum; top labels; feed quality'), '30d', 'red', TRENDS_OUTPUT)
     .action(async (flags: CommonFlags) => {
-      const w = windowEnding(new Date(), parseSince(flags.since));
-      const ceiling = parseTlp(flags.maxTlp, '--max-tlp');
+      const w = windowEnding(new Date(), flagValue('--since', flags.since, parseSince));
+      const ceiling = flagValue('--max-tlp', flags.maxTlp, (t) => parseTlp(t, '--max-tlp'));
       const rej = await rejections(flags);
       const t = await withDb(flags, env, (db) => new PartnerData(db, rej).trends(w, ceiling));
       emit(env, outputFormat(flags, TRENDS_OUTPUT), { value: t, human: () => renderTrendsText(t) });
@@ -140,10 +141,10 @@ export function registerReport(program: Command, env: CliEnv, log: Logger): void
     .option('--no-citation-enum', 'do not constrain citations to the candidate digests in the schema (the grounding check still refuses invented ones)')
     .addOption(new Option('--response-format <form>', 'structured output form: auto tries json_schema and falls back to json_object').choices(['auto', 'json_schema', 'json_object']).default('auto'))
     .action(async (flags: SummaryFlags) => {
-      const w = windowEnding(new Date(), parseSince(flags.since));
-      const audience = parseTlp(flags.maxTlp, '--max-tlp');
+      const w = windowEnding(new Date(), flagValue('--since', flags.since, parseSince));
+      const audience = flagValue('--max-tlp', flags.maxTlp, (t) => parseTlp(t, '--max-tlp'));
       const maxTokens = positive('--max-tokens', flags.maxTokens);
-      if (maxTokens < MIN_MAX_TOKENS) throw new Error(`--max-tokens ${maxTokens} is too small for a whole answer; give at least ${MIN_MAX_TOKENS}`);
+      if (maxTokens < MIN_MAX_TOKENS) throw new UsageError(`--max-tokens ${maxTokens} is too small for a whole answer; give at least ${MIN_MAX_TOKENS}`);
       const endpoint = await endpointFromFlags(flags);
       const rej = await rejections(flags);
       const model = endpoint === undefined ? undefined : new OpenAiChatModel(endpoint, { log });

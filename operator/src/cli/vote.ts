@@ -15,6 +15,7 @@ import { roundSubject, type IndicatorMeta } from '../domain/entry.ts';
 import type { TlsMaterial } from '../exchange/protocol/tls.ts';
 import type { Logger } from '../log.ts';
 import type { CliEnv } from './env.ts';
+import { UsageError } from './errors.ts';
 import { loadKey, readFlagFile } from './flags.ts';
 import { addOutputFlags, emit, outputFormat, type OutputFlags, type OutputSpec } from './output.ts';
 
@@ -130,7 +131,7 @@ async function cast(flags: CastFlags, decision: VoteDecision, query: string, now
 /** Runs `use` with a client built from the connection flags, closes it, and turns call failures into messages that say what to check. */
 export async function withClient<T>(flags: ConnectionFlags, use: (c: ExchangeClient) => Promise<T>): Promise<T> {
   const timeout = Number(flags.timeout);
-  if (!Number.isInteger(timeout) || timeout <= 0) throw new Error(`--timeout must be a positive number of milliseconds, got ${JSON.stringify(flags.timeout)}`);
+  if (!Number.isInteger(timeout) || timeout <= 0) throw new UsageError(`--timeout must be a positive number of milliseconds, got ${JSON.stringify(flags.timeout)}`);
   const tls: TlsMaterial = { certPem: await readFlagFile('--tls-cert', flags.tlsCert), keyPem: await readFlagFile('--tls-key', flags.tlsKey), caPem: await readFlagFile('--tls-ca', flags.tlsCa) };
   const client = new ExchangeClient({ address: flags.sequencer, tls, deadlineMs: timeout, retry: { attempts: 3, baseMs: 200, capMs: 1_000 }, ...(flags.serverName !== undefined ? { serverName: flags.serverName } : {}) });
   try {

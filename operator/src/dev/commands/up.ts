@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { InvalidArgumentError, type Command } from 'commander';
 import { createLogger, type Logger } from '../../log.ts';
 import type { CliEnv } from '../../cli/env.ts';
+import { UsageError } from '../../cli/errors.ts';
 import { operatorOptions, type OperatorFlags } from '../../cli/operator.ts';
 import { FEEDS, PARTNER_NODES, THREAT_INDICATORS } from '../../api/schemas/index.ts';
 import type { Feed, PartnerNode, ThreatIndicator } from '../../api/types.ts';
@@ -128,7 +129,7 @@ async function startCluster(flags: UpFlags, env: CliEnv, log: Logger, dir: strin
     const cfg = await loadKubeconfig(external, flags.context);
     return { kubeconfig: external, context: flags.context, server: cfg.server, mongoUri: env.mongodbUri };
   }
-  if (flags.context !== undefined) throw new Error('--context needs a kubeconfig: pass --kubeconfig FILE or set KUBECONFIG (without one, up starts its own local control plane)');
+  if (flags.context !== undefined) throw new UsageError('--context needs a kubeconfig: pass --kubeconfig FILE or set KUBECONFIG (without one, up starts its own local control plane)');
   const state = await readState(dir);
   if (state && (await liveRecordedPids(state, linuxProcesses)).length > 0) {
     throw new Error(`a sandbox recorded in ${dir} is still running (pid ${state.ownerPid}); stop it with Ctrl-C there, or run \`threatmesh controlplane down --dir ${dir}\`, or pass another --dir`);
