@@ -50,8 +50,8 @@ export function registerCommands(program: Command, env: CliEnv, log: Logger): vo
   registerCompletion(program, env, () => loadDevCommands(env, log));
 }
 
-/** The dev commands as they really are (for completion): each loaded into a program of its own. */
-async function loadDevCommands(env: CliEnv, log: Logger): Promise<Command[]> {
+/** The dev commands as they really are (for completion and tests): each loaded into a program of its own. */
+export async function loadDevCommands(env: CliEnv, log: Logger): Promise<Command[]> {
   return Promise.all(DEV_COMMANDS.map(async (dev) => {
     const sub = new Command('threatmesh');
     (await dev.load())(sub, env, log);

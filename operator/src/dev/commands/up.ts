@@ -105,6 +105,8 @@ export function registerUp(program: Command, env: CliEnv, log: Logger): void {
     .option('--kubeconfig <path>', 'use this cluster instead of a local control plane: kubeconfig file(s), \':\'-separated (default: $KUBECONFIG)')
     .option('--context <name>', 'with a kubeconfig: the context to use instead of its current-context')
     .action(async (flags: UpFlags) => {
+      // A command-line mistake is reported before anything starts or prints.
+      if (flags.context !== undefined && !(flags.kubeconfig ?? env.kubeconfig)) throw new UsageError(CONTEXT_NEEDS_KUBECONFIG);
       const stop = new StopSignal();
       const cleanups: Array<() => Promise<void> | void> = [];
       try {
@@ -115,6 +117,8 @@ export function registerUp(program: Command, env: CliEnv, log: Logger): void {
       }
     });
 }
+
+const CONTEXT_NEEDS_KUBECONFIG = '--context needs a kubeconfig: pass --kubeconfig FILE or set KUBECONFIG (without one, up starts its own local control plane)';
 
 interface Cluster {
   readonly kubeconfig: string;
@@ -129,7 +133,7 @@ async function startCluster(flags: UpFlags, env: CliEnv, log: Logger, dir: strin
     const cfg = await loadKubeconfig(external, flags.context);
     return { kubeconfig: external, context: flags.context, server: cfg.server, mongoUri: env.mongodbUri };
   }
-  if (flags.context !== undefined) throw new UsageError('--context needs a kubeconfig: pass --kubeconfig FILE or set KUBECONFIG (without one, up starts its own local control plane)');
+  if (flags.context !== undefined) throw new UsageError(CONTEXT_NEEDS_KUBECONFIG);
   const state = await readState(dir);
   if (state && (await liveRecordedPids(state, linuxProcesses)).length > 0) {
     throw new Error(`a sandbox recorded in ${dir} is still running (pid ${state.ownerPid}); stop it with Ctrl-C there, or run \`threatmesh controlplane down --dir ${dir}\`, or pass another --dir`);
