@@ -131,12 +131,14 @@ test('bad input: a clear error that says what to do', async () => {
     [['summary', '--max-tokens', '0'], /--max-tokens "0" must be a positive whole number/],
     [['summary', '--max-tokens', '100'], /--max-tokens 100 is too small for a whole answer; give at least 256/],
   ];
+  // Command-line mistakes: exit 2 and the --help hint (docs/cli.md).
   for (const [args, want] of cases) {
     const r = await cli(args);
-    assert.equal(r.code, 1, args.join(' '));
+    assert.equal(r.code, 2, args.join(' '));
     assert.match(r.stderr, want, args.join(' '));
+    assert.match(r.stderr, /--help' for every flag/, args.join(' '));
   }
   const noDb = await runCli(['report', 'trends'], { timeout: 60_000, env: { ...process.env, MONGODB_URI: '' } });
-  assert.equal(noDb.code, 1);
+  assert.equal(noDb.code, 2);
   assert.match(noDb.stderr, /--mongodb-uri URI or MONGODB_URI/);
 });
