@@ -38,8 +38,11 @@ export function admittedAt(r: Pick<IndicatorRecord, 'votes' | 'window'>): string
   return approvals.at(-1) ?? r.window?.opensAt ?? '';
 }
 
+/** The fields of a record a {@link Candidate} is made of. */
+export type CandidateRecord = Pick<IndicatorRecord, 'digest' | 'type' | 'value' | 'meta' | 'proposerId' | 'votes' | 'window' | 'state' | 'revocation' | 'logIndex'>;
+
 /** A stored record as a {@link Candidate} with its sightings in the window. */
-export function candidateOf(r: IndicatorRecord, sightings: number): Candidate {
+export function candidateOf(r: CandidateRecord, sightings: number): Candidate {
   return {
     digest: r.digest, type: r.type, value: r.value, tlp: indicatorTlp(r.meta), confidence: r.meta?.confidence, labels: [...(r.meta?.labels ?? [])],
     source: r.meta?.source, proposerId: r.proposerId, admittedAt: admittedAt(r), state: r.state,
@@ -76,11 +79,21 @@ export class MongoReportStore {
       this.sightingsByDigest(w, []),
       this.#c.indicators.find(and(tlpFilter(ceiling), inWindow)).sort({ logIndex: -1 }).limit(max).toArray(),
     ]);
-    const have = new Set(records.map((r) => r.digest));
-    const more = [...sighted].filter(([d]) => !have.has(d)).sort((a, b) => b[1] - a[1]).slice(0, Math.min(MAX_SIGHTED_EXTRA, Math.max(0, max - records.length))).map(([d]) => d);
-    records.push(...(await this.#byId(more)).filter((r) => tlpAllows(ceiling, indicatorTlp(r.meta))));
-    // The query's TLP filter is the first guard; this is the second.
-    return records.map((r) => candidateOf(r, sighted.get(r.digest) ?? 0)).filter((c) => tlpAllows(ceiling, c.tlp));
+    return this.candidatesOf(records, sighted, ceiling, max);
+  }
+
+  /**
+   * The candidates of a window from what was read of it: `records` admitted or revoked in it
+   * (any TLP, any order), the sightings per digest inside it; the most sighted digests not among
+   * the records are read by _id. Same result as {@link candidates}.
+   */
+  async candidatesOf(records: readonly CandidateRecord[], sighted: ReadonlyMap<string, number>, ceiling: Tlp, max = MAX_CANDIDATES): Promise<Candidate[]> {
+    const kept: CandidateRecord[] = records.filter((r) => tlpAllows(ceiling, indicatorTlp(r.meta))).sort((a, b) => b.logIndex - a.logIndex).slice(0, max);
+    const have = new Set(kept.map((r) => r.digest));
+    const more = [...sighted].filter(([d]) => !have.has(d)).sort((a, b) => b[1] - a[1]).slice(0, Math.min(MAX_SIGHTED_EXTRA, Math.max(0, max - kept.length))).map(([d]) => d);
+    kept.push(...(await this.#byId(more)).filter((r) => tlpAllows(ceiling, indicatorTlp(r.meta))));
+    // The TLP filter above is the first guard; this is the second.
+    return kept.map((r) => candidateOf(r, sighted.get(r.digest) ?? 0)).filter((c) => tlpAllows(ceiling, c.tlp));
   }
 
   /**

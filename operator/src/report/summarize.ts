@@ -26,6 +26,11 @@ export interface SummarySource {
   facts(digests: readonly string[], w: Window): Promise<Map<string, StoredFact>>;
   /** Trends of `w` counting only indicators at or below `ceiling`. */
   trends(w: Window, ceiling: Tlp): Promise<Trends>;
+  /**
+   * Optional: `candidates(w, audience)` and `trends(w, c)` for each of `ceilings`, from one read
+   * of the window (a store where every read is a collection scan implements it).
+   */
+  overview?(w: Window, audience: Tlp, ceilings: readonly Tlp[]): Promise<{ candidates: Candidate[]; trends: Trends[] }>;
 }
 
 /** What to summarize and how. */
@@ -160,17 +165,27 @@ async function askModel(ctx: Ctx, model: ChatModel, sel: Selection, ceiling: Tlp
   return { attempts, reason: `${last?.outcome === 'refused' ? 'grounding' : 'invalid-answer'}: ${tries} answer(s) refused; last: ${last?.problems.join('; ') ?? ''}` };
 }
 
+/** The window's candidates at the audience's TLP, and its trends at the audience's and at the model's ceiling. */
+async function readWindow(src: SummarySource, w: Window, audience: Tlp, ceiling: Tlp): Promise<{ all: Candidate[]; trends: Trends; modelTrends: Trends | undefined }> {
+  if (src.overview !== undefined) {
+    const o = await src.overview(w, audience, ceiling === audience ? [audience] : [audience, ceiling]);
+    return { all: o.candidates, trends: o.trends[0]!, modelTrends: o.trends[1] };
+  }
+  // Each read is a collection scan on FerretDB: run them at the same time.
+  const [all, trends, modelTrends] = await Promise.all([
+    src.candidates(w, audience),
+    src.trends(w, audience),
+    ceiling === audience ? undefined : src.trends(w, ceiling),
+  ]);
+  return { all, trends, modelTrends };
+}
+
 /** Writes the summary of `opts.window` for `opts.audience`. */
 export async function summarize(src: SummarySource, opts: SummarizeOptions, deps: SummarizeDeps = {}): Promise<SummaryOutcome> {
   const ctx: Ctx = { src, opts, deps, limits: opts.limits ?? DEFAULT_LIMITS };
   const model = opts.model;
   const ceiling = model === undefined ? opts.audience : lowerTlp(opts.audience, model.allowedTlp);
-  // Each read is a collection scan on FerretDB: run them at the same time.
-  const [all, trends, modelTrends] = await Promise.all([
-    src.candidates(opts.window, opts.audience),
-    src.trends(opts.window, opts.audience),
-    ceiling === opts.audience ? undefined : src.trends(opts.window, ceiling),
-  ]);
+  const { all, trends, modelTrends } = await readWindow(src, opts.window, opts.audience, ceiling);
   let fallbackReason: string | undefined;
   let attempts: AttemptRecord[] = [];
   if (model !== undefined) {
