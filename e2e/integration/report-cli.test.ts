@@ -143,7 +143,7 @@ test('bad input: a clear error that says what to do', async () => {
   assert.match(noDb.stderr, /--mongodb-uri URI or MONGODB_URI/);
 });
 
-test('one read of the window (what summaries use) gives the candidates and the trends of separate reads, at every ceiling', async () => {
+test('one read of the window (what summaries use) gives the candidates, the trends and the grounding facts of separate reads, at every ceiling', async () => {
   const data = new PartnerData(db);
   // 7 days: phishing admitted before the window but sighted in it comes in by _id; 90 days: the undated and old records.
   const windows = [7, 30, 90].map((days) => windowEnding(new Date(now + 60_000), days * DAY));
@@ -154,6 +154,8 @@ test('one read of the window (what summaries use) gives the candidates and the t
       const one = await data.overview(w, audience, ceilings);
       assert.deepEqual(one.candidates, await data.candidates(w, audience), label);
       assert.deepEqual(one.trends, await Promise.all(ceilings.map((c) => data.trends(w, c))), label);
+      const digests = [...records.map((r) => r.digest), 'f'.repeat(64)];
+      assert.deepEqual(await one.facts(digests), await data.facts(digests, w), label);
     }
   }
   const week = await data.overview(windows[0]!, 'green', ['green']);

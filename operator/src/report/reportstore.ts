@@ -113,17 +113,18 @@ export class MongoReportStore {
   /**
    * What the store says about each of `digests` (missing: unknown). Sightings inside `w` are read
    * only for records admitted and revoked outside `w`: for the others they cannot change the
-   * grounding check, and reading them costs a scan of the sightings.
+   * grounding check, and reading them costs a scan of the sightings (unless `sighted`, the
+   * window's sightings per digest already read, is given).
    */
-  async facts(digests: readonly string[], w: Window): Promise<Map<string, StoredFact>> {
+  async facts(digests: readonly string[], w: Window, sighted?: ReadonlyMap<string, number>): Promise<Map<string, StoredFact>> {
     const wanted = [...new Set(digests.filter((d) => typeof d === 'string' && d.length <= 128))];
     if (wanted.length === 0) return new Map();
     const records = await this.#byId(wanted);
     const facts = new Map<string, StoredFact>(records.map((r) => [r.digest, { tlp: indicatorTlp(r.meta), admittedAt: admittedAt(r), revokedAt: r.revocation?.window.opensAt }]));
     const undecided = [...facts].filter(([, f]) => !activeIn(w, f)).map(([d]) => d);
     if (undecided.length > 0) {
-      const sighted = await this.sightingsByDigest(w, [], undecided);
-      for (const d of undecided) facts.set(d, { ...facts.get(d)!, sightings: sighted.get(d) ?? 0 });
+      const counts = sighted ?? await this.sightingsByDigest(w, [], undecided);
+      for (const d of undecided) facts.set(d, { ...facts.get(d)!, sightings: counts.get(d) ?? 0 });
     }
     return facts;
   }

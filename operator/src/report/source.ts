@@ -9,7 +9,7 @@ import { collectionsOf } from './mongo.ts';
 import type { Window } from './period.ts';
 import type { RejectionSource } from './rejections.ts';
 import { MongoReportStore } from './reportstore.ts';
-import type { SummarySource } from './summarize.ts';
+import type { Overview, SummarySource } from './summarize.ts';
 import type { Tlp } from './tlp.ts';
 import { lowerTlp } from './tlp.ts';
 import { MongoTrendStore, admittedOrRevokedIn, figuresOf, sightingsPerDigest } from './trendstore.ts';
@@ -44,14 +44,15 @@ export class PartnerData implements SummarySource {
   }
 
   /** @inheritdoc */
-  async overview(w: Window, audience: Tlp, ceilings: readonly Tlp[]): Promise<{ candidates: Candidate[]; trends: Trends[] }> {
-    // One scan of each collection serves the candidates and every ceiling (a summary read both collections three or four times before).
+  async overview(w: Window, audience: Tlp, ceilings: readonly Tlp[]): Promise<Overview> {
+    // One scan of each collection serves the candidates, every ceiling and the grounding check (a summary read both collections three or four times before).
     const read = await this.#trends.read(w, ceilings.reduce(lowerTlp, audience));
+    const sighted = sightingsPerDigest(read);
     const [candidates, trends] = await Promise.all([
-      this.store.candidatesOf(admittedOrRevokedIn(read), sightingsPerDigest(read), audience),
+      this.store.candidatesOf(admittedOrRevokedIn(read), sighted, audience),
       Promise.all(ceilings.map(async (c) => assembleTrends(w, c, figuresOf(read, c), await this.#rejected(c)))),
     ]);
-    return { candidates, trends };
+    return { candidates, trends, facts: (digests) => this.store.facts(digests, w, sighted) };
   }
 
   async #rejected(ceiling: Tlp): Promise<RejectedProposal[] | undefined> {
