@@ -11,6 +11,10 @@
  *   cut by TLP too);
  * - one of the sightings since the window's first hour: sums by partner and week, and the sighted
  *   digests for "never sighted" (an indicator admitted in the window cannot be sighted before it).
+ * The two scans are kept as a {@link WindowRead}: figures at any ceiling at or above the one
+ * read for, the window's candidates and its sightings per digest come from it, so a summary
+ * (candidates, trends at the audience's and the model's ceiling, grounding facts) reads the
+ * window once too.
  * On MongoDB each branch of the indicator filter is an index range (`window.opensAt`,
  * `revocation.window.opensAt`, `meta.tlp`) and the sightings filter one on `bucketStart`.
  * docs/reports.md shows the same figures as aggregation pipelines on a sharded MongoDB cluster.
