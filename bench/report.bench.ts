@@ -18,7 +18,7 @@ import { MongoClient } from 'mongodb';
 import { ensureBinaries } from '../operator/src/dev/controlplane/build.ts';
 import { startDatabase } from '../operator/src/dev/controlplane/instance.ts';
 import { recordOf, sightingOf } from '../operator/src/report/fixtures.ts';
-import { OpenAiChatModel, type ChatModel } from '../operator/src/report/model.ts';
+import { ModelError, OpenAiChatModel, type ChatModel } from '../operator/src/report/model.ts';
 import { SIGHTINGS, type SightingDoc } from '../operator/src/report/mongo.ts';
 import { windowEnding } from '../operator/src/report/period.ts';
 import { PartnerData } from '../operator/src/report/source.ts';
@@ -81,7 +81,7 @@ try {
   );
   // A summary reads its candidates and the trends at two ceilings: from one read of the window (PartnerData.overview), and from separate reads as before.
   const separate: SummarySource = { candidates: (x, c) => data.candidates(x, c), facts: (d, x) => data.facts(d, x), trends: (x, c) => data.trends(x, c) };
-  const model: ChatModel = { name: 'unused', allowedTlp: 'clear', cacheScope: 'bench', complete: () => Promise.reject(new Error('the bench measures the reads; this model is never reached')) };
+  const model: ChatModel = { name: 'unused', allowedTlp: 'clear', cacheScope: 'bench', complete: () => Promise.reject(new ModelError('connection', 'the bench measures the reads; this endpoint never answers')) };
   for (const [how, src] of [['one read', data], ['separate reads', separate]] as const) {
     const cpu0 = processCpuMs(dbProc.pid);
     const [out, ms] = await timedAsync(() => summarize(src, { window: windowEnding(new Date(), 7 * DAY), audience: 'green', model, regenerations: 0 }));
