@@ -81,11 +81,12 @@ export const MINIFY: readonly string[] = [
  * `find node_modules` arguments that delete what Node never loads from production dependencies:
  * TypeScript files (Node does not strip types under node_modules, so `.ts` there is only
  * declarations or sources kept for source maps), source maps, Markdown other than licences,
- * test and example directories, and jsii assemblies (read by jsii's other-language runtimes,
- * not by JavaScript). About 36 MB of 55 MB. The Dockerfile runs the same command.
+ * test and example directories, jsii assemblies (read by jsii's other-language runtimes,
+ * not by JavaScript), and the `bare-*` packages tar-fs maps in only under the Bare runtime
+ * (its package.json imports: `"bare": "bare-fs"`, `"default": "fs"`). About 36 MB of 55 MB. The Dockerfile runs the same command.
  */
 export const PRUNE: readonly string[] = [
-  '(', '-type', 'd', '(', '-name', 'test', '-o', '-name', 'tests', '-o', '-name', '__tests__', '-o', '-name', 'example', '-o', '-name', 'examples', '-o', '-name', 'docs', ')', '-prune', '-exec', 'rm', '-rf', '{}', '+', ')',
+  '(', '-type', 'd', '(', '-name', 'test', '-o', '-name', 'tests', '-o', '-name', '__tests__', '-o', '-name', 'example', '-o', '-name', 'examples', '-o', '-name', 'docs', '-o', '-name', 'bare-*', ')', '-prune', '-exec', 'rm', '-rf', '{}', '+', ')',
   '-o', '(', '-type', 'f', '(', '-name', '*.ts', '-o', '-name', '*.mts', '-o', '-name', '*.cts', '-o', '-name', '*.map', '-o', '-name', '.jsii', '-o', '-name', '.jsii.gz', '-o', '(', '-name', '*.md', '!', '-iname', 'license*', ')', ')', '-exec', 'rm', '-f', '{}', '+', ')',
 ];
 
