@@ -4,7 +4,8 @@
  * and a real FerretDB holding a halted replica cursor: the screen names every part (last runs,
  * open rounds oldest first, tree size and halt, peers' lag, what is enforced) and what needs
  * attention, exits 3 while halted, and -o json/yaml carry the same data. Without a database it
- * still shows the cluster's part and says how to add the rest.
+ * still shows the cluster's part and says how to add the rest. The API server's OpenAPI v3
+ * document (what `kubectl explain` reads) carries a description for every field of every kind.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -24,6 +25,7 @@ import type { PartnerStatusView } from '../../operator/src/cli/statusview.ts';
 import { startControlPlane, type ControlPlane } from '../harness/controlplane.ts';
 import { controlPlaneOptionsFromEnv, uniqueSuffix } from '../harness/env.ts';
 import { runCli, type CliRun } from '../harness/cli.ts';
+import { eventually } from '../harness/kube.ts';
 
 const root = new URL('../../', import.meta.url);
 const NAMESPACES: ResourceRef = { group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace', namespaced: false };
@@ -147,4 +149,23 @@ test('an empty namespace says what to create; an unreachable database is a clear
   assert.equal(down.code, 1);
   assert.match(down.stderr, /^threatmesh: cannot reach MongoDB at mongodb:\/\/127\.0\.0\.1:1/m);
   assert.doesNotMatch(down.stderr, /\n\s+at /);
+});
+
+test('kubectl explain teaches the API: the served OpenAPI v3 schema has a description on every field of every kind', async () => {
+  type Node = { description?: string; properties?: Record<string, Node>; items?: Node; additionalProperties?: Node | boolean; allOf?: Node[] };
+  const missing = (n: Node, path: string): string[] => [
+    ...Object.entries(n.properties ?? {}).flatMap(([k, v]) => [...(path.includes('.') || k !== 'metadata') && !v.description ? [`${path}.${k}`] : [], ...missing(v, `${path}.${k}`)]),
+    ...(n.items ? missing(n.items, `${path}[]`) : []),
+    ...(typeof n.additionalProperties === 'object' ? missing(n.additionalProperties, `${path}{}`) : []),
+  ];
+  const kinds = ['Feed', 'ThreatIndicator', 'PartnerNode', 'EnforcementPolicy', 'LogScan', 'ThreatReport'];
+  const doc = await eventually(async () => (await cp.kube.call('GET', '/openapi/v3/apis/threatmesh.io/v1alpha1')).body as { components?: { schemas?: Record<string, Node> } },
+    (d) => kinds.every((k) => d.components?.schemas?.[`io.threatmesh.v1alpha1.${k}`] !== undefined), 60_000);
+  let fields = 0;
+  for (const kind of kinds) {
+    const schema = doc.components?.schemas?.[`io.threatmesh.v1alpha1.${kind}`] ?? {};
+    assert.deepEqual(missing(schema, kind), [], `${kind}: fields without a description in the served schema`);
+    fields += JSON.stringify(schema).split('"description"').length - 1;
+  }
+  assert.ok(fields > 300, `only ${fields} descriptions served`);
 });

@@ -52,6 +52,8 @@ const CASES: ReadonlyArray<{ readonly cmd: string; readonly args: readonly strin
   { cmd: 'vote list', args: [...CONN, '--timeout', 'soon'], says: /--timeout must be a positive number of milliseconds, got "soon"/ },
   { cmd: 'sequencer', args: [], says: /--mongodb-uri is required: the MongoDB URI of the sequencer's database \(or set MONGODB_URI\)/ },
   { cmd: 'replica status', args: [], says: /give the partner's MongoDB: --mongodb-uri URI or MONGODB_URI/ },
+  { cmd: 'replica status', args: ['--mongodb-uri', 'http://127.0.0.1:27017'], says: /--mongodb-uri "http:\/\/127\.0\.0\.1:27017" must start with mongodb:\/\/ or mongodb\+srv:\/\// },
+  { cmd: 'status', args: ['--kubeconfig', '/nonexistent', '--mongodb-uri', 'postgres://x'], says: /--mongodb-uri "postgres:\/\/x" must start with mongodb:\/\// },
   { cmd: 'replica clear-halt', args: ['-o', 'xml'], says: /Allowed choices are text, json, yaml/ },
   { cmd: 'replica rebuild', args: ['--json', '-o', 'yaml'], says: /--json and -o yaml ask for two output forms; give one of them/ },
   { cmd: 'revoke', args: ['x'], says: /required option '--reason <text>' not specified/ },

@@ -65,10 +65,16 @@ export function renderStatus(s: ReplicaStatus): string {
   return lines.join('\n') + '\n';
 }
 
+/** Throws a usage error naming --mongodb-uri when `uri` is not a MongoDB connection string. */
+export function checkMongoUri(uri: string): void {
+  if (!/^mongodb(\+srv)?:\/\//.test(uri)) throw new UsageError(`--mongodb-uri ${JSON.stringify(uri)} must start with mongodb:// or mongodb+srv://, e.g. mongodb://127.0.0.1:27017`);
+}
+
 /** Runs `fn` on the partner database of `flags` (--mongodb-uri, else MONGODB_URI), closing the connection after. */
 export async function withDb<T>(flags: Pick<DbFlags, 'mongodbUri' | 'database'>, env: Pick<CliEnv, 'mongodbUri'>, fn: (db: Db) => Promise<T>): Promise<T> {
   const uri = flags.mongodbUri ?? env.mongodbUri;
   if (uri === undefined || uri === '') throw new UsageError('give the partner\'s MongoDB: --mongodb-uri URI or MONGODB_URI (the same the operator uses with --exchange)');
+  checkMongoUri(uri);
   const client = new MongoClient(uri, { serverSelectionTimeoutMS: 10_000 });
   try {
     await client.connect();

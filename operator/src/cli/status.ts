@@ -17,7 +17,7 @@ import type { CliEnv } from './env.ts';
 import { EXIT } from './errors.ts';
 import { addClusterFlags, clusterConfig, type ClusterFlags } from './flags.ts';
 import { addOutputFlags, emit, outputFormat, type OutputFlags, type OutputSpec } from './output.ts';
-import { readStatus, withDb, type ReplicaStatus } from './replica.ts';
+import { checkMongoUri, readStatus, withDb, type ReplicaStatus } from './replica.ts';
 import { renderStatusView, statusView, type PartnerStatusView } from './statusview.ts';
 
 /** Flags of `threatmesh status`. */
@@ -48,6 +48,8 @@ async function readReplica(flags: StatusFlags, env: CliEnv): Promise<ReplicaStat
 
 /** Reads everything `status` shows. */
 export async function readPartnerStatus(flags: StatusFlags, env: CliEnv): Promise<PartnerStatusView> {
+  const uri = flags.mongodbUri ?? env.mongodbUri;
+  if (uri !== undefined && uri !== '') checkMongoUri(uri);
   const cfg = await clusterConfig(flags, env);
   const namespace = flags.allNamespaces === true ? undefined : flags.namespace;
   const client = new KubeHttpClient(cfg, { userAgent: 'threatmesh-status', requestTimeoutMs: 15_000 });
