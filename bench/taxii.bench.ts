@@ -11,8 +11,8 @@
  *    replaced (store/servedindicators.ts `versions`), for comparison;
  *  - whole HTTPS requests through `threatmesh serve`'s stack (auth, page, STIX rendering,
  *    audit write): the first pages of /api/collections/all/objects/ followed by `next`;
- *  - the refresh after 1,000 admissions and 100 revocations past the watermark (what bounds
- *    how soon a revocation reaches TAXII).
+ *  - the refresh after 1,000 admissions and 10 revocations past the watermark, written as the
+ *    replica sink writes them, journal included (what bounds how soon a revocation reaches TAXII).
  * BENCH_TAXII_SAMPLES (default 100) random positions; BENCH_TAXII_PAGES (default 40) HTTPS pages.
  * An operation slower than BENCH_TAXII_TIMEOUT_MS (default 600000) ends that sampling: the
  * results then give the timeout as a lower bound (`… (timed out)`), so a slow store cannot make
@@ -35,6 +35,8 @@ import { stixIdOfDigest } from '../operator/src/serve/stixview.ts';
 import { tlpsUpTo } from '../operator/src/serve/tlp.ts';
 import { REPLICA_CURSORS } from '../operator/src/store/cursor.ts';
 import { INDICATORS, type IndicatorRecord } from '../operator/src/store/indicators.ts';
+import type { ServedChange } from '../operator/src/store/served.ts';
+import { ServedChangesJournal } from '../operator/src/store/servedchanges.ts';
 import { MongoServedIndicators } from '../operator/src/store/servedindicators.ts';
 
 const count = Number(process.env['BENCH_TAXII_COUNT'] ?? 1_000_000);
@@ -176,26 +178,42 @@ async function databaseSamples(reader: MongoServedIndicators): Promise<void> {
   }
 }
 
-/** 1,000 admissions and 10 revocations past the watermark, then the time the index takes to serve them. */
+/** The served fields of a seeded record (what the replica sink's journal carries). */
+function servedChangeOf(d: IndicatorRecord): ServedChange {
+  return {
+    kind: 'add', index: d.logIndex,
+    record: { digest: d.digest, type: d.type, value: d.value, state: 'active', logIndex: d.logIndex, proposerId: d.proposerId, addedAt: d.addedAt ?? new Date(), ...(d.meta ? { meta: d.meta } : {}), ...(d.window ? { window: d.window } : {}) },
+  };
+}
+
+/**
+ * 1,000 admissions and 10 revocations past the watermark, written as the replica sink writes
+ * them (records, then the served-changes journal, then the cursor), then the time the index
+ * takes to serve them: what bounds how soon a revocation reaches TAXII.
+ */
 async function refreshAfterChanges(db: Db, index: ServingIndex): Promise<void> {
   const col = db.collection<IndicatorRecord>(INDICATORS);
   const base = 2 * count;
-  await col.insertMany(Array.from({ length: 1000 }, (_, k) => ({ ...doc(count + k), logIndex: base + k })), { ordered: false });
-  // One update per revocation, by _id, as the replica sink writes them.
+  const adds = Array.from({ length: 1000 }, (_, k) => ({ ...doc(count + k), logIndex: base + k, addedAt: new Date() }));
+  await col.insertMany(adds, { ordered: false });
+  const changes: ServedChange[] = adds.map(servedChangeOf);
   for (let k = 0; k < 10; k += 1) {
     const victim = doc(k * 50 + 1);
-    await col.updateOne({ _id: victim.digest }, { $set: { state: 'revoked', revokedAtIndex: base + 1000 + k, revokedAt: new Date() } });
+    const revokedAt = new Date();
+    await col.updateOne({ _id: victim.digest }, { $set: { state: 'revoked', revokedAtIndex: base + 1000 + k, revokedAt } });
+    changes.push({ kind: 'revoke', index: base + 1000 + k, digest: victim.digest, revokedAt, window: { opensAt: '2026-11-26T10:00:00.000Z', closesAt: '2026-11-29T10:00:00.000Z' } });
   }
+  await new ServedChangesJournal(db).write(base, base + 1009, changes);
   await db.collection<{ _id: string; nextIndex: number }>(REPLICA_CURSORS).updateOne({ _id: 'sequencer' }, { $set: { nextIndex: base + 1010 } });
   try {
     const refreshMs = await timeIt(() => index.refresh(), timeoutMs);
     if (index.position !== base + 1010 || index.size !== count + 1000) throw new Error(`after the refresh the index is at ${index.position} with ${index.size} indicators`);
     const revokedNow = await index.byStixId(doc(1).stixId ?? '', tlpsUpTo('red'));
     if (revokedNow?.state !== 'revoked') throw new Error('a revocation did not reach the serving index');
-    results.push(ms('serving index refresh after 1,000 admissions and 10 revocations', refreshMs));
+    results.push(ms('serving index refresh after 1,000 admissions and 10 revocations (journal)', refreshMs));
   } catch (err) {
     if (!(err instanceof TimedOut)) throw err;
-    results.push(timedOut('serving index refresh after 1,000 admissions and 10 revocations'));
+    results.push(timedOut('serving index refresh after 1,000 admissions and 10 revocations (journal)'));
   }
 }
 

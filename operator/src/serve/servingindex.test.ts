@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rec, revoked } from './fixtures.ts';
 import { MemoryIndicatorReader } from './memory.ts';
-import type { IndicatorReader, ServedRecord, VersionQuery } from './record.ts';
+import type { IndicatorReader, ServedChange, ServedRecord, VersionQuery } from './record.ts';
 import { ServingIndex, type ServedSource } from './servingindex.ts';
 import { stixIdOfDigest } from './stixview.ts';
 import { tlpsUpTo } from './tlp.ts';
@@ -122,4 +122,34 @@ test('an unchanged watermark costs no read; concurrent requests share one refres
   await index.refresh();
   assert.equal(await index.watermark(), 3);
   assert.equal((await index.versions({ tlps: tlpsUpTo('green'), after: 1, view: 'last', limit: 10 }, 3)).rows[0]?.record.value, 'c.index-test.net');
+});
+
+test('the index follows the served-changes journal without reading the records, and reads them when the journal has a gap', async () => {
+  const source = new Source([rec(0, 'a.index-test.net'), rec(1, 'b.index-test.net')], 2);
+  const journal: ServedChange[] = [];
+  let coveredFrom = 2;
+  const withJournal: ServedSource = {
+    watermark: () => source.watermark(),
+    changedSince: (p) => source.changedSince(p),
+    changes: (from, to) => Promise.resolve(from >= coveredFrom ? journal.filter((c) => c.index >= from && c.index < to) : undefined),
+  };
+  const index = await ServingIndex.build(withJournal);
+  const reads = source.reads;
+  const c = rec(2, 'c.index-test.net');
+  const a = revoked(rec(0, 'a.index-test.net'), 3);
+  journal.push({ kind: 'add', index: 2, record: c }, { kind: 'revoke', index: 3, digest: a.digest, revokedAt: a.revokedAt!, window: a.revocationWindow! });
+  source.records.set(c.digest, c);
+  source.records.set(a.digest, a);
+  source.mark = 4;
+  assert.equal(await index.watermark(), 4);
+  assert.equal(source.reads, reads, 'the journal covered the change: no read of the records');
+  await sameAnswers(index, [...source.records.values()], [4], 'after the journal');
+  // The journal was pruned past the index's watermark: the records are read instead.
+  coveredFrom = 10;
+  const d = rec(4, 'd.index-test.net');
+  source.records.set(d.digest, d);
+  source.mark = 5;
+  assert.equal(await index.watermark(), 5);
+  assert.equal(source.reads, reads + 1);
+  await sameAnswers(index, [...source.records.values()], [5], 'after the fallback');
 });

@@ -12,7 +12,7 @@
  * exactly as the database reader does. Records are replaced whole, newest position wins, so a
  * refresh that sees a record twice, or one applied beyond W, changes nothing wrong.
  */
-import type { IndicatorReader, ServedRecord, VersionPage, VersionQuery, VersionRow } from './record.ts';
+import type { IndicatorReader, ServedChange, ServedRecord, VersionPage, VersionQuery, VersionRow } from './record.ts';
 import { stixIdOfDigest } from './stixview.ts';
 import { mayReceive, type Tlp } from './tlp.ts';
 
@@ -20,8 +20,10 @@ import { mayReceive, type Tlp } from './tlp.ts';
 export interface ServedSource {
   /** The replica's watermark; Number.MAX_SAFE_INTEGER when no replica cursor exists. */
   watermark(): Promise<number>;
-  /** Every record, with position -1; else the records admitted or revoked at `position` or later. */
+  /** Every record, with position -1; else the records admitted or revoked at `position` or later (on FerretDB a scan of every record). */
   changedSince(position: number): AsyncIterable<ServedRecord>;
+  /** The changes at positions `from`..`to` - 1 from a journal (store/servedchanges.ts); undefined when it does not cover them. */
+  changes?(from: number, to: number): Promise<readonly ServedChange[] | undefined>;
 }
 
 /** Options of {@link ServingIndex.build}. */
@@ -156,10 +158,26 @@ export class ServingIndex implements IndicatorReader {
     // Without a replica cursor positions say nothing about what changed: read everything.
     const since = mark === NO_WATERMARK ? -1 : Math.max(-1, this.#watermark === NO_WATERMARK ? -1 : this.#watermark);
     const from = this.#positions.length;
-    for await (const r of this.#source.changedSince(since)) this.#upsert(r);
+    const journal = since >= 0 ? await this.#source.changes?.(since, mark) : undefined;
+    if (journal !== undefined) {
+      for (const c of journal) this.#apply(c);
+    } else {
+      for await (const r of this.#source.changedSince(since)) this.#upsert(r);
+    }
     if (this.#positions.length > from) this.#sortRows(from);
     if (this.#stale > this.#positions.length / 8) this.#compact();
     this.#watermark = mark;
+  }
+
+  /** Applies one journal change: an admission carries its record; a revocation revokes the record held, unless it is newer. */
+  #apply(c: ServedChange): void {
+    if (c.kind === 'add') {
+      this.#upsert(c.record);
+      return;
+    }
+    const held = this.#byId.get(stixIdOfDigest(c.digest))?.record;
+    if (held === undefined || held.logIndex >= c.index) return;
+    this.#upsert({ ...held, state: 'revoked', revokedAtIndex: c.index, revokedAt: c.revokedAt, revocationWindow: c.window });
   }
 
   /** Replaces (or adds) a record unless the index holds a newer state of it. */

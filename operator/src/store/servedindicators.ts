@@ -18,7 +18,8 @@ import type { Logger } from '../log.ts';
 import type { MetaTlp as Tlp } from '../domain/entry.ts';
 import { REPLICA_CURSORS } from './cursor.ts';
 import { INDICATORS, type IndicatorRecord } from './indicators.ts';
-import type { IndicatorReader, ServedRecord, VersionPage, VersionQuery, VersionRow } from './served.ts';
+import type { IndicatorReader, ServedChange, ServedRecord, VersionPage, VersionQuery, VersionRow } from './served.ts';
+import { ServedChangesJournal } from './servedchanges.ts';
 
 const NO_WATERMARK = Number.MAX_SAFE_INTEGER;
 
@@ -47,8 +48,10 @@ export function tlpFilter(tlps: readonly Tlp[]): { $in: Array<Tlp | null> } {
 export class MongoServedIndicators implements IndicatorReader {
   readonly #col: Collection<IndicatorRecord>;
   readonly #cursors: Collection<{ _id: string; nextIndex?: number }>;
+  readonly #journal: ServedChangesJournal;
 
   private constructor(db: Db) {
+    this.#journal = new ServedChangesJournal(db);
     this.#col = db.collection<IndicatorRecord>(INDICATORS);
     this.#cursors = db.collection<{ _id: string; nextIndex?: number }>(REPLICA_CURSORS);
   }
@@ -119,6 +122,11 @@ export class MongoServedIndicators implements IndicatorReader {
   async *changedSince(position: number, batchSize = 5000): AsyncIterable<ServedRecord> {
     const filter = position < 0 ? {} : { $or: [{ logIndex: { $gte: position } }, { revokedAtIndex: { $gte: position } }] };
     for await (const d of this.#col.find(filter as Filter<IndicatorRecord>, { projection: NOT_SERVED, batchSize })) yield served(d);
+  }
+
+  /** What changed at positions `from`..`to` - 1 (and maybe later), from the served-changes journal; undefined when it does not cover them. */
+  changes(from: number, to: number): Promise<ServedChange[] | undefined> {
+    return this.#journal.since(from, to);
   }
 
   async byStixId(stixId: string, tlps: readonly Tlp[]): Promise<ServedRecord | undefined> {
