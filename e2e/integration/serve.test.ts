@@ -235,8 +235,9 @@ test('a contributor\'s POST becomes a ThreatIndicator proposal signed with the p
   const again = await call('GET', `/api/status/${status.id}/`, { token: TOKENS.amber });
   assert.equal((JSON.parse(again.body) as { status: string }).status, 'pending');
   assert.equal((await call('GET', `/api/status/${status.id}/`, { token: TOKENS.green })).status, 404, 'another consumer cannot read the status');
-  // The network admits it: the replica writes the record, and the status turns to success.
+  // The network admits it: the replica writes the record and saves its cursor past it, and the status turns to success.
   await db.collection<IndicatorRecord>(INDICATORS).insertOne(record(28, 'posted.evil-threatmesh-test.net', 'amber'));
+  await db.collection<{ _id: string; nextIndex: number }>(REPLICA_CURSORS).updateOne({ _id: 'sequencer' }, { $set: { nextIndex: 29 } });
   const done = JSON.parse((await call('GET', `/api/status/${status.id}/`, { token: TOKENS.amber })).body) as { status: string; success_count: number; successes: Array<{ message: string }> };
   assert.deepEqual([done.status, done.success_count], ['complete', 1]);
   assert.match(done.successes[0]?.message ?? '', /admitted by the network at log index 28/);

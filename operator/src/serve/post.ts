@@ -113,6 +113,8 @@ export class TaxiiProposer implements ProposalPort {
 
   async refresh(status: StoredStatus): Promise<StoredStatus> {
     const next: StoredStatus = { ...status, successes: [...status.successes], failures: [...status.failures], pendings: [] };
+    // Brings a serving index up to the replica's watermark first, so an admission the replica has saved is seen.
+    await this.#o.reader.watermark();
     for (const p of status.pendings) {
       const admitted = await this.#o.reader.byStixId(stixIdOfDigest(p.digest), TLP_LEVELS);
       if (admitted !== undefined) {

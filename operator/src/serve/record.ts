@@ -3,4 +3,4 @@
  * views and exports read through (medallion-style: thin views over one port). The types live
  * with their MongoDB implementation in store/ (store/served.ts), so store/ never imports serve/.
  */
-export type { IndicatorReader, ServedRecord, VersionPage, VersionQuery, VersionRow, VersionView } from '../store/served.ts';
+export type { IndicatorReader, ServedChange, ServedRecord, VersionPage, VersionQuery, VersionRow, VersionView } from '../store/served.ts';

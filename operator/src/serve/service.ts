@@ -1,6 +1,6 @@
 /**
- * Starts the partner's HTTPS server with its parts: the MongoDB reader of the replica (indexes
- * and backfill first), the audit log, TAXII statuses, the proposer when a signing key and a
+ * Starts the partner's HTTPS server with its parts: the serving index of the replica (built by
+ * one streaming read after the MongoDB indexes and backfill; servingindex.ts), the audit log, TAXII statuses, the proposer when a signing key and a
  * cluster are given, health and metrics on their own port, and the export directory writer
  * when asked. `threatmesh serve` (cli/serve.ts) and the local sandbox both call this.
  */
@@ -24,6 +24,8 @@ import { MongoReceivedSightings } from '../store/receivedsightings.ts';
 import { ReplicaReader } from '../store/replicaread.ts';
 import { INDICATORS } from '../store/indicators.ts';
 import type { TaxiiDeps } from './taxii.ts';
+import type { IndicatorReader } from './record.ts';
+import { ServingIndex } from './servingindex.ts';
 import { tlpsUpTo, type Tlp } from './tlp.ts';
 
 /** What {@link startServeService} needs. */
@@ -41,6 +43,8 @@ export interface ServeServiceOptions {
   readonly exportDir?: { readonly dir: string; readonly maxTlp: Tlp; readonly intervalMs: number } | undefined;
   readonly log: Logger;
   readonly now?: () => Date;
+  /** Serve from this reader instead of building the serving index (a benchmark shares one). @default the serving index built from `db` */
+  readonly reader?: IndicatorReader | undefined;
   /** Other APIs on the same port, e.g. the reports (cli/serve.ts mounts report/http.ts). @default none */
   readonly routes?: readonly MountedRoutes[] | undefined;
 }
@@ -52,12 +56,24 @@ export interface RunningServe {
   stop(): Promise<void>;
 }
 
+/** Opens the MongoDB reader (indexes, backfill) and builds the serving index from it, logging progress. */
+export async function openServingIndex(db: Db, log: Logger): Promise<ServingIndex> {
+  const source = await MongoServedIndicators.open(db);
+  const backfilled = await source.backfill(log);
+  if (backfilled > 0) log.info('backfilled served fields of stored indicators', { count: backfilled });
+  const started = performance.now();
+  const index = await ServingIndex.build(source, {
+    progress: (loaded) => log.info('building the serving index', { loaded }),
+    onRefreshError: (err) => log.warn('serving index refresh failed; serving what it holds', { error: err instanceof Error ? err.message : String(err) }),
+  });
+  log.info('serving index built', { indicators: index.size, watermark: index.position, seconds: Math.round(performance.now() - started) / 1000 });
+  return index;
+}
+
 /** Opens the stores, starts the HTTPS server, health/metrics and the export writer. */
 export async function startServeService(o: ServeServiceOptions): Promise<RunningServe> {
   const now = o.now ?? (() => new Date());
-  const reader = await MongoServedIndicators.open(o.db);
-  const backfilled = await reader.backfill(o.log);
-  if (backfilled > 0) o.log.info('backfilled served fields of stored indicators', { count: backfilled });
+  const reader = o.reader ?? await openServingIndex(o.db, o.log);
   const audit = await MongoAuditLog.open(o.db);
   const statuses = new MongoStatusStore(o.db);
   const proposals = o.proposing === undefined ? undefined : new TaxiiProposer({

@@ -24,6 +24,8 @@ import type { IndicatorHistory } from '../domain/verify.ts';
 import { voteFromRecord } from './log.ts';
 import { STIX_ID_NAMESPACE, uuidV5 } from '../domain/stix.ts';
 import { DigestSet, addPrefixBytes, prefixBytes } from '../domain/digestset.ts';
+import type { ServedChange, ServedRecord } from './served.ts';
+import { ServedChangesJournal } from './servedchanges.ts';
 
 /** Collection of the persisted digest-membership chunks (append-only; a chunk is never replaced). */
 export const REPLICA_DIGESTS = 'replica_digests';
@@ -87,10 +89,12 @@ export class MongoIndicatorSink implements EntrySink, EntryHistory {
   readonly #col: Collection<IndicatorRecord>;
   readonly #chunks: Collection<DigestChunk>;
   readonly #stored = new DigestSet();
+  readonly #journal: ServedChangesJournal;
 
   private constructor(db: Db) {
     this.#col = db.collection<IndicatorRecord>(INDICATORS);
     this.#chunks = db.collection<DigestChunk>(REPLICA_DIGESTS);
+    this.#journal = new ServedChangesJournal(db);
   }
 
   /** Opens the sink: creates its unique index (idempotent) and loads the set of stored digests. */
@@ -134,21 +138,30 @@ export class MongoIndicatorSink implements EntrySink, EntryHistory {
    * insertMany, ignoring indicators already present (a replay after a crash): on FerretDB an
    * insert costs a fraction of an upsert. An ADD that finds its indicator present replaces it
    * only when it was revoked at a lower index (re-admission). A REVOKE updates its indicator in
-   * place unless the record is already at a higher index (re-admitted since).
+   * place unless the record is already at a higher index (re-admitted since). Then records the
+   * batch in the served-changes journal (servedchanges.ts), before the replica saves its cursor.
    */
   async applyMany(entries: readonly VerifiedEntry[]): Promise<void> {
-    if (entries.length > 0) await this.#remember(entries[0]!.index, entries.filter((e) => e.kind === 'add').map((e) => e.digest));
+    if (entries.length === 0) return;
+    await this.#remember(entries[0]!.index, entries.filter((e) => e.kind === 'add').map((e) => e.digest));
     let adds: IndicatorRecord[] = [];
+    const changes: ServedChange[] = [];
     for (const entry of entries) {
       if (entry.kind === 'add') {
-        adds.push(record(entry));
+        const doc = record(entry);
+        adds.push(doc);
+        changes.push({ kind: 'add', index: entry.index, record: servedOf(doc) });
         continue;
       }
       await this.#insertNew(adds);
       adds = [];
-      await this.#col.updateOne({ _id: entry.digest, logIndex: { $lt: entry.index } }, { $set: { state: 'revoked', revokedAtIndex: entry.index, revocation: revocation(entry), revokedAt: new Date() } });
+      const rv = revocation(entry);
+      const revokedAt = new Date();
+      await this.#col.updateOne({ _id: entry.digest, logIndex: { $lt: entry.index } }, { $set: { state: 'revoked', revokedAtIndex: entry.index, revocation: rv, revokedAt } });
+      changes.push({ kind: 'revoke', index: entry.index, digest: entry.digest, revokedAt, window: rv.window });
     }
     await this.#insertNew(adds);
+    await this.#journal.write(entries[0]!.index, entries[entries.length - 1]!.index, changes);
   }
 
   async #insertNew(docs: IndicatorRecord[]): Promise<void> {
@@ -205,6 +218,14 @@ function revocation(entry: VerifiedEntry): StoredRevocation {
   return {
     logIndex: entry.index, proposerId: entry.proposerId, proposalSignature: entry.proposalSignature,
     window: { opensAt: entry.window.opensAt, closesAt: entry.window.closesAt }, votes: entry.votes.map(voteRecord),
+  };
+}
+
+/** The served fields of a freshly admitted record (what the journal carries). */
+function servedOf(d: IndicatorRecord): ServedRecord {
+  return {
+    digest: d.digest, type: d.type, value: d.value, state: 'active', logIndex: d.logIndex, proposerId: d.proposerId, addedAt: d.addedAt ?? new Date(),
+    ...(d.meta !== undefined ? { meta: d.meta } : {}), ...(d.window !== undefined ? { window: d.window } : {}),
   };
 }
 

@@ -45,6 +45,11 @@ export interface VersionRow {
   readonly record: ServedRecord;
 }
 
+/** What one log entry changed, as served (store/servedchanges.ts journal): an admission with its record, or a revocation. */
+export type ServedChange =
+  | { readonly kind: 'add'; readonly index: number; readonly record: ServedRecord }
+  | { readonly kind: 'revoke'; readonly index: number; readonly digest: string; readonly revokedAt: Date; readonly window: { readonly opensAt: string; readonly closesAt: string } };
+
 /** A listing of versions, in log-index order. */
 export interface VersionQuery {
   /** TLP levels to include (the collection's, intersected with the consumer's). Never empty. */

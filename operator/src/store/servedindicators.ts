@@ -18,7 +18,8 @@ import type { Logger } from '../log.ts';
 import type { MetaTlp as Tlp } from '../domain/entry.ts';
 import { REPLICA_CURSORS } from './cursor.ts';
 import { INDICATORS, type IndicatorRecord } from './indicators.ts';
-import type { IndicatorReader, ServedRecord, VersionPage, VersionQuery, VersionRow } from './served.ts';
+import type { IndicatorReader, ServedChange, ServedRecord, VersionPage, VersionQuery, VersionRow } from './served.ts';
+import { ServedChangesJournal } from './servedchanges.ts';
 
 const NO_WATERMARK = Number.MAX_SAFE_INTEGER;
 
@@ -31,7 +32,12 @@ export const SERVED_INDEXES: ReadonlyArray<[string, Record<string, 1>]> = [
   ['served_stix_id', { stixId: 1 }],
   ['served_added_at', { addedAt: 1, logIndex: 1 }],
   ['served_revoked_at', { revokedAt: 1, revokedAtIndex: 1 }],
+  ['served_log_index', { logIndex: 1 }],
+  ['served_revoked_index', { revokedAtIndex: 1 }],
 ];
+
+/** What the serving index leaves out of a record: the certificates (only the revocation's window is served). */
+const NOT_SERVED = { votes: 0, proposalSignature: 0, name: 0, stixId: 0, 'revocation.votes': 0, 'revocation.proposalSignature': 0 } as const;
 
 /** The TLP filter: the allowed levels, and a missing TLP when clear is allowed (an unmarked indicator is TLP:CLEAR). */
 export function tlpFilter(tlps: readonly Tlp[]): { $in: Array<Tlp | null> } {
@@ -42,8 +48,10 @@ export function tlpFilter(tlps: readonly Tlp[]): { $in: Array<Tlp | null> } {
 export class MongoServedIndicators implements IndicatorReader {
   readonly #col: Collection<IndicatorRecord>;
   readonly #cursors: Collection<{ _id: string; nextIndex?: number }>;
+  readonly #journal: ServedChangesJournal;
 
   private constructor(db: Db) {
+    this.#journal = new ServedChangesJournal(db);
     this.#col = db.collection<IndicatorRecord>(INDICATORS);
     this.#cursors = db.collection<{ _id: string; nextIndex?: number }>(REPLICA_CURSORS);
   }
@@ -103,6 +111,22 @@ export class MongoServedIndicators implements IndicatorReader {
     ]);
     const first = Math.min(a[0]?.logIndex ?? Infinity, r[0]?.revokedAtIndex ?? Infinity);
     return Number.isFinite(first) ? Math.max(q.after, first - 1) : q.after;
+  }
+
+  /**
+   * Every record as served (`position` -1), else those admitted or revoked at `position` or later,
+   * in one streaming read without the certificates: what the serve process's serving index
+   * (serve/servingindex.ts) is built and kept current from. On MongoDB the later form is two
+   * index ranges; FerretDB 1.x scans the collection for either.
+   */
+  async *changedSince(position: number, batchSize = 5000): AsyncIterable<ServedRecord> {
+    const filter = position < 0 ? {} : { $or: [{ logIndex: { $gte: position } }, { revokedAtIndex: { $gte: position } }] };
+    for await (const d of this.#col.find(filter as Filter<IndicatorRecord>, { projection: NOT_SERVED, batchSize })) yield served(d);
+  }
+
+  /** What changed at positions `from`..`to` - 1 (and maybe later), from the served-changes journal; undefined when it does not cover them. */
+  changes(from: number, to: number): Promise<ServedChange[] | undefined> {
+    return this.#journal.since(from, to);
   }
 
   async byStixId(stixId: string, tlps: readonly Tlp[]): Promise<ServedRecord | undefined> {
