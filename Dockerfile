@@ -10,6 +10,8 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 # What Node never loads from production dependencies (the list is PRUNE in e2e/image/build.ts;
 # e2e/integration/image.test.ts checks this line against it).
 RUN find node_modules '(' -type d '(' -name test -o -name tests -o -name __tests__ -o -name example -o -name examples -o -name docs ')' -prune -exec rm -rf '{}' + ')' -o '(' -type f '(' -name '*.ts' -o -name '*.mts' -o -name '*.cts' -o -name '*.map' -o -name .jsii -o -name .jsii.gz -o '(' -name '*.md' '!' -iname 'license*' ')' ')' -exec rm -f '{}' + ')'
+# client-node's JavaScript without comments and whitespace (MINIFY in e2e/image/build.ts; checked too).
+RUN npx --yes esbuild@0.28.2 'node_modules/@kubernetes/client-node/dist/**/*.js' '--outdir=node_modules/@kubernetes/client-node/dist' '--outbase=node_modules/@kubernetes/client-node/dist' --allow-overwrite --minify-whitespace '--legal-comments=none' '--format=esm' '--log-level=warning'
 # The release binary's symbols and debug info (18 MB) are not needed at run time.
 RUN apt-get update && apt-get install -y --no-install-recommends binutils && strip --strip-all /usr/local/bin/node
 COPY bin/ bin/

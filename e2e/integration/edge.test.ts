@@ -24,7 +24,10 @@ import { signSightingReport, type SignedSightingReport } from '../../operator/sr
 import { loadServeConfig, tokenHash, validateServeConfig } from '../../operator/src/serve/config.ts';
 import { startServeService, type RunningServe } from '../../operator/src/serve/service.ts';
 import { INDICATORS } from '../../operator/src/store/indicators.ts';
-import { RECEIVED_SIGHTINGS } from '../../operator/src/store/receivedsightings.ts';
+import { MongoPushPositions, MongoReceivedSightings, RECEIVED_SIGHTINGS } from '../../operator/src/store/receivedsightings.ts';
+import { MongoScanStore, SIGHTINGS, type SightingPart } from '../../operator/src/store/sightings.ts';
+import { SightingPusher } from '../../operator/src/match/push.ts';
+import { postReport } from '../../operator/src/match/sightingclient.ts';
 import { runCli } from '../harness/cli.ts';
 import { startControlPlane, type ControlPlane } from '../harness/controlplane.ts';
 import { controlPlaneOptionsFromEnv, uniqueSuffix } from '../harness/env.ts';
@@ -175,4 +178,56 @@ test('a hostile peer cannot store forged sightings', async () => {
   assert.equal((await call('GET', '/sightings/v1/aggregate?digest=zz', TOKENS.peer)).status, 400);
   const audit = await db.collection('serve_audit').countDocuments({ api: 'sightings' });
   assert.ok(audit >= table.length, `every sightings request is audited (${audit})`);
+});
+
+test('a partner pushes the sightings its LogScans found to a peer: only what changed, again after the peer was down, never with a key the peer does not pin; the voter counts the parties', async () => {
+  // peer-b's own database: its LogScans' parts rolled up by the real scan store (which stamps updatedAt).
+  const peerDb = mongo.db(`${database}_peer_b`);
+  const store = await MongoScanStore.open(peerDb);
+  const hour = Math.floor(Date.now() / 3_600_000) * 3_600_000 - 2 * 3_600_000;
+  const part = (l: (typeof LISTED)[number], count: number, at = hour): SightingPart => ({ digest: digestOf(l), type: l.type, value: l.value, bucketStart: new Date(at), count, firstSeen: new Date(at + 60_000), lastSeen: new Date(at + 120_000), sources: { 'zeek-dns': count } });
+  const result = { lines: 10, bytes: 100, matchedRecords: 3, indicators: 2, rejected: {}, outsideTimeRange: 0 };
+  const scan = async (plan: string, parts: SightingPart[]): Promise<void> => {
+    await store.savePlan(plan, [{ index: 0, input: { kind: 'file', path: `/logs/${plan}` }, bytes: 100 }]);
+    assert.ok(await store.startShard(plan, 0, 'a1', new Date()));
+    await store.finishShard(plan, 0, 'a1', { parts, result }, new Date());
+    await store.rollupShard(plan, 0, 'peer-b');
+  };
+  await scan('scan-1', [part(LISTED[0], 4), part(LISTED[1], 2)]);
+  const endpoint = { base: new URL(`https://127.0.0.1:${port}`), ca: ca.caPem, token: TOKENS.peer };
+  const positions = new MongoPushPositions(peerDb);
+  const pusher = (key: SigningKey, batch?: number): SightingPusher => new SightingPusher({
+    partnerId: 'peer-b', key, peers: [{ name: 'partner-a', post: (r) => postReport(endpoint, r) }],
+    changedSince: (after, limit) => store.changedSince(after, limit), positions, now: () => new Date(), log: quiet, ...(batch !== undefined ? { batch } : {}),
+  });
+  const received = async (): Promise<Map<string, number>> => {
+    const docs = await db.collection(RECEIVED_SIGHTINGS).find({ sender: 'peer-b', bucketStart: new Date(hour) }).toArray();
+    return new Map(docs.map((d) => [d['digest'] as string, d['count'] as number]));
+  };
+
+  const forged = await pusher(edgeKey).pushOnce();
+  assert.equal(forged[0]?.stopped?.outcome, 'refused', 'a report signed with a key partner-a does not pin for peer-b is refused');
+  assert.equal(await positions.get('partner-a'), undefined, 'a refused push does not move the position');
+
+  const first = await pusher(peerKey, 1).pushOnce();
+  assert.deepEqual([first[0]?.sent, first[0]?.reports, first[0]?.stopped], [2, 2, undefined], 'one report per batch of 1');
+  assert.deepEqual(await received(), new Map([[digestOf(LISTED[0]), 4], [digestOf(LISTED[1]), 2]]));
+  assert.deepEqual((await pusher(peerKey).pushOnce())[0]?.sent, 0, 'nothing changed, nothing sent');
+
+  await scan('scan-2', [part(LISTED[0], 5)]);
+  await serving?.stop();
+  const down = await pusher(peerKey).pushOnce();
+  assert.equal(down[0]?.stopped?.outcome, 'unavailable');
+  await serve();
+  const back = await pusher(peerKey).pushOnce();
+  assert.deepEqual([back[0]?.sent, back[0]?.stopped], [1, undefined], 'only the sighting the second scan changed');
+  assert.equal((await received()).get(digestOf(LISTED[0])), 9, 'the peer\'s figure is replaced by the new total (4 + 5), never added to');
+
+  // partner-a's voter: its own scans saw LISTED[0] too, so two parties (plus the edge site) saw it.
+  await db.collection(SIGHTINGS).insertOne({ _id: `${digestOf(LISTED[0])}:own` as never, digest: digestOf(LISTED[0]), type: 'domain', value: 'evil.example', partnerId: 'partner-a', bucketStart: new Date(hour), count: 1, firstSeen: new Date(hour), lastSeen: new Date(hour + 1000), sources: {} });
+  const parties = await MongoReceivedSightings.reader(db).partiesSince(new Date(hour - 3_600_000), 'partner-a');
+  assert.equal(parties.get(digestOf(LISTED[0])), 3, 'partner-a, peer-b and edge-site-1');
+  assert.equal(parties.get(digestOf(LISTED[1])), 1, 'peer-b only');
+  assert.equal((await MongoReceivedSightings.reader(db).partiesSince(new Date(Date.now() + 3_600_000), 'partner-a')).size, 0, 'sightings older than the window do not count');
+  await peerDb.dropDatabase();
 });

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { PRUNE, buildImage, type ImageBuild } from '../image/build.ts';
+import { MINIFY, PRUNE, buildImage, type ImageBuild } from '../image/build.ts';
 
 const run = promisify(execFile);
 
@@ -22,6 +22,8 @@ it('the Dockerfile prunes production dependencies and strips Node as the image b
   const quote = (a: string): string => (/^[A-Za-z0-9_./+-]+$/.test(a) ? a : `'${a}'`);
   assert.ok(dockerfile.includes(`RUN find node_modules ${PRUNE.map(quote).join(' ')}\n`), 'the Dockerfile\'s find line differs from PRUNE in e2e/image/build.ts');
   assert.match(dockerfile, /strip --strip-all \/usr\/local\/bin\/node/);
+  const esbuild = (JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { devDependencies: Record<string, string> }).devDependencies['esbuild'];
+  assert.ok(dockerfile.includes(`RUN npx --yes esbuild@${esbuild} ${MINIFY.map(quote).join(' ')}\n`), 'the Dockerfile\'s esbuild line differs from MINIFY (or the pinned esbuild) in e2e/image/build.ts');
 });
 
 describe('OCI image', { timeout: 900_000 }, () => {

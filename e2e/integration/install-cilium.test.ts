@@ -49,7 +49,7 @@ const policy = (name: string, spec: Record<string, unknown>): Manifest => ({ api
 
 /** Policies the CRD schema alone does not refuse (or refuses for another reason), with what Cilium says. */
 const REFUSED: ReadonlyArray<[Manifest, RegExp]> = [
-  [policy('two-peer-kinds', { egress: [{ toEndpoints: [{ matchLabels: { app: 'db' } }], toCIDR: ['192.0.2.0/24'] }] }), /combining ToCIDR and ToEndpoints is not supported/],
+  [policy('two-peer-kinds', { egress: [{ toEndpoints: [{ matchLabels: { app: 'db' } }], toCIDR: ['192.0.2.0/24'] }] }), /combining (ToCIDR and ToEndpoints|ToEndpoints and ToCIDR) is not supported/],
   [policy('http-on-udp', { egress: [{ toEntities: ['world'], toPorts: [{ ports: [{ port: '53', protocol: 'UDP' }], rules: { http: [{ method: 'GET' }] } }] }] }), /L7 rules can only apply to TCP/],
   [policy('l7-in-deny', { egressDeny: [{ toEntities: ['world'], toPorts: [{ ports: [{ port: '80', protocol: 'TCP' }], rules: { http: [{ method: 'GET' }] } }] }] }), /unknown fields found/],
   [policy('bad-cidr', { egress: [{ toCIDR: ['192.0.2.0/33'] }] }), /must be of type cidr/],

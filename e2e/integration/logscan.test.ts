@@ -194,7 +194,7 @@ describe('LogScan', () => {
     const want = await expected([logs.get('zeek/dns-a.log') ?? Buffer.alloc(0), logs.get('zeek/dns-b.log.gz') ?? Buffer.alloc(0)]);
     assert.deepEqual(await sightingCounts(), want);
     const one = await db.collection<SightingDoc>(SIGHTINGS).findOne({});
-    assert.deepEqual(Object.keys(one ?? {}).sort(), ['_id', 'bucketStart', 'count', 'digest', 'firstSeen', 'lastSeen', 'partnerId', 'sources', 'type', 'value']);
+    assert.deepEqual(Object.keys(one ?? {}).sort(), ['_id', 'bucketStart', 'count', 'digest', 'firstSeen', 'lastSeen', 'partnerId', 'sources', 'type', 'updatedAt', 'value']);
     assert.equal(one?.partnerId, 'acme');
     assert.ok(one?.bucketStart instanceof Date && one.firstSeen instanceof Date);
   });

@@ -265,7 +265,7 @@ describe('two partner operators with the partner exchange', () => {
     const seq = await eventually(() => pn('bravo', 'sequencer'), (p) => p?.status?.conditions?.find((c) => c.type === 'Replicating')?.status === 'False', 30_000);
     const cond = seq?.status?.conditions?.find((c) => c.type === 'Replicating');
     assert.equal(cond?.status, 'False');
-    assert.equal(cond?.reason, 'Fork');
+    assert.equal(cond?.reason, 'Fork', cond?.message);
     assert.match(cond?.message ?? '', /replication halted \(fork\) on the tree head gossiped by charlie/);
     const events = await eventually(
       async () => (await sides.bravo.kube.list<KubeObject & { reason?: string; type?: string; involvedObject?: { name?: string } }>(eventsResource, { namespace: sides.bravo.ns })).items,

@@ -116,7 +116,7 @@ test('failures exit non-zero, print no sightings and say what to do', async () =
     ['HTTP 404', ['--log', `${base}/missing.json`, '--format', 'suricata-eve', '--allow-internal', '127.0.0.1/32'], 1, /HTTP 404/],
     ['missing file', ['--log', join(dir, 'nope.log'), '--format', 'zeek'], 1, /cannot read .*nope\.log/],
     ['no format', ['--log', join(dir, 'conn.log.gz')], 2, /give --indicators FILE, --log .* and --format/],
-    ['unknown format', ['--log', join(dir, 'conn.log.gz'), '--format', 'pcap'], 1, /Allowed choices are zeek, suricata-eve, combined, squid, cef, csv/],
+    ['unknown format', ['--log', join(dir, 'conn.log.gz'), '--format', 'pcap'], 2, /Allowed choices are zeek, suricata-eve, combined, squid, cef, csv/],
     ['s3 without endpoint', ['--log', 's3://logs/zeek/', '--format', 'zeek'], 2, /--s3-endpoint URL and --s3-credentials FILE/],
   ];
   for (const [name, args, code, message] of cases) {

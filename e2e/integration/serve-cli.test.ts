@@ -48,16 +48,17 @@ after(async () => {
 test('bad flags and bad config files fail before connecting, naming the flag or field', async () => {
   await writeFile(join(dir, 'bad.yaml'), 'consumers:\n  - name: siem\n    maxTlp: purple\n    tokens: [{file: /nonexistent}]\n');
   const base = ['serve', '--partner-id', 'partner-a', '--mongodb-uri', 'mongodb://127.0.0.1:1/', '--tls-cert', join(dir, 'tls.crt'), '--tls-key', join(dir, 'tls.key')];
-  const cases: Array<[string[], RegExp]> = [
-    [['serve', '--mongodb-uri', 'mongodb://127.0.0.1:1/'], /--partner-id is required/],
-    [[...base], /--config is required/],
-    [[...base, '--config', join(dir, 'bad.yaml')], /consumers\[0\]\.maxTlp: must be one of clear, green, amber, amber\+strict, red/],
-    [[...base, '--config', join(dir, 'missing.yaml')], /cannot read --config/],
-    [[...base, '--config', join(dir, 'bad.yaml'), '--listen', 'nowhere'], /--listen "nowhere" must be host:port/],
+  // Exit 2 is a malformed command line (docs: exit codes), 1 anything else that stops the command.
+  const cases: Array<[string[], number, RegExp]> = [
+    [['serve', '--mongodb-uri', 'mongodb://127.0.0.1:1/'], 1, /--partner-id is required/],
+    [[...base], 1, /--config is required/],
+    [[...base, '--config', join(dir, 'bad.yaml')], 1, /consumers\[0\]\.maxTlp: must be one of clear, green, amber, amber\+strict, red/],
+    [[...base, '--config', join(dir, 'missing.yaml')], 1, /cannot read --config/],
+    [[...base, '--config', join(dir, 'bad.yaml'), '--listen', 'nowhere'], 2, /--listen "nowhere" must be host:port/],
   ];
-  for (const [args, message] of cases) {
+  for (const [args, code, message] of cases) {
     const run = await runCli(args, { timeout: 60_000 });
-    assert.equal(run.code, 1, args.join(' '));
+    assert.equal(run.code, code, args.join(' '));
     assert.match(run.stderr, message, args.join(' '));
   }
   assert.match((await runCli(['serve', '--help'])).stdout, /TAXII 2\.1/);

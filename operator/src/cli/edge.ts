@@ -8,7 +8,6 @@
  * every --interval. Prints one JSON summary per run on stdout.
  */
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { request } from 'node:https';
 import { join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { parseDuration } from '../controllers/schedule.ts';
@@ -19,6 +18,7 @@ import { loadIndicatorFile } from '../match/indicatorfile.ts';
 import type { SightingFacts } from '../match/report.ts';
 import { scanInput } from '../match/scan.ts';
 import { signSightingReport, SHARING_LIMITS } from '../match/sharing.ts';
+import { callPeer, postReport, type SightingEndpoint } from '../match/sightingclient.ts';
 import { Tally } from '../match/tally.ts';
 import type { CliEnv } from './env.ts';
 import { untilSignal } from './flags.ts';
@@ -38,13 +38,7 @@ export interface EdgeFlags {
   readonly interval?: string;
 }
 
-interface Client {
-  readonly base: URL;
-  readonly ca?: string;
-  readonly cert?: string;
-  readonly key?: string;
-  readonly token?: string;
-}
+type Client = SightingEndpoint;
 
 /** One run's summary. */
 export interface EdgeRun {
@@ -53,24 +47,6 @@ export interface EdgeRun {
   readonly indicatorsSeen: number;
   readonly sent: number;
   readonly pending: number;
-}
-
-function call(c: Client, method: string, path: string, headers: Record<string, string>, body?: string): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
-  return new Promise((res, rej) => {
-    const req = request({
-      host: c.base.hostname, port: c.base.port, path: new URL(path, c.base).pathname + new URL(path, c.base).search, method, timeout: 30_000,
-      ...(c.ca !== undefined ? { ca: c.ca } : {}), ...(c.cert !== undefined ? { cert: c.cert, key: c.key } : {}),
-      headers: { ...headers, ...(c.token !== undefined ? { authorization: `Bearer ${c.token}` } : {}) },
-    }, (r) => {
-      let text = '';
-      r.setEncoding('utf8');
-      r.on('data', (d: string) => { text += d; });
-      r.on('end', () => res({ status: r.statusCode ?? 0, headers: r.headers, body: text }));
-    });
-    req.on('timeout', () => req.destroy(new Error('the partner did not answer within 30 s')));
-    req.on('error', rej);
-    req.end(body);
-  });
 }
 
 async function readOr(path: string, fallback: string | undefined): Promise<string | undefined> {
@@ -82,7 +58,7 @@ async function pullSet(c: Client, state: string): Promise<EdgeRun['set'] & { pat
   const path = join(state, 'indicators.ndjson');
   const etag = await readOr(join(state, 'indicators.etag'), undefined);
   try {
-    const r = await call(c, 'GET', '/sightings/v1/indicators', etag !== undefined ? { 'if-none-match': etag } : {});
+    const r = await callPeer(c, 'GET', '/sightings/v1/indicators', etag !== undefined ? { 'if-none-match': etag } : {});
     if (r.status === 304) return { source: 'unchanged', indicators: 0, path };
     if (r.status !== 200) throw new Error(`the partner answered ${r.status}: ${r.body.slice(0, 300)}`);
     await writeFile(`${path}.tmp`, r.body);
@@ -104,23 +80,19 @@ async function flush(c: Client, pendingDir: string, log: Logger): Promise<number
   let sent = 0;
   for (const name of (await readdir(pendingDir)).filter((n) => n.endsWith('.json')).sort()) {
     const file = join(pendingDir, name);
-    try {
-      const r = await call(c, 'POST', '/sightings/v1/reports', { 'content-type': 'application/json' }, await readFile(file, 'utf8'));
-      if (r.status === 200) {
-        await rm(file);
-        sent++;
-        continue;
-      }
-      // A refusal is final (the report itself is wrong): keep it aside, never resend it.
-      if (r.status === 400 || r.status === 403) {
-        await rename(file, `${file}.refused`);
-        log.error('the partner refused a sighting report; kept as .refused', { file, status: r.status, body: r.body.slice(0, 300) });
-        continue;
-      }
-      log.warn('sending a sighting report failed; it stays pending', { file, status: r.status });
-    } catch (err) {
-      log.warn('the partner is unreachable; sighting reports stay pending', { err: err instanceof Error ? err.message : String(err) });
+    const r = await postReport(c, await readFile(file, 'utf8'));
+    if (r.outcome === 'sent') {
+      await rm(file);
+      sent++;
+      continue;
     }
+    // A refusal is final (the report itself is wrong): keep it aside, never resend it.
+    if (r.outcome === 'refused') {
+      await rename(file, `${file}.refused`);
+      log.error('the partner refused a sighting report; kept as .refused', { file, status: r.status, body: r.detail });
+      continue;
+    }
+    log.warn('the partner is unreachable or busy; sighting reports stay pending', { file, status: r.status, err: r.detail });
     break;
   }
   return sent;

@@ -27,10 +27,11 @@ import { addClusterFlags, clusterConfig, kubeconfigPath, parseBind, untilSignal,
 import { checkExchangeFlags, exchangeRunnable, loadExchangeMaterial, type ExchangeFlags, type ExchangeMaterial } from './exchangeflags.ts';
 import { cidrList } from './ingest.ts';
 import { checkScanFlags, logScanExtras, SCAN_FLAG_DEFAULTS, type OperatorScanFlags, type OperatorScanSettings } from './operatorscan.ts';
+import { checkSightingFlags, SIGHTINGS_PUSH_INTERVAL, sightingsPushRunnable, type SightingFlags, type SightingPushSettings } from './operatorsightings.ts';
 import type { AdmissionPolicy } from '../api/admission.ts';
 
 /** Parsed command-line options of `threatmesh operator` (the exchange flags are in exchangeflags.ts). */
-export interface OperatorFlags extends ExchangeFlags, OperatorScanFlags, ClusterFlags {
+export interface OperatorFlags extends ExchangeFlags, OperatorScanFlags, SightingFlags, ClusterFlags {
   readonly namespace?: string;
   readonly metricsBind: string;
   readonly healthBind?: string;
@@ -100,11 +101,12 @@ interface ExtrasDeps {
 }
 
 // With --exchange: the partner exchange, the ThreatReport controller and the LogScan controller.
-function exchangeExtras(material: ExchangeMaterial, scan: OperatorScanSettings | undefined, d: ExtrasDeps): NonNullable<OperatorOptions['extras']> {
+function exchangeExtras(material: ExchangeMaterial, scan: OperatorScanSettings | undefined, push: SightingPushSettings | undefined, d: ExtrasDeps): NonNullable<OperatorOptions['extras']> {
   return (parts) => [
     exchangeRunnable(material, { client: d.client, log: d.log, admission: d.policy, ...(d.onExchangeError ? { onError: d.onExchangeError } : {}) }, parts),
     reportsRunnable(material.settings, { client: d.client, log: d.log }, parts),
     ...(scan === undefined ? [] : logScanExtras(scan, material.settings, { client: d.client, logLevel: d.env.logLevel, ...(d.namespace ? { namespace: d.namespace } : {}) }, parts)),
+    ...(push === undefined ? [] : [sightingsPushRunnable(push, { ...material.settings, key: material.key }, { log: d.log, registry: parts.metrics.registry })]),
   ];
 }
 
@@ -126,6 +128,7 @@ export async function operatorOptions(flags: OperatorFlags, env: CliEnv, log: Lo
     ? { ...parseBind('--webhook-bind', flags.webhookBind), cert: await readFile(flags.webhookCert), key: await readFile(flags.webhookKey) }
     : undefined;
   const scan = checkScanFlags(flags, env.kubeconfig, exchange !== undefined);
+  const push = await checkSightingFlags(flags, exchange !== undefined);
   const policy = { votingWindowMs: parseDuration(flags.votingWindow), ...(flags.quorum !== undefined ? { quorum: Number(flags.quorum) } : {}) };
   return {
     client,
@@ -138,7 +141,7 @@ export async function operatorOptions(flags: OperatorFlags, env: CliEnv, log: Lo
     ...(flags.namespace ? { namespace: flags.namespace } : {}),
     ...(webhook ? { webhook } : {}),
     ...(flags.leaderElect ? { leaderElection: { name: LEADER_LEASE_NAME, namespace: flags.leaderElectionNamespace ?? flags.namespace ?? OPERATOR_NAMESPACE, identity } } : {}),
-    ...(material ? { extras: exchangeExtras(material, scan, { client, log, env, policy, namespace: flags.namespace, onExchangeError }) } : {}),
+    ...(material ? { extras: exchangeExtras(material, scan, push, { client, log, env, policy, namespace: flags.namespace, onExchangeError }) } : {}),
   };
 }
 
@@ -178,6 +181,8 @@ export function registerOperator(program: Command, env: CliEnv, log: Logger): vo
     .option('--voting-window <duration>', 'how long voting on a proposal stays open', formatDuration(OPERATOR_DEFAULTS.votingWindowMs))
     .option('--quorum <n>', 'approvals required (default ⌊2n/3⌋+1 of n voters)')
     .option('--scan-mongodb-secret <name/key>', `with --exchange and --executor job: the Secret (in each LogScan namespace) and key holding the partner MongoDB URI for LogScan shard pods (default: ${SCAN_FLAG_DEFAULTS.mongodbSecret})`)
+    .option('--sightings-peers <file>', 'with --exchange: push the sightings of our LogScans, signed, to the peers this YAML file lists (name, url, ca, cert+key or tokenFile; docs/logscan.md)')
+    .option('--sightings-push-interval <duration>', `with --sightings-peers: how often (default: ${SIGHTINGS_PUSH_INTERVAL})`)
     .option('--scan-capacity <n>', `with --exchange: LogScan shards running at once, shared fairly between scans (default: ${SCAN_FLAG_DEFAULTS.capacity})`)
     .action(async (flags: OperatorFlags) => {
       let exchangeFailed: (why: string) => void = () => undefined;

@@ -9,10 +9,11 @@
  * so replaying a captured report cannot roll figures back.
  */
 import type { Collection, Db } from 'mongodb';
-import { SIGHTINGS, type SightingDoc } from './sightings.ts';
+import { SIGHTINGS, type PushPosition, type SightingDoc } from './sightings.ts';
 
-/** Collection name. */
+/** Collection names: received sightings, and how far this partner's own pushes to each peer got. */
 export const RECEIVED_SIGHTINGS = 'received_sightings';
+export const SIGHTING_PUSHES = 'sighting_pushes';
 
 /** One received bucket. */
 export interface ReceivedSightingDoc {
@@ -65,6 +66,11 @@ export class MongoReceivedSightings {
     return s;
   }
 
+  /** The store for reading only (the aggregate, party counts): creates no index. */
+  static reader(db: Db): MongoReceivedSightings {
+    return new MongoReceivedSightings(db);
+  }
+
   /** Stores one verified report of `sender` made at `reportedAt`; returns the buckets written (older ones kept). */
   async store(sender: string, reportedAt: Date, buckets: readonly ReceivedBucket[]): Promise<number> {
     let written = 0;
@@ -102,5 +108,48 @@ export class MongoReceivedSightings {
       for (const d of await this.#own.find({ digest: { $in: some } }).toArray()) add(d.digest, self, d.count, d.firstSeen, d.lastSeen);
     }
     return new Map([...acc].map(([digest, a]) => [digest, { digest, sightedBy: [...a.by].sort(), count: a.count, firstSeen: a.first, lastSeen: a.last }]));
+  }
+
+  /**
+   * How many parties (this partner's own scans as `self`, and each sender) saw each indicator
+   * last at or after `since`: what the voting policy counts as corroboration by sightings.
+   * Reads only the projection it needs; digests nobody saw since then are absent.
+   */
+  async partiesSince(since: Date, self: string): Promise<Map<string, number>> {
+    const by = new Map<string, Set<string>>();
+    const add = (digest: string, party: string): void => {
+      const s = by.get(digest);
+      if (s === undefined) by.set(digest, new Set([party]));
+      else s.add(party);
+    };
+    for await (const d of this.#col.find({ lastSeen: { $gte: since } }, { projection: { _id: 0, digest: 1, sender: 1 } })) if (d.sender !== self) add(d.digest, d.sender);
+    for await (const d of this.#own.find({ lastSeen: { $gte: since } }, { projection: { _id: 0, digest: 1 } })) add(d.digest, self);
+    return new Map([...by].map(([digest, parties]) => [digest, parties.size]));
+  }
+}
+
+interface PushDoc {
+  _id: string;
+  updatedAt: Date;
+  id: string;
+}
+
+/** How far this partner's pushes of its own sightings to each peer got (collection `sighting_pushes`). */
+export class MongoPushPositions {
+  readonly #col: Collection<PushDoc>;
+
+  constructor(db: Db) {
+    this.#col = db.collection<PushDoc>(SIGHTING_PUSHES);
+  }
+
+  /** The last position sent to `peer`, or undefined before the first push. */
+  async get(peer: string): Promise<PushPosition | undefined> {
+    const d = await this.#col.findOne({ _id: peer });
+    return d === null ? undefined : { updatedAt: d.updatedAt, id: d.id };
+  }
+
+  /** Records that everything up to `at` was sent to `peer`. */
+  async save(peer: string, at: PushPosition): Promise<void> {
+    await this.#col.replaceOne({ _id: peer }, { updatedAt: at.updatedAt, id: at.id }, { upsert: true });
   }
 }

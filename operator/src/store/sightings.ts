@@ -4,7 +4,9 @@
  * Collections:
  * - `sightings` (the data contract read by report/): one document per indicator digest per hour
  *   bucket: `{_id: "<digest>:<bucketStart ISO>", digest, type, value, partnerId, bucketStart:
- *   Date, count, firstSeen: Date, lastSeen: Date, sources: {<sourceType>: count}}`.
+ *   Date, count, firstSeen: Date, lastSeen: Date, sources: {<sourceType>: count}, updatedAt: Date}`;
+ *   `updatedAt` (when the rollup last wrote it) lets the sightings pusher (match/push.ts) send
+ *   only what changed since its last push to a peer.
  * - `sighting_parts`: what one shard of one scan saw of one indicator in one hour,
  *   `_id: "<planId>:<shard>:<digest>:<bucketStart ISO>"`. Written with $set, so a shard that
  *   runs again (its worker was killed) overwrites its own parts: nothing is counted twice.
@@ -33,6 +35,14 @@ export interface SightingDoc {
   firstSeen: Date;
   lastSeen: Date;
   sources: Record<string, number>;
+  /** When the rollup last wrote this document (absent on documents written before it existed). */
+  updatedAt?: Date;
+}
+
+/** Where a push to one peer got to: the last document sent, in (updatedAt, _id) order. */
+export interface PushPosition {
+  readonly updatedAt: Date;
+  readonly id: string;
 }
 
 /** What one shard saw of one indicator in one hour. */
@@ -97,7 +107,7 @@ export interface ShardDoc {
 const DUPLICATE_KEY = 11000;
 
 /** The sighting of one (digest, hour) from all its parts (at least one). */
-function sum(parts: readonly PartDoc[], partnerId: string): Omit<SightingDoc, '_id'> {
+function sum(parts: readonly PartDoc[], partnerId: string, updatedAt: Date): Omit<SightingDoc, '_id'> {
   const first = parts[0] as PartDoc;
   const sources: Record<string, number> = {};
   let count = 0;
@@ -109,7 +119,7 @@ function sum(parts: readonly PartDoc[], partnerId: string): Omit<SightingDoc, '_
     if (p.lastSeen > lastSeen) lastSeen = p.lastSeen;
     for (const [k, v] of Object.entries(p.sources)) sources[k] = (sources[k] ?? 0) + v;
   }
-  return { digest: first.digest, type: first.type, value: first.value, partnerId, bucketStart: first.bucketStart, count, firstSeen, lastSeen, sources };
+  return { digest: first.digest, type: first.type, value: first.value, partnerId, bucketStart: first.bucketStart, count, firstSeen, lastSeen, sources, updatedAt };
 }
 
 function shardId(planId: string, index: number): string {
@@ -126,20 +136,23 @@ export class MongoScanStore {
   readonly #sightings: Collection<SightingDoc>;
   readonly #parts: Collection<PartDoc>;
   readonly #shards: Collection<ShardDoc>;
+  readonly #now: () => Date;
 
-  private constructor(db: Db) {
+  private constructor(db: Db, now: () => Date) {
     this.#sightings = db.collection<SightingDoc>(SIGHTINGS);
     this.#parts = db.collection<PartDoc>(SIGHTING_PARTS);
     this.#shards = db.collection<ShardDoc>(SCAN_SHARDS);
+    this.#now = now;
   }
 
-  /** Opens the store and creates its indexes (idempotent). */
-  static async open(db: Db): Promise<MongoScanStore> {
-    const s = new MongoScanStore(db);
+  /** Opens the store and creates its indexes (idempotent); `now` stamps rolled-up sightings. */
+  static async open(db: Db, now: () => Date = () => new Date()): Promise<MongoScanStore> {
+    const s = new MongoScanStore(db, now);
     await s.#parts.createIndex({ planId: 1, shard: 1 }, { name: 'plan_shard' });
     await s.#parts.createIndex({ digest: 1, bucketStart: 1 }, { name: 'digest_bucket' });
     await s.#shards.createIndex({ planId: 1, index: 1 }, { name: 'plan_index' });
     await s.#sightings.createIndex({ digest: 1, bucketStart: 1 }, { name: 'digest_bucket' });
+    await s.#sightings.createIndex({ updatedAt: 1, _id: 1 }, { name: 'updated' });
     return s;
   }
 
@@ -223,7 +236,8 @@ export class MongoScanStore {
         else g.push(p);
       }
     }
-    const ops = [...groups].map(([_id, parts]) => ({ replaceOne: { filter: { _id }, replacement: sum(parts, partnerId), upsert: true } }));
+    const now = this.#now();
+    const ops = [...groups].map(([_id, parts]) => ({ replaceOne: { filter: { _id }, replacement: sum(parts, partnerId, now), upsert: true } }));
     for (let i = 0; i < ops.length; i += 500) await this.#sightings.bulkWrite(ops.slice(i, i + 500), { ordered: false });
     await this.#shards.updateOne({ _id: shardId(planId, index), state: 'done' }, { $set: { rolledUp: true } });
     return ops.length;
@@ -232,6 +246,15 @@ export class MongoScanStore {
   /** Sightings of one indicator (or all, when `digest` is undefined), by bucket. */
   async sightings(digest?: string): Promise<SightingDoc[]> {
     return this.#sightings.find(digest === undefined ? {} : { digest }).sort({ digest: 1, bucketStart: 1 }).toArray();
+  }
+
+  /**
+   * Up to `limit` sightings written after `after` in (updatedAt, _id) order (from the first when
+   * `after` is undefined): one page of what a peer has not been sent yet.
+   */
+  async changedSince(after: PushPosition | undefined, limit: number): Promise<SightingDoc[]> {
+    const filter = after === undefined ? { updatedAt: { $exists: true } } : { $or: [{ updatedAt: { $gt: after.updatedAt } }, { updatedAt: after.updatedAt, _id: { $gt: after.id } }] };
+    return this.#sightings.find(filter).sort({ updatedAt: 1, _id: 1 }).limit(limit).toArray();
   }
 
   /** Forgets a plan's shard records (its parts stay: sightings are derived from them). */

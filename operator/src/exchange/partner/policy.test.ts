@@ -14,6 +14,7 @@ function proposal(value: string, extra: Partial<PolicyProposal> = {}, type: Indi
 }
 
 const auto: VotingPolicy = { mode: 'automatic', warningLists: true };
+const sighting2 = { minParties: 2, withinMs: 30 * 86_400_000 };
 
 describe('evaluate', () => {
   const cases: Array<[string, VotingPolicy, PolicyProposal, PolicyContext, 'approve' | 'reject' | 'abstain', RegExp]> = [
@@ -42,6 +43,12 @@ describe('evaluate', () => {
     ['TLP at maxTlp approves', { ...auto, maxTlp: 'amber' }, proposal('evil.test', { tlp: 'amber' }), context, 'approve', /passes/],
     ['unmarked proposal passes maxTlp', { ...auto, maxTlp: 'clear' }, proposal('evil.test'), context, 'approve', /passes/],
     ['maxTlp does not let a trusted source through', { ...auto, maxTlp: 'green', trustedSources: ['alpha'] }, proposal('evil.test', { tlp: 'amber' }), context, 'reject', /TLP amber/],
+    ['sightings of enough parties corroborate', { ...auto, requireCorroboration: true, sightingCorroboration: sighting2 }, proposal('evil.test'), { ...context, sightedBy: () => 2 }, 'approve', /sightings of 2 parties/],
+    ['sightings of too few parties do not', { ...auto, requireCorroboration: true, sightingCorroboration: sighting2 }, proposal('evil.test'), { ...context, sightedBy: () => 1 }, 'abstain', /not corroborated/],
+    ['sightings without the rule do not', { ...auto, requireCorroboration: true }, proposal('evil.test'), { ...context, sightedBy: () => 9 }, 'abstain', /not corroborated/],
+    ['sightings do not override a warning list', { ...auto, sightingCorroboration: sighting2 }, proposal('www.google.com'), { ...context, sightedBy: () => 5 }, 'reject', /top-domain/],
+    ['a revocation of a still-sighted indicator waits for an analyst, even from a trusted source', { ...auto, trustedSources: ['alpha'], sightingCorroboration: sighting2 }, proposal('evil.test', { kind: 'revoke' }), { ...context, sightedBy: () => 3 }, 'abstain', /3 parties still see/],
+    ['a revocation of an indicator nobody sees goes on as before', { ...auto, trustedSources: ['alpha'], sightingCorroboration: sighting2 }, proposal('evil.test', { kind: 'revoke' }), { ...context, sightedBy: () => 0 }, 'approve', /trusted source/],
   ];
   for (const [name, policy, p, ctx, decision, reason] of cases) {
     test(name, () => {
@@ -74,12 +81,21 @@ describe('parseVotingPolicy', () => {
     ['unknown type', 'mode: automatic\nallowTypes: [ipv4, fqdn]\n', 'allowTypes[1]'],
     ['type both allowed and denied', 'mode: automatic\nallowTypes: [ipv4]\ndenyTypes: [ipv4]\n', 'denyTypes'],
     ['unknown TLP', 'mode: automatic\nmaxTlp: white\n', 'maxTlp'],
+    ['sighting rule not a mapping', 'mode: automatic\nsightingCorroboration: 2\n', 'sightingCorroboration'],
+    ['sighting rule without parties', 'mode: automatic\nsightingCorroboration: {within: 30d}\n', 'sightingCorroboration.minParties'],
+    ['sighting rule with zero parties', 'mode: automatic\nsightingCorroboration: {minParties: 0}\n', 'sightingCorroboration.minParties'],
+    ['sighting rule with a bad window', 'mode: automatic\nsightingCorroboration: {minParties: 2, within: 2w}\n', 'sightingCorroboration.within'],
+    ['sighting rule with a typo', 'mode: automatic\nsightingCorroboration: {minParties: 2, whithin: 3d}\n', 'sightingCorroboration.whithin'],
   ];
   for (const [name, text, field] of bad) {
     test(`refuses ${name}, naming ${field}`, () => {
       assert.throws(() => parseVotingPolicy(text), (err: unknown) => err instanceof VotingPolicyError && err.field === field && err.message.includes(field));
     });
   }
+  test('reads the sighting rule; its window defaults to 30 days', () => {
+    assert.deepEqual(parseVotingPolicy('mode: automatic\nsightingCorroboration: {minParties: 2, within: 72h}\n').sightingCorroboration, { minParties: 2, withinMs: 72 * 3_600_000 });
+    assert.deepEqual(parseVotingPolicy('mode: automatic\nsightingCorroboration: {minParties: 3}\n').sightingCorroboration, { minParties: 3, withinMs: 30 * 86_400_000 });
+  });
   test('reads maxTlp', () => {
     assert.equal(parseVotingPolicy('mode: automatic\nmaxTlp: amber+strict\n').maxTlp, 'amber+strict');
   });

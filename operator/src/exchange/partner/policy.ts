@@ -25,6 +25,13 @@ export interface VotingPolicy {
   readonly trustedSources?: readonly string[];
   /** Approve only what this partner's own feeds also list (or a trusted source proposed). */
   readonly requireCorroboration?: boolean;
+  /**
+   * Sightings as corroboration: an indicator seen in the logs of at least `minParties` parties
+   * (this partner and the peers and edge sites that share sightings with it) within `within`
+   * counts as corroborated, and a revocation of such an indicator is left to an analyst even
+   * from a trusted source (it is still being seen).
+   */
+  readonly sightingCorroboration?: { readonly minParties: number; readonly withinMs: number };
   /** Reject indicators on a warning list. */
   readonly warningLists: boolean;
   /** Only these types may be approved (others are rejected). */
@@ -63,6 +70,8 @@ export interface PolicyContext {
   readonly warningList?: WarningList;
   /** Whether this partner's own feeds list the indicator with this digest. */
   readonly corroborated: (digest: string) => boolean;
+  /** How many parties saw the indicator recently (see VotingPolicy.sightingCorroboration); 0 when unknown. */
+  readonly sightedBy?: (digest: string) => number;
 }
 
 /** The policy's answer, with a human-readable reason. */
@@ -71,7 +80,7 @@ export interface PolicyDecision {
   readonly reason: string;
 }
 
-const FIELDS = new Set(['mode', 'minConfidence', 'maxTlp', 'trustedSources', 'requireCorroboration', 'warningLists', 'allowTypes', 'denyTypes']);
+const FIELDS = new Set(['mode', 'minConfidence', 'maxTlp', 'trustedSources', 'requireCorroboration', 'sightingCorroboration', 'warningLists', 'allowTypes', 'denyTypes']);
 
 /**
  * Validates a parsed configuration object. Unknown members are refused (a typo must not silently
@@ -89,6 +98,7 @@ export function validateVotingPolicy(value: unknown): VotingPolicy {
   if (o.trustedSources !== undefined) policy.trustedSources = stringList(o.trustedSources, 'trustedSources');
   const corroboration = optionalBoolean(o, 'requireCorroboration');
   if (corroboration !== undefined) policy.requireCorroboration = corroboration;
+  if (o.sightingCorroboration !== undefined) policy.sightingCorroboration = sightingRule(o.sightingCorroboration);
   return { ...policy, ...types(o) };
 }
 
@@ -104,21 +114,25 @@ export function parseVotingPolicy(text: string): VotingPolicy {
 }
 
 /**
- * Judges one proposal. Order: manual mode abstains; revocations are approved only for a trusted
- * proposer; denied or not-allowed types, warning-list hits and a confidence below the minimum
- * are rejected; then a trusted source or own-feed corroboration approves; without either,
+ * Judges one proposal. Order: manual mode abstains; revocations of an indicator that enough
+ * parties still see abstain, others are approved only for a trusted proposer; denied or
+ * not-allowed types, warning-list hits and a confidence below the minimum are rejected; then a
+ * trusted source, own-feed corroboration or enough sightings approves; without any,
  * `requireCorroboration` or a non-empty `trustedSources` abstains, and anything else is approved.
  */
 export function evaluate(policy: VotingPolicy, proposal: PolicyProposal, context: PolicyContext): PolicyDecision {
   if (policy.mode === 'manual') return { decision: 'abstain', reason: 'manual mode: left to an analyst' };
   const trusted = isTrusted(policy, proposal);
+  const sighted = sightedEnough(policy, proposal.digest, context);
   if (proposal.kind === 'revoke') {
+    if (sighted !== undefined) return { decision: 'abstain', reason: `revocation of an indicator ${sighted} parties still see: left to an analyst` };
     return trusted ? { decision: 'approve', reason: `revocation proposed by trusted source ${proposal.proposerId}` } : { decision: 'abstain', reason: 'revocation from an untrusted source: left to an analyst' };
   }
   const screened = screen(policy, proposal, context);
   if (screened !== undefined) return screened;
   if (trusted) return { decision: 'approve', reason: `proposed by trusted source ${proposal.source !== undefined && policy.trustedSources?.includes(proposal.source) === true ? proposal.source : proposal.proposerId}` };
   if (context.corroborated(proposal.digest)) return { decision: 'approve', reason: 'corroborated by our own feeds' };
+  if (sighted !== undefined) return { decision: 'approve', reason: `corroborated by sightings of ${sighted} parties` };
   if (policy.requireCorroboration === true) return { decision: 'abstain', reason: 'not corroborated by our own feeds and not from a trusted source: left to an analyst' };
   if ((policy.trustedSources?.length ?? 0) > 0) return { decision: 'abstain', reason: `proposer ${proposal.proposerId} is not a trusted source: left to an analyst` };
   return { decision: 'approve', reason: 'passes every automatic check' };
@@ -167,6 +181,28 @@ function screen(policy: VotingPolicy, p: PolicyProposal, context: PolicyContext)
     if (p.confidence < policy.minConfidence) return { decision: 'reject', reason: `confidence ${p.confidence} is below the minimum ${policy.minConfidence}` };
   }
   return undefined;
+}
+
+// The number of parties that saw the indicator when it reaches the policy's minimum, else undefined.
+function sightedEnough(policy: VotingPolicy, digest: string, context: PolicyContext): number | undefined {
+  const rule = policy.sightingCorroboration;
+  if (rule === undefined) return undefined;
+  const n = context.sightedBy?.(digest) ?? 0;
+  return n >= rule.minParties ? n : undefined;
+}
+
+const DURATION = /^(\d{1,4})(h|d)$/;
+
+function sightingRule(v: unknown): { minParties: number; withinMs: number } {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new VotingPolicyError('sightingCorroboration', 'must be a mapping such as {minParties: 2, within: 30d}');
+  const o = v as Record<string, unknown>;
+  for (const k of Object.keys(o)) if (k !== 'minParties' && k !== 'within') throw new VotingPolicyError(`sightingCorroboration.${k}`, 'unknown field; expected minParties, within');
+  if (typeof o.minParties !== 'number' || !Number.isInteger(o.minParties) || o.minParties < 1 || o.minParties > 1000) {
+    throw new VotingPolicyError('sightingCorroboration.minParties', `must be a whole number from 1 to 1000, got ${JSON.stringify(o.minParties)}`);
+  }
+  const m = DURATION.exec(typeof o.within === 'string' ? o.within : o.within === undefined ? '30d' : '');
+  if (m === null || Number(m[1]) === 0) throw new VotingPolicyError('sightingCorroboration.within', `must be a duration in hours or days such as 72h or 30d, got ${JSON.stringify(o.within)}`);
+  return { minParties: o.minParties, withinMs: Number(m[1]) * (m[2] === 'h' ? 3_600_000 : 86_400_000) };
 }
 
 function isTrusted(policy: VotingPolicy, p: PolicyProposal): boolean {

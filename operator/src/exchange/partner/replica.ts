@@ -222,6 +222,8 @@ export class PartnerReplica {
         failures = 0;
       } catch (err) {
         if (err instanceof ReplicationHalted) throw err;
+        // A stop (the session rebuilt for a changed directory, shutdown) ends the poll: no failure.
+        if (opts.signal.aborted) return;
         failures += 1;
         opts.onFailure?.(err, failures);
         const delay = jitteredBackoff(failures, opts.baseMs ?? PARTNER_DEFAULTS.retryBaseMs, opts.capMs ?? PARTNER_DEFAULTS.retryCapMs, opts.random ?? Math.random);

@@ -45,6 +45,8 @@ import type { PartnerEntry, TlsMaterial } from '../protocol/tls.ts';
 import { checkTreeHead } from '../../domain/verify.ts';
 import { PARTNER_DEFAULTS } from './defaults.ts';
 import { createValidators, validatorFor } from '../../api/validate.ts';
+import { MongoReceivedSightings } from '../../store/receivedsightings.ts';
+import { SightedParties } from './sighted.ts';
 
 /** Collection of the verified entries the cluster refused to store (`_id` = log index). */
 export { UNMATERIALIZED } from './workingset.ts';
@@ -143,6 +145,7 @@ class Partner implements RunningPartner {
   #sessionPrint: string | undefined;
   #haltCondition: ReplicatingCondition | undefined;
   #lastCursor: ReplicaCursor | undefined;
+  #sighted: SightedParties | undefined;
 
   constructor(opts: PartnerServiceOptions, mongo: MongoIndicatorSink) {
     this.#o = opts;
@@ -165,6 +168,11 @@ class Partner implements RunningPartner {
     this.#status = new KubePartnerStatus(opts.client, now, opts.cache?.partnerNodes);
     this.#events = new KubeEventRecorder({ writer: opts.client, log: opts.log, component: 'threatmesh-exchange', instance: opts.partnerId, now });
     this.#peers = new PeerStatusReporter({ status: this.#status, events: this.#events, metrics: this.#metrics, now });
+    const rule = opts.votingPolicy.sightingCorroboration;
+    if (rule !== undefined) {
+      const store = MongoReceivedSightings.reader(opts.db);
+      this.#sighted = new SightedParties({ load: (since) => store.partiesSince(since, opts.partnerId), withinMs: rule.withinMs, now });
+    }
     this.#forwarder = new ProposalForwarder({ client: opts.client, ...(opts.cache ? { cache: opts.cache.threatIndicators } : {}), namespace: opts.namespace, partnerId: opts.partnerId, proposerKey: opts.key.publicKey, log: opts.log, onForwarded: (n) => this.#metrics.forwarded.inc(n), onOversize: (_name, err) => void this.#failures.failed('proposal forwarding', err) });
   }
 
@@ -228,6 +236,7 @@ class Partner implements RunningPartner {
     await this.#step('proposal forwarding', () => this.#forwarder.forwardOnce(session.client));
     await this.#step('revocation requests', () => this.#revocations!.syncOnce());
     if (network.partners.some((p) => p.partnerId === this.#o.partnerId && p.roles.includes('voter'))) {
+      if (this.#sighted !== undefined) await this.#step('sighting counts', () => this.#sighted!.refresh());
       await this.#step('voting', () => session.voter.voteOnce());
       await this.#step('pending mirror and annotated votes', () => this.#mirror!.syncOnce());
     }
@@ -260,7 +269,11 @@ class Partner implements RunningPartner {
     this.#failures.recovered('replication');
     const o = this.#o;
     const misbehaviour = (reason: string, message: string): void => void this.#step('misbehaviour report', () => this.#onMisbehaviour(network.sequencer, reason, message));
-    const judge = roundJudge(o.votingPolicy, { ...(o.warningList ? { warningList: o.warningList } : {}), corroborated: (digest) => this.#forwarder.ownDigests().has(digest) });
+    const judge = roundJudge(o.votingPolicy, {
+      ...(o.warningList ? { warningList: o.warningList } : {}),
+      corroborated: (digest) => this.#forwarder.ownDigests().has(digest),
+      sightedBy: (digest) => this.#sighted?.count(digest) ?? 0,
+    });
     const session = new PartnerSession({
       network, partnerId: o.partnerId, key: o.key, tls: o.tls, cursors: this.#cursors, sink: this.#sink(), judge,
       ...(o.admission?.quorum !== undefined ? { quorum: o.admission.quorum } : {}),
