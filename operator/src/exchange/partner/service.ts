@@ -29,13 +29,14 @@ import { FailureReporter } from './failures.ts';
 import { PartnerMetrics } from './metrics.ts';
 import { partnerNetwork, type PartnerNetwork, type SequencerRef } from './network.ts';
 import { PeerStatusReporter } from './peerstatus.ts';
+import { IncidentReporter } from './incidents.ts';
 import { PartnerSession, type PeerClientFactory, type SequencerClientFactory } from './session.ts';
-import { HEAD_FRESH, HEAD_FRESH_REASON, HeadWatch, KubePartnerStatus, MATERIALIZED, LagTracker, REPLICATING_REASON, haltConditionReason, type ReplicatingCondition } from './status.ts';
+import { HEAD_FRESH, HEAD_FRESH_REASON, HeadWatch, KubePartnerStatus, LagTracker, REPLICATING_REASON, haltConditionReason, type ReplicatingCondition } from './status.ts';
 import { ProposalForwarder } from './forwarder.ts';
 import { GossipClient, startGossipServer, type GossipServer } from './gossip.ts';
 import { KubeIndicatorSink } from './kubesink.ts';
 import { Materializer } from './materializer.ts';
-import { recordUnmaterialized, repairWorkingSet } from './workingset.ts';
+import { repairWorkingSet } from './workingset.ts';
 import { PendingMirror } from './manualvote.ts';
 import { RevocationRequests } from './revocations.ts';
 import type { ReplicationHalted } from './replica.ts';
@@ -127,6 +128,7 @@ class Partner implements RunningPartner {
   readonly #status: KubePartnerStatus;
   readonly #events: KubeEventRecorder;
   readonly #peers: PeerStatusReporter;
+  readonly #incidents: IncidentReporter;
   readonly #failures: FailureReporter;
   readonly #forwarder: ProposalForwarder;
   readonly #lag = new LagTracker();
@@ -168,6 +170,7 @@ class Partner implements RunningPartner {
     this.#status = new KubePartnerStatus(opts.client, now, opts.cache?.partnerNodes);
     this.#events = new KubeEventRecorder({ writer: opts.client, log: opts.log, component: 'threatmesh-exchange', instance: opts.partnerId, now });
     this.#peers = new PeerStatusReporter({ status: this.#status, events: this.#events, metrics: this.#metrics, now });
+    this.#incidents = new IncidentReporter({ db: opts.db, status: this.#status, events: this.#events, metrics: this.#metrics, log: opts.log, now });
     const rule = opts.votingPolicy.sightingCorroboration;
     if (rule !== undefined) {
       const store = MongoReceivedSightings.reader(opts.db);
@@ -388,37 +391,17 @@ class Partner implements RunningPartner {
     await repairWorkingSet({ client: this.#o.client, ...(this.#o.cache ? { cache: this.#o.cache.threatIndicators } : {}), namespace: this.#o.namespace, materializer: this.#materializer, kube: this.#kube, mongo: this.#mongo, log: this.#o.log });
   }
 
-  // A verified entry the API server refused: counted, kept in MongoDB for `threatmesh replica status`, reported on the sequencer's PartnerNode.
   async #onUnmaterialized(entry: VerifiedEntry, why: string): Promise<void> {
-    this.#metrics.unmaterialized.inc();
-    const count = await recordUnmaterialized(this.#o.db, entry, why, this.#now());
-    const node = this.#session?.sequencerNode;
-    if (node === undefined) return;
-    const message = `${count} verified log entr${count === 1 ? 'y' : 'ies'} could not be written as ThreatIndicators and ${count === 1 ? 'is' : 'are'} only in the partner database (latest: entry ${entry.index}: ${why}); see threatmesh replica status`;
-    await this.#status.write(node, {}, { type: MATERIALIZED, status: 'False', reason: 'InvalidEntries', message });
-    await this.#events.event(node, 'Warning', 'EntryNotMaterialized', `entry ${entry.index} (${entry.indicator.type}): ${why}`);
+    await this.#incidents.unmaterialized(entry, why, this.#session?.sequencerNode);
   }
 
-  // The sequencer was caught lying outside the log (no halt: nothing false was applied): metric, Warning Event, error log.
   async #onMisbehaviour(seq: SequencerRef, reason: string, message: string): Promise<void> {
-    this.#metrics.misbehaviour.inc({ reason });
-    this.#o.log.error('the sequencer misbehaves', { sequencer: seq.partnerId, reason, detail: message });
-    await this.#events.event(seq.node, 'Warning', 'SequencerMisbehaviour', message);
+    await this.#incidents.misbehaviour(seq, reason, message);
   }
 
   async #onHalt(err: ReplicationHalted, seq: SequencerRef, peer: PartnerNode | undefined): Promise<void> {
-    this.#metrics.halted.set({ reason: err.reason }, 1);
-    const reason = haltConditionReason(err.reason);
-    const message = `replication halted (${err.reason})${peer ? ` on the tree head gossiped by ${peer.spec.partnerId}` : ''}: ${err.message}`;
-    this.#o.log.error('exchange replication halted', { reason: err.reason, peer: peer?.spec.partnerId, detail: err.message });
-    const condition: ReplicatingCondition = { status: 'False', reason, message };
-    this.#haltCondition = condition;
-    await this.#status.write(seq.node, {}, condition);
-    await this.#events.event(seq.node, 'Warning', reason, message);
-    if (peer !== undefined) {
-      await this.#status.write(peer, {}, condition);
-      await this.#events.event(peer, 'Warning', reason, message);
-    }
+    this.#haltCondition = this.#incidents.halt(err, peer);
+    await this.#incidents.reportHalt(this.#haltCondition, seq, peer);
   }
 }
 
