@@ -71,6 +71,8 @@ export const PANELS: readonly Panel[] = [
   { row: 'Voting', kind: 'timeseries', title: 'Open rounds', expr: 'max(threatmesh_sequencer_pending_rounds)', legend: 'open', unit: 'short' },
   { row: 'Voting', kind: 'timeseries', title: 'Proposals answered / s by status', expr: 'sum by (status) (rate(threatmesh_sequencer_proposals_total[5m]))', legend: '{{status}}', unit: 'ops' },
   { row: 'Voting', kind: 'timeseries', title: 'Votes answered / s by status', expr: 'sum by (status) (rate(threatmesh_sequencer_votes_total[5m]))', legend: '{{status}}', unit: 'ops' },
+  { row: 'Voting', kind: 'timeseries', title: 'Rounds closed / h by outcome (network)', expr: 'sum by (kind, outcome) (increase(threatmesh_sequencer_rounds_closed_total[1h]))', legend: '{{kind}} {{outcome}}', unit: 'short' },
+  { row: 'Voting', kind: 'stat', title: 'Proposals rejected or expired, 7 days (network)', expr: 'sum(increase(threatmesh_sequencer_rounds_closed_total{kind="add",outcome=~"rejected|expired"}[7d])) / clamp_min(sum(increase(threatmesh_sequencer_rounds_closed_total{kind="add"}[7d])), 1)', legend: 'rejection rate', unit: 'percentunit' },
   { row: 'Voting', kind: 'timeseries', title: 'Automatic votes sent / s', expr: 'sum by (decision) (rate(threatmesh_exchange_votes_total[5m]))', legend: '{{decision}}', unit: 'ops' },
   { row: 'Voting', kind: 'timeseries', title: 'Proposals forwarded / s', expr: 'sum(rate(threatmesh_exchange_proposals_forwarded_total[5m]))', legend: 'forwarded', unit: 'ops' },
   { row: 'Indicators and feeds', kind: 'timeseries', title: 'ThreatIndicators by phase', expr: 'sum by (phase) (threatmesh_indicators)', legend: '{{phase}}', unit: 'short' },

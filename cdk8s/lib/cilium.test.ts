@@ -75,11 +75,11 @@ function policiesOf(v: Values): Manifest[] {
 const NETWORK = { feeds: { fqdns: ['*.abuse.ch'], cidrs: ['198.51.100.0/24'], port: 443 }, peers: { fqdns: ['b.example.org'], cidrs: ['203.0.113.0/24'], port: 8444 }, apiClients: ['192.0.2.0/24'], edgeAgents: ['10.9.0.0/16'] };
 
 describe('Cilium policies', () => {
-  for (const role of ['partner', 'sequencer'] as const) {
-    const v = resolveValues({ role, network: NETWORK });
+  for (const [role, door] of [['partner', true], ['sequencer', true], ['partner', false], ['sequencer', false]] as const) {
+    const v = resolveValues({ role, network: NETWORK, haproxy: { enabled: door } });
     const policies = policiesOf(v);
     for (const flow of requiredFlows(v)) {
-      it(`${role}: allows ${flow.name}`, () => {
+      it(`${role}${door ? '' : ' without the front door'}: allows ${flow.name}`, () => {
         for (const from of ends(flow.from)) for (const to of ends(flow.to)) for (const port of flow.ports) {
           assert.ok(allowed(policies, from, to, port), `${flow.name}: ${JSON.stringify(from)} -> ${JSON.stringify(to)}:${port} is denied`);
         }
@@ -113,6 +113,24 @@ describe('Cilium policies', () => {
   it('without the enforcer no pod reaches the HAProxy runtime API', () => {
     const off = policiesOf(resolveValues({ network: NETWORK, enforce: { enabled: false } }));
     for (const c of ['operator', 'serve', 'enforcer', 'ingest'] as const) assert.equal(allowed(off, podOf(c), podOf('haproxy'), 9999), false, c);
+  });
+
+  it('without the front door, clients reach the HTTPS APIs, gossip and the sequencer directly on the same ports, and nothing else more', () => {
+    const partnerOff = policiesOf(resolveValues({ network: NETWORK, haproxy: { enabled: false } }));
+    const sequencerOff = policiesOf(resolveValues({ role: 'sequencer', network: NETWORK, haproxy: { enabled: false } }));
+    const client = { ip: '192.0.2.10' };
+    assert.ok(allowed(partnerOff, client, podOf('serve'), 8443), 'TAXII client -> serve');
+    assert.ok(allowed(partnerOff, { ip: '10.9.1.1' }, podOf('serve'), 8443), 'edge agent -> serve');
+    assert.ok(allowed(partnerOff, client, podOf('operator'), 8444), 'peer -> gossip');
+    assert.ok(allowed(sequencerOff, client, podOf('sequencer'), 8443), 'partner -> sequencer gRPC');
+    assert.ok(!partnerOff.some((p) => p.metadata.name === 'threatmesh-haproxy') && !sequencerOff.some((p) => p.metadata.name === 'threatmesh-haproxy'), 'no front door policy');
+    for (const [what, pol, from, to, port] of [
+      ['outside -> serve metrics', partnerOff, client, podOf('serve'), 8080],
+      ['outside -> operator webhook', partnerOff, client, podOf('operator'), 9443],
+      ['edge agents -> gossip', partnerOff, { ip: '10.9.1.1' }, podOf('operator'), 8444],
+      ['outside -> sequencer metrics', sequencerOff, client, podOf('sequencer'), 8081],
+      ['enforcer -> HAProxy runtime API', partnerOff, podOf('enforcer'), podOf('haproxy'), 9999],
+    ] as const) assert.equal(allowed(pol, from, to, port), false, what);
   });
 
   it('every pod of the namespace is in default deny both ways', () => {

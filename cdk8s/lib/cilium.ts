@@ -31,6 +31,31 @@ export interface Flow {
 /** Namespace Prometheus runs in (its pods scrape the metrics ports). */
 export const PROMETHEUS_NAMESPACE = 'monitoring';
 
+type Add = (name: string, from: Peer[] | Peer, to: Peer[] | Peer, ports: readonly number[]) => void;
+
+/** Adds to `flows` one flow per pair of `from` and `to`. */
+function adder(flows: Flow[]): Add {
+  return (name, from, to, ports) => {
+    for (const f of [from].flat()) for (const t of [to].flat()) flows.push({ name, from: f, to: t, ports });
+  };
+}
+
+/** The sequencer's own flows after DNS and scraping of the front door: API server, MongoDB, partners' gRPC (through the front door when `door`). */
+function sequencerFlows(door: boolean, clients: readonly Peer[]): Flow[] {
+  const flows: Flow[] = [];
+  const add = adder(flows);
+  add('sequencer -> API server', { pods: 'sequencer' }, { entity: 'kube-apiserver' }, [443, 6443]);
+  add('sequencer -> MongoDB', { pods: 'sequencer' }, { pods: 'mongodb' }, [PORTS.mongodb]);
+  if (door) {
+    add('partners -> front door (sequencer gRPC)', [...clients], { pods: 'haproxy' }, [PORTS.haproxyHttps]);
+    add('front door -> sequencer gRPC and readiness', { pods: 'haproxy' }, { pods: 'sequencer' }, [PORTS.sequencer, PORTS.sequencerMetrics]);
+  } else {
+    add('partners -> sequencer gRPC (no front door)', [...clients], { pods: 'sequencer' }, [PORTS.sequencer]);
+  }
+  add('metrics scraping (sequencer)', { prometheus: true }, { pods: 'sequencer' }, [PORTS.sequencerMetrics]);
+  return flows;
+}
+
 /** Every flow the installation needs for `v`, by name. */
 export function requiredFlows(v: Values): Flow[] {
   const api: Peer = { entity: 'kube-apiserver' };
@@ -38,25 +63,18 @@ export function requiredFlows(v: Values): Flow[] {
   const ext = (e: Values['network']['feeds']): Peer[] => [...(e.fqdns.length ? [{ fqdns: e.fqdns }] : []), ...(e.cidrs.length ? [{ cidrs: e.cidrs }] : [])];
   const clients: Peer[] = v.network.apiClients.length ? [{ cidrs: v.network.apiClients }] : [];
   const flows: Flow[] = [];
-  const add = (name: string, from: Peer[] | Peer, to: Peer[] | Peer, ports: readonly number[]): void => {
-    for (const f of [from].flat()) for (const t of [to].flat()) flows.push({ name, from: f, to: t, ports });
-  };
+  const add = adder(flows);
   const enforcer = v.role === 'partner' && v.enforce.enabled;
   const mains: Component[] = v.role === 'partner' ? ['operator', 'ingest', ...(v.serve.enabled ? ['serve' as const] : []), ...(enforcer ? ['enforcer' as const] : [])] : ['sequencer'];
-  for (const c of [...mains, 'haproxy' as const]) add(`dns (${c})`, { pods: c }, { dns: true }, [53]);
+  // Without the front door (haproxy.enabled false) clients reach the components directly, on the same ports.
+  const door = v.haproxy.enabled;
+  for (const c of [...mains, ...(door ? ['haproxy' as const] : [])]) add(`dns (${c})`, { pods: c }, { dns: true }, [53]);
   if (v.mongodb.enabled) {
     add('dns (mongodb)', mongo, { dns: true }, [53]);
     add('mongodb replication', mongo, mongo, [PORTS.mongodb]);
   }
-  add('metrics scraping (haproxy)', { prometheus: true }, { pods: 'haproxy' }, [PORTS.haproxyStats]);
-  if (v.role === 'sequencer') {
-    add('sequencer -> API server', { pods: 'sequencer' }, api, [443, 6443]);
-    add('sequencer -> MongoDB', { pods: 'sequencer' }, mongo, [PORTS.mongodb]);
-    add('partners -> front door (sequencer gRPC)', clients, { pods: 'haproxy' }, [PORTS.haproxyHttps]);
-    add('front door -> sequencer gRPC and readiness', { pods: 'haproxy' }, { pods: 'sequencer' }, [PORTS.sequencer, PORTS.sequencerMetrics]);
-    add('metrics scraping (sequencer)', { prometheus: true }, { pods: 'sequencer' }, [PORTS.sequencerMetrics]);
-    return flows;
-  }
+  if (door) add('metrics scraping (haproxy)', { prometheus: true }, { pods: 'haproxy' }, [PORTS.haproxyStats]);
+  if (v.role === 'sequencer') return [...flows, ...sequencerFlows(door, clients)];
   add('operator -> API server', { pods: 'operator' }, api, [443, 6443]);
   add('API server -> webhook', [api, { entity: 'host' }, { entity: 'remote-node' }], { pods: 'operator' }, [PORTS.webhook]);
   add('operator -> MongoDB', { pods: 'operator' }, mongo, [PORTS.mongodb]);
@@ -65,24 +83,39 @@ export function requiredFlows(v: Values): Flow[] {
   add('ingest Jobs -> feed URLs', { pods: 'ingest' }, ext(v.network.feeds), [v.network.feeds.port]);
   add('partner -> sequencer gRPC', { pods: 'operator' }, ext(v.sequencer.endpoint), [v.sequencer.endpoint.port]);
   add('gossip to peers', { pods: 'operator' }, ext(v.network.peers), [v.network.peers.port]);
-  add('peers -> front door (gossip)', clients, { pods: 'haproxy' }, [PORTS.haproxyGossip]);
-  add('front door -> operator gossip', { pods: 'haproxy' }, { pods: 'operator' }, [PORTS.gossip]);
+  if (door) {
+    add('peers -> front door (gossip)', clients, { pods: 'haproxy' }, [PORTS.haproxyGossip]);
+    add('front door -> operator gossip', { pods: 'haproxy' }, { pods: 'operator' }, [PORTS.gossip]);
+  } else {
+    add('peers -> operator gossip (no front door)', clients, { pods: 'operator' }, [PORTS.gossip]);
+  }
   add('partner -> LLM endpoint', { pods: 'operator' }, ext(v.network.llm), [v.network.llm.port]);
   add('metrics scraping (operator)', { prometheus: true }, { pods: 'operator' }, [PORTS.metrics]);
   if (enforcer) {
     add('enforcer -> API server', { pods: 'enforcer' }, api, [443, 6443]);
     add('enforcer -> MongoDB', { pods: 'enforcer' }, mongo, [PORTS.mongodb]);
-    add('enforcer -> HAProxy runtime API', { pods: 'enforcer' }, { pods: 'haproxy' }, [PORTS.haproxyAdmin]);
+    if (door) add('enforcer -> HAProxy runtime API', { pods: 'enforcer' }, { pods: 'haproxy' }, [PORTS.haproxyAdmin]);
     add('metrics scraping (enforcer)', { prometheus: true }, { pods: 'enforcer' }, [PORTS.metrics]);
   }
-  if (v.serve.enabled) {
-    add('TAXII/export clients -> front door', clients, { pods: 'haproxy' }, [PORTS.haproxyHttps]);
-    add('edge agents -> front door', v.network.edgeAgents.length ? [{ cidrs: v.network.edgeAgents }] : [], { pods: 'haproxy' }, [PORTS.haproxyHttps]);
+  return v.serve.enabled ? [...flows, ...serveFlows(v, door, clients, ext(v.network.llm))] : flows;
+}
+
+/** The HTTPS APIs' flows: TAXII/export clients and edge agents (through the front door when `door`), MongoDB, the LLM endpoint, scraping. */
+function serveFlows(v: Values, door: boolean, clients: readonly Peer[], llm: readonly Peer[]): Flow[] {
+  const flows: Flow[] = [];
+  const add = adder(flows);
+  const edge: Peer[] = v.network.edgeAgents.length ? [{ cidrs: v.network.edgeAgents }] : [];
+  if (door) {
+    add('TAXII/export clients -> front door', [...clients], { pods: 'haproxy' }, [PORTS.haproxyHttps]);
+    add('edge agents -> front door', edge, { pods: 'haproxy' }, [PORTS.haproxyHttps]);
     add('front door -> HTTPS APIs', { pods: 'haproxy' }, { pods: 'serve' }, [PORTS.serve, PORTS.metrics]);
-    add('HTTPS APIs -> MongoDB', { pods: 'serve' }, mongo, [PORTS.mongodb]);
-    add('HTTPS APIs -> LLM endpoint', { pods: 'serve' }, ext(v.network.llm), [v.network.llm.port]);
-    add('metrics scraping (serve)', { prometheus: true }, { pods: 'serve' }, [PORTS.metrics]);
+  } else {
+    add('TAXII/export clients -> HTTPS APIs (no front door)', [...clients], { pods: 'serve' }, [PORTS.serve]);
+    add('edge agents -> HTTPS APIs (no front door)', edge, { pods: 'serve' }, [PORTS.serve]);
   }
+  add('HTTPS APIs -> MongoDB', { pods: 'serve' }, { pods: 'mongodb' }, [PORTS.mongodb]);
+  add('HTTPS APIs -> LLM endpoint', { pods: 'serve' }, [...llm], [v.network.llm.port]);
+  add('metrics scraping (serve)', { prometheus: true }, { pods: 'serve' }, [PORTS.metrics]);
   return flows;
 }
 

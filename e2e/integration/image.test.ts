@@ -6,7 +6,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
@@ -49,6 +49,14 @@ describe('OCI image', { timeout: 900_000 }, () => {
     assert.equal(config.config.User, '65532:65532');
     assert.ok(img.layerBytes < 60 * 1024 * 1024, `compressed layer ${img.layerBytes} bytes`);
     assert.ok(img.uncompressedBytes < 150 * 1024 * 1024, `uncompressed layer ${img.uncompressedBytes} bytes`);
+  });
+
+  it('holds no shell: the entrypoint is node, and only /usr/bin/env (the command\'s shebang) is there besides it', async () => {
+    for (const sh of ['bin/sh', 'bin/bash', 'bin/dash', 'usr/bin/sh', 'usr/bin/bash', 'usr/bin/dash', 'bin/busybox', 'usr/bin/busybox']) {
+      await assert.rejects(access(join(rootfs, sh)), /ENOENT/, `${sh} is in the image`);
+    }
+    await assert.rejects(exec(['/bin/sh', '-c', 'true']), /No such file or directory/);
+    assert.deepEqual((await readdir(join(rootfs, 'usr/bin'))).sort(), ['env']);
   });
 
   it('loads every production dependency after pruning (no TypeScript, maps or docs left that a module needs)', async () => {

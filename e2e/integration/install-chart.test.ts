@@ -17,7 +17,7 @@ import { ROOT, allCrdTexts, byKey, cdk8sObjects, crdSchemas, helmTemplate, kubec
 
 const run = promisify(execFile);
 
-/** Value sets compared between chart and app: defaults and five others that move every switch. */
+/** Value sets compared between chart and app: defaults and six others that move every switch. */
 const VALUE_SETS: ReadonlyArray<[string, Record<string, unknown>]> = [
   ['defaults', {}],
   ['sequencer, 3 replicas, quorum 3, 5 MongoDB members', { role: 'sequencer', partnerId: 'sequencer', sequencer: { replicas: 3, quorum: 3, votingWindow: '24h' }, mongodb: { members: 5 } }],
@@ -35,6 +35,7 @@ const VALUE_SETS: ReadonlyArray<[string, Record<string, unknown>]> = [
     role: 'sequencer', partnerId: 'seq', haproxy: { enabled: false }, ceph: { poolReplicas: 1, osdCount: 5, osdSize: '500Gi', deviceClass: 'fast', namespace: 'ceph' },
     mongodb: { storageSize: '100Gi', storageClass: 'fast-block', version: '7.0.21' }, monitoring: { grafanaLabel: 'ops', ruleLabels: { team: 'secops' } },
   }],
+  ['partner without front door: clients, peers and edge agents direct', { partnerId: 'partner-d', haproxy: { enabled: false }, network: { apiClients: ['192.0.2.0/24'], edgeAgents: ['10.20.0.0/16'] } }],
 ];
 
 describe('Helm chart and cdk8s app', { timeout: 1_800_000 }, () => {

@@ -43,6 +43,8 @@ const VALUE_SETS: ReadonlyArray<[string, Record<string, unknown>]> = [
   ['sequencer', { role: 'sequencer', partnerId: 'sequencer' }],
   ['partner with every network list', { network: NETWORK }],
   ['partner without HTTPS APIs, enforcer and MongoDB', { serve: { enabled: false }, enforce: { enabled: false }, mongodb: { enabled: false } }],
+  ['partner without front door', { haproxy: { enabled: false }, network: NETWORK }],
+  ['sequencer without front door', { role: 'sequencer', partnerId: 'sequencer', haproxy: { enabled: false } }],
 ];
 
 const policy = (name: string, spec: Record<string, unknown>): Manifest => ({ apiVersion: 'cilium.io/v2', kind: 'CiliumNetworkPolicy', metadata: { name, namespace: 'threatmesh' }, spec: { endpointSelector: { matchLabels: { app: 'web' } }, ...spec } });

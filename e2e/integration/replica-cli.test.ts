@@ -87,6 +87,6 @@ test('bad input: unknown source, nothing to clear, no database', async () => {
   const none = await cli(['clear-halt']);
   assert.match(none.stderr, /no replication cursor in database .*: nothing to do/);
   const noDb = await runCli(['replica', 'status'], { timeout: 60_000, env: { ...process.env, MONGODB_URI: '' } });
-  assert.equal(noDb.code, 1);
+  assert.equal(noDb.code, 2);
   assert.match(noDb.stderr, /--mongodb-uri URI or MONGODB_URI/);
 });

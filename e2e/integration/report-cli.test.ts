@@ -10,7 +10,9 @@ import { MongoClient, type Db } from 'mongodb';
 import { INDICATORS, type IndicatorRecord } from '../../operator/src/store/indicators.ts';
 import { SIGHTINGS, type SightingDoc } from '../../operator/src/report/mongo.ts';
 import { recordOf, sightingOf } from '../../operator/src/report/fixtures.ts';
-import { isoWeek } from '../../operator/src/report/period.ts';
+import { isoWeek, windowEnding } from '../../operator/src/report/period.ts';
+import { PartnerData } from '../../operator/src/report/source.ts';
+import type { Tlp } from '../../operator/src/report/tlp.ts';
 import { startControlPlane, type ControlPlane } from '../harness/controlplane.ts';
 import { controlPlaneOptionsFromEnv, uniqueSuffix } from '../harness/env.ts';
 import { runCli, type CliRun } from '../harness/cli.ts';
@@ -131,12 +133,34 @@ test('bad input: a clear error that says what to do', async () => {
     [['summary', '--max-tokens', '0'], /--max-tokens "0" must be a positive whole number/],
     [['summary', '--max-tokens', '100'], /--max-tokens 100 is too small for a whole answer; give at least 256/],
   ];
+  // Command-line mistakes: exit 2 and the --help hint (docs/cli.md).
   for (const [args, want] of cases) {
     const r = await cli(args);
-    assert.equal(r.code, 1, args.join(' '));
+    assert.equal(r.code, 2, args.join(' '));
     assert.match(r.stderr, want, args.join(' '));
+    assert.match(r.stderr, /--help' for every flag/, args.join(' '));
   }
   const noDb = await runCli(['report', 'trends'], { timeout: 60_000, env: { ...process.env, MONGODB_URI: '' } });
-  assert.equal(noDb.code, 1);
+  assert.equal(noDb.code, 2);
   assert.match(noDb.stderr, /--mongodb-uri URI or MONGODB_URI/);
+});
+
+test('one read of the window (what summaries use) gives the candidates, the trends and the grounding facts of separate reads, at every ceiling', async () => {
+  const data = new PartnerData(db);
+  // 7 days: phishing admitted before the window but sighted in it comes in by _id; 90 days: the undated and old records.
+  const windows = [7, 30, 90].map((days) => windowEnding(new Date(now + 60_000), days * DAY));
+  const asks: ReadonlyArray<[Tlp, Tlp[]]> = [['clear', ['clear']], ['green', ['green', 'clear']], ['amber', ['amber', 'green']], ['red', ['red', 'clear']]];
+  for (const w of windows) {
+    for (const [audience, ceilings] of asks) {
+      const label = `${audience} ${JSON.stringify(ceilings)} since ${w.since.toISOString()}`;
+      const one = await data.overview(w, audience, ceilings);
+      assert.deepEqual(one.candidates, await data.candidates(w, audience), label);
+      assert.deepEqual(one.trends, await Promise.all(ceilings.map((c) => data.trends(w, c))), label);
+      const digests = [...records.map((r) => r.digest), 'f'.repeat(64)];
+      assert.deepEqual(await one.facts(digests), await data.facts(digests, w), label);
+    }
+  }
+  const week = await data.overview(windows[0]!, 'green', ['green']);
+  assert.ok(week.candidates.some((c) => c.value === 'login-bank.example' && c.sightings === 2), 'the sighted older record is a candidate');
+  assert.ok(!week.candidates.some((c) => c.tlp === 'amber'));
 });

@@ -194,6 +194,8 @@ describe('threatmesh sequencer', () => {
     assert.match(text, /^threatmesh_sequencer_tree_size 1$/m);
     assert.match(text, /^threatmesh_sequencer_proposals_total\{status="opened"\} 1$/m);
     assert.match(text, /^threatmesh_sequencer_votes_total\{status="approved"\} 1$/m);
+    assert.match(text, /^threatmesh_sequencer_rounds_closed_total\{kind="add",outcome="admitted"\} 1$/m);
+    assert.match(text, /^threatmesh_sequencer_rounds_closed_total\{kind="add",outcome="rejected"\} 0$/m);
     assert.match(text, /^threatmesh_sequencer_serving 1$/m);
     assert.equal((await fetch(`http://127.0.0.1:${metricsPort}/readyz`)).status, 200);
   });

@@ -48,15 +48,15 @@ after(async () => {
 test('bad flags and bad config files fail before connecting, naming the flag or field', async () => {
   await writeFile(join(dir, 'bad.yaml'), 'consumers:\n  - name: siem\n    maxTlp: purple\n    tokens: [{file: /nonexistent}]\n');
   const base = ['serve', '--partner-id', 'partner-a', '--mongodb-uri', 'mongodb://127.0.0.1:1/', '--tls-cert', join(dir, 'tls.crt'), '--tls-key', join(dir, 'tls.key')];
-  // Exit 2 is a malformed command line (docs: exit codes), 1 anything else that stops the command.
-  const cases: Array<[string[], number, RegExp]> = [
-    [['serve', '--mongodb-uri', 'mongodb://127.0.0.1:1/'], 1, /--partner-id is required/],
-    [[...base], 1, /--config is required/],
-    [[...base, '--config', join(dir, 'bad.yaml')], 1, /consumers\[0\]\.maxTlp: must be one of clear, green, amber, amber\+strict, red/],
-    [[...base, '--config', join(dir, 'missing.yaml')], 1, /cannot read --config/],
-    [[...base, '--config', join(dir, 'bad.yaml'), '--listen', 'nowhere'], 2, /--listen "nowhere" must be host:port/],
+  // Exit 2: the command line is wrong; exit 1: a file it names is unreadable or refused (docs/cli.md).
+  const cases: Array<[string[], RegExp, number]> = [
+    [['serve', '--mongodb-uri', 'mongodb://127.0.0.1:1/'], /--partner-id is required/, 2],
+    [[...base], /--config is required/, 2],
+    [[...base, '--config', join(dir, 'bad.yaml')], /consumers\[0\]\.maxTlp: must be one of clear, green, amber, amber\+strict, red/, 1],
+    [[...base, '--config', join(dir, 'missing.yaml')], /cannot read --config/, 1],
+    [[...base, '--config', join(dir, 'bad.yaml'), '--listen', 'nowhere'], /--listen "nowhere" must be host:port/, 2],
   ];
-  for (const [args, code, message] of cases) {
+  for (const [args, message, code] of cases) {
     const run = await runCli(args, { timeout: 60_000 });
     assert.equal(run.code, code, args.join(' '));
     assert.match(run.stderr, message, args.join(' '));

@@ -63,8 +63,11 @@ export interface FeedSpec {
   url?: string;
   /** A TAXII 2.1 collection. */
   taxii?: {
+    /** TAXII 2.1 discovery URL of the server, e.g. https://taxii.example/taxii2/. */
     discoveryUrl: string;
+    /** API root to read from (its URL or its path below the server); default: the discovery document's default API root. */
     apiRoot?: string;
+    /** Collection id (or title) whose objects are ingested. */
     collection: string;
   };
   /** Payload format. */
@@ -93,32 +96,42 @@ export interface FeedSpec {
   defaults?: {
     /** Indicator type when the record does not say. */
     type?: IndicatorTypeName;
+    /** Confidence 0-100 when the record does not say. */
     confidence?: number;
     /** TLP marking when the record does not say. */
     tlp?: Tlp;
+    /** Labels added to every indicator of this feed (for example malware family or campaign). */
     labels?: string[];
     /** Validity of each indicator from ingestion, e.g. 30d. */
     validFor?: string;
   };
   /** Fetch size and time limits. */
   limits?: {
+    /** Largest download in bytes (after decompression); a larger feed fails the run. */
     maxBytes?: number;
+    /** Longest fetch, in seconds. */
     timeoutSeconds?: number;
   };
   /** Stop scheduling new runs. */
   suspend?: boolean;
   /** Finished Jobs to keep; defaults 3 and 1. */
   historyLimits?: {
+    /** Succeeded ingestion Jobs to keep (default 3). */
     successful?: number;
+    /** Failed ingestion Jobs to keep (default 1). */
     failed?: number;
   };
 }
 
 /** Counts of one ingestion run. */
 export interface RunCounts {
+  /** Records read from the feed. */
   fetched: number;
+  /** Indicators proposed (not known before). */
   new: number;
+  /** Indicators already known (proposed or admitted before). */
   duplicate: number;
+  /** Records refused (malformed, allowlisted, on a warning list...); rejectedReasons says why. */
   rejected: number;
   /** Rejections by reason. */
   rejectedReasons?: Record<string, number>;
@@ -126,16 +139,21 @@ export interface RunCounts {
 
 /** One run as recorded in Feed status. */
 export interface FeedRunStatus {
+  /** Id of the run (also on its Job and in its logs). */
   runId?: string;
+  /** The ingestion Job of the run (empty when it ran in the operator). */
   jobName?: string;
   /** When the run started. */
   startTime?: string;
   /** When the run finished. */
   completionTime?: string;
+  /** Running, Succeeded or Failed. */
   outcome?: 'Running' | 'Succeeded' | 'Failed';
+  /** What the run read, proposed and refused. */
   counts?: RunCounts;
   /** fetched/new, for printing. */
   summary?: string;
+  /** Why the run failed, or what it warned about. */
   message?: string;
 }
 
@@ -143,13 +161,17 @@ export interface FeedRunStatus {
 export interface FeedStatus {
   /** The schedule in words, for printing. */
   schedule?: string;
+  /** The last finished run. */
   lastRun?: FeedRunStatus;
+  /** The run in progress, if any. */
   activeRun?: FeedRunStatus;
   /** When the next run is due. */
   nextRun?: string;
+  /** Failed runs in a row since the last success (retries back off with it). */
   consecutiveFailures?: number;
   /** Standard conditions (Ready, Degraded, ...). */
   conditions?: Condition[];
+  /** The generation the status describes. */
   observedGeneration?: number;
 }
 
@@ -196,6 +218,7 @@ export type Phase = 'Proposed' | 'Approved' | 'Rejected' | 'Expired' | 'Revoked'
 export interface VoteRecord {
   /** Partner id (DNS label). */
   partnerId: string;
+  /** approve or reject. */
   decision: 'approve' | 'reject';
   /** Why the voter decided so, as signed. */
   reason?: string;
@@ -232,8 +255,11 @@ export interface ThreatIndicatorStatus {
   votes?: VoteRecord[];
   /** Quorum required and reached. */
   quorum?: {
+    /** Approvals needed for admission. */
     required?: number;
+    /** Valid approvals so far. */
     approvals?: number;
+    /** Valid rejections so far. */
     rejections?: number;
     /** approvals/required, for printing. */
     summary?: string;
@@ -244,6 +270,7 @@ export interface ThreatIndicatorStatus {
   revocation?: RevocationRecord;
   /** Standard conditions (Ready, Degraded, ...). */
   conditions?: Condition[];
+  /** The generation the status describes. */
   observedGeneration?: number;
 }
 
@@ -290,16 +317,21 @@ export interface PartnerNodeSpec {
 
 /** A PartnerNode's status. */
 export interface PartnerNodeStatus {
+  /** Whether the last contact with this node (a partner or the sequencer) succeeded. */
   reachable?: boolean;
   /** Last successful contact. */
   lastSeen?: string;
+  /** Tree size of the latest verified tree head: on the sequencer's PartnerNode the head this partner accepted, on a peer's the head it gossiped. */
   logSize?: number;
   /** Merkle root of the partner log, hex. */
   rootHash?: string;
+  /** On the sequencer's PartnerNode: entries of its log not yet applied by this partner (0 when caught up). */
   lagEntries?: number;
+  /** On the sequencer's PartnerNode: seconds since the oldest head not yet fully applied was seen (0 when caught up). */
   lagSeconds?: number;
   /** Standard conditions (Ready, Degraded, ...). */
   conditions?: Condition[];
+  /** The generation the status describes. */
   observedGeneration?: number;
 }
 

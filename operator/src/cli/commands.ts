@@ -22,6 +22,8 @@ import { registerReport } from './report.ts';
 import { registerServe } from './serve.ts';
 import { registerEdge } from './edge.ts';
 import { registerReplicaApi } from './replicaapi.ts';
+import { registerStatus } from './status.ts';
+import { registerCompletion } from './completion.ts';
 
 /** What every command file exports: adds its command (and subcommands) to `program`. */
 export type Register = (program: Command, env: CliEnv, log: Logger) => void;
@@ -42,9 +44,21 @@ const DEV_COMMANDS: readonly DevCommand[] = [
 
 /** Adds every subcommand to `program`. */
 export function registerCommands(program: Command, env: CliEnv, log: Logger): void {
-  const product: readonly Register[] = [registerNormalize, registerOperator, registerKeys, registerIngest, registerVote, registerSequencer, registerReplica, registerRevoke, registerGitops, registerEnforce, registerScan, registerReport, registerServe, registerEdge, registerReplicaApi];
+  const product: readonly Register[] = [registerNormalize, registerOperator, registerKeys, registerIngest, registerVote, registerSequencer, registerReplica, registerRevoke, registerGitops, registerEnforce, registerScan, registerReport, registerServe, registerEdge, registerReplicaApi, registerStatus];
   for (const register of product) register(program, env, log);
   for (const dev of DEV_COMMANDS) registerDev(program, env, log, dev);
+  registerCompletion(program, env, () => loadDevCommands(env, log));
+}
+
+/** The dev commands as they really are (for completion and tests): each loaded into a program of its own. */
+export async function loadDevCommands(env: CliEnv, log: Logger): Promise<Command[]> {
+  return Promise.all(DEV_COMMANDS.map(async (dev) => {
+    const sub = new Command('threatmesh');
+    (await dev.load())(sub, env, log);
+    const cmd = sub.commands.find((c) => c.name() === dev.name);
+    if (cmd === undefined) throw new Error(`dev command ${dev.name} did not register itself`);
+    return cmd;
+  }));
 }
 
 // A placeholder that hands every argument (--help included) to the real command once its module is loaded.

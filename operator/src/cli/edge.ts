@@ -21,6 +21,7 @@ import { signSightingReport, SHARING_LIMITS } from '../match/sharing.ts';
 import { callPeer, postReport, type SightingEndpoint } from '../match/sightingclient.ts';
 import { Tally } from '../match/tally.ts';
 import type { CliEnv } from './env.ts';
+import { UsageError } from './errors.ts';
 import { untilSignal } from './flags.ts';
 
 /** Flags of `threatmesh edge`. */
@@ -118,11 +119,11 @@ export async function edgeRun(c: Client, o: { readonly id: string; readonly key:
 }
 
 async function clientOf(f: EdgeFlags): Promise<Client> {
-  if (f.server === undefined) throw new Error('--server is required: the partner\'s HTTPS server, e.g. https://partner-a.example:8443');
+  if (f.server === undefined) throw new UsageError('--server is required: the partner\'s HTTPS server, e.g. https://partner-a.example:8443');
   const base = new URL(f.server);
-  if (base.protocol !== 'https:') throw new Error('--server must be an https:// URL: the matcher set and the reports travel over TLS only');
-  if ((f.cert === undefined) !== (f.key === undefined)) throw new Error('--cert and --key go together (the site\'s mTLS client certificate)');
-  if (f.cert === undefined && f.tokenFile === undefined) throw new Error('give --cert and --key, or --token-file: the partner authenticates this site as a sighter consumer');
+  if (base.protocol !== 'https:') throw new UsageError('--server must be an https:// URL: the matcher set and the reports travel over TLS only');
+  if ((f.cert === undefined) !== (f.key === undefined)) throw new UsageError('--cert and --key go together (the site\'s mTLS client certificate)');
+  if (f.cert === undefined && f.tokenFile === undefined) throw new UsageError('give --cert and --key, or --token-file: the partner authenticates this site as a sighter consumer');
   const read = (flag: string, p: string | undefined): Promise<string | undefined> => p === undefined ? Promise.resolve(undefined) : readFile(p, 'utf8').catch((err: unknown) => { throw new Error(`${flag} ${p}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})`); });
   const [ca, cert, key, token] = await Promise.all([read('--ca', f.ca), read('--cert', f.cert), read('--key', f.key), read('--token-file', f.tokenFile)]);
   return { base, ...(ca !== undefined ? { ca } : {}), ...(cert !== undefined ? { cert, key: key ?? '' } : {}), ...(token !== undefined ? { token: token.trim() } : {}) };
@@ -144,7 +145,7 @@ export function registerEdge(program: Command, env: CliEnv, log: Logger): void {
     .option('--state <dir>', 'where the last matcher set and unsent reports are kept', '.threatmesh-edge')
     .option('--interval <duration>', 'run again every DURATION until SIGTERM (default: one run)')
     .action(async (f: EdgeFlags) => {
-      if (f.id === undefined || f.signingKey === undefined || f.log === undefined || f.format === undefined) throw new Error('give --id, --signing-key, --log FILE and --format (and --server with --cert/--key or --token-file)');
+      if (f.id === undefined || f.signingKey === undefined || f.log === undefined || f.format === undefined) throw new UsageError('give --id, --signing-key, --log FILE and --format (and --server with --cert/--key or --token-file)');
       const c = await clientOf(f);
       const key = SigningKey.fromPem(await readFile(f.signingKey, 'utf8'));
       const interval = f.interval === undefined ? undefined : parseDuration(f.interval);

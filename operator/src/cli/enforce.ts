@@ -13,6 +13,7 @@ import { parseDuration } from '../controllers/schedule.ts';
 import type { Logger } from '../log.ts';
 import { KubeHttpClient } from '../runtime/kube.ts';
 import type { CliEnv } from './env.ts';
+import { UsageError, flagValue } from './errors.ts';
 import { PARTNER_DEFAULTS } from '../exchange/partner/defaults.ts';
 import { addClusterFlags, clusterConfig, parseBind, untilSignal, type ClusterFlags } from './flags.ts';
 
@@ -33,12 +34,12 @@ export interface EnforceFlags extends ClusterFlags {
 /** Checks the flags before anything connects; returns the numbers. Exported for tests. */
 export function checkEnforceFlags(flags: EnforceFlags, env: CliEnv): { pollMs: number; reloadMs: number; deltaLimit: number; mongodbUri: string } {
   parseBind('--metrics-bind', flags.metricsBind);
-  const pollMs = parseDuration(flags.pollInterval);
-  const reloadMs = parseDuration(flags.fullReloadInterval);
-  if (reloadMs < pollMs) throw new Error('--full-reload-interval must be at least --poll-interval (e.g. 10m)');
+  const pollMs = flagValue('--poll-interval', flags.pollInterval, parseDuration);
+  const reloadMs = flagValue('--full-reload-interval', flags.fullReloadInterval, parseDuration);
+  if (reloadMs < pollMs) throw new UsageError('--full-reload-interval must be at least --poll-interval (e.g. 10m)');
   if (!/^\d+$/.test(flags.deltaLimit)) throw new Error('--delta-limit must be a whole number (changed map keys sent as a delta before a versioned swap), e.g. 5000');
   const mongodbUri = flags.mongodbUri ?? env.mongodbUri;
-  if (!mongodbUri) throw new Error('--mongodb-uri (or MONGODB_URI) is required: the partner database whose replicated indicators are enforced');
+  if (!mongodbUri) throw new UsageError('--mongodb-uri (or MONGODB_URI) is required: the partner database whose replicated indicators are enforced');
   return { pollMs, reloadMs, deltaLimit: Number(flags.deltaLimit), mongodbUri };
 }
 

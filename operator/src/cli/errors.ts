@@ -57,3 +57,13 @@ export function configureErrors(cmd: Command, stderr: CliEnv['stderr']): void {
   for (const sub of cmd.commands) configureErrors(sub, stderr);
 }
 
+
+/** `parse(text)`; whatever it throws becomes a UsageError that names `flag` (exit 2 and the --help hint). */
+export function flagValue<T>(flag: string, text: string, parse: (text: string) => T): T {
+  try {
+    return parse(text);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    throw new UsageError(message.includes(flag) ? message : `${flag}: ${message}`);
+  }
+}

@@ -17,6 +17,7 @@ import type { Logger } from '../log.ts';
 import type { KubeClient } from '../runtime/client.ts';
 import type { Runnable } from '../runtime/manager.ts';
 import type { CliEnv } from './env.ts';
+import { UsageError } from './errors.ts';
 import { readCrl, readFlagFile } from './flags.ts';
 
 /** The exchange flags as commander parses them. */
@@ -72,13 +73,13 @@ function duration(flag: string, text: string): number {
 export function checkExchangeFlags(flags: ExchangeFlags, env: CliEnv, parseBind: (flag: string, text: string) => { host: string; port: number }): ExchangeSettings | undefined {
   if (flags.exchange !== true) {
     const stray = ONLY_WITH_EXCHANGE.filter(([k]) => flags[k] !== undefined).map(([, f]) => f);
-    if (stray.length > 0) throw new Error(`${stray.join(', ')} only apply with --exchange; add --exchange to join the partner exchange or drop them`);
+    if (stray.length > 0) throw new UsageError(`${stray.join(', ')} only apply with --exchange; add --exchange to join the partner exchange or drop them`);
     return undefined;
   }
   const missing = [['--partner-id', flags.partnerId], ['--signing-key', flags.signingKey], ['--tls-cert', flags.tlsCert], ['--tls-key', flags.tlsKey], ['--tls-ca', flags.tlsCa]].filter(([, v]) => v === undefined || v === '').map(([f]) => f);
-  if (missing.length > 0) throw new Error(`--exchange needs ${missing.join(', ')}: this partner's id, its Ed25519 private.pem and its mTLS certificate, key and network CA (certificate CN = --partner-id)`);
+  if (missing.length > 0) throw new UsageError(`--exchange needs ${missing.join(', ')}: this partner's id, its Ed25519 private.pem and its mTLS certificate, key and network CA (certificate CN = --partner-id)`);
   const mongodbUri = flags.mongodbUri ?? env.mongodbUri;
-  if (mongodbUri === undefined || mongodbUri === '') throw new Error('--exchange needs a MongoDB URI: give --mongodb-uri mongodb://HOST:27017 or set MONGODB_URI');
+  if (mongodbUri === undefined || mongodbUri === '') throw new UsageError('--exchange needs a MongoDB URI: give --mongodb-uri mongodb://HOST:27017 or set MONGODB_URI');
   if (!/^mongodb(\+srv)?:\/\//.test(mongodbUri)) throw new Error(`--mongodb-uri ${JSON.stringify(mongodbUri)} must start with mongodb:// or mongodb+srv://`);
   const syncIntervalMs = duration('--sync-interval', flags.syncInterval ?? formatDuration(PARTNER_DEFAULTS.syncIntervalMs));
   const repairIntervalMs = duration('--repair-interval', flags.repairInterval ?? formatDuration(PARTNER_DEFAULTS.repairIntervalMs));

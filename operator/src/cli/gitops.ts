@@ -13,20 +13,23 @@ import { promisify } from 'node:util';
 import type { Command } from 'commander';
 import type { Logger } from '../log.ts';
 import type { CliEnv } from './env.ts';
+import { UsageError } from './errors.ts';
+import { addOutputFlags, emit, outputFormat, type OutputFlags, type OutputSpec } from './output.ts';
 import { renderRepository } from '../../../cdk8s/repo.ts';
 import { parseValues, resolveValues, type Values } from '../../../cdk8s/values.ts';
 
 const run = promisify(execFile);
 
 /** Options of `gitops render` as commander parses them. */
-export interface GitopsRenderFlags {
+export interface GitopsRenderFlags extends OutputFlags {
   readonly partner?: string;
   readonly sequencer?: string;
   readonly values?: string;
   readonly out?: string;
   readonly git: boolean;
-  readonly json: boolean;
 }
+
+const OUTPUT: OutputSpec = { formats: ['text', 'json', 'yaml'] };
 
 /** What a render wrote. */
 export interface RenderResult {
@@ -41,7 +44,7 @@ export interface RenderResult {
 
 /** The values of a render: the file's (or the defaults) with role and id from the flags. */
 export async function renderValues(flags: GitopsRenderFlags): Promise<Values> {
-  if ((flags.partner === undefined) === (flags.sequencer === undefined)) throw new Error('give exactly one of --partner NAME (a partner\'s repository) or --sequencer NAME (the network sequencer\'s)');
+  if ((flags.partner === undefined) === (flags.sequencer === undefined)) throw new UsageError('give exactly one of --partner NAME (a partner\'s repository) or --sequencer NAME (the network sequencer\'s)');
   const role = flags.partner !== undefined ? 'partner' : 'sequencer';
   const id = flags.partner ?? flags.sequencer ?? '';
   let fromFile: Values | undefined;
@@ -86,7 +89,7 @@ async function commit(out: string, v: Values): Promise<string | undefined> {
 
 /** Renders into flags.out (checked before anything is written) and commits unless --no-git. */
 export async function gitopsRender(flags: GitopsRenderFlags): Promise<RenderResult> {
-  if (flags.out === undefined || flags.out === '') throw new Error('--out DIR is required: the folder of the GitOps repository to write');
+  if (flags.out === undefined || flags.out === '') throw new UsageError('--out DIR is required: the folder of the GitOps repository to write');
   const values = await renderValues(flags);
   const out = resolve(flags.out);
   const files = renderRepository(values);
@@ -106,17 +109,16 @@ export async function gitopsRender(flags: GitopsRenderFlags): Promise<RenderResu
 /** Registers `threatmesh gitops render`. */
 export function registerGitops(program: Command, env: CliEnv, log: Logger): void {
   const gitops = program.command('gitops').description('GitOps repositories of a ThreatMesh installation (cdk8s app)');
-  gitops.command('render')
+  addOutputFlags(gitops.command('render'), OUTPUT)
     .description('write a partner\'s (or the sequencer\'s) GitOps repository: manifests per component, CRDs, Argo CD AppProject and Applications, committed to git')
     .option('--partner <name>', 'render a partner with this partnerId')
     .option('--sequencer <name>', 'render the network sequencer with this partnerId')
     .option('--values <file>', 'YAML values (the Helm chart\'s; schema: charts/threatmesh/values.schema.json); default: the chart defaults')
     .option('--out <dir>', 'folder of the repository (created; re-rendering replaces the rendered files and commits the change)')
     .option('--no-git', 'write the files only, no git repository')
-    .option('--json', 'print the result as one JSON object', false)
     .action(async (flags: GitopsRenderFlags) => {
       const r = await gitopsRender(flags);
       log.debug('rendered gitops repository', { out: r.out, files: r.files });
-      env.stdout.write(flags.json ? `${JSON.stringify(r)}\n` : `rendered ${r.role} ${r.partnerId}: ${r.files} files in ${r.out} (${r.components.join(', ')})${r.commit ? `; commit ${r.commit.slice(0, 12)}` : flags.git ? '; nothing changed' : ''}\nbootstrap: push it to the values' gitops.repoURL, then kubectl apply -f ${join(r.out, 'argocd')}/\n`);
+      emit(env, outputFormat(flags, OUTPUT), { value: r, human: () => `rendered ${r.role} ${r.partnerId}: ${r.files} files in ${r.out} (${r.components.join(', ')})${r.commit ? `; commit ${r.commit.slice(0, 12)}` : flags.git ? '; nothing changed' : ''}\nbootstrap: push it to the values' gitops.repoURL, then kubectl apply -f ${join(r.out, 'argocd')}/\n` });
     });
 }

@@ -128,7 +128,7 @@ export function registerIngest(program: Command, env: CliEnv, log: Logger): void
     .option('--allowlist-file <file>', 'file with allowlist entries, one per line (# comments), e.g. from a ConfigMap')
     .option('--no-warning-lists', 'do not drop private ranges, public resolvers and top domains (preview only)')
     .option('--dry-run', 'preview: print what would be proposed, propose nothing', false)
-    .addOption(new Option('--output <kind>', 'what to print on stdout').choices(['ndjson', 'summary']).default('ndjson'))
+    .addOption(new Option('-o, --output <kind>', 'what to print on stdout: ndjson (one indicator per line) or summary (only the summary, on stderr)').choices(['ndjson', 'summary']).default('ndjson'))
     .option('--allow-internal-feeds <cidr>', 'let feeds be fetched from these internal addresses (loopback, private, link-local are refused otherwise); comma-separated or repeated', cidrList)
     .option('--max-bytes <n>', 'largest download in bytes', positiveInt)
     .option('--timeout <seconds>', 'longest download', positiveInt)

@@ -1,5 +1,5 @@
 /**
- * `threatmesh keys generate [--out DIR] [--json] [--force]`: creates a partner's Ed25519 key
+ * `threatmesh keys generate [--out DIR] [--output text|json|yaml] [--json] [--force]`: creates a partner's Ed25519 key
  * pair as DIR/private.pem (PKCS#8, mode 0600) and DIR/public.pem (SPKI), and prints the key id
  * and the raw base64 public key that go into the PartnerNode object.
  *
@@ -14,6 +14,7 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { Logger } from '../log.ts';
 import type { CliEnv } from './env.ts';
+import { addOutputFlags, emit, outputFormat, type OutputFlags, type OutputSpec } from './output.ts';
 import { generateKeyPair, SigningKey } from '../domain/signature.ts';
 import { stringify } from 'yaml';
 import { rotatedPartnerNode } from '../api/partners.ts';
@@ -30,45 +31,45 @@ export interface GeneratedKeyFiles {
   readonly publicKeyPath: string;
 }
 
-interface GenerateOptions {
+interface GenerateOptions extends OutputFlags {
   readonly out: string;
-  readonly json: boolean;
   readonly force: boolean;
 }
+
+/** `keys generate -o DIR` predates -o as the output form: there it stays --out. */
+const GENERATE_OUTPUT: OutputSpec = { formats: ['text', 'json', 'yaml'], short: false };
+const ROTATE_OUTPUT: OutputSpec = { formats: ['text', 'json', 'yaml'] };
 
 /** Registers `keys` and its `generate` subcommand on `program`. */
 export function registerKeys(program: Command, env: CliEnv, log: Logger): void {
   const keys = program.command('keys').description('manage partner Ed25519 signing keys');
-  keys.command('generate')
+  addOutputFlags(keys.command('generate'), GENERATE_OUTPUT)
     .description('generate an Ed25519 key pair: writes DIR/private.pem (mode 0600) and DIR/public.pem, prints the key id and raw base64 public key')
-    .option('-o, --out <dir>', 'directory for private.pem and public.pem (created if missing)', '.')
-    .option('--json', 'print the result as one JSON object', false)
+    .option('-o, --out <dir>', 'directory for private.pem and public.pem (created if missing); -o means --out here, so the output form is --output', '.')
     .option('--force', 'overwrite existing key files', false)
     .action(async (opts: GenerateOptions) => {
       const result = await generateKeyFiles(opts.out, opts.force);
       log.debug('generated key pair', { keyId: result.keyId, dir: resolve(opts.out) });
-      env.stdout.write(opts.json ? `${JSON.stringify(result)}\n` : formatResult(result));
+      emit(env, outputFormat(opts, GENERATE_OUTPUT), { value: result, human: () => formatResult(result) });
     });
-  keys.command('rotate')
+  addOutputFlags(keys.command('rotate'), ROTATE_OUTPUT)
     .description('rotate a signing key: a new key pair in --dir (the old private key kept aside), and --partner-node rewritten with the new public key and the old one retired; apply that PartnerNode in every cluster, then restart with the new key')
     .requiredOption('--partner-node <file>', 'this party\'s PartnerNode YAML (as in the GitOps repository); rewritten in place')
     .option('--dir <dir>', 'directory of private.pem and public.pem', '.')
     .option('--overlap <duration>', 'how long signatures by the old key still count (votes and heads in flight while the process restarts)', '1h')
     .option('--compromised-at <time>', 'the key leaked: signatures by it dated at or after this ISO 8601 time are refused (instead of --overlap)')
-    .option('--json', 'print the result as one JSON object', false)
     .action(async (opts: RotateOptions) => {
       const result = await rotateKeyFiles(opts, new Date());
       log.info('rotated key', { from: result.retiredKeyId, to: result.keyId, validUntil: result.validUntil });
-      env.stdout.write(opts.json ? `${JSON.stringify(result)}\n` : formatRotation(result));
+      emit(env, outputFormat(opts, ROTATE_OUTPUT), { value: result, human: () => formatRotation(result) });
     });
 }
 
-interface RotateOptions {
+interface RotateOptions extends OutputFlags {
   readonly partnerNode: string;
   readonly dir: string;
   readonly overlap: string;
   readonly compromisedAt?: string;
-  readonly json: boolean;
 }
 
 /** What `keys rotate` did. */

@@ -6,6 +6,7 @@
 import { type Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { Logger } from '../log.ts';
 import type { CliEnv } from './env.ts';
+import { addOutputFlags, emit, outputFormat, type OutputFlags, type OutputSpec } from './output.ts';
 import { INDICATOR_TYPES, detectType, isIndicatorType, normalize, type IndicatorType, type NormalizeOptions, type RejectReason } from '../domain/indicator.ts';
 import { indicatorDigest, indicatorObjectName } from '../domain/canonical.ts';
 import { stixPattern } from '../domain/stix.ts';
@@ -15,23 +16,26 @@ export type NormalizeRow =
   | { readonly input: string; readonly ok: true; readonly type: IndicatorType; readonly value: string; readonly digest: string; readonly name: string; readonly pattern: string }
   | { readonly input: string; readonly ok: false; readonly reason: RejectReason | 'undetected-type'; readonly message: string };
 
-interface NormalizeCliOptions {
+interface NormalizeCliOptions extends OutputFlags {
   readonly type: IndicatorType | 'auto';
-  readonly json: boolean;
   readonly cidrHostBits: 'clear' | 'reject';
 }
 
+/** `--json` has always printed one object per value. */
+const OUTPUT: OutputSpec = { formats: ['table', 'json', 'yaml', 'ndjson'], json: 'ndjson' };
+
 /** Registers `normalize` on `program`. */
 export function registerNormalize(program: Command, env: CliEnv, _log: Logger): void {
-  program.command('normalize')
+  addOutputFlags(program.command('normalize')
     .description('normalize indicator values and print type, value, digest, object name and STIX pattern (exit 1 if any is rejected)')
     .argument('<values...>', 'indicator values (defanged forms such as example[.]com and hxxp:// are accepted)')
     .option('-t, --type <type>', `indicator type: ${INDICATOR_TYPES.join(', ')}, or auto to detect per value`, parseType, 'auto')
     .addOption(new Option('--cidr-host-bits <mode>', 'CIDR with bits set after the prefix: clear them or reject the value').choices(['clear', 'reject']).default('clear'))
-    .option('--json', 'print one JSON object per value', false)
+    , OUTPUT)
     .action((values: string[], opts: NormalizeCliOptions) => {
+      const format = outputFormat(opts, OUTPUT);
       const rows = normalizeRows(values, opts.type, { cidrHostBits: opts.cidrHostBits });
-      for (const row of rows) env.stdout.write(opts.json ? `${JSON.stringify(row)}\n` : formatRow(row));
+      emit(env, format, { value: rows, items: rows, human: () => rows.map(formatRow).join('') });
       const rejected = rows.filter((r) => !r.ok).length;
       if (rejected === 0) return;
       const summary = `normalize: ${rejected} of ${rows.length} values rejected`;

@@ -11,6 +11,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { Logger } from '../log.ts';
 import type { CliEnv } from './env.ts';
+import { UsageError } from './errors.ts';
 import { INGEST_NAME, LEADER_LEASE_NAME, OPERATOR_NAMESPACE } from '../api/manifests.ts';
 import { SigningKey } from '../domain/signature.ts';
 import { KubeHttpClient } from '../runtime/kube.ts';
@@ -56,7 +57,7 @@ export interface OperatorFlags extends ExchangeFlags, OperatorScanFlags, Sightin
 
 function executorFor(flags: OperatorFlags, client: KubeClient, env: CliEnv, kubeconfig: string | undefined): FeedRunExecutor {
   if (flags.executor === 'job') {
-    if (!flags.jobImage) throw new Error('--executor job needs --job-image IMAGE (the image holding the threatmesh CLI), or use --executor inprocess');
+    if (!flags.jobImage) throw new UsageError('--executor job needs --job-image IMAGE (the image holding the threatmesh CLI), or use --executor inprocess');
     return new JobExecutor(client, { image: flags.jobImage, ...(flags.jobServiceAccount ? { serviceAccountName: flags.jobServiceAccount } : {}), allowInternalFeeds: flags.allowInternalFeeds ?? [] });
   }
   if (flags.executor === 'inprocess') {
@@ -67,11 +68,11 @@ function executorFor(flags: OperatorFlags, client: KubeClient, env: CliEnv, kube
     };
     return new InProcessExecutor({ module, context }, () => new Date());
   }
-  throw new Error(`--executor must be job or inprocess, got ${JSON.stringify(flags.executor)}`);
+  throw new UsageError(`--executor must be job or inprocess, got ${JSON.stringify(flags.executor)}`);
 }
 
 async function identityCheck(flags: OperatorFlags, log: Logger): Promise<void> {
-  if ((flags.partnerId === undefined) !== (flags.signingKey === undefined)) throw new Error('--partner-id and --signing-key go together: give both (this partner\'s id and its private.pem from "threatmesh keys generate") or neither');
+  if ((flags.partnerId === undefined) !== (flags.signingKey === undefined)) throw new UsageError('--partner-id and --signing-key go together: give both (this partner\'s id and its private.pem from "threatmesh keys generate") or neither');
   if (!flags.signingKey) return;
   const pem = await readFile(flags.signingKey, 'utf8').catch((err: unknown) => {
     throw new Error(`--signing-key ${flags.signingKey}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})`, { cause: err });
@@ -83,10 +84,10 @@ async function identityCheck(flags: OperatorFlags, log: Logger): Promise<void> {
 function checkFlags(flags: OperatorFlags): void {
   parseBind('--metrics-bind', flags.metricsBind);
   parseBind('--webhook-bind', flags.webhookBind);
-  if (flags.healthBind !== undefined && flags.healthBind !== flags.metricsBind) throw new Error('--health-bind must equal --metrics-bind: /healthz, /readyz and /metrics share one server');
-  if ((flags.webhookCert === undefined) !== (flags.webhookKey === undefined)) throw new Error('--webhook-cert and --webhook-key go together');
-  if (flags.executor !== 'job' && flags.executor !== 'inprocess') throw new Error(`--executor must be job or inprocess, got ${JSON.stringify(flags.executor)}`);
-  if (flags.executor === 'job' && !flags.jobImage) throw new Error('--executor job needs --job-image IMAGE (the image holding the threatmesh CLI), or use --executor inprocess');
+  if (flags.healthBind !== undefined && flags.healthBind !== flags.metricsBind) throw new UsageError('--health-bind must equal --metrics-bind: /healthz, /readyz and /metrics share one server');
+  if ((flags.webhookCert === undefined) !== (flags.webhookKey === undefined)) throw new UsageError('--webhook-cert and --webhook-key go together');
+  if (flags.executor !== 'job' && flags.executor !== 'inprocess') throw new UsageError(`--executor must be job or inprocess, got ${JSON.stringify(flags.executor)}`);
+  if (flags.executor === 'job' && !flags.jobImage) throw new UsageError('--executor job needs --job-image IMAGE (the image holding the threatmesh CLI), or use --executor inprocess');
   if (flags.quorum !== undefined && !/^[1-9]\d*$/.test(flags.quorum)) throw new Error('--quorum must be a whole number of at least 1');
   parseDuration(flags.votingWindow);
 }
@@ -118,7 +119,7 @@ export async function operatorOptions(flags: OperatorFlags, env: CliEnv, log: Lo
   checkFlags(flags);
   const exchange = checkExchangeFlags(flags, env, parseBind);
   if (exchange && flags.namespace !== undefined && flags.namespace !== exchange.namespace) {
-    throw new Error(`--namespace ${flags.namespace} and --exchange-namespace ${exchange.namespace} differ: the controllers would not see the exchange's PartnerNodes and ThreatIndicators; give both the same namespace or drop --namespace`);
+    throw new UsageError(`--namespace ${flags.namespace} and --exchange-namespace ${exchange.namespace} differ: the controllers would not see the exchange's PartnerNodes and ThreatIndicators; give both the same namespace or drop --namespace`);
   }
   await identityCheck(flags, log);
   const material = exchange ? await loadExchangeMaterial(exchange) : undefined;

@@ -17,6 +17,7 @@ import type { Level } from '../log.ts';
 import type { KubeClient } from '../runtime/client.ts';
 import type { Runnable } from '../runtime/manager.ts';
 import { MongoScanStore } from '../store/sightings.ts';
+import { UsageError } from './errors.ts';
 
 /** Defaults of the operator's LogScan flags. */
 export const SCAN_FLAG_DEFAULTS = {
@@ -62,12 +63,12 @@ export function checkScanFlags(flags: OperatorScanFlags, envKubeconfig: string |
   const kubeconfig = flags.kubeconfig ?? envKubeconfig;
   const secret = flags.scanMongodbSecret ?? SCAN_FLAG_DEFAULTS.mongodbSecret;
   const m = /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)\/([-._a-zA-Z0-9]+)$/.exec(secret);
-  if (m === null) throw new Error(`--scan-mongodb-secret must be NAME/KEY (a Secret name and one of its keys), got ${JSON.stringify(secret)}`);
+  if (m === null) throw new UsageError(`--scan-mongodb-secret must be NAME/KEY (a Secret name and one of its keys), got ${JSON.stringify(secret)}`);
   const capText = flags.scanCapacity ?? String(SCAN_FLAG_DEFAULTS.capacity);
   if (!/^[1-9]\d{0,3}$/.test(capText)) throw new Error(`--scan-capacity must be a whole number from 1 to 9999, got ${JSON.stringify(capText)}`);
   const executor = flags.executor === 'inprocess' ? 'inprocess' : 'job';
   if (executor === 'inprocess' && kubeconfig === undefined) {
-    throw new Error('--executor inprocess runs LogScan shards as worker threads that read the cluster through a kubeconfig: give --kubeconfig (or KUBECONFIG), or use --executor job');
+    throw new UsageError('--executor inprocess runs LogScan shards as worker threads that read the cluster through a kubeconfig: give --kubeconfig (or KUBECONFIG), or use --executor job');
   }
   return {
     executor, capacity: Number(capText), mongodbSecret: { name: m[1] as string, key: m[3] as string },

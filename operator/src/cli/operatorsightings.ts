@@ -18,6 +18,7 @@ import { systemClock, sleep } from '../runtime/clock.ts';
 import type { Runnable } from '../runtime/manager.ts';
 import { MongoPushPositions } from '../store/receivedsightings.ts';
 import { MongoScanStore } from '../store/sightings.ts';
+import { UsageError } from './errors.ts';
 import { readFlagFile } from './flags.ts';
 
 /** Default of `--sightings-push-interval`. */
@@ -38,10 +39,10 @@ export interface SightingPushSettings {
 /** Reads and checks the flags; undefined without --sightings-peers. Throws naming the flag. */
 export async function checkSightingFlags(flags: SightingFlags, exchange: boolean): Promise<SightingPushSettings | undefined> {
   if (flags.sightingsPeers === undefined) {
-    if (flags.sightingsPushInterval !== undefined) throw new Error('--sightings-push-interval needs --sightings-peers FILE (the peers to push to)');
+    if (flags.sightingsPushInterval !== undefined) throw new UsageError('--sightings-push-interval needs --sightings-peers FILE (the peers to push to)');
     return undefined;
   }
-  if (!exchange) throw new Error('--sightings-peers needs --exchange: sightings are signed with the partner key and read from the partner database');
+  if (!exchange) throw new UsageError('--sightings-peers needs --exchange: sightings are signed with the partner key and read from the partner database');
   let peers: SightingPushSettings['peers'];
   try {
     const configs = parsePeers(await readFlagFile('--sightings-peers', flags.sightingsPeers));
@@ -54,9 +55,9 @@ export async function checkSightingFlags(flags: SightingFlags, exchange: boolean
   try {
     intervalMs = parseDuration(text);
   } catch (err) {
-    throw new Error(`--sightings-push-interval: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    throw new UsageError(`--sightings-push-interval: ${err instanceof Error ? err.message : String(err)}`);
   }
-  if (intervalMs < 10_000) throw new Error(`--sightings-push-interval must be at least 10s, got ${text}`);
+  if (intervalMs < 10_000) throw new UsageError(`--sightings-push-interval must be at least 10s, got ${text}`);
   return { peers, intervalMs };
 }
 

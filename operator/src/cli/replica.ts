@@ -13,13 +13,14 @@ import type { Logger } from '../log.ts';
 import { MongoCursorStore, REPLICA_CURSORS } from '../store/cursor.ts';
 import { INDICATORS, REPLICA_DIGESTS } from '../store/indicators.ts';
 import type { CliEnv } from './env.ts';
+import { UsageError } from './errors.ts';
+import { addOutputFlags, emit, outputFormat, type OutputFlags, type OutputSpec } from './output.ts';
 import { PARTNER_DEFAULTS } from '../exchange/partner/defaults.ts';
 import { MongoLeafStore } from '../store/leaves.ts';
 
-interface DbFlags {
+interface DbFlags extends OutputFlags {
   readonly mongodbUri?: string;
   readonly database: string;
-  readonly json: boolean;
 }
 
 interface SourceFlags extends DbFlags {
@@ -64,9 +65,10 @@ export function renderStatus(s: ReplicaStatus): string {
   return lines.join('\n') + '\n';
 }
 
-async function withDb<T>(flags: DbFlags, env: CliEnv, fn: (db: Db) => Promise<T>): Promise<T> {
+/** Runs `fn` on the partner database of `flags` (--mongodb-uri, else MONGODB_URI), closing the connection after. */
+export async function withDb<T>(flags: Pick<DbFlags, 'mongodbUri' | 'database'>, env: Pick<CliEnv, 'mongodbUri'>, fn: (db: Db) => Promise<T>): Promise<T> {
   const uri = flags.mongodbUri ?? env.mongodbUri;
-  if (uri === undefined || uri === '') throw new Error('give the partner\'s MongoDB: --mongodb-uri URI or MONGODB_URI (the same the operator uses with --exchange)');
+  if (uri === undefined || uri === '') throw new UsageError('give the partner\'s MongoDB: --mongodb-uri URI or MONGODB_URI (the same the operator uses with --exchange)');
   const client = new MongoClient(uri, { serverSelectionTimeoutMS: 10_000 });
   try {
     await client.connect();
@@ -79,7 +81,8 @@ async function withDb<T>(flags: DbFlags, env: CliEnv, fn: (db: Db) => Promise<T>
   }
 }
 
-async function readStatus(db: Db): Promise<ReplicaStatus> {
+/** The replication state in a partner database: every source's cursor and the replicated indicator counts. */
+export async function readStatus(db: Db): Promise<ReplicaStatus> {
   const docs = await db.collection<ReplicaCursor & { _id: string }>(REPLICA_CURSORS).find({}).sort({ _id: 1 }).toArray();
   const col = db.collection(INDICATORS);
   const [active, revoked] = await Promise.all([col.countDocuments({ state: 'active' }), col.countDocuments({ state: 'revoked' })]);
@@ -97,17 +100,18 @@ async function pickSource(db: Db, flags: SourceFlags): Promise<string> {
   throw new Error(ids.length === 0 ? `no replication cursor in database ${flags.database}: nothing to do` : `several sources (${ids.join(', ')}): name one with --source`);
 }
 
+const OUTPUT: OutputSpec = { formats: ['text', 'json', 'yaml'] };
+
 function dbOptions(cmd: Command): Command {
-  return cmd
+  return addOutputFlags(cmd, OUTPUT)
     .option('--mongodb-uri <uri>', 'the partner\'s MongoDB (default: $MONGODB_URI)')
-    .option('--database <name>', 'the replica\'s database (the operator\'s --database)', PARTNER_DEFAULTS.database)
-    .option('--json', 'print JSON', false);
+    .option('--database <name>', 'the replica\'s database (the operator\'s --database)', PARTNER_DEFAULTS.database);
 }
 
 /** Registers `threatmesh replica`. */
 export function registerReplica(program: Command, env: CliEnv, _log: Logger): void {
   const replica = program.command('replica').description('inspect and recover this partner\'s replica of the network log (cursor, halts, rebuild) in its MongoDB');
-  const out = (flags: DbFlags, json: unknown, text: string): void => void env.stdout.write(flags.json ? JSON.stringify(json) + '\n' : text);
+  const out = (flags: DbFlags, value: unknown, text: string): void => emit(env, outputFormat(flags, OUTPUT), { value, human: () => text });
 
   dbOptions(replica.command('status').description('show each source\'s cursor, accepted tree head and halt, and the replicated indicator counts'))
     .action(async (flags: DbFlags) => {

@@ -29,10 +29,12 @@ import type { KubeClient } from '../runtime/client.ts';
 import { KubeHttpClient } from '../runtime/kube.ts';
 import type { Runnable } from '../runtime/manager.ts';
 import type { CliEnv } from './env.ts';
+import { UsageError, flagValue } from './errors.ts';
+import { addOutputFlags, emit, outputFormat, type OutputFlags, type OutputSpec } from './output.ts';
 import { loadKubeconfig } from '../runtime/kubeconfig.ts';
 import { PARTNER_DEFAULTS } from '../exchange/partner/defaults.ts';
 
-interface CommonFlags {
+interface CommonFlags extends OutputFlags {
   readonly mongodbUri?: string;
   readonly database: string;
   readonly kubeconfig?: string;
@@ -40,7 +42,6 @@ interface CommonFlags {
   readonly namespace?: string;
   readonly since: string;
   readonly maxTlp: string;
-  readonly json: boolean;
 }
 
 interface SummaryFlags extends CommonFlags {
@@ -56,7 +57,7 @@ interface SummaryFlags extends CommonFlags {
 
 async function withDb<T>(flags: CommonFlags, env: CliEnv, fn: (db: Db) => Promise<T>): Promise<T> {
   const uri = flags.mongodbUri ?? env.mongodbUri;
-  if (uri === undefined || uri === '') throw new Error('give the partner\'s MongoDB: --mongodb-uri URI or MONGODB_URI (the same the operator uses with --exchange)');
+  if (uri === undefined || uri === '') throw new UsageError('give the partner\'s MongoDB: --mongodb-uri URI or MONGODB_URI (the same the operator uses with --exchange)');
   const client = new MongoClient(uri, { serverSelectionTimeoutMS: 10_000 });
   try {
     await client.connect();
@@ -77,18 +78,18 @@ async function rejections(flags: CommonFlags): Promise<RejectionSource | undefin
 
 function positive(flag: string, text: string): number {
   const n = Number(text);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`${flag} ${JSON.stringify(text)} must be a positive whole number`);
+  if (!Number.isInteger(n) || n <= 0) throw new UsageError(`${flag} ${JSON.stringify(text)} must be a positive whole number`);
   return n;
 }
 
 /** The model endpoint the flags describe, or undefined when none is given. */
 export async function endpointFromFlags(flags: SummaryFlags): Promise<ModelEndpoint | undefined> {
   if (flags.modelUrl === undefined && flags.model === undefined) return undefined;
-  if (flags.modelUrl === undefined || flags.model === undefined) throw new Error('give both --model-url URL and --model NAME (an OpenAI-compatible endpoint), or neither for the extractive summary');
-  if (!/^https?:\/\//.test(flags.modelUrl)) throw new Error(`--model-url ${JSON.stringify(flags.modelUrl)} must be an http(s) URL such as https://api.openai.com/v1`);
+  if (flags.modelUrl === undefined || flags.model === undefined) throw new UsageError('give both --model-url URL and --model NAME (an OpenAI-compatible endpoint), or neither for the extractive summary');
+  if (!/^https?:\/\//.test(flags.modelUrl)) throw new UsageError(`--model-url ${JSON.stringify(flags.modelUrl)} must be an http(s) URL such as https://api.openai.com/v1`);
   const apiKey = flags.apiKeyFile === undefined ? undefined : (await readFile(flags.apiKeyFile, 'utf8')).trim();
   return {
-    baseUrl: flags.modelUrl, model: flags.model, apiKey, allowedTlp: parseTlp(flags.modelMaxTlp, '--model-max-tlp'),
+    baseUrl: flags.modelUrl, model: flags.model, apiKey, allowedTlp: flagValue('--model-max-tlp', flags.modelMaxTlp, (t) => parseTlp(t, '--model-max-tlp')),
     timeoutMs: timeoutMs(flags.modelTimeout), responseFormat: flags.responseFormat,
   };
 }
@@ -99,36 +100,38 @@ function timeoutMs(text: string): number {
   try {
     return parseSince(text);
   } catch {
-    throw new Error(`--model-timeout ${JSON.stringify(text)} must be a duration such as 30s or 2m`);
+    throw new UsageError(`--model-timeout ${JSON.stringify(text)} must be a duration such as 30s or 2m`);
   }
 }
 
-function dbOptions(cmd: Command, since: string, maxTlp: string): Command {
-  return cmd
+const TRENDS_OUTPUT: OutputSpec = { formats: ['text', 'json', 'yaml'] };
+const SUMMARY_OUTPUT: OutputSpec = { formats: ['markdown', 'json', 'yaml'] };
+
+function dbOptions(cmd: Command, since: string, maxTlp: string, output: OutputSpec): Command {
+  return addOutputFlags(cmd, output)
     .option('--mongodb-uri <uri>', 'the partner\'s MongoDB (default: $MONGODB_URI)')
     .option('--database <name>', 'the replica\'s database (the operator\'s --database)', PARTNER_DEFAULTS.database)
     .option('--kubeconfig <file>', 'also count rejections: the ThreatIndicators in phase Rejected of this cluster (not replicated in the log)')
     .option('--context <name>', 'with --kubeconfig: the context to use instead of its current-context')
     .option('--namespace <ns>', 'with --kubeconfig: only this namespace (default: all)')
     .option('--since <duration>', 'the window: from now back this long, e.g. 30d, 2w, 12h', since)
-    .option('--max-tlp <tlp>', 'leave out everything marked above this TLP (clear, green, amber, amber+strict, red)', maxTlp)
-    .option('--json', 'print JSON', false);
+    .option('--max-tlp <tlp>', 'leave out everything marked above this TLP (clear, green, amber, amber+strict, red)', maxTlp);
 }
 
 /** Registers `threatmesh report`. */
 export function registerReport(program: Command, env: CliEnv, log: Logger): void {
   const report = program.command('report').description('historic trends and executive summaries of this partner\'s replicated indicators and sightings (its MongoDB)');
 
-  dbOptions(report.command('trends').description('admissions, rejections, revocations and sightings by type, feed, partner and week; time to quorum; top labels; feed quality'), '30d', 'red')
+  dbOptions(report.command('trends').description('admissions, rejections, revocations and sightings by type, feed, partner and week; time to quorum; top labels; feed quality'), '30d', 'red', TRENDS_OUTPUT)
     .action(async (flags: CommonFlags) => {
-      const w = windowEnding(new Date(), parseSince(flags.since));
-      const ceiling = parseTlp(flags.maxTlp, '--max-tlp');
+      const w = windowEnding(new Date(), flagValue('--since', flags.since, parseSince));
+      const ceiling = flagValue('--max-tlp', flags.maxTlp, (t) => parseTlp(t, '--max-tlp'));
       const rej = await rejections(flags);
       const t = await withDb(flags, env, (db) => new PartnerData(db, rej).trends(w, ceiling));
-      env.stdout.write(flags.json ? JSON.stringify(t) + '\n' : renderTrendsText(t));
+      emit(env, outputFormat(flags, TRENDS_OUTPUT), { value: t, human: () => renderTrendsText(t) });
     });
 
-  dbOptions(report.command('summary').description('an executive summary of the latest threats: written by a model (any OpenAI-compatible endpoint) and checked against the data, or extractive'), '7d', 'green')
+  dbOptions(report.command('summary').description('an executive summary of the latest threats: written by a model (any OpenAI-compatible endpoint) and checked against the data, or extractive'), '7d', 'green', SUMMARY_OUTPUT)
     .option('--model-url <url>', 'OpenAI-compatible base URL, e.g. https://api.openai.com/v1 (none: extractive summary)')
     .option('--model <name>', 'model name at that endpoint')
     .option('--api-key-file <file>', 'file holding the endpoint\'s API key')
@@ -138,17 +141,17 @@ export function registerReport(program: Command, env: CliEnv, log: Logger): void
     .option('--no-citation-enum', 'do not constrain citations to the candidate digests in the schema (the grounding check still refuses invented ones)')
     .addOption(new Option('--response-format <form>', 'structured output form: auto tries json_schema and falls back to json_object').choices(['auto', 'json_schema', 'json_object']).default('auto'))
     .action(async (flags: SummaryFlags) => {
-      const w = windowEnding(new Date(), parseSince(flags.since));
-      const audience = parseTlp(flags.maxTlp, '--max-tlp');
+      const w = windowEnding(new Date(), flagValue('--since', flags.since, parseSince));
+      const audience = flagValue('--max-tlp', flags.maxTlp, (t) => parseTlp(t, '--max-tlp'));
       const maxTokens = positive('--max-tokens', flags.maxTokens);
-      if (maxTokens < MIN_MAX_TOKENS) throw new Error(`--max-tokens ${maxTokens} is too small for a whole answer; give at least ${MIN_MAX_TOKENS}`);
+      if (maxTokens < MIN_MAX_TOKENS) throw new UsageError(`--max-tokens ${maxTokens} is too small for a whole answer; give at least ${MIN_MAX_TOKENS}`);
       const endpoint = await endpointFromFlags(flags);
       const rej = await rejections(flags);
       const model = endpoint === undefined ? undefined : new OpenAiChatModel(endpoint, { log });
       const out = await withDb(flags, env, (db) => summarize(new PartnerData(db, rej), { window: w, audience, model, maxTokens, constrainCitations: flags.citationEnum }, { cache: new MemoryAnswerCache(), log }));
       const doc = documentOf(out, { report: '', createdAt: new Date(), tlp: audience });
       const json = { ...out.summary, model: doc.model ?? null, fallbackReason: out.fallbackReason ?? null, maxTlp: audience, since: doc.since, until: doc.until, attempts: out.attempts, cited: doc.cited };
-      env.stdout.write(flags.json ? JSON.stringify(json) + '\n' : renderMarkdown(doc));
+      emit(env, outputFormat(flags, SUMMARY_OUTPUT), { value: json, human: () => renderMarkdown(doc) });
     });
 }
 

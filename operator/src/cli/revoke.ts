@@ -17,7 +17,9 @@ import { ENTRY_LIMITS, signProposal, voteSubject } from '../domain/entry.ts';
 import type { ProposalResult, VoteResult } from '../exchange/protocol/messages.ts';
 import type { Logger } from '../log.ts';
 import type { CliEnv } from './env.ts';
-import { connection, explainCallError, withClient, type ConnectionFlags } from './vote.ts';
+import { UsageError } from './errors.ts';
+import { RESULT_OUTPUT, connection, explainCallError, withClient, type ConnectionFlags } from './vote.ts';
+import { emit, outputFormat } from './output.ts';
 import { loadKey, readFlagFile } from './flags.ts';
 
 /** Flags of `revoke`. */
@@ -66,19 +68,19 @@ export function registerRevoke(program: Command, env: CliEnv, log: Logger): void
     .action(async (query: string, flags: RevokeFlags) => {
       const outcome = await revoke(flags, query, () => new Date());
       log.debug('revocation proposed', { subject: outcome.subject, status: outcome.status });
-      env.stdout.write(flags.json ? `${JSON.stringify(outcome)}\n` : `${formatRevokeOutcome(outcome)}\n`);
+      emit(env, outputFormat(flags, RESULT_OUTPUT), { value: outcome, human: () => `${formatRevokeOutcome(outcome)}\n` });
     });
 }
 
 /** Checks the flags that need no file or network; throws a message saying what to pass instead. */
 export function checkRevokeFlags(flags: Pick<RevokeFlags, 'reason' | 'type' | 'partnerId'>, query: string): { readonly reason: string; readonly given: Indicator | undefined } {
   const reason = flags.reason.trim();
-  if (reason === '') throw new Error('--reason must say why the indicator is withdrawn (it is signed and kept in the log), e.g. --reason "sinkholed by the registrar"');
-  if (reason.length > MAX_REASON) throw new Error(`--reason is ${reason.length} characters; keep it under ${MAX_REASON + 1} (link a ticket for details)`);
-  if (flags.partnerId.trim() === '') throw new Error('--partner-id must be this partner\'s id (the CN of --tls-cert)');
+  if (reason === '') throw new UsageError('--reason must say why the indicator is withdrawn (it is signed and kept in the log), e.g. --reason "sinkholed by the registrar"');
+  if (reason.length > MAX_REASON) throw new UsageError(`--reason is ${reason.length} characters; keep it under ${MAX_REASON + 1} (link a ticket for details)`);
+  if (flags.partnerId.trim() === '') throw new UsageError('--partner-id must be this partner\'s id (the CN of --tls-cert)');
   if (query.trim() === '') throw new Error('name the indicator to revoke: its ThreatIndicator object name, digest or value');
   if (flags.type === undefined) return { reason, given: undefined };
-  if (!isIndicatorType(flags.type)) throw new Error(`unknown --type ${JSON.stringify(flags.type)}; use one of ${INDICATOR_TYPES.join(', ')}`);
+  if (!isIndicatorType(flags.type)) throw new UsageError(`unknown --type ${JSON.stringify(flags.type)}; use one of ${INDICATOR_TYPES.join(', ')}`);
   const norm = normalize(flags.type, query.trim());
   if (!norm.ok) throw new Error(`${JSON.stringify(query.trim())} is not a valid ${flags.type}: ${norm.rejection.message}`);
   return { reason, given: norm.indicator };

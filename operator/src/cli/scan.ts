@@ -67,7 +67,7 @@ export function registerScan(program: Command, env: CliEnv, log: Logger): void {
     .option('--indicators <file>', "NDJSON indicators, as 'threatmesh ingest --dry-run --output ndjson' prints them")
     .option('--log <file|dir|url|s3://bucket/key>', 'log to scan: a file, a directory of files, an http(s) URL, or s3://BUCKET/KEY (s3://BUCKET/PREFIX/ for every object under it); repeatable; gzip and zstd are detected', collect)
     .addOption(new Option('--format <format>', 'log format').choices(LOG_FORMATS))
-    .addOption(new Option('--output <kind>', 'what to print on stdout').choices(['ndjson', 'summary']).default('ndjson'))
+    .addOption(new Option('-o, --output <kind>', 'what to print on stdout: ndjson (one indicator seen per line) or summary (only the summary, on stderr)').choices(['ndjson', 'summary']).default('ndjson'))
     .option('--s3-endpoint <url>', 's3:// logs: the object store, e.g. https://rgw.example.org')
     .option('--s3-region <region>', 's3:// logs: signing region', 'us-east-1')
     .option('--s3-credentials <file>', 's3:// logs: JSON file {"accessKeyId","secretAccessKey"[,"sessionToken"]}')

@@ -16,6 +16,7 @@ import type { Logger } from '../log.ts';
 import { KubeHttpClient } from '../runtime/kube.ts';
 import type { ClusterConfig } from '../runtime/kubeconfig.ts';
 import type { CliEnv } from './env.ts';
+import { UsageError } from './errors.ts';
 import { addClusterFlags, clusterConfig, need, type ClusterFlags, parseBind, readCrl, readFlagFile, readSigningKey, untilSignal } from './flags.ts';
 
 /** Parsed command-line options of `threatmesh sequencer`. */
@@ -85,7 +86,7 @@ export async function sequencerPlan(flags: SequencerFlags, env: CliEnv): Promise
   const quorum = quorumOf(flags.quorum);
   const windowMs = parseDuration(flags.votingWindow);
   const maxOpenRoundsPerProposer = wholeNumber('--max-open-rounds', flags.maxOpenRounds);
-  if (flags.namespace === '') throw new Error('--namespace must not be empty');
+  if (flags.namespace === '') throw new UsageError('--namespace must not be empty');
   const mongodbUri = need(flags.mongodbUri ?? env.mongodbUri, '--mongodb-uri', 'the MongoDB URI of the sequencer\'s database (or set MONGODB_URI)');
   const partnerId = need(flags.partnerId, '--partner-id', 'the sequencer\'s partner id (its PartnerNode\'s partnerId and its certificate CN)');
   const key = await readSigningKey(need(flags.signingKey, '--signing-key', 'the tree-head Ed25519 private.pem (from `threatmesh keys generate`)'));

@@ -18,6 +18,7 @@ import { reportRoutes } from '../report/http.ts';
 import { PartnerData } from '../report/source.ts';
 import { isTlp, TLP_LEVELS } from '../serve/tlp.ts';
 import type { CliEnv } from './env.ts';
+import { UsageError } from './errors.ts';
 import { PARTNER_DEFAULTS } from '../exchange/partner/defaults.ts';
 import { clusterConfig, parseBind } from './flags.ts';
 
@@ -52,7 +53,7 @@ export interface ServePlan {
 }
 
 async function readFlagFile(flag: string, path: string | undefined, what: string): Promise<string> {
-  if (path === undefined || path === '') throw new Error(`${flag} is required: ${what}`);
+  if (path === undefined || path === '') throw new UsageError(`${flag} is required: ${what}`);
   try {
     return await readFile(path, 'utf8');
   } catch (err) {
@@ -63,12 +64,12 @@ async function readFlagFile(flag: string, path: string | undefined, what: string
 function exportDir(flags: ServeFlags): ServeServiceOptions['exportDir'] {
   if (flags.exportDir === undefined) return undefined;
   const maxTlp = flags.exportMaxTlp;
-  if (!isTlp(maxTlp)) throw new Error(`--export-max-tlp must be one of ${TLP_LEVELS.join(', ')}, got ${JSON.stringify(maxTlp)}`);
+  if (!isTlp(maxTlp)) throw new UsageError(`--export-max-tlp must be one of ${TLP_LEVELS.join(', ')}, got ${JSON.stringify(maxTlp)}`);
   let intervalMs: number;
   try {
     intervalMs = parseDuration(flags.exportInterval);
   } catch (err) {
-    throw new Error(`--export-interval: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    throw new UsageError(`--export-interval: ${err instanceof Error ? err.message : String(err)}`);
   }
   return { dir: flags.exportDir, maxTlp: maxTlp, intervalMs };
 }
@@ -88,9 +89,9 @@ export async function servePlan(flags: ServeFlags, env: CliEnv): Promise<ServePl
   const listen = parseBind('--listen', flags.listen);
   const metricsBind = parseBind('--metrics-bind', flags.metricsBind);
   const partnerId = flags.partnerId ?? '';
-  if (partnerId === '') throw new Error('--partner-id is required: this partner\'s id (named in exports and MISP events)');
+  if (partnerId === '') throw new UsageError('--partner-id is required: this partner\'s id (named in exports and MISP events)');
   const mongodbUri = flags.mongodbUri ?? env.mongodbUri ?? '';
-  if (mongodbUri === '') throw new Error('--mongodb-uri is required: the partner\'s MongoDB with its replicated indicators (or set MONGODB_URI)');
+  if (mongodbUri === '') throw new UsageError('--mongodb-uri is required: the partner\'s MongoDB with its replicated indicators (or set MONGODB_URI)');
   const text = await readFlagFile('--config', flags.config, 'the consumers file (docs/serve.md)');
   const config = await loadServeConfig(parseServeConfig(text), (p) => readFile(p, 'utf8'));
   const certPem = await readFlagFile('--tls-cert', flags.tlsCert, 'the server certificate, PEM (a mounted TLS Secret\'s tls.crt)');

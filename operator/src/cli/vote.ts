@@ -15,18 +15,24 @@ import { roundSubject, type IndicatorMeta } from '../domain/entry.ts';
 import type { TlsMaterial } from '../exchange/protocol/tls.ts';
 import type { Logger } from '../log.ts';
 import type { CliEnv } from './env.ts';
+import { UsageError } from './errors.ts';
 import { loadKey, readFlagFile } from './flags.ts';
+import { addOutputFlags, emit, outputFormat, type OutputFlags, type OutputSpec } from './output.ts';
 
 /** Connection flags shared by every `vote` subcommand and by `revoke`. */
-export interface ConnectionFlags {
+export interface ConnectionFlags extends OutputFlags {
   readonly sequencer: string;
   readonly tlsCert: string;
   readonly tlsKey: string;
   readonly tlsCa: string;
   readonly serverName?: string;
   readonly timeout: string;
-  readonly json: boolean;
 }
+
+/** `vote list`: `--json` has always printed one array. */
+const LIST_OUTPUT: OutputSpec = { formats: ['table', 'json', 'yaml', 'ndjson'] };
+/** One result: `vote approve|reject`, `revoke`. */
+export const RESULT_OUTPUT: OutputSpec = { formats: ['text', 'json', 'yaml'] };
 
 /** Flags of `vote approve|reject`. */
 interface CastFlags extends ConnectionFlags {
@@ -80,26 +86,26 @@ export function registerVote(program: Command, env: CliEnv, log: Logger): void {
       .action(async (query: string, flags: CastFlags) => {
         const outcome = await cast(flags, decision, query, () => new Date());
         log.debug('vote sent', { subject: outcome.subject, status: outcome.status });
-        env.stdout.write(flags.json ? `${JSON.stringify(outcome)}\n` : `${formatOutcome(outcome)}\n`);
+        emit(env, outputFormat(flags, RESULT_OUTPUT), { value: outcome, human: () => `${formatOutcome(outcome)}\n` });
       });
   }
-  connection(vote.command('list').description('list the proposals waiting for votes on the sequencer, with their vote counts'))
+  connection(vote.command('list').description('list the proposals waiting for votes on the sequencer, with their vote counts'), LIST_OUTPUT)
     .action(async (flags: ConnectionFlags) => {
+      const format = outputFormat(flags, LIST_OUTPUT);
       const views = (await withClient(flags, (c) => c.listPending())).map(pendingView);
-      env.stdout.write(flags.json ? `${JSON.stringify(views)}\n` : formatList(views));
+      emit(env, format, { value: views, items: views, human: () => formatList(views) });
     });
 }
 
-/** Adds the sequencer connection flags (--sequencer, --tls-*, --server-name, --timeout, --json) to `cmd`. */
-export function connection(cmd: Command): Command {
-  return cmd
+/** Adds the sequencer connection flags (--sequencer, --tls-*, --server-name, --timeout) and the output flags (-o, --json) to `cmd`. */
+export function connection(cmd: Command, output: OutputSpec = RESULT_OUTPUT): Command {
+  return addOutputFlags(cmd, output)
     .requiredOption('--sequencer <host:port>', "the sequencer's exchange endpoint")
     .requiredOption('--tls-cert <file>', "this partner's client certificate (PEM)")
     .requiredOption('--tls-key <file>', "the client certificate's private key (PEM)")
     .requiredOption('--tls-ca <file>', "CA bundle (PEM) that issued the sequencer's certificate")
     .option('--server-name <name>', "name to check in the sequencer's certificate when it differs from the --sequencer host")
-    .option('--timeout <ms>', 'deadline of each call in milliseconds', '10000')
-    .option('--json', 'print the result as JSON', false);
+    .option('--timeout <ms>', 'deadline of each call in milliseconds', '10000');
 }
 
 async function cast(flags: CastFlags, decision: VoteDecision, query: string, now: () => Date): Promise<CastOutcome> {
@@ -125,7 +131,7 @@ async function cast(flags: CastFlags, decision: VoteDecision, query: string, now
 /** Runs `use` with a client built from the connection flags, closes it, and turns call failures into messages that say what to check. */
 export async function withClient<T>(flags: ConnectionFlags, use: (c: ExchangeClient) => Promise<T>): Promise<T> {
   const timeout = Number(flags.timeout);
-  if (!Number.isInteger(timeout) || timeout <= 0) throw new Error(`--timeout must be a positive number of milliseconds, got ${JSON.stringify(flags.timeout)}`);
+  if (!Number.isInteger(timeout) || timeout <= 0) throw new UsageError(`--timeout must be a positive number of milliseconds, got ${JSON.stringify(flags.timeout)}`);
   const tls: TlsMaterial = { certPem: await readFlagFile('--tls-cert', flags.tlsCert), keyPem: await readFlagFile('--tls-key', flags.tlsKey), caPem: await readFlagFile('--tls-ca', flags.tlsCa) };
   const client = new ExchangeClient({ address: flags.sequencer, tls, deadlineMs: timeout, retry: { attempts: 3, baseMs: 200, capMs: 1_000 }, ...(flags.serverName !== undefined ? { serverName: flags.serverName } : {}) });
   try {

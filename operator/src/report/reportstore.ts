@@ -38,8 +38,11 @@ export function admittedAt(r: Pick<IndicatorRecord, 'votes' | 'window'>): string
   return approvals.at(-1) ?? r.window?.opensAt ?? '';
 }
 
+/** The fields of a record a {@link Candidate} is made of. */
+export type CandidateRecord = Pick<IndicatorRecord, 'digest' | 'type' | 'value' | 'meta' | 'proposerId' | 'votes' | 'window' | 'state' | 'revocation' | 'logIndex'>;
+
 /** A stored record as a {@link Candidate} with its sightings in the window. */
-export function candidateOf(r: IndicatorRecord, sightings: number): Candidate {
+export function candidateOf(r: CandidateRecord, sightings: number): Candidate {
   return {
     digest: r.digest, type: r.type, value: r.value, tlp: indicatorTlp(r.meta), confidence: r.meta?.confidence, labels: [...(r.meta?.labels ?? [])],
     source: r.meta?.source, proposerId: r.proposerId, admittedAt: admittedAt(r), state: r.state,
@@ -76,11 +79,21 @@ export class MongoReportStore {
       this.sightingsByDigest(w, []),
       this.#c.indicators.find(and(tlpFilter(ceiling), inWindow)).sort({ logIndex: -1 }).limit(max).toArray(),
     ]);
-    const have = new Set(records.map((r) => r.digest));
-    const more = [...sighted].filter(([d]) => !have.has(d)).sort((a, b) => b[1] - a[1]).slice(0, Math.min(MAX_SIGHTED_EXTRA, Math.max(0, max - records.length))).map(([d]) => d);
-    records.push(...(await this.#byId(more)).filter((r) => tlpAllows(ceiling, indicatorTlp(r.meta))));
-    // The query's TLP filter is the first guard; this is the second.
-    return records.map((r) => candidateOf(r, sighted.get(r.digest) ?? 0)).filter((c) => tlpAllows(ceiling, c.tlp));
+    return this.candidatesOf(records, sighted, ceiling, max);
+  }
+
+  /**
+   * The candidates of a window from what was read of it: `records` admitted or revoked in it
+   * (any TLP, any order), the sightings per digest inside it; the most sighted digests not among
+   * the records are read by _id. Same result as {@link candidates}.
+   */
+  async candidatesOf(records: readonly CandidateRecord[], sighted: ReadonlyMap<string, number>, ceiling: Tlp, max = MAX_CANDIDATES): Promise<Candidate[]> {
+    const kept: CandidateRecord[] = records.filter((r) => tlpAllows(ceiling, indicatorTlp(r.meta))).sort((a, b) => b.logIndex - a.logIndex).slice(0, max);
+    const have = new Set(kept.map((r) => r.digest));
+    const more = [...sighted].filter(([d]) => !have.has(d)).sort((a, b) => b[1] - a[1]).slice(0, Math.min(MAX_SIGHTED_EXTRA, Math.max(0, max - kept.length))).map(([d]) => d);
+    kept.push(...(await this.#byId(more)).filter((r) => tlpAllows(ceiling, indicatorTlp(r.meta))));
+    // The TLP filter above is the first guard; this is the second.
+    return kept.map((r) => candidateOf(r, sighted.get(r.digest) ?? 0)).filter((c) => tlpAllows(ceiling, c.tlp));
   }
 
   /**
@@ -100,17 +113,18 @@ export class MongoReportStore {
   /**
    * What the store says about each of `digests` (missing: unknown). Sightings inside `w` are read
    * only for records admitted and revoked outside `w`: for the others they cannot change the
-   * grounding check, and reading them costs a scan of the sightings.
+   * grounding check, and reading them costs a scan of the sightings (unless `sighted`, the
+   * window's sightings per digest already read, is given).
    */
-  async facts(digests: readonly string[], w: Window): Promise<Map<string, StoredFact>> {
+  async facts(digests: readonly string[], w: Window, sighted?: ReadonlyMap<string, number>): Promise<Map<string, StoredFact>> {
     const wanted = [...new Set(digests.filter((d) => typeof d === 'string' && d.length <= 128))];
     if (wanted.length === 0) return new Map();
     const records = await this.#byId(wanted);
     const facts = new Map<string, StoredFact>(records.map((r) => [r.digest, { tlp: indicatorTlp(r.meta), admittedAt: admittedAt(r), revokedAt: r.revocation?.window.opensAt }]));
     const undecided = [...facts].filter(([, f]) => !activeIn(w, f)).map(([d]) => d);
     if (undecided.length > 0) {
-      const sighted = await this.sightingsByDigest(w, [], undecided);
-      for (const d of undecided) facts.set(d, { ...facts.get(d)!, sightings: sighted.get(d) ?? 0 });
+      const counts = sighted ?? await this.sightingsByDigest(w, [], undecided);
+      for (const d of undecided) facts.set(d, { ...facts.get(d)!, sightings: counts.get(d) ?? 0 });
     }
     return facts;
   }

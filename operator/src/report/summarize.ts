@@ -26,6 +26,18 @@ export interface SummarySource {
   facts(digests: readonly string[], w: Window): Promise<Map<string, StoredFact>>;
   /** Trends of `w` counting only indicators at or below `ceiling`. */
   trends(w: Window, ceiling: Tlp): Promise<Trends>;
+  /**
+   * Optional: `candidates(w, audience)` and `trends(w, c)` for each of `ceilings`, from one read
+   * of the window (a store where every read is a collection scan implements it).
+   */
+  overview?(w: Window, audience: Tlp, ceilings: readonly Tlp[]): Promise<Overview>;
+}
+
+/** What {@link SummarySource.overview} returns: candidates, trends per ceiling, and `facts` of this window without reading it again. */
+export interface Overview {
+  readonly candidates: Candidate[];
+  readonly trends: Trends[];
+  readonly facts: (digests: readonly string[]) => Promise<Map<string, StoredFact>>;
 }
 
 /** What to summarize and how. */
@@ -83,6 +95,8 @@ export interface SummarizeDeps {
 
 interface Ctx {
   readonly src: SummarySource;
+  /** The store's facts about cited digests (of the window read, when the source read it once). */
+  facts: (digests: readonly string[]) => Promise<Map<string, StoredFact>>;
   readonly opts: SummarizeOptions;
   readonly deps: SummarizeDeps;
   readonly limits: AnswerLimits;
@@ -93,7 +107,7 @@ function select(ctx: Ctx, all: readonly Candidate[], ceiling: Tlp): Selection {
 }
 
 async function grounded(ctx: Ctx, answer: Answer, offered: readonly Candidate[], ceiling: Tlp): Promise<readonly GroundingRefusal[]> {
-  const stored = await ctx.src.facts(citationsOf(answer).slice(0, 64), ctx.opts.window);
+  const stored = await ctx.facts(citationsOf(answer).slice(0, 64));
   const result = checkGrounding(answer, { window: ctx.opts.window, ceiling, offered: new Map(offered.map((c) => [c.digest, { value: c.value }])), stored });
   return result.ok ? [] : result.refusals;
 }
@@ -160,17 +174,27 @@ async function askModel(ctx: Ctx, model: ChatModel, sel: Selection, ceiling: Tlp
   return { attempts, reason: `${last?.outcome === 'refused' ? 'grounding' : 'invalid-answer'}: ${tries} answer(s) refused; last: ${last?.problems.join('; ') ?? ''}` };
 }
 
-/** Writes the summary of `opts.window` for `opts.audience`. */
-export async function summarize(src: SummarySource, opts: SummarizeOptions, deps: SummarizeDeps = {}): Promise<SummaryOutcome> {
-  const ctx: Ctx = { src, opts, deps, limits: opts.limits ?? DEFAULT_LIMITS };
-  const model = opts.model;
-  const ceiling = model === undefined ? opts.audience : lowerTlp(opts.audience, model.allowedTlp);
+/** The window's candidates at the audience's TLP, and its trends at the audience's and at the model's ceiling. */
+async function readWindow(src: SummarySource, w: Window, audience: Tlp, ceiling: Tlp): Promise<{ all: Candidate[]; trends: Trends; modelTrends: Trends | undefined; facts?: Overview['facts'] }> {
+  if (src.overview !== undefined) {
+    const o = await src.overview(w, audience, ceiling === audience ? [audience] : [audience, ceiling]);
+    return { all: o.candidates, trends: o.trends[0]!, modelTrends: o.trends[1], facts: o.facts };
+  }
   // Each read is a collection scan on FerretDB: run them at the same time.
   const [all, trends, modelTrends] = await Promise.all([
-    src.candidates(opts.window, opts.audience),
-    src.trends(opts.window, opts.audience),
-    ceiling === opts.audience ? undefined : src.trends(opts.window, ceiling),
+    src.candidates(w, audience),
+    src.trends(w, audience),
+    ceiling === audience ? undefined : src.trends(w, ceiling),
   ]);
+  return { all, trends, modelTrends };
+}
+
+/** Writes the summary of `opts.window` for `opts.audience`. */
+export async function summarize(src: SummarySource, opts: SummarizeOptions, deps: SummarizeDeps = {}): Promise<SummaryOutcome> {
+  const model = opts.model;
+  const ceiling = model === undefined ? opts.audience : lowerTlp(opts.audience, model.allowedTlp);
+  const { all, trends, modelTrends, facts } = await readWindow(src, opts.window, opts.audience, ceiling);
+  const ctx: Ctx = { src, opts, deps, limits: opts.limits ?? DEFAULT_LIMITS, facts: facts ?? ((d) => src.facts(d, opts.window)) };
   let fallbackReason: string | undefined;
   let attempts: AttemptRecord[] = [];
   if (model !== undefined) {

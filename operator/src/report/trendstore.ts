@@ -11,6 +11,10 @@
  *   cut by TLP too);
  * - one of the sightings since the window's first hour: sums by partner and week, and the sighted
  *   digests for "never sighted" (an indicator admitted in the window cannot be sighted before it).
+ * The two scans are kept as a {@link WindowRead}: figures at any ceiling at or above the one
+ * read for, the window's candidates and its sightings per digest come from it, so a summary
+ * (candidates, trends at the audience's and the model's ceiling, grounding facts) reads the
+ * window once too.
  * On MongoDB each branch of the indicator filter is an index range (`window.opensAt`,
  * `revocation.window.opensAt`, `meta.tlp`) and the sightings filter one on `bucketStart`.
  * docs/reports.md shows the same figures as aggregation pipelines on a sharded MongoDB cluster.
@@ -18,11 +22,14 @@
 import type { Filter } from 'mongodb';
 import type { IndicatorRecord } from '../store/indicators.ts';
 import { isoRange, type ReportCollections, type SightingDoc } from './mongo.ts';
-import { weeksOf, type WeekBucket, type Window } from './period.ts';
+import { inWindow, weeksOf, type WeekBucket, type Window } from './period.ts';
 import { TLP_ORDER, indicatorTlp, tlpAllows, type Tlp } from './tlp.ts';
 import { timeToQuorumMs, type StoreFeed, type StoreFigures, type StoreWeek } from './trends.ts';
 
-type Projected = Pick<IndicatorRecord, '_id' | 'type' | 'state' | 'proposerId' | 'window' | 'votes' | 'meta' | 'revocation'>;
+/** The fields of a record the figures and the candidates need. */
+export type WindowRecord = Pick<IndicatorRecord, '_id' | 'digest' | 'type' | 'value' | 'state' | 'logIndex' | 'proposerId' | 'window' | 'votes' | 'meta' | 'revocation'>;
+
+const RECORD_FIELDS = { _id: 1, digest: 1, type: 1, value: 1, state: 1, logIndex: 1, proposerId: 1, window: 1, votes: 1, meta: 1, 'revocation.window': 1 } as const;
 
 interface Tally {
   readonly byType: Record<string, number>;
@@ -45,7 +52,7 @@ function weekOf(weeks: readonly WeekBucket[], iso: string | undefined): string |
   return weeks.find((b) => t >= b.start.getTime() && t < b.end.getTime())?.week;
 }
 
-function tallyAdmission(t: Tally, r: Projected, week: string): void {
+function tallyAdmission(t: Tally, r: WindowRecord, week: string): void {
   incMap(t.admitted, week);
   inc(t.byType, r.type);
   inc(t.byFeed, r.meta?.source ?? '(none)');
@@ -60,10 +67,28 @@ function tallyAdmission(t: Tally, r: Projected, week: string): void {
   t.feeds.set(r.meta?.source ?? '(none)', f);
 }
 
-/** The sightings rows of a window and every digest sighted since it began. */
-interface SightingRows {
-  readonly rows: Array<{ digest: string; partner: string; week: string; count: number }>;
-  readonly sighted: Set<string>;
+/** One sightings bucket of the window, by week. */
+export interface SightingRow {
+  readonly digest: string;
+  readonly partner: string;
+  readonly week: string;
+  readonly count: number;
+}
+
+/**
+ * One read of a window: the records admitted or revoked in it, the undated ones and those
+ * marked above the lowest ceiling asked for; the window's sightings buckets; and every digest
+ * sighted since the window began. Figures at any ceiling at or above that lowest one, and the
+ * window's candidates, are computed from it without reading again.
+ */
+export interface WindowRead {
+  readonly window: Window;
+  readonly weeks: readonly WeekBucket[];
+  /** The ceiling the read was made for: figures at a lower one would miss records. */
+  readonly lowest: Tlp;
+  readonly records: readonly WindowRecord[];
+  readonly rows: readonly SightingRow[];
+  readonly sighted: ReadonlySet<string>;
 }
 
 const HOUR = 3_600_000;
@@ -78,38 +103,27 @@ export class MongoTrendStore {
 
   /** The figures of `w`, counting only indicators at or below `ceiling`. */
   async figures(w: Window, ceiling: Tlp): Promise<StoreFigures> {
-    const weeks = weeksOf(w);
-    const [t, s] = await Promise.all([this.#indicators(w, weeks, ceiling), this.#sightings(w, weeks)]);
-    const { byWeek, heatmap } = sumSightings(s.rows, t.tlpOk);
-    const storeWeeks: StoreWeek[] = weeks.map((b) => ({ ...b, admitted: t.admitted.get(b.week) ?? 0, revoked: t.revoked.get(b.week) ?? 0, sightings: byWeek.get(b.week) ?? 0 }));
-    const feeds: StoreFeed[] = [...t.feeds].map(([feed, f]) => ({ feed, proposed: f.proposed, revoked: f.revoked, neverSighted: f.digests.filter((d) => !s.sighted.has(d)).length }));
-    return { byType: t.byType, byFeed: t.byFeed, byPartner: t.byPartner, weeks: storeWeeks, heatmap, timeToQuorumMs: t.timeToQuorumMs, labels: t.labels, feeds, undated: t.undated };
+    return figuresOf(await this.read(w, ceiling), ceiling);
   }
 
-  /** One pass over the records admitted or revoked in the window, the undated ones and those marked above the ceiling. */
-  async #indicators(w: Window, weeks: readonly WeekBucket[], ceiling: Tlp): Promise<Tally & { undated: number }> {
-    const t: Tally = { byType: {}, byFeed: {}, byPartner: {}, admitted: new Map(), revoked: new Map(), timeToQuorumMs: [], labels: {}, feeds: new Map(), tlpOk: new Map() };
-    let undated = 0;
-    const above = TLP_ORDER.filter((x) => !tlpAllows(ceiling, x));
+  /** Reads `w` for figures at `lowest` or above: one scan of each collection, both at once. */
+  async read(w: Window, lowest: Tlp): Promise<WindowRead> {
+    const weeks = weeksOf(w);
+    const [records, s] = await Promise.all([this.#indicators(w, lowest), this.#sightings(w, weeks)]);
+    return { window: w, weeks, lowest, records, rows: s.rows, sighted: s.sighted };
+  }
+
+  /** One pass over the records admitted or revoked in the window, the undated ones and those marked above `lowest`. */
+  async #indicators(w: Window, lowest: Tlp): Promise<WindowRecord[]> {
+    const above = TLP_ORDER.filter((x) => !tlpAllows(lowest, x));
     const branches: Array<Filter<IndicatorRecord>> = [isoRange('window.opensAt', w), isoRange('revocation.window.opensAt', w), { 'window.opensAt': null }];
     if (above.length > 0) branches.push({ 'meta.tlp': { $in: above } });
-    const cursor = this.#c.indicators.find({ $or: branches } as Filter<IndicatorRecord>, { projection: { _id: 1, type: 1, state: 1, proposerId: 1, window: 1, votes: 1, meta: 1, 'revocation.window': 1 } });
-    for await (const r of cursor as AsyncIterable<Projected>) {
-      if (r.window?.opensAt === undefined) undated++;
-      const ok = tlpAllows(ceiling, indicatorTlp(r.meta));
-      t.tlpOk.set(String(r._id), ok);
-      if (!ok) continue;
-      const admittedWeek = weekOf(weeks, r.window?.opensAt);
-      if (admittedWeek !== undefined) tallyAdmission(t, r, admittedWeek);
-      const revokedWeek = weekOf(weeks, r.revocation?.window.opensAt);
-      if (revokedWeek !== undefined) incMap(t.revoked, revokedWeek);
-    }
-    return { ...t, undated };
+    return await this.#c.indicators.find({ $or: branches } as Filter<IndicatorRecord>, { projection: RECORD_FIELDS }).toArray();
   }
 
   /** One pass over the sightings from the window's first hour on (an admission's sightings fall into buckets from the hour of its round on). */
-  async #sightings(w: Window, weeks: readonly WeekBucket[]): Promise<SightingRows> {
-    const rows: SightingRows['rows'] = [];
+  async #sightings(w: Window, weeks: readonly WeekBucket[]): Promise<{ rows: SightingRow[]; sighted: Set<string> }> {
+    const rows: SightingRow[] = [];
     const sighted = new Set<string>();
     const from = new Date(Math.floor(w.since.getTime() / HOUR) * HOUR);
     const cursor = this.#c.sightings.find({ bucketStart: { $gte: from } } as Filter<SightingDoc>, { projection: { _id: 0, digest: 1, partnerId: 1, bucketStart: 1, count: 1 } });
@@ -122,8 +136,42 @@ export class MongoTrendStore {
   }
 }
 
+/** The figures of a read at `ceiling` (at or above the read's lowest ceiling). */
+export function figuresOf(read: WindowRead, ceiling: Tlp): StoreFigures {
+  if (!tlpAllows(ceiling, read.lowest)) throw new Error(`figures at ${ceiling} need a read made for ${ceiling} or lower, not ${read.lowest}`);
+  const t: Tally = { byType: {}, byFeed: {}, byPartner: {}, admitted: new Map(), revoked: new Map(), timeToQuorumMs: [], labels: {}, feeds: new Map(), tlpOk: new Map() };
+  let undated = 0;
+  for (const r of read.records) {
+    if (r.window?.opensAt === undefined) undated++;
+    const ok = tlpAllows(ceiling, indicatorTlp(r.meta));
+    t.tlpOk.set(String(r._id), ok);
+    if (!ok) continue;
+    const admittedWeek = weekOf(read.weeks, r.window?.opensAt);
+    if (admittedWeek !== undefined) tallyAdmission(t, r, admittedWeek);
+    const revokedWeek = weekOf(read.weeks, r.revocation?.window.opensAt);
+    if (revokedWeek !== undefined) incMap(t.revoked, revokedWeek);
+  }
+  const { byWeek, heatmap } = sumSightings(read.rows, t.tlpOk);
+  const weeks: StoreWeek[] = read.weeks.map((b) => ({ ...b, admitted: t.admitted.get(b.week) ?? 0, revoked: t.revoked.get(b.week) ?? 0, sightings: byWeek.get(b.week) ?? 0 }));
+  const feeds: StoreFeed[] = [...t.feeds].map(([feed, f]) => ({ feed, proposed: f.proposed, revoked: f.revoked, neverSighted: f.digests.filter((d) => !read.sighted.has(d)).length }));
+  return { byType: t.byType, byFeed: t.byFeed, byPartner: t.byPartner, weeks, heatmap, timeToQuorumMs: t.timeToQuorumMs, labels: t.labels, feeds, undated };
+}
+
+/** Sightings per digest inside the read's window (every partner). */
+export function sightingsPerDigest(read: WindowRead): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const r of read.rows) incMap(out, r.digest, r.count);
+  return out;
+}
+
+/** The read's records admitted or revoked inside its window. */
+export function admittedOrRevokedIn(read: WindowRead): WindowRecord[] {
+  const inW = (iso: string | undefined): boolean => iso !== undefined && inWindow(read.window, Date.parse(iso));
+  return read.records.filter((r) => inW(r.window?.opensAt) || inW(r.revocation?.window.opensAt));
+}
+
 /** Sums of the window's sightings by week and by partner and week, leaving out digests marked above the ceiling. */
-function sumSightings(rows: SightingRows['rows'], tlpOk: ReadonlyMap<string, boolean>): { byWeek: Map<string, number>; heatmap: Array<{ partner: string; week: string; count: number }> } {
+function sumSightings(rows: readonly SightingRow[], tlpOk: ReadonlyMap<string, boolean>): { byWeek: Map<string, number>; heatmap: Array<{ partner: string; week: string; count: number }> } {
   const byWeek = new Map<string, number>();
   const cells = new Map<string, number>();
   for (const r of rows) {

@@ -76,7 +76,11 @@ function spec(): SchemaNode {
     {
       url: str(2048, { pattern: '^https?://', description: 'HTTP(S) URL of the feed.' }),
       taxii: obj(
-        { discoveryUrl: str(2048, { pattern: '^https?://' }), apiRoot: str(2048), collection: str(256, { minLength: 1 }) },
+        {
+          discoveryUrl: str(2048, { pattern: '^https?://', description: 'TAXII 2.1 discovery URL of the server, e.g. https://taxii.example/taxii2/.' }),
+          apiRoot: str(2048, { description: 'API root to read from (its URL or its path below the server); default: the discovery document\'s default API root.' }),
+          collection: str(256, { minLength: 1, description: 'Collection id (or title) whose objects are ingested.' }),
+        },
         ['discoveryUrl', 'collection'],
         { description: 'A TAXII 2.1 collection.' },
       ),
@@ -98,17 +102,23 @@ function spec(): SchemaNode {
       defaults: obj(
         {
           type: indicatorTypeSchema('Indicator type when the record does not say.'),
-          confidence: int(0, 100),
+          confidence: int(0, 100, { description: 'Confidence 0-100 when the record does not say.' }),
           tlp: tlpSchema('TLP marking when the record does not say.'),
-          labels: list(str(64), 32),
+          labels: list(str(64), 32, { description: 'Labels added to every indicator of this feed (for example malware family or campaign).' }),
           validFor: str(32, { pattern: DURATION_PATTERN, description: 'Validity of each indicator from ingestion, e.g. 30d.' }),
         },
         [],
         { description: 'Applied to every indicator of this feed unless the record says otherwise.' },
       ),
-      limits: obj({ maxBytes: int(1, 2 ** 40), timeoutSeconds: int(1, 86400) }, [], { description: 'Fetch size and time limits.' }),
+      limits: obj({
+        maxBytes: int(1, 2 ** 40, { description: 'Largest download in bytes (after decompression); a larger feed fails the run.' }),
+        timeoutSeconds: int(1, 86400, { description: 'Longest fetch, in seconds.' }),
+      }, [], { description: 'Fetch size and time limits.' }),
       suspend: { type: 'boolean', description: 'Stop scheduling new runs.' },
-      historyLimits: obj({ successful: int(0, 100), failed: int(0, 100) }, [], { description: 'Finished Jobs to keep; defaults 3 and 1.' }),
+      historyLimits: obj({
+        successful: int(0, 100, { description: 'Succeeded ingestion Jobs to keep (default 3).' }),
+        failed: int(0, 100, { description: 'Failed ingestion Jobs to keep (default 1).' }),
+      }, [], { description: 'Finished Jobs to keep; defaults 3 and 1.' }),
     },
     ['format', 'schedule'],
     {
@@ -123,34 +133,34 @@ function spec(): SchemaNode {
 
 function counts(): SchemaNode {
   return named('RunCounts', obj({
-    fetched: int(0, Number.MAX_SAFE_INTEGER),
-    new: int(0, Number.MAX_SAFE_INTEGER),
-    duplicate: int(0, Number.MAX_SAFE_INTEGER),
-    rejected: int(0, Number.MAX_SAFE_INTEGER),
+    fetched: int(0, Number.MAX_SAFE_INTEGER, { description: 'Records read from the feed.' }),
+    new: int(0, Number.MAX_SAFE_INTEGER, { description: 'Indicators proposed (not known before).' }),
+    duplicate: int(0, Number.MAX_SAFE_INTEGER, { description: 'Indicators already known (proposed or admitted before).' }),
+    rejected: int(0, Number.MAX_SAFE_INTEGER, { description: 'Records refused (malformed, allowlisted, on a warning list...); rejectedReasons says why.' }),
     rejectedReasons: { type: 'object', maxProperties: 32, additionalProperties: int(0, Number.MAX_SAFE_INTEGER), description: 'Rejections by reason.' },
-  }, ['fetched', 'new', 'duplicate', 'rejected']), 'Counts of one ingestion run.');
+  }, ['fetched', 'new', 'duplicate', 'rejected'], { description: 'What the run read, proposed and refused.' }), 'Counts of one ingestion run.');
 }
 
 function status(): SchemaNode {
   const run = named('FeedRunStatus', obj({
-    runId: str(128),
-    jobName: str(253),
+    runId: str(128, { description: 'Id of the run (also on its Job and in its logs).' }),
+    jobName: str(253, { description: 'The ingestion Job of the run (empty when it ran in the operator).' }),
     startTime: time('When the run started.'),
     completionTime: time('When the run finished.'),
-    outcome: { type: 'string', enum: ['Running', 'Succeeded', 'Failed'] },
+    outcome: { type: 'string', enum: ['Running', 'Succeeded', 'Failed'], description: 'Running, Succeeded or Failed.' },
     counts: counts(),
     summary: str(64, { description: 'fetched/new, for printing.' }),
-    message: str(4096),
+    message: str(4096, { description: 'Why the run failed, or what it warned about.' }),
   }), 'One run as recorded in Feed status.');
   return named('FeedStatus', obj(
     {
       schedule: str(160, { description: 'The schedule in words, for printing.' }),
-      lastRun: run,
-      activeRun: run,
+      lastRun: { ...run, description: 'The last finished run.' },
+      activeRun: { ...run, description: 'The run in progress, if any.' },
       nextRun: time('When the next run is due.'),
-      consecutiveFailures: int(0, 1000000),
+      consecutiveFailures: int(0, 1000000, { description: 'Failed runs in a row since the last success (retries back off with it).' }),
       conditions: conditions(),
-      observedGeneration: int(0, Number.MAX_SAFE_INTEGER),
+      observedGeneration: int(0, Number.MAX_SAFE_INTEGER, { description: 'The generation the status describes.' }),
     },
     [],
     { description: 'Run history, written by the operator.' },

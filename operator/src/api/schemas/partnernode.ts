@@ -53,14 +53,14 @@ function spec(): SchemaNode {
 function status(): SchemaNode {
   return named('PartnerNodeStatus', obj(
     {
-      reachable: { type: 'boolean' },
+      reachable: { type: 'boolean', description: 'Whether the last contact with this node (a partner or the sequencer) succeeded.' },
       lastSeen: time('Last successful contact.'),
-      logSize: int(0, Number.MAX_SAFE_INTEGER),
+      logSize: int(0, Number.MAX_SAFE_INTEGER, { description: 'Tree size of the latest verified tree head: on the sequencer\'s PartnerNode the head this partner accepted, on a peer\'s the head it gossiped.' }),
       rootHash: str(64, { description: 'Merkle root of the partner log, hex.' }),
-      lagEntries: int(0, Number.MAX_SAFE_INTEGER),
-      lagSeconds: int(0, Number.MAX_SAFE_INTEGER),
+      lagEntries: int(0, Number.MAX_SAFE_INTEGER, { description: 'On the sequencer\'s PartnerNode: entries of its log not yet applied by this partner (0 when caught up).' }),
+      lagSeconds: int(0, Number.MAX_SAFE_INTEGER, { description: 'On the sequencer\'s PartnerNode: seconds since the oldest head not yet fully applied was seen (0 when caught up).' }),
       conditions: conditions(),
-      observedGeneration: int(0, Number.MAX_SAFE_INTEGER),
+      observedGeneration: int(0, Number.MAX_SAFE_INTEGER, { description: 'The generation the status describes.' }),
     },
     [],
     { description: 'Reachability and replication state.' },

@@ -80,7 +80,7 @@ function voteSchema(subject: string): SchemaNode {
   return named('VoteRecord', obj(
     {
       partnerId: PARTNER_ID,
-      decision: { type: 'string', enum: ['approve', 'reject'] },
+      decision: { type: 'string', enum: ['approve', 'reject'], description: 'approve or reject.' },
       reason: str(ENTRY_LIMITS.reason, { description: 'Why the voter decided so, as signed.' }),
       signedAt: time('When the voter signed.'),
       signature: SIGNATURE,
@@ -109,11 +109,15 @@ function status(): SchemaNode {
     {
       phase: named('Phase', { type: 'string', enum: [...PHASE_ENUM], description: 'Proposed, Approved, Rejected, Expired or Revoked.' }, 'Indicator lifecycle phase.'),
       votes: list(voteSchema('the indicator digest'), 64, { 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['partnerId'], description: 'Signed votes, one per partner.' }),
-      quorum: obj({ required: int(0, 1000), approvals: int(0, 1000), rejections: int(0, 1000), summary: str(64, { description: 'approvals/required, for printing.' }) }, [], { description: 'Quorum required and reached.' }),
+      quorum: obj({
+        required: int(0, 1000, { description: 'Approvals needed for admission.' }),
+        approvals: int(0, 1000, { description: 'Valid approvals so far.' }),
+        rejections: int(0, 1000, { description: 'Valid rejections so far.' }),
+        summary: str(64, { description: 'approvals/required, for printing.' }) }, [], { description: 'Quorum required and reached.' }),
       logIndex: int(0, Number.MAX_SAFE_INTEGER, { description: 'Index in the replicated Merkle log once Approved.' }),
       revocation: revocation(),
       conditions: conditions(),
-      observedGeneration: int(0, Number.MAX_SAFE_INTEGER),
+      observedGeneration: int(0, Number.MAX_SAFE_INTEGER, { description: 'The generation the status describes.' }),
     },
     [],
     { description: 'Admission state, written by the operator through the status subresource.' },

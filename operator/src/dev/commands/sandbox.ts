@@ -19,6 +19,7 @@ import { convergedSummary, notConverged, renderNetwork, type NetworkView } from 
 import { startFeedServer } from '../sandbox/feedserver.ts';
 import { NETWORK_NAMESPACE, startNetwork, type Network } from '../sandbox/network.ts';
 import type { CliEnv } from '../../cli/env.ts';
+import { UsageError } from '../../cli/errors.ts';
 import type { TaxiiAccess } from '../../serve/sample.ts';
 import { StopSignal } from './stopsignal.ts';
 import { LiveView } from '../../cli/live.ts';
@@ -59,7 +60,7 @@ export interface FeedPlan {
 }
 
 function sourcePlan(source: string, format: FeedFormat | undefined, presetName: string | undefined): FeedPlan {
-  if (format === undefined) throw new Error('--source needs --format (lines, csv, json, jsonl, stix) or --preset NAME to say how to parse it');
+  if (format === undefined) throw new UsageError('--source needs --format (lines, csv, json, jsonl, stix) or --preset NAME to say how to parse it');
   const path = resolve(source);
   return { servedName: basename(path), path, format, preset: presetName, description: `${path} (${presetName ? `preset ${presetName}` : `format ${format}`})` };
 }
@@ -80,10 +81,10 @@ export function feedPlan(flags: Pick<SandboxFlags, 'source' | 'format' | 'preset
   }
   const presetName = flags.preset;
   const preset = presetName === undefined ? undefined : findPreset(presetName);
-  if (presetName !== undefined && preset === undefined) throw new Error(`unknown --preset ${JSON.stringify(presetName)}; presets: ${Object.keys(PRESETS).join(', ')}`);
-  if (flags.format !== undefined && !SOURCE_FORMATS.includes(flags.format as FeedFormat)) throw new Error(`--format must be one of ${SOURCE_FORMATS.join(', ')} (MISP and TAXII sources need a server: apply a Feed yourself)`);
+  if (presetName !== undefined && preset === undefined) throw new UsageError(`unknown --preset ${JSON.stringify(presetName)}; presets: ${Object.keys(PRESETS).join(', ')}`);
+  if (flags.format !== undefined && !SOURCE_FORMATS.includes(flags.format as FeedFormat)) throw new UsageError(`--format must be one of ${SOURCE_FORMATS.join(', ')} (MISP and TAXII sources need a server: apply a Feed yourself)`);
   if (flags.source !== undefined) return sourcePlan(flags.source, (flags.format ?? preset?.parser.format) as FeedFormat | undefined, presetName);
-  if (flags.format !== undefined) throw new Error('--format applies to --source FILE; give the file too');
+  if (flags.format !== undefined) throw new UsageError('--format applies to --source FILE; give the file too');
   return snapshotPlan(presetName ?? '');
 }
 

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { InvalidArgumentError, type Command } from 'commander';
 import { createLogger, type Logger } from '../../log.ts';
 import type { CliEnv } from '../../cli/env.ts';
+import { UsageError } from '../../cli/errors.ts';
 import { operatorOptions, type OperatorFlags } from '../../cli/operator.ts';
 import { FEEDS, PARTNER_NODES, THREAT_INDICATORS } from '../../api/schemas/index.ts';
 import type { Feed, PartnerNode, ThreatIndicator } from '../../api/types.ts';
@@ -104,6 +105,8 @@ export function registerUp(program: Command, env: CliEnv, log: Logger): void {
     .option('--kubeconfig <path>', 'use this cluster instead of a local control plane: kubeconfig file(s), \':\'-separated (default: $KUBECONFIG)')
     .option('--context <name>', 'with a kubeconfig: the context to use instead of its current-context')
     .action(async (flags: UpFlags) => {
+      // A command-line mistake is reported before anything starts or prints.
+      if (flags.context !== undefined && !(flags.kubeconfig ?? env.kubeconfig)) throw new UsageError(CONTEXT_NEEDS_KUBECONFIG);
       const stop = new StopSignal();
       const cleanups: Array<() => Promise<void> | void> = [];
       try {
@@ -114,6 +117,8 @@ export function registerUp(program: Command, env: CliEnv, log: Logger): void {
       }
     });
 }
+
+const CONTEXT_NEEDS_KUBECONFIG = '--context needs a kubeconfig: pass --kubeconfig FILE or set KUBECONFIG (without one, up starts its own local control plane)';
 
 interface Cluster {
   readonly kubeconfig: string;
@@ -128,7 +133,7 @@ async function startCluster(flags: UpFlags, env: CliEnv, log: Logger, dir: strin
     const cfg = await loadKubeconfig(external, flags.context);
     return { kubeconfig: external, context: flags.context, server: cfg.server, mongoUri: env.mongodbUri };
   }
-  if (flags.context !== undefined) throw new Error('--context needs a kubeconfig: pass --kubeconfig FILE or set KUBECONFIG (without one, up starts its own local control plane)');
+  if (flags.context !== undefined) throw new UsageError(CONTEXT_NEEDS_KUBECONFIG);
   const state = await readState(dir);
   if (state && (await liveRecordedPids(state, linuxProcesses)).length > 0) {
     throw new Error(`a sandbox recorded in ${dir} is still running (pid ${state.ownerPid}); stop it with Ctrl-C there, or run \`threatmesh controlplane down --dir ${dir}\`, or pass another --dir`);

@@ -40,8 +40,10 @@ export function headFreshCondition(head: SignedTreeHead | undefined, fresh: Head
   if (head === undefined || fresh === undefined) return { type: HEAD_FRESH, status: 'Unknown', reason: HEAD_FRESH_REASON.NoHead, message: 'no signed tree head from the sequencer yet' };
   const at = `the newest signed tree head (size ${head.treeSize}) is dated ${head.timestamp}`;
   if (fresh.status === 'future') return { type: HEAD_FRESH, status: 'False', reason: HEAD_FRESH_REASON.Future, message: `${at}, ahead of this clock: a head dated ahead would hide a silent sequencer; check the sequencer's clock (NTP)` };
-  if (fresh.status === 'stale') return { type: HEAD_FRESH, status: 'False', reason: HEAD_FRESH_REASON.Stale, message: `${at}, ${Math.round(fresh.ageMs / 1000)} s ago (limit ${Math.round(maxAgeMs / 1000)} s): the sequencer stopped signing heads or cannot be reached; new entries may be withheld` };
-  return { type: HEAD_FRESH, status: 'True', reason: HEAD_FRESH_REASON.Fresh, message: `${at}, ${Math.round(fresh.ageMs / 1000)} s ago` };
+  // The message names the head, not its running age: a message that changed every sync period
+  // would patch the PartnerNode every period (the age is the gauge threatmesh_exchange_sequencer_head_age_seconds).
+  if (fresh.status === 'stale') return { type: HEAD_FRESH, status: 'False', reason: HEAD_FRESH_REASON.Stale, message: `${at}, older than the limit of ${Math.round(maxAgeMs / 1000)} s: the sequencer stopped signing heads or cannot be reached; new entries may be withheld` };
+  return { type: HEAD_FRESH, status: 'True', reason: HEAD_FRESH_REASON.Fresh, message: `${at}, within the limit of ${Math.round(maxAgeMs / 1000)} s` };
 }
 
 /**

@@ -213,4 +213,20 @@ describe('Sequencer (memory stores)', () => {
     assert.equal(seq.expire(), 1);
     assert.equal(seq.pendingCount, 0);
   });
+
+  test('the observer sees every closed round with its kind and outcome: admitted, rejected by votes, expired (what the log does not keep)', async () => {
+    const closed: string[] = [];
+    const { seq, clock } = await network({ windowMs: 60_000, observer: { proposal: () => {}, vote: () => {}, roundClosed: (kind, outcome) => closed.push(`${kind} ${outcome}`) } });
+    await admit(seq, 'kept.example', T0);
+    const { subject } = await seq.propose('alpha', proposal('alpha', 'add', ind('refused.example')));
+    await seq.vote('bravo', vote('bravo', subject, T0, 'reject'));
+    await seq.vote('charlie', vote('charlie', subject, T0, 'reject'));
+    const revoke = await seq.propose('alpha', proposal('alpha', 'revoke', ind('kept.example')));
+    await seq.vote('alpha', vote('alpha', revoke.subject, T0));
+    await seq.propose('bravo', proposal('bravo', 'add', ind('late.example')));
+    assert.deepEqual(closed, ['add admitted', 'add rejected']);
+    clock.now += 61_000;
+    seq.expire();
+    assert.deepEqual(closed, ['add admitted', 'add rejected', 'revoke expired', 'add expired']);
+  });
 });

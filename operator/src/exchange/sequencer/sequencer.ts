@@ -55,7 +55,12 @@ export interface SequencerOptions {
 export interface SequencerObserver {
   proposal(status: ProposalResult['status'] | 'refused' | 'error'): void;
   vote(status: VoteResult['status'] | 'refused' | 'error'): void;
+  /** A round closed: admitted to the log, rejected by votes, or expired with its window (the log keeps only admissions). */
+  roundClosed?(kind: Round['kind'], outcome: RoundOutcome): void;
 }
+
+/** How a voting round closed. */
+export type RoundOutcome = 'admitted' | 'rejected' | 'expired';
 
 /** The network's sequencer. Create with {@link Sequencer.open}. */
 export class Sequencer {
@@ -264,12 +269,14 @@ export class Sequencer {
     if (outcome.decision === 'approved') {
       const logIndex = await this.#admitRound(round, outcome);
       this.#forget(round.subject);
+      this.#opts.observer?.roundClosed?.(round.kind, 'admitted');
       return { status: 'approved', logIndex, ...counts };
     }
     if (outcome.decision === 'rejected') {
       this.#pending.delete(round.subject);
       this.#forget(round.subject);
       this.#opts.log.info('round rejected', { kind: round.kind, digest: round.digest, ...counts });
+      this.#opts.observer?.roundClosed?.(round.kind, 'rejected');
       return { status: 'rejected', ...counts };
     }
     if (counted !== undefined && this.#opts.rounds !== undefined) {
@@ -339,6 +346,7 @@ export class Sequencer {
       this.#forget(subject);
       dropped += 1;
       this.#opts.log.info('round rejected: window closed', { kind: round.kind, digest: round.digest, votes: round.votes.size });
+      this.#opts.observer?.roundClosed?.(round.kind, 'expired');
     }
     return dropped;
   }
