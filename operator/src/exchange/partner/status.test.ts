@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { SignedTreeHead } from '../../domain/treehead.ts';
 import { HeadWatch } from './status.ts';
 
-const head = (timestamp: string, treeSize = 5): SignedTreeHead => ({ treeSize, rootHash: 'ab'.repeat(32), timestamp, signature: 's' });
+const head = (timestamp: string, treeSize = 5): SignedTreeHead => ({ treeSize, rootHash: 'ab'.repeat(32), timestamp, logId: 'test-log', signature: 's' });
 const LIMIT = 300_000;
 
 test('HeadFresh: the condition names the head, so it only changes when the head or its state does (no status write every sync period)', () => {
