@@ -56,6 +56,7 @@ setup_test_tools() {
   need_system_tool curl
   bash scripts/install-haproxy.sh >&2 || die "HAProxy (scripts/install-haproxy.sh)"
   bash scripts/install-tmux.sh >&2 || die "tmux (scripts/install-tmux.sh)"
+  bash scripts/install-faketime.sh >&2 || die "libfaketime (scripts/install-faketime.sh)"
   command -v python3 >/dev/null 2>&1 || need_system_tool python3
   python3 -c 'import venv, ensurepip' 2>/dev/null || need_system_tool python3-venv
   bash scripts/python-tools.sh >/dev/null || die "the Python test tools (scripts/python-tools.sh)"

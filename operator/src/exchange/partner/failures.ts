@@ -99,47 +99,67 @@ export interface FailureMetrics {
   readonly failing: Gauge<'cause'>;
 }
 
-/** Keeps the replication's current failure and counts every loop's failures by cause. */
+/**
+ * Loops whose failure shows on the Replicating condition: replication into the partner database,
+ * and the working set, the ThreatIndicators written from it to the cluster (materializer.ts).
+ */
+export const TRACKED_LOOPS = ['replication', 'working set'] as const;
+
+/** One tracked loop. */
+export type TrackedLoop = (typeof TRACKED_LOOPS)[number];
+
+function tracked(loop: string): loop is TrackedLoop {
+  return (TRACKED_LOOPS as readonly string[]).includes(loop);
+}
+
+/** Keeps the current failure of each tracked loop and counts every loop's failures by cause. */
 export class FailureReporter {
   readonly #metrics: FailureMetrics;
-  #replication: ClassifiedFailure | undefined;
+  readonly #current = new Map<TrackedLoop, ClassifiedFailure>();
   #evented: string | undefined;
 
   constructor(metrics: FailureMetrics) {
     this.#metrics = metrics;
   }
 
-  /** Records a failure of `loop` (`replication`, `proposal forwarding`…); returns its classification. */
+  /** Records a failure of `loop` (`replication`, `working set`, `proposal forwarding`…); returns its classification. */
   failed(loop: string, err: unknown): ClassifiedFailure {
     const f = classifyFailure(err);
     this.#metrics.failures.inc({ loop, cause: f.cause });
-    if (loop === 'replication') {
-      if (this.#replication?.cause !== f.cause) {
-        if (this.#replication !== undefined) this.#metrics.failing.set({ cause: this.#replication.cause }, 0);
-        this.#metrics.failing.set({ cause: f.cause }, 1);
-      }
-      this.#replication = f;
+    if (tracked(loop)) {
+      this.#current.set(loop, f);
+      this.#gauge();
     }
     return f;
   }
 
-  /** Replication synced again. */
-  recovered(): void {
-    if (this.#replication !== undefined) this.#metrics.failing.set({ cause: this.#replication.cause }, 0);
-    this.#replication = undefined;
-    this.#evented = undefined;
+  /** `loop` succeeded again. @default loop replication */
+  recovered(loop: TrackedLoop = 'replication'): void {
+    if (!this.#current.delete(loop)) return;
+    this.#gauge();
+    if (this.#current.size === 0) this.#evented = undefined;
   }
 
-  /** The replication's failure while it lasts. */
-  current(): ClassifiedFailure | undefined {
-    return this.#replication;
+  /** The failure to show while one lasts: replication's first, then the working set's (with the loop named). */
+  current(): (ClassifiedFailure & { readonly loop: TrackedLoop }) | undefined {
+    for (const loop of TRACKED_LOOPS) {
+      const f = this.#current.get(loop);
+      if (f !== undefined) return { ...f, loop };
+    }
+    return undefined;
   }
 
   /** The current failure when its cause has not been reported as an Event yet (marks it reported). */
-  eventDue(): ClassifiedFailure | undefined {
-    const f = this.#replication;
+  eventDue(): (ClassifiedFailure & { readonly loop: TrackedLoop }) | undefined {
+    const f = this.current();
     if (f === undefined || this.#evented === f.cause) return undefined;
     this.#evented = f.cause;
     return f;
+  }
+
+  // threatmesh_exchange_replication_failing{cause} is 1 for each cause a tracked loop fails with now.
+  #gauge(): void {
+    const now = new Set([...this.#current.values()].map((f) => f.cause));
+    for (const cause of FAILURE_CAUSES) this.#metrics.failing.set({ cause }, now.has(cause) ? 1 : 0);
   }
 }

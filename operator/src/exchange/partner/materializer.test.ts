@@ -56,3 +56,21 @@ test('a failed write is retried, not lost', async () => {
   await m.idle();
   assert.deepEqual(written, [0, 1]);
 });
+
+test('failed writes are reported, retried with a doubling pause up to the cap, and the recovery is told once', async () => {
+  let fails = 4;
+  const at: number[] = [];
+  const events: string[] = [];
+  const m = new Materializer({
+    sink: { applyMany: () => { at.push(Date.now()); return fails-- > 0 ? Promise.reject(new Error('503')) : Promise.resolve(); } },
+    budget: 100, log: quiet, retryMs: 20, maxRetryMs: 60,
+    onFailed: (err) => events.push(`failed: ${(err as Error).message}`), onRecovered: () => events.push('recovered'),
+  });
+  m.offer([entry(0)], 1);
+  await m.idle();
+  assert.deepEqual(events, ['failed: 503', 'failed: 503', 'failed: 503', 'failed: 503', 'recovered']);
+  const gaps = at.slice(1).map((t, i) => t - at[i]!);
+  // 20, 40, 60 (capped), 60 (capped); timers may fire late, never early.
+  for (const [i, want] of [20, 40, 60, 60].entries()) assert.ok(gaps[i]! >= want - 2, `gap ${i}: ${gaps[i]} ms, want >= ${want}`);
+  assert.ok(gaps[3]! < 60 * 2 + 100, `the pause is capped: ${gaps[3]} ms`);
+});

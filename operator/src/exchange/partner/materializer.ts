@@ -58,8 +58,14 @@ export interface MaterializerOptions {
   readonly log: Logger;
   /** Entries written per call of the sink. @default 256 */
   readonly batch?: number;
-  /** Pause after a failed write before trying again. @default 2000 */
+  /** Pause after a failed write before trying again; doubled after each further failure. @default 2000 */
   readonly retryMs?: number;
+  /** Longest pause between retries. @default 30000 */
+  readonly maxRetryMs?: number;
+  /** Told about each failed write (it is retried). @default none */
+  readonly onFailed?: (err: unknown) => void;
+  /** Told when a write succeeds after failures. @default none */
+  readonly onRecovered?: () => void;
 }
 
 /** Writes the newest verified entries to the cluster in the background. */
@@ -112,15 +118,21 @@ export class Materializer {
   }
 
   async #drain(): Promise<void> {
+    let failures = 0;
     while (!this.#stopped && this.#queue.length > 0) {
       this.#trim();
       const batch = this.#queue.splice(0, this.#o.batch ?? 256);
       try {
         await this.#o.sink.applyMany(batch);
+        if (failures > 0) this.#o.onRecovered?.();
+        failures = 0;
       } catch (err) {
-        this.#o.log.warn('writing replicated ThreatIndicators failed; retrying (the partner database has them already)', { entries: batch.length, err });
+        failures++;
+        const delayMs = Math.min((this.#o.retryMs ?? 2000) * 2 ** (failures - 1), this.#o.maxRetryMs ?? 30_000);
+        this.#o.log.warn('writing replicated ThreatIndicators failed; retrying with backoff (the partner database has them already)', { entries: batch.length, failures, delayMs, err });
+        this.#o.onFailed?.(err);
         this.#queue.unshift(...batch);
-        await new Promise((r) => setTimeout(r, this.#o.retryMs ?? 2000));
+        await new Promise((r) => setTimeout(r, delayMs));
       }
     }
   }

@@ -28,19 +28,19 @@ import { ExchangeClient } from '../protocol/client.ts';
 import { FailureReporter } from './failures.ts';
 import { PartnerMetrics } from './metrics.ts';
 import { partnerNetwork, type PartnerNetwork, type SequencerRef } from './network.ts';
-import { PartnerSession, type PeerCheck, type PeerClientFactory, type SequencerClientFactory } from './session.ts';
-import { HEAD_FRESH, HEAD_FRESH_REASON, HeadWatch, HEADS_AGREE, HEADS_AGREE_REASON, KubePartnerStatus, MATERIALIZED, LagTracker, REPLICATING_REASON, haltConditionReason, type ReplicatingCondition } from './status.ts';
+import { PeerStatusReporter } from './peerstatus.ts';
+import { IncidentReporter } from './incidents.ts';
+import { PartnerSession, type PeerClientFactory, type SequencerClientFactory } from './session.ts';
+import { HEAD_FRESH, HEAD_FRESH_REASON, HeadWatch, KubePartnerStatus, LagTracker, REPLICATING_REASON, haltConditionReason, type ReplicatingCondition } from './status.ts';
 import { ProposalForwarder } from './forwarder.ts';
 import { GossipClient, startGossipServer, type GossipServer } from './gossip.ts';
 import { KubeIndicatorSink } from './kubesink.ts';
-import { Materializer, evictable } from './materializer.ts';
-import { THREAT_INDICATORS } from '../../api/schemas/index.ts';
-import { indicatorDigest } from '../../domain/canonical.ts';
-import { ApiError } from '../../runtime/client.ts';
+import { Materializer } from './materializer.ts';
+import { repairWorkingSet } from './workingset.ts';
 import { PendingMirror } from './manualvote.ts';
 import { RevocationRequests } from './revocations.ts';
 import type { ReplicationHalted } from './replica.ts';
-import type { EntrySink, VerifiedEntry } from '../../domain/stores.ts';
+import type { EntrySink, ReplicaCursor, VerifiedEntry } from '../../domain/stores.ts';
 import { roundJudge, type VotingPolicy } from './policy.ts';
 import type { PartnerEntry, TlsMaterial } from '../protocol/tls.ts';
 import { checkTreeHead } from '../../domain/verify.ts';
@@ -50,7 +50,7 @@ import { MongoReceivedSightings } from '../../store/receivedsightings.ts';
 import { SightedParties } from './sighted.ts';
 
 /** Collection of the verified entries the cluster refused to store (`_id` = log index). */
-export const UNMATERIALIZED = 'replica_unmaterialized';
+export { UNMATERIALIZED } from './workingset.ts';
 
 /** Everything the partner exchange is built from. */
 export interface PartnerServiceOptions {
@@ -127,6 +127,8 @@ class Partner implements RunningPartner {
   readonly #materializer: Materializer;
   readonly #status: KubePartnerStatus;
   readonly #events: KubeEventRecorder;
+  readonly #peers: PeerStatusReporter;
+  readonly #incidents: IncidentReporter;
   readonly #failures: FailureReporter;
   readonly #forwarder: ProposalForwarder;
   readonly #lag = new LagTracker();
@@ -144,6 +146,7 @@ class Partner implements RunningPartner {
   #problem: string | undefined;
   #sessionPrint: string | undefined;
   #haltCondition: ReplicatingCondition | undefined;
+  #lastCursor: ReplicaCursor | undefined;
   #sighted: SightedParties | undefined;
 
   constructor(opts: PartnerServiceOptions, mongo: MongoIndicatorSink) {
@@ -156,9 +159,18 @@ class Partner implements RunningPartner {
     this.#leaves = new MongoLeafStore(opts.db);
     this.#mongo = mongo;
     this.#kube = new KubeIndicatorSink({ onUnmaterialized: (entry, why) => void this.#step('unmaterialized entry report', () => this.#onUnmaterialized(entry, why)), client: opts.client, ...(opts.cache ? { cache: opts.cache.threatIndicators } : {}), namespace: opts.namespace, voters: () => opts.registry.voters(), ...(opts.admission ? { policy: opts.admission } : {}), now, log: opts.log });
-    this.#materializer = new Materializer({ sink: this.#kube, budget: opts.materializeBudget ?? PARTNER_DEFAULTS.materializeBudget, log: opts.log });
+    this.#materializer = new Materializer({
+      sink: this.#kube, budget: opts.materializeBudget ?? PARTNER_DEFAULTS.materializeBudget, log: opts.log,
+      onFailed: (err) => {
+        const f = this.#failures.failed('working set', err);
+        opts.log.error('writing replicated ThreatIndicators to the cluster failing; retrying with backoff', { cause: f.cause, detail: f.message });
+      },
+      onRecovered: () => this.#failures.recovered('working set'),
+    });
     this.#status = new KubePartnerStatus(opts.client, now, opts.cache?.partnerNodes);
     this.#events = new KubeEventRecorder({ writer: opts.client, log: opts.log, component: 'threatmesh-exchange', instance: opts.partnerId, now });
+    this.#peers = new PeerStatusReporter({ status: this.#status, events: this.#events, metrics: this.#metrics, now });
+    this.#incidents = new IncidentReporter({ db: opts.db, status: this.#status, events: this.#events, metrics: this.#metrics, log: opts.log, now });
     const rule = opts.votingPolicy.sightingCorroboration;
     if (rule !== undefined) {
       const store = MongoReceivedSightings.reader(opts.db);
@@ -231,7 +243,7 @@ class Partner implements RunningPartner {
       await this.#step('voting', () => session.voter.voteOnce());
       await this.#step('pending mirror and annotated votes', () => this.#mirror!.syncOnce());
     }
-    for (const peer of network.peers) await this.#step('gossip', () => this.#peerStatus(session, peer));
+    for (const peer of network.peers) await this.#step('gossip', () => this.#peers.report(session, peer));
     await this.#step('drift repair', () => this.#repairWhenDue(session, seqSize));
   }
 
@@ -256,6 +268,8 @@ class Partner implements RunningPartner {
     this.#problem = undefined;
     if (this.#session !== undefined && this.#sessionPrint === network.fingerprint) return this.#session;
     await this.#session?.stop();
+    // The old session's failure ends with it (a new endpoint or certificate): the new one reports its own.
+    this.#failures.recovered('replication');
     const o = this.#o;
     const misbehaviour = (reason: string, message: string): void => void this.#step('misbehaviour report', () => this.#onMisbehaviour(network.sequencer, reason, message));
     const judge = roundJudge(o.votingPolicy, {
@@ -276,10 +290,12 @@ class Partner implements RunningPartner {
       onVote: (v) => this.#metrics.votes.inc({ decision: v.decision }),
       onMisbehaviour: misbehaviour,
       onSyncFailure: (err) => {
+        // A stopped session's last failure (its own stop) says nothing about the current one.
+        if (this.#session !== session) return;
         const f = this.#failures.failed('replication', err);
         o.log.error('replication from the sequencer failing; retrying with backoff', { cause: f.cause, detail: f.message });
       },
-      onSyncRecovered: () => this.#failures.recovered(),
+      onSyncRecovered: () => { if (this.#session === session) this.#failures.recovered(); },
       ...(o.waitMs !== undefined ? { waitMs: o.waitMs } : {}),
     });
     this.#session = session;
@@ -312,8 +328,9 @@ class Partner implements RunningPartner {
     if (halted !== undefined) return this.#haltCondition ?? { status: 'False', reason: haltConditionReason(halted.reason), message: `replication halted (${halted.reason}): ${halted.message}` };
     const failing = this.#failures.current();
     const due = this.#failures.eventDue();
-    if (due !== undefined) void this.#step('failure event', () => this.#events.event(seq.node, 'Warning', due.reason, `replication from ${seq.partnerId} failing: ${due.message}`));
-    if (failing !== undefined) return { status: 'False', reason: failing.reason, message: `replication from ${seq.partnerId} failing: ${failing.message}` };
+    const what = (f: { loop: string }): string => (f.loop === 'replication' ? `replication from ${seq.partnerId} failing` : 'writing replicated entries as ThreatIndicators failing (the partner database has them)');
+    if (due !== undefined) void this.#step('failure event', () => this.#events.event(seq.node, 'Warning', due.reason, `${what(due)}: ${due.message}`));
+    if (failing !== undefined) return { status: 'False', reason: failing.reason, message: `${what(failing)}: ${failing.message}` };
     if (size === undefined) return { status: 'False', reason: REPLICATING_REASON.Unreachable, message: `sequencer ${seq.endpoint} unreachable; retrying` };
     return { status: 'True', reason: REPLICATING_REASON.Replicating, message: `replicating from ${seq.partnerId} at ${seq.endpoint}` };
   }
@@ -321,7 +338,11 @@ class Partner implements RunningPartner {
   /** Sequencer PartnerNode status; returns the sequencer's verified tree size (undefined when unreachable). */
   async #sequencerStatus(session: PartnerSession, seq: SequencerRef): Promise<number | undefined> {
     const now = this.#now();
-    const cursor = await session.replica.cursor();
+    // With the database down the status still tells why (the last cursor read stands in).
+    const cursor = await session.replica.cursor().then((c) => (this.#lastCursor = c), (err: unknown) => {
+      this.#failures.failed('status', err);
+      return this.#lastCursor ?? { nextIndex: 0 };
+    });
     let size: number | undefined;
     try {
       const head = await session.client.treeHead(0, 0);
@@ -357,42 +378,6 @@ class Partner implements RunningPartner {
     return condition;
   }
 
-  async #peerStatus(session: PartnerSession, peer: PartnerNode): Promise<void> {
-    const now = this.#now().toISOString();
-    let got: Awaited<ReturnType<PartnerSession['gossip']>>;
-    try {
-      got = await session.gossip(peer);
-    } catch (err) {
-      await this.#status.write(peer, { reachable: false }, undefined);
-      throw err;
-    }
-    const head = got.head.head;
-    this.#metrics.badPeerHeads.inc({ peer: peer.spec.partnerId }, 0);
-    const condition = got.check === undefined ? undefined : await this.#reportPeerCheck(session, peer, got.check);
-    await this.#status.write(peer, { reachable: true, lastSeen: now, ...(head ? { logSize: head.treeSize, rootHash: head.rootHash } : {}) }, condition);
-  }
-
-  // The HeadsAgree condition of a peer after a comparison, with a metric and, on a change for the worse, Warning Events.
-  async #reportPeerCheck(session: PartnerSession, peer: PartnerNode, check: PeerCheck): Promise<ReplicatingCondition> {
-    const id = peer.spec.partnerId;
-    const was = peer.status?.conditions?.find((c) => c.type === HEADS_AGREE)?.reason;
-    if (check.status === 'consistent') {
-      this.#metrics.equivocationSuspected.set({ peer: id }, 0);
-      return { type: HEADS_AGREE, status: 'True', reason: HEADS_AGREE_REASON.Consistent, message: `${id}'s accepted head is consistent with ours (settled by ${check.settledBy})` };
-    }
-    if (check.status === 'bad-head') {
-      this.#metrics.badPeerHeads.inc({ peer: id });
-      if (was !== HEADS_AGREE_REASON.BadHead) await this.#events.event(peer, 'Warning', HEADS_AGREE_REASON.BadHead, `${id} gossiped a tree head the sequencer did not sign; ignored (replication goes on): ${check.message}`);
-      return { type: HEADS_AGREE, status: 'False', reason: HEADS_AGREE_REASON.BadHead, message: check.message };
-    }
-    this.#metrics.equivocationSuspected.set({ peer: id }, 1);
-    if (was !== HEADS_AGREE_REASON.EquivocationSuspected) {
-      await this.#events.event(peer, 'Warning', HEADS_AGREE_REASON.EquivocationSuspected, check.message);
-      await this.#events.event(session.sequencerNode, 'Warning', HEADS_AGREE_REASON.EquivocationSuspected, `comparing with ${id}: ${check.message}`);
-    }
-    return { type: HEADS_AGREE, status: 'Unknown', reason: HEADS_AGREE_REASON.EquivocationSuspected, message: check.message };
-  }
-
   async #repairWhenDue(session: PartnerSession, seqSize: number | undefined): Promise<void> {
     if (session.halted !== undefined || seqSize === undefined) return;
     const now = this.#clock.now();
@@ -403,59 +388,20 @@ class Partner implements RunningPartner {
       return;
     }
     this.#lastRepair = now;
-    await this.#materializer.idle();
-    const floor = this.#materializer.floor;
-    const objects = await listFrom<ThreatIndicator>(this.#o.cache?.threatIndicators, this.#o.client, THREAT_INDICATORS, { namespace: this.#o.namespace });
-    const evicted = evictable(objects, floor);
-    await this.#evict(evicted);
-    // Pinned and annotated objects below the floor stay; their records keep them true to the log.
-    const gone = new Set(evicted);
-    const kept = objects.filter((o) => o.status?.logIndex !== undefined && o.status.logIndex < floor && !gone.has(o.metadata.name)).map((o) => indicatorDigest({ type: o.spec.type, value: o.spec.value }));
-    await this.#kube.repair(await this.#mongo.recent(floor, kept));
+    await repairWorkingSet({ client: this.#o.client, ...(this.#o.cache ? { cache: this.#o.cache.threatIndicators } : {}), namespace: this.#o.namespace, materializer: this.#materializer, kube: this.#kube, mongo: this.#mongo, log: this.#o.log });
   }
 
-  // Objects older than the working set's budget: deleted (the aggregated API still serves them from MongoDB).
-  async #evict(names: readonly string[]): Promise<void> {
-    for (const name of names) {
-      await this.#o.client.delete(THREAT_INDICATORS, name, this.#o.namespace).catch((err: unknown) => {
-        if (!(err instanceof ApiError && err.status === 404)) throw err;
-      });
-    }
-    if (names.length > 0) this.#o.log.info('working set: evicted ThreatIndicators below the budget', { namespace: this.#o.namespace, evicted: names.length, floor: this.#materializer.floor });
-  }
-
-  // A verified entry the API server refused: counted, kept in MongoDB for `threatmesh replica status`, reported on the sequencer's PartnerNode.
   async #onUnmaterialized(entry: VerifiedEntry, why: string): Promise<void> {
-    this.#metrics.unmaterialized.inc();
-    await this.#o.db.collection<{ _id: number }>(UNMATERIALIZED).replaceOne({ _id: entry.index }, { digest: entry.digest, type: entry.indicator.type, why, at: this.#now().toISOString() }, { upsert: true });
-    const node = this.#session?.sequencerNode;
-    if (node === undefined) return;
-    const count = await this.#o.db.collection(UNMATERIALIZED).countDocuments();
-    const message = `${count} verified log entr${count === 1 ? 'y' : 'ies'} could not be written as ThreatIndicators and ${count === 1 ? 'is' : 'are'} only in the partner database (latest: entry ${entry.index}: ${why}); see threatmesh replica status`;
-    await this.#status.write(node, {}, { type: MATERIALIZED, status: 'False', reason: 'InvalidEntries', message });
-    await this.#events.event(node, 'Warning', 'EntryNotMaterialized', `entry ${entry.index} (${entry.indicator.type}): ${why}`);
+    await this.#incidents.unmaterialized(entry, why, this.#session?.sequencerNode);
   }
 
-  // The sequencer was caught lying outside the log (no halt: nothing false was applied): metric, Warning Event, error log.
   async #onMisbehaviour(seq: SequencerRef, reason: string, message: string): Promise<void> {
-    this.#metrics.misbehaviour.inc({ reason });
-    this.#o.log.error('the sequencer misbehaves', { sequencer: seq.partnerId, reason, detail: message });
-    await this.#events.event(seq.node, 'Warning', 'SequencerMisbehaviour', message);
+    await this.#incidents.misbehaviour(seq, reason, message);
   }
 
   async #onHalt(err: ReplicationHalted, seq: SequencerRef, peer: PartnerNode | undefined): Promise<void> {
-    this.#metrics.halted.set({ reason: err.reason }, 1);
-    const reason = haltConditionReason(err.reason);
-    const message = `replication halted (${err.reason})${peer ? ` on the tree head gossiped by ${peer.spec.partnerId}` : ''}: ${err.message}`;
-    this.#o.log.error('exchange replication halted', { reason: err.reason, peer: peer?.spec.partnerId, detail: err.message });
-    const condition: ReplicatingCondition = { status: 'False', reason, message };
-    this.#haltCondition = condition;
-    await this.#status.write(seq.node, {}, condition);
-    await this.#events.event(seq.node, 'Warning', reason, message);
-    if (peer !== undefined) {
-      await this.#status.write(peer, {}, condition);
-      await this.#events.event(peer, 'Warning', reason, message);
-    }
+    this.#haltCondition = this.#incidents.halt(err, peer);
+    await this.#incidents.reportHalt(this.#haltCondition, seq, peer);
   }
 }
 

@@ -1,0 +1,61 @@
+/**
+ * Drift repair of a partner cluster's working set (materializer.ts, docs/adr/2026-12-06-million-indicators.md):
+ * once the materializer is idle, ThreatIndicators below the floor are evicted (never pinned or
+ * annotated ones), and every record at or above the floor, plus the pinned ones kept below it,
+ * is written again from the partner database so the cluster matches the log. Split from
+ * service.ts, which runs it when due.
+ */
+import type { Db } from 'mongodb';
+import { THREAT_INDICATORS } from '../../api/schemas/index.ts';
+import type { ThreatIndicator } from '../../api/types.ts';
+import { indicatorDigest } from '../../domain/canonical.ts';
+import type { Logger } from '../../log.ts';
+import { ApiError, listFrom, type KubeClient } from '../../runtime/client.ts';
+import type { CacheReader } from '../../runtime/types.ts';
+import type { MongoIndicatorSink } from '../../store/indicators.ts';
+import type { KubeIndicatorSink } from './kubesink.ts';
+import { evictable, type Materializer } from './materializer.ts';
+
+/** Collection of the verified entries the cluster refused to store (`_id` = log index). */
+export const UNMATERIALIZED = 'replica_unmaterialized';
+
+/** Everything {@link repairWorkingSet} works with. */
+export interface WorkingSetParts {
+  readonly client: KubeClient;
+  /** Informer cache of ThreatIndicators. @default none (lists from the API server) */
+  readonly cache?: CacheReader<ThreatIndicator>;
+  readonly namespace: string;
+  readonly materializer: Materializer;
+  readonly kube: KubeIndicatorSink;
+  readonly mongo: MongoIndicatorSink;
+  readonly log: Logger;
+}
+
+/** Evicts what fell below the floor and rewrites the rest from the partner database. */
+export async function repairWorkingSet(p: WorkingSetParts): Promise<void> {
+  await p.materializer.idle();
+  const floor = p.materializer.floor;
+  const objects = await listFrom<ThreatIndicator>(p.cache, p.client, THREAT_INDICATORS, { namespace: p.namespace });
+  const evicted = evictable(objects, floor);
+  await evict(p, evicted);
+  // Pinned and annotated objects below the floor stay; their records keep them true to the log.
+  const gone = new Set(evicted);
+  const kept = objects.filter((o) => o.status?.logIndex !== undefined && o.status.logIndex < floor && !gone.has(o.metadata.name)).map((o) => indicatorDigest({ type: o.spec.type, value: o.spec.value }));
+  await p.kube.repair(await p.mongo.recent(floor, kept));
+}
+
+// Objects older than the working set's budget: deleted (the aggregated API still serves them from MongoDB).
+async function evict(p: WorkingSetParts, names: readonly string[]): Promise<void> {
+  for (const name of names) {
+    await p.client.delete(THREAT_INDICATORS, name, p.namespace).catch((err: unknown) => {
+      if (!(err instanceof ApiError && err.status === 404)) throw err;
+    });
+  }
+  if (names.length > 0) p.log.info('working set: evicted ThreatIndicators below the budget', { namespace: p.namespace, evicted: names.length, floor: p.materializer.floor });
+}
+
+/** Keeps a verified entry the API server refused in {@link UNMATERIALIZED}; returns how many are kept there. */
+export async function recordUnmaterialized(db: Db, entry: { index: number; digest: string; indicator: { type: string } }, why: string, at: Date): Promise<number> {
+  await db.collection<{ _id: number }>(UNMATERIALIZED).replaceOne({ _id: entry.index }, { digest: entry.digest, type: entry.indicator.type, why, at: at.toISOString() }, { upsert: true });
+  return db.collection(UNMATERIALIZED).countDocuments();
+}
