@@ -14,6 +14,7 @@
  * etcd database (the bbolt file and etcd's own in-use figure) divided by N, and, for reference,
  * the etcd bytes of one full ThreatIndicator object as written before (a sample of objects).
  */
+import { spawnSync } from 'node:child_process';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { request } from 'node:https';
@@ -63,6 +64,28 @@ export interface PartnerStageResult {
   readonly workingSetObjects: number;
   readonly fullObjectBytes: number;
   readonly fullObjectSample: number;
+  /** The restart of a partner over the caught-up database (bench/scale-restart.ts, own process). */
+  readonly restart: RestartResult;
+}
+
+/** What bench/scale-restart.ts measured. */
+export interface RestartResult {
+  readonly openMs: number;
+  readonly readyMs: number;
+  readonly knownDigests: number;
+  readonly workingSet: number;
+  readonly rssAtReadyMb: number;
+  readonly heapAtReadyMb: number;
+  readonly firstRepairQueryMs: number;
+  readonly firstRepairRecords: number;
+  readonly peakRssMb: number;
+}
+
+// A fresh process, so the figures are a restarted operator's and not this bench's (which holds the log).
+function restartPartner(uri: string, kubeconfig: string, treeSize: number): RestartResult {
+  const r = spawnSync(process.execPath, [new URL('./scale-restart.ts', import.meta.url).pathname, uri, 'threatmesh_partner', kubeconfig, NS, String(treeSize)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  if (r.status !== 0) throw new Error(`scale-restart.ts exited with ${String(r.status)}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop() ?? '') as RestartResult;
 }
 
 function indicator(i: number): { type: 'domain'; value: string } {
@@ -209,10 +232,13 @@ export async function partnerStage(o: PartnerStageOptions): Promise<PartnerStage
     const workingSetObjects = (await admin.list({ group: 'threatmesh.io', version: 'v1alpha1', plural: 'threatindicators', kind: 'ThreatIndicator', namespaced: true }, { namespace: NS, limit: 1 })) as unknown as { metadata: { remainingItemCount?: number } };
     const useAfter = await etcdInUseBytes(dir);
     const fileAfter = await etcdFileBytes(dir);
+    progress('restart: a fresh process opens the partner stores and lists the working set');
+    const restart = restartPartner(inst.mongoUri ?? '', inst.kubeconfigPath, n);
+    progress(`restart: ready in ${(restart.readyMs / 1000).toFixed(1)} s, RSS ${restart.rssAtReadyMb} MB; first repair query ${(restart.firstRepairQueryMs / 1000).toFixed(1)} s`);
     return {
       entries: n, buildSeconds, catchUpSeconds, verificationsPerEntry, clusterReadableSeconds,
       etcdFileGrowthBytes: fileAfter - fileSample, etcdInUseGrowthBytes: useAfter !== undefined && useSample !== undefined ? useAfter - useSample : undefined,
-      workingSetObjects: (workingSetObjects.metadata.remainingItemCount ?? 0) + 1, fullObjectBytes, fullObjectSample: sampleEntries.length,
+      workingSetObjects: (workingSetObjects.metadata.remainingItemCount ?? 0) + 1, fullObjectBytes, fullObjectSample: sampleEntries.length, restart,
     };
   } finally {
     for (const c of closers) await c();

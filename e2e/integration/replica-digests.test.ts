@@ -39,6 +39,7 @@ before(async () => {
   mongo = new MongoClient(cp.mongoUri, { monitorCommands: true });
   mongo.on('commandStarted', (e: CommandStartedEvent) => {
     if (e.commandName === 'find') finds.push(String((e.command as { find?: string }).find));
+    if (e.commandName === 'count' || e.commandName === 'aggregate') finds.push(`${e.commandName}:${String((e.command as Record<string, unknown>)[e.commandName])}`);
   });
   await mongo.connect();
 });
@@ -77,6 +78,20 @@ test('the set survives a restart; a database written before it existed is backfi
     const found = await reopened.lastEntries([entry(10).digest, entry(11).digest]);
     assert.equal(found.size, 2, what);
   }
+});
+
+test('a restart over a complete set never reads or counts the records; a set whose chunks were cleared is checked again', async () => {
+  const db = freshDb();
+  await (await MongoIndicatorSink.open(db)).applyMany([entry(30), entry(31)]);
+  finds.length = 0;
+  const reopened = await MongoIndicatorSink.open(db);
+  assert.equal(reopened.knownDigests, 2);
+  assert.deepEqual(finds.filter((f) => f.endsWith(INDICATORS)), [], 'a restart read or counted the indicators');
+  await db.collection(REPLICA_DIGESTS).deleteMany({});
+  finds.length = 0;
+  const rebuilt = await MongoIndicatorSink.open(db);
+  assert.equal(rebuilt.knownDigests, 2, 'without the marker the records are read again');
+  assert.ok(finds.some((f) => f.endsWith(INDICATORS)));
 });
 
 test('a chunk without its records (crash between the writes) costs a lookup that finds nothing', async () => {

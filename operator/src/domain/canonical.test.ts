@@ -143,6 +143,15 @@ describe('indicator digest', () => {
     }));
   });
 
+  test('the plain-ASCII shortcut quotes exactly as canonicalJson at its boundaries', () => {
+    for (const value of ['', ' ', '~', '"', '\\', '\u001f', '\u007f', '\u0080', 'a"b', 'a\\b', 'example.com', 'http://x/?a=1&b=<2>', 'é.example']) {
+      assert.equal(indicatorCanonicalJson({ type: 'url', value }), canonicalJson({ type: 'url', value }), JSON.stringify(value));
+    }
+    fc.assert(fc.property(fc.string({ unit: fc.integer({ min: 0x1e, max: 0x80 }).map((c) => String.fromCharCode(c)), maxLength: 30 }), (value) => {
+      assert.equal(indicatorCanonicalJson({ type: 'domain', value }), canonicalJson({ type: 'domain', value }));
+    }));
+  });
+
   test('a lone surrogate is refused rather than hashed', () => {
     assert.throws(() => indicatorDigest({ type: 'domain', value: 'a\ud800' }), TypeError);
   });

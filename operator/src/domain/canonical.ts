@@ -91,9 +91,21 @@ export function indicatorDigest(ind: Indicator): string {
  * is exactly ECMAScript's). Throws on a value with lone surrogates.
  */
 export function indicatorCanonicalJson(ind: Indicator): string {
-  if (!ind.value.isWellFormed()) throw new TypeError('indicator value contains a lone surrogate; normalize it first');
   // Types are fixed lower-case ASCII words (INDICATOR_TYPES), which JSON quoting leaves unchanged.
+  // Normalized values are almost always printable ASCII without `"` or `\`, which JSON quotes as
+  // they are: skip the well-formedness check and JSON.stringify (this runs for every feed entry).
+  if (plainJsonText(ind.value)) return `{"type":"${ind.type}","value":"${ind.value}"}`;
+  if (!ind.value.isWellFormed()) throw new TypeError('indicator value contains a lone surrogate; normalize it first');
   return `{"type":"${ind.type}","value":${JSON.stringify(ind.value)}}`;
+}
+
+/** True when every character is printable ASCII other than `"` and `\` (JSON.stringify would only add the quotes). */
+function plainJsonText(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return false;
+  }
+  return true;
 }
 
 /**

@@ -1,5 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { parseLines, splitValue } from './lines.ts';
 import { chunked, drain, fixture, values } from './testing.ts';
 import { openFile } from './fetch.ts';
@@ -11,8 +12,35 @@ describe('splitValue', () => {
     ['1.2.3.4 # seen twice', '1.2.3.4', 'seen twice'],
     ['http://a.example.net/x#frag;y', 'http://a.example.net/x#frag;y', ''],
     ['evil.example.net\tcomment here', 'evil.example.net', 'comment here'],
+    ['a.example#x://y', 'a.example#x://y', ''],
+    ['http://a.example/;x y', 'http://a.example/;x', 'y'],
+    ['a.example :// x', 'a.example', ':// x'],
+    ['1.2.3.4', '1.2.3.4', ''],
+    ['1.2.3.4;', '1.2.3.4', ''],
   ];
   for (const [line, value, remark] of cases) test(line, () => assert.deepEqual(splitValue(line), { value, remark }));
+
+  // The rule as first written (several scans), the yardstick of the one-pass version.
+  function reference(line: string): { value: string; remark: string } {
+    const m = /[ \t]/.exec(line);
+    let value = m === null ? line : line.slice(0, m.index);
+    let rest = m === null ? '' : line.slice(m.index);
+    if (!value.includes('://')) {
+      const cut = [value.indexOf(';'), value.indexOf('#')].filter((i) => i >= 0).sort((a, b) => a - b)[0];
+      if (cut !== undefined) {
+        rest = value.slice(cut) + rest;
+        value = value.slice(0, cut);
+      }
+    }
+    return { value, remark: rest.replace(/^[ \t;#]*/, '').trimEnd() };
+  }
+
+  test('agrees with the rule on any line of value characters, separators and remarks', () => {
+    const unit = fc.constantFrom('a', '1', '.', ':', '/', ';', '#', ' ', '\t', 'é');
+    fc.assert(fc.property(fc.string({ unit, maxLength: 24 }).map((s) => s.trim()), (line) => {
+      assert.deepEqual(splitValue(line), reference(line));
+    }), { numRuns: 5000 });
+  });
 });
 
 describe('parseLines', () => {

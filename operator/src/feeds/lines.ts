@@ -44,29 +44,26 @@ function isComment(line: string, comments: readonly string[]): boolean {
   return false;
 }
 
-function firstSpace(s: string): number {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c === 32 || c === 9) return i;
-  }
-  return -1;
-}
-
-/** Splits a trimmed line into its value and the remark after it. */
+/**
+ * Splits a trimmed line into its value and the remark after it, in one pass (this runs for every
+ * line of a list): the value ends at the first space or tab, or, unless it holds `://`, at the
+ * first `;` or `#`.
+ */
 export function splitValue(line: string): { value: string; remark: string } {
-  const sp = firstSpace(line);
-  let value = sp < 0 ? line : line.slice(0, sp);
-  let rest = sp < 0 ? '' : line.slice(sp);
-  if (!value.includes('://')) {
-    const semi = value.indexOf(';');
-    const hash = value.indexOf('#');
-    const cut = semi < 0 ? hash : hash < 0 ? semi : Math.min(semi, hash);
-    if (cut >= 0) {
-      rest = value.slice(cut) + rest;
-      value = value.slice(0, cut);
+  let end = line.length;
+  let cut = -1;
+  let url = false;
+  for (let i = 0; i < line.length; i++) {
+    const c = line.charCodeAt(i);
+    if (c === 32 || c === 9) {
+      end = i;
+      break;
     }
+    if ((c === 59 || c === 35) && cut < 0) cut = i;
+    else if (c === 58 && line.charCodeAt(i + 1) === 47 && line.charCodeAt(i + 2) === 47) url = true;
   }
-  return { value, remark: stripRemark(rest) };
+  const stop = !url && cut >= 0 ? cut : end;
+  return { value: line.slice(0, stop), remark: stop === line.length ? '' : stripRemark(line.slice(stop)) };
 }
 
 function stripRemark(rest: string): string {

@@ -17,7 +17,7 @@
  * at open (docs/adr/2026-12-06-million-indicators.md, Decision 3).
  */
 import { randomUUID } from 'node:crypto';
-import { Binary, MongoBulkWriteError, type Collection, type Db, type WriteError } from 'mongodb';
+import { Binary, MongoBulkWriteError, MongoServerError, type Collection, type Db, type WriteError } from 'mongodb';
 import { readmissionFloor, voteRecord, type IndicatorMeta } from '../domain/entry.ts';
 import type { EntryHistory, EntrySink, VerifiedEntry } from '../domain/stores.ts';
 import type { IndicatorHistory } from '../domain/verify.ts';
@@ -38,6 +38,13 @@ interface DigestChunk {
   /** 12 bytes per digest: its first 96 bits. */
   d: Binary | Uint8Array;
 }
+
+/**
+ * `_id` of the chunk (no digests) that marks the set complete: every record stored in
+ * `indicators` has its digest in a chunk. Written at the first open (after the backfill of an
+ * older database); removed with the chunks when a replica is rebuilt.
+ */
+export const COMPLETE_MARKER = 'complete';
 
 /** Collection name. */
 export const INDICATORS = 'indicators';
@@ -112,12 +119,23 @@ export class MongoIndicatorSink implements EntrySink, EntryHistory {
   }
 
   async #loadStored(): Promise<void> {
-    for await (const c of this.#chunks.find({})) addPrefixBytes(this.#stored, c.d instanceof Binary ? c.d.buffer : c.d);
-    if ((await this.#col.estimatedDocumentCount()) <= this.#stored.size) return;
-    // Stored before the set was kept: record every digest once.
-    const all: string[] = [];
-    for await (const r of this.#col.find({}, { projection: { digest: 1 } })) all.push(r.digest);
-    await this.#remember(-1, all);
+    let complete = false;
+    for await (const c of this.#chunks.find({})) {
+      if (c._id === COMPLETE_MARKER) complete = true;
+      else addPrefixBytes(this.#stored, c.d instanceof Binary ? c.d.buffer : c.d);
+    }
+    // The marker says every stored record's digest is in a chunk: a restart then never counts
+    // the records (FerretDB answers a count by reading every document: minutes at 10^6).
+    if (complete) return;
+    if ((await this.#col.estimatedDocumentCount()) > this.#stored.size) {
+      // Stored before the set was kept: record every digest once.
+      const all: string[] = [];
+      for await (const r of this.#col.find({}, { projection: { digest: 1 } })) all.push(r.digest);
+      await this.#remember(-1, all);
+    }
+    await this.#chunks.insertOne({ _id: COMPLETE_MARKER, i: -2, d: new Binary(Buffer.alloc(0)) }).catch((err: unknown) => {
+      if (!(err instanceof MongoServerError && err.code === DUPLICATE_KEY)) throw err;
+    });
   }
 
   // Write-ahead: the chunk is stored before the records it covers.
