@@ -62,7 +62,7 @@ export interface StoredRevocation {
   votes: Array<Record<string, string>>;
 }
 
-/** One replicated indicator as stored (`_id` is the digest: FerretDB finds documents by _id without scanning). */
+/** One replicated indicator as stored (`_id` is the digest, MongoDB's primary index; FerretDB 1.24 scans even for `_id`, see docs/adr/2026-12-06-taxii-serving-index.md). */
 export interface IndicatorRecord {
   _id?: string;
   digest: string;

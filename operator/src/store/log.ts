@@ -22,7 +22,7 @@ const DUPLICATE_KEY = 11000;
 const LEGACY_DIGEST_KIND = 'digest_kind_unique';
 
 interface EntryDoc {
-  // The index again: FerretDB answers equality on _id from its primary key, other filters by scanning.
+  // The index again, as _id: one key a real MongoDB answers from its primary index (FerretDB 1.24 scans even for _id; docs/adr/2026-12-06-taxii-serving-index.md).
   _id: number;
   index: number;
   kind: EntryKind;
