@@ -9,7 +9,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
-import { MongoClient, type Db } from 'mongodb';
+import { MongoClient } from 'mongodb';
 import type { OperatorParts } from '../controllers/setup.ts';
 import { threatReportRunnable } from '../controllers/threatreport-runnable.ts';
 import type { Logger } from '../log.ts';
@@ -30,7 +30,7 @@ import { KubeHttpClient } from '../runtime/kube.ts';
 import type { Runnable } from '../runtime/manager.ts';
 import type { CliEnv } from './env.ts';
 import { UsageError, flagValue } from './errors.ts';
-import { checkMongoUri } from './replica.ts';
+import { withDb } from './replica.ts';
 import { addOutputFlags, emit, outputFormat, type OutputFlags, type OutputSpec } from './output.ts';
 import { loadKubeconfig } from '../runtime/kubeconfig.ts';
 import { PARTNER_DEFAULTS } from '../exchange/partner/defaults.ts';
@@ -54,22 +54,6 @@ interface SummaryFlags extends CommonFlags {
   readonly maxTokens: string;
   readonly citationEnum: boolean;
   readonly responseFormat: 'auto' | 'json_schema' | 'json_object';
-}
-
-async function withDb<T>(flags: CommonFlags, env: CliEnv, fn: (db: Db) => Promise<T>): Promise<T> {
-  const uri = flags.mongodbUri ?? env.mongodbUri;
-  if (uri === undefined || uri === '') throw new UsageError('give the partner\'s MongoDB: --mongodb-uri URI or MONGODB_URI (the same the operator uses with --exchange)');
-  checkMongoUri(uri);
-  const client = new MongoClient(uri, { serverSelectionTimeoutMS: 10_000 });
-  try {
-    await client.connect();
-    return await fn(client.db(flags.database));
-  } catch (err) {
-    if (err instanceof Error && err.name === 'MongoServerSelectionError') throw new Error(`cannot reach MongoDB at ${uri}: ${err.message}`, { cause: err });
-    throw err;
-  } finally {
-    await client.close();
-  }
 }
 
 async function rejections(flags: CommonFlags): Promise<RejectionSource | undefined> {

@@ -6,25 +6,12 @@
  */
 import type { Collection, Db, Filter } from 'mongodb';
 import { INDICATORS, type IndicatorRecord } from '../store/indicators.ts';
+import { SIGHTINGS, type SightingDoc } from '../store/sightings.ts';
 import type { Window } from './period.ts';
 import { tlpsUpTo, type Tlp } from './tlp.ts';
 
-/** The sightings collection match/ writes (one document per digest per hour bucket, COMMON contract). */
-export const SIGHTINGS = 'sightings';
-
-/** One sightings bucket as match/ stores it. */
-export interface SightingDoc {
-  _id: string;
-  digest: string;
-  type: string;
-  value: string;
-  partnerId: string;
-  bucketStart: Date;
-  count: number;
-  firstSeen: Date;
-  lastSeen: Date;
-  sources: Record<string, number>;
-}
+// The sightings contract is match/'s, kept by its store: one document per digest per hour bucket.
+export { SIGHTINGS, type SightingDoc };
 
 /** The partner's indicators and sightings collections. */
 export interface ReportCollections {
