@@ -18,7 +18,7 @@ import { loadIndicatorFile } from '../match/indicatorfile.ts';
 import type { SightingFacts } from '../match/report.ts';
 import { scanInput } from '../match/scan.ts';
 import { signSightingReport, SHARING_LIMITS } from '../match/sharing.ts';
-import { callPeer, postReport, type SightingEndpoint } from '../match/sightingclient.ts';
+import { callPeer, endpointOf, postReport, type SightingEndpoint } from '../match/sightingclient.ts';
 import { Tally } from '../match/tally.ts';
 import type { CliEnv } from './env.ts';
 import { UsageError } from './errors.ts';
@@ -126,7 +126,7 @@ async function clientOf(f: EdgeFlags): Promise<Client> {
   if (f.cert === undefined && f.tokenFile === undefined) throw new UsageError('give --cert and --key, or --token-file: the partner authenticates this site as a sighter consumer');
   const read = (flag: string, p: string | undefined): Promise<string | undefined> => p === undefined ? Promise.resolve(undefined) : readFile(p, 'utf8').catch((err: unknown) => { throw new Error(`${flag} ${p}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})`); });
   const [ca, cert, key, token] = await Promise.all([read('--ca', f.ca), read('--cert', f.cert), read('--key', f.key), read('--token-file', f.tokenFile)]);
-  return { base, ...(ca !== undefined ? { ca } : {}), ...(cert !== undefined ? { cert, key: key ?? '' } : {}), ...(token !== undefined ? { token: token.trim() } : {}) };
+  return endpointOf(base, { ca, cert, key, token });
 }
 
 /** Registers `threatmesh edge`. */

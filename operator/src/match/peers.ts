@@ -15,7 +15,7 @@
  * Ed25519 public key) in its serve config. Validation names the field at fault.
  */
 import { parse as parseYaml } from 'yaml';
-import type { SightingEndpoint } from './sightingclient.ts';
+import { endpointOf, type SightingEndpoint } from './sightingclient.ts';
 
 /** One configured peer, its files not read yet. */
 export interface PeerConfig {
@@ -94,5 +94,5 @@ export async function peerEndpoint(p: PeerConfig, read: (path: string) => Promis
     }
   };
   const [ca, cert, key, token] = await Promise.all([load('ca', p.ca), load('cert', p.cert), load('key', p.key), load('tokenFile', p.tokenFile)]);
-  return { base: new URL(p.url), ...(ca !== undefined ? { ca } : {}), ...(cert !== undefined ? { cert, key: key ?? '' } : {}), ...(token !== undefined ? { token: token.trim() } : {}) };
+  return endpointOf(new URL(p.url), { ca, cert, key, token });
 }

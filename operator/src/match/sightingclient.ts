@@ -21,6 +21,12 @@ export interface SightingEndpoint {
   readonly token?: string;
 }
 
+/** The endpoint at `base` from the contents of its optional files (the token file's text is trimmed). */
+export function endpointOf(base: URL, files: { readonly ca?: string | undefined; readonly cert?: string | undefined; readonly key?: string | undefined; readonly token?: string | undefined }): SightingEndpoint {
+  const { ca, cert, key, token } = files;
+  return { base, ...(ca !== undefined ? { ca } : {}), ...(cert !== undefined ? { cert, key: key ?? '' } : {}), ...(token !== undefined ? { token: token.trim() } : {}) };
+}
+
 /** A raw HTTP answer. */
 export interface SightingReply {
   readonly status: number;
