@@ -23,7 +23,7 @@ import { eventually } from '../harness/kube.ts';
 import { loadYamlDir } from '../harness/manifests.ts';
 import { runCli } from '../harness/cli.ts';
 import { startS3, type S3Server } from '../harness/s3.ts';
-import type { LogScan } from '../../operator/src/api/logscan.ts';
+import type { LogScan } from '../../operator/src/api/types.ts';
 import { LOG_SCANS } from '../../operator/src/api/schemas/index.ts';
 import { indicatorDigest } from '../../operator/src/domain/canonical.ts';
 import type { IndicatorType } from '../../operator/src/domain/indicator.ts';

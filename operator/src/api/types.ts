@@ -441,6 +441,134 @@ export interface EnforcementPolicyStatus {
   observedGeneration?: number;
 }
 
+/** A Secret reference (same namespace). */
+export interface SecretKeyRef {
+  /** Secret name, same namespace. */
+  name: string;
+  /** Key inside the Secret; the whole Secret when omitted. */
+  key?: string;
+}
+
+/** Where a LogScan's logs are: exactly one member is set. */
+export interface LogScanSource {
+  /** Logs on a volume. */
+  file?: {
+    /** A log file, or a directory whose files are all scanned (in name order). Absolute for in-process workers; relative to the root of claimName for Jobs. */
+    path: string;
+    /** PersistentVolumeClaim holding the logs, mounted read-only at /logs in the scan pods (Job executor). */
+    claimName?: string;
+  };
+  /** A log file served over HTTP(S). */
+  http?: {
+    /** HTTP(S) URL of one log file; shards use Range requests when the server supports them. */
+    url: string;
+    /** Credentials: keys username/password, or token (bearer). */
+    secretRef?: SecretKeyRef;
+  };
+  /** Objects in S3-compatible storage. */
+  s3?: {
+    /** Base URL of the S3-compatible store (such as the cluster's Ceph object gateway); path-style requests. */
+    endpoint: string;
+    /** Signing region; us-east-1 when omitted. */
+    region?: string;
+    /** Bucket name. */
+    bucket: string;
+    /** One object. */
+    key?: string;
+    /** Every object whose key starts with this prefix (one or more shards each). */
+    prefix?: string;
+    /** Secret with keys accessKeyId and secretAccessKey (and sessionToken for temporary credentials). */
+    secretRef: SecretKeyRef;
+  };
+}
+
+/** A LogScan's spec (immutable). */
+export interface LogScanSpec {
+  /** Where the logs are: exactly one of file, http or s3. */
+  source: LogScanSource;
+  /** Log format: zeek (TSV or JSON, any log path), suricata-eve, combined (NGINX/Apache), squid, cef, csv (flow records with a header row). */
+  format: 'zeek' | 'suricata-eve' | 'combined' | 'squid' | 'cef' | 'csv';
+  /** Only records whose own timestamp lies in [start, end) are counted; both bounds optional. */
+  timeRange?: {
+    /** Records before this time are not counted. */
+    start?: string;
+    /** Records at or after this time are not counted. */
+    end?: string;
+  };
+  /** Weight of this scan in the weighted fair share of scan capacity between running scans (a scan of priority 20 gets twice the shards at once of one of 10); 10 when omitted. */
+  priority?: number;
+  /** Target size of one shard of an uncompressed input, in bytes; shards end at line boundaries. Compressed inputs and S3 objects smaller than this are one shard each. 268435456 (256 MiB) when omitted. */
+  shardBytes?: number;
+  /** Most shards of this scan running at once, whatever its fair share. */
+  maxParallelism?: number;
+  /** Start no new shards (running ones finish). */
+  suspend?: boolean;
+}
+
+/** Shard counts in status. */
+export interface LogScanShards {
+  /** Shards planned. */
+  total?: number;
+  /** Shards done (checkpointed). */
+  succeeded?: number;
+  /** Shards running now. */
+  running?: number;
+  /** Shards that failed for good. */
+  failed?: number;
+  /** Shards waiting for capacity. */
+  pending?: number;
+  /** Shards at once this scan gets now (its fair share). */
+  allotted?: number;
+}
+
+/** Progress in status. */
+export interface LogScanProgress {
+  /** Bytes of input (as stored) of every shard, when the sources know their sizes. */
+  bytesTotal?: number;
+  /** Bytes of input read (finished shards and progress of running ones). */
+  bytesDone?: number;
+  /** bytesDone/bytesTotal in percent. */
+  percent?: number;
+  /** Lines read. */
+  lines?: number;
+  /** Records that matched at least one indicator. */
+  matchedRecords?: number;
+  /** Distinct indicators seen in finished shards. */
+  indicatorsSeen?: number;
+  /** Average input throughput since the start. */
+  bytesPerSecond?: number;
+  /** Average lines per second since the start. */
+  linesPerSecond?: number;
+  /** When the scan should finish at the current throughput. */
+  eta?: string;
+}
+
+/** A LogScan's status. */
+export interface LogScanStatus {
+  /** Pending (not planned yet), Running, Succeeded, Failed (a shard failed for good) or Suspended. */
+  phase?: 'Pending' | 'Running' | 'Succeeded' | 'Failed' | 'Suspended';
+  /** Identity of the shard plan in the database (the LogScan uid). */
+  planId?: string;
+  /** The Indexed Job running the shards (Job executor). */
+  jobName?: string;
+  /** When the first shard started. */
+  startTime?: string;
+  /** When the last shard finished. */
+  completionTime?: string;
+  /** Shard counts. */
+  shards?: LogScanShards;
+  /** Progress, throughput and estimated completion. */
+  progress?: LogScanProgress;
+  /** Bad lines by reason (finished shards). */
+  rejected?: Record<string, number>;
+  /** What happened last, in words. */
+  message?: string;
+  /** Standard conditions (Ready, Degraded, ...). */
+  conditions?: Condition[];
+  /** The generation this status describes. */
+  observedGeneration?: number;
+}
+
 /** Structured-output form of a ThreatReport's model requests. */
 export type ResponseFormat = 'auto' | 'json_schema' | 'json_object';
 
@@ -565,123 +693,8 @@ export interface EnforcementPolicy extends KubeObject {
 
 /** A scan of this partner's logs against the replicated indicators; only sightings (indicator digests, counts, hour buckets) are stored. */
 export interface LogScan extends KubeObject {
-  spec: {
-    /** Where the logs are: exactly one of file, http or s3. */
-    source: {
-      /** Logs on a volume. */
-      file?: {
-        /** A log file, or a directory whose files are all scanned (in name order). Absolute for in-process workers; relative to the root of claimName for Jobs. */
-        path: string;
-        /** PersistentVolumeClaim holding the logs, mounted read-only at /logs in the scan pods (Job executor). */
-        claimName?: string;
-      };
-      /** A log file served over HTTP(S). */
-      http?: {
-        /** HTTP(S) URL of one log file; shards use Range requests when the server supports them. */
-        url: string;
-        /** Credentials: keys username/password, or token (bearer). */
-        secretRef?: {
-          /** Secret name, same namespace. */
-          name: string;
-          /** Key inside the Secret; the whole Secret when omitted. */
-          key?: string;
-        };
-      };
-      /** Objects in S3-compatible storage. */
-      s3?: {
-        /** Base URL of the S3-compatible store (such as the cluster's Ceph object gateway); path-style requests. */
-        endpoint: string;
-        /** Signing region; us-east-1 when omitted. */
-        region?: string;
-        /** Bucket name. */
-        bucket: string;
-        /** One object. */
-        key?: string;
-        /** Every object whose key starts with this prefix (one or more shards each). */
-        prefix?: string;
-        /** Secret with keys accessKeyId and secretAccessKey (and sessionToken for temporary credentials). */
-        secretRef: {
-          /** Secret name, same namespace. */
-          name: string;
-          /** Key inside the Secret; the whole Secret when omitted. */
-          key?: string;
-        };
-      };
-    };
-    /** Log format: zeek (TSV or JSON, any log path), suricata-eve, combined (NGINX/Apache), squid, cef, csv (flow records with a header row). */
-    format: 'zeek' | 'suricata-eve' | 'combined' | 'squid' | 'cef' | 'csv';
-    /** Only records whose own timestamp lies in [start, end) are counted; both bounds optional. */
-    timeRange?: {
-      /** Records before this time are not counted. */
-      start?: string;
-      /** Records at or after this time are not counted. */
-      end?: string;
-    };
-    /** Weight of this scan in the weighted fair share of scan capacity between running scans (a scan of priority 20 gets twice the shards at once of one of 10); 10 when omitted. */
-    priority?: number;
-    /** Target size of one shard of an uncompressed input, in bytes; shards end at line boundaries. Compressed inputs and S3 objects smaller than this are one shard each. 268435456 (256 MiB) when omitted. */
-    shardBytes?: number;
-    /** Most shards of this scan running at once, whatever its fair share. */
-    maxParallelism?: number;
-    /** Start no new shards (running ones finish). */
-    suspend?: boolean;
-  };
-  status?: {
-    /** Pending (not planned yet), Running, Succeeded, Failed (a shard failed for good) or Suspended. */
-    phase?: 'Pending' | 'Running' | 'Succeeded' | 'Failed' | 'Suspended';
-    /** Identity of the shard plan in the database (the LogScan uid). */
-    planId?: string;
-    /** The Indexed Job running the shards (Job executor). */
-    jobName?: string;
-    /** When the first shard started. */
-    startTime?: string;
-    /** When the last shard finished. */
-    completionTime?: string;
-    /** Shard counts. */
-    shards?: {
-      /** Shards planned. */
-      total?: number;
-      /** Shards done (checkpointed). */
-      succeeded?: number;
-      /** Shards running now. */
-      running?: number;
-      /** Shards that failed for good. */
-      failed?: number;
-      /** Shards waiting for capacity. */
-      pending?: number;
-      /** Shards at once this scan gets now (its fair share). */
-      allotted?: number;
-    };
-    /** Progress, throughput and estimated completion. */
-    progress?: {
-      /** Bytes of input (as stored) of every shard, when the sources know their sizes. */
-      bytesTotal?: number;
-      /** Bytes of input read (finished shards and progress of running ones). */
-      bytesDone?: number;
-      /** bytesDone/bytesTotal in percent. */
-      percent?: number;
-      /** Lines read. */
-      lines?: number;
-      /** Records that matched at least one indicator. */
-      matchedRecords?: number;
-      /** Distinct indicators seen in finished shards. */
-      indicatorsSeen?: number;
-      /** Average input throughput since the start. */
-      bytesPerSecond?: number;
-      /** Average lines per second since the start. */
-      linesPerSecond?: number;
-      /** When the scan should finish at the current throughput. */
-      eta?: string;
-    };
-    /** Bad lines by reason (finished shards). */
-    rejected?: Record<string, number>;
-    /** What happened last, in words. */
-    message?: string;
-    /** Standard conditions (Ready, Degraded, ...). */
-    conditions?: Condition[];
-    /** The generation this status describes. */
-    observedGeneration?: number;
-  };
+  spec: LogScanSpec;
+  status?: LogScanStatus;
 }
 
 /** A scheduled executive summary of the partner's threat intelligence, grounded in its own data. */

@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { LogScan, LogScanSpec } from '../api/logscan.ts';
+import type { LogScan, LogScanSpec } from '../api/types.ts';
 import { LOG_SCANS } from '../api/schemas/index.ts';
 import { createValidators, validatorFor } from '../api/validate.ts';
 import { ScanError } from '../match/errors.ts';

@@ -7,7 +7,7 @@
  * reports shard counts, progress, throughput and ETA in status and metrics.
  */
 import { Gauge, type Registry } from 'prom-client';
-import type { LogScan, LogScanProgress, LogScanStatus } from '../api/logscan.ts';
+import type { LogScan, LogScanProgress, LogScanStatus } from '../api/types.ts';
 import { LOG_SCANS } from '../api/schemas/index.ts';
 import type { KindValidator } from '../api/validate.ts';
 import { ScanError } from '../match/errors.ts';

@@ -5,7 +5,7 @@
  * sandbox (logscaninprocess.ts). Either way the checkpoint of a shard is its record in the
  * partner database (store/sightings.ts), so an executor may run a shard again at any time.
  */
-import type { LogScan } from '../api/logscan.ts';
+import type { LogScan } from '../api/types.ts';
 import { SCAN_NAME } from '../api/manifests.ts';
 import { ApiError, type KubeReader, type KubeWriter } from '../runtime/client.ts';
 import { controllerRef } from '../runtime/owner.ts';

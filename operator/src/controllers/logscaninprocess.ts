@@ -6,7 +6,7 @@
  * state: a restarted operator has none, and the shards they held run again.
  */
 import { Worker } from 'node:worker_threads';
-import type { LogScan } from '../api/logscan.ts';
+import type { LogScan } from '../api/types.ts';
 import type { Level } from '../log.ts';
 import type { ScanShardExecutor } from './logscanexec.ts';
 

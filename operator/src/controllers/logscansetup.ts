@@ -3,7 +3,7 @@
  * its store, executor and metrics, and the requeue of a scan when one of its in-process shard
  * workers ends. The operator (and the integration tests) call this next to controllers/setup.ts.
  */
-import type { LogScan } from '../api/logscan.ts';
+import type { LogScan } from '../api/types.ts';
 import { LOG_SCANS } from '../api/schemas/index.ts';
 import { createValidators, validatorFor } from '../api/validate.ts';
 import { secretReader } from '../match/worker.ts';

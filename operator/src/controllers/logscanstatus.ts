@@ -2,7 +2,7 @@
  * Pure status arithmetic of a LogScan: shard counts from the stored shard records and the
  * executor's live workers, and progress, throughput and ETA from bytes read since the start.
  */
-import type { LogScanProgress, LogScanShards } from '../api/logscan.ts';
+import type { LogScanProgress, LogScanShards } from '../api/types.ts';
 import type { ShardDoc } from '../store/sightings.ts';
 import { SHARD_ATTEMPTS } from './logscanexec.ts';
 

@@ -3,7 +3,7 @@
  * it is compressed, without credentials) and the reader's (a LogLocation with credentials from
  * the Secret the source names). Credentials are read at run time and never stored in a plan.
  */
-import type { LogScanSource, SecretKeyRef } from '../api/logscan.ts';
+import type { LogScanSource, SecretKeyRef } from '../api/types.ts';
 import type { Credentials } from '../feeds/fetch.ts';
 import { sniffCompression } from './decompress.ts';
 import { ScanError } from './errors.ts';

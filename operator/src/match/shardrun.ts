@@ -6,7 +6,7 @@
  * runs again from its start without counting anything twice.
  */
 import { randomUUID } from 'node:crypto';
-import type { LogScanSpec } from '../api/logscan.ts';
+import type { LogScanSpec } from '../api/types.ts';
 import type { MongoScanStore, ShardResultDoc, SightingPart } from '../store/sightings.ts';
 import { ScanError } from './errors.ts';
 import type { SnapshotHolder } from './holder.ts';

@@ -5,7 +5,7 @@
  * and runs the shard (shardrun.ts).
  */
 import type { Db } from 'mongodb';
-import type { LogScan } from '../api/logscan.ts';
+import type { LogScan } from '../api/types.ts';
 import { LOG_SCANS } from '../api/schemas/index.ts';
 import { SECRETS } from '../feeds/feedrun.ts';
 import type { Logger } from '../log.ts';

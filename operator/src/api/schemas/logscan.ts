@@ -4,7 +4,7 @@
  * workers), shares the cluster's scan capacity between scans by weighted fair share, and
  * stores sightings (digests, counts, hour buckets) in the partner's database.
  */
-import { AGE_COLUMN, NAME_PATTERN, READY_COLUMN, conditions, int, obj, objectSchema, secretRef, str, time, type CelRule, type KindDefinition, type SchemaNode } from './common.ts';
+import { AGE_COLUMN, NAME_PATTERN, READY_COLUMN, conditions, int, named, obj, objectSchema, secretRef, str, time, type CelRule, type KindDefinition, type SchemaNode } from './common.ts';
 
 /** Log formats a LogScan reads (match/formats). */
 export const LOG_FORMAT_ENUM = ['zeek', 'suricata-eve', 'combined', 'squid', 'cef', 'csv'] as const;
@@ -13,8 +13,11 @@ export const LOGSCAN_PHASE_ENUM = ['Pending', 'Running', 'Succeeded', 'Failed', 
 
 const COUNT = Number.MAX_SAFE_INTEGER;
 
+// A Secret reference as LogScan sources name it (named for the TypeScript type only).
+const keyRef = (description: string): SchemaNode => named('SecretKeyRef', secretRef(description), 'A Secret reference (same namespace).');
+
 function source(): SchemaNode {
-  return obj(
+  return named('LogScanSource', obj(
     {
       file: obj(
         {
@@ -27,7 +30,7 @@ function source(): SchemaNode {
       http: obj(
         {
           url: str(2048, { pattern: '^https?://', description: 'HTTP(S) URL of one log file; shards use Range requests when the server supports them.' }),
-          secretRef: secretRef('Credentials: keys username/password, or token (bearer).'),
+          secretRef: keyRef('Credentials: keys username/password, or token (bearer).'),
         },
         ['url'],
         { description: 'A log file served over HTTP(S).' },
@@ -39,7 +42,7 @@ function source(): SchemaNode {
           bucket: str(63, { minLength: 3, description: 'Bucket name.' }),
           key: str(1024, { description: 'One object.' }),
           prefix: str(1024, { description: 'Every object whose key starts with this prefix (one or more shards each).' }),
-          secretRef: secretRef('Secret with keys accessKeyId and secretAccessKey (and sessionToken for temporary credentials).'),
+          secretRef: keyRef('Secret with keys accessKeyId and secretAccessKey (and sessionToken for temporary credentials).'),
         },
         ['endpoint', 'bucket', 'secretRef'],
         { description: 'Objects in S3-compatible storage.', 'x-kubernetes-validations': [{ rule: 'has(self.key) != has(self.prefix)', message: 'set exactly one of s3.key or s3.prefix' }] satisfies CelRule[] },
@@ -47,11 +50,11 @@ function source(): SchemaNode {
     },
     [],
     { description: 'Where the logs are: exactly one of file, http or s3.', 'x-kubernetes-validations': [{ rule: '[has(self.file), has(self.http), has(self.s3)].filter(x, x).size() == 1', message: 'set exactly one of source.file, source.http or source.s3' }] satisfies CelRule[] },
-  );
+  ), 'Where a LogScan\'s logs are: exactly one member is set.');
 }
 
 function spec(): SchemaNode {
-  return obj(
+  return named('LogScanSpec', obj(
     {
       source: source(),
       format: { type: 'string', enum: [...LOG_FORMAT_ENUM], description: 'Log format: zeek (TSV or JSON, any log path), suricata-eve, combined (NGINX/Apache), squid, cef, csv (flow records with a header row).' },
@@ -70,24 +73,24 @@ function spec(): SchemaNode {
     },
     ['source', 'format'],
     { description: 'What to scan and how.', 'x-kubernetes-validations': [{ rule: 'self == oldSelf', message: 'spec is immutable: create a new LogScan to scan something else' }] satisfies CelRule[] },
-  );
+  ), 'A LogScan\'s spec (immutable).');
 }
 
 function status(): SchemaNode {
   const n = (description: string): SchemaNode => int(0, COUNT, { description });
-  return obj(
+  return named('LogScanStatus', obj(
     {
       phase: { type: 'string', enum: [...LOGSCAN_PHASE_ENUM], description: 'Pending (not planned yet), Running, Succeeded, Failed (a shard failed for good) or Suspended.' },
       planId: str(64, { description: 'Identity of the shard plan in the database (the LogScan uid).' }),
       jobName: str(253, { description: 'The Indexed Job running the shards (Job executor).' }),
       startTime: time('When the first shard started.'),
       completionTime: time('When the last shard finished.'),
-      shards: obj(
+      shards: named('LogScanShards', obj(
         { total: n('Shards planned.'), succeeded: n('Shards done (checkpointed).'), running: n('Shards running now.'), failed: n('Shards that failed for good.'), pending: n('Shards waiting for capacity.'), allotted: n('Shards at once this scan gets now (its fair share).') },
         [],
         { description: 'Shard counts.' },
-      ),
-      progress: obj(
+      ), 'Shard counts in status.'),
+      progress: named('LogScanProgress', obj(
         {
           bytesTotal: n('Bytes of input (as stored) of every shard, when the sources know their sizes.'),
           bytesDone: n('Bytes of input read (finished shards and progress of running ones).'),
@@ -101,7 +104,7 @@ function status(): SchemaNode {
         },
         [],
         { description: 'Progress, throughput and estimated completion.' },
-      ),
+      ), 'Progress in status.'),
       rejected: { type: 'object', maxProperties: 32, additionalProperties: int(0, COUNT), description: 'Bad lines by reason (finished shards).' },
       message: str(4096, { description: 'What happened last, in words.' }),
       conditions: conditions(),
@@ -109,7 +112,7 @@ function status(): SchemaNode {
     },
     [],
     { description: 'Progress of the scan, written by the operator.' },
-  );
+  ), 'A LogScan\'s status.');
 }
 
 /** The LogScan kind. */
