@@ -50,7 +50,7 @@ async function until(net: JourneyNetwork, feed: string, done: (v: NetworkView) =
     if (done(last)) return last;
     await new Promise((r) => setTimeout(r, 1000));
   }
-  assert.fail(`network did not get there in ${ms} ms: ${JSON.stringify(last)}; waiting for ${JSON.stringify(last ? notConverged(last) : [])}; ${net.diagnostics}`);
+  assert.fail(`network did not get there in ${ms} ms: ${JSON.stringify(last)}; waiting for ${JSON.stringify(last ? notConverged(last) : [])}; ${net.diagnostics}\n${await net.explain()}`);
 }
 
 interface Snapshot { name: string; phase: string | undefined; logIndex: number | undefined; votes: number }

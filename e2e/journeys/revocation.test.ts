@@ -30,7 +30,7 @@ import { MANUAL_VOTE } from '../../operator/src/exchange/partner/manualvote.ts';
 import { REVOKE_REQUEST } from '../../operator/src/exchange/partner/revocations.ts';
 import { notConverged, type NetworkView } from '../../operator/src/dev/sandbox/convergence.ts';
 import { NETWORK_NAMESPACE } from '../../operator/src/dev/sandbox/network.ts';
-import { controlPlaneOptionsFromEnv, journeyTargetFromEnv } from '../harness/env.ts';
+import { controlPlaneOptionsFromEnv, journeyTargetFromEnv, keepJourneyDirFromEnv } from '../harness/env.ts';
 import { startJourneyNetwork, type JourneyNetwork, type JourneyParty } from '../harness/journey/index.ts';
 import { startDefences, type Defences } from '../harness/journey/defend.ts';
 import { stixIndicatorId } from '../../operator/src/domain/stix.ts';
@@ -39,11 +39,14 @@ const dir = await mkdtemp(join(tmpdir(), 'threatmesh-revocation-'));
 const REASON = 'journey: the C2 server was taken down';
 
 after(async () => {
-  await rm(dir, { recursive: true, force: true });
+  if (!keepJourneyDirFromEnv()) await rm(dir, { recursive: true, force: true });
 });
 
-/** Polls `probe` every second until it returns `{ done }`; fails with the last reason (a string) after `ms`. */
-async function until<T>(what: string, ms: number, probe: () => Promise<{ readonly done: T } | string>): Promise<T> {
+/**
+ * Polls `probe` every second until it returns `{ done }`; fails after `ms` with the last reason
+ * (a string) and what `explain` says (the processes' last warnings).
+ */
+async function until<T>(what: string, ms: number, probe: () => Promise<{ readonly done: T } | string>, explain?: () => Promise<string>): Promise<T> {
   const deadline = Date.now() + ms;
   let last: { readonly done: T } | string = 'not polled yet';
   while (Date.now() < deadline) {
@@ -51,7 +54,8 @@ async function until<T>(what: string, ms: number, probe: () => Promise<{ readonl
     if (typeof last !== 'string') return last.done;
     await new Promise((r) => setTimeout(r, 1000));
   }
-  return assert.fail(`${what} did not happen in ${ms} ms; waiting for: ${String(last)}`);
+  const why = explain === undefined ? '' : `\n${await explain().catch((err: unknown) => `(no explanation: ${String(err)})`)}`;
+  return assert.fail(`${what} did not happen in ${ms} ms; waiting for: ${String(last)}${why}`);
 }
 
 async function objects(p: JourneyParty): Promise<ThreatIndicator[]> {
@@ -147,7 +151,7 @@ describe('a revocation started by an annotation at partner A', () => {
     const converged = await until('convergence on the feodo snapshot', 300_000, async () => {
       const v = await view();
       return notConverged(v).length === 0 ? { done: v } : notConverged(v).join('; ');
-    });
+    }, () => net.explain());
     const size = converged.sequencer!.treeSize;
     assert.ok(size >= 2, `the feodo snapshot admits at least two indicators, got ${size}`);
 
@@ -195,7 +199,7 @@ describe('a revocation started by an annotation at partner A', () => {
         if (t?.status?.phase !== 'Revoked') why.push(`${p.id}: ${name} is ${t?.status?.phase}`);
       }
       return why.length === 0 ? { done: v } : why.join('; ');
-    });
+    }, () => net.explain());
     for (const p of done.partners) assert.deepEqual({ treeSize: p.treeSize, rootHash: p.rootHash }, { treeSize: size + 1, rootHash: done.sequencer!.rootHash }, p.name);
 
     for (const p of net.partners) {

@@ -31,6 +31,12 @@ export interface JourneyNetwork {
   readonly feedBaseUrl: string;
   /** Where to look when a step fails (log folder, kubectl hints). */
   readonly diagnostics: string;
+  /**
+   * What a failed step prints so CI output alone explains it: on the local target the last
+   * warnings and errors of every ThreatMesh process (their log folder is deleted with the test's
+   * temporary directory); on kind, `diagnostics`.
+   */
+  explain(): Promise<string>;
   /** Creates `feed` in the partner's cluster, in the network namespace. */
   addFeed(partner: JourneyParty, feed: Feed): Promise<void>;
   /** Reads every partner's cluster and the sequencer's tree head once; `feed` names the Feed whose first run must complete. */

@@ -76,9 +76,11 @@ function kindSteps(parties: readonly KindParty[], feeds: FeedServer, run: Requir
   let reader: ExchangeClient | undefined;
   const seq = parties[0]!;
   const partners = parties.slice(1);
+  const diagnostics = `kubectl --kubeconfig <party's> -n ${NETWORK_NAMESPACE} logs deploy/${WORKLOAD.partner.deployment} (or ${WORKLOAD.sequencer.deployment}); values files in ${opts.dir}`;
   return {
     target: 'kind', quorum: opts.quorum, sequencer: seq, partners, feedBaseUrl: feeds.baseUrl,
-    diagnostics: `kubectl --kubeconfig <party's> -n ${NETWORK_NAMESPACE} logs deploy/${WORKLOAD.partner.deployment} (or ${WORKLOAD.sequencer.deployment}); values files in ${opts.dir}`,
+    diagnostics,
+    explain: () => Promise.resolve(diagnostics),
     addFeed: async (p, feed) => {
       await applyManifests(of(p).client, [{ ...feed, metadata: { ...feed.metadata, namespace: NETWORK_NAMESPACE } }], 'threatmesh-e2e');
     },

@@ -3,8 +3,8 @@
  * one kube-apiserver + FerretDB per party on loopback and the ThreatMesh processes as children,
  * with the feed server on loopback.
  */
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { ensureBinaries } from '../../../operator/src/dev/controlplane/build.ts';
 import { startFeedServer } from '../../../operator/src/dev/sandbox/feedserver.ts';
@@ -36,6 +36,7 @@ export async function startLocalNetwork(opts: JourneyOptions): Promise<JourneyNe
     return {
       target: 'local', quorum: net.quorum, sequencer: party(net.sequencer, 'sequencer'), partners, feedBaseUrl: feeds.baseUrl,
       diagnostics: `logs in ${join(net.dir, 'logs')}`,
+      explain: () => explainLogs([...members.values()].flatMap((m) => [m.logPath, ...(m.serving ? [m.serving.process.logPath] : [])])),
       addFeed: (p, feed) => net.addFeed(of(p), feed),
       view: (feed) => net.view({ partner: of(feed.partner), name: feed.name }),
       metrics: async (p) => {
@@ -71,4 +72,14 @@ export async function startLocalNetwork(opts: JourneyOptions): Promise<JourneyNe
     await feeds.close();
     throw err;
   }
+}
+
+/** The last `keep` warning and error lines of each JSON-lines log (non-JSON lines, e.g. a crash's stack, count as errors). */
+async function explainLogs(paths: readonly string[], keep = 12): Promise<string> {
+  const parts = await Promise.all(paths.map(async (path) => {
+    const text = await readFile(path, 'utf8').catch((err: unknown) => `(cannot read: ${String(err)})`);
+    const bad = text.split('\n').filter((l) => l.trim() !== '' && !/"level":"(debug|info)"/.test(l));
+    return bad.length === 0 ? '' : `--- ${basename(path)}: last ${Math.min(keep, bad.length)} of ${bad.length} warnings/errors\n${bad.slice(-keep).map((l) => l.slice(0, 600)).join('\n')}`;
+  }));
+  return parts.filter((p) => p !== '').join('\n') || 'no warnings or errors in the ThreatMesh logs';
 }
