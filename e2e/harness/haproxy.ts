@@ -12,7 +12,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { freePort } from '../../operator/src/dev/controlplane/probe.ts';
+import { freePorts } from '../../operator/src/dev/controlplane/probe.ts';
 
 /** A running HAProxy. */
 export interface TestHaproxy {
@@ -76,7 +76,7 @@ function portOpen(port: number): Promise<boolean> {
 export async function startHaproxy(dir: string): Promise<TestHaproxy> {
   const bin = haproxyBinary();
   await mkdir(join(dir, 'maps'), { recursive: true });
-  const [adminPort, httpPort, proxyPort] = [await freePort(), await freePort(), await freePort()];
+  const [adminPort, httpPort, proxyPort] = await freePorts(3) as [number, number, number];
   const hostsMap = join(dir, 'maps', 'threatmesh-deny-hosts.map');
   const ipsMap = join(dir, 'maps', 'threatmesh-deny-ips.map');
   await writeFile(hostsMap, '');

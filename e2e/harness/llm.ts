@@ -7,10 +7,10 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../../operator/src/dev/controlplane/probe.ts';
 
 const BUILD = fileURLToPath(new URL('../llm/build.sh', import.meta.url));
 
@@ -34,17 +34,6 @@ export function ensureLlm(cacheDir: string): Promise<{ python: string; model: st
       const [python, model] = String(stdout).trim().split('\n').slice(-2);
       if (!python || !model) { reject(new Error(`e2e/llm/build.sh printed no paths: ${String(stdout)}`)); return; }
       resolve({ python, model });
-    });
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const addr = s.address();
-      s.close(() => (typeof addr === 'object' && addr !== null ? resolve(addr.port) : reject(new Error('no port'))));
     });
   });
 }

@@ -6,11 +6,11 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { signV4, type S3Config } from '../../operator/src/match/s3.ts';
+import { freePort } from '../../operator/src/dev/controlplane/probe.ts';
 
 /** A running store. */
 export interface S3Server {
@@ -23,16 +23,6 @@ export interface S3Server {
 }
 
 const BUILD = fileURLToPath(new URL('../s3/build.sh', import.meta.url));
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr !== null ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 async function send(cfg: S3Config, method: string, path: string, body?: Buffer): Promise<number> {
   const url = new URL(`${cfg.endpoint}${path}`);

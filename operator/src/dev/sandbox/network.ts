@@ -14,7 +14,7 @@ import { API_VERSION, FEEDS, PARTNER_NODES, THREAT_INDICATORS } from '../../api/
 import type { Feed, PartnerNode, Role, ThreatIndicator } from '../../api/types.ts';
 import type { Binaries, Instance } from '../controlplane/instance.ts';
 import { startInstance } from '../controlplane/instance.ts';
-import { freePort } from '../controlplane/probe.ts';
+import { freePorts } from '../controlplane/probe.ts';
 import { launch, waitUntil, type ManagedProcess } from '../controlplane/process.ts';
 import { ExchangeClient } from '../../exchange/protocol/client.ts';
 import type { Logger } from '../../log.ts';
@@ -185,9 +185,9 @@ function member(o: NetworkOptions, plan: MemberPlan): Member {
 
 // A partner's `threatmesh serve`: its sample GREEN consumer, its own certificate (SAN 127.0.0.1),
 // the replica's database, and its cluster for contributors' proposals.
-async function servingOf(o: NetworkOptions, p: MemberPlan, caPath: string): Promise<Serving> {
+async function servingOf(o: NetworkOptions, p: MemberPlan, caPath: string, ports: { readonly port: number; readonly metrics: number }): Promise<Serving> {
   const consumer = await provisionSampleConsumer(join(o.dir, 'serve', p.id));
-  const [port, metricsPort] = [await freePort(), await freePort()];
+  const { port, metrics: metricsPort } = ports;
   const process = member(o, {
     ...p, id: `${p.id}-serve`, metricsPort, args: [
       'serve', '--partner-id', p.id, '--config', consumer.configPath, '--tls-cert', p.tls.certPath, '--tls-key', p.tls.keyPath,
@@ -238,7 +238,9 @@ export async function startNetwork(o: NetworkOptions): Promise<Network> {
       for (const c of clients) c.close();
       return Promise.resolve();
     });
-    const ports = await Promise.all(clusters.map(async () => ({ metrics: await freePort(), exchange: await freePort(), webhook: await freePort() })));
+    // Every port of the network in one draw, so no two processes are handed the same one.
+    const drawn = await freePorts(clusters.length * 5);
+    const ports = clusters.map((_c, i) => ({ metrics: drawn[5 * i]!, exchange: drawn[5 * i + 1]!, webhook: drawn[5 * i + 2]!, serve: drawn[5 * i + 3]!, serveMetrics: drawn[5 * i + 4]! }));
     const nodes = [SEQUENCER_ID, ...ids].map((id, i) => memberNode(id, keys[i]!, i === 0 ? ['sequencer'] : PARTNER_ROLES, ports[i]!.exchange));
     o.progress('applying crds/ and the network\'s PartnerNodes in every cluster');
     await Promise.all(clients.map((c) => prepareCluster(c, nodes)));
@@ -252,7 +254,7 @@ export async function startNetwork(o: NetworkOptions): Promise<Network> {
       '--partner-id', SEQUENCER_ID, '--signing-key', keys[0]!.keyPath, ...tlsArgs(certs[0]), '--mongodb-uri', clusters[0]!.mongoUri ?? '',
       '--quorum', String(quorum), '--metrics-bind', `127.0.0.1:${ports[0]!.metrics}`, '--leader-elect', '--identity', SEQUENCER_ID,
     ]));
-    const servings = await Promise.all(ids.map((_id, k) => servingOf(o, plan(k + 1, []), ca.caPath)));
+    const servings = await Promise.all(ids.map((_id, k) => servingOf(o, plan(k + 1, []), ca.caPath, { port: ports[k + 1]!.serve, metrics: ports[k + 1]!.serveMetrics })));
     const partners = ids.map((id, k) => {
       const i = k + 1;
       const c = clusters[i]!;
