@@ -75,7 +75,7 @@ export async function startLocalNetwork(opts: JourneyOptions): Promise<JourneyNe
 }
 
 /** The last `keep` warning and error lines of each JSON-lines log (non-JSON lines, e.g. a crash's stack, count as errors). */
-async function explainLogs(paths: readonly string[], keep = 12): Promise<string> {
+export async function explainLogs(paths: readonly string[], keep = 12): Promise<string> {
   const parts = await Promise.all(paths.map(async (path) => {
     const text = await readFile(path, 'utf8').catch((err: unknown) => `(cannot read: ${String(err)})`);
     const bad = text.split('\n').filter((l) => l.trim() !== '' && !/"level":"(debug|info)"/.test(l));
