@@ -181,14 +181,22 @@ function admittedOf(o: Observed): number {
 
 // Memory a process holds per log entry: the slope of its RSS against the log's size after the
 // warm-up. The sequencer keeps the Merkle tree and a capped entry cache by design.
-function bytesPerEntry(samples: readonly Sample[], tree: ReadonlyArray<[number, number]>): number | undefined {
+function bytesPerEntry(samples: readonly Sample[], tree: ReadonlyArray<[number, number]>): { slope: number; r2: number } | undefined {
   const from = Math.max(tree[tree.length - 1]![0] * LEAK_DEFAULTS.warmupFraction, LEAK_DEFAULTS.warmupSeconds);
   const points = samples.filter((s) => s.t >= from).map((s) => {
     const size = tree.find(([t]) => Math.abs(t - s.t) < 1)?.[1];
     return size === undefined ? undefined : [size, s.rssBytes] as [number, number];
   }).filter((p) => p !== undefined);
   if (points.length < 2 || points[0]![0] === points[points.length - 1]![0]) return undefined;
-  return fitLine(points).slope;
+  return fitLine(points);
+}
+
+// Cores a process kept busy over the run (CPU seconds / wall seconds): on a shared machine this
+// tells a starved sequencer from a saturated one.
+function cores(samples: readonly Sample[]): number | undefined {
+  const [a, b] = [samples[0], samples[samples.length - 1]];
+  if (a?.cpuSeconds === undefined || b?.cpuSeconds === undefined || b.t === a.t) return undefined;
+  return (b.cpuSeconds - a.cpuSeconds) / (b.t - a.t);
 }
 
 function results(f: SoakFlags, o: Observed, growth: ReadonlyMap<string, Growth>, sequencerLabel: string): BenchResult[] {
@@ -206,8 +214,13 @@ function results(f: SoakFlags, o: Observed, growth: ReadonlyMap<string, Growth>,
     { metric: 'failed stream calls', value: o.streams.reduce((a, s) => a + sum(s?.errors), 0), unit: 'count' },
     { metric: 'slowest stream behind the log at the end', value: admitted - Math.min(...o.streams.map((s) => s?.minSize ?? 0)), unit: 'entries' },
     { metric: 'run length', value: round(o.seconds), unit: 's' },
-    ...(perEntry !== undefined ? [{ metric: 'sequencer RSS growth per log entry after warm-up (Merkle tree + capped entry cache)', value: round(perEntry), unit: 'bytes/entry' }] : []),
+    ...(perEntry !== undefined ? [{ metric: 'sequencer RSS growth per log entry after warm-up (Merkle tree + capped entry cache)', value: round(perEntry.slope), unit: `bytes/entry (r² ${round(perEntry.r2, 2)})` }] : []),
+    { metric: 'machine load average (1 min) at the end', value: round(loadavg()[0]!, 3), unit: 'runnable tasks' },
   ];
+  for (const [label, s] of o.series) {
+    const c = cores(s);
+    if (c !== undefined) out.push({ metric: `${label}: CPU used`, value: round(c, 3), unit: 'cores' });
+  }
   for (const [label, g] of growth) {
     out.push(
       { metric: `${label}: RSS start → end`, value: round(g.rssEndMiB - g.rssStartMiB), unit: `MiB (${round(g.rssStartMiB)} → ${round(g.rssEndMiB)})` },

@@ -15,6 +15,8 @@ export interface Sample {
   readonly rssBytes: number;
   /** Open file descriptors (entries of /proc/<pid>/fd). */
   readonly fds: number;
+  /** CPU time used so far (user + system), seconds; not part of the leak check. */
+  readonly cpuSeconds?: number;
 }
 
 /** When growth counts as a leak. */
@@ -105,6 +107,14 @@ export function growthOf(samples: readonly Sample[], thresholds: LeakThresholds 
   if (rss.slope > th.rssMiBPerMin && rss.r2 >= th.minR2) notes.push(`RSS grows steadily by ${rss.slope.toFixed(2)} MiB/min (r² ${rss.r2.toFixed(2)}; threshold ${th.rssMiBPerMin} MiB/min)`);
   if (fds.slope > th.fdsPerMin && fds.r2 >= th.minR2) notes.push(`open fds grow steadily by ${fds.slope.toFixed(2)}/min (r² ${fds.r2.toFixed(2)}; threshold ${th.fdsPerMin}/min)`);
   return { ...base, rssMiBPerMin: rss.slope, rssR2: rss.r2, fdsPerMin: fds.slope, fdsR2: fds.r2, leak: notes.length > 0, notes };
+}
+
+/** User + system CPU seconds of a `/proc/<pid>/stat` text (fields 14 and 15, in clock ticks); undefined when it does not parse. */
+export function parseCpuSeconds(stat: string, ticksPerSecond = 100): number | undefined {
+  // comm (field 2) may hold spaces and parentheses: the fields after it start past the last ')'.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const [utime, stime] = [Number(fields[11]), Number(fields[12])];
+  return stat.includes(')') && Number.isFinite(utime) && Number.isFinite(stime) && fields.length > 12 ? (utime + stime) / ticksPerSecond : undefined;
 }
 
 /** VmRSS of a `/proc/<pid>/status` text in bytes; undefined when the line is missing (a kernel thread, a zombie). */

@@ -4,7 +4,7 @@
  * their pids) and one sample of a process's VmRSS and open file descriptors.
  */
 import { readdir, readFile } from 'node:fs/promises';
-import { parseVmRss, type Sample } from './growth.ts';
+import { parseCpuSeconds, parseVmRss, type Sample } from './growth.ts';
 
 /** A process to follow: its pid and a label for reports. */
 export interface Tracked {
@@ -49,10 +49,11 @@ export async function descendants(root: number): Promise<Tracked[]> {
   return out.sort((a, b) => a.pid - b.pid);
 }
 
-/** VmRSS and open fds of `pid` at `t` seconds; undefined once the process is gone. */
+/** VmRSS, open fds and CPU time of `pid` at `t` seconds; undefined once the process is gone. */
 export async function sampleProcess(pid: number, t: number): Promise<Sample | undefined> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => undefined);
   const rssBytes = status === undefined ? undefined : parseVmRss(status);
   const fds = await readdir(`/proc/${pid}/fd`).then((e) => e.length, () => undefined);
-  return rssBytes === undefined || fds === undefined ? undefined : { t, rssBytes, fds };
+  const cpuSeconds = parseCpuSeconds(await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => ''));
+  return rssBytes === undefined || fds === undefined ? undefined : { t, rssBytes, fds, ...(cpuSeconds !== undefined ? { cpuSeconds } : {}) };
 }
