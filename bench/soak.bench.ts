@@ -85,6 +85,8 @@ interface Observed {
   readonly seconds: number;
   readonly proposer: ProposerStats | undefined;
   readonly streams: Array<StreamStats | undefined>;
+  /** V8 heap in use (MiB) over time of each partner streams process, by label. */
+  readonly heaps: Map<string, Array<[number, number]>>;
 }
 
 async function startLoad(net: SoakNetwork, f: SoakFlags, dir: string): Promise<{ streams: Child[]; proposer: () => Promise<Child> }> {
@@ -142,6 +144,7 @@ async function observe(net: SoakNetwork, f: SoakFlags, dir: string): Promise<Obs
     progress(`sampling every ${f.sampleSeconds} s: ${tracked.map((p) => p.label).join(', ')}`);
     const series = new Map(tracked.map((p) => [p.label, [] as Sample[]]));
     const tree: Array<[number, number]> = [];
+    const heaps = new Map(load.streams.map((c) => [c.label, [] as Array<[number, number]>]));
     const t0 = performance.now();
     const elapsed = (): number => (performance.now() - t0) / 1000;
     let done = false;
@@ -150,6 +153,10 @@ async function observe(net: SoakNetwork, f: SoakFlags, dir: string): Promise<Obs
       const t = elapsed();
       await sampleAll(tracked, series, t);
       tree.push([t, treeSize(load.streams)]);
+      for (const c of load.streams) {
+        const heap = c.last<StreamStats>()?.heapUsedMiB;
+        if (heap !== undefined) heaps.get(c.label)!.push([t, heap]);
+      }
       progress(line(t, tree, series, net.sequencer.label, proposer.last<ProposerStats>()));
       await Promise.race([new Promise((r) => setTimeout(r, f.sampleSeconds * 1000)), proposer.exited]);
     }
@@ -158,7 +165,7 @@ async function observe(net: SoakNetwork, f: SoakFlags, dir: string): Promise<Obs
     await sampleAll(tracked, series, seconds);
     tree.push([seconds, treeSize(load.streams)]);
     await new Promise((r) => setTimeout(r, 3_000));
-    return { series, tree, seconds, proposer: proposer.last<ProposerStats>(), streams: load.streams.map((s) => s.last<StreamStats>()) };
+    return { series, tree, seconds, proposer: proposer.last<ProposerStats>(), streams: load.streams.map((s) => s.last<StreamStats>()), heaps };
   } finally {
     for (const c of children.reverse()) await c.stop(5_000);
   }
@@ -221,6 +228,14 @@ function results(f: SoakFlags, o: Observed, growth: ReadonlyMap<string, Growth>,
     const c = cores(s);
     if (c !== undefined) out.push({ metric: `${label}: CPU used`, value: round(c, 3), unit: 'cores' });
   }
+  for (const [label, h] of o.heaps) {
+    const from = Math.max(o.seconds * LEAK_DEFAULTS.warmupFraction, LEAK_DEFAULTS.warmupSeconds);
+    const steady = h.filter(([t]) => t >= from).map(([t, mib]) => [t / 60, mib] as [number, number]);
+    if (steady.length >= 2 && steady[0]![0] !== steady[steady.length - 1]![0]) {
+      const fit = fitLine(steady);
+      out.push({ metric: `${label}: V8 heap in use, growth after warm-up`, value: round(fit.slope, 3), unit: `MiB/min (r² ${round(fit.r2, 2)}; ${h[0]![1]} → ${h[h.length - 1]![1]} MiB)` });
+    }
+  }
   for (const [label, g] of growth) {
     out.push(
       { metric: `${label}: RSS start → end`, value: round(g.rssEndMiB - g.rssStartMiB), unit: `MiB (${round(g.rssStartMiB)} → ${round(g.rssEndMiB)})` },
@@ -251,7 +266,7 @@ async function main(argv: readonly string[]): Promise<number> {
     emit(results(f, o, growth, net.sequencer.label));
     emitSummary({
       leak: leaks.length > 0, leaks, minutes: f.minutes, targetRate: f.rate, sustainedRate: round(sustained(o.tree)), admitted: admittedOf(o),
-      proposer: o.proposer, streams: o.streams, tree: o.tree.map(([t, n]) => [round(t), n]),
+      proposer: o.proposer, streams: o.streams, tree: o.tree.map(([t, n]) => [round(t), n]), streamHeaps: Object.fromEntries([...o.heaps].map(([l, h]) => [l, h.map(([t, mib]) => [round(t), mib])])),
       processes: Object.fromEntries([...growth].map(([label, g]) => [label, { ...g, series: o.series.get(label)!.map((s) => [round(s.t), round(s.rssBytes / 2 ** 20), s.fds]) }])),
     });
     return leaks.length > 0 ? 3 : 0;

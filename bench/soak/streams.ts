@@ -32,6 +32,9 @@ export interface StreamStats {
   readonly minSize: number;
   /** Failed calls by gRPC code or reason. */
   readonly errors: Readonly<Record<string, number>>;
+  /** V8 heap in use and external memory (MiB): growing RSS over a flat heap is the allocator or a lazy GC, not JS objects kept. */
+  readonly heapUsedMiB: number;
+  readonly externalMiB: number;
 }
 
 const config = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as StreamsConfig;
@@ -71,7 +74,8 @@ async function follow(k: number, tls: TlsMaterial): Promise<void> {
 }
 
 function report(): void {
-  const stats: StreamStats = { streams: config.identities.length, received, undecodable, size: Math.max(...sizes), minSize: Math.min(...sizes), errors };
+  const mem = process.memoryUsage();
+  const stats: StreamStats = { streams: config.identities.length, received, undecodable, size: Math.max(...sizes), minSize: Math.min(...sizes), errors, heapUsedMiB: Math.round(mem.heapUsed / 2 ** 20), externalMiB: Math.round((mem.external + mem.arrayBuffers) / 2 ** 20) };
   process.stdout.write(JSON.stringify(stats) + '\n');
 }
 
