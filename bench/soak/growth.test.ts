@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { fitLine, growthOf, parseCpuSeconds, parseVmRss, type LeakThresholds, type Sample } from './growth.ts';
+import { fitLine, growthOf, parseCpuSeconds, parseStatusKb, parseVmRss, type LeakThresholds, type Sample } from './growth.ts';
 
 const MIB = 1024 * 1024;
 
@@ -79,6 +79,10 @@ describe('parseVmRss', () => {
     { name: 'not a status file', text: '', bytes: undefined },
   ];
   for (const c of cases) it(c.name, () => assert.equal(parseVmRss(c.text), c.bytes));
+  it('reads RssAnon and RssFile apart', () => {
+    const text = 'VmRSS:\t    1736 kB\nRssAnon:\t     112 kB\nRssFile:\t    1624 kB\n';
+    assert.deepEqual([parseStatusKb(text, 'RssAnon'), parseStatusKb(text, 'RssFile'), parseStatusKb(text, 'RssShmem')], [112 * 1024, 1624 * 1024, undefined]);
+  });
 });
 
 describe('parseCpuSeconds', () => {

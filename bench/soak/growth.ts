@@ -13,6 +13,8 @@ export interface Sample {
   readonly t: number;
   /** Resident set size (VmRSS), bytes. */
   readonly rssBytes: number;
+  /** Its anonymous part (RssAnon: heaps, stacks, malloc), bytes; the rest maps files (code) the kernel can drop. */
+  readonly anonBytes?: number;
   /** Open file descriptors (entries of /proc/<pid>/fd). */
   readonly fds: number;
   /** CPU time used so far (user + system), seconds; not part of the leak check. */
@@ -117,8 +119,13 @@ export function parseCpuSeconds(stat: string, ticksPerSecond = 100): number | un
   return stat.includes(')') && Number.isFinite(utime) && Number.isFinite(stime) && fields.length > 12 ? (utime + stime) / ticksPerSecond : undefined;
 }
 
-/** VmRSS of a `/proc/<pid>/status` text in bytes; undefined when the line is missing (a kernel thread, a zombie). */
-export function parseVmRss(status: string): number | undefined {
-  const m = /^VmRSS:\s+(\d+)\s+kB$/m.exec(status);
+/** A `kB` line of a `/proc/<pid>/status` text (`VmRSS`, `RssAnon`...) in bytes; undefined when missing (a kernel thread, a zombie). */
+export function parseStatusKb(status: string, field: string): number | undefined {
+  const m = new RegExp(`^${field}:\\s+(\\d+)\\s+kB$`, 'm').exec(status);
   return m === null ? undefined : Number(m[1]) * 1024;
+}
+
+/** VmRSS of a `/proc/<pid>/status` text in bytes; undefined when the line is missing. */
+export function parseVmRss(status: string): number | undefined {
+  return parseStatusKb(status, 'VmRSS');
 }

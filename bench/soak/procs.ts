@@ -4,7 +4,7 @@
  * their pids) and one sample of a process's VmRSS and open file descriptors.
  */
 import { readdir, readFile } from 'node:fs/promises';
-import { parseCpuSeconds, parseVmRss, type Sample } from './growth.ts';
+import { parseCpuSeconds, parseStatusKb, parseVmRss, type Sample } from './growth.ts';
 
 /** A process to follow: its pid and a label for reports. */
 export interface Tracked {
@@ -55,5 +55,6 @@ export async function sampleProcess(pid: number, t: number): Promise<Sample | un
   const rssBytes = status === undefined ? undefined : parseVmRss(status);
   const fds = await readdir(`/proc/${pid}/fd`).then((e) => e.length, () => undefined);
   const cpuSeconds = parseCpuSeconds(await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => ''));
-  return rssBytes === undefined || fds === undefined ? undefined : { t, rssBytes, fds, ...(cpuSeconds !== undefined ? { cpuSeconds } : {}) };
+  const anonBytes = status === undefined ? undefined : parseStatusKb(status, 'RssAnon');
+  return rssBytes === undefined || fds === undefined ? undefined : { t, rssBytes, fds, ...(anonBytes !== undefined ? { anonBytes } : {}), ...(cpuSeconds !== undefined ? { cpuSeconds } : {}) };
 }
