@@ -260,7 +260,7 @@ function results(f: SoakFlags, o: Observed, growth: ReadonlyMap<string, Growth>,
 async function main(argv: readonly string[]): Promise<number> {
   const f = parseFlags(argv);
   if (f === 'help') {
-    process.stderr.write(`${HELP}\n`);
+    process.stdout.write(`${HELP}\n`);
     return 0;
   }
   const dir = await mkdtemp(join(tmpdir(), 'threatmesh-soak-'));
