@@ -134,7 +134,7 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
     },
     stop: async () => {
       client.close();
-      await Promise.all([apiserver.stop(), ferretdb.stop()]);
+      await Promise.all([apiserver.close(), ferretdb.close()]);
       await disk?.free();
       await disk?.unmount();
     },

@@ -201,10 +201,21 @@ export class FaultInjector {
   }
 }
 
-/** Runs a schedule: injects each fault at its time and heals it after its duration; resolves when all are healed. */
-export async function runSchedule(faults: readonly Fault[], inj: FaultInjector, startedAt: number, onError: (f: Fault, err: unknown) => void): Promise<void> {
+/** What {@link runSchedule} injects faults through (a {@link FaultInjector}). */
+export interface Injector {
+  inject(f: Fault): Promise<() => Promise<void>>;
+}
+
+/**
+ * Runs a schedule: injects each fault at its time and heals it after its duration; resolves when
+ * all are healed. When `signal` aborts (the run is stopping) every pending timer is cancelled at
+ * once: faults not yet injected never are, and no heal runs (a heal restarts processes the
+ * network is about to stop); it resolves as soon as the injections under way have returned.
+ */
+export async function runSchedule(faults: readonly Fault[], inj: Injector, startedAt: number, onError: (f: Fault, err: unknown) => void, signal?: AbortSignal): Promise<void> {
   await Promise.all(faults.map(async (f) => {
-    await sleepUntil(startedAt + f.atMs);
+    await sleep(startedAt + f.atMs - Date.now(), signal);
+    if (aborted(signal)) return;
     let heal: (() => Promise<void>) | undefined;
     try {
       heal = await inj.inject(f);
@@ -212,11 +223,27 @@ export async function runSchedule(faults: readonly Fault[], inj: FaultInjector, 
       onError(f, err);
       return;
     }
-    await new Promise((r) => setTimeout(r, f.forMs));
+    await sleep(f.forMs, signal);
+    if (aborted(signal)) return;
     await heal().catch((err: unknown) => onError(f, err));
   }));
 }
 
-function sleepUntil(t: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, Math.max(0, t - Date.now())));
+// A function, so the check is made again after each await (a property test would stay narrowed).
+function aborted(signal: AbortSignal | undefined): boolean {
+  return signal?.aborted === true;
+}
+
+/** Waits `ms` (at least 0), or less when `signal` aborts. */
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  if (signal?.aborted === true) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, Math.max(0, ms));
+    signal?.addEventListener('abort', done, { once: true });
+  });
 }

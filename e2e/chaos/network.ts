@@ -101,7 +101,10 @@ export async function startChaosNetwork(o: ChaosNetworkOptions): Promise<ChaosNe
   const exits: UnaskedExit[] = [];
   const onExit = (e: UnaskedExit): void => void exits.push(e);
   const cleanups: Array<() => Promise<void>> = [];
+  const sealed: Part[] = [];
   const stop = async (): Promise<void> => {
+    // No heal or supervisor restart may bring a process back while (or after) the network stops.
+    for (const p of sealed) p.seal();
     for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
   };
   try {
@@ -116,6 +119,7 @@ export async function startChaosNetwork(o: ChaosNetworkOptions): Promise<ChaosNe
       ...(i > 0 ? { diskBytes: o.diskBytes ?? 512 << 20 } : {}),
     })));
     for (const c of clusters) cleanups.push(() => c.stop());
+    sealed.push(...clusters.flatMap((c) => [c.apiserver, c.ferretdb]));
     const ports: Ports[] = [];
     for (const _ of all) ports.push({ metrics: await stablePort(), exchange: await stablePort(), webhook: await stablePort() });
     const replicaPorts = [await stablePort(), await stablePort()];
@@ -166,7 +170,8 @@ export async function startChaosNetwork(o: ChaosNetworkOptions): Promise<ChaosNe
         '--metrics-bind', `127.0.0.1:${replicaMetrics[r]}`, '--leader-elect', '--identity', `sequencer-${r}`],
       ready: () => healthy(replicaMetrics[r]!, '/healthz'),
     }, onExit));
-    cleanups.push(async () => { await Promise.all(replicas.map((p) => p.stop())); });
+    cleanups.push(async () => { await Promise.all(replicas.map((p) => p.close())); });
+    sealed.push(...replicas);
     o.progress('the sequencer: 2 replicas, one Lease');
     for (const r of replicas) await r.start();
     await Promise.all(replicas.map((r) => r.waitReady(o.readyTimeoutMs ?? 180_000)));
@@ -187,8 +192,9 @@ export async function startChaosNetwork(o: ChaosNetworkOptions): Promise<ChaosNe
         ready: () => healthy(ports[i]!.metrics, '/readyz'),
       }, onExit);
       parties.push({ id, role: 'partner', cluster: clusters[i]!, key: keys[i]!, tls: certs[i]!, processes: [op], clockFile });
+      sealed.push(op);
     }
-    cleanups.push(async () => { await Promise.all(parties.map((p) => p.processes[0]!.stop())); });
+    cleanups.push(async () => { await Promise.all(parties.map((p) => p.processes[0]!.close())); });
     o.progress('3 partner operators');
     for (const p of parties) await p.processes[0]!.start();
     await Promise.all(parties.map((p) => p.processes[0]!.waitReady(o.readyTimeoutMs ?? 180_000)));

@@ -3,6 +3,7 @@
  * start again on the same ports, with the same data, and that a supervisor restarts when it
  * exits by itself (as a kubelet restarts a container): a sequencer replica that lost its Lease
  * exits by design; anything else that exits unasked is recorded as a crash with its log tail.
+ * A part that is closed (the network stopping) never starts again, whatever timer asks it to.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
@@ -45,6 +46,8 @@ export class Part {
   #wanted = false;
   #restartTimer: NodeJS.Timeout | undefined;
   #restartDelayMs = 1000;
+  /** Closed for good: start() does nothing, a start under way kills what it spawned. */
+  #closed = false;
 
   constructor(spec: PartSpec, onExit: (e: UnaskedExit) => void) {
     this.spec = spec;
@@ -63,8 +66,9 @@ export class Part {
     return this.#child !== undefined && this.#child.exitCode === null && this.#child.signalCode === null;
   }
 
-  /** Spawns the process (no-op when running); does not wait for readiness. */
+  /** Spawns the process (no-op when running or closed); does not wait for readiness. */
   async start(): Promise<void> {
+    if (this.#closed) return;
     this.#wanted = true;
     clearTimeout(this.#restartTimer);
     if (this.running()) return;
@@ -76,6 +80,11 @@ export class Part {
       closeSync(fd);
     }
     await Promise.race([once(child, 'spawn'), once(child, 'error').then(([err]) => { throw new Error(`${this.name}: cannot start ${this.spec.command}: ${(err as Error).message}`); })]);
+    if (this.#closed) {
+      // Closed while spawning (a heal racing the network's stop): nothing may outlive the run.
+      child.kill('SIGKILL');
+      return;
+    }
     this.#child = child;
     this.#exited = new Promise((resolve) => child.once('exit', (code, signal) => {
       resolve();
@@ -123,6 +132,21 @@ export class Part {
     await this.#exited;
     clearTimeout(timer);
     child?.stdin?.destroy();
+  }
+
+  /**
+   * Closes the part for good and stops it: no heal, supervisor restart or start under way can
+   * bring it back. Called when the network stops.
+   */
+  async close(graceMs?: number): Promise<void> {
+    this.seal();
+    await this.stop(graceMs);
+  }
+
+  /** Closes the part for good without stopping it yet (the network seals every part first, then stops them in order). */
+  seal(): void {
+    this.#closed = true;
+    clearTimeout(this.#restartTimer);
   }
 
   /** Process id while running. */

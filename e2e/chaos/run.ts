@@ -39,7 +39,7 @@ export interface ChaosFlags {
   readonly restartEvery: number;
   readonly dir: string | undefined;
   readonly keep: boolean;
-  readonly trial: Omit<TrialOptions, 'log' | 'seed'>;
+  readonly trial: Omit<TrialOptions, 'log' | 'seed' | 'signal'>;
 }
 
 function whole(flag: string, text: string | undefined, dflt: number, min = 0): number {
@@ -128,7 +128,13 @@ async function main(): Promise<number> {
   log(`chaos: seed ${flags.seed}, trials ${flags.fromTrial}..${flags.fromTrial + flags.trials - 1}, ${flags.trial.indicators} indicators per trial, state in ${root}`);
   const summary: ChaosSummary = { trials: 0, faults: {}, lost: 0, duplicated: 0, diverged: 0, maxConvergenceSeconds: 0, halts: 0, crashes: 0, notConverged: 0, failedTrials: [], seed: flags.seed, seconds: 0 };
   let net: ChaosNetwork | undefined;
-  const stopping = (): void => { void net?.stop().then(() => process.exit(130)); };
+  const cancel = new AbortController();
+  // Pending faults and heals are cancelled first (a heal would restart a process), then the network stops.
+  const stopping = (signal: NodeJS.Signals): void => {
+    log(`chaos: ${signal}: cancelling pending faults and heals, stopping the network`);
+    cancel.abort();
+    void (net?.stop() ?? Promise.resolve()).then(() => process.exit(130));
+  };
   process.once('SIGINT', stopping);
   process.once('SIGTERM', stopping);
   try {
@@ -142,7 +148,7 @@ async function main(): Promise<number> {
         if (!net.canSkew) log('  clock-skew faults disabled: libfaketime not found (bash scripts/install-faketime.sh)');
         if (net.partners.some((p) => p.cluster.disk === undefined)) log('  disk-full faults disabled: cannot mount a tmpfs here (needs root or CAP_SYS_ADMIN)');
       }
-      const r = await runTrial(net, t, { ...flags.trial, seed: flags.seed, log }, active);
+      const r = await runTrial(net, t, { ...flags.trial, seed: flags.seed, log, signal: cancel.signal }, active);
       addTrial(summary, r);
       report(r, flags.seed, log);
     }

@@ -32,6 +32,8 @@ export interface TrialOptions {
   /** How long the network may take to converge after the last heal. */
   readonly convergeTimeoutMs: number;
   readonly log: (m: string) => void;
+  /** Aborted when the run is stopping: pending faults and heals are cancelled. @default never */
+  readonly signal?: AbortSignal;
 }
 
 /** Indicators admitted by earlier trials and still active: what revocations pick from. */
@@ -93,66 +95,102 @@ export function planTrial(net: Pick<ChaosNetwork, 'partners' | 'canSkew'>, trial
   return { inds, feeds: [{ partner: feedPartners[0]!, values: inds.slice(0, cut) }, { partner: feedPartners[1]!, values: inds.slice(overlap) }], targets, revokers, schedule };
 }
 
-/** Runs trial `trial` on `net`; updates `active` with what it admitted and revoked. */
-export async function runTrial(net: ChaosNetwork, trial: number, o: TrialOptions, active: ActiveSet): Promise<TrialResult> {
-  const t0 = Date.now();
-  const plan = planTrial(net, trial, o, active);
-  o.log(`trial ${trial}: ${plan.inds.length} indicators via ${plan.feeds.map((f) => f.partner).join(' and ')}, ${plan.targets.length} revocations, faults: ${plan.schedule.map(describeFault).join('; ') || 'none'}`);
-  const exitsBefore = net.exits.length;
-  const feedNames = plan.feeds.map((_, k) => `chaos-t${trial}-${'ab'[k]}`);
-  for (const [k, f] of plan.feeds.entries()) {
-    const path = join(net.dir, `${feedNames[k]}.txt`);
-    await writeFile(path, f.values.map((i) => i.value).join('\n') + '\n');
-    net.feedFiles.set(`${feedNames[k]}.txt`, path);
-    const party = net.partners.find((p) => p.id === f.partner)!;
-    await withRetry(`create Feed ${feedNames[k]}`, () => party.cluster.client.create(FEEDS, feedObject(feedNames[k]!, new URL(`${feedNames[k]}.txt`, net.feeds.baseUrl).href)));
+/** Thrown by {@link runTrial} when its signal aborted (the run is stopping): the trial has no verdict. */
+export class TrialCancelled extends Error {
+  constructor(trial: number) {
+    super(`trial ${trial} cancelled`);
+    this.name = 'TrialCancelled';
   }
-  const started = Date.now();
-  const errors: string[] = [];
-  const injector = new FaultInjector(net, o.log);
-  const schedule = runSchedule(plan.schedule, injector, started, (f, err) => errors.push(`${describeFault(f)}: ${err instanceof Error ? err.message : String(err)}`));
-  const revDeadline = started + o.windowMs + o.convergeTimeoutMs / 2;
-  const revocations = Promise.all(plan.targets.map(async (ind, i) => {
+}
+
+type Plan = ReturnType<typeof planTrial>;
+
+/** Writes each feed's file and creates its Feed at its partner; returns the Feed names. */
+async function createFeeds(net: ChaosNetwork, plan: Plan, trial: number): Promise<string[]> {
+  const names = plan.feeds.map((_, k) => `chaos-t${trial}-${'ab'[k]}`);
+  for (const [k, f] of plan.feeds.entries()) {
+    const path = join(net.dir, `${names[k]}.txt`);
+    await writeFile(path, f.values.map((i) => i.value).join('\n') + '\n');
+    net.feedFiles.set(`${names[k]}.txt`, path);
+    const party = net.partners.find((p) => p.id === f.partner)!;
+    await withRetry(`create Feed ${names[k]}`, () => party.cluster.client.create(FEEDS, feedObject(names[k]!, new URL(`${names[k]}.txt`, net.feeds.baseUrl).href)));
+  }
+  return names;
+}
+
+/** Each planned revocation at its moment, by its two partners, acknowledged before `deadline` or reported. */
+function revocations(net: ChaosNetwork, plan: Plan, trial: number, deadline: number): Promise<RevocationOutcome[]> {
+  const key = (id: string): ChaosNetwork['partners'][number]['key'] => net.partners.find((p) => p.id === id)!.key;
+  return Promise.all(plan.targets.map(async (ind, i) => {
     const r = plan.revokers[i]!;
     await new Promise((res) => setTimeout(res, r.atMs));
-    const key = (id: string) => net.partners.find((p) => p.id === id)!.key;
-    return revoke(ind, { proposer: { key: key(r.proposer), client: await net.analyst(r.proposer) }, second: { key: key(r.second), client: await net.analyst(r.second) } }, `chaos trial ${trial}`, revDeadline);
+    return revoke(ind, { proposer: { key: key(r.proposer), client: await net.analyst(r.proposer) }, second: { key: key(r.second), client: await net.analyst(r.second) } }, `chaos trial ${trial}`, deadline);
   }));
-  await schedule;
-  // Whatever a supervisor has not restarted yet (a crash loop's backoff) comes back now.
+}
+
+/** Brings everything back: processes a supervisor has not restarted yet (a crash loop's backoff), links, disks, clocks. */
+async function healAll(net: ChaosNetwork): Promise<void> {
   await Promise.all(net.parts().map((p) => p.start()));
   for (const l of net.links.values()) l.set('up');
   await Promise.all(net.partners.map(async (p) => {
     await p.cluster.disk?.free();
     if (net.canSkew) await net.skew(p.id, 0);
   }));
-  const healedAt = Date.now();
-  o.log(`trial ${trial}: every fault healed after ${((healedAt - started) / 1000).toFixed(1)} s; waiting for convergence`);
-  const revoked = await revocations;
-  const exp: Expectation = { indicators: new Map(plan.inds.map((i) => [indicatorDigest(i), i])), revoked: new Set(revoked.filter((r) => r.acknowledged).map((r) => r.digest)) };
-  const digests = [...exp.indicators.keys(), ...plan.targets.map(indicatorDigest)];
-  const deadline = healedAt + o.convergeTimeoutMs;
-  const wait = await waitConverged(net, exp, digests, deadline, o.log);
-  // The databases agree; the clusters' objects follow (each partner's sink writes them after its database).
-  let v: Verdict;
+}
+
+/** Waits for convergence, then for the clusters' objects to follow their databases; the verdict. */
+async function settle(net: ChaosNetwork, exp: Expectation, digests: readonly string[], deadline: number, log: (m: string) => void): Promise<{ v: Verdict; done: boolean; waiting: string[] }> {
+  const wait = await waitConverged(net, exp, digests, deadline, log);
   for (;;) {
     const seq = await sequencerState(net, digests);
-    v = await verdict(net, exp, seq, await Promise.all(net.partners.map((p) => partnerState(p, digests))));
-    if (!wait.done || v.lost + v.duplicated + v.diverged === 0 || Date.now() > deadline) break;
+    const v = await verdict(net, exp, seq, await Promise.all(net.partners.map((p) => partnerState(p, digests))));
+    if (!wait.done || v.lost + v.duplicated + v.diverged === 0 || Date.now() > deadline) return { v, done: wait.done, waiting: wait.waiting };
     await new Promise((r) => setTimeout(r, 5000));
   }
+}
+
+/** Exits since `from` that were not asked for. */
+function crashesSince(net: ChaosNetwork, from: number): string[] {
+  // Losing its Lease (its apiserver gone past the renew deadline) makes a process exit on purpose, as controller-runtime's managers do; the supervisor restarts it.
+  return net.exits.slice(from).filter((e) => !/"why":"(lost leadership|lost the Lease[^"]*)"/.test(e.tail))
+    .map((e) => `${e.part} ${e.status} at ${e.at}: ${e.tail.split('\n').filter((l) => /"level":"(error|fatal)"|Error|panic/.test(l)).slice(-3).join(' | ')}`);
+}
+
+function countFaults(schedule: readonly Fault[]): Partial<Record<FaultKind, number>> {
+  const faults: Partial<Record<FaultKind, number>> = {};
+  for (const f of schedule) faults[f.kind] = (faults[f.kind] ?? 0) + 1;
+  return faults;
+}
+
+/** Runs trial `trial` on `net`; updates `active` with what it admitted and revoked. Throws {@link TrialCancelled} when `o.signal` aborts during its faults. */
+export async function runTrial(net: ChaosNetwork, trial: number, o: TrialOptions, active: ActiveSet): Promise<TrialResult> {
+  const t0 = Date.now();
+  const plan = planTrial(net, trial, o, active);
+  o.log(`trial ${trial}: ${plan.inds.length} indicators via ${plan.feeds.map((f) => f.partner).join(' and ')}, ${plan.targets.length} revocations, faults: ${plan.schedule.map(describeFault).join('; ') || 'none'}`);
+  const exitsBefore = net.exits.length;
+  const feedNames = await createFeeds(net, plan, trial);
+  const started = Date.now();
+  const errors: string[] = [];
+  const schedule = runSchedule(plan.schedule, new FaultInjector(net, o.log), started, (f, err) => errors.push(`${describeFault(f)}: ${err instanceof Error ? err.message : String(err)}`), o.signal);
+  const revoking = revocations(net, plan, trial, started + o.windowMs + o.convergeTimeoutMs / 2);
+  await schedule;
+  if (o.signal?.aborted === true) throw new TrialCancelled(trial);
+  await healAll(net);
+  const healedAt = Date.now();
+  o.log(`trial ${trial}: every fault healed after ${((healedAt - started) / 1000).toFixed(1)} s; waiting for convergence`);
+  const revoked = await revoking;
+  const exp: Expectation = { indicators: new Map(plan.inds.map((i) => [indicatorDigest(i), i])), revoked: new Set(revoked.filter((r) => r.acknowledged).map((r) => r.digest)) };
+  const digests = [...exp.indicators.keys(), ...plan.targets.map(indicatorDigest)];
+  // The databases agree; the clusters' objects follow (each partner's sink writes them after its database).
+  const { v, done, waiting } = await settle(net, exp, digests, healedAt + o.convergeTimeoutMs, o.log);
   const convergenceSeconds = (Date.now() - healedAt) / 1000;
   for (const r of revoked) if (!r.acknowledged) v.problems.push(`revocation of ${r.digest} not acknowledged: ${r.problem ?? ''}`);
   v.problems.push(...errors.map((e) => `fault: ${e}`));
-  if (!wait.done) v.problems.push(`not converged ${o.convergeTimeoutMs / 1000} s after the last heal: ${wait.waiting.join('; ')}`);
+  if (!done) v.problems.push(`not converged ${o.convergeTimeoutMs / 1000} s after the last heal: ${waiting.join('; ')}`);
   await Promise.all(plan.feeds.map((f, k) => withRetry(`delete Feed ${feedNames[k]}`, () => net.partners.find((p) => p.id === f.partner)!.cluster.client.delete(FEEDS, feedNames[k]!, NETWORK_NAMESPACE))));
   for (const i of plan.inds) active.set(indicatorDigest(i), i);
   for (const d of exp.revoked) active.delete(d);
-  // Losing its Lease (its apiserver gone past the renew deadline) makes a process exit on purpose, as controller-runtime's managers do; the supervisor restarts it.
-  const crashes = net.exits.slice(exitsBefore).filter((e) => !/"why":"(lost leadership|lost the Lease[^"]*)"/.test(e.tail)).map((e) => `${e.part} ${e.status} at ${e.at}: ${e.tail.split('\n').filter((l) => /"level":"(error|fatal)"|Error|panic/.test(l)).slice(-3).join(' | ')}`);
-  const faults: Partial<Record<FaultKind, number>> = {};
-  for (const f of plan.schedule) faults[f.kind] = (faults[f.kind] ?? 0) + 1;
-  return { ...v, trial, schedule: plan.schedule, faults, convergenceSeconds, converged: wait.done, crashes, revocations: revoked, seconds: (Date.now() - t0) / 1000 };
+  return { ...v, trial, schedule: plan.schedule, faults: countFaults(plan.schedule), convergenceSeconds, converged: done, crashes: crashesSince(net, exitsBefore), revocations: revoked, seconds: (Date.now() - t0) / 1000 };
 }
 
 async function waitConverged(net: ChaosNetwork, exp: Expectation, digests: readonly string[], deadline: number, log: (m: string) => void): Promise<{ done: boolean; seconds: number; waiting: string[] }> {

@@ -5,7 +5,8 @@
  * server answering 5xx (a stub in front of the real one, the only stub), the sequencer's
  * certificate expired, a gRPC message over the sequencer's limit — gives a clear error, the
  * Replicating condition with its cause, a Warning Event and a metric, is retried with backoff,
- * crashes nothing, and once fixed every entry admitted meanwhile arrives (nothing lost).
+ * crashes nothing, and once fixed every entry admitted meanwhile arrives (nothing lost). Peers
+ * that do not answer are counted as peer-unavailable, named, and do not stop replication.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -186,6 +187,20 @@ describe('a partner exchange facing failures says why, retries, and loses nothin
   test('baseline: admitted entries arrive and Replicating is True', async () => {
     await admit();
     await assertCaughtUp();
+  });
+
+  test('peers that do not answer (bravo and charlie at 127.0.0.1:9): peer-unavailable naming each peer, never the sequencer\'s cause; Replicating stays True', async () => {
+    const gossip = (cause: string): Promise<number> => metricValue('threatmesh_exchange_failures_total', `loop="gossip",cause="${cause}"`);
+    assert.ok(await eventually(() => gossip('peer-unavailable'), (v) => v >= 2, 30_000) >= 2, 'gossip failures counted as peer-unavailable');
+    assert.equal(await gossip('sequencer-unavailable'), 0, 'a silent peer is not blamed on the sequencer');
+    for (const peer of ['bravo', 'charlie']) {
+      const line = logLines.find((l) => l.includes('"cause":"peer-unavailable"') && l.includes(`"peer":"${peer}"`));
+      assert.ok(line, `a log line naming ${peer}`);
+      assert.match(line, new RegExp(`peer ${peer} does not answer at the endpoint of its PartnerNode`));
+      assert.doesNotMatch(line, /the sequencer does not answer/);
+    }
+    assert.equal((await replicating()).status, 'True', 'replication goes on without the peers');
+    assert.equal(await metricValue('threatmesh_exchange_replication_failing', 'cause="peer-unavailable"'), 0);
   });
 
   test('its database down (FerretDB killed): DatabaseUnavailable; restarted, it catches up', async () => {

@@ -34,6 +34,34 @@ test('each failure gets its cause, its condition reason and a message that says 
   }
 });
 
+test('a call to a peer that fails is the peer\'s failure, named, never the sequencer\'s', () => {
+  const peer = { peer: 'partner-b' };
+  const cases: Array<[string, unknown, FailureCause, string, RegExp]> = [
+    ['peer refuses connections', new ExchangeCallError(grpc.status.UNAVAILABLE, 'connect ECONNREFUSED 127.0.0.1:8444', undefined), 'peer-unavailable', 'PeerUnavailable', /^peer partner-b does not answer at the endpoint of its PartnerNode: check spec\.endpoint/],
+    ['peer silent past the deadline', new ExchangeCallError(grpc.status.DEADLINE_EXCEEDED, 'Deadline exceeded', undefined), 'peer-unavailable', 'PeerUnavailable', /peer partner-b does not answer/],
+    ['peer call cancelled', new ExchangeCallError(grpc.status.CANCELLED, 'Cancelled on client', undefined), 'peer-unavailable', 'PeerUnavailable', /peer partner-b/],
+    ['peer with an untrusted certificate', new ExchangeCallError(grpc.status.UNAVAILABLE, 'unable to verify the first certificate', undefined), 'certificate-invalid', 'CertificateInvalid', /TLS handshake with peer partner-b failed/],
+    ['peer with an expired certificate', new ExchangeCallError(grpc.status.UNAVAILABLE, 'certificate has expired', undefined), 'certificate-expired', 'CertificateExpired', /peer partner-b's/],
+    ['peer refusing with a reason', new ExchangeCallError(grpc.status.PERMISSION_DENIED, 'not a partner', 'unknown-partner'), 'other', 'SyncFailed', /^retrying with backoff/],
+  ];
+  for (const [name, err, cause, reason, message] of cases) {
+    const f = classifyFailure(err, peer);
+    assert.deepEqual([f.cause, f.reason], [cause, reason], name);
+    assert.match(f.message, message, name);
+    assert.doesNotMatch(f.message, /sequencer does not answer|handshake with the sequencer/, name);
+  }
+  assert.equal(classifyFailure(new ExchangeCallError(grpc.status.UNAVAILABLE, 'connect ECONNREFUSED', undefined)).cause, 'sequencer-unavailable', 'without a callee the call was to the sequencer');
+});
+
+test('a peer\'s failure is counted by its cause and never shows on the Replicating condition', async () => {
+  const registry = new Registry();
+  const r = new FailureReporter(new PartnerMetrics(registry));
+  const f = r.failed('gossip', new ExchangeCallError(grpc.status.UNAVAILABLE, 'connect ECONNREFUSED', undefined), { peer: 'partner-c' });
+  assert.equal(f.cause, 'peer-unavailable');
+  assert.equal(r.current(), undefined);
+  assert.ok((await registry.metrics()).includes('threatmesh_exchange_failures_total{loop="gossip",cause="peer-unavailable"} 1'));
+});
+
 async function gauge(registry: Registry): Promise<Record<string, number>> {
   const lines = (await registry.metrics()).split('\n').filter((l) => l.startsWith('threatmesh_exchange_replication_failing{'));
   const pairs: Array<[string, number]> = lines.map((l) => [/cause="([^"]+)"/.exec(l)![1]!, Number(l.slice(l.lastIndexOf(' ') + 1))]);

@@ -1,7 +1,8 @@
 /**
  * Why a loop of the partner exchange failed, said clearly: a full or unreachable database, the
  * cluster's API server answering 5xx or not at all, an expired or untrusted certificate, a gRPC
- * message over the size limit, or the sequencer out of reach. Each cause has a condition reason,
+ * message over the size limit, the sequencer out of reach, or a peer partner out of reach (a
+ * gossip call names the peer it was made to, so its silence is never blamed on the sequencer). Each cause has a condition reason,
  * a message that says what to do, and a metric label; the loops keep retrying with backoff (a
  * full disk or a database that is down heals by itself once fixed, and nothing is lost: the
  * cursor moves only past written entries). While replication fails, the sequencer PartnerNode
@@ -13,7 +14,7 @@ import { ApiError } from '../../runtime/client.ts';
 import { ExchangeCallError } from '../protocol/client.ts';
 
 /** Every cause, as the `cause` label of the failure metrics. */
-export const FAILURE_CAUSES = ['database-full', 'database-unavailable', 'cluster-api', 'certificate-expired', 'certificate-invalid', 'message-too-large', 'sequencer-unavailable', 'other'] as const;
+export const FAILURE_CAUSES = ['database-full', 'database-unavailable', 'cluster-api', 'certificate-expired', 'certificate-invalid', 'message-too-large', 'sequencer-unavailable', 'peer-unavailable', 'other'] as const;
 
 /** One cause. */
 export type FailureCause = (typeof FAILURE_CAUSES)[number];
@@ -28,8 +29,11 @@ export interface ClassifiedFailure {
 
 const REASONS: Readonly<Record<FailureCause, string>> = {
   'database-full': 'DatabaseFull', 'database-unavailable': 'DatabaseUnavailable', 'cluster-api': 'ClusterApiError', 'certificate-expired': 'CertificateExpired',
-  'certificate-invalid': 'CertificateInvalid', 'message-too-large': 'MessageTooLarge', 'sequencer-unavailable': 'Unreachable', other: 'SyncFailed',
+  'certificate-invalid': 'CertificateInvalid', 'message-too-large': 'MessageTooLarge', 'sequencer-unavailable': 'Unreachable', 'peer-unavailable': 'PeerUnavailable', other: 'SyncFailed',
 };
+
+/** Who a failed call was made to: the sequencer (the default) or a peer partner, by its partnerId. */
+export type Callee = { readonly peer: string } | undefined;
 
 const ADVICE: Readonly<Record<FailureCause, string>> = {
   'database-full': 'the partner database\'s disk is full: free or grow it; replication resumes from its cursor, nothing is lost',
@@ -39,8 +43,17 @@ const ADVICE: Readonly<Record<FailureCause, string>> = {
   'certificate-invalid': 'the TLS handshake with the sequencer failed: check --tls-cert, --tls-key and --tls-ca against the network CA',
   'message-too-large': 'a gRPC message is over the size limit of one side: the forwarder splits batches; check that both sides use the same limit',
   'sequencer-unavailable': 'the sequencer does not answer: retrying with backoff',
+  'peer-unavailable': 'peer PEER does not answer at the endpoint of its PartnerNode: check spec.endpoint and that its --gossip-bind is reachable from here; replication goes on without it, gossip retries next period',
   other: 'retrying with backoff',
 };
+
+// Advice for a call to a peer: the sequencer's words would send the reader to the wrong party.
+function advice(cause: FailureCause, callee: Callee): string {
+  if (callee === undefined) return ADVICE[cause];
+  if (cause === 'certificate-invalid') return `the TLS handshake with peer ${callee.peer} failed: check its PartnerNode endpoint, this partner's --tls-cert and --tls-ca against the network CA, and that the peer's certificate has serverAuth`;
+  if (cause === 'certificate-expired') return `a TLS certificate has expired (this partner's --tls-cert or peer ${callee.peer}'s): renew it from the network CA and restart`;
+  return ADVICE[cause].replace('PEER', callee.peer);
+}
 
 function text(err: unknown): string {
   if (err instanceof Error) return `${err.message}${err.cause instanceof Error ? `: ${err.cause.message}` : ''}`;
@@ -62,19 +75,20 @@ function mongoCause(err: Error, t: string): FailureCause {
   return 'other';
 }
 
-function rpcCause(code: grpc.status, t: string): FailureCause {
+function rpcCause(code: grpc.status, t: string, callee: Callee): FailureCause {
   if (code === grpc.status.RESOURCE_EXHAUSTED && /larger than max|message size/i.test(t)) return 'message-too-large';
   if (/certificate|self.signed|unable to verify|handshake|alert/i.test(t)) return 'certificate-invalid';
-  return GONE.has(code) ? 'sequencer-unavailable' : 'other';
+  if (!GONE.has(code)) return 'other';
+  return callee === undefined ? 'sequencer-unavailable' : 'peer-unavailable';
 }
 
-function causeOf(err: unknown): FailureCause {
+function causeOf(err: unknown, callee: Callee): FailureCause {
   const t = text(err);
   if (err instanceof Error && err.name.startsWith('Mongo')) return mongoCause(err, t);
   if (/certificate (has )?expired|CERT_HAS_EXPIRED/i.test(t)) return 'certificate-expired';
   if (err instanceof ApiError) return err.status >= 500 || err.status === 429 || err.status === 0 ? 'cluster-api' : 'other';
   const code = grpcCode(err);
-  if (code !== undefined) return rpcCause(code, t);
+  if (code !== undefined) return rpcCause(code, t, callee);
   // The Kubernetes client's transport errors are plain Node errors.
   return /ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|socket hang up|request timed out/i.test(t) ? 'cluster-api' : 'other';
 }
@@ -84,11 +98,11 @@ export function overMessageLimit(err: unknown): boolean {
   return err instanceof ExchangeCallError && err.code === grpc.status.RESOURCE_EXHAUSTED && err.reason === undefined;
 }
 
-/** Classifies an error of the exchange's loops. */
-export function classifyFailure(err: unknown): ClassifiedFailure {
-  const cause = causeOf(err);
+/** Classifies an error of the exchange's loops; `callee` names the peer when the failed call was made to one. @default the sequencer */
+export function classifyFailure(err: unknown, callee?: Callee): ClassifiedFailure {
+  const cause = causeOf(err, callee);
   const detail = text(err).split('\n')[0]!.slice(0, 300);
-  return { cause, reason: REASONS[cause], message: `${ADVICE[cause]} (${detail})` };
+  return { cause, reason: REASONS[cause], message: `${advice(cause, callee)} (${detail})` };
 }
 
 /** Where the reporter counts. */
@@ -122,9 +136,9 @@ export class FailureReporter {
     this.#metrics = metrics;
   }
 
-  /** Records a failure of `loop` (`replication`, `working set`, `proposal forwarding`…); returns its classification. */
-  failed(loop: string, err: unknown): ClassifiedFailure {
-    const f = classifyFailure(err);
+  /** Records a failure of `loop` (`replication`, `working set`, `gossip`…), made calling `callee` (a peer) if given; returns its classification. */
+  failed(loop: string, err: unknown, callee?: Callee): ClassifiedFailure {
+    const f = classifyFailure(err, callee);
     this.#metrics.failures.inc({ loop, cause: f.cause });
     if (tracked(loop)) {
       this.#current.set(loop, f);

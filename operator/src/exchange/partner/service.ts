@@ -25,7 +25,7 @@ import { MongoCursorStore } from '../../store/cursor.ts';
 import { MongoIndicatorSink } from '../../store/indicators.ts';
 import { MongoLeafStore } from '../../store/leaves.ts';
 import { ExchangeClient } from '../protocol/client.ts';
-import { FailureReporter } from './failures.ts';
+import { FailureReporter, type Callee } from './failures.ts';
 import { PartnerMetrics } from './metrics.ts';
 import { partnerNetwork, type PartnerNetwork, type SequencerRef } from './network.ts';
 import { PeerStatusReporter } from './peerstatus.ts';
@@ -215,13 +215,14 @@ class Partner implements RunningPartner {
     }
   }
 
-  async #step(name: string, fn: () => Promise<unknown>): Promise<void> {
+  // `callee` names the peer a step calls, so its failure is not blamed on the sequencer.
+  async #step(name: string, fn: () => Promise<unknown>, callee?: Callee): Promise<void> {
     try {
       await fn();
     } catch (err) {
       if (this.#abort.signal.aborted) return;
-      const f = this.#failures.failed(name, err);
-      this.#o.log.warn(`exchange ${name} failed; retrying next period`, { cause: f.cause, detail: f.message, err });
+      const f = this.#failures.failed(name, err, callee);
+      this.#o.log.warn(`exchange ${name} failed; retrying next period`, { cause: f.cause, detail: f.message, ...(callee !== undefined ? { peer: callee.peer } : {}), err });
     }
   }
 
@@ -243,7 +244,7 @@ class Partner implements RunningPartner {
       await this.#step('voting', () => session.voter.voteOnce());
       await this.#step('pending mirror and annotated votes', () => this.#mirror!.syncOnce());
     }
-    for (const peer of network.peers) await this.#step('gossip', () => this.#peers.report(session, peer));
+    for (const peer of network.peers) await this.#step('gossip', () => this.#peers.report(session, peer), { peer: peer.spec.partnerId });
     await this.#step('drift repair', () => this.#repairWhenDue(session, seqSize));
   }
 

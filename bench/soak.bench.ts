@@ -1,0 +1,297 @@
+/**
+ * Load and soak (issue 18): a real `threatmesh sequencer` process (gRPC with mutual TLS, its log
+ * in the harness's FerretDB, its PartnerNodes in the harness's kube-apiserver) serves
+ * `--partners` identities (default 100), each following the log on its own stream from
+ * `--stream-procs` partner processes, while a proposer process offers `--rate` proposals per
+ * second (default 1,000, the issue's figure) with two approvals each, for `--minutes`.
+ * Every `--sample-seconds` it reads VmRSS and open fds of every process (its own children and
+ * the harness's apiserver, etcd and FerretDB) from /proc. Reports, per process, growth per
+ * minute after a warm-up and a leak verdict (bench/soak/growth.ts) on anonymous resident memory
+ * (RssAnon: heaps and malloc; VmRSS also counts file pages such as code, which the kernel maps in
+ * and drops as it likes, so VmRSS is reported but not judged) and open fds, and the rate actually
+ * sustained (admitted into the log), refused and failed calls, stream errors. Exit code 3 when
+ * any process leaks (`leak: true` in the summary).
+ *
+ * `npm run bench -- soak [--minutes 2] [--rate 1000] ...`; `--help` lists every flag.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { emit, emitSummary, progress, round, type BenchResult } from './lib.ts';
+import { fitLine, growthOf, LEAK_DEFAULTS, type Growth, type LeakThresholds, type Sample } from './soak/growth.ts';
+import { spawnChild, startSoakNetwork, type Child, type SoakNetwork } from './soak/network.ts';
+import { descendants, sampleProcess, type Tracked } from './soak/procs.ts';
+import type { ProposerConfig, ProposerStats } from './soak/proposer.ts';
+import type { StreamsConfig, StreamStats } from './soak/streams.ts';
+import { startControlPlane } from '../e2e/harness/controlplane.ts';
+import { controlPlaneOptionsFromEnv } from '../e2e/harness/env.ts';
+
+const HELP = `usage: npm run bench -- soak [options]
+  --minutes M           how long the proposer runs (default 2; the issue's soak is 10)
+  --rate R              proposals offered per second (default 1000)
+  --partners N          partner identities, each with its own stream (default 100)
+  --stream-procs P      partner processes the streams are spread over (default 4)
+  --proposers K         identities the proposer rotates over (default 4; quorum 2)
+  --batch B             proposals per ProposeBatch call (default 50)
+  --concurrency C       batches in flight (default 8)
+  --sample-seconds S    seconds between /proc samples (default 10)
+  --rss-leak MIB        steady growth of anonymous RSS (RssAnon) over MIB per minute is a leak (default ${LEAK_DEFAULTS.rssMiBPerMin})
+  --fd-leak N           steady fd growth over N per minute is a leak (default ${LEAK_DEFAULTS.fdsPerMin})
+                        (growth counts after a warm-up: the first ${LEAK_DEFAULTS.warmupFraction * 100}% of the run, ${LEAK_DEFAULTS.warmupSeconds} s at least)
+  --keep                keep the work directory (logs, certificates)
+Exit code 3 when a process leaks; results in bench/results/soak.json.`;
+
+/** Parsed flags. */
+interface SoakFlags {
+  readonly minutes: number;
+  readonly rate: number;
+  readonly partners: number;
+  readonly streamProcs: number;
+  readonly proposers: number;
+  readonly batch: number;
+  readonly concurrency: number;
+  readonly sampleSeconds: number;
+  readonly leak: LeakThresholds;
+  readonly keep: boolean;
+}
+
+function positive(flag: string, text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${flag} must be a positive number, got ${JSON.stringify(text)}`);
+  return n;
+}
+
+function parseFlags(argv: readonly string[]): SoakFlags | 'help' {
+  const names = ['minutes', 'rate', 'partners', 'stream-procs', 'proposers', 'batch', 'concurrency', 'sample-seconds', 'rss-leak', 'fd-leak'] as const;
+  const { values: v } = parseArgs({ args: [...argv], options: { ...Object.fromEntries(names.map((n) => [n, { type: 'string' as const }])), keep: { type: 'boolean' }, help: { type: 'boolean' } } });
+  if (v.help === true) return 'help';
+  const text = v as Record<string, string | boolean | undefined>;
+  const num = (n: typeof names[number], d: number): number => positive(n, text[n] as string | undefined, d);
+  const flags: SoakFlags = {
+    minutes: num('minutes', 2), rate: num('rate', 1000), partners: Math.floor(num('partners', 100)), streamProcs: Math.floor(num('stream-procs', 4)),
+    proposers: Math.floor(num('proposers', 4)), batch: Math.floor(num('batch', 50)), concurrency: Math.floor(num('concurrency', 8)), sampleSeconds: num('sample-seconds', 10),
+    leak: { rssMiBPerMin: num('rss-leak', LEAK_DEFAULTS.rssMiBPerMin), fdsPerMin: num('fd-leak', LEAK_DEFAULTS.fdsPerMin) }, keep: v.keep === true,
+  };
+  if (flags.proposers < 2 || flags.proposers > flags.partners) throw new Error(`--proposers must be from 2 (quorum 2) to --partners (${flags.partners}), got ${flags.proposers}`);
+  if (flags.batch > 1000) throw new Error(`--batch must be at most 1000 (the exchange's batch limit), got ${flags.batch}`);
+  return flags;
+}
+
+/** Everything the run observed. */
+interface Observed {
+  readonly series: Map<string, Sample[]>;
+  /** Tree size over time (from the fastest follower). */
+  readonly tree: Array<[number, number]>;
+  readonly seconds: number;
+  readonly proposer: ProposerStats | undefined;
+  readonly streams: Array<StreamStats | undefined>;
+  /** V8 heap in use (MiB) over time of each partner streams process, by label. */
+  readonly heaps: Map<string, Array<[number, number]>>;
+}
+
+async function startLoad(net: SoakNetwork, f: SoakFlags, dir: string): Promise<{ streams: Child[]; proposer: () => Promise<Child> }> {
+  const streams: Child[] = [];
+  for (let k = 0; k < f.streamProcs; k++) {
+    const mine = net.partners.filter((_, i) => i % f.streamProcs === k);
+    const cfg: StreamsConfig = { address: net.address, caPem: net.caPem, identities: mine.map((p) => ({ id: p.id, certPem: p.certPem, keyPem: p.keyPem })) };
+    const file = join(dir, `streams-${k}.json`);
+    await writeFile(file, JSON.stringify(cfg), { mode: 0o600 });
+    streams.push(await spawnChild(`partner streams ${k} (${mine.length} identities)`, [new URL('./soak/streams.ts', import.meta.url).pathname, file], join(dir, `streams-${k}.log`)));
+  }
+  const proposer = async (): Promise<Child> => {
+    const cfg: ProposerConfig = {
+      address: net.address, caPem: net.caPem, rate: f.rate, batch: f.batch, concurrency: f.concurrency, seconds: f.minutes * 60,
+      identities: net.partners.slice(0, f.proposers).map((p) => ({ id: p.id, certPem: p.certPem, keyPem: p.keyPem, signingKey: p.key.toRawBase64() })),
+    };
+    const file = join(dir, 'proposer.json');
+    await writeFile(file, JSON.stringify(cfg), { mode: 0o600 });
+    return spawnChild(`proposer (${f.proposers} identities + votes)`, [new URL('./soak/proposer.ts', import.meta.url).pathname, file], join(dir, 'proposer.log'));
+  };
+  return { streams, proposer };
+}
+
+function treeSize(streams: readonly Child[]): number {
+  return Math.max(0, ...streams.map((s) => s.last<StreamStats>()?.size ?? 0));
+}
+
+async function sampleAll(tracked: readonly Tracked[], series: Map<string, Sample[]>, t: number): Promise<void> {
+  for (const p of tracked) {
+    const s = await sampleProcess(p.pid, t);
+    if (s !== undefined) series.get(p.label)!.push(s);
+  }
+}
+
+function memory(s: Sample | undefined): string {
+  if (s === undefined) return '? MiB';
+  return `${(s.rssBytes / 2 ** 20).toFixed(0)}${s.anonBytes !== undefined ? ` (anon ${(s.anonBytes / 2 ** 20).toFixed(0)})` : ''} MiB`;
+}
+
+function line(t: number, tree: Array<[number, number]>, series: Map<string, Sample[]>, seqLabel: string, prop: ProposerStats | undefined): string {
+  const [prevT, prevSize] = tree.length > 1 ? tree[tree.length - 2]! : [0, 0];
+  const [, size] = tree[tree.length - 1]!;
+  const seq = series.get(seqLabel)?.at(-1);
+  const refused = Object.values(prop?.refused ?? {}).reduce((a, b) => a + b, 0);
+  const failed = Object.values(prop?.failed ?? {}).reduce((a, b) => a + b, 0);
+  return `${t.toFixed(0)} s: log ${size} (${((size - prevSize) / Math.max(t - prevT, 1e-3)).toFixed(0)}/s), sent ${prop?.sent ?? 0}/${prop?.offered ?? 0} offered, refused ${refused}, failed ${failed}; sequencer RSS ${memory(seq)}, ${seq?.fds ?? '?'} fds; load ${loadavg()[0]!.toFixed(1)}`;
+}
+
+async function observe(net: SoakNetwork, f: SoakFlags, dir: string): Promise<Observed> {
+  const load = await startLoad(net, f, dir);
+  const children: Child[] = [];
+  try {
+    children.push(...load.streams);
+    // The streams connect and wait before the first proposal, so every run measures the same thing.
+    await new Promise((r) => setTimeout(r, 5_000));
+    const proposer = await load.proposer();
+    children.push(proposer);
+    const mine = new Map([net.sequencer, ...children].map((c) => [c.process.pid!, c.label]));
+    const tracked = (await descendants(process.pid)).filter((p) => !p.label.startsWith('openssl')).map((p) => ({ pid: p.pid, label: mine.get(p.pid) ?? p.label }));
+    progress(`sampling every ${f.sampleSeconds} s: ${tracked.map((p) => p.label).join(', ')}`);
+    const series = new Map(tracked.map((p) => [p.label, [] as Sample[]]));
+    const tree: Array<[number, number]> = [];
+    const heaps = new Map(load.streams.map((c) => [c.label, [] as Array<[number, number]>]));
+    const t0 = performance.now();
+    const elapsed = (): number => (performance.now() - t0) / 1000;
+    let done = false;
+    void proposer.exited.then(() => { done = true; });
+    while (!done) {
+      const t = elapsed();
+      await sampleAll(tracked, series, t);
+      tree.push([t, treeSize(load.streams)]);
+      for (const c of load.streams) {
+        const heap = c.last<StreamStats>()?.heapUsedMiB;
+        if (heap !== undefined) heaps.get(c.label)!.push([t, heap]);
+      }
+      progress(line(t, tree, series, net.sequencer.label, proposer.last<ProposerStats>()));
+      await Promise.race([new Promise((r) => setTimeout(r, f.sampleSeconds * 1000)), proposer.exited]);
+    }
+    const seconds = elapsed();
+    // One last sample at the end, then the followers get a moment to catch up with the final head.
+    await sampleAll(tracked, series, seconds);
+    tree.push([seconds, treeSize(load.streams)]);
+    await new Promise((r) => setTimeout(r, 3_000));
+    return { series, tree, seconds, proposer: proposer.last<ProposerStats>(), streams: load.streams.map((s) => s.last<StreamStats>()), heaps };
+  } finally {
+    for (const c of children.reverse()) await c.stop(5_000);
+  }
+}
+
+const sum = (m: Readonly<Record<string, number>> | undefined): number => Object.values(m ?? {}).reduce((a, b) => a + b, 0);
+
+function sustained(tree: ReadonlyArray<[number, number]>): number {
+  // The rate the log grew at after the warm-up share, as the leak check measures (tree sizes come
+  // from the followers, a sample late at most).
+  const from = tree[tree.length - 1]![0] * LEAK_DEFAULTS.warmupFraction;
+  const steady = tree.filter(([t]) => t >= from);
+  return steady.length >= 2 && steady[0]![0] !== steady[steady.length - 1]![0] ? fitLine(steady).slope : 0;
+}
+
+/** Entries in the log at the end: the followers' final word (they had a moment to catch up). */
+function admittedOf(o: Observed): number {
+  return Math.max(o.tree[o.tree.length - 1]![1], ...o.streams.map((s) => s?.size ?? 0));
+}
+
+// Memory a process holds per log entry: the slope of its RSS against the log's size after the
+// warm-up. The sequencer keeps the Merkle tree and a capped entry cache by design.
+function bytesPerEntry(samples: readonly Sample[], tree: ReadonlyArray<[number, number]>): { slope: number; r2: number } | undefined {
+  const from = Math.max(tree[tree.length - 1]![0] * LEAK_DEFAULTS.warmupFraction, LEAK_DEFAULTS.warmupSeconds);
+  const points = samples.filter((s) => s.t >= from).map((s) => {
+    const size = tree.find(([t]) => Math.abs(t - s.t) < 1)?.[1];
+    return size === undefined ? undefined : [size, s.rssBytes] as [number, number];
+  }).filter((p) => p !== undefined);
+  if (points.length < 2 || points[0]![0] === points[points.length - 1]![0]) return undefined;
+  return fitLine(points);
+}
+
+// Cores a process kept busy over the run (CPU seconds / wall seconds): on a shared machine this
+// tells a starved sequencer from a saturated one.
+function cores(samples: readonly Sample[]): number | undefined {
+  const [a, b] = [samples[0], samples[samples.length - 1]];
+  if (a?.cpuSeconds === undefined || b?.cpuSeconds === undefined || b.t === a.t) return undefined;
+  return (b.cpuSeconds - a.cpuSeconds) / (b.t - a.t);
+}
+
+function results(f: SoakFlags, o: Observed, growth: ReadonlyMap<string, Growth>, sequencerLabel: string): BenchResult[] {
+  const admitted = admittedOf(o);
+  const perEntry = bytesPerEntry(o.series.get(sequencerLabel) ?? [], o.tree);
+  const out: BenchResult[] = [
+    { metric: 'offered proposal rate (target)', value: f.rate, unit: 'proposals/s' },
+    { metric: 'proposals sent per second (the rest of the schedule slipped: saturated)', value: round((o.proposer?.sent ?? 0) / o.seconds), unit: 'proposals/s' },
+    { metric: 'admitted into the log per second, whole run', value: round(admitted / o.seconds), unit: 'indicators/s' },
+    { metric: `admitted into the log per second, after the first ${LEAK_DEFAULTS.warmupFraction * 100}%`, value: round(sustained(o.tree)), unit: 'indicators/s' },
+    { metric: 'admitted in all', value: admitted, unit: 'indicators' },
+    { metric: 'refused proposals and votes', value: sum(o.proposer?.refused), unit: 'count' },
+    { metric: 'failed proposer calls', value: sum(o.proposer?.failed), unit: 'count' },
+    { metric: 'partner streams', value: o.streams.reduce((a, s) => a + (s?.streams ?? 0), 0), unit: 'streams' },
+    { metric: 'failed stream calls', value: o.streams.reduce((a, s) => a + sum(s?.errors), 0), unit: 'count' },
+    { metric: 'slowest stream behind the log at the end', value: admitted - Math.min(...o.streams.map((s) => s?.minSize ?? 0)), unit: 'entries' },
+    { metric: 'run length', value: round(o.seconds), unit: 's' },
+    ...(perEntry !== undefined ? [{ metric: 'sequencer RSS growth per log entry after warm-up (Merkle tree + capped entry cache)', value: round(perEntry.slope), unit: `bytes/entry (r² ${round(perEntry.r2, 2)})` }] : []),
+    { metric: 'machine load average (1 min) at the end', value: round(loadavg()[0]!, 3), unit: 'runnable tasks' },
+  ];
+  for (const [label, s] of o.series) {
+    const c = cores(s);
+    if (c !== undefined) out.push({ metric: `${label}: CPU used`, value: round(c, 3), unit: 'cores' });
+  }
+  for (const [label, h] of o.heaps) {
+    const from = Math.max(o.seconds * LEAK_DEFAULTS.warmupFraction, LEAK_DEFAULTS.warmupSeconds);
+    const steady = h.filter(([t]) => t >= from).map(([t, mib]) => [t / 60, mib] as [number, number]);
+    if (steady.length >= 2 && steady[0]![0] !== steady[steady.length - 1]![0]) {
+      const fit = fitLine(steady);
+      out.push({ metric: `${label}: V8 heap in use, growth after warm-up`, value: round(fit.slope, 3), unit: `MiB/min (r² ${round(fit.r2, 2)}; ${h[0]![1]} → ${h[h.length - 1]![1]} MiB)` });
+    }
+  }
+  for (const [label, g] of growth) {
+    const vm = growthOf(o.series.get(label)!, f.leak);
+    out.push(
+      { metric: `${label}: VmRSS start → end`, value: round(vm.rssEndMiB - vm.rssStartMiB), unit: `MiB (${round(vm.rssStartMiB)} → ${round(vm.rssEndMiB)})` },
+      { metric: `${label}: VmRSS growth after warm-up (not judged)`, value: round(vm.rssMiBPerMin, 3), unit: `MiB/min (r² ${round(vm.rssR2, 2)})` },
+      { metric: `${label}: anonymous RSS start → end`, value: round(g.rssEndMiB - g.rssStartMiB), unit: `MiB (${round(g.rssStartMiB)} → ${round(g.rssEndMiB)})` },
+      { metric: `${label}: anonymous RSS growth after warm-up (the leak check)`, value: round(g.rssMiBPerMin, 3), unit: `MiB/min (r² ${round(g.rssR2, 2)})` },
+      { metric: `${label}: open fds start → end`, value: g.fdsEnd - g.fdsStart, unit: `fds (${g.fdsStart} → ${g.fdsEnd})` },
+      { metric: `${label}: fd growth after warm-up`, value: round(g.fdsPerMin, 3), unit: `fds/min (r² ${round(g.fdsR2, 2)})` },
+    );
+  }
+  return out;
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  const f = parseFlags(argv);
+  if (f === 'help') {
+    process.stdout.write(`${HELP}\n`);
+    return 0;
+  }
+  const dir = await mkdtemp(join(tmpdir(), 'threatmesh-soak-'));
+  progress(`soak: ${f.minutes} min at ${f.rate} proposals/s offered, ${f.partners} partner streams over ${f.streamProcs} processes; work directory ${dir}`);
+  const cp = await startControlPlane(controlPlaneOptionsFromEnv());
+  let net: SoakNetwork | undefined;
+  try {
+    net = await startSoakNetwork(cp, dir, f.partners, progress);
+    const o = await observe(net, f, dir);
+    // The verdict is on anonymous memory: file pages (code) come and go with the kernel's page cache.
+    const anon = (s: readonly Sample[]): Sample[] => s.map((x) => ({ ...x, rssBytes: x.anonBytes ?? x.rssBytes }));
+    const growth = new Map([...o.series].filter(([, s]) => s.length > 0).map(([label, s]) => [label, growthOf(anon(s), f.leak)]));
+    const leaks = [...growth].filter(([, g]) => g.leak).map(([label, g]) => `${label}: ${g.notes.join('; ')}`);
+    for (const l of leaks) progress(`LEAK ${l}`);
+    emit(results(f, o, growth, net.sequencer.label));
+    emitSummary({
+      leak: leaks.length > 0, leaks, minutes: f.minutes, targetRate: f.rate, sustainedRate: round(sustained(o.tree)), admitted: admittedOf(o),
+      proposer: o.proposer, streams: o.streams, tree: o.tree.map(([t, n]) => [round(t), n]), streamHeaps: Object.fromEntries([...o.heaps].map(([l, h]) => [l, h.map(([t, mib]) => [round(t), mib])])),
+      processes: Object.fromEntries([...growth].map(([label, g]) => [label, { ...g, series: o.series.get(label)!.map((s) => [round(s.t), round(s.rssBytes / 2 ** 20), round((s.anonBytes ?? NaN) / 2 ** 20), s.fds]), seriesColumns: ['t s', 'VmRSS MiB', 'RssAnon MiB', 'fds'] }])),
+    });
+    return leaks.length > 0 ? 3 : 0;
+  } finally {
+    await net?.stop();
+    await cp.stop();
+    if (!f.keep) await rm(dir, { recursive: true, force: true });
+  }
+}
+
+try {
+  process.exitCode = await main(process.argv.slice(2));
+} catch (err) {
+  process.stderr.write(`soak: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exitCode = 2;
+}

@@ -1,0 +1,96 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { fitLine, growthOf, parseCpuSeconds, parseStatusKb, parseVmRss, type LeakThresholds, type Sample } from './growth.ts';
+
+const MIB = 1024 * 1024;
+
+/** Samples every 10 s for `minutes`: RSS (MiB) and fds as functions of the minute. */
+function series(minutes: number, rssMiB: (m: number) => number, fds: (m: number) => number): Sample[] {
+  const out: Sample[] = [];
+  for (let t = 0; t <= minutes * 60; t += 10) out.push({ t, rssBytes: Math.round(rssMiB(t / 60) * MIB), fds: Math.round(fds(t / 60)) });
+  return out;
+}
+
+// A deterministic saw-tooth (GC) of ±amp around a base.
+const saw = (amp: number) => (m: number): number => ((Math.round(m * 6) % 4) - 1.5) * (amp / 1.5);
+
+describe('growthOf', () => {
+  const cases: Array<{ name: string; samples: Sample[]; th?: LeakThresholds; leak: boolean; note?: RegExp }> = [
+    { name: 'flat memory and fds', samples: series(10, () => 120, () => 40), leak: false },
+    { name: 'GC saw-tooth around a flat level', samples: series(10, (m) => 150 + saw(20)(m), () => 40), leak: false },
+    { name: 'steady RSS growth of 10 MiB/min', samples: series(10, (m) => 100 + 10 * m, () => 40), leak: true, note: /RSS grows steadily by 10\.00 MiB\/min/ },
+    { name: 'slow RSS growth under the threshold', samples: series(10, (m) => 100 + 2 * m, () => 40), leak: false },
+    { name: 'steady fd growth of 5 per minute', samples: series(10, () => 100, (m) => 30 + 5 * m), leak: true, note: /open fds grow steadily by (4\.9\d|5\.0\d)\/min/ },
+    { name: 'a warm-up jump then flat', samples: series(10, (m) => (m < 1.5 ? 60 + 60 * m : 150), (m) => (m < 1 ? 10 + 30 * m : 40)), leak: false },
+    { name: 'growth fast but noisy (not steady)', samples: series(10, (m) => 100 + 5 * m + saw(200)(m), () => 40), leak: false },
+    { name: 'a lower threshold flags slow growth', samples: series(10, (m) => 100 + 2 * m, () => 40), th: { rssMiBPerMin: 1 }, leak: true },
+    { name: 'memory falling is no leak', samples: series(10, (m) => 300 - 10 * m, () => 40), leak: false },
+    { name: 'too few samples: no verdict', samples: series(0.5, (m) => 100 + 100 * m, () => 40), th: { warmupSeconds: 0 }, leak: false, note: /no verdict/ },
+    { name: 'a run within the warm-up minute: no verdict', samples: series(1, (m) => 100 + 100 * m, () => 40), leak: false, note: /no verdict: 1 samples after the warm-up/ },
+    { name: 'growth during the warm-up minute only', samples: series(3, (m) => (m < 1 ? 100 + 80 * m : 180), () => 40), th: { warmupFraction: 0 }, leak: false },
+    { name: 'growth that goes on after the warm-up minute', samples: series(3, (m) => 100 + 80 * m, () => 40), th: { warmupFraction: 0 }, leak: true },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const g = growthOf(c.samples, c.th);
+      assert.equal(g.leak, c.leak, g.notes.join('; '));
+      if (c.note) assert.match(g.notes.join('; '), c.note);
+      if (!c.leak && c.note === undefined) assert.deepEqual(g.notes, []);
+    });
+  }
+
+  it('reports start, end and maximum', () => {
+    const g = growthOf(series(2, (m) => (m === 1 ? 300 : 100 + m), (m) => 10 + m));
+    assert.equal(g.rssStartMiB, 100);
+    assert.equal(g.rssEndMiB, 102);
+    assert.equal(g.rssMaxMiB, 300);
+    assert.equal(g.fdsStart, 10);
+    assert.equal(g.fdsEnd, 12);
+  });
+
+  it('refuses an empty series', () => {
+    assert.throws(() => growthOf([]), /no samples/);
+  });
+});
+
+describe('fitLine', () => {
+  const cases: Array<{ name: string; points: Array<[number, number]>; slope: number; r2: number }> = [
+    { name: 'exact line', points: [[0, 1], [1, 3], [2, 5]], slope: 2, r2: 1 },
+    { name: 'constant', points: [[0, 4], [1, 4], [2, 4]], slope: 0, r2: 1 },
+    { name: 'no trend', points: [[0, 0], [1, 1], [2, 0], [3, 1], [4, 0], [5, 1], [6, 0]], slope: 0, r2: 0 },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const f = fitLine(c.points);
+      assert.ok(Math.abs(f.slope - c.slope) < 0.05, `slope ${f.slope}`);
+      assert.ok(Math.abs(f.r2 - c.r2) < 0.05, `r2 ${f.r2}`);
+    });
+  }
+  it('needs two distinct times', () => {
+    assert.throws(() => fitLine([[1, 1]]), /at least 2 points/);
+    assert.throws(() => fitLine([[1, 1], [1, 2]]), /two different times/);
+  });
+});
+
+describe('parseVmRss', () => {
+  const cases: Array<{ name: string; text: string; bytes: number | undefined }> = [
+    { name: 'a process', text: 'Name:\tnode\nVmPeak:\t 1000 kB\nVmRSS:\t   81920 kB\nThreads:\t11\n', bytes: 81920 * 1024 },
+    { name: 'a kernel thread has none', text: 'Name:\tkthreadd\nThreads:\t1\n', bytes: undefined },
+    { name: 'not a status file', text: '', bytes: undefined },
+  ];
+  for (const c of cases) it(c.name, () => assert.equal(parseVmRss(c.text), c.bytes));
+  it('reads RssAnon and RssFile apart', () => {
+    const text = 'VmRSS:\t    1736 kB\nRssAnon:\t     112 kB\nRssFile:\t    1624 kB\n';
+    assert.deepEqual([parseStatusKb(text, 'RssAnon'), parseStatusKb(text, 'RssFile'), parseStatusKb(text, 'RssShmem')], [112 * 1024, 1624 * 1024, undefined]);
+  });
+});
+
+describe('parseCpuSeconds', () => {
+  const cases: Array<{ name: string; text: string; seconds: number | undefined }> = [
+    { name: 'a process', text: '1234 (node) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 11 0 100 1000 200', seconds: 3 },
+    { name: 'a command name with spaces and parentheses', text: '77 (a (b) c) R 1 77 77 0 -1 0 0 0 0 0 7 3 0 0 20 0 1 0 5 10 2', seconds: 0.1 },
+    { name: 'cut short', text: '77 (x) R 1 2', seconds: undefined },
+    { name: 'not a stat line', text: 'garbage', seconds: undefined },
+  ];
+  for (const c of cases) it(c.name, () => assert.equal(parseCpuSeconds(c.text), c.seconds));
+});

@@ -1,0 +1,60 @@
+/**
+ * Reading processes from Linux's /proc for the soak benchmark: the descendants of a process
+ * (so the harness's kube-apiserver, etcd and FerretDB are measured without the harness naming
+ * their pids) and one sample of a process's VmRSS and open file descriptors.
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import { parseCpuSeconds, parseStatusKb, parseVmRss, type Sample } from './growth.ts';
+
+/** A process to follow: its pid and a label for reports. */
+export interface Tracked {
+  readonly pid: number;
+  readonly label: string;
+}
+
+async function stat(pid: string): Promise<{ ppid: number; comm: string } | undefined> {
+  const text = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+  if (text === undefined) return undefined;
+  // comm may hold spaces and parentheses: it ends at the last ')'.
+  const comm = text.slice(text.indexOf('(') + 1, text.lastIndexOf(')'));
+  const ppid = Number(text.slice(text.lastIndexOf(')') + 2).split(' ')[1]);
+  return { ppid, comm };
+}
+
+async function label(pid: number, comm: string): Promise<string> {
+  // comm is cut at 15 characters: the command line tells the control plane's apiserver from its etcd.
+  const argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0').filter((a) => a !== '');
+  const name = argv[0]?.split('/').pop() ?? comm;
+  const sub = argv.slice(1).find((a) => !a.startsWith('-') && !a.includes('/'));
+  return `${name}${sub !== undefined ? ` ${sub}` : ''} (pid ${pid})`;
+}
+
+/** Every live descendant of `root` (children, grandchildren...), labelled by its command, subcommand and pid. */
+export async function descendants(root: number): Promise<Tracked[]> {
+  const pids = (await readdir('/proc')).filter((d) => /^\d+$/.test(d));
+  const parent = new Map<number, { ppid: number; comm: string }>();
+  for (const pid of pids) {
+    const s = await stat(pid);
+    if (s !== undefined) parent.set(Number(pid), s);
+  }
+  const out: Tracked[] = [];
+  for (const [pid, s] of parent) {
+    for (let up = s.ppid, hops = 0; up > 1 && hops < 64; up = parent.get(up)?.ppid ?? 0, hops++) {
+      if (up === root) {
+        out.push({ pid, label: await label(pid, s.comm) });
+        break;
+      }
+    }
+  }
+  return out.sort((a, b) => a.pid - b.pid);
+}
+
+/** VmRSS, open fds and CPU time of `pid` at `t` seconds; undefined once the process is gone. */
+export async function sampleProcess(pid: number, t: number): Promise<Sample | undefined> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => undefined);
+  const rssBytes = status === undefined ? undefined : parseVmRss(status);
+  const fds = await readdir(`/proc/${pid}/fd`).then((e) => e.length, () => undefined);
+  const cpuSeconds = parseCpuSeconds(await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => ''));
+  const anonBytes = status === undefined ? undefined : parseStatusKb(status, 'RssAnon');
+  return rssBytes === undefined || fds === undefined ? undefined : { t, rssBytes, fds, ...(anonBytes !== undefined ? { anonBytes } : {}), ...(cpuSeconds !== undefined ? { cpuSeconds } : {}) };
+}
