@@ -4,7 +4,7 @@
  * checks it (domain/verify.ts checkEntry). Pure.
  */
 import type { EntryBody } from '../../domain/entry.ts';
-import { decideQuorum, QuorumInputError, type QuorumInput, type Vote, type Voter } from '../../domain/quorum.ts';
+import { decideQuorum, QuorumInputError, type Vote, type Voter } from '../../domain/quorum.ts';
 import type { Round } from './pending.ts';
 
 /** What decides whether a rejection is proven: the voters, the quorum, and which votes were verified on arrival. */
@@ -12,7 +12,7 @@ export interface RejectionProofInput {
   readonly voters: readonly Voter[];
   /** @default ⌊2n/3⌋+1 of the voters */
   readonly quorum?: number;
-  /** As {@link QuorumInput.verified}. @default none (verify every vote) */
+  /** True when the caller verified this vote with this voter's key on arrival (domain/quorum.ts QuorumInput.verified). @default none (verify every vote) */
   readonly verified?: (voter: Voter, vote: Vote) => boolean;
 }
 
