@@ -111,6 +111,17 @@ describe('Sequencer (memory stores)', () => {
     assert.deepEqual((await entriesOf(seq)).map((e) => e.entry.kind), ['reject', 'add']);
   });
 
+  test('a rejected round left in the round store (its delete failed) is not restored: no second REJECT', async () => {
+    const { seq, rounds, reopen } = await network();
+    const { subject } = await seq.propose('alpha', proposal('alpha', 'add', ind('stale.example')));
+    await seq.vote('bravo', vote('bravo', subject, T0, 'reject'));
+    const [stale] = await rounds.loadRounds();
+    await seq.vote('charlie', vote('charlie', subject, T0, 'reject'));
+    await rounds.saveRound(stale!);
+    const again = await reopen();
+    assert.deepEqual([again.size, again.pending().length], [1, 0]);
+  });
+
   test('a rejected REVOKE round is not logged (only ADD rounds have REJECT entries)', async () => {
     const { seq } = await network();
     await admit(seq, 'kept.example', T0);

@@ -310,14 +310,20 @@ export class Sequencer {
     if (this.#opts.rounds === undefined) return;
     for (const r of await this.#opts.rounds.loadRounds()) {
       const round = this.#restoredRound(r);
-      // Decided already: an ADD whose indicator is active, a REVOKE whose indicator is revoked.
-      if (round === undefined || this.#log.decided(r.subject) !== undefined) {
+      // Decided already: an ADD whose indicator is active, a REVOKE whose indicator is revoked, or
+      // a round older than the indicator's latest REJECT or REVOKE (its floor), such as the rejected round itself.
+      if (round === undefined || this.#log.decided(r.subject) !== undefined || this.#superseded(round)) {
         if (round === undefined) this.#opts.log.warn('stored round does not verify; dropped', { subject: r.subject, proposer: r.proposerId });
         this.#forget(r.subject);
         continue;
       }
       this.#pending.set(r.subject, round);
     }
+  }
+
+  #superseded(round: Round): boolean {
+    const floor = round.kind === 'add' ? this.#log.readmitFloor(round.digest) : undefined;
+    return floor !== undefined && Date.parse(round.window.opensAt) < floor;
   }
 
   // A stored round re-verified as if proposed now (indicator, metadata, proposer signature), with only its valid votes; undefined when it does not verify.
