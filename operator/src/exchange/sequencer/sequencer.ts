@@ -171,7 +171,7 @@ export class Sequencer {
     if (open !== undefined) return { status: 'already-pending', digest, subject, window: open.window };
     // Approved and being appended: not a new round (it would be admitted twice); rejected and being
     // logged: not yet (the new round must open after the rejection's votes).
-    if (this.#admitting.has(subject) || this.#rejecting.has(subject)) return { status: 'already-pending', digest, subject };
+    if (this.#deciding(subject)) return { status: 'already-pending', digest, subject };
     // One contributor must not flood the sequencer, and through the pending mirror every partner's cluster.
     const quota = this.#opts.maxOpenRoundsPerProposer ?? SEQUENCER_DEFAULTS.maxOpenRoundsPerProposer;
     if (this.#pending.openBy(p.proposerId) >= quota) {
@@ -319,6 +319,10 @@ export class Sequencer {
       }
       this.#pending.set(r.subject, round);
     }
+  }
+
+  #deciding(subject: string): boolean {
+    return this.#admitting.has(subject) || this.#rejecting.has(subject);
   }
 
   #superseded(round: Round): boolean {
