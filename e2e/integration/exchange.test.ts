@@ -455,10 +455,10 @@ describe('automatic voting and continuous replication', () => {
     for (const v of values) await alpha.propose({ kind: 'add', indicatorJson: indicatorCanonicalJson(ind(v)), proposerId: 'alpha', signature: signProposal(keys.alpha, 'add', ind(v)) });
     for (const v of voters) await v.voteOnce();
     assert.equal(net.sequencer.pending().length, 0, 'every round is decided');
-    assert.equal(net.sequencer.size, 12, 'the warning-listed indicator was rejected');
+    assert.equal(net.sequencer.size, 13, 'twelve admissions and the REJECT of the warning-listed indicator');
     for (let i = 0; i < 200; i++) {
       const cursors = await Promise.all(replicas.map((r) => r.replica.cursor()));
-      if (cursors.every((c) => c.nextIndex === 12)) break;
+      if (cursors.every((c) => c.nextIndex === 13)) break;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     stop.abort();
@@ -467,6 +467,10 @@ describe('automatic voting and continuous replication', () => {
     assert.equal(sets[0]!.length, 12);
     assert.deepEqual(sets[1], sets[0]);
     assert.deepEqual(sets[2], sets[0]);
+    const rejected = await Promise.all(replicas.map(async (r) => (await r.sink.rejections()).map((x) => [x.logIndex, x.value, x.votes.length])));
+    assert.deepEqual(rejected[0]?.map((x) => x[1]), ['benign.example.org'], 'every partner replicates the signed rejection, apart from the indicators');
+    assert.deepEqual(rejected[1], rejected[0]);
+    assert.deepEqual(rejected[2], rejected[0]);
     const heads = await Promise.all(replicas.map(async (r) => (await r.replica.cursor()).head?.rootHash));
     assert.equal(new Set(heads).size, 1);
   });
@@ -518,12 +522,12 @@ describe('sequencer rounds', () => {
     assert.equal((await seq.vote('bravo', voteAt('bravo', ack.subject, clock.now, 'reject'))).status, 'counted');
     const last = await seq.vote('charlie', voteAt('charlie', ack.subject, clock.now, 'reject'));
     assert.deepEqual([last.status, last.approvals, last.rejections], ['rejected', 1, 2]);
-    assert.equal(seq.size, 0);
+    assert.equal(seq.size, 1, 'the rejection is logged as a REJECT entry');
     const admitted = await propose(seq, ind('agreed.evil.example'));
     await seq.vote('alpha', voteAt('alpha', admitted.subject, clock.now));
     assert.equal((await seq.vote('bravo', voteAt('bravo', admitted.subject, clock.now))).status, 'approved');
     const late = await seq.vote('charlie', voteAt('charlie', admitted.subject, clock.now));
-    assert.deepEqual([late.status, late.logIndex], ['approved', 0]);
+    assert.deepEqual([late.status, late.logIndex], ['approved', 1]);
     const forgedLate = { ...voteAt('charlie', admitted.subject, clock.now), signature: voteAt('bravo', admitted.subject, clock.now).signature };
     await assert.rejects(seq.vote('charlie', forgedLate), (err: unknown) => err instanceof ExchangeRefusalError && err.reason === 'bad-vote-signature');
   });
@@ -758,7 +762,7 @@ describe('signed indicator metadata', () => {
     assert.deepEqual(net.sequencer.pending().map((r) => r.indicator.value), ['unknown.evil.example'], 'low is rejected (quorum unreachable), high admitted');
     const logged = [];
     for await (const { entry } of net.sequencer.entries(0, net.sequencer.size)) logged.push(entry);
-    assert.deepEqual(logged.map((e) => [e.indicator.value, e.meta, e.votes.map((v) => v.decision)]), [['high.evil.example', { confidence: 90 }, ['approve', 'approve']]]);
+    assert.deepEqual(logged.map((e) => [e.kind, e.indicator.value, e.meta, e.votes.map((v) => v.decision)]), [['reject', 'low.evil.example', { confidence: 50 }, ['reject', 'reject']], ['add', 'high.evil.example', { confidence: 90 }, ['approve', 'approve']]]);
     assert.ok(logLines.some((l) => l.includes('round rejected') && l.includes(indicatorDigest(ind('low.evil.example')))), 'the sequencer logged the rejection of low');
   });
 });

@@ -1,13 +1,14 @@
 /**
  * `threatmesh replica status|clear-halt|rebuild` as child processes against a real FerretDB: a
  * partner's replica halted on a fork is shown as halted (exit 3), the halt is lifted keeping the
- * position, and a rebuild forgets the cursor and the replicated records; bad input gets clear
+ * position, and a rebuild forgets the cursor and the replicated records (rejections included); bad input gets clear
  * errors.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MongoClient, type Db } from 'mongodb';
 import { MongoCursorStore } from '../../operator/src/store/cursor.ts';
+import { REJECTIONS } from '../../operator/src/store/rejections.ts';
 import { INDICATORS } from '../../operator/src/store/indicators.ts';
 import { startControlPlane, type ControlPlane } from '../harness/controlplane.ts';
 import { controlPlaneOptionsFromEnv, uniqueSuffix } from '../harness/env.ts';
@@ -35,6 +36,7 @@ before(async () => {
     { _id: 'd1' as never, digest: 'd1', type: 'domain', value: 'a.example', state: 'active', logIndex: 0 },
     { _id: 'd2' as never, digest: 'd2', type: 'domain', value: 'b.example', state: 'revoked', logIndex: 1 },
   ]);
+  await db.collection(REJECTIONS).insertOne({ _id: 2 as never, logIndex: 2, digest: 'd3', type: 'domain', value: 'c.example' });
 });
 
 after(async () => {
@@ -77,6 +79,7 @@ test('rebuild needs --yes, then forgets the cursor and the records', async () =>
   assert.match(r.stdout, /forgot sequencer:seq-1's cursor and 2 replicated records/);
   assert.equal(await new MongoCursorStore(db).load(SOURCE), undefined);
   assert.equal(await db.collection(INDICATORS).countDocuments({}), 0);
+  assert.equal(await db.collection(REJECTIONS).countDocuments({}), 0, 'the replicated rejections are forgotten too');
   assert.match((await cli(['status'])).stdout, /no replication cursor yet/);
 });
 

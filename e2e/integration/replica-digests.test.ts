@@ -3,7 +3,8 @@
  * lookups for indicators never stored make no database query; the set survives a restart (its
  * chunks are persisted before the records), a database written before the set existed is
  * backfilled at open, and a chunk whose records never arrived (a crash between the two writes)
- * only costs a lookup that finds nothing.
+ * only costs a lookup that finds nothing. REJECT entries go to `rejections`, their digests to
+ * chunks of their own.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -105,4 +106,23 @@ test('a chunk without its records (crash between the writes) costs a lookup that
   await sink.applyMany([entry(20)]);
   assert.equal((await sink.lastEntries([entry(20).digest])).size, 1);
   assert.equal(await db.collection(INDICATORS).countDocuments(), 1);
+});
+
+test('REJECT entries: stored in rejections only, their digests remembered across a restart, replays insert nothing, history is the latest entry of either collection', async () => {
+  const db = freshDb();
+  const reject = (i: number, index: number, opensAt: string): VerifiedEntry => ({ ...entry(i), kind: 'reject', index, window: { opensAt, closesAt: '2026-12-09T00:00:00.000Z' } });
+  const batch = [reject(1, 0, '2026-12-01T00:00:00.000Z'), reject(1, 1, '2026-12-02T00:00:00.000Z'), reject(2, 2, '2026-12-01T00:00:00.000Z'), { ...entry(2), index: 3 }];
+  await (await MongoIndicatorSink.open(db)).applyMany(batch);
+  const sink = await MongoIndicatorSink.open(db);
+  // A replay after a crash (the same entries again) changes nothing.
+  await sink.applyMany(batch);
+  assert.deepEqual((await sink.rejections()).map((r) => [r.logIndex, r.digest]), [[0, entry(1).digest], [1, entry(1).digest], [2, entry(2).digest]]);
+  assert.deepEqual((await sink.all()).map((r) => r.digest), [entry(2).digest], 'a rejected indicator is never in indicators');
+  finds.length = 0;
+  assert.equal((await sink.lastEntries([entry(7).digest])).size, 0);
+  assert.deepEqual(finds, [], 'a digest neither stored nor rejected makes no query');
+  const h = await sink.lastEntries([entry(1).digest, entry(2).digest]);
+  assert.deepEqual([h.get(entry(1).digest)?.kind, h.get(entry(1).digest)?.index, h.get(entry(1).digest)?.window?.opensAt], ['reject', 1, '2026-12-02T00:00:00.000Z'], 'the latest of two rejections, found after the restart');
+  assert.ok((h.get(entry(1).digest)?.readmitFloorMs ?? 0) > Date.parse('2026-12-02T00:00:00.000Z'), 'a rejection sets the floor of the next round');
+  assert.deepEqual([h.get(entry(2).digest)?.kind, h.get(entry(2).digest)?.index], ['add', 3], 'the admission after the rejection is the latest entry');
 });

@@ -1,13 +1,20 @@
 /**
  * `threatmesh report trends|summary` as child processes against a real FerretDB holding
  * replicated indicator records and sightings in exactly the shapes the partner's store and
- * match/ write: the trends' JSON shape and figures, TLP filtering of every figure, the extractive
- * summary's grounding, and clear errors for bad input.
+ * match/ write, and rejections written by the replica's own sink from REJECT entries: the trends'
+ * JSON shape and figures (rejection rates per feed and per proposer from the replicated
+ * rejections), TLP filtering of every figure, the extractive summary's grounding, and clear errors
+ * for bad input.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MongoClient, type Db } from 'mongodb';
-import { INDICATORS, type IndicatorRecord } from '../../operator/src/store/indicators.ts';
+import { indicatorDigest } from '../../operator/src/domain/canonical.ts';
+import { signProposal, type IndicatorMeta } from '../../operator/src/domain/entry.ts';
+import { signVote } from '../../operator/src/domain/quorum.ts';
+import { SigningKey } from '../../operator/src/domain/signature.ts';
+import type { VerifiedEntry } from '../../operator/src/domain/stores.ts';
+import { INDICATORS, MongoIndicatorSink, type IndicatorRecord } from '../../operator/src/store/indicators.ts';
 import { SIGHTINGS, type SightingDoc } from '../../operator/src/report/mongo.ts';
 import { recordOf, sightingOf } from '../../operator/src/report/fixtures.ts';
 import { isoWeek, windowEnding } from '../../operator/src/report/period.ts';
@@ -34,6 +41,21 @@ const sightings: SightingDoc[] = [
   sightingOf(phish, 'partner-a', ago(5), 2), sightingOf(secret, 'partner-a', ago(2), 100), sightingOf(old, 'partner-a', ago(40), 7), sightingOf(oldAmber, 'partner-b', ago(3), 1000),
 ];
 
+const key = SigningKey.generate();
+/** A REJECT entry as the replica applies it (verified upstream): two reject votes signed `decided` days ago. */
+function rejectEntry(index: number, value: string, proposerId: string, meta: IndicatorMeta, decided: number): VerifiedEntry {
+  const indicator = { type: 'domain' as const, value };
+  const digest = indicatorDigest(indicator);
+  const opensAt = ago(decided + 1).toISOString();
+  const votes = ['partner-x', 'partner-y'].map((partnerId) => signVote(key, { partnerId, digest, decision: 'reject', signedAt: ago(decided).toISOString() }));
+  return { index, kind: 'reject', digest, indicator, meta, proposerId, proposalSignature: signProposal(key, 'add', indicator, meta), window: { opensAt, closesAt: new Date(Date.parse(opensAt) + 3 * DAY).toISOString() }, votes };
+}
+const rejections: VerifiedEntry[] = [
+  rejectEntry(7, 'typo-squat.example', 'partner-b', { tlp: 'clear', source: 'threatmesh/openphish' }, 3),
+  rejectEntry(8, 'amber-rejected.example', 'partner-c', { tlp: 'amber', source: 'threatmesh/private' }, 4),
+  rejectEntry(9, 'long-ago.example', 'partner-a', { source: 'threatmesh/feodo' }, 40),
+];
+
 let cp: ControlPlane;
 let mongo: MongoClient;
 let db: Db;
@@ -50,6 +72,7 @@ before(async () => {
   db = mongo.db(dbName);
   await db.collection<IndicatorRecord>(INDICATORS).insertMany(records);
   await db.collection<SightingDoc>(SIGHTINGS).insertMany(sightings);
+  await (await MongoIndicatorSink.open(db)).applyMany(rejections);
 });
 
 after(async () => {
@@ -67,6 +90,8 @@ interface TrendsJson {
   topLabels: Array<{ label: string; count: number }>; topMalware: Array<{ family: string; count: number }>;
   sightingsHeatmap: Array<{ partner: string; week: string; count: number }>;
   feedQuality: Array<{ feed: string; proposed: number; revoked: number; neverSighted: number }>;
+  proposerQuality: Array<{ proposer: string; proposed: number; admitted: number; rejected: number | null; rejectedShare: number | null }>;
+  rates: { rejection: number | null; revocation: number | null };
   rejections: { coverage: string };
 }
 
@@ -82,16 +107,22 @@ test('trends --json: the shape the issue names, and figures that leave out what 
   assert.equal(t.totals.admitted, 3);
   assert.equal(t.totals.revoked, 1);
   assert.equal(t.totals.sightings, 19, 'the sightings of amber indicators (admitted in the window or before it) and the sightings before the window are left out');
-  assert.equal(t.totals.rejected, null);
+  assert.equal(t.totals.rejected, 1, 'the replicated rejection of the window at or below GREEN (the AMBER one and the one before the window are left out)');
+  assert.equal(t.byWeek.reduce((a, w) => a + (w.rejected ?? 0), 0), 1);
+  assert.equal(t.rates.rejection, 0.25);
   assert.equal(t.totals.undated, 1, 'a record stored without a voting window is counted as undated, nowhere else');
-  assert.equal(t.rejections.coverage, 'unavailable');
+  assert.equal(t.rejections.coverage, 'network');
+  assert.deepEqual(t.proposerQuality, [
+    { proposer: 'partner-a', proposed: 2, admitted: 2, rejected: 0, rejectedShare: 0 },
+    { proposer: 'partner-b', proposed: 2, admitted: 1, rejected: 1, rejectedShare: 0.5 },
+  ]);
   assert.deepEqual(t.timeToQuorum, { count: 3, p50Ms: 3000, p95Ms: 9000, maxMs: 9000 });
   const perWeek = new Map<string, number>();
   for (const rec of [c2, phish, revoked]) perWeek.set(isoWeek(new Date(rec.window?.opensAt ?? '')), (perWeek.get(isoWeek(new Date(rec.window?.opensAt ?? ''))) ?? 0) + 1);
   for (const w of t.byWeek) assert.equal(w.admitted, perWeek.get(w.week) ?? 0, w.week);
   assert.ok(t.topMalware.some((m) => m.family === 'emotet'));
   assert.ok(!t.topLabels.some((l) => l.label === 'apt'), 'labels of amber indicators are left out');
-  assert.deepEqual(t.feedQuality.find((f) => f.feed === 'threatmesh/openphish'), { feed: 'threatmesh/openphish', proposed: 2, rejected: null, revoked: 1, neverSighted: 1, rejectedShare: null, revokedShare: 0.5, neverSightedShare: 0.5 });
+  assert.deepEqual(t.feedQuality.find((f) => f.feed === 'threatmesh/openphish'), { feed: 'threatmesh/openphish', proposed: 3, rejected: 1, revoked: 1, neverSighted: 1, rejectedShare: 0.3333, revokedShare: 0.3333, neverSightedShare: 0.3333 });
   assert.equal(t.sightingsHeatmap.reduce((a, h) => a + h.count, 0), 19);
   assert.doesNotMatch(r.stdout, /amber-only|old-amber|threatmesh\/private|partner-c/);
   assert.ok(!t.sightingsHeatmap.some((h) => h.partner === 'partner-b'), 'partner-b only sighted an amber indicator');
@@ -103,11 +134,14 @@ test('trends with --max-tlp amber counts the amber indicator; the text form is a
   assert.equal(t.totals.admitted, 4);
   assert.equal(t.totals.sightings, 1119);
   assert.equal(t.byPartner['partner-c'], 1);
+  assert.equal(t.totals.rejected, 2, 'the AMBER rejection counts at AMBER');
+  assert.deepEqual(t.proposerQuality.find((p) => p.proposer === 'partner-c'), { proposer: 'partner-c', proposed: 2, admitted: 1, rejected: 1, rejectedShare: 0.5 });
   const text = await cli(['trends', '--since', '30d']);
   assert.equal(text.code, 0, text.stderr);
   assert.match(text.stdout, /WEEK +ADMITTED +REJECTED +REVOKED +SIGHTINGS/);
-  assert.match(text.stdout, /admitted 4, revoked 1 \(25\.0%\), rejected unknown/);
-  assert.match(text.stdout, /note: rejections are not replicated to partners/);
+  assert.match(text.stdout, /admitted 4, revoked 1 \(25\.0%\), rejected 2 \(33\.3%\)/);
+  assert.match(text.stdout, /PROPOSER +PROPOSED +ADMITTED +REJECTED\npartner-a +2 +2 +0 \(0\.0%\)\npartner-b +2 +1 +1 \(50\.0%\)\npartner-c +2 +1 +1 \(50\.0%\)/);
+  assert.match(text.stdout, /note: rejections are the REJECT entries of the replicated log/);
 });
 
 test('summary --json without a model: extractive, every citation a digest of the window at or below the TLP', async () => {

@@ -5,8 +5,8 @@
  *
  * Admissions and a revocation are written through the partner's own replica sink
  * (MongoIndicatorSink, as the verified log would: signed proposals and quorum certificates),
- * sightings in match/'s contract shape, and a rejected proposal as a ThreatIndicator in phase
- * Rejected. The operator's ThreatReport controller (the same Runnable `threatmesh operator
+ * sightings in match/'s contract shape, and a rejected proposal as a REJECT entry (its reject
+ * votes as proof) through the same sink. The operator's ThreatReport controller (the same Runnable `threatmesh operator
  * --exchange` adds) then writes a report with the model: generator "model", every citation
  * resolves, nothing AMBER reaches the GREEN endpoint, the ConfigMap, MongoDB, the HTTP routes and
  * the gauges carry it. A second ThreatReport without the citation enum shows the model's invented
@@ -18,8 +18,8 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { MongoClient, type Db } from 'mongodb';
-import { API_VERSION, THREAT_INDICATORS, THREAT_REPORTS } from '../../operator/src/api/schemas/index.ts';
-import type { ThreatIndicator, ThreatReport, ThreatReportSpec } from '../../operator/src/api/types.ts';
+import { API_VERSION, THREAT_REPORTS } from '../../operator/src/api/schemas/index.ts';
+import type { ThreatReport, ThreatReportSpec } from '../../operator/src/api/types.ts';
 import { reportsRunnable } from '../../operator/src/cli/report.ts';
 import { indicatorDigest } from '../../operator/src/domain/canonical.ts';
 import type { Indicator } from '../../operator/src/domain/indicator.ts';
@@ -78,6 +78,12 @@ function revokeEntry(a: Admission, index: number, at: number): VerifiedEntry {
   const digest = digestOf(a);
   const votes = voters.map((v) => signVote(v.key, { partnerId: v.id, digest: voteSubject('revoke', digest), decision: 'approve', signedAt: new Date(at + 70_000).toISOString() }));
   return { kind: 'revoke', index, digest, indicator: a.indicator, proposerId: 'partner-b', proposalSignature: signProposal(proposer, 'revoke', a.indicator), window: { opensAt: new Date(at).toISOString(), closesAt: new Date(at + DAY).toISOString() }, votes };
+}
+
+function rejectEntry(indicator: Indicator, meta: IndicatorMeta, index: number, at: number): VerifiedEntry {
+  const digest = indicatorDigest(indicator);
+  const votes = voters.map((v) => signVote(v.key, { partnerId: v.id, digest: voteSubject('add', digest), decision: 'reject', signedAt: new Date(at + 70_000).toISOString() }));
+  return { kind: 'reject', index, digest, indicator, meta, proposerId: 'partner-a', proposalSignature: signProposal(proposer, 'add', indicator, meta), window: { opensAt: new Date(at).toISOString(), closesAt: new Date(at + DAY).toISOString() }, votes };
 }
 
 function sighting(a: Admission, hoursAgo: number, count: number, now: number): SightingDoc {
@@ -166,9 +172,8 @@ test('admissions, a revocation, sightings and a rejection land in the partner\'s
   await sink.applyMany(admissions.map((a, i) => addEntry(a, i, now)));
   await sink.applyMany([revokeEntry(admissions[3]!, admissions.length, now - DAY)]);
   await db.collection<SightingDoc>(SIGHTINGS).insertMany([sighting(admissions[0]!, 5, 40, now), sighting(admissions[0]!, 30, 12, now), sighting(admissions[2]!, 8, 3, now), sighting(admissions[4]!, 2, 900, now)]);
-  const rejected = await kube.create<ThreatIndicator>(THREAT_INDICATORS, { apiVersion: API_VERSION, kind: 'ThreatIndicator', metadata: { name: 'domain-rejected', namespace: NS }, spec: { type: 'domain', value: 'false-positive.example', tlp: 'clear', provenance: { feed: 'threatmesh/openphish', partner: 'partner-a', proposedAt: new Date(now - DAY).toISOString() } } });
-  await kube.patchStatus(THREAT_INDICATORS, rejected.metadata.name, NS, { status: { phase: 'Rejected' } });
-  assert.equal(await db.collection(INDICATORS).countDocuments({ state: 'active' }), 4);
+  await sink.applyMany([rejectEntry({ type: 'domain', value: 'false-positive.example' }, { tlp: 'clear', source: 'threatmesh/openphish' }, admissions.length + 1, now - DAY)]);
+  assert.equal(await db.collection(INDICATORS).countDocuments({ state: 'active' }), 4, 'the rejected indicator is never among the indicators');
   const t = await new PartnerData(db).trends({ since: new Date(now - 7 * DAY), until: new Date(now + 1000) }, 'red');
   assert.equal(t.totals.admitted, 5);
   assert.equal(t.totals.revoked, 1);
@@ -191,8 +196,8 @@ test('a ThreatReport with the real model: generator "model", every citation reso
   }
   t.diagnostic(`attempts: ${JSON.stringify(doc.attempts)}`);
   assertNothingAmberSent();
-  assert.equal(doc.trends.totals.rejected, 1, 'the rejected ThreatIndicator of the cluster is counted');
-  assert.equal(doc.trends.rejections.coverage, 'cluster');
+  assert.equal(doc.trends.totals.rejected, 1, 'the replicated REJECT entry is counted');
+  assert.equal(doc.trends.rejections.coverage, 'network');
   await assertConfigMap('weekly-report');
   const exposed = (await metrics.expose()).body;
   assert.match(exposed, new RegExp(`threatmesh_report_admitted\\{report="${NS}/weekly"\\} 5`), 'the headline gauge of the AMBER audience counts all five admissions');

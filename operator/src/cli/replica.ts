@@ -12,6 +12,7 @@ import type { ReplicaCursor } from '../domain/stores.ts';
 import type { Logger } from '../log.ts';
 import { MongoCursorStore, REPLICA_CURSORS } from '../store/cursor.ts';
 import { INDICATORS, REPLICA_DIGESTS } from '../store/indicators.ts';
+import { REJECTIONS } from '../store/rejections.ts';
 import type { CliEnv } from './env.ts';
 import { UsageError } from './errors.ts';
 import { addOutputFlags, emit, outputFormat, type OutputFlags, type OutputSpec } from './output.ts';
@@ -139,7 +140,7 @@ export function registerReplica(program: Command, env: CliEnv, _log: Logger): vo
       out(flags, r, r.cleared ? `cleared the halt of ${r.source} (${r.halted?.reason ?? ''}); restart the operator to resume replication\n` : `${r.source} was not halted; nothing to do\n`);
     });
 
-  dbOptions(replica.command('rebuild').description('forget the cursor and the replicated records of a source so the operator pulls and verifies the whole log again (stop the operator first, start it after)'))
+  dbOptions(replica.command('rebuild').description('forget the cursor and the replicated records (indicators and rejections) of a source so the operator pulls and verifies the whole log again (stop the operator first, start it after)'))
     .option('--source <id>', 'the source, e.g. sequencer:<id> (default: the only one)')
     .option('--yes', 'really delete the cursor and the replicated records', false)
     .action(async (flags: SourceFlags & { yes: boolean }) => {
@@ -147,6 +148,7 @@ export function registerReplica(program: Command, env: CliEnv, _log: Logger): vo
       const r = await withDb(flags, env, async (db) => {
         const source = await pickSource(db, flags);
         const records = await db.collection(INDICATORS).deleteMany({});
+        await db.collection(REJECTIONS).deleteMany({});
         await db.collection(REPLICA_DIGESTS).deleteMany({});
         await db.collection<{ _id: string }>(REPLICA_CURSORS).deleteOne({ _id: source });
         await new MongoLeafStore(db).clear();

@@ -18,7 +18,6 @@ import { MemoryAnswerCache } from '../report/cache.ts';
 import { ReportMetrics } from '../report/metrics.ts';
 import { OpenAiChatModel, type ModelEndpoint } from '../report/model.ts';
 import { parseSince, windowEnding } from '../report/period.ts';
-import { clusterRejections, type RejectionSource } from '../report/rejections.ts';
 import { documentOf, renderMarkdown } from '../report/render.ts';
 import { PartnerData } from '../report/source.ts';
 import { summarize } from '../report/summarize.ts';
@@ -26,21 +25,16 @@ import { ReportService } from '../report/service.ts';
 import { renderTrendsText } from '../report/table.ts';
 import { parseTlp } from '../report/tlp.ts';
 import type { KubeClient } from '../runtime/client.ts';
-import { KubeHttpClient } from '../runtime/kube.ts';
 import type { Runnable } from '../runtime/manager.ts';
 import type { CliEnv } from './env.ts';
 import { UsageError, flagValue } from './errors.ts';
 import { withDb } from './replica.ts';
 import { addOutputFlags, emit, outputFormat, type OutputFlags, type OutputSpec } from './output.ts';
-import { loadKubeconfig } from '../runtime/kubeconfig.ts';
 import { PARTNER_DEFAULTS } from '../exchange/partner/defaults.ts';
 
 interface CommonFlags extends OutputFlags {
   readonly mongodbUri?: string;
   readonly database: string;
-  readonly kubeconfig?: string;
-  readonly context?: string;
-  readonly namespace?: string;
   readonly since: string;
   readonly maxTlp: string;
 }
@@ -54,12 +48,6 @@ interface SummaryFlags extends CommonFlags {
   readonly maxTokens: string;
   readonly citationEnum: boolean;
   readonly responseFormat: 'auto' | 'json_schema' | 'json_object';
-}
-
-async function rejections(flags: CommonFlags): Promise<RejectionSource | undefined> {
-  if (flags.kubeconfig === undefined) return undefined;
-  const client = new KubeHttpClient(await loadKubeconfig(flags.kubeconfig, flags.context), { userAgent: 'threatmesh-report' });
-  return clusterRejections(client, flags.namespace);
 }
 
 function positive(flag: string, text: string): number {
@@ -97,9 +85,6 @@ function dbOptions(cmd: Command, since: string, maxTlp: string, output: OutputSp
   return addOutputFlags(cmd, output)
     .option('--mongodb-uri <uri>', 'the partner\'s MongoDB (default: $MONGODB_URI)')
     .option('--database <name>', 'the replica\'s database (the operator\'s --database)', PARTNER_DEFAULTS.database)
-    .option('--kubeconfig <file>', 'also count rejections: the ThreatIndicators in phase Rejected of this cluster (not replicated in the log)')
-    .option('--context <name>', 'with --kubeconfig: the context to use instead of its current-context')
-    .option('--namespace <ns>', 'with --kubeconfig: only this namespace (default: all)')
     .option('--since <duration>', 'the window: from now back this long, e.g. 30d, 2w, 12h', since)
     .option('--max-tlp <tlp>', 'leave out everything marked above this TLP (clear, green, amber, amber+strict, red)', maxTlp);
 }
@@ -112,8 +97,7 @@ export function registerReport(program: Command, env: CliEnv, log: Logger): void
     .action(async (flags: CommonFlags) => {
       const w = windowEnding(new Date(), flagValue('--since', flags.since, parseSince));
       const ceiling = flagValue('--max-tlp', flags.maxTlp, (t) => parseTlp(t, '--max-tlp'));
-      const rej = await rejections(flags);
-      const t = await withDb(flags, env, (db) => new PartnerData(db, rej).trends(w, ceiling));
+      const t = await withDb(flags, env, (db) => new PartnerData(db).trends(w, ceiling));
       emit(env, outputFormat(flags, TRENDS_OUTPUT), { value: t, human: () => renderTrendsText(t) });
     });
 
@@ -132,9 +116,8 @@ export function registerReport(program: Command, env: CliEnv, log: Logger): void
       const maxTokens = positive('--max-tokens', flags.maxTokens);
       if (maxTokens < MIN_MAX_TOKENS) throw new UsageError(`--max-tokens ${maxTokens} is too small for a whole answer; give at least ${MIN_MAX_TOKENS}`);
       const endpoint = await endpointFromFlags(flags);
-      const rej = await rejections(flags);
       const model = endpoint === undefined ? undefined : new OpenAiChatModel(endpoint, { log });
-      const out = await withDb(flags, env, (db) => summarize(new PartnerData(db, rej), { window: w, audience, model, maxTokens, constrainCitations: flags.citationEnum }, { cache: new MemoryAnswerCache(), log }));
+      const out = await withDb(flags, env, (db) => summarize(new PartnerData(db), { window: w, audience, model, maxTokens, constrainCitations: flags.citationEnum }, { cache: new MemoryAnswerCache(), log }));
       const doc = documentOf(out, { report: '', createdAt: new Date(), tlp: audience });
       const json = { ...out.summary, model: doc.model ?? null, fallbackReason: out.fallbackReason ?? null, maxTlp: audience, since: doc.since, until: doc.until, attempts: out.attempts, cited: doc.cited };
       emit(env, outputFormat(flags, SUMMARY_OUTPUT), { value: json, human: () => renderMarkdown(doc) });
@@ -143,11 +126,11 @@ export function registerReport(program: Command, env: CliEnv, log: Logger): void
 
 /**
  * The operator's ThreatReport controller over the partner's MongoDB (the exchange's database),
- * with the report gauges on the operator's registry and rejections from the exchange namespace.
+ * with the report gauges on the operator's registry (rejections are the replicated REJECT entries of that database).
  */
 export function reportsRunnable(settings: { readonly mongodbUri: string; readonly database: string; readonly namespace: string }, deps: { readonly client: KubeClient; readonly log: Logger }, parts: Pick<OperatorParts, 'metrics'>): Runnable {
   const mongo = new MongoClient(settings.mongodbUri, { serverSelectionTimeoutMS: 15_000 });
   const metrics = new ReportMetrics(parts.metrics.registry);
-  const generator = new ReportService({ db: mongo.db(settings.database), log: deps.log.child({ component: 'report' }), metrics, rejections: clusterRejections(deps.client, settings.namespace) });
+  const generator = new ReportService({ db: mongo.db(settings.database), log: deps.log.child({ component: 'report' }), metrics });
   return threatReportRunnable({ client: deps.client, log: deps.log, metrics: parts.metrics, generator, namespace: settings.namespace, onStop: () => mongo.close() });
 }

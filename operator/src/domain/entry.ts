@@ -30,8 +30,27 @@ export const ROUND_SKEW_MS = 60_000;
  */
 export const DEFAULT_VOTING_WINDOW_MS = 72 * 3_600_000;
 
-/** What an entry does: admit an indicator, or withdraw an admitted one. */
+/** What a round decides, and what a proposal asks: admit an indicator, or withdraw an admitted one. */
 export type EntryKind = 'add' | 'revoke';
+
+/**
+ * What a log entry records: an admitted ADD round, an admitted REVOKE round, or a rejected ADD
+ * round (`reject`: the proposal and the reject votes that made its quorum unreachable, as proof).
+ * A REJECT admits nothing: it only makes the rejection verifiable at every partner
+ * (docs/adr/2026-12-06-signed-rejections.md).
+ */
+export type LogEntryKind = EntryKind | 'reject';
+
+/** Every {@link LogEntryKind}. */
+export const LOG_ENTRY_KINDS: readonly LogEntryKind[] = ['add', 'revoke', 'reject'];
+
+/**
+ * The kind of round an entry of `kind` records: a REJECT records an ADD round (its proposal is an
+ * ADD proposal, its votes sign the ADD subject); ADD and REVOKE record themselves.
+ */
+export function roundKindOf(kind: LogEntryKind): EntryKind {
+  return kind === 'revoke' ? 'revoke' : 'add';
+}
 
 /** The voting window of one round, as ISO 8601 timestamps. */
 export interface EntryWindow {
@@ -70,15 +89,15 @@ const META_FIELDS: readonly string[] = ['confidence', 'labels', 'source', 'tlp',
 
 /** One decided round as the log records it: the indicator, who proposed it, and the votes that decided it. */
 export interface EntryBody {
-  readonly kind: EntryKind;
+  readonly kind: LogEntryKind;
   readonly indicator: Indicator;
-  /** ADD only: the metadata the proposer signed with the indicator; absent when it signed the indicator alone. */
+  /** ADD and REJECT only: the metadata the proposer signed with the indicator; absent when it signed the indicator alone. */
   readonly meta?: IndicatorMeta;
   readonly proposerId: string;
-  /** ADD: signature of kind `proposal` over {@link proposalPayload} (the canonical indicator, or `{indicator, meta}`); REVOKE: of kind `revocation` over {@link revocationPayload}. */
+  /** ADD and REJECT: signature of kind `proposal` over {@link proposalPayload} (the canonical indicator, or `{indicator, meta}`); REVOKE: of kind `revocation` over {@link revocationPayload}. */
   readonly proposalSignature: string;
   readonly window: EntryWindow;
-  /** The quorum certificate: valid votes on {@link voteSubject}, sorted by partner id. */
+  /** The quorum certificate: valid votes on {@link voteSubject} of the round's kind ({@link roundKindOf}); a REJECT's are reject votes only. */
   readonly votes: readonly Vote[];
 }
 
@@ -343,7 +362,8 @@ export function entryLeafData(entry: EntryBody): string {
  * `revocation` entry that revoked it: after every vote of the revocation and after its window
  * opened, so every vote of the earlier admission (all signed before those) falls outside the new
  * round. The sequencer opens re-admission rounds at this floor; partners refuse a later ADD
- * entry whose window opens before it.
+ * entry whose window opens before it. The same floor follows a REJECT entry (the rejected round's
+ * reject votes can then never prove a second REJECT, nor sit in a later certificate).
  */
 export function readmissionFloor(revocation: Pick<EntryBody, 'window' | 'votes'>): number {
   const times = [revocation.window.opensAt, ...revocation.votes.map((v) => v.signedAt)].map((t) => Date.parse(t)).filter((t) => Number.isFinite(t));

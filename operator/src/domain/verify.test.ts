@@ -6,7 +6,7 @@ import { MerkleLog } from './merkle.ts';
 import { signVote, type Vote, type Voter } from './quorum.ts';
 import { SigningKey } from './signature.ts';
 import { signLogHead, type SignedTreeHead } from './treehead.ts';
-import { entryLeafData, entryLeafHash, parseIndicatorJson, signProposal, voteSubject, type EntryKind, type IndexedEntry, type IndicatorMeta } from './entry.ts';
+import { entryLeafData, entryLeafHash, parseIndicatorJson, signProposal, voteSubject, type EntryKind, type IndexedEntry, type IndicatorMeta, type LogEntryKind } from './entry.ts';
 import { MAX_HEAD_AGE_MS, checkConsistency, checkEntry, checkHistory, checkPeerHead, checkTreeHead, headFreshness, type IndicatorHistory, type TrustAnchors } from './verify.ts';
 
 const NOW = new Date('2026-03-01T12:00:00Z');
@@ -25,6 +25,14 @@ function vote(id: keyof typeof keys, subject: string, key: SigningKey = keys[id]
 function entry(kind: EntryKind = 'add', votes?: Vote[]): IndexedEntry {
   const subject = voteSubject(kind, indicatorDigest(ind));
   return { index: 0, kind, indicator: ind, proposerId: 'a', proposalSignature: signProposal(keys.a, kind, ind), window: WINDOW, votes: votes ?? [vote('a', subject), vote('b', subject)] };
+}
+
+function rejectVote(id: keyof typeof keys, subject: string, key: SigningKey = keys[id]): Vote {
+  return signVote(key, { partnerId: id, digest: subject, decision: 'reject', signedAt: '2026-03-01T12:00:02Z', reason: 'warning list' });
+}
+
+function rejectEntry(votes: Vote[]): IndexedEntry {
+  return { ...entry('add', votes), kind: 'reject' };
 }
 
 function logOf(entries: readonly IndexedEntry[]): { log: MerkleLog; head: SignedTreeHead } {
@@ -76,6 +84,16 @@ describe('entry encoding', () => {
     assert.equal(hashes.size, variants.length + 1);
   });
 
+  test('a REJECT leaf differs from the ADD leaf of the same round; ADD and REVOKE leaves keep their bytes', () => {
+    const e = entry();
+    assert.notEqual(entryLeafHash({ ...e, kind: 'reject' }), entryLeafHash(e));
+    assert.match(entryLeafData({ ...e, kind: 'reject' }), /"kind":"reject"/);
+    // The leaf of an ADD without metadata is exactly the canonical JSON it was before REJECT existed.
+    const v = e.votes.map((x) => ({ decision: x.decision, digest: x.digest, partnerId: x.partnerId, signature: x.signature, signedAt: x.signedAt })).sort((a, b) => (a.partnerId < b.partnerId ? -1 : 1));
+    const before = `{"indicator":{"type":"domain","value":"evil.example"},"kind":"add","proposalSignature":${JSON.stringify(e.proposalSignature)},"proposerId":"a","votes":${JSON.stringify(v)},"window":${JSON.stringify({ closesAt: WINDOW.closesAt, opensAt: WINDOW.opensAt })}}`;
+    assert.equal(entryLeafData(e), before);
+  });
+
   test('revocation votes sign a subject distinct from the digest', () => {
     const d = indicatorDigest(ind);
     assert.equal(voteSubject('add', d), d);
@@ -101,6 +119,18 @@ describe('checkEntry', () => {
     ['metadata added to a proposal signed without it', { ...entry(), meta }, 'bad-proposal-signature'],
     ['signed metadata stripped', { ...entry(), proposalSignature: signProposal(keys.a, 'add', ind, meta) }, 'bad-proposal-signature'],
     ['metadata on a revoke', { ...entry('revoke', [vote('a', voteSubject('revoke', subject)), vote('c', voteSubject('revoke', subject))]), meta }, 'bad-proposal-signature'],
+    // REJECT: reject votes on the ADD subject derived from the indicator; 3 voters, quorum 2, so 2 rejections make it unreachable.
+    ['valid reject with two reject votes', rejectEntry([rejectVote('b', subject), rejectVote('c', subject)]), 'ok'],
+    ['valid reject with signed metadata', { ...rejectEntry([rejectVote('b', subject), rejectVote('c', subject)]), meta, proposalSignature: signProposal(keys.a, 'add', ind, meta) }, 'ok'],
+    ['reject with one reject vote (quorum still reachable)', rejectEntry([rejectVote('b', subject)]), 'no-quorum'],
+    ['reject with the same reject vote twice', rejectEntry([rejectVote('b', subject), rejectVote('b', subject)]), 'no-quorum'],
+    ['reject proven by approvals', rejectEntry([vote('b', subject), vote('c', subject)]), 'no-quorum'],
+    ['reject holding an approval besides enough rejections', rejectEntry([rejectVote('b', subject), rejectVote('c', subject), vote('a', subject)]), 'no-quorum'],
+    ['reject votes for another indicator', rejectEntry([rejectVote('b', other), rejectVote('c', other)]), 'replayed-vote'],
+    ['reject votes on the revocation subject', rejectEntry([rejectVote('b', voteSubject('revoke', subject)), rejectVote('c', voteSubject('revoke', subject))]), 'replayed-vote'],
+    ['a forged reject vote', rejectEntry([rejectVote('b', subject), rejectVote('c', subject, keys.a)]), 'forged-vote'],
+    ['reject with no votes (an expired round)', rejectEntry([]), 'no-quorum'],
+    ['reject with a revocation signature as its proposal', { ...rejectEntry([rejectVote('b', subject), rejectVote('c', subject)]), proposalSignature: signProposal(keys.a, 'revoke', ind) }, 'bad-proposal-signature'],
   ];
   for (const [name, e, want] of cases) {
     test(name, () => {
@@ -203,9 +233,10 @@ describe('headFreshness (the heartbeat a partner checks)', () => {
 describe('checkHistory (per-indicator order at the partner)', () => {
   const anchors: TrustAnchors = { sequencerKey: SigningKey.generate().publicKey, partners: [] };
   const window = (opensAt: string) => ({ opensAt, closesAt: '2026-12-09T00:00:00.000Z' });
-  const entry = (index: number, kind: EntryKind, opensAt = '2026-12-02T00:00:00.000Z'): IndexedEntry => ({ index, kind, indicator: { type: 'domain', value: 'h.example' }, proposerId: 'p', proposalSignature: 's', window: window(opensAt), votes: [] });
+  const entry = (index: number, kind: LogEntryKind, opensAt = '2026-12-02T00:00:00.000Z'): IndexedEntry => ({ index, kind, indicator: { type: 'domain', value: 'h.example' }, proposerId: 'p', proposalSignature: 's', window: window(opensAt), votes: [] });
   const added: IndicatorHistory = { kind: 'add', index: 5, window: window('2026-12-02T00:00:00.000Z') };
   const revoked: IndicatorHistory = { kind: 'revoke', index: 7, window: window('2026-12-03T00:00:00.000Z'), readmitFloorMs: Date.parse('2026-12-03T01:00:00.000Z') };
+  const rejected: IndicatorHistory = { kind: 'reject', index: 7, window: window('2026-12-03T00:00:00.000Z'), readmitFloorMs: Date.parse('2026-12-03T01:00:00.000Z') };
   const rows: Array<[string, IndexedEntry, IndicatorHistory | undefined, boolean]> = [
     ['a first ADD', entry(5, 'add'), undefined, true],
     ['an ADD of an active indicator at a later index (a replay)', entry(9, 'add'), added, false],
@@ -216,6 +247,16 @@ describe('checkHistory (per-indicator order at the partner)', () => {
     ['a REVOKE of an earlier admission (its round opened before the admission\'s)', entry(8, 'revoke', '2026-12-01T00:00:00.000Z'), added, false],
     ['a re-admission opening after the revocation\'s last vote', entry(9, 'add', '2026-12-03T02:00:00.000Z'), revoked, true],
     ['a re-admission opening before it (the first admission\'s votes)', entry(9, 'add', '2026-12-02T00:00:00.000Z'), revoked, false],
+    ['a first REJECT', entry(3, 'reject'), undefined, true],
+    ['a REJECT of an active indicator (an old rejection replayed after the admission)', entry(9, 'reject', '2026-12-03T00:00:00.000Z'), added, false],
+    ['a REJECT after a revocation, opening after its last vote', entry(9, 'reject', '2026-12-03T02:00:00.000Z'), revoked, true],
+    ['a REJECT after a revocation, opening before its last vote', entry(9, 'reject', '2026-12-02T00:00:00.000Z'), revoked, false],
+    ['the same REJECT again at a later index (duplicated leaf)', entry(9, 'reject', '2026-12-03T00:00:00.000Z'), rejected, false],
+    ['a REJECT of a round opening before the last rejection\'s votes (reordered)', entry(9, 'reject', '2026-12-02T00:00:00.000Z'), rejected, false],
+    ['a later REJECT, opening after the last rejection\'s votes', entry(9, 'reject', '2026-12-03T02:00:00.000Z'), rejected, true],
+    ['an ADD after a REJECT, opening after its votes', entry(9, 'add', '2026-12-03T02:00:00.000Z'), rejected, true],
+    ['an ADD after a REJECT reusing that round (opening before its votes)', entry(9, 'add', '2026-12-03T00:00:00.000Z'), rejected, false],
+    ['a REVOKE of a rejected indicator', entry(9, 'revoke', '2026-12-03T02:00:00.000Z'), rejected, false],
   ];
   for (const [name, e, last, ok] of rows) {
     test(`${name} → ${ok ? 'accepted' : 'replayed-entry'}`, () => assert.equal(checkHistory(anchors, e, last)?.reason, ok ? undefined : 'replayed-entry'));

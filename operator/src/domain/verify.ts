@@ -6,11 +6,11 @@
  */
 import { indicatorDigest } from './canonical.ts';
 import { verifyConsistency, verifyInclusion } from './merkle.ts';
-import { decideQuorum, type Voter } from './quorum.ts';
+import { decideQuorum, type QuorumOutcome, type Voter } from './quorum.ts';
 import type { PublicKey } from './signature.ts';
 import { verifyTreeHead, type SignedTreeHead } from './treehead.ts';
 import { everyKey, keysValidAt, type RetiredKey } from './keys.ts';
-import { DEFAULT_VOTING_WINDOW_MS, ROUND_SKEW_MS, entryLeafHash, readmissionFloor, verifyProposal, voteSubject, type EntryKind, type EntryWindow, type IndexedEntry } from './entry.ts';
+import { DEFAULT_VOTING_WINDOW_MS, ROUND_SKEW_MS, entryLeafHash, readmissionFloor, roundKindOf, verifyProposal, voteSubject, type EntryWindow, type IndexedEntry, type LogEntryKind } from './entry.ts';
 
 /** Why a partner stopped applying entries from a source: every value of HaltReason. */
 export const HALT_REASONS = [
@@ -19,13 +19,13 @@ export const HALT_REASONS = [
   'tampered-entry', // the entry's leaf is not in the signed tree at its index
   'forged-vote', // the certificate holds a vote whose signature does not verify
   'replayed-vote', // the certificate holds a vote signed for another subject
-  'no-quorum', // the valid votes do not reach the quorum
+  'no-quorum', // the valid votes do not reach the quorum (REJECT: the valid reject votes do not make it unreachable, or the certificate holds approvals)
   'bad-proposal-signature', // the proposer did not sign this indicator with this metadata
   'unknown-proposer', // the proposer is not in the partner's directory
   'malformed-entry', // the entry cannot be decoded (unknown kind, indicator not canonical or not normalized, invalid metadata)
   'out-of-order', // the source sent an index other than the next expected one
   'bad-window', // the voting window is longer than the network's, inverted, or closed before the log could have appended the entry
-  'replayed-entry', // the entry contradicts this indicator's history: an ADD of an active indicator, a REVOKE of an inactive one, or a round older than what was applied
+  'replayed-entry', // the entry contradicts this indicator's history: an ADD or REJECT of an active indicator, a REVOKE of an inactive one, or a round older than what was applied
 ] as const;
 
 /** Why a partner stopped applying entries from a source (one of HALT_REASONS). */
@@ -55,17 +55,17 @@ export interface TrustAnchors {
 
 /** What a partner remembers of the latest entry it applied for one indicator. */
 export interface IndicatorHistory {
-  readonly kind: EntryKind;
+  readonly kind: LogEntryKind;
   readonly index: number;
   /** Absent for records stored before windows were kept: the window-order checks are skipped then. */
   readonly window?: EntryWindow;
-  /** After a REVOKE: the earliest time (ms) a vote of a new ADD may be signed (entry.ts readmissionFloor). */
+  /** After a REVOKE or a REJECT: the earliest time (ms) a vote of a new ADD (or REJECT) round may be signed (entry.ts readmissionFloor). */
   readonly readmitFloorMs?: number;
 }
 
 /** The history a verified entry leaves for its indicator. */
 export function historyOf(entry: IndexedEntry): IndicatorHistory {
-  return { kind: entry.kind, index: entry.index, window: entry.window, ...(entry.kind === 'revoke' ? { readmitFloorMs: readmissionFloor(entry) } : {}) };
+  return { kind: entry.kind, index: entry.index, window: entry.window, ...(entry.kind !== 'add' ? { readmitFloorMs: readmissionFloor(entry) } : {}) };
 }
 
 /**
@@ -90,9 +90,10 @@ export function checkWindow(anchors: TrustAnchors, entry: IndexedEntry, previous
 }
 
 /**
- * Checks an entry against what this partner already applied for the same indicator: an ADD needs
- * the indicator inactive, and after a revocation a window opening no earlier than the
- * revocation's last vote (so the earlier admission's votes cannot be replayed); a REVOKE needs it
+ * Checks an entry against what this partner already applied for the same indicator: an ADD or a
+ * REJECT needs the indicator inactive, and after a revocation or a rejection a window opening
+ * after that entry's last vote (so the earlier round's votes cannot be replayed, and one rejected
+ * round cannot be logged twice, whatever its window says); a REVOKE needs it
  * active, with a window opening no earlier than the admission's less the clock skew (so a
  * revocation of an earlier admission cannot be replayed against a later one). An honest sequencer
  * never appends anything else.
@@ -102,20 +103,21 @@ export function checkHistory(anchors: TrustAnchors, entry: IndexedEntry, last: I
   // replay sits at a later index of the verified log, never at or before what was applied.
   if (last !== undefined && last.index >= entry.index) return undefined;
   const what = `entry ${entry.index} (${entry.kind} of ${entry.indicator.type} ${JSON.stringify(entry.indicator.value)})`;
-  const problem = entry.kind === 'add' ? addProblem(entry, last) : revokeProblem(anchors, entry, last);
+  const problem = entry.kind === 'revoke' ? revokeProblem(anchors, entry, last) : addProblem(entry, last);
   return problem === undefined ? undefined : { index: entry.index, reason: 'replayed-entry', message: `${what}: ${problem}` };
 }
 
 function addProblem(entry: IndexedEntry, last: IndicatorHistory | undefined): string | undefined {
-  if (last?.kind === 'add') return `the indicator is already active since entry ${last.index}`;
+  if (last?.kind === 'add') return `the indicator is already active since entry ${last.index}${entry.kind === 'reject' ? ': an admitted indicator has no rejected round' : ''}`;
   if (last?.readmitFloorMs !== undefined && Date.parse(entry.window.opensAt) < last.readmitFloorMs) {
-    return `its round opened at ${entry.window.opensAt}, before the last vote of the revocation at entry ${last.index}: it reuses an earlier admission's votes`;
+    const earlier = last.kind === 'reject' ? 'rejection' : 'revocation';
+    return `its round opened at ${entry.window.opensAt}, before the last vote of the ${earlier} at entry ${last.index}: it reuses an earlier round's votes or repeats that round`;
   }
   return undefined;
 }
 
 function revokeProblem(anchors: TrustAnchors, entry: IndexedEntry, last: IndicatorHistory | undefined): string | undefined {
-  if (last === undefined || last.kind === 'revoke') return `the indicator is not active here (${last === undefined ? 'never admitted' : `already revoked at entry ${last.index}`})`;
+  if (last === undefined || last.kind !== 'add') return `the indicator is not active here (${last === undefined ? 'never admitted' : last.kind === 'reject' ? `rejected at entry ${last.index}` : `already revoked at entry ${last.index}`})`;
   if (last.window !== undefined && Date.parse(entry.window.opensAt) < Date.parse(last.window.opensAt) - (anchors.skewMs ?? ROUND_SKEW_MS)) {
     return `its round opened at ${entry.window.opensAt}, before the admission at entry ${last.index} (${last.window.opensAt}): it revokes an earlier admission`;
   }
@@ -196,9 +198,10 @@ export function checkPeerHead(anchors: TrustAnchors, mine: SignedTreeHead, their
 /**
  * Verifies one entry against the tree head it was proven in: leaf inclusion at its index,
  * then the quorum certificate (every vote valid and for this round's subject, approvals
- * reaching the quorum), then the proposer's signature over the indicator and its metadata
- * (votes sign only the subject: the metadata is the proposer's word, bound by its signature).
- * Returns the indicator digest and the entry's leaf hash when all hold.
+ * reaching the quorum; for a REJECT, reject votes only, on the ADD subject derived here from the
+ * indicator, enough to make the quorum unreachable), then the proposer's signature over the
+ * indicator and its metadata (votes sign only the subject: the metadata is the proposer's word,
+ * bound by its signature). Returns the indicator digest and the entry's leaf hash when all hold.
  */
 export function checkEntry(anchors: TrustAnchors, head: SignedTreeHead, entry: IndexedEntry, proof: readonly string[]): { readonly digest: string; readonly leafHash: string } | Violation {
   const at = { index: entry.index };
@@ -212,7 +215,7 @@ export function checkEntry(anchors: TrustAnchors, head: SignedTreeHead, entry: I
   const proposer = anchors.partners.find((p) => p.partnerId === entry.proposerId);
   if (proposer === undefined) return { ...at, reason: 'unknown-proposer', message: `entry ${entry.index} was proposed by ${JSON.stringify(entry.proposerId)}, who is not in this partner's directory` };
   // A proposal carries no date: any key the proposer ever had may have signed it.
-  if (!everyKey(proposer).some((k) => verifyProposal(k, entry.kind, entry.indicator, entry.proposalSignature, entry.meta))) {
+  if (!everyKey(proposer).some((k) => verifyProposal(k, roundKindOf(entry.kind), entry.indicator, entry.proposalSignature, entry.meta))) {
     const withMeta = entry.meta === undefined ? 'without metadata' : 'with this metadata';
     return { ...at, reason: 'bad-proposal-signature', message: `entry ${entry.index}: ${entry.proposerId}'s signature does not cover this ${entry.kind} of ${entry.indicator.type} ${JSON.stringify(entry.indicator.value)} ${withMeta}` };
   }
@@ -220,9 +223,11 @@ export function checkEntry(anchors: TrustAnchors, head: SignedTreeHead, entry: I
 }
 
 function checkCertificate(anchors: TrustAnchors, entry: IndexedEntry, digest: string): Omit<Violation, 'index'> | undefined {
-  const subject = voteSubject(entry.kind, digest);
+  // The subject is derived here from the logged indicator, never taken from the votes.
+  const subject = voteSubject(roundKindOf(entry.kind), digest);
   let outcome;
   try {
+    // Decided as of the window's opening: only the votes can decide, never the clock (an expired round proves nothing).
     outcome = decideQuorum({ voters: anchors.partners, votes: entry.votes, digest: subject, window: entry.window, now: entry.window.opensAt, ...(anchors.quorum !== undefined ? { quorum: anchors.quorum } : {}) });
   } catch (err) {
     return { reason: 'no-quorum', message: `entry ${entry.index}: quorum cannot be decided: ${err instanceof Error ? err.message : String(err)}` };
@@ -231,8 +236,24 @@ function checkCertificate(anchors: TrustAnchors, entry: IndexedEntry, digest: st
   if (forged.length > 0) return { reason: 'forged-vote', message: `entry ${entry.index}: the vote(s) of ${forged.join(', ')} do not verify with their keys` };
   const replayed = outcome.ignored.filter((i) => i.reason === 'wrong-digest').map((i) => i.partnerId);
   if (replayed.length > 0) return { reason: 'replayed-vote', message: `entry ${entry.index}: the vote(s) of ${replayed.join(', ')} were signed for another subject` };
+  const ignored = outcome.ignored.map((i) => `${i.partnerId}:${i.reason}`).join(', ') || 'none';
+  if (entry.kind === 'reject') return rejectionProblem(entry, outcome, ignored);
   if (outcome.decision !== 'approved') {
-    return { reason: 'no-quorum', message: `entry ${entry.index}: ${outcome.approvals} valid approval(s), ${outcome.required} required (ignored: ${outcome.ignored.map((i) => `${i.partnerId}:${i.reason}`).join(', ') || 'none'})` };
+    return { reason: 'no-quorum', message: `entry ${entry.index}: ${outcome.approvals} valid approval(s), ${outcome.required} required (ignored: ${ignored})` };
+  }
+  return undefined;
+}
+
+// A REJECT proves its round rejected by votes alone: reject votes only, of enough distinct voter
+// keys that the approvals still possible (every other voter) fall short of the quorum.
+function rejectionProblem(entry: IndexedEntry, outcome: QuorumOutcome, ignored: string): Omit<Violation, 'index'> | undefined {
+  const approvals = entry.votes.filter((v) => v.decision !== 'reject').map((v) => v.partnerId);
+  if (approvals.length > 0) {
+    return { reason: 'no-quorum', message: `entry ${entry.index}: a REJECT certificate holds the approval(s) of ${approvals.join(', ')}; a rejection is proven by reject votes only` };
+  }
+  if (outcome.decision !== 'rejected') {
+    const needed = outcome.eligible - outcome.required + 1;
+    return { reason: 'no-quorum', message: `entry ${entry.index}: ${outcome.rejections} valid reject vote(s), ${needed} needed before ${outcome.required} approvals of ${outcome.eligible} voters become unreachable (ignored: ${ignored})` };
   }
   return undefined;
 }

@@ -29,22 +29,28 @@ export class ReportMetrics {
   readonly trendSightings: Gauge<'report'>;
   readonly trendTimeToQuorum: Gauge<'report' | 'quantile'>;
   readonly trendRate: Gauge<'report' | 'rate'>;
+  readonly feedRejection: Gauge<'report' | 'feed'>;
+  readonly proposerRejection: Gauge<'report' | 'proposer'>;
   readonly requests: Counter<'model' | 'outcome'>;
   readonly latency: Histogram<'model'>;
   readonly tokens: Counter<'model' | 'kind'>;
   readonly cache: Counter<'result'>;
   readonly summaries: Counter<'generator' | 'reason'>;
   readonly refusals: Counter<'reason'>;
+  // The feed and proposer label values each report last set, so the ones gone from its window are removed.
+  readonly #labelled = new Map<string, { readonly feeds: readonly string[]; readonly proposers: readonly string[] }>();
 
   /** Registers every metric on `registry`; one ReportMetrics per registry. */
   constructor(registry: Registry) {
     const registers = [registry];
     this.trendAdmitted = new Gauge({ name: 'threatmesh_report_admitted', help: 'Indicators admitted in the window of the latest run of a ThreatReport', labelNames: ['report'], registers });
     this.trendRevoked = new Gauge({ name: 'threatmesh_report_revoked', help: 'Indicators revoked in the window of the latest run of a ThreatReport', labelNames: ['report'], registers });
-    this.trendRejected = new Gauge({ name: 'threatmesh_report_rejected', help: 'Proposals rejected in the window (ThreatIndicators in phase Rejected in this cluster); absent when unknown', labelNames: ['report'], registers });
+    this.trendRejected = new Gauge({ name: 'threatmesh_report_rejected', help: 'ADD rounds the network rejected by votes in the window (the replicated, verified REJECT entries of the log); absent when unknown', labelNames: ['report'], registers });
     this.trendSightings = new Gauge({ name: 'threatmesh_report_sightings', help: 'Sightings in the window of the latest run of a ThreatReport', labelNames: ['report'], registers });
     this.trendTimeToQuorum = new Gauge({ name: 'threatmesh_report_time_to_quorum_seconds', help: 'Time from round opening to the last approval, by quantile, over the window', labelNames: ['report', 'quantile'], registers });
-    this.trendRate = new Gauge({ name: 'threatmesh_report_rate_ratio', help: 'Rejection and revocation rates over the window', labelNames: ['report', 'rate'], registers });
+    this.trendRate = new Gauge({ name: 'threatmesh_report_rate_ratio', help: 'Rejection (rejected / (admitted + rejected), from the replicated REJECT entries) and revocation rates over the window', labelNames: ['report', 'rate'], registers });
+    this.feedRejection = new Gauge({ name: 'threatmesh_report_feed_rejection_ratio', help: 'Share of a source feed\'s proposals the network rejected in the window (replicated REJECT entries); absent when unknown', labelNames: ['report', 'feed'], registers });
+    this.proposerRejection = new Gauge({ name: 'threatmesh_report_proposer_rejection_ratio', help: 'Share of a proposing partner\'s proposals the network rejected in the window (replicated REJECT entries); absent when unknown', labelNames: ['report', 'proposer'], registers });
     this.requests = new Counter({ name: 'threatmesh_llm_requests_total', help: 'Requests to the model endpoint by outcome', labelNames: ['model', 'outcome'], registers });
     this.latency = new Histogram({ name: 'threatmesh_llm_request_duration_seconds', help: 'Latency of model requests', labelNames: ['model'], buckets: [0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120], registers });
     this.tokens = new Counter({ name: 'threatmesh_llm_tokens_total', help: 'Tokens the model endpoint reported, prompt and completion', labelNames: ['model', 'kind'], registers });
@@ -72,6 +78,23 @@ export class ReportMetrics {
       if (v === null) this.trendRate.remove({ report, rate });
       else this.trendRate.set({ report, rate }, v);
     }
+    this.#setShares(report, t);
+  }
+
+  #setShares(report: string, t: Trends): void {
+    this.#forgetShares(report);
+    const feeds = t.feedQuality.filter((f) => f.rejectedShare !== null);
+    const proposers = t.proposerQuality.filter((p) => p.rejectedShare !== null);
+    for (const f of feeds) this.feedRejection.set({ report, feed: f.feed }, f.rejectedShare ?? 0);
+    for (const p of proposers) this.proposerRejection.set({ report, proposer: p.proposer }, p.rejectedShare ?? 0);
+    this.#labelled.set(report, { feeds: feeds.map((f) => f.feed), proposers: proposers.map((p) => p.proposer) });
+  }
+
+  #forgetShares(report: string): void {
+    const last = this.#labelled.get(report);
+    for (const feed of last?.feeds ?? []) this.feedRejection.remove({ report, feed });
+    for (const proposer of last?.proposers ?? []) this.proposerRejection.remove({ report, proposer });
+    this.#labelled.delete(report);
   }
 
   /** Forgets the gauges of a deleted report. */
@@ -79,6 +102,7 @@ export class ReportMetrics {
     for (const g of [this.trendAdmitted, this.trendRevoked, this.trendRejected, this.trendSightings]) g.remove({ report });
     for (const quantile of ['0.5', '0.95']) this.trendTimeToQuorum.remove({ report, quantile });
     for (const rate of ['rejection', 'revocation']) this.trendRate.remove({ report, rate });
+    this.#forgetShares(report);
   }
 
   /** Counts one written summary. */

@@ -1,34 +1,34 @@
 /**
- * Rejections as this partner's cluster knows them: ThreatIndicators in phase Rejected (its own
- * proposals and those it was asked to vote on). The sequencer's rejected rounds are not in the
- * replicated log, so this is the best a partner can count without a protocol change.
+ * Rejections as the network decided them: the REJECT entries of the replicated log, which this
+ * partner verified before storing them in its `rejections` collection (store/rejections.ts;
+ * docs/adr/2026-12-06-signed-rejections.md). Every partner holds the same records, so every
+ * partner counts the same rejections, per feed and per proposer.
  */
-import { THREAT_INDICATORS } from '../api/schemas/index.ts';
-import type { ThreatIndicator } from '../api/types.ts';
-import { listAll, type KubeReader } from '../runtime/client.ts';
+import type { Db } from 'mongodb';
+import { REJECTIONS, type RejectionRecord } from '../store/rejections.ts';
+import type { Window } from './period.ts';
 import { indicatorTlp, tlpAllows, type Tlp } from './tlp.ts';
 import type { RejectedProposal } from './trends.ts';
 
 /** Where rejected proposals come from. */
 export interface RejectionSource {
-  /** Rejected proposals at or below `ceiling`. */
-  rejected(ceiling: Tlp): Promise<RejectedProposal[]>;
+  /** Rejected proposals at or below `ceiling`, decided within `window` when given. */
+  rejected(ceiling: Tlp, window?: Window): Promise<RejectedProposal[]>;
 }
 
-/** The time a rejection is dated by: the Ready condition's transition, else the proposal's time, else creation. */
-export function rejectedAt(ti: ThreatIndicator): Date {
-  const ready = ti.status?.conditions?.find((c) => c.type === 'Ready')?.lastTransitionTime;
-  return new Date(ready ?? ti.spec.provenance?.proposedAt ?? ti.metadata.creationTimestamp ?? 0);
+/** A stored rejection as the trends count it: dated when it became final (its latest signed vote). */
+export function rejectedProposal(r: Pick<RejectionRecord, 'decidedAt' | 'type' | 'meta' | 'proposerId'>): RejectedProposal {
+  return { at: new Date(r.decidedAt), type: r.type, feed: r.meta?.source, proposerId: r.proposerId };
 }
 
-/** ThreatIndicators in phase Rejected of `namespace` (every namespace when absent), read page by page. */
-export function clusterRejections(client: Pick<KubeReader, 'list'>, namespace?: string): RejectionSource {
+/** The replicated REJECT entries of the partner database `db`. One read of `rejections`. */
+export function replicatedRejections(db: Db): RejectionSource {
+  const col = db.collection<RejectionRecord>(REJECTIONS);
   return {
-    rejected: async (ceiling) => {
-      const items = await listAll<ThreatIndicator>(client, THREAT_INDICATORS, namespace ? { namespace } : {});
-      return items
-        .filter((ti) => ti.status?.phase === 'Rejected' && tlpAllows(ceiling, indicatorTlp(ti.spec)))
-        .map((ti) => ({ at: rejectedAt(ti), type: ti.spec.type, feed: ti.spec.provenance?.feed, proposerId: ti.spec.proposal?.partnerId ?? ti.spec.provenance?.partner }));
+    rejected: async (ceiling, window) => {
+      const filter = window === undefined ? {} : { decidedAt: { $gte: window.since, $lt: window.until } };
+      const docs = await col.find(filter, { projection: { decidedAt: 1, type: 1, meta: 1, proposerId: 1 } }).toArray();
+      return docs.filter((r) => tlpAllows(ceiling, indicatorTlp(r.meta))).map(rejectedProposal);
     },
   };
 }

@@ -1,27 +1,28 @@
 /**
  * One partner's data as reports see it: the {@link SummarySource} over its MongoDB (candidates,
- * facts, trends) and, when a cluster is at hand, its rejections.
+ * facts, trends, and the network's rejections it replicated).
  */
 import type { Db } from 'mongodb';
 import type { Candidate } from './candidates.ts';
 import type { StoredFact } from './grounding.ts';
 import { collectionsOf } from './mongo.ts';
 import type { Window } from './period.ts';
-import type { RejectionSource } from './rejections.ts';
+import { replicatedRejections, type RejectionSource } from './rejections.ts';
 import { MongoReportStore } from './reportstore.ts';
 import type { Overview, SummarySource } from './summarize.ts';
 import type { Tlp } from './tlp.ts';
 import { lowerTlp } from './tlp.ts';
 import { MongoTrendStore, admittedOrRevokedIn, figuresOf, sightingsPerDigest } from './trendstore.ts';
-import { assembleTrends, type RejectedProposal, type Trends } from './trends.ts';
+import { assembleTrends, type Trends } from './trends.ts';
 
-/** The partner's data: MongoDB, plus the cluster's rejections when given. */
+/** The partner's data: its MongoDB, rejections included. */
 export class PartnerData implements SummarySource {
   readonly store: MongoReportStore;
   readonly #trends: MongoTrendStore;
-  readonly #rejections: RejectionSource | undefined;
+  readonly #rejections: RejectionSource;
 
-  constructor(db: Db, rejections?: RejectionSource) {
+  /** `rejections`: where rejections are read. @default the replicated REJECT entries of `db` (report/rejections.ts) */
+  constructor(db: Db, rejections: RejectionSource = replicatedRejections(db)) {
     this.store = new MongoReportStore(db);
     this.#trends = new MongoTrendStore(collectionsOf(db));
     this.#rejections = rejections;
@@ -39,8 +40,8 @@ export class PartnerData implements SummarySource {
 
   /** The trends of `w` at or below `ceiling`. */
   async trends(w: Window, ceiling: Tlp): Promise<Trends> {
-    const figures = await this.#trends.figures(w, ceiling);
-    return assembleTrends(w, ceiling, figures, await this.#rejected(ceiling));
+    const [figures, rejected] = await Promise.all([this.#trends.figures(w, ceiling), this.#rejections.rejected(ceiling, w)]);
+    return assembleTrends(w, ceiling, figures, rejected);
   }
 
   /** @inheritdoc */
@@ -50,12 +51,8 @@ export class PartnerData implements SummarySource {
     const sighted = sightingsPerDigest(read);
     const [candidates, trends] = await Promise.all([
       this.store.candidatesOf(admittedOrRevokedIn(read), sighted, audience),
-      Promise.all(ceilings.map(async (c) => assembleTrends(w, c, figuresOf(read, c), await this.#rejected(c)))),
+      Promise.all(ceilings.map(async (c) => assembleTrends(w, c, figuresOf(read, c), await this.#rejections.rejected(c, w)))),
     ]);
     return { candidates, trends, facts: (digests) => this.store.facts(digests, w, sighted) };
-  }
-
-  async #rejected(ceiling: Tlp): Promise<RejectedProposal[] | undefined> {
-    return this.#rejections === undefined ? undefined : await this.#rejections.rejected(ceiling);
   }
 }

@@ -29,6 +29,9 @@ export function renderTrendsText(t: Trends): string {
   if (t.feedQuality.length > 0) {
     lines.push(...table(['FEED', 'PROPOSED', 'REJECTED', 'REVOKED', 'NEVER SIGHTED'], t.feedQuality.map((f) => [f.feed, f.proposed, f.rejected === null ? null : `${f.rejected} (${pct(f.rejectedShare)})`, `${f.revoked} (${pct(f.revokedShare)})`, `${f.neverSighted} (${pct(f.neverSightedShare)})`])), '');
   }
+  if (t.proposerQuality.length > 0) {
+    lines.push(...table(['PROPOSER', 'PROPOSED', 'ADMITTED', 'REJECTED'], t.proposerQuality.map((p) => [p.proposer, p.proposed, p.admitted, p.rejected === null ? null : `${p.rejected} (${pct(p.rejectedShare)})`])), '');
+  }
   if (t.topLabels.length > 0) lines.push(`top labels: ${t.topLabels.map((l) => `${l.label} ${l.count}`).join(', ')}`);
   if (t.topMalware.length > 0) lines.push(`malware families: ${t.topMalware.map((l) => `${l.family} ${l.count}`).join(', ')}`);
   if (t.sightingsHeatmap.length > 0) lines.push(`sightings by partner and week: ${t.sightingsHeatmap.map((h) => `${h.partner}@${h.week} ${h.count}`).join(', ')}`);

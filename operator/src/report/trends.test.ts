@@ -32,8 +32,8 @@ function figures(over: Partial<StoreFigures> = {}): StoreFigures {
   };
 }
 
-test('assembleTrends: weeks, totals, rates, labels, families, heatmap, feed quality', () => {
-  const rejected = [{ at: new Date('2026-11-24T00:00:00Z'), type: 'domain', feed: 'ns/feodo' }, { at: new Date('2026-11-01T00:00:00Z'), type: 'domain', feed: 'ns/feodo' }, { at: new Date('2026-11-17T00:00:00Z'), type: 'url', feed: 'ns/urlhaus' }];
+test('assembleTrends: weeks, totals, rates, labels, families, heatmap, feed and proposer quality', () => {
+  const rejected = [{ at: new Date('2026-11-24T00:00:00Z'), type: 'domain', feed: 'ns/feodo', proposerId: 'partner-a' }, { at: new Date('2026-11-01T00:00:00Z'), type: 'domain', feed: 'ns/feodo', proposerId: 'partner-a' }, { at: new Date('2026-11-17T00:00:00Z'), type: 'url', feed: 'ns/urlhaus', proposerId: 'partner-b' }];
   const t = assembleTrends(w, 'green', figures(), rejected);
   assert.deepEqual(t.byWeek, [{ week: '2026-W47', admitted: 1, rejected: 1, revoked: 0, sightings: 5 }, { week: '2026-W48', admitted: 3, rejected: 1, revoked: 1, sightings: 7 }]);
   assert.deepEqual(t.totals, { admitted: 4, rejected: 2, revoked: 1, sightings: 12, undated: 2 });
@@ -46,7 +46,12 @@ test('assembleTrends: weeks, totals, rates, labels, families, heatmap, feed qual
     { feed: 'ns/feodo', proposed: 4, rejected: 1, revoked: 1, neverSighted: 2, rejectedShare: 0.25, revokedShare: 0.25, neverSightedShare: 0.5 },
     { feed: 'ns/urlhaus', proposed: 1, rejected: 1, revoked: 0, neverSighted: 0, rejectedShare: 1, revokedShare: 0, neverSightedShare: 0 },
   ]);
-  assert.equal(t.rejections.coverage, 'cluster');
+  assert.deepEqual(t.proposerQuality, [
+    { proposer: 'partner-a', proposed: 5, admitted: 4, rejected: 1, rejectedShare: 0.2 },
+    { proposer: 'partner-b', proposed: 1, admitted: 0, rejected: 1, rejectedShare: 1 },
+  ]);
+  assert.equal(t.rejections.coverage, 'network');
+  assert.match(t.rejections.note, /REJECT entries of the replicated log/);
 });
 
 test('assembleTrends without rejections says so instead of counting zero', () => {
@@ -57,6 +62,7 @@ test('assembleTrends without rejections says so instead of counting zero', () =>
   assert.equal(t.rates.revocation, null);
   assert.deepEqual(t.timeToQuorum, { count: 0, p50Ms: null, p95Ms: null, maxMs: null });
   assert.equal(t.rejections.coverage, 'unavailable');
-  assert.match(t.rejections.note, /not replicated to partners/);
+  assert.match(t.rejections.note, /unknown rather than zero/);
   assert.equal(t.feedQuality[0]?.rejectedShare, null);
+  assert.deepEqual(t.proposerQuality, [{ proposer: 'partner-a', proposed: 4, admitted: 4, rejected: null, rejectedShare: null }]);
 });

@@ -1,7 +1,7 @@
 /**
  * Historic trends of a partner's replicated data, pure: assembles the figures the store computes
  * (counts by type, feed, proposer and week; approval delays; labels; sightings by partner and
- * week; per-feed outcomes) with the rejections known to the cluster into the object that
+ * week; per-feed outcomes) with the network's rejections (the replicated REJECT entries) into the object that
  * `threatmesh report trends --json`, the HTTP API and the gauges show. No I/O.
  *
  * Time to quorum is measured per admitted indicator as the last approval's signing time minus
@@ -14,10 +14,10 @@ import { inWindow, weeksOf, type WeekBucket, type Window } from './period.ts';
 /** Labels that name a malware family: `malware:<family>`, `malware-family:<family>` or `family:<family>`. */
 export const MALWARE_LABEL = /^(malware|malware-family|family):(.+)$/i;
 
-/** Where the rejection figures come from: ThreatIndicators in phase Rejected in this cluster, or nowhere. */
-export type RejectionCoverage = 'cluster' | 'unavailable';
+/** Where the rejection figures come from: the replicated REJECT entries of the log (`network`), or nowhere. */
+export type RejectionCoverage = 'network' | 'unavailable';
 
-/** One rejected proposal as the cluster recorded it. */
+/** One rejected proposal as its REJECT entry records it. */
 export interface RejectedProposal {
   readonly at: Date;
   readonly type: string;
@@ -76,6 +76,16 @@ export interface FeedQuality {
   readonly neverSightedShare: number;
 }
 
+/** One proposing partner's record: its admissions and rejections in the window, and the share rejected. */
+export interface ProposerQuality {
+  readonly proposer: string;
+  /** admitted + rejected (rejected counted as 0 when unknown). */
+  readonly proposed: number;
+  readonly admitted: number;
+  readonly rejected: number | null;
+  readonly rejectedShare: number | null;
+}
+
 /** The trends of one window, as printed by `threatmesh report trends --json`. */
 export interface Trends {
   readonly since: string;
@@ -94,6 +104,8 @@ export interface Trends {
   readonly topMalware: Array<{ readonly family: string; readonly count: number }>;
   readonly sightingsHeatmap: Array<{ readonly partner: string; readonly week: string; readonly count: number }>;
   readonly feedQuality: FeedQuality[];
+  /** Per proposing partner, sorted by id. */
+  readonly proposerQuality: ProposerQuality[];
   readonly rejections: { readonly coverage: RejectionCoverage; readonly note: string };
 }
 
@@ -167,12 +179,24 @@ function feedQuality(feeds: readonly StoreFeed[], rejected: readonly RejectedPro
   });
 }
 
+function proposerQuality(byPartner: Readonly<Record<string, number>>, rejected: readonly RejectedProposal[] | undefined): ProposerQuality[] {
+  const rejectedBy = new Map<string, number>();
+  for (const r of rejected ?? []) if (r.proposerId !== undefined) rejectedBy.set(r.proposerId, (rejectedBy.get(r.proposerId) ?? 0) + 1);
+  const names = new Set([...Object.keys(byPartner), ...rejectedBy.keys()]);
+  return [...names].sort().map((proposer) => {
+    const admitted = byPartner[proposer] ?? 0;
+    const rej = rejected === undefined ? null : (rejectedBy.get(proposer) ?? 0);
+    const proposed = admitted + (rej ?? 0);
+    return { proposer, proposed, admitted, rejected: rej, rejectedShare: rej === null ? null : (ratio(rej, proposed) ?? 0) };
+  });
+}
+
 const COVERAGE_NOTE: Readonly<Record<RejectionCoverage, string>> = {
-  cluster: 'rejections are the ThreatIndicators in phase Rejected in this cluster: proposals this partner saw (its own and the ones it was asked to vote on while their round was open); the sequencer does not replicate rejected rounds',
-  unavailable: 'rejections are not replicated to partners (only admitted and revoked entries are in the log); give --kubeconfig to count the ThreatIndicators in phase Rejected of this partner\'s cluster',
+  network: 'rejections are the REJECT entries of the replicated log: every ADD round the network rejected by votes, verified by this partner (reject votes of enough voters that quorum was out of reach, on the subject it derived itself), the same at every partner; rounds that expired without quorum, rejected revocations, and rounds rejected before the sequencer logged REJECT entries are not counted',
+  unavailable: 'no rejection source was read; rejections are unknown rather than zero',
 };
 
-/** Assembles the trends of `window` from the store's figures and the cluster's rejections (undefined: unavailable). */
+/** Assembles the trends of `window` from the store's figures and the replicated rejections (undefined: unavailable). */
 export function assembleTrends(window: Window, maxTlp: string, fig: StoreFigures, rejected: readonly RejectedProposal[] | undefined): Trends {
   const inRange = rejected?.filter((r) => inWindow(window, r.at.getTime()));
   const weeks = weeksOf(window);
@@ -195,6 +219,7 @@ export function assembleTrends(window: Window, maxTlp: string, fig: StoreFigures
     topMalware: top(malwareFamilies(fig.labels), 'family', TOP_N),
     sightingsHeatmap: [...fig.heatmap].sort((a, b) => a.partner.localeCompare(b.partner) || a.week.localeCompare(b.week)),
     feedQuality: feedQuality(fig.feeds, inRange),
-    rejections: { coverage: rejected === undefined ? 'unavailable' : 'cluster', note: COVERAGE_NOTE[rejected === undefined ? 'unavailable' : 'cluster'] },
+    proposerQuality: proposerQuality(fig.byPartner, inRange),
+    rejections: { coverage: rejected === undefined ? 'unavailable' : 'network', note: COVERAGE_NOTE[rejected === undefined ? 'unavailable' : 'network'] },
   };
 }

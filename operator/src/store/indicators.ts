@@ -5,7 +5,8 @@
  * certificate. A later ADD of a revoked indicator (index above `revokedAtIndex`) re-admits it:
  * the record is replaced (active, new index and certificate, revocation cleared). Everything is
  * idempotent and positional: replaying the ADD that was revoked never reactivates it, and
- * replaying a REVOKE never revokes a later admission.
+ * replaying a REVOKE never revokes a later admission. A REJECT never touches `indicators`: it
+ * goes to `rejections` (store/rejections.ts), so a rejected indicator is never served or enforced.
  * Records keep the entry's window and proposal signature so a cluster's ThreatIndicators can be
  * rebuilt from them (drift repair, exchange/kubesink.ts).
  *
@@ -14,7 +15,8 @@
  * members. The set is persisted in `replica_digests` as one append-only chunk per applied batch,
  * written before the batch's records, so after a crash it is a superset of the stored digests
  * (a superset costs a lookup, never a missed check); a database without it is backfilled once
- * at open (docs/adr/2026-12-06-million-indicators.md, Decision 3).
+ * at open (docs/adr/2026-12-06-million-indicators.md, Decision 3). Digests with a stored
+ * rejection are kept the same way in their own set (chunks marked `k: "reject"`).
  */
 import { randomUUID } from 'node:crypto';
 import { Binary, MongoBulkWriteError, MongoServerError, type Collection, type Db, type WriteError } from 'mongodb';
@@ -26,6 +28,7 @@ import { STIX_ID_NAMESPACE, uuidV5 } from '../domain/stix.ts';
 import { DigestSet, addPrefixBytes, prefixBytes } from '../domain/digestset.ts';
 import type { ServedChange, ServedRecord } from './served.ts';
 import { ServedChangesJournal } from './servedchanges.ts';
+import { MongoRejections, rejectionRecord, type RejectionRecord } from './rejections.ts';
 
 /** Collection of the persisted digest-membership chunks (append-only; a chunk is never replaced). */
 export const REPLICA_DIGESTS = 'replica_digests';
@@ -37,6 +40,8 @@ interface DigestChunk {
   i: number;
   /** 12 bytes per digest: its first 96 bits. */
   d: Binary | Uint8Array;
+  /** `reject`: the digests of stored rejections; absent: of stored indicator records. */
+  k?: 'reject';
 }
 
 /**
@@ -96,10 +101,13 @@ export class MongoIndicatorSink implements EntrySink, EntryHistory {
   readonly #col: Collection<IndicatorRecord>;
   readonly #chunks: Collection<DigestChunk>;
   readonly #stored = new DigestSet();
+  readonly #rejected = new DigestSet();
+  readonly #rejections: MongoRejections;
   readonly #journal: ServedChangesJournal;
 
   private constructor(db: Db) {
     this.#col = db.collection<IndicatorRecord>(INDICATORS);
+    this.#rejections = new MongoRejections(db);
     this.#chunks = db.collection<DigestChunk>(REPLICA_DIGESTS);
     this.#journal = new ServedChangesJournal(db);
   }
@@ -122,7 +130,7 @@ export class MongoIndicatorSink implements EntrySink, EntryHistory {
     let complete = false;
     for await (const c of this.#chunks.find({})) {
       if (c._id === COMPLETE_MARKER) complete = true;
-      else addPrefixBytes(this.#stored, c.d instanceof Binary ? c.d.buffer : c.d);
+      else addPrefixBytes(c.k === 'reject' ? this.#rejected : this.#stored, c.d instanceof Binary ? c.d.buffer : c.d);
     }
     // The marker says every stored record's digest is in a chunk: a restart then never counts
     // the records (FerretDB answers a count by reading every document: minutes at 10^6).
@@ -139,11 +147,12 @@ export class MongoIndicatorSink implements EntrySink, EntryHistory {
   }
 
   // Write-ahead: the chunk is stored before the records it covers.
-  async #remember(firstIndex: number, digests: readonly string[]): Promise<void> {
-    const fresh = digests.filter((d) => !this.#stored.has(d));
+  async #remember(firstIndex: number, digests: readonly string[], kind?: 'reject'): Promise<void> {
+    const set = kind === 'reject' ? this.#rejected : this.#stored;
+    const fresh = [...new Set(digests)].filter((d) => !set.has(d));
     if (fresh.length === 0) return;
-    await this.#chunks.insertOne({ _id: randomUUID(), i: firstIndex, d: new Binary(prefixBytes(fresh)) });
-    for (const d of fresh) this.#stored.add(d);
+    await this.#chunks.insertOne({ _id: randomUUID(), i: firstIndex, d: new Binary(prefixBytes(fresh)), ...(kind !== undefined ? { k: kind } : {}) });
+    for (const d of fresh) set.add(d);
   }
 
   /** Applies one verified entry; idempotent. */
@@ -156,15 +165,22 @@ export class MongoIndicatorSink implements EntrySink, EntryHistory {
    * insertMany, ignoring indicators already present (a replay after a crash): on FerretDB an
    * insert costs a fraction of an upsert. An ADD that finds its indicator present replaces it
    * only when it was revoked at a lower index (re-admission). A REVOKE updates its indicator in
-   * place unless the record is already at a higher index (re-admitted since). Then records the
-   * batch in the served-changes journal (servedchanges.ts), before the replica saves its cursor.
+   * place unless the record is already at a higher index (re-admitted since). REJECT entries are
+   * inserted in `rejections` only. Then records the batch in the served-changes journal
+   * (servedchanges.ts: admissions and revocations only), before the replica saves its cursor.
    */
   async applyMany(entries: readonly VerifiedEntry[]): Promise<void> {
     if (entries.length === 0) return;
-    await this.#remember(entries[0]!.index, entries.filter((e) => e.kind === 'add').map((e) => e.digest));
+    const first = entries[0]!.index;
+    await this.#remember(first, entries.filter((e) => e.kind === 'add').map((e) => e.digest));
+    const rejected = entries.filter((e) => e.kind === 'reject');
+    await this.#remember(first, rejected.map((e) => e.digest), 'reject');
+    const appliedAt = new Date();
+    await this.#rejections.insert(rejected.map((e): RejectionRecord => rejectionRecord(e, appliedAt)));
     let adds: IndicatorRecord[] = [];
     const changes: ServedChange[] = [];
     for (const entry of entries) {
+      if (entry.kind === 'reject') continue;
       if (entry.kind === 'add') {
         const doc = record(entry);
         adds.push(doc);
@@ -199,13 +215,21 @@ export class MongoIndicatorSink implements EntrySink, EntryHistory {
     await this.#col.replaceOne({ _id: doc.digest, state: 'revoked', revokedAtIndex: { $lt: doc.logIndex } }, doc);
   }
 
-  /** The latest entry applied for each of `digests` (the replica checks new entries against it). */
+  /** The latest entry applied for each of `digests`, admission, revocation or rejection (the replica checks new entries against it). */
   async lastEntries(digests: readonly string[]): Promise<ReadonlyMap<string, IndicatorHistory>> {
-    const out = new Map<string, IndicatorHistory>();
     const stored = digests.filter((d) => this.#stored.has(d));
+    const out = await this.#rejections.lastEntries(digests.filter((d) => this.#rejected.has(d)));
     if (stored.length === 0) return out;
-    for await (const r of this.#col.find({ _id: { $in: stored } })) out.set(r.digest, historyOfRecord(r));
+    for await (const r of this.#col.find({ _id: { $in: stored } })) {
+      const h = historyOfRecord(r);
+      if ((out.get(r.digest)?.index ?? -1) < h.index) out.set(r.digest, h);
+    }
     return out;
+  }
+
+  /** Every stored rejection in log order (store/rejections.ts). */
+  rejections(): Promise<RejectionRecord[]> {
+    return this.#rejections.all();
   }
 
   /**

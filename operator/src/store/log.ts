@@ -10,7 +10,7 @@
 import { MongoServerError, type Collection, type Db } from 'mongodb';
 import type { Vote } from '../domain/quorum.ts';
 import type { SignedTreeHead } from '../domain/treehead.ts';
-import { validateMeta, voteRecord, type EntryKind, type IndexedEntry, type IndicatorMeta } from '../domain/entry.ts';
+import { LOG_ENTRY_KINDS, validateMeta, voteRecord, type IndexedEntry, type IndicatorMeta, type LogEntryKind } from '../domain/entry.ts';
 import { isIndicatorType } from '../domain/indicator.ts';
 
 /** Collection names. */
@@ -25,7 +25,7 @@ interface EntryDoc {
   // The index again, as _id: one key a real MongoDB answers from its primary index (FerretDB 1.24 scans even for _id; docs/adr/2026-12-06-taxii-serving-index.md).
   _id: number;
   index: number;
-  kind: EntryKind;
+  kind: LogEntryKind;
   digest: string;
   indicator: { type: string; value: string };
   /** Absent for entries without metadata. */
@@ -112,7 +112,7 @@ export class MongoLogStore {
 function toEntry(doc: EntryDoc): IndexedEntry {
   const where = `log entry ${String(doc.index)}`;
   if (!Number.isSafeInteger(doc.index) || doc.index < 0) throw new StoredEntryError(`${where}: index is not a non-negative integer`);
-  if (doc.kind !== 'add' && doc.kind !== 'revoke') throw new StoredEntryError(`${where}: kind must be "add" or "revoke"`);
+  if (!LOG_ENTRY_KINDS.includes(doc.kind)) throw new StoredEntryError(`${where}: kind must be "add", "revoke" or "reject"`);
   if (typeof doc.indicator?.type !== 'string' || !isIndicatorType(doc.indicator.type) || typeof doc.indicator.value !== 'string') {
     throw new StoredEntryError(`${where}: indicator must be {type, value} with a known type`);
   }

@@ -158,9 +158,12 @@ export class KubeIndicatorSink implements EntrySink {
    * Applies one verified entry; idempotent (no write when the object already matches). An entry
    * the API server refuses as invalid (422: it exceeds the CRD, as entries logged before the
    * exchange enforced the CRD's bounds can) is reported through `onUnmaterialized` and skipped, so
-   * one entry never wedges replication; other errors throw (retried).
+   * one entry never wedges replication; other errors throw (retried). A REJECT entry writes
+   * nothing: a rejected indicator never becomes a ThreatIndicator from the log (it lives in the
+   * partner database's `rejections` only).
    */
   async apply(entry: VerifiedEntry): Promise<void> {
+    if (entry.kind === 'reject') return;
     try {
       if (entry.kind === 'revoke') await this.revoke(entry);
       else await this.ensure(loggedFromEntry(entry));

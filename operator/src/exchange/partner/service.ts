@@ -318,7 +318,8 @@ class Partner implements RunningPartner {
       // MongoDB is the replica; the cluster's working set follows in the background (materializer.ts).
       await mongo.applyMany(entries);
       applied.inc(entries.length);
-      this.#materializer.offer(entries, (await this.#session?.replica.cursor())?.head?.treeSize ?? 0);
+      // A REJECT is a record of the partner database only: never an object in the cluster.
+      this.#materializer.offer(entries.filter((e) => e.kind !== 'reject'), (await this.#session?.replica.cursor())?.head?.treeSize ?? 0);
     };
     return { apply: (e) => applyMany([e]), applyMany };
   }

@@ -6,21 +6,26 @@
 import { indicatorCanonicalJson } from '../../domain/canonical.ts';
 import type { Vote } from '../../domain/quorum.ts';
 import type { SignedTreeHead } from '../../domain/treehead.ts';
-import { metaJson, parseIndicatorJson, parseMetaJson, type EntryKind, type EntryWindow, type IndexedEntry } from '../../domain/entry.ts';
+import { metaJson, parseIndicatorJson, parseMetaJson, type EntryKind, type EntryWindow, type IndexedEntry, type LogEntryKind } from '../../domain/entry.ts';
 import type { EntryKind as WireKind, EntryKind__Output as WireKindOut } from './gen/threatmesh/exchange/v1/EntryKind.ts';
 import type { LogEntry, LogEntry__Output } from './gen/threatmesh/exchange/v1/LogEntry.ts';
 import type { SignedTreeHead as WireHead, SignedTreeHead__Output as WireHeadOut } from './gen/threatmesh/exchange/v1/SignedTreeHead.ts';
 import type { SignedVote, SignedVote__Output } from './gen/threatmesh/exchange/v1/SignedVote.ts';
 import type { VotingWindow__Output } from './gen/threatmesh/exchange/v1/VotingWindow.ts';
 
-/** Wire enum of an entry kind. */
-export function kindToWire(kind: EntryKind): WireKind {
-  return kind === 'add' ? 'ADD' : 'REVOKE';
+/** Wire enum of a proposal's, a round's or a log entry's kind. */
+export function kindToWire(kind: LogEntryKind): WireKind {
+  return kind === 'add' ? 'ADD' : kind === 'revoke' ? 'REVOKE' : 'REJECT';
 }
 
-/** Entry kind of a wire enum; undefined for UNSPECIFIED or unknown values. */
+/** Kind of a proposal or round from its wire enum: ADD or REVOKE; undefined for REJECT (a log entry kind only), UNSPECIFIED or unknown values. */
 export function kindFromWire(kind: WireKindOut): EntryKind | undefined {
   return kind === 'ADD' ? 'add' : kind === 'REVOKE' ? 'revoke' : undefined;
+}
+
+/** Kind of a log entry from its wire enum: ADD, REVOKE or REJECT; undefined for UNSPECIFIED or unknown values. */
+export function logKindFromWire(kind: WireKindOut): LogEntryKind | undefined {
+  return kind === 'REJECT' ? 'reject' : kindFromWire(kind);
 }
 
 /** A vote as a wire message. */
@@ -70,7 +75,7 @@ export type WireEntryResult = { readonly ok: true; readonly entry: IndexedEntry;
 
 /** Decodes a streamed entry; the indicator must be canonical and normalized, the metadata (if any) canonical and valid. */
 export function entryFromWire(m: LogEntry__Output): WireEntryResult {
-  const kind = kindFromWire(m.kind);
+  const kind = logKindFromWire(m.kind);
   if (kind === undefined) return { ok: false, index: m.index, message: `entry ${m.index} has kind ${String(m.kind)}` };
   // A logged entry keeps the normalization it was appended under (URL hosts with a trailing dot before v2).
   const parsed = parseIndicatorJson(m.indicatorJson, { logged: true });

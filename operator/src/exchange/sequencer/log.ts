@@ -6,10 +6,11 @@
  * group-committed (one insert per batch, one batch at a time) and each settles on its own.
  *
  * It also answers what rounds need to know of the past: which indicators are active (latest
- * entry an ADD) and, for a revoked one, the earliest time a vote of a new ADD round may be signed.
+ * entry an ADD) and, for a revoked or rejected one, the earliest time a vote of a new ADD round
+ * may be signed. A REJECT entry (an ADD round rejected by votes) leaves the indicator inactive.
  */
 import { indicatorDigest } from '../../domain/canonical.ts';
-import { entryLeafHash, readmissionFloor, voteSubject, type EntryBody, type EntryKind, type IndexedEntry } from '../../domain/entry.ts';
+import { entryLeafHash, readmissionFloor, voteSubject, type EntryBody, type IndexedEntry, type LogEntryKind } from '../../domain/entry.ts';
 import { MerkleLog } from '../../domain/merkle.ts';
 import type { SigningKey } from '../../domain/signature.ts';
 import type { SequencerLogStore } from '../../domain/stores.ts';
@@ -44,10 +45,10 @@ export interface SequencerLogOptions {
   readonly log: Logger;
 }
 
-/** The round an append decides: which indicator, which kind, and the subject its votes signed. */
+/** The round an append decides: which indicator, which entry kind, and the subject its votes signed. */
 export interface AppendedRound {
   readonly digest: string;
-  readonly kind: EntryKind;
+  readonly kind: LogEntryKind;
   readonly subject: string;
 }
 
@@ -65,7 +66,7 @@ export class SequencerLog {
   // Log index of the latest entry of every logged indicator, under its subject (ADD: the digest,
   // so it is here exactly while the indicator is active; REVOKE: the revocation subject).
   readonly #decided = new Map<string, number>();
-  // Revoked indicators: digest → the earliest time (ms) a vote of a new ADD round may be signed.
+  // Revoked indicators, and those whose latest entry is a REJECT: digest → the earliest time (ms) a vote of a new ADD round may be signed.
   readonly #readmitFloor = new Map<string, number>();
   // The most recent entries; #cache[0] has index #cacheStart.
   #cache: IndexedEntry[] = [];
@@ -109,7 +110,7 @@ export class SequencerLog {
     return this.#decided.get(subject);
   }
 
-  /** For a revoked indicator: the earliest time (ms) a vote of a new ADD round may be signed. */
+  /** For a revoked indicator, or one whose latest round was rejected: the earliest time (ms) a vote of a new ADD round may be signed. */
   readmitFloor(digest: string): number | undefined {
     return this.#readmitFloor.get(digest);
   }
@@ -117,7 +118,8 @@ export class SequencerLog {
   /**
    * Appends the entry of a decided round (group-committed) and resolves with its index. An ADD of
    * an indicator that is already active, or a REVOKE of one that is not, is never appended: it
-   * resolves with the index of the entry that decided it, or rejects when there is none.
+   * resolves with the index of the entry that decided it, or rejects when there is none. A REJECT
+   * of an active indicator is never appended either: it rejects.
    */
   append(body: EntryBody, round: AppendedRound): Promise<number> {
     return new Promise<number>((resolve, reject) => {
@@ -209,7 +211,7 @@ export class SequencerLog {
   }
 
   async #commit(queued: readonly QueuedAppend[]): Promise<void> {
-    // An ADD of an active indicator or a REVOKE of an inactive one (decided already, or earlier in this batch) is never appended.
+    // An ADD or REJECT of an active indicator or a REVOKE of an inactive one (decided already, or earlier in this batch) is never appended.
     const active = new Map<string, boolean>();
     const batch = queued.filter((q) => {
       const { digest, kind } = q.round;
@@ -218,6 +220,7 @@ export class SequencerLog {
       return fresh;
     });
     const start = this.size;
+    const at = new Map(batch.map((q, i) => [q, start + i]));
     const rows = batch.map((q, i) => ({ entry: { ...q.body, index: start + i }, digest: q.round.digest }));
     try {
       await this.#o.store.insertEntries(rows);
@@ -228,7 +231,9 @@ export class SequencerLog {
       this.#o.log.error('log append failed', { size: this.size, err });
     }
     for (const q of queued) {
-      const index = this.#decided.get(q.round.subject);
+      const mine = at.get(q);
+      // A REJECT decides nothing later rounds look up: only its own position answers it.
+      const index = mine !== undefined && mine < this.size ? mine : q.round.kind === 'reject' ? undefined : this.#decided.get(q.round.subject);
       if (index !== undefined) q.resolve(index);
       else q.reject(new SequencerStateError(`could not store the entry for ${q.round.digest}; the round stays open: vote again to retry`));
     }
@@ -252,8 +257,10 @@ export class SequencerLog {
   #record(entry: IndexedEntry): void {
     this.#tree.appendLeafHash(entryLeafHash(entry));
     const digest = indicatorDigest(entry.indicator);
-    this.#decided.delete(voteSubject(entry.kind === 'add' ? 'revoke' : 'add', digest));
-    this.#decided.set(voteSubject(entry.kind, digest), entry.index);
+    if (entry.kind !== 'reject') {
+      this.#decided.delete(voteSubject(entry.kind === 'add' ? 'revoke' : 'add', digest));
+      this.#decided.set(voteSubject(entry.kind, digest), entry.index);
+    }
     if (entry.kind === 'add') this.#readmitFloor.delete(digest);
     else this.#readmitFloor.set(digest, readmissionFloor(entry));
     const limit = this.#o.entryCacheSize ?? SEQUENCER_DEFAULTS.entryCacheSize;

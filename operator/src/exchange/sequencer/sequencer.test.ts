@@ -45,6 +45,12 @@ function vote(by: Id, subject: string, at: number, decision: VoteDecision = 'app
   return signVote(keys[by], { partnerId: by, digest: subject, decision, signedAt: new Date(at).toISOString() });
 }
 
+async function entriesOf(seq: Sequencer): Promise<ProvenEntry[]> {
+  const out: ProvenEntry[] = [];
+  for await (const e of seq.entries(0, seq.size)) out.push(e);
+  return out;
+}
+
 async function admit(seq: Sequencer, value: string, at: number): Promise<number | undefined> {
   const opened = await seq.propose('alpha', proposal('alpha', 'add', ind(value)));
   await seq.vote('alpha', vote('alpha', opened.subject, at));
@@ -77,12 +83,52 @@ describe('Sequencer (memory stores)', () => {
     assert.deepEqual(await seq.propose('alpha', proposal('alpha', 'add', ind('twice.example'))), { status: 'already-admitted', digest: indicatorDigest(ind('twice.example')), subject: indicatorDigest(ind('twice.example')), logIndex: index });
   });
 
-  test('two rejections of three make quorum unreachable: the round is dropped, nothing is logged', async () => {
-    const { seq } = await network();
-    const { subject } = await seq.propose('alpha', proposal('alpha', 'add', ind('benign.example')));
+  test('two rejections of three make quorum unreachable: the round closes and a REJECT entry carries the proposal and the reject votes', async () => {
+    const { seq, reopen } = await network();
+    const meta: IndicatorMeta = { source: 'feeds/noisy' };
+    const { subject } = await seq.propose('alpha', proposal('alpha', 'add', ind('benign.example'), meta));
+    await seq.vote('alpha', vote('alpha', subject, T0));
     await seq.vote('bravo', vote('bravo', subject, T0, 'reject'));
-    assert.equal((await seq.vote('charlie', vote('charlie', subject, T0, 'reject'))).status, 'rejected');
-    assert.deepEqual([seq.size, seq.pending().length], [0, 0]);
+    const result = await seq.vote('charlie', vote('charlie', subject, T0, 'reject'));
+    assert.deepEqual([result.status, result.logIndex, seq.size, seq.pending().length], ['rejected', 0, 1, 0]);
+    const [{ entry }] = await entriesOf(seq) as [ProvenEntry];
+    assert.deepEqual([entry.kind, entry.proposerId, entry.meta, entry.votes.map((v) => `${v.partnerId}:${v.decision}`)], ['reject', 'alpha', meta, ['bravo:reject', 'charlie:reject']]);
+    // The log reopens with its REJECT (the restore check hashes it like any leaf).
+    assert.equal((await reopen()).size, 1);
+  });
+
+  test('after a REJECT the next round of the indicator opens after the rejection\'s last vote, and can admit it', async () => {
+    const { seq, clock } = await network();
+    const first = await seq.propose('alpha', proposal('alpha', 'add', ind('second-chance.example')));
+    await seq.vote('bravo', vote('bravo', first.subject, T0 + 30_000, 'reject'));
+    await seq.vote('charlie', vote('charlie', first.subject, T0 + 30_000, 'reject'));
+    clock.now += 1_000;
+    const again = await seq.propose('bravo', proposal('bravo', 'add', ind('second-chance.example')));
+    assert.equal(again.status, 'opened');
+    assert.ok(Date.parse(again.window!.opensAt) > T0 + 30_000, `the round opens at ${again.window!.opensAt}, after the rejection's votes`);
+    await seq.vote('alpha', vote('alpha', again.subject, T0 + 31_000));
+    assert.equal((await seq.vote('bravo', vote('bravo', again.subject, T0 + 31_000))).status, 'approved');
+    assert.deepEqual((await entriesOf(seq)).map((e) => e.entry.kind), ['reject', 'add']);
+  });
+
+  test('a rejected round left in the round store (its delete failed) is not restored: no second REJECT', async () => {
+    const { seq, rounds, reopen } = await network();
+    const { subject } = await seq.propose('alpha', proposal('alpha', 'add', ind('stale.example')));
+    await seq.vote('bravo', vote('bravo', subject, T0, 'reject'));
+    const [stale] = await rounds.loadRounds();
+    await seq.vote('charlie', vote('charlie', subject, T0, 'reject'));
+    await rounds.saveRound(stale!);
+    const again = await reopen();
+    assert.deepEqual([again.size, again.pending().length], [1, 0]);
+  });
+
+  test('a rejected REVOKE round is not logged (only ADD rounds have REJECT entries)', async () => {
+    const { seq } = await network();
+    await admit(seq, 'kept.example', T0);
+    const revoke = await seq.propose('alpha', proposal('alpha', 'revoke', ind('kept.example')));
+    await seq.vote('bravo', vote('bravo', revoke.subject, T0, 'reject'));
+    assert.equal((await seq.vote('charlie', vote('charlie', revoke.subject, T0, 'reject'))).status, 'rejected');
+    assert.deepEqual((await entriesOf(seq)).map((e) => e.entry.kind), ['add']);
   });
 
   const refusals: ReadonlyArray<[string, (seq: Sequencer, subject: string) => Promise<unknown>, string]> = [

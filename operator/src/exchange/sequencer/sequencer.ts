@@ -9,6 +9,12 @@
  * a revoked indicator opens a new round whose window starts after the revocation, so votes
  * from the earlier admission cannot be counted again, and its approval appends a second ADD.
  * The partner directory can change while running ({@link Sequencer.setPartners}).
+ *
+ * An ADD round rejected by votes (its reject votes make the quorum unreachable) is logged too, as
+ * a REJECT entry carrying the proposal and those reject votes, so every partner can verify the
+ * network's rejections; a round that only expires, and a rejected REVOKE round, are not
+ * (docs/adr/2026-12-06-signed-rejections.md). The next ADD round of a rejected indicator opens
+ * after the REJECT's last vote, as after a revocation.
  */
 import type { Indicator } from '../../domain/indicator.ts';
 import { everyKey, keysValidAt, type RetiredKey } from '../../domain/keys.ts';
@@ -23,6 +29,7 @@ import type { PendingRound, ProposalInput, ProposalResult, ProvenEntry, VoteResu
 import { SEQUENCER_DEFAULTS } from './defaults.ts';
 import { SequencerLog } from './log.ts';
 import { PendingRounds, type Round } from './pending.ts';
+import { rejectionEntry } from './rejection.ts';
 
 /** Everything a sequencer is built from. */
 export interface SequencerOptions {
@@ -55,7 +62,7 @@ export interface SequencerOptions {
 export interface SequencerObserver {
   proposal(status: ProposalResult['status'] | 'refused' | 'error'): void;
   vote(status: VoteResult['status'] | 'refused' | 'error'): void;
-  /** A round closed: admitted to the log, rejected by votes, or expired with its window (the log keeps only admissions). */
+  /** A round closed: admitted to the log, rejected by votes (an ADD round's rejection is logged as a REJECT entry), or expired with its window (not logged). */
   roundClosed?(kind: Round['kind'], outcome: RoundOutcome): void;
 }
 
@@ -71,6 +78,8 @@ export class Sequencer {
   // Votes of open rounds this sequencer verified, with the key object that verified them (exchange/sequencer.ts #verifiedVote).
   readonly #verifiedVotes = new WeakMap<Vote, PublicKey>();
   readonly #admitting = new Map<string, Promise<number>>();
+  // Rejected rounds whose REJECT entry is being appended: no new round of the subject opens before its floor is known.
+  readonly #rejecting = new Map<string, Promise<number | undefined>>();
 
   readonly #log: SequencerLog;
 
@@ -160,8 +169,9 @@ export class Sequencer {
     if (p.kind === 'revoke' && this.#log.decided(digest) === undefined) throw this.#refuse(callerId, this.#notActive(indicator, logIndex));
     const open = this.#pending.get(subject);
     if (open !== undefined) return { status: 'already-pending', digest, subject, window: open.window };
-    // Approved and being appended: not a new round (it would be admitted twice).
-    if (this.#admitting.has(subject)) return { status: 'already-pending', digest, subject };
+    // Approved and being appended: not a new round (it would be admitted twice); rejected and being
+    // logged: not yet (the new round must open after the rejection's votes).
+    if (this.#deciding(subject)) return { status: 'already-pending', digest, subject };
     // One contributor must not flood the sequencer, and through the pending mirror every partner's cluster.
     const quota = this.#opts.maxOpenRoundsPerProposer ?? SEQUENCER_DEFAULTS.maxOpenRoundsPerProposer;
     if (this.#pending.openBy(p.proposerId) >= quota) {
@@ -275,9 +285,10 @@ export class Sequencer {
     if (outcome.decision === 'rejected') {
       this.#pending.delete(round.subject);
       this.#forget(round.subject);
-      this.#opts.log.info('round rejected', { kind: round.kind, digest: round.digest, ...counts });
+      const logIndex = await this.#logRejection(round);
+      this.#opts.log.info('round rejected', { kind: round.kind, digest: round.digest, ...counts, ...(logIndex !== undefined ? { logIndex } : {}) });
       this.#opts.observer?.roundClosed?.(round.kind, 'rejected');
-      return { status: 'rejected', ...counts };
+      return { status: 'rejected', ...(logIndex !== undefined ? { logIndex } : {}), ...counts };
     }
     if (counted !== undefined && this.#opts.rounds !== undefined) {
       try {
@@ -299,14 +310,24 @@ export class Sequencer {
     if (this.#opts.rounds === undefined) return;
     for (const r of await this.#opts.rounds.loadRounds()) {
       const round = this.#restoredRound(r);
-      // Decided already: an ADD whose indicator is active, a REVOKE whose indicator is revoked.
-      if (round === undefined || this.#log.decided(r.subject) !== undefined) {
+      // Decided already: an ADD whose indicator is active, a REVOKE whose indicator is revoked, or
+      // a round older than the indicator's latest REJECT or REVOKE (its floor), such as the rejected round itself.
+      if (round === undefined || this.#log.decided(r.subject) !== undefined || this.#superseded(round)) {
         if (round === undefined) this.#opts.log.warn('stored round does not verify; dropped', { subject: r.subject, proposer: r.proposerId });
         this.#forget(r.subject);
         continue;
       }
       this.#pending.set(r.subject, round);
     }
+  }
+
+  #deciding(subject: string): boolean {
+    return this.#admitting.has(subject) || this.#rejecting.has(subject);
+  }
+
+  #superseded(round: Round): boolean {
+    const floor = round.kind === 'add' ? this.#log.readmitFloor(round.digest) : undefined;
+    return floor !== undefined && Date.parse(round.window.opensAt) < floor;
   }
 
   // A stored round re-verified as if proposed now (indicator, metadata, proposer signature), with only its valid votes; undefined when it does not verify.
@@ -405,6 +426,29 @@ export class Sequencer {
       this.#opts.log.error('append failed; round kept open', { digest: round.digest, err });
     });
     return admit;
+  }
+
+  /**
+   * Appends the REJECT entry of a rejected ADD round and returns its index: the round's reject
+   * votes, when they alone prove the rejection as every partner checks it (decided as of the
+   * window's opening, so never by the clock). Returns undefined when nothing is logged (a REVOKE
+   * round, a rejection the votes do not prove) or the append failed (logged as an error: the
+   * round is closed either way, the sequencer's metrics count it).
+   */
+  async #logRejection(round: Round): Promise<number | undefined> {
+    const verified = (voter: Voter, vote: Vote): boolean => this.#verifiedVotes.get(vote) === voter.publicKey;
+    const body = rejectionEntry(round, { voters: this.#voters, verified, ...(this.#opts.quorum !== undefined ? { quorum: this.#opts.quorum } : {}) });
+    if (body === undefined) return undefined;
+    const append = this.#log.append(body, { digest: round.digest, kind: 'reject', subject: round.subject }).catch((err: unknown) => {
+      this.#opts.log.error('cannot log the rejection; the round is closed without a REJECT entry', { digest: round.digest, proposer: round.proposerId, err });
+      return undefined;
+    });
+    this.#rejecting.set(round.subject, append);
+    try {
+      return await append;
+    } finally {
+      this.#rejecting.delete(round.subject);
+    }
   }
 
   #caller(callerId: string, claimed: string): Voter {

@@ -4,6 +4,12 @@ export const EntryKind = {
   ENTRY_KIND_UNSPECIFIED: 'ENTRY_KIND_UNSPECIFIED',
   ADD: 'ADD',
   REVOKE: 'REVOKE',
+  /**
+   * Log entries only (never a proposal: refused invalid-kind): an ADD round rejected by votes.
+   * The entry carries the ADD proposal (indicator_json, meta_json, proposal_signature) and, as
+   * votes, the reject votes on the ADD subject that made the quorum unreachable.
+   */
+  REJECT: 'REJECT',
 } as const;
 
 export type EntryKind =
@@ -13,5 +19,12 @@ export type EntryKind =
   | 1
   | 'REVOKE'
   | 2
+  /**
+   * Log entries only (never a proposal: refused invalid-kind): an ADD round rejected by votes.
+   * The entry carries the ADD proposal (indicator_json, meta_json, proposal_signature) and, as
+   * votes, the reject votes on the ADD subject that made the quorum unreachable.
+   */
+  | 'REJECT'
+  | 3
 
 export type EntryKind__Output = typeof EntryKind[keyof typeof EntryKind]

@@ -11,7 +11,8 @@ export const VoteStatus = {
    */
   APPROVED: 'APPROVED',
   /**
-   * Quorum can no longer be reached: the proposal was dropped.
+   * Quorum can no longer be reached: the round is closed. An ADD round rejected by its reject
+   * votes is logged as a REJECT entry at log_index; a REVOKE round is not logged (log_index 0).
    */
   REJECTED: 'REJECTED',
   /**
@@ -34,7 +35,8 @@ export type VoteStatus =
   | 'APPROVED'
   | 2
   /**
-   * Quorum can no longer be reached: the proposal was dropped.
+   * Quorum can no longer be reached: the round is closed. An ADD round rejected by its reject
+   * votes is logged as a REJECT entry at log_index; a REVOKE round is not logged (log_index 0).
    */
   | 'REJECTED'
   | 3
