@@ -96,7 +96,7 @@ describe('SightingClock: the corroborated last sighting per policy', () => {
   ];
   for (const [name, minParties, digest, want] of cases) {
     test(name, async () => {
-      const clock = new SightingClock({ load: async () => parties, rule: rule(minParties), minConfidence: 40 });
+      const clock = new SightingClock({ load: () => Promise.resolve(parties), rule: rule(minParties), minConfidence: 40 });
       await clock.refresh(now, true);
       assert.equal(clock.lastSeen(digest), want);
     });
@@ -105,7 +105,7 @@ describe('SightingClock: the corroborated last sighting per policy', () => {
     let since: Date | undefined;
     let fail = false;
     let data = new Map([['a', new Map([['p', now - DAY]])]]);
-    const clock = new SightingClock({ load: async (s) => { since = s; if (fail) throw new Error('down'); return data; }, rule: rule(1), minConfidence: 25, refreshMs: 1000 });
+    const clock = new SightingClock({ load: (s) => { since = s; return fail ? Promise.reject(new Error('down')) : Promise.resolve(data); }, rule: rule(1), minConfidence: 25, refreshMs: 1000 });
     assert.deepEqual(await clock.refresh(now, true), ['a']);
     assert.equal(since?.getTime(), now - (2 * 30 * DAY + 1), '100 decays below 25 in two half-lives');
     assert.equal(await clock.refresh(now + 999), undefined, 'not due');

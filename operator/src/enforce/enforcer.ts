@@ -211,7 +211,7 @@ export class PolicyEnforcer {
     }
     const key = JSON.stringify([decay, input.policy.selector.minConfidence]);
     if (this.#clock === undefined || key !== this.#clockKey) {
-      const load = this.#deps.sightings ?? (async () => new Map());
+      const load: LoadSightings = this.#deps.sightings ?? (() => Promise.resolve(new Map<string, Map<string, number>>()));
       if (this.#deps.sightings === undefined) this.#deps.log.warn('confidenceDecay is set but this enforcer reads no sightings: every indicator decays from its admission', { policy: this.#owner });
       const clock = new SightingClock({ load, rule: decay, minConfidence: input.policy.selector.minConfidence, refreshMs: this.#deps.sightingsRefreshMs });
       await clock.refresh(now, true);

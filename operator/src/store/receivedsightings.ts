@@ -140,7 +140,7 @@ export async function lastSeenByParty(db: Db, since: Date): Promise<Map<string, 
   const by = new Map<string, Map<string, number>>();
   const add = (digest: string, party: string, at: Date, cap: Date | undefined): void => {
     let parties = by.get(digest);
-    if (parties === undefined) by.set(digest, (parties = new Map()));
+    if (parties === undefined) by.set(digest, (parties = new Map<string, number>()));
     const t = cap === undefined ? at.getTime() : Math.min(at.getTime(), cap.getTime());
     if (t > (parties.get(party) ?? Number.NEGATIVE_INFINITY)) parties.set(party, t);
   };
