@@ -53,11 +53,15 @@ export function foldByte(b: number): number {
   return b >= 65 && b <= 90 ? b | 32 : b;
 }
 
-/** The final mixing of a hash, so that nearby hashes spread over the slots (never 0). */
+/**
+ * The final mixing of a hash, so that nearby hashes spread over the slots: 30 bits, never 0
+ * (0 marks an empty slot). Thirty bits keep it a small integer in V8 (a tagged Smi), so passing
+ * it to a lookup allocates nothing.
+ */
 export function finish(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x7feb352d);
-  return (h ^ (h >>> 15)) | 1; // never 0: 0 marks an empty slot's hash
+  return ((h ^ (h >>> 15)) >>> 2) | 1;
 }
 
 /** The (unfinished) hash of `buf[start, end)` as the table computes it; see the module doc. */
@@ -121,9 +125,9 @@ export class ByteTable {
     this.#mask = cap - 1;
     this.#slots = new Int32Array(cap * 2);
     let bits = 6;
-    while (1 << bits < count * 8) bits++;
+    while (1 << bits < count * 8 && bits < 30) bits++;
     this.#filter = new Uint8Array(1 << (bits - 3));
-    this.#filterShift = 32 - bits;
+    this.#filterShift = 30 - bits;
     this.filter = this.#filter;
     this.filterShift = this.#filterShift;
     let size = 0;

@@ -58,7 +58,7 @@ export function longestSuffixBytes(table: ByteTable, buf: Uint8Array, start: num
     if (id >= 0) best = id;
   }
   if (end > start) {
-    const id = table.getHashed(buf, start, end, lead > start ? hashStep(h, partialWord(buf, start, lead, FOLD4)) : h);
+    const id = probe(table, buf, start, end, lead > start ? hashStep(h, partialWord(buf, start, lead, FOLD4)) : h);
     if (id >= 0) best = id;
   }
   return best;
