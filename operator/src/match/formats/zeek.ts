@@ -187,7 +187,8 @@ export class ZeekParser implements LogParser {
       if (buf[i] === NL || col === last) break;
       const k = skips[col] as number;
       if (k > 0) {
-        i = skipColumns(buf, words, i, k, sep);
+        // One column: the plain separator search is cheaper than counting.
+        i = k === 1 ? nextSeparator(buf, words, i + 1, sep) : skipColumns(buf, words, i, k, sep);
         col += k;
         if (buf[i] === NL) break;
       }
