@@ -84,7 +84,7 @@ async function writePatterns(path: string): Promise<void> {
   await once(out, 'finish');
 }
 
-interface Rate { readonly cpu: number; readonly wall: number; readonly matched: number }
+interface Rate { readonly cpu: number; readonly wall: number; readonly matched: number; readonly medianCpu?: number }
 
 /** One scan of `path`; its rate per CPU-second and per wall-second. */
 async function scanOnce(code: MatchCode, snap: MatcherSnapshot, path: string): Promise<Rate> {
@@ -94,16 +94,24 @@ async function scanOnce(code: MatchCode, snap: MatcherSnapshot, path: string): P
   return { cpu: r.stats.lines / ((cpuMillis() - c0) / 1000), wall: r.stats.lines / ((performance.now() - t0) / 1000), matched: r.tally.matchedRecords };
 }
 
-/** The best of `reps` scans for each contender, their repetitions interleaved (same load for all). */
+/**
+ * The best of `reps` scans for each contender (with the median CPU rate), their repetitions
+ * interleaved and their order alternated, so that all see the same machine load.
+ */
 async function bestOf(contenders: ReadonlyArray<{ code: MatchCode; snap: MatcherSnapshot }>, path: string, reps = 3): Promise<Rate[]> {
   const best: Rate[] = contenders.map(() => ({ cpu: 0, wall: 0, matched: 0 }));
+  const all: number[][] = contenders.map(() => []);
   for (let rep = 0; rep < reps; rep++) {
-    for (const [k, c] of contenders.entries()) {
+    const order = [...contenders.keys()];
+    if (rep % 2 === 1) order.reverse();
+    for (const k of order) {
+      const c = contenders[k] as { code: MatchCode; snap: MatcherSnapshot };
       const r = await scanOnce(c.code, c.snap, path);
+      all[k]?.push(r.cpu);
       if (r.cpu > (best[k]?.cpu ?? 0)) best[k] = r;
     }
   }
-  return best;
+  return best.map((b, k) => ({ ...b, medianCpu: [...(all[k] ?? [])].sort((x, y) => x - y)[Math.floor(reps / 2)] ?? 0 }));
 }
 
 async function ours(snap: MatcherSnapshot, path: string): Promise<Rate> {
@@ -146,10 +154,20 @@ async function compress(src: string, dst: string, kind: 'gzip' | 'zstd'): Promis
   await pipeline(createReadStream(src), kind === 'gzip' ? createGzip() : createZstdCompress(), createWriteStream(dst));
 }
 
-function addBaseline(add: (metric: string, value: number, unit: string) => void, what: string, o: Rate, b: Rate): void {
-  add(`${what} lines/s per core`, b.cpu, 'lines/s');
-  add(`${what} matching records`, b.matched, 'count');
-  add(`${what.replace(' baseline', ' ratio threatmesh/baseline')}`, o.cpu / b.cpu, 'x');
+/** The baseline's code and its own snapshot of the same indicators, when a ref is given. */
+async function baseline(ref: string | undefined): Promise<{ code: MatchCode; snap: MatcherSnapshot; dir: string; sha: string } | undefined> {
+  if (!ref) return undefined;
+  const b = await baselineCode(ref);
+  return { ...b, snap: (await buildSnapshot(b.code)).snap };
+}
+
+function addBaseline(add: (metric: string, value: number, unit: string) => void, log: string, sha: string, o: Rate, b: Rate): void {
+  add(`${log} baseline ${sha} lines/s per core`, b.cpu, 'lines/s');
+  add(`${log} baseline ${sha} matching records`, b.matched, 'count');
+  add(`${log} baseline ${sha} lines/s per core (median)`, b.medianCpu ?? 0, 'lines/s');
+  add(`${log} threatmesh lines/s per core (median)`, o.medianCpu ?? 0, 'lines/s');
+  add(`${log} ratio threatmesh/baseline ${sha} (best)`, o.cpu / b.cpu, 'x');
+  add(`${log} ratio threatmesh/baseline ${sha} (median)`, (o.medianCpu ?? 0) / (b.medianCpu || 1), 'x');
 }
 
 async function main(): Promise<void> {
@@ -173,18 +191,16 @@ async function main(): Promise<void> {
     add('snapshot build', built.ms / 1000, 's');
     add('memory per indicator (heap + array buffers)', built.perIndicator, 'bytes');
     add('memory per indicator (snapshot arrays)', built.arraysPerIndicator, 'bytes');
-    const baseRef = process.env['BENCH_MATCH_BASELINE'];
-    const base = baseRef ? await baselineCode(baseRef) : undefined;
+    const base = await baseline(process.env['BENCH_MATCH_BASELINE']);
     if (base) baseDir = base.dir;
-    const baseSnap = base ? (await buildSnapshot(base.code)).snap : undefined;
     const values = new Set<string>();
     forEachIndicator((ind) => values.add(ind.value));
     for (const [name, path] of [['dns', dns], ['conn', conn]] as const) {
       progress(`${name}: threatmesh${base ? ` and baseline ${base.sha}, interleaved` : ''}`);
-      const rates = await bestOf([{ code: CURRENT, snap: built.snap }, ...(base && baseSnap ? [{ code: base.code, snap: baseSnap }] : [])], path, base ? 5 : 3);
+      const rates = await bestOf([{ code: CURRENT, snap: built.snap }, ...(base ? [base] : [])], path, base ? 8 : 3);
       const o = rates[0] as Rate;
       const b = rates[1];
-      if (b && base) addBaseline(add, `${name} baseline ${base.sha}`, o, b);
+      if (b && base) addBaseline(add, name, base.sha, o, b);
       progress(`${name}: naive Set`);
       const n = await naive(values, path);
       progress(`${name}: grep -F -f`);
