@@ -8,13 +8,19 @@
  * the ratios, memory per indicator (the snapshot's arrays, and heap + array buffers after GC),
  * and, separately, gzip- and zstd-compressed input (bounded by decompression).
  * Targets (issue 15): >= 3,000,000 lines/s per core on uncompressed dns and conn; <= 100 bytes per indicator.
+ *
+ * Before/after: with `BENCH_MATCH_BASELINE=<git ref>`, the match code of that commit
+ * (`git archive <ref> operator/src`, unpacked under bench/.baseline-*, removed afterwards) is
+ * built into its own snapshot and scans the same logs in the same run, its repetitions
+ * interleaved with the current code's, so both see the same machine load.
  */
-import { spawnSync } from 'node:child_process';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createReadStream, createWriteStream, mkdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { once } from 'node:events';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { pipeline } from 'node:stream/promises';
 import { createGzip, createZstdCompress } from 'node:zlib';
@@ -22,6 +28,25 @@ import { cpuMillis, emit, progress, round, type BenchResult } from './lib.ts';
 import { forEachIndicator, writeZeekLog } from './matchdata.ts';
 import { SnapshotBuilder, type MatcherSnapshot } from '../operator/src/match/snapshot.ts';
 import { scanInput } from '../operator/src/match/scan.ts';
+
+/** The parts of a match/ tree a run needs: a snapshot builder and the scan (current or baseline). */
+interface MatchCode {
+  readonly Builder: typeof SnapshotBuilder;
+  readonly scan: typeof scanInput;
+}
+const CURRENT: MatchCode = { Builder: SnapshotBuilder, scan: scanInput };
+
+/** Unpacks operator/src of `ref` inside bench/ (so its npm imports resolve) and loads its match code. */
+async function baselineCode(ref: string): Promise<{ code: MatchCode; dir: string; sha: string }> {
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  const sha = execFileSync('git', ['rev-parse', '--short', ref], { cwd: root, encoding: 'utf8' }).trim();
+  const dir = join(root, 'bench', `.baseline-${sha}`);
+  mkdirSync(dir, { recursive: true });
+  execFileSync('sh', ['-c', `git archive ${sha} operator/src | tar -x -C "${dir}"`], { cwd: root });
+  const snap = (await import(join(dir, 'operator/src/match/snapshot.ts'))) as { SnapshotBuilder: typeof SnapshotBuilder };
+  const scan = (await import(join(dir, 'operator/src/match/scan.ts'))) as { scanInput: typeof scanInput };
+  return { code: { Builder: snap.SnapshotBuilder, scan: scan.scanInput }, dir, sha };
+}
 
 const LINES = 1_000_000;
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => undefined);
@@ -36,14 +61,14 @@ async function memory(): Promise<number> {
   return m.heapUsed + m.arrayBuffers;
 }
 
-async function buildSnapshot(): Promise<{ snap: MatcherSnapshot; perIndicator: number; arraysPerIndicator: number; ms: number }> {
+async function buildSnapshot(code: MatchCode = CURRENT): Promise<{ snap: MatcherSnapshot; perIndicator: number; arraysPerIndicator: number; ms: number }> {
   // A first pass compiles the generator and the digest code, which would otherwise count as the snapshot's.
   forEachIndicator(() => undefined);
   const before = await memory();
   const t = performance.now();
   let snap: MatcherSnapshot;
   {
-    const b = new SnapshotBuilder();
+    const b = new code.Builder();
     forEachIndicator((ind) => { b.add(ind); });
     snap = b.build();
   }
@@ -59,18 +84,38 @@ async function writePatterns(path: string): Promise<void> {
   await once(out, 'finish');
 }
 
-interface Rate { readonly cpu: number; readonly wall: number; readonly matched: number }
+interface Rate { readonly cpu: number; readonly wall: number; readonly matched: number; readonly medianCpu?: number }
+
+/** One scan of `path`; its rate per CPU-second and per wall-second. */
+async function scanOnce(code: MatchCode, snap: MatcherSnapshot, path: string): Promise<Rate> {
+  const c0 = cpuMillis();
+  const t0 = performance.now();
+  const r = await code.scan({ kind: 'file', path }, undefined, { format: 'zeek', snapshot: () => snap });
+  return { cpu: r.stats.lines / ((cpuMillis() - c0) / 1000), wall: r.stats.lines / ((performance.now() - t0) / 1000), matched: r.tally.matchedRecords };
+}
+
+/**
+ * The best of `reps` scans for each contender (with the median CPU rate), their repetitions
+ * interleaved and their order alternated, so that all see the same machine load.
+ */
+async function bestOf(contenders: ReadonlyArray<{ code: MatchCode; snap: MatcherSnapshot }>, path: string, reps = 3): Promise<Rate[]> {
+  const best: Rate[] = contenders.map(() => ({ cpu: 0, wall: 0, matched: 0 }));
+  const all: number[][] = contenders.map(() => []);
+  for (let rep = 0; rep < reps; rep++) {
+    const order = [...contenders.keys()];
+    if (rep % 2 === 1) order.reverse();
+    for (const k of order) {
+      const c = contenders[k] as { code: MatchCode; snap: MatcherSnapshot };
+      const r = await scanOnce(c.code, c.snap, path);
+      all[k]?.push(r.cpu);
+      if (r.cpu > (best[k]?.cpu ?? 0)) best[k] = r;
+    }
+  }
+  return best.map((b, k) => ({ ...b, medianCpu: [...(all[k] ?? [])].sort((x, y) => x - y)[Math.floor(reps / 2)] ?? 0 }));
+}
 
 async function ours(snap: MatcherSnapshot, path: string): Promise<Rate> {
-  let best: Rate = { cpu: 0, wall: 0, matched: 0 };
-  for (let rep = 0; rep < 3; rep++) {
-    const c0 = cpuMillis();
-    const t0 = performance.now();
-    const r = await scanInput({ kind: 'file', path }, undefined, { format: 'zeek', snapshot: () => snap });
-    const cpu = r.stats.lines / ((cpuMillis() - c0) / 1000);
-    if (cpu > best.cpu) best = { cpu, wall: r.stats.lines / ((performance.now() - t0) / 1000), matched: r.tally.matchedRecords };
-  }
-  return best;
+  return (await bestOf([{ code: CURRENT, snap }], path))[0] as Rate;
 }
 
 /** The naive matcher: strings per line, a Set of every value, parents of names walked by slicing. */
@@ -109,12 +154,30 @@ async function compress(src: string, dst: string, kind: 'gzip' | 'zstd'): Promis
   await pipeline(createReadStream(src), kind === 'gzip' ? createGzip() : createZstdCompress(), createWriteStream(dst));
 }
 
+/** The baseline's code and its own snapshot of the same indicators, when a ref is given. */
+async function baseline(ref: string | undefined): Promise<{ code: MatchCode; snap: MatcherSnapshot; dir: string; sha: string } | undefined> {
+  if (!ref) return undefined;
+  const b = await baselineCode(ref);
+  return { ...b, snap: (await buildSnapshot(b.code)).snap };
+}
+
+function addBaseline(add: (metric: string, value: number, unit: string) => void, log: string, sha: string, o: Rate, b: Rate): void {
+  add(`${log} baseline ${sha} lines/s per core`, b.cpu, 'lines/s');
+  add(`${log} baseline ${sha} matching records`, b.matched, 'count');
+  add(`${log} baseline ${sha} lines/s per core (median)`, b.medianCpu ?? 0, 'lines/s');
+  add(`${log} threatmesh lines/s per core (median)`, o.medianCpu ?? 0, 'lines/s');
+  add(`${log} ratio threatmesh/baseline ${sha} (best)`, o.cpu / b.cpu, 'x');
+  add(`${log} ratio threatmesh/baseline ${sha} (median)`, (o.medianCpu ?? 0) / (b.medianCpu || 1), 'x');
+}
+
 async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'bench-match-'));
   const results: BenchResult[] = [];
+  let baseDir: string | undefined;
   const add = (metric: string, value: number, unit: string): void => { results.push({ metric, value: round(value, 3), unit }); };
   try {
     progress(`load average before: ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+    add('load average (1 min) before', loadavg()[0] ?? 0, 'processes');
     progress(`writing ${LINES} dns and conn records and the grep patterns`);
     const dns = join(dir, 'dns.log');
     const conn = join(dir, 'conn.log');
@@ -128,11 +191,16 @@ async function main(): Promise<void> {
     add('snapshot build', built.ms / 1000, 's');
     add('memory per indicator (heap + array buffers)', built.perIndicator, 'bytes');
     add('memory per indicator (snapshot arrays)', built.arraysPerIndicator, 'bytes');
+    const base = await baseline(process.env['BENCH_MATCH_BASELINE']);
+    if (base) baseDir = base.dir;
     const values = new Set<string>();
     forEachIndicator((ind) => values.add(ind.value));
     for (const [name, path] of [['dns', dns], ['conn', conn]] as const) {
-      progress(`${name}: threatmesh`);
-      const o = await ours(built.snap, path);
+      progress(`${name}: threatmesh${base ? ` and baseline ${base.sha}, interleaved` : ''}`);
+      const rates = await bestOf([{ code: CURRENT, snap: built.snap }, ...(base ? [base] : [])], path, base ? 8 : 3);
+      const o = rates[0] as Rate;
+      const b = rates[1];
+      if (b && base) addBaseline(add, name, base.sha, o, b);
       progress(`${name}: naive Set`);
       const n = await naive(values, path);
       progress(`${name}: grep -F -f`);
@@ -158,6 +226,7 @@ async function main(): Promise<void> {
     add('load average (1 min) after', loadavg()[0] ?? 0, 'processes');
   } finally {
     await rm(dir, { recursive: true, force: true });
+    if (baseDir) await rm(baseDir, { recursive: true, force: true });
   }
   emit(results);
 }

@@ -4,6 +4,7 @@
  * `ResolvedPolicy` that the enforcement code reads without optional fields.
  */
 import type { EnforceableType, EnforcementMode, EnforcementPolicySpec, Tlp } from './types.ts';
+import { parseDecayDuration, type DecayRule } from '../domain/decay.ts';
 import { DEFAULT_HOSTS_MAP, DEFAULT_IPS_MAP, DEFAULT_RUNTIME_API, ENFORCEABLE_TYPE_ENUM } from './schemas/enforcementpolicy.ts';
 
 export type { EnforceableType, EnforcementMode, EnforcementPolicy, EnforcementPolicySpec, EnforcementPolicyStatus } from './types.ts';
@@ -15,6 +16,8 @@ export interface ResolvedSelector {
   readonly maxTlp: Tlp;
   readonly anyOf: readonly string[];
   readonly noneOf: readonly string[];
+  /** Confidence decay (selector.confidenceDecay), or undefined when the policy has none. */
+  readonly decay: DecayRule | undefined;
 }
 
 /** Cilium settings, every default applied. */
@@ -50,6 +53,8 @@ export interface ResolvedPolicy {
 export const POLICY_DEFAULTS = {
   mode: 'LogOnly',
   minConfidence: 0,
+  decayFloor: 0,
+  decayMinParties: 1,
   maxTlp: 'amber+strict',
   maxCidrsPerGroup: 20_000,
   maxGroupBytes: 512 * 1024,
@@ -60,6 +65,13 @@ export const POLICY_DEFAULTS = {
   ipsMap: DEFAULT_IPS_MAP,
 } as const satisfies Record<string, string | number>;
 
+function resolveDecay(d: NonNullable<EnforcementPolicySpec['selector']>['confidenceDecay']): DecayRule | undefined {
+  if (d === undefined) return undefined;
+  // The schema's pattern admits exactly what parseDecayDuration parses; 0 never reaches here.
+  const halfLifeMs = parseDecayDuration(d.halfLife) ?? 30 * 86_400_000;
+  return { halfLifeMs, floor: d.floor ?? POLICY_DEFAULTS.decayFloor, minParties: d.minParties ?? POLICY_DEFAULTS.decayMinParties };
+}
+
 function resolveSelector(sel: NonNullable<EnforcementPolicySpec['selector']>): ResolvedSelector {
   return {
     types: new Set(sel.types ?? ENFORCEABLE_TYPE_ENUM),
@@ -67,6 +79,7 @@ function resolveSelector(sel: NonNullable<EnforcementPolicySpec['selector']>): R
     maxTlp: sel.maxTlp ?? POLICY_DEFAULTS.maxTlp,
     anyOf: sel.labels?.anyOf ?? [],
     noneOf: sel.labels?.noneOf ?? [],
+    decay: resolveDecay(sel.confidenceDecay),
   };
 }
 

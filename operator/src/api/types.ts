@@ -360,6 +360,15 @@ export interface EnforcementPolicySpec {
       /** Never enforce indicators carrying any of these labels. */
       noneOf?: string[];
     };
+    /** Confidence decay for indicators nobody sees: the effective confidence is the stated one halved every halfLife since the last corroborated sighting (from the sightings collection and the sighting reports received from peers), and an indicator whose effective confidence falls below minConfidence leaves enforcement (status.skipped.decayed, status.decayed) until it is sighted again. Absent: no decay. */
+    confidenceDecay?: {
+      /** Time after which the effective confidence has halved, such as 30d, 72h or 90m. The clock starts at the indicator's last corroborated sighting (see minParties), or at its admission (the close of its voting round) when it was never sighted. */
+      halfLife: string;
+      /** The effective confidence never decays below this; default 0. A floor at or above minConfidence turns decay off in effect. */
+      floor?: number;
+      /** Distinct parties (this partner's own LogScans and each peer or edge site whose signed sighting reports it accepted) that must have seen the indicator for a sighting to restart the clock; the clock restarts at the latest time by which that many had seen it. Default 1. Set it as the voting policy's sightingCorroboration.minParties: with 2 or more, one party alone (a hostile peer pushing fake sightings) cannot keep an indicator enforced. */
+      minParties?: number;
+    };
   };
   /** Where to enforce. */
   targets?: {
@@ -417,7 +426,7 @@ export interface EnforcementPolicyStatus {
   logIndex?: number;
   /** Indicators selected for enforcement. */
   selected?: number;
-  /** Indicators of the replicated set not enforced, by reason (revoked, expired, type, confidence, tlp, labels, allowlist names, malformed). */
+  /** Indicators of the replicated set not enforced, by reason (revoked, expired, not-yet-valid, type, confidence, decayed, tlp, labels, allowlist names, malformed). */
   skipped?: Record<string, number>;
   /** CIDRs written to CiliumCIDRGroups (after covered prefixes are collapsed and limits applied). */
   cidrs?: number;
@@ -431,6 +440,8 @@ export interface EnforcementPolicyStatus {
   addresses?: number;
   /** Selected entries left out because a limit was reached. */
   leftOut?: number;
+  /** Indicators left out because their effective confidence decayed below minConfidence (selector.confidenceDecay); also counted in skipped.decayed. */
+  decayed?: number;
   /** When the artifacts were last confirmed equal to the selection. */
   lastSyncTime?: string;
   /** When an artifact last changed. */

@@ -118,7 +118,7 @@ export class EnforcementPolicyReconciler implements Reconciler<EnforcementPolicy
 
   #guard(key: ObjectKey, obj: EnforcementPolicy, policy: ResolvedPolicy): { guard: Guard; rulesKey: string } {
     const lists = this.#allowlists(obj, policy);
-    const rulesKey = JSON.stringify([[...policy.selector.types].sort(), policy.selector.minConfidence, policy.selector.maxTlp, policy.selector.anyOf, policy.selector.noneOf, lists]);
+    const rulesKey = JSON.stringify([[...policy.selector.types].sort(), policy.selector.minConfidence, policy.selector.maxTlp, policy.selector.anyOf, policy.selector.noneOf, policy.selector.decay ?? null, lists]);
     const cached = this.#guards.get(key);
     if (cached?.key === rulesKey) return { guard: cached.guard, rulesKey };
     try {

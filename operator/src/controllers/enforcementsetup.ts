@@ -21,6 +21,7 @@ import { Manager, type ManagerLeaderElection } from '../runtime/manager.ts';
 import { RuntimeMetrics } from '../runtime/metrics.ts';
 import { EnforcementPolicyReconciler, policiesUsing, type ConfigMapObject } from './enforcementpolicy.ts';
 import { readyFalseOnTerminal } from './status.ts';
+import { lastSeenByParty } from '../store/receivedsightings.ts';
 
 /** Everything the enforcement controller needs, injected. */
 export interface EnforcementOptions {
@@ -41,6 +42,8 @@ export interface EnforcementOptions {
   readonly deltaLimit?: number;
   /** Look for changed records this often even when no replica cursor moved. @default 30000 */
   readonly unsignalledPollMs?: number;
+  /** Sightings reload period for policies with confidenceDecay. @default 60000 */
+  readonly sightingsRefreshMs?: number;
   /** Runtime API client factory (tests count commands through it). @default SocketRuntimeApi */
   readonly connect?: (address: string) => RuntimeApi;
   readonly onLostLeadership?: () => void;
@@ -74,6 +77,8 @@ export async function startEnforcement(opts: EnforcementOptions): Promise<Runnin
       ...(opts.fullReloadMs !== undefined ? { fullReloadMs: opts.fullReloadMs } : {}),
       ...(opts.deltaLimit !== undefined ? { deltaLimit: opts.deltaLimit } : {}),
       ...(opts.unsignalledPollMs !== undefined ? { unsignalledPollMs: opts.unsignalledPollMs } : {}),
+      sightings: (since) => lastSeenByParty(opts.db, since),
+      ...(opts.sightingsRefreshMs !== undefined ? { sightingsRefreshMs: opts.sightingsRefreshMs } : {}),
     },
   });
   const ctl = manager.controller<EnforcementPolicy>({

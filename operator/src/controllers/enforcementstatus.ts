@@ -57,6 +57,7 @@ function counts(report: SyncReport): EnforcementPolicyStatus {
     domains: h?.hosts ?? 0,
     addresses: h?.ips ?? 0,
     leftOut: (c?.leftOut ?? 0) + (h?.leftOut ?? 0),
+    decayed: report.decayed,
   };
 }
 

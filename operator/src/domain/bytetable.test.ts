@@ -46,3 +46,23 @@ test('longest listed suffix on label boundaries', () => {
     assert.equal(longestSuffixBytes(t, buf, 1, 1 + name.length), want, `bytes ${name}`);
   }
 });
+
+test('suffix lookups agree with a parent-by-parent walk of a Map for names of every length, case and offset (word-at-a-time hash)', () => {
+  let seed = 7;
+  const rnd = (n: number): number => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return (seed >>> 8) % n; };
+  const label = (): string => Array.from({ length: 1 + rnd(9) }, () => 'abcdefghijklmnopqrstuvwxyz0123456789-_'[rnd(38)]).join('');
+  const keys = Array.from({ length: 400 }, () => Array.from({ length: 1 + rnd(4) }, label).join('.'));
+  const t = tableOf(keys, true);
+  const first = new Map<string, number>();
+  keys.forEach((k, i) => { if (!first.has(k)) first.set(k, i); });
+  for (let n = 0; n < 5000; n++) {
+    const base = rnd(3) === 0 ? Array.from({ length: 1 + rnd(5) }, label).join('.') : `${rnd(2) ? `${label()}.` : ''}${keys[rnd(keys.length)] ?? ''}`;
+    const name = [...base].map((c) => (rnd(3) === 0 ? c.toUpperCase() : c)).join('') + (rnd(8) === 0 ? '.' : '');
+    const labels = name.toLowerCase().replace(/\.$/, '').split('.');
+    let want = -1;
+    for (let i = labels.length - 1; i >= 0; i--) want = first.get(labels.slice(i).join('.')) ?? want;
+    const pad = rnd(4);
+    const buf = Buffer.from(`${'#'.repeat(pad)}${name}##`, 'latin1');
+    assert.equal(longestSuffixBytes(t, buf, pad, pad + name.length), want, name);
+  }
+});

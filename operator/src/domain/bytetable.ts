@@ -9,17 +9,38 @@
  *   never a copy of the key.
  * - With `foldCase`, ASCII A-Z compare equal to a-z (keys must then be stored lower case);
  *   other bytes compare exactly.
- * - The hash is computed from the last byte towards the first, so that the hash of every
- *   suffix of a text falls out of one right-to-left pass (see suffixtable.ts): `hashStep` and
- *   `HASH_SEED` are exported for that walk.
+ * - The hash reads the key four bytes per step from its END towards its start (`hashStep` per
+ *   little-endian word, the 1-3 leading bytes as one last partial word), so the hash of every
+ *   suffix of a text falls out of one right-to-left pass over the whole text's words (see
+ *   suffixtable.ts): a suffix's words are the text's words, right-aligned at the same end.
+ *   `hashStep`, `partialWord` and `HASH_SEED` are exported for that walk.
+ * - Case folding in the hash sets bit 5 of every byte (`FOLD4`): A-Z hash as a-z. It merges a
+ *   few other pairs (`_` and DEL, `@` and backquote), which only costs a compare: equality
+ *   still folds A-Z alone.
  */
 
 /** The starting value of a right-to-left key hash. */
 export const HASH_SEED = 0x811c9dc5 | 0;
 
-/** One step of the right-to-left hash: folds byte `b` (already case-folded) into `h`. */
-export function hashStep(h: number, b: number): number {
-  return Math.imul(h ^ b, 0x01000193);
+/** Bit 5 of each of four bytes: OR-ed into a word, it folds ASCII A-Z to a-z for hashing. */
+export const FOLD4 = 0x20202020;
+
+/** One step of the right-to-left hash: folds the 32-bit word `w` (bytes already case-folded when the table folds) into `h`. */
+export function hashStep(h: number, w: number): number {
+  const x = Math.imul(h ^ w, 0x9e3779b1);
+  return x ^ (x >>> 15);
+}
+
+/** The 1-3 bytes `buf[start, end)` as one little-endian word (first byte lowest), OR-ed with `fold` (FOLD4 or 0) on those bytes only. */
+export function partialWord(buf: Uint8Array, start: number, end: number, fold: number): number {
+  let w = 0;
+  for (let i = end - 1; i >= start; i--) w = (w << 8) | (buf[i] as number);
+  return w | (fold >>> (8 * (4 - (end - start))));
+}
+
+/** The four bytes at `i` as one little-endian word. */
+export function wordAt(buf: Uint8Array, i: number): number {
+  return (buf[i] as number) | ((buf[i + 1] as number) << 8) | ((buf[i + 2] as number) << 16) | ((buf[i + 3] as number) << 24);
 }
 
 /** Byte → the byte with ASCII A-Z lower-cased (a table: branch-free in hot loops). */
@@ -32,28 +53,37 @@ export function foldByte(b: number): number {
   return b >= 65 && b <= 90 ? b | 32 : b;
 }
 
-/** The final mixing of a hash, so that nearby hashes spread over the slots (never 0). */
+/**
+ * The final mixing of a hash, so that nearby hashes spread over the slots: 30 bits, never 0
+ * (0 marks an empty slot). Thirty bits keep it a small integer in V8 (a tagged Smi), so passing
+ * it to a lookup allocates nothing.
+ */
 export function finish(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x7feb352d);
-  return (h ^ (h >>> 15)) | 1; // never 0: 0 marks an empty slot's hash
+  return ((h ^ (h >>> 15)) >>> 2) | 1;
 }
 
-/** The hash of `buf[start, end)` as the table computes it. */
+/** The (unfinished) hash of `buf[start, end)` as the table computes it; see the module doc. */
 export function hashBytes(buf: Uint8Array, start: number, end: number, fold: boolean): number {
+  const m = fold ? FOLD4 : 0;
   let h = HASH_SEED;
-  if (fold) for (let i = end - 1; i >= start; i--) h = Math.imul(h ^ (FOLD[buf[i] as number] as number), 0x01000193);
-  else for (let i = end - 1; i >= start; i--) h = Math.imul(h ^ (buf[i] as number), 0x01000193);
-  return h;
+  let i = end;
+  for (; i - start >= 4; i -= 4) h = hashStep(h, wordAt(buf, i - 4) | m);
+  return i > start ? hashStep(h, partialWord(buf, start, i, m)) : h;
 }
 
+// The same hash over a string's UTF-16 code units taken as bytes (keys are Latin-1).
 function hashString(s: string, fold: boolean): number {
+  const m = fold ? FOLD4 : 0;
   let h = HASH_SEED;
-  for (let i = s.length - 1; i >= 0; i--) {
-    const c = s.charCodeAt(i);
-    h = hashStep(h, fold ? foldByte(c) : c);
-  }
-  return h;
+  let i = s.length;
+  const byte = (k: number): number => s.charCodeAt(k) & 0xff;
+  for (; i >= 4; i -= 4) h = hashStep(h, (byte(i - 4) | (byte(i - 3) << 8) | (byte(i - 2) << 16) | (byte(i - 1) << 24)) | m);
+  if (i === 0) return h;
+  let w = 0;
+  for (let k = i - 1; k >= 0; k--) w = (w << 8) | byte(k);
+  return hashStep(h, w | (m >>> (8 * (4 - i))));
 }
 
 /** The smallest power of two with `n` entries at most 70% load (at least 8). */
@@ -95,9 +125,9 @@ export class ByteTable {
     this.#mask = cap - 1;
     this.#slots = new Int32Array(cap * 2);
     let bits = 6;
-    while (1 << bits < count * 8) bits++;
+    while (1 << bits < count * 8 && bits < 30) bits++;
     this.#filter = new Uint8Array(1 << (bits - 3));
-    this.#filterShift = 32 - bits;
+    this.#filterShift = 30 - bits;
     this.filter = this.#filter;
     this.filterShift = this.#filterShift;
     let size = 0;
@@ -126,7 +156,7 @@ export class ByteTable {
 
   /**
    * The id whose key equals `buf[start, end)`, given the unfinished right-to-left hash `h` of
-   * that range (as hashStep computed it from HASH_SEED), or -1.
+   * that range (as hashBytes computes it), or -1.
    */
   getHashed(buf: Uint8Array, start: number, end: number, h: number): number {
     return this.#probeBytes(buf, start, end, finish(h));

@@ -4,7 +4,9 @@
  * 1. reads the replica's cursors (the change signal) and, when they moved, what changed in
  *    MongoDB since the high-water mark (a full load on the first sync, when the rules changed,
  *    when the replica started over, and every `fullReloadMs`);
- * 2. applies time-driven changes (validUntil passed, validFrom reached);
+ *    (with `confidenceDecay`, the sightings are reloaded first, every `sightingsRefreshMs`, and
+ *    the indicators whose corroborated last sighting changed are re-decided);
+ * 2. applies time-driven changes (validUntil passed, validFrom reached, confidence decayed);
  * 3. brings the artifact index up to date (rebuilt after a full load or a target change, else
  *    key by key from the selection's changes), writes the Cilium shards those keys touch, and
  *    syncs HAProxy (checked on every sync, since it may have restarted; written when its
@@ -23,6 +25,7 @@ import type { RuntimeApi } from './haproxy/runtime.ts';
 import { HaproxyTarget, type HaproxyOutcome } from './haproxytarget.ts';
 import type { EnforcementMetrics } from './metrics.ts';
 import { Selection } from './selection.ts';
+import { SightingClock, type LoadSightings } from './sightingclock.ts';
 import type { IndicatorSource, ReplicaProgress } from './source.ts';
 
 /** What every policy's enforcer shares. */
@@ -38,6 +41,10 @@ export interface EnforcerDeps {
   readonly deltaLimit?: number;
   /** Changed records are also looked for this often without a cursor change (writers that move no cursor). @default 30000 */
   readonly unsignalledPollMs?: number;
+  /** Reads the sightings (own and received) for policies with `confidenceDecay`; without it nothing counts as sighted. @default none */
+  readonly sightings?: LoadSightings;
+  /** Sightings are reloaded this often for policies with `confidenceDecay`. @default 60000 */
+  readonly sightingsRefreshMs?: number;
 }
 
 function sameProgress(a: ReplicaProgress, b: ReplicaProgress): boolean {
@@ -68,6 +75,8 @@ export interface SyncReport {
   readonly changed: boolean;
   /** Epoch ms of the next time-driven change, Infinity when none. */
   readonly nextEvent: number;
+  /** Indicators left out because their confidence decayed. */
+  readonly decayed: number;
 }
 
 /** The enforcer of one EnforcementPolicy. */
@@ -89,6 +98,8 @@ export class PolicyEnforcer {
   #indexStale = true;
   #lastCilium: CiliumOutcome | undefined;
   #ciliumDirty = true;
+  #clock: SightingClock | undefined;
+  #clockKey = '';
 
   constructor(namespace: string, name: string, deps: EnforcerDeps) {
     this.#deps = deps;
@@ -99,7 +110,7 @@ export class PolicyEnforcer {
 
   async #fullLoad(input: SyncInput, now: number, progress: ReplicaProgress): Promise<Selection> {
     const started = performance.now();
-    const selection = new Selection({ selector: input.policy.selector, guard: input.guard });
+    const selection = new Selection({ selector: input.policy.selector, guard: input.guard, lastSeen: (digest) => this.#clock?.lastSeen(digest) });
     let seen = 0;
     this.#count = await this.#deps.source.scan((docs) => {
       for (const d of docs) selection.apply(d, now);
@@ -186,9 +197,42 @@ export class PolicyEnforcer {
     return { cidr: this.#index.takeDirty('cidr'), domain: this.#index.takeDirty('domain') };
   }
 
+  /**
+   * Keeps the policy's sighting clock current; returns the digests whose corroborated last
+   * sighting changed. The first load must succeed (without it every indicator would look
+   * unsighted); a later failed reload keeps the previous times and is reported.
+   */
+  async #tickClock(input: SyncInput, now: number, errors: string[]): Promise<readonly string[]> {
+    const decay = input.policy.selector.decay;
+    if (decay === undefined) {
+      this.#clock = undefined;
+      this.#clockKey = '';
+      return [];
+    }
+    const key = JSON.stringify([decay, input.policy.selector.minConfidence]);
+    if (this.#clock === undefined || key !== this.#clockKey) {
+      const load: LoadSightings = this.#deps.sightings ?? (() => Promise.resolve(new Map<string, Map<string, number>>()));
+      if (this.#deps.sightings === undefined) this.#deps.log.warn('confidenceDecay is set but this enforcer reads no sightings: every indicator decays from its admission', { policy: this.#owner });
+      const clock = new SightingClock({ load, rule: decay, minConfidence: input.policy.selector.minConfidence, refreshMs: this.#deps.sightingsRefreshMs });
+      await clock.refresh(now, true);
+      this.#clock = clock;
+      this.#clockKey = key;
+      return [];
+    }
+    try {
+      return (await this.#clock.refresh(now)) ?? [];
+    } catch (err) {
+      errors.push(`sightings: ${err instanceof Error ? err.message : String(err)} (the previous sighting times are kept)`);
+      return [];
+    }
+  }
+
   /** One sync at `now` (epoch ms). Throws only when MongoDB cannot be read. */
   async sync(input: SyncInput, now: number): Promise<SyncReport> {
+    const errors: string[] = [];
+    const resighted = await this.#tickClock(input, now, errors);
     const sel = await this.#refresh(input, now);
+    if (resighted.length > 0) sel.resight(resighted, now);
     sel.sweep(now);
     this.#logMalformed(sel);
     const policy = input.policy;
@@ -196,7 +240,6 @@ export class PolicyEnforcer {
     const targetsKey = JSON.stringify([policy.mode, policy.cilium, haproxyCfg]);
     const dirty = this.#follow(sel, targetsKey !== this.#appliedTargets);
     this.#appliedTargets = targetsKey;
-    const errors: string[] = [];
     const ciliumChanged = await this.#applyCilium(policy, dirty === 'all' ? 'all' : dirty.cidr, errors);
     this.#haproxy.follow(this.#index, dirty, haproxyCfg, policy.mode === 'Enforce');
     const haproxy = await this.#haproxy.sync(haproxyCfg);
@@ -204,7 +247,7 @@ export class PolicyEnforcer {
     this.#publish(sel);
     return {
       highWater: sel.highWater, selected: sel.selected, skipped: sel.skipped(), cilium: this.#lastCilium, haproxy,
-      errors, changed: ciliumChanged || haproxy.changed > 0, nextEvent: sel.nextEvent,
+      errors, changed: ciliumChanged || haproxy.changed > 0, nextEvent: sel.nextEvent, decayed: sel.decayed,
     };
   }
 

@@ -26,6 +26,11 @@ export interface ParsedRecord {
   /** Epoch ms, or undefined when unbounded. */
   readonly validFrom: number | undefined;
   readonly validUntil: number | undefined;
+  /**
+   * When the network admitted it (epoch ms): the close of its voting round (`window.closesAt`),
+   * or undefined for a record stored without its window. Confidence decay counts from it.
+   */
+  readonly admittedAt: number | undefined;
 }
 
 /** The outcome of reading one document. */
@@ -99,6 +104,14 @@ function stateOf(d: Doc): { state: 'active' | 'revoked'; logIndex: number; highW
   return { state, logIndex, highWater: Math.max(logIndex, isIndex(revokedAtIndex) ? revokedAtIndex : -1) };
 }
 
+// A window that is absent or unreadable only means no admission time: decay then counts from validFrom (select.ts).
+function admittedAtOf(window: unknown): number | undefined {
+  if (typeof window !== 'object' || window === null) return undefined;
+  const closes = (window as Doc)['closesAt'];
+  const ms = typeof closes === 'string' ? Date.parse(closes) : NaN;
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
 /** Reads one stored document; never throws. */
 export function parseRecord(doc: unknown): RecordParse {
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return { ok: false, digest: undefined, why: 'not a document' };
@@ -110,7 +123,7 @@ export function parseRecord(doc: unknown): RecordParse {
   if (typeof st === 'string') return { ok: false, digest: shownDigest, why: st };
   const meta = metaOf(d['meta']);
   if (typeof meta === 'string') return { ok: false, digest: shownDigest, why: meta };
-  return { ok: true, record: { ...id, ...st, ...meta } };
+  return { ok: true, record: { ...id, ...st, ...meta, admittedAt: admittedAtOf(d['window']) } };
 }
 
 /** The high-water index of a document whose shape may be wrong (so a malformed record still advances the poll). */

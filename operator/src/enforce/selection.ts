@@ -2,7 +2,10 @@
  * The decision for every record of the replicated set under one policy, kept up to date from
  * full loads and from changed records (by high-water mark), with the time-driven transitions
  * the log does not announce: an indicator whose validUntil passes leaves the enforced set, one
- * whose validFrom arrives enters it (`sweep`). Counts per skip reason are kept incrementally.
+ * whose validFrom arrives enters it, one whose effective confidence decays below the minimum
+ * leaves it (`sweep`); a decayed indicator sighted again comes back (`resight`). Counts per skip
+ * reason are kept incrementally. Records are kept only in the slots whose decision can change
+ * without a log event (a time ahead, or decayed).
  */
 import type { ResolvedSelector } from '../api/enforcement.ts';
 import type { Guard } from './guard.ts';
@@ -16,12 +19,14 @@ interface Skip {
   readonly retryAt?: number;
 }
 
-type Slot = { readonly enforce: true; readonly candidate: Candidate } | ({ readonly enforce: false } & Skip);
+type Slot = { readonly enforce: true; readonly candidate: Candidate; readonly record?: ParsedRecord; readonly retryAt?: number } | ({ readonly enforce: false } & Skip);
 
 /** What a policy's selection depends on besides the records. */
 export interface SelectionRules {
   readonly selector: ResolvedSelector;
   readonly guard: Guard;
+  /** The corroborated last sighting of a digest (epoch ms), read when the selector decays confidence. @default none sighted */
+  readonly lastSeen?: (digest: string) => number | undefined;
 }
 
 /** One change of the enforced set: what an indicator was enforced as before and after (either may be absent). */
@@ -103,7 +108,7 @@ export class Selection {
     this.#setDecision(parsed.record, now);
   }
 
-  /** Re-decides the records whose decision changed with time (validUntil passed, validFrom reached); true when the enforced set changed. */
+  /** Re-decides the records whose decision changed with time (validUntil passed, validFrom reached, confidence decayed); true when the enforced set changed. */
   sweep(now: number): boolean {
     if (now < this.#nextEvent) return false;
     const before = this.#version;
@@ -112,10 +117,25 @@ export class Selection {
       const at = slotTime(slot);
       if (at === undefined) continue;
       if (at > now) this.#nextEvent = Math.min(this.#nextEvent, at);
-      else if (slot.enforce) this.#set(id, { enforce: false, reason: 'expired' });
       else if (slot.record) this.#setDecision(slot.record, now);
+      else if (slot.enforce) this.#set(id, { enforce: false, reason: 'expired' });
     }
     return this.#version !== before;
+  }
+
+  /** Re-decides the records of `digests` after their sightings changed (a decayed indicator sighted again comes back); true when the enforced set changed. */
+  resight(digests: Iterable<string>, now: number): boolean {
+    const before = this.#version;
+    for (const digest of digests) {
+      const slot = this.#slots.get(digest);
+      if (slot?.record) this.#setDecision(slot.record, now);
+    }
+    return this.#version !== before;
+  }
+
+  /** Indicators left out because their confidence decayed. */
+  get decayed(): number {
+    return this.#skipped.get('decayed') ?? 0;
   }
 
   /** Every enforced candidate (unordered). */
@@ -126,10 +146,10 @@ export class Selection {
   }
 
   #setDecision(record: ParsedRecord, now: number): void {
-    const d = decide(record, this.#rules.selector, this.#rules.guard, now);
-    const slot: Slot = d.enforce
-      ? { enforce: true, candidate: d.candidate }
-      : { enforce: false, reason: d.reason, ...(d.retryAt !== undefined ? { retryAt: d.retryAt, record } : {}) };
+    const rules = this.#rules;
+    const d = decide(record, rules.selector, rules.guard, now, rules.selector.decay ? rules.lastSeen?.(record.digest) : undefined);
+    const keep = d.retryAt !== undefined ? { retryAt: d.retryAt, record } : !d.enforce && d.reason === 'decayed' ? { record } : {};
+    const slot: Slot = d.enforce ? { enforce: true, candidate: d.candidate, ...keep } : { enforce: false, reason: d.reason, ...keep };
     this.#set(record.digest, slot);
   }
 
@@ -168,5 +188,8 @@ export class Selection {
 }
 
 function slotTime(slot: Slot): number | undefined {
-  return slot.enforce ? slot.candidate.validUntil : slot.retryAt;
+  if (!slot.enforce) return slot.retryAt;
+  const until = slot.candidate.validUntil;
+  if (slot.retryAt === undefined) return until;
+  return until === undefined ? slot.retryAt : Math.min(until, slot.retryAt);
 }

@@ -17,7 +17,7 @@ import { REPLICA_CURSORS } from '../store/cursor.ts';
 import { INDICATORS } from '../store/indicators.ts';
 
 /** Fields enforcement reads (the certificates are not needed: the replica verified them). */
-const PROJECTION = { _id: 1, digest: 1, type: 1, value: 1, state: 1, logIndex: 1, revokedAtIndex: 1, meta: 1 } as const;
+const PROJECTION = { _id: 1, digest: 1, type: 1, value: 1, state: 1, logIndex: 1, revokedAtIndex: 1, meta: 1, window: 1 } as const;
 /** MongoDB codes for "an equivalent index exists under another name or options". */
 const INDEX_EXISTS = new Set([85, 86]);
 

@@ -44,6 +44,7 @@ export class SnapshotBuilder {
   readonly #domains: number[] = [];
   readonly #hashes: number[] = [];
   readonly #urls: number[] = [];
+  #netCount = 0;
 
   /**
    * Adds one indicator; returns undefined when added, else why not (never throws on bad data).
@@ -85,6 +86,7 @@ export class SnapshotBuilder {
   #addNet(value: string, id: number): boolean {
     const c = parseCidr(value);
     if (!c.ok) return false;
+    this.#netCount++;
     if (c.family === 4) this.#nets.addV4(c.address, c.prefix, id);
     else this.#nets.addV6(c.groups, c.prefix, id);
     return true;
@@ -112,7 +114,7 @@ export class SnapshotBuilder {
     return new MatcherSnapshot({
       count: n, values, starts,
       types: this.#types.slice(0, n), digests: this.#digests.slice(0, n * 32),
-      nets: this.#nets.build(),
+      nets: this.#nets.build(), netCount: this.#netCount,
       domains: new ByteTable(values, starts, this.#domains, this.#domains.length, true),
       hashes: new ByteTable(values, starts, this.#hashes, this.#hashes.length, true),
       urls: new ByteTable(values, starts, this.#urls, this.#urls.length, false),
@@ -137,6 +139,8 @@ interface SnapshotParts {
   readonly types: Uint8Array;
   readonly digests: Uint8Array;
   readonly nets: NetTable;
+  /** Address and network indicators added to `nets`. */
+  readonly netCount: number;
   readonly domains: ByteTable;
   readonly hashes: ByteTable;
   readonly urls: ByteTable;
@@ -150,11 +154,20 @@ export class MatcherSnapshot {
   readonly size: number;
   /** True when some URL indicator exists (records' URLs are worth building). */
   readonly hasUrls: boolean;
+  /** True when some address or network indicator exists (address fields are worth parsing). */
+  readonly hasNets: boolean;
+  /** True when some domain indicator exists (host names are worth looking up). */
+  readonly hasDomains: boolean;
+  /** True when some hash indicator exists. */
+  readonly hasHashes: boolean;
 
   constructor(parts: SnapshotParts) {
     this.#p = parts;
     this.size = parts.count;
     this.hasUrls = parts.urls.size > 0;
+    this.hasNets = parts.netCount > 0;
+    this.hasDomains = parts.domains.size > 0;
+    this.hasHashes = parts.hashes.size > 0;
   }
 
   /** The indicator type of `id`. */

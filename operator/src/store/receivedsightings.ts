@@ -128,6 +128,29 @@ export class MongoReceivedSightings {
   }
 }
 
+/**
+ * Each digest's parties and the last time each saw it (epoch ms), for sightings last seen at or
+ * after `since`: this partner's own (`sightings`, the party named by its `partnerId`) and every
+ * sender's received ones. A sender named as this partner merges into this partner's own party
+ * (one party is never counted twice). A received time is capped at its report's creation time
+ * (a sender cannot claim to have seen something after it reported), an own one at when the
+ * rollup wrote it. What enforcement's confidence decay reads.
+ */
+export async function lastSeenByParty(db: Db, since: Date): Promise<Map<string, Map<string, number>>> {
+  const by = new Map<string, Map<string, number>>();
+  const add = (digest: string, party: string, at: Date, cap: Date | undefined): void => {
+    let parties = by.get(digest);
+    if (parties === undefined) by.set(digest, (parties = new Map<string, number>()));
+    const t = cap === undefined ? at.getTime() : Math.min(at.getTime(), cap.getTime());
+    if (t > (parties.get(party) ?? Number.NEGATIVE_INFINITY)) parties.set(party, t);
+  };
+  const received = db.collection<ReceivedSightingDoc>(RECEIVED_SIGHTINGS).find({ lastSeen: { $gte: since } }, { projection: { _id: 0, digest: 1, sender: 1, lastSeen: 1, reportedAt: 1 } });
+  for await (const d of received) add(d.digest, d.sender, d.lastSeen, d.reportedAt);
+  const own = db.collection<SightingDoc>(SIGHTINGS).find({ lastSeen: { $gte: since } }, { projection: { _id: 0, digest: 1, partnerId: 1, lastSeen: 1, updatedAt: 1 } });
+  for await (const d of own) add(d.digest, d.partnerId, d.lastSeen, d.updatedAt);
+  return by;
+}
+
 interface PushDoc {
   _id: string;
   updatedAt: Date;

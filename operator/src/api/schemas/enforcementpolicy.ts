@@ -39,9 +39,25 @@ function selector(): SchemaNode {
         [],
         { description: 'Label filters; noneOf wins over anyOf.' },
       ),
+      confidenceDecay: confidenceDecay(),
     },
     [],
     { description: 'Which approved, non-revoked, non-expired indicators of the replicated set to enforce.' },
+  );
+}
+
+/** A decay half-life: a whole number of minutes, hours or days (domain/decay.ts parseDecayDuration). */
+export const DECAY_DURATION_PATTERN = '^[1-9][0-9]{0,4}(m|h|d)$';
+
+function confidenceDecay(): SchemaNode {
+  return obj(
+    {
+      halfLife: str(8, { pattern: DECAY_DURATION_PATTERN, description: 'Time after which the effective confidence has halved, such as 30d, 72h or 90m. The clock starts at the indicator\'s last corroborated sighting (see minParties), or at its admission (the close of its voting round) when it was never sighted.' }),
+      floor: int(0, 100, { description: 'The effective confidence never decays below this; default 0. A floor at or above minConfidence turns decay off in effect.' }),
+      minParties: int(1, 1000, { description: 'Distinct parties (this partner\'s own LogScans and each peer or edge site whose signed sighting reports it accepted) that must have seen the indicator for a sighting to restart the clock; the clock restarts at the latest time by which that many had seen it. Default 1. Set it as the voting policy\'s sightingCorroboration.minParties: with 2 or more, one party alone (a hostile peer pushing fake sightings) cannot keep an indicator enforced.' }),
+    },
+    ['halfLife'],
+    { description: 'Confidence decay for indicators nobody sees: the effective confidence is the stated one halved every halfLife since the last corroborated sighting (from the sightings collection and the sighting reports received from peers), and an indicator whose effective confidence falls below minConfidence leaves enforcement (status.skipped.decayed, status.decayed) until it is sighted again. Absent: no decay.' },
   );
 }
 
@@ -121,13 +137,14 @@ function status(): SchemaNode {
       mode: mode('The mode the artifacts were last written in.'),
       logIndex: int(-1, Number.MAX_SAFE_INTEGER, { description: 'High-water mark: the highest log index (admission or revocation) of the replicated set reflected in the artifacts.' }),
       selected: { ...count, description: 'Indicators selected for enforcement.' },
-      skipped: { type: 'object', maxProperties: 64, additionalProperties: count, description: 'Indicators of the replicated set not enforced, by reason (revoked, expired, type, confidence, tlp, labels, allowlist names, malformed).' },
+      skipped: { type: 'object', maxProperties: 64, additionalProperties: count, description: 'Indicators of the replicated set not enforced, by reason (revoked, expired, not-yet-valid, type, confidence, decayed, tlp, labels, allowlist names, malformed).' },
       cidrs: { ...count, description: 'CIDRs written to CiliumCIDRGroups (after covered prefixes are collapsed and limits applied).' },
       cidrGroups: { ...count, description: 'CiliumCIDRGroup shards.' },
       largestGroupBytes: { ...count, description: 'Serialized size of the largest CiliumCIDRGroup.' },
       domains: { ...count, description: 'Domains in the HAProxy hosts map.' },
       addresses: { ...count, description: 'Addresses and networks in the HAProxy address map.' },
       leftOut: { ...count, description: 'Selected entries left out because a limit was reached.' },
+      decayed: { ...count, description: 'Indicators left out because their effective confidence decayed below minConfidence (selector.confidenceDecay); also counted in skipped.decayed.' },
       lastSyncTime: time('When the artifacts were last confirmed equal to the selection.'),
       lastChangeTime: time('When an artifact last changed.'),
       conditions: conditions(),

@@ -13,6 +13,7 @@
  * `uri` as a URL, and `md5`/`sha1`/`sha256`.
  */
 import type { FieldMatcher } from '../fields.ts';
+import type { MatcherSnapshot } from '../snapshot.ts';
 import type { LogParser, ParseContext } from './parser.ts';
 import { MAX_LINE_BYTES } from './parser.ts';
 
@@ -78,13 +79,65 @@ function nextSeparator(buf: Buffer, w: WordView, i: number, sep: number): number
   }
 }
 
+/** Bit 7 of each byte of `x` that is zero, exactly (no borrow across bytes). */
+function zeroBytes(x: number): number {
+  return ~(((x & 0x7f7f7f7f) + 0x7f7f7f7f) | x | 0x7f7f7f7f);
+}
+
+/**
+ * Skips `k` whole columns after the separator at `i`: returns the position of the separator
+ * that ends the k-th of them, or of the newline met first. Counts the separators of four bytes
+ * at a time (exact zero-byte masks, summed), so a run of columns that cannot match costs about
+ * one step per word instead of one search per column.
+ */
+function skipColumns(buf: Buffer, w: WordView, i: number, k: number, sep: number): number {
+  let p = i + 1;
+  for (; ((p + w.delta) & 3) !== 0; p++) {
+    const b = buf[p];
+    if (b === NL || (b === sep && --k === 0)) return p;
+  }
+  const u32 = w.u32;
+  const sepWord = Math.imul(sep, 0x01010101);
+  let q = (p + w.delta) >>> 2;
+  for (; q < u32.length; q++) {
+    const v = u32[q] as number;
+    // Stop at the word holding a newline or the k-th separator; the bytes from there are read one by one.
+    if (zeroBytes(v ^ 0x0a0a0a0a) !== 0) break;
+    const n = Math.imul((zeroBytes(v ^ sepWord) >>> 7) & 0x01010101, 0x01010101) >>> 24;
+    if (n >= k) break;
+    k -= n;
+  }
+  for (p = (q << 2) - w.delta; ; p++) {
+    const b = buf[p];
+    if (b === NL || (b === sep && --k === 0)) return p;
+  }
+}
+
+/** Whether a column of role `r` can hit an indicator of `snap` (the timestamp is always kept). */
+function canHit(r: number, snap: MatcherSnapshot): boolean {
+  switch (r) {
+    case IP: case IP_LIST: return snap.hasNets;
+    case HOST: case HOST_LIST: return snap.hasNets || snap.hasDomains;
+    case HTTP_HOST: return snap.hasNets || snap.hasDomains || snap.hasUrls;
+    case URI: return snap.hasUrls;
+    case HASH: return snap.hasHashes;
+    default: return r !== NONE;
+  }
+}
+
 /** Parser of Zeek TSV and JSON logs; see the module doc. */
 export class ZeekParser implements LogParser {
   readonly #ctx: ParseContext;
   #sep = 9;
   #setSep = 44;
   #names: string[] = [];
+  /** Roles as the #fields/#types header declares them. */
+  #declared: Uint8Array | undefined;
+  /** The declared roles less those the current snapshot cannot hit (#rolesFor); undefined before a header. */
   #roles: Uint8Array | undefined;
+  #rolesFor: MatcherSnapshot | undefined;
+  /** Per column: how many columns that cannot match follow it (skipped in one run). */
+  #skips = new Uint8Array(0);
   #lastCol = -1;
   #source = 'zeek';
 
@@ -97,6 +150,7 @@ export class ZeekParser implements LogParser {
   }
 
   parse(buf: Buffer, start: number, end: number): void {
+    if (this.#ctx.fields.snap !== this.#rolesFor && this.#declared !== undefined) this.#effectiveRoles();
     const words = wordView(buf);
     let pos = start;
     while (pos < end) {
@@ -110,6 +164,7 @@ export class ZeekParser implements LogParser {
     const ctx = this.#ctx;
     const f = ctx.fields;
     const roles = this.#roles as Uint8Array;
+    const skips = this.#skips;
     const last = this.#lastCol;
     const sep = this.#sep;
     ctx.stats.lines++;
@@ -130,6 +185,13 @@ export class ZeekParser implements LogParser {
         else this.#listOrHash(f, r, buf, fs, i);
       }
       if (buf[i] === NL || col === last) break;
+      const k = skips[col] as number;
+      if (k > 0) {
+        // One column: the plain separator search is cheaper than counting.
+        i = k === 1 ? nextSeparator(buf, words, i + 1, sep) : skipColumns(buf, words, i, k, sep);
+        col += k;
+        if (buf[i] === NL) break;
+      }
       col++;
       fs = i + 1;
     }
@@ -188,12 +250,30 @@ export class ZeekParser implements LogParser {
   #setFields(names: string[], types: readonly string[]): void {
     this.#names = names;
     const roles = new Uint8Array(names.length + 1);
+    names.forEach((n, k) => { roles[k] = BY_NAME[n] ?? BY_TYPE[types[k] ?? ''] ?? NONE; });
+    this.#declared = roles;
+    this.#effectiveRoles();
+  }
+
+  /**
+   * Drops the columns the current snapshot cannot hit (addresses without address indicators,
+   * names without domain or address indicators, hashes without hash indicators, URIs without
+   * URL indicators), and finds the runs of columns to skip between those that remain. The scan
+   * still goes up to the last column the header declares matchable, so a line too short for the
+   * log's fields is rejected whatever the snapshot holds (results do not depend on it).
+   */
+  #effectiveRoles(): void {
+    const snap = this.#ctx.fields.snap;
+    const declared = this.#declared ?? new Uint8Array(0);
+    const roles = Uint8Array.from(declared, (r) => (canHit(r, snap) ? r : NONE));
     let last = -1;
-    names.forEach((n, k) => {
-      roles[k] = BY_NAME[n] ?? BY_TYPE[types[k] ?? ''] ?? NONE;
-      if (roles[k] !== NONE) last = k;
-    });
+    declared.forEach((r, k) => { if (r !== NONE) last = k; });
+    const skips = new Uint8Array(roles.length);
+    // A run never takes in the last column itself: the walk must stop there.
+    for (let k = last - 2; k >= 0; k--) if (roles[k + 1] === NONE) skips[k] = Math.min(255, (skips[k + 1] ?? 0) + 1);
     this.#roles = roles;
+    this.#rolesFor = snap;
+    this.#skips = skips;
     this.#lastCol = last;
   }
 
