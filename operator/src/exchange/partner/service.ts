@@ -111,7 +111,9 @@ export interface RunningPartner {
 
 /** Starts the partner exchange: opens the stores, serves gossip, and runs the sync loop until stopped. */
 export async function startPartnerService(opts: PartnerServiceOptions): Promise<RunningPartner> {
-  const partner = new Partner(opts, await MongoIndicatorSink.open(opts.db));
+  // The recent record states cover the working set's floor with a quarter to spare (the floor follows the tree size, which may run ahead of the applied entries).
+  const budget = opts.materializeBudget ?? PARTNER_DEFAULTS.materializeBudget;
+  const partner = new Partner(opts, await MongoIndicatorSink.open(opts.db, { recentPositions: Math.ceil(budget * 1.25) }));
   await partner.start();
   return partner;
 }

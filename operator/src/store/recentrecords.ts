@@ -1,0 +1,103 @@
+/**
+ * The replica's most recent record states (`replica_recent`): for each applied batch of log
+ * entries, one document holding the state of every record the batch changed, as it was after
+ * each entry (an ADD's inserted record, a REVOKE's updated record), in log order. Only the
+ * newest `keep` positions are kept, so the collection stays about `keep` records whatever the
+ * size of `indicators`.
+ *
+ * Why: drift repair needs the records admitted or revoked at or above the working set's floor
+ * (`logIndex ≥ floor OR revokedAtIndex ≥ floor`). FerretDB 1.x evaluates `$or`, ranges and
+ * `$in` in Go after reading every document (446 s at 10^6 records), and pushes down only
+ * equalities, each still a full scan in SQL; reading this small collection instead costs a
+ * scan of `keep` records (docs/adr/2026-12-06-million-indicators.md, Decision 3).
+ *
+ * Coverage is proved by the documents themselves, as in the served-changes journal: a request
+ * for `floor` is answered only when the documents cover every position from `floor` to the last
+ * one they hold without a gap; otherwise the caller reads `indicators`. The sink writes a
+ * batch's document after its records and before the replica saves its cursor, so a crash
+ * replays the batch and rewrites it. Stamps the working set does not show (`addedAt`,
+ * `revokedAt`) may differ from the stored record's after such a replay.
+ */
+import type { Collection, Db } from 'mongodb';
+import type { IndicatorRecord } from './indicators.ts';
+
+/** Collection name. */
+export const REPLICA_RECENT = 'replica_recent';
+
+/** Positions kept when the sink is not told. @default 12,500 (the default working-set budget, 10,000, with a quarter to spare) */
+export const DEFAULT_RECENT_POSITIONS = 12_500;
+
+/** One batch's document. */
+interface RecentDoc {
+  /** First log index of the batch. */
+  _id: number;
+  /** Last log index of the batch. */
+  last: number;
+  /** The state of each record the batch changed, after the entry that changed it, in log order (no `_id`). */
+  records: IndicatorRecord[];
+}
+
+/** Writes and reads `replica_recent`. */
+export class RecentRecords {
+  readonly #col: Collection<RecentDoc>;
+  readonly #keep: number;
+  /** First and last index of the documents stored, oldest first; loaded at the first write. */
+  #spans: Array<{ first: number; last: number }> | undefined;
+
+  /** `keep`: how many of the newest log positions stay covered. */
+  constructor(db: Db, keep: number) {
+    this.#col = db.collection<RecentDoc>(REPLICA_RECENT);
+    this.#keep = keep;
+  }
+
+  /**
+   * Records the states of the entries `first`..`last` (one applied batch), then deletes the
+   * documents wholly older than the newest `keep` positions, one `_id` equality each (FerretDB
+   * pushes those down). Idempotent: a replayed batch (which starts at the saved cursor, so at the
+   * first index of the batch that was in flight) replaces its document, and a replay that runs
+   * further than the first attempt covers the longer span.
+   */
+  async write(first: number, last: number, records: readonly IndicatorRecord[]): Promise<void> {
+    const spans = this.#spans ?? await this.#loadSpans();
+    await this.#col.replaceOne({ _id: first }, { last, records: [...records] }, { upsert: true });
+    const held = spans.find((s) => s.first === first);
+    if (held !== undefined) held.last = last;
+    else {
+      spans.push({ first, last });
+      spans.sort((a, b) => a.first - b.first);
+    }
+    const threshold = last - this.#keep + 1;
+    while (spans.length > 0 && spans[0]!.last < threshold) {
+      await this.#col.deleteOne({ _id: spans[0]!.first });
+      spans.shift();
+    }
+  }
+
+  async #loadSpans(): Promise<Array<{ first: number; last: number }>> {
+    // Once per process: the collection is about `keep` records.
+    const docs = await this.#col.find({}, { projection: { _id: 1, last: 1 } }).toArray();
+    this.#spans = docs.map((d) => ({ first: d._id, last: d.last })).sort((a, b) => a.first - b.first);
+    return this.#spans;
+  }
+
+  /**
+   * The current state of every record admitted or revoked at position `floor` or later, when
+   * the documents cover every position from `floor` on without a gap; undefined when they do not
+   * (pruned below `floor`, or written before this collection existed): the caller reads the records.
+   */
+  async since(floor: number): Promise<IndicatorRecord[] | undefined> {
+    const docs = (await this.#col.find({}).toArray()).sort((a, b) => a._id - b._id);
+    const start = docs.findIndex((d) => d._id <= floor && d.last >= floor);
+    if (start < 0) return undefined;
+    let covered = docs[start]!.last + 1;
+    const latest = new Map<string, IndicatorRecord>();
+    for (const d of docs.slice(start)) {
+      if (d._id > covered) return undefined;
+      covered = Math.max(covered, d.last + 1);
+      for (const r of d.records) latest.set(r.digest, r);
+    }
+    // A record changed below the floor and again above it appears with its latest state; one
+    // changed only below it is left out, as the query on `indicators` leaves it out.
+    return [...latest.values()].filter((r) => r.logIndex >= floor || (r.revokedAtIndex ?? -1) >= floor);
+  }
+}
