@@ -108,6 +108,12 @@ const CASES: readonly Case[] = [
     asks: [[1, [], false], [4, [], true]],
   },
   {
+    name: 'a batch of more than 1,000 entries (several documents), then revocations on both sides of a document boundary', keep: 5000,
+    batches: [Array.from({ length: 2100 }, (_, i) => add(i)), [revoke(2100, 5), revoke(2101, 1700), add(2102)]],
+    tamper: async (db) => { assert.equal(await db.collection(REPLICA_RECENT).countDocuments(), 4, 'the 2,100-entry batch was not split into 3 documents'); },
+    asks: [[0, [], true], [999, [], true], [1000, [], true], [1999, [], true], [2000, [], true], [2101, [3], true]],
+  },
+  {
     name: 'records stored before replica_recent existed', keep: 100,
     prepare: async (db) => {
       await (await MongoIndicatorSink.open(db)).applyMany([add(0), add(1), add(2)]);

@@ -33,8 +33,41 @@ interface RecentDoc {
   _id: number;
   /** Last log index of the batch. */
   last: number;
-  /** The state of each record the batch changed, after the entry that changed it, in log order (no `_id`). */
-  records: IndicatorRecord[];
+  /**
+   * The state of each record the batch changed, after the entry that changed it, in log order
+   * (no `_id`), as one JSON text: FerretDB converts a string in a fraction of the time it takes
+   * to convert a thousand nested documents, both ways.
+   */
+  json: string;
+}
+
+/** The record states of a document's text (its two dates revived). */
+function statesOf(json: string): IndicatorRecord[] {
+  const states = JSON.parse(json) as Array<IndicatorRecord & { addedAt?: string | Date; revokedAt?: string | Date }>;
+  for (const r of states) {
+    if (typeof r.addedAt === 'string') r.addedAt = new Date(r.addedAt);
+    if (typeof r.revokedAt === 'string') r.revokedAt = new Date(r.revokedAt);
+  }
+  return states;
+}
+
+/** Records per document, so a document stays far below MongoDB's 16 MB whatever the batch size. */
+const PART = 1000;
+
+/** Where an entry's state sits in the log: its REVOKE's index for a revoked record, else its ADD's. */
+function position(r: IndicatorRecord): number {
+  return r.state === 'revoked' ? (r.revokedAtIndex ?? r.logIndex) : r.logIndex;
+}
+
+/** The documents of one batch: ≤ PART states each, covering `first`..`last` without a gap. */
+function parts(first: number, last: number, records: readonly IndicatorRecord[]): RecentDoc[] {
+  const docs: RecentDoc[] = [];
+  for (let i = 0; i < records.length || i === 0; i += PART) {
+    const part = records.slice(i, i + PART);
+    const next = records[i + PART];
+    docs.push({ _id: i === 0 ? first : position(part[0]!), last: next === undefined ? last : position(next) - 1, json: JSON.stringify(part) });
+  }
+  return docs;
 }
 
 /** Writes and reads `replica_recent`. */
@@ -59,13 +92,13 @@ export class RecentRecords {
    */
   async write(first: number, last: number, records: readonly IndicatorRecord[]): Promise<void> {
     const spans = this.#spans ?? await this.#loadSpans();
-    await this.#col.replaceOne({ _id: first }, { last, records: [...records] }, { upsert: true });
-    const held = spans.find((s) => s.first === first);
-    if (held !== undefined) held.last = last;
-    else {
-      spans.push({ first, last });
-      spans.sort((a, b) => a.first - b.first);
+    for (const part of parts(first, last, records)) {
+      await this.#col.replaceOne({ _id: part._id }, { last: part.last, json: part.json }, { upsert: true });
+      const held = spans.find((s) => s.first === part._id);
+      if (held !== undefined) held.last = part.last;
+      else spans.push({ first: part._id, last: part.last });
     }
+    spans.sort((a, b) => a.first - b.first);
     const threshold = last - this.#keep + 1;
     while (spans.length > 0 && spans[0]!.last < threshold) {
       await this.#col.deleteOne({ _id: spans[0]!.first });
@@ -94,7 +127,7 @@ export class RecentRecords {
     for (const d of docs.slice(start)) {
       if (d._id > covered) return undefined;
       covered = Math.max(covered, d.last + 1);
-      for (const r of d.records) latest.set(r.digest, r);
+      for (const r of statesOf(d.json)) latest.set(r.digest, r);
     }
     // A record changed below the floor and again above it appears with its latest state; one
     // changed only below it is left out, as the query on `indicators` leaves it out.
