@@ -72,6 +72,8 @@ interface Network {
   readonly tls: Record<Id | 'sequencer', TlsMaterial>;
   /** CPU ms the FerretDB process has used so far; undefined when the server is external. */
   readonly dbCpuMs: () => number | undefined;
+  /** Indicators proposed by the runs so far: each run proposes the next ones, so no run re-sends a proposal an earlier run signed (a party would meet the same signature twice, which no real network does). */
+  proposed: number;
 }
 
 /** What one run measured. */
@@ -116,7 +118,7 @@ async function network(mongoUri: string, ca: TestCa, external: boolean): Promise
   const partners: PartnerEntry[] = IDS.map((id) => ({ partnerId: id, publicKey: keys[id].publicKey, roles: ['contributor', 'voter'] }));
   const tls = {} as Record<Id | 'sequencer', TlsMaterial>;
   for (const id of [...IDS, 'sequencer'] as const) tls[id] = { caPem: ca.caPem, ...(await ca.issue(id)) };
-  return { mongo, mongoUri, keys, partners, tls, dbCpuMs: () => (external ? undefined : childCpuMs('threatmesh-ferr')) };
+  return { mongo, mongoUri, keys, partners, tls, dbCpuMs: () => (external ? undefined : childCpuMs('threatmesh-ferr')), proposed: 0 };
 }
 
 function settled(w: Worker, what: string): Promise<void> {
@@ -154,9 +156,11 @@ async function run(net: Network, n: number, rate: number, perCall: number): Prom
   const seqCpu0 = threadCpuMs();
   const dbCpu0 = net.dbCpuMs();
   const start = Date.now();
+  const first = net.proposed;
+  net.proposed += n;
   const senders = Array.from({ length: CLIENT_THREADS }, (_, t) => {
     const data: ClientWorkerData = {
-      address: `127.0.0.1:${server.port}`, from: Math.floor((t * n) / CLIENT_THREADS), to: Math.floor(((t + 1) * n) / CLIENT_THREADS),
+      address: `127.0.0.1:${server.port}`, from: first + Math.floor((t * n) / CLIENT_THREADS), to: first + Math.floor(((t + 1) * n) / CLIENT_THREADS),
       concurrency: Math.max(1, Math.floor(concurrency / CLIENT_THREADS)), batch: perCall, rate: rate / CLIENT_THREADS,
       alpha: { tls: net.tls.alpha, key: net.keys.alpha.toRawBase64() }, bravo: { tls: net.tls.bravo, key: net.keys.bravo.toRawBase64() },
     };
