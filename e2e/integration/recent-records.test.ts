@@ -145,6 +145,19 @@ test('recent() equals the query on indicators it replaces, and reads only replic
   }
 });
 
+test('a catch-up skips the batches wholly below the newest positions of the log it comes from, and still answers every floor that needs them', async () => {
+  const db = freshDb();
+  const sink = await MongoIndicatorSink.open(db, { recentPositions: 10 });
+  const treeSize = 40;
+  for (let i = 0; i < treeSize; i += 4) await sink.applyMany([0, 1, 2, 3].map((k) => (i + k === 33 ? revoke(33, 2) : add(i + k))), { treeSize });
+  const firsts = (await db.collection<{ _id: number }>(REPLICA_RECENT).find({}).toArray()).map((d) => d._id).sort((a, b) => a - b);
+  assert.deepEqual(firsts, [28, 32, 36], 'batches wholly below position 30 were recorded, or one above it was not');
+  for (const floor of [30, 31, 35]) assert.deepEqual(sorted(await sink.recent(floor)), sorted(await sink.recentByScan(floor)), `floor ${floor}`);
+  queried.length = 0;
+  assert.deepEqual(sorted(await sink.recent(20)), sorted(await sink.recentByScan(20)), 'floor 20');
+  assert.equal(queried.filter((q) => q === `find:${INDICATORS}`).length, 2, 'a floor below the recorded positions was not read from indicators');
+});
+
 test('replica_recent stays bounded by the newest positions, and a restart keeps answering from it', async () => {
   const db = freshDb();
   const sink = await MongoIndicatorSink.open(db, { recentPositions: 10 });

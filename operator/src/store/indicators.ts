@@ -55,6 +55,12 @@ const DUPLICATE_KEY = 11000;
 /** Above this many digests, {@link MongoIndicatorSink.recent} reads them with one `$in` (a scan) rather than one equality each. */
 const EQUALITY_LOOKUPS = 32;
 
+/** Options of {@link MongoIndicatorSink.applyMany}. */
+export interface ApplyOptions {
+  /** Size of the log the entries come from, when known: a catch-up batch wholly below its newest `recentPositions` is not recorded in `replica_recent`. @default 0 (unknown: every batch is recorded) */
+  readonly treeSize?: number;
+}
+
 /** Options of {@link MongoIndicatorSink.open}. */
 export interface SinkOptions {
   /** Newest log positions whose record states are kept in `replica_recent` for drift repair (recentrecords.ts). @default DEFAULT_RECENT_POSITIONS */
@@ -172,7 +178,7 @@ export class MongoIndicatorSink implements EntrySink, EntryHistory {
    * batch in the served-changes journal (servedchanges.ts) and the states it left in
    * `replica_recent` (recentrecords.ts), before the replica saves its cursor.
    */
-  async applyMany(entries: readonly VerifiedEntry[]): Promise<void> {
+  async applyMany(entries: readonly VerifiedEntry[], opts: ApplyOptions = {}): Promise<void> {
     if (entries.length === 0) return;
     await this.#remember(entries[0]!.index, entries.filter((e) => e.kind === 'add').map((e) => e.digest));
     let adds: IndicatorRecord[] = [];
@@ -199,7 +205,7 @@ export class MongoIndicatorSink implements EntrySink, EntryHistory {
     const first = entries[0]!.index;
     const last = entries[entries.length - 1]!.index;
     await this.#journal.write(first, last, changes);
-    await this.#recent.write(first, last, states);
+    await this.#recent.write(first, last, states, opts.treeSize);
   }
 
   async #insertNew(docs: IndicatorRecord[]): Promise<void> {

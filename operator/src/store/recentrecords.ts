@@ -86,11 +86,16 @@ export class RecentRecords {
   /**
    * Records the states of the entries `first`..`last` (one applied batch), then deletes the
    * documents wholly older than the newest `keep` positions, one `_id` equality each (FerretDB
-   * pushes those down). Idempotent: a replayed batch (which starts at the saved cursor, so at the
+   * pushes those down). With `treeSize` (the size of the log the batch comes from), a batch
+   * wholly below its newest `keep` positions is not recorded. Idempotent: a replayed batch (which starts at the saved cursor, so at the
    * first index of the batch that was in flight) replaces its document, and a replay that runs
    * further than the first attempt covers the longer span.
    */
-  async write(first: number, last: number, records: readonly IndicatorRecord[]): Promise<void> {
+  async write(first: number, last: number, records: readonly IndicatorRecord[], treeSize = 0): Promise<void> {
+    // A catch-up's batches wholly below the newest `keep` positions of the log would be deleted
+    // again before anyone reads them: skipped (the documents that follow still start at or
+    // below every floor that needs them).
+    if (last < treeSize - this.#keep) return;
     const spans = this.#spans ?? await this.#loadSpans();
     for (const part of parts(first, last, records)) {
       await this.#col.replaceOne({ _id: part._id }, { last: part.last, json: part.json }, { upsert: true });

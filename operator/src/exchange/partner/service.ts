@@ -315,11 +315,14 @@ class Partner implements RunningPartner {
   #sink(): EntrySink {
     const mongo = this.#mongo;
     const applied = this.#metrics.applied;
+    // The log size seen after the previous batch: lets a catch-up skip recording record states drift repair will never read.
+    let treeSize = 0;
     const applyMany = async (entries: readonly VerifiedEntry[]): Promise<void> => {
       // MongoDB is the replica; the cluster's working set follows in the background (materializer.ts).
-      await mongo.applyMany(entries);
+      await mongo.applyMany(entries, { treeSize });
       applied.inc(entries.length);
-      this.#materializer.offer(entries, (await this.#session?.replica.cursor())?.head?.treeSize ?? 0);
+      treeSize = (await this.#session?.replica.cursor())?.head?.treeSize ?? 0;
+      this.#materializer.offer(entries, treeSize);
     };
     return { apply: (e) => applyMany([e]), applyMany };
   }
