@@ -1,7 +1,8 @@
 /**
  * The replica's most recent record states (`replica_recent`): for each applied batch of log
- * entries, one document holding the state of every record the batch changed, as it was after
- * each entry (an ADD's inserted record, a REVOKE's updated record), in log order. Only the
+ * entries, documents (≤ 1,000 states each) holding the state of every record the batch changed,
+ * as it was after each entry (an ADD's inserted record, a REVOKE's updated record), in log
+ * order. Only the
  * newest `keep` positions are kept, so the collection stays about `keep` records whatever the
  * size of `indicators`.
  *
