@@ -3,8 +3,8 @@
  * entries, documents (≤ 1,000 states each) holding the state of every record the batch changed,
  * as it was after each entry (an ADD's inserted record, a REVOKE's updated record), in log
  * order. Only the
- * newest `keep` positions are kept, so the collection stays about `keep` records whatever the
- * size of `indicators`.
+ * newest `keep` positions (up to a quarter more until the next prune) are kept, so the
+ * collection stays about `keep` records whatever the size of `indicators`.
  *
  * Why: drift repair needs the records admitted or revoked at or above the working set's floor
  * (`logIndex ≥ floor OR revokedAtIndex ≥ floor`). FerretDB 1.x evaluates `$or`, ranges and
@@ -19,7 +19,7 @@
  * replays the batch and rewrites it. Stamps the working set does not show (`addedAt`,
  * `revokedAt`) may differ from the stored record's after such a replay.
  */
-import type { Collection, Db } from 'mongodb';
+import { MongoServerError, type Collection, type Db } from 'mongodb';
 import type { IndicatorRecord } from './indicators.ts';
 
 /** Collection name. */
@@ -51,6 +51,8 @@ function statesOf(json: string): IndicatorRecord[] {
   }
   return states;
 }
+
+const DUPLICATE_KEY = 11000;
 
 /** Records per document, so a document stays far below MongoDB's 16 MB whatever the batch size. */
 const PART = 1000;
@@ -85,9 +87,9 @@ export class RecentRecords {
   }
 
   /**
-   * Records the states of the entries `first`..`last` (one applied batch), then deletes the
-   * documents wholly older than the newest `keep` positions, one `_id` equality each (FerretDB
-   * pushes those down). With `treeSize` (the size of the log the batch comes from), a batch
+   * Records the states of the entries `first`..`last` (one applied batch), then, once the
+   * oldest document is a quarter of `keep` positions past the newest `keep`, deletes every
+   * document wholly older than them (one scan of this small collection). With `treeSize` (the size of the log the batch comes from), a batch
    * wholly below its newest `keep` positions is not recorded. Idempotent: a replayed batch (which starts at the saved cursor, so at the
    * first index of the batch that was in flight) replaces its document, and a replay that runs
    * further than the first attempt covers the longer span.
@@ -99,16 +101,21 @@ export class RecentRecords {
     if (last < treeSize - this.#keep) return;
     const spans = this.#spans ?? await this.#loadSpans();
     for (const part of parts(first, last, records)) {
-      await this.#col.replaceOne({ _id: part._id }, { last: part.last, json: part.json }, { upsert: true });
+      // An insert costs FerretDB a fraction of an upsert; only a replayed batch finds its document.
+      await this.#col.insertOne(part).catch(async (err: unknown) => {
+        if (!(err instanceof MongoServerError && err.code === DUPLICATE_KEY)) throw err;
+        await this.#col.replaceOne({ _id: part._id }, { last: part.last, json: part.json });
+      });
       const held = spans.find((s) => s.first === part._id);
       if (held !== undefined) held.last = part.last;
       else spans.push({ first: part._id, last: part.last });
     }
     spans.sort((a, b) => a.first - b.first);
+    // Pruned in one scan of this small collection once a quarter of `keep` positions fell out, not per batch.
     const threshold = last - this.#keep + 1;
-    while (spans.length > 0 && spans[0]!.last < threshold) {
-      await this.#col.deleteOne({ _id: spans[0]!.first });
-      spans.shift();
+    if (spans.length > 0 && spans[0]!.last < threshold - Math.ceil(this.#keep / 4)) {
+      await this.#col.deleteMany({ last: { $lt: threshold } });
+      this.#spans = spans.filter((s) => s.last >= threshold);
     }
   }
 
