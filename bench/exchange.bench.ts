@@ -24,7 +24,7 @@
  * sequencer's database). Uses MONGODB_URI when set (then FerretDB's CPU is not measured).
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { mkdtemp, readdir, readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { homedir, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -46,6 +46,7 @@ import type { VerifyDetail } from './scale-verifycount.ts';
 
 // Every Ed25519 verification of every party is counted (scale-verifycount.ts, also imported by
 // the worker threads): the scale bench names the directory; run alone, the bench makes one.
+const ownVerifyDir = !process.env['THREATMESH_VERIFY_COUNT_DIR'];
 const verifyDir = process.env['THREATMESH_VERIFY_COUNT_DIR'] || await mkdtemp(join(tmpdir(), 'tm-verify-'));
 process.env['THREATMESH_VERIFY_COUNT_DIR'] = verifyDir;
 await import('./scale-verifycount.ts');
@@ -252,4 +253,5 @@ async function verificationResults(indicators: number): Promise<BenchResult[]> {
 }
 
 emit(await main());
+if (ownVerifyDir) await rm(verifyDir, { recursive: true, force: true });
 process.exit(0);

@@ -53,9 +53,13 @@ if (dir !== undefined && dir !== '') {
   const flush = (): void => {
     if (!dirty) return;
     dirty = false;
-    writeFileSync(`${file}.count`, String(count));
     const detail: VerifyDetail = { role, total: count, byKind, repeatsByKind };
-    writeFileSync(`${file}.json`, JSON.stringify(detail));
+    try {
+      writeFileSync(`${file}.count`, String(count));
+      writeFileSync(`${file}.json`, JSON.stringify(detail));
+    } catch {
+      // The directory is gone (the bench that made it has read it and cleaned up): nobody counts any more.
+    }
   };
   const original = crypto.verify;
   crypto.verify = ((...args: Parameters<typeof original>) => {
