@@ -96,7 +96,7 @@ async function main(): Promise<void> {
       { metric: `first repair read at floor ${floor}: recent() (after)`, value: round(afterMs), unit: 'ms' },
       { metric: 'records read (equal both ways)', value: afterRecords.length, unit: 'records' },
     ]);
-    emitSummary({ records: N, budget: BUDGET, backend: BACKEND, beforeMs: round(beforeMs), afterMs: round(afterMs), speedup: round(beforeMs / afterMs, 1), recordsRead: afterRecords.length });
+    emitSummary({ records: N, budget: BUDGET, backend: BACKEND, beforeMs: round(beforeMs), afterMs: round(afterMs), speedup: round(beforeMs / afterMs, 3), recordsRead: afterRecords.length });
   } finally {
     await client.close();
     await server.stop();
