@@ -4,6 +4,8 @@
  * `concurrency` calls in flight. Posts {@link ClientMessage}s: when each proposal was sent
  * (Date.now(), the one clock every thread shares) and, last, the CPU time this thread spent sending.
  */
+// Counts this thread's signature verifications when THREATMESH_VERIFY_COUNT_DIR is set (exchange.bench.ts sets it).
+import './scale-verifycount.ts';
 import { parentPort, workerData } from 'node:worker_threads';
 import { indicatorCanonicalJson, indicatorDigest } from '../operator/src/domain/canonical.ts';
 import type { Indicator } from '../operator/src/domain/indicator.ts';

@@ -4,6 +4,8 @@
  * {@link PartnerMessage}s: per applied batch, the digests and the wall-clock time (Date.now(),
  * the one clock every thread shares); last, the CPU time the thread spent replicating.
  */
+// Counts this thread's signature verifications when THREATMESH_VERIFY_COUNT_DIR is set (exchange.bench.ts sets it).
+import './scale-verifycount.ts';
 import { parentPort, workerData } from 'node:worker_threads';
 import { Writable } from 'node:stream';
 import { MongoClient } from 'mongodb';

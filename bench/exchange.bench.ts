@@ -24,7 +24,8 @@
  * sequencer's database). Uses MONGODB_URI when set (then FerretDB's CPU is not measured).
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { homedir, loadavg } from 'node:os';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { homedir, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
@@ -41,6 +42,14 @@ import type { PartnerMessage, PartnerWorkerData } from './exchange-partner.worke
 import type { ClientMessage, ClientWorkerData } from './exchange-client.worker.ts';
 import { MongoLogStore } from '../operator/src/store/log.ts';
 import { MongoRoundStore } from '../operator/src/store/rounds.ts';
+import type { VerifyDetail } from './scale-verifycount.ts';
+
+// Every Ed25519 verification of every party is counted (scale-verifycount.ts, also imported by
+// the worker threads): the scale bench names the directory; run alone, the bench makes one.
+const ownVerifyDir = !process.env['THREATMESH_VERIFY_COUNT_DIR'];
+const verifyDir = process.env['THREATMESH_VERIFY_COUNT_DIR'] || await mkdtemp(join(tmpdir(), 'tm-verify-'));
+process.env['THREATMESH_VERIFY_COUNT_DIR'] = verifyDir;
+await import('./scale-verifycount.ts');
 
 const count = Number(process.argv[2] ?? process.env['BENCH_EXCHANGE_COUNT'] ?? 10_000);
 const pacedCount = Number(process.env['BENCH_EXCHANGE_PACED_COUNT'] ?? 4_000);
@@ -64,6 +73,8 @@ interface Network {
   readonly tls: Record<Id | 'sequencer', TlsMaterial>;
   /** CPU ms the FerretDB process has used so far; undefined when the server is external. */
   readonly dbCpuMs: () => number | undefined;
+  /** Indicators proposed by the runs so far: each run proposes the next ones, so no run re-sends a proposal an earlier run signed (a party would meet the same signature twice, which no real network does). */
+  proposed: number;
 }
 
 /** What one run measured. */
@@ -108,7 +119,7 @@ async function network(mongoUri: string, ca: TestCa, external: boolean): Promise
   const partners: PartnerEntry[] = IDS.map((id) => ({ partnerId: id, publicKey: keys[id].publicKey, roles: ['contributor', 'voter'] }));
   const tls = {} as Record<Id | 'sequencer', TlsMaterial>;
   for (const id of [...IDS, 'sequencer'] as const) tls[id] = { caPem: ca.caPem, ...(await ca.issue(id)) };
-  return { mongo, mongoUri, keys, partners, tls, dbCpuMs: () => (external ? undefined : childCpuMs('threatmesh-ferr')) };
+  return { mongo, mongoUri, keys, partners, tls, dbCpuMs: () => (external ? undefined : childCpuMs('threatmesh-ferr')), proposed: 0 };
 }
 
 function settled(w: Worker, what: string): Promise<void> {
@@ -146,9 +157,11 @@ async function run(net: Network, n: number, rate: number, perCall: number): Prom
   const seqCpu0 = threadCpuMs();
   const dbCpu0 = net.dbCpuMs();
   const start = Date.now();
+  const first = net.proposed;
+  net.proposed += n;
   const senders = Array.from({ length: CLIENT_THREADS }, (_, t) => {
     const data: ClientWorkerData = {
-      address: `127.0.0.1:${server.port}`, from: Math.floor((t * n) / CLIENT_THREADS), to: Math.floor(((t + 1) * n) / CLIENT_THREADS),
+      address: `127.0.0.1:${server.port}`, from: first + Math.floor((t * n) / CLIENT_THREADS), to: first + Math.floor(((t + 1) * n) / CLIENT_THREADS),
       concurrency: Math.max(1, Math.floor(concurrency / CLIENT_THREADS)), batch: perCall, rate: rate / CLIENT_THREADS,
       alpha: { tls: net.tls.alpha, key: net.keys.alpha.toRawBase64() }, bravo: { tls: net.tls.bravo, key: net.keys.bravo.toRawBase64() },
     };
@@ -209,6 +222,7 @@ async function main(): Promise<BenchResult[]> {
       if (share === 0.8) results.push(...cpuResults(paced, pacedCount, '80% load'));
     }
   }
+  results.push(...await verificationResults(count + 2 * pacedCount));
   results.push({ metric: 'machine load average (1 min) after the runs', value: round(loadavg()[0]!, 3), unit: 'runnable tasks' });
   results.push({ metric: 'indicators (saturated run)', value: count, unit: 'count' }, { metric: 'indicators (each paced run)', value: pacedCount, unit: 'count' });
   await net.mongo.close();
@@ -217,5 +231,27 @@ async function main(): Promise<BenchResult[]> {
   return results;
 }
 
+/** Verifications per admitted indicator over every run: in all, per party, per signature kind, and the repeats a party had verified before. */
+async function verificationResults(indicators: number): Promise<BenchResult[]> {
+  // The main thread's counter is written every 200 ms; the workers' at their exit.
+  await new Promise((r) => setTimeout(r, 400));
+  const details: VerifyDetail[] = [];
+  for (const f of (await readdir(verifyDir)).filter((x) => x.endsWith('.json'))) details.push(JSON.parse(await readFile(join(verifyDir, f), 'utf8')) as VerifyDetail);
+  const per = (v: number): number => round(v / indicators, 4);
+  const sum = (pick: (d: VerifyDetail) => number, of: readonly VerifyDetail[] = details): number => of.reduce((a, d) => a + pick(d), 0);
+  const roles = [...new Set(details.map((d) => d.role))].sort();
+  const kinds = [...new Set(details.flatMap((d) => Object.keys(d.byKind)))].sort();
+  const repeats = (d: VerifyDetail): number => Object.values(d.repeatsByKind).reduce((a, b) => a + b, 0);
+  return [
+    { metric: 'signature verifications per admitted indicator (every party, every run)', value: per(sum((d) => d.total)), unit: 'verifications' },
+    ...roles.map((role) => {
+      const of = details.filter((d) => d.role === role);
+      return { metric: `verifications per admitted indicator: ${role} (of which repeats of a triple it had verified)`, value: per(sum((d) => d.total, of)), unit: `verifications (${per(sum(repeats, of))} repeats)` };
+    }),
+    ...kinds.map((kind) => ({ metric: `verifications per admitted indicator: kind ${kind}, all parties`, value: per(sum((d) => d.byKind[kind] ?? 0)), unit: `verifications (${per(sum((d) => d.repeatsByKind[kind] ?? 0))} repeats)` })),
+  ];
+}
+
 emit(await main());
+if (ownVerifyDir) await rm(verifyDir, { recursive: true, force: true });
 process.exit(0);

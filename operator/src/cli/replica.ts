@@ -13,6 +13,7 @@ import type { Logger } from '../log.ts';
 import { MongoCursorStore, REPLICA_CURSORS } from '../store/cursor.ts';
 import { INDICATORS, REPLICA_DIGESTS } from '../store/indicators.ts';
 import { REJECTIONS } from '../store/rejections.ts';
+import { REPLICA_RECENT } from '../store/recentrecords.ts';
 import type { CliEnv } from './env.ts';
 import { UsageError } from './errors.ts';
 import { addOutputFlags, emit, outputFormat, type OutputFlags, type OutputSpec } from './output.ts';
@@ -150,6 +151,7 @@ export function registerReplica(program: Command, env: CliEnv, _log: Logger): vo
         const records = await db.collection(INDICATORS).deleteMany({});
         await db.collection(REJECTIONS).deleteMany({});
         await db.collection(REPLICA_DIGESTS).deleteMany({});
+        await db.collection(REPLICA_RECENT).deleteMany({});
         await db.collection<{ _id: string }>(REPLICA_CURSORS).deleteOne({ _id: source });
         await new MongoLeafStore(db).clear();
         return { source, deletedRecords: records.deletedCount };

@@ -5,7 +5,11 @@
  * `"threatmesh/v1/" + kind + "\0" + message`, so a signature made for one message kind
  * (a vote, say) never verifies as another (a tree head). Keys are wrapped in {@link PublicKey}
  * and {@link SigningKey}, which parse once and cache the KeyObject: parsing on every verify
- * halves throughput.
+ * halves throughput. A {@link PublicKey} also remembers the signatures it verified (a bounded
+ * set of SHA-256 digests of the signed bytes and the signature, successes only, as Bitcoin
+ * Core's signature cache does), so one process checking the same signature twice (a voter
+ * verifies a proposal, then its replica the same proposal in the log entry) pays one Ed25519
+ * verification.
  */
 import { Buffer } from 'node:buffer';
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node:crypto';
@@ -38,6 +42,46 @@ const SIGNATURE_BYTES = 64;
 const rawSign = Symbol('rawSign');
 const rawVerify = Symbol('rawVerify');
 
+/** How many verified signatures each {@link PublicKey} remembers (about 100 bytes each; the oldest is forgotten first). */
+export const VERIFIED_SIGNATURES_KEPT = 16_384;
+
+/**
+ * A bounded set of (signed bytes, signature) pairs that verified under one key, by SHA-256 of
+ * the two (the signature is 64 bytes and last, so the concatenation is unambiguous). The caller
+ * adds only successes, so a failure is verified again every time. Past `limit` ids the oldest
+ * is forgotten.
+ */
+export class VerifiedSignatures {
+  readonly #ids = new Set<string>();
+  readonly #limit: number;
+
+  /** `limit`: ids kept. @default VERIFIED_SIGNATURES_KEPT */
+  constructor(limit: number = VERIFIED_SIGNATURES_KEPT) {
+    this.#limit = limit;
+  }
+
+  /** The id of `signature` over `bytes` (the domain-separated signed bytes). */
+  static id(bytes: Uint8Array, signature: Uint8Array): string {
+    return createHash('sha256').update(bytes).update(signature).digest('base64');
+  }
+
+  /** True when `id` was added and not forgotten since. */
+  has(id: string): boolean {
+    return this.#ids.has(id);
+  }
+
+  /** Remembers `id` (of a signature that verified). */
+  add(id: string): void {
+    this.#ids.add(id);
+    if (this.#ids.size > this.#limit) this.#ids.delete(this.#ids.values().next().value as string);
+  }
+
+  /** How many ids are kept. */
+  get size(): number {
+    return this.#ids.size;
+  }
+}
+
 /** The bytes a protocol signature of `kind` covers: `"threatmesh/v1/" + kind + "\0" + message`. */
 export function signedBytes(kind: SignatureKind, message: string | Uint8Array): Buffer {
   if (!SIGNATURE_KINDS.includes(kind)) {
@@ -52,12 +96,17 @@ export function keyId(rawPublicKey: Uint8Array): string {
   return createHash('sha256').update(rawPublicKey).digest('hex');
 }
 
-/** An Ed25519 public key with its parsed KeyObject and key id cached. Immutable. */
+/**
+ * An Ed25519 public key with its parsed KeyObject and key id cached. Immutable in everything it
+ * answers; it remembers the last {@link VERIFIED_SIGNATURES_KEPT} signatures that verified, so a
+ * repeated check of the same signature costs a SHA-256 instead of an Ed25519 verification.
+ */
 export class PublicKey {
   /** Lowercase hex SHA-256 of the raw public key. */
   readonly id: string;
   readonly #key: KeyObject;
   readonly #raw: Buffer;
+  readonly #verified = new VerifiedSignatures();
 
   private constructor(key: KeyObject, raw: Buffer) {
     this.#key = key;
@@ -133,7 +182,13 @@ export class PublicKey {
   verify(kind: SignatureKind, message: string | Uint8Array, signature: string): boolean {
     if (!isCanonicalBase64(signature, SIGNATURE_BYTES) || !SIGNATURE_KINDS.includes(kind)) return false;
     if (typeof message !== 'string' && !(message instanceof Uint8Array)) return false;
-    return cryptoVerify(null, signedBytes(kind, message), this.#key, Buffer.from(signature, 'base64'));
+    const bytes = signedBytes(kind, message);
+    const sig = Buffer.from(signature, 'base64');
+    const id = VerifiedSignatures.id(bytes, sig);
+    if (this.#verified.has(id)) return true;
+    const ok = cryptoVerify(null, bytes, this.#key, sig);
+    if (ok) this.#verified.add(id);
+    return ok;
   }
 
   /** Low-level verification without the domain prefix; see {@link ed25519VerifyRaw}. */

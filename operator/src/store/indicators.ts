@@ -29,6 +29,7 @@ import { DigestSet, addPrefixBytes, prefixBytes } from '../domain/digestset.ts';
 import type { ServedChange, ServedRecord } from './served.ts';
 import { ServedChangesJournal } from './servedchanges.ts';
 import { MongoRejections, rejectionRecord, type RejectionRecord } from './rejections.ts';
+import { DEFAULT_RECENT_POSITIONS, RecentRecords } from './recentrecords.ts';
 
 /** Collection of the persisted digest-membership chunks (append-only; a chunk is never replaced). */
 export const REPLICA_DIGESTS = 'replica_digests';
@@ -55,6 +56,21 @@ export const COMPLETE_MARKER = 'complete';
 export const INDICATORS = 'indicators';
 
 const DUPLICATE_KEY = 11000;
+
+/** Above this many digests, {@link MongoIndicatorSink.recent} reads them with one `$in` (a scan) rather than one equality each. */
+const EQUALITY_LOOKUPS = 32;
+
+/** Options of {@link MongoIndicatorSink.applyMany}. */
+export interface ApplyOptions {
+  /** Size of the log the entries come from, when known: a catch-up batch wholly below its newest `recentPositions` is not recorded in `replica_recent`. @default 0 (unknown: every batch is recorded) */
+  readonly treeSize?: number;
+}
+
+/** Options of {@link MongoIndicatorSink.open}. */
+export interface SinkOptions {
+  /** Newest log positions whose record states are kept in `replica_recent` for drift repair (recentrecords.ts). @default DEFAULT_RECENT_POSITIONS */
+  readonly recentPositions?: number;
+}
 
 /** The certificate of the REVOKE entry that revoked a record. */
 export interface StoredRevocation {
@@ -104,17 +120,19 @@ export class MongoIndicatorSink implements EntrySink, EntryHistory {
   readonly #rejected = new DigestSet();
   readonly #rejections: MongoRejections;
   readonly #journal: ServedChangesJournal;
+  readonly #recent: RecentRecords;
 
-  private constructor(db: Db) {
+  private constructor(db: Db, opts: SinkOptions) {
     this.#col = db.collection<IndicatorRecord>(INDICATORS);
     this.#rejections = new MongoRejections(db);
     this.#chunks = db.collection<DigestChunk>(REPLICA_DIGESTS);
     this.#journal = new ServedChangesJournal(db);
+    this.#recent = new RecentRecords(db, opts.recentPositions ?? DEFAULT_RECENT_POSITIONS);
   }
 
   /** Opens the sink: creates its unique index (idempotent) and loads the set of stored digests. */
-  static async open(db: Db): Promise<MongoIndicatorSink> {
-    const sink = new MongoIndicatorSink(db);
+  static async open(db: Db, opts: SinkOptions = {}): Promise<MongoIndicatorSink> {
+    const sink = new MongoIndicatorSink(db, opts);
     await sink.#col.createIndex({ digest: 1 }, { unique: true, name: 'digest_unique' });
     await sink.#col.createIndex({ name: 1 }, { name: 'object_name' });
     await sink.#loadStored();
@@ -167,9 +185,10 @@ export class MongoIndicatorSink implements EntrySink, EntryHistory {
    * only when it was revoked at a lower index (re-admission). A REVOKE updates its indicator in
    * place unless the record is already at a higher index (re-admitted since). REJECT entries are
    * inserted in `rejections` only. Then records the batch in the served-changes journal
-   * (servedchanges.ts: admissions and revocations only), before the replica saves its cursor.
+   * (servedchanges.ts: admissions and revocations only) and the states it left in
+   * `replica_recent` (recentrecords.ts), before the replica saves its cursor.
    */
-  async applyMany(entries: readonly VerifiedEntry[]): Promise<void> {
+  async applyMany(entries: readonly VerifiedEntry[], opts: ApplyOptions = {}): Promise<void> {
     if (entries.length === 0) return;
     const first = entries[0]!.index;
     await this.#remember(first, entries.filter((e) => e.kind === 'add').map((e) => e.digest));
@@ -179,23 +198,29 @@ export class MongoIndicatorSink implements EntrySink, EntryHistory {
     await this.#rejections.insert(rejected.map((e): RejectionRecord => rejectionRecord(e, appliedAt)));
     let adds: IndicatorRecord[] = [];
     const changes: ServedChange[] = [];
+    const states: IndicatorRecord[] = [];
     for (const entry of entries) {
       if (entry.kind === 'reject') continue;
       if (entry.kind === 'add') {
         const doc = record(entry);
         adds.push(doc);
         changes.push({ kind: 'add', index: entry.index, record: servedOf(doc) });
+        states.push(withoutId(doc));
         continue;
       }
       await this.#insertNew(adds);
       adds = [];
       const rv = revocation(entry);
       const revokedAt = new Date();
-      await this.#col.updateOne({ _id: entry.digest, logIndex: { $lt: entry.index } }, { $set: { state: 'revoked', revokedAtIndex: entry.index, revocation: rv, revokedAt } });
+      // The updated record is what drift repair shows; same filter and cost as an updateOne.
+      const after = await this.#col.findOneAndUpdate({ _id: entry.digest, logIndex: { $lt: entry.index } }, { $set: { state: 'revoked', revokedAtIndex: entry.index, revocation: rv, revokedAt } }, { returnDocument: 'after' });
+      if (after !== null) states.push(withoutId(after));
       changes.push({ kind: 'revoke', index: entry.index, digest: entry.digest, revokedAt, window: rv.window });
     }
     await this.#insertNew(adds);
-    await this.#journal.write(entries[0]!.index, entries[entries.length - 1]!.index, changes);
+    const last = entries[entries.length - 1]!.index;
+    await this.#journal.write(first, last, changes);
+    await this.#recent.write(first, last, states, opts.treeSize);
   }
 
   async #insertNew(docs: IndicatorRecord[]): Promise<void> {
@@ -234,9 +259,31 @@ export class MongoIndicatorSink implements EntrySink, EntryHistory {
 
   /**
    * The records at log position `floor` or later (admitted or revoked there), plus those of
-   * `digests`, without MongoDB ids: what the cluster's working set should show. One query.
+   * `digests`, without MongoDB ids, each once: what the cluster's working set should show.
+   * Read from `replica_recent` when it covers `floor` (a scan of the newest positions), else
+   * with one query on `indicators` ({@link recentByScan}); the digests not already found are
+   * read by one `_id` equality each (pushed down by FerretDB), or one `$in` when there are many.
    */
   async recent(floor: number, digests: readonly string[] = []): Promise<IndicatorRecord[]> {
+    const copies = await this.#recent.since(floor);
+    if (copies === undefined) return this.recentByScan(floor, digests);
+    const found = new Set(copies.map((r) => r.digest));
+    const rest = [...new Set(digests)].filter((d) => !found.has(d));
+    if (rest.length === 0) return copies;
+    if (rest.length > EQUALITY_LOOKUPS) return [...copies, ...await this.#col.find({ _id: { $in: rest } }, { projection: { _id: 0 } }).toArray()];
+    const more: IndicatorRecord[] = [];
+    for (const d of rest) {
+      const r = await this.#col.findOne({ _id: d }, { projection: { _id: 0 } });
+      if (r !== null) more.push(r);
+    }
+    return [...copies, ...more];
+  }
+
+  /**
+   * {@link recent} answered by `indicators` alone: `$or` of the two position ranges and the
+   * digests, one query (on FerretDB a full scan evaluated in Go; on MongoDB index ranges).
+   */
+  async recentByScan(floor: number, digests: readonly string[] = []): Promise<IndicatorRecord[]> {
     const or: Array<Record<string, unknown>> = [{ logIndex: { $gte: floor } }, { revokedAtIndex: { $gte: floor } }];
     if (digests.length > 0) or.push({ _id: { $in: [...digests] } });
     return this.#col.find({ $or: or } as never, { projection: { _id: 0 } }).toArray();
@@ -261,6 +308,11 @@ function revocation(entry: VerifiedEntry): StoredRevocation {
     logIndex: entry.index, proposerId: entry.proposerId, proposalSignature: entry.proposalSignature,
     window: { opensAt: entry.window.opensAt, closesAt: entry.window.closesAt }, votes: entry.votes.map(voteRecord),
   };
+}
+
+function withoutId(d: IndicatorRecord): IndicatorRecord {
+  const { _id: _ignored, ...rest } = d;
+  return rest;
 }
 
 /** The served fields of a freshly admitted record (what the journal carries). */

@@ -111,7 +111,9 @@ export interface RunningPartner {
 
 /** Starts the partner exchange: opens the stores, serves gossip, and runs the sync loop until stopped. */
 export async function startPartnerService(opts: PartnerServiceOptions): Promise<RunningPartner> {
-  const partner = new Partner(opts, await MongoIndicatorSink.open(opts.db));
+  // The recent record states cover the working set's floor with a quarter to spare (the floor follows the tree size, which may run ahead of the applied entries).
+  const budget = opts.materializeBudget ?? PARTNER_DEFAULTS.materializeBudget;
+  const partner = new Partner(opts, await MongoIndicatorSink.open(opts.db, { recentPositions: Math.ceil(budget * 1.25) }));
   await partner.start();
   return partner;
 }
@@ -314,12 +316,15 @@ class Partner implements RunningPartner {
   #sink(): EntrySink {
     const mongo = this.#mongo;
     const applied = this.#metrics.applied;
+    // The log size seen after the previous batch: lets a catch-up skip recording record states drift repair will never read.
+    let treeSize = 0;
     const applyMany = async (entries: readonly VerifiedEntry[]): Promise<void> => {
       // MongoDB is the replica; the cluster's working set follows in the background (materializer.ts).
-      await mongo.applyMany(entries);
+      await mongo.applyMany(entries, { treeSize });
       applied.inc(entries.length);
+      treeSize = (await this.#session?.replica.cursor())?.head?.treeSize ?? 0;
       // A REJECT is a record of the partner database only: never an object in the cluster.
-      this.#materializer.offer(entries.filter((e) => e.kind !== 'reject'), (await this.#session?.replica.cursor())?.head?.treeSize ?? 0);
+      this.#materializer.offer(entries.filter((e) => e.kind !== 'reject'), treeSize);
     };
     return { apply: (e) => applyMany([e]), applyMany };
   }
