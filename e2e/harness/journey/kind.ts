@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { writeFile } from 'node:fs/promises';
 import { FEEDS } from '../../../operator/src/api/schemas/index.ts';
 import type { Feed } from '../../../operator/src/api/types.ts';
-import { readPartnerView, sequencerView, NETWORK_NAMESPACE } from '../../../operator/src/dev/sandbox/network.ts';
+import { countedSequencerView, readPartnerView, NETWORK_NAMESPACE } from '../../../operator/src/dev/sandbox/network.ts';
+import { LogTally } from '../../../operator/src/dev/sandbox/convergence.ts';
 import { startFeedServer, type FeedServer } from '../../../operator/src/dev/sandbox/feedserver.ts';
 import { readTlsMaterial } from '../../../operator/src/dev/sandbox/pki.ts';
 import { ExchangeClient } from '../../../operator/src/exchange/protocol/client.ts';
@@ -74,6 +75,7 @@ function kindSteps(parties: readonly KindParty[], feeds: FeedServer, run: Requir
   };
   const stopped = new Set<string>();
   let reader: ExchangeClient | undefined;
+  const tally = new LogTally();
   const seq = parties[0]!;
   const partners = parties.slice(1);
   const diagnostics = `kubectl --kubeconfig <party's> -n ${NETWORK_NAMESPACE} logs deploy/${WORKLOAD.partner.deployment} (or ${WORKLOAD.sequencer.deployment}); values files in ${opts.dir}`;
@@ -90,7 +92,7 @@ function kindSteps(parties: readonly KindParty[], feeds: FeedServer, run: Requir
         reader = new ExchangeClient({ address: `127.0.0.1:${port}`, tls: await readTlsMaterial(partners[0]!.tls), serverName: 'localhost', deadlineMs: 5000, retry: { attempts: 1 } });
       }
       const [sequencer, views, f] = await Promise.all([
-        reader ? sequencerView(reader) : Promise.resolve(undefined),
+        reader ? countedSequencerView(reader, tally) : Promise.resolve(undefined),
         Promise.all(partners.map((p) => readPartnerView(p.id, p.client, !stopped.has(p.id)))),
         of(feed.partner).client.get<Feed>(FEEDS, feed.name, NETWORK_NAMESPACE).catch(() => undefined),
       ]);

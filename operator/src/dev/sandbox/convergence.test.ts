@@ -1,6 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { convergedSummary, notConverged, renderNetwork, type NetworkView, type PartnerView } from './convergence.ts';
+import { convergedSummary, LogTally, notConverged, renderNetwork, type NetworkView, type PartnerView } from './convergence.ts';
+import type { LogEntryKind } from '../../domain/entry.ts';
 
 const ROOT = 'ab'.repeat(32);
 const partner = (name: string, over: Partial<PartnerView> = {}): PartnerView => ({
@@ -37,6 +38,42 @@ describe('notConverged', () => {
 
   test('revocations: the expected Approved count is the number of active entries', () => {
     assert.deepEqual(notConverged(view({ partners: [partner('a', { phases: { Approved: 4, Revoked: 1 } })] }), 4), []);
+  });
+
+  test('rejections: the sequencer\'s counted active entries set the expected Approved count', () => {
+    const seq = { treeSize: 5, rootHash: ROOT, pending: 0, activeEntries: 3 };
+    const three = partner('a', { phases: { Approved: 3 } });
+    assert.deepEqual(notConverged(view({ sequencer: seq, partners: [three] })), []);
+    assert.ok(notConverged(view({ sequencer: seq, partners: [partner('a')] })).some((w) => /a: 5 of 3 ThreatIndicators Approved/.test(w)));
+    // The caller's count still wins (a journey that knows better).
+    assert.deepEqual(notConverged(view({ sequencer: seq, partners: [partner('a', { phases: { Approved: 2 } })] }), 2), []);
+  });
+});
+
+describe('LogTally', () => {
+  const cases: Array<[string, Array<[string, LogEntryKind]>, number]> = [
+    ['admissions count once each', [['x', 'add'], ['y', 'add']], 2],
+    ['a revocation withdraws its admission', [['x', 'add'], ['y', 'add'], ['x', 'revoke']], 1],
+    ['a rejection admits nothing', [['x', 'add'], ['y', 'reject'], ['z', 'reject']], 1],
+    ['re-admission after a revocation counts again', [['x', 'add'], ['x', 'revoke'], ['x', 'add']], 1],
+    ['a rejection after a revocation leaves it inactive', [['x', 'add'], ['x', 'revoke'], ['x', 'reject']], 0],
+    ['an admission after a rejection counts', [['x', 'reject'], ['x', 'add']], 1],
+  ];
+  for (const [name, entries, active] of cases) {
+    test(name, () => {
+      const t = new LogTally();
+      entries.forEach(([digest, kind], i) => t.add(i, digest, kind));
+      assert.equal(t.size, entries.length);
+      assert.equal(t.active, active);
+    });
+  }
+
+  test('entries must come in log order, once', () => {
+    const t = new LogTally();
+    t.add(0, 'x', 'add');
+    assert.throws(() => t.add(0, 'x', 'add'), /entry 0 out of order \(expected 1\)/);
+    assert.throws(() => t.add(2, 'y', 'add'), /entry 2 out of order/);
+    assert.equal(t.active, 1);
   });
 });
 

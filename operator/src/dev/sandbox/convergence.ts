@@ -3,6 +3,7 @@
  * replica (tree size, root, lag as its operator reports on the sequencer PartnerNode) and
  * ThreatIndicators, and whether the network has converged. Pure: no I/O, no clock.
  */
+import type { LogEntryKind } from '../../domain/entry.ts';
 
 /** The sequencer as seen over the exchange. */
 export interface SequencerView {
@@ -10,6 +11,40 @@ export interface SequencerView {
   readonly rootHash: string;
   /** Rounds still open (proposals waiting for votes). */
   readonly pending: number;
+  /**
+   * Indicators the log leaves active (admitted and not revoked since; a REJECT admits nothing):
+   * the Approved ThreatIndicators every partner should show. Undefined until the whole log was counted.
+   */
+  readonly activeEntries?: number;
+}
+
+/**
+ * The indicators a log leaves active, counted entry by entry as the log is read: each digest's
+ * latest entry decides (ADD: active; REVOKE or REJECT: not).
+ */
+export class LogTally {
+  readonly #latest = new Map<string, LogEntryKind>();
+  #active = 0;
+  #size = 0;
+
+  /** Entries counted so far: the next entry to add has this index. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Indicators active after the entries counted. */
+  get active(): number {
+    return this.#active;
+  }
+
+  /** Counts the entry at `index` (must be {@link size}: entries come in log order, once). */
+  add(index: number, digest: string, kind: LogEntryKind): void {
+    if (index !== this.#size) throw new Error(`LogTally: entry ${index} out of order (expected ${this.#size})`);
+    const was = this.#latest.get(digest) === 'add';
+    this.#latest.set(digest, kind);
+    this.#active += (kind === 'add' ? 1 : 0) - (was ? 1 : 0);
+    this.#size += 1;
+  }
 }
 
 /** One partner cluster. */
@@ -52,7 +87,7 @@ const approvedOf = (p: PartnerView): number => p.phases['Approved'] ?? 0;
  * Why the network has not converged yet, one reason per line; empty when it has: the feed run
  * finished, no round is open, the log is not empty, and every partner holds exactly the
  * sequencer's tree (size and root, every entry applied) with one Approved ThreatIndicator per
- * active entry.
+ * indicator the log leaves active (`activeEntries`, else the sequencer's count, else one per entry).
  */
 export function notConverged(v: NetworkView, activeEntries?: number): string[] {
   const why: string[] = [];
@@ -61,7 +96,7 @@ export function notConverged(v: NetworkView, activeEntries?: number): string[] {
   if (seq === undefined) return [...why, 'the sequencer to answer'];
   if (seq.pending > 0) why.push(`${seq.pending} open voting rounds at the sequencer`);
   if (seq.treeSize === 0) why.push('the first admitted indicator');
-  const expected = activeEntries ?? seq.treeSize;
+  const expected = activeEntries ?? seq.activeEntries ?? seq.treeSize;
   for (const p of v.partners) why.push(...partnerGaps(p, seq, expected));
   return why;
 }

@@ -23,7 +23,8 @@ import { loadKubeconfig } from '../../runtime/kubeconfig.ts';
 import { applyManifests } from '../../runtime/manifest.ts';
 import type { KubeObject } from '../../runtime/types.ts';
 import type { Namespace } from '../../runtime/kinds.ts';
-import type { NetworkView, PartnerView, SequencerView } from './convergence.ts';
+import { LogTally, type NetworkView, type PartnerView, type SequencerView } from './convergence.ts';
+import { indicatorDigest } from '../../domain/canonical.ts';
 import { readManifestDir } from './manifests.ts';
 import { loadOrCreatePartners, type LocalPartner } from './partners.ts';
 import { LocalCa, readTlsMaterial, type PartyFiles } from './pki.ts';
@@ -287,12 +288,13 @@ export async function startNetwork(o: NetworkOptions): Promise<Network> {
       address: `127.0.0.1:${seq.exchangePort}`, tls: await readTlsMaterial(partners[0]!.tls), serverName: 'localhost', deadlineMs: 5000, retry: { attempts: 1 },
     });
     cleanups.push(() => Promise.resolve(reader.close()));
+    const tally = new LogTally();
     return {
       dir: o.dir, quorum, sequencer: seq, partners,
       addFeed: async (p, feed) => {
         await applyManifests(p.client, [{ ...feed, metadata: { ...feed.metadata, namespace: NETWORK_NAMESPACE } }], FIELD_MANAGER);
       },
-      view: async (feed) => readView(reader, partners, feed),
+      view: async (feed) => readView(reader, partners, feed, tally),
       stop: stopAll,
     };
   } catch (err) {
@@ -344,9 +346,32 @@ export async function readPartnerView(name: string, client: KubeHttpClient, runn
   }
 }
 
-async function readView(reader: ExchangeClient, partners: readonly Member[], feed: { readonly partner: Member; readonly name: string }): Promise<NetworkView> {
+/**
+ * Reads the log entries `tally` has not counted yet (unverified: the partners verify; this only
+ * counts what they should show). A failed read leaves the rest for the next view.
+ */
+async function countLog(reader: ExchangeClient, tally: LogTally, treeSize: number): Promise<void> {
+  try {
+    for await (const r of reader.entries(tally.size, treeSize)) {
+      if (!r.ok) return;
+      tally.add(r.entry.index, indicatorDigest(r.entry.indicator), r.entry.kind);
+    }
+  } catch {
+    // The sequencer is restarting or away: counted again on the next view.
+  }
+}
+
+/** {@link sequencerView} with `activeEntries` once `tally` has counted the whole log (it reads the entries not counted yet). */
+export async function countedSequencerView(reader: ExchangeClient, tally: LogTally): Promise<SequencerView | undefined> {
+  const seq = await sequencerView(reader);
+  if (seq === undefined) return undefined;
+  if (tally.size < seq.treeSize) await countLog(reader, tally, seq.treeSize);
+  return tally.size === seq.treeSize ? { ...seq, activeEntries: tally.active } : seq;
+}
+
+async function readView(reader: ExchangeClient, partners: readonly Member[], feed: { readonly partner: Member; readonly name: string }, tally: LogTally): Promise<NetworkView> {
   const [sequencer, views, f] = await Promise.all([
-    sequencerView(reader),
+    countedSequencerView(reader, tally),
     Promise.all(partners.map((p) => readPartnerView(p.id, p.client, p.running()))),
     feed.partner.client.get<Feed>(FEEDS, feed.name, NETWORK_NAMESPACE).catch(() => undefined),
   ]);
