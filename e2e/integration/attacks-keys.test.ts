@@ -7,25 +7,23 @@
  * hostile log behind the real exchange endpoint over gRPC with mutual TLS, the partner's real
  * replica and MongoDB sink (FerretDB).
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
-import { MongoClient } from 'mongodb';
 import { roundSubject, signProposal, type EntryBody } from '../../operator/src/domain/entry.ts';
 import type { RetiredKey } from '../../operator/src/domain/keys.ts';
 import { signVote } from '../../operator/src/domain/quorum.ts';
 import { SigningKey } from '../../operator/src/domain/signature.ts';
 import { createLogger } from '../../operator/src/log.ts';
 import { ExchangeClient } from '../../operator/src/exchange/protocol/client.ts';
-import type { PartnerEntry, TlsMaterial } from '../../operator/src/exchange/protocol/tls.ts';
+import type { PartnerEntry } from '../../operator/src/exchange/protocol/tls.ts';
 import { PartnerReplica, ReplicationHalted } from '../../operator/src/exchange/partner/replica.ts';
 import { startExchangeServer } from '../../operator/src/exchange/sequencer/server.ts';
 import { MongoCursorStore } from '../../operator/src/store/cursor.ts';
 import { MongoIndicatorSink } from '../../operator/src/store/indicators.ts';
-import { startControlPlane, type ControlPlane } from '../harness/controlplane.ts';
+import { attackBedHooks } from '../harness/attackbed.ts';
 import { HostileLog } from '../harness/hostile.ts';
-import { controlPlaneOptionsFromEnv, uniqueSuffix } from '../harness/env.ts';
-import { createTestCa, type TestCa } from '../harness/pki.ts';
+import { uniqueSuffix } from '../harness/env.ts';
 
 const quiet = createLogger(new Writable({ write: (_c, _e, cb) => cb() }), 'error');
 const suffix = uniqueSuffix();
@@ -41,11 +39,8 @@ const partners: PartnerEntry[] = [
   { partnerId: 'bravo', publicKey: newBravo.publicKey, retiredKeys: [{ publicKey: oldBravo.publicKey, validUntil: new Date(SWITCH).toISOString() }], roles: ['contributor', 'voter'] },
 ];
 
-let cp: ControlPlane;
-let mongo: MongoClient;
-let ca: TestCa;
-const tls = {} as Record<'alpha' | 'sequencer', TlsMaterial>;
 const closers: Array<() => Promise<void> | void> = [];
+const bed = attackBedHooks('threatmesh-attack-keys', ['alpha', 'sequencer'] as const, closers);
 let n = 0;
 
 /** An ADD of `value` proposed by alpha, approved by alpha and by `bravoKey` at `votedAt` (ms). */
@@ -59,30 +54,16 @@ function admitted(value: string, bravoKey: SigningKey, votedAt: number): EntryBo
 
 /** alpha replicating `log` with the given sequencer anchors, into a fresh database. */
 async function replicaOf(log: HostileLog, sequencerKey: SigningKey, sequencerRetiredKeys: readonly RetiredKey[] = []): Promise<PartnerReplica> {
-  const server = await startExchangeServer({ sequencer: log, directory: new Map(partners.map((p) => [p.partnerId, p])), tls: tls.sequencer, address: '127.0.0.1:0', log: quiet });
+  const server = await startExchangeServer({ sequencer: log, directory: new Map(partners.map((p) => [p.partnerId, p])), tls: bed.tls.sequencer, address: '127.0.0.1:0', log: quiet });
   closers.push(() => server.stop());
-  const client = new ExchangeClient({ address: `127.0.0.1:${server.port}`, tls: tls.alpha, serverName: 'localhost', deadlineMs: 15_000, retry: { attempts: 2, baseMs: 10, capMs: 50 } });
+  const client = new ExchangeClient({ address: `127.0.0.1:${server.port}`, tls: bed.tls.alpha, serverName: 'localhost', deadlineMs: 15_000, retry: { attempts: 2, baseMs: 10, capMs: 50 } });
   closers.push(() => client.close());
-  const db = mongo.db(`tm_attack_keys_${suffix}_${n++}`);
+  const db = bed.mongo.db(`tm_attack_keys_${suffix}_${n++}`);
   closers.push(() => db.dropDatabase().then(() => undefined));
   const sink = await MongoIndicatorSink.open(db);
   return new PartnerReplica({ sourceId: 'sequencer', source: client, sink, history: sink, cursors: new MongoCursorStore(db), anchors: { sequencerKey: sequencerKey.publicKey, sequencerRetiredKeys, partners, quorum: 2 }, now: () => new Date(), log: quiet });
 }
 
-before(async () => {
-  cp = await startControlPlane(controlPlaneOptionsFromEnv({ kube: false }));
-  mongo = new MongoClient(cp.mongoUri, { serverSelectionTimeoutMS: 10_000 });
-  await mongo.connect();
-  ca = await createTestCa('threatmesh-attack-keys');
-  for (const id of ['alpha', 'sequencer'] as const) tls[id] = { caPem: ca.caPem, ...(await ca.issue(id)) };
-});
-
-after(async () => {
-  for (const close of closers.reverse()) await close();
-  await mongo?.close();
-  await ca?.dispose();
-  await cp?.stop();
-});
 
 describe('a voter rotated its key', () => {
   test('a certificate made with the old key before it was retired still verifies; a new one with the new key too', async () => {

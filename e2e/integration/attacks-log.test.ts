@@ -7,10 +7,9 @@
  * keys); only the log is the attacker's. Real parts: the hostile log behind the real exchange
  * endpoint over gRPC with mutual TLS, the partner's real replica and MongoDB sink (FerretDB).
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
-import { MongoClient } from 'mongodb';
 import { indicatorCanonicalJson, indicatorDigest } from '../../operator/src/domain/canonical.ts';
 import { ROUND_SKEW_MS, roundSubject, signProposal, type EntryBody, type EntryKind } from '../../operator/src/domain/entry.ts';
 import type { Indicator } from '../../operator/src/domain/indicator.ts';
@@ -18,17 +17,16 @@ import { signVote, type Vote } from '../../operator/src/domain/quorum.ts';
 import { SigningKey } from '../../operator/src/domain/signature.ts';
 import { createLogger } from '../../operator/src/log.ts';
 import { ExchangeClient } from '../../operator/src/exchange/protocol/client.ts';
-import type { PartnerEntry, TlsMaterial } from '../../operator/src/exchange/protocol/tls.ts';
+import type { PartnerEntry } from '../../operator/src/exchange/protocol/tls.ts';
 import { PartnerReplica, ReplicationHalted } from '../../operator/src/exchange/partner/replica.ts';
 import { Sequencer } from '../../operator/src/exchange/sequencer/sequencer.ts';
 import { startExchangeServer } from '../../operator/src/exchange/sequencer/server.ts';
 import { MongoCursorStore } from '../../operator/src/store/cursor.ts';
 import { MongoIndicatorSink } from '../../operator/src/store/indicators.ts';
 import { MemoryLogStore } from '../../operator/src/store/memory.ts';
-import { startControlPlane, type ControlPlane } from '../harness/controlplane.ts';
+import { attackBedHooks } from '../harness/attackbed.ts';
 import { HostileLog } from '../harness/hostile.ts';
-import { controlPlaneOptionsFromEnv, uniqueSuffix } from '../harness/env.ts';
-import { createTestCa, type TestCa } from '../harness/pki.ts';
+import { uniqueSuffix } from '../harness/env.ts';
 
 type Id = 'alpha' | 'bravo' | 'charlie';
 const IDS: readonly Id[] = ['alpha', 'bravo', 'charlie'];
@@ -40,20 +38,17 @@ const HOUR = 3_600_000;
 const WINDOW = 72 * HOUR;
 const ind = (value: string): Indicator => ({ type: 'domain', value });
 
-let cp: ControlPlane;
-let mongo: MongoClient;
-let ca: TestCa;
-const tls = {} as Record<Id | 'sequencer', TlsMaterial>;
 const closers: Array<() => Promise<void> | void> = [];
+const bed = attackBedHooks('threatmesh-attack-log', [...IDS, 'sequencer'] as const, closers);
 let n = 0;
 
 /** Serves `log` over the real endpoint; the partner alpha replicates it into a fresh database. */
 async function partnerOf(log: HostileLog): Promise<{ replica: PartnerReplica; sink: MongoIndicatorSink }> {
-  const server = await startExchangeServer({ sequencer: log, directory: new Map(partners.map((p) => [p.partnerId, p])), tls: tls.sequencer, address: '127.0.0.1:0', log: quiet });
+  const server = await startExchangeServer({ sequencer: log, directory: new Map(partners.map((p) => [p.partnerId, p])), tls: bed.tls.sequencer, address: '127.0.0.1:0', log: quiet });
   closers.push(() => server.stop());
-  const client = new ExchangeClient({ address: `127.0.0.1:${server.port}`, tls: tls.alpha, serverName: 'localhost', deadlineMs: 15_000, retry: { attempts: 2, baseMs: 10, capMs: 50 } });
+  const client = new ExchangeClient({ address: `127.0.0.1:${server.port}`, tls: bed.tls.alpha, serverName: 'localhost', deadlineMs: 15_000, retry: { attempts: 2, baseMs: 10, capMs: 50 } });
   closers.push(() => client.close());
-  const db = mongo.db(`tm_attack_log_${suffix}_${n++}`);
+  const db = bed.mongo.db(`tm_attack_log_${suffix}_${n++}`);
   closers.push(() => db.dropDatabase().then(() => undefined));
   const sink = await MongoIndicatorSink.open(db);
   const replica = new PartnerReplica({ sourceId: 'sequencer', source: client, sink, history: sink, cursors: new MongoCursorStore(db), anchors: { sequencerKey: log.key.publicKey, partners, quorum: 2, votingWindowMs: WINDOW }, now: () => new Date(), log: quiet });
@@ -92,20 +87,6 @@ function addEntry(indicator: Indicator, opensAt: number, closesAt: number, votes
   return { kind: 'add', indicator, proposerId: 'alpha', proposalSignature: signProposal(keys.alpha, 'add', indicator), window: { opensAt: new Date(opensAt).toISOString(), closesAt: new Date(closesAt).toISOString() }, votes };
 }
 
-before(async () => {
-  cp = await startControlPlane(controlPlaneOptionsFromEnv({ kube: false }));
-  mongo = new MongoClient(cp.mongoUri, { serverSelectionTimeoutMS: 10_000 });
-  await mongo.connect();
-  ca = await createTestCa('threatmesh-attack-log');
-  for (const id of [...IDS, 'sequencer'] as const) tls[id] = { caPem: ca.caPem, ...(await ca.issue(id)) };
-});
-
-after(async () => {
-  for (const close of closers.reverse()) await close();
-  await mongo?.close();
-  await ca?.dispose();
-  await cp?.stop();
-});
 
 describe('attack 2: a sequencer replays or stitches genuine votes', () => {
   test('the first admission\'s votes replayed after the revocation do not re-activate the indicator: halt replayed-entry', async () => {

@@ -7,10 +7,9 @@
  * cursor, history and leaf hashes in a real MongoDB-wire server, gossip over real gRPC with
  * mutual TLS (the peer's endpoint serves its accepted head and proofs from its verified leaves).
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
-import { MongoClient } from 'mongodb';
 import { roundSubject, signProposal } from '../../operator/src/domain/entry.ts';
 import { MerkleLog } from '../../operator/src/domain/merkle.ts';
 import { signVote } from '../../operator/src/domain/quorum.ts';
@@ -18,7 +17,7 @@ import { SigningKey } from '../../operator/src/domain/signature.ts';
 import { signLogHead } from '../../operator/src/domain/treehead.ts';
 import { createLogger } from '../../operator/src/log.ts';
 import { ExchangeClient } from '../../operator/src/exchange/protocol/client.ts';
-import type { PartnerEntry, TlsMaterial } from '../../operator/src/exchange/protocol/tls.ts';
+import type { PartnerEntry } from '../../operator/src/exchange/protocol/tls.ts';
 import { GossipClient, startGossipServer } from '../../operator/src/exchange/partner/gossip.ts';
 import { BadPeerHead } from '../../operator/src/exchange/partner/peers.ts';
 import { PartnerReplica, ReplicationHalted } from '../../operator/src/exchange/partner/replica.ts';
@@ -26,10 +25,9 @@ import { startExchangeServer } from '../../operator/src/exchange/sequencer/serve
 import { MongoCursorStore } from '../../operator/src/store/cursor.ts';
 import { MongoIndicatorSink } from '../../operator/src/store/indicators.ts';
 import { MongoLeafStore } from '../../operator/src/store/leaves.ts';
-import { startControlPlane, type ControlPlane } from '../harness/controlplane.ts';
+import { attackBedHooks } from '../harness/attackbed.ts';
 import { HostileLog } from '../harness/hostile.ts';
-import { controlPlaneOptionsFromEnv, uniqueSuffix } from '../harness/env.ts';
-import { createTestCa, type TestCa } from '../harness/pki.ts';
+import { uniqueSuffix } from '../harness/env.ts';
 
 type Id = 'alpha' | 'bravo' | 'charlie';
 const IDS: readonly Id[] = ['alpha', 'bravo', 'charlie'];
@@ -40,11 +38,8 @@ const partners: PartnerEntry[] = IDS.map((id) => ({ partnerId: id, publicKey: ke
 const sequencerKey = SigningKey.generate();
 const directory = (): Map<string, PartnerEntry> => new Map(partners.map((p) => [p.partnerId, p]));
 
-let cp: ControlPlane;
-let mongo: MongoClient;
-let ca: TestCa;
-const tls = {} as Record<Id | 'sequencer', TlsMaterial>;
 const closers: Array<() => Promise<void> | void> = [];
+const bed = attackBedHooks('threatmesh-attack-peers', [...IDS, 'sequencer'] as const, closers);
 let n = 0;
 
 /** A log of genuinely approved entries under the sequencer key; `now` fixes windows and signing times, so logs built with the same values and time have the same leaves. */
@@ -60,36 +55,22 @@ function logOf(values: readonly string[], now = Date.now()): HostileLog {
 
 /** Partner `id` replicating `log` through the real endpoint, with its stores in a fresh database and its gossip endpoint. */
 async function partner(id: Id, log: HostileLog): Promise<{ replica: PartnerReplica; gossip: GossipClient }> {
-  const server = await startExchangeServer({ sequencer: log, directory: directory(), tls: tls.sequencer, address: '127.0.0.1:0', log: quiet });
+  const server = await startExchangeServer({ sequencer: log, directory: directory(), tls: bed.tls.sequencer, address: '127.0.0.1:0', log: quiet });
   closers.push(() => server.stop());
-  const client = new ExchangeClient({ address: `127.0.0.1:${server.port}`, tls: tls[id], serverName: 'localhost', deadlineMs: 15_000, retry: { attempts: 1 } });
+  const client = new ExchangeClient({ address: `127.0.0.1:${server.port}`, tls: bed.tls[id], serverName: 'localhost', deadlineMs: 15_000, retry: { attempts: 1 } });
   closers.push(() => client.close());
-  const db = mongo.db(`tm_attack_peers_${suffix}_${n++}`);
+  const db = bed.mongo.db(`tm_attack_peers_${suffix}_${n++}`);
   closers.push(() => db.dropDatabase().then(() => undefined));
   const sink = await MongoIndicatorSink.open(db);
   const replica = new PartnerReplica({ sourceId: 'sequencer', source: client, sink, history: sink, leaves: new MongoLeafStore(db), cursors: new MongoCursorStore(db), anchors: { sequencerKey: sequencerKey.publicKey, partners, quorum: 2 }, now: () => new Date(), log: quiet });
-  const gossipServer = await startGossipServer({ partnerId: id, directory, tls: tls[id], address: '127.0.0.1:0', log: quiet, acceptedHead: async () => (await replica.cursor()).head, consistencyProof: (a, b) => replica.consistencyProofFromLeaves(a, b) });
+  const gossipServer = await startGossipServer({ partnerId: id, directory, tls: bed.tls[id], address: '127.0.0.1:0', log: quiet, acceptedHead: async () => (await replica.cursor()).head, consistencyProof: (a, b) => replica.consistencyProofFromLeaves(a, b) });
   closers.push(() => gossipServer.stop());
   // What the other partners use to reach this one's gossip endpoint (as charlie).
-  const gossip = new GossipClient({ address: `127.0.0.1:${gossipServer.port}`, tls: tls.charlie, serverName: 'localhost' });
+  const gossip = new GossipClient({ address: `127.0.0.1:${gossipServer.port}`, tls: bed.tls.charlie, serverName: 'localhost' });
   closers.push(() => gossip.close());
   return { replica, gossip };
 }
 
-before(async () => {
-  cp = await startControlPlane(controlPlaneOptionsFromEnv({ kube: false }));
-  mongo = new MongoClient(cp.mongoUri, { serverSelectionTimeoutMS: 10_000 });
-  await mongo.connect();
-  ca = await createTestCa('threatmesh-attack-peers');
-  for (const id of [...IDS, 'sequencer'] as const) tls[id] = { caPem: ca.caPem, ...(await ca.issue(id)) };
-});
-
-after(async () => {
-  for (const close of closers.reverse()) await close();
-  await mongo?.close();
-  await ca?.dispose();
-  await cp?.stop();
-});
 
 describe('attack 3: a peer gossips a head the sequencer did not sign', () => {
   test('the partner reports the peer (BadPeerHead), does not halt, and keeps replicating', async () => {
@@ -140,11 +121,11 @@ describe('attack 4: a split view while the sequencer refuses consistency proofs'
 
   test('a partner upgraded from before the leaf store records the leaves of entries it applied before, each checked against the head', async () => {
     const log = logOf([`u1-${suffix}.example`, `u2-${suffix}.example`, `u3-${suffix}.example`]);
-    const server = await startExchangeServer({ sequencer: log, directory: directory(), tls: tls.sequencer, address: '127.0.0.1:0', log: quiet });
+    const server = await startExchangeServer({ sequencer: log, directory: directory(), tls: bed.tls.sequencer, address: '127.0.0.1:0', log: quiet });
     closers.push(() => server.stop());
-    const client = new ExchangeClient({ address: `127.0.0.1:${server.port}`, tls: tls.alpha, serverName: 'localhost', deadlineMs: 15_000, retry: { attempts: 1 } });
+    const client = new ExchangeClient({ address: `127.0.0.1:${server.port}`, tls: bed.tls.alpha, serverName: 'localhost', deadlineMs: 15_000, retry: { attempts: 1 } });
     closers.push(() => client.close());
-    const db = mongo.db(`tm_attack_peers_${suffix}_upgrade`);
+    const db = bed.mongo.db(`tm_attack_peers_${suffix}_upgrade`);
     closers.push(() => db.dropDatabase().then(() => undefined));
     const sink = await MongoIndicatorSink.open(db);
     const base = { sourceId: 'sequencer', source: client, sink, history: sink, cursors: new MongoCursorStore(db), anchors: { sequencerKey: sequencerKey.publicKey, partners, quorum: 2 }, now: () => new Date(), log: quiet };

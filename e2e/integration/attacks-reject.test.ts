@@ -10,10 +10,9 @@
  * real exchange endpoint over gRPC with mutual TLS, the partner's real replica and MongoDB sink
  * on FerretDB.
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
-import { MongoClient } from 'mongodb';
 import { indicatorCanonicalJson, indicatorDigest } from '../../operator/src/domain/canonical.ts';
 import { metaJson, signProposal, type EntryBody, type IndicatorMeta } from '../../operator/src/domain/entry.ts';
 import type { Indicator } from '../../operator/src/domain/indicator.ts';
@@ -22,17 +21,16 @@ import { SigningKey } from '../../operator/src/domain/signature.ts';
 import { createLogger } from '../../operator/src/log.ts';
 import { ExchangeCallError, ExchangeClient } from '../../operator/src/exchange/protocol/client.ts';
 import type { SequencerCore } from '../../operator/src/exchange/sequencer/server.ts';
-import type { PartnerEntry, TlsMaterial } from '../../operator/src/exchange/protocol/tls.ts';
+import type { PartnerEntry } from '../../operator/src/exchange/protocol/tls.ts';
 import { PartnerReplica, ReplicationHalted } from '../../operator/src/exchange/partner/replica.ts';
 import { Sequencer } from '../../operator/src/exchange/sequencer/sequencer.ts';
 import { startExchangeServer } from '../../operator/src/exchange/sequencer/server.ts';
 import { MongoCursorStore } from '../../operator/src/store/cursor.ts';
 import { MongoIndicatorSink } from '../../operator/src/store/indicators.ts';
 import { MemoryLogStore } from '../../operator/src/store/memory.ts';
-import { startControlPlane, type ControlPlane } from '../harness/controlplane.ts';
+import { attackBedHooks } from '../harness/attackbed.ts';
 import { HostileLog } from '../harness/hostile.ts';
-import { controlPlaneOptionsFromEnv, uniqueSuffix } from '../harness/env.ts';
-import { createTestCa, type TestCa } from '../harness/pki.ts';
+import { uniqueSuffix } from '../harness/env.ts';
 
 type Id = 'alpha' | 'bravo' | 'charlie';
 const IDS: readonly Id[] = ['alpha', 'bravo', 'charlie'];
@@ -45,23 +43,20 @@ const WINDOW = 72 * HOUR;
 const META: IndicatorMeta = { source: 'feeds/noisy', tlp: 'green' };
 const ind = (value: string): Indicator => ({ type: 'domain', value });
 
-let cp: ControlPlane;
-let mongo: MongoClient;
-let ca: TestCa;
-const tls = {} as Record<Id | 'sequencer', TlsMaterial>;
 const closers: Array<() => Promise<void> | void> = [];
+const bed = attackBedHooks('threatmesh-attack-reject', [...IDS, 'sequencer'] as const, closers);
 let n = 0;
 
 /** Serves `core` over the real endpoint; the partner alpha replicates it into a fresh database. */
 async function partnerOf(core: SequencerCore, sequencerKey: SigningKey): Promise<{ replica: PartnerReplica; sink: MongoIndicatorSink; client: (id: Id) => ExchangeClient }> {
-  const server = await startExchangeServer({ sequencer: core, directory: new Map(partners.map((p) => [p.partnerId, p])), tls: tls.sequencer, address: '127.0.0.1:0', log: quiet });
+  const server = await startExchangeServer({ sequencer: core, directory: new Map(partners.map((p) => [p.partnerId, p])), tls: bed.tls.sequencer, address: '127.0.0.1:0', log: quiet });
   closers.push(() => server.stop());
   const client = (id: Id): ExchangeClient => {
-    const c = new ExchangeClient({ address: `127.0.0.1:${server.port}`, tls: tls[id], serverName: 'localhost', deadlineMs: 15_000, retry: { attempts: 2, baseMs: 10, capMs: 50 } });
+    const c = new ExchangeClient({ address: `127.0.0.1:${server.port}`, tls: bed.tls[id], serverName: 'localhost', deadlineMs: 15_000, retry: { attempts: 2, baseMs: 10, capMs: 50 } });
     closers.push(() => c.close());
     return c;
   };
-  const db = mongo.db(`tm_attack_reject_${suffix}_${n++}`);
+  const db = bed.mongo.db(`tm_attack_reject_${suffix}_${n++}`);
   closers.push(() => db.dropDatabase().then(() => undefined));
   const sink = await MongoIndicatorSink.open(db);
   const replica = new PartnerReplica({ sourceId: 'sequencer', source: client('alpha'), sink, history: sink, cursors: new MongoCursorStore(db), anchors: { sequencerKey: sequencerKey.publicKey, partners, quorum: 2, votingWindowMs: WINDOW }, now: () => new Date(), log: quiet });
@@ -98,20 +93,6 @@ async function haltOf(replica: PartnerReplica): Promise<ReplicationHalted> {
   return err;
 }
 
-before(async () => {
-  cp = await startControlPlane(controlPlaneOptionsFromEnv({ kube: false }));
-  mongo = new MongoClient(cp.mongoUri, { serverSelectionTimeoutMS: 10_000 });
-  await mongo.connect();
-  ca = await createTestCa('threatmesh-attack-reject');
-  for (const id of [...IDS, 'sequencer'] as const) tls[id] = { caPem: ca.caPem, ...(await ca.issue(id)) };
-});
-
-after(async () => {
-  for (const close of closers.reverse()) await close();
-  await mongo?.close();
-  await ca?.dispose();
-  await cp?.stop();
-});
 
 describe('signed rejections: the honest path', () => {
   test('partners reject over gRPC, the real sequencer logs a REJECT, the partner verifies it into rejections and never into indicators', async () => {
