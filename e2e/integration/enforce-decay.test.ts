@@ -17,18 +17,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { MongoClient, type Db } from 'mongodb';
-import { startControlPlane, type ControlPlane } from '../harness/controlplane.ts';
-import { controlPlaneOptionsFromEnv } from '../harness/env.ts';
+import type { Db } from 'mongodb';
+import { startEnforceBed, type EnforceBed } from '../harness/enforcebed.ts';
 import { eventually } from '../harness/kube.ts';
-import { loadYamlDir } from '../harness/manifests.ts';
 import { startHaproxy, type TestHaproxy } from '../harness/haproxy.ts';
-import { upstreamCrds } from '../harness/upstream.ts';
 import { createLogger } from '../../operator/src/log.ts';
 import { KubeHttpClient } from '../../operator/src/runtime/kube.ts';
-import { loadKubeconfig } from '../../operator/src/runtime/kubeconfig.ts';
-import { applyManifests, waitForCrds } from '../../operator/src/runtime/manifest.ts';
-import type { KubeObject, ResourceRef } from '../../operator/src/runtime/types.ts';
+import type { KubeObject } from '../../operator/src/runtime/types.ts';
 import { ENFORCEMENT_POLICIES } from '../../operator/src/api/schemas/index.ts';
 import type { EnforcementPolicy, EnforcementPolicySpec } from '../../operator/src/api/enforcement.ts';
 import { indicatorDigest } from '../../operator/src/domain/canonical.ts';
@@ -43,13 +38,11 @@ import { CIDR_GROUPS, POLICY_LABEL, policyId } from '../../operator/src/enforce/
 import { SocketRuntimeApi } from '../../operator/src/enforce/haproxy/runtime.ts';
 
 const quiet = createLogger(new Writable({ write: (_c, _e, cb) => cb() }), 'error');
-const namespaces: ResourceRef = { group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace', namespaced: false };
 const ns = `decay-${randomBytes(3).toString('hex')}`;
 const HOUR = 3_600_000;
 
-let cp: ControlPlane;
+let bed: EnforceBed | undefined;
 let admin: KubeHttpClient;
-let mongo: MongoClient;
 let db: Db;
 let sink: MongoIndicatorSink;
 let cursors: MongoCursorStore;
@@ -121,15 +114,8 @@ async function until(name: string, ha: TestHaproxy, want: readonly Indicator[], 
 }
 
 before(async () => {
-  cp = await startControlPlane(controlPlaneOptionsFromEnv());
-  admin = new KubeHttpClient(await loadKubeconfig(cp.kubeconfigPath), { requestTimeoutMs: 30_000 });
-  await admin.create(namespaces, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
-  const cilium = await upstreamCrds('cilium', process.env['THREATMESH_SHARED_DIR']);
-  await applyManifests(admin, [...(await loadYamlDir('crds')), ...cilium], 'decay-test');
-  await waitForCrds(admin, ['enforcementpolicies.threatmesh.io', ...cilium.map((c) => c.metadata.name)]);
-  mongo = new MongoClient(cp.mongoUri, { serverSelectionTimeoutMS: 10_000 });
-  await mongo.connect();
-  db = mongo.db(`threatmesh_decay_${randomBytes(3).toString('hex')}`);
+  bed = await startEnforceBed({ name: 'decay-test', namespace: ns });
+  ({ admin, db } = bed);
   sink = await MongoIndicatorSink.open(db);
   cursors = new MongoCursorStore(db);
   received = await MongoReceivedSightings.open(db);
@@ -144,13 +130,7 @@ after(async () => {
   await haA?.stop();
   await haB?.stop();
   if (dir) await rm(dir, { recursive: true, force: true });
-  await db?.dropDatabase().catch(() => undefined);
-  await mongo?.close();
-  if (admin) {
-    await admin.delete(namespaces, ns).catch(() => undefined);
-    admin.close();
-  }
-  await cp?.stop();
+  await bed?.stop();
 });
 
 describe('confidence decay (half-life 1m, minConfidence 50, confidence 100: unsighted ones leave 60 s after admission)', () => {

@@ -8,16 +8,11 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
-import { MongoClient, type Db } from 'mongodb';
-import { startControlPlane, type ControlPlane } from '../harness/controlplane.ts';
-import { controlPlaneOptionsFromEnv } from '../harness/env.ts';
+import type { Db } from 'mongodb';
+import { startEnforceBed, type EnforceBed } from '../harness/enforcebed.ts';
 import { eventually } from '../harness/kube.ts';
-import { loadYamlDir } from '../harness/manifests.ts';
-import { upstreamCrds } from '../harness/upstream.ts';
 import { createLogger } from '../../operator/src/log.ts';
 import { KubeHttpClient } from '../../operator/src/runtime/kube.ts';
-import { loadKubeconfig } from '../../operator/src/runtime/kubeconfig.ts';
-import { applyManifests, waitForCrds } from '../../operator/src/runtime/manifest.ts';
 import type { KubeObject, ResourceRef } from '../../operator/src/runtime/types.ts';
 import { ENFORCEMENT_POLICIES } from '../../operator/src/api/schemas/index.ts';
 import type { EnforcementPolicy } from '../../operator/src/api/enforcement.ts';
@@ -27,37 +22,22 @@ import { storedRecord } from '../../operator/src/enforce/testing.ts';
 import { MongoCursorStore } from '../../operator/src/store/cursor.ts';
 
 const quiet = createLogger(new Writable({ write: (_c, _e, cb) => cb() }), 'error');
-const namespaces: ResourceRef = { group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace', namespaced: false };
 const ns = `enfs-${randomBytes(3).toString('hex')}`;
 
-let cp: ControlPlane;
+let bed: EnforceBed | undefined;
 let admin: KubeHttpClient;
-let mongo: MongoClient;
 let db: Db;
 let enforcement: RunningEnforcement | undefined;
 
 before(async () => {
-  cp = await startControlPlane(controlPlaneOptionsFromEnv());
-  admin = new KubeHttpClient(await loadKubeconfig(cp.kubeconfigPath), { requestTimeoutMs: 60_000 });
-  await admin.create(namespaces, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
-  const cilium = await upstreamCrds('cilium', process.env['THREATMESH_SHARED_DIR']);
-  await applyManifests(admin, [...(await loadYamlDir('crds')), ...cilium], 'enforce-scale-test');
-  await waitForCrds(admin, ['enforcementpolicies.threatmesh.io', ...cilium.map((c) => c.metadata.name)]);
-  mongo = new MongoClient(cp.mongoUri, { serverSelectionTimeoutMS: 10_000 });
-  await mongo.connect();
-  db = mongo.db(`threatmesh_enforce_scale_${randomBytes(3).toString('hex')}`);
+  bed = await startEnforceBed({ name: 'enforce-scale-test', namespace: ns, requestTimeoutMs: 60_000 });
+  ({ admin, db } = bed);
   enforcement = await startEnforcement({ client: admin, db, log: quiet, namespace: ns, pollIntervalMs: 1000 });
 });
 
 after(async () => {
   await enforcement?.stop();
-  await db?.dropDatabase().catch(() => undefined);
-  await mongo?.close();
-  if (admin) {
-    await admin.delete(namespaces, ns).catch(() => undefined);
-    admin.close();
-  }
-  await cp?.stop();
+  await bed?.stop();
 });
 
 async function owned(ref: ResourceRef, name: string): Promise<Array<KubeObject & { spec: { externalCIDRs: string[] } }>> {

@@ -14,17 +14,15 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { MongoClient, type Collection, type Db } from 'mongodb';
-import { startControlPlane, type ControlPlane } from '../harness/controlplane.ts';
-import { controlPlaneOptionsFromEnv } from '../harness/env.ts';
+import type { Collection, Db } from 'mongodb';
+import type { ControlPlane } from '../harness/controlplane.ts';
+import { startEnforceBed, type EnforceBed } from '../harness/enforcebed.ts';
 import { eventually } from '../harness/kube.ts';
-import { loadYamlDir } from '../harness/manifests.ts';
 import { httpStatus, startHaproxy, type TestHaproxy } from '../harness/haproxy.ts';
-import { upstreamCrds } from '../harness/upstream.ts';
 import { createLogger } from '../../operator/src/log.ts';
 import { KubeHttpClient } from '../../operator/src/runtime/kube.ts';
 import { loadKubeconfig } from '../../operator/src/runtime/kubeconfig.ts';
-import { applyManifests, waitForCrds } from '../../operator/src/runtime/manifest.ts';
+import { applyManifests } from '../../operator/src/runtime/manifest.ts';
 import type { KubeObject, ResourceRef } from '../../operator/src/runtime/types.ts';
 import { ENFORCEMENT_POLICIES } from '../../operator/src/api/schemas/index.ts';
 import { enforcerRbacManifests } from '../../operator/src/api/manifests.ts';
@@ -42,7 +40,6 @@ import { SocketRuntimeApi } from '../../operator/src/enforce/haproxy/runtime.ts'
 
 const quiet = createLogger(new Writable({ write: (_c, _e, cb) => cb() }), 'error');
 const log = process.env['ENFORCE_TEST_LOG'] ? createLogger(process.stderr, 'debug') : quiet;
-const namespaces: ResourceRef = { group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace', namespaced: false };
 const configMaps: ResourceRef = { group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap', namespaced: true };
 const ns = `enf-${randomBytes(3).toString('hex')}`;
 const saName = `threatmesh-enforce-${ns}`;
@@ -52,7 +49,7 @@ const clusterRoleBindings: ResourceRef = { group: 'rbac.authorization.k8s.io', v
 let cp: ControlPlane;
 let admin: KubeHttpClient;
 let asEnforcer: KubeHttpClient | undefined;
-let mongo: MongoClient;
+let bed: EnforceBed | undefined;
 let db: Db;
 let col: Collection;
 let sink: MongoIndicatorSink;
@@ -119,15 +116,8 @@ function percentile(xs: readonly number[], p: number): number {
 }
 
 before(async () => {
-  cp = await startControlPlane(controlPlaneOptionsFromEnv());
-  admin = new KubeHttpClient(await loadKubeconfig(cp.kubeconfigPath), { requestTimeoutMs: 30_000 });
-  await admin.create(namespaces, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
-  const cilium = await upstreamCrds('cilium', process.env['THREATMESH_SHARED_DIR']);
-  await applyManifests(admin, [...(await loadYamlDir('crds')), ...cilium], 'enforce-test');
-  await waitForCrds(admin, ['enforcementpolicies.threatmesh.io', ...cilium.map((c) => c.metadata.name)]);
-  mongo = new MongoClient(cp.mongoUri, { serverSelectionTimeoutMS: 10_000 });
-  await mongo.connect();
-  db = mongo.db(`threatmesh_enforce_${randomBytes(3).toString('hex')}`);
+  bed = await startEnforceBed({ name: 'enforce-test', namespace: ns });
+  ({ cp, admin, db } = bed);
   sink = await MongoIndicatorSink.open(db);
   cursors = new MongoCursorStore(db);
   col = db.collection('indicators');
@@ -149,16 +139,12 @@ after(async () => {
   await haA?.stop();
   await haB?.stop();
   if (dir) await rm(dir, { recursive: true, force: true });
-  await db?.dropDatabase().catch(() => undefined);
-  await mongo?.close();
   asEnforcer?.close();
   if (admin) {
-    await admin.delete(namespaces, ns).catch(() => undefined);
     await admin.delete(clusterRoleBindings, saName).catch(() => undefined);
     await admin.delete(clusterRoles, saName).catch(() => undefined);
-    admin.close();
   }
-  await cp?.stop();
+  await bed?.stop();
 });
 
 describe('enforcement at the front door and in Cilium', () => {
