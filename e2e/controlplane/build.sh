@@ -41,7 +41,8 @@ check_go() {
   export GOTOOLCHAIN="$GO_PINNED"
   if ! command -v go >/dev/null; then
     local arch; case "$(uname -m)" in x86_64) arch=amd64 ;; aarch64|arm64) arch=arm64 ;; *) fail "find Go: unsupported CPU $(uname -m)" ;; esac
-    local gdir="$cache/go/$GO_PINNED" proxy="${GOPROXY%%[,|]*}"
+    local gdir="$cache/go/$GO_PINNED" proxy="${GOPROXY:-}"
+    proxy="${proxy%%[,|]*}"
     if [ ! -x "$gdir/bin/go" ]; then
       case "$proxy" in http*) ;; *) fail "find Go: no 'go' on PATH and no GOPROXY URL to fetch $GO_PINNED from; install Go >= 1.21 or set GOPROXY" ;; esac
       step "installing $GO_PINNED from the Go module proxy (golang.org/toolchain) into $gdir"
