@@ -113,6 +113,7 @@ after(async () => {
   await db?.dropDatabase().catch(() => undefined);
   await mongo?.close();
   await cp?.stop();
+  await ca?.dispose();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
