@@ -11,22 +11,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import type { ChaosSummary } from '../chaos/run.ts';
 
 // Seed 18's first trial kills a partner's FerretDB and then the sequencer leader (a failover); ~2.5 min here.
 // A first trial has no earlier admissions to revoke: revocations under faults are in the long run.
 const ARGS = ['e2e/chaos/run.ts', '--trials', '1', '--seed', '18', '--indicators', '60', '--revocations', '3', '--faults', '2-3', '--window', '10', '--converge-timeout', '150', '--restart-every', '1'];
-
-interface Summary {
-  trials: number;
-  faults: Record<string, number>;
-  lost: number;
-  duplicated: number;
-  diverged: number;
-  maxConvergenceSeconds: number;
-  halts: number;
-  crashes: number;
-  failedTrials: number[];
-}
 
 function runChaos(): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
@@ -46,9 +35,9 @@ test('a short chaos run (one trial, fixed seed) loses, duplicates and diverges n
   for (const line of stderr.split('\n').filter((l) => /^\[[\d:]+\] (chaos|starting|inject|heal|trial)/.test(l))) t.diagnostic(line);
   const lines = stdout.trim().split('\n');
   const last = lines[lines.length - 1] ?? '';
-  let s: Summary;
+  let s: ChaosSummary;
   try {
-    s = JSON.parse(last) as Summary;
+    s = JSON.parse(last) as ChaosSummary;
   } catch {
     assert.fail(`the last stdout line is not the summary JSON: ${JSON.stringify(last)}\n${stderr.slice(-4000)}`);
   }
