@@ -227,6 +227,42 @@ describe('replicating into a cluster through the Kubernetes sink', () => {
     assert.deepEqual([report.restored, report.corrected, report.unchanged, report.skipped], [0, 0, 3, 0]);
   });
 
+  // Drift repair and the working set of one operator (or this partner's ingest) can both find an
+  // object missing and create it: the loser's create answers 409 and must not fail its batch.
+  const races: Array<[string, Indicator, EntryKind]> = [
+    ['an admission', { type: 'domain', value: 'race-add.kube.example' }, 'add'],
+    ['a revocation', { type: 'domain', value: 'race-revoke.kube.example' }, 'revoke'],
+  ];
+  for (const [name, ind, kind] of races) {
+    test(`${name} whose object another writer creates between the sink's read and its create is still written`, async () => {
+      await admit(ind);
+      if (kind === 'revoke') await admit(ind, 'revoke');
+      await replica.sync();
+      const entry = applied.at(-1)!;
+      assert.equal(entry.kind, kind);
+      const objName = indicatorObjectName(ind);
+      await kube.delete(THREAT_INDICATORS, objName, ns);
+      let raced = 0;
+      const racing = new Proxy(kube, {
+        get(target, prop) {
+          if (prop === 'create') {
+            return async (ref: ResourceRef, obj: ThreatIndicator) => {
+              if (raced++ === 0) await kube.create(ref, structuredClone(obj));
+              return kube.create(ref, obj);
+            };
+          }
+          const v: unknown = Reflect.get(target, prop, target);
+          return typeof v === 'function' ? v.bind(target) : v;
+        },
+      });
+      const sink = new KubeIndicatorSink({ client: racing, namespace: ns, voters: () => clusterVoters, policy: { quorum: QUORUM }, now: () => new Date(), log: logger() });
+      await sink.apply(entry);
+      assert.equal(raced, 1, 'one create by the sink, after the other writer\'s: it answered 409');
+      const ti = await kube.get<ThreatIndicator>(THREAT_INDICATORS, objName, ns);
+      assert.deepEqual([ti?.status?.phase, ti?.status?.logIndex ?? ti?.status?.revocation?.logIndex], [kind === 'add' ? 'Approved' : 'Revoked', entry.index]);
+    });
+  }
+
   // Found by `npm run chaos`: two partners ingested the same indicator; the second one's local
   // proposal opened its own window after the first round's votes, so it stayed Proposed.
   const late: Array<[string, number]> = [['another partner\'s round, proposed here after its votes', 60_000], ['this partner\'s round, proposed with its clock 30 s ahead', 30_000]];

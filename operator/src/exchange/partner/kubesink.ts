@@ -177,9 +177,14 @@ export class KubeIndicatorSink implements EntrySink {
   /**
    * Writes a REVOKE entry's certificate to the indicator's status.revocation with the phase it
    * proves (Revoked), creating the object when missing. Skipped when the object already reflects
-   * a later entry (re-admitted since). Idempotent.
+   * a later entry (re-admitted since). Idempotent; a create that loses a race with another writer
+   * is judged again against the object that writer made.
    */
-  async revoke(entry: VerifiedEntry): Promise<EnsureOutcome | 'stale'> {
+  revoke(entry: VerifiedEntry): Promise<EnsureOutcome | 'stale'> {
+    return againIfRaced(() => this.#revoke(entry));
+  }
+
+  async #revoke(entry: VerifiedEntry): Promise<EnsureOutcome | 'stale'> {
     const name = indicatorObjectName(entry.indicator);
     const { client, namespace } = this.#o;
     let current = await client.get<ThreatIndicator>(THREAT_INDICATORS, name, namespace);
@@ -221,9 +226,14 @@ export class KubeIndicatorSink implements EntrySink {
    * revocation withdrew) changes nothing: a replay never reactivates a revoked indicator.
    * `authoritative` (drift repair: `l` is the partner's latest record of the indicator) skips
    * that check, so a hand-edited log index cannot block the repair, and recreates the object
-   * when its spec is of another admission round.
+   * when its spec is of another admission round. A create that loses a race with another writer
+   * (409) is judged again against the object that writer made.
    */
-  async ensure(l: LoggedIndicator, authoritative = false): Promise<EnsureOutcome> {
+  ensure(l: LoggedIndicator, authoritative = false): Promise<EnsureOutcome> {
+    return againIfRaced(() => this.#ensure(l, authoritative));
+  }
+
+  async #ensure(l: LoggedIndicator, authoritative: boolean): Promise<EnsureOutcome> {
     const name = indicatorObjectName(l.indicator);
     const { client, namespace } = this.#o;
     let current = await client.get<ThreatIndicator>(THREAT_INDICATORS, name, namespace);
@@ -318,6 +328,21 @@ export class KubeIndicatorSink implements EntrySink {
     await Promise.all(Array.from({ length: n }, worker));
   }
 
+}
+
+/**
+ * Runs one read-then-write of an object again when its create answered 409: another writer
+ * (drift repair and the working set at once, or this partner's ingest) created the object
+ * between the read and the create. The second run judges the live object; a second conflict
+ * is thrown, and the caller's batch is retried.
+ */
+async function againIfRaced<T>(write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (err) {
+    if (!(err instanceof ApiError && err.status === 409)) throw err;
+    return write();
+  }
 }
 
 function owned(s: ThreatIndicatorStatus | undefined): OwnedStatus {
