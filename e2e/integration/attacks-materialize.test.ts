@@ -15,11 +15,10 @@ import { indicatorObjectName } from '../../operator/src/domain/canonical.ts';
 import { ENTRY_LIMITS, roundSubject, signProposal, type EntryBody } from '../../operator/src/domain/entry.ts';
 import type { Indicator } from '../../operator/src/domain/indicator.ts';
 import { signVote } from '../../operator/src/domain/quorum.ts';
-import { SigningKey } from '../../operator/src/domain/signature.ts';
 import type { VerifiedEntry } from '../../operator/src/domain/stores.ts';
 import { createLogger } from '../../operator/src/log.ts';
 import { ExchangeClient } from '../../operator/src/exchange/protocol/client.ts';
-import type { PartnerEntry, TlsMaterial } from '../../operator/src/exchange/protocol/tls.ts';
+import type { TlsMaterial } from '../../operator/src/exchange/protocol/tls.ts';
 import { KubeIndicatorSink } from '../../operator/src/exchange/partner/kubesink.ts';
 import { PartnerReplica } from '../../operator/src/exchange/partner/replica.ts';
 import { startExchangeServer } from '../../operator/src/exchange/sequencer/server.ts';
@@ -34,6 +33,7 @@ import { controlPlaneOptionsFromEnv, uniqueSuffix } from '../harness/env.ts';
 import { HostileLog } from '../harness/hostile.ts';
 import { loadYamlDir } from '../harness/manifests.ts';
 import { createTestCa, type TestCa } from '../harness/pki.ts';
+import { votingParties } from '../harness/voters.ts';
 
 type Id = 'alpha' | 'bravo' | 'charlie';
 const IDS: readonly Id[] = ['alpha', 'bravo', 'charlie'];
@@ -41,8 +41,7 @@ const namespaces: ResourceRef = { group: '', version: 'v1', plural: 'namespaces'
 const quiet = createLogger(new Writable({ write: (_c, _e, cb) => cb() }), 'error');
 const suffix = uniqueSuffix();
 const ns = `tm-attack-mat-${suffix}`;
-const keys = Object.fromEntries(IDS.map((id) => [id, SigningKey.generate()])) as Record<Id, SigningKey>;
-const partners: PartnerEntry[] = IDS.map((id) => ({ partnerId: id, publicKey: keys[id].publicKey, roles: ['contributor', 'voter'] }));
+const { keys, directory: partners } = votingParties(IDS);
 
 let cp: ControlPlane;
 let mongo: MongoClient;

@@ -28,13 +28,13 @@ import { MongoLeafStore } from '../../operator/src/store/leaves.ts';
 import { attackBedHooks } from '../harness/attackbed.ts';
 import { HostileLog } from '../harness/hostile.ts';
 import { uniqueSuffix } from '../harness/env.ts';
+import { votingParties } from '../harness/voters.ts';
 
 type Id = 'alpha' | 'bravo' | 'charlie';
 const IDS: readonly Id[] = ['alpha', 'bravo', 'charlie'];
 const quiet = createLogger(new Writable({ write: (_c, _e, cb) => cb() }), 'error');
 const suffix = uniqueSuffix();
-const keys = Object.fromEntries(IDS.map((id) => [id, SigningKey.generate()])) as Record<Id, SigningKey>;
-const partners: PartnerEntry[] = IDS.map((id) => ({ partnerId: id, publicKey: keys[id].publicKey, roles: ['contributor', 'voter'] }));
+const { keys, directory: partners } = votingParties(IDS);
 const sequencerKey = SigningKey.generate();
 const directory = (): Map<string, PartnerEntry> => new Map(partners.map((p) => [p.partnerId, p]));
 

@@ -24,7 +24,7 @@ import { PartnerReplica } from '../../operator/src/exchange/partner/replica.ts';
 import { type EntrySink, type VerifiedEntry } from '../../operator/src/domain/stores.ts';
 import { Sequencer } from '../../operator/src/exchange/sequencer/sequencer.ts';
 import { startExchangeServer } from '../../operator/src/exchange/sequencer/server.ts';
-import type { PartnerEntry, TlsMaterial } from '../../operator/src/exchange/protocol/tls.ts';
+import type { TlsMaterial } from '../../operator/src/exchange/protocol/tls.ts';
 import { createLogger, type Logger } from '../../operator/src/log.ts';
 import { KubeHttpClient } from '../../operator/src/runtime/kube.ts';
 import { loadKubeconfig } from '../../operator/src/runtime/kubeconfig.ts';
@@ -37,6 +37,7 @@ import { startControlPlane, type ControlPlane } from '../harness/controlplane.ts
 import { controlPlaneOptionsFromEnv, uniqueSuffix } from '../harness/env.ts';
 import { createTestCa, type TestCa } from '../harness/pki.ts';
 import { loadYamlDir } from '../harness/manifests.ts';
+import { votingParties } from '../harness/voters.ts';
 
 type Id = 'alpha' | 'bravo' | 'charlie';
 const IDS: readonly Id[] = ['alpha', 'bravo', 'charlie'];
@@ -44,8 +45,7 @@ const QUORUM = 2;
 const namespaces: ResourceRef = { group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace', namespaced: false };
 const suffix = uniqueSuffix();
 const ns = `tm-xkube-${suffix}`;
-const keys = Object.fromEntries(IDS.map((id) => [id, SigningKey.generate()])) as Record<Id, SigningKey>;
-const directory: PartnerEntry[] = IDS.map((id) => ({ partnerId: id, publicKey: keys[id].publicKey, roles: ['contributor', 'voter'] }));
+const { keys, directory } = votingParties(IDS);
 const clusterVoters: ClusterPartner[] = IDS.map((id) => ({ key: `${ns}/${id}`, partnerId: id, publicKey: keys[id].publicKey, roles: ['voter'] }));
 const logLines: string[] = [];
 const closers: Array<() => Promise<void> | void> = [];
