@@ -20,7 +20,7 @@ const run = promisify(execFile);
 /** A CA bundle value (only its PEM header is checked when rendering). */
 const TEST_PEM = '-----BEGIN CERTIFICATE-----\nMIIBdzCCAR2gAwIBAgIUZXhhbXBsZQ==\n-----END CERTIFICATE-----\n';
 
-/** Value sets compared between chart and app: defaults and six others that move every switch. */
+/** Value sets compared between chart and app: defaults and seven others that move every switch. */
 const VALUE_SETS: ReadonlyArray<[string, Record<string, unknown>]> = [
   ['defaults', {}],
   ['sequencer, 3 replicas, quorum 3, 5 MongoDB members', { role: 'sequencer', partnerId: 'sequencer', sequencer: { replicas: 3, quorum: 3, votingWindow: '24h' }, mongodb: { members: 5 } }],
