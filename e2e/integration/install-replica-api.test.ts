@@ -303,5 +303,6 @@ test('without the auth-delegator binding the server cannot authorize anyone (the
   // A different namespace-scoped ask than bob's cached one: `get` by name is a new review.
   const r = await apiGet(`${BASE}/${indicatorObjectName({ type: 'domain', value: 'h4.install-replica.example' })}`, 'bob');
   assert.equal(r.status, 500, JSON.stringify(r.body));
-  assert.match(serverLog, /subjectaccessreviews/i, 'the server logs the refused review');
+  assert.match(String(r.body['message']), /SubjectAccessReview failed.*system:auth-delegator/, 'the answer says what to fix');
+  assert.match(serverLog, /replica api authorization failed.*subjectaccessreviews/i, 'the server logs the refused review');
 });
