@@ -13,6 +13,7 @@ import { HAProxy } from './lib/haproxy.ts';
 import { Monitoring } from './lib/monitoring.ts';
 import { MongoDB } from './lib/mongodb.ts';
 import { Partner } from './lib/partner.ts';
+import { ReplicaApi } from './lib/replicaapi.ts';
 import { Sequencer } from './lib/sequencer.ts';
 import { Serve } from './lib/serve.ts';
 import type { Values } from './values.ts';
@@ -27,7 +28,7 @@ export interface RenderedComponent {
 }
 
 /** Kinds without a namespace among those the app renders. */
-export const CLUSTER_SCOPED = new Set(['ClusterRole', 'ClusterRoleBinding', 'ValidatingWebhookConfiguration', 'StorageClass', 'CustomResourceDefinition', 'Namespace']);
+export const CLUSTER_SCOPED = new Set(['ClusterRole', 'ClusterRoleBinding', 'ValidatingWebhookConfiguration', 'APIService', 'StorageClass', 'CustomResourceDefinition', 'Namespace']);
 
 type Builder = (scope: Construct, values: Values) => void;
 
@@ -38,6 +39,7 @@ const COMPONENTS: ReadonlyArray<[string, (v: Values) => boolean, Builder]> = [
   ['operator', (v) => v.role === 'partner', (s, v) => new Partner(s, 'partner', { values: v })],
   ['serve', (v) => v.role === 'partner' && v.serve.enabled, (s, v) => new Serve(s, 'serve', { values: v })],
   ['enforcer', (v) => v.role === 'partner' && v.enforce.enabled, (s, v) => new Enforcer(s, 'enforcer', { values: v })],
+  ['replica-api', (v) => v.role === 'partner' && v.replicaApi.enabled, (s, v) => new ReplicaApi(s, 'replica-api', { values: v })],
   ['sequencer', (v) => v.role === 'sequencer', (s, v) => new Sequencer(s, 'sequencer', { values: v })],
   ['haproxy', (v) => v.haproxy.enabled, (s, v) => new HAProxy(s, 'haproxy', { values: v })],
   ['cilium', () => true, (s, v) => new CiliumPolicies(s, 'cilium', { values: v })],

@@ -22,6 +22,13 @@ export interface External {
   readonly port: number;
 }
 
+/** Where the replica API's serving certificate and the APIService's CA bundle come from. */
+export interface ReplicaApiTls {
+  readonly certManager: boolean;
+  readonly existingSecret: string;
+  readonly caBundle: string;
+}
+
 /** Every value; see SCHEMA for each field's meaning. */
 export interface Values {
   readonly role: 'partner' | 'sequencer';
@@ -32,6 +39,7 @@ export interface Values {
   readonly operator: { readonly replicas: number; readonly resources: Resources; readonly votingWindow: string };
   readonly serve: { readonly enabled: boolean; readonly replicas: number; readonly resources: Resources; readonly tlsSecret: string };
   readonly enforce: { readonly enabled: boolean; readonly replicas: number; readonly resources: Resources };
+  readonly replicaApi: { readonly enabled: boolean; readonly replicas: number; readonly resources: Resources; readonly tls: ReplicaApiTls };
   readonly sequencer: { readonly replicas: number; readonly resources: Resources; readonly votingWindow: string; readonly quorum: number; readonly endpoint: External };
   readonly mongodb: { readonly enabled: boolean; readonly members: number; readonly version: string; readonly storageSize: string; readonly storageClass: string; readonly passwordSecret: string };
   readonly ceph: { readonly enabled: boolean; readonly namespace: string; readonly image: string; readonly osdCount: number; readonly osdSize: string; readonly deviceClass: string; readonly poolReplicas: number };
@@ -95,6 +103,16 @@ export const VALUES_SCHEMA = {
       enabled: bool('run the enforcement controller'),
       replicas: int('enforcement controller replicas; one leads (Lease) and writes, the others stand by', 1, 9),
       resources: resources('an enforcement controller replica (it holds the selected indicators in memory)'),
+    }),
+    replicaApi: obj('the aggregated API replica.threatmesh.io/v1alpha1 (threatmesh replica-api, role partner): `kubectl get threatindicators` lists the full replicated set from the partner database (docs/adr/2026-12-06-million-indicators.md); an APIService registers it', {
+      enabled: bool('run the replica API and register its APIService; without it `kubectl get threatindicators` shows only the working set (the ThreatIndicator objects)'),
+      replicas: int('replica API replicas; stateless, all serve', 1, 9),
+      resources: resources('a replica API replica'),
+      tls: obj('the serving certificate and the CA bundle the API server verifies it with (never insecureSkipTLSVerify)', {
+        certManager: bool('a cert-manager Certificate (tls.issuerKind/issuerName) for threatmesh-replica-api.<namespace>.svc, and cert-manager\'s CA injector fills the APIService caBundle; false: bring your own with existingSecret'),
+        existingSecret: str('without cert-manager: name of a kubernetes.io/tls Secret you create in the namespace (tls.crt naming threatmesh-replica-api.<namespace>.svc, tls.key, ca.crt)', { pattern: `^$|${NAME}` }),
+        caBundle: str('without cert-manager: PEM of the CA that signed existingSecret\'s certificate, written to the APIService caBundle; required by `threatmesh gitops render`, helm template and GitOps; helm install/upgrade read existingSecret\'s ca.crt when empty', { pattern: '^$|^-----BEGIN CERTIFICATE-----' }),
+      }),
     }),
     sequencer: obj('the network\'s sequencer (role sequencer), and where partners reach it', {
       replicas: int('sequencer replicas; only the Lease holder serves', 1, 9),
@@ -160,6 +178,7 @@ export const DEFAULT_VALUES: Values = {
   operator: { replicas: 2, resources: res('100m', '256Mi', '512Mi'), votingWindow: '72h' },
   serve: { enabled: true, replicas: 2, resources: res('100m', '256Mi', '512Mi'), tlsSecret: 'threatmesh-serve-tls' },
   enforce: { enabled: true, replicas: 2, resources: res('100m', '256Mi', '1Gi') },
+  replicaApi: { enabled: true, replicas: 2, resources: res('100m', '128Mi', '512Mi'), tls: { certManager: true, existingSecret: '', caBundle: '' } },
   sequencer: { replicas: 2, resources: res('200m', '256Mi', '1Gi'), votingWindow: '72h', quorum: 0, endpoint: { fqdns: ['sequencer.threatmesh.example.org'], cidrs: [], port: 443 } },
   mongodb: { enabled: true, members: 3, version: '8.0.12', storageSize: '20Gi', storageClass: 'threatmesh-ceph-block', passwordSecret: 'threatmesh-mongodb-password' },
   ceph: { enabled: true, namespace: 'rook-ceph', image: 'quay.io/ceph/ceph:v19.2.3', osdCount: 3, osdSize: '100Gi', deviceClass: 'standard', poolReplicas: 3 },
@@ -207,11 +226,29 @@ export class ValuesError extends Error {
   }
 }
 
+/**
+ * Why the replica API's APIService would have no CA bundle, or undefined: the chart's template
+ * fails with the same text (charts/threatmesh/templates/replica-api.yaml). The app cannot read a
+ * Secret from a cluster, so without cert-manager it needs the CA as a value.
+ */
+export function replicaApiCaProblem(v: Values): string | undefined {
+  const r = v.replicaApi;
+  if (v.role !== 'partner' || !r.enabled || r.tls.certManager) return undefined;
+  if (r.tls.existingSecret === '') return REPLICA_API_NO_CA;
+  if (r.tls.caBundle === '') return `replicaApi.tls.caBundle: empty, and the Secret ${r.tls.existingSecret} cannot be read at render time: set replicaApi.tls.caBundle to the PEM of the CA that signed the certificate in ${r.tls.existingSecret}`;
+  return undefined;
+}
+
+/** The message when neither cert-manager nor a Secret gives the replica API's CA bundle. */
+export const REPLICA_API_NO_CA = 'replicaApi.tls: the APIService needs a CA bundle to verify the replica API: set replicaApi.tls.certManager=true (cert-manager issues the certificate and injects its CA), or create a kubernetes.io/tls Secret (tls.crt, tls.key, ca.crt) and set replicaApi.tls.existingSecret to its name (and replicaApi.tls.caBundle to its CA PEM for helm template and GitOps); insecureSkipTLSVerify is not offered, or set replicaApi.enabled=false';
+
 /** The defaults merged with `overrides` (parsed YAML or JSON object), validated; throws ValuesError. */
 export function resolveValues(overrides: unknown, source = 'values'): Values {
   if (overrides !== undefined && overrides !== null && !isPlain(overrides)) throw new ValuesError(source, ['(top level): must be a mapping of fields']);
   const merged = mergeValues(structuredClone(DEFAULT_VALUES), overrides ?? {});
   if (!validate(merged)) throw new ValuesError(source, (validate.errors ?? []).map(describe));
+  const ca = replicaApiCaProblem(merged);
+  if (ca !== undefined) throw new ValuesError(source, [ca]);
   return merged;
 }
 

@@ -105,6 +105,11 @@ describe('Cilium policies', () => {
     ['enforcer -> any outside address', podOf('enforcer'), { ip: '8.8.8.8' }, 443],
     ['enforcer -> HTTPS APIs', podOf('enforcer'), podOf('serve'), 8443],
     ['outside -> enforcer metrics', { ip: '192.0.2.10' }, podOf('enforcer'), 8080],
+    ['outside -> replica API (only the API server calls it)', { ip: '192.0.2.10' }, podOf('replica-api'), 9444],
+    ['front door -> replica API', podOf('haproxy'), podOf('replica-api'), 9444],
+    ['replica API -> any outside address', podOf('replica-api'), { ip: '8.8.8.8' }, 443],
+    ['replica API -> LLM endpoint', podOf('replica-api'), { fqdn: 'api.openai.com' }, 443],
+    ['replica API -> operator gossip', podOf('replica-api'), podOf('operator'), 8444],
   ];
   for (const [name, from, to, port] of denied) {
     it(`partner: denies ${name}`, () => assert.equal(allowed(partner, from, to, port), false));

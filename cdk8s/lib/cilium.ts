@@ -56,6 +56,13 @@ function sequencerFlows(door: boolean, clients: readonly Peer[]): Flow[] {
   return flows;
 }
 
+/** The ThreatMesh components `v` runs (pods that resolve names), front door and MongoDB aside. */
+function mainComponents(v: Values): Component[] {
+  if (v.role === 'sequencer') return ['sequencer'];
+  const on: Array<[boolean, Component]> = [[v.serve.enabled, 'serve'], [v.enforce.enabled, 'enforcer'], [v.replicaApi.enabled, 'replica-api']];
+  return ['operator', 'ingest', ...on.filter(([enabled]) => enabled).map(([, c]) => c)];
+}
+
 /** Every flow the installation needs for `v`, by name. */
 export function requiredFlows(v: Values): Flow[] {
   const api: Peer = { entity: 'kube-apiserver' };
@@ -65,7 +72,7 @@ export function requiredFlows(v: Values): Flow[] {
   const flows: Flow[] = [];
   const add = adder(flows);
   const enforcer = v.role === 'partner' && v.enforce.enabled;
-  const mains: Component[] = v.role === 'partner' ? ['operator', 'ingest', ...(v.serve.enabled ? ['serve' as const] : []), ...(enforcer ? ['enforcer' as const] : [])] : ['sequencer'];
+  const mains = mainComponents(v);
   // Without the front door (haproxy.enabled false) clients reach the components directly, on the same ports.
   const door = v.haproxy.enabled;
   for (const c of [...mains, ...(door ? ['haproxy' as const] : [])]) add(`dns (${c})`, { pods: c }, { dns: true }, [53]);
@@ -97,7 +104,20 @@ export function requiredFlows(v: Values): Flow[] {
     if (door) add('enforcer -> HAProxy runtime API', { pods: 'enforcer' }, { pods: 'haproxy' }, [PORTS.haproxyAdmin]);
     add('metrics scraping (enforcer)', { prometheus: true }, { pods: 'enforcer' }, [PORTS.metrics]);
   }
+  if (mains.includes('replica-api')) flows.push(...replicaApiFlows());
   return v.serve.enabled ? [...flows, ...serveFlows(v, door, clients, ext(v.network.llm))] : flows;
+}
+
+/** The aggregated replica API's flows: only the API server calls it; it asks the API server (SubjectAccessReview) and reads MongoDB. */
+function replicaApiFlows(): Flow[] {
+  const flows: Flow[] = [];
+  const add = adder(flows);
+  const api: Peer = { entity: 'kube-apiserver' };
+  // As the webhook: the API server (or its host / node, by network setup) dials the aggregated API's pods.
+  add('API server -> replica API (aggregated)', [api, { entity: 'host' }, { entity: 'remote-node' }], { pods: 'replica-api' }, [PORTS.replicaApi]);
+  add('replica API -> API server (delegated authorization)', { pods: 'replica-api' }, api, [443, 6443]);
+  add('replica API -> MongoDB', { pods: 'replica-api' }, { pods: 'mongodb' }, [PORTS.mongodb]);
+  return flows;
 }
 
 /** The HTTPS APIs' flows: TAXII/export clients and edge agents (through the front door when `door`), MongoDB, the LLM endpoint, scraping. */

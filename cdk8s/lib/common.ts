@@ -9,7 +9,7 @@ import type { Construct } from 'constructs';
 import type { Resources, Values } from '../values.ts';
 
 /** The `app.kubernetes.io/component` of each workload; Cilium policies and Services select on it. */
-export type Component = 'operator' | 'serve' | 'enforcer' | 'sequencer' | 'haproxy' | 'ingest' | 'mongodb';
+export type Component = 'operator' | 'serve' | 'enforcer' | 'replica-api' | 'sequencer' | 'haproxy' | 'ingest' | 'mongodb';
 
 /** The non-root user every ThreatMesh container runs as (the image's `nonroot`). */
 export const NONROOT = 65532;
@@ -20,6 +20,7 @@ export const PORTS = {
   webhook: 9443,
   gossip: 8444,
   serve: 8443,
+  replicaApi: 9444,
   sequencer: 8443,
   sequencerMetrics: 8081,
   mongodb: 27017,

@@ -79,7 +79,7 @@ export function operatorArgs(values: Values): string[] {
     'operator', '--namespace', values.namespace, '--leader-elect', '--executor', 'job', '--job-image', image(values),
     '--metrics-bind', `0.0.0.0:${PORTS.metrics}`, '--webhook-bind', `0.0.0.0:${PORTS.webhook}`,
     '--webhook-cert', '/etc/threatmesh/webhook/tls.crt', '--webhook-key', '/etc/threatmesh/webhook/tls.key',
-    '--exchange', ...identityArgs(values), '--gossip-bind', `0.0.0.0:${PORTS.gossip}`, '--voting-window', values.operator.votingWindow,
+    '--exchange', '--exchange-namespace', values.namespace, ...identityArgs(values), '--gossip-bind', `0.0.0.0:${PORTS.gossip}`, '--voting-window', values.operator.votingWindow,
     ...(feeds.length > 0 ? ['--allow-internal-feeds', feeds.join(',')] : []),
   ];
 }

@@ -56,7 +56,7 @@ describe('threatmesh gitops render', { timeout: 300_000 }, () => {
     const result = JSON.parse(r.stdout) as { role: string; partnerId: string; components: string[]; commit: string };
     assert.equal(result.role, 'partner');
     assert.equal(result.partnerId, 'acme');
-    assert.deepEqual(result.components, ['argocd', 'ceph', 'cilium', 'crds', 'enforcer', 'mongodb', 'monitoring', 'operator', 'serve']);
+    assert.deepEqual(result.components, ['argocd', 'ceph', 'cilium', 'crds', 'enforcer', 'mongodb', 'monitoring', 'operator', 'replica-api', 'serve']);
     assert.equal(await git(out, 'rev-parse', 'HEAD'), result.commit);
     assert.equal(await git(out, 'status', '--porcelain'), '');
     assert.equal(await git(out, 'rev-list', '--count', 'HEAD'), '1');

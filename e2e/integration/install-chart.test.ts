@@ -11,17 +11,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { resolveValues } from '../../cdk8s/values.ts';
+import { REPLICA_API_NO_CA, resolveValues } from '../../cdk8s/values.ts';
 import { DENY_HOSTS_MAP, DENY_IPS_MAP } from '../../cdk8s/lib/haproxycfg.ts';
 import { ROOT, allCrdTexts, byKey, cdk8sObjects, crdSchemas, helmTemplate, kubeconform, tools, type Tools } from '../harness/install.ts';
 
 const run = promisify(execFile);
 
-/** Value sets compared between chart and app: defaults and six others that move every switch. */
+/** A CA bundle value (only its PEM header is checked when rendering). */
+const TEST_PEM = '-----BEGIN CERTIFICATE-----\nMIIBdzCCAR2gAwIBAgIUZXhhbXBsZQ==\n-----END CERTIFICATE-----\n';
+
+/** Value sets compared between chart and app: defaults and seven others that move every switch. */
 const VALUE_SETS: ReadonlyArray<[string, Record<string, unknown>]> = [
   ['defaults', {}],
   ['sequencer, 3 replicas, quorum 3, 5 MongoDB members', { role: 'sequencer', partnerId: 'sequencer', sequencer: { replicas: 3, quorum: 3, votingWindow: '24h' }, mongodb: { members: 5 } }],
-  ['partner without serve, enforcer, ceph and monitoring', { partnerId: 'partner-b', serve: { enabled: false }, enforce: { enabled: false }, ceph: { enabled: false }, monitoring: { enabled: false } }],
+  ['partner without serve, enforcer, replica API, ceph and monitoring', { partnerId: 'partner-b', serve: { enabled: false }, enforce: { enabled: false }, replicaApi: { enabled: false }, ceph: { enabled: false }, monitoring: { enabled: false } }],
   ['partner with network lists, ClusterIP front door, own image', {
     image: { repository: 'registry.example.org/tm', tag: 'dev', pullPolicy: 'Always' }, haproxy: { serviceType: 'ClusterIP', replicas: 3, hostname: 'tm.example.org' },
     network: { feeds: { fqdns: ['feeds.example.org'], cidrs: ['198.51.100.0/24'], port: 8443 }, peers: { fqdns: ['b.example.org'], cidrs: ['203.0.113.7/32'], port: 8444 }, apiClients: [], edgeAgents: ['10.20.0.0/16'] },
@@ -36,6 +39,21 @@ const VALUE_SETS: ReadonlyArray<[string, Record<string, unknown>]> = [
     mongodb: { storageSize: '100Gi', storageClass: 'fast-block', version: '7.0.21' }, monitoring: { grafanaLabel: 'ops', ruleLabels: { team: 'secops' } },
   }],
   ['partner without front door: clients, peers and edge agents direct', { partnerId: 'partner-d', haproxy: { enabled: false }, network: { apiClients: ['192.0.2.0/24'], edgeAgents: ['10.20.0.0/16'] } }],
+  ['partner with the replica API on its own Secret and CA', { partnerId: 'partner-e', replicaApi: { replicas: 3, resources: { cpu: '50m', memory: '64Mi', memoryLimit: '256Mi' }, tls: { certManager: false, existingSecret: 'replica-tls', caBundle: TEST_PEM } } }],
+];
+
+/**
+ * Where the replica API's CA bundle comes from: the chart renders (cert-manager, or the user's
+ * Secret and CA) or fails with the message values.ts gives, never insecureSkipTLSVerify.
+ */
+const CA_CASES: ReadonlyArray<[string, Record<string, unknown>, string | RegExp | undefined]> = [
+  ['cert-manager (default)', {}, undefined],
+  ['own Secret and CA bundle', { replicaApi: { tls: { certManager: false, existingSecret: 'replica-tls', caBundle: TEST_PEM } } }, undefined],
+  ['neither cert-manager nor a Secret', { replicaApi: { tls: { certManager: false } } }, REPLICA_API_NO_CA],
+  ['a Secret, no CA bundle, nothing to look it up in (helm template)', { replicaApi: { tls: { certManager: false, existingSecret: 'replica-tls' } } }, 'replicaApi.tls.caBundle: empty, and the Secret replica-tls cannot be read at render time: set replicaApi.tls.caBundle to the PEM of the CA that signed the certificate in replica-tls'],
+  ['no CA source, replica API off', { replicaApi: { enabled: false, tls: { certManager: false } } }, undefined],
+  ['no CA source, sequencer (no replica API)', { role: 'sequencer', replicaApi: { tls: { certManager: false } } }, undefined],
+  ['a CA bundle that is not PEM (the schema refuses it)', { replicaApi: { tls: { certManager: false, existingSecret: 'replica-tls', caBundle: 'LS0tLS1CRUdJTg==' } } }, /replicaApi[./]tls[./]caBundle.*BEGIN CERTIFICATE/],
 ];
 
 describe('Helm chart and cdk8s app', { timeout: 1_800_000 }, () => {
@@ -58,6 +76,25 @@ describe('Helm chart and cdk8s app', { timeout: 1_800_000 }, () => {
       const objects = [...cdk8sObjects(resolveValues(overrides)), ...await helmTemplate(t, overrides)];
       const out = await kubeconform(t, schemas, objects);
       assert.match(out, /Invalid: 0, Errors: 0, Skipped: 0/, out);
+    });
+  }
+
+  for (const [name, overrides, message] of CA_CASES) {
+    it(`replica API CA source: ${name}`, async () => {
+      if (message !== undefined) {
+        const says = (err: Error): boolean => (typeof message === 'string' ? err.message.includes(message) : message.test(err.message));
+        await assert.rejects(helmTemplate(t, overrides), says, `helm template fails with: ${String(message)}`);
+        assert.throws(() => resolveValues(overrides), says, `the cdk8s app refuses with: ${String(message)}`);
+        return;
+      }
+      const objects = await helmTemplate(t, overrides);
+      const api = objects.find((o) => o.kind === 'APIService');
+      assert.doesNotMatch(JSON.stringify(objects), /insecureSkipTLSVerify/i);
+      if (api === undefined) return assert.ok(!objects.some((o) => o.metadata.name === 'threatmesh-replica-api'), 'no replica API objects without the APIService');
+      const spec = api['spec'] as { caBundle?: string };
+      const inject = (api.metadata['annotations'] as Record<string, string> | undefined)?.['cert-manager.io/inject-ca-from'];
+      assert.ok((spec.caBundle === undefined) !== (inject === undefined), 'exactly one CA source: caBundle or the CA injector');
+      if (spec.caBundle !== undefined) assert.equal(Buffer.from(spec.caBundle, 'base64').toString(), TEST_PEM);
     });
   }
 

@@ -83,12 +83,13 @@ setHostnameAsFQDN: false
 terminationGracePeriodSeconds: 30
 {{- end }}
 
+{{/* An HTTP GET probe: (list path port [scheme]); scheme HTTP unless given. */}}
 {{- define "threatmesh.probe" -}}
 failureThreshold: 3
 httpGet:
   path: {{ index . 0 }}
   port: {{ index . 1 }}
-  scheme: HTTP
+  scheme: {{ if gt (len .) 2 }}{{ index . 2 }}{{ else }}HTTP{{ end }}
 {{- end }}
 
 {{/* MONGODB_URI (and the replica set's CA) env of processes that use MongoDB. */}}

@@ -209,7 +209,8 @@ export const ANALYST_NAME = 'threatmesh-analyst';
 
 /**
  * What a SecOps analyst needs to vote and request revocations from the cluster: read Feeds,
- * ThreatIndicators and PartnerNodes, and patch ThreatIndicators (the `threatmesh.io/vote` and
+ * ThreatIndicators (the working set and the full replicated set of replica.threatmesh.io) and
+ * PartnerNodes, and patch ThreatIndicators (the `threatmesh.io/vote` and
  * `threatmesh.io/revoke` annotations; the webhook refuses any spec change). No status, no
  * delete, no create: the operator writes those. Bind it per namespace with a RoleBinding.
  */
@@ -221,6 +222,8 @@ export function analystClusterRole(name = ANALYST_NAME): Manifest {
     rules: [
       { apiGroups: [GROUP], resources: ['feeds', 'threatindicators', 'partnernodes', 'threatreports'], verbs: ['get', 'list', 'watch'] },
       { apiGroups: [GROUP], resources: ['threatindicators'], verbs: ['patch'] },
+      // `kubectl get threatindicators` resolves to the full replicated set (the aggregated API, ADR million-indicators).
+      { apiGroups: ['replica.threatmesh.io'], resources: ['threatindicators'], verbs: ['get', 'list'] },
     ],
   };
 }

@@ -128,7 +128,13 @@ class ReplicaApi {
       return status(405, 'MethodNotAllowed', `${REPLICA_API_VERSION} threatindicators is the read-only view of the replicated set (get and list only); write or watch the working set instead: kubectl … ti (threatindicators.threatmesh.io)`);
     }
     const access: Access = { verb: target.name === undefined ? 'list' : 'get', namespace: target.namespace, ...(target.name !== undefined ? { name: target.name } : {}) };
-    const verdict = await this.#o.reviewer.allowed(caller, access);
+    let verdict: { allowed: boolean; reason: string };
+    try {
+      verdict = await this.#o.reviewer.allowed(caller, access);
+    } catch (err) {
+      this.#o.log.error('replica api authorization failed', { user: caller.user, verb: access.verb, namespace: access.namespace, err });
+      return status(500, 'InternalError', `could not ask the API server whether "${caller.user}" may ${access.verb} threatindicators.${REPLICA_GROUP} (SubjectAccessReview failed); the replica API's ServiceAccount needs the system:auth-delegator ClusterRole (details in the server log)`);
+    }
     if (!verdict.allowed) return forbidden(caller, access, verdict.reason);
     return target.name === undefined ? this.#list(target.namespace, url.searchParams, req.headers.accept ?? '', caller) : this.#get(target.namespace, target.name);
   }
