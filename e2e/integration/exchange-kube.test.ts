@@ -252,7 +252,7 @@ describe('replicating into a cluster through the Kubernetes sink', () => {
             };
           }
           const v: unknown = Reflect.get(target, prop, target);
-          return typeof v === 'function' ? v.bind(target) : v;
+          return typeof v === 'function' ? (v as (this: KubeHttpClient, ...args: unknown[]) => unknown).bind(target) : v;
         },
       });
       const sink = new KubeIndicatorSink({ client: racing, namespace: ns, voters: () => clusterVoters, policy: { quorum: QUORUM }, now: () => new Date(), log: logger() });
