@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { Registry } from 'prom-client';
 import type { Answer } from './answer.ts';
 import { candidate } from './fixtures.ts';
-import { figuresIn } from './figures.ts';
+import { digitRuns, figuresIn } from './figures.ts';
+import { answerSchema, parseAnswer } from './answer.ts';
 import { checkGrounding, figuresOfFacts, withoutValues, type GroundingFacts } from './grounding.ts';
 import { ReportMetrics } from './metrics.ts';
 import type { ChatModel, ModelReply } from './model.ts';
@@ -126,7 +127,8 @@ test('summarize: invented figures are refused and regenerated, then the extracti
   for (const c of cases) {
     const metrics = new ReportMetrics(new Registry());
     const model = scripted([...c.answers]);
-    const out = await summarize(stubSource, { window: w, audience: 'green', model }, { metrics });
+    // A server that ignores the schema's figure pattern: the grounding check alone decides.
+    const out = await summarize(stubSource, { window: w, audience: 'green', model, constrainFigures: false }, { metrics });
     assert.equal(out.summary.generator, c.generator, c.name);
     assert.deepEqual(out.attempts.map((a) => a.outcome), c.outcomes, c.name);
     assert.ok(out.attempts.filter((a) => a.outcome === 'refused').every((a) => a.problems.some((p) => p.startsWith('ungrounded-number: '))), c.name);
@@ -138,4 +140,23 @@ test('summarize: invented figures are refused and regenerated, then the extracti
     assert.doesNotMatch(retry, /5,000/, c.name);
     if (c.generator === 'extractive') assert.match(out.fallbackReason ?? '', /^grounding: 3 answer\(s\) refused; last: ungrounded-number: 10$/, c.name);
   }
+});
+
+test('the schema lets free text spell digits only as runs of the facts given, and no raw control character', async () => {
+  const runs = digitRuns(factsText);
+  assert.ok(runs.includes('1234') && runs.includes('42') && runs.includes('2026'), runs.join(' '));
+  assert.ok(!runs.some((r) => ip.digest.includes(r) && r.length > 4), 'no runs from digests');
+  const schema = answerSchema(undefined, [ip.digest], runs);
+  const cases: Array<[string, Answer, boolean]> = [
+    ['given figures', said('42 admitted, 1,234 sightings in 2026-W49'), true],
+    ['an invented run', said('9,845.7 new domains'), false],
+    ['a raw newline inside a string', said('two\nlines'), false],
+    ['no digits at all', said('QakBot infrastructure is active'), true],
+  ];
+  for (const [name, a, ok] of cases) assert.equal(parseAnswer(JSON.stringify(a), schema).ok, ok, name);
+  // The same answer through the summarizer: refused by ajv as invalid, regenerated, then accepted.
+  const model = scripted([said('9,845.7 new domains'), said('42 admitted')]);
+  const out = await summarize(stubSource, { window: w, audience: 'green', model });
+  assert.deepEqual(out.attempts.map((a) => a.outcome), ['invalid', 'accepted']);
+  assert.match(JSON.stringify(model.requests[0]?.schema), /\|1234\|/);
 });

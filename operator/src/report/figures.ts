@@ -166,6 +166,18 @@ export function grounds(sheet: FigureSheet, f: Figure): boolean {
   }
 }
 
+/** Hashes and digests: their digit runs are no figures to offer. */
+const HEX_ID = /\b(?:[0-9a-f]{64}|[0-9a-f]{40}|[0-9a-f]{32})\b/gi;
+
+/**
+ * The distinct digit runs of `factsText` outside hashes and digests, longest first, at most
+ * `max`: what a schema lets the writer's free text spell with digits (answer.ts answerSchema).
+ */
+export function digitRuns(factsText: string, max = 200): string[] {
+  const runs = new Set(factsText.replace(HEX_ID, ' ').match(/\d+/g) ?? []);
+  return [...runs].sort((a, b) => b.length - a.length || a.localeCompare(b)).slice(0, max);
+}
+
 /** The figures of `text` that `sheet` does not ground, as written, each once. */
 export function ungroundedFigures(text: string, sheet: FigureSheet): string[] {
   return [...new Set(figuresIn(text).filter((f) => !grounds(sheet, f)).map((f) => f.text))];

@@ -10,6 +10,7 @@ import { DEFAULT_LIMITS, answerSchema, citationsOf, fitLimits, parseAnswer, summ
 import { inputHash, type AnswerCache } from './cache.ts';
 import { selectCandidates, type Candidate, type Selection } from './candidates.ts';
 import { extractiveSummary } from './extractive.ts';
+import { digitRuns } from './figures.ts';
 import { checkGrounding, describeRefusals, figuresOfFacts, type GroundingRefusal, type StoredFact } from './grounding.ts';
 import type { ReportMetrics } from './metrics.ts';
 import { ModelError, type ChatModel } from './model.ts';
@@ -49,6 +50,8 @@ export interface SummarizeOptions {
   readonly model?: ChatModel | undefined;
   /** Constrain citations to an enum of the offered digests in the schema. @default true */
   readonly constrainCitations?: boolean | undefined;
+  /** Let the free text spell digits only as digit runs of the facts given, in the schema (answer.ts). @default true */
+  readonly constrainFigures?: boolean | undefined;
   /** @default DEFAULT_LIMITS */
   readonly limits?: AnswerLimits | undefined;
   /** Tokens the indicator lines may take. @default 1500 */
@@ -169,7 +172,8 @@ async function askOnce(ctx: Ctx, model: ChatModel, req: ModelRequest, given: Giv
 
 async function askModel(ctx: Ctx, model: ChatModel, sel: Selection, ceiling: Tlp, trends: Trends): Promise<{ answer?: Answer; attempts: AttemptRecord[]; reason?: string }> {
   const maxTokens = ctx.opts.maxTokens ?? 800;
-  const schema = answerSchema(fitLimits(maxTokens, ctx.limits), ctx.opts.constrainCitations === false ? undefined : sel.selected.map((c) => c.digest));
+  const digits = ctx.opts.constrainFigures === false ? undefined : digitRuns(factsText(ctx, sel.selected, trends));
+  const schema = answerSchema(fitLimits(maxTokens, ctx.limits), ctx.opts.constrainCitations === false ? undefined : sel.selected.map((c) => c.digest), digits);
   const attempts: AttemptRecord[] = [];
   let feedback: readonly GroundingRefusal[] | readonly string[] | undefined;
   const tries = 1 + (ctx.opts.regenerations ?? 2);
