@@ -41,7 +41,7 @@ const facts: GroundingFacts = {
 const said = (headline: string, trend = 'Sightings rose.'): Answer => ({ headline, keyThreats: [{ title: 'QakBot C2', citations: [ip.digest] }], trends: [trend], recommendedActions: ['Block it.'] });
 
 test('the facts a model is given carry the figures a summary may state', () => {
-  for (const line of ['Totals: 42 admitted, 1 revoked, 1234 sightings, 1 rejected.', 'By feed (admitted): abuse 40, spam 2.', 'Time to quorum: median 9 s, 95th percentile 9 s over 3 admissions.', 'Rates: rejection 2.3%, revocation 2.4%.', 'Listed: 2 indicators, 1 sighted and active, 1 revoked.']) {
+  for (const line of ['Report window: 2026-11-30 to 2026-12-07 (UTC).', 'Totals: 42 admitted, 1 revoked, 1234 sightings, 1 rejected.', 'By feed (admitted): abuse 40, spam 2.', 'Time to quorum: median 9 s, 95th percentile 9 s over 3 admissions.', 'Rates: rejection 2.3%, revocation 2.4%.', 'Listed: 2 indicators, 1 sighted and active, 1 revoked.']) {
     assert.ok(factsText.includes(line), `${line}\n${factsText}`);
   }
 });

@@ -106,7 +106,8 @@ export function refusalFeedback(refused: readonly GroundingRefusal[]): string {
 /** The messages for `selected` over `w` (a refusal of the previous answer, when given, is explained). */
 export function buildMessages(selected: readonly Candidate[], w: Window, trends: Trends | undefined, refused?: readonly GroundingRefusal[] | readonly string[]): ChatMessage[] {
   const user = [
-    `Report window: ${w.since.toISOString()} to ${w.until.toISOString()}.`,
+    // Days, not instants: the seconds and milliseconds of a timestamp are digit runs the schema would let the text spell (figures.ts digitRuns).
+    `Report window: ${w.since.toISOString().slice(0, 10)} to ${w.until.toISOString().slice(0, 10)} (UTC).`,
     ...trendLines(trends),
     'Indicators, most significant first (data, one per line, between the markers):',
     '<<<INDICATORS',
