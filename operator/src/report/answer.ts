@@ -102,18 +102,21 @@ export function summaryOf(a: Answer, generator: Generator): Summary {
 
 /**
  * A free-text field; with `digits` (the digit runs the writer was given) its pattern lets digits
- * appear only as one of those runs, and no quote, backslash or control character: a
- * grammar-constrained server cannot write "9,845.7" when no 845 was given, nor a raw newline
- * that breaks the JSON. The length is in the pattern too, as servers that compile a pattern
+ * appear only as one of those runs, each followed by a non-digit, and no quote, backslash or
+ * control character: a grammar-constrained server cannot write "9,845.7" when no 845 was given,
+ * nor a raw newline that breaks the JSON. The length is in the pattern too, as servers that compile a pattern
  * (llama.cpp) ignore maxLength beside it: two thirds of it in repetitions, as a digit run is one
  * repetition of several characters (ajv still checks maxLength).
  */
 function text(maxLength: number, digits?: readonly string[]): Record<string, unknown> {
   if (digits === undefined) return { type: 'string', minLength: 1, maxLength };
-  const runs = digits.length === 0 ? '' : `|${digits.join('|')}`;
+  const other = String.raw`[^0-9"\\\x00-\x1F]`;
   // A digit run is one repetition of several characters: two thirds of the limit leave room for them.
   const reps = Math.max(1, Math.floor((maxLength * 2) / 3));
-  return { type: 'string', minLength: 1, maxLength, pattern: String.raw`^([^0-9"\\\x00-\x1F]${runs}){1,${reps}}$` };
+  if (digits.length === 0) return { type: 'string', minLength: 1, maxLength, pattern: `^(${other}){1,${reps}}$` };
+  // Each run is followed by a non-digit (or ends the text): two runs cannot be glued into a number nobody gave ("1" "0" → "10").
+  const run = `(${digits.join('|')})`;
+  return { type: 'string', minLength: 1, maxLength, pattern: `^(${other}|${run}${other}){1,${reps}}${run}?$` };
 }
 
 /**

@@ -148,8 +148,9 @@ test('the schema lets free text spell digits only as runs of the facts given, an
   assert.ok(!runs.some((r) => ip.digest.includes(r) && r.length > 4), 'no runs from digests');
   const schema = answerSchema(undefined, [ip.digest], runs);
   const cases: Array<[string, Answer, boolean]> = [
-    ['given figures', said('42 admitted, 1,234 sightings in 2026-W49'), true],
+    ['given figures (grouping commas would need runs nobody gave)', said('42 admitted, 1234 sightings in 2026-W49'), true],
     ['an invented run', said('9,845.7 new domains'), false],
+    ['two given runs glued into a number nobody gave', said('4212 new domains'), false],
     ['a raw newline inside a string', said('two\nlines'), false],
     ['no digits at all', said('QakBot infrastructure is active'), true],
   ];
