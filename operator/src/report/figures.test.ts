@@ -159,5 +159,5 @@ test('the schema lets free text spell digits only as runs of the facts given, an
   const model = scripted([said('9,845.7 new domains'), said('42 admitted')]);
   const out = await summarize(stubSource, { window: w, audience: 'green', model });
   assert.deepEqual(out.attempts.map((a) => a.outcome), ['invalid', 'accepted']);
-  assert.match(JSON.stringify(model.requests[0]?.schema), /\|1234\|/);
+  assert.match(JSON.stringify(model.requests[0]?.schema), /\(1234\|/);
 });
