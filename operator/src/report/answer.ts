@@ -105,14 +105,14 @@ export function summaryOf(a: Answer, generator: Generator): Summary {
  * appear only as one of those runs, each followed by a non-digit, and no quote, backslash or
  * control character: a grammar-constrained server cannot write "9,845.7" when no 845 was given,
  * nor a raw newline that breaks the JSON. The length is in the pattern too, as servers that compile a pattern
- * (llama.cpp) ignore maxLength beside it: two thirds of it in repetitions, as a digit run is one
- * repetition of several characters (ajv still checks maxLength).
+ * (llama.cpp) ignore maxLength beside it: half of it in repetitions, as a digit run and its
+ * separator are one repetition of several characters (ajv still checks maxLength).
  */
 function text(maxLength: number, digits?: readonly string[]): Record<string, unknown> {
   if (digits === undefined) return { type: 'string', minLength: 1, maxLength };
   const other = String.raw`[^0-9"\\\x00-\x1F]`;
-  // A digit run is one repetition of several characters: two thirds of the limit leave room for them.
-  const reps = Math.max(1, Math.floor((maxLength * 2) / 3));
+  // A digit run and its separator are one repetition of several characters: half the limit leaves room for them.
+  const reps = Math.max(1, Math.floor(maxLength / 2));
   if (digits.length === 0) return { type: 'string', minLength: 1, maxLength, pattern: `^(${other}){1,${reps}}$` };
   // Each run is followed by a non-digit (or ends the text): two runs cannot be glued into a number nobody gave ("1" "0" → "10").
   const run = `(${digits.join('|')})`;
