@@ -1,6 +1,6 @@
 /**
  * The proposing and voting side of bench/exchange.bench.ts in its own thread: proposes
- * indicators [from, to) as alpha and approves each as alpha and bravo, `batch` per call and
+ * indicators [from, to) as alpha and approves (or, for a `rejectShare` of them, rejects) each as alpha and bravo, `batch` per call and
  * `concurrency` calls in flight. Posts {@link ClientMessage}s: when each proposal was sent
  * (Date.now(), the one clock every thread shares) and, last, the CPU time this thread spent sending.
  */
@@ -25,6 +25,8 @@ export interface ClientWorkerData {
   readonly batch: number;
   /** Indicators per second this thread offers; 0 sends as fast as answers come. */
   readonly rate: number;
+  /** Share of the indicators both voters reject (each such round becomes a REJECT entry): indicator i is rejected when i mod 100 < 100·share. @default 0 */
+  readonly rejectShare?: number;
   readonly alpha: { readonly tls: TlsMaterial; readonly key: string };
   readonly bravo: { readonly tls: TlsMaterial; readonly key: string };
 }
@@ -69,7 +71,8 @@ const worker = async (): Promise<void> => {
       await alpha.proposeBatch(inds.map((ind) => ({ kind: 'add' as const, indicatorJson: indicatorCanonicalJson(ind), proposerId: 'alpha', signature: signProposal(keys.alpha, 'add', ind) })));
     }
     const signedAt = new Date().toISOString();
-    const votes = (id: 'alpha' | 'bravo'): Vote[] => digests.map((digest) => signVote(keys[id], { partnerId: id, digest, decision: 'approve', signedAt }));
+    const decision = (k: number): 'approve' | 'reject' => ((first + k) % 100 < 100 * (data.rejectShare ?? 0) ? 'reject' : 'approve');
+    const votes = (id: 'alpha' | 'bravo'): Vote[] => digests.map((digest, k) => signVote(keys[id], { partnerId: id, digest, decision: decision(k), signedAt }));
     if (data.batch === 1) {
       await alpha.vote(votes('alpha')[0]!);
       await bravo.vote(votes('bravo')[0]!);

@@ -11,6 +11,10 @@
  *    its latencies are mostly backlog, so they are not reported.
  * 2. and 3. paced at 50% and 80% of the saturated end-to-end throughput: latency per indicator
  *    (proposal sent → applied at the third partner) p50/p99, below saturation.
+ * 4. REJECT-heavy, saturated: the same as 1. with a share of the rounds rejected by both voters
+ *    (each a REJECT entry every partner verifies and stores in `rejections`), so replication of
+ *    rejections is measured next to admissions: BENCH_EXCHANGE_REJECT_SHARE (default 0.5; 0
+ *    skips the run), BENCH_EXCHANGE_REJECT_COUNT indicators (default N).
  * For the saturated and the 80% run: CPU milliseconds per 1,000 indicators of each party on its
  * own (the sequencer's thread with its gRPC server, each partner's thread, the client threads,
  * and the FerretDB process all four databases share), so readers can size each party's hardware.
@@ -58,6 +62,8 @@ const batch = Number(process.env['BENCH_EXCHANGE_BATCH'] ?? 100);
 const pacedBatch = Number(process.env['BENCH_EXCHANGE_PACED_BATCH'] ?? 20);
 // BENCH_EXCHANGE_ROUNDS=1: open rounds persisted as `threatmesh sequencer` does (exchange/hub.ts).
 const withRounds = process.env['BENCH_EXCHANGE_ROUNDS'] === '1';
+const rejectShare = Number(process.env['BENCH_EXCHANGE_REJECT_SHARE'] ?? 0.5);
+const rejectCount = Number(process.env['BENCH_EXCHANGE_REJECT_COUNT'] ?? count);
 const quiet = process.env['BENCH_EXCHANGE_LOG'] === '1' ? createLogger(process.stderr, 'error') : createLogger(new Writable({ write: (_c, _e, cb) => cb() }), 'error');
 const IDS = ['alpha', 'bravo', 'charlie'] as const;
 const CLIENT_THREADS = 2;
@@ -129,7 +135,7 @@ function settled(w: Worker, what: string): Promise<void> {
   });
 }
 
-async function run(net: Network, n: number, rate: number, perCall: number): Promise<RunStats> {
+async function run(net: Network, n: number, rate: number, perCall: number, rejected = 0): Promise<RunStats> {
   const tag = `bench_${Date.now().toString(36)}`;
   const dbs = [net.mongo.db(`${tag}_seq`), ...IDS.map((id) => net.mongo.db(`${tag}_${id}`))];
   const seqKey = SigningKey.generate();
@@ -151,7 +157,7 @@ async function run(net: Network, n: number, rate: number, perCall: number): Prom
     return settled(w, `partner ${id}`);
   });
 
-  progress(`${n} indicators, ${perCall} per call, ${concurrency} calls in flight, offered ${rate > 0 ? `${round(rate)}/s` : 'unpaced'}, 3 partners, quorum 2, rounds ${withRounds ? 'persisted' : 'in memory'}`);
+  progress(`${n} indicators, ${perCall} per call, ${concurrency} calls in flight, offered ${rate > 0 ? `${round(rate)}/s` : 'unpaced'}, 3 partners, quorum 2, rounds ${withRounds ? 'persisted' : 'in memory'}${rejected > 0 ? `, ${rejected * 100}% rejected` : ''}`);
   const sentAt = new Map<string, number>();
   let clientCpu = 0;
   const seqCpu0 = threadCpuMs();
@@ -162,7 +168,7 @@ async function run(net: Network, n: number, rate: number, perCall: number): Prom
   const senders = Array.from({ length: CLIENT_THREADS }, (_, t) => {
     const data: ClientWorkerData = {
       address: `127.0.0.1:${server.port}`, from: first + Math.floor((t * n) / CLIENT_THREADS), to: first + Math.floor(((t + 1) * n) / CLIENT_THREADS),
-      concurrency: Math.max(1, Math.floor(concurrency / CLIENT_THREADS)), batch: perCall, rate: rate / CLIENT_THREADS,
+      concurrency: Math.max(1, Math.floor(concurrency / CLIENT_THREADS)), batch: perCall, rate: rate / CLIENT_THREADS, rejectShare: rejected,
       alpha: { tls: net.tls.alpha, key: net.keys.alpha.toRawBase64() }, bravo: { tls: net.tls.bravo, key: net.keys.bravo.toRawBase64() },
     };
     const w = new Worker(new URL('./exchange-client.worker.ts', import.meta.url), { workerData: data });
@@ -174,7 +180,7 @@ async function run(net: Network, n: number, rate: number, perCall: number): Prom
   });
   await Promise.all(senders);
   const admittedMs = Date.now() - start;
-  progress(`admitted ${sequencer.size} in ${round(admittedMs)} ms`);
+  progress(`decided ${sequencer.size} (ADD and REJECT entries) in ${round(admittedMs)} ms`);
   // A worker that fails (a halted replica) rejects: surface it instead of waiting forever.
   await Promise.all(partnerDone);
   cpuMs.set('sequencer (thread: sequencer + gRPC server)', threadCpuMs() - seqCpu0);
@@ -222,9 +228,18 @@ async function main(): Promise<BenchResult[]> {
       if (share === 0.8) results.push(...cpuResults(paced, pacedCount, '80% load'));
     }
   }
-  results.push(...await verificationResults(count + 2 * pacedCount));
+  if (rejectShare > 0 && rejectCount > 0) {
+    const rej = await run(net, rejectCount, 0, batch, rejectShare);
+    const what = `saturated, ${rejectShare * 100}% of rounds rejected (REJECT entries)`;
+    results.push(
+      { metric: `decided at the sequencer (admitted or rejected), ${what}`, value: round((rejectCount * 1000) / rej.admittedMs), unit: 'indicators/s' },
+      { metric: `end to end, ${what}: proposal to applied at all 3 partners`, value: round((rejectCount * 1000) / rej.endToEndMs), unit: 'indicators/s' },
+      ...cpuResults(rej, rejectCount, `${rejectShare * 100}% rejected`),
+    );
+  }
+  results.push(...await verificationResults(count + 2 * pacedCount + (rejectShare > 0 ? rejectCount : 0)));
   results.push({ metric: 'machine load average (1 min) after the runs', value: round(loadavg()[0]!, 3), unit: 'runnable tasks' });
-  results.push({ metric: 'indicators (saturated run)', value: count, unit: 'count' }, { metric: 'indicators (each paced run)', value: pacedCount, unit: 'count' });
+  results.push({ metric: 'indicators (saturated run)', value: count, unit: 'count' }, { metric: 'indicators (each paced run)', value: pacedCount, unit: 'count' }, { metric: 'indicators (REJECT-heavy run)', value: rejectShare > 0 ? rejectCount : 0, unit: 'count' });
   await net.mongo.close();
   await ca.dispose();
   await cp.stop();

@@ -115,6 +115,18 @@ const ROWS: readonly Row[] = [
     fire: [{ series: 'controller_runtime_reconcile_errors_total{namespace="tm",pod="op-0",controller="feed"}', values: '0+10x40' }],
     quiet: [{ series: 'controller_runtime_reconcile_errors_total{namespace="tm",pod="op-0",controller="feed"}', values: '0+1x40' }], quietAt: '30m',
   },
+  {
+    alert: 'ThreatMeshDecisionWithheld', at: '3m', labels: { namespace: 'tm' },
+    fire: [{ series: 'threatmesh_exchange_missing_decisions_total{namespace="tm",pod="op-0",evidence="acknowledged"}', values: '0 1 1 1' }],
+    // Only an unacknowledged one: that is the other alert's.
+    quiet: [{ series: 'threatmesh_exchange_missing_decisions_total{namespace="tm",pod="op-0",evidence="unacknowledged"}', values: '0 1 1 1' }], quietAt: '3m',
+  },
+  {
+    alert: 'ThreatMeshDecisionMissing', at: '3m', labels: { namespace: 'tm' },
+    fire: [{ series: 'threatmesh_exchange_missing_decisions_total{namespace="tm",pod="op-0",evidence="unacknowledged"}', values: '0 1 1 1' }],
+    // Reported long ago: the counter no longer grows.
+    quiet: [{ series: 'threatmesh_exchange_missing_decisions_total{namespace="tm",pod="op-0",evidence="unacknowledged"}', values: '1x500' }], quietAt: '480m',
+  },
 ];
 
 /** The annotations Prometheus renders for `alert` with `labels` and `value` (only the two template forms the rules use). */

@@ -60,8 +60,14 @@ function known(wrongAlpha = false): Array<{ partnerId: string; publicKey: Signin
   return IDS.map((id) => ({ partnerId: id, publicKey: wrongAlpha && id === 'alpha' ? SigningKey.generate().publicKey : net.partners.get(id)!.key.publicKey }));
 }
 
+/** Every analyst's vote a mirror was told the sequencer answered (the missing-decision check's input): [partner, digest, kind, status, logIndex]. */
+const answered: Array<[string, string, string, string, number | undefined]> = [];
+
 function mirror(id: Id, namespace: string, partners = known(), now = (): Date => new Date()): PendingMirror {
-  return new PendingMirror({ client: kube, namespace, sequencer: clients[id], partnerId: id, key: net.partners.get(id)!.key, partners: () => partners, now, log: logger() });
+  return new PendingMirror({
+    client: kube, namespace, sequencer: clients[id], partnerId: id, key: net.partners.get(id)!.key, partners: () => partners, now, log: logger(),
+    onVoted: (round, _vote, result) => answered.push([id, round.digest, round.kind, result.status, result.logIndex]),
+  });
 }
 
 async function propose(ind: Indicator): Promise<void> {
@@ -194,6 +200,7 @@ describe('voting from the cluster with annotations', () => {
     assert.deepEqual(await mirrors.alpha.syncOnce(), { ...NONE, pending: 2, votes: 1, results: 1 });
     const result = (await get(ns.alpha, evil))?.metadata.annotations?.[MANUAL_VOTE.result] ?? '';
     assert.equal(result, `approved: approve counted; quorum reached (2 approve, 1 reject, 2 required), log index ${before}`);
+    assert.deepEqual(answered.filter(([id]) => id === 'alpha'), [['alpha', indicatorDigest(evil), 'add', 'approved', before]], 'the answered vote reaches onVoted with its round');
     const head = await clients.alpha.treeHead();
     assert.equal(head.treeSize, before + 1);
     const entries = [];

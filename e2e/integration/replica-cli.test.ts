@@ -51,11 +51,12 @@ test('status shows the cursor, the halt and what to do, and exits 3 while halted
   assert.match(r.stdout, /sequencer:seq-1: applied 12 entries; accepted tree head size 12 root abab/);
   assert.match(r.stdout, /HALTED at 2026-11-25T20:01:00.000Z: fork at entry 12: peer bravo accepted a different root/);
   assert.match(r.stdout, /threatmesh replica clear-halt --source sequencer:seq-1/);
-  assert.match(r.stdout, /indicators: 1 active, 1 revoked/);
+  assert.match(r.stdout, /indicators: 1 active, 1 revoked; rejections: 1 \(proposals the network rejected by votes\)/);
   const j = await cli(['status', '--json']);
-  const parsed = JSON.parse(j.stdout) as { sources: Array<{ source: string; halted?: { reason: string } }>; indicators: { active: number } };
+  const parsed = JSON.parse(j.stdout) as { sources: Array<{ source: string; halted?: { reason: string } }>; indicators: { active: number }; rejections: number };
   assert.equal(parsed.sources[0]?.halted?.reason, 'fork');
   assert.equal(parsed.indicators.active, 1);
+  assert.equal(parsed.rejections, 1, 'the replicated REJECT entries are counted');
 });
 
 test('clear-halt lifts the halt and keeps the position', async () => {

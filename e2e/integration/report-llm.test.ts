@@ -14,6 +14,8 @@ import { MongoClient, type Db } from 'mongodb';
 import { Registry } from 'prom-client';
 import { INDICATORS, type IndicatorRecord } from '../../operator/src/store/indicators.ts';
 import { recordOf, sightingOf } from '../../operator/src/report/fixtures.ts';
+import { ungroundedFigures } from '../../operator/src/report/figures.ts';
+import { figuresOfFacts, withoutValues } from '../../operator/src/report/grounding.ts';
 import { ReportMetrics } from '../../operator/src/report/metrics.ts';
 import { OpenAiChatModel } from '../../operator/src/report/model.ts';
 import { SIGHTINGS, type SightingDoc } from '../../operator/src/report/mongo.ts';
@@ -98,6 +100,29 @@ test('an AMBER indicator never reaches a request to an endpoint cleared for GREE
   const citable = out.summary.generator === 'model' ? [c2.digest, phish.digest] : [c2.digest, phish.digest, amber.digest];
   assert.ok(out.summary.citations.length > 0);
   for (const d of out.summary.citations) assert.ok(citable.includes(d), `citation ${d} resolves to an indicator the writer was given`);
+});
+
+test('every number, date and percentage in the real model\'s summary is one of the figures in the bytes it was sent', async (t) => {
+  rec.seen.length = 0;
+  const metrics = new ReportMetrics(new Registry());
+  const model = new OpenAiChatModel({ baseUrl: rec.baseUrl, model: llm.model, allowedTlp: 'green', timeoutMs: 120_000, responseFormat: 'json_object' });
+  const w = windowEnding(new Date(), 7 * DAY);
+  const out = await summarize(new PartnerData(db), { window: w, audience: 'green', model, maxTokens: 320, regenerations: 1 }, { metrics });
+  const refused = (await metrics.refusals.get()).values.find((v) => v.labels.reason === 'ungrounded-number')?.value ?? 0;
+  t.diagnostic(`generator ${out.summary.generator}; ungrounded-number refusals ${refused}; attempts ${JSON.stringify(out.attempts.map((a) => [a.outcome, a.problems]))}`);
+  const sent = rec.seen.filter((s) => s.path.endsWith('/chat/completions') && s.body.includes(c2.digest));
+  assert.ok(sent.length >= 1, 'the model was asked');
+  // The facts as they left the process, not as the summarizer builds them.
+  const body = JSON.parse(sent[0]?.body ?? '{}') as { messages?: Array<{ role: string; content: string }> };
+  const facts = (body.messages ?? []).filter((m) => m.role === 'user').map((m) => m.content).join('\n');
+  assert.match(facts, /Totals: \d+ admitted/, 'the trend figures are sent');
+  const sheet = figuresOfFacts(facts, w, out.offered.length);
+  const s = out.summary;
+  const text = [s.headline, ...s.keyThreats.map((k) => k.title), ...s.trends, ...s.recommendedActions].join('\n');
+  const positions = s.keyThreats.map((_, i) => i + 1);
+  assert.deepEqual(ungroundedFigures(withoutValues(text), { ...sheet, numbers: new Set([...sheet.numbers, ...positions]) }), [], `${s.generator} summary: ${text}`);
+  const failed = out.attempts.filter((a) => a.outcome === 'refused' && a.problems.some((p) => p.includes('ungrounded-number'))).length;
+  assert.equal(refused > 0, failed > 0, 'a refusal for a figure is counted in the metric');
 });
 
 test('threatmesh report summary with --model-url: the key goes in the Authorization header only, the answer is grounded', async () => {

@@ -103,7 +103,7 @@ test('one screen: last runs, open rounds, replication with the halt, peers, enfo
   assert.match(s, /ipv4-open\s+ipv4\s+192\.0\.2\.66\s+1\/3 approve, 0 reject/);
   assert.match(s, /domain-open\s+domain\s+evil\.example\s+2\/3 approve, 1 reject/);
   assert.doesNotMatch(s, /ipv4-done/);
-  assert.match(s, /REPLICATION: 1 active, 1 revoked indicators replicated/);
+  assert.match(s, /REPLICATION: 1 active, 1 revoked indicators, 0 rejections replicated/);
   assert.match(s, /sequencer:seq-1: tree size 12, applied 12, head 2026-12-06T17:59:30.000Z; HALTED \(fork at entry 12\)/);
   assert.match(s, /^charlie\s+charlie\s+NO\s+9\s+3\s+600/m);
   assert.match(s, /^egress\s+Enforce\s+10\s+7\s+3\s+2\s+2026-12-06T17:58:00Z$/m);

@@ -43,6 +43,8 @@ export interface SourceStatus {
 export interface ReplicaStatus {
   readonly sources: readonly SourceStatus[];
   readonly indicators: { readonly active: number; readonly revoked: number };
+  /** Verified REJECT entries replicated into `rejections` (ADD rounds the network rejected by votes). */
+  readonly rejections: number;
 }
 
 /** The printable state of one cursor. */
@@ -63,7 +65,7 @@ export function renderStatus(s: ReplicaStatus): string {
       lines.push(`  investigate (docs/trust-model.md), then: threatmesh replica clear-halt --source ${x.source}, or rebuild`);
     }
   }
-  lines.push(`indicators: ${s.indicators.active} active, ${s.indicators.revoked} revoked`);
+  lines.push(`indicators: ${s.indicators.active} active, ${s.indicators.revoked} revoked; rejections: ${s.rejections} (proposals the network rejected by votes)`);
   return lines.join('\n') + '\n';
 }
 
@@ -89,12 +91,12 @@ export async function withDb<T>(flags: Pick<DbFlags, 'mongodbUri' | 'database'>,
   }
 }
 
-/** The replication state in a partner database: every source's cursor and the replicated indicator counts. */
+/** The replication state in a partner database: every source's cursor, the replicated indicator counts and the replicated rejections. */
 export async function readStatus(db: Db): Promise<ReplicaStatus> {
   const docs = await db.collection<ReplicaCursor & { _id: string }>(REPLICA_CURSORS).find({}).sort({ _id: 1 }).toArray();
   const col = db.collection(INDICATORS);
-  const [active, revoked] = await Promise.all([col.countDocuments({ state: 'active' }), col.countDocuments({ state: 'revoked' })]);
-  return { sources: docs.map(({ _id, ...c }) => sourceStatus(_id, c)), indicators: { active, revoked } };
+  const [active, revoked, rejections] = await Promise.all([col.countDocuments({ state: 'active' }), col.countDocuments({ state: 'revoked' }), db.collection(REJECTIONS).countDocuments({})]);
+  return { sources: docs.map(({ _id, ...c }) => sourceStatus(_id, c)), indicators: { active, revoked }, rejections };
 }
 
 /** The one source `flags` means: the given one (must exist) or the only one there is. */
@@ -121,7 +123,7 @@ export function registerReplica(program: Command, env: CliEnv, _log: Logger): vo
   const replica = program.command('replica').description('inspect and recover this partner\'s replica of the network log (cursor, halts, rebuild) in its MongoDB');
   const out = (flags: DbFlags, value: unknown, text: string): void => emit(env, outputFormat(flags, OUTPUT), { value, human: () => text });
 
-  dbOptions(replica.command('status').description('show each source\'s cursor, accepted tree head and halt, and the replicated indicator counts'))
+  dbOptions(replica.command('status').description('show each source\'s cursor, accepted tree head and halt, the replicated indicator counts and the replicated rejections'))
     .action(async (flags: DbFlags) => {
       const s = await withDb(flags, env, readStatus);
       out(flags, s, renderStatus(s));

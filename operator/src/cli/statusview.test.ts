@@ -9,7 +9,7 @@ const ti = (name: string, at: string, phase?: 'Proposed' | 'Approved'): ThreatIn
 const peer = (id: string, reachable?: boolean): PartnerNode => ({ apiVersion: 'threatmesh.io/v1alpha1', kind: 'PartnerNode', metadata: meta(id), spec: { partnerId: id } as PartnerNode['spec'], ...(reachable !== undefined ? { status: { reachable } } : {}) });
 const policy = (name: string, leftOut: number): EnforcementPolicy => ({ apiVersion: 'threatmesh.io/v1alpha1', kind: 'EnforcementPolicy', metadata: meta(name), spec: { mode: 'LogOnly' }, status: { leftOut } });
 const none: StatusInputs = { cluster: 'c', namespace: 'tm', feeds: [], indicators: [], peers: [], policies: [], replica: null };
-const halted = { sources: [{ source: 's', nextIndex: 1, treeSize: 1, rootHash: 'a', headTimestamp: 't', halted: { reason: 'fork', message: 'm', index: 1, at: 't' } }], indicators: { active: 0, revoked: 0 } };
+const halted = { sources: [{ source: 's', nextIndex: 1, treeSize: 1, rootHash: 'a', headTimestamp: 't', halted: { reason: 'fork', message: 'm', index: 1, at: 't' } }], indicators: { active: 0, revoked: 0 }, rejections: 0 };
 
 describe('statusView: what needs attention', () => {
   const cases: ReadonlyArray<{ name: string; inputs: Partial<StatusInputs>; want: readonly RegExp[] }> = [

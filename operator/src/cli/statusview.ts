@@ -177,7 +177,7 @@ function replicationText(rep: PartnerStatusView['replication']): string {
   const lines: string[] = [];
   if (rep.replica === null) lines.push('REPLICATION: no partner database given (--mongodb-uri or MONGODB_URI) for tree size and halts');
   else {
-    lines.push(`REPLICATION: ${rep.replica.indicators.active} active, ${rep.replica.indicators.revoked} revoked indicators replicated`);
+    lines.push(`REPLICATION: ${rep.replica.indicators.active} active, ${rep.replica.indicators.revoked} revoked indicators, ${rep.replica.rejections} rejections replicated`);
     if (rep.replica.sources.length === 0) lines.push('  no replication cursor yet: the operator has not replicated from a sequencer with this database');
     for (const s of rep.replica.sources) {
       lines.push(`  ${s.source}: tree size ${n(s.treeSize ?? null)}, applied ${s.nextIndex}, head ${t(s.headTimestamp ?? null)}${s.halted ? `; HALTED (${s.halted.reason}${s.halted.index !== undefined ? ` at entry ${s.halted.index}` : ''}): ${s.halted.message}` : ''}`);

@@ -96,7 +96,7 @@ test('an answer that obeys an injection is refused, and never becomes the report
   ];
   for (const [name, bad, reason] of cases) {
     const model = obedient([bad, bad, bad]);
-    const out = await summarize(source([injected, leaky, amber]), { window: w, audience: 'amber', model, constrainCitations: false });
+    const out = await summarize(source([injected, leaky, amber]), { window: w, audience: 'amber', model, constrainCitations: false, constrainFigures: false });
     assert.equal(out.summary.generator, 'extractive', name);
     assert.deepEqual(out.attempts.map((a) => a.outcome), ['refused', 'refused', 'refused'], name);
     assert.match(out.fallbackReason ?? '', reason, name);

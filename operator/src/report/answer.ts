@@ -100,26 +100,45 @@ export function summaryOf(a: Answer, generator: Generator): Summary {
   return { generator, headline: a.headline, keyThreats: a.keyThreats.map((t) => ({ title: t.title, citations: [...t.citations] })), trends: [...a.trends], recommendedActions: [...a.recommendedActions], citations: citationsOf(a) };
 }
 
-const text = (maxLength: number): Record<string, unknown> => ({ type: 'string', minLength: 1, maxLength });
+/**
+ * A free-text field; with `digits` (the digit runs the writer was given) its pattern lets digits
+ * appear only as one of those runs, each followed by a non-digit, and no quote, backslash or
+ * control character: a grammar-constrained server cannot write "9,845.7" when no 845 was given,
+ * nor a raw newline that breaks the JSON. The length is in the pattern too, as servers that compile a pattern
+ * (llama.cpp) ignore maxLength beside it: half of it in repetitions, as a digit run and its
+ * separator are one repetition of several characters (ajv still checks maxLength).
+ */
+function text(maxLength: number, digits?: readonly string[]): Record<string, unknown> {
+  if (digits === undefined) return { type: 'string', minLength: 1, maxLength };
+  const other = String.raw`[^0-9"\\\x00-\x1F]`;
+  // A digit run and its separator are one repetition of several characters: half the limit leaves room for them.
+  const reps = Math.max(1, Math.floor(maxLength / 2));
+  if (digits.length === 0) return { type: 'string', minLength: 1, maxLength, pattern: `^(${other}){1,${reps}}$` };
+  // Each run is followed by a non-digit (or ends the text): two runs cannot be glued into a number nobody gave ("1" "0" → "10").
+  const run = `(${digits.join('|')})`;
+  return { type: 'string', minLength: 1, maxLength, pattern: `^(${other}|${run}${other}){1,${reps}}${run}?$` };
+}
 
 /**
  * The JSON Schema of an answer. With `citeFrom` (the candidate digests) every citation must be one
  * of them; without it a citation is any short string (the grounding check then has the last word).
+ * With `digits` (report/figures.ts digitRuns of the facts given) the free text may write digits
+ * only as those runs; the grounding check still judges every figure.
  */
-export function answerSchema(limits: AnswerLimits = DEFAULT_LIMITS, citeFrom?: readonly string[]): Record<string, unknown> {
+export function answerSchema(limits: AnswerLimits = DEFAULT_LIMITS, citeFrom?: readonly string[], digits?: readonly string[]): Record<string, unknown> {
   const citation = citeFrom !== undefined && citeFrom.length > 0 ? { type: 'string', enum: [...citeFrom] } : text(128);
-  const sentences = { type: 'array', items: text(limits.sentence), minItems: 1, maxItems: limits.sentences };
+  const sentences = { type: 'array', items: text(limits.sentence, digits), minItems: 1, maxItems: limits.sentences };
   return {
     type: 'object',
     additionalProperties: false,
     required: ['headline', 'keyThreats', 'trends', 'recommendedActions'],
     properties: {
-      headline: text(limits.headline),
+      headline: text(limits.headline, digits),
       keyThreats: {
         type: 'array', minItems: 1, maxItems: limits.threats,
         items: {
           type: 'object', additionalProperties: false, required: ['title', 'citations'],
-          properties: { title: text(limits.title), citations: { type: 'array', items: citation, minItems: 1, maxItems: limits.citations } },
+          properties: { title: text(limits.title, digits), citations: { type: 'array', items: citation, minItems: 1, maxItems: limits.citations } },
         },
       },
       trends: sentences,

@@ -1,12 +1,14 @@
 /**
  * The deterministic extractive summary, pure: built only from the selected candidates and the
  * trends, quoting nothing but their values and digests (labels and feed names defanged by
- * report/sanitize.ts), so it always passes the grounding check.
+ * report/sanitize.ts) and the figures of the facts report/prompt.ts gives a model, in the same
+ * form, so it always passes the grounding check.
  * Used when no model is configured, when the model fails, and when every model answer was refused.
  */
 import { DEFAULT_LIMITS, type Answer, type AnswerLimits, type KeyThreat } from './answer.ts';
 import type { Candidate } from './candidates.ts';
 import type { Window } from './period.ts';
+import { durationText, feedsByAdmissions, sightedActive } from './prompt.ts';
 import { dataText, valueText } from './sanitize.ts';
 import type { Trends } from './trends.ts';
 
@@ -24,25 +26,20 @@ function threatTitle(c: Candidate, max: number): string {
   return clip(`${c.type} from ${dataText(c.source ?? c.proposerId, 64)} (${facts})`, max);
 }
 
-function ms(n: number | null): string {
-  if (n === null) return 'n/a';
-  return n < 120_000 ? `${Math.round(n / 1000)} s` : `${Math.round(n / 60_000)} min`;
-}
-
 function trendSentences(t: Trends | undefined): string[] {
   if (t === undefined) return [];
   const out: string[] = [];
   const weeks = t.byWeek.filter((w) => w.admitted > 0 || w.sightings > 0).map((w) => `${w.week} ${w.admitted}`);
   if (weeks.length > 0) out.push(`Admissions by week: ${weeks.join(', ')}.`);
-  if (t.timeToQuorum.count > 0) out.push(`Time to quorum: median ${ms(t.timeToQuorum.p50Ms)}, 95th percentile ${ms(t.timeToQuorum.p95Ms)} over ${t.timeToQuorum.count} admissions.`);
-  const feed = Object.entries(t.byFeed).sort(([a, x], [b, y]) => y - x || a.localeCompare(b))[0];
+  if (t.timeToQuorum.count > 0) out.push(`Time to quorum: median ${durationText(t.timeToQuorum.p50Ms)}, 95th percentile ${durationText(t.timeToQuorum.p95Ms)} over ${t.timeToQuorum.count} admissions.`);
+  const feed = feedsByAdmissions(t)[0];
   if (feed) out.push(`Most productive feed: ${dataText(feed[0], 64)} with ${feed[1]} admissions; ${t.totals.revoked} revoked${t.totals.rejected === null ? '' : `, ${t.totals.rejected} rejected`}.`);
   return out;
 }
 
 function actions(selected: readonly Candidate[]): string[] {
   const out: string[] = [];
-  const sighted = selected.filter((c) => c.sightings > 0 && c.state === 'active').length;
+  const sighted = sightedActive(selected);
   if (sighted > 0) out.push(`Investigate the internal hosts behind the ${sighted} sighted indicator${sighted === 1 ? '' : 's'} cited above.`);
   if (selected.some((c) => c.state === 'revoked')) out.push('Remove the revoked indicators from blocklists and detection rules.');
   out.push('Confirm that enforcement (egress policies, SIEM watchlists) carries every active indicator cited above.');

@@ -3,10 +3,12 @@
  * store, were active inside the report's window (admitted, revoked or sighted in it), are at or
  * below the report's TLP, and were offered to the writer; and its free text may name no hash,
  * IP address, URL or domain name that is not one of the offered indicators' values (or a part of
- * an offered URL) or digests: an injected "allow update.evil.example" is refused. A summary
+ * an offered URL) or digests: an injected "allow update.evil.example" is refused; and, when the
+ * writer's facts are given, every figure it states must be one of them (report/figures.ts). A summary
  * that fails is refused (regenerated or replaced by the extractive one by the caller).
  */
 import { citationsOf, type Answer } from './answer.ts';
+import { figureSheet, ungroundedFigures, type FigureSheet } from './figures.ts';
 import { inWindow, type Window } from './period.ts';
 import { IPV6 } from './sanitize.ts';
 import { tlpAllows, type Tlp } from './tlp.ts';
@@ -25,7 +27,7 @@ export interface StoredFact {
 }
 
 /** Every reason a citation or a phrase can be refused (metrics report each at 0 from the start). */
-export const GROUNDING_REASONS = ['unknown-digest', 'outside-window', 'above-tlp', 'not-offered', 'ungrounded-value'] as const;
+export const GROUNDING_REASONS = ['unknown-digest', 'outside-window', 'above-tlp', 'not-offered', 'ungrounded-value', 'ungrounded-number'] as const;
 
 /** Why a citation or a phrase was refused. */
 export type GroundingReason = (typeof GROUNDING_REASONS)[number];
@@ -45,6 +47,11 @@ export interface GroundingFacts {
   readonly offered: ReadonlyMap<string, { readonly value: string }>;
   /** The store's answer for every cited digest; a digest missing here does not exist. */
   readonly stored: ReadonlyMap<string, StoredFact>;
+  /**
+   * The figures the writer was given ({@link figuresOfFacts}); when set, every number, date,
+   * week or percentage in the text must be one of them (report/figures.ts).
+   */
+  readonly figures?: FigureSheet | undefined;
 }
 
 /** The outcome of {@link checkGrounding}. */
@@ -76,6 +83,25 @@ export function valuesIn(text: string): string[] {
   return [...text.matchAll(URL_RE), ...[HASH, IPV4, IPV6, DOMAIN].flatMap((re) => [...rest.matchAll(re)])].map((m) => m[0].replace(/[.,;:]+$/, ''));
 }
 
+/** A run of 8+ hex characters with a digit and a letter: a digest or hash cut short (never a plain number). */
+const HEX_RUN = /\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{8,}\b/gi;
+
+/**
+ * `text` without the indicator values, hashes and hex runs in it: what is left holds the figures
+ * the text states (a digit inside an address or a digest is no figure).
+ */
+export function withoutValues(text: string): string {
+  return [URL_RE, HASH, IPV4, IPV6, DOMAIN, HEX_RUN].reduce((rest, re) => rest.replace(re, ' '), text);
+}
+
+/**
+ * The figures a summary may state, from the facts text its writer was given (the model's user
+ * message), the window, and the counts the writer sees: how many indicators it was given.
+ */
+export function figuresOfFacts(factsText: string, w: Window, offeredCount: number): FigureSheet {
+  return figureSheet(withoutValues(factsText), w, [offeredCount]);
+}
+
 /**
  * What the text may name: the offered indicators' digests and values, and the parts of a URL
  * or e-mail value (its host, path segments such as `payload.exe`, the mail domain), lower-cased.
@@ -104,6 +130,12 @@ export function checkGrounding(a: Answer, facts: GroundingFacts): Grounding {
   const known = groundedTokens(facts.offered);
   for (const v of new Set(valuesIn(textOf(a)))) {
     if (!known.has(v.toLowerCase())) refusals.push({ reason: 'ungrounded-value', subject: v });
+  }
+  if (facts.figures !== undefined) {
+    // List positions ("the 3 key threats") are figures the writer sees in its own answer.
+    const positions = Array.from({ length: a.keyThreats.length }, (_, i) => i + 1);
+    const sheet = { ...facts.figures, numbers: new Set([...facts.figures.numbers, ...positions]) };
+    for (const f of ungroundedFigures(withoutValues(textOf(a)), sheet)) refusals.push({ reason: 'ungrounded-number', subject: f });
   }
   return refusals.length === 0 ? { ok: true } : { ok: false, refusals };
 }

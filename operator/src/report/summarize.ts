@@ -10,7 +10,8 @@ import { DEFAULT_LIMITS, answerSchema, citationsOf, fitLimits, parseAnswer, summ
 import { inputHash, type AnswerCache } from './cache.ts';
 import { selectCandidates, type Candidate, type Selection } from './candidates.ts';
 import { extractiveSummary } from './extractive.ts';
-import { checkGrounding, describeRefusals, type GroundingRefusal, type StoredFact } from './grounding.ts';
+import { digitRuns } from './figures.ts';
+import { checkGrounding, describeRefusals, figuresOfFacts, type GroundingRefusal, type StoredFact } from './grounding.ts';
 import type { ReportMetrics } from './metrics.ts';
 import { ModelError, type ChatModel } from './model.ts';
 import type { Window } from './period.ts';
@@ -49,6 +50,8 @@ export interface SummarizeOptions {
   readonly model?: ChatModel | undefined;
   /** Constrain citations to an enum of the offered digests in the schema. @default true */
   readonly constrainCitations?: boolean | undefined;
+  /** Let the free text spell digits only as digit runs of the facts given, in the schema (answer.ts). @default true */
+  readonly constrainFigures?: boolean | undefined;
   /** @default DEFAULT_LIMITS */
   readonly limits?: AnswerLimits | undefined;
   /** Tokens the indicator lines may take. @default 1500 */
@@ -106,9 +109,22 @@ function select(ctx: Ctx, all: readonly Candidate[], ceiling: Tlp): Selection {
   return selectCandidates(all, ctx.opts.window, { ceiling, tokenBudget: ctx.opts.tokenBudget ?? 1500, maxItems: ctx.opts.maxItems ?? 20 });
 }
 
-async function grounded(ctx: Ctx, answer: Answer, offered: readonly Candidate[], ceiling: Tlp): Promise<readonly GroundingRefusal[]> {
+/** What a writer was given: the offered indicators, the ceiling they were selected under, the trends. */
+interface Given {
+  readonly offered: readonly Candidate[];
+  readonly ceiling: Tlp;
+  readonly trends: Trends;
+}
+
+/** The facts text the writer of a summary of `offered` and `trends` is given (the model's user message). */
+function factsText(ctx: Ctx, offered: readonly Candidate[], trends: Trends): string {
+  return buildMessages(offered, ctx.opts.window, trends).filter((m) => m.role === 'user').map((m) => m.content).join('\n');
+}
+
+async function grounded(ctx: Ctx, answer: Answer, { offered, ceiling, trends }: Given): Promise<readonly GroundingRefusal[]> {
   const stored = await ctx.facts(citationsOf(answer).slice(0, 64));
-  const result = checkGrounding(answer, { window: ctx.opts.window, ceiling, offered: new Map(offered.map((c) => [c.digest, { value: c.value }])), stored });
+  const figures = figuresOfFacts(factsText(ctx, offered, trends), ctx.opts.window, offered.length);
+  const result = checkGrounding(answer, { window: ctx.opts.window, ceiling, offered: new Map(offered.map((c) => [c.digest, { value: c.value }])), stored, figures });
   return result.ok ? [] : result.refusals;
 }
 
@@ -126,7 +142,7 @@ function invalidFeedback(problems: readonly string[]): string[] {
 
 type Tried = { readonly record: AttemptRecord; readonly answer?: Answer; readonly refusals?: readonly GroundingRefusal[]; readonly fatal?: ModelError };
 
-async function askOnce(ctx: Ctx, model: ChatModel, req: ModelRequest, offered: readonly Candidate[], ceiling: Tlp): Promise<Tried> {
+async function askOnce(ctx: Ctx, model: ChatModel, req: ModelRequest, given: Given): Promise<Tried> {
   const key = inputHash(model.cacheScope, req);
   const hit = await ctx.deps.cache?.get(key);
   ctx.deps.metrics?.cache.inc({ result: hit === undefined ? 'miss' : 'hit' });
@@ -145,7 +161,7 @@ async function askOnce(ctx: Ctx, model: ChatModel, req: ModelRequest, offered: r
   const base = { cached: hit !== undefined, ...usage };
   const parsed = parseAnswer(text, req.schema);
   if (!parsed.ok) return { record: { outcome: 'invalid', problems: parsed.problems, ...base } };
-  const refusals = await grounded(ctx, parsed.answer, offered, ceiling);
+  const refusals = await grounded(ctx, parsed.answer, given);
   if (refusals.length > 0) {
     ctx.deps.metrics?.refused(refusals.map((r) => r.reason));
     return { record: { outcome: 'refused', problems: [describeRefusals(refusals)], ...base }, refusals };
@@ -156,14 +172,15 @@ async function askOnce(ctx: Ctx, model: ChatModel, req: ModelRequest, offered: r
 
 async function askModel(ctx: Ctx, model: ChatModel, sel: Selection, ceiling: Tlp, trends: Trends): Promise<{ answer?: Answer; attempts: AttemptRecord[]; reason?: string }> {
   const maxTokens = ctx.opts.maxTokens ?? 800;
-  const schema = answerSchema(fitLimits(maxTokens, ctx.limits), ctx.opts.constrainCitations === false ? undefined : sel.selected.map((c) => c.digest));
+  const digits = ctx.opts.constrainFigures === false ? undefined : digitRuns(factsText(ctx, sel.selected, trends));
+  const schema = answerSchema(fitLimits(maxTokens, ctx.limits), ctx.opts.constrainCitations === false ? undefined : sel.selected.map((c) => c.digest), digits);
   const attempts: AttemptRecord[] = [];
   let feedback: readonly GroundingRefusal[] | readonly string[] | undefined;
   const tries = 1 + (ctx.opts.regenerations ?? 2);
   for (let i = 0; i < tries; i++) {
     const req: ModelRequest = { messages: buildMessages(sel.selected, ctx.opts.window, trends, feedback), schema, maxTokens, temperature: i === 0 ? 0.2 : 0.5, seed: SEED + i };
     assertSendable(req, sel.selected, ceiling);
-    const t = await askOnce(ctx, model, req, sel.selected, ceiling);
+    const t = await askOnce(ctx, model, req, { offered: sel.selected, ceiling, trends });
     attempts.push(t.record);
     ctx.deps.log?.info('model answer', { model: model.name, attempt: i + 1, outcome: t.record.outcome, cached: t.record.cached, problems: t.record.problems });
     if (t.answer !== undefined) return { answer: t.answer, attempts };
@@ -209,7 +226,7 @@ export async function summarize(src: SummarySource, opts: SummarizeOptions, deps
   }
   const sel = select(ctx, all, opts.audience);
   const answer = extractiveSummary(sel.selected, opts.window, trends, ctx.limits);
-  const refusals = await grounded(ctx, answer, sel.selected, opts.audience);
+  const refusals = await grounded(ctx, answer, { offered: sel.selected, ceiling: opts.audience, trends });
   // The extractive summary quotes only what it was given; a refusal here is a bug, never shipped.
   if (refusals.length > 0) throw new Error(`the extractive summary failed its own grounding check: ${describeRefusals(refusals)}`);
   deps.metrics?.summary('extractive', fallbackReason === undefined ? (model === undefined ? 'no-model' : 'none') : fallbackReason.split(':')[0] ?? 'fallback');

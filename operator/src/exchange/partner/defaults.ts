@@ -17,6 +17,8 @@ export const PARTNER_DEFAULTS = {
   syncIntervalMs: 2_000,
   /** Oldest the newest signed tree head may be before the sequencer is reported silent (HeadFresh=False). */
   maxHeadAgeMs: MAX_HEAD_AGE_MS,
+  /** Time a decided round may take to appear in a signed tree head (append latency and clock skew) before it is reported missing (decisions.ts). */
+  decisionGraceMs: 120_000,
   /** Drift repair period. */
   repairIntervalMs: 300_000,
   /** Long-poll of each replica sync for new entries. */

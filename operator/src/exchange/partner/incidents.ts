@@ -3,13 +3,15 @@
  * verified entry the cluster refused (kept in the partner database, Materialized=False, an
  * Event), a sequencer caught misbehaving outside the log (metric, error log, Event), and a halt
  * of replication (metric, Replicating=False with the halt's reason on the sequencer's and the
- * accusing peer's PartnerNode, Events). Split from service.ts.
+ * accusing peer's PartnerNode, Events), and a decided round missing from the log (metric, error
+ * log, Event; decisions.ts). Split from service.ts.
  */
 import type { Db } from 'mongodb';
 import type { PartnerNode } from '../../api/types.ts';
 import type { VerifiedEntry } from '../../domain/stores.ts';
 import type { Logger } from '../../log.ts';
 import type { KubeEventRecorder } from '../../runtime/events.ts';
+import type { MissingDecision } from './decisions.ts';
 import type { PartnerMetrics } from './metrics.ts';
 import type { SequencerRef } from './network.ts';
 import type { ReplicationHalted } from './replica.ts';
@@ -49,6 +51,13 @@ export class IncidentReporter {
     this.#o.metrics.misbehaviour.inc({ reason });
     this.#o.log.error('the sequencer misbehaves', { sequencer: seq.partnerId, reason, detail: message });
     await this.#o.events.event(seq.node, 'Warning', 'SequencerMisbehaviour', message);
+  }
+
+  /** A decision missing from the log (decisions.ts): metric by evidence, error log, Warning Event MissingDecision on the sequencer's PartnerNode. */
+  async missingDecision(seq: SequencerRef, m: MissingDecision): Promise<void> {
+    this.#o.metrics.missingDecisions.inc({ evidence: m.evidence });
+    this.#o.log.error('a decided round is missing from the sequencer\'s log', { sequencer: seq.partnerId, evidence: m.evidence, digest: m.round.digest, opensAt: m.round.window.opensAt, answer: m.round.status, logIndex: m.round.logIndex, detail: m.message });
+    await this.#o.events.event(seq.node, 'Warning', 'MissingDecision', m.message);
   }
 
   /** Replication halted (on `peer`'s gossiped head, if any); returns the Replicating condition it keeps showing. */

@@ -97,6 +97,8 @@ export interface PendingMirrorOptions {
   readonly skip?: (round: PendingRound) => boolean;
   /** Told when a round proves the sequencer lied (its advertised subject is not the indicator's). @default none (logged only) */
   readonly onMisbehaviour?: MisbehaviourReport;
+  /** Told of each analyst's vote the sequencer answered, with its round (decisions.ts). @default none */
+  readonly onVoted?: (round: PendingRound, vote: Vote, result: VoteResult) => void;
 }
 
 /** What one {@link PendingMirror.syncOnce} did. */
@@ -389,6 +391,7 @@ export class PendingMirror {
     const vote = signVote(this.#o.key, a.reason !== undefined ? { ...fields, reason: a.reason } : fields);
     try {
       const result = await this.#o.sequencer.vote(vote);
+      this.#o.onVoted?.(round, vote, result);
       this.#o.log.info('manual vote sent', { name, subject: round.subject, decision: a.decision, status: result.status });
       return { outcome: { status: result.status, decision: a.decision, result, ...(round.kind === 'revoke' ? { revocation: true } : {}) }, sentAt };
     } catch (err) {

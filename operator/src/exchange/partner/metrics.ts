@@ -2,6 +2,7 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { VoteDecision } from '../../domain/quorum.ts';
 import { HALT_REASONS } from '../../domain/verify.ts';
+import { MISSING_EVIDENCE } from './decisions.ts';
 import { FAILURE_CAUSES } from './failures.ts';
 
 /** Reasons of threatmesh_exchange_sequencer_misbehaviour_total, reported at 0 from the start: a round shown under another subject, a head dated ahead. */
@@ -34,6 +35,8 @@ export class PartnerMetrics {
   readonly headAge: Gauge;
   /** The sequencer caught misbehaving outside the log (asking for votes on another subject than it shows…), by reason. */
   readonly misbehaviour: Counter<'reason'>;
+  /** ADD rounds this partner voted on whose decision a signed head past the deadline lacks (decisions.ts), by evidence. */
+  readonly missingDecisions: Counter<'evidence'>;
   /** Failures of the exchange's loops (replication, forwarding, voting…), by loop and cause (failures.ts). */
   readonly failures: Counter<'loop' | 'cause'>;
   /** 1 while replication fails for that cause (full or unreachable database, API server errors, expired certificate…). */
@@ -53,6 +56,7 @@ export class PartnerMetrics {
     this.unmaterialized = new Counter({ name: 'threatmesh_exchange_unmaterialized_total', help: 'Verified log entries the cluster\'s API server refused to store as ThreatIndicators (skipped, kept in the partner database)', registers });
     this.headAge = new Gauge({ name: 'threatmesh_exchange_sequencer_head_age_seconds', help: 'Age of the newest signed tree head verified from the sequencer; an honest sequencer signs one at least every minute, so a growing age means it stopped signing or cannot be reached', registers });
     this.misbehaviour = new Counter({ name: 'threatmesh_exchange_sequencer_misbehaviour_total', help: 'Times the sequencer was caught misbehaving outside the log (for example asking for votes on a subject that is not the round\'s indicator), by reason', labelNames: ['reason'], registers });
+    this.missingDecisions = new Counter({ name: 'threatmesh_exchange_missing_decisions_total', help: 'ADD rounds this partner voted on whose decision (ADD or REJECT entry) is missing from a tree head the sequencer signed after the deadline; evidence "acknowledged": the sequencer answered the vote with the decision, so it withholds it (censorship); "unacknowledged": the round expired or the decision was withheld', labelNames: ['evidence'], registers });
     this.failures = new Counter({ name: 'threatmesh_exchange_failures_total', help: 'Failures of the partner exchange\'s loops, by loop (replication, proposal forwarding, voting…) and cause (database-full, database-unavailable, cluster-api, certificate-expired…); each loop retries with backoff', labelNames: ['loop', 'cause'], registers });
     this.failing = new Gauge({ name: 'threatmesh_exchange_replication_failing', help: 'Replication from the sequencer failing for this cause (1) or not (0); the sequencer PartnerNode shows Replicating=False with the cause', labelNames: ['cause'], registers });
     for (const cause of FAILURE_CAUSES) this.failing.set({ cause }, 0);
@@ -60,5 +64,6 @@ export class PartnerMetrics {
     for (const decision of Object.keys(DECISIONS)) this.votes.inc({ decision }, 0);
     for (const reason of HALT_REASONS) this.halted.set({ reason }, 0);
     for (const reason of MISBEHAVIOUR_REASONS) this.misbehaviour.inc({ reason }, 0);
+    for (const evidence of MISSING_EVIDENCE) this.missingDecisions.inc({ evidence }, 0);
   }
 }

@@ -48,6 +48,9 @@ import { PARTNER_DEFAULTS } from './defaults.ts';
 import { createValidators, validatorFor } from '../../api/validate.ts';
 import { MongoReceivedSightings } from '../../store/receivedsightings.ts';
 import { SightedParties } from './sighted.ts';
+import { DecisionWatch, roundKey, type AppliedHead } from './decisions.ts';
+import { loggedRounds } from '../../store/decisions.ts';
+import type { SignedTreeHead } from '../../domain/treehead.ts';
 
 /** Collection of the verified entries the cluster refused to store (`_id` = log index). */
 export { UNMATERIALIZED } from './workingset.ts';
@@ -91,6 +94,8 @@ export interface PartnerServiceOptions {
   readonly waitMs?: number;
   /** Oldest the newest signed tree head may be before HeadFresh turns False. @default PARTNER_DEFAULTS.maxHeadAgeMs */
   readonly maxHeadAgeMs?: number;
+  /** Time a decided round may take to appear in a signed tree head before it is reported missing. @default PARTNER_DEFAULTS.decisionGraceMs */
+  readonly decisionGraceMs?: number;
   /** Most recent log positions kept as ThreatIndicator objects. @default PARTNER_DEFAULTS.materializeBudget */
   readonly materializeBudget?: number;
 }
@@ -135,6 +140,9 @@ class Partner implements RunningPartner {
   readonly #forwarder: ProposalForwarder;
   readonly #lag = new LagTracker();
   readonly #heads = new HeadWatch();
+  readonly #decisions: DecisionWatch;
+  // The newest tree head verified from the sequencer (the missing-decision check's clock).
+  #seqHead: SignedTreeHead | undefined;
   readonly #validator = validatorFor(createValidators(), 'PartnerNode');
   #skippedSeen = '';
   readonly #abort = new AbortController();
@@ -178,6 +186,10 @@ class Partner implements RunningPartner {
       const store = MongoReceivedSightings.reader(opts.db);
       this.#sighted = new SightedParties({ load: (since) => store.partiesSince(since, opts.partnerId), withinMs: rule.withinMs, now });
     }
+    this.#decisions = new DecisionWatch({
+      graceMs: opts.decisionGraceMs ?? PARTNER_DEFAULTS.decisionGraceMs,
+      lookup: async (rounds) => new Set((await loggedRounds(opts.db, rounds.map((r) => r.digest))).map((r) => roundKey(r.digest, r.opensAt))),
+    });
     this.#forwarder = new ProposalForwarder({ client: opts.client, ...(opts.cache ? { cache: opts.cache.threatIndicators } : {}), namespace: opts.namespace, partnerId: opts.partnerId, proposerKey: opts.key.publicKey, log: opts.log, onForwarded: (n) => this.#metrics.forwarded.inc(n), onOversize: (_name, err) => void this.#failures.failed('proposal forwarding', err) });
   }
 
@@ -238,7 +250,9 @@ class Partner implements RunningPartner {
       return;
     }
     const session = await this.#ensureSession(network as PartnerNetwork & { sequencer: SequencerRef });
-    const seqSize = await this.#sequencerStatus(session, network.sequencer);
+    const seq = network.sequencer;
+    const seqSize = await this.#sequencerStatus(session, seq);
+    await this.#step('missing decisions', () => this.#checkDecisions(session, seq));
     await this.#step('proposal forwarding', () => this.#forwarder.forwardOnce(session.client));
     await this.#step('revocation requests', () => this.#revocations!.syncOnce());
     if (network.partners.some((p) => p.partnerId === this.#o.partnerId && p.roles.includes('voter'))) {
@@ -291,6 +305,7 @@ class Partner implements RunningPartner {
       peerClient: o.peerClient ?? ((c) => new GossipClient(c)),
       onHalt: (err, peer) => void this.#step('halt report', () => this.#onHalt(err, network.sequencer, peer)),
       onVote: (v) => this.#metrics.votes.inc({ decision: v.decision }),
+      onVoted: (round, v, result) => this.#decisions.voted(round, v, result, this.#now()),
       onMisbehaviour: misbehaviour,
       onSyncFailure: (err) => {
         // A stopped session's last failure (its own stop) says nothing about the current one.
@@ -302,7 +317,7 @@ class Partner implements RunningPartner {
       ...(o.waitMs !== undefined ? { waitMs: o.waitMs } : {}),
     });
     this.#session = session;
-    this.#mirror = new PendingMirror({ client: o.client, ...(o.cache ? { cache: o.cache.threatIndicators } : {}), namespace: o.namespace, sequencer: session.client, partnerId: o.partnerId, key: o.key, partners: () => network.partners, now: () => this.#now(), log: o.log, skip: (round) => session.voter.hasVoted(round.subject), onMisbehaviour: misbehaviour });
+    this.#mirror = new PendingMirror({ client: o.client, ...(o.cache ? { cache: o.cache.threatIndicators } : {}), namespace: o.namespace, sequencer: session.client, partnerId: o.partnerId, key: o.key, partners: () => network.partners, now: () => this.#now(), log: o.log, skip: (round) => session.voter.hasVoted(round.subject), onMisbehaviour: misbehaviour, onVoted: (round, v, result) => this.#decisions.voted(round, v, result, this.#now()) });
     const isVoter = (): boolean => this.#network?.partners.some((p) => p.partnerId === o.partnerId && p.roles.includes('voter')) === true;
     this.#revocations = new RevocationRequests({ client: o.client, ...(o.cache ? { cache: o.cache.threatIndicators } : {}), namespace: o.namespace, sequencer: session.client, partnerId: o.partnerId, key: o.key, isVoter, now: () => this.#now(), log: o.log, onMisbehaviour: misbehaviour });
     this.#sessionPrint = network.fingerprint;
@@ -355,6 +370,7 @@ class Partner implements RunningPartner {
       const head = await session.client.treeHead(0, 0);
       if (checkTreeHead({ sequencerKey: seq.key, sequencerRetiredKeys: seq.retiredKeys, partners: [] }, head) === undefined) {
         this.#lag.observe(head);
+        this.#seqHead = head;
         size = head.treeSize;
         this.#heads.observe(head, now);
       }
@@ -383,6 +399,16 @@ class Partner implements RunningPartner {
       else await this.#events.event(seq.node, 'Warning', condition.reason, condition.message);
     }
     return condition;
+  }
+
+  // Rounds this partner voted on whose decision a head it has applied in full should carry (decisions.ts).
+  async #checkDecisions(session: PartnerSession, seq: SequencerRef): Promise<void> {
+    if (session.halted !== undefined || this.#decisions.size === 0) return;
+    const cursor = await session.replica.cursor();
+    const fresh = this.#seqHead;
+    const head: AppliedHead | undefined = fresh !== undefined && fresh.treeSize <= cursor.nextIndex ? fresh
+      : cursor.head !== undefined && cursor.head.treeSize <= cursor.nextIndex ? cursor.head : undefined;
+    for (const m of await this.#decisions.check(head)) await this.#incidents.missingDecision(seq, m);
   }
 
   async #repairWhenDue(session: PartnerSession, seqSize: number | undefined): Promise<void> {

@@ -18,7 +18,7 @@ import { BadPeerHead, type PeerOutcome } from './peers.ts';
 import { type CursorStore, type EntrySink } from '../../domain/stores.ts';
 import type { TlsMaterial } from '../protocol/tls.ts';
 import { AutoVoter, type VoterClient, type VotingPolicy as RoundJudge } from './voter.ts';
-import type { VoteResult } from '../protocol/messages.ts';
+import type { PendingRound, VoteResult } from '../protocol/messages.ts';
 import type { MisbehaviourReport } from './rounds.ts';
 import { PARTNER_DEFAULTS } from './defaults.ts';
 
@@ -68,6 +68,8 @@ export interface SessionOptions {
   readonly onHalt: (err: ReplicationHalted, peer: PartnerNode | undefined) => void;
   /** Called for each automatic vote sent. */
   readonly onVote?: (v: Vote) => void;
+  /** Told of each automatic vote the sequencer answered, with its checked round (decisions.ts). */
+  readonly onVoted?: (round: PendingRound, vote: Vote, result: VoteResult) => void;
   /** Told when a pending round proves the sequencer lied. */
   readonly onMisbehaviour?: MisbehaviourReport;
   /** Long-poll of each sync. @default PARTNER_DEFAULTS.waitMs */
@@ -133,7 +135,7 @@ export class PartnerSession {
         return rs;
       },
     };
-    this.voter = new AutoVoter({ partnerId: opts.partnerId, key: opts.key, client: counting, policy: opts.judge, partners: opts.network.partners, now: opts.now, log: opts.log, ...(opts.onMisbehaviour ? { onMisbehaviour: opts.onMisbehaviour } : {}) });
+    this.voter = new AutoVoter({ partnerId: opts.partnerId, key: opts.key, client: counting, policy: opts.judge, partners: opts.network.partners, now: opts.now, log: opts.log, ...(opts.onMisbehaviour ? { onMisbehaviour: opts.onMisbehaviour } : {}), ...(opts.onVoted ? { onVoted: opts.onVoted } : {}) });
   }
 
   /** The sequencer's PartnerNode. */

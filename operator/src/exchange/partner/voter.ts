@@ -47,6 +47,8 @@ export interface AutoVoterOptions {
   readonly partners: readonly Voter[];
   readonly now: () => Date;
   readonly log: Logger;
+  /** Told of each vote the sequencer answered, with the checked round it was cast on. @default none */
+  readonly onVoted?: (round: PendingRound, vote: Vote, result: VoteResult) => void;
   /** Told when a round proves the sequencer lied (its advertised subject is not the indicator's). @default none (logged only) */
   readonly onMisbehaviour?: MisbehaviourReport;
 }
@@ -55,6 +57,8 @@ export interface AutoVoterOptions {
 export class AutoVoter {
   readonly #o: AutoVoterOptions;
   readonly #voted = new Set<string>();
+  // The checked round of each vote being sent (by subject), for onVoted.
+  readonly #sending = new Map<string, PendingRound>();
 
   constructor(opts: AutoVoterOptions) {
     this.#o = opts;
@@ -78,8 +82,13 @@ export class AutoVoter {
       this.#voted.add(advertised.subject);
       const fields = { partnerId: this.#o.partnerId, digest: checked.subject, decision: judgement.decision, signedAt: this.#o.now().toISOString() };
       votes.push(signVote(this.#o.key, judgement.reason !== undefined ? { ...fields, reason: judgement.reason } : fields));
+      this.#sending.set(checked.subject, checked);
     }
-    await this.#send(votes);
+    try {
+      await this.#send(votes);
+    } finally {
+      this.#sending.clear();
+    }
     return votes.length;
   }
 
@@ -94,7 +103,8 @@ export class AutoVoter {
     const { client } = this.#o;
     if (client.voteBatch === undefined) {
       for (const [i, v] of votes.entries()) {
-        await client.vote(v).catch((err: unknown) => this.#unsent(votes.slice(i), err));
+        const r = await client.vote(v).catch((err: unknown) => this.#unsent(votes.slice(i), err));
+        this.#answered(v, r);
       }
       return;
     }
@@ -117,7 +127,13 @@ export class AutoVoter {
     }
     answers.forEach((a, k) => {
       if (a.status === 'refused') this.#o.log.warn('vote refused by the sequencer', { subject: chunk[k]?.digest, reason: a.reason, detail: a.message });
+      else if (chunk[k] !== undefined) this.#answered(chunk[k], a);
     });
+  }
+
+  #answered(v: Vote, result: VoteResult): void {
+    const round = this.#sending.get(v.digest);
+    if (round !== undefined) this.#o.onVoted?.(round, v, result);
   }
 
   #unsent(votes: readonly Vote[], err: unknown): never {
