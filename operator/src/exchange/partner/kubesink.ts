@@ -354,5 +354,5 @@ function isLocalProposal(obj: ThreatIndicator): boolean {
 }
 
 function voteToRecord(v: Vote): VoteRecord {
-  return { partnerId: v.partnerId, decision: v.decision, signedAt: v.signedAt, signature: v.signature, ...(v.reason !== undefined ? { reason: v.reason } : {}) };
+  return { partnerId: v.partnerId, decision: v.decision, signedAt: v.signedAt, signature: v.signature, ...(v.reason !== undefined ? { reason: v.reason } : {}), ...(v.batch !== undefined ? { batch: v.batch } : {}) };
 }
