@@ -1,6 +1,7 @@
 /**
  * The proposing and voting side of bench/exchange.bench.ts in its own thread: proposes
- * indicators [from, to) as alpha and approves each as alpha and bravo, `batch` per call and
+ * indicators [from, to) as alpha and approves each as alpha and bravo (protocol v1: a signature
+ * per vote; v2: one batch signature per call's votes), `batch` per call and
  * `concurrency` calls in flight. Posts {@link ClientMessage}s: when each proposal was sent
  * (Date.now(), the one clock every thread shares) and, last, the CPU time this thread spent sending.
  */
@@ -9,7 +10,7 @@ import './scale-verifycount.ts';
 import { parentPort, workerData } from 'node:worker_threads';
 import { indicatorCanonicalJson, indicatorDigest } from '../operator/src/domain/canonical.ts';
 import type { Indicator } from '../operator/src/domain/indicator.ts';
-import { signVote, type Vote } from '../operator/src/domain/quorum.ts';
+import { signVote, signVoteBatch, type Vote } from '../operator/src/domain/quorum.ts';
 import { SigningKey } from '../operator/src/domain/signature.ts';
 import { ExchangeClient } from '../operator/src/exchange/protocol/client.ts';
 import { signProposal } from '../operator/src/domain/entry.ts';
@@ -25,6 +26,8 @@ export interface ClientWorkerData {
   readonly batch: number;
   /** Indicators per second this thread offers; 0 sends as fast as answers come. */
   readonly rate: number;
+  /** `v1`: one signature per vote; `v2`: each call's votes signed as one batch (protocol version 2, domain/votebatch.ts). */
+  readonly votes: 'v1' | 'v2';
   readonly alpha: { readonly tls: TlsMaterial; readonly key: string };
   readonly bravo: { readonly tls: TlsMaterial; readonly key: string };
 }
@@ -69,7 +72,10 @@ const worker = async (): Promise<void> => {
       await alpha.proposeBatch(inds.map((ind) => ({ kind: 'add' as const, indicatorJson: indicatorCanonicalJson(ind), proposerId: 'alpha', signature: signProposal(keys.alpha, 'add', ind) })));
     }
     const signedAt = new Date().toISOString();
-    const votes = (id: 'alpha' | 'bravo'): Vote[] => digests.map((digest) => signVote(keys[id], { partnerId: id, digest, decision: 'approve', signedAt }));
+    const votes = (id: 'alpha' | 'bravo'): Vote[] => {
+      const fields = digests.map((digest) => ({ partnerId: id, digest, decision: 'approve' as const, signedAt }));
+      return data.votes === 'v2' ? signVoteBatch(keys[id], fields) : fields.map((f) => signVote(keys[id], f));
+    };
     if (data.batch === 1) {
       await alpha.vote(votes('alpha')[0]!);
       await bravo.vote(votes('bravo')[0]!);
