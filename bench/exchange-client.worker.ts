@@ -1,6 +1,8 @@
 /**
  * The proposing and voting side of bench/exchange.bench.ts in its own thread: proposes
- * indicators [from, to) as alpha and approves (or, for a `rejectShare` of them, rejects) each as alpha and bravo, `batch` per call and
+ * indicators [from, to) as alpha and approves (or, for a `rejectShare` of them, rejects) each as
+ * alpha and bravo (protocol v1: a signature per vote; v2: one batch signature per call's votes),
+ * `batch` per call and
  * `concurrency` calls in flight. Posts {@link ClientMessage}s: when each proposal was sent
  * (Date.now(), the one clock every thread shares) and, last, the CPU time this thread spent sending.
  */
@@ -9,7 +11,7 @@ import './scale-verifycount.ts';
 import { parentPort, workerData } from 'node:worker_threads';
 import { indicatorCanonicalJson, indicatorDigest } from '../operator/src/domain/canonical.ts';
 import type { Indicator } from '../operator/src/domain/indicator.ts';
-import { signVote, type Vote } from '../operator/src/domain/quorum.ts';
+import { signVote, signVoteBatch, type Vote } from '../operator/src/domain/quorum.ts';
 import { SigningKey } from '../operator/src/domain/signature.ts';
 import { ExchangeClient } from '../operator/src/exchange/protocol/client.ts';
 import { signProposal } from '../operator/src/domain/entry.ts';
@@ -27,6 +29,8 @@ export interface ClientWorkerData {
   readonly rate: number;
   /** Share of the indicators both voters reject (each such round becomes a REJECT entry): indicator i is rejected when i mod 100 < 100·share. @default 0 */
   readonly rejectShare?: number;
+  /** `v1`: one signature per vote; `v2`: each call's votes signed as one batch (protocol version 2, domain/votebatch.ts). */
+  readonly votes: 'v1' | 'v2';
   readonly alpha: { readonly tls: TlsMaterial; readonly key: string };
   readonly bravo: { readonly tls: TlsMaterial; readonly key: string };
 }
@@ -72,7 +76,10 @@ const worker = async (): Promise<void> => {
     }
     const signedAt = new Date().toISOString();
     const decision = (k: number): 'approve' | 'reject' => ((first + k) % 100 < 100 * (data.rejectShare ?? 0) ? 'reject' : 'approve');
-    const votes = (id: 'alpha' | 'bravo'): Vote[] => digests.map((digest, k) => signVote(keys[id], { partnerId: id, digest, decision: decision(k), signedAt }));
+    const votes = (id: 'alpha' | 'bravo'): Vote[] => {
+      const fields = digests.map((digest, k) => ({ partnerId: id, digest, decision: decision(k), signedAt }));
+      return data.votes === 'v2' ? signVoteBatch(keys[id], fields) : fields.map((f) => signVote(keys[id], f));
+    };
     if (data.batch === 1) {
       await alpha.vote(votes('alpha')[0]!);
       await bravo.vote(votes('bravo')[0]!);

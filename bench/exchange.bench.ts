@@ -26,6 +26,12 @@
  * (default 8). The sequencer keeps open rounds in memory; BENCH_EXCHANGE_ROUNDS=1 persists
  * them as `threatmesh sequencer` does (one insert, update and delete per indicator on the
  * sequencer's database). Uses MONGODB_URI when set (then FerretDB's CPU is not measured).
+ *
+ * Protocols: BENCH_EXCHANGE_VOTES, a comma list of `v1` (one Ed25519 signature per vote) and
+ * `v2` (each call's votes signed as one Merkle batch, docs/adr/2026-12-06-million-indicators.md
+ * Decision 4); default `v1,v2`: the three runs for each, in turn, in the same process, so the two
+ * are compared on the same machine load. Every metric is prefixed with its protocol, and the
+ * verifications are counted per protocol.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
@@ -64,6 +70,10 @@ const pacedBatch = Number(process.env['BENCH_EXCHANGE_PACED_BATCH'] ?? 20);
 const withRounds = process.env['BENCH_EXCHANGE_ROUNDS'] === '1';
 const rejectShare = Number(process.env['BENCH_EXCHANGE_REJECT_SHARE'] ?? 0.5);
 const rejectCount = Number(process.env['BENCH_EXCHANGE_REJECT_COUNT'] ?? count);
+type Protocol = 'v1' | 'v2';
+const PROTOCOLS: readonly Protocol[] = (process.env['BENCH_EXCHANGE_VOTES'] ?? 'v1,v2').split(',').map((p) => p.trim()).filter((p): p is Protocol => p === 'v1' || p === 'v2');
+if (PROTOCOLS.length === 0) throw new Error('BENCH_EXCHANGE_VOTES must list v1 and/or v2, for example v1,v2');
+const PROTOCOL_LABEL: Record<Protocol, string> = { v1: 'protocol v1 (a signature per vote)', v2: 'protocol v2 (batch votes)' };
 const quiet = process.env['BENCH_EXCHANGE_LOG'] === '1' ? createLogger(process.stderr, 'error') : createLogger(new Writable({ write: (_c, _e, cb) => cb() }), 'error');
 const IDS = ['alpha', 'bravo', 'charlie'] as const;
 const CLIENT_THREADS = 2;
@@ -135,7 +145,7 @@ function settled(w: Worker, what: string): Promise<void> {
   });
 }
 
-async function run(net: Network, n: number, rate: number, perCall: number, rejected = 0): Promise<RunStats> {
+async function run(net: Network, n: number, rate: number, perCall: number, votes: Protocol, rejected = 0): Promise<RunStats> {
   const tag = `bench_${Date.now().toString(36)}`;
   const dbs = [net.mongo.db(`${tag}_seq`), ...IDS.map((id) => net.mongo.db(`${tag}_${id}`))];
   const seqKey = SigningKey.generate();
@@ -157,7 +167,7 @@ async function run(net: Network, n: number, rate: number, perCall: number, rejec
     return settled(w, `partner ${id}`);
   });
 
-  progress(`${n} indicators, ${perCall} per call, ${concurrency} calls in flight, offered ${rate > 0 ? `${round(rate)}/s` : 'unpaced'}, 3 partners, quorum 2, rounds ${withRounds ? 'persisted' : 'in memory'}${rejected > 0 ? `, ${rejected * 100}% rejected` : ''}`);
+  progress(`${PROTOCOL_LABEL[votes]}: ${n} indicators, ${perCall} per call, ${concurrency} calls in flight, offered ${rate > 0 ? `${round(rate)}/s` : 'unpaced'}, 3 partners, quorum 2, rounds ${withRounds ? 'persisted' : 'in memory'}${rejected > 0 ? `, ${rejected * 100}% rejected` : ''}`);
   const sentAt = new Map<string, number>();
   let clientCpu = 0;
   const seqCpu0 = threadCpuMs();
@@ -168,7 +178,7 @@ async function run(net: Network, n: number, rate: number, perCall: number, rejec
   const senders = Array.from({ length: CLIENT_THREADS }, (_, t) => {
     const data: ClientWorkerData = {
       address: `127.0.0.1:${server.port}`, from: first + Math.floor((t * n) / CLIENT_THREADS), to: first + Math.floor(((t + 1) * n) / CLIENT_THREADS),
-      concurrency: Math.max(1, Math.floor(concurrency / CLIENT_THREADS)), batch: perCall, rate: rate / CLIENT_THREADS, rejectShare: rejected,
+      concurrency: Math.max(1, Math.floor(concurrency / CLIENT_THREADS)), batch: perCall, rate: rate / CLIENT_THREADS, votes, rejectShare: rejected,
       alpha: { tls: net.tls.alpha, key: net.keys.alpha.toRawBase64() }, bravo: { tls: net.tls.bravo, key: net.keys.bravo.toRawBase64() },
     };
     const w = new Worker(new URL('./exchange-client.worker.ts', import.meta.url), { workerData: data });
@@ -209,35 +219,24 @@ async function main(): Promise<BenchResult[]> {
   const net = await network(cp.mongoUri, ca, external);
   // Other work on the machine takes cores from every party: the load average tells readers how quiet it was.
   const results: BenchResult[] = [{ metric: 'machine load average (1 min) before the runs', value: round(loadavg()[0]!, 3), unit: 'runnable tasks' }];
-  const saturated = await run(net, count, 0, batch);
-  const throughput = (count * 1000) / saturated.endToEndMs;
-  results.push(
-    { metric: `admitted at the sequencer, saturated (propose + 2 votes, ${batch} per call, ${concurrency} calls in flight)`, value: round((count * 1000) / saturated.admittedMs), unit: 'indicators/s' },
-    { metric: 'end to end, saturated: proposal to applied at all 3 partners', value: round(throughput), unit: 'indicators/s' },
-    ...cpuResults(saturated, count, 'saturated'),
-  );
-  if (pacedCount > 0) {
-    for (const share of [0.5, 0.8]) {
-      const offered = Math.round(throughput * share);
-      const paced = await run(net, pacedCount, offered, pacedBatch);
-      const what = `${share * 100}% load (offered ${offered}/s, ${pacedBatch} per call)`;
-      results.push(
-        { metric: `latency proposal → applied at 3rd partner, p50, ${what}`, value: round(percentile(paced.latencies, 50)), unit: 'ms' },
-        { metric: `latency proposal → applied at 3rd partner, p99, ${what}`, value: round(percentile(paced.latencies, 99)), unit: 'ms' },
-      );
-      if (share === 0.8) results.push(...cpuResults(paced, pacedCount, '80% load'));
-    }
+  let counted = await verifyDetails();
+  for (const votes of PROTOCOLS) {
+    results.push(...(await protocolRuns(net, votes)).map((r) => ({ ...r, metric: `${PROTOCOL_LABEL[votes]}: ${r.metric}` })));
+    const now = await verifyDetails();
+    results.push(...verificationResults(since(counted, now), count + 2 * pacedCount).map((r) => ({ ...r, metric: `${PROTOCOL_LABEL[votes]}: ${r.metric}` })));
+    counted = now;
   }
   if (rejectShare > 0 && rejectCount > 0) {
-    const rej = await run(net, rejectCount, 0, batch, rejectShare);
+    // With the last protocol measured; its verifications are not counted above.
+    const votes = PROTOCOLS.at(-1)!;
+    const rej = await run(net, rejectCount, 0, batch, votes, rejectShare);
     const what = `saturated, ${rejectShare * 100}% of rounds rejected (REJECT entries)`;
     results.push(
-      { metric: `decided at the sequencer (admitted or rejected), ${what}`, value: round((rejectCount * 1000) / rej.admittedMs), unit: 'indicators/s' },
-      { metric: `end to end, ${what}: proposal to applied at all 3 partners`, value: round((rejectCount * 1000) / rej.endToEndMs), unit: 'indicators/s' },
-      ...cpuResults(rej, rejectCount, `${rejectShare * 100}% rejected`),
+      { metric: `${PROTOCOL_LABEL[votes]}: decided at the sequencer (admitted or rejected), ${what}`, value: round((rejectCount * 1000) / rej.admittedMs), unit: 'indicators/s' },
+      { metric: `${PROTOCOL_LABEL[votes]}: end to end, ${what}: proposal to applied at all 3 partners`, value: round((rejectCount * 1000) / rej.endToEndMs), unit: 'indicators/s' },
+      ...cpuResults(rej, rejectCount, `${rejectShare * 100}% rejected`).map((r) => ({ ...r, metric: `${PROTOCOL_LABEL[votes]}: ${r.metric}` })),
     );
   }
-  results.push(...await verificationResults(count + 2 * pacedCount + (rejectShare > 0 ? rejectCount : 0)));
   results.push({ metric: 'machine load average (1 min) after the runs', value: round(loadavg()[0]!, 3), unit: 'runnable tasks' });
   results.push({ metric: 'indicators (saturated run)', value: count, unit: 'count' }, { metric: 'indicators (each paced run)', value: pacedCount, unit: 'count' }, { metric: 'indicators (REJECT-heavy run)', value: rejectShare > 0 ? rejectCount : 0, unit: 'count' });
   await net.mongo.close();
@@ -246,16 +245,54 @@ async function main(): Promise<BenchResult[]> {
   return results;
 }
 
-/** Verifications per admitted indicator over every run: in all, per party, per signature kind, and the repeats a party had verified before. */
-async function verificationResults(indicators: number): Promise<BenchResult[]> {
+/** The saturated run, then the runs paced at 50 % and 80 % of its throughput, with `votes`. */
+async function protocolRuns(net: Network, votes: Protocol): Promise<BenchResult[]> {
+  const results: BenchResult[] = [];
+  const saturated = await run(net, count, 0, batch, votes);
+  const throughput = (count * 1000) / saturated.endToEndMs;
+  results.push(
+    { metric: `admitted at the sequencer, saturated (propose + 2 votes, ${batch} per call, ${concurrency} calls in flight)`, value: round((count * 1000) / saturated.admittedMs), unit: 'indicators/s' },
+    { metric: 'end to end, saturated: proposal to applied at all 3 partners', value: round(throughput), unit: 'indicators/s' },
+    ...cpuResults(saturated, count, 'saturated'),
+  );
+  if (pacedCount === 0) return results;
+  for (const share of [0.5, 0.8]) {
+    const offered = Math.round(throughput * share);
+    const paced = await run(net, pacedCount, offered, pacedBatch, votes);
+    const what = `${share * 100}% load (offered ${offered}/s, ${pacedBatch} per call)`;
+    results.push(
+      { metric: `latency proposal → applied at 3rd partner, p50, ${what}`, value: round(percentile(paced.latencies, 50)), unit: 'ms' },
+      { metric: `latency proposal → applied at 3rd partner, p99, ${what}`, value: round(percentile(paced.latencies, 99)), unit: 'ms' },
+    );
+    if (share === 0.8) results.push(...cpuResults(paced, pacedCount, '80% load'));
+  }
+  return results;
+}
+
+/** Every thread's verification counts so far, by file. */
+async function verifyDetails(): Promise<Map<string, VerifyDetail>> {
   // The main thread's counter is written every 200 ms; the workers' at their exit.
   await new Promise((r) => setTimeout(r, 400));
-  const details: VerifyDetail[] = [];
-  for (const f of (await readdir(verifyDir)).filter((x) => x.endsWith('.json'))) details.push(JSON.parse(await readFile(join(verifyDir, f), 'utf8')) as VerifyDetail);
+  const details = new Map<string, VerifyDetail>();
+  for (const f of (await readdir(verifyDir)).filter((x) => x.endsWith('.json'))) details.set(f, JSON.parse(await readFile(join(verifyDir, f), 'utf8')) as VerifyDetail);
+  return details;
+}
+
+/** What each thread verified between two snapshots (a thread's file only grows). */
+function since(before: ReadonlyMap<string, VerifyDetail>, after: ReadonlyMap<string, VerifyDetail>): VerifyDetail[] {
+  const minus = (a: Record<string, number>, b: Record<string, number> | undefined): Record<string, number> => Object.fromEntries(Object.entries(a).map(([k, v]) => [k, v - (b?.[k] ?? 0)]));
+  return [...after].map(([f, d]) => {
+    const b = before.get(f);
+    return { role: d.role, total: d.total - (b?.total ?? 0), byKind: minus(d.byKind, b?.byKind), repeatsByKind: minus(d.repeatsByKind, b?.repeatsByKind) };
+  });
+}
+
+/** Verifications per admitted indicator over one protocol's runs: in all, per party, per signature kind, and the repeats a party had verified before. */
+function verificationResults(details: readonly VerifyDetail[], indicators: number): BenchResult[] {
   const per = (v: number): number => round(v / indicators, 4);
   const sum = (pick: (d: VerifyDetail) => number, of: readonly VerifyDetail[] = details): number => of.reduce((a, d) => a + pick(d), 0);
   const roles = [...new Set(details.map((d) => d.role))].sort();
-  const kinds = [...new Set(details.flatMap((d) => Object.keys(d.byKind)))].sort();
+  const kinds = [...new Set(details.flatMap((d) => Object.keys(d.byKind).filter((k) => d.byKind[k] !== 0)))].sort();
   const repeats = (d: VerifyDetail): number => Object.values(d.repeatsByKind).reduce((a, b) => a + b, 0);
   return [
     { metric: 'signature verifications per admitted indicator (every party, every run)', value: per(sum((d) => d.total)), unit: 'verifications' },

@@ -2,7 +2,8 @@
  * Partner stage of `npm run bench -- scale`: a new partner joins a network whose log holds N
  * admitted indicators and catches up. Real parts: one local control plane instance (kube-apiserver
  * with embedded etcd, FerretDB), the log served by the real exchange endpoint over gRPC with
- * mutual TLS (every entry genuinely signed: proposer + 2 voters of 3, quorum 2), the partner's
+ * mutual TLS (every entry genuinely signed: proposer + 2 voters of 3, quorum 2; votes as protocol
+ * v2 batches unless BENCH_SCALE_VOTES=v1), the partner's
  * real replica (tree head, consistency, inclusion proof, quorum certificate, proposer signature,
  * per-indicator history) writing its MongoDB, the working-set materializer writing
  * ThreatIndicators into the real API server (budget as the operator's default), and the aggregated
@@ -22,7 +23,8 @@ import { Writable } from 'node:stream';
 import { MongoClient } from 'mongodb';
 import { indicatorDigest, indicatorObjectName } from '../operator/src/domain/canonical.ts';
 import { roundSubject, signProposal, type EntryBody } from '../operator/src/domain/entry.ts';
-import { signVote } from '../operator/src/domain/quorum.ts';
+import { signVote, signVoteBatch, type Vote } from '../operator/src/domain/quorum.ts';
+import { DEFAULT_VOTE_BATCH_SIZE } from '../operator/src/exchange/partner/voter.ts';
 import { SigningKey } from '../operator/src/domain/signature.ts';
 import type { VerifiedEntry } from '../operator/src/domain/stores.ts';
 import { createLogger } from '../operator/src/log.ts';
@@ -92,21 +94,28 @@ function indicator(i: number): { type: 'domain'; value: string } {
   return { type: 'domain', value: `h${i.toString(36)}.scale-bench.example` };
 }
 
+// BENCH_SCALE_VOTES: `v2` (default) signs the log's votes as batches of the voter's default size
+// (protocol version 2, domain/votebatch.ts); `v1` one signature per vote, as logs written before.
+const BATCH_VOTES = (process.env['BENCH_SCALE_VOTES'] ?? 'v2') === 'v2';
+
 /** A log of `n` genuinely signed ADD entries (alpha proposes, alpha and bravo approve). */
 function buildLog(n: number, keys: Record<(typeof IDS)[number], SigningKey>): HostileLog {
   const log = new HostileLog();
   const opensAt = Date.now() - 3_600_000;
   const window = { opensAt: new Date(opensAt).toISOString(), closesAt: new Date(opensAt + 72 * 3_600_000).toISOString() };
   const signedAt = new Date(opensAt + 1000).toISOString();
-  for (let i = 0; i < n; i++) {
-    const ind = indicator(i);
-    const subject = roundSubject('add', ind);
-    const body: EntryBody = {
-      kind: 'add', indicator: ind, proposerId: 'alpha', proposalSignature: signProposal(keys.alpha, 'add', ind), window,
-      votes: (['alpha', 'bravo'] as const).map((v) => signVote(keys[v], { partnerId: v, digest: subject, decision: 'approve', signedAt })),
-    };
-    log.append(body);
-    if ((i + 1) % 100_000 === 0) progress(`signed ${i + 1} of ${n} log entries`);
+  const step = BATCH_VOTES ? DEFAULT_VOTE_BATCH_SIZE : 1;
+  for (let first = 0; first < n; first += step) {
+    const inds = Array.from({ length: Math.min(step, n - first) }, (_, k) => indicator(first + k));
+    const votes = (['alpha', 'bravo'] as const).map((v) => {
+      const fields = inds.map((ind) => ({ partnerId: v, digest: roundSubject('add', ind), decision: 'approve' as const, signedAt }));
+      return BATCH_VOTES ? signVoteBatch(keys[v], fields) : fields.map((f) => signVote(keys[v], f));
+    });
+    inds.forEach((ind, k) => {
+      const body: EntryBody = { kind: 'add', indicator: ind, proposerId: 'alpha', proposalSignature: signProposal(keys.alpha, 'add', ind), window, votes: votes.map((vs): Vote => vs[k]!) };
+      log.append(body);
+      if ((first + k + 1) % 100_000 === 0) progress(`signed ${first + k + 1} of ${n} log entries`);
+    });
   }
   return log;
 }

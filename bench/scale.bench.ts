@@ -123,15 +123,16 @@ async function exchangeStage(dir: string): Promise<ExchangeOut> {
   const countDir = await mkdtemp(join(dir, 'verify-'));
   const paced = Math.min(2000, EXCHANGE_N);
   progress(`exchange: ${EXCHANGE_N} saturated + 2 × ${paced} paced (bench/exchange.bench.ts)`);
-  const out = child(['--expose-gc', '--import', join(here, 'scale-verifycount.ts'), join(here, 'exchange.bench.ts')], { ...process.env, BENCH_EXCHANGE_COUNT: String(EXCHANGE_N), BENCH_EXCHANGE_PACED_COUNT: String(paced), THREATMESH_VERIFY_COUNT_DIR: countDir });
+  const out = child(['--expose-gc', '--import', join(here, 'scale-verifycount.ts'), join(here, 'exchange.bench.ts')], { ...process.env, BENCH_EXCHANGE_COUNT: String(EXCHANGE_N), BENCH_EXCHANGE_PACED_COUNT: String(paced), THREATMESH_VERIFY_COUNT_DIR: countDir, BENCH_EXCHANGE_VOTES: process.env['BENCH_EXCHANGE_VOTES'] ?? 'v2' });
   const line = out.split('\n').find((l) => l.startsWith('THREATMESH_BENCH_RESULTS '));
   if (line === undefined) throw new Error('exchange bench printed no results');
   const results = JSON.parse(line.slice('THREATMESH_BENCH_RESULTS '.length)) as BenchResult[];
-  const find = (re: RegExp): number => results.find((r) => re.test(r.metric))?.value ?? NaN;
+  // The last protocol run is the one the network runs (v2 unless BENCH_EXCHANGE_VOTES says otherwise).
+  const find = (re: RegExp): number => results.findLast((r) => re.test(r.metric))?.value ?? NaN;
   const verifications = await countVerifications(countDir);
   return {
     results: results.map((r) => ({ ...r, metric: `exchange: ${r.metric}` })),
-    endToEnd: find(/^end to end, saturated/), p99: find(/p99, 80% load/), verificationsPerIndicator: verifications / (EXCHANGE_N + 2 * paced),
+    endToEnd: find(/: end to end, saturated/), p99: find(/p99, 80% load/), verificationsPerIndicator: verifications / (EXCHANGE_N + 2 * paced),
   };
 }
 

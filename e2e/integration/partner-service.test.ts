@@ -136,6 +136,8 @@ async function startSideFromFlags(side: Side, tls: TlsMaterial, dir: string): Pr
     kubeconfig: side.cp.kubeconfigPath, namespace: side.ns, metricsBind: '127.0.0.1:0', webhookBind: '127.0.0.1:0', leaderElect: false, executor: 'job', jobImage: 'ghcr.io/threatmesh/threatmesh:test',
     votingWindow: '72h', quorum: String(QUORUM), partnerId: side.id, ...files,
     exchange: true, exchangeNamespace: side.ns, mongodbUri: side.cp.mongoUri, database: `tm_edge_${side.id}_${suffix}`, gossipBind: `127.0.0.1:${side.gossipPort}`, syncInterval: '1s', repairInterval: '1s',
+    // bravo votes in protocol v2 batches, alpha one signature per vote: the certificate mixes both.
+    voteBatchSize: '256',
   }, { kubeconfig: undefined, mongodbUri: undefined, cacheDir: dir, logLevel: 'info', stdout: process.stdout, stderr: process.stderr }, log);
   side.operator = await startOperator({ ...opts, watchJobs: false, identity: `edge-test-${side.id}` });
   side.metrics = side.operator.manager.metrics.registry;
@@ -229,7 +231,7 @@ describe('two partner operators with the partner exchange', () => {
       const got = await eventually(() => ti(id), (t) => t?.status?.phase === 'Approved' && t.status.logIndex !== undefined, 60_000);
       assert.equal(got?.status?.phase, 'Approved', `${id}: ${JSON.stringify(got?.status)}`);
       assert.equal(got?.status?.logIndex, 0);
-      assert.deepEqual(got?.status?.votes?.map((v) => [v.partnerId, v.decision]).sort(), [['alpha', 'approve'], ['bravo', 'approve']]);
+      assert.deepEqual(got?.status?.votes?.map((v) => [v.partnerId, v.decision, v.batch !== undefined]).sort(), [['alpha', 'approve', false], ['bravo', 'approve', true]], `${id}: bravo's batch vote (--vote-batch-size) keeps its proof in the status`);
       const { tlp, confidence, labels, validFrom, validUntil, provenance } = got?.spec ?? {};
       assert.deepEqual({ tlp, confidence, labels, validFrom, validUntil, feed: provenance?.feed }, { tlp: 'amber', confidence: 75, labels: ['c2', 'edge-test'], validFrom: evilMeta.validFrom, validUntil: evilMeta.validUntil, feed: 'threatmesh/feodo' }, `${id}: the signed metadata is in the spec`);
     }

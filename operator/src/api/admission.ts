@@ -59,7 +59,7 @@ export function specProblem(ti: ThreatIndicator): string | undefined {
 
 /** The domain vote of a status vote record on `digest`. */
 export function toVote(v: VoteRecord, digest: string): Vote {
-  return { partnerId: v.partnerId, digest, decision: v.decision, signedAt: v.signedAt, signature: v.signature, ...(v.reason !== undefined ? { reason: v.reason } : {}) };
+  return { partnerId: v.partnerId, digest, decision: v.decision, signedAt: v.signedAt, signature: v.signature, ...(v.reason !== undefined ? { reason: v.reason } : {}), ...(v.batch !== undefined ? { batch: v.batch } : {}) };
 }
 
 /** The domain voter of a registry entry. */

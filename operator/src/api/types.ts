@@ -226,6 +226,8 @@ export interface VoteRecord {
   signedAt: string;
   /** Ed25519 signature, base64. */
   signature: string;
+  /** Protocol v2 batch votes only: "<leaf index> <batch size> <root> <proof hash> ..." (domain/votebatch.ts), the RFC 9162 inclusion proof of this vote's signed fields in the batch whose root signature is the vote's signature (kind vote-batch). Absent for a single vote. */
+  batch?: string;
 }
 
 /** The certificate of a REVOKE log entry as a ThreatIndicator carries it: the proposer's signature (kind revocation over domain/entry.ts revocationPayload) and the revoke votes, signed on voteSubject('revoke', digest) inside window. */

@@ -19,6 +19,8 @@ import type { Runnable } from '../runtime/manager.ts';
 import type { CliEnv } from './env.ts';
 import { UsageError } from './errors.ts';
 import { readCrl, readFlagFile } from './flags.ts';
+import { MAX_VOTE_BATCH } from '../domain/votebatch.ts';
+import { DEFAULT_VOTE_BATCH_SIZE } from '../exchange/partner/voter.ts';
 
 /** The exchange flags as commander parses them. */
 export interface ExchangeFlags {
@@ -36,6 +38,7 @@ export interface ExchangeFlags {
   readonly gossipBind?: string;
   readonly repairInterval?: string;
   readonly syncInterval?: string;
+  readonly voteBatchSize?: string;
 }
 
 
@@ -51,11 +54,14 @@ export interface ExchangeSettings {
   readonly gossipBind: { readonly host: string; readonly port: number };
   readonly repairIntervalMs: number;
   readonly syncIntervalMs: number;
+  /** 0: protocol v1 votes; N: protocol v2 batches of at most N votes. */
+  readonly voteBatchSize: number;
 }
 
 const ONLY_WITH_EXCHANGE: ReadonlyArray<[keyof ExchangeFlags, string]> = [
   ['tlsCert', '--tls-cert'], ['tlsKey', '--tls-key'], ['tlsCa', '--tls-ca'], ['tlsCrl', '--tls-crl'], ['votingPolicy', '--voting-policy'], ['gossipBind', '--gossip-bind'],
   ['repairInterval', '--repair-interval'], ['syncInterval', '--sync-interval'], ['exchangeNamespace', '--exchange-namespace'], ['database', '--database'], ['mongodbUri', '--mongodb-uri'],
+  ['voteBatchSize', '--vote-batch-size'],
 ];
 
 function duration(flag: string, text: string): number {
@@ -83,12 +89,20 @@ export function checkExchangeFlags(flags: ExchangeFlags, env: CliEnv, parseBind:
   if (!/^mongodb(\+srv)?:\/\//.test(mongodbUri)) throw new Error(`--mongodb-uri ${JSON.stringify(mongodbUri)} must start with mongodb:// or mongodb+srv://`);
   const syncIntervalMs = duration('--sync-interval', flags.syncInterval ?? formatDuration(PARTNER_DEFAULTS.syncIntervalMs));
   const repairIntervalMs = duration('--repair-interval', flags.repairInterval ?? formatDuration(PARTNER_DEFAULTS.repairIntervalMs));
+  const voteBatchSize = batchSize(flags.voteBatchSize);
   return {
     namespace: flags.exchangeNamespace ?? PARTNER_DEFAULTS.namespace, partnerId: flags.partnerId!, signingKey: flags.signingKey!,
     tls: { cert: flags.tlsCert!, key: flags.tlsKey!, ca: flags.tlsCa!, ...(flags.tlsCrl !== undefined ? { crl: flags.tlsCrl } : {}) }, mongodbUri, database: flags.database ?? PARTNER_DEFAULTS.database,
     ...(flags.votingPolicy !== undefined ? { votingPolicy: flags.votingPolicy } : {}),
-    gossipBind: parseBind('--gossip-bind', flags.gossipBind ?? PARTNER_DEFAULTS.gossipBind), repairIntervalMs, syncIntervalMs,
+    gossipBind: parseBind('--gossip-bind', flags.gossipBind ?? PARTNER_DEFAULTS.gossipBind), repairIntervalMs, syncIntervalMs, voteBatchSize,
   };
+}
+
+function batchSize(text: string | undefined): number {
+  if (text === undefined) return 0;
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n > MAX_VOTE_BATCH) throw new UsageError(`--vote-batch-size must be 0 (a signature per vote, protocol v1) or a number of votes from 1 to ${MAX_VOTE_BATCH}, got ${JSON.stringify(text)}; ${DEFAULT_VOTE_BATCH_SIZE} is a good size once the sequencer and every partner run protocol v2`);
+  return n;
 }
 
 
@@ -129,7 +143,7 @@ export function exchangeRunnable(m: ExchangeMaterial, deps: { readonly client: K
       const partner = await startPartnerService({
         client: deps.client, cache: parts.cache, db: mongo.db(m.settings.database), namespace: m.settings.namespace, partnerId: m.settings.partnerId, key: m.key, tls: m.tls,
         votingPolicy: m.votingPolicy, warningList: await loadWarningLists(), registry: parts.registry, metrics: parts.metrics.registry, log,
-        gossipBind: m.settings.gossipBind, syncIntervalMs: m.settings.syncIntervalMs, repairIntervalMs: m.settings.repairIntervalMs,
+        gossipBind: m.settings.gossipBind, syncIntervalMs: m.settings.syncIntervalMs, repairIntervalMs: m.settings.repairIntervalMs, voteBatchSize: m.settings.voteBatchSize,
         ...(deps.admission ? { admission: deps.admission } : {}),
       });
       return { gossipPort: partner.gossipPort, stop: async () => { await partner.stop(); await mongo.close(); } };

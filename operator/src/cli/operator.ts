@@ -179,6 +179,7 @@ export function registerOperator(program: Command, env: CliEnv, log: Logger): vo
     .option('--gossip-bind <host:port>', `serve this partner's accepted tree head to peers here (default: ${PARTNER_DEFAULTS.gossipBind})`)
     .option('--repair-interval <duration>', `drift repair period (default: ${formatDuration(PARTNER_DEFAULTS.repairIntervalMs)})`)
     .option('--sync-interval <duration>', `status, gossip, forwarding and voting period (default: ${formatDuration(PARTNER_DEFAULTS.syncIntervalMs)})`)
+    .option('--vote-batch-size <n>', 'sign automatic votes as protocol v2 batches of at most n votes, one signature per batch (only once the sequencer and every partner run protocol v2; docs/trust-model.md); 0 signs each vote alone (default: 0)')
     .option('--voting-window <duration>', 'how long voting on a proposal stays open', formatDuration(OPERATOR_DEFAULTS.votingWindowMs))
     .option('--quorum <n>', 'approvals required (default ⌊2n/3⌋+1 of n voters)')
     .option('--scan-mongodb-secret <name/key>', `with --exchange and --executor job: the Secret (in each LogScan namespace) and key holding the partner MongoDB URI for LogScan shard pods (default: ${SCAN_FLAG_DEFAULTS.mongodbSecret})`)

@@ -9,6 +9,9 @@ import { createValidators, validatorFor } from '../api/validate.ts';
 import { TerminalError } from '../runtime/types.ts';
 import type { ThreatIndicator, ThreatIndicatorSpec, ThreatIndicatorStatus } from '../api/types.ts';
 import { REASON } from '../api/reasons.ts';
+import { indicatorDigest } from '../domain/canonical.ts';
+import { signVoteBatch } from '../domain/quorum.ts';
+import type { VoteRecord } from '../api/types.ts';
 
 const validator = validatorFor(createValidators(), 'ThreatIndicator');
 const HOUR = 3_600_000;
@@ -87,6 +90,21 @@ describe('ThreatIndicatorReconciler', () => {
     assert.deepEqual(current().status?.quorum, { required: 3, approvals: 0, rejections: 0, summary: '0/3' });
     assert.equal(ctx.recorder.events[0]?.reason, REASON.PhaseCorrected);
     assert.equal(ctx.recorder.events[0]?.type, 'Warning');
+  });
+
+  test('batch votes (protocol v2) in status count as their single votes would; one moved onto another indicator does not', async () => {
+    const { step, current, setVotes, partners } = setup(['acme', 'globex', 'initech']);
+    const digest = indicatorDigest({ type: current().spec.type, value: current().spec.value });
+    const other = indicatorDigest({ type: 'ipv4', value: '192.0.2.68' });
+    const batchVote = (id: string, subjects: string[]): VoteRecord[] => signVoteBatch((partners[id] as TestPartner).key, subjects.map((d) => ({ partnerId: id, digest: d, decision: 'approve' as const, signedAt: '2026-11-25T11:30:00Z' })))
+      .map((v) => ({ partnerId: v.partnerId, decision: v.decision, signedAt: v.signedAt, signature: v.signature, batch: v.batch! }));
+    const moved = batchVote('initech', [other, digest])[0]!;
+    setVotes([batchVote('acme', [other, digest])[1]!, batchVote('globex', [digest])[0]!, moved]);
+    assert.deepEqual(validator.validate({ ...current(), status: { ...current().status, votes: [moved] } }), { ok: true }, 'the CRD schema accepts status.votes[].batch');
+    assert.equal(validator.validate({ ...current(), status: { ...current().status, votes: [{ ...moved, batch: 'x'.repeat(2000) }] } }).ok, false, 'and bounds it');
+    await step();
+    assert.equal(current().status?.quorum?.approvals, 2);
+    assert.equal(current().status?.conditions?.find((c) => c.type === 'VotesVerified')?.message, 'not counted: initech: bad-signature');
   });
 
   test('votes with a wrong key, an unknown partner or made for another digest do not count (status votes carry no digest: a vote for another indicator fails its signature)', async () => {

@@ -341,12 +341,15 @@ export function verifyProposal(key: PublicKey, kind: EntryKind, indicator: Indic
 /**
  * The bytes an entry contributes as a Merkle leaf: RFC 8785 canonical JSON of every field of
  * the body (votes sorted by partner id, then signature; `meta` only when present, so an entry
- * without it has the bytes it had before metadata existed). The index is not included: the
- * inclusion proof fixes the position.
+ * without it has the bytes it had before metadata existed). An entry holding a batch vote
+ * (protocol version 2) also carries `"v":2`; every other entry keeps its version-1 bytes. The
+ * index is not included: the inclusion proof fixes the position.
  */
 export function entryLeafData(entry: EntryBody): string {
-  const votes = [...entry.votes].sort((a, b) => cmp(a.partnerId, b.partnerId) || cmp(a.signature, b.signature)).map(voteRecord);
+  // Votes of one batch share a signature: subject and decision break the tie, so the bytes never depend on arrival order.
+  const votes = [...entry.votes].sort((a, b) => cmp(a.partnerId, b.partnerId) || cmp(a.signature, b.signature) || cmp(a.digest, b.digest) || cmp(a.decision, b.decision)).map(voteRecord);
   return canonicalJson({
+    ...(isVersion2(entry) ? { v: 2 } : {}),
     kind: entry.kind,
     indicator: { type: entry.indicator.type, value: entry.indicator.value },
     ...(entry.meta !== undefined ? { meta: metaRecord(entry.meta) } : {}),
@@ -375,11 +378,17 @@ export function entryLeafHash(entry: EntryBody): string {
   return leafHash(entryLeafData(entry));
 }
 
-/** A vote as plain JSON data, `reason` only when present. */
+/** A vote as plain JSON data, `reason` and `batch` only when present. */
 export function voteRecord(v: Vote): Record<string, string> {
   const rec: Record<string, string> = { partnerId: v.partnerId, digest: v.digest, decision: v.decision, signedAt: v.signedAt, signature: v.signature };
   if (v.reason !== undefined) rec['reason'] = v.reason;
+  if (v.batch !== undefined) rec['batch'] = v.batch;
   return rec;
+}
+
+/** True when the entry is of protocol version 2: one of its votes is a batch vote (votebatch.ts). */
+export function isVersion2(entry: Pick<EntryBody, 'votes'>): boolean {
+  return entry.votes.some((v) => v.batch !== undefined);
 }
 
 function cmp(a: string, b: string): number {

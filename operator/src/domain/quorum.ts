@@ -3,10 +3,14 @@
  *
  * A vote's signature (kind `vote`) covers the RFC 8785 canonical JSON of
  * `{kind:'vote', digest, decision, partnerId, signedAt, reason?}`, so it cannot be replayed for
- * another digest, decision, partner or time, nor as another message kind.
+ * another digest, decision, partner or time, nor as another message kind. A batch vote
+ * (protocol version 2, votebatch.ts) signs the same text as a leaf of a Merkle batch whose root
+ * its voter signed once (kind `vote-batch`); it carries its inclusion proof in `batch`.
  */
 import { canonicalJson } from './canonical.ts';
+import { leafHash, MerkleLog } from './merkle.ts';
 import type { PublicKey, SigningKey } from './signature.ts';
+import { MAX_VOTE_BATCH, parseVoteBatch, voteBatchPayload, voteBatchText, voteInBatch } from './votebatch.ts';
 import { keysValidAt, type KeyHistory } from './keys.ts';
 import { isIsoTimestamp, timestampMillis } from './time.ts';
 
@@ -38,11 +42,14 @@ export interface Vote {
   readonly decision: VoteDecision;
   readonly reason?: string;
   readonly signedAt: string;
+  /** Without `batch`: signature of kind `vote` over {@link voteSigningPayload}. With it: of kind `vote-batch` over the batch root (votebatch.ts voteBatchPayload). */
   readonly signature: string;
+  /** Protocol version 2 only: where this vote sits in the batch its voter signed (votebatch.ts voteBatchText). @default none (a single vote) */
+  readonly batch?: string;
 }
 
 /** The fields of a vote before signing. */
-export type VoteFields = Omit<Vote, 'signature'>;
+export type VoteFields = Omit<Vote, 'signature' | 'batch'>;
 
 /** Why a vote was not counted. */
 export type IgnoredReason = 'bad-signature' | 'not-a-voter' | 'wrong-digest' | 'outside-window' | 'duplicate' | 'unknown-partner' | 'shared-key';
@@ -131,9 +138,34 @@ export function signVote(key: SigningKey, fields: VoteFields): Vote {
 }
 
 /**
+ * Signs many votes of one voter at once (protocol version 2): one Ed25519 signature of kind
+ * `vote-batch` over the Merkle root of their signing payloads, in the order given; each vote
+ * carries that signature and its own inclusion proof. Every vote must name the same partner;
+ * at most {@link MAX_VOTE_BATCH} votes. Throws {@link QuorumInputError} (`invalid-vote`) on a
+ * malformed field, an empty or oversized batch, or mixed partners.
+ */
+export function signVoteBatch(key: SigningKey, fields: readonly VoteFields[]): Vote[] {
+  if (fields.length === 0 || fields.length > MAX_VOTE_BATCH) throw new QuorumInputError('invalid-vote', `a vote batch holds 1 to ${MAX_VOTE_BATCH} votes, got ${fields.length}; split it`);
+  const partnerId = fields[0]!.partnerId;
+  const unsigned = fields.map((f) => {
+    const problem = voteFieldProblem(f);
+    if (problem !== undefined) throw new QuorumInputError('invalid-vote', `cannot sign vote: ${problem}`);
+    if (f.partnerId !== partnerId) throw new QuorumInputError('invalid-vote', `a vote batch is one voter's: ${JSON.stringify(f.partnerId)} differs from ${JSON.stringify(partnerId)}`);
+    return { partnerId, digest: f.digest, decision: f.decision, signedAt: f.signedAt, ...(f.reason !== undefined ? { reason: f.reason } : {}) };
+  });
+  const tree = new MerkleLog();
+  for (const u of unsigned) tree.append(voteSigningPayload(u));
+  const root = tree.rootHash();
+  const signature = key.sign('vote-batch', voteBatchPayload(partnerId, root, unsigned.length));
+  return unsigned.map((u, index) => ({ ...u, signature, batch: voteBatchText({ index, size: unsigned.length, root, proof: tree.inclusionProof(index) }) }));
+}
+
+/**
  * True when `vote` is well formed, comes from `voter` (same partner id) and carries a valid
  * signature by the voter's key valid at its `signedAt` (the current key, or a retired one whose
- * validUntil is later: keys.ts). Never throws: anything malformed gives false.
+ * validUntil is later: keys.ts). A batch vote: its leaf (this vote's signing payload) is in the
+ * batch at the proven index and the batch root carries the voter's `vote-batch` signature, which
+ * the key verifies once and remembers. Never throws: anything malformed gives false.
  */
 export function verifyVote(voter: Voter, vote: Vote): boolean {
   if (typeof vote !== 'object' || vote === null || voteFieldProblem(vote) !== undefined) return false;
@@ -141,7 +173,12 @@ export function verifyVote(voter: Voter, vote: Vote): boolean {
   try {
     const payload = voteSigningPayload(vote);
     // Signed with the current key, or with a retired one still valid when the vote was signed.
-    return keysValidAt(voter, Date.parse(vote.signedAt)).some((k) => k.verify('vote', payload, vote.signature));
+    const keys = keysValidAt(voter, Date.parse(vote.signedAt));
+    if (vote.batch === undefined) return keys.some((k) => k.verify('vote', payload, vote.signature));
+    const parsed = parseVoteBatch(vote.batch);
+    if (!parsed.ok || !voteInBatch(leafHash(payload), parsed.batch)) return false;
+    const signed = voteBatchPayload(vote.partnerId, parsed.batch.root, parsed.batch.size);
+    return keys.some((k) => k.verify('vote-batch', signed, vote.signature));
   } catch {
     return false;
   }
@@ -176,7 +213,8 @@ export function decideQuorum(input: QuorumInput): QuorumOutcome {
     else ignored.push({ partnerId: partnerIdOf(vote), reason });
   }
 
-  valid.sort((a, b) => a.at - b.at || compare(a.vote.signature, b.vote.signature));
+  // Votes of one batch share a signature: the payload breaks the tie, so every party counts the same vote.
+  valid.sort((a, b) => a.at - b.at || compare(a.vote.signature, b.vote.signature) || compare(voteSigningPayload(a.vote), voteSigningPayload(b.vote)));
   const counted = new Map<string, VoteDecision>();
   // One key is one party: voters listed under two ids with the same key count once.
   const keys = new Set<string>();
@@ -236,6 +274,8 @@ function voteFieldProblem(fields: VoteFields): string | undefined {
   if (typeof fields.digest !== 'string' || fields.digest === '') return 'digest must be a non-empty string';
   if (!DECISIONS.includes(fields.decision)) return `decision must be "approve" or "reject", got ${JSON.stringify(fields.decision)}`;
   if (fields.reason !== undefined && typeof fields.reason !== 'string') return 'reason must be a string when present';
+  const batch = (fields as Partial<Vote>).batch;
+  if (batch !== undefined && typeof batch !== 'string') return 'batch must be a string when present';
   // Canonical JSON cannot carry a lone surrogate: refuse it here, with a reason, instead of throwing when signing.
   const lone = (['partnerId', 'digest', 'reason'] as const).find((k) => fields[k]?.isWellFormed() === false);
   if (lone !== undefined) return `${lone} contains a lone UTF-16 surrogate (\\uD800-\\uDFFF not in a pair); use well-formed Unicode`;

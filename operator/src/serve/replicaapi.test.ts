@@ -50,7 +50,7 @@ test('a record renders as the ThreatIndicator a replica writes: phase, votes, me
   const digest = indicatorDigest({ type: 'ipv4', value: '198.51.100.7' });
   const base: IndicatorRecord = {
     digest, type: 'ipv4', value: '198.51.100.7', state: 'active', logIndex: 4, proposerId: 'a',
-    votes: [{ partnerId: 'a', decision: 'approve', signedAt: 't', signature: 's' }, { partnerId: 'b', decision: 'reject', signedAt: 't', signature: 's', reason: 'no' }],
+    votes: [{ partnerId: 'a', decision: 'approve', signedAt: 't', signature: 's', batch: '0 1 r' }, { partnerId: 'b', decision: 'reject', signedAt: 't', signature: 's', reason: 'no' }],
     window: { opensAt: '2026-01-01T00:00:00.000Z', closesAt: '2026-01-02T00:00:00.000Z' }, proposalSignature: 'p', meta: { tlp: 'amber', validUntil: '2026-06-01T00:00:00Z' }, addedAt: new Date('2026-01-01T00:00:01.234Z'),
   };
   const now = new Date('2026-03-01T00:00:00Z');
@@ -63,6 +63,7 @@ test('a record renders as the ThreatIndicator a replica writes: phase, votes, me
   assert.equal(o.metadata.creationTimestamp, '2026-01-01T00:00:01Z');
   assert.deepEqual([o.spec.tlp, o.spec.pattern, o.spec.proposal?.signature, o.status.quorum?.approvals, o.status.quorum?.rejections], ['amber', "[ipv4-addr:value = '198.51.100.7']", 'p', 1, 1]);
   assert.equal(o.status.votes?.[1]?.reason, 'no');
+  assert.deepEqual(o.status.votes?.map((v) => v.batch), ['0 1 r', undefined], 'a protocol v2 batch vote keeps its proof: the certificate verifies from the object');
   assert.equal(tableCells(o).length, 8);
   assert.match(o.metadata.uid, /^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
 });

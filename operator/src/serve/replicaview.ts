@@ -58,6 +58,8 @@ function vote(v: Readonly<Record<string, string>>): VoteRecord {
   return {
     partnerId: v['partnerId'] ?? '', decision: v['decision'] === 'reject' ? 'reject' : 'approve', signedAt: v['signedAt'] ?? '', signature: v['signature'] ?? '',
     ...(v['reason'] !== undefined ? { reason: v['reason'] } : {}),
+    // A protocol v2 batch vote verifies only with its proof.
+    ...(v['batch'] !== undefined ? { batch: v['batch'] } : {}),
   };
 }
 

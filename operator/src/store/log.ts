@@ -140,5 +140,6 @@ export function voteFromRecord(rec: Record<string, string>): Vote {
   const v = { partnerId: String(rec['partnerId']), digest: String(rec['digest']), decision, signedAt: String(rec['signedAt']), signature: String(rec['signature']) } as const;
   // A decision other than approve/reject is kept as found (as a string), so the signature check fails instead of the store repairing it.
   const stored = rec['decision'] === decision ? v : { ...v, decision: rec['decision'] as 'approve' };
-  return rec['reason'] === undefined ? stored : { ...stored, reason: rec['reason'] };
+  const withReason = rec['reason'] === undefined ? stored : { ...stored, reason: rec['reason'] };
+  return rec['batch'] === undefined ? withReason : { ...withReason, batch: rec['batch'] };
 }

@@ -4,6 +4,7 @@
  */
 import { INDICATOR_TYPES } from '../../domain/indicator.ts';
 import { ENTRY_LIMITS } from '../../domain/entry.ts';
+import { VOTE_BATCH_TEXT_LIMIT } from '../../domain/votebatch.ts';
 import { AGE_COLUMN, conditions, int, list, named, obj, objectSchema, str, time, type CelRule, type KindDefinition, type SchemaNode } from './common.ts';
 
 /** Indicator types the CRD accepts: exactly the domain's. */
@@ -84,9 +85,10 @@ function voteSchema(subject: string): SchemaNode {
       reason: str(ENTRY_LIMITS.reason, { description: 'Why the voter decided so, as signed.' }),
       signedAt: time('When the voter signed.'),
       signature: SIGNATURE,
+      batch: str(VOTE_BATCH_TEXT_LIMIT, { minLength: 1, description: 'Protocol v2 batch votes only: "<leaf index> <batch size> <root> <proof hash> ..." (domain/votebatch.ts), the RFC 9162 inclusion proof of this vote\'s signed fields in the batch whose root signature is the vote\'s signature (kind vote-batch). Absent for a single vote.' }),
     },
     ['partnerId', 'decision', 'signedAt', 'signature'],
-    { description: `A partner's Ed25519 vote (signature kind vote) on ${subject}.` },
+    { description: `A partner's Ed25519 vote (signature kind vote, or vote-batch over a batch root when batch is set) on ${subject}.` },
   ), 'One signed vote recorded in a ThreatIndicator\'s status.');
 }
 

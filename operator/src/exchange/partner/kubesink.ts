@@ -125,6 +125,8 @@ function recordToVote(v: Record<string, string>): VoteRecord {
   return {
     partnerId: v['partnerId'] ?? '', decision: v['decision'] === 'reject' ? 'reject' : 'approve', signedAt: v['signedAt'] ?? '', signature: v['signature'] ?? '',
     ...(v['reason'] !== undefined ? { reason: v['reason'] } : {}),
+    // A protocol v2 batch vote verifies only with its proof.
+    ...(v['batch'] !== undefined ? { batch: v['batch'] } : {}),
   };
 }
 
@@ -379,5 +381,5 @@ function isLocalProposal(obj: ThreatIndicator): boolean {
 }
 
 function voteToRecord(v: Vote): VoteRecord {
-  return { partnerId: v.partnerId, decision: v.decision, signedAt: v.signedAt, signature: v.signature, ...(v.reason !== undefined ? { reason: v.reason } : {}) };
+  return { partnerId: v.partnerId, decision: v.decision, signedAt: v.signedAt, signature: v.signature, ...(v.reason !== undefined ? { reason: v.reason } : {}), ...(v.batch !== undefined ? { batch: v.batch } : {}) };
 }

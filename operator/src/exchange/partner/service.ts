@@ -98,6 +98,8 @@ export interface PartnerServiceOptions {
   readonly decisionGraceMs?: number;
   /** Most recent log positions kept as ThreatIndicator objects. @default PARTNER_DEFAULTS.materializeBudget */
   readonly materializeBudget?: number;
+  /** Most votes under one batch root (protocol v2, voter.ts VoteBatching); 0 signs each vote alone (protocol v1). @default 0 */
+  readonly voteBatchSize?: number;
 }
 
 /** The operator's caches the partner exchange reads. */
@@ -307,6 +309,7 @@ class Partner implements RunningPartner {
       onVote: (v) => this.#metrics.votes.inc({ decision: v.decision }),
       onVoted: (round, v, result) => this.#decisions.voted(round, v, result, this.#now()),
       onMisbehaviour: misbehaviour,
+      ...batchingOf(o.voteBatchSize),
       onSyncFailure: (err) => {
         // A stopped session's last failure (its own stop) says nothing about the current one.
         if (this.#session !== session) return;
@@ -459,4 +462,9 @@ export function partnerRunnable(launch: () => Promise<RunningPartner>, log: Logg
       return true;
     },
   };
+}
+
+// --vote-batch-size: 0 (or none) signs each vote alone (protocol v1); more, protocol v2 batches of at most that many.
+function batchingOf(size: number | undefined): { readonly batching?: { readonly maxSize: number } } {
+  return size !== undefined && size > 0 ? { batching: { maxSize: size } } : {};
 }

@@ -17,7 +17,7 @@ import { PartnerReplica, ReplicationHalted, type LogSource } from './replica.ts'
 import { BadPeerHead, type PeerOutcome } from './peers.ts';
 import { type CursorStore, type EntrySink } from '../../domain/stores.ts';
 import type { TlsMaterial } from '../protocol/tls.ts';
-import { AutoVoter, type VoterClient, type VotingPolicy as RoundJudge } from './voter.ts';
+import { AutoVoter, type VoteBatching, type VoterClient, type VotingPolicy as RoundJudge } from './voter.ts';
 import type { PendingRound, VoteResult } from '../protocol/messages.ts';
 import type { MisbehaviourReport } from './rounds.ts';
 import { PARTNER_DEFAULTS } from './defaults.ts';
@@ -70,6 +70,8 @@ export interface SessionOptions {
   readonly onVote?: (v: Vote) => void;
   /** Told of each automatic vote the sequencer answered, with its checked round (decisions.ts). */
   readonly onVoted?: (round: PendingRound, vote: Vote, result: VoteResult) => void;
+  /** Sign this partner's automatic votes as protocol v2 batches (voter.ts VoteBatching). @default none (protocol v1: a signature per vote) */
+  readonly batching?: VoteBatching;
   /** Told when a pending round proves the sequencer lied. */
   readonly onMisbehaviour?: MisbehaviourReport;
   /** Long-poll of each sync. @default PARTNER_DEFAULTS.waitMs */
@@ -135,7 +137,7 @@ export class PartnerSession {
         return rs;
       },
     };
-    this.voter = new AutoVoter({ partnerId: opts.partnerId, key: opts.key, client: counting, policy: opts.judge, partners: opts.network.partners, now: opts.now, log: opts.log, ...(opts.onMisbehaviour ? { onMisbehaviour: opts.onMisbehaviour } : {}), ...(opts.onVoted ? { onVoted: opts.onVoted } : {}) });
+    this.voter = new AutoVoter({ partnerId: opts.partnerId, key: opts.key, client: counting, policy: opts.judge, partners: opts.network.partners, now: opts.now, log: opts.log, ...(opts.onMisbehaviour ? { onMisbehaviour: opts.onMisbehaviour } : {}), ...(opts.onVoted ? { onVoted: opts.onVoted } : {}), ...(opts.batching ? { batching: opts.batching } : {}) });
   }
 
   /** The sequencer's PartnerNode. */

@@ -10,7 +10,7 @@ import * as grpc from '@grpc/grpc-js';
 import { indicatorCanonicalJson, indicatorDigest } from '../../domain/canonical.ts';
 import { signProposal } from '../../domain/entry.ts';
 import type { Indicator } from '../../domain/indicator.ts';
-import type { Vote } from '../../domain/quorum.ts';
+import { verifyVote, type Vote } from '../../domain/quorum.ts';
 import { SigningKey } from '../../domain/signature.ts';
 import { createLogger } from '../../log.ts';
 import { ExchangeCallError, type ItemRefusal } from '../protocol/client.ts';
@@ -49,9 +49,29 @@ function client(rounds: readonly PendingRound[], answer: (batch: readonly Vote[]
   };
 }
 
-function voter(c: VoterClient): AutoVoter {
-  return new AutoVoter({ partnerId: 'bravo', key: mine, client: c, policy: { judge: () => ({ decision: 'approve' }) }, partners, now: () => new Date('2026-12-01T01:00:00.000Z'), log: quiet });
+function voter(c: VoterClient, batching?: { maxSize?: number }): AutoVoter {
+  return new AutoVoter({ partnerId: 'bravo', key: mine, client: c, policy: { judge: () => ({ decision: 'approve' }) }, partners, now: () => new Date('2026-12-01T01:00:00.000Z'), log: quiet, ...(batching !== undefined ? { batching } : {}) });
 }
+
+describe('AutoVoter batch votes (protocol v2)', () => {
+  const TABLE: ReadonlyArray<{ name: string; rounds: number; batching?: { maxSize?: number }; signatures: number }> = [
+    { name: 'without batching: one signature per vote (protocol v1)', rounds: 5, signatures: 5 },
+    { name: 'max size 2: 5 votes in batches of 2, 2 and 1', rounds: 5, batching: { maxSize: 2 }, signatures: 3 },
+    { name: 'default size: 5 votes under one root', rounds: 5, batching: {}, signatures: 1 },
+  ];
+  for (const c of TABLE) {
+    test(c.name, async () => {
+      const sent: Vote[] = [];
+      const rounds = Array.from({ length: c.rounds }, (_, i) => round(100 + i));
+      const v = voter({ listPending: () => Promise.resolve(rounds), vote: () => Promise.reject(new Error('voteBatch is used')), voteBatch: (vs) => { sent.push(...vs); return Promise.resolve(vs.map(() => counted)); } }, c.batching);
+      assert.equal(await v.voteOnce(), c.rounds);
+      assert.equal(new Set(sent.map((s) => s.signature)).size, c.signatures);
+      assert.deepEqual(sent.map((s) => s.digest), rounds.map((r) => r.subject), 'one vote per round, on the subject derived here');
+      const me = { partnerId: 'bravo', publicKey: mine.publicKey, roles: ['voter' as const] };
+      assert.ok(sent.every((s) => verifyVote(me, s) && (s.batch !== undefined) === (c.batching !== undefined)));
+    });
+  }
+});
 
 describe('AutoVoter delivery', () => {
   test('votes of a call that failed are signed and sent again on the next look (none lost across a failover)', async () => {

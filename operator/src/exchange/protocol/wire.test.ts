@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { signVote } from '../../domain/quorum.ts';
+import { signVote, signVoteBatch } from '../../domain/quorum.ts';
 import { SigningKey } from '../../domain/signature.ts';
 import { entryLeafHash, parseIndicatorJson, signProposal, type IndexedEntry } from '../../domain/entry.ts';
 import { entryFromWire, entryToWire, voteFromWire, voteToWire, voteWireProblem } from './wire.ts';
@@ -22,7 +22,7 @@ const withMetaEntry: IndexedEntry = { ...entry, meta, proposalSignature: signPro
 // What the loader delivers (defaults on): every field present.
 function receivedVote(v: Vote): SignedVote__Output {
   const w = voteToWire(v);
-  return { partnerId: w.partnerId ?? '', digest: w.digest ?? '', decision: w.decision ?? '', reason: w.reason ?? '', hasReason: w.hasReason ?? false, signedAt: w.signedAt ?? '', signature: w.signature ?? '' };
+  return { partnerId: w.partnerId ?? '', digest: w.digest ?? '', decision: w.decision ?? '', reason: w.reason ?? '', hasReason: w.hasReason ?? false, signedAt: w.signedAt ?? '', signature: w.signature ?? '', batchProof: w.batchProof ?? '' };
 }
 
 function asReceived(e: IndexedEntry, proof: string[]): LogEntry__Output {
@@ -37,6 +37,19 @@ describe('wire conversions', () => {
   test('a vote keeps an absent reason absent and a present one present', () => {
     assert.deepEqual(voteFromWire(receivedVote(withoutReason)), withoutReason);
     assert.deepEqual(voteFromWire(receivedVote(withReason)), withReason);
+  });
+
+  test('a batch vote (protocol v2) keeps its proof; a v1 vote travels with an empty batch_proof', () => {
+    const [first, second] = signVoteBatch(key, [{ partnerId: 'a', digest: 'd'.repeat(64), decision: 'approve', signedAt: '2026-03-01T12:00:00Z' }, { partnerId: 'a', digest: 'e'.repeat(64), decision: 'reject', reason: 'benign', signedAt: '2026-03-01T12:00:00Z' }]);
+    assert.equal(voteToWire(withReason).batchProof, '');
+    assert.equal('batch' in voteFromWire(receivedVote(withReason)), false);
+    assert.deepEqual(voteFromWire(receivedVote(first!)), first);
+    assert.deepEqual(voteFromWire(receivedVote(second!)), second);
+    const v2: IndexedEntry = { ...entry, votes: [withReason, first!] };
+    const back = entryFromWire(asReceived(v2, []));
+    assert.ok(back.ok);
+    assert.equal(entryLeafHash(back.entry), entryLeafHash(v2));
+    assert.notEqual(entryLeafHash(v2), entryLeafHash({ ...v2, votes: [withReason, { ...first!, batch: second!.batch! }] }));
   });
 
   test('a wire vote with a reason but has_reason false is malformed (the sequencer refuses it as invalid-vote)', () => {

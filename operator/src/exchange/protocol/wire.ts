@@ -30,7 +30,7 @@ export function logKindFromWire(kind: WireKindOut): LogEntryKind | undefined {
 
 /** A vote as a wire message. */
 export function voteToWire(v: Vote): SignedVote {
-  return { partnerId: v.partnerId, digest: v.digest, decision: v.decision, reason: v.reason ?? '', hasReason: v.reason !== undefined, signedAt: v.signedAt, signature: v.signature };
+  return { partnerId: v.partnerId, digest: v.digest, decision: v.decision, reason: v.reason ?? '', hasReason: v.reason !== undefined, signedAt: v.signedAt, signature: v.signature, batchProof: v.batch ?? '' };
 }
 
 /**
@@ -44,7 +44,9 @@ export function voteWireProblem(v: SignedVote__Output): string | undefined {
 /** A wire vote as a domain vote; an unknown decision is carried through for verifyVote to refuse. */
 export function voteFromWire(v: SignedVote__Output): Vote {
   const base = { partnerId: v.partnerId, digest: v.digest, decision: v.decision as Vote['decision'], signedAt: v.signedAt, signature: v.signature };
-  return v.hasReason ? { ...base, reason: v.reason } : base;
+  const withReason = v.hasReason ? { ...base, reason: v.reason } : base;
+  // Older senders do not know batch_proof: it arrives empty, a single (protocol v1) vote.
+  return v.batchProof === '' ? withReason : { ...withReason, batch: v.batchProof };
 }
 
 /** A window from the wire; missing fields become empty strings (which never verify). */

@@ -30,6 +30,7 @@ import { SEQUENCER_DEFAULTS } from './defaults.ts';
 import { SequencerLog } from './log.ts';
 import { PendingRounds, type Round } from './pending.ts';
 import { rejectionEntry } from './rejection.ts';
+import { parseVoteBatch } from '../../domain/votebatch.ts';
 
 /** Everything a sequencer is built from. */
 export interface SequencerOptions {
@@ -399,7 +400,7 @@ export class Sequencer {
 
   #verifyOrRefuse(callerId: string, voter: Voter, v: Vote): Vote {
     if (verifyVote(voter, v)) return v;
-    throw this.#refuse(callerId, new ExchangeRefusal('invalid-argument', 'bad-vote-signature', `the vote signature does not verify with ${v.partnerId}'s key for subject ${String(v.digest)}; sign the vote fields exactly as sent`));
+    throw this.#refuse(callerId, new ExchangeRefusal('invalid-argument', 'bad-vote-signature', badVoteMessage(v)));
   }
 
   async #lateVote(callerId: string, v: Vote): Promise<VoteResult> {
@@ -464,6 +465,15 @@ export class Sequencer {
     this.#opts.log.warn('request refused', { partner: callerId, reason: refusal.reason, detail: refusal.message });
     return refusal;
   }
+}
+
+// What to tell a voter whose vote does not verify; a batch vote (protocol v2) says which part failed.
+function badVoteMessage(v: Vote): string {
+  const what = `${v.partnerId}'s key for subject ${String(v.digest)}`;
+  if (v.batch === undefined) return `the vote signature does not verify with ${what}; sign the vote fields exactly as sent`;
+  const parsed = parseVoteBatch(v.batch);
+  if (!parsed.ok) return `${parsed.message}; send the proof signVoteBatch made`;
+  return `the batch vote does not verify with ${what}: its proof does not place these vote fields under the batch root, or the vote-batch signature does not cover that root; send each vote with the proof and root signature of the batch it was signed in`;
 }
 
 function storedRound(r: Round): StoredRound {

@@ -14,7 +14,18 @@ export interface SignedVote {
   'reason'?: (string);
   'hasReason'?: (boolean);
   'signedAt'?: (string);
+  /**
+   * Empty (protocol v1): signature of kind "vote" over the vote fields. Set (protocol v2): the
+   * signature is of kind "vote-batch" over the Merkle root of a batch of the voter's own votes.
+   */
   'signature'?: (string);
+  /**
+   * Protocol v2, a batch vote: "<leaf index> <batch size> <root> <proof hash> ..." (single
+   * spaces, decimal without leading zeros, lowercase hex): the RFC 9162 inclusion proof of this
+   * vote's signed fields (leaf: the text a single vote signs) in the batch whose root the voter
+   * signed as canonical {"kind":"vote-batch","partnerId","root","size"}. Empty: a single vote.
+   */
+  'batchProof'?: (string);
 }
 
 export interface SignedVote__Output {
@@ -30,5 +41,16 @@ export interface SignedVote__Output {
   'reason': (string);
   'hasReason': (boolean);
   'signedAt': (string);
+  /**
+   * Empty (protocol v1): signature of kind "vote" over the vote fields. Set (protocol v2): the
+   * signature is of kind "vote-batch" over the Merkle root of a batch of the voter's own votes.
+   */
   'signature': (string);
+  /**
+   * Protocol v2, a batch vote: "<leaf index> <batch size> <root> <proof hash> ..." (single
+   * spaces, decimal without leading zeros, lowercase hex): the RFC 9162 inclusion proof of this
+   * vote's signed fields (leaf: the text a single vote signs) in the batch whose root the voter
+   * signed as canonical {"kind":"vote-batch","partnerId","root","size"}. Empty: a single vote.
+   */
+  'batchProof': (string);
 }

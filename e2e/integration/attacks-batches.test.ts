@@ -1,0 +1,320 @@
+/**
+ * Trust model, protocol version 2 batch votes (docs/adr/2026-12-06-million-indicators.md,
+ * Decision 4): a voter signs the Merkle root of a batch of its own votes (kind `vote-batch`) and
+ * each vote carries its inclusion proof. A sequencer sees every batch and holds the log key, so it
+ * may move a root or proof onto another subject, claim a subject the voter never derived, replay a
+ * batch into another round, present a batch signature as another kind (or another kind as one),
+ * or send malformed proofs. The real sequencer refuses each vote (`bad-vote-signature`,
+ * `outside-window`); every partner halts on each such log entry (`forged-vote`,
+ * `bad-proposal-signature`, `replayed-entry`, `no-quorum`) and applies nothing from it. Honest
+ * batches admit, replicate mixed with version-1 entries, and cost one Ed25519 verification per
+ * (signer, root) at a partner. Real parts: the real sequencer (log on FerretDB) or a hostile log
+ * with genuine signatures, behind the real exchange endpoint over gRPC with mutual TLS; each
+ * partner's real replica and MongoDB sink on FerretDB.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import { syncBuiltinESMExports } from 'node:module';
+import { Writable } from 'node:stream';
+import { indicatorCanonicalJson } from '../../operator/src/domain/canonical.ts';
+import { entryLeafData, roundSubject, signProposal, type EntryBody, type EntryKind } from '../../operator/src/domain/entry.ts';
+import type { Indicator } from '../../operator/src/domain/indicator.ts';
+import { signVote, signVoteBatch, type Vote } from '../../operator/src/domain/quorum.ts';
+import { PublicKey, SigningKey } from '../../operator/src/domain/signature.ts';
+import { createLogger } from '../../operator/src/log.ts';
+import { ExchangeCallError, ExchangeClient } from '../../operator/src/exchange/protocol/client.ts';
+import type { PendingRound, ProposalResult } from '../../operator/src/exchange/protocol/messages.ts';
+import type { PartnerEntry } from '../../operator/src/exchange/protocol/tls.ts';
+import { PartnerReplica, ReplicationHalted } from '../../operator/src/exchange/partner/replica.ts';
+import { AutoVoter } from '../../operator/src/exchange/partner/voter.ts';
+import { Sequencer } from '../../operator/src/exchange/sequencer/sequencer.ts';
+import { startExchangeServer, type SequencerCore } from '../../operator/src/exchange/sequencer/server.ts';
+import { MongoCursorStore } from '../../operator/src/store/cursor.ts';
+import { MongoIndicatorSink } from '../../operator/src/store/indicators.ts';
+import { MongoLogStore } from '../../operator/src/store/log.ts';
+import { MemoryLogStore } from '../../operator/src/store/memory.ts';
+import { attackBedHooks } from '../harness/attackbed.ts';
+import { HostileLog } from '../harness/hostile.ts';
+import { uniqueSuffix } from '../harness/env.ts';
+
+type Id = 'alpha' | 'bravo' | 'charlie';
+const IDS: readonly Id[] = ['alpha', 'bravo', 'charlie'];
+const quiet = createLogger(new Writable({ write: (_c, _e, cb) => cb() }), 'error');
+const suffix = uniqueSuffix();
+const keys = Object.fromEntries(IDS.map((id) => [id, SigningKey.generate()])) as Record<Id, SigningKey>;
+const partners: PartnerEntry[] = IDS.map((id) => ({ partnerId: id, publicKey: keys[id].publicKey, roles: ['contributor', 'voter'] }));
+// A partner's own directory: its own key objects, so no other party's remembered signatures answer its checks.
+const partnerDirectory = (): PartnerEntry[] => IDS.map((id) => ({ partnerId: id, publicKey: PublicKey.fromRawBase64(keys[id].publicKey.toRawBase64()), roles: ['contributor', 'voter'] }));
+const HOUR = 3_600_000;
+const WINDOW = 72 * HOUR;
+const ind = (value: string): Indicator => ({ type: 'domain', value: `${value}-${suffix}.batch.example` });
+const approveAll = { judge: () => ({ decision: 'approve' as const }) };
+
+const closers: Array<() => Promise<void> | void> = [];
+const bed = attackBedHooks('threatmesh-attack-batches', [...IDS, 'sequencer'] as const, closers);
+let n = 0;
+
+// Ed25519 verifications of this process, counted as the benchmarks count them.
+let verifications = 0;
+const originalVerify = crypto.verify;
+before(() => {
+  crypto.verify = ((...args: Parameters<typeof originalVerify>) => {
+    verifications++;
+    return (originalVerify as (...a: unknown[]) => unknown)(...args);
+  }) as typeof originalVerify;
+  syncBuiltinESMExports();
+});
+after(() => {
+  crypto.verify = originalVerify;
+  syncBuiltinESMExports();
+});
+
+/** The honest sequencer with the pending rounds voters see rewritten, as a sequencer under an attacker's control. */
+class HostileSequencer implements SequencerCore {
+  readonly honest: Sequencer;
+  pendingLie: ((rounds: PendingRound[]) => PendingRound[]) | undefined;
+  constructor(honest: Sequencer) {
+    this.honest = honest;
+  }
+  pending(): PendingRound[] {
+    const rounds = this.honest.pending();
+    return this.pendingLie?.(rounds) ?? rounds;
+  }
+  propose(...a: Parameters<Sequencer['propose']>): ReturnType<Sequencer['propose']> { return this.honest.propose(...a); }
+  vote(...a: Parameters<Sequencer['vote']>): ReturnType<Sequencer['vote']> { return this.honest.vote(...a); }
+  waitForSize(min: number, waitMs: number): Promise<void> { return this.honest.waitForSize(min, waitMs); }
+  treeHead(): ReturnType<Sequencer['treeHead']> { return this.honest.treeHead(); }
+  inclusionProof(i: number, size: number): string[] { return this.honest.inclusionProof(i, size); }
+  consistencyProof(a: number, b: number): string[] { return this.honest.consistencyProof(a, b); }
+  entries(from: number, size: number): ReturnType<Sequencer['entries']> { return this.honest.entries(from, size); }
+}
+
+/** Serves `core` over the real endpoint with mutual TLS; a client per party. */
+async function serve(core: SequencerCore): Promise<Record<Id, ExchangeClient>> {
+  const server = await startExchangeServer({ sequencer: core, directory: new Map(partners.map((p) => [p.partnerId, p])), tls: bed.tls.sequencer, address: '127.0.0.1:0', log: quiet });
+  closers.push(() => server.stop());
+  const clients = {} as Record<Id, ExchangeClient>;
+  for (const id of IDS) {
+    clients[id] = new ExchangeClient({ address: `127.0.0.1:${server.port}`, tls: bed.tls[id], serverName: 'localhost', deadlineMs: 15_000, retry: { attempts: 2, baseMs: 10, capMs: 50 } });
+    closers.push(() => clients[id].close());
+  }
+  return clients;
+}
+
+const freshDb = () => {
+  const db = bed.mongo.db(`tm_attack_batch_${suffix}_${n++}`);
+  closers.push(() => db.dropDatabase().then(() => undefined));
+  return db;
+};
+
+/** The real sequencer (log on FerretDB), behind a hostile wrapper that is honest until told otherwise. */
+async function realNetwork(): Promise<{ seq: Sequencer; hostile: HostileSequencer; clients: Record<Id, ExchangeClient>; key: SigningKey }> {
+  const key = SigningKey.generate();
+  const seq = await Sequencer.open({ store: await MongoLogStore.open(freshDb()), key, partners, quorum: 2, now: () => new Date(), log: quiet });
+  const hostile = new HostileSequencer(seq);
+  return { seq, hostile, clients: await serve(hostile), key };
+}
+
+/** Partner alpha replicating `core` (log key `key`) over gRPC into a fresh FerretDB database. */
+async function partnerOf(core: SequencerCore, key: SigningKey): Promise<{ replica: PartnerReplica; sink: MongoIndicatorSink }> {
+  const clients = await serve(core);
+  const db = freshDb();
+  const sink = await MongoIndicatorSink.open(db);
+  const replica = new PartnerReplica({ sourceId: 'sequencer', source: clients.alpha, sink, history: sink, cursors: new MongoCursorStore(db), anchors: { sequencerKey: key.publicKey, partners: partnerDirectory(), quorum: 2, votingWindowMs: WINDOW }, now: () => new Date(), log: quiet });
+  return { replica, sink };
+}
+
+async function haltOf(replica: PartnerReplica): Promise<ReplicationHalted> {
+  const err = await replica.sync().then(() => undefined, (e: unknown) => e);
+  assert.ok(err instanceof ReplicationHalted, `expected a halt, got ${String(err)}`);
+  return err;
+}
+
+async function refusalOf(call: Promise<unknown>): Promise<ExchangeCallError> {
+  const err = await call.then(() => undefined, (e: unknown) => e);
+  assert.ok(err instanceof ExchangeCallError, `expected a refusal, got ${String(err)}`);
+  return err;
+}
+
+function proposal(by: Id, kind: EntryKind, indicator: Indicator) {
+  return { kind, indicatorJson: indicatorCanonicalJson(indicator), proposerId: by, signature: signProposal(keys[by], kind, indicator) };
+}
+
+/** A batch of `by`'s approvals (signed now, or at `at`) over the ADD subjects of `indicators`, in order. */
+function batchOf(by: Id, indicators: readonly Indicator[], at = new Date()): Vote[] {
+  return signVoteBatch(keys[by], indicators.map((i) => ({ partnerId: by, digest: roundSubject('add', i), decision: 'approve' as const, signedAt: at.toISOString() })));
+}
+
+function addEntry(indicator: Indicator, votes: Vote[], opensAt: number, extra: Partial<EntryBody> = {}): EntryBody {
+  return { kind: 'add', indicator, proposerId: 'alpha', proposalSignature: signProposal(keys.alpha, 'add', indicator), window: { opensAt: new Date(opensAt).toISOString(), closesAt: new Date(opensAt + WINDOW).toISOString() }, votes, ...extra };
+}
+
+/** Replaces one space-separated field of a vote's batch proof. */
+function editProof(v: Vote, edit: (parts: string[]) => void): Vote {
+  const parts = v.batch!.split(' ');
+  edit(parts);
+  return { ...v, batch: parts.join(' ') };
+}
+
+describe('protocol v2 batch votes through the real sequencer (gRPC, mutual TLS, FerretDB)', () => {
+  test('batching voters admit; a partner replicates the v2 entries after a v1 one, with one verification per (signer, root)', async () => {
+    const { seq, clients, key } = await realNetwork();
+    const v1 = ind('single');
+    const { subject } = await clients.alpha.propose(proposal('alpha', 'add', v1));
+    for (const by of ['bravo', 'charlie'] as const) await clients[by].vote(signVote(keys[by], { partnerId: by, digest: subject, decision: 'approve', signedAt: new Date().toISOString() }));
+    const batched = Array.from({ length: 5 }, (_, i) => ind(`batched-${i}`));
+    await clients.alpha.proposeBatch(batched.map((i) => proposal('alpha', 'add', i)));
+    for (const by of ['alpha', 'bravo'] as const) {
+      const voter = new AutoVoter({ partnerId: by, key: keys[by], client: clients[by], policy: approveAll, partners, now: () => new Date(), log: quiet, batching: { maxSize: 4 } });
+      assert.equal(await voter.voteOnce(), 5);
+    }
+    assert.equal(seq.size, 6, 'every round admitted');
+    const logged: EntryBody[] = [];
+    for await (const { entry } of seq.entries(0, seq.size)) logged.push(entry);
+    assert.doesNotMatch(entryLeafData(logged[0]!), /"v":2|"batch"/, 'the v1 entry keeps v1 bytes');
+    for (const e of logged.slice(1)) assert.match(entryLeafData(e), /"v":2/);
+    assert.equal(new Set(logged.slice(1).flatMap((e) => e.votes.map((v) => `${v.partnerId} ${v.batch!.split(' ')[2]!}`))).size, 4, 'two roots per voter (batches of 4 and 1)');
+
+    const { replica, sink } = await partnerOf(seq, key);
+    verifications = 0;
+    assert.equal((await replica.sync()).applied, 6);
+    // 6 proposals + 2 single votes + 4 batch roots + 1 tree head; version 1 would need 6 + 12 + 1.
+    assert.equal(verifications, 6 + 2 + 4 + 1);
+    const records = await sink.all();
+    assert.deepEqual(records.map((r) => r.state), Array(6).fill('active'));
+    assert.equal(records.filter((r) => r.votes.some((v) => v['batch'] !== undefined)).length, 5, 'records keep the batch proofs: each certificate verifies from the record alone');
+  });
+
+  test('the sequencer refuses batch votes that do not verify: kind confusion both ways, proofs moved or malformed', async () => {
+    const { clients, seq } = await realNetwork();
+    const [x1, x2, x3] = [ind('confused-1'), ind('confused-2'), ind('never-in-batch')];
+    await clients.alpha.proposeBatch([x1, x2, x3].map((i) => proposal('alpha', 'add', i)));
+    const [b1, b2] = batchOf('bravo', [x1, x2]);
+    const cases: Array<[string, Vote, string]> = [
+      ['the vote-batch signature presented as a single vote', (({ batch: _b, ...rest }) => rest)(b1!), 'bad-vote-signature'],
+      ['a single vote signature presented with a batch proof', { ...signVote(keys.bravo, { partnerId: 'bravo', digest: roundSubject('add', x1), decision: 'approve', signedAt: b1!.signedAt }), batch: b1!.batch! }, 'bad-vote-signature'],
+      ['a proposal signature presented as the batch signature', { ...b1!, signature: signProposal(keys.bravo, 'add', x1) }, 'bad-vote-signature'],
+      ['x1\'s root and proof on the vote for x2', { ...b1!, digest: roundSubject('add', x2) }, 'bad-vote-signature'],
+      ['the batch on x3, a subject the voter never put in it', { ...b1!, digest: roundSubject('add', x3) }, 'bad-vote-signature'],
+      ['the proof of x2 on x1', { ...b1!, batch: b2!.batch! }, 'bad-vote-signature'],
+      ['a wrong index', editProof(b1!, (p) => { p[0] = '1'; }), 'bad-vote-signature'],
+      ['a wrong size', editProof(b1!, (p) => { p[1] = '3'; }), 'bad-vote-signature'],
+      ['a proof one hash short', editProof(b1!, (p) => { p.pop(); }), 'bad-vote-signature'],
+      ['a proof one hash long', editProof(b1!, (p) => { p.push(p[2]!); }), 'bad-vote-signature'],
+      ['an index with a leading zero', editProof(b1!, (p) => { p[0] = '00'; }), 'bad-vote-signature'],
+    ];
+    for (const [name, vote, reason] of cases) {
+      const err = await refusalOf(clients.bravo.vote(vote));
+      assert.equal(err.reason, reason, name);
+    }
+    const proposalErr = await refusalOf(clients.alpha.propose({ ...proposal('alpha', 'add', ind('batch-signature-as-proposal')), signature: batchOf('alpha', [x1])[0]!.signature }));
+    assert.equal(proposalErr.reason, 'bad-proposal-signature', 'a vote-batch signature is no proposal signature');
+    assert.equal((await clients.bravo.vote(b1!)).status, 'counted', 'the genuine batch vote still counts after every refusal');
+    assert.equal(seq.pending().find((r) => r.subject === roundSubject('add', x3))?.tally?.approvals, 0, 'x3 collected nothing');
+  });
+
+  test('a batch vote replayed into the re-admission round, or dated before the round opened, is refused outside-window', async () => {
+    const { clients } = await realNetwork();
+    const z = ind('readmitted');
+    await clients.alpha.propose(proposal('alpha', 'add', z));
+    const first = { alpha: batchOf('alpha', [z]), bravo: batchOf('bravo', [z]) };
+    await clients.alpha.voteBatch(first.alpha);
+    assert.equal((await clients.bravo.voteBatch(first.bravo))[0]?.status, 'approved');
+    const revoke = await clients.bravo.propose(proposal('bravo', 'revoke', z));
+    for (const by of ['alpha', 'bravo'] as const) await clients[by].vote(signVote(keys[by], { partnerId: by, digest: revoke.subject, decision: 'approve', signedAt: new Date().toISOString() }));
+    const again: ProposalResult = await clients.alpha.propose(proposal('alpha', 'add', z));
+    assert.equal(again.status, 'opened');
+    assert.equal((await refusalOf(clients.alpha.vote(first.alpha[0]!))).reason, 'outside-window', 'the first admission\'s batch vote');
+    const early = batchOf('charlie', [z], new Date(Date.parse(again.window!.opensAt) - 1000));
+    assert.equal((await refusalOf(clients.charlie.vote(early[0]!))).reason, 'outside-window', 'a batch dated before the round opened');
+  });
+
+  test('a voter shown X under Y\'s subject leaves Y out of its batch; its root put under Y in the log halts the partner forged-vote', async () => {
+    const { clients, hostile, key } = await realNetwork();
+    const [x, y, w] = [ind('shown-x'), ind('hidden-y'), ind('honest-w')];
+    await clients.alpha.proposeBatch([x, w].map((i) => proposal('alpha', 'add', i)));
+    const yAck = await clients.bravo.propose(proposal('bravo', 'add', y));
+    hostile.pendingLie = (rounds) => rounds.filter((r) => r.subject !== yAck.subject).map((r) => (r.subject === roundSubject('add', x) ? { ...r, digest: yAck.digest, subject: yAck.subject } : r));
+    const reports: string[] = [];
+    const sent: Vote[] = [];
+    const client = { listPending: () => clients.charlie.listPending(), vote: (v: Vote) => clients.charlie.vote(v), voteBatch: (vs: readonly Vote[]) => { sent.push(...vs); return clients.charlie.voteBatch(vs); } };
+    const voter = new AutoVoter({ partnerId: 'charlie', key: keys.charlie, client, policy: approveAll, partners, now: () => new Date(), log: quiet, batching: {}, onMisbehaviour: (r) => reports.push(r) });
+    assert.equal(await voter.voteOnce(), 1, 'only W is voted');
+    assert.deepEqual(reports, ['subject-mismatch']);
+    assert.deepEqual(sent.map((v) => v.digest), [roundSubject('add', w)], 'the batch holds only subjects the voter derived');
+    hostile.pendingLie = undefined;
+    // The sequencer now logs Y with charlie's batch vote relabelled, next to a genuine approval.
+    const log = new HostileLog(key);
+    const now = Date.now();
+    log.append(addEntry(y, [{ ...sent[0]!, digest: yAck.subject }, ...batchOf('alpha', [y])], now - 60_000, { proposerId: 'bravo', proposalSignature: signProposal(keys.bravo, 'add', y) }));
+    const { replica, sink } = await partnerOf(log, log.key);
+    const halt = await haltOf(replica);
+    assert.deepEqual([halt.reason, halt.index], ['forged-vote', 0]);
+    assert.match(halt.message, /charlie/);
+    assert.deepEqual(await sink.all(), []);
+  });
+});
+
+describe('a hostile sequencer logs batch votes: every partner halts and applies nothing from the entry', () => {
+  const [x, y, never] = [ind('log-x'), ind('log-y'), ind('log-never')];
+  const at = new Date();
+  const opens = at.getTime() - 60_000;
+  const alpha = batchOf('alpha', [x, y], at);
+  const bravo = batchOf('bravo', [x, y], at);
+  const relabel = (v: Vote, i: Indicator): Vote => ({ ...v, digest: roundSubject('add', i) });
+  const cases: ReadonlyArray<{ name: string; entry: EntryBody; reason: string }> = [
+    { name: 'Y logged with alpha\'s root and proof of X (swapped onto another subject)', entry: addEntry(y, [relabel(alpha[0]!, y), bravo[1]!], opens), reason: 'forged-vote' },
+    { name: 'X and Y proofs exchanged (a reordered batch)', entry: addEntry(x, [{ ...alpha[0]!, batch: alpha[1]!.batch! }, bravo[0]!], opens), reason: 'forged-vote' },
+    { name: 'a subject the voter never derived under its genuine root and proof', entry: addEntry(never, [relabel(alpha[0]!, never), relabel(bravo[0]!, never)], opens), reason: 'forged-vote' },
+    { name: 'X\'s ADD approvals relabelled as votes to revoke X (the revocation subject under the same root)', entry: { ...addEntry(x, [{ ...alpha[0]!, digest: roundSubject('revoke', x) }, { ...bravo[0]!, digest: roundSubject('revoke', x) }], opens), kind: 'revoke', proposalSignature: signProposal(keys.alpha, 'revoke', x) }, reason: 'forged-vote' },
+    { name: 'X\'s ADD approvals as they are in a REVOKE of X', entry: { ...addEntry(x, [alpha[0]!, bravo[0]!], opens), kind: 'revoke', proposalSignature: signProposal(keys.alpha, 'revoke', x) }, reason: 'replayed-vote' },
+    { name: 'the root reused for a reject the voter never signed', entry: { ...addEntry(x, [{ ...alpha[0]!, decision: 'reject' }, { ...bravo[0]!, decision: 'reject' }], opens), kind: 'reject' }, reason: 'forged-vote' },
+    { name: 'the vote-batch signature presented as a single vote', entry: addEntry(x, [(({ batch: _b, ...rest }) => rest)(alpha[0]!), bravo[0]!], opens), reason: 'forged-vote' },
+    { name: 'a single vote signature presented with a batch proof', entry: addEntry(x, [{ ...signVote(keys.alpha, { partnerId: 'alpha', digest: roundSubject('add', x), decision: 'approve', signedAt: at.toISOString() }), batch: alpha[0]!.batch! }, bravo[0]!], opens), reason: 'forged-vote' },
+    { name: 'the vote-batch signature presented as the proposal signature', entry: addEntry(x, [alpha[0]!, bravo[0]!], opens, { proposalSignature: alpha[0]!.signature }), reason: 'bad-proposal-signature' },
+    { name: 'a wrong leaf index', entry: addEntry(x, [editProof(alpha[0]!, (p) => { p[0] = '1'; }), bravo[0]!], opens), reason: 'forged-vote' },
+    { name: 'a wrong batch size', entry: addEntry(x, [editProof(alpha[0]!, (p) => { p[1] = '3'; }), bravo[0]!], opens), reason: 'forged-vote' },
+    { name: 'a proof of the wrong length', entry: addEntry(x, [editProof(alpha[0]!, (p) => { p.push(p[2]!); }), bravo[0]!], opens), reason: 'forged-vote' },
+    { name: 'genuine batch votes in a window that opened after they were signed (replayed after the window)', entry: addEntry(x, [alpha[0]!, bravo[0]!], at.getTime() + 1000), reason: 'no-quorum' },
+  ];
+  for (const c of cases) {
+    test(`${c.name}: halt ${c.reason}`, async () => {
+      const log = new HostileLog();
+      log.append(c.entry);
+      const { replica, sink } = await partnerOf(log, log.key);
+      const halt = await haltOf(replica);
+      assert.deepEqual([halt.reason, halt.index], [c.reason, 0], halt.message);
+      assert.deepEqual(await sink.all(), []);
+    });
+  }
+
+  test('the genuine batch entries replicate (the control of every case above)', async () => {
+    const log = new HostileLog();
+    log.append(addEntry(x, [alpha[0]!, bravo[0]!], opens), addEntry(y, [alpha[1]!, bravo[1]!], opens));
+    const { replica, sink } = await partnerOf(log, log.key);
+    assert.equal((await replica.sync()).applied, 2);
+    assert.equal((await sink.all()).length, 2);
+  });
+
+  test('a batch admission replayed after its revocation does not re-activate the indicator: halt replayed-entry', async () => {
+    const z = ind('log-readmitted');
+    let clock = Date.parse('2026-12-01T00:00:00.000Z');
+    const seq = await Sequencer.open({ store: new MemoryLogStore(), key: SigningKey.generate(), partners, quorum: 2, now: () => new Date(clock), log: quiet });
+    for (const [kind, by] of [['add', 'alpha'], ['revoke', 'bravo']] as const) {
+      const { subject } = await seq.propose(by, proposal(by, kind, z));
+      for (const v of ['alpha', 'bravo'] as const) await seq.vote(v, signVoteBatch(keys[v], [{ partnerId: v, digest: subject, decision: 'approve', signedAt: new Date(clock).toISOString() }])[0]!);
+      clock += HOUR;
+    }
+    const history: EntryBody[] = [];
+    for await (const { entry } of seq.entries(0, seq.size)) history.push(entry);
+    const [add, revoke] = history;
+    assert.ok(add!.votes.every((v) => v.batch !== undefined), 'the genuine history holds batch votes');
+    const log = new HostileLog();
+    log.append(add!, revoke!, add!);
+    const { replica, sink } = await partnerOf(log, log.key);
+    const halt = await haltOf(replica);
+    assert.deepEqual([halt.reason, halt.index], ['replayed-entry', 2]);
+    assert.equal((await sink.all())[0]?.state, 'revoked');
+  });
+});

@@ -1,0 +1,97 @@
+/**
+ * Batch votes (protocol version 2, docs/adr/2026-12-06-million-indicators.md Decision 4), pure.
+ *
+ * A voter that votes on many rounds at once signs one Merkle root instead of one vote each: the
+ * leaves are the exact texts its single votes would sign (quorum.ts voteSigningPayload, so a
+ * leaf is a whole vote — subject, decision, partner, time — never a bare subject), hashed as
+ * RFC 9162 leaves in the order the voter chose; the root is signed with the kind `vote-batch`
+ * over canonical `{kind:'vote-batch', partnerId, root, size}`. Each vote then carries its
+ * {@link VoteBatchProof} in one string (`batch`): its leaf index, the batch size, the root and
+ * the inclusion proof. Checking a vote costs one inclusion proof (hashes only) and the root's
+ * signature, which a key verifies once and then remembers (signature.ts PublicKey), so a batch
+ * of B votes costs one Ed25519 verification per party instead of B.
+ *
+ * Every rule that reads a vote's fields (subject, decision, window, replay, history) is
+ * unchanged: the fields are bound by the leaf, and the leaf by the signed root.
+ */
+import { canonicalJson } from './canonical.ts';
+import { isHexHash, verifyInclusion } from './merkle.ts';
+
+/** Most votes one batch may hold: a proof of at most 12 hashes, a `batch` string under 1 KiB. */
+export const MAX_VOTE_BATCH = 4096;
+
+/** Longest `batch` string {@link parseVoteBatch} reads (index, size, root, 12 proof hashes, separators). */
+export const VOTE_BATCH_TEXT_LIMIT = 1024;
+
+/** Where one vote sits in the batch its voter signed. */
+export interface VoteBatchProof {
+  /** The vote's leaf index, 0 ≤ index < size. */
+  readonly index: number;
+  /** Votes in the batch, 1..{@link MAX_VOTE_BATCH}. */
+  readonly size: number;
+  /** RFC 9162 root of the batch, lowercase hex. */
+  readonly root: string;
+  /** RFC 9162 inclusion proof of the leaf in the batch, deepest sibling first. */
+  readonly proof: readonly string[];
+}
+
+/** The outcome of {@link parseVoteBatch}. */
+export type ParsedVoteBatch = { readonly ok: true; readonly batch: VoteBatchProof } | { readonly ok: false; readonly message: string };
+
+const COUNT = /^(0|[1-9][0-9]{0,8})$/;
+
+/**
+ * The one text of a batch proof: `"<index> <size> <root> <proof hash> …"`, single spaces,
+ * decimal without leading zeros, lowercase hex. One spelling only, so leaf bytes never vary.
+ */
+export function voteBatchText(batch: VoteBatchProof): string {
+  return [String(batch.index), String(batch.size), batch.root, ...batch.proof].join(' ');
+}
+
+/**
+ * Reads a `batch` string strictly: exactly {@link voteBatchText}'s spelling, an index below the
+ * size, a size from 1 to {@link MAX_VOTE_BATCH}, and exactly as many proof hashes as RFC 9162
+ * gives that index in that size. Never throws; the message says what is wrong.
+ */
+export function parseVoteBatch(text: unknown): ParsedVoteBatch {
+  const refuse = (message: string): ParsedVoteBatch => ({ ok: false, message: `vote batch proof ${message}` });
+  if (typeof text !== 'string' || text.length > VOTE_BATCH_TEXT_LIMIT) return refuse(`must be a string of at most ${VOTE_BATCH_TEXT_LIMIT} characters`);
+  const [indexText = '', sizeText = '', root = '', ...proof] = text.split(' ');
+  if (!COUNT.test(indexText) || !COUNT.test(sizeText)) return refuse('must start with its leaf index and the batch size in decimal, without leading zeros');
+  const index = Number(indexText);
+  const size = Number(sizeText);
+  if (size < 1 || size > MAX_VOTE_BATCH) return refuse(`size must be from 1 to ${MAX_VOTE_BATCH}, got ${size}`);
+  if (index >= size) return refuse(`index ${index} is not below the batch size ${size}`);
+  if (!isHexHash(root) || !proof.every(isHexHash)) return refuse('root and proof must be lowercase hex SHA-256 hashes separated by single spaces');
+  const expected = inclusionProofLength(index, size);
+  if (proof.length !== expected) return refuse(`for leaf ${index} of ${size} needs ${expected} proof hashes, got ${proof.length}`);
+  return { ok: true, batch: { index, size, root, proof } };
+}
+
+/** The number of hashes in the RFC 9162 inclusion proof of leaf `index` in a tree of `size` leaves. */
+export function inclusionProofLength(index: number, size: number): number {
+  let length = 0;
+  let start = 0;
+  let end = size;
+  while (end - start > 1) {
+    let k = 1;
+    while (k * 2 < end - start) k *= 2;
+    if (index < start + k) end = start + k;
+    else start += k;
+    length += 1;
+  }
+  return length;
+}
+
+/** The text a batch signature (kind `vote-batch`) covers: canonical `{kind:'vote-batch', partnerId, root, size}`. */
+export function voteBatchPayload(partnerId: string, root: string, size: number): string {
+  return canonicalJson({ kind: 'vote-batch', partnerId, root, size });
+}
+
+/**
+ * True when `leafHashHex` (the RFC 9162 leaf hash of a vote's signing payload) is leaf
+ * `batch.index` of the batch whose root is `batch.root`. Hashes only; never throws.
+ */
+export function voteInBatch(leafHashHex: string, batch: VoteBatchProof): boolean {
+  return verifyInclusion(leafHashHex, batch.index, batch.size, batch.proof, batch.root);
+}
