@@ -75,6 +75,14 @@ export class ZeekParser implements LogParser {
   #source = 'zeek';
   /** The last IPv4 address ipv4Field parsed. */
   readonly #addr = new Float64Array(1);
+  /** Columns before the first one the walk reads (skipped in one run); the ts column. */
+  #leadSkip = 0;
+  #tsCol = -1;
+  /** The current record's `host` and `uri` fields (-1: none). */
+  #hostS = -1;
+  #hostE = -1;
+  #uriS = -1;
+  #uriE = -1;
 
   constructor(ctx: ParseContext) {
     this.#ctx = ctx;
@@ -104,24 +112,19 @@ export class ZeekParser implements LogParser {
     const sep = this.#sep;
     ctx.stats.lines++;
     f.begin();
+    this.#hostS = -1;
+    this.#uriS = -1;
     let col = 0;
-    let fs = pos;
-    let i: number;
-    let tsS = -1, tsE = -1, hostS = -1, hostE = -1, uriS = -1, uriE = -1;
-    for (;;) {
+    let i = pos - 1;
+    if (this.#leadSkip > 0) {
+      i = skipColumns(buf, words, i, this.#leadSkip, sep);
+      // A line that ends inside the leading run is short whatever else it holds.
+      col = buf[i] === NL ? -1 : this.#leadSkip;
+    }
+    while (col >= 0) {
+      const fs = i + 1;
       const r = roles[col] as number;
-      if (r === IP) i = this.#address(f, buf, words, fs);
-      else if (r === IP_LIST || r === HOST_LIST) i = this.#hostList(f, buf, fs);
-      else {
-        i = nextSeparator(buf, words, fs, sep);
-        if (r !== NONE && !(i - fs === 1 && buf[fs] === DASH)) {
-          if (r === HOST) f.hostBytes(buf, fs, i);
-          else if (r === TS) { tsS = fs; tsE = i; }
-          else if (r === HTTP_HOST) { f.hostBytes(buf, fs, i); hostS = fs; hostE = i; }
-          else if (r === URI) { uriS = fs; uriE = i; }
-          else if (r === HASH) f.hashBytes(buf, fs, i);
-        }
-      }
+      i = r === NONE ? nextSeparator(buf, words, fs, sep) : this.#field(f, r, buf, words, fs);
       if (buf[i] === NL || col === last) break;
       const k = skips[col] as number;
       if (k > 0) {
@@ -131,16 +134,39 @@ export class ZeekParser implements LogParser {
         if (buf[i] === NL) break;
       }
       col++;
-      fs = i + 1;
     }
     const nl = buf[i] === NL ? i : nextNewline(buf, words, i);
     if (col < last) ctx.stats.reject('missing-fields', () => buf.toString('latin1', pos, nl));
     else if (nl - pos > MAX_LINE_BYTES) ctx.stats.reject('line-too-long', () => buf.toString('latin1', pos, pos + 100));
     else {
-      if (hostS >= 0 && uriS >= 0 && f.snap.hasUrls && f.snap.urlHost(buf, hostS, hostE)) f.hostAndTarget(buf.toString('latin1', hostS, hostE), buf.toString('latin1', uriS, uriE));
-      if (f.hits > 0) this.#commit(buf, pos, nl, tsS, tsE);
+      if (this.#hostS >= 0 && this.#uriS >= 0 && f.snap.hasUrls) this.#url(f, buf);
+      if (f.hits > 0) this.#commit(buf, pos, nl);
     }
     return nl + 1;
+  }
+
+  /** Matches the field of role `r` at `fs`; returns its end (the separator or newline after it). */
+  #field(f: FieldMatcher, r: number, buf: Buffer, words: WordView, fs: number): number {
+    if (r === IP) return this.#address(f, buf, words, fs);
+    if (r === IP_LIST || r === HOST_LIST) return this.#hostList(f, buf, fs);
+    const i = nextSeparator(buf, words, fs, this.#sep);
+    if (i - fs === 1 && buf[fs] === DASH) return i;
+    if (r === HOST) f.hostBytes(buf, fs, i);
+    else if (r === HASH) f.hashBytes(buf, fs, i);
+    else if (r === HTTP_HOST) {
+      f.hostBytes(buf, fs, i);
+      this.#hostS = fs;
+      this.#hostE = i;
+    } else if (r === URI) {
+      this.#uriS = fs;
+      this.#uriE = i;
+    }
+    return i;
+  }
+
+  /** The record's `host` + `uri` as a URL, when a URL indicator names the host. */
+  #url(f: FieldMatcher, buf: Buffer): void {
+    if (f.snap.urlHost(buf, this.#hostS, this.#hostE)) f.hostAndTarget(buf.toString('latin1', this.#hostS, this.#hostE), buf.toString('latin1', this.#uriS, this.#uriE));
   }
 
   /** An address column at `fs`: an IPv4 address is parsed in the pass that finds its end. Returns the end (separator or newline). */
@@ -175,14 +201,26 @@ export class ZeekParser implements LogParser {
     }
   }
 
-  #commit(buf: Buffer, pos: number, nl: number, tsS: number, tsE: number): void {
-    const ts = tsS < 0 ? NaN : Number(buf.toString('latin1', tsS, tsE)) * 1000;
+  #commit(buf: Buffer, pos: number, nl: number): void {
+    const ts = this.#time(buf, pos);
     if (!Number.isFinite(ts)) {
       this.#ctx.stats.reject('bad-timestamp', () => buf.toString('latin1', pos, nl));
       return;
     }
     const f = this.#ctx.fields;
     this.#ctx.tally.record(f.snap, f.ids, f.hits, ts, this.#source);
+  }
+
+  /**
+   * Epoch milliseconds of the record's `ts` column (NaN when the log has none, or it is unset or
+   * no number). Found only for records that hit, so the walk over every line skips the column.
+   */
+  #time(buf: Buffer, pos: number): number {
+    if (this.#tsCol < 0) return NaN;
+    let s = pos;
+    for (let c = 0; c < this.#tsCol; c++) s = elementEnd(buf, s, this.#sep, this.#sep) + 1;
+    const e = elementEnd(buf, s, this.#sep, this.#sep);
+    return e - s === 1 && buf[s] === DASH ? NaN : Number(buf.toString('latin1', s, e)) * 1000;
   }
 
   /** A header, JSON or empty line, or a record before any #fields header. */
@@ -230,9 +268,14 @@ export class ZeekParser implements LogParser {
   #effectiveRoles(): void {
     const snap = this.#ctx.fields.snap;
     const declared = this.#declared ?? new Uint8Array(0);
-    const roles = Uint8Array.from(declared, (r) => (canHit(r, snap) ? r : NONE));
+    // The timestamp is read only for records that hit (#time): the walk skips its column.
+    const roles = Uint8Array.from(declared, (r) => (r !== TS && canHit(r, snap) ? r : NONE));
     let last = -1;
     declared.forEach((r, k) => { if (r !== NONE) last = k; });
+    let lead = 0;
+    while (lead < last && roles[lead] === NONE) lead++;
+    this.#leadSkip = lead;
+    this.#tsCol = declared.indexOf(TS);
     const skips = new Uint8Array(roles.length);
     // A run never takes in the last column itself: the walk must stop there.
     for (let k = last - 2; k >= 0; k--) if (roles[k + 1] === NONE) skips[k] = Math.min(255, (skips[k + 1] ?? 0) + 1);
