@@ -11,7 +11,7 @@
  * nothing. The longest listed suffix (the most specific listed domain) wins. One trailing dot
  * (a fully qualified name) is ignored.
  */
-import { FOLD4, HASH_SEED, finish, hashStep, partialWord, wordAt, type ByteTable } from './bytetable.ts';
+import { FOLD4, HASH_SEED, finish, hashStep, mayHold, partialWord, wordAt, type ByteTable } from './bytetable.ts';
 
 const DOT = 46;
 const DOTS = 0x2e2e2e2e;
@@ -19,9 +19,7 @@ const DOTS = 0x2e2e2e2e;
 /** The id of `buf[from, end)` when listed, given its unfinished hash; -1 when not. The filter answers most misses without a call. */
 function probe(table: ByteTable, buf: Uint8Array, from: number, end: number, h: number): number {
   const fh = finish(h);
-  const bit = fh >>> table.filterShift;
-  if (((table.filter[bit >>> 3] as number) & (1 << (bit & 7))) === 0) return -1;
-  return table.getFinished(buf, from, end, fh);
+  return mayHold(table, fh) ? table.getFinished(buf, from, end, fh) : -1;
 }
 
 /** Bit 7 of each byte of `x` that is zero, exactly (no borrow across bytes). */
