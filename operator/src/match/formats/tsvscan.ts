@@ -19,80 +19,76 @@ export function wordView(buf: Buffer): WordView {
   return { u32: new Uint32Array(buf.buffer, aligned, (buf.byteOffset + buf.length - aligned) >>> 2), delta: buf.byteOffset - aligned };
 }
 
-/**
- * The position of the next `sep` or newline at or after `i` (the range ends with a newline).
- * Tests four bytes per step with the "has a zero byte" word trick on `word ^ repeated byte`;
- * the lowest flagged byte is exact even when a borrow sets a false flag above it.
- */
-export function nextSeparator(buf: Buffer, w: WordView, i: number, sep: number): number {
-  const u32 = w.u32;
-  let p = i + w.delta;
-  while ((p & 3) !== 0) {
-    const b = buf[i];
-    if (b === sep || b === NL) return i;
-    i++;
-    p++;
-  }
-  const sepWord = Math.imul(sep, 0x01010101);
-  for (let k = p >>> 2; k < u32.length; k++) {
-    const v = u32[k] as number;
-    const x = v ^ sepWord;
-    const y = v ^ 0x0a0a0a0a;
-    const m = (((x - 0x01010101) & ~x) | ((y - 0x01010101) & ~y)) & 0x80808080;
-    if (m !== 0) return (k << 2) - w.delta + ((31 - Math.clz32(m & -m)) >>> 3);
-  }
-  i = (u32.length << 2) - w.delta;
-  for (;;) {
-    const b = buf[i];
-    if (b === sep || b === NL) return i;
-    i++;
-  }
-}
-
 /** Bit 7 of each byte of `x` that is zero, exactly (no borrow across bytes). */
 function zeroBytes(x: number): number {
   return ~(((x & 0x7f7f7f7f) + 0x7f7f7f7f) | x | 0x7f7f7f7f);
 }
 
+/** The byte position in `buf` of the lowest flagged byte of the mask `m` in view word `q`. */
+function at(w: WordView, q: number, m: number): number {
+  return (q << 2) - w.delta + ((31 - Math.clz32(m & -m)) >>> 3);
+}
+
+/**
+ * The position of the next `sep` or newline at or after `i` (the range ends with a newline).
+ * Tests four bytes per step with exact zero-byte masks on `word ^ repeated byte`; the bytes of
+ * the first word before `i` are masked out, so no byte is read one by one until the buffer's
+ * last partial word.
+ */
+export function nextSeparator(buf: Buffer, w: WordView, i: number, sep: number): number {
+  const u32 = w.u32;
+  const sepWord = Math.imul(sep, 0x01010101);
+  let q = (i + w.delta) >>> 2;
+  for (let keep = -1 << (8 * ((i + w.delta) & 3)); q < u32.length; q++, keep = -1) {
+    const v = u32[q] as number;
+    const m = (zeroBytes(v ^ sepWord) | zeroBytes(v ^ 0x0a0a0a0a)) & keep;
+    if (m !== 0) return at(w, q, m);
+  }
+  for (i = Math.max(i, (q << 2) - w.delta); ; i++) {
+    const b = buf[i];
+    if (b === sep || b === NL) return i;
+  }
+}
+
 /**
  * Skips `k` whole columns after the separator at `i`: returns the position of the separator
  * that ends the k-th of them, or of the newline met first. Counts the separators of four bytes
- * at a time (exact zero-byte masks, summed), so a run of columns that cannot match costs about
- * one step per word instead of one search per column.
+ * at a time (exact zero-byte masks, summed) and finds the k-th one inside its word from the
+ * mask, so a run of columns that cannot match costs about one step per word.
  */
 export function skipColumns(buf: Buffer, w: WordView, i: number, k: number, sep: number): number {
-  let p = i + 1;
-  for (; ((p + w.delta) & 3) !== 0; p++) {
-    const b = buf[p];
-    if (b === NL || (b === sep && --k === 0)) return p;
-  }
   const u32 = w.u32;
   const sepWord = Math.imul(sep, 0x01010101);
-  let q = (p + w.delta) >>> 2;
-  for (; q < u32.length; q++) {
+  const p = i + 1 + w.delta;
+  let q = p >>> 2;
+  for (let keep = -1 << (8 * (p & 3)); q < u32.length; q++, keep = -1) {
     const v = u32[q] as number;
-    // Stop at the word holding a newline or the k-th separator; the bytes from there are read one by one.
-    if (zeroBytes(v ^ 0x0a0a0a0a) !== 0) break;
-    const n = Math.imul((zeroBytes(v ^ sepWord) >>> 7) & 0x01010101, 0x01010101) >>> 24;
-    if (n >= k) break;
+    const nl = zeroBytes(v ^ 0x0a0a0a0a) & keep;
+    let m = zeroBytes(v ^ sepWord) & keep;
+    const n = Math.imul((m >>> 7) & 0x01010101, 0x01010101) >>> 24;
+    if (n >= k) {
+      for (; k > 1; k--) m &= m - 1;
+      // The k-th separator, unless a newline comes first.
+      return at(w, q, nl !== 0 && (nl & -nl) >>> 0 < (m & -m) >>> 0 ? nl : m);
+    }
+    if (nl !== 0) return at(w, q, nl);
     k -= n;
   }
-  for (p = (q << 2) - w.delta; ; p++) {
-    const b = buf[p];
-    if (b === NL || (b === sep && --k === 0)) return p;
+  for (let b = Math.max(i + 1, (q << 2) - w.delta); ; b++) {
+    const c = buf[b];
+    if (c === NL || (c === sep && --k === 0)) return b;
   }
 }
 
 /** The position of the next newline at or after `i` (the range ends with one), four bytes per step. */
 export function nextNewline(buf: Buffer, w: WordView, i: number): number {
-  for (; ((i + w.delta) & 3) !== 0; i++) if (buf[i] === NL) return i;
   const u32 = w.u32;
-  let k = (i + w.delta) >>> 2;
-  for (; k < u32.length; k++) {
-    const m = zeroBytes((u32[k] as number) ^ 0x0a0a0a0a);
-    if (m !== 0) return (k << 2) - w.delta + ((31 - Math.clz32(m & -m)) >>> 3);
+  let q = (i + w.delta) >>> 2;
+  for (let keep = -1 << (8 * ((i + w.delta) & 3)); q < u32.length; q++, keep = -1) {
+    const m = zeroBytes((u32[q] as number) ^ 0x0a0a0a0a) & keep;
+    if (m !== 0) return at(w, q, m);
   }
-  for (i = (k << 2) - w.delta; ; i++) if (buf[i] === NL) return i;
+  for (i = Math.max(i, (q << 2) - w.delta); ; i++) if (buf[i] === NL) return i;
 }
 
 /**
