@@ -5,8 +5,8 @@
  *
  * Invariants:
  * - A key is `arena[starts[id] .. starts[id + 1])`; the table stores only ids and 32-bit hashes
- *   (8 bytes per slot, side by side, at most 70% load) and a one-byte-per-key filter bit array,
- *   never a copy of the key.
+ *   (8 bytes per slot, side by side, at most 70% load) and a blocked filter of 8-16 bits per key
+ *   (two bits per key in one 64-byte block), never a copy of the key.
  * - With `foldCase`, ASCII A-Z compare equal to a-z (keys must then be stored lower case);
  *   other bytes compare exactly.
  * - The hash reads the key four bytes per step from its END towards its start (`hashStep` per
@@ -86,6 +86,20 @@ function hashString(s: string, fold: boolean): number {
   return hashStep(h, w | (m >>> (8 * (4 - i))));
 }
 
+const FILTER_MIX = 0x9e3779b1 | 0;
+
+/**
+ * False when the finished hash `fh` is surely no key of `t`; true when it may be. Two bits of one
+ * 64-byte block (bits 23-31 and 14-22 of `fh · FILTER_MIX`, inside the block `fh` selects): one
+ * cache line per test, and about a third of the false answers of one bit per key.
+ */
+export function mayHold(t: ByteTable, fh: number): boolean {
+  const f = t.filter;
+  const base = (fh >>> t.blockShift) << 4;
+  const g = Math.imul(fh, FILTER_MIX);
+  return ((f[base + (g >>> 28)] as number) & (1 << (g >>> 23))) !== 0 && ((f[base + ((g >>> 19) & 15)] as number) & (1 << (g >>> 14))) !== 0;
+}
+
 /** The smallest power of two with `n` entries at most 70% load (at least 8). */
 function capacityFor(n: number): number {
   let cap = 8;
@@ -101,17 +115,15 @@ export class ByteTable {
   readonly #mask: number;
   /** Two Int32 per slot, side by side (one cache line per probe): the finished hash, then id + 1 (0: empty). */
   readonly #slots: Int32Array;
-  /**
-   * One bit per possible hash prefix (about 8 bits per key): a name that is not in the table is
-   * usually refused by one read of this small array instead of probing the large slot array.
-   */
-  readonly #filter: Uint8Array;
-  readonly #filterShift: number;
   readonly size: number;
-  /** The filter bit array (read-only; exposed so hot loops can test it without a call): key hash `fh` may be present only when bit `fh >>> filterShift` is set. */
-  readonly filter: Uint8Array;
-  /** See `filter`. */
-  readonly filterShift: number;
+  /**
+   * A blocked filter of 8 to 16 bits per key (read-only; see `mayHold`): a name that is not in
+   * the table is usually refused by one cache line of this small array instead of a probe of
+   * the large slot array. Each key sets two bits in the 64-byte block its hash selects.
+   */
+  readonly filter: Int32Array;
+  /** A finished hash `fh` selects the block `fh >>> blockShift` (16 Int32 each). */
+  readonly blockShift: number;
 
   /**
    * Builds a table over `arena`/`starts` holding the keys `ids` (`count` of them at most). A key
@@ -124,12 +136,10 @@ export class ByteTable {
     const cap = capacityFor(count);
     this.#mask = cap - 1;
     this.#slots = new Int32Array(cap * 2);
-    let bits = 6;
-    while (1 << bits < count * 8 && bits < 30) bits++;
-    this.#filter = new Uint8Array(1 << (bits - 3));
-    this.#filterShift = 30 - bits;
-    this.filter = this.#filter;
-    this.filterShift = this.#filterShift;
+    let blockBits = 0;
+    while (512 << blockBits < count * 8 && blockBits < 21) blockBits++;
+    this.filter = new Int32Array(16 << blockBits);
+    this.blockShift = 30 - blockBits;
     let size = 0;
     for (const id of ids) if (this.#insert(id)) size++;
     this.size = size;
@@ -144,8 +154,10 @@ export class ByteTable {
     while (this.#slots[2 * slot + 1] !== 0) slot = (slot + 1) & this.#mask;
     this.#slots[2 * slot] = h;
     this.#slots[2 * slot + 1] = id + 1;
-    const f = h >>> this.#filterShift;
-    this.#filter[f >>> 3] = (this.#filter[f >>> 3] ?? 0) | (1 << (f & 7));
+    const base = (h >>> this.blockShift) << 4;
+    const g = Math.imul(h, FILTER_MIX);
+    this.filter[base + (g >>> 28)] = (this.filter[base + (g >>> 28)] as number) | (1 << (g >>> 23));
+    this.filter[base + ((g >>> 19) & 15)] = (this.filter[base + ((g >>> 19) & 15)] as number) | (1 << (g >>> 14));
     return true;
   }
 
@@ -179,8 +191,7 @@ export class ByteTable {
   }
 
   #probeBytes(buf: Uint8Array, start: number, end: number, h: number): number {
-    const f = h >>> this.#filterShift;
-    if (((this.#filter[f >>> 3] as number) & (1 << (f & 7))) === 0) return -1;
+    if (!mayHold(this, h)) return -1;
     const slots = this.#slots;
     const mask = this.#mask;
     for (let slot = h & mask; ; slot = (slot + 1) & mask) {
@@ -211,7 +222,7 @@ export class ByteTable {
 
   /** Bytes held by the table's slots and filter (the arena is shared and not counted). */
   get slotBytes(): number {
-    return this.#slots.byteLength + this.#filter.byteLength;
+    return this.#slots.byteLength + this.filter.byteLength;
   }
 }
 

@@ -3,13 +3,15 @@
  * itself and every subdomain. One right-to-left pass over the name's bytes, four at a time,
  * carries the table's hash (bytetable.ts: words right-aligned at the name's end), so the hash of
  * every label-aligned suffix (`com`, `example.com`, `www.example.com`) is the running hash plus
- * at most one partial word: no hash restarts per label, no string is made. Each suffix is
+ * at most one partial word: no hash restarts per label, no string is made. Dots are found per
+ * word with an exact zero-byte mask, and a suffix that starts inside a word hashes as the running
+ * hash plus that word shifted right, so no byte is read twice. Each suffix is
  * tested against the table's filter bits first and probed only when it may be listed, so a
  * lookup costs about one step per four bytes plus one filter read per label, and allocates
  * nothing. The longest listed suffix (the most specific listed domain) wins. One trailing dot
  * (a fully qualified name) is ignored.
  */
-import { FOLD4, HASH_SEED, finish, hashStep, partialWord, wordAt, type ByteTable } from './bytetable.ts';
+import { FOLD4, HASH_SEED, finish, hashStep, mayHold, partialWord, wordAt, type ByteTable } from './bytetable.ts';
 
 const DOT = 46;
 const DOTS = 0x2e2e2e2e;
@@ -17,21 +19,12 @@ const DOTS = 0x2e2e2e2e;
 /** The id of `buf[from, end)` when listed, given its unfinished hash; -1 when not. The filter answers most misses without a call. */
 function probe(table: ByteTable, buf: Uint8Array, from: number, end: number, h: number): number {
   const fh = finish(h);
-  const bit = fh >>> table.filterShift;
-  if (((table.filter[bit >>> 3] as number) & (1 << (bit & 7))) === 0) return -1;
-  return table.getFinished(buf, from, end, fh);
+  return mayHold(table, fh) ? table.getFinished(buf, from, end, fh) : -1;
 }
 
-/** The longest listed suffix starting inside the word at `i` (after a dot in it), or -1; `h` is the hash of the words after it. */
-function dotsInWord(table: ByteTable, buf: Uint8Array, i: number, end: number, h: number): number {
-  let best = -1;
-  for (let d = i + 3; d >= i; d--) {
-    if (buf[d] !== DOT) continue;
-    const from = d + 1;
-    const id = probe(table, buf, from, end, from === i + 4 ? h : hashStep(h, partialWord(buf, from, i + 4, FOLD4)));
-    if (id >= 0) best = id;
-  }
-  return best;
+/** Bit 7 of each byte of `x` that is zero, exactly (no borrow across bytes). */
+function zeroBytes(x: number): number {
+  return ~(((x & 0x7f7f7f7f) + 0x7f7f7f7f) | x | 0x7f7f7f7f);
 }
 
 /** The id of the longest listed domain that is `buf[start, end)` or one of its parent domains, or -1. */
@@ -39,26 +32,24 @@ export function longestSuffixBytes(table: ByteTable, buf: Uint8Array, start: num
   if (end > start && buf[end - 1] === DOT) end--;
   let h = HASH_SEED;
   let best = -1;
-  let i = end - 4;
-  for (; i >= start; i -= 4) {
-    const w = wordAt(buf, i);
-    const x = w ^ DOTS;
-    // A zero byte of x is a dot; the test has no false negatives (its rare false positives cost a byte check).
-    if (((x - 0x01010101) & ~x & 0x80808080) !== 0) {
-      const id = dotsInWord(table, buf, i, end, h);
+  for (let i = end - 4; i > start - 4; i -= 4) {
+    // The word's bytes before the name (0-3, first word only) are read as zeros and are no dots.
+    const skip = i < start ? start - i : 0;
+    const raw = skip === 0 ? wordAt(buf, i) : partialWord(buf, start, i + 4, 0) << (8 * skip);
+    const w = raw | FOLD4;
+    // A suffix starting at byte k of this word hashes as h plus the word shifted right by k bytes:
+    // no byte is read twice. Dots from right to left: longer suffixes come later and win.
+    for (let m = zeroBytes(raw ^ DOTS) & (-1 << (8 * skip)); m !== 0;) {
+      const b = 31 - Math.clz32(m);
+      m ^= 1 << b;
+      const k = (b >>> 3) + 1;
+      const id = probe(table, buf, i + k, end, k === 4 ? h : hashStep(h, w >>> (8 * k)));
       if (id >= 0) best = id;
     }
-    h = hashStep(h, w | FOLD4);
-  }
-  // The 0-3 leading bytes [start, i + 4): dots among them, then the whole name.
-  const lead = i + 4;
-  for (let d = lead - 1; d >= start; d--) {
-    if (buf[d] !== DOT) continue;
-    const id = probe(table, buf, d + 1, end, d + 1 === lead ? h : hashStep(h, partialWord(buf, d + 1, lead, FOLD4)));
-    if (id >= 0) best = id;
+    h = hashStep(h, w >>> (8 * skip));
   }
   if (end > start) {
-    const id = probe(table, buf, start, end, lead > start ? hashStep(h, partialWord(buf, start, lead, FOLD4)) : h);
+    const id = probe(table, buf, start, end, h);
     if (id >= 0) best = id;
   }
   return best;

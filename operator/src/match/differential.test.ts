@@ -4,7 +4,8 @@
  * matcher: split on tabs and commas, lower-case strings, a Set of domains walked parent by
  * parent, CIDRs by brute force with BigInt masks. Generated dns, conn, http and files logs of a
  * few thousand records each (names of every length and case, trailing dots, near misses,
- * IPv4/IPv6 inside and outside listed networks, unset fields, short lines), scanned through
+ * IPv4/IPv6 inside and outside listed networks, listed IPv4 addresses written with a leading
+ * zero, too many or too few parts or a trailing dot, unset fields, short lines), scanned through
  * more than one read chunk, against several indicator mixes: the counts per indicator and the
  * rejects must be identical.
  */
@@ -63,9 +64,20 @@ function name(): string {
   const v = n < 0.35 ? base : n < 0.6 ? `${label()}.${base}` : n < 0.7 ? `x${base}` : n < 0.8 ? base.slice(base.indexOf('.') + 1) : `${label()}.${label()}.example.org`;
   return (r() < 0.5 ? randomCase(v) : v) + (r() < 0.1 ? '.' : '');
 }
+/** A listed address written the way no strict parser accepts: a leading zero, five or three parts, an octet over 255, a trailing dot. */
+function nearMissV4(a: string): string {
+  const o = a.split('.');
+  const k = int(4);
+  const forms = [
+    () => o.map((x, j) => (j === k ? `0${x}` : x)).join('.'), () => `${a}.${int(256)}`, () => o.slice(0, 3).join('.'),
+    () => o.map((x, j) => (j === k ? String(256 + int(700)) : x)).join('.'), () => `${a}.`,
+  ];
+  return pick(forms)();
+}
 function v4(): string {
   const n = r();
   if (n < 0.3) return pick(ipv4s);
+  if (n < 0.36) return nearMissV4(pick(ipv4s));
   if (n < 0.6) return pick(cidrs).replace(/\.0\.0\/16$|\.0\/24$/, (m) => (m.length > 4 ? `.${int(256)}.${int(256)}` : `.${int(256)}`));
   return `${150 + int(70)}.${int(256)}.${int(256)}.${int(256)}`;
 }

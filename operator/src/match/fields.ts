@@ -98,17 +98,6 @@ export class FieldMatcher {
     this.hit(this.snap.domain(buf, start, end));
   }
 
-  /** A list of hosts or addresses separated by `sep` (Zeek sets and vectors). */
-  hostListBytes(buf: Uint8Array, start: number, end: number, sep: number): void {
-    let s = start;
-    for (let i = start; i <= end; i++) {
-      if (i === end || buf[i] === sep) {
-        if (i > s) this.hostBytes(buf, s, i);
-        s = i + 1;
-      }
-    }
-  }
-
   /** A hash field (md5, sha1 or sha256 hex, any case). */
   hashBytes(buf: Uint8Array, start: number, end: number): void {
     const n = end - start;

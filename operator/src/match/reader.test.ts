@@ -11,7 +11,7 @@ import { ScanError } from './errors.ts';
 import { loadIndicatorFile } from './indicatorfile.ts';
 import { feedLines } from './lines.ts';
 import { scanInput } from './scan.ts';
-import { lineRange } from './source.ts';
+import { lineRange, openRaw } from './source.ts';
 import { ScanStats } from './stats.ts';
 import type { LogParser } from './formats/parser.ts';
 
@@ -52,6 +52,30 @@ test('shards at any byte offsets own every line exactly once', async () => {
       assert.deepEqual(seen, want);
     },
   ), { numRuns: 300 });
+});
+
+test('a file read into reused buffers yields exactly the bytes of the range, across many chunks', async () => {
+  const tmp = await mkdtemp(join(tmpdir(), 'tm-reuse-'));
+  try {
+    // Bytes that differ from chunk to chunk, so a chunk read into the wrong buffer, or yielded twice, shows.
+    const data = Buffer.alloc(700_001);
+    for (let i = 0; i < data.length; i++) data[i] = (Math.imul(i, 2654435761) >>> 24) & 0xff;
+    const path = join(tmp, 'data');
+    await writeFile(path, data);
+    const cases: Array<{ start: number; end?: number }> = [
+      { start: 0 }, { start: 1 }, { start: 131_071, end: 131_073 }, { start: 5, end: 400_000 }, { start: 262_144, end: 700_001 },
+      { start: 699_999 }, { start: 700_001 }, { start: 10, end: 10 }, { start: 0, end: 9_000_000 },
+    ];
+    for (const range of cases) {
+      const parts: Buffer[] = [];
+      // Copied on receipt: a reused chunk is valid only until the next one is asked for.
+      for await (const c of openRaw({ kind: 'file', path }, range, { reuseBuffers: true })) parts.push(Buffer.from(c));
+      assert.ok(Buffer.concat(parts).equals(data.subarray(range.start, range.end)), JSON.stringify(range));
+    }
+    await assert.rejects(async () => { for await (const c of openRaw({ kind: 'file', path: join(tmp, 'missing') }, undefined, { reuseBuffers: true })) void c; }, (e: unknown) => e instanceof ScanError && e.code === 'unreadable');
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
 });
 
 test('a long line is rejected and skipped, not buffered; the lines around it survive', async () => {

@@ -46,6 +46,7 @@ export interface ScanOutcome {
 }
 
 const PREAMBLE_BYTES = 256 * 1024;
+const REUSE = { reuseBuffers: true } as const;
 
 /** Scans `loc` (or the lines starting in `range` of it); see the module doc. Throws ScanError when the input cannot be read. */
 export async function scanInput(loc: LogLocation, range: ByteRange | undefined, opts: ScanInputOptions): Promise<ScanOutcome> {
@@ -62,7 +63,11 @@ export async function scanInput(loc: LogLocation, range: ByteRange | undefined, 
     compression = sniffCompression(await head(loc, 4));
     if (compression !== 'none') throw new ScanError('bad-config', `${what} is ${compression}-compressed: a compressed input cannot be split into byte ranges; scan it as one shard`);
     if (range.start > 0) await readPreamble(loc, opts.format, parser, stats);
-    body = counted(lineRange((from) => openRaw(loc, { start: from }), range), (n) => { inputBytes += n; });
+    body = counted(lineRange((from) => openRaw(loc, { start: from }, REUSE), range), (n) => { inputBytes += n; });
+  } else if (loc.kind === 'file' && sniffCompression(await head(loc, 4)) === 'none') {
+    // An uncompressed file: feedLines and the parsers finish with each chunk before the next, so its buffers can be reused.
+    compression = 'none';
+    body = counted(openRaw(loc, undefined, REUSE), (n) => { inputBytes += n; });
   } else {
     const d = await decompressed(openRaw(loc), what, (n) => { inputBytes = n; });
     compression = d.compression;

@@ -16,6 +16,7 @@ import type { FieldMatcher } from '../fields.ts';
 import type { MatcherSnapshot } from '../snapshot.ts';
 import type { LogParser, ParseContext } from './parser.ts';
 import { MAX_LINE_BYTES } from './parser.ts';
+import { ipv4Field, nextNewline, nextSeparator, skipColumns, wordView, type WordView } from './tsvscan.ts';
 
 const NONE = 0;
 const IP = 1;
@@ -38,81 +39,6 @@ const BY_TYPE: Readonly<Record<string, number>> = { addr: IP, 'set[addr]': IP_LI
 const NL = 10;
 const DASH = 45;
 
-/** A 32-bit little-endian view of a buffer's bytes (aligned down), for finding separators four bytes at a time. */
-interface WordView { readonly u32: Uint32Array; readonly delta: number }
-
-const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
-
-function wordView(buf: Buffer): WordView {
-  const aligned = buf.byteOffset & ~3;
-  if (!LITTLE_ENDIAN) return { u32: new Uint32Array(0), delta: 0 };
-  return { u32: new Uint32Array(buf.buffer, aligned, (buf.byteOffset + buf.length - aligned) >>> 2), delta: buf.byteOffset - aligned };
-}
-
-/**
- * The position of the next `sep` or newline at or after `i` (the range ends with a newline).
- * Tests four bytes per step with the "has a zero byte" word trick on `word ^ repeated byte`;
- * the lowest flagged byte is exact even when a borrow sets a false flag above it.
- */
-function nextSeparator(buf: Buffer, w: WordView, i: number, sep: number): number {
-  const u32 = w.u32;
-  let p = i + w.delta;
-  while ((p & 3) !== 0) {
-    const b = buf[i];
-    if (b === sep || b === NL) return i;
-    i++;
-    p++;
-  }
-  const sepWord = Math.imul(sep, 0x01010101);
-  for (let k = p >>> 2; k < u32.length; k++) {
-    const v = u32[k] as number;
-    const x = v ^ sepWord;
-    const y = v ^ 0x0a0a0a0a;
-    const m = (((x - 0x01010101) & ~x) | ((y - 0x01010101) & ~y)) & 0x80808080;
-    if (m !== 0) return (k << 2) - w.delta + ((31 - Math.clz32(m & -m)) >>> 3);
-  }
-  i = (u32.length << 2) - w.delta;
-  for (;;) {
-    const b = buf[i];
-    if (b === sep || b === NL) return i;
-    i++;
-  }
-}
-
-/** Bit 7 of each byte of `x` that is zero, exactly (no borrow across bytes). */
-function zeroBytes(x: number): number {
-  return ~(((x & 0x7f7f7f7f) + 0x7f7f7f7f) | x | 0x7f7f7f7f);
-}
-
-/**
- * Skips `k` whole columns after the separator at `i`: returns the position of the separator
- * that ends the k-th of them, or of the newline met first. Counts the separators of four bytes
- * at a time (exact zero-byte masks, summed), so a run of columns that cannot match costs about
- * one step per word instead of one search per column.
- */
-function skipColumns(buf: Buffer, w: WordView, i: number, k: number, sep: number): number {
-  let p = i + 1;
-  for (; ((p + w.delta) & 3) !== 0; p++) {
-    const b = buf[p];
-    if (b === NL || (b === sep && --k === 0)) return p;
-  }
-  const u32 = w.u32;
-  const sepWord = Math.imul(sep, 0x01010101);
-  let q = (p + w.delta) >>> 2;
-  for (; q < u32.length; q++) {
-    const v = u32[q] as number;
-    // Stop at the word holding a newline or the k-th separator; the bytes from there are read one by one.
-    if (zeroBytes(v ^ 0x0a0a0a0a) !== 0) break;
-    const n = Math.imul((zeroBytes(v ^ sepWord) >>> 7) & 0x01010101, 0x01010101) >>> 24;
-    if (n >= k) break;
-    k -= n;
-  }
-  for (p = (q << 2) - w.delta; ; p++) {
-    const b = buf[p];
-    if (b === NL || (b === sep && --k === 0)) return p;
-  }
-}
-
 /** Whether a column of role `r` can hit an indicator of `snap` (the timestamp is always kept). */
 function canHit(r: number, snap: MatcherSnapshot): boolean {
   switch (r) {
@@ -123,6 +49,13 @@ function canHit(r: number, snap: MatcherSnapshot): boolean {
     case HASH: return snap.hasHashes;
     default: return r !== NONE;
   }
+}
+
+/** The end of the list element at `s`: the next `sep`, `setSep` or newline. */
+function elementEnd(buf: Buffer, s: number, sep: number, setSep: number): number {
+  let e = s;
+  for (let c = buf[e]; c !== sep && c !== setSep && c !== NL; c = buf[++e]);
+  return e;
 }
 
 /** Parser of Zeek TSV and JSON logs; see the module doc. */
@@ -140,6 +73,16 @@ export class ZeekParser implements LogParser {
   #skips = new Uint8Array(0);
   #lastCol = -1;
   #source = 'zeek';
+  /** The last IPv4 address ipv4Field parsed. */
+  readonly #addr = new Float64Array(1);
+  /** Columns before the first one the walk reads (skipped in one run); the ts column. */
+  #leadSkip = 0;
+  #tsCol = -1;
+  /** The current record's `host` and `uri` fields (-1: none). */
+  #hostS = -1;
+  #hostE = -1;
+  #uriS = -1;
+  #uriE = -1;
 
   constructor(ctx: ParseContext) {
     this.#ctx = ctx;
@@ -169,21 +112,19 @@ export class ZeekParser implements LogParser {
     const sep = this.#sep;
     ctx.stats.lines++;
     f.begin();
+    this.#hostS = -1;
+    this.#uriS = -1;
     let col = 0;
-    let fs = pos;
-    let i: number;
-    let tsS = -1, tsE = -1, hostS = -1, hostE = -1, uriS = -1, uriE = -1;
-    for (;;) {
-      i = nextSeparator(buf, words, fs, sep);
+    let i = pos - 1;
+    if (this.#leadSkip > 0) {
+      i = skipColumns(buf, words, i, this.#leadSkip, sep);
+      // A line that ends inside the leading run is short whatever else it holds.
+      col = buf[i] === NL ? -1 : this.#leadSkip;
+    }
+    while (col >= 0) {
+      const fs = i + 1;
       const r = roles[col] as number;
-      if (r !== NONE && !(i - fs === 1 && buf[fs] === DASH)) {
-        if (r === IP) f.ipBytes(buf, fs, i);
-        else if (r === HOST) f.hostBytes(buf, fs, i);
-        else if (r === TS) { tsS = fs; tsE = i; }
-        else if (r === HTTP_HOST) { f.hostBytes(buf, fs, i); hostS = fs; hostE = i; }
-        else if (r === URI) { uriS = fs; uriE = i; }
-        else this.#listOrHash(f, r, buf, fs, i);
-      }
+      i = r === NONE ? nextSeparator(buf, words, fs, sep) : this.#field(f, r, buf, words, fs);
       if (buf[i] === NL || col === last) break;
       const k = skips[col] as number;
       if (k > 0) {
@@ -193,31 +134,93 @@ export class ZeekParser implements LogParser {
         if (buf[i] === NL) break;
       }
       col++;
-      fs = i + 1;
     }
-    const nl = buf[i] === NL ? i : buf.indexOf(NL, i);
+    const nl = buf[i] === NL ? i : nextNewline(buf, words, i);
     if (col < last) ctx.stats.reject('missing-fields', () => buf.toString('latin1', pos, nl));
     else if (nl - pos > MAX_LINE_BYTES) ctx.stats.reject('line-too-long', () => buf.toString('latin1', pos, pos + 100));
     else {
-      if (hostS >= 0 && uriS >= 0 && f.snap.hasUrls && f.snap.urlHost(buf, hostS, hostE)) f.hostAndTarget(buf.toString('latin1', hostS, hostE), buf.toString('latin1', uriS, uriE));
-      if (f.hits > 0) this.#commit(buf, pos, nl, tsS, tsE);
+      if (this.#hostS >= 0 && this.#uriS >= 0 && f.snap.hasUrls) this.#url(f, buf);
+      if (f.hits > 0) this.#commit(buf, pos, nl);
     }
     return nl + 1;
   }
 
-  #listOrHash(f: FieldMatcher, r: number, buf: Buffer, s: number, e: number): void {
-    if (r === HASH) f.hashBytes(buf, s, e);
-    else if (r === IP_LIST || r === HOST_LIST) f.hostListBytes(buf, s, e, this.#setSep);
+  /** Matches the field of role `r` at `fs`; returns its end (the separator or newline after it). */
+  #field(f: FieldMatcher, r: number, buf: Buffer, words: WordView, fs: number): number {
+    if (r === IP) return this.#address(f, buf, words, fs);
+    if (r === IP_LIST || r === HOST_LIST) return this.#hostList(f, buf, fs);
+    const i = nextSeparator(buf, words, fs, this.#sep);
+    if (i - fs === 1 && buf[fs] === DASH) return i;
+    if (r === HOST) f.hostBytes(buf, fs, i);
+    else if (r === HASH) f.hashBytes(buf, fs, i);
+    else if (r === HTTP_HOST) {
+      f.hostBytes(buf, fs, i);
+      this.#hostS = fs;
+      this.#hostE = i;
+    } else if (r === URI) {
+      this.#uriS = fs;
+      this.#uriE = i;
+    }
+    return i;
   }
 
-  #commit(buf: Buffer, pos: number, nl: number, tsS: number, tsE: number): void {
-    const ts = tsS < 0 ? NaN : Number(buf.toString('latin1', tsS, tsE)) * 1000;
+  /** The record's `host` + `uri` as a URL, when a URL indicator names the host. */
+  #url(f: FieldMatcher, buf: Buffer): void {
+    if (f.snap.urlHost(buf, this.#hostS, this.#hostE)) f.hostAndTarget(buf.toString('latin1', this.#hostS, this.#hostE), buf.toString('latin1', this.#uriS, this.#uriE));
+  }
+
+  /** An address column at `fs`: an IPv4 address is parsed in the pass that finds its end. Returns the end (separator or newline). */
+  #address(f: FieldMatcher, buf: Buffer, words: WordView, fs: number): number {
+    const e = ipv4Field(buf, fs, this.#sep, this.#sep, this.#addr);
+    if (e >= 0) {
+      f.hit(f.snap.ipv4(this.#addr[0] as number));
+      return e;
+    }
+    const i = nextSeparator(buf, words, fs, this.#sep);
+    if (!(i - fs === 1 && buf[fs] === DASH)) f.ipBytes(buf, fs, i);
+    return i;
+  }
+
+  /**
+   * A set or vector of names and addresses at `fs` (`-` when unset): IPv4 elements are parsed in
+   * the pass that splits the list, other elements are matched as hosts. Returns the field's end.
+   */
+  #hostList(f: FieldMatcher, buf: Buffer, fs: number): number {
+    const sep = this.#sep;
+    const setSep = this.#setSep;
+    if (buf[fs] === DASH && (buf[fs + 1] === sep || buf[fs + 1] === NL)) return fs + 1;
+    for (let s = fs; ; s++) {
+      let e = ((buf[s] as number) - 48) >>> 0 <= 9 ? ipv4Field(buf, s, sep, setSep, this.#addr) : -1;
+      if (e >= 0) f.hit(f.snap.ipv4(this.#addr[0] as number));
+      else {
+        e = elementEnd(buf, s, sep, setSep);
+        if (e > s) f.hostBytes(buf, s, e);
+      }
+      if (buf[e] !== setSep) return e;
+      s = e;
+    }
+  }
+
+  #commit(buf: Buffer, pos: number, nl: number): void {
+    const ts = this.#time(buf, pos);
     if (!Number.isFinite(ts)) {
       this.#ctx.stats.reject('bad-timestamp', () => buf.toString('latin1', pos, nl));
       return;
     }
     const f = this.#ctx.fields;
     this.#ctx.tally.record(f.snap, f.ids, f.hits, ts, this.#source);
+  }
+
+  /**
+   * Epoch milliseconds of the record's `ts` column (NaN when the log has none, or it is unset or
+   * no number). Found only for records that hit, so the walk over every line skips the column.
+   */
+  #time(buf: Buffer, pos: number): number {
+    if (this.#tsCol < 0) return NaN;
+    let s = pos;
+    for (let c = 0; c < this.#tsCol; c++) s = elementEnd(buf, s, this.#sep, this.#sep) + 1;
+    const e = elementEnd(buf, s, this.#sep, this.#sep);
+    return e - s === 1 && buf[s] === DASH ? NaN : Number(buf.toString('latin1', s, e)) * 1000;
   }
 
   /** A header, JSON or empty line, or a record before any #fields header. */
@@ -265,9 +268,14 @@ export class ZeekParser implements LogParser {
   #effectiveRoles(): void {
     const snap = this.#ctx.fields.snap;
     const declared = this.#declared ?? new Uint8Array(0);
-    const roles = Uint8Array.from(declared, (r) => (canHit(r, snap) ? r : NONE));
+    // The timestamp is read only for records that hit (#time): the walk skips its column.
+    const roles = Uint8Array.from(declared, (r) => (r !== TS && canHit(r, snap) ? r : NONE));
     let last = -1;
     declared.forEach((r, k) => { if (r !== NONE) last = k; });
+    let lead = 0;
+    while (lead < last && roles[lead] === NONE) lead++;
+    this.#leadSkip = lead;
+    this.#tsCol = declared.indexOf(TS);
     const skips = new Uint8Array(roles.length);
     // A run never takes in the last column itself: the walk must stop there.
     for (let k = last - 2; k >= 0; k--) if (roles[k + 1] === NONE) skips[k] = Math.min(255, (skips[k + 1] ?? 0) + 1);
