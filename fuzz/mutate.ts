@@ -74,14 +74,39 @@ export function mutateBytes(rng: Rng, buf: Buffer): Buffer {
   return b;
 }
 
-/** `buf` cut into chunks of random sizes (often 1 byte, so multi-byte characters are split). */
+/** The text parsers sniff this many bytes before they start (feeds/text.ts): a cut near it is worth making. */
+const SNIFF_BYTES = 512;
+
+/**
+ * `buf` cut into chunks the way a network may cut it, at a bounded number of places: one to
+ * three windows of up to 48 bytes cut at every byte (so a multi-byte character, an escape or a
+ * token arrives a byte at a time, from the first byte on in a quarter of the cases), a run of
+ * 1–7-byte chunks, and up to eight cuts anywhere. Cutting at every one of thousands of ASCII
+ * boundaries re-tests the same parser states and made a case cost its length in async steps;
+ * a million cases still make every kind of cut millions of times.
+ */
 export function randomChunks(rng: Rng, buf: Buffer): Buffer[] {
-  const out: Buffer[] = [];
-  const mode = rng.int(3);
-  for (let i = 0; i < buf.length;) {
-    const size = mode === 0 ? 1 : mode === 1 ? 1 + rng.int(7) : 1 + rng.int(Math.max(1, buf.length));
-    out.push(buf.subarray(i, i + size));
-    i += size;
+  const n = buf.length;
+  const cuts = new Set<number>();
+  const windowAt = (): number => {
+    const k = rng.int(8);
+    if (k < 2) return 0;
+    if (k === 2 && n > SNIFF_BYTES) return SNIFF_BYTES - rng.int(8);
+    return rng.int(n + 1);
+  };
+  for (let w = rng.range(1, 3); w > 0; w--) {
+    const from = windowAt();
+    for (let i = from, end = Math.min(n, from + 1 + rng.small(48)); i < end; i++) cuts.add(i);
   }
+  for (let i = rng.int(n + 1), end = Math.min(n, i + rng.small(256)); i < end; i += 1 + rng.int(7)) cuts.add(i);
+  for (let k = rng.small(8); k > 0; k--) cuts.add(rng.int(n + 1));
+  const at = [...cuts].filter((c) => c > 0 && c < n).sort((a, b) => a - b);
+  const out: Buffer[] = [];
+  let prev = 0;
+  for (const c of at) {
+    out.push(buf.subarray(prev, c));
+    prev = c;
+  }
+  if (prev < n || out.length === 0) out.push(buf.subarray(prev));
   return out;
 }
