@@ -2,6 +2,7 @@
 import type { FuzzTarget } from '../target.ts';
 import { canonicalTarget } from './canonical.ts';
 import { csvTarget, linesTarget } from './delimited.ts';
+import { decompressTarget } from './decompress.ts';
 import { entriesTarget, proposalsTarget, votesTarget } from './exchange.ts';
 import { jsonlTarget, jsonTarget, mispTarget, stixTarget } from './jsonfeeds.ts';
 import { normalizeTarget } from './normalize.ts';
@@ -10,7 +11,7 @@ import { taxiiTarget } from './taxii.ts';
 /** The targets. */
 export const TARGETS: readonly FuzzTarget[] = [
   normalizeTarget, canonicalTarget, csvTarget, linesTarget, jsonTarget, jsonlTarget, stixTarget, mispTarget, taxiiTarget,
-  proposalsTarget, votesTarget, entriesTarget,
+  proposalsTarget, votesTarget, entriesTarget, decompressTarget,
 ];
 
 /** The target named `name`, or undefined. */
