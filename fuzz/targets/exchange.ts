@@ -45,7 +45,7 @@ function makeKeys(): Keys {
 }
 
 /** Plain data of a decoded message (protobuf objects carry prototypes that deep equality would compare). */
-function plain(v: unknown): unknown {
+export function plain(v: unknown): unknown {
   return JSON.parse(JSON.stringify(v));
 }
 
@@ -62,7 +62,7 @@ function mutateField(rng: Rng, msg: Record<string, unknown>): void {
 const svc = loadExchangePackage().Exchange.service;
 
 /** Encodes, mutates (fields or bytes) and decodes a message; undefined when the bytes no longer decode. */
-function roundTrip<T>(rng: Rng, msg: Record<string, unknown>, ser: (m: never) => Buffer, de: (b: Buffer) => T): { decoded: T; input: string } | undefined {
+export function roundTrip<T>(rng: Rng, msg: Record<string, unknown>, ser: (m: never) => Buffer, de: (b: Buffer) => T): { decoded: T; input: string } | undefined {
   let bytes: Buffer;
   if (rng.chance(0.6)) {
     const copy = structuredClone(msg);
