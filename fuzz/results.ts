@@ -58,6 +58,11 @@ export function makeRecord(m: Measured, nice: number): FuzzRecord {
   };
 }
 
+/** The record of `target` kept in `dir`, if any. */
+export async function readRecord(dir: string, target: string): Promise<FuzzRecord | undefined> {
+  return existing(join(dir, `${target}.json`));
+}
+
 async function existing(file: string): Promise<FuzzRecord | undefined> {
   try {
     return JSON.parse(await readFile(file, 'utf8')) as FuzzRecord;

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { Rng } from './rng.ts';
-import { keepRecord, makeRecord, type FuzzRecord } from './results.ts';
+import { keepRecord, makeRecord, readRecord, type FuzzRecord } from './results.ts';
 import { Finding } from './target.ts';
 import { TARGETS, targetNamed } from './targets/index.ts';
 import type { WorkerMessage } from './worker.ts';
@@ -31,6 +31,8 @@ targets: ${TARGETS.map((t) => t.name).join(', ')}
   --results DIR where each target's record <target>.json goes (default fuzz/results); a record is
                 kept every minute and at the end, and never replaces one of more cases
   --no-results  keep no record
+  --continue    start each target after the cases its record of this seed covers (a stopped run
+                goes on where it got to; times and findings add up)
   --list        print the targets with what each checks`;
 
 /** One finding as reported and stored. */
@@ -61,10 +63,11 @@ async function replay(name: string, seed: number, index: number): Promise<number
 /** How far a target's run got: cases done from 0, and CPU time of the workers that ran them. */
 interface Progress { done: number; cpuMicros: number; readonly found: Reported[]; readonly started: number }
 
-/** Runs cases [0, cases) of `name` in workers, restarting after a hang; resolves with the findings. */
-async function runTarget(name: string, seed: number, cases: number, hangMs: number, onProgress: (p: Progress) => void): Promise<Progress> {
+/** Runs cases [from, cases) of `name` in workers, restarting after a hang; resolves with the findings. */
+async function runTarget(name: string, seed: number, range: { readonly from: number; readonly cases: number }, hangMs: number, onProgress: (p: Progress) => void): Promise<Progress> {
+  const { cases } = range;
   const seen = new Set<string>();
-  const p: Progress = { done: 0, cpuMicros: 0, found: [], started: performance.now() };
+  const p: Progress = { done: range.from, cpuMicros: 0, found: [], started: performance.now() };
   const report = (r: Reported): void => {
     const key = `${r.property}\n${r.message.split('\n')[0]!.slice(0, 120)}`;
     if (seen.has(key)) return;
@@ -132,33 +135,49 @@ function runWorker(s: Span, report: (r: Reported) => void, progress: (done: numb
   });
 }
 
-/** The record of a target's run so far. */
-function recordOf(name: string, seed: number, planned: number, p: Progress): FuzzRecord {
+/** What an earlier run of the same seed already covered (cases 0 to `cases`), which `--continue` adds to. */
+type Earlier = Pick<FuzzRecord, 'cases' | 'seconds' | 'cpuSeconds' | 'findings'>;
+const NOTHING: Earlier = { cases: 0, seconds: 0, cpuSeconds: 0, findings: [] };
+
+/** The record of a target's run so far, added to what an earlier run covered. */
+function recordOf(name: string, seed: number, planned: number, p: Progress, earlier: Earlier): FuzzRecord {
   return makeRecord({
-    target: name, seed, cases: p.done, planned, seconds: (performance.now() - p.started) / 1000, cpuSeconds: p.cpuMicros / 1e6,
-    findings: p.found.map((f) => ({ index: f.index, property: f.property, message: f.message.split('\n')[0]!.slice(0, 300) })),
+    target: name, seed, cases: p.done, planned,
+    seconds: earlier.seconds + (performance.now() - p.started) / 1000, cpuSeconds: earlier.cpuSeconds + p.cpuMicros / 1e6,
+    findings: [...earlier.findings, ...p.found.map((f) => ({ index: f.index, property: f.property, message: f.message.split('\n')[0]!.slice(0, 300) }))],
   }, getPriority());
 }
 
+/** Where `--continue` starts: after the cases the kept record of this seed covers. */
+async function earlierRun(resultsDir: string | undefined, name: string, seed: number, cont: boolean): Promise<Earlier> {
+  if (!cont || resultsDir === undefined) return NOTHING;
+  const old = await readRecord(resultsDir, name);
+  if (old === undefined || old.seed !== seed) return NOTHING;
+  process.stderr.write(`  ${name}: continuing the record of seed ${seed} from case ${old.cases}\n`);
+  return old;
+}
+
 /** Runs one target, printing progress and keeping its record (every RECORD_EVERY_MS and at the end). */
-async function runAndRecord(name: string, seed: number, cases: number, hangMs: number, resultsDir: string | undefined): Promise<FuzzRecord & { readonly found: Reported[] }> {
+async function runAndRecord(name: string, seed: number, cases: number, hangMs: number, results: { readonly dir: string | undefined; readonly cont: boolean }): Promise<FuzzRecord & { readonly found: Reported[] }> {
+  const resultsDir = results.dir;
+  const earlier = await earlierRun(resultsDir, name, seed, results.cont);
   let lastRecord = performance.now();
   let writing: Promise<unknown> = Promise.resolve();
-  const p = await runTarget(name, seed, cases, hangMs, (q) => {
-    const rec = recordOf(name, seed, cases, q);
+  const p = await runTarget(name, seed, { from: Math.min(earlier.cases, cases), cases }, hangMs, (q) => {
+    const rec = recordOf(name, seed, cases, q, earlier);
     process.stderr.write(`  ${name}: ${q.done}/${cases} cases, ${rec.casesPerSecond}/s, ${rec.casesPerCpuSecond}/cpu-s\n`);
     if (resultsDir === undefined || performance.now() - lastRecord < RECORD_EVERY_MS) return;
     lastRecord = performance.now();
     writing = writing.then(() => keepRecord(resultsDir, rec));
   });
   await writing;
-  const rec = recordOf(name, seed, cases, p);
+  const rec = recordOf(name, seed, cases, p, earlier);
   if (resultsDir !== undefined && await keepRecord(resultsDir, rec)) process.stderr.write(`  ${name}: record written to ${join(resultsDir, `${name}.json`)}\n`);
   return { ...rec, found: p.found };
 }
 
 async function main(): Promise<number> {
-  const { values } = parseArgs({ options: { cases: { type: 'string' }, seed: { type: 'string' }, target: { type: 'string' }, case: { type: 'string' }, jobs: { type: 'string' }, 'hang-ms': { type: 'string' }, results: { type: 'string' }, 'no-results': { type: 'boolean' }, list: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
+  const { values } = parseArgs({ options: { cases: { type: 'string' }, seed: { type: 'string' }, target: { type: 'string' }, case: { type: 'string' }, jobs: { type: 'string' }, 'hang-ms': { type: 'string' }, results: { type: 'string' }, 'no-results': { type: 'boolean' }, continue: { type: 'boolean' }, list: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
   if (values.help === true) { process.stdout.write(`${HELP}\n`); return 0; }
   if (values.list === true) { for (const t of TARGETS) process.stdout.write(`${t.name.padEnd(10)} ${t.description}\n`); return 0; }
   const int = (flag: string, text: string | undefined, dflt: number): number => {
@@ -185,7 +204,7 @@ async function main(): Promise<number> {
   await Promise.all(Array.from({ length: Math.min(jobs, queue.length) }, async () => {
     for (let name = queue.shift(); name !== undefined; name = queue.shift()) {
       process.stderr.write(`==> ${name}\n`);
-      const r = await runAndRecord(name, seed, cases, hangMs, resultsDir);
+      const r = await runAndRecord(name, seed, cases, hangMs, { dir: resultsDir, cont: values.continue === true });
       summary[name] = { cases: r.cases, findings: r.found.length, seconds: r.seconds, cpuSeconds: r.cpuSeconds };
       process.stderr.write(`  ${name}: ${r.cases} cases in ${r.seconds} s (${r.cpuSeconds} CPU s), ${r.found.length} distinct findings\n`);
       all.push(...r.found);
