@@ -6,9 +6,10 @@
  * after a frame that arrive in the same chunk as its end but fails on them when they come in a
  * later chunk, so the same file was accepted or refused depending on where the network cut it
  * (fuzz findings decompress seed 20261206 cases 1197 and 1595). It also accepted or refused a
- * frame whose raw blocks hold fewer bytes than its header declares depending on the cuts (case
- * 3987). Chunks pass through cut at frame ends, otherwise unchanged; only the framing (headers, block sizes, checksums,
- * skippable frames) is read, never the content.
+ * frame whose raw blocks hold fewer bytes than its header declares, and an empty compressed
+ * block, depending on the cuts (cases 3987, 12704). Chunks pass through cut at frame ends and
+ * are otherwise unchanged; only the framing (headers, block sizes, checksums, skippable frames)
+ * is read, never the content.
  */
 import { FeedError } from './types.ts';
 
@@ -102,6 +103,9 @@ export class ZstdFrames {
     // Raw and RLE blocks say what they regenerate; a compressed block's output is the decoder's to check.
     if (type === 0 || type === 1) f.regenerated += size;
     else f.onlyLiteral = false;
+    // A compressed block holds at least a literals header and a sequences header. Node's decoder
+    // took an empty one for no bytes or for corruption depending on the cuts (case 12704).
+    if (type === 2 && size < 2) throw damaged(`a compressed block of ${size} bytes (at least 2 are needed)`);
     // Node's decoder accepts such a frame or refuses it depending on how the bytes were cut: refuse it always.
     if (last && f.onlyLiteral && f.contentSize !== undefined && f.contentSize !== f.regenerated) {
       throw damaged(`a frame declares ${f.contentSize} bytes but its blocks hold ${f.regenerated}`);
