@@ -74,14 +74,43 @@ export function mutateBytes(rng: Rng, buf: Buffer): Buffer {
   return b;
 }
 
-/** `buf` cut into chunks of random sizes (often 1 byte, so multi-byte characters are split). */
+/** The text parsers sniff this many bytes before they start (feeds/text.ts): a cut near it is worth making. */
+const SNIFF_BYTES = 512;
+
+/**
+ * `buf` cut into chunks the way a network may cut it: one to three windows of up to 48 bytes cut
+ * at every byte (so a multi-byte character, an escape or a token arrives a byte at a time; from
+ * the first byte on in a quarter of the cases, around the sniffed head in some), and everywhere
+ * else chunks of 1 to ~130 bytes, about 11 on average, so every line or token longer than that
+ * is cut somewhere. Cutting at every byte of the whole payload (as before) made a case cost its
+ * length in async steps, most of them cuts between two ASCII letters that re-test one parser
+ * state; an injected chunking bug was found as often per case either way (docs/adr addendum).
+ */
 export function randomChunks(rng: Rng, buf: Buffer): Buffer[] {
-  const out: Buffer[] = [];
-  const mode = rng.int(3);
-  for (let i = 0; i < buf.length;) {
-    const size = mode === 0 ? 1 : mode === 1 ? 1 + rng.int(7) : 1 + rng.int(Math.max(1, buf.length));
-    out.push(buf.subarray(i, i + size));
-    i += size;
+  const n = buf.length;
+  const cuts = new Set<number>();
+  const windowAt = (): number => {
+    const k = rng.int(8);
+    if (k < 2) return 0;
+    if (k === 2 && n > SNIFF_BYTES) return SNIFF_BYTES - rng.int(8);
+    return rng.int(n + 1);
+  };
+  for (let w = rng.range(1, 3); w > 0; w--) {
+    const from = windowAt();
+    for (let i = from, end = Math.min(n, from + 1 + rng.small(48)); i < end; i++) cuts.add(i);
   }
+  for (let i = 0; i < n;) {
+    const k = rng.int(10);
+    i += k < 3 ? 1 : k < 6 ? rng.range(2, 8) : rng.range(9, 9 + rng.small(120));
+    cuts.add(i);
+  }
+  const at = [...cuts].filter((c) => c > 0 && c < n).sort((a, b) => a - b);
+  const out: Buffer[] = [];
+  let prev = 0;
+  for (const c of at) {
+    out.push(buf.subarray(prev, c));
+    prev = c;
+  }
+  if (prev < n || out.length === 0) out.push(buf.subarray(prev));
   return out;
 }

@@ -20,15 +20,18 @@ export interface WorkerInput {
 
 /** A message to the main thread. */
 export type WorkerMessage =
-  | { readonly kind: 'progress'; readonly done: number }
+  | { readonly kind: 'progress'; readonly done: number; readonly cpuMicros: number }
   | { readonly kind: 'finding'; readonly index: number; readonly property: string; readonly message: string; readonly input: string }
-  | { readonly kind: 'done'; readonly done: number };
+  | { readonly kind: 'done'; readonly done: number; readonly cpuMicros: number };
 
 const input = workerData as WorkerInput;
 const state = new Int32Array(input.shared);
 const target = targetNamed(input.target);
 if (target === undefined) throw new Error(`no fuzz target ${input.target}`);
 const post = (m: WorkerMessage): void => parentPort?.postMessage(m);
+// This thread's CPU time only: the main thread (and other jobs' workers) are not the target's cost.
+const cpu0 = process.threadCpuUsage();
+const cpuMicros = (): number => { const c = process.threadCpuUsage(cpu0); return c.user + c.system; };
 
 await target.setup?.();
 let last = performance.now();
@@ -42,9 +45,9 @@ for (let i = input.from; i < input.to; i++) {
   }
   if ((i & 255) === 0 && performance.now() - last > 2000) {
     last = performance.now();
-    post({ kind: 'progress', done: i - input.from });
+    post({ kind: 'progress', done: i - input.from, cpuMicros: cpuMicros() });
   }
 }
 await target.teardown?.();
 Atomics.store(state, 1, 1);
-post({ kind: 'done', done: input.to - input.from });
+post({ kind: 'done', done: input.to - input.from, cpuMicros: cpuMicros() });

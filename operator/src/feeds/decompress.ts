@@ -13,6 +13,7 @@ import { finished } from 'node:stream/promises';
 import { createBrotliDecompress, createGunzip, createInflate, createZstdDecompress } from 'node:zlib';
 import * as yauzl from 'yauzl';
 import { FeedError } from './types.ts';
+import { zstdByFrame } from './zstdframes.ts';
 
 /** Size limits of a payload. */
 export interface SizeLimits {
@@ -45,14 +46,23 @@ function mapZlibError(err: unknown): unknown {
   return err;
 }
 
-/** Inflates `src` with a zlib decoder, mapping zlib errors to FeedErrors. */
+/**
+ * Inflates `src` with a zlib decoder, mapping its errors to FeedErrors. Whatever the decoder itself
+ * reports is about the payload: zstd (`ZSTD_error_*`) and brotli codes are not zlib's `Z_*` ones,
+ * so the decoder's own errors are recognized by where they come from (an error of the source,
+ * such as a reset download, passes through unchanged).
+ */
 async function* inflate(src: AsyncIterable<Buffer>, kind: 'gzip' | 'deflate' | 'br' | 'zstd'): AsyncGenerator<Buffer> {
   const z = kind === 'gzip' ? createGunzip() : kind === 'deflate' ? createInflate() : kind === 'zstd' ? createZstdDecompress() : createBrotliDecompress();
+  let decoderError: unknown;
+  z.once('error', (err) => { decoderError = err; });
   const out = pipeline(Readable.from(src, { objectMode: false }), z, () => undefined);
   try {
     for await (const chunk of out) yield chunk as Buffer;
   } catch (err) {
-    throw mapZlibError(err);
+    const mapped = mapZlibError(err);
+    if (mapped === err && err === decoderError) throw new FeedError('bad-archive', `the payload is not valid ${kind} data: ${(err as Error).message}`);
+    throw mapped;
   } finally {
     out.destroy();
   }
@@ -107,7 +117,7 @@ export function sniffContainer(head: Buffer): 'gzip' | 'zstd' | 'zip' | 'plain' 
 export async function* unpack(src: AsyncIterable<Buffer>, limits: SizeLimits): AsyncGenerator<Buffer> {
   const { head, all } = await peek(src, 4);
   const kind = sniffContainer(head);
-  const inner = kind === 'gzip' || kind === 'zstd' ? inflate(all, kind) : kind === 'zip' ? zipMember(all, limits) : all;
+  const inner = kind === 'gzip' ? inflate(all, kind) : kind === 'zstd' ? inflate(zstdByFrame(all), kind) : kind === 'zip' ? zipMember(all, limits) : all;
   yield* limitBytes(inner, limits.maxDecompressedBytes, 'the decompressed payload');
 }
 
@@ -143,11 +153,13 @@ export async function* readZipFile(file: string, limits: SizeLimits): AsyncGener
     if (entry.uncompressedSize > limits.maxDecompressedBytes) {
       throw new FeedError('too-large', `zip member ${entry.fileName} is ${entry.uncompressedSize} bytes, more than the limit of ${limits.maxDecompressedBytes}`);
     }
-    const stream = await zip.openReadStreamPromise(entry);
+    // Opening the member reads its local header, which a damaged archive may contradict.
+    const corrupt = (err: unknown): FeedError => new FeedError('bad-archive', `zip member ${entry.fileName} is corrupt: ${(err as Error).message}`);
+    const stream = await zip.openReadStreamPromise(entry).catch((err: unknown) => { throw corrupt(err); });
     try {
       for await (const chunk of stream) yield chunk as Buffer;
     } catch (err) {
-      throw new FeedError('bad-archive', `zip member ${entry.fileName} is corrupt: ${(err as Error).message}`);
+      throw corrupt(err);
     }
   } finally {
     zip.close();
