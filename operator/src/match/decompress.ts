@@ -7,6 +7,8 @@
  */
 import { Readable } from 'node:stream';
 import { createGunzip, createZstdDecompress } from 'node:zlib';
+import { FeedError } from '../feeds/types.ts';
+import { zstdByFrame } from '../feeds/zstdframes.ts';
 import { ScanError } from './errors.ts';
 
 /** What the first bytes say the input is. */
@@ -53,7 +55,8 @@ async function* inflate(src: AsyncIterable<Buffer>, kind: 'gzip' | 'zstd', what:
     }
   }
   const z = kind === 'gzip' ? createGunzip({ chunkSize: 256 * 1024 }) : createZstdDecompress({ chunkSize: 256 * 1024 });
-  const input = Readable.from(counted(), { objectMode: false });
+  // Frame by frame: node's zstd decoder drops a frame that arrives in the chunk where another ends.
+  const input = Readable.from(kind === 'zstd' ? zstdByFrame(counted()) : counted(), { objectMode: false });
   input.on('error', (err) => z.destroy(err));
   input.pipe(z);
   try {
@@ -68,6 +71,7 @@ async function* inflate(src: AsyncIterable<Buffer>, kind: 'gzip' | 'zstd', what:
 
 function zlibError(err: unknown, kind: 'gzip' | 'zstd', what: string, offset: number): unknown {
   if (err instanceof ScanError) return err;
+  if (err instanceof FeedError) return new ScanError('corrupt', `${what}: ${err.message} (at or before compressed byte offset ${offset})`);
   const e = err as { code?: string; message?: string };
   const msg = e.message ?? String(err);
   if (e.code === 'Z_BUF_ERROR' || /unexpected end/i.test(msg) || /truncated|incomplete|end of file/i.test(msg)) {

@@ -106,7 +106,7 @@ test('a Zeek log scanned as byte-range shards counts what the whole file counts 
   }
 });
 
-test('gzip (several members) and zstd inputs are read; a truncated one names the byte offset; garbage is corrupt', async () => {
+test('gzip (several members) and zstd (several frames) inputs are read; a truncated one names the byte offset; garbage is corrupt', async () => {
   const tmp = await mkdtemp(join(tmpdir(), 'match-z-'));
   try {
     const { snapshot } = await loadIndicatorFile(`${dir}indicators.ndjson`);
@@ -116,6 +116,9 @@ test('gzip (several members) and zstd inputs are read; a truncated one names the
     const cases: Array<[string, Buffer, string | undefined]> = [
       ['two-members.gz', gz, undefined],
       ['log.zst', zstdCompressSync(plain), undefined],
+      // Two frames, as `pzstd` or `cat a.zst b.zst` write them: node's decoder alone kept the first.
+      ['two-frames.zst', Buffer.concat([zstdCompressSync(plain.subarray(0, half)), zstdCompressSync(plain.subarray(half))]), undefined],
+      ['trailing.zst', Buffer.concat([zstdCompressSync(plain), Buffer.from('not a frame')]), 'corrupt'],
       ['cut.gz', gz.subarray(0, gz.length - 30), 'truncated'],
       ['cut.zst', zstdCompressSync(plain).subarray(0, 100), 'truncated'],
       ['bad.gz', Buffer.concat([Buffer.from([0x1f, 0x8b]), Buffer.alloc(200, 7)]), 'corrupt'],
