@@ -12,10 +12,8 @@
  * with genuine signatures, behind the real exchange endpoint over gRPC with mutual TLS; each
  * partner's real replica and MongoDB sink on FerretDB.
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import crypto from 'node:crypto';
-import { syncBuiltinESMExports } from 'node:module';
 import { Writable } from 'node:stream';
 import { indicatorCanonicalJson } from '../../operator/src/domain/canonical.ts';
 import { entryLeafData, roundSubject, signProposal, type EntryBody, type EntryKind } from '../../operator/src/domain/entry.ts';
@@ -37,6 +35,7 @@ import { MemoryLogStore } from '../../operator/src/store/memory.ts';
 import { attackBedHooks } from '../harness/attackbed.ts';
 import { HostileLog } from '../harness/hostile.ts';
 import { uniqueSuffix } from '../harness/env.ts';
+import { countVerifications } from '../harness/verifycount.ts';
 
 type Id = 'alpha' | 'bravo' | 'charlie';
 const IDS: readonly Id[] = ['alpha', 'bravo', 'charlie'];
@@ -56,19 +55,7 @@ const bed = attackBedHooks('threatmesh-attack-batches', [...IDS, 'sequencer'] as
 let n = 0;
 
 // Ed25519 verifications of this process, counted as the benchmarks count them.
-let verifications = 0;
-const originalVerify = crypto.verify;
-before(() => {
-  crypto.verify = ((...args: Parameters<typeof originalVerify>) => {
-    verifications++;
-    return (originalVerify as (...a: unknown[]) => unknown)(...args);
-  }) as typeof originalVerify;
-  syncBuiltinESMExports();
-});
-after(() => {
-  crypto.verify = originalVerify;
-  syncBuiltinESMExports();
-});
+const verifies = countVerifications();
 
 /** The honest sequencer with the pending rounds voters see rewritten, as a sequencer under an attacker's control. */
 class HostileSequencer implements SequencerCore {
@@ -177,10 +164,10 @@ describe('protocol v2 batch votes through the real sequencer (gRPC, mutual TLS, 
     assert.equal(new Set(logged.slice(1).flatMap((e) => e.votes.map((v) => `${v.partnerId} ${v.batch!.split(' ')[2]!}`))).size, 4, 'two roots per voter (batches of 4 and 1)');
 
     const { replica, sink } = await partnerOf(seq, key);
-    verifications = 0;
+    verifies.reset();
     assert.equal((await replica.sync()).applied, 6);
     // 6 proposals + 2 single votes + 4 batch roots + 1 tree head; version 1 would need 6 + 12 + 1.
-    assert.equal(verifications, 6 + 2 + 4 + 1);
+    assert.equal(verifies.count, 6 + 2 + 4 + 1);
     const records = await sink.all();
     assert.deepEqual(records.map((r) => r.state), Array(6).fill('active'));
     assert.equal(records.filter((r) => r.votes.some((v) => v['batch'] !== undefined)).length, 5, 'records keep the batch proofs: each certificate verifies from the record alone');

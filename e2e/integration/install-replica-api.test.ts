@@ -27,7 +27,6 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { request } from 'node:https';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -47,6 +46,7 @@ import { INDICATORS, type IndicatorRecord } from '../../operator/src/store/indic
 import { startControlPlane, type ControlPlane } from '../harness/controlplane.ts';
 import { controlPlaneOptionsFromEnv, uniqueSuffix } from '../harness/env.ts';
 import { ROOT, allCrdTexts, helmTemplate, parseStream, tools, type Tools } from '../harness/install.ts';
+import { apiRequest, type ApiAnswer } from '../harness/apiget.ts';
 import { eventually } from '../harness/kube.ts';
 
 const run = promisify(execFile);
@@ -91,27 +91,8 @@ const one = (objects: readonly Manifest[], kind: string): Manifest => {
 };
 
 /** GET through the API server, impersonating `as` when given. */
-function apiGet(path: string, as?: string): Promise<{ status: number; body: Record<string, unknown> }> {
-  const target = cp.target;
-  return new Promise((resolve, reject) => {
-    const req = request(new URL(path, target.server), { headers: { accept: 'application/json', ...(as !== undefined ? { 'impersonate-user': as } : {}) }, ca: target.ca, cert: target.cert, key: target.key }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => { text += c; });
-      res.on('end', () => {
-        let body: Record<string, unknown>;
-        try {
-          body = JSON.parse(text) as Record<string, unknown>;
-        } catch {
-          body = { text };
-        }
-        resolve({ status: res.statusCode ?? 0, body });
-      });
-    });
-    req.setTimeout(30_000, () => req.destroy(new Error(`${path}: no answer within 30 s`)));
-    req.on('error', reject);
-    req.end();
-  });
+function apiGet(path: string, as?: string): Promise<ApiAnswer> {
+  return apiRequest(cp.target, path, as !== undefined ? { as } : {});
 }
 
 async function freePort(): Promise<number> {

@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { MongoClient, type Db } from 'mongodb';
 import { startControlPlane, type ControlPlane } from '../harness/controlplane.ts';
 import { controlPlaneOptionsFromEnv, uniqueSuffix } from '../harness/env.ts';
+import { apiRequest, sendJson, type ApiAnswer } from '../harness/apiget.ts';
 import { eventually } from '../harness/kube.ts';
 import { replicaApiObjects } from '../../operator/src/api/replicaapiservice.ts';
 import { indicatorDigest, indicatorObjectName } from '../../operator/src/domain/canonical.ts';
@@ -64,32 +65,8 @@ function record(i: number): IndicatorRecord {
 }
 
 /** GET through the API server as admin (or impersonating `as`), with an Accept header. */
-function apiGet(path: string, accept = 'application/json', as?: string, method = 'GET'): Promise<{ status: number; body: Record<string, unknown> }> {
-  const t = cp.target;
-  const headers: Record<string, string> = { accept, ...(as !== undefined ? { 'impersonate-user': as } : {}) };
-  return send(new URL(path, t.server), { method, headers, ca: t.ca, cert: t.cert, key: t.key });
-}
-
-function send(url: URL, options: Parameters<typeof request>[1]): Promise<{ status: number; body: Record<string, unknown> }> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, options, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => { text += c; });
-      res.on('end', () => {
-        let body: Record<string, unknown>;
-        try {
-          body = JSON.parse(text) as Record<string, unknown>;
-        } catch {
-          body = { text };
-        }
-        resolve({ status: res.statusCode ?? 0, body });
-      });
-    });
-    req.setTimeout(30_000, () => req.destroy(new Error(`${url.pathname}: no answer within 30 s`)));
-    req.on('error', reject);
-    req.end();
-  });
+function apiGet(path: string, accept = 'application/json', as?: string, method = 'GET'): Promise<ApiAnswer> {
+  return apiRequest(cp.target, path, { accept, method, ...(as !== undefined ? { as } : {}) });
 }
 
 before(async () => {
@@ -200,7 +177,7 @@ test('direct clients are refused whatever headers they forge: no certificate, or
     ['the cluster admin certificate', { headers: forged, rejectUnauthorized: false, cert: String(cp.target.cert), key: String(cp.target.key) }],
   ];
   for (const [what, options] of cases) {
-    const r = await send(url, options);
+    const r = await sendJson(url, options);
     assert.equal(r.status, 401, `${what}: ${JSON.stringify(r.body)}`);
   }
 });

@@ -4,27 +4,12 @@
  * memory is per key, per kind (domain separation) and bounded. Ed25519 verifications are
  * counted by wrapping node:crypto's `verify`, as the benchmarks do.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import crypto from 'node:crypto';
-import { syncBuiltinESMExports } from 'node:module';
 import { SigningKey, VERIFIED_SIGNATURES_KEPT, VerifiedSignatures, type PublicKey, type SignatureKind } from './signature.ts';
+import { countVerifications } from '../../../e2e/harness/verifycount.ts';
 
-let calls = 0;
-const original = crypto.verify;
-
-before(() => {
-  crypto.verify = ((...args: Parameters<typeof original>) => {
-    calls++;
-    return (original as (...a: unknown[]) => unknown)(...args);
-  }) as typeof original;
-  syncBuiltinESMExports();
-});
-
-after(() => {
-  crypto.verify = original;
-  syncBuiltinESMExports();
-});
+const verifies = countVerifications();
 
 const alice = SigningKey.generate();
 const mallory = SigningKey.generate();
@@ -52,9 +37,9 @@ test('a PublicKey verifies each good signature once and never remembers a failur
   for (const c of CASES) {
     // Fresh keys per case so one case's memory cannot serve another.
     const keys = new Map([[alice.publicKey, SigningKey.fromRawBase64(alice.toRawBase64()).publicKey], [mallory.publicKey, SigningKey.fromRawBase64(mallory.toRawBase64()).publicKey]]);
-    calls = 0;
+    verifies.reset();
     for (const [key, kind, message, sig, expected] of c.checks) assert.equal(keys.get(key)!.verify(kind, message, sig), expected, c.name);
-    assert.equal(calls, c.verifications, c.name);
+    assert.equal(verifies.count, c.verifications, c.name);
   }
 });
 

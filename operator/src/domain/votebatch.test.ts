@@ -7,29 +7,16 @@
  * batch votes are unchanged. Ed25519 verifications are counted by wrapping node:crypto's
  * `verify`, as the benchmarks do.
  */
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import crypto from 'node:crypto';
-import { syncBuiltinESMExports } from 'node:module';
 import { entryLeafData, isVersion2, signProposal, type EntryBody } from './entry.ts';
 import { decideQuorum, QuorumInputError, signVote, signVoteBatch, verifyVote, voteSigningPayload, type Vote, type VoteFields, type Voter } from './quorum.ts';
 import { SigningKey } from './signature.ts';
 import { inclusionProofLength, MAX_VOTE_BATCH, parseVoteBatch, voteBatchPayload, voteBatchText } from './votebatch.ts';
 import { MerkleLog } from './merkle.ts';
+import { countVerifications } from '../../../e2e/harness/verifycount.ts';
 
-let calls = 0;
-const original = crypto.verify;
-before(() => {
-  crypto.verify = ((...args: Parameters<typeof original>) => {
-    calls++;
-    return (original as (...a: unknown[]) => unknown)(...args);
-  }) as typeof original;
-  syncBuiltinESMExports();
-});
-after(() => {
-  crypto.verify = original;
-  syncBuiltinESMExports();
-});
+const verifies = countVerifications();
 
 const alice = SigningKey.generate();
 const bob = SigningKey.generate();
@@ -155,16 +142,16 @@ describe('cost and compatibility', () => {
   test('one Ed25519 verification per (signer, root): a batch of 64 costs 1, a second check of it 0', () => {
     const votes = signVoteBatch(alice, fieldsOf('alice', 64));
     const key = voter(alice, 'alice');
-    calls = 0;
+    verifies.reset();
     for (const v of votes) assert.ok(verifyVote(key, v));
-    assert.equal(calls, 1);
+    assert.equal(verifies.count, 1);
     for (const v of votes) assert.ok(verifyVote(key, v));
-    assert.equal(calls, 1);
+    assert.equal(verifies.count, 1);
     // A forged batch signature is verified, and refused, every time: failures are never remembered.
     const forged = { ...votes[0]!, signature: other[0]!.signature };
     assert.equal(verifyVote(key, forged), false);
     assert.equal(verifyVote(key, forged), false);
-    assert.equal(calls, 3);
+    assert.equal(verifies.count, 3);
   });
 
   test('decideQuorum counts batch votes as it counts single votes; a swapped proof is bad-signature', () => {
