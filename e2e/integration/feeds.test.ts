@@ -11,7 +11,7 @@ import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { brotliCompressSync, constants as zlibConstants, crc32, deflateRawSync, gzipSync } from 'node:zlib';
+import { brotliCompressSync, constants as zlibConstants, gzipSync } from 'node:zlib';
 import { fetchUrl, type FetchOptions } from '../../operator/src/feeds/fetch.ts';
 import { runIngestion, type IngestionConfig, type IngestSink } from '../../operator/src/feeds/ingest.ts';
 import type { IngestedIndicator, RunReport } from '../../operator/src/feeds/pipeline.ts';
@@ -19,36 +19,10 @@ import { PRESETS } from '../../operator/src/feeds/presets.ts';
 import { TAXII_MEDIA_TYPE } from '../../operator/src/feeds/taxii.ts';
 import { FeedError } from '../../operator/src/feeds/types.ts';
 import { loadWarningLists, type WarningList } from '../../operator/src/feeds/warninglists.ts';
+import { zipOf } from '../harness/zip.ts';
 import { runCli, type CliRun } from '../harness/cli.ts';
 
 const fixtures = fileURLToPath(new URL('../../operator/src/feeds/fixtures/', import.meta.url));
-
-/** A minimal zip writer (deflate), enough to serve zip feeds. */
-function zip(files: Record<string, Buffer>): Buffer {
-  const locals: Buffer[] = [];
-  const centrals: Buffer[] = [];
-  let offset = 0;
-  for (const [name, data] of Object.entries(files)) {
-    const packed = deflateRawSync(data);
-    const nameBuf = Buffer.from(name);
-    const crc = crc32(data);
-    const local = Buffer.alloc(30);
-    local.writeUInt32LE(0x04034b50, 0); local.writeUInt16LE(20, 4); local.writeUInt16LE(0, 6); local.writeUInt16LE(8, 8);
-    local.writeUInt32LE(crc, 14); local.writeUInt32LE(packed.length, 18); local.writeUInt32LE(data.length, 22); local.writeUInt16LE(nameBuf.length, 26);
-    const central = Buffer.alloc(46);
-    central.writeUInt32LE(0x02014b50, 0); central.writeUInt16LE(20, 4); central.writeUInt16LE(20, 6); central.writeUInt16LE(8, 10);
-    central.writeUInt32LE(crc, 16); central.writeUInt32LE(packed.length, 20); central.writeUInt32LE(data.length, 24); central.writeUInt16LE(nameBuf.length, 28);
-    central.writeUInt32LE(offset, 42);
-    locals.push(local, nameBuf, packed);
-    centrals.push(central, nameBuf);
-    offset += local.length + nameBuf.length + packed.length;
-  }
-  const cd = Buffer.concat(centrals);
-  const end = Buffer.alloc(22);
-  end.writeUInt32LE(0x06054b50, 0); end.writeUInt16LE(Object.keys(files).length, 8); end.writeUInt16LE(Object.keys(files).length, 10);
-  end.writeUInt32LE(cd.length, 12); end.writeUInt32LE(offset, 16);
-  return Buffer.concat([...locals, cd, end]);
-}
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -89,8 +63,8 @@ function feedServer(): Handler {
     '/gone': (_req, res) => status(res, 404),
     '/encoded.csv': (_req, res) => ok(res, gzipSync(feodoCsv), { 'content-encoding': 'gzip' }),
     '/feodo.csv.gz': (_req, res) => ok(res, gzipSync(feodoCsv), { 'content-type': 'application/gzip' }),
-    '/feodo.zip': (_req, res) => ok(res, zip({ 'ipblocklist.csv': feodoCsv })),
-    '/two.zip': (_req, res) => ok(res, zip({ 'readme.txt': Buffer.from('hello'), 'ipblocklist.csv': feodoCsv })),
+    '/feodo.zip': (_req, res) => ok(res, zipOf([['ipblocklist.csv', feodoCsv]], true)),
+    '/two.zip': (_req, res) => ok(res, zipOf([['readme.txt', Buffer.from('hello')], ['ipblocklist.csv', feodoCsv]], true)),
     '/login.html': (_req, res) => ok(res, '<!DOCTYPE html>\n<html><body>Please log in</body></html>', { 'content-type': 'text/csv' }),
     '/bomb.gz': (_req, res) => ok(res, gzipSync(Buffer.alloc(20 << 20, 0x41))),
     // A "zip" (local-header magic, then 32 MiB of zeros) sent with Content-Encoding: tens of KB on the wire.

@@ -12,7 +12,7 @@
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { brotliCompressSync, constants, crc32, deflateRawSync, deflateSync, gzipSync, zstdCompressSync } from 'node:zlib';
+import { brotliCompressSync, constants, deflateSync, gzipSync, zstdCompressSync } from 'node:zlib';
 import { contentDecode, limitBytes, sniffContainer, unpack, type SizeLimits } from '../../operator/src/feeds/decompress.ts';
 import { FeedError } from '../../operator/src/feeds/types.ts';
 import { genValue } from '../gen.ts';
@@ -20,50 +20,12 @@ import { mutateBytes, randomChunks } from '../mutate.ts';
 import type { Rng } from '../rng.ts';
 import { check, Finding, same, type FuzzTarget } from '../target.ts';
 import { sourceOf } from './feedcheck.ts';
+import { zipOf } from '../../e2e/harness/zip.ts';
 
 const KINDS = ['gzip', 'zstd', 'zip', 'plain', 'ce-gzip', 'ce-deflate', 'ce-br'] as const;
 type Kind = (typeof KINDS)[number];
 /** Formats whose trailer checks the decompressed bytes: nothing else may come out of them. */
 const CHECKED: ReadonlySet<Kind> = new Set(['gzip', 'ce-gzip', 'ce-deflate']);
-
-/** A zip archive (deflate or stored members), written here because nothing in the product writes one. */
-export function zipOf(files: ReadonlyArray<readonly [string, Buffer]>, deflate: boolean): Buffer {
-  const locals: Buffer[] = [];
-  const central: Buffer[] = [];
-  let offset = 0;
-  for (const [name, data] of files) {
-    const body = deflate ? deflateRawSync(data) : data;
-    const nameBytes = Buffer.from(name, 'utf8');
-    const fixed = (sig: number, size: number): Buffer => { const b = Buffer.alloc(size); b.writeUInt32LE(sig, 0); return b; };
-    const local = fixed(0x04034b50, 30);
-    local.writeUInt16LE(20, 4);
-    local.writeUInt16LE(deflate ? 8 : 0, 8);
-    local.writeUInt32LE(crc32(data), 14);
-    local.writeUInt32LE(body.length, 18);
-    local.writeUInt32LE(data.length, 22);
-    local.writeUInt16LE(nameBytes.length, 26);
-    const dir = fixed(0x02014b50, 46);
-    dir.writeUInt16LE(20, 4);
-    dir.writeUInt16LE(20, 6);
-    dir.writeUInt16LE(deflate ? 8 : 0, 10);
-    dir.writeUInt32LE(crc32(data), 16);
-    dir.writeUInt32LE(body.length, 20);
-    dir.writeUInt32LE(data.length, 24);
-    dir.writeUInt16LE(nameBytes.length, 28);
-    dir.writeUInt32LE(offset, 42);
-    locals.push(local, nameBytes, body);
-    central.push(dir, nameBytes);
-    offset += local.length + nameBytes.length + body.length;
-  }
-  const cd = Buffer.concat(central);
-  const end = Buffer.alloc(22);
-  end.writeUInt32LE(0x06054b50, 0);
-  end.writeUInt16LE(files.length, 8);
-  end.writeUInt16LE(files.length, 10);
-  end.writeUInt32LE(cd.length, 12);
-  end.writeUInt32LE(offset, 16);
-  return Buffer.concat([...locals, cd, end]);
-}
 
 function genPlain(rng: Rng): Buffer {
   if (rng.chance(0.15)) return Buffer.alloc(rng.pick([100, 5000, 200_000, 2_000_000]), rng.pick(['a', '\0', '0']));
