@@ -103,7 +103,7 @@ async function peek(src: AsyncIterable<Buffer>, n: number): Promise<{ head: Buff
 }
 
 /** What the first bytes say the payload is. */
-export function sniffContainer(head: Buffer): 'gzip' | 'zstd' | 'zip' | 'plain' {
+export function sniffContainer(head: Uint8Array): 'gzip' | 'zstd' | 'zip' | 'plain' {
   if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
   if (head.length >= 4 && head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd) return 'zstd';
   if (head.length >= 4 && head[0] === 0x50 && head[1] === 0x4b && head[2] === 0x03 && head[3] === 0x04) return 'zip';

@@ -7,6 +7,7 @@
  */
 import { Readable } from 'node:stream';
 import { createGunzip, createZstdDecompress } from 'node:zlib';
+import { sniffContainer } from '../feeds/decompress.ts';
 import { FeedError } from '../feeds/types.ts';
 import { zstdByFrame } from '../feeds/zstdframes.ts';
 import { ScanError } from './errors.ts';
@@ -16,9 +17,9 @@ export type Compression = 'gzip' | 'zstd' | 'none';
 
 /** The compression `head` (the first bytes of an input) shows. */
 export function sniffCompression(head: Uint8Array): Compression {
-  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
-  if (head.length >= 4 && head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd) return 'zstd';
-  return 'none';
+  // The feeds' magic numbers; a zip is no stream a scan can split, so it is read as it is.
+  const kind = sniffContainer(head);
+  return kind === 'gzip' || kind === 'zstd' ? kind : 'none';
 }
 
 /** Peeks the first chunk of a stream; returns it and the whole stream again. */
