@@ -117,7 +117,9 @@ function target(pathname: string, prefix: string): { resource: ReplicaResource; 
   // threatindicators[/NAME] or namespaces/NS/threatindicators[/NAME]
   const at = under[0] === 'threatindicators' ? 0 : under[2] === 'threatindicators' ? 2 : -1;
   if (at >= 0) return { resource: 'threatindicators', named: under.length > at + 1 && under[under.length - 1] !== '' };
-  return { resource: pathname === '/apis' || pathname.startsWith('/apis/') ? 'discovery' : 'unknown', named: false };
+  const path = pathname.replace(/\/$/, '');
+  const discovery = path === '/apis' || path === prefix || path === prefix.slice(0, prefix.lastIndexOf('/'));
+  return { resource: discovery ? 'discovery' : 'unknown', named: false };
 }
 
 const WRITE_VERBS: Readonly<Record<string, ReplicaVerb>> = { POST: 'create', PUT: 'update', PATCH: 'patch' };
