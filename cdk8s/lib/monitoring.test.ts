@@ -1,0 +1,75 @@
+/**
+ * The installation's one ServiceMonitor reaches every ThreatMesh process that serves /metrics:
+ * for each Deployment below, a Service the ServiceMonitor selects selects its pods and has the
+ * endpoint's port, whose target is the container port `metrics`, which is the port of the pods'
+ * `prometheus.io/port` annotation and of the process's `--metrics-bind`. The chart renders the
+ * same objects (e2e/integration/install-chart.test.ts).
+ */
+import { strict as assert } from 'node:assert';
+import { describe, it } from 'node:test';
+import { renderInstall, type Manifest } from '../app.ts';
+import { resolveValues } from '../values.ts';
+
+type Labels = Record<string, string>;
+interface Container { readonly args?: string[]; readonly ports?: Array<{ name?: string; containerPort: number }> }
+interface PodTemplate { readonly metadata: { labels?: Labels; annotations?: Labels }; readonly spec: { containers: Container[] } }
+
+const objectsOf = (overrides: Record<string, unknown>): Manifest[] => renderInstall(resolveValues(overrides)).flatMap((c) => c.objects);
+const subset = (want: Labels | undefined, have: Labels | undefined): boolean => Object.entries(want ?? {}).every(([k, v]) => have?.[k] === v);
+
+/** Why the ServiceMonitor of `objects` does not scrape Deployment `name`'s /metrics; empty when it does. */
+export function scrapeProblems(objects: readonly Manifest[], name: string): string[] {
+  const sm = objects.find((o) => o.kind === 'ServiceMonitor');
+  const d = objects.find((o) => o.kind === 'Deployment' && o.metadata.name === name);
+  if (sm === undefined || d === undefined) return [`no ${sm === undefined ? 'ServiceMonitor' : `Deployment ${name}`}`];
+  const smSpec = sm['spec'] as { selector: { matchLabels: Labels }; endpoints: Array<{ port: string; path: string }> };
+  const endpoint = smSpec.endpoints[0];
+  const pod = (d['spec'] as { template: PodTemplate }).template;
+  const container = pod.spec.containers.find((c) => (c.ports ?? []).some((p) => p.name === 'metrics'));
+  if (container === undefined) return [`${name}: no container port named metrics`];
+  const port = container.ports?.find((p) => p.name === 'metrics')?.containerPort;
+  const problems: string[] = [];
+  const services = objects.filter((o) => o.kind === 'Service' && subset(smSpec.selector.matchLabels, o.metadata['labels'] as Labels | undefined)
+    && subset((o['spec'] as { selector?: Labels }).selector, pod.metadata.labels));
+  const targets = services.flatMap((s) => (s['spec'] as { ports: Array<{ name: string; targetPort: number }> }).ports).filter((p) => p.name === endpoint?.port).map((p) => p.targetPort);
+  if (!targets.includes(port ?? -1)) problems.push(`${name}: no Service the ServiceMonitor selects has port ${endpoint?.port ?? '?'} → ${port ?? '?'} to these pods (found ${JSON.stringify(targets)})`);
+  if (pod.metadata.annotations?.['prometheus.io/port'] !== String(port)) problems.push(`${name}: prometheus.io/port is ${pod.metadata.annotations?.['prometheus.io/port'] ?? 'absent'}, not ${port ?? '?'}`);
+  const args = container.args ?? [];
+  const at = args.indexOf('--metrics-bind');
+  const bind = at < 0 ? undefined : args[at + 1];
+  if (bind !== `0.0.0.0:${port ?? '?'}`) problems.push(`${name}: --metrics-bind is ${bind ?? 'absent'}, not 0.0.0.0:${port ?? '?'}`);
+  return problems;
+}
+
+/** Values and the Deployments whose /metrics the ServiceMonitor must scrape. */
+const CASES: ReadonlyArray<[string, Record<string, unknown>, readonly string[]]> = [
+  ['partner (defaults)', {}, ['threatmesh-operator', 'threatmesh-serve', 'threatmesh-enforcer', 'threatmesh-replica-api']],
+  ['partner, replica API with its own Secret, 3 replicas', { replicaApi: { replicas: 3, tls: { certManager: false, existingSecret: 's', caBundle: '-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n' } } }, ['threatmesh-replica-api']],
+  ['sequencer', { role: 'sequencer', partnerId: 'sequencer' }, ['threatmesh-sequencer']],
+];
+
+describe('the ServiceMonitor scrapes every metrics port', () => {
+  for (const [what, overrides, deployments] of CASES) {
+    const objects = objectsOf(overrides);
+    for (const name of deployments) it(`${what}: ${name}`, () => assert.deepEqual(scrapeProblems(objects, name), []));
+  }
+
+  it('a replica API without its metrics Service port, annotation or flag is reported (the check can fail)', () => {
+    const objects = objectsOf({});
+    const mutate = (o: Manifest): Manifest => {
+      if (o.metadata.name !== 'threatmesh-replica-api') return o;
+      const copy = structuredClone(o);
+      if (o.kind === 'Service') (copy['spec'] as { ports: Array<{ name: string }> }).ports = (copy['spec'] as { ports: Array<{ name: string }> }).ports.filter((p) => p.name !== 'metrics');
+      if (o.kind === 'Deployment') {
+        const t = (copy['spec'] as { template: PodTemplate }).template;
+        delete t.metadata.annotations;
+        const c = t.spec.containers[0];
+        if (c?.args) c.args.splice(c.args.indexOf('--metrics-bind'), 2);
+      }
+      return copy;
+    };
+    const problems = scrapeProblems(objects.map(mutate), 'threatmesh-replica-api');
+    assert.equal(problems.length, 3, problems.join('\n'));
+    assert.match(problems.join('\n'), /no Service the ServiceMonitor selects has port metrics → 8080.*\n.*prometheus\.io\/port is absent.*\n.*--metrics-bind is absent/);
+  });
+});
