@@ -17,28 +17,37 @@ interface PodTemplate { readonly metadata: { labels?: Labels; annotations?: Labe
 const objectsOf = (overrides: Record<string, unknown>): Manifest[] => renderInstall(resolveValues(overrides)).flatMap((c) => c.objects);
 const subset = (want: Labels | undefined, have: Labels | undefined): boolean => Object.entries(want ?? {}).every(([k, v]) => have?.[k] === v);
 
+interface Monitor { readonly selector: { matchLabels: Labels }; readonly endpoints: Array<{ port: string }> }
+
+// The target ports of the ServiceMonitor's endpoint port on Services it selects that select `pod`.
+function scrapedTargets(objects: readonly Manifest[], sm: Monitor, pod: PodTemplate): number[] {
+  const services = objects.filter((o) => o.kind === 'Service' && subset(sm.selector.matchLabels, o.metadata['labels'] as Labels | undefined)
+    && subset((o['spec'] as { selector?: Labels }).selector, pod.metadata.labels));
+  return services.flatMap((s) => (s['spec'] as { ports: Array<{ name: string; targetPort: number }> }).ports).filter((p) => p.name === sm.endpoints[0]?.port).map((p) => p.targetPort);
+}
+
+function flagValue(args: readonly string[], flag: string): string | undefined {
+  const at = args.indexOf(flag);
+  return at < 0 ? undefined : args[at + 1];
+}
+
 /** Why the ServiceMonitor of `objects` does not scrape Deployment `name`'s /metrics; empty when it does. */
 export function scrapeProblems(objects: readonly Manifest[], name: string): string[] {
-  const sm = objects.find((o) => o.kind === 'ServiceMonitor');
+  const sm = objects.find((o) => o.kind === 'ServiceMonitor')?.['spec'] as Monitor | undefined;
   const d = objects.find((o) => o.kind === 'Deployment' && o.metadata.name === name);
   if (sm === undefined || d === undefined) return [`no ${sm === undefined ? 'ServiceMonitor' : `Deployment ${name}`}`];
-  const smSpec = sm['spec'] as { selector: { matchLabels: Labels }; endpoints: Array<{ port: string; path: string }> };
-  const endpoint = smSpec.endpoints[0];
   const pod = (d['spec'] as { template: PodTemplate }).template;
   const container = pod.spec.containers.find((c) => (c.ports ?? []).some((p) => p.name === 'metrics'));
-  if (container === undefined) return [`${name}: no container port named metrics`];
-  const port = container.ports?.find((p) => p.name === 'metrics')?.containerPort;
-  const problems: string[] = [];
-  const services = objects.filter((o) => o.kind === 'Service' && subset(smSpec.selector.matchLabels, o.metadata['labels'] as Labels | undefined)
-    && subset((o['spec'] as { selector?: Labels }).selector, pod.metadata.labels));
-  const targets = services.flatMap((s) => (s['spec'] as { ports: Array<{ name: string; targetPort: number }> }).ports).filter((p) => p.name === endpoint?.port).map((p) => p.targetPort);
-  if (!targets.includes(port ?? -1)) problems.push(`${name}: no Service the ServiceMonitor selects has port ${endpoint?.port ?? '?'} → ${port ?? '?'} to these pods (found ${JSON.stringify(targets)})`);
-  if (pod.metadata.annotations?.['prometheus.io/port'] !== String(port)) problems.push(`${name}: prometheus.io/port is ${pod.metadata.annotations?.['prometheus.io/port'] ?? 'absent'}, not ${port ?? '?'}`);
-  const args = container.args ?? [];
-  const at = args.indexOf('--metrics-bind');
-  const bind = at < 0 ? undefined : args[at + 1];
-  if (bind !== `0.0.0.0:${port ?? '?'}`) problems.push(`${name}: --metrics-bind is ${bind ?? 'absent'}, not 0.0.0.0:${port ?? '?'}`);
-  return problems;
+  const port = container?.ports?.find((p) => p.name === 'metrics')?.containerPort;
+  if (container === undefined || port === undefined) return [`${name}: no container port named metrics`];
+  const targets = scrapedTargets(objects, sm, pod);
+  const annotated = pod.metadata.annotations?.['prometheus.io/port'];
+  const bind = flagValue(container.args ?? [], '--metrics-bind');
+  return [
+    ...(targets.includes(port) ? [] : [`${name}: no Service the ServiceMonitor selects has port ${sm.endpoints[0]?.port ?? '?'} → ${port} to these pods (found ${JSON.stringify(targets)})`]),
+    ...(annotated === String(port) ? [] : [`${name}: prometheus.io/port is ${annotated ?? 'absent'}, not ${port}`]),
+    ...(bind === `0.0.0.0:${port}` ? [] : [`${name}: --metrics-bind is ${bind ?? 'absent'}, not 0.0.0.0:${port}`]),
+  ];
 }
 
 /** Values and the Deployments whose /metrics the ServiceMonitor must scrape. */
