@@ -54,6 +54,7 @@ async function run(flags: ReplicaApiFlags, env: CliEnv, log: Logger): Promise<vo
   const metrics = new ReplicaApiMetrics(() => readiness);
   const database = new DatabaseReadiness({ ping: () => db.command({ ping: 1 }), clock: systemClock, metrics });
   readiness = [database.check];
+  metrics.countOpenLists(() => records.openCount);
   const health = new HealthServer({ metrics, log, host: metricsBind.host, port: metricsBind.port, readyChecks: readiness });
   try {
     database.start();

@@ -72,6 +72,16 @@ describe('ReplicaApiMetrics', () => {
     ]) assert.ok(body.includes(s), s);
   });
 
+  it('the open lists gauge reads its count at each scrape', async () => {
+    const m = new ReplicaApiMetrics(() => []);
+    assert.ok((await lines(m)).includes('threatmesh_replica_api_open_lists 0'));
+    let open = 3;
+    m.countOpenLists(() => open);
+    assert.ok((await lines(m)).includes('threatmesh_replica_api_open_lists 3'));
+    open = 1;
+    assert.ok((await lines(m)).includes('threatmesh_replica_api_open_lists 1'));
+  });
+
   it('the ready gauge reads the checks at each scrape', async () => {
     let state: true | string = 'down';
     const checks: HealthCheck[] = [{ name: 'database', check: () => state }];

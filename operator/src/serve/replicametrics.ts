@@ -53,6 +53,9 @@ export class ReplicaApiMetrics {
   readonly authorization: Counter<'decision'>;
   readonly databaseErrors: Counter<'operation'>;
   readonly ready: Gauge;
+  /** List cursors kept open for `continue` tokens (store/indicatorpages.ts; at its maximum, the oldest token expires). */
+  readonly openLists: Gauge;
+  #openLists: (() => number) | undefined;
 
   /**
    * @param readiness checks behind the `threatmesh_replica_api_ready` gauge (1 when all pass, read at each scrape)
@@ -77,7 +80,19 @@ export class ReplicaApiMetrics {
         this.set(readiness().every((c) => c.check() === true) ? 1 : 0);
       },
     });
+    const lists = (): number => this.#openLists?.() ?? 0;
+    this.openLists = new Gauge({
+      name: `${p}_open_lists`, help: 'List cursors kept open for continue tokens; at the reader\'s maximum the oldest token expires (410)', registers,
+      collect() {
+        this.set(lists());
+      },
+    });
     this.#zero();
+  }
+
+  /** Reads the open list cursors at each scrape from `count` (IndicatorPages.openCount). */
+  countOpenLists(count: () => number): void {
+    this.#openLists = count;
   }
 
   // Series at zero before any request, as controller-runtime reports its own: alerts and panels see them from the start.
