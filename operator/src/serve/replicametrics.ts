@@ -9,7 +9,7 @@
  * (paths, names, users) becomes a label.
  *
  * The alerts and dashboard panels that read these are in cdk8s/lib/alerts.ts; the runbook is
- * docs/deploy.md "Replica API alerts".
+ * docs/deploy.md "Replica API metrics and alerts".
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Clock, TimerHandle } from '../runtime/clock.ts';
