@@ -31,23 +31,33 @@ function flagValue(args: readonly string[], flag: string): string | undefined {
   return at < 0 ? undefined : args[at + 1];
 }
 
+// The container serving `metrics` and that port's number.
+function metricsContainer(pod: PodTemplate): { container: Container; port: number } | undefined {
+  for (const container of pod.spec.containers) {
+    const port = container.ports?.find((p) => p.name === 'metrics')?.containerPort;
+    if (port !== undefined) return { container, port };
+  }
+  return undefined;
+}
+
 /** Why the ServiceMonitor of `objects` does not scrape Deployment `name`'s /metrics; empty when it does. */
 export function scrapeProblems(objects: readonly Manifest[], name: string): string[] {
   const sm = objects.find((o) => o.kind === 'ServiceMonitor')?.['spec'] as Monitor | undefined;
   const d = objects.find((o) => o.kind === 'Deployment' && o.metadata.name === name);
-  if (sm === undefined || d === undefined) return [`no ${sm === undefined ? 'ServiceMonitor' : `Deployment ${name}`}`];
+  if (sm === undefined || d === undefined) return [`no ServiceMonitor or no Deployment ${name}`];
   const pod = (d['spec'] as { template: PodTemplate }).template;
-  const container = pod.spec.containers.find((c) => (c.ports ?? []).some((p) => p.name === 'metrics'));
-  const port = container?.ports?.find((p) => p.name === 'metrics')?.containerPort;
-  if (container === undefined || port === undefined) return [`${name}: no container port named metrics`];
+  const served = metricsContainer(pod);
+  if (served === undefined) return [`${name}: no container port named metrics`];
+  const { container, port } = served;
   const targets = scrapedTargets(objects, sm, pod);
-  const annotated = pod.metadata.annotations?.['prometheus.io/port'];
-  const bind = flagValue(container.args ?? [], '--metrics-bind');
-  return [
-    ...(targets.includes(port) ? [] : [`${name}: no Service the ServiceMonitor selects has port ${sm.endpoints[0]?.port ?? '?'} → ${port} to these pods (found ${JSON.stringify(targets)})`]),
-    ...(annotated === String(port) ? [] : [`${name}: prometheus.io/port is ${annotated ?? 'absent'}, not ${port}`]),
-    ...(bind === `0.0.0.0:${port}` ? [] : [`${name}: --metrics-bind is ${bind ?? 'absent'}, not 0.0.0.0:${port}`]),
+  const annotated = String(pod.metadata.annotations?.['prometheus.io/port'] ?? 'absent');
+  const bind = String(flagValue(container.args ?? [], '--metrics-bind') ?? 'absent');
+  const checks: Array<[boolean, string]> = [
+    [targets.includes(port), `no Service the ServiceMonitor selects has port ${String(sm.endpoints[0]?.port)} → ${port} to these pods (found ${JSON.stringify(targets)})`],
+    [annotated === String(port), `prometheus.io/port is ${annotated}, not ${port}`],
+    [bind === `0.0.0.0:${port}`, `--metrics-bind is ${bind}, not 0.0.0.0:${port}`],
   ];
+  return checks.filter(([ok]) => !ok).map(([, why]) => `${name}: ${why}`);
 }
 
 /** Values and the Deployments whose /metrics the ServiceMonitor must scrape. */
