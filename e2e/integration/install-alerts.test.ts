@@ -157,10 +157,10 @@ const ROWS: readonly Row[] = [
     quiet: [...histogram('get', '200', { 0.5: '0x40', 1: '0+10x40' }), ...histogram('list', '200', { 2.5: '0x40', 5: '0+10x40' }), ...histogram('get', '500', { 5: '0x40', 10: '0+10x40' })], quietAt: '30m',
   },
   {
-    alert: 'ThreatMeshReplicaApiNotReady', at: '15m', labels: { namespace: 'tm', pod: 'ra-1' },
-    fire: [{ series: 'threatmesh_replica_api_ready{namespace="tm",pod="ra-1"}', values: '0x20' }, { series: 'threatmesh_replica_api_ready{namespace="tm",pod="ra-0"}', values: '1x20' }],
-    // Unready for 5 minutes, then ready again (the rule waits 10).
-    quiet: [{ series: 'threatmesh_replica_api_ready{namespace="tm",pod="ra-1"}', values: '0x5 1x15' }], quietAt: '15m',
+    alert: 'ThreatMeshReplicaApiDatabaseUnreachable', at: '15m', labels: { namespace: 'tm', pod: 'ra-1' },
+    fire: [{ series: 'threatmesh_replica_api_database_up{namespace="tm",pod="ra-1"}', values: '0x20' }, { series: 'threatmesh_replica_api_database_up{namespace="tm",pod="ra-0"}', values: '1x20' }],
+    // No answer for 3 minutes, then answered again (the rule waits 5).
+    quiet: [{ series: 'threatmesh_replica_api_database_up{namespace="tm",pod="ra-1"}', values: '1x8 0x3 1x9' }], quietAt: '15m',
   },
   {
     alert: 'ThreatMeshReplicaApiCallersRefused', at: '20m', labels: { namespace: 'tm', result: 'no-verified-certificate' },
@@ -239,10 +239,12 @@ describe('alerts under promtool test rules', { timeout: 600_000 }, () => {
     });
   }
 
+  const slow = ROWS.find((r) => r.alert === 'ThreatMeshReplicaApiSlow')!;
   const wrong: ReadonlyArray<{ name: string; row: Row; labels: Readonly<Record<string, string>> }> = [
     { name: 'an alert from quiet series', row: { ...ROWS[0]!, fire: ROWS[0]!.quiet }, labels: ROWS[0]!.labels },
     { name: 'a label the alert does not carry', row: ROWS[1]!, labels: { ...ROWS[1]!.labels, peer: 'nobody' } },
     { name: 'silence from firing series', row: { ...ROWS[6]!, quiet: ROWS[6]!.fire }, labels: ROWS[6]!.labels },
+    { name: 'an alert from list pages within their 5 s objective', row: { ...slow, fire: histogram('list', '200', { 2.5: '0x40', 5: '0+10x40' }) }, labels: { ...slow.labels, verb: 'list' } },
   ];
   for (const w of wrong) {
     it(`promtool fails a row that expects ${w.name} (the check can fail)`, async () => {

@@ -11,8 +11,8 @@
  * Its metrics (serve/replicametrics.ts), on a loopback listener as `threatmesh replica-api
  * --metrics-bind` serves them: the requests the API server proxied, counted by verb, resource and
  * code with their list pages and sizes; direct callers (401 by reason) and a failed TLS
- * handshake; a second server over a database that does not answer (500s counted as database
- * errors, /readyz failing, the ready gauge 0, a 403 by SubjectAccessReview); every selector of
+ * handshake; label values only from fixed sets whatever path, method or user a caller sends; a second server over a database that does not answer (500s counted as database
+ * errors, /readyz failing, ready and database_up 0, a 403 by SubjectAccessReview); every selector of
  * the dashboard's Replica API row and the replica API alerts served by these scrapes and the API
  * server's /metrics; and, last, aggregator_unavailable_apiservice turning 1 when the server stops.
  */
@@ -43,7 +43,7 @@ import { startReplicaApi, type RunningReplicaApi } from '../../operator/src/serv
 import { IndicatorPages } from '../../operator/src/store/indicatorpages.ts';
 import { INDICATORS, type IndicatorRecord } from '../../operator/src/store/indicators.ts';
 import { HealthServer, type HealthCheck } from '../../operator/src/runtime/health.ts';
-import { DatabaseReadiness, ReplicaApiMetrics } from '../../operator/src/serve/replicametrics.ts';
+import { DatabaseReadiness, REPLICA_VERBS, ReplicaApiMetrics } from '../../operator/src/serve/replicametrics.ts';
 import { REPLICA_API_ROW, isReplicaApiMetric } from '../../cdk8s/lib/alerts.ts';
 import { missingSelectors, parseExposition, sampleSum, scrape, shippedSelectors } from '../harness/metrics.ts';
 import { freePort } from '../../operator/src/dev/controlplane/probe.ts';
@@ -282,6 +282,7 @@ test('the metrics listener counts what the API server proxied: list pages and si
   assert.ok(sampleSum(after.text, 'threatmesh_replica_api_authentication_total', { result: 'success' }) - valueOr0(before, 'threatmesh_replica_api_authentication_total', { result: 'success' }) >= 6);
   assert.equal(sampleSum(after.text, 'threatmesh_replica_api_requests_in_flight'), 0);
   assert.equal(sampleSum(after.text, 'threatmesh_replica_api_ready'), 1);
+  assert.equal(sampleSum(after.text, 'threatmesh_replica_api_database_up'), 1);
   for (const url of [`${metricsUrl}/readyz`, `${metricsUrl}/healthz`]) assert.equal((await scrape(url)).status, 200, url);
 });
 
@@ -310,7 +311,26 @@ test('direct callers and broken handshakes are counted: 401 by reason, failed TL
   for (const [series, got, expected] of deltas(before, after, want)) assert.equal(got, expected, series);
 });
 
-test('a partner database that does not answer: reads are 500 and counted by operation, /readyz fails, the ready gauge is 0; a user without RBAC is 403 by SubjectAccessReview', async () => {
+test('callers cannot make label values or read the metrics on the API port: odd paths, methods and users stay in the fixed sets', async () => {
+  const junk = [
+    ['GET', `/apis/evil.example/v1/${'x'.repeat(2000)}`], ['PROPFIND', `${BASE}/a`], ['GET', '/metrics'], ['DELETE', '/apis'],
+    ['GET', `/apis/replica.threatmesh.io/v1alpha1/namespaces/${'%2F..%2F'.repeat(50)}/threatindicators`], ['POST', `${BASE}?watch=true&code=999`],
+  ] as const;
+  for (const [method, path] of junk) {
+    const r = await sendJson(new URL(`https://127.0.0.1:${server.port}${path}`), { method, rejectUnauthorized: false, headers: { 'x-remote-user': `u-${Math.random()}` } });
+    assert.equal(r.status, 401, `${method} ${path.slice(0, 60)}: only the front proxy is answered, /metrics included`);
+  }
+  const series = parseExposition((await scrape(`${metricsUrl}/metrics`)).text).filter((x) => x.name.startsWith('threatmesh_replica_api_request') && x.name !== 'threatmesh_replica_api_requests_in_flight');
+  const verbs = new Set<string>(REPLICA_VERBS);
+  for (const x of series) {
+    const { verb = '', resource = '', code = '' } = x.labels;
+    assert.ok(verbs.has(verb) && ['threatindicators', 'discovery', 'unknown'].includes(resource) && /^[1-5][0-9]{2}$/.test(code), JSON.stringify(x));
+    assert.ok(Object.keys(x.labels).every((k) => ['verb', 'resource', 'code', 'le'].includes(k)), `no other label: ${JSON.stringify(x)}`);
+  }
+  assert.ok(series.some((x) => x.labels['verb'] === 'other' && x.labels['code'] === '401'), 'PROPFIND counted as verb other');
+});
+
+test('a partner database that never answered: reads are 500 and counted by operation, /readyz fails, ready and database_up are 0; a user without RBAC is 403 by SubjectAccessReview', async () => {
   // A real MongoDB driver facing a port where no database listens (what a partner sees when mongod is down).
   const gone = new MongoClient(`mongodb://127.0.0.1:${await freePort()}/?serverSelectionTimeoutMS=300&connectTimeoutMS=300`);
   const goneDb = gone.db('gone');
@@ -347,11 +367,12 @@ test('a partner database that does not answer: reads are 500 and counted by oper
       ['threatmesh_replica_api_authorization_total', { decision: 'denied' }, 1],
       ['threatmesh_replica_api_requests_total', { ...TI, verb: 'list', code: '403' }, 1],
       ['threatmesh_replica_api_ready', {}, 0],
+      ['threatmesh_replica_api_database_up', {}, 0],
     ];
     for (const [name, labels, expected] of want) assert.equal(sampleSum(text, name, labels), expected, `${name}${JSON.stringify(labels)}`);
     const readyz = await scrape(`${hUrl}/readyz`);
     assert.equal(readyz.status, 500);
-    assert.match(readyz.text, /\[-\]database failed: the partner database did not answer a ping/);
+    assert.match(readyz.text, /\[-\]database failed: the partner database has not answered a ping yet: .+/);
     const httpsReady = await sendJson(new URL(`https://127.0.0.1:${broken.port}/readyz`), { rejectUnauthorized: false });
     assert.equal(httpsReady.status, 500, 'the kubelet\'s probe on the HTTPS port sees the same readiness');
     assert.equal(sampleSum((await scrape(`${hUrl}/metrics`)).text, 'threatmesh_replica_api_requests_total'), 3, 'the three reads only: health probes are not requests');

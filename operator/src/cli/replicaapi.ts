@@ -52,7 +52,7 @@ async function run(flags: ReplicaApiFlags, env: CliEnv, log: Logger): Promise<vo
   const records = new IndicatorPages(db, { clock: systemClock });
   let readiness: readonly HealthCheck[] = [];
   const metrics = new ReplicaApiMetrics(() => readiness);
-  const database = new DatabaseReadiness({ ping: () => db.command({ ping: 1 }), clock: systemClock, metrics });
+  const database = new DatabaseReadiness({ ping: () => db.command({ ping: 1 }), clock: systemClock, metrics, log });
   readiness = [database.check];
   metrics.countOpenLists(() => records.openCount);
   const health = new HealthServer({ metrics, log, host: metricsBind.host, port: metricsBind.port, readyChecks: readiness });
@@ -85,7 +85,7 @@ export function registerReplicaApi(program: Command, env: CliEnv, log: Logger): 
     .option('--bind <host:port>', 'HTTPS listening address', REPLICA_API_BIND)
     .option('--tls-cert <file>', 'serving certificate (PEM) naming <service>.<namespace>.svc')
     .option('--tls-key <file>', 'private key of --tls-cert (PEM)')
-    .option('--metrics-bind <host:port>', 'serve /metrics (requests by verb, resource and code, latency, list pages, authentication, authorization and database errors), /healthz and /readyz (the database answers a ping) here, plain HTTP, apart from the HTTPS port', REPLICA_API_METRICS_BIND)
+    .option('--metrics-bind <host:port>', 'serve /metrics (requests by verb, resource and code, latency, list pages, authentication, authorization and database errors), /healthz and /readyz (the database has answered a ping) here, plain HTTP, apart from the HTTPS port', REPLICA_API_METRICS_BIND)
     .action(async (flags: ReplicaApiFlags) => {
       await run(flags, env, log);
     });

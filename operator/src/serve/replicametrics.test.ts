@@ -53,6 +53,7 @@ describe('ReplicaApiMetrics', () => {
       'threatmesh_replica_api_list_pages_total{page="continued",more="true"} 0',
       'threatmesh_replica_api_tls_handshake_errors_total 0',
       'threatmesh_replica_api_ready 1',
+      'threatmesh_replica_api_database_up 0',
     ]) assert.ok(body.includes(s), `${s} in:\n${body.filter((l) => !l.startsWith('#')).join('\n')}`);
   });
 
@@ -93,30 +94,32 @@ describe('ReplicaApiMetrics', () => {
 });
 
 describe('DatabaseReadiness', () => {
-  it('is not ready before the first answer, follows each ping, counts failures and stops pinging', async () => {
+  it('is ready once the database answered, and stays ready through later failures, which database_up and the error count show', async () => {
     const clock = new ManualClock();
     const metrics = new ReplicaApiMetrics(() => []);
-    const answers: Array<Error | undefined> = [undefined, new Error('connection refused'), undefined];
+    const answers: Array<Error | undefined> = [new Error('connection refused'), undefined, new Error('connection reset'), undefined];
     let pings = 0;
     const r = new DatabaseReadiness({ clock, metrics, intervalMs: 1000, ping: () => {
       const a = answers[pings++];
       return a === undefined ? Promise.resolve() : Promise.reject(a);
     } });
-    assert.match(String(r.check.check()), /has not answered a ping yet/);
+    assert.match(String(r.check.check()), /has not answered a ping yet$/);
     r.start();
-    await clock.advance(0);
-    const states: Array<true | string> = [r.check.check()];
-    await clock.advance(1000);
-    states.push(r.check.check());
-    await clock.advance(1000);
-    states.push(r.check.check());
-    assert.equal(states[0], true, 'the first ping answered');
-    assert.match(String(states[1]), /did not answer a ping: connection refused/, 'the failed ping made it not ready');
-    assert.equal(states[2], true, 'ready again after the next answer');
-    assert.ok((await lines(metrics)).includes('threatmesh_replica_api_database_errors_total{operation="ping"} 1'));
+    const seen: Array<[true | string, string, boolean]> = [];
+    for (let i = 0; i < answers.length; i++) {
+      await clock.advance(i === 0 ? 0 : 1000);
+      seen.push([r.check.check(), r.lastError, (await lines(metrics)).includes('threatmesh_replica_api_database_up 1')]);
+    }
+    assert.deepEqual(seen, [
+      ['the partner database has not answered a ping yet: connection refused', 'connection refused', false],
+      [true, '', true],
+      [true, 'connection reset', false],
+      [true, '', true],
+    ]);
+    assert.ok((await lines(metrics)).includes('threatmesh_replica_api_database_errors_total{operation="ping"} 2'));
     r.stop();
     await clock.advance(5000);
-    assert.equal(pings, 3);
+    assert.equal(pings, 4);
     assert.equal(clock.timers(), 0);
   });
 });

@@ -12,6 +12,7 @@
  * docs/deploy.md "Replica API metrics and alerts".
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Logger } from '../log.ts';
 import type { Clock, TimerHandle } from '../runtime/clock.ts';
 import type { HealthCheck } from '../runtime/health.ts';
 import type { AuthnRefusal } from './replicaauth.ts';
@@ -53,6 +54,8 @@ export class ReplicaApiMetrics {
   readonly authorization: Counter<'decision'>;
   readonly databaseErrors: Counter<'operation'>;
   readonly ready: Gauge;
+  /** 1 when the partner database answered the last ping (DatabaseReadiness), else 0. */
+  readonly databaseUp: Gauge;
   /** List cursors kept open for `continue` tokens (store/indicatorpages.ts; at its maximum, the oldest token expires). */
   readonly openLists: Gauge;
   #openLists: (() => number) | undefined;
@@ -75,11 +78,12 @@ export class ReplicaApiMetrics {
     this.authorization = new Counter({ name: `${p}_authorization_total`, help: 'Delegated authorization (SubjectAccessReview, or its cached answer) by decision; error when the API server could not be asked', labelNames: ['decision'], registers });
     this.databaseErrors = new Counter({ name: `${p}_database_errors_total`, help: 'Partner database reads that failed, by operation (get, list, ping of the readiness check)', labelNames: ['operation'], registers });
     this.ready = new Gauge({
-      name: `${p}_ready`, help: '1 when every readiness check of the replica API passes (the database answered its last ping), else 0', registers,
+      name: `${p}_ready`, help: '1 when every readiness check of the replica API passes (/readyz: the database has answered since the process started), else 0', registers,
       collect() {
         this.set(readiness().every((c) => c.check() === true) ? 1 : 0);
       },
     });
+    this.databaseUp = new Gauge({ name: `${p}_database_up`, help: '1 when the partner database answered the last ping (one every 10 s), else 0', registers });
     const lists = (): number => this.#openLists?.() ?? 0;
     this.openLists = new Gauge({
       name: `${p}_open_lists`, help: 'List cursors kept open for continue tokens; at the reader\'s maximum the oldest token expires (410)', registers,
@@ -105,6 +109,7 @@ export class ReplicaApiMetrics {
     for (const result of AUTHN_RESULTS) this.authentication.inc({ result }, 0);
     for (const decision of AUTHZ_DECISIONS) this.authorization.inc({ decision }, 0);
     for (const operation of DATABASE_OPERATIONS) this.databaseErrors.inc({ operation }, 0);
+    this.databaseUp.set(0);
   }
 
   /** Records one answered request. */
@@ -156,18 +161,25 @@ export interface DatabaseReadinessOptions {
   readonly ping: () => Promise<unknown>;
   readonly clock: Clock;
   readonly metrics?: ReplicaApiMetrics;
+  /** Where a lost and a regained database are logged (once per change). @default not logged */
+  readonly log?: Logger;
   /** Time between pings. @default 10000 */
   readonly intervalMs?: number;
 }
 
 /**
- * The readiness check `database`: the partner database answered the last ping (one every
- * `intervalMs`); not ready before the first answer. A failed ping counts in
- * `threatmesh_replica_api_database_errors_total{operation="ping"}`.
+ * Pings the partner database every `intervalMs`. The readiness check `database` passes once a
+ * ping was answered and stays passing: a pod that never reached the database (a wrong URI or
+ * Secret in a rollout) is kept out of the Service, but a database outage does not take every
+ * pod out, which would make the APIService unavailable and stall namespace deletion in the whole
+ * cluster while no other backend could answer anyway. The last ping's result is the gauge
+ * `threatmesh_replica_api_database_up` (the alert ThreatMeshReplicaApiDatabaseUnreachable); a
+ * failed ping counts in `threatmesh_replica_api_database_errors_total{operation="ping"}`.
  */
 export class DatabaseReadiness {
   readonly #o: DatabaseReadinessOptions;
   #state: true | string = 'the partner database has not answered a ping yet';
+  #lastError = '';
   #timer: TimerHandle | undefined;
   #stopped = false;
 
@@ -175,8 +187,13 @@ export class DatabaseReadiness {
     this.#o = opts;
   }
 
-  /** The health check (runtime/health.ts) of the last ping. */
+  /** The readiness check (runtime/health.ts): true once the database answered a ping. */
   readonly check: HealthCheck = { name: 'database', check: () => this.#state };
+
+  /** Why the last ping failed; '' when it was answered. */
+  get lastError(): string {
+    return this.#lastError;
+  }
 
   /** Pings now and then every interval until stop(). */
   start(): void {
@@ -188,10 +205,16 @@ export class DatabaseReadiness {
   async probe(): Promise<void> {
     try {
       await this.#o.ping();
+      if (this.#lastError !== '') this.#o.log?.info('partner database answers again');
       this.#state = true;
+      this.#lastError = '';
+      this.#o.metrics?.databaseUp.set(1);
     } catch (err) {
       this.#o.metrics?.databaseErrors.inc({ operation: 'ping' });
-      this.#state = `the partner database did not answer a ping: ${err instanceof Error ? err.message : String(err)}`;
+      this.#o.metrics?.databaseUp.set(0);
+      if (this.#lastError === '') this.#o.log?.warn('partner database did not answer a ping', { err });
+      this.#lastError = err instanceof Error ? err.message : String(err);
+      if (this.#state !== true) this.#state = `the partner database has not answered a ping yet: ${this.#lastError}`;
     }
   }
 
