@@ -1,8 +1,10 @@
 /**
  * The PrometheusRule alerts and the dashboard's panels as data: one place for every PromQL
- * expression, so promtool checks them all and the metrics test finds every metric they use on
- * the real operator's and sequencer's /metrics.
+ * expression, so promtool checks them all and the metrics tests find every metric they use on
+ * the real processes' /metrics (the operator's and sequencer's in the network journey; the replica
+ * API's and the API server's in e2e/integration/replica-api.test.ts).
  */
+import { REPLICA_APISERVICE_NAME } from '../../operator/src/api/replicaapiservice.ts';
 
 /** One alerting rule. */
 export interface Alert {
@@ -12,6 +14,12 @@ export interface Alert {
   readonly severity: 'warning' | 'critical';
   readonly summary: string;
   readonly description: string;
+}
+
+
+/** The 99th percentile latency of successful replica API requests of `verb`, per namespace. */
+function p99(verb: 'get' | 'list'): string {
+  return `histogram_quantile(0.99, sum by (namespace, verb, le) (rate(threatmesh_replica_api_request_duration_seconds_bucket{resource="threatindicators",verb="${verb}",code=~"2.."}[10m])))`;
 }
 
 /** Every alert of the ThreatMesh PrometheusRule. */
@@ -44,6 +52,16 @@ export const ALERTS: readonly Alert[] = [
     summary: 'The admission webhook answers with errors', description: 'ThreatIndicator writes fail while the webhook errs (failurePolicy Fail).' },
   { alert: 'ThreatMeshReportModelFallback', expr: 'sum by (namespace) (increase(threatmesh_report_summaries_total{generator="extractive",reason=~"model-error|grounding|invalid-answer"}[6h])) > 0', for: '0m', severity: 'warning',
     summary: 'Executive summaries fall back to the extractive one', description: 'The model endpoint failed or every answer was refused by the grounding check: see `kubectl describe threatreport` (condition Degraded, ModelFallback) and threatmesh_llm_requests_total by outcome.' },
+  { alert: 'ThreatMeshReplicaApiUnavailable', expr: `max by (name) (aggregator_unavailable_apiservice{name="${REPLICA_APISERVICE_NAME}"}) > 0`, for: '5m', severity: 'critical',
+    summary: 'The aggregated replica API is unavailable', description: 'The API server marks APIService {{ $labels.name }} unavailable: `kubectl get threatindicators` fails and namespace deletion waits; `kubectl get ti` (the working set) still works. See `kubectl get apiservice {{ $labels.name }}` (its Available condition says why) and docs/deploy.md "Replica API metrics and alerts".' },
+  { alert: 'ThreatMeshReplicaApiErrors', expr: 'sum by (namespace) (rate(threatmesh_replica_api_requests_total{code=~"5.."}[5m])) / sum by (namespace) (rate(threatmesh_replica_api_requests_total[5m])) > 0.05', for: '10m', severity: 'warning',
+    summary: 'The replica API fails reads', description: 'More than 5 % of replica API requests in {{ $labels.namespace }} answer 5xx: the partner database cannot be read or the API server cannot be asked (SubjectAccessReview). See threatmesh_replica_api_database_errors_total and _authorization_total{decision="error"}, and the replica-api logs.' },
+  { alert: 'ThreatMeshReplicaApiSlow', expr: `${p99('get')} > 1 or ${p99('list')} > 5`, for: '15m', severity: 'warning',
+    summary: 'Replica API reads are slower than their objective', description: 'The 99th percentile of {{ $labels.verb }} in {{ $labels.namespace }} is {{ $value | humanize }} s (objective: get 1 s, a list page 5 s): kubectl waits, and the API server\'s request timeout is 60 s by default. Check the partner database and smaller pages (--chunk-size).' },
+  { alert: 'ThreatMeshReplicaApiDatabaseUnreachable', expr: 'min by (namespace, pod) (threatmesh_replica_api_database_up) == 0', for: '5m', severity: 'warning',
+    summary: 'A replica API pod gets no answer from the partner database', description: 'Pod {{ $labels.pod }} in {{ $labels.namespace }} has had no answer to its database ping: its reads answer 500. A pod that never reached the database stays out of the Service (/readyz); the others keep serving errors so the APIService stays registered. See the pod\'s log (partner database did not answer a ping), its MONGODB_URI and the MongoDB pods.' },
+  { alert: 'ThreatMeshReplicaApiCallersRefused', expr: 'sum by (namespace, result) (rate(threatmesh_replica_api_authentication_total{result!="success"}[5m])) > 0', for: '10m', severity: 'warning',
+    summary: 'The replica API refuses callers that are not the front proxy', description: 'Requests refused 401 ({{ $labels.result }}): a client calls the replica API directly (the network policy should not allow it), or the API server\'s front-proxy CA or name changed since the pods started (they read extension-apiserver-authentication at start: restart them).' },
   { alert: 'ThreatMeshReconcileErrors', expr: 'sum by (namespace, controller) (rate(controller_runtime_reconcile_errors_total[10m])) > 0.1', for: '15m', severity: 'warning',
     summary: 'A controller keeps failing', description: 'Controller {{ $labels.controller }} fails reconciles: see the operator logs.' },
 ];
@@ -54,6 +72,18 @@ export const ALERTS: readonly Alert[] = [
  * leaves this row to the report journey, which runs ThreatReports with a real model.
  */
 export const REPORTS_ROW = 'Reports';
+
+/**
+ * The dashboard row of the aggregated replica API (threatmesh replica-api) and its APIService,
+ * whose series come from the replica API's own /metrics and the API server's: the replica API
+ * test (e2e/integration/replica-api.test.ts) checks this row and the replica API alerts.
+ */
+export const REPLICA_API_ROW = 'Replica API';
+
+/** True when a metric is read by the replica API's row or alerts (served by the replica API or the API server's aggregator). */
+export function isReplicaApiMetric(name: string): boolean {
+  return name.startsWith('threatmesh_replica_api_') || name.startsWith('aggregator_');
+}
 
 /** One dashboard panel: title, PromQL and unit. */
 export interface Panel {
@@ -86,6 +116,18 @@ export const PANELS: readonly Panel[] = [
   { row: 'Operator', kind: 'timeseries', title: 'Work queue depth', expr: 'sum by (name) (workqueue_depth)', legend: '{{name}}', unit: 'short' },
   { row: 'Operator', kind: 'timeseries', title: 'Webhook requests / s by code', expr: 'sum by (code) (rate(controller_runtime_webhook_requests_total[5m]))', legend: '{{code}}', unit: 'ops' },
   { row: 'Operator', kind: 'stat', title: 'Leaders', expr: 'sum by (name) (leader_election_master_status)', legend: '{{name}}', unit: 'short' },
+  { row: REPLICA_API_ROW, kind: 'stat', title: 'APIService unavailable', expr: `max(aggregator_unavailable_apiservice{name="${REPLICA_APISERVICE_NAME}"})`, legend: 'unavailable', unit: 'short' },
+  { row: REPLICA_API_ROW, kind: 'stat', title: 'Replica API pods ready', expr: 'sum(threatmesh_replica_api_ready)', legend: 'ready', unit: 'short' },
+  { row: REPLICA_API_ROW, kind: 'stat', title: 'Pods reaching the partner database', expr: 'sum(threatmesh_replica_api_database_up)', legend: 'database up', unit: 'short' },
+  { row: REPLICA_API_ROW, kind: 'timeseries', title: 'Replica API requests / s by verb and code', expr: 'sum by (verb, code) (rate(threatmesh_replica_api_requests_total{resource="threatindicators"}[5m]))', legend: '{{verb}} {{code}}', unit: 'ops' },
+  { row: REPLICA_API_ROW, kind: 'timeseries', title: 'Replica API p99 latency (s) by verb', expr: 'histogram_quantile(0.99, sum by (le, verb) (rate(threatmesh_replica_api_request_duration_seconds_bucket{resource="threatindicators",code=~"2.."}[5m])))', legend: '{{verb}}', unit: 's' },
+  { row: REPLICA_API_ROW, kind: 'timeseries', title: 'Objects per list page (p95)', expr: 'histogram_quantile(0.95, sum by (le) (rate(threatmesh_replica_api_list_items_bucket[5m])))', legend: 'p95', unit: 'short' },
+  { row: REPLICA_API_ROW, kind: 'timeseries', title: 'List pages / s (first or continued, more to come)', expr: 'sum by (page, more) (rate(threatmesh_replica_api_list_pages_total[5m]))', legend: '{{page}} more={{more}}', unit: 'ops' },
+  { row: REPLICA_API_ROW, kind: 'timeseries', title: 'Open list cursors (continue tokens) by pod', expr: 'max by (pod) (threatmesh_replica_api_open_lists)', legend: '{{pod}}', unit: 'short' },
+  { row: REPLICA_API_ROW, kind: 'timeseries', title: 'Authorization decisions / s', expr: 'sum by (decision) (rate(threatmesh_replica_api_authorization_total[5m]))', legend: '{{decision}}', unit: 'ops' },
+  { row: REPLICA_API_ROW, kind: 'timeseries', title: 'Callers refused / s (not the front proxy)', expr: 'sum by (result) (rate(threatmesh_replica_api_authentication_total{result!="success"}[5m]))', legend: '{{result}}', unit: 'ops' },
+  { row: REPLICA_API_ROW, kind: 'timeseries', title: 'Failed TLS handshakes / s', expr: 'sum(rate(threatmesh_replica_api_tls_handshake_errors_total[5m]))', legend: 'failed', unit: 'ops' },
+  { row: REPLICA_API_ROW, kind: 'timeseries', title: 'Database errors / s by operation', expr: 'sum by (operation) (rate(threatmesh_replica_api_database_errors_total[5m]))', legend: '{{operation}}', unit: 'ops' },
   { row: REPORTS_ROW, kind: 'stat', title: 'Admitted in the report window', expr: 'max by (report) (threatmesh_report_admitted)', legend: '{{report}}', unit: 'short' },
   { row: REPORTS_ROW, kind: 'stat', title: 'Revoked in the report window', expr: 'max by (report) (threatmesh_report_revoked)', legend: '{{report}}', unit: 'short' },
   { row: REPORTS_ROW, kind: 'stat', title: 'Rejected in the report window (signed REJECT entries)', expr: 'max by (report) (threatmesh_report_rejected)', legend: '{{report}}', unit: 'short' },

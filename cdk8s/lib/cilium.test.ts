@@ -110,6 +110,9 @@ describe('Cilium policies', () => {
     ['replica API -> any outside address', podOf('replica-api'), { ip: '8.8.8.8' }, 443],
     ['replica API -> LLM endpoint', podOf('replica-api'), { fqdn: 'api.openai.com' }, 443],
     ['replica API -> operator gossip', podOf('replica-api'), podOf('operator'), 8444],
+    ['outside -> replica API metrics', { ip: '192.0.2.10' }, podOf('replica-api'), 8080],
+    ['a pod of another namespace -> replica API metrics', { pod: { 'k8s:io.kubernetes.pod.namespace': 'default', app: 'x' } }, podOf('replica-api'), 8080],
+    ['Prometheus -> replica API HTTPS (it scrapes the metrics port only)', { pod: { 'app.kubernetes.io/name': 'prometheus', 'k8s:io.kubernetes.pod.namespace': PROMETHEUS_NAMESPACE } }, podOf('replica-api'), 9444],
   ];
   for (const [name, from, to, port] of denied) {
     it(`partner: denies ${name}`, () => assert.equal(allowed(partner, from, to, port), false));

@@ -117,6 +117,7 @@ function replicaApiFlows(): Flow[] {
   add('API server -> replica API (aggregated)', [api, { entity: 'host' }, { entity: 'remote-node' }], { pods: 'replica-api' }, [PORTS.replicaApi]);
   add('replica API -> API server (delegated authorization)', { pods: 'replica-api' }, api, [443, 6443]);
   add('replica API -> MongoDB', { pods: 'replica-api' }, { pods: 'mongodb' }, [PORTS.mongodb]);
+  add('metrics scraping (replica API)', { prometheus: true }, { pods: 'replica-api' }, [PORTS.metrics]);
   return flows;
 }
 

@@ -20,7 +20,7 @@ import { Construct } from 'constructs';
 import { REPLICA_SERVICE, replicaApiRbacManifests, replicaApiService } from '../../operator/src/api/replicaapiservice.ts';
 import { Certificate } from '../imports/cert-manager.io.js';
 import type { Values } from '../values.ts';
-import { PORTS, SECURE, containerResources, deployment, image, issuerRef, labels, raw, secretVolume, service } from './common.ts';
+import { PORTS, SECURE, containerResources, deployment, image, issuerRef, labels, raw, scrapeAnnotations, secretVolume, service } from './common.ts';
 import { mongoEnv, pdb, withLabels } from './partner.ts';
 
 /** Names of the replica API's objects. */
@@ -44,10 +44,11 @@ export function replicaApiSecret(v: Values): string {
 /**
  * The command line of `threatmesh replica-api` (operator/src/cli/replicaapi.ts): the replicated
  * set of the installation's namespace (the exchange namespace), HTTPS on PORTS.replicaApi, the
- * mounted certificate. In-cluster service account; MONGODB_URI from mongoEnv.
+ * mounted certificate, /metrics on PORTS.metrics (plain HTTP, its own listener). In-cluster
+ * service account; MONGODB_URI from mongoEnv.
  */
 export function replicaApiArgs(v: Values): string[] {
-  return ['replica-api', '--namespace', v.namespace, '--bind', `0.0.0.0:${PORTS.replicaApi}`, '--tls-cert', '/etc/threatmesh/replica-api/tls.crt', '--tls-key', '/etc/threatmesh/replica-api/tls.key'];
+  return ['replica-api', '--namespace', v.namespace, '--bind', `0.0.0.0:${PORTS.replicaApi}`, '--tls-cert', '/etc/threatmesh/replica-api/tls.crt', '--tls-key', '/etc/threatmesh/replica-api/tls.key', '--metrics-bind', `0.0.0.0:${PORTS.metrics}`];
 }
 
 /** Props of ReplicaApi. */
@@ -74,12 +75,12 @@ export class ReplicaApi extends Construct {
     // Health answers anyone on the HTTPS port; the kubelet does not verify the certificate.
     const probe = (path: string): kplus.Probe => kplus.Probe.fromHttpGet(path, { port: PORTS.replicaApi, scheme: kplus.ConnectionScheme.HTTPS });
     deployment(this, 'replica-api', v, 'replica-api', {
-      name: REPLICA_API_NAMES.deployment, replicas: v.replicaApi.replicas,
+      name: REPLICA_API_NAMES.deployment, replicas: v.replicaApi.replicas, annotations: scrapeAnnotations(PORTS.metrics),
       serviceAccount: kplus.ServiceAccount.fromServiceAccountName(this, 'sa', REPLICA_API_NAMES.serviceAccount), automountServiceAccountToken: true,
       terminationGracePeriod: Duration.seconds(30),
       containers: [{
         name: 'replica-api', image: image(v), imagePullPolicy: v.image.pullPolicy as kplus.ImagePullPolicy, args: replicaApiArgs(v),
-        ports: [{ name: 'https', number: PORTS.replicaApi }],
+        ports: [{ name: 'https', number: PORTS.replicaApi }, { name: 'metrics', number: PORTS.metrics }],
         envVariables: mongo.env,
         volumeMounts: [{ path: '/etc/threatmesh/replica-api', volume: secretVolume(this, 'replica-api-tls', replicaApiSecret(v)), readOnly: true }, ...mongo.mounts],
         liveness: probe('/livez'), readiness: probe('/readyz'),
@@ -87,7 +88,11 @@ export class ReplicaApi extends Construct {
       }],
     });
     pdb(this, v, REPLICA_API_NAMES.deployment, 'replica-api');
-    service(this, 'svc', v, 'replica-api', { name: REPLICA_API_NAMES.service, ports: [{ name: 'https', port: REPLICA_API_SERVICE_PORT, targetPort: PORTS.replicaApi }] });
+    // The metrics port and label put the pods under the installation's ServiceMonitor (monitoring.ts); the APIService names port 443 only.
+    service(this, 'svc', v, 'replica-api', {
+      name: REPLICA_API_NAMES.service, extraLabels: { 'threatmesh.io/metrics': 'true' },
+      ports: [{ name: 'https', port: REPLICA_API_SERVICE_PORT, targetPort: PORTS.replicaApi }, { name: 'metrics', port: PORTS.metrics }],
+    });
     const ca = tls.certManager ? { injectFrom: { namespace: v.namespace, certificate: REPLICA_API_NAMES.certificate } } : { caPem: tls.caBundle };
     raw(this, 'apiservice', withLabels(replicaApiService(v.namespace, REPLICA_API_NAMES.service, REPLICA_API_SERVICE_PORT, ca), labels(v, 'replica-api')));
   }

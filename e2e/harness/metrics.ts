@@ -75,3 +75,28 @@ export function formatSelector(s: MetricSelector): string {
 export function missingSelectors(used: readonly UsedSelector[], series: readonly Series[]): string[] {
   return [...new Set(used.filter((u) => !selects(u, series)).map((u) => `${u.source}: ${formatSelector(u)}`))];
 }
+
+/**
+ * The sum of the samples of `name` whose labels include `labels` in a text exposition; fails
+ * when no series matches (a missing series is not a zero).
+ */
+export function sampleSum(text: string, name: string, labels: Readonly<Record<string, string>> = {}): number {
+  let sum = 0;
+  let found = false;
+  for (const line of text.split('\n')) {
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)$/.exec(line);
+    if (m?.[1] !== name) continue;
+    const have = Object.fromEntries([...(m[2] ?? '').matchAll(LABEL)].map((l) => [l[1] ?? '', l[2] ?? '']));
+    if (!Object.entries(labels).every(([k, v]) => have[k] === v)) continue;
+    sum += Number(m[3]);
+    found = true;
+  }
+  if (!found) throw new Error(`no series ${name}${JSON.stringify(labels)} in the exposition`);
+  return sum;
+}
+
+/** GET `url` (a plain HTTP /metrics, /readyz…): status and body. */
+export async function scrape(url: string): Promise<{ status: number; text: string }> {
+  const res = await fetch(url);
+  return { status: res.status, text: await res.text() };
+}

@@ -127,13 +127,64 @@ const ROWS: readonly Row[] = [
     // Reported long ago: the counter no longer grows.
     quiet: [{ series: 'threatmesh_exchange_missing_decisions_total{namespace="tm",pod="op-0",evidence="unacknowledged"}', values: '1x500' }], quietAt: '480m',
   },
+  {
+    alert: 'ThreatMeshReplicaApiUnavailable', at: '10m', labels: { name: 'v1alpha1.replica.threatmesh.io' },
+    fire: [{ series: 'aggregator_unavailable_apiservice{job="apiserver",instance="10.0.0.1:6443",name="v1alpha1.replica.threatmesh.io"}', values: '1x15' }],
+    // Another aggregated API is down; ours is available.
+    quiet: [
+      { series: 'aggregator_unavailable_apiservice{job="apiserver",instance="10.0.0.1:6443",name="v1beta1.metrics.k8s.io"}', values: '1x15' },
+      { series: 'aggregator_unavailable_apiservice{job="apiserver",instance="10.0.0.1:6443",name="v1alpha1.replica.threatmesh.io"}', values: '0x15' },
+    ], quietAt: '10m',
+  },
+  {
+    alert: 'ThreatMeshReplicaApiErrors', at: '20m', labels: { namespace: 'tm' },
+    // Half the lists answer 500.
+    fire: [
+      { series: 'threatmesh_replica_api_requests_total{namespace="tm",pod="ra-0",verb="list",resource="threatindicators",code="500"}', values: '0+10x30' },
+      { series: 'threatmesh_replica_api_requests_total{namespace="tm",pod="ra-0",verb="list",resource="threatindicators",code="200"}', values: '0+10x30' },
+    ],
+    // One in a hundred: below the 5 % threshold.
+    quiet: [
+      { series: 'threatmesh_replica_api_requests_total{namespace="tm",pod="ra-0",verb="list",resource="threatindicators",code="500"}', values: '0+1x30' },
+      { series: 'threatmesh_replica_api_requests_total{namespace="tm",pod="ra-0",verb="list",resource="threatindicators",code="200"}', values: '0+99x30' },
+    ], quietAt: '20m',
+  },
+  {
+    // Every get takes 2.5–5 s: p99 interpolates to 4.975 s, above the 1 s objective.
+    alert: 'ThreatMeshReplicaApiSlow', at: '30m', labels: { namespace: 'tm', verb: 'get' }, value: '4.975',
+    fire: histogram('get', '200', { 1: '0x40', 2.5: '0x40', 5: '0+10x40' }),
+    // Gets under 1 s, list pages of 2.5–5 s (their objective is 5 s), and slow gets that failed (not successful reads).
+    quiet: [...histogram('get', '200', { 0.5: '0x40', 1: '0+10x40' }), ...histogram('list', '200', { 2.5: '0x40', 5: '0+10x40' }), ...histogram('get', '500', { 5: '0x40', 10: '0+10x40' })], quietAt: '30m',
+  },
+  {
+    alert: 'ThreatMeshReplicaApiDatabaseUnreachable', at: '15m', labels: { namespace: 'tm', pod: 'ra-1' },
+    fire: [{ series: 'threatmesh_replica_api_database_up{namespace="tm",pod="ra-1"}', values: '0x20' }, { series: 'threatmesh_replica_api_database_up{namespace="tm",pod="ra-0"}', values: '1x20' }],
+    // No answer for 3 minutes, then answered again (the rule waits 5).
+    quiet: [{ series: 'threatmesh_replica_api_database_up{namespace="tm",pod="ra-1"}', values: '1x8 0x3 1x9' }], quietAt: '15m',
+  },
+  {
+    alert: 'ThreatMeshReplicaApiCallersRefused', at: '20m', labels: { namespace: 'tm', result: 'no-verified-certificate' },
+    fire: [{ series: 'threatmesh_replica_api_authentication_total{namespace="tm",pod="ra-0",result="no-verified-certificate"}', values: '0+5x30' }],
+    // Refusals long ago (the counter no longer grows) and many front-proxy requests.
+    quiet: [
+      { series: 'threatmesh_replica_api_authentication_total{namespace="tm",pod="ra-0",result="no-verified-certificate"}', values: '3x30' },
+      { series: 'threatmesh_replica_api_authentication_total{namespace="tm",pod="ra-0",result="success"}', values: '0+100x30' },
+    ], quietAt: '20m',
+  },
 ];
 
-/** The annotations Prometheus renders for `alert` with `labels` and `value` (only the two template forms the rules use). */
+/** Cumulative latency buckets of replica API requests of `verb` and `code`: `le` → values; +Inf repeats the last. */
+function histogram(verb: string, code: string, buckets: Readonly<Record<number, string>>): Series[] {
+  const les = Object.keys(buckets).map(Number).sort((a, b) => a - b);
+  const at = (le: string, values: string): Series => ({ series: `threatmesh_replica_api_request_duration_seconds_bucket{namespace="tm",pod="ra-0",verb="${verb}",resource="threatindicators",code="${code}",le="${le}"}`, values });
+  return [...les.map((le) => at(String(le), buckets[le] ?? '')), at('+Inf', buckets[les[les.length - 1] ?? 0] ?? '')];
+}
+
+/** The annotations Prometheus renders for `alert` with `labels` and `value` (only the template forms the rules use; `humanize` prints the row's value as given). */
 function rendered(alert: Alert, labels: Readonly<Record<string, string>>, value: string | undefined): Record<string, string> {
   const fill = (text: string): string => text
     .replace(/\{\{ \$labels\.(\w+) \}\}/g, (_m, k: string) => labels[k] ?? '')
-    .replace(/\{\{ \$value \}\}/g, () => {
+    .replace(/\{\{ \$value( \| humanize)? \}\}/g, () => {
       assert.ok(value !== undefined, `${alert.alert}: its description prints $value; give the row a value`);
       return value;
     });
@@ -188,10 +239,12 @@ describe('alerts under promtool test rules', { timeout: 600_000 }, () => {
     });
   }
 
+  const slow = ROWS.find((r) => r.alert === 'ThreatMeshReplicaApiSlow')!;
   const wrong: ReadonlyArray<{ name: string; row: Row; labels: Readonly<Record<string, string>> }> = [
     { name: 'an alert from quiet series', row: { ...ROWS[0]!, fire: ROWS[0]!.quiet }, labels: ROWS[0]!.labels },
     { name: 'a label the alert does not carry', row: ROWS[1]!, labels: { ...ROWS[1]!.labels, peer: 'nobody' } },
     { name: 'silence from firing series', row: { ...ROWS[6]!, quiet: ROWS[6]!.fire }, labels: ROWS[6]!.labels },
+    { name: 'an alert from list pages within their 5 s objective', row: { ...slow, fire: histogram('list', '200', { 2.5: '0x40', 5: '0+10x40' }) }, labels: { ...slow.labels, verb: 'list' } },
   ];
   for (const w of wrong) {
     it(`promtool fails a row that expects ${w.name} (the check can fail)`, async () => {

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
-import { ALERTS, PANELS, metricNames } from '../../cdk8s/lib/alerts.ts';
+import { ALERTS, PANELS, REPLICA_API_ROW, metricNames } from '../../cdk8s/lib/alerts.ts';
 import { chartFile } from '../../cdk8s/lib/monitoring.ts';
 import { tools, type Tools } from '../harness/install.ts';
 
@@ -44,11 +44,12 @@ describe('alerts and dashboard PromQL', { timeout: 600_000 }, () => {
     await assert.rejects(check('broken.yaml', { groups: [{ name: 'x', rules: [{ record: 'x:y', expr: 'sum by (pod (threatmesh_exchange_lag_entries)' }] }] }));
   });
 
-  it('the dashboard JSON holds every panel expression, and each reads a ThreatMesh or controller-runtime metric', async () => {
+  it('the dashboard JSON holds every panel expression, and each reads a ThreatMesh, controller-runtime or (replica API row) aggregator metric', async () => {
     const json = await readFile(chartFile('dashboard.json'), 'utf8');
     for (const p of PANELS) {
       assert.ok(json.includes(JSON.stringify(p.expr).slice(1, -1)), p.title);
-      for (const m of metricNames(p.expr)) assert.match(m, /^(threatmesh_|controller_runtime_|workqueue_|leader_election_)/, `${p.title}: ${m}`);
+      const allowed = p.row === REPLICA_API_ROW ? /^(threatmesh_replica_api_|aggregator_)/ : /^(threatmesh_|controller_runtime_|workqueue_|leader_election_)/;
+      for (const m of metricNames(p.expr)) assert.match(m, allowed, `${p.title}: ${m}`);
     }
   });
 });

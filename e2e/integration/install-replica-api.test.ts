@@ -15,7 +15,9 @@
  *   user's Secret's ca.crt when no caBundle value is given, and fails with the message when the
  *   Secret has none or does not exist;
  * - the rendered grants are exactly the delegation (SubjectAccessReviews per verb), and without
- *   the auth-delegator binding no user is served (the check can fail).
+ *   the auth-delegator binding no user is served (the check can fail);
+ * - the rendered `--metrics-bind` listener (made loopback) counts those reads and the failed
+ *   review, and its /readyz answers from a real database ping.
  *
  * There is no kubelet or kube-proxy here: the pods never run, so the Service is replaced by an
  * ExternalName of 127.0.0.1 and the APIService's port by the local server's, as the ADR's local
@@ -48,6 +50,7 @@ import { controlPlaneOptionsFromEnv, uniqueSuffix } from '../harness/env.ts';
 import { ROOT, allCrdTexts, helmTemplate, parseStream, tools, type Tools } from '../harness/install.ts';
 import { apiRequest, type ApiAnswer } from '../harness/apiget.ts';
 import { eventually } from '../harness/kube.ts';
+import { sampleSum, scrape } from '../harness/metrics.ts';
 
 const run = promisify(execFile);
 const MAIN = fileURLToPath(new URL('../../operator/src/main.ts', import.meta.url));
@@ -66,6 +69,8 @@ let db: Db;
 let dir: string;
 let server: ChildProcess | undefined;
 let serverLog = '';
+/** http://127.0.0.1:PORT of the started server's --metrics-bind listener. */
+let metricsUrl = '';
 
 function record(i: number): IndicatorRecord {
   const value = `h${i}.install-replica.example`;
@@ -130,10 +135,13 @@ async function may(user: string, ask: Ask): Promise<boolean> {
   return review.status?.allowed === true;
 }
 
-/** Starts `threatmesh replica-api` with the rendered container's arguments, files and port made local. */
+/** Starts `threatmesh replica-api` with the rendered container's arguments, files and ports made local. */
 async function startServer(args: readonly string[], kubeconfig: string, port: number): Promise<void> {
-  const local = args.map((a) => a.replace('/etc/threatmesh/replica-api/', `${dir}/`).replace(/^0\.0\.0\.0:9444$/, `127.0.0.1:${port}`));
+  const metricsPort = await freePort();
+  const local = args.map((a) => a.replace('/etc/threatmesh/replica-api/', `${dir}/`).replace(/^0\.0\.0\.0:9444$/, `127.0.0.1:${port}`).replace(/^0\.0\.0\.0:8080$/, `127.0.0.1:${metricsPort}`));
   assert.ok(local.includes(`127.0.0.1:${port}`) && local.includes(`${dir}/tls.crt`), `the rendered arguments bind 9444 and read the mounted certificate: ${args.join(' ')}`);
+  assert.equal(local[local.indexOf('--metrics-bind') + 1], `127.0.0.1:${metricsPort}`, `the rendered arguments serve metrics on 8080: ${args.join(' ')}`);
+  metricsUrl = `http://127.0.0.1:${metricsPort}`;
   const child = spawn(process.execPath, [MAIN, ...local, '--kubeconfig', kubeconfig, '--database', db.databaseName], { cwd: ROOT, env: { ...process.env, MONGODB_URI: cp.mongoUri, LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
   server = child;
   const collect = (c: Buffer): void => { serverLog += c.toString('utf8'); };
@@ -251,6 +259,15 @@ test('applied for real with the user\'s Secret and CA, the rendered install serv
   const got = await apiGet(`${BASE}/${name}`, 'alice');
   assert.equal(got.status, 200, JSON.stringify(got.body));
   assert.equal((got.body['status'] as { phase: string }).phase, 'Approved');
+
+  // The rendered --metrics-bind listener: the reads above, readiness from a real database ping.
+  const text = (await scrape(`${metricsUrl}/metrics`)).text;
+  for (const [verb, code] of [['list', '200'], ['get', '200']] as const) {
+    assert.equal(sampleSum(text, 'threatmesh_replica_api_requests_total', { verb, resource: 'threatindicators', code }), 1, `${verb} ${code}`);
+  }
+  assert.equal(sampleSum(text, 'threatmesh_replica_api_list_items_sum'), COUNT);
+  assert.equal(sampleSum(text, 'threatmesh_replica_api_ready'), 1);
+  assert.equal((await scrape(`${metricsUrl}/readyz`)).status, 200);
 });
 
 test('the rendered grants are the delegation and the read, nothing more', async () => {
@@ -286,4 +303,7 @@ test('without the auth-delegator binding the server cannot authorize anyone (the
   assert.equal(r.status, 500, JSON.stringify(r.body));
   assert.match(String(r.body['message']), /SubjectAccessReview failed.*system:auth-delegator/, 'the answer says what to fix');
   assert.match(serverLog, /replica api authorization failed.*subjectaccessreviews/i, 'the server logs the refused review');
+  const text = (await scrape(`${metricsUrl}/metrics`)).text;
+  assert.ok(sampleSum(text, 'threatmesh_replica_api_authorization_total', { decision: 'error' }) >= 1, 'the failed review is counted');
+  assert.ok(sampleSum(text, 'threatmesh_replica_api_requests_total', { verb: 'get', resource: 'threatindicators', code: '500' }) >= 1, 'and its 500');
 });

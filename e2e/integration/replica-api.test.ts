@@ -7,11 +7,20 @@
  * read-only, and refuses: users without RBAC (403 by SubjectAccessReview), direct clients
  * without the front-proxy certificate even with forged X-Remote-* headers (401), expired
  * continue tokens (410).
+ *
+ * Its metrics (serve/replicametrics.ts), on a loopback listener as `threatmesh replica-api
+ * --metrics-bind` serves them: the requests the API server proxied, counted by verb, resource and
+ * code with their list pages and sizes; direct callers (401 by reason) and a failed TLS
+ * handshake; label values only from fixed sets whatever path, method or user a caller sends; a second server over a database that does not answer (500s counted as database
+ * errors, /readyz failing, ready and database_up 0, a 403 by SubjectAccessReview); every selector of
+ * the dashboard's Replica API row and the replica API alerts served by these scrapes and the API
+ * server's /metrics; and, last, aggregator_unavailable_apiservice turning 1 when the server stops.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { request } from 'node:https';
+import { connect } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,6 +42,11 @@ import { AccessReviewer, loadRequestHeaderConfig } from '../../operator/src/serv
 import { startReplicaApi, type RunningReplicaApi } from '../../operator/src/serve/replicaapi.ts';
 import { IndicatorPages } from '../../operator/src/store/indicatorpages.ts';
 import { INDICATORS, type IndicatorRecord } from '../../operator/src/store/indicators.ts';
+import { HealthServer, type HealthCheck } from '../../operator/src/runtime/health.ts';
+import { DatabaseReadiness, REPLICA_VERBS, ReplicaApiMetrics } from '../../operator/src/serve/replicametrics.ts';
+import { REPLICA_API_ROW, isReplicaApiMetric } from '../../cdk8s/lib/alerts.ts';
+import { missingSelectors, parseExposition, sampleSum, scrape, shippedSelectors } from '../harness/metrics.ts';
+import { freePort } from '../../operator/src/dev/controlplane/probe.ts';
 
 const root = new URL('../../', import.meta.url);
 const suffix = uniqueSuffix();
@@ -48,6 +62,13 @@ let pages: IndicatorPages;
 let server: RunningReplicaApi;
 let pkiDir: string;
 let ca: LocalCa;
+let serving: Awaited<ReturnType<typeof readTlsMaterial>>;
+let metrics: ReplicaApiMetrics;
+let database: DatabaseReadiness;
+let health: HealthServer;
+/** http://127.0.0.1:PORT of the server's metrics listener. */
+let metricsUrl: string;
+const quiet = createLogger(process.stderr, 'warn', { component: 'replica-api-test' });
 
 function record(i: number): IndicatorRecord {
   const value = `h${i}.replica-test.example`;
@@ -80,11 +101,19 @@ before(async () => {
   for (let i = 0; i < docs.length; i += 500) await db.collection<IndicatorRecord>(INDICATORS).insertMany(docs.slice(i, i + 500));
   pkiDir = await mkdtemp(join(tmpdir(), 'threatmesh-replica-api-'));
   ca = await LocalCa.open(pkiDir, 'replica-api-ca', 1);
-  const serving = await readTlsMaterial(await ca.issue('threatmesh-replica-api', 'server', '', [`DNS:threatmesh-replica-api.${ns}.svc`]));
+  serving = await readTlsMaterial(await ca.issue('threatmesh-replica-api', 'server', '', [`DNS:threatmesh-replica-api.${ns}.svc`]));
   pages = new IndicatorPages(db, { clock: systemClock, idleMs: 60_000 });
+  // As `threatmesh replica-api` wires them (cli/replicaapi.ts): metrics and readiness on a loopback listener of their own.
+  metrics = new ReplicaApiMetrics(() => [database.check]);
+  metrics.countOpenLists(() => pages.openCount);
+  database = new DatabaseReadiness({ ping: () => db.command({ ping: 1 }), clock: systemClock, metrics, intervalMs: 1000 });
+  await database.probe();
+  database.start();
+  health = new HealthServer({ metrics, log: quiet, port: 0, readyChecks: [database.check] });
+  metricsUrl = `http://127.0.0.1:${await health.start()}`;
   server = await startReplicaApi({
     records: pages, namespace: ns, requestHeader: await loadRequestHeaderConfig(admin), reviewer: new AccessReviewer(admin, () => Date.now(), 1000),
-    cert: serving.certPem, key: serving.keyPem, now: () => new Date('2026-12-07T00:00:00Z'), log: createLogger(process.stderr, 'warn', { component: 'replica-api-test' }),
+    cert: serving.certPem, key: serving.keyPem, now: () => new Date('2026-12-07T00:00:00Z'), log: quiet, metrics, readiness: [database.check],
   }, '127.0.0.1', 0);
   await applyManifests(admin, replicaApiObjects({ namespace: ns, caPem: serving.caPem, backend: { kind: 'loopback', port: server.port } }), 'replica-api-test');
   const ready = await eventually(() => apiGet('/apis/apiregistration.k8s.io/v1/apiservices/v1alpha1.replica.threatmesh.io'), (r) => JSON.stringify(r.body).includes('"type":"Available","status":"True"'), 60_000);
@@ -94,6 +123,8 @@ before(async () => {
 after(async () => {
   await admin?.delete({ group: 'apiregistration.k8s.io', version: 'v1', plural: 'apiservices', kind: 'APIService', namespaced: false }, 'v1alpha1.replica.threatmesh.io').catch(() => undefined);
   await server?.stop();
+  database?.stop();
+  await health?.stop();
   await pages?.close();
   await db?.dropDatabase().catch(() => undefined);
   await mongo?.close();
@@ -187,4 +218,189 @@ test('a continue token that was never issued, or whose list is gone, is 410 Expi
     const r = await apiGet(`${BASE}?limit=10&continue=${encodeURIComponent(token)}`);
     assert.equal(r.status, 410, `${token}: ${JSON.stringify(r.body)}`);
   }
+});
+
+/** A sample's value in `text`, 0 when the series is not there yet (a labelled counter appears at its first increment). */
+function valueOr0(text: string, name: string, labels: Readonly<Record<string, string>> = {}): number {
+  try {
+    return sampleSum(text, name, labels);
+  } catch {
+    return 0;
+  }
+}
+
+type Delta = readonly [string, Readonly<Record<string, string>>, number];
+
+/** Each series' growth between two scrapes against the expected one; `after` must hold every series. */
+function deltas(before: string, after: string, want: readonly Delta[]): Array<[string, number, number]> {
+  return want.map(([name, labels, expected]) => [`${name}${JSON.stringify(labels)}`, sampleSum(after, name, labels) - valueOr0(before, name, labels), expected]);
+}
+
+const TI = { resource: 'threatindicators' } as const;
+
+test('the metrics listener counts what the API server proxied: list pages and sizes, get, 404 and 410 by verb and code', async () => {
+  const before = (await scrape(`${metricsUrl}/metrics`)).text;
+  const openBefore = sampleSum(before, 'threatmesh_replica_api_open_lists');
+  const openDuring: number[] = [];
+  let cont: string | undefined;
+  do {
+    const r = await apiGet(`${BASE}?limit=500${cont ? `&continue=${encodeURIComponent(cont)}` : ''}`);
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    cont = (r.body['metadata'] as { continue?: string }).continue;
+    openDuring.push(sampleSum((await scrape(`${metricsUrl}/metrics`)).text, 'threatmesh_replica_api_open_lists') - openBefore);
+  } while (cont);
+  assert.deepEqual(openDuring, [1, 1, 0], 'the list holds one cursor for its continue token, closed with its last page');
+  const answers = await Promise.all([
+    apiGet(`${BASE}/${indicatorObjectName({ type: 'domain', value: 'h3.replica-test.example' })}`),
+    apiGet(`${BASE}/domain-${'0'.repeat(40)}`),
+    apiGet(`${BASE}?limit=10&continue=garbage`),
+    // The API server itself refuses a user without RBAC before proxying: never counted here.
+    apiGet(`${BASE}?limit=1`, 'application/json', 'mallory'),
+  ]);
+  assert.deepEqual(answers.map((a) => a.status), [200, 404, 410, 403]);
+  const after = await scrape(`${metricsUrl}/metrics`);
+  assert.equal(after.status, 200);
+  const want: Delta[] = [
+    ['threatmesh_replica_api_requests_total', { ...TI, verb: 'list', code: '200' }, 3],
+    ['threatmesh_replica_api_request_duration_seconds_count', { ...TI, verb: 'list', code: '200' }, 3],
+    ['threatmesh_replica_api_requests_total', { ...TI, verb: 'get', code: '200' }, 1],
+    ['threatmesh_replica_api_requests_total', { ...TI, verb: 'get', code: '404' }, 1],
+    ['threatmesh_replica_api_requests_total', { ...TI, verb: 'list', code: '410' }, 1],
+    ['threatmesh_replica_api_requests_total', { ...TI, code: '500' }, 0],
+    ['threatmesh_replica_api_list_pages_total', { page: 'first', more: 'true' }, 1],
+    ['threatmesh_replica_api_list_pages_total', { page: 'continued', more: 'true' }, 1],
+    ['threatmesh_replica_api_list_pages_total', { page: 'continued', more: 'false' }, 1],
+    ['threatmesh_replica_api_list_items_count', {}, 3],
+    ['threatmesh_replica_api_list_items_sum', {}, COUNT],
+    ['threatmesh_replica_api_authorization_total', { decision: 'denied' }, 0],
+    ['threatmesh_replica_api_authorization_total', { decision: 'allowed' }, 6],
+    ['threatmesh_replica_api_database_errors_total', {}, 0],
+    ['threatmesh_replica_api_authentication_total', { result: 'no-verified-certificate' }, 0],
+  ];
+  for (const [series, got, expected] of deltas(before, after.text, want)) assert.equal(got, expected, series);
+  // The aggregator's own discovery and availability checks come through the front proxy too: at least our requests.
+  assert.ok(sampleSum(after.text, 'threatmesh_replica_api_authentication_total', { result: 'success' }) - valueOr0(before, 'threatmesh_replica_api_authentication_total', { result: 'success' }) >= 6);
+  assert.equal(sampleSum(after.text, 'threatmesh_replica_api_requests_in_flight'), 0);
+  assert.equal(sampleSum(after.text, 'threatmesh_replica_api_ready'), 1);
+  assert.equal(sampleSum(after.text, 'threatmesh_replica_api_database_up'), 1);
+  for (const url of [`${metricsUrl}/readyz`, `${metricsUrl}/healthz`]) assert.equal((await scrape(url)).status, 200, url);
+});
+
+test('direct callers and broken handshakes are counted: 401 by reason, failed TLS handshakes', async () => {
+  const before = (await scrape(`${metricsUrl}/metrics`)).text;
+  const stranger = await readTlsMaterial(await ca.issue('front-proxy-client', 'client'));
+  const url = new URL(`https://127.0.0.1:${server.port}${BASE}?limit=1`);
+  for (const options of [{ rejectUnauthorized: false }, { rejectUnauthorized: false, cert: stranger.certPem, key: stranger.keyPem }]) {
+    assert.equal((await sendJson(url, { ...options, headers: { 'x-remote-user': 'system:admin' } })).status, 401);
+  }
+  // The HTTPS probes answer anyone.
+  assert.equal((await sendJson(new URL(`https://127.0.0.1:${server.port}/readyz`), { rejectUnauthorized: false })).body['text'], 'ok');
+  // Plain HTTP to the TLS port: the handshake fails before any request.
+  await new Promise<void>((resolve, reject) => {
+    const sock = connect(server.port, '127.0.0.1', () => sock.end('GET /apis HTTP/1.1\r\nhost: x\r\n\r\n'));
+    sock.on('close', () => resolve());
+    sock.on('error', reject);
+  });
+  const after = await eventually(async () => (await scrape(`${metricsUrl}/metrics`)).text, (t) => sampleSum(t, 'threatmesh_replica_api_tls_handshake_errors_total') > valueOr0(before, 'threatmesh_replica_api_tls_handshake_errors_total'), 10_000);
+  const want: Delta[] = [
+    ['threatmesh_replica_api_authentication_total', { result: 'no-verified-certificate' }, 2],
+    ['threatmesh_replica_api_requests_total', { ...TI, verb: 'list', code: '401' }, 2],
+    ['threatmesh_replica_api_tls_handshake_errors_total', {}, 1],
+    ['threatmesh_replica_api_authorization_total', { decision: 'allowed' }, 0],
+  ];
+  for (const [series, got, expected] of deltas(before, after, want)) assert.equal(got, expected, series);
+});
+
+test('callers cannot make label values or read the metrics on the API port: odd paths, methods and users stay in the fixed sets', async () => {
+  const junk = [
+    ['GET', `/apis/evil.example/v1/${'x'.repeat(2000)}`], ['PROPFIND', `${BASE}/a`], ['GET', '/metrics'], ['DELETE', '/apis'],
+    ['GET', `/apis/replica.threatmesh.io/v1alpha1/namespaces/${'%2F..%2F'.repeat(50)}/threatindicators`], ['POST', `${BASE}?watch=true&code=999`],
+  ] as const;
+  for (const [method, path] of junk) {
+    const r = await sendJson(new URL(`https://127.0.0.1:${server.port}${path}`), { method, rejectUnauthorized: false, headers: { 'x-remote-user': `u-${Math.random()}` } });
+    assert.equal(r.status, 401, `${method} ${path.slice(0, 60)}: only the front proxy is answered, /metrics included`);
+  }
+  const series = parseExposition((await scrape(`${metricsUrl}/metrics`)).text).filter((x) => x.name.startsWith('threatmesh_replica_api_request') && x.name !== 'threatmesh_replica_api_requests_in_flight');
+  const verbs = new Set<string>(REPLICA_VERBS);
+  for (const x of series) {
+    const { verb = '', resource = '', code = '' } = x.labels;
+    assert.ok(verbs.has(verb) && ['threatindicators', 'discovery', 'unknown'].includes(resource) && /^[1-5][0-9]{2}$/.test(code), JSON.stringify(x));
+    assert.ok(Object.keys(x.labels).every((k) => ['verb', 'resource', 'code', 'le'].includes(k)), `no other label: ${JSON.stringify(x)}`);
+  }
+  assert.ok(series.some((x) => x.labels['verb'] === 'other' && x.labels['code'] === '401'), 'PROPFIND counted as verb other');
+});
+
+test('a partner database that never answered: reads are 500 and counted by operation, /readyz fails, ready and database_up are 0; a user without RBAC is 403 by SubjectAccessReview', async () => {
+  // A real MongoDB driver facing a port where no database listens (what a partner sees when mongod is down).
+  const gone = new MongoClient(`mongodb://127.0.0.1:${await freePort()}/?serverSelectionTimeoutMS=300&connectTimeoutMS=300`);
+  const goneDb = gone.db('gone');
+  const m: ReplicaApiMetrics = new ReplicaApiMetrics((): HealthCheck[] => [ready.check]);
+  const ready: DatabaseReadiness = new DatabaseReadiness({ ping: () => goneDb.command({ ping: 1 }), clock: systemClock, metrics: m });
+  await ready.probe();
+  const h = new HealthServer({ metrics: m, log: quiet, port: 0, readyChecks: [ready.check] });
+  const hUrl = `http://127.0.0.1:${await h.start()}`;
+  const records = new IndicatorPages(goneDb, { clock: systemClock });
+  // Its own front proxy (the test CA), the real API server's SubjectAccessReviews.
+  const broken = await startReplicaApi({
+    records, namespace: ns, requestHeader: { caPem: serving.caPem, allowedNames: ['front-proxy-client'], usernameHeaders: ['X-Remote-User'], groupHeaders: ['X-Remote-Group'] },
+    reviewer: new AccessReviewer(admin, () => Date.now()), cert: serving.certPem, key: serving.keyPem, now: () => new Date(), log: createLogger(process.stderr, 'error', { component: 'replica-api-test' }), metrics: m, readiness: [ready.check],
+  }, '127.0.0.1', 0);
+  try {
+    const proxy = await readTlsMaterial(await ca.issue('front-proxy-client', 'client'));
+    const as = { rejectUnauthorized: false, cert: proxy.certPem, key: proxy.keyPem, headers: { 'x-remote-user': 'ops', 'x-remote-group': 'system:masters', accept: 'application/json' } };
+    for (const path of [`${BASE}/${indicatorObjectName({ type: 'domain', value: 'h3.replica-test.example' })}`, `${BASE}?limit=5`]) {
+      const r = await sendJson(new URL(`https://127.0.0.1:${broken.port}${path}`), as);
+      assert.equal(r.status, 500, `${path}: ${JSON.stringify(r.body)}`);
+      assert.match(String(r.body['message']), /replica database could not be read; retry/);
+    }
+    // Directly with the proxy's certificate (the API server would refuse first): the delegated review denies, before any read.
+    const denied = await sendJson(new URL(`https://127.0.0.1:${broken.port}${BASE}?limit=5`), { ...as, headers: { 'x-remote-user': 'mallory', accept: 'application/json' } });
+    assert.equal(denied.status, 403, JSON.stringify(denied.body));
+    const text = (await scrape(`${hUrl}/metrics`)).text;
+    const want: ReadonlyArray<[string, Readonly<Record<string, string>>, number]> = [
+      ['threatmesh_replica_api_database_errors_total', { operation: 'get' }, 1],
+      ['threatmesh_replica_api_database_errors_total', { operation: 'list' }, 1],
+      ['threatmesh_replica_api_database_errors_total', { operation: 'ping' }, 1],
+      ['threatmesh_replica_api_requests_total', { ...TI, verb: 'get', code: '500' }, 1],
+      ['threatmesh_replica_api_requests_total', { ...TI, verb: 'list', code: '500' }, 1],
+      ['threatmesh_replica_api_authorization_total', { decision: 'allowed' }, 2],
+      ['threatmesh_replica_api_authorization_total', { decision: 'denied' }, 1],
+      ['threatmesh_replica_api_requests_total', { ...TI, verb: 'list', code: '403' }, 1],
+      ['threatmesh_replica_api_ready', {}, 0],
+      ['threatmesh_replica_api_database_up', {}, 0],
+    ];
+    for (const [name, labels, expected] of want) assert.equal(sampleSum(text, name, labels), expected, `${name}${JSON.stringify(labels)}`);
+    const readyz = await scrape(`${hUrl}/readyz`);
+    assert.equal(readyz.status, 500);
+    assert.match(readyz.text, /\[-\]database failed: the partner database has not answered a ping yet: .+/);
+    const httpsReady = await sendJson(new URL(`https://127.0.0.1:${broken.port}/readyz`), { rejectUnauthorized: false });
+    assert.equal(httpsReady.status, 500, 'the kubelet\'s probe on the HTTPS port sees the same readiness');
+    assert.equal(sampleSum((await scrape(`${hUrl}/metrics`)).text, 'threatmesh_replica_api_requests_total'), 3, 'the three reads only: health probes are not requests');
+  } finally {
+    await broken.stop();
+    ready.stop();
+    await h.stop();
+    await records.close();
+    await gone.close();
+  }
+});
+
+test('every metric the Replica API row and alerts read is served: the replica API\'s /metrics and the API server\'s aggregator_unavailable_apiservice', async () => {
+  const apiserver = await apiGet('/metrics', 'text/plain');
+  assert.equal(apiserver.status, 200);
+  const apiText = String(apiserver.body['text']);
+  assert.match(apiText, /^aggregator_unavailable_apiservice\{name="v1alpha1\.replica\.threatmesh\.io"\} 0$/m, 'the API server reports our APIService available');
+  const used = (await shippedSelectors()).filter((u) => u.row === REPLICA_API_ROW || isReplicaApiMetric(u.name));
+  assert.ok(used.length >= 15, `selectors of the Replica API row and alerts: ${used.length}`);
+  const scraped = parseExposition(`${(await scrape(`${metricsUrl}/metrics`)).text}\n${apiText}`);
+  assert.deepEqual(missingSelectors(used, scraped), []);
+  // The same check against the same scrapes reports a selector nothing serves (it can fail).
+  assert.deepEqual(missingSelectors([{ name: 'threatmesh_replica_api_requests_total', matchers: [{ label: 'code', op: '=~', value: '7..' }], source: 'test' }], scraped), ['test: threatmesh_replica_api_requests_total{code=~"7.."}']);
+});
+
+// Last: it stops the server.
+test('when the replica API stops, the API server reports its APIService unavailable (what ThreatMeshReplicaApiUnavailable reads)', { timeout: 180_000 }, async () => {
+  await server.stop();
+  const seen = await eventually(async () => String((await apiGet('/metrics', 'text/plain')).body['text']), (t) => /^aggregator_unavailable_apiservice\{name="v1alpha1\.replica\.threatmesh\.io"\} 1$/m.test(t), 150_000);
+  assert.match(seen, /^aggregator_unavailable_apiservice\{name="v1alpha1\.replica\.threatmesh\.io"\} 1$/m);
 });

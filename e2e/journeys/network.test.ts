@@ -29,7 +29,7 @@ import { NETWORK_NAMESPACE } from '../../operator/src/dev/sandbox/network.ts';
 import { runCli } from '../harness/cli.ts';
 import { controlPlaneOptionsFromEnv, journeyTargetFromEnv, keepJourneyDirFromEnv } from '../harness/env.ts';
 import { startJourneyNetwork, type JourneyNetwork, type JourneyParty } from '../harness/journey/index.ts';
-import { REPORTS_ROW } from '../../cdk8s/lib/alerts.ts';
+import { REPLICA_API_ROW, REPORTS_ROW, isReplicaApiMetric } from '../../cdk8s/lib/alerts.ts';
 import { missingSelectors, parseExposition, shippedSelectors, type UsedSelector } from '../harness/metrics.ts';
 
 const main = new URL('../../operator/src/main.ts', import.meta.url).pathname;
@@ -112,7 +112,8 @@ describe(`three partners and a sequencer, each its own cluster (${target.name} t
 
   test('every metric the generated dashboard and alerts read is on the operators\' and the sequencer\'s /metrics', async () => {
     // The Reports row needs a ThreatReport that ran (series per report and per model): the report journey checks it.
-    const used = (await shippedSelectors()).filter((u) => u.row !== REPORTS_ROW);
+    // The replica API (its row and alerts) is not part of the sandbox network: e2e/integration/replica-api.test.ts checks it.
+    const used = (await shippedSelectors()).filter((u) => u.row !== REPORTS_ROW && u.row !== REPLICA_API_ROW && !isReplicaApiMetric(u.name));
     assert.ok(used.length >= 20, `selectors found in the dashboard and the PrometheusRule: ${used.length}`);
     const scraped = parseExposition((await Promise.all([net.sequencer, ...net.partners].map((p) => net.metrics(p)))).join('\n'));
     assert.deepEqual(missingSelectors(used, scraped), []);

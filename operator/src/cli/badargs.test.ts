@@ -66,6 +66,7 @@ const CASES: ReadonlyArray<{ readonly cmd: string; readonly args: readonly strin
   { cmd: 'serve', args: [], says: /--partner-id is required: this partner's id/ },
   { cmd: 'edge', args: [], says: /give --id, --signing-key, --log FILE and --format/ },
   { cmd: 'replica-api', args: [], says: /--mongodb-uri is required/ },
+  { cmd: 'replica-api', args: ['--metrics-bind', '8080'], says: /--metrics-bind "8080" must be host:port, e\.g\. 127\.0\.0\.1:8080/ },
   { cmd: 'status', args: ['--context', 'prod'], says: /--context prod needs a kubeconfig: pass --kubeconfig FILE or set KUBECONFIG/ },
   { cmd: 'status', args: ['-o', 'ndjson'], says: /argument 'ndjson' is invalid\. Allowed choices are text, json, yaml/ },
   { cmd: 'completion', args: ['fish'], says: /'fish' is invalid for argument 'shell'\. Allowed choices are bash, zsh/ },

@@ -5,6 +5,8 @@
  * (docs/adr/2026-12-06-million-indicators.md). Stateless and read-only: run as many replicas as
  * you like behind the Service the APIService names. Needs RBAC to read
  * kube-system/extension-apiserver-authentication and to create SubjectAccessReviews.
+ * `--metrics-bind` serves /metrics (serve/replicametrics.ts), /healthz and /readyz over plain
+ * HTTP on a listener of its own, apart from the HTTPS port only the front proxy may call.
  */
 import type { Command } from 'commander';
 import { MongoClient } from 'mongodb';
@@ -15,6 +17,8 @@ import { systemClock } from '../runtime/clock.ts';
 import { IndicatorPages } from '../store/indicatorpages.ts';
 import { AccessReviewer, loadRequestHeaderConfig } from '../serve/replicaauth.ts';
 import { startReplicaApi } from '../serve/replicaapi.ts';
+import { DatabaseReadiness, ReplicaApiMetrics } from '../serve/replicametrics.ts';
+import { HealthServer, type HealthCheck } from '../runtime/health.ts';
 import { PARTNER_DEFAULTS } from '../exchange/partner/defaults.ts';
 import { addClusterFlags, clusterConfig, type ClusterFlags, need, parseBind, readFlagFile, untilSignal } from './flags.ts';
 
@@ -26,29 +30,46 @@ export interface ReplicaApiFlags extends ClusterFlags {
   readonly bind: string;
   readonly tlsCert?: string;
   readonly tlsKey?: string;
+  readonly metricsBind: string;
 }
 
 /** Default listening address. */
 export const REPLICA_API_BIND = '0.0.0.0:9444';
 
+/** Default address of /metrics, /healthz and /readyz (plain HTTP; the chart's Service port `metrics`). */
+export const REPLICA_API_METRICS_BIND = '0.0.0.0:8080';
+
 async function run(flags: ReplicaApiFlags, env: CliEnv, log: Logger): Promise<void> {
   const bind = parseBind('--bind', flags.bind);
+  const metricsBind = parseBind('--metrics-bind', flags.metricsBind);
   const uri = need(flags.mongodbUri ?? env.mongodbUri, '--mongodb-uri', 'the partner database whose indicators are served (or set MONGODB_URI)');
   const cert = await readFlagFile('--tls-cert', need(flags.tlsCert, '--tls-cert', 'the serving certificate; it must name <service>.<namespace>.svc of the Service the APIService points at'));
   const key = await readFlagFile('--tls-key', need(flags.tlsKey, '--tls-key', 'the private key of --tls-cert'));
   const client = new KubeHttpClient(await clusterConfig(flags, env), { userAgent: 'threatmesh-replica-api' });
   const requestHeader = await loadRequestHeaderConfig(client);
   const mongo = await MongoClient.connect(uri);
-  const records = new IndicatorPages(mongo.db(flags.database), { clock: systemClock });
+  const db = mongo.db(flags.database);
+  const records = new IndicatorPages(db, { clock: systemClock });
+  let readiness: readonly HealthCheck[] = [];
+  const metrics = new ReplicaApiMetrics(() => readiness);
+  const database = new DatabaseReadiness({ ping: () => db.command({ ping: 1 }), clock: systemClock, metrics, log });
+  readiness = [database.check];
+  metrics.countOpenLists(() => records.openCount);
+  const health = new HealthServer({ metrics, log, host: metricsBind.host, port: metricsBind.port, readyChecks: readiness });
   try {
+    database.start();
+    const metricsPort = await health.start();
     const server = await startReplicaApi({
       records, namespace: flags.namespace, requestHeader, reviewer: new AccessReviewer(client, () => systemClock.now()),
-      cert, key, now: () => new Date(), log,
+      cert, key, now: () => new Date(), log, metrics, readiness,
     }, bind.host, bind.port);
+    log.info('serving metrics and health', { host: metricsBind.host, port: metricsPort });
     const why = await untilSignal();
     log.info('stopping', { why });
     await server.stop();
   } finally {
+    database.stop();
+    await health.stop();
     await records.close();
     await mongo.close();
   }
@@ -64,6 +85,7 @@ export function registerReplicaApi(program: Command, env: CliEnv, log: Logger): 
     .option('--bind <host:port>', 'HTTPS listening address', REPLICA_API_BIND)
     .option('--tls-cert <file>', 'serving certificate (PEM) naming <service>.<namespace>.svc')
     .option('--tls-key <file>', 'private key of --tls-cert (PEM)')
+    .option('--metrics-bind <host:port>', 'serve /metrics (requests by verb, resource and code, latency, list pages, authentication, authorization and database errors), /healthz and /readyz (the database has answered a ping) here, plain HTTP, apart from the HTTPS port', REPLICA_API_METRICS_BIND)
     .action(async (flags: ReplicaApiFlags) => {
       await run(flags, env, log);
     });

@@ -15,7 +15,8 @@ export interface HealthCheck {
 
 /** Options of a HealthServer. */
 export interface HealthServerOptions {
-  readonly metrics: RuntimeMetrics;
+  /** What /metrics serves: the operator's RuntimeMetrics, or any registry with the same `expose` (serve/replicametrics.ts). */
+  readonly metrics: Pick<RuntimeMetrics, 'expose'>;
   readonly log: Logger;
   /** TCP port; 0 picks a free one. */
   readonly port: number;

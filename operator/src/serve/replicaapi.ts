@@ -16,14 +16,19 @@
  *   refused with 400 saying what is supported.
  * - `watch` and every write answer 405 with a Status that points at the working set
  *   (`kubectl … ti`, the ThreatIndicator CRD).
+ * - With `metrics`, every request but the health probes is counted and timed by verb, resource
+ *   and code, with list page sizes, authentication and authorization results, database errors
+ *   and failed TLS handshakes (serve/replicametrics.ts); `/readyz` runs `readiness`.
  */
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from '../log.ts';
+import type { HealthCheck } from '../runtime/health.ts';
 import type { IndicatorRecord } from '../store/indicators.ts';
 import { ExpiredContinue, type RecordChunk } from '../store/indicatorpages.ts';
 import { AccessReviewer, authenticate, type Access, type Caller, type RequestHeaderConfig } from './replicaauth.ts';
+import { classifyRequest, type DatabaseOperation, type ReplicaApiMetrics } from './replicametrics.ts';
 import { REPLICA_API_VERSION, REPLICA_GROUP, REPLICA_VERSION, TABLE_COLUMNS, replicaIndicator, tableCells, type ReplicaIndicator } from './replicaview.ts';
 
 /** The reads the server needs (store/indicatorpages.ts IndicatorPages). */
@@ -46,6 +51,10 @@ export interface ReplicaApiOptions {
   readonly log: Logger;
   /** Largest chunk served; bigger limits are cut to it. @default 5000 */
   readonly maxLimit?: number;
+  /** Where requests are counted and timed. @default not measured */
+  readonly metrics?: ReplicaApiMetrics;
+  /** Checks behind `/readyz` (serve/replicametrics.ts DatabaseReadiness). @default none: ready while it answers */
+  readonly readiness?: readonly HealthCheck[];
 }
 
 /** A running server. */
@@ -117,9 +126,9 @@ class ReplicaApi {
 
   async handle(req: IncomingMessage): Promise<HttpReply> {
     const url = new URL(req.url ?? '/', 'https://replica.invalid');
-    if (req.method === 'GET' && ['/healthz', '/readyz', '/livez'].includes(url.pathname)) return { status: 200, body: 'ok' };
-    const caller = authenticate(req.socket as TLSSocket, req.headers, this.#o.requestHeader);
-    if ('refused' in caller) return status(401, 'Unauthorized', caller.refused);
+    if (req.method === 'GET' && isHealthPath(url.pathname)) return this.#health(url.pathname);
+    const caller = this.#authenticate(req);
+    if ('status' in caller) return caller;
     const discovery = DISCOVERY[url.pathname.replace(/\/$/, '')];
     if (discovery !== undefined && req.method === 'GET') return { status: 200, body: discovery };
     const target = parseResourcePath(url.pathname);
@@ -128,19 +137,39 @@ class ReplicaApi {
       return status(405, 'MethodNotAllowed', `${REPLICA_API_VERSION} threatindicators is the read-only view of the replicated set (get and list only); write or watch the working set instead: kubectl … ti (threatindicators.threatmesh.io)`);
     }
     const access: Access = { verb: target.name === undefined ? 'list' : 'get', namespace: target.namespace, ...(target.name !== undefined ? { name: target.name } : {}) };
+    const refused = await this.#authorize(caller, access);
+    if (refused !== undefined) return refused;
+    return target.name === undefined ? this.#list(target.namespace, url.searchParams, req.headers.accept ?? '', caller) : this.#get(target.namespace, target.name);
+  }
+
+  // /readyz runs the readiness checks; /healthz and /livez answer while the process does.
+  #health(pathname: string): HttpReply {
+    return health(pathname === '/readyz' ? this.#o.readiness ?? [] : []);
+  }
+
+  // The front proxy's user, or the 401.
+  #authenticate(req: IncomingMessage): Caller | HttpReply {
+    const caller = authenticate(req.socket as TLSSocket, req.headers, this.#o.requestHeader);
+    this.#o.metrics?.authentication.inc({ result: 'refused' in caller ? caller.reason : 'success' });
+    return 'refused' in caller ? status(401, 'Unauthorized', caller.refused) : caller;
+  }
+
+  // Delegated authorization: undefined when allowed, else the 403 (or the 500 when the API server could not be asked).
+  async #authorize(caller: Caller, access: Access): Promise<HttpReply | undefined> {
     let verdict: { allowed: boolean; reason: string };
     try {
       verdict = await this.#o.reviewer.allowed(caller, access);
     } catch (err) {
+      this.#o.metrics?.authorization.inc({ decision: 'error' });
       this.#o.log.error('replica api authorization failed', { user: caller.user, verb: access.verb, namespace: access.namespace, err });
       return status(500, 'InternalError', `could not ask the API server whether "${caller.user}" may ${access.verb} threatindicators.${REPLICA_GROUP} (SubjectAccessReview failed); the replica API's ServiceAccount needs the system:auth-delegator ClusterRole (details in the server log)`);
     }
-    if (!verdict.allowed) return forbidden(caller, access, verdict.reason);
-    return target.name === undefined ? this.#list(target.namespace, url.searchParams, req.headers.accept ?? '', caller) : this.#get(target.namespace, target.name);
+    this.#o.metrics?.authorization.inc({ decision: verdict.allowed ? 'allowed' : 'denied' });
+    return verdict.allowed ? undefined : forbidden(caller, access, verdict.reason);
   }
 
   async #get(namespace: string, name: string): Promise<HttpReply> {
-    const r = namespace === this.#o.namespace ? await this.#o.records.byName(name) : undefined;
+    const r = namespace === this.#o.namespace ? await this.#read('get', () => this.#o.records.byName(name)) : undefined;
     if (r === undefined) return status(404, 'NotFound', `threatindicators.${REPLICA_GROUP} "${name}" not found`);
     return { status: 200, body: replicaIndicator(r, this.#o.namespace, this.#o.now()) };
   }
@@ -148,24 +177,41 @@ class ReplicaApi {
   async #list(namespace: string, q: URLSearchParams, accept: string, caller: Caller): Promise<HttpReply> {
     const sel = parseSelectors(q);
     if ('refused' in sel) return status(400, 'BadRequest', sel.refused);
-    if (!this.#holds(namespace, sel.namespace)) return this.#render([], {}, accept);
+    if (!this.#holds(namespace, sel.namespace)) return this.#page([], {}, accept, false);
     const ofType = (o: ReplicaIndicator): boolean => sel.type === undefined || o.spec.type === sel.type;
     if (sel.name !== undefined) {
-      const r = await this.#o.records.byName(sel.name);
-      return this.#render(r === undefined ? [] : [this.#view(r)].filter(ofType), {}, accept);
+      const name = sel.name;
+      const r = await this.#read('list', () => this.#o.records.byName(name));
+      return this.#page(r === undefined ? [] : [this.#view(r)].filter(ofType), {}, accept, false);
     }
     const max = this.#o.maxLimit ?? 5000;
     const limit = Math.min(Number(q.get('limit') ?? '') || max, max);
+    const token = q.get('continue') ?? undefined;
     let chunk: RecordChunk;
     try {
-      chunk = await this.#o.records.chunk(limit, q.get('continue') ?? undefined);
+      chunk = await this.#read('list', () => this.#o.records.chunk(limit, token));
     } catch (err) {
       if (err instanceof ExpiredContinue) return status(410, 'Expired', err.message);
       throw err;
     }
     this.#o.log.debug('replica api list', { user: caller.user, namespace, returned: chunk.records.length, more: chunk.continueToken !== undefined });
     const items = chunk.records.map((r) => this.#view(r)).filter(ofType);
-    return this.#render(items, { ...(chunk.continueToken !== undefined ? { continue: chunk.continueToken } : {}), ...(chunk.remaining !== undefined && chunk.continueToken !== undefined ? { remainingItemCount: chunk.remaining } : {}) }, accept);
+    return this.#page(items, { ...(chunk.continueToken !== undefined ? { continue: chunk.continueToken } : {}), ...(chunk.remaining !== undefined && chunk.continueToken !== undefined ? { remainingItemCount: chunk.remaining } : {}) }, accept, token !== undefined);
+  }
+
+  // A database read; a failure other than an expired token counts as a database error of `operation`.
+  async #read<T>(operation: DatabaseOperation, read: () => Promise<T>): Promise<T> {
+    try {
+      return await read();
+    } catch (err) {
+      if (!(err instanceof ExpiredContinue)) this.#o.metrics?.databaseErrors.inc({ operation });
+      throw err;
+    }
+  }
+
+  #page(items: readonly ReplicaIndicator[], meta: { continue?: string; remainingItemCount?: number }, accept: string, continued: boolean): HttpReply {
+    this.#o.metrics?.observeListPage(items.length, continued, meta.continue !== undefined);
+    return this.#render(items, meta, accept);
   }
 
   // Whether a list of `namespace` ('' = all) narrowed by a metadata.namespace selector can hold the replica's namespace.
@@ -191,6 +237,18 @@ class ReplicaApi {
   }
 }
 
+const HEALTH_PATHS = new Set(['/healthz', '/readyz', '/livez']);
+
+function isHealthPath(pathname: string): boolean {
+  return HEALTH_PATHS.has(pathname);
+}
+
+// The probes' answer: ok, or 500 with every failed check (the kubelet takes the pod out of the Service).
+function health(checks: readonly HealthCheck[]): HttpReply {
+  const failed = checks.map((c) => [c.name, c.check()] as const).filter(([, r]) => r !== true);
+  return failed.length === 0 ? { status: 200, body: 'ok' } : { status: 500, body: `${failed.map(([n, r]) => `[-]${n} failed: ${String(r)}`).join('\n')}\nnot ready\n` };
+}
+
 function isRead(req: IncomingMessage, url: URL): boolean {
   const watch = url.searchParams.get('watch');
   return req.method === 'GET' && watch !== 'true' && watch !== '1';
@@ -208,14 +266,32 @@ function send(res: ServerResponse, reply: HttpReply): void {
   res.end(text);
 }
 
+// Counts and times one request (health probes aside); the returned function records its code.
+function measure(req: IncomingMessage, metrics: ReplicaApiMetrics | undefined): (code: number) => void {
+  const url = new URL(req.url ?? '/', 'https://replica.invalid');
+  if (metrics === undefined || isHealthPath(url.pathname)) return () => undefined;
+  const started = process.hrtime.bigint();
+  const { verb, resource } = classifyRequest(req.method, url.pathname, url.searchParams, PREFIX);
+  metrics.inFlight.inc();
+  return (code) => {
+    metrics.inFlight.dec();
+    metrics.observeRequest(verb, resource, code, Number(process.hrtime.bigint() - started) / 1e9);
+  };
+}
+
 /** Starts the server on `host:port` (port 0 picks a free one). */
 export async function startReplicaApi(opts: ReplicaApiOptions, host: string, port: number): Promise<RunningReplicaApi> {
   const api = new ReplicaApi(opts);
   const server: Server = createServer({ cert: opts.cert, key: opts.key, ca: opts.requestHeader.caPem, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' }, (req, res) => {
+    const done = measure(req, opts.metrics);
     api.handle(req).then((reply) => send(res, reply), (err: unknown) => {
       opts.log.error('replica api request failed', { url: req.url, err });
       send(res, status(500, 'InternalError', 'the replica database could not be read; retry (details in the server log)'));
-    });
+    }).finally(() => done(res.statusCode));
+  });
+  server.on('tlsClientError', (err) => {
+    opts.metrics?.tlsHandshakeErrors.inc();
+    opts.log.debug('replica api TLS handshake failed', { err });
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -72,16 +72,25 @@ function header(headers: IncomingHttpHeaders, name: string): string[] {
   return v === undefined ? [] : Array.isArray(v) ? v : [v];
 }
 
+/** Why a caller is not the front proxy (the `result` label of threatmesh_replica_api_authentication_total). */
+export type AuthnRefusal = 'no-verified-certificate' | 'name-not-allowed' | 'no-user';
+
+/** A refused caller: the message it gets (401) and the reason as a metric label. */
+export interface Refused {
+  readonly refused: string;
+  readonly reason: AuthnRefusal;
+}
+
 /** The caller of a request on `socket`, or why it is refused (the front proxy alone may call). */
-export function authenticate(socket: TLSSocket, headers: IncomingHttpHeaders, cfg: RequestHeaderConfig): Caller | { readonly refused: string } {
-  if (!socket.authorized) return { refused: 'only the Kubernetes API server may call this API (no client certificate signed by the request-header CA); use kubectl get threatindicators through the cluster' };
+export function authenticate(socket: TLSSocket, headers: IncomingHttpHeaders, cfg: RequestHeaderConfig): Caller | Refused {
+  if (!socket.authorized) return { refused: 'only the Kubernetes API server may call this API (no client certificate signed by the request-header CA); use kubectl get threatindicators through the cluster', reason: 'no-verified-certificate' };
   const cn = socket.getPeerCertificate().subject?.CN;
   const name = Array.isArray(cn) ? cn[0] : cn;
   if (cfg.allowedNames.length > 0 && (name === undefined || !cfg.allowedNames.includes(name))) {
-    return { refused: `client certificate CN ${JSON.stringify(name ?? '')} is not an allowed front-proxy name` };
+    return { refused: `client certificate CN ${JSON.stringify(name ?? '')} is not an allowed front-proxy name`, reason: 'name-not-allowed' };
   }
   const user = cfg.usernameHeaders.flatMap((h) => header(headers, h))[0];
-  if (user === undefined || user === '') return { refused: 'the front proxy sent no user' };
+  if (user === undefined || user === '') return { refused: 'the front proxy sent no user', reason: 'no-user' };
   return { user, groups: cfg.groupHeaders.flatMap((h) => header(headers, h)).flatMap((g) => g.split(',').map((s) => s.trim())).filter((g) => g !== '') };
 }
 
