@@ -34,6 +34,8 @@ export interface ScanInputOptions {
   /** Accumulators shared by several inputs of one scan. @default new ones */
   readonly tally?: Tally;
   readonly stats?: ScanStats;
+  /** Whether the Zeek TSV parser may use its WebAssembly prefilter (formats/parser.ts ParseContext). @default true */
+  readonly prefilter?: boolean | undefined;
   /** Called after each chunk. */
   readonly onProgress?: ((p: ScanProgress) => void | Promise<void>) | undefined;
 }
@@ -53,7 +55,7 @@ export async function scanInput(loc: LogLocation, range: ByteRange | undefined, 
   const tally = opts.tally ?? new Tally();
   const stats = opts.stats ?? new ScanStats();
   const fields = new FieldMatcher(opts.snapshot());
-  const parser = parserFor(opts.format, { fields, tally, stats });
+  const parser = parserFor(opts.format, { fields, tally, stats, prefilter: opts.prefilter });
   const what = describe(loc);
   let inputBytes = 0;
   const linesBefore = stats.lines;
