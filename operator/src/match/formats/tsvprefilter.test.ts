@@ -62,7 +62,7 @@ async function scan(text: string | Buffer, prefilter: boolean, seed: number, sna
     for (let at = 0; at < bytes.length;) {
       const n = 1 + Math.floor(r() * (r() < 0.5 ? 64 : 200_000));
       // A copy per chunk, as the reader's reused buffers give: nothing may keep a chunk.
-      yield Buffer.from(bytes.subarray(at, at + n));
+      yield await Promise.resolve(Buffer.from(bytes.subarray(at, at + n)));
       at += n;
     }
   }
