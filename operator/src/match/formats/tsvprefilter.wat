@@ -42,19 +42,7 @@
     (global.set $sep (local.get $sep))
     (global.set $setSep (local.get $setSep)))
 
-  ;; The first separator or newline at or after $p, sixteen bytes per step.
-  (func $fieldEnd (param $p i32) (result i32)
-    (local $v v128) (local $m i32)
-    (loop $next
-      (local.set $v (v128.load (local.get $p)))
-      (local.set $m (i8x16.bitmask (v128.or
-        (i8x16.eq (local.get $v) (i8x16.splat (global.get $sep)))
-        (i8x16.eq (local.get $v) (v128.const i8x16 10 10 10 10 10 10 10 10 10 10 10 10 10 10 10 10)))))
-      (if (i32.eqz (local.get $m))
-        (then (local.set $p (i32.add (local.get $p) (i32.const 16))) (br $next))))
-    (i32.add (local.get $p) (i32.ctz (local.get $m))))
-
-  ;; The first newline at or after $p.
+  ;; The first newline at or after $p, sixteen bytes per step.
   (func $lineEnd (param $p i32) (result i32)
     (local $m i32)
     (loop $next
@@ -64,53 +52,34 @@
         (then (local.set $p (i32.add (local.get $p) (i32.const 16))) (br $next))))
     (i32.add (local.get $p) (i32.ctz (local.get $m))))
 
-  ;; The end of the list element at $p: the next separator, set separator or newline.
-  (func $elementEnd (param $p i32) (result i32)
-    (local $c i32)
+  ;; 1 when [$s, $e) is a strict dotted quad (no leading zeros), setting $addr (fields.ts parseIpv4Bytes).
+  (func $ipv4 (param $s i32) (param $e i32) (result i32)
+    (local $d i32) (local $a i32) (local $octet i32) (local $digits i32) (local $dots i32)
     (block $done
       (loop $next
-        (local.set $c (i32.load8_u (local.get $p)))
-        (br_if $done (i32.or (i32.eq (local.get $c) (global.get $sep))
-          (i32.or (i32.eq (local.get $c) (global.get $setSep)) (i32.eq (local.get $c) (i32.const 10)))))
-        (local.set $p (i32.add (local.get $p) (i32.const 1)))
+        (br_if $done (i32.eq (local.get $s) (local.get $e)))
+        (local.set $d (i32.sub (i32.load8_u (local.get $s)) (i32.const 48)))
+        (if (i32.lt_u (local.get $d) (i32.const 10))
+          (then
+            (if (i32.and (i32.eq (local.get $digits) (i32.const 1)) (i32.eqz (local.get $octet)))
+              (then (return (i32.const 0))))
+            (local.set $octet (i32.add (i32.mul (local.get $octet) (i32.const 10)) (local.get $d)))
+            (local.set $digits (i32.add (local.get $digits) (i32.const 1)))
+            (if (i32.or (i32.gt_u (local.get $digits) (i32.const 3)) (i32.gt_u (local.get $octet) (i32.const 255)))
+              (then (return (i32.const 0)))))
+          (else
+            ;; '.' is 46, i.e. $d = -2.
+            (if (i32.or (i32.ne (local.get $d) (i32.const -2)) (i32.or (i32.eqz (local.get $digits)) (i32.eq (local.get $dots) (i32.const 3))))
+              (then (return (i32.const 0))))
+            (local.set $a (i32.or (i32.shl (local.get $a) (i32.const 8)) (local.get $octet)))
+            (local.set $octet (i32.const 0))
+            (local.set $digits (i32.const 0))
+            (local.set $dots (i32.add (local.get $dots) (i32.const 1)))))
+        (local.set $s (i32.add (local.get $s) (i32.const 1)))
         (br $next)))
-    (local.get $p))
-
-  ;; A strict dotted quad (no leading zeros) at $p ending at a separator, $stop or newline:
-  ;; returns that end and sets $addr, or -1 (zeek.ts ipv4Field, the same rules).
-  (func $ipv4 (param $p i32) (param $stop i32) (result i32)
-    (local $c i32) (local $d i32) (local $a i32) (local $octet i32) (local $digits i32) (local $dots i32)
-    (loop $next
-      (local.set $c (i32.load8_u (local.get $p)))
-      (local.set $d (i32.sub (local.get $c) (i32.const 48)))
-      (if (i32.lt_u (local.get $d) (i32.const 10))
-        (then
-          (if (i32.and (i32.eq (local.get $digits) (i32.const 1)) (i32.eqz (local.get $octet)))
-            (then (return (i32.const -1))))
-          (local.set $octet (i32.add (i32.mul (local.get $octet) (i32.const 10)) (local.get $d)))
-          (local.set $digits (i32.add (local.get $digits) (i32.const 1)))
-          (if (i32.or (i32.gt_u (local.get $digits) (i32.const 3)) (i32.gt_u (local.get $octet) (i32.const 255)))
-            (then (return (i32.const -1)))))
-        (else
-          (if (i32.eq (local.get $c) (i32.const 46))
-            (then
-              (if (i32.or (i32.eqz (local.get $digits)) (i32.eq (local.get $dots) (i32.const 3)))
-                (then (return (i32.const -1))))
-              (local.set $a (i32.or (i32.shl (local.get $a) (i32.const 8)) (local.get $octet)))
-              (local.set $octet (i32.const 0))
-              (local.set $digits (i32.const 0))
-              (local.set $dots (i32.add (local.get $dots) (i32.const 1))))
-            (else
-              (if (i32.or (i32.ne (local.get $dots) (i32.const 3))
-                    (i32.or (i32.eqz (local.get $digits))
-                      (i32.eqz (i32.or (i32.eq (local.get $c) (global.get $sep))
-                        (i32.or (i32.eq (local.get $c) (local.get $stop)) (i32.eq (local.get $c) (i32.const 10)))))))
-                (then (return (i32.const -1))))
-              (global.set $addr (i32.or (i32.shl (local.get $a) (i32.const 8)) (local.get $octet)))
-              (return (local.get $p))))))
-      (local.set $p (i32.add (local.get $p) (i32.const 1)))
-      (br $next))
-    (i32.const -1))
+    (if (i32.or (i32.ne (local.get $dots) (i32.const 3)) (i32.eqz (local.get $digits))) (then (return (i32.const 0))))
+    (global.set $addr (i32.or (i32.shl (local.get $a) (i32.const 8)) (local.get $octet)))
+    (i32.const 1))
 
   ;; 1 when the network bitmap has the bit of $a (some listed network may hold it).
   (func $mayHoldV4 (param $a i32) (result i32)
@@ -124,16 +93,6 @@
     (local $x i32)
     (local.set $x (i32.mul (i32.xor (local.get $h) (local.get $w)) (i32.const 0x9e3779b1)))
     (i32.xor (local.get $x) (i32.shr_u (local.get $x) (i32.const 15))))
-
-  ;; $h stepped with the 1-3 bytes [$a, $b), case-folded (bytetable.ts partialWord); $h when empty.
-  (func $partial (param $h i32) (param $a i32) (param $b i32) (result i32)
-    (local $bits i32)
-    (if (i32.eq (local.get $a) (local.get $b)) (then (return (local.get $h))))
-    (local.set $bits (i32.shl (i32.sub (local.get $b) (local.get $a)) (i32.const 3)))
-    (call $step (local.get $h)
-      (i32.or
-        (i32.and (i32.load (local.get $a)) (i32.sub (i32.shl (i32.const 1) (local.get $bits)) (i32.const 1)))
-        (i32.shr_u (i32.const 0x20202020) (i32.sub (i32.const 32) (local.get $bits))))))
 
   ;; 1 when the domain filter may hold the key of unfinished hash $h (bytetable.ts finish + mayHold).
   (func $mayHold (param $h i32) (result i32)
@@ -151,99 +110,112 @@
         (i32.load (i32.add (local.get $base) (i32.shl (i32.and (i32.shr_u (local.get $g) (i32.const 19)) (i32.const 15)) (i32.const 2))))
         (i32.shl (i32.const 1) (i32.shr_u (local.get $g) (i32.const 14)))))))
 
-  ;; 1 when the name [$s, $e) or a label-aligned suffix of it may be a listed domain: the hash
-  ;; runs right to left over words right-aligned at the end, so each suffix is the running hash
-  ;; plus at most one partial word (suffixtable.ts). One trailing dot is ignored.
+  ;; 1 when the name [$s, $e) or a label-aligned suffix of it may be a listed domain: the same
+  ;; walk as suffixtable.ts longestSuffixBytes (words right to left, right-aligned at the end;
+  ;; dots per word by an exact zero-byte mask; a suffix inside a word is the running hash plus
+  ;; the word shifted right), stopping at the first suffix the filter may hold.
   (func $domain (param $s i32) (param $e i32) (result i32)
-    (local $h i32) (local $p i32) (local $i i32)
+    (local $h i32) (local $i i32) (local $skip i32) (local $raw i32) (local $w i32) (local $m i32) (local $b i32) (local $k i32) (local $x i32)
     (if (i32.and (i32.gt_u (local.get $e) (local.get $s)) (i32.eq (i32.load8_u (i32.sub (local.get $e) (i32.const 1))) (i32.const 46)))
       (then (local.set $e (i32.sub (local.get $e) (i32.const 1)))))
     (local.set $h (i32.const 0x811c9dc5))
-    (local.set $p (local.get $e))
-    (local.set $i (i32.sub (local.get $e) (i32.const 1)))
+    (local.set $i (i32.sub (local.get $e) (i32.const 4)))
     (block $done
-      (loop $next
-        (br_if $done (i32.lt_s (local.get $i) (local.get $s)))
-        (if (i32.eq (i32.load8_u (local.get $i)) (i32.const 46))
-          (then (if (call $mayHold (call $partial (local.get $h) (i32.add (local.get $i) (i32.const 1)) (local.get $p)))
-            (then (return (i32.const 1))))))
-        (if (i32.eq (i32.sub (local.get $p) (local.get $i)) (i32.const 4))
-          (then
-            (local.set $h (call $step (local.get $h) (i32.or (i32.load (local.get $i)) (i32.const 0x20202020))))
-            (local.set $p (local.get $i))))
-        (local.set $i (i32.sub (local.get $i) (i32.const 1)))
-        (br $next)))
-    (call $mayHold (call $partial (local.get $h) (local.get $s) (local.get $p))))
+      (loop $word
+        (br_if $done (i32.le_s (local.get $i) (i32.sub (local.get $s) (i32.const 4))))
+        (local.set $skip (select (i32.sub (local.get $s) (local.get $i)) (i32.const 0) (i32.lt_s (local.get $i) (local.get $s))))
+        (local.set $raw (i32.and (i32.load (local.get $i)) (i32.shl (i32.const -1) (i32.shl (local.get $skip) (i32.const 3)))))
+        (local.set $w (i32.or (local.get $raw) (i32.const 0x20202020)))
+        ;; Exact zero-byte mask of raw ^ '....': bit 7 of each byte that is a dot.
+        (local.set $x (i32.xor (local.get $raw) (i32.const 0x2e2e2e2e)))
+        (local.set $m (i32.and
+          (i32.xor (i32.or (i32.or (i32.add (i32.and (local.get $x) (i32.const 0x7f7f7f7f)) (i32.const 0x7f7f7f7f)) (local.get $x)) (i32.const 0x7f7f7f7f)) (i32.const -1))
+          (i32.shl (i32.const -1) (i32.shl (local.get $skip) (i32.const 3)))))
+        (block $dotsDone
+          (loop $dot
+            (br_if $dotsDone (i32.eqz (local.get $m)))
+            (local.set $b (i32.sub (i32.const 31) (i32.clz (local.get $m))))
+            (local.set $m (i32.xor (local.get $m) (i32.shl (i32.const 1) (local.get $b))))
+            (local.set $k (i32.add (i32.shr_u (local.get $b) (i32.const 3)) (i32.const 1)))
+            (if (call $mayHold (select (local.get $h)
+                  (call $step (local.get $h) (i32.shr_u (local.get $w) (i32.shl (local.get $k) (i32.const 3))))
+                  (i32.eq (local.get $k) (i32.const 4))))
+              (then (return (i32.const 1))))
+            (br $dot)))
+        (local.set $h (call $step (local.get $h) (i32.shr_u (local.get $w) (i32.shl (local.get $skip) (i32.const 3)))))
+        (local.set $i (i32.sub (local.get $i) (i32.const 4)))
+        (br $word)))
+    (if (i32.gt_u (local.get $e) (local.get $s)) (then (return (call $mayHold (local.get $h)))))
+    (i32.const 0))
 
-  ;; 1 when the host field or element [$s, $e) (non-empty) may hit, or is unusual.
-  (func $host (param $s i32) (param $e i32) (param $stop i32) (result i32)
+  ;; 1 when the host field or element [$s, $e) (non-empty) may hit, or is unusual (fields.ts hostBytes).
+  (func $host (param $s i32) (param $e i32) (result i32)
     (local $c i32)
     (local.set $c (i32.load8_u (local.get $s)))
     (if (i32.or (i32.eq (local.get $c) (i32.const 58)) (i32.eq (local.get $c) (i32.const 91)))
       (then (return (i32.const 1))))
     (if (i32.lt_u (i32.sub (local.get $c) (i32.const 48)) (i32.const 10))
       (then
-        (if (i32.eq (call $ipv4 (local.get $s) (local.get $stop)) (local.get $e))
-          (then (return (call $mayHoldV4 (global.get $addr)))))
+        (if (call $ipv4 (local.get $s) (local.get $e)) (then (return (call $mayHoldV4 (global.get $addr)))))
         (return (i32.const 1))))
     (call $domain (local.get $s) (local.get $e)))
 
-  ;; A set or vector of addresses and names at $fs: returns its end; bit 31 set when it may hit.
-  (func $list (param $fs i32) (result i32)
-    (local $s i32) (local $e i32) (local $hit i32) (local $c i32)
-    (if (i32.eq (i32.load8_u (local.get $fs)) (i32.const 45))
-      (then
-        (local.set $c (i32.load8_u (i32.add (local.get $fs) (i32.const 1))))
-        (if (i32.or (i32.eq (local.get $c) (global.get $sep)) (i32.eq (local.get $c) (i32.const 10)))
-          (then (return (i32.add (local.get $fs) (i32.const 1)))))))
+  ;; 1 when an element of the set or vector [$fs, $e) may hit or is unusual ('-' alone is unset).
+  (func $list (param $fs i32) (param $e i32) (result i32)
+    (local $s i32) (local $x i32)
+    (if (i32.and (i32.eq (i32.sub (local.get $e) (local.get $fs)) (i32.const 1)) (i32.eq (i32.load8_u (local.get $fs)) (i32.const 45)))
+      (then (return (i32.const 0))))
     (local.set $s (local.get $fs))
-    (loop $next
-      (local.set $e (i32.const -1))
-      (if (i32.lt_u (i32.sub (i32.load8_u (local.get $s)) (i32.const 48)) (i32.const 10))
-        (then
-          (local.set $e (call $ipv4 (local.get $s) (global.get $setSep)))
-          (if (i32.ge_s (local.get $e) (i32.const 0))
-            (then (local.set $hit (i32.or (local.get $hit) (call $mayHoldV4 (global.get $addr))))))))
-      (if (i32.lt_s (local.get $e) (i32.const 0))
-        (then
-          (local.set $e (call $elementEnd (local.get $s)))
-          (if (i32.gt_u (local.get $e) (local.get $s))
-            (then (local.set $hit (i32.or (local.get $hit) (call $host (local.get $s) (local.get $e) (global.get $setSep))))))))
-      (if (i32.eq (i32.load8_u (local.get $e)) (global.get $setSep))
-        (then (local.set $s (i32.add (local.get $e) (i32.const 1))) (br $next))))
-    (i32.or (local.get $e) (i32.shl (local.get $hit) (i32.const 31))))
-
-  ;; 1 when the field [$fs, $e) is the unset mark '-'.
-  (func $unset (param $fs i32) (param $e i32) (result i32)
-    (i32.and (i32.eq (i32.sub (local.get $e) (local.get $fs)) (i32.const 1)) (i32.eq (i32.load8_u (local.get $fs)) (i32.const 45))))
+    (loop $element
+      (local.set $x (local.get $s))
+      (block $end
+        (loop $byte
+          (br_if $end (i32.eq (local.get $x) (local.get $e)))
+          (br_if $end (i32.eq (i32.load8_u (local.get $x)) (global.get $setSep)))
+          (local.set $x (i32.add (local.get $x) (i32.const 1)))
+          (br $byte)))
+      (if (i32.gt_u (local.get $x) (local.get $s))
+        (then (if (call $host (local.get $s) (local.get $x)) (then (return (i32.const 1))))))
+      (if (i32.lt_u (local.get $x) (local.get $e))
+        (then (local.set $s (i32.add (local.get $x) (i32.const 1))) (br $element))))
+    (i32.const 0))
 
   ;; Walks the line at $pos: returns the end of the field where the walk stopped; bit 31 set
-  ;; when the line is flagged.
+  ;; when the line is flagged. Separators are found from one mask per sixteen bytes: a column
+  ;; that cannot match costs one bit of it.
   (func $line (param $pos i32) (result i32)
     (local $col i32) (local $fs i32) (local $e i32) (local $role i32) (local $hit i32)
+    (local $blk i32) (local $tm i32) (local $v v128) (local $vs v128)
+    (local.set $vs (i8x16.splat (global.get $sep)))
     (local.set $fs (local.get $pos))
+    (local.set $blk (i32.sub (local.get $pos) (i32.const 16)))
     (loop $next
+      (block $found
+        (loop $block
+          (br_if $found (local.get $tm))
+          (local.set $blk (i32.add (local.get $blk) (i32.const 16)))
+          (local.set $v (v128.load (local.get $blk)))
+          (local.set $tm (i8x16.bitmask (v128.or (i8x16.eq (local.get $v) (local.get $vs))
+            (i8x16.eq (local.get $v) (v128.const i8x16 10 10 10 10 10 10 10 10 10 10 10 10 10 10 10 10)))))
+          (br $block)))
+      (local.set $e (i32.add (local.get $blk) (i32.ctz (local.get $tm))))
+      (local.set $tm (i32.and (local.get $tm) (i32.sub (local.get $tm) (i32.const 1))))
       (local.set $role (i32.load8_u (i32.add (global.get $roles) (local.get $col))))
-      (if (i32.eqz (local.get $role))
-        (then (local.set $e (call $fieldEnd (local.get $fs))))
-        (else (if (i32.eq (local.get $role) (i32.const 1))
-          (then
-            (local.set $e (call $ipv4 (local.get $fs) (global.get $sep)))
-            (if (i32.ge_s (local.get $e) (i32.const 0))
-              (then (local.set $hit (call $mayHoldV4 (global.get $addr))))
-              (else
-                (local.set $e (call $fieldEnd (local.get $fs)))
-                (local.set $hit (i32.eqz (call $unset (local.get $fs) (local.get $e)))))))
-          (else (if (i32.eq (local.get $role) (i32.const 3))
+      (if (local.get $role)
+        (then
+          (if (i32.eq (local.get $role) (i32.const 1))
             (then
-              (local.set $e (call $fieldEnd (local.get $fs)))
-              (if (i32.and (i32.gt_u (local.get $e) (local.get $fs)) (i32.eqz (call $unset (local.get $fs) (local.get $e))))
-                (then (local.set $hit (call $host (local.get $fs) (local.get $e) (global.get $sep))))))
-            (else
-              (local.set $e (call $list (local.get $fs)))
-              (local.set $hit (i32.shr_u (local.get $e) (i32.const 31)))
-              (local.set $e (i32.and (local.get $e) (i32.const 0x7fffffff)))))))))
-      (if (local.get $hit) (then (return (i32.or (local.get $e) (i32.const 0x80000000)))))
+              (local.set $hit (if (result i32) (call $ipv4 (local.get $fs) (local.get $e))
+                (then (call $mayHoldV4 (global.get $addr)))
+                ;; Anything but '-' (IPv6, text, empty) goes to the JavaScript walk.
+                (else (i32.eqz (i32.and (i32.eq (i32.sub (local.get $e) (local.get $fs)) (i32.const 1)) (i32.eq (i32.load8_u (local.get $fs)) (i32.const 45))))))))
+            (else (if (i32.eq (local.get $role) (i32.const 3))
+              (then
+                (if (i32.and (i32.gt_u (local.get $e) (local.get $fs))
+                      (i32.eqz (i32.and (i32.eq (i32.sub (local.get $e) (local.get $fs)) (i32.const 1)) (i32.eq (i32.load8_u (local.get $fs)) (i32.const 45)))))
+                  (then (local.set $hit (call $host (local.get $fs) (local.get $e))))))
+              (else (local.set $hit (call $list (local.get $fs) (local.get $e)))))))
+          (if (local.get $hit) (then (return (i32.or (local.get $e) (i32.const 0x80000000)))))))
       (if (i32.eq (i32.load8_u (local.get $e)) (i32.const 10))
         (then (return (i32.or (local.get $e)
           (i32.shl (i32.lt_u (local.get $col) (global.get $last)) (i32.const 31))))))
