@@ -27,13 +27,24 @@ export function renderWasmModule(wat: string, name: string, bytes: Uint8Array): 
   ].join('\n');
 }
 
+type Wabt = Awaited<ReturnType<typeof wabtInit>>;
+
+// wabt's own error carries its minified source in the stack Node prints: keep only the message.
+function parseWat(wabt: Wabt, name: string, source: string): ReturnType<Wabt['parseWat']> {
+  try {
+    return wabt.parseWat(name, source, { simd: true });
+  } catch (err) {
+    throw new Error(`${name} does not assemble: ${(err as Error).message}`, { cause: err });
+  }
+}
+
 /** Assembles every module of WASM_MODULES under `root`; returns the paths written. */
 export async function generateWasm(root: string): Promise<string[]> {
   const wabt = await wabtInit();
   const written: string[] = [];
   for (const m of WASM_MODULES) {
     const source = await readFile(join(root, m.wat), 'utf8');
-    const parsed = wabt.parseWat(m.wat, source, { simd: true });
+    const parsed = parseWat(wabt, m.wat, source);
     try {
       parsed.resolveNames();
       parsed.validate();
