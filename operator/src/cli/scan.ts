@@ -65,7 +65,7 @@ export function registerScan(program: Command, env: CliEnv, log: Logger): void {
   program.command('scan')
     .description('match logs against indicators: a local file/URL/S3 object (--indicators ... --log ...), or one shard of a LogScan (--logscan NAMESPACE/NAME --shard N)')
     .option('--indicators <file>', "NDJSON indicators, as 'threatmesh ingest --dry-run --output ndjson' prints them")
-    .option('--log <file|dir|url|s3://bucket/key>', 'log to scan: a file, a directory of files, an http(s) URL, or s3://BUCKET/KEY (s3://BUCKET/PREFIX/ for every object under it); repeatable; gzip and zstd are detected', collect)
+    .option('--log <file|dir|url|s3://bucket/key>', 'log to scan: a file, a directory of files, - for standard input (or a pipe or FIFO, read as a stream), an http(s) URL, or s3://BUCKET/KEY (s3://BUCKET/PREFIX/ for every object under it); repeatable; gzip and zstd are detected', collect)
     .addOption(new Option('--format <format>', 'log format').choices(LOG_FORMATS))
     .addOption(new Option('-o, --output <kind>', 'what to print on stdout: ndjson (one indicator seen per line) or summary (only the summary, on stderr)').choices(['ndjson', 'summary']).default('ndjson'))
     .option('--s3-endpoint <url>', 's3:// logs: the object store, e.g. https://rgw.example.org')

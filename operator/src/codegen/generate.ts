@@ -9,6 +9,7 @@ import { generateGrpcStubs } from './grpc.ts';
 import { generateTypes } from './types.ts';
 import { generateCdk8sImports } from './cdk8simports.ts';
 import { generateChart } from './chart.ts';
+import { generateWasm } from './wasm.ts';
 
 /** One generator: writes its files under `root` and returns the paths it wrote. */
 export type Generator = (root: string) => Promise<string[]>;
@@ -19,6 +20,7 @@ const generators: Array<[string, Generator]> = [
   ['object types (operator/src/api/types.ts)', generateTypes],
   ['cdk8s imports of the upstream CRDs (cdk8s/imports)', generateCdk8sImports],
   ['Helm chart CRDs, values, schema, rules, dashboard, RBAC (charts/threatmesh)', generateChart],
+  ['WebAssembly modules of the matcher (operator/src/match/formats/*.wasm.ts)', generateWasm],
 ];
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');

@@ -165,6 +165,14 @@ export class NetTable {
     }
   }
 
+  /**
+   * The IPv4 bitmap behind `mayHoldV4` (read-only; not a copy): bit `address >>> shift` of
+   * `bits` (bit b in byte b >>> 3, position b & 7) is set when some network may hold the address.
+   */
+  get v4Bitmap(): { readonly bits: Uint8Array; readonly shift: number } {
+    return { bits: this.#filter, shift: this.#filterShift };
+  }
+
   /** True when some IPv4 network of the table may contain `address` (false means surely none). */
   mayHoldV4(address: number): boolean {
     const b = address >>> this.#filterShift;

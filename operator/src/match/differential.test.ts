@@ -7,7 +7,7 @@
  * IPv4/IPv6 inside and outside listed networks, listed IPv4 addresses written with a leading
  * zero, too many or too few parts or a trailing dot, unset fields, short lines), scanned through
  * more than one read chunk, against several indicator mixes: the counts per indicator and the
- * rejects must be identical.
+ * rejects must be identical, with the WebAssembly prefilter (formats/tsvprefilter.ts) and without.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -212,13 +212,16 @@ for (const [mix, keep] of Object.entries(MIXES)) {
       const snap = b.build();
       const path = join(dir, `${kind}.log`);
       await writeFile(path, texts[kind] ?? '');
-      const { tally, stats } = await scanInput({ kind: 'file', path }, undefined, { format: 'zeek', snapshot: () => snap });
       const want = referenceScan(texts[kind] ?? '', set);
-      const got = new Map(tally.entries().map((e) => [e.digest, e.count]));
       const name = (d: string): string => set.find((i) => i.digest === d)?.value ?? d;
-      assert.deepEqual(new Map([...got].map(([d, n]) => [name(d), n])), new Map([...want.counts].map(([d, n]) => [name(d), n])));
-      assert.equal(stats.rejected['missing-fields'] ?? 0, want.rejected);
-      if (mix === 'everything') assert.ok(got.size > 20, `the generated ${kind} log hits many indicators (${got.size})`);
+      // With the WebAssembly prefilter (formats/tsvprefilter.ts) and with the JavaScript walk alone.
+      for (const prefilter of [true, false]) {
+        const { tally, stats } = await scanInput({ kind: 'file', path }, undefined, { format: 'zeek', snapshot: () => snap, prefilter });
+        const got = new Map(tally.entries().map((e) => [e.digest, e.count]));
+        assert.deepEqual(new Map([...got].map(([d, n]) => [name(d), n])), new Map([...want.counts].map(([d, n]) => [name(d), n])), `prefilter ${prefilter}`);
+        assert.equal(stats.rejected['missing-fields'] ?? 0, want.rejected);
+        if (mix === 'everything') assert.ok(got.size > 20, `the generated ${kind} log hits many indicators (${got.size})`);
+      }
     });
   }
 }

@@ -12,7 +12,7 @@ import { parserFor, preambleOf, type LogFormat } from './formats/index.ts';
 import type { LogParser } from './formats/parser.ts';
 import { feedLines } from './lines.ts';
 import type { MatcherSnapshot } from './snapshot.ts';
-import { describe, lineRange, openRaw, type ByteRange, type LogLocation } from './source.ts';
+import { describe, lineRange, notSeekable, openRaw, type ByteRange, type LogLocation } from './source.ts';
 import { ScanStats } from './stats.ts';
 import { Tally } from './tally.ts';
 
@@ -34,6 +34,8 @@ export interface ScanInputOptions {
   /** Accumulators shared by several inputs of one scan. @default new ones */
   readonly tally?: Tally;
   readonly stats?: ScanStats;
+  /** Whether the Zeek TSV parser may use its WebAssembly prefilter (formats/parser.ts ParseContext). @default true */
+  readonly prefilter?: boolean | undefined;
   /** Called after each chunk. */
   readonly onProgress?: ((p: ScanProgress) => void | Promise<void>) | undefined;
 }
@@ -53,22 +55,24 @@ export async function scanInput(loc: LogLocation, range: ByteRange | undefined, 
   const tally = opts.tally ?? new Tally();
   const stats = opts.stats ?? new ScanStats();
   const fields = new FieldMatcher(opts.snapshot());
-  const parser = parserFor(opts.format, { fields, tally, stats });
+  const parser = parserFor(opts.format, { fields, tally, stats, prefilter: opts.prefilter });
   const what = describe(loc);
   let inputBytes = 0;
   const linesBefore = stats.lines;
   let body: AsyncIterable<Buffer>;
   let compression: Compression;
   if (range !== undefined && (range.start > 0 || range.end !== undefined)) {
+    if (loc.kind === 'file' && loc.pipe === true) throw notSeekable(loc.path);
     compression = sniffCompression(await head(loc, 4));
     if (compression !== 'none') throw new ScanError('bad-config', `${what} is ${compression}-compressed: a compressed input cannot be split into byte ranges; scan it as one shard`);
     if (range.start > 0) await readPreamble(loc, opts.format, parser, stats);
     body = counted(lineRange((from) => openRaw(loc, { start: from }, REUSE), range), (n) => { inputBytes += n; });
-  } else if (loc.kind === 'file' && sniffCompression(await head(loc, 4)) === 'none') {
+  } else if (loc.kind === 'file' && loc.pipe !== true && sniffCompression(await head(loc, 4)) === 'none') {
     // An uncompressed file: feedLines and the parsers finish with each chunk before the next, so its buffers can be reused.
     compression = 'none';
     body = counted(openRaw(loc, undefined, REUSE), (n) => { inputBytes += n; });
   } else {
+    // Pipes, FIFOs and standard input too: compression is sniffed from the stream's first chunk, which is then read on.
     const d = await decompressed(openRaw(loc), what, (n) => { inputBytes = n; });
     compression = d.compression;
     body = compression === 'none' ? counted(d.body, (n) => { inputBytes += n; }) : d.body;

@@ -147,6 +147,15 @@ interface SnapshotParts {
   readonly urlHosts: ByteTable;
 }
 
+/** See `MatcherSnapshot.missTables`. */
+export interface MissTables {
+  /** The IPv4 bitmap: bit `address >>> shift`. */
+  readonly bits: Uint8Array;
+  readonly shift: number;
+  readonly domainFilter: Int32Array;
+  readonly domainBlockShift: number;
+}
+
 /** An immutable set of indicators with allocation-free lookups; ids are 0..size-1. */
 export class MatcherSnapshot {
   readonly #p: SnapshotParts;
@@ -218,6 +227,16 @@ export class MatcherSnapshot {
   /** The URL indicator whose canonical text is `url` (already normalized), or -1. */
   url(url: string): number {
     return this.#p.urls.getString(url);
+  }
+
+  /**
+   * The two tables that answer "surely no hit" (read-only views, not copies), for prefilters that
+   * copy them elsewhere (formats/tsvprefilter.ts): the IPv4 bitmap of `mayHoldV4`, and the domain
+   * table's blocked filter (bytetable.ts `mayHold`) with its block shift.
+   */
+  get missTables(): MissTables {
+    const d = this.#p.domains;
+    return { ...this.#p.nets.v4Bitmap, domainFilter: d.filter, domainBlockShift: d.blockShift };
   }
 
   /** Bytes held by the snapshot's arrays (IPv6 Map entries excluded). */

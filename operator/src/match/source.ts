@@ -14,7 +14,17 @@ import { S3Client, type S3Config } from './s3.ts';
 
 /** One readable input. */
 export type LogLocation =
-  | { readonly kind: 'file'; readonly path: string }
+  | {
+    readonly kind: 'file';
+    /** A path; `-` is standard input. */
+    readonly path: string;
+    /**
+     * True for an input that can only be read once from its start (a pipe, a FIFO, a terminal,
+     * a socket, `-`): read by streaming, never by positioned reads, so it cannot be split into
+     * byte ranges. `expand` sets it. @default false
+     */
+    readonly pipe?: boolean | undefined;
+  }
   | { readonly kind: 'http'; readonly url: string; readonly credentials?: Credentials | undefined; /** Internal CIDRs it may reach (feeds/destinations.ts); none by default. */ readonly allowInternal?: readonly string[] | undefined }
   | { readonly kind: 's3'; readonly s3: S3Config; readonly bucket: string; readonly key: string };
 
@@ -43,7 +53,7 @@ export interface OpenOptions {
 
 /** A short human name of a location (never credentials). */
 export function describe(loc: LogLocation): string {
-  if (loc.kind === 'file') return loc.path;
+  if (loc.kind === 'file') return loc.path === '-' ? 'standard input' : loc.path;
   if (loc.kind === 's3') return `s3://${loc.bucket}/${loc.key}`;
   const u = new URL(loc.url);
   u.username = '';
@@ -54,14 +64,7 @@ export function describe(loc: LogLocation): string {
 /** The raw bytes of `loc` from `range.start` (inclusive) to `range.end` (exclusive) or the end. */
 export async function* openRaw(loc: LogLocation, range: ByteRange = { start: 0 }, opts: OpenOptions = {}): AsyncGenerator<Buffer> {
   if (loc.kind === 'file') {
-    const end = range.end === undefined ? undefined : range.end - 1;
-    if (end !== undefined && end < range.start) return;
-    try {
-      if (opts.reuseBuffers === true) yield* reusedChunks(loc.path, range.start, range.end ?? Infinity);
-      else for await (const c of createReadStream(loc.path, { start: range.start, end, highWaterMark: READ_CHUNK })) yield c as Buffer;
-    } catch (err) {
-      throw new ScanError('unreadable', `cannot read ${loc.path}: ${(err as Error).message}`);
-    }
+    yield* fileBytes(loc, range, opts);
     return;
   }
   if (loc.kind === 's3') {
@@ -69,6 +72,45 @@ export async function* openRaw(loc: LogLocation, range: ByteRange = { start: 0 }
     return;
   }
   yield* httpBytes(loc, range);
+}
+
+async function* fileBytes(loc: Extract<LogLocation, { kind: 'file' }>, range: ByteRange, opts: OpenOptions): AsyncGenerator<Buffer> {
+  if (loc.pipe === true) {
+    if (range.start > 0 || range.end !== undefined) throw notSeekable(loc.path);
+    yield* pipeChunks(loc.path);
+    return;
+  }
+  const end = range.end === undefined ? undefined : range.end - 1;
+  if (end !== undefined && end < range.start) return;
+  try {
+    if (opts.reuseBuffers === true) yield* reusedChunks(loc.path, range.start, range.end ?? Infinity);
+    else for await (const c of createReadStream(loc.path, { start: range.start, end, highWaterMark: READ_CHUNK })) yield c as Buffer;
+  } catch (err) {
+    throw new ScanError('unreadable', `cannot read ${loc.path}: ${(err as Error).message}`);
+  }
+}
+
+/** The ScanError for a byte range (a shard, a peek at the first bytes) of an input that can only be streamed. */
+export function notSeekable(path: string): ScanError {
+  return new ScanError('bad-config', `${path === '-' ? 'standard input' : path} is a pipe, FIFO or terminal: it can only be read once from its start, not by byte ranges (shards); scan it whole with threatmesh scan --log, or write it to a regular file first`);
+}
+
+/**
+ * Names of standard input. Read through file descriptor 0 itself: opening /dev/stdin fails
+ * (ENXIO) when standard input is a socket, which is what Node and many supervisors give a child.
+ */
+const STDIN_NAMES: readonly string[] = ['-', '/dev/stdin', '/dev/fd/0', '/proc/self/fd/0'];
+
+/** The bytes of a pipe, FIFO or standard input, read sequentially. */
+async function* pipeChunks(path: string): AsyncGenerator<Buffer> {
+  const stream = STDIN_NAMES.includes(path) ? createReadStream('', { fd: 0, autoClose: false, highWaterMark: READ_CHUNK }) : createReadStream(path, { highWaterMark: READ_CHUNK });
+  try {
+    for await (const c of stream) yield c as Buffer;
+  } catch (err) {
+    throw new ScanError('unreadable', `cannot read ${path === '-' ? 'standard input' : path}: ${(err as Error).message}`);
+  } finally {
+    stream.destroy();
+  }
 }
 
 /**
@@ -114,24 +156,30 @@ async function* httpBytes(loc: Extract<LogLocation, { kind: 'http' }>, range: By
 
 /** The size of `loc` in bytes, when the source can tell. */
 export async function sizeOf(loc: LogLocation): Promise<number | undefined> {
-  if (loc.kind === 'file') return (await statFile(loc.path)).size;
+  if (loc.kind === 'file') return loc.pipe === true ? undefined : (await statFile(loc.path)).size;
   if (loc.kind === 's3') return new S3Client(loc.s3).size(loc.bucket, loc.key);
   return undefined;
 }
 
-async function statFile(path: string): Promise<{ size: number; dir: boolean }> {
+async function statFile(path: string): Promise<{ size: number; dir: boolean; pipe: boolean }> {
   try {
     const st = await stat(path);
-    return { size: st.size, dir: st.isDirectory() };
+    return { size: st.size, dir: st.isDirectory(), pipe: st.isFIFO() || st.isCharacterDevice() || st.isSocket() };
   } catch (err) {
     throw new ScanError('unreadable', `cannot read ${path}: ${(err as Error).message}; check the path (a file or a directory of log files)`);
   }
 }
 
-/** The inputs a source names: a file, every file of a directory, or every object under an S3 prefix; in name order. */
+/**
+ * The inputs a source names: a file, every file of a directory, or every object under an S3
+ * prefix; in name order. `-`, a pipe, a FIFO, a terminal or a socket is one input marked `pipe`
+ * (size unknown), read by streaming.
+ */
 export async function expand(loc: LogLocation, s3Prefix?: string): Promise<Array<{ loc: LogLocation; size: number | undefined }>> {
   if (loc.kind === 'file') {
+    if (loc.path === '-') return [{ loc: { ...loc, pipe: true }, size: undefined }];
     const st = await statFile(loc.path);
+    if (st.pipe) return [{ loc: { ...loc, pipe: true }, size: undefined }];
     if (!st.dir) return [{ loc, size: st.size }];
     const names = (await readdir(loc.path, { withFileTypes: true })).filter((d) => d.isFile() && !d.name.startsWith('.')).map((d) => d.name).sort();
     return Promise.all(names.map(async (n) => ({ loc: { kind: 'file' as const, path: join(loc.path, n) }, size: (await statFile(join(loc.path, n))).size })));

@@ -11,6 +11,11 @@ export interface ParseContext {
   readonly fields: FieldMatcher;
   readonly tally: Tally;
   readonly stats: ScanStats;
+  /**
+   * Whether byte-level parsers may skip lines by a WebAssembly prefilter (zeek.ts TSV); false
+   * walks every line in JavaScript (the reference the differential tests compare with). @default true
+   */
+  readonly prefilter?: boolean | undefined;
 }
 
 /** A log format parser. One instance per input (it keeps header state, such as Zeek's #fields). */

@@ -16,6 +16,7 @@ import type { FieldMatcher } from '../fields.ts';
 import type { MatcherSnapshot } from '../snapshot.ts';
 import type { LogParser, ParseContext } from './parser.ts';
 import { MAX_LINE_BYTES } from './parser.ts';
+import { TsvPrefilter } from './tsvprefilter.ts';
 import { ipv4Field, nextNewline, nextSeparator, skipColumns, wordView, type WordView } from './tsvscan.ts';
 
 const NONE = 0;
@@ -83,6 +84,9 @@ export class ZeekParser implements LogParser {
   #hostE = -1;
   #uriS = -1;
   #uriE = -1;
+  /** The WebAssembly prefilter of the current snapshot, and whether it serves the current columns. */
+  #pre: TsvPrefilter | undefined;
+  #preOn = false;
 
   constructor(ctx: ParseContext) {
     this.#ctx = ctx;
@@ -96,10 +100,36 @@ export class ZeekParser implements LogParser {
     if (this.#ctx.fields.snap !== this.#rolesFor && this.#declared !== undefined) this.#effectiveRoles();
     const words = wordView(buf);
     let pos = start;
+    let loaded = false;
     while (pos < end) {
+      if (this.#preOn && buf[end - 1] === NL) {
+        if (!loaded) (this.#pre as TsvPrefilter).load(buf, pos, end);
+        loaded = true;
+        pos = this.#prefiltered(buf, words, pos, end);
+        if (pos >= end) break;
+      }
+      // One line the prefilter stopped at (a header, JSON or empty line, or a full flag list), or every line without it.
       const first = buf[pos];
       pos = first === 35 || first === 123 || this.#roles === undefined || first === NL || buf[end - 1] !== NL ? this.#slowLine(buf, pos, end) : this.#tsvLine(buf, words, pos);
     }
+  }
+
+  /**
+   * Lets the prefilter walk the lines from `pos` and runs the JavaScript walk on the lines it
+   * flags, numbered as if every line had been walked here. Returns where the prefilter stopped.
+   */
+  #prefiltered(buf: Buffer, words: WordView, pos: number, end: number): number {
+    const pre = this.#pre as TsvPrefilter;
+    const stats = this.#ctx.stats;
+    const base = stats.lines;
+    const stop = pre.scan(pos, end);
+    const n = pre.flagged;
+    for (let k = 0; k < n; k++) {
+      stats.lines = base + pre.flaggedLine(k);
+      this.#tsvLine(buf, words, pre.flaggedAt(k));
+    }
+    stats.lines = base + pre.lines;
+    return stop;
   }
 
   /** One TSV record at `pos` (the range ends with a newline); returns the start of the next line. */
@@ -240,12 +270,15 @@ export class ZeekParser implements LogParser {
   #header(line: string): void {
     if (line.startsWith('#separator ')) {
       this.#sep = unescapeByte(line.slice(11)) ?? 9;
+      if (this.#declared !== undefined) this.#effectiveRoles();
       return;
     }
     const parts = line.split(String.fromCharCode(this.#sep));
     const key = parts[0];
-    if (key === '#set_separator') this.#setSep = (parts[1] ?? ',').charCodeAt(0);
-    else if (key === '#path') this.#source = `zeek:${parts[1] ?? ''}`;
+    if (key === '#set_separator') {
+      this.#setSep = (parts[1] ?? ',').charCodeAt(0);
+      if (this.#declared !== undefined) this.#effectiveRoles();
+    } else if (key === '#path') this.#source = `zeek:${parts[1] ?? ''}`;
     else if (key === '#fields') this.#setFields(parts.slice(1), []);
     else if (key === '#types') this.#setFields(this.#names, parts.slice(1));
   }
@@ -283,6 +316,8 @@ export class ZeekParser implements LogParser {
     this.#rolesFor = snap;
     this.#skips = skips;
     this.#lastCol = last;
+    if (this.#ctx.prefilter !== false && this.#pre?.snap !== snap) this.#pre = TsvPrefilter.create(snap);
+    this.#preOn = this.#pre?.configure(roles, last, this.#sep, this.#setSep) ?? false;
   }
 
   #json(line: string): void {

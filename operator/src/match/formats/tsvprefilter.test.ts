@@ -1,0 +1,162 @@
+/**
+ * The WebAssembly prefilter against the JavaScript walk it skips lines for (the reference):
+ * every input is parsed twice, with `prefilter: false` and with it, through the same random
+ * chunking, and everything the scan reports must be identical: lines, rejects by reason with
+ * their sampled line numbers and texts, and per indicator the count, first and last seen, hour
+ * buckets and sources. Inputs: a table of malformed and unusual logs, generated dns and conn
+ * logs, and random byte mutations of them. A last group proves the prefilter really skips lines
+ * (a silently declining prefilter would pass the equality tests).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { indicatorDigest } from '../../domain/canonical.ts';
+import { FieldMatcher } from '../fields.ts';
+import { feedLines } from '../lines.ts';
+import { SnapshotBuilder, type ListedIndicator, type MatcherSnapshot } from '../snapshot.ts';
+import { ScanStats } from '../stats.ts';
+import { Tally } from '../tally.ts';
+import { ZeekParser } from './zeek.ts';
+import { TsvPrefilter } from './tsvprefilter.ts';
+
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const ind = (type: ListedIndicator['type'], value: string): ListedIndicator => ({ type, value, digest: indicatorDigest({ type, value }) });
+const LISTED: ListedIndicator[] = [
+  ind('domain', 'evil.com'), ind('domain', 'bad.example.org'), ind('domain', 'x.io'), ind('domain', 'abcdefghijklmnop.net'),
+  ind('domain', '1password.com'), ind('ipv4', '45.1.2.3'), ind('ipv4', '10.0.0.53'), ind('cidr', '110.5.0.0/16'),
+  ind('cidr', '120.7.8.0/24'), ind('ipv6', '2001:db8::1'), ind('cidr', '2001:db8:1::/48'),
+];
+
+function snapshotOf(set: readonly ListedIndicator[]): MatcherSnapshot {
+  const b = new SnapshotBuilder();
+  for (const i of set) assert.equal(b.add(i), undefined, i.value);
+  return b.build();
+}
+const SNAP = snapshotOf(LISTED);
+
+const DNS_FIELDS = ['ts', 'uid', 'id.orig_h', 'id.orig_p', 'id.resp_h', 'id.resp_p', 'proto', 'query', 'rcode_name', 'answers', 'TTLs'];
+const DNS_TYPES = ['time', 'string', 'addr', 'port', 'addr', 'port', 'enum', 'string', 'string', 'vector[string]', 'vector[interval]'];
+const header = (fields = DNS_FIELDS, types = DNS_TYPES, sep = '\t'): string =>
+  `#separator ${sep === '\t' ? '\\x09' : sep}\n#set_separator${sep},\n#path${sep}dns\n#fields${sep}${fields.join(sep)}\n#types${sep}${types.join(sep)}\n`;
+// The default addresses lie outside every listed network (10.0.0.53 is listed, and a small table's bitmap is per /16).
+const dns = (query: string, answers = '-', orig = '10.1.2.3', resp = '10.9.0.1', ts = '1714564800.5'): string =>
+  [ts, 'Cx', orig, '5353', resp, '53', 'udp', query, 'NOERROR', answers, '300.0'].join('\t');
+
+/** Scans `text` (chunked at the same random places both times); everything the scan reports. */
+async function scan(text: string | Buffer, prefilter: boolean, seed: number, snap = SNAP): Promise<unknown> {
+  const fields = new FieldMatcher(snap);
+  const tally = new Tally();
+  const stats = new ScanStats();
+  const parser = new ZeekParser({ fields, tally, stats, prefilter });
+  const bytes = typeof text === 'string' ? Buffer.from(text, 'latin1') : text;
+  const r = prng(seed);
+  async function* chunks(): AsyncGenerator<Buffer> {
+    for (let at = 0; at < bytes.length;) {
+      const n = 1 + Math.floor(r() * (r() < 0.5 ? 64 : 200_000));
+      // A copy per chunk, as the reader's reused buffers give: nothing may keep a chunk.
+      yield await Promise.resolve(Buffer.from(bytes.subarray(at, at + n)));
+      at += n;
+    }
+  }
+  await feedLines(chunks(), parser, stats);
+  const entries = tally.entries().map((e) => ({ ...e, buckets: [...e.buckets] }));
+  return { lines: stats.lines, rejected: stats.rejected, samples: stats.samples, matched: tally.matchedRecords, entries };
+}
+
+async function same(text: string | Buffer, seed = 1, snap = SNAP): Promise<void> {
+  assert.deepEqual(await scan(text, true, seed, snap), await scan(text, false, seed, snap));
+}
+
+const CASES: ReadonlyArray<readonly [string, string]> = [
+  ['hits in every column kind', header() + [dns('www.EVIL.com.'), dns('a.b', '45.1.2.3'), dns('-', '-', '45.1.2.3'), dns('q', 'x,110.5.9.9', '10.1.1.1', '120.7.8.200')].join('\n') + '\n'],
+  ['misses and near misses', header() + [dns('evil.co'), dns('xevil.com'), dns('evil.com.x'), dns('045.1.2.3'), dns('q', '45.1.2.3.4,45.1.2'), dns('q', '256.1.2.3')].join('\n') + '\n'],
+  ['names led by digits, colons and brackets', header() + [dns('1password.com'), dns('45.1.2.3'), dns('45.1.2.3x'), dns('[2001:db8::1]'), dns('2001:db8::1'), dns(':x'), dns('[x')].join('\n') + '\n'],
+  ['IPv6 and text in address columns', header() + [dns('q', '-', '2001:db8::1'), dns('q', '-', '2001:db8:1::9'), dns('q', '-', 'host.local'), dns('q', '-', ''), dns('q', '2001:db8::1,::ffff:45.1.2.3')].join('\n') + '\n'],
+  ['short, empty and odd lines', header() + ['10\tC', '', '\r', 'x', dns('evil.com').slice(0, 30), dns('evil.com') + '\r', '\t\t\t\t\t\t\t\t\t\t', dns('evil.com', '-', '10.1.2.3', '10.9.0.1', '-')].join('\n') + '\n'],
+  ['a line over 64 KiB, and a long name', header() + [dns('a'.repeat(70_000) + '.com'), dns(`${'b'.repeat(300)}.evil.com`), dns('q', 'y'.repeat(65_530))].join('\n') + '\n'],
+  ['a record before any header, JSON lines, headers mid-file', `${dns('evil.com')}\n${header()}${dns('evil.com')}\n{"ts":1714564800,"query":"evil.com"}\n{bad\n${header(['ts', 'query'], ['time', 'string'])}1714564800\tevil.com\n1714564801\tfine.org\n#close\tx\n`],
+  ['a header that changes the separators', `${header()}${dns('evil.com')}\n${header(DNS_FIELDS, DNS_TYPES, ' ')}${dns('evil.com').replaceAll('\t', ' ')}\n${dns('evil.com')}\n`],
+  ['hash and URL columns (the prefilter declines)', `${header(['ts', 'host', 'uri', 'md5'], ['time', 'string', 'string', 'string'])}1714564800\tevil.com\t/x\t-\n1714564800\tok.org\t/x\t${'a'.repeat(32)}\n`],
+  ['no final newline', header() + dns('evil.com')],
+  ['NUL, high and control bytes', header() + [dns('ev\0il.com'), dns('\xff\xfe.evil.com'), dns('evil.com\x0b'), dns('q', '\0,45.1.2.3')].join('\n') + '\n'],
+  ['more flagged lines than one call holds', header() + Array.from({ length: 9000 }, (_, i) => dns(i % 3 === 0 ? 'evil.com' : `n${i}.org`, '-', i % 5 === 0 ? '45.1.2.3' : '10.9.9.9')).join('\n') + '\n'],
+];
+
+for (const [name, text] of CASES) {
+  test(`prefilter = JavaScript walk: ${name}`, async () => {
+    for (const seed of [1, 2, 3]) await same(text, seed);
+  });
+}
+
+// ---- generated logs and their mutations ----
+const r = prng(99);
+const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)] as T;
+const names = ['evil.com', 'www.evil.com', 'EVIL.COM.', 'bad.example.org', 'good.example.org', 'x.io', 'sub.x.io', 'abcdefghijklmnop.net', 'zz.abcdefghijklmnop.net', 'cdn-alpha.example.com', 'a', '-'];
+const addrs = ['45.1.2.3', '10.0.0.53', '110.5.7.7', '120.7.8.9', '120.7.9.9', '150.1.2.3', '2001:db8::1', '2001:db8:1::5', '-'];
+function generated(lines: number): string {
+  const body = Array.from({ length: lines }, (_, i) =>
+    dns(pick(names), Array.from({ length: 1 + Math.floor(r() * 3) }, () => (r() < 0.5 ? pick(addrs) : pick(names))).join(','), pick(addrs), pick(addrs), (1714564800 + i).toFixed(3)));
+  return header() + body.join('\n') + '\n';
+}
+const MUTATIONS = ['\t', '\n', ',', '.', '0', '9', '-', ':', '[', '#', '{', ' ', '\r', 'A'];
+function mutate(text: string, n: number): string {
+  const b = [...text];
+  for (let k = 0; k < n; k++) {
+    const at = Math.floor(r() * b.length);
+    const op = r();
+    if (op < 0.4) b[at] = pick(MUTATIONS);
+    else if (op < 0.7) b.splice(at, 1);
+    else b.splice(at, 0, pick(MUTATIONS));
+  }
+  return b.join('');
+}
+
+test('prefilter = JavaScript walk: generated dns logs against several indicator mixes', async () => {
+  const text = generated(5000);
+  for (const keep of [(): boolean => true, (i: ListedIndicator): boolean => i.type === 'domain', (i: ListedIndicator): boolean => i.type !== 'domain']) {
+    await same(text, 7, snapshotOf(LISTED.filter(keep)));
+  }
+});
+
+test('prefilter = JavaScript walk: 150 random mutations of a generated log', async () => {
+  const base = generated(300);
+  for (let k = 0; k < 150; k++) await same(mutate(base, 1 + Math.floor(r() * 40)), k);
+});
+
+// ---- the prefilter does skip lines ----
+test('the prefilter flags only the lines that may hit, and counts every line', () => {
+  const pre = TsvPrefilter.create(SNAP);
+  assert.ok(pre, 'this Node runs WebAssembly SIMD');
+  const roles = Uint8Array.from(DNS_FIELDS, (f) => ({ 'id.orig_h': 1, 'id.resp_h': 1, query: 3, answers: 4 } as Record<string, number>)[f] ?? 0);
+  assert.equal(pre.configure(roles, 9, 9, 44), true);
+  const lines = Array.from({ length: 1000 }, (_, i) => dns(i === 500 ? 'www.evil.com' : `n${i}.cdn.example.net`, i === 900 ? 'x,45.1.2.3' : '-'));
+  const buf = Buffer.from(`${lines.join('\n')}\n`);
+  pre.load(buf, 0, buf.length);
+  assert.equal(pre.scan(0, buf.length), buf.length);
+  assert.equal(pre.lines, 1000);
+  const flagged = Array.from({ length: pre.flagged }, (_, k) => pre.flaggedLine(k));
+  assert.ok(flagged.includes(500) && flagged.includes(900), `flagged ${flagged.join(',')}`);
+  assert.ok(flagged.length < 30, `only the hits and a few filter false positives are flagged (${flagged.length})`);
+  assert.equal(pre.flaggedAt(flagged.indexOf(500)), lines.slice(0, 500).join('\n').length + 1);
+});
+
+test('the prefilter declines columns it cannot judge', () => {
+  const pre = TsvPrefilter.create(SNAP);
+  assert.ok(pre);
+  const cases: ReadonlyArray<readonly [string, Uint8Array, number, number, boolean]> = [
+    ['a hash column', Uint8Array.of(0, 5), 1, 9, false],
+    ['no column to reach', Uint8Array.of(0), -1, 9, false],
+    ['a newline separator', Uint8Array.of(1), 0, 10, false],
+    ['300 columns', new Uint8Array(301).fill(1), 300, 9, false],
+    ['addresses and names', Uint8Array.of(0, 1, 2, 3, 4), 4, 9, true],
+  ];
+  for (const [name, roles, last, sep, want] of cases) assert.equal(pre.configure(roles, last, sep, 44), want, name);
+});
