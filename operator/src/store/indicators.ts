@@ -112,6 +112,9 @@ export interface IndicatorRecord {
   name?: string;
 }
 
+/** What {@link MongoIndicatorSink} writes to one record: fields to set, or the whole record. */
+type RecordChange = { readonly set: Partial<IndicatorRecord> } | { readonly replacement: Omit<IndicatorRecord, '_id'> };
+
 /** The MongoDB sink of a partner's replica. */
 export class MongoIndicatorSink implements EntrySink, EntryHistory {
   readonly #col: Collection<IndicatorRecord>;
@@ -212,8 +215,9 @@ export class MongoIndicatorSink implements EntrySink, EntryHistory {
       adds = [];
       const rv = revocation(entry);
       const revokedAt = new Date();
-      // The updated record is what drift repair shows; same filter and cost as an updateOne.
-      const after = await this.#col.findOneAndUpdate({ _id: entry.digest, logIndex: { $lt: entry.index } }, { $set: { state: 'revoked', revokedAtIndex: entry.index, revocation: rv, revokedAt } }, { returnDocument: 'after' });
+      // Unless re-admitted at or after this position (a replayed REVOKE). The updated record is what drift repair shows.
+      const set = { state: 'revoked' as const, revokedAtIndex: entry.index, revocation: rv, revokedAt };
+      const after = await this.#changeIf(entry.digest, (r) => r.logIndex < entry.index, { set }, { revokedAtIndex: entry.index, revokedAt });
       if (after !== null) states.push(withoutId(after));
       changes.push({ kind: 'revoke', index: entry.index, digest: entry.digest, revokedAt, window: rv.window });
     }
@@ -234,10 +238,34 @@ export class MongoIndicatorSink implements EntrySink, EntryHistory {
     }
   }
 
-  /** Replaces a record revoked below `doc`'s index by `doc`; anything else (a replay) matches nothing. */
+  /** Replaces a record revoked below `doc`'s index by `doc`; anything else (a replay) is left as it is. */
   async #readmit(doc: IndicatorRecord | undefined): Promise<void> {
     if (doc === undefined) return;
-    await this.#col.replaceOne({ _id: doc.digest, state: 'revoked', revokedAtIndex: { $lt: doc.logIndex } }, doc);
+    const { _id: _key, ...replacement } = doc;
+    const eligible = (r: IndicatorRecord): boolean => r.state === 'revoked' && typeof r.revokedAtIndex === 'number' && r.revokedAtIndex < doc.logIndex;
+    await this.#changeIf(doc.digest, eligible, { replacement }, { logIndex: doc.logIndex, addedAt: doc.addedAt });
+  }
+
+  /**
+   * Writes `change` (an update, or a whole replacement) to the record of `digest` when
+   * `eligible(record)` holds, and returns the record as written (null when absent or not
+   * eligible). Both the check and the write name the record by `_id` alone, the only filter
+   * FerretDB's SQLite backend gives to SQL (a filter with any other field reads and decodes
+   * every record: a full scan per revocation). One writer applies a partner's log (the exchange
+   * runs on the leader only), so the write finds the record the check read. Should another
+   * writer have changed it in between, the write is undone (filtered on `mark`, the fields only
+   * this write set) and nothing is applied, as a filter holding the guard would have done.
+   */
+  async #changeIf(digest: string, eligible: (r: IndicatorRecord) => boolean, change: RecordChange, mark: Partial<IndicatorRecord>): Promise<IndicatorRecord | null> {
+    const current = await this.#col.findOne({ _id: digest });
+    if (current === null || !eligible(current)) return null;
+    const before = 'set' in change
+      ? await this.#col.findOneAndUpdate({ _id: digest }, { $set: change.set }, { returnDocument: 'before' })
+      : await this.#col.findOneAndReplace({ _id: digest }, change.replacement, { returnDocument: 'before' });
+    if (before === null) return null;
+    if (eligible(before)) return 'set' in change ? { ...before, ...change.set } : { _id: digest, ...change.replacement };
+    await this.#col.replaceOne({ _id: digest, ...mark }, before);
+    return null;
   }
 
   /** The latest entry applied for each of `digests`, admission, revocation or rejection (the replica checks new entries against it). */
