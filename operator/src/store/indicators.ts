@@ -112,9 +112,6 @@ export interface IndicatorRecord {
   name?: string;
 }
 
-/** What {@link MongoIndicatorSink} writes to one record: fields to set, or the whole record. */
-type RecordChange = { readonly set: Partial<IndicatorRecord> } | { readonly replacement: Omit<IndicatorRecord, '_id'> };
-
 /** The MongoDB sink of a partner's replica. */
 export class MongoIndicatorSink implements EntrySink, EntryHistory {
   readonly #col: Collection<IndicatorRecord>;
@@ -217,7 +214,7 @@ export class MongoIndicatorSink implements EntrySink, EntryHistory {
       const revokedAt = new Date();
       // Unless re-admitted at or after this position (a replayed REVOKE). The updated record is what drift repair shows.
       const set = { state: 'revoked' as const, revokedAtIndex: entry.index, revocation: rv, revokedAt };
-      const after = await this.#changeIf(entry.digest, (r) => r.logIndex < entry.index, { set }, { revokedAtIndex: entry.index, revokedAt });
+      const after = await this.#revoke(entry.digest, entry.index, set);
       if (after !== null) states.push(withoutId(after));
       changes.push({ kind: 'revoke', index: entry.index, digest: entry.digest, revokedAt, window: rv.window });
     }
@@ -238,34 +235,37 @@ export class MongoIndicatorSink implements EntrySink, EntryHistory {
     }
   }
 
-  /** Replaces a record revoked below `doc`'s index by `doc`; anything else (a replay) is left as it is. */
-  async #readmit(doc: IndicatorRecord | undefined): Promise<void> {
-    if (doc === undefined) return;
-    const { _id: _key, ...replacement } = doc;
-    const eligible = (r: IndicatorRecord): boolean => r.state === 'revoked' && typeof r.revokedAtIndex === 'number' && r.revokedAtIndex < doc.logIndex;
-    await this.#changeIf(doc.digest, eligible, { replacement }, { logIndex: doc.logIndex, addedAt: doc.addedAt });
+  /**
+   * Revokes the record of `digest` at log position `index` unless it is absent or was admitted at
+   * `index` or later (a replayed REVOKE after a re-admission); returns the revoked record, or null.
+   * The write names the record by `_id` alone, the only filter FerretDB's SQLite backend gives to
+   * SQL (with any other field it reads and decodes every record in Go), and the guard is checked
+   * on the record it replaced: in the rare case it fails (a replay, or another writer), that
+   * record is put back, guarded by the fields only this write set. A crash before that leaves a
+   * record revoked below its admission, which the replay of that admission (later in the log,
+   * so replayed too) replaces, as {@link #readmit} does.
+   */
+  async #revoke(digest: string, index: number, set: Pick<IndicatorRecord, 'state' | 'revokedAtIndex' | 'revocation' | 'revokedAt'>): Promise<IndicatorRecord | null> {
+    const before = await this.#col.findOneAndUpdate({ _id: digest }, { $set: set }, { returnDocument: 'before' });
+    if (before === null) return null;
+    if (before.logIndex < index) return { ...before, ...set };
+    await this.#col.replaceOne({ _id: digest, revokedAtIndex: index, revokedAt: set.revokedAt }, before);
+    return null;
   }
 
   /**
-   * Writes `change` (an update, or a whole replacement) to the record of `digest` when
-   * `eligible(record)` holds, and returns the record as written (null when absent or not
-   * eligible). Both the check and the write name the record by `_id` alone, the only filter
-   * FerretDB's SQLite backend gives to SQL (a filter with any other field reads and decodes
-   * every record: a full scan per revocation). One writer applies a partner's log (the exchange
-   * runs on the leader only), so the write finds the record the check read. Should another
-   * writer have changed it in between, the write is undone (filtered on `mark`, the fields only
-   * this write set) and nothing is applied, as a filter holding the guard would have done.
+   * Replaces a record revoked below `doc`'s index by `doc`; anything else (a replayed ADD, the
+   * common case here) is left as it is. Check, then write, both by `_id` alone (see
+   * {@link #revoke}); should another writer change the record in between, the write is undone
+   * (guarded by the fields only it set), as a filter holding the guard would have left it.
    */
-  async #changeIf(digest: string, eligible: (r: IndicatorRecord) => boolean, change: RecordChange, mark: Partial<IndicatorRecord>): Promise<IndicatorRecord | null> {
-    const current = await this.#col.findOne({ _id: digest });
-    if (current === null || !eligible(current)) return null;
-    const before = 'set' in change
-      ? await this.#col.findOneAndUpdate({ _id: digest }, { $set: change.set }, { returnDocument: 'before' })
-      : await this.#col.findOneAndReplace({ _id: digest }, change.replacement, { returnDocument: 'before' });
-    if (before === null) return null;
-    if (eligible(before)) return 'set' in change ? { ...before, ...change.set } : { _id: digest, ...change.replacement };
-    await this.#col.replaceOne({ _id: digest, ...mark }, before);
-    return null;
+  async #readmit(doc: IndicatorRecord | undefined): Promise<void> {
+    if (doc === undefined) return;
+    const eligible = (r: IndicatorRecord | null): boolean => r !== null && r.state === 'revoked' && typeof r.revokedAtIndex === 'number' && r.revokedAtIndex < doc.logIndex;
+    if (!eligible(await this.#col.findOne({ _id: doc.digest }))) return;
+    const { _id: _key, ...replacement } = doc;
+    const before = await this.#col.findOneAndReplace({ _id: doc.digest }, replacement, { returnDocument: 'before' });
+    if (before !== null && !eligible(before)) await this.#col.replaceOne({ _id: doc.digest, logIndex: doc.logIndex, addedAt: doc.addedAt }, before);
   }
 
   /** The latest entry applied for each of `digests`, admission, revocation or rejection (the replica checks new entries against it). */
