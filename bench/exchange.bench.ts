@@ -181,7 +181,7 @@ async function run(net: Network, n: number, rate: number, perCall: number, votes
   await Promise.all(partnerDone);
   cpuMs.set('sequencer (thread: sequencer + gRPC server)', threadCpuMs() - seqCpu0);
   const dbCpu1 = net.dbCpuMs();
-  if (dbCpu0 !== undefined && dbCpu1 !== undefined) cpuMs.set(`FerretDB on ${ferretdbBackendFromEnv()} (processes, with PostgreSQL's; all 4 databases)`, dbCpu1 - dbCpu0);
+  if (dbCpu0 !== undefined && dbCpu1 !== undefined) cpuMs.set(ferretdbBackendFromEnv() === 'postgresql' ? 'FerretDB + PostgreSQL (processes, all 4 databases)' : 'FerretDB on SQLite (process, all 4 databases)', dbCpu1 - dbCpu0);
   cpuMs.set(`clients (${CLIENT_THREADS} threads: 1 proposer + 2 voters)`, clientCpu);
   const end = Math.max(...appliedAt.flatMap((m) => [...m.values()]));
   const latencies = [...sentAt].map(([digest, t]) => Math.max(...appliedAt.map((m) => m.get(digest) ?? NaN)) - t).sort((a, b) => a - b);
