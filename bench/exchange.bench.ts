@@ -26,7 +26,7 @@
  * (default 8). The sequencer keeps open rounds in memory; BENCH_EXCHANGE_ROUNDS=1 persists
  * them as `threatmesh sequencer` does (one insert, update and delete per indicator on the
  * sequencer's database). Uses MONGODB_URI when set (then FerretDB's CPU is not measured); otherwise
- * FerretDB on THREATMESH_FERRETDB_BACKEND (sqlite, the default, or postgresql, whose server
+ * FerretDB on THREATMESH_FERRETDB_BACKEND (postgresql, the tests' default, or sqlite; PostgreSQL's server
  * processes count with FerretDB's: bench/proccpu.ts).
  *
  * Protocols: BENCH_EXCHANGE_VOTES, a comma list of `v1` (one Ed25519 signature per vote) and

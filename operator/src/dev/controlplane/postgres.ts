@@ -67,7 +67,7 @@ async function makeTraversable(dir: string): Promise<void> {
 /** Starts (creating on first use) the PostgreSQL cluster in `dir` and waits until it accepts connections. */
 export async function startPostgres(opts: { readonly name: string; readonly dir: string; readonly readyTimeoutMs?: number }): Promise<Postgres> {
   const bin = await postgresBinDir();
-  if (bin === undefined) throw new Error('FerretDB\'s PostgreSQL backend needs PostgreSQL (apt-get install postgresql), or use THREATMESH_FERRETDB_BACKEND=sqlite');
+  if (bin === undefined) throw new Error('FerretDB\'s PostgreSQL backend needs PostgreSQL: run bash scripts/install-postgresql.sh (apt-get install postgresql), or use THREATMESH_FERRETDB_BACKEND=sqlite');
   const user = await serverUser();
   const data = join(opts.dir, 'data');
   await mkdir(opts.dir, { recursive: true, mode: 0o700 });
