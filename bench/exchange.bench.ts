@@ -25,7 +25,9 @@
  * BENCH_EXCHANGE_PACED_BATCH (default 20); calls in flight: BENCH_EXCHANGE_CONCURRENCY
  * (default 8). The sequencer keeps open rounds in memory; BENCH_EXCHANGE_ROUNDS=1 persists
  * them as `threatmesh sequencer` does (one insert, update and delete per indicator on the
- * sequencer's database). Uses MONGODB_URI when set (then FerretDB's CPU is not measured).
+ * sequencer's database). Uses MONGODB_URI when set (then FerretDB's CPU is not measured); otherwise
+ * FerretDB on THREATMESH_FERRETDB_BACKEND (postgresql, the tests' default, or sqlite; PostgreSQL's server
+ * processes count with FerretDB's: bench/proccpu.ts).
  *
  * Protocols: BENCH_EXCHANGE_VOTES, a comma list of `v1` (one Ed25519 signature per vote) and
  * `v2` (each call's votes signed as one Merkle batch, docs/adr/2026-12-06-million-indicators.md
@@ -33,7 +35,6 @@
  * are compared on the same machine load. Every metric is prefixed with its protocol, and the
  * verifications are counted per protocol.
  */
-import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { homedir, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -42,6 +43,8 @@ import { Worker } from 'node:worker_threads';
 import { MongoClient } from 'mongodb';
 import { emit, progress, round, type BenchResult } from './lib.ts';
 import { startControlPlane } from '../e2e/harness/controlplane.ts';
+import { ferretdbBackendFromEnv } from '../e2e/harness/env.ts';
+import { databaseCpuMs } from './proccpu.ts';
 import { createTestCa, type TestCa } from '../e2e/harness/pki.ts';
 import { SigningKey } from '../operator/src/domain/signature.ts';
 import { createLogger } from '../operator/src/log.ts';
@@ -77,7 +80,6 @@ const PROTOCOL_LABEL: Record<Protocol, string> = { v1: 'protocol v1 (a signature
 const quiet = process.env['BENCH_EXCHANGE_LOG'] === '1' ? createLogger(process.stderr, 'error') : createLogger(new Writable({ write: (_c, _e, cb) => cb() }), 'error');
 const IDS = ['alpha', 'bravo', 'charlie'] as const;
 const CLIENT_THREADS = 2;
-const CLOCK_TICKS_PER_S = 100;
 type Id = typeof IDS[number];
 
 /** Keys, certificates and the database server shared by every run. */
@@ -107,22 +109,6 @@ function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 }
 
-// utime + stime of this process's child whose command name starts with `name` (Linux /proc), in ms.
-function childCpuMs(name: string): number | undefined {
-  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    } catch {
-      continue;
-    }
-    const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (Number(fields[1]) === process.pid && comm.startsWith(name)) return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_S;
-  }
-  return undefined;
-}
-
 function threadCpuMs(): number {
   const { user, system } = process.threadCpuUsage();
   return (user + system) / 1000;
@@ -135,7 +121,7 @@ async function network(mongoUri: string, ca: TestCa, external: boolean): Promise
   const partners: PartnerEntry[] = IDS.map((id) => ({ partnerId: id, publicKey: keys[id].publicKey, roles: ['contributor', 'voter'] }));
   const tls = {} as Record<Id | 'sequencer', TlsMaterial>;
   for (const id of [...IDS, 'sequencer'] as const) tls[id] = { caPem: ca.caPem, ...(await ca.issue(id)) };
-  return { mongo, mongoUri, keys, partners, tls, dbCpuMs: () => (external ? undefined : childCpuMs('threatmesh-ferr')), proposed: 0 };
+  return { mongo, mongoUri, keys, partners, tls, dbCpuMs: () => (external ? undefined : databaseCpuMs()), proposed: 0 };
 }
 
 function settled(w: Worker, what: string): Promise<void> {
@@ -195,7 +181,7 @@ async function run(net: Network, n: number, rate: number, perCall: number, votes
   await Promise.all(partnerDone);
   cpuMs.set('sequencer (thread: sequencer + gRPC server)', threadCpuMs() - seqCpu0);
   const dbCpu1 = net.dbCpuMs();
-  if (dbCpu0 !== undefined && dbCpu1 !== undefined) cpuMs.set('FerretDB (process, all 4 databases)', dbCpu1 - dbCpu0);
+  if (dbCpu0 !== undefined && dbCpu1 !== undefined) cpuMs.set(ferretdbBackendFromEnv() === 'postgresql' ? 'FerretDB + PostgreSQL (processes, all 4 databases)' : 'FerretDB on SQLite (process, all 4 databases)', dbCpu1 - dbCpu0);
   cpuMs.set(`clients (${CLIENT_THREADS} threads: 1 proposer + 2 voters)`, clientCpu);
   const end = Math.max(...appliedAt.flatMap((m) => [...m.values()]));
   const latencies = [...sentAt].map(([digest, t]) => Math.max(...appliedAt.map((m) => m.get(digest) ?? NaN)) - t).sort((a, b) => a - b);
@@ -214,7 +200,7 @@ function cpuResults(stats: RunStats, n: number, label: string): BenchResult[] {
 
 async function main(): Promise<BenchResult[]> {
   const external = (process.env['MONGODB_URI'] ?? '') !== '';
-  const cp = await startControlPlane({ kube: false, mongodbUri: process.env['MONGODB_URI'] || undefined, cacheDir: process.env['THREATMESH_CACHE'] ?? join(homedir(), '.cache', 'threatmesh') });
+  const cp = await startControlPlane({ kube: false, mongodbUri: process.env['MONGODB_URI'] || undefined, cacheDir: process.env['THREATMESH_CACHE'] ?? join(homedir(), '.cache', 'threatmesh'), ferretdbBackend: ferretdbBackendFromEnv() });
   const ca = await createTestCa('bench-network');
   const net = await network(cp.mongoUri, ca, external);
   // Other work on the machine takes cores from every party: the load average tells readers how quiet it was.

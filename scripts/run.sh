@@ -6,7 +6,7 @@
 #   1. the pinned Node.js of .nvmrc (scripts/setup-node.sh; from the npm registry when missing)
 #   2. `npm ci` when node_modules is missing or older than package-lock.json
 #   3. the local control plane (e2e/controlplane/build.sh; a cold build takes 15-30 minutes)
-#   4. tests only: the other tools the suite starts (HAProxy, Python tools, helm/kubeconform,
+#   4. tests only: the other tools the suite starts (HAProxy, PostgreSQL, Python tools, helm/kubeconform,
 #      the S3 server, the small language model, tmux), each by its own idempotent script
 #
 # usage: bash scripts/run.sh start [SANDBOX FLAGS...]   threatmesh sandbox (npm start -- FLAGS)
@@ -55,6 +55,7 @@ setup_test_tools() {
   [ "${THREATMESH_SKIP_TOOLS:-}" = 1 ] && return 0
   need_system_tool curl
   bash scripts/install-haproxy.sh >&2 || die "HAProxy (scripts/install-haproxy.sh)"
+  bash scripts/install-postgresql.sh >&2 || die "PostgreSQL (scripts/install-postgresql.sh)"
   bash scripts/install-tmux.sh >&2 || die "tmux (scripts/install-tmux.sh)"
   bash scripts/install-faketime.sh >&2 || die "libfaketime (scripts/install-faketime.sh)"
   command -v python3 >/dev/null 2>&1 || need_system_tool python3

@@ -24,7 +24,7 @@ export interface ControlPlaneOptions {
   readonly kube?: boolean;
   /** Binary cache root. @default $THREATMESH_CACHE or ~/.cache/threatmesh (passed in by the test) */
   readonly cacheDir: string;
-  /** Storage of a FerretDB this call starts (THREATMESH_FERRETDB_BACKEND). @default 'sqlite' */
+  /** Storage of a FerretDB this call starts (THREATMESH_FERRETDB_BACKEND; PostgreSQL from scripts/install-postgresql.sh). @default 'postgresql' */
   readonly ferretdbBackend?: FerretBackend | undefined;
 }
 
@@ -51,7 +51,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   const needLocalMongo = opts.mongo !== false && mongoUri === '';
   if ((!wantKube || external) && !needLocalMongo) return externalPlane(opts.kubeconfig ?? '', wantKube, mongoUri);
 
-  const backend = opts.ferretdbBackend ?? 'sqlite';
+  const backend = opts.ferretdbBackend ?? 'postgresql';
   const dir = await mkdtemp(join(tmpdir(), 'threatmesh-cp-'));
   const cleanup = (): Promise<void> => rm(dir, { recursive: true, force: true });
   try {

@@ -15,9 +15,12 @@ export function controlPlaneOptionsFromEnv(extra: Partial<ControlPlaneOptions> =
   };
 }
 
-/** FerretDB's backend for databases the harness starts: THREATMESH_FERRETDB_BACKEND (sqlite, the default, or postgresql). */
+/**
+ * FerretDB's backend for databases the harness starts: THREATMESH_FERRETDB_BACKEND (postgresql,
+ * the default since 2026-12-07 (docs/adr/2026-12-06-million-indicators.md Decision 2), or sqlite).
+ */
 export function ferretdbBackendFromEnv(): 'sqlite' | 'postgresql' {
-  const v = process.env['THREATMESH_FERRETDB_BACKEND'] ?? 'sqlite';
+  const v = process.env['THREATMESH_FERRETDB_BACKEND'] || 'postgresql';
   if (v !== 'sqlite' && v !== 'postgresql') throw new Error(`THREATMESH_FERRETDB_BACKEND=${v}: use sqlite or postgresql`);
   return v;
 }

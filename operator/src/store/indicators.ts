@@ -212,8 +212,9 @@ export class MongoIndicatorSink implements EntrySink, EntryHistory {
       adds = [];
       const rv = revocation(entry);
       const revokedAt = new Date();
-      // The updated record is what drift repair shows; same filter and cost as an updateOne.
-      const after = await this.#col.findOneAndUpdate({ _id: entry.digest, logIndex: { $lt: entry.index } }, { $set: { state: 'revoked', revokedAtIndex: entry.index, revocation: rv, revokedAt } }, { returnDocument: 'after' });
+      // Unless re-admitted at or after this position (a replayed REVOKE). The updated record is what drift repair shows.
+      const set = { state: 'revoked' as const, revokedAtIndex: entry.index, revocation: rv, revokedAt };
+      const after = await this.#revoke(entry.digest, entry.index, set);
       if (after !== null) states.push(withoutId(after));
       changes.push({ kind: 'revoke', index: entry.index, digest: entry.digest, revokedAt, window: rv.window });
     }
@@ -234,10 +235,37 @@ export class MongoIndicatorSink implements EntrySink, EntryHistory {
     }
   }
 
-  /** Replaces a record revoked below `doc`'s index by `doc`; anything else (a replay) matches nothing. */
+  /**
+   * Revokes the record of `digest` at log position `index` unless it is absent or was admitted at
+   * `index` or later (a replayed REVOKE after a re-admission); returns the revoked record, or null.
+   * The write names the record by `_id` alone, the only filter FerretDB's SQLite backend gives to
+   * SQL (with any other field it reads and decodes every record in Go), and the guard is checked
+   * on the record it replaced: in the rare case it fails (a replay, or another writer), that
+   * record is put back, guarded by the fields only this write set. A crash before that leaves a
+   * record revoked below its admission, which the replay of that admission (later in the log,
+   * so replayed too) replaces, as {@link #readmit} does.
+   */
+  async #revoke(digest: string, index: number, set: Pick<IndicatorRecord, 'state' | 'revokedAtIndex' | 'revocation' | 'revokedAt'>): Promise<IndicatorRecord | null> {
+    const before = await this.#col.findOneAndUpdate({ _id: digest }, { $set: set }, { returnDocument: 'before' });
+    if (before === null) return null;
+    if (before.logIndex < index) return { ...before, ...set };
+    await this.#col.replaceOne({ _id: digest, revokedAtIndex: index, revokedAt: set.revokedAt }, before);
+    return null;
+  }
+
+  /**
+   * Replaces a record revoked below `doc`'s index by `doc`; anything else (a replayed ADD, the
+   * common case here) is left as it is. Check, then write, both by `_id` alone (see
+   * {@link #revoke}); should another writer change the record in between, the write is undone
+   * (guarded by the fields only it set), as a filter holding the guard would have left it.
+   */
   async #readmit(doc: IndicatorRecord | undefined): Promise<void> {
     if (doc === undefined) return;
-    await this.#col.replaceOne({ _id: doc.digest, state: 'revoked', revokedAtIndex: { $lt: doc.logIndex } }, doc);
+    const eligible = (r: IndicatorRecord | null): boolean => r !== null && r.state === 'revoked' && typeof r.revokedAtIndex === 'number' && r.revokedAtIndex < doc.logIndex;
+    if (!eligible(await this.#col.findOne({ _id: doc.digest }))) return;
+    const { _id: _key, ...replacement } = doc;
+    const before = await this.#col.findOneAndReplace({ _id: doc.digest }, replacement, { returnDocument: 'before' });
+    if (before !== null && !eligible(before)) await this.#col.replaceOne({ _id: doc.digest, logIndex: doc.logIndex, addedAt: doc.addedAt }, before);
   }
 
   /** The latest entry applied for each of `digests`, admission, revocation or rejection (the replica checks new entries against it). */

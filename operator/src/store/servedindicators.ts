@@ -16,6 +16,7 @@ import type { Collection, Db, Filter } from 'mongodb';
 import { STIX_ID_NAMESPACE, uuidV5 } from '../domain/stix.ts';
 import type { Logger } from '../log.ts';
 import type { MetaTlp as Tlp } from '../domain/entry.ts';
+import { bulkWriteBounded } from './bulk.ts';
 import { REPLICA_CURSORS } from './cursor.ts';
 import { INDICATORS, type IndicatorRecord } from './indicators.ts';
 import type { IndicatorReader, ServedChange, ServedRecord, VersionPage, VersionQuery, VersionRow } from './served.ts';
@@ -73,7 +74,7 @@ export class MongoServedIndicators implements IndicatorReader {
       const docs = await this.#col.find({ stixId: null } as unknown as Filter<IndicatorRecord>, { projection: { digest: 1 } }).sort({ logIndex: 1 }).limit(batch).toArray();
       if (docs.length === 0) break;
       const at = new Date();
-      await this.#col.bulkWrite(docs.map((d) => ({ updateOne: { filter: { _id: d._id ?? d.digest }, update: { $set: { stixId: `indicator--${uuidV5(STIX_ID_NAMESPACE, d.digest)}`, addedAt: at } } } })), { ordered: false });
+      await bulkWriteBounded(this.#col, docs.map((d) => ({ updateOne: { filter: { _id: d._id ?? d.digest }, update: { $set: { stixId: `indicator--${uuidV5(STIX_ID_NAMESPACE, d.digest)}`, addedAt: at } } } })));
       changed += docs.length;
       log?.info('gave stored indicators a STIX id and date_added', { done: changed });
     }

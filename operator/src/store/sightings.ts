@@ -17,6 +17,7 @@
  * concurrent recomputes cannot lose an update.
  */
 import type { Collection, Db } from 'mongodb';
+import { bulkWriteBounded } from './bulk.ts';
 
 /** Collection names. */
 export const SIGHTINGS = 'sightings';
@@ -203,7 +204,8 @@ export class MongoScanStore {
       const _id = `${planId}:${index}:${sightingId(p.digest, p.bucketStart)}`;
       return { replaceOne: { filter: { _id }, replacement: { ...p, planId, shard: index }, upsert: true } };
     });
-    for (let i = 0; i < ops.length; i += 500) await this.#parts.bulkWrite(ops.slice(i, i + 500), { ordered: false });
+    // A shard that runs again replaces its parts: bounded commands (store/bulk.ts).
+    await bulkWriteBounded(this.#parts, ops);
     await this.#shards.updateOne({ _id: shardId(planId, index) }, { $set: { state: 'done', attemptId, finishedAt: now, result, rolledUp: false } });
   }
 
@@ -238,7 +240,8 @@ export class MongoScanStore {
     }
     const now = this.#now();
     const ops = [...groups].map(([_id, parts]) => ({ replaceOne: { filter: { _id }, replacement: sum(parts, partnerId, now), upsert: true } }));
-    for (let i = 0; i < ops.length; i += 500) await this.#sightings.bulkWrite(ops.slice(i, i + 500), { ordered: false });
+    // Most replace a sighting an earlier shard wrote: bounded commands (store/bulk.ts).
+    await bulkWriteBounded(this.#sightings, ops);
     await this.#shards.updateOne({ _id: shardId(planId, index), state: 'done' }, { $set: { rolledUp: true } });
     return ops.length;
   }

@@ -14,6 +14,16 @@ import { freePort } from './probe.ts';
 
 const run = promisify(execFile);
 
+/**
+ * Connections FerretDB may hold to this server (its `pool_max_conns`; FerretDB's default is 50).
+ * FerretDB 1.24 holds one for each matched statement of an update command until the command ends
+ * (store/bulk.ts); the stores send at most 25 per command, so this pool takes five such commands
+ * at once where the default takes one.
+ */
+export const FERRETDB_POOL_CONNECTIONS = 150;
+// FerretDB's pool, plus room for psql and the tools that look at a stuck server.
+const MAX_CONNECTIONS = FERRETDB_POOL_CONNECTIONS + 20;
+
 // PostgreSQL has no --exit-on-stdin-eof: this shell runs it and stops it (fast shutdown) when
 // its stdin closes (the parent died) or when it is told to stop; `read` is a builtin, so the
 // trap runs at once.
@@ -21,7 +31,7 @@ const STDIN_GUARD = '"$@" & pid=$!; trap \'kill -INT $pid; wait $pid; exit 0\' T
 
 /** A running PostgreSQL server with the database FerretDB uses. */
 export interface Postgres {
-  /** postgres://postgres@127.0.0.1:PORT/ferretdb */
+  /** postgres://postgres@127.0.0.1:PORT/ferretdb?pool_max_conns=N (FerretDB's connection string) */
   readonly url: string;
   readonly process: ManagedProcess;
 }
@@ -57,7 +67,7 @@ async function makeTraversable(dir: string): Promise<void> {
 /** Starts (creating on first use) the PostgreSQL cluster in `dir` and waits until it accepts connections. */
 export async function startPostgres(opts: { readonly name: string; readonly dir: string; readonly readyTimeoutMs?: number }): Promise<Postgres> {
   const bin = await postgresBinDir();
-  if (bin === undefined) throw new Error('FerretDB\'s PostgreSQL backend needs PostgreSQL (apt-get install postgresql), or use THREATMESH_FERRETDB_BACKEND=sqlite');
+  if (bin === undefined) throw new Error('FerretDB\'s PostgreSQL backend needs PostgreSQL: run bash scripts/install-postgresql.sh (apt-get install postgresql), or use THREATMESH_FERRETDB_BACKEND=sqlite');
   const user = await serverUser();
   const data = join(opts.dir, 'data');
   await mkdir(opts.dir, { recursive: true, mode: 0o700 });
@@ -70,7 +80,7 @@ export async function startPostgres(opts: { readonly name: string; readonly dir:
   const port = await freePort();
   const proc = await launch({
     name: `${opts.name} postgres`, command: '/bin/sh', logPath: join(opts.dir, 'postgres.log'), ...(user ? { user } : {}),
-    args: ['-c', STDIN_GUARD, 'postgres', join(bin, 'postgres'), '-D', data, '-p', String(port), '-k', opts.dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=200'],
+    args: ['-c', STDIN_GUARD, 'postgres', join(bin, 'postgres'), '-D', data, '-p', String(port), '-k', opts.dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', `max_connections=${MAX_CONNECTIONS}`],
   });
   try {
     // The last line of postmaster.pid says "ready" once the server accepts connections.
@@ -80,5 +90,5 @@ export async function startPostgres(opts: { readonly name: string; readonly dir:
     await proc.stop();
     throw err;
   }
-  return { url: `postgres://postgres@127.0.0.1:${port}/ferretdb`, process: proc };
+  return { url: `postgres://postgres@127.0.0.1:${port}/ferretdb?pool_max_conns=${FERRETDB_POOL_CONNECTIONS}`, process: proc };
 }
