@@ -30,6 +30,7 @@ function asReceived(e: IndexedEntry, proof: string[]): LogEntry__Output {
   return {
     index: e.index, kind: w.kind === 'ADD' ? 'ADD' : 'REVOKE', indicatorJson: w.indicatorJson ?? '', proposerId: e.proposerId,
     proposalSignature: e.proposalSignature, window: { ...e.window }, votes: e.votes.map(receivedVote), inclusionProof: proof, metaJson: w.metaJson ?? '',
+    proposalBatchProof: w.proposalBatchProof ?? '',
   };
 }
 
