@@ -343,7 +343,7 @@ export class Sequencer {
       const voter = this.#partners.get(v.partnerId);
       if (voter !== undefined && v.digest === r.subject && !votes.has(v.partnerId) && verifyVote(voter, v)) votes.set(v.partnerId, this.#verifiedVote(voter, v));
     }
-    return { kind: r.kind, indicator: parsed.indicator, indicatorJson: r.indicatorJson, ...(meta.meta !== undefined ? { meta: meta.meta } : {}), digest: parsed.digest, subject: r.subject, proposerId: r.proposerId, signature: r.signature, ...(r.batch !== undefined ? { batch: r.batch } : {}), window: r.window, votes };
+    return { kind: r.kind, indicator: parsed.indicator, indicatorJson: r.indicatorJson, ...(meta.meta !== undefined ? { meta: meta.meta } : {}), digest: parsed.digest, subject: r.subject, proposerId: r.proposerId, signature: r.signature, ...batchOf(r.batch), window: r.window, votes };
   }
 
   /** Rounds waiting for votes, oldest first, each with its tally of counted votes. */
@@ -467,7 +467,6 @@ export class Sequencer {
   }
 }
 
-// What to tell a voter whose vote does not verify; a batch vote (protocol v2) says which part failed.
 // The optional `batch` member of a round: present only for a batch proposal.
 function batchOf(batch: string | undefined): { readonly batch?: string } {
   return batch === undefined ? {} : { batch };
@@ -484,6 +483,7 @@ function badProposalMessage(p: ProposalInput, indicator: Indicator, meta: Indica
   return `the batch ${what} does not verify with ${p.proposerId}'s key: its proof does not place ${signed} under the batch root, or the proposal-batch signature does not cover that root; send each proposal with the proof and root signature of the batch it was signed in`;
 }
 
+// What to tell a voter whose vote does not verify; a batch vote (protocol v2) says which part failed.
 function badVoteMessage(v: Vote): string {
   const what = `${v.partnerId}'s key for subject ${String(v.digest)}`;
   if (v.batch === undefined) return `the vote signature does not verify with ${what}; sign the vote fields exactly as sent`;
@@ -493,5 +493,5 @@ function badVoteMessage(v: Vote): string {
 }
 
 function storedRound(r: Round): StoredRound {
-  return { subject: r.subject, kind: r.kind, indicatorJson: r.indicatorJson, ...(r.meta !== undefined ? { metaJson: metaJson(r.meta) } : {}), proposerId: r.proposerId, signature: r.signature, ...(r.batch !== undefined ? { batch: r.batch } : {}), window: r.window, votes: [...r.votes.values()] };
+  return { subject: r.subject, kind: r.kind, indicatorJson: r.indicatorJson, ...(r.meta !== undefined ? { metaJson: metaJson(r.meta) } : {}), proposerId: r.proposerId, signature: r.signature, ...batchOf(r.batch), window: r.window, votes: [...r.votes.values()] };
 }
