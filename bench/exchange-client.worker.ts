@@ -1,7 +1,8 @@
 /**
  * The proposing and voting side of bench/exchange.bench.ts in its own thread: proposes
  * indicators [from, to) as alpha and approves (or, for a `rejectShare` of them, rejects) each as
- * alpha and bravo (protocol v1: a signature per vote; v2: one batch signature per call's votes),
+ * alpha and bravo (protocol v1: a signature per vote; v2: one batch signature per call's votes;
+ * v2p: and one batch signature per call's proposals),
  * `batch` per call and
  * `concurrency` calls in flight. Posts {@link ClientMessage}s: when each proposal was sent
  * (Date.now(), the one clock every thread shares) and, last, the CPU time this thread spent sending.
@@ -15,6 +16,7 @@ import { signVote, signVoteBatch, type Vote } from '../operator/src/domain/quoru
 import { SigningKey } from '../operator/src/domain/signature.ts';
 import { ExchangeClient } from '../operator/src/exchange/protocol/client.ts';
 import { signProposal } from '../operator/src/domain/entry.ts';
+import { signProposalBatch, type ProposalProof } from '../operator/src/domain/proposalbatch.ts';
 import type { TlsMaterial } from '../operator/src/exchange/protocol/tls.ts';
 
 /** What the benchmark passes to a client thread (private keys: benchmark only). */
@@ -29,8 +31,8 @@ export interface ClientWorkerData {
   readonly rate: number;
   /** Share of the indicators both voters reject (each such round becomes a REJECT entry): indicator i is rejected when i mod 100 < 100·share. @default 0 */
   readonly rejectShare?: number;
-  /** `v1`: one signature per vote; `v2`: each call's votes signed as one batch (protocol version 2, domain/votebatch.ts). */
-  readonly votes: 'v1' | 'v2';
+  /** `v1`: one signature per vote and per proposal; `v2`: each call's votes signed as one batch (protocol version 2, domain/votebatch.ts); `v2p`: each call's proposals too (domain/proposalbatch.ts). */
+  readonly votes: 'v1' | 'v2' | 'v2p';
   readonly alpha: { readonly tls: TlsMaterial; readonly key: string };
   readonly bravo: { readonly tls: TlsMaterial; readonly key: string };
 }
@@ -69,16 +71,15 @@ const worker = async (): Promise<void> => {
     const digests = inds.map(indicatorDigest);
     const at = Date.now();
     post({ sent: digests.map((d) => [d, at]) });
-    if (data.batch === 1) {
-      await alpha.propose({ kind: 'add', indicatorJson: indicatorCanonicalJson(inds[0]!), proposerId: 'alpha', signature: signProposal(keys.alpha, 'add', inds[0]!) });
-    } else {
-      await alpha.proposeBatch(inds.map((ind) => ({ kind: 'add' as const, indicatorJson: indicatorCanonicalJson(ind), proposerId: 'alpha', signature: signProposal(keys.alpha, 'add', ind) })));
-    }
+    const proofs: ProposalProof[] = data.votes === 'v2p' ? signProposalBatch(keys.alpha, inds.map((indicator) => ({ indicator }))) : inds.map((ind) => ({ signature: signProposal(keys.alpha, 'add', ind) }));
+    const proposals = inds.map((ind, k) => ({ kind: 'add' as const, indicatorJson: indicatorCanonicalJson(ind), proposerId: 'alpha', ...proofs[k]! }));
+    if (data.batch === 1) await alpha.propose(proposals[0]!);
+    else await alpha.proposeBatch(proposals);
     const signedAt = new Date().toISOString();
     const decision = (k: number): 'approve' | 'reject' => ((first + k) % 100 < 100 * (data.rejectShare ?? 0) ? 'reject' : 'approve');
     const votes = (id: 'alpha' | 'bravo'): Vote[] => {
       const fields = digests.map((digest, k) => ({ partnerId: id, digest, decision: decision(k), signedAt }));
-      return data.votes === 'v2' ? signVoteBatch(keys[id], fields) : fields.map((f) => signVote(keys[id], f));
+      return data.votes === 'v1' ? fields.map((f) => signVote(keys[id], f)) : signVoteBatch(keys[id], fields);
     };
     if (data.batch === 1) {
       await alpha.vote(votes('alpha')[0]!);

@@ -29,10 +29,11 @@
  * FerretDB on THREATMESH_FERRETDB_BACKEND (postgresql, the tests' default, or sqlite; PostgreSQL's server
  * processes count with FerretDB's: bench/proccpu.ts).
  *
- * Protocols: BENCH_EXCHANGE_VOTES, a comma list of `v1` (one Ed25519 signature per vote) and
- * `v2` (each call's votes signed as one Merkle batch, docs/adr/2026-12-06-million-indicators.md
- * Decision 4); default `v1,v2`: the three runs for each, in turn, in the same process, so the two
- * are compared on the same machine load. Every metric is prefixed with its protocol, and the
+ * Protocols: BENCH_EXCHANGE_VOTES, a comma list of `v1` (one Ed25519 signature per proposal and
+ * per vote), `v2` (each call's votes signed as one Merkle batch, docs/adr/2026-12-06-million-indicators.md
+ * Decision 4) and `v2p` (v2, and each call's proposals signed as one Merkle batch too); default
+ * `v1,v2,v2p`: the three runs for each, in turn, in the same process, so they are compared on
+ * the same machine load. Every metric is prefixed with its protocol, and the
  * verifications are counted per protocol.
  */
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
@@ -73,10 +74,10 @@ const pacedBatch = Number(process.env['BENCH_EXCHANGE_PACED_BATCH'] ?? 20);
 const withRounds = process.env['BENCH_EXCHANGE_ROUNDS'] === '1';
 const rejectShare = Number(process.env['BENCH_EXCHANGE_REJECT_SHARE'] ?? 0.5);
 const rejectCount = Number(process.env['BENCH_EXCHANGE_REJECT_COUNT'] ?? count);
-type Protocol = 'v1' | 'v2';
-const PROTOCOLS: readonly Protocol[] = (process.env['BENCH_EXCHANGE_VOTES'] ?? 'v1,v2').split(',').map((p) => p.trim()).filter((p): p is Protocol => p === 'v1' || p === 'v2');
-if (PROTOCOLS.length === 0) throw new Error('BENCH_EXCHANGE_VOTES must list v1 and/or v2, for example v1,v2');
-const PROTOCOL_LABEL: Record<Protocol, string> = { v1: 'protocol v1 (a signature per vote)', v2: 'protocol v2 (batch votes)' };
+type Protocol = 'v1' | 'v2' | 'v2p';
+const PROTOCOL_LABEL: Record<Protocol, string> = { v1: 'protocol v1 (a signature per vote)', v2: 'protocol v2 (batch votes)', v2p: 'protocol v2 (batch votes and batch proposals)' };
+const PROTOCOLS: readonly Protocol[] = (process.env['BENCH_EXCHANGE_VOTES'] ?? 'v1,v2,v2p').split(',').map((p) => p.trim()).filter((p): p is Protocol => p in PROTOCOL_LABEL);
+if (PROTOCOLS.length === 0) throw new Error('BENCH_EXCHANGE_VOTES must list some of v1, v2 and v2p, for example v1,v2,v2p');
 const quiet = process.env['BENCH_EXCHANGE_LOG'] === '1' ? createLogger(process.stderr, 'error') : createLogger(new Writable({ write: (_c, _e, cb) => cb() }), 'error');
 const IDS = ['alpha', 'bravo', 'charlie'] as const;
 const CLIENT_THREADS = 2;

@@ -3,7 +3,7 @@
  * admitted indicators and catches up. Real parts: one local control plane instance (kube-apiserver
  * with embedded etcd, FerretDB), the log served by the real exchange endpoint over gRPC with
  * mutual TLS (every entry genuinely signed: proposer + 2 voters of 3, quorum 2; votes as protocol
- * v2 batches unless BENCH_SCALE_VOTES=v1), the partner's
+ * v2 batches unless BENCH_SCALE_VOTES=v1; proposals batched too with v2p), the partner's
  * real replica (tree head, consistency, inclusion proof, quorum certificate, proposer signature,
  * per-indicator history) writing its MongoDB, the working-set materializer writing
  * ThreatIndicators into the real API server (budget as the operator's default), and the aggregated
@@ -23,6 +23,7 @@ import { Writable } from 'node:stream';
 import { MongoClient } from 'mongodb';
 import { indicatorDigest, indicatorObjectName } from '../operator/src/domain/canonical.ts';
 import { roundSubject, signProposal, type EntryBody } from '../operator/src/domain/entry.ts';
+import { signProposalBatch, type ProposalProof } from '../operator/src/domain/proposalbatch.ts';
 import { signVote, signVoteBatch, type Vote } from '../operator/src/domain/quorum.ts';
 import { DEFAULT_VOTE_BATCH_SIZE } from '../operator/src/exchange/partner/voter.ts';
 import { SigningKey } from '../operator/src/domain/signature.ts';
@@ -95,8 +96,11 @@ function indicator(i: number): { type: 'domain'; value: string } {
 }
 
 // BENCH_SCALE_VOTES: `v2` (default) signs the log's votes as batches of the voter's default size
-// (protocol version 2, domain/votebatch.ts); `v1` one signature per vote, as logs written before.
-const BATCH_VOTES = (process.env['BENCH_SCALE_VOTES'] ?? 'v2') === 'v2';
+// (protocol version 2, domain/votebatch.ts); `v2p` its proposals too (domain/proposalbatch.ts);
+// `v1` one signature per vote and per proposal, as logs written before.
+const SCALE_VOTES = process.env['BENCH_SCALE_VOTES'] ?? 'v2';
+const BATCH_VOTES = SCALE_VOTES === 'v2' || SCALE_VOTES === 'v2p';
+const BATCH_PROPOSALS = SCALE_VOTES === 'v2p';
 
 /** A log of `n` genuinely signed ADD entries (alpha proposes, alpha and bravo approve). */
 function buildLog(n: number, keys: Record<(typeof IDS)[number], SigningKey>): HostileLog {
@@ -111,8 +115,10 @@ function buildLog(n: number, keys: Record<(typeof IDS)[number], SigningKey>): Ho
       const fields = inds.map((ind) => ({ partnerId: v, digest: roundSubject('add', ind), decision: 'approve' as const, signedAt }));
       return BATCH_VOTES ? signVoteBatch(keys[v], fields) : fields.map((f) => signVote(keys[v], f));
     });
+    const proposals: ProposalProof[] = BATCH_PROPOSALS ? signProposalBatch(keys.alpha, inds.map((indicator) => ({ indicator }))) : inds.map((ind) => ({ signature: signProposal(keys.alpha, 'add', ind) }));
     inds.forEach((ind, k) => {
-      const body: EntryBody = { kind: 'add', indicator: ind, proposerId: 'alpha', proposalSignature: signProposal(keys.alpha, 'add', ind), window, votes: votes.map((vs): Vote => vs[k]!) };
+      const { signature, batch } = proposals[k]!;
+      const body: EntryBody = { kind: 'add', indicator: ind, proposerId: 'alpha', proposalSignature: signature, ...(batch !== undefined ? { proposalBatch: batch } : {}), window, votes: votes.map((vs): Vote => vs[k]!) };
       log.append(body);
       if ((first + k + 1) % 100_000 === 0) progress(`signed ${first + k + 1} of ${n} log entries`);
     });

@@ -14,115 +14,27 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { indicatorCanonicalJson } from '../../operator/src/domain/canonical.ts';
 import { entryLeafData, roundSubject, signProposal, type EntryBody, type EntryKind } from '../../operator/src/domain/entry.ts';
 import type { Indicator } from '../../operator/src/domain/indicator.ts';
 import { signVote, signVoteBatch, type Vote } from '../../operator/src/domain/quorum.ts';
-import { PublicKey, SigningKey } from '../../operator/src/domain/signature.ts';
-import { createLogger } from '../../operator/src/log.ts';
-import { ExchangeCallError, ExchangeClient } from '../../operator/src/exchange/protocol/client.ts';
-import type { PendingRound, ProposalResult } from '../../operator/src/exchange/protocol/messages.ts';
-import type { PartnerEntry } from '../../operator/src/exchange/protocol/tls.ts';
-import { PartnerReplica, ReplicationHalted } from '../../operator/src/exchange/partner/replica.ts';
+import { SigningKey } from '../../operator/src/domain/signature.ts';
+import type { ProposalResult } from '../../operator/src/exchange/protocol/messages.ts';
 import { AutoVoter } from '../../operator/src/exchange/partner/voter.ts';
 import { Sequencer } from '../../operator/src/exchange/sequencer/sequencer.ts';
-import { startExchangeServer, type SequencerCore } from '../../operator/src/exchange/sequencer/server.ts';
-import { MongoCursorStore } from '../../operator/src/store/cursor.ts';
-import { MongoIndicatorSink } from '../../operator/src/store/indicators.ts';
-import { MongoLogStore } from '../../operator/src/store/log.ts';
 import { MemoryLogStore } from '../../operator/src/store/memory.ts';
-import { attackBedHooks } from '../harness/attackbed.ts';
+import { BATCH_NET_WINDOW_MS as WINDOW, batchNetHooks, haltOf, refusalOf, type BatchNetId as Id } from '../harness/batchnet.ts';
 import { HostileLog } from '../harness/hostile.ts';
-import { uniqueSuffix } from '../harness/env.ts';
 import { countVerifications } from '../harness/verifycount.ts';
 
-type Id = 'alpha' | 'bravo' | 'charlie';
-const IDS: readonly Id[] = ['alpha', 'bravo', 'charlie'];
-const quiet = createLogger(new Writable({ write: (_c, _e, cb) => cb() }), 'error');
-const suffix = uniqueSuffix();
-const keys = Object.fromEntries(IDS.map((id) => [id, SigningKey.generate()])) as Record<Id, SigningKey>;
-const partners: PartnerEntry[] = IDS.map((id) => ({ partnerId: id, publicKey: keys[id].publicKey, roles: ['contributor', 'voter'] }));
-// A partner's own directory: its own key objects, so no other party's remembered signatures answer its checks.
-const partnerDirectory = (): PartnerEntry[] => IDS.map((id) => ({ partnerId: id, publicKey: PublicKey.fromRawBase64(keys[id].publicKey.toRawBase64()), roles: ['contributor', 'voter'] }));
+const net = batchNetHooks('threatmesh-attack-batches', 'tm_attack_batch');
+const { keys, partners, quiet, suffix, realNetwork, partnerOf, haltsOn } = net;
 const HOUR = 3_600_000;
-const WINDOW = 72 * HOUR;
 const ind = (value: string): Indicator => ({ type: 'domain', value: `${value}-${suffix}.batch.example` });
 const approveAll = { judge: () => ({ decision: 'approve' as const }) };
 
-const closers: Array<() => Promise<void> | void> = [];
-const bed = attackBedHooks('threatmesh-attack-batches', [...IDS, 'sequencer'] as const, closers);
-let n = 0;
-
 // Ed25519 verifications of this process, counted as the benchmarks count them.
 const verifies = countVerifications();
-
-/** The honest sequencer with the pending rounds voters see rewritten, as a sequencer under an attacker's control. */
-class HostileSequencer implements SequencerCore {
-  readonly honest: Sequencer;
-  pendingLie: ((rounds: PendingRound[]) => PendingRound[]) | undefined;
-  constructor(honest: Sequencer) {
-    this.honest = honest;
-  }
-  pending(): PendingRound[] {
-    const rounds = this.honest.pending();
-    return this.pendingLie?.(rounds) ?? rounds;
-  }
-  propose(...a: Parameters<Sequencer['propose']>): ReturnType<Sequencer['propose']> { return this.honest.propose(...a); }
-  vote(...a: Parameters<Sequencer['vote']>): ReturnType<Sequencer['vote']> { return this.honest.vote(...a); }
-  waitForSize(min: number, waitMs: number): Promise<void> { return this.honest.waitForSize(min, waitMs); }
-  treeHead(): ReturnType<Sequencer['treeHead']> { return this.honest.treeHead(); }
-  inclusionProof(i: number, size: number): string[] { return this.honest.inclusionProof(i, size); }
-  consistencyProof(a: number, b: number): string[] { return this.honest.consistencyProof(a, b); }
-  entries(from: number, size: number): ReturnType<Sequencer['entries']> { return this.honest.entries(from, size); }
-}
-
-/** Serves `core` over the real endpoint with mutual TLS; a client per party. */
-async function serve(core: SequencerCore): Promise<Record<Id, ExchangeClient>> {
-  const server = await startExchangeServer({ sequencer: core, directory: new Map(partners.map((p) => [p.partnerId, p])), tls: bed.tls.sequencer, address: '127.0.0.1:0', log: quiet });
-  closers.push(() => server.stop());
-  const clients = {} as Record<Id, ExchangeClient>;
-  for (const id of IDS) {
-    clients[id] = new ExchangeClient({ address: `127.0.0.1:${server.port}`, tls: bed.tls[id], serverName: 'localhost', deadlineMs: 15_000, retry: { attempts: 2, baseMs: 10, capMs: 50 } });
-    closers.push(() => clients[id].close());
-  }
-  return clients;
-}
-
-const freshDb = () => {
-  const db = bed.mongo.db(`tm_attack_batch_${suffix}_${n++}`);
-  closers.push(() => db.dropDatabase().then(() => undefined));
-  return db;
-};
-
-/** The real sequencer (log on FerretDB), behind a hostile wrapper that is honest until told otherwise. */
-async function realNetwork(): Promise<{ seq: Sequencer; hostile: HostileSequencer; clients: Record<Id, ExchangeClient>; key: SigningKey }> {
-  const key = SigningKey.generate();
-  const seq = await Sequencer.open({ store: await MongoLogStore.open(freshDb()), key, partners, quorum: 2, now: () => new Date(), log: quiet });
-  const hostile = new HostileSequencer(seq);
-  return { seq, hostile, clients: await serve(hostile), key };
-}
-
-/** Partner alpha replicating `core` (log key `key`) over gRPC into a fresh FerretDB database. */
-async function partnerOf(core: SequencerCore, key: SigningKey): Promise<{ replica: PartnerReplica; sink: MongoIndicatorSink }> {
-  const clients = await serve(core);
-  const db = freshDb();
-  const sink = await MongoIndicatorSink.open(db);
-  const replica = new PartnerReplica({ sourceId: 'sequencer', source: clients.alpha, sink, history: sink, cursors: new MongoCursorStore(db), anchors: { sequencerKey: key.publicKey, partners: partnerDirectory(), quorum: 2, votingWindowMs: WINDOW }, now: () => new Date(), log: quiet });
-  return { replica, sink };
-}
-
-async function haltOf(replica: PartnerReplica): Promise<ReplicationHalted> {
-  const err = await replica.sync().then(() => undefined, (e: unknown) => e);
-  assert.ok(err instanceof ReplicationHalted, `expected a halt, got ${String(err)}`);
-  return err;
-}
-
-async function refusalOf(call: Promise<unknown>): Promise<ExchangeCallError> {
-  const err = await call.then(() => undefined, (e: unknown) => e);
-  assert.ok(err instanceof ExchangeCallError, `expected a refusal, got ${String(err)}`);
-  return err;
-}
 
 function proposal(by: Id, kind: EntryKind, indicator: Indicator) {
   return { kind, indicatorJson: indicatorCanonicalJson(indicator), proposerId: by, signature: signProposal(keys[by], kind, indicator) };
@@ -267,11 +179,7 @@ describe('a hostile sequencer logs batch votes: every partner halts and applies 
   ];
   for (const c of cases) {
     test(`${c.name}: halt ${c.reason}`, async () => {
-      const log = new HostileLog();
-      log.append(c.entry);
-      const { replica, sink } = await partnerOf(log, log.key);
-      const halt = await haltOf(replica);
-      assert.deepEqual([halt.reason, halt.index], [c.reason, 0], halt.message);
+      const { sink } = await haltsOn([c.entry], c.reason, 0);
       assert.deepEqual(await sink.all(), []);
     });
   }
@@ -297,11 +205,7 @@ describe('a hostile sequencer logs batch votes: every partner halts and applies 
     for await (const { entry } of seq.entries(0, seq.size)) history.push(entry);
     const [add, revoke] = history;
     assert.ok(add!.votes.every((v) => v.batch !== undefined), 'the genuine history holds batch votes');
-    const log = new HostileLog();
-    log.append(add!, revoke!, add!);
-    const { replica, sink } = await partnerOf(log, log.key);
-    const halt = await haltOf(replica);
-    assert.deepEqual([halt.reason, halt.index], ['replayed-entry', 2]);
+    const { sink } = await haltsOn([add!, revoke!, add!], 'replayed-entry', 2);
     assert.equal((await sink.all())[0]?.state, 'revoked');
   });
 });

@@ -20,6 +20,8 @@ import { RUN_REPORT_ANNOTATION } from '../../operator/src/api/reasons.ts';
 import { indicatorObjectName } from '../../operator/src/domain/canonical.ts';
 import { generateKeyPair } from '../../operator/src/domain/signature.ts';
 import { verifyProposal } from '../../operator/src/domain/entry.ts';
+import { verifySignedProposal } from '../../operator/src/domain/proposalbatch.ts';
+import { localProposal } from '../../operator/src/exchange/partner/forwarder.ts';
 import { metaOfSpec } from '../../operator/src/api/specmeta.ts';
 import { CONFIGMAPS } from '../../operator/src/feeds/allowlists.ts';
 import { ANNOTATION, SECRETS } from '../../operator/src/feeds/feedrun.ts';
@@ -135,6 +137,33 @@ describe('threatmesh ingest --feed', () => {
     assert.equal(again.code, 0, again.stderr);
     assert.deepEqual(requests, [{ path: '/ipblocklist.csv', ifNoneMatch: '"v1"' }]);
     assert.equal((await kube.get<Feed>(FEEDS, 'feodo', ns))?.status?.lastRun?.counts?.new, 0);
+  });
+
+  test('--proposal-batch-size signs the run\'s proposals as one batch (protocol v2): each object carries its proof, verifies alone and is forwarded with it', async () => {
+    const batchNs = `${ns}-batch`;
+    await kube.create(namespaces, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: batchNs } });
+    try {
+      await kube.create(FEEDS, { ...feed('feodo-batch', '/ipblocklist.csv'), metadata: { name: 'feodo-batch', namespace: batchNs } });
+      const refused = await ingest(['--feed', `${batchNs}/feodo-batch`, '--proposal-batch-size', '8']);
+      assert.equal(refused.code, 2, 'a batch size without a signing key is a usage error');
+      assert.match(refused.stderr, /give --signing-key too/);
+      const r = await ingest(['--feed', `${batchNs}/feodo-batch`, '--partner-id', 'acme', '--signing-key', join(dir, 'private.pem'), '--proposal-batch-size', '8']);
+      assert.equal(r.code, 0, r.stderr);
+      const items = (await kube.list<ThreatIndicator>(THREAT_INDICATORS, { namespace: batchNs })).items;
+      assert.equal(items.length, 3);
+      assert.equal(new Set(items.map((i) => i.spec.proposal?.signature)).size, 1, 'one signature for the run');
+      for (const i of items) {
+        const ind = { type: 'ipv4' as const, value: i.spec.value };
+        const meta = metaOfSpec(i.spec);
+        assert.ok(meta.ok);
+        assert.match(i.spec.proposal?.batch ?? '', /^[0-2] 3 [0-9a-f]{64}( [0-9a-f]{64})+$/);
+        assert.ok(verifySignedProposal(keys.publicKey, 'add', ind, { signature: i.spec.proposal!.signature, batch: i.spec.proposal!.batch! }, meta.meta), 'the proof verifies from the object read back');
+        assert.equal(verifyProposal(keys.publicKey, 'add', ind, i.spec.proposal!.signature, meta.meta), false, 'it is no single proposal signature');
+        assert.equal(localProposal(i, 'acme', keys.publicKey)?.batch, i.spec.proposal?.batch, 'the forwarder sends the proof');
+      }
+    } finally {
+      await kube.delete(namespaces, batchNs).catch(() => undefined);
+    }
   });
 
   test('indicators that already exist are not proposed again; the report goes to the run Job when --run-id is given', async () => {

@@ -202,12 +202,14 @@ export interface ThreatIndicatorSpec {
     /** When it was proposed. */
     proposedAt?: string;
   };
-  /** Signature of the proposing partner over the canonical indicator. */
+  /** Signature of the proposing partner over the canonical indicator (and its metadata); for a batch proposal over the batch root, with batch holding the inclusion proof. */
   proposal?: {
     /** Partner id (DNS label). */
     partnerId: string;
     /** Ed25519 signature, base64. */
     signature: string;
+    /** Protocol v2 batch proposals only: "<leaf index> <batch size> <root> <proof hash> ..." (domain/proposalbatch.ts), the RFC 9162 inclusion proof of the text this proposal signs (the canonical indicator, or {"indicator","meta"} with its metadata) in the batch whose root signature is signature (kind proposal-batch). Absent for a single proposal. */
+    batch?: string;
   };
 }
 

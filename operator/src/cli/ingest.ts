@@ -32,6 +32,7 @@ import { readFeedSecret, runFeedIngestion } from '../feeds/feedrun.ts';
 import { feedToConfig } from '../feeds/feedconfig.ts';
 import { destinationPolicy } from '../feeds/destinations.ts';
 import { keySigner } from '../feeds/signer.ts';
+import { MAX_VOTE_BATCH } from '../domain/votebatch.ts';
 import { loadWarningLists, parseListFile, type NamedAllowlist } from '../feeds/warninglists.ts';
 
 const FORMATS = ['csv', 'lines', 'json', 'jsonl', 'stix', 'misp', 'taxii'] as const;
@@ -69,10 +70,18 @@ export interface IngestCliOptions {
   readonly runId?: string;
   readonly partnerId?: string;
   readonly signingKey?: string;
+  /** Proposals signed per batch (protocol v2); 0 signs each alone. @default 0 */
+  readonly proposalBatchSize?: number;
   readonly allowInternalFeeds?: string[];
 }
 
 const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), v];
+
+function proposalBatchSize(v: string): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n > MAX_VOTE_BATCH) throw new InvalidArgumentError(`expected 0 (a signature per proposal) or a number of proposals from 1 to ${MAX_VOTE_BATCH}`);
+  return n;
+}
 
 function positiveInt(v: string): number {
   const n = Number(v);
@@ -138,6 +147,7 @@ export function registerIngest(program: Command, env: CliEnv, log: Logger): void
     .option('--run-id <id>', '--feed: the run id (the Job name) to report to')
     .option('--partner-id <id>', '--feed: this partner id, recorded as provenance and proposal signer')
     .option('--signing-key <file>', '--feed: PEM Ed25519 private key to sign proposals')
+    .option('--proposal-batch-size <n>', `--feed with --signing-key: sign proposals as Merkle batches of up to n (protocol v2, one signature per batch; 1..${MAX_VOTE_BATCH}); 0 signs each alone (protocol v1). Only once the sequencer and every partner run protocol v2`, proposalBatchSize, 0)
     .action(async (opts: IngestCliOptions) => {
       if ((opts.source === undefined) === (opts.feed === undefined)) throw usage('give exactly one of --source FILE|URL or --feed NAMESPACE/NAME');
       const allow = await allowEntries(opts);
@@ -269,7 +279,8 @@ async function ingestFeed(opts: IngestCliOptions, ref: string, allow: readonly s
     await previewConfig(cfg, opts, { entries: allow, lists }, env, log.child({ feed: ref }));
     return;
   }
-  const signer = opts.signingKey === undefined ? undefined : keySigner(SigningKey.fromPem(await readFile(opts.signingKey, 'utf8')));
+  if ((opts.proposalBatchSize ?? 0) > 0 && opts.signingKey === undefined) throw usage('--proposal-batch-size signs proposals: give --signing-key too');
+  const signer = opts.signingKey === undefined ? undefined : keySigner(SigningKey.fromPem(await readFile(opts.signingKey, 'utf8')), opts.proposalBatchSize ?? 0);
   const started = new Date();
   const { report, proposals } = await runFeedIngestion(feed, { kube, log, now: () => new Date(), partnerId: opts.partnerId, signer, allow, allowInternal: opts.allowInternalFeeds });
   log.info('ingest finished', { feed: ref, outcome: report.outcome, fetched: report.fetched, new: report.new, created: proposals.created, alreadyExisted: proposals.alreadyExisted, refused: proposals.refused, refusals: proposals.refusals, error: report.error });

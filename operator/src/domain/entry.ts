@@ -96,6 +96,8 @@ export interface EntryBody {
   readonly proposerId: string;
   /** ADD and REJECT: signature of kind `proposal` over {@link proposalPayload} (the canonical indicator, or `{indicator, meta}`); REVOKE: of kind `revocation` over {@link revocationPayload}. */
   readonly proposalSignature: string;
+  /** Protocol version 2, an ADD or REJECT whose proposal was signed in a batch (proposalbatch.ts): its proof; `proposalSignature` is then of kind `proposal-batch`. @default none */
+  readonly proposalBatch?: string;
   readonly window: EntryWindow;
   /** The quorum certificate: valid votes on {@link voteSubject} of the round's kind ({@link roundKindOf}); a REJECT's are reject votes only. */
   readonly votes: readonly Vote[];
@@ -341,9 +343,10 @@ export function verifyProposal(key: PublicKey, kind: EntryKind, indicator: Indic
 /**
  * The bytes an entry contributes as a Merkle leaf: RFC 8785 canonical JSON of every field of
  * the body (votes sorted by partner id, then signature; `meta` only when present, so an entry
- * without it has the bytes it had before metadata existed). An entry holding a batch vote
- * (protocol version 2) also carries `"v":2`; every other entry keeps its version-1 bytes. The
- * index is not included: the inclusion proof fixes the position.
+ * without it has the bytes it had before metadata existed). An entry holding a batch vote or a
+ * batch proposal (protocol version 2) also carries `"v":2` (and `proposalBatch` when its
+ * proposal was batched); every other entry keeps its version-1 bytes. The index is not
+ * included: the inclusion proof fixes the position.
  */
 export function entryLeafData(entry: EntryBody): string {
   // Votes of one batch share a signature: subject and decision break the tie, so the bytes never depend on arrival order.
@@ -355,6 +358,7 @@ export function entryLeafData(entry: EntryBody): string {
     ...(entry.meta !== undefined ? { meta: metaRecord(entry.meta) } : {}),
     proposerId: entry.proposerId,
     proposalSignature: entry.proposalSignature,
+    ...(entry.proposalBatch !== undefined ? { proposalBatch: entry.proposalBatch } : {}),
     window: { opensAt: entry.window.opensAt, closesAt: entry.window.closesAt },
     votes,
   });
@@ -386,9 +390,9 @@ export function voteRecord(v: Vote): Record<string, string> {
   return rec;
 }
 
-/** True when the entry is of protocol version 2: one of its votes is a batch vote (votebatch.ts). */
-export function isVersion2(entry: Pick<EntryBody, 'votes'>): boolean {
-  return entry.votes.some((v) => v.batch !== undefined);
+/** True when the entry is of protocol version 2: its proposal is a batch proposal (proposalbatch.ts), or one of its votes a batch vote (votebatch.ts). */
+export function isVersion2(entry: Pick<EntryBody, 'votes' | 'proposalBatch'>): boolean {
+  return entry.proposalBatch !== undefined || entry.votes.some((v) => v.batch !== undefined);
 }
 
 function cmp(a: string, b: string): number {

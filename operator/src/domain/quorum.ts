@@ -8,9 +8,8 @@
  * its voter signed once (kind `vote-batch`); it carries its inclusion proof in `batch`.
  */
 import { canonicalJson } from './canonical.ts';
-import { leafHash, MerkleLog } from './merkle.ts';
 import type { PublicKey, SigningKey } from './signature.ts';
-import { MAX_VOTE_BATCH, parseVoteBatch, voteBatchPayload, voteBatchText, voteInBatch } from './votebatch.ts';
+import { leafInBatch, MAX_VOTE_BATCH, merkleBatch, voteBatchPayload } from './votebatch.ts';
 import { keysValidAt, type KeyHistory } from './keys.ts';
 import { isIsoTimestamp, timestampMillis } from './time.ts';
 
@@ -153,11 +152,9 @@ export function signVoteBatch(key: SigningKey, fields: readonly VoteFields[]): V
     if (f.partnerId !== partnerId) throw new QuorumInputError('invalid-vote', `a vote batch is one voter's: ${JSON.stringify(f.partnerId)} differs from ${JSON.stringify(partnerId)}`);
     return { partnerId, digest: f.digest, decision: f.decision, signedAt: f.signedAt, ...(f.reason !== undefined ? { reason: f.reason } : {}) };
   });
-  const tree = new MerkleLog();
-  for (const u of unsigned) tree.append(voteSigningPayload(u));
-  const root = tree.rootHash();
+  const { root, proofs } = merkleBatch(unsigned.map(voteSigningPayload));
   const signature = key.sign('vote-batch', voteBatchPayload(partnerId, root, unsigned.length));
-  return unsigned.map((u, index) => ({ ...u, signature, batch: voteBatchText({ index, size: unsigned.length, root, proof: tree.inclusionProof(index) }) }));
+  return unsigned.map((u, index) => ({ ...u, signature, batch: proofs[index]! }));
 }
 
 /**
@@ -175,9 +172,9 @@ export function verifyVote(voter: Voter, vote: Vote): boolean {
     // Signed with the current key, or with a retired one still valid when the vote was signed.
     const keys = keysValidAt(voter, Date.parse(vote.signedAt));
     if (vote.batch === undefined) return keys.some((k) => k.verify('vote', payload, vote.signature));
-    const parsed = parseVoteBatch(vote.batch);
-    if (!parsed.ok || !voteInBatch(leafHash(payload), parsed.batch)) return false;
-    const signed = voteBatchPayload(vote.partnerId, parsed.batch.root, parsed.batch.size);
+    const batch = leafInBatch(payload, vote.batch, 'vote');
+    if (batch === undefined) return false;
+    const signed = voteBatchPayload(vote.partnerId, batch.root, batch.size);
     return keys.some((k) => k.verify('vote-batch', signed, vote.signature));
   } catch {
     return false;

@@ -15,10 +15,10 @@ import { Buffer } from 'node:buffer';
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 
 /** The message kinds a ThreatMesh signature can be made for. */
-export type SignatureKind = 'proposal' | 'vote' | 'vote-batch' | 'tree-head' | 'revocation' | 'sighting-report';
+export type SignatureKind = 'proposal' | 'proposal-batch' | 'vote' | 'vote-batch' | 'tree-head' | 'revocation' | 'sighting-report';
 
 /** Every {@link SignatureKind}, for validation and iteration. */
-export const SIGNATURE_KINDS: readonly SignatureKind[] = Object.freeze(['proposal', 'vote', 'vote-batch', 'tree-head', 'revocation', 'sighting-report']);
+export const SIGNATURE_KINDS: readonly SignatureKind[] = Object.freeze(['proposal', 'proposal-batch', 'vote', 'vote-batch', 'tree-head', 'revocation', 'sighting-report']);
 
 /** Why a key or signing input was refused. */
 export type SignatureInputReason = 'invalid-public-key' | 'invalid-private-key' | 'invalid-kind';

@@ -27,6 +27,8 @@ export interface StoredRound {
   readonly metaJson?: string;
   readonly proposerId: string;
   readonly signature: string;
+  /** Protocol v2: the batch proposal's proof; absent for a single proposal. */
+  readonly batch?: string;
   readonly window: EntryWindow;
   readonly votes: readonly Vote[];
 }

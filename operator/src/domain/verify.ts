@@ -10,7 +10,8 @@ import { decideQuorum, type QuorumOutcome, type Voter } from './quorum.ts';
 import type { PublicKey } from './signature.ts';
 import { verifyTreeHead, type SignedTreeHead } from './treehead.ts';
 import { everyKey, keysValidAt, type RetiredKey } from './keys.ts';
-import { DEFAULT_VOTING_WINDOW_MS, ROUND_SKEW_MS, entryLeafHash, readmissionFloor, roundKindOf, verifyProposal, voteSubject, type EntryWindow, type IndexedEntry, type LogEntryKind } from './entry.ts';
+import { entryProposalProof, verifySignedProposal } from './proposalbatch.ts';
+import { DEFAULT_VOTING_WINDOW_MS, ROUND_SKEW_MS, entryLeafHash, readmissionFloor, roundKindOf, voteSubject, type EntryWindow, type IndexedEntry, type LogEntryKind } from './entry.ts';
 
 /** Why a partner stopped applying entries from a source: every value of HaltReason. */
 export const HALT_REASONS = [
@@ -214,10 +215,12 @@ export function checkEntry(anchors: TrustAnchors, head: SignedTreeHead, entry: I
   if (quorum !== undefined) return { ...at, ...quorum };
   const proposer = anchors.partners.find((p) => p.partnerId === entry.proposerId);
   if (proposer === undefined) return { ...at, reason: 'unknown-proposer', message: `entry ${entry.index} was proposed by ${JSON.stringify(entry.proposerId)}, who is not in this partner's directory` };
-  // A proposal carries no date: any key the proposer ever had may have signed it.
-  if (!everyKey(proposer).some((k) => verifyProposal(k, roundKindOf(entry.kind), entry.indicator, entry.proposalSignature, entry.meta))) {
+  // A proposal carries no date: any key the proposer ever had may have signed it. A batch proposal: its leaf is rebuilt from the entry.
+  const proposal = entryProposalProof(entry);
+  if (!everyKey(proposer).some((k) => verifySignedProposal(k, roundKindOf(entry.kind), entry.indicator, proposal, entry.meta))) {
     const withMeta = entry.meta === undefined ? 'without metadata' : 'with this metadata';
-    return { ...at, reason: 'bad-proposal-signature', message: `entry ${entry.index}: ${entry.proposerId}'s signature does not cover this ${entry.kind} of ${entry.indicator.type} ${JSON.stringify(entry.indicator.value)} ${withMeta}` };
+    const how = proposal.batch === undefined ? 'signature does not cover' : 'batch proof and proposal-batch signature do not cover';
+    return { ...at, reason: 'bad-proposal-signature', message: `entry ${entry.index}: ${entry.proposerId}'s ${how} this ${entry.kind} of ${entry.indicator.type} ${JSON.stringify(entry.indicator.value)} ${withMeta}` };
   }
   return { digest, leafHash };
 }

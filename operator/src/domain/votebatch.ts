@@ -15,19 +15,22 @@
  * unchanged: the fields are bound by the leaf, and the leaf by the signed root.
  */
 import { canonicalJson } from './canonical.ts';
-import { isHexHash, verifyInclusion } from './merkle.ts';
+import { isHexHash, leafHash, MerkleLog, verifyInclusion } from './merkle.ts';
 
-/** Most votes one batch may hold: a proof of at most 12 hashes, a `batch` string under 1 KiB. */
+/**
+ * Most leaves one signed batch (of votes, or of proposals: proposalbatch.ts) may hold: a proof
+ * of at most 12 hashes, a proof string under 1 KiB.
+ */
 export const MAX_VOTE_BATCH = 4096;
 
-/** Longest `batch` string {@link parseVoteBatch} reads (index, size, root, 12 proof hashes, separators). */
+/** Longest proof string {@link parseBatchProof} reads (index, size, root, 12 proof hashes, separators). */
 export const VOTE_BATCH_TEXT_LIMIT = 1024;
 
-/** Where one vote sits in the batch its voter signed. */
+/** Where one leaf (a vote, or a proposal) sits in the batch its signer signed. */
 export interface VoteBatchProof {
-  /** The vote's leaf index, 0 ≤ index < size. */
+  /** The leaf index, 0 ≤ index < size. */
   readonly index: number;
-  /** Votes in the batch, 1..{@link MAX_VOTE_BATCH}. */
+  /** Leaves in the batch, 1..{@link MAX_VOTE_BATCH}. */
   readonly size: number;
   /** RFC 9162 root of the batch, lowercase hex. */
   readonly root: string;
@@ -48,13 +51,19 @@ export function voteBatchText(batch: VoteBatchProof): string {
   return [String(batch.index), String(batch.size), batch.root, ...batch.proof].join(' ');
 }
 
-/**
- * Reads a `batch` string strictly: exactly {@link voteBatchText}'s spelling, an index below the
- * size, a size from 1 to {@link MAX_VOTE_BATCH}, and exactly as many proof hashes as RFC 9162
- * gives that index in that size. Never throws; the message says what is wrong.
- */
+/** Reads a vote's `batch` string strictly: {@link parseBatchProof} for a vote. Never throws. */
 export function parseVoteBatch(text: unknown): ParsedVoteBatch {
-  const refuse = (message: string): ParsedVoteBatch => ({ ok: false, message: `vote batch proof ${message}` });
+  return parseBatchProof(text, 'vote');
+}
+
+/**
+ * Reads a batch proof string strictly: exactly {@link voteBatchText}'s spelling, an index below
+ * the size, a size from 1 to {@link MAX_VOTE_BATCH}, and exactly as many proof hashes as
+ * RFC 9162 gives that index in that size. `what` names the signed thing in the message
+ * (`vote`, `proposal`). Never throws; the message says what is wrong.
+ */
+export function parseBatchProof(text: unknown, what: string): ParsedVoteBatch {
+  const refuse = (message: string): ParsedVoteBatch => ({ ok: false, message: `${what} batch proof ${message}` });
   if (typeof text !== 'string' || text.length > VOTE_BATCH_TEXT_LIMIT) return refuse(`must be a string of at most ${VOTE_BATCH_TEXT_LIMIT} characters`);
   const [indexText = '', sizeText = '', root = '', ...proof] = text.split(' ');
   if (!COUNT.test(indexText) || !COUNT.test(sizeText)) return refuse('must start with its leaf index and the batch size in decimal, without leading zeros');
@@ -88,10 +97,26 @@ export function voteBatchPayload(partnerId: string, root: string, size: number):
   return canonicalJson({ kind: 'vote-batch', partnerId, root, size });
 }
 
+/** A batch ready to sign: its RFC 9162 root (hex) and each leaf's proof string ({@link voteBatchText}), in leaf order. */
+export interface MerkleBatch {
+  readonly root: string;
+  readonly proofs: readonly string[];
+}
+
+/** The Merkle batch of `leaves` (the texts single signatures would cover), in the order given: 1..{@link MAX_VOTE_BATCH} leaves. */
+export function merkleBatch(leaves: readonly string[]): MerkleBatch {
+  const tree = new MerkleLog();
+  for (const leaf of leaves) tree.append(leaf);
+  const root = tree.rootHash();
+  return { root, proofs: leaves.map((_, index) => voteBatchText({ index, size: leaves.length, root, proof: tree.inclusionProof(index) })) };
+}
+
 /**
- * True when `leafHashHex` (the RFC 9162 leaf hash of a vote's signing payload) is leaf
- * `batch.index` of the batch whose root is `batch.root`. Hashes only; never throws.
+ * The batch `proofText` places `leafText` in (by {@link parseBatchProof} and the inclusion
+ * proof, hashes only), or undefined when it is malformed or does not place it there. The
+ * caller then verifies the root's signature. Never throws.
  */
-export function voteInBatch(leafHashHex: string, batch: VoteBatchProof): boolean {
-  return verifyInclusion(leafHashHex, batch.index, batch.size, batch.proof, batch.root);
+export function leafInBatch(leafText: string, proofText: unknown, what: string): VoteBatchProof | undefined {
+  const parsed = parseBatchProof(proofText, what);
+  return parsed.ok && verifyInclusion(leafHash(leafText), parsed.batch.index, parsed.batch.size, parsed.batch.proof, parsed.batch.root) ? parsed.batch : undefined;
 }

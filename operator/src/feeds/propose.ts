@@ -20,6 +20,7 @@ import { metaOfSpec } from '../api/specmeta.ts';
 import { ApiError, type KubeReader, type KubeWriter } from '../runtime/client.ts';
 import type { IngestSink } from './ingest.ts';
 import type { IngestedIndicator, RunReport } from './pipeline.ts';
+import type { ProposalItem, ProposalProof } from '../domain/proposalbatch.ts';
 import type { ProposalSigner } from './signer.ts';
 
 /** Label on proposed ThreatIndicators naming the Feed. */
@@ -139,6 +140,44 @@ export class ProposalMetaError extends Error {
  * then carries to every partner; throws {@link ProposalMetaError} when that metadata is invalid.
  */
 export async function toThreatIndicator(ind: IngestedIndicator, ctx: ProposalContext, extra: RecordSpecFields = {}): Promise<ThreatIndicator> {
+  const ti = unsignedIndicator(ind, ctx, extra);
+  const item = signingItem(ti, ctx);
+  if (item !== undefined && ctx.partnerId !== undefined) ti.spec.proposal = { partnerId: ctx.partnerId, signature: await ctx.signer!.sign(item.indicator, item.meta) };
+  return ti;
+}
+
+/** What the proposer signs for `ti` (its indicator and its spec's metadata), undefined without a signer; throws {@link ProposalMetaError} when that metadata is invalid. */
+function signingItem(ti: ThreatIndicator, ctx: ProposalContext): ProposalItem | undefined {
+  if (ctx.signer === undefined || ctx.partnerId === undefined) return undefined;
+  const meta = metaOfSpec(ti.spec);
+  if (!meta.ok) throw new ProposalMetaError(meta.message);
+  return { indicator: { type: ti.spec.type, value: ti.spec.value }, ...(meta.meta !== undefined ? { meta: meta.meta } : {}) };
+}
+
+/**
+ * The ThreatIndicators proposing `inds`, their proposals signed as one batch (protocol v2,
+ * the signer's signBatch); an item whose metadata cannot be signed is a {@link ProposalMetaError}
+ * in its place.
+ */
+export async function toBatchProposals(inds: ReadonlyArray<IngestedIndicator & { extra?: RecordSpecFields }>, ctx: ProposalContext): Promise<Array<ThreatIndicator | ProposalMetaError>> {
+  const out: Array<ThreatIndicator | ProposalMetaError> = inds.map((ind) => unsignedIndicator(ind, ctx, ind.extra ?? {}));
+  const signable: Array<{ ti: ThreatIndicator; item: ProposalItem }> = [];
+  out.forEach((ti, i) => {
+    try {
+      const item = signingItem(ti as ThreatIndicator, ctx);
+      if (item !== undefined) signable.push({ ti: ti as ThreatIndicator, item });
+    } catch (err) {
+      if (!(err instanceof ProposalMetaError)) throw err;
+      out[i] = err;
+    }
+  });
+  if (signable.length === 0 || ctx.signer?.signBatch === undefined || ctx.partnerId === undefined) return out;
+  const proofs: ProposalProof[] = await ctx.signer.signBatch(signable.map((s) => s.item));
+  signable.forEach((s, i) => { s.ti.spec.proposal = { partnerId: ctx.partnerId!, ...proofs[i]! }; });
+  return out;
+}
+
+function unsignedIndicator(ind: IngestedIndicator, ctx: ProposalContext, extra: RecordSpecFields): ThreatIndicator {
   const now = ctx.now();
   const spec: ThreatIndicatorSpec = {
     type: ind.type,
@@ -147,11 +186,6 @@ export async function toThreatIndicator(ind: IngestedIndicator, ctx: ProposalCon
     ...specDefaults(ctx, extra, now),
     provenance: { feed: ctx.feed, ...(ctx.partnerId === undefined ? {} : { partner: ctx.partnerId }), proposedAt: now.toISOString() },
   };
-  if (ctx.signer !== undefined && ctx.partnerId !== undefined) {
-    const meta = metaOfSpec(spec);
-    if (!meta.ok) throw new ProposalMetaError(meta.message);
-    spec.proposal = { partnerId: ctx.partnerId, signature: await ctx.signer.sign({ type: ind.type, value: ind.value }, meta.meta) };
-  }
   return {
     apiVersion: `${THREAT_INDICATORS.group}/${THREAT_INDICATORS.version}`,
     kind: 'ThreatIndicator',
@@ -207,20 +241,36 @@ export class ProposalSink implements IngestSink {
     try {
       const lines = createInterface({ input: createReadStream(join(this.dir, 'spool.ndjson')), crlfDelay: Infinity });
       const pending = new Set<Promise<void>>();
-      for await (const line of lines) {
-        const p = this.create(JSON.parse(line) as IngestedIndicator & { extra: RecordSpecFields }).finally(() => pending.delete(p));
+      const schedule = async (made: () => Promise<ThreatIndicator | ProposalMetaError>, ind: IngestedIndicator): Promise<void> => {
+        const p = this.create(made, ind).finally(() => pending.delete(p));
         pending.add(p);
         if (pending.size >= this.concurrency) await Promise.race(pending);
+      };
+      // A batching signer (protocol v2) signs the spool ahead in chunks of its batch size: one signature per chunk.
+      const batchSize = this.ctx.signer?.signBatch !== undefined ? (this.ctx.signer.batchSize ?? 0) : 0;
+      let chunk: Array<IngestedIndicator & { extra: RecordSpecFields }> = [];
+      const flush = async (): Promise<void> => {
+        const made = await toBatchProposals(chunk, this.ctx);
+        for (const [i, m] of made.entries()) await schedule(() => Promise.resolve(m), chunk[i]!);
+        chunk = [];
+      };
+      for await (const line of lines) {
+        const ind = JSON.parse(line) as IngestedIndicator & { extra: RecordSpecFields };
+        if (batchSize <= 0) await schedule(() => toThreatIndicator(ind, this.ctx, ind.extra), ind);
+        else if (chunk.push(ind) >= batchSize) await flush();
       }
+      if (chunk.length > 0) await flush();
       await Promise.all(pending);
     } finally {
       await this.cleanup();
     }
   }
 
-  private async create(ind: IngestedIndicator & { extra: RecordSpecFields }): Promise<void> {
+  private async create(made: () => Promise<ThreatIndicator | ProposalMetaError>, ind: IngestedIndicator): Promise<void> {
     try {
-      await this.kube.create(THREAT_INDICATORS, await toThreatIndicator(ind, this.ctx, ind.extra));
+      const ti = await made();
+      if (ti instanceof ProposalMetaError) throw ti;
+      await this.kube.create(THREAT_INDICATORS, ti);
       this.counts.created++;
     } catch (err) {
       if (err instanceof ApiError && err.status === 409) {

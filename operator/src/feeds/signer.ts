@@ -7,16 +7,29 @@
 import { isIndicatorType, normalize, type Indicator } from '../domain/indicator.ts';
 import type { SigningKey } from '../domain/signature.ts';
 import { signProposal, validateMeta, type IndicatorMeta } from '../domain/entry.ts';
+import { signProposalBatch, type ProposalItem, type ProposalProof } from '../domain/proposalbatch.ts';
 
 /** Signs this partner's ADD proposals: the indicator with the metadata of its spec. */
 export interface ProposalSigner {
   /** The signature of kind `proposal` over the indicator (and `meta` when given). */
   sign(indicator: Indicator, meta: IndicatorMeta | undefined): Promise<string>;
+  /**
+   * Protocol v2 batch proposals (domain/proposalbatch.ts): one `proposal-batch` signature over
+   * up to {@link batchSize} items, and each item's proof, in order. @default none (single proposals)
+   */
+  readonly signBatch?: (items: readonly ProposalItem[]) => Promise<ProposalProof[]>;
+  /** Proposals signed per batch by {@link signBatch}. @default 0 (single proposals) */
+  readonly batchSize?: number;
 }
 
-/** A signer holding the key in this process. */
-export function keySigner(key: SigningKey): ProposalSigner {
-  return { sign: (indicator, meta) => Promise.resolve(signProposal(key, 'add', indicator, meta)) };
+/**
+ * A signer holding the key in this process. With `batchSize` > 0 it also signs batches of up
+ * to that many proposals (protocol v2: only once the sequencer and every partner run it).
+ */
+export function keySigner(key: SigningKey, batchSize = 0): ProposalSigner {
+  const sign = (indicator: Indicator, meta: IndicatorMeta | undefined): Promise<string> => Promise.resolve(signProposal(key, 'add', indicator, meta));
+  if (batchSize <= 0) return { sign };
+  return { sign, batchSize, signBatch: (items) => Promise.resolve(signProposalBatch(key, items)) };
 }
 
 /** What a process without the key asks the key holder to sign (plain data, from an untrusted process). */

@@ -80,7 +80,7 @@ export function replicaIndicator(r: IndicatorRecord, namespace: string, now: Dat
   const spec = withMeta({
     type: indicator.type, value: indicator.value, pattern: stixPattern(indicator),
     provenance: { partner: r.proposerId, ...(r.window ? { proposedAt: r.window.opensAt } : {}) },
-    ...(r.proposalSignature !== undefined ? { proposal: { partnerId: r.proposerId, signature: r.proposalSignature } } : {}),
+    ...(r.proposalSignature !== undefined ? { proposal: { partnerId: r.proposerId, signature: r.proposalSignature, ...(r.proposalBatch !== undefined ? { batch: r.proposalBatch } : {}) } } : {}),
   }, r.meta);
   const votes = r.votes.map(vote);
   const approvals = votes.filter((v) => v.decision === 'approve').length;

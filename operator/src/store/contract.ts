@@ -27,6 +27,8 @@ export function sampleEntry(index: number, n = index, opensAt: string = WINDOW.o
     index, kind: 'add', indicator: { type: 'domain', value: `e${n}.example` }, proposerId: 'alpha', proposalSignature: `prop-${n}`,
     window: { opensAt, closesAt: WINDOW.closesAt }, votes: [vote('alpha', `d${n}`), vote('bravo', `d${n}`, '2026-12-01T02:00:00.000Z', 'seen in our DNS')],
     ...(n % 2 === 0 ? { meta: { tlp: 'amber', confidence: 80, labels: ['c2'], source: 'threatmesh/feodo' } } : {}),
+    // Protocol v2: a batch proposal's proof.
+    ...(n % 3 === 0 ? { proposalBatch: `0 2 ${'a'.repeat(64)} ${'b'.repeat(64)}` } : {}),
   };
 }
 
@@ -43,7 +45,7 @@ async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
 /** The contract of {@link SequencerLogStore}. */
 export function logStoreContract(name: string, make: StoreFactory<SequencerLogStore>): void {
   describe(`SequencerLogStore contract: ${name}`, () => {
-    test('entries come back in index order, exactly as inserted (metadata and vote reasons included), within [from, to)', async () => {
+    test('entries come back in index order, exactly as inserted (metadata, vote reasons and batch proposal proofs included), within [from, to)', async () => {
       const s = await make();
       const all = [0, 1, 2, 3, 4].map((i) => sampleEntry(i));
       await s.insertEntries(all.slice(0, 2).map((entry) => ({ entry, digest: `d${entry.index}` })));
@@ -84,9 +86,10 @@ function round(subject: string, opensAt: string, votes: readonly Vote[] = []): S
 /** The contract of {@link SequencerRoundStore}. */
 export function roundStoreContract(name: string, make: StoreFactory<SequencerRoundStore>): void {
   describe(`SequencerRoundStore contract: ${name}`, () => {
-    test('rounds come back oldest window first, each with every vote saved for it', async () => {
+    test('rounds come back oldest window first, each with every vote saved for it (and a batch proposal with its proof)', async () => {
       const s = await make();
-      await s.saveRound(round('s2', '2026-12-02T00:00:00.000Z'));
+      const batch = `1 2 ${'a'.repeat(64)} ${'b'.repeat(64)}`;
+      await s.saveRound({ ...round('s2', '2026-12-02T00:00:00.000Z'), batch });
       await s.saveRound(round('s1', '2026-12-01T00:00:00.000Z', [vote('alpha', 's1')]));
       await s.saveVote('s1', vote('bravo', 's1', '2026-12-01T05:00:00.000Z', 'why'));
       await s.saveVote('s2', vote('charlie', 's2'));
@@ -94,6 +97,7 @@ export function roundStoreContract(name: string, make: StoreFactory<SequencerRou
       assert.deepEqual(loaded.map((r) => r.subject), ['s1', 's2']);
       assert.deepEqual(loaded[0], round('s1', '2026-12-01T00:00:00.000Z', [vote('alpha', 's1'), vote('bravo', 's1', '2026-12-01T05:00:00.000Z', 'why')]));
       assert.deepEqual(loaded[1]?.votes, [vote('charlie', 's2')]);
+      assert.equal(loaded[1]?.batch, batch);
     });
     test('saving a round again keeps the first; saving a vote again stores it once', async () => {
       const s = await make();

@@ -98,6 +98,8 @@ export interface IndicatorRecord {
   window?: { opensAt: string; closesAt: string };
   /** The proposer's signature (absent in records stored before it was kept). */
   proposalSignature?: string;
+  /** Protocol v2: the batch proposal's proof (domain/proposalbatch.ts); `proposalSignature` is then the batch root's. Absent for a single proposal. */
+  proposalBatch?: string;
   /** The metadata the proposer signed with the indicator (absent when the entry had none). */
   meta?: IndicatorMeta;
   /** When revoked: the REVOKE entry's certificate (absent in records revoked before it was kept). */
@@ -356,6 +358,7 @@ function record(entry: VerifiedEntry): IndicatorRecord {
     _id: entry.digest, digest: entry.digest, type: entry.indicator.type, value: entry.indicator.value, state: 'active',
     logIndex: entry.index, proposerId: entry.proposerId, votes: entry.votes.map(voteRecord),
     window: { opensAt: entry.window.opensAt, closesAt: entry.window.closesAt }, proposalSignature: entry.proposalSignature,
+    ...(entry.proposalBatch !== undefined ? { proposalBatch: entry.proposalBatch } : {}),
     ...(entry.meta !== undefined ? { meta: { ...entry.meta } } : {}),
     stixId: `indicator--${uuidV5(STIX_ID_NAMESPACE, entry.digest)}`, addedAt: new Date(), name: `${entry.indicator.type}-${entry.digest.slice(0, 40)}`,
   };

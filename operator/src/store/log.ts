@@ -32,6 +32,8 @@ interface EntryDoc {
   meta?: IndicatorMeta;
   proposerId: string;
   proposalSignature: string;
+  /** Protocol v2: the batch proposal's proof; absent for a single proposal. */
+  proposalBatch?: string;
   window: { opensAt: string; closesAt: string };
   votes: Array<Record<string, string>>;
 }
@@ -77,7 +79,7 @@ export class MongoLogStore {
     await this.#entries.insertMany(entries.map(({ entry, digest }) => ({
       _id: entry.index, index: entry.index, kind: entry.kind, digest, indicator: { type: entry.indicator.type, value: entry.indicator.value },
       ...(entry.meta !== undefined ? { meta: { ...entry.meta } } : {}),
-      proposerId: entry.proposerId, proposalSignature: entry.proposalSignature, window: { ...entry.window }, votes: entry.votes.map(voteRecord),
+      proposerId: entry.proposerId, proposalSignature: entry.proposalSignature, ...(entry.proposalBatch !== undefined ? { proposalBatch: entry.proposalBatch } : {}), window: { ...entry.window }, votes: entry.votes.map(voteRecord),
     })), { ordered: true });
   }
 
@@ -120,7 +122,7 @@ function toEntry(doc: EntryDoc): IndexedEntry {
   const meta = storedMeta(doc.meta, where);
   return {
     index: doc.index, kind: doc.kind, indicator: { type: doc.indicator.type, value: doc.indicator.value }, ...(meta !== undefined ? { meta } : {}),
-    proposerId: String(doc.proposerId), proposalSignature: String(doc.proposalSignature),
+    proposerId: String(doc.proposerId), proposalSignature: String(doc.proposalSignature), ...(doc.proposalBatch !== undefined ? { proposalBatch: String(doc.proposalBatch) } : {}),
     window: { opensAt: String(doc.window?.opensAt), closesAt: String(doc.window?.closesAt) },
     votes: doc.votes.map(voteFromRecord),
   };

@@ -29,6 +29,8 @@ export interface RejectionRecord {
   proposerId: string;
   /** The proposer's ADD proposal signature (kind `proposal`, over the indicator and its metadata). */
   proposalSignature: string;
+  /** Protocol v2: the batch proposal's proof; absent for a single proposal. */
+  proposalBatch?: string;
   /** The metadata the proposer signed (absent when none): its `source` is the feed. */
   meta?: IndicatorMeta;
   window: { opensAt: string; closesAt: string };
@@ -45,7 +47,7 @@ export function rejectionRecord(entry: VerifiedEntry, appliedAt: Date): Rejectio
   const decided = Math.max(...entry.votes.map((v) => Date.parse(v.signedAt)).filter((t) => Number.isFinite(t)), Date.parse(entry.window.opensAt));
   return {
     _id: entry.index, logIndex: entry.index, digest: entry.digest, type: entry.indicator.type, value: entry.indicator.value,
-    proposerId: entry.proposerId, proposalSignature: entry.proposalSignature, ...(entry.meta !== undefined ? { meta: { ...entry.meta } } : {}),
+    proposerId: entry.proposerId, proposalSignature: entry.proposalSignature, ...(entry.proposalBatch !== undefined ? { proposalBatch: entry.proposalBatch } : {}), ...(entry.meta !== undefined ? { meta: { ...entry.meta } } : {}),
     window: { opensAt: entry.window.opensAt, closesAt: entry.window.closesAt }, votes: entry.votes.map(voteRecord),
     decidedAt: new Date(decided), appliedAt,
   };

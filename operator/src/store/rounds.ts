@@ -31,6 +31,8 @@ interface RoundDoc {
   metaJson?: string;
   proposerId: string;
   signature: string;
+  /** The batch proposal's proof; absent for a single proposal. */
+  batch?: string;
   window: { opensAt: string; closesAt: string };
   /** Votes stored with the round by earlier versions; new votes go to `pending_votes`. */
   votes?: Array<Record<string, string>>;
@@ -93,7 +95,7 @@ export class MongoRoundStore implements SequencerRoundStore {
     const bySubject = new Map<string, Array<Record<string, string>>>();
     for (const v of votes) bySubject.set(v.subject, [...(bySubject.get(v.subject) ?? []), v.vote]);
     return docs.map((d) => ({
-      subject: d._id, kind: d.kind, indicatorJson: String(d.indicatorJson), ...(d.metaJson !== undefined ? { metaJson: String(d.metaJson) } : {}), proposerId: String(d.proposerId), signature: String(d.signature),
+      subject: d._id, kind: d.kind, indicatorJson: String(d.indicatorJson), ...(d.metaJson !== undefined ? { metaJson: String(d.metaJson) } : {}), proposerId: String(d.proposerId), signature: String(d.signature), ...(d.batch !== undefined ? { batch: String(d.batch) } : {}),
       window: { opensAt: String(d.window?.opensAt), closesAt: String(d.window?.closesAt) },
       votes: [...(Array.isArray(d.votes) ? d.votes : []), ...(bySubject.get(d._id) ?? [])].map(voteFromRecord),
     }));
@@ -101,7 +103,7 @@ export class MongoRoundStore implements SequencerRoundStore {
 
   /** Stores a new round; one already stored under the subject is kept. */
   saveRound(r: StoredRound): Promise<void> {
-    return this.#enqueue({ kind: 'round', doc: { _id: r.subject, kind: r.kind, indicatorJson: r.indicatorJson, ...(r.metaJson ? { metaJson: r.metaJson } : {}), proposerId: r.proposerId, signature: r.signature, window: { ...r.window }, votes: r.votes.map(voteRecord) } });
+    return this.#enqueue({ kind: 'round', doc: { _id: r.subject, kind: r.kind, indicatorJson: r.indicatorJson, ...(r.metaJson ? { metaJson: r.metaJson } : {}), proposerId: r.proposerId, signature: r.signature, ...(r.batch !== undefined ? { batch: r.batch } : {}), window: { ...r.window }, votes: r.votes.map(voteRecord) } });
   }
 
   /** Stores a counted vote of an open round (idempotent). */

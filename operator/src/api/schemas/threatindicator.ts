@@ -63,7 +63,11 @@ function spec(): SchemaNode {
       validFrom: time('Start of validity.'),
       validUntil: time('End of validity: the indicator becomes Expired at this instant.'),
       provenance: obj({ feed: str(253, { description: 'namespace/name of the Feed that produced it.' }), partner: PARTNER_ID, proposedAt: time('When it was proposed.') }, [], { description: 'Where the indicator came from.' }),
-      proposal: obj({ partnerId: PARTNER_ID, signature: SIGNATURE }, ['partnerId', 'signature'], { description: 'Signature of the proposing partner over the canonical indicator.' }),
+      proposal: obj({
+        partnerId: PARTNER_ID,
+        signature: SIGNATURE,
+        batch: str(VOTE_BATCH_TEXT_LIMIT, { minLength: 1, description: 'Protocol v2 batch proposals only: "<leaf index> <batch size> <root> <proof hash> ..." (domain/proposalbatch.ts), the RFC 9162 inclusion proof of the text this proposal signs (the canonical indicator, or {"indicator","meta"} with its metadata) in the batch whose root signature is signature (kind proposal-batch). Absent for a single proposal.' }),
+      }, ['partnerId', 'signature'], { description: 'Signature of the proposing partner over the canonical indicator (and its metadata); for a batch proposal over the batch root, with batch holding the inclusion proof.' }),
     },
     ['type', 'value'],
     {

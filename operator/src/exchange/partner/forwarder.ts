@@ -54,11 +54,12 @@ export function localProposal(ti: ThreatIndicator, partnerId: string, proposerKe
   if (phase !== undefined && phase !== 'Proposed') return undefined;
   if (ti.spec.proposal?.partnerId !== partnerId || ti.metadata.deletionTimestamp !== undefined) return undefined;
   const indicator = { type: ti.spec.type, value: ti.spec.value };
-  const signature = ti.spec.proposal.signature;
+  const { signature, batch } = ti.spec.proposal;
   const spec = metaOfSpec(ti.spec);
   let meta: IndicatorMeta | undefined = spec.ok ? spec.meta : undefined;
-  if (meta !== undefined && proposerKey !== undefined && !verifyProposal(proposerKey, 'add', indicator, signature, meta) && verifyProposal(proposerKey, 'add', indicator, signature)) meta = undefined;
-  return { kind: 'add', indicatorJson: indicatorCanonicalJson(indicator), ...(meta !== undefined ? { metaJson: metaJson(meta) } : {}), proposerId: partnerId, signature };
+  // A batch proposal (protocol v2) was always signed with its spec's metadata.
+  if (batch === undefined && meta !== undefined && proposerKey !== undefined && !verifyProposal(proposerKey, 'add', indicator, signature, meta) && verifyProposal(proposerKey, 'add', indicator, signature)) meta = undefined;
+  return { kind: 'add', indicatorJson: indicatorCanonicalJson(indicator), ...(meta !== undefined ? { metaJson: metaJson(meta) } : {}), proposerId: partnerId, signature, ...(batch !== undefined ? { batch } : {}) };
 }
 
 /** Digests of the ThreatIndicators among `tis` that are this partner's own pending proposals. */

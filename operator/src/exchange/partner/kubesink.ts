@@ -47,6 +47,8 @@ export interface LoggedIndicator {
   readonly logIndex: number;
   readonly proposerId: string;
   readonly proposalSignature: string;
+  /** Protocol v2: the batch proposal's proof, when the proposal was signed in a batch. */
+  readonly proposalBatch?: string;
   /** The metadata the proposer signed (TLP, confidence, labels, validity, source feed), when the entry has some. */
   readonly meta?: IndicatorMeta;
   readonly window: EntryWindow;
@@ -98,7 +100,7 @@ type OwnedStatus = Pick<ThreatIndicatorStatus, 'phase' | 'votes' | 'quorum' | 'l
 export function loggedFromEntry(entry: VerifiedEntry): LoggedIndicator {
   return {
     indicator: entry.indicator, logIndex: entry.index, proposerId: entry.proposerId, ...(entry.meta !== undefined ? { meta: entry.meta } : {}),
-    proposalSignature: entry.proposalSignature, window: entry.window, votes: entry.votes.map(voteToRecord),
+    proposalSignature: entry.proposalSignature, ...(entry.proposalBatch !== undefined ? { proposalBatch: entry.proposalBatch } : {}), window: entry.window, votes: entry.votes.map(voteToRecord),
   };
 }
 
@@ -115,7 +117,7 @@ export function revocationFromEntry(entry: VerifiedEntry): RevocationRecord {
 export function loggedFromRecord(r: IndicatorRecord): LoggedIndicator | undefined {
   if (r.window === undefined || r.proposalSignature === undefined) return undefined;
   if (r.state === 'revoked' && r.revocation === undefined) return undefined;
-  const base = { indicator: { type: r.type as Indicator['type'], value: r.value }, logIndex: r.logIndex, proposerId: r.proposerId, proposalSignature: r.proposalSignature, ...(r.meta !== undefined ? { meta: r.meta } : {}), window: r.window, votes: r.votes.map(recordToVote) };
+  const base = { indicator: { type: r.type as Indicator['type'], value: r.value }, logIndex: r.logIndex, proposerId: r.proposerId, proposalSignature: r.proposalSignature, ...(r.proposalBatch !== undefined ? { proposalBatch: r.proposalBatch } : {}), ...(r.meta !== undefined ? { meta: r.meta } : {}), window: r.window, votes: r.votes.map(recordToVote) };
   if (r.state !== 'revoked' || r.revocation === undefined) return base;
   const rv = r.revocation;
   return { ...base, revocation: { logIndex: rv.logIndex, proposerId: rv.proposerId, signature: rv.proposalSignature, window: { opensAt: rv.window.opensAt, closesAt: rv.window.closesAt }, votes: rv.votes.map(recordToVote) } };
@@ -140,11 +142,11 @@ function position(s: ThreatIndicatorStatus | undefined): number {
  * voting window the controller checks), the proposal signature, and the signed metadata
  * (tlp, confidence, labels, validFrom, validUntil; source as provenance.feed).
  */
-export function specOf(l: Pick<LoggedIndicator, 'indicator' | 'proposerId' | 'proposalSignature' | 'window' | 'meta'>): ThreatIndicatorSpec {
+export function specOf(l: Pick<LoggedIndicator, 'indicator' | 'proposerId' | 'proposalSignature' | 'proposalBatch' | 'window' | 'meta'>): ThreatIndicatorSpec {
   return withMeta({
     type: l.indicator.type, value: l.indicator.value, pattern: stixPattern(l.indicator),
     provenance: { partner: l.proposerId, proposedAt: l.window.opensAt },
-    proposal: { partnerId: l.proposerId, signature: l.proposalSignature },
+    proposal: { partnerId: l.proposerId, signature: l.proposalSignature, ...(l.proposalBatch !== undefined ? { batch: l.proposalBatch } : {}) },
   }, l.meta);
 }
 
@@ -367,7 +369,7 @@ function mustRecreate(obj: ThreatIndicator, l: LoggedIndicator, authoritative: b
   const s = obj.status;
   if (s?.logIndex === undefined && s?.revocation === undefined) return false;
   if (!authoritative) return l.logIndex > position(s);
-  return obj.spec.provenance?.proposedAt !== l.window.opensAt || obj.spec.proposal?.signature !== l.proposalSignature;
+  return obj.spec.provenance?.proposedAt !== l.window.opensAt || obj.spec.proposal?.signature !== l.proposalSignature || obj.spec.proposal?.batch !== l.proposalBatch;
 }
 
 /** The status fields the log gives `l`, and the phase they must prove. */

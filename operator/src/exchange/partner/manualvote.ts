@@ -188,7 +188,7 @@ export function needsAnswer(annotations: Readonly<Record<string, string>> | unde
 
 /** The spec of a mirrored proposal: the spec the Kubernetes sink writes for the admitted entry, signed metadata included. */
 export function pendingSpec(round: PendingRound): ThreatIndicatorSpec {
-  return specOf({ indicator: round.indicator, proposerId: round.proposerId, proposalSignature: round.signature, window: round.window, meta: round.meta });
+  return specOf({ indicator: round.indicator, proposerId: round.proposerId, proposalSignature: round.signature, ...(round.batch !== undefined ? { proposalBatch: round.batch } : {}), window: round.window, meta: round.meta });
 }
 
 function clip(s: string): string {

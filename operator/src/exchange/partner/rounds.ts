@@ -8,7 +8,8 @@
  */
 import { everyKey } from '../../domain/keys.ts';
 import { indicatorDigest } from '../../domain/canonical.ts';
-import { roundSubject, verifyProposal } from '../../domain/entry.ts';
+import { roundSubject } from '../../domain/entry.ts';
+import { verifySignedProposal } from '../../domain/proposalbatch.ts';
 import type { Voter } from '../../domain/quorum.ts';
 import type { PendingRound } from '../protocol/messages.ts';
 
@@ -30,9 +31,10 @@ export function checkRound(round: PendingRound, partners: ReadonlyArray<Pick<Vot
   }
   const proposer = partners.find((p) => p.partnerId === round.proposerId);
   if (proposer === undefined) return { ok: false, reason: 'unknown-proposer', message: `the ${what} was proposed by ${JSON.stringify(round.proposerId)}, who is not in this partner's directory` };
-  // A proposal is undated: during a key rotation it may carry the proposer's retired key.
-  if (!everyKey(proposer).some((k) => verifyProposal(k, round.kind, round.indicator, round.signature, round.meta))) {
-    return { ok: false, reason: 'bad-proposal-signature', message: `the ${what}: ${round.proposerId}'s signature does not cover it${round.meta !== undefined ? ' with this metadata' : ''}` };
+  // A proposal is undated: during a key rotation it may carry the proposer's retired key. A batch proposal: its leaf is rebuilt from the round as shown.
+  if (!everyKey(proposer).some((k) => verifySignedProposal(k, round.kind, round.indicator, round, round.meta))) {
+    const how = round.batch === undefined ? 'signature does not cover it' : 'batch proof and proposal-batch signature do not cover it';
+    return { ok: false, reason: 'bad-proposal-signature', message: `the ${what}: ${round.proposerId}'s ${how}${round.meta !== undefined ? ' with this metadata' : ''}` };
   }
   return { ok: true, round, digest, subject };
 }

@@ -136,7 +136,7 @@ export class ExchangeClient {
         const meta = parseMetaJson(p.metaJson);
         const kind = kindFromWire(p.kind);
         if (!parsed.ok || !meta.ok || kind === undefined) continue;
-        rounds.push({ kind, indicator: parsed.indicator, indicatorJson: p.indicatorJson, ...(meta.meta !== undefined ? { meta: meta.meta } : {}), digest: p.digest, subject: p.subject, proposerId: p.proposerId, signature: p.signature, window: windowFromWire(p.window), tally: { approvals: p.approvals, rejections: p.rejections, required: p.required } });
+        rounds.push({ kind, indicator: parsed.indicator, indicatorJson: p.indicatorJson, ...(meta.meta !== undefined ? { meta: meta.meta } : {}), digest: p.digest, subject: p.subject, proposerId: p.proposerId, signature: p.signature, ...(p.batchProof !== '' ? { batch: p.batchProof } : {}), window: windowFromWire(p.window), tally: { approvals: p.approvals, rejections: p.rejections, required: p.required } });
       }
       offset += res.proposals.length;
       if (res.proposals.length === 0 || offset >= res.total) return rounds;
@@ -197,7 +197,7 @@ export class ExchangeClient {
 }
 
 function proposalToWire(p: ProposalInput): Proposal {
-  return { kind: kindToWire(p.kind), indicatorJson: p.indicatorJson, metaJson: p.metaJson ?? '', proposerId: p.proposerId, signature: p.signature };
+  return { kind: kindToWire(p.kind), indicatorJson: p.indicatorJson, metaJson: p.metaJson ?? '', proposerId: p.proposerId, signature: p.signature, batchProof: p.batch ?? '' };
 }
 
 function proposalResult(ack: ProposalAck__Output): ProposalResult {

@@ -18,6 +18,8 @@ export interface ProposalInput {
   readonly metaJson?: string;
   readonly proposerId: string;
   readonly signature: string;
+  /** Protocol v2, ADD only: the batch proposal's proof (domain/proposalbatch.ts); `signature` is then of kind `proposal-batch`. @default none (a single proposal) */
+  readonly batch?: string;
 }
 
 /** Result of the sequencer's propose. */
@@ -50,6 +52,8 @@ export interface PendingRound {
   readonly subject: string;
   readonly proposerId: string;
   readonly signature: string;
+  /** Protocol v2: the proposal's batch proof, when it was signed in a batch. */
+  readonly batch?: string;
   readonly window: EntryWindow;
   /** Votes counted so far and approvals needed; set by the sequencer and ListPending, informative only. */
   readonly tally?: VoteTally;

@@ -2,6 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { signVote, signVoteBatch } from '../../domain/quorum.ts';
 import { SigningKey } from '../../domain/signature.ts';
+import { signProposalBatch } from '../../domain/proposalbatch.ts';
 import { entryLeafHash, parseIndicatorJson, signProposal, type IndexedEntry } from '../../domain/entry.ts';
 import { entryFromWire, entryToWire, voteFromWire, voteToWire, voteWireProblem } from './wire.ts';
 import type { LogEntry__Output } from './gen/threatmesh/exchange/v1/LogEntry.ts';
@@ -30,6 +31,7 @@ function asReceived(e: IndexedEntry, proof: string[]): LogEntry__Output {
   return {
     index: e.index, kind: w.kind === 'ADD' ? 'ADD' : 'REVOKE', indicatorJson: w.indicatorJson ?? '', proposerId: e.proposerId,
     proposalSignature: e.proposalSignature, window: { ...e.window }, votes: e.votes.map(receivedVote), inclusionProof: proof, metaJson: w.metaJson ?? '',
+    proposalBatchProof: w.proposalBatchProof ?? '',
   };
 }
 
@@ -64,6 +66,19 @@ describe('wire conversions', () => {
     assert.ok(back.ok);
     assert.equal(entryLeafHash(back.entry), entryLeafHash(entry));
     assert.deepEqual(back.proof, ['a'.repeat(64)]);
+  });
+
+  test('a batch proposal (protocol v2) keeps its proof: same leaf hash, marked v 2; a v1 entry travels with an empty proposal_batch_proof', () => {
+    assert.equal(entryToWire(entry, []).proposalBatchProof, '');
+    assert.equal('proposalBatch' in (entryFromWire(asReceived(entry, [])) as { entry: IndexedEntry }).entry, false);
+    const [proof] = signProposalBatch(key, [{ indicator, meta }, { indicator: { type: 'ipv4', value: '198.51.100.8' } }]);
+    const v2: IndexedEntry = { ...withMetaEntry, proposalSignature: proof!.signature, proposalBatch: proof!.batch! };
+    assert.equal(entryToWire(v2, []).proposalBatchProof, proof!.batch);
+    const back = entryFromWire(asReceived(v2, []));
+    assert.ok(back.ok);
+    assert.equal(back.entry.proposalBatch, proof!.batch);
+    assert.equal(entryLeafHash(back.entry), entryLeafHash(v2));
+    assert.notEqual(entryLeafHash(v2), entryLeafHash({ ...v2, proposalBatch: undefined }));
   });
 
   test('an entry without metadata travels with an empty meta_json and comes back without meta', () => {

@@ -69,6 +69,7 @@ export function entryToWire(e: IndexedEntry, proof: readonly string[]): LogEntry
   return {
     index: e.index, kind: kindToWire(e.kind), indicatorJson: indicatorCanonicalJson(e.indicator), proposerId: e.proposerId,
     proposalSignature: e.proposalSignature, window: { ...e.window }, votes: e.votes.map(voteToWire), inclusionProof: [...proof], metaJson: metaJson(e.meta),
+    proposalBatchProof: e.proposalBatch ?? '',
   };
 }
 
@@ -89,6 +90,8 @@ export function entryFromWire(m: LogEntry__Output): WireEntryResult {
   if (badVote !== undefined) return { ok: false, index: m.index, message: `entry ${m.index}: ${badVote}` };
   const entry: IndexedEntry = {
     index: m.index, kind, indicator: parsed.indicator, ...(meta.meta !== undefined ? { meta: meta.meta } : {}), proposerId: m.proposerId, proposalSignature: m.proposalSignature,
+    // Older senders do not know the field: it arrives empty, a single (protocol v1) proposal.
+    ...(m.proposalBatchProof !== '' ? { proposalBatch: m.proposalBatchProof } : {}),
     window: windowFromWire(m.window), votes: m.votes.map(voteFromWire),
   };
   return { ok: true, entry, proof: m.inclusionProof };

@@ -34,5 +34,5 @@ export function rejectionEntry(round: Round, input: RejectionProofInput): EntryB
   }
   if (proof.decision !== 'rejected') return undefined;
   const votes = rejects.filter((v) => !proof.ignored.some((i) => i.partnerId === v.partnerId));
-  return { kind: 'reject', indicator: round.indicator, ...(round.meta !== undefined ? { meta: round.meta } : {}), proposerId: round.proposerId, proposalSignature: round.signature, window: round.window, votes };
+  return { kind: 'reject', indicator: round.indicator, ...(round.meta !== undefined ? { meta: round.meta } : {}), proposerId: round.proposerId, proposalSignature: round.signature, ...(round.batch !== undefined ? { proposalBatch: round.batch } : {}), window: round.window, votes };
 }

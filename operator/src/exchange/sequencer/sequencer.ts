@@ -22,7 +22,7 @@ import { decideQuorum, defaultQuorum, QuorumInputError, verifyVote, type QuorumO
 import type { PublicKey, SigningKey } from '../../domain/signature.ts';
 import type { SignedTreeHead } from '../../domain/treehead.ts';
 import type { Logger } from '../../log.ts';
-import { indicatorLimitProblem, metaJson, voteLimitProblem, parseIndicatorJson, parseMetaJson, verifyProposal, voteSubject, type IndicatorMeta } from '../../domain/entry.ts';
+import { indicatorLimitProblem, metaJson, voteLimitProblem, parseIndicatorJson, parseMetaJson, voteSubject, type IndicatorMeta } from '../../domain/entry.ts';
 import type { SequencerLogStore, SequencerRoundStore, StoredRound } from '../../domain/stores.ts';
 import { ExchangeRefusal } from '../protocol/errors.ts';
 import type { PendingRound, ProposalInput, ProposalResult, ProvenEntry, VoteResult } from '../protocol/messages.ts';
@@ -30,7 +30,8 @@ import { SEQUENCER_DEFAULTS } from './defaults.ts';
 import { SequencerLog } from './log.ts';
 import { PendingRounds, type Round } from './pending.ts';
 import { rejectionEntry } from './rejection.ts';
-import { parseVoteBatch } from '../../domain/votebatch.ts';
+import { parseBatchProof, parseVoteBatch } from '../../domain/votebatch.ts';
+import { verifySignedProposal } from '../../domain/proposalbatch.ts';
 
 /** Everything a sequencer is built from. */
 export interface SequencerOptions {
@@ -183,7 +184,7 @@ export class Sequencer {
     const floor = p.kind === 'add' ? this.#log.readmitFloor(digest) : undefined;
     const opensAt = Math.max(now - (this.#opts.skewMs ?? SEQUENCER_DEFAULTS.skewMs), floor ?? -Infinity);
     const window = { opensAt: new Date(opensAt).toISOString(), closesAt: new Date(Math.max(opensAt, now + (this.#opts.windowMs ?? SEQUENCER_DEFAULTS.votingWindowMs))).toISOString() };
-    this.#pending.set(subject, { kind: p.kind, indicator, indicatorJson: p.indicatorJson, ...(meta !== undefined ? { meta } : {}), digest, subject, proposerId: p.proposerId, signature: p.signature, window, votes: new Map() });
+    this.#pending.set(subject, { kind: p.kind, indicator, indicatorJson: p.indicatorJson, ...(meta !== undefined ? { meta } : {}), digest, subject, proposerId: p.proposerId, signature: p.signature, ...batchOf(p.batch), window, votes: new Map() });
     this.#opts.log.info('round opened', { kind: p.kind, digest, proposer: p.proposerId, ...(floor !== undefined ? { readmission: true } : {}) });
     return { status: 'opened', digest, subject, window };
   }
@@ -198,9 +199,8 @@ export class Sequencer {
     if (tooLarge !== undefined) throw this.#refuse(callerId, new ExchangeRefusal('invalid-argument', 'too-large', `${indicator.type} ${JSON.stringify(indicator.value.slice(0, 80))}…: ${tooLarge}; it could not be written at partners`));
     const meta = this.#meta(callerId, p);
     // The current key, or a retired one still valid now (a partner restarting onto its new key during the overlap).
-    if (!keysValidAt(proposer, this.#opts.now().getTime()).some((k) => verifyProposal(k, p.kind, indicator, p.signature, meta))) {
-      const what = meta === undefined ? 'exactly the canonical indicator' : 'exactly the canonical {"indicator","meta"} with the meta_json sent';
-      throw this.#refuse(callerId, new ExchangeRefusal('invalid-argument', 'bad-proposal-signature', `the ${p.kind} proposal signature does not verify with ${p.proposerId}'s key for ${indicator.type} ${JSON.stringify(indicator.value)}; sign ${what}`));
+    if (!keysValidAt(proposer, this.#opts.now().getTime()).some((k) => verifySignedProposal(k, p.kind, indicator, p, meta))) {
+      throw this.#refuse(callerId, new ExchangeRefusal('invalid-argument', 'bad-proposal-signature', badProposalMessage(p, indicator, meta)));
     }
     return { indicator, digest, meta };
   }
@@ -337,13 +337,13 @@ export class Sequencer {
     const meta = parseMetaJson(r.metaJson ?? '');
     const proposer = this.#partners.get(r.proposerId);
     if (!parsed.ok || !meta.ok || proposer === undefined || voteSubject(r.kind, parsed.digest) !== r.subject) return undefined;
-    if (!everyKey(proposer).some((k) => verifyProposal(k, r.kind, parsed.indicator, r.signature, meta.meta))) return undefined;
+    if (!everyKey(proposer).some((k) => verifySignedProposal(k, r.kind, parsed.indicator, r, meta.meta))) return undefined;
     const votes = new Map<string, Vote>();
     for (const v of r.votes) {
       const voter = this.#partners.get(v.partnerId);
       if (voter !== undefined && v.digest === r.subject && !votes.has(v.partnerId) && verifyVote(voter, v)) votes.set(v.partnerId, this.#verifiedVote(voter, v));
     }
-    return { kind: r.kind, indicator: parsed.indicator, indicatorJson: r.indicatorJson, ...(meta.meta !== undefined ? { meta: meta.meta } : {}), digest: parsed.digest, subject: r.subject, proposerId: r.proposerId, signature: r.signature, window: r.window, votes };
+    return { kind: r.kind, indicator: parsed.indicator, indicatorJson: r.indicatorJson, ...(meta.meta !== undefined ? { meta: meta.meta } : {}), digest: parsed.digest, subject: r.subject, proposerId: r.proposerId, signature: r.signature, ...batchOf(r.batch), window: r.window, votes };
   }
 
   /** Rounds waiting for votes, oldest first, each with its tally of counted votes. */
@@ -415,7 +415,7 @@ export class Sequencer {
     if (inFlight !== undefined) return inFlight;
     this.#pending.delete(round.subject);
     const votes = [...round.votes.values()].filter((v) => !outcome.ignored.some((i) => i.partnerId === v.partnerId));
-    const admit = this.#log.append({ kind: round.kind, indicator: round.indicator, ...(round.meta !== undefined ? { meta: round.meta } : {}), proposerId: round.proposerId, proposalSignature: round.signature, window: round.window, votes }, { digest: round.digest, kind: round.kind, subject: round.subject });
+    const admit = this.#log.append({ kind: round.kind, indicator: round.indicator, ...(round.meta !== undefined ? { meta: round.meta } : {}), proposerId: round.proposerId, proposalSignature: round.signature, ...(round.batch !== undefined ? { proposalBatch: round.batch } : {}), window: round.window, votes }, { digest: round.digest, kind: round.kind, subject: round.subject });
     this.#admitting.set(round.subject, admit);
     const clear = (): void => {
       this.#admitting.delete(round.subject);
@@ -467,6 +467,22 @@ export class Sequencer {
   }
 }
 
+// The optional `batch` member of a round: present only for a batch proposal.
+function batchOf(batch: string | undefined): { readonly batch?: string } {
+  return batch === undefined ? {} : { batch };
+}
+
+// What to fix when a proposal's signature (or, for a batch proposal, its proof or root signature) does not verify.
+function badProposalMessage(p: ProposalInput, indicator: Indicator, meta: IndicatorMeta | undefined): string {
+  const what = `${p.kind} proposal of ${indicator.type} ${JSON.stringify(indicator.value)}`;
+  const signed = meta === undefined ? 'exactly the canonical indicator' : 'exactly the canonical {"indicator","meta"} with the meta_json sent';
+  if (p.batch === undefined) return `the ${what} does not verify with ${p.proposerId}'s key; sign ${signed}`;
+  if (p.kind !== 'add') return `the ${what} carries a batch proof, but only ADD proposals are batched; sign the revocation on its own`;
+  const parsed = parseBatchProof(p.batch, 'proposal');
+  if (!parsed.ok) return `the ${what}: ${parsed.message}`;
+  return `the batch ${what} does not verify with ${p.proposerId}'s key: its proof does not place ${signed} under the batch root, or the proposal-batch signature does not cover that root; send each proposal with the proof and root signature of the batch it was signed in`;
+}
+
 // What to tell a voter whose vote does not verify; a batch vote (protocol v2) says which part failed.
 function badVoteMessage(v: Vote): string {
   const what = `${v.partnerId}'s key for subject ${String(v.digest)}`;
@@ -477,5 +493,5 @@ function badVoteMessage(v: Vote): string {
 }
 
 function storedRound(r: Round): StoredRound {
-  return { subject: r.subject, kind: r.kind, indicatorJson: r.indicatorJson, ...(r.meta !== undefined ? { metaJson: metaJson(r.meta) } : {}), proposerId: r.proposerId, signature: r.signature, window: r.window, votes: [...r.votes.values()] };
+  return { subject: r.subject, kind: r.kind, indicatorJson: r.indicatorJson, ...(r.meta !== undefined ? { metaJson: metaJson(r.meta) } : {}), proposerId: r.proposerId, signature: r.signature, ...batchOf(r.batch), window: r.window, votes: [...r.votes.values()] };
 }

@@ -142,7 +142,7 @@ function handlers(opts: ExchangeServerOptions, slots: StreamSlots): ExchangeHand
       caller(call, 'vote');
       const all = seq.pending();
       const limit = call.request.limit === 0 || call.request.limit > MAX_BATCH_ITEMS ? MAX_BATCH_ITEMS : call.request.limit;
-      const page = all.slice(call.request.offset, call.request.offset + limit).map((p) => ({ kind: kindToWire(p.kind), indicatorJson: p.indicatorJson, metaJson: metaJson(p.meta), proposerId: p.proposerId, signature: p.signature, digest: p.digest, subject: p.subject, window: p.window, ...p.tally }));
+      const page = all.slice(call.request.offset, call.request.offset + limit).map((p) => ({ kind: kindToWire(p.kind), indicatorJson: p.indicatorJson, metaJson: metaJson(p.meta), proposerId: p.proposerId, signature: p.signature, batchProof: p.batch ?? '', digest: p.digest, subject: p.subject, window: p.window, ...p.tally }));
       return Promise.resolve({ proposals: withinBytes(page, max / 2), total: all.length });
     }),
     GetTreeHead: unary(opts.log, async (call) => {
@@ -168,7 +168,7 @@ function handlers(opts: ExchangeServerOptions, slots: StreamSlots): ExchangeHand
 async function proposeOne(seq: SequencerCore, who: string, req: Proposal__Output): Promise<ProposalAck> {
   const kind = kindFromWire(req.kind);
   if (kind === undefined) throw new ExchangeRefusal('invalid-argument', 'invalid-kind', 'proposal kind must be ADD or REVOKE');
-  const r = await seq.propose(who, { kind, indicatorJson: req.indicatorJson, metaJson: req.metaJson, proposerId: req.proposerId, signature: req.signature });
+  const r = await seq.propose(who, { kind, indicatorJson: req.indicatorJson, metaJson: req.metaJson, proposerId: req.proposerId, signature: req.signature, ...(req.batchProof !== '' ? { batch: req.batchProof } : {}) });
   const status = r.status === 'opened' ? 'OPENED' : r.status === 'already-pending' ? 'ALREADY_PENDING' : 'ALREADY_ADMITTED';
   return { status, digest: r.digest, subject: r.subject, logIndex: r.logIndex ?? 0, window: r.window ?? null };
 }

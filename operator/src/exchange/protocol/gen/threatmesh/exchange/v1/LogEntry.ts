@@ -25,6 +25,11 @@ export interface LogEntry {
    * bytes when present, so the signed tree head commits to it.
    */
   'metaJson'?: (string);
+  /**
+   * Protocol v2: the proposal's Proposal.batch_proof (ADD and REJECT entries); empty for a
+   * single proposal. Part of the leaf bytes when present (with "v":2).
+   */
+  'proposalBatchProof'?: (string);
 }
 
 export interface LogEntry__Output {
@@ -47,4 +52,9 @@ export interface LogEntry__Output {
    * bytes when present, so the signed tree head commits to it.
    */
   'metaJson': (string);
+  /**
+   * Protocol v2: the proposal's Proposal.batch_proof (ADD and REJECT entries); empty for a
+   * single proposal. Part of the leaf bytes when present (with "v":2).
+   */
+  'proposalBatchProof': (string);
 }

@@ -21,6 +21,10 @@ export interface PendingProposal {
    * The metadata the proposer signed with the indicator (Proposal.meta_json); empty when none.
    */
   'metaJson'?: (string);
+  /**
+   * Protocol v2: the proposal's Proposal.batch_proof; empty for a single proposal.
+   */
+  'batchProof'?: (string);
 }
 
 export interface PendingProposal__Output {
@@ -41,4 +45,8 @@ export interface PendingProposal__Output {
    * The metadata the proposer signed with the indicator (Proposal.meta_json); empty when none.
    */
   'metaJson': (string);
+  /**
+   * Protocol v2: the proposal's Proposal.batch_proof; empty for a single proposal.
+   */
+  'batchProof': (string);
 }

@@ -27,6 +27,15 @@ export interface Proposal {
    * Empty: no metadata (the indicator alone is signed, as before metadata existed).
    */
   'metaJson'?: (string);
+  /**
+   * Protocol v2, ADD only, a batch proposal: "<leaf index> <batch size> <root> <proof hash> ..."
+   * (single spaces, decimal without leading zeros, lowercase hex; the same spelling as
+   * SignedVote.batch_proof): the RFC 9162 inclusion proof of the text a single ADD proposal
+   * signs (see signature) in the batch whose root the proposer signed, kind "proposal-batch",
+   * as canonical {"kind":"proposal-batch","root","size"}; signature is then that signature.
+   * Empty: a single proposal.
+   */
+  'batchProof'?: (string);
 }
 
 export interface Proposal__Output {
@@ -54,4 +63,13 @@ export interface Proposal__Output {
    * Empty: no metadata (the indicator alone is signed, as before metadata existed).
    */
   'metaJson': (string);
+  /**
+   * Protocol v2, ADD only, a batch proposal: "<leaf index> <batch size> <root> <proof hash> ..."
+   * (single spaces, decimal without leading zeros, lowercase hex; the same spelling as
+   * SignedVote.batch_proof): the RFC 9162 inclusion proof of the text a single ADD proposal
+   * signs (see signature) in the batch whose root the proposer signed, kind "proposal-batch",
+   * as canonical {"kind":"proposal-batch","root","size"}; signature is then that signature.
+   * Empty: a single proposal.
+   */
+  'batchProof': (string);
 }
