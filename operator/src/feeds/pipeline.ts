@@ -11,6 +11,7 @@ import { indicatorDigest } from '../domain/canonical.ts';
 import { detectType, normalize, type Indicator, type NormalizeOptions } from '../domain/indicator.ts';
 import { stixPattern } from '../domain/stix.ts';
 import { DigestSet } from '../domain/digestset.ts';
+import { detectCanonical } from '../domain/fastnormalize.ts';
 import type { WarningList } from './warninglists.ts';
 import { FeedError, fieldsOf, shown, whereText, type FeedRecord, type FeedRejection, type ParseBatch } from './types.ts';
 
@@ -117,32 +118,40 @@ class Run {
 
   /** Processes one record; returns a promise only when the sink or `known` is asynchronous. */
   record(rec: FeedRecord): void | Promise<void> {
-    const type = rec.type ?? detectType(rec.value);
-    if (type === undefined) {
-      this.reject({ reason: 'unknown-type', message: 'cannot tell which kind of indicator this is; set the type in the mapping', input: rec.value.slice(0, 256), where: whereText(rec.where) });
-      return;
-    }
-    const n = normalize(type, rec.value, this.opts.normalizeOptions);
-    if (!n.ok) {
-      this.reject({ ...n.rejection, input: shown(n.rejection.input), where: whereText(rec.where) });
-      return;
-    }
+    // Already-canonical values skip detection and the full normalizer (detectCanonical gives what they would).
+    const ind = (rec.type === undefined ? detectCanonical(rec.value) : undefined) ?? this.normalized(rec);
+    if (ind === undefined) return;
     this.report.fetched++;
     this.report.parsed++;
-    const listed = this.opts.warningList?.match(n.indicator);
+    const listed = this.opts.warningList?.match(ind);
     if (listed !== undefined) {
       this.report.droppedByWarningList++;
       this.report.warningLists[listed] = (this.report.warningLists[listed] ?? 0) + 1;
       return;
     }
-    const digest = indicatorDigest(n.indicator);
+    const digest = indicatorDigest(ind);
     if (!this.seen.add(digest)) {
       this.report.duplicate++;
       return;
     }
     const isKnown = this.opts.known?.(digest) ?? false;
-    if (isThenable(isKnown)) return isKnown.then((k) => this.emit(k, n.indicator, digest, rec));
-    return this.emit(isKnown, n.indicator, digest, rec);
+    if (isThenable(isKnown)) return isKnown.then((k) => this.emit(k, ind, digest, rec));
+    return this.emit(isKnown, ind, digest, rec);
+  }
+
+  /** Detects (when the record has no type) and normalizes; counts a rejection and returns undefined on failure. */
+  private normalized(rec: FeedRecord): Indicator | undefined {
+    const type = rec.type ?? detectType(rec.value);
+    if (type === undefined) {
+      this.reject({ reason: 'unknown-type', message: 'cannot tell which kind of indicator this is; set the type in the mapping', input: rec.value.slice(0, 256), where: whereText(rec.where) });
+      return undefined;
+    }
+    const n = normalize(type, rec.value, this.opts.normalizeOptions);
+    if (!n.ok) {
+      this.reject({ ...n.rejection, input: shown(n.rejection.input), where: whereText(rec.where) });
+      return undefined;
+    }
+    return n.indicator;
   }
 
   private emit(isKnown: boolean, ind: Indicator, digest: string, rec: FeedRecord): void | Promise<void> {
