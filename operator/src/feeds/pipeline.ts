@@ -50,6 +50,13 @@ export interface RunReport {
   examples: Record<string, FeedRejection[]>;
   /** Entries deliberately not ingested, by reason (non-indicator STIX objects, MISP to_ids=false ...). */
   skipped: Record<string, number>;
+  /**
+   * Set only when the run's de-dup table was full (more distinct indicators than
+   * `maxDedupSlots` holds): new indicators it could not remember. A repeat of one of them later
+   * in the same feed counts as new again and reaches the sink twice (a proposal then finds it
+   * already exists); nothing new is ever counted as a duplicate.
+   */
+  notRemembered?: number;
   durationMs: number;
 }
 
@@ -71,7 +78,15 @@ export interface PipelineOptions {
   readonly maxExamples?: number;
   /** Monotonic milliseconds, for durationMs. @default performance.now */
   readonly clock?: () => number;
+  /**
+   * Slots of the run's de-dup table (12 bytes each; it remembers up to 3/4 of them), which
+   * bounds its memory whatever the feed size. @default DEFAULT_DEDUP_SLOTS (24 MiB, 1,572,864 indicators)
+   */
+  readonly maxDedupSlots?: number;
 }
+
+/** Default bound of the de-dup table: 2^21 slots, 24 MiB, enough for 1.5 million distinct indicators per run. */
+export const DEFAULT_DEDUP_SLOTS = 1 << 21;
 
 /** A fresh, all-zero report. */
 export function emptyReport(): RunReport {
@@ -92,13 +107,14 @@ function isThenable(v: unknown): v is Promise<unknown> {
 /** Per-run state of the pipeline. */
 class Run {
   readonly report = emptyReport();
-  private readonly seen = new DigestSet();
+  private readonly seen: DigestSet;
   private readonly opts: PipelineOptions;
   private readonly every: number;
   private nextProgress: number;
 
   constructor(opts: PipelineOptions) {
     this.opts = opts;
+    this.seen = new DigestSet(undefined, opts.maxDedupSlots ?? DEFAULT_DEDUP_SLOTS);
     this.every = opts.progressEvery ?? 100_000;
     this.nextProgress = this.every;
   }
@@ -163,6 +179,11 @@ class Run {
     return this.opts.sink({ type: ind.type, value: ind.value, pattern: stixPattern(ind), digest, fields: fieldsOf(rec.fields), where: whereText(rec.where) });
   }
 
+  /** Completes the report after the last batch. */
+  finish(): void {
+    if (this.seen.overflow > 0) this.report.notRemembered = this.seen.overflow;
+  }
+
   progress(): void {
     if (this.opts.onProgress === undefined || this.report.fetched < this.nextProgress) return;
     this.nextProgress = this.report.fetched + this.every;
@@ -205,6 +226,7 @@ export async function runPipeline(batches: AsyncIterable<ParseBatch>, opts: Pipe
       await consume(run, next.value);
     }
   } finally {
+    run.finish();
     run.report.durationMs = Math.round(clock() - start);
   }
   return run.report;
