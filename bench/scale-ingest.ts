@@ -14,7 +14,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { indicatorDigest } from '../operator/src/domain/canonical.ts';
-import { detectCanonical } from '../operator/src/domain/fastnormalize.ts';
+import { detectCanonical, quickIndicator } from '../operator/src/domain/fastnormalize.ts';
 import { detectType, normalize, type Indicator, type IndicatorType } from '../operator/src/domain/indicator.ts';
 import { stixPattern } from '../operator/src/domain/stix.ts';
 import { DigestSet } from '../operator/src/domain/digestset.ts';
@@ -54,7 +54,7 @@ function split(line: string): { value: string; fields?: Record<string, string> }
 const csvType: IndicatorType | undefined = format === 'csv' ? 'ipv4' : undefined;
 
 function indicatorOf(value: string): Indicator | undefined {
-  const quick = csvType === undefined ? detectCanonical(value) : undefined;
+  const quick = csvType === undefined ? detectCanonical(value) : quickIndicator(csvType, value);
   if (quick !== undefined) return quick;
   const type = csvType ?? detectType(value);
   const n = type === undefined ? undefined : normalize(type, value);

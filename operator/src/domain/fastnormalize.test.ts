@@ -1,7 +1,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { detectCanonical, quickNormalize } from './fastnormalize.ts';
+import { detectCanonical, quickIndicator, quickNormalize } from './fastnormalize.ts';
 import { INDICATOR_TYPES, detectType, normalize, type IndicatorType } from './indicator.ts';
 
 /**
@@ -118,6 +118,7 @@ describe('quickNormalize', () => {
   for (const [type, raw, expected] of QUICK) {
     test(`${type} ${JSON.stringify(raw)} → ${expected ?? 'full path'}`, () => {
       assert.equal(quickNormalize(type, raw), expected);
+      assert.deepEqual(quickIndicator(type, raw), expected === undefined ? undefined : { type, value: expected });
       agrees(raw);
     });
   }

@@ -42,6 +42,12 @@ export function quickNormalize(type: IndicatorType, raw: string): string | undef
   }
 }
 
+/** `normalize(type, raw)`'s indicator when `raw` is in one of the forms above; undefined when the full normalizer must decide. */
+export function quickIndicator(type: IndicatorType, raw: string): Indicator | undefined {
+  const value = typeof raw === 'string' ? quickNormalize(type, raw) : undefined;
+  return value === undefined ? undefined : { type, value };
+}
+
 /**
  * `normalize(detectType(raw), raw)` when `raw` is in one of the forms above (the same indicator,
  * without the full rules); undefined when the caller must detect and normalize the full way.

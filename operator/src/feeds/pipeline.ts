@@ -11,7 +11,7 @@ import { indicatorDigest } from '../domain/canonical.ts';
 import { detectType, normalize, type Indicator, type NormalizeOptions } from '../domain/indicator.ts';
 import { stixPattern } from '../domain/stix.ts';
 import { DigestSet } from '../domain/digestset.ts';
-import { detectCanonical } from '../domain/fastnormalize.ts';
+import { detectCanonical, quickIndicator } from '../domain/fastnormalize.ts';
 import type { WarningList } from './warninglists.ts';
 import { FeedError, fieldsOf, shown, whereText, type FeedRecord, type FeedRejection, type ParseBatch } from './types.ts';
 
@@ -134,8 +134,8 @@ class Run {
 
   /** Processes one record; returns a promise only when the sink or `known` is asynchronous. */
   record(rec: FeedRecord): void | Promise<void> {
-    // Already-canonical values skip detection and the full normalizer (detectCanonical gives what they would).
-    const ind = (rec.type === undefined ? detectCanonical(rec.value) : undefined) ?? this.normalized(rec);
+    // Plain values skip detection and the full normalizer (the quick paths give what they would).
+    const ind = (rec.type === undefined ? detectCanonical(rec.value) : quickIndicator(rec.type, rec.value)) ?? this.normalized(rec);
     if (ind === undefined) return;
     this.report.fetched++;
     this.report.parsed++;
