@@ -2,7 +2,7 @@
  * `npm run bench -- scale`: the million-indicator path (issue 14,
  * docs/adr/2026-12-06-million-indicators.md). N = BENCH_SCALE_INDICATORS (default 1,000,000).
  *
- * 1. Ingest: BENCH_SCALE_INGEST-line feeds (default 1,000,000; Feodo csv, a mixed plain list) through the product pipeline and
+ * 1. Ingest (bench/ingest-stage.ts): BENCH_SCALE_INGEST-line feeds (default 1,000,000; Feodo csv, a mixed plain list) through the product pipeline and
  *    through a bare Node loop doing the same work (bench/scale-ingest.ts), each in its own
  *    process with the ingest Job's V8 flags, in the same run: CPU-seconds, wall, peak RSS.
  * 2. Exchange: `bench/exchange.bench.ts` as a child (sequencer + 3 partners + clients on this
@@ -23,7 +23,6 @@
  * is the summary object.
  */
 import { spawnSync } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { homedir, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,6 +31,7 @@ import { emit, emitSummary, progress, round, type BenchResult } from './lib.ts';
 import { ensureBinaries } from '../operator/src/dev/controlplane/build.ts';
 import { partnerStage, type PartnerStageResult } from './scale-partner.ts';
 import { databaseStage } from './scale-db.ts';
+import { ingestStage } from './ingest-stage.ts';
 
 const N = Number(process.env['BENCH_SCALE_INDICATORS'] ?? 1_000_000);
 /** Lines per ingested feed: the issue's 1M-line lists whatever N. */
@@ -45,70 +45,10 @@ const BACKEND = process.env['THREATMESH_FERRETDB_BACKEND'] === 'sqlite' ? 'sqlit
 const SKIP = new Set((process.env['BENCH_SCALE_SKIP'] ?? '').split(',').filter((s) => s !== ''));
 const here = fileURLToPath(new URL('.', import.meta.url));
 
-function publicIp(i: number): string {
-  const a = 11 + (i % 89);
-  return `${a === 100 ? 101 : a}.${(i >>> 16) & 255}.${(i >>> 8) & 255}.${i & 255}`;
-}
-
-const FEEDS = {
-  csv: { header: '# abuse.ch Feodo Tracker Botnet C2 IP Blocklist (CSV)\n# "first_seen_utc","dst_ip","dst_port","c2_status","last_online","malware"\n', line: (i: number) => `"2026-11-2${i % 10} 07:44:46","${publicIp(i)}","${443 + (i % 1000)}","online","2026-11-25","QakBot"\n` },
-  lines: { header: '# generated plain list\n', line: (i: number) => (i % 3 === 0 ? `${publicIp(i)}\n` : i % 3 === 1 ? `${publicIp(i).replace(/\.\d+$/, '.0')}/24 ; SBL${i}\n` : `host-${i.toString(36)}.Evil-${i % 97}.example-bad.net\n`) },
-} as const;
-
-async function writeFeed(path: string, f: (typeof FEEDS)[keyof typeof FEEDS]): Promise<void> {
-  const ws = createWriteStream(path);
-  ws.write(f.header);
-  let buf = '';
-  for (let i = 0; i < INGEST_LINES; i++) {
-    buf += f.line(i);
-    if (buf.length > 1 << 16) {
-      if (!ws.write(buf)) await new Promise<void>((r) => ws.once('drain', () => r()));
-      buf = '';
-    }
-  }
-  ws.end(buf);
-  await new Promise<void>((r) => ws.once('finish', () => r()));
-}
-
-interface IngestRun { processed: number; added: number; cpuMs: number; wallMs: number; rssMb: number }
-
 function child(args: string[], env: NodeJS.ProcessEnv = process.env): string {
   const r = spawnSync(process.execPath, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], env, maxBuffer: 64 << 20 });
   if (r.status !== 0) throw new Error(`${args.join(' ')} exited with ${String(r.status)}`);
   return r.stdout;
-}
-
-async function ingestStage(dir: string): Promise<{ results: BenchResult[]; perCpuSecond: number; vsBare: number }> {
-  const results: BenchResult[] = [];
-  let perCpuSecond = Infinity;
-  let vsBare = Infinity;
-  for (const [format, feed] of Object.entries(FEEDS)) {
-    const path = join(dir, `${format}.txt`);
-    progress(`ingest: generating ${INGEST_LINES} ${format} lines`);
-    await writeFeed(path, feed);
-    const runs: Record<string, IngestRun> = {};
-    for (const mode of ['bare', 'pipeline', 'bare', 'pipeline']) {
-      const r = JSON.parse(child(['--max-semi-space-size=8', join(here, 'scale-ingest.ts'), mode, format, path])) as IngestRun;
-      // Two runs each, interleaved; the faster counts (the machine is shared).
-      if (runs[mode] === undefined || r.cpuMs < runs[mode].cpuMs) runs[mode] = r;
-    }
-    const p = runs['pipeline']!;
-    const b = runs['bare']!;
-    if (p.processed !== b.processed || p.added !== b.added) throw new Error(`pipeline and bare loop disagree on ${format}: ${JSON.stringify({ p, b })}`);
-    const rate = (p.processed * 1000) / p.cpuMs;
-    perCpuSecond = Math.min(perCpuSecond, rate);
-    vsBare = Math.min(vsBare, b.cpuMs / p.cpuMs);
-    progress(`ingest ${format}: pipeline ${Math.round(rate)}/CPU-s (${Math.round(p.rssMb)} MB), bare loop ${Math.round((b.processed * 1000) / b.cpuMs)}/CPU-s (${Math.round(b.rssMb)} MB)`);
-    results.push(
-      { metric: `ingest ${format}: pipeline, indicators per CPU-second`, value: round(rate), unit: 'indicators/s' },
-      { metric: `ingest ${format}: bare Node loop (same work, same run), indicators per CPU-second`, value: round((b.processed * 1000) / b.cpuMs), unit: 'indicators/s' },
-      { metric: `ingest ${format}: pipeline speed relative to the bare loop (bare CPU / pipeline CPU)`, value: round(b.cpuMs / p.cpuMs, 3), unit: 'ratio' },
-      { metric: `ingest ${format}: pipeline peak RSS (--max-semi-space-size=8, as the ingest Job)`, value: round(p.rssMb, 3), unit: 'MB' },
-      { metric: `ingest ${format}: pipeline wall-clock rate`, value: round((p.processed * 1000) / p.wallMs), unit: 'indicators/s' },
-    );
-    await rm(path, { force: true });
-  }
-  return { results, perCpuSecond, vsBare };
 }
 
 async function countVerifications(dir: string): Promise<number> {
@@ -169,7 +109,7 @@ async function main(): Promise<void> {
   };
   try {
     if (!SKIP.has('ingest')) {
-      const ing = await ingestStage(dir);
+      const ing = await ingestStage({ dir, lines: INGEST_LINES });
       results.push(...ing.results);
       Object.assign(summary, { ingestPerCpuSecond: round(ing.perCpuSecond), ingestVsBareLoop: round(ing.vsBare, 3) });
     }

@@ -3,10 +3,12 @@
  * Properties: never throws; a rejection has a known reason; an accepted value is well-formed
  * Unicode, normalizes to itself (idempotent), is accepted back from its canonical wire JSON
  * with the same digest, and survives its STIX pattern (stixPattern → parseStixPattern) unchanged.
+ * The quick paths (domain/fastnormalize.ts) give what the full rules give for every input they take.
  */
 import { indicatorCanonicalJson, indicatorDigest, indicatorObjectName } from '../../operator/src/domain/canonical.ts';
 import { parseIndicatorJson } from '../../operator/src/domain/entry.ts';
-import { detectType, normalize, REJECT_REASONS, type Indicator } from '../../operator/src/domain/indicator.ts';
+import { detectType, normalize, REJECT_REASONS, type Indicator, type IndicatorType } from '../../operator/src/domain/indicator.ts';
+import { detectCanonical, quickNormalize } from '../../operator/src/domain/fastnormalize.ts';
 import { parseStixPattern, stixPattern } from '../../operator/src/domain/stix.ts';
 import { genValue } from '../gen.ts';
 import { check, same, type FuzzTarget } from '../target.ts';
@@ -33,9 +35,25 @@ export function checkAccepted(ind: Indicator, input: unknown): void {
   same(back.indicators, [ind], 'stix-roundtrip', input);
 }
 
+/** The quick paths against the full rules, which `' ' + raw` forces (values are trimmed; no quick path takes white space). */
+function checkQuick(type: IndicatorType, raw: string, input: unknown): void {
+  const q = quickNormalize(type, raw);
+  if (q !== undefined) {
+    const f = normalize(type, ` ${raw}`);
+    check(f.ok && f.indicator.value === q, 'quick-path', `quick path gives ${q}, the full rules ${f.ok ? f.indicator.value : f.rejection.reason}`, input);
+  }
+  const d = detectCanonical(raw);
+  if (d === undefined) return;
+  const t = detectType(` ${raw}`);
+  check(t === d.type, 'quick-path', `quick detection says ${d.type}, detectType ${String(t)}`, input);
+  const f = normalize(d.type, ` ${raw}`);
+  check(f.ok && f.indicator.value === d.value, 'quick-path', `quick path gives ${d.value}, the full rules ${f.ok ? f.indicator.value : f.rejection.reason}`, input);
+}
+
 function run(rng: Rng): void {
   const { type, raw } = genValue(rng);
   const input = { type, raw };
+  if (typeof raw === 'string') checkQuick(type, raw, input);
   const auto = rng.chance(0.3);
   const t = auto ? detectType(raw) : type;
   if (t === undefined) return;

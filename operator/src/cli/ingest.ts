@@ -213,16 +213,46 @@ function configFromOptions(opts: IngestCliOptions, source: string): IngestionCon
   return { source: isUrl ? { kind: 'url', url: source } : { kind: 'file', path: source }, parser, fetch };
 }
 
-/** A sink writing NDJSON to `out` with backpressure (the preview commits nothing). */
+/** Bytes of NDJSON the preview gathers before one write (one write per line cost a syscall each on a file or /dev/null). */
+const PRINT_BATCH_BYTES = 1 << 16;
+
+/**
+ * A sink writing NDJSON to `out` in batches, with backpressure (the preview commits nothing).
+ * Lines are encoded into one reused buffer rather than joined as strings: a string batch
+ * outlives young-generation collections and its pieces get promoted (about 70 MB more old
+ * space per million lines).
+ */
 function printingSink(out: NodeJS.WritableStream, print: boolean): IngestSink {
+  const buf = Buffer.allocUnsafe(PRINT_BATCH_BYTES);
+  let used = 0;
+  const flush = (): Promise<void> | undefined => {
+    if (used === 0) return undefined;
+    // A copy: the stream may still hold the bytes after write() returns (a pipe).
+    const chunk = Buffer.from(buf.subarray(0, used));
+    used = 0;
+    return out.write(chunk) ? undefined : new Promise<void>((r) => out.once('drain', () => r()));
+  };
   return {
     add: (ind: IngestedIndicator): Promise<void> | undefined => {
-      if (!print || out.write(JSON.stringify(ind) + '\n')) return undefined;
-      return new Promise<void>((r) => out.once('drain', () => r()));
+      if (!print) return undefined;
+      const line = JSON.stringify(ind) + '\n';
+      // At most 3 bytes per UTF-16 unit: flush first when the line might not fit.
+      if (used + line.length * 3 > PRINT_BATCH_BYTES) {
+        const waited = flush();
+        if (line.length * 3 > PRINT_BATCH_BYTES) return (waited ?? Promise.resolve()).then(() => writeLine(out, line));
+        if (waited !== undefined) return waited.then(() => { used += buf.write(line, used); });
+      }
+      used += buf.write(line, used);
+      return undefined;
     },
-    commit: () => Promise.resolve(),
-    abort: () => Promise.resolve(),
+    // A failed run's preview shows what was read before the fault, as it did line by line.
+    commit: async () => { await flush(); },
+    abort: async () => { await flush(); },
   };
+}
+
+function writeLine(out: NodeJS.WritableStream, line: string): Promise<void> | undefined {
+  return out.write(line) ? undefined : new Promise<void>((r) => out.once('drain', () => r()));
 }
 
 function summaryLine(report: RunReport): string {

@@ -4,6 +4,11 @@
  * factor of at most 1/2, so a million digests take 24 MiB and create no garbage (a Set of hex
  * strings takes several times as much and keeps the garbage collector busy). An accidental
  * collision of 96-bit prefixes is practically impossible (about 6e-18 for 1e6 digests).
+ *
+ * A set may be bounded (`maxSlots`): at that size it stops growing, fills up to a load factor of
+ * 3/4 and then remembers nothing more; `add` still answers "not in the set" for every digest it
+ * does not hold, so a bounded set never calls a new digest a duplicate (it may miss repeats of
+ * digests it had no room for), and `overflow` counts those unremembered digests.
  */
 
 const INITIAL_SLOTS = 1 << 12;
@@ -21,17 +26,37 @@ function hex32(s: string, at: number): number {
     | ((t[s.charCodeAt(at + 6) & 127] ?? 0) << 4) | (t[s.charCodeAt(at + 7) & 127] ?? 0)) >>> 0;
 }
 
-/** A growable set of hex SHA-256 digests. */
+/** A growable set of hex SHA-256 digests, optionally bounded (see above). */
 export class DigestSet {
   private slots: Uint32Array;
   private mask: number;
   private count = 0;
+  private readonly maxSlots: number;
+  private unremembered = 0;
 
-  constructor(initialSlots = INITIAL_SLOTS) {
+  /**
+   * @param initialSlots slots to start with (rounded up to a power of two). @default 4096
+   * @param maxSlots the most slots the set grows to (rounded up to a power of two; 12 bytes
+   *   each); unbounded when omitted. @default Infinity
+   */
+  constructor(initialSlots = INITIAL_SLOTS, maxSlots = Infinity) {
     let n = INITIAL_SLOTS;
     while (n < initialSlots) n <<= 1;
+    let max = n;
+    while (max < maxSlots && Number.isFinite(maxSlots)) max <<= 1;
+    this.maxSlots = Number.isFinite(maxSlots) ? max : Infinity;
     this.slots = new Uint32Array(n * WORDS);
     this.mask = n - 1;
+  }
+
+  /** Digests `add` answered as new but had no room to remember (a bounded set that is full). */
+  get overflow(): number {
+    return this.unremembered;
+  }
+
+  /** Bytes held by the table. */
+  get bytes(): number {
+    return this.slots.byteLength;
   }
 
   /** Number of digests in the set. */
@@ -59,9 +84,16 @@ export class DigestSet {
   addWords(a: number, b: number, c: number): boolean {
     // An all-zero key marks an empty slot; map the (astronomically unlikely) zero prefix onto a fixed non-zero key.
     const c2 = (a | b | c) === 0 ? 1 : c;
+    const slots = this.mask + 1;
+    if (slots >= this.maxSlots && this.count * 4 >= slots * 3) {
+      // Full: still answer membership, but remember nothing more.
+      if (this.find(a, b, c2)) return false;
+      this.unremembered++;
+      return true;
+    }
     if (this.insert(a, b, c2)) {
       this.count++;
-      if (this.count * 2 > this.mask + 1) this.grow();
+      if (this.count * 2 > slots && slots < this.maxSlots) this.grow();
       return true;
     }
     return false;

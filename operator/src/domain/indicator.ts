@@ -32,6 +32,7 @@
  */
 import { domainToASCII, domainToUnicode } from 'node:url';
 import { formatIpv4, formatIpv6, ipv4Mask, ipv6ClearHostBits, parseCidr, parseIpv4, parseIpv6 } from './ip.ts';
+import { quickNormalize } from './fastnormalize.ts';
 import { refang } from './refang.ts';
 
 /** Every indicator type ThreatMesh handles. */
@@ -101,6 +102,9 @@ export function isIndicatorType(s: string): s is IndicatorType {
  * Normalization is idempotent: normalizing a normalized value returns it unchanged.
  */
 export function normalize(type: IndicatorType, raw: string, options?: NormalizeOptions): NormalizeResult {
+  // Most feed values are plain IPs, CIDRs, names or hashes: the quick path gives the same result.
+  const quick = typeof raw === 'string' ? quickNormalize(type, raw) : undefined;
+  if (quick !== undefined) return { ok: true, indicator: { type, value: quick } };
   const step = normalizeValue(type, raw, options);
   if (typeof step === 'string') return { ok: true, indicator: { type, value: step } };
   return { ok: false, rejection: { reason: step.reason, message: step.message, input: shown(String(raw)) } };

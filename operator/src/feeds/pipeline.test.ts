@@ -84,6 +84,16 @@ describe('runIngestion rolls back on a fatal fault', () => {
   });
 });
 
+test('the de-dup table is bounded: past maxDedupSlots, new indicators still reach the sink and the report says how many were not remembered', async () => {
+  const values = Array.from({ length: 5000 }, (_, i) => ({ value: `192.0.${i >> 8}.${i & 255}` }));
+  let added = 0;
+  const r = await runPipeline(batches([{ records: values, rejections: [], skips: [] }, { records: values, rejections: [], skips: [] }]), { sink: () => { added++; }, maxDedupSlots: 4096 });
+  assert.deepEqual({ new: r.new, duplicate: r.duplicate, notRemembered: r.notRemembered, added }, { new: 5000 + 1928, duplicate: 3072, notRemembered: 2 * 1928, added: 5000 + 1928 });
+  assert.equal(r.parsed, r.new + r.duplicate + r.droppedByWarningList);
+  const small = await runPipeline(batches([{ records: values.slice(0, 10), rejections: [], skips: [] }]), { sink: () => undefined });
+  assert.equal(small.notRemembered, undefined, 'the field is absent when everything was remembered');
+});
+
 describe('DigestSet', () => {
   test('adds each digest once, across growth', () => {
     const s = new DigestSet();
@@ -93,6 +103,19 @@ describe('DigestSet', () => {
     assert.equal(s.size, 20_000);
     assert.equal(s.add('0'.repeat(64)), true);
     assert.equal(s.add('0'.repeat(64)), false);
+  });
+
+  test('a bounded set stops growing, never calls a new digest a duplicate, and counts what it could not remember', () => {
+    const s = new DigestSet(undefined, 4096);
+    const digests = Array.from({ length: 5000 }, (_, i) => indicatorDigest({ type: 'ipv4', value: `192.0.${i >> 8}.${i & 255}` }));
+    assert.ok(digests.every((d) => s.add(d)), 'every first sighting is new');
+    assert.equal(s.size, 3072, 'full at 3/4 of 4096 slots');
+    assert.equal(s.bytes, 4096 * 12);
+    assert.equal(s.overflow, 5000 - 3072);
+    assert.deepEqual(digests.map((d) => s.add(d)).filter((isNew) => !isNew).length, 3072, 'repeats of remembered digests are caught');
+    assert.equal(s.overflow, 2 * (5000 - 3072));
+    assert.ok(digests.slice(0, 3072).every((d) => s.has(d)));
+    assert.ok(digests.slice(3072).every((d) => !s.has(d)));
   });
 
   test('upper- and lower-case hex digits are the same digest; only the first 96 bits count', () => {

@@ -11,6 +11,7 @@ import { indicatorDigest } from '../domain/canonical.ts';
 import { detectType, normalize, type Indicator, type NormalizeOptions } from '../domain/indicator.ts';
 import { stixPattern } from '../domain/stix.ts';
 import { DigestSet } from '../domain/digestset.ts';
+import { detectCanonical, quickIndicator } from '../domain/fastnormalize.ts';
 import type { WarningList } from './warninglists.ts';
 import { FeedError, fieldsOf, shown, whereText, type FeedRecord, type FeedRejection, type ParseBatch } from './types.ts';
 
@@ -49,6 +50,13 @@ export interface RunReport {
   examples: Record<string, FeedRejection[]>;
   /** Entries deliberately not ingested, by reason (non-indicator STIX objects, MISP to_ids=false ...). */
   skipped: Record<string, number>;
+  /**
+   * Set only when the run's de-dup table was full (more distinct indicators than
+   * `maxDedupSlots` holds): new indicators it could not remember. A repeat of one of them later
+   * in the same feed counts as new again and reaches the sink twice (a proposal then finds it
+   * already exists); nothing new is ever counted as a duplicate.
+   */
+  notRemembered?: number;
   durationMs: number;
 }
 
@@ -70,7 +78,15 @@ export interface PipelineOptions {
   readonly maxExamples?: number;
   /** Monotonic milliseconds, for durationMs. @default performance.now */
   readonly clock?: () => number;
+  /**
+   * Slots of the run's de-dup table (12 bytes each; it remembers up to 3/4 of them), which
+   * bounds its memory whatever the feed size. @default DEFAULT_DEDUP_SLOTS (24 MiB, 1,572,864 indicators)
+   */
+  readonly maxDedupSlots?: number;
 }
+
+/** Default bound of the de-dup table: 2^21 slots, 24 MiB, enough for 1.5 million distinct indicators per run. */
+export const DEFAULT_DEDUP_SLOTS = 1 << 21;
 
 /** A fresh, all-zero report. */
 export function emptyReport(): RunReport {
@@ -91,13 +107,14 @@ function isThenable(v: unknown): v is Promise<unknown> {
 /** Per-run state of the pipeline. */
 class Run {
   readonly report = emptyReport();
-  private readonly seen = new DigestSet();
+  private readonly seen: DigestSet;
   private readonly opts: PipelineOptions;
   private readonly every: number;
   private nextProgress: number;
 
   constructor(opts: PipelineOptions) {
     this.opts = opts;
+    this.seen = new DigestSet(undefined, opts.maxDedupSlots ?? DEFAULT_DEDUP_SLOTS);
     this.every = opts.progressEvery ?? 100_000;
     this.nextProgress = this.every;
   }
@@ -117,32 +134,40 @@ class Run {
 
   /** Processes one record; returns a promise only when the sink or `known` is asynchronous. */
   record(rec: FeedRecord): void | Promise<void> {
-    const type = rec.type ?? detectType(rec.value);
-    if (type === undefined) {
-      this.reject({ reason: 'unknown-type', message: 'cannot tell which kind of indicator this is; set the type in the mapping', input: rec.value.slice(0, 256), where: whereText(rec.where) });
-      return;
-    }
-    const n = normalize(type, rec.value, this.opts.normalizeOptions);
-    if (!n.ok) {
-      this.reject({ ...n.rejection, input: shown(n.rejection.input), where: whereText(rec.where) });
-      return;
-    }
+    // Plain values skip detection and the full normalizer (the quick paths give what they would).
+    const ind = (rec.type === undefined ? detectCanonical(rec.value) : quickIndicator(rec.type, rec.value)) ?? this.normalized(rec);
+    if (ind === undefined) return;
     this.report.fetched++;
     this.report.parsed++;
-    const listed = this.opts.warningList?.match(n.indicator);
+    const listed = this.opts.warningList?.match(ind);
     if (listed !== undefined) {
       this.report.droppedByWarningList++;
       this.report.warningLists[listed] = (this.report.warningLists[listed] ?? 0) + 1;
       return;
     }
-    const digest = indicatorDigest(n.indicator);
+    const digest = indicatorDigest(ind);
     if (!this.seen.add(digest)) {
       this.report.duplicate++;
       return;
     }
     const isKnown = this.opts.known?.(digest) ?? false;
-    if (isThenable(isKnown)) return isKnown.then((k) => this.emit(k, n.indicator, digest, rec));
-    return this.emit(isKnown, n.indicator, digest, rec);
+    if (isThenable(isKnown)) return isKnown.then((k) => this.emit(k, ind, digest, rec));
+    return this.emit(isKnown, ind, digest, rec);
+  }
+
+  /** Detects (when the record has no type) and normalizes; counts a rejection and returns undefined on failure. */
+  private normalized(rec: FeedRecord): Indicator | undefined {
+    const type = rec.type ?? detectType(rec.value);
+    if (type === undefined) {
+      this.reject({ reason: 'unknown-type', message: 'cannot tell which kind of indicator this is; set the type in the mapping', input: rec.value.slice(0, 256), where: whereText(rec.where) });
+      return undefined;
+    }
+    const n = normalize(type, rec.value, this.opts.normalizeOptions);
+    if (!n.ok) {
+      this.reject({ ...n.rejection, input: shown(n.rejection.input), where: whereText(rec.where) });
+      return undefined;
+    }
+    return n.indicator;
   }
 
   private emit(isKnown: boolean, ind: Indicator, digest: string, rec: FeedRecord): void | Promise<void> {
@@ -152,6 +177,11 @@ class Run {
     }
     this.report.new++;
     return this.opts.sink({ type: ind.type, value: ind.value, pattern: stixPattern(ind), digest, fields: fieldsOf(rec.fields), where: whereText(rec.where) });
+  }
+
+  /** Completes the report after the last batch. */
+  finish(): void {
+    if (this.seen.overflow > 0) this.report.notRemembered = this.seen.overflow;
   }
 
   progress(): void {
@@ -196,6 +226,7 @@ export async function runPipeline(batches: AsyncIterable<ParseBatch>, opts: Pipe
       await consume(run, next.value);
     }
   } finally {
+    run.finish();
     run.report.durationMs = Math.round(clock() - start);
   }
   return run.report;

@@ -33,6 +33,12 @@ describe('shipped warning lists', () => {
     ['cidr', '0.0.0.0/0', 'reserved-ip'],
     ['cidr', '8.0.0.0/8', 'public-resolver'],
     ['cidr', '1.10.16.0/20', undefined],
+    // First octets without a listed network are answered without parsing, but only for /8 or longer.
+    ['cidr', '11.0.0.0/8', undefined],
+    ['cidr', '11.0.0.0/9', undefined],
+    ['cidr', '10.0.0.0/7', 'reserved-ip'],
+    ['cidr', '64.0.0.0/2', 'reserved-ip'],
+    ['cidr', '96.0.0.0/3', 'reserved-ip'],
     ['domain', 'google.com', 'top-domain'],
     ['domain', 'mail.google.com', 'top-domain'],
     ['domain', 'notgoogle.com', undefined],

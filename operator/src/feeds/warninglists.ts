@@ -133,6 +133,14 @@ function firstOctet(v: string): number {
   return -1;
 }
 
+/** True when the text after the `/` of a normalized CIDR is a prefix length of 8 or more. */
+function prefixAtLeast8(v: string): boolean {
+  const slash = v.indexOf('/');
+  if (slash < 0) return false;
+  const len = v.length - slash - 1;
+  return len >= 2 || (len === 1 && v.charCodeAt(slash + 1) >= 56 && v.charCodeAt(slash + 1) <= 57);
+}
+
 function hostOfUrl(url: string): string {
   const start = url.indexOf('://') + 3;
   let end = start;
@@ -173,6 +181,9 @@ export function buildWarningList(data: WarningListData): WarningList {
     return reserved.has(a) ? 'reserved-ip' : resolverSet.has(v) ? 'public-resolver' : allow.ranges.find((l) => l.ranges.has(a))?.name;
   };
   const cidrList = (v: string): WarningListName | undefined => {
+    // A v4 network of /8 or longer lies inside its first octet: no listed network there, no overlap.
+    const o = firstOctet(v);
+    if (o >= 0 && o < 256 && octets[o] === 0 && prefixAtLeast8(v)) return undefined;
     const c = parseNet(v);
     if (c === undefined) return undefined;
     return reserved.overlaps(c) ? 'reserved-ip' : resolvers.overlaps(c) ? 'public-resolver' : allow.ranges.find((l) => l.ranges.overlaps(c))?.name;
