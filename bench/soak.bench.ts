@@ -39,6 +39,10 @@ const HELP = `usage: npm run bench -- soak [options]
   --rss-leak MIB        steady growth of anonymous RSS (RssAnon) over MIB per minute is a leak (default ${LEAK_DEFAULTS.rssMiBPerMin})
   --fd-leak N           steady fd growth over N per minute is a leak (default ${LEAK_DEFAULTS.fdsPerMin})
                         (growth counts after a warm-up: the first ${LEAK_DEFAULTS.warmupFraction * 100}% of the run, ${LEAK_DEFAULTS.warmupSeconds} s at least)
+  --entry-cache N       the sequencer's --entry-cache (recent entries kept in memory; default the sequencer's, 50000)
+  --sequencer-node-options="FLAGS"
+                        Node flags for the sequencer process, space-separated, with "=": --sequencer-node-options="--cpu-prof --cpu-prof-dir=/tmp/prof"
+                        (the profile is written when the sequencer exits at the end of the run)
   --keep                keep the work directory (logs, certificates)
 Exit code 3 when a process leaks; results in bench/results/soak.json.`;
 
@@ -54,6 +58,8 @@ interface SoakFlags {
   readonly sampleSeconds: number;
   readonly leak: LeakThresholds;
   readonly keep: boolean;
+  readonly entryCache: number | undefined;
+  readonly nodeOptions: readonly string[];
 }
 
 function positive(flag: string, text: string | undefined, fallback: number): number {
@@ -63,9 +69,15 @@ function positive(flag: string, text: string | undefined, fallback: number): num
   return n;
 }
 
+function entryCacheOf(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^\d+$/.test(text)) throw new Error(`--entry-cache must be a whole number of entries, got ${JSON.stringify(text)}`);
+  return Number(text);
+}
+
 function parseFlags(argv: readonly string[]): SoakFlags | 'help' {
   const names = ['minutes', 'rate', 'partners', 'stream-procs', 'proposers', 'batch', 'concurrency', 'sample-seconds', 'rss-leak', 'fd-leak'] as const;
-  const { values: v } = parseArgs({ args: [...argv], options: { ...Object.fromEntries(names.map((n) => [n, { type: 'string' as const }])), keep: { type: 'boolean' }, help: { type: 'boolean' } } });
+  const { values: v } = parseArgs({ args: [...argv], options: { ...Object.fromEntries(names.map((n) => [n, { type: 'string' as const }])), 'entry-cache': { type: 'string' }, 'sequencer-node-options': { type: 'string' }, keep: { type: 'boolean' }, help: { type: 'boolean' } } });
   if (v.help === true) return 'help';
   const text = v as Record<string, string | boolean | undefined>;
   const num = (n: typeof names[number], d: number): number => positive(n, text[n] as string | undefined, d);
@@ -73,7 +85,9 @@ function parseFlags(argv: readonly string[]): SoakFlags | 'help' {
     minutes: num('minutes', 2), rate: num('rate', 1000), partners: Math.floor(num('partners', 100)), streamProcs: Math.floor(num('stream-procs', 4)),
     proposers: Math.floor(num('proposers', 4)), batch: Math.floor(num('batch', 50)), concurrency: Math.floor(num('concurrency', 8)), sampleSeconds: num('sample-seconds', 10),
     leak: { rssMiBPerMin: num('rss-leak', LEAK_DEFAULTS.rssMiBPerMin), fdsPerMin: num('fd-leak', LEAK_DEFAULTS.fdsPerMin) }, keep: v.keep === true,
+    entryCache: entryCacheOf(v['entry-cache']), nodeOptions: (v['sequencer-node-options'] ?? '').split(/\s+/).filter((o) => o !== ''),
   };
+  if (flags.nodeOptions.some((o) => !o.startsWith('-'))) throw new Error(`--sequencer-node-options holds Node flags only (each starting with -), got ${JSON.stringify(flags.nodeOptions.join(' '))}`);
   if (flags.proposers < 2 || flags.proposers > flags.partners) throw new Error(`--proposers must be from 2 (quorum 2) to --partners (${flags.partners}), got ${flags.proposers}`);
   if (flags.batch > 1000) throw new Error(`--batch must be at most 1000 (the exchange's batch limit), got ${flags.batch}`);
   return flags;
@@ -213,6 +227,15 @@ function cores(samples: readonly Sample[]): number | undefined {
   return (b.cpuSeconds - a.cpuSeconds) / (b.t - a.t);
 }
 
+// CPU the sequencer spent per 1,000 admitted indicators over the run: a figure the shared
+// machine's load barely moves, unlike the admitted rate (the sequencer's CPU time counts only
+// while it runs).
+function cpuPerThousand(samples: readonly Sample[], admitted: number): BenchResult[] {
+  const [a, b] = [samples[0], samples[samples.length - 1]];
+  if (a?.cpuSeconds === undefined || b?.cpuSeconds === undefined || admitted === 0) return [];
+  return [{ metric: 'sequencer CPU per 1,000 admitted indicators', value: round(((b.cpuSeconds - a.cpuSeconds) * 1000) / (admitted / 1000)), unit: 'CPU ms' }];
+}
+
 function results(f: SoakFlags, o: Observed, growth: ReadonlyMap<string, Growth>, sequencerLabel: string): BenchResult[] {
   const admitted = admittedOf(o);
   const perEntry = bytesPerEntry(o.series.get(sequencerLabel) ?? [], o.tree);
@@ -228,6 +251,7 @@ function results(f: SoakFlags, o: Observed, growth: ReadonlyMap<string, Growth>,
     { metric: 'failed stream calls', value: o.streams.reduce((a, s) => a + sum(s?.errors), 0), unit: 'count' },
     { metric: 'slowest stream behind the log at the end', value: admitted - Math.min(...o.streams.map((s) => s?.minSize ?? 0)), unit: 'entries' },
     { metric: 'run length', value: round(o.seconds), unit: 's' },
+    ...cpuPerThousand(o.series.get(sequencerLabel) ?? [], admitted),
     ...(perEntry !== undefined ? [{ metric: 'sequencer RSS growth per log entry after warm-up (Merkle tree + capped entry cache)', value: round(perEntry.slope), unit: `bytes/entry (r² ${round(perEntry.r2, 2)})` }] : []),
     { metric: 'machine load average (1 min) at the end', value: round(loadavg()[0]!, 3), unit: 'runnable tasks' },
   ];
@@ -268,7 +292,7 @@ async function main(argv: readonly string[]): Promise<number> {
   const cp = await startControlPlane(controlPlaneOptionsFromEnv());
   let net: SoakNetwork | undefined;
   try {
-    net = await startSoakNetwork(cp, dir, f.partners, progress);
+    net = await startSoakNetwork(cp, dir, { partners: f.partners, nodeOptions: f.nodeOptions, ...(f.entryCache !== undefined ? { entryCache: f.entryCache } : {}) }, progress);
     const o = await observe(net, f, dir);
     // The verdict is on anonymous memory: file pages (code) come and go with the kernel's page cache.
     const anon = (s: readonly Sample[]): Sample[] => s.map((x) => ({ ...x, rssBytes: x.anonBytes ?? x.rssBytes }));
