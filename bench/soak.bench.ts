@@ -24,6 +24,7 @@ import { spawnChild, startSoakNetwork, type Child, type SoakNetwork } from './so
 import { descendants, sampleProcess, type Tracked } from './soak/procs.ts';
 import type { ProposerConfig, ProposerStats } from './soak/proposer.ts';
 import type { StreamsConfig, StreamStats } from './soak/streams.ts';
+import { SEQUENCER_DEFAULTS } from '../operator/src/exchange/sequencer/defaults.ts';
 import { startControlPlane } from '../e2e/harness/controlplane.ts';
 import { controlPlaneOptionsFromEnv } from '../e2e/harness/env.ts';
 
@@ -68,6 +69,9 @@ function positive(flag: string, text: string | undefined, fallback: number): num
   if (!Number.isFinite(n) || n <= 0) throw new Error(`--${flag} must be a positive number, got ${JSON.stringify(text)}`);
   return n;
 }
+
+/** The sequencer's own default (SEQUENCER_DEFAULTS.entryCacheSize), for reports. */
+const DEFAULT_ENTRY_CACHE = SEQUENCER_DEFAULTS.entryCacheSize;
 
 function entryCacheOf(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
@@ -209,14 +213,15 @@ function admittedOf(o: Observed): number {
 
 // Memory a process holds per log entry: the slope of its RSS against the log's size after the
 // warm-up. The sequencer keeps the Merkle tree and a capped entry cache by design.
-function bytesPerEntry(samples: readonly Sample[], tree: ReadonlyArray<[number, number]>): { slope: number; r2: number } | undefined {
+// With `minSize`, only samples taken once the log had that many entries count (the entry cache full).
+function bytesPerEntry(samples: readonly Sample[], tree: ReadonlyArray<[number, number]>, minSize = 0): { slope: number; r2: number; points: number } | undefined {
   const from = Math.max(tree[tree.length - 1]![0] * LEAK_DEFAULTS.warmupFraction, LEAK_DEFAULTS.warmupSeconds);
   const points = samples.filter((s) => s.t >= from).map((s) => {
     const size = tree.find(([t]) => Math.abs(t - s.t) < 1)?.[1];
-    return size === undefined ? undefined : [size, s.rssBytes] as [number, number];
+    return size === undefined || size < minSize ? undefined : [size, s.anonBytes ?? s.rssBytes] as [number, number];
   }).filter((p) => p !== undefined);
   if (points.length < 2 || points[0]![0] === points[points.length - 1]![0]) return undefined;
-  return fitLine(points);
+  return { ...fitLine(points), points: points.length };
 }
 
 // Cores a process kept busy over the run (CPU seconds / wall seconds): on a shared machine this
@@ -236,9 +241,21 @@ function cpuPerThousand(samples: readonly Sample[], admitted: number): BenchResu
   return [{ metric: 'sequencer CPU per 1,000 admitted indicators', value: round(((b.cpuSeconds - a.cpuSeconds) * 1000) / (admitted / 1000)), unit: 'CPU ms' }];
 }
 
+function memoryPerEntry(f: SoakFlags, o: Observed, sequencerLabel: string): BenchResult[] {
+  const samples = o.series.get(sequencerLabel) ?? [];
+  const perEntry = bytesPerEntry(samples, o.tree);
+  // The cache holds up to twice its cap before it trims back (log.ts): full for certain past 2 × cap.
+  const cap = f.entryCache ?? DEFAULT_ENTRY_CACHE;
+  const full = bytesPerEntry(samples, o.tree, 2 * cap);
+  return [
+    { metric: 'sequencer entry cache cap (--entry-cache)', value: cap, unit: 'entries' },
+    ...(perEntry !== undefined ? [{ metric: 'sequencer anonymous RSS growth per log entry after warm-up (Merkle tree + capped entry cache)', value: round(perEntry.slope), unit: `bytes/entry (r² ${round(perEntry.r2, 2)})` }] : []),
+    ...(full !== undefined ? [{ metric: `sequencer anonymous RSS growth per log entry once the entry cache is full (log ≥ ${2 * cap})`, value: round(full.slope), unit: `bytes/entry (r² ${round(full.r2, 2)}, ${full.points} samples)` }] : []),
+  ];
+}
+
 function results(f: SoakFlags, o: Observed, growth: ReadonlyMap<string, Growth>, sequencerLabel: string): BenchResult[] {
   const admitted = admittedOf(o);
-  const perEntry = bytesPerEntry(o.series.get(sequencerLabel) ?? [], o.tree);
   const out: BenchResult[] = [
     { metric: 'offered proposal rate (target)', value: f.rate, unit: 'proposals/s' },
     { metric: 'proposals sent per second (the rest of the schedule slipped: saturated)', value: round((o.proposer?.sent ?? 0) / o.seconds), unit: 'proposals/s' },
@@ -252,7 +269,7 @@ function results(f: SoakFlags, o: Observed, growth: ReadonlyMap<string, Growth>,
     { metric: 'slowest stream behind the log at the end', value: admitted - Math.min(...o.streams.map((s) => s?.minSize ?? 0)), unit: 'entries' },
     { metric: 'run length', value: round(o.seconds), unit: 's' },
     ...cpuPerThousand(o.series.get(sequencerLabel) ?? [], admitted),
-    ...(perEntry !== undefined ? [{ metric: 'sequencer RSS growth per log entry after warm-up (Merkle tree + capped entry cache)', value: round(perEntry.slope), unit: `bytes/entry (r² ${round(perEntry.r2, 2)})` }] : []),
+    ...memoryPerEntry(f, o, sequencerLabel),
     { metric: 'machine load average (1 min) at the end', value: round(loadavg()[0]!, 3), unit: 'runnable tasks' },
   ];
   for (const [label, s] of o.series) {
