@@ -27,7 +27,7 @@ export class EncodedEntry {
 
 /** How much the fan-out keeps. */
 export interface FanoutLimits {
-  /** Entries this close to a requested tree size are shared; older ones (a partner catching up) are encoded per stream. @default 2048 */
+  /** Entries this close to a requested tree size are shared; older ones (a partner catching up) are encoded per stream. @default 1024 */
   readonly recentEntries?: number;
   /** Tree sizes whose messages are kept; the smallest is dropped first. @default 4 */
   readonly treeSizes?: number;
@@ -44,8 +44,17 @@ export interface FanoutSource {
 /** Encodes a LogEntry message (the endpoint's StreamEntries serializer). */
 export type EntrySerializer = (m: LogEntry) => Buffer;
 
-const DEFAULT_RECENT = 2048;
+const DEFAULT_RECENT = 1024;
 const DEFAULT_SIZES = 4;
+
+// Small Buffers are slices of Node's shared 8 KiB pool, and a kept slice keeps its whole slab:
+// what the fan-out keeps is copied into buffers of its own size.
+function unpooled(...parts: readonly Buffer[]): Buffer {
+  const out = Buffer.allocUnsafeSlow(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) at += p.copy(out, at);
+  return out;
+}
 
 /** Shared encodings of recent entries, bounded by {@link FanoutLimits}. One per endpoint. */
 export class EntryFanout {
@@ -112,7 +121,7 @@ export class EntryFanout {
     const entry = source.cachedEntry(index);
     if (entry === undefined) return undefined;
     const proof = this.#serialize({ inclusionProof: source.inclusionProof(index, size) });
-    const message = new EncodedEntry(Buffer.concat([this.#body(entry, size), proof]));
+    const message = new EncodedEntry(unpooled(this.#body(entry, size), proof));
     this.#encoded += 1;
     this.#sizeMap(size, bySize).set(index, message);
     return message;
@@ -121,7 +130,7 @@ export class EntryFanout {
   #body(entry: IndexedEntry, size: number): Buffer {
     const have = this.#bodies.get(entry.index);
     if (have !== undefined) return have;
-    const body = this.#serialize(entryToWire(entry, []));
+    const body = unpooled(this.#serialize(entryToWire(entry, [])));
     this.#bodies.set(entry.index, body);
     if (size > this.#newest) this.#newest = size;
     // Bodies are added near the newest size, mostly in order: drop the ones that fell behind.
