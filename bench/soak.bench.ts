@@ -42,8 +42,9 @@ const HELP = `usage: npm run bench -- soak [options]
                         (growth counts after a warm-up: the first ${LEAK_DEFAULTS.warmupFraction * 100}% of the run, ${LEAK_DEFAULTS.warmupSeconds} s at least)
   --entry-cache N       the sequencer's --entry-cache (recent entries kept in memory; default the sequencer's, 50000)
   --sequencer-node-options="FLAGS"
-                        Node flags for the sequencer process, space-separated, with "=": --sequencer-node-options="--cpu-prof --cpu-prof-dir=/tmp/prof"
-                        (the profile is written when the sequencer exits at the end of the run)
+                        Node flags for the sequencer process, space-separated, with "=", e.g.
+                        --sequencer-node-options="--prof --no-logfile-per-isolate --logfile=/tmp/seq.v8.log"
+                        then node --prof-process /tmp/seq.v8.log (--cpu-prof writes only if the sequencer exits cleanly)
   --keep                keep the work directory (logs, certificates)
 Exit code 3 when a process leaks; results in bench/results/soak.json.`;
 
