@@ -24,6 +24,7 @@ import { spawnChild, startSoakNetwork, type Child, type SoakNetwork } from './so
 import { descendants, sampleProcess, type Tracked } from './soak/procs.ts';
 import type { ProposerConfig, ProposerStats } from './soak/proposer.ts';
 import type { StreamsConfig, StreamStats } from './soak/streams.ts';
+import { SEQUENCER_DEFAULTS } from '../operator/src/exchange/sequencer/defaults.ts';
 import { startControlPlane } from '../e2e/harness/controlplane.ts';
 import { controlPlaneOptionsFromEnv } from '../e2e/harness/env.ts';
 
@@ -39,6 +40,11 @@ const HELP = `usage: npm run bench -- soak [options]
   --rss-leak MIB        steady growth of anonymous RSS (RssAnon) over MIB per minute is a leak (default ${LEAK_DEFAULTS.rssMiBPerMin})
   --fd-leak N           steady fd growth over N per minute is a leak (default ${LEAK_DEFAULTS.fdsPerMin})
                         (growth counts after a warm-up: the first ${LEAK_DEFAULTS.warmupFraction * 100}% of the run, ${LEAK_DEFAULTS.warmupSeconds} s at least)
+  --entry-cache N       the sequencer's --entry-cache (recent entries kept in memory; default the sequencer's, 50000)
+  --sequencer-node-options="FLAGS"
+                        Node flags for the sequencer process, space-separated, with "=", e.g.
+                        --sequencer-node-options="--prof --no-logfile-per-isolate --logfile=/tmp/seq.v8.log"
+                        then node --prof-process /tmp/seq.v8.log (--cpu-prof writes only if the sequencer exits cleanly)
   --keep                keep the work directory (logs, certificates)
 Exit code 3 when a process leaks; results in bench/results/soak.json.`;
 
@@ -54,6 +60,8 @@ interface SoakFlags {
   readonly sampleSeconds: number;
   readonly leak: LeakThresholds;
   readonly keep: boolean;
+  readonly entryCache: number | undefined;
+  readonly nodeOptions: readonly string[];
 }
 
 function positive(flag: string, text: string | undefined, fallback: number): number {
@@ -63,9 +71,18 @@ function positive(flag: string, text: string | undefined, fallback: number): num
   return n;
 }
 
+/** The sequencer's own default (SEQUENCER_DEFAULTS.entryCacheSize), for reports. */
+const DEFAULT_ENTRY_CACHE = SEQUENCER_DEFAULTS.entryCacheSize;
+
+function entryCacheOf(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^\d+$/.test(text)) throw new Error(`--entry-cache must be a whole number of entries, got ${JSON.stringify(text)}`);
+  return Number(text);
+}
+
 function parseFlags(argv: readonly string[]): SoakFlags | 'help' {
   const names = ['minutes', 'rate', 'partners', 'stream-procs', 'proposers', 'batch', 'concurrency', 'sample-seconds', 'rss-leak', 'fd-leak'] as const;
-  const { values: v } = parseArgs({ args: [...argv], options: { ...Object.fromEntries(names.map((n) => [n, { type: 'string' as const }])), keep: { type: 'boolean' }, help: { type: 'boolean' } } });
+  const { values: v } = parseArgs({ args: [...argv], options: { ...Object.fromEntries(names.map((n) => [n, { type: 'string' as const }])), 'entry-cache': { type: 'string' }, 'sequencer-node-options': { type: 'string' }, keep: { type: 'boolean' }, help: { type: 'boolean' } } });
   if (v.help === true) return 'help';
   const text = v as Record<string, string | boolean | undefined>;
   const num = (n: typeof names[number], d: number): number => positive(n, text[n] as string | undefined, d);
@@ -73,7 +90,9 @@ function parseFlags(argv: readonly string[]): SoakFlags | 'help' {
     minutes: num('minutes', 2), rate: num('rate', 1000), partners: Math.floor(num('partners', 100)), streamProcs: Math.floor(num('stream-procs', 4)),
     proposers: Math.floor(num('proposers', 4)), batch: Math.floor(num('batch', 50)), concurrency: Math.floor(num('concurrency', 8)), sampleSeconds: num('sample-seconds', 10),
     leak: { rssMiBPerMin: num('rss-leak', LEAK_DEFAULTS.rssMiBPerMin), fdsPerMin: num('fd-leak', LEAK_DEFAULTS.fdsPerMin) }, keep: v.keep === true,
+    entryCache: entryCacheOf(v['entry-cache']), nodeOptions: (v['sequencer-node-options'] ?? '').split(/\s+/).filter((o) => o !== ''),
   };
+  if (flags.nodeOptions.some((o) => !o.startsWith('-'))) throw new Error(`--sequencer-node-options holds Node flags only (each starting with -), got ${JSON.stringify(flags.nodeOptions.join(' '))}`);
   if (flags.proposers < 2 || flags.proposers > flags.partners) throw new Error(`--proposers must be from 2 (quorum 2) to --partners (${flags.partners}), got ${flags.proposers}`);
   if (flags.batch > 1000) throw new Error(`--batch must be at most 1000 (the exchange's batch limit), got ${flags.batch}`);
   return flags;
@@ -195,14 +214,15 @@ function admittedOf(o: Observed): number {
 
 // Memory a process holds per log entry: the slope of its RSS against the log's size after the
 // warm-up. The sequencer keeps the Merkle tree and a capped entry cache by design.
-function bytesPerEntry(samples: readonly Sample[], tree: ReadonlyArray<[number, number]>): { slope: number; r2: number } | undefined {
+// With `minSize`, only samples taken once the log had that many entries count (the entry cache full).
+function bytesPerEntry(samples: readonly Sample[], tree: ReadonlyArray<[number, number]>, minSize = 0): { slope: number; r2: number; points: number } | undefined {
   const from = Math.max(tree[tree.length - 1]![0] * LEAK_DEFAULTS.warmupFraction, LEAK_DEFAULTS.warmupSeconds);
   const points = samples.filter((s) => s.t >= from).map((s) => {
     const size = tree.find(([t]) => Math.abs(t - s.t) < 1)?.[1];
-    return size === undefined ? undefined : [size, s.rssBytes] as [number, number];
+    return size === undefined || size < minSize ? undefined : [size, s.anonBytes ?? s.rssBytes] as [number, number];
   }).filter((p) => p !== undefined);
   if (points.length < 2 || points[0]![0] === points[points.length - 1]![0]) return undefined;
-  return fitLine(points);
+  return { ...fitLine(points), points: points.length };
 }
 
 // Cores a process kept busy over the run (CPU seconds / wall seconds): on a shared machine this
@@ -213,9 +233,30 @@ function cores(samples: readonly Sample[]): number | undefined {
   return (b.cpuSeconds - a.cpuSeconds) / (b.t - a.t);
 }
 
+// CPU the sequencer spent per 1,000 admitted indicators over the run: a figure the shared
+// machine's load barely moves, unlike the admitted rate (the sequencer's CPU time counts only
+// while it runs).
+function cpuPerThousand(samples: readonly Sample[], admitted: number): BenchResult[] {
+  const [a, b] = [samples[0], samples[samples.length - 1]];
+  if (a?.cpuSeconds === undefined || b?.cpuSeconds === undefined || admitted === 0) return [];
+  return [{ metric: 'sequencer CPU per 1,000 admitted indicators', value: round(((b.cpuSeconds - a.cpuSeconds) * 1000) / (admitted / 1000)), unit: 'CPU ms' }];
+}
+
+function memoryPerEntry(f: SoakFlags, o: Observed, sequencerLabel: string): BenchResult[] {
+  const samples = o.series.get(sequencerLabel) ?? [];
+  const perEntry = bytesPerEntry(samples, o.tree);
+  // The cache holds up to twice its cap before it trims back (log.ts): full for certain past 2 × cap.
+  const cap = f.entryCache ?? DEFAULT_ENTRY_CACHE;
+  const full = bytesPerEntry(samples, o.tree, 2 * cap);
+  return [
+    { metric: 'sequencer entry cache cap (--entry-cache)', value: cap, unit: 'entries' },
+    ...(perEntry !== undefined ? [{ metric: 'sequencer anonymous RSS growth per log entry after warm-up (Merkle tree + capped entry cache)', value: round(perEntry.slope), unit: `bytes/entry (r² ${round(perEntry.r2, 2)})` }] : []),
+    ...(full !== undefined ? [{ metric: `sequencer anonymous RSS growth per log entry once the entry cache is full (log ≥ ${2 * cap})`, value: round(full.slope), unit: `bytes/entry (r² ${round(full.r2, 2)}, ${full.points} samples)` }] : []),
+  ];
+}
+
 function results(f: SoakFlags, o: Observed, growth: ReadonlyMap<string, Growth>, sequencerLabel: string): BenchResult[] {
   const admitted = admittedOf(o);
-  const perEntry = bytesPerEntry(o.series.get(sequencerLabel) ?? [], o.tree);
   const out: BenchResult[] = [
     { metric: 'offered proposal rate (target)', value: f.rate, unit: 'proposals/s' },
     { metric: 'proposals sent per second (the rest of the schedule slipped: saturated)', value: round((o.proposer?.sent ?? 0) / o.seconds), unit: 'proposals/s' },
@@ -228,7 +269,8 @@ function results(f: SoakFlags, o: Observed, growth: ReadonlyMap<string, Growth>,
     { metric: 'failed stream calls', value: o.streams.reduce((a, s) => a + sum(s?.errors), 0), unit: 'count' },
     { metric: 'slowest stream behind the log at the end', value: admitted - Math.min(...o.streams.map((s) => s?.minSize ?? 0)), unit: 'entries' },
     { metric: 'run length', value: round(o.seconds), unit: 's' },
-    ...(perEntry !== undefined ? [{ metric: 'sequencer RSS growth per log entry after warm-up (Merkle tree + capped entry cache)', value: round(perEntry.slope), unit: `bytes/entry (r² ${round(perEntry.r2, 2)})` }] : []),
+    ...cpuPerThousand(o.series.get(sequencerLabel) ?? [], admitted),
+    ...memoryPerEntry(f, o, sequencerLabel),
     { metric: 'machine load average (1 min) at the end', value: round(loadavg()[0]!, 3), unit: 'runnable tasks' },
   ];
   for (const [label, s] of o.series) {
@@ -268,7 +310,7 @@ async function main(argv: readonly string[]): Promise<number> {
   const cp = await startControlPlane(controlPlaneOptionsFromEnv());
   let net: SoakNetwork | undefined;
   try {
-    net = await startSoakNetwork(cp, dir, f.partners, progress);
+    net = await startSoakNetwork(cp, dir, { partners: f.partners, nodeOptions: f.nodeOptions, ...(f.entryCache !== undefined ? { entryCache: f.entryCache } : {}) }, progress);
     const o = await observe(net, f, dir);
     // The verdict is on anonymous memory: file pages (code) come and go with the kernel's page cache.
     const anon = (s: readonly Sample[]): Sample[] => s.map((x) => ({ ...x, rssBytes: x.anonBytes ?? x.rssBytes }));

@@ -17,6 +17,7 @@ import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { Rng } from './rng.ts';
 import { keepRecord, makeRecord, readRecord, type FuzzRecord } from './results.ts';
+import { runScratch } from './scratch.ts';
 import { Finding } from './target.ts';
 import { TARGETS, targetNamed } from './targets/index.ts';
 import type { WorkerMessage } from './worker.ts';
@@ -46,7 +47,7 @@ const MAX_SHOWN = 5;
 async function replay(name: string, seed: number, index: number): Promise<number> {
   const t = targetNamed(name);
   if (t === undefined) throw new Error(`no target ${name}; targets: ${TARGETS.map((x) => x.name).join(', ')}`);
-  await t.setup?.();
+  await t.setup?.({ scratchDir: runScratch() });
   try {
     await t.run(Rng.forCase(seed, name, index));
     process.stdout.write(`${name} seed ${seed} case ${index}: passed\n`);
@@ -64,7 +65,10 @@ async function replay(name: string, seed: number, index: number): Promise<number
 interface Progress { done: number; cpuMicros: number; readonly found: Reported[]; readonly started: number }
 
 /** Runs cases [from, cases) of `name` in workers, restarting after a hang; resolves with the findings. */
-async function runTarget(name: string, seed: number, range: { readonly from: number; readonly cases: number }, hangMs: number, onProgress: (p: Progress) => void): Promise<Progress> {
+/** What every worker of the run shares: the hang limit and the run's scratch directory. */
+interface RunSettings { readonly hangMs: number; readonly scratchDir: string }
+
+async function runTarget(name: string, seed: number, range: { readonly from: number; readonly cases: number }, settings: RunSettings, onProgress: (p: Progress) => void): Promise<Progress> {
   const { cases } = range;
   const seen = new Set<string>();
   const p: Progress = { done: range.from, cpuMicros: 0, found: [], started: performance.now() };
@@ -77,7 +81,7 @@ async function runTarget(name: string, seed: number, range: { readonly from: num
   };
   while (p.done < cases) {
     const cpuBefore = p.cpuMicros;
-    p.done = await runWorker({ name, seed, from: p.done, to: cases, hangMs }, report, (done, cpu) => {
+    p.done = await runWorker({ name, seed, from: p.done, to: cases, ...settings }, report, (done, cpu) => {
       p.done = done;
       p.cpuMicros = cpuBefore + cpu;
       onProgress(p);
@@ -86,7 +90,7 @@ async function runTarget(name: string, seed: number, range: { readonly from: num
   return p;
 }
 
-interface Span { readonly name: string; readonly seed: number; readonly from: number; readonly to: number; readonly hangMs: number }
+interface Span extends RunSettings { readonly name: string; readonly seed: number; readonly from: number; readonly to: number }
 
 /**
  * Runs one worker over [from, to); resolves with the index to continue from (to when done, after
@@ -96,7 +100,7 @@ function runWorker(s: Span, report: (r: Reported) => void, progress: (done: numb
   const shared = new SharedArrayBuffer(8);
   const state = new Int32Array(shared);
   Atomics.store(state, 0, s.from);
-  const worker = new Worker(new URL('./worker.ts', import.meta.url), { workerData: { target: s.name, seed: s.seed, from: s.from, to: s.to, shared } });
+  const worker = new Worker(new URL('./worker.ts', import.meta.url), { workerData: { target: s.name, seed: s.seed, from: s.from, to: s.to, shared, scratchDir: s.scratchDir } });
   return new Promise((resolve) => {
     let current = s.from;
     let since = performance.now();
@@ -158,12 +162,12 @@ async function earlierRun(resultsDir: string | undefined, name: string, seed: nu
 }
 
 /** Runs one target, printing progress and keeping its record (every RECORD_EVERY_MS and at the end). */
-async function runAndRecord(name: string, seed: number, cases: number, hangMs: number, results: { readonly dir: string | undefined; readonly cont: boolean }): Promise<FuzzRecord & { readonly found: Reported[] }> {
+async function runAndRecord(name: string, seed: number, cases: number, settings: RunSettings, results: { readonly dir: string | undefined; readonly cont: boolean }): Promise<FuzzRecord & { readonly found: Reported[] }> {
   const resultsDir = results.dir;
   const earlier = await earlierRun(resultsDir, name, seed, results.cont);
   let lastRecord = performance.now();
   let writing: Promise<unknown> = Promise.resolve();
-  const p = await runTarget(name, seed, { from: Math.min(earlier.cases, cases), cases }, hangMs, (q) => {
+  const p = await runTarget(name, seed, { from: Math.min(earlier.cases, cases), cases }, settings, (q) => {
     const rec = recordOf(name, seed, cases, q, earlier);
     process.stderr.write(`  ${name}: ${q.done}/${cases} cases, ${rec.casesPerSecond}/s, ${rec.casesPerCpuSecond}/cpu-s\n`);
     if (resultsDir === undefined || performance.now() - lastRecord < RECORD_EVERY_MS) return;
@@ -201,10 +205,11 @@ async function main(): Promise<number> {
   const summary: Record<string, { cases: number; findings: number; seconds: number; cpuSeconds: number }> = {};
   const all: Reported[] = [];
   const queue = [...names];
+  const settings: RunSettings = { hangMs, scratchDir: runScratch() };
   await Promise.all(Array.from({ length: Math.min(jobs, queue.length) }, async () => {
     for (let name = queue.shift(); name !== undefined; name = queue.shift()) {
       process.stderr.write(`==> ${name}\n`);
-      const r = await runAndRecord(name, seed, cases, hangMs, { dir: resultsDir, cont: values.continue === true });
+      const r = await runAndRecord(name, seed, cases, settings, { dir: resultsDir, cont: values.continue === true });
       summary[name] = { cases: r.cases, findings: r.found.length, seconds: r.seconds, cpuSeconds: r.cpuSeconds };
       process.stderr.write(`  ${name}: ${r.cases} cases in ${r.seconds} s (${r.cpuSeconds} CPU s), ${r.found.length} distinct findings\n`);
       all.push(...r.found);

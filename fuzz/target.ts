@@ -19,13 +19,19 @@ export class Finding extends Error {
   }
 }
 
+/** What a target's setup gets from the run. */
+export interface TargetContext {
+  /** A directory for temporary files that the run removes however it ends (fuzz/scratch.ts). @default none: the target makes its own under the OS temporary directory and removes it in teardown */
+  readonly scratchDir?: string;
+}
+
 /** One fuzz target. */
 export interface FuzzTarget {
   readonly name: string;
   /** What is generated and which properties are checked. */
   readonly description: string;
   /** Builds what every case shares (keys, servers); called once per worker. */
-  setup?(): Promise<void>;
+  setup?(ctx?: TargetContext): Promise<void>;
   /** Runs one case from its own generator. */
   run(rng: Rng): Promise<void> | void;
   /** Releases what setup built. */

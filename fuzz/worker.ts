@@ -16,6 +16,8 @@ export interface WorkerInput {
   readonly to: number;
   /** [0]: index of the case running now; [1]: 1 when finished. */
   readonly shared: SharedArrayBuffer;
+  /** The run's scratch directory (fuzz/scratch.ts), handed to the target's setup. */
+  readonly scratchDir: string;
 }
 
 /** A message to the main thread. */
@@ -33,7 +35,7 @@ const post = (m: WorkerMessage): void => parentPort?.postMessage(m);
 const cpu0 = process.threadCpuUsage();
 const cpuMicros = (): number => { const c = process.threadCpuUsage(cpu0); return c.user + c.system; };
 
-await target.setup?.();
+await target.setup?.({ scratchDir: input.scratchDir });
 let last = performance.now();
 for (let i = input.from; i < input.to; i++) {
   Atomics.store(state, 0, i);

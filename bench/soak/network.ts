@@ -121,8 +121,19 @@ async function ready(port: number, timeoutMs: number, child: Child): Promise<voi
   throw new Error(`${child.label} not ready within ${timeoutMs} ms; see its log`);
 }
 
+/** How the soak network is made. */
+export interface SoakNetworkOptions {
+  /** Partner identities. */
+  readonly partners: number;
+  /** Node flags of the sequencer process (e.g. --cpu-prof). @default none */
+  readonly nodeOptions?: readonly string[];
+  /** The sequencer's --entry-cache. @default the sequencer's own default */
+  readonly entryCache?: number;
+}
+
 /** Issues identities, registers them as PartnerNodes and starts the sequencer process (quorum 2). */
-export async function startSoakNetwork(cp: ControlPlane, dir: string, partners: number, progress: (m: string) => void): Promise<SoakNetwork> {
+export async function startSoakNetwork(cp: ControlPlane, dir: string, opts: SoakNetworkOptions, progress: (m: string) => void): Promise<SoakNetwork> {
+  const { partners } = opts;
   const kube = new KubeHttpClient(await loadKubeconfig(cp.kubeconfigPath), { userAgent: 'threatmesh-soak' });
   try {
     const ca = await LocalCa.open(join(dir, 'pki'), 'threatmesh-soak-ca');
@@ -143,9 +154,10 @@ export async function startSoakNetwork(cp: ControlPlane, dir: string, partners: 
       ...identities.map((p) => partnerNode(p.id, p.key, ['contributor', 'voter', 'consumer'])),
     ], 'threatmesh-soak');
     const [port, metricsPort] = [await stablePort(), await stablePort()];
-    const sequencer = await spawnChild('threatmesh sequencer', [MAIN, '--exit-on-stdin-eof', 'sequencer', '--kubeconfig', cp.kubeconfigPath, '--namespace', SOAK_NAMESPACE,
+    const sequencer = await spawnChild('threatmesh sequencer', [...(opts.nodeOptions ?? []), MAIN, '--exit-on-stdin-eof', 'sequencer', '--kubeconfig', cp.kubeconfigPath, '--namespace', SOAK_NAMESPACE,
       '--listen', `127.0.0.1:${port}`, '--partner-id', SEQUENCER_ID, '--signing-key', seqKeyPath, '--tls-cert', seqCert.certPath, '--tls-key', seqCert.keyPath, '--tls-ca', seqCert.caPath,
-      '--mongodb-uri', cp.mongoUri, '--database', `soak_${Date.now().toString(36)}`, '--quorum', '2', '--metrics-bind', `127.0.0.1:${metricsPort}`], join(dir, 'sequencer.log'));
+      '--mongodb-uri', cp.mongoUri, '--database', `soak_${Date.now().toString(36)}`, '--quorum', '2', '--metrics-bind', `127.0.0.1:${metricsPort}`,
+      ...(opts.entryCache !== undefined ? ['--entry-cache', String(opts.entryCache)] : [])], join(dir, 'sequencer.log'));
     progress(`threatmesh sequencer (pid ${sequencer.process.pid}) on 127.0.0.1:${port}; log ${join(dir, 'sequencer.log')}`);
     try {
       await ready(metricsPort, 120_000, sequencer);
@@ -156,7 +168,8 @@ export async function startSoakNetwork(cp: ControlPlane, dir: string, partners: 
     return {
       sequencer, address: `127.0.0.1:${port}`, metricsPort, caPem: await read(ca.caPath), partners: identities,
       stop: async () => {
-        await sequencer.stop();
+        // A profiling sequencer (--cpu-prof) writes its profile as it exits: give it time.
+        await sequencer.stop((opts.nodeOptions ?? []).length > 0 ? 120_000 : 15_000);
         kube.close();
       },
     };

@@ -30,6 +30,8 @@ export interface StreamStats {
   readonly size: number;
   /** The smallest: how far the slowest identity is. */
   readonly minSize: number;
+  /** Followers more than 1,000 entries behind the fastest one (a follower that fell behind, not the ordinary lag of one head). */
+  readonly laggards: number;
   /** Failed calls by gRPC code or reason. */
   readonly errors: Readonly<Record<string, number>>;
   /** V8 heap in use and external memory (MiB): growing RSS over a flat heap is the allocator or a lazy GC, not JS objects kept. */
@@ -75,8 +77,10 @@ async function follow(k: number, tls: TlsMaterial): Promise<void> {
 
 function report(): void {
   const mem = process.memoryUsage();
-  const stats: StreamStats = { streams: config.identities.length, received, undecodable, size: Math.max(...sizes), minSize: Math.min(...sizes), errors, heapUsedMiB: Math.round(mem.heapUsed / 2 ** 20), externalMiB: Math.round((mem.external + mem.arrayBuffers) / 2 ** 20) };
+  const stats: StreamStats = { streams: config.identities.length, received, undecodable, size: Math.max(...sizes), minSize: Math.min(...sizes), laggards: sizes.filter((n) => n < Math.max(...sizes) - 1_000).length, errors, heapUsedMiB: Math.round(mem.heapUsed / 2 ** 20), externalMiB: Math.round((mem.external + mem.arrayBuffers) / 2 ** 20) };
   process.stdout.write(JSON.stringify(stats) + '\n');
+  // The log file keeps the history: which followers fell behind, and when.
+  process.stderr.write(`${new Date().toISOString()} sizes ${[...sizes].sort((a, b) => a - b).slice(0, 5).join(',')} … ${stats.size}; errors ${JSON.stringify(errors)}\n`);
 }
 
 const ticker = setInterval(report, 2_000);

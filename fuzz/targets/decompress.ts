@@ -18,7 +18,7 @@ import { FeedError } from '../../operator/src/feeds/types.ts';
 import { genValue } from '../gen.ts';
 import { mutateBytes, randomChunks } from '../mutate.ts';
 import type { Rng } from '../rng.ts';
-import { check, Finding, same, type FuzzTarget } from '../target.ts';
+import { check, Finding, same, type FuzzTarget, type TargetContext } from '../target.ts';
 import { sourceOf } from './feedcheck.ts';
 import { zipOf } from '../../e2e/harness/zip.ts';
 
@@ -116,8 +116,9 @@ async function run(rng: Rng): Promise<void> {
   checkOutcome({ kind, original, payload, spoiled, limits, members, whole }, input);
 }
 
-async function setup(): Promise<void> {
-  state.dir = await mkdtemp(join(tmpdir(), 'threatmesh-fuzz-zip-'));
+async function setup(ctx?: TargetContext): Promise<void> {
+  // Under the run's scratch directory when there is one: a run stopped by a signal (no teardown) leaves nothing behind.
+  state.dir = await mkdtemp(join(ctx?.scratchDir ?? tmpdir(), 'threatmesh-fuzz-zip-'));
 }
 
 async function teardown(): Promise<void> {

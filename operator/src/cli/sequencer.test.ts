@@ -37,7 +37,7 @@ before(async () => {
   files.kubeconfig = await put('kubeconfig', 'clusters: [{ name: c, cluster: { server: "https://127.0.0.1:1" } }]\nusers: [{ name: u, user: { token: t } }]\ncontexts: [{ name: x, context: { cluster: c, user: u } }]\ncurrent-context: x\n');
   base = {
     kubeconfig: files.kubeconfig, namespace: 'threatmesh', listen: '127.0.0.1:0', partnerId: 'sequencer-1', signingKey: files.key,
-    tlsCert: files.cert, tlsKey: files.certKey, tlsCa: files.ca, database: 'threatmesh_sequencer', votingWindow: '72h', maxOpenRounds: '50000', leaderElect: false, metricsBind: '127.0.0.1:0',
+    tlsCert: files.cert, tlsKey: files.certKey, tlsCa: files.ca, database: 'threatmesh_sequencer', votingWindow: '72h', maxOpenRounds: '50000', entryCache: '50000', leaderElect: false, metricsBind: '127.0.0.1:0',
   };
 });
 
@@ -63,6 +63,7 @@ describe('sequencerPlan refuses missing or invalid flags before connecting', () 
     ['CRL file that is a certificate', () => ({ tlsCrl: files.cert }), undefined, /--tls-crl .* holds no PEM certificate revocation list/],
     ['CRL file that does not parse', () => ({ tlsCrl: files.notCrl }), undefined, /--tls-crl .* is not a valid CRL/],
     ['round quota not a number', () => ({ maxOpenRounds: 'lots' }), undefined, /--max-open-rounds must be a whole number of at least 1, got "lots"/],
+    ['entry cache not a number', () => ({ entryCache: '-1' }), undefined, /--entry-cache must be a whole number of entries \(0: always read the database\), got "-1"/],
     ['bad voting window', () => ({ votingWindow: 'a week' }), undefined, /not a duration/],
     ['no kubeconfig outside a cluster', () => ({ kubeconfig: undefined }), undefined, /KUBERNETES_SERVICE_HOST|in-cluster|service ?account/i],
   ];

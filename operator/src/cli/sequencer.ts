@@ -34,6 +34,7 @@ export interface SequencerFlags extends ClusterFlags {
   readonly quorum?: string;
   readonly votingWindow: string;
   readonly maxOpenRounds: string;
+  readonly entryCache: string;
   readonly leaderElect: boolean;
   readonly leaderElectionNamespace?: string;
   readonly identity?: string;
@@ -78,6 +79,10 @@ function wholeNumber(flag: string, text: string): number {
   return Number(text);
 }
 
+function cacheSize(text: string): number {
+  if (!/^\d+$/.test(text)) throw new Error(`--entry-cache must be a whole number of entries (0: always read the database), got ${JSON.stringify(text)}`);
+  return Number(text);
+}
 
 /** Checks every flag and reads every file, before any connection; the error names the flag and what to do. Exported for tests. */
 export async function sequencerPlan(flags: SequencerFlags, env: CliEnv): Promise<SequencerPlan> {
@@ -86,6 +91,7 @@ export async function sequencerPlan(flags: SequencerFlags, env: CliEnv): Promise
   const quorum = quorumOf(flags.quorum);
   const windowMs = parseDuration(flags.votingWindow);
   const maxOpenRoundsPerProposer = wholeNumber('--max-open-rounds', flags.maxOpenRounds);
+  const entryCacheSize = cacheSize(flags.entryCache);
   if (flags.namespace === '') throw new UsageError('--namespace must not be empty');
   const mongodbUri = need(flags.mongodbUri ?? env.mongodbUri, '--mongodb-uri', 'the MongoDB URI of the sequencer\'s database (or set MONGODB_URI)');
   const partnerId = need(flags.partnerId, '--partner-id', 'the sequencer\'s partner id (its PartnerNode\'s partnerId and its certificate CN)');
@@ -96,7 +102,7 @@ export async function sequencerPlan(flags: SequencerFlags, env: CliEnv): Promise
   const leaderElection = flags.leaderElect ? { name: SEQUENCER_LEASE_NAME, namespace: flags.leaderElectionNamespace ?? flags.namespace, identity } : undefined;
   return {
     mongodbUri, database: flags.database, cluster,
-    service: { namespace: flags.namespace, partnerId, key, tls, listen, metricsBind, windowMs, maxOpenRoundsPerProposer, ...(quorum !== undefined ? { quorum } : {}), ...(leaderElection ? { leaderElection } : {}) },
+    service: { namespace: flags.namespace, partnerId, key, tls, listen, metricsBind, windowMs, maxOpenRoundsPerProposer, entryCacheSize, ...(quorum !== undefined ? { quorum } : {}), ...(leaderElection ? { leaderElection } : {}) },
   };
 }
 
@@ -138,6 +144,7 @@ export function registerSequencer(program: Command, env: CliEnv, log: Logger): v
     .option('--quorum <n>', 'approvals required (default ⌊2n/3⌋+1 of n voters)')
     .option('--voting-window <duration>', 'how long a round accepts votes', formatDuration(SEQUENCER_DEFAULTS.votingWindowMs))
     .option('--max-open-rounds <n>', 'most rounds one proposer may have open; more proposals are refused (round-quota) and retried by the partner', String(SEQUENCER_DEFAULTS.maxOpenRoundsPerProposer))
+    .option('--entry-cache <n>', 'recent log entries kept in memory to serve partner streams without a database read (0: always read the database); memory grows with it', String(SEQUENCER_DEFAULTS.entryCacheSize))
     .option('--leader-elect', `serve only while holding the ${SEQUENCER_LEASE_NAME} Lease; a replica that loses it exits 1`, false)
     .option('--leader-election-namespace <ns>', 'namespace of the Lease (default: --namespace)')
     .option('--identity <id>', 'this replica\'s identity in the Lease (default: hostname-pid)')

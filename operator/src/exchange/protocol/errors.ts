@@ -8,7 +8,7 @@ export type RefusalReason =
   | 'malformed-indicator' | 'not-normalized' | 'not-canonical' | 'invalid-kind' | 'invalid-meta'
   | 'bad-proposal-signature' | 'bad-vote-signature' | 'invalid-vote' | 'outside-window'
   | 'identity-mismatch' | 'unknown-partner' | 'missing-role' | 'no-client-certificate' | 'not-a-client-certificate' | 'pinned-certificate-mismatch'
-  | 'unknown-proposal' | 'not-admitted' | 'not-active' | 'quorum-unreachable' | 'out-of-range' | 'batch-too-large' | 'too-large' | 'too-many-streams' | 'round-quota' | 'signed-in-future';
+  | 'unknown-proposal' | 'not-admitted' | 'not-active' | 'quorum-unreachable' | 'out-of-range' | 'batch-too-large' | 'too-large' | 'too-many-streams' | 'slow-stream' | 'round-quota' | 'signed-in-future';
 
 /** A request the exchange refuses; `message` says what was wrong and what to do. */
 export class ExchangeRefusal extends Error {

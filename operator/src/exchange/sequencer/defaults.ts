@@ -27,6 +27,11 @@ export const SEQUENCER_DEFAULTS = {
   appendBatch: 512,
   /** A head older than this is signed again for the same size: the heartbeat partners check (domain/verify.ts headFreshness). */
   headHeartbeatMs: HEAD_HEARTBEAT_MS,
+  /**
+   * Partners waiting for the log to grow are woken at most this often: appends in between are
+   * told together, so 100 followers cost one round of calls per interval, not one per append.
+   */
+  headCoalesceMs: 100,
   /** Longest wait of one GetTreeHead call for the log to grow. */
   maxHeadWaitMs: 30_000,
   /** How often rounds whose window closed are dropped. */

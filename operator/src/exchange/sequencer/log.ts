@@ -41,6 +41,8 @@ export interface SequencerLogOptions {
   readonly entryCacheSize?: number;
   /** A head older than this is signed again for the same size when asked (the heartbeat partners check). @default SEQUENCER_DEFAULTS.headHeartbeatMs */
   readonly headHeartbeatMs?: number;
+  /** Waiters for a larger log are woken at most this often (appends in between are told together). @default SEQUENCER_DEFAULTS.headCoalesceMs */
+  readonly headCoalesceMs?: number;
   readonly now: () => Date;
   readonly log: Logger;
 }
@@ -74,6 +76,8 @@ export class SequencerLog {
   // Appends are written in batches, one batch at a time; each append settles on its own.
   readonly #appends = new GroupCommit<QueuedAppend>((batch) => this.#serial(() => this.#commit(batch)), { maxBatch: SEQUENCER_DEFAULTS.appendBatch });
   readonly #waiters = new Set<() => void>();
+  #wakeTimer: ReturnType<typeof setTimeout> | undefined;
+  #lastWake = -Infinity;
   #latest: SignedTreeHead | undefined;
   #signing: { readonly size: number; readonly head: Promise<SignedTreeHead> } | undefined;
   #tail: Promise<unknown> = Promise.resolve();
@@ -175,6 +179,12 @@ export class SequencerLog {
     });
   }
 
+  /** The entry at `index` when it is among the recent entries held in memory (no database read); undefined otherwise. */
+  cachedEntry(index: number): IndexedEntry | undefined {
+    if (!Number.isSafeInteger(index) || index < this.#cacheStart || index >= this.size) return undefined;
+    return this.#cache[index - this.#cacheStart];
+  }
+
   /** RFC 9162 inclusion proof of `index` in the tree of `size` leaves; refuses sizes beyond the log. */
   inclusionProof(index: number, size: number): string[] {
     this.#checkRange(index, size, index < size);
@@ -239,8 +249,23 @@ export class SequencerLog {
     }
     if (this.size > start) {
       this.#o.log.info('entries appended', { from: start, to: this.size });
-      for (const w of [...this.#waiters]) w();
+      this.#wake();
     }
+  }
+
+  // Wakes the waiters now if the last wake is older than the coalescing interval, else once at
+  // its end: every follower then sees the same larger head and asks for the same entries.
+  #wake(): void {
+    if (this.#wakeTimer !== undefined) return;
+    const wait = this.#lastWake + (this.#o.headCoalesceMs ?? SEQUENCER_DEFAULTS.headCoalesceMs) - performance.now();
+    const now = (): void => {
+      this.#wakeTimer = undefined;
+      this.#lastWake = performance.now();
+      for (const w of [...this.#waiters]) w();
+    };
+    if (wait <= 0) now();
+    // Unref'd: a pending wake must not keep a stopping process alive (its waiters time out on their own).
+    else this.#wakeTimer = setTimeout(now, wait).unref();
   }
 
   async #reloadTail(): Promise<void> {

@@ -22,7 +22,7 @@ import { decideQuorum, defaultQuorum, QuorumInputError, verifyVote, type QuorumO
 import type { PublicKey, SigningKey } from '../../domain/signature.ts';
 import type { SignedTreeHead } from '../../domain/treehead.ts';
 import type { Logger } from '../../log.ts';
-import { indicatorLimitProblem, metaJson, voteLimitProblem, parseIndicatorJson, parseMetaJson, voteSubject, type IndicatorMeta } from '../../domain/entry.ts';
+import { indicatorLimitProblem, metaJson, voteLimitProblem, parseIndicatorJson, parseMetaJson, voteSubject, type IndexedEntry, type IndicatorMeta } from '../../domain/entry.ts';
 import type { SequencerLogStore, SequencerRoundStore, StoredRound } from '../../domain/stores.ts';
 import { ExchangeRefusal } from '../protocol/errors.ts';
 import type { PendingRound, ProposalInput, ProposalResult, ProvenEntry, VoteResult } from '../protocol/messages.ts';
@@ -396,6 +396,11 @@ export class Sequencer {
   /** Entries [from, size) with their inclusion proofs in the tree of `size` leaves (see {@link SequencerLog.entries}). */
   entries(from: number, size: number): AsyncGenerator<ProvenEntry> {
     return this.#log.entries(from, size);
+  }
+
+  /** The entry at `index` when it is held in memory (see {@link SequencerLog.cachedEntry}): the endpoint shares its encoding across streams. */
+  cachedEntry(index: number): IndexedEntry | undefined {
+    return this.#log.cachedEntry(index);
   }
 
   #verifyOrRefuse(callerId: string, voter: Voter, v: Vote): Vote {

@@ -8,7 +8,9 @@ import type { PeerCertificate } from 'node:tls';
 import type { Logger } from '../../log.ts';
 import { ExchangeRefusal } from '../protocol/errors.ts';
 import { bindServer, stopServer, toServiceError, unary } from '../protocol/grpcserver.ts';
-import { MAX_BATCH_ITEMS, type ProvenEntry } from '../protocol/messages.ts';
+import { MAX_BATCH_ITEMS } from '../protocol/messages.ts';
+import type { LogEntry } from '../protocol/gen/threatmesh/exchange/v1/LogEntry.ts';
+import { EncodedEntry, EntryFanout, type FanoutLimits } from './fanout.ts';
 import type { ExchangeHandlers } from '../protocol/gen/threatmesh/exchange/v1/Exchange.ts';
 import type { Proposal__Output } from '../protocol/gen/threatmesh/exchange/v1/Proposal.ts';
 import type { ProposalAck } from '../protocol/gen/threatmesh/exchange/v1/ProposalAck.ts';
@@ -18,7 +20,7 @@ import { loadExchangePackage } from '../protocol/proto.ts';
 import type { Sequencer } from './sequencer.ts';
 import { authorize, peerIdentity, type ExchangeAction, type PartnerEntry, type TlsMaterial } from '../protocol/tls.ts';
 import { metaJson } from '../../domain/entry.ts';
-import { entryToWire, headToWire, kindFromWire, kindToWire, voteFromWire, voteWireProblem } from '../protocol/wire.ts';
+import { headToWire, kindFromWire, kindToWire, voteFromWire, voteWireProblem } from '../protocol/wire.ts';
 
 /** Limits applied to every connection. */
 export interface ServerLimits {
@@ -33,10 +35,22 @@ export interface ServerLimits {
    * from its cursor. Bounds what a client that does not read can make the server buffer. @default 10_000
    */
   readonly maxEntriesPerStream?: number;
+  /**
+   * A stream whose client has read nothing for this long (flow control full) is ended with
+   * RESOURCE_EXHAUSTED, reason slow-stream; the partner resumes from its cursor. A stalled reader
+   * keeps no slot and no memory past it, and never slows the other streams. @default 60_000
+   */
+  readonly drainTimeoutMs?: number;
+  /** Sharing of encoded entries across streams. @default FanoutLimits defaults */
+  readonly fanout?: FanoutLimits;
 }
 
-/** The calls the endpoint serves: a {@link Sequencer} (tests put a hostile one behind the real endpoint). */
-export type SequencerCore = Pick<Sequencer, 'propose' | 'vote' | 'pending' | 'waitForSize' | 'treeHead' | 'inclusionProof' | 'consistencyProof' | 'entries'>;
+/**
+ * The calls the endpoint serves: a {@link Sequencer} (tests put a hostile one behind the real
+ * endpoint). `cachedEntry`, offered by the honest sequencer only, lets streams share encoded bytes
+ * (fanout.ts); a core without it is encoded per stream.
+ */
+export type SequencerCore = Pick<Sequencer, 'propose' | 'vote' | 'pending' | 'waitForSize' | 'treeHead' | 'inclusionProof' | 'consistencyProof' | 'entries'> & Partial<Pick<Sequencer, 'cachedEntry'>>;
 
 /** What the endpoint is built from. */
 export interface ExchangeServerOptions {
@@ -54,6 +68,8 @@ export interface ExchangeServer {
   readonly port: number;
   /** StreamEntries calls being served now (each ends when its client cancels, disconnects or is done). */
   openStreams(): number;
+  /** Entry messages encoded for streams to share, and handed out again from those bytes (fanout.ts). */
+  sharedEntries(): { readonly encoded: number; readonly shared: number };
   /** Stops accepting calls and ends open streams. */
   stop(): Promise<void>;
 }
@@ -69,6 +85,7 @@ const ROUND_OVERHEAD_BYTES = 1024;
 const DEFAULT_KEEPALIVE_MS = 30_000;
 const DEFAULT_MAX_STREAMS_PER_PARTNER = 4;
 const DEFAULT_MAX_ENTRIES_PER_STREAM = 10_000;
+const DEFAULT_DRAIN_TIMEOUT_MS = 60_000;
 
 /** Open StreamEntries calls per partner, bounded. */
 class StreamSlots {
@@ -110,17 +127,26 @@ export async function startExchangeServer(opts: ExchangeServerOptions): Promise<
     'grpc.http2.min_ping_interval_without_data_ms': 5_000,
   });
   const slots = new StreamSlots(opts.limits?.maxStreamsPerPartner ?? DEFAULT_MAX_STREAMS_PER_PARTNER);
-  server.addService(loadExchangePackage().Exchange.service, handlers(opts, slots));
+  const service = loadExchangePackage().Exchange.service;
+  const streamDef = service.StreamEntries;
+  const fanout = new EntryFanout((m) => streamDef.responseSerialize(m), opts.limits?.fanout);
+  // Shared messages arrive encoded: their bytes go out as they are.
+  const passThrough = { ...streamDef, responseSerialize: (m: LogEntry | EncodedEntry) => (m instanceof EncodedEntry ? m.bytes : streamDef.responseSerialize(m)) };
+  server.addService({ ...service, StreamEntries: passThrough }, handlers(opts, slots, fanout));
   const port = await bindServer(server, opts.address, opts.tls);
   opts.log.info('exchange server listening', { address: opts.address, port });
   return {
     port,
     openStreams: () => slots.total(),
+    sharedEntries: () => {
+      const { encoded, shared } = fanout.stats();
+      return { encoded, shared };
+    },
     stop: () => stopServer(server),
   };
 }
 
-function handlers(opts: ExchangeServerOptions, slots: StreamSlots): ExchangeHandlers {
+function handlers(opts: ExchangeServerOptions, slots: StreamSlots, fanout: EntryFanout): ExchangeHandlers {
   const seq = opts.sequencer;
   const max = opts.limits?.maxMessageBytes ?? DEFAULT_MAX_MESSAGE;
   const caller = (call: AuthenticatedCall, action: ExchangeAction): string => authorize(opts.directory, peerIdentity(call.getAuthContext()), action).partnerId;
@@ -160,7 +186,7 @@ function handlers(opts: ExchangeServerOptions, slots: StreamSlots): ExchangeHand
     }),
     StreamEntries: (call) => {
       // An 'error' event on a server stream ends it with that status (grpc-js semantics).
-      streamEntries(opts, call, caller, slots).catch((err: unknown) => call.emit('error', toServiceError(opts.log, err)));
+      streamEntries({ opts, slots, fanout }, call, caller).catch((err: unknown) => call.emit('error', toServiceError(opts.log, err)));
     },
   };
 }
@@ -207,22 +233,36 @@ function checkBatch(n: number): void {
   if (n > MAX_BATCH_ITEMS) throw new ExchangeRefusal('invalid-argument', 'batch-too-large', `a batch holds at most ${MAX_BATCH_ITEMS} items, got ${n}; split it`);
 }
 
+/** What a StreamEntries handler shares with the others. */
+interface StreamContext {
+  readonly opts: ExchangeServerOptions;
+  readonly slots: StreamSlots;
+  readonly fanout: EntryFanout;
+}
+
 async function streamEntries(
-  opts: ExchangeServerOptions,
+  { opts, slots, fanout }: StreamContext,
   call: grpc.ServerWritableStream<{ fromIndex: number; treeSize: number }, unknown>,
   caller: (call: AuthenticatedCall, action: ExchangeAction) => string,
-  slots: StreamSlots,
 ): Promise<void> {
   const who = caller(call, 'read');
   slots.take(who);
   try {
+    const { fromIndex: from, treeSize: size } = call.request;
+    // Same checks as the core's entries() makes, before any shared bytes are handed out.
+    if (!Number.isSafeInteger(from) || !Number.isSafeInteger(size) || from < 0 || from > size) throw new ExchangeRefusal('out-of-range', 'out-of-range', `requested entries from ${from} in tree size ${size}; ask for a tree head first and stay within it`);
+    const to = Math.min(size, from + (opts.limits?.maxEntriesPerStream ?? DEFAULT_MAX_ENTRIES_PER_STREAM));
+    const drainMs = opts.limits?.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
     // Leaving the loop (return) closes the log reader: a cancelled or dropped call holds nothing.
-    const to = Math.min(call.request.treeSize, call.request.fromIndex + (opts.limits?.maxEntriesPerStream ?? DEFAULT_MAX_ENTRIES_PER_STREAM));
     // Proofs stay in the tree the partner asked for; only the range is cut.
-    for await (const { entry, proof } of entriesIn(opts.sequencer, call.request.fromIndex, to, call.request.treeSize)) {
+    for await (const message of fanout.stream(opts.sequencer, from, to, size)) {
       if (call.cancelled) return;
       // Respect flow control: wait for the client to drain, or for the call to end, before producing more.
-      if (!call.write(entryToWire(entry, proof)) && !(await drainedOrEnded(call))) return;
+      if (!call.write(message)) {
+        const outcome = await drainedOrEnded(call, drainMs);
+        if (outcome === 'ended') return;
+        if (outcome === 'stalled') throw new ExchangeRefusal('resource-exhausted', 'slow-stream', `partner ${who} read nothing of this entry stream for ${drainMs / 1000} s; the stream was ended to free its slot: resume from your cursor (read the stream as it arrives)`);
+      }
     }
     call.end();
   } finally {
@@ -230,27 +270,21 @@ async function streamEntries(
   }
 }
 
-// The entries [from, to) with inclusion proofs in the tree of `size` leaves.
-async function* entriesIn(seq: SequencerCore, from: number, to: number, size: number): AsyncGenerator<ProvenEntry> {
-  for await (const p of seq.entries(from, size)) {
-    if (p.entry.index >= to) return;
-    yield p;
-  }
-}
-
-/** Resolves true once the client drained the stream, false once the call was cancelled or closed first. */
-function drainedOrEnded(call: grpc.ServerWritableStream<unknown, unknown>): Promise<boolean> {
-  if (call.cancelled) return Promise.resolve(false);
+/** Resolves 'drained' once the client drained the stream, 'ended' once the call was cancelled or closed first, 'stalled' after `timeoutMs` of neither. */
+function drainedOrEnded(call: grpc.ServerWritableStream<unknown, unknown>, timeoutMs: number): Promise<'drained' | 'ended' | 'stalled'> {
+  if (call.cancelled) return Promise.resolve('ended');
   return new Promise((resolve) => {
-    const settle = (drained: boolean) => (): void => {
+    const settle = (how: 'drained' | 'ended' | 'stalled') => (): void => {
+      clearTimeout(timer);
       call.off('drain', onDrain);
       call.off('cancelled', onEnd);
       call.off('close', onEnd);
       call.off('error', onEnd);
-      resolve(drained && !call.cancelled);
+      resolve(call.cancelled ? 'ended' : how);
     };
-    const onDrain = settle(true);
-    const onEnd = settle(false);
+    const onDrain = settle('drained');
+    const onEnd = settle('ended');
+    const timer = setTimeout(settle('stalled'), timeoutMs);
     call.once('drain', onDrain);
     call.once('cancelled', onEnd);
     call.once('close', onEnd);

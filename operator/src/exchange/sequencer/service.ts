@@ -58,6 +58,8 @@ export interface SequencerServiceOptions {
   readonly windowMs?: number;
   /** Most rounds one proposer may have open. @default SEQUENCER_DEFAULTS.maxOpenRoundsPerProposer */
   readonly maxOpenRoundsPerProposer?: number;
+  /** Recent log entries kept in memory to serve partners (0: always read the database). @default SEQUENCER_DEFAULTS.entryCacheSize */
+  readonly entryCacheSize?: number;
   /** How often rounds whose window closed are dropped. @default SEQUENCER_DEFAULTS.expireEveryMs */
   readonly expireEveryMs?: number;
   /** How long to wait for the first list of PartnerNodes. @default SEQUENCER_DEFAULTS.syncTimeoutMs */
@@ -216,7 +218,7 @@ class SequencerRunner {
     const now = (): Date => new Date(this.#clock.now());
     const sequencer = await Sequencer.open({
       store: await MongoLogStore.open(o.db), rounds: new MongoRoundStore(o.db), key: o.key, partners: [...this.#directory.values()], retiredKeys: this.#selfRetiredKeys,
-      windowMs: o.windowMs ?? SEQUENCER_DEFAULTS.votingWindowMs, maxOpenRoundsPerProposer: o.maxOpenRoundsPerProposer ?? SEQUENCER_DEFAULTS.maxOpenRoundsPerProposer, now, log: o.log.child({ component: 'sequencer' }), observer: this.#metrics.observer(), ...(o.quorum !== undefined ? { quorum: o.quorum } : {}),
+      windowMs: o.windowMs ?? SEQUENCER_DEFAULTS.votingWindowMs, maxOpenRoundsPerProposer: o.maxOpenRoundsPerProposer ?? SEQUENCER_DEFAULTS.maxOpenRoundsPerProposer, now, log: o.log.child({ component: 'sequencer' }), observer: this.#metrics.observer(), ...(o.entryCacheSize !== undefined ? { entryCacheSize: o.entryCacheSize } : {}), ...(o.quorum !== undefined ? { quorum: o.quorum } : {}),
     }).catch((err: unknown) => {
       throw new Error(`cannot open the sequencer (${[...this.#directory.values()].filter((p) => p.roles.includes('voter')).length} voter PartnerNodes in namespace ${o.namespace}): ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     });

@@ -1,0 +1,187 @@
+/**
+ * The sequencer's entry streams under many followers (issue 18, load and soak): every stream of
+ * the same entries gets the very same bytes, encoded once by the endpoint; and a follower that
+ * stops reading is cut after the drain timeout (RESOURCE_EXHAUSTED slow-stream) while the
+ * others go on. Real parts: the real Sequencer (memory log store) and a log under test control,
+ * each behind the real exchange endpoint over gRPC with mutual TLS.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect, type IncomingHttpHeaders } from 'node:http2';
+import { Writable } from 'node:stream';
+import * as grpc from '@grpc/grpc-js';
+import { indicatorCanonicalJson } from '../../operator/src/domain/canonical.ts';
+import { entryLeafHash, signProposal } from '../../operator/src/domain/entry.ts';
+import { verifyInclusion } from '../../operator/src/domain/merkle.ts';
+import { signVote } from '../../operator/src/domain/quorum.ts';
+import { SigningKey } from '../../operator/src/domain/signature.ts';
+import { createLogger } from '../../operator/src/log.ts';
+import { MemoryLogStore, MemoryRoundStore } from '../../operator/src/store/memory.ts';
+import { loadExchangePackage } from '../../operator/src/exchange/protocol/proto.ts';
+import { REASON_TRAILER } from '../../operator/src/exchange/protocol/grpcserver.ts';
+import { channelCredentials, type PartnerEntry, type TlsMaterial } from '../../operator/src/exchange/protocol/tls.ts';
+import { entryFromWire } from '../../operator/src/exchange/protocol/wire.ts';
+import { Sequencer } from '../../operator/src/exchange/sequencer/sequencer.ts';
+import { startExchangeServer, type ExchangeServer } from '../../operator/src/exchange/sequencer/server.ts';
+import { HostileLog } from '../harness/hostile.ts';
+import { createTestCa, type TestCa } from '../harness/pki.ts';
+
+const quiet = createLogger(new Writable({ write: (_c, _e, cb) => cb() }), 'error');
+const ids = ['alpha', 'bravo', 'charlie'] as const;
+const keys = Object.fromEntries(ids.map((id) => [id, SigningKey.generate()])) as Record<(typeof ids)[number], SigningKey>;
+const partners: PartnerEntry[] = ids.map((id) => ({ partnerId: id, publicKey: keys[id].publicKey, roles: ['contributor', 'voter', 'consumer'] }));
+const directory = new Map(partners.map((p) => [p.partnerId, p]));
+const ENTRIES = 40;
+const RECENT = 25;
+const streamDef = loadExchangePackage().Exchange.service.StreamEntries;
+
+let ca: TestCa;
+const tls = {} as Record<(typeof ids)[number] | 'sequencer', TlsMaterial>;
+const clients: grpc.Client[] = [];
+
+function rawClient(id: (typeof ids)[number], port: number): grpc.Client {
+  const c = new grpc.Client(`127.0.0.1:${port}`, channelCredentials(tls[id]), { 'grpc.ssl_target_name_override': 'localhost', 'grpc.default_authority': 'localhost' });
+  clients.push(c);
+  return c;
+}
+
+/** StreamEntries as raw message bytes, exactly as they came over the wire. */
+function rawStream(client: grpc.Client, fromIndex: number, treeSize: number): grpc.ClientReadableStream<Buffer> {
+  return client.makeServerStreamRequest(streamDef.path, (r: { fromIndex: number; treeSize: number }) => streamDef.requestSerialize(r), (b: Buffer) => b, { fromIndex, treeSize });
+}
+
+function readAll(s: grpc.ClientReadableStream<Buffer>): Promise<Buffer[]> {
+  return new Promise((resolve, reject) => {
+    const got: Buffer[] = [];
+    s.on('data', (b: Buffer) => got.push(b));
+    s.on('end', () => resolve(got));
+    s.on('error', reject);
+  });
+}
+
+async function until(what: string, check: () => boolean, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/**
+ * A StreamEntries call from a plain HTTP/2 client that reads nothing until told: unlike the gRPC
+ * client (which drains the connection into its own buffers), flow control then stops the server.
+ */
+function stalledStream(id: (typeof ids)[number], port: number, treeSize: number): { readRest(): Promise<{ bytes: number; trailers: IncomingHttpHeaders }>; close(): void } {
+  const session = connect(`https://127.0.0.1:${port}`, { ca: tls[id].caPem, cert: tls[id].certPem, key: tls[id].keyPem, servername: 'localhost' });
+  session.on('error', () => undefined);
+  const req = session.request({ ':method': 'POST', ':path': streamDef.path, 'content-type': 'application/grpc', te: 'trailers' });
+  const msg = streamDef.requestSerialize({ fromIndex: 0, treeSize });
+  const frame = Buffer.alloc(5 + msg.length);
+  frame.writeUInt32BE(msg.length, 1);
+  msg.copy(frame, 5);
+  req.end(frame);
+  req.pause();
+  return {
+    readRest: () => new Promise((resolve, reject) => {
+      let bytes = 0;
+      req.on('data', (b: Buffer) => { bytes += b.length; });
+      req.on('trailers', (trailers: IncomingHttpHeaders) => resolve({ bytes, trailers }));
+      req.on('error', reject);
+      req.resume();
+    }),
+    close: () => session.destroy(),
+  };
+}
+
+before(async () => {
+  ca = await createTestCa('threatmesh-fanout');
+  for (const id of [...ids, 'sequencer'] as const) tls[id] = { caPem: ca.caPem, ...(await ca.issue(id)) };
+});
+
+after(async () => {
+  for (const c of clients) c.close();
+  await ca?.dispose();
+});
+
+describe('entry streams share one encoding (real Sequencer behind the real endpoint)', () => {
+  let server: ExchangeServer;
+  let seq: Sequencer;
+
+  before(async () => {
+    const now = new Date();
+    // A small entry cache: the first entries come from the store, the rest from memory.
+    seq = await Sequencer.open({ store: new MemoryLogStore(), rounds: new MemoryRoundStore(), key: SigningKey.generate(), partners, quorum: 2, now: () => now, log: quiet, entryCacheSize: 10 });
+    for (let i = 0; i < ENTRIES; i++) {
+      const indicator = { type: 'domain' as const, value: `fanout-${i}.example` };
+      const opened = await seq.propose('alpha', { kind: 'add', indicatorJson: indicatorCanonicalJson(indicator), proposerId: 'alpha', signature: signProposal(keys.alpha, 'add', indicator) });
+      for (const id of ['alpha', 'bravo'] as const) await seq.vote(id, signVote(keys[id], { partnerId: id, digest: opened.subject, decision: 'approve', signedAt: now.toISOString() }));
+    }
+    assert.equal(seq.size, ENTRIES);
+    server = await startExchangeServer({ sequencer: seq, directory, tls: tls.sequencer, address: '127.0.0.1:0', log: quiet, limits: { fanout: { recentEntries: RECENT } } });
+  });
+
+  after(async () => {
+    await server?.stop();
+  });
+
+  test('six followers (three partners, two streams each) receive identical bytes; each recent entry is encoded once', async () => {
+    const head = await seq.treeHead();
+    const streams = await Promise.all(ids.flatMap((id) => [0, 1].map(() => readAll(rawStream(rawClient(id, server.port), 0, head.treeSize)))));
+    for (const s of streams) {
+      assert.equal(s.length, ENTRIES);
+      assert.deepEqual(s.map((b) => b.toString('base64')), streams[0]!.map((b) => b.toString('base64')));
+    }
+    for (const [i, bytes] of streams[0]!.entries()) {
+      const w = entryFromWire(streamDef.responseDeserialize(bytes));
+      assert.ok(w.ok, `entry ${i} decodes`);
+      assert.equal(w.entry.index, i);
+      assert.ok(verifyInclusion(entryLeafHash(w.entry), i, head.treeSize, w.proof, head.rootHash), `entry ${i} is included in the signed head`);
+    }
+    // The recent entries still in memory: encoded once, then shared by the five other streams.
+    const shareable = Array.from({ length: RECENT }, (_, k) => ENTRIES - 1 - k).filter((i) => seq.cachedEntry(i) !== undefined).length;
+    assert.ok(shareable > 0 && seq.cachedEntry(0) === undefined, 'the range spans the store and memory');
+    assert.deepEqual(server.sharedEntries(), { encoded: shareable, shared: 5 * shareable });
+  });
+
+  test('a range beyond the log is refused (out-of-range), as before the sharing', async () => {
+    const err = await readAll(rawStream(rawClient('alpha', server.port), 0, ENTRIES + 5)).then(() => undefined, (e: grpc.ServiceError) => e);
+    assert.equal(err?.code, grpc.status.OUT_OF_RANGE);
+  });
+});
+
+describe('a follower that stops reading is cut after the drain timeout; the others go on', () => {
+  let server: ExchangeServer;
+  const BIG = 3000;
+
+  before(async () => {
+    const log = new HostileLog();
+    const at = new Date().toISOString();
+    // Entries large enough that flow control stops the server while a client does not read.
+    for (let i = 0; i < BIG; i++) log.append({ kind: 'add', indicator: { type: 'domain', value: `slow-${i}.example` }, proposerId: 'alpha', proposalSignature: 'x'.repeat(4000), window: { opensAt: at, closesAt: at }, votes: [] });
+    server = await startExchangeServer({ sequencer: log, directory, tls: tls.sequencer, address: '127.0.0.1:0', log: quiet, limits: { drainTimeoutMs: 1_500 } });
+  });
+
+  after(async () => {
+    await server?.stop();
+  });
+
+  test('the stalled stream stops being served and frees its slot; it reads RESOURCE_EXHAUSTED slow-stream after what was sent; another partner reads everything meanwhile', async () => {
+    const stalled = stalledStream('bravo', server.port, BIG);
+    try {
+      await until('the stalled stream to be served', () => server.openStreams() === 1);
+      const reader = readAll(rawStream(rawClient('charlie', server.port), 0, BIG));
+      assert.equal((await reader).length, BIG);
+      // The server stopped producing for the stalled stream: its slot is free while the client still reads nothing.
+      await until('the stalled stream to be dropped', () => server.openStreams() === 0);
+      const { bytes, trailers } = await stalled.readRest();
+      assert.ok(bytes > 0 && bytes < BIG * 4000, `the stalled stream got the ${bytes} bytes sent before the cut, not the whole log`);
+      assert.equal(trailers['grpc-status'], String(grpc.status.RESOURCE_EXHAUSTED));
+      assert.equal(trailers[REASON_TRAILER], 'slow-stream');
+      assert.match(decodeURIComponent(String(trailers['grpc-message'])), /read nothing of this entry stream for 1\.5 s.*resume from your cursor/);
+    } finally {
+      stalled.close();
+    }
+    // A core without cachedEntry (this log) is never shared: each stream was encoded on its own.
+    assert.deepEqual(server.sharedEntries(), { encoded: 0, shared: 0 });
+  });
+});
