@@ -7,18 +7,7 @@ import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { indicatorDigest } from '../operator/src/domain/canonical.ts';
 import type { ListedIndicator } from '../operator/src/match/snapshot.ts';
-
-/** A small deterministic PRNG (mulberry32). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from '../operator/src/match/prng.ts';
 
 const WORDS = ['alpha', 'bravo', 'cloud', 'delta', 'echo', 'fox', 'gold', 'hotel', 'india', 'jet', 'kilo', 'lima', 'mail', 'node', 'oscar', 'papa', 'quest', 'radio', 'sierra', 'tango'];
 const TLDS = ['com', 'net', 'org', 'info', 'io', 'ru', 'cn', 'xyz', 'top', 'biz'];

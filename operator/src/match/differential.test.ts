@@ -19,16 +19,7 @@ import { normalize, type IndicatorType } from '../domain/indicator.ts';
 import { parseCidr, parseIpv4, parseIpv6 } from '../domain/ip.ts';
 import { scanInput } from './scan.ts';
 import { SnapshotBuilder, type ListedIndicator } from './snapshot.ts';
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from './prng.ts';
 
 const r = prng(1234);
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)] as T;

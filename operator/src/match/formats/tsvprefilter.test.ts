@@ -17,16 +17,7 @@ import { ScanStats } from '../stats.ts';
 import { Tally } from '../tally.ts';
 import { ZeekParser } from './zeek.ts';
 import { TsvPrefilter } from './tsvprefilter.ts';
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from '../prng.ts';
 
 const ind = (type: ListedIndicator['type'], value: string): ListedIndicator => ({ type, value, digest: indicatorDigest({ type, value }) });
 const LISTED: ListedIndicator[] = [

@@ -7,6 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ipv4Field, nextNewline, nextSeparator, skipColumns, wordView } from './tsvscan.ts';
+import { prng } from '../prng.ts';
 
 const TAB = 9;
 const NL = 10;
@@ -27,16 +28,6 @@ function refIpv4(buf: Buffer, start: number): number | [number, number] {
   const parts = buf.toString('latin1', start, end).split('.');
   if (parts.length !== 4 || !parts.every((p) => /^(0|[1-9][0-9]{0,2})$/.test(p) && Number(p) <= 255)) return -1;
   return [end, parts.reduce((a, p) => a * 256 + Number(p), 0)];
-}
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const r = prng(99);
