@@ -69,6 +69,20 @@ after(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
+// One object read back from the API server: its batch proof verifies alone, for it only, and is what the forwarder sends.
+function checkBatchProposal(i: ThreatIndicator, feedRef: string): void {
+  const ind = { type: 'ipv4' as const, value: i.spec.value };
+  const meta = metaOfSpec(i.spec);
+  assert.ok(meta.ok && meta.meta?.confidence === 80 && meta.meta.source === feedRef, 'the spec carries the signed metadata');
+  assert.equal(i.spec.proposal?.partnerId, 'acme');
+  assert.match(i.spec.proposal?.batch ?? '', /^[0-2] 3 [0-9a-f]{64}( [0-9a-f]{64})+$/);
+  const proof = { signature: i.spec.proposal?.signature ?? '', batch: i.spec.proposal?.batch ?? '' };
+  assert.ok(verifySignedProposal(keys.publicKey, 'add', ind, proof, meta.meta), `${i.spec.value}: the proof verifies alone, read back from the API server`);
+  assert.equal(verifySignedProposal(keys.publicKey, 'add', { type: 'ipv4', value: '192.0.2.1' }, proof, meta.meta), false, 'the proof holds for its own indicator only');
+  assert.equal(verifyProposal(keys.publicKey, 'add', ind, proof.signature, meta.meta), false, 'it is no single proposal signature');
+  assert.equal(localProposal(i, 'acme', keys.publicKey)?.batch, proof.batch, 'the forwarder sends the proof');
+}
+
 test('an in-process Feed run signs its proposals through the operator as one batch: each ThreatIndicator carries spec.proposal.batch and verifies alone', async () => {
   const main = new URL('operator/src/main.ts', root).pathname;
   child = spawn(process.execPath, [main, 'operator', '--kubeconfig', cp.kubeconfigPath, '--namespace', ns, '--metrics-bind', '127.0.0.1:0', '--executor', 'inprocess',
@@ -85,18 +99,7 @@ test('an in-process Feed run signs its proposals through the operator as one bat
   const items = (await admin.list<ThreatIndicator>(THREAT_INDICATORS, { namespace: ns })).items;
   assert.deepEqual(items.map((t) => t.spec.value).sort(), ['185.220.101.1', '23.94.5.6', '45.10.20.30']);
   assert.equal(new Set(items.map((i) => i.spec.proposal?.signature)).size, 1, 'one operator signature for the run');
-  for (const i of items) {
-    const ind = { type: 'ipv4' as const, value: i.spec.value };
-    const meta = metaOfSpec(i.spec);
-    assert.ok(meta.ok && meta.meta?.confidence === 80 && meta.meta.source === feedRef, 'the spec carries the signed metadata');
-    assert.equal(i.spec.proposal?.partnerId, 'acme');
-    assert.match(i.spec.proposal?.batch ?? '', /^[0-2] 3 [0-9a-f]{64}( [0-9a-f]{64})+$/);
-    const proof = { signature: i.spec.proposal!.signature, batch: i.spec.proposal!.batch! };
-    assert.ok(verifySignedProposal(keys.publicKey, 'add', ind, proof, meta.meta), `${i.spec.value}: the proof verifies alone, read back from the API server`);
-    assert.equal(verifySignedProposal(keys.publicKey, 'add', { type: 'ipv4', value: '192.0.2.1' }, proof, meta.meta), false, 'the proof holds for its own indicator only');
-    assert.equal(verifyProposal(keys.publicKey, 'add', ind, proof.signature, meta.meta), false, 'it is no single proposal signature');
-    assert.equal(localProposal(i, 'acme', keys.publicKey)?.batch, proof.batch, 'the forwarder sends the proof');
-  }
+  for (const i of items) checkBatchProposal(i, feedRef);
 
   const exited = new Promise<number | null>((res) => child?.once('exit', (code) => res(code)));
   child.kill('SIGTERM');
