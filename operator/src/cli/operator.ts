@@ -14,6 +14,8 @@ import type { CliEnv } from './env.ts';
 import { UsageError } from './errors.ts';
 import { INGEST_NAME, LEADER_LEASE_NAME, OPERATOR_NAMESPACE } from '../api/manifests.ts';
 import { SigningKey } from '../domain/signature.ts';
+import { MAX_VOTE_BATCH } from '../domain/votebatch.ts';
+import { DEFAULT_VOTE_BATCH_SIZE } from '../exchange/partner/voter.ts';
 import { KubeHttpClient } from '../runtime/kube.ts';
 import type { KubeClient } from '../runtime/client.ts';
 import { startOperator, type OperatorOptions, type RunningOperator } from '../controllers/setup.ts';
@@ -51,6 +53,23 @@ export interface OperatorFlags extends ExchangeFlags, OperatorScanFlags, Sightin
   readonly votingWindow: string;
   readonly quorum?: string;
   readonly allowInternalFeeds?: string[];
+  /** `--proposal-batch-size`: proposals of an in-process Feed run signed per batch (protocol v2). @default 0 (single proposals) */
+  readonly proposalBatchSize?: string;
+}
+
+/**
+ * The checked `--proposal-batch-size`: 0 (none given) or 1..MAX_VOTE_BATCH, only with
+ * `--executor inprocess` and `--signing-key`, where the operator signs Feed runs' proposals.
+ */
+function proposalBatchSize(flags: OperatorFlags): number {
+  const text = flags.proposalBatchSize;
+  if (text === undefined) return 0;
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n > MAX_VOTE_BATCH) throw new UsageError(`--proposal-batch-size must be 0 (a signature per proposal, protocol v1) or a number of proposals from 1 to ${MAX_VOTE_BATCH}, got ${JSON.stringify(text)}; ${DEFAULT_VOTE_BATCH_SIZE} is a good size once the sequencer and every partner run protocol v2`);
+  if (n === 0) return 0;
+  if (flags.executor !== 'inprocess') throw new UsageError('--proposal-batch-size applies to Feed runs the operator signs (--executor inprocess); a Feed Job runs "threatmesh ingest" without the operator\'s key, so drop the flag or use --executor inprocess');
+  if (flags.signingKey === undefined) throw new UsageError('--proposal-batch-size signs Feed runs\' proposals with this partner\'s key: give --partner-id and --signing-key too');
+  return n;
 }
 
 
@@ -66,7 +85,7 @@ function executorFor(flags: OperatorFlags, client: KubeClient, env: CliEnv, kube
       kubeconfig, context: flags.context, kubernetesServiceHost: env.kubernetesServiceHost, kubernetesServicePort: env.kubernetesServicePort,
       partnerId: flags.partnerId, signingKeyPath: flags.signingKey ? resolve(flags.signingKey) : undefined, allowInternalFeeds: flags.allowInternalFeeds ?? [],
     };
-    return new InProcessExecutor({ module, context }, () => new Date());
+    return new InProcessExecutor({ module, context, proposalBatchSize: proposalBatchSize(flags) }, () => new Date());
   }
   throw new UsageError(`--executor must be job or inprocess, got ${JSON.stringify(flags.executor)}`);
 }
@@ -89,6 +108,7 @@ function checkFlags(flags: OperatorFlags): void {
   if (flags.executor !== 'job' && flags.executor !== 'inprocess') throw new UsageError(`--executor must be job or inprocess, got ${JSON.stringify(flags.executor)}`);
   if (flags.executor === 'job' && !flags.jobImage) throw new UsageError('--executor job needs --job-image IMAGE (the image holding the threatmesh CLI), or use --executor inprocess');
   if (flags.quorum !== undefined && !/^[1-9]\d*$/.test(flags.quorum)) throw new Error('--quorum must be a whole number of at least 1');
+  proposalBatchSize(flags);
   parseDuration(flags.votingWindow);
 }
 
@@ -165,6 +185,7 @@ export function registerOperator(program: Command, env: CliEnv, log: Logger): vo
     .option('--job-service-account <name>', 'ServiceAccount of ingestion Jobs, in each Feed namespace (see config/rbac/ingest.yaml)', INGEST_NAME)
     .option('--allow-internal-feeds <cidr>', 'let Feeds fetch from these internal addresses (loopback, private, link-local and cloud metadata are refused otherwise), for ingestion Jobs and in-process runs; comma-separated or repeated', cidrList)
     .option('--ingestion-module <path>', 'module exporting runIngestion(feed, runId, context) for --executor inprocess (default: the built-in Feed ingestion)')
+    .option('--proposal-batch-size <n>', `with --executor inprocess and --signing-key: sign each Feed run's proposals as protocol v2 Merkle batches of at most n (1..${MAX_VOTE_BATCH}), one signature per batch; the operator checks every proposal of a batch itself (only once the sequencer and every partner run protocol v2; docs/feeds.md); 0 signs each proposal alone (default: 0)`)
     .option('--partner-id <id>', 'this partner\'s id (with --signing-key; the CN of --tls-cert with --exchange)')
     .option('--signing-key <file>', 'this partner\'s Ed25519 private.pem (with --partner-id)')
     .option('--exchange', 'join the partner exchange: replicate the sequencer\'s log, forward local proposals, vote, gossip tree heads (needs --partner-id, --signing-key, --tls-*, a MongoDB URI)')

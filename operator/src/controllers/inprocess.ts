@@ -7,9 +7,11 @@
  * (docs/adr/2026-11-25-feed-runs-and-indicator-admission.md, addendum): the key is read and held
  * by this process only; the child gets neither the key nor its path, runs under the Node
  * permission model with read access to the program's code, its own temporary directory and
- * nothing else (so not the key file), and asks this process over IPC to sign each proposal.
+ * nothing else (so not the key file), and asks this process over IPC to sign each proposal,
+ * or, with `proposalBatchSize` > 0 (protocol v2), each batch of up to that many proposals.
  * This process signs only ADD proposals of normalized indicators with valid metadata
- * (feeds/signer.ts `signProposalRequest`), never votes, revocations or tree heads.
+ * (feeds/signer.ts `signProposalRequest`, `signProposalBatchRequest`, which builds every batch
+ * leaf from the checked items itself), never votes, revocations or tree heads.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -21,7 +23,8 @@ import type { Feed } from '../api/types.ts';
 import type { Indicator } from '../domain/indicator.ts';
 import { SigningKey } from '../domain/signature.ts';
 import type { IndicatorMeta } from '../domain/entry.ts';
-import { signProposalRequest } from '../feeds/signer.ts';
+import type { ProposalItem, ProposalProof } from '../domain/proposalbatch.ts';
+import { signProposalBatchRequest, signProposalRequest } from '../feeds/signer.ts';
 import { inClusterConfig, loadKubeconfig, resolvedClusterConfig, type ClusterConfig } from '../runtime/kubeconfig.ts';
 import type { FeedRunExecutor, IngestionContext, IngestionReport, RunHandle, RunState } from './executor.ts';
 import { INGEST_NODE_OPTIONS } from './jobexecutor.ts';
@@ -44,6 +47,12 @@ export interface InProcessExecutorConfig {
   readonly context?: IngestionContext;
   /** Runs at once across all Feeds; a start beyond it throws (the Feed is retried with backoff). @default 2 */
   readonly maxConcurrent?: number;
+  /**
+   * Proposals a run may have signed as one batch (protocol v2, `threatmesh operator
+   * --proposal-batch-size`; only once the sequencer and every partner run it), 1..MAX_VOTE_BATCH;
+   * 0 signs each proposal alone (protocol v1) and refuses batch requests. @default 0
+   */
+  readonly proposalBatchSize?: number;
 }
 
 /** Thrown by start() when maxConcurrent runs are already going; transient. */
@@ -64,16 +73,20 @@ export interface RunMessage {
   readonly context: IngestionContext;
   /** Whether proposals are signed (the child then gets a signer that asks the parent). */
   readonly signing: boolean;
+  /** With `signing`: proposals per batch request (protocol v2); 0 asks one signature per proposal. @default 0 */
+  readonly batchSize?: number;
 }
 
 /** Messages the parent sends. */
 export type ParentMessage = RunMessage
   | { readonly kind: 'signed'; readonly id: number; readonly signature: string }
+  | { readonly kind: 'batch-signed'; readonly id: number; readonly proofs: ProposalProof[] }
   | { readonly kind: 'sign-refused'; readonly id: number; readonly message: string };
 
 /** Messages the child sends: a signing request, or the end of the run. */
 export type ChildMessage =
   | { readonly kind: 'sign'; readonly id: number; readonly indicator: Indicator; readonly meta?: IndicatorMeta }
+  | { readonly kind: 'sign-batch'; readonly id: number; readonly items: readonly ProposalItem[] }
   | { readonly kind: 'done'; readonly ok: true; readonly report: IngestionReport }
   | { readonly kind: 'done'; readonly ok: false; readonly message: string };
 
@@ -170,7 +183,9 @@ export class InProcessExecutor implements FeedRunExecutor {
     this.watch(run, m.key);
     const ctx = this.config.context ?? {};
     const context: IngestionContext = { partnerId: ctx.partnerId, allowInternalFeeds: ctx.allowInternalFeeds, cluster: m.cluster };
-    const message: RunMessage = { kind: 'run', module: this.config.module.href, exportName: this.config.exportName ?? 'runIngestion', feed, runId, context, signing: m.key !== undefined && ctx.partnerId !== undefined };
+    const signing = m.key !== undefined && ctx.partnerId !== undefined;
+    const batchSize = signing ? this.config.proposalBatchSize ?? 0 : 0;
+    const message: RunMessage = { kind: 'run', module: this.config.module.href, exportName: this.config.exportName ?? 'runIngestion', feed, runId, context, signing, ...(batchSize > 0 ? { batchSize } : {}) };
     child.send(message);
     return { runId };
   }
@@ -181,9 +196,8 @@ export class InProcessExecutor implements FeedRunExecutor {
     const timer = setTimeout(() => this.finish(run, { phase: 'Failed', message: `run exceeded ${limit} ms and was stopped`, completedAt: this.now() }), limit);
     timer.unref();
     run.child.on('message', (m: ChildMessage) => {
-      if (m.kind === 'sign') {
-        const r = key === undefined ? { ok: false as const, message: 'this operator has no signing key' } : signProposalRequest(key, m);
-        if (run.state.phase === 'Running') run.child.send(r.ok ? { kind: 'signed', id: m.id, signature: r.signature } : { kind: 'sign-refused', id: m.id, message: r.message });
+      if (m.kind === 'sign' || m.kind === 'sign-batch') {
+        if (run.state.phase === 'Running') run.child.send(this.answer(m, key));
         return;
       }
       clearTimeout(timer);
@@ -200,6 +214,17 @@ export class InProcessExecutor implements FeedRunExecutor {
       this.finish(run, { phase: 'Failed', message: `ingestion process exited (${signal ?? `code ${code ?? '?'}`}) before reporting`, completedAt: this.now() });
       void rm(run.tmp, { recursive: true, force: true });
     });
+  }
+
+  /** The answer to a signing request: the child's items are checked here, whatever it claims. */
+  private answer(m: Extract<ChildMessage, { kind: 'sign' | 'sign-batch' }>, key: SigningKey | undefined): ParentMessage {
+    if (key === undefined) return { kind: 'sign-refused', id: m.id, message: 'this operator has no signing key' };
+    if (m.kind === 'sign') {
+      const r = signProposalRequest(key, m);
+      return r.ok ? { kind: 'signed', id: m.id, signature: r.signature } : { kind: 'sign-refused', id: m.id, message: r.message };
+    }
+    const r = signProposalBatchRequest(key, m, this.config.proposalBatchSize ?? 0);
+    return r.ok ? { kind: 'batch-signed', id: m.id, proofs: r.proofs } : { kind: 'sign-refused', id: m.id, message: r.message };
   }
 
   private finish(run: Run, state: RunState): void {
