@@ -398,6 +398,16 @@ export class Sequencer {
     return this.#log.entries(from, size);
   }
 
+  /** Store pages read for streams behind the entry cache, and page requests answered by another stream's read (see {@link SequencerLog.storePages}). */
+  storePages(): { readonly reads: number; readonly shared: number } {
+    return this.#log.storePages();
+  }
+
+  /** Head-waiter wakes, and appends coalesced into a wake already scheduled (see {@link SequencerLog.wakeups}). */
+  wakeups(): { readonly wakes: number; readonly coalesced: number } {
+    return this.#log.wakeups();
+  }
+
   /** The entry at `index` when it is held in memory (see {@link SequencerLog.cachedEntry}): the endpoint shares its encoding across streams. */
   cachedEntry(index: number): IndexedEntry | undefined {
     return this.#log.cachedEntry(index);
