@@ -33,6 +33,8 @@ const partners: PartnerEntry[] = ids.map((id) => ({ partnerId: id, publicKey: ke
 const directory = new Map(partners.map((p) => [p.partnerId, p]));
 const ENTRIES = 40;
 const RECENT = 25;
+// Store pages of the entries behind the cache, shared by the streams that read them.
+const PAGE = 8;
 const streamDef = loadExchangePackage().Exchange.service.StreamEntries;
 
 let ca: TestCa;
@@ -110,7 +112,7 @@ describe('entry streams share one encoding (real Sequencer behind the real endpo
   before(async () => {
     const now = new Date();
     // A small entry cache: the first entries come from the store, the rest from memory.
-    seq = await Sequencer.open({ store: new MemoryLogStore(), rounds: new MemoryRoundStore(), key: SigningKey.generate(), partners, quorum: 2, now: () => now, log: quiet, entryCacheSize: 10 });
+    seq = await Sequencer.open({ store: new MemoryLogStore(), rounds: new MemoryRoundStore(), key: SigningKey.generate(), partners, quorum: 2, now: () => now, log: quiet, entryCacheSize: 10, storePages: { pageEntries: PAGE } });
     for (let i = 0; i < ENTRIES; i++) {
       const indicator = { type: 'domain' as const, value: `fanout-${i}.example` };
       const opened = await seq.propose('alpha', { kind: 'add', indicatorJson: indicatorCanonicalJson(indicator), proposerId: 'alpha', signature: signProposal(keys.alpha, 'add', indicator) });
@@ -141,6 +143,10 @@ describe('entry streams share one encoding (real Sequencer behind the real endpo
     const shareable = Array.from({ length: RECENT }, (_, k) => ENTRIES - 1 - k).filter((i) => seq.cachedEntry(i) !== undefined).length;
     assert.ok(shareable > 0 && seq.cachedEntry(0) === undefined, 'the range spans the store and memory');
     assert.deepEqual(server.sharedEntries(), { encoded: shareable, shared: 5 * shareable });
+    // The entries behind the cache came from the store: one read per page for the six streams.
+    const { reads, shared } = seq.storePages();
+    assert.ok(reads > 0 && reads <= Math.ceil(ENTRIES / PAGE), `${reads} store page reads`);
+    assert.equal(shared, 5 * reads, 'the five other streams awaited the same reads');
   });
 
   test('a range beyond the log is refused (out-of-range), as before the sharing', async () => {
@@ -183,5 +189,6 @@ describe('a follower that stops reading is cut after the drain timeout; the othe
     }
     // A core without cachedEntry (this log) is never shared: each stream was encoded on its own.
     assert.deepEqual(server.sharedEntries(), { encoded: 0, shared: 0 });
+    assert.equal(server.slowStreamDrops(), 1, 'the cut is counted for /metrics');
   });
 });

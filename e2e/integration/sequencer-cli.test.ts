@@ -189,8 +189,18 @@ describe('threatmesh sequencer', () => {
     assert.equal(head.treeSize, 1);
     assert.ok(verifyTreeHead(keys.hub.publicKey, head), 'the tree head verifies with the key the sequencer PartnerNode publishes');
     treeRoot = head.rootHash;
+    const streamed: number[] = [];
+    for await (const e of client('charlie', port).entries(0, 1)) if (e.ok) streamed.push(e.entry.index);
+    assert.deepEqual(streamed, [0]);
     const metricsPort = Number((await logged(single, 'serving metrics and health'))['port']);
     const text = await metrics(metricsPort);
+    // The stream encoded the entry once (a miss); nothing was behind the entry cache; one append woke the waiters once.
+    assert.match(text, /^threatmesh_sequencer_fanout_messages_total\{result="miss"\} 1$/m);
+    assert.match(text, /^threatmesh_sequencer_fanout_messages_total\{result="hit"\} 0$/m);
+    assert.match(text, /^threatmesh_sequencer_store_pages_total\{result="read"\} 0$/m);
+    assert.match(text, /^threatmesh_sequencer_head_wakes_total 1$/m);
+    assert.match(text, /^threatmesh_sequencer_head_wakes_coalesced_total 0$/m);
+    assert.match(text, /^threatmesh_sequencer_slow_stream_drops_total 0$/m);
     assert.match(text, /^threatmesh_sequencer_tree_size 1$/m);
     assert.match(text, /^threatmesh_sequencer_proposals_total\{status="opened"\} 1$/m);
     assert.match(text, /^threatmesh_sequencer_votes_total\{status="approved"\} 1$/m);

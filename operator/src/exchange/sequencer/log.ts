@@ -21,6 +21,7 @@ import { GroupCommit } from '../../runtime/groupcommit.ts';
 import { ExchangeRefusal } from '../protocol/errors.ts';
 import type { ProvenEntry } from '../protocol/messages.ts';
 import { SEQUENCER_DEFAULTS } from './defaults.ts';
+import { StoredPages, type StoredPageLimits } from './pages.ts';
 
 /** Thrown when the stored log cannot be trusted or the sequencer is misconfigured; the message says what to do. */
 export class SequencerStateError extends Error {
@@ -43,6 +44,8 @@ export interface SequencerLogOptions {
   readonly headHeartbeatMs?: number;
   /** Waiters for a larger log are woken at most this often (appends in between are told together). @default SEQUENCER_DEFAULTS.headCoalesceMs */
   readonly headCoalesceMs?: number;
+  /** Paging of store reads for streams behind the entry cache (shared across streams). @default StoredPageLimits defaults */
+  readonly storePages?: StoredPageLimits;
   readonly now: () => Date;
   readonly log: Logger;
 }
@@ -81,9 +84,13 @@ export class SequencerLog {
   #latest: SignedTreeHead | undefined;
   #signing: { readonly size: number; readonly head: Promise<SignedTreeHead> } | undefined;
   #tail: Promise<unknown> = Promise.resolve();
+  readonly #pages: StoredPages;
+  #wakes = 0;
+  #coalesced = 0;
 
   private constructor(opts: SequencerLogOptions) {
     this.#o = opts;
+    this.#pages = new StoredPages((from, to) => opts.store.entries(from, to), opts.storePages);
   }
 
   /**
@@ -185,6 +192,11 @@ export class SequencerLog {
     return this.#cache[index - this.#cacheStart];
   }
 
+  /** Times the head waiters were woken, and appends told with a wake already scheduled (coalesced into it). */
+  wakeups(): { readonly wakes: number; readonly coalesced: number } {
+    return { wakes: this.#wakes, coalesced: this.#coalesced };
+  }
+
   /** RFC 9162 inclusion proof of `index` in the tree of `size` leaves; refuses sizes beyond the log. */
   inclusionProof(index: number, size: number): string[] {
     this.#checkRange(index, size, index < size);
@@ -209,15 +221,24 @@ export class SequencerLog {
     const cache = this.#cache;
     const cacheStart = this.#cacheStart;
     const stored = Math.min(size, cacheStart);
-    if (from < stored) {
-      for await (const entry of this.#o.store.entries(from, stored)) {
+    while (expected < stored) {
+      const page = this.#pages.startOf(expected);
+      const end = Math.min(stored, page + this.#pages.size);
+      // A page reaching past the log (a cache smaller than a page) is read for this stream alone.
+      const entries = page + this.#pages.size <= this.size ? (await this.#pages.page(page)).slice(expected - page, end - page) : this.#o.store.entries(expected, stored);
+      for await (const entry of entries) {
         if (entry.index !== expected) throw new SequencerStateError(`log_entries is missing index ${expected}; restore it from a backup or a partner replica`);
         yield { entry, proof: this.#tree.inclusionProof(entry.index, size) };
         expected += 1;
       }
-      if (expected !== stored) throw new SequencerStateError(`log_entries ends at ${expected}, before the requested size ${stored}`);
+      if (expected < end) throw new SequencerStateError(`log_entries ends at ${expected}, before the requested size ${stored}`);
     }
     for (const entry of cache.slice(expected - cacheStart, size - cacheStart)) yield { entry, proof: this.#tree.inclusionProof(entry.index, size) };
+  }
+
+  /** Store pages read for streams behind the entry cache, and page requests another stream's read answered. */
+  storePages(): { readonly reads: number; readonly shared: number } {
+    return this.#pages.stats();
   }
 
   async #commit(queued: readonly QueuedAppend[]): Promise<void> {
@@ -256,11 +277,15 @@ export class SequencerLog {
   // Wakes the waiters now if the last wake is older than the coalescing interval, else once at
   // its end: every follower then sees the same larger head and asks for the same entries.
   #wake(): void {
-    if (this.#wakeTimer !== undefined) return;
+    if (this.#wakeTimer !== undefined) {
+      this.#coalesced += 1;
+      return;
+    }
     const wait = this.#lastWake + (this.#o.headCoalesceMs ?? SEQUENCER_DEFAULTS.headCoalesceMs) - performance.now();
     const now = (): void => {
       this.#wakeTimer = undefined;
       this.#lastWake = performance.now();
+      this.#wakes += 1;
       for (const w of [...this.#waiters]) w();
     };
     if (wait <= 0) now();

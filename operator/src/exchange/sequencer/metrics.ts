@@ -2,6 +2,10 @@
 import { Counter, Gauge } from 'prom-client';
 import { RuntimeMetrics } from '../../runtime/metrics.ts';
 import type { RoundOutcome, Sequencer, SequencerObserver } from './sequencer.ts';
+import type { ExchangeServer } from './server.ts';
+
+/** What the metrics read of the endpoint serving now. */
+export type StreamCounters = Pick<ExchangeServer, 'openStreams' | 'sharedEntries' | 'slowStreamDrops'>;
 
 /** Every `status` of threatmesh_sequencer_proposals_total (a Record so the compiler checks it lists all). */
 const PROPOSAL_STATUSES: Readonly<Record<Parameters<SequencerObserver['proposal']>[0], true>> = { 'opened': true, 'already-pending': true, 'already-admitted': true, 'refused': true, 'error': true };
@@ -19,11 +23,12 @@ export class SequencerMetrics {
   readonly votes: Counter<'status'>;
   readonly rounds: Counter<'kind' | 'outcome'>;
 
-  constructor(current: () => Sequencer | undefined, openStreams: () => number = () => 0) {
+  constructor(current: () => Sequencer | undefined, server: () => StreamCounters | undefined = () => undefined) {
     const registers = [this.runtime.registry];
+    servedCounters(registers, current, server);
     const treeSize: Gauge = new Gauge({ name: 'threatmesh_sequencer_tree_size', help: 'Entries in the sequencer log (0 while not serving)', registers, collect: () => treeSize.set(current()?.size ?? 0) });
     const pending: Gauge = new Gauge({ name: 'threatmesh_sequencer_pending_rounds', help: 'Voting rounds waiting for votes (0 while not serving)', registers, collect: () => pending.set(current()?.pendingCount ?? 0) });
-    const streams: Gauge = new Gauge({ name: 'threatmesh_sequencer_open_streams', help: 'StreamEntries calls being served (bounded per partner; a cancelled call frees its slot)', registers, collect: () => streams.set(openStreams()) });
+    const streams: Gauge = new Gauge({ name: 'threatmesh_sequencer_open_streams', help: 'StreamEntries calls being served (bounded per partner; a cancelled call frees its slot)', registers, collect: () => streams.set(server()?.openStreams() ?? 0) });
     this.serving = new Gauge({ name: 'threatmesh_sequencer_serving', help: '1 while this replica serves the exchange (it holds the Lease), else 0', registers });
     this.proposals = new Counter({ name: 'threatmesh_sequencer_proposals_total', help: 'Proposals answered, by status (opened, already-pending, already-admitted, refused, error)', labelNames: ['status'], registers });
     this.votes = new Counter({ name: 'threatmesh_sequencer_votes_total', help: 'Votes answered, by status (counted, approved, rejected, duplicate, refused, error)', labelNames: ['status'], registers });
@@ -40,3 +45,34 @@ export class SequencerMetrics {
   }
 }
 
+
+type Registers = ConstructorParameters<typeof Counter>[0]['registers'];
+
+// A counter read from the serving sequencer and endpoint at each scrape. They count since this
+// replica started serving: a new term starts again at 0, which Prometheus' rate() takes as a reset.
+function readCounter<L extends string>(registers: Registers, name: string, help: string, label: L | undefined, read: () => ReadonlyArray<readonly [string, number]>): void {
+  const c: Counter<L> = new Counter({
+    name, help, labelNames: label === undefined ? [] : [label], registers,
+    collect: () => {
+      c.reset();
+      for (const [value, n] of read()) {
+        if (label === undefined) c.inc(n);
+        else c.inc({ [label]: value } as Partial<Record<L, string>>, n);
+      }
+    },
+  });
+}
+
+function servedCounters(registers: Registers, current: () => Sequencer | undefined, server: () => StreamCounters | undefined): void {
+  readCounter(registers, 'threatmesh_sequencer_fanout_messages_total', 'StreamEntries messages of recent entries since serving began, by result: hit (bytes another stream had encoded were sent again), miss (encoded, then shared)', 'result', () => {
+    const s = server()?.sharedEntries() ?? { encoded: 0, shared: 0 };
+    return [['hit', s.shared], ['miss', s.encoded]];
+  });
+  readCounter(registers, 'threatmesh_sequencer_store_pages_total', 'Store pages asked for by entry streams behind the in-memory entry cache since serving began, by result: read (one database query) or shared (answered by a read another stream started, or a kept page)', 'result', () => {
+    const p = current()?.storePages() ?? { reads: 0, shared: 0 };
+    return [['read', p.reads], ['shared', p.shared]];
+  });
+  readCounter(registers, 'threatmesh_sequencer_head_wakes_total', 'Times partners waiting for a larger tree head were woken since serving began (at most once per coalescing interval)', undefined, () => [['', current()?.wakeups().wakes ?? 0]]);
+  readCounter(registers, 'threatmesh_sequencer_head_wakes_coalesced_total', 'Appends since serving began whose wake-up was folded into one already scheduled (told together with later appends)', undefined, () => [['', current()?.wakeups().coalesced ?? 0]]);
+  readCounter(registers, 'threatmesh_sequencer_slow_stream_drops_total', 'Entry streams ended since serving began because the partner read nothing for the drain timeout (RESOURCE_EXHAUSTED slow-stream)', undefined, () => [['', server()?.slowStreamDrops() ?? 0]]);
+}

@@ -28,6 +28,7 @@ import { ExchangeRefusal } from '../protocol/errors.ts';
 import type { PendingRound, ProposalInput, ProposalResult, ProvenEntry, VoteResult } from '../protocol/messages.ts';
 import { SEQUENCER_DEFAULTS } from './defaults.ts';
 import { SequencerLog } from './log.ts';
+import type { StoredPageLimits } from './pages.ts';
 import { PendingRounds, type Round } from './pending.ts';
 import { rejectionEntry } from './rejection.ts';
 import { parseBatchProof, parseVoteBatch } from '../../domain/votebatch.ts';
@@ -54,6 +55,8 @@ export interface SequencerOptions {
   readonly maxOpenRoundsPerProposer?: number;
   /** Recent entries kept in memory to serve partners without a database read (0: always read the store). @default SEQUENCER_DEFAULTS.entryCacheSize */
   readonly entryCacheSize?: number;
+  /** Paging of store reads for streams behind the entry cache (see {@link SequencerLogOptions.storePages}). @default StoredPageLimits defaults */
+  readonly storePages?: StoredPageLimits;
   /** Told the outcome of every proposal and vote (metrics). @default none */
   readonly observer?: SequencerObserver;
   readonly now: () => Date;
@@ -115,7 +118,7 @@ export class Sequencer {
   static async open(opts: SequencerOptions): Promise<Sequencer> {
     const now = opts.now();
     decideQuorum({ voters: opts.partners, votes: [], digest: 'config-check', window: { opensAt: now, closesAt: now }, now, ...(opts.quorum !== undefined ? { quorum: opts.quorum } : {}) });
-    const log = await SequencerLog.open({ store: opts.store, key: opts.key, now: opts.now, log: opts.log, ...(opts.retiredKeys !== undefined ? { retiredKeys: opts.retiredKeys } : {}), ...(opts.entryCacheSize !== undefined ? { entryCacheSize: opts.entryCacheSize } : {}) });
+    const log = await SequencerLog.open({ store: opts.store, key: opts.key, now: opts.now, log: opts.log, ...(opts.retiredKeys !== undefined ? { retiredKeys: opts.retiredKeys } : {}), ...(opts.entryCacheSize !== undefined ? { entryCacheSize: opts.entryCacheSize } : {}), ...(opts.storePages !== undefined ? { storePages: opts.storePages } : {}) });
     const seq = new Sequencer(opts, log);
     await seq.#restoreRounds();
     return seq;
@@ -396,6 +399,16 @@ export class Sequencer {
   /** Entries [from, size) with their inclusion proofs in the tree of `size` leaves (see {@link SequencerLog.entries}). */
   entries(from: number, size: number): AsyncGenerator<ProvenEntry> {
     return this.#log.entries(from, size);
+  }
+
+  /** Store pages read for streams behind the entry cache, and page requests answered by another stream's read (see {@link SequencerLog.storePages}). */
+  storePages(): { readonly reads: number; readonly shared: number } {
+    return this.#log.storePages();
+  }
+
+  /** Head-waiter wakes, and appends coalesced into a wake already scheduled (see {@link SequencerLog.wakeups}). */
+  wakeups(): { readonly wakes: number; readonly coalesced: number } {
+    return this.#log.wakeups();
   }
 
   /** The entry at `index` when it is held in memory (see {@link SequencerLog.cachedEntry}): the endpoint shares its encoding across streams. */

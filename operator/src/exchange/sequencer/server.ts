@@ -70,6 +70,8 @@ export interface ExchangeServer {
   openStreams(): number;
   /** Entry messages encoded for streams to share, and handed out again from those bytes (fanout.ts). */
   sharedEntries(): { readonly encoded: number; readonly shared: number };
+  /** Streams ended because their client read nothing for the drain timeout (reason slow-stream). */
+  slowStreamDrops(): number;
   /** Stops accepting calls and ends open streams. */
   stop(): Promise<void>;
 }
@@ -132,7 +134,8 @@ export async function startExchangeServer(opts: ExchangeServerOptions): Promise<
   const fanout = new EntryFanout((m) => streamDef.responseSerialize(m), opts.limits?.fanout);
   // Shared messages arrive encoded: their bytes go out as they are.
   const passThrough = { ...streamDef, responseSerialize: (m: LogEntry | EncodedEntry) => (m instanceof EncodedEntry ? m.bytes : streamDef.responseSerialize(m)) };
-  server.addService({ ...service, StreamEntries: passThrough }, handlers(opts, slots, fanout));
+  const drops = { slow: 0 };
+  server.addService({ ...service, StreamEntries: passThrough }, handlers({ opts, slots, fanout, drops }));
   const port = await bindServer(server, opts.address, opts.tls);
   opts.log.info('exchange server listening', { address: opts.address, port });
   return {
@@ -142,11 +145,13 @@ export async function startExchangeServer(opts: ExchangeServerOptions): Promise<
       const { encoded, shared } = fanout.stats();
       return { encoded, shared };
     },
+    slowStreamDrops: () => drops.slow,
     stop: () => stopServer(server),
   };
 }
 
-function handlers(opts: ExchangeServerOptions, slots: StreamSlots, fanout: EntryFanout): ExchangeHandlers {
+function handlers(ctx: StreamContext): ExchangeHandlers {
+  const { opts } = ctx;
   const seq = opts.sequencer;
   const max = opts.limits?.maxMessageBytes ?? DEFAULT_MAX_MESSAGE;
   const caller = (call: AuthenticatedCall, action: ExchangeAction): string => authorize(opts.directory, peerIdentity(call.getAuthContext()), action).partnerId;
@@ -186,7 +191,7 @@ function handlers(opts: ExchangeServerOptions, slots: StreamSlots, fanout: Entry
     }),
     StreamEntries: (call) => {
       // An 'error' event on a server stream ends it with that status (grpc-js semantics).
-      streamEntries({ opts, slots, fanout }, call, caller).catch((err: unknown) => call.emit('error', toServiceError(opts.log, err)));
+      streamEntries(ctx, call, caller).catch((err: unknown) => call.emit('error', toServiceError(opts.log, err)));
     },
   };
 }
@@ -238,10 +243,12 @@ interface StreamContext {
   readonly opts: ExchangeServerOptions;
   readonly slots: StreamSlots;
   readonly fanout: EntryFanout;
+  /** Streams ended for reading nothing (counted for /metrics). */
+  readonly drops: { slow: number };
 }
 
 async function streamEntries(
-  { opts, slots, fanout }: StreamContext,
+  { opts, slots, fanout, drops }: StreamContext,
   call: grpc.ServerWritableStream<{ fromIndex: number; treeSize: number }, unknown>,
   caller: (call: AuthenticatedCall, action: ExchangeAction) => string,
 ): Promise<void> {
@@ -261,7 +268,10 @@ async function streamEntries(
       if (!call.write(message)) {
         const outcome = await drainedOrEnded(call, drainMs);
         if (outcome === 'ended') return;
-        if (outcome === 'stalled') throw new ExchangeRefusal('resource-exhausted', 'slow-stream', `partner ${who} read nothing of this entry stream for ${drainMs / 1000} s; the stream was ended to free its slot: resume from your cursor (read the stream as it arrives)`);
+        if (outcome === 'stalled') {
+          drops.slow += 1;
+          throw new ExchangeRefusal('resource-exhausted', 'slow-stream', `partner ${who} read nothing of this entry stream for ${drainMs / 1000} s; the stream was ended to free its slot: resume from your cursor (read the stream as it arrives)`);
+        }
       }
     }
     call.end();

@@ -109,7 +109,7 @@ class SequencerRunner {
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #validator = validatorFor(createValidators(), 'PartnerNode');
-  readonly #metrics = new SequencerMetrics(() => this.#serving?.sequencer, () => this.#serving?.server.openStreams() ?? 0);
+  readonly #metrics = new SequencerMetrics(() => this.#serving?.sequencer, () => this.#serving?.server);
   readonly #informer: Informer<PartnerNode>;
   // Handed to the gRPC server, which reads it on every call: updated in place.
   readonly #directory = new Map<string, PartnerEntry>();
