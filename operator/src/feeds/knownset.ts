@@ -1,0 +1,121 @@
+/**
+ * Which indicators of a Feed run already exist, so the run proposes only new ones
+ * (docs/adr/2026-12-07-feed-known-set.md). The partner's full replicated set lives in its
+ * database and is served by the aggregated API `replica.threatmesh.io` (ADR million-indicators);
+ * only a bounded working set is ThreatIndicator objects. So a run:
+ * - lists the working set once (objects of the namespace: local proposals, open rounds, the
+ *   materializer's budget of recent indicators), as before, in the pipeline's `known`;
+ * - checks the candidates that are not in it against the full set in batches of `get`s by name
+ *   through the replica API (the Job needs no database credentials), in {@link KnownFilterSink};
+ * - without a usable replica API (not installed, not permitted, unavailable) falls back to the
+ *   working set alone and logs why, with the fix.
+ */
+import type { ThreatIndicator } from '../api/types.ts';
+import { indicatorObjectName } from '../domain/canonical.ts';
+import type { Logger } from '../log.ts';
+import { ApiError, type KubeReader } from '../runtime/client.ts';
+import type { ResourceRef } from '../runtime/types.ts';
+import type { IngestSink } from './ingest.ts';
+import type { IngestedIndicator, RunReport } from './pipeline.ts';
+import { knownDigests } from './propose.ts';
+
+/** The full replicated set as served by the aggregated API (serve/replicaapi.ts): read-only, `get` and `list`. */
+export const REPLICA_INDICATORS: ResourceRef = { group: 'replica.threatmesh.io', version: 'v1alpha1', plural: 'threatindicators', kind: 'ThreatIndicator', namespaced: true };
+
+/** Options of {@link knownSet}. */
+export interface KnownSetOptions {
+  /** Candidates checked together against the replica API. @default 256 */
+  readonly batchSize?: number;
+  /** `get`s in flight at once within a batch. @default 16 */
+  readonly concurrency?: number;
+}
+
+/** What a Feed run knows of the existing set. */
+export interface KnownSet {
+  /** In-memory check against the working set (ThreatIndicator objects), for the pipeline. */
+  readonly known: (digest: string) => boolean;
+  /** Wraps the proposal sink so candidates are also checked against the full set; the identity when the replica API is not usable. */
+  readonly wrap: (sink: IngestSink) => IngestSink;
+  /** True when candidates are checked against the full set through the replica API. */
+  readonly fullSet: boolean;
+}
+
+/**
+ * Probes the replica API in `namespace` (a `list` of one item: a 404 there means the group is
+ * not served, unlike a 404 of a `get`) and lists the working set. Falls back to the working set
+ * alone on any API error of the probe, with a warning saying what to fix.
+ */
+export async function knownSet(kube: KubeReader, namespace: string, log: Logger, opts: KnownSetOptions = {}): Promise<KnownSet> {
+  const known = await knownDigests(kube, namespace);
+  try {
+    await kube.list<ThreatIndicator>(REPLICA_INDICATORS, { namespace, limit: 1 });
+  } catch (err) {
+    if (!(err instanceof ApiError)) throw err;
+    log.warn('the replica API cannot be read, so indicators stored only in the partner database may be proposed again (the sequencer answers already-admitted); checking against ThreatIndicator objects only', {
+      status: err.status, reason: err.reason, detail: err.message.slice(0, 300), fix: fixFor(err.status, namespace),
+    });
+    return { known, wrap: (sink) => sink, fullSet: false };
+  }
+  return { known, wrap: (sink) => new KnownFilterSink(sink, (name) => kube.get(REPLICA_INDICATORS, name, namespace).then((o) => o !== undefined), opts), fullSet: true };
+}
+
+function fixFor(status: number, namespace: string): string {
+  if (status === 404) return 'install the replica API (threatmesh replica-api; the chart\'s replicaApi values) so Feed runs check the full set';
+  if (status === 403) return `grant get and list on threatindicators.replica.threatmesh.io in ${namespace} to the identity running ingestion (config/rbac/ingest.yaml)`;
+  return 'check the replica API Deployment and its APIService (kubectl get apiservice v1alpha1.replica.threatmesh.io)';
+}
+
+/**
+ * An {@link IngestSink} in front of another that drops the candidates the full set already holds:
+ * candidates are held in batches of `batchSize` (bounded memory), each checked with `exists`
+ * (`concurrency` at a time); the rest go on to the inner sink in order. On commit, the dropped
+ * ones move from the report's `new` to `duplicate`, as the working-set check counts them. An
+ * error of `exists` propagates: the run fails and proposes nothing.
+ */
+export class KnownFilterSink implements IngestSink {
+  /** Candidates the full set already held. */
+  known = 0;
+  private pending: IngestedIndicator[] = [];
+  private readonly inner: IngestSink;
+  private readonly exists: (name: string) => Promise<boolean>;
+  private readonly batchSize: number;
+  private readonly concurrency: number;
+
+  constructor(inner: IngestSink, exists: (name: string) => Promise<boolean>, opts: KnownSetOptions = {}) {
+    this.inner = inner;
+    this.exists = exists;
+    this.batchSize = Math.max(1, opts.batchSize ?? 256);
+    this.concurrency = Math.max(1, opts.concurrency ?? 16);
+  }
+
+  readonly add = async (ind: IngestedIndicator): Promise<void> => {
+    if (this.pending.push(ind) >= this.batchSize) await this.flush();
+  };
+
+  private async flush(): Promise<void> {
+    const batch = this.pending;
+    this.pending = [];
+    const held = new Array<boolean>(batch.length).fill(false);
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      for (let i = next++; i < batch.length; i = next++) held[i] = await this.exists(indicatorObjectName(batch[i]!));
+    };
+    await Promise.all(Array.from({ length: Math.min(this.concurrency, batch.length) }, worker));
+    for (const [i, ind] of batch.entries()) {
+      if (held[i] === true) this.known++;
+      else await this.inner.add(ind);
+    }
+  }
+
+  async commit(report: RunReport): Promise<void> {
+    await this.flush();
+    report.new -= this.known;
+    report.duplicate += this.known;
+    await this.inner.commit(report);
+  }
+
+  async abort(report: RunReport): Promise<void> {
+    this.pending = [];
+    await this.inner.abort(report);
+  }
+}
