@@ -1,5 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { Writable } from 'node:stream';
 import { indicatorDigest, indicatorObjectName } from '../domain/canonical.ts';
 import { createLogger } from '../log.ts';
@@ -59,14 +61,31 @@ for (const row of TABLE) {
   });
 }
 
-test('KnownFilterSink: a failing check propagates and abort discards what was held back', async () => {
+async function spools(): Promise<number> {
+  return (await readdir(tmpdir())).filter((f) => f.startsWith('threatmesh-candidates-')).length;
+}
+
+test('KnownFilterSink: a failing check fails the commit, passes nothing on, and leaves no spool; abort after it is harmless', async () => {
+  const before = await spools();
   const inner = recorder();
   const sink = new KnownFilterSink(inner, () => Promise.reject(new ApiError(503, 'ServiceUnavailable', 'down')), { batchSize: 2 });
-  await sink.add(ind(0));
-  await assert.rejects(sink.add(ind(1)), /down/);
+  for (let i = 0; i < 5; i++) await sink.add(ind(i));
+  assert.equal(await spools(), before + 1);
+  await assert.rejects(sink.commit(emptyReport()), /down/);
+  assert.equal(await spools(), before);
   await sink.abort(emptyReport());
   assert.deepEqual(inner.added, []);
-  assert.equal(inner.aborted, 1);
+  assert.deepEqual([inner.committed.length, inner.aborted], [0, 1]);
+});
+
+test('KnownFilterSink: abort of a failed run checks nothing and removes the spool', async () => {
+  const before = await spools();
+  const inner = recorder();
+  let calls = 0;
+  const sink = new KnownFilterSink(inner, () => { calls++; return Promise.resolve(false); });
+  await sink.add(ind(0));
+  await sink.abort(emptyReport());
+  assert.deepEqual([calls, inner.added.length, inner.aborted, await spools()], [0, 0, 1, before]);
 });
 
 /** A KubeReader whose ThreatIndicator list holds `objects` and whose replica probe answers `probe`. */

@@ -5,11 +5,18 @@
  * only a bounded working set is ThreatIndicator objects. So a run:
  * - lists the working set once (objects of the namespace: local proposals, open rounds, the
  *   materializer's budget of recent indicators), as before, in the pipeline's `known`;
- * - checks the candidates that are not in it against the full set in batches of `get`s by name
- *   through the replica API (the Job needs no database credentials), in {@link KnownFilterSink};
+ * - checks the candidates that are not in it against the full set after the download, in batches
+ *   of `get`s by name through the replica API (the Job needs no database credentials), in
+ *   {@link KnownFilterSink};
  * - without a usable replica API (not installed, not permitted, unavailable) falls back to the
  *   working set alone and logs why, with the fix.
  */
+import { once } from 'node:events';
+import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import type { ThreatIndicator } from '../api/types.ts';
 import { indicatorObjectName } from '../domain/canonical.ts';
 import type { Logger } from '../log.ts';
@@ -66,20 +73,23 @@ function fixFor(status: number, namespace: string): string {
 }
 
 /**
- * An {@link IngestSink} in front of another that drops the candidates the full set already holds:
- * candidates are held in batches of `batchSize` (bounded memory), each checked with `exists`
- * (`concurrency` at a time); the rest go on to the inner sink in order. On commit, the dropped
- * ones move from the report's `new` to `duplicate`, as the working-set check counts them. An
- * error of `exists` propagates: the run fails and proposes nothing.
+ * An {@link IngestSink} in front of another that drops the candidates the full set already holds.
+ * Candidates are spooled to a temporary NDJSON file while the feed is read, so the download
+ * never waits for the checks (a stalled download trips servers' idle timeouts); on commit they
+ * are read back in batches of `batchSize` (bounded memory), each checked with `exists`
+ * (`concurrency` at a time), and the rest go on to the inner sink in order before its commit.
+ * The dropped ones move from the report's `new` to `duplicate`, as the working-set check counts
+ * them. An error of `exists` propagates from commit: the run fails and proposes nothing.
  */
 export class KnownFilterSink implements IngestSink {
   /** Candidates the full set already held. */
   known = 0;
-  private pending: IngestedIndicator[] = [];
   private readonly inner: IngestSink;
   private readonly exists: (name: string) => Promise<boolean>;
   private readonly batchSize: number;
   private readonly concurrency: number;
+  private dir: string | undefined;
+  private out: WriteStream | undefined;
 
   constructor(inner: IngestSink, exists: (name: string) => Promise<boolean>, opts: KnownSetOptions = {}) {
     this.inner = inner;
@@ -89,12 +99,34 @@ export class KnownFilterSink implements IngestSink {
   }
 
   readonly add = async (ind: IngestedIndicator): Promise<void> => {
-    if (this.pending.push(ind) >= this.batchSize) await this.flush();
+    if (this.out === undefined) {
+      this.dir = await mkdtemp(join(tmpdir(), 'threatmesh-candidates-'));
+      this.out = createWriteStream(join(this.dir, 'candidates.ndjson'));
+    }
+    if (!this.out.write(JSON.stringify(ind) + '\n')) await once(this.out, 'drain');
   };
 
-  private async flush(): Promise<void> {
-    const batch = this.pending;
-    this.pending = [];
+  async commit(report: RunReport): Promise<void> {
+    try {
+      if (this.out !== undefined && this.dir !== undefined) {
+        this.out.end();
+        await once(this.out, 'finish');
+        let batch: IngestedIndicator[] = [];
+        for await (const line of createInterface({ input: createReadStream(join(this.dir, 'candidates.ndjson')), crlfDelay: Infinity })) {
+          if (batch.push(JSON.parse(line) as IngestedIndicator) >= this.batchSize) batch = await this.pass(batch);
+        }
+        await this.pass(batch);
+      }
+    } finally {
+      await this.cleanup();
+    }
+    report.new -= this.known;
+    report.duplicate += this.known;
+    await this.inner.commit(report);
+  }
+
+  /** Checks `batch` and hands the candidates the full set does not hold to the inner sink; returns a fresh batch. */
+  private async pass(batch: IngestedIndicator[]): Promise<IngestedIndicator[]> {
     const held = new Array<boolean>(batch.length).fill(false);
     let next = 0;
     const worker = async (): Promise<void> => {
@@ -105,17 +137,18 @@ export class KnownFilterSink implements IngestSink {
       if (held[i] === true) this.known++;
       else await this.inner.add(ind);
     }
-  }
-
-  async commit(report: RunReport): Promise<void> {
-    await this.flush();
-    report.new -= this.known;
-    report.duplicate += this.known;
-    await this.inner.commit(report);
+    return [];
   }
 
   async abort(report: RunReport): Promise<void> {
-    this.pending = [];
+    this.out?.destroy();
+    await this.cleanup();
     await this.inner.abort(report);
+  }
+
+  private async cleanup(): Promise<void> {
+    if (this.dir !== undefined) await rm(this.dir, { recursive: true, force: true });
+    this.dir = undefined;
+    this.out = undefined;
   }
 }
