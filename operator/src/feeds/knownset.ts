@@ -33,7 +33,7 @@ export const REPLICA_INDICATORS: ResourceRef = { group: 'replica.threatmesh.io',
 export interface KnownSetOptions {
   /** Candidates checked together against the replica API. @default 256 */
   readonly batchSize?: number;
-  /** `get`s in flight at once within a batch. @default 16 */
+  /** `get`s in flight at once within a batch (more stalled the local API server: every named get makes the replica API post a SubjectAccessReview back to it). @default 8 */
   readonly concurrency?: number;
 }
 
@@ -95,7 +95,7 @@ export class KnownFilterSink implements IngestSink {
     this.inner = inner;
     this.exists = exists;
     this.batchSize = Math.max(1, opts.batchSize ?? 256);
-    this.concurrency = Math.max(1, opts.concurrency ?? 16);
+    this.concurrency = Math.max(1, opts.concurrency ?? 8);
   }
 
   readonly add = async (ind: IngestedIndicator): Promise<void> => {
