@@ -6,9 +6,11 @@
  * - `objects`: every existing indicator is a ThreatIndicator object and the run lists them all
  *   into a set of names (`knownDigests`, the only check before issue 14's fix; still the
  *   working-set half of the check);
- * - `full set`: N indicators in the partner database, a working set of 10,000 objects (the
- *   materializer's default budget) and 100,000 candidates checked against the full set through
- *   the replica API in batches (`KnownFilterSink`, `get`s answered in memory).
+ * - `full set get` / `full set list`: N indicators in the partner database, a working set of
+ *   10,000 objects (the materializer's default budget) and 100,000 candidates checked against
+ *   the full set through the replica API (`KnownFilterSink`): by a `get` each (answered in
+ *   memory; the threshold lifted to force this path), or by listing the N names in pages of 500
+ *   (built per page) into the compact set (the default path for 100,000 candidates).
  * Figures: heap retained after the step (after a full GC) and the peak heap sampled during it
  * (garbage not yet collected included), above the baseline before it. Runs with --expose-gc (bench/run.ts passes it).
  */
@@ -17,7 +19,7 @@ import { emit, progress, type BenchResult } from './lib.ts';
 import type { ThreatIndicator } from '../operator/src/api/types.ts';
 import { indicatorDigest, indicatorObjectName } from '../operator/src/domain/canonical.ts';
 import type { IngestSink } from '../operator/src/feeds/ingest.ts';
-import { KnownFilterSink, knownSet } from '../operator/src/feeds/knownset.ts';
+import { KnownFilterSink, knownSet, type FullSetReader } from '../operator/src/feeds/knownset.ts';
 import { emptyReport, type IngestedIndicator } from '../operator/src/feeds/pipeline.ts';
 import { createLogger } from '../operator/src/log.ts';
 import type { KubeReader, ObjectList } from '../operator/src/runtime/client.ts';
@@ -66,13 +68,27 @@ async function objectsStep(n: number): Promise<[number, number]> {
   return measure(async (sample) => (await knownSet(reader(n, sample), 'tm', quiet)).known);
 }
 
-async function fullSetStep(n: number): Promise<[number, number]> {
+/** The full set of `n` records (held by the database, not by the run): every other candidate exists; its names listed in pages built on demand. */
+function fullSet(n: number, sample: () => void): FullSetReader {
+  let asked = 0;
+  return {
+    exists: () => { sample(); return Promise.resolve(n > 0 && asked++ % 2 === 0); },
+    pages: async function* (pageSize) {
+      for (let at = 0; at < n; at += pageSize) {
+        sample();
+        yield await Promise.resolve(Array.from({ length: Math.min(pageSize, n - at) }, (_, k) => (at + k) % 2 === 0 ? cname(at + k) : name(at + k)));
+      }
+    },
+  };
+}
+
+const cname = (i: number): string => indicatorObjectName({ type: 'domain', value: `c${i}.bench.example` });
+
+async function fullSetStep(n: number, mode: 'get' | 'list'): Promise<[number, number]> {
   return measure(async (sample) => {
     const ks = await knownSet(reader(WORKING_SET, sample), 'tm', quiet);
     const sink: IngestSink = { add: () => undefined, commit: () => Promise.resolve(), abort: () => Promise.resolve() };
-    // The full set (n records, held by the database, not by the run) answers: every other candidate exists.
-    let asked = 0;
-    const filter = new KnownFilterSink(sink, () => { sample(); return Promise.resolve(n > 0 && asked++ % 2 === 0); });
+    const filter = new KnownFilterSink(sink, fullSet(n, sample), mode === 'get' ? { listThreshold: Infinity } : {});
     for (let i = 0; i < CANDIDATES; i++) {
       const value = `c${i}.bench.example`;
       const ind: IngestedIndicator = { type: 'domain', value, pattern: `[domain-name:value = '${value}']`, digest: indicatorDigest({ type: 'domain', value }) };
@@ -80,6 +96,7 @@ async function fullSetStep(n: number): Promise<[number, number]> {
       if (i % 1000 === 0) sample();
     }
     await filter.commit(emptyReport());
+    if (filter.mode !== mode) throw new Error(`expected the ${mode} path, took ${String(filter.mode)}`);
     return ks.known;
   });
 }
@@ -90,9 +107,15 @@ async function main(): Promise<void> {
     const [retained, peak] = await objectsStep(n);
     progress(`objects, ${n} existing: retained ${retained} MB, peak ${peak} MB`);
     results.push({ metric: `objects ${n}: retained heap`, value: retained, unit: 'MB' }, { metric: `objects ${n}: peak heap`, value: peak, unit: 'MB' });
-    const [r2, p2] = await fullSetStep(n);
-    progress(`full set, ${n} existing (working set ${WORKING_SET}, ${CANDIDATES} candidates): retained ${r2} MB, peak ${p2} MB`);
-    results.push({ metric: `full set ${n}: retained heap`, value: r2, unit: 'MB' }, { metric: `full set ${n}: peak heap`, value: p2, unit: 'MB' });
+    for (const mode of ['get', 'list'] as const) {
+      const t0 = process.cpuUsage();
+      const [r2, p2] = await fullSetStep(n, mode);
+      const cpu = process.cpuUsage(t0);
+      const cpuS = Math.round((cpu.user + cpu.system) / 1e4) / 100;
+      progress(`full set ${mode}, ${n} existing (working set ${WORKING_SET}, ${CANDIDATES} candidates): retained ${r2} MB, peak ${p2} MB, ${cpuS} CPU-s`);
+      results.push({ metric: `full set ${mode} ${n}: retained heap`, value: r2, unit: 'MB' }, { metric: `full set ${mode} ${n}: peak heap`, value: p2, unit: 'MB' },
+        { metric: `full set ${mode} ${n}: CPU time (in-memory API)`, value: cpuS, unit: 's' });
+    }
   }
   emit(results);
 }

@@ -3,7 +3,8 @@
  * real kube-apiserver with the aggregated API replica.threatmesh.io in front of a real FerretDB:
  * an indicator the partner database holds (Approved or Revoked) but that is no ThreatIndicator
  * object (evicted from the working set) is not proposed again; one that is an object is not
- * either; a new one is. Without the replica API (APIService removed) the run falls back to the
+ * either; a new one is, whether the candidates are checked by a get each or (above the
+ * threshold, set low here) against the replica API's list read page by page. Without the replica API (APIService removed) the run falls back to the
  * objects alone, says so in a warning with the fix, and proposes the database-only ones again.
  */
 import { after, before, test } from 'node:test';
@@ -25,6 +26,7 @@ import { replicaApiObjects } from '../../operator/src/api/replicaapiservice.ts';
 import { indicatorDigest, indicatorObjectName } from '../../operator/src/domain/canonical.ts';
 import { LocalCa, readTlsMaterial } from '../../operator/src/dev/sandbox/pki.ts';
 import { runFeedIngestion, type FeedRunOutcome } from '../../operator/src/feeds/feedrun.ts';
+import type { KnownSetOptions } from '../../operator/src/feeds/knownset.ts';
 import { createLogger } from '../../operator/src/log.ts';
 import { systemClock } from '../../operator/src/runtime/clock.ts';
 import { KubeHttpClient } from '../../operator/src/runtime/kube.ts';
@@ -48,6 +50,13 @@ const ROWS: ReadonlyArray<{ value: string; where: 'database' | 'revoked' | 'obje
   { value: 'working-set.feedknown-e2e.net', where: 'object', proposed: false },
   { value: 'brand-new.feedknown-e2e.net', where: 'nowhere', proposed: true },
 ];
+/** The two paths of the check; the list one with a threshold below the run's 604 candidates and pages smaller than the set, so it follows continue tokens. */
+const PATHS: ReadonlyArray<{ mode: 'get' | 'list'; knownSet: KnownSetOptions }> = [
+  { mode: 'get', knownSet: {} },
+  { mode: 'list', knownSet: { listThreshold: 100, pageSize: 250 } },
+];
+/** The feed's new indicator: a fresh one per run, since each run makes the last one an object. */
+let fresh = 'brand-new.feedknown-e2e.net';
 /** Enough database-only indicators to take several batches of the check. */
 const BULK = 600;
 const bulkValue = (i: number): string => `bulk${i}.feedknown-e2e.net`;
@@ -60,7 +69,6 @@ let pages: IndicatorPages;
 let replica: RunningReplicaApi;
 let feedServer: Server;
 let pkiDir: string;
-let feedBody = '';
 const quiet = createLogger(process.stderr, 'warn', { component: 'feeds-known-test' });
 
 function record(value: string, i: number, revoked: boolean): IndicatorRecord {
@@ -80,12 +88,12 @@ function feed(name: string): Feed {
 }
 
 /** Runs the Feed `name` in process as the Job does, with the log captured. */
-async function run(name: string): Promise<{ outcome: FeedRunOutcome; logs: Array<Record<string, unknown>>; proposed: Set<string> }> {
+async function run(name: string, knownSet: KnownSetOptions = {}): Promise<{ outcome: FeedRunOutcome; logs: Array<Record<string, unknown>>; proposed: Set<string> }> {
   const f = (await admin.get<Feed>(FEEDS, name, ns)) ?? (await admin.create<Feed>(FEEDS, feed(name)));
   const out = new PassThrough();
   const lines: string[] = [];
   out.on('data', (b: Buffer) => lines.push(...b.toString('utf8').split('\n').filter((l) => l !== '')));
-  const outcome = await runFeedIngestion(f, { kube: admin, log: createLogger(out, 'info'), now: () => new Date(), allowInternal: ['127.0.0.1/32'] });
+  const outcome = await runFeedIngestion(f, { kube: admin, log: createLogger(out, 'info'), now: () => new Date(), allowInternal: ['127.0.0.1/32'], knownSet });
   const list = await admin.list<ThreatIndicator>(THREAT_INDICATORS, { namespace: ns, labelSelector: `threatmesh.io/feed=${name}` });
   return { outcome, logs: lines.map((l) => JSON.parse(l) as Record<string, unknown>), proposed: new Set(list.items.map((o) => o.spec.value)) };
 }
@@ -104,8 +112,10 @@ before(async () => {
   // The working-set object, as the materializer or an earlier run left it.
   const ws = ROWS.find((r) => r.where === 'object')!.value;
   await admin.create(THREAT_INDICATORS, { apiVersion: 'threatmesh.io/v1alpha1', kind: 'ThreatIndicator', metadata: { name: indicatorObjectName({ type: 'domain', value: ws }), namespace: ns }, spec: { type: 'domain', value: ws, pattern: `[domain-name:value = '${ws}']` } });
-  feedBody = [...ROWS.map((r) => r.value), ...Array.from({ length: BULK }, (_, i) => bulkValue(i))].join('\n') + '\n';
-  feedServer = createServer((_req, res) => { res.writeHead(200, { 'content-type': 'text/plain' }); res.end(feedBody); });
+  feedServer = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    res.end([...ROWS.map((r) => (r.where === 'nowhere' ? fresh : r.value)), ...Array.from({ length: BULK }, (_, i) => bulkValue(i))].join('\n') + '\n');
+  });
   await new Promise<void>((resolve) => feedServer.listen(0, '127.0.0.1', resolve));
   pkiDir = await mkdtemp(join(tmpdir(), 'threatmesh-feedknown-'));
   const ca = await LocalCa.open(pkiDir, 'feedknown-ca', 1);
@@ -132,16 +142,21 @@ after(async () => {
   if (pkiDir) await rm(pkiDir, { recursive: true, force: true });
 });
 
-test('with the replica API, indicators held only by the partner database are not proposed again', async () => {
-  const { outcome, logs, proposed } = await run('with-replica');
-  assert.equal(outcome.report.outcome, 'succeeded', JSON.stringify(outcome.report));
-  for (const r of ROWS) assert.equal(proposed.has(r.value), r.proposed, `${r.value} (${r.where}): ${JSON.stringify({ report: outcome.report, proposals: outcome.proposals })}`);
-  for (let i = 0; i < BULK; i++) assert.ok(!proposed.has(bulkValue(i)), `${bulkValue(i)} is in the database and was proposed again`);
-  assert.equal(outcome.report.new, 1);
-  assert.equal(outcome.report.duplicate, ROWS.length - 1 + BULK);
-  assert.deepEqual({ created: outcome.proposals.created, alreadyExisted: outcome.proposals.alreadyExisted }, { created: 1, alreadyExisted: 0 });
-  assert.ok(!logs.some((l) => l['level'] === 'warn'), `no fallback warning expected: ${JSON.stringify(logs)}`);
-});
+for (const path of PATHS) {
+  test(`with the replica API (${path.mode} path), indicators held only by the partner database are not proposed again`, async () => {
+    fresh = `brand-new-${path.mode}.feedknown-e2e.net`;
+    const { outcome, logs, proposed } = await run(`with-replica-${path.mode}`, path.knownSet);
+    assert.equal(outcome.report.outcome, 'succeeded', JSON.stringify(outcome.report));
+    for (const r of ROWS) assert.equal(proposed.has(r.where === 'nowhere' ? fresh : r.value), r.proposed, `${r.value} (${r.where}): ${JSON.stringify({ report: outcome.report, proposals: outcome.proposals })}`);
+    for (let i = 0; i < BULK; i++) assert.ok(!proposed.has(bulkValue(i)), `${bulkValue(i)} is in the database and was proposed again`);
+    assert.equal(outcome.report.new, 1);
+    assert.equal(outcome.report.duplicate, ROWS.length - 1 + BULK);
+    assert.deepEqual({ created: outcome.proposals.created, alreadyExisted: outcome.proposals.alreadyExisted }, { created: 1, alreadyExisted: 0 });
+    assert.ok(!logs.some((l) => l['level'] === 'warn'), `no fallback warning expected: ${JSON.stringify(logs)}`);
+    const checked = logs.find((l) => l['msg'] === 'checked candidates against the full set');
+    assert.deepEqual([checked?.['mode'], checked?.['candidates'], checked?.['known']], [path.mode, ROWS.length - 1 + BULK, ROWS.length - 2 + BULK], JSON.stringify(logs));
+  });
+}
 
 test('without the replica API the run falls back to the objects, says so with the fix, and proposes database-only indicators again', async () => {
   await admin.delete(APISERVICE, 'v1alpha1.replica.threatmesh.io');

@@ -15,7 +15,7 @@ import { readFeedAllowlists } from './allowlists.ts';
 import { feedToConfig } from './feedconfig.ts';
 import { runIngestion, type IngestionResult } from './ingest.ts';
 import { emptyReport, errorInfo, type RunReport } from './pipeline.ts';
-import { knownSet } from './knownset.ts';
+import { knownSet, type KnownSetOptions } from './knownset.ts';
 import { durationMs, ProposalSink, type ProposalCounts } from './propose.ts';
 import type { ProposalSigner } from './signer.ts';
 import { FeedError } from './types.ts';
@@ -45,6 +45,8 @@ export interface FeedRunDeps {
   readonly allow?: readonly string[] | undefined;
   /** Overrides the shipped warning lists (tests). */
   readonly warningList?: WarningList | undefined;
+  /** How candidates are checked against the full replicated set (batch, concurrency, get-or-list threshold). @default {} (the defaults of {@link KnownSetOptions}) */
+  readonly knownSet?: KnownSetOptions | undefined;
 }
 
 /** The outcome of a Feed run. */
@@ -99,8 +101,8 @@ export async function runFeedIngestion(feed: Feed, deps: FeedRunDeps): Promise<F
     const cfg = feedToConfig(feed.spec, await readFeedSecret(deps.kube, feed), { etag: ann[ANNOTATION.etag], lastModified: ann[ANNOTATION.lastModified] });
     const warningList = deps.warningList ?? (await loadWarningLists(deps.allow ?? [], await readFeedAllowlists(deps.kube, feed)));
     const log = deps.log.child({ feed: `${ns}/${feed.metadata.name}` });
-    // The working set in memory, the full set (replica API) in batches before proposing.
-    const existing = await knownSet(deps.kube, ns, log);
+    // The working set in memory, the full set (replica API: a get each, or listed when many) before proposing.
+    const existing = await knownSet(deps.kube, ns, log, deps.knownSet);
     result = await runIngestion({ ...cfg, fetch: { ...cfg.fetch, allowInternal: deps.allowInternal }, addedAfter: ann[ANNOTATION.taxiiCursor] }, {
       warningList, known: existing.known, sink: existing.wrap(sink),
       onProgress: (r) => log.info('ingest progress', { fetched: r.fetched, new: r.new, duplicate: r.duplicate, rejected: r.rejected }),

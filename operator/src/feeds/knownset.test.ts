@@ -7,7 +7,7 @@ import { indicatorDigest, indicatorObjectName } from '../domain/canonical.ts';
 import { createLogger } from '../log.ts';
 import { ApiError, type KubeReader } from '../runtime/client.ts';
 import type { IngestSink } from './ingest.ts';
-import { KnownFilterSink, knownSet } from './knownset.ts';
+import { DEFAULT_LIST_THRESHOLD, KnownFilterSink, knownSet, type FullSetReader } from './knownset.ts';
 import { emptyReport, type IngestedIndicator, type RunReport } from './pipeline.ts';
 
 function ind(i: number): IngestedIndicator {
@@ -25,12 +25,37 @@ function recorder(): IngestSink & { added: string[]; committed: RunReport[]; abo
   });
 }
 
-const TABLE: ReadonlyArray<{ name: string; count: number; held: (i: number) => boolean; batchSize: number; concurrency: number }> = [
-  { name: 'nothing held', count: 10, held: () => false, batchSize: 4, concurrency: 2 },
-  { name: 'everything held', count: 10, held: () => true, batchSize: 4, concurrency: 2 },
-  { name: 'every third held, one batch', count: 30, held: (i) => i % 3 === 0, batchSize: 256, concurrency: 16 },
-  { name: 'every other held, batch of one', count: 7, held: (i) => i % 2 === 1, batchSize: 1, concurrency: 4 },
-  { name: 'empty run', count: 0, held: () => true, batchSize: 4, concurrency: 2 },
+/** A full set that holds candidate `i` when `held(i)`, plus `extra` names of indicators that are no candidates and one name of another form. */
+function fullSet(count: number, held: (i: number) => boolean, exists: (name: string) => Promise<boolean>, extra = 3): FullSetReader & { pageSizes: number[] } {
+  const names = [
+    ...Array.from({ length: count }, (_, i) => i).filter(held).map((i) => indicatorObjectName(ind(i))),
+    ...Array.from({ length: extra }, (_, i) => indicatorObjectName(ind(1_000_000 + i))),
+    'not-an-indicator-name',
+  ];
+  const pageSizes: number[] = [];
+  return {
+    exists, pageSizes,
+    pages: async function* (pageSize) {
+      for (let at = 0; at < names.length; at += pageSize) {
+        pageSizes.push(pageSize);
+        await new Promise((r) => setImmediate(r));
+        yield names.slice(at, at + pageSize);
+      }
+    },
+  };
+}
+
+const TABLE: ReadonlyArray<{ name: string; count: number; held: (i: number) => boolean; batchSize: number; concurrency: number; listThreshold?: number; mode: 'get' | 'list' | undefined }> = [
+  { name: 'nothing held', count: 10, held: () => false, batchSize: 4, concurrency: 2, mode: 'get' },
+  { name: 'everything held', count: 10, held: () => true, batchSize: 4, concurrency: 2, mode: 'get' },
+  { name: 'every third held, one batch', count: 30, held: (i) => i % 3 === 0, batchSize: 256, concurrency: 16, mode: 'get' },
+  { name: 'every other held, batch of one', count: 7, held: (i) => i % 2 === 1, batchSize: 1, concurrency: 4, mode: 'get' },
+  { name: 'empty run', count: 0, held: () => true, batchSize: 4, concurrency: 2, mode: undefined },
+  { name: 'at the threshold: a get each', count: 8, held: (i) => i % 3 === 0, batchSize: 4, concurrency: 2, listThreshold: 8, mode: 'get' },
+  { name: 'one above the threshold: the listed set', count: 9, held: (i) => i % 3 === 0, batchSize: 4, concurrency: 2, listThreshold: 8, mode: 'list' },
+  { name: 'listed set, nothing held', count: 12, held: () => false, batchSize: 5, concurrency: 2, listThreshold: 0, mode: 'list' },
+  { name: 'listed set, everything held', count: 12, held: () => true, batchSize: 5, concurrency: 2, listThreshold: 0, mode: 'list' },
+  { name: 'listed set, every other held, many pages', count: 40, held: (i) => i % 2 === 0, batchSize: 7, concurrency: 2, listThreshold: 10, mode: 'list' },
 ];
 
 for (const row of TABLE) {
@@ -46,14 +71,19 @@ for (const row of TABLE) {
       inFlight--;
       return row.held(names.get(name)!);
     };
+    const full = fullSet(row.count, row.held, exists);
     const inner = recorder();
-    const sink = new KnownFilterSink(inner, exists, { batchSize: row.batchSize, concurrency: row.concurrency });
+    const sink = new KnownFilterSink(inner, full, { batchSize: row.batchSize, concurrency: row.concurrency, listThreshold: row.listThreshold, pageSize: 3 });
     const report = { ...emptyReport(), new: row.count, duplicate: 5 };
     for (let i = 0; i < row.count; i++) await sink.add(ind(i));
     await sink.commit(report);
     const expected = Array.from({ length: row.count }, (_, i) => i).filter((i) => !row.held(i));
     assert.deepEqual(inner.added, expected.map((i) => ind(i).value));
-    assert.equal(calls, row.count);
+    assert.equal(sink.mode, row.mode);
+    // One path only: gets, or the listing (in pages of the configured size) and no get.
+    assert.equal(calls, row.mode === 'get' ? row.count : 0);
+    assert.equal(full.pageSizes.length > 0, row.mode === 'list');
+    assert.ok(full.pageSizes.every((n) => n === 3));
     assert.ok(peak <= row.concurrency, `${peak} gets in flight, more than ${row.concurrency}`);
     assert.equal(report.new, expected.length);
     assert.equal(report.duplicate, 5 + row.count - expected.length);
@@ -61,28 +91,46 @@ for (const row of TABLE) {
   });
 }
 
+test(`KnownFilterSink: the default threshold is ${DEFAULT_LIST_THRESHOLD} candidates`, async () => {
+  for (const [count, mode] of [[DEFAULT_LIST_THRESHOLD, 'get'], [DEFAULT_LIST_THRESHOLD + 1, 'list']] as const) {
+    const sink = new KnownFilterSink(recorder(), fullSet(count, () => false, () => Promise.resolve(false), 0));
+    for (let i = 0; i < count; i++) await sink.add(ind(i));
+    await sink.commit(emptyReport());
+    assert.equal(sink.mode, mode, `${count} candidates`);
+  }
+});
+
 async function spools(): Promise<number> {
   return (await readdir(tmpdir())).filter((f) => f.startsWith('threatmesh-candidates-')).length;
 }
 
-test('KnownFilterSink: a failing check fails the commit, passes nothing on, and leaves no spool; abort after it is harmless', async () => {
-  const before = await spools();
-  const inner = recorder();
-  const sink = new KnownFilterSink(inner, () => Promise.reject(new ApiError(503, 'ServiceUnavailable', 'down')), { batchSize: 2 });
-  for (let i = 0; i < 5; i++) await sink.add(ind(i));
-  assert.equal(await spools(), before + 1);
-  await assert.rejects(sink.commit(emptyReport()), /down/);
-  assert.equal(await spools(), before);
-  await sink.abort(emptyReport());
-  assert.deepEqual(inner.added, []);
-  assert.deepEqual([inner.committed.length, inner.aborted], [0, 1]);
-});
+const down = (): Promise<never> => Promise.reject(new ApiError(503, 'ServiceUnavailable', 'down'));
+const FAILURES: ReadonlyArray<{ name: string; full: FullSetReader; listThreshold: number }> = [
+  { name: 'a get', full: { exists: down, pages: () => { throw new Error('listed on the get path'); } }, listThreshold: 10 },
+  { name: 'the first page of the list', full: { exists: down, pages: async function* () { yield await down(); } }, listThreshold: 0 },
+  { name: 'a later page of the list', full: { exists: down, pages: async function* () { yield [indicatorObjectName(ind(0))]; yield await down(); } }, listThreshold: 0 },
+];
+
+for (const row of FAILURES) {
+  test(`KnownFilterSink: a failing check (${row.name}) fails the commit, passes nothing on, and leaves no spool; abort after it is harmless`, async () => {
+    const before = await spools();
+    const inner = recorder();
+    const sink = new KnownFilterSink(inner, row.full, { batchSize: 2, listThreshold: row.listThreshold });
+    for (let i = 0; i < 5; i++) await sink.add(ind(i));
+    assert.equal(await spools(), before + 1);
+    await assert.rejects(sink.commit(emptyReport()), /down/);
+    assert.equal(await spools(), before);
+    await sink.abort(emptyReport());
+    assert.deepEqual(inner.added, []);
+    assert.deepEqual([inner.committed.length, inner.aborted], [0, 1]);
+  });
+}
 
 test('KnownFilterSink: abort of a failed run checks nothing and removes the spool', async () => {
   const before = await spools();
   const inner = recorder();
   let calls = 0;
-  const sink = new KnownFilterSink(inner, () => { calls++; return Promise.resolve(false); });
+  const sink = new KnownFilterSink(inner, { exists: () => { calls++; return Promise.resolve(false); }, pages: async function* () { calls++; yield await Promise.resolve([]); } });
   await sink.add(ind(0));
   await sink.abort(emptyReport());
   assert.deepEqual([calls, inner.added.length, inner.aborted, await spools()], [0, 0, 1, before]);
