@@ -11,8 +11,9 @@
  *   the full set through the replica API (`KnownFilterSink`): by a `get` each (answered in
  *   memory; the threshold lifted to force this path), or by listing the N names in pages of 500
  *   (built per page) into the compact set (the default path for 100,000 candidates).
- * Figures: heap retained after the step (after a full GC) and the peak heap sampled during it
- * (garbage not yet collected included), above the baseline before it. Runs with --expose-gc (bench/run.ts passes it).
+ * Figures: heap (JS heap plus ArrayBuffers) retained after the step (after a full GC) and the
+ * peak sampled during it (garbage not yet collected included), above the baseline before it;
+ * CPU time of each full-set step. Runs with --expose-gc (bench/run.ts passes it).
  */
 import { Writable } from 'node:stream';
 import { emit, progress, type BenchResult } from './lib.ts';
@@ -46,8 +47,10 @@ function reader(objects: number, onPage: () => void): KubeReader {
   return { get: () => Promise.resolve(undefined), list, watch: () => { throw new Error('no watch'); } } as unknown as KubeReader;
 }
 
+/** JS heap plus ArrayBuffer memory (the DigestSet's table is an ArrayBuffer, outside heapUsed). */
 function heap(): number {
-  return process.memoryUsage().heapUsed;
+  const m = process.memoryUsage();
+  return m.heapUsed + m.arrayBuffers;
 }
 
 /** Runs `step` and returns [retained, peak] heap above the baseline, in MB. */
@@ -57,6 +60,9 @@ async function measure(step: (sample: () => void) => Promise<unknown>): Promise<
   let peak = 0;
   const sample = (): void => { peak = Math.max(peak, heap() - base); };
   const kept = await step(sample);
+  gc();
+  // ArrayBuffer backing stores are released after the collection that finds them dead.
+  await new Promise((r) => setImmediate(r));
   gc();
   const retained = heap() - base;
   if (kept === undefined) throw new Error('step kept nothing');

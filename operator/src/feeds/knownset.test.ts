@@ -7,7 +7,7 @@ import { indicatorDigest, indicatorObjectName } from '../domain/canonical.ts';
 import { createLogger } from '../log.ts';
 import { ApiError, type KubeReader } from '../runtime/client.ts';
 import type { IngestSink } from './ingest.ts';
-import { DEFAULT_LIST_THRESHOLD, KnownFilterSink, knownSet, type FullSetReader } from './knownset.ts';
+import { DEFAULT_LIST_THRESHOLD, KnownFilterSink, knownSet, replicaReader, type FullSetReader } from './knownset.ts';
 import { emptyReport, type IngestedIndicator, type RunReport } from './pipeline.ts';
 
 function ind(i: number): IngestedIndicator {
@@ -171,4 +171,26 @@ for (const row of PROBES) {
 
 test('knownSet: an error that is not an API answer (the API server unreachable) is not hidden by the fallback', async () => {
   await assert.rejects(knownSet(reader([], () => Promise.reject(new Error('ECONNREFUSED'))), 'tm', createLogger(new Writable({ write: (_c, _e, cb) => cb() }))), /ECONNREFUSED/);
+});
+
+test('replicaReader: lists the replica API page by page, following continue tokens, with the page size as limit', async () => {
+  const calls: Array<{ limit?: number; continue?: string; namespace?: string; group: string }> = [];
+  const pagesOf: Record<string, { names: string[]; next: string }> = { '': { names: ['a', 'b'], next: 't1' }, t1: { names: ['c', 'd'], next: 't2' }, t2: { names: ['e'], next: '' } };
+  const kube = {
+    get: () => Promise.resolve(undefined),
+    list: (ref: { group: string }, opts: { limit?: number; continue?: string; namespace?: string }) => {
+      calls.push({ ...opts, group: ref.group });
+      const p = pagesOf[opts.continue ?? '']!;
+      return Promise.resolve({ items: p.names.map((name) => ({ metadata: { name } })), metadata: { resourceVersion: '1', continue: p.next } });
+    },
+    watch: () => { throw new Error('no watch'); },
+  } as unknown as KubeReader;
+  const seen: string[][] = [];
+  for await (const page of replicaReader(kube, 'tm').pages(2)) seen.push([...page]);
+  assert.deepEqual(seen, [['a', 'b'], ['c', 'd'], ['e']]);
+  assert.deepEqual(calls, [
+    { namespace: 'tm', limit: 2, group: 'replica.threatmesh.io' },
+    { namespace: 'tm', limit: 2, continue: 't1', group: 'replica.threatmesh.io' },
+    { namespace: 'tm', limit: 2, continue: 't2', group: 'replica.threatmesh.io' },
+  ]);
 });
