@@ -112,7 +112,8 @@ export function enforcerRbacManifests(namespace = OPERATOR_NAMESPACE, name = ENF
 /**
  * The ClusterRole of ingestion Jobs: exactly the calls `threatmesh ingest --feed NS/NAME
  * --run-id JOB` makes in the Feed's namespace — read the Feed, list the existing
- * ThreatIndicators (dedup), get the Feed's allowlist ConfigMaps (spec.allowlists and the default
+ * ThreatIndicators (dedup: the working set) and get those of the full replicated set
+ * (replica.threatmesh.io) by name, get the Feed's allowlist ConfigMaps (spec.allowlists and the default
  * `threatmesh-allowlist`), create the new ones, remember the HTTP validators and TAXII cursor in
  * Feed annotations, and put the run report on its own Job. Nothing else: no Secrets at all (the
  * credentials Secrets are granted by name, per namespace, by {@link feedCredentialsManifests}),
@@ -127,6 +128,8 @@ export function ingestClusterRole(name = INGEST_NAME): Manifest {
     rules: [
       { apiGroups: [GROUP], resources: ['feeds'], verbs: ['get', 'patch'] },
       { apiGroups: [GROUP], resources: ['threatindicators'], verbs: ['list', 'create'] },
+      // The full replicated set, to skip candidates the partner database already holds (feeds/knownset.ts).
+      { apiGroups: ['replica.threatmesh.io'], resources: ['threatindicators'], verbs: ['get', 'list'] },
       { apiGroups: [''], resources: ['configmaps'], verbs: ['get'] },
       { apiGroups: ['batch'], resources: ['jobs'], verbs: ['patch'] },
     ],

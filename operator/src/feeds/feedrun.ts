@@ -1,6 +1,6 @@
 /**
  * One run of a Feed object against a cluster: reads the credentials Secret, builds the
- * IngestionConfig, reads the Feed's allowlist ConfigMaps, reads which indicators already exist, ingests, proposes the new indicators
+ * IngestionConfig, reads the Feed's allowlist ConfigMaps, reads which indicators already exist (knownset.ts), ingests, proposes the new indicators
  * as ThreatIndicators (only when the run succeeded) and remembers the HTTP validators and the
  * TAXII cursor in the Feed's annotations for the next conditional run. Used by
  * `threatmesh ingest --feed` (the Job) and by the Feed controller's in-process executor.
@@ -15,7 +15,8 @@ import { readFeedAllowlists } from './allowlists.ts';
 import { feedToConfig } from './feedconfig.ts';
 import { runIngestion, type IngestionResult } from './ingest.ts';
 import { emptyReport, errorInfo, type RunReport } from './pipeline.ts';
-import { durationMs, knownDigests, ProposalSink, type ProposalCounts } from './propose.ts';
+import { knownSet, type KnownSetOptions } from './knownset.ts';
+import { durationMs, ProposalSink, type ProposalCounts } from './propose.ts';
 import type { ProposalSigner } from './signer.ts';
 import { FeedError } from './types.ts';
 import { loadWarningLists, type WarningList } from './warninglists.ts';
@@ -44,6 +45,8 @@ export interface FeedRunDeps {
   readonly allow?: readonly string[] | undefined;
   /** Overrides the shipped warning lists (tests). */
   readonly warningList?: WarningList | undefined;
+  /** How candidates are checked against the full replicated set (batch, concurrency, get-or-list threshold). @default {} (the defaults of {@link KnownSetOptions}) */
+  readonly knownSet?: KnownSetOptions | undefined;
 }
 
 /** The outcome of a Feed run. */
@@ -97,14 +100,18 @@ export async function runFeedIngestion(feed: Feed, deps: FeedRunDeps): Promise<F
   try {
     const cfg = feedToConfig(feed.spec, await readFeedSecret(deps.kube, feed), { etag: ann[ANNOTATION.etag], lastModified: ann[ANNOTATION.lastModified] });
     const warningList = deps.warningList ?? (await loadWarningLists(deps.allow ?? [], await readFeedAllowlists(deps.kube, feed)));
-    const known = await knownDigests(deps.kube, ns);
     const log = deps.log.child({ feed: `${ns}/${feed.metadata.name}` });
+    // The working set in memory, the full set (replica API: a get each, or listed when many) before proposing.
+    const existing = await knownSet(deps.kube, ns, log, deps.knownSet);
     result = await runIngestion({ ...cfg, fetch: { ...cfg.fetch, allowInternal: deps.allowInternal }, addedAfter: ann[ANNOTATION.taxiiCursor] }, {
-      warningList, known, sink,
+      warningList, known: existing.known, sink: existing.wrap(sink),
       onProgress: (r) => log.info('ingest progress', { fetched: r.fetched, new: r.new, duplicate: r.duplicate, rejected: r.rejected }),
     });
   } catch (err) {
-    return { report: failed(err), proposals: { ...sink.counts, refusals: sink.refusals } };
+    const report = failed(err);
+    // A sink error (e.g. the replica API failing mid-run) leaves the spool behind: discard it, propose nothing.
+    await sink.abort(report);
+    return { report, proposals: { ...sink.counts, refusals: sink.refusals } };
   }
   if (result.report.outcome !== 'failed') await rememberValidators(deps.kube, feed, result);
   return { report: result.report, proposals: { ...sink.counts, refusals: sink.refusals } };

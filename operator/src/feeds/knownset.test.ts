@@ -1,0 +1,196 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { Writable } from 'node:stream';
+import { indicatorDigest, indicatorObjectName } from '../domain/canonical.ts';
+import { createLogger } from '../log.ts';
+import { ApiError, type KubeReader } from '../runtime/client.ts';
+import type { IngestSink } from './ingest.ts';
+import { DEFAULT_LIST_THRESHOLD, KnownFilterSink, knownSet, replicaReader, type FullSetReader } from './knownset.ts';
+import { emptyReport, type IngestedIndicator, type RunReport } from './pipeline.ts';
+
+function ind(i: number): IngestedIndicator {
+  const value = `h${i}.known.example`;
+  return { type: 'domain', value, pattern: `[domain-name:value = '${value}']`, digest: indicatorDigest({ type: 'domain', value }) };
+}
+
+/** An inner sink that records what reaches it. */
+function recorder(): IngestSink & { added: string[]; committed: RunReport[]; aborted: number } {
+  const r = { added: [] as string[], committed: [] as RunReport[], aborted: 0 };
+  return Object.assign(r, {
+    add: (x: IngestedIndicator): void => { r.added.push(x.value); },
+    commit: (rep: RunReport): Promise<void> => { r.committed.push(rep); return Promise.resolve(); },
+    abort: (): Promise<void> => { r.aborted++; return Promise.resolve(); },
+  });
+}
+
+/** A full set that holds candidate `i` when `held(i)`, plus `extra` names of indicators that are no candidates and one name of another form. */
+function fullSet(count: number, held: (i: number) => boolean, exists: (name: string) => Promise<boolean>, extra = 3): FullSetReader & { pageSizes: number[] } {
+  const names = [
+    ...Array.from({ length: count }, (_, i) => i).filter(held).map((i) => indicatorObjectName(ind(i))),
+    ...Array.from({ length: extra }, (_, i) => indicatorObjectName(ind(1_000_000 + i))),
+    'not-an-indicator-name',
+  ];
+  const pageSizes: number[] = [];
+  return {
+    exists, pageSizes,
+    pages: async function* (pageSize) {
+      for (let at = 0; at < names.length; at += pageSize) {
+        pageSizes.push(pageSize);
+        await new Promise((r) => setImmediate(r));
+        yield names.slice(at, at + pageSize);
+      }
+    },
+  };
+}
+
+const TABLE: ReadonlyArray<{ name: string; count: number; held: (i: number) => boolean; batchSize: number; concurrency: number; listThreshold?: number; mode: 'get' | 'list' | undefined }> = [
+  { name: 'nothing held', count: 10, held: () => false, batchSize: 4, concurrency: 2, mode: 'get' },
+  { name: 'everything held', count: 10, held: () => true, batchSize: 4, concurrency: 2, mode: 'get' },
+  { name: 'every third held, one batch', count: 30, held: (i) => i % 3 === 0, batchSize: 256, concurrency: 16, mode: 'get' },
+  { name: 'every other held, batch of one', count: 7, held: (i) => i % 2 === 1, batchSize: 1, concurrency: 4, mode: 'get' },
+  { name: 'empty run', count: 0, held: () => true, batchSize: 4, concurrency: 2, mode: undefined },
+  { name: 'at the threshold: a get each', count: 8, held: (i) => i % 3 === 0, batchSize: 4, concurrency: 2, listThreshold: 8, mode: 'get' },
+  { name: 'one above the threshold: the listed set', count: 9, held: (i) => i % 3 === 0, batchSize: 4, concurrency: 2, listThreshold: 8, mode: 'list' },
+  { name: 'listed set, nothing held', count: 12, held: () => false, batchSize: 5, concurrency: 2, listThreshold: 0, mode: 'list' },
+  { name: 'listed set, everything held', count: 12, held: () => true, batchSize: 5, concurrency: 2, listThreshold: 0, mode: 'list' },
+  { name: 'listed set, every other held, many pages', count: 40, held: (i) => i % 2 === 0, batchSize: 7, concurrency: 2, listThreshold: 10, mode: 'list' },
+];
+
+for (const row of TABLE) {
+  test(`KnownFilterSink: ${row.name}: held candidates dropped and counted as duplicates, the rest passed on in order`, async () => {
+    const names = new Map(Array.from({ length: row.count }, (_, i) => [indicatorObjectName(ind(i)), i]));
+    let inFlight = 0;
+    let peak = 0;
+    let calls = 0;
+    const exists = async (name: string): Promise<boolean> => {
+      calls++;
+      peak = Math.max(peak, ++inFlight);
+      await new Promise((r) => setImmediate(r));
+      inFlight--;
+      return row.held(names.get(name)!);
+    };
+    const full = fullSet(row.count, row.held, exists);
+    const inner = recorder();
+    const sink = new KnownFilterSink(inner, full, { batchSize: row.batchSize, concurrency: row.concurrency, listThreshold: row.listThreshold, pageSize: 3 });
+    const report = { ...emptyReport(), new: row.count, duplicate: 5 };
+    for (let i = 0; i < row.count; i++) await sink.add(ind(i));
+    await sink.commit(report);
+    const expected = Array.from({ length: row.count }, (_, i) => i).filter((i) => !row.held(i));
+    assert.deepEqual(inner.added, expected.map((i) => ind(i).value));
+    assert.equal(sink.mode, row.mode);
+    // One path only: gets, or the listing (in pages of the configured size) and no get.
+    assert.equal(calls, row.mode === 'get' ? row.count : 0);
+    assert.equal(full.pageSizes.length > 0, row.mode === 'list');
+    assert.ok(full.pageSizes.every((n) => n === 3));
+    assert.ok(peak <= row.concurrency, `${peak} gets in flight, more than ${row.concurrency}`);
+    assert.equal(report.new, expected.length);
+    assert.equal(report.duplicate, 5 + row.count - expected.length);
+    assert.equal(inner.committed.length, 1);
+  });
+}
+
+test(`KnownFilterSink: the default threshold is ${DEFAULT_LIST_THRESHOLD} candidates`, async () => {
+  for (const [count, mode] of [[DEFAULT_LIST_THRESHOLD, 'get'], [DEFAULT_LIST_THRESHOLD + 1, 'list']] as const) {
+    const sink = new KnownFilterSink(recorder(), fullSet(count, () => false, () => Promise.resolve(false), 0));
+    for (let i = 0; i < count; i++) await sink.add(ind(i));
+    await sink.commit(emptyReport());
+    assert.equal(sink.mode, mode, `${count} candidates`);
+  }
+});
+
+async function spools(): Promise<number> {
+  return (await readdir(tmpdir())).filter((f) => f.startsWith('threatmesh-candidates-')).length;
+}
+
+const down = (): Promise<never> => Promise.reject(new ApiError(503, 'ServiceUnavailable', 'down'));
+const FAILURES: ReadonlyArray<{ name: string; full: FullSetReader; listThreshold: number }> = [
+  { name: 'a get', full: { exists: down, pages: () => { throw new Error('listed on the get path'); } }, listThreshold: 10 },
+  { name: 'the first page of the list', full: { exists: down, pages: async function* () { yield await down(); } }, listThreshold: 0 },
+  { name: 'a later page of the list', full: { exists: down, pages: async function* () { yield [indicatorObjectName(ind(0))]; yield await down(); } }, listThreshold: 0 },
+];
+
+for (const row of FAILURES) {
+  test(`KnownFilterSink: a failing check (${row.name}) fails the commit, passes nothing on, and leaves no spool; abort after it is harmless`, async () => {
+    const before = await spools();
+    const inner = recorder();
+    const sink = new KnownFilterSink(inner, row.full, { batchSize: 2, listThreshold: row.listThreshold });
+    for (let i = 0; i < 5; i++) await sink.add(ind(i));
+    assert.equal(await spools(), before + 1);
+    await assert.rejects(sink.commit(emptyReport()), /down/);
+    assert.equal(await spools(), before);
+    await sink.abort(emptyReport());
+    assert.deepEqual(inner.added, []);
+    assert.deepEqual([inner.committed.length, inner.aborted], [0, 1]);
+  });
+}
+
+test('KnownFilterSink: abort of a failed run checks nothing and removes the spool', async () => {
+  const before = await spools();
+  const inner = recorder();
+  let calls = 0;
+  const sink = new KnownFilterSink(inner, { exists: () => { calls++; return Promise.resolve(false); }, pages: async function* () { calls++; yield await Promise.resolve([]); } });
+  await sink.add(ind(0));
+  await sink.abort(emptyReport());
+  assert.deepEqual([calls, inner.added.length, inner.aborted, await spools()], [0, 0, 1, before]);
+});
+
+/** A KubeReader whose ThreatIndicator list holds `objects` and whose replica probe answers `probe`. */
+function reader(objects: string[], probe: () => Promise<void>): KubeReader {
+  return {
+    get: () => Promise.resolve(undefined),
+    list: (ref) => (ref.group === 'replica.threatmesh.io'
+      ? probe().then(() => ({ items: [], metadata: { resourceVersion: '1' } }))
+      : Promise.resolve({ items: objects.map((name) => ({ metadata: { name } })), metadata: { resourceVersion: '1' } })) as never,
+    watch: () => { throw new Error('no watch'); },
+  };
+}
+
+const PROBES: ReadonlyArray<{ name: string; probe: () => Promise<void>; fullSet: boolean; fix?: RegExp }> = [
+  { name: 'served', probe: () => Promise.resolve(), fullSet: true },
+  { name: 'not installed (404)', probe: () => Promise.reject(new ApiError(404, 'NotFound', 'the server could not find the requested resource')), fullSet: false, fix: /install the replica API/ },
+  { name: 'forbidden (403)', probe: () => Promise.reject(new ApiError(403, 'Forbidden', 'no')), fullSet: false, fix: /grant get and list on threatindicators\.replica\.threatmesh\.io in tm/ },
+  { name: 'unavailable (503)', probe: () => Promise.reject(new ApiError(503, 'ServiceUnavailable', 'no endpoints')), fullSet: false, fix: /kubectl get apiservice/ },
+];
+
+for (const row of PROBES) {
+  test(`knownSet: replica API ${row.name}: full-set check ${row.fullSet ? 'on' : 'off, with a warning saying how to fix it'}; the working set is known either way`, async () => {
+    const lines: string[] = [];
+    const out = new Writable({ write(chunk: Buffer, _e, cb) { lines.push(chunk.toString()); cb(); } });
+    const ks = await knownSet(reader([indicatorObjectName(ind(1))], row.probe), 'tm', createLogger(out, 'info'));
+    assert.equal(ks.fullSet, row.fullSet);
+    assert.equal(ks.known(ind(1).digest), true);
+    assert.equal(ks.known(ind(2).digest), false);
+    const inner = recorder();
+    assert.equal(ks.wrap(inner) === inner, !row.fullSet);
+    if (row.fix === undefined) assert.equal(lines.length, 0);
+    else assert.match((JSON.parse(lines[0]!) as { fix: string }).fix, row.fix);
+  });
+}
+
+test('knownSet: an error that is not an API answer (the API server unreachable) is not hidden by the fallback', async () => {
+  await assert.rejects(knownSet(reader([], () => Promise.reject(new Error('ECONNREFUSED'))), 'tm', createLogger(new Writable({ write: (_c, _e, cb) => cb() }))), /ECONNREFUSED/);
+});
+
+test('replicaReader: lists the replica API page by page, following continue tokens, with the page size as limit', async () => {
+  const calls: Array<{ limit?: number; continue?: string; namespace?: string; group: string }> = [];
+  const pagesOf: Record<string, { names: string[]; next: string }> = { '': { names: ['a', 'b'], next: 't1' }, t1: { names: ['c', 'd'], next: 't2' }, t2: { names: ['e'], next: '' } };
+  const kube = {
+    get: () => Promise.resolve(undefined),
+    list: (ref: { group: string }, opts: { limit?: number; continue?: string; namespace?: string }) => {
+      calls.push({ ...opts, group: ref.group });
+      const p = pagesOf[opts.continue ?? '']!;
+      return Promise.resolve({ items: p.names.map((name) => ({ metadata: { name } })), metadata: { resourceVersion: '1', continue: p.next } });
+    },
+    watch: () => { throw new Error('no watch'); },
+  } as unknown as KubeReader;
+  const seen: string[][] = [];
+  for await (const page of replicaReader(kube, 'tm').pages(2)) seen.push([...page]);
+  assert.deepEqual(seen, [['a', 'b'], ['c', 'd'], ['e']]);
+  assert.deepEqual(calls, [
+    { namespace: 'tm', limit: 2, group: 'replica.threatmesh.io' },
+    { namespace: 'tm', limit: 2, continue: 't1', group: 'replica.threatmesh.io' },
+    { namespace: 'tm', limit: 2, continue: 't2', group: 'replica.threatmesh.io' },
+  ]);
+});

@@ -1,0 +1,236 @@
+/**
+ * Which indicators of a Feed run already exist, so the run proposes only new ones
+ * (docs/adr/2026-12-07-feed-known-set.md). The partner's full replicated set lives in its
+ * database and is served by the aggregated API `replica.threatmesh.io` (ADR million-indicators);
+ * only a bounded working set is ThreatIndicator objects. So a run:
+ * - lists the working set once (objects of the namespace: local proposals, open rounds, the
+ *   materializer's budget of recent indicators), as before, in the pipeline's `known`;
+ * - checks the candidates that are not in it against the full set after the download, through
+ *   the replica API (the Job needs no database credentials), in {@link KnownFilterSink}: by a
+ *   `get` per name when they are few (at most `listThreshold`), else by paging through the
+ *   replica API's list once into a compact set of the names and checking locally;
+ * - without a usable replica API (not installed, not permitted, unavailable) falls back to the
+ *   working set alone and logs why, with the fix.
+ */
+import { once } from 'node:events';
+import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { ThreatIndicator } from '../api/types.ts';
+import { indicatorObjectName } from '../domain/canonical.ts';
+import type { Logger } from '../log.ts';
+import { DigestSet } from '../domain/digestset.ts';
+import { ApiError, type KubeReader } from '../runtime/client.ts';
+import type { ResourceRef } from '../runtime/types.ts';
+import type { IngestSink } from './ingest.ts';
+import type { IngestedIndicator, RunReport } from './pipeline.ts';
+import { knownDigests } from './propose.ts';
+
+/** The full replicated set as served by the aggregated API (serve/replicaapi.ts): read-only, `get` and `list`. */
+export const REPLICA_INDICATORS: ResourceRef = { group: 'replica.threatmesh.io', version: 'v1alpha1', plural: 'threatindicators', kind: 'ThreatIndicator', namespaced: true };
+
+/** Options of {@link knownSet}. */
+export interface KnownSetOptions {
+  /** Candidates checked together against the replica API. @default 256 */
+  readonly batchSize?: number;
+  /** `get`s in flight at once within a batch (more stalled the local API server: every named get makes the replica API post a SubjectAccessReview back to it). @default 8 */
+  readonly concurrency?: number;
+  /** Most candidates checked by a `get` each; more are checked against the listed full set. @default {@link DEFAULT_LIST_THRESHOLD} */
+  readonly listThreshold?: number;
+  /** Objects per page when listing the full set (`limit`, then `continue` tokens). @default 500 */
+  readonly pageSize?: number;
+}
+
+/**
+ * Candidates up to which a `get` each is cheaper than listing the full set: at the measured
+ * ~150-226 gets/s on a local control plane, 4,096 gets take about 20-30 s, about what listing a
+ * full set of a few hundred thousand takes (docs/adr/2026-12-07-feed-known-set.md).
+ */
+export const DEFAULT_LIST_THRESHOLD = 4096;
+
+/** Read access to the full replicated set, as {@link KnownFilterSink} uses it. */
+export interface FullSetReader {
+  /** Whether the full set holds the object named `name`. */
+  readonly exists: (name: string) => Promise<boolean>;
+  /** The object names of the full set, one page (of at most `pageSize`) at a time. */
+  readonly pages: (pageSize: number) => AsyncIterable<readonly string[]>;
+}
+
+/** The replica API in `namespace` as a {@link FullSetReader}. */
+export function replicaReader(kube: KubeReader, namespace: string): FullSetReader {
+  return {
+    exists: (name) => kube.get(REPLICA_INDICATORS, name, namespace).then((o) => o !== undefined),
+    pages: async function* (pageSize) {
+      let cont: string | undefined;
+      do {
+        const page = await kube.list<ThreatIndicator>(REPLICA_INDICATORS, { namespace, limit: pageSize, ...(cont ? { continue: cont } : {}) });
+        yield page.items.map((o) => o.metadata.name);
+        cont = page.metadata.continue;
+      } while (cont);
+    },
+  };
+}
+
+/** The digest part of an indicator object name (`<type>-<40 hex>`, domain/canonical.ts), or undefined for other names. */
+function nameDigest(name: string): string | undefined {
+  const m = /-([0-9a-f]{40})$/.exec(name);
+  return m?.[1];
+}
+
+/** What a Feed run knows of the existing set. */
+export interface KnownSet {
+  /** In-memory check against the working set (ThreatIndicator objects), for the pipeline. */
+  readonly known: (digest: string) => boolean;
+  /** Wraps the proposal sink so candidates are also checked against the full set; the identity when the replica API is not usable. */
+  readonly wrap: (sink: IngestSink) => IngestSink;
+  /** True when candidates are checked against the full set through the replica API. */
+  readonly fullSet: boolean;
+}
+
+/**
+ * Probes the replica API in `namespace` (a `list` of one item: a 404 there means the group is
+ * not served, unlike a 404 of a `get`) and lists the working set. Falls back to the working set
+ * alone on any API error of the probe, with a warning saying what to fix.
+ */
+export async function knownSet(kube: KubeReader, namespace: string, log: Logger, opts: KnownSetOptions = {}): Promise<KnownSet> {
+  const known = await knownDigests(kube, namespace);
+  try {
+    await kube.list<ThreatIndicator>(REPLICA_INDICATORS, { namespace, limit: 1 });
+  } catch (err) {
+    if (!(err instanceof ApiError)) throw err;
+    log.warn('the replica API cannot be read, so indicators stored only in the partner database may be proposed again (the sequencer answers already-admitted); checking against ThreatIndicator objects only', {
+      status: err.status, reason: err.reason, detail: err.message.slice(0, 300), fix: fixFor(err.status, namespace),
+    });
+    return { known, wrap: (sink) => sink, fullSet: false };
+  }
+  return { known, wrap: (sink) => new KnownFilterSink(sink, replicaReader(kube, namespace), opts, log), fullSet: true };
+}
+
+function fixFor(status: number, namespace: string): string {
+  if (status === 404) return 'install the replica API (threatmesh replica-api; the chart\'s replicaApi values) so Feed runs check the full set';
+  if (status === 403) return `grant get and list on threatindicators.replica.threatmesh.io in ${namespace} to the identity running ingestion (config/rbac/ingest.yaml)`;
+  return 'check the replica API Deployment and its APIService (kubectl get apiservice v1alpha1.replica.threatmesh.io)';
+}
+
+/**
+ * An {@link IngestSink} in front of another that drops the candidates the full set already holds.
+ * Candidates are spooled to a temporary NDJSON file while the feed is read, so the download
+ * never waits for the checks (a stalled download trips servers' idle timeouts); on commit they
+ * are read back in batches of `batchSize` (bounded memory) and checked, and the rest go on to
+ * the inner sink in order before its commit. Up to `listThreshold` candidates, each is checked
+ * with `exists` (`concurrency` at a time); above it, the full set's names are listed once into
+ * a {@link DigestSet} (12 bytes a slot, about 24 MiB a million) and the candidates checked
+ * against it. The dropped ones move from the report's `new` to `duplicate`, as the working-set
+ * check counts them. An error of the replica API propagates from commit: the run fails and
+ * proposes nothing.
+ */
+export class KnownFilterSink implements IngestSink {
+  /** Candidates the full set already held. */
+  known = 0;
+  /** How the candidates were checked: `get` each, or against the `list`ed full set; undefined before commit or with no candidates. */
+  mode: 'get' | 'list' | undefined;
+  private readonly inner: IngestSink;
+  private readonly full: FullSetReader;
+  private readonly batchSize: number;
+  private readonly concurrency: number;
+  private readonly listThreshold: number;
+  private readonly pageSize: number;
+  private readonly log: Logger | undefined;
+  private candidates = 0;
+  private dir: string | undefined;
+  private out: WriteStream | undefined;
+
+  /** @param log where the chosen path and its counts are logged (info), when given. */
+  constructor(inner: IngestSink, full: FullSetReader, opts: KnownSetOptions = {}, log?: Logger) {
+    this.inner = inner;
+    this.log = log;
+    this.full = full;
+    this.batchSize = Math.max(1, opts.batchSize ?? 256);
+    this.concurrency = Math.max(1, opts.concurrency ?? 8);
+    this.listThreshold = Math.max(0, opts.listThreshold ?? DEFAULT_LIST_THRESHOLD);
+    this.pageSize = Math.max(1, opts.pageSize ?? 500);
+  }
+
+  readonly add = async (ind: IngestedIndicator): Promise<void> => {
+    if (this.out === undefined) {
+      this.dir = await mkdtemp(join(tmpdir(), 'threatmesh-candidates-'));
+      this.out = createWriteStream(join(this.dir, 'candidates.ndjson'));
+    }
+    this.candidates++;
+    if (!this.out.write(JSON.stringify(ind) + '\n')) await once(this.out, 'drain');
+  };
+
+  async commit(report: RunReport): Promise<void> {
+    try {
+      if (this.out !== undefined && this.dir !== undefined) {
+        this.out.end();
+        await once(this.out, 'finish');
+        const exists = await this.checker();
+        let batch: IngestedIndicator[] = [];
+        for await (const line of createInterface({ input: createReadStream(join(this.dir, 'candidates.ndjson')), crlfDelay: Infinity })) {
+          if (batch.push(JSON.parse(line) as IngestedIndicator) >= this.batchSize) batch = await this.pass(batch, exists);
+        }
+        await this.pass(batch, exists);
+      }
+    } finally {
+      await this.cleanup();
+    }
+    this.log?.info('checked candidates against the full set', { mode: this.mode, candidates: this.candidates, known: this.known });
+    report.new -= this.known;
+    report.duplicate += this.known;
+    await this.inner.commit(report);
+  }
+
+  /** Chooses the check by the number of candidates; for the list path, reads the full set's names first. */
+  private async checker(): Promise<(name: string) => Promise<boolean>> {
+    if (this.candidates <= this.listThreshold) {
+      this.mode = 'get';
+      return this.full.exists;
+    }
+    this.mode = 'list';
+    const set = new DigestSet();
+    let listed = 0;
+    for await (const page of this.full.pages(this.pageSize)) {
+      // A long listing shows progress (every 200 pages, 100,000 names at the default page size).
+      if (++listed % 200 === 0) this.log?.info('listing the full set', { names: set.size, candidates: this.candidates });
+      for (const name of page) {
+        // Other names cannot match a candidate's name, which always has this form.
+        const d = nameDigest(name);
+        if (d !== undefined) set.add(d);
+      }
+    }
+    return (name) => {
+      const d = nameDigest(name);
+      return Promise.resolve(d !== undefined && set.has(d));
+    };
+  }
+
+  /** Checks `batch` with `exists` and hands the candidates the full set does not hold to the inner sink; returns a fresh batch. */
+  private async pass(batch: IngestedIndicator[], exists: (name: string) => Promise<boolean>): Promise<IngestedIndicator[]> {
+    const held = new Array<boolean>(batch.length).fill(false);
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      for (let i = next++; i < batch.length; i = next++) held[i] = await exists(indicatorObjectName(batch[i]!));
+    };
+    await Promise.all(Array.from({ length: Math.min(this.concurrency, batch.length) }, worker));
+    for (const [i, ind] of batch.entries()) {
+      if (held[i] === true) this.known++;
+      else await this.inner.add(ind);
+    }
+    return [];
+  }
+
+  async abort(report: RunReport): Promise<void> {
+    this.out?.destroy();
+    await this.cleanup();
+    await this.inner.abort(report);
+  }
+
+  private async cleanup(): Promise<void> {
+    if (this.dir !== undefined) await rm(this.dir, { recursive: true, force: true });
+    this.dir = undefined;
+    this.out = undefined;
+  }
+}
