@@ -14,26 +14,15 @@ import { readFile } from 'node:fs/promises';
 import { type Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { Logger } from '../log.ts';
 import type { CliEnv } from './env.ts';
-import { clusterConfig } from './flags.ts';
-import type { Feed, FeedRunStatus } from '../api/types.ts';
-import { FEEDS } from '../api/schemas/index.ts';
 import { INDICATOR_TYPES, isIndicatorType, type IndicatorType } from '../domain/indicator.ts';
-import { SigningKey } from '../domain/signature.ts';
 import { isRfc3339DateTime } from '../domain/time.ts';
-import { KubeHttpClient } from '../runtime/kube.ts';
-import type { KubeClient } from '../runtime/client.ts';
-import { JOBS } from '../controllers/jobexecutor.ts';
-import { RUN_REPORT_ANNOTATION } from '../api/reasons.ts';
 import { runIngestion, type IngestionConfig, type IngestSink } from '../feeds/ingest.ts';
 import { total, type IngestedIndicator, type RunReport } from '../feeds/pipeline.ts';
 import { PRESETS, findPreset, type ParserConfig } from '../feeds/presets.ts';
-import { readFeedAllowlists } from '../feeds/allowlists.ts';
-import { readFeedSecret, runFeedIngestion } from '../feeds/feedrun.ts';
-import { feedToConfig } from '../feeds/feedconfig.ts';
 import { destinationPolicy } from '../feeds/destinations.ts';
-import { keySigner } from '../feeds/signer.ts';
 import { MAX_VOTE_BATCH } from '../domain/votebatch.ts';
 import { loadWarningLists, parseListFile, type NamedAllowlist } from '../feeds/warninglists.ts';
+import { flatJsonBound, writeFlatJson } from './jsonbuf.ts';
 
 const FORMATS = ['csv', 'lines', 'json', 'jsonl', 'stix', 'misp', 'taxii'] as const;
 
@@ -151,7 +140,10 @@ export function registerIngest(program: Command, env: CliEnv, log: Logger): void
     .action(async (opts: IngestCliOptions) => {
       if ((opts.source === undefined) === (opts.feed === undefined)) throw usage('give exactly one of --source FILE|URL or --feed NAMESPACE/NAME');
       const allow = await allowEntries(opts);
-      if (opts.feed !== undefined) await ingestFeed(opts, opts.feed, allow, env, log);
+      if (opts.feed !== undefined) {
+        const { ingestFeed } = await import('./ingestfeed.ts');
+        await ingestFeed(opts, opts.feed, allow, { env, log, preview: { run: previewConfig, summaryLine, usage } });
+      }
       else await preview(opts, opts.source ?? '', allow, env, log);
     });
 }
@@ -218,33 +210,41 @@ const PRINT_BATCH_BYTES = 1 << 16;
 
 /**
  * A sink writing NDJSON to `out` in batches, with backpressure (the preview commits nothing).
- * Lines are encoded into one reused buffer rather than joined as strings: a string batch
- * outlives young-generation collections and its pieces get promoted (about 70 MB more old
- * space per million lines).
+ * Lines are encoded straight into reused buffers (cli/jsonbuf.ts), not built as strings: the
+ * strings were most of the preview's allocation, and the young-generation collections they
+ * caused promoted pieces of the pipeline's live batch (tens of MB more old space per million
+ * lines). A buffer handed to `out` is reused only once its write has completed.
  */
 function printingSink(out: NodeJS.WritableStream, print: boolean): IngestSink {
-  const buf = Buffer.allocUnsafe(PRINT_BATCH_BYTES);
+  const free: Buffer[] = [];
+  let buf: Buffer = Buffer.allocUnsafeSlow(PRINT_BATCH_BYTES);
   let used = 0;
   const flush = (): Promise<void> | undefined => {
     if (used === 0) return undefined;
-    // A copy: the stream may still hold the bytes after write() returns (a pipe).
-    const chunk = Buffer.from(buf.subarray(0, used));
+    const full = buf;
+    const chunk = full.subarray(0, used);
+    buf = free.pop() ?? Buffer.allocUnsafeSlow(PRINT_BATCH_BYTES);
     used = 0;
-    return out.write(chunk) ? undefined : new Promise<void>((r) => out.once('drain', () => r()));
+    return out.write(chunk, () => free.push(full)) ? undefined : new Promise<void>((r) => out.once('drain', () => r()));
+  };
+  const add = (ind: IngestedIndicator): Promise<void> | undefined => {
+    const bound = flatJsonBound(ind);
+    if (bound === undefined || bound + 1 > PRINT_BATCH_BYTES) {
+      const line = JSON.stringify(ind) + '\n';
+      const waited = flush();
+      return waited === undefined ? writeLine(out, line) : waited.then(() => writeLine(out, line));
+    }
+    const waited = used + bound + 1 > PRINT_BATCH_BYTES ? flush() : undefined;
+    const put = (): void => {
+      used = writeFlatJson(buf, used, ind);
+      buf[used++] = 0x0a;
+    };
+    if (waited !== undefined) return waited.then(put);
+    put();
+    return undefined;
   };
   return {
-    add: (ind: IngestedIndicator): Promise<void> | undefined => {
-      if (!print) return undefined;
-      const line = JSON.stringify(ind) + '\n';
-      // At most 3 bytes per UTF-16 unit: flush first when the line might not fit.
-      if (used + line.length * 3 > PRINT_BATCH_BYTES) {
-        const waited = flush();
-        if (line.length * 3 > PRINT_BATCH_BYTES) return (waited ?? Promise.resolve()).then(() => writeLine(out, line));
-        if (waited !== undefined) return waited.then(() => { used += buf.write(line, used); });
-      }
-      used += buf.write(line, used);
-      return undefined;
-    },
+    add: print ? add : () => undefined,
     // A failed run's preview shows what was read before the fault, as it did line by line.
     commit: async () => { await flush(); },
     abort: async () => { await flush(); },
@@ -285,55 +285,3 @@ async function previewConfig(cfg: IngestionConfig, opts: IngestCliOptions, allow
   }
 }
 
-async function kubeClient(opts: IngestCliOptions, env: CliEnv): Promise<KubeClient> {
-  return new KubeHttpClient(await clusterConfig(opts, env), { userAgent: 'threatmesh-ingest' });
-}
-
-/** Splits NAMESPACE/NAME. */
-export function parseFeedRef(ref: string): { namespace: string; name: string } {
-  const m = /^([a-z0-9][a-z0-9-]{0,62})\/([a-z0-9][a-z0-9.-]{0,252})$/.exec(ref);
-  if (m === null) throw usage(`--feed must be NAMESPACE/NAME, got ${JSON.stringify(ref)}`);
-  return { namespace: m[1] ?? '', name: m[2] ?? '' };
-}
-
-async function ingestFeed(opts: IngestCliOptions, ref: string, allow: readonly string[], env: CliEnv, log: Logger): Promise<void> {
-  const { namespace, name } = parseFeedRef(ref);
-  const kube = await kubeClient(opts, env);
-  const feed = await kube.get<Feed>(FEEDS, name, namespace);
-  if (feed === undefined) throw new Error(`Feed ${namespace}/${name} not found`);
-  if (opts.dryRun) {
-    // Preview the Feed as configured: nothing is proposed and its status is left alone.
-    const base = feedToConfig(feed.spec, await readFeedSecret(kube, feed));
-    const cfg = { ...base, fetch: { ...base.fetch, allowInternal: opts.allowInternalFeeds } };
-    const lists = opts.warningLists ? await readFeedAllowlists(kube, feed) : [];
-    await previewConfig(cfg, opts, { entries: allow, lists }, env, log.child({ feed: ref }));
-    return;
-  }
-  if ((opts.proposalBatchSize ?? 0) > 0 && opts.signingKey === undefined) throw usage('--proposal-batch-size signs proposals: give --signing-key too');
-  const signer = opts.signingKey === undefined ? undefined : keySigner(SigningKey.fromPem(await readFile(opts.signingKey, 'utf8')), opts.proposalBatchSize ?? 0);
-  const started = new Date();
-  const { report, proposals } = await runFeedIngestion(feed, { kube, log, now: () => new Date(), partnerId: opts.partnerId, signer, allow, allowInternal: opts.allowInternalFeeds });
-  log.info('ingest finished', { feed: ref, outcome: report.outcome, fetched: report.fetched, new: report.new, created: proposals.created, alreadyExisted: proposals.alreadyExisted, refused: proposals.refused, refusals: proposals.refusals, error: report.error });
-  env.stderr.write(summaryLine(report));
-  if (opts.runId !== undefined) {
-    await kube.patch(JOBS, opts.runId, namespace, { metadata: { annotations: { [RUN_REPORT_ANNOTATION]: JSON.stringify(controllerReport(report)) } } });
-  } else {
-    await kube.patchStatus(FEEDS, name, namespace, { status: { lastRun: runStatus(report, started) } });
-  }
-  if (report.outcome === 'failed') throw new CommanderError(1, 'threatmesh.ingest-failed', `ingest of ${ref} failed: ${report.error?.message ?? ''}`);
-}
-
-function controllerReport(r: RunReport): Record<string, unknown> {
-  return { outcome: r.outcome, error: r.error, fetched: r.fetched, new: r.new, duplicate: r.duplicate, rejected: r.rejected, droppedByWarningList: r.droppedByWarningList, warningLists: r.warningLists, skipped: r.skipped, durationMs: r.durationMs };
-}
-
-function runStatus(r: RunReport, started: Date): FeedRunStatus {
-  return {
-    startTime: started.toISOString(),
-    completionTime: new Date().toISOString(),
-    outcome: r.outcome === 'failed' ? 'Failed' : 'Succeeded',
-    counts: { fetched: r.fetched, new: r.new, duplicate: r.duplicate, rejected: total(r.rejected), rejectedReasons: Object.fromEntries(Object.entries(r.rejected).slice(0, 32)) },
-    summary: `${r.fetched}/${r.new}`,
-    message: (r.error?.message ?? `dropped by warning lists ${r.droppedByWarningList}, skipped ${total(r.skipped)}`).slice(0, 4096),
-  };
-}
