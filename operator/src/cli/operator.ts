@@ -85,7 +85,8 @@ function executorFor(flags: OperatorFlags, client: KubeClient, env: CliEnv, kube
       kubeconfig, context: flags.context, kubernetesServiceHost: env.kubernetesServiceHost, kubernetesServicePort: env.kubernetesServicePort,
       partnerId: flags.partnerId, signingKeyPath: flags.signingKey ? resolve(flags.signingKey) : undefined, allowInternalFeeds: flags.allowInternalFeeds ?? [],
     };
-    return new InProcessExecutor({ module, context, proposalBatchSize: proposalBatchSize(flags) }, () => new Date());
+    // Runs write their log lines where this command's own output goes (a file under `threatmesh up`).
+    return new InProcessExecutor({ module, context, proposalBatchSize: proposalBatchSize(flags), output: env.stderr }, () => new Date());
   }
   throw new UsageError(`--executor must be job or inprocess, got ${JSON.stringify(flags.executor)}`);
 }

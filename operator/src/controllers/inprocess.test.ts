@@ -7,6 +7,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { SigningKey } from '../domain/signature.ts';
 import { verifySignedProposal, type ProposalProof } from '../domain/proposalbatch.ts';
 import { BATCH_PROBE_ITEMS } from './testdata/batchprobe.ts';
+import { LOG_PROBE_LINE } from './testdata/logprobe.ts';
+import { PassThrough } from 'node:stream';
 import { InProcessExecutor } from './inprocess.ts';
 import { feed } from './fixtures.ts';
 import type { Feed } from '../api/types.ts';
@@ -69,5 +71,19 @@ describe('InProcessExecutor batch proposals over IPC (protocol v2, --proposal-ba
         await rm(dir, { recursive: true, force: true });
       }
     });
+  }
+});
+
+test('a run\'s log lines go to the configured output, not to the operator\'s terminal (threatmesh up draws there)', async () => {
+  const out = new PassThrough();
+  let seen = '';
+  out.setEncoding('utf8').on('data', (d: string) => { seen += d; });
+  const ex = new InProcessExecutor({ module: new URL('./testdata/logprobe.ts', import.meta.url), output: out }, now);
+  try {
+    await findings(ex, feed('log-probe'));
+    await sleep(50);
+    assert.equal(seen, LOG_PROBE_LINE);
+  } finally {
+    await ex.close();
   }
 });

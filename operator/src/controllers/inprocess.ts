@@ -28,6 +28,7 @@ import { signProposalBatchRequest, signProposalRequest } from '../feeds/signer.t
 import { inClusterConfig, loadKubeconfig, resolvedClusterConfig, type ClusterConfig } from '../runtime/kubeconfig.ts';
 import type { FeedRunExecutor, IngestionContext, IngestionReport, RunHandle, RunState } from './executor.ts';
 import { INGEST_NODE_OPTIONS } from './jobexecutor.ts';
+import type { Writable } from 'node:stream';
 
 /** Where the child finds the ingestion function, and what it is given. */
 export interface InProcessExecutorConfig {
@@ -53,6 +54,12 @@ export interface InProcessExecutorConfig {
    * 0 signs each proposal alone (protocol v1) and refuses batch requests. @default 0
    */
   readonly proposalBatchSize?: number;
+  /**
+   * Where a run's own output (the child's stdout and stderr: its JSON log lines) goes. A command
+   * that draws on the terminal (`threatmesh up`) passes its log file, so a run's warnings never
+   * land in the middle of its live view. @default the operator's own stdout and stderr (inherited)
+   */
+  readonly output?: Writable;
 }
 
 /** Thrown by start() when maxConcurrent runs are already going; transient. */
@@ -177,7 +184,7 @@ export class InProcessExecutor implements FeedRunExecutor {
       rmSync(tmp, { recursive: true, force: true });
       throw err;
     }
-    const child = fork(fileURLToPath(CHILD), [], { execArgv, env: { TMPDIR: tmp }, serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = forkRun(execArgv, tmp, this.config.output);
     const run: Run = { feedKey: keyOf(feed), runId, child, tmp, state: { phase: 'Running' }, startedAt: this.now().getTime() };
     this.runs.set(runId, run);
     this.watch(run, m.key);
@@ -268,4 +275,12 @@ export class InProcessExecutor implements FeedRunExecutor {
       await rm(r.tmp, { recursive: true, force: true });
     }));
   }
+}
+
+// The run's child process; its stdout and stderr go to `output` when one is given, else they are the operator's own.
+function forkRun(execArgv: string[], tmp: string, output: Writable | undefined): ChildProcess {
+  const io = output ? 'pipe' : 'inherit';
+  const child = fork(fileURLToPath(CHILD), [], { execArgv, env: { TMPDIR: tmp }, serialization: 'advanced', stdio: ['ignore', io, io, 'ipc'] });
+  if (output) for (const s of [child.stdout, child.stderr]) s?.pipe(output, { end: false });
+  return child;
 }

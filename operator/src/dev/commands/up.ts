@@ -215,7 +215,8 @@ async function up(flags: UpFlags, env: CliEnv, log: Logger, stop: StopSignal, cl
     // The sample feeds are served on loopback (startFeedServer): allow exactly that.
     allowInternalFeeds: ['127.0.0.1/32'],
   };
-  const opts = await operatorOptions(flagsFor, env, opLog);
+  // The operator's Feed runs log to operator.log too, never over the live view.
+  const opts = await operatorOptions(flagsFor, { ...env, stderr: logStream }, opLog);
   cleanups.push(async () => {
     if (opts.executor instanceof InProcessExecutor) await opts.executor.close();
   });
