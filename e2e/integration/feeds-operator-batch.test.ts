@@ -10,7 +10,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
@@ -19,8 +19,8 @@ import { startControlPlane, type ControlPlane } from '../harness/controlplane.ts
 import { eventually } from '../harness/kube.ts';
 import { KubeHttpClient } from '../../operator/src/runtime/kube.ts';
 import { loadKubeconfig } from '../../operator/src/runtime/kubeconfig.ts';
-import { applyManifests, parseManifests } from '../../operator/src/runtime/manifest.ts';
-import type { KubeObject, ResourceRef } from '../../operator/src/runtime/types.ts';
+import { applyManifests } from '../../operator/src/runtime/manifest.ts';
+import type { ResourceRef } from '../../operator/src/runtime/types.ts';
 import { FEEDS, THREAT_INDICATORS } from '../../operator/src/api/schemas/index.ts';
 import type { Feed, ThreatIndicator } from '../../operator/src/api/types.ts';
 import { generateKeyPair } from '../../operator/src/domain/signature.ts';
@@ -28,6 +28,7 @@ import { verifyProposal } from '../../operator/src/domain/entry.ts';
 import { verifySignedProposal } from '../../operator/src/domain/proposalbatch.ts';
 import { metaOfSpec } from '../../operator/src/api/specmeta.ts';
 import { localProposal } from '../../operator/src/exchange/partner/forwarder.ts';
+import { loadYamlDir } from '../harness/manifests.ts';
 
 const root = new URL('../../', import.meta.url);
 const namespaces: ResourceRef = { group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace', namespaced: false };
@@ -50,9 +51,7 @@ before(async () => {
   cp = await startControlPlane({ kubeconfig: process.env['KUBECONFIG'], mongo: false, cacheDir: process.env['THREATMESH_CACHE'] ?? join(homedir(), '.cache', 'threatmesh') });
   admin = new KubeHttpClient(await loadKubeconfig(cp.kubeconfigPath), { requestTimeoutMs: 15_000 });
   await admin.create(namespaces, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
-  const crds: KubeObject[] = [];
-  for (const f of (await readdir(new URL('crds', root))).filter((n) => n.endsWith('.yaml'))) crds.push(...parseManifests(await readFile(new URL(`crds/${f}`, root), 'utf8'), f));
-  await applyManifests(admin, crds, 'feeds-operator-batch-test');
+  await applyManifests(admin, await loadYamlDir('crds'), 'feeds-operator-batch-test');
   feedServer = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end(FEED_BODY));
   await new Promise<void>((res) => feedServer?.listen(0, '127.0.0.1', () => res()));
   feedPort = (feedServer.address() as AddressInfo).port;

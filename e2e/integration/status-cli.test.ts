@@ -10,14 +10,13 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
 import { MongoClient, type Db } from 'mongodb';
 import { parse } from 'yaml';
 import { ENFORCEMENT_POLICIES, FEEDS, PARTNER_NODES, THREAT_INDICATORS, API_VERSION } from '../../operator/src/api/schemas/index.ts';
 import { KubeHttpClient } from '../../operator/src/runtime/kube.ts';
 import { loadKubeconfig } from '../../operator/src/runtime/kubeconfig.ts';
-import { applyManifests, parseManifests } from '../../operator/src/runtime/manifest.ts';
-import type { KubeObject, ResourceRef } from '../../operator/src/runtime/types.ts';
+import { applyManifests } from '../../operator/src/runtime/manifest.ts';
+import type { ResourceRef } from '../../operator/src/runtime/types.ts';
 import { SigningKey } from '../../operator/src/domain/signature.ts';
 import { MongoCursorStore } from '../../operator/src/store/cursor.ts';
 import { INDICATORS } from '../../operator/src/store/indicators.ts';
@@ -26,8 +25,8 @@ import { startControlPlane, type ControlPlane } from '../harness/controlplane.ts
 import { controlPlaneOptionsFromEnv, uniqueSuffix } from '../harness/env.ts';
 import { runCli, type CliRun } from '../harness/cli.ts';
 import { eventually } from '../harness/kube.ts';
+import { loadYamlDir } from '../harness/manifests.ts';
 
-const root = new URL('../../', import.meta.url);
 const NAMESPACES: ResourceRef = { group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace', namespaced: false };
 const ns = `status-${randomBytes(3).toString('hex')}`;
 const SOURCE = 'sequencer:seq-1';
@@ -47,9 +46,7 @@ before(async () => {
   cp = await startControlPlane(controlPlaneOptionsFromEnv());
   admin = new KubeHttpClient(await loadKubeconfig(cp.kubeconfigPath), { requestTimeoutMs: 15_000 });
   await admin.create(NAMESPACES, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
-  const crds: KubeObject[] = [];
-  for (const f of (await readdir(new URL('crds', root))).filter((n) => n.endsWith('.yaml'))) crds.push(...parseManifests(await readFile(new URL(`crds/${f}`, root), 'utf8'), f));
-  await applyManifests(admin, crds, 'status-cli-test');
+  await applyManifests(admin, await loadYamlDir('crds'), 'status-cli-test');
 
   const feedSpec = { url: 'https://feeds.example/list.csv', format: 'csv', schedule: { interval: '1h' }, defaults: { type: 'ipv4' } };
   await put(FEEDS, 'Feed', 'feodo', feedSpec, { lastRun: { runId: 'r1', outcome: 'Succeeded', completionTime: '2026-12-06T17:00:00Z', counts: { fetched: 40, new: 12, duplicate: 27, rejected: 1 } }, consecutiveFailures: 0, nextRun: '2026-12-06T18:00:00Z' });
