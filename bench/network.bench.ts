@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { emit, progress, round, type BenchResult } from './lib.ts';
+import { parseVmRss } from './procfs.ts';
 import { sandboxFeedObject, SANDBOX_FEED } from '../operator/src/dev/commands/sandbox.ts';
 import { ensureBinaries } from '../operator/src/dev/controlplane/build.ts';
 import { createLogger } from '../operator/src/log.ts';
@@ -22,17 +23,17 @@ import { startNetwork } from '../operator/src/dev/sandbox/network.ts';
 
 /** Sum of VmRSS of the processes whose command line names `dir` (Linux /proc). */
 async function networkRssMb(dir: string): Promise<number> {
-  let kb = 0;
+  let bytes = 0;
   for (const pid of (await readdir('/proc')).filter((p) => /^\d+$/.test(p))) {
     try {
       const cmd = await readFile(`/proc/${pid}/cmdline`, 'utf8');
       if (!cmd.includes(dir)) continue;
-      kb += Number(/VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+      bytes += parseVmRss(await readFile(`/proc/${pid}/status`, 'utf8')) ?? 0;
     } catch {
       // The process ended meanwhile.
     }
   }
-  return kb / 1024;
+  return bytes / 1024 / 1024;
 }
 
 const count = Number(process.argv[2] ?? process.env['BENCH_NETWORK_COUNT'] ?? 2000);

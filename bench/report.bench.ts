@@ -10,7 +10,6 @@
  * trends are needed at two ceilings) runs from one read of the window and from separate reads.
  * THREATMESH_BENCH_MODEL=off leaves the model part out. Numbers in docs/reports.md.
  */
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,18 +25,13 @@ import { summarize, type SummarySource } from '../operator/src/report/summarize.
 import { INDICATORS, type IndicatorRecord } from '../operator/src/store/indicators.ts';
 import { startLlm } from '../e2e/harness/llm.ts';
 import { emit, progress, round, type BenchResult } from './lib.ts';
+import { processCpuMs } from './procfs.ts';
 
 const RECORDS = 10_000;
 const SIGHTING_BUCKETS = 20_000;
 const DAY = 86_400_000;
 const cacheDir = process.env['THREATMESH_CACHE'] ?? join(homedir(), '.cache', 'threatmesh');
 const FEEDS = ['tm/feodo', 'tm/urlhaus', 'tm/openphish', 'tm/misp'];
-
-/** User + system CPU of process `pid` in milliseconds (Linux /proc; clock ticks of 10 ms). */
-function processCpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-}
 
 async function timedAsync<T>(fn: () => Promise<T>): Promise<[T, number]> {
   const start = performance.now();

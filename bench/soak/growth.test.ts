@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { fitLine, growthOf, parseCpuSeconds, parseStatusKb, parseVmRss, type LeakThresholds, type Sample } from './growth.ts';
+import { fitLine, growthOf, type LeakThresholds, type Sample } from './growth.ts';
 
 const MIB = 1024 * 1024;
 
@@ -70,27 +70,4 @@ describe('fitLine', () => {
     assert.throws(() => fitLine([[1, 1]]), /at least 2 points/);
     assert.throws(() => fitLine([[1, 1], [1, 2]]), /two different times/);
   });
-});
-
-describe('parseVmRss', () => {
-  const cases: Array<{ name: string; text: string; bytes: number | undefined }> = [
-    { name: 'a process', text: 'Name:\tnode\nVmPeak:\t 1000 kB\nVmRSS:\t   81920 kB\nThreads:\t11\n', bytes: 81920 * 1024 },
-    { name: 'a kernel thread has none', text: 'Name:\tkthreadd\nThreads:\t1\n', bytes: undefined },
-    { name: 'not a status file', text: '', bytes: undefined },
-  ];
-  for (const c of cases) it(c.name, () => assert.equal(parseVmRss(c.text), c.bytes));
-  it('reads RssAnon and RssFile apart', () => {
-    const text = 'VmRSS:\t    1736 kB\nRssAnon:\t     112 kB\nRssFile:\t    1624 kB\n';
-    assert.deepEqual([parseStatusKb(text, 'RssAnon'), parseStatusKb(text, 'RssFile'), parseStatusKb(text, 'RssShmem')], [112 * 1024, 1624 * 1024, undefined]);
-  });
-});
-
-describe('parseCpuSeconds', () => {
-  const cases: Array<{ name: string; text: string; seconds: number | undefined }> = [
-    { name: 'a process', text: '1234 (node) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 11 0 100 1000 200', seconds: 3 },
-    { name: 'a command name with spaces and parentheses', text: '77 (a (b) c) R 1 77 77 0 -1 0 0 0 0 0 7 3 0 0 20 0 1 0 5 10 2', seconds: 0.1 },
-    { name: 'cut short', text: '77 (x) R 1 2', seconds: undefined },
-    { name: 'not a stat line', text: 'garbage', seconds: undefined },
-  ];
-  for (const c of cases) it(c.name, () => assert.equal(parseCpuSeconds(c.text), c.seconds));
 });

@@ -4,7 +4,7 @@
  * is a leak. A leak is growth that is both fast (slope over the threshold) and steady (the
  * straight line explains most of the variance, r² at or over `minR2`), measured after a
  * warm-up (a share of the run, and at least a minute), so start-up allocation, the JIT and the
- * heap settling and GC saw-teeth do not count. Also the parser of `/proc/<pid>/status`'s VmRSS line.
+ * heap settling and GC saw-teeth do not count.
  */
 
 /** One sample of one process. */
@@ -109,23 +109,4 @@ export function growthOf(samples: readonly Sample[], thresholds: LeakThresholds 
   if (rss.slope > th.rssMiBPerMin && rss.r2 >= th.minR2) notes.push(`RSS grows steadily by ${rss.slope.toFixed(2)} MiB/min (r² ${rss.r2.toFixed(2)}; threshold ${th.rssMiBPerMin} MiB/min)`);
   if (fds.slope > th.fdsPerMin && fds.r2 >= th.minR2) notes.push(`open fds grow steadily by ${fds.slope.toFixed(2)}/min (r² ${fds.r2.toFixed(2)}; threshold ${th.fdsPerMin}/min)`);
   return { ...base, rssMiBPerMin: rss.slope, rssR2: rss.r2, fdsPerMin: fds.slope, fdsR2: fds.r2, leak: notes.length > 0, notes };
-}
-
-/** User + system CPU seconds of a `/proc/<pid>/stat` text (fields 14 and 15, in clock ticks); undefined when it does not parse. */
-export function parseCpuSeconds(stat: string, ticksPerSecond = 100): number | undefined {
-  // comm (field 2) may hold spaces and parentheses: the fields after it start past the last ')'.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const [utime, stime] = [Number(fields[11]), Number(fields[12])];
-  return stat.includes(')') && Number.isFinite(utime) && Number.isFinite(stime) && fields.length > 12 ? (utime + stime) / ticksPerSecond : undefined;
-}
-
-/** A `kB` line of a `/proc/<pid>/status` text (`VmRSS`, `RssAnon`...) in bytes; undefined when missing (a kernel thread, a zombie). */
-export function parseStatusKb(status: string, field: string): number | undefined {
-  const m = new RegExp(`^${field}:\\s+(\\d+)\\s+kB$`, 'm').exec(status);
-  return m === null ? undefined : Number(m[1]) * 1024;
-}
-
-/** VmRSS of a `/proc/<pid>/status` text in bytes; undefined when the line is missing. */
-export function parseVmRss(status: string): number | undefined {
-  return parseStatusKb(status, 'VmRSS');
 }

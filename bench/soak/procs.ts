@@ -4,7 +4,8 @@
  * their pids) and one sample of a process's VmRSS and open file descriptors.
  */
 import { readdir, readFile } from 'node:fs/promises';
-import { parseCpuSeconds, parseStatusKb, parseVmRss, type Sample } from './growth.ts';
+import type { Sample } from './growth.ts';
+import { parseCpuSeconds, parseStat, parseStatusKb, parseVmRss } from '../procfs.ts';
 
 /** A process to follow: its pid and a label for reports. */
 export interface Tracked {
@@ -14,11 +15,7 @@ export interface Tracked {
 
 async function stat(pid: string): Promise<{ ppid: number; comm: string } | undefined> {
   const text = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
-  if (text === undefined) return undefined;
-  // comm may hold spaces and parentheses: it ends at the last ')'.
-  const comm = text.slice(text.indexOf('(') + 1, text.lastIndexOf(')'));
-  const ppid = Number(text.slice(text.lastIndexOf(')') + 2).split(' ')[1]);
-  return { ppid, comm };
+  return text === undefined ? undefined : parseStat(text);
 }
 
 async function label(pid: number, comm: string): Promise<string> {
