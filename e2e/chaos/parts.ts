@@ -6,7 +6,8 @@
  * A part that is closed (the network stopping) never starts again, whatever timer asks it to.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, fstatSync, openSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { once } from 'node:events';
 import { tailFile } from '../../operator/src/dev/controlplane/process.ts';
 
@@ -34,6 +35,43 @@ export interface UnaskedExit {
   readonly status: string;
   /** Last lines of the part's log. */
   readonly tail: string;
+  /**
+   * The reason the process gave when it stopped on its own (the `why` of its last `stopping`
+   * log line since it was started), e.g. `lost the Lease: another replica serves now`. Read
+   * from the whole run's log, not the tail: in-flight work that fails while stopping can log
+   * hundreds of lines after it.
+   */
+  readonly why?: string;
+}
+
+/** The `why` of the last `"msg":"stopping"` JSON log line in `log`, or undefined. */
+export function stopReason(log: string): string | undefined {
+  let why: string | undefined;
+  for (const line of log.split('\n')) {
+    if (!line.includes('"msg":"stopping"')) continue;
+    try {
+      const rec = JSON.parse(line) as { why?: unknown };
+      if (typeof rec.why === 'string') why = rec.why;
+    } catch {
+      // A line cut by kill -9, or not ours: not a reason.
+    }
+  }
+  return why;
+}
+
+// The part's log from byte `from` on, at most the last 8 MiB (a reason is logged near the end).
+async function logSince(path: string, from: number): Promise<string> {
+  const f = await open(path, 'r').catch(() => undefined);
+  if (f === undefined) return '';
+  try {
+    const size = (await f.stat()).size;
+    const start = Math.max(from, size - 8 * 1024 * 1024);
+    const buf = Buffer.alloc(Math.max(0, size - start));
+    await f.read(buf, 0, buf.length, start);
+    return buf.toString('utf8');
+  } finally {
+    await f.close();
+  }
 }
 
 /** A restartable process. */
@@ -48,6 +86,8 @@ export class Part {
   #restartDelayMs = 1000;
   /** Closed for good: start() does nothing, a start under way kills what it spawned. */
   #closed = false;
+  /** Size of the log when the running process was spawned: where its own lines begin. */
+  #logStart = 0;
 
   constructor(spec: PartSpec, onExit: (e: UnaskedExit) => void) {
     this.spec = spec;
@@ -75,6 +115,7 @@ export class Part {
     const fd = openSync(this.spec.logPath, 'a');
     let child: ChildProcess;
     try {
+      this.#logStart = fstatSync(fd).size;
       child = spawn(this.spec.command, [...this.spec.args], { stdio: ['pipe', fd, fd], env: { ...process.env, ...this.spec.env } });
     } finally {
       closeSync(fd);
@@ -93,7 +134,8 @@ export class Part {
   }
 
   async #unasked(status: string): Promise<void> {
-    this.#onExit({ part: this.name, kind: this.kind, at: new Date().toISOString(), status, tail: await tailFile(this.spec.logPath, 15) });
+    const why = stopReason(await logSince(this.spec.logPath, this.#logStart));
+    this.#onExit({ part: this.name, kind: this.kind, at: new Date().toISOString(), status, tail: await tailFile(this.spec.logPath, 15), ...(why !== undefined ? { why } : {}) });
     // Restart with a growing delay, as a kubelet backs off a crash loop.
     this.#restartTimer = setTimeout(() => void this.start().catch(() => undefined), this.#restartDelayMs);
     this.#restartDelayMs = Math.min(this.#restartDelayMs * 2, 10_000);

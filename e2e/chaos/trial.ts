@@ -152,7 +152,7 @@ async function settle(net: ChaosNetwork, exp: Expectation, digests: readonly str
 /** Exits since `from` that were not asked for. */
 function crashesSince(net: ChaosNetwork, from: number): string[] {
   // Losing its Lease (its apiserver gone past the renew deadline) makes a process exit on purpose, as controller-runtime's managers do; the supervisor restarts it.
-  return net.exits.slice(from).filter((e) => !/"why":"(lost leadership|lost the Lease[^"]*)"/.test(e.tail))
+  return net.exits.slice(from).filter((e) => !/^(lost leadership|lost the Lease)/.test(e.why ?? ''))
     .map((e) => `${e.part} ${e.status} at ${e.at}: ${e.tail.split('\n').filter((l) => /"level":"(error|fatal)"|Error|panic/.test(l)).slice(-3).join(' | ')}`);
 }
 

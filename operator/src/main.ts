@@ -35,10 +35,12 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
 process.stderr.on('error', () => undefined);
 
 const argv = process.argv.slice(2);
-// The ingest Job (and a preview) loads only the ingest command's modules, not every command's:
-// about 50 MB less resident memory (docs/adr/2026-12-06-million-indicators.md, ingest).
-const program = argv[0] === 'ingest'
-  ? singleCommandProgram(env, log, (await import('./cli/ingest.ts')).registerIngest)
-  : (await import('./cli/program.ts')).buildProgram(env, log);
+// A process that runs one command loads only that command's modules, not every command's: the
+// ingest Job saves about 50 MB resident (docs/adr/2026-12-06-million-indicators.md, ingest).
+const { singleCommand } = await import('./cli/commands.ts');
+const single = await singleCommand(argv);
+const program = single !== undefined
+  ? singleCommandProgram(env, log, single)
+  : await (await import('./cli/program.ts')).buildProgram(env, log);
 const code = await runCli(program, argv, process.stderr);
 if (code !== undefined) process.exitCode = stdoutClosed ? EXIT.stdoutClosed : code;

@@ -28,7 +28,7 @@ async function cli(args: readonly string[]): Promise<Run> {
   const before = process.exitCode;
   process.exitCode = undefined;
   try {
-    const code = await runCli(buildProgram(env, createLogger(stderr, 'error')), args, stderr);
+    const code = await runCli(await buildProgram(env, createLogger(stderr, 'error')), args, stderr);
     return { code: code ?? (typeof process.exitCode === 'number' ? process.exitCode : 0), stdout: out, stderr: err };
   } finally {
     process.exitCode = before;
@@ -95,7 +95,7 @@ before(async () => {
   const env: CliEnv = { kubeconfig: undefined, mongodbUri: undefined, cacheDir: '/nonexistent', logLevel: 'error', stdout: sink, stderr: sink };
   const log = createLogger(sink, 'error');
   const dev = new Map((await loadDevCommands(env, log)).map((c) => [c.name(), c]));
-  const nodes = completionTree(buildProgram(env, log), dev);
+  const nodes = completionTree(await buildProgram(env, log), dev);
   // Leaves: commands that run (no subcommands of their own); `completion` offers its argument's choices instead.
   leaves = nodes.filter((n) => n.path !== '' && (n.subs.length === 0 || n.path === 'completion') && !nodes.some((m) => m.path.startsWith(`${n.path} `))).map((n) => n.path);
 });

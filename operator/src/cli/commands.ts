@@ -1,32 +1,49 @@
 /**
- * The subcommand table. Each command lives in its own file and registers itself here. The local
- * development commands live in dev/ and are loaded only when one of them runs: product code
- * never imports dev/ statically (lint enforces it), and the operator image need not run them.
+ * The subcommand table. Each command lives in its own file and registers itself here, loaded on
+ * demand: a process that runs one product command (the operator, the sequencer, an ingest Job,
+ * `threatmesh edge` at a site) loads only that command's modules (`singleCommand`), and the full
+ * tree (help, completion) loads them all. The local development commands live in dev/ and are
+ * loaded only when one of them runs: product code never imports dev/ statically (lint enforces
+ * it), and the operator image need not run them.
  */
 import { Command } from 'commander';
 import type { Logger } from '../log.ts';
 import type { CliEnv } from './env.ts';
 import { configureErrors } from './errors.ts';
-import { registerNormalize } from './normalize.ts';
-import { registerOperator } from './operator.ts';
-import { registerKeys } from './keys.ts';
-import { registerIngest } from './ingest.ts';
-import { registerVote } from './vote.ts';
-import { registerSequencer } from './sequencer.ts';
-import { registerReplica } from './replica.ts';
-import { registerRevoke } from './revoke.ts';
-import { registerGitops } from './gitops.ts';
-import { registerEnforce } from './enforce.ts';
-import { registerScan } from './scan.ts';
-import { registerReport } from './report.ts';
-import { registerServe } from './serve.ts';
-import { registerEdge } from './edge.ts';
-import { registerReplicaApi } from './replicaapi.ts';
-import { registerStatus } from './status.ts';
 import { registerCompletion } from './completion.ts';
 
 /** What every command file exports: adds its command (and subcommands) to `program`. */
 export type Register = (program: Command, env: CliEnv, log: Logger) => void;
+
+/** A product command's name and how to load the function that registers it. */
+interface ProductCommand {
+  readonly name: string;
+  readonly load: () => Promise<Register>;
+}
+
+const PRODUCT_COMMANDS: readonly ProductCommand[] = [
+  { name: 'normalize', load: async () => (await import('./normalize.ts')).registerNormalize },
+  { name: 'operator', load: async () => (await import('./operator.ts')).registerOperator },
+  { name: 'keys', load: async () => (await import('./keys.ts')).registerKeys },
+  { name: 'ingest', load: async () => (await import('./ingest.ts')).registerIngest },
+  { name: 'vote', load: async () => (await import('./vote.ts')).registerVote },
+  { name: 'sequencer', load: async () => (await import('./sequencer.ts')).registerSequencer },
+  { name: 'replica', load: async () => (await import('./replica.ts')).registerReplica },
+  { name: 'revoke', load: async () => (await import('./revoke.ts')).registerRevoke },
+  { name: 'gitops', load: async () => (await import('./gitops.ts')).registerGitops },
+  { name: 'enforce', load: async () => (await import('./enforce.ts')).registerEnforce },
+  { name: 'scan', load: async () => (await import('./scan.ts')).registerScan },
+  { name: 'report', load: async () => (await import('./report.ts')).registerReport },
+  { name: 'serve', load: async () => (await import('./serve.ts')).registerServe },
+  { name: 'edge', load: async () => (await import('./edge.ts')).registerEdge },
+  { name: 'replica-api', load: async () => (await import('./replicaapi.ts')).registerReplicaApi },
+  { name: 'status', load: async () => (await import('./status.ts')).registerStatus },
+];
+
+/** The register function of the product command `argv[0]` names; undefined for help, completion, dev commands and unknown names. */
+export async function singleCommand(argv: readonly string[]): Promise<Register | undefined> {
+  return PRODUCT_COMMANDS.find((c) => c.name === argv[0])?.load();
+}
 
 /** A command of dev/: listed in `threatmesh --help` with `summary`; its module is imported when it runs. */
 interface DevCommand {
@@ -43,8 +60,8 @@ const DEV_COMMANDS: readonly DevCommand[] = [
 ];
 
 /** Adds every subcommand to `program`. */
-export function registerCommands(program: Command, env: CliEnv, log: Logger): void {
-  const product: readonly Register[] = [registerNormalize, registerOperator, registerKeys, registerIngest, registerVote, registerSequencer, registerReplica, registerRevoke, registerGitops, registerEnforce, registerScan, registerReport, registerServe, registerEdge, registerReplicaApi, registerStatus];
+export async function registerCommands(program: Command, env: CliEnv, log: Logger): Promise<void> {
+  const product = await Promise.all(PRODUCT_COMMANDS.map((c) => c.load()));
   for (const register of product) register(program, env, log);
   for (const dev of DEV_COMMANDS) registerDev(program, env, log, dev);
   registerCompletion(program, env, () => loadDevCommands(env, log));

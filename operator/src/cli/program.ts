@@ -18,9 +18,9 @@ import { rootProgram } from './run.ts';
 export { EXIT, UsageError, printable, runCli } from './run.ts';
 
 /** The whole command tree over `env`. */
-export function buildProgram(env: CliEnv, log: Logger): Command {
+export async function buildProgram(env: CliEnv, log: Logger): Promise<Command> {
   const program = rootProgram();
-  registerCommands(program, env, log);
+  await registerCommands(program, env, log);
   configureErrors(program, env.stderr);
   return program;
 }
