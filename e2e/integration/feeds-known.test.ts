@@ -35,7 +35,7 @@ import { applyManifests, parseManifests } from '../../operator/src/runtime/manif
 import type { KubeObject } from '../../operator/src/runtime/types.ts';
 import { AccessReviewer, loadRequestHeaderConfig } from '../../operator/src/serve/replicaauth.ts';
 import { startReplicaApi, type RunningReplicaApi } from '../../operator/src/serve/replicaapi.ts';
-import { IndicatorPages } from '../../operator/src/store/indicatorpages.ts';
+import { NamedIndicatorPages } from '../../operator/src/store/indicatornames.ts';
 import { INDICATORS, type IndicatorRecord } from '../../operator/src/store/indicators.ts';
 
 const root = new URL('../../', import.meta.url);
@@ -65,7 +65,7 @@ let cp: ControlPlane;
 let admin: KubeHttpClient;
 let mongo: MongoClient;
 let db: Db;
-let pages: IndicatorPages;
+let pages: NamedIndicatorPages;
 let replica: RunningReplicaApi;
 let feedServer: Server;
 let pkiDir: string;
@@ -120,7 +120,7 @@ before(async () => {
   pkiDir = await mkdtemp(join(tmpdir(), 'threatmesh-feedknown-'));
   const ca = await LocalCa.open(pkiDir, 'feedknown-ca', 1);
   const serving = await readTlsMaterial(await ca.issue('threatmesh-replica-api', 'server', '', [`DNS:threatmesh-replica-api.${ns}.svc`]));
-  pages = new IndicatorPages(db, { clock: systemClock, idleMs: 60_000 });
+  pages = new NamedIndicatorPages(db, { clock: systemClock, idleMs: 60_000 });
   replica = await startReplicaApi({
     records: pages, namespace: ns, requestHeader: await loadRequestHeaderConfig(admin), reviewer: new AccessReviewer(admin, () => Date.now(), 1000),
     cert: serving.certPem, key: serving.keyPem, now: () => new Date(), log: quiet,

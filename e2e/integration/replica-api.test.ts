@@ -40,7 +40,7 @@ import { applyManifests, parseManifests } from '../../operator/src/runtime/manif
 import type { KubeObject } from '../../operator/src/runtime/types.ts';
 import { AccessReviewer, loadRequestHeaderConfig } from '../../operator/src/serve/replicaauth.ts';
 import { startReplicaApi, type RunningReplicaApi } from '../../operator/src/serve/replicaapi.ts';
-import { IndicatorPages } from '../../operator/src/store/indicatorpages.ts';
+import { NamedIndicatorPages } from '../../operator/src/store/indicatornames.ts';
 import { INDICATORS, type IndicatorRecord } from '../../operator/src/store/indicators.ts';
 import { HealthServer, type HealthCheck } from '../../operator/src/runtime/health.ts';
 import { DatabaseReadiness, REPLICA_VERBS, ReplicaApiMetrics } from '../../operator/src/serve/replicametrics.ts';
@@ -58,7 +58,7 @@ let cp: ControlPlane;
 let admin: KubeHttpClient;
 let mongo: MongoClient;
 let db: Db;
-let pages: IndicatorPages;
+let pages: NamedIndicatorPages;
 let server: RunningReplicaApi;
 let pkiDir: string;
 let ca: LocalCa;
@@ -102,7 +102,7 @@ before(async () => {
   pkiDir = await mkdtemp(join(tmpdir(), 'threatmesh-replica-api-'));
   ca = await LocalCa.open(pkiDir, 'replica-api-ca', 1);
   serving = await readTlsMaterial(await ca.issue('threatmesh-replica-api', 'server', '', [`DNS:threatmesh-replica-api.${ns}.svc`]));
-  pages = new IndicatorPages(db, { clock: systemClock, idleMs: 60_000 });
+  pages = new NamedIndicatorPages(db, { clock: systemClock, idleMs: 60_000 });
   // As `threatmesh replica-api` wires them (cli/replicaapi.ts): metrics and readiness on a loopback listener of their own.
   metrics = new ReplicaApiMetrics(() => [database.check]);
   metrics.countOpenLists(() => pages.openCount);
@@ -339,7 +339,7 @@ test('a partner database that never answered: reads are 500 and counted by opera
   await ready.probe();
   const h = new HealthServer({ metrics: m, log: quiet, port: 0, readyChecks: [ready.check] });
   const hUrl = `http://127.0.0.1:${await h.start()}`;
-  const records = new IndicatorPages(goneDb, { clock: systemClock });
+  const records = new NamedIndicatorPages(goneDb, { clock: systemClock });
   // Its own front proxy (the test CA), the real API server's SubjectAccessReviews.
   const broken = await startReplicaApi({
     records, namespace: ns, requestHeader: { caPem: serving.caPem, allowedNames: ['front-proxy-client'], usernameHeaders: ['X-Remote-User'], groupHeaders: ['X-Remote-Group'] },
