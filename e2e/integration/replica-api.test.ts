@@ -220,6 +220,72 @@ test('a continue token that was never issued, or whose list is gone, is 410 Expi
   }
 });
 
+const nameOf = (i: number): string => indicatorObjectName({ type: 'domain', value: `h${i}.replica-test.example` });
+const absent = (i: number): string => `domain-${i.toString(16).padStart(40, '0')}`;
+const selected = (names: readonly string[], extra = ''): string => `${BASE}?labelSelector=${encodeURIComponent(`threatmesh.io/name in (${names.join(',')})`)}${extra}`;
+const itemNames = (r: ApiAnswer): string[] => (r.body['items'] as Array<{ metadata: { name: string } }>).map((o) => o.metadata.name);
+
+test('a name selector answers which of a set exist in one request: named and older unnamed records, a revoked one, absent names left out', async () => {
+  const held = Array.from({ length: 300 }, (_, i) => nameOf(i));
+  const r = await apiGet(selected([...held, ...Array.from({ length: 200 }, (_, i) => absent(i))]));
+  assert.equal(r.status, 200, JSON.stringify(r.body).slice(0, 500));
+  assert.deepEqual(itemNames(r), [...held].sort(), 'exactly the held names, sorted by name');
+  assert.equal((r.body['metadata'] as { continue?: string }).continue, undefined);
+  const revoked = (r.body['items'] as Array<{ metadata: { name: string; labels: Record<string, string> }; status: { phase: string } }>).find((o) => o.metadata.name === nameOf(7));
+  assert.equal(revoked?.status.phase, 'Revoked');
+  assert.equal(revoked?.metadata.labels['threatmesh.io/name'], nameOf(7));
+  // kubectl pages with limit: a stateless token carries the last name; every held name comes once.
+  const paged: string[] = [];
+  let cont: string | undefined;
+  let pagesSeen = 0;
+  do {
+    const page = await apiGet(selected(held, `&limit=120${cont ? `&continue=${encodeURIComponent(cont)}` : ''}`));
+    assert.equal(page.status, 200, JSON.stringify(page.body).slice(0, 300));
+    assert.ok(itemNames(page).length <= 120);
+    paged.push(...itemNames(page));
+    cont = (page.body['metadata'] as { continue?: string }).continue;
+    pagesSeen++;
+  } while (cont);
+  assert.deepEqual([pagesSeen, paged], [3, [...held].sort()]);
+  const table = await apiGet(selected([nameOf(1), nameOf(2), absent(1)]), 'application/json;as=Table;v=v1;g=meta.k8s.io,application/json');
+  assert.deepEqual([table.body['kind'], (table.body['rows'] as unknown[]).length], ['Table', 2]);
+  assert.deepEqual(itemNames(await apiGet(selected([nameOf(1)], `&${new URLSearchParams({ fieldSelector: `metadata.name=${nameOf(1)}` }).toString()}`))), [nameOf(1)]);
+  assert.deepEqual(itemNames(await apiGet(`${selected([nameOf(1), nameOf(2)])}${encodeURIComponent(',threatmesh.io/type=ipv4')}`)), []);
+});
+
+test('the name selector is bounded and refuses hostile input with 400 saying what to send; field values are plain strings', async () => {
+  const label = (sel: string): string => `${BASE}?${new URLSearchParams({ labelSelector: sel }).toString()}`;
+  const field = (sel: string): string => `${BASE}?${new URLSearchParams({ fieldSelector: sel }).toString()}`;
+  const names = (n: number): string[] => Array.from({ length: n }, (_, i) => (i === 0 ? nameOf(0) : absent(i)));
+  const cases: Array<[string, string, number, RegExp | number]> = [
+    ['1,000 names (the bound)', selected(names(1000)), 200, 1],
+    ['1,001 names', selected(names(1001)), 400, /names 1001 objects; at most 1000 per request/],
+    ['10,000 names (about 480 KB of selector)', selected(names(10_000)), 400, /at most 1000 per request/],
+    ['an operator object as a value', label('threatmesh.io/name in ({"$ne":null})'), 400, /not a valid label value/],
+    ['a value with a slash', label(`threatmesh.io/name in (${nameOf(0)}/x)`), 400, /not a valid label value/],
+    ['a non-ASCII value', label('threatmesh.io/name=caf\u00e9'), 400, /not a valid label value|not supported/],
+    ['a 64-character value', label(`threatmesh.io/name in (${'a'.repeat(64)})`), 400, /not a valid label value/],
+    ['nested parentheses', label(`threatmesh.io/name in ((${nameOf(0)}))`), 400, /unbalanced/],
+    ['notin', label(`threatmesh.io/name notin (${nameOf(0)})`), 400, /not supported/],
+    ['a set-valued field selector', field(`metadata.name in (${nameOf(0)})`), 400, /labelSelector=threatmesh\.io\/name in/],
+    ['an operator object in a field selector is a name like any other', field('metadata.name={"$gt":""}'), 200, 0],
+    ['an odd-character name in a field selector', field('metadata.name=../../etc/passwd'), 200, 0],
+  ];
+  for (const [what, path, code, want] of cases) {
+    const r = await apiGet(path);
+    assert.equal(r.status, code, `${what}: ${JSON.stringify(r.body).slice(0, 300)}`);
+    if (typeof want === 'number') assert.equal(itemNames(r).length, want, what);
+    else assert.match(String(r.body['message']), want, what);
+  }
+});
+
+test('the name selector is a list: a user without RBAC gets 403, a reader gets the set', async () => {
+  const denied = await apiGet(selected([nameOf(1), nameOf(2)]), 'application/json', 'mallory');
+  assert.equal(denied.status, 403, JSON.stringify(denied.body));
+  const allowed = await apiGet(selected([nameOf(1), nameOf(2)]), 'application/json', 'alice');
+  assert.deepEqual([allowed.status, itemNames(allowed)], [200, [nameOf(1), nameOf(2)].sort()]);
+});
+
 /** A sample's value in `text`, 0 when the series is not there yet (a labelled counter appears at its first increment). */
 function valueOr0(text: string, name: string, labels: Readonly<Record<string, string>> = {}): number {
   try {

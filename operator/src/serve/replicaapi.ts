@@ -76,8 +76,12 @@ export interface RunningReplicaApi {
   stop(): Promise<void>;
 }
 
-/** Largest request head accepted: a name-selected list of MAX_SELECTED_NAMES names fits (Node's default is 16 KiB). */
-const MAX_HEADER_BYTES = 128 * 1024;
+/**
+ * Largest request head accepted, kube-apiserver's own bound (1 MiB): whatever selector the API
+ * server forwards is read and, above MAX_SELECTED_NAMES names, refused with a 400 that names
+ * the bound instead of Node's bare 431 (its default is 16 KiB, about 300 names).
+ */
+const MAX_HEADER_BYTES = 1024 * 1024;
 
 interface HttpReply {
   readonly status: number;
@@ -333,7 +337,7 @@ export async function startReplicaApi(opts: ReplicaApiOptions, host: string, por
       if (reply.status === 401) res.setHeader('connection', 'close');
       send(res, reply);
     }, (err: unknown) => {
-      opts.log.error('replica api request failed', { url: req.url, err });
+      opts.log.error('replica api request failed', { url: req.url?.slice(0, 300), err });
       send(res, status(500, 'InternalError', 'the replica database could not be read; retry (details in the server log)'));
     }).finally(() => done(res.statusCode));
   });

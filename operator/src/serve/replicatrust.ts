@@ -8,7 +8,7 @@
  * Contract:
  * - A changed, valid ConfigMap is applied through `apply` (RunningReplicaApi.reloadRequestHeader)
  *   and logged (`reloaded the front-proxy trust`), counted as `applied` in
- *   `threatmesh_replica_api_request_header_reloads_total`.
+ *   `threatmesh_replica_api_front_proxy_trust_reloads_total`.
  * - A ConfigMap without a request-header CA is not applied: the previous trust stays (a server
  *   that trusted nothing would refuse every caller), an error is logged with the fix, counted as
  *   `refused`.

@@ -8,8 +8,8 @@
  *   it); on MongoDB the `object_name` index answers it (store/indicators.ts creates it). Names
  *   are passed as strings only, so no caller text becomes a query operator.
  * - Names that are not object names (`<type>-<40 hex>`) cannot exist and are not sent.
- * - Records stored before they carried their name are found by their digest range, one query
- *   per missing name, only while the database still holds such records (asked once).
+ * - Records stored before they carried their name are found by their digest ranges, in one more
+ *   query for all the missing names, only while the database still holds such records (asked once).
  */
 import type { Db } from 'mongodb';
 import { digestRange, IndicatorPages, type IndicatorPagesOptions } from './indicatorpages.ts';
@@ -42,11 +42,10 @@ export class NamedIndicatorPages extends IndicatorPages {
     const hits: IndicatorRecord[] = await col.find({ name: { $in: wanted } }).toArray();
     if (hits.length === wanted.length || !(await this.#hasUnnamed())) return hits;
     const found = new Set(hits.map((h) => h.name));
-    for (const name of wanted) {
-      if (found.has(name)) continue;
-      const r = await this.byName(name);
-      if (r !== undefined) hits.push(r);
-    }
+    const missing = wanted.filter((n) => !found.has(n)).map((n) => ({ name: n, range: digestRange(n)! }));
+    // One query for every missing name: the unnamed records whose digest starts with a missing name's digest part.
+    const older = await col.find({ name: { $exists: false }, $or: missing.map((m) => ({ _id: { $gte: m.range.from, $lt: m.range.to } })) }).toArray();
+    for (const r of older) if (missing.some((m) => m.range.type === r.type && r.digest >= m.range.from && r.digest < m.range.to)) hits.push(r);
     return hits;
   }
 
