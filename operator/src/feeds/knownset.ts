@@ -46,6 +46,8 @@ export interface KnownSetOptions {
   readonly pageSize?: number;
   /** Names per name-selected list (the replica API accepts at most 1,000). @default {@link DEFAULT_SELECT_SIZE} */
   readonly selectSize?: number;
+  /** Whether to ask the replica API by name selector; false checks by get or list, as against an older replica API. @default true */
+  readonly nameSelector?: boolean;
 }
 
 /** Names asked per request on the name-selector path: about 27 KB of URL, half the server's bound of 1,000. */
@@ -129,6 +131,7 @@ export interface KnownSet {
  */
 export async function knownSet(kube: KubeReader, namespace: string, log: Logger, opts: KnownSetOptions = {}): Promise<KnownSet> {
   const known = await knownDigests(kube, namespace);
+  if (opts.nameSelector === false) return { known, wrap: (sink) => new KnownFilterSink(sink, replicaReader(kube, namespace, false), opts, log), fullSet: true };
   try {
     await kube.list<ThreatIndicator>(REPLICA_INDICATORS, { namespace, limit: 1, labelSelector: nameSelector([PROBE_NAME]) });
   } catch (err) {
