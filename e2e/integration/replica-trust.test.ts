@@ -8,10 +8,13 @@
  * through the API server succeed, and a client certificate of the new CA is refused. After:
  * requests through the API server succeed again (the server trusts the new CA, the API server
  * presents its certificate), the new CA's certificate is accepted and the old CA's refused; the
- * reload is counted and logged. Without the watch the server would answer the rotated API
+ * reload is counted and logged. A ConfigMap without a CA is refused and the old trust kept; a
+ * connection opened under the old CA is not trusted after the rotation. Without the watch the server would answer the rotated API
  * server 401 until restarted, so the first assertion after the rotation fails.
  */
 import { after, before, test } from 'node:test';
+import { X509Certificate } from 'node:crypto';
+import { Agent } from 'node:https';
 import assert from 'node:assert/strict';
 import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -30,7 +33,7 @@ import { systemClock } from '../../operator/src/runtime/clock.ts';
 import { KubeHttpClient } from '../../operator/src/runtime/kube.ts';
 import { loadKubeconfig } from '../../operator/src/runtime/kubeconfig.ts';
 import { applyManifests, parseManifests } from '../../operator/src/runtime/manifest.ts';
-import { AccessReviewer, CONFIGMAPS, REQUEST_HEADER_CONFIGMAP, loadRequestHeaderConfig } from '../../operator/src/serve/replicaauth.ts';
+import { AccessReviewer, CONFIGMAPS, REQUEST_HEADER_CONFIGMAP, issuedByOneOf, loadRequestHeaderConfig, pemCertificates } from '../../operator/src/serve/replicaauth.ts';
 import { startReplicaApi, type RunningReplicaApi } from '../../operator/src/serve/replicaapi.ts';
 import { ReplicaApiMetrics } from '../../operator/src/serve/replicametrics.ts';
 import { watchRequestHeader, type RequestHeaderWatch } from '../../operator/src/serve/replicatrust.ts';
@@ -62,9 +65,9 @@ const log = createLogger(new Writable({ write(c: Buffer, _e, cb) { lines.push(c.
 type Pem = { certPem: string; keyPem: string };
 
 /** A direct call to the replica API as the front proxy would make it, with `client`'s certificate. */
-function direct(client: Pem): Promise<ApiAnswer> {
+function direct(client: Pem, agent: Agent | false = false): Promise<ApiAnswer> {
   return sendJson(new URL(`https://127.0.0.1:${server.port}${BASE}/${NAME}`), {
-    rejectUnauthorized: false, cert: client.certPem, key: client.keyPem, agent: false,
+    rejectUnauthorized: false, cert: client.certPem, key: client.keyPem, agent,
     headers: { 'x-remote-user': 'rotation-admin', 'x-remote-group': 'system:masters', accept: 'application/json' },
   });
 }
@@ -131,6 +134,16 @@ test('a rotated front-proxy CA is trusted without a restart, and the old CA is r
   assert.equal((await throughApiServer()).status, 200);
   assert.equal((await direct(oldClient)).status, 200);
   assert.equal((await direct(newClient)).status, 401);
+  // A kept-alive connection of the old CA, opened before the rotation.
+  const kept = new Agent({ keepAlive: true, maxSockets: 1 });
+  assert.equal((await direct(oldClient, kept)).status, 200);
+
+  // A ConfigMap without a request-header CA (here: an edit the API server soon undoes) is refused; the trust stays.
+  const cm = await admin.get<KubeObject & { data?: Record<string, string> }>(CONFIGMAPS, REQUEST_HEADER_CONFIGMAP.name, REQUEST_HEADER_CONFIGMAP.namespace);
+  const { ['requestheader-client-ca-file']: _ca, ...withoutCa } = cm!.data ?? {};
+  await admin.update(CONFIGMAPS, { ...cm!, data: withoutCa });
+  await eventually(() => metrics.registry.metrics(), (text) => sampleSum(text, 'threatmesh_replica_api_front_proxy_trust_reloads_total', { result: 'refused' }) >= 1, 30_000);
+  assert.equal((await throughApiServer()).status, 200, 'the refused ConfigMap kept the old trust');
 
   // The rotation: the API server's files in place (it reloads them), then the ConfigMap republished without the old CA.
   await copyFile(newFiles.certPath, join(frontProxy, 'front-proxy-client-client.pem'));
@@ -148,10 +161,14 @@ test('a rotated front-proxy CA is trusted without a restart, and the old CA is r
   assert.equal((await direct(newClient)).status, 200, 'the new CA\'s certificate after the rotation');
   const refused = await direct(oldClient);
   assert.equal(refused.status, 401, `the old CA's certificate after the rotation: ${JSON.stringify(refused.body)}`);
+  assert.equal((await direct(oldClient, kept)).status, 401, 'a connection opened under the old CA is not trusted after the rotation');
+  kept.destroy();
+  const now = new Date();
+  assert.deepEqual([newClient, oldClient].map((c) => issuedByOneOf(new X509Certificate(c.certPem), pemCertificates(republished), now)), [true, false]);
 
   const text = await metrics.registry.metrics();
   assert.ok(sampleSum(text, 'threatmesh_replica_api_front_proxy_trust_reloads_total', { result: 'applied' }) >= 1, text);
-  assert.equal(sampleSum(text, 'threatmesh_replica_api_front_proxy_trust_reloads_total', { result: 'refused' }), 0);
+  assert.ok(sampleSum(text, 'threatmesh_replica_api_front_proxy_trust_reloads_total', { result: 'refused' }) >= 1);
   const reloads = lines.map((l) => JSON.parse(l) as { msg: string; caCertificates?: string[] }).filter((l) => l.msg === 'reloaded the front-proxy trust');
   assert.ok(reloads.length >= 1, lines.join(''));
   assert.ok(reloads.at(-1)!.caCertificates!.some((s) => s.includes('threatmesh-front-proxy-ca-2')), JSON.stringify(reloads.at(-1)));
