@@ -83,7 +83,7 @@ async function run(flags: ReplicaApiFlags, env: CliEnv, log: Logger): Promise<vo
 /** Registers `threatmesh replica-api`. */
 export function registerReplicaApi(program: Command, env: CliEnv, log: Logger): void {
   addClusterFlags(program.command('replica-api'), 'the cluster whose front proxy calls this server')
-    .description('serve the partner database\'s replicated indicators as the aggregated Kubernetes API replica.threatmesh.io/v1alpha1 (kubectl get threatindicators), read-only, for the cluster\'s front proxy only')
+    .description('serve the partner database\'s replicated indicators as the aggregated Kubernetes API replica.threatmesh.io/v1alpha1 (kubectl get threatindicators; which of a set exist: -l \'threatmesh.io/name in (A,B,…)\', at most 1000 names), read-only, for the cluster\'s front proxy only; follows changes of kube-system/extension-apiserver-authentication (a rotated front-proxy CA) without a restart')
     .option('--mongodb-uri <uri>', 'MongoDB of this partner\'s replica (default: $MONGODB_URI)')
     .option('--database <name>', 'database of this partner\'s replica', PARTNER_DEFAULTS.database)
     .option('--namespace <ns>', 'namespace the replicated ThreatIndicators appear in (the exchange namespace)', PARTNER_DEFAULTS.namespace)
