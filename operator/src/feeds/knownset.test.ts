@@ -196,10 +196,12 @@ test('replicaReader: lists the replica API page by page, following continue toke
   ]);
 });
 
-const SELECT_TABLE: ReadonlyArray<{ name: string; count: number; held: (i: number) => boolean; selectSize?: number; requests: number }> = [
+const SELECT_TABLE: ReadonlyArray<{ name: string; count: number; held: (i: number) => boolean; selectSize?: number; inFlight?: number; requests: number }> = [
   { name: 'nothing held, one request', count: 10, held: () => false, requests: 1 },
   { name: 'everything held, batches of 4', count: 10, held: () => true, selectSize: 4, requests: 3 },
   { name: 'every third held, exact batches', count: 12, held: (i) => i % 3 === 0, selectSize: 4, requests: 3 },
+  { name: 'every other held, one request at a time', count: 20, held: (i) => i % 2 === 0, selectSize: 3, inFlight: 1, requests: 7 },
+  { name: 'every other held, 4 requests in flight, answers applied in order', count: 40, held: (i) => i % 2 === 1, selectSize: 3, inFlight: 4, requests: 14 },
   { name: 'empty run: no request', count: 0, held: () => true, requests: 0 },
   { name: `more candidates than the old threshold: still one request per ${DEFAULT_SELECT_SIZE}`, count: DEFAULT_LIST_THRESHOLD + 1, held: (i) => i % 5 === 0, requests: Math.ceil((DEFAULT_LIST_THRESHOLD + 1) / DEFAULT_SELECT_SIZE) },
 ];
@@ -208,18 +210,23 @@ for (const row of SELECT_TABLE) {
   test(`KnownFilterSink, name selector: ${row.name}: one request per batch, no get, no listing`, async () => {
     const names = new Map(Array.from({ length: row.count }, (_, i) => [indicatorObjectName(ind(i)), i]));
     const asked: number[] = [];
+    let inFlight = 0;
+    let peak = 0;
     const full: FullSetReader = {
       exists: () => Promise.reject(new Error('a get on the select path')),
       pages: () => { throw new Error('listed on the select path'); },
       existing: async (batch) => {
         asked.push(batch.length);
-        await new Promise((r) => setImmediate(r));
+        peak = Math.max(peak, ++inFlight);
+        // Later requests answer sooner, so out-of-order answers would show in the order passed on.
+        for (let k = 0; k < 20 - asked.length % 5; k++) await new Promise((r) => setImmediate(r));
+        inFlight--;
         // The server answers only names it holds; an extra name it holds but nobody asked for must not matter.
         return new Set([...batch.filter((n) => row.held(names.get(n)!)), indicatorObjectName(ind(9_999_999))]);
       },
     };
     const inner = recorder();
-    const sink = new KnownFilterSink(inner, full, { ...(row.selectSize !== undefined ? { selectSize: row.selectSize } : {}), listThreshold: 0 });
+    const sink = new KnownFilterSink(inner, full, { ...(row.selectSize !== undefined ? { selectSize: row.selectSize } : {}), ...(row.inFlight !== undefined ? { selectInFlight: row.inFlight } : {}), listThreshold: 0 });
     for (let i = 0; i < row.count; i++) await sink.add(ind(i));
     const report = { ...emptyReport(), new: row.count };
     await sink.commit(report);
@@ -228,13 +235,15 @@ for (const row of SELECT_TABLE) {
     assert.equal(sink.mode, row.count === 0 ? undefined : 'select');
     assert.equal(asked.length, row.requests);
     assert.ok(asked.every((n) => n <= (row.selectSize ?? DEFAULT_SELECT_SIZE)));
+    assert.ok(peak <= (row.inFlight ?? 2), `${peak} requests in flight`);
+    if (row.requests > (row.inFlight ?? 2)) assert.equal(peak, row.inFlight ?? 2, 'requests overlap up to the bound');
     assert.deepEqual([report.new, report.duplicate], [expected.length, row.count - expected.length]);
   });
 }
 
-test('KnownFilterSink, name selector: a failing request fails the commit and passes nothing on', async () => {
+test('KnownFilterSink, name selector: a failing request fails the commit and passes nothing on, with requests in flight and no unhandled rejection', async () => {
   const inner = recorder();
-  const sink = new KnownFilterSink(inner, { exists: down, pages: () => { throw new Error('listed'); }, existing: down }, { selectSize: 2 });
+  const sink = new KnownFilterSink(inner, { exists: down, pages: () => { throw new Error('listed'); }, existing: down }, { selectSize: 2, selectInFlight: 3 });
   for (let i = 0; i < 5; i++) await sink.add(ind(i));
   await assert.rejects(sink.commit(emptyReport()), /down/);
   assert.deepEqual(inner.added, []);

@@ -46,6 +46,8 @@ export interface KnownSetOptions {
   readonly pageSize?: number;
   /** Names per name-selected list (the replica API accepts at most 1,000). @default {@link DEFAULT_SELECT_SIZE} */
   readonly selectSize?: number;
+  /** Name-selected requests in flight at once (their answers are applied in order). @default 2 */
+  readonly selectInFlight?: number;
   /** Whether to ask the replica API by name selector; false checks by get or list, as against an older replica API. @default true */
   readonly nameSelector?: boolean;
 }
@@ -160,7 +162,7 @@ function fixFor(status: number, namespace: string): string {
  * never waits for the checks (a stalled download trips servers' idle timeouts); on commit they
  * are read back in batches (bounded memory) and checked, and the rest go on to the inner sink in
  * order before its commit. When the reader has `existing` (the name selector), each batch of
- * `selectSize` is one request, whatever the size of the full set. Otherwise (an older replica
+ * `selectSize` is one request, whatever the size of the full set, `selectInFlight` at once. Otherwise (an older replica
  * API), up to `listThreshold` candidates, each is checked
  * with `exists` (`concurrency` at a time); above it, the full set's names are listed once into
  * a {@link DigestSet} (12 bytes a slot, about 24 MiB a million) and the candidates checked
@@ -180,6 +182,7 @@ export class KnownFilterSink implements IngestSink {
   private readonly listThreshold: number;
   private readonly pageSize: number;
   private readonly selectSize: number;
+  private readonly selectInFlight: number;
   private readonly log: Logger | undefined;
   private candidates = 0;
   private dir: string | undefined;
@@ -195,6 +198,7 @@ export class KnownFilterSink implements IngestSink {
     this.listThreshold = Math.max(0, opts.listThreshold ?? DEFAULT_LIST_THRESHOLD);
     this.pageSize = Math.max(1, opts.pageSize ?? 500);
     this.selectSize = Math.max(1, opts.selectSize ?? DEFAULT_SELECT_SIZE);
+    this.selectInFlight = Math.max(1, opts.selectInFlight ?? 2);
   }
 
   readonly add = async (ind: IngestedIndicator): Promise<void> => {
@@ -213,11 +217,18 @@ export class KnownFilterSink implements IngestSink {
         await once(this.out, 'finish');
         const check = await this.checker();
         const size = this.mode === 'select' ? this.selectSize : this.batchSize;
+        // Name-selected batches overlap (a request each); the other paths already parallelize inside a batch.
+        const depth = this.mode === 'select' ? this.selectInFlight : 1;
+        const pending: Array<{ batch: IngestedIndicator[]; held: Promise<boolean[]> }> = [];
         let batch: IngestedIndicator[] = [];
         for await (const line of createInterface({ input: createReadStream(join(this.dir, 'candidates.ndjson')), crlfDelay: Infinity })) {
-          if (batch.push(JSON.parse(line) as IngestedIndicator) >= size) batch = await this.pass(batch, check);
+          if (batch.push(JSON.parse(line) as IngestedIndicator) < size) continue;
+          pending.push(this.start(batch, check));
+          batch = [];
+          await this.deliver(pending, depth - 1);
         }
-        await this.pass(batch, check);
+        pending.push(this.start(batch, check));
+        await this.deliver(pending, 0);
       }
     } finally {
       await this.cleanup();
@@ -271,14 +282,24 @@ export class KnownFilterSink implements IngestSink {
     return held;
   }
 
-  /** Checks `batch` with `check` and hands the candidates the full set does not hold to the inner sink; returns a fresh batch. */
-  private async pass(batch: IngestedIndicator[], check: (names: readonly string[]) => Promise<boolean[]>): Promise<IngestedIndicator[]> {
-    const held = await check(batch.map((ind) => indicatorObjectName(ind)));
-    for (const [i, ind] of batch.entries()) {
-      if (held[i] === true) this.known++;
-      else await this.inner.add(ind);
+  /** Starts checking `batch`; its answer is awaited later, in order, by {@link deliver}. */
+  private start(batch: IngestedIndicator[], check: (names: readonly string[]) => Promise<boolean[]>): { batch: IngestedIndicator[]; held: Promise<boolean[]> } {
+    const held = check(batch.map((ind) => indicatorObjectName(ind)));
+    // Handled when delivered; until then a failure must not count as an unhandled rejection.
+    held.catch(() => undefined);
+    return { batch, held };
+  }
+
+  /** Hands the oldest checked batches to the inner sink, in order, until at most `keep` are pending; the held candidates are counted, not passed on. */
+  private async deliver(pending: Array<{ batch: IngestedIndicator[]; held: Promise<boolean[]> }>, keep: number): Promise<void> {
+    while (pending.length > keep) {
+      const { batch, held } = pending.shift()!;
+      const answer = await held;
+      for (const [i, ind] of batch.entries()) {
+        if (answer[i] === true) this.known++;
+        else await this.inner.add(ind);
+      }
     }
-    return [];
   }
 
   async abort(report: RunReport): Promise<void> {
