@@ -6,11 +6,14 @@
  * - `objects`: every existing indicator is a ThreatIndicator object and the run lists them all
  *   into a set of names (`knownDigests`, the only check before issue 14's fix; still the
  *   working-set half of the check);
- * - `full set get` / `full set list`: N indicators in the partner database, a working set of
+ * - `full set select` / `get` / `list`: N indicators in the partner database, a working set of
  *   10,000 objects (the materializer's default budget) and 100,000 candidates checked against
- *   the full set through the replica API (`KnownFilterSink`): by a `get` each (answered in
- *   memory; the threshold lifted to force this path), or by listing the N names in pages of 500
- *   (built per page) into the compact set (the default path for 100,000 candidates).
+ *   the full set through the replica API (`KnownFilterSink`): by the name selector, one list per
+ *   500 candidates (the default), or, as against an older replica API, by a `get` each (the
+ *   threshold lifted to force this path) or by listing the N names in pages of 500 (built per
+ *   page) into the compact set (that API's path for 100,000 candidates). Answers are made in
+ *   memory; each mode also reports the API requests it made, which is what the server pays
+ *   for (a proxied request, and on the get path a SubjectAccessReview, each).
  * Figures: heap (JS heap plus ArrayBuffers) retained after the step (after a full GC) and the
  * peak sampled during it (garbage not yet collected included), above the baseline before it;
  * CPU time of each full-set step. Runs with --expose-gc (bench/run.ts passes it).
@@ -74,14 +77,25 @@ async function objectsStep(n: number): Promise<[number, number]> {
   return measure(async (sample) => (await knownSet(reader(n, sample), 'tm', quiet)).known);
 }
 
-/** The full set of `n` records (held by the database, not by the run): every other candidate exists; its names listed in pages built on demand. */
-function fullSet(n: number, sample: () => void): FullSetReader {
+type Mode = 'select' | 'get' | 'list';
+
+/** The full set of `n` records (held by the database, not by the run): every other candidate exists; its names listed in pages built on demand. Counts the requests in `requests`. */
+function fullSet(n: number, mode: Mode, sample: () => void, requests: { count: number }): FullSetReader {
   let asked = 0;
+  const held = (name: string): boolean => n > 0 && cnameIndex.get(name)! % 2 === 0;
   return {
-    exists: () => { sample(); return Promise.resolve(n > 0 && asked++ % 2 === 0); },
+    ...(mode === 'select' ? {
+      existing: (names: readonly string[]) => {
+        sample();
+        requests.count++;
+        return Promise.resolve(new Set(names.filter(held)));
+      },
+    } : {}),
+    exists: () => { sample(); requests.count++; return Promise.resolve(n > 0 && asked++ % 2 === 0); },
     pages: async function* (pageSize) {
       for (let at = 0; at < n; at += pageSize) {
         sample();
+        requests.count++;
         yield await Promise.resolve(Array.from({ length: Math.min(pageSize, n - at) }, (_, k) => (at + k) % 2 === 0 ? cname(at + k) : name(at + k)));
       }
     },
@@ -89,12 +103,14 @@ function fullSet(n: number, sample: () => void): FullSetReader {
 }
 
 const cname = (i: number): string => indicatorObjectName({ type: 'domain', value: `c${i}.bench.example` });
+// The candidates' names and their index (what the in-memory server looks up).
+const cnameIndex = new Map(Array.from({ length: CANDIDATES }, (_, i) => [cname(i), i]));
 
-async function fullSetStep(n: number, mode: 'get' | 'list'): Promise<[number, number]> {
+async function fullSetStep(n: number, mode: Mode, requests: { count: number }): Promise<[number, number]> {
   return measure(async (sample) => {
     const ks = await knownSet(reader(WORKING_SET, sample), 'tm', quiet);
     const sink: IngestSink = { add: () => undefined, commit: () => Promise.resolve(), abort: () => Promise.resolve() };
-    const filter = new KnownFilterSink(sink, fullSet(n, sample), mode === 'get' ? { listThreshold: Infinity } : {});
+    const filter = new KnownFilterSink(sink, fullSet(n, mode, sample, requests), mode === 'get' ? { listThreshold: Infinity } : {});
     for (let i = 0; i < CANDIDATES; i++) {
       const value = `c${i}.bench.example`;
       const ind: IngestedIndicator = { type: 'domain', value, pattern: `[domain-name:value = '${value}']`, digest: indicatorDigest({ type: 'domain', value }) };
@@ -113,14 +129,15 @@ async function main(): Promise<void> {
     const [retained, peak] = await objectsStep(n);
     progress(`objects, ${n} existing: retained ${retained} MB, peak ${peak} MB`);
     results.push({ metric: `objects ${n}: retained heap`, value: retained, unit: 'MB' }, { metric: `objects ${n}: peak heap`, value: peak, unit: 'MB' });
-    for (const mode of ['get', 'list'] as const) {
+    for (const mode of ['select', 'get', 'list'] as const) {
+      const requests = { count: 0 };
       const t0 = process.cpuUsage();
-      const [r2, p2] = await fullSetStep(n, mode);
+      const [r2, p2] = await fullSetStep(n, mode, requests);
       const cpu = process.cpuUsage(t0);
       const cpuS = Math.round((cpu.user + cpu.system) / 1e4) / 100;
-      progress(`full set ${mode}, ${n} existing (working set ${WORKING_SET}, ${CANDIDATES} candidates): retained ${r2} MB, peak ${p2} MB, ${cpuS} CPU-s`);
+      progress(`full set ${mode}, ${n} existing (working set ${WORKING_SET}, ${CANDIDATES} candidates): retained ${r2} MB, peak ${p2} MB, ${cpuS} CPU-s, ${requests.count} API requests`);
       results.push({ metric: `full set ${mode} ${n}: retained heap`, value: r2, unit: 'MB' }, { metric: `full set ${mode} ${n}: peak heap`, value: p2, unit: 'MB' },
-        { metric: `full set ${mode} ${n}: CPU time (in-memory API)`, value: cpuS, unit: 's' });
+        { metric: `full set ${mode} ${n}: CPU time (in-memory API)`, value: cpuS, unit: 's' }, { metric: `full set ${mode} ${n}: API requests`, value: requests.count, unit: 'requests' });
     }
   }
   emit(results);

@@ -47,7 +47,7 @@ import { AccessReviewer, loadRequestHeaderConfig } from '../operator/src/serve/r
 import { startReplicaApi } from '../operator/src/serve/replicaapi.ts';
 import { MongoCursorStore } from '../operator/src/store/cursor.ts';
 import { MongoIndicatorSink } from '../operator/src/store/indicators.ts';
-import { IndicatorPages } from '../operator/src/store/indicatorpages.ts';
+import { NamedIndicatorPages } from '../operator/src/store/indicatornames.ts';
 import { HostileLog } from '../e2e/harness/hostile.ts';
 import { progress } from './lib.ts';
 
@@ -210,7 +210,7 @@ export async function partnerStage(o: PartnerStageOptions): Promise<PartnerStage
     const replica = new PartnerReplica({ sourceId: 'sequencer', source: client, sink: both, history: sink, cursors: new MongoCursorStore(db), anchors: { sequencerKey: log.key.publicKey, partners, quorum: 2, votingWindowMs: 72 * 3_600_000 }, now: () => new Date(), log: quiet, checkpointEvery: 1000 });
 
     const serving = await readTlsMaterial(await ca.issue('threatmesh-replica-api', 'server', '', [`DNS:threatmesh-replica-api.${NS}.svc`]));
-    const pages = new IndicatorPages(db, { clock: systemClock });
+    const pages = new NamedIndicatorPages(db, { clock: systemClock });
     closers.unshift(() => pages.close());
     const api = await startReplicaApi({ records: pages, namespace: NS, requestHeader: await loadRequestHeaderConfig(admin), reviewer: new AccessReviewer(admin, () => Date.now()), cert: serving.certPem, key: serving.keyPem, now: () => new Date(), log: quiet }, '127.0.0.1', 0);
     closers.unshift(() => api.stop());

@@ -39,6 +39,8 @@ export interface ControlPlane {
   readonly kube: TestKube;
   /** Empty when the options asked for no database. */
   readonly mongoUri: string;
+  /** The local control plane's directory (`pki/front-proxy` holds the front-proxy CA and client certificate the API server reads); undefined for an external cluster. */
+  readonly dir?: string;
   /** Stops what this call started and removes its temporary directory. */
   stop(): Promise<void>;
 }
@@ -65,7 +67,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     const inst = await startInstance({ name: 'e2e', dir, binaries, mongo: needLocalMongo, controllers: true, log, backend });
     const target: KubeTarget = { server: inst.server, ca: inst.caPem, cert: inst.certPem, key: inst.keyPem };
     return {
-      local: true, kubeconfigPath: inst.kubeconfigPath, server: inst.server, target, kube: new TestKube(target),
+      local: true, kubeconfigPath: inst.kubeconfigPath, server: inst.server, target, kube: new TestKube(target), dir,
       mongoUri: inst.mongoUri ?? mongoUri, stop: async () => { await inst.stop(); await cleanup(); },
     };
   } catch (err) {

@@ -3,8 +3,9 @@
  * real kube-apiserver with the aggregated API replica.threatmesh.io in front of a real FerretDB:
  * an indicator the partner database holds (Approved or Revoked) but that is no ThreatIndicator
  * object (evicted from the working set) is not proposed again; one that is an object is not
- * either; a new one is, whether the candidates are checked by a get each or (above the
- * threshold, set low here) against the replica API's list read page by page. Without the replica API (APIService removed) the run falls back to the
+ * either; a new one is, whether the candidates are checked by name selector in batches (the
+ * default), by a get each or (above the threshold, set low here) against the replica API's list
+ * read page by page (the paths kept for an older replica API). Without the replica API (APIService removed) the run falls back to the
  * objects alone, says so in a warning with the fix, and proposes the database-only ones again.
  */
 import { after, before, test } from 'node:test';
@@ -35,7 +36,7 @@ import { applyManifests, parseManifests } from '../../operator/src/runtime/manif
 import type { KubeObject } from '../../operator/src/runtime/types.ts';
 import { AccessReviewer, loadRequestHeaderConfig } from '../../operator/src/serve/replicaauth.ts';
 import { startReplicaApi, type RunningReplicaApi } from '../../operator/src/serve/replicaapi.ts';
-import { IndicatorPages } from '../../operator/src/store/indicatorpages.ts';
+import { NamedIndicatorPages } from '../../operator/src/store/indicatornames.ts';
 import { INDICATORS, type IndicatorRecord } from '../../operator/src/store/indicators.ts';
 
 const root = new URL('../../', import.meta.url);
@@ -50,10 +51,15 @@ const ROWS: ReadonlyArray<{ value: string; where: 'database' | 'revoked' | 'obje
   { value: 'working-set.feedknown-e2e.net', where: 'object', proposed: false },
   { value: 'brand-new.feedknown-e2e.net', where: 'nowhere', proposed: true },
 ];
-/** The two paths of the check; the list one with a threshold below the run's 604 candidates and pages smaller than the set, so it follows continue tokens. */
-const PATHS: ReadonlyArray<{ mode: 'get' | 'list'; knownSet: KnownSetOptions }> = [
-  { mode: 'get', knownSet: {} },
-  { mode: 'list', knownSet: { listThreshold: 100, pageSize: 250 } },
+/**
+ * The paths of the check: the name selector (the default; batches of 250, so several requests),
+ * and those kept for an older replica API: a get each, and the list, with a threshold below the
+ * run's 604 candidates and pages smaller than the set, so it follows continue tokens.
+ */
+const PATHS: ReadonlyArray<{ mode: 'select' | 'get' | 'list'; knownSet: KnownSetOptions }> = [
+  { mode: 'select', knownSet: { selectSize: 250 } },
+  { mode: 'get', knownSet: { nameSelector: false } },
+  { mode: 'list', knownSet: { nameSelector: false, listThreshold: 100, pageSize: 250 } },
 ];
 /** The feed's new indicator: a fresh one per run, since each run makes the last one an object. */
 let fresh = 'brand-new.feedknown-e2e.net';
@@ -65,7 +71,7 @@ let cp: ControlPlane;
 let admin: KubeHttpClient;
 let mongo: MongoClient;
 let db: Db;
-let pages: IndicatorPages;
+let pages: NamedIndicatorPages;
 let replica: RunningReplicaApi;
 let feedServer: Server;
 let pkiDir: string;
@@ -120,7 +126,7 @@ before(async () => {
   pkiDir = await mkdtemp(join(tmpdir(), 'threatmesh-feedknown-'));
   const ca = await LocalCa.open(pkiDir, 'feedknown-ca', 1);
   const serving = await readTlsMaterial(await ca.issue('threatmesh-replica-api', 'server', '', [`DNS:threatmesh-replica-api.${ns}.svc`]));
-  pages = new IndicatorPages(db, { clock: systemClock, idleMs: 60_000 });
+  pages = new NamedIndicatorPages(db, { clock: systemClock, idleMs: 60_000 });
   replica = await startReplicaApi({
     records: pages, namespace: ns, requestHeader: await loadRequestHeaderConfig(admin), reviewer: new AccessReviewer(admin, () => Date.now(), 1000),
     cert: serving.certPem, key: serving.keyPem, now: () => new Date(), log: quiet,
@@ -143,9 +149,11 @@ after(async () => {
 });
 
 for (const path of PATHS) {
-  test(`with the replica API (${path.mode} path), indicators held only by the partner database are not proposed again`, async () => {
+  test(`with the replica API (${path.mode} path), indicators held only by the partner database are not proposed again`, async (t) => {
     fresh = `brand-new-${path.mode}.feedknown-e2e.net`;
+    const started = Date.now();
     const { outcome, logs, proposed } = await run(`with-replica-${path.mode}`, path.knownSet);
+    t.diagnostic(`${path.mode} path: run took ${Date.now() - started} ms`);
     assert.equal(outcome.report.outcome, 'succeeded', JSON.stringify(outcome.report));
     for (const r of ROWS) assert.equal(proposed.has(r.where === 'nowhere' ? fresh : r.value), r.proposed, `${r.value} (${r.where}): ${JSON.stringify({ report: outcome.report, proposals: outcome.proposals })}`);
     for (let i = 0; i < BULK; i++) assert.ok(!proposed.has(bulkValue(i)), `${bulkValue(i)} is in the database and was proposed again`);

@@ -275,6 +275,10 @@ test('the rendered grants are the delegation and the read, nothing more', async 
     ['replica API: SubjectAccessReviews (system:auth-delegator)', SA, 'create', 'authorization.k8s.io/subjectaccessreviews', undefined, undefined, true],
     ['replica API: TokenReviews (system:auth-delegator)', SA, 'create', 'authentication.k8s.io/tokenreviews', undefined, undefined, true],
     ['replica API: the front proxy\'s settings', SA, 'get', '/configmaps', 'kube-system', 'extension-apiserver-authentication', true],
+    // serve/replicatrust.ts lists and watches it (field selector on the name) to follow a rotated front-proxy CA.
+    ['replica API: watches the front proxy\'s settings', SA, 'watch', '/configmaps', 'kube-system', 'extension-apiserver-authentication', true],
+    ['replica API: lists the front proxy\'s settings', SA, 'list', '/configmaps', 'kube-system', 'extension-apiserver-authentication', true],
+    ['replica API: watches no other ConfigMap of kube-system', SA, 'watch', '/configmaps', 'kube-system', undefined, false],
     ['replica API: no other ConfigMap of kube-system', SA, 'get', '/configmaps', 'kube-system', 'kubeadm-config', false],
     ['replica API: no Secrets', SA, 'list', '/secrets', ns, undefined, false],
     ['replica API: no writes of the working set', SA, 'create', 'threatmesh.io/threatindicators', ns, undefined, false],

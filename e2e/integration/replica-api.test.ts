@@ -40,7 +40,7 @@ import { applyManifests, parseManifests } from '../../operator/src/runtime/manif
 import type { KubeObject } from '../../operator/src/runtime/types.ts';
 import { AccessReviewer, loadRequestHeaderConfig } from '../../operator/src/serve/replicaauth.ts';
 import { startReplicaApi, type RunningReplicaApi } from '../../operator/src/serve/replicaapi.ts';
-import { IndicatorPages } from '../../operator/src/store/indicatorpages.ts';
+import { NamedIndicatorPages } from '../../operator/src/store/indicatornames.ts';
 import { INDICATORS, type IndicatorRecord } from '../../operator/src/store/indicators.ts';
 import { HealthServer, type HealthCheck } from '../../operator/src/runtime/health.ts';
 import { DatabaseReadiness, REPLICA_VERBS, ReplicaApiMetrics } from '../../operator/src/serve/replicametrics.ts';
@@ -58,7 +58,7 @@ let cp: ControlPlane;
 let admin: KubeHttpClient;
 let mongo: MongoClient;
 let db: Db;
-let pages: IndicatorPages;
+let pages: NamedIndicatorPages;
 let server: RunningReplicaApi;
 let pkiDir: string;
 let ca: LocalCa;
@@ -102,7 +102,7 @@ before(async () => {
   pkiDir = await mkdtemp(join(tmpdir(), 'threatmesh-replica-api-'));
   ca = await LocalCa.open(pkiDir, 'replica-api-ca', 1);
   serving = await readTlsMaterial(await ca.issue('threatmesh-replica-api', 'server', '', [`DNS:threatmesh-replica-api.${ns}.svc`]));
-  pages = new IndicatorPages(db, { clock: systemClock, idleMs: 60_000 });
+  pages = new NamedIndicatorPages(db, { clock: systemClock, idleMs: 60_000 });
   // As `threatmesh replica-api` wires them (cli/replicaapi.ts): metrics and readiness on a loopback listener of their own.
   metrics = new ReplicaApiMetrics(() => [database.check]);
   metrics.countOpenLists(() => pages.openCount);
@@ -218,6 +218,72 @@ test('a continue token that was never issued, or whose list is gone, is 410 Expi
     const r = await apiGet(`${BASE}?limit=10&continue=${encodeURIComponent(token)}`);
     assert.equal(r.status, 410, `${token}: ${JSON.stringify(r.body)}`);
   }
+});
+
+const nameOf = (i: number): string => indicatorObjectName({ type: 'domain', value: `h${i}.replica-test.example` });
+const absent = (i: number): string => `domain-${i.toString(16).padStart(40, '0')}`;
+const selected = (names: readonly string[], extra = ''): string => `${BASE}?labelSelector=${encodeURIComponent(`threatmesh.io/name in (${names.join(',')})`)}${extra}`;
+const itemNames = (r: ApiAnswer): string[] => (r.body['items'] as Array<{ metadata: { name: string } }>).map((o) => o.metadata.name);
+
+test('a name selector answers which of a set exist in one request: named and older unnamed records, a revoked one, absent names left out', async () => {
+  const held = Array.from({ length: 300 }, (_, i) => nameOf(i));
+  const r = await apiGet(selected([...held, ...Array.from({ length: 200 }, (_, i) => absent(i))]));
+  assert.equal(r.status, 200, JSON.stringify(r.body).slice(0, 500));
+  assert.deepEqual(itemNames(r), [...held].sort(), 'exactly the held names, sorted by name');
+  assert.equal((r.body['metadata'] as { continue?: string }).continue, undefined);
+  const revoked = (r.body['items'] as Array<{ metadata: { name: string; labels: Record<string, string> }; status: { phase: string } }>).find((o) => o.metadata.name === nameOf(7));
+  assert.equal(revoked?.status.phase, 'Revoked');
+  assert.equal(revoked?.metadata.labels['threatmesh.io/name'], nameOf(7));
+  // kubectl pages with limit: a stateless token carries the last name; every held name comes once.
+  const paged: string[] = [];
+  let cont: string | undefined;
+  let pagesSeen = 0;
+  do {
+    const page = await apiGet(selected(held, `&limit=120${cont ? `&continue=${encodeURIComponent(cont)}` : ''}`));
+    assert.equal(page.status, 200, JSON.stringify(page.body).slice(0, 300));
+    assert.ok(itemNames(page).length <= 120);
+    paged.push(...itemNames(page));
+    cont = (page.body['metadata'] as { continue?: string }).continue;
+    pagesSeen++;
+  } while (cont);
+  assert.deepEqual([pagesSeen, paged], [3, [...held].sort()]);
+  const table = await apiGet(selected([nameOf(1), nameOf(2), absent(1)]), 'application/json;as=Table;v=v1;g=meta.k8s.io,application/json');
+  assert.deepEqual([table.body['kind'], (table.body['rows'] as unknown[]).length], ['Table', 2]);
+  assert.deepEqual(itemNames(await apiGet(selected([nameOf(1)], `&${new URLSearchParams({ fieldSelector: `metadata.name=${nameOf(1)}` }).toString()}`))), [nameOf(1)]);
+  assert.deepEqual(itemNames(await apiGet(`${selected([nameOf(1), nameOf(2)])}${encodeURIComponent(',threatmesh.io/type=ipv4')}`)), []);
+});
+
+test('the name selector is bounded and refuses hostile input with 400 saying what to send; field values are plain strings', async () => {
+  const label = (sel: string): string => `${BASE}?${new URLSearchParams({ labelSelector: sel }).toString()}`;
+  const field = (sel: string): string => `${BASE}?${new URLSearchParams({ fieldSelector: sel }).toString()}`;
+  const names = (n: number): string[] => Array.from({ length: n }, (_, i) => (i === 0 ? nameOf(0) : absent(i)));
+  const cases: Array<[string, string, number, RegExp | number]> = [
+    ['1,000 names (the bound)', selected(names(1000)), 200, 1],
+    ['1,001 names', selected(names(1001)), 400, /names 1001 objects; at most 1000 per request/],
+    ['10,000 names (about 480 KB of selector)', selected(names(10_000)), 400, /at most 1000 per request/],
+    ['an operator object as a value', label('threatmesh.io/name in ({"$ne":null})'), 400, /not a valid label value/],
+    ['a value with a slash', label(`threatmesh.io/name in (${nameOf(0)}/x)`), 400, /not a valid label value/],
+    ['a non-ASCII value', label('threatmesh.io/name=caf\u00e9'), 400, /not a valid label value|not supported/],
+    ['a 64-character value', label(`threatmesh.io/name in (${'a'.repeat(64)})`), 400, /not a valid label value/],
+    ['nested parentheses', label(`threatmesh.io/name in ((${nameOf(0)}))`), 400, /unbalanced/],
+    ['notin', label(`threatmesh.io/name notin (${nameOf(0)})`), 400, /not supported/],
+    ['a set-valued field selector', field(`metadata.name in (${nameOf(0)})`), 400, /labelSelector=threatmesh\.io\/name in/],
+    ['an operator object in a field selector is a name like any other', field('metadata.name={"$gt":""}'), 200, 0],
+    ['an odd-character name in a field selector', field('metadata.name=../../etc/passwd'), 200, 0],
+  ];
+  for (const [what, path, code, want] of cases) {
+    const r = await apiGet(path);
+    assert.equal(r.status, code, `${what}: ${JSON.stringify(r.body).slice(0, 300)}`);
+    if (typeof want === 'number') assert.equal(itemNames(r).length, want, what);
+    else assert.match(String(r.body['message']), want, what);
+  }
+});
+
+test('the name selector is a list: a user without RBAC gets 403, a reader gets the set', async () => {
+  const denied = await apiGet(selected([nameOf(1), nameOf(2)]), 'application/json', 'mallory');
+  assert.equal(denied.status, 403, JSON.stringify(denied.body));
+  const allowed = await apiGet(selected([nameOf(1), nameOf(2)]), 'application/json', 'alice');
+  assert.deepEqual([allowed.status, itemNames(allowed)], [200, [nameOf(1), nameOf(2)].sort()]);
 });
 
 /** A sample's value in `text`, 0 when the series is not there yet (a labelled counter appears at its first increment). */
@@ -339,7 +405,7 @@ test('a partner database that never answered: reads are 500 and counted by opera
   await ready.probe();
   const h = new HealthServer({ metrics: m, log: quiet, port: 0, readyChecks: [ready.check] });
   const hUrl = `http://127.0.0.1:${await h.start()}`;
-  const records = new IndicatorPages(goneDb, { clock: systemClock });
+  const records = new NamedIndicatorPages(goneDb, { clock: systemClock });
   // Its own front proxy (the test CA), the real API server's SubjectAccessReviews.
   const broken = await startReplicaApi({
     records, namespace: ns, requestHeader: { caPem: serving.caPem, allowedNames: ['front-proxy-client'], usernameHeaders: ['X-Remote-User'], groupHeaders: ['X-Remote-Group'] },

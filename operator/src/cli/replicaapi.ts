@@ -4,7 +4,8 @@
  * lists every admitted indicator from the partner database while etcd holds none of them
  * (docs/adr/2026-12-06-million-indicators.md). Stateless and read-only: run as many replicas as
  * you like behind the Service the APIService names. Needs RBAC to read
- * kube-system/extension-apiserver-authentication and to create SubjectAccessReviews.
+ * (and watch) kube-system/extension-apiserver-authentication, whose changes it applies without a
+ * restart (serve/replicatrust.ts), and to create SubjectAccessReviews.
  * `--metrics-bind` serves /metrics (serve/replicametrics.ts), /healthz and /readyz over plain
  * HTTP on a listener of its own, apart from the HTTPS port only the front proxy may call.
  */
@@ -14,9 +15,10 @@ import type { Logger } from '../log.ts';
 import type { CliEnv } from './env.ts';
 import { KubeHttpClient } from '../runtime/kube.ts';
 import { systemClock } from '../runtime/clock.ts';
-import { IndicatorPages } from '../store/indicatorpages.ts';
+import { NamedIndicatorPages } from '../store/indicatornames.ts';
 import { AccessReviewer, loadRequestHeaderConfig } from '../serve/replicaauth.ts';
 import { startReplicaApi } from '../serve/replicaapi.ts';
+import { watchRequestHeader } from '../serve/replicatrust.ts';
 import { DatabaseReadiness, ReplicaApiMetrics } from '../serve/replicametrics.ts';
 import { HealthServer, type HealthCheck } from '../runtime/health.ts';
 import { PARTNER_DEFAULTS } from '../exchange/partner/defaults.ts';
@@ -49,7 +51,7 @@ async function run(flags: ReplicaApiFlags, env: CliEnv, log: Logger): Promise<vo
   const requestHeader = await loadRequestHeaderConfig(client);
   const mongo = await MongoClient.connect(uri);
   const db = mongo.db(flags.database);
-  const records = new IndicatorPages(db, { clock: systemClock });
+  const records = new NamedIndicatorPages(db, { clock: systemClock });
   let readiness: readonly HealthCheck[] = [];
   const metrics = new ReplicaApiMetrics(() => readiness);
   const database = new DatabaseReadiness({ ping: () => db.command({ ping: 1 }), clock: systemClock, metrics, log });
@@ -64,8 +66,11 @@ async function run(flags: ReplicaApiFlags, env: CliEnv, log: Logger): Promise<vo
       cert, key, now: () => new Date(), log, metrics, readiness,
     }, bind.host, bind.port);
     log.info('serving metrics and health', { host: metricsBind.host, port: metricsPort });
+    // A rotated front-proxy CA is trusted without a restart.
+    const trust = watchRequestHeader({ client, log, metrics, initial: requestHeader, apply: (cfg) => server.reloadRequestHeader(cfg) });
     const why = await untilSignal();
     log.info('stopping', { why });
+    await trust.stop();
     await server.stop();
   } finally {
     database.stop();
@@ -78,7 +83,7 @@ async function run(flags: ReplicaApiFlags, env: CliEnv, log: Logger): Promise<vo
 /** Registers `threatmesh replica-api`. */
 export function registerReplicaApi(program: Command, env: CliEnv, log: Logger): void {
   addClusterFlags(program.command('replica-api'), 'the cluster whose front proxy calls this server')
-    .description('serve the partner database\'s replicated indicators as the aggregated Kubernetes API replica.threatmesh.io/v1alpha1 (kubectl get threatindicators), read-only, for the cluster\'s front proxy only')
+    .description('serve the partner database\'s replicated indicators as the aggregated Kubernetes API replica.threatmesh.io/v1alpha1 (kubectl get threatindicators; which of a set exist: -l \'threatmesh.io/name in (A,B,…)\', at most 1000 names), read-only, for the cluster\'s front proxy only; follows changes of kube-system/extension-apiserver-authentication (a rotated front-proxy CA) without a restart')
     .option('--mongodb-uri <uri>', 'MongoDB of this partner\'s replica (default: $MONGODB_URI)')
     .option('--database <name>', 'database of this partner\'s replica', PARTNER_DEFAULTS.database)
     .option('--namespace <ns>', 'namespace the replicated ThreatIndicators appear in (the exchange namespace)', PARTNER_DEFAULTS.namespace)

@@ -7,7 +7,7 @@ import { indicatorDigest, indicatorObjectName } from '../domain/canonical.ts';
 import { createLogger } from '../log.ts';
 import { ApiError, type KubeReader } from '../runtime/client.ts';
 import type { IngestSink } from './ingest.ts';
-import { DEFAULT_LIST_THRESHOLD, KnownFilterSink, knownSet, replicaReader, type FullSetReader } from './knownset.ts';
+import { DEFAULT_LIST_THRESHOLD, DEFAULT_SELECT_SIZE, KnownFilterSink, knownSet, nameSelector, replicaReader, type FullSetReader } from './knownset.ts';
 import { emptyReport, type IngestedIndicator, type RunReport } from './pipeline.ts';
 
 function ind(i: number): IngestedIndicator {
@@ -149,6 +149,7 @@ function reader(objects: string[], probe: () => Promise<void>): KubeReader {
 
 const PROBES: ReadonlyArray<{ name: string; probe: () => Promise<void>; fullSet: boolean; fix?: RegExp }> = [
   { name: 'served', probe: () => Promise.resolve(), fullSet: true },
+  { name: 'older, without the name selector (400)', probe: () => Promise.reject(new ApiError(400, 'BadRequest', 'label selector "threatmesh.io/name in (x)" is not supported')), fullSet: true, fix: /upgrade the replica API/ },
   { name: 'not installed (404)', probe: () => Promise.reject(new ApiError(404, 'NotFound', 'the server could not find the requested resource')), fullSet: false, fix: /install the replica API/ },
   { name: 'forbidden (403)', probe: () => Promise.reject(new ApiError(403, 'Forbidden', 'no')), fullSet: false, fix: /grant get and list on threatindicators\.replica\.threatmesh\.io in tm/ },
   { name: 'unavailable (503)', probe: () => Promise.reject(new ApiError(503, 'ServiceUnavailable', 'no endpoints')), fullSet: false, fix: /kubectl get apiservice/ },
@@ -193,4 +194,79 @@ test('replicaReader: lists the replica API page by page, following continue toke
     { namespace: 'tm', limit: 2, continue: 't1', group: 'replica.threatmesh.io' },
     { namespace: 'tm', limit: 2, continue: 't2', group: 'replica.threatmesh.io' },
   ]);
+});
+
+const SELECT_TABLE: ReadonlyArray<{ name: string; count: number; held: (i: number) => boolean; selectSize?: number; inFlight?: number; requests: number }> = [
+  { name: 'nothing held, one request', count: 10, held: () => false, requests: 1 },
+  { name: 'everything held, batches of 4', count: 10, held: () => true, selectSize: 4, requests: 3 },
+  { name: 'every third held, exact batches', count: 12, held: (i) => i % 3 === 0, selectSize: 4, requests: 3 },
+  { name: 'every other held, one request at a time', count: 20, held: (i) => i % 2 === 0, selectSize: 3, inFlight: 1, requests: 7 },
+  { name: 'every other held, 4 requests in flight, answers applied in order', count: 40, held: (i) => i % 2 === 1, selectSize: 3, inFlight: 4, requests: 14 },
+  { name: 'empty run: no request', count: 0, held: () => true, requests: 0 },
+  { name: `more candidates than the old threshold: still one request per ${DEFAULT_SELECT_SIZE}`, count: DEFAULT_LIST_THRESHOLD + 1, held: (i) => i % 5 === 0, requests: Math.ceil((DEFAULT_LIST_THRESHOLD + 1) / DEFAULT_SELECT_SIZE) },
+];
+
+for (const row of SELECT_TABLE) {
+  test(`KnownFilterSink, name selector: ${row.name}: one request per batch, no get, no listing`, async () => {
+    const names = new Map(Array.from({ length: row.count }, (_, i) => [indicatorObjectName(ind(i)), i]));
+    const asked: number[] = [];
+    let inFlight = 0;
+    let peak = 0;
+    const full: FullSetReader = {
+      exists: () => Promise.reject(new Error('a get on the select path')),
+      pages: () => { throw new Error('listed on the select path'); },
+      existing: async (batch) => {
+        asked.push(batch.length);
+        peak = Math.max(peak, ++inFlight);
+        // Later requests answer sooner, so out-of-order answers would show in the order passed on.
+        for (let k = 0; k < 20 - asked.length % 5; k++) await new Promise((r) => setImmediate(r));
+        inFlight--;
+        // The server answers only names it holds; an extra name it holds but nobody asked for must not matter.
+        return new Set([...batch.filter((n) => row.held(names.get(n)!)), indicatorObjectName(ind(9_999_999))]);
+      },
+    };
+    const inner = recorder();
+    const sink = new KnownFilterSink(inner, full, { ...(row.selectSize !== undefined ? { selectSize: row.selectSize } : {}), ...(row.inFlight !== undefined ? { selectInFlight: row.inFlight } : {}), listThreshold: 0 });
+    for (let i = 0; i < row.count; i++) await sink.add(ind(i));
+    const report = { ...emptyReport(), new: row.count };
+    await sink.commit(report);
+    const expected = Array.from({ length: row.count }, (_, i) => i).filter((i) => !row.held(i));
+    assert.deepEqual(inner.added, expected.map((i) => ind(i).value));
+    assert.equal(sink.mode, row.count === 0 ? undefined : 'select');
+    assert.equal(asked.length, row.requests);
+    assert.ok(asked.every((n) => n <= (row.selectSize ?? DEFAULT_SELECT_SIZE)));
+    assert.ok(peak <= (row.inFlight ?? 2), `${peak} requests in flight`);
+    if (row.requests > (row.inFlight ?? 2)) assert.equal(peak, row.inFlight ?? 2, 'requests overlap up to the bound');
+    assert.deepEqual([report.new, report.duplicate], [expected.length, row.count - expected.length]);
+  });
+}
+
+test('KnownFilterSink, name selector: a failing request fails the commit and passes nothing on, with requests in flight and no unhandled rejection', async () => {
+  const inner = recorder();
+  const sink = new KnownFilterSink(inner, { exists: down, pages: () => { throw new Error('listed'); }, existing: down }, { selectSize: 2, selectInFlight: 3 });
+  for (let i = 0; i < 5; i++) await sink.add(ind(i));
+  await assert.rejects(sink.commit(emptyReport()), /down/);
+  assert.deepEqual(inner.added, []);
+});
+
+test('replicaReader: a set of names is one list with the name selector, following continue tokens; without select it has no set query', async () => {
+  const calls: Array<Record<string, unknown>> = [];
+  const kube = {
+    get: () => Promise.resolve(undefined),
+    list: (_ref: unknown, opts: { continue?: string }) => {
+      calls.push({ ...opts });
+      return Promise.resolve(opts.continue === undefined
+        ? { items: [{ metadata: { name: 'a' } }], metadata: { resourceVersion: '', continue: 'n.YQ' } }
+        : { items: [{ metadata: { name: 'c' } }], metadata: { resourceVersion: '' } });
+    },
+    watch: () => { throw new Error('no watch'); },
+  } as unknown as KubeReader;
+  const held = await replicaReader(kube, 'tm').existing!(['a', 'b', 'c']);
+  assert.deepEqual([...held], ['a', 'c']);
+  assert.deepEqual(calls, [
+    { namespace: 'tm', labelSelector: 'threatmesh.io/name in (a,b,c)' },
+    { namespace: 'tm', labelSelector: 'threatmesh.io/name in (a,b,c)', continue: 'n.YQ' },
+  ]);
+  assert.equal(nameSelector(['x']), 'threatmesh.io/name in (x)');
+  assert.equal(replicaReader(kube, 'tm', false).existing, undefined);
 });

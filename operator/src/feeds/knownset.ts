@@ -6,9 +6,12 @@
  * - lists the working set once (objects of the namespace: local proposals, open rounds, the
  *   materializer's budget of recent indicators), as before, in the pipeline's `known`;
  * - checks the candidates that are not in it against the full set after the download, through
- *   the replica API (the Job needs no database credentials), in {@link KnownFilterSink}: by a
- *   `get` per name when they are few (at most `listThreshold`), else by paging through the
- *   replica API's list once into a compact set of the names and checking locally;
+ *   the replica API (the Job needs no database credentials), in {@link KnownFilterSink}: by one
+ *   list per batch of up to `selectSize` names, selected with
+ *   `labelSelector=threatmesh.io/name in (…)` (one database query each on the server);
+ * - against an older replica API without that selector (it answers 400): by a `get` per name
+ *   when they are few (at most `listThreshold`), else by paging through the replica API's list
+ *   once into a compact set of the names and checking locally;
  * - without a usable replica API (not installed, not permitted, unavailable) falls back to the
  *   working set alone and logs why, with the fix.
  */
@@ -41,10 +44,26 @@ export interface KnownSetOptions {
   readonly listThreshold?: number;
   /** Objects per page when listing the full set (`limit`, then `continue` tokens). @default 500 */
   readonly pageSize?: number;
+  /** Names per name-selected list (the replica API accepts at most 1,000). @default {@link DEFAULT_SELECT_SIZE} */
+  readonly selectSize?: number;
+  /** Name-selected requests in flight at once (their answers are applied in order). @default 2 */
+  readonly selectInFlight?: number;
+  /** Whether to ask the replica API by name selector; false checks by get or list, as against an older replica API. @default true */
+  readonly nameSelector?: boolean;
 }
 
+/** Names asked per request on the name-selector path: about 27 KB of URL, half the server's bound of 1,000. */
+export const DEFAULT_SELECT_SIZE = 500;
+
+/** The label every replica object carries with its own name (serve/replicaselector.ts NAME_LABEL). */
+export const REPLICA_NAME_LABEL = 'threatmesh.io/name';
+
+// A well-formed name no indicator has: the probe asks for it to learn whether the name selector is served.
+const PROBE_NAME = `domain-${'0'.repeat(40)}`;
+
 /**
- * Candidates up to which a `get` each is cheaper than listing the full set: at the measured
+ * Against a replica API without the name selector (older than issue 14's set query), candidates
+ * up to which a `get` each is cheaper than listing the full set: at the measured
  * ~150-226 gets/s on a local control plane, 4,096 gets take about 20-30 s, about what listing a
  * full set of a few hundred thousand takes (docs/adr/2026-12-07-feed-known-set.md).
  */
@@ -56,11 +75,29 @@ export interface FullSetReader {
   readonly exists: (name: string) => Promise<boolean>;
   /** The object names of the full set, one page (of at most `pageSize`) at a time. */
   readonly pages: (pageSize: number) => AsyncIterable<readonly string[]>;
+  /** Which of `names` the full set holds, in one request; absent when the replica API has no name selector. */
+  readonly existing?: (names: readonly string[]) => Promise<ReadonlySet<string>>;
 }
 
-/** The replica API in `namespace` as a {@link FullSetReader}. */
-export function replicaReader(kube: KubeReader, namespace: string): FullSetReader {
+/** The name selector of a set of names: `threatmesh.io/name in (a,b,…)`. */
+export function nameSelector(names: readonly string[]): string {
+  return `${REPLICA_NAME_LABEL} in (${names.join(',')})`;
+}
+
+/** The replica API in `namespace` as a {@link FullSetReader}; with `select`, it answers sets of names by the name selector. */
+export function replicaReader(kube: KubeReader, namespace: string, select = true): FullSetReader {
+  const existing = async (names: readonly string[]): Promise<ReadonlySet<string>> => {
+    const held = new Set<string>();
+    let cont: string | undefined;
+    do {
+      const page = await kube.list<ThreatIndicator>(REPLICA_INDICATORS, { namespace, labelSelector: nameSelector(names), ...(cont ? { continue: cont } : {}) });
+      for (const o of page.items) held.add(o.metadata.name);
+      cont = page.metadata.continue;
+    } while (cont);
+    return held;
+  };
   return {
+    ...(select ? { existing } : {}),
     exists: (name) => kube.get(REPLICA_INDICATORS, name, namespace).then((o) => o !== undefined),
     pages: async function* (pageSize) {
       let cont: string | undefined;
@@ -96,10 +133,15 @@ export interface KnownSet {
  */
 export async function knownSet(kube: KubeReader, namespace: string, log: Logger, opts: KnownSetOptions = {}): Promise<KnownSet> {
   const known = await knownDigests(kube, namespace);
+  if (opts.nameSelector === false) return { known, wrap: (sink) => new KnownFilterSink(sink, replicaReader(kube, namespace, false), opts, log), fullSet: true };
   try {
-    await kube.list<ThreatIndicator>(REPLICA_INDICATORS, { namespace, limit: 1 });
+    await kube.list<ThreatIndicator>(REPLICA_INDICATORS, { namespace, limit: 1, labelSelector: nameSelector([PROBE_NAME]) });
   } catch (err) {
     if (!(err instanceof ApiError)) throw err;
+    if (err.status === 400) {
+      log.info('the replica API has no name selector (an older version); checking candidates by get or by listing the full set', { detail: err.message.slice(0, 300), fix: 'upgrade the replica API (threatmesh replica-api) to the operator\'s version' });
+      return { known, wrap: (sink) => new KnownFilterSink(sink, replicaReader(kube, namespace, false), opts, log), fullSet: true };
+    }
     log.warn('the replica API cannot be read, so indicators stored only in the partner database may be proposed again (the sequencer answers already-admitted); checking against ThreatIndicator objects only', {
       status: err.status, reason: err.reason, detail: err.message.slice(0, 300), fix: fixFor(err.status, namespace),
     });
@@ -118,8 +160,10 @@ function fixFor(status: number, namespace: string): string {
  * An {@link IngestSink} in front of another that drops the candidates the full set already holds.
  * Candidates are spooled to a temporary NDJSON file while the feed is read, so the download
  * never waits for the checks (a stalled download trips servers' idle timeouts); on commit they
- * are read back in batches of `batchSize` (bounded memory) and checked, and the rest go on to
- * the inner sink in order before its commit. Up to `listThreshold` candidates, each is checked
+ * are read back in batches (bounded memory) and checked, and the rest go on to the inner sink in
+ * order before its commit. When the reader has `existing` (the name selector), each batch of
+ * `selectSize` is one request, whatever the size of the full set, `selectInFlight` at once. Otherwise (an older replica
+ * API), up to `listThreshold` candidates, each is checked
  * with `exists` (`concurrency` at a time); above it, the full set's names are listed once into
  * a {@link DigestSet} (12 bytes a slot, about 24 MiB a million) and the candidates checked
  * against it. The dropped ones move from the report's `new` to `duplicate`, as the working-set
@@ -129,14 +173,16 @@ function fixFor(status: number, namespace: string): string {
 export class KnownFilterSink implements IngestSink {
   /** Candidates the full set already held. */
   known = 0;
-  /** How the candidates were checked: `get` each, or against the `list`ed full set; undefined before commit or with no candidates. */
-  mode: 'get' | 'list' | undefined;
+  /** How the candidates were checked: a name-`select`ed list per batch, a `get` each, or against the `list`ed full set; undefined before commit or with no candidates. */
+  mode: 'select' | 'get' | 'list' | undefined;
   private readonly inner: IngestSink;
   private readonly full: FullSetReader;
   private readonly batchSize: number;
   private readonly concurrency: number;
   private readonly listThreshold: number;
   private readonly pageSize: number;
+  private readonly selectSize: number;
+  private readonly selectInFlight: number;
   private readonly log: Logger | undefined;
   private candidates = 0;
   private dir: string | undefined;
@@ -151,6 +197,8 @@ export class KnownFilterSink implements IngestSink {
     this.concurrency = Math.max(1, opts.concurrency ?? 8);
     this.listThreshold = Math.max(0, opts.listThreshold ?? DEFAULT_LIST_THRESHOLD);
     this.pageSize = Math.max(1, opts.pageSize ?? 500);
+    this.selectSize = Math.max(1, opts.selectSize ?? DEFAULT_SELECT_SIZE);
+    this.selectInFlight = Math.max(1, opts.selectInFlight ?? 2);
   }
 
   readonly add = async (ind: IngestedIndicator): Promise<void> => {
@@ -167,12 +215,20 @@ export class KnownFilterSink implements IngestSink {
       if (this.out !== undefined && this.dir !== undefined) {
         this.out.end();
         await once(this.out, 'finish');
-        const exists = await this.checker();
+        const check = await this.checker();
+        const size = this.mode === 'select' ? this.selectSize : this.batchSize;
+        // Name-selected batches overlap (a request each); the other paths already parallelize inside a batch.
+        const depth = this.mode === 'select' ? this.selectInFlight : 1;
+        const pending: Array<{ batch: IngestedIndicator[]; held: Promise<boolean[]> }> = [];
         let batch: IngestedIndicator[] = [];
         for await (const line of createInterface({ input: createReadStream(join(this.dir, 'candidates.ndjson')), crlfDelay: Infinity })) {
-          if (batch.push(JSON.parse(line) as IngestedIndicator) >= this.batchSize) batch = await this.pass(batch, exists);
+          if (batch.push(JSON.parse(line) as IngestedIndicator) < size) continue;
+          pending.push(this.start(batch, check));
+          batch = [];
+          await this.deliver(pending, depth - 1);
         }
-        await this.pass(batch, exists);
+        pending.push(this.start(batch, check));
+        await this.deliver(pending, 0);
       }
     } finally {
       await this.cleanup();
@@ -183,11 +239,19 @@ export class KnownFilterSink implements IngestSink {
     await this.inner.commit(report);
   }
 
-  /** Chooses the check by the number of candidates; for the list path, reads the full set's names first. */
-  private async checker(): Promise<(name: string) => Promise<boolean>> {
+  /** Chooses the check: the name selector when served, else by the number of candidates; for the list path, reads the full set's names first. */
+  private async checker(): Promise<(names: readonly string[]) => Promise<boolean[]>> {
+    const existing = this.full.existing;
+    if (existing !== undefined) {
+      this.mode = 'select';
+      return async (names) => {
+        const held = names.length === 0 ? new Set<string>() : await existing(names);
+        return names.map((n) => held.has(n));
+      };
+    }
     if (this.candidates <= this.listThreshold) {
       this.mode = 'get';
-      return this.full.exists;
+      return (names) => this.eachExists(names);
     }
     this.mode = 'list';
     const set = new DigestSet();
@@ -201,25 +265,41 @@ export class KnownFilterSink implements IngestSink {
         if (d !== undefined) set.add(d);
       }
     }
-    return (name) => {
+    return (names) => Promise.resolve(names.map((name) => {
       const d = nameDigest(name);
-      return Promise.resolve(d !== undefined && set.has(d));
-    };
+      return d !== undefined && set.has(d);
+    }));
   }
 
-  /** Checks `batch` with `exists` and hands the candidates the full set does not hold to the inner sink; returns a fresh batch. */
-  private async pass(batch: IngestedIndicator[], exists: (name: string) => Promise<boolean>): Promise<IngestedIndicator[]> {
-    const held = new Array<boolean>(batch.length).fill(false);
+  /** `exists` of each name, `concurrency` at a time. */
+  private async eachExists(names: readonly string[]): Promise<boolean[]> {
+    const held = new Array<boolean>(names.length).fill(false);
     let next = 0;
     const worker = async (): Promise<void> => {
-      for (let i = next++; i < batch.length; i = next++) held[i] = await exists(indicatorObjectName(batch[i]!));
+      for (let i = next++; i < names.length; i = next++) held[i] = await this.full.exists(names[i]!);
     };
-    await Promise.all(Array.from({ length: Math.min(this.concurrency, batch.length) }, worker));
-    for (const [i, ind] of batch.entries()) {
-      if (held[i] === true) this.known++;
-      else await this.inner.add(ind);
+    await Promise.all(Array.from({ length: Math.min(this.concurrency, names.length) }, worker));
+    return held;
+  }
+
+  /** Starts checking `batch`; its answer is awaited later, in order, by {@link deliver}. */
+  private start(batch: IngestedIndicator[], check: (names: readonly string[]) => Promise<boolean[]>): { batch: IngestedIndicator[]; held: Promise<boolean[]> } {
+    const held = check(batch.map((ind) => indicatorObjectName(ind)));
+    // Handled when delivered; until then a failure must not count as an unhandled rejection.
+    held.catch(() => undefined);
+    return { batch, held };
+  }
+
+  /** Hands the oldest checked batches to the inner sink, in order, until at most `keep` are pending; the held candidates are counted, not passed on. */
+  private async deliver(pending: Array<{ batch: IngestedIndicator[]; held: Promise<boolean[]> }>, keep: number): Promise<void> {
+    while (pending.length > keep) {
+      const { batch, held } = pending.shift()!;
+      const answer = await held;
+      for (const [i, ind] of batch.entries()) {
+        if (answer[i] === true) this.known++;
+        else await this.inner.add(ind);
+      }
     }
-    return [];
   }
 
   async abort(report: RunReport): Promise<void> {

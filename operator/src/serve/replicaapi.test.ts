@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseResourcePath, parseSelectors } from './replicaapi.ts';
+import { parseResourcePath } from './replicaapi.ts';
+import { parseSelectors } from './replicaselector.ts';
 import { recordPhase, replicaIndicator, tableCells } from './replicaview.ts';
 import { digestRange } from '../store/indicatorpages.ts';
 import { indicatorDigest, indicatorObjectName } from '../domain/canonical.ts';
@@ -22,20 +23,57 @@ test('resource paths: all namespaces, one namespace, one object; anything else i
   for (const [path, want] of cases) assert.deepEqual(parseResourcePath(path), want, path);
 });
 
-test('selectors: metadata.name, metadata.namespace and threatmesh.io/type; others refused with what works', () => {
-  const cases: Array<[string, Record<string, string> | RegExp]> = [
+const N1 = `domain-${'a'.repeat(40)}`;
+const N2 = `ipv4-${'b'.repeat(40)}`;
+const many = (n: number): string => Array.from({ length: n }, (_, i) => `domain-${i.toString(16).padStart(40, '0')}`).join(',');
+const q = (params: Record<string, string>): string => new URLSearchParams(params).toString();
+
+test('selectors: metadata.name/namespace fields, threatmesh.io/type and threatmesh.io/name labels with = and in; others refused with what works', () => {
+  const cases: Array<[string, object | RegExp]> = [
     ['', {}],
-    ['fieldSelector=metadata.name%3Dipv4-x', { name: 'ipv4-x' }],
-    ['fieldSelector=metadata.namespace%3D%3Dtm&labelSelector=threatmesh.io%2Ftype%3Ddomain', { namespace: 'tm', type: 'domain' }],
+    ['fieldSelector=metadata.name%3Dipv4-x', { names: ['ipv4-x'] }],
+    ['fieldSelector=metadata.namespace%3D%3Dtm&labelSelector=threatmesh.io%2Ftype%3Ddomain', { namespace: 'tm', types: ['domain'] }],
+    [q({ labelSelector: `threatmesh.io/name in (${N1}, ${N2},${N1})` }), { names: [N1, N2] }],
+    [q({ labelSelector: `threatmesh.io/name in (${N1},${N2}),threatmesh.io/type in (ipv4, domain)` }), { names: [N1, N2], types: ['ipv4', 'domain'] }],
+    // Terms are ANDed: two name terms intersect, and a field name narrows a label set.
+    [q({ labelSelector: `threatmesh.io/name in (${N1},${N2}),threatmesh.io/name=${N2}` }), { names: [N2] }],
+    [q({ labelSelector: `threatmesh.io/name in (${N1})`, fieldSelector: `metadata.name=${N2}` }), { names: [] }],
+    [q({ labelSelector: `threatmesh.io/name==${N1}` }), { names: [N1] }],
+    [q({ labelSelector: `threatmesh.io/name in (${many(1000)})` }), { names: many(1000).split(',') }],
+    // Refused: what a hostile or mistaken caller may send.
+    [q({ labelSelector: `threatmesh.io/name in (${many(1001)})` }), /names 1001 objects; at most 1000 per request/],
     ['fieldSelector=status.phase%3DApproved', /metadata\.name=NAME/],
+    [q({ fieldSelector: `metadata.name in (${N1})` }), /labelSelector=threatmesh\.io\/name in/],
     ['labelSelector=app%3Dx', /threatmesh\.io\/type=TYPE/],
     ['labelSelector=threatmesh.io%2Ftype!%3Dipv4', /not supported/],
+    [q({ labelSelector: `threatmesh.io/name notin (${N1})` }), /not supported/],
+    [q({ labelSelector: 'threatmesh.io/name' }), /not supported/],
+    [q({ labelSelector: '!threatmesh.io/name' }), /not supported/],
+    [q({ labelSelector: 'threatmesh.io/name in ()' }), /set is empty/],
+    [q({ labelSelector: `threatmesh.io/name in (${N1}` }), /unclosed/],
+    [q({ labelSelector: `threatmesh.io/name in ((${N1}))` }), /unbalanced/],
+    [q({ labelSelector: `threatmesh.io/name in (${N1}))` }), /unbalanced/],
+    [q({ labelSelector: 'threatmesh.io/name in ({"$ne":null})' }), /not a valid label value/],
+    [q({ labelSelector: 'threatmesh.io/name=a b' }), /not supported/],
+    [q({ labelSelector: 'threatmesh.io/name in (a/b,c)' }), /not a valid label value/],
+    [q({ labelSelector: `threatmesh.io/name in (${'x'.repeat(64)})` }), /not a valid label value/],
+    [q({ labelSelector: 'threatmesh.io/name in (-leading)' }), /not a valid label value/],
+    [q({ labelSelector: 'threatmesh.io/name in (caf\u00e9)' }), /not a valid label value/],
   ];
   for (const [query, want] of cases) {
     const got = parseSelectors(new URLSearchParams(query));
-    if (want instanceof RegExp) assert.match('refused' in got ? got.refused : '', want, query);
-    else assert.deepEqual(got, want, query);
+    if (want instanceof RegExp) assert.match('refused' in got ? got.refused : JSON.stringify(got), want, query.slice(0, 120));
+    else assert.deepEqual(got, want, query.slice(0, 120));
   }
+});
+
+test('every served object carries the labels its selectors match: its type and its own name', () => {
+  const value = '198.51.100.9';
+  const digest = indicatorDigest({ type: 'ipv4', value });
+  const o = replicaIndicator({ digest, type: 'ipv4', value, state: 'active', logIndex: 1, proposerId: 'a', votes: [] }, 'tm', new Date());
+  assert.deepEqual(o.metadata.labels, { 'threatmesh.io/type': 'ipv4', 'threatmesh.io/name': o.metadata.name });
+  const sel = parseSelectors(new URLSearchParams(q({ labelSelector: `threatmesh.io/name in (${o.metadata.name})` })));
+  assert.deepEqual(sel, { names: [o.metadata.name] });
 });
 
 test('object names map to a digest range that holds exactly the digests with that prefix', () => {

@@ -12,14 +12,17 @@
  * - `get` and `list` (all namespaces or the replica's namespace; others are empty), chunked by
  *   `limit`/`continue` over one database cursor (store/indicatorpages.ts; an expired token is
  *   410 Expired), as JSON or as the `Table` kubectl asks for; `fieldSelector` metadata.name /
- *   metadata.namespace and `labelSelector` threatmesh.io/type=T are honoured, anything else is
- *   refused with 400 saying what is supported.
+ *   metadata.namespace and `labelSelector` threatmesh.io/type and threatmesh.io/name (`=` or
+ *   `in (…)`, at most MAX_SELECTED_NAMES names) are honoured (serve/replicaselector.ts), anything
+ *   else is refused with 400 saying what is supported. A name-selected list is one database
+ *   query (`$in`), sorted by name and chunked by `limit` with a stateless continue token.
  * - `watch` and every write answer 405 with a Status that points at the working set
  *   (`kubectl … ti`, the ThreatIndicator CRD).
  * - With `metrics`, every request but the health probes is counted and timed by verb, resource
  *   and code, with list page sizes, authentication and authorization results, database errors
  *   and failed TLS handshakes (serve/replicametrics.ts); `/readyz` runs `readiness`.
  */
+import type { X509Certificate } from 'node:crypto';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
@@ -27,13 +30,16 @@ import type { Logger } from '../log.ts';
 import type { HealthCheck } from '../runtime/health.ts';
 import type { IndicatorRecord } from '../store/indicators.ts';
 import { ExpiredContinue, type RecordChunk } from '../store/indicatorpages.ts';
-import { AccessReviewer, authenticate, type Access, type Caller, type RequestHeaderConfig } from './replicaauth.ts';
+import { AccessReviewer, authenticate, issuedByOneOf, pemCertificates, type Access, type Caller, type RequestHeaderConfig } from './replicaauth.ts';
 import { classifyRequest, type DatabaseOperation, type ReplicaApiMetrics } from './replicametrics.ts';
+import { parseSelectors, type Selection } from './replicaselector.ts';
 import { REPLICA_API_VERSION, REPLICA_GROUP, REPLICA_VERSION, TABLE_COLUMNS, replicaIndicator, tableCells, type ReplicaIndicator } from './replicaview.ts';
 
 /** The reads the server needs (store/indicatorpages.ts IndicatorPages). */
 export interface ReplicaRecords {
   byName(name: string): Promise<IndicatorRecord | undefined>;
+  /** The records of these object names that exist, by one query (store/indicatornames.ts NamedIndicatorPages). */
+  byNames(names: readonly string[]): Promise<readonly IndicatorRecord[]>;
   chunk(limit: number, token?: string): Promise<RecordChunk>;
 }
 
@@ -60,8 +66,22 @@ export interface ReplicaApiOptions {
 /** A running server. */
 export interface RunningReplicaApi {
   readonly port: number;
+  /**
+   * Trusts a new front-proxy configuration (serve/replicatrust.ts calls it when
+   * extension-apiserver-authentication changes): new TLS handshakes verify against its CAs, idle
+   * connections are closed, and a request on an older connection is served only if its client
+   * certificate was issued by one of the new CAs.
+   */
+  reloadRequestHeader(cfg: RequestHeaderConfig): void;
   stop(): Promise<void>;
 }
+
+/**
+ * Largest request head accepted, kube-apiserver's own bound (1 MiB): whatever selector the API
+ * server forwards is read and, above MAX_SELECTED_NAMES names, refused with a 400 that names
+ * the bound instead of Node's bare 431 (its default is 16 KiB, about 300 names).
+ */
+const MAX_HEADER_BYTES = 1024 * 1024;
 
 interface HttpReply {
   readonly status: number;
@@ -101,27 +121,30 @@ export function parseResourcePath(path: string): { namespace: string; name?: str
   return undefined;
 }
 
-/** The selectors a list may carry, or why they are refused. */
-export function parseSelectors(q: URLSearchParams): { name?: string; namespace?: string; type?: string } | { refused: string } {
-  const out: { name?: string; namespace?: string; type?: string } = {};
-  for (const term of (q.get('fieldSelector') ?? '').split(',').filter((t) => t !== '')) {
-    const m = /^metadata\.(name|namespace)==?(.+)$/.exec(term);
-    if (m === null) return { refused: `field selector ${JSON.stringify(term)} is not supported; use metadata.name=NAME or metadata.namespace=NS` };
-    out[m[1] as 'name' | 'namespace'] = m[2]!;
-  }
-  for (const term of (q.get('labelSelector') ?? '').split(',').filter((t) => t !== '')) {
-    const m = /^threatmesh\.io\/type==?([a-z0-9]+)$/.exec(term);
-    if (m === null) return { refused: `label selector ${JSON.stringify(term)} is not supported; use threatmesh.io/type=TYPE` };
-    out.type = m[1]!;
-  }
-  return out;
-}
-
 class ReplicaApi {
   readonly #o: ReplicaApiOptions;
+  #requestHeader: RequestHeaderConfig;
+  #trusted: X509Certificate[];
+  // Bumped at each reload; a connection remembers the generation it was verified under.
+  #generation = 0;
+  readonly #verifiedAt = new WeakMap<TLSSocket, number>();
 
   constructor(opts: ReplicaApiOptions) {
     this.#o = opts;
+    this.#requestHeader = opts.requestHeader;
+    this.#trusted = pemCertificates(opts.requestHeader.caPem);
+  }
+
+  /** Trusts `cfg` from now on: new handshakes verify against its CAs, older connections are re-checked against them. */
+  reload(cfg: RequestHeaderConfig): void {
+    this.#requestHeader = cfg;
+    this.#trusted = pemCertificates(cfg.caPem);
+    this.#generation++;
+  }
+
+  /** Records that `socket` finished its handshake under the current CAs. */
+  handshaken(socket: TLSSocket): void {
+    this.#verifiedAt.set(socket, this.#generation);
   }
 
   async handle(req: IncomingMessage): Promise<HttpReply> {
@@ -149,7 +172,9 @@ class ReplicaApi {
 
   // The front proxy's user, or the 401.
   #authenticate(req: IncomingMessage): Caller | HttpReply {
-    const caller = authenticate(req.socket as TLSSocket, req.headers, this.#o.requestHeader);
+    const socket = req.socket as TLSSocket;
+    const stale = this.#verifiedAt.get(socket) === this.#generation ? undefined : { stillTrusted: (s: TLSSocket) => issuedByOneOf(s.getPeerX509Certificate()!, this.#trusted, this.#o.now()) };
+    const caller = authenticate(socket, req.headers, this.#requestHeader, stale);
     this.#o.metrics?.authentication.inc({ result: 'refused' in caller ? caller.reason : 'success' });
     return 'refused' in caller ? status(401, 'Unauthorized', caller.refused) : caller;
   }
@@ -178,12 +203,8 @@ class ReplicaApi {
     const sel = parseSelectors(q);
     if ('refused' in sel) return status(400, 'BadRequest', sel.refused);
     if (!this.#holds(namespace, sel.namespace)) return this.#page([], {}, accept, false);
-    const ofType = (o: ReplicaIndicator): boolean => sel.type === undefined || o.spec.type === sel.type;
-    if (sel.name !== undefined) {
-      const name = sel.name;
-      const r = await this.#read('list', () => this.#o.records.byName(name));
-      return this.#page(r === undefined ? [] : [this.#view(r)].filter(ofType), {}, accept, false);
-    }
+    const ofType = (o: ReplicaIndicator): boolean => sel.types === undefined || sel.types.includes(o.spec.type);
+    if (sel.names !== undefined) return this.#named(sel, q, accept, ofType);
     const max = this.#o.maxLimit ?? 5000;
     const limit = Math.min(Number(q.get('limit') ?? '') || max, max);
     const token = q.get('continue') ?? undefined;
@@ -197,6 +218,23 @@ class ReplicaApi {
     this.#o.log.debug('replica api list', { user: caller.user, namespace, returned: chunk.records.length, more: chunk.continueToken !== undefined });
     const items = chunk.records.map((r) => this.#view(r)).filter(ofType);
     return this.#page(items, { ...(chunk.continueToken !== undefined ? { continue: chunk.continueToken } : {}), ...(chunk.remaining !== undefined && chunk.continueToken !== undefined ? { remainingItemCount: chunk.remaining } : {}) }, accept, token !== undefined);
+  }
+
+  // A name-selected list: one `$in` read, sorted by name; `limit` pages it with a token naming the last name given.
+  async #named(sel: Selection, q: URLSearchParams, accept: string, ofType: (o: ReplicaIndicator) => boolean): Promise<HttpReply> {
+    const token = q.get('continue') ?? undefined;
+    const after = token === undefined ? '' : namesAfter(token);
+    if (after === undefined) return status(410, 'Expired', 'the continue token does not belong to a list selected by name; list again without it');
+    const names = sel.names ?? [];
+    const records = names.length === 0 ? [] : await this.#read('list', () => this.#o.records.byNames(names));
+    const items = records.map((r) => this.#view(r)).filter((o) => ofType(o) && o.metadata.name > after);
+    items.sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1));
+    const max = this.#o.maxLimit ?? 5000;
+    const limit = Math.max(1, Math.min(Number(q.get('limit') ?? '') || max, max));
+    const page = items.slice(0, limit);
+    const last = page.at(-1)?.metadata.name;
+    const more = items.length > page.length && last !== undefined ? { continue: namesToken(last), remainingItemCount: items.length - page.length } : {};
+    return this.#page(page, more, accept, token !== undefined);
   }
 
   // A database read; a failure other than an expired token counts as a database error of `operation`.
@@ -235,6 +273,16 @@ class ReplicaApi {
       },
     };
   }
+}
+
+// Continue tokens of name-selected lists: `n.` and the last name given, base64url (no server state).
+function namesToken(last: string): string {
+  return `n.${Buffer.from(last).toString('base64url')}`;
+}
+
+function namesAfter(token: string): string | undefined {
+  const m = /^n\.([A-Za-z0-9_-]{1,400})$/.exec(token);
+  return m === null ? undefined : Buffer.from(m[1]!, 'base64url').toString();
 }
 
 const HEALTH_PATHS = new Set(['/healthz', '/readyz', '/livez']);
@@ -282,13 +330,18 @@ function measure(req: IncomingMessage, metrics: ReplicaApiMetrics | undefined): 
 /** Starts the server on `host:port` (port 0 picks a free one). */
 export async function startReplicaApi(opts: ReplicaApiOptions, host: string, port: number): Promise<RunningReplicaApi> {
   const api = new ReplicaApi(opts);
-  const server: Server = createServer({ cert: opts.cert, key: opts.key, ca: opts.requestHeader.caPem, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' }, (req, res) => {
+  const server: Server = createServer({ cert: opts.cert, key: opts.key, ca: opts.requestHeader.caPem, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2', maxHeaderSize: MAX_HEADER_BYTES }, (req, res) => {
     const done = measure(req, opts.metrics);
-    api.handle(req).then((reply) => send(res, reply), (err: unknown) => {
-      opts.log.error('replica api request failed', { url: req.url, err });
+    api.handle(req).then((reply) => {
+      // A refused connection may hold a certificate of a CA no longer trusted: make the client handshake again.
+      if (reply.status === 401) res.setHeader('connection', 'close');
+      send(res, reply);
+    }, (err: unknown) => {
+      opts.log.error('replica api request failed', { url: req.url?.slice(0, 300), err });
       send(res, status(500, 'InternalError', 'the replica database could not be read; retry (details in the server log)'));
     }).finally(() => done(res.statusCode));
   });
+  server.on('secureConnection', (socket: TLSSocket) => api.handshaken(socket));
   server.on('tlsClientError', (err) => {
     opts.metrics?.tlsHandshakeErrors.inc();
     opts.log.debug('replica api TLS handshake failed', { err });
@@ -302,6 +355,11 @@ export async function startReplicaApi(opts: ReplicaApiOptions, host: string, por
   opts.log.info('replica api serving', { host, port: bound, group: REPLICA_API_VERSION, namespace: opts.namespace });
   return {
     port: bound,
+    reloadRequestHeader: (cfg) => {
+      server.setSecureContext({ cert: opts.cert, key: opts.key, ca: cfg.caPem, minVersion: 'TLSv1.2' });
+      api.reload(cfg);
+      server.closeIdleConnections();
+    },
     stop: () => new Promise<void>((resolve) => {
       server.closeAllConnections();
       server.close(() => resolve());

@@ -11,8 +11,11 @@
  *   (allowed and denied alike), so a kubectl list of many chunks costs one review.
  *
  * The request-header settings come from the `extension-apiserver-authentication` ConfigMap the
- * API server publishes in kube-system ({@link loadRequestHeaderConfig}).
+ * API server publishes in kube-system ({@link loadRequestHeaderConfig}); serve/replicatrust.ts
+ * watches it and the server reloads them without a restart. A connection verified under a CA
+ * that a reload removed is re-checked against the current CAs ({@link StaleCheck}).
  */
+import { X509Certificate } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { KubeClient } from '../runtime/client.ts';
@@ -35,7 +38,8 @@ export interface Caller {
   readonly groups: readonly string[];
 }
 
-const CONFIGMAP: ResourceRef = { group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap', namespaced: true };
+/** ConfigMaps (core/v1), where the front-proxy settings are published. */
+export const CONFIGMAPS: ResourceRef = { group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap', namespaced: true };
 const SAR: ResourceRef = { group: 'authorization.k8s.io', version: 'v1', plural: 'subjectaccessreviews', kind: 'SubjectAccessReview', namespaced: false };
 
 interface ConfigMap extends KubeObject {
@@ -48,12 +52,14 @@ function jsonList(text: string | undefined, fallback: readonly string[]): readon
   return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : fallback;
 }
 
+/** Where the API server publishes its front-proxy settings. */
+export const REQUEST_HEADER_CONFIGMAP = { namespace: 'kube-system', name: 'extension-apiserver-authentication' } as const;
+
 /**
- * Reads the request-header settings from kube-system/extension-apiserver-authentication. Throws
- * with what to do when the API server has no front proxy configured.
+ * The request-header settings of the `extension-apiserver-authentication` ConfigMap. Throws
+ * with what to do when it names no request-header CA (no front proxy configured).
  */
-export async function loadRequestHeaderConfig(client: Pick<KubeClient, 'get'>): Promise<RequestHeaderConfig> {
-  const cm = await client.get<ConfigMap>(CONFIGMAP, 'extension-apiserver-authentication', 'kube-system');
+export function requestHeaderConfigOf(cm: { data?: Record<string, string> } | undefined): RequestHeaderConfig {
   const caPem = cm?.data?.['requestheader-client-ca-file'];
   if (caPem === undefined || caPem.trim() === '') {
     throw new Error('the API server publishes no request-header CA (kube-system/extension-apiserver-authentication has no requestheader-client-ca-file): start kube-apiserver with --requestheader-client-ca-file and --proxy-client-cert-file/--proxy-client-key-file so it can call aggregated APIs');
@@ -65,6 +71,37 @@ export async function loadRequestHeaderConfig(client: Pick<KubeClient, 'get'>): 
     usernameHeaders: jsonList(data['requestheader-username-headers'], ['X-Remote-User']),
     groupHeaders: jsonList(data['requestheader-group-headers'], ['X-Remote-Group']),
   };
+}
+
+/** Whether two request-header settings trust the same CAs, names and headers. */
+export function sameRequestHeader(a: RequestHeaderConfig, b: RequestHeaderConfig): boolean {
+  return a.caPem === b.caPem && [a.allowedNames, a.usernameHeaders, a.groupHeaders].every((list, i) => list.join('\n') === [b.allowedNames, b.usernameHeaders, b.groupHeaders][i]!.join('\n'));
+}
+
+/**
+ * Reads the request-header settings from kube-system/extension-apiserver-authentication. Throws
+ * with what to do when the API server has no front proxy configured.
+ */
+export async function loadRequestHeaderConfig(client: Pick<KubeClient, 'get'>): Promise<RequestHeaderConfig> {
+  return requestHeaderConfigOf(await client.get<ConfigMap>(CONFIGMAPS, REQUEST_HEADER_CONFIGMAP.name, REQUEST_HEADER_CONFIGMAP.namespace));
+}
+
+/** The certificates of a PEM bundle (unparsable blocks are skipped). */
+export function pemCertificates(bundle: string): X509Certificate[] {
+  const blocks = bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  return blocks.flatMap((b) => {
+    try {
+      return [new X509Certificate(b)];
+    } catch {
+      return [];
+    }
+  });
+}
+
+/** Whether `cert` is valid at `now` and signed directly by one of `cas`. */
+export function issuedByOneOf(cert: X509Certificate, cas: readonly X509Certificate[], now: Date): boolean {
+  if (Date.parse(cert.validFrom) > now.getTime() || Date.parse(cert.validTo) < now.getTime()) return false;
+  return cas.some((ca) => cert.checkIssued(ca) && cert.verify(ca.publicKey));
 }
 
 function header(headers: IncomingHttpHeaders, name: string): string[] {
@@ -82,7 +119,10 @@ export interface Refused {
 }
 
 /** The caller of a request on `socket`, or why it is refused (the front proxy alone may call). */
-export function authenticate(socket: TLSSocket, headers: IncomingHttpHeaders, cfg: RequestHeaderConfig): Caller | Refused {
+export function authenticate(socket: TLSSocket, headers: IncomingHttpHeaders, cfg: RequestHeaderConfig, stale?: StaleCheck): Caller | Refused {
+  if (socket.authorized && stale !== undefined && !stale.stillTrusted(socket)) {
+    return { refused: 'the client certificate was verified against a request-header CA that is no longer trusted (kube-system/extension-apiserver-authentication changed); reconnect', reason: 'no-verified-certificate' };
+  }
   if (!socket.authorized) return { refused: 'only the Kubernetes API server may call this API (no client certificate signed by the request-header CA); use kubectl get threatindicators through the cluster', reason: 'no-verified-certificate' };
   const cn = socket.getPeerCertificate().subject?.CN;
   const name = Array.isArray(cn) ? cn[0] : cn;
@@ -92,6 +132,11 @@ export function authenticate(socket: TLSSocket, headers: IncomingHttpHeaders, cf
   const user = cfg.usernameHeaders.flatMap((h) => header(headers, h))[0];
   if (user === undefined || user === '') return { refused: 'the front proxy sent no user', reason: 'no-user' };
   return { user, groups: cfg.groupHeaders.flatMap((h) => header(headers, h)).flatMap((g) => g.split(',').map((s) => s.trim())).filter((g) => g !== '') };
+}
+
+/** For a connection whose handshake predates the current request-header CA: whether its certificate is still trusted. */
+export interface StaleCheck {
+  stillTrusted(socket: TLSSocket): boolean;
 }
 
 /** What a caller asks to do. */

@@ -53,6 +53,8 @@ export class ReplicaApiMetrics {
   readonly tlsHandshakeErrors: Counter;
   readonly authorization: Counter<'decision'>;
   readonly databaseErrors: Counter<'operation'>;
+  /** Front-proxy trust reloads (serve/replicatrust.ts): applied, or refused (the ConfigMap named no CA). */
+  readonly requestHeaderReloads: Counter<'result'>;
   readonly ready: Gauge;
   /** 1 when the partner database answered the last ping (DatabaseReadiness), else 0. */
   readonly databaseUp: Gauge;
@@ -77,6 +79,7 @@ export class ReplicaApiMetrics {
     this.tlsHandshakeErrors = new Counter({ name: `${p}_tls_handshake_errors_total`, help: 'TLS connections to the replica API that failed before a request (not TLS, protocol or cipher mismatch, aborted handshakes)', registers });
     this.authorization = new Counter({ name: `${p}_authorization_total`, help: 'Delegated authorization (SubjectAccessReview, or its cached answer) by decision; error when the API server could not be asked', labelNames: ['decision'], registers });
     this.databaseErrors = new Counter({ name: `${p}_database_errors_total`, help: 'Partner database reads that failed, by operation (get, list, ping of the readiness check)', labelNames: ['operation'], registers });
+    this.requestHeaderReloads = new Counter({ name: `${p}_front_proxy_trust_reloads_total`, help: 'Changes of kube-system/extension-apiserver-authentication (front-proxy CA, allowed names, headers) by result: applied without a restart, or refused (no request-header CA; the previous trust stays)', labelNames: ['result'], registers });
     this.ready = new Gauge({
       name: `${p}_ready`, help: '1 when every readiness check of the replica API passes (/readyz: the database has answered since the process started), else 0', registers,
       collect() {
@@ -109,6 +112,7 @@ export class ReplicaApiMetrics {
     for (const result of AUTHN_RESULTS) this.authentication.inc({ result }, 0);
     for (const decision of AUTHZ_DECISIONS) this.authorization.inc({ decision }, 0);
     for (const operation of DATABASE_OPERATIONS) this.databaseErrors.inc({ operation }, 0);
+    for (const result of ['applied', 'refused']) this.requestHeaderReloads.inc({ result }, 0);
     this.databaseUp.set(0);
   }
 

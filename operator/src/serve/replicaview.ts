@@ -16,6 +16,7 @@ import { stixPattern } from '../domain/stix.ts';
 import { withMeta } from '../api/specmeta.ts';
 import type { Phase, RevocationRecord, ThreatIndicatorSpec, ThreatIndicatorStatus, VoteRecord } from '../api/types.ts';
 import type { IndicatorRecord, StoredRevocation } from '../store/indicators.ts';
+import { NAME_LABEL, TYPE_LABEL } from './replicaselector.ts';
 
 /** API group of the aggregated API. */
 export const REPLICA_GROUP = 'replica.threatmesh.io';
@@ -89,10 +90,11 @@ export function replicaIndicator(r: IndicatorRecord, namespace: string, now: Dat
     quorum: { approvals, rejections: votes.length - approvals, summary: String(approvals) },
     ...(r.revocation !== undefined ? { revocation: revocation(r.revocation) } : {}),
   };
+  const name = indicatorObjectName(indicator);
   const created = r.addedAt instanceof Date ? r.addedAt.toISOString().replace(/\.\d{3}Z$/, 'Z') : undefined;
   return {
     apiVersion: REPLICA_API_VERSION, kind: 'ThreatIndicator',
-    metadata: { name: indicatorObjectName(indicator), namespace, uid: uidOf(r.digest), ...(created ? { creationTimestamp: created } : {}), labels: { 'threatmesh.io/type': r.type } },
+    metadata: { name, namespace, uid: uidOf(r.digest), ...(created ? { creationTimestamp: created } : {}), labels: { [TYPE_LABEL]: r.type, [NAME_LABEL]: name } },
     spec, status,
   };
 }
