@@ -11,6 +11,7 @@ import { bindServer, stopServer, toServiceError, unary } from '../protocol/grpcs
 import { MAX_BATCH_ITEMS } from '../protocol/messages.ts';
 import type { LogEntry } from '../protocol/gen/threatmesh/exchange/v1/LogEntry.ts';
 import { EncodedEntry, EntryFanout, type FanoutLimits } from './fanout.ts';
+import { batched, EncodedBatch, endpointBatchBounds, requestBatchBounds, type BatchBounds } from './batches.ts';
 import type { ExchangeHandlers } from '../protocol/gen/threatmesh/exchange/v1/Exchange.ts';
 import type { Proposal__Output } from '../protocol/gen/threatmesh/exchange/v1/Proposal.ts';
 import type { ProposalAck } from '../protocol/gen/threatmesh/exchange/v1/ProposalAck.ts';
@@ -43,6 +44,12 @@ export interface ServerLimits {
   readonly drainTimeoutMs?: number;
   /** Sharing of encoded entries across streams. @default FanoutLimits defaults */
   readonly fanout?: FanoutLimits;
+  /**
+   * Bounds of one StreamEntryBatches message (protocol revision 3); `false` serves no batches
+   * (the endpoint answers UNIMPLEMENTED, as a sequencer before revision 3 does). A bound that
+   * cannot fit `maxMessageBytes` fails the start. @default BatchBounds defaults
+   */
+  readonly batch?: BatchBounds | false;
 }
 
 /**
@@ -132,10 +139,21 @@ export async function startExchangeServer(opts: ExchangeServerOptions): Promise<
   const service = loadExchangePackage().Exchange.service;
   const streamDef = service.StreamEntries;
   const fanout = new EntryFanout((m) => streamDef.responseSerialize(m), opts.limits?.fanout);
+  const batch = opts.limits?.batch === false ? undefined : endpointBatchBounds(opts.limits?.batch, max);
   // Shared messages arrive encoded: their bytes go out as they are.
   const passThrough = { ...streamDef, responseSerialize: (m: LogEntry | EncodedEntry) => (m instanceof EncodedEntry ? m.bytes : streamDef.responseSerialize(m)) };
+  // Batches are always encoded by batches.ts.
+  const batchDef = { ...service.StreamEntryBatches, responseSerialize: (m: EncodedBatch) => m.bytes };
   const drops = { slow: 0 };
-  server.addService({ ...service, StreamEntries: passThrough }, handlers({ opts, slots, fanout, drops }));
+  const all = handlers({ opts, slots, fanout, drops, batch, serialize: (m) => streamDef.responseSerialize(m) });
+  if (batch === undefined) {
+    // Without the method, grpc-js answers UNIMPLEMENTED: what a sequencer before revision 3 says.
+    const { StreamEntryBatches: _omitted, ...older } = service;
+    const { StreamEntryBatches: _unused, ...olderHandlers } = all;
+    server.addService({ ...older, StreamEntries: passThrough }, olderHandlers);
+  } else {
+    server.addService({ ...service, StreamEntries: passThrough, StreamEntryBatches: batchDef }, all);
+  }
   const port = await bindServer(server, opts.address, opts.tls);
   opts.log.info('exchange server listening', { address: opts.address, port });
   return {
@@ -191,7 +209,15 @@ function handlers(ctx: StreamContext): ExchangeHandlers {
     }),
     StreamEntries: (call) => {
       // An 'error' event on a server stream ends it with that status (grpc-js semantics).
-      streamEntries(ctx, call, caller).catch((err: unknown) => call.emit('error', toServiceError(opts.log, err)));
+      streamEntries(ctx, call, caller, (from, to, size) => ctx.fanout.stream(opts.sequencer, from, to, size)).catch((err: unknown) => call.emit('error', toServiceError(opts.log, err)));
+    },
+    StreamEntryBatches: (call) => {
+      const produce = (from: number, to: number, size: number): AsyncIterable<EncodedBatch> => {
+        // Checked before any entry is read; the handler below is registered only with bounds.
+        const bounds = requestBatchBounds(call.request, ctx.batch!);
+        return batched(ctx.fanout.stream(opts.sequencer, from, to, size), ctx.serialize, bounds);
+      };
+      streamEntries(ctx, call, caller, produce).catch((err: unknown) => call.emit('error', toServiceError(opts.log, err)));
     },
   };
 }
@@ -245,12 +271,22 @@ interface StreamContext {
   readonly fanout: EntryFanout;
   /** Streams ended for reading nothing (counted for /metrics). */
   readonly drops: { slow: number };
+  /** The endpoint's batch bounds; undefined when it serves no batches. */
+  readonly batch: Required<BatchBounds> | undefined;
+  /** Encodes one LogEntry message (a batch's entries not shared by the fan-out). */
+  readonly serialize: (m: LogEntry) => Buffer;
 }
 
+/**
+ * Serves one entry stream, single entries or batches: `produce` gives the messages of [from, to)
+ * with proofs in the tree of `size` leaves. Flow control, the per-stream cap and the slow-reader
+ * cut are the same for both.
+ */
 async function streamEntries(
-  { opts, slots, fanout, drops }: StreamContext,
+  { opts, slots, drops }: StreamContext,
   call: grpc.ServerWritableStream<{ fromIndex: number; treeSize: number }, unknown>,
   caller: (call: AuthenticatedCall, action: ExchangeAction) => string,
+  produce: (from: number, to: number, size: number) => AsyncIterable<unknown>,
 ): Promise<void> {
   const who = caller(call, 'read');
   slots.take(who);
@@ -262,7 +298,7 @@ async function streamEntries(
     const drainMs = opts.limits?.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
     // Leaving the loop (return) closes the log reader: a cancelled or dropped call holds nothing.
     // Proofs stay in the tree the partner asked for; only the range is cut.
-    for await (const message of fanout.stream(opts.sequencer, from, to, size)) {
+    for await (const message of produce(from, to, size)) {
       if (call.cancelled) return;
       // Respect flow control: wait for the client to drain, or for the call to end, before producing more.
       if (!call.write(message)) {
