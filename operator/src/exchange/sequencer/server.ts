@@ -79,6 +79,8 @@ export interface ExchangeServer {
   sharedEntries(): { readonly encoded: number; readonly shared: number };
   /** Streams ended because their client read nothing for the drain timeout (reason slow-stream). */
   slowStreamDrops(): number;
+  /** StreamEntryBatches messages sent, and the entries they held. */
+  batchesSent(): { readonly batches: number; readonly entries: number };
   /** Stops accepting calls and ends open streams. */
   stop(): Promise<void>;
 }
@@ -144,7 +146,7 @@ export async function startExchangeServer(opts: ExchangeServerOptions): Promise<
   const passThrough = { ...streamDef, responseSerialize: (m: LogEntry | EncodedEntry) => (m instanceof EncodedEntry ? m.bytes : streamDef.responseSerialize(m)) };
   // Batches are always encoded by batches.ts.
   const batchDef = { ...service.StreamEntryBatches, responseSerialize: (m: EncodedBatch) => m.bytes };
-  const drops = { slow: 0 };
+  const drops = { slow: 0, batches: 0, batchedEntries: 0 };
   const all = handlers({ opts, slots, fanout, drops, batch, serialize: (m) => streamDef.responseSerialize(m) });
   if (batch === undefined) {
     // Without the method, grpc-js answers UNIMPLEMENTED: what a sequencer before revision 3 says.
@@ -164,6 +166,7 @@ export async function startExchangeServer(opts: ExchangeServerOptions): Promise<
       return { encoded, shared };
     },
     slowStreamDrops: () => drops.slow,
+    batchesSent: () => ({ batches: drops.batches, entries: drops.batchedEntries }),
     stop: () => stopServer(server),
   };
 }
@@ -215,11 +218,19 @@ function handlers(ctx: StreamContext): ExchangeHandlers {
       const produce = (from: number, to: number, size: number): AsyncIterable<EncodedBatch> => {
         // Checked before any entry is read; the handler below is registered only with bounds.
         const bounds = requestBatchBounds(call.request, ctx.batch!);
-        return batched(ctx.fanout.stream(opts.sequencer, from, to, size), ctx.serialize, bounds);
+        return counted(batched(ctx.fanout.stream(opts.sequencer, from, to, size), ctx.serialize, bounds), ctx.drops);
       };
       streamEntries(ctx, call, caller, produce).catch((err: unknown) => call.emit('error', toServiceError(opts.log, err)));
     },
   };
+}
+
+async function* counted(batches: AsyncIterable<EncodedBatch>, into: { batches: number; batchedEntries: number }): AsyncGenerator<EncodedBatch> {
+  for await (const b of batches) {
+    into.batches += 1;
+    into.batchedEntries += b.entries;
+    yield b;
+  }
 }
 
 async function proposeOne(seq: SequencerCore, who: string, req: Proposal__Output): Promise<ProposalAck> {
@@ -269,8 +280,8 @@ interface StreamContext {
   readonly opts: ExchangeServerOptions;
   readonly slots: StreamSlots;
   readonly fanout: EntryFanout;
-  /** Streams ended for reading nothing (counted for /metrics). */
-  readonly drops: { slow: number };
+  /** Streams ended for reading nothing (counted for /metrics), and batches sent. */
+  readonly drops: { slow: number; batches: number; batchedEntries: number };
   /** The endpoint's batch bounds; undefined when it serves no batches. */
   readonly batch: Required<BatchBounds> | undefined;
   /** Encodes one LogEntry message (a batch's entries not shared by the fan-out). */
