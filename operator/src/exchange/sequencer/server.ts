@@ -81,7 +81,12 @@ export interface ExchangeServer {
   slowStreamDrops(): number;
   /** StreamEntryBatches messages sent, and the entries they held. */
   batchesSent(): { readonly batches: number; readonly entries: number };
-  /** Stops accepting calls and ends open streams. */
+  /**
+   * Stops within a few seconds however partners behave: tree-head waits and entry streams end
+   * at once (UNAVAILABLE, reason sequencer-stopping: ask again, resume from the cursor), new
+   * calls are refused, connections still open after a short grace are cut, and calls already
+   * running (a proposal being written) get a bounded time to finish, so none outlives stop.
+   */
   stop(): Promise<void>;
 }
 
@@ -97,6 +102,8 @@ const DEFAULT_KEEPALIVE_MS = 30_000;
 const DEFAULT_MAX_STREAMS_PER_PARTNER = 4;
 const DEFAULT_MAX_ENTRIES_PER_STREAM = 10_000;
 const DEFAULT_DRAIN_TIMEOUT_MS = 60_000;
+// How long stop waits for calls already running (their database work) once streams and waits were ended.
+const STOP_CALLS_MS = 3_000;
 
 /** Open StreamEntries calls per partner, bounded. */
 class StreamSlots {
@@ -147,7 +154,9 @@ export async function startExchangeServer(opts: ExchangeServerOptions): Promise<
   // Batches are always encoded by batches.ts.
   const batchDef = { ...service.StreamEntryBatches, responseSerialize: (m: EncodedBatch) => m.bytes };
   const drops = { slow: 0, batches: 0, batchedEntries: 0 };
-  const all = handlers({ opts, slots, fanout, drops, batch, serialize: (m) => streamDef.responseSerialize(m) });
+  const stopping = new AbortController();
+  const running = new Set<Promise<unknown>>();
+  const all = handlers({ opts, slots, fanout, drops, batch, serialize: (m) => streamDef.responseSerialize(m), stopping: stopping.signal, running });
   if (batch === undefined) {
     // Without the method, grpc-js answers UNIMPLEMENTED: what a sequencer before revision 3 says.
     const { StreamEntryBatches: _omitted, ...older } = service;
@@ -167,29 +176,56 @@ export async function startExchangeServer(opts: ExchangeServerOptions): Promise<
     },
     slowStreamDrops: () => drops.slow,
     batchesSent: () => ({ batches: drops.batches, entries: drops.batchedEntries }),
-    stop: () => stopServer(server),
+    stop: async () => {
+      stopping.abort();
+      await stopServer(server);
+      await settledWithin(running, STOP_CALLS_MS);
+    },
   };
+}
+
+/** Waits for the calls in `running` to settle, `ms` at most. */
+async function settledWithin(running: ReadonlySet<Promise<unknown>>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<void>((resolve) => { timer = setTimeout(resolve, ms); });
+  await Promise.race([Promise.allSettled([...running]), limit]);
+  clearTimeout(timer);
+}
+
+/** The refusal a call gets when the endpoint stops under it. */
+function stoppingRefusal(): ExchangeRefusal {
+  return new ExchangeRefusal('unavailable', 'sequencer-stopping', 'the sequencer is stopping; ask again (another replica may serve), resuming entry streams from your cursor');
 }
 
 function handlers(ctx: StreamContext): ExchangeHandlers {
   const { opts } = ctx;
+  // Every call is tracked until it settles, so stop can wait (bounded) for the ones running.
+  const tracked = <A extends unknown[], R>(fn: (...a: A) => Promise<R>) => (...a: A): Promise<R> => {
+    const p = fn(...a);
+    ctx.running.add(p);
+    const done = (): void => {
+      ctx.running.delete(p);
+    };
+    p.then(done, done);
+    return p;
+  };
   const seq = opts.sequencer;
   const max = opts.limits?.maxMessageBytes ?? DEFAULT_MAX_MESSAGE;
   const caller = (call: AuthenticatedCall, action: ExchangeAction): string => authorize(opts.directory, peerIdentity(call.getAuthContext()), action).partnerId;
   return {
-    Propose: unary(opts.log, (call) => proposeOne(seq, caller(call, 'propose'), call.request)),
-    Vote: unary(opts.log, (call) => voteOne(seq, caller(call, 'vote'), call.request)),
-    ProposeBatch: unary(opts.log, async (call) => {
+    Propose: unary(opts.log, tracked((call) => proposeOne(seq, caller(call, 'propose'), call.request))),
+    Vote: unary(opts.log, tracked((call) => voteOne(seq, caller(call, 'vote'), call.request))),
+    ProposeBatch: unary(opts.log, tracked(async (call) => {
       const who = caller(call, 'propose');
       checkBatch(call.request.proposals.length);
       return { outcomes: await Promise.all(call.request.proposals.map((p) => outcome(proposeOne(seq, who, p)))) };
-    }),
-    VoteBatch: unary(opts.log, async (call) => {
+    })),
+    VoteBatch: unary(opts.log, tracked(async (call) => {
       const who = caller(call, 'vote');
       checkBatch(call.request.votes.length);
       // Concurrently, so approvals in one batch share a group commit of the log.
       return { outcomes: await Promise.all(call.request.votes.map((v) => outcome(voteOne(seq, who, v)))) };
-    }),
+    })),
     ListPending: unary(opts.log, (call) => {
       caller(call, 'vote');
       const all = seq.pending();
@@ -197,11 +233,12 @@ function handlers(ctx: StreamContext): ExchangeHandlers {
       const page = all.slice(call.request.offset, call.request.offset + limit).map((p) => ({ kind: kindToWire(p.kind), indicatorJson: p.indicatorJson, metaJson: metaJson(p.meta), proposerId: p.proposerId, signature: p.signature, batchProof: p.batch ?? '', digest: p.digest, subject: p.subject, window: p.window, ...p.tally }));
       return Promise.resolve({ proposals: withinBytes(page, max / 2), total: all.length });
     }),
-    GetTreeHead: unary(opts.log, async (call) => {
+    GetTreeHead: unary(opts.log, tracked(async (call) => {
       caller(call, 'read');
-      await seq.waitForSize(call.request.minTreeSize, call.request.waitMs);
+      await seq.waitForSize(call.request.minTreeSize, call.request.waitMs, ctx.stopping);
+      if (ctx.stopping.aborted) throw stoppingRefusal();
       return headToWire(await seq.treeHead());
-    }),
+    })),
     GetInclusionProof: unary(opts.log, (call) => {
       caller(call, 'read');
       return Promise.resolve({ hashes: seq.inclusionProof(call.request.index, call.request.treeSize) });
@@ -212,7 +249,7 @@ function handlers(ctx: StreamContext): ExchangeHandlers {
     }),
     StreamEntries: (call) => {
       // An 'error' event on a server stream ends it with that status (grpc-js semantics).
-      streamEntries(ctx, call, caller, (from, to, size) => ctx.fanout.stream(opts.sequencer, from, to, size)).catch((err: unknown) => call.emit('error', toServiceError(opts.log, err)));
+      tracked(streamEntries)(ctx, call, caller, (from, to, size) => ctx.fanout.stream(opts.sequencer, from, to, size)).catch((err: unknown) => call.emit('error', toServiceError(opts.log, err)));
     },
     StreamEntryBatches: (call) => {
       const produce = (from: number, to: number, size: number): AsyncIterable<EncodedBatch> => {
@@ -220,7 +257,7 @@ function handlers(ctx: StreamContext): ExchangeHandlers {
         const bounds = requestBatchBounds(call.request, ctx.batch!);
         return counted(batched(ctx.fanout.stream(opts.sequencer, from, to, size), ctx.serialize, bounds), ctx.drops);
       };
-      streamEntries(ctx, call, caller, produce).catch((err: unknown) => call.emit('error', toServiceError(opts.log, err)));
+      tracked(streamEntries)(ctx, call, caller, produce).catch((err: unknown) => call.emit('error', toServiceError(opts.log, err)));
     },
   };
 }
@@ -286,6 +323,10 @@ interface StreamContext {
   readonly batch: Required<BatchBounds> | undefined;
   /** Encodes one LogEntry message (a batch's entries not shared by the fan-out). */
   readonly serialize: (m: LogEntry) => Buffer;
+  /** Aborted when the endpoint stops: waits and streams end at once. */
+  readonly stopping: AbortSignal;
+  /** Calls running now (stop waits for them, bounded). */
+  readonly running: Set<Promise<unknown>>;
 }
 
 /**
@@ -294,7 +335,7 @@ interface StreamContext {
  * cut are the same for both.
  */
 async function streamEntries(
-  { opts, slots, drops }: StreamContext,
+  { opts, slots, drops, stopping }: StreamContext,
   call: grpc.ServerWritableStream<{ fromIndex: number; treeSize: number }, unknown>,
   caller: (call: AuthenticatedCall, action: ExchangeAction) => string,
   produce: (from: number, to: number, size: number) => AsyncIterable<unknown>,
@@ -311,10 +352,12 @@ async function streamEntries(
     // Proofs stay in the tree the partner asked for; only the range is cut.
     for await (const message of produce(from, to, size)) {
       if (call.cancelled) return;
+      if (stopping.aborted) throw stoppingRefusal();
       // Respect flow control: wait for the client to drain, or for the call to end, before producing more.
       if (!call.write(message)) {
-        const outcome = await drainedOrEnded(call, drainMs);
+        const outcome = await drainedOrEnded(call, drainMs, stopping);
         if (outcome === 'ended') return;
+        if (outcome === 'stopping') throw stoppingRefusal();
         if (outcome === 'stalled') {
           drops.slow += 1;
           throw new ExchangeRefusal('resource-exhausted', 'slow-stream', `partner ${who} read nothing of this entry stream for ${drainMs / 1000} s; the stream was ended to free its slot: resume from your cursor (read the stream as it arrives)`);
@@ -327,20 +370,27 @@ async function streamEntries(
   }
 }
 
-/** Resolves 'drained' once the client drained the stream, 'ended' once the call was cancelled or closed first, 'stalled' after `timeoutMs` of neither. */
-function drainedOrEnded(call: grpc.ServerWritableStream<unknown, unknown>, timeoutMs: number): Promise<'drained' | 'ended' | 'stalled'> {
+/**
+ * Resolves 'drained' once the client drained the stream, 'ended' once the call was cancelled or
+ * closed first, 'stopping' once the endpoint stops, 'stalled' after `timeoutMs` of none of these.
+ */
+function drainedOrEnded(call: grpc.ServerWritableStream<unknown, unknown>, timeoutMs: number, stopping: AbortSignal): Promise<'drained' | 'ended' | 'stalled' | 'stopping'> {
   if (call.cancelled) return Promise.resolve('ended');
+  if (stopping.aborted) return Promise.resolve('stopping');
   return new Promise((resolve) => {
-    const settle = (how: 'drained' | 'ended' | 'stalled') => (): void => {
+    const settle = (how: 'drained' | 'ended' | 'stalled' | 'stopping') => (): void => {
       clearTimeout(timer);
       call.off('drain', onDrain);
       call.off('cancelled', onEnd);
       call.off('close', onEnd);
       call.off('error', onEnd);
+      stopping.removeEventListener('abort', onStop);
       resolve(call.cancelled ? 'ended' : how);
     };
     const onDrain = settle('drained');
     const onEnd = settle('ended');
+    const onStop = settle('stopping');
+    stopping.addEventListener('abort', onStop, { once: true });
     const timer = setTimeout(settle('stalled'), timeoutMs);
     call.once('drain', onDrain);
     call.once('cancelled', onEnd);
