@@ -1,5 +1,6 @@
 /**
- * Trust model, attack 1 over entry batches (protocol revision 3): a malicious sequencer uses
+ * Trust model, "Sequencer skipping an entry in the stream", over entry batches (protocol
+ * revision 3, docs/trust-model.md): a malicious sequencer uses
  * StreamEntryBatches to skip, reorder, duplicate or splice entries, inside one batch or across
  * the boundary of two, or sends batches that break their bounds (empty, more entries than the
  * partner asked). The partner checks every entry of a batch as it checks single entries, so each
@@ -112,7 +113,7 @@ const STREAM_ATTACKS: ReadonlyArray<[string, (l: ProvenEntry[], foreign: ProvenE
   ['splices entry 6 under index 5 (skips 5, renumbers the rest)', (l) => [...l.slice(0, 5), ...l.slice(6).map((e) => ({ entry: { ...e.entry, index: e.entry.index - 1 }, proof: e.proof }))], 'tampered-entry', 5, 5],
 ];
 
-describe('attack 1 over batches: a sequencer tampers with the entries it packs', () => {
+describe('a hostile sequencer tampers with the entries it packs in batches', () => {
   for (const [name, tamper, reason, index, applied] of STREAM_ATTACKS) {
     test(`a sequencer that ${name}: halt ${reason} at ${index}, the ${applied} entries before it applied`, async () => {
       const log = new HostileLog();
@@ -174,7 +175,7 @@ const SHAPE_ATTACKS: ReadonlyArray<[string, number[], number]> = [
   ['an empty batch first', [0, ENTRIES], 0],
 ];
 
-describe('attack 1 over batches: batches that break their bounds', () => {
+describe('a hostile sequencer sends batches that break their bounds', () => {
   for (const [name, sizes, index] of SHAPE_ATTACKS) {
     test(`${name}: halt malformed-entry at ${index}, the genuine entries before it applied`, async () => {
       const log = new HostileLog();
