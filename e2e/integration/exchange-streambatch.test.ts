@@ -92,7 +92,7 @@ describe('entry batches are the entries StreamEntries sends, packed', () => {
     const server = await serve(seq);
     const singles = await raw(server.port, 'StreamEntries', { fromIndex: 0, treeSize: ENTRIES });
     const batches = await raw(server.port, 'StreamEntryBatches', { fromIndex: 0, treeSize: ENTRIES, maxEntries: 7, maxBytes: 0 });
-    const decode = (b: Buffer): { entries: unknown[] } => service.StreamEntryBatches.responseDeserialize(b) as { entries: unknown[] };
+    const decode = (b: Buffer): { entries: unknown[] } => service.StreamEntryBatches.responseDeserialize(b);
     assert.deepEqual(batches.map((b) => decode(b).entries.length), [7, 7, 7, 7, 2]);
     const entries = batches.flatMap((b) => decode(b).entries);
     assert.deepEqual(entries, singles.map((b) => service.StreamEntries.responseDeserialize(b)));

@@ -329,6 +329,14 @@ interface StreamContext {
   readonly running: Set<Promise<unknown>>;
 }
 
+/** The range one stream serves: [from, to) of the tree of `size` leaves, at most `cap` entries; refused when it leaves the tree. */
+function streamRange(req: { readonly fromIndex: number; readonly treeSize: number }, cap: number): { from: number; to: number; size: number } {
+  const { fromIndex: from, treeSize: size } = req;
+  // Same checks as the core's entries() makes, before any shared bytes are handed out.
+  if (!Number.isSafeInteger(from) || !Number.isSafeInteger(size) || from < 0 || from > size) throw new ExchangeRefusal('out-of-range', 'out-of-range', `requested entries from ${from} in tree size ${size}; ask for a tree head first and stay within it`);
+  return { from, to: Math.min(size, from + cap), size };
+}
+
 /**
  * Serves one entry stream, single entries or batches: `produce` gives the messages of [from, to)
  * with proofs in the tree of `size` leaves. Flow control, the per-stream cap and the slow-reader
@@ -343,10 +351,7 @@ async function streamEntries(
   const who = caller(call, 'read');
   slots.take(who);
   try {
-    const { fromIndex: from, treeSize: size } = call.request;
-    // Same checks as the core's entries() makes, before any shared bytes are handed out.
-    if (!Number.isSafeInteger(from) || !Number.isSafeInteger(size) || from < 0 || from > size) throw new ExchangeRefusal('out-of-range', 'out-of-range', `requested entries from ${from} in tree size ${size}; ask for a tree head first and stay within it`);
-    const to = Math.min(size, from + (opts.limits?.maxEntriesPerStream ?? DEFAULT_MAX_ENTRIES_PER_STREAM));
+    const { from, to, size } = streamRange(call.request, opts.limits?.maxEntriesPerStream ?? DEFAULT_MAX_ENTRIES_PER_STREAM);
     const drainMs = opts.limits?.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
     // Leaving the loop (return) closes the log reader: a cancelled or dropped call holds nothing.
     // Proofs stay in the tree the partner asked for; only the range is cut.
