@@ -111,19 +111,24 @@ async function run(flags: SequencerFlags, env: CliEnv, log: Logger): Promise<voi
   const plan = await sequencerPlan(flags, env);
   const kube = new KubeHttpClient(plan.cluster, { userAgent: 'threatmesh-sequencer' });
   const mongo = new MongoClient(plan.mongodbUri, { serverSelectionTimeoutMS: 15_000 });
+  let why = '';
+  let stopping: number | undefined;
   try {
     await mongo.connect().catch((err: unknown) => {
       throw new Error(`cannot connect to MongoDB (--mongodb-uri / MONGODB_URI): ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     });
     const signal = untilSignal();
     const service = await startSequencerService({ ...plan.service, kube, db: mongo.db(plan.database), log });
-    const why = await Promise.race([signal, service.ended]);
+    why = await Promise.race([signal, service.ended]);
     log.info('stopping', { why });
+    stopping = Date.now();
     await service.stop();
     if (why !== 'SIGTERM' && why !== 'SIGINT') throw new Error(why);
   } finally {
     await mongo.close();
     kube.close();
+    // The last line: how long stopping took (bounded: streams and waits end at once, server.ts).
+    if (stopping !== undefined) log.info('sequencer stopped', { why, ms: Date.now() - stopping });
   }
 }
 

@@ -10,6 +10,7 @@ import type { SignedTreeHead } from '../../domain/treehead.ts';
 import { jitteredBackoff } from '../../runtime/ratelimit.ts';
 import type { ExchangeClient as GeneratedClient } from './gen/threatmesh/exchange/v1/Exchange.ts';
 import type { LogEntry__Output } from './gen/threatmesh/exchange/v1/LogEntry.ts';
+import type { LogEntryBatch__Output } from './gen/threatmesh/exchange/v1/LogEntryBatch.ts';
 import type { PendingProposals__Output } from './gen/threatmesh/exchange/v1/PendingProposals.ts';
 import type { Proof__Output } from './gen/threatmesh/exchange/v1/Proof.ts';
 import type { ProposalAck__Output } from './gen/threatmesh/exchange/v1/ProposalAck.ts';
@@ -51,6 +52,12 @@ export interface ExchangeClientOptions {
   /** Keepalive ping interval. @default 30_000 */
   readonly keepaliveMs?: number;
   /**
+   * Entries asked per stream message (protocol revision 3, StreamEntryBatches); `false` asks for
+   * single entries only (StreamEntries). A sequencer that does not serve batches is asked for
+   * single entries from then on. @default StreamBatchOptions defaults
+   */
+  readonly streamBatch?: StreamBatchOptions | false;
+  /**
    * The name to check in the server certificate when it differs from the address host (for
    * example `localhost` when dialing 127.0.0.1: TLS SNI cannot carry an IP address).
    */
@@ -58,6 +65,14 @@ export interface ExchangeClientOptions {
   /** Injected for tests of the retry loop; default setTimeout / Math.random. */
   readonly sleep?: (ms: number) => Promise<void>;
   readonly random?: () => number;
+}
+
+/** The bounds a partner asks for each batch of entries. */
+export interface StreamBatchOptions {
+  /** Most entries per message, 1..1,000. @default 256 */
+  readonly maxEntries?: number;
+  /** Most bytes per message; at most maxMessageBytes less 64 KiB. @default 1 MiB */
+  readonly maxBytes?: number;
 }
 
 /** A failed call: the gRPC status, its details, and the server's refusal reason when it sent one. */
@@ -81,15 +96,32 @@ export interface ItemRefusal {
   readonly message: string;
 }
 
-const DEFAULTS = { deadlineMs: 10_000, streamDeadlineMs: 300_000, attempts: 5, baseMs: 100, capMs: 5_000, maxMessageBytes: 4 * 1024 * 1024, keepaliveMs: 30_000 };
+const DEFAULTS = { deadlineMs: 10_000, streamDeadlineMs: 300_000, attempts: 5, baseMs: 100, capMs: 5_000, maxMessageBytes: 4 * 1024 * 1024, keepaliveMs: 30_000, batchEntries: 256, batchBytes: 1024 * 1024 };
+// Room left in one received message past the batch bound asked: one entry larger than the
+// bound travels alone, and entries are bounded well below this.
+const BATCH_SLACK_BYTES = 64 * 1024;
+const MAX_BATCH_ENTRIES = 1_000;
+
+function batchBounds(opts: ExchangeClientOptions): Required<StreamBatchOptions> | undefined {
+  if (opts.streamBatch === false) return undefined;
+  const max = opts.maxMessageBytes ?? DEFAULTS.maxMessageBytes;
+  const maxEntries = opts.streamBatch?.maxEntries ?? DEFAULTS.batchEntries;
+  const maxBytes = opts.streamBatch?.maxBytes ?? Math.min(DEFAULTS.batchBytes, max - BATCH_SLACK_BYTES);
+  if (!Number.isSafeInteger(maxEntries) || maxEntries < 1 || maxEntries > MAX_BATCH_ENTRIES) throw new Error(`streamBatch.maxEntries is ${maxEntries}; it must be a whole number from 1 to ${MAX_BATCH_ENTRIES}`);
+  if (!Number.isSafeInteger(maxBytes) || maxBytes < 1 || maxBytes > max - BATCH_SLACK_BYTES) throw new Error(`streamBatch.maxBytes is ${maxBytes}; it must be from 1 to ${max - BATCH_SLACK_BYTES} (maxMessageBytes less 64 KiB), or raise maxMessageBytes`);
+  return { maxEntries, maxBytes };
+}
 
 /** The exchange client. Call {@link close} when done. */
 export class ExchangeClient {
   readonly #client: GeneratedClient;
   readonly #opts: ExchangeClientOptions;
+  // Undefined: single entries (asked so, or the sequencer does not serve batches).
+  #batch: Required<StreamBatchOptions> | undefined;
 
   constructor(opts: ExchangeClientOptions) {
     this.#opts = opts;
+    this.#batch = batchBounds(opts);
     const max = opts.maxMessageBytes ?? DEFAULTS.maxMessageBytes;
     const Client = loadExchangePackage().Exchange;
     this.#client = new Client(opts.address, channelCredentials(opts.tls), {
@@ -159,8 +191,54 @@ export class ExchangeClient {
     return (await this.#unary<Proof__Output>('GetInclusionProof', (cb, o) => this.#client.GetInclusionProof({ index, treeSize }, o, cb))).hashes;
   }
 
-  /** Streams entries [from, treeSize) with proofs in that tree; decoded, unverified. Not retried: the caller resumes from its cursor. */
+  /**
+   * Streams entries [from, treeSize) with proofs in that tree; decoded, unverified, one result
+   * per entry whether they came in batches or alone (the caller checks each in order). A batch
+   * that breaks its bounds (empty, more entries than asked) ends the stream with a result that
+   * is not ok. Not retried: the caller resumes from its cursor.
+   */
   async *entries(from: number, treeSize: number): AsyncGenerator<WireEntryResult> {
+    const bounds = this.#batch;
+    if (bounds !== undefined) {
+      let received = 0;
+      try {
+        for await (const r of this.#batches(from, treeSize, bounds)) {
+          received += 1;
+          yield r;
+        }
+        return;
+      } catch (err) {
+        if (!(err instanceof ExchangeCallError && err.code === grpc.status.UNIMPLEMENTED && received === 0)) throw err;
+        // A sequencer before revision 3: single entries from now on.
+        this.#batch = undefined;
+      }
+    }
+    yield* this.#single(from, treeSize);
+  }
+
+  async *#batches(from: number, treeSize: number, bounds: Required<StreamBatchOptions>): AsyncGenerator<WireEntryResult> {
+    const stream = this.#client.StreamEntryBatches({ fromIndex: from, treeSize, ...bounds }, { deadline: Date.now() + (this.#opts.streamDeadlineMs ?? DEFAULTS.streamDeadlineMs) });
+    let next = from;
+    try {
+      for await (const batch of stream as AsyncIterable<LogEntryBatch__Output>) {
+        const n = batch.entries.length;
+        if (n === 0 || n > bounds.maxEntries) {
+          yield { ok: false, index: next, message: `the sequencer sent a batch of ${n} entries at entry ${next}; a batch holds 1 to ${bounds.maxEntries} (the bound this partner asked)` };
+          return;
+        }
+        for (const m of batch.entries) {
+          next += 1;
+          yield entryFromWire(m);
+        }
+      }
+    } catch (err) {
+      throw batchCallError(err, bounds);
+    } finally {
+      stream.cancel();
+    }
+  }
+
+  async *#single(from: number, treeSize: number): AsyncGenerator<WireEntryResult> {
     const stream = this.#client.StreamEntries({ fromIndex: from, treeSize }, { deadline: Date.now() + (this.#opts.streamDeadlineMs ?? DEFAULTS.streamDeadlineMs) });
     try {
       for await (const msg of stream as AsyncIterable<LogEntry__Output>) yield entryFromWire(msg);
@@ -212,6 +290,13 @@ function voteResult(ack: VoteAck__Output): VoteResult {
 
 function refused(r: Refusal__Output | null | undefined): ItemRefusal {
   return { status: 'refused', reason: r?.reason ?? 'unknown', message: r?.message ?? 'refused without a reason' };
+}
+
+// A batch over this partner's receive limit: the sequencer ignored max_bytes (or the limit is below what the log's entries need).
+function batchCallError(err: unknown, bounds: Required<StreamBatchOptions>): ExchangeCallError {
+  const failure = toCallError('StreamEntryBatches', err);
+  if (failure.code !== grpc.status.RESOURCE_EXHAUSTED || failure.reason !== undefined) return failure;
+  return new ExchangeCallError(failure.code, `${failure.message}: a batch of entries exceeded this partner's message limit although it asked for at most ${bounds.maxBytes} bytes; the sequencer broke the bound (or one entry is larger than maxMessageBytes: raise it)`, 'batch-too-large');
 }
 
 function toCallError(method: string, err: unknown): ExchangeCallError {

@@ -1,14 +1,14 @@
 /** Typed refusals of the exchange: what the caller did wrong, with a machine-readable reason and a gRPC-like code. */
 
 /** The class of a refusal, mapped one-to-one to a gRPC status by the server. */
-export type RefusalCode = 'invalid-argument' | 'permission-denied' | 'unauthenticated' | 'not-found' | 'failed-precondition' | 'out-of-range' | 'resource-exhausted';
+export type RefusalCode = 'invalid-argument' | 'permission-denied' | 'unauthenticated' | 'not-found' | 'failed-precondition' | 'out-of-range' | 'resource-exhausted' | 'unavailable';
 
 /** Machine-readable refusal reasons (stable: metric labels and test assertions use them). */
 export type RefusalReason =
   | 'malformed-indicator' | 'not-normalized' | 'not-canonical' | 'invalid-kind' | 'invalid-meta'
   | 'bad-proposal-signature' | 'bad-vote-signature' | 'invalid-vote' | 'outside-window'
   | 'identity-mismatch' | 'unknown-partner' | 'missing-role' | 'no-client-certificate' | 'not-a-client-certificate' | 'pinned-certificate-mismatch'
-  | 'unknown-proposal' | 'not-admitted' | 'not-active' | 'quorum-unreachable' | 'out-of-range' | 'batch-too-large' | 'too-large' | 'too-many-streams' | 'slow-stream' | 'round-quota' | 'signed-in-future';
+  | 'unknown-proposal' | 'not-admitted' | 'not-active' | 'quorum-unreachable' | 'out-of-range' | 'batch-too-large' | 'too-large' | 'too-many-streams' | 'slow-stream' | 'round-quota' | 'signed-in-future' | 'sequencer-stopping';
 
 /** A request the exchange refuses; `message` says what was wrong and what to do. */
 export class ExchangeRefusal extends Error {

@@ -19,6 +19,7 @@ const STATUS: Readonly<Record<RefusalCode, grpc.status>> = {
   'failed-precondition': grpc.status.FAILED_PRECONDITION,
   'out-of-range': grpc.status.OUT_OF_RANGE,
   'resource-exhausted': grpc.status.RESOURCE_EXHAUSTED,
+  unavailable: grpc.status.UNAVAILABLE,
 };
 
 /** How long a stopping server waits for calls in flight (open streams included) before it cuts them. */

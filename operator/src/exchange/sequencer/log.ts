@@ -169,15 +169,20 @@ export class SequencerLog {
     return stored;
   }
 
-  /** Resolves when the log has at least `minSize` entries or after `waitMs` (capped), whichever is first. */
-  waitForSize(minSize: number, waitMs: number): Promise<void> {
-    if (this.size >= minSize || waitMs <= 0) return Promise.resolve();
+  /**
+   * Resolves when the log has at least `minSize` entries, after `waitMs` (capped), or when
+   * `signal` aborts (a stopping endpoint: no wait outlives it), whichever is first.
+   */
+  waitForSize(minSize: number, waitMs: number, signal?: AbortSignal): Promise<void> {
+    if (this.size >= minSize || waitMs <= 0 || signal?.aborted === true) return Promise.resolve();
     return new Promise((resolve) => {
       const done = (): void => {
         clearTimeout(timer);
         this.#waiters.delete(check);
+        signal?.removeEventListener('abort', done);
         resolve();
       };
+      signal?.addEventListener('abort', done, { once: true });
       const check = (): void => {
         if (this.size >= minSize) done();
       };

@@ -381,9 +381,9 @@ export class Sequencer {
     return this.#log.treeHead();
   }
 
-  /** Resolves when the log has at least `minSize` entries or after `waitMs` (capped at 30 s), whichever is first. */
-  waitForSize(minSize: number, waitMs: number): Promise<void> {
-    return this.#log.waitForSize(minSize, waitMs);
+  /** Resolves when the log has at least `minSize` entries, after `waitMs` (capped at 30 s), or when `signal` aborts, whichever is first. */
+  waitForSize(minSize: number, waitMs: number, signal?: AbortSignal): Promise<void> {
+    return this.#log.waitForSize(minSize, waitMs, signal);
   }
 
   /** RFC 9162 inclusion proof of `index` in the tree of `size` leaves; refuses sizes beyond the log. */

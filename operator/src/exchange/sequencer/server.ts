@@ -11,6 +11,7 @@ import { bindServer, stopServer, toServiceError, unary } from '../protocol/grpcs
 import { MAX_BATCH_ITEMS } from '../protocol/messages.ts';
 import type { LogEntry } from '../protocol/gen/threatmesh/exchange/v1/LogEntry.ts';
 import { EncodedEntry, EntryFanout, type FanoutLimits } from './fanout.ts';
+import { batched, EncodedBatch, endpointBatchBounds, requestBatchBounds, type BatchBounds } from './batches.ts';
 import type { ExchangeHandlers } from '../protocol/gen/threatmesh/exchange/v1/Exchange.ts';
 import type { Proposal__Output } from '../protocol/gen/threatmesh/exchange/v1/Proposal.ts';
 import type { ProposalAck } from '../protocol/gen/threatmesh/exchange/v1/ProposalAck.ts';
@@ -43,6 +44,12 @@ export interface ServerLimits {
   readonly drainTimeoutMs?: number;
   /** Sharing of encoded entries across streams. @default FanoutLimits defaults */
   readonly fanout?: FanoutLimits;
+  /**
+   * Bounds of one StreamEntryBatches message (protocol revision 3); `false` serves no batches
+   * (the endpoint answers UNIMPLEMENTED, as a sequencer before revision 3 does). A bound that
+   * cannot fit `maxMessageBytes` fails the start. @default BatchBounds defaults
+   */
+  readonly batch?: BatchBounds | false;
 }
 
 /**
@@ -72,7 +79,14 @@ export interface ExchangeServer {
   sharedEntries(): { readonly encoded: number; readonly shared: number };
   /** Streams ended because their client read nothing for the drain timeout (reason slow-stream). */
   slowStreamDrops(): number;
-  /** Stops accepting calls and ends open streams. */
+  /** StreamEntryBatches messages sent, and the entries they held. */
+  batchesSent(): { readonly batches: number; readonly entries: number };
+  /**
+   * Stops within a few seconds however partners behave: tree-head waits and entry streams end
+   * at once (UNAVAILABLE, reason sequencer-stopping: ask again, resume from the cursor), new
+   * calls are refused, connections still open after a short grace are cut, and calls already
+   * running (a proposal being written) get a bounded time to finish, so none outlives stop.
+   */
   stop(): Promise<void>;
 }
 
@@ -88,6 +102,8 @@ const DEFAULT_KEEPALIVE_MS = 30_000;
 const DEFAULT_MAX_STREAMS_PER_PARTNER = 4;
 const DEFAULT_MAX_ENTRIES_PER_STREAM = 10_000;
 const DEFAULT_DRAIN_TIMEOUT_MS = 60_000;
+// How long stop waits for calls already running (their database work) once streams and waits were ended.
+const STOP_CALLS_MS = 3_000;
 
 /** Open StreamEntries calls per partner, bounded. */
 class StreamSlots {
@@ -132,10 +148,23 @@ export async function startExchangeServer(opts: ExchangeServerOptions): Promise<
   const service = loadExchangePackage().Exchange.service;
   const streamDef = service.StreamEntries;
   const fanout = new EntryFanout((m) => streamDef.responseSerialize(m), opts.limits?.fanout);
+  const batch = opts.limits?.batch === false ? undefined : endpointBatchBounds(opts.limits?.batch, max);
   // Shared messages arrive encoded: their bytes go out as they are.
   const passThrough = { ...streamDef, responseSerialize: (m: LogEntry | EncodedEntry) => (m instanceof EncodedEntry ? m.bytes : streamDef.responseSerialize(m)) };
-  const drops = { slow: 0 };
-  server.addService({ ...service, StreamEntries: passThrough }, handlers({ opts, slots, fanout, drops }));
+  // Batches are always encoded by batches.ts.
+  const batchDef = { ...service.StreamEntryBatches, responseSerialize: (m: EncodedBatch) => m.bytes };
+  const drops = { slow: 0, batches: 0, batchedEntries: 0 };
+  const stopping = new AbortController();
+  const running = new Set<Promise<unknown>>();
+  const all = handlers({ opts, slots, fanout, drops, batch, serialize: (m) => streamDef.responseSerialize(m), stopping: stopping.signal, running });
+  if (batch === undefined) {
+    // Without the method, grpc-js answers UNIMPLEMENTED: what a sequencer before revision 3 says.
+    const { StreamEntryBatches: _omitted, ...older } = service;
+    const { StreamEntryBatches: _unused, ...olderHandlers } = all;
+    server.addService({ ...older, StreamEntries: passThrough }, olderHandlers);
+  } else {
+    server.addService({ ...service, StreamEntries: passThrough, StreamEntryBatches: batchDef }, all);
+  }
   const port = await bindServer(server, opts.address, opts.tls);
   opts.log.info('exchange server listening', { address: opts.address, port });
   return {
@@ -146,29 +175,57 @@ export async function startExchangeServer(opts: ExchangeServerOptions): Promise<
       return { encoded, shared };
     },
     slowStreamDrops: () => drops.slow,
-    stop: () => stopServer(server),
+    batchesSent: () => ({ batches: drops.batches, entries: drops.batchedEntries }),
+    stop: async () => {
+      stopping.abort();
+      await stopServer(server);
+      await settledWithin(running, STOP_CALLS_MS);
+    },
   };
+}
+
+/** Waits for the calls in `running` to settle, `ms` at most. */
+async function settledWithin(running: ReadonlySet<Promise<unknown>>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<void>((resolve) => { timer = setTimeout(resolve, ms); });
+  await Promise.race([Promise.allSettled([...running]), limit]);
+  clearTimeout(timer);
+}
+
+/** The refusal a call gets when the endpoint stops under it. */
+function stoppingRefusal(): ExchangeRefusal {
+  return new ExchangeRefusal('unavailable', 'sequencer-stopping', 'the sequencer is stopping; ask again (another replica may serve), resuming entry streams from your cursor');
 }
 
 function handlers(ctx: StreamContext): ExchangeHandlers {
   const { opts } = ctx;
+  // Every call is tracked until it settles, so stop can wait (bounded) for the ones running.
+  const tracked = <A extends unknown[], R>(fn: (...a: A) => Promise<R>) => (...a: A): Promise<R> => {
+    const p = fn(...a);
+    ctx.running.add(p);
+    const done = (): void => {
+      ctx.running.delete(p);
+    };
+    p.then(done, done);
+    return p;
+  };
   const seq = opts.sequencer;
   const max = opts.limits?.maxMessageBytes ?? DEFAULT_MAX_MESSAGE;
   const caller = (call: AuthenticatedCall, action: ExchangeAction): string => authorize(opts.directory, peerIdentity(call.getAuthContext()), action).partnerId;
   return {
-    Propose: unary(opts.log, (call) => proposeOne(seq, caller(call, 'propose'), call.request)),
-    Vote: unary(opts.log, (call) => voteOne(seq, caller(call, 'vote'), call.request)),
-    ProposeBatch: unary(opts.log, async (call) => {
+    Propose: unary(opts.log, tracked((call) => proposeOne(seq, caller(call, 'propose'), call.request))),
+    Vote: unary(opts.log, tracked((call) => voteOne(seq, caller(call, 'vote'), call.request))),
+    ProposeBatch: unary(opts.log, tracked(async (call) => {
       const who = caller(call, 'propose');
       checkBatch(call.request.proposals.length);
       return { outcomes: await Promise.all(call.request.proposals.map((p) => outcome(proposeOne(seq, who, p)))) };
-    }),
-    VoteBatch: unary(opts.log, async (call) => {
+    })),
+    VoteBatch: unary(opts.log, tracked(async (call) => {
       const who = caller(call, 'vote');
       checkBatch(call.request.votes.length);
       // Concurrently, so approvals in one batch share a group commit of the log.
       return { outcomes: await Promise.all(call.request.votes.map((v) => outcome(voteOne(seq, who, v)))) };
-    }),
+    })),
     ListPending: unary(opts.log, (call) => {
       caller(call, 'vote');
       const all = seq.pending();
@@ -176,11 +233,12 @@ function handlers(ctx: StreamContext): ExchangeHandlers {
       const page = all.slice(call.request.offset, call.request.offset + limit).map((p) => ({ kind: kindToWire(p.kind), indicatorJson: p.indicatorJson, metaJson: metaJson(p.meta), proposerId: p.proposerId, signature: p.signature, batchProof: p.batch ?? '', digest: p.digest, subject: p.subject, window: p.window, ...p.tally }));
       return Promise.resolve({ proposals: withinBytes(page, max / 2), total: all.length });
     }),
-    GetTreeHead: unary(opts.log, async (call) => {
+    GetTreeHead: unary(opts.log, tracked(async (call) => {
       caller(call, 'read');
-      await seq.waitForSize(call.request.minTreeSize, call.request.waitMs);
+      await seq.waitForSize(call.request.minTreeSize, call.request.waitMs, ctx.stopping);
+      if (ctx.stopping.aborted) throw stoppingRefusal();
       return headToWire(await seq.treeHead());
-    }),
+    })),
     GetInclusionProof: unary(opts.log, (call) => {
       caller(call, 'read');
       return Promise.resolve({ hashes: seq.inclusionProof(call.request.index, call.request.treeSize) });
@@ -191,9 +249,25 @@ function handlers(ctx: StreamContext): ExchangeHandlers {
     }),
     StreamEntries: (call) => {
       // An 'error' event on a server stream ends it with that status (grpc-js semantics).
-      streamEntries(ctx, call, caller).catch((err: unknown) => call.emit('error', toServiceError(opts.log, err)));
+      tracked(streamEntries)(ctx, call, caller, (from, to, size) => ctx.fanout.stream(opts.sequencer, from, to, size)).catch((err: unknown) => call.emit('error', toServiceError(opts.log, err)));
+    },
+    StreamEntryBatches: (call) => {
+      const produce = (from: number, to: number, size: number): AsyncIterable<EncodedBatch> => {
+        // Checked before any entry is read; the handler below is registered only with bounds.
+        const bounds = requestBatchBounds(call.request, ctx.batch!);
+        return counted(batched(ctx.fanout.stream(opts.sequencer, from, to, size), ctx.serialize, bounds), ctx.drops);
+      };
+      tracked(streamEntries)(ctx, call, caller, produce).catch((err: unknown) => call.emit('error', toServiceError(opts.log, err)));
     },
   };
+}
+
+async function* counted(batches: AsyncIterable<EncodedBatch>, into: { batches: number; batchedEntries: number }): AsyncGenerator<EncodedBatch> {
+  for await (const b of batches) {
+    into.batches += 1;
+    into.batchedEntries += b.entries;
+    yield b;
+  }
 }
 
 async function proposeOne(seq: SequencerCore, who: string, req: Proposal__Output): Promise<ProposalAck> {
@@ -243,31 +317,52 @@ interface StreamContext {
   readonly opts: ExchangeServerOptions;
   readonly slots: StreamSlots;
   readonly fanout: EntryFanout;
-  /** Streams ended for reading nothing (counted for /metrics). */
-  readonly drops: { slow: number };
+  /** Streams ended for reading nothing (counted for /metrics), and batches sent. */
+  readonly drops: { slow: number; batches: number; batchedEntries: number };
+  /** The endpoint's batch bounds; undefined when it serves no batches. */
+  readonly batch: Required<BatchBounds> | undefined;
+  /** Encodes one LogEntry message (a batch's entries not shared by the fan-out). */
+  readonly serialize: (m: LogEntry) => Buffer;
+  /** Aborted when the endpoint stops: waits and streams end at once. */
+  readonly stopping: AbortSignal;
+  /** Calls running now (stop waits for them, bounded). */
+  readonly running: Set<Promise<unknown>>;
 }
 
+/** The range one stream serves: [from, to) of the tree of `size` leaves, at most `cap` entries; refused when it leaves the tree. */
+function streamRange(req: { readonly fromIndex: number; readonly treeSize: number }, cap: number): { from: number; to: number; size: number } {
+  const { fromIndex: from, treeSize: size } = req;
+  // Same checks as the core's entries() makes, before any shared bytes are handed out.
+  if (!Number.isSafeInteger(from) || !Number.isSafeInteger(size) || from < 0 || from > size) throw new ExchangeRefusal('out-of-range', 'out-of-range', `requested entries from ${from} in tree size ${size}; ask for a tree head first and stay within it`);
+  return { from, to: Math.min(size, from + cap), size };
+}
+
+/**
+ * Serves one entry stream, single entries or batches: `produce` gives the messages of [from, to)
+ * with proofs in the tree of `size` leaves. Flow control, the per-stream cap and the slow-reader
+ * cut are the same for both.
+ */
 async function streamEntries(
-  { opts, slots, fanout, drops }: StreamContext,
+  { opts, slots, drops, stopping }: StreamContext,
   call: grpc.ServerWritableStream<{ fromIndex: number; treeSize: number }, unknown>,
   caller: (call: AuthenticatedCall, action: ExchangeAction) => string,
+  produce: (from: number, to: number, size: number) => AsyncIterable<unknown>,
 ): Promise<void> {
   const who = caller(call, 'read');
   slots.take(who);
   try {
-    const { fromIndex: from, treeSize: size } = call.request;
-    // Same checks as the core's entries() makes, before any shared bytes are handed out.
-    if (!Number.isSafeInteger(from) || !Number.isSafeInteger(size) || from < 0 || from > size) throw new ExchangeRefusal('out-of-range', 'out-of-range', `requested entries from ${from} in tree size ${size}; ask for a tree head first and stay within it`);
-    const to = Math.min(size, from + (opts.limits?.maxEntriesPerStream ?? DEFAULT_MAX_ENTRIES_PER_STREAM));
+    const { from, to, size } = streamRange(call.request, opts.limits?.maxEntriesPerStream ?? DEFAULT_MAX_ENTRIES_PER_STREAM);
     const drainMs = opts.limits?.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
     // Leaving the loop (return) closes the log reader: a cancelled or dropped call holds nothing.
     // Proofs stay in the tree the partner asked for; only the range is cut.
-    for await (const message of fanout.stream(opts.sequencer, from, to, size)) {
+    for await (const message of produce(from, to, size)) {
       if (call.cancelled) return;
+      if (stopping.aborted) throw stoppingRefusal();
       // Respect flow control: wait for the client to drain, or for the call to end, before producing more.
       if (!call.write(message)) {
-        const outcome = await drainedOrEnded(call, drainMs);
+        const outcome = await drainedOrEnded(call, drainMs, stopping);
         if (outcome === 'ended') return;
+        if (outcome === 'stopping') throw stoppingRefusal();
         if (outcome === 'stalled') {
           drops.slow += 1;
           throw new ExchangeRefusal('resource-exhausted', 'slow-stream', `partner ${who} read nothing of this entry stream for ${drainMs / 1000} s; the stream was ended to free its slot: resume from your cursor (read the stream as it arrives)`);
@@ -280,20 +375,27 @@ async function streamEntries(
   }
 }
 
-/** Resolves 'drained' once the client drained the stream, 'ended' once the call was cancelled or closed first, 'stalled' after `timeoutMs` of neither. */
-function drainedOrEnded(call: grpc.ServerWritableStream<unknown, unknown>, timeoutMs: number): Promise<'drained' | 'ended' | 'stalled'> {
+/**
+ * Resolves 'drained' once the client drained the stream, 'ended' once the call was cancelled or
+ * closed first, 'stopping' once the endpoint stops, 'stalled' after `timeoutMs` of none of these.
+ */
+function drainedOrEnded(call: grpc.ServerWritableStream<unknown, unknown>, timeoutMs: number, stopping: AbortSignal): Promise<'drained' | 'ended' | 'stalled' | 'stopping'> {
   if (call.cancelled) return Promise.resolve('ended');
+  if (stopping.aborted) return Promise.resolve('stopping');
   return new Promise((resolve) => {
-    const settle = (how: 'drained' | 'ended' | 'stalled') => (): void => {
+    const settle = (how: 'drained' | 'ended' | 'stalled' | 'stopping') => (): void => {
       clearTimeout(timer);
       call.off('drain', onDrain);
       call.off('cancelled', onEnd);
       call.off('close', onEnd);
       call.off('error', onEnd);
+      stopping.removeEventListener('abort', onStop);
       resolve(call.cancelled ? 'ended' : how);
     };
     const onDrain = settle('drained');
     const onEnd = settle('ended');
+    const onStop = settle('stopping');
+    stopping.addEventListener('abort', onStop, { once: true });
     const timer = setTimeout(settle('stalled'), timeoutMs);
     call.once('drain', onDrain);
     call.once('cancelled', onEnd);

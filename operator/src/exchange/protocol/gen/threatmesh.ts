@@ -9,6 +9,7 @@ import type { GossipClient as _threatmesh_exchange_v1_GossipClient, GossipDefini
 import type { InclusionProofRequest as _threatmesh_exchange_v1_InclusionProofRequest, InclusionProofRequest__Output as _threatmesh_exchange_v1_InclusionProofRequest__Output } from './threatmesh/exchange/v1/InclusionProofRequest.ts';
 import type { ListPendingRequest as _threatmesh_exchange_v1_ListPendingRequest, ListPendingRequest__Output as _threatmesh_exchange_v1_ListPendingRequest__Output } from './threatmesh/exchange/v1/ListPendingRequest.ts';
 import type { LogEntry as _threatmesh_exchange_v1_LogEntry, LogEntry__Output as _threatmesh_exchange_v1_LogEntry__Output } from './threatmesh/exchange/v1/LogEntry.ts';
+import type { LogEntryBatch as _threatmesh_exchange_v1_LogEntryBatch, LogEntryBatch__Output as _threatmesh_exchange_v1_LogEntryBatch__Output } from './threatmesh/exchange/v1/LogEntryBatch.ts';
 import type { PendingProposal as _threatmesh_exchange_v1_PendingProposal, PendingProposal__Output as _threatmesh_exchange_v1_PendingProposal__Output } from './threatmesh/exchange/v1/PendingProposal.ts';
 import type { PendingProposals as _threatmesh_exchange_v1_PendingProposals, PendingProposals__Output as _threatmesh_exchange_v1_PendingProposals__Output } from './threatmesh/exchange/v1/PendingProposals.ts';
 import type { Proof as _threatmesh_exchange_v1_Proof, Proof__Output as _threatmesh_exchange_v1_Proof__Output } from './threatmesh/exchange/v1/Proof.ts';
@@ -20,6 +21,7 @@ import type { ProposalOutcome as _threatmesh_exchange_v1_ProposalOutcome, Propos
 import type { Refusal as _threatmesh_exchange_v1_Refusal, Refusal__Output as _threatmesh_exchange_v1_Refusal__Output } from './threatmesh/exchange/v1/Refusal.ts';
 import type { SignedTreeHead as _threatmesh_exchange_v1_SignedTreeHead, SignedTreeHead__Output as _threatmesh_exchange_v1_SignedTreeHead__Output } from './threatmesh/exchange/v1/SignedTreeHead.ts';
 import type { SignedVote as _threatmesh_exchange_v1_SignedVote, SignedVote__Output as _threatmesh_exchange_v1_SignedVote__Output } from './threatmesh/exchange/v1/SignedVote.ts';
+import type { StreamBatchRequest as _threatmesh_exchange_v1_StreamBatchRequest, StreamBatchRequest__Output as _threatmesh_exchange_v1_StreamBatchRequest__Output } from './threatmesh/exchange/v1/StreamBatchRequest.ts';
 import type { StreamRequest as _threatmesh_exchange_v1_StreamRequest, StreamRequest__Output as _threatmesh_exchange_v1_StreamRequest__Output } from './threatmesh/exchange/v1/StreamRequest.ts';
 import type { TreeHeadRequest as _threatmesh_exchange_v1_TreeHeadRequest, TreeHeadRequest__Output as _threatmesh_exchange_v1_TreeHeadRequest__Output } from './threatmesh/exchange/v1/TreeHeadRequest.ts';
 import type { VoteAck as _threatmesh_exchange_v1_VoteAck, VoteAck__Output as _threatmesh_exchange_v1_VoteAck__Output } from './threatmesh/exchange/v1/VoteAck.ts';
@@ -50,6 +52,7 @@ export interface ProtoGrpcType {
         InclusionProofRequest: MessageTypeDefinition<_threatmesh_exchange_v1_InclusionProofRequest, _threatmesh_exchange_v1_InclusionProofRequest__Output>
         ListPendingRequest: MessageTypeDefinition<_threatmesh_exchange_v1_ListPendingRequest, _threatmesh_exchange_v1_ListPendingRequest__Output>
         LogEntry: MessageTypeDefinition<_threatmesh_exchange_v1_LogEntry, _threatmesh_exchange_v1_LogEntry__Output>
+        LogEntryBatch: MessageTypeDefinition<_threatmesh_exchange_v1_LogEntryBatch, _threatmesh_exchange_v1_LogEntryBatch__Output>
         PendingProposal: MessageTypeDefinition<_threatmesh_exchange_v1_PendingProposal, _threatmesh_exchange_v1_PendingProposal__Output>
         PendingProposals: MessageTypeDefinition<_threatmesh_exchange_v1_PendingProposals, _threatmesh_exchange_v1_PendingProposals__Output>
         Proof: MessageTypeDefinition<_threatmesh_exchange_v1_Proof, _threatmesh_exchange_v1_Proof__Output>
@@ -62,6 +65,7 @@ export interface ProtoGrpcType {
         Refusal: MessageTypeDefinition<_threatmesh_exchange_v1_Refusal, _threatmesh_exchange_v1_Refusal__Output>
         SignedTreeHead: MessageTypeDefinition<_threatmesh_exchange_v1_SignedTreeHead, _threatmesh_exchange_v1_SignedTreeHead__Output>
         SignedVote: MessageTypeDefinition<_threatmesh_exchange_v1_SignedVote, _threatmesh_exchange_v1_SignedVote__Output>
+        StreamBatchRequest: MessageTypeDefinition<_threatmesh_exchange_v1_StreamBatchRequest, _threatmesh_exchange_v1_StreamBatchRequest__Output>
         StreamRequest: MessageTypeDefinition<_threatmesh_exchange_v1_StreamRequest, _threatmesh_exchange_v1_StreamRequest__Output>
         TreeHeadRequest: MessageTypeDefinition<_threatmesh_exchange_v1_TreeHeadRequest, _threatmesh_exchange_v1_TreeHeadRequest__Output>
         VoteAck: MessageTypeDefinition<_threatmesh_exchange_v1_VoteAck, _threatmesh_exchange_v1_VoteAck__Output>

@@ -6,6 +6,7 @@ import type { ConsistencyProofRequest as _threatmesh_exchange_v1_ConsistencyProo
 import type { InclusionProofRequest as _threatmesh_exchange_v1_InclusionProofRequest, InclusionProofRequest__Output as _threatmesh_exchange_v1_InclusionProofRequest__Output } from '../../../threatmesh/exchange/v1/InclusionProofRequest.ts';
 import type { ListPendingRequest as _threatmesh_exchange_v1_ListPendingRequest, ListPendingRequest__Output as _threatmesh_exchange_v1_ListPendingRequest__Output } from '../../../threatmesh/exchange/v1/ListPendingRequest.ts';
 import type { LogEntry as _threatmesh_exchange_v1_LogEntry, LogEntry__Output as _threatmesh_exchange_v1_LogEntry__Output } from '../../../threatmesh/exchange/v1/LogEntry.ts';
+import type { LogEntryBatch as _threatmesh_exchange_v1_LogEntryBatch, LogEntryBatch__Output as _threatmesh_exchange_v1_LogEntryBatch__Output } from '../../../threatmesh/exchange/v1/LogEntryBatch.ts';
 import type { PendingProposals as _threatmesh_exchange_v1_PendingProposals, PendingProposals__Output as _threatmesh_exchange_v1_PendingProposals__Output } from '../../../threatmesh/exchange/v1/PendingProposals.ts';
 import type { Proof as _threatmesh_exchange_v1_Proof, Proof__Output as _threatmesh_exchange_v1_Proof__Output } from '../../../threatmesh/exchange/v1/Proof.ts';
 import type { Proposal as _threatmesh_exchange_v1_Proposal, Proposal__Output as _threatmesh_exchange_v1_Proposal__Output } from '../../../threatmesh/exchange/v1/Proposal.ts';
@@ -14,6 +15,7 @@ import type { ProposalBatch as _threatmesh_exchange_v1_ProposalBatch, ProposalBa
 import type { ProposalBatchAck as _threatmesh_exchange_v1_ProposalBatchAck, ProposalBatchAck__Output as _threatmesh_exchange_v1_ProposalBatchAck__Output } from '../../../threatmesh/exchange/v1/ProposalBatchAck.ts';
 import type { SignedTreeHead as _threatmesh_exchange_v1_SignedTreeHead, SignedTreeHead__Output as _threatmesh_exchange_v1_SignedTreeHead__Output } from '../../../threatmesh/exchange/v1/SignedTreeHead.ts';
 import type { SignedVote as _threatmesh_exchange_v1_SignedVote, SignedVote__Output as _threatmesh_exchange_v1_SignedVote__Output } from '../../../threatmesh/exchange/v1/SignedVote.ts';
+import type { StreamBatchRequest as _threatmesh_exchange_v1_StreamBatchRequest, StreamBatchRequest__Output as _threatmesh_exchange_v1_StreamBatchRequest__Output } from '../../../threatmesh/exchange/v1/StreamBatchRequest.ts';
 import type { StreamRequest as _threatmesh_exchange_v1_StreamRequest, StreamRequest__Output as _threatmesh_exchange_v1_StreamRequest__Output } from '../../../threatmesh/exchange/v1/StreamRequest.ts';
 import type { TreeHeadRequest as _threatmesh_exchange_v1_TreeHeadRequest, TreeHeadRequest__Output as _threatmesh_exchange_v1_TreeHeadRequest__Output } from '../../../threatmesh/exchange/v1/TreeHeadRequest.ts';
 import type { VoteAck as _threatmesh_exchange_v1_VoteAck, VoteAck__Output as _threatmesh_exchange_v1_VoteAck__Output } from '../../../threatmesh/exchange/v1/VoteAck.ts';
@@ -127,6 +129,23 @@ export interface ExchangeClient extends grpc.Client {
   streamEntries(argument: _threatmesh_exchange_v1_StreamRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_threatmesh_exchange_v1_LogEntry__Output>;
   
   /**
+   * Revision 3: the entries StreamEntries would send, in the same order with the same proofs,
+   * packed several per message (each message at most max_entries entries and about max_bytes
+   * bytes; an entry larger than that travels alone). A sequencer before revision 3 answers
+   * UNIMPLEMENTED: call StreamEntries instead.
+   */
+  StreamEntryBatches(argument: _threatmesh_exchange_v1_StreamBatchRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_threatmesh_exchange_v1_LogEntryBatch__Output>;
+  StreamEntryBatches(argument: _threatmesh_exchange_v1_StreamBatchRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_threatmesh_exchange_v1_LogEntryBatch__Output>;
+  /**
+   * Revision 3: the entries StreamEntries would send, in the same order with the same proofs,
+   * packed several per message (each message at most max_entries entries and about max_bytes
+   * bytes; an entry larger than that travels alone). A sequencer before revision 3 answers
+   * UNIMPLEMENTED: call StreamEntries instead.
+   */
+  streamEntryBatches(argument: _threatmesh_exchange_v1_StreamBatchRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_threatmesh_exchange_v1_LogEntryBatch__Output>;
+  streamEntryBatches(argument: _threatmesh_exchange_v1_StreamBatchRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_threatmesh_exchange_v1_LogEntryBatch__Output>;
+  
+  /**
    * Submits one partner's signed vote on a pending proposal.
    */
   Vote(argument: _threatmesh_exchange_v1_SignedVote, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_threatmesh_exchange_v1_VoteAck__Output>): grpc.ClientUnaryCall;
@@ -197,6 +216,14 @@ export interface ExchangeHandlers extends grpc.UntypedServiceImplementation {
   StreamEntries: grpc.handleServerStreamingCall<_threatmesh_exchange_v1_StreamRequest__Output, _threatmesh_exchange_v1_LogEntry>;
   
   /**
+   * Revision 3: the entries StreamEntries would send, in the same order with the same proofs,
+   * packed several per message (each message at most max_entries entries and about max_bytes
+   * bytes; an entry larger than that travels alone). A sequencer before revision 3 answers
+   * UNIMPLEMENTED: call StreamEntries instead.
+   */
+  StreamEntryBatches: grpc.handleServerStreamingCall<_threatmesh_exchange_v1_StreamBatchRequest__Output, _threatmesh_exchange_v1_LogEntryBatch>;
+  
+  /**
    * Submits one partner's signed vote on a pending proposal.
    */
   Vote: grpc.handleUnaryCall<_threatmesh_exchange_v1_SignedVote__Output, _threatmesh_exchange_v1_VoteAck>;
@@ -216,6 +243,7 @@ export interface ExchangeDefinition extends grpc.ServiceDefinition {
   Propose: MethodDefinition<_threatmesh_exchange_v1_Proposal, _threatmesh_exchange_v1_ProposalAck, _threatmesh_exchange_v1_Proposal__Output, _threatmesh_exchange_v1_ProposalAck__Output>
   ProposeBatch: MethodDefinition<_threatmesh_exchange_v1_ProposalBatch, _threatmesh_exchange_v1_ProposalBatchAck, _threatmesh_exchange_v1_ProposalBatch__Output, _threatmesh_exchange_v1_ProposalBatchAck__Output>
   StreamEntries: MethodDefinition<_threatmesh_exchange_v1_StreamRequest, _threatmesh_exchange_v1_LogEntry, _threatmesh_exchange_v1_StreamRequest__Output, _threatmesh_exchange_v1_LogEntry__Output>
+  StreamEntryBatches: MethodDefinition<_threatmesh_exchange_v1_StreamBatchRequest, _threatmesh_exchange_v1_LogEntryBatch, _threatmesh_exchange_v1_StreamBatchRequest__Output, _threatmesh_exchange_v1_LogEntryBatch__Output>
   Vote: MethodDefinition<_threatmesh_exchange_v1_SignedVote, _threatmesh_exchange_v1_VoteAck, _threatmesh_exchange_v1_SignedVote__Output, _threatmesh_exchange_v1_VoteAck__Output>
   VoteBatch: MethodDefinition<_threatmesh_exchange_v1_VoteBatch, _threatmesh_exchange_v1_VoteBatchAck, _threatmesh_exchange_v1_VoteBatch__Output, _threatmesh_exchange_v1_VoteBatchAck__Output>
 }
