@@ -177,7 +177,7 @@ describe('confidence decay (half-life 1m, minConfidence 50, confidence 100: unsi
 describe('the deprecated confidenceDecay.minParties on the real API server (docs/adr/2026-12-07-sighting-party-thresholds.md)', () => {
   const decayOnly = (name: string, confidenceDecay: Record<string, unknown>): EnforcementPolicy => ({
     apiVersion: 'threatmesh.io/v1alpha1', kind: 'EnforcementPolicy', metadata: { name, namespace: ns },
-    spec: { mode: 'LogOnly', selector: { types: ['ipv4'], minConfidence: 50, confidenceDecay: { halfLife: '1m', ...confidenceDecay } as never } },
+    spec: { mode: 'LogOnly', selector: { types: ['ipv4'], minConfidence: 50, confidenceDecay: { halfLife: '1m', ...confidenceDecay } } },
   });
   test('an object that still says minParties is served and its Ready condition says to rename it', async () => {
     await admin.create(ENFORCEMENT_POLICIES, decayOnly('old-name', { minParties: 2 }));

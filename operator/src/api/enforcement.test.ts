@@ -11,7 +11,7 @@ const validators = createValidators();
 function policy(confidenceDecay: Record<string, unknown>): { apiVersion: string; kind: string; metadata: { name: string; namespace: string; generation: number }; spec: EnforcementPolicySpec } {
   return {
     apiVersion: 'threatmesh.io/v1alpha1', kind: 'EnforcementPolicy', metadata: { name: 'p', namespace: 'n', generation: 1 },
-    spec: { selector: { minConfidence: 40, confidenceDecay: { halfLife: '30d', ...confidenceDecay } as never } },
+    spec: { selector: { minConfidence: 40, confidenceDecay: { halfLife: '30d', ...confidenceDecay } } },
   };
 }
 
