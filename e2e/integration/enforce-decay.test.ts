@@ -25,6 +25,7 @@ import { createLogger } from '../../operator/src/log.ts';
 import { KubeHttpClient } from '../../operator/src/runtime/kube.ts';
 import type { KubeObject } from '../../operator/src/runtime/types.ts';
 import { ENFORCEMENT_POLICIES } from '../../operator/src/api/schemas/index.ts';
+import { DECAY_PARTIES_CONFLICT } from '../../operator/src/api/schemas/enforcementpolicy.ts';
 import type { EnforcementPolicy, EnforcementPolicySpec } from '../../operator/src/api/enforcement.ts';
 import { indicatorDigest } from '../../operator/src/domain/canonical.ts';
 import type { Indicator } from '../../operator/src/domain/indicator.ts';
@@ -82,10 +83,10 @@ async function peerSighting(sender: string, ind: Indicator, lastSeen: number, re
   await received.store(sender, new Date(reportedAt), [{ digest: indicatorDigest(ind), bucketStart, count: 1, firstSeen: new Date(lastSeen), lastSeen: new Date(lastSeen) }]);
 }
 
-function policy(name: string, minParties: number, ha: TestHaproxy): EnforcementPolicy {
+function policy(name: string, minSightingParties: number, ha: TestHaproxy): EnforcementPolicy {
   const spec: EnforcementPolicySpec = {
     mode: 'Enforce',
-    selector: { types: ['ipv4'], minConfidence: 50, confidenceDecay: { halfLife: '1m', minParties } },
+    selector: { types: ['ipv4'], minConfidence: 50, confidenceDecay: { halfLife: '1m', minSightingParties } },
     targets: { cilium: { enabled: true }, haproxy: { enabled: true, runtimeApis: [ha.unixApi], hostsMap: ha.hostsMap, ipsMap: ha.ipsMap } },
   };
   return { apiVersion: 'threatmesh.io/v1alpha1', kind: 'EnforcementPolicy', metadata: { name, namespace: ns }, spec };
@@ -134,7 +135,7 @@ after(async () => {
 });
 
 describe('confidence decay (half-life 1m, minConfidence 50, confidence 100: unsighted ones leave 60 s after admission)', () => {
-  test('an unsighted indicator leaves Cilium and HAProxy at its decay time; a sighted one stays; a lone or future-dated peer keeps nothing alive under minParties 2; a new sighting brings one back', async (t) => {
+  test('an unsighted indicator leaves Cilium and HAProxy at its decay time; a sighted one stays; a lone or future-dated peer keeps nothing alive under minSightingParties 2; a new sighting brings one back', async (t) => {
     const t0 = Date.now();
     const admitted = t0 - 45_000;
     await admitAt(admitted, [UNSIGHTED, SIGHTED, LONE_PEER, FUTURE_CLAIM, RESIGHTED]);
@@ -170,5 +171,30 @@ describe('confidence decay (half-life 1m, minConfidence 50, confidence 100: unsi
     await peerSighting('partner-b', RESIGHTED, now, now);
     await until('one-party', haA, [SIGHTED, LONE_PEER, RESIGHTED], 8000);
     await until('two-parties', haB, [SIGHTED, RESIGHTED], 8000);
+  });
+});
+
+describe('the deprecated confidenceDecay.minParties on the real API server (docs/adr/2026-12-07-sighting-party-thresholds.md)', () => {
+  const decayOnly = (name: string, confidenceDecay: Record<string, unknown>): EnforcementPolicy => ({
+    apiVersion: 'threatmesh.io/v1alpha1', kind: 'EnforcementPolicy', metadata: { name, namespace: ns },
+    spec: { mode: 'LogOnly', selector: { types: ['ipv4'], minConfidence: 50, confidenceDecay: { halfLife: '1m', ...confidenceDecay } } },
+  });
+  test('an object that still says minParties is served and its Ready condition says to rename it', async () => {
+    await admin.create(ENFORCEMENT_POLICIES, decayOnly('old-name', { minParties: 2 }));
+    const p = await eventually(() => admin.get<EnforcementPolicy>(ENFORCEMENT_POLICIES, 'old-name', ns), (o) => o?.status?.conditions?.some((c) => c.type === 'Ready') === true, 10_000);
+    const ready = p?.status?.conditions?.find((c) => c.type === 'Ready');
+    assert.match(ready?.message ?? '', /selector\.confidenceDecay\.minParties is deprecated: rename it to minSightingParties/);
+  });
+  const refused: Array<[string, Record<string, unknown>]> = [
+    ['minParties 1 beside minSightingParties 2', { minParties: 1, minSightingParties: 2 }],
+    ['minParties 3 beside minSightingParties 2', { minParties: 3, minSightingParties: 2 }],
+  ];
+  for (const [name, fields] of refused) {
+    test(`the API server refuses ${name} (the CRD's CEL rule), naming the fix`, async () => {
+      await assert.rejects(admin.create(ENFORCEMENT_POLICIES, decayOnly(`conflict-${String(fields['minParties'])}`, fields)), (e: unknown) => String(e).includes(DECAY_PARTIES_CONFLICT));
+    });
+  }
+  test('both names with the same number are accepted (a rename half done)', async () => {
+    await admin.create(ENFORCEMENT_POLICIES, decayOnly('same', { minParties: 2, minSightingParties: 2 }));
   });
 });

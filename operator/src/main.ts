@@ -12,6 +12,7 @@ const env: CliEnv = {
   kubernetesServicePort: process.env['KUBERNETES_SERVICE_PORT'],
   homeKubeconfig: process.env['HOME'] ? `${process.env['HOME']}/.kube/config` : undefined,
   mongodbUri: process.env['MONGODB_URI'],
+  ferretdbBackend: process.env['THREATMESH_FERRETDB_BACKEND'],
   cacheDir: process.env['THREATMESH_CACHE'] ?? `${process.env['HOME'] ?? '/tmp'}/.cache/threatmesh`,
   logLevel: (process.env['LOG_LEVEL'] as Level | undefined) ?? 'info',
   stdout: process.stdout,

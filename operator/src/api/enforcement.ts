@@ -47,6 +47,8 @@ export interface ResolvedPolicy {
   readonly allowCidrs: readonly string[];
   readonly allowDomains: readonly string[];
   readonly allowConfigMaps: ReadonlyArray<{ readonly name: string; readonly key?: string }>;
+  /** Deprecated fields the spec still uses, each with what to write instead (the Ready condition repeats them). */
+  readonly deprecated: readonly string[];
 }
 
 /** Defaults of every optional field, in one place (the schema descriptions state the same values). */
@@ -54,7 +56,7 @@ export const POLICY_DEFAULTS = {
   mode: 'LogOnly',
   minConfidence: 0,
   decayFloor: 0,
-  decayMinParties: 1,
+  decayMinSightingParties: 1,
   maxTlp: 'amber+strict',
   maxCidrsPerGroup: 20_000,
   maxGroupBytes: 512 * 1024,
@@ -69,7 +71,14 @@ function resolveDecay(d: NonNullable<EnforcementPolicySpec['selector']>['confide
   if (d === undefined) return undefined;
   // The schema's pattern admits exactly what parseDecayDuration parses; 0 never reaches here.
   const halfLifeMs = parseDecayDuration(d.halfLife) ?? 30 * 86_400_000;
-  return { halfLifeMs, floor: d.floor ?? POLICY_DEFAULTS.decayFloor, minParties: d.minParties ?? POLICY_DEFAULTS.decayMinParties };
+  // minParties is the deprecated name (docs/adr/2026-12-07-sighting-party-thresholds.md); the schema refuses both with different numbers.
+  return { halfLifeMs, floor: d.floor ?? POLICY_DEFAULTS.decayFloor, minSightingParties: d.minSightingParties ?? d.minParties ?? POLICY_DEFAULTS.decayMinSightingParties };
+}
+
+/** The deprecated fields `spec` sets, each as a sentence that says what to write instead. */
+export function deprecatedFields(spec: EnforcementPolicySpec): string[] {
+  const decay = spec.selector?.confidenceDecay;
+  return decay?.minParties === undefined ? [] : ['selector.confidenceDecay.minParties is deprecated: rename it to minSightingParties (same meaning)'];
 }
 
 function resolveSelector(sel: NonNullable<EnforcementPolicySpec['selector']>): ResolvedSelector {
@@ -114,5 +123,6 @@ export function resolvePolicy(spec: EnforcementPolicySpec): ResolvedPolicy {
     allowCidrs: allow.cidrs ?? [],
     allowDomains: allow.domains ?? [],
     allowConfigMaps: allow.configMaps ?? [],
+    deprecated: deprecatedFields(spec),
   };
 }

@@ -366,11 +366,13 @@ export interface EnforcementPolicySpec {
     };
     /** Confidence decay for indicators nobody sees: the effective confidence is the stated one halved every halfLife since the last corroborated sighting (from the sightings collection and the sighting reports received from peers), and an indicator whose effective confidence falls below minConfidence leaves enforcement (status.skipped.decayed, status.decayed) until it is sighted again. Absent: no decay. */
     confidenceDecay?: {
-      /** Time after which the effective confidence has halved, such as 30d, 72h or 90m. The clock starts at the indicator's last corroborated sighting (see minParties), or at its admission (the close of its voting round) when it was never sighted. */
+      /** Time after which the effective confidence has halved, such as 30d, 72h or 90m. The clock starts at the indicator's last corroborated sighting (see minSightingParties), or at its admission (the close of its voting round) when it was never sighted. */
       halfLife: string;
       /** The effective confidence never decays below this; default 0. A floor at or above minConfidence turns decay off in effect. */
       floor?: number;
-      /** Distinct parties (this partner's own LogScans and each peer or edge site whose signed sighting reports it accepted) that must have seen the indicator for a sighting to restart the clock; the clock restarts at the latest time by which that many had seen it. Default 1. Set it as the voting policy's sightingCorroboration.minParties: with 2 or more, one party alone (a hostile peer pushing fake sightings) cannot keep an indicator enforced. */
+      /** What counts as seen for this policy's decay: distinct parties (this partner's own LogScans, and each peer or edge site whose signed sighting reports it accepted) that must have seen the indicator for sightings to restart the decay clock. The clock restarts at the latest time by which that many had seen it, however long ago (no window). Default 1. With 2 or more, one party alone (a hostile peer pushing fake sightings) cannot keep an indicator enforced. Independent of the voting policy's sightingCorroboration.minParties, which asks another question (how many parties within its window corroborate a vote; docs/adr/2026-12-07-sighting-party-thresholds.md). */
+      minSightingParties?: number;
+      /** Deprecated: the old name of minSightingParties, with the same meaning; read only when minSightingParties is absent, refused when both are set to different numbers, and reported in the Ready condition. Rename it to minSightingParties: it is removed in the next API version. */
       minParties?: number;
     };
   };

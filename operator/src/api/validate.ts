@@ -42,6 +42,10 @@ const SHAPES: ReadonlyArray<[RegExp, (m: RegExpMatchArray) => CelEquivalent]> = 
     return { transition: false, check: (s) => names.filter((n) => has(s, n)).length === 1 };
   }],
   [/^!\('([\w-]+)' in self && '([\w-]+)' in self\)$/, (m) => ({ transition: false, check: (s) => !(Array.isArray(s) && s.includes(m[1]) && s.includes(m[2])) })],
+  [/^!has\(self\.(\w+)\) \|\| !has\(self\.(\w+)\) \|\| self\.(\w+) == self\.(\w+)$/, (m) => ({
+    transition: false,
+    check: (s) => !has(s, m[1] ?? '') || !has(s, m[2] ?? '') || isDeepStrictEqual(field(s, m[3] ?? ''), field(s, m[4] ?? '')),
+  })],
   [/^!has\(self\.(\w+)\) \|\| !has\(self\.(\w+)\) \|\| self\.(\w+) > self\.(\w+)$/, (m) => ({
     transition: false,
     check: (s) => !has(s, m[1] ?? '') || !has(s, m[2] ?? '') || Date.parse(String(field(s, m[3] ?? ''))) > Date.parse(String(field(s, m[4] ?? ''))),

@@ -12,6 +12,8 @@ export interface CliEnv {
   readonly homeKubeconfig?: string | undefined;
   /** MONGODB_URI, when set: commands use that database instead of the local one. */
   readonly mongodbUri: string | undefined;
+  /** THREATMESH_FERRETDB_BACKEND: the default of --ferretdb-backend for the local database (auto, postgresql or sqlite). */
+  readonly ferretdbBackend?: string | undefined;
   /** Cache for built binaries and generated state, outside the repository. */
   readonly cacheDir: string;
   readonly logLevel: Level;

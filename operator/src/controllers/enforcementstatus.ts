@@ -28,7 +28,9 @@ function readyCondition(policy: ResolvedPolicy, report: SyncReport, generation: 
     return { type: CONDITION.Ready, status: 'False', reason: ENFORCEMENT_REASON.TargetError, message: `${report.errors.slice(0, 3).join('; ').slice(0, 2000)} (retrying every poll)`, observedGeneration: generation };
   }
   const enforcing = policy.mode === 'Enforce';
-  const what = `${report.selected} indicators selected; ${report.cilium?.cidrs ?? 0} CIDRs in ${report.cilium?.groups ?? 0} CiliumCIDRGroups, ${report.haproxy?.hosts ?? 0} hosts and ${report.haproxy?.ips ?? 0} addresses in HAProxy maps`;
+  // A deprecated field still works; the condition says so where `kubectl describe` shows it.
+  const notes = policy.deprecated.length > 0 ? `; ${policy.deprecated.join('; ')}` : '';
+  const what = `${report.selected} indicators selected; ${report.cilium?.cidrs ?? 0} CIDRs in ${report.cilium?.groups ?? 0} CiliumCIDRGroups, ${report.haproxy?.hosts ?? 0} hosts and ${report.haproxy?.ips ?? 0} addresses in HAProxy maps${notes}`;
   return enforcing
     ? { type: CONDITION.Ready, status: 'True', reason: ENFORCEMENT_REASON.Enforcing, message: `enforcing: ${what}`, observedGeneration: generation }
     : { type: CONDITION.Ready, status: 'True', reason: ENFORCEMENT_REASON.LoggingOnly, message: `log only, nothing is denied: ${what} would be enforced (CIDR groups are written, no deny policy; HAProxy maps kept empty)`, observedGeneration: generation };

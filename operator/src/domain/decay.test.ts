@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { corroboratedLastSeen, decayReference, decaysBelowAt, effectiveConfidence, parseDecayDuration, type DecayRule } from './decay.ts';
 
 const DAY = 86_400_000;
-const rule = (floor = 0, minParties = 1): DecayRule => ({ halfLifeMs: 30 * DAY, floor, minParties });
+const rule = (floor = 0, minSightingParties = 1): DecayRule => ({ halfLifeMs: 30 * DAY, floor, minSightingParties });
 
 describe('effective confidence halves every half-life, never below the floor', () => {
   const cases: Array<[string, number, number, DecayRule, number]> = [
@@ -42,7 +42,7 @@ describe('when the effective confidence falls below the minimum', () => {
   }
 });
 
-describe('corroborated last sighting: the minParties-th latest party, capped at now', () => {
+describe('corroborated last sighting: the minSightingParties-th latest party, capped at now', () => {
   const now = 1000 * DAY;
   const cases: Array<[string, number[], number, number | undefined]> = [
     ['one party, one needed', [now - DAY], 1, now - DAY],
@@ -53,6 +53,10 @@ describe('corroborated last sighting: the minParties-th latest party, capped at 
     ['a time in the future counts as now', [now + 365 * DAY], 1, now],
     ['a future time does not lift the second party', [now + 365 * DAY, now - 20 * DAY], 2, now - 20 * DAY],
     ['non-finite times are ignored', [Number.NaN, now - DAY], 2, undefined],
+    // Not the voting policy's question: its sightingCorroboration counts parties within a window
+    // (default 30d); decay has none, so old corroborated sightings still set the clock.
+    ['no window: two parties 45 and 40 days ago restart the clock 45 days ago', [now - 45 * DAY, now - 40 * DAY], 2, now - 45 * DAY],
+    ['no window: a year-old corroboration still counts', [now - 400 * DAY, now - 365 * DAY, now - DAY], 3, now - 400 * DAY],
   ];
   for (const [name, times, minParties, want] of cases) test(name, () => assert.equal(corroboratedLastSeen(times, minParties, now), want));
 });

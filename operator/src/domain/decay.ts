@@ -4,11 +4,12 @@
  * - An indicator's effective confidence halves every `halfLife` since its last corroborated
  *   sighting, or since its admission when it was never sighted: `c · 2^(−age / halfLife)`, never
  *   below `floor` (a floor above the stated confidence leaves the stated confidence).
- * - A sighting counts as the network's only when `minParties` distinct parties saw the indicator:
- *   the corroborated last sighting is the `minParties`-th latest of the parties' own last
- *   sightings, so one party (say, a hostile peer pushing fake sightings) cannot keep an indicator
- *   alive on its own when `minParties` is 2 or more; the same counting as the voting policy's
- *   `sightingCorroboration`.
+ * - A sighting counts only when `minSightingParties` distinct parties saw the indicator: the
+ *   corroborated last sighting is the `minSightingParties`-th latest of the parties' own last
+ *   sightings, however long ago, so one party (say, a hostile peer pushing fake sightings) cannot
+ *   keep an indicator alive on its own when it is 2 or more. The voting policy's
+ *   `sightingCorroboration` counts parties the same way but asks another question (how many
+ *   within a window corroborate a vote): docs/adr/2026-12-07-sighting-party-thresholds.md.
  * - Times after `now` count as `now`: a sender's clock running ahead (the sharing protocol accepts
  *   buckets up to its skew allowance ahead) buys no extra life.
  */
@@ -19,8 +20,8 @@ export interface DecayRule {
   readonly halfLifeMs: number;
   /** The effective confidence never decays below this (0..100). */
   readonly floor: number;
-  /** Distinct parties whose sightings make a sighting count (>= 1). */
-  readonly minParties: number;
+  /** Distinct parties that must have seen the indicator for sightings to restart the clock (>= 1). */
+  readonly minSightingParties: number;
 }
 
 /** The effective confidence (not rounded) of `confidence` stated, `ageMs` after its reference time; a negative age counts as 0. */

@@ -82,21 +82,21 @@ describe('Selection: an unsighted indicator leaves at its decay time and comes b
 
 describe('SightingClock: the corroborated last sighting per policy', () => {
   const now = ADMITTED + 100 * DAY;
-  const rule = (minParties: number) => ({ halfLifeMs: 30 * DAY, floor: 0, minParties });
+  const rule = (minSightingParties: number) => ({ halfLifeMs: 30 * DAY, floor: 0, minSightingParties });
   const parties = new Map<string, Map<string, number>>([
     ['lone-peer', new Map([['hostile', now - DAY]])],
     ['two-parties', new Map([['self', now - 3 * DAY], ['peer', now - DAY]])],
     ['future', new Map([['hostile', now + 365 * DAY]])],
   ]);
   const cases: Array<[string, number, string, number | undefined]> = [
-    ['one party suffices with minParties 1', 1, 'lone-peer', now - DAY],
-    ['a lone (hostile) peer is not enough with minParties 2', 2, 'lone-peer', undefined],
+    ['one party suffices with minSightingParties 1', 1, 'lone-peer', now - DAY],
+    ['a lone (hostile) peer is not enough with minSightingParties 2', 2, 'lone-peer', undefined],
     ['two parties: the second latest', 2, 'two-parties', now - 3 * DAY],
     ['a future time counts as the load time', 1, 'future', now],
   ];
-  for (const [name, minParties, digest, want] of cases) {
+  for (const [name, minSightingParties, digest, want] of cases) {
     test(name, async () => {
-      const clock = new SightingClock({ load: () => Promise.resolve(parties), rule: rule(minParties), minConfidence: 40 });
+      const clock = new SightingClock({ load: () => Promise.resolve(parties), rule: rule(minSightingParties), minConfidence: 40 });
       await clock.refresh(now, true);
       assert.equal(clock.lastSeen(digest), want);
     });

@@ -54,7 +54,7 @@ export class SightingClock {
     const byParty = await this.#o.load(since);
     const next = new Map<string, number>();
     for (const [digest, parties] of byParty) {
-      const t = corroboratedLastSeen(parties.values(), rule.minParties, now);
+      const t = corroboratedLastSeen(parties.values(), rule.minSightingParties, now);
       if (t !== undefined) next.set(digest, t);
     }
     const changed: string[] = [];

@@ -4,7 +4,7 @@
  * what must never be blocked. The EnforcementPolicy controller (controllers/enforcementpolicy.ts)
  * keeps the artifacts equal to the selection; docs/adr/2026-12-06-enforcement.md explains why.
  */
-import { AGE_COLUMN, NAME_PATTERN, READY_COLUMN, conditions, int, list, named, obj, objectSchema, str, stringMap, time, type KindDefinition, type SchemaNode } from './common.ts';
+import { AGE_COLUMN, NAME_PATTERN, READY_COLUMN, conditions, type CelRule, int, list, named, obj, objectSchema, str, stringMap, time, type KindDefinition, type SchemaNode } from './common.ts';
 import { tlpSchema } from './threatindicator.ts';
 
 /** LogOnly computes and reports every artifact but blocks nothing; Enforce blocks. */
@@ -49,15 +49,23 @@ function selector(): SchemaNode {
 /** A decay half-life: a whole number of minutes, hours or days (domain/decay.ts parseDecayDuration). */
 export const DECAY_DURATION_PATTERN = '^[1-9][0-9]{0,4}(m|h|d)$';
 
+/** Message of the CEL rule that refuses the deprecated minParties beside a different minSightingParties. */
+export const DECAY_PARTIES_CONFLICT = 'minParties is the deprecated name of minSightingParties and differs from it: remove minParties (minSightingParties is the one read)';
+
 function confidenceDecay(): SchemaNode {
+  const parties = (description: string): SchemaNode => int(1, 1000, { description });
   return obj(
     {
-      halfLife: str(8, { pattern: DECAY_DURATION_PATTERN, description: 'Time after which the effective confidence has halved, such as 30d, 72h or 90m. The clock starts at the indicator\'s last corroborated sighting (see minParties), or at its admission (the close of its voting round) when it was never sighted.' }),
+      halfLife: str(8, { pattern: DECAY_DURATION_PATTERN, description: 'Time after which the effective confidence has halved, such as 30d, 72h or 90m. The clock starts at the indicator\'s last corroborated sighting (see minSightingParties), or at its admission (the close of its voting round) when it was never sighted.' }),
       floor: int(0, 100, { description: 'The effective confidence never decays below this; default 0. A floor at or above minConfidence turns decay off in effect.' }),
-      minParties: int(1, 1000, { description: 'Distinct parties (this partner\'s own LogScans and each peer or edge site whose signed sighting reports it accepted) that must have seen the indicator for a sighting to restart the clock; the clock restarts at the latest time by which that many had seen it. Default 1. Set it as the voting policy\'s sightingCorroboration.minParties: with 2 or more, one party alone (a hostile peer pushing fake sightings) cannot keep an indicator enforced.' }),
+      minSightingParties: parties('What counts as seen for this policy\'s decay: distinct parties (this partner\'s own LogScans, and each peer or edge site whose signed sighting reports it accepted) that must have seen the indicator for sightings to restart the decay clock. The clock restarts at the latest time by which that many had seen it, however long ago (no window). Default 1. With 2 or more, one party alone (a hostile peer pushing fake sightings) cannot keep an indicator enforced. Independent of the voting policy\'s sightingCorroboration.minParties, which asks another question (how many parties within its window corroborate a vote; docs/adr/2026-12-07-sighting-party-thresholds.md).'),
+      minParties: parties('Deprecated: the old name of minSightingParties, with the same meaning; read only when minSightingParties is absent, refused when both are set to different numbers, and reported in the Ready condition. Rename it to minSightingParties: it is removed in the next API version.'),
     },
     ['halfLife'],
-    { description: 'Confidence decay for indicators nobody sees: the effective confidence is the stated one halved every halfLife since the last corroborated sighting (from the sightings collection and the sighting reports received from peers), and an indicator whose effective confidence falls below minConfidence leaves enforcement (status.skipped.decayed, status.decayed) until it is sighted again. Absent: no decay.' },
+    {
+      description: 'Confidence decay for indicators nobody sees: the effective confidence is the stated one halved every halfLife since the last corroborated sighting (from the sightings collection and the sighting reports received from peers), and an indicator whose effective confidence falls below minConfidence leaves enforcement (status.skipped.decayed, status.decayed) until it is sighted again. Absent: no decay.',
+      'x-kubernetes-validations': [{ rule: '!has(self.minParties) || !has(self.minSightingParties) || self.minParties == self.minSightingParties', message: DECAY_PARTIES_CONFLICT }] satisfies CelRule[],
+    },
   );
 }
 

@@ -3,12 +3,15 @@
  * database that tests and the sandbox run against (see docs/controlplane.md).
  */
 import { makeDirs } from '../../mkdirs.ts';
+import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
 import type { Logger } from '../../log.ts';
 import type { CliEnv } from '../../cli/env.ts';
 import { ensureBinaries } from '../controlplane/build.ts';
 import { startInstance, type Instance } from '../controlplane/instance.ts';
+import { BACKEND_FLAG_HELP, backendRequest, resolveBackend } from '../controlplane/backend.ts';
+import { startPostgresCluster, type PostgresCluster } from '../controlplane/postgres.ts';
 import { readState, removeState, writeState, type InstanceRecord } from '../controlplane/state.ts';
 import { linuxProcesses, liveRecordedPids, stopRecorded } from '../controlplane/down.ts';
 
@@ -19,6 +22,7 @@ interface UpOptions {
   readonly controllers: boolean;
   readonly fresh: boolean;
   readonly timeout: number;
+  readonly ferretdbBackend?: string;
 }
 
 /** Registers `controlplane` and its subcommands on `program`. */
@@ -39,7 +43,11 @@ export function registerControlplane(program: Command, env: CliEnv, log: Logger)
     .option('--no-controllers', 'do not run the garbage collector and namespace controller')
     .option('--fresh', 'wipe each instance directory first (new cluster and database)', false)
     .option('--timeout <seconds>', 'readiness deadline per server', positiveInt, 90)
-    .action(async (opts: UpOptions) => up(opts, env, log));
+    .option('--ferretdb-backend <backend>', `${BACKEND_FLAG_HELP}; on PostgreSQL one cluster in --dir/postgres holds a database per instance`)
+    .action(async (opts: UpOptions) => {
+      backendRequest(opts.ferretdbBackend, env.ferretdbBackend);
+      await up(opts, env, log);
+    });
   cp.command('down')
     .description('stop the instances that `controlplane up` recorded in --dir')
     .option('--dir <dir>', 'state directory given to up', '.controlplane')
@@ -60,27 +68,42 @@ async function up(opts: UpOptions, env: CliEnv, log: Logger): Promise<void> {
   await refuseIfRunning(dir);
   const binaries = await ensureBinaries({ cacheDir: env.cacheDir, progress: env.stderr });
   const startMongo = opts.mongo && env.mongodbUri === undefined;
+  const postgres = startMongo ? await sharedPostgres(opts, dir, env) : undefined;
   const settled = await Promise.allSettled(Array.from({ length: opts.instances }, (_, i) => startInstance({
     name: `tm-${i}`, dir: join(dir, `tm-${i}`), binaries, mongo: startMongo, controllers: opts.controllers,
-    fresh: opts.fresh, readyTimeoutMs: opts.timeout * 1000, log,
+    fresh: opts.fresh, readyTimeoutMs: opts.timeout * 1000, log, ...(postgres ? { backend: 'postgresql' as const, postgres } : {}),
   })));
   const instances = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
   const failed = settled.flatMap((s) => (s.status === 'rejected' ? [s.reason as Error] : []));
-  if (failed.length > 0) {
+  const stopAll = async (): Promise<void> => {
     await Promise.all(instances.map((i) => i.stop()));
+    await postgres?.stop();
+  };
+  if (failed.length > 0) {
+    await stopAll();
     throw new Error(failed.map((e) => e.message).join('\n'));
   }
-  const records = instances.map((i) => record(i, env.mongodbUri));
+  // `down` stops the shared PostgreSQL with the first instance's processes.
+  const records = instances.map((i, n) => record(i, env.mongodbUri, n === 0 && postgres ? [postgres.process.pid] : []));
   await writeState(dir, { ownerPid: process.pid, instances: records });
   report(records, instances, env);
   await untilSignal();
   env.stderr.write('controlplane: stopping\n');
-  await Promise.all(instances.map((i) => i.stop()));
+  await stopAll();
   await removeState(dir);
 }
 
-function record(i: Instance, mongodbUri: string | undefined): InstanceRecord {
-  return { name: i.name, dir: i.dir, kubeconfig: i.kubeconfigPath, server: i.server, mongoUri: i.mongoUri ?? mongodbUri, pids: i.pids };
+// With the PostgreSQL backend, the one cluster (dir/postgres) that holds every instance's database.
+async function sharedPostgres(opts: UpOptions, dir: string, env: CliEnv): Promise<PostgresCluster | undefined> {
+  const db = await resolveBackend(backendRequest(opts.ferretdbBackend, env.ferretdbBackend), { postgresData: join(dir, 'postgres', 'data'), sqliteDir: join(dir, 'tm-0', 'mongo') }, opts.fresh);
+  env.stderr.write(`controlplane: FerretDB on ${db.backend}${db.note ? ` (${db.note})` : ''}\n`);
+  if (db.backend !== 'postgresql') return undefined;
+  if (opts.fresh) await rm(join(dir, 'postgres'), { recursive: true, force: true });
+  return startPostgresCluster({ name: 'controlplane', dir: join(dir, 'postgres'), databases: opts.instances, readyTimeoutMs: opts.timeout * 1000 });
+}
+
+function record(i: Instance, mongodbUri: string | undefined, extraPids: readonly number[]): InstanceRecord {
+  return { name: i.name, dir: i.dir, kubeconfig: i.kubeconfigPath, server: i.server, mongoUri: i.mongoUri ?? mongodbUri, pids: [...i.pids, ...extraPids] };
 }
 
 function report(records: readonly InstanceRecord[], instances: readonly Instance[], env: CliEnv): void {

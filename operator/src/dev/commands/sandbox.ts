@@ -13,6 +13,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { API_VERSION } from '../../api/schemas/index.ts';
 import type { Feed, FeedFormat } from '../../api/types.ts';
 import { ensureBinaries } from '../controlplane/build.ts';
+import { BACKEND_FLAG_HELP, backendRequest, resolveBackend } from '../controlplane/backend.ts';
 import { PRESETS, findPreset } from '../../feeds/presets.ts';
 import { createLogger, type Logger } from '../../log.ts';
 import { convergedSummary, notConverged, renderNetwork, type NetworkView } from '../sandbox/convergence.ts';
@@ -47,6 +48,7 @@ export interface SandboxFlags {
   readonly json: boolean;
   readonly untilConverged: boolean;
   readonly timeout: number;
+  readonly ferretdbBackend?: string;
 }
 
 /** What the sandbox ingests: a file served under `servedName` and how to parse it. */
@@ -222,11 +224,12 @@ async function sandbox(flags: SandboxFlags, env: CliEnv, log: Logger, stop: Stop
   cleanups.push(() => new Promise<void>((res) => logStream.end(res)));
   const netLog = createLogger(logStream, 'info', { component: 'threatmesh-sandbox' });
 
-  out.step(`building or reusing the local control plane (cache ${env.cacheDir}); state in ${dir}`);
+  const db = await resolveBackend(backendRequest(flags.ferretdbBackend, env.ferretdbBackend), { postgresData: join(dir, 'postgres', 'data'), sqliteDir: join(dir, 'clusters', 'sequencer', 'mongo') }, flags.fresh);
+  out.step(`building or reusing the local control plane (cache ${env.cacheDir}); state in ${dir}; FerretDB on ${db.backend}${db.note ? ` (${db.note})` : ''}`, { ferretdbBackend: db.backend });
   const binaries = await ensureBinaries({ cacheDir: env.cacheDir, progress: env.stderr });
   if (stop.aborted) return 130;
   const net = await startNetwork({
-    dir, partners: flags.partners, fresh: flags.fresh, binaries, readyTimeoutMs: flags.timeout * 1000, log: netLog,
+    dir, partners: flags.partners, fresh: flags.fresh, binaries, backend: db.backend, readyTimeoutMs: flags.timeout * 1000, log: netLog,
     ...(flags.quorum !== undefined ? { quorum: flags.quorum } : {}),
     cli: { node: process.execPath, main: fileURLToPath(new URL('../../main.ts', import.meta.url)) },
     progress: (message, data) => out.step(message, data),
@@ -262,12 +265,14 @@ export function registerSandbox(program: Command, env: CliEnv, log: Logger): voi
     .option('--quorum <n>', 'approvals required (default ⌊2n/3⌋+1 of the n partners)', positiveInt)
     .option('--dir <dir>', 'state directory: clusters, databases, keys, certificates, logs', '.controlplane/network')
     .option('--fresh', 'wipe --dir first: new clusters, databases, keys and certificates', false)
+    .option('--ferretdb-backend <backend>', BACKEND_FLAG_HELP)
     .option('--json', 'print progress as JSON lines; with --until-converged the last line is {"partners":[{"name","treeSize","rootHash","indicators","mongodbUri","taxii":{"url","token","ca"}}],"sequencer":{…}}; every line listing partners carries mongodbUri and taxii (a TLP:GREEN sample consumer)', false)
     .option('--until-converged', 'exit 0 once every partner holds the sequencer\'s log (non-zero after --timeout)', false)
     .option('--timeout <seconds>', 'deadline for the network to start and, with --until-converged, to converge', positiveInt, 300)
     .addHelpText('after', '\nExamples:\n  threatmesh sandbox                                   # 3 partners, the bundled sample, until Ctrl-C\n  threatmesh sandbox --partners 3 --json --until-converged\n  threatmesh sandbox --preset feodo                    # a bundled snapshot of a public feed\n  threatmesh sandbox --source ./iocs.txt --format lines\n')
     .action(async (flags: SandboxFlags) => {
       feedPlan(flags);
+      backendRequest(flags.ferretdbBackend, env.ferretdbBackend);
       const stop = new StopSignal();
       const cleanups: Array<() => Promise<void>> = [];
       try {

@@ -20,6 +20,7 @@ import type { Feed, PartnerNode, ThreatIndicator } from '../../api/types.ts';
 import { ensureBinaries } from '../controlplane/build.ts';
 import { linuxProcesses, liveRecordedPids } from '../controlplane/down.ts';
 import { startInstance } from '../controlplane/instance.ts';
+import { BACKEND_FLAG_HELP, backendRequest, resolveBackend, type BackendDecision } from '../controlplane/backend.ts';
 import { readState, removeState, writeState } from '../controlplane/state.ts';
 import { startOperator } from '../../controllers/setup.ts';
 import { InProcessExecutor } from '../../controllers/inprocess.ts';
@@ -53,6 +54,7 @@ interface UpFlags {
   readonly timeout: number;
   readonly json: boolean;
   readonly fresh: boolean;
+  readonly ferretdbBackend?: string;
 }
 
 /** Progress output: human lines, or one JSON object per line with --json. */
@@ -102,11 +104,13 @@ export function registerUp(program: Command, env: CliEnv, log: Logger): void {
     .option('--timeout <seconds>', 'deadline for the control plane to start and, with --until-ready, for the objects to reconcile', positiveInt, 180)
     .option('--fresh', 'wipe the local cluster and database in --dir first', false)
     .option('--json', 'print progress and object snapshots as JSON lines', false)
+    .option('--ferretdb-backend <backend>', BACKEND_FLAG_HELP)
     .option('--kubeconfig <path>', 'use this cluster instead of a local control plane: kubeconfig file(s), \':\'-separated (default: $KUBECONFIG)')
     .option('--context <name>', 'with a kubeconfig: the context to use instead of its current-context')
     .action(async (flags: UpFlags) => {
       // A command-line mistake is reported before anything starts or prints.
       if (flags.context !== undefined && !(flags.kubeconfig ?? env.kubeconfig)) throw new UsageError(CONTEXT_NEEDS_KUBECONFIG);
+      backendRequest(flags.ferretdbBackend, env.ferretdbBackend);
       const stop = new StopSignal();
       const cleanups: Array<() => Promise<void> | void> = [];
       try {
@@ -125,6 +129,8 @@ interface Cluster {
   readonly context: string | undefined;
   readonly server: string;
   readonly mongoUri: string | undefined;
+  /** The local FerretDB's backend, when this command started one. */
+  readonly database?: BackendDecision;
 }
 
 async function startCluster(flags: UpFlags, env: CliEnv, log: Logger, dir: string, cleanups: Array<() => Promise<void> | void>): Promise<Cluster> {
@@ -138,10 +144,13 @@ async function startCluster(flags: UpFlags, env: CliEnv, log: Logger, dir: strin
   if (state && (await liveRecordedPids(state, linuxProcesses)).length > 0) {
     throw new Error(`a sandbox recorded in ${dir} is still running (pid ${state.ownerPid}); stop it with Ctrl-C there, or run \`threatmesh controlplane down --dir ${dir}\`, or pass another --dir`);
   }
+  const startDb = env.mongodbUri === undefined;
+  const database = startDb ? await resolveBackend(backendRequest(flags.ferretdbBackend, env.ferretdbBackend), { postgresData: join(dir, 'cluster', 'postgres', 'data'), sqliteDir: join(dir, 'cluster', 'mongo') }, flags.fresh) : undefined;
   const binaries = await ensureBinaries({ cacheDir: env.cacheDir, progress: env.stderr });
+  // One instance: its own PostgreSQL cluster (under cluster/postgres) is the sandbox's.
   const inst = await startInstance({
-    name: 'sandbox', dir: join(dir, 'cluster'), binaries, mongo: env.mongodbUri === undefined, controllers: true,
-    fresh: flags.fresh, readyTimeoutMs: flags.timeout * 1000, log,
+    name: 'sandbox', dir: join(dir, 'cluster'), binaries, mongo: startDb, controllers: true,
+    fresh: flags.fresh, readyTimeoutMs: flags.timeout * 1000, log, ...(database ? { backend: database.backend } : {}),
   });
   cleanups.push(async () => {
     await inst.stop();
@@ -149,7 +158,7 @@ async function startCluster(flags: UpFlags, env: CliEnv, log: Logger, dir: strin
   });
   const mongoUri = inst.mongoUri ?? env.mongodbUri;
   await writeState(dir, { ownerPid: process.pid, instances: [{ name: inst.name, dir: inst.dir, kubeconfig: inst.kubeconfigPath, server: inst.server, mongoUri, pids: inst.pids }] });
-  return { kubeconfig: inst.kubeconfigPath, context: undefined, server: inst.server, mongoUri };
+  return { kubeconfig: inst.kubeconfigPath, context: undefined, server: inst.server, mongoUri, ...(database ? { database } : {}) };
 }
 
 async function sampleObjects(out: Out, partners: readonly LocalPartner[], feedBase: string): Promise<KubeObject[]> {
@@ -164,6 +173,12 @@ async function sampleObjects(out: Out, partners: readonly LocalPartner[], feedBa
   if (skipped.length > 0) out.note(`skipped ${skipped.length} sample Feeds that fetch from the internet (the sandbox works offline; apply them yourself with kubectl): ${skipped.map((s) => s.name).join(', ')}`, { skipped });
   const own = [...partners.map((p) => partnerNode(p, SANDBOX_NAMESPACE)), ...LOCAL_FEEDS.map((f) => localFeed(f, feedBase, SANDBOX_NAMESPACE))];
   return [...namespacesOf([...kept, ...own]), ...kept, ...own];
+}
+
+function announce(out: Out, cluster: Cluster, external: boolean): void {
+  const db = cluster.database;
+  out.note(`${external ? 'apiserver' : 'apiserver ready'} at ${cluster.server}; kubeconfig ${cluster.kubeconfig}; database ${cluster.mongoUri ?? 'none (MONGODB_URI unset)'}${db ? ` (FerretDB on ${db.backend})` : ''}`, { server: cluster.server, kubeconfig: cluster.kubeconfig, mongoUri: cluster.mongoUri ?? null, ferretdbBackend: db?.backend ?? null });
+  if (db?.note !== undefined) out.note(db.note, { ferretdbBackend: db.backend });
 }
 
 function interrupted(out: Out): number {
@@ -182,7 +197,7 @@ async function up(flags: UpFlags, env: CliEnv, log: Logger, stop: StopSignal, cl
   const external = flags.kubeconfig ?? env.kubeconfig;
   out.step(1, external ? `using the cluster in kubeconfig ${external}${flags.context ? ` (context ${flags.context})` : ''} (no local control plane)` : `building or reusing the local control plane (cache ${env.cacheDir}), state in ${dir}`);
   const cluster = await startCluster(flags, env, log, dir, cleanups);
-  out.note(`${external ? 'apiserver' : 'apiserver ready'} at ${cluster.server}; kubeconfig ${cluster.kubeconfig}; database ${cluster.mongoUri ?? 'none (MONGODB_URI unset)'}`, { server: cluster.server, kubeconfig: cluster.kubeconfig, mongoUri: cluster.mongoUri ?? null });
+  announce(out, cluster, external !== undefined && external !== '');
   if (stop.aborted) return interrupted(out);
 
   out.step(2, 'applying crds/ and waiting until they are Established');

@@ -38,9 +38,14 @@ export async function liveRecordedPids(state: ControlPlaneState, table: ProcessT
   return live;
 }
 
-/** True when a command line is one of ours (guards against killing a reused pid). */
+/**
+ * True when a command line is one of ours (guards against killing a reused pid): our binaries,
+ * `controlplane up`, and the PostgreSQL server postgres.ts starts (its shell guard's line names
+ * postgres with the data directory, port, socket directory and loopback address in that order; a
+ * system service's server does not).
+ */
 export function ownsPid(commandLine: string): boolean {
-  return /threatmesh-(controlplane|ferretdb)|controlplane up/.test(commandLine);
+  return /threatmesh-(controlplane|ferretdb)|controlplane up|\/bin\/postgres -D \S+ -p \d+ -k \S+ -c listen_addresses=127\.0\.0\.1/.test(commandLine);
 }
 
 /**

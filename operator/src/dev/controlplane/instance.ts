@@ -12,7 +12,7 @@ import { launch, waitUntil, type ManagedProcess } from './process.ts';
 import { renderKubeconfig, type AdminCredentials } from './kubeconfig.ts';
 import { apiserverReady, freePort, mongoReady } from './probe.ts';
 import { LocalCa } from '../sandbox/pki.ts';
-import { startPostgres } from './postgres.ts';
+import { startPostgresCluster, type PostgresCluster } from './postgres.ts';
 
 const run = promisify(execFile);
 
@@ -35,6 +35,11 @@ export interface InstanceOptions {
   readonly mongo?: boolean;
   /** FerretDB's storage: its SQLite backend, or its PostgreSQL backend on a local PostgreSQL server. @default 'sqlite' */
   readonly backend?: FerretBackend;
+  /**
+   * With the PostgreSQL backend: the cluster to hold this instance's database (named `name`),
+   * shared by the instances of one network. @default a cluster of its own under `dir`
+   */
+  readonly postgres?: PostgresCluster;
   /** Run the garbage collector and namespace controller. @default true */
   readonly controllers?: boolean;
   /** Readiness deadline for each server. @default 90000 */
@@ -74,7 +79,10 @@ export async function startInstance(opts: InstanceOptions): Promise<Instance> {
   try {
     const [apiResult, dbResult] = await Promise.allSettled([
       startApiServer(opts, procs),
-      opts.mongo === false ? undefined : startDatabase({ name: opts.name, dir: opts.dir, ferretdb: opts.binaries.ferretdb, readyTimeoutMs: opts.readyTimeoutMs, ...(opts.backend ? { backend: opts.backend } : {}) }),
+      opts.mongo === false ? undefined : startDatabase({
+        name: opts.name, dir: opts.dir, ferretdb: opts.binaries.ferretdb, readyTimeoutMs: opts.readyTimeoutMs,
+        ...(opts.backend ? { backend: opts.backend } : {}), ...(opts.postgres ? { postgres: opts.postgres } : {}),
+      }),
     ]);
     db = dbResult.status === 'fulfilled' ? dbResult.value : undefined;
     if (apiResult.status === 'rejected') throw apiResult.reason;
@@ -143,6 +151,8 @@ export interface DatabaseOptions {
   readonly readyTimeoutMs?: number;
   /** @default 'sqlite' */
   readonly backend?: FerretBackend;
+  /** With the PostgreSQL backend: a shared cluster for the database (named `name`). @default a cluster of its own under `dir`/postgres */
+  readonly postgres?: PostgresCluster;
 }
 
 /** A running FerretDB server. */
@@ -151,9 +161,23 @@ export interface Database {
   readonly uri: string;
   /** FerretDB's process id. */
   readonly pid: number;
-  /** Every process of the database (FerretDB, and PostgreSQL with that backend). */
+  /** Every process of the database (FerretDB, and its own PostgreSQL with that backend; a shared cluster is its owner's). */
   readonly pids: readonly number[];
   stop(): Promise<void>;
+}
+
+// FerretDB's --postgresql-url: a database named after the instance in the shared cluster, or
+// database `ferretdb` in a cluster of the instance's own (returned to be stopped with it).
+async function postgresFor(opts: DatabaseOptions): Promise<{ url: string; own?: PostgresCluster } | undefined> {
+  if (opts.backend !== 'postgresql') return undefined;
+  if (opts.postgres) return { url: await opts.postgres.database(opts.name) };
+  const own = await startPostgresCluster({ name: opts.name, dir: join(opts.dir, 'postgres'), ...(opts.readyTimeoutMs !== undefined ? { readyTimeoutMs: opts.readyTimeoutMs } : {}) });
+  try {
+    return { url: await own.database('ferretdb'), own };
+  } catch (err) {
+    await own.stop();
+    throw err;
+  }
 }
 
 /** Starts FerretDB (and its PostgreSQL server with that backend) on ports the kernel picks and waits until it answers ping. */
@@ -161,7 +185,7 @@ export async function startDatabase(opts: DatabaseOptions): Promise<Database> {
   await mkdir(opts.dir, { recursive: true });
   const uriFile = join(opts.dir, 'mongodb.uri');
   await rm(uriFile, { force: true });
-  const pg = opts.backend === 'postgresql' ? await startPostgres({ name: opts.name, dir: join(opts.dir, 'postgres'), ...(opts.readyTimeoutMs !== undefined ? { readyTimeoutMs: opts.readyTimeoutMs } : {}) }) : undefined;
+  const pg = await postgresFor(opts);
   let proc: ManagedProcess;
   try {
     proc = await launch({
@@ -169,7 +193,7 @@ export async function startDatabase(opts: DatabaseOptions): Promise<Database> {
       args: [...(pg ? ['--postgresql-url', pg.url] : ['--data-dir', join(opts.dir, 'mongo')]), '--uri-file', uriFile, '--exit-on-stdin-eof'],
     });
   } catch (err) {
-    await pg?.process.stop();
+    await pg?.own?.stop();
     throw err;
   }
   let uri = '';
@@ -182,15 +206,15 @@ export async function startDatabase(opts: DatabaseOptions): Promise<Database> {
     await waitUntil(`${uri} answered ping`, proc, () => mongoReady(uri), { timeoutMs });
   } catch (err) {
     await proc.stop();
-    await pg?.process.stop();
+    await pg?.own?.stop();
     throw err;
   }
   const ferret = proc;
   return {
-    uri, pid: ferret.pid, pids: [ferret.pid, ...(pg ? [pg.process.pid] : [])],
+    uri, pid: ferret.pid, pids: [ferret.pid, ...(pg?.own ? [pg.own.process.pid] : [])],
     stop: async () => {
       await ferret.stop();
-      await pg?.process.stop();
+      await pg?.own?.stop();
     },
   };
 }

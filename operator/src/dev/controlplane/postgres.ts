@@ -1,7 +1,8 @@
 /**
  * A local PostgreSQL server for FerretDB's PostgreSQL backend (the local default where
- * PostgreSQL is installed: docs/adr/2026-12-06-million-indicators.md): one cluster per database
- * instance under `dir`, made once with initdb and kept, listening on a loopback port chosen at
+ * PostgreSQL is installed: docs/adr/2026-12-06-million-indicators.md): a cluster under `dir`,
+ * made once with initdb and kept, with one database per FerretDB (an integration test's own
+ * cluster holds one; a sandbox network's holds one per party), listening on a loopback port chosen at
  * run time, with durability off as the embedded etcd runs (a test and sandbox database, not a
  * production one). A root parent runs the server as the `postgres` user, which PostgreSQL requires.
  */
@@ -21,8 +22,8 @@ const run = promisify(execFile);
  * at once where the default takes one.
  */
 export const FERRETDB_POOL_CONNECTIONS = 150;
-// FerretDB's pool, plus room for psql and the tools that look at a stuck server.
-const MAX_CONNECTIONS = FERRETDB_POOL_CONNECTIONS + 20;
+// Beyond the FerretDB pools: room for psql and the tools that look at a stuck server.
+const SPARE_CONNECTIONS = 20;
 
 // PostgreSQL has no --exit-on-stdin-eof: this shell runs it and stops it (fast shutdown) when
 // its stdin closes (the parent died) or when it is told to stop; `read` is a builtin, so the
@@ -36,20 +37,46 @@ export interface Postgres {
   readonly process: ManagedProcess;
 }
 
-/** The bin directory of the newest installed PostgreSQL (Debian layout), or undefined when none is installed. */
+/**
+ * A running PostgreSQL cluster that holds one database per FerretDB (the sandbox network and
+ * `controlplane up --instances N` share one cluster; docs/adr/2026-12-06-million-indicators.md).
+ */
+export interface PostgresCluster {
+  readonly port: number;
+  readonly process: ManagedProcess;
+  /**
+   * Creates database `name` unless it exists (one at a time: PostgreSQL copies its template per
+   * CREATE DATABASE) and returns FerretDB's connection string for it. Names are letters, digits,
+   * `-` and `_`, as the control plane's instance and party ids are.
+   */
+  database(name: string): Promise<string>;
+  stop(): Promise<void>;
+}
+
+/** What to install when PostgreSQL is missing; also said by scripts/install-postgresql.sh. */
+export const POSTGRES_MISSING = 'FerretDB\'s PostgreSQL backend needs the PostgreSQL server binaries (postgres, initdb, createdb; version 13 or later), and none were found under /usr/lib/postgresql/*/bin or on PATH. Install them: Debian or Ubuntu `sudo apt-get install postgresql` (or bash scripts/install-postgresql.sh), Fedora `sudo dnf install postgresql-server`, macOS `brew install postgresql@15`. Or keep FerretDB on SQLite: --ferretdb-backend sqlite or THREATMESH_FERRETDB_BACKEND=sqlite';
+
+const DATABASE_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;
+
+/**
+ * The bin directory of the newest installed PostgreSQL (Debian layout under `root`), else the
+ * directory of an `initdb` on PATH (other distributions, Homebrew), else undefined.
+ */
 export async function postgresBinDir(root = '/usr/lib/postgresql'): Promise<string | undefined> {
   const versions = (await readdir(root).catch(() => [] as string[])).filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a));
   for (const v of versions) {
     const bin = join(root, v, 'bin');
     if (await access(join(bin, 'postgres')).then(() => true, () => false)) return bin;
   }
-  return undefined;
+  const onPath = (await run('/bin/sh', ['-c', 'command -v initdb']).then((r) => r.stdout.trim(), () => '')).trim();
+  if (onPath === '' || !onPath.startsWith('/')) return undefined;
+  return (await access(join(dirname(onPath), 'postgres')).then(() => true, () => false)) ? dirname(onPath) : undefined;
 }
 
 async function serverUser(): Promise<{ uid: number; gid: number } | undefined> {
   if (process.getuid?.() !== 0) return undefined;
   const { stdout } = await run('id', ['-u', 'postgres']).catch(() => {
-    throw new Error('PostgreSQL refuses to run as root and there is no postgres user; install PostgreSQL from the distribution (apt-get install postgresql) or use THREATMESH_FERRETDB_BACKEND=sqlite');
+    throw new Error(`PostgreSQL refuses to run as root and there is no postgres user to run it as. ${POSTGRES_MISSING}`);
   });
   const { stdout: gid } = await run('id', ['-g', 'postgres']);
   return { uid: Number(stdout.trim()), gid: Number(gid.trim()) };
@@ -64,10 +91,22 @@ async function makeTraversable(dir: string): Promise<void> {
   }
 }
 
+/** How to start a cluster. */
+export interface PostgresClusterOptions {
+  /** Label in messages and process names. */
+  readonly name: string;
+  /** The cluster's directory (data/, the socket, postgres.log); made with initdb on first use and kept. */
+  readonly dir: string;
+  /** FerretDB servers that will share it: each may hold FERRETDB_POOL_CONNECTIONS. @default 1 */
+  readonly databases?: number;
+  /** @default 90000 */
+  readonly readyTimeoutMs?: number;
+}
+
 /** Starts (creating on first use) the PostgreSQL cluster in `dir` and waits until it accepts connections. */
-export async function startPostgres(opts: { readonly name: string; readonly dir: string; readonly readyTimeoutMs?: number }): Promise<Postgres> {
+export async function startPostgresCluster(opts: PostgresClusterOptions): Promise<PostgresCluster> {
   const bin = await postgresBinDir();
-  if (bin === undefined) throw new Error('FerretDB\'s PostgreSQL backend needs PostgreSQL: run bash scripts/install-postgresql.sh (apt-get install postgresql), or use THREATMESH_FERRETDB_BACKEND=sqlite');
+  if (bin === undefined) throw new Error(POSTGRES_MISSING);
   const user = await serverUser();
   const data = join(opts.dir, 'data');
   await mkdir(opts.dir, { recursive: true, mode: 0o700 });
@@ -78,17 +117,44 @@ export async function startPostgres(opts: { readonly name: string; readonly dir:
   const fresh = !(await access(join(data, 'PG_VERSION')).then(() => true, () => false));
   if (fresh) await run(join(bin, 'initdb'), ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync'], { ...(user ?? {}) });
   const port = await freePort();
+  const maxConnections = FERRETDB_POOL_CONNECTIONS * Math.max(1, opts.databases ?? 1) + SPARE_CONNECTIONS;
   const proc = await launch({
     name: `${opts.name} postgres`, command: '/bin/sh', logPath: join(opts.dir, 'postgres.log'), ...(user ? { user } : {}),
-    args: ['-c', STDIN_GUARD, 'postgres', join(bin, 'postgres'), '-D', data, '-p', String(port), '-k', opts.dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', `max_connections=${MAX_CONNECTIONS}`],
+    args: ['-c', STDIN_GUARD, 'postgres', join(bin, 'postgres'), '-D', data, '-p', String(port), '-k', opts.dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', `max_connections=${maxConnections}`],
   });
   try {
     // The last line of postmaster.pid says "ready" once the server accepts connections.
     await waitUntil('PostgreSQL is ready', proc, async () => (await readFile(join(data, 'postmaster.pid'), 'utf8').catch(() => '')).trim().endsWith('ready'), { timeoutMs: opts.readyTimeoutMs ?? 90_000 });
-    if (fresh) await run(join(bin, 'createdb'), ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', 'ferretdb']);
   } catch (err) {
     await proc.stop();
     throw err;
   }
-  return { url: `postgres://postgres@127.0.0.1:${port}/ferretdb?pool_max_conns=${FERRETDB_POOL_CONNECTIONS}`, process: proc };
+  let creating: Promise<unknown> = Promise.resolve();
+  const database = async (name: string): Promise<string> => {
+    if (!DATABASE_NAME.test(name)) throw new Error(`${opts.name}: ${JSON.stringify(name)} cannot name a PostgreSQL database here: use letters, digits, - and _ (at most 63)`);
+    const made = creating.then(() => createDatabase(bin, port, name));
+    creating = made.catch(() => undefined);
+    await made;
+    return `postgres://postgres@127.0.0.1:${port}/${name}?pool_max_conns=${FERRETDB_POOL_CONNECTIONS}`;
+  };
+  return { port, process: proc, database, stop: () => proc.stop() };
+}
+
+// createdb, where an existing database (a restart on kept state) is fine.
+async function createDatabase(bin: string, port: number, name: string): Promise<void> {
+  await run(join(bin, 'createdb'), ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', name]).catch((err: Error & { stderr?: string }) => {
+    if (/already exists/.test(err.stderr ?? '')) return;
+    throw new Error(`creating PostgreSQL database ${name} on 127.0.0.1:${port} failed: ${(err.stderr ?? err.message).trim()}`, { cause: err });
+  });
+}
+
+/** Starts (creating on first use) a cluster in `dir` for one FerretDB, with its database `ferretdb`. */
+export async function startPostgres(opts: { readonly name: string; readonly dir: string; readonly readyTimeoutMs?: number }): Promise<Postgres> {
+  const cluster = await startPostgresCluster(opts);
+  try {
+    return { url: await cluster.database('ferretdb'), process: cluster.process };
+  } catch (err) {
+    await cluster.stop();
+    throw err;
+  }
 }

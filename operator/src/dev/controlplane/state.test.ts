@@ -28,6 +28,8 @@ describe('ownsPid', () => {
     ['/c/controlplane/k/threatmesh-controlplane apiserver --dir /x', true],
     ['/c/ferretdb/k/threatmesh-ferretdb --data-dir /x', true],
     ['node operator/src/main.ts controlplane up --instances 2', true],
+    ['/bin/sh -c "$@" & pid=$! postgres /usr/lib/postgresql/15/bin/postgres -D /d/postgres/data -p 40123 -k /d/postgres -c listen_addresses=127.0.0.1 -c fsync=off', true],
+    ['/usr/lib/postgresql/15/bin/postgres -D /var/lib/postgresql/15/main -c config_file=/etc/postgresql/15/main/postgresql.conf', false],
     ['bash', false],
     ['sleep 100', false],
   ];

@@ -12,8 +12,9 @@ import { join } from 'node:path';
 import { WEBHOOK_PATH, webhookConfiguration } from '../../api/manifests.ts';
 import { API_VERSION, FEEDS, PARTNER_NODES, THREAT_INDICATORS } from '../../api/schemas/index.ts';
 import type { Feed, PartnerNode, Role, ThreatIndicator } from '../../api/types.ts';
-import type { Binaries, Instance } from '../controlplane/instance.ts';
+import type { Binaries, FerretBackend, Instance } from '../controlplane/instance.ts';
 import { startInstance } from '../controlplane/instance.ts';
+import { startPostgresCluster, type PostgresCluster } from '../controlplane/postgres.ts';
 import { freePorts } from '../controlplane/probe.ts';
 import { launch, waitUntil, type ManagedProcess } from '../controlplane/process.ts';
 import { ExchangeClient } from '../../exchange/protocol/client.ts';
@@ -49,6 +50,11 @@ export interface NetworkOptions {
   /** Wipe clusters, databases, keys and certificates in `dir` first. */
   readonly fresh: boolean;
   readonly binaries: Binaries;
+  /**
+   * FerretDB's storage. With `postgresql`, one PostgreSQL cluster under `dir`/postgres holds a
+   * database per party, stopped with the network. @default 'sqlite'
+   */
+  readonly backend?: FerretBackend;
   /** Deadline for each server and process to become ready. */
   readonly readyTimeoutMs: number;
   /** The operators' status, gossip and voting period (a duration such as 1s). */
@@ -129,9 +135,19 @@ export function memberNode(id: string, key: LocalPartner, roles: readonly Role[]
   };
 }
 
+// The network's one PostgreSQL cluster (a database per party), stopped after every FerretDB.
+async function startSharedPostgres(o: NetworkOptions, parties: number, cleanups: Array<() => Promise<void>>): Promise<PostgresCluster | undefined> {
+  if (o.backend !== 'postgresql') return undefined;
+  const pg = await startPostgresCluster({ name: 'network', dir: join(o.dir, 'postgres'), databases: parties, readyTimeoutMs: o.readyTimeoutMs });
+  cleanups.push(() => pg.stop());
+  return pg;
+}
+
 async function startClusters(o: NetworkOptions, ids: readonly string[], cleanups: Array<() => Promise<void>>): Promise<Instance[]> {
+  const postgres = await startSharedPostgres(o, ids.length, cleanups);
   const started = await Promise.allSettled(ids.map((id) => startInstance({
     name: id, dir: join(o.dir, 'clusters', id), binaries: o.binaries, mongo: true, controllers: true, fresh: o.fresh, readyTimeoutMs: o.readyTimeoutMs, log: o.log,
+    ...(postgres ? { backend: 'postgresql' as const, postgres } : {}),
   })));
   const up: Instance[] = [];
   for (const s of started) {
@@ -232,7 +248,7 @@ export async function startNetwork(o: NetworkOptions): Promise<Network> {
     const ca = await LocalCa.open(join(o.dir, 'pki'), 'threatmesh-local-network-ca');
     const certs = await Promise.all([ca.issue(SEQUENCER_ID, 'server'), ...ids.map((id) => ca.issue(id, 'both'))]);
 
-    o.progress(`starting ${ids.length + 1} clusters (kube-apiserver + etcd + FerretDB each)`);
+    o.progress(`starting ${ids.length + 1} clusters (kube-apiserver + etcd + FerretDB each; FerretDB on ${o.backend === 'postgresql' ? 'one PostgreSQL cluster, a database per party' : 'SQLite'})`);
     const clusters = await startClusters(o, [SEQUENCER_ID, ...ids], cleanups);
     const clients = await Promise.all(clusters.map(async (c) => new KubeHttpClient(await loadKubeconfig(c.kubeconfigPath), { userAgent: FIELD_MANAGER })));
     cleanups.push(() => {
