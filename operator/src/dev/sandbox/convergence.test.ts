@@ -24,6 +24,7 @@ describe('notConverged', () => {
     ['partner behind', { partners: [partner('a'), partner('b', { treeSize: 3 })] }, /b: tree size 3 of 5/],
     ['partner on another root', { partners: [partner('a', { rootHash: 'cd'.repeat(32) })] }, /a: root cdcdcdcdcdcd differs/],
     ['objects missing', { partners: [partner('a', { phases: { Approved: 4, Proposed: 1 } })] }, /a: 4 of 5 ThreatIndicators Approved/],
+    ['proposals not yet forwarded, every count matching (the first-run journey on 2026-12-07: converged at 143 of 200)', { partners: [partner('a', { phases: { Approved: 5, Proposed: 57 } })] }, /a: 57 ThreatIndicators still Proposed/],
     ['entries verified but not applied', { partners: [partner('a', { lagEntries: 7 })] }, /a: 7 entries of its verified tree not yet applied/],
     ['halted', { partners: [partner('a', { replicating: 'False fork' })] }, /a: replication halted \(False fork\)/],
     ['operator stopped', { partners: [partner('a', { running: false })] }, /a: its operator is stopped/],

@@ -110,6 +110,10 @@ function partnerGaps(p: PartnerView, seq: SequencerView, expected: number): stri
   else if (p.rootHash !== seq.rootHash) why.push(`${p.name}: root ${short(p.rootHash)} differs from the sequencer's ${short(seq.rootHash)}`);
   else if ((p.lagEntries ?? 0) > 0) why.push(`${p.name}: ${p.lagEntries ?? 0} entries of its verified tree not yet applied`);
   if (approvedOf(p) !== expected) why.push(`${p.name}: ${approvedOf(p)} of ${expected} ThreatIndicators Approved`);
+  // A feed run ends before its operator has forwarded every proposal: between two forwarded
+  // batches no round is open and every count matches, yet the log is not complete.
+  const proposed = p.phases['Proposed'] ?? 0;
+  if (proposed > 0) why.push(`${p.name}: ${proposed} ThreatIndicators still Proposed (not yet forwarded or decided)`);
   return why;
 }
 
