@@ -10,8 +10,8 @@
  * the other backend). Measured: CPU of FerretDB + PostgreSQL and of this process per 1,000
  * entries, wall rate, and MongoDB commands per batch (command monitoring).
  *
- * BENCH_REPLICAWRITE_BEFORE=DIR also runs an older checkout's stores (DIR holds its operator/),
- * each in its own fresh database, alternating, in the same run: before and after side by side.
+ * BENCH_REPLICAWRITE_BEFORE=DIR also runs an older checkout's stores and database settings (DIR
+ * holds its operator/), each in its own fresh database, alternating, in the same run: before and after side by side.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { homedir, loadavg, tmpdir } from 'node:os';
@@ -38,6 +38,8 @@ const BACKEND: FerretBackend = process.env['THREATMESH_FERRETDB_BACKEND'] === 's
 interface Stores {
   readonly label: string;
   readonly batch: number;
+  /** The checkout's own database start (its PostgreSQL settings included). */
+  readonly startDatabase: typeof startDatabase;
   open(client: MongoClient): Promise<{ write(entries: readonly VerifiedEntry[]): Promise<void> }>;
 }
 
@@ -47,11 +49,12 @@ async function storesOf(root: string, label: string): Promise<Stores> {
   const { MongoLeafStore } = await import(src('store/leaves.ts')) as typeof import('../operator/src/store/leaves.ts');
   const { MongoCursorStore } = await import(src('store/cursor.ts')) as typeof import('../operator/src/store/cursor.ts');
   const { PARTNER_DEFAULTS } = await import(src('exchange/partner/defaults.ts')) as typeof import('../operator/src/exchange/partner/defaults.ts');
+  const instance = await import(src('dev/controlplane/instance.ts')) as typeof import('../operator/src/dev/controlplane/instance.ts');
   // A catch-up: the checkout's catch-up batch when it has one, else its checkpoint size.
   const defaults: { checkpointEvery: number; catchUpEvery?: number } = PARTNER_DEFAULTS;
   const batch = Number(process.env['BENCH_REPLICAWRITE_BATCH'] ?? defaults.catchUpEvery ?? defaults.checkpointEvery);
   return {
-    label, batch,
+    label, batch, startDatabase: instance.startDatabase,
     async open(client) {
       const db = client.db('threatmesh_partner');
       const sink = await MongoIndicatorSink.open(db);
@@ -99,7 +102,7 @@ function buildEntries(n: number): VerifiedEntry[] {
 interface Run { cpuDbMs: number; cpuNodeMs: number; wallMs: number; commands: number; perCollection: Record<string, number> }
 
 async function runOnce(stores: Stores, entries: readonly VerifiedEntry[], dir: string, ferretdb: string): Promise<Run> {
-  const db = await startDatabase({ name: `replicawrite-${stores.label}`, dir, ferretdb, backend: BACKEND, readyTimeoutMs: 180_000 });
+  const db = await stores.startDatabase({ name: `replicawrite-${stores.label}`, dir, ferretdb, backend: BACKEND, readyTimeoutMs: 180_000 });
   const client = await MongoClient.connect(db.uri, { monitorCommands: true });
   try {
     const w = await stores.open(client);
@@ -136,7 +139,7 @@ async function main(): Promise<void> {
     for (let r = 0; r < ROUNDS; r++) {
       for (const s of all) {
         const run = await runOnce(s, entries, join(dir, `${s.label.replace(/\W/g, '')}-${r}`), binaries.ferretdb);
-        const per = (x: number): number => round((x * 1000) / N, 1);
+        const per = (x: number): number => round((x * 1000) / N, 4);
         progress(`${s.label} (batch ${s.batch}): FerretDB + PostgreSQL ${per(run.cpuDbMs)} ms CPU per 1,000 entries, this process ${per(run.cpuNodeMs)} ms, ${Math.round(N / (run.wallMs / 1000))} entries/s wall, ${round(run.commands / Math.ceil(N / s.batch), 2)} commands per batch ${JSON.stringify(run.perCollection)}`);
         results.push(
           { metric: `${s.label}, round ${r + 1}: FerretDB + PostgreSQL CPU per 1,000 entries written (${BACKEND})`, value: per(run.cpuDbMs), unit: 'ms' },

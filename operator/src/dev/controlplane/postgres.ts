@@ -80,7 +80,7 @@ export async function startPostgres(opts: { readonly name: string; readonly dir:
   const port = await freePort();
   const proc = await launch({
     name: `${opts.name} postgres`, command: '/bin/sh', logPath: join(opts.dir, 'postgres.log'), ...(user ? { user } : {}),
-    args: ['-c', STDIN_GUARD, 'postgres', join(bin, 'postgres'), '-D', data, '-p', String(port), '-k', opts.dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', `max_connections=${MAX_CONNECTIONS}`],
+    args: ['-c', STDIN_GUARD, 'postgres', join(bin, 'postgres'), '-D', data, '-p', String(port), '-k', opts.dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', `max_connections=${MAX_CONNECTIONS}`, '-c', 'default_toast_compression=lz4'],
   });
   try {
     // The last line of postmaster.pid says "ready" once the server accepts connections.
