@@ -10,6 +10,9 @@
  * the other backend). Measured: CPU of FerretDB + PostgreSQL and of this process per 1,000
  * entries, wall rate, and MongoDB commands per batch (command monitoring).
  *
+ * BENCH_REPLICAWRITE_SERVED=1 opens the serving reader first (store/servedindicators.ts), as a
+ * partner running `threatmesh serve` has it, with the indexes it creates.
+ *
  * BENCH_REPLICAWRITE_BEFORE=DIR also runs an older checkout's stores and database settings (DIR
  * holds its operator/), each in its own fresh database, alternating, in the same run: before and after side by side.
  */
@@ -31,6 +34,7 @@ import { DEFAULT_VOTE_BATCH_SIZE } from '../operator/src/exchange/partner/voter.
 
 const N = Number(process.env['BENCH_REPLICAWRITE_ENTRIES'] ?? 20_000);
 const BEFORE = process.env['BENCH_REPLICAWRITE_BEFORE'];
+const SERVED = process.env['BENCH_REPLICAWRITE_SERVED'] === '1';
 const ROUNDS = Number(process.env['BENCH_REPLICAWRITE_ROUNDS'] ?? 1);
 const BACKEND: FerretBackend = process.env['THREATMESH_FERRETDB_BACKEND'] === 'sqlite' ? 'sqlite' : 'postgresql';
 
@@ -49,6 +53,7 @@ async function storesOf(root: string, label: string): Promise<Stores> {
   const { MongoLeafStore } = await import(src('store/leaves.ts')) as typeof import('../operator/src/store/leaves.ts');
   const { MongoCursorStore } = await import(src('store/cursor.ts')) as typeof import('../operator/src/store/cursor.ts');
   const { PARTNER_DEFAULTS } = await import(src('exchange/partner/defaults.ts')) as typeof import('../operator/src/exchange/partner/defaults.ts');
+  const served = await import(src('store/servedindicators.ts')) as typeof import('../operator/src/store/servedindicators.ts');
   const instance = await import(src('dev/controlplane/instance.ts')) as typeof import('../operator/src/dev/controlplane/instance.ts');
   // A catch-up: the checkout's catch-up batch when it has one, else its checkpoint size.
   const defaults: { checkpointEvery: number; catchUpEvery?: number } = PARTNER_DEFAULTS;
@@ -57,6 +62,8 @@ async function storesOf(root: string, label: string): Promise<Stores> {
     label, batch, startDatabase: instance.startDatabase,
     async open(client) {
       const db = client.db('threatmesh_partner');
+      // A partner whose serve process (TAXII, exports, the replica API's reader) opened the database first, with its indexes.
+      if (SERVED) await served.MongoServedIndicators.open(db);
       const sink = await MongoIndicatorSink.open(db);
       const leaves = new MongoLeafStore(db);
       const cursors = new MongoCursorStore(db);

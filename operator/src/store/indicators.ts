@@ -341,7 +341,8 @@ export class MongoIndicatorSink implements EntrySink, EntryHistory {
 
   /** Every stored indicator, ordered by digest, without MongoDB ids. */
   async all(): Promise<IndicatorRecord[]> {
-    return this.#col.find({}, { projection: { _id: 0 } }).sort({ digest: 1 }).toArray();
+    // `_id` is the digest: the primary index orders it (no `digest` index exists any more).
+    return this.#col.find({}, { projection: { _id: 0 } }).sort({ _id: 1 }).toArray();
   }
 }
 
