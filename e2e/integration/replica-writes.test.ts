@@ -149,10 +149,11 @@ async function records(db: Db): Promise<unknown[]> {
 
 describe('a batch replayed after a crash between its writes', () => {
   const batch = [add(0), add(1), add(2), revoke(3, 1), add(4)];
-  // What each crash left stored: the collections written before it (write-ahead chunks first, then records, journal and rejections together, then the recent states).
+  // What each crash lost: the collections written after it (write-ahead chunks first, then records and rejections together, then the journal and the recent states together, then the cursor).
   const crashes: Array<[string, string[]]> = [
+    ['after the digest chunks, before any record', [INDICATORS, SERVED_CHANGES, REPLICA_RECENT]],
     ['after the records, before the journal and recent states', [SERVED_CHANGES, REPLICA_RECENT]],
-    ['after the journal, before the records were all written', [INDICATORS, REPLICA_RECENT]],
+    ['after the journal, before the recent states', [REPLICA_RECENT]],
     ['after everything but the cursor', []],
   ];
   for (const [name, lost] of crashes) {

@@ -202,9 +202,11 @@ export class MongoIndicatorSink implements EntrySink, EntryHistory {
    * `replica_recent` (recentrecords.ts), before the replica saves its cursor.
    *
    * Order: the digest-membership chunks first (write-ahead, see the file comment); then the
-   * records, the rejections and the journal at the same time (independent documents, each
-   * written idempotently, and none read before the cursor moves past them); then the recent
-   * states, which hold what the revocations returned.
+   * records and the rejections at the same time (independent collections, each written
+   * idempotently, neither read as applied before the cursor moves past them); then the journal
+   * and the recent states at the same time. The journal comes after the records so that a
+   * journal document always carries the stamps (`addedAt`) its records were stored with, even
+   * when a failed write is retried.
    */
   async applyMany(entries: readonly VerifiedEntry[], opts: ApplyOptions = {}): Promise<void> {
     if (entries.length === 0) return;
@@ -220,9 +222,8 @@ export class MongoIndicatorSink implements EntrySink, EntryHistory {
     const [states] = await Promise.all([
       this.#records(entries, docs, appliedAt),
       this.#rejections.insert(rejected.map((e): RejectionRecord => rejectionRecord(e, appliedAt))),
-      this.#journal.write(first, last, servedChanges(entries, docs, appliedAt)),
     ]);
-    await this.#recent.write(first, last, states, opts.treeSize);
+    await Promise.all([this.#journal.write(first, last, servedChanges(entries, docs, appliedAt)), this.#recent.write(first, last, states, opts.treeSize)]);
   }
 
   /** Writes the ADD and REVOKE entries in log order; returns the record state each left (none for a REVOKE that changed nothing). */

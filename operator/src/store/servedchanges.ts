@@ -1,8 +1,8 @@
 /**
  * The served-changes journal (`served_changes`): what each applied batch of log entries changed,
  * in the served shape (no certificates), one document per ≤ 1,000 entries, kept one hour. The
- * replica sink writes it with the batch's records (at the same time) and before the replica saves
- * its cursor, so every entry below a saved watermark is in it. The serve process's serving index
+ * replica sink writes it after the batch's records and before the replica saves its cursor, so
+ * every entry below a saved watermark is in it. The serve process's serving index
  * (serve/servingindex.ts) follows it: the collection stays small, so reading what changed since
  * a watermark costs a scan of an hour of changes, not of every indicator, on FerretDB 1.x, which
  * scans for every query (docs/adr/2026-12-06-taxii-serving-index.md). A range of positions the
