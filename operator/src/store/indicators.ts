@@ -213,17 +213,17 @@ export class MongoIndicatorSink implements EntrySink, EntryHistory {
     const first = entries[0]!.index;
     const last = entries[entries.length - 1]!.index;
     const rejected = entries.filter((e) => e.kind === 'reject');
-    await Promise.all([
+    await settled([
       this.#remember(first, entries.filter((e) => e.kind === 'add').map((e) => e.digest)),
       this.#remember(first, rejected.map((e) => e.digest), 'reject'),
     ]);
     const appliedAt = new Date();
     const docs = new Map(entries.filter((e) => e.kind === 'add').map((e) => [e.index, record(e, appliedAt)]));
-    const [states] = await Promise.all([
+    const [states] = await settled([
       this.#records(entries, docs, appliedAt),
       this.#rejections.insert(rejected.map((e): RejectionRecord => rejectionRecord(e, appliedAt))),
     ]);
-    await Promise.all([this.#journal.write(first, last, servedChanges(entries, docs, appliedAt)), this.#recent.write(first, last, states, opts.treeSize)]);
+    await settled([this.#journal.write(first, last, servedChanges(entries, docs, appliedAt)), this.#recent.write(first, last, states, opts.treeSize)]);
   }
 
   /** Writes the ADD and REVOKE entries in log order; returns the record state each left (none for a REVOKE that changed nothing). */
@@ -373,6 +373,14 @@ function servedOf(d: IndicatorRecord): ServedRecord {
     digest: d.digest, type: d.type, value: d.value, state: 'active', logIndex: d.logIndex, proposerId: d.proposerId, addedAt: d.addedAt ?? new Date(),
     ...(d.meta !== undefined ? { meta: d.meta } : {}), ...(d.window !== undefined ? { window: d.window } : {}),
   };
+}
+
+/** Like Promise.all, but waits for every write to settle before the first failure surfaces: no write of a failed batch outlives it. */
+async function settled<T extends readonly unknown[]>(writes: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
+  const done = await Promise.allSettled(writes);
+  const failed = done.find((d) => d.status === 'rejected');
+  if (failed !== undefined) throw failed.reason;
+  return done.map((d) => (d as PromiseFulfilledResult<unknown>).value) as unknown as T;
 }
 
 /** What a batch changed, as served (the journal's changes), in log order: admissions with their records, revocations. */

@@ -127,8 +127,9 @@ export class PartnerReplica {
 
   /**
    * Streams, verifies and applies the entries [start.nextIndex, head.treeSize) in batches (larger
-   * when far behind): the write of one verified batch overlaps the verification of the next, and the cursor moves only
-   * past written entries. Halts at the first entry that fails a check, after writing the ones before it.
+   * when far behind): the write of one verified batch overlaps the verification of the next,
+   * and the cursor moves only past written entries. Halts at the first entry that fails a
+   * check, after writing the ones before it.
    */
   async #pull(start: ReplicaCursor, head: SignedTreeHead): Promise<{ applied: number; cursor: ReplicaCursor }> {
     let cursor: ReplicaCursor = { nextIndex: start.nextIndex, head };
@@ -137,8 +138,10 @@ export class PartnerReplica {
     const verifier = new EntryVerifier({ anchors: this.#o.anchors, head, accepted: start.head, from: cursor.nextIndex, ...(this.#o.history !== undefined ? { history: this.#o.history } : {}) });
     const writer = new OrderedWriter<VerifiedEntry>(async (entries) => {
       // The leaves are verified already: storing them beside the records (not after) is safe, and
-      // only the cursor, saved after both, says the batch is applied.
-      await Promise.all([this.#apply(entries), this.#o.leaves?.append(entries[0]!.index, entries.map((e) => e.leafHash ?? entryLeafHash(e)))]);
+      // only the cursor, saved after both, says the batch is applied. Both settle before a
+      // failure surfaces, so no write outlives the sync.
+      const done = await Promise.allSettled([this.#apply(entries), this.#o.leaves?.append(entries[0]!.index, entries.map((e) => e.leafHash ?? entryLeafHash(e)))]);
+      for (const d of done) if (d.status === 'rejected') throw d.reason;
       applied += entries.length;
       cursor = { nextIndex: entries[entries.length - 1]!.index + 1, head };
       await this.#o.cursors.save(this.#o.sourceId, cursor);
