@@ -48,8 +48,10 @@ import { startReplicaApi } from '../operator/src/serve/replicaapi.ts';
 import { MongoCursorStore } from '../operator/src/store/cursor.ts';
 import { MongoIndicatorSink } from '../operator/src/store/indicators.ts';
 import { NamedIndicatorPages } from '../operator/src/store/indicatornames.ts';
+import { MongoLeafStore } from '../operator/src/store/leaves.ts';
 import { HostileLog } from '../e2e/harness/hostile.ts';
 import { progress } from './lib.ts';
+import { ApplyStats, type ApplyStatsResult } from './scale-applystats.ts';
 
 const NS = 'threatmesh';
 const IDS = ['alpha', 'bravo', 'charlie'] as const;
@@ -69,6 +71,8 @@ export interface PartnerStageResult {
   readonly fullObjectSample: number;
   /** The restart of a partner over the caught-up database (bench/scale-restart.ts, own process). */
   readonly restart: RestartResult;
+  /** Commands, CPU and write time of the catch-up (bench/scale-applystats.ts). */
+  readonly apply: ApplyStatsResult;
 }
 
 /** What bench/scale-restart.ts measured. */
@@ -98,6 +102,8 @@ function indicator(i: number): { type: 'domain'; value: string } {
 // BENCH_SCALE_VOTES: `v2` (default) signs the log's votes as batches of the voter's default size
 // (protocol version 2, domain/votebatch.ts); `v2p` its proposals too (domain/proposalbatch.ts);
 // `v1` one signature per vote and per proposal, as logs written before.
+// BENCH_SCALE_CHECKPOINT: entries per applied batch of the catch-up (default: the operator's).
+const CHECKPOINT = process.env['BENCH_SCALE_CHECKPOINT'] === undefined ? {} : { checkpointEvery: Number(process.env['BENCH_SCALE_CHECKPOINT']) };
 const SCALE_VOTES = process.env['BENCH_SCALE_VOTES'] ?? 'v2';
 const BATCH_VOTES = SCALE_VOTES === 'v2' || SCALE_VOTES === 'v2p';
 const BATCH_PROPOSALS = SCALE_VOTES === 'v2p';
@@ -200,14 +206,15 @@ export async function partnerStage(o: PartnerStageOptions): Promise<PartnerStage
     closers.unshift(() => server.stop());
     const client = new ExchangeClient({ address: `127.0.0.1:${server.port}`, tls: tls.charlie, serverName: 'localhost', deadlineMs: 120_000, retry: { attempts: 3, baseMs: 100, capMs: 1000 } });
     closers.unshift(() => client.close());
-    const mongo = await MongoClient.connect(inst.mongoUri ?? '');
+    const mongo = await MongoClient.connect(inst.mongoUri ?? '', { monitorCommands: true });
+    const stats = new ApplyStats(mongo);
     closers.unshift(() => mongo.close());
     const db = mongo.db('threatmesh_partner');
     const sink = await MongoIndicatorSink.open(db);
     const kube = new KubeIndicatorSink({ client: admin, namespace: NS, voters: () => voters, policy: { quorum: 2 }, now: () => new Date(), log: quiet });
     const materializer = new Materializer({ sink: kube, budget: PARTNER_DEFAULTS.materializeBudget, log: quiet });
-    const both = { apply: (e: VerifiedEntry) => both.applyMany([e]), applyMany: async (es: readonly VerifiedEntry[]) => { await sink.applyMany(es); materializer.offer(es, n); } };
-    const replica = new PartnerReplica({ sourceId: 'sequencer', source: client, sink: both, history: sink, cursors: new MongoCursorStore(db), anchors: { sequencerKey: log.key.publicKey, partners, quorum: 2, votingWindowMs: 72 * 3_600_000 }, now: () => new Date(), log: quiet, checkpointEvery: 1000 });
+    const both = { apply: (e: VerifiedEntry) => both.applyMany([e]), applyMany: async (es: readonly VerifiedEntry[]) => { await stats.timed(() => sink.applyMany(es, { treeSize: n })); materializer.offer(es, n); } };
+    const replica = new PartnerReplica({ sourceId: 'sequencer', source: client, sink: both, history: sink, cursors: new MongoCursorStore(db), anchors: { sequencerKey: log.key.publicKey, partners, quorum: 2, votingWindowMs: 72 * 3_600_000 }, now: () => new Date(), log: quiet, leaves: new MongoLeafStore(db), ...CHECKPOINT });
 
     const serving = await readTlsMaterial(await ca.issue('threatmesh-replica-api', 'server', '', [`DNS:threatmesh-replica-api.${NS}.svc`]));
     const pages = new NamedIndicatorPages(db, { clock: systemClock });
@@ -217,6 +224,7 @@ export async function partnerStage(o: PartnerStageOptions): Promise<PartnerStage
     await applyManifests(admin, replicaApiObjects({ namespace: NS, caPem: serving.caPem, backend: { kind: 'loopback', port: api.port } }), 'scale-bench');
 
     const v0 = await verifications();
+    stats.start();
     const t1 = performance.now();
     let done = 0;
     const ticker = setInterval(() => { void replica.cursor().then((c) => { done = c.nextIndex; progress(`catch-up: ${done} of ${n} applied (${Math.round(done / ((performance.now() - t1) / 1000))}/s)`); }); }, 10_000);
@@ -232,6 +240,9 @@ export async function partnerStage(o: PartnerStageOptions): Promise<PartnerStage
       clearInterval(ticker);
     }
     const catchUpSeconds = (performance.now() - t1) / 1000;
+    const apply = stats.stop();
+    progress(`catch-up CPU per 1,000 entries: partner ${Math.round(apply.partnerCpuMs * 1000 / n)} ms, FerretDB + PostgreSQL ${Math.round(apply.databaseCpuMs * 1000 / n)} ms, control plane ${Math.round(apply.controlPlaneCpuMs * 1000 / n)} ms; sink writes in flight ${(apply.sinkBusyMs / 1000).toFixed(1)} of ${catchUpSeconds.toFixed(1)} s (${apply.sinkBatches} batches)`);
+    progress(`catch-up commands: ${JSON.stringify(apply.commands)}`);
     const verificationsPerEntry = ((await verifications()) - v0) / n;
     const last = `/apis/replica.threatmesh.io/v1alpha1/namespaces/${NS}/threatindicators/${indicatorObjectName(indicator(n - 1))}`;
     const creds = { caPem: inst.caPem, certPem: inst.certPem, keyPem: inst.keyPem };
@@ -253,7 +264,7 @@ export async function partnerStage(o: PartnerStageOptions): Promise<PartnerStage
     return {
       entries: n, buildSeconds, catchUpSeconds, verificationsPerEntry, clusterReadableSeconds,
       etcdFileGrowthBytes: fileAfter - fileSample, etcdInUseGrowthBytes: useAfter !== undefined && useSample !== undefined ? useAfter - useSample : undefined,
-      workingSetObjects: (workingSetObjects.metadata.remainingItemCount ?? 0) + 1, fullObjectBytes, fullObjectSample: sampleEntries.length, restart,
+      workingSetObjects: (workingSetObjects.metadata.remainingItemCount ?? 0) + 1, fullObjectBytes, fullObjectSample: sampleEntries.length, restart, apply,
     };
   } finally {
     for (const c of closers) await c();

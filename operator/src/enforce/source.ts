@@ -15,6 +15,7 @@
 import { MongoServerError, type Collection, type Db, type Document } from 'mongodb';
 import { REPLICA_CURSORS } from '../store/cursor.ts';
 import { INDICATORS } from '../store/indicators.ts';
+import { dropIndexes, ignoresSecondaryIndexes } from '../store/indexes.ts';
 
 /** Fields enforcement reads (the certificates are not needed: the replica verified them). */
 const PROJECTION = { _id: 1, digest: 1, type: 1, value: 1, state: 1, logIndex: 1, revokedAtIndex: 1, meta: 1, window: 1 } as const;
@@ -48,9 +49,17 @@ export class MongoIndicatorSource implements IndicatorSource {
     this.#cursors = db.collection(REPLICA_CURSORS);
   }
 
-  /** Opens the source and creates the two poll indexes (idempotent; an equivalent existing index is accepted). */
+  /**
+   * Opens the source and creates the two poll indexes (idempotent; an equivalent existing index
+   * is accepted) where the database reads indexes; on FerretDB 1.x, which scans for this query
+   * either way, none is created and those of earlier versions are dropped (store/indexes.ts).
+   */
   static async open(db: Db): Promise<MongoIndicatorSource> {
     const src = new MongoIndicatorSource(db);
+    if (await ignoresSecondaryIndexes(db)) {
+      await dropIndexes(src.#col, ['logIndex_1', 'revokedAtIndex_1']);
+      return src;
+    }
     for (const key of ['logIndex', 'revokedAtIndex']) {
       try {
         await src.#col.createIndex({ [key]: 1 }, { name: `${key}_1` });

@@ -1,5 +1,5 @@
 /**
- * A partner's replicated indicators in MongoDB (`indicators`, unique on `digest`): the
+ * A partner's replicated indicators in MongoDB (`indicators`, `_id` = digest): the
  * {@link EntrySink} that applies verified log entries. ADD inserts the indicator as active
  * with its log index and quorum certificate; REVOKE marks it revoked and keeps the revocation's
  * certificate. A later ADD of a revoked indicator (index above `revokedAtIndex`) re-admits it:
@@ -30,6 +30,7 @@ import type { ServedChange, ServedRecord } from './served.ts';
 import { ServedChangesJournal } from './servedchanges.ts';
 import { MongoRejections, rejectionRecord, type RejectionRecord } from './rejections.ts';
 import { DEFAULT_RECENT_POSITIONS, RecentRecords } from './recentrecords.ts';
+import { dropIndexes, ensureQueryIndexes, type QueryIndex } from './indexes.ts';
 
 /** Collection of the persisted digest-membership chunks (append-only; a chunk is never replaced). */
 export const REPLICA_DIGESTS = 'replica_digests';
@@ -54,6 +55,12 @@ export const COMPLETE_MARKER = 'complete';
 
 /** Collection name. */
 export const INDICATORS = 'indicators';
+
+/** The sink's query index: the cluster API finds a record by ThreatIndicator name (store/indicatorpages.ts). */
+export const SINK_INDEXES: readonly QueryIndex[] = [['object_name', { name: 1 }]];
+
+/** The unique index on `digest` of earlier versions: the same values as `_id`, so a second copy of the primary index (and one a collection sharded on `_id` cannot have). */
+const LEGACY_DIGEST_UNIQUE = 'digest_unique';
 
 const DUPLICATE_KEY = 11000;
 
@@ -132,11 +139,15 @@ export class MongoIndicatorSink implements EntrySink, EntryHistory {
     this.#recent = new RecentRecords(db, opts.recentPositions ?? DEFAULT_RECENT_POSITIONS);
   }
 
-  /** Opens the sink: creates its unique index (idempotent) and loads the set of stored digests. */
+  /**
+   * Opens the sink: creates the cluster API's index by object name where the database reads
+   * indexes (store/indexes.ts; not on FerretDB 1.x), drops `digest_unique` (a copy of the `_id`
+   * index: `_id` is the digest) left by earlier versions, and loads the set of stored digests.
+   */
   static async open(db: Db, opts: SinkOptions = {}): Promise<MongoIndicatorSink> {
     const sink = new MongoIndicatorSink(db, opts);
-    await sink.#col.createIndex({ digest: 1 }, { unique: true, name: 'digest_unique' });
-    await sink.#col.createIndex({ name: 1 }, { name: 'object_name' });
+    await dropIndexes(sink.#col, [LEGACY_DIGEST_UNIQUE]);
+    await ensureQueryIndexes(db, sink.#col, SINK_INDEXES);
     await sink.#loadStored();
     return sink;
   }
@@ -186,44 +197,54 @@ export class MongoIndicatorSink implements EntrySink, EntryHistory {
    * insert costs a fraction of an upsert. An ADD that finds its indicator present replaces it
    * only when it was revoked at a lower index (re-admission). A REVOKE updates its indicator in
    * place unless the record is already at a higher index (re-admitted since). REJECT entries are
-   * inserted in `rejections` only. Then records the batch in the served-changes journal
+   * inserted in `rejections` only. The batch is also recorded in the served-changes journal
    * (servedchanges.ts: admissions and revocations only) and the states it left in
    * `replica_recent` (recentrecords.ts), before the replica saves its cursor.
+   *
+   * Order: the digest-membership chunks first (write-ahead, see the file comment); then the
+   * records and the rejections at the same time (independent collections, each written
+   * idempotently, neither read as applied before the cursor moves past them); then the journal
+   * and the recent states at the same time. The journal comes after the records so that a
+   * journal document always carries the stamps (`addedAt`) its records were stored with, even
+   * when a failed write is retried.
    */
   async applyMany(entries: readonly VerifiedEntry[], opts: ApplyOptions = {}): Promise<void> {
     if (entries.length === 0) return;
     const first = entries[0]!.index;
-    await this.#remember(first, entries.filter((e) => e.kind === 'add').map((e) => e.digest));
+    const last = entries[entries.length - 1]!.index;
     const rejected = entries.filter((e) => e.kind === 'reject');
-    await this.#remember(first, rejected.map((e) => e.digest), 'reject');
+    await settled([
+      this.#remember(first, entries.filter((e) => e.kind === 'add').map((e) => e.digest)),
+      this.#remember(first, rejected.map((e) => e.digest), 'reject'),
+    ]);
     const appliedAt = new Date();
-    await this.#rejections.insert(rejected.map((e): RejectionRecord => rejectionRecord(e, appliedAt)));
+    const docs = new Map(entries.filter((e) => e.kind === 'add').map((e) => [e.index, record(e, appliedAt)]));
+    const [states] = await settled([
+      this.#records(entries, docs, appliedAt),
+      this.#rejections.insert(rejected.map((e): RejectionRecord => rejectionRecord(e, appliedAt))),
+    ]);
+    await settled([this.#journal.write(first, last, servedChanges(entries, docs, appliedAt)), this.#recent.write(first, last, states, opts.treeSize)]);
+  }
+
+  /** Writes the ADD and REVOKE entries in log order; returns the record state each left (none for a REVOKE that changed nothing). */
+  async #records(entries: readonly VerifiedEntry[], docs: ReadonlyMap<number, IndicatorRecord>, revokedAt: Date): Promise<IndicatorRecord[]> {
     let adds: IndicatorRecord[] = [];
-    const changes: ServedChange[] = [];
     const states: IndicatorRecord[] = [];
     for (const entry of entries) {
-      if (entry.kind === 'reject') continue;
-      if (entry.kind === 'add') {
-        const doc = record(entry);
+      const doc = docs.get(entry.index);
+      if (doc !== undefined) {
         adds.push(doc);
-        changes.push({ kind: 'add', index: entry.index, record: servedOf(doc) });
         states.push(withoutId(doc));
-        continue;
       }
+      if (entry.kind !== 'revoke') continue;
       await this.#insertNew(adds);
       adds = [];
-      const rv = revocation(entry);
-      const revokedAt = new Date();
       // Unless re-admitted at or after this position (a replayed REVOKE). The updated record is what drift repair shows.
-      const set = { state: 'revoked' as const, revokedAtIndex: entry.index, revocation: rv, revokedAt };
-      const after = await this.#revoke(entry.digest, entry.index, set);
+      const after = await this.#revoke(entry.digest, entry.index, { state: 'revoked', revokedAtIndex: entry.index, revocation: revocation(entry), revokedAt });
       if (after !== null) states.push(withoutId(after));
-      changes.push({ kind: 'revoke', index: entry.index, digest: entry.digest, revokedAt, window: rv.window });
     }
     await this.#insertNew(adds);
-    const last = entries[entries.length - 1]!.index;
-    await this.#journal.write(first, last, changes);
-    await this.#recent.write(first, last, states, opts.treeSize);
+    return states;
   }
 
   async #insertNew(docs: IndicatorRecord[]): Promise<void> {
@@ -321,7 +342,8 @@ export class MongoIndicatorSink implements EntrySink, EntryHistory {
 
   /** Every stored indicator, ordered by digest, without MongoDB ids. */
   async all(): Promise<IndicatorRecord[]> {
-    return this.#col.find({}, { projection: { _id: 0 } }).sort({ digest: 1 }).toArray();
+    // `_id` is the digest: the primary index orders it (no `digest` index exists any more).
+    return this.#col.find({}, { projection: { _id: 0 } }).sort({ _id: 1 }).toArray();
   }
 }
 
@@ -353,13 +375,32 @@ function servedOf(d: IndicatorRecord): ServedRecord {
   };
 }
 
-function record(entry: VerifiedEntry): IndicatorRecord {
+/** Like Promise.all, but waits for every write to settle before the first failure surfaces: no write of a failed batch outlives it. */
+async function settled<T extends readonly unknown[]>(writes: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
+  const done = await Promise.allSettled(writes);
+  const failed = done.find((d) => d.status === 'rejected');
+  if (failed !== undefined) throw failed.reason;
+  return done.map((d) => (d as PromiseFulfilledResult<unknown>).value) as unknown as T;
+}
+
+/** What a batch changed, as served (the journal's changes), in log order: admissions with their records, revocations. */
+function servedChanges(entries: readonly VerifiedEntry[], docs: ReadonlyMap<number, IndicatorRecord>, revokedAt: Date): ServedChange[] {
+  const changes: ServedChange[] = [];
+  for (const entry of entries) {
+    const doc = docs.get(entry.index);
+    if (doc !== undefined) changes.push({ kind: 'add', index: entry.index, record: servedOf(doc) });
+    else if (entry.kind === 'revoke') changes.push({ kind: 'revoke', index: entry.index, digest: entry.digest, revokedAt, window: { opensAt: entry.window.opensAt, closesAt: entry.window.closesAt } });
+  }
+  return changes;
+}
+
+function record(entry: VerifiedEntry, addedAt: Date): IndicatorRecord {
   return {
     _id: entry.digest, digest: entry.digest, type: entry.indicator.type, value: entry.indicator.value, state: 'active',
     logIndex: entry.index, proposerId: entry.proposerId, votes: entry.votes.map(voteRecord),
     window: { opensAt: entry.window.opensAt, closesAt: entry.window.closesAt }, proposalSignature: entry.proposalSignature,
     ...(entry.proposalBatch !== undefined ? { proposalBatch: entry.proposalBatch } : {}),
     ...(entry.meta !== undefined ? { meta: { ...entry.meta } } : {}),
-    stixId: `indicator--${uuidV5(STIX_ID_NAMESPACE, entry.digest)}`, addedAt: new Date(), name: `${entry.indicator.type}-${entry.digest.slice(0, 40)}`,
+    stixId: `indicator--${uuidV5(STIX_ID_NAMESPACE, entry.digest)}`, addedAt, name: `${entry.indicator.type}-${entry.digest.slice(0, 40)}`,
   };
 }

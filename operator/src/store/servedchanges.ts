@@ -23,7 +23,25 @@ export interface ChangeDoc {
   last: number;
   /** When it was written (pruning). */
   at: Date;
-  changes: ServedChange[];
+  /**
+   * The changes as one JSON text (written now): FerretDB converts one string in a fraction of the
+   * time it takes to convert a thousand nested documents, both ways (as `replica_recent` does).
+   */
+  json?: string;
+  /** The changes as documents (written by earlier versions; still read). */
+  changes?: ServedChange[];
+}
+
+/** The changes of a document, either spelling; dates revived from the text. */
+export function changesOf(doc: Pick<ChangeDoc, 'json' | 'changes'>): ServedChange[] {
+  if (doc.json === undefined) return doc.changes ?? [];
+  const changes = JSON.parse(doc.json) as Array<ServedChange & { revokedAt?: string | Date; record?: { addedAt?: string | Date; revokedAt?: string | Date } }>;
+  for (const c of changes) {
+    if (typeof c.revokedAt === 'string') c.revokedAt = new Date(c.revokedAt);
+    if (typeof c.record?.addedAt === 'string') c.record.addedAt = new Date(c.record.addedAt);
+    if (typeof c.record?.revokedAt === 'string') c.record.revokedAt = new Date(c.record.revokedAt);
+  }
+  return changes;
 }
 
 const CHUNK = 1000;
@@ -35,9 +53,9 @@ function chunks(first: number, last: number, at: Date, changes: readonly ServedC
   for (let i = 0; i < changes.length; i += CHUNK) {
     const part = changes.slice(i, i + CHUNK);
     const end = i + CHUNK >= changes.length ? last : (changes[i + CHUNK]?.index ?? last + 1) - 1;
-    docs.push({ _id: i === 0 ? first : (part[0]?.index ?? first), last: end, at, changes: part });
+    docs.push({ _id: i === 0 ? first : (part[0]?.index ?? first), last: end, at, json: JSON.stringify(part) });
   }
-  return docs.length === 0 ? [{ _id: first, last, at, changes: [] }] : docs;
+  return docs.length === 0 ? [{ _id: first, last, at, json: '[]' }] : docs;
 }
 
 /** True when a write failed only because its documents exist (a replayed batch). */
@@ -95,7 +113,7 @@ export class ServedChangesJournal {
     for (const d of docs) {
       if (d._id > covered) break;
       covered = Math.max(covered, d.last + 1);
-      out.push(...d.changes.filter((c) => c.index >= from));
+      out.push(...changesOf(d).filter((c) => c.index >= from));
     }
     if (covered < to) return undefined;
     return out.sort((a, b) => a.index - b.index);

@@ -21,11 +21,12 @@ import { REPLICA_CURSORS } from './cursor.ts';
 import { INDICATORS, type IndicatorRecord } from './indicators.ts';
 import type { IndicatorReader, ServedChange, ServedRecord, VersionPage, VersionQuery, VersionRow } from './served.ts';
 import { ServedChangesJournal } from './servedchanges.ts';
+import { ensureQueryIndexes, type QueryIndex } from './indexes.ts';
 
 const NO_WATERMARK = Number.MAX_SAFE_INTEGER;
 
 /** The indexes the serving side needs on `indicators` (name → keys). */
-export const SERVED_INDEXES: ReadonlyArray<[string, Record<string, 1>]> = [
+export const SERVED_INDEXES: readonly QueryIndex[] = [
   ['served_add', { state: 1, 'meta.tlp': 1, logIndex: 1 }],
   ['served_add_source', { 'meta.source': 1, state: 1, 'meta.tlp': 1, logIndex: 1 }],
   ['served_revoke', { state: 1, 'meta.tlp': 1, revokedAtIndex: 1 }],
@@ -57,10 +58,10 @@ export class MongoServedIndicators implements IndicatorReader {
     this.#cursors = db.collection<{ _id: string; nextIndex?: number }>(REPLICA_CURSORS);
   }
 
-  /** Opens the reader and creates its indexes (idempotent). */
+  /** Opens the reader and creates its indexes (idempotent) where the database reads them (store/indexes.ts: not on FerretDB 1.x, which scans for these queries either way). */
   static async open(db: Db): Promise<MongoServedIndicators> {
     const r = new MongoServedIndicators(db);
-    for (const [name, key] of SERVED_INDEXES) await r.#col.createIndex(key, { name });
+    await ensureQueryIndexes(db, r.#col, SERVED_INDEXES);
     return r;
   }
 

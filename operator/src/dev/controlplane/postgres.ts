@@ -120,7 +120,7 @@ export async function startPostgresCluster(opts: PostgresClusterOptions): Promis
   const maxConnections = FERRETDB_POOL_CONNECTIONS * Math.max(1, opts.databases ?? 1) + SPARE_CONNECTIONS;
   const proc = await launch({
     name: `${opts.name} postgres`, command: '/bin/sh', logPath: join(opts.dir, 'postgres.log'), ...(user ? { user } : {}),
-    args: ['-c', STDIN_GUARD, 'postgres', join(bin, 'postgres'), '-D', data, '-p', String(port), '-k', opts.dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', `max_connections=${maxConnections}`],
+    args: ['-c', STDIN_GUARD, 'postgres', join(bin, 'postgres'), '-D', data, '-p', String(port), '-k', opts.dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', `max_connections=${maxConnections}`, '-c', 'default_toast_compression=lz4'],
   });
   try {
     // The last line of postmaster.pid says "ready" once the server accepts connections.

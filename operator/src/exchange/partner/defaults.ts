@@ -25,6 +25,8 @@ export const PARTNER_DEFAULTS = {
   waitMs: 10_000,
   /** Apply and save the cursor after this many verified entries. */
   checkpointEvery: 256,
+  /** Batch size of a sync that starts further behind than this (a new partner's catch-up): fewer commands and cursor saves per entry; two multiples of the leaf store's chunk. */
+  catchUpEvery: 2048,
   /** Backoff of the replica after transport errors: first delay and cap. */
   retryBaseMs: 200,
   retryCapMs: 30_000,

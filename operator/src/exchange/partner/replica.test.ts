@@ -2,14 +2,14 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { indicatorCanonicalJson } from '../../domain/canonical.ts';
-import { signProposal, type IndexedEntry } from '../../domain/entry.ts';
+import { entryLeafHash, signProposal, type IndexedEntry } from '../../domain/entry.ts';
 import type { Indicator } from '../../domain/indicator.ts';
 import { signVote, type PartnerRole, type Voter } from '../../domain/quorum.ts';
 import { SigningKey } from '../../domain/signature.ts';
 import type { SignedTreeHead } from '../../domain/treehead.ts';
 import type { EntrySink, VerifiedEntry } from '../../domain/stores.ts';
 import { createLogger } from '../../log.ts';
-import { MemoryCursorStore, MemoryIndicatorStore, MemoryLogStore } from '../../store/memory.ts';
+import { MemoryCursorStore, MemoryIndicatorStore, MemoryLeafStore, MemoryLogStore } from '../../store/memory.ts';
 import type { WireEntryResult } from '../protocol/wire.ts';
 import { Sequencer } from '../sequencer/sequencer.ts';
 import { PartnerReplica, ReplicationHalted, type LogSource } from './replica.ts';
@@ -132,5 +132,70 @@ describe('PartnerReplica (memory stores)', () => {
     const forked = await sequencerWith(0, key);
     for (const v of ['x.example', 'y.example', 'z.example', 'w.example']) await admit(forked.seq, v);
     await assert.rejects(replicaOf(sourceOf(forked.seq), key, cursors).replica.sync(), (err: unknown) => err instanceof ReplicationHalted && err.reason === 'fork');
+  });
+});
+
+describe('PartnerReplica batches and their writes', () => {
+  /** A sink recording the size of each applied batch, failing once at `failAt` (after storing the batch) when given. */
+  function batchSink(failAt?: number): EntrySink & { sizes: number[]; store: MemoryIndicatorStore } {
+    const store = new MemoryIndicatorStore();
+    const sizes: number[] = [];
+    let fail = failAt;
+    return {
+      sizes, store,
+      apply: (e) => store.apply(e),
+      async applyMany(es) {
+        sizes.push(es.length);
+        for (const e of es) await store.apply(e);
+        if (fail !== undefined && es.some((e) => e.index === fail)) {
+          fail = undefined;
+          throw new Error('the database went away mid-batch');
+        }
+      },
+    };
+  }
+
+  const rows: Array<{ name: string; first: number; more: number; every: number; catchUp: number; want: number[][] }> = [
+    { name: 'far behind: catch-up batches, then checkpoints for what arrives later', first: 9, more: 3, every: 2, catchUp: 4, want: [[4, 4, 1], [2, 1]] },
+    { name: 'exactly catchUpEvery behind is not far behind', first: 4, more: 0, every: 2, catchUp: 4, want: [[2, 2], []] },
+    { name: 'a catch-up size below the checkpoint never shrinks batches', first: 6, more: 0, every: 4, catchUp: 2, want: [[4, 2], []] },
+  ];
+  for (const row of rows) {
+    test(row.name, async () => {
+      const { seq, key } = await sequencerWith(row.first);
+      const sink = batchSink();
+      const replica = new PartnerReplica({ sourceId: 'sequencer:seq', source: sourceOf(seq), sink, history: sink.store, cursors: new MemoryCursorStore(), anchors: { sequencerKey: key.publicKey, partners, quorum: 2 }, now, log: quiet, checkpointEvery: row.every, catchUpEvery: row.catchUp });
+      await replica.sync();
+      const firstSizes = [...sink.sizes];
+      for (let i = 0; i < row.more; i++) await admit(seq, `later${i}.example`);
+      await replica.sync();
+      assert.deepEqual([firstSizes, sink.sizes.slice(firstSizes.length)], row.want);
+      assert.equal((await replica.cursor()).nextIndex, row.first + row.more);
+    });
+  }
+
+  test('leaf hashes stored beside a batch whose write failed are stored again on the retry; the leaves equal a clean run\'s', async () => {
+    const { seq, key } = await sequencerWith(7);
+    const run = async (failAt?: number): Promise<{ leaves: MemoryLeafStore; sink: ReturnType<typeof batchSink>; cursors: MemoryCursorStore }> => {
+      const sink = batchSink(failAt);
+      const leaves = new MemoryLeafStore();
+      const cursors = new MemoryCursorStore();
+      const replica = new PartnerReplica({ sourceId: 'sequencer:seq', source: sourceOf(seq), sink, history: sink.store, leaves, cursors, anchors: { sequencerKey: key.publicKey, partners, quorum: 2 }, now, log: quiet, checkpointEvery: 2, catchUpEvery: 2 });
+      if (failAt !== undefined) {
+        await assert.rejects(replica.sync(), /went away/);
+        assert.equal((await cursors.load('sequencer:seq'))?.nextIndex, 2, 'the cursor moved past a batch whose write failed');
+      }
+      const again = await replica.sync();
+      assert.equal(again.caughtUp, true);
+      return { leaves, sink, cursors };
+    };
+    const clean = await run();
+    const crashed = await run(3);
+    const expected: string[] = [];
+    for await (const { entry } of seq.entries(0, 7)) expected.push(entryLeafHash(entry));
+    assert.deepEqual(await crashed.leaves.range(0, 7), expected);
+    assert.deepEqual(await crashed.leaves.range(0, 7), await clean.leaves.range(0, 7));
+    // Every entry reached the database; the failed batch twice (a replay), nothing else.
+    assert.deepEqual([...new Set(crashed.sink.store.applied.map((e) => e.index))], clean.sink.store.applied.map((e) => e.index));
   });
 });

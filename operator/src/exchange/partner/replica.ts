@@ -65,6 +65,8 @@ export interface PartnerReplicaOptions {
   readonly log: Logger;
   /** Apply and save the cursor after this many verified entries (and at the end of each sync). @default PARTNER_DEFAULTS.checkpointEvery */
   readonly checkpointEvery?: number;
+  /** When a sync starts more than this many entries behind, it applies them in batches of this many instead (never fewer than `checkpointEvery`). @default PARTNER_DEFAULTS.catchUpEvery */
+  readonly catchUpEvery?: number;
   /** What was applied before, per indicator (the partner's MongoDB sink): every entry is checked against it. @default none (only entries of the same sync are known) */
   readonly history?: EntryHistory;
   /** Keeps the leaf hash of every verified entry, to settle head comparisons with peers without the sequencer. @default none */
@@ -124,9 +126,10 @@ export class PartnerReplica {
   }
 
   /**
-   * Streams, verifies and applies the entries [start.nextIndex, head.treeSize) in batches: the
-   * write of one verified batch overlaps the verification of the next, and the cursor moves only
-   * past written entries. Halts at the first entry that fails a check, after writing the ones before it.
+   * Streams, verifies and applies the entries [start.nextIndex, head.treeSize) in batches (larger
+   * when far behind): the write of one verified batch overlaps the verification of the next,
+   * and the cursor moves only past written entries. Halts at the first entry that fails a
+   * check, after writing the ones before it.
    */
   async #pull(start: ReplicaCursor, head: SignedTreeHead): Promise<{ applied: number; cursor: ReplicaCursor }> {
     let cursor: ReplicaCursor = { nextIndex: start.nextIndex, head };
@@ -134,14 +137,17 @@ export class PartnerReplica {
     if (cursor.nextIndex >= head.treeSize) return { applied, cursor };
     const verifier = new EntryVerifier({ anchors: this.#o.anchors, head, accepted: start.head, from: cursor.nextIndex, ...(this.#o.history !== undefined ? { history: this.#o.history } : {}) });
     const writer = new OrderedWriter<VerifiedEntry>(async (entries) => {
-      await this.#apply(entries);
-      await this.#o.leaves?.append(entries[0]!.index, entries.map((e) => e.leafHash ?? entryLeafHash(e)));
+      // The leaves are verified already: storing them beside the records (not after) is safe, and
+      // only the cursor, saved after both, says the batch is applied. Both settle before a
+      // failure surfaces, so no write outlives the sync.
+      const done = await Promise.allSettled([this.#apply(entries), this.#o.leaves?.append(entries[0]!.index, entries.map((e) => e.leafHash ?? entryLeafHash(e)))]);
+      for (const d of done) if (d.status === 'rejected') throw d.reason;
       applied += entries.length;
       cursor = { nextIndex: entries[entries.length - 1]!.index + 1, head };
       await this.#o.cursors.save(this.#o.sourceId, cursor);
     });
     try {
-      for await (const raw of chunks(this.#o.source.entries(cursor.nextIndex, head.treeSize), this.#o.checkpointEvery ?? PARTNER_DEFAULTS.checkpointEvery)) {
+      for await (const raw of chunks(this.#o.source.entries(cursor.nextIndex, head.treeSize), this.#batchSize(head.treeSize - cursor.nextIndex))) {
         const { entries, violation } = await verifier.verify(raw);
         await writer.push(entries);
         verifier.written(cursor.nextIndex);
@@ -233,6 +239,13 @@ export class PartnerReplica {
     }
   }
 
+
+  // Far behind (a new partner, a long outage), larger batches: fewer commands and cursor saves per entry.
+  #batchSize(behind: number): number {
+    const every = this.#o.checkpointEvery ?? PARTNER_DEFAULTS.checkpointEvery;
+    const catchUp = this.#o.catchUpEvery ?? PARTNER_DEFAULTS.catchUpEvery;
+    return behind > catchUp ? Math.max(every, catchUp) : every;
+  }
 
   async #apply(batch: readonly VerifiedEntry[]): Promise<void> {
     if (this.#o.sink.applyMany !== undefined) {
