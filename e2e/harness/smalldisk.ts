@@ -17,6 +17,15 @@ export interface SmallDiskRun {
   readonly left: readonly string[];
 }
 
+/** Environment of the command. */
+export interface SmallDiskOptions {
+  readonly env: NodeJS.ProcessEnv;
+  /** Working directory. @default the test's */
+  readonly cwd?: string;
+  /** Killed after this long. @default 120000 */
+  readonly timeoutMs?: number;
+}
+
 const LEFT = '\nthreatmesh-smalldisk-left:';
 
 // $0 = size, $1 = mount point, the rest = the command. The listing is read inside the namespace.
@@ -31,11 +40,11 @@ exit $rc`;
  * directory) as its TMPDIR. Fails with exit code 97 and a message when no tmpfs can be mounted
  * here (needs root, CAP_SYS_ADMIN or unprivileged user namespaces).
  */
-export function runOnSmallDisk(bytes: number, mountPoint: string, argv: readonly string[], env: NodeJS.ProcessEnv, timeoutMs = 120_000): Promise<SmallDiskRun> {
+export function runOnSmallDisk(bytes: number, mountPoint: string, argv: readonly string[], opts: SmallDiskOptions): Promise<SmallDiskRun> {
   const userns = process.getuid?.() === 0 ? [] : ['--user', '--map-root-user'];
   const args = ['--mount', '--propagation', 'private', ...userns, '--', 'sh', '-c', SCRIPT, String(bytes), mountPoint, ...argv];
   return new Promise((resolve) => {
-    execFile('unshare', args, { encoding: 'utf8', env, timeout: timeoutMs, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+    execFile('unshare', args, { encoding: 'utf8', env: opts.env, cwd: opts.cwd, timeout: opts.timeoutMs ?? 120_000, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
       const at = stderr.lastIndexOf(LEFT);
       const left = at < 0 ? [] : stderr.slice(at + LEFT.length).split(' ').filter((s) => s !== '');
       const code = err === null ? 0 : typeof err.code === 'number' ? err.code : -1;
