@@ -17,6 +17,9 @@ import { FeedError } from './types.ts';
 /** Bytes gathered before one write. */
 const SPOOL_BATCH_BYTES = 1 << 16;
 
+/** Writes queued before an append waits (8 × 64 KiB). */
+const MAX_QUEUED_WRITES = 8;
+
 // Room: the disk or a limit is full. Place: the directory cannot hold the spool at all.
 const WHY: Readonly<Record<string, { why: string; fix: 'room' | 'place' }>> = {
   ENOSPC: { why: 'the disk is full', fix: 'room' },
@@ -59,6 +62,8 @@ export class NdjsonSpool {
   private used = 0;
   private readonly free: Buffer[] = [];
   private writing: Promise<void> = Promise.resolve();
+  // The writes not yet done, oldest first.
+  private readonly queued: Array<Promise<void>> = [];
   private failure: FeedError | undefined;
   private state: SpoolState = 'open';
 
@@ -129,9 +134,10 @@ export class NdjsonSpool {
   }
 
   private queue(bytes: Buffer, n: number, reuse: boolean): Promise<void> {
-    const before = this.writing;
-    // Writes are chained, so lines stay in order; a caller waits only for the write before its own.
-    this.writing = before.then(async () => {
+    // Writes are chained, so lines stay in order. The caller waits only when more than
+    // MAX_QUEUED_WRITES are queued: a thread-pool write can wait for a core on a loaded machine,
+    // and waiting for each one would stall the download.
+    const write = this.writing.then(async () => {
       if (this.failure !== undefined || this.state === 'discarded') return;
       try {
         for (let off = 0; off < n;) off += (await this.file.write(bytes, off, n - off)).bytesWritten;
@@ -139,8 +145,11 @@ export class NdjsonSpool {
       } catch (err) {
         this.failure ??= spoolError(this.path, this.parent, err);
       }
-    });
-    return before.then(() => this.check());
+    }).then(() => { void this.queued.shift(); });
+    this.writing = write;
+    this.queued.push(write);
+    const oldest = this.queued.length > MAX_QUEUED_WRITES ? this.queued[this.queued.length - 1 - MAX_QUEUED_WRITES] : undefined;
+    return oldest === undefined ? (this.failure === undefined ? Promise.resolve() : Promise.reject(this.failure)) : oldest.then(() => this.check());
   }
 
   private async settled(): Promise<void> {
