@@ -7,16 +7,24 @@
  *    a mixed plain list of IPv4, CIDRs and mixed-case host names) through the product pipeline
  *    and the bare loop (bench/scale-ingest.ts), BENCH_INGEST_REPEATS interleaved runs each
  *    (default 2; the fastest counts), with the ingest Job's V8 flags.
- * 2. Peak RSS of the real command, `threatmesh ingest --source FILE --dry-run --output ndjson >
- *    /dev/null` with the ingest Job's V8 flags (bench/maxrss.ts), for each size of
- *    BENCH_INGEST_RSS_LINES (default 1000000,5000000), and of the pipeline alone
- *    (bench/scale-ingest.ts, only the feeds modules loaded).
+ * 2. Peak RSS with the ingest Job's V8 flags (bench/maxrss.ts), for each size of
+ *    BENCH_INGEST_RSS_LINES (default 1000000,5000000), the highest of BENCH_INGEST_RSS_SAMPLES
+ *    runs (default 3; peak RSS varies by about 20 MB between identical runs here), of:
+ *    - the preview, `threatmesh ingest --source FILE --dry-run --output ndjson > /dev/null`;
+ *    - the Feed path (bench/ingest-feed.ts: a Feed run as `ingest --feed` makes it, the feed
+ *      served over HTTP by this process, every new indicator spooled and created on a stand-in
+ *      API that counts creates), for each replica API mode of BENCH_INGEST_FEED_REPLICA
+ *      (default `none,empty`: no replica API, or an empty one whose check spools candidates);
+ *    - the pipeline alone (bench/scale-ingest.ts, only the feeds modules loaded).
  * BENCH_INGEST_BEFORE=DIR measures an older checkout too (DIR holds its bench/, operator/ and
  * node_modules), in the same runs, labelled `before`: e.g. `git archive 6d9113e bench operator
  * package.json tsconfig.json | tar -x -C DIR && ln -s $PWD/node_modules DIR/`.
  * The load average is reported at the start and the end.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { createReadStream } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { openSync, closeSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -31,6 +39,8 @@ const LINES = Number(process.env['BENCH_INGEST_LINES'] ?? 1_000_000);
 const REPEATS = Number(process.env['BENCH_INGEST_REPEATS'] ?? 2);
 const RSS_LINES = (process.env['BENCH_INGEST_RSS_LINES'] ?? '1000000,5000000').split(',').filter((s) => s !== '').map(Number);
 const BEFORE = process.env['BENCH_INGEST_BEFORE'];
+const RSS_SAMPLES = Math.max(1, Number(process.env['BENCH_INGEST_RSS_SAMPLES'] ?? 3));
+const FEED_REPLICA = (process.env['BENCH_INGEST_FEED_REPLICA'] ?? 'none,empty').split(',').filter((s) => s !== '');
 const root = fileURLToPath(new URL('..', import.meta.url));
 
 /** The CLI's arguments for a generated feed. */
@@ -50,25 +60,78 @@ function cliPeakRss(tree: IngestTree, format: FeedFormat, path: string): number 
   }
 }
 
+/** Peak RSS (MB) of a Feed run (bench/ingest-feed.ts) of `url` in `tree`; async, so this process can serve the feed meanwhile. */
+function feedPeakRss(tree: IngestTree, url: string, format: FeedFormat, replica: string): Promise<number> {
+  const args = [...INGEST_NODE_OPTIONS.split(' '), join(root, 'bench', 'maxrss.ts'), join(tree.dir, 'bench', 'ingest-feed.ts'), url, format, replica];
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    let stdout = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const line = stderr.split('\n').findLast((l) => l.startsWith(MAXRSS_MARKER));
+      if (code !== 0 || line === undefined || !stdout.includes('"created"')) reject(new Error(`${tree.label} Feed run ${format} exited with ${String(code)}: ${stderr.slice(-500)}`));
+      else resolve(Number(line.slice(MAXRSS_MARKER.length)));
+    });
+  });
+}
+
+/** Serves the files of `dir` on loopback (the Feed path downloads its feed). */
+async function feedServer(dir: string): Promise<{ server: Server; base: string }> {
+  const server = createServer((req, res) => {
+    const file = createReadStream(join(dir, (req.url ?? '/').replace(/[^\w.-]/g, '')));
+    file.on('error', () => { res.writeHead(404); res.end(); });
+    file.on('open', () => { res.writeHead(200); file.pipe(res); });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return { server, base: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+}
+
+/** The highest of RSS_SAMPLES samples, and the lowest (the spread). */
+async function highest(sample: () => number | Promise<number>): Promise<{ max: number; min: number }> {
+  const got: number[] = [];
+  for (let i = 0; i < RSS_SAMPLES; i++) got.push(await sample());
+  return { max: Math.max(...got), min: Math.min(...got) };
+}
+
+function rssResults(what: string, r: { max: number; min: number }): BenchResult[] {
+  return [
+    { metric: `peak RSS, ${what} (highest of ${RSS_SAMPLES})`, value: round(r.max, 3), unit: 'MB' },
+    { metric: `peak RSS, ${what} (lowest of ${RSS_SAMPLES})`, value: round(r.min, 3), unit: 'MB' },
+  ];
+}
+
+/** The peak RSS figures of one tree for one generated feed (at `path`, served at `url`). */
+async function treeRss(tree: IngestTree, format: FeedFormat, lines: number, feed: { path: string; url: string }): Promise<BenchResult[]> {
+  const label = tree.label === 'this' ? '' : ` (${tree.label})`;
+  progress(`rss: ${tree.label} threatmesh ingest ${format} ${lines}`);
+  const out = rssResults(`threatmesh ingest --dry-run --output ndjson, ${format}, ${lines} lines${label}`, await highest(() => cliPeakRss(tree, format, feed.path)));
+  for (const replica of FEED_REPLICA) {
+    progress(`rss: ${tree.label} Feed run ${format} ${lines}, replica API ${replica}`);
+    out.push(...rssResults(`Feed run (ingest --feed path, stand-in API, replica API ${replica}), ${format}, ${lines} lines${label}`, await highest(() => feedPeakRss(tree, feed.url, format, replica))));
+  }
+  out.push(...rssResults(`pipeline alone (bench/scale-ingest.ts), ${format}, ${lines} lines${label}`, await highest(() => ingestOnce(tree, 'pipeline', format, feed.path).rssMb)));
+  return out;
+}
+
 async function rssStage(dir: string, trees: readonly IngestTree[]): Promise<BenchResult[]> {
   const results: BenchResult[] = [];
-  for (const lines of RSS_LINES) {
-    for (const format of Object.keys(FEEDS) as FeedFormat[]) {
-      const path = join(dir, `rss-${format}.txt`);
-      progress(`rss: generating ${lines} ${format} lines`);
-      await writeFeed(path, format, lines);
-      for (const tree of trees) {
-        const label = tree.label === 'this' ? '' : ` (${tree.label})`;
-        progress(`rss: ${tree.label} threatmesh ingest ${format} ${lines}`);
-        const cli = cliPeakRss(tree, format, path);
-        const pipeline = ingestOnce(tree, 'pipeline', format, path).rssMb;
-        results.push(
-          { metric: `peak RSS, threatmesh ingest --dry-run --output ndjson, ${format}, ${lines} lines${label}`, value: round(cli, 3), unit: 'MB' },
-          { metric: `peak RSS, pipeline alone (bench/scale-ingest.ts), ${format}, ${lines} lines${label}`, value: round(pipeline, 3), unit: 'MB' },
-        );
+  const { server, base } = await feedServer(dir);
+  try {
+    for (const lines of RSS_LINES) {
+      for (const format of Object.keys(FEEDS) as FeedFormat[]) {
+        const name = `rss-${format}.txt`;
+        const path = join(dir, name);
+        progress(`rss: generating ${lines} ${format} lines`);
+        await writeFeed(path, format, lines);
+        for (const tree of trees) results.push(...await treeRss(tree, format, lines, { path, url: `${base}/${name}` }));
+        await rm(path, { force: true });
       }
-      await rm(path, { force: true });
     }
+  } finally {
+    server.close();
   }
   return results;
 }

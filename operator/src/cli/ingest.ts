@@ -22,7 +22,7 @@ import { PRESETS, findPreset, type ParserConfig } from '../feeds/presets.ts';
 import { destinationPolicy } from '../feeds/destinations.ts';
 import { MAX_VOTE_BATCH } from '../domain/votebatch.ts';
 import { loadWarningLists, parseListFile, type NamedAllowlist } from '../feeds/warninglists.ts';
-import { flatJsonBound, writeFlatJson } from './jsonbuf.ts';
+import { flatJsonBound, writeFlatJson } from '../feeds/jsonbuf.ts';
 
 const FORMATS = ['csv', 'lines', 'json', 'jsonl', 'stix', 'misp', 'taxii'] as const;
 
@@ -210,7 +210,7 @@ const PRINT_BATCH_BYTES = 1 << 16;
 
 /**
  * A sink writing NDJSON to `out` in batches, with backpressure (the preview commits nothing).
- * Lines are encoded straight into reused buffers (cli/jsonbuf.ts), not built as strings: the
+ * Lines are encoded straight into reused buffers (feeds/jsonbuf.ts), not built as strings: the
  * strings were most of the preview's allocation, and the young-generation collections they
  * caused promoted pieces of the pipeline's live batch (tens of MB more old space per million
  * lines). A buffer handed to `out` is reused only once its write has completed.

@@ -1,7 +1,7 @@
 /**
  * `threatmesh ingest --dry-run --output ndjson` prints exactly `JSON.stringify(indicator)` per
  * line for every indicator the pipeline hands a sink, in order, through a real pipe (the
- * preview encodes lines into reused buffers, cli/jsonbuf.ts): feeds with escapes, non-ASCII,
+ * preview encodes lines into reused buffers, feeds/jsonbuf.ts): feeds with escapes, non-ASCII,
  * non-string fields (the JSON.stringify fallback), lines longer than one write batch, and
  * enough output to fill the pipe so buffers are reused while the reader lags.
  */

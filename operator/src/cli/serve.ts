@@ -10,6 +10,7 @@ import type { Command } from 'commander';
 import { MongoClient } from 'mongodb';
 import { parseDuration } from '../controllers/schedule.ts';
 import { SigningKey } from '../domain/signature.ts';
+import { MAX_VOTE_BATCH } from '../domain/votebatch.ts';
 import type { Logger } from '../log.ts';
 import { KubeHttpClient } from '../runtime/kube.ts';
 import { loadServeConfig, parseServeConfig, type ServeConfig } from '../serve/config.ts';
@@ -34,6 +35,7 @@ export interface ServeFlags {
   readonly mongodbUri?: string;
   readonly database: string;
   readonly signingKey?: string;
+  readonly proposalBatchSize: string;
   readonly kubeconfig?: string;
   readonly context?: string;
   readonly namespace: string;
@@ -49,6 +51,8 @@ export interface ServePlan {
   readonly database: string;
   readonly service: Omit<ServeServiceOptions, 'config' | 'db' | 'log' | 'proposing'>;
   readonly signer?: SigningKey;
+  /** Proposals of one POST signed per Merkle batch (protocol v2); 0 signs each alone. */
+  readonly proposalBatchSize: number;
   readonly namespace: string;
 }
 
@@ -98,11 +102,20 @@ export async function servePlan(flags: ServeFlags, env: CliEnv): Promise<ServePl
   const keyPem = await readFlagFile('--tls-key', flags.tlsKey, 'the server key, PEM (tls.key)');
   const clientCaPem = flags.clientCa === undefined ? undefined : await readFlagFile('--client-ca', flags.clientCa, 'CA bundle of client certificates');
   const key = await signer(flags.signingKey);
+  const batch = proposalBatchSize(flags.proposalBatchSize, key !== undefined);
   const dir = exportDir(flags);
   return {
-    config, mongodbUri, database: flags.database, namespace: flags.namespace, ...(key !== undefined ? { signer: key } : {}),
+    config, mongodbUri, database: flags.database, namespace: flags.namespace, proposalBatchSize: batch, ...(key !== undefined ? { signer: key } : {}),
     service: { partnerId, tls: { certPem, keyPem, clientCaPem }, listen, metricsBind, ...(dir !== undefined ? { exportDir: dir } : {}) },
   };
+}
+
+/** The checked `--proposal-batch-size`: 0, or 1..MAX_VOTE_BATCH with a signing key. */
+function proposalBatchSize(text: string, signing: boolean): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n > MAX_VOTE_BATCH) throw new UsageError(`--proposal-batch-size must be 0 (a signature per proposal, protocol v1) or a number of proposals from 1 to ${MAX_VOTE_BATCH}, got ${JSON.stringify(text)}`);
+  if (n > 0 && !signing) throw new UsageError('--proposal-batch-size signs contributors\' proposals with this partner\'s key: give --signing-key too');
+  return n;
 }
 
 function untilSignal(): Promise<string> {
@@ -125,7 +138,7 @@ async function run(flags: ServeFlags, env: CliEnv, log: Logger): Promise<void> {
     const running = await startServeService({
       ...plan.service, config: plan.config, db: mongo.db(plan.database), log,
       routes: [{ api: 'report', prefixes: ['trends', 'reports'], handle: reportRoutes({ reader: new PartnerData(mongo.db(plan.database)), log }) }],
-      proposing: kube !== undefined && plan.signer !== undefined ? { kube, namespace: plan.namespace, signer: plan.signer } : undefined,
+      proposing: kube !== undefined && plan.signer !== undefined ? { kube, namespace: plan.namespace, signer: plan.signer, proposalBatchSize: plan.proposalBatchSize } : undefined,
     });
     log.info('stopping', { why: await signal });
     await running.stop();
@@ -149,6 +162,7 @@ export function registerServe(program: Command, env: CliEnv, log: Logger): void 
     .option('--mongodb-uri <uri>', 'the partner\'s MongoDB (default: $MONGODB_URI)')
     .option('--database <name>', 'database of the replicated indicators', PARTNER_DEFAULTS.database)
     .option('--signing-key <file>', 'the partner\'s Ed25519 private.pem: contributors\' POSTs become proposals signed with it (needs a cluster)')
+    .option('--proposal-batch-size <n>', `with --signing-key: sign the proposals of one POST as Merkle batches of up to n (protocol v2, one signature per batch; 1..${MAX_VOTE_BATCH}); 0 signs each alone (protocol v1). Only once the sequencer and every partner run protocol v2`, '0')
     .option('--kubeconfig <path>', 'cluster for proposals: kubeconfig file(s), \':\'-separated (default: $KUBECONFIG, else in-cluster, else ~/.kube/config)')
     .option('--context <name>', 'kubeconfig context instead of its current-context')
     .option('--namespace <ns>', 'namespace of proposed ThreatIndicators', PARTNER_DEFAULTS.namespace)

@@ -8,7 +8,7 @@ import { SigningKey } from '../domain/signature.ts';
 import { verifyProposal } from '../domain/entry.ts';
 import { PROBE_PROPOSAL } from './testdata/probe.ts';
 import { FeedReconciler, failureBackoffMs } from './feed.ts';
-import { JOBS, JobExecutor, type Job } from './jobexecutor.ts';
+import { INGEST_SPOOL_SIZE, JOBS, JobExecutor, type Job } from './jobexecutor.ts';
 import { ExecutorBusyError, InProcessExecutor } from './inprocess.ts';
 import { runIdFor, type FeedRunExecutor } from './executor.ts';
 import { MemoryKube, TestClock, feed, testContext } from './fixtures.ts';
@@ -47,6 +47,16 @@ describe('FeedReconciler with the Job executor', () => {
     const command = (ex: JobExecutor): string[] => (ex.jobFor(feed(), 'r1').spec as { template: { spec: { containers: Array<{ command: string[] }> } } }).template.spec.containers[0]?.command ?? [];
     assert.deepEqual(command(new JobExecutor(new MemoryKube(), { image: 'i', allowInternalFeeds: ['10.20.0.0/16', '127.0.0.1/32'] })).slice(-2), ['--allow-internal-feeds', '10.20.0.0/16,127.0.0.1/32']);
     assert.equal(command(new JobExecutor(new MemoryKube(), { image: 'i' })).includes('--allow-internal-feeds'), false);
+  });
+
+  test('the Job\'s root file system is read-only, so its ingest spools to a size-limited emptyDir at /tmp', () => {
+    type PodSpec = { containers: Array<{ securityContext: { readOnlyRootFilesystem: boolean }; volumeMounts?: Array<{ name: string; mountPath: string }> }>; volumes?: Array<{ name: string; emptyDir?: { sizeLimit?: string } }> };
+    const pod = (new JobExecutor(new MemoryKube(), { image: 'i' }).jobFor(feed(), 'r1').spec as { template: { spec: PodSpec } }).template.spec;
+    const c = pod.containers[0]!;
+    assert.equal(c.securityContext.readOnlyRootFilesystem, true);
+    const mount = c.volumeMounts?.find((m) => m.mountPath === '/tmp');
+    assert.ok(mount, 'a writable /tmp is mounted');
+    assert.deepEqual(pod.volumes?.find((v) => v.name === mount.name)?.emptyDir, { sizeLimit: INGEST_SPOOL_SIZE });
   });
 
   test('a new interval Feed gets the finalizer and its first run as an owned Job', async () => {

@@ -30,6 +30,13 @@ export const INGEST_NODE_OPTIONS = '--max-semi-space-size=8';
  */
 export const INGEST_RESOURCES = { requests: { cpu: '250m', memory: '192Mi' }, limits: { memory: '256Mi' } } as const;
 
+/**
+ * Size limit of the ingestion Job's /tmp (an emptyDir; the root file system is read-only). The
+ * run spools each new indicator there (about 150 bytes; with the replica API's check, about
+ * 300 bytes more per candidate) until it commits: room for several million lines.
+ */
+export const INGEST_SPOOL_SIZE = '2Gi';
+
 /** Operator configuration for ingestion Jobs. */
 export interface JobExecutorConfig {
   /** Container image holding the threatmesh CLI. */
@@ -117,7 +124,10 @@ export class JobExecutor implements FeedRunExecutor {
               env: [{ name: 'NODE_OPTIONS', value: INGEST_NODE_OPTIONS }],
               resources: { requests: { ...INGEST_RESOURCES.requests }, limits: { ...INGEST_RESOURCES.limits } },
               securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ['ALL'] } },
+              // The root file system is read-only: the run spools its new indicators (feeds/spool.ts) to this volume.
+              volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
             }],
+            volumes: [{ name: 'tmp', emptyDir: { sizeLimit: INGEST_SPOOL_SIZE } }],
           },
         },
       },

@@ -95,9 +95,15 @@ async function peek(src: AsyncIterable<Buffer>, n: number): Promise<{ head: Buff
   }
   const head = Buffer.concat(parts);
   async function* all(): AsyncGenerator<Buffer> {
-    if (head.length > 0) yield head;
-    if (done) return;
-    for (let r = await it.next(); r.done !== true; r = await it.next()) yield r.value;
+    try {
+      if (head.length > 0) yield head;
+      if (done) return;
+      for (let r = await it.next(); r.done !== true; r = await it.next()) yield r.value;
+      done = true;
+    } finally {
+      // Closed early (the consumer failed): close the source too, so a download's socket and timers end now.
+      if (!done) await it.return?.(undefined);
+    }
   }
   return { head, all: all() };
 }

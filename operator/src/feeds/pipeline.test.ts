@@ -2,7 +2,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { indicatorDigest } from '../domain/canonical.ts';
 import { DigestSet } from '../domain/digestset.ts';
-import { runIngestion, type IngestSink } from './ingest.ts';
+import { parsePayload, runIngestion, type IngestSink } from './ingest.ts';
+import { unpack } from './decompress.ts';
 import { runPipeline, total, type IngestedIndicator, type RunReport } from './pipeline.ts';
 import { fixture } from './testing.ts';
 import { FeedError, type ParseBatch } from './types.ts';
@@ -55,6 +56,35 @@ describe('runPipeline', () => {
     assert.deepEqual(out, ['a.example.net']);
     assert.equal(r.rejected['invalid-domain'], 5);
     assert.equal(r.examples['invalid-domain']?.length, 3);
+  });
+
+  test('a sink error propagates and closes the source at once (its download and timers end, not at their timeouts)', async () => {
+    let closed = false;
+    async function* source(): AsyncGenerator<ParseBatch> {
+      try {
+        for (let i = 0; ; i++) yield await Promise.resolve({ records: [{ value: `11.0.0.${i % 250}` }], rejections: [], skips: [] });
+      } finally {
+        closed = true;
+      }
+    }
+    const full = new FeedError('spool-failed', 'cannot write the proposal spool /t/s.ndjson: the disk is full (ENOSPC)');
+    await assert.rejects(runPipeline(source(), { sink: () => Promise.reject(full) }), full);
+    assert.equal(closed, true, 'the source was closed');
+  });
+
+  test('a sink error closes a payload source through sniffing and text preparation (a download would otherwise wait for its 10-minute timer)', async () => {
+    let closed = false;
+    async function* body(): AsyncGenerator<Buffer> {
+      try {
+        for (let i = 0; ; i++) yield await Promise.resolve(Buffer.from(`11.0.${i % 250}.1\n11.1.${i % 250}.2\n`));
+      } finally {
+        closed = true;
+      }
+    }
+    const full = new FeedError('spool-failed', 'the disk is full (ENOSPC)');
+    const batches = parsePayload({ format: 'lines', lines: {} }, unpack(body(), { maxBytes: 1 << 20, maxDecompressedBytes: 1 << 20 }));
+    await assert.rejects(runPipeline(batches, { sink: () => Promise.reject(full) }), full);
+    assert.equal(closed, true, 'the payload source was closed');
   });
 
   test('a parser fault ends the run as failed with the error, counts so far kept for the report', async () => {

@@ -223,7 +223,13 @@ export async function runPipeline(batches: AsyncIterable<ParseBatch>, opts: Pipe
         break;
       }
       if (next.done === true) break;
-      await consume(run, next.value);
+      try {
+        await consume(run, next.value);
+      } catch (err) {
+        // The sink failed: close the source so its download, timers and sockets end now, not at their timeouts.
+        await it.return?.().catch(() => undefined);
+        throw err;
+      }
     }
   } finally {
     run.finish();

@@ -5,12 +5,6 @@
  * (`abort`) and proposes nothing. Also builds the `known` check from the ThreatIndicators
  * that already exist (their names carry the digest).
  */
-import { once } from 'node:events';
-import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import type { FieldSelector, ThreatIndicator, ThreatIndicatorSpec, Tlp } from '../api/types.ts';
 import { getPath } from './json.ts';
 import { THREAT_INDICATORS } from '../api/schemas/index.ts';
@@ -22,6 +16,7 @@ import type { IngestSink } from './ingest.ts';
 import type { IngestedIndicator, RunReport } from './pipeline.ts';
 import type { ProposalItem, ProposalProof } from '../domain/proposalbatch.ts';
 import type { ProposalSigner } from './signer.ts';
+import { NdjsonSpool } from './spool.ts';
 
 /** Label on proposed ThreatIndicators naming the Feed. */
 export const FEED_LABEL = 'threatmesh.io/feed';
@@ -202,9 +197,15 @@ export interface ProposalCounts {
   refused: number;
 }
 
+/** One spooled line: what the proposal needs from an indicator; `extra` only with a Feed mapping.fields. */
+type SpoolLine = IngestedIndicator & { extra?: RecordSpecFields };
+
 /**
- * A sink that spools new indicators to a temporary file and creates them as ThreatIndicators on
- * commit (`concurrency` creates at a time; 409 AlreadyExists counts as already existed).
+ * A sink that spools new indicators to a temporary file (feeds/spool.ts) and creates them as
+ * ThreatIndicators on commit (`concurrency` creates at a time; 409 AlreadyExists counts as
+ * already existed). A spool that cannot be written fails the run with a FeedError
+ * `spool-failed` (nothing is created); `abort` waits for a write in flight, then removes the
+ * spool, and the sink takes nothing after it.
  */
 export class ProposalSink implements IngestSink {
   readonly counts: ProposalCounts = { created: 0, alreadyExisted: 0, refused: 0 };
@@ -213,57 +214,74 @@ export class ProposalSink implements IngestSink {
   private readonly kube: KubeWriter;
   private readonly ctx: ProposalContext;
   private readonly concurrency: number;
-  private dir: string | undefined;
-  private out: WriteStream | undefined;
+  private readonly spoolDir: string | undefined;
+  private spool: Promise<NdjsonSpool> | undefined;
+  private opened: NdjsonSpool | undefined;
+  private closed = false;
+  // One record reused for every line: the spool encodes it at once, so nothing per line is kept.
+  private readonly line: { type: string; value: string; pattern: string; digest: string; extra?: RecordSpecFields | undefined } = { type: '', value: '', pattern: '', digest: '', extra: undefined };
 
-  constructor(kube: KubeWriter, ctx: ProposalContext, concurrency = 8) {
+  /**
+   * @param concurrency creates in flight on commit. @default 8
+   * @param spoolDir where the spool's directory is made. @default os.tmpdir() (TMPDIR)
+   */
+  constructor(kube: KubeWriter, ctx: ProposalContext, concurrency = 8, spoolDir?: string) {
     this.kube = kube;
     this.ctx = ctx;
     this.concurrency = concurrency;
+    this.spoolDir = spoolDir;
   }
 
-  readonly add = async (ind: IngestedIndicator): Promise<void> => {
-    const out = this.out ?? (await this.open());
-    const line = { type: ind.type, value: ind.value, pattern: ind.pattern, digest: ind.digest, extra: recordSpecFields(ind.fields, this.ctx.fieldMap) };
-    if (!out.write(JSON.stringify(line) + '\n')) await once(out, 'drain');
+  readonly add = (ind: IngestedIndicator): Promise<void> | undefined => {
+    if (this.closed) return Promise.reject(new Error('the proposal sink was aborted or committed: a run adds nothing after that'));
+    const line = this.line;
+    line.type = ind.type;
+    line.value = ind.value;
+    line.pattern = ind.pattern;
+    line.digest = ind.digest;
+    line.extra = this.ctx.fieldMap === undefined ? undefined : recordSpecFields(ind.fields, this.ctx.fieldMap);
+    if (this.opened !== undefined) return this.opened.append(line);
+    this.spool ??= NdjsonSpool.create('threatmesh-proposals-', this.spoolDir);
+    return this.spool.then((s) => {
+      this.opened = s;
+      return s.append(line);
+    });
   };
 
-  private async open(): Promise<WriteStream> {
-    this.dir = await mkdtemp(join(tmpdir(), 'threatmesh-proposals-'));
-    this.out = createWriteStream(join(this.dir, 'spool.ndjson'));
-    return this.out;
+  async commit(_report: RunReport): Promise<void> {
+    this.closed = true;
+    if (this.spool === undefined) return;
+    const spool = await this.spool;
+    try {
+      await spool.finish();
+      await this.proposeAll(spool.lines());
+    } finally {
+      await spool.discard();
+    }
   }
 
-  async commit(_report: RunReport): Promise<void> {
-    if (this.out === undefined || this.dir === undefined) return;
-    this.out.end();
-    await once(this.out, 'finish');
-    try {
-      const lines = createInterface({ input: createReadStream(join(this.dir, 'spool.ndjson')), crlfDelay: Infinity });
-      const pending = new Set<Promise<void>>();
-      const schedule = async (made: () => Promise<ThreatIndicator | ProposalMetaError>, ind: IngestedIndicator): Promise<void> => {
-        const p = this.create(made, ind).finally(() => pending.delete(p));
-        pending.add(p);
-        if (pending.size >= this.concurrency) await Promise.race(pending);
-      };
-      // A batching signer (protocol v2) signs the spool ahead in chunks of its batch size: one signature per chunk.
-      const batchSize = this.ctx.signer?.signBatch !== undefined ? (this.ctx.signer.batchSize ?? 0) : 0;
-      let chunk: Array<IngestedIndicator & { extra: RecordSpecFields }> = [];
-      const flush = async (): Promise<void> => {
-        const made = await toBatchProposals(chunk, this.ctx);
-        for (const [i, m] of made.entries()) await schedule(() => Promise.resolve(m), chunk[i]!);
-        chunk = [];
-      };
-      for await (const line of lines) {
-        const ind = JSON.parse(line) as IngestedIndicator & { extra: RecordSpecFields };
-        if (batchSize <= 0) await schedule(() => toThreatIndicator(ind, this.ctx, ind.extra), ind);
-        else if (chunk.push(ind) >= batchSize) await flush();
-      }
-      if (chunk.length > 0) await flush();
-      await Promise.all(pending);
-    } finally {
-      await this.cleanup();
+  private async proposeAll(lines: AsyncIterable<string>): Promise<void> {
+    const pending = new Set<Promise<void>>();
+    const schedule = async (made: () => Promise<ThreatIndicator | ProposalMetaError>, ind: IngestedIndicator): Promise<void> => {
+      const p = this.create(made, ind).finally(() => pending.delete(p));
+      pending.add(p);
+      if (pending.size >= this.concurrency) await Promise.race(pending);
+    };
+    // A batching signer (protocol v2) signs the spool ahead in chunks of its batch size: one signature per chunk.
+    const batchSize = this.ctx.signer?.signBatch !== undefined ? (this.ctx.signer.batchSize ?? 0) : 0;
+    let chunk: SpoolLine[] = [];
+    const flush = async (): Promise<void> => {
+      const made = await toBatchProposals(chunk, this.ctx);
+      for (const [i, m] of made.entries()) await schedule(() => Promise.resolve(m), chunk[i]!);
+      chunk = [];
+    };
+    for await (const text of lines) {
+      const ind = JSON.parse(text) as SpoolLine;
+      if (batchSize <= 0) await schedule(() => toThreatIndicator(ind, this.ctx, ind.extra), ind);
+      else if (chunk.push(ind) >= batchSize) await flush();
     }
+    if (chunk.length > 0) await flush();
+    await Promise.all(pending);
   }
 
   private async create(made: () => Promise<ThreatIndicator | ProposalMetaError>, ind: IngestedIndicator): Promise<void> {
@@ -287,14 +305,10 @@ export class ProposalSink implements IngestSink {
   }
 
   async abort(_report: RunReport): Promise<void> {
-    this.out?.destroy();
-    await this.cleanup();
-  }
-
-  private async cleanup(): Promise<void> {
-    if (this.dir !== undefined) await rm(this.dir, { recursive: true, force: true });
-    this.dir = undefined;
-    this.out = undefined;
+    this.closed = true;
+    // The spool may still be opening or writing: wait for it, then remove it (a spool that could not even be made left nothing).
+    const spool = await this.spool?.catch(() => undefined);
+    await spool?.discard();
   }
 }
 

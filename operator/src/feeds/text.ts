@@ -90,6 +90,17 @@ async function* transcodeUtf16(first: Buffer, rest: AsyncIterator<Buffer | Uint8
  */
 export async function* prepareBytes(source: ByteSource): AsyncGenerator<Buffer> {
   const it = source[Symbol.asyncIterator]();
+  let ended = false;
+  try {
+    ended = yield* prepared(it);
+  } finally {
+    // Closed early (the consumer failed or stopped): close the source too, so a download's socket and timers end now.
+    if (!ended) await it.return?.(undefined);
+  }
+}
+
+/** The body of {@link prepareBytes}; returns true when `it` was read to its end. */
+async function* prepared(it: AsyncIterator<Buffer | Uint8Array | string>): AsyncGenerator<Buffer, boolean> {
   let head: Buffer = Buffer.alloc(0);
   let done = false;
   while (head.length < SNIFF_BYTES && !done) {
@@ -100,13 +111,14 @@ export async function* prepareBytes(source: ByteSource): AsyncGenerator<Buffer> 
   const bom = detectBom(head);
   if (bom === 'utf16le' || bom === 'utf16be') {
     yield* transcodeUtf16(head, done ? emptyIterator() : it, bom === 'utf16le' ? 'utf-16le' : 'utf-16be');
-    return;
+    return true;
   }
   if (bom === 'utf8') head = head.subarray(3);
   refuseNonText(head);
   if (head.length > 0) yield head;
-  if (done) return;
+  if (done) return true;
   for (let r = await it.next(); r.done !== true; r = await it.next()) yield toBuffer(r.value);
+  return true;
 }
 
 /** Throws when the start of a payload shows it is not a UTF-8 text feed at all. */

@@ -85,7 +85,8 @@ export type FeedErrorCode =
   | 'unreadable'
   | 'bad-archive'
   | 'bad-config'
-  | 'forbidden-destination';
+  | 'forbidden-destination'
+  | 'spool-failed';
 
 /**
  * A fault that makes the whole run unusable (as opposed to a rejection of one entry). The run

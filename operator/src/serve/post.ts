@@ -15,7 +15,8 @@ import { indicatorDigest, indicatorObjectName } from '../domain/canonical.ts';
 import { normalize, type Indicator } from '../domain/indicator.ts';
 import type { SigningKey } from '../domain/signature.ts';
 import { TLP_MARKING_IDS, stixPattern } from '../domain/stix.ts';
-import { ProposalMetaError, recordSpecFields, toThreatIndicator, type ProposalContext } from '../feeds/propose.ts';
+import { ProposalMetaError, recordSpecFields, toBatchProposals, toThreatIndicator, type ProposalContext } from '../feeds/propose.ts';
+import type { IngestedIndicator } from '../feeds/pipeline.ts';
 import { stixObjectToRecords } from '../feeds/stix.ts';
 import { fieldsOf, newBatch } from '../feeds/types.ts';
 import type { WarningList } from '../feeds/warninglists.ts';
@@ -40,6 +41,19 @@ export interface ProposerOptions {
   readonly statuses: StatusStore;
   readonly reader: IndicatorReader;
   readonly now: () => Date;
+  /**
+   * Signs the ADD proposals of one POST as Merkle batches of up to this many (protocol v2, one
+   * signature per batch; only the objects of that POST that passed every check are leaves).
+   * @default 0 (each proposal signed alone, protocol v1)
+   */
+  readonly proposalBatchSize?: number | undefined;
+}
+
+/** An object of a POST that passed every check, ready to be signed and proposed. */
+interface Checked {
+  readonly indicator: Indicator;
+  readonly fields: Readonly<Record<string, unknown>> | undefined;
+  readonly detail: StatusDetail;
 }
 
 /** STIX properties read into the proposal's spec (feeds/propose.ts mapping.fields). */
@@ -61,8 +75,22 @@ export class TaxiiProposer implements ProposalPort {
 
   async submit(consumer: Consumer, collection: ConsumerCollection, objects: readonly unknown[]): Promise<StoredStatus> {
     const status: StoredStatus = { id: randomUUID(), owner: consumer.name, requestTimestamp: this.#o.now().toISOString(), successes: [], failures: [], pendings: [] };
+    const tlp = collection.def.writeTlp ?? 'clear';
+    const checked: Checked[] = [];
     for (const [i, obj] of objects.entries()) {
-      const out = await this.#one(consumer, collection.def.writeTlp ?? 'clear', obj, i);
+      const o = (typeof obj === 'object' && obj !== null ? obj : {}) as Record<string, unknown>;
+      const detail: StatusDetail = { id: typeof o['id'] === 'string' ? o['id'] : `objects[${i}]`, version: typeof o['modified'] === 'string' ? o['modified'] : typeof o['created'] === 'string' ? o['created'] : '' };
+      const parsed = this.#indicatorOf(o, obj, tlp, i);
+      if (typeof parsed === 'string') status.failures.push({ ...detail, message: parsed });
+      else checked.push({ ...parsed, detail });
+    }
+    const size = this.#o.proposalBatchSize ?? 0;
+    const ctx = this.#context(consumer, tlp, size);
+    // Batches hold only this POST's checked objects, in order: nothing another request or the client did not send.
+    const outcomes: Outcome[] = [];
+    if (size <= 0) for (const c of checked) outcomes.push(await this.#propose(ctx, c));
+    else for (let at = 0; at < checked.length; at += size) outcomes.push(...await this.#proposeBatch(ctx, checked.slice(at, at + size)));
+    for (const out of outcomes) {
       if (out.kind === 'failure') status.failures.push(out.detail);
       else status.pendings.push(out.item);
     }
@@ -70,12 +98,11 @@ export class TaxiiProposer implements ProposalPort {
     return status;
   }
 
-  async #one(consumer: Consumer, tlp: Tlp, obj: unknown, i: number): Promise<Outcome> {
-    const o = (typeof obj === 'object' && obj !== null ? obj : {}) as Record<string, unknown>;
-    const detail: StatusDetail = { id: typeof o['id'] === 'string' ? o['id'] : `objects[${i}]`, version: typeof o['modified'] === 'string' ? o['modified'] : typeof o['created'] === 'string' ? o['created'] : '' };
-    const parsed = this.#indicatorOf(o, obj, tlp, i);
-    if (typeof parsed === 'string') return { kind: 'failure', detail: { ...detail, message: parsed } };
-    return this.#propose(consumer, tlp, parsed.indicator, parsed.fields, detail);
+  #context(consumer: Consumer, tlp: Tlp, batchSize: number): ProposalContext {
+    return {
+      namespace: this.#o.namespace, feed: `taxii/${consumer.name}`, feedName: `taxii-${consumer.name}`.slice(0, 63).replace(/[^a-z0-9]+$/, ''),
+      partnerId: this.#o.partnerId, signer: keySigner(this.#o.signer, batchSize), tlp, now: this.#o.now,
+    };
   }
 
   /** The one indicator an object proposes, or why it proposes none. */
@@ -95,20 +122,35 @@ export class TaxiiProposer implements ProposalPort {
     return { indicator: norm.indicator, fields: fieldsOf(rec.fields) };
   }
 
-  async #propose(consumer: Consumer, tlp: Tlp, ind: Indicator, fields: Readonly<Record<string, unknown>> | undefined, d: StatusDetail): Promise<Outcome> {
-    const digest = indicatorDigest(ind);
-    const ctx: ProposalContext = {
-      namespace: this.#o.namespace, feed: `taxii/${consumer.name}`, feedName: `taxii-${consumer.name}`.slice(0, 63).replace(/[^a-z0-9]+$/, ''),
-      partnerId: this.#o.partnerId, signer: keySigner(this.#o.signer), tlp, now: this.#o.now,
-    };
+  /** Signs and creates one proposal alone (protocol v1). */
+  async #propose(ctx: ProposalContext, c: Checked): Promise<Outcome> {
     try {
-      const ti = await toThreatIndicator({ type: ind.type, value: ind.value, pattern: stixPattern(ind), digest }, ctx, recordSpecFields(fields, STIX_FIELDS));
+      return await this.#create(await toThreatIndicator(ingested(c), ctx, recordSpecFields(c.fields, STIX_FIELDS)), c);
+    } catch (err) {
+      if (err instanceof ProposalMetaError) return refused(c, err);
+      throw err;
+    }
+  }
+
+  /** Signs `chunk` as one batch (an item whose metadata cannot be signed is left out and refused by name), then creates each. */
+  async #proposeBatch(ctx: ProposalContext, chunk: readonly Checked[]): Promise<Outcome[]> {
+    const made = await toBatchProposals(chunk.map((c) => ({ ...ingested(c), extra: recordSpecFields(c.fields, STIX_FIELDS) })), ctx);
+    const out: Outcome[] = [];
+    for (const [i, c] of chunk.entries()) {
+      const ti = made[i]!;
+      out.push(ti instanceof ProposalMetaError ? refused(c, ti) : await this.#create(ti, c));
+    }
+    return out;
+  }
+
+  async #create(ti: ThreatIndicator, c: Checked): Promise<Outcome> {
+    try {
       await this.#o.kube.create(THREAT_INDICATORS, ti);
     } catch (err) {
-      if (err instanceof ProposalMetaError || (err instanceof ApiError && err.status === 422)) return { kind: 'failure', detail: { ...d, message: `refused: ${err.message.slice(0, 300)}` } };
+      if (err instanceof ApiError && err.status === 422) return refused(c, err);
       if (!(err instanceof ApiError && err.status === 409)) throw err;
     }
-    return { kind: 'pending', item: { ...d, digest, objectName: indicatorObjectName(ind), message: 'proposed to the network; waiting for the quorum' } };
+    return { kind: 'pending', item: { ...c.detail, digest: indicatorDigest(c.indicator), objectName: indicatorObjectName(c.indicator), message: 'proposed to the network; waiting for the quorum' } };
   }
 
   async refresh(status: StoredStatus): Promise<StoredStatus> {
@@ -129,6 +171,14 @@ export class TaxiiProposer implements ProposalPort {
     if (next.pendings.length !== status.pendings.length) await this.#o.statuses.save(next);
     return next;
   }
+}
+
+function ingested(c: Checked): IngestedIndicator {
+  return { type: c.indicator.type, value: c.indicator.value, pattern: stixPattern(c.indicator), digest: indicatorDigest(c.indicator) };
+}
+
+function refused(c: Checked, err: Error): Outcome {
+  return { kind: 'failure', detail: { ...c.detail, message: `refused: ${err.message.slice(0, 300)}` } };
 }
 
 function markingTlps(o: Record<string, unknown>): Tlp[] {

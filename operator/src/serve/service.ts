@@ -38,7 +38,13 @@ export interface ServeServiceOptions {
   readonly listen: { readonly host: string; readonly port: number };
   readonly metricsBind: { readonly host: string; readonly port: number };
   /** With both, contributors' POSTs become ThreatIndicators in `namespace` signed with `signer`. */
-  readonly proposing?: { readonly kube: KubeReader & KubeWriter; readonly namespace: string; readonly signer: SigningKey } | undefined;
+  readonly proposing?: {
+    readonly kube: KubeReader & KubeWriter;
+    readonly namespace: string;
+    readonly signer: SigningKey;
+    /** Signs a POST's proposals as Merkle batches of up to this many (protocol v2). @default 0 (each alone) */
+    readonly proposalBatchSize?: number | undefined;
+  } | undefined;
   /** Write full exports up to `maxTlp` into `dir` every `intervalMs`. */
   readonly exportDir?: { readonly dir: string; readonly maxTlp: Tlp; readonly intervalMs: number } | undefined;
   readonly log: Logger;
@@ -78,7 +84,7 @@ export async function startServeService(o: ServeServiceOptions): Promise<Running
   const statuses = new MongoStatusStore(o.db);
   const proposals = o.proposing === undefined ? undefined : new TaxiiProposer({
     kube: o.proposing.kube, namespace: o.proposing.namespace, partnerId: o.partnerId, signer: o.proposing.signer,
-    warningList: await loadWarningLists(), statuses, reader, now,
+    warningList: await loadWarningLists(), statuses, reader, now, proposalBatchSize: o.proposing.proposalBatchSize,
   });
   const taxii: TaxiiDeps = { config: o.config, reader, catalog: new CollectionCatalog({ reader }), audit, statuses, now, ...(proposals !== undefined ? { proposals } : {}) };
   const exportDeps: ExportDeps = { reader, audit, partnerId: o.partnerId, now };

@@ -1,9 +1,9 @@
 /**
- * JSON encoding of flat records straight into a byte buffer, for the ingest preview's NDJSON:
- * the same bytes as `JSON.stringify(record)`, without building the line as a string first.
- * Those per-line strings were most of the preview's allocation; each young-generation
- * collection they caused promoted a little more of the pipeline's live batch, and the old
- * space grew by tens of MB per million lines.
+ * JSON encoding of flat records straight into a byte buffer, for the ingest preview's NDJSON and
+ * the Feed run's proposal spool (feeds/spool.ts): the same bytes as `JSON.stringify(record)`,
+ * without building the line as a string first. Those per-line strings were most of the
+ * preview's allocation; each young-generation collection they caused promoted a little more of
+ * the pipeline's live batch, and the old space grew by tens of MB per million lines.
  */
 
 // A string that JSON.stringify would write other than between two quotes: quotes, backslashes,
