@@ -13,8 +13,9 @@
  * '#', '{' or a newline stop it: the caller handles them and calls again.
  *
  * Memory (one instance per parser, i.e. per scanned input): the column roles at 0, the flagged
- * lines at OUT, copies of the snapshot's IPv4 bitmap (2 MiB for large tables) and domain filter
- * (1-2 bytes per listed domain) from TABLES, then the input range. Columns whose role is not an
+ * lines at OUT, copies of the snapshot's IPv4 bitmap (2 MiB for large tables), domain filter
+ * (1-2 bytes per listed domain) and domains' suffix closure (2 bytes per distinct parent
+ * domain, suffixclosure.ts) from TABLES, then the input range. Columns whose role is not an
  * address, a name or a list of them (hashes, HTTP host and URI) make the prefilter decline.
  */
 import type { MatcherSnapshot, MissTables } from '../snapshot.ts';
@@ -47,7 +48,7 @@ interface Exports {
   readonly memory: WasmMemory;
   readonly lines: WasmGlobal;
   readonly flagged: WasmGlobal;
-  configure(bitmap: number, bitShift: number, filter: number, blockShift: number, roles: number, last: number, sep: number, setSep: number): void;
+  configure(bitmap: number, bitShift: number, filter: number, blockShift: number, roles: number, last: number, sep: number, setSep: number, closure: number, closureMask: number): void;
   scan(base: number, pos: number, end: number, out: number, cap: number): number;
 }
 
@@ -74,6 +75,8 @@ export class TsvPrefilter {
   readonly #shift: number;
   readonly #filter: number;
   readonly #blockShift: number;
+  readonly #closure: number;
+  readonly #closureMask: number;
   #u8 = new Uint8Array(0);
   #i32 = new Int32Array(0);
   /** Byte position in the caller's buffer of the input's first byte, and how many are loaded. */
@@ -84,9 +87,13 @@ export class TsvPrefilter {
     this.snap = snap;
     this.#x = x;
     const filterAt = align(TABLES + t.bits.length, 64);
-    this.#input = align(filterAt + t.domainFilter.byteLength, 64);
+    const closureAt = align(filterAt + t.domainFilter.byteLength, 64);
+    this.#input = align(closureAt + t.domainClosure.byteLength, 64);
     this.#grow(this.#input + PAD);
     this.#u8.set(t.bits, TABLES);
+    this.#u8.set(t.domainClosure, closureAt);
+    this.#closure = closureAt;
+    this.#closureMask = t.domainClosure.length * 8 - 1;
     new Int32Array(x.memory.buffer, filterAt, t.domainFilter.length).set(t.domainFilter);
     this.#bitmap = TABLES;
     this.#shift = t.shift;
@@ -111,7 +118,7 @@ export class TsvPrefilter {
     for (let k = 0; k <= last; k++) if ((roles[k] ?? 0) > PREFILTER_ROLES.hostList) return false;
     this.#u8.fill(0, ROLES, ROLES + MAX_COLUMNS);
     this.#u8.set(roles.subarray(0, last + 1), ROLES);
-    this.#x.configure(this.#bitmap, this.#shift, this.#filter, this.#blockShift, ROLES, last, sep, setSep);
+    this.#x.configure(this.#bitmap, this.#shift, this.#filter, this.#blockShift, ROLES, last, sep, setSep, this.#closure, this.#closureMask);
     return true;
   }
 

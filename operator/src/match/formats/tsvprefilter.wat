@@ -17,6 +17,8 @@
   (global $bitShift (mut i32) (i32.const 0))
   (global $filter (mut i32) (i32.const 0))
   (global $blockShift (mut i32) (i32.const 0))
+  (global $closure (mut i32) (i32.const 0))
+  (global $closureMask (mut i32) (i32.const 0))
   (global $roles (mut i32) (i32.const 0))
   (global $last (mut i32) (i32.const 0))
   (global $sep (mut i32) (i32.const 9))
@@ -33,6 +35,9 @@
   (func (export "configure")
     (param $bitmap i32) (param $bitShift i32) (param $filter i32) (param $blockShift i32)
     (param $roles i32) (param $last i32) (param $sep i32) (param $setSep i32)
+    (param $closure i32) (param $closureMask i32)
+    (global.set $closure (local.get $closure))
+    (global.set $closureMask (local.get $closureMask))
     (global.set $bitmap (local.get $bitmap))
     (global.set $bitShift (local.get $bitShift))
     (global.set $filter (local.get $filter))
@@ -94,12 +99,15 @@
     (local.set $x (i32.mul (i32.xor (local.get $h) (local.get $w)) (i32.const 0x9e3779b1)))
     (i32.xor (local.get $x) (i32.shr_u (local.get $x) (i32.const 15))))
 
-  ;; 1 when the domain filter may hold the key of unfinished hash $h (bytetable.ts finish + mayHold).
-  (func $mayHold (param $h i32) (result i32)
-    (local $g i32) (local $base i32)
+  ;; bytetable.ts finish: the finished hash of unfinished hash $h.
+  (func $finish (param $h i32) (result i32)
     (local.set $h (i32.xor (local.get $h) (i32.shr_u (local.get $h) (i32.const 16))))
     (local.set $h (i32.mul (local.get $h) (i32.const 0x7feb352d)))
-    (local.set $h (i32.or (i32.shr_u (i32.xor (local.get $h) (i32.shr_u (local.get $h) (i32.const 15))) (i32.const 2)) (i32.const 1)))
+    (i32.or (i32.shr_u (i32.xor (local.get $h) (i32.shr_u (local.get $h) (i32.const 15))) (i32.const 2)) (i32.const 1)))
+
+  ;; 1 when the domain filter may hold the key of finished hash $h (bytetable.ts mayHold).
+  (func $mayHold (param $h i32) (result i32)
+    (local $g i32) (local $base i32)
     (local.set $base (i32.add (global.get $filter) (i32.shl (i32.shr_u (local.get $h) (global.get $blockShift)) (i32.const 6))))
     (local.set $g (i32.mul (local.get $h) (i32.const 0x9e3779b1)))
     (i32.and
@@ -110,12 +118,20 @@
         (i32.load (i32.add (local.get $base) (i32.shl (i32.and (i32.shr_u (local.get $g) (i32.const 19)) (i32.const 15)) (i32.const 2))))
         (i32.shl (i32.const 1) (i32.shr_u (local.get $g) (i32.const 14)))))))
 
+  ;; 1 when the suffix closure (suffixclosure.ts) may hold finished hash $h: some listed domain
+  ;; may end with '.' and that suffix. 0 is exact: no longer suffix can be listed.
+  (func $inClosure (param $h i32) (result i32)
+    (local.set $h (i32.and (local.get $h) (global.get $closureMask)))
+    (i32.and (i32.shr_u (i32.load8_u (i32.add (global.get $closure) (i32.shr_u (local.get $h) (i32.const 3))))
+      (i32.and (local.get $h) (i32.const 7))) (i32.const 1)))
+
   ;; 1 when the name [$s, $e) or a label-aligned suffix of it may be a listed domain: the same
   ;; walk as suffixtable.ts longestSuffixBytes (words right to left, right-aligned at the end;
   ;; dots per word by an exact zero-byte mask; a suffix inside a word is the running hash plus
-  ;; the word shifted right), stopping at the first suffix the filter may hold.
+  ;; the word shifted right), stopping at the first suffix the filter may hold, or (0) at the
+  ;; first suffix outside the suffix closure: no listed domain ends with it, so none is longer.
   (func $domain (param $s i32) (param $e i32) (result i32)
-    (local $h i32) (local $i i32) (local $skip i32) (local $raw i32) (local $w i32) (local $m i32) (local $b i32) (local $k i32) (local $x i32)
+    (local $h i32) (local $i i32) (local $skip i32) (local $raw i32) (local $w i32) (local $m i32) (local $b i32) (local $k i32) (local $x i32) (local $f i32)
     (if (i32.and (i32.gt_u (local.get $e) (local.get $s)) (i32.eq (i32.load8_u (i32.sub (local.get $e) (i32.const 1))) (i32.const 46)))
       (then (local.set $e (i32.sub (local.get $e) (i32.const 1)))))
     (local.set $h (i32.const 0x811c9dc5))
@@ -137,15 +153,16 @@
             (local.set $b (i32.sub (i32.const 31) (i32.clz (local.get $m))))
             (local.set $m (i32.xor (local.get $m) (i32.shl (i32.const 1) (local.get $b))))
             (local.set $k (i32.add (i32.shr_u (local.get $b) (i32.const 3)) (i32.const 1)))
-            (if (call $mayHold (select (local.get $h)
+            (local.set $f (call $finish (select (local.get $h)
                   (call $step (local.get $h) (i32.shr_u (local.get $w) (i32.shl (local.get $k) (i32.const 3))))
-                  (i32.eq (local.get $k) (i32.const 4))))
-              (then (return (i32.const 1))))
+                  (i32.eq (local.get $k) (i32.const 4)))))
+            (if (call $mayHold (local.get $f)) (then (return (i32.const 1))))
+            (if (i32.eqz (call $inClosure (local.get $f))) (then (return (i32.const 0))))
             (br $dot)))
         (local.set $h (call $step (local.get $h) (i32.shr_u (local.get $w) (i32.shl (local.get $skip) (i32.const 3)))))
         (local.set $i (i32.sub (local.get $i) (i32.const 4)))
         (br $word)))
-    (if (i32.gt_u (local.get $e) (local.get $s)) (then (return (call $mayHold (local.get $h)))))
+    (if (i32.gt_u (local.get $e) (local.get $s)) (then (return (call $mayHold (call $finish (local.get $h))))))
     (i32.const 0))
 
   ;; 1 when the host field or element [$s, $e) (non-empty) may hit, or is unusual (fields.ts hostBytes).
