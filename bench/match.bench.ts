@@ -13,6 +13,11 @@
  * (`git archive <ref> operator/src`, unpacked under bench/.baseline-*, removed afterwards) is
  * built into its own snapshot and scans the same logs in the same run, its repetitions
  * interleaved with the current code's, so both see the same machine load.
+ *
+ * Choosing cases (for quick runs; a results file from such a run must not be committed):
+ * `BENCH_MATCH_LOGS` is a comma list of `dns`, `conn`, `gzip`, `zstd` (default all four; the
+ * naive Set and grep run beside each of dns and conn); `BENCH_MATCH_REPS` sets the repetitions
+ * of the uncompressed scans (default 3, or 8 with a baseline).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createReadStream, createWriteStream, mkdirSync } from 'node:fs';
@@ -165,7 +170,6 @@ function addBaseline(add: (metric: string, value: number, unit: string) => void,
   add(`${log} baseline ${sha} lines/s per core`, b.cpu, 'lines/s');
   add(`${log} baseline ${sha} matching records`, b.matched, 'count');
   add(`${log} baseline ${sha} lines/s per core (median)`, b.medianCpu ?? 0, 'lines/s');
-  add(`${log} threatmesh lines/s per core (median)`, o.medianCpu ?? 0, 'lines/s');
   add(`${log} ratio threatmesh/baseline ${sha} (best)`, o.cpu / b.cpu, 'x');
   add(`${log} ratio threatmesh/baseline ${sha} (median)`, (o.medianCpu ?? 0) / (b.medianCpu || 1), 'x');
 }
@@ -195,9 +199,12 @@ async function main(): Promise<void> {
     if (base) baseDir = base.dir;
     const values = new Set<string>();
     forEachIndicator((ind) => values.add(ind.value));
-    for (const [name, path] of [['dns', dns], ['conn', conn]] as const) {
+    const logs = (process.env['BENCH_MATCH_LOGS'] ?? 'dns,conn,gzip,zstd').split(',');
+    const reps = Number(process.env['BENCH_MATCH_REPS'] ?? (base ? 8 : 3));
+    add('repetitions', reps, 'count');
+    for (const [name, path] of ([['dns', dns], ['conn', conn]] as const).filter(([n]) => logs.includes(n))) {
       progress(`${name}: threatmesh${base ? ` and baseline ${base.sha}, interleaved` : ''}`);
-      const rates = await bestOf([{ code: CURRENT, snap: built.snap }, ...(base ? [base] : [])], path, base ? 8 : 3);
+      const rates = await bestOf([{ code: CURRENT, snap: built.snap }, ...(base ? [base] : [])], path, reps);
       const o = rates[0] as Rate;
       const b = rates[1];
       if (b && base) addBaseline(add, name, base.sha, o, b);
@@ -206,6 +213,7 @@ async function main(): Promise<void> {
       progress(`${name}: grep -F -f`);
       const g = grep(patterns, path);
       add(`${name} threatmesh lines/s per core`, o.cpu, 'lines/s');
+      add(`${name} threatmesh lines/s per core (median)`, o.medianCpu ?? 0, 'lines/s');
       add(`${name} threatmesh lines/s wall`, o.wall, 'lines/s');
       add(`${name} threatmesh matching records`, o.matched, 'count');
       add(`${name} naive Set lines/s per core`, n.cpu, 'lines/s');
@@ -214,7 +222,7 @@ async function main(): Promise<void> {
       add(`${name} ratio threatmesh/naive`, o.cpu / n.cpu, 'x');
       add(`${name} ratio threatmesh/grep`, o.cpu / g.cpu, 'x');
     }
-    for (const kind of ['gzip', 'zstd'] as const) {
+    for (const kind of (['gzip', 'zstd'] as const).filter((k) => logs.includes(k))) {
       const path = join(dir, `dns.log.${kind === 'gzip' ? 'gz' : 'zst'}`);
       progress(`dns: ${kind}-compressed`);
       await compress(dns, path, kind);

@@ -87,6 +87,47 @@ for (const [name, text] of CASES) {
   });
 }
 
+// ---- the domain walk's early stop at the suffix closure (suffixclosure.ts) ----
+// Listed domains whose parents are not listed, so that a name may share a parent with a listed
+// domain (the walk goes on) or leave the closure at any label and byte position (it stops).
+const DEEP: ListedIndicator[] = [
+  ind('domain', 'deep.sub.example.co.uk'), ind('domain', 'a.b.c.d.e.f.g.h'), ind('domain', 'xn--80ak6aa92e.com'),
+  ind('domain', 'abcd.efgh.ijkl'), ind('domain', 'q.rs.tuv.wxyz.net'), ind('domain', 'ab.cd'), ind('ipv4', '45.1.2.3'),
+];
+const DEEP_SNAP = snapshotOf(DEEP);
+const CLOSURE_CASES: ReadonlyArray<readonly [string, readonly string[]]> = [
+  ['listed names and their subdomains', ['deep.sub.example.co.uk', 'x.deep.sub.example.co.uk', 'a.b.c.d.e.f.g.h', 'z.a.b.c.d.e.f.g.h', 'abcd.efgh.ijkl', 'q.rs.tuv.wxyz.net']],
+  ['parents and siblings inside the closure, not listed', ['sub.example.co.uk', 'example.co.uk', 'co.uk', 'uk', 'other.sub.example.co.uk', 'b.c.d.e.f.g.h', 'x.c.d.e.f.g.h', 'efgh.ijkl', 'ijkl', 'cd', 'x.cd', 'xab.cd']],
+  ['upper case and trailing dots', ['DEEP.SUB.EXAMPLE.CO.UK', 'Deep.Sub.Example.Co.Uk.', 'www.AB.CD.', 'A.B.C.D.E.F.G.H.', 'CO.UK.', 'ab.cd..', '.ab.cd', '..']],
+  ['IDN: punycode and raw UTF-8', ['xn--80ak6aa92e.com', 'www.xn--80ak6aa92e.com', 'XN--80AK6AA92E.COM', 'xn--80ak6aa92f.com', 'пример.com', 'www.пример.xn--80ak6aa92e.com']],
+  ['dots at every byte of a word', ['a.ab.cd', 'ab.ab.cd', 'abc.ab.cd', 'abcd.ab.cd', 'abcde.ab.cd', 'x.y.z.q.rs.tuv.wxyz.net', 'rs.tuv.wxyz.net', 's.tuv.wxyz.net', 'tuv.wxyz.net', 'uv.wxyz.net']],
+  ['unset and empty fields, sets in answers', ['-', '(empty)', '', ',', 'ab.cd,', ',ab.cd', 'no.example.co.uk,x.ab.cd,45.1.2.3', 'co.uk,uk,-', '(empty),ab.cd']],
+];
+
+for (const [name, names] of CLOSURE_CASES) {
+  test(`prefilter = JavaScript walk, closure stop: ${name}`, async () => {
+    // Each name as the query and as the answers; padded lines move it across chunk edges.
+    const body = names.flatMap((n, i) => [dns(n), dns(`q${i}.example.org`, n), dns('x'.repeat(i * 7 + 1), n)]);
+    const text = header() + body.join('\n') + '\n';
+    for (const seed of [1, 2, 3, 4]) await same(text, seed, DEEP_SNAP);
+    const hits = (await scan(text, true, 5, DEEP_SNAP)) as { matched: number };
+    assert.equal(hits.matched, (await scan(text, false, 5, DEEP_SNAP) as { matched: number }).matched);
+  });
+}
+
+test('prefilter = JavaScript walk: random names from the labels of the listed domains', async () => {
+  const labels = ['deep', 'sub', 'example', 'co', 'uk', 'a', 'b', 'c', 'g', 'h', 'ab', 'cd', 'abcd', 'efgh', 'ijkl', 'rs', 'tuv', 'wxyz', 'net', 'x', 'DEEP', 'CO'];
+  const rnd = prng(5);
+  const listed = DEEP.filter((i) => i.type === 'domain').map((i) => i.value);
+  const name = (): string => Array.from({ length: 1 + Math.floor(rnd() * 5) }, () => labels[Math.floor(rnd() * labels.length)] ?? '').join('.')
+    + (rnd() < 0.2 ? `.${listed[Math.floor(rnd() * listed.length)] ?? ''}` : '') + (rnd() < 0.1 ? '.' : '');
+  const body = Array.from({ length: 4000 }, () => dns(name(), rnd() < 0.3 ? `${name()},${name()}` : '-'));
+  const text = header() + body.join('\n') + '\n';
+  const out = (await scan(text, true, 11, DEEP_SNAP)) as { matched: number };
+  assert.ok(out.matched > 100, `the labels make hits (${out.matched})`);
+  for (const seed of [11, 12]) await same(text, seed, DEEP_SNAP);
+});
+
 // ---- generated logs and their mutations ----
 const r = prng(99);
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)] as T;
