@@ -69,6 +69,10 @@ async function same(text: string | Buffer, seed = 1, snap = SNAP): Promise<void>
 const CASES: ReadonlyArray<readonly [string, string]> = [
   ['hits in every column kind', header() + [dns('www.EVIL.com.'), dns('a.b', '45.1.2.3'), dns('-', '-', '45.1.2.3'), dns('q', 'x,110.5.9.9', '10.1.1.1', '120.7.8.200')].join('\n') + '\n'],
   ['misses and near misses', header() + [dns('evil.co'), dns('xevil.com'), dns('evil.com.x'), dns('045.1.2.3'), dns('q', '45.1.2.3.4,45.1.2'), dns('q', '256.1.2.3')].join('\n') + '\n'],
+  ['IPv4 text at the edges of the octet decoder', header() + ['0.0.0.0', '255.255.255.255', '45.1.2.3', '45.1.2.', '.45.1.2.3', '45..1.2.3', '45.1.2.3x', '045.1.2.3', '45.1.2.03', '45.1.2.300',
+    '4500.1.2.3', '45.1.2.3.', '45.1.2', '1', '', '45.1.2.3,45.1.2.4', '10.0.0.53', '10.0.0.530', '10.0.0.5', '110.5.255.255', '120.7.8.0', '120.7.80.1', '99999', '4.5.6.7:80']
+    .flatMap((a) => [dns('q', a), dns('q', '-', a), dns(a), dns('q', `x.org,${a}`, '10.1.1.1', a)]).join('\n') + '\n'],
+  ['set separators in the column after a list', header() + ['evil.com', 'x,evil.com', 'evil.com,x', '45.1.2.3', 'a,b', '-'].map((a) => `${dns('q', a).slice(0, -'\t300.0'.length)}\t1.0,2.0,3.0`).join('\n') + '\n'],
   ['names led by digits, colons and brackets', header() + [dns('1password.com'), dns('45.1.2.3'), dns('45.1.2.3x'), dns('[2001:db8::1]'), dns('2001:db8::1'), dns(':x'), dns('[x')].join('\n') + '\n'],
   ['IPv6 and text in address columns', header() + [dns('q', '-', '2001:db8::1'), dns('q', '-', '2001:db8:1::9'), dns('q', '-', 'host.local'), dns('q', '-', ''), dns('q', '2001:db8::1,::ffff:45.1.2.3')].join('\n') + '\n'],
   ['short, empty and odd lines', header() + ['10\tC', '', '\r', 'x', dns('evil.com').slice(0, 30), dns('evil.com') + '\r', '\t\t\t\t\t\t\t\t\t\t', dns('evil.com', '-', '10.1.2.3', '10.9.0.1', '-')].join('\n') + '\n'],
@@ -178,6 +182,27 @@ test('the prefilter flags only the lines that may hit, and counts every line', (
   assert.ok(flagged.includes(500) && flagged.includes(900), `flagged ${flagged.join(',')}`);
   assert.ok(flagged.length < 30, `only the hits and a few filter false positives are flagged (${flagged.length})`);
   assert.equal(pre.flaggedAt(flagged.indexOf(500)), lines.slice(0, 500).join('\n').length + 1);
+});
+
+test('the prefilter flags every IPv4-like text it cannot read as a strict dotted quad', () => {
+  const pre = TsvPrefilter.create(SNAP);
+  assert.ok(pre);
+  const roles = Uint8Array.from(DNS_FIELDS, (f) => ({ 'id.orig_h': 1, 'id.resp_h': 1, query: 3, answers: 4 } as Record<string, number>)[f] ?? 0);
+  assert.equal(pre.configure(roles, 9, 9, 44), true);
+  // [text, flagged]: in the address column, the query and a list of answers.
+  const cases: ReadonlyArray<readonly [string, boolean]> = [
+    ['10.1.2.3', false], ['0.0.0.0', false], ['10.255.255.255', false], ['45.1.2.3', true],
+    ['045.1.2.3', true], ['10.01.2.3', true], ['10.1.2.300', true], ['256.1.2.3', true], ['10.1.2.3x', true], ['10.1.2', true],
+    ['10.1.2.3.4', true], ['10..1.2', true], ['1000.1.2.3', true], ['10.1.2.', true],
+  ];
+  const lines = cases.flatMap(([a]) => [dns('q', '-', a), dns(a), dns('q', `10.9.9.9,${a}`)]);
+  const buf = Buffer.from(`${lines.join('\n')}\n`);
+  pre.load(buf, 0, buf.length);
+  assert.equal(pre.scan(0, buf.length), buf.length);
+  const flagged = new Set(Array.from({ length: pre.flagged }, (_, k) => pre.flaggedLine(k)));
+  cases.forEach(([a, want], i) => {
+    for (const [j, where] of ['address', 'query', 'answers'].entries()) assert.equal(flagged.has(3 * i + j), want, `${a} in the ${where}`);
+  });
 });
 
 test('the prefilter declines columns it cannot judge', () => {

@@ -26,6 +26,8 @@ export const PREFILTER_ROLES = { none: 0, ip: 1, ipList: 2, host: 3, hostList: 4
 
 const ROLES = 0;
 const MAX_COLUMNS = 256;
+/** Per column whose role is none: how many such columns run from it, up to the last column. */
+const JUMPS = ROLES + MAX_COLUMNS;
 const OUT = 1024;
 /** Flagged lines per call; a call that fills them stops and is called again. */
 const CAP = 4096;
@@ -48,7 +50,7 @@ interface Exports {
   readonly memory: WasmMemory;
   readonly lines: WasmGlobal;
   readonly flagged: WasmGlobal;
-  configure(bitmap: number, bitShift: number, filter: number, blockShift: number, roles: number, last: number, sep: number, setSep: number, closure: number, closureMask: number): void;
+  configure(bitmap: number, bitShift: number, filter: number, blockShift: number, roles: number, last: number, sep: number, setSep: number, closure: number, closureMask: number, jumps: number): void;
   scan(base: number, pos: number, end: number, out: number, cap: number): number;
 }
 
@@ -118,7 +120,9 @@ export class TsvPrefilter {
     for (let k = 0; k <= last; k++) if ((roles[k] ?? 0) > PREFILTER_ROLES.hostList) return false;
     this.#u8.fill(0, ROLES, ROLES + MAX_COLUMNS);
     this.#u8.set(roles.subarray(0, last + 1), ROLES);
-    this.#x.configure(this.#bitmap, this.#shift, this.#filter, this.#blockShift, ROLES, last, sep, setSep, this.#closure, this.#closureMask);
+    this.#u8.fill(0, JUMPS, JUMPS + MAX_COLUMNS);
+    for (let k = last; k >= 0; k--) if ((roles[k] ?? 0) === PREFILTER_ROLES.none) this.#u8[JUMPS + k] = k === last ? 1 : (this.#u8[JUMPS + k + 1] ?? 0) + 1;
+    this.#x.configure(this.#bitmap, this.#shift, this.#filter, this.#blockShift, ROLES, last, sep, setSep, this.#closure, this.#closureMask, JUMPS);
     return true;
   }
 

@@ -20,6 +20,7 @@
   (global $closure (mut i32) (i32.const 0))
   (global $closureMask (mut i32) (i32.const 0))
   (global $roles (mut i32) (i32.const 0))
+  (global $jumps (mut i32) (i32.const 0))
   (global $last (mut i32) (i32.const 0))
   (global $sep (mut i32) (i32.const 9))
   (global $setSep (mut i32) (i32.const 44))
@@ -35,7 +36,8 @@
   (func (export "configure")
     (param $bitmap i32) (param $bitShift i32) (param $filter i32) (param $blockShift i32)
     (param $roles i32) (param $last i32) (param $sep i32) (param $setSep i32)
-    (param $closure i32) (param $closureMask i32)
+    (param $closure i32) (param $closureMask i32) (param $jumps i32)
+    (global.set $jumps (local.get $jumps))
     (global.set $closure (local.get $closure))
     (global.set $closureMask (local.get $closureMask))
     (global.set $bitmap (local.get $bitmap))
@@ -58,33 +60,34 @@
     (i32.add (local.get $p) (i32.ctz (local.get $m))))
 
   ;; 1 when [$s, $e) is a strict dotted quad (no leading zeros), setting $addr (fields.ts parseIpv4Bytes).
+  ;; Per octet, its up to three digits are read at once and decoded without a branch per byte
+  ;; (bytes past $e may be read: the input is padded, and they only make the text invalid).
   (func $ipv4 (param $s i32) (param $e i32) (result i32)
-    (local $d i32) (local $a i32) (local $octet i32) (local $digits i32) (local $dots i32)
-    (block $done
-      (loop $next
-        (br_if $done (i32.eq (local.get $s) (local.get $e)))
-        (local.set $d (i32.sub (i32.load8_u (local.get $s)) (i32.const 48)))
-        (if (i32.lt_u (local.get $d) (i32.const 10))
-          (then
-            (if (i32.and (i32.eq (local.get $digits) (i32.const 1)) (i32.eqz (local.get $octet)))
-              (then (return (i32.const 0))))
-            (local.set $octet (i32.add (i32.mul (local.get $octet) (i32.const 10)) (local.get $d)))
-            (local.set $digits (i32.add (local.get $digits) (i32.const 1)))
-            (if (i32.or (i32.gt_u (local.get $digits) (i32.const 3)) (i32.gt_u (local.get $octet) (i32.const 255)))
-              (then (return (i32.const 0)))))
-          (else
-            ;; '.' is 46, i.e. $d = -2.
-            (if (i32.or (i32.ne (local.get $d) (i32.const -2)) (i32.or (i32.eqz (local.get $digits)) (i32.eq (local.get $dots) (i32.const 3))))
-              (then (return (i32.const 0))))
-            (local.set $a (i32.or (i32.shl (local.get $a) (i32.const 8)) (local.get $octet)))
-            (local.set $octet (i32.const 0))
-            (local.set $digits (i32.const 0))
-            (local.set $dots (i32.add (local.get $dots) (i32.const 1)))))
-        (local.set $s (i32.add (local.get $s) (i32.const 1)))
-        (br $next)))
-    (if (i32.or (i32.ne (local.get $dots) (i32.const 3)) (i32.eqz (local.get $digits))) (then (return (i32.const 0))))
-    (global.set $addr (i32.or (i32.shl (local.get $a) (i32.const 8)) (local.get $octet)))
-    (i32.const 1))
+    (local $a i32) (local $k i32) (local $d0 i32) (local $d1 i32) (local $d2 i32) (local $t1 i32) (local $t2 i32) (local $v i32)
+    (loop $octet
+      (local.set $d0 (i32.sub (i32.load8_u (local.get $s)) (i32.const 48)))
+      (local.set $d1 (i32.sub (i32.load8_u offset=1 (local.get $s)) (i32.const 48)))
+      (local.set $d2 (i32.sub (i32.load8_u offset=2 (local.get $s)) (i32.const 48)))
+      (if (i32.ge_u (local.get $d0) (i32.const 10)) (then (return (i32.const 0))))
+      (local.set $t1 (i32.lt_u (local.get $d1) (i32.const 10)))
+      (local.set $t2 (i32.and (local.get $t1) (i32.lt_u (local.get $d2) (i32.const 10))))
+      (local.set $v (select
+        (select (i32.add (i32.add (i32.mul (local.get $d0) (i32.const 100)) (i32.mul (local.get $d1) (i32.const 10))) (local.get $d2))
+          (i32.add (i32.mul (local.get $d0) (i32.const 10)) (local.get $d1)) (local.get $t2))
+        (local.get $d0) (local.get $t1)))
+      ;; A leading zero, or over 255.
+      (if (i32.or (i32.and (local.get $t1) (i32.eqz (local.get $d0))) (i32.gt_u (local.get $v) (i32.const 255)))
+        (then (return (i32.const 0))))
+      (local.set $a (i32.or (i32.shl (local.get $a) (i32.const 8)) (local.get $v)))
+      (local.set $s (i32.add (i32.add (local.get $s) (i32.const 1)) (i32.add (local.get $t1) (local.get $t2))))
+      (if (i32.lt_u (local.get $k) (i32.const 3))
+        (then
+          (if (i32.ne (i32.load8_u (local.get $s)) (i32.const 46)) (then (return (i32.const 0))))
+          (local.set $s (i32.add (local.get $s) (i32.const 1)))
+          (local.set $k (i32.add (local.get $k) (i32.const 1)))
+          (br $octet))))
+    (global.set $addr (local.get $a))
+    (i32.eq (local.get $s) (local.get $e)))
 
   ;; 1 when the network bitmap has the bit of $a (some listed network may hold it).
   (func $mayHoldV4 (param $a i32) (result i32)
@@ -177,6 +180,19 @@
         (return (i32.const 1))))
     (call $domain (local.get $s) (local.get $e)))
 
+  ;; The first set separator in [$s, $e), or $e; sixteen bytes per step (the input is padded).
+  (func $elementEnd (param $s i32) (param $e i32) (result i32)
+    (local $m i32)
+    (loop $next
+      (local.set $m (i8x16.bitmask (i8x16.eq (v128.load (local.get $s)) (i8x16.splat (global.get $setSep)))))
+      (if (i32.eqz (local.get $m))
+        (then
+          (local.set $s (i32.add (local.get $s) (i32.const 16)))
+          (br_if $next (i32.lt_u (local.get $s) (local.get $e)))
+          (return (local.get $e)))))
+    (select (local.get $e) (i32.add (local.get $s) (i32.ctz (local.get $m)))
+      (i32.gt_u (i32.add (local.get $s) (i32.ctz (local.get $m))) (local.get $e))))
+
   ;; 1 when an element of the set or vector [$fs, $e) may hit or is unusual ('-' alone is unset).
   (func $list (param $fs i32) (param $e i32) (result i32)
     (local $s i32) (local $x i32)
@@ -184,13 +200,7 @@
       (then (return (i32.const 0))))
     (local.set $s (local.get $fs))
     (loop $element
-      (local.set $x (local.get $s))
-      (block $end
-        (loop $byte
-          (br_if $end (i32.eq (local.get $x) (local.get $e)))
-          (br_if $end (i32.eq (i32.load8_u (local.get $x)) (global.get $setSep)))
-          (local.set $x (i32.add (local.get $x) (i32.const 1)))
-          (br $byte)))
+      (local.set $x (call $elementEnd (local.get $s) (local.get $e)))
       (if (i32.gt_u (local.get $x) (local.get $s))
         (then (if (call $host (local.get $s) (local.get $x)) (then (return (i32.const 1))))))
       (if (i32.lt_u (local.get $x) (local.get $e))
@@ -198,26 +208,52 @@
     (i32.const 0))
 
   ;; Walks the line at $pos: returns the end of the field where the walk stopped; bit 31 set
-  ;; when the line is flagged. Separators are found from one mask per sixteen bytes: a column
-  ;; that cannot match costs one bit of it.
+  ;; when the line is flagged. Separators and newlines are found from one mask per sixteen bytes;
+  ;; a run of columns that cannot match (`jumps`: its length, from its first column) is passed
+  ;; in one step by counting mask bits, and a newline inside it flags the line (too short).
   (func $line (param $pos i32) (result i32)
     (local $col i32) (local $fs i32) (local $e i32) (local $role i32) (local $hit i32)
-    (local $blk i32) (local $tm i32) (local $v v128) (local $vs v128)
+    (local $blk i32) (local $tm i32) (local $nm i32) (local $n i32) (local $c i32) (local $low i32) (local $before i32)
+    (local $v v128) (local $vs v128)
     (local.set $vs (i8x16.splat (global.get $sep)))
     (local.set $fs (local.get $pos))
     (local.set $blk (i32.sub (local.get $pos) (i32.const 16)))
     (loop $next
-      (block $found
-        (loop $block
-          (br_if $found (local.get $tm))
-          (local.set $blk (i32.add (local.get $blk) (i32.const 16)))
-          (local.set $v (v128.load (local.get $blk)))
-          (local.set $tm (i8x16.bitmask (v128.or (i8x16.eq (local.get $v) (local.get $vs))
-            (i8x16.eq (local.get $v) (v128.const i8x16 10 10 10 10 10 10 10 10 10 10 10 10 10 10 10 10)))))
-          (br $block)))
-      (local.set $e (i32.add (local.get $blk) (i32.ctz (local.get $tm))))
-      (local.set $tm (i32.and (local.get $tm) (i32.sub (local.get $tm) (i32.const 1))))
       (local.set $role (i32.load8_u (i32.add (global.get $roles) (local.get $col))))
+      ;; Separators to pass: 1 for a column that may match, the run's length for one that cannot.
+      (local.set $n (select (i32.const 1) (i32.load8_u (i32.add (global.get $jumps) (local.get $col))) (local.get $role)))
+      (block $passed
+        (loop $pass
+          (if (i32.eqz (local.get $tm))
+            (then
+              (local.set $blk (i32.add (local.get $blk) (i32.const 16)))
+              (local.set $v (v128.load (local.get $blk)))
+              (local.set $nm (i8x16.bitmask (i8x16.eq (local.get $v) (v128.const i8x16 10 10 10 10 10 10 10 10 10 10 10 10 10 10 10 10))))
+              (local.set $tm (i32.or (local.get $nm) (i8x16.bitmask (i8x16.eq (local.get $v) (local.get $vs)))))
+              (br $pass)))
+          (local.set $c (i32.popcnt (local.get $tm)))
+          (br_if $passed (i32.ge_u (local.get $c) (local.get $n)))
+          ;; The line ends inside the run: too short for the log's columns.
+          (if (i32.and (local.get $tm) (local.get $nm))
+            (then (return (i32.or (i32.add (local.get $blk) (i32.ctz (i32.and (local.get $tm) (local.get $nm)))) (i32.const 0x80000000)))))
+          (local.set $col (i32.add (local.get $col) (local.get $c)))
+          (local.set $n (i32.sub (local.get $n) (local.get $c)))
+          (local.set $tm (i32.const 0))
+          (br $pass)))
+      ;; The n-th mask bit ends the run's last column; the bits before it are its separators.
+      (local.set $before (local.get $tm))
+      (block $at
+        (loop $drop
+          (br_if $at (i32.le_u (local.get $n) (i32.const 1)))
+          (local.set $tm (i32.and (local.get $tm) (i32.sub (local.get $tm) (i32.const 1))))
+          (local.set $col (i32.add (local.get $col) (i32.const 1)))
+          (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+          (br $drop)))
+      (local.set $low (i32.and (local.get $tm) (i32.sub (i32.const 0) (local.get $tm))))
+      (if (i32.and (i32.and (local.get $before) (i32.sub (local.get $low) (i32.const 1))) (local.get $nm))
+        (then (return (i32.or (i32.add (local.get $blk) (i32.ctz (i32.and (i32.and (local.get $before) (i32.sub (local.get $low) (i32.const 1))) (local.get $nm)))) (i32.const 0x80000000)))))
+      (local.set $e (i32.add (local.get $blk) (i32.ctz (local.get $tm))))
+      (local.set $tm (i32.xor (local.get $tm) (local.get $low)))
       (if (local.get $role)
         (then
           (if (i32.eq (local.get $role) (i32.const 1))
