@@ -161,6 +161,12 @@ export interface MissTables {
   readonly domainBlockShift: number;
   /** The domains' suffix closure (suffixclosure.ts): bit `finishedHash & (8 * length - 1)`. */
   readonly domainClosure: Uint8Array;
+  /** The hash table's blocked filter and block shift. */
+  readonly hashFilter: Int32Array;
+  readonly hashBlockShift: number;
+  /** The blocked filter and block shift of the hosts that URL indicators name. */
+  readonly urlHostFilter: Int32Array;
+  readonly urlHostBlockShift: number;
 }
 
 /** An immutable set of indicators with allocation-free lookups; ids are 0..size-1. */
@@ -241,14 +247,18 @@ export class MatcherSnapshot {
   /**
    * The two tables that answer "surely no hit" (read-only views, not copies), for prefilters that
    * copy them elsewhere (formats/tsvprefilter.ts): the IPv4 bitmap of `mayHoldV4`, and the domain
-   * table's blocked filter (bytetable.ts `mayHold`) with its block shift, and the domains'
-   * suffix closure (suffixclosure.ts; made on the first call, about 1 ms per 10,000 domains).
+   * table's blocked filter (bytetable.ts `mayHold`) with its block shift, the domains' suffix
+   * closure (suffixclosure.ts; made on the first call, about 1 ms per 10,000 domains), and the
+   * filters of the hash table and of the hosts that URL indicators name.
    */
   get missTables(): MissTables {
     const p = this.#p;
     const d = p.domains;
     this.#closure ??= suffixClosure(p.values, p.starts, idsOfType(p, TYPE_CODES.indexOf('domain')));
-    return { ...p.nets.v4Bitmap, domainFilter: d.filter, domainBlockShift: d.blockShift, domainClosure: this.#closure };
+    return {
+      ...p.nets.v4Bitmap, domainFilter: d.filter, domainBlockShift: d.blockShift, domainClosure: this.#closure,
+      hashFilter: p.hashes.filter, hashBlockShift: p.hashes.blockShift, urlHostFilter: p.urlHosts.filter, urlHostBlockShift: p.urlHosts.blockShift,
+    };
   }
 
   /** Bytes held by the snapshot's arrays (IPv6 Map entries excluded). */

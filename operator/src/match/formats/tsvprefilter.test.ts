@@ -79,7 +79,7 @@ const CASES: ReadonlyArray<readonly [string, string]> = [
   ['a line over 64 KiB, and a long name', header() + [dns('a'.repeat(70_000) + '.com'), dns(`${'b'.repeat(300)}.evil.com`), dns('q', 'y'.repeat(65_530))].join('\n') + '\n'],
   ['a record before any header, JSON lines, headers mid-file', `${dns('evil.com')}\n${header()}${dns('evil.com')}\n{"ts":1714564800,"query":"evil.com"}\n{bad\n${header(['ts', 'query'], ['time', 'string'])}1714564800\tevil.com\n1714564801\tfine.org\n#close\tx\n`],
   ['a header that changes the separators', `${header()}${dns('evil.com')}\n${header(DNS_FIELDS, DNS_TYPES, ' ')}${dns('evil.com').replaceAll('\t', ' ')}\n${dns('evil.com')}\n`],
-  ['hash and URL columns (the prefilter declines)', `${header(['ts', 'host', 'uri', 'md5'], ['time', 'string', 'string', 'string'])}1714564800\tevil.com\t/x\t-\n1714564800\tok.org\t/x\t${'a'.repeat(32)}\n`],
+  ['hash and URL columns', `${header(['ts', 'host', 'uri', 'md5'], ['time', 'string', 'string', 'string'])}1714564800\tevil.com\t/x\t-\n1714564800\tok.org\t/x\t${'a'.repeat(32)}\n`],
   ['no final newline', header() + dns('evil.com')],
   ['NUL, high and control bytes', header() + [dns('ev\0il.com'), dns('\xff\xfe.evil.com'), dns('evil.com\x0b'), dns('q', '\0,45.1.2.3')].join('\n') + '\n'],
   ['more flagged lines than one call holds', header() + Array.from({ length: 9000 }, (_, i) => dns(i % 3 === 0 ? 'evil.com' : `n${i}.org`, '-', i % 5 === 0 ? '45.1.2.3' : '10.9.9.9')).join('\n') + '\n'],
@@ -130,6 +130,59 @@ test('prefilter = JavaScript walk: random names from the labels of the listed do
   const out = (await scan(text, true, 11, DEEP_SNAP)) as { matched: number };
   assert.ok(out.matched > 100, `the labels make hits (${out.matched})`);
   for (const seed of [11, 12]) await same(text, seed, DEEP_SNAP);
+});
+
+// ---- Zeek http (host, host + uri) and files (md5, sha1, sha256, host sets) logs ----
+const MD5 = 'd41d8cd98f00b204e9800998ecf8427e';
+const SHA1 = 'da39a3ee5e6b4b0d3255bfef95601890afd80709';
+const SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+const EXACT: ListedIndicator[] = [
+  ind('md5', MD5), ind('sha1', SHA1), ind('sha256', SHA256), ind('url', 'http://files.example.net/dl/x.exe'),
+  ind('url', 'http://1.2.3.4/a'), ind('domain', 'evil.com'), ind('ipv4', '45.1.2.3'),
+];
+const EXACT_SNAP = snapshotOf(EXACT);
+const HTTP_FIELDS = ['ts', 'uid', 'id.orig_h', 'id.orig_p', 'id.resp_h', 'id.resp_p', 'method', 'host', 'uri', 'status_code'];
+const HTTP_TYPES = ['time', 'string', 'addr', 'port', 'addr', 'port', 'string', 'string', 'string', 'count'];
+const FILES_FIELDS = ['ts', 'fuid', 'tx_hosts', 'rx_hosts', 'source', 'mime_type', 'md5', 'sha1', 'sha256', 'total_bytes'];
+const FILES_TYPES = ['time', 'string', 'set[addr]', 'set[addr]', 'string', 'string', 'string', 'string', 'string', 'count'];
+const http = (host: string, uri: string, resp = '10.9.0.1'): string => ['1714564800.5', 'Ch', '10.1.2.3', '5353', resp, '80', 'GET', host, uri, '200'].join('\t');
+const files = (md5: string, sha1 = '-', sha256 = '-', tx = '10.9.0.1', rx = '10.1.2.3'): string => ['1714564800.5', 'Fx', tx, rx, 'HTTP', 'text/plain', md5, sha1, sha256, '9'].join('\t');
+const HASHES = [MD5, MD5.toUpperCase(), SHA1, SHA256, SHA256.toUpperCase(), MD5.slice(1), `${MD5}0`, SHA1.replace('d', 'e'), `${SHA256.slice(0, 63)}f`, '-', '(empty)', '', 'x'.repeat(32), 'evil.com'];
+const EXACT_CASES: ReadonlyArray<readonly [string, string]> = [
+  ['http: URL indicators by host + uri, any case of the host', header(HTTP_FIELDS, HTTP_TYPES) + [
+    http('files.example.net', '/dl/x.exe'), http('FILES.Example.NET', '/dl/x.exe'), http('files.example.net', '/dl/y.exe'), http('files.example.net', '-'),
+    http('1.2.3.4', '/a'), http('1.2.3.4', '/b'), http('other.example.net', '/dl/x.exe'), http('-', '/dl/x.exe'), http('(empty)', '/a'), http('', '/a'),
+    http('www.evil.com', '/'), http('evil.com:8080', '/'), http('[2001:db8::1]', '/'), http('files.example.net.', '/dl/x.exe'), http('q', '/', '45.1.2.3'),
+  ].join('\n') + '\n'],
+  ['files: hashes of every length and case, host sets', header(FILES_FIELDS, FILES_TYPES) + [
+    ...HASHES.flatMap((h) => [files(h), files('-', h), files('-', '-', h)]),
+    files('-', '-', '-', '10.9.0.1,45.1.2.3'), files('-', '-', '-', '10.9.0.1', '2001:db8::1'), files('-', '-', '-', '-', '(empty)'),
+  ].join('\n') + '\n'],
+];
+
+for (const [name, text] of EXACT_CASES) {
+  test(`prefilter = JavaScript walk: ${name}`, async () => {
+    for (const seed of [1, 2, 3]) await same(text, seed, EXACT_SNAP);
+    assert.ok(((await scan(text, true, 1, EXACT_SNAP)) as { matched: number }).matched >= 4, 'the table has hits');
+  });
+}
+
+test('the prefilter skips http and files lines that cannot hit', () => {
+  const pre = TsvPrefilter.create(EXACT_SNAP);
+  assert.ok(pre);
+  const cases: ReadonlyArray<readonly [string, Uint8Array, number, (i: number) => string, readonly number[]]> = [
+    ['http', Uint8Array.of(0, 0, 1, 0, 1, 0, 0, 7, 8), 8, (i) => (i === 7 ? http('files.example.net', '/x') : http(`n${i}.example.org`, `/p/${i}`)), [7]],
+    ['files', Uint8Array.of(0, 0, 2, 2, 0, 0, 5, 5, 5), 8, (i) => (i === 3 ? files('-', SHA1) : files(MD5.replace('d', String(i % 10)))), [3]],
+  ];
+  for (const [name, roles, last, line, want] of cases) {
+    assert.equal(pre.configure(roles, last, 9, 44), true, name);
+    const buf = Buffer.from(Array.from({ length: 500 }, (_, i) => `${line(i)}\n`).join(''));
+    pre.load(buf, 0, buf.length);
+    assert.equal(pre.scan(0, buf.length), buf.length);
+    const flagged = Array.from({ length: pre.flagged }, (_, k) => pre.flaggedLine(k));
+    for (const w of want) assert.ok(flagged.includes(w), `${name}: line ${w} flagged`);
+    assert.ok(flagged.length < 15, `${name}: ${flagged.length} lines flagged`);
+  }
 });
 
 // ---- generated logs and their mutations ----
@@ -209,7 +262,9 @@ test('the prefilter declines columns it cannot judge', () => {
   const pre = TsvPrefilter.create(SNAP);
   assert.ok(pre);
   const cases: ReadonlyArray<readonly [string, Uint8Array, number, number, boolean]> = [
-    ['a hash column', Uint8Array.of(0, 5), 1, 9, false],
+    ['a timestamp role', Uint8Array.of(0, 6), 1, 9, false],
+    ['an unknown role', Uint8Array.of(0, 9), 1, 9, false],
+    ['hash, HTTP host and URI columns', Uint8Array.of(5, 7, 8, 0), 3, 9, true],
     ['no column to reach', Uint8Array.of(0), -1, 9, false],
     ['a newline separator', Uint8Array.of(1), 0, 10, false],
     ['300 columns', new Uint8Array(301).fill(1), 300, 9, false],

@@ -5,7 +5,9 @@
 ;; `scan` walks the Zeek TSV records of the input copied into memory and keeps only the lines
 ;; that MAY hit or be rejected: a line is flagged when an IPv4 address of an address or name
 ;; column has its bit set in the network bitmap, when a label-aligned suffix of a name passes
-;; the domain table's blocked filter, or when anything is unusual (IPv6 or other non-IPv4 text
+;; the domain table's blocked filter, when a hash of an md5, sha1 or sha256 length passes the
+;; hash table's filter, when an HTTP host passes the filter of the hosts that URL indicators
+;; name (the record's URL may hit), or when anything is unusual (IPv6 or other non-IPv4 text
 ;; in an address column, a digit-led name that is no IPv4 address, a name starting with ':' or
 ;; '[', too few columns, a line over 64 KiB). Flagged lines are then parsed again by the
 ;; JavaScript path (zeek.ts), which decides. Lines starting with '#', '{' or a newline stop the
@@ -18,6 +20,10 @@
   (global $filter (mut i32) (i32.const 0))
   (global $blockShift (mut i32) (i32.const 0))
   (global $closure (mut i32) (i32.const 0))
+  (global $hashFilter (mut i32) (i32.const 0))
+  (global $hashShift (mut i32) (i32.const 0))
+  (global $urlHostFilter (mut i32) (i32.const 0))
+  (global $urlHostShift (mut i32) (i32.const 0))
   (global $closureMask (mut i32) (i32.const 0))
   (global $roles (mut i32) (i32.const 0))
   (global $jumps (mut i32) (i32.const 0))
@@ -31,6 +37,14 @@
   (global $flagged (export "flagged") (mut i32) (i32.const 0))
   ;; The address the last `ipv4` call parsed.
   (global $addr (mut i32) (i32.const 0))
+
+  ;; Where the hash table's and the URL hosts' filters live (byte addresses) and their block shifts.
+  (func (export "configureExact")
+    (param $hashFilter i32) (param $hashShift i32) (param $urlHostFilter i32) (param $urlHostShift i32)
+    (global.set $hashFilter (local.get $hashFilter))
+    (global.set $hashShift (local.get $hashShift))
+    (global.set $urlHostFilter (local.get $urlHostFilter))
+    (global.set $urlHostShift (local.get $urlHostShift)))
 
   ;; Where the tables live (byte addresses) and the log's separators.
   (func (export "configure")
@@ -108,10 +122,10 @@
     (local.set $h (i32.mul (local.get $h) (i32.const 0x7feb352d)))
     (i32.or (i32.shr_u (i32.xor (local.get $h) (i32.shr_u (local.get $h) (i32.const 15))) (i32.const 2)) (i32.const 1)))
 
-  ;; 1 when the domain filter may hold the key of finished hash $h (bytetable.ts mayHold).
-  (func $mayHold (param $h i32) (result i32)
+  ;; 1 when the blocked filter at $f (block shift $shift) may hold the key of finished hash $h (bytetable.ts mayHold).
+  (func $mayHoldIn (param $f i32) (param $shift i32) (param $h i32) (result i32)
     (local $g i32) (local $base i32)
-    (local.set $base (i32.add (global.get $filter) (i32.shl (i32.shr_u (local.get $h) (global.get $blockShift)) (i32.const 6))))
+    (local.set $base (i32.add (local.get $f) (i32.shl (i32.shr_u (local.get $h) (local.get $shift)) (i32.const 6))))
     (local.set $g (i32.mul (local.get $h) (i32.const 0x9e3779b1)))
     (i32.and
       (i32.ne (i32.const 0) (i32.and
@@ -120,6 +134,28 @@
       (i32.ne (i32.const 0) (i32.and
         (i32.load (i32.add (local.get $base) (i32.shl (i32.and (i32.shr_u (local.get $g) (i32.const 19)) (i32.const 15)) (i32.const 2))))
         (i32.shl (i32.const 1) (i32.shr_u (local.get $g) (i32.const 14)))))))
+
+  ;; 1 when the domain filter may hold the key of finished hash $h.
+  (func $mayHold (param $h i32) (result i32)
+    (call $mayHoldIn (global.get $filter) (global.get $blockShift) (local.get $h)))
+
+  ;; The unfinished case-folded hash of the whole of [$s, $e) (bytetable.ts hashBytes, fold).
+  (func $hashAll (param $s i32) (param $e i32) (result i32)
+    (local $h i32) (local $i i32) (local $n i32)
+    (local.set $h (i32.const 0x811c9dc5))
+    (local.set $i (local.get $e))
+    (block $done
+      (loop $word
+        (br_if $done (i32.lt_s (i32.sub (local.get $i) (local.get $s)) (i32.const 4)))
+        (local.set $i (i32.sub (local.get $i) (i32.const 4)))
+        (local.set $h (call $step (local.get $h) (i32.or (i32.load (local.get $i)) (i32.const 0x20202020))))
+        (br $word)))
+    (local.set $n (i32.sub (local.get $i) (local.get $s)))
+    (if (i32.gt_s (local.get $n) (i32.const 0))
+      (then (local.set $h (call $step (local.get $h)
+        (i32.and (i32.or (i32.load (local.get $s)) (i32.const 0x20202020))
+          (i32.shr_u (i32.const -1) (i32.shl (i32.sub (i32.const 4) (local.get $n)) (i32.const 3))))))))
+    (local.get $h))
 
   ;; 1 when the suffix closure (suffixclosure.ts) may hold finished hash $h: some listed domain
   ;; may end with '.' and that suffix. 0 is exact: no longer suffix can be listed.
@@ -207,6 +243,25 @@
         (then (local.set $s (i32.add (local.get $x) (i32.const 1))) (br $element))))
     (i32.const 0))
 
+  ;; 1 when the name (3), hash (5) or HTTP host (7) field [$fs, $e) may hit or is unusual; '-' is unset.
+  (func $named (param $role i32) (param $fs i32) (param $e i32) (result i32)
+    (local $n i32)
+    (local.set $n (i32.sub (local.get $e) (local.get $fs)))
+    (if (i32.and (i32.eq (local.get $n) (i32.const 1)) (i32.eq (i32.load8_u (local.get $fs)) (i32.const 45)))
+      (then (return (i32.const 0))))
+    ;; A hash: only hex of an md5, sha1 or sha256 length is looked up (fields.ts hashBytes).
+    (if (i32.eq (local.get $role) (i32.const 5))
+      (then
+        (if (i32.or (i32.eq (local.get $n) (i32.const 32)) (i32.or (i32.eq (local.get $n) (i32.const 40)) (i32.eq (local.get $n) (i32.const 64))))
+          (then (return (call $mayHoldIn (global.get $hashFilter) (global.get $hashShift) (call $finish (call $hashAll (local.get $fs) (local.get $e)))))))
+        (return (i32.const 0))))
+    (if (i32.gt_u (local.get $n) (i32.const 0))
+      (then (if (call $host (local.get $fs) (local.get $e)) (then (return (i32.const 1))))))
+    ;; An HTTP host may also make the record's URL (host + uri) a hit when a URL indicator names it.
+    (if (i32.eq (local.get $role) (i32.const 7))
+      (then (return (call $mayHoldIn (global.get $urlHostFilter) (global.get $urlHostShift) (call $finish (call $hashAll (local.get $fs) (local.get $e)))))))
+    (i32.const 0))
+
   ;; Walks the line at $pos: returns the end of the field where the walk stopped; bit 31 set
   ;; when the line is flagged. Separators and newlines are found from one mask per sixteen bytes;
   ;; a run of columns that cannot match (`jumps`: its length, from its first column) is passed
@@ -262,12 +317,9 @@
                 (then (call $mayHoldV4 (global.get $addr)))
                 ;; Anything but '-' (IPv6, text, empty) goes to the JavaScript walk.
                 (else (i32.eqz (i32.and (i32.eq (i32.sub (local.get $e) (local.get $fs)) (i32.const 1)) (i32.eq (i32.load8_u (local.get $fs)) (i32.const 45))))))))
-            (else (if (i32.eq (local.get $role) (i32.const 3))
-              (then
-                (if (i32.and (i32.gt_u (local.get $e) (local.get $fs))
-                      (i32.eqz (i32.and (i32.eq (i32.sub (local.get $e) (local.get $fs)) (i32.const 1)) (i32.eq (i32.load8_u (local.get $fs)) (i32.const 45)))))
-                  (then (local.set $hit (call $host (local.get $fs) (local.get $e))))))
-              (else (local.set $hit (call $list (local.get $fs) (local.get $e)))))))
+            (else (if (i32.or (i32.eq (local.get $role) (i32.const 2)) (i32.eq (local.get $role) (i32.const 4)))
+              (then (local.set $hit (call $list (local.get $fs) (local.get $e))))
+              (else (local.set $hit (call $named (local.get $role) (local.get $fs) (local.get $e)))))))
           (if (local.get $hit) (then (return (i32.or (local.get $e) (i32.const 0x80000000)))))))
       (if (i32.eq (i32.load8_u (local.get $e)) (i32.const 10))
         (then (return (i32.or (local.get $e)
