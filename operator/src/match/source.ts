@@ -116,9 +116,10 @@ async function* pipeChunks(path: string): AsyncGenerator<Buffer> {
 
 /**
  * The bytes of `path` in [start, end), read into one buffer reused for every chunk. The reads
- * are synchronous: a scan's thread (a scan pod, a worker thread or the CLI) has nothing else to
- * run meanwhile, and a promise read costs about 25 us of CPU per 128 KiB chunk in thread-pool
- * hand-offs, as much as the copy itself (issue 15, docs/adr/2026-12-06-log-matcher.md).
+ * are synchronous: a scan's thread (a scan pod, the in-process executor's one worker thread per
+ * shard, or the CLI) has nothing else to run meanwhile, and a promise read costs about 25 us
+ * of CPU per 128 KiB chunk in thread-pool hand-offs, more than the copy itself (issue 15,
+ * docs/adr/2026-12-07-wasm-tsv-prefilter.md).
  */
 async function* reusedChunks(path: string, start: number, end: number): AsyncGenerator<Buffer> {
   const fh = await open(path, 'r');
