@@ -124,6 +124,10 @@ export class SnapshotBuilder {
   }
 }
 
+function exactTable(t: ByteTable): ExactTable {
+  return { filter: t.filter, blockShift: t.blockShift, ...t.slotView };
+}
+
 function* idsOfType(p: SnapshotParts, code: number): Generator<number> {
   for (let id = 0; id < p.count; id++) if (p.types[id] === code) yield id;
 }
@@ -161,12 +165,18 @@ export interface MissTables {
   readonly domainBlockShift: number;
   /** The domains' suffix closure (suffixclosure.ts): bit `finishedHash & (8 * length - 1)`. */
   readonly domainClosure: Uint8Array;
-  /** The hash table's blocked filter and block shift. */
-  readonly hashFilter: Int32Array;
-  readonly hashBlockShift: number;
-  /** The blocked filter and block shift of the hosts that URL indicators name. */
-  readonly urlHostFilter: Int32Array;
-  readonly urlHostBlockShift: number;
+  /** The hash table's filter and slots. */
+  readonly hashes: ExactTable;
+  /** The filter and slots of the table of hosts that URL indicators name. */
+  readonly urlHosts: ExactTable;
+}
+
+/** A ByteTable's blocked filter (bytetable.ts `mayHold`) and slots (`slotView`), read-only views. */
+export interface ExactTable {
+  readonly filter: Int32Array;
+  readonly blockShift: number;
+  readonly slots: Int32Array;
+  readonly mask: number;
 }
 
 /** An immutable set of indicators with allocation-free lookups; ids are 0..size-1. */
@@ -249,7 +259,7 @@ export class MatcherSnapshot {
    * copy them elsewhere (formats/tsvprefilter.ts): the IPv4 bitmap of `mayHoldV4`, and the domain
    * table's blocked filter (bytetable.ts `mayHold`) with its block shift, the domains' suffix
    * closure (suffixclosure.ts; made on the first call, about 1 ms per 10,000 domains), and the
-   * filters of the hash table and of the hosts that URL indicators name.
+   * filters and slots of the hash table and of the hosts that URL indicators name.
    */
   get missTables(): MissTables {
     const p = this.#p;
@@ -257,7 +267,7 @@ export class MatcherSnapshot {
     this.#closure ??= suffixClosure(p.values, p.starts, idsOfType(p, TYPE_CODES.indexOf('domain')));
     return {
       ...p.nets.v4Bitmap, domainFilter: d.filter, domainBlockShift: d.blockShift, domainClosure: this.#closure,
-      hashFilter: p.hashes.filter, hashBlockShift: p.hashes.blockShift, urlHostFilter: p.urlHosts.filter, urlHostBlockShift: p.urlHosts.blockShift,
+      hashes: exactTable(p.hashes), urlHosts: exactTable(p.urlHosts),
     };
   }
 

@@ -17,8 +17,8 @@
  * Memory (one instance per parser, i.e. per scanned input): the column roles at 0, the flagged
  * lines at OUT, copies of the snapshot's IPv4 bitmap (2 MiB for large tables), domain filter
  * (1-2 bytes per listed domain) and domains' suffix closure (2 bytes per distinct parent
- * domain, suffixclosure.ts), and the hash and URL host filters from TABLES, then the input
- * range. A column role outside PREFILTER_ROLES makes the prefilter decline.
+ * domain, suffixclosure.ts), and the filters and slots of the hash and URL host tables
+ * (8 bytes per slot) from TABLES, then the input range. A column role outside PREFILTER_ROLES makes the prefilter decline.
  */
 import type { MatcherSnapshot, MissTables } from '../snapshot.ts';
 import { TSV_PREFILTER_WASM } from './tsvprefilter.wasm.ts';
@@ -55,7 +55,7 @@ interface Exports {
   readonly flagged: WasmGlobal;
   configure(bitmap: number, bitShift: number, filter: number, blockShift: number, roles: number, last: number, sep: number, setSep: number, closure: number, closureMask: number, jumps: number): void;
   scan(base: number, pos: number, end: number, out: number, cap: number): number;
-  configureExact(hashFilter: number, hashShift: number, urlHostFilter: number, urlHostShift: number): void;
+  configureExact(hashFilter: number, hashShift: number, hashSlots: number, hashMask: number, urlHostFilter: number, urlHostShift: number, urlHostSlots: number, urlHostMask: number): void;
 }
 
 /** The compiled module, or undefined where this Node has no WebAssembly SIMD (the JavaScript walk then does everything). */
@@ -94,13 +94,18 @@ export class TsvPrefilter {
     this.#x = x;
     const filterAt = align(TABLES + t.bits.length, 64);
     const closureAt = align(filterAt + t.domainFilter.byteLength, 64);
-    const hashAt = align(closureAt + t.domainClosure.byteLength, 64);
-    const urlHostAt = align(hashAt + t.hashFilter.byteLength, 64);
-    this.#input = align(urlHostAt + t.urlHostFilter.byteLength, 64);
+    const exact = [t.hashes, t.urlHosts].flatMap((e) => [e.filter, e.slots]);
+    const at: number[] = [];
+    let next = align(closureAt + t.domainClosure.byteLength, 64);
+    for (const a of exact) {
+      at.push(next);
+      next = align(next + a.byteLength, 64);
+    }
+    this.#input = next;
     this.#grow(this.#input + PAD);
-    new Int32Array(x.memory.buffer, hashAt, t.hashFilter.length).set(t.hashFilter);
-    new Int32Array(x.memory.buffer, urlHostAt, t.urlHostFilter.length).set(t.urlHostFilter);
-    x.configureExact(hashAt, t.hashBlockShift, urlHostAt, t.urlHostBlockShift);
+    exact.forEach((a, k) => { new Int32Array(x.memory.buffer, at[k], a.length).set(a); });
+    const [hf = 0, hs = 0, uf = 0, us = 0] = at;
+    x.configureExact(hf, t.hashes.blockShift, hs, t.hashes.mask, uf, t.urlHosts.blockShift, us, t.urlHosts.mask);
     this.#u8.set(t.bits, TABLES);
     this.#u8.set(t.domainClosure, closureAt);
     this.#closure = closureAt;

@@ -24,6 +24,10 @@
   (global $hashShift (mut i32) (i32.const 0))
   (global $urlHostFilter (mut i32) (i32.const 0))
   (global $urlHostShift (mut i32) (i32.const 0))
+  (global $hashSlots (mut i32) (i32.const 0))
+  (global $hashMask (mut i32) (i32.const 0))
+  (global $urlHostSlots (mut i32) (i32.const 0))
+  (global $urlHostMask (mut i32) (i32.const 0))
   (global $closureMask (mut i32) (i32.const 0))
   (global $roles (mut i32) (i32.const 0))
   (global $jumps (mut i32) (i32.const 0))
@@ -38,9 +42,15 @@
   ;; The address the last `ipv4` call parsed.
   (global $addr (mut i32) (i32.const 0))
 
-  ;; Where the hash table's and the URL hosts' filters live (byte addresses) and their block shifts.
+  ;; Where the hash table's and the URL hosts' filters and slots live (byte addresses), their
+  ;; filters' block shifts and their slot masks.
   (func (export "configureExact")
-    (param $hashFilter i32) (param $hashShift i32) (param $urlHostFilter i32) (param $urlHostShift i32)
+    (param $hashFilter i32) (param $hashShift i32) (param $hashSlots i32) (param $hashMask i32)
+    (param $urlHostFilter i32) (param $urlHostShift i32) (param $urlHostSlots i32) (param $urlHostMask i32)
+    (global.set $hashSlots (local.get $hashSlots))
+    (global.set $hashMask (local.get $hashMask))
+    (global.set $urlHostSlots (local.get $urlHostSlots))
+    (global.set $urlHostMask (local.get $urlHostMask))
     (global.set $hashFilter (local.get $hashFilter))
     (global.set $hashShift (local.get $hashShift))
     (global.set $urlHostFilter (local.get $urlHostFilter))
@@ -134,6 +144,21 @@
       (i32.ne (i32.const 0) (i32.and
         (i32.load (i32.add (local.get $base) (i32.shl (i32.and (i32.shr_u (local.get $g) (i32.const 19)) (i32.const 15)) (i32.const 2))))
         (i32.shl (i32.const 1) (i32.shr_u (local.get $g) (i32.const 14)))))))
+
+  ;; 1 when a ByteTable (filter at $f, block shift $shift, slots at $slots, slot mask $mask) has a
+  ;; key of finished hash $h: the filter first (cached), then the slots' hashes (bytetable.ts
+  ;; probe, without the key compare that JavaScript then makes).
+  (func $inTable (param $f i32) (param $shift i32) (param $slots i32) (param $mask i32) (param $h i32) (result i32)
+    (local $slot i32) (local $p i32)
+    (if (i32.eqz (call $mayHoldIn (local.get $f) (local.get $shift) (local.get $h))) (then (return (i32.const 0))))
+    (local.set $slot (i32.and (local.get $h) (local.get $mask)))
+    (loop $probe
+      (local.set $p (i32.add (local.get $slots) (i32.shl (local.get $slot) (i32.const 3))))
+      (if (i32.eqz (i32.load offset=4 (local.get $p))) (then (return (i32.const 0))))
+      (if (i32.eq (i32.load (local.get $p)) (local.get $h)) (then (return (i32.const 1))))
+      (local.set $slot (i32.and (i32.add (local.get $slot) (i32.const 1)) (local.get $mask)))
+      (br $probe))
+    (i32.const 1))
 
   ;; 1 when the domain filter may hold the key of finished hash $h.
   (func $mayHold (param $h i32) (result i32)
@@ -253,13 +278,15 @@
     (if (i32.eq (local.get $role) (i32.const 5))
       (then
         (if (i32.or (i32.eq (local.get $n) (i32.const 32)) (i32.or (i32.eq (local.get $n) (i32.const 40)) (i32.eq (local.get $n) (i32.const 64))))
-          (then (return (call $mayHoldIn (global.get $hashFilter) (global.get $hashShift) (call $finish (call $hashAll (local.get $fs) (local.get $e)))))))
+          (then (return (call $inTable (global.get $hashFilter) (global.get $hashShift) (global.get $hashSlots) (global.get $hashMask)
+            (call $finish (call $hashAll (local.get $fs) (local.get $e)))))))
         (return (i32.const 0))))
     (if (i32.gt_u (local.get $n) (i32.const 0))
       (then (if (call $host (local.get $fs) (local.get $e)) (then (return (i32.const 1))))))
     ;; An HTTP host may also make the record's URL (host + uri) a hit when a URL indicator names it.
     (if (i32.eq (local.get $role) (i32.const 7))
-      (then (return (call $mayHoldIn (global.get $urlHostFilter) (global.get $urlHostShift) (call $finish (call $hashAll (local.get $fs) (local.get $e)))))))
+      (then (return (call $inTable (global.get $urlHostFilter) (global.get $urlHostShift) (global.get $urlHostSlots) (global.get $urlHostMask)
+        (call $finish (call $hashAll (local.get $fs) (local.get $e)))))))
     (i32.const 0))
 
   ;; Walks the line at $pos: returns the end of the field where the walk stopped; bit 31 set
