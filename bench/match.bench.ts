@@ -13,6 +13,11 @@
  * (`git archive <ref> operator/src`, unpacked under bench/.baseline-*, removed afterwards) is
  * built into its own snapshot and scans the same logs in the same run, its repetitions
  * interleaved with the current code's, so both see the same machine load.
+ *
+ * Choosing cases (for quick runs; a results file from such a run must not be committed):
+ * `BENCH_MATCH_LOGS` is a comma list of `dns`, `conn`, `gzip`, `zstd` (default all four; the
+ * naive Set and grep run beside each of dns and conn); `BENCH_MATCH_REPS` sets the repetitions
+ * of the uncompressed scans (default 3, or 8 with a baseline).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createReadStream, createWriteStream, mkdirSync } from 'node:fs';
@@ -165,9 +170,34 @@ function addBaseline(add: (metric: string, value: number, unit: string) => void,
   add(`${log} baseline ${sha} lines/s per core`, b.cpu, 'lines/s');
   add(`${log} baseline ${sha} matching records`, b.matched, 'count');
   add(`${log} baseline ${sha} lines/s per core (median)`, b.medianCpu ?? 0, 'lines/s');
-  add(`${log} threatmesh lines/s per core (median)`, o.medianCpu ?? 0, 'lines/s');
   add(`${log} ratio threatmesh/baseline ${sha} (best)`, o.cpu / b.cpu, 'x');
   add(`${log} ratio threatmesh/baseline ${sha} (median)`, (o.medianCpu ?? 0) / (b.medianCpu || 1), 'x');
+}
+
+/** One uncompressed log: the matcher (and the baseline, interleaved), the naive Set and grep. */
+async function uncompressed(add: (metric: string, value: number, unit: string) => void, o: {
+  readonly name: string; readonly path: string; readonly patterns: string; readonly values: ReadonlySet<string>;
+  readonly reps: number; readonly snap: MatcherSnapshot; readonly base: { code: MatchCode; snap: MatcherSnapshot; sha: string } | undefined;
+}): Promise<void> {
+  const { name, path, base } = o;
+  progress(`${name}: threatmesh${base ? ` and baseline ${base.sha}, interleaved` : ''}`);
+  const rates = await bestOf([{ code: CURRENT, snap: o.snap }, ...(base ? [base] : [])], path, o.reps);
+  const r = rates[0] as Rate;
+  const b = rates[1];
+  if (b && base) addBaseline(add, name, base.sha, r, b);
+  progress(`${name}: naive Set`);
+  const n = await naive(o.values, path);
+  progress(`${name}: grep -F -f`);
+  const g = grep(o.patterns, path);
+  add(`${name} threatmesh lines/s per core`, r.cpu, 'lines/s');
+  add(`${name} threatmesh lines/s per core (median)`, r.medianCpu ?? 0, 'lines/s');
+  add(`${name} threatmesh lines/s wall`, r.wall, 'lines/s');
+  add(`${name} threatmesh matching records`, r.matched, 'count');
+  add(`${name} naive Set lines/s per core`, n.cpu, 'lines/s');
+  add(`${name} grep -F -f lines/s per core`, g.cpu, 'lines/s');
+  add(`${name} grep -F -f matching lines (substring)`, g.matched, 'count');
+  add(`${name} ratio threatmesh/naive`, r.cpu / n.cpu, 'x');
+  add(`${name} ratio threatmesh/grep`, r.cpu / g.cpu, 'x');
 }
 
 async function main(): Promise<void> {
@@ -195,26 +225,13 @@ async function main(): Promise<void> {
     if (base) baseDir = base.dir;
     const values = new Set<string>();
     forEachIndicator((ind) => values.add(ind.value));
-    for (const [name, path] of [['dns', dns], ['conn', conn]] as const) {
-      progress(`${name}: threatmesh${base ? ` and baseline ${base.sha}, interleaved` : ''}`);
-      const rates = await bestOf([{ code: CURRENT, snap: built.snap }, ...(base ? [base] : [])], path, base ? 8 : 3);
-      const o = rates[0] as Rate;
-      const b = rates[1];
-      if (b && base) addBaseline(add, name, base.sha, o, b);
-      progress(`${name}: naive Set`);
-      const n = await naive(values, path);
-      progress(`${name}: grep -F -f`);
-      const g = grep(patterns, path);
-      add(`${name} threatmesh lines/s per core`, o.cpu, 'lines/s');
-      add(`${name} threatmesh lines/s wall`, o.wall, 'lines/s');
-      add(`${name} threatmesh matching records`, o.matched, 'count');
-      add(`${name} naive Set lines/s per core`, n.cpu, 'lines/s');
-      add(`${name} grep -F -f lines/s per core`, g.cpu, 'lines/s');
-      add(`${name} grep -F -f matching lines (substring)`, g.matched, 'count');
-      add(`${name} ratio threatmesh/naive`, o.cpu / n.cpu, 'x');
-      add(`${name} ratio threatmesh/grep`, o.cpu / g.cpu, 'x');
+    const logs = (process.env['BENCH_MATCH_LOGS'] ?? 'dns,conn,gzip,zstd').split(',');
+    const reps = Number(process.env['BENCH_MATCH_REPS'] ?? (base ? 8 : 3));
+    add('repetitions', reps, 'count');
+    for (const [name, path] of ([['dns', dns], ['conn', conn]] as const).filter(([n]) => logs.includes(n))) {
+      await uncompressed(add, { name, path, patterns, values, reps, snap: built.snap, base });
     }
-    for (const kind of ['gzip', 'zstd'] as const) {
+    for (const kind of (['gzip', 'zstd'] as const).filter((k) => logs.includes(k))) {
       const path = join(dir, `dns.log.${kind === 'gzip' ? 'gz' : 'zst'}`);
       progress(`dns: ${kind}-compressed`);
       await compress(dns, path, kind);

@@ -220,6 +220,15 @@ export class ByteTable {
     return true;
   }
 
+  /**
+   * The slots, read-only (two Int32 per slot: the finished hash, then id + 1, 0 when empty;
+   * linear probing from `fh & mask`), for prefilters that copy them elsewhere
+   * (match/formats/tsvprefilter.ts).
+   */
+  get slotView(): { readonly slots: Int32Array; readonly mask: number } {
+    return { slots: this.#slots, mask: this.#mask };
+  }
+
   /** Bytes held by the table's slots and filter (the arena is shared and not counted). */
   get slotBytes(): number {
     return this.#slots.byteLength + this.filter.byteLength;

@@ -18,6 +18,7 @@ import type { IndicatorType } from '../domain/indicator.ts';
 import { parseCidr, parseIpv4, parseIpv6 } from '../domain/ip.ts';
 import { NetTableBuilder, type NetTable } from '../domain/nettable.ts';
 import { longestSuffixBytes } from '../domain/suffixtable.ts';
+import { suffixClosure } from './suffixclosure.ts';
 
 /** One indicator to match, as the replicated set or `ingest --dry-run` lists it. */
 export interface ListedIndicator {
@@ -123,6 +124,14 @@ export class SnapshotBuilder {
   }
 }
 
+function exactTable(t: ByteTable): ExactTable {
+  return { filter: t.filter, blockShift: t.blockShift, ...t.slotView };
+}
+
+function* idsOfType(p: SnapshotParts, code: number): Generator<number> {
+  for (let id = 0; id < p.count; id++) if (p.types[id] === code) yield id;
+}
+
 function* range(n: number): Generator<number> {
   for (let i = 0; i < n; i++) yield i;
 }
@@ -154,11 +163,27 @@ export interface MissTables {
   readonly shift: number;
   readonly domainFilter: Int32Array;
   readonly domainBlockShift: number;
+  /** The domains' suffix closure (suffixclosure.ts): bit `finishedHash & (8 * length - 1)`. */
+  readonly domainClosure: Uint8Array;
+  /** The hash table's filter and slots. */
+  readonly hashes: ExactTable;
+  /** The filter and slots of the table of hosts that URL indicators name. */
+  readonly urlHosts: ExactTable;
+}
+
+/** A ByteTable's blocked filter (bytetable.ts `mayHold`) and slots (`slotView`), read-only views. */
+export interface ExactTable {
+  readonly filter: Int32Array;
+  readonly blockShift: number;
+  readonly slots: Int32Array;
+  readonly mask: number;
 }
 
 /** An immutable set of indicators with allocation-free lookups; ids are 0..size-1. */
 export class MatcherSnapshot {
   readonly #p: SnapshotParts;
+  /** The domains' suffix closure, made on first use by `missTables`. */
+  #closure: Uint8Array | undefined;
   /** Number of indicators. */
   readonly size: number;
   /** True when some URL indicator exists (records' URLs are worth building). */
@@ -232,11 +257,18 @@ export class MatcherSnapshot {
   /**
    * The two tables that answer "surely no hit" (read-only views, not copies), for prefilters that
    * copy them elsewhere (formats/tsvprefilter.ts): the IPv4 bitmap of `mayHoldV4`, and the domain
-   * table's blocked filter (bytetable.ts `mayHold`) with its block shift.
+   * table's blocked filter (bytetable.ts `mayHold`) with its block shift, the domains' suffix
+   * closure (suffixclosure.ts; made on the first call, about 1 ms per 10,000 domains), and the
+   * filters and slots of the hash table and of the hosts that URL indicators name.
    */
   get missTables(): MissTables {
-    const d = this.#p.domains;
-    return { ...this.#p.nets.v4Bitmap, domainFilter: d.filter, domainBlockShift: d.blockShift };
+    const p = this.#p;
+    const d = p.domains;
+    this.#closure ??= suffixClosure(p.values, p.starts, idsOfType(p, TYPE_CODES.indexOf('domain')));
+    return {
+      ...p.nets.v4Bitmap, domainFilter: d.filter, domainBlockShift: d.blockShift, domainClosure: this.#closure,
+      hashes: exactTable(p.hashes), urlHosts: exactTable(p.urlHosts),
+    };
   }
 
   /** Bytes held by the snapshot's arrays (IPv6 Map entries excluded). */

@@ -8,23 +8,29 @@
  * Contract: a line the prefilter does not flag has no hit and no reject in the JavaScript walk
  * (it is only counted). It flags a line when an IPv4 address of an address or name column has
  * its bit in the snapshot's network bitmap, when a label-aligned suffix of a name passes the
- * domain table's filter, or when the line is unusual (IPv6 or other text in an address column,
- * a digit-led name that is no IPv4 address, too few columns, over 64 KiB). Lines starting with
+ * domain table's filter, when a hash (md5, sha1 or sha256 length) passes the hash table's
+ * filter, when an HTTP host passes the filter of the hosts URL indicators name, or when the
+ * line is unusual (IPv6 or other text in an address column, a digit-led name that is no IPv4
+ * address, too few columns, over 64 KiB). Lines starting with
  * '#', '{' or a newline stop it: the caller handles them and calls again.
  *
  * Memory (one instance per parser, i.e. per scanned input): the column roles at 0, the flagged
- * lines at OUT, copies of the snapshot's IPv4 bitmap (2 MiB for large tables) and domain filter
- * (1-2 bytes per listed domain) from TABLES, then the input range. Columns whose role is not an
- * address, a name or a list of them (hashes, HTTP host and URI) make the prefilter decline.
+ * lines at OUT, copies of the snapshot's IPv4 bitmap (2 MiB for large tables), domain filter
+ * (1-2 bytes per listed domain) and domains' suffix closure (2 bytes per distinct parent
+ * domain, suffixclosure.ts), and the filters and slots of the hash and URL host tables
+ * (8 bytes per slot) from TABLES, then the input range. A column role outside PREFILTER_ROLES makes the prefilter decline.
  */
 import type { MatcherSnapshot, MissTables } from '../snapshot.ts';
 import { TSV_PREFILTER_WASM } from './tsvprefilter.wasm.ts';
 
 /** Column roles the prefilter understands (zeek.ts uses the same codes). */
-export const PREFILTER_ROLES = { none: 0, ip: 1, ipList: 2, host: 3, hostList: 4 } as const;
+export const PREFILTER_ROLES = { none: 0, ip: 1, ipList: 2, host: 3, hostList: 4, hash: 5, httpHost: 7, uri: 8 } as const;
 
+const SERVED: ReadonlySet<number> = new Set(Object.values(PREFILTER_ROLES));
 const ROLES = 0;
 const MAX_COLUMNS = 256;
+/** Per column whose role is none: how many such columns run from it, up to the last column. */
+const JUMPS = ROLES + MAX_COLUMNS;
 const OUT = 1024;
 /** Flagged lines per call; a call that fills them stops and is called again. */
 const CAP = 4096;
@@ -47,8 +53,9 @@ interface Exports {
   readonly memory: WasmMemory;
   readonly lines: WasmGlobal;
   readonly flagged: WasmGlobal;
-  configure(bitmap: number, bitShift: number, filter: number, blockShift: number, roles: number, last: number, sep: number, setSep: number): void;
+  configure(bitmap: number, bitShift: number, filter: number, blockShift: number, roles: number, last: number, sep: number, setSep: number, closure: number, closureMask: number, jumps: number): void;
   scan(base: number, pos: number, end: number, out: number, cap: number): number;
+  configureExact(hashFilter: number, hashShift: number, hashSlots: number, hashMask: number, urlHostFilter: number, urlHostShift: number, urlHostSlots: number, urlHostMask: number): void;
 }
 
 /** The compiled module, or undefined where this Node has no WebAssembly SIMD (the JavaScript walk then does everything). */
@@ -74,6 +81,8 @@ export class TsvPrefilter {
   readonly #shift: number;
   readonly #filter: number;
   readonly #blockShift: number;
+  readonly #closure: number;
+  readonly #closureMask: number;
   #u8 = new Uint8Array(0);
   #i32 = new Int32Array(0);
   /** Byte position in the caller's buffer of the input's first byte, and how many are loaded. */
@@ -84,9 +93,23 @@ export class TsvPrefilter {
     this.snap = snap;
     this.#x = x;
     const filterAt = align(TABLES + t.bits.length, 64);
-    this.#input = align(filterAt + t.domainFilter.byteLength, 64);
+    const closureAt = align(filterAt + t.domainFilter.byteLength, 64);
+    const exact = [t.hashes, t.urlHosts].flatMap((e) => [e.filter, e.slots]);
+    const at: number[] = [];
+    let next = align(closureAt + t.domainClosure.byteLength, 64);
+    for (const a of exact) {
+      at.push(next);
+      next = align(next + a.byteLength, 64);
+    }
+    this.#input = next;
     this.#grow(this.#input + PAD);
+    exact.forEach((a, k) => { new Int32Array(x.memory.buffer, at[k], a.length).set(a); });
+    const [hf = 0, hs = 0, uf = 0, us = 0] = at;
+    x.configureExact(hf, t.hashes.blockShift, hs, t.hashes.mask, uf, t.urlHosts.blockShift, us, t.urlHosts.mask);
     this.#u8.set(t.bits, TABLES);
+    this.#u8.set(t.domainClosure, closureAt);
+    this.#closure = closureAt;
+    this.#closureMask = t.domainClosure.length * 8 - 1;
     new Int32Array(x.memory.buffer, filterAt, t.domainFilter.length).set(t.domainFilter);
     this.#bitmap = TABLES;
     this.#shift = t.shift;
@@ -108,10 +131,13 @@ export class TsvPrefilter {
    */
   configure(roles: Uint8Array, last: number, sep: number, setSep: number): boolean {
     if (last < 0 || last >= MAX_COLUMNS - 1 || sep === 10 || setSep === 10) return false;
-    for (let k = 0; k <= last; k++) if ((roles[k] ?? 0) > PREFILTER_ROLES.hostList) return false;
+    for (let k = 0; k <= last; k++) if (!SERVED.has(roles[k] ?? 0)) return false;
     this.#u8.fill(0, ROLES, ROLES + MAX_COLUMNS);
-    this.#u8.set(roles.subarray(0, last + 1), ROLES);
-    this.#x.configure(this.#bitmap, this.#shift, this.#filter, this.#blockShift, ROLES, last, sep, setSep);
+    // A URI alone never hits (the URL check hangs on the host): the walk passes it like any other column.
+    for (let k = 0; k <= last; k++) this.#u8[ROLES + k] = roles[k] === PREFILTER_ROLES.uri ? PREFILTER_ROLES.none : (roles[k] ?? 0);
+    this.#u8.fill(0, JUMPS, JUMPS + MAX_COLUMNS);
+    for (let k = last; k >= 0; k--) if (this.#u8[ROLES + k] === PREFILTER_ROLES.none) this.#u8[JUMPS + k] = k === last ? 1 : (this.#u8[JUMPS + k + 1] ?? 0) + 1;
+    this.#x.configure(this.#bitmap, this.#shift, this.#filter, this.#blockShift, ROLES, last, sep, setSep, this.#closure, this.#closureMask, JUMPS);
     return true;
   }
 
