@@ -136,6 +136,30 @@ test('KnownFilterSink: abort of a failed run checks nothing and removes the spoo
   assert.deepEqual([calls, inner.added.length, inner.aborted, await spools()], [0, 0, 1, before]);
 });
 
+test('KnownFilterSink: a spool that cannot be made fails the add with an error naming the place and the fix, and abort leaves nothing', async () => {
+  const inner = recorder();
+  const sink = new KnownFilterSink(inner, { exists: () => Promise.resolve(false), pages: async function* () { yield await Promise.resolve([]); } }, { spoolDir: '/nonexistent/threatmesh-tmp' });
+  await assert.rejects(Promise.resolve(sink.add(ind(0))), (err: Error & { code?: string }) => {
+    assert.equal(err.code, 'spool-failed');
+    assert.match(err.message, /\/nonexistent\/threatmesh-tmp\/threatmesh-candidates-.*the directory does not exist \(ENOENT\).*point TMPDIR at a writable directory/);
+    return true;
+  });
+  await sink.abort(emptyReport());
+  assert.deepEqual([inner.added.length, inner.aborted], [0, 1]);
+});
+
+test('KnownFilterSink: abort after spooled writes removes the spool, and nothing is added after it', async () => {
+  const before = await spools();
+  const inner = recorder();
+  const sink = new KnownFilterSink(inner, { exists: () => Promise.resolve(false), pages: async function* () { yield await Promise.resolve([]); } });
+  // Past several 64 KiB buffers, so writes are queued when abort comes.
+  for (let i = 0; i < 3000; i++) await sink.add(ind(i));
+  await sink.abort(emptyReport());
+  assert.equal(await spools(), before);
+  await assert.rejects(Promise.resolve(sink.add(ind(1))), /aborted or committed/);
+  assert.deepEqual([inner.added.length, inner.aborted], [0, 1]);
+});
+
 /** A KubeReader whose ThreatIndicator list holds `objects` and whose replica probe answers `probe`. */
 function reader(objects: string[], probe: () => Promise<void>): KubeReader {
   return {

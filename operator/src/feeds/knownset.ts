@@ -15,12 +15,6 @@
  * - without a usable replica API (not installed, not permitted, unavailable) falls back to the
  *   working set alone and logs why, with the fix.
  */
-import { once } from 'node:events';
-import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import type { ThreatIndicator } from '../api/types.ts';
 import { indicatorObjectName } from '../domain/canonical.ts';
 import type { Logger } from '../log.ts';
@@ -30,6 +24,7 @@ import type { ResourceRef } from '../runtime/types.ts';
 import type { IngestSink } from './ingest.ts';
 import type { IngestedIndicator, RunReport } from './pipeline.ts';
 import { knownDigests } from './propose.ts';
+import { NdjsonSpool } from './spool.ts';
 
 /** The full replicated set as served by the aggregated API (serve/replicaapi.ts): read-only, `get` and `list`. */
 export const REPLICA_INDICATORS: ResourceRef = { group: 'replica.threatmesh.io', version: 'v1alpha1', plural: 'threatindicators', kind: 'ThreatIndicator', namespaced: true };
@@ -50,6 +45,8 @@ export interface KnownSetOptions {
   readonly selectInFlight?: number;
   /** Whether to ask the replica API by name selector; false checks by get or list, as against an older replica API. @default true */
   readonly nameSelector?: boolean;
+  /** Where the candidates' spool directory is made. @default os.tmpdir() (TMPDIR) */
+  readonly spoolDir?: string;
 }
 
 /** Names asked per request on the name-selector path: about 27 KB of URL, half the server's bound of 1,000. */
@@ -184,9 +181,11 @@ export class KnownFilterSink implements IngestSink {
   private readonly selectSize: number;
   private readonly selectInFlight: number;
   private readonly log: Logger | undefined;
+  private readonly spoolDir: string | undefined;
   private candidates = 0;
-  private dir: string | undefined;
-  private out: WriteStream | undefined;
+  private spool: Promise<NdjsonSpool> | undefined;
+  private opened: NdjsonSpool | undefined;
+  private closed = false;
 
   /** @param log where the chosen path and its counts are logged (info), when given. */
   constructor(inner: IngestSink, full: FullSetReader, opts: KnownSetOptions = {}, log?: Logger) {
@@ -199,29 +198,35 @@ export class KnownFilterSink implements IngestSink {
     this.pageSize = Math.max(1, opts.pageSize ?? 500);
     this.selectSize = Math.max(1, opts.selectSize ?? DEFAULT_SELECT_SIZE);
     this.selectInFlight = Math.max(1, opts.selectInFlight ?? 2);
+    this.spoolDir = opts.spoolDir;
   }
 
-  readonly add = async (ind: IngestedIndicator): Promise<void> => {
-    if (this.out === undefined) {
-      this.dir = await mkdtemp(join(tmpdir(), 'threatmesh-candidates-'));
-      this.out = createWriteStream(join(this.dir, 'candidates.ndjson'));
-    }
+  // The candidates wait in the same spool as the proposals (feeds/spool.ts): a full disk fails
+  // the run with an error that names the file and the fix, never an unhandled stream error.
+  readonly add = (ind: IngestedIndicator): Promise<void> | undefined => {
+    if (this.closed) return Promise.reject(new Error('the known-set filter was aborted or committed: a run adds nothing after that'));
     this.candidates++;
-    if (!this.out.write(JSON.stringify(ind) + '\n')) await once(this.out, 'drain');
+    if (this.opened !== undefined) return this.opened.append(ind);
+    this.spool ??= NdjsonSpool.create('threatmesh-candidates-', this.spoolDir);
+    return this.spool.then((s) => {
+      this.opened = s;
+      return s.append(ind);
+    });
   };
 
   async commit(report: RunReport): Promise<void> {
+    this.closed = true;
     try {
-      if (this.out !== undefined && this.dir !== undefined) {
-        this.out.end();
-        await once(this.out, 'finish');
+      if (this.spool !== undefined) {
+        const spool = await this.spool;
+        await spool.finish();
         const check = await this.checker();
         const size = this.mode === 'select' ? this.selectSize : this.batchSize;
         // Name-selected batches overlap (a request each); the other paths already parallelize inside a batch.
         const depth = this.mode === 'select' ? this.selectInFlight : 1;
         const pending: Array<{ batch: IngestedIndicator[]; held: Promise<boolean[]> }> = [];
         let batch: IngestedIndicator[] = [];
-        for await (const line of createInterface({ input: createReadStream(join(this.dir, 'candidates.ndjson')), crlfDelay: Infinity })) {
+        for await (const line of spool.lines()) {
           if (batch.push(JSON.parse(line) as IngestedIndicator) < size) continue;
           pending.push(this.start(batch, check));
           batch = [];
@@ -303,14 +308,16 @@ export class KnownFilterSink implements IngestSink {
   }
 
   async abort(report: RunReport): Promise<void> {
-    this.out?.destroy();
+    this.closed = true;
     await this.cleanup();
     await this.inner.abort(report);
   }
 
+  /** Discards the spool (waiting for a write in flight); a spool that could not be made left nothing behind. */
   private async cleanup(): Promise<void> {
-    if (this.dir !== undefined) await rm(this.dir, { recursive: true, force: true });
-    this.dir = undefined;
-    this.out = undefined;
+    const spool = await this.spool?.catch(() => undefined);
+    this.spool = undefined;
+    this.opened = undefined;
+    await spool?.discard();
   }
 }
