@@ -18,7 +18,7 @@ import { Informer } from '../../operator/src/runtime/informer.ts';
 import { KubeHttpClient } from '../../operator/src/runtime/kube.ts';
 import { loadKubeconfig } from '../../operator/src/runtime/kubeconfig.ts';
 import { leaseResource, microTime, type Lease } from '../../operator/src/runtime/leader.ts';
-import { Manager } from '../../operator/src/runtime/manager.ts';
+import { Manager, STOP_GRACE_MS } from '../../operator/src/runtime/manager.ts';
 import { applyManifests, crdResource } from '../../operator/src/runtime/manifest.ts';
 import { RuntimeMetrics } from '../../operator/src/runtime/metrics.ts';
 import type { KubeObject, ResourceRef } from '../../operator/src/runtime/types.ts';
@@ -463,6 +463,29 @@ describe('Leader election', () => {
 
   test('a leader that releases on shutdown is replaced at the next retry', async (t) => {
     await failover(t, 'release', true);
+  });
+
+  test('a leader that loses its Lease is told so even when a runnable never stops (bounded by the shutdown deadline)', async () => {
+    const lease = 'steal-hung';
+    let lostAt = 0;
+    const m = new Manager({
+      client, log, metrics: new RuntimeMetrics(), shutdownTimeoutMs: 300,
+      leaderElection: { name: lease, namespace: ns, identity: 'a', leaseDurationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 500 },
+      onLostLeadership: () => { lostAt = Date.now(); },
+    });
+    let stopAsked = 0;
+    m.add({ name: 'stuck', start: () => undefined, stop: () => { stopAsked = Date.now(); return new Promise<boolean>(() => undefined); } });
+    await m.start();
+    try {
+      await until('a leads', () => m.isLeader());
+      const cur = await holder(lease);
+      assert.ok(cur);
+      await client.update<Lease>(leaseResource, { ...cur, spec: { ...cur.spec, holderIdentity: 'intruder', leaseDurationSeconds: 60, renewTime: microTime(Date.now()) } });
+      await until('a is told it lost the Lease', () => lostAt > 0, 20_000);
+      assert.ok(stopAsked > 0 && lostAt - stopAsked < 300 + STOP_GRACE_MS + 1000, `told ${lostAt - stopAsked} ms after the stop was asked`);
+    } finally {
+      await m.stop();
+    }
   });
 
   test('a leader that cannot renew steps down and stops its controllers', async () => {

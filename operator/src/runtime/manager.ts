@@ -58,6 +58,20 @@ interface CacheInformer {
 
 type ManagerState = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
 
+/** How long past the shutdown deadline a runnable's stop may take before the manager goes on without it. */
+export const STOP_GRACE_MS = 1000;
+
+/** `r.stop(deadlineMs)`, or 'hung' when it has not returned after `boundMs` (a stop that throws counts as cut off). */
+async function boundedStop(r: Runnable, deadlineMs: number, boundMs: number): Promise<boolean | 'hung'> {
+  let timer: NodeJS.Timeout | undefined;
+  const hung = new Promise<'hung'>((resolve) => { timer = setTimeout(() => resolve('hung'), boundMs); });
+  try {
+    return await Promise.race([r.stop(deadlineMs).catch(() => false), hung]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Runs informers, controllers, leader election and the health server as one unit. */
 export class Manager {
   readonly client: KubeClient;
@@ -200,8 +214,12 @@ export class Manager {
     if (!this.runnablesStarted) return Promise.resolve();
     this.runnablesStopped ??= (async () => {
       const deadline = this.opts.shutdownTimeoutMs ?? 30_000;
-      const drained = await Promise.all(this.runnables.map((r) => r.stop(deadline)));
-      if (drained.includes(false)) this.log.warn('some reconciles did not finish before the shutdown deadline', { deadlineMs: deadline });
+      // A runnable that overruns its deadline must not keep a replica that lost its Lease from
+      // exiting and coming back as a candidate (a chaos run saw a partner idle for minutes).
+      const drained = await Promise.all(this.runnables.map((r) => boundedStop(r, deadline, deadline + STOP_GRACE_MS)));
+      const hung = this.runnables.filter((_, i) => drained[i] === 'hung').map((r) => r.name);
+      if (hung.length > 0) this.log.error('runnables did not stop by the shutdown deadline; going on without them', { runnables: hung, deadlineMs: deadline });
+      else if (drained.includes(false)) this.log.warn('some reconciles did not finish before the shutdown deadline', { deadlineMs: deadline });
     })();
     return this.runnablesStopped;
   }
