@@ -413,6 +413,13 @@ describe('Leader election', () => {
     return client.get<Lease>(leaseResource, lease, ns);
   }
 
+  /** Someone else takes the Lease by force: its holder's renewals now see another holder and fail. */
+  async function steal(lease: string): Promise<void> {
+    const cur = await holder(lease);
+    assert.ok(cur);
+    await client.update<Lease>(leaseResource, { ...cur, spec: { ...cur.spec, holderIdentity: 'intruder', leaseDurationSeconds: 60, renewTime: microTime(Date.now()) } });
+  }
+
   async function assertReleased(lease: string): Promise<void> {
     const released = await holder(lease);
     // b may already have taken it; otherwise it is released (no holder, 1-second duration).
@@ -478,9 +485,7 @@ describe('Leader election', () => {
     await m.start();
     try {
       await until('a leads', () => m.isLeader());
-      const cur = await holder(lease);
-      assert.ok(cur);
-      await client.update<Lease>(leaseResource, { ...cur, spec: { ...cur.spec, holderIdentity: 'intruder', leaseDurationSeconds: 60, renewTime: microTime(Date.now()) } });
+      await steal(lease);
       await until('a is told it lost the Lease', () => lostAt > 0, 20_000);
       assert.ok(stopAsked > 0 && lostAt - stopAsked < 300 + STOP_GRACE_MS + 1000, `told ${lostAt - stopAsked} ms after the stop was asked`);
     } finally {
@@ -500,10 +505,7 @@ describe('Leader election', () => {
     await m.start();
     try {
       await until('a leads', () => m.isLeader());
-      // Someone else takes the Lease by force: a's renewals now see another holder and fail.
-      const cur = await holder(lease);
-      assert.ok(cur);
-      await client.update<Lease>(leaseResource, { ...cur, spec: { ...cur.spec, holderIdentity: 'intruder', leaseDurationSeconds: 60, renewTime: microTime(Date.now()) } });
+      await steal(lease);
       await until('a steps down', () => lost && !m.isLeader(), 20_000);
       assert.match(String(m.readyChecks().map((c) => c.check()).find((r) => r !== true)), /lost leadership/, 'no longer ready');
       const text = await metrics.registry.metrics();
