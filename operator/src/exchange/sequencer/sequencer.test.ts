@@ -275,4 +275,67 @@ describe('Sequencer (memory stores)', () => {
     seq.expire();
     assert.deepEqual(closed, ['add admitted', 'add rejected', 'revoke expired', 'add expired']);
   });
+
+  // A caller's retry (a deadline passed while the database was slow) meets a save still in flight,
+  // which then fails (the database link was reset): chaos run 2026-12-07, trial 11, lost 143 rounds.
+  test('a retry waits for the save in flight of its round or vote; a failed save is redone, never answered already-pending or duplicate', async () => {
+    const rounds = new GatedRoundStore();
+    const { seq } = await network({ rounds });
+    const gate = rounds.hold('saveRound');
+    const first = seq.propose('alpha', proposal('alpha', 'add', ind('slow.example')));
+    const retry = seq.propose('alpha', proposal('alpha', 'add', ind('slow.example')));
+    assert.equal(await settledYet(retry), false, 'no answer before the round is stored');
+    assert.deepEqual(seq.pending(), [], 'a round being stored is not listed for votes');
+    gate.fail(new Error('read ECONNRESET'));
+    await assert.rejects(first, /ECONNRESET/);
+    const opened = await retry;
+    assert.equal(opened.status, 'opened');
+    assert.deepEqual((await rounds.loadRounds()).map((r) => r.subject), [opened.subject]);
+    assert.equal(seq.pending().length, 1);
+
+    const voteGate = rounds.hold('saveVote');
+    const counted = seq.vote('alpha', vote('alpha', opened.subject, T0));
+    const again = seq.vote('alpha', vote('alpha', opened.subject, T0));
+    assert.equal(await settledYet(again), false, 'no answer before the vote is stored');
+    voteGate.fail(new Error('read ECONNRESET'));
+    await assert.rejects(counted, /ECONNRESET/);
+    assert.equal((await again).status, 'counted');
+    assert.equal((await rounds.loadRounds())[0]!.votes.length, 1);
+    assert.equal((await seq.vote('bravo', vote('bravo', opened.subject, T0))).status, 'approved');
+  });
 });
+
+/** A memory round store whose next save of one kind can be held, then released or failed. */
+class GatedRoundStore extends MemoryRoundStore {
+  readonly #held = new Map<string, PromiseWithResolvers<void>>();
+
+  hold(kind: 'saveRound' | 'saveVote'): { fail(err: Error): void; release(): void } {
+    const gate = Promise.withResolvers<void>();
+    this.#held.set(kind, gate);
+    return { fail: (err) => gate.reject(err), release: () => gate.resolve() };
+  }
+
+  override async saveRound(round: Parameters<MemoryRoundStore['saveRound']>[0]): Promise<void> {
+    await this.#pass('saveRound');
+    return super.saveRound(round);
+  }
+
+  override async saveVote(subject: string, v: Vote): Promise<void> {
+    await this.#pass('saveVote');
+    return super.saveVote(subject, v);
+  }
+
+  async #pass(kind: string): Promise<void> {
+    const gate = this.#held.get(kind);
+    this.#held.delete(kind);
+    await gate?.promise;
+  }
+}
+
+/** Whether `p` has settled after the microtasks and timers now queued have run. */
+async function settledYet(p: Promise<unknown>): Promise<boolean> {
+  let settled = false;
+  p.then(() => (settled = true), () => (settled = true));
+  await new Promise((r) => setTimeout(r, 20));
+  return settled;
+}

@@ -85,6 +85,10 @@ export class Sequencer {
   readonly #admitting = new Map<string, Promise<number>>();
   // Rejected rounds whose REJECT entry is being appended: no new round of the subject opens before its floor is known.
   readonly #rejecting = new Map<string, Promise<number | undefined>>();
+  // Round and vote saves in flight, by subject and by voteKey(): nothing is acknowledged (not even
+  // as already-pending or duplicate to a caller's retry) or listed before it is stored, because
+  // a failed save drops it again and nobody would propose or vote a second time.
+  readonly #saving = new Map<string, Promise<void>>();
 
   readonly #log: SequencerLog;
 
@@ -152,17 +156,33 @@ export class Sequencer {
   }
 
   async #propose(callerId: string, p: ProposalInput): Promise<ProposalResult> {
-    const result = this.#open(callerId, p);
-    const round = this.#pending.get(result.subject);
-    if (result.status === 'opened' && round !== undefined && this.#opts.rounds !== undefined) {
-      try {
-        await this.#opts.rounds.saveRound(storedRound(round));
-      } catch (err) {
-        this.#pending.delete(result.subject);
-        throw err;
+    for (;;) {
+      const result = this.#open(callerId, p);
+      const saving = this.#saving.get(result.subject);
+      // Another call opened the round and is storing it: answer once that settles (a failed save reopens it here).
+      if (result.status === 'already-pending' && saving !== undefined) {
+        await saving.catch(() => undefined);
+        continue;
       }
+      const round = this.#pending.get(result.subject);
+      if (result.status === 'opened' && round !== undefined && this.#opts.rounds !== undefined) {
+        await this.#stored(result.subject, this.#opts.rounds.saveRound(storedRound(round)), () => this.#pending.delete(result.subject));
+      }
+      return result;
     }
-    return result;
+  }
+
+  // Tracks a save under `key` until it settles; a failure runs `undo` and reaches the caller.
+  async #stored(key: string, save: Promise<void>, undo: () => void): Promise<void> {
+    this.#saving.set(key, save);
+    try {
+      await save;
+    } catch (err) {
+      undo();
+      throw err;
+    } finally {
+      if (this.#saving.get(key) === save) this.#saving.delete(key);
+    }
   }
 
   #open(callerId: string, p: ProposalInput): ProposalResult {
@@ -235,16 +255,14 @@ export class Sequencer {
     const round = this.#pending.get(v.digest);
     if (round === undefined || round.votes.has(v.partnerId)) this.#verifyOrRefuse(callerId, voter, v);
     if (round === undefined) return this.#lateVote(callerId, v);
-    const at = Date.parse(v.signedAt);
-    if (at < Date.parse(round.window.opensAt) || at > Date.parse(round.window.closesAt)) {
-      throw this.#refuse(callerId, new ExchangeRefusal('invalid-argument', 'outside-window', `vote signed at ${v.signedAt} is outside the round's window ${round.window.opensAt} .. ${round.window.closesAt}`));
-    }
-    // A vote dated ahead would, on a revocation, hold the indicator's re-admission floor (readmissionFloor) in the future.
-    const skew = this.#opts.skewMs ?? SEQUENCER_DEFAULTS.skewMs;
-    if (at > this.#opts.now().getTime() + skew) {
-      throw this.#refuse(callerId, new ExchangeRefusal('invalid-argument', 'signed-in-future', `vote signed at ${v.signedAt}, more than ${skew / 1000} s ahead of the sequencer's clock (${this.#opts.now().toISOString()}); sign with the current time and check the voter's clock (NTP)`));
-    }
+    this.#checkSignedAt(callerId, round, v);
     const duplicate = round.votes.has(v.partnerId);
+    // This voter's vote is being stored by an earlier call (this is its retry): answer from what the store kept.
+    const saving = duplicate ? this.#saving.get(voteKey(round.subject, v.partnerId)) : undefined;
+    if (saving !== undefined) {
+      await saving.catch(() => undefined);
+      return this.#vote(callerId, v);
+    }
     // Verified once, on arrival: deciding the round (now and after later votes) does not verify it again.
     const counted = duplicate ? undefined : this.#verifiedVote(voter, this.#verifyOrRefuse(callerId, voter, v));
     if (counted !== undefined) round.votes.set(v.partnerId, counted);
@@ -256,6 +274,19 @@ export class Sequencer {
       throw err;
     }
     return this.#settle(round, outcome, counted);
+  }
+
+  // Refuses a vote signed outside its round's window, or ahead of this sequencer's clock by more than the skew allowed.
+  #checkSignedAt(callerId: string, round: Round, v: Vote): void {
+    const at = Date.parse(v.signedAt);
+    if (at < Date.parse(round.window.opensAt) || at > Date.parse(round.window.closesAt)) {
+      throw this.#refuse(callerId, new ExchangeRefusal('invalid-argument', 'outside-window', `vote signed at ${v.signedAt} is outside the round's window ${round.window.opensAt} .. ${round.window.closesAt}`));
+    }
+    // A vote dated ahead would, on a revocation, hold the indicator's re-admission floor (readmissionFloor) in the future.
+    const skew = this.#opts.skewMs ?? SEQUENCER_DEFAULTS.skewMs;
+    if (at > this.#opts.now().getTime() + skew) {
+      throw this.#refuse(callerId, new ExchangeRefusal('invalid-argument', 'signed-in-future', `vote signed at ${v.signedAt}, more than ${skew / 1000} s ahead of the sequencer's clock (${this.#opts.now().toISOString()}); sign with the current time and check the voter's clock (NTP)`));
+    }
   }
 
   // A frozen copy of a vote just verified with `voter`'s key, remembered with that key so decisions skip its signature check
@@ -295,12 +326,7 @@ export class Sequencer {
       return { status: 'rejected', ...(logIndex !== undefined ? { logIndex } : {}), ...counts };
     }
     if (counted !== undefined && this.#opts.rounds !== undefined) {
-      try {
-        await this.#opts.rounds.saveVote(round.subject, counted);
-      } catch (err) {
-        round.votes.delete(counted.partnerId);
-        throw err;
-      }
+      await this.#stored(voteKey(round.subject, counted.partnerId), this.#opts.rounds.saveVote(round.subject, counted), () => round.votes.delete(counted.partnerId));
     }
     return { status: counted === undefined ? 'duplicate' : 'counted', ...counts };
   }
@@ -353,7 +379,8 @@ export class Sequencer {
   pending(): PendingRound[] {
     this.expire();
     const required = this.#opts.quorum ?? defaultQuorum(this.#voters.filter((p) => p.roles.includes('voter')).length);
-    return [...this.#pending.values()].map(({ votes, ...round }) => {
+    // A round still being stored is not listed: votes on it would be lost if its save failed.
+    return [...this.#pending.values()].filter((r) => !this.#saving.has(r.subject)).map(({ votes, ...round }) => {
       const approvals = [...votes.values()].filter((v) => v.decision === 'approve').length;
       return { ...round, tally: { approvals, rejections: votes.size - approvals, required } };
     });
@@ -512,4 +539,9 @@ function badVoteMessage(v: Vote): string {
 
 function storedRound(r: Round): StoredRound {
   return { subject: r.subject, kind: r.kind, indicatorJson: r.indicatorJson, ...(r.meta !== undefined ? { metaJson: metaJson(r.meta) } : {}), proposerId: r.proposerId, signature: r.signature, ...batchOf(r.batch), window: r.window, votes: [...r.votes.values()] };
+}
+
+// The #saving key of a vote: one per voter and subject.
+function voteKey(subject: string, partnerId: string): string {
+  return `${subject}/${partnerId}`;
 }
