@@ -31,6 +31,7 @@ import { controlPlaneOptionsFromEnv, uniqueSuffix } from '../harness/env.ts';
 import { eventually } from '../harness/kube.ts';
 import { loadYamlDir } from '../harness/manifests.ts';
 import { createTestCa, type TestCa } from '../harness/pki.ts';
+import { collectJsonLines } from '../harness/jsonlines.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const MAIN = join(ROOT, 'operator', 'src', 'main.ts');
@@ -72,25 +73,9 @@ function startSequencer(): Child {
   ];
   const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LOG_LEVEL: 'info' } });
   proc = child;
-  const lines: Array<Record<string, unknown>> = [];
-  let raw = '';
-  let buffered = '';
-  child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (d: string) => {
-    raw += d;
-    buffered += d;
-    for (let nl = buffered.indexOf('\n'); nl >= 0; nl = buffered.indexOf('\n')) {
-      const line = buffered.slice(0, nl);
-      buffered = buffered.slice(nl + 1);
-      try {
-        lines.push(JSON.parse(line) as Record<string, unknown>);
-      } catch {
-        lines.push({ msg: line });
-      }
-    }
-  });
+  const { lines, text } = collectJsonLines(child.stderr);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { lines, exited, stderr: () => raw };
+  return { lines, exited, stderr: text };
 }
 
 async function logged(s: Child, msg: string): Promise<Record<string, unknown>> {
