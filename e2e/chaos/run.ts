@@ -156,9 +156,13 @@ async function main(started: (i: Interrupt) => void): Promise<number> {
     if (!flags.keep && flags.dir === undefined) await rm(root, { recursive: true, force: true }).catch(() => undefined);
   }
   // Interrupted during a trial's convergence wait: no summary, the interrupt exits 130.
-  if (cancel.signal.aborted) return 130;
+  return cancel.signal.aborted ? 130 : finish(summary, t0, log);
+}
+
+// The last lines of a run that was not interrupted; its exit code.
+function finish(summary: ChaosSummary, t0: number, log: (m: string) => void): number {
   summary.seconds = Math.round((Date.now() - t0) / 1000);
-  log(`chaos: ${summary.trials} trials in ${summary.seconds} s; ${summary.failedTrials.length} failed${summary.failedTrials.length > 0 ? ` (${summary.failedTrials.join(', ')}; seed ${flags.seed})` : ''}`);
+  log(`chaos: ${summary.trials} trials in ${summary.seconds} s; ${summary.failedTrials.length} failed${summary.failedTrials.length > 0 ? ` (${summary.failedTrials.join(', ')}; seed ${summary.seed})` : ''}`);
   process.stdout.write(JSON.stringify(summary) + '\n');
   return summary.failedTrials.length === 0 ? 0 : 1;
 }
