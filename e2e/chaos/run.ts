@@ -115,6 +115,17 @@ function report(r: TrialResult, seed: number, log: (m: string) => void): void {
   for (const p of [...r.halts.map((h) => `halt: ${h}`), ...r.crashes.map((c) => `crash: ${c}`), ...r.problems].slice(0, 30)) log(`  ${p}`);
 }
 
+// The run and its interrupt may both stop a network: the second call waits for the first's work.
+function stopper(): (net: ChaosNetwork | undefined) => Promise<void> {
+  const stops = new WeakMap<ChaosNetwork, Promise<void>>();
+  return (net) => {
+    if (net === undefined) return Promise.resolve();
+    const stopping = stops.get(net) ?? net.stop();
+    stops.set(net, stopping);
+    return stopping;
+  };
+}
+
 async function main(started: (i: Interrupt) => void): Promise<number> {
   const flags = parseChaosFlags(process.argv.slice(2));
   if (flags === 'help') {
@@ -131,8 +142,11 @@ async function main(started: (i: Interrupt) => void): Promise<number> {
   let net: ChaosNetwork | undefined;
   const cancel = new AbortController();
   let current = flags.fromTrial;
+  let starting: Promise<ChaosNetwork> | undefined;
+  const stopOnce = stopper();
+  // A network still starting is stopped once it is up: its parts would outlive the run.
   const stop = async (): Promise<void> => {
-    await net?.stop();
+    await stopOnce(net ?? await starting?.catch(() => undefined));
   };
   started(onInterrupt({ log, cancel, stop, position: () => ({ seed: flags.seed, trial: current, lastTrial: flags.fromTrial + flags.trials - 1, extraArgs: resumeArgs(process.argv.slice(2)) }) }));
   try {
@@ -140,10 +154,14 @@ async function main(started: (i: Interrupt) => void): Promise<number> {
     for (let t = flags.fromTrial; t < flags.fromTrial + flags.trials; t++) {
       current = t;
       if (net === undefined || (t - flags.fromTrial) % flags.restartEvery === 0) {
-        await net?.stop();
+        await stopOnce(net);
+        net = undefined;
         active = new Map();
         log(`starting a fresh network (trial ${t})`);
-        net = await startChaosNetwork({ dir: join(root, `net-${t}`), binaries, progress: (m) => log(`  ${m}`) });
+        starting = startChaosNetwork({ dir: join(root, `net-${t}`), binaries, progress: (m) => log(`  ${m}`) });
+        net = await starting;
+        // Interrupted while it started: the interrupt stops it; no trial begins.
+        if (cancel.signal.aborted) break;
         if (!net.canSkew) log('  clock-skew faults disabled: libfaketime not found (bash scripts/install-faketime.sh)');
         if (net.partners.some((p) => p.cluster.disk === undefined)) log('  disk-full faults disabled: cannot mount a tmpfs here (needs root or CAP_SYS_ADMIN)');
       }
@@ -152,7 +170,7 @@ async function main(started: (i: Interrupt) => void): Promise<number> {
       report(r, flags.seed, log);
     }
   } finally {
-    await net?.stop();
+    await stopOnce(net);
     if (!flags.keep && flags.dir === undefined) await rm(root, { recursive: true, force: true }).catch(() => undefined);
   }
   // Interrupted during a trial's convergence wait: no summary, the interrupt exits 130.
