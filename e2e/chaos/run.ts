@@ -15,6 +15,7 @@ import { parseArgs } from 'node:util';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { ensureBinaries } from '../../operator/src/dev/controlplane/build.ts';
 import { describeFault } from './faults.ts';
+import { onInterrupt, resumeArgs, runCli, type Interrupt } from './interrupt.ts';
 import { startChaosNetwork, type ChaosNetwork } from './network.ts';
 import { runTrial, type ActiveSet, type TrialOptions, type TrialResult } from './trial.ts';
 
@@ -114,7 +115,18 @@ function report(r: TrialResult, seed: number, log: (m: string) => void): void {
   for (const p of [...r.halts.map((h) => `halt: ${h}`), ...r.crashes.map((c) => `crash: ${c}`), ...r.problems].slice(0, 30)) log(`  ${p}`);
 }
 
-async function main(): Promise<number> {
+// The run and its interrupt may both stop a network: the second call waits for the first's work.
+function stopper(): (net: ChaosNetwork | undefined) => Promise<void> {
+  const stops = new WeakMap<ChaosNetwork, Promise<void>>();
+  return (net) => {
+    if (net === undefined) return Promise.resolve();
+    const stopping = stops.get(net) ?? net.stop();
+    stops.set(net, stopping);
+    return stopping;
+  };
+}
+
+async function main(started: (i: Interrupt) => void): Promise<number> {
   const flags = parseChaosFlags(process.argv.slice(2));
   if (flags === 'help') {
     process.stdout.write(`${HELP}\n`);
@@ -129,22 +141,27 @@ async function main(): Promise<number> {
   const summary: ChaosSummary = { trials: 0, faults: {}, lost: 0, duplicated: 0, diverged: 0, maxConvergenceSeconds: 0, halts: 0, crashes: 0, notConverged: 0, failedTrials: [], seed: flags.seed, seconds: 0 };
   let net: ChaosNetwork | undefined;
   const cancel = new AbortController();
-  // Pending faults and heals are cancelled first (a heal would restart a process), then the network stops.
-  const stopping = (signal: NodeJS.Signals): void => {
-    log(`chaos: ${signal}: cancelling pending faults and heals, stopping the network`);
-    cancel.abort();
-    void (net?.stop() ?? Promise.resolve()).then(() => process.exit(130));
+  let current = flags.fromTrial;
+  let starting: Promise<ChaosNetwork> | undefined;
+  const stopOnce = stopper();
+  // A network still starting is stopped once it is up: its parts would outlive the run.
+  const stop = async (): Promise<void> => {
+    await stopOnce(net ?? await starting?.catch(() => undefined));
   };
-  process.once('SIGINT', stopping);
-  process.once('SIGTERM', stopping);
+  started(onInterrupt({ log, cancel, stop, position: () => ({ seed: flags.seed, trial: current, lastTrial: flags.fromTrial + flags.trials - 1, extraArgs: resumeArgs(process.argv.slice(2)) }) }));
   try {
     let active: ActiveSet = new Map();
     for (let t = flags.fromTrial; t < flags.fromTrial + flags.trials; t++) {
+      current = t;
       if (net === undefined || (t - flags.fromTrial) % flags.restartEvery === 0) {
-        await net?.stop();
+        await stopOnce(net);
+        net = undefined;
         active = new Map();
         log(`starting a fresh network (trial ${t})`);
-        net = await startChaosNetwork({ dir: join(root, `net-${t}`), binaries, progress: (m) => log(`  ${m}`) });
+        starting = startChaosNetwork({ dir: join(root, `net-${t}`), binaries, progress: (m) => log(`  ${m}`) });
+        net = await starting;
+        // Interrupted while it started: the interrupt stops it; no trial begins.
+        if (cancel.signal.aborted) break;
         if (!net.canSkew) log('  clock-skew faults disabled: libfaketime not found (bash scripts/install-faketime.sh)');
         if (net.partners.some((p) => p.cluster.disk === undefined)) log('  disk-full faults disabled: cannot mount a tmpfs here (needs root or CAP_SYS_ADMIN)');
       }
@@ -153,20 +170,19 @@ async function main(): Promise<number> {
       report(r, flags.seed, log);
     }
   } finally {
-    await net?.stop();
+    await stopOnce(net);
     if (!flags.keep && flags.dir === undefined) await rm(root, { recursive: true, force: true }).catch(() => undefined);
   }
+  // Interrupted during a trial's convergence wait: no summary, the interrupt exits 130.
+  return cancel.signal.aborted ? 130 : finish(summary, t0, log);
+}
+
+// The last lines of a run that was not interrupted; its exit code.
+function finish(summary: ChaosSummary, t0: number, log: (m: string) => void): number {
   summary.seconds = Math.round((Date.now() - t0) / 1000);
-  log(`chaos: ${summary.trials} trials in ${summary.seconds} s; ${summary.failedTrials.length} failed${summary.failedTrials.length > 0 ? ` (${summary.failedTrials.join(', ')}; seed ${flags.seed})` : ''}`);
+  log(`chaos: ${summary.trials} trials in ${summary.seconds} s; ${summary.failedTrials.length} failed${summary.failedTrials.length > 0 ? ` (${summary.failedTrials.join(', ')}; seed ${summary.seed})` : ''}`);
   process.stdout.write(JSON.stringify(summary) + '\n');
   return summary.failedTrials.length === 0 ? 0 : 1;
 }
 
-if (import.meta.main) {
-  try {
-    process.exitCode = await main();
-  } catch (err) {
-    process.stderr.write(`chaos: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
-    process.exitCode = 2;
-  }
-}
+if (import.meta.main) await runCli(main);

@@ -174,7 +174,11 @@ export async function runTrial(net: ChaosNetwork, trial: number, o: TrialOptions
   const schedule = runSchedule(plan.schedule, new FaultInjector(net, o.log), started, (f, err) => errors.push(`${describeFault(f)}: ${err instanceof Error ? err.message : String(err)}`), o.signal);
   const revoking = revocations(net, plan, trial, started + o.windowMs + o.convergeTimeoutMs / 2);
   await schedule;
-  if (o.signal?.aborted === true) throw new TrialCancelled(trial);
+  if (o.signal?.aborted === true) {
+    // Its requests fail as the network stops under them: cancelled, not a failure.
+    revoking.catch(() => undefined);
+    throw new TrialCancelled(trial);
+  }
   await healAll(net);
   const healedAt = Date.now();
   o.log(`trial ${trial}: every fault healed after ${((healedAt - started) / 1000).toFixed(1)} s; waiting for convergence`);

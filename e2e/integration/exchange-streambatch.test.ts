@@ -2,7 +2,8 @@
  * Entry batches on the stream (protocol revision 3, StreamEntryBatches): every entry of a batch
  * is byte for byte what StreamEntries sends; an older partner (StreamEntries) still gets single
  * entries from a new sequencer; a new partner falls back to single entries on a sequencer
- * without batches; and a batch's bounds (entries, bytes) are enforced with an error that says
+ * without batches, and asks for batches again once it reconnects (a failover to a newer replica)
+ * or the reprobe time is up; and a batch's bounds (entries, bytes) are enforced with an error that says
  * what to change. Real parts: the real Sequencer (memory log store) and a log under test
  * control, each behind the real exchange endpoint over gRPC with mutual TLS, and the real client.
  */
@@ -39,8 +40,8 @@ let seq: Sequencer;
 const tls = {} as Record<(typeof ids)[number] | 'sequencer', TlsMaterial>;
 const closers: Array<() => Promise<void> | void> = [];
 
-async function serve(core: Parameters<typeof startExchangeServer>[0]['sequencer'], limits?: ServerLimits): Promise<ExchangeServer> {
-  const server = await startExchangeServer({ sequencer: core, directory, tls: tls.sequencer, address: '127.0.0.1:0', log: quiet, ...(limits !== undefined ? { limits } : {}) });
+async function serve(core: Parameters<typeof startExchangeServer>[0]['sequencer'], limits?: ServerLimits, port = 0): Promise<ExchangeServer> {
+  const server = await startExchangeServer({ sequencer: core, directory, tls: tls.sequencer, address: `127.0.0.1:${port}`, log: quiet, ...(limits !== undefined ? { limits } : {}) });
   closers.push(() => server.stop());
   return server;
 }
@@ -131,6 +132,24 @@ describe('backward compatibility', () => {
     assert.equal(newer.batchesSent().entries, ENTRIES);
     const refused = await raw(older.port, 'StreamEntryBatches', { fromIndex: 0, treeSize: 1, maxEntries: 0, maxBytes: 0 }).then(() => undefined, (e: grpc.ServiceError) => e);
     assert.equal(refused?.code, grpc.status.UNIMPLEMENTED);
+  });
+
+  // After a failover the same client (one channel to one address) reaches another replica.
+  test('after a failover from an older sequencer to a newer one at the same address, a partner asks for batches again on the new connection', async () => {
+    const older = await serve(seq, { batch: false });
+    const client = clientOf(older.port);
+    assert.equal((await all(client.entries(0, ENTRIES))).length, ENTRIES);
+    await older.stop();
+    const newer = await serve(seq, undefined, older.port);
+    const again = await all(client.entries(0, ENTRIES));
+    assert.ok(again.every((r, i) => r.ok && r.entry.index === i), 'every entry, in order');
+    assert.equal(newer.batchesSent().entries, ENTRIES, 'the entries came in batches from the newer sequencer');
+  });
+
+  test('a partner that fell back keeps single entries from the older sequencer on the same connection, every entry each time', async () => {
+    const older = await serve(seq, { batch: false });
+    const client = clientOf(older.port);
+    for (let k = 0; k < 3; k++) assert.equal((await all(client.entries(k, ENTRIES))).filter((r) => r.ok).length, ENTRIES - k);
   });
 
   test('a partner asking single entries (streamBatch: false) never calls StreamEntryBatches', async () => {

@@ -24,6 +24,7 @@ import type { Feed, PartnerNode, ThreatIndicator } from '../../operator/src/api/
 import { LEADER_LEASE_NAME } from '../../operator/src/api/manifests.ts';
 import { partner } from '../../operator/src/controllers/fixtures.ts';
 import { loadYamlDir } from '../harness/manifests.ts';
+import { collectJsonLines } from '../harness/jsonlines.ts';
 
 const root = new URL('../../', import.meta.url);
 const namespaces: ResourceRef = { group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace', namespaced: false };
@@ -36,7 +37,7 @@ let child: ChildProcess | undefined;
 let feedServer: Server | undefined;
 let feedPort = 0;
 const FEED_BODY = '# test feed\n45.10.20.30\n185.220.101.1\n45.10.20.30\n999.1.1.1\n23.94.5.6\n';
-const lines: Array<Record<string, unknown>> = [];
+let lines: Array<Record<string, unknown>> = [];
 
 before(async () => {
   cp = await startControlPlane({ kubeconfig: process.env['KUBECONFIG'], mongo: false, cacheDir: process.env['THREATMESH_CACHE'] ?? join(homedir(), '.cache', 'threatmesh') });
@@ -65,21 +66,7 @@ function logged(msg: string): Promise<Record<string, unknown> | undefined> {
 test('threatmesh operator runs, ingests a Feed in-process, serves metrics and stops on SIGTERM', async () => {
   const main = new URL('operator/src/main.ts', root).pathname;
   child = spawn(process.execPath, [main, 'operator', '--kubeconfig', cp.kubeconfigPath, '--namespace', ns, '--metrics-bind', '127.0.0.1:0', '--leader-elect', '--identity', 'cli-test', '--executor', 'inprocess', '--allow-internal-feeds', '127.0.0.1/32'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let buffered = '';
-  child.stderr?.setEncoding('utf8');
-  child.stderr?.on('data', (d: string) => {
-    buffered += d;
-    let nl: number;
-    while ((nl = buffered.indexOf('\n')) >= 0) {
-      const line = buffered.slice(0, nl);
-      buffered = buffered.slice(nl + 1);
-      try {
-        lines.push(JSON.parse(line) as Record<string, unknown>);
-      } catch {
-        lines.push({ msg: line });
-      }
-    }
-  });
+  lines = collectJsonLines(child.stderr!).lines;
   const serving = await logged('serving metrics and health');
   assert.ok(serving, `no "serving metrics and health" line; got ${JSON.stringify(lines)}`);
   const port = Number(serving['port']);

@@ -35,6 +35,7 @@ import { startControlPlane, type ControlPlane } from '../harness/controlplane.ts
 import { controlPlaneOptionsFromEnv, uniqueSuffix } from '../harness/env.ts';
 import { eventually } from '../harness/kube.ts';
 import { createTestCa, type TestCa } from '../harness/pki.ts';
+import { collectJsonLines } from '../harness/jsonlines.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const MAIN = join(ROOT, 'operator', 'src', 'main.ts');
@@ -70,26 +71,9 @@ function start(name: string, extra: readonly string[] = [], signingKey = join(di
     '--mongodb-uri', cp.mongoUri, '--database', database, '--quorum', '2', '--metrics-bind', '127.0.0.1:0', ...extra,
   ];
   const proc = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LOG_LEVEL: 'info' } });
-  const lines: Array<Record<string, unknown>> = [];
-  let raw = '';
-  let buffered = '';
-  proc.stderr?.setEncoding('utf8');
-  proc.stderr?.on('data', (d: string) => {
-    raw += d;
-    buffered += d;
-    let nl: number;
-    while ((nl = buffered.indexOf('\n')) >= 0) {
-      const line = buffered.slice(0, nl);
-      buffered = buffered.slice(nl + 1);
-      try {
-        lines.push({ ...(JSON.parse(line) as Record<string, unknown>), child: name });
-      } catch {
-        lines.push({ msg: line, child: name });
-      }
-    }
-  });
+  const { lines, text } = collectJsonLines(proc.stderr, { child: name });
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
-  const s: Sequencer = { proc, lines, exited, stderr: () => raw };
+  const s: Sequencer = { proc, lines, exited, stderr: text };
   children.push(s);
   return s;
 }

@@ -54,9 +54,17 @@ export interface ExchangeClientOptions {
   /**
    * Entries asked per stream message (protocol revision 3, StreamEntryBatches); `false` asks for
    * single entries only (StreamEntries). A sequencer that does not serve batches is asked for
-   * single entries from then on. @default StreamBatchOptions defaults
+   * single entries while the connection that told it lasts, and at most
+   * `streamBatchReprobeMs`: after a failover to a newer replica batches are asked again.
+   * @default StreamBatchOptions defaults
    */
   readonly streamBatch?: StreamBatchOptions | false;
+  /**
+   * After an older sequencer answered UNIMPLEMENTED, single entries are asked for this long at
+   * most (and only while that connection lasts) before batches are tried again: one refused
+   * call then, never one per stream. @default 600_000
+   */
+  readonly streamBatchReprobeMs?: number;
   /**
    * The name to check in the server certificate when it differs from the address host (for
    * example `localhost` when dialing 127.0.0.1: TLS SNI cannot carry an IP address).
@@ -96,7 +104,7 @@ export interface ItemRefusal {
   readonly message: string;
 }
 
-const DEFAULTS = { deadlineMs: 10_000, streamDeadlineMs: 300_000, attempts: 5, baseMs: 100, capMs: 5_000, maxMessageBytes: 4 * 1024 * 1024, keepaliveMs: 30_000, batchEntries: 256, batchBytes: 1024 * 1024 };
+const DEFAULTS = { batchReprobeMs: 600_000, deadlineMs: 10_000, streamDeadlineMs: 300_000, attempts: 5, baseMs: 100, capMs: 5_000, maxMessageBytes: 4 * 1024 * 1024, keepaliveMs: 30_000, batchEntries: 256, batchBytes: 1024 * 1024 };
 // Room left in one received message past the batch bound asked: one entry larger than the
 // bound travels alone, and entries are bounded well below this.
 const BATCH_SLACK_BYTES = 64 * 1024;
@@ -116,8 +124,10 @@ function batchBounds(opts: ExchangeClientOptions): Required<StreamBatchOptions> 
 export class ExchangeClient {
   readonly #client: GeneratedClient;
   readonly #opts: ExchangeClientOptions;
-  // Undefined: single entries (asked so, or the sequencer does not serve batches).
-  #batch: Required<StreamBatchOptions> | undefined;
+  // Undefined: single entries only (asked so).
+  readonly #batch: Required<StreamBatchOptions> | undefined;
+  // Set while the sequencer is known not to serve batches (see streamBatchReprobeMs).
+  #single: { readonly until: number; over: boolean } | undefined;
 
   constructor(opts: ExchangeClientOptions) {
     this.#opts = opts;
@@ -198,7 +208,7 @@ export class ExchangeClient {
    * is not ok. Not retried: the caller resumes from its cursor.
    */
   async *entries(from: number, treeSize: number): AsyncGenerator<WireEntryResult> {
-    const bounds = this.#batch;
+    const bounds = this.#batchBounds();
     if (bounds !== undefined) {
       let received = 0;
       try {
@@ -209,11 +219,31 @@ export class ExchangeClient {
         return;
       } catch (err) {
         if (!(err instanceof ExchangeCallError && err.code === grpc.status.UNIMPLEMENTED && received === 0)) throw err;
-        // A sequencer before revision 3: single entries from now on.
-        this.#batch = undefined;
+        this.#olderSequencer();
       }
     }
-    yield* this.#single(from, treeSize);
+    yield* this.#singles(from, treeSize);
+  }
+
+  // The batch bounds to ask, or undefined for single entries (asked so, or an older sequencer still).
+  #batchBounds(): Required<StreamBatchOptions> | undefined {
+    const single = this.#single;
+    if (single !== undefined && (single.over || Date.now() >= single.until)) this.#single = undefined;
+    return this.#single === undefined ? this.#batch : undefined;
+  }
+
+  // A sequencer before revision 3 answered: single entries until the connection that answered
+  // changes (a failover reconnects, maybe to a newer replica) or the reprobe time is up.
+  #olderSequencer(): void {
+    const single = { until: Date.now() + (this.#opts.streamBatchReprobeMs ?? DEFAULTS.batchReprobeMs), over: false };
+    this.#single = single;
+    const channel = this.#client.getChannel();
+    const state = channel.getConnectivityState(false);
+    if (state === grpc.connectivityState.SHUTDOWN) return;
+    // One-shot and timer-free (Infinity): it keeps nothing alive, and fires at close too.
+    channel.watchConnectivityState(state, Infinity, () => {
+      single.over = true;
+    });
   }
 
   async *#batches(from: number, treeSize: number, bounds: Required<StreamBatchOptions>): AsyncGenerator<WireEntryResult> {
@@ -238,7 +268,7 @@ export class ExchangeClient {
     }
   }
 
-  async *#single(from: number, treeSize: number): AsyncGenerator<WireEntryResult> {
+  async *#singles(from: number, treeSize: number): AsyncGenerator<WireEntryResult> {
     const stream = this.#client.StreamEntries({ fromIndex: from, treeSize }, { deadline: Date.now() + (this.#opts.streamDeadlineMs ?? DEFAULTS.streamDeadlineMs) });
     try {
       for await (const msg of stream as AsyncIterable<LogEntry__Output>) yield entryFromWire(msg);

@@ -23,3 +23,17 @@ export class ExchangeRefusal extends Error {
     this.reason = reason;
   }
 }
+
+/**
+ * The refusal a call gets when the sequencer stops under it (UNAVAILABLE, reason
+ * `sequencer-stopping`): nothing of it is lost, the caller asks again (another replica may
+ * serve) and resumes entry streams from its cursor.
+ */
+export function sequencerStopping(): ExchangeRefusal {
+  return new ExchangeRefusal('unavailable', 'sequencer-stopping', 'the sequencer is stopping; ask again (another replica may serve), resuming entry streams from your cursor');
+}
+
+/** True for the refusal {@link sequencerStopping} makes. */
+export function isSequencerStopping(err: unknown): boolean {
+  return err instanceof ExchangeRefusal && err.reason === 'sequencer-stopping';
+}

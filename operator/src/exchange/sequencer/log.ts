@@ -18,7 +18,7 @@ import { signLogHead, verifyTreeHead, type SignedTreeHead } from '../../domain/t
 import { keysValidAt, type RetiredKey } from '../../domain/keys.ts';
 import type { Logger } from '../../log.ts';
 import { GroupCommit } from '../../runtime/groupcommit.ts';
-import { ExchangeRefusal } from '../protocol/errors.ts';
+import { ExchangeRefusal, sequencerStopping } from '../protocol/errors.ts';
 import type { ProvenEntry } from '../protocol/messages.ts';
 import { SEQUENCER_DEFAULTS } from './defaults.ts';
 import { StoredPages, type StoredPageLimits } from './pages.ts';
@@ -87,6 +87,9 @@ export class SequencerLog {
   readonly #pages: StoredPages;
   #wakes = 0;
   #coalesced = 0;
+  #stopped = false;
+  // Appends not settled yet (queued or being written): a stop answers them all at once.
+  readonly #unsettled = new Set<QueuedAppend>();
 
   private constructor(opts: SequencerLogOptions) {
     this.#o = opts;
@@ -130,11 +133,25 @@ export class SequencerLog {
    * Appends the entry of a decided round (group-committed) and resolves with its index. An ADD of
    * an indicator that is already active, or a REVOKE of one that is not, is never appended: it
    * resolves with the index of the entry that decided it, or rejects when there is none. A REJECT
-   * of an active indicator is never appended either: it rejects.
+   * of an active indicator is never appended either: it rejects. Once {@link stop}ped it rejects
+   * with the sequencer-stopping refusal.
    */
   append(body: EntryBody, round: AppendedRound): Promise<number> {
+    if (this.#stopped) return Promise.reject(sequencerStopping());
     return new Promise<number>((resolve, reject) => {
-      this.#appends.add({ body, round, resolve, reject });
+      const q: QueuedAppend = {
+        body, round,
+        resolve: (i) => {
+          this.#unsettled.delete(q);
+          resolve(i);
+        },
+        reject: (err) => {
+          this.#unsettled.delete(q);
+          reject(err);
+        },
+      };
+      this.#unsettled.add(q);
+      this.#appends.add(q);
     });
   }
 
@@ -197,6 +214,17 @@ export class SequencerLog {
     return this.#cache[index - this.#cacheStart];
   }
 
+  /**
+   * Stops taking appends: new ones, those queued and those being written reject at once with
+   * the sequencer-stopping refusal (UNAVAILABLE), without an error line (the endpoint's stop
+   * counts them in one). A write in flight may still land: the caller's vote again then finds
+   * the round decided, on whichever replica serves next.
+   */
+  stop(): void {
+    this.#stopped = true;
+    for (const q of [...this.#unsettled]) q.reject(sequencerStopping());
+  }
+
   /** Times the head waiters were woken, and appends told with a wake already scheduled (coalesced into it). */
   wakeups(): { readonly wakes: number; readonly coalesced: number } {
     return { wakes: this.#wakes, coalesced: this.#coalesced };
@@ -247,6 +275,10 @@ export class SequencerLog {
   }
 
   async #commit(queued: readonly QueuedAppend[]): Promise<void> {
+    if (this.#stopped) {
+      for (const q of queued) q.reject(sequencerStopping());
+      return;
+    }
     // An ADD or REJECT of an active indicator or a REVOKE of an inactive one (decided already, or earlier in this batch) is never appended.
     const active = new Map<string, boolean>();
     const batch = queued.filter((q) => {
@@ -264,14 +296,15 @@ export class SequencerLog {
     } catch (err) {
       // Part of the batch may be stored: take back exactly what the database holds.
       await this.#reloadTail();
-      this.#o.log.error('log append failed', { size: this.size, err });
+      // One line per failed write, not per round in it; a stop under the write is counted by the endpoint.
+      if (!this.#stopped) this.#o.log.error('log append failed; its rounds stay open', { size: this.size, rounds: queued.length, first: queued[0]?.round.digest, last: queued.at(-1)?.round.digest, err });
     }
     for (const q of queued) {
       const mine = at.get(q);
       // A REJECT decides nothing later rounds look up: only its own position answers it.
       const index = mine !== undefined && mine < this.size ? mine : q.round.kind === 'reject' ? undefined : this.#decided.get(q.round.subject);
       if (index !== undefined) q.resolve(index);
-      else q.reject(new SequencerStateError(`could not store the entry for ${q.round.digest}; the round stays open: vote again to retry`));
+      else q.reject(this.#stopped ? sequencerStopping() : new SequencerStateError(`could not store the entry for ${q.round.digest}; the round stays open: vote again to retry`));
     }
     if (this.size > start) {
       this.#o.log.info('entries appended', { from: start, to: this.size });
@@ -305,7 +338,7 @@ export class SequencerLog {
         this.#record(e);
       }
     } catch (err) {
-      this.#o.log.error('cannot re-read the log tail', { err });
+      if (!this.#stopped) this.#o.log.error('cannot re-read the log tail', { err });
     }
   }
 

@@ -24,7 +24,7 @@ import type { SignedTreeHead } from '../../domain/treehead.ts';
 import type { Logger } from '../../log.ts';
 import { indicatorLimitProblem, metaJson, voteLimitProblem, parseIndicatorJson, parseMetaJson, voteSubject, type IndexedEntry, type IndicatorMeta } from '../../domain/entry.ts';
 import type { SequencerLogStore, SequencerRoundStore, StoredRound } from '../../domain/stores.ts';
-import { ExchangeRefusal } from '../protocol/errors.ts';
+import { ExchangeRefusal, isSequencerStopping } from '../protocol/errors.ts';
 import type { PendingRound, ProposalInput, ProposalResult, ProvenEntry, VoteResult } from '../protocol/messages.ts';
 import { SEQUENCER_DEFAULTS } from './defaults.ts';
 import { SequencerLog } from './log.ts';
@@ -131,6 +131,15 @@ export class Sequencer {
   /** Number of entries in the log. */
   get size(): number {
     return this.#log.size;
+  }
+
+  /**
+   * Stops appending (the endpoint stops): an approval decided from now on, or waiting for the
+   * log, rejects with the sequencer-stopping refusal (UNAVAILABLE: vote again on the replica
+   * that serves next) and its round stays open; see {@link SequencerLog.stop}.
+   */
+  stop(): void {
+    this.#log.stop();
   }
 
   /** Rounds waiting for votes (after dropping expired ones). */
@@ -467,9 +476,10 @@ export class Sequencer {
     };
     admit.then(clear, (err: unknown) => {
       clear();
-      // Keep the round so a later vote can retry the append.
+      // Keep the round so a later vote can retry the append. The log's 'log append failed' line
+      // (or the stop's summary) already says it, once for every round of the write.
       this.#pending.set(round.subject, round);
-      this.#opts.log.error('append failed; round kept open', { digest: round.digest, err });
+      this.#opts.log.debug('append failed; round kept open', { digest: round.digest, err });
     });
     return admit;
   }
@@ -486,7 +496,7 @@ export class Sequencer {
     const body = rejectionEntry(round, { voters: this.#voters, verified, ...(this.#opts.quorum !== undefined ? { quorum: this.#opts.quorum } : {}) });
     if (body === undefined) return undefined;
     const append = this.#log.append(body, { digest: round.digest, kind: 'reject', subject: round.subject }).catch((err: unknown) => {
-      this.#opts.log.error('cannot log the rejection; the round is closed without a REJECT entry', { digest: round.digest, proposer: round.proposerId, err });
+      if (!isSequencerStopping(err)) this.#opts.log.error('cannot log the rejection; the round is closed without a REJECT entry', { digest: round.digest, proposer: round.proposerId, err });
       return undefined;
     });
     this.#rejecting.set(round.subject, append);

@@ -6,7 +6,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { PeerCertificate } from 'node:tls';
 import type { Logger } from '../../log.ts';
-import { ExchangeRefusal } from '../protocol/errors.ts';
+import { ExchangeRefusal, isSequencerStopping, sequencerStopping } from '../protocol/errors.ts';
 import { bindServer, stopServer, toServiceError, unary } from '../protocol/grpcserver.ts';
 import { MAX_BATCH_ITEMS } from '../protocol/messages.ts';
 import type { LogEntry } from '../protocol/gen/threatmesh/exchange/v1/LogEntry.ts';
@@ -18,6 +18,7 @@ import type { ProposalAck } from '../protocol/gen/threatmesh/exchange/v1/Proposa
 import type { SignedVote__Output } from '../protocol/gen/threatmesh/exchange/v1/SignedVote.ts';
 import type { VoteAck } from '../protocol/gen/threatmesh/exchange/v1/VoteAck.ts';
 import { loadExchangePackage } from '../protocol/proto.ts';
+import { StopCuts } from './stopcuts.ts';
 import type { Sequencer } from './sequencer.ts';
 import { authorize, peerIdentity, type ExchangeAction, type PartnerEntry, type TlsMaterial } from '../protocol/tls.ts';
 import { metaJson } from '../../domain/entry.ts';
@@ -55,9 +56,10 @@ export interface ServerLimits {
 /**
  * The calls the endpoint serves: a {@link Sequencer} (tests put a hostile one behind the real
  * endpoint). `cachedEntry`, offered by the honest sequencer only, lets streams share encoded bytes
- * (fanout.ts); a core without it is encoded per stream.
+ * (fanout.ts); a core without it is encoded per stream. `stop`, when offered, is called first
+ * when the endpoint stops, so appends waiting for the log are refused at once.
  */
-export type SequencerCore = Pick<Sequencer, 'propose' | 'vote' | 'pending' | 'waitForSize' | 'treeHead' | 'inclusionProof' | 'consistencyProof' | 'entries'> & Partial<Pick<Sequencer, 'cachedEntry'>>;
+export type SequencerCore = Pick<Sequencer, 'propose' | 'vote' | 'pending' | 'waitForSize' | 'treeHead' | 'inclusionProof' | 'consistencyProof' | 'entries'> & Partial<Pick<Sequencer, 'cachedEntry' | 'stop'>>;
 
 /** What the endpoint is built from. */
 export interface ExchangeServerOptions {
@@ -86,6 +88,9 @@ export interface ExchangeServer {
    * at once (UNAVAILABLE, reason sequencer-stopping: ask again, resume from the cursor), new
    * calls are refused, connections still open after a short grace are cut, and calls already
    * running (a proposal being written) get a bounded time to finish, so none outlives stop.
+   * Appends waiting for the log are refused at once, and every call the stop cuts short (a
+   * write failing as the database closes included) is answered UNAVAILABLE sequencer-stopping
+   * and counted in one summary line, not logged one by one.
    */
   stop(): Promise<void>;
 }
@@ -156,7 +161,8 @@ export async function startExchangeServer(opts: ExchangeServerOptions): Promise<
   const drops = { slow: 0, batches: 0, batchedEntries: 0 };
   const stopping = new AbortController();
   const running = new Set<Promise<unknown>>();
-  const all = handlers({ opts, slots, fanout, drops, batch, serialize: (m) => streamDef.responseSerialize(m), stopping: stopping.signal, running });
+  const cuts = new StopCuts(stopping.signal);
+  const all = handlers({ opts, slots, fanout, drops, batch, serialize: (m) => streamDef.responseSerialize(m), stopping: stopping.signal, running, cuts });
   if (batch === undefined) {
     // Without the method, grpc-js answers UNIMPLEMENTED: what a sequencer before revision 3 says.
     const { StreamEntryBatches: _omitted, ...older } = service;
@@ -177,9 +183,11 @@ export async function startExchangeServer(opts: ExchangeServerOptions): Promise<
     slowStreamDrops: () => drops.slow,
     batchesSent: () => ({ batches: drops.batches, entries: drops.batchedEntries }),
     stop: async () => {
+      opts.sequencer.stop?.();
       stopping.abort();
       await stopServer(server);
       await settledWithin(running, STOP_CALLS_MS);
+      cuts.report(opts.log, running.size);
     },
   };
 }
@@ -192,16 +200,14 @@ async function settledWithin(running: ReadonlySet<Promise<unknown>>, ms: number)
   clearTimeout(timer);
 }
 
-/** The refusal a call gets when the endpoint stops under it. */
-function stoppingRefusal(): ExchangeRefusal {
-  return new ExchangeRefusal('unavailable', 'sequencer-stopping', 'the sequencer is stopping; ask again (another replica may serve), resuming entry streams from your cursor');
-}
-
 function handlers(ctx: StreamContext): ExchangeHandlers {
   const { opts } = ctx;
   // Every call is tracked until it settles, so stop can wait (bounded) for the ones running.
+  // A call the stop cuts short gets one clear answer (StopCuts), not the database's error.
   const tracked = <A extends unknown[], R>(fn: (...a: A) => Promise<R>) => (...a: A): Promise<R> => {
-    const p = fn(...a);
+    const p = fn(...a).catch((err: unknown) => {
+      throw ctx.cuts.answer(err);
+    });
     ctx.running.add(p);
     const done = (): void => {
       ctx.running.delete(p);
@@ -236,7 +242,7 @@ function handlers(ctx: StreamContext): ExchangeHandlers {
     GetTreeHead: unary(opts.log, tracked(async (call) => {
       caller(call, 'read');
       await seq.waitForSize(call.request.minTreeSize, call.request.waitMs, ctx.stopping);
-      if (ctx.stopping.aborted) throw stoppingRefusal();
+      if (ctx.stopping.aborted) throw sequencerStopping();
       return headToWire(await seq.treeHead());
     })),
     GetInclusionProof: unary(opts.log, (call) => {
@@ -285,12 +291,13 @@ async function voteOne(seq: SequencerCore, who: string, req: SignedVote__Output)
   return { status: r.status.toUpperCase() as 'COUNTED', logIndex: r.logIndex ?? 0, approvals: r.approvals, rejections: r.rejections, required: r.required };
 }
 
-// A refusal answers its item; anything else fails the whole call.
+// A refusal answers its item; anything else fails the whole call. So does a stop: the partner
+// then sends every item of the call again (an item refusal would end its vote for good).
 async function outcome<T>(p: Promise<T>): Promise<{ ack: T } | { refusal: { reason: string; message: string } }> {
   try {
     return { ack: await p };
   } catch (err) {
-    if (err instanceof ExchangeRefusal) return { refusal: { reason: err.reason, message: err.message } };
+    if (err instanceof ExchangeRefusal && !isSequencerStopping(err)) return { refusal: { reason: err.reason, message: err.message } };
     throw err;
   }
 }
@@ -325,6 +332,8 @@ interface StreamContext {
   readonly serialize: (m: LogEntry) => Buffer;
   /** Aborted when the endpoint stops: waits and streams end at once. */
   readonly stopping: AbortSignal;
+  /** Answers and counts the calls the stop cuts short. */
+  readonly cuts: StopCuts;
   /** Calls running now (stop waits for them, bounded). */
   readonly running: Set<Promise<unknown>>;
 }
@@ -357,12 +366,12 @@ async function streamEntries(
     // Proofs stay in the tree the partner asked for; only the range is cut.
     for await (const message of produce(from, to, size)) {
       if (call.cancelled) return;
-      if (stopping.aborted) throw stoppingRefusal();
+      if (stopping.aborted) throw sequencerStopping();
       // Respect flow control: wait for the client to drain, or for the call to end, before producing more.
       if (!call.write(message)) {
         const outcome = await drainedOrEnded(call, drainMs, stopping);
         if (outcome === 'ended') return;
-        if (outcome === 'stopping') throw stoppingRefusal();
+        if (outcome === 'stopping') throw sequencerStopping();
         if (outcome === 'stalled') {
           drops.slow += 1;
           throw new ExchangeRefusal('resource-exhausted', 'slow-stream', `partner ${who} read nothing of this entry stream for ${drainMs / 1000} s; the stream was ended to free its slot: resume from your cursor (read the stream as it arrives)`);
