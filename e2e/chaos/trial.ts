@@ -141,10 +141,15 @@ async function healAll(net: ChaosNetwork): Promise<void> {
 /** Waits for convergence, then for the clusters' objects to follow their databases; the verdict. */
 async function settle(net: ChaosNetwork, exp: Expectation, digests: readonly string[], deadline: number, log: (m: string) => void): Promise<{ v: Verdict; done: boolean; waiting: string[] }> {
   const wait = await waitConverged(net, exp, digests, deadline, log);
-  for (;;) {
+  for (let lastLog = Date.now(); ; ) {
     const seq = await sequencerState(net, digests);
     const v = await verdict(net, exp, seq, await Promise.all(net.partners.map((p) => partnerState(p, digests))));
     if (!wait.done || v.lost + v.duplicated + v.diverged === 0 || Date.now() > deadline) return { v, done: wait.done, waiting: wait.waiting };
+    // The databases agree; say what the clusters' objects still lack, as the wait above does.
+    if (Date.now() - lastLog > 15_000) {
+      lastLog = Date.now();
+      log(`  waiting for the clusters' objects: lost ${v.lost}, duplicated ${v.duplicated}, diverged ${v.diverged}; ${v.problems.slice(0, 2).join('; ')}`);
+    }
     await new Promise((r) => setTimeout(r, 5000));
   }
 }
