@@ -45,6 +45,8 @@ const HELP = `usage: npm run bench -- soak [options]
                         Node flags for the sequencer process, space-separated, with "=", e.g.
                         --sequencer-node-options="--prof --no-logfile-per-isolate --logfile=/tmp/seq.v8.log"
                         then node --prof-process /tmp/seq.v8.log (--cpu-prof writes only if the sequencer exits cleanly)
+  --count-only          the partner stream processes count each batch's entries without decoding them
+                        (the same calls on the wire; leaves this machine's cores to the sequencer); default: decode
   --single-signatures   the proposer signs each proposal and vote alone (protocol v1); default: one
                         signature per ProposeBatch / VoteBatch call (protocol v2 Merkle batches, as partners do)
   --keep                keep the work directory (logs, certificates)
@@ -63,6 +65,7 @@ interface SoakFlags {
   readonly leak: LeakThresholds;
   readonly keep: boolean;
   readonly singleSignatures: boolean;
+  readonly countOnly: boolean;
   readonly entryCache: number | undefined;
   readonly nodeOptions: readonly string[];
 }
@@ -85,14 +88,14 @@ function entryCacheOf(text: string | undefined): number | undefined {
 
 function parseFlags(argv: readonly string[]): SoakFlags | 'help' {
   const names = ['minutes', 'rate', 'partners', 'stream-procs', 'proposers', 'batch', 'concurrency', 'sample-seconds', 'rss-leak', 'fd-leak'] as const;
-  const { values: v } = parseArgs({ args: [...argv], options: { ...Object.fromEntries(names.map((n) => [n, { type: 'string' as const }])), 'entry-cache': { type: 'string' }, 'sequencer-node-options': { type: 'string' }, keep: { type: 'boolean' }, 'single-signatures': { type: 'boolean' }, help: { type: 'boolean' } } });
+  const { values: v } = parseArgs({ args: [...argv], options: { ...Object.fromEntries(names.map((n) => [n, { type: 'string' as const }])), 'entry-cache': { type: 'string' }, 'sequencer-node-options': { type: 'string' }, keep: { type: 'boolean' }, 'single-signatures': { type: 'boolean' }, 'count-only': { type: 'boolean' }, help: { type: 'boolean' } } });
   if (v.help === true) return 'help';
   const text = v as Record<string, string | boolean | undefined>;
   const num = (n: typeof names[number], d: number): number => positive(n, text[n] as string | undefined, d);
   const flags: SoakFlags = {
     minutes: num('minutes', 2), rate: num('rate', 1000), partners: Math.floor(num('partners', 100)), streamProcs: Math.floor(num('stream-procs', 4)),
     proposers: Math.floor(num('proposers', 4)), batch: Math.floor(num('batch', 50)), concurrency: Math.floor(num('concurrency', 8)), sampleSeconds: num('sample-seconds', 10),
-    leak: { rssMiBPerMin: num('rss-leak', LEAK_DEFAULTS.rssMiBPerMin), fdsPerMin: num('fd-leak', LEAK_DEFAULTS.fdsPerMin) }, keep: v.keep === true, singleSignatures: v['single-signatures'] === true,
+    leak: { rssMiBPerMin: num('rss-leak', LEAK_DEFAULTS.rssMiBPerMin), fdsPerMin: num('fd-leak', LEAK_DEFAULTS.fdsPerMin) }, keep: v.keep === true, singleSignatures: v['single-signatures'] === true, countOnly: v['count-only'] === true,
     entryCache: entryCacheOf(v['entry-cache']), nodeOptions: (v['sequencer-node-options'] ?? '').split(/\s+/).filter((o) => o !== ''),
   };
   if (flags.nodeOptions.some((o) => !o.startsWith('-'))) throw new Error(`--sequencer-node-options holds Node flags only (each starting with -), got ${JSON.stringify(flags.nodeOptions.join(' '))}`);
@@ -117,7 +120,7 @@ async function startLoad(net: SoakNetwork, f: SoakFlags, dir: string): Promise<{
   const streams: Child[] = [];
   for (let k = 0; k < f.streamProcs; k++) {
     const mine = net.partners.filter((_, i) => i % f.streamProcs === k);
-    const cfg: StreamsConfig = { address: net.address, caPem: net.caPem, identities: mine.map((p) => ({ id: p.id, certPem: p.certPem, keyPem: p.keyPem })) };
+    const cfg: StreamsConfig = { address: net.address, caPem: net.caPem, identities: mine.map((p) => ({ id: p.id, certPem: p.certPem, keyPem: p.keyPem })), count: f.countOnly };
     const file = join(dir, `streams-${k}.json`);
     await writeFile(file, JSON.stringify(cfg), { mode: 0o600 });
     streams.push(await spawnChild(`partner streams ${k} (${mine.length} identities)`, [new URL('./soak/streams.ts', import.meta.url).pathname, file], join(dir, `streams-${k}.log`)));
