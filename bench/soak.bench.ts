@@ -45,6 +45,10 @@ const HELP = `usage: npm run bench -- soak [options]
                         Node flags for the sequencer process, space-separated, with "=", e.g.
                         --sequencer-node-options="--prof --no-logfile-per-isolate --logfile=/tmp/seq.v8.log"
                         then node --prof-process /tmp/seq.v8.log (--cpu-prof writes only if the sequencer exits cleanly)
+  --count-only          the partner stream processes count each batch's entries without decoding them
+                        (the same calls on the wire; leaves this machine's cores to the sequencer); default: decode
+  --single-signatures   the proposer signs each proposal and vote alone (protocol v1); default: one
+                        signature per ProposeBatch / VoteBatch call (protocol v2 Merkle batches, as partners do)
   --keep                keep the work directory (logs, certificates)
 Exit code 3 when a process leaks; results in bench/results/soak.json.`;
 
@@ -60,6 +64,8 @@ interface SoakFlags {
   readonly sampleSeconds: number;
   readonly leak: LeakThresholds;
   readonly keep: boolean;
+  readonly singleSignatures: boolean;
+  readonly countOnly: boolean;
   readonly entryCache: number | undefined;
   readonly nodeOptions: readonly string[];
 }
@@ -82,14 +88,14 @@ function entryCacheOf(text: string | undefined): number | undefined {
 
 function parseFlags(argv: readonly string[]): SoakFlags | 'help' {
   const names = ['minutes', 'rate', 'partners', 'stream-procs', 'proposers', 'batch', 'concurrency', 'sample-seconds', 'rss-leak', 'fd-leak'] as const;
-  const { values: v } = parseArgs({ args: [...argv], options: { ...Object.fromEntries(names.map((n) => [n, { type: 'string' as const }])), 'entry-cache': { type: 'string' }, 'sequencer-node-options': { type: 'string' }, keep: { type: 'boolean' }, help: { type: 'boolean' } } });
+  const { values: v } = parseArgs({ args: [...argv], options: { ...Object.fromEntries(names.map((n) => [n, { type: 'string' as const }])), 'entry-cache': { type: 'string' }, 'sequencer-node-options': { type: 'string' }, keep: { type: 'boolean' }, 'single-signatures': { type: 'boolean' }, 'count-only': { type: 'boolean' }, help: { type: 'boolean' } } });
   if (v.help === true) return 'help';
   const text = v as Record<string, string | boolean | undefined>;
   const num = (n: typeof names[number], d: number): number => positive(n, text[n] as string | undefined, d);
   const flags: SoakFlags = {
     minutes: num('minutes', 2), rate: num('rate', 1000), partners: Math.floor(num('partners', 100)), streamProcs: Math.floor(num('stream-procs', 4)),
     proposers: Math.floor(num('proposers', 4)), batch: Math.floor(num('batch', 50)), concurrency: Math.floor(num('concurrency', 8)), sampleSeconds: num('sample-seconds', 10),
-    leak: { rssMiBPerMin: num('rss-leak', LEAK_DEFAULTS.rssMiBPerMin), fdsPerMin: num('fd-leak', LEAK_DEFAULTS.fdsPerMin) }, keep: v.keep === true,
+    leak: { rssMiBPerMin: num('rss-leak', LEAK_DEFAULTS.rssMiBPerMin), fdsPerMin: num('fd-leak', LEAK_DEFAULTS.fdsPerMin) }, keep: v.keep === true, singleSignatures: v['single-signatures'] === true, countOnly: v['count-only'] === true,
     entryCache: entryCacheOf(v['entry-cache']), nodeOptions: (v['sequencer-node-options'] ?? '').split(/\s+/).filter((o) => o !== ''),
   };
   if (flags.nodeOptions.some((o) => !o.startsWith('-'))) throw new Error(`--sequencer-node-options holds Node flags only (each starting with -), got ${JSON.stringify(flags.nodeOptions.join(' '))}`);
@@ -114,14 +120,14 @@ async function startLoad(net: SoakNetwork, f: SoakFlags, dir: string): Promise<{
   const streams: Child[] = [];
   for (let k = 0; k < f.streamProcs; k++) {
     const mine = net.partners.filter((_, i) => i % f.streamProcs === k);
-    const cfg: StreamsConfig = { address: net.address, caPem: net.caPem, identities: mine.map((p) => ({ id: p.id, certPem: p.certPem, keyPem: p.keyPem })) };
+    const cfg: StreamsConfig = { address: net.address, caPem: net.caPem, identities: mine.map((p) => ({ id: p.id, certPem: p.certPem, keyPem: p.keyPem })), count: f.countOnly };
     const file = join(dir, `streams-${k}.json`);
     await writeFile(file, JSON.stringify(cfg), { mode: 0o600 });
     streams.push(await spawnChild(`partner streams ${k} (${mine.length} identities)`, [new URL('./soak/streams.ts', import.meta.url).pathname, file], join(dir, `streams-${k}.log`)));
   }
   const proposer = async (): Promise<Child> => {
     const cfg: ProposerConfig = {
-      address: net.address, caPem: net.caPem, rate: f.rate, batch: f.batch, concurrency: f.concurrency, seconds: f.minutes * 60,
+      address: net.address, caPem: net.caPem, rate: f.rate, batch: f.batch, concurrency: f.concurrency, seconds: f.minutes * 60, singleSignatures: f.singleSignatures,
       identities: net.partners.slice(0, f.proposers).map((p) => ({ id: p.id, certPem: p.certPem, keyPem: p.keyPem, signingKey: p.key.toRawBase64() })),
     };
     const file = join(dir, 'proposer.json');
@@ -236,10 +242,23 @@ function cores(samples: readonly Sample[]): number | undefined {
 // CPU the sequencer spent per 1,000 admitted indicators over the run: a figure the shared
 // machine's load barely moves, unlike the admitted rate (the sequencer's CPU time counts only
 // while it runs).
-function cpuPerThousand(samples: readonly Sample[], admitted: number): BenchResult[] {
-  const [a, b] = [samples[0], samples[samples.length - 1]];
-  if (a?.cpuSeconds === undefined || b?.cpuSeconds === undefined || admitted === 0) return [];
-  return [{ metric: 'sequencer CPU per 1,000 admitted indicators', value: round(((b.cpuSeconds - a.cpuSeconds) * 1000) / (admitted / 1000)), unit: 'CPU ms' }];
+// Per entry delivered too: with N streams every admitted entry is delivered N times, so the
+// fan-out's share shows apart from admission. The clients' CPU per delivered entry says what
+// the followers (sharing this machine's cores) cost.
+function cpuPerThousand(series: ReadonlyMap<string, readonly Sample[]>, sequencerLabel: string, admitted: number, delivered: number): BenchResult[] {
+  const cpu = (samples: readonly Sample[] | undefined): number | undefined => {
+    const [a, b] = [samples?.[0], samples?.at(-1)];
+    return a?.cpuSeconds === undefined || b?.cpuSeconds === undefined ? undefined : b.cpuSeconds - a.cpuSeconds;
+  };
+  const seq = cpu(series.get(sequencerLabel));
+  const clients = [...series].filter(([label]) => label.startsWith('partner streams')).map(([, s]) => cpu(s) ?? 0).reduce((x, y) => x + y, 0);
+  const proposer = [...series].filter(([label]) => label.startsWith('proposer')).map(([, s]) => cpu(s) ?? 0).reduce((x, y) => x + y, 0);
+  const out: BenchResult[] = [{ metric: 'entries delivered to the partner streams', value: delivered, unit: 'entries' }];
+  if (seq !== undefined && admitted > 0) out.push({ metric: 'sequencer CPU per 1,000 admitted indicators', value: round((seq * 1000) / (admitted / 1000)), unit: 'CPU ms' });
+  if (seq !== undefined && delivered > 0) out.push({ metric: 'sequencer CPU per 1,000 entries delivered (all of its CPU, admission included)', value: round((seq * 1000) / (delivered / 1000)), unit: 'CPU ms' });
+  if (delivered > 0) out.push({ metric: 'partner stream processes\' CPU per 1,000 entries delivered (decode only, no verification)', value: round((clients * 1000) / (delivered / 1000)), unit: 'CPU ms' });
+  if (admitted > 0) out.push({ metric: 'proposer process CPU per 1,000 admitted (signing, calls)', value: round((proposer * 1000) / (admitted / 1000)), unit: 'CPU ms' });
+  return out;
 }
 
 function memoryPerEntry(f: SoakFlags, o: Observed, sequencerLabel: string): BenchResult[] {
@@ -269,7 +288,7 @@ function results(f: SoakFlags, o: Observed, growth: ReadonlyMap<string, Growth>,
     { metric: 'failed stream calls', value: o.streams.reduce((a, s) => a + sum(s?.errors), 0), unit: 'count' },
     { metric: 'slowest stream behind the log at the end', value: admitted - Math.min(...o.streams.map((s) => s?.minSize ?? 0)), unit: 'entries' },
     { metric: 'run length', value: round(o.seconds), unit: 's' },
-    ...cpuPerThousand(o.series.get(sequencerLabel) ?? [], admitted),
+    ...cpuPerThousand(o.series, sequencerLabel, admitted, o.streams.reduce((a, s) => a + (s?.received ?? 0), 0)),
     ...memoryPerEntry(f, o, sequencerLabel),
     { metric: 'machine load average (1 min) at the end', value: round(loadavg()[0]!, 3), unit: 'runnable tasks' },
   ];

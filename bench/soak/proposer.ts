@@ -2,7 +2,9 @@
  * The proposing side of the soak benchmark in its own process: offers distinct indicators at
  * `rate` per second for `seconds`, in ProposeBatch calls of `batch`, rotating the proposer over
  * its identities (each within the trust model's per-proposer round quota); each batch is then
- * approved by the proposer and the next identity (quorum 2). Paced by a schedule, never queued:
+ * approved by the proposer and the next identity (quorum 2). Proposals and votes are signed as
+ * protocol v2 Merkle batches (one Ed25519 signature per call, as real partners sign them:
+ * feeds/signer.ts, partner/voter.ts), unless the config asks for single signatures. Paced by a schedule, never queued:
  * when every one of the `concurrency` call slots is busy the schedule slips and the shortfall
  * shows as `sent` below `offered`. Every 2 s and at the end prints one JSON line of
  * {@link ProposerStats} on stdout; exits by itself after `seconds` (or at SIGTERM).
@@ -12,8 +14,9 @@
 import { readFileSync } from 'node:fs';
 import { indicatorCanonicalJson } from '../../operator/src/domain/canonical.ts';
 import { signProposal } from '../../operator/src/domain/entry.ts';
+import { signProposalBatch } from '../../operator/src/domain/proposalbatch.ts';
 import type { Indicator } from '../../operator/src/domain/indicator.ts';
-import { signVote } from '../../operator/src/domain/quorum.ts';
+import { signVote, signVoteBatch, type Vote, type VoteFields } from '../../operator/src/domain/quorum.ts';
 import { SigningKey } from '../../operator/src/domain/signature.ts';
 import { ExchangeClient, ExchangeCallError, type ItemRefusal } from '../../operator/src/exchange/protocol/client.ts';
 
@@ -36,6 +39,8 @@ export interface ProposerConfig {
   readonly batch: number;
   readonly concurrency: number;
   readonly seconds: number;
+  /** One signature per proposal and per vote (protocol v1) instead of one per batch. @default false */
+  readonly singleSignatures?: boolean;
 }
 
 /** Counters the proposer reports. */
@@ -79,6 +84,10 @@ const bump = (m: Record<string, number>, k: string): void => void (m[k] = (m[k] 
 const failure = (method: string, err: unknown): string => `${method}: ${err instanceof ExchangeCallError ? err.reason ?? `code ${err.code}` : err instanceof Error ? err.message : String(err)}`;
 const isRefusal = (x: object): x is ItemRefusal => 'status' in x && x.status === 'refused';
 
+function signedVotes(key: SigningKey, fields: readonly VoteFields[]): Vote[] {
+  return config.singleSignatures === true ? fields.map((f) => signVote(key, f)) : signVoteBatch(key, fields);
+}
+
 async function sendBatch(first: number, end: number): Promise<void> {
   const who = batches++ % parties.length;
   const [p, q] = [parties[who]!, parties[(who + 1) % parties.length]!];
@@ -86,7 +95,8 @@ async function sendBatch(first: number, end: number): Promise<void> {
   sent += inds.length;
   let results;
   try {
-    results = await p.client.proposeBatch(inds.map((ind) => ({ kind: 'add' as const, indicatorJson: indicatorCanonicalJson(ind), proposerId: p.id, signature: signProposal(p.key, 'add', ind) })));
+    const proofs = config.singleSignatures === true ? inds.map((ind) => ({ signature: signProposal(p.key, 'add', ind) })) : signProposalBatch(p.key, inds.map((indicator) => ({ indicator })));
+    results = await p.client.proposeBatch(inds.map((ind, k) => ({ kind: 'add' as const, indicatorJson: indicatorCanonicalJson(ind), proposerId: p.id, ...proofs[k]! })));
   } catch (err) {
     bump(failed, failure('ProposeBatch', err));
     return;
@@ -102,7 +112,7 @@ async function sendBatch(first: number, end: number): Promise<void> {
   const signedAt = new Date().toISOString();
   for (const v of [p, q]) {
     try {
-      const out = await v.client.voteBatch(subjects.map((digest) => signVote(v.key, { partnerId: v.id, digest, decision: 'approve', signedAt })));
+      const out = subjects.length === 0 ? [] : await v.client.voteBatch(signedVotes(v.key, subjects.map((digest) => ({ partnerId: v.id, digest, decision: 'approve' as const, signedAt }))));
       for (const r of out) if (isRefusal(r)) bump(refused, `vote ${r.reason}`); else votes++;
     } catch (err) {
       bump(failed, failure('VoteBatch', err));

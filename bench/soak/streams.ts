@@ -3,12 +3,19 @@
  * identities (one mTLS channel per identity, as separate partners would), each waiting for a
  * larger tree head and streaming the new entries. Entries are decoded, not verified: verifying
  * 100 copies of the log would spend this machine's cores on the clients instead of the
- * sequencer under test. Every 2 s, and once at SIGTERM, prints one JSON line of
+ * sequencer under test. With `count: true` entries are not even decoded: each batch message is
+ * walked field by field to count its entries (the same calls on the wire, GetTreeHead and
+ * StreamEntryBatches, on one channel per identity), so on a shared machine the followers leave
+ * the cores to the sequencer. Every 2 s, and once at SIGTERM, prints one JSON line of
  * {@link StreamStats} on stdout.
  *
  * Usage: node bench/soak/streams.ts <config.json> (a {@link StreamsConfig}).
  */
 import { readFileSync } from 'node:fs';
+import * as grpc from '@grpc/grpc-js';
+import { REASON_TRAILER } from '../../operator/src/exchange/protocol/grpcserver.ts';
+import { loadExchangePackage } from '../../operator/src/exchange/protocol/proto.ts';
+import { channelCredentials } from '../../operator/src/exchange/protocol/tls.ts';
 import { ExchangeClient, ExchangeCallError } from '../../operator/src/exchange/protocol/client.ts';
 import type { TlsMaterial } from '../../operator/src/exchange/protocol/tls.ts';
 
@@ -17,6 +24,8 @@ export interface StreamsConfig {
   readonly address: string;
   readonly caPem: string;
   readonly identities: ReadonlyArray<{ readonly id: string; readonly certPem: string; readonly keyPem: string }>;
+  /** Count the entries of each batch without decoding them (see above). @default false */
+  readonly count?: boolean;
 }
 
 /** Counters a streams process reports. */
@@ -46,7 +55,7 @@ const errors: Record<string, number> = {};
 let received = 0;
 let undecodable = 0;
 
-async function catchUp(client: ExchangeClient, k: number): Promise<void> {
+async function catchUp(client: Pick<ExchangeClient, 'treeHead' | 'entries'> | CountingFollower, k: number): Promise<void> {
   const head = await client.treeHead(sizes[k]! + 1, 5_000);
   // The server caps one stream; the caller's loop resumes from where it ended.
   for await (const e of client.entries(sizes[k]!, head.treeSize)) {
@@ -57,8 +66,69 @@ async function catchUp(client: ExchangeClient, k: number): Promise<void> {
   }
 }
 
+const service = loadExchangePackage().Exchange.service;
+
+/** Entries in one encoded LogEntryBatch: its top-level fields (each field 1, length-delimited), walked without decoding them. */
+function entriesIn(b: Buffer): number {
+  let n = 0;
+  let at = 0;
+  while (at < b.length) {
+    if (b[at] !== 0x0a) throw new Error(`not a LogEntryBatch: field tag ${b[at]} at byte ${at}`);
+    at += 1;
+    let len = 0;
+    for (let shift = 1; ; shift *= 128) {
+      const byte = b[at++]!;
+      len += (byte & 0x7f) * shift;
+      if (byte < 0x80) break;
+    }
+    at += len;
+    n += 1;
+  }
+  return n;
+}
+
+function callError(err: unknown): ExchangeCallError {
+  const e = err as Partial<grpc.ServiceError>;
+  const reason = e.metadata?.get(REASON_TRAILER)[0];
+  return new ExchangeCallError(e.code ?? grpc.status.UNKNOWN, e.details ?? String(err), typeof reason === 'string' ? reason : undefined);
+}
+
+/** One identity's follower that only counts: GetTreeHead and StreamEntryBatches on its own channel, nothing decoded but the head. */
+class CountingFollower {
+  readonly #client: grpc.Client;
+  constructor(tls: TlsMaterial) {
+    this.#client = new grpc.Client(config.address, channelCredentials(tls), { 'grpc.ssl_target_name_override': 'localhost', 'grpc.default_authority': 'localhost', 'grpc.max_receive_message_length': 4 * 1024 * 1024 });
+  }
+
+  treeHead(minTreeSize: number, waitMs: number): Promise<{ treeSize: number }> {
+    const def = service.GetTreeHead;
+    return new Promise((resolve, reject) => {
+      this.#client.makeUnaryRequest(def.path, (r: { minTreeSize: number; waitMs: number }) => def.requestSerialize(r), (b: Buffer) => def.responseDeserialize(b) as { treeSize: number }, { minTreeSize, waitMs }, { deadline: Date.now() + waitMs + 15_000 }, (err, head) => (err ? reject(callError(err)) : resolve({ treeSize: Number(head!.treeSize) })));
+    });
+  }
+
+  async *entries(from: number, treeSize: number): AsyncGenerator<{ ok: boolean }> {
+    const def = service.StreamEntryBatches;
+    const stream = this.#client.makeServerStreamRequest(def.path, (r: { fromIndex: number; treeSize: number; maxEntries: number; maxBytes: number }) => def.requestSerialize(r), (b: Buffer) => b, { fromIndex: from, treeSize, maxEntries: 0, maxBytes: 0 }, { deadline: Date.now() + 300_000 });
+    try {
+      for await (const b of stream as AsyncIterable<Buffer>) {
+        const n = entriesIn(b);
+        for (let i = 0; i < n; i++) yield { ok: true };
+      }
+    } catch (err) {
+      throw callError(err);
+    } finally {
+      stream.cancel();
+    }
+  }
+
+  close(): void {
+    this.#client.close();
+  }
+}
+
 async function follow(k: number, tls: TlsMaterial): Promise<void> {
-  const client = new ExchangeClient({ address: config.address, tls, serverName: 'localhost', deadlineMs: 15_000 });
+  const client = config.count === true ? new CountingFollower(tls) : new ExchangeClient({ address: config.address, tls, serverName: 'localhost', deadlineMs: 15_000 });
   try {
     while (!stop.signal.aborted) {
       try {

@@ -2,7 +2,8 @@
  * The sequencer's entry streams under many followers (issue 18, load and soak): every stream of
  * the same entries gets the very same bytes, encoded once by the endpoint; and a follower that
  * stops reading is cut after the drain timeout (RESOURCE_EXHAUSTED slow-stream) while the
- * others go on. Real parts: the real Sequencer (memory log store) and a log under test control,
+ * others go on; followers at the same cursor get the same batch buffers, packed once; the
+ * caller's certificate is read once per connection while every call is still authorized. Real parts: the real Sequencer (memory log store) and a log under test control,
  * each behind the real exchange endpoint over gRPC with mutual TLS.
  */
 import { after, before, describe, test } from 'node:test';
@@ -36,6 +37,7 @@ const RECENT = 25;
 // Store pages of the entries behind the cache, shared by the streams that read them.
 const PAGE = 8;
 const streamDef = loadExchangePackage().Exchange.service.StreamEntries;
+const batchDef = loadExchangePackage().Exchange.service.StreamEntryBatches;
 
 let ca: TestCa;
 const tls = {} as Record<(typeof ids)[number] | 'sequencer', TlsMaterial>;
@@ -50,6 +52,11 @@ function rawClient(id: (typeof ids)[number], port: number): grpc.Client {
 /** StreamEntries as raw message bytes, exactly as they came over the wire. */
 function rawStream(client: grpc.Client, fromIndex: number, treeSize: number): grpc.ClientReadableStream<Buffer> {
   return client.makeServerStreamRequest(streamDef.path, (r: { fromIndex: number; treeSize: number }) => streamDef.requestSerialize(r), (b: Buffer) => b, { fromIndex, treeSize });
+}
+
+/** StreamEntryBatches as raw message bytes. */
+function rawBatches(client: grpc.Client, fromIndex: number, treeSize: number, maxEntries = 0): grpc.ClientReadableStream<Buffer> {
+  return client.makeServerStreamRequest(batchDef.path, (r: { fromIndex: number; treeSize: number; maxEntries: number; maxBytes: number }) => batchDef.requestSerialize(r), (b: Buffer) => b, { fromIndex, treeSize, maxEntries, maxBytes: 0 });
 }
 
 function readAll(s: grpc.ClientReadableStream<Buffer>): Promise<Buffer[]> {
@@ -149,6 +156,35 @@ describe('entry streams share one encoding (real Sequencer behind the real endpo
     assert.equal(shared, 5 * reads, 'the five other streams awaited the same reads');
   });
 
+  test('six followers at the same cursor get the same batch bytes, packed once; another cursor or bound is packed apart', async () => {
+    const head = await seq.treeHead();
+    const from = ENTRIES - 5;
+    const before = server.sharedBatches();
+    const streams = await Promise.all(ids.flatMap((id) => [0, 1].map(() => readAll(rawBatches(rawClient(id, server.port), from, head.treeSize, 2)))));
+    for (const s of streams) assert.deepEqual(s.map((b) => b.toString('base64')), streams[0]!.map((b) => b.toString('base64')));
+    const decoded = streams[0]!.map((b) => batchDef.responseDeserialize(b) as { entries: unknown[] });
+    assert.deepEqual(decoded.map((b) => b.entries.length), [2, 2, 1], 'the bound asked (2 entries) holds');
+    const entries = decoded.flatMap((b) => b.entries).map((m) => entryFromWire(m as never));
+    for (const [k, w] of entries.entries()) {
+      assert.ok(w.ok && w.entry.index === from + k, `entry ${from + k} decodes`);
+      assert.ok(verifyInclusion(entryLeafHash(w.entry), from + k, head.treeSize, w.proof, head.rootHash), `entry ${from + k} is included in the signed head`);
+    }
+    const after1 = server.sharedBatches();
+    assert.deepEqual({ built: after1.built - before.built, reused: after1.reused - before.reused }, { built: 1, reused: 5 });
+    // Another bound, or another cursor: packed on its own (never another range's batches).
+    const [other] = await Promise.all([readAll(rawBatches(rawClient('alpha', server.port), from, head.treeSize, 3)), readAll(rawBatches(rawClient('bravo', server.port), from + 1, head.treeSize, 2))]);
+    assert.deepEqual(other.map((b) => (batchDef.responseDeserialize(b) as { entries: unknown[] }).entries.length), [3, 2]);
+    assert.equal(server.sharedBatches().built - after1.built, 2);
+  });
+
+  test('a range reaching behind the recent entries is packed per stream (from the store), never shared', async () => {
+    const head = await seq.treeHead();
+    const before = server.sharedBatches();
+    const got = await readAll(rawBatches(rawClient('alpha', server.port), 0, head.treeSize));
+    assert.equal(got.flatMap((b) => (batchDef.responseDeserialize(b) as { entries: unknown[] }).entries).length, ENTRIES);
+    assert.equal(server.sharedBatches().built, before.built);
+  });
+
   test('a range beyond the log is refused (out-of-range), as before the sharing', async () => {
     const err = await readAll(rawStream(rawClient('alpha', server.port), 0, ENTRIES + 5)).then(() => undefined, (e: grpc.ServiceError) => e);
     assert.equal(err?.code, grpc.status.OUT_OF_RANGE);
@@ -190,5 +226,47 @@ describe('a follower that stops reading is cut after the drain timeout; the othe
     // A core without cachedEntry (this log) is never shared: each stream was encoded on its own.
     assert.deepEqual(server.sharedEntries(), { encoded: 0, shared: 0 });
     assert.equal(server.slowStreamDrops(), 1, 'the cut is counted for /metrics');
+  });
+});
+
+describe('the caller is read from its certificate once per connection, and every call is still authorized', () => {
+  let server: ExchangeServer;
+  let seq: Sequencer;
+  // Its own directory: bravo may not vote (ListPending needs the voter role); alpha's role is taken away midway.
+  const mine = new Map(partners.map((p) => [p.partnerId, { ...p, roles: p.partnerId === 'bravo' ? ['contributor' as const] : p.roles }]));
+
+  before(async () => {
+    seq = await Sequencer.open({ store: new MemoryLogStore(), key: SigningKey.generate(), partners, quorum: 2, now: () => new Date(), log: quiet });
+    server = await startExchangeServer({ sequencer: seq, directory: mine, tls: tls.sequencer, address: '127.0.0.1:0', log: quiet });
+  });
+
+  after(async () => {
+    await server?.stop();
+  });
+
+  const head = (c: grpc.Client): Promise<grpc.ServiceError | undefined> => new Promise((resolve) => {
+    const def = loadExchangePackage().Exchange.service.ListPending;
+    c.makeUnaryRequest(def.path, (r: { offset: number; limit: number }) => def.requestSerialize(r), (b: Buffer) => b, { offset: 0, limit: 0 }, (err) => resolve(err ?? undefined));
+  });
+
+  test('each connection keeps its own identity (alpha may list rounds, bravo is refused every time); a role taken away is refused on the next call of the same connection', async () => {
+    const [alpha, bravo] = [rawClient('alpha', server.port), rawClient('bravo', server.port)];
+    for (let i = 0; i < 3; i++) {
+      assert.equal(await head(alpha), undefined, `alpha's call ${i} is served`);
+      const refused = await head(bravo);
+      assert.equal(refused?.code, grpc.status.PERMISSION_DENIED, `bravo's call ${i} is refused`);
+      assert.match(refused?.details ?? '', /partner bravo has roles \[contributor\]/);
+    }
+    assert.deepEqual(server.peerIdentities(), { read: 2, reused: 4 }, 'one certificate read per connection');
+    mine.set('alpha', { ...mine.get('alpha')!, roles: ['contributor'] });
+    const refused = await head(alpha);
+    assert.equal(refused?.code, grpc.status.PERMISSION_DENIED, 'the directory is checked on every call');
+    assert.match(refused?.details ?? '', /partner alpha has roles \[contributor\]/);
+  });
+
+  test('a new connection of another partner is read from its own certificate', async () => {
+    const before = server.peerIdentities().read;
+    assert.equal(await head(rawClient('charlie', server.port)), undefined);
+    assert.equal(server.peerIdentities().read, before + 1);
   });
 });

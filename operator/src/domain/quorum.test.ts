@@ -2,7 +2,7 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { SigningKey } from './signature.ts';
 import {
-  QuorumInputError, decideQuorum, defaultQuorum, signVote, verifyVote, voteSigningPayload,
+  QuorumInputError, decideQuorum, defaultQuorum, indexVoters, signVote, verifyVote, voteSigningPayload,
   type IgnoredVote, type PartnerRole, type QuorumOutcome, type Vote, type Voter, type VoteDecision,
 } from './quorum.ts';
 
@@ -133,6 +133,26 @@ describe('decideQuorum', () => {
       assert.deepEqual(outcome, { ignored: [], ...c.expect });
     });
   }
+
+  test('an index of the same voter array gives the same outcomes; an index of another array is not used', () => {
+    for (const c of cases) {
+      const input = { voters: c.voters, votes: c.votes.map(vote), digest: DIGEST, quorum: c.quorum, window, now: minutes(c.now ?? 30) };
+      let plain: unknown;
+      try {
+        plain = decideQuorum(input);
+      } catch (err) {
+        plain = err instanceof QuorumInputError ? 'invalid input' : err;
+      }
+      if (typeof plain === 'string') continue;
+      assert.deepEqual(decideQuorum({ ...input, index: indexVoters(c.voters) }), plain, c.name);
+    }
+    // An index made for a larger directory (another array) must not widen this one's voter set.
+    const two = votersNamed(2);
+    const votes = [approve('p1'), approve('p3')].map(vote);
+    const stale = decideQuorum({ voters: two, index: indexVoters(votersNamed(3)), votes, digest: DIGEST, quorum: 2, window, now: minutes(30) });
+    assert.equal(stale.decision, 'pending');
+    assert.deepEqual(stale.ignored, [{ partnerId: 'p3', reason: 'unknown-partner' }]);
+  });
 
   test('the outcome does not depend on vote order', () => {
     const votes = [reject('p1', 20), approve('p1', 5), approve('p2'), { from: 'p3', signedBy: 'p2' }, approve('p4')].map(vote);

@@ -5,7 +5,7 @@ import { ExchangeRefusal } from '../protocol/errors.ts';
 import type { LogEntry } from '../protocol/gen/threatmesh/exchange/v1/LogEntry.ts';
 import { loadExchangePackage } from '../protocol/proto.ts';
 import { entryToWire } from '../protocol/wire.ts';
-import { batched, endpointBatchBounds, requestBatchBounds } from './batches.ts';
+import { batched, endpointBatchBounds, requestBatchBounds, SharedBatches } from './batches.ts';
 import { EncodedEntry } from './fanout.ts';
 
 const service = loadExchangePackage().Exchange.service;
@@ -86,6 +86,79 @@ describe('bounds', () => {
     test(`request ${JSON.stringify(req)}`, () => {
       if (want !== 'refused') return assert.deepEqual(requestBatchBounds(req, server), want);
       assert.throws(() => requestBatchBounds(req, server), (e: unknown) => e instanceof ExchangeRefusal && e.reason === 'batch-too-large' && /at most 1000 entries/.test(e.message));
+    });
+  }
+});
+
+describe('SharedBatches', () => {
+  const encoded = (n: number, from = 0, signatureLength = 10): EncodedEntry[] => Array.from({ length: n }, (_, k) => new EncodedEntry(serialize(entryToWire(entry(from + k, signatureLength), ['ab'.repeat(32)]))));
+  const range = { from: 0, to: 5, size: 5 };
+  const bounds = { maxEntries: 2, maxBytes: MIB };
+
+  test('every stream asking the same range, tree and bounds gets the same buffers, packed once, identical to a stream packing its own', async () => {
+    const shared = new SharedBatches();
+    const entries = encoded(5);
+    let asked = 0;
+    const messages = (): EncodedEntry[] => {
+      asked += 1;
+      return entries;
+    };
+    const first = shared.get(range, bounds, messages)!;
+    const again = shared.get(range, bounds, messages)!;
+    assert.equal(asked, 1, 'the entries are gathered once');
+    assert.ok(first.every((b, i) => b.bytes === again[i]!.bytes), 'the very same buffers');
+    const own = await collect(batched(source(entries), serialize, bounds));
+    assert.deepEqual(first.map((b) => b.bytes.toString('base64')), own.map((b) => b.bytes.toString('base64')));
+    // Kept bytes own their memory: not a slice of Node's 8 KiB pool that would keep a whole slab.
+    for (const b of first) assert.equal(b.bytes.buffer.byteLength, b.bytes.length);
+    assert.deepEqual(shared.stats(), { built: 1, reused: 1, ranges: 1, bytes: first.reduce((n, b) => n + b.bytes.length, 0) });
+  });
+
+  // [name, first call, second call]: never another range's batches.
+  const apart: ReadonlyArray<[string, typeof range, typeof bounds]> = [
+    ['another cursor', { from: 1, to: 5, size: 5 }, bounds],
+    ['another end', { from: 0, to: 4, size: 5 }, bounds],
+    ['another tree (proofs differ)', { from: 0, to: 5, size: 6 }, bounds],
+    ['another entry bound', range, { maxEntries: 3, maxBytes: MIB }],
+    ['another byte bound', range, { maxEntries: 2, maxBytes: MIB - 1 }],
+  ];
+  for (const [name, r, b] of apart) {
+    test(`${name}: packed apart`, () => {
+      const shared = new SharedBatches();
+      shared.get(range, bounds, () => encoded(5));
+      shared.get(r, b, () => encoded(r.to - r.from, r.from));
+      assert.deepEqual([shared.stats().built, shared.stats().reused], [2, 0]);
+    });
+  }
+
+  test('a range the fan-out cannot share (no messages) is left to the stream and not kept', () => {
+    const shared = new SharedBatches();
+    assert.equal(shared.get(range, bounds, () => undefined), undefined);
+    assert.deepEqual(shared.stats(), { built: 0, reused: 0, ranges: 0, bytes: 0 });
+  });
+
+  // One range's bytes (5 entries with 200-byte signatures), for the byte budgets below.
+  const probe = new SharedBatches();
+  probe.get(range, bounds, () => encoded(5, 0, 200));
+  const RANGE_BYTES = probe.stats().bytes;
+  // [name, limits, ranges packed (5 entries each), ranges kept at the end]
+  const limits: ReadonlyArray<[string, ConstructorParameters<typeof SharedBatches>[0], number, number]> = [
+    ['by ranges: the oldest goes first', { ranges: 3 }, 5, 3],
+    ['by bytes: the oldest goes first', { bytes: Math.floor(2.5 * RANGE_BYTES) }, 5, 2],
+    ['a range larger than the byte budget is used once, never kept', { bytes: 100 }, 3, 0],
+  ];
+  for (const [name, lim, n, kept] of limits) {
+    test(`bounded ${name}`, () => {
+      const shared = new SharedBatches(lim);
+      for (let i = 0; i < n; i++) assert.ok(shared.get({ from: i, to: i + 5, size: 100 }, bounds, () => encoded(5, i, 200)) !== undefined);
+      const stats = shared.stats();
+      assert.equal(stats.ranges, kept);
+      if (lim?.bytes !== undefined) assert.ok(stats.bytes <= lim.bytes, `${stats.bytes} bytes kept over ${lim.bytes}`);
+      // The newest range is the one kept when any is.
+      if (kept > 0) {
+        shared.get({ from: n - 1, to: n + 4, size: 100 }, bounds, () => encoded(5, n - 1, 200));
+        assert.equal(shared.stats().reused, 1);
+      }
     });
   }
 });

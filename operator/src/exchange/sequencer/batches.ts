@@ -78,28 +78,130 @@ function fieldHeader(length: number): Buffer {
   return Buffer.from(out);
 }
 
+/** Packs encoded entry messages into batches within bounds, in order. */
+class Packer {
+  readonly #bounds: Required<BatchBounds>;
+  readonly #alloc: (size: number) => Buffer;
+  #parts: Buffer[] = [];
+  #bytes = 0;
+  #count = 0;
+
+  constructor(bounds: Required<BatchBounds>, alloc: (size: number) => Buffer) {
+    this.#bounds = bounds;
+    this.#alloc = alloc;
+  }
+
+  /** Adds one entry message; returns the batch it closed, if it did not fit the open one. */
+  add(body: Buffer): EncodedBatch | undefined {
+    const header = fieldHeader(body.length);
+    const size = header.length + body.length;
+    const full = this.#count > 0 && (this.#count >= this.#bounds.maxEntries || this.#bytes + size > this.#bounds.maxBytes) ? this.flush() : undefined;
+    this.#parts.push(header, body);
+    this.#bytes += size;
+    this.#count += 1;
+    return full;
+  }
+
+  /** The open batch, if any, closed. */
+  flush(): EncodedBatch | undefined {
+    if (this.#count === 0) return undefined;
+    const out = this.#alloc(this.#bytes);
+    let at = 0;
+    for (const p of this.#parts) at += p.copy(out, at);
+    const batch = new EncodedBatch(out, this.#count);
+    this.#parts = [];
+    this.#bytes = 0;
+    this.#count = 0;
+    return batch;
+  }
+}
+
 /**
  * Packs the entry messages of one stream into batches of at most `bounds` (an entry larger
  * than maxBytes is a batch alone). Batches hold what the source has ready: the range a stream
  * serves is within a tree the log already holds, so waiting never means waiting for new entries.
  */
 export async function* batched(messages: AsyncIterable<EncodedEntry | LogEntry>, serialize: EntrySerializer, bounds: Required<BatchBounds>): AsyncGenerator<EncodedBatch> {
-  let parts: Buffer[] = [];
-  let bytes = 0;
-  let count = 0;
+  const packer = new Packer(bounds, (n) => Buffer.allocUnsafe(n));
   for await (const m of messages) {
-    const body = m instanceof EncodedEntry ? m.bytes : serialize(m);
-    const header = fieldHeader(body.length);
-    const size = header.length + body.length;
-    if (count > 0 && (count >= bounds.maxEntries || bytes + size > bounds.maxBytes)) {
-      yield new EncodedBatch(Buffer.concat(parts, bytes), count);
-      parts = [];
-      bytes = 0;
-      count = 0;
-    }
-    parts.push(header, body);
-    bytes += size;
-    count += 1;
+    const full = packer.add(m instanceof EncodedEntry ? m.bytes : serialize(m));
+    if (full !== undefined) yield full;
   }
-  if (count > 0) yield new EncodedBatch(Buffer.concat(parts, bytes), count);
+  const last = packer.flush();
+  if (last !== undefined) yield last;
+}
+
+/** How much {@link SharedBatches} keeps. */
+export interface SharedBatchLimits {
+  /** Ranges whose batches are kept; the oldest is dropped first. @default 32 */
+  readonly ranges?: number;
+  /** Bytes of kept batches at most; the oldest ranges are dropped first. @default 32 MiB */
+  readonly bytes?: number;
+}
+
+const SHARED_DEFAULTS = { ranges: 32, bytes: 32 * 1024 * 1024 } as const;
+
+/**
+ * Batches built once for every stream that asks the same range in the same tree with the same
+ * bounds: after a new tree head, every follower at the head asks [its cursor, new size), mostly
+ * the same range, and each gets the same batch buffers (no per-stream packing or copying). Only
+ * ranges whose every entry the fan-out shares (fanout.ts sharedRange: the honest sequencer's
+ * entries, recent) are built here. Bounded by {@link SharedBatchLimits}; kept buffers are not
+ * slices of Node's pool. One per endpoint.
+ */
+export class SharedBatches {
+  readonly #kept = new Map<string, { readonly batches: readonly EncodedBatch[]; readonly bytes: number }>();
+  readonly #limits: Required<SharedBatchLimits>;
+  #bytes = 0;
+  #built = 0;
+  #reused = 0;
+
+  constructor(limits: SharedBatchLimits = {}) {
+    this.#limits = { ...SHARED_DEFAULTS, ...limits };
+  }
+
+  /** Ranges packed here, and streams handed batches packed for another. */
+  stats(): { readonly built: number; readonly reused: number; readonly ranges: number; readonly bytes: number } {
+    return { built: this.#built, reused: this.#reused, ranges: this.#kept.size, bytes: this.#bytes };
+  }
+
+  /**
+   * The batches of the range [from, to) of the tree of `size` within `bounds`: kept ones, or
+   * packed from `messages()` (the range's shared entry messages, in order) and kept. Undefined
+   * when `messages()` is (the range cannot be shared: the stream packs its own).
+   */
+  get(range: { readonly from: number; readonly to: number; readonly size: number }, bounds: Required<BatchBounds>, messages: () => readonly EncodedEntry[] | undefined): readonly EncodedBatch[] | undefined {
+    const key = `${range.from}:${range.to}:${range.size}:${bounds.maxEntries}:${bounds.maxBytes}`;
+    const kept = this.#kept.get(key);
+    if (kept !== undefined) {
+      this.#reused += 1;
+      return kept.batches;
+    }
+    const entries = messages();
+    if (entries === undefined) return undefined;
+    const packer = new Packer(bounds, (n) => Buffer.allocUnsafeSlow(n));
+    const batches: EncodedBatch[] = [];
+    for (const e of entries) {
+      const full = packer.add(e.bytes);
+      if (full !== undefined) batches.push(full);
+    }
+    const last = packer.flush();
+    if (last !== undefined) batches.push(last);
+    this.#keep(key, batches);
+    return batches;
+  }
+
+  #keep(key: string, batches: readonly EncodedBatch[]): void {
+    const bytes = batches.reduce((n, b) => n + b.bytes.length, 0);
+    this.#built += 1;
+    // Larger than the whole budget: used once, never kept.
+    if (bytes > this.#limits.bytes) return;
+    this.#kept.set(key, { batches, bytes });
+    this.#bytes += bytes;
+    for (const [k, v] of this.#kept) {
+      if (this.#kept.size <= this.#limits.ranges && this.#bytes <= this.#limits.bytes) break;
+      this.#kept.delete(k);
+      this.#bytes -= v.bytes;
+    }
+  }
 }

@@ -114,6 +114,37 @@ describe('EntryFanout: streams share the bytes of recent entries', () => {
   });
 });
 
+describe('EntryFanout.sharedRange: a whole range of shared messages, or nothing', () => {
+  // [name, entry cache, recent window, from, to, size, shared]
+  const cases: ReadonlyArray<[string, number, number, number, number, number, boolean]> = [
+    ['at the head, in memory and recent', 100, 20, 45, 50, 50, true],
+    ['ends before the tree it proves against', 100, 20, 40, 45, 50, true],
+    ['reaches behind the recent window', 100, 20, 20, 50, 50, false],
+    ['reaches behind the entry cache', 10, 50, 5, 50, 50, false],
+    ['empty', 100, 20, 50, 50, 50, false],
+    ['past the tree', 100, 20, 45, 51, 50, false],
+  ];
+  for (const [name, cache, recent, from, to, size, shared] of cases) {
+    test(name, async () => {
+      const log = await logOf(50, { entryCacheSize: cache });
+      const fanout = new EntryFanout(serialize, { recentEntries: recent });
+      const got = fanout.sharedRange(log, from, to, size);
+      if (!shared) return assert.equal(got, undefined);
+      // The very objects the streams of the same range share, decoding as a per-stream encoding.
+      const streamed: unknown[] = [];
+      for await (const m of fanout.stream(log, from, to, size)) streamed.push(m);
+      assert.ok(got !== undefined && got.every((m, k) => m === streamed[k]));
+      assert.deepEqual(got.map((m) => decode(m.bytes)), (await perStream(log, from, size)).slice(0, to - from).map(decode));
+    });
+  }
+
+  test('a source that does not vouch for its entries (no cachedEntry) never gets a shared range', async () => {
+    const log = await logOf(10);
+    const source: FanoutSource = { entries: (from, size) => log.entries(from, size), inclusionProof: (i, s) => log.inclusionProof(i, s) };
+    assert.equal(new EntryFanout(serialize).sharedRange(source, 5, 10, 10), undefined);
+  });
+});
+
 describe('SequencerLog: waiters for a larger log are woken together', () => {
   test('the first growth wakes at once; appends within the coalescing interval are told together, not before it ends', async () => {
     const log = await logOf(1, { headCoalesceMs: 300 });

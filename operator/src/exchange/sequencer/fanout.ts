@@ -106,6 +106,22 @@ export class EntryFanout {
     }
   }
 
+  /**
+   * The shared messages of [from, to) in the tree of `size` when every one of them can be shared
+   * (the source vouches for them and they are recent), else undefined. A stream at the head asks
+   * for such a range: its batches can then be built once for every stream (batches.ts SharedBatches).
+   */
+  sharedRange(source: FanoutSource, from: number, to: number, size: number): EncodedEntry[] | undefined {
+    if (source.cachedEntry === undefined || from >= to || to > size || from < size - this.#recent) return undefined;
+    const out: EncodedEntry[] = [];
+    for (let i = from; i < to; i++) {
+      const m = this.#message(source, i, size);
+      if (m === undefined) return undefined;
+      out.push(m);
+    }
+    return out;
+  }
+
   #shareable(source: FanoutSource, index: number, size: number): boolean {
     return index < size && index >= size - this.#recent && source.cachedEntry?.(index) !== undefined;
   }

@@ -5,7 +5,7 @@ import type { RoundOutcome, Sequencer, SequencerObserver } from './sequencer.ts'
 import type { ExchangeServer } from './server.ts';
 
 /** What the metrics read of the endpoint serving now. */
-export type StreamCounters = Pick<ExchangeServer, 'openStreams' | 'sharedEntries' | 'slowStreamDrops' | 'batchesSent'>;
+export type StreamCounters = Pick<ExchangeServer, 'openStreams' | 'sharedEntries' | 'slowStreamDrops' | 'batchesSent' | 'sharedBatches' | 'peerIdentities'>;
 
 /** Every `status` of threatmesh_sequencer_proposals_total (a Record so the compiler checks it lists all). */
 const PROPOSAL_STATUSES: Readonly<Record<Parameters<SequencerObserver['proposal']>[0], true>> = { 'opened': true, 'already-pending': true, 'already-admitted': true, 'refused': true, 'error': true };
@@ -76,5 +76,13 @@ function servedCounters(registers: Registers, current: () => Sequencer | undefin
   readCounter(registers, 'threatmesh_sequencer_head_wakes_coalesced_total', 'Appends since serving began whose wake-up was folded into one already scheduled (told together with later appends)', undefined, () => [['', current()?.wakeups().coalesced ?? 0]]);
   readCounter(registers, 'threatmesh_sequencer_slow_stream_drops_total', 'Entry streams ended since serving began because the partner read nothing for the drain timeout (RESOURCE_EXHAUSTED slow-stream)', undefined, () => [['', server()?.slowStreamDrops() ?? 0]]);
   readCounter(registers, 'threatmesh_sequencer_entry_batches_total', 'StreamEntryBatches messages sent since serving began (protocol revision 3: several log entries per stream message)', undefined, () => [['', server()?.batchesSent().batches ?? 0]]);
+  readCounter(registers, 'threatmesh_sequencer_shared_batch_ranges_total', 'Entry ranges packed into StreamEntryBatches messages since serving began, by result: hit (batches packed for another stream at the same cursor were sent again), miss (packed once, then kept for the others)', 'result', () => {
+    const b = server()?.sharedBatches() ?? { built: 0, reused: 0 };
+    return [['hit', b.reused], ['miss', b.built]];
+  });
+  readCounter(registers, 'threatmesh_sequencer_peer_identities_total', 'Calls since serving began by how the caller was identified: read (its client certificate read, once per connection) or reused (the identity read earlier on the same connection)', 'result', () => {
+    const p = server()?.peerIdentities() ?? { read: 0, reused: 0 };
+    return [['read', p.read], ['reused', p.reused]];
+  });
   readCounter(registers, 'threatmesh_sequencer_batched_entries_total', 'Log entries sent in StreamEntryBatches messages since serving began (divided by threatmesh_sequencer_entry_batches_total: entries per message)', undefined, () => [['', server()?.batchesSent().entries ?? 0]]);
 }

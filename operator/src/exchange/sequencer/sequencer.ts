@@ -18,7 +18,7 @@
  */
 import type { Indicator } from '../../domain/indicator.ts';
 import { everyKey, keysValidAt, type RetiredKey } from '../../domain/keys.ts';
-import { decideQuorum, defaultQuorum, QuorumInputError, verifyVote, type QuorumOutcome, type Vote, type Voter } from '../../domain/quorum.ts';
+import { decideQuorum, defaultQuorum, indexVoters, QuorumInputError, verifyVote, type QuorumOutcome, type Vote, type Voter, type VoterIndex } from '../../domain/quorum.ts';
 import type { PublicKey, SigningKey } from '../../domain/signature.ts';
 import type { SignedTreeHead } from '../../domain/treehead.ts';
 import type { Logger } from '../../log.ts';
@@ -79,6 +79,8 @@ export class Sequencer {
   readonly #opts: SequencerOptions;
   #partners: ReadonlyMap<string, Voter>;
   #voters: readonly Voter[];
+  // The directory's voters indexed once per directory (decideQuorum re-indexed them on every vote).
+  #voterIndex: VoterIndex | undefined;
   readonly #pending = new PendingRounds();
   // Votes of open rounds this sequencer verified, with the key object that verified them (exchange/sequencer.ts #verifiedVote).
   readonly #verifiedVotes = new WeakMap<Vote, PublicKey>();
@@ -309,7 +311,8 @@ export class Sequencer {
   #decide(callerId: string, round: Round): QuorumOutcome {
     try {
       const verified = (voter: Voter, vote: Vote): boolean => this.#verifiedVotes.get(vote) === voter.publicKey;
-      return decideQuorum({ voters: this.#voters, votes: [...round.votes.values()], digest: round.subject, window: round.window, now: this.#opts.now(), verified, ...(this.#opts.quorum !== undefined ? { quorum: this.#opts.quorum } : {}) });
+      if (this.#voterIndex?.voters !== this.#voters) this.#voterIndex = indexVoters(this.#voters);
+      return decideQuorum({ voters: this.#voters, index: this.#voterIndex, votes: [...round.votes.values()], digest: round.subject, window: round.window, now: this.#opts.now(), verified, ...(this.#opts.quorum !== undefined ? { quorum: this.#opts.quorum } : {}) });
     } catch (err) {
       // The directory changed under a fixed quorum (or lost every voter): no round can be decided until it is fixed.
       if (!(err instanceof QuorumInputError)) throw err;

@@ -11,7 +11,8 @@ import { bindServer, stopServer, toServiceError, unary } from '../protocol/grpcs
 import { MAX_BATCH_ITEMS } from '../protocol/messages.ts';
 import type { LogEntry } from '../protocol/gen/threatmesh/exchange/v1/LogEntry.ts';
 import { EncodedEntry, EntryFanout, type FanoutLimits } from './fanout.ts';
-import { batched, EncodedBatch, endpointBatchBounds, requestBatchBounds, type BatchBounds } from './batches.ts';
+import { batched, EncodedBatch, endpointBatchBounds, requestBatchBounds, SharedBatches, type BatchBounds, type SharedBatchLimits } from './batches.ts';
+import { ConnectionIdentities, type PeerIdentityStats } from '../protocol/peers.ts';
 import type { ExchangeHandlers } from '../protocol/gen/threatmesh/exchange/v1/Exchange.ts';
 import type { Proposal__Output } from '../protocol/gen/threatmesh/exchange/v1/Proposal.ts';
 import type { ProposalAck } from '../protocol/gen/threatmesh/exchange/v1/ProposalAck.ts';
@@ -20,7 +21,7 @@ import type { VoteAck } from '../protocol/gen/threatmesh/exchange/v1/VoteAck.ts'
 import { loadExchangePackage } from '../protocol/proto.ts';
 import { StopCuts } from './stopcuts.ts';
 import type { Sequencer } from './sequencer.ts';
-import { authorize, peerIdentity, type ExchangeAction, type PartnerEntry, type TlsMaterial } from '../protocol/tls.ts';
+import { authorize, type ExchangeAction, type PartnerEntry, type TlsMaterial } from '../protocol/tls.ts';
 import { metaJson } from '../../domain/entry.ts';
 import { headToWire, kindFromWire, kindToWire, voteFromWire, voteWireProblem } from '../protocol/wire.ts';
 
@@ -51,6 +52,8 @@ export interface ServerLimits {
    * cannot fit `maxMessageBytes` fails the start. @default BatchBounds defaults
    */
   readonly batch?: BatchBounds | false;
+  /** Batches packed once for every stream asking the same range (batches.ts SharedBatches). @default SharedBatchLimits defaults */
+  readonly sharedBatches?: SharedBatchLimits;
 }
 
 /**
@@ -83,6 +86,10 @@ export interface ExchangeServer {
   slowStreamDrops(): number;
   /** StreamEntryBatches messages sent, and the entries they held. */
   batchesSent(): { readonly batches: number; readonly entries: number };
+  /** Entry ranges packed into batches once for every stream, and streams that were handed such batches packed for another. */
+  sharedBatches(): { readonly built: number; readonly reused: number };
+  /** Caller identities read from a client certificate, and calls that reused their connection's (protocol/peers.ts). */
+  peerIdentities(): PeerIdentityStats;
   /**
    * Stops within a few seconds however partners behave: tree-head waits and entry streams end
    * at once (UNAVAILABLE, reason sequencer-stopping: ask again, resume from the cursor), new
@@ -162,7 +169,9 @@ export async function startExchangeServer(opts: ExchangeServerOptions): Promise<
   const stopping = new AbortController();
   const running = new Set<Promise<unknown>>();
   const cuts = new StopCuts(stopping.signal);
-  const all = handlers({ opts, slots, fanout, drops, batch, serialize: (m) => streamDef.responseSerialize(m), stopping: stopping.signal, running, cuts });
+  const shared = new SharedBatches(opts.limits?.sharedBatches);
+  const peers = new ConnectionIdentities();
+  const all = handlers({ opts, slots, fanout, shared, peers, drops, batch, serialize: (m) => streamDef.responseSerialize(m), stopping: stopping.signal, running, cuts });
   if (batch === undefined) {
     // Without the method, grpc-js answers UNIMPLEMENTED: what a sequencer before revision 3 says.
     const { StreamEntryBatches: _omitted, ...older } = service;
@@ -182,6 +191,11 @@ export async function startExchangeServer(opts: ExchangeServerOptions): Promise<
     },
     slowStreamDrops: () => drops.slow,
     batchesSent: () => ({ batches: drops.batches, entries: drops.batchedEntries }),
+    sharedBatches: () => {
+      const { built, reused } = shared.stats();
+      return { built, reused };
+    },
+    peerIdentities: () => peers.stats(),
     stop: async () => {
       opts.sequencer.stop?.();
       stopping.abort();
@@ -217,7 +231,7 @@ function handlers(ctx: StreamContext): ExchangeHandlers {
   };
   const seq = opts.sequencer;
   const max = opts.limits?.maxMessageBytes ?? DEFAULT_MAX_MESSAGE;
-  const caller = (call: AuthenticatedCall, action: ExchangeAction): string => authorize(opts.directory, peerIdentity(call.getAuthContext()), action).partnerId;
+  const caller = (call: AuthenticatedCall, action: ExchangeAction): string => authorize(opts.directory, ctx.peers.of(call), action).partnerId;
   return {
     Propose: unary(opts.log, tracked((call) => proposeOne(seq, caller(call, 'propose'), call.request))),
     Vote: unary(opts.log, tracked((call) => voteOne(seq, caller(call, 'vote'), call.request))),
@@ -261,14 +275,16 @@ function handlers(ctx: StreamContext): ExchangeHandlers {
       const produce = (from: number, to: number, size: number): AsyncIterable<EncodedBatch> => {
         // Checked before any entry is read; the handler below is registered only with bounds.
         const bounds = requestBatchBounds(call.request, ctx.batch!);
-        return counted(batched(ctx.fanout.stream(opts.sequencer, from, to, size), ctx.serialize, bounds), ctx.drops);
+        // A stream at the head: the batches every other stream at the same cursor gets too.
+        const shared = ctx.shared.get({ from, to, size }, bounds, () => ctx.fanout.sharedRange(opts.sequencer, from, to, size));
+        return counted(shared ?? batched(ctx.fanout.stream(opts.sequencer, from, to, size), ctx.serialize, bounds), ctx.drops);
       };
       tracked(streamEntries)(ctx, call, caller, produce).catch((err: unknown) => call.emit('error', toServiceError(opts.log, err)));
     },
   };
 }
 
-async function* counted(batches: AsyncIterable<EncodedBatch>, into: { batches: number; batchedEntries: number }): AsyncGenerator<EncodedBatch> {
+async function* counted(batches: AsyncIterable<EncodedBatch> | Iterable<EncodedBatch>, into: { batches: number; batchedEntries: number }): AsyncGenerator<EncodedBatch> {
   for await (const b of batches) {
     into.batches += 1;
     into.batchedEntries += b.entries;
@@ -324,6 +340,10 @@ interface StreamContext {
   readonly opts: ExchangeServerOptions;
   readonly slots: StreamSlots;
   readonly fanout: EntryFanout;
+  /** Batches packed once for the streams asking the same range. */
+  readonly shared: SharedBatches;
+  /** Caller identities, read once per connection. */
+  readonly peers: ConnectionIdentities;
   /** Streams ended for reading nothing (counted for /metrics), and batches sent. */
   readonly drops: { slow: number; batches: number; batchedEntries: number };
   /** The endpoint's batch bounds; undefined when it serves no batches. */
