@@ -160,7 +160,7 @@ export function exchangeRunnable(m: ExchangeMaterial, deps: { readonly client: K
         gossipBind: m.settings.gossipBind, syncIntervalMs: m.settings.syncIntervalMs, repairIntervalMs: m.settings.repairIntervalMs, voteBatchSize: m.settings.voteBatchSize,
         ...(deps.admission ? { admission: deps.admission } : {}),
       });
-      return { stop: async () => { await partner.stop(); await closeMongo(mongo, MONGO_CLOSE_MS, log); }, interrupt: () => mongo.close() };
+      return { stop: async () => { await partner.stop(); await closeMongo(mongo, MONGO_CLOSE_MS, log); }, interrupt: async () => { partner.interrupt(); await mongo.close(); } };
     } catch (err) {
       await mongo.close();
       throw err;

@@ -115,6 +115,11 @@ export interface RunningPartner {
   readonly gossipPort: number;
   /** Stops every loop, closes channels and the gossip endpoint. */
   stop(): Promise<void>;
+  /**
+   * Lets a stop under way stop waiting for the sync period in flight (stuck on a database that
+   * stopped answering); nothing starts after stop, and that period ends on its own.
+   */
+  interrupt(): void;
 }
 
 /** Starts the partner exchange: opens the stores, serves gossip, and runs the sync loop until stopped. */
@@ -149,6 +154,7 @@ class Partner implements RunningPartner {
   readonly #validator = validatorFor(createValidators(), 'PartnerNode');
   #skippedSeen = '';
   readonly #abort = new AbortController();
+  readonly #abandon = new AbortController();
   #gossip: GossipServer | undefined;
   #loop: Promise<void> = Promise.resolve();
   #network: PartnerNetwork | undefined;
@@ -225,9 +231,14 @@ class Partner implements RunningPartner {
     return new Date(this.#clock.now());
   }
 
+  interrupt(): void {
+    this.#abandon.abort();
+  }
+
   async #run(): Promise<void> {
+    const abandoned = new Promise<void>((resolve) => this.#abandon.signal.addEventListener('abort', () => resolve(), { once: true }));
     while (!this.#abort.signal.aborted) {
-      await this.#step('sync', () => this.#tick());
+      await Promise.race([this.#step('sync', () => this.#tick()), abandoned]);
       await sleep(this.#clock, this.#o.syncIntervalMs ?? PARTNER_DEFAULTS.syncIntervalMs, this.#abort.signal);
     }
   }
@@ -287,6 +298,8 @@ class Partner implements RunningPartner {
   }
 
   async #ensureSession(network: PartnerNetwork & { sequencer: SequencerRef }): Promise<PartnerSession> {
+    // A period left behind by interrupt() must not start a session once stop() has run.
+    if (this.#abort.signal.aborted) throw new Error('partner exchange stopping');
     this.#problem = undefined;
     if (this.#session !== undefined && this.#sessionPrint === network.fingerprint) return this.#session;
     await this.#session?.stop();

@@ -28,8 +28,8 @@ import { KubePartnerStatus } from './status.ts';
 export interface StoppablePartner {
   /** Stops every loop, closes channels and the gossip endpoint. */
   stop(): Promise<void>;
-  /** Ends database work in flight (closes the client) so a stop stuck on an unreachable database returns. @default none */
-  interrupt?(): Promise<void>;
+  /** Ends work in flight (the exchange's period, its database client) so a stop stuck on an unreachable database returns. @default none */
+  interrupt?(): Promise<void> | void;
 }
 
 /** Where a failing start is reported, besides the log. */
@@ -160,7 +160,7 @@ async function boundedStop(p: StoppablePartner, deadlineMs: number, log: Logger)
   if (await within(stopped, graceMs)) return true;
   if (p.interrupt === undefined) return within(stopped, deadlineMs - graceMs);
   log.warn('partner exchange stop waits on its database; closing the database client', { afterMs: Math.round(graceMs) });
-  void p.interrupt().catch(() => undefined);
+  void Promise.resolve().then(() => p.interrupt?.()).catch(() => undefined);
   await within(stopped, deadlineMs - graceMs);
   return false;
 }
