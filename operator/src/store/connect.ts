@@ -25,6 +25,8 @@ const AUTH_CODES: ReadonlySet<unknown> = new Set([18, 13]);
 export function mongoConfigError(err: unknown, flag = '--mongodb-uri'): string | undefined {
   const t = text(err);
   const name = err instanceof Error ? err.name : '';
+  // Only the driver's own errors: a gossip port's TLS error, say, is not about the database.
+  if (!name.startsWith('Mongo')) return undefined;
   if (name === 'MongoParseError' || name === 'MongoInvalidArgumentError' || name === 'MongoAPIError' || /Invalid scheme|Invalid connection string|URI (must|malformed)/i.test(t)) {
     return `${flag} is not a valid MongoDB connection string (${t}); fix it (mongodb://HOST:PORT/ or mongodb+srv://HOST/) and restart`;
   }
