@@ -22,7 +22,8 @@ import { indicatorDigest, indicatorObjectName } from '../operator/src/domain/can
 import { signVote } from '../operator/src/domain/quorum.ts';
 import { startOperator } from '../operator/src/controllers/setup.ts';
 import { InProcessExecutor } from '../operator/src/controllers/inprocess.ts';
-import { partnerRunnable, startPartnerService } from '../operator/src/exchange/partner/service.ts';
+import { startPartnerService } from '../operator/src/exchange/partner/service.ts';
+import { partnerRunnable } from '../operator/src/exchange/partner/startup.ts';
 import { createLogger } from '../operator/src/log.ts';
 import { KubeHttpClient } from '../operator/src/runtime/kube.ts';
 import { loadKubeconfig } from '../operator/src/runtime/kubeconfig.ts';
@@ -104,7 +105,7 @@ async function measure({ cp, client, mongo, ns, seq }: Setup, cached: boolean): 
       client, ...(cached ? { cache: parts.cache } : {}), db: mongo.db(`idle_${ns}_${cached ? 'cache' : 'list'}`), namespace: ns, partnerId: 'acme', key: me.key, tls: me.tls,
       votingPolicy: { mode: 'manual', warningLists: false }, registry: parts.registry, admission: { quorum: 2 }, metrics: parts.metrics.registry, log: quiet,
       gossipBind: { host: '127.0.0.1', port: 0 },
-    }), quiet)],
+    }), { log: quiet })],
   });
   try {
     const tis = op.manager.informer<ThreatIndicator>(THREAT_INDICATORS, { namespace: ns });

@@ -27,7 +27,8 @@ import { indicatorObjectName } from '../../operator/src/domain/canonical.ts';
 import type { Indicator } from '../../operator/src/domain/indicator.ts';
 import { SigningKey } from '../../operator/src/domain/signature.ts';
 import { signTreeHead } from '../../operator/src/domain/treehead.ts';
-import { partnerRunnable, startPartnerService, type RunningPartner } from '../../operator/src/exchange/partner/service.ts';
+import { startPartnerService, type RunningPartner } from '../../operator/src/exchange/partner/service.ts';
+import { partnerRunnable } from '../../operator/src/exchange/partner/startup.ts';
 import { signProposal } from '../../operator/src/domain/entry.ts';
 import { startGossipServer } from '../../operator/src/exchange/partner/gossip.ts';
 import { Sequencer } from '../../operator/src/exchange/sequencer/sequencer.ts';
@@ -116,7 +117,7 @@ async function startSide(side: Side, tls: TlsMaterial): Promise<void> {
           metrics: parts.metrics.registry, log, gossipBind: { host: '127.0.0.1', port: side.gossipPort }, syncIntervalMs: 300, repairIntervalMs: 1_000, waitMs: 1_000,
         });
         return side.edge;
-      }, log)];
+      }, { log })];
     },
   });
 }

@@ -9,7 +9,10 @@ import type { AdmissionPolicy } from '../api/admission.ts';
 import { formatDuration, parseDuration } from '../controllers/schedule.ts';
 import { PARTNER_DEFAULTS } from '../exchange/partner/defaults.ts';
 import { SigningKey } from '../domain/signature.ts';
-import { partnerRunnable, startPartnerService, type RunningPartner } from '../exchange/partner/service.ts';
+import { startPartnerService } from '../exchange/partner/service.ts';
+import { closeMongo } from '../store/connect.ts';
+import { PartnerMetrics } from '../exchange/partner/metrics.ts';
+import { partnerRunnable, type StoppablePartner } from '../exchange/partner/startup.ts';
 import { parseVotingPolicy, type VotingPolicy } from '../exchange/partner/policy.ts';
 import type { TlsMaterial } from '../exchange/protocol/tls.ts';
 import { loadWarningLists } from '../feeds/warninglists.ts';
@@ -133,24 +136,40 @@ export async function loadExchangeMaterial(settings: ExchangeSettings): Promise<
   return { settings, key, tls, votingPolicy };
 }
 
-/** The leader-only partner exchange Runnable: connects MongoDB, loads warning lists and starts the partner exchange; stop closes both. */
+/** How long a stop waits for the exchange's MongoDB client to close before going on without it. */
+const MONGO_CLOSE_MS = 3000;
+
+/**
+ * The leader-only partner exchange Runnable: connects MongoDB, loads warning lists and starts the
+ * partner exchange, retrying with backoff while the database is down (exchange/partner/startup.ts);
+ * stop closes both, the database client at the latest halfway through the deadline.
+ */
 export function exchangeRunnable(m: ExchangeMaterial, deps: { readonly client: KubeClient; readonly log: Logger; readonly admission?: AdmissionPolicy; readonly onError?: (err: unknown) => void }, parts: OperatorParts): Runnable {
   const log = deps.log.child({ component: 'exchange' });
-  const launch = async (): Promise<RunningPartner> => {
+  const exchangeMetrics = new PartnerMetrics(parts.metrics.registry);
+  const launch = async (signal: AbortSignal): Promise<StoppablePartner> => {
     const mongo = new MongoClient(m.settings.mongodbUri, { serverSelectionTimeoutMS: 15_000 });
+    // A stop during the attempt closes the client, so the attempt ends at once.
+    const onAbort = (): void => void mongo.close().catch(() => undefined);
+    signal.addEventListener('abort', onAbort, { once: true });
     try {
       await mongo.connect();
       const partner = await startPartnerService({
         client: deps.client, cache: parts.cache, db: mongo.db(m.settings.database), namespace: m.settings.namespace, partnerId: m.settings.partnerId, key: m.key, tls: m.tls,
-        votingPolicy: m.votingPolicy, warningList: await loadWarningLists(), registry: parts.registry, metrics: parts.metrics.registry, log,
+        votingPolicy: m.votingPolicy, warningList: await loadWarningLists(), registry: parts.registry, metrics: parts.metrics.registry, exchangeMetrics, log,
         gossipBind: m.settings.gossipBind, syncIntervalMs: m.settings.syncIntervalMs, repairIntervalMs: m.settings.repairIntervalMs, voteBatchSize: m.settings.voteBatchSize,
         ...(deps.admission ? { admission: deps.admission } : {}),
       });
-      return { gossipPort: partner.gossipPort, stop: async () => { await partner.stop(); await mongo.close(); } };
+      return { stop: async () => { await partner.stop(); await closeMongo(mongo, MONGO_CLOSE_MS, log); }, interrupt: async () => { partner.interrupt(); await mongo.close(); } };
     } catch (err) {
       await mongo.close();
       throw err;
+    } finally {
+      signal.removeEventListener('abort', onAbort);
     }
   };
-  return partnerRunnable(launch, log, deps.onError);
+  return partnerRunnable(launch, {
+    log, ...(deps.onError ? { onError: deps.onError } : {}),
+    reporting: { metrics: exchangeMetrics, client: deps.client, cache: parts.cache.partnerNodes, namespace: m.settings.namespace, partnerId: m.settings.partnerId },
+  });
 }

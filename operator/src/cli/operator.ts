@@ -168,6 +168,22 @@ export async function operatorOptions(flags: OperatorFlags, env: CliEnv, log: Lo
 }
 
 
+/** How long the process may linger after a graceful stop before it exits anyway. */
+export const EXIT_GRACE_MS = 5000;
+
+/**
+ * Exits EXIT_GRACE_MS after the graceful stop if something still holds the event loop (a
+ * socket to a database or API server that stopped answering): as when a Go main returns, a
+ * stopped operator must not linger (a chaos run saw one take 5 minutes to exit). The timer does
+ * not itself keep the process.
+ */
+function exitSoonAfterStop(log: Logger): void {
+  setTimeout(() => {
+    log.warn('still open after the graceful stop; exiting without it', { resources: process.getActiveResourcesInfo(), afterMs: EXIT_GRACE_MS });
+    process.exit();
+  }, EXIT_GRACE_MS).unref();
+}
+
 /** Registers `threatmesh operator`. */
 export function registerOperator(program: Command, env: CliEnv, log: Logger): void {
   addClusterFlags(program.command('operator'), 'the cluster to reconcile')
@@ -222,5 +238,6 @@ export function registerOperator(program: Command, env: CliEnv, log: Logger): vo
       await running?.stop();
       if (opts.executor instanceof InProcessExecutor) await opts.executor.close();
       if (why !== 'SIGTERM' && why !== 'SIGINT') process.exitCode = 1;
+      exitSoonAfterStop(log);
     });
 }

@@ -29,6 +29,7 @@ import type { Runnable } from '../runtime/manager.ts';
 import type { CliEnv } from './env.ts';
 import { UsageError, flagValue } from './errors.ts';
 import { withDb } from './replica.ts';
+import { closeMongo } from '../store/connect.ts';
 import { addOutputFlags, emit, outputFormat, type OutputFlags, type OutputSpec } from './output.ts';
 import { PARTNER_DEFAULTS } from '../exchange/partner/defaults.ts';
 
@@ -132,5 +133,6 @@ export function reportsRunnable(settings: { readonly mongodbUri: string; readonl
   const mongo = new MongoClient(settings.mongodbUri, { serverSelectionTimeoutMS: 15_000 });
   const metrics = new ReportMetrics(parts.metrics.registry);
   const generator = new ReportService({ db: mongo.db(settings.database), log: deps.log.child({ component: 'report' }), metrics });
-  return threatReportRunnable({ client: deps.client, log: deps.log, metrics: parts.metrics, generator, namespace: settings.namespace, onStop: () => mongo.close() });
+  // A close waits forever on a database that stopped answering: bounded, so the stop keeps its deadline.
+  return threatReportRunnable({ client: deps.client, log: deps.log, metrics: parts.metrics, generator, namespace: settings.namespace, onStop: async () => { await closeMongo(mongo, 3000, deps.log); } });
 }

@@ -8,6 +8,7 @@ import { X509Certificate } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
 import { MongoClient } from 'mongodb';
+import { connectMongo } from '../store/connect.ts';
 import { formatDuration, parseDuration } from '../controllers/schedule.ts';
 import { SEQUENCER_DEFAULTS } from '../exchange/sequencer/defaults.ts';
 import { SEQUENCER_LEASE_NAME, startSequencerService, type SequencerServiceOptions } from '../exchange/sequencer/service.ts';
@@ -114,10 +115,11 @@ async function run(flags: SequencerFlags, env: CliEnv, log: Logger): Promise<voi
   let why = '';
   let stopping: number | undefined;
   try {
-    await mongo.connect().catch((err: unknown) => {
-      throw new Error(`cannot connect to MongoDB (--mongodb-uri / MONGODB_URI): ${err instanceof Error ? err.message : String(err)}`, { cause: err });
-    });
     const signal = untilSignal();
+    // A database that is down is waited for (retried with backoff), never an exit; SIGTERM ends the wait.
+    const waiting = new AbortController();
+    void signal.then(() => waiting.abort());
+    if (!(await connectMongo(mongo, { log, signal: waiting.signal }))) return;
     const service = await startSequencerService({ ...plan.service, kube, db: mongo.db(plan.database), log });
     why = await Promise.race([signal, service.ended]);
     log.info('stopping', { why });

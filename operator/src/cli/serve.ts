@@ -8,6 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { MongoClient } from 'mongodb';
+import { connectMongo } from '../store/connect.ts';
 import { parseDuration } from '../controllers/schedule.ts';
 import { SigningKey } from '../domain/signature.ts';
 import { MAX_VOTE_BATCH } from '../domain/votebatch.ts';
@@ -131,10 +132,11 @@ async function run(flags: ServeFlags, env: CliEnv, log: Logger): Promise<void> {
   const kube = cluster === undefined ? undefined : new KubeHttpClient(cluster, { userAgent: 'threatmesh-serve' });
   const mongo = new MongoClient(plan.mongodbUri, { serverSelectionTimeoutMS: 15_000 });
   try {
-    await mongo.connect().catch((err: unknown) => {
-      throw new Error(`cannot connect to MongoDB (--mongodb-uri / MONGODB_URI): ${err instanceof Error ? err.message : String(err)}`, { cause: err });
-    });
     const signal = untilSignal();
+    // A database that is down is waited for (retried with backoff), never an exit; SIGTERM ends the wait.
+    const waiting = new AbortController();
+    void signal.then(() => waiting.abort());
+    if (!(await connectMongo(mongo, { log, signal: waiting.signal }))) return;
     const running = await startServeService({
       ...plan.service, config: plan.config, db: mongo.db(plan.database), log,
       routes: [{ api: 'report', prefixes: ['trends', 'reports'], handle: reportRoutes({ reader: new PartnerData(mongo.db(plan.database)), log }) }],

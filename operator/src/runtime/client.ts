@@ -37,6 +37,8 @@ export interface ListOptions {
   limit?: number;
   continue?: string;
   resourceVersion?: string;
+  /** Ends the request when aborted (an informer's stop); a list, get or write otherwise waits for the client's request timeout. @default none */
+  signal?: AbortSignal;
 }
 
 /** Reads objects straight from the API server (not the cache). */

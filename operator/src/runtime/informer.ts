@@ -240,7 +240,8 @@ export class Informer<T extends KubeObject> implements Reader<T> {
     let cont: string | undefined;
     let rv: string;
     do {
-      const page = await this.opts.client.list<T>(this.opts.ref, { ...this.selectors(), limit: this.opts.pageSize ?? 500, continue: cont });
+      // stop() aborts a list in flight: an API server that does not answer must not hold a shutdown for the request timeout.
+      const page = await this.opts.client.list<T>(this.opts.ref, { ...this.selectors(), limit: this.opts.pageSize ?? 500, continue: cont, signal: this.abort.signal });
       for (const item of page.items) items.push(this.withTypeMeta(item));
       cont = page.metadata.continue || undefined;
       rv = page.metadata.resourceVersion;

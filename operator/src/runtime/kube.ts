@@ -100,7 +100,7 @@ export class KubeHttpClient implements KubeClient {
   }
 
   list<T extends KubeObject>(ref: ResourceRef, opts: ListOptions = {}): Promise<ObjectList<T>> {
-    return this.json<ObjectList<T>>({ method: 'GET', path: resourcePath(ref, opts.namespace), query: listQuery(opts) });
+    return this.json<ObjectList<T>>({ method: 'GET', path: resourcePath(ref, opts.namespace), query: listQuery(opts), ...(opts.signal ? { signal: opts.signal } : {}) });
   }
 
   async *watch<T extends KubeObject>(ref: ResourceRef, opts: ListOptions & { allowWatchBookmarks?: boolean; timeoutSeconds?: number }, signal: AbortSignal): AsyncIterable<WatchEvent<T>> {

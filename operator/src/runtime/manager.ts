@@ -46,6 +46,8 @@ export interface Runnable {
   start(): void;
   /** Stops taking work and waits up to `deadlineMs` for in-flight work; false if cut off. */
   stop(deadlineMs: number): Promise<boolean>;
+  /** True once it does its work, else why not (a start still retrying); /readyz fails while the leader's runnables are not ready. @default always ready */
+  ready?(): true | string;
 }
 
 interface CacheInformer {
@@ -138,6 +140,11 @@ export class Manager {
         return pending.length === 0 || `caches not synced: ${pending.join(', ')}`;
       } },
       { name: 'manager', check: () => (this.state === 'running' ? this.lost === false || 'lost leadership; controllers stopped' : `manager is ${this.state}`) },
+      { name: 'runnables', check: () => {
+        if (!this.isLeader()) return true;
+        const waiting = this.runnables.map((r) => r.ready?.() ?? true).filter((r) => r !== true);
+        return waiting.length === 0 || waiting.join('; ');
+      } },
     ];
   }
 

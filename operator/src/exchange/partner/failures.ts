@@ -114,10 +114,11 @@ export interface FailureMetrics {
 }
 
 /**
- * Loops whose failure shows on the Replicating condition: replication into the partner database,
- * and the working set, the ThreatIndicators written from it to the cluster (materializer.ts).
+ * Loops whose failure shows on the Replicating condition and the failing gauge: replication into
+ * the partner database, the working set, the ThreatIndicators written from it to the cluster
+ * (materializer.ts), and the exchange's start while it waits for its database (startup.ts).
  */
-export const TRACKED_LOOPS = ['replication', 'working set'] as const;
+export const TRACKED_LOOPS = ['replication', 'working set', 'start'] as const;
 
 /** One tracked loop. */
 export type TrackedLoop = (typeof TRACKED_LOOPS)[number];

@@ -19,7 +19,6 @@ import type { Logger } from '../../log.ts';
 import { listFrom, type KubeClient } from '../../runtime/client.ts';
 import { sleep, systemClock, type Clock } from '../../runtime/clock.ts';
 import { KubeEventRecorder } from '../../runtime/events.ts';
-import type { Runnable } from '../../runtime/manager.ts';
 import type { CacheReader } from '../../runtime/types.ts';
 import { MongoCursorStore } from '../../store/cursor.ts';
 import { MongoIndicatorSink } from '../../store/indicators.ts';
@@ -100,6 +99,8 @@ export interface PartnerServiceOptions {
   readonly materializeBudget?: number;
   /** Most votes under one batch root (protocol v2, voter.ts VoteBatching); 0 signs each vote alone (protocol v1). @default 0 */
   readonly voteBatchSize?: number;
+  /** The exchange's metrics when already registered on `metrics` (startup.ts reports failed starts with them). @default new PartnerMetrics(metrics) */
+  readonly exchangeMetrics?: PartnerMetrics;
 }
 
 /** The operator's caches the partner exchange reads. */
@@ -114,6 +115,11 @@ export interface RunningPartner {
   readonly gossipPort: number;
   /** Stops every loop, closes channels and the gossip endpoint. */
   stop(): Promise<void>;
+  /**
+   * Lets a stop under way stop waiting for the sync period in flight (stuck on a database that
+   * stopped answering); nothing starts after stop, and that period ends on its own.
+   */
+  interrupt(): void;
 }
 
 /** Starts the partner exchange: opens the stores, serves gossip, and runs the sync loop until stopped. */
@@ -148,6 +154,7 @@ class Partner implements RunningPartner {
   readonly #validator = validatorFor(createValidators(), 'PartnerNode');
   #skippedSeen = '';
   readonly #abort = new AbortController();
+  readonly #abandon = new AbortController();
   #gossip: GossipServer | undefined;
   #loop: Promise<void> = Promise.resolve();
   #network: PartnerNetwork | undefined;
@@ -165,7 +172,7 @@ class Partner implements RunningPartner {
     this.#o = opts;
     this.#clock = opts.clock ?? systemClock;
     const now = (): Date => new Date(this.#clock.now());
-    this.#metrics = new PartnerMetrics(opts.metrics);
+    this.#metrics = opts.exchangeMetrics ?? new PartnerMetrics(opts.metrics);
     this.#failures = new FailureReporter(this.#metrics);
     this.#cursors = new MongoCursorStore(opts.db);
     this.#leaves = new MongoLeafStore(opts.db);
@@ -224,15 +231,22 @@ class Partner implements RunningPartner {
     return new Date(this.#clock.now());
   }
 
+  interrupt(): void {
+    this.#abandon.abort();
+  }
+
   async #run(): Promise<void> {
+    const abandoned = new Promise<void>((resolve) => this.#abandon.signal.addEventListener('abort', () => resolve(), { once: true }));
     while (!this.#abort.signal.aborted) {
-      await this.#step('sync', () => this.#tick());
+      await Promise.race([this.#step('sync', () => this.#tick()), abandoned]);
       await sleep(this.#clock, this.#o.syncIntervalMs ?? PARTNER_DEFAULTS.syncIntervalMs, this.#abort.signal);
     }
   }
 
   // `callee` names the peer a step calls, so its failure is not blamed on the sequencer.
   async #step(name: string, fn: () => Promise<unknown>, callee?: Callee): Promise<void> {
+    // After stop() no step starts: each could wait out the database's server selection (a stop took 43 s with its database killed).
+    if (this.#abort.signal.aborted) return;
     try {
       await fn();
     } catch (err) {
@@ -284,6 +298,8 @@ class Partner implements RunningPartner {
   }
 
   async #ensureSession(network: PartnerNetwork & { sequencer: SequencerRef }): Promise<PartnerSession> {
+    // A period left behind by interrupt() must not start a session once stop() has run.
+    if (this.#abort.signal.aborted) throw new Error('partner exchange stopping');
     this.#problem = undefined;
     if (this.#session !== undefined && this.#sessionPrint === network.fingerprint) return this.#session;
     await this.#session?.stop();
@@ -439,29 +455,6 @@ class Partner implements RunningPartner {
     this.#haltCondition = this.#incidents.halt(err, peer);
     await this.#incidents.reportHalt(this.#haltCondition, seq, peer);
   }
-}
-
-/**
- * The partner exchange as a leader-only Runnable of the operator's manager: `start` launches it (a failed
- * start is logged and reported through `onError`, the operator keeps running), `stop` waits
- * for the launch and stops it gracefully.
- */
-export function partnerRunnable(launch: () => Promise<RunningPartner>, log: Logger, onError?: (err: unknown) => void): Runnable {
-  let running: Promise<RunningPartner | undefined> = Promise.resolve(undefined);
-  return {
-    name: 'partner-exchange',
-    start: () => {
-      running = launch().catch((err: unknown) => {
-        log.error('partner exchange failed to start', { err });
-        onError?.(err);
-        return undefined;
-      });
-    },
-    stop: async () => {
-      await (await running)?.stop();
-      return true;
-    },
-  };
 }
 
 // --vote-batch-size: 0 (or none) signs each vote alone (protocol v1); more, protocol v2 batches of at most that many.
