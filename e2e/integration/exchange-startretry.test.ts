@@ -3,7 +3,7 @@
  * as the CLI composes it (operatorOptions + startOperator) against a real kube-apiserver and a
  * real FerretDB that the test kills and restarts, and a sequencer behind real gRPC with mutual TLS.
  * - Started with FerretDB down, the operator does not exit (the exit path, onExchangeError, is
- *   never taken): it retries with backoff, /readyz says not ready, the sequencer PartnerNode shows
+ *   never taken): it retries with backoff, /readyz/runnables says not ready, the sequencer PartnerNode shows
  *   Replicating=False/DatabaseUnavailable, a Warning Event and the failure metrics count it; once
  *   FerretDB runs it becomes ready within a bound and replicates.
  * - Stopped while its database is unreachable, the operator's stop returns within the shutdown
@@ -131,9 +131,13 @@ describe('a partner operator whose database is down waits for it, says why, and 
     const c = await eventually(replicating, (x) => x.reason === 'DatabaseUnavailable', 60_000);
     assert.deepEqual([c.status, c.reason], ['False', 'DatabaseUnavailable'], `Replicating condition: ${JSON.stringify(c)}`);
     assert.match(c.message ?? '', /partner exchange cannot start: the partner database does not answer: check that MongoDB runs/);
-    const ready = await http(op, '/readyz');
+    const ready = await http(op, '/readyz/runnables');
     assert.equal(ready.status, 500, `not ready while the exchange cannot start: ${ready.body}`);
     assert.match(ready.body, /runnables failed: partner exchange not started \(attempt \d+ failed: database-unavailable\); retrying/);
+    // The pod stays in its Services: the admission webhook it serves needs no database.
+    const whole = await http(op, '/readyz?verbose');
+    assert.equal(whole.status, 200, `/readyz leaves the informational check out: ${whole.body}`);
+    assert.match(whole.body, /\[-\]runnables failed \(informational\): partner exchange not started/);
     assert.ok(await metricValue(op, 'threatmesh_exchange_failures_total', 'loop="start",cause="database-unavailable"') >= 1, 'failures counted');
     assert.equal(await metricValue(op, 'threatmesh_exchange_replication_failing', 'cause="database-unavailable"'), 1, 'failing gauge');
     assert.ok(await eventually(() => warningEvents('DatabaseUnavailable'), (n) => n > 0, 20_000) > 0, 'a Warning Event DatabaseUnavailable');
@@ -144,12 +148,12 @@ describe('a partner operator whose database is down waits for it, says why, and 
     await eventually(() => Promise.resolve(logLines.filter((l) => l.includes('partner exchange cannot start')).length), (n) => n >= 2, 60_000);
     const attempts = logLines.filter((l) => l.includes('partner exchange cannot start')).map((l) => (JSON.parse(l) as { attempt: number }).attempt);
     assert.deepEqual(attempts.slice(0, 2), [1, 2], 'one line per attempt');
-    assert.equal((await http(op, '/readyz')).status, 500, 'still not ready');
+    assert.equal((await http(op, '/readyz/runnables')).status, 500, 'still not ready');
     assert.deepEqual(exits, [], 'still running');
 
     await cluster.ferretdb.start();
     const up = Date.now();
-    const answer = await eventually(() => http(op, '/readyz'), (r) => r.status === 200, READY_BOUND_MS);
+    const answer = await eventually(() => http(op, '/readyz/runnables'), (r) => r.status === 200, READY_BOUND_MS);
     assert.equal(answer.status, 200, `ready within ${READY_BOUND_MS} ms of FerretDB starting: ${answer.body}`);
     log.info('test: ready after FerretDB started', { ms: Date.now() - up });
     assert.equal((await eventually(replicating, (x) => x.status === 'True', 30_000)).status, 'True', 'replicating from the sequencer');

@@ -36,6 +36,34 @@ describe('HealthServer', () => {
     }
   });
 
+  test('an informational check is served alone at /readyz/NAME and listed by ?verbose, but /readyz does not fail on it', async () => {
+    let exchange: true | string = 'partner exchange not started';
+    const server = new HealthServer({ metrics: new RuntimeMetrics(), log, port: 0, readyChecks: [{ name: 'informers', check: () => true }, { name: 'runnables', informational: true, check: () => exchange }] });
+    const port = await server.start();
+    try {
+      const get = async (path: string): Promise<[number, string]> => {
+        const res = await fetch(`http://127.0.0.1:${port}${path}`);
+        return [res.status, await res.text()];
+      };
+      const rows: ReadonlyArray<readonly [string, number, RegExp]> = [
+        ['/readyz', 200, /^ok\n$/],
+        ['/readyz?verbose', 200, /\[\+\]informers ok\n\[-\]runnables failed \(informational\): partner exchange not started\nok/],
+        ['/readyz/runnables', 500, /\[-\]runnables failed: partner exchange not started\nnot ready/],
+        ['/readyz/informers', 200, /^ok\n$/],
+        ['/readyz/nope', 404, /one of \/readyz\/informers, \/readyz\/runnables/],
+      ];
+      for (const [path, status, body] of rows) {
+        const [got, text] = await get(path);
+        assert.equal(got, status, `${path}: ${text}`);
+        assert.match(text, body, path);
+      }
+      exchange = true;
+      assert.deepEqual(await get('/readyz/runnables'), [200, 'ok\n']);
+    } finally {
+      await server.stop();
+    }
+  });
+
   test('a taken port is reported with advice', async () => {
     const metrics = new RuntimeMetrics();
     const a = new HealthServer({ metrics, log, port: 0, readyChecks: [] });

@@ -1,6 +1,7 @@
 /**
  * The metrics and health endpoint: GET /metrics (Prometheus text), /healthz (the process is
- * alive) and /readyz (named checks, all must pass). Listens on 127.0.0.1 unless told otherwise.
+ * alive) and /readyz (named checks, all must pass), and /readyz/NAME for one check, as
+ * kube-apiserver serves them. Listens on 127.0.0.1 unless told otherwise.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -11,6 +12,12 @@ import type { RuntimeMetrics } from './metrics.ts';
 export interface HealthCheck {
   readonly name: string;
   readonly check: () => true | string;
+  /**
+   * Shown by /readyz?verbose and served alone at /readyz/NAME, but left out of the /readyz
+   * verdict: for work whose failure must not take the pod out of its Services (the admission
+   * webhook is served by the same pods). @default false
+   */
+  readonly informational?: boolean;
 }
 
 /** Options of a HealthServer. */
@@ -79,8 +86,11 @@ export class HealthServer {
         return respond(res, this.opts.liveChecks ?? [], url.searchParams.has('verbose'));
       case '/readyz':
         return respond(res, this.opts.readyChecks, url.searchParams.has('verbose'));
-      default:
-        res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics, /healthz or /readyz\n');
+      default: {
+        const one = url.pathname.startsWith('/readyz/') ? this.opts.readyChecks.find((c) => `/readyz/${c.name}` === url.pathname) : undefined;
+        if (one !== undefined) return respond(res, [{ ...one, informational: false }], url.searchParams.has('verbose'));
+        res.writeHead(404, { 'content-type': 'text/plain' }).end(`not found: try /metrics, /healthz, /readyz or one of ${this.opts.readyChecks.map((c) => `/readyz/${c.name}`).join(', ')}\n`);
+      }
     }
   }
 }
@@ -93,10 +103,10 @@ function respond(res: ServerResponse, checks: readonly HealthCheck[], verbose: b
     } catch (err) {
       r = err instanceof Error ? err.message : String(err);
     }
-    return { name: c.name, ok: r === true, why: r === true ? '' : r };
+    return { name: c.name, ok: r === true, why: r === true ? '' : r, counts: c.informational !== true };
   });
-  const ok = results.every((r) => r.ok);
-  const lines = results.filter((r) => verbose || !r.ok).map((r) => (r.ok ? `[+]${r.name} ok` : `[-]${r.name} failed: ${r.why}`));
+  const ok = results.every((r) => r.ok || !r.counts);
+  const lines = results.filter((r) => verbose || (!r.ok && r.counts)).map((r) => (r.ok ? `[+]${r.name} ok` : `[-]${r.name} failed${r.counts ? '' : ' (informational)'}: ${r.why}`));
   const body = ok ? (verbose ? `${lines.join('\n')}\nok\n` : 'ok\n') : `${lines.join('\n')}\nnot ready\n`;
   res.writeHead(ok ? 200 : 500, { 'content-type': 'text/plain; charset=utf-8' }).end(body);
 }

@@ -46,7 +46,7 @@ export interface Runnable {
   start(): void;
   /** Stops taking work and waits up to `deadlineMs` for in-flight work; false if cut off. */
   stop(deadlineMs: number): Promise<boolean>;
-  /** True once it does its work, else why not (a start still retrying); /readyz fails while the leader's runnables are not ready. @default always ready */
+  /** True once it does its work, else why not (a start still retrying); /readyz/runnables fails while the leader's runnables are not ready (informational: /readyz itself does not). @default always ready */
   ready?(): true | string;
 }
 
@@ -140,7 +140,8 @@ export class Manager {
         return pending.length === 0 || `caches not synced: ${pending.join(', ')}`;
       } },
       { name: 'manager', check: () => (this.state === 'running' ? this.lost === false || 'lost leadership; controllers stopped' : `manager is ${this.state}`) },
-      { name: 'runnables', check: () => {
+      // Informational: a leader whose exchange waits for its database still serves the admission webhook.
+      { name: 'runnables', informational: true, check: () => {
         if (!this.isLeader()) return true;
         const waiting = this.runnables.map((r) => r.ready?.() ?? true).filter((r) => r !== true);
         return waiting.length === 0 || waiting.join('; ');
