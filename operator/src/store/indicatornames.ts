@@ -4,15 +4,21 @@
  * object names exist, in one query.
  *
  * Invariants:
- * - One `find({name: {$in: names}})` per call, whatever the number of names (the caller bounds
- *   it); on MongoDB the `object_name` index answers it (store/indicators.ts creates it). Names
- *   are passed as strings only, so no caller text becomes a query operator.
+ * - On MongoDB (and anything but FerretDB 1.x): one `find({name: {$in: names}})` per call,
+ *   whatever the number of names (the caller bounds it), answered by the `object_name` index
+ *   (store/indicators.ts creates it).
+ * - On FerretDB 1.x, which filters `$in` in its own process after reading every row: one
+ *   `findOne({name})` per name, `equalityInFlight` at a time. FerretDB pushes an equality down to
+ *   PostgreSQL, where the GIN twin of `object_name` answers it (dev/controlplane/pgequality.ts;
+ *   docs/adr/2026-12-07-replica-name-lookups.md), so a set costs its size, not the collection's.
+ * - Names are passed as strings only, so no caller text becomes a query operator.
  * - Names that are not object names (`<type>-<40 hex>`) cannot exist and are not sent.
  * - Records stored before they carried their name are found by their digest ranges, in one more
  *   query for all the missing names, only while the database still holds such records (asked once).
  */
 import type { Db } from 'mongodb';
 import { digestRange, IndicatorPages, type IndicatorPagesOptions } from './indicatorpages.ts';
+import { ignoresSecondaryIndexes } from './indexes.ts';
 import { INDICATORS, type IndicatorRecord } from './indicators.ts';
 
 /** Hex digits of the digest in an object name (domain/canonical.ts NAME_DIGEST_CHARS). */
@@ -24,14 +30,23 @@ export function isObjectName(name: string): boolean {
   return r !== undefined && name.length === r.type.length + 1 + NAME_DIGEST_CHARS;
 }
 
+/** Options of {@link NamedIndicatorPages}. */
+export interface NamedIndicatorPagesOptions extends IndicatorPagesOptions {
+  /** Equality queries in flight for one set on FerretDB 1.x. @default 8 */
+  readonly equalityInFlight?: number;
+}
+
 /** {@link IndicatorPages} plus the set-valued read the replica API's name selector needs. */
 export class NamedIndicatorPages extends IndicatorPages {
   readonly #db: Db;
+  readonly #inFlight: number;
   #unnamed: Promise<boolean> | undefined;
+  #equalities: Promise<boolean> | undefined;
 
-  constructor(db: Db, opts: IndicatorPagesOptions) {
+  constructor(db: Db, opts: NamedIndicatorPagesOptions) {
     super(db, opts);
     this.#db = db;
+    this.#inFlight = Math.max(1, opts.equalityInFlight ?? 8);
   }
 
   /** The records whose object name is among `names` (each at most once, in no particular order). */
@@ -39,13 +54,36 @@ export class NamedIndicatorPages extends IndicatorPages {
     const wanted = [...new Set(names)].filter(isObjectName);
     if (wanted.length === 0) return [];
     const col = this.#db.collection<IndicatorRecord>(INDICATORS);
-    const hits: IndicatorRecord[] = await col.find({ name: { $in: wanted } }).toArray();
+    // Asked once; a failed ask is asked again by the next call.
+    this.#equalities ??= ignoresSecondaryIndexes(this.#db).catch((err: unknown) => {
+      this.#equalities = undefined;
+      throw err;
+    });
+    const hits = await this.#equalities ? await this.#eachByName(wanted) : await col.find({ name: { $in: wanted } }).toArray();
     if (hits.length === wanted.length || !(await this.#hasUnnamed())) return hits;
     const found = new Set(hits.map((h) => h.name));
     const missing = wanted.filter((n) => !found.has(n)).map((n) => ({ name: n, range: digestRange(n)! }));
     // One query for every missing name: the unnamed records whose digest starts with a missing name's digest part.
     const older = await col.find({ name: { $exists: false }, $or: missing.map((m) => ({ _id: { $gte: m.range.from, $lt: m.range.to } })) }).toArray();
     for (const r of older) if (missing.some((m) => m.range.type === r.type && r.digest >= m.range.from && r.digest < m.range.to)) hits.push(r);
+    return hits;
+  }
+
+  // One equality per name, #inFlight at a time (FerretDB 1.x: see the module doc).
+  async #eachByName(names: readonly string[]): Promise<IndicatorRecord[]> {
+    const col = this.#db.collection<IndicatorRecord>(INDICATORS);
+    const hits: IndicatorRecord[] = [];
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      for (let i = next++; i < names.length; i = next++) {
+        const hit = await col.findOne({ name: names[i]! }).catch((err: unknown) => {
+          next = names.length; // the set has failed: the other workers stop asking
+          throw err;
+        });
+        if (hit !== null) hits.push(hit);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.#inFlight, names.length) }, worker));
     return hits;
   }
 
