@@ -13,8 +13,9 @@
  *   docs/adr/2026-12-07-replica-name-lookups.md), so a set costs its size, not the collection's.
  * - Names are passed as strings only, so no caller text becomes a query operator.
  * - Names that are not object names (`<type>-<40 hex>`) cannot exist and are not sent.
- * - Records stored before they carried their name are found by their digest ranges, in one more
- *   query for all the missing names, only while the database still holds such records (asked once).
+ * - Records stored before they carried their name are found by their digest and type, in one more
+ *   pass over those records for all the missing names, only while the database still holds such
+ *   records (asked once: IndicatorPages.hasUnnamed).
  */
 import type { Db } from 'mongodb';
 import { digestRange, IndicatorPages, type IndicatorPagesOptions } from './indicatorpages.ts';
@@ -40,7 +41,6 @@ export interface NamedIndicatorPagesOptions extends IndicatorPagesOptions {
 export class NamedIndicatorPages extends IndicatorPages {
   readonly #db: Db;
   readonly #inFlight: number;
-  #unnamed: Promise<boolean> | undefined;
   #equalities: Promise<boolean> | undefined;
 
   constructor(db: Db, opts: NamedIndicatorPagesOptions) {
@@ -60,12 +60,19 @@ export class NamedIndicatorPages extends IndicatorPages {
       throw err;
     });
     const hits = await this.#equalities ? await this.#eachByName(wanted) : await col.find({ name: { $in: wanted } }).toArray();
-    if (hits.length === wanted.length || !(await this.#hasUnnamed())) return hits;
+    if (hits.length === wanted.length || !(await this.hasUnnamed())) return hits;
     const found = new Set(hits.map((h) => h.name));
-    const missing = wanted.filter((n) => !found.has(n)).map((n) => ({ name: n, range: digestRange(n)! }));
-    // One query for every missing name: the unnamed records whose digest starts with a missing name's digest part.
-    const older = await col.find({ name: { $exists: false }, $or: missing.map((m) => ({ _id: { $gte: m.range.from, $lt: m.range.to } })) }).toArray();
-    for (const r of older) if (missing.some((m) => m.range.type === r.type && r.digest >= m.range.from && r.digest < m.range.to)) hits.push(r);
+    const missing = new Set(wanted.filter((n) => !found.has(n)));
+    // One pass over the unnamed records' digests and types for every missing name (matched here:
+    // FerretDB would compare each record with each name's range), then each match by `_id`.
+    const older: string[] = [];
+    for await (const r of col.find({ name: { $exists: false } }, { projection: { _id: 1, type: 1 }, batchSize: 10_000 })) {
+      if (missing.has(`${r.type}-${String(r._id).slice(0, NAME_DIGEST_CHARS)}`)) older.push(String(r._id));
+    }
+    for (const id of older) {
+      const r = await col.findOne({ _id: id });
+      if (r !== null) hits.push(r);
+    }
     return hits;
   }
 
@@ -85,11 +92,5 @@ export class NamedIndicatorPages extends IndicatorPages {
     };
     await Promise.all(Array.from({ length: Math.min(this.#inFlight, names.length) }, worker));
     return hits;
-  }
-
-  // Whether records stored before they carried a name exist (asked once; new records always have one).
-  async #hasUnnamed(): Promise<boolean> {
-    this.#unnamed ??= this.#db.collection<IndicatorRecord>(INDICATORS).findOne({ name: { $exists: false } }, { projection: { _id: 1 } }).then((d) => d !== null);
-    return this.#unnamed;
   }
 }

@@ -84,14 +84,23 @@ export class IndicatorPages {
     const r = digestRange(name);
     if (r === undefined || name.length !== r.type.length + 1 + NAME_DIGEST_CHARS) return undefined;
     const hit = await this.#col.findOne({ name });
-    if (hit !== null || !(await this.#hasUnnamed())) return hit ?? undefined;
-    const found = await this.#col.find({ _id: { $gte: r.from, $lt: r.to } }).limit(2).toArray();
+    if (hit !== null || !(await this.hasUnnamed())) return hit ?? undefined;
+    // The type is asked too: records of other types may share the digest prefix, and limit(2) must not stop at them.
+    const found = await this.#col.find({ _id: { $gte: r.from, $lt: r.to }, type: r.type }).limit(2).toArray();
     return found.find((rec) => rec.type === r.type);
   }
 
-  // Whether records stored before they carried a name exist (asked once; new records always have one).
-  async #hasUnnamed(): Promise<boolean> {
-    this.#unnamed ??= this.#col.findOne({ name: { $exists: false } }, { projection: { _id: 1 } }).then((d) => d !== null);
+  /**
+   * Whether records stored before they carried a name (versions before 2026-12-06) exist: asked
+   * once per reader (new records always have one), again after a failed ask. On FerretDB 1.x it
+   * is one scan of the collection (`$exists` is not pushed down), so `threatmesh replica-api`
+   * asks it at start rather than at the first unknown name.
+   */
+  async hasUnnamed(): Promise<boolean> {
+    this.#unnamed ??= this.#col.findOne({ name: { $exists: false } }, { projection: { _id: 1 } }).then((d) => d !== null, (err: unknown) => {
+      this.#unnamed = undefined;
+      throw err;
+    });
     return this.#unnamed;
   }
 
