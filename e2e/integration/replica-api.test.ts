@@ -40,7 +40,7 @@ import { applyManifests, parseManifests } from '../../operator/src/runtime/manif
 import type { KubeObject } from '../../operator/src/runtime/types.ts';
 import { AccessReviewer, loadRequestHeaderConfig } from '../../operator/src/serve/replicaauth.ts';
 import { startReplicaApi, type RunningReplicaApi } from '../../operator/src/serve/replicaapi.ts';
-import { NamedIndicatorPages } from '../../operator/src/store/indicatornames.ts';
+import { NamedIndicatorPages, nameUnnamedRecords } from '../../operator/src/store/indicatornames.ts';
 import { INDICATORS, MongoIndicatorSink, type IndicatorRecord } from '../../operator/src/store/indicators.ts';
 import { HealthServer, type HealthCheck } from '../../operator/src/runtime/health.ts';
 import { DatabaseReadiness, REPLICA_VERBS, ReplicaApiMetrics } from '../../operator/src/serve/replicametrics.ts';
@@ -543,6 +543,21 @@ test('hostile names on get are plain names: very long ones, regular-expression a
   }
   const sel = await apiGet(`${BASE}?${new URLSearchParams({ labelSelector: `threatmesh.io/name in (${dots},domain-${'a'.repeat(40)})` }).toString()}`);
   assert.deepEqual([sel.status, itemNames(sel)], [200, []], 'label-valid regex characters select nothing');
+});
+
+test('the operator names records stored without a name once, then sets a marker: a reader no longer scans for them, and they are still found', async () => {
+  const unnamed = await db.collection<IndicatorRecord>(INDICATORS).countDocuments({ name: { $exists: false } });
+  assert.ok(unnamed > 600, `the test holds records without a name: ${unnamed}`);
+  assert.equal(await new NamedIndicatorPages(db, { clock: systemClock }).hasUnnamed(), true);
+  assert.equal(await nameUnnamedRecords(db), unnamed);
+  assert.equal(await db.collection<IndicatorRecord>(INDICATORS).countDocuments({ name: { $exists: false } }), 0);
+  assert.equal(await nameUnnamedRecords(db), 0, 'a second pass does nothing');
+  // Proof the marker is what answers: a record without a name written after it is not looked for (versions that write unnamed records are gone).
+  await db.collection<IndicatorRecord>(INDICATORS).insertOne(crafted('domain', indicatorDigest({ type: 'domain', value: 'after-marker.replica-test.example' }), 'after-marker.replica-test.example', false));
+  assert.equal(await new NamedIndicatorPages(db, { clock: systemClock }).hasUnnamed(), false);
+  const r = await apiGet(`${BASE}/${nameOf(1)}`);
+  assert.deepEqual([r.status, byValue(r)], [200, 'h1.replica-test.example'], 'a record named by the pass is found by its name');
+  assert.deepEqual(itemNames(await apiGet(selected([nameOf(3), nameOf(5)]))), [nameOf(3), nameOf(5)].sort());
 });
 
 test('when the replica API stops, the API server reports its APIService unavailable (what ThreatMeshReplicaApiUnavailable reads)', { timeout: 180_000 }, async () => {

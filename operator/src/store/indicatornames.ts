@@ -17,8 +17,9 @@
  *   pass over those records for all the missing names, only while the database still holds such
  *   records (asked once: IndicatorPages.hasUnnamed).
  */
-import type { Db } from 'mongodb';
-import { digestRange, IndicatorPages, type IndicatorPagesOptions } from './indicatorpages.ts';
+import type { AnyBulkWriteOperation, Db } from 'mongodb';
+import { bulkWriteBounded } from './bulk.ts';
+import { digestRange, EVERY_RECORD_NAMED, IndicatorPages, REPLICA_MARKERS, type IndicatorPagesOptions } from './indicatorpages.ts';
 import { ignoresSecondaryIndexes } from './indexes.ts';
 import { INDICATORS, type IndicatorRecord } from './indicators.ts';
 
@@ -93,4 +94,35 @@ export class NamedIndicatorPages extends IndicatorPages {
     await Promise.all(Array.from({ length: Math.min(this.#inFlight, names.length) }, worker));
     return hits;
   }
+}
+
+/** Whether the marker {@link EVERY_RECORD_NAMED} is set (one read by `_id`). */
+export async function everyRecordNamed(db: Db): Promise<boolean> {
+  return (await db.collection<{ _id: string }>(REPLICA_MARKERS).findOne({ _id: EVERY_RECORD_NAMED })) !== null;
+}
+
+/**
+ * Gives every record stored without its object name (versions before 2026-12-06) its `name`, then
+ * sets {@link EVERY_RECORD_NAMED}, so readers stop asking (on FerretDB 1.x the question is a scan
+ * of the collection). One pass over the unnamed records, written 25 per command; nothing once the
+ * marker is set. Idempotent: a crash before the marker repeats the pass, which finds fewer records.
+ * The marker is set only after every write succeeded. Returns the records named.
+ */
+export async function nameUnnamedRecords(db: Db): Promise<number> {
+  if (await everyRecordNamed(db)) return 0;
+  const col = db.collection<IndicatorRecord>(INDICATORS);
+  let ops: Array<AnyBulkWriteOperation<IndicatorRecord>> = [];
+  let named = 0;
+  for await (const r of col.find({ name: { $exists: false } }, { projection: { _id: 1, type: 1 }, batchSize: 10_000 })) {
+    const id = String(r._id);
+    ops.push({ updateOne: { filter: { _id: id }, update: { $set: { name: `${r.type}-${id.slice(0, NAME_DIGEST_CHARS)}` } } } });
+    if (ops.length < 1000) continue;
+    named += ops.length;
+    await bulkWriteBounded(col, ops);
+    ops = [];
+  }
+  if (ops.length > 0) await bulkWriteBounded(col, ops);
+  named += ops.length;
+  await db.collection<{ _id: string; at: Date }>(REPLICA_MARKERS).updateOne({ _id: EVERY_RECORD_NAMED }, { $set: { at: new Date() } }, { upsert: true });
+  return named;
 }
