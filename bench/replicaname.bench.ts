@@ -8,7 +8,9 @@
  * - `GET threatindicators/NAME` of existing names, and of names that do not exist (after the
  *   first miss, which also asks once whether records without a name exist, timed alone);
  * - the set query `-l 'threatmesh.io/name in (…)'` with 500 names (half existing) and 1,000.
- * BENCH_REPLICANAME_MISSES=0 leaves unknown names out (for 10^6 records: see MISSES).
+ * BENCH_REPLICANAME_MISSES=0 leaves unknown names out. After seeding, the marker of the operator's
+ * naming pass is set (every seeded record has its name); BENCH_REPLICANAME_MARKER=0 leaves it out,
+ * and the first unknown name then scans the collection once.
  * Figures: wall ms per read, and CPU ms per read of the database (FerretDB plus PostgreSQL,
  * bench/proccpu.ts) and of this process; the insert rate and database CPU per 1,000 inserted
  * (the write cost of the indexes). docs/adr/2026-12-07-replica-name-lookups.md.
@@ -23,6 +25,7 @@ import { indicatorDigest } from '../operator/src/domain/canonical.ts';
 import { ensureBinaries } from '../operator/src/dev/controlplane/build.ts';
 import { startDatabase, type FerretBackend } from '../operator/src/dev/controlplane/instance.ts';
 import { systemClock } from '../operator/src/runtime/clock.ts';
+import { EVERY_RECORD_NAMED, REPLICA_MARKERS } from '../operator/src/store/indicatorpages.ts';
 import { NamedIndicatorPages } from '../operator/src/store/indicatornames.ts';
 import { INDICATORS, MongoIndicatorSink, type IndicatorRecord } from '../operator/src/store/indicators.ts';
 
@@ -32,6 +35,8 @@ const GETS = Number(process.env['BENCH_REPLICANAME_GETS'] ?? 40);
 const SETS = Number(process.env['BENCH_REPLICANAME_SETS'] ?? 3);
 /** BENCH_REPLICANAME_MISSES=0: no unknown names (the first one scans the collection once, minutes at 10^6 on FerretDB); sets of existing names only. */
 const MISSES = process.env['BENCH_REPLICANAME_MISSES'] !== '0';
+/** BENCH_REPLICANAME_MARKER=0: no every-record-named marker after seeding (a database the naming pass has not seen). */
+const MARKER = process.env['BENCH_REPLICANAME_MARKER'] !== '0';
 
 function record(i: number): IndicatorRecord {
   const value = `n-${i.toString(36)}.replicaname-bench.example`;
@@ -126,6 +131,9 @@ async function one(n: number, dir: string, ferretdb: string): Promise<BenchResul
     const mdb = client.db('replicaname');
     await MongoIndicatorSink.open(mdb);
     const out = await seed(mdb.collection<IndicatorRecord>(INDICATORS), n);
+    // Every seeded record carries its name: the marker the operator's naming pass sets (nameUnnamedRecords) is true here.
+    // Without it (BENCH_REPLICANAME_MARKER=0, or main) the first unknown name scans the collection once.
+    if (MARKER) await mdb.collection<{ _id: string }>(REPLICA_MARKERS).insertOne({ _id: EVERY_RECORD_NAMED });
     const pages = new NamedIndicatorPages(mdb, { clock: systemClock });
     try {
       out.push(...await reads(pages, n));

@@ -7,10 +7,11 @@
  * - On MongoDB (and anything but FerretDB 1.x): one `find({name: {$in: names}})` per call,
  *   whatever the number of names (the caller bounds it), answered by the `object_name` index
  *   (store/indicators.ts creates it).
- * - On FerretDB 1.x, which filters `$in` in its own process after reading every row: one
- *   `findOne({name})` per name, `equalityInFlight` at a time. FerretDB pushes an equality down to
- *   PostgreSQL, where the GIN twin of `object_name` answers it (dev/controlplane/pgequality.ts;
- *   docs/adr/2026-12-07-replica-name-lookups.md), so a set costs its size, not the collection's.
+ * - On FerretDB 1.x with the PostgreSQL backend, which filters `$in` in its own process after
+ *   reading every row: one `findOne({name})` per name, `equalityInFlight` at a time. FerretDB
+ *   pushes an equality down to PostgreSQL, where the GIN twin of `object_name` answers it
+ *   (dev/controlplane/pgequality.ts; docs/adr/2026-12-07-replica-name-lookups.md), so a set costs
+ *   its size, not the collection's. On FerretDB's SQLite backend (no pushdown) it stays `$in`.
  * - Names are passed as strings only, so no caller text becomes a query operator.
  * - Names that are not object names (`<type>-<40 hex>`) cannot exist and are not sent.
  * - Records stored before they carried their name are found by their digest and type, in one more
@@ -56,7 +57,7 @@ export class NamedIndicatorPages extends IndicatorPages {
     if (wanted.length === 0) return [];
     const col = this.#db.collection<IndicatorRecord>(INDICATORS);
     // Asked once; a failed ask is asked again by the next call.
-    this.#equalities ??= ignoresSecondaryIndexes(this.#db).catch((err: unknown) => {
+    this.#equalities ??= this.#perName().catch((err: unknown) => {
       this.#equalities = undefined;
       throw err;
     });
@@ -75,6 +76,16 @@ export class NamedIndicatorPages extends IndicatorPages {
       if (r !== null) hits.push(r);
     }
     return hits;
+  }
+
+  // Whether to ask one equality per name: FerretDB 1.x on PostgreSQL, told by its explain (a
+  // PostgreSQL plan has a "Node Type"). There an equality is pushed down to SQL, indexed by the GIN
+  // twin or at worst one scan in SQL, far cheaper than `$in` in Go; on SQLite it is not, and `$in`
+  // (one scan) stays.
+  async #perName(): Promise<boolean> {
+    if (!(await ignoresSecondaryIndexes(this.#db))) return false;
+    const plan = await this.#db.command({ explain: { find: INDICATORS, filter: { name: '' } } });
+    return JSON.stringify(plan).includes('"Node Type"');
   }
 
   // One equality per name, #inFlight at a time (FerretDB 1.x: see the module doc).
