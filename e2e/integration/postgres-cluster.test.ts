@@ -3,19 +3,22 @@
  * and `controlplane up --instances N` run it (operator/src/dev/controlplane/postgres.ts): real
  * PostgreSQL and FerretDB on loopback. Parties must not see each other's data, a restart on the
  * kept directory must find every party's data again, a name that could escape the database
- * name is refused, and stopping leaves no server behind.
+ * name is refused, stopping leaves no server behind, and FerretDB's equalities are read from the
+ * GIN twins of its indexes (dev/controlplane/pgequality.ts).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { MongoClient } from 'mongodb';
 import { controlPlaneOptionsFromEnv } from '../harness/env.ts';
 import { ensureBinaries } from '../../operator/src/dev/controlplane/build.ts';
 import { startDatabase, type Binaries, type Database } from '../../operator/src/dev/controlplane/instance.ts';
-import { startPostgresCluster, type PostgresCluster } from '../../operator/src/dev/controlplane/postgres.ts';
+import { postgresBinDir, startPostgresCluster, type PostgresCluster } from '../../operator/src/dev/controlplane/postgres.ts';
 
 const PARTIES = ['sequencer', 'partner-a', 'partner-b'] as const;
 
@@ -98,5 +101,26 @@ describe('a PostgreSQL cluster shared by several FerretDBs', () => {
       const n = await withClient(d.uri, (c) => c.db('threatmesh').collection('indicators').countDocuments({ _id: `only-${PARTIES[i]}` } as never));
       assert.equal(n, 1, `${PARTIES[i]} lost its document over the restart`);
     }
+  });
+
+  test('equalities are read from GIN twins of FerretDB\'s single-field indexes: made with each index, and at start for one made while the trigger was missing', async () => {
+    const uri = run!.dbs[0]!.uri;
+    // The FerretDB of party 0 now (a restart gives it another port).
+    const plan = (field: string): Promise<string> => withClient(run!.dbs[0]!.uri, async (c) => JSON.stringify(await c.db('threatmesh').command({ explain: { find: 'indicators', filter: { [field]: 'x' } } })));
+    // Enough rows that PostgreSQL's planner prefers an index to reading a page or two.
+    await withClient(uri, (c) => c.db('threatmesh').collection('indicators').insertMany(Array.from({ length: 3000 }, (_, i) => ({ _id: `row-${i}`, name: `domain-${i}`, value: `v${i}`, proposerId: `p${i}` })) as never));
+    await withClient(uri, (c) => c.db('threatmesh').collection('indicators').createIndex({ name: 1 }, { name: 'object_name' }));
+    const twin = /"Index Name":"tm_eq_[0-9a-f]{24}"/;
+    for (const field of ['_id', 'name']) assert.match(await plan(field), twin, `${field}: no index read`);
+    // The trigger gone (a database set up by hand), an index made then has no twin until the next start installs it.
+    const bin = await postgresBinDir();
+    await promisify(execFile)(join(bin!, 'psql'), ['-h', '127.0.0.1', '-p', String(run!.pg.port), '-U', 'postgres', '-d', PARTIES[0], '-c', 'DROP EVENT TRIGGER threatmesh_twin_indexes']);
+    await withClient(uri, (c) => c.db('threatmesh').collection('indicators').createIndex({ value: 1 }, { name: 'by_value' }));
+    assert.match(await plan('value'), /"Node Type":"Seq Scan"/, 'the twin came without the trigger: this test proves nothing');
+    await stopAll(run);
+    run = undefined;
+    run = await startAll(dir, binaries);
+    for (const field of ['_id', 'name', 'value']) assert.match(await plan(field), twin, `${field} after the restart: no index read`);
+    assert.match(await plan('proposerId'), /"Node Type":"Seq Scan"/, 'a field without an index is still a scan');
   });
 });

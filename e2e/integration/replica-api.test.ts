@@ -26,7 +26,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MongoClient, type Db } from 'mongodb';
 import { startControlPlane, type ControlPlane } from '../harness/controlplane.ts';
-import { controlPlaneOptionsFromEnv, uniqueSuffix } from '../harness/env.ts';
+import { controlPlaneOptionsFromEnv, ferretdbBackendFromEnv, uniqueSuffix } from '../harness/env.ts';
 import { apiRequest, sendJson, type ApiAnswer } from '../harness/apiget.ts';
 import { eventually } from '../harness/kube.ts';
 import { replicaApiObjects } from '../../operator/src/api/replicaapiservice.ts';
@@ -40,8 +40,8 @@ import { applyManifests, parseManifests } from '../../operator/src/runtime/manif
 import type { KubeObject } from '../../operator/src/runtime/types.ts';
 import { AccessReviewer, loadRequestHeaderConfig } from '../../operator/src/serve/replicaauth.ts';
 import { startReplicaApi, type RunningReplicaApi } from '../../operator/src/serve/replicaapi.ts';
-import { NamedIndicatorPages } from '../../operator/src/store/indicatornames.ts';
-import { INDICATORS, type IndicatorRecord } from '../../operator/src/store/indicators.ts';
+import { NamedIndicatorPages, nameUnnamedRecords } from '../../operator/src/store/indicatornames.ts';
+import { INDICATORS, MongoIndicatorSink, type IndicatorRecord } from '../../operator/src/store/indicators.ts';
 import { HealthServer, type HealthCheck } from '../../operator/src/runtime/health.ts';
 import { DatabaseReadiness, REPLICA_VERBS, ReplicaApiMetrics } from '../../operator/src/serve/replicametrics.ts';
 import { REPLICA_API_ROW, isReplicaApiMetric } from '../../cdk8s/lib/alerts.ts';
@@ -97,6 +97,8 @@ before(async () => {
   await applyManifests(admin, [...crds, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } }], 'replica-api-test');
   mongo = await MongoClient.connect(cp.mongoUri);
   db = mongo.db(`replica_${suffix}`);
+  // The sink opens the collection first, as a partner's replica does: its indexes (object_name) are the production ones.
+  await MongoIndicatorSink.open(db);
   const docs = Array.from({ length: COUNT }, (_, i) => record(i));
   for (let i = 0; i < docs.length; i += 500) await db.collection<IndicatorRecord>(INDICATORS).insertMany(docs.slice(i, i + 500));
   pkiDir = await mkdtemp(join(tmpdir(), 'threatmesh-replica-api-'));
@@ -465,6 +467,99 @@ test('every metric the Replica API row and alerts read is served: the replica AP
 });
 
 // Last: it stops the server.
+/** A record whose digest is `digest` (crafted: two real digests never share 40 hex digits), named `<type>-<digest[0:40]>` unless `named` is false. */
+function crafted(type: string, digest: string, value: string, named = true): IndicatorRecord {
+  return { ...record(COUNT + 100), _id: digest, digest, type, value, logIndex: COUNT + 100, ...(named ? { name: `${type}-${digest.slice(0, 40)}` } : {}) };
+}
+
+const byValue = (r: ApiAnswer): string => (r.body['spec'] as { value: string }).value;
+
+test('a name equality is read from an index, not a scan: the GIN twin on the local PostgreSQL, object_name on MongoDB', async () => {
+  const plan = async (filter: Record<string, unknown>): Promise<string> => JSON.stringify(await db.command({ explain: { find: INDICATORS, filter } }));
+  const local = process.env['MONGODB_URI'] === undefined || process.env['MONGODB_URI'] === '';
+  const cases: Array<[string, Record<string, unknown>]> = [['name', { name: nameOf(0) }], ['_id', { _id: record(0).digest }]];
+  for (const [what, filter] of cases) {
+    const p = await plan(filter);
+    if (!local) assert.match(p, /IXSCAN/, `${what} on MongoDB: ${p.slice(0, 400)}`);
+    else if (ferretdbBackendFromEnv() === 'postgresql') assert.match(p, /"Index Name":"tm_eq_[0-9a-f]{24}"/, `${what} on FerretDB + PostgreSQL is a scan: ${p.slice(0, 600)}`);
+    else assert.match(p, /"command"/, `${what} on FerretDB + SQLite: ${p.slice(0, 400)}`);
+  }
+});
+
+test('names that share a digest prefix: each name finds its own record, one more digit apart is another name, an unnamed older record is found by its range', async () => {
+  const p = 'c0111de0'.repeat(5);
+  const near = `${p.slice(0, 39)}e`;
+  const recs = [
+    crafted('domain', `${p}${'a'.repeat(24)}`, 'prefix-a.replica-test.example'),
+    crafted('ipv4', `${p}${'b'.repeat(24)}`, '198.51.100.7'),
+    crafted('domain', `${near}${'c'.repeat(24)}`, 'prefix-c.replica-test.example'),
+    crafted('url', `${p}${'d'.repeat(24)}`, 'https://prefix-d.replica-test.example/', false),
+  ];
+  await db.collection<IndicatorRecord>(INDICATORS).insertMany(recs);
+  const cases: Array<[string, number, string | undefined]> = [
+    [`domain-${p}`, 200, 'prefix-a.replica-test.example'], [`ipv4-${p}`, 200, '198.51.100.7'], [`domain-${near}`, 200, 'prefix-c.replica-test.example'],
+    [`url-${p}`, 200, 'https://prefix-d.replica-test.example/'], [`domain-${p.slice(0, 39)}f`, 404, undefined], [`hash-${p}`, 404, undefined], [`domain-${p}0`, 404, undefined],
+  ];
+  for (const [name, code, value] of cases) {
+    const r = await apiGet(`${BASE}/${name}`);
+    assert.equal(r.status, code, `${name}: ${JSON.stringify(r.body).slice(0, 300)}`);
+    if (value !== undefined) assert.equal(byValue(r), value, name);
+  }
+  const set = await apiGet(selected(cases.map(([name]) => name)));
+  assert.equal(set.status, 200, JSON.stringify(set.body).slice(0, 300));
+  const values = (set.body['items'] as Array<{ spec: { value: string } }>).map((o) => o.spec.value).sort();
+  assert.deepEqual(values, cases.flatMap(([, , v]) => (v === undefined ? [] : [v])).sort(), 'each held name once, the near and absent ones left out');
+});
+
+test('a record written after the server started is found by get and by the selector; a revocation after start shows as Revoked', async () => {
+  const late = crafted('domain', indicatorDigest({ type: 'domain', value: 'late.replica-test.example' }), 'late.replica-test.example');
+  const lateName = late.name!;
+  assert.equal((await apiGet(`${BASE}/${lateName}`)).status, 404, 'not there before it is written');
+  await db.collection<IndicatorRecord>(INDICATORS).insertOne(late);
+  const got = await apiGet(`${BASE}/${lateName}`);
+  assert.deepEqual([got.status, (got.body['status'] as { phase: string }).phase], [200, 'Approved'], JSON.stringify(got.body).slice(0, 300));
+  assert.deepEqual(itemNames(await apiGet(selected([lateName, absent(5)]))), [lateName]);
+  await db.collection<IndicatorRecord>(INDICATORS).updateOne({ _id: late.digest }, { $set: { state: 'revoked', revokedAtIndex: COUNT + 200 } });
+  const revoked = await apiGet(`${BASE}/${lateName}`);
+  assert.equal((revoked.body['status'] as { phase: string }).phase, 'Revoked', JSON.stringify(revoked.body).slice(0, 300));
+  const listed = await apiGet(selected([lateName]));
+  assert.equal((listed.body['items'] as Array<{ status: { phase: string } }>)[0]?.status.phase, 'Revoked');
+});
+
+test('hostile names on get are plain names: very long ones, regular-expression and operator characters are 404, never a match or a crash', async () => {
+  const dots = `domain-${'.'.repeat(39)}a`;
+  const cases: Array<[string, string]> = [
+    ['a 10,000-character name', `domain-${'a'.repeat(10_000)}`],
+    ['40 regex wildcards', dots],
+    ['a regex class', 'domain-[0-9a-f]{40}'],
+    ['a regex prefix of a held name', `${nameOf(0).slice(0, 30)}.*`],
+    ['an operator object', '{"$ne":null}'],
+    ['a held name in upper case', nameOf(0).toUpperCase()],
+    ['a held name with a trailing newline', `${nameOf(0)}\n`],
+  ];
+  for (const [what, name] of cases) {
+    const r = await apiGet(`${BASE}/${encodeURIComponent(name)}`);
+    assert.equal(r.status, 404, `${what}: ${JSON.stringify(r.body).slice(0, 300)}`);
+  }
+  const sel = await apiGet(`${BASE}?${new URLSearchParams({ labelSelector: `threatmesh.io/name in (${dots},domain-${'a'.repeat(40)})` }).toString()}`);
+  assert.deepEqual([sel.status, itemNames(sel)], [200, []], 'label-valid regex characters select nothing');
+});
+
+test('the operator names records stored without a name once, then sets a marker: a reader no longer scans for them, and they are still found', async () => {
+  const unnamed = await db.collection<IndicatorRecord>(INDICATORS).countDocuments({ name: { $exists: false } });
+  assert.ok(unnamed > 600, `the test holds records without a name: ${unnamed}`);
+  assert.equal(await new NamedIndicatorPages(db, { clock: systemClock }).hasUnnamed(), true);
+  assert.equal(await nameUnnamedRecords(db), unnamed);
+  assert.equal(await db.collection<IndicatorRecord>(INDICATORS).countDocuments({ name: { $exists: false } }), 0);
+  assert.equal(await nameUnnamedRecords(db), 0, 'a second pass does nothing');
+  // Proof the marker is what answers: a record without a name written after it is not looked for (versions that write unnamed records are gone).
+  await db.collection<IndicatorRecord>(INDICATORS).insertOne(crafted('domain', indicatorDigest({ type: 'domain', value: 'after-marker.replica-test.example' }), 'after-marker.replica-test.example', false));
+  assert.equal(await new NamedIndicatorPages(db, { clock: systemClock }).hasUnnamed(), false);
+  const r = await apiGet(`${BASE}/${nameOf(1)}`);
+  assert.deepEqual([r.status, byValue(r)], [200, 'h1.replica-test.example'], 'a record named by the pass is found by its name');
+  assert.deepEqual(itemNames(await apiGet(selected([nameOf(3), nameOf(5)]))), [nameOf(3), nameOf(5)].sort());
+});
+
 test('when the replica API stops, the API server reports its APIService unavailable (what ThreatMeshReplicaApiUnavailable reads)', { timeout: 180_000 }, async () => {
   await server.stop();
   const seen = await eventually(async () => String((await apiGet('/metrics', 'text/plain')).body['text']), (t) => /^aggregator_unavailable_apiservice\{name="v1alpha1\.replica\.threatmesh\.io"\} 1$/m.test(t), 150_000);

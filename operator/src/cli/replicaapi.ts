@@ -66,6 +66,12 @@ async function run(flags: ReplicaApiFlags, env: CliEnv, log: Logger): Promise<vo
       cert, key, now: () => new Date(), log, metrics, readiness,
     }, bind.host, bind.port);
     log.info('serving metrics and health', { host: metricsBind.host, port: metricsPort });
+    // One scan on FerretDB 1.x: asked now, not at the first unknown name (store/indicatorpages.ts).
+    const started = systemClock.now();
+    void records.hasUnnamed().then(
+      (unnamed) => log.info('checked for records stored without a name', { unnamed, ms: systemClock.now() - started }),
+      (err: unknown) => log.warn('could not check for records stored without a name; the first unknown name asks again', { error: String(err) }),
+    );
     // A rotated front-proxy CA is trusted without a restart.
     const trust = watchRequestHeader({ client, log, metrics, initial: requestHeader, apply: (cfg) => server.reloadRequestHeader(cfg) });
     const why = await untilSignal();

@@ -38,7 +38,7 @@ import { REPLICA_API_VERSION, REPLICA_GROUP, REPLICA_VERSION, TABLE_COLUMNS, rep
 /** The reads the server needs (store/indicatorpages.ts IndicatorPages). */
 export interface ReplicaRecords {
   byName(name: string): Promise<IndicatorRecord | undefined>;
-  /** The records of these object names that exist, by one query (store/indicatornames.ts NamedIndicatorPages). */
+  /** The records of these object names that exist (store/indicatornames.ts NamedIndicatorPages: one `$in`, or on FerretDB 1.x one indexed equality per name). */
   byNames(names: readonly string[]): Promise<readonly IndicatorRecord[]>;
   chunk(limit: number, token?: string): Promise<RecordChunk>;
 }
@@ -220,7 +220,7 @@ class ReplicaApi {
     return this.#page(items, { ...(chunk.continueToken !== undefined ? { continue: chunk.continueToken } : {}), ...(chunk.remaining !== undefined && chunk.continueToken !== undefined ? { remainingItemCount: chunk.remaining } : {}) }, accept, token !== undefined);
   }
 
-  // A name-selected list: one `$in` read, sorted by name; `limit` pages it with a token naming the last name given.
+  // A name-selected list: one set read (store/indicatornames.ts), sorted by name; `limit` pages it with a token naming the last name given.
   async #named(sel: Selection, q: URLSearchParams, accept: string, ofType: (o: ReplicaIndicator) => boolean): Promise<HttpReply> {
     const token = q.get('continue') ?? undefined;
     const after = token === undefined ? '' : namesAfter(token);

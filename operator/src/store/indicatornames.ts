@@ -4,15 +4,24 @@
  * object names exist, in one query.
  *
  * Invariants:
- * - One `find({name: {$in: names}})` per call, whatever the number of names (the caller bounds
- *   it); on MongoDB the `object_name` index answers it (store/indicators.ts creates it). Names
- *   are passed as strings only, so no caller text becomes a query operator.
+ * - On MongoDB (and anything but FerretDB 1.x): one `find({name: {$in: names}})` per call,
+ *   whatever the number of names (the caller bounds it), answered by the `object_name` index
+ *   (store/indicators.ts creates it).
+ * - On FerretDB 1.x with the PostgreSQL backend, which filters `$in` in its own process after
+ *   reading every row: one `findOne({name})` per name, `equalityInFlight` at a time. FerretDB
+ *   pushes an equality down to PostgreSQL, where the GIN twin of `object_name` answers it
+ *   (dev/controlplane/pgequality.ts; docs/adr/2026-12-07-replica-name-lookups.md), so a set costs
+ *   its size, not the collection's. On FerretDB's SQLite backend (no pushdown) it stays `$in`.
+ * - Names are passed as strings only, so no caller text becomes a query operator.
  * - Names that are not object names (`<type>-<40 hex>`) cannot exist and are not sent.
- * - Records stored before they carried their name are found by their digest ranges, in one more
- *   query for all the missing names, only while the database still holds such records (asked once).
+ * - Records stored before they carried their name are found by their digest and type, in one more
+ *   pass over those records for all the missing names, only while the database still holds such
+ *   records (asked once: IndicatorPages.hasUnnamed).
  */
-import type { Db } from 'mongodb';
-import { digestRange, IndicatorPages, type IndicatorPagesOptions } from './indicatorpages.ts';
+import type { AnyBulkWriteOperation, Db } from 'mongodb';
+import { bulkWriteBounded } from './bulk.ts';
+import { digestRange, EVERY_RECORD_NAMED, IndicatorPages, REPLICA_MARKERS, type IndicatorPagesOptions } from './indicatorpages.ts';
+import { ignoresSecondaryIndexes } from './indexes.ts';
 import { INDICATORS, type IndicatorRecord } from './indicators.ts';
 
 /** Hex digits of the digest in an object name (domain/canonical.ts NAME_DIGEST_CHARS). */
@@ -24,14 +33,22 @@ export function isObjectName(name: string): boolean {
   return r !== undefined && name.length === r.type.length + 1 + NAME_DIGEST_CHARS;
 }
 
+/** Options of {@link NamedIndicatorPages}. */
+export interface NamedIndicatorPagesOptions extends IndicatorPagesOptions {
+  /** Equality queries in flight for one set on FerretDB 1.x. @default 8 */
+  readonly equalityInFlight?: number;
+}
+
 /** {@link IndicatorPages} plus the set-valued read the replica API's name selector needs. */
 export class NamedIndicatorPages extends IndicatorPages {
   readonly #db: Db;
-  #unnamed: Promise<boolean> | undefined;
+  readonly #inFlight: number;
+  #equalities: Promise<boolean> | undefined;
 
-  constructor(db: Db, opts: IndicatorPagesOptions) {
+  constructor(db: Db, opts: NamedIndicatorPagesOptions) {
     super(db, opts);
     this.#db = db;
+    this.#inFlight = Math.max(1, opts.equalityInFlight ?? 8);
   }
 
   /** The records whose object name is among `names` (each at most once, in no particular order). */
@@ -39,19 +56,84 @@ export class NamedIndicatorPages extends IndicatorPages {
     const wanted = [...new Set(names)].filter(isObjectName);
     if (wanted.length === 0) return [];
     const col = this.#db.collection<IndicatorRecord>(INDICATORS);
-    const hits: IndicatorRecord[] = await col.find({ name: { $in: wanted } }).toArray();
-    if (hits.length === wanted.length || !(await this.#hasUnnamed())) return hits;
+    // Asked once; a failed ask is asked again by the next call.
+    this.#equalities ??= this.#perName().catch((err: unknown) => {
+      this.#equalities = undefined;
+      throw err;
+    });
+    const hits = await this.#equalities ? await this.#eachByName(wanted) : await col.find({ name: { $in: wanted } }).toArray();
+    if (hits.length === wanted.length || !(await this.hasUnnamed())) return hits;
     const found = new Set(hits.map((h) => h.name));
-    const missing = wanted.filter((n) => !found.has(n)).map((n) => ({ name: n, range: digestRange(n)! }));
-    // One query for every missing name: the unnamed records whose digest starts with a missing name's digest part.
-    const older = await col.find({ name: { $exists: false }, $or: missing.map((m) => ({ _id: { $gte: m.range.from, $lt: m.range.to } })) }).toArray();
-    for (const r of older) if (missing.some((m) => m.range.type === r.type && r.digest >= m.range.from && r.digest < m.range.to)) hits.push(r);
+    const missing = new Set(wanted.filter((n) => !found.has(n)));
+    // One pass over the unnamed records' digests and types for every missing name (matched here:
+    // FerretDB would compare each record with each name's range), then each match by `_id`.
+    const older: string[] = [];
+    for await (const r of col.find({ name: { $exists: false } }, { projection: { _id: 1, type: 1 }, batchSize: 10_000 })) {
+      if (missing.has(`${r.type}-${String(r._id).slice(0, NAME_DIGEST_CHARS)}`)) older.push(String(r._id));
+    }
+    for (const id of older) {
+      const r = await col.findOne({ _id: id });
+      if (r !== null) hits.push(r);
+    }
     return hits;
   }
 
-  // Whether records stored before they carried a name exist (asked once; new records always have one).
-  async #hasUnnamed(): Promise<boolean> {
-    this.#unnamed ??= this.#db.collection<IndicatorRecord>(INDICATORS).findOne({ name: { $exists: false } }, { projection: { _id: 1 } }).then((d) => d !== null);
-    return this.#unnamed;
+  // Whether to ask one equality per name: FerretDB 1.x on PostgreSQL, told by its explain (a
+  // PostgreSQL plan has a "Node Type"). There an equality is pushed down to SQL, indexed by the GIN
+  // twin or at worst one scan in SQL, far cheaper than `$in` in Go; on SQLite it is not, and `$in`
+  // (one scan) stays.
+  async #perName(): Promise<boolean> {
+    if (!(await ignoresSecondaryIndexes(this.#db))) return false;
+    const plan = await this.#db.command({ explain: { find: INDICATORS, filter: { name: '' } } });
+    return JSON.stringify(plan).includes('"Node Type"');
   }
+
+  // One equality per name, #inFlight at a time (FerretDB 1.x: see the module doc).
+  async #eachByName(names: readonly string[]): Promise<IndicatorRecord[]> {
+    const col = this.#db.collection<IndicatorRecord>(INDICATORS);
+    const hits: IndicatorRecord[] = [];
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      for (let i = next++; i < names.length; i = next++) {
+        const hit = await col.findOne({ name: names[i]! }).catch((err: unknown) => {
+          next = names.length; // the set has failed: the other workers stop asking
+          throw err;
+        });
+        if (hit !== null) hits.push(hit);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.#inFlight, names.length) }, worker));
+    return hits;
+  }
+}
+
+/** Whether the marker {@link EVERY_RECORD_NAMED} is set (one read by `_id`). */
+export async function everyRecordNamed(db: Db): Promise<boolean> {
+  return (await db.collection<{ _id: string }>(REPLICA_MARKERS).findOne({ _id: EVERY_RECORD_NAMED })) !== null;
+}
+
+/**
+ * Gives every record stored without its object name (versions before 2026-12-06) its `name`, then
+ * sets {@link EVERY_RECORD_NAMED}, so readers stop asking (on FerretDB 1.x the question is a scan
+ * of the collection). One pass over the unnamed records, written 25 per command; nothing once the
+ * marker is set. Idempotent: a crash before the marker repeats the pass, which finds fewer records.
+ * The marker is set only after every write succeeded. Returns the records named.
+ */
+export async function nameUnnamedRecords(db: Db): Promise<number> {
+  if (await everyRecordNamed(db)) return 0;
+  const col = db.collection<IndicatorRecord>(INDICATORS);
+  let ops: Array<AnyBulkWriteOperation<IndicatorRecord>> = [];
+  let named = 0;
+  for await (const r of col.find({ name: { $exists: false } }, { projection: { _id: 1, type: 1 }, batchSize: 10_000 })) {
+    const id = String(r._id);
+    ops.push({ updateOne: { filter: { _id: id }, update: { $set: { name: `${r.type}-${id.slice(0, NAME_DIGEST_CHARS)}` } } } });
+    if (ops.length < 1000) continue;
+    named += ops.length;
+    await bulkWriteBounded(col, ops);
+    ops = [];
+  }
+  if (ops.length > 0) await bulkWriteBounded(col, ops);
+  named += ops.length;
+  await db.collection<{ _id: string; at: Date }>(REPLICA_MARKERS).updateOne({ _id: EVERY_RECORD_NAMED }, { $set: { at: new Date() } }, { upsert: true });
+  return named;
 }

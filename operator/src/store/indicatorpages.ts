@@ -21,6 +21,11 @@ import { INDICATORS, type IndicatorRecord } from './indicators.ts';
 /** Hex digits of the digest in a ThreatIndicator object name (domain/canonical.ts indicatorObjectName). */
 const NAME_DIGEST_CHARS = 40;
 
+/** Collection of one-time markers of the replica's stored form. */
+export const REPLICA_MARKERS = 'replica_markers';
+/** `_id` of the marker: every record in `indicators` carries its object name (store/indicatornames.ts nameUnnamedRecords). */
+export const EVERY_RECORD_NAMED = 'every-record-named';
+
 /** One chunk of the set. */
 export interface RecordChunk {
   readonly records: readonly IndicatorRecord[];
@@ -66,12 +71,14 @@ export function digestRange(name: string): { type: string; from: string; to: str
 /** Chunked, cursor-backed reads of the replicated set. */
 export class IndicatorPages {
   readonly #col: Collection<IndicatorRecord>;
+  readonly #markers: Collection<{ _id: string }>;
   readonly #o: IndicatorPagesOptions;
   readonly #open = new Map<string, OpenList>();
   #unnamed: Promise<boolean> | undefined;
 
   constructor(db: Db, opts: IndicatorPagesOptions) {
     this.#col = db.collection<IndicatorRecord>(INDICATORS);
+    this.#markers = db.collection<{ _id: string }>(REPLICA_MARKERS);
     this.#o = opts;
   }
 
@@ -84,15 +91,31 @@ export class IndicatorPages {
     const r = digestRange(name);
     if (r === undefined || name.length !== r.type.length + 1 + NAME_DIGEST_CHARS) return undefined;
     const hit = await this.#col.findOne({ name });
-    if (hit !== null || !(await this.#hasUnnamed())) return hit ?? undefined;
-    const found = await this.#col.find({ _id: { $gte: r.from, $lt: r.to } }).limit(2).toArray();
+    if (hit !== null || !(await this.hasUnnamed())) return hit ?? undefined;
+    // The type is asked too: records of other types may share the digest prefix, and limit(2) must not stop at them.
+    const found = await this.#col.find({ _id: { $gte: r.from, $lt: r.to }, type: r.type }).limit(2).toArray();
     return found.find((rec) => rec.type === r.type);
   }
 
-  // Whether records stored before they carried a name exist (asked once; new records always have one).
-  async #hasUnnamed(): Promise<boolean> {
-    this.#unnamed ??= this.#col.findOne({ name: { $exists: false } }, { projection: { _id: 1 } }).then((d) => d !== null);
+  /**
+   * Whether records stored before they carried a name (versions before 2026-12-06) exist: asked
+   * once per reader (new records always have one), again after a failed ask. On FerretDB 1.x it
+   * is one scan of the collection (`$exists` is not pushed down), so `threatmesh replica-api`
+   * asks it at start rather than at the first unknown name; once the operator has named every
+   * record and set the marker (store/indicatornames.ts nameUnnamedRecords) it is one read by `_id`.
+   */
+  async hasUnnamed(): Promise<boolean> {
+    this.#unnamed ??= this.#askUnnamed().catch((err: unknown) => {
+      this.#unnamed = undefined;
+      throw err;
+    });
     return this.#unnamed;
+  }
+
+  // The marker the operator sets once every record is named (store/indicatornames.ts) saves the scan.
+  async #askUnnamed(): Promise<boolean> {
+    if ((await this.#markers.findOne({ _id: EVERY_RECORD_NAMED })) !== null) return false;
+    return (await this.#col.findOne({ name: { $exists: false } }, { projection: { _id: 1 } })) !== null;
   }
 
   /**

@@ -140,14 +140,15 @@ export class MongoIndicatorSink implements EntrySink, EntryHistory {
   }
 
   /**
-   * Opens the sink: creates the cluster API's index by object name where the database reads
-   * indexes (store/indexes.ts; not on FerretDB 1.x), drops `digest_unique` (a copy of the `_id`
-   * index: `_id` is the digest) left by earlier versions, and loads the set of stored digests.
+   * Opens the sink: creates the cluster API's index by object name on every database (FerretDB
+   * 1.x on the local PostgreSQL reads it through a GIN twin: docs/adr/2026-12-07-replica-name-lookups.md),
+   * drops `digest_unique` (a copy of the `_id` index: `_id` is the digest) left by earlier
+   * versions, and loads the set of stored digests.
    */
   static async open(db: Db, opts: SinkOptions = {}): Promise<MongoIndicatorSink> {
     const sink = new MongoIndicatorSink(db, opts);
     await dropIndexes(sink.#col, [LEGACY_DIGEST_UNIQUE]);
-    await ensureQueryIndexes(db, sink.#col, SINK_INDEXES);
+    await ensureQueryIndexes(db, sink.#col, SINK_INDEXES, false);
     await sink.#loadStored();
     return sink;
   }

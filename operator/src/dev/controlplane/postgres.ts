@@ -10,6 +10,7 @@ import { execFile } from 'node:child_process';
 import { access, chmod, chown, mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { equalityIndexSql } from './pgequality.ts';
 import { launch, waitUntil, type ManagedProcess } from './process.ts';
 import { freePort } from './probe.ts';
 
@@ -54,7 +55,7 @@ export interface PostgresCluster {
 }
 
 /** What to install when PostgreSQL is missing; also said by scripts/install-postgresql.sh. */
-export const POSTGRES_MISSING = 'FerretDB\'s PostgreSQL backend needs the PostgreSQL server binaries (postgres, initdb, createdb; version 13 or later), and none were found under /usr/lib/postgresql/*/bin or on PATH. Install them: Debian or Ubuntu `sudo apt-get install postgresql` (or bash scripts/install-postgresql.sh), Fedora `sudo dnf install postgresql-server`, macOS `brew install postgresql@15`. Or keep FerretDB on SQLite: --ferretdb-backend sqlite or THREATMESH_FERRETDB_BACKEND=sqlite';
+export const POSTGRES_MISSING = 'FerretDB\'s PostgreSQL backend needs the PostgreSQL server binaries (postgres, initdb, createdb, psql; version 13 or later), and none were found under /usr/lib/postgresql/*/bin or on PATH. Install them: Debian or Ubuntu `sudo apt-get install postgresql` (or bash scripts/install-postgresql.sh), Fedora `sudo dnf install postgresql-server`, macOS `brew install postgresql@15`. Or keep FerretDB on SQLite: --ferretdb-backend sqlite or THREATMESH_FERRETDB_BACKEND=sqlite';
 
 const DATABASE_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;
 
@@ -140,11 +141,15 @@ export async function startPostgresCluster(opts: PostgresClusterOptions): Promis
   return { port, process: proc, database, stop: () => proc.stop() };
 }
 
-// createdb, where an existing database (a restart on kept state) is fine.
+// createdb, where an existing database (a restart on kept state) is fine; then the equality
+// indexes FerretDB can read (pgequality.ts), idempotently, so a kept database gets them too.
 async function createDatabase(bin: string, port: number, name: string): Promise<void> {
   await run(join(bin, 'createdb'), ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', name]).catch((err: Error & { stderr?: string }) => {
     if (/already exists/.test(err.stderr ?? '')) return;
     throw new Error(`creating PostgreSQL database ${name} on 127.0.0.1:${port} failed: ${(err.stderr ?? err.message).trim()}`, { cause: err });
+  });
+  await run(join(bin, 'psql'), ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-d', name, '-q', '-v', 'ON_ERROR_STOP=1', '-c', equalityIndexSql(name)]).catch((err: Error & { stderr?: string }) => {
+    throw new Error(`installing FerretDB's equality indexes in PostgreSQL database ${name} on 127.0.0.1:${port} failed: ${(err.stderr ?? err.message).trim()}`, { cause: err });
   });
 }
 

@@ -7,6 +7,7 @@
  * loops until `stop()`. A halt (fork, forged entry…) stops applying from the sequencer, never
  * the operator: it shows as condition Replicating=False, a Warning Event and a metric.
  */
+import { nameUnnamedRecords } from '../../store/indicatornames.ts';
 import type { Db } from 'mongodb';
 import type { Registry } from 'prom-client';
 import { PARTNER_NODES } from '../../api/schemas/index.ts';
@@ -127,6 +128,11 @@ export async function startPartnerService(opts: PartnerServiceOptions): Promise<
   // The recent record states cover the working set's floor with a quarter to spare (the floor follows the tree size, which may run ahead of the applied entries).
   const budget = opts.materializeBudget ?? PARTNER_DEFAULTS.materializeBudget;
   const partner = new Partner(opts, await MongoIndicatorSink.open(opts.db, { recentPositions: Math.ceil(budget * 1.25) }));
+  // Records stored before they carried a name get one, once per database, beside the exchange (a scan on FerretDB).
+  void nameUnnamedRecords(opts.db).then(
+    (named) => { if (named > 0) opts.log.info('named records stored without their object name', { named }); },
+    (err: unknown) => opts.log.warn('could not name records stored without their object name; the next start tries again', { error: String(err) }),
+  );
   await partner.start();
   return partner;
 }
