@@ -14,6 +14,7 @@
 import type { Db } from 'mongodb';
 import { digestRange, IndicatorPages, type IndicatorPagesOptions } from './indicatorpages.ts';
 import { INDICATORS, type IndicatorRecord } from './indicators.ts';
+import { readRecord, type StoredIndicatorRecord } from './certificate.ts';
 
 /** Hex digits of the digest in an object name (domain/canonical.ts NAME_DIGEST_CHARS). */
 const NAME_DIGEST_CHARS = 40;
@@ -38,13 +39,13 @@ export class NamedIndicatorPages extends IndicatorPages {
   async byNames(names: readonly string[]): Promise<IndicatorRecord[]> {
     const wanted = [...new Set(names)].filter(isObjectName);
     if (wanted.length === 0) return [];
-    const col = this.#db.collection<IndicatorRecord>(INDICATORS);
-    const hits: IndicatorRecord[] = await col.find({ name: { $in: wanted } }).toArray();
+    const col = this.#db.collection<StoredIndicatorRecord>(INDICATORS);
+    const hits: IndicatorRecord[] = await col.find({ name: { $in: wanted } }).map(readRecord).toArray();
     if (hits.length === wanted.length || !(await this.#hasUnnamed())) return hits;
     const found = new Set(hits.map((h) => h.name));
     const missing = wanted.filter((n) => !found.has(n)).map((n) => ({ name: n, range: digestRange(n)! }));
     // One query for every missing name: the unnamed records whose digest starts with a missing name's digest part.
-    const older = await col.find({ name: { $exists: false }, $or: missing.map((m) => ({ _id: { $gte: m.range.from, $lt: m.range.to } })) }).toArray();
+    const older = await col.find({ name: { $exists: false }, $or: missing.map((m) => ({ _id: { $gte: m.range.from, $lt: m.range.to } })) }).map(readRecord).toArray();
     for (const r of older) if (missing.some((m) => m.range.type === r.type && r.digest >= m.range.from && r.digest < m.range.to)) hits.push(r);
     return hits;
   }
