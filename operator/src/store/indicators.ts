@@ -91,7 +91,11 @@ export interface StoredRevocation {
   votes: Array<Record<string, string>>;
 }
 
-/** One replicated indicator as stored (`_id` is the digest, MongoDB's primary index; FerretDB 1.24 scans even for `_id`, see docs/adr/2026-12-06-taxii-serving-index.md). */
+/**
+ * One replicated indicator as readers see it (`_id` is the digest, MongoDB's primary index; FerretDB 1.24 scans even for `_id`, see
+ * docs/adr/2026-12-06-taxii-serving-index.md). Stored with `votes`, `proposalSignature` and `proposalBatch` as one certificate text
+ * (`cert`, store/certificate.ts; records stored before keep the fields): read records through `readRecord`.
+ */
 export interface IndicatorRecord {
   _id?: string;
   digest: string;
