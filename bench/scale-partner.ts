@@ -16,10 +16,11 @@
  * the etcd bytes of one full ThreatIndicator object as written before (a sample of objects).
  */
 import { spawnSync } from 'node:child_process';
-import { readFile, stat } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { request } from 'node:https';
 import { Writable } from 'node:stream';
+import { Session } from 'node:inspector/promises';
 import { MongoClient } from 'mongodb';
 import { indicatorDigest, indicatorObjectName } from '../operator/src/domain/canonical.ts';
 import { roundSubject, signProposal, type EntryBody } from '../operator/src/domain/entry.ts';
@@ -52,6 +53,9 @@ import { MongoLeafStore } from '../operator/src/store/leaves.ts';
 import { HostileLog } from '../e2e/harness/hostile.ts';
 import { progress } from './lib.ts';
 import { ApplyStats, type ApplyStatsResult } from './scale-applystats.ts';
+import { databaseCpuMs } from './proccpu.ts';
+
+const CONTROL_PLANE = ['threatmesh-cont', 'kube-apiserver', 'etcd'];
 
 const NS = 'threatmesh';
 const IDS = ['alpha', 'bravo', 'charlie'] as const;
@@ -130,6 +134,30 @@ function buildLog(n: number, keys: Record<(typeof IDS)[number], SigningKey>): Ho
     });
   }
   return log;
+}
+
+// BENCH_SCALE_CPUPROF=FILE: a V8 CPU profile of this process during the catch-up only (node --cpu-prof would also take in the log's signing).
+async function startProfile(): Promise<(() => Promise<void>) | undefined> {
+  const file = process.env['BENCH_SCALE_CPUPROF'];
+  if (file === undefined || file === '') return undefined;
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 500 });
+  await session.post('Profiler.start');
+  return async () => {
+    const { profile } = await session.post('Profiler.stop');
+    await writeFile(file, JSON.stringify(profile));
+    session.disconnect();
+    progress(`catch-up CPU profile written to ${file}`);
+  };
+}
+
+// What the control plane burns with nothing to write (aggregated API probes, controllers): the part of its catch-up CPU that is per second, not per entry.
+async function controlPlaneAtRest(ms: number): Promise<number> {
+  const before = databaseCpuMs(process.pid, CONTROL_PLANE) ?? 0;
+  await new Promise((r) => setTimeout(r, ms));
+  return ((databaseCpuMs(process.pid, CONTROL_PLANE) ?? 0) - before) / (ms / 1000);
 }
 
 async function etcdFileBytes(dir: string): Promise<number> {
@@ -224,6 +252,7 @@ export async function partnerStage(o: PartnerStageOptions): Promise<PartnerStage
     await applyManifests(admin, replicaApiObjects({ namespace: NS, caPem: serving.caPem, backend: { kind: 'loopback', port: api.port } }), 'scale-bench');
 
     const v0 = await verifications();
+    const profiler = await startProfile();
     stats.start();
     const t1 = performance.now();
     let done = 0;
@@ -241,6 +270,7 @@ export async function partnerStage(o: PartnerStageOptions): Promise<PartnerStage
     }
     const catchUpSeconds = (performance.now() - t1) / 1000;
     const apply = stats.stop();
+    await profiler?.();
     progress(`catch-up CPU per 1,000 entries: partner ${Math.round(apply.partnerCpuMs * 1000 / n)} ms, FerretDB + PostgreSQL ${Math.round(apply.databaseCpuMs * 1000 / n)} ms, control plane ${Math.round(apply.controlPlaneCpuMs * 1000 / n)} ms; sink writes in flight ${(apply.sinkBusyMs / 1000).toFixed(1)} of ${catchUpSeconds.toFixed(1)} s (${apply.sinkBatches} batches)`);
     progress(`catch-up commands: ${JSON.stringify(apply.commands)}`);
     const verificationsPerEntry = ((await verifications()) - v0) / n;
@@ -254,7 +284,8 @@ export async function partnerStage(o: PartnerStageOptions): Promise<PartnerStage
     const clusterReadableSeconds = (performance.now() - t1) / 1000;
     progress(`caught up on ${n} in ${catchUpSeconds.toFixed(1)} s; readable through the cluster API after ${clusterReadableSeconds.toFixed(1)} s; materializing the working set`);
     await materializer.idle();
-    await new Promise((r) => setTimeout(r, 3000));
+    const controlPlaneIdleMsPerS = await controlPlaneAtRest(3000);
+    progress(`control plane at rest: ${controlPlaneIdleMsPerS.toFixed(1)} ms CPU per s (over the ${catchUpSeconds.toFixed(1)} s catch-up: ${Math.round(controlPlaneIdleMsPerS * catchUpSeconds * 1000 / n)} of its ${Math.round(apply.controlPlaneCpuMs * 1000 / n)} ms per 1,000 entries)`);
     const workingSetObjects = (await admin.list({ group: 'threatmesh.io', version: 'v1alpha1', plural: 'threatindicators', kind: 'ThreatIndicator', namespaced: true }, { namespace: NS, limit: 1 })) as unknown as { metadata: { remainingItemCount?: number } };
     const useAfter = await etcdInUseBytes(dir);
     const fileAfter = await etcdFileBytes(dir);

@@ -5,6 +5,7 @@
  */
 import type { Collection, Db, Filter, WithId } from 'mongodb';
 import type { IndicatorRecord } from '../store/indicators.ts';
+import { readRecord, type StoredIndicatorRecord } from '../store/certificate.ts';
 import type { AnswerCache } from './cache.ts';
 import type { Candidate } from './candidates.ts';
 import { activeIn, type StoredFact } from './grounding.ts';
@@ -74,10 +75,10 @@ export class MongoReportStore {
    * sighted digests not among them by _id (FerretDB scans for anything but _id lookups).
    */
   async candidates(w: Window, ceiling: Tlp, max = MAX_CANDIDATES): Promise<Candidate[]> {
-    const inWindow = { $or: [isoRange('window.opensAt', w), isoRange('revocation.window.opensAt', w)] } as Filter<IndicatorRecord>;
+    const inWindow = { $or: [isoRange('window.opensAt', w), isoRange('revocation.window.opensAt', w)] } as Filter<StoredIndicatorRecord>;
     const [sighted, records] = await Promise.all([
       this.sightingsByDigest(w, []),
-      this.#c.indicators.find(and(tlpFilter(ceiling), inWindow)).sort({ logIndex: -1 }).limit(max).toArray(),
+      this.#c.indicators.find(and(tlpFilter(ceiling), inWindow)).sort({ logIndex: -1 }).limit(max).map(readRecord).toArray(),
     ]);
     return this.candidatesOf(records, sighted, ceiling, max);
   }
@@ -104,8 +105,8 @@ export class MongoReportStore {
   async #byId(digests: readonly string[]): Promise<Array<WithId<IndicatorRecord>>> {
     const out: Array<WithId<IndicatorRecord>> = [];
     for (let i = 0; i < digests.length; i += LOOKUPS) {
-      const found = await Promise.all(digests.slice(i, i + LOOKUPS).map((d) => this.#c.indicators.findOne({ _id: d } as Filter<IndicatorRecord>)));
-      for (const r of found) if (r !== null) out.push(r);
+      const found = await Promise.all(digests.slice(i, i + LOOKUPS).map((d) => this.#c.indicators.findOne({ _id: d } as Filter<StoredIndicatorRecord>)));
+      for (const r of found) if (r !== null) out.push(readRecord(r) as WithId<IndicatorRecord>);
     }
     return out;
   }

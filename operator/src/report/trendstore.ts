@@ -21,6 +21,7 @@
  */
 import type { Filter } from 'mongodb';
 import type { IndicatorRecord } from '../store/indicators.ts';
+import { readRecord, type StoredIndicatorRecord } from '../store/certificate.ts';
 import { isoRange, type ReportCollections, type SightingDoc } from './mongo.ts';
 import { inWindow, weeksOf, type WeekBucket, type Window } from './period.ts';
 import { TLP_ORDER, indicatorTlp, tlpAllows, type Tlp } from './tlp.ts';
@@ -29,7 +30,7 @@ import { timeToQuorumMs, type StoreFeed, type StoreFigures, type StoreWeek } fro
 /** The fields of a record the figures and the candidates need. */
 export type WindowRecord = Pick<IndicatorRecord, '_id' | 'digest' | 'type' | 'value' | 'state' | 'logIndex' | 'proposerId' | 'window' | 'votes' | 'meta' | 'revocation'>;
 
-const RECORD_FIELDS = { _id: 1, digest: 1, type: 1, value: 1, state: 1, logIndex: 1, proposerId: 1, window: 1, votes: 1, meta: 1, 'revocation.window': 1 } as const;
+const RECORD_FIELDS = { _id: 1, digest: 1, type: 1, value: 1, state: 1, logIndex: 1, proposerId: 1, window: 1, votes: 1, cert: 1, meta: 1, 'revocation.window': 1 } as const;
 
 interface Tally {
   readonly byType: Record<string, number>;
@@ -116,9 +117,9 @@ export class MongoTrendStore {
   /** One pass over the records admitted or revoked in the window, the undated ones and those marked above `lowest`. */
   async #indicators(w: Window, lowest: Tlp): Promise<WindowRecord[]> {
     const above = TLP_ORDER.filter((x) => !tlpAllows(lowest, x));
-    const branches: Array<Filter<IndicatorRecord>> = [isoRange('window.opensAt', w), isoRange('revocation.window.opensAt', w), { 'window.opensAt': null }];
+    const branches: Array<Filter<StoredIndicatorRecord>> = [isoRange('window.opensAt', w), isoRange('revocation.window.opensAt', w), { 'window.opensAt': null }];
     if (above.length > 0) branches.push({ 'meta.tlp': { $in: above } });
-    return await this.#c.indicators.find({ $or: branches } as Filter<IndicatorRecord>, { projection: RECORD_FIELDS }).toArray();
+    return await this.#c.indicators.find({ $or: branches } as Filter<StoredIndicatorRecord>, { projection: RECORD_FIELDS }).map(readRecord).toArray();
   }
 
   /** One pass over the sightings from the window's first hour on (an admission's sightings fall into buckets from the hour of its round on). */

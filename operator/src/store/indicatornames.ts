@@ -23,6 +23,7 @@ import { bulkWriteBounded } from './bulk.ts';
 import { digestRange, EVERY_RECORD_NAMED, IndicatorPages, REPLICA_MARKERS, type IndicatorPagesOptions } from './indicatorpages.ts';
 import { ignoresSecondaryIndexes } from './indexes.ts';
 import { INDICATORS, type IndicatorRecord } from './indicators.ts';
+import { readRecord, type StoredIndicatorRecord } from './certificate.ts';
 
 /** Hex digits of the digest in an object name (domain/canonical.ts NAME_DIGEST_CHARS). */
 const NAME_DIGEST_CHARS = 40;
@@ -55,13 +56,13 @@ export class NamedIndicatorPages extends IndicatorPages {
   async byNames(names: readonly string[]): Promise<IndicatorRecord[]> {
     const wanted = [...new Set(names)].filter(isObjectName);
     if (wanted.length === 0) return [];
-    const col = this.#db.collection<IndicatorRecord>(INDICATORS);
+    const col = this.#db.collection<StoredIndicatorRecord>(INDICATORS);
     // Asked once; a failed ask is asked again by the next call.
     this.#equalities ??= this.#perName().catch((err: unknown) => {
       this.#equalities = undefined;
       throw err;
     });
-    const hits = await this.#equalities ? await this.#eachByName(wanted) : await col.find({ name: { $in: wanted } }).toArray();
+    const hits = await this.#equalities ? await this.#eachByName(wanted) : await col.find({ name: { $in: wanted } }).map(readRecord).toArray();
     if (hits.length === wanted.length || !(await this.hasUnnamed())) return hits;
     const found = new Set(hits.map((h) => h.name));
     const missing = new Set(wanted.filter((n) => !found.has(n)));
@@ -73,7 +74,7 @@ export class NamedIndicatorPages extends IndicatorPages {
     }
     for (const id of older) {
       const r = await col.findOne({ _id: id });
-      if (r !== null) hits.push(r);
+      if (r !== null) hits.push(readRecord(r));
     }
     return hits;
   }
@@ -90,7 +91,7 @@ export class NamedIndicatorPages extends IndicatorPages {
 
   // One equality per name, #inFlight at a time (FerretDB 1.x: see the module doc).
   async #eachByName(names: readonly string[]): Promise<IndicatorRecord[]> {
-    const col = this.#db.collection<IndicatorRecord>(INDICATORS);
+    const col = this.#db.collection<StoredIndicatorRecord>(INDICATORS);
     const hits: IndicatorRecord[] = [];
     let next = 0;
     const worker = async (): Promise<void> => {
@@ -99,7 +100,7 @@ export class NamedIndicatorPages extends IndicatorPages {
           next = names.length; // the set has failed: the other workers stop asking
           throw err;
         });
-        if (hit !== null) hits.push(hit);
+        if (hit !== null) hits.push(readRecord(hit));
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.#inFlight, names.length) }, worker));

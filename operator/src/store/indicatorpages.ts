@@ -17,6 +17,7 @@ import { randomBytes } from 'node:crypto';
 import type { Collection, Db, FindCursor } from 'mongodb';
 import type { Clock } from '../runtime/clock.ts';
 import { INDICATORS, type IndicatorRecord } from './indicators.ts';
+import { readRecord, type StoredIndicatorRecord } from './certificate.ts';
 
 /** Hex digits of the digest in a ThreatIndicator object name (domain/canonical.ts indicatorObjectName). */
 const NAME_DIGEST_CHARS = 40;
@@ -70,14 +71,14 @@ export function digestRange(name: string): { type: string; from: string; to: str
 
 /** Chunked, cursor-backed reads of the replicated set. */
 export class IndicatorPages {
-  readonly #col: Collection<IndicatorRecord>;
+  readonly #col: Collection<StoredIndicatorRecord>;
   readonly #markers: Collection<{ _id: string }>;
   readonly #o: IndicatorPagesOptions;
   readonly #open = new Map<string, OpenList>();
   #unnamed: Promise<boolean> | undefined;
 
   constructor(db: Db, opts: IndicatorPagesOptions) {
-    this.#col = db.collection<IndicatorRecord>(INDICATORS);
+    this.#col = db.collection<StoredIndicatorRecord>(INDICATORS);
     this.#markers = db.collection<{ _id: string }>(REPLICA_MARKERS);
     this.#o = opts;
   }
@@ -91,9 +92,9 @@ export class IndicatorPages {
     const r = digestRange(name);
     if (r === undefined || name.length !== r.type.length + 1 + NAME_DIGEST_CHARS) return undefined;
     const hit = await this.#col.findOne({ name });
-    if (hit !== null || !(await this.hasUnnamed())) return hit ?? undefined;
+    if (hit !== null || !(await this.hasUnnamed())) return hit === null ? undefined : readRecord(hit);
     // The type is asked too: records of other types may share the digest prefix, and limit(2) must not stop at them.
-    const found = await this.#col.find({ _id: { $gte: r.from, $lt: r.to }, type: r.type }).limit(2).toArray();
+    const found = await this.#col.find({ _id: { $gte: r.from, $lt: r.to }, type: r.type }).limit(2).map(readRecord).toArray();
     return found.find((rec) => rec.type === r.type);
   }
 
@@ -162,7 +163,7 @@ export class IndicatorPages {
 
   async #start(): Promise<OpenList> {
     const total = await this.#col.estimatedDocumentCount();
-    return { cursor: this.#col.find({}, { batchSize: 1000 }), given: 0, lastUsed: this.#o.clock.now(), total };
+    return { cursor: this.#col.find({}, { batchSize: 1000 }).map(readRecord), given: 0, lastUsed: this.#o.clock.now(), total };
   }
 
   #remember(id: string, list: OpenList): void {

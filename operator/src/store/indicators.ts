@@ -31,6 +31,7 @@ import { ServedChangesJournal } from './servedchanges.ts';
 import { MongoRejections, rejectionRecord, type RejectionRecord } from './rejections.ts';
 import { DEFAULT_RECENT_POSITIONS, RecentRecords } from './recentrecords.ts';
 import { dropIndexes, ensureQueryIndexes, type QueryIndex } from './indexes.ts';
+import { readRecord, storedRecord, type StoredIndicatorRecord } from './certificate.ts';
 
 /** Collection of the persisted digest-membership chunks (append-only; a chunk is never replaced). */
 export const REPLICA_DIGESTS = 'replica_digests';
@@ -90,7 +91,11 @@ export interface StoredRevocation {
   votes: Array<Record<string, string>>;
 }
 
-/** One replicated indicator as stored (`_id` is the digest, MongoDB's primary index; FerretDB 1.24 scans even for `_id`, see docs/adr/2026-12-06-taxii-serving-index.md). */
+/**
+ * One replicated indicator as readers see it (`_id` is the digest, MongoDB's primary index; FerretDB 1.24 scans even for `_id`, see
+ * docs/adr/2026-12-06-taxii-serving-index.md). Stored with `votes`, `proposalSignature` and `proposalBatch` as one certificate text
+ * (`cert`, store/certificate.ts; records stored before keep the fields): read records through `readRecord`.
+ */
 export interface IndicatorRecord {
   _id?: string;
   digest: string;
@@ -123,7 +128,7 @@ export interface IndicatorRecord {
 
 /** The MongoDB sink of a partner's replica. */
 export class MongoIndicatorSink implements EntrySink, EntryHistory {
-  readonly #col: Collection<IndicatorRecord>;
+  readonly #col: Collection<StoredIndicatorRecord>;
   readonly #chunks: Collection<DigestChunk>;
   readonly #stored = new DigestSet();
   readonly #rejected = new DigestSet();
@@ -132,7 +137,7 @@ export class MongoIndicatorSink implements EntrySink, EntryHistory {
   readonly #recent: RecentRecords;
 
   private constructor(db: Db, opts: SinkOptions) {
-    this.#col = db.collection<IndicatorRecord>(INDICATORS);
+    this.#col = db.collection<StoredIndicatorRecord>(INDICATORS);
     this.#rejections = new MongoRejections(db);
     this.#chunks = db.collection<DigestChunk>(REPLICA_DIGESTS);
     this.#journal = new ServedChangesJournal(db);
@@ -251,7 +256,7 @@ export class MongoIndicatorSink implements EntrySink, EntryHistory {
   async #insertNew(docs: IndicatorRecord[]): Promise<void> {
     if (docs.length === 0) return;
     try {
-      await this.#col.insertMany(docs, { ordered: false });
+      await this.#col.insertMany(docs.map(storedRecord), { ordered: false });
     } catch (err) {
       const errors: WriteError[] = err instanceof MongoBulkWriteError ? [err.writeErrors].flat() : [];
       if (errors.length === 0 || errors.some((e) => e.code !== DUPLICATE_KEY)) throw err;
@@ -272,7 +277,7 @@ export class MongoIndicatorSink implements EntrySink, EntryHistory {
   async #revoke(digest: string, index: number, set: Pick<IndicatorRecord, 'state' | 'revokedAtIndex' | 'revocation' | 'revokedAt'>): Promise<IndicatorRecord | null> {
     const before = await this.#col.findOneAndUpdate({ _id: digest }, { $set: set }, { returnDocument: 'before' });
     if (before === null) return null;
-    if (before.logIndex < index) return { ...before, ...set };
+    if (before.logIndex < index) return readRecord({ ...before, ...set });
     await this.#col.replaceOne({ _id: digest, revokedAtIndex: index, revokedAt: set.revokedAt }, before);
     return null;
   }
@@ -285,9 +290,9 @@ export class MongoIndicatorSink implements EntrySink, EntryHistory {
    */
   async #readmit(doc: IndicatorRecord | undefined): Promise<void> {
     if (doc === undefined) return;
-    const eligible = (r: IndicatorRecord | null): boolean => r !== null && r.state === 'revoked' && typeof r.revokedAtIndex === 'number' && r.revokedAtIndex < doc.logIndex;
+    const eligible = (r: Pick<IndicatorRecord, 'state' | 'revokedAtIndex'> | null): boolean => r !== null && r.state === 'revoked' && typeof r.revokedAtIndex === 'number' && r.revokedAtIndex < doc.logIndex;
     if (!eligible(await this.#col.findOne({ _id: doc.digest }))) return;
-    const { _id: _key, ...replacement } = doc;
+    const { _id: _key, ...replacement } = storedRecord(doc);
     const before = await this.#col.findOneAndReplace({ _id: doc.digest }, replacement, { returnDocument: 'before' });
     if (before !== null && !eligible(before)) await this.#col.replaceOne({ _id: doc.digest, logIndex: doc.logIndex, addedAt: doc.addedAt }, before);
   }
@@ -322,11 +327,11 @@ export class MongoIndicatorSink implements EntrySink, EntryHistory {
     const found = new Set(copies.map((r) => r.digest));
     const rest = [...new Set(digests)].filter((d) => !found.has(d));
     if (rest.length === 0) return copies;
-    if (rest.length > EQUALITY_LOOKUPS) return [...copies, ...await this.#col.find({ _id: { $in: rest } }, { projection: { _id: 0 } }).toArray()];
+    if (rest.length > EQUALITY_LOOKUPS) return [...copies, ...await this.#col.find({ _id: { $in: rest } }, { projection: { _id: 0 } }).map(readRecord).toArray()];
     const more: IndicatorRecord[] = [];
     for (const d of rest) {
       const r = await this.#col.findOne({ _id: d }, { projection: { _id: 0 } });
-      if (r !== null) more.push(r);
+      if (r !== null) more.push(readRecord(r));
     }
     return [...copies, ...more];
   }
@@ -338,18 +343,18 @@ export class MongoIndicatorSink implements EntrySink, EntryHistory {
   async recentByScan(floor: number, digests: readonly string[] = []): Promise<IndicatorRecord[]> {
     const or: Array<Record<string, unknown>> = [{ logIndex: { $gte: floor } }, { revokedAtIndex: { $gte: floor } }];
     if (digests.length > 0) or.push({ _id: { $in: [...digests] } });
-    return this.#col.find({ $or: or } as never, { projection: { _id: 0 } }).toArray();
+    return this.#col.find({ $or: or } as never, { projection: { _id: 0 } }).map(readRecord).toArray();
   }
 
   /** Every stored indicator, ordered by digest, without MongoDB ids. */
   async all(): Promise<IndicatorRecord[]> {
     // `_id` is the digest: the primary index orders it (no `digest` index exists any more).
-    return this.#col.find({}, { projection: { _id: 0 } }).sort({ _id: 1 }).toArray();
+    return this.#col.find({}, { projection: { _id: 0 } }).sort({ _id: 1 }).map(readRecord).toArray();
   }
 }
 
 /** What a stored record says of its indicator's latest entry. */
-export function historyOfRecord(r: IndicatorRecord): IndicatorHistory {
+export function historyOfRecord(r: Pick<IndicatorRecord, 'state' | 'logIndex' | 'window' | 'revokedAtIndex' | 'revocation'>): IndicatorHistory {
   if (r.state !== 'revoked') return { kind: 'add', index: r.logIndex, ...(r.window !== undefined ? { window: r.window } : {}) };
   const rv = r.revocation;
   if (rv === undefined) return { kind: 'revoke', index: r.revokedAtIndex ?? r.logIndex };

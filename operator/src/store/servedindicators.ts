@@ -39,7 +39,7 @@ export const SERVED_INDEXES: readonly QueryIndex[] = [
 ];
 
 /** What the serving index leaves out of a record: the certificates (only the revocation's window is served). */
-const NOT_SERVED = { votes: 0, proposalSignature: 0, proposalBatch: 0, name: 0, stixId: 0, 'revocation.votes': 0, 'revocation.proposalSignature': 0 } as const;
+const NOT_SERVED = { votes: 0, cert: 0, proposalSignature: 0, proposalBatch: 0, name: 0, stixId: 0, 'revocation.votes': 0, 'revocation.proposalSignature': 0 } as const;
 
 /** The TLP filter: the allowed levels, and a missing TLP when clear is allowed (an unmarked indicator is TLP:CLEAR). */
 export function tlpFilter(tlps: readonly Tlp[]): { $in: Array<Tlp | null> } {
