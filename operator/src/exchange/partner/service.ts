@@ -36,7 +36,7 @@ import { ProposalForwarder } from './forwarder.ts';
 import { GossipClient, startGossipServer, type GossipServer } from './gossip.ts';
 import { KubeIndicatorSink } from './kubesink.ts';
 import { Materializer } from './materializer.ts';
-import { repairWorkingSet } from './workingset.ts';
+import { repairWorkingSet, resumeWorkingSet, saveWrittenMark } from './workingset.ts';
 import { PendingMirror } from './manualvote.ts';
 import { RevocationRequests } from './revocations.ts';
 import type { ReplicationHalted } from './replica.ts';
@@ -160,6 +160,7 @@ class Partner implements RunningPartner {
   #haltCondition: ReplicatingCondition | undefined;
   #lastCursor: ReplicaCursor | undefined;
   #sighted: SightedParties | undefined;
+  #resumed = false;
 
   constructor(opts: PartnerServiceOptions, mongo: MongoIndicatorSink) {
     this.#o = opts;
@@ -178,6 +179,8 @@ class Partner implements RunningPartner {
         opts.log.error('writing replicated ThreatIndicators to the cluster failing; retrying with backoff', { cause: f.cause, detail: f.message });
       },
       onRecovered: () => this.#failures.recovered('working set'),
+      // A failed save costs a larger resume after a restart, never an object: logged, not retried.
+      onWritten: (n) => void saveWrittenMark(opts.db, n).catch((err: unknown) => opts.log.warn('could not save the working set\'s written position; a restart rewrites more', { nextIndex: n, err })),
     });
     this.#status = new KubePartnerStatus(opts.client, now, opts.cache?.partnerNodes);
     this.#events = new KubeEventRecorder({ writer: opts.client, log: opts.log, component: 'threatmesh-exchange', instance: opts.partnerId, now });
@@ -251,6 +254,7 @@ class Partner implements RunningPartner {
       await this.#noSequencer(network, nodes);
       return;
     }
+    if (!this.#resumed) await this.#step('working set resume', () => this.#resume(network.sequencer!));
     const session = await this.#ensureSession(network as PartnerNetwork & { sequencer: SequencerRef });
     const seq = network.sequencer;
     const seqSize = await this.#sequencerStatus(session, seq);
@@ -412,6 +416,14 @@ class Partner implements RunningPartner {
     const head: AppliedHead | undefined = fresh !== undefined && fresh.treeSize <= cursor.nextIndex ? fresh
       : cursor.head !== undefined && cursor.head.treeSize <= cursor.nextIndex ? cursor.head : undefined;
     for (const m of await this.#decisions.check(head)) await this.#incidents.missingDecision(seq, m);
+  }
+
+  // Once per process, before replication starts: what an earlier process applied but may not have written to the cluster.
+  async #resume(seq: SequencerRef): Promise<void> {
+    const cursor = await this.#cursors.load(`sequencer:${seq.partnerId}`);
+    const treeSize = cursor?.head?.treeSize ?? cursor?.nextIndex ?? 0;
+    await resumeWorkingSet({ db: this.#o.db, mongo: this.#mongo, materializer: this.#materializer, log: this.#o.log, treeSize, budget: this.#o.materializeBudget ?? PARTNER_DEFAULTS.materializeBudget });
+    this.#resumed = true;
   }
 
   async #repairWhenDue(session: PartnerSession, seqSize: number | undefined): Promise<void> {
