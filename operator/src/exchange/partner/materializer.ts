@@ -126,6 +126,11 @@ export class Materializer {
     this.#running ??= this.#drain().finally(() => { this.#running = undefined; });
   }
 
+  /** True while queued entries or resumed records are being written (or retried). */
+  get busy(): boolean {
+    return this.#running !== undefined;
+  }
+
   /** Resolves when everything queued so far is written (tests, shutdown). */
   async idle(): Promise<void> {
     while (this.#running !== undefined) await this.#running;

@@ -427,7 +427,9 @@ class Partner implements RunningPartner {
   }
 
   async #repairWhenDue(session: PartnerSession, seqSize: number | undefined): Promise<void> {
-    if (session.halted !== undefined || seqSize === undefined) return;
+    // A repair starts once the working set is written: waiting for it here would hold every other
+    // step of the loop (and stop()) for as long as the cluster refuses writes.
+    if (session.halted !== undefined || seqSize === undefined || this.#materializer.busy) return;
     const now = this.#clock.now();
     if (this.#lastRepair === undefined) {
       // The first repair waits for the first catch-up, so it does not race the initial replication.
