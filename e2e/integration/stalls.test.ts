@@ -1,17 +1,17 @@
 /**
- * Convergence after a healed fault, with real parts: a partner's exchange (startPartnerService)
- * against its own kube-apiserver and FerretDB (SQLite, on a small tmpfs, as in the chaos run) and
- * a sequencer behind real gRPC with mutual TLS. Once the fault is gone the partner catches up
- * within seconds (a generous bound for a loaded machine), not at the next drift repair or after
- * minutes of a sync waiting on something that no longer answers.
+ * Convergence after a healed fault (issue 18; the long chaos run's stalls), with real parts: a
+ * partner's exchange (startPartnerService) against its own kube-apiserver and FerretDB (SQLite,
+ * on a small tmpfs, as in the chaos run) and a sequencer behind real gRPC with mutual TLS (the
+ * API server is reached through a stub only where a test makes it refuse writes). Once the fault
+ * is gone the partner catches up within seconds (a bound generous for a loaded machine; the
+ * defects took minutes): a catch-up replayed over a large database, entries a stopped process
+ * had not written to the cluster, a full disk freed.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { appendFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm, statfs } from 'node:fs/promises';
-import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
-import { promisify } from 'node:util';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -41,10 +41,11 @@ import { startCluster, type Cluster } from '../chaos/cluster.ts';
 import { loadYamlDir } from '../harness/manifests.ts';
 import { startStubApi, type StubApi } from '../harness/stubapi.ts';
 
-const execFileP = promisify(execFile);
 const NS = 'threatmesh';
 /** Recovery bound after the fault is gone: generous for a loaded 2-core machine; the defects it catches took minutes. */
 const RECOVERY_MS = 30_000;
+/** The replay test's bound: a few passes over 15,000 records on a loaded machine; one pass per record took minutes. */
+const REPLAY_MS = 90_000;
 const ids = ['alpha', 'bravo', 'charlie'] as const;
 const keys = Object.fromEntries(ids.map((id) => [id, SigningKey.generate()])) as Record<(typeof ids)[number], SigningKey>;
 const seqKey = SigningKey.generate();
@@ -84,25 +85,6 @@ async function admit(n: number, label: string): Promise<void> {
     const opened = await sequencer.propose('bravo', { kind: 'add', indicatorJson: indicatorCanonicalJson(ind), proposerId: 'bravo', signature: signProposal(keys.bravo, 'add', ind) });
     for (const by of ['bravo', 'charlie'] as const) await sequencer.vote(by, signVote(keys[by], { partnerId: by, digest: opened.subject, decision: 'approve', signedAt: new Date().toISOString() }));
     admitted.push(ind);
-  }
-}
-
-/** bravo proposes `n` indicators at the sequencer; the rounds stay open until {@link approveOpen}. */
-async function proposeOpen(n: number, label: string): Promise<Array<{ ind: Indicator; subject: string }>> {
-  const rounds: Array<{ ind: Indicator; subject: string }> = [];
-  for (let i = 0; i < n; i++) {
-    const ind: Indicator = { type: 'domain', value: `${label}-${++serial}.stalls-test.net` };
-    const opened = await sequencer.propose('bravo', { kind: 'add', indicatorJson: indicatorCanonicalJson(ind), proposerId: 'bravo', signature: signProposal(keys.bravo, 'add', ind) });
-    rounds.push({ ind, subject: opened.subject });
-  }
-  return rounds;
-}
-
-/** bravo and charlie approve every round of `rounds`: each is admitted. */
-async function approveOpen(rounds: ReadonlyArray<{ ind: Indicator; subject: string }>): Promise<void> {
-  for (const r of rounds) {
-    for (const by of ['bravo', 'charlie'] as const) await sequencer.vote(by, signVote(keys[by], { partnerId: by, digest: r.subject, decision: 'approve', signedAt: new Date().toISOString() }));
-    admitted.push(r.ind);
   }
 }
 
@@ -154,8 +136,14 @@ async function clusterCaughtUp(): Promise<string | undefined> {
   return wrong.size === 0 ? undefined : `of ${admitted.length} indicators: ${[...wrong].map(([k, v]) => `${v} ${k}`).join(', ')}`;
 }
 
+/** Reads of the partner's `indicators` collection by its exchange (find commands), counted from the driver's command events. */
+let indicatorReads = 0;
+
 async function startPartner(client: KubeClient = cluster.client): Promise<RunningPartner> {
-  partnerMongo = new MongoClient(cluster.mongoUri, { serverSelectionTimeoutMS: 3000 });
+  partnerMongo = new MongoClient(cluster.mongoUri, { serverSelectionTimeoutMS: 3000, monitorCommands: true });
+  partnerMongo.on('commandStarted', (e) => {
+    if (e.commandName === 'find' && (e.command as { find?: unknown }).find === 'indicators') indicatorReads += 1;
+  });
   return startPartnerService({
     client, db: partnerMongo.db('threatmesh_partner'), namespace: NS, partnerId: 'alpha', key: keys.alpha,
     tls: await readTlsMaterial(await ca.issue('alpha', 'both')), votingPolicy: { mode: 'manual', warningLists: false }, registry: registryFrom(nodes), admission: { quorum: 2 }, metrics: new Registry(), log,
@@ -215,9 +203,13 @@ describe('a partner converges within seconds once a fault heals', () => {
     await partner?.stop();
     await partnerMongo?.close();
     await db.collection('replica_cursors').updateOne({}, { $set: { nextIndex: sequencer.size - 512 } });
+    indicatorReads = 0;
     partner = await startPartner();
-    const took = await within(RECOVERY_MS, databaseCaughtUp);
-    log.info('stalls test: replayed catch-up over a large database', { ms: took });
+    const took = await within(REPLAY_MS, databaseCaughtUp);
+    log.info('stalls test: replayed catch-up over a large database', { ms: took, indicatorReads });
+    // Each read of the collection is a pass over all of it on FerretDB: a handful (a history read
+    // per batch, the working set's resume), never one per replayed record (main read 512 more).
+    assert.ok(indicatorReads <= 16, `the replay read the indicators collection ${indicatorReads} times`);
   });
 
   test('entries applied but not yet written to the cluster when the operator stops: the next process writes them within seconds, before its first drift repair', async () => {
@@ -250,44 +242,10 @@ describe('a partner converges within seconds once a fault heals', () => {
     assert.equal(repair.restored, 0, `the new process wrote every unwritten entry itself, drift repair restored none: ${JSON.stringify(repair)}`);
   });
 
-  test('rounds mirrored as pending ThreatIndicators, then admitted while the operator restarts: every object Approved within seconds', async () => {
-    const rounds = await proposeOpen(300, 'mirrored');
-    await within(120_000, async () => {
-      const list = await cluster.client.list<ThreatIndicator>(THREAT_INDICATORS, { namespace: NS });
-      const names = new Set(list.items.map((t) => t.metadata.name));
-      const left = rounds.filter((r) => !names.has(indicatorObjectName(r.ind))).length;
-      return left === 0 ? undefined : `${left} open rounds not mirrored`;
-    });
-    await partner?.stop();
-    await partnerMongo?.close();
-    await approveOpen(rounds);
-    partner = await startPartner();
-    await within(RECOVERY_MS, databaseCaughtUp);
-    const ms = await within(300_000, clusterCaughtUp);
-    log.info('stalls test: mirrored rounds caught up', { ms });
-  });
-
-  test('its database\'s disk filling up in the middle of a catch-up, the operator restarted meanwhile: freed, replication resumes within seconds', { skip: process.getuid?.() !== 0 && 'needs root to mount the database on a small tmpfs' }, async () => {
-    assert.ok(cluster.disk, 'the database runs on a tmpfs');
-    await partner?.stop();
-    await partnerMongo?.close();
-    await admit(2500, 'midway');
-    // Room for part of the catch-up only: the disk fills in the middle of it.
-    const free = (await statfs(cluster.disk.path)).bavail * (await statfs(cluster.disk.path)).bsize;
-    await execFileP('fallocate', ['-l', String(Math.max(0, free - (3 << 20))), join(cluster.disk.path, '.chaos-filler-stalls')]);
-    partner = await startPartner();
-    await within(60_000, () => Promise.resolve(logLines.filter((l) => l.includes('"cause":"database-full"')).length > 3 ? undefined : 'no database-full failure yet'));
-    await cluster.disk.free();
-    const took = await within(RECOVERY_MS, databaseCaughtUp);
-    log.info('stalls test: mid-write database caught up after the disk was freed', { ms: took });
-    const ms = await within(300_000, clusterCaughtUp);
-    log.info('stalls test: cluster caught up', { ms });
-  });
-
   test('its database\'s disk full while entries arrive, the operator restarted meanwhile: freed, replication resumes within seconds', { skip: process.getuid?.() !== 0 && 'needs root to mount the database on a small tmpfs' }, async () => {
     assert.ok(cluster.disk, 'the database runs on a tmpfs');
     await cluster.disk.fill();
-    await admit(700, 'full');
+    await admit(200, 'full');
     await within(60_000, () => Promise.resolve(logLines.some((l) => l.includes('"cause":"database-full"')) ? undefined : 'no database-full failure yet'));
     await partner?.stop();
     await partnerMongo?.close();
@@ -296,7 +254,8 @@ describe('a partner converges within seconds once a fault heals', () => {
     await cluster.disk.free();
     const took = await within(RECOVERY_MS, databaseCaughtUp);
     log.info('stalls test: database caught up after the disk was freed', { ms: took });
-    const ms = await within(300_000, clusterCaughtUp);
+    // Writing 200 objects is bound by the API server's throughput on a loaded machine, not by a wait.
+    const ms = await within(120_000, clusterCaughtUp);
     log.info('stalls test: cluster caught up', { ms });
   });
 });

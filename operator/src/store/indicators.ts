@@ -67,6 +67,9 @@ const DUPLICATE_KEY = 11000;
 /** Above this many digests, {@link MongoIndicatorSink.recent} reads them with one `$in` (a scan) rather than one equality each. */
 const EQUALITY_LOOKUPS = 32;
 
+/** Most admission indexes kept from history reads (a few replica batches' worth). */
+const ADMITTED_KEPT = 16_384;
+
 /** Options of {@link MongoIndicatorSink.applyMany}. */
 export interface ApplyOptions {
   /** Size of the log the entries come from, when known: a catch-up batch wholly below its newest `recentPositions` is not recorded in `replica_recent`. @default 0 (unknown: every batch is recorded) */
@@ -130,6 +133,10 @@ export class MongoIndicatorSink implements EntrySink, EntryHistory {
   readonly #rejections: MongoRejections;
   readonly #journal: ServedChangesJournal;
   readonly #recent: RecentRecords;
+  // Admission index of the records lastEntries read (the replica's verifier reads each batch's
+  // before writing it). A record's admission index only grows, so a stale value still proves
+  // that a replayed ADD at or below it re-admits nothing. Bounded: cleared when full.
+  readonly #admitted = new Map<string, number>();
 
   private constructor(db: Db, opts: SinkOptions) {
     this.#col = db.collection<IndicatorRecord>(INDICATORS);
@@ -254,18 +261,20 @@ export class MongoIndicatorSink implements EntrySink, EntryHistory {
     } catch (err) {
       const errors: WriteError[] = err instanceof MongoBulkWriteError ? [err.writeErrors].flat() : [];
       if (errors.length === 0 || errors.some((e) => e.code !== DUPLICATE_KEY)) throw err;
-      const present = errors.map((e) => docs[e.index]).filter((d) => d !== undefined);
-      const found = await this.#present(present.map((d) => d.digest));
-      for (const doc of present) if (readmits(found.get(doc.digest) ?? null, doc)) await this.#readmit(doc);
+      // A record admitted at or after this ADD (a replay of it) cannot be re-admitted by it: no read.
+      const unsure = errors.map((e) => docs[e.index]).filter((d) => d !== undefined && (this.#admitted.get(d.digest) ?? -1) < d.logIndex) as IndicatorRecord[];
+      const found = await this.#present(unsure.map((d) => d.digest));
+      for (const doc of unsure) if (readmits(found.get(doc.digest) ?? null, doc)) await this.#readmit(doc);
     }
   }
 
   /**
    * The stored records of `digests` (only what {@link readmits} reads). A replayed batch (a sync
    * cut off after its records were written, before its cursor was saved) finds up to a whole batch
-   * present: on FerretDB every lookup, `_id` equality included, reads the collection, so more
-   * than {@link EQUALITY_LOOKUPS} are read in one `$in` pass, not one pass each (chaos trial 10:
-   * 693 entries replayed over 14,000 records took 4.5 minutes).
+   * present: on FerretDB every lookup, `_id` equality included, reads the collection (chaos trial
+   * 10: 693 entries replayed over 14,000 records, one lookup each, took 4.5 minutes). Replays are
+   * mostly settled without a read (`#admitted`); more than {@link EQUALITY_LOOKUPS} left are read
+   * in one `$in` pass.
    */
   async #present(digests: readonly string[]): Promise<Map<string, IndicatorRecord>> {
     const projection = { _id: 0, digest: 1, state: 1, revokedAtIndex: 1, logIndex: 1 };
@@ -318,10 +327,16 @@ export class MongoIndicatorSink implements EntrySink, EntryHistory {
     const out = await this.#rejections.lastEntries(digests.filter((d) => this.#rejected.has(d)));
     if (stored.length === 0) return out;
     for await (const r of this.#col.find({ _id: { $in: stored } })) {
+      this.#noteAdmitted(r.digest, r.logIndex);
       const h = historyOfRecord(r);
       if ((out.get(r.digest)?.index ?? -1) < h.index) out.set(r.digest, h);
     }
     return out;
+  }
+
+  #noteAdmitted(digest: string, logIndex: number): void {
+    if (this.#admitted.size >= ADMITTED_KEPT) this.#admitted.clear();
+    this.#admitted.set(digest, logIndex);
   }
 
   /** Every stored rejection in log order (store/rejections.ts). */

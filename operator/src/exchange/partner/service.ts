@@ -161,6 +161,8 @@ class Partner implements RunningPartner {
   #lastCursor: ReplicaCursor | undefined;
   #sighted: SightedParties | undefined;
   #resumed = false;
+  // Saves of the working set's written position, in order; stop() waits for the last.
+  #markSaved: Promise<void> = Promise.resolve();
 
   constructor(opts: PartnerServiceOptions, mongo: MongoIndicatorSink) {
     this.#o = opts;
@@ -180,7 +182,9 @@ class Partner implements RunningPartner {
       },
       onRecovered: () => this.#failures.recovered('working set'),
       // A failed save costs a larger resume after a restart, never an object: logged, not retried.
-      onWritten: (n) => void saveWrittenMark(opts.db, n).catch((err: unknown) => opts.log.warn('could not save the working set\'s written position; a restart rewrites more', { nextIndex: n, err })),
+      onWritten: (n) => {
+        this.#markSaved = this.#markSaved.then(() => saveWrittenMark(opts.db, n)).catch((err: unknown) => opts.log.warn('could not save the working set\'s written position; a restart rewrites more', { nextIndex: n, err }));
+      },
     });
     this.#status = new KubePartnerStatus(opts.client, now, opts.cache?.partnerNodes);
     this.#events = new KubeEventRecorder({ writer: opts.client, log: opts.log, component: 'threatmesh-exchange', instance: opts.partnerId, now });
@@ -219,6 +223,7 @@ class Partner implements RunningPartner {
     await this.#session?.stop();
     this.#session = undefined;
     await this.#materializer.stop();
+    await this.#markSaved;
     await this.#gossip?.stop();
     this.#o.log.info('partner exchange stopped', { partnerId: this.#o.partnerId });
   }
