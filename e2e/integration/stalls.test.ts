@@ -245,8 +245,12 @@ describe('a partner converges within seconds once a fault heals', () => {
   test('its database\'s disk full while entries arrive, the operator restarted meanwhile: freed, replication resumes within seconds', { skip: process.getuid?.() !== 0 && 'needs root to mount the database on a small tmpfs' }, async () => {
     assert.ok(cluster.disk, 'the database runs on a tmpfs');
     await cluster.disk.fill();
-    await admit(200, 'full');
-    await within(60_000, () => Promise.resolve(logLines.some((l) => l.includes('"cause":"database-full"')) ? undefined : 'no database-full failure yet'));
+    // Entries until the database needs a page the disk has not (free pages inside its file come first).
+    await within(120_000, async () => {
+      if (logLines.some((l) => l.includes('"cause":"database-full"'))) return undefined;
+      await admit(50, 'full');
+      return 'no database-full failure yet';
+    });
     await partner?.stop();
     await partnerMongo?.close();
     partner = await startPartner();
@@ -254,8 +258,8 @@ describe('a partner converges within seconds once a fault heals', () => {
     await cluster.disk.free();
     const took = await within(RECOVERY_MS, databaseCaughtUp);
     log.info('stalls test: database caught up after the disk was freed', { ms: took });
-    // Writing 200 objects is bound by the API server's throughput on a loaded machine, not by a wait.
-    const ms = await within(120_000, clusterCaughtUp);
+    // Writing a few hundred objects is bound by the API server's throughput on a loaded machine, not by a wait.
+    const ms = await within(180_000, clusterCaughtUp);
     log.info('stalls test: cluster caught up', { ms });
   });
 });
