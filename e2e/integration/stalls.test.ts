@@ -189,6 +189,27 @@ describe('a partner converges within seconds once a fault heals', () => {
     await within(120_000, clusterCaughtUp);
   });
 
+  test('its database\'s disk full while entries arrive, the operator restarted meanwhile: freed, replication resumes within seconds', { skip: process.getuid?.() !== 0 && 'needs root to mount the database on a small tmpfs' }, async () => {
+    assert.ok(cluster.disk, 'the database runs on a tmpfs');
+    await cluster.disk.fill();
+    // Entries until the database needs a page the disk has not (free pages inside its file come first).
+    await within(120_000, async () => {
+      if (logLines.some((l) => l.includes('"cause":"database-full"'))) return undefined;
+      await admit(50, 'full');
+      return 'no database-full failure yet';
+    });
+    await partner?.stop();
+    await partnerMongo?.close();
+    partner = await startPartner();
+    await new Promise((r) => setTimeout(r, 5_000));
+    await cluster.disk.free();
+    const took = await within(RECOVERY_MS, databaseCaughtUp);
+    log.info('stalls test: database caught up after the disk was freed', { ms: took });
+    // Writing a few hundred objects is bound by the API server's throughput on a loaded machine, not by a wait.
+    const ms = await within(180_000, clusterCaughtUp);
+    log.info('stalls test: cluster caught up', { ms });
+  });
+
   test('a catch-up replayed over a large database (its records written, its cursor not saved, as a sync cut off by a full disk leaves it): caught up within seconds', async () => {
     // A database the size of a chaos run's: on FerretDB every lookup reads the whole collection.
     const records = db.collection('indicators');
@@ -242,24 +263,4 @@ describe('a partner converges within seconds once a fault heals', () => {
     assert.equal(repair.restored, 0, `the new process wrote every unwritten entry itself, drift repair restored none: ${JSON.stringify(repair)}`);
   });
 
-  test('its database\'s disk full while entries arrive, the operator restarted meanwhile: freed, replication resumes within seconds', { skip: process.getuid?.() !== 0 && 'needs root to mount the database on a small tmpfs' }, async () => {
-    assert.ok(cluster.disk, 'the database runs on a tmpfs');
-    await cluster.disk.fill();
-    // Entries until the database needs a page the disk has not (free pages inside its file come first).
-    await within(120_000, async () => {
-      if (logLines.some((l) => l.includes('"cause":"database-full"'))) return undefined;
-      await admit(50, 'full');
-      return 'no database-full failure yet';
-    });
-    await partner?.stop();
-    await partnerMongo?.close();
-    partner = await startPartner();
-    await new Promise((r) => setTimeout(r, 5_000));
-    await cluster.disk.free();
-    const took = await within(RECOVERY_MS, databaseCaughtUp);
-    log.info('stalls test: database caught up after the disk was freed', { ms: took });
-    // Writing a few hundred objects is bound by the API server's throughput on a loaded machine, not by a wait.
-    const ms = await within(180_000, clusterCaughtUp);
-    log.info('stalls test: cluster caught up', { ms });
-  });
 });
