@@ -68,6 +68,9 @@ const DUPLICATE_KEY = 11000;
 /** Above this many digests, {@link MongoIndicatorSink.recent} reads them with one `$in` (a scan) rather than one equality each. */
 const EQUALITY_LOOKUPS = 32;
 
+/** Most admission indexes kept from history reads (a few replica batches' worth). */
+const ADMITTED_KEPT = 16_384;
+
 /** Options of {@link MongoIndicatorSink.applyMany}. */
 export interface ApplyOptions {
   /** Size of the log the entries come from, when known: a catch-up batch wholly below its newest `recentPositions` is not recorded in `replica_recent`. @default 0 (unknown: every batch is recorded) */
@@ -135,6 +138,10 @@ export class MongoIndicatorSink implements EntrySink, EntryHistory {
   readonly #rejections: MongoRejections;
   readonly #journal: ServedChangesJournal;
   readonly #recent: RecentRecords;
+  // Admission index of the records lastEntries read (the replica's verifier reads each batch's
+  // before writing it). A record's admission index only grows, so a stale value still proves
+  // that a replayed ADD at or below it re-admits nothing. Bounded: cleared when full.
+  readonly #admitted = new Map<string, number>();
 
   private constructor(db: Db, opts: SinkOptions) {
     this.#col = db.collection<StoredIndicatorRecord>(INDICATORS);
@@ -260,8 +267,33 @@ export class MongoIndicatorSink implements EntrySink, EntryHistory {
     } catch (err) {
       const errors: WriteError[] = err instanceof MongoBulkWriteError ? [err.writeErrors].flat() : [];
       if (errors.length === 0 || errors.some((e) => e.code !== DUPLICATE_KEY)) throw err;
-      for (const e of errors) await this.#readmit(docs[e.index]);
+      // A record admitted at or after this ADD (a replay of it) cannot be re-admitted by it: no read.
+      const unsure = errors.map((e) => docs[e.index]).filter((d) => d !== undefined && (this.#admitted.get(d.digest) ?? -1) < d.logIndex) as IndicatorRecord[];
+      const found = await this.#present(unsure.map((d) => d.digest));
+      for (const doc of unsure) if (readmits(found.get(doc.digest) ?? null, doc)) await this.#readmit(doc);
     }
+  }
+
+  /**
+   * The stored records of `digests` (only what {@link readmits} reads). A replayed batch (a sync
+   * cut off after its records were written, before its cursor was saved) finds up to a whole batch
+   * present: on FerretDB every lookup, `_id` equality included, reads the collection (chaos trial
+   * 10: 693 entries replayed over 14,000 records, one lookup each, took 4.5 minutes). Replays are
+   * mostly settled without a read (`#admitted`); more than {@link EQUALITY_LOOKUPS} left are read
+   * in one `$in` pass.
+   */
+  async #present(digests: readonly string[]): Promise<Map<string, Pick<IndicatorRecord, 'digest' | 'state' | 'revokedAtIndex' | 'logIndex'>>> {
+    const projection = { _id: 0, digest: 1, state: 1, revokedAtIndex: 1, logIndex: 1 };
+    const out = new Map<string, Pick<IndicatorRecord, 'digest' | 'state' | 'revokedAtIndex' | 'logIndex'>>();
+    if (digests.length > EQUALITY_LOOKUPS) {
+      for await (const r of this.#col.find({ _id: { $in: [...digests] } }, { projection })) out.set(r.digest, r);
+      return out;
+    }
+    for (const d of digests) {
+      const r = await this.#col.findOne({ _id: d }, { projection });
+      if (r !== null) out.set(d, r);
+    }
+    return out;
   }
 
   /**
@@ -283,18 +315,16 @@ export class MongoIndicatorSink implements EntrySink, EntryHistory {
   }
 
   /**
-   * Replaces a record revoked below `doc`'s index by `doc`; anything else (a replayed ADD, the
-   * common case here) is left as it is. Check, then write, both by `_id` alone (see
-   * {@link #revoke}); should another writer change the record in between, the write is undone
-   * (guarded by the fields only it set), as a filter holding the guard would have left it.
+   * Replaces a record revoked below `doc`'s index by `doc` (the caller checked the record it read
+   * with {@link readmits}; a replayed ADD, the common case, never gets here). The write names the
+   * record by `_id` alone (see {@link #revoke}); should another writer have changed the record
+   * since the check, the write is undone (guarded by the fields only it set), as a filter holding
+   * the guard would have left it.
    */
-  async #readmit(doc: IndicatorRecord | undefined): Promise<void> {
-    if (doc === undefined) return;
-    const eligible = (r: Pick<IndicatorRecord, 'state' | 'revokedAtIndex'> | null): boolean => r !== null && r.state === 'revoked' && typeof r.revokedAtIndex === 'number' && r.revokedAtIndex < doc.logIndex;
-    if (!eligible(await this.#col.findOne({ _id: doc.digest }))) return;
+  async #readmit(doc: IndicatorRecord): Promise<void> {
     const { _id: _key, ...replacement } = storedRecord(doc);
     const before = await this.#col.findOneAndReplace({ _id: doc.digest }, replacement, { returnDocument: 'before' });
-    if (before !== null && !eligible(before)) await this.#col.replaceOne({ _id: doc.digest, logIndex: doc.logIndex, addedAt: doc.addedAt }, before);
+    if (before !== null && !readmits(before, doc)) await this.#col.replaceOne({ _id: doc.digest, logIndex: doc.logIndex, addedAt: doc.addedAt }, before);
   }
 
   /** The latest entry applied for each of `digests`, admission, revocation or rejection (the replica checks new entries against it). */
@@ -303,10 +333,16 @@ export class MongoIndicatorSink implements EntrySink, EntryHistory {
     const out = await this.#rejections.lastEntries(digests.filter((d) => this.#rejected.has(d)));
     if (stored.length === 0) return out;
     for await (const r of this.#col.find({ _id: { $in: stored } })) {
+      this.#noteAdmitted(r.digest, r.logIndex);
       const h = historyOfRecord(r);
       if ((out.get(r.digest)?.index ?? -1) < h.index) out.set(r.digest, h);
     }
     return out;
+  }
+
+  #noteAdmitted(digest: string, logIndex: number): void {
+    if (this.#admitted.size >= ADMITTED_KEPT) this.#admitted.clear();
+    this.#admitted.set(digest, logIndex);
   }
 
   /** Every stored rejection in log order (store/rejections.ts). */
@@ -409,4 +445,9 @@ function record(entry: VerifiedEntry, addedAt: Date): IndicatorRecord {
     ...(entry.meta !== undefined ? { meta: { ...entry.meta } } : {}),
     stixId: `indicator--${uuidV5(STIX_ID_NAMESPACE, entry.digest)}`, addedAt, name: `${entry.indicator.type}-${entry.digest.slice(0, 40)}`,
   };
+}
+
+/** True when `doc` (an ADD) re-admits the stored record `r`: revoked below `doc`'s index. */
+function readmits(r: Pick<IndicatorRecord, 'state' | 'revokedAtIndex'> | null, doc: Pick<IndicatorRecord, 'logIndex'>): boolean {
+  return r !== null && r.state === 'revoked' && typeof r.revokedAtIndex === 'number' && r.revokedAtIndex < doc.logIndex;
 }

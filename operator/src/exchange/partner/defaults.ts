@@ -27,9 +27,11 @@ export const PARTNER_DEFAULTS = {
   checkpointEvery: 256,
   /** Batch size of a sync that starts further behind than this (a new partner's catch-up): fewer commands and cursor saves per entry; two multiples of the leaf store's chunk. */
   catchUpEvery: 2048,
-  /** Backoff of the replica after transport errors: first delay and cap. */
+  /** Backoff of the replica after transport or database errors: first delay and cap. The cap bounds how long a healed fault (a freed disk, a restarted database or sequencer) waits for the next sync; a sync is one long poll, so retrying every few seconds costs the sequencer little. */
   retryBaseMs: 200,
-  retryCapMs: 30_000,
+  retryCapMs: 5_000,
+  /** A replica sync step (a database write, the entry stream, a proof) waiting this long logs a warning naming it, every this often. */
+  slowSyncMs: 30_000,
   /** Most recent log positions kept as ThreatIndicator objects (the working set; the full set is served by replica-api). */
   materializeBudget: 10_000,
   /** Objects the Kubernetes sink writes at the same time. */

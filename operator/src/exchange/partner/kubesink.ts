@@ -224,6 +224,19 @@ export class KubeIndicatorSink implements EntrySink {
   }
 
   /**
+   * Writes replicated records as {@link applyMany} writes entries (not authoritative: a record
+   * older than what its object reflects changes nothing; a local proposal that proves the entry
+   * keeps its spec). Records stored without what an object is built from are skipped (drift
+   * repair reports them). Bounded concurrency; the first failure is thrown (the caller retries).
+   */
+  async restore(records: readonly IndicatorRecord[]): Promise<void> {
+    await this.#pool(records, async (r) => {
+      const l = loggedFromRecord(r);
+      if (l !== undefined) await this.ensure(l);
+    });
+  }
+
+  /**
    * Makes the object of `l` match the log: creates it when missing, recreates it when its
    * type or value differ or when `l` is a later admission (spec is immutable), patches the owned
    * status fields when they differ. An `l` older than what the object reflects (the ADD a

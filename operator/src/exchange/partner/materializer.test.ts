@@ -4,6 +4,7 @@ import type { ThreatIndicator } from '../../api/types.ts';
 import type { VerifiedEntry } from '../../domain/stores.ts';
 import { Writable } from 'node:stream';
 import { createLogger } from '../../log.ts';
+import type { IndicatorRecord } from '../../store/indicators.ts';
 import { Materializer, PINNED_LABEL, evictable, materializeFloor } from './materializer.ts';
 
 const quiet = createLogger(new Writable({ write: (_c, _e, cb) => cb() }), 'error');
@@ -28,6 +29,12 @@ test('eviction takes only log-written, unpinned objects below the floor', () => 
   assert.deepEqual(evictable(objects, 10), ['old', 'revoked-early', 'unpinned-label']);
 });
 
+const unused = (): Promise<void> => Promise.reject(new Error('no records resumed in this test'));
+
+function record(logIndex: number, revokedAtIndex?: number): IndicatorRecord {
+  return { digest: `d${logIndex}`, type: 'domain', value: `r${logIndex}.example`, state: revokedAtIndex === undefined ? 'active' : 'revoked', logIndex, proposerId: 'a', votes: [], ...(revokedAtIndex !== undefined ? { revokedAtIndex } : {}) };
+}
+
 function entry(index: number): VerifiedEntry {
   return { index } as unknown as VerifiedEntry;
 }
@@ -36,7 +43,7 @@ test('the materializer writes in the background and never queues more than the b
   const written: number[] = [];
   let release: () => void = () => undefined;
   let gate = new Promise<void>((r) => { release = r; });
-  const m = new Materializer({ sink: { applyMany: async (es) => { await gate; written.push(...es.map((e) => e.index)); } }, budget: 5, log: quiet, batch: 2 });
+  const m = new Materializer({ sink: { applyMany: async (es) => { await gate; written.push(...es.map((e) => e.index)); }, restore: unused }, budget: 5, log: quiet, batch: 2 });
   m.offer([entry(0), entry(1)], 2);
   m.offer(Array.from({ length: 10 }, (_, i) => entry(i + 2)), 12);
   assert.equal(m.floor, 7);
@@ -51,7 +58,7 @@ test('the materializer writes in the background and never queues more than the b
 test('a failed write is retried, not lost', async () => {
   let fails = 1;
   const written: number[] = [];
-  const m = new Materializer({ sink: { applyMany: (es) => { if (fails-- > 0) return Promise.reject(new Error('apiserver down')); written.push(...es.map((e) => e.index)); return Promise.resolve(); } }, budget: 100, log: quiet, retryMs: 5 });
+  const m = new Materializer({ sink: { applyMany: (es) => { if (fails-- > 0) return Promise.reject(new Error('apiserver down')); written.push(...es.map((e) => e.index)); return Promise.resolve(); }, restore: unused }, budget: 100, log: quiet, retryMs: 5 });
   m.offer([entry(0), entry(1)], 2);
   await m.idle();
   assert.deepEqual(written, [0, 1]);
@@ -62,7 +69,7 @@ test('failed writes are reported, retried with a doubling pause up to the cap, a
   const at: number[] = [];
   const events: string[] = [];
   const m = new Materializer({
-    sink: { applyMany: () => { at.push(Date.now()); return fails-- > 0 ? Promise.reject(new Error('503')) : Promise.resolve(); } },
+    sink: { applyMany: () => { at.push(Date.now()); return fails-- > 0 ? Promise.reject(new Error('503')) : Promise.resolve(); }, restore: unused },
     budget: 100, log: quiet, retryMs: 20, maxRetryMs: 60,
     onFailed: (err) => events.push(`failed: ${(err as Error).message}`), onRecovered: () => events.push('recovered'),
   });
@@ -73,4 +80,23 @@ test('failed writes are reported, retried with a doubling pause up to the cap, a
   // 20, 40, 60 (capped), 60 (capped); timers may fire late, never early.
   for (const [i, want] of [20, 40, 60, 60].entries()) assert.ok(gaps[i]! >= want - 2, `gap ${i}: ${gaps[i]} ms, want >= ${want}`);
   assert.ok(gaps[3]! < 60 * 2 + 100, `the pause is capped: ${gaps[3]} ms`);
+});
+
+test('resumed records are written before new entries, in log order, dropped below the floor, and the written position counts them', async () => {
+  const log: string[] = [];
+  const marks: number[] = [];
+  const m = new Materializer({
+    sink: {
+      applyMany: (es) => { log.push(`entries ${es.map((e) => e.index).join(',')}`); return Promise.resolve(); },
+      restore: (rs) => { log.push(`records ${rs.map((r) => r.logIndex).join(',')}`); return Promise.resolve(); },
+    },
+    budget: 10, log: quiet, batch: 2, onWritten: (n) => marks.push(n),
+  });
+  // Position 1 is below the floor (14 - 10): dropped. The revoked record sits at its revocation (12).
+  m.resume([record(7, 12), record(5), record(1), record(6)], 12);
+  m.offer([entry(12), entry(13)], 14);
+  await m.idle();
+  assert.deepEqual(log, ['records 5,6', 'records 7', 'entries 12,13']);
+  assert.deepEqual(marks, [12, 13, 14]);
+  assert.equal(m.dropped, 1);
 });

@@ -9,6 +9,9 @@
  *   loop writes them through the Kubernetes sink with its own retries. The queue never holds
  *   more than `budget` entries: an entry older than the newest `budget` positions would be
  *   evicted as soon as written, so it is dropped (drift repair writes what should exist).
+ * - A restart loses nothing: after each written batch the position written up to is reported
+ *   (`onWritten`, persisted by the service), and a new process hands the records at or above it
+ *   back with {@link Materializer.resume}; they are written before any new entry.
  * - Eviction deletes only objects the log wrote (status.logIndex or status.revocation set) whose
  *   position is below the floor (`treeSize - budget`), never an object with the
  *   `threatmesh.io/pinned=true` label or a `threatmesh.io/` annotation (an analyst's vote or
@@ -17,6 +20,7 @@
 import type { ThreatIndicator } from '../../api/types.ts';
 import type { VerifiedEntry } from '../../domain/stores.ts';
 import type { Logger } from '../../log.ts';
+import type { IndicatorRecord } from '../../store/indicators.ts';
 
 /** Label that keeps a ThreatIndicator in the working set whatever its age. */
 export const PINNED_LABEL = 'threatmesh.io/pinned';
@@ -45,9 +49,16 @@ export function evictable(objects: readonly ThreatIndicator[], floor: number): s
   }).map((o) => o.metadata.name).sort();
 }
 
+/** The log position a replicated record reflects: its revocation's, else its admission's. */
+export function recordPosition(r: Pick<IndicatorRecord, 'logIndex' | 'revokedAtIndex'>): number {
+  return Math.max(r.logIndex, r.revokedAtIndex ?? -1);
+}
+
 /** Where the materializer writes (exchange/partner/kubesink.ts KubeIndicatorSink). */
 export interface WorkingSetSink {
   applyMany(entries: readonly VerifiedEntry[]): Promise<void>;
+  /** Writes replicated records (their latest state) as {@link applyMany} writes entries; used by {@link Materializer.resume}. */
+  restore(records: readonly IndicatorRecord[]): Promise<void>;
 }
 
 /** Everything a {@link Materializer} is built from. */
@@ -58,10 +69,12 @@ export interface MaterializerOptions {
   readonly log: Logger;
   /** Entries written per call of the sink. @default 256 */
   readonly batch?: number;
-  /** Pause after a failed write before trying again; doubled after each further failure. @default 2000 */
+  /** Pause after a failed write before trying again; doubled after each further failure. @default 500 */
   readonly retryMs?: number;
-  /** Longest pause between retries. @default 30000 */
+  /** Longest pause between retries: a healed API server is written to again within this. @default 5000 */
   readonly maxRetryMs?: number;
+  /** Told after each written batch: every position below `nextIndex` that was offered or resumed is in the cluster (or was dropped below the floor). @default none */
+  readonly onWritten?: (nextIndex: number) => void;
   /** Told about each failed write (it is retried). @default none */
   readonly onFailed?: (err: unknown) => void;
   /** Told when a write succeeds after failures. @default none */
@@ -72,6 +85,7 @@ export interface MaterializerOptions {
 export class Materializer {
   readonly #o: MaterializerOptions;
   #queue: VerifiedEntry[] = [];
+  #resumed: IndicatorRecord[] = [];
   #treeSize = 0;
   #running: Promise<void> | undefined;
   #stopped = false;
@@ -99,6 +113,24 @@ export class Materializer {
     this.#running ??= this.#drain().finally(() => { this.#running = undefined; });
   }
 
+  /**
+   * Queues replicated records that an earlier process may not have written (positions at or
+   * above its last `onWritten`), ahead of every entry; never waits for Kubernetes. Records
+   * below the floor are dropped like entries.
+   */
+  resume(records: readonly IndicatorRecord[], treeSize: number): void {
+    this.#treeSize = Math.max(this.#treeSize, treeSize, ...records.map((r) => recordPosition(r) + 1));
+    this.#resumed.push(...records);
+    this.#resumed.sort((a, b) => recordPosition(a) - recordPosition(b));
+    this.#trim();
+    this.#running ??= this.#drain().finally(() => { this.#running = undefined; });
+  }
+
+  /** True while queued entries or resumed records are being written (or retried). */
+  get busy(): boolean {
+    return this.#running !== undefined;
+  }
+
   /** Resolves when everything queued so far is written (tests, shutdown). */
   async idle(): Promise<void> {
     while (this.#running !== undefined) await this.#running;
@@ -114,26 +146,44 @@ export class Materializer {
     const floor = this.floor;
     const before = this.#queue.length;
     this.#queue = this.#queue.filter((e) => e.index >= floor);
-    this.#dropped += before - this.#queue.length;
+    const resumed = this.#resumed.length;
+    this.#resumed = this.#resumed.filter((r) => recordPosition(r) >= floor);
+    this.#dropped += before - this.#queue.length + resumed - this.#resumed.length;
   }
 
   async #drain(): Promise<void> {
     let failures = 0;
-    while (!this.#stopped && this.#queue.length > 0) {
+    while (!this.#stopped && this.#queue.length + this.#resumed.length > 0) {
       this.#trim();
-      const batch = this.#queue.splice(0, this.#o.batch ?? 256);
+      const step = this.#next();
       try {
-        await this.#o.sink.applyMany(batch);
+        await step.write();
         if (failures > 0) this.#o.onRecovered?.();
         failures = 0;
+        this.#o.onWritten?.(step.upTo);
       } catch (err) {
         failures++;
-        const delayMs = Math.min((this.#o.retryMs ?? 2000) * 2 ** (failures - 1), this.#o.maxRetryMs ?? 30_000);
-        this.#o.log.warn('writing replicated ThreatIndicators failed; retrying with backoff (the partner database has them already)', { entries: batch.length, failures, delayMs, err });
+        const delayMs = Math.min((this.#o.retryMs ?? 500) * 2 ** (failures - 1), this.#o.maxRetryMs ?? 5_000);
+        this.#o.log.warn('writing replicated ThreatIndicators failed; retrying with backoff (the partner database has them already)', { entries: step.size, failures, delayMs, err });
         this.#o.onFailed?.(err);
-        this.#queue.unshift(...batch);
+        step.putBack();
         await new Promise((r) => setTimeout(r, delayMs));
       }
     }
+  }
+
+  // Resumed records go first (they are older than every queued entry), then entries in log order.
+  #next(): { write: () => Promise<void>; putBack: () => void; size: number; upTo: number } {
+    const size = this.#o.batch ?? 256;
+    if (this.#resumed.length > 0) {
+      const records = this.#resumed.splice(0, size);
+      return {
+        write: () => this.#o.sink.restore(records), putBack: () => this.#resumed.unshift(...records), size: records.length,
+        // Sorted: until every resumed record is written, nothing from the oldest one left counts as written.
+        upTo: this.#resumed.length > 0 ? recordPosition(this.#resumed[0]!) : recordPosition(records[records.length - 1]!) + 1,
+      };
+    }
+    const batch = this.#queue.splice(0, size);
+    return { write: () => this.#o.sink.applyMany(batch), putBack: () => this.#queue.unshift(...batch), size: batch.length, upTo: batch[batch.length - 1]!.index + 1 };
   }
 }

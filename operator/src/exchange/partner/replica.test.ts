@@ -198,4 +198,23 @@ describe('PartnerReplica batches and their writes', () => {
     // Every entry reached the database; the failed batch twice (a replay), nothing else.
     assert.deepEqual([...new Set(crashed.sink.store.applied.map((e) => e.index))], clean.sink.store.applied.map((e) => e.index));
   });
+
+  test('a sync step that waits longer than slowSyncMs is logged with its name (a write that hangs), and no warning while steps move', async () => {
+    const { seq, key } = await sequencerWith(3);
+    const lines: string[] = [];
+    const log = createLogger(new Writable({ write: (c: Buffer, _e, cb) => { lines.push(c.toString()); cb(); } }), 'warn');
+    let release: () => void = () => undefined;
+    const hung = new Promise<void>((r) => { release = r; });
+    const sink: EntrySink = { apply: () => hung };
+    const replica = new PartnerReplica({ sourceId: 'sequencer:seq', source: sourceOf(seq), sink, cursors: new MemoryCursorStore(), anchors: { sequencerKey: key.publicKey, partners, quorum: 2 }, now, log, checkpointEvery: 2 });
+    const abort = new AbortController();
+    const running = replica.run({ signal: abort.signal, waitMs: 0, slowSyncMs: 40 });
+    while (!lines.some((l) => l.includes('replica sync slow'))) await new Promise((r) => setTimeout(r, 10));
+    const warning = JSON.parse(lines.find((l) => l.includes('replica sync slow'))!) as { phase: string; nextIndex: number; waitedMs: number };
+    assert.deepEqual([warning.phase, warning.nextIndex], ['batch write', 0]);
+    assert.ok(warning.waitedMs >= 40);
+    release();
+    abort.abort();
+    await running;
+  });
 });

@@ -87,12 +87,19 @@ export interface RunOptions {
   readonly onFailure?: (err: unknown, failures: number) => void;
   /** Told when a sync succeeds after failures. @default none */
   readonly onRecovered?: () => void;
+  /** A warning naming the step is logged every this often while one step of a sync waits this long. @default PARTNER_DEFAULTS.slowSyncMs */
+  readonly slowSyncMs?: number;
 }
 
+
+/** What a sync waits on: named by the warning a slow sync logs, so a stall says where it is. */
+export type SyncPhase = 'cursor read' | 'tree head' | 'consistency proof' | 'cursor save' | 'leaf backfill' | 'entry stream' | 'history read' | 'batch write';
 
 /** One partner's replication from one sequencer. */
 export class PartnerReplica {
   readonly #o: PartnerReplicaOptions;
+  // What the sync in progress waits on, and since when (the slow-sync warning names it).
+  #phase: { name: SyncPhase; since: number; at: number | undefined } | undefined;
 
   constructor(opts: PartnerReplicaOptions) {
     this.#o = opts;
@@ -110,16 +117,25 @@ export class PartnerReplica {
    * errors for transport failures (retry later: the cursor only moves past applied entries).
    */
   async sync(waitMs = 0): Promise<SyncResult> {
-    const start = await this.cursor();
+    try {
+      return await this.#sync(waitMs);
+    } finally {
+      this.#phase = undefined;
+    }
+  }
+
+  async #sync(waitMs: number): Promise<SyncResult> {
+    const start = await this.#in('cursor read', undefined, () => this.cursor());
     if (start.halted !== undefined) throw new ReplicationHalted(start.halted);
-    const head = await this.#o.source.treeHead(start.nextIndex + 1, waitMs);
+    // The long poll waits on purpose: it is not timed as a stall.
+    const head = await this.#in('tree head', start.nextIndex, () => this.#o.source.treeHead(start.nextIndex + 1, waitMs), waitMs);
     await this.#check(start, checkTreeHead(this.#o.anchors, head));
     const accepted = start.head;
     const needsProof = accepted !== undefined && head.treeSize > accepted.treeSize && accepted.treeSize > 0;
-    const proof = needsProof ? await this.#o.source.consistencyProof(accepted.treeSize, head.treeSize) : [];
+    const proof = needsProof ? await this.#in('consistency proof', start.nextIndex, () => this.#o.source.consistencyProof(accepted.treeSize, head.treeSize)) : [];
     await this.#check(start, checkConsistency(accepted, head, proof));
-    if (accepted === undefined || accepted.treeSize !== head.treeSize) await this.#o.cursors.save(this.#o.sourceId, { nextIndex: start.nextIndex, head });
-    await this.#backfillLeaves(start, head);
+    if (accepted === undefined || accepted.treeSize !== head.treeSize) await this.#in('cursor save', start.nextIndex, () => this.#o.cursors.save(this.#o.sourceId, { nextIndex: start.nextIndex, head }));
+    await this.#in('leaf backfill', start.nextIndex, () => this.#backfillLeaves(start, head));
     const { applied, cursor } = await this.#pull(start, head);
     if (applied > 0) this.#o.log.info('replicated', { source: this.#o.sourceId, applied, treeSize: head.treeSize, rootHash: head.rootHash });
     return { applied, treeSize: head.treeSize, rootHash: head.rootHash, caughtUp: cursor.nextIndex === head.treeSize };
@@ -147,16 +163,18 @@ export class PartnerReplica {
       await this.#o.cursors.save(this.#o.sourceId, cursor);
     });
     try {
+      this.#enter('entry stream', cursor.nextIndex);
       for await (const raw of chunks(this.#o.source.entries(cursor.nextIndex, head.treeSize), this.#batchSize(head.treeSize - cursor.nextIndex))) {
-        const { entries, violation } = await verifier.verify(raw);
-        await writer.push(entries);
+        const { entries, violation } = await this.#in('history read', cursor.nextIndex, () => verifier.verify(raw));
+        await this.#in('batch write', cursor.nextIndex, () => writer.push(entries));
+        this.#enter('entry stream', cursor.nextIndex);
         verifier.written(cursor.nextIndex);
         if (violation !== undefined) {
-          await writer.drain();
+          await this.#in('batch write', cursor.nextIndex, () => writer.drain());
           return this.#halt(cursor, violation);
         }
       }
-      await writer.drain();
+      await this.#in('batch write', cursor.nextIndex, () => writer.drain());
     } catch (err) {
       // No write may outlive this sync: the next one starts from the persisted cursor.
       await writer.settle();
@@ -220,6 +238,15 @@ export class PartnerReplica {
    * when a check fails (the caller raises the condition, Event and metric).
    */
   async run(opts: RunOptions): Promise<void> {
+    const unwatch = this.#watch(opts.slowSyncMs ?? PARTNER_DEFAULTS.slowSyncMs, opts.signal);
+    try {
+      await this.#loop(opts);
+    } finally {
+      unwatch();
+    }
+  }
+
+  async #loop(opts: RunOptions): Promise<void> {
     let failures = 0;
     while (!opts.signal.aborted) {
       try {
@@ -239,6 +266,27 @@ export class PartnerReplica {
     }
   }
 
+
+  #enter(name: SyncPhase, at: number | undefined, graceMs = 0): void {
+    this.#phase = { name, since: Date.now() + graceMs, at };
+  }
+
+  async #in<T>(name: SyncPhase, at: number | undefined, work: () => Promise<T>, graceMs = 0): Promise<T> {
+    this.#enter(name, at, graceMs);
+    return work();
+  }
+
+  /** Warns, every `everyMs`, while one phase of the sync in progress has waited longer than `everyMs`: a stall names what it waits on. */
+  #watch(everyMs: number, signal: AbortSignal): () => void {
+    const timer = setInterval(() => {
+      const p = this.#phase;
+      if (signal.aborted || p === undefined) return;
+      const waited = Date.now() - p.since;
+      if (waited >= everyMs) this.#o.log.warn('replica sync slow: waiting on one step', { source: this.#o.sourceId, phase: p.name, waitedMs: waited, ...(p.at !== undefined ? { nextIndex: p.at } : {}) });
+    }, everyMs);
+    timer.unref();
+    return () => clearInterval(timer);
+  }
 
   // Far behind (a new partner, a long outage), larger batches: fewer commands and cursor saves per entry.
   #batchSize(behind: number): number {

@@ -36,7 +36,7 @@ import { ProposalForwarder } from './forwarder.ts';
 import { GossipClient, startGossipServer, type GossipServer } from './gossip.ts';
 import { KubeIndicatorSink } from './kubesink.ts';
 import { Materializer } from './materializer.ts';
-import { repairWorkingSet } from './workingset.ts';
+import { repairWorkingSet, resumeWorkingSet, saveWrittenMark } from './workingset.ts';
 import { PendingMirror } from './manualvote.ts';
 import { RevocationRequests } from './revocations.ts';
 import type { ReplicationHalted } from './replica.ts';
@@ -173,6 +173,9 @@ class Partner implements RunningPartner {
   #haltCondition: ReplicatingCondition | undefined;
   #lastCursor: ReplicaCursor | undefined;
   #sighted: SightedParties | undefined;
+  #resumed = false;
+  // Saves of the working set's written position, in order; stop() waits for the last.
+  #markSaved: Promise<void> = Promise.resolve();
 
   constructor(opts: PartnerServiceOptions, mongo: MongoIndicatorSink) {
     this.#o = opts;
@@ -191,6 +194,10 @@ class Partner implements RunningPartner {
         opts.log.error('writing replicated ThreatIndicators to the cluster failing; retrying with backoff', { cause: f.cause, detail: f.message });
       },
       onRecovered: () => this.#failures.recovered('working set'),
+      // A failed save costs a larger resume after a restart, never an object: logged, not retried.
+      onWritten: (n) => {
+        this.#markSaved = this.#markSaved.then(() => saveWrittenMark(opts.db, n)).catch((err: unknown) => opts.log.warn('could not save the working set\'s written position; a restart rewrites more', { nextIndex: n, err }));
+      },
     });
     this.#status = new KubePartnerStatus(opts.client, now, opts.cache?.partnerNodes);
     this.#events = new KubeEventRecorder({ writer: opts.client, log: opts.log, component: 'threatmesh-exchange', instance: opts.partnerId, now });
@@ -229,6 +236,7 @@ class Partner implements RunningPartner {
     await this.#session?.stop();
     this.#session = undefined;
     await this.#materializer.stop();
+    await this.#markSaved;
     await this.#gossip?.stop();
     this.#o.log.info('partner exchange stopped', { partnerId: this.#o.partnerId });
   }
@@ -271,6 +279,7 @@ class Partner implements RunningPartner {
       await this.#noSequencer(network, nodes);
       return;
     }
+    if (!this.#resumed) await this.#step('working set resume', () => this.#resume(network.sequencer!));
     const session = await this.#ensureSession(network as PartnerNetwork & { sequencer: SequencerRef });
     const seq = network.sequencer;
     const seqSize = await this.#sequencerStatus(session, seq);
@@ -436,8 +445,18 @@ class Partner implements RunningPartner {
     for (const m of await this.#decisions.check(head)) await this.#incidents.missingDecision(seq, m);
   }
 
+  // Once per process, before replication starts: what an earlier process applied but may not have written to the cluster.
+  async #resume(seq: SequencerRef): Promise<void> {
+    const cursor = await this.#cursors.load(`sequencer:${seq.partnerId}`);
+    const treeSize = cursor?.head?.treeSize ?? cursor?.nextIndex ?? 0;
+    await resumeWorkingSet({ db: this.#o.db, mongo: this.#mongo, materializer: this.#materializer, log: this.#o.log, treeSize, budget: this.#o.materializeBudget ?? PARTNER_DEFAULTS.materializeBudget });
+    this.#resumed = true;
+  }
+
   async #repairWhenDue(session: PartnerSession, seqSize: number | undefined): Promise<void> {
-    if (session.halted !== undefined || seqSize === undefined) return;
+    // A repair starts once the working set is written: waiting for it here would hold every other
+    // step of the loop (and stop()) for as long as the cluster refuses writes.
+    if (session.halted !== undefined || seqSize === undefined || this.#materializer.busy) return;
     const now = this.#clock.now();
     if (this.#lastRepair === undefined) {
       // The first repair waits for the first catch-up, so it does not race the initial replication.

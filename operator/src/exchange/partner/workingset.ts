@@ -14,7 +14,11 @@ import { ApiError, listFrom, type KubeClient } from '../../runtime/client.ts';
 import type { CacheReader } from '../../runtime/types.ts';
 import type { MongoIndicatorSink } from '../../store/indicators.ts';
 import type { KubeIndicatorSink } from './kubesink.ts';
-import { evictable, type Materializer } from './materializer.ts';
+import { evictable, materializeFloor, recordPosition, type Materializer } from './materializer.ts';
+
+/** Collection of the position the working set is written up to (one document, `_id` {@link WRITTEN_MARK_ID}). */
+export const WORKING_SET_MARK = 'replica_working_set';
+const WRITTEN_MARK_ID = 'written';
 
 /** Collection of the verified entries the cluster refused to store (`_id` = log index). */
 export const UNMATERIALIZED = 'replica_unmaterialized';
@@ -58,4 +62,33 @@ async function evict(p: WorkingSetParts, names: readonly string[]): Promise<void
 export async function recordUnmaterialized(db: Db, entry: { index: number; digest: string; indicator: { type: string } }, why: string, at: Date): Promise<number> {
   await db.collection<{ _id: number }>(UNMATERIALIZED).replaceOne({ _id: entry.index }, { digest: entry.digest, type: entry.indicator.type, why, at: at.toISOString() }, { upsert: true });
   return db.collection(UNMATERIALIZED).countDocuments();
+}
+
+/** The position the cluster's working set is written up to (Materializer `onWritten`), or undefined when none was saved. */
+export async function loadWrittenMark(db: Db): Promise<number | undefined> {
+  const doc = await db.collection<{ _id: string; nextIndex: number }>(WORKING_SET_MARK).findOne({ _id: WRITTEN_MARK_ID });
+  return typeof doc?.nextIndex === 'number' ? doc.nextIndex : undefined;
+}
+
+/** Saves the written-up-to position; never moves it back (an overlapping older process may report a lower one). */
+export async function saveWrittenMark(db: Db, nextIndex: number): Promise<void> {
+  await db.collection<{ _id: string; nextIndex: number }>(WORKING_SET_MARK).updateOne({ _id: WRITTEN_MARK_ID }, { $max: { nextIndex } }, { upsert: true });
+}
+
+/**
+ * After a restart: the records at or above the saved mark (applied to the partner database by an
+ * earlier process whose in-memory queue died with it) are handed to the materializer before any
+ * new entry, so the cluster catches up within seconds, not at the next drift repair. Without a
+ * saved mark (a first start) nothing is resumed. Returns how many records were resumed.
+ */
+export async function resumeWorkingSet(p: Pick<WorkingSetParts, 'materializer' | 'mongo' | 'log'> & { readonly db: Db; readonly treeSize: number; readonly budget: number }): Promise<number> {
+  const mark = await loadWrittenMark(p.db);
+  if (mark === undefined) return 0;
+  const from = Math.max(mark, materializeFloor(p.treeSize, p.budget));
+  const records = (await p.mongo.recent(from)).filter((r) => recordPosition(r) >= from);
+  if (records.length > 0) {
+    p.log.info('working set: writing the records an earlier process may not have written to the cluster', { from, records: records.length });
+    p.materializer.resume(records, p.treeSize);
+  }
+  return records.length;
 }
