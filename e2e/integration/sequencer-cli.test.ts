@@ -9,11 +9,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { MongoClient } from 'mongodb';
 import { PARTNER_NODES } from '../../operator/src/api/schemas/index.ts';
 import type { PartnerNode, Role } from '../../operator/src/api/types.ts';
 import { indicatorCanonicalJson } from '../../operator/src/domain/canonical.ts';
@@ -35,6 +34,7 @@ import { startControlPlane, type ControlPlane } from '../harness/controlplane.ts
 import { controlPlaneOptionsFromEnv, uniqueSuffix } from '../harness/env.ts';
 import { eventually } from '../harness/kube.ts';
 import { createTestCa, type TestCa } from '../harness/pki.ts';
+import { disposeTestBed } from '../harness/teardown.ts';
 import { collectJsonLines } from '../harness/jsonlines.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -139,16 +139,7 @@ after(async () => {
   for (const c of clients) c.close();
   for (const s of children) if (s.proc.exitCode === null && s.proc.signalCode === null) s.proc.kill('SIGKILL');
   await Promise.all(children.map((s) => s.exited));
-  const mongo = new MongoClient(cp?.mongoUri ?? 'mongodb://127.0.0.1:1', { serverSelectionTimeoutMS: 5_000 });
-  await mongo.connect().then(() => mongo.db(database).dropDatabase()).catch(() => undefined);
-  await mongo.close();
-  if (admin) {
-    await admin.delete(namespaces, ns).catch(() => undefined);
-    admin.close();
-  }
-  await ca?.dispose();
-  if (dir) await rm(dir, { recursive: true, force: true });
-  await cp?.stop();
+  await disposeTestBed({ cp, admin, namespace: ns, ca, dir, databases: [database] });
 });
 
 describe('threatmesh sequencer', () => {

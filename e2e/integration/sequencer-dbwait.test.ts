@@ -8,10 +8,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MongoClient } from 'mongodb';
 import { PARTNER_NODES } from '../../operator/src/api/schemas/index.ts';
 import type { PartnerNode } from '../../operator/src/api/types.ts';
 import { SigningKey } from '../../operator/src/domain/signature.ts';
@@ -25,6 +24,7 @@ import { controlPlaneOptionsFromEnv, uniqueSuffix } from '../harness/env.ts';
 import { eventually } from '../harness/kube.ts';
 import { loadYamlDir } from '../harness/manifests.ts';
 import { createTestCa, type TestCa } from '../harness/pki.ts';
+import { disposeTestBed } from '../harness/teardown.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const MAIN = join(ROOT, 'operator', 'src', 'main.ts');
@@ -107,16 +107,7 @@ before(async () => {
 after(async () => {
   for (const p of procs) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
   await link?.close();
-  const mongo = new MongoClient(cp?.mongoUri ?? 'mongodb://127.0.0.1:1', { serverSelectionTimeoutMS: 5_000 });
-  await mongo.connect().then(() => mongo.db(database).dropDatabase()).catch(() => undefined);
-  await mongo.close();
-  if (admin) {
-    await admin.delete(namespaces, ns).catch(() => undefined);
-    admin.close();
-  }
-  await ca?.dispose();
-  if (dir) await rm(dir, { recursive: true, force: true });
-  await cp?.stop();
+  await disposeTestBed({ cp, admin, namespace: ns, ca, dir, databases: [database] });
 });
 
 describe('threatmesh sequencer with its database refusing connections', () => {

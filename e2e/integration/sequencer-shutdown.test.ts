@@ -13,10 +13,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MongoClient } from 'mongodb';
 import { PARTNER_NODES } from '../../operator/src/api/schemas/index.ts';
 import type { PartnerNode, Role } from '../../operator/src/api/types.ts';
 import { indicatorCanonicalJson } from '../../operator/src/domain/canonical.ts';
@@ -36,6 +35,7 @@ import { controlPlaneOptionsFromEnv, uniqueSuffix } from '../harness/env.ts';
 import { eventually } from '../harness/kube.ts';
 import { loadYamlDir } from '../harness/manifests.ts';
 import { createTestCa, type TestCa } from '../harness/pki.ts';
+import { disposeTestBed } from '../harness/teardown.ts';
 import { collectJsonLines } from '../harness/jsonlines.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -192,16 +192,7 @@ after(async () => {
   for (const close of closers) close();
   await link?.close();
   if (proc !== undefined && proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
-  const mongo = new MongoClient(cp?.mongoUri ?? 'mongodb://127.0.0.1:1', { serverSelectionTimeoutMS: 5_000 });
-  for (const db of [database, `${database}_cut`, `${database}_fail`]) await mongo.connect().then(() => mongo.db(db).dropDatabase()).catch(() => undefined);
-  await mongo.close();
-  if (admin) {
-    await admin.delete(namespaces, ns).catch(() => undefined);
-    admin.close();
-  }
-  await ca?.dispose();
-  if (dir) await rm(dir, { recursive: true, force: true });
-  await cp?.stop();
+  await disposeTestBed({ cp, admin, namespace: ns, ca, dir, databases: [database, `${database}_cut`, `${database}_fail`] });
 });
 
 describe('threatmesh sequencer shutdown', () => {
