@@ -31,7 +31,7 @@ import { SequencerLog } from './log.ts';
 import type { StoredPageLimits } from './pages.ts';
 import { PendingRounds, type Round } from './pending.ts';
 import { rejectionEntry } from './rejection.ts';
-import { parseBatchProof, parseVoteBatch } from '../../domain/votebatch.ts';
+import { badProposalMessage, badVoteMessage, notActiveRefusal } from './refusals.ts';
 import { verifySignedProposal } from '../../domain/proposalbatch.ts';
 
 /** Everything a sequencer is built from. */
@@ -202,7 +202,7 @@ export class Sequencer {
     const subject = voteSubject(p.kind, digest);
     const logIndex = this.#log.decided(subject);
     if (p.kind === 'add' && logIndex !== undefined) return { status: 'already-admitted', digest, subject, logIndex };
-    if (p.kind === 'revoke' && this.#log.decided(digest) === undefined) throw this.#refuse(callerId, this.#notActive(indicator, logIndex));
+    if (p.kind === 'revoke' && this.#log.decided(digest) === undefined) throw this.#refuse(callerId, notActiveRefusal(indicator, logIndex));
     const open = this.#pending.get(subject);
     if (open !== undefined) return { status: 'already-pending', digest, subject, window: open.window };
     // Approved and being appended: not a new round (it would be admitted twice); rejected and being
@@ -244,12 +244,6 @@ export class Sequencer {
     if (!parsed.ok) throw this.#refuse(callerId, new ExchangeRefusal('invalid-argument', 'invalid-meta', parsed.message));
     if (parsed.meta !== undefined && p.kind === 'revoke') throw this.#refuse(callerId, new ExchangeRefusal('invalid-argument', 'invalid-meta', 'a REVOKE proposal carries no metadata; send meta_json only with ADD'));
     return parsed.meta;
-  }
-
-  #notActive(indicator: Indicator, revokedAt: number | undefined): ExchangeRefusal {
-    const what = `${indicator.type} ${JSON.stringify(indicator.value)}`;
-    if (revokedAt === undefined) return new ExchangeRefusal('failed-precondition', 'not-admitted', `cannot revoke ${what}: it is not in the log`);
-    return new ExchangeRefusal('failed-precondition', 'not-active', `cannot revoke ${what}: it is not active, it was already revoked at log index ${revokedAt}; propose an ADD to admit it again`);
   }
 
   /** Counts a verified vote and decides the round; an approval appends the entry before returning. */
@@ -528,26 +522,6 @@ export class Sequencer {
 // The optional `batch` member of a round: present only for a batch proposal.
 function batchOf(batch: string | undefined): { readonly batch?: string } {
   return batch === undefined ? {} : { batch };
-}
-
-// What to fix when a proposal's signature (or, for a batch proposal, its proof or root signature) does not verify.
-function badProposalMessage(p: ProposalInput, indicator: Indicator, meta: IndicatorMeta | undefined): string {
-  const what = `${p.kind} proposal of ${indicator.type} ${JSON.stringify(indicator.value)}`;
-  const signed = meta === undefined ? 'exactly the canonical indicator' : 'exactly the canonical {"indicator","meta"} with the meta_json sent';
-  if (p.batch === undefined) return `the ${what} does not verify with ${p.proposerId}'s key; sign ${signed}`;
-  if (p.kind !== 'add') return `the ${what} carries a batch proof, but only ADD proposals are batched; sign the revocation on its own`;
-  const parsed = parseBatchProof(p.batch, 'proposal');
-  if (!parsed.ok) return `the ${what}: ${parsed.message}`;
-  return `the batch ${what} does not verify with ${p.proposerId}'s key: its proof does not place ${signed} under the batch root, or the proposal-batch signature does not cover that root; send each proposal with the proof and root signature of the batch it was signed in`;
-}
-
-// What to tell a voter whose vote does not verify; a batch vote (protocol v2) says which part failed.
-function badVoteMessage(v: Vote): string {
-  const what = `${v.partnerId}'s key for subject ${String(v.digest)}`;
-  if (v.batch === undefined) return `the vote signature does not verify with ${what}; sign the vote fields exactly as sent`;
-  const parsed = parseVoteBatch(v.batch);
-  if (!parsed.ok) return `${parsed.message}; send the proof signVoteBatch made`;
-  return `the batch vote does not verify with ${what}: its proof does not place these vote fields under the batch root, or the vote-batch signature does not cover that root; send each vote with the proof and root signature of the batch it was signed in`;
 }
 
 function storedRound(r: Round): StoredRound {
