@@ -238,7 +238,8 @@ describe('two partner operators with the partner exchange', () => {
     }
     assert.equal((await sequencer.treeHead()).treeSize, 1);
     for (const id of IDS) {
-      const text = await sides[id].metrics!.metrics();
+      // The object can turn Approved (the working set writes it) before the sync step that applied it counts it.
+      const text = await eventually(() => sides[id].metrics!.metrics(), (t) => /threatmesh_exchange_applied_total 1\b/.test(t), 30_000);
       assert.match(text, /threatmesh_exchange_applied_total 1\b/);
       assert.match(text, /threatmesh_exchange_votes_total\{decision="approve"\} 1\b/);
     }
