@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { MAX_TIMER_MS, systemClock } from './clock.ts';
+import { ManualClock, MAX_TIMER_MS, settleWithin, systemClock } from './clock.ts';
 
 const tick = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -45,4 +45,22 @@ test('sleep aborted by its signal releases the process at once', { timeout: 30_0
 test('systemClock: a background timer does not keep the process alive', { timeout: 30_000 }, async () => {
   const r = await runScript(`systemClock.setTimer(() => process.stdout.write('fired'), 3_600_000);\nprocess.stdout.write('exited');`);
   assert.deepEqual(r, { code: 0, stdout: 'exited' });
+});
+
+test('settleWithin: the value when it comes in time, the stand-in when it does not, a rejection in time rejects', async () => {
+  const clock = new ManualClock(0);
+  const soon = Promise.withResolvers<string>();
+  const first = settleWithin(soon.promise, 1000, 'late', clock);
+  soon.resolve('done');
+  assert.equal(await first, 'done');
+  assert.equal(clock.timers(), 0, 'the timer is cancelled once the promise settles');
+
+  const never = settleWithin(new Promise<string>(() => undefined), 1000, 'late', clock);
+  await clock.advance(999);
+  const early = await Promise.race([never, tick(10).then(() => 'not yet')]);
+  assert.equal(early, 'not yet');
+  await clock.advance(1);
+  assert.equal(await never, 'late');
+
+  await assert.rejects(settleWithin(Promise.reject(new Error('boom')), 1000, 'late', clock), /boom/);
 });

@@ -77,6 +77,23 @@ export function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<v
   });
 }
 
+/**
+ * `p`'s value, or `late` when `p` has not settled after `ms` on `clock` (it goes on in the
+ * background); a rejection of `p` within `ms` rejects. The timer keeps the process alive while
+ * it runs, as `sleep` does, and is cancelled as soon as `p` settles.
+ */
+export async function settleWithin<T, L>(p: Promise<T>, ms: number, late: L, clock: Clock = systemClock): Promise<T | L> {
+  let timer: TimerHandle | undefined;
+  const expired = new Promise<L>((resolve) => {
+    timer = clock.setTimer(() => resolve(late), ms, { keepAlive: true });
+  });
+  try {
+    return await Promise.race([p, expired]);
+  } finally {
+    timer?.cancel();
+  }
+}
+
 interface Pending {
   readonly at: number;
   readonly seq: number;

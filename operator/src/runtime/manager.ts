@@ -7,7 +7,7 @@
  */
 import type { Logger } from '../log.ts';
 import type { KubeClient } from './client.ts';
-import { sleep, systemClock, type Clock } from './clock.ts';
+import { settleWithin, sleep, systemClock, type Clock } from './clock.ts';
 import { Controller, type ControllerOptions } from './controller.ts';
 import { HealthServer, type HealthCheck } from './health.ts';
 import { Informer, type InformerOptions } from './informer.ts';
@@ -64,14 +64,8 @@ type ManagerState = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
 export const STOP_GRACE_MS = 1000;
 
 /** `r.stop(deadlineMs)`, or 'hung' when it has not returned after `boundMs` (a stop that throws counts as cut off). */
-async function boundedStop(r: Runnable, deadlineMs: number, boundMs: number): Promise<boolean | 'hung'> {
-  let timer: NodeJS.Timeout | undefined;
-  const hung = new Promise<'hung'>((resolve) => { timer = setTimeout(() => resolve('hung'), boundMs); });
-  try {
-    return await Promise.race([r.stop(deadlineMs).catch(() => false), hung]);
-  } finally {
-    clearTimeout(timer);
-  }
+function boundedStop(r: Runnable, deadlineMs: number, boundMs: number): Promise<boolean | 'hung'> {
+  return settleWithin(r.stop(deadlineMs).catch(() => false), boundMs, 'hung' as const);
 }
 
 /** Runs informers, controllers, leader election and the health server as one unit. */

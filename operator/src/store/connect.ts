@@ -7,6 +7,7 @@
  */
 import type { MongoClient } from 'mongodb';
 import type { Logger } from '../log.ts';
+import { settleWithin } from '../runtime/clock.ts';
 import { retryWithBackoff, type RetryOptions } from '../runtime/retry.ts';
 
 function text(err: unknown): string {
@@ -83,13 +84,7 @@ export async function connectMongo(client: MongoClient, o: ConnectOptions): Prom
  * without it.
  */
 export async function closeMongo(client: MongoClient, ms: number, log: Logger): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<false>((resolve) => { timer = setTimeout(() => resolve(false), ms); });
-  try {
-    const closed = await Promise.race([client.close().then(() => true, () => true), late]);
-    if (!closed) log.warn('the MongoDB client did not close in time (the database does not answer); going on without it', { waitedMs: ms });
-    return closed;
-  } finally {
-    clearTimeout(timer);
-  }
+  const closed = await settleWithin(client.close().then(() => true, () => true), ms, false);
+  if (!closed) log.warn('the MongoDB client did not close in time (the database does not answer); going on without it', { waitedMs: ms });
+  return closed;
 }

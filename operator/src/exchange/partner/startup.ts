@@ -14,7 +14,7 @@ import { PARTNER_NODES } from '../../api/schemas/index.ts';
 import type { PartnerNode } from '../../api/types.ts';
 import type { Logger } from '../../log.ts';
 import { listFrom, type KubeClient } from '../../runtime/client.ts';
-import { systemClock, type Clock } from '../../runtime/clock.ts';
+import { settleWithin, systemClock, type Clock } from '../../runtime/clock.ts';
 import { KubeEventRecorder } from '../../runtime/events.ts';
 import type { Runnable } from '../../runtime/manager.ts';
 import { retryWithBackoff } from '../../runtime/retry.ts';
@@ -157,21 +157,10 @@ async function boundedStop(p: StoppablePartner, deadlineMs: number, log: Logger)
     return true;
   });
   const graceMs = Math.min(deadlineMs / 2, GRACEFUL_STOP_MS);
-  if (await within(stopped, graceMs)) return true;
-  if (p.interrupt === undefined) return within(stopped, deadlineMs - graceMs);
+  if (await settleWithin(stopped, graceMs, false)) return true;
+  if (p.interrupt === undefined) return settleWithin(stopped, deadlineMs - graceMs, false);
   log.warn('partner exchange stop waits on its database; closing the database client', { afterMs: Math.round(graceMs) });
   void Promise.resolve().then(() => p.interrupt?.()).catch(() => undefined);
-  await within(stopped, deadlineMs - graceMs);
+  await settleWithin(stopped, deadlineMs - graceMs, false);
   return false;
-}
-
-// True when `done` resolved within `ms`.
-async function within(done: Promise<boolean>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<false>((resolve) => { timer = setTimeout(() => resolve(false), ms); });
-  try {
-    return await Promise.race([done, late]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

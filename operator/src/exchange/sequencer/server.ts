@@ -18,6 +18,7 @@ import type { Proposal__Output } from '../protocol/gen/threatmesh/exchange/v1/Pr
 import type { ProposalAck } from '../protocol/gen/threatmesh/exchange/v1/ProposalAck.ts';
 import type { SignedVote__Output } from '../protocol/gen/threatmesh/exchange/v1/SignedVote.ts';
 import type { VoteAck } from '../protocol/gen/threatmesh/exchange/v1/VoteAck.ts';
+import { settleWithin } from '../../runtime/clock.ts';
 import { loadExchangePackage } from '../protocol/proto.ts';
 import { StopCuts } from './stopcuts.ts';
 import type { Sequencer } from './sequencer.ts';
@@ -200,18 +201,10 @@ export async function startExchangeServer(opts: ExchangeServerOptions): Promise<
       opts.sequencer.stop?.();
       stopping.abort();
       await stopServer(server);
-      await settledWithin(running, STOP_CALLS_MS);
+      await settleWithin(Promise.allSettled([...running]), STOP_CALLS_MS, undefined);
       cuts.report(opts.log, running.size);
     },
   };
-}
-
-/** Waits for the calls in `running` to settle, `ms` at most. */
-async function settledWithin(running: ReadonlySet<Promise<unknown>>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const limit = new Promise<void>((resolve) => { timer = setTimeout(resolve, ms); });
-  await Promise.race([Promise.allSettled([...running]), limit]);
-  clearTimeout(timer);
 }
 
 function handlers(ctx: StreamContext): ExchangeHandlers {
