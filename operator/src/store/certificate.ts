@@ -12,6 +12,7 @@
  * what it says is verified where it always was (the replica verified the entry before storing it;
  * the admission webhook and any consumer verify the signatures they are shown).
  */
+import { canonicalJson } from '../domain/canonical.ts';
 import type { IndicatorRecord } from './indicators.ts';
 
 /** A record as stored in `indicators`: the certificate either as `cert` (written now) or as fields (written before). */
@@ -41,19 +42,11 @@ const REQUIRED_VOTE_KEYS = ['decision', 'digest', 'partnerId', 'signature', 'sig
 const CERT_KEYS = new Set(['proposalBatch', 'proposalSignature', 'votes']);
 
 /**
- * The certificate as one canonical-JSON text (RFC 8785: keys sorted, no white space; every value
- * is a string, which JSON.stringify spells as RFC 8785 does). Equal certificates give equal text,
- * so equal logs still give byte-identical databases.
+ * The certificate as one canonical-JSON text (RFC 8785, domain/canonical.ts): equal
+ * certificates give equal text, so equal logs still give byte-identical databases.
  */
 export function certificateText(c: RecordCertificate): string {
-  const votes = c.votes.map((v) => sortedStrings(v));
-  return JSON.stringify({ ...(c.proposalBatch !== undefined ? { proposalBatch: c.proposalBatch } : {}), ...(c.proposalSignature !== undefined ? { proposalSignature: c.proposalSignature } : {}), votes });
-}
-
-function sortedStrings(v: Readonly<Record<string, string>>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const k of Object.keys(v).sort()) out[k] = v[k]!;
-  return out;
+  return canonicalJson({ proposalBatch: c.proposalBatch, proposalSignature: c.proposalSignature, votes: c.votes });
 }
 
 /** The stored form of a record: the certificate fields replaced by their text. */
