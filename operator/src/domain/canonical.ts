@@ -114,7 +114,12 @@ function plainJsonText(s: string): boolean {
  * '-', so it is a valid DNS-1123 label and subdomain.
  */
 export function indicatorObjectName(ind: Indicator): string {
-  const name = `${ind.type}-${indicatorDigest(ind).slice(0, NAME_DIGEST_CHARS)}`;
+  const name = objectNameOfDigest(ind.type, indicatorDigest(ind));
   if (name.length > MAX_OBJECT_NAME) throw new RangeError(`indicator type "${ind.type}" makes an object name longer than ${MAX_OBJECT_NAME}`);
   return name;
+}
+
+/** The object name of an indicator of `type` whose digest is `digest` ({@link indicatorObjectName} without hashing again). */
+export function objectNameOfDigest(type: string, digest: string): string {
+  return `${type}-${digest.slice(0, NAME_DIGEST_CHARS)}`;
 }

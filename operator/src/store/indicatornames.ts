@@ -19,6 +19,7 @@
  *   records (asked once: IndicatorPages.hasUnnamed).
  */
 import type { AnyBulkWriteOperation, Db } from 'mongodb';
+import { objectNameOfDigest } from '../domain/canonical.ts';
 import { bulkWriteBounded } from './bulk.ts';
 import { digestRange, EVERY_RECORD_NAMED, IndicatorPages, REPLICA_MARKERS, type IndicatorPagesOptions } from './indicatorpages.ts';
 import { ignoresSecondaryIndexes } from './indexes.ts';
@@ -70,7 +71,7 @@ export class NamedIndicatorPages extends IndicatorPages {
     // FerretDB would compare each record with each name's range), then each match by `_id`.
     const older: string[] = [];
     for await (const r of col.find({ name: { $exists: false } }, { projection: { _id: 1, type: 1 }, batchSize: 10_000 })) {
-      if (missing.has(`${r.type}-${String(r._id).slice(0, NAME_DIGEST_CHARS)}`)) older.push(String(r._id));
+      if (missing.has(objectNameOfDigest(r.type, String(r._id)))) older.push(String(r._id));
     }
     for (const id of older) {
       const r = await col.findOne({ _id: id });
@@ -127,7 +128,7 @@ export async function nameUnnamedRecords(db: Db): Promise<number> {
   let named = 0;
   for await (const r of col.find({ name: { $exists: false } }, { projection: { _id: 1, type: 1 }, batchSize: 10_000 })) {
     const id = String(r._id);
-    ops.push({ updateOne: { filter: { _id: id }, update: { $set: { name: `${r.type}-${id.slice(0, NAME_DIGEST_CHARS)}` } } } });
+    ops.push({ updateOne: { filter: { _id: id }, update: { $set: { name: objectNameOfDigest(r.type, id) } } } });
     if (ops.length < 1000) continue;
     named += ops.length;
     await bulkWriteBounded(col, ops);
