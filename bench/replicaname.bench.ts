@@ -147,14 +147,19 @@ async function one(n: number, dir: string, ferretdb: string): Promise<BenchResul
   }
 }
 
-const binaries = await ensureBinaries({ cacheDir: process.env['THREATMESH_CACHE'] ?? join(homedir(), '.cache', 'threatmesh'), progress: process.stderr });
-const dir = await mkdtemp(join(tmpdir(), 'bench-replicaname-'));
-const results: BenchResult[] = [];
-try {
-  for (const n of counts) results.push(...await one(n, dir, binaries.ferretdb));
-} finally {
-  await rm(dir, { recursive: true, force: true });
+async function main(): Promise<void> {
+  const binaries = await ensureBinaries({ cacheDir: process.env['THREATMESH_CACHE'] ?? join(homedir(), '.cache', 'threatmesh'), progress: process.stderr });
+  const dir = await mkdtemp(join(tmpdir(), 'bench-replicaname-'));
+  const results: BenchResult[] = [];
+  try {
+    for (const n of counts) results.push(...await one(n, dir, binaries.ferretdb));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  results.push({ metric: `backend`, value: BACKEND === 'postgresql' ? 1 : 0, unit: '1 = FerretDB on PostgreSQL, 0 = SQLite' }, { metric: 'machine load average (1 min) at the end', value: round(loadavg()[0] ?? 0, 3), unit: 'runnable tasks' });
+  emit(results);
+  process.exit(0);
 }
-results.push({ metric: `backend`, value: BACKEND === 'postgresql' ? 1 : 0, unit: '1 = FerretDB on PostgreSQL, 0 = SQLite' }, { metric: 'machine load average (1 min) at the end', value: round(loadavg()[0] ?? 0, 3), unit: 'runnable tasks' });
-emit(results);
-process.exit(0);
+
+if (process.argv.includes('--help')) process.stdout.write('npm run bench -- replicaname [COUNTS]: GET by name, unknown names and name-set queries of the replica API on FerretDB at COUNTS records (comma-separated; BENCH_REPLICANAME_COUNTS; default 100000; BENCH_REPLICANAME_BACKEND=sqlite for the other backend)\n');
+else await main();
