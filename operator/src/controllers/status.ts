@@ -16,14 +16,18 @@ export interface WithStatus extends KubeObject {
 /**
  * Writes `next` as the object's status with a JSON merge patch on the status subresource, unless
  * it equals the current status. Returns true when it wrote. Fields absent in `next` but present
- * before are cleared (null in the merge patch).
+ * before are cleared (null in the merge patch). The patch carries the object's resourceVersion:
+ * `next` is computed from a cached copy, and other writers (the exchange's votes and
+ * certificates, its Replicating condition) patch the same status, so a stale write must fail
+ * with 409 Conflict instead of putting back the arrays it read.
  */
 export async function writeStatus(writer: StatusWriter, ref: ResourceRef, obj: KubeObject, next: Record<string, unknown>): Promise<boolean> {
   const current = (obj.status ?? {}) as Record<string, unknown>;
   if (isDeepStrictEqual(stripUndefined(current), stripUndefined(next))) return false;
   const patch: Record<string, unknown> = { ...stripUndefined(next) };
   for (const k of Object.keys(current)) if (!(k in patch)) patch[k] = null;
-  await writer.patchStatus(ref, obj.metadata.name, obj.metadata.namespace, { status: patch });
+  const rv = obj.metadata.resourceVersion;
+  await writer.patchStatus(ref, obj.metadata.name, obj.metadata.namespace, rv === undefined ? { status: patch } : { metadata: { resourceVersion: rv }, status: patch });
   return true;
 }
 

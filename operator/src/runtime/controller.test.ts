@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { createLogger } from '../log.ts';
 import { ManualClock, flushMicrotasks } from './clock.ts';
+import { ApiError } from './client.ts';
 import { Controller } from './controller.ts';
 import { Informer } from './informer.ts';
 import { KubeHttpClient } from './kube.ts';
@@ -90,6 +91,21 @@ describe('Controller.reconcileKey', () => {
     assert.equal(await count(metrics, 'requeue'), 1);
     assert.equal(controller.queue.delayedCount(), 1);
   });
+
+  const apiErrors: Array<[string, ApiError, 'requeue' | 'error']> = [
+    ['409 Conflict (the object changed after the cache read it) is a requeue, not an error', new ApiError(409, 'Conflict', 'the object has been modified'), 'requeue'],
+    ['500 from the API server stays an error', new ApiError(500, 'InternalError', 'etcdserver: request timed out'), 'error'],
+  ];
+  for (const [name, err, want] of apiErrors) {
+    test(name, async () => {
+      const { controller, metrics } = setup([() => { throw err; }]);
+      assert.equal(await controller.reconcileKey('ns/a'), want);
+      assert.equal(await count(metrics, want), 1);
+      assert.equal(controller.queue.delayedCount(), 1, 'retried after the rate limiter\'s delay');
+      const errors = (await metrics.reconcileErrors.get()).values[0]?.value ?? 0;
+      assert.equal(errors, want === 'error' ? 1 : 0);
+    });
+  }
 
   test('a TerminalError is not retried and reaches onTerminal', async () => {
     const seen: string[] = [];

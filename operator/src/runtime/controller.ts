@@ -2,9 +2,12 @@
  * A Controller wires an informer (plus optional secondary informers), a work queue and a
  * Reconciler: events enqueue keys; workers fetch the object from the cache and reconcile it.
  * An error requeues with rate limiting, a TerminalError stops retries and calls `onTerminal`
- * (where the owner sets Ready=False), `requeueAfterMs` schedules the next visit.
+ * (where the owner sets Ready=False), `requeueAfterMs` schedules the next visit. A 409 Conflict
+ * (the object changed after the cache read it) is a requeue, not an error: the next visit reads
+ * the newer version.
  */
 import type { Logger } from '../log.ts';
+import { ApiError } from './client.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { enqueueMapped, enqueueObject, enqueueOwner } from './handlers.ts';
 import type { Informer } from './informer.ts';
@@ -137,6 +140,11 @@ export class Controller<T extends KubeObject> {
         this.queue.addRateLimited(key);
       }
       return 'terminal';
+    }
+    if (err instanceof ApiError && err.status === 409) {
+      log.info('object changed since the cache read it; reconciling the newer version', { reason: err.reason });
+      this.queue.addRateLimited(key);
+      return 'requeue';
     }
     log.error('reconcile failed; retrying with backoff', { err, retries: this.queue.numRequeues(key) });
     this.queue.addRateLimited(key);
