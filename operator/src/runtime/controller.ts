@@ -136,12 +136,13 @@ export class Controller<T extends KubeObject> {
       try {
         await this.opts.onTerminal?.(key, obj, err);
       } catch (hookErr) {
-        log.error('could not report terminal error; retrying', { err: hookErr });
+        if (isConflict(hookErr)) log.info('object changed since the cache read it; reporting the terminal error on the newer version');
+        else log.error('could not report terminal error; retrying', { err: hookErr });
         this.queue.addRateLimited(key);
       }
       return 'terminal';
     }
-    if (err instanceof ApiError && err.status === 409) {
+    if (isConflict(err)) {
       log.info('object changed since the cache read it; reconciling the newer version', { reason: err.reason });
       this.queue.addRateLimited(key);
       return 'requeue';
@@ -150,4 +151,9 @@ export class Controller<T extends KubeObject> {
     this.queue.addRateLimited(key);
     return 'error';
   }
+}
+
+/** 409 Conflict: a write conditional on the cached copy's resourceVersion met a newer version. */
+function isConflict(err: unknown): boolean {
+  return err instanceof ApiError && err.status === 409;
 }
