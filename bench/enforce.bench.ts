@@ -15,7 +15,7 @@ import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { MongoClient } from 'mongodb';
-import { cpuMillis, emit, progress, round, type BenchResult } from './lib.ts';
+import { cpuMillis, emit, progress, round, type BenchResult, helpAsked, type BenchUsage } from './lib.ts';
 import { startControlPlane, type ControlPlane } from '../e2e/harness/controlplane.ts';
 import { startHaproxy, type TestHaproxy } from '../e2e/harness/haproxy.ts';
 import { upstreamCrds } from '../e2e/harness/upstream.ts';
@@ -35,6 +35,19 @@ import { Selection } from '../operator/src/enforce/selection.ts';
 import { MongoIndicatorSource } from '../operator/src/enforce/source.ts';
 import { publicIpv4, resolved, storedRecord } from '../operator/src/enforce/testing.ts';
 import type { IndicatorType } from '../operator/src/domain/indicator.ts';
+
+/** What `npm run bench -- enforce --help` prints. */
+const USAGE: BenchUsage = {
+  name: 'enforce',
+  args: '[COUNTS]',
+  measures: 'Enforcement at scale: for each count of replicated indicators, building the artifacts (CiliumCIDRGroup shards, HAProxy map content), updating them for one admission, and applying them to a real kube-apiserver (with the upstream Cilium CRDs) and a real HAProxy (runtime API), plus FerretDB insert and scan at the smallest count.',
+  knobs: [
+    ['COUNTS', 'comma-separated indicator counts (or BENCH_ENFORCE_COUNTS; default 100000,1000000)'],
+    ['KUBECONFIG, MONGODB_URI', 'use this API server / MongoDB instead of starting the local control plane'],
+    ['THREATMESH_SHARED_DIR', 'where the upstream Cilium CRDs are looked up'],
+    ['THREATMESH_CACHE', 'control-plane binaries (default ~/.cache/threatmesh)'],
+  ],
+};
 
 const counts = (process.argv[2] ?? process.env['BENCH_ENFORCE_COUNTS'] ?? '100000,1000000').split(',').map(Number);
 const label = (n: number): string => (n >= 1_000_000 ? `${n / 1_000_000}M` : `${n / 1000}k`);
@@ -232,4 +245,4 @@ async function main(): Promise<void> {
   emit(results);
 }
 
-await main();
+if (!helpAsked(USAGE)) await main();

@@ -42,7 +42,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 import { MongoClient } from 'mongodb';
-import { emit, progress, round, type BenchResult } from './lib.ts';
+import { emit, progress, round, type BenchResult, helpAsked, type BenchUsage } from './lib.ts';
 import { startControlPlane } from '../e2e/harness/controlplane.ts';
 import { ferretdbBackendFromEnv } from '../e2e/harness/env.ts';
 import { databaseCpuMs } from './proccpu.ts';
@@ -57,6 +57,29 @@ import type { ClientMessage, ClientWorkerData } from './exchange-client.worker.t
 import { MongoLogStore } from '../operator/src/store/log.ts';
 import { MongoRoundStore } from '../operator/src/store/rounds.ts';
 import type { VerifyDetail } from './scale-verifycount.ts';
+
+/** What `npm run bench -- exchange --help` prints. */
+const USAGE: BenchUsage = {
+  name: 'exchange',
+  args: '[N]',
+  measures: 'The partner exchange end to end on this machine: a sequencer over gRPC with mTLS, three partners (quorum 2) replicating into FerretDB. Per protocol: a saturated run (admitted/s, end to end), runs paced at 50% and 80% of it (p50/p99 latency), a REJECT-heavy run, CPU ms per 1,000 indicators of each party, and signature verifications per admitted indicator.',
+  knobs: [
+    ['N', 'indicators of the saturated runs (or BENCH_EXCHANGE_COUNT; default 10000)'],
+    ['BENCH_EXCHANGE_PACED_COUNT', 'indicators per paced run (default 4000; 0 skips them)'],
+    ['BENCH_EXCHANGE_BATCH', 'indicators per ProposeBatch/VoteBatch call (default 100; 1 = single calls)'],
+    ['BENCH_EXCHANGE_PACED_BATCH', 'the same for the paced runs (default 20)'],
+    ['BENCH_EXCHANGE_CONCURRENCY', 'calls in flight (default 8)'],
+    ['BENCH_EXCHANGE_ROUNDS=1', 'persist open rounds as `threatmesh sequencer` does (default: in memory)'],
+    ['BENCH_EXCHANGE_REJECT_SHARE', 'share of rounds rejected in the REJECT-heavy run (default 0.5; 0 skips it)'],
+    ['BENCH_EXCHANGE_REJECT_COUNT', 'indicators of the REJECT-heavy run (default N)'],
+    ['BENCH_EXCHANGE_VOTES', 'protocols, a comma list of v1, v2, v2p (default v1,v2,v2p)'],
+    ['BENCH_EXCHANGE_LOG=1', 'show the parties\' error logs'],
+    ['MONGODB_URI', 'use this MongoDB (FerretDB\'s CPU is then not measured)'],
+    ['THREATMESH_FERRETDB_BACKEND', 'postgresql (default) or sqlite'],
+  ],
+};
+// Before anything else: this file's top level does the work.
+if (helpAsked(USAGE)) process.exit(0);
 
 // Every Ed25519 verification of every party is counted (scale-verifycount.ts, also imported by
 // the worker threads): the scale bench names the directory; run alone, the bench makes one.

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { MongoClient } from 'mongodb';
-import { emit, progress, round, type BenchResult } from './lib.ts';
+import { emit, progress, round, type BenchResult, helpAsked, type BenchUsage } from './lib.ts';
 import { startControlPlane, type ControlPlane } from '../e2e/harness/controlplane.ts';
 import { startTestSequencer, type TestSequencer } from '../e2e/harness/sequencer.ts';
 import { PARTNER_NODES, THREAT_INDICATORS } from '../operator/src/api/schemas/index.ts';
@@ -29,6 +29,18 @@ import { KubeHttpClient } from '../operator/src/runtime/kube.ts';
 import { loadKubeconfig } from '../operator/src/runtime/kubeconfig.ts';
 import { applyManifests, parseManifests } from '../operator/src/runtime/manifest.ts';
 import type { KubeObject, ResourceRef } from '../operator/src/runtime/types.ts';
+
+/** What `npm run bench -- idle --help` prints. */
+const USAGE: BenchUsage = {
+  name: 'idle',
+  args: '[N]',
+  measures: 'API requests per minute of an idle partner (`threatmesh operator --exchange`) holding N ThreatIndicators, listing from the API server every sync period against reading through informer caches, side by side, on a real kube-apiserver (its apiserver_request_total), FerretDB and sequencer over mTLS.',
+  knobs: [
+    ['N', 'ThreatIndicators held (or BENCH_IDLE_COUNT; default 10000)'],
+    ['KUBECONFIG, MONGODB_URI', 'use this API server / MongoDB instead of starting the local control plane'],
+    ['THREATMESH_CACHE', 'control-plane binaries (default ~/.cache/threatmesh)'],
+  ],
+};
 
 const quiet = createLogger(new Writable({ write: (_c, _e, cb) => cb() }), 'error');
 const nsRef: ResourceRef = { group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace', namespaced: false };
@@ -159,4 +171,4 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+if (!helpAsked(USAGE)) await main();

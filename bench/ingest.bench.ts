@@ -30,10 +30,24 @@ import { openSync, closeSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { emit, progress, round, type BenchResult } from './lib.ts';
+import { emit, progress, round, type BenchResult, helpAsked, type BenchUsage } from './lib.ts';
 import { FEEDS, ingestOnce, ingestStage, writeFeed, type FeedFormat, type IngestTree } from './ingest-stage.ts';
 import { MAXRSS_MARKER } from './maxrss.ts';
 import { INGEST_NODE_OPTIONS } from '../operator/src/controllers/jobexecutor.ts';
+
+/** What `npm run bench -- ingest --help` prints. */
+const USAGE: BenchUsage = {
+  name: 'ingest',
+  measures: 'Issue 14\'s ingest goal: the ingest rate of 1M-line csv and plain lists through the product pipeline against a bare Node loop (>= 500,000 indicators per CPU-second, no slower than the loop), and peak RSS (< 200 MB) of the preview, the Feed path and the pipeline alone, for each feed size.',
+  knobs: [
+    ['BENCH_INGEST_LINES', 'lines of the rate feeds (default 1000000)'],
+    ['BENCH_INGEST_REPEATS', 'interleaved rate runs each; the fastest counts (default 2)'],
+    ['BENCH_INGEST_RSS_LINES', 'feed sizes of the RSS runs, comma-separated (default 1000000,5000000)'],
+    ['BENCH_INGEST_RSS_SAMPLES', 'RSS runs per size; the highest counts (default 3)'],
+    ['BENCH_INGEST_FEED_REPLICA', 'replica API modes of the Feed path: none, empty (default none,empty)'],
+    ['BENCH_INGEST_BEFORE=DIR', 'also measure an older checkout (DIR holds its bench/, operator/, node_modules)'],
+  ],
+};
 
 const LINES = Number(process.env['BENCH_INGEST_LINES'] ?? 1_000_000);
 const REPEATS = Number(process.env['BENCH_INGEST_REPEATS'] ?? 2);
@@ -151,8 +165,4 @@ async function main(): Promise<void> {
   emit(results);
 }
 
-if (process.argv.includes('--help')) {
-  process.stdout.write('npm run bench -- ingest: ingest rate (pipeline vs bare loop) and peak RSS; see the comment at the top of bench/ingest.bench.ts for BENCH_INGEST_* variables\n');
-} else {
-  await main();
-}
+if (!helpAsked(USAGE)) await main();

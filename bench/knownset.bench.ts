@@ -19,7 +19,7 @@
  * CPU time of each full-set step. Runs with --expose-gc (bench/run.ts passes it).
  */
 import { Writable } from 'node:stream';
-import { emit, progress, type BenchResult } from './lib.ts';
+import { emit, progress, type BenchResult, helpAsked, type BenchUsage } from './lib.ts';
 import type { ThreatIndicator } from '../operator/src/api/types.ts';
 import { indicatorDigest, indicatorObjectName } from '../operator/src/domain/canonical.ts';
 import type { IngestSink } from '../operator/src/feeds/ingest.ts';
@@ -27,6 +27,14 @@ import { KnownFilterSink, knownSet, type FullSetReader } from '../operator/src/f
 import { emptyReport, type IngestedIndicator } from '../operator/src/feeds/pipeline.ts';
 import { createLogger } from '../operator/src/log.ts';
 import type { KubeReader, ObjectList } from '../operator/src/runtime/client.ts';
+
+/** What `npm run bench -- knownset --help` prints. */
+const USAGE: BenchUsage = {
+  name: 'knownset',
+  args: '[COUNTS]',
+  measures: 'Heap of a Feed run\'s known-set step against COUNTS existing indicators.',
+  knobs: [['COUNTS', 'comma-separated counts (or BENCH_KNOWNSET_COUNTS; default 10000,100000,1000000)']],
+};
 
 const counts = (process.argv[2] ?? process.env['BENCH_KNOWNSET_COUNTS'] ?? '10000,100000,1000000').split(',').map(Number);
 const WORKING_SET = 10_000;
@@ -143,5 +151,4 @@ async function main(): Promise<void> {
   emit(results);
 }
 
-if (process.argv.includes('--help')) process.stdout.write('npm run bench -- knownset [COUNTS]: heap of a Feed run\'s known-set step against COUNTS existing indicators (comma-separated; BENCH_KNOWNSET_COUNTS; default 10000,100000,1000000)\n');
-else await main();
+if (!helpAsked(USAGE)) await main();

@@ -80,3 +80,55 @@ export function median(values: readonly number[]): number {
 export function round(value: number, digits = 4): number {
   return Number(value.toPrecision(digits));
 }
+
+/** What a benchmark's `--help` says: what it measures, what it takes, where its results go. */
+export interface BenchUsage {
+  /** The benchmark's name, as `npm run bench -- NAME` takes it. */
+  readonly name: string;
+  /** Positional arguments of the file run alone (`node bench/NAME.bench.ts [COUNTS]`), such as `[COUNTS]`. @default '' */
+  readonly args?: string;
+  /** What it measures (and its targets), in a few plain sentences. */
+  readonly measures: string;
+  /** Its arguments and environment variables: [the knob, what it sets and its default]. @default [] */
+  readonly knobs?: ReadonlyArray<readonly [string, string]>;
+}
+
+// Words of `text` in lines of at most `width` characters (a longer word stands alone).
+function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(/\s+/).filter((w) => w !== '')) {
+    if (line !== '' && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else {
+      line = line === '' ? word : `${line} ${word}`;
+    }
+  }
+  return line === '' ? lines : [...lines, line];
+}
+
+/** The usage text of {@link BenchUsage}, ending with where the results are written. */
+export function usageText(u: BenchUsage): string {
+  const knobs = u.knobs ?? [];
+  const width = Math.max(0, ...knobs.map(([k]) => k.length));
+  return [
+    `usage: npm run bench -- ${u.name}`,
+    // The runner takes names up to the first flag: positional arguments reach the file run alone.
+    ...(u.args !== undefined && u.args !== '' ? [`       node bench/${u.name}.bench.ts ${u.args}`] : []),
+    ...wrap(u.measures, 100),
+    ...(knobs.length > 0 ? ['', ...knobs.map(([k, what]) => `  ${k.padEnd(width)}  ${what}`)] : []),
+    '',
+    `Results: a table on stdout and bench/results/${u.name}.json (written by npm run bench).`,
+  ].join('\n') + '\n';
+}
+
+/**
+ * True when `argv` asks for help (`--help` or `-h`): the usage is then printed to stdout and the
+ * benchmark must start nothing else (call this before any work, the file's top level included).
+ */
+export function helpAsked(u: BenchUsage, argv: readonly string[] = process.argv.slice(2)): boolean {
+  if (!argv.includes('--help') && !argv.includes('-h')) return false;
+  process.stdout.write(usageText(u));
+  return true;
+}

@@ -29,10 +29,21 @@ import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { pipeline } from 'node:stream/promises';
 import { createGzip, createZstdCompress } from 'node:zlib';
-import { cpuMillis, emit, progress, round, type BenchResult } from './lib.ts';
+import { cpuMillis, emit, progress, round, type BenchResult, helpAsked, type BenchUsage } from './lib.ts';
 import { forEachIndicator, writeZeekLog } from './matchdata.ts';
 import { SnapshotBuilder, type MatcherSnapshot } from '../operator/src/match/snapshot.ts';
 import { scanInput } from '../operator/src/match/scan.ts';
+
+/** What `npm run bench -- match --help` prints. */
+const USAGE: BenchUsage = {
+  name: 'match',
+  measures: 'Log matching: the match/ snapshot and Zeek TSV reader against a million indicators on generated Zeek dns and conn logs of a million records, beside grep -F and a naive JavaScript matcher; lines per CPU-second and per wall-second, memory per indicator, gzip and zstd input. Targets: >= 3,000,000 lines/s per core, <= 100 bytes per indicator.',
+  knobs: [
+    ['BENCH_MATCH_BASELINE=REF', 'also scan with the match code of git commit REF, interleaved (before/after)'],
+    ['BENCH_MATCH_LOGS', 'comma list of dns, conn, gzip, zstd (default all; a reduced run\'s results must not be committed)'],
+    ['BENCH_MATCH_REPS', 'repetitions of the uncompressed scans (default 3, or 8 with a baseline)'],
+  ],
+};
 
 /** The parts of a match/ tree a run needs: a snapshot builder and the scan (current or baseline). */
 interface MatchCode {
@@ -248,4 +259,4 @@ async function main(): Promise<void> {
   emit(results);
 }
 
-await main();
+if (!helpAsked(USAGE)) await main();

@@ -12,7 +12,7 @@ import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { emit, progress, round, type BenchResult } from './lib.ts';
+import { emit, progress, round, type BenchResult, helpAsked, type BenchUsage } from './lib.ts';
 import { parseVmRss } from './procfs.ts';
 import { sandboxFeedObject, SANDBOX_FEED } from '../operator/src/dev/commands/sandbox.ts';
 import { ensureBinaries } from '../operator/src/dev/controlplane/build.ts';
@@ -20,6 +20,19 @@ import { createLogger } from '../operator/src/log.ts';
 import { notConverged, type NetworkView } from '../operator/src/dev/sandbox/convergence.ts';
 import { startFeedServer } from '../operator/src/dev/sandbox/feedserver.ts';
 import { startNetwork } from '../operator/src/dev/sandbox/network.ts';
+
+/** What `npm run bench -- network --help` prints. */
+const USAGE: BenchUsage = {
+  name: 'network',
+  args: '[N]',
+  measures: 'The whole network as `threatmesh sandbox` runs it (a sequencer and three partner clusters with their own kube-apiserver, FerretDB and ThreatMesh process; quorum 2 of 3): network start, partner A\'s feed run of N made-up SHA-256 indicators, time until the sequencer admitted all N, and until every partner holds them Approved with the sequencer\'s tree size and root.',
+  knobs: [
+    ['N', 'indicators of the feed (or BENCH_NETWORK_COUNT; default 2000)'],
+    ['THREATMESH_CACHE', 'control-plane binaries (default ~/.cache/threatmesh)'],
+  ],
+};
+// Before anything else: this file's top level does the work.
+if (helpAsked(USAGE)) process.exit(0);
 
 /** Sum of VmRSS of the processes whose command line names `dir` (Linux /proc). */
 async function networkRssMb(dir: string): Promise<number> {

@@ -12,7 +12,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { cpuMillis, emit, progress, rate, round, type BenchResult } from './lib.ts';
+import { cpuMillis, emit, progress, rate, round, type BenchResult, helpAsked, type BenchUsage } from './lib.ts';
 import { startControlPlane } from '../e2e/harness/controlplane.ts';
 import { createLogger } from '../operator/src/log.ts';
 import { KubeHttpClient } from '../operator/src/runtime/kube.ts';
@@ -27,6 +27,18 @@ import { partnerEntry, type PartnerEntry } from '../operator/src/api/partners.ts
 import { partner, signedVote, type TestPartner } from '../operator/src/controllers/fixtures.ts';
 import { startOperator } from '../operator/src/controllers/setup.ts';
 import { InProcessExecutor } from '../operator/src/controllers/inprocess.ts';
+
+/** What `npm run bench -- operator --help` prints. */
+const USAGE: BenchUsage = {
+  name: 'operator',
+  args: '[N]',
+  measures: 'The ThreatIndicator admission path of the operator: evaluateIndicator alone per core (three Ed25519 vote verifications and the quorum decision), and end to end on a real kube-apiserver: N ThreatIndicators with three signed approvals reconciled by the real operator wiring until all are Approved.',
+  knobs: [
+    ['N', 'ThreatIndicators (or BENCH_OPERATOR_COUNT; default 2000)'],
+    ['KUBECONFIG', 'use this API server instead of starting the local control plane'],
+    ['THREATMESH_CACHE', 'control-plane binaries (default ~/.cache/threatmesh)'],
+  ],
+};
 
 const quiet = createLogger(new Writable({ write: (_c, _e, cb) => cb() }), 'error');
 const nsRef: ResourceRef = { group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace', namespaced: false };
@@ -110,4 +122,4 @@ async function main(): Promise<void> {
   emit(results);
 }
 
-await main();
+if (!helpAsked(USAGE)) await main();

@@ -21,7 +21,19 @@ import { ensureBinaries } from '../operator/src/dev/controlplane/build.ts';
 import { startDatabase, type FerretBackend } from '../operator/src/dev/controlplane/instance.ts';
 import { MongoIndicatorSink, type IndicatorRecord } from '../operator/src/store/indicators.ts';
 import { RecentRecords } from '../operator/src/store/recentrecords.ts';
-import { emit, emitSummary, progress, round } from './lib.ts';
+import { emit, emitSummary, progress, round, helpAsked, type BenchUsage } from './lib.ts';
+
+/** What `npm run bench -- repair --help` prints. */
+const USAGE: BenchUsage = {
+  name: 'repair',
+  measures: 'The first drift repair\'s read of a partner with N replicated records, before (the scan of `indicators`) and after `replica_recent`, on one fresh FerretDB; the two answers must be equal. Also the extra write of `replica_recent`, timed on its own.',
+  knobs: [
+    ['BENCH_REPAIR_RECORDS', 'N, replicated records (default 100000; one in 1,000 a REVOKE)'],
+    ['BENCH_REPAIR_BUDGET', 'records above the working set\'s floor that are read (default 10000)'],
+    ['THREATMESH_FERRETDB_BACKEND', 'postgresql (default) or sqlite'],
+    ['THREATMESH_CACHE', 'control-plane binaries (default ~/.cache/threatmesh)'],
+  ],
+};
 
 const N = Number(process.env['BENCH_REPAIR_RECORDS'] ?? 100_000);
 const BUDGET = Number(process.env['BENCH_REPAIR_BUDGET'] ?? 10_000);
@@ -113,4 +125,4 @@ function stateOf(e: VerifiedEntry): IndicatorRecord {
   };
 }
 
-await main();
+if (!helpAsked(USAGE)) await main();

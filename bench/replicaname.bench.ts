@@ -19,7 +19,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { homedir, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MongoClient, type Collection } from 'mongodb';
-import { emit, progress, round, type BenchResult } from './lib.ts';
+import { emit, progress, round, type BenchResult, helpAsked, type BenchUsage } from './lib.ts';
 import { databaseCpuMs } from './proccpu.ts';
 import { indicatorDigest } from '../operator/src/domain/canonical.ts';
 import { ensureBinaries } from '../operator/src/dev/controlplane/build.ts';
@@ -28,6 +28,22 @@ import { systemClock } from '../operator/src/runtime/clock.ts';
 import { EVERY_RECORD_NAMED, REPLICA_MARKERS } from '../operator/src/store/indicatorpages.ts';
 import { NamedIndicatorPages } from '../operator/src/store/indicatornames.ts';
 import { INDICATORS, MongoIndicatorSink, type IndicatorRecord } from '../operator/src/store/indicators.ts';
+
+/** What `npm run bench -- replicaname --help` prints. */
+const USAGE: BenchUsage = {
+  name: 'replicaname',
+  args: '[COUNTS]',
+  measures: 'GET by name, unknown names and name-set queries of the replica API on FerretDB at COUNTS records.',
+  knobs: [
+    ['COUNTS', 'comma-separated record counts (or BENCH_REPLICANAME_COUNTS; default 100000)'],
+    ['BENCH_REPLICANAME_BACKEND=sqlite', 'FerretDB on SQLite (default PostgreSQL)'],
+    ['BENCH_REPLICANAME_GETS', 'GETs by name per count (default 40)'],
+    ['BENCH_REPLICANAME_SETS', 'name-set queries per count (default 3)'],
+    ['BENCH_REPLICANAME_MISSES=0', 'no unknown names (the first scans the collection once: minutes at 10^6 on FerretDB)'],
+    ['BENCH_REPLICANAME_MARKER=0', 'no every-record-named marker after seeding (a database the naming pass has not seen)'],
+    ['THREATMESH_CACHE', 'control-plane binaries (default ~/.cache/threatmesh)'],
+  ],
+};
 
 const counts = (process.argv[2] ?? process.env['BENCH_REPLICANAME_COUNTS'] ?? '100000').split(',').map(Number);
 const BACKEND: FerretBackend = process.env['BENCH_REPLICANAME_BACKEND'] === 'sqlite' ? 'sqlite' : 'postgresql';
@@ -161,5 +177,4 @@ async function main(): Promise<void> {
   process.exit(0);
 }
 
-if (process.argv.includes('--help')) process.stdout.write('npm run bench -- replicaname [COUNTS]: GET by name, unknown names and name-set queries of the replica API on FerretDB at COUNTS records (comma-separated; BENCH_REPLICANAME_COUNTS; default 100000; BENCH_REPLICANAME_BACKEND=sqlite for the other backend)\n');
-else await main();
+if (!helpAsked(USAGE)) await main();

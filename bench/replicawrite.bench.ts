@@ -20,7 +20,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { homedir, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { MongoClient } from 'mongodb';
-import { emit, progress, round, type BenchResult } from './lib.ts';
+import { emit, progress, round, type BenchResult, helpAsked, type BenchUsage } from './lib.ts';
 import { databaseCpuMs } from './proccpu.ts';
 import { ensureBinaries } from '../operator/src/dev/controlplane/build.ts';
 import { startDatabase, type FerretBackend } from '../operator/src/dev/controlplane/instance.ts';
@@ -31,6 +31,22 @@ import { signVoteBatch } from '../operator/src/domain/quorum.ts';
 import { SigningKey } from '../operator/src/domain/signature.ts';
 import type { VerifiedEntry } from '../operator/src/domain/stores.ts';
 import { DEFAULT_VOTE_BATCH_SIZE } from '../operator/src/exchange/partner/voter.ts';
+
+/** What `npm run bench -- replicawrite --help` prints. */
+const USAGE: BenchUsage = {
+  name: 'replicawrite',
+  measures: 'What a partner\'s database costs per replicated log entry on the replica\'s write path alone (sink applyMany, leaf hashes, cursor), for N signed ADD entries into a fresh FerretDB: CPU of FerretDB + PostgreSQL and of this process per 1,000 entries, wall rate, MongoDB commands per batch.',
+  knobs: [
+    ['BENCH_REPLICAWRITE_ENTRIES', 'N, entries written (default 20000)'],
+    ['BENCH_REPLICAWRITE_BATCH', 'entries per batch (default: the checkout\'s catch-up batch, else its checkpoint size)'],
+    ['BENCH_REPLICAWRITE_ROUNDS', 'rounds of N entries (default 1)'],
+    ['BENCH_REPLICAWRITE_SERVED=1', 'open the serving reader first, with its indexes, as `threatmesh serve` has it'],
+    ['BENCH_REPLICAWRITE_SERIAL=1', 'write the batches one after the other'],
+    ['BENCH_REPLICAWRITE_BEFORE=DIR', 'also run an older checkout\'s stores (DIR holds its operator/), alternating'],
+    ['THREATMESH_FERRETDB_BACKEND', 'postgresql (default) or sqlite'],
+    ['THREATMESH_CACHE', 'control-plane binaries (default ~/.cache/threatmesh)'],
+  ],
+};
 
 const N = Number(process.env['BENCH_REPLICAWRITE_ENTRIES'] ?? 20_000);
 const BEFORE = process.env['BENCH_REPLICAWRITE_BEFORE'];
@@ -163,5 +179,7 @@ async function main(): Promise<void> {
   emit(results);
 }
 
-await main();
-process.exit(0);
+if (!helpAsked(USAGE)) {
+  await main();
+  process.exit(0);
+}

@@ -24,8 +24,20 @@ import { PartnerData } from '../operator/src/report/source.ts';
 import { summarize, type SummarySource } from '../operator/src/report/summarize.ts';
 import { INDICATORS, type IndicatorRecord } from '../operator/src/store/indicators.ts';
 import { startLlm } from '../e2e/harness/llm.ts';
-import { emit, progress, round, type BenchResult } from './lib.ts';
+import { emit, progress, round, type BenchResult, helpAsked, type BenchUsage } from './lib.ts';
 import { processCpuMs } from './procfs.ts';
+
+/** What `npm run bench -- report --help` prints. */
+const USAGE: BenchUsage = {
+  name: 'report',
+  measures: 'Reports: the trends of a 30-day window and an extractive summary over a FerretDB with 10,000 replicated indicators and 20,000 hourly sightings buckets (best and median of three, FerretDB CPU per run), then the real test model (SmolLM2-135M behind llama-cpp-python): a 16-token answer and a grounded summary. Targets: trends < 10 s; a model summary < 60 s on 2 cores.',
+  knobs: [
+    ['THREATMESH_BENCH_MODEL=off', 'leave the model part out'],
+    ['THREATMESH_CACHE', 'binaries and the model (default ~/.cache/threatmesh)'],
+  ],
+};
+// Before anything else: this file's top level does the work.
+if (helpAsked(USAGE)) process.exit(0);
 
 const RECORDS = 10_000;
 const SIGHTING_BUCKETS = 20_000;

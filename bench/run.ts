@@ -4,7 +4,7 @@
  * skew another, prints a table and writes `bench/results/<name>.json`
  * ({ name, date, node, cpu, results: [{ metric, value, unit }] }). Arguments from the first
  * `--flag` on are passed to each named benchmark (`npm run bench -- soak --minutes 10`);
- * `--help` among them shows the benchmark's own help. A benchmark that prints its results and
+ * `--help` among them shows the benchmark's own help; `npm run bench -- --help` the runner's. A benchmark that prints its results and
  * then exits non-zero (a verdict, such as soak's leak check) has its results written and fails the run.
  */
 import { spawn } from 'node:child_process';
@@ -16,6 +16,12 @@ import { fileURLToPath } from 'node:url';
 import { RESULTS_MARKER, SUMMARY_MARKER, type BenchResult } from './lib.ts';
 
 const benchDir = fileURLToPath(new URL('.', import.meta.url));
+
+const USAGE = `usage: npm run bench [-- NAME... [FLAGS...]]
+Runs every benchmark (bench/NAME.bench.ts), or the named ones, one after the other, each in its
+own Node process; prints a table per benchmark and writes bench/results/NAME.json.
+Flags from the first one on go to each named benchmark; \`npm run bench -- NAME --help\` says what
+NAME measures, its flags and environment variables.`;
 const SUFFIX = '.bench.ts';
 
 /** Splits `[name..., --flag, value...]` into benchmark names and the arguments passed to them. */
@@ -33,11 +39,16 @@ async function main(args: readonly string[]): Promise<number> {
     return 2;
   }
   const names = argv.length > 0 ? argv : available;
+  const helpAsked = passed.includes('--help') || passed.includes('-h');
+  if (argv.length === 0 && helpAsked) {
+    process.stdout.write(`${USAGE}\nbenchmarks: ${available.join(', ')}\n`);
+    return 0;
+  }
   if (passed.length > 0 && argv.length === 0) {
     process.stderr.write(`bench: arguments ${passed.join(' ')} need the benchmark they are for, e.g. npm run bench -- soak ${passed.join(' ')}\n`);
     return 2;
   }
-  if (passed.includes('--help')) return help(names, passed);
+  if (helpAsked) return help(names, passed);
   let failed = 0;
   const summaries: string[] = [];
   for (const name of names) {

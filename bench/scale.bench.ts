@@ -27,11 +27,28 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { homedir, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { emit, emitSummary, progress, round, type BenchResult } from './lib.ts';
+import { emit, emitSummary, progress, round, type BenchResult, helpAsked, type BenchUsage } from './lib.ts';
 import { ensureBinaries } from '../operator/src/dev/controlplane/build.ts';
 import { partnerStage, type PartnerStageResult } from './scale-partner.ts';
 import { databaseStage } from './scale-db.ts';
 import { ingestStage } from './ingest-stage.ts';
+
+/** What `npm run bench -- scale --help` prints. */
+const USAGE: BenchUsage = {
+  name: 'scale',
+  measures: 'The million-indicator path (issue 14): ingest through the product pipeline against a bare Node loop; the exchange (bench/exchange.bench.ts as a child, every signature verification counted); a new partner catching up on an N-entry log and serving it through the cluster API; FerretDB on SQLite and PostgreSQL. The last stdout line of `npm run bench -- scale` is the summary object. bench/results/scale.json must stay a full-size (1M) run: never commit a reduced one over it.',
+  knobs: [
+    ['BENCH_SCALE_INDICATORS', 'N (default 1000000)'],
+    ['BENCH_SCALE_INGEST', 'lines of each ingest feed (default 1000000)'],
+    ['BENCH_SCALE_EXCHANGE', 'indicators of the exchange stage (default min(N, 10000))'],
+    ['BENCH_SCALE_DB', 'records per database backend (default min(N, 100000))'],
+    ['BENCH_SCALE_OBJECT_SAMPLE', 'objects read back through the cluster API (default 1000)'],
+    ['BENCH_SCALE_SKIP', 'stages to skip: a comma list of ingest, exchange, partner, database'],
+    ['BENCH_EXCHANGE_VOTES', 'protocols of the exchange stage (default v2)'],
+    ['THREATMESH_FERRETDB_BACKEND', 'postgresql (default) or sqlite, for the partner stage'],
+    ['THREATMESH_CACHE', 'control-plane binaries (default ~/.cache/threatmesh)'],
+  ],
+};
 
 const N = Number(process.env['BENCH_SCALE_INDICATORS'] ?? 1_000_000);
 /** Lines per ingested feed: the issue's 1M-line lists whatever N. */
@@ -156,5 +173,7 @@ async function main(): Promise<void> {
   emitSummary(summary);
 }
 
-await main();
-process.exit(0);
+if (!helpAsked(USAGE)) {
+  await main();
+  process.exit(0);
+}

@@ -29,6 +29,9 @@ import { startControlPlane } from '../e2e/harness/controlplane.ts';
 import { controlPlaneOptionsFromEnv } from '../e2e/harness/env.ts';
 
 const HELP = `usage: npm run bench -- soak [options]
+Load and soak (issue 18): the sequencer under --partners partner streams and --rate proposals/s for --minutes,
+with the memory (RSS, anonymous RSS) and file descriptors of every process sampled over time; a steady growth is a leak.
+
   --minutes M           how long the proposer runs (default 2; the issue's soak is 10)
   --rate R              proposals offered per second (default 1000)
   --partners N          partner identities, each with its own stream (default 100)

@@ -24,7 +24,7 @@ import type { FerretBackend } from '../operator/src/dev/controlplane/instance.ts
 import { ServingIndex } from '../operator/src/serve/servingindex.ts';
 import { join } from 'node:path';
 import { MongoClient, type Db } from 'mongodb';
-import { emit, progress, round, type BenchResult } from './lib.ts';
+import { emit, progress, round, type BenchResult, helpAsked, type BenchUsage } from './lib.ts';
 import { startControlPlane } from '../e2e/harness/controlplane.ts';
 import { createTestCa } from '../e2e/harness/pki.ts';
 import { indicatorDigest } from '../operator/src/domain/canonical.ts';
@@ -38,6 +38,24 @@ import { INDICATORS, type IndicatorRecord } from '../operator/src/store/indicato
 import type { ServedChange } from '../operator/src/store/served.ts';
 import { ServedChangesJournal } from '../operator/src/store/servedchanges.ts';
 import { MongoServedIndicators } from '../operator/src/store/servedindicators.ts';
+
+/** What `npm run bench -- taxii --help` prints. */
+const USAGE: BenchUsage = {
+  name: 'taxii',
+  measures: 'TAXII page latency over a partner\'s replicated indicators in a real FerretDB: seeding, the serving index (build time, heap per indicator), pages from the index at random log positions and the lookup by STIX id, pages straight from the database for comparison, whole HTTPS requests through `threatmesh serve`\'s stack, and the refresh after 1,000 admissions and 10 revocations.',
+  knobs: [
+    ['BENCH_TAXII_COUNT', 'records seeded (default 1000000)'],
+    ['BENCH_TAXII_SAMPLES', 'random positions sampled (default 100)'],
+    ['BENCH_TAXII_DB_SAMPLES', 'pages from the database query (default 0: at 10^6 one takes about ten minutes)'],
+    ['BENCH_TAXII_PAGES', 'HTTPS pages (default 40)'],
+    ['BENCH_TAXII_TIMEOUT_MS', 'an operation slower than this ends its sampling (default 600000)'],
+    ['MONGODB_URI', 'use this MongoDB instead of starting FerretDB'],
+    ['THREATMESH_FERRETDB_BACKEND', 'postgresql (default) or sqlite'],
+    ['THREATMESH_CACHE', 'control-plane binaries (default ~/.cache/threatmesh)'],
+  ],
+};
+// Before anything else: this file's top level does the work.
+if (helpAsked(USAGE)) process.exit(0);
 
 const count = Number(process.env['BENCH_TAXII_COUNT'] ?? 1_000_000);
 const samples = Number(process.env['BENCH_TAXII_SAMPLES'] ?? 100);

@@ -1,6 +1,6 @@
 /**
- * Faults of the chaos run: which kinds exist, how a trial's schedule is drawn from its seed
- * (so a failing trial is replayed exactly: `--seed S --from-trial T --trials 1`), and how each
+ * Faults of the chaos run: which kinds exist, how a trial's schedule is drawn from its own
+ * generator (schedule.ts reads a printed one back for `--schedule`), and how each
  * fault is injected and healed on the running network. Overlapping faults on one target are
  * counted: a killed process restarts, a cut link heals, a skewed clock returns and a full disk
  * is freed only when the last fault holding it ends.
@@ -42,6 +42,9 @@ const WEIGHTS: ReadonlyArray<readonly [FaultKind, number]> = [
   ['partition-blackhole', 3], ['partition-reset', 2], ['clock-skew', 2], ['disk-full', 2],
 ];
 
+/** The clock skews a schedule draws, in seconds (within the network's ±30 s allowance). */
+export const SKEWS: readonly number[] = [-30, -20, -10, 10, 20, 30];
+
 function pickKind(rng: Rng, space: FaultSpace): FaultKind {
   const usable = WEIGHTS.filter(([k]) => (k !== 'clock-skew' || space.canSkew) && (k !== 'disk-full' || space.canFillDisk));
   let n = rng.int(usable.reduce((s, [, w]) => s + w, 0));
@@ -81,12 +84,16 @@ function target(rng: Rng, kind: FaultKind, partners: readonly string[]): string 
   }
 }
 
-/** Draws `count` faults starting within `windowMs`, each lasting 1–25 s (sorted by start). */
+/** The step of a fault's times: what {@link describeFault} prints (0.1 s), so a printed schedule is exact. */
+export const FAULT_STEP_MS = 100;
+
+/** Draws `count` faults starting within `windowMs`, each lasting 1–25 s, on a 0.1 s grid (sorted by start). */
 export function drawSchedule(rng: Rng, space: FaultSpace, count: number, windowMs: number): Fault[] {
   const out: Fault[] = [];
   for (let i = 0; i < count; i++) {
     const kind = pickKind(rng, space);
-    const f: Fault = { atMs: rng.int(windowMs), kind, target: target(rng, kind, space.partners), forMs: rng.range(1_000, 25_000), ...(kind === 'clock-skew' ? { skewSeconds: rng.pick([-30, -20, -10, 10, 20, 30]) } : {}) };
+    const atMs = rng.int(Math.max(1, Math.floor(windowMs / FAULT_STEP_MS))) * FAULT_STEP_MS;
+    const f: Fault = { atMs, kind, target: target(rng, kind, space.partners), forMs: rng.range(10, 250) * FAULT_STEP_MS, ...(kind === 'clock-skew' ? { skewSeconds: rng.pick(SKEWS) } : {}) };
     out.push(f);
   }
   return out.sort((a, b) => a.atMs - b.atMs);

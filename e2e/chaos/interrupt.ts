@@ -17,11 +17,32 @@ export interface RunPosition {
   readonly extraArgs?: readonly string[];
 }
 
-/** The one line printed on an interrupt: what stopped and the command that resumes the run. */
+/** `arg` as a POSIX shell reads it back: bare when it is plain, else in single quotes. */
+export function shellQuote(arg: string): string {
+  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", `'\\''`)}'`;
+}
+
+function tail(args: readonly string[] | undefined): string {
+  return args !== undefined && args.length > 0 ? ` ${args.map(shellQuote).join(' ')}` : '';
+}
+
+/**
+ * The one line printed on an interrupt: what stopped and the command that resumes the run. The
+ * resumed trials draw the same feeds and faults (they depend on seed and trial only); a fresh
+ * network has no earlier admissions, so their revocations pick other indicators.
+ */
 export function interruptLine(signal: NodeJS.Signals, p: RunPosition): string {
   const left = p.lastTrial - p.trial + 1;
-  const extra = p.extraArgs !== undefined && p.extraArgs.length > 0 ? ` ${p.extraArgs.join(' ')}` : '';
-  return `chaos: ${signal}: stopped during trial ${p.trial} of seed ${p.seed} (it is not counted); resume with: npm run chaos -- --seed ${p.seed} --from-trial ${p.trial} --trials ${left}${extra}`;
+  return `chaos: ${signal}: stopped during trial ${p.trial} of seed ${p.seed} (it is not counted; a resumed run draws the same feeds and faults for it); resume with: npm run chaos -- --seed ${p.seed} --from-trial ${p.trial} --trials ${left}${tail(p.extraArgs)}`;
+}
+
+/**
+ * The command that replays one trial on a fresh network with exactly the faults it ran:
+ * `schedule` is the JSON of schedule.ts (`formatSchedule`), `extraArgs` the run's other flags
+ * (from {@link resumeArgs}; a `--schedule` among them is replaced).
+ */
+export function replayCommand(seed: number, trial: number, schedule: string, extraArgs: readonly string[] = []): string {
+  return `npm run chaos -- --seed ${seed} --from-trial ${trial} --trials 1 --schedule ${shellQuote(schedule)}${tail(withoutFlags(extraArgs, new Set(['--schedule'])))}`;
 }
 
 /** What {@link onInterrupt} is given. */
@@ -73,15 +94,19 @@ export function onInterrupt(o: InterruptOptions): Interrupt {
 
 const RANGE_FLAGS = new Set(['--trials', '--seed', '--from-trial']);
 
-/** `argv` without the flags the resume command sets itself (`--trials`, `--seed`, `--from-trial`, with their values). */
-export function resumeArgs(argv: readonly string[]): string[] {
+function withoutFlags(argv: readonly string[], flags: ReadonlySet<string>): string[] {
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
-    if (RANGE_FLAGS.has(a)) i++;
-    else if (![...RANGE_FLAGS].some((f) => a.startsWith(`${f}=`))) out.push(a);
+    if (flags.has(a)) i++;
+    else if (![...flags].some((f) => a.startsWith(`${f}=`))) out.push(a);
   }
   return out;
+}
+
+/** `argv` without the flags the resume command sets itself (`--trials`, `--seed`, `--from-trial`, with their values). */
+export function resumeArgs(argv: readonly string[]): string[] {
+  return withoutFlags(argv, RANGE_FLAGS);
 }
 
 /**

@@ -92,9 +92,12 @@ async function healthy(port: number, path: string): Promise<boolean> {
 
 interface Ports { metrics: number; exchange: number; webhook: number }
 
+/** The partners of every chaos network: what a fault's target may name. */
+export const CHAOS_PARTNERS: readonly string[] = partnerIds(3);
+
 /** Starts the network; on failure stops what it started and rethrows. */
 export async function startChaosNetwork(o: ChaosNetworkOptions): Promise<ChaosNetwork> {
-  const ids = partnerIds(3);
+  const ids = [...CHAOS_PARTNERS];
   const quorum = 2;
   await rm(o.dir, { recursive: true, force: true });
   await mkdir(join(o.dir, 'logs'), { recursive: true });

@@ -4,7 +4,7 @@
  * FerretDB). Each trial runs two feeds while earlier admissions are revoked and faults are
  * injected at random moments (kill -9 and restart, partitions, clock skew, a full disk), heals,
  * waits for convergence and checks that nothing was lost, duplicated or diverged. Progress and
- * failures (with the seed and fault schedule to replay) go to stderr; the last stdout line is
+ * failures (with the command that replays the trial's exact faults) go to stderr; the last stdout line is
  * {"trials","faults":{kind:count},"lost","duplicated","diverged","maxConvergenceSeconds",...}.
  * Exit code 1 when anything was lost, duplicated, diverged, halted or crashed.
  */
@@ -14,15 +14,18 @@ import { PassThrough } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { ensureBinaries } from '../../operator/src/dev/controlplane/build.ts';
-import { describeFault } from './faults.ts';
-import { onInterrupt, resumeArgs, runCli, type Interrupt } from './interrupt.ts';
-import { startChaosNetwork, type ChaosNetwork } from './network.ts';
-import { runTrial, type ActiveSet, type TrialOptions, type TrialResult } from './trial.ts';
+import { readFileSync } from 'node:fs';
+import type { Fault, FaultSpace } from './faults.ts';
+import { onInterrupt, replayCommand, resumeArgs, runCli, type Interrupt } from './interrupt.ts';
+import { CHAOS_PARTNERS, startChaosNetwork, type ChaosNetwork } from './network.ts';
+import { describeSchedule, formatSchedule, readScheduleArg, scheduleProblems } from './schedule.ts';
+import { faultSpace, runTrial, type ActiveSet, type TrialOptions, type TrialResult } from './trial.ts';
 
 const HELP = `usage: npm run chaos -- [--trials N] [--seed S] [--indicators M] [options]
   --trials N            trials to run (default 100)
   --seed S              run seed, an unsigned 32-bit integer (default: random, printed)
-  --from-trial T        number of the first trial (replays trial T of seed S with --trials 1)
+  --from-trial T        number of the first trial: trial T of seed S draws the same feeds and faults
+                        whatever ran before it (a resumed run, a fresh network)
   --indicators M        indicators per trial (default 2000)
   --revocations R       revocations of earlier admissions per trial (default 10)
   --faults A-B          faults per trial (default 3-7)
@@ -30,7 +33,13 @@ const HELP = `usage: npm run chaos -- [--trials N] [--seed S] [--indicators M] [
   --converge-timeout S  seconds the network may take to converge after the last heal (default 600)
   --restart-every K     start a fresh network every K trials, bounding the clusters' size (default 10)
   --dir DIR             state directory (default: a new folder under the system temp dir)
-  --keep                keep the state directory (logs, databases) afterwards`;
+  --keep                keep the state directory (logs, databases) afterwards
+  --schedule S          run exactly these faults in trial --from-trial (one trial; --faults is not
+                        drawn): S is a schedule as a run prints it, inline or a file holding it:
+                        its "fault schedule:" text ('+12.3s kill-operator partner-a operator for 5.0s;
+                        ...', or none) or the JSON of its "replay:" line. This replays schedules
+                        of runs before seed-only replay (2026-12-07), which their seed no longer draws.
+A failed trial prints its replay command (seed, trial and --schedule) and its fault schedule.`;
 
 /** Flags after parsing. */
 export interface ChaosFlags {
@@ -41,6 +50,19 @@ export interface ChaosFlags {
   readonly dir: string | undefined;
   readonly keep: boolean;
   readonly trial: Omit<TrialOptions, 'log' | 'seed' | 'signal'>;
+}
+
+/** What a --schedule may name before the network starts (its machine's limits are checked once it has). */
+const SCHEDULE_SPACE: FaultSpace = { partners: CHAOS_PARTNERS, canSkew: true, canFillDisk: true };
+
+// --schedule: read and checked against the network's parties now; what the machine can fault is checked once it started.
+function scheduleFlag(text: string | undefined, trials: string | undefined): Fault[] | undefined {
+  if (text === undefined) return undefined;
+  if (trials !== undefined && trials !== '1') throw new Error(`--schedule replays one trial: use --trials 1 (or leave --trials out), got --trials ${trials}`);
+  const schedule = readScheduleArg(text, (path) => readFileSync(path, 'utf8'));
+  const problems = scheduleProblems(schedule, SCHEDULE_SPACE);
+  if (problems.length > 0) throw new Error(`--schedule: ${problems.join('; ')}`);
+  return schedule;
 }
 
 function whole(flag: string, text: string | undefined, dflt: number, min = 0): number {
@@ -56,17 +78,20 @@ export function parseChaosFlags(argv: readonly string[]): ChaosFlags | 'help' {
     options: {
       trials: { type: 'string' }, seed: { type: 'string' }, 'from-trial': { type: 'string' }, indicators: { type: 'string' }, revocations: { type: 'string' }, faults: { type: 'string' },
       window: { type: 'string' }, 'converge-timeout': { type: 'string' }, 'restart-every': { type: 'string' }, dir: { type: 'string' }, keep: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      schedule: { type: 'string' },
     },
   });
   if (v.help === true) return 'help';
   const range = /^(\d+)-(\d+)$/.exec(v.faults ?? '3-7');
   if (range === null || Number(range[1]) > Number(range[2])) throw new Error(`--faults must be a range such as 3-7, got ${JSON.stringify(v.faults)}`);
+  const schedule = scheduleFlag(v.schedule, v.trials);
   return {
-    trials: whole('trials', v.trials, 100, 1), seed: whole('seed', v.seed, Math.floor(Math.random() * 0xffffffff)) >>> 0, fromTrial: whole('from-trial', v['from-trial'], 1, 1),
+    trials: whole('trials', v.trials, schedule === undefined ? 100 : 1, 1), seed: whole('seed', v.seed, Math.floor(Math.random() * 0xffffffff)) >>> 0, fromTrial: whole('from-trial', v['from-trial'], 1, 1),
     restartEvery: whole('restart-every', v['restart-every'], 10, 1), dir: v.dir, keep: v.keep === true,
     trial: {
       indicators: whole('indicators', v.indicators, 2000, 1), revocations: whole('revocations', v.revocations, 10), faults: [Number(range[1]), Number(range[2])],
       windowMs: whole('window', v.window, 60, 1) * 1000, convergeTimeoutMs: whole('converge-timeout', v['converge-timeout'], 600, 10) * 1000,
+      ...(schedule !== undefined ? { schedule } : {}),
     },
   };
 }
@@ -106,12 +131,12 @@ export function failed(r: TrialResult): boolean {
   return r.lost + r.duplicated + r.diverged + r.halts.length + r.crashes.length > 0 || !r.converged;
 }
 
-function report(r: TrialResult, seed: number, log: (m: string) => void): void {
+function report(r: TrialResult, seed: number, extraArgs: readonly string[], log: (m: string) => void): void {
   const head = `trial ${r.trial}: ${failed(r) ? 'FAILED' : 'ok'} in ${r.seconds.toFixed(0)} s (converged ${r.converged ? `after ${r.convergenceSeconds.toFixed(1)} s` : 'NOT'}); lost ${r.lost}, duplicated ${r.duplicated}, diverged ${r.diverged}, halts ${r.halts.length}, crashes ${r.crashes.length}`;
   log(head);
   if (!failed(r) && r.problems.length === 0) return;
-  log(`  replay: npm run chaos -- --seed ${seed} --from-trial ${r.trial} --trials 1`);
-  log(`  fault schedule: ${r.schedule.map(describeFault).join('; ') || 'none'}`);
+  log(`  replay: ${replayCommand(seed, r.trial, formatSchedule(r.schedule), extraArgs)}`);
+  log(`  fault schedule: ${describeSchedule(r.schedule)}`);
   for (const p of [...r.halts.map((h) => `halt: ${h}`), ...r.crashes.map((c) => `crash: ${c}`), ...r.problems].slice(0, 30)) log(`  ${p}`);
 }
 
@@ -126,12 +151,30 @@ function stopper(): (net: ChaosNetwork | undefined) => Promise<void> {
   };
 }
 
-async function main(started: (i: Interrupt) => void): Promise<number> {
-  const flags = parseChaosFlags(process.argv.slice(2));
-  if (flags === 'help') {
+// Says which faults this machine cannot make; a --schedule that needs one of them stops the run.
+function checkMachine(net: ChaosNetwork, schedule: readonly Fault[] | undefined, log: (m: string) => void): void {
+  if (!net.canSkew) log('  clock-skew faults disabled: libfaketime not found (bash scripts/install-faketime.sh)');
+  if (net.partners.some((p) => p.cluster.disk === undefined)) log('  disk-full faults disabled: cannot mount a tmpfs here (needs root or CAP_SYS_ADMIN)');
+  const cannot = scheduleProblems(schedule ?? [], faultSpace(net));
+  if (cannot.length > 0) throw new Error(`--schedule cannot run on this machine: ${cannot.join('; ')}`);
+}
+
+// The flags, or the exit code of --help (0) or of a usage error (2, its message without a stack trace).
+function flagsOrExit(argv: readonly string[]): ChaosFlags | number {
+  try {
+    const flags = parseChaosFlags(argv);
+    if (flags !== 'help') return flags;
     process.stdout.write(`${HELP}\n`);
     return 0;
+  } catch (err) {
+    process.stderr.write(`chaos: ${err instanceof Error ? err.message : String(err)} (npm run chaos -- --help)\n`);
+    return 2;
   }
+}
+
+async function main(started: (i: Interrupt) => void): Promise<number> {
+  const flags = flagsOrExit(process.argv.slice(2));
+  if (typeof flags === 'number') return flags;
   const t0 = Date.now();
   const log = (m: string): void => void process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${m}\n`);
   const cacheDir = process.env['THREATMESH_CACHE'] ?? join(homedir(), '.cache', 'threatmesh');
@@ -162,12 +205,11 @@ async function main(started: (i: Interrupt) => void): Promise<number> {
         net = await starting;
         // Interrupted while it started: the interrupt stops it; no trial begins.
         if (cancel.signal.aborted) break;
-        if (!net.canSkew) log('  clock-skew faults disabled: libfaketime not found (bash scripts/install-faketime.sh)');
-        if (net.partners.some((p) => p.cluster.disk === undefined)) log('  disk-full faults disabled: cannot mount a tmpfs here (needs root or CAP_SYS_ADMIN)');
+        checkMachine(net, flags.trial.schedule, log);
       }
       const r = await runTrial(net, t, { ...flags.trial, seed: flags.seed, log, signal: cancel.signal }, active);
       addTrial(summary, r);
-      report(r, flags.seed, log);
+      report(r, flags.seed, resumeArgs(process.argv.slice(2)), log);
     }
   } finally {
     await stopOnce(net);

@@ -2,7 +2,9 @@
  * One chaos trial: two partners ingest a feed each (10% overlap) while earlier admissions are
  * revoked and the trial's fault schedule runs; once every fault is healed the network must
  * converge, and then nothing may be lost, duplicated or diverged (check.ts). Everything random
- * comes from the trial's own generator, so `--seed S --from-trial T --trials 1` replays it.
+ * comes from the trial's own generators, one per purpose, drawn from (seed, trial) alone: `--seed S
+ * --from-trial T --trials 1` draws the same feeds and faults on a fresh network, and
+ * `--schedule` replays a printed schedule exactly.
  */
 import { hash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
@@ -14,7 +16,7 @@ import type { Indicator } from '../../operator/src/domain/indicator.ts';
 import { NETWORK_NAMESPACE } from '../../operator/src/dev/sandbox/network.ts';
 import { Rng } from '../../fuzz/rng.ts';
 import { converged, partnerState, sequencerState, verdict, type Expectation, type Verdict } from './check.ts';
-import { describeFault, drawSchedule, FaultInjector, runSchedule, type Fault, type FaultKind } from './faults.ts';
+import { describeFault, drawSchedule, FaultInjector, runSchedule, type Fault, type FaultKind, type FaultSpace } from './faults.ts';
 import type { ChaosNetwork } from './network.ts';
 import { revoke, type RevocationOutcome } from './revoke.ts';
 
@@ -34,6 +36,8 @@ export interface TrialOptions {
   readonly log: (m: string) => void;
   /** Aborted when the run is stopping: pending faults and heals are cancelled. @default never */
   readonly signal?: AbortSignal;
+  /** The fault schedule to run instead of the drawn one (`--schedule`, a replay). @default drawn from (seed, trial) */
+  readonly schedule?: readonly Fault[];
 }
 
 /** Indicators admitted by earlier trials and still active: what revocations pick from. */
@@ -75,24 +79,44 @@ async function withRetry<T>(what: string, fn: () => Promise<T>, ms = 120_000): P
   }
 }
 
-/** The trial's plan: feeds, revocation targets and fault schedule, all from its generator. */
-export function planTrial(net: Pick<ChaosNetwork, 'partners' | 'canSkew'>, trial: number, o: TrialOptions, active: ActiveSet) {
-  const rng = Rng.forCase(o.seed, 'chaos', trial);
-  const ids = net.partners.map((p) => p.id);
+/** Where the generators of a trial's choices are named: one per purpose, each from (seed, trial) alone. */
+export const PLAN_STREAMS = { feeds: 'chaos-feeds', revokers: 'chaos-revokers', targets: 'chaos-targets', faults: 'chaos-faults' } as const;
+
+/**
+ * The trial's plan: feeds, revocations and fault schedule. Each purpose has its own generator
+ * drawn from (seed, trial) only, so the feeds, the revokers and their moments, and the fault
+ * schedule are the same whatever earlier trials admitted (a resumed run, a fresh network); only
+ * which active indicators are revoked depends on the pool. `o.schedule` replaces the drawn
+ * schedule (`--schedule`, a replay).
+ */
+export function planTrial(space: FaultSpace, trial: number, o: Pick<TrialOptions, 'seed' | 'indicators' | 'revocations' | 'faults' | 'windowMs' | 'schedule'>, active: ActiveSet) {
+  const ids = space.partners;
   const inds = trialIndicators(o.seed, trial, o.indicators);
   const cut = Math.floor(o.indicators * 0.55);
   const overlap = Math.floor(o.indicators * 0.45);
-  const first = rng.pick(ids);
-  const feedPartners = [first, rng.pick(ids.filter((x) => x !== first))];
+  const feedRng = Rng.forCase(o.seed, PLAN_STREAMS.feeds, trial);
+  const first = feedRng.pick(ids);
+  const feedPartners = [first, feedRng.pick(ids.filter((x) => x !== first))];
+  // Every revocation slot is drawn, used or not, so the slots do not depend on the pool's size.
+  const revokerRng = Rng.forCase(o.seed, PLAN_STREAMS.revokers, trial);
+  const slots = Array.from({ length: o.revocations }, () => {
+    const a = revokerRng.pick(ids);
+    return { proposer: a, second: revokerRng.pick(ids.filter((x) => x !== a)), atMs: revokerRng.int(o.windowMs) };
+  });
+  const targetRng = Rng.forCase(o.seed, PLAN_STREAMS.targets, trial);
   const pool = [...active.values()];
   const targets: Indicator[] = [];
-  while (targets.length < Math.min(o.revocations, pool.length)) targets.push(pool.splice(rng.int(pool.length), 1)[0]!);
-  const revokers = targets.map(() => {
-    const a = rng.pick(ids);
-    return { proposer: a, second: rng.pick(ids.filter((x) => x !== a)), atMs: rng.int(o.windowMs) };
-  });
-  const schedule = drawSchedule(rng, { partners: ids, canSkew: net.canSkew, canFillDisk: net.partners.every((p) => p.cluster.disk !== undefined) }, rng.range(o.faults[0], o.faults[1]), o.windowMs);
-  return { inds, feeds: [{ partner: feedPartners[0]!, values: inds.slice(0, cut) }, { partner: feedPartners[1]!, values: inds.slice(overlap) }], targets, revokers, schedule };
+  // Counted before drawing: the pool shrinks with each target (it once stopped at half a small pool).
+  const n = Math.min(o.revocations, pool.length);
+  while (targets.length < n) targets.push(pool.splice(targetRng.int(pool.length), 1)[0]!);
+  const faultRng = Rng.forCase(o.seed, PLAN_STREAMS.faults, trial);
+  const schedule = o.schedule ?? drawSchedule(faultRng, space, faultRng.range(o.faults[0], o.faults[1]), o.windowMs);
+  return { inds, feeds: [{ partner: feedPartners[0]!, values: inds.slice(0, cut) }, { partner: feedPartners[1]!, values: inds.slice(overlap) }], targets, revokers: slots.slice(0, targets.length), schedule };
+}
+
+/** What the network lets a schedule use: its partners, and whether clocks and disks can be faulted. */
+export function faultSpace(net: Pick<ChaosNetwork, 'partners' | 'canSkew'>): FaultSpace {
+  return { partners: net.partners.map((p) => p.id), canSkew: net.canSkew, canFillDisk: net.partners.every((p) => p.cluster.disk !== undefined) };
 }
 
 /** Thrown by {@link runTrial} when its signal aborted (the run is stopping): the trial has no verdict. */
@@ -170,7 +194,7 @@ function countFaults(schedule: readonly Fault[]): Partial<Record<FaultKind, numb
 /** Runs trial `trial` on `net`; updates `active` with what it admitted and revoked. Throws {@link TrialCancelled} when `o.signal` aborts during its faults. */
 export async function runTrial(net: ChaosNetwork, trial: number, o: TrialOptions, active: ActiveSet): Promise<TrialResult> {
   const t0 = Date.now();
-  const plan = planTrial(net, trial, o, active);
+  const plan = planTrial(faultSpace(net), trial, o, active);
   o.log(`trial ${trial}: ${plan.inds.length} indicators via ${plan.feeds.map((f) => f.partner).join(' and ')}, ${plan.targets.length} revocations, faults: ${plan.schedule.map(describeFault).join('; ') || 'none'}`);
   const exitsBefore = net.exits.length;
   const feedNames = await createFeeds(net, plan, trial);

@@ -2,8 +2,8 @@
  * Journey: the short version of `npm run chaos` (issue 18) as `npm test` runs it. One trial with a
  * fixed seed on the real chaos network (a sequencer with two replicas under a Lease and three
  * partners, each with its own kube-apiserver and FerretDB, e2e/chaos/network.ts): a small feed
- * while the seed's faults (kill -9 and restart, partitions, clock skew, a
- * full disk) hit at random moments, then healing and the checks. The run is the real command, as a
+ * while a fixed schedule of faults (a FerretDB and the sequencer leader killed with kill -9 and
+ * restarted) hits, then healing and the checks. The run is the real command, as a
  * person runs it: its exit code and its last stdout line, the summary JSON, must say nothing was
  * lost, duplicated or diverged, and every fault of the schedule must have been injected.
  * The long run (100 trials) is outside CI: see docs and the issue's closing note.
@@ -13,9 +13,13 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import type { ChaosSummary } from '../chaos/run.ts';
 
-// Seed 18's first trial kills a partner's FerretDB and then the sequencer leader (a failover); ~2.5 min here.
-// A first trial has no earlier admissions to revoke: revocations under faults are in the long run.
-const ARGS = ['e2e/chaos/run.ts', '--trials', '1', '--seed', '18', '--indicators', '60', '--revocations', '3', '--faults', '2-3', '--window', '10', '--converge-timeout', '150', '--restart-every', '1'];
+// The faults seed 18's first trial drew before schedules were drawn per purpose: a partner's FerretDB
+// killed, then the sequencer leader (a failover); ~2.5 min here. Pinned with --schedule, as an old
+// run's log printed it, so the test neither depends on the machine's clock and disk faults nor
+// changes when the draw does. A first trial has no earlier admissions to revoke: revocations
+// under faults are in the long run.
+const SCHEDULE = '+1.6s kill-ferretdb partner-a ferretdb for 3.9s; +6.8s kill-sequencer-leader leader for 3.8s';
+const ARGS = ['e2e/chaos/run.ts', '--trials', '1', '--seed', '18', '--indicators', '60', '--revocations', '3', '--schedule', SCHEDULE, '--window', '10', '--converge-timeout', '150', '--restart-every', '1'];
 
 function runChaos(): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
@@ -44,7 +48,7 @@ test('a short chaos run (one trial, fixed seed) loses, duplicates and diverges n
   assert.deepEqual(Object.keys(s).slice(0, 6), ['trials', 'faults', 'lost', 'duplicated', 'diverged', 'maxConvergenceSeconds'], 'the issue\'s fields come first');
   assert.deepEqual({ trials: s.trials, lost: s.lost, duplicated: s.duplicated, diverged: s.diverged, halts: s.halts, crashes: s.crashes, failed: s.failedTrials }, { trials: 1, lost: 0, duplicated: 0, diverged: 0, halts: 0, crashes: 0, failed: [] }, stderr.slice(-4000));
   const injected = Object.values(s.faults).reduce((a, b) => a + b, 0);
-  assert.ok(injected >= 2, `faults were injected: ${JSON.stringify(s.faults)}`);
+  assert.deepEqual(s.faults, { 'kill-ferretdb': 1, 'kill-sequencer-leader': 1 }, 'the pinned schedule ran');
   assert.equal(stderr.match(/^\[[\d:]+\] inject /gm)?.length, injected, 'every fault of the schedule was injected and logged');
   assert.equal(code, 0, stderr.slice(-4000));
 });
