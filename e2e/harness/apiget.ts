@@ -2,10 +2,11 @@
 import { request } from 'node:https';
 import type { KubeTarget } from './kube.ts';
 
-/** An answer: the status and the JSON body (or `{text}` when the body is not JSON). */
+/** An answer: the status, the JSON body (or `{text}` when the body is not JSON) and the headers. */
 export interface ApiAnswer {
   readonly status: number;
   readonly body: Record<string, unknown>;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
 }
 
 /** Sends `options` to `url` and reads the whole answer; fails after 30 s without one. */
@@ -22,7 +23,7 @@ export function sendJson(url: URL, options: Parameters<typeof request>[1]): Prom
         } catch {
           body = { text };
         }
-        resolve({ status: res.statusCode ?? 0, body });
+        resolve({ status: res.statusCode ?? 0, body, headers: res.headers });
       });
     });
     req.setTimeout(30_000, () => req.destroy(new Error(`${url.pathname}: no answer within 30 s`)));

@@ -424,6 +424,7 @@ test('a partner database that never answered: reads are 500 and counted by opera
     // Directly with the proxy's certificate (the API server would refuse first): the delegated review denies, before any read.
     const denied = await sendJson(new URL(`https://127.0.0.1:${broken.port}${BASE}?limit=5`), { ...as, headers: { 'x-remote-user': 'mallory', accept: 'application/json' } });
     assert.equal(denied.status, 403, JSON.stringify(denied.body));
+    assert.equal(denied.headers['keep-alive'], 'timeout=120', 'idle connections outlast the API server\'s 90 s pool (Node\'s default, 5 s, resets its requests)');
     const text = (await scrape(`${hUrl}/metrics`)).text;
     const want: ReadonlyArray<[string, Readonly<Record<string, string>>, number]> = [
       ['threatmesh_replica_api_database_errors_total', { operation: 'get' }, 1],

@@ -107,18 +107,19 @@ describe('webhook server', () => {
     const log = createLogger(new Writable({ write: (_c, _e, cb) => cb() }), 'error');
     const server = await startWebhookServer({ host: '127.0.0.1', port: 0, cert: tls.cert, key: tls.key, deps, log });
     try {
-      const post = (path: string, body: unknown) => new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const post = (path: string, body: unknown) => new Promise<{ status: number; body: string; keepAlive?: string }>((resolve, reject) => {
         const r = request({ host: '127.0.0.1', port: server.port, path, method: 'POST', ca: tls.cert, headers: { 'content-type': 'application/json' } }, (res) => {
           let text = '';
           res.setEncoding('utf8');
           res.on('data', (d: string) => { text += d; });
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text, keepAlive: String(res.headers['keep-alive']) }));
         });
         r.on('error', reject);
         r.end(JSON.stringify(body));
       });
       const ok = await post(WEBHOOK_PATH, { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: req('CREATE', indicator('bad-name')) });
       assert.equal(ok.status, 200);
+      assert.equal(ok.keepAlive, 'timeout=120', 'idle connections outlast the API server\'s 90 s pool (Node\'s default, 5 s, resets its requests)');
       const review = JSON.parse(ok.body) as { kind: string; response: { uid: string; allowed: boolean; status: { message: string } } };
       assert.equal(review.kind, 'AdmissionReview');
       assert.equal(review.response.allowed, false);

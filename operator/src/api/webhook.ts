@@ -5,6 +5,7 @@
  * are not proven by valid signatures from known voters. Messages say what to do instead.
  */
 import { createServer, type Server } from 'node:https';
+import { outlastClientPools } from '../runtime/keepalive.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { isDeepStrictEqual } from 'node:util';
@@ -190,13 +191,13 @@ async function handle(req: IncomingMessage, res: ServerResponse, opts: WebhookSe
 
 /** Starts the HTTPS webhook server; resolves once it listens. */
 export async function startWebhookServer(opts: WebhookServerOptions): Promise<WebhookServer> {
-  const server: Server = createServer({ cert: opts.cert, key: opts.key, minVersion: 'TLSv1.2' }, (req, res) => {
+  const server: Server = outlastClientPools(createServer({ cert: opts.cert, key: opts.key, minVersion: 'TLSv1.2' }, (req, res) => {
     if (opts.onResponse) res.once('finish', () => opts.onResponse?.((req.url ?? '').split('?')[0] ?? '', res.statusCode));
     handle(req, res, opts).catch((err: unknown) => {
       opts.log.error('webhook request failed', { err });
       if (!res.headersSent) send(res, 500, { message: 'internal error' });
     });
-  });
+  }));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port, opts.host, () => resolve());

@@ -94,6 +94,7 @@ describe('Controller.reconcileKey', () => {
 
   const apiErrors: Array<[string, ApiError, 'requeue' | 'error']> = [
     ['409 Conflict (the object changed after the cache read it) is a requeue, not an error', new ApiError(409, 'Conflict', 'the object has been modified'), 'requeue'],
+    ['404 Not Found (deleted after the cache read it) is a requeue: the next visit sees it gone', new ApiError(404, 'NotFound', 'threatindicators.threatmesh.io "x" not found'), 'requeue'],
     ['500 from the API server stays an error', new ApiError(500, 'InternalError', 'etcdserver: request timed out'), 'error'],
   ];
   for (const [name, err, want] of apiErrors) {

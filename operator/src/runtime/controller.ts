@@ -3,8 +3,8 @@
  * Reconciler: events enqueue keys; workers fetch the object from the cache and reconcile it.
  * An error requeues with rate limiting, a TerminalError stops retries and calls `onTerminal`
  * (where the owner sets Ready=False), `requeueAfterMs` schedules the next visit. A 409 Conflict
- * (the object changed after the cache read it) is a requeue, not an error: the next visit reads
- * the newer version.
+ * or 404 Not Found on a write (the object changed or was deleted after the cache read it) is a
+ * requeue, not an error: the next visit reads the newer version, or sees it gone.
  */
 import type { Logger } from '../log.ts';
 import { ApiError } from './client.ts';
@@ -136,13 +136,13 @@ export class Controller<T extends KubeObject> {
       try {
         await this.opts.onTerminal?.(key, obj, err);
       } catch (hookErr) {
-        if (isConflict(hookErr)) log.info('object changed since the cache read it; reporting the terminal error on the newer version');
+        if (isStale(hookErr)) log.info('object changed since the cache read it; reporting the terminal error on the newer version', { reason: hookErr.reason });
         else log.error('could not report terminal error; retrying', { err: hookErr });
         this.queue.addRateLimited(key);
       }
       return 'terminal';
     }
-    if (isConflict(err)) {
+    if (isStale(err)) {
       log.info('object changed since the cache read it; reconciling the newer version', { reason: err.reason });
       this.queue.addRateLimited(key);
       return 'requeue';
@@ -153,7 +153,10 @@ export class Controller<T extends KubeObject> {
   }
 }
 
-/** 409 Conflict: a write conditional on the cached copy's resourceVersion met a newer version. */
-function isConflict(err: unknown): boolean {
-  return err instanceof ApiError && err.status === 409;
+/**
+ * The cached copy is stale: 409 Conflict (a write conditional on its resourceVersion met a newer
+ * version) or 404 Not Found (the object was deleted since; the delete event follows).
+ */
+function isStale(err: unknown): err is ApiError {
+  return err instanceof ApiError && (err.status === 409 || err.status === 404);
 }

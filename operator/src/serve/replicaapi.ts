@@ -28,6 +28,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from '../log.ts';
 import type { HealthCheck } from '../runtime/health.ts';
+import { outlastClientPools } from '../runtime/keepalive.ts';
 import type { IndicatorRecord } from '../store/indicators.ts';
 import { ExpiredContinue, type RecordChunk } from '../store/indicatorpages.ts';
 import { AccessReviewer, authenticate, issuedByOneOf, pemCertificates, type Access, type Caller, type RequestHeaderConfig } from './replicaauth.ts';
@@ -330,7 +331,7 @@ function measure(req: IncomingMessage, metrics: ReplicaApiMetrics | undefined): 
 /** Starts the server on `host:port` (port 0 picks a free one). */
 export async function startReplicaApi(opts: ReplicaApiOptions, host: string, port: number): Promise<RunningReplicaApi> {
   const api = new ReplicaApi(opts);
-  const server: Server = createServer({ cert: opts.cert, key: opts.key, ca: opts.requestHeader.caPem, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2', maxHeaderSize: MAX_HEADER_BYTES }, (req, res) => {
+  const server: Server = outlastClientPools(createServer({ cert: opts.cert, key: opts.key, ca: opts.requestHeader.caPem, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2', maxHeaderSize: MAX_HEADER_BYTES }, (req, res) => {
     const done = measure(req, opts.metrics);
     api.handle(req).then((reply) => {
       // A refused connection may hold a certificate of a CA no longer trusted: make the client handshake again.
@@ -340,7 +341,7 @@ export async function startReplicaApi(opts: ReplicaApiOptions, host: string, por
       opts.log.error('replica api request failed', { url: req.url?.slice(0, 300), err });
       send(res, status(500, 'InternalError', 'the replica database could not be read; retry (details in the server log)'));
     }).finally(() => done(res.statusCode));
-  });
+  }));
   server.on('secureConnection', (socket: TLSSocket) => api.handshaken(socket));
   server.on('tlsClientError', (err) => {
     opts.metrics?.tlsHandshakeErrors.inc();
