@@ -116,11 +116,12 @@ async function run(flags: SequencerFlags, env: CliEnv, log: Logger): Promise<voi
   let stopping: number | undefined;
   try {
     const signal = untilSignal();
-    // A database that is down is waited for (retried with backoff), never an exit; SIGTERM ends the wait.
+    // A database that is down is waited for (retried with backoff), never an exit; SIGTERM ends the
+    // wait. The health server answers meanwhile (/readyz: database-unavailable, attempt N).
     const waiting = new AbortController();
     void signal.then(() => waiting.abort());
-    if (!(await connectMongo(mongo, { log, signal: waiting.signal }))) return;
-    const service = await startSequencerService({ ...plan.service, kube, db: mongo.db(plan.database), log });
+    const connectDb = (onFailure: (err: unknown, attempt: number, delayMs: number) => void): Promise<boolean> => connectMongo(mongo, { log, signal: waiting.signal, onFailure });
+    const service = await startSequencerService({ ...plan.service, kube, db: mongo.db(plan.database), connectDb, log });
     why = await Promise.race([signal, service.ended]);
     log.info('stopping', { why });
     stopping = Date.now();
