@@ -7,8 +7,7 @@
 import { X509Certificate } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
-import { MongoClient } from 'mongodb';
-import { connectMongo } from '../store/connect.ts';
+import { connectMongo, mongoClient } from '../store/connect.ts';
 import { formatDuration, parseDuration } from '../controllers/schedule.ts';
 import { SEQUENCER_DEFAULTS } from '../exchange/sequencer/defaults.ts';
 import { SEQUENCER_LEASE_NAME, startSequencerService, type SequencerServiceOptions } from '../exchange/sequencer/service.ts';
@@ -111,7 +110,7 @@ export async function sequencerPlan(flags: SequencerFlags, env: CliEnv): Promise
 async function run(flags: SequencerFlags, env: CliEnv, log: Logger): Promise<void> {
   const plan = await sequencerPlan(flags, env);
   const kube = new KubeHttpClient(plan.cluster, { userAgent: 'threatmesh-sequencer' });
-  const mongo = new MongoClient(plan.mongodbUri, { serverSelectionTimeoutMS: 15_000 });
+  const mongo = mongoClient(plan.mongodbUri);
   let why = '';
   let stopping: number | undefined;
   try {
