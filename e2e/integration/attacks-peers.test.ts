@@ -1,5 +1,6 @@
 /**
- * Trust model, attacks 3 and 4, on the comparison of tree heads between partners (gossip).
+ * Trust model, attacks 3 and 4, on the comparison of tree heads between partners (gossip), and
+ * the gossip endpoint's authorization of every call on a connection whose identity it reuses.
  * 3: a peer gossips a tree head the sequencer never signed, to make an honest partner halt.
  * 4: the sequencer shows two partners different histories and refuses every consistency proof,
  *    so the comparison cannot use its proof.
@@ -10,6 +11,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
+import * as grpc from '@grpc/grpc-js';
 import { roundSubject, signProposal } from '../../operator/src/domain/entry.ts';
 import { MerkleLog } from '../../operator/src/domain/merkle.ts';
 import { signVote } from '../../operator/src/domain/quorum.ts';
@@ -17,6 +19,7 @@ import { SigningKey } from '../../operator/src/domain/signature.ts';
 import { signLogHead } from '../../operator/src/domain/treehead.ts';
 import { createLogger } from '../../operator/src/log.ts';
 import { ExchangeClient } from '../../operator/src/exchange/protocol/client.ts';
+import { REASON_TRAILER } from '../../operator/src/exchange/protocol/grpcserver.ts';
 import type { PartnerEntry } from '../../operator/src/exchange/protocol/tls.ts';
 import { GossipClient, startGossipServer } from '../../operator/src/exchange/partner/gossip.ts';
 import { BadPeerHead } from '../../operator/src/exchange/partner/peers.ts';
@@ -136,5 +139,40 @@ describe('attack 4: a split view while the sequencer refuses consistency proofs'
     assert.equal((await upgraded.sync()).applied, 0);
     assert.equal(await leaves.size(), 3, 'the leaves of the three entries applied before are recorded');
     assert.deepEqual(await upgraded.consistencyProofFromLeaves(1, 3), log.consistencyProof(1, 3));
+  });
+});
+
+// Each row changes charlie's directory entry, then charlie calls again on the same connection.
+const DIRECTORY_CHANGES: ReadonlyArray<{ readonly name: string; readonly charlie: (p: PartnerEntry) => PartnerEntry | undefined; readonly refused?: string }> = [
+  { name: 'in the directory', charlie: (p) => p },
+  { name: 'removed from the directory', charlie: () => undefined, refused: 'unknown-partner' },
+  { name: 'added back (a refusal is not remembered)', charlie: (p) => p },
+  { name: 'pinned to another certificate', charlie: (p) => ({ ...p, certFingerprint256: 'AA:'.repeat(31) + 'AA' }), refused: 'pinned-certificate-mismatch' },
+  { name: 'pin removed again', charlie: (p) => p },
+];
+
+describe('gossip reads a caller\'s certificate once per connection, and authorizes every call against the directory of that call', () => {
+  test('a peer removed from the directory (or pinned to another certificate) is refused on the connection it already has', async () => {
+    const current = directory();
+    const gossipServer = await startGossipServer({ partnerId: 'alpha', directory: () => current, tls: bed.tls.alpha, address: '127.0.0.1:0', log: quiet, acceptedHead: () => Promise.resolve(undefined) });
+    closers.push(() => gossipServer.stop());
+    // One client, one channel: every call below travels on the same HTTP/2 connection.
+    const charlie = new GossipClient({ address: `127.0.0.1:${gossipServer.port}`, tls: bed.tls.charlie, serverName: 'localhost' });
+    closers.push(() => charlie.close());
+    const genuine = directory().get('charlie')!;
+    for (const row of DIRECTORY_CHANGES) {
+      const entry = row.charlie(genuine);
+      if (entry === undefined) current.delete('charlie');
+      else current.set('charlie', entry);
+      const got = await charlie.acceptedHead().then((h) => h, (e: unknown) => e as grpc.ServiceError);
+      if (row.refused === undefined) {
+        assert.deepEqual(got, { partnerId: 'alpha', head: undefined }, row.name);
+        continue;
+      }
+      assert.ok(got instanceof Error, `${row.name}: refused`);
+      assert.deepEqual([got.code, got.metadata.get(REASON_TRAILER)[0]], [grpc.status.PERMISSION_DENIED, row.refused], row.name);
+    }
+    // The certificate was read once and reused by every later call: the refusals above came from the directory, not a fresh read.
+    assert.deepEqual(gossipServer.peerIdentities(), { read: 1, reused: DIRECTORY_CHANGES.length - 1 });
   });
 });

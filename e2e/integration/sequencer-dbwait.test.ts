@@ -2,7 +2,9 @@
  * `threatmesh sequencer` started while its database refuses connections (its link reset, as the
  * chaos run's "database link reset" fault does) waits for it: it does not exit, it logs each
  * failed attempt with the cause and what to check, and it serves once the database answers; a
- * SIGTERM while it waits ends it at once with exit code 0. Real parts: the sequencer as a child
+ * SIGTERM while it waits ends it at once with exit code 0. Its health server answers from the
+ * start: /healthz is ok while it waits, /readyz fails with the reason (database-unavailable,
+ * attempt N) until it serves, /metrics counts the failed attempts. Real parts: the sequencer as a child
  * process against a real kube-apiserver and FerretDB, reached through the chaos network's TCP link.
  */
 import { after, before, describe, test } from 'node:test';
@@ -80,6 +82,23 @@ function count(s: Child, msg: string): Promise<number> {
   return Promise.resolve(s.lines.filter((l) => l['msg'] === msg).length);
 }
 
+// GET `path` on the sequencer's health server (its port from the 'serving metrics and health' line).
+async function health(s: Child, path: string): Promise<{ readonly status: number; readonly body: string }> {
+  const port = s.lines.find((l) => l['msg'] === 'serving metrics and health')?.['port'];
+  assert.equal(typeof port, 'number', `the health server is up before the database; log:\n${s.stderr().slice(-3000)}`);
+  const res = await fetch(`http://127.0.0.1:${String(port)}${path}`, { signal: AbortSignal.timeout(5_000) });
+  return { status: res.status, body: await res.text() };
+}
+
+// What the health server answers while the database is waited for: alive, not ready and why, failures counted.
+const WHILE_WAITING: ReadonlyArray<{ readonly path: string; readonly status: number; readonly body: RegExp }> = [
+  { path: '/healthz', status: 200, body: /^ok\n$/ },
+  { path: '/readyz', status: 500, body: /\[-\]database failed: database-unavailable: cannot reach MongoDB \(attempt (?:[2-9]|\d{2,}) failed\)[^\n]*--mongodb-uri/ },
+  { path: '/readyz/database', status: 500, body: /database-unavailable/ },
+  { path: '/readyz?verbose', status: 500, body: /\[-\]serving failed: not serving yet/ },
+  { path: '/metrics', status: 200, body: /^threatmesh_sequencer_database_connect_failures_total (?:[2-9]|\d{2,})$/m },
+];
+
 async function exitWithin(s: Child, ms: number): Promise<number | null | 'running'> {
   return Promise.race([s.exited, new Promise<'running'>((r) => setTimeout(() => r('running'), ms))]);
 }
@@ -121,8 +140,16 @@ describe('threatmesh sequencer with its database refusing connections', () => {
     assert.match(String(line['fix']), /check that MongoDB runs and that --mongodb-uri reaches it/);
     assert.equal(typeof line['retryInMs'], 'number');
     assert.equal(seq.proc.exitCode, null, 'still running');
+    for (const row of WHILE_WAITING) {
+      const got = await health(seq, row.path);
+      assert.equal(got.status, row.status, `${row.path} while the database is down: ${got.body}`);
+      assert.match(got.body, row.body, `${row.path} while the database is down`);
+    }
     link.set('up');
     assert.ok(await eventually(() => count(seq, 'sequencer serving'), (n) => n > 0 || seq.proc.exitCode !== null, 90_000) > 0, `serving once the database answers; log:\n${seq.stderr().slice(-3000)}`);
+    const ready = await health(seq, '/readyz?verbose');
+    assert.equal(ready.status, 200, `ready once serving: ${ready.body}`);
+    assert.match(ready.body, /\[\+\]database ok\n\[\+\]serving ok\nok\n/);
     seq.proc.kill('SIGTERM');
     assert.equal(await exitWithin(seq, 20_000), 0);
   });

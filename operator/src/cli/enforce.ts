@@ -6,7 +6,6 @@
  */
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
-import { MongoClient } from 'mongodb';
 import { LEADER_LEASE_NAME, OPERATOR_NAMESPACE } from '../api/manifests.ts';
 import { startEnforcement, type EnforcementOptions, type RunningEnforcement } from '../controllers/enforcementsetup.ts';
 import { parseDuration } from '../controllers/schedule.ts';
@@ -16,6 +15,7 @@ import type { CliEnv } from './env.ts';
 import { UsageError, flagValue } from './errors.ts';
 import { PARTNER_DEFAULTS } from '../exchange/partner/defaults.ts';
 import { addClusterFlags, clusterConfig, parseBind, untilSignal, type ClusterFlags } from './flags.ts';
+import { mongoClient } from '../store/connect.ts';
 
 /** Parsed options of `threatmesh enforce`. */
 export interface EnforceFlags extends ClusterFlags {
@@ -47,7 +47,7 @@ export function checkEnforceFlags(flags: EnforceFlags, env: CliEnv): { pollMs: n
 async function run(flags: EnforceFlags, env: CliEnv, log: Logger): Promise<void> {
   const checked = checkEnforceFlags(flags, env);
   const client = new KubeHttpClient(await clusterConfig(flags, env), { userAgent: 'threatmesh-enforce' });
-  const mongo = new MongoClient(checked.mongodbUri, { serverSelectionTimeoutMS: 15_000 });
+  const mongo = mongoClient(checked.mongodbUri);
   await mongo.connect();
   const identity = flags.identity ?? `${hostname()}-${process.pid}`;
   let lost: (why: string) => void = () => undefined;

@@ -3,14 +3,13 @@
  * before anything connects, then loaded (PEM files, signing key, voting policy, warning lists)
  * into the leader-only partner exchange Runnable. The MongoDB connection opens when the partner exchange starts.
  */
-import { MongoClient } from 'mongodb';
 import type { OperatorParts } from '../controllers/setup.ts';
 import type { AdmissionPolicy } from '../api/admission.ts';
 import { formatDuration, parseDuration } from '../controllers/schedule.ts';
 import { PARTNER_DEFAULTS } from '../exchange/partner/defaults.ts';
 import { SigningKey } from '../domain/signature.ts';
 import { startPartnerService } from '../exchange/partner/service.ts';
-import { closeMongo } from '../store/connect.ts';
+import { closeMongo, mongoClient } from '../store/connect.ts';
 import { PartnerMetrics } from '../exchange/partner/metrics.ts';
 import { partnerRunnable, type StoppablePartner } from '../exchange/partner/startup.ts';
 import { parseVotingPolicy, type VotingPolicy } from '../exchange/partner/policy.ts';
@@ -148,7 +147,7 @@ export function exchangeRunnable(m: ExchangeMaterial, deps: { readonly client: K
   const log = deps.log.child({ component: 'exchange' });
   const exchangeMetrics = new PartnerMetrics(parts.metrics.registry);
   const launch = async (signal: AbortSignal): Promise<StoppablePartner> => {
-    const mongo = new MongoClient(m.settings.mongodbUri, { serverSelectionTimeoutMS: 15_000 });
+    const mongo = mongoClient(m.settings.mongodbUri);
     // A stop during the attempt closes the client, so the attempt ends at once.
     const onAbort = (): void => void mongo.close().catch(() => undefined);
     signal.addEventListener('abort', onAbort, { once: true });

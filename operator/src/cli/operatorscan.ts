@@ -7,7 +7,6 @@
  * The scan store opens on first use, so a MongoDB that is not up yet delays scans, not the
  * operator's start.
  */
-import { MongoClient } from 'mongodb';
 import { addLogScanController } from '../controllers/logscansetup.ts';
 import type { LogScanDeps } from '../controllers/logscan.ts';
 import { JobScanExecutor, type ScanShardExecutor } from '../controllers/logscanexec.ts';
@@ -18,6 +17,7 @@ import type { KubeClient } from '../runtime/client.ts';
 import type { Runnable } from '../runtime/manager.ts';
 import { MongoScanStore } from '../store/sightings.ts';
 import { UsageError } from './errors.ts';
+import { mongoClient } from '../store/connect.ts';
 
 /** Defaults of the operator's LogScan flags. */
 export const SCAN_FLAG_DEFAULTS = {
@@ -108,7 +108,7 @@ export interface LogScanExtrasDeps {
  * Runnable that, on stop, ends the shard workers and closes the scan store's MongoDB client.
  */
 export function logScanExtras(s: OperatorScanSettings, db: ScanDatabase, deps: LogScanExtrasDeps, parts: OperatorParts): Runnable[] {
-  const mongo = new MongoClient(db.mongodbUri, { serverSelectionTimeoutMS: 15_000 });
+  const mongo = mongoClient(db.mongodbUri);
   // The executor's exit callback requeues the scan through the controller built right after it.
   const ref: { controller?: { enqueue(key: string): void } } = {};
   const executor: ScanShardExecutor & { close?: () => Promise<void> } = s.executor === 'inprocess'

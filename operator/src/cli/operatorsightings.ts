@@ -6,7 +6,6 @@
  * Metrics: `threatmesh_sightings_pushed_total{peer}`, `threatmesh_sightings_push_failures_total{peer,outcome}`.
  */
 import { readFile } from 'node:fs/promises';
-import { MongoClient } from 'mongodb';
 import { Counter, type Registry } from 'prom-client';
 import { parseDuration } from '../controllers/schedule.ts';
 import type { SigningKey } from '../domain/signature.ts';
@@ -20,6 +19,7 @@ import { MongoPushPositions } from '../store/receivedsightings.ts';
 import { MongoScanStore } from '../store/sightings.ts';
 import { UsageError } from './errors.ts';
 import { readFlagFile } from './flags.ts';
+import { mongoClient } from '../store/connect.ts';
 
 /** Default of `--sightings-push-interval`. */
 export const SIGHTINGS_PUSH_INTERVAL = '5m';
@@ -79,7 +79,7 @@ export function sightingsPushRunnable(s: SightingPushSettings, party: SightingPu
     for (const outcome of ['refused', 'unavailable']) failures.inc({ peer: p.name, outcome }, 0);
   }
   const abort = new AbortController();
-  const mongo = new MongoClient(party.mongodbUri, { serverSelectionTimeoutMS: 15_000 });
+  const mongo = mongoClient(party.mongodbUri);
   let loop: Promise<void> = Promise.resolve();
   const db = mongo.db(party.database);
   let pusher: SightingPusher | undefined;

@@ -7,7 +7,7 @@
  * drift repair makes the cluster match it.
  */
 import type { Command } from 'commander';
-import { MongoClient, type Db } from 'mongodb';
+import type { Db } from 'mongodb';
 import type { ReplicaCursor } from '../domain/stores.ts';
 import type { Logger } from '../log.ts';
 import { MongoCursorStore, REPLICA_CURSORS } from '../store/cursor.ts';
@@ -19,6 +19,7 @@ import { UsageError } from './errors.ts';
 import { addOutputFlags, emit, outputFormat, type OutputFlags, type OutputSpec } from './output.ts';
 import { PARTNER_DEFAULTS } from '../exchange/partner/defaults.ts';
 import { MongoLeafStore } from '../store/leaves.ts';
+import { mongoClient } from '../store/connect.ts';
 
 interface DbFlags extends OutputFlags {
   readonly mongodbUri?: string;
@@ -79,7 +80,7 @@ export async function withDb<T>(flags: Pick<DbFlags, 'mongodbUri' | 'database'>,
   const uri = flags.mongodbUri ?? env.mongodbUri;
   if (uri === undefined || uri === '') throw new UsageError('give the partner\'s MongoDB: --mongodb-uri URI or MONGODB_URI (the same the operator uses with --exchange)');
   checkMongoUri(uri);
-  const client = new MongoClient(uri, { serverSelectionTimeoutMS: 10_000 });
+  const client = mongoClient(uri, { serverSelectionTimeoutMS: 10_000 });
   try {
     await client.connect();
     return await fn(client.db(flags.database));

@@ -10,7 +10,6 @@
  * HTTP on a listener of its own, apart from the HTTPS port only the front proxy may call.
  */
 import type { Command } from 'commander';
-import { MongoClient } from 'mongodb';
 import type { Logger } from '../log.ts';
 import type { CliEnv } from './env.ts';
 import { KubeHttpClient } from '../runtime/kube.ts';
@@ -23,6 +22,7 @@ import { DatabaseReadiness, ReplicaApiMetrics } from '../serve/replicametrics.ts
 import { HealthServer, type HealthCheck } from '../runtime/health.ts';
 import { PARTNER_DEFAULTS } from '../exchange/partner/defaults.ts';
 import { addClusterFlags, clusterConfig, type ClusterFlags, need, parseBind, readFlagFile, untilSignal } from './flags.ts';
+import { mongoClient } from '../store/connect.ts';
 
 /** Parsed options of `threatmesh replica-api`. */
 export interface ReplicaApiFlags extends ClusterFlags {
@@ -49,7 +49,7 @@ async function run(flags: ReplicaApiFlags, env: CliEnv, log: Logger): Promise<vo
   const key = await readFlagFile('--tls-key', need(flags.tlsKey, '--tls-key', 'the private key of --tls-cert'));
   const client = new KubeHttpClient(await clusterConfig(flags, env), { userAgent: 'threatmesh-replica-api' });
   const requestHeader = await loadRequestHeaderConfig(client);
-  const mongo = await MongoClient.connect(uri);
+  const mongo = await mongoClient(uri).connect();
   const db = mongo.db(flags.database);
   const records = new NamedIndicatorPages(db, { clock: systemClock });
   let readiness: readonly HealthCheck[] = [];

@@ -9,7 +9,6 @@
  */
 import { readFile } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
-import { MongoClient } from 'mongodb';
 import type { OperatorParts } from '../controllers/setup.ts';
 import { threatReportRunnable } from '../controllers/threatreport-runnable.ts';
 import type { Logger } from '../log.ts';
@@ -29,7 +28,7 @@ import type { Runnable } from '../runtime/manager.ts';
 import type { CliEnv } from './env.ts';
 import { UsageError, flagValue } from './errors.ts';
 import { withDb } from './replica.ts';
-import { closeMongo } from '../store/connect.ts';
+import { closeMongo, mongoClient } from '../store/connect.ts';
 import { addOutputFlags, emit, outputFormat, type OutputFlags, type OutputSpec } from './output.ts';
 import { PARTNER_DEFAULTS } from '../exchange/partner/defaults.ts';
 
@@ -130,7 +129,7 @@ export function registerReport(program: Command, env: CliEnv, log: Logger): void
  * with the report gauges on the operator's registry (rejections are the replicated REJECT entries of that database).
  */
 export function reportsRunnable(settings: { readonly mongodbUri: string; readonly database: string; readonly namespace: string }, deps: { readonly client: KubeClient; readonly log: Logger }, parts: Pick<OperatorParts, 'metrics'>): Runnable {
-  const mongo = new MongoClient(settings.mongodbUri, { serverSelectionTimeoutMS: 15_000 });
+  const mongo = mongoClient(settings.mongodbUri);
   const metrics = new ReportMetrics(parts.metrics.registry);
   const generator = new ReportService({ db: mongo.db(settings.database), log: deps.log.child({ component: 'report' }), metrics });
   // A close waits forever on a database that stopped answering: bounded, so the stop keeps its deadline.

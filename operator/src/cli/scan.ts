@@ -23,11 +23,11 @@ import { expand, type LogLocation } from '../match/source.ts';
 import { ScanStats } from '../match/stats.ts';
 import { Tally } from '../match/tally.ts';
 import { runShardWorker } from '../match/worker.ts';
-import { MongoClient } from 'mongodb';
 import { KubeHttpClient } from '../runtime/kube.ts';
 import { PARTNER_DEFAULTS } from '../exchange/partner/defaults.ts';
 import { cidrList } from './ingest.ts';
 import { clusterConfig } from './flags.ts';
+import { mongoClient } from '../store/connect.ts';
 
 /** Parsed options of `threatmesh scan`. */
 export interface ScanCliOptions {
@@ -94,7 +94,7 @@ async function worker(opts: ScanCliOptions, ref: string, shard: number, env: Cli
   if (uri === undefined) throw usage('--logscan needs --mongodb-uri (or $MONGODB_URI): the partner database with the replicated indicators');
   const kube = new KubeHttpClient(await clusterConfig(opts, env), { userAgent: 'threatmesh-scan' });
   // A database that stops answering fails the shard (the Job retries it) instead of hanging it.
-  const mongo = new MongoClient(uri, { socketTimeoutMS: 120_000, serverSelectionTimeoutMS: 30_000 });
+  const mongo = mongoClient(uri, { socketTimeoutMS: 120_000, serverSelectionTimeoutMS: 30_000 });
   try {
     await runShardWorker({ kube, db: mongo.db(opts.database), log }, ref, shard).catch(fail(env));
   } finally {

@@ -7,8 +7,7 @@
 import { X509Certificate } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
-import { MongoClient } from 'mongodb';
-import { connectMongo } from '../store/connect.ts';
+import { connectMongo, mongoClient } from '../store/connect.ts';
 import { formatDuration, parseDuration } from '../controllers/schedule.ts';
 import { SEQUENCER_DEFAULTS } from '../exchange/sequencer/defaults.ts';
 import { SEQUENCER_LEASE_NAME, startSequencerService, type SequencerServiceOptions } from '../exchange/sequencer/service.ts';
@@ -111,16 +110,17 @@ export async function sequencerPlan(flags: SequencerFlags, env: CliEnv): Promise
 async function run(flags: SequencerFlags, env: CliEnv, log: Logger): Promise<void> {
   const plan = await sequencerPlan(flags, env);
   const kube = new KubeHttpClient(plan.cluster, { userAgent: 'threatmesh-sequencer' });
-  const mongo = new MongoClient(plan.mongodbUri, { serverSelectionTimeoutMS: 15_000 });
+  const mongo = mongoClient(plan.mongodbUri);
   let why = '';
   let stopping: number | undefined;
   try {
     const signal = untilSignal();
-    // A database that is down is waited for (retried with backoff), never an exit; SIGTERM ends the wait.
+    // A database that is down is waited for (retried with backoff), never an exit; SIGTERM ends the
+    // wait. The health server answers meanwhile (/readyz: database-unavailable, attempt N).
     const waiting = new AbortController();
     void signal.then(() => waiting.abort());
-    if (!(await connectMongo(mongo, { log, signal: waiting.signal }))) return;
-    const service = await startSequencerService({ ...plan.service, kube, db: mongo.db(plan.database), log });
+    const connectDb = (onFailure: (err: unknown, attempt: number, delayMs: number) => void): Promise<boolean> => connectMongo(mongo, { log, signal: waiting.signal, onFailure });
+    const service = await startSequencerService({ ...plan.service, kube, db: mongo.db(plan.database), connectDb, log });
     why = await Promise.race([signal, service.ended]);
     log.info('stopping', { why });
     stopping = Date.now();

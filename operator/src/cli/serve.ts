@@ -7,8 +7,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { MongoClient } from 'mongodb';
-import { connectMongo } from '../store/connect.ts';
+import { connectMongo, mongoClient } from '../store/connect.ts';
 import { parseDuration } from '../controllers/schedule.ts';
 import { SigningKey } from '../domain/signature.ts';
 import { MAX_VOTE_BATCH } from '../domain/votebatch.ts';
@@ -130,7 +129,7 @@ async function run(flags: ServeFlags, env: CliEnv, log: Logger): Promise<void> {
   const plan = await servePlan(flags, env);
   const cluster = plan.signer === undefined ? undefined : await clusterConfig(flags, env);
   const kube = cluster === undefined ? undefined : new KubeHttpClient(cluster, { userAgent: 'threatmesh-serve' });
-  const mongo = new MongoClient(plan.mongodbUri, { serverSelectionTimeoutMS: 15_000 });
+  const mongo = mongoClient(plan.mongodbUri);
   try {
     const signal = untilSignal();
     // A database that is down is waited for (retried with backoff), never an exit; SIGTERM ends the wait.

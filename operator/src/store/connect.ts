@@ -5,7 +5,7 @@
  * asks. Only a configuration error a retry cannot fix (a malformed URI or option, credentials the
  * server refuses, a certificate that does not verify) fails at once, with the fix in its message.
  */
-import type { MongoClient } from 'mongodb';
+import { MongoClient } from 'mongodb';
 import type { Logger } from '../log.ts';
 import { settleWithin } from '../runtime/clock.ts';
 import { retryWithBackoff, type RetryOptions } from '../runtime/retry.ts';
@@ -13,6 +13,32 @@ import { retryWithBackoff, type RetryOptions } from '../runtime/retry.ts';
 function text(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
   return err.cause instanceof Error ? `${err.message}: ${err.cause.message}` : err.message;
+}
+
+/** The driver's timeouts that bound how long a dead or blackholed database link can hold a caller (see {@link MONGO_TIMEOUTS}). */
+export interface MongoTimeouts {
+  /** How long an operation waits for a usable server before it fails (MongoServerSelectionError). */
+  readonly serverSelectionTimeoutMS: number;
+  /** TCP connect and handshake of a new connection; also the time a heartbeat may take before the server is marked down and the operations in flight on it are interrupted. */
+  readonly connectTimeoutMS: number;
+  /** Time between heartbeats of the driver's monitor (on its own connection). */
+  readonly heartbeatFrequencyMS: number;
+  /** Longest silence on one operation's socket: a backstop for a connection that stalls alone while heartbeats pass; above the longest single command ThreatMesh sends. */
+  readonly socketTimeoutMS: number;
+}
+
+/**
+ * The timeouts of every MongoDB client ThreatMesh builds (docs/adr/2026-12-07-mongodb-timeouts.md).
+ * A blackholed link fails the operations in flight within about heartbeatFrequencyMS +
+ * connectTimeoutMS (the monitor's heartbeat times out and interrupts them) and new ones within
+ * serverSelectionTimeoutMS; a long command (a large bulk write, a catch-up page) is bounded
+ * only by socketTimeoutMS, since heartbeats travel on their own connection.
+ */
+export const MONGO_TIMEOUTS: MongoTimeouts = { serverSelectionTimeoutMS: 15_000, connectTimeoutMS: 10_000, heartbeatFrequencyMS: 10_000, socketTimeoutMS: 300_000 };
+
+/** A MongoDB client for `uri` with {@link MONGO_TIMEOUTS}, and `overrides` (a probe's shorter waits, a test's scaled ones). Not connected yet. */
+export function mongoClient(uri: string, overrides: Partial<MongoTimeouts> = {}): MongoClient {
+  return new MongoClient(uri, { ...MONGO_TIMEOUTS, ...overrides });
 }
 
 // MongoDB's "AuthenticationFailed" and "Unauthorized" server codes.

@@ -3,6 +3,10 @@
  * the sequencer (read-only, mutual TLS, any partner of its directory may read), and reads its
  * peers' heads to compare them with its own (PartnerReplica.compareWithPeer). What a peer sends
  * is not trusted: the comparison verifies the sequencer's signature and consistency.
+ *
+ * The caller's certificate is read once per connection (protocol/peers.ts
+ * {@link ConnectionIdentities}); every call is still authorized against the directory current at
+ * that call, and a refusal is never remembered (docs/adr/2026-12-07-sequencer-per-call-costs.md).
  */
 import * as grpc from '@grpc/grpc-js';
 import type { SignedTreeHead } from '../../domain/treehead.ts';
@@ -13,7 +17,8 @@ import type { Proof__Output } from '../protocol/gen/threatmesh/exchange/v1/Proof
 import { ExchangeRefusal } from '../protocol/errors.ts';
 import { loadExchangePackage } from '../protocol/proto.ts';
 import { bindServer, stopServer, unary } from '../protocol/grpcserver.ts';
-import { authorize, channelCredentials, peerIdentity, type PartnerEntry, type TlsMaterial } from '../protocol/tls.ts';
+import { ConnectionIdentities, type PeerIdentityStats } from '../protocol/peers.ts';
+import { authorize, channelCredentials, type PartnerEntry, type TlsMaterial } from '../protocol/tls.ts';
 import { headFromWire, headToWire } from '../protocol/wire.ts';
 
 /** What the gossip endpoint is built from. */
@@ -35,23 +40,26 @@ export interface GossipServerOptions {
 /** A running gossip endpoint. */
 export interface GossipServer {
   readonly port: number;
+  /** Calls by how the caller was identified: its certificate read (once per connection) or the connection's identity reused. */
+  peerIdentities(): PeerIdentityStats;
   stop(): Promise<void>;
 }
 
 /** Starts the gossip endpoint with mutual TLS. */
 export async function startGossipServer(opts: GossipServerOptions): Promise<GossipServer> {
+  const peers = new ConnectionIdentities();
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024, 'grpc.max_send_message_length': 64 * 1024 });
   server.addService(loadExchangePackage().Gossip.service, {
     GetAcceptedHead: (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
       unary(opts.log, async () => {
-        authorize(opts.directory(), peerIdentity(call.getAuthContext()), 'read');
+        authorize(opts.directory(), peers.of(call), 'read');
         const head = await opts.acceptedHead();
         return { partnerId: opts.partnerId, head: head === undefined ? null : headToWire(head) };
       })(call, callback);
     },
     GetConsistencyProof: (call: grpc.ServerUnaryCall<{ oldSize: number; newSize: number }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
       unary(opts.log, async () => {
-        authorize(opts.directory(), peerIdentity(call.getAuthContext()), 'read');
+        authorize(opts.directory(), peers.of(call), 'read');
         if (opts.consistencyProof === undefined) throw new ExchangeRefusal('failed-precondition', 'out-of-range', 'this partner keeps no leaf hashes to prove consistency with');
         try {
           return { hashes: await opts.consistencyProof(call.request.oldSize, call.request.newSize) };
@@ -65,6 +73,7 @@ export async function startGossipServer(opts: GossipServerOptions): Promise<Goss
   opts.log.info('gossip server listening', { address: opts.address, port });
   return {
     port,
+    peerIdentities: () => peers.stats(),
     stop: () => stopServer(server),
   };
 }

@@ -58,3 +58,8 @@ export class PendingRounds {
     return this.#bySubject[Symbol.iterator]();
   }
 }
+
+/** The optional `batch` member of a round: present only for a batch proposal. */
+export function batchOf(batch: string | undefined): { readonly batch?: string } {
+  return batch === undefined ? {} : { batch };
+}

@@ -2,8 +2,10 @@
  * The sequencer: opens a voting round per signed proposal, counts signed votes, and appends
  * each approved round to the RFC 9162 Merkle log (log.ts {@link SequencerLog}: persistence,
  * tree heads, proofs, entries) as an entry carrying its quorum certificate. Open rounds live in memory and, with a
- * {@link SequencerRoundStore}, in the database too, so a restart continues them (without one,
- * a restart drops them and proposers re-propose). One sequencer writes a database at a time.
+ * SequencerRoundStore, in the database too, so a restart continues them (without one, a restart
+ * drops them and proposers re-propose). One sequencer writes a database at a time. This file
+ * makes the protocol's decisions; roundsaves.ts {@link RoundSaves} does the writes of rounds
+ * (round store, log appends) and tracks those in flight.
  *
  * An indicator is active while its latest entry is an ADD. A REVOKE needs it active; an ADD of
  * a revoked indicator opens a new round whose window starts after the revocation, so votes
@@ -17,62 +19,23 @@
  * after the REJECT's last vote, as after a revocation.
  */
 import type { Indicator } from '../../domain/indicator.ts';
-import { everyKey, keysValidAt, type RetiredKey } from '../../domain/keys.ts';
+import { keysValidAt } from '../../domain/keys.ts';
 import { decideQuorum, defaultQuorum, indexVoters, QuorumInputError, verifyVote, type QuorumOutcome, type Vote, type Voter, type VoterIndex } from '../../domain/quorum.ts';
-import type { PublicKey, SigningKey } from '../../domain/signature.ts';
+import type { PublicKey } from '../../domain/signature.ts';
 import type { SignedTreeHead } from '../../domain/treehead.ts';
-import type { Logger } from '../../log.ts';
-import { indicatorLimitProblem, metaJson, voteLimitProblem, parseIndicatorJson, parseMetaJson, voteSubject, type IndexedEntry, type IndicatorMeta } from '../../domain/entry.ts';
-import type { SequencerLogStore, SequencerRoundStore, StoredRound } from '../../domain/stores.ts';
-import { ExchangeRefusal, isSequencerStopping } from '../protocol/errors.ts';
+import { indicatorLimitProblem, voteLimitProblem, parseIndicatorJson, parseMetaJson, voteSubject, type IndexedEntry, type IndicatorMeta } from '../../domain/entry.ts';
+import { ExchangeRefusal } from '../protocol/errors.ts';
 import type { PendingRound, ProposalInput, ProposalResult, ProvenEntry, VoteResult } from '../protocol/messages.ts';
 import { SEQUENCER_DEFAULTS } from './defaults.ts';
 import { SequencerLog } from './log.ts';
-import type { StoredPageLimits } from './pages.ts';
-import { PendingRounds, type Round } from './pending.ts';
+import type { SequencerOptions } from './options.ts';
+import { batchOf, PendingRounds, type Round } from './pending.ts';
+import { RoundSaves } from './roundsaves.ts';
 import { rejectionEntry } from './rejection.ts';
 import { badProposalMessage, badVoteMessage, notActiveRefusal } from './refusals.ts';
 import { verifySignedProposal } from '../../domain/proposalbatch.ts';
 
-/** Everything a sequencer is built from. */
-export interface SequencerOptions {
-  readonly store: SequencerLogStore;
-  /** Keeps open rounds across restarts. @default none (rounds in memory only) */
-  readonly rounds?: SequencerRoundStore;
-  /** Signs tree heads; its key id is the log id. */
-  readonly key: SigningKey;
-  /** Earlier tree-head keys (from the sequencer's PartnerNode): the stored head may be signed by one still valid at its timestamp. @default none */
-  readonly retiredKeys?: readonly RetiredKey[];
-  /** Every partner of the network with its key and roles, at start; replace it with {@link Sequencer.setPartners}. */
-  readonly partners: readonly Voter[];
-  /** Approvals required. @default ⌊2n/3⌋+1 of the voters */
-  readonly quorum?: number;
-  /** How long a round accepts votes. @default SEQUENCER_DEFAULTS.votingWindowMs (72 h) */
-  readonly windowMs?: number;
-  /** How far before the proposal, or ahead of this clock, a vote's signedAt may be (voters' clock skew). @default SEQUENCER_DEFAULTS.skewMs */
-  readonly skewMs?: number;
-  /** Most rounds one proposer may have open; more proposals are refused `round-quota` until some are decided. @default SEQUENCER_DEFAULTS.maxOpenRoundsPerProposer */
-  readonly maxOpenRoundsPerProposer?: number;
-  /** Recent entries kept in memory to serve partners without a database read (0: always read the store). @default SEQUENCER_DEFAULTS.entryCacheSize */
-  readonly entryCacheSize?: number;
-  /** Paging of store reads for streams behind the entry cache (see {@link SequencerLogOptions.storePages}). @default StoredPageLimits defaults */
-  readonly storePages?: StoredPageLimits;
-  /** Told the outcome of every proposal and vote (metrics). @default none */
-  readonly observer?: SequencerObserver;
-  readonly now: () => Date;
-  readonly log: Logger;
-}
-
-/** Hooks told how each proposal and vote was answered: its result status, `refused` (an ExchangeRefusal) or `error`. */
-export interface SequencerObserver {
-  proposal(status: ProposalResult['status'] | 'refused' | 'error'): void;
-  vote(status: VoteResult['status'] | 'refused' | 'error'): void;
-  /** A round closed: admitted to the log, rejected by votes (an ADD round's rejection is logged as a REJECT entry), or expired with its window (not logged). */
-  roundClosed?(kind: Round['kind'], outcome: RoundOutcome): void;
-}
-
-/** How a voting round closed. */
-export type RoundOutcome = 'admitted' | 'rejected' | 'expired';
+export type { RoundOutcome, SequencerObserver, SequencerOptions } from './options.ts';
 
 /** The network's sequencer. Create with {@link Sequencer.open}. */
 export class Sequencer {
@@ -84,19 +47,15 @@ export class Sequencer {
   readonly #pending = new PendingRounds();
   // Votes of open rounds this sequencer verified, with the key object that verified them (exchange/sequencer.ts #verifiedVote).
   readonly #verifiedVotes = new WeakMap<Vote, PublicKey>();
-  readonly #admitting = new Map<string, Promise<number>>();
-  // Rejected rounds whose REJECT entry is being appended: no new round of the subject opens before its floor is known.
-  readonly #rejecting = new Map<string, Promise<number | undefined>>();
-  // Round and vote saves in flight, by subject and by voteKey(): nothing is acknowledged (not even
-  // as already-pending or duplicate to a caller's retry) or listed before it is stored, because
-  // a failed save drops it again and nobody would propose or vote a second time.
-  readonly #saving = new Map<string, Promise<void>>();
+  // Writes of rounds (round store, log appends of decided ones), tracked while in flight (roundsaves.ts).
+  readonly #saves: RoundSaves;
 
   readonly #log: SequencerLog;
 
   private constructor(opts: SequencerOptions, log: SequencerLog) {
     this.#opts = opts;
     this.#log = log;
+    this.#saves = new RoundSaves({ entries: log, log: opts.log, ...(opts.rounds !== undefined ? { rounds: opts.rounds } : {}) });
     this.#voters = [...opts.partners];
     this.#partners = new Map(opts.partners.map((p) => [p.partnerId, p]));
   }
@@ -169,30 +128,16 @@ export class Sequencer {
   async #propose(callerId: string, p: ProposalInput): Promise<ProposalResult> {
     for (;;) {
       const result = this.#open(callerId, p);
-      const saving = this.#saving.get(result.subject);
+      const saving = this.#saves.roundInFlight(result.subject);
       // Another call opened the round and is storing it: answer once that settles (a failed save reopens it here).
       if (result.status === 'already-pending' && saving !== undefined) {
         await saving.catch(() => undefined);
         continue;
       }
       const round = this.#pending.get(result.subject);
-      if (result.status === 'opened' && round !== undefined && this.#opts.rounds !== undefined) {
-        await this.#stored(result.subject, this.#opts.rounds.saveRound(storedRound(round)), () => this.#pending.delete(result.subject));
-      }
+      const saved = result.status === 'opened' && round !== undefined ? this.#saves.saveRound(round, () => this.#pending.delete(result.subject)) : undefined;
+      if (saved !== undefined) await saved;
       return result;
-    }
-  }
-
-  // Tracks a save under `key` until it settles; a failure runs `undo` and reaches the caller.
-  async #stored(key: string, save: Promise<void>, undo: () => void): Promise<void> {
-    this.#saving.set(key, save);
-    try {
-      await save;
-    } catch (err) {
-      undo();
-      throw err;
-    } finally {
-      if (this.#saving.get(key) === save) this.#saving.delete(key);
     }
   }
 
@@ -207,7 +152,7 @@ export class Sequencer {
     if (open !== undefined) return { status: 'already-pending', digest, subject, window: open.window };
     // Approved and being appended: not a new round (it would be admitted twice); rejected and being
     // logged: not yet (the new round must open after the rejection's votes).
-    if (this.#deciding(subject)) return { status: 'already-pending', digest, subject };
+    if (this.#saves.deciding(subject)) return { status: 'already-pending', digest, subject };
     // One contributor must not flood the sequencer, and through the pending mirror every partner's cluster.
     const quota = this.#opts.maxOpenRoundsPerProposer ?? SEQUENCER_DEFAULTS.maxOpenRoundsPerProposer;
     if (this.#pending.openBy(p.proposerId) >= quota) {
@@ -263,7 +208,7 @@ export class Sequencer {
     this.#checkSignedAt(callerId, round, v);
     const duplicate = round.votes.has(v.partnerId);
     // This voter's vote is being stored by an earlier call (this is its retry): answer from what the store kept.
-    const saving = duplicate ? this.#saving.get(voteKey(round.subject, v.partnerId)) : undefined;
+    const saving = duplicate ? this.#saves.voteInFlight(round.subject, v.partnerId) : undefined;
     if (saving !== undefined) {
       await saving.catch(() => undefined);
       return this.#vote(callerId, v);
@@ -319,46 +264,30 @@ export class Sequencer {
     const counts = { approvals: outcome.approvals, rejections: outcome.rejections, required: outcome.required };
     if (outcome.decision === 'approved') {
       const logIndex = await this.#admitRound(round, outcome);
-      this.#forget(round.subject);
+      this.#saves.forget(round.subject);
       this.#opts.observer?.roundClosed?.(round.kind, 'admitted');
       return { status: 'approved', logIndex, ...counts };
     }
     if (outcome.decision === 'rejected') {
       this.#pending.delete(round.subject);
-      this.#forget(round.subject);
+      this.#saves.forget(round.subject);
       const logIndex = await this.#logRejection(round);
       this.#opts.log.info('round rejected', { kind: round.kind, digest: round.digest, ...counts, ...(logIndex !== undefined ? { logIndex } : {}) });
       this.#opts.observer?.roundClosed?.(round.kind, 'rejected');
       return { status: 'rejected', ...(logIndex !== undefined ? { logIndex } : {}), ...counts };
     }
-    if (counted !== undefined && this.#opts.rounds !== undefined) {
-      await this.#stored(voteKey(round.subject, counted.partnerId), this.#opts.rounds.saveVote(round.subject, counted), () => round.votes.delete(counted.partnerId));
-    }
+    const saved = counted === undefined ? undefined : this.#saves.saveVote(round.subject, counted, () => round.votes.delete(counted.partnerId));
+    if (saved !== undefined) await saved;
     return { status: counted === undefined ? 'duplicate' : 'counted', ...counts };
   }
 
-  // Drops a decided or expired round from the round store; a failure only leaves a stale round that the next start re-checks.
-  #forget(subject: string): void {
-    this.#opts.rounds?.deleteRound(subject).catch((err: unknown) => this.#opts.log.warn('cannot delete a decided round', { subject, err }));
-  }
-
   async #restoreRounds(): Promise<void> {
-    if (this.#opts.rounds === undefined) return;
-    for (const r of await this.#opts.rounds.loadRounds()) {
-      const round = this.#restoredRound(r);
+    for (const round of await this.#saves.restore({ partners: this.#partners, verifiedVote: (voter, v) => this.#verifiedVote(voter, v) })) {
       // Decided already: an ADD whose indicator is active, a REVOKE whose indicator is revoked, or
       // a round older than the indicator's latest REJECT or REVOKE (its floor), such as the rejected round itself.
-      if (round === undefined || this.#log.decided(r.subject) !== undefined || this.#superseded(round)) {
-        if (round === undefined) this.#opts.log.warn('stored round does not verify; dropped', { subject: r.subject, proposer: r.proposerId });
-        this.#forget(r.subject);
-        continue;
-      }
-      this.#pending.set(r.subject, round);
+      if (this.#log.decided(round.subject) !== undefined || this.#superseded(round)) this.#saves.forget(round.subject);
+      else this.#pending.set(round.subject, round);
     }
-  }
-
-  #deciding(subject: string): boolean {
-    return this.#admitting.has(subject) || this.#rejecting.has(subject);
   }
 
   #superseded(round: Round): boolean {
@@ -366,27 +295,12 @@ export class Sequencer {
     return floor !== undefined && Date.parse(round.window.opensAt) < floor;
   }
 
-  // A stored round re-verified as if proposed now (indicator, metadata, proposer signature), with only its valid votes; undefined when it does not verify.
-  #restoredRound(r: StoredRound): Round | undefined {
-    const parsed = parseIndicatorJson(r.indicatorJson);
-    const meta = parseMetaJson(r.metaJson ?? '');
-    const proposer = this.#partners.get(r.proposerId);
-    if (!parsed.ok || !meta.ok || proposer === undefined || voteSubject(r.kind, parsed.digest) !== r.subject) return undefined;
-    if (!everyKey(proposer).some((k) => verifySignedProposal(k, r.kind, parsed.indicator, r, meta.meta))) return undefined;
-    const votes = new Map<string, Vote>();
-    for (const v of r.votes) {
-      const voter = this.#partners.get(v.partnerId);
-      if (voter !== undefined && v.digest === r.subject && !votes.has(v.partnerId) && verifyVote(voter, v)) votes.set(v.partnerId, this.#verifiedVote(voter, v));
-    }
-    return { kind: r.kind, indicator: parsed.indicator, indicatorJson: r.indicatorJson, ...(meta.meta !== undefined ? { meta: meta.meta } : {}), digest: parsed.digest, subject: r.subject, proposerId: r.proposerId, signature: r.signature, ...batchOf(r.batch), window: r.window, votes };
-  }
-
   /** Rounds waiting for votes, oldest first, each with its tally of counted votes. */
   pending(): PendingRound[] {
     this.expire();
     const required = this.#opts.quorum ?? defaultQuorum(this.#voters.filter((p) => p.roles.includes('voter')).length);
     // A round still being stored is not listed: votes on it would be lost if its save failed.
-    return [...this.#pending.values()].filter((r) => !this.#saving.has(r.subject)).map(({ votes, ...round }) => {
+    return [...this.#pending.values()].filter((r) => this.#saves.roundInFlight(r.subject) === undefined).map(({ votes, ...round }) => {
       const approvals = [...votes.values()].filter((v) => v.decision === 'approve').length;
       return { ...round, tally: { approvals, rejections: votes.size - approvals, required } };
     });
@@ -401,7 +315,7 @@ export class Sequencer {
     for (const [subject, round] of this.#pending) {
       if (now <= Date.parse(round.window.closesAt)) break;
       this.#pending.delete(subject);
-      this.#forget(subject);
+      this.#saves.forget(subject);
       dropped += 1;
       this.#opts.log.info('round rejected: window closed', { kind: round.kind, digest: round.digest, votes: round.votes.size });
       this.#opts.observer?.roundClosed?.(round.kind, 'expired');
@@ -455,30 +369,19 @@ export class Sequencer {
   }
 
   async #lateVote(callerId: string, v: Vote): Promise<VoteResult> {
-    const admitting = this.#admitting.get(v.digest);
+    const admitting = this.#saves.admitting(v.digest);
     const logIndex = admitting !== undefined ? await admitting : this.#log.decided(v.digest);
     if (logIndex !== undefined) return { status: 'approved', logIndex, approvals: 0, rejections: 0, required: 0 };
     throw this.#refuse(callerId, new ExchangeRefusal('not-found', 'unknown-proposal', `no open round for subject ${String(v.digest)}: propose the indicator first or vote on a subject from ListPending`));
   }
 
   #admitRound(round: Round, outcome: QuorumOutcome): Promise<number> {
-    const inFlight = this.#admitting.get(round.subject);
+    const inFlight = this.#saves.admitting(round.subject);
     if (inFlight !== undefined) return inFlight;
     this.#pending.delete(round.subject);
     const votes = [...round.votes.values()].filter((v) => !outcome.ignored.some((i) => i.partnerId === v.partnerId));
-    const admit = this.#log.append({ kind: round.kind, indicator: round.indicator, ...(round.meta !== undefined ? { meta: round.meta } : {}), proposerId: round.proposerId, proposalSignature: round.signature, ...(round.batch !== undefined ? { proposalBatch: round.batch } : {}), window: round.window, votes }, { digest: round.digest, kind: round.kind, subject: round.subject });
-    this.#admitting.set(round.subject, admit);
-    const clear = (): void => {
-      this.#admitting.delete(round.subject);
-    };
-    admit.then(clear, (err: unknown) => {
-      clear();
-      // Keep the round so a later vote can retry the append. The log's 'log append failed' line
-      // (or the stop's summary) already says it, once for every round of the write.
-      this.#pending.set(round.subject, round);
-      this.#opts.log.debug('append failed; round kept open', { digest: round.digest, err });
-    });
-    return admit;
+    // A failed append keeps the round open so a later vote can retry it.
+    return this.#saves.admit(round, votes, () => this.#pending.set(round.subject, round));
   }
 
   /**
@@ -491,17 +394,7 @@ export class Sequencer {
   async #logRejection(round: Round): Promise<number | undefined> {
     const verified = (voter: Voter, vote: Vote): boolean => this.#verifiedVotes.get(vote) === voter.publicKey;
     const body = rejectionEntry(round, { voters: this.#voters, verified, ...(this.#opts.quorum !== undefined ? { quorum: this.#opts.quorum } : {}) });
-    if (body === undefined) return undefined;
-    const append = this.#log.append(body, { digest: round.digest, kind: 'reject', subject: round.subject }).catch((err: unknown) => {
-      if (!isSequencerStopping(err)) this.#opts.log.error('cannot log the rejection; the round is closed without a REJECT entry', { digest: round.digest, proposer: round.proposerId, err });
-      return undefined;
-    });
-    this.#rejecting.set(round.subject, append);
-    try {
-      return await append;
-    } finally {
-      this.#rejecting.delete(round.subject);
-    }
+    return body === undefined ? undefined : this.#saves.appendRejection(round, body);
   }
 
   #caller(callerId: string, claimed: string): Voter {
@@ -517,18 +410,4 @@ export class Sequencer {
     this.#opts.log.warn('request refused', { partner: callerId, reason: refusal.reason, detail: refusal.message });
     return refusal;
   }
-}
-
-// The optional `batch` member of a round: present only for a batch proposal.
-function batchOf(batch: string | undefined): { readonly batch?: string } {
-  return batch === undefined ? {} : { batch };
-}
-
-function storedRound(r: Round): StoredRound {
-  return { subject: r.subject, kind: r.kind, indicatorJson: r.indicatorJson, ...(r.meta !== undefined ? { metaJson: metaJson(r.meta) } : {}), proposerId: r.proposerId, signature: r.signature, ...batchOf(r.batch), window: r.window, votes: [...r.votes.values()] };
-}
-
-// The #saving key of a vote: one per voter and subject.
-function voteKey(subject: string, partnerId: string): string {
-  return `${subject}/${partnerId}`;
 }

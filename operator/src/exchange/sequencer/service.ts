@@ -3,7 +3,9 @@
  * read live from the PartnerNodes of one namespace, and — only while this replica holds the
  * Lease, when leader election is on — the {@link Sequencer} is opened from MongoDB and served
  * over gRPC with mutual TLS. Rounds whose window closed are expired periodically. Metrics and
- * health (/metrics, /healthz, /readyz: ready only while serving) are served on their own port.
+ * health (/metrics, /healthz, /readyz: ready only while serving) are served on their own port,
+ * from the start: while the database is waited for ({@link SequencerServiceOptions.connectDb})
+ * /healthz answers and /readyz says why not ready (database-unavailable, attempt N).
  * Every dependency (Kubernetes client, database, keys, TLS material, logger, clock) is passed in.
  */
 import type { Db } from 'mongodb';
@@ -43,6 +45,12 @@ export interface SequencerServiceOptions {
   readonly kube: KubeReader & KubeWriter;
   /** The sequencer's database (log_entries, tree_heads, pending_rounds). */
   readonly db: Db;
+  /**
+   * Connects the database before anything else starts (the health server already answers),
+   * waiting while it is down; told each failed attempt. Resolves false when the wait was ended
+   * (SIGTERM): the service then starts nothing more. @default none (db is connected already)
+   */
+  readonly connectDb?: (onFailure: (err: unknown, attempt: number, delayMs: number) => void) => Promise<boolean>;
   /** Namespace of the PartnerNodes. */
   readonly namespace: string;
   /** The sequencer's own partner id (its PartnerNode's partnerId, its certificate CN). */
@@ -121,6 +129,8 @@ class SequencerRunner {
   #reported = new Set<string>();
   #selfRetiredKeys: readonly RetiredKey[] = [];
   #stopping = false;
+  // Why the database is not ready yet (undefined once connected).
+  #dbWait: string | undefined;
   #end: (why: string) => void = () => undefined;
   readonly ended: Promise<string>;
   metricsPort = 0;
@@ -135,7 +145,7 @@ class SequencerRunner {
     this.#informer = new Informer<PartnerNode>({ client: opts.kube, ref: PARTNER_NODES, namespace: opts.namespace, log: opts.log.child({ component: 'partnernodes' }), clock: this.#clock });
     this.#health = new HealthServer({
       metrics: this.#metrics.runtime, log: opts.log, host: opts.metricsBind.host, port: opts.metricsBind.port,
-      readyChecks: [{ name: 'serving', check: () => (this.#serving !== undefined ? true : this.#elector !== undefined ? 'not serving: another replica holds the Lease, or this one is starting' : 'not serving yet') }],
+      readyChecks: [{ name: 'database', check: () => this.#dbWait ?? true }, { name: 'serving', check: () => (this.#serving !== undefined ? true : this.#elector !== undefined ? 'not serving: another replica holds the Lease, or this one is starting' : 'not serving yet') }],
     });
   }
 
@@ -146,6 +156,7 @@ class SequencerRunner {
   async start(): Promise<void> {
     this.metricsPort = await this.#health.start();
     this.#log.info('serving metrics and health', { address: this.#opts.metricsBind.host, port: this.metricsPort });
+    if (!(await this.#connectDb())) return;
     await this.#syncDirectory();
     const le = this.#opts.leaderElection;
     if (le === undefined) {
@@ -163,6 +174,19 @@ class SequencerRunner {
     });
     this.#elector.start();
     this.#log.info('waiting for the Lease', { lease: le.name, namespace: le.namespace, identity: le.identity });
+  }
+
+  // Waits for the database (connectDb); /readyz says why meanwhile. False when the wait was ended.
+  async #connectDb(): Promise<boolean> {
+    const connect = this.#opts.connectDb;
+    if (connect === undefined) return true;
+    this.#dbWait = 'connecting to the database';
+    const connected = await connect((_err, attempt) => {
+      this.#metrics.dbConnectFailures.inc();
+      this.#dbWait = `database-unavailable: cannot reach MongoDB (attempt ${attempt} failed); retrying with backoff: check that MongoDB runs and that --mongodb-uri reaches it`;
+    });
+    if (connected) this.#dbWait = undefined;
+    return connected;
   }
 
   async #syncDirectory(): Promise<void> {
