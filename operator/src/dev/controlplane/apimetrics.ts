@@ -8,9 +8,9 @@ import { request } from 'node:https';
 /** How to reach an API server as its admin (a dev/controlplane instance's credentials). */
 export interface MetricsTarget {
   readonly server: string;
-  readonly ca: string;
-  readonly cert: string;
-  readonly key: string;
+  readonly ca?: string | Buffer | undefined;
+  readonly cert?: string | Buffer | undefined;
+  readonly key?: string | Buffer | undefined;
 }
 
 /**
@@ -45,7 +45,7 @@ export function countsSince(before: Readonly<Record<string, number>>, after: Rea
 /** Reads the API server's /metrics and returns {@link requestCounts} for `resource`. */
 export function apiRequestCounts(target: MetricsTarget, resource: string): Promise<Record<string, number>> {
   return new Promise((resolve, reject) => {
-    const req = request(new URL('/metrics', target.server), { ca: target.ca, cert: target.cert, key: target.key }, (res) => {
+    const req = request(new URL('/metrics', target.server), { ...(target.ca !== undefined ? { ca: target.ca } : {}), ...(target.cert !== undefined ? { cert: target.cert } : {}), ...(target.key !== undefined ? { key: target.key } : {}) }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => { text += c; });
