@@ -35,7 +35,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { THREAT_INDICATORS } from '../../api/schemas/index.ts';
 import type { ThreatIndicator, ThreatIndicatorSpec } from '../../api/types.ts';
-import { evaluateIndicator, type AdmissionPolicy } from '../../api/admission.ts';
+import { evaluateIndicator, type AdmissionPolicy, type Evaluation } from '../../api/admission.ts';
 import type { PartnerEntry } from '../../api/partners.ts';
 import { indicatorObjectName } from '../../domain/canonical.ts';
 import type { Indicator } from '../../domain/indicator.ts';
@@ -244,12 +244,12 @@ export class KubeIndicatorSink implements EntrySink {
       if (outcome === 'unchanged') outcome = 'created';
     }
     const adopted = await this.#adopt(current, l, { fields, expected }, fresh, seen);
-    if (adopted !== current) {
-      current = adopted;
+    if (adopted.obj !== current) {
+      current = adopted.obj;
       fresh = true;
       outcome = 'corrected';
     }
-    const want = this.#judge(current, fields, expected);
+    const want = this.#judge(current, fields, expected, adopted.ev);
     if (isDeepStrictEqual(owned(current.status), want)) return outcome;
     await this.#patchStatus(current, want, fresh, seen);
     return outcome === 'unchanged' ? 'corrected' : outcome;
@@ -321,26 +321,32 @@ export class KubeIndicatorSink implements EntrySink {
    * round (votes signed before it) or this partner's clock ahead would leave it unproven for good.
    * When the log's spec proves the entry and the local one does not, the object is recreated
    * from the log (the local proposal has done its job; decided on a fresh read only); otherwise
-   * `obj` is returned as it is.
+   * `obj` is returned as it is. Returned with the controller's evaluation of the object returned
+   * (each evaluation verifies every vote signature: done once per object).
    */
-  async #adopt(obj: Readonly<ThreatIndicator>, l: LoggedIndicator, { fields, expected }: ReturnType<typeof logStatus>, fresh: boolean, seen: Seen): Promise<Readonly<ThreatIndicator>> {
-    if (!isLocalProposal(obj) || this.#proves(obj, fields, expected) || !this.#proves({ ...obj, spec: specOf(l) }, fields, expected)) return obj;
+  async #adopt(obj: Readonly<ThreatIndicator>, l: LoggedIndicator, { fields, expected }: ReturnType<typeof logStatus>, fresh: boolean, seen: Seen): Promise<{ obj: Readonly<ThreatIndicator>; ev: Evaluation }> {
+    const ev = this.#evaluate(obj, fields);
+    if (!isLocalProposal(obj) || proven(ev, expected)) return { obj, ev };
+    const fromLog = this.#evaluate({ ...obj, spec: specOf(l) }, fields);
+    if (!proven(fromLog, expected)) return { obj, ev };
     if (!fresh) throw NEEDS_FRESH;
     await this.#o.client.delete(THREAT_INDICATORS, obj.metadata.name, this.#o.namespace);
     seen.delete(obj.metadata.name);
-    return this.#create(obj.metadata.name, specOf(l), seen);
+    return { obj: await this.#create(obj.metadata.name, specOf(l), seen), ev: fromLog };
+  }
+
+  /** What the controller computes for `obj` with the log's `fields`. */
+  #evaluate(obj: Readonly<ThreatIndicator>, fields: OwnedStatus): Evaluation {
+    return evaluateIndicator({ ...obj, status: { ...fields } }, this.#o.voters(), this.#o.now(), this.#o.policy);
   }
 
   /** True when the controller would compute `expected` for `obj` with the log's `fields`. */
   #proves(obj: Readonly<ThreatIndicator>, fields: OwnedStatus, expected: 'Approved' | 'Revoked'): boolean {
-    const ev = evaluateIndicator({ ...obj, status: { ...fields } }, this.#o.voters(), this.#o.now(), this.#o.policy);
-    return ev.phase === expected || ev.phase === 'Expired';
+    return proven(this.#evaluate(obj, fields), expected);
   }
 
-  /** The owned status of `obj` with the log's `fields`, phase and counts as the controller computes them; warns when that is not `expected`. */
-  #judge(obj: Readonly<ThreatIndicator>, fields: OwnedStatus, expected: 'Approved' | 'Revoked'): OwnedStatus {
-    const probe: ThreatIndicator = { ...obj, status: { ...fields } };
-    const ev = evaluateIndicator(probe, this.#o.voters(), this.#o.now(), this.#o.policy);
+  /** The owned status of `obj` with the log's `fields`, phase and counts as the controller computes them (`ev`, when already computed); warns when that is not `expected`. */
+  #judge(obj: Readonly<ThreatIndicator>, fields: OwnedStatus, expected: 'Approved' | 'Revoked', ev = this.#evaluate(obj, fields)): OwnedStatus {
     // A signed validUntil that has passed makes an admitted indicator Expired: proven, not a misconfiguration.
     if (ev.phase !== expected && ev.phase !== 'Expired') {
       this.#o.log.warn(`log entry not proven ${expected} by this cluster's PartnerNodes; register the network's voters`, { name: obj.metadata.name, index: fields.revocation?.logIndex ?? fields.logIndex, phase: ev.phase, detail: ev.message });
@@ -367,4 +373,9 @@ export class KubeIndicatorSink implements EntrySink {
     const n = Math.max(1, Math.min(this.#o.concurrency ?? PARTNER_DEFAULTS.kubeConcurrency, items.length));
     await Promise.all(Array.from({ length: n }, worker));
   }
+}
+
+/** A signed validUntil that has passed makes an admitted indicator Expired: proven, not a misconfiguration. */
+function proven(ev: Evaluation, expected: 'Approved' | 'Revoked'): boolean {
+  return ev.phase === expected || ev.phase === 'Expired';
 }
