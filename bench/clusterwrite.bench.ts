@@ -15,7 +15,9 @@
  * BENCH_CLUSTERWRITE_BEFORE=DIR also runs an older checkout's sink (DIR holds its operator/, e.g.
  * `git archive <commit> operator | tar -x -C bench/.baseline-x`), in namespaces of its own on the
  * same API server, alternating pass by pass with this checkout's: before and after in one run.
- * BENCH_CLUSTERWRITE_CONCURRENCY sets the sink's pool (default: the checkout's default).
+ * BENCH_CLUSTERWRITE_AFTER_FIRST=1 runs this checkout's pass first (the API server's tail of the
+ * previous pass falls on the other side). BENCH_CLUSTERWRITE_CONCURRENCY sets the sink's pool
+ * (default: the checkout's default).
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { homedir, loadavg, tmpdir } from 'node:os';
@@ -46,12 +48,13 @@ import type { PartnerEntry } from '../operator/src/api/partners.ts';
 const N = Number(process.env['BENCH_CLUSTERWRITE_OBJECTS'] ?? 2000);
 const BEFORE = process.env['BENCH_CLUSTERWRITE_BEFORE'];
 const CONCURRENCY = process.env['BENCH_CLUSTERWRITE_CONCURRENCY'];
+const AFTER_FIRST = process.env['BENCH_CLUSTERWRITE_AFTER_FIRST'] === '1';
 const BATCH = 256;
 const quiet = createLogger(new Writable({ write: (_c, _e, cb) => cb() }), 'error');
 const IDS = ['alpha', 'bravo', 'charlie'] as const;
 
 if (process.argv.includes('--help')) {
-  process.stdout.write('clusterwrite: a partner\'s ThreatIndicator writes on a real kube-apiserver (objects/s, requests/object, CPU per 1,000 objects).\nEnvironment: BENCH_CLUSTERWRITE_OBJECTS (2000), BENCH_CLUSTERWRITE_BEFORE=DIR (an older checkout\'s operator/ to compare), BENCH_CLUSTERWRITE_CONCURRENCY (sink pool).\n');
+  process.stdout.write('clusterwrite: a partner\'s ThreatIndicator writes on a real kube-apiserver (objects/s, requests/object, CPU per 1,000 objects).\nEnvironment: BENCH_CLUSTERWRITE_OBJECTS (2000), BENCH_CLUSTERWRITE_BEFORE=DIR (an older checkout\'s operator/ to compare), BENCH_CLUSTERWRITE_AFTER_FIRST=1 (this checkout\'s pass first), BENCH_CLUSTERWRITE_CONCURRENCY (sink pool).\n');
   process.exit(0);
 }
 
@@ -172,7 +175,7 @@ try {
     ['repair', (m) => m['own']!.repair(own.records)],
   ];
   for (const [step, run] of steps) {
-    for (const { s, made } of ready) {
+    for (const { s, made } of AFTER_FIRST ? [...ready].reverse() : ready) {
       // The informers see the previous pass's writes before this one starts.
       await new Promise((r) => setTimeout(r, 2000));
       const pass = await measured(target, () => run(made));
