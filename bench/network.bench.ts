@@ -4,7 +4,8 @@
  * Partner A ingests N made-up SHA-256 indicators; measured: network start (warm control-plane
  * build), the feed run, time until the sequencer admitted all N, and until every partner holds
  * them as Approved ThreatIndicators with the sequencer's tree size and root. Everything shares
- * this machine's cores. N: argv or BENCH_NETWORK_COUNT (default 2000).
+ * this machine's cores. Also counted: ThreatIndicator requests per indicator at each partner's
+ * kube-apiserver (apiserver_request_total). N: argv or BENCH_NETWORK_COUNT (default 2000).
  */
 import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -14,6 +15,7 @@ import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { emit, progress, round, type BenchResult, helpAsked, type BenchUsage } from './lib.ts';
 import { parseVmRss } from './procfs.ts';
+import { apiRequestCounts, countsSince, type MetricsTarget } from '../operator/src/dev/controlplane/apimetrics.ts';
 import { sandboxFeedObject, SANDBOX_FEED } from '../operator/src/dev/commands/sandbox.ts';
 import { ensureBinaries } from '../operator/src/dev/controlplane/build.ts';
 import { createLogger } from '../operator/src/log.ts';
@@ -65,6 +67,8 @@ const startMs = performance.now() - t0;
 const feeds = await startFeedServer(new Map([['bench-iocs.txt', feedFile]]));
 try {
   const a = net.partners[0]!;
+  const targets: MetricsTarget[] = net.partners.map((p) => ({ server: p.cluster.server, ca: p.cluster.caPem, cert: p.cluster.certPem, key: p.cluster.keyPem }));
+  const requests0 = await Promise.all(targets.map((t) => apiRequestCounts(t, 'threatindicators')));
   const t1 = performance.now();
   await net.addFeed(a, sandboxFeedObject({ servedName: 'bench-iocs.txt', path: feedFile, format: 'lines', preset: undefined, description: 'bench' }, feeds.baseUrl));
   let feedMs: number | undefined;
@@ -82,6 +86,12 @@ try {
     await new Promise((r) => setTimeout(r, 1000));
   }
   const convergedMs = performance.now() - t1;
+  // Every ThreatIndicator request each partner's API server served (feed, forwarder, controller, working set), informer LIST/WATCH left out.
+  const perPartner = await Promise.all(targets.map(async (t, i) => {
+    const { LIST: _l, WATCH: _w, ...rest } = countsSince(requests0[i]!, await apiRequestCounts(t, 'threatindicators'));
+    progress(`${net.partners[i]!.id}: ThreatIndicator requests ${JSON.stringify(rest)}`);
+    return Object.values(rest).reduce((x, y) => x + y, 0) / count;
+  }));
   const rss = await networkRssMb(dir);
   const results: BenchResult[] = [
     { metric: 'network start: 4 clusters + sequencer + 3 operators (warm build)', value: round(startMs / 1000, 3), unit: 's' },
@@ -89,6 +99,7 @@ try {
     { metric: 'admitted at the sequencer (forwarded, 3 auto-voters, quorum 2)', value: round(count / ((admittedMs ?? convergedMs) / 1000), 3), unit: 'indicators/s' },
     { metric: 'end to end: feed created → Approved in all 3 partner clusters, equal roots', value: round(count / (convergedMs / 1000), 3), unit: 'indicators/s' },
     { metric: 'time to converge', value: round(convergedMs / 1000, 3), unit: 's' },
+    ...perPartner.map((r, i) => ({ metric: `ThreatIndicator requests per indicator at ${net.partners[i]!.id}'s kube-apiserver (every writer, informer list/watch excluded)`, value: round(r, 3), unit: 'requests' })),
     { metric: 'resident memory of every network process at convergence (4 apiservers+etcd, 4 controller managers, 4 FerretDB, 4 ThreatMesh processes)', value: round(rss, 3), unit: 'MB' },
     { metric: 'indicators', value: count, unit: 'count' },
   ];

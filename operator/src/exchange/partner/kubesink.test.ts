@@ -1,7 +1,9 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IndicatorRecord } from '../../store/indicators.ts';
+import type { ThreatIndicator } from '../../api/types.ts';
 import { loggedFromEntry, loggedFromRecord, revocationFromEntry, specOf } from './kubesink.ts';
+import { localProposalOf } from './kubelogged.ts';
 import type { VerifiedEntry } from '../../domain/stores.ts';
 
 const window = { opensAt: '2026-11-25T10:00:00.000Z', closesAt: '2026-11-25T11:00:00.000Z' };
@@ -69,4 +71,29 @@ describe('kube sink conversions', () => {
       proposal: { partnerId: 'alpha', signature: 'cHJvcG9zYWw=' },
     });
   });
+});
+
+describe('a local proposal drift repair keeps', () => {
+  const logged = loggedFromEntry(entry);
+  // What this partner's ingest created (its own time as proposedAt, its feed) after the working set wrote the entry's status.
+  const local: ThreatIndicator = {
+    apiVersion: 'threatmesh.io/v1alpha1', kind: 'ThreatIndicator', metadata: { name: 'x', namespace: 'tm' },
+    spec: { ...specOf(logged), provenance: { partner: 'alpha', feed: 'tm/feed', proposedAt: '2026-11-25T10:00:05.000Z' } },
+    status: { logIndex: 7, votes: [...logged.votes] },
+  };
+  const rv = { logIndex: 9, proposerId: 'bravo', signature: 'cmV2', window, votes: [] };
+  const cases: Array<[string, ThreatIndicator, boolean]> = [
+    ['the proposal the entry was admitted from, at its log index', local, true],
+    ['another proposal signature', { ...local, spec: { ...local.spec, proposal: { partnerId: 'alpha', signature: 'b3RoZXI=' } } }, false],
+    ['another proposer', { ...local, spec: { ...local.spec, proposal: { partnerId: 'charlie', signature: entry.proposalSignature } } }, false],
+    ['a batch proof the entry lacks', { ...local, spec: { ...local.spec, proposal: { partnerId: 'alpha', signature: entry.proposalSignature, batch: 'AA==' } } }, false],
+    ['another log index (another admission, or a hand edit)', { ...local, status: { ...local.status, logIndex: 3 } }, false],
+    ['a revocation the log does not have', { ...local, status: { ...local.status, revocation: rv } }, false],
+    ['another value under the name', { ...local, spec: { ...local.spec, value: 'other.example' } }, false],
+  ];
+  for (const [name, obj, want] of cases) {
+    test(`${want ? 'keeps' : 'does not keep'} ${name}`, () => {
+      assert.equal(localProposalOf(obj, logged), want);
+    });
+  }
 });

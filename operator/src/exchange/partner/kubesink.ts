@@ -17,50 +17,46 @@
  * the entry (its provenance opens the voting window after the round's votes: another partner's
  * round, or this partner's clock ahead); then it is recreated from the log.
  *
- * Drift repair ({@link KubeIndicatorSink.repair}) compares the namespace's ThreatIndicators with
- * the partner's replicated records and re-applies what is missing or edited (revoked records
- * give Revoked objects). An Approved object
+ * Requests per object (docs/adr/2026-12-07-cluster-write-requests.md): a write starts from what
+ * is known without asking (the informer cache, drift repair's one list, this call's own earlier
+ * writes): an object not known is created straight away (a 409 means it exists: it is read once
+ * and judged), a known one that matches is left alone, and one that differs gets one status
+ * patch guarded by the resourceVersion it was judged on (a 409 means someone wrote it since:
+ * it is read once and judged again). A new object costs a create and a status patch; an
+ * existing one a patch or nothing. Deletes (a new admission, a local proposal that cannot prove
+ * the entry) are decided only on a fresh read.
+ *
+ * Drift repair ({@link KubeIndicatorSink.repair}) compares the namespace's ThreatIndicators (one
+ * list, or the cache) with the partner's replicated records and writes only what is missing or
+ * edited (revoked records give Revoked objects). An Approved object
  * absent from the log is reported and logged, never deleted: it may be a local proposal whose
  * entry has not arrived yet, and deleting an analyst's object silently is worse than a warning.
  */
 import { isDeepStrictEqual } from 'node:util';
 import { THREAT_INDICATORS } from '../../api/schemas/index.ts';
-import type { RevocationRecord, ThreatIndicator, ThreatIndicatorSpec, ThreatIndicatorStatus, VoteRecord } from '../../api/types.ts';
-import { evaluateIndicator, type AdmissionPolicy } from '../../api/admission.ts';
+import type { ThreatIndicator, ThreatIndicatorSpec } from '../../api/types.ts';
+import { evaluateIndicator, type AdmissionPolicy, type Evaluation } from '../../api/admission.ts';
 import type { PartnerEntry } from '../../api/partners.ts';
 import { indicatorObjectName } from '../../domain/canonical.ts';
 import type { Indicator } from '../../domain/indicator.ts';
-import type { Vote } from '../../domain/quorum.ts';
 import { stixPattern } from '../../domain/stix.ts';
 import type { Logger } from '../../log.ts';
 import { ApiError, listFrom, type KubeClient } from '../../runtime/client.ts';
 import type { CacheReader } from '../../runtime/types.ts';
 import type { IndicatorRecord } from '../../store/indicators.ts';
-import type { EntryWindow, IndicatorMeta } from '../../domain/entry.ts';
 import type { EntrySink, VerifiedEntry } from '../../domain/stores.ts';
-import { withMeta } from '../../api/specmeta.ts';
 import { PARTNER_DEFAULTS } from './defaults.ts';
+import {
+  isLocalProposal, localProposalOf, loggedFromEntry, loggedFromRecord, logStatus, mustRecreate, owned, position, revocationFromEntry, specOf,
+  type LoggedIndicator, type OwnedStatus,
+} from './kubelogged.ts';
 
-/** What the log says about one admitted indicator: all a ThreatIndicator is built from. */
-export interface LoggedIndicator {
-  readonly indicator: Indicator;
-  readonly logIndex: number;
-  readonly proposerId: string;
-  readonly proposalSignature: string;
-  /** Protocol v2: the batch proposal's proof, when the proposal was signed in a batch. */
-  readonly proposalBatch?: string;
-  /** The metadata the proposer signed (TLP, confidence, labels, validity, source feed), when the entry has some. */
-  readonly meta?: IndicatorMeta;
-  readonly window: EntryWindow;
-  readonly votes: readonly VoteRecord[];
-  /** Present when the indicator was revoked after this admission: the REVOKE entry's certificate. */
-  readonly revocation?: RevocationRecord;
-}
+export { loggedFromEntry, loggedFromRecord, revocationFromEntry, specOf, type LoggedIndicator } from './kubelogged.ts';
 
 /** Everything the sink is built from. */
 export interface KubeSinkOptions {
   readonly client: KubeClient;
-  /** The operator's ThreatIndicator informer: drift repair lists the namespace from its cache. @default none (list from the API server) */
+  /** The operator's ThreatIndicator informer: writes start from its objects instead of a GET, and drift repair lists the namespace from it. @default none (create first; list from the API server) */
   readonly cache?: CacheReader<ThreatIndicator>;
   /** Namespace of the partner's ThreatIndicators. */
   readonly namespace: string;
@@ -75,7 +71,6 @@ export interface KubeSinkOptions {
   /** Objects written at the same time by applyMany and repair (entries of one indicator stay in log order). @default PARTNER_DEFAULTS.kubeConcurrency */
   readonly concurrency?: number;
 }
-
 
 /** What {@link KubeIndicatorSink.ensure} did to one object. */
 export type EnsureOutcome = 'created' | 'corrected' | 'unchanged';
@@ -93,62 +88,28 @@ export interface RepairReport {
   readonly unlogged: readonly string[];
 }
 
-/** The status fields this sink owns; the controller's conditions and observedGeneration are left alone. */
-type OwnedStatus = Pick<ThreatIndicatorStatus, 'phase' | 'votes' | 'quorum' | 'logIndex' | 'revocation'>;
-
-/** The logged form of a verified ADD entry. */
-export function loggedFromEntry(entry: VerifiedEntry): LoggedIndicator {
-  return {
-    indicator: entry.indicator, logIndex: entry.index, proposerId: entry.proposerId, ...(entry.meta !== undefined ? { meta: entry.meta } : {}),
-    proposalSignature: entry.proposalSignature, ...(entry.proposalBatch !== undefined ? { proposalBatch: entry.proposalBatch } : {}), window: entry.window, votes: entry.votes.map(voteToRecord),
-  };
-}
-
-/** The certificate of a verified REVOKE entry as status.revocation carries it. */
-export function revocationFromEntry(entry: VerifiedEntry): RevocationRecord {
-  return { logIndex: entry.index, proposerId: entry.proposerId, signature: entry.proposalSignature, window: { opensAt: entry.window.opensAt, closesAt: entry.window.closesAt }, votes: entry.votes.map(voteToRecord) };
+/** Thrown by {@link KubeIndicatorSink.applyMany} and {@link KubeIndicatorSink.restore} when their signal aborted before every item was written. */
+export class WriteStopped extends Error {
+  constructor() {
+    super('cluster writes stopped before the batch was written');
+    this.name = 'WriteStopped';
+  }
 }
 
 /**
- * The logged form of a replicated MongoDB record (a revoked one with its revocation), or
- * undefined when it lacks window and proposal signature, or is revoked without the revocation's
- * certificate (stored before they were kept).
+ * What one write starts from: the object as known without a request (`fresh` false: the cache,
+ * a repair's list, an earlier write of this call) or as just read or written (`fresh` true).
  */
-export function loggedFromRecord(r: IndicatorRecord): LoggedIndicator | undefined {
-  if (r.window === undefined || r.proposalSignature === undefined) return undefined;
-  if (r.state === 'revoked' && r.revocation === undefined) return undefined;
-  const base = { indicator: { type: r.type as Indicator['type'], value: r.value }, logIndex: r.logIndex, proposerId: r.proposerId, proposalSignature: r.proposalSignature, ...(r.proposalBatch !== undefined ? { proposalBatch: r.proposalBatch } : {}), ...(r.meta !== undefined ? { meta: r.meta } : {}), window: r.window, votes: r.votes.map(recordToVote) };
-  if (r.state !== 'revoked' || r.revocation === undefined) return base;
-  const rv = r.revocation;
-  return { ...base, revocation: { logIndex: rv.logIndex, proposerId: rv.proposerId, signature: rv.proposalSignature, window: { opensAt: rv.window.opensAt, closesAt: rv.window.closesAt }, votes: rv.votes.map(recordToVote) } };
+interface Base {
+  readonly obj: Readonly<ThreatIndicator> | undefined;
+  readonly fresh: boolean;
 }
 
-function recordToVote(v: Record<string, string>): VoteRecord {
-  return {
-    partnerId: v['partnerId'] ?? '', decision: v['decision'] === 'reject' ? 'reject' : 'approve', signedAt: v['signedAt'] ?? '', signature: v['signature'] ?? '',
-    ...(v['reason'] !== undefined ? { reason: v['reason'] } : {}),
-    // A protocol v2 batch vote verifies only with its proof.
-    ...(v['batch'] !== undefined ? { batch: v['batch'] } : {}),
-  };
-}
+/** Objects this call wrote or listed, by name (fresher than the cache for them). */
+type Seen = Map<string, Readonly<ThreatIndicator>>;
 
-/** The log index an object reflects: its revocation's, else its admission's; -1 for none. */
-function position(s: ThreatIndicatorStatus | undefined): number {
-  return Math.max(s?.logIndex ?? -1, s?.revocation?.logIndex ?? -1);
-}
-
-/**
- * The spec a logged indicator gets: type, value, STIX pattern, provenance (proposedAt opens the
- * voting window the controller checks), the proposal signature, and the signed metadata
- * (tlp, confidence, labels, validFrom, validUntil; source as provenance.feed).
- */
-export function specOf(l: Pick<LoggedIndicator, 'indicator' | 'proposerId' | 'proposalSignature' | 'proposalBatch' | 'window' | 'meta'>): ThreatIndicatorSpec {
-  return withMeta({
-    type: l.indicator.type, value: l.indicator.value, pattern: stixPattern(l.indicator),
-    provenance: { partner: l.proposerId, proposedAt: l.window.opensAt },
-    proposal: { partnerId: l.proposerId, signature: l.proposalSignature, ...(l.proposalBatch !== undefined ? { batch: l.proposalBatch } : {}) },
-  }, l.meta);
-}
+/** A decision (a delete) that must not rest on a cached object: the write is judged again from a GET. */
+const NEEDS_FRESH = new Error('needs a fresh read');
 
 /** The ThreatIndicator sink of a partner's replica, with drift repair. */
 export class KubeIndicatorSink implements EntrySink {
@@ -167,10 +128,14 @@ export class KubeIndicatorSink implements EntrySink {
    * partner database's `rejections` only).
    */
   async apply(entry: VerifiedEntry): Promise<void> {
+    await this.#apply(entry, new Map());
+  }
+
+  async #apply(entry: VerifiedEntry, seen: Seen): Promise<void> {
     if (entry.kind === 'reject') return;
     try {
-      if (entry.kind === 'revoke') await this.revoke(entry);
-      else await this.ensure(loggedFromEntry(entry));
+      if (entry.kind === 'revoke') await this.#written(indicatorObjectName(entry.indicator), seen, (base) => this.#revoke(entry, base, seen));
+      else await this.#written(indicatorObjectName(entry.indicator), seen, (base) => this.#ensure(loggedFromEntry(entry), false, base, seen));
     } catch (err) {
       if (!(err instanceof ApiError && err.status === 422)) throw err;
       this.#o.log.error('verified log entry cannot be written as a ThreatIndicator; skipped (it stays in the partner database)', { index: entry.index, digest: entry.digest, detail: err.message });
@@ -185,32 +150,32 @@ export class KubeIndicatorSink implements EntrySink {
    * is judged again against the object that writer made.
    */
   revoke(entry: VerifiedEntry): Promise<EnsureOutcome | 'stale'> {
-    return againIfRaced(() => this.#revoke(entry));
+    const seen: Seen = new Map();
+    return this.#written(indicatorObjectName(entry.indicator), seen, (base) => this.#revoke(entry, base, seen));
   }
 
-  async #revoke(entry: VerifiedEntry): Promise<EnsureOutcome | 'stale'> {
+  async #revoke(entry: VerifiedEntry, base: Base, seen: Seen): Promise<EnsureOutcome | 'stale'> {
     const name = indicatorObjectName(entry.indicator);
-    const { client, namespace } = this.#o;
-    let current = await client.get<ThreatIndicator>(THREAT_INDICATORS, name, namespace);
+    let { obj: current, fresh } = base;
     if (current !== undefined && entry.index < position(current.status)) {
       this.#o.log.info('revocation skipped: the ThreatIndicator reflects a later log entry', { name, index: entry.index, at: position(current.status) });
       return 'stale';
     }
     let outcome: EnsureOutcome = 'unchanged';
     if (current === undefined) {
-      const spec: ThreatIndicatorSpec = { type: entry.indicator.type, value: entry.indicator.value, pattern: stixPattern(entry.indicator) };
-      current = await client.create<ThreatIndicator>(THREAT_INDICATORS, { apiVersion: 'threatmesh.io/v1alpha1', kind: 'ThreatIndicator', metadata: { name, namespace }, spec });
+      current = await this.#create(name, { type: entry.indicator.type, value: entry.indicator.value, pattern: stixPattern(entry.indicator) }, seen);
+      fresh = true;
       outcome = 'created';
     }
     const have = owned(current.status);
     const want = this.#judge(current, { ...have, revocation: revocationFromEntry(entry) }, 'Revoked');
     if (isDeepStrictEqual(have, want)) return outcome;
-    await client.patchStatus(THREAT_INDICATORS, name, namespace, { status: want });
+    await this.#patchStatus(current, want, fresh, seen);
     return outcome === 'unchanged' ? 'corrected' : outcome;
   }
 
-  /** Applies entries with bounded concurrency; the entries of one indicator are applied in log order. */
-  async applyMany(entries: readonly VerifiedEntry[]): Promise<void> {
+  /** Applies entries with bounded concurrency; the entries of one indicator are applied in log order. Stops between objects once `signal` aborts ({@link WriteStopped}). */
+  async applyMany(entries: readonly VerifiedEntry[], signal?: AbortSignal): Promise<void> {
     const byName = new Map<string, VerifiedEntry[]>();
     for (const e of entries) {
       const name = indicatorObjectName(e.indicator);
@@ -218,9 +183,10 @@ export class KubeIndicatorSink implements EntrySink {
       if (list) list.push(e);
       else byName.set(name, [e]);
     }
+    const seen: Seen = new Map();
     await this.#pool([...byName.values()], async (list) => {
-      for (const e of list) await this.apply(e);
-    });
+      for (const e of list) await this.#apply(e, seen);
+    }, signal);
   }
 
   /**
@@ -229,11 +195,12 @@ export class KubeIndicatorSink implements EntrySink {
    * keeps its spec). Records stored without what an object is built from are skipped (drift
    * repair reports them). Bounded concurrency; the first failure is thrown (the caller retries).
    */
-  async restore(records: readonly IndicatorRecord[]): Promise<void> {
+  async restore(records: readonly IndicatorRecord[], signal?: AbortSignal): Promise<void> {
+    const seen: Seen = new Map();
     await this.#pool(records, async (r) => {
       const l = loggedFromRecord(r);
-      if (l !== undefined) await this.ensure(l);
-    });
+      if (l !== undefined) await this.#ensureSeen(l, false, seen);
+    }, signal);
   }
 
   /**
@@ -243,56 +210,69 @@ export class KubeIndicatorSink implements EntrySink {
    * revocation withdrew) changes nothing: a replay never reactivates a revoked indicator.
    * `authoritative` (drift repair: `l` is the partner's latest record of the indicator) skips
    * that check, so a hand-edited log index cannot block the repair, and recreates the object
-   * when its spec is of another admission round. A create that loses a race with another writer
+   * when its spec is of another admission round (a local proposal of this admission that proves
+   * it is kept, as the working set keeps it). A create that loses a race with another writer
    * (409) is judged again against the object that writer made.
    */
   ensure(l: LoggedIndicator, authoritative = false): Promise<EnsureOutcome> {
-    return againIfRaced(() => this.#ensure(l, authoritative));
+    return this.#ensureSeen(l, authoritative, new Map());
   }
 
-  async #ensure(l: LoggedIndicator, authoritative: boolean): Promise<EnsureOutcome> {
+  #ensureSeen(l: LoggedIndicator, authoritative: boolean, seen: Seen): Promise<EnsureOutcome> {
+    return this.#written(indicatorObjectName(l.indicator), seen, (base) => this.#ensure(l, authoritative, base, seen));
+  }
+
+  async #ensure(l: LoggedIndicator, authoritative: boolean, base: Base, seen: Seen): Promise<EnsureOutcome> {
     const name = indicatorObjectName(l.indicator);
-    const { client, namespace } = this.#o;
-    let current = await client.get<ThreatIndicator>(THREAT_INDICATORS, name, namespace);
+    let { obj: current, fresh } = base;
     if (!authoritative && current !== undefined && (l.revocation?.logIndex ?? l.logIndex) < position(current.status)) {
       this.#o.log.info('log entry skipped: the ThreatIndicator reflects a later log entry', { name, index: l.logIndex, at: position(current.status) });
       return 'unchanged';
     }
+    const { fields, expected } = logStatus(l);
     let outcome: EnsureOutcome = 'unchanged';
-    if (current !== undefined && mustRecreate(current, l, authoritative)) {
-      await client.delete(THREAT_INDICATORS, name, namespace);
+    if (current !== undefined && this.#mustRecreate(current, l, authoritative, fields, expected)) {
+      if (!fresh) throw NEEDS_FRESH;
+      await this.#o.client.delete(THREAT_INDICATORS, name, this.#o.namespace);
+      seen.delete(name);
       current = undefined;
       outcome = 'corrected';
     }
     if (current === undefined) {
-      current = await client.create<ThreatIndicator>(THREAT_INDICATORS, { apiVersion: 'threatmesh.io/v1alpha1', kind: 'ThreatIndicator', metadata: { name, namespace }, spec: specOf(l) });
+      current = await this.#create(name, specOf(l), seen);
+      fresh = true;
       if (outcome === 'unchanged') outcome = 'created';
     }
-    const { fields, expected } = logStatus(l);
-    const adopted = await this.#adopt(current, l, fields, expected);
-    if (adopted !== current) {
-      current = adopted;
+    const adopted = await this.#adopt(current, l, { fields, expected }, fresh, seen);
+    if (adopted.obj !== current) {
+      current = adopted.obj;
+      fresh = true;
       outcome = 'corrected';
     }
-    const want = this.#judge(current, fields, expected);
+    const want = this.#judge(current, fields, expected, adopted.ev);
     if (isDeepStrictEqual(owned(current.status), want)) return outcome;
-    await client.patchStatus(THREAT_INDICATORS, name, namespace, { status: want });
+    await this.#patchStatus(current, want, fresh, seen);
     return outcome === 'unchanged' ? 'corrected' : outcome;
   }
 
   /**
-   * Drift repair: re-applies every active record whose object is missing or differs from the
-   * log, and reports Approved objects of the namespace that no record explains.
+   * Drift repair: writes every record whose object is missing or differs from the log, judged
+   * against the namespace's objects as the cache holds them (or as one list returns them, or as
+   * `objects` gives them), with no read per record; reports Approved objects of the namespace
+   * that no record explains.
    */
-  async repair(records: readonly IndicatorRecord[]): Promise<RepairReport> {
+  async repair(records: readonly IndicatorRecord[], objects?: ReadonlyArray<Readonly<ThreatIndicator>>): Promise<RepairReport> {
     const counts = { restored: 0, corrected: 0, unchanged: 0, skipped: 0 };
+    const listed = objects ?? await listFrom<ThreatIndicator>(this.#o.cache, this.#o.client, THREAT_INDICATORS, { namespace: this.#o.namespace });
+    const seen: Seen = new Map(listed.map((o) => [o.metadata.name, o]));
     const logged = new Set(records.map((r) => indicatorObjectName({ type: r.type as Indicator['type'], value: r.value })));
     await this.#pool(records, async (r) => {
       const l = loggedFromRecord(r);
-      const outcome = l === undefined ? 'skipped' : await this.ensure(l, true);
+      // An object the list lacks is created first: a 409 (created since) reads it once.
+      const outcome = l === undefined ? 'skipped' : await this.#ensureSeen(l, true, seen);
       counts[outcome === 'created' ? 'restored' : outcome] += 1;
     });
-    const unlogged = (await listFrom<ThreatIndicator>(this.#o.cache, this.#o.client, THREAT_INDICATORS, { namespace: this.#o.namespace })).filter((o) => o.status?.phase === 'Approved' && !logged.has(o.metadata.name)).map((o) => o.metadata.name).sort();
+    const unlogged = listed.filter((o) => o.status?.phase === 'Approved' && !logged.has(o.metadata.name)).map((o) => o.metadata.name).sort();
     if (unlogged.length > 0) this.#o.log.warn('Approved ThreatIndicators that are not in the replicated log (left in place; check how they were written)', { namespace: this.#o.namespace, names: unlogged });
     const report = { ...counts, unlogged };
     this.#o.log.info('drift repair', { namespace: this.#o.namespace, ...counts, unlogged: unlogged.length });
@@ -300,28 +280,73 @@ export class KubeIndicatorSink implements EntrySink {
   }
 
   /**
+   * Runs one write from what is known of object `name` without a request; when that answers 409
+   * (a create that lost to another writer, a patch on an object written since) or needs a fresh
+   * read, once more from a GET. A second conflict is thrown, and the caller's batch is retried.
+   */
+  async #written<T>(name: string, seen: Seen, write: (base: Base) => Promise<T>): Promise<T> {
+    try {
+      return await write({ obj: seen.get(name) ?? this.#o.cache?.get(`${this.#o.namespace}/${name}`), fresh: false });
+    } catch (err) {
+      if (err !== NEEDS_FRESH && !(err instanceof ApiError && err.status === 409)) throw err;
+    }
+    const live = await this.#o.client.get<ThreatIndicator>(THREAT_INDICATORS, name, this.#o.namespace);
+    if (live === undefined) seen.delete(name);
+    else seen.set(name, live);
+    return write({ obj: live, fresh: true });
+  }
+
+  async #create(name: string, spec: ThreatIndicatorSpec, seen: Seen): Promise<ThreatIndicator> {
+    const created = await this.#o.client.create<ThreatIndicator>(THREAT_INDICATORS, { apiVersion: 'threatmesh.io/v1alpha1', kind: 'ThreatIndicator', metadata: { name, namespace: this.#o.namespace }, spec });
+    seen.set(name, created);
+    return created;
+  }
+
+  /** Patches the owned status; guarded by the resourceVersion `obj` was judged on unless it was just read or written. */
+  async #patchStatus(obj: Readonly<ThreatIndicator>, want: OwnedStatus, fresh: boolean, seen: Seen): Promise<void> {
+    const rv = obj.metadata.resourceVersion;
+    const guard = !fresh && rv !== undefined ? { metadata: { resourceVersion: rv } } : {};
+    const patched = await this.#o.client.patchStatus<ThreatIndicator>(THREAT_INDICATORS, obj.metadata.name, this.#o.namespace, { ...guard, status: want });
+    seen.set(obj.metadata.name, patched);
+  }
+
+  /** {@link mustRecreate}, except for a local proposal of this admission that proves it: recreating it changes nothing the controller computes. */
+  #mustRecreate(obj: Readonly<ThreatIndicator>, l: LoggedIndicator, authoritative: boolean, fields: OwnedStatus, expected: 'Approved' | 'Revoked'): boolean {
+    if (!mustRecreate(obj, l, authoritative)) return false;
+    return !(authoritative && localProposalOf(obj, l) && this.#proves(obj, fields, expected));
+  }
+
+  /**
    * A local proposal's spec opens the voting window at its own ingest time: another partner's
    * round (votes signed before it) or this partner's clock ahead would leave it unproven for good.
    * When the log's spec proves the entry and the local one does not, the object is recreated
-   * from the log (the local proposal has done its job); otherwise `obj` is returned as it is.
+   * from the log (the local proposal has done its job; decided on a fresh read only); otherwise
+   * `obj` is returned as it is. Returned with the controller's evaluation of the object returned
+   * (each evaluation verifies every vote signature: done once per object).
    */
-  async #adopt(obj: ThreatIndicator, l: LoggedIndicator, fields: OwnedStatus, expected: 'Approved' | 'Revoked'): Promise<ThreatIndicator> {
-    if (!isLocalProposal(obj) || this.#proves(obj, fields, expected) || !this.#proves({ ...obj, spec: specOf(l) }, fields, expected)) return obj;
-    const { client, namespace } = this.#o;
-    await client.delete(THREAT_INDICATORS, obj.metadata.name, namespace);
-    return client.create<ThreatIndicator>(THREAT_INDICATORS, { apiVersion: 'threatmesh.io/v1alpha1', kind: 'ThreatIndicator', metadata: { name: obj.metadata.name, namespace }, spec: specOf(l) });
+  async #adopt(obj: Readonly<ThreatIndicator>, l: LoggedIndicator, { fields, expected }: ReturnType<typeof logStatus>, fresh: boolean, seen: Seen): Promise<{ obj: Readonly<ThreatIndicator>; ev: Evaluation }> {
+    const ev = this.#evaluate(obj, fields);
+    if (!isLocalProposal(obj) || proven(ev, expected)) return { obj, ev };
+    const fromLog = this.#evaluate({ ...obj, spec: specOf(l) }, fields);
+    if (!proven(fromLog, expected)) return { obj, ev };
+    if (!fresh) throw NEEDS_FRESH;
+    await this.#o.client.delete(THREAT_INDICATORS, obj.metadata.name, this.#o.namespace);
+    seen.delete(obj.metadata.name);
+    return { obj: await this.#create(obj.metadata.name, specOf(l), seen), ev: fromLog };
+  }
+
+  /** What the controller computes for `obj` with the log's `fields`. */
+  #evaluate(obj: Readonly<ThreatIndicator>, fields: OwnedStatus): Evaluation {
+    return evaluateIndicator({ ...obj, status: { ...fields } }, this.#o.voters(), this.#o.now(), this.#o.policy);
   }
 
   /** True when the controller would compute `expected` for `obj` with the log's `fields`. */
-  #proves(obj: ThreatIndicator, fields: OwnedStatus, expected: 'Approved' | 'Revoked'): boolean {
-    const ev = evaluateIndicator({ ...obj, status: { ...fields } }, this.#o.voters(), this.#o.now(), this.#o.policy);
-    return ev.phase === expected || ev.phase === 'Expired';
+  #proves(obj: Readonly<ThreatIndicator>, fields: OwnedStatus, expected: 'Approved' | 'Revoked'): boolean {
+    return proven(this.#evaluate(obj, fields), expected);
   }
 
-  /** The owned status of `obj` with the log's `fields`, phase and counts as the controller computes them; warns when that is not `expected`. */
-  #judge(obj: ThreatIndicator, fields: OwnedStatus, expected: 'Approved' | 'Revoked'): OwnedStatus {
-    const probe: ThreatIndicator = { ...obj, status: { ...fields } };
-    const ev = evaluateIndicator(probe, this.#o.voters(), this.#o.now(), this.#o.policy);
+  /** The owned status of `obj` with the log's `fields`, phase and counts as the controller computes them (`ev`, when already computed); warns when that is not `expected`. */
+  #judge(obj: Readonly<ThreatIndicator>, fields: OwnedStatus, expected: 'Approved' | 'Revoked', ev = this.#evaluate(obj, fields)): OwnedStatus {
     // A signed validUntil that has passed makes an admitted indicator Expired: proven, not a misconfiguration.
     if (ev.phase !== expected && ev.phase !== 'Expired') {
       this.#o.log.warn(`log entry not proven ${expected} by this cluster's PartnerNodes; register the network's voters`, { name: obj.metadata.name, index: fields.revocation?.logIndex ?? fields.logIndex, phase: ev.phase, detail: ev.message });
@@ -329,12 +354,16 @@ export class KubeIndicatorSink implements EntrySink {
     return { ...fields, phase: ev.phase, quorum: { required: ev.required, approvals: ev.approvals, rejections: ev.rejections, summary: `${ev.approvals}/${ev.required}` } };
   }
 
-  async #pool<T>(items: readonly T[], work: (item: T) => Promise<void>): Promise<void> {
+  async #pool<T>(items: readonly T[], work: (item: T) => Promise<void>, signal?: AbortSignal): Promise<void> {
     let next = 0;
     let failed = false;
     const worker = async (): Promise<void> => {
       try {
-        while (!failed && next < items.length) await work(items[next++]!);
+        while (!failed && next < items.length) {
+          // A stop waits for the writes in flight only; the batch is left unreported (written again later).
+          if (signal?.aborted === true) throw new WriteStopped();
+          await work(items[next++]!);
+        }
       } catch (err) {
         // Stop the other workers too: the caller retries the whole batch.
         failed = true;
@@ -344,57 +373,9 @@ export class KubeIndicatorSink implements EntrySink {
     const n = Math.max(1, Math.min(this.#o.concurrency ?? PARTNER_DEFAULTS.kubeConcurrency, items.length));
     await Promise.all(Array.from({ length: n }, worker));
   }
-
 }
 
-/**
- * Runs one read-then-write of an object again when its create answered 409: another writer
- * (drift repair and the working set at once, or this partner's ingest) created the object
- * between the read and the create. The second run judges the live object; a second conflict
- * is thrown, and the caller's batch is retried.
- */
-async function againIfRaced<T>(write: () => Promise<T>): Promise<T> {
-  try {
-    return await write();
-  } catch (err) {
-    if (!(err instanceof ApiError && err.status === 409)) throw err;
-    return write();
-  }
-}
-
-function owned(s: ThreatIndicatorStatus | undefined): OwnedStatus {
-  const pick: OwnedStatus = {};
-  if (s?.votes !== undefined) pick.votes = s.votes;
-  if (s?.logIndex !== undefined) pick.logIndex = s.logIndex;
-  if (s?.revocation !== undefined) pick.revocation = s.revocation;
-  if (s?.phase !== undefined) pick.phase = s.phase;
-  if (s?.quorum !== undefined) pick.quorum = s.quorum;
-  return pick;
-}
-
-/**
- * Spec is immutable: another indicator under the name, or another admission (new round, new
- * provenance) than the one a log-written object shows, needs a new object. Objects never
- * written from the log (local proposals) keep their spec.
- */
-function mustRecreate(obj: ThreatIndicator, l: LoggedIndicator, authoritative: boolean): boolean {
-  if (obj.spec.type !== l.indicator.type || obj.spec.value !== l.indicator.value) return true;
-  const s = obj.status;
-  if (s?.logIndex === undefined && s?.revocation === undefined) return false;
-  if (!authoritative) return l.logIndex > position(s);
-  return obj.spec.provenance?.proposedAt !== l.window.opensAt || obj.spec.proposal?.signature !== l.proposalSignature || obj.spec.proposal?.batch !== l.proposalBatch;
-}
-
-/** The status fields the log gives `l`, and the phase they must prove. */
-function logStatus(l: LoggedIndicator): { fields: OwnedStatus; expected: 'Approved' | 'Revoked' } {
-  return { fields: { votes: [...l.votes], logIndex: l.logIndex, ...(l.revocation ? { revocation: l.revocation } : {}) }, expected: l.revocation ? 'Revoked' : 'Approved' };
-}
-
-/** An object this partner's ingest created (never written from the log: no log index, no revocation). */
-function isLocalProposal(obj: ThreatIndicator): boolean {
-  return obj.status?.logIndex === undefined && obj.status?.revocation === undefined;
-}
-
-function voteToRecord(v: Vote): VoteRecord {
-  return { partnerId: v.partnerId, decision: v.decision, signedAt: v.signedAt, signature: v.signature, ...(v.reason !== undefined ? { reason: v.reason } : {}), ...(v.batch !== undefined ? { batch: v.batch } : {}) };
+/** A signed validUntil that has passed makes an admitted indicator Expired: proven, not a misconfiguration. */
+function proven(ev: Evaluation, expected: 'Approved' | 'Revoked'): boolean {
+  return ev.phase === expected || ev.phase === 'Expired';
 }

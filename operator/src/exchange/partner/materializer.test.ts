@@ -100,3 +100,24 @@ test('resumed records are written before new entries, in log order, dropped belo
   assert.deepEqual(marks, [12, 13, 14]);
   assert.equal(m.dropped, 1);
 });
+
+test('stop() aborts the write in progress and the retry pause, reports nothing written, and leaves the batch queued', async () => {
+  const cases: Array<[string, (signal: AbortSignal | undefined) => Promise<void>]> = [
+    // A sink that writes until told to stop (the Kubernetes sink stops between objects).
+    ['during a write', (signal) => new Promise((_, reject) => signal?.addEventListener('abort', () => reject(new Error('stopped')), { once: true }))],
+    // A sink that fails: the materializer waits a minute before the retry.
+    ['during the retry pause', () => Promise.reject(new Error('503'))],
+  ];
+  for (const [name, applyMany] of cases) {
+    const marks: number[] = [];
+    let calls = 0;
+    const m = new Materializer({ sink: { applyMany: (_es, signal) => { calls++; return applyMany(signal); }, restore: unused }, budget: 100, log: quiet, retryMs: 60_000, onWritten: (n) => marks.push(n) });
+    m.offer([entry(0), entry(1)], 2);
+    while (calls === 0) await new Promise((r) => setTimeout(r, 5));
+    await new Promise((r) => setTimeout(r, 20));
+    const t0 = Date.now();
+    const stopped = await Promise.race([m.stop().then(() => true), new Promise<false>((r) => setTimeout(() => r(false), 2000))]);
+    assert.ok(stopped && Date.now() - t0 < 1000, `${name}: stop() took ${Date.now() - t0} ms`);
+    assert.deepEqual([marks, calls, m.busy], [[], 1, false], name);
+  }
+});

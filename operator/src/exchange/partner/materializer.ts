@@ -17,6 +17,7 @@
  *   `threatmesh.io/pinned=true` label or a `threatmesh.io/` annotation (an analyst's vote or
  *   revocation request), and never edits one.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ThreatIndicator } from '../../api/types.ts';
 import type { VerifiedEntry } from '../../domain/stores.ts';
 import type { Logger } from '../../log.ts';
@@ -56,9 +57,10 @@ export function recordPosition(r: Pick<IndicatorRecord, 'logIndex' | 'revokedAtI
 
 /** Where the materializer writes (exchange/partner/kubesink.ts KubeIndicatorSink). */
 export interface WorkingSetSink {
-  applyMany(entries: readonly VerifiedEntry[]): Promise<void>;
+  /** Writes `entries`; once `signal` aborts (a stop) it may end early with a rejection, and nothing counts as written. */
+  applyMany(entries: readonly VerifiedEntry[], signal?: AbortSignal): Promise<void>;
   /** Writes replicated records (their latest state) as {@link applyMany} writes entries; used by {@link Materializer.resume}. */
-  restore(records: readonly IndicatorRecord[]): Promise<void>;
+  restore(records: readonly IndicatorRecord[], signal?: AbortSignal): Promise<void>;
 }
 
 /** Everything a {@link Materializer} is built from. */
@@ -89,6 +91,7 @@ export class Materializer {
   #treeSize = 0;
   #running: Promise<void> | undefined;
   #stopped = false;
+  readonly #stop = new AbortController();
   #dropped = 0;
 
   constructor(opts: MaterializerOptions) {
@@ -136,9 +139,13 @@ export class Materializer {
     while (this.#running !== undefined) await this.#running;
   }
 
-  /** Stops after the write in progress; queued entries are left to drift repair. */
+  /**
+   * Stops once the requests in flight answer (the batch in progress is cut short and not
+   * reported written); queued entries are left to the next process's resume and to drift repair.
+   */
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#stop.abort();
     await this.#running;
   }
 
@@ -162,12 +169,14 @@ export class Materializer {
         failures = 0;
         this.#o.onWritten?.(step.upTo);
       } catch (err) {
+        step.putBack();
+        if (this.#stopped) break;
         failures++;
         const delayMs = Math.min((this.#o.retryMs ?? 500) * 2 ** (failures - 1), this.#o.maxRetryMs ?? 5_000);
         this.#o.log.warn('writing replicated ThreatIndicators failed; retrying with backoff (the partner database has them already)', { entries: step.size, failures, delayMs, err });
         this.#o.onFailed?.(err);
-        step.putBack();
-        await new Promise((r) => setTimeout(r, delayMs));
+        // A stop ends the pause at once.
+        await sleep(delayMs, undefined, { signal: this.#stop.signal }).catch(() => undefined);
       }
     }
   }
@@ -178,12 +187,12 @@ export class Materializer {
     if (this.#resumed.length > 0) {
       const records = this.#resumed.splice(0, size);
       return {
-        write: () => this.#o.sink.restore(records), putBack: () => this.#resumed.unshift(...records), size: records.length,
+        write: () => this.#o.sink.restore(records, this.#stop.signal), putBack: () => this.#resumed.unshift(...records), size: records.length,
         // Sorted: until every resumed record is written, nothing from the oldest one left counts as written.
         upTo: this.#resumed.length > 0 ? recordPosition(this.#resumed[0]!) : recordPosition(records[records.length - 1]!) + 1,
       };
     }
     const batch = this.#queue.splice(0, size);
-    return { write: () => this.#o.sink.applyMany(batch), putBack: () => this.#queue.unshift(...batch), size: batch.length, upTo: batch[batch.length - 1]!.index + 1 };
+    return { write: () => this.#o.sink.applyMany(batch, this.#stop.signal), putBack: () => this.#queue.unshift(...batch), size: batch.length, upTo: batch[batch.length - 1]!.index + 1 };
   }
 }

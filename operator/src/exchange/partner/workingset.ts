@@ -2,7 +2,7 @@
  * Drift repair of a partner cluster's working set (materializer.ts, docs/adr/2026-12-06-million-indicators.md):
  * once the materializer is idle, ThreatIndicators below the floor are evicted (never pinned or
  * annotated ones), and every record at or above the floor, plus the pinned ones kept below it,
- * is written again from the partner database so the cluster matches the log. Split from
+ * is compared with the partner database and written where the cluster differs from the log. Split from
  * service.ts, which runs it when due.
  */
 import type { Db } from 'mongodb';
@@ -45,7 +45,8 @@ export async function repairWorkingSet(p: WorkingSetParts): Promise<void> {
   // Pinned and annotated objects below the floor stay; their records keep them true to the log.
   const gone = new Set(evicted);
   const kept = objects.filter((o) => o.status?.logIndex !== undefined && o.status.logIndex < floor && !gone.has(o.metadata.name)).map((o) => indicatorDigest({ type: o.spec.type, value: o.spec.value }));
-  await p.kube.repair(await p.mongo.recent(floor, kept));
+  // The repair judges every record against this one list (or the cache): no read per record.
+  await p.kube.repair(await p.mongo.recent(floor, kept), objects.filter((o) => !gone.has(o.metadata.name)));
 }
 
 // Objects older than the working set's budget: deleted (the aggregated API still serves them from MongoDB).
