@@ -23,7 +23,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { homedir, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
-import { emit, progress, round, type BenchResult } from './lib.ts';
+import { emit, helpAsked, progress, round, type BenchResult, type BenchUsage } from './lib.ts';
 import { CLOCK_TICKS_PER_S, livePids, readStat } from './procfs.ts';
 import { THREAT_INDICATORS } from '../operator/src/api/schemas/index.ts';
 import type { ThreatIndicator } from '../operator/src/api/types.ts';
@@ -53,10 +53,18 @@ const BATCH = 256;
 const quiet = createLogger(new Writable({ write: (_c, _e, cb) => cb() }), 'error');
 const IDS = ['alpha', 'bravo', 'charlie'] as const;
 
-if (process.argv.includes('--help')) {
-  process.stdout.write('clusterwrite: a partner\'s ThreatIndicator writes on a real kube-apiserver (objects/s, requests/object, CPU per 1,000 objects).\nEnvironment: BENCH_CLUSTERWRITE_OBJECTS (2000), BENCH_CLUSTERWRITE_BEFORE=DIR (an older checkout\'s operator/ to compare), BENCH_CLUSTERWRITE_AFTER_FIRST=1 (this checkout\'s pass first), BENCH_CLUSTERWRITE_CONCURRENCY (sink pool).\n');
-  process.exit(0);
-}
+const USAGE: BenchUsage = {
+  name: 'clusterwrite',
+  measures: 'A partner\'s ThreatIndicator writes on a real kube-apiserver: objects/s, requests per object as the API server counts them, CPU of the writer and of kube-apiserver + etcd per 1,000 objects, in four passes (new objects, a replay, own proposals, a drift repair).',
+  knobs: [
+    ['BENCH_CLUSTERWRITE_OBJECTS', 'objects per pass (default 2000)'],
+    ['BENCH_CLUSTERWRITE_BEFORE=DIR', 'also run an older checkout\'s sink (DIR holds its operator/), pass by pass: before and after in one run'],
+    ['BENCH_CLUSTERWRITE_AFTER_FIRST=1', 'this checkout\'s pass first'],
+    ['BENCH_CLUSTERWRITE_CONCURRENCY', 'the sink\'s write pool (default: the checkout\'s default)'],
+    ['THREATMESH_CACHE', 'control-plane binaries (default ~/.cache/threatmesh)'],
+  ],
+};
+if (helpAsked(USAGE)) process.exit(0);
 
 /** The sink of one checkout, loaded from its operator/ tree. */
 interface SinkOf {
