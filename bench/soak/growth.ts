@@ -16,9 +16,9 @@
  * largest buffer freed), so resident memory follows the highest Buffer total seen so far. That
  * mark rises quickly at first and ever more slowly, so a slope over the run's early part
  * measures the filling, not a leak. A real leak grows for the whole run: its slope over the last
- * half is the same as over the whole. The probe's signals, far less noisy than resident memory,
- * catch JavaScript retention that resident memory's noise would hide (measured in
- * docs/adr/2026-12-07-soak-leak-verdict.md).
+ * half is the same as over the whole. The live data, far less noisy than resident memory
+ * (±10 MiB against ±60 in the sequencer), catches JavaScript retention that resident memory's
+ * noise would hide (measured in docs/adr/2026-12-07-soak-leak-verdict.md).
  */
 
 /** One sample of one process. */
