@@ -11,9 +11,9 @@ import { readProbe } from './procs.ts';
 const run = promisify(execFile);
 
 // A child that keeps 8 MiB of live arrays and 4 MiB in a Buffer, forces a major collection, then
-// prints its pid and lives past the probe's next write.
+// prints its pid and lives past the probe's next write (every 5 s).
 const CHILD = `globalThis.keep = Array.from({ length: 64 }, () => new Array(16384).fill(1.5)); globalThis.buf = Buffer.alloc(4 * 2 ** 20, 1);
-gc(); console.log(process.pid); setTimeout(() => {}, 1500);`;
+gc(); console.log(process.pid); setTimeout(() => {}, 5500);`;
 
 describe('memprobe', () => {
   const cases: Array<{ name: string; probe: boolean }> = [
