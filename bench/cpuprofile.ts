@@ -48,6 +48,8 @@ const GROUPS: ReadonlyArray<readonly [string, (f: Frame) => boolean]> = [
 /** Groups of a sequencer's profile, most specific first. */
 const SEQUENCER_GROUPS: ReadonlyArray<readonly [string, (f: Frame) => boolean]> = [
   ['idle', (f) => f.functionName === '(idle)'],
+  // The soak's memory probe is the bench's, not the sequencer's: left out like the profiler.
+  ['profiler', (f) => f.url.endsWith('bench/soak/memprobe.ts')],
   ['garbage collection', (f) => f.functionName === '(garbage collector)'],
   ['native code outside JavaScript ((program))', (f) => f.functionName === '(program)'],
   ['Ed25519 verification', (f) => f.url.endsWith('domain/signature.ts') && f.functionName === 'verify'],
