@@ -5,22 +5,28 @@
  * `--stream-procs` partner processes, while a proposer process offers `--rate` proposals per
  * second (default 1,000, the issue's figure) with two approvals each, for `--minutes`.
  * Every `--sample-seconds` it reads VmRSS and open fds of every process (its own children and
- * the harness's apiserver, etcd and FerretDB) from /proc. Reports, per process, growth per
- * minute after a warm-up and a leak verdict (bench/soak/growth.ts) on anonymous resident memory
- * (RssAnon: heaps and malloc; VmRSS also counts file pages such as code, which the kernel maps in
- * and drops as it likes, so VmRSS is reported but not judged) and open fds, and the rate actually
- * sustained (admitted into the log), refused and failed calls, stream errors. Exit code 3 when
- * any process leaks (`leak: true` in the summary).
+ * the harness's apiserver, etcd and FerretDB) from /proc, and, of its own Node children (the
+ * sequencer, the partner stream processes, the proposer), what each says of its memory through
+ * the probe it loads (bench/soak/memprobe.ts): V8 heap used and reserved, memory outside the
+ * heap, and the live data after major collections. Reports, per process, the series over time,
+ * growth per minute over the second half of the run and a leak verdict (bench/soak/growth.ts,
+ * which says why the first half is a warm-up) on anonymous resident memory (RssAnon: heaps and
+ * malloc; VmRSS also counts file pages such as code, which the kernel maps in and drops as it
+ * likes, so VmRSS is reported but not judged), open fds, and for probed processes the live data
+ * and the memory outside the heap; and the rate actually sustained (admitted into the log),
+ * refused and failed calls, stream errors. Exit code 3 when any process leaks (`leak: true` in
+ * the summary).
  *
  * `npm run bench -- soak [--minutes 2] [--rate 1000] ...`; `--help` lists every flag.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { emit, emitSummary, progress, round, type BenchResult } from './lib.ts';
 import { fitLine, growthOf, LEAK_DEFAULTS, type Growth, type LeakThresholds, type Sample } from './soak/growth.ts';
-import { spawnChild, startSoakNetwork, type Child, type SoakNetwork } from './soak/network.ts';
+import { probeFlags, spawnChild, startSoakNetwork, type Child, type SoakNetwork } from './soak/network.ts';
+import { bytesPerEntry, processResults, seriesRows, SERIES_COLUMNS } from './soak/report.ts';
 import { descendants, sampleProcess, type Tracked } from './soak/procs.ts';
 import type { ProposerConfig, ProposerStats } from './soak/proposer.ts';
 import type { StreamsConfig, StreamStats } from './soak/streams.ts';
@@ -41,8 +47,11 @@ with the memory (RSS, anonymous RSS) and file descriptors of every process sampl
   --concurrency C       batches in flight (default 8)
   --sample-seconds S    seconds between /proc samples (default 10)
   --rss-leak MIB        steady growth of anonymous RSS (RssAnon) over MIB per minute is a leak (default ${LEAK_DEFAULTS.rssMiBPerMin})
+  --live-leak MIB       steady growth of a Node process's live data after major collections over MIB per minute is a leak (default ${LEAK_DEFAULTS.liveMiBPerMin})
+  --external-leak MIB   steady growth of a Node process's memory outside the V8 heap over MIB per minute is a leak (default ${LEAK_DEFAULTS.externalMiBPerMin})
   --fd-leak N           steady fd growth over N per minute is a leak (default ${LEAK_DEFAULTS.fdsPerMin})
-                        (growth counts after a warm-up: the first ${LEAK_DEFAULTS.warmupFraction * 100}% of the run, ${LEAK_DEFAULTS.warmupSeconds} s at least)
+                        (growth counts after a warm-up: the first ${LEAK_DEFAULTS.warmupFraction * 100}% of the run, ${LEAK_DEFAULTS.warmupSeconds} s at least;
+                        see bench/soak/growth.ts for why)
   --entry-cache N       the sequencer's --entry-cache (recent entries kept in memory; default the sequencer's, 50000)
   --sequencer-node-options="FLAGS"
                         Node flags for the sequencer process, space-separated, with "=", e.g.
@@ -90,7 +99,7 @@ function entryCacheOf(text: string | undefined): number | undefined {
 }
 
 function parseFlags(argv: readonly string[]): SoakFlags | 'help' {
-  const names = ['minutes', 'rate', 'partners', 'stream-procs', 'proposers', 'batch', 'concurrency', 'sample-seconds', 'rss-leak', 'fd-leak'] as const;
+  const names = ['minutes', 'rate', 'partners', 'stream-procs', 'proposers', 'batch', 'concurrency', 'sample-seconds', 'rss-leak', 'live-leak', 'external-leak', 'fd-leak'] as const;
   const { values: v } = parseArgs({ args: [...argv], options: { ...Object.fromEntries(names.map((n) => [n, { type: 'string' as const }])), 'entry-cache': { type: 'string' }, 'sequencer-node-options': { type: 'string' }, keep: { type: 'boolean' }, 'single-signatures': { type: 'boolean' }, 'count-only': { type: 'boolean' }, help: { type: 'boolean' } } });
   if (v.help === true) return 'help';
   const text = v as Record<string, string | boolean | undefined>;
@@ -98,7 +107,7 @@ function parseFlags(argv: readonly string[]): SoakFlags | 'help' {
   const flags: SoakFlags = {
     minutes: num('minutes', 2), rate: num('rate', 1000), partners: Math.floor(num('partners', 100)), streamProcs: Math.floor(num('stream-procs', 4)),
     proposers: Math.floor(num('proposers', 4)), batch: Math.floor(num('batch', 50)), concurrency: Math.floor(num('concurrency', 8)), sampleSeconds: num('sample-seconds', 10),
-    leak: { rssMiBPerMin: num('rss-leak', LEAK_DEFAULTS.rssMiBPerMin), fdsPerMin: num('fd-leak', LEAK_DEFAULTS.fdsPerMin) }, keep: v.keep === true, singleSignatures: v['single-signatures'] === true, countOnly: v['count-only'] === true,
+    leak: { rssMiBPerMin: num('rss-leak', LEAK_DEFAULTS.rssMiBPerMin), liveMiBPerMin: num('live-leak', LEAK_DEFAULTS.liveMiBPerMin), externalMiBPerMin: num('external-leak', LEAK_DEFAULTS.externalMiBPerMin), fdsPerMin: num('fd-leak', LEAK_DEFAULTS.fdsPerMin) }, keep: v.keep === true, singleSignatures: v['single-signatures'] === true, countOnly: v['count-only'] === true,
     entryCache: entryCacheOf(v['entry-cache']), nodeOptions: (v['sequencer-node-options'] ?? '').split(/\s+/).filter((o) => o !== ''),
   };
   if (flags.nodeOptions.some((o) => !o.startsWith('-'))) throw new Error(`--sequencer-node-options holds Node flags only (each starting with -), got ${JSON.stringify(flags.nodeOptions.join(' '))}`);
@@ -115,18 +124,17 @@ interface Observed {
   readonly seconds: number;
   readonly proposer: ProposerStats | undefined;
   readonly streams: Array<StreamStats | undefined>;
-  /** V8 heap in use (MiB) over time of each partner streams process, by label. */
-  readonly heaps: Map<string, Array<[number, number]>>;
 }
 
-async function startLoad(net: SoakNetwork, f: SoakFlags, dir: string): Promise<{ streams: Child[]; proposer: () => Promise<Child> }> {
+async function startLoad(net: SoakNetwork, f: SoakFlags, dir: string, probeDir: string): Promise<{ streams: Child[]; proposer: () => Promise<Child> }> {
+  const probe = probeFlags(probeDir);
   const streams: Child[] = [];
   for (let k = 0; k < f.streamProcs; k++) {
     const mine = net.partners.filter((_, i) => i % f.streamProcs === k);
     const cfg: StreamsConfig = { address: net.address, caPem: net.caPem, identities: mine.map((p) => ({ id: p.id, certPem: p.certPem, keyPem: p.keyPem })), count: f.countOnly };
     const file = join(dir, `streams-${k}.json`);
     await writeFile(file, JSON.stringify(cfg), { mode: 0o600 });
-    streams.push(await spawnChild(`partner streams ${k} (${mine.length} identities)`, [new URL('./soak/streams.ts', import.meta.url).pathname, file], join(dir, `streams-${k}.log`)));
+    streams.push(await spawnChild(`partner streams ${k} (${mine.length} identities)`, [...probe.args, new URL('./soak/streams.ts', import.meta.url).pathname, file], join(dir, `streams-${k}.log`), probe.env));
   }
   const proposer = async (): Promise<Child> => {
     const cfg: ProposerConfig = {
@@ -135,7 +143,7 @@ async function startLoad(net: SoakNetwork, f: SoakFlags, dir: string): Promise<{
     };
     const file = join(dir, 'proposer.json');
     await writeFile(file, JSON.stringify(cfg), { mode: 0o600 });
-    return spawnChild(`proposer (${f.proposers} identities + votes)`, [new URL('./soak/proposer.ts', import.meta.url).pathname, file], join(dir, 'proposer.log'));
+    return spawnChild(`proposer (${f.proposers} identities + votes)`, [...probe.args, new URL('./soak/proposer.ts', import.meta.url).pathname, file], join(dir, 'proposer.log'), probe.env);
   };
   return { streams, proposer };
 }
@@ -144,16 +152,18 @@ function treeSize(streams: readonly Child[]): number {
   return Math.max(0, ...streams.map((s) => s.last<StreamStats>()?.size ?? 0));
 }
 
-async function sampleAll(tracked: readonly Tracked[], series: Map<string, Sample[]>, t: number): Promise<void> {
+async function sampleAll(tracked: readonly Tracked[], series: Map<string, Sample[]>, t: number, probeDir: string): Promise<void> {
   for (const p of tracked) {
-    const s = await sampleProcess(p.pid, t);
+    const s = await sampleProcess(p.pid, t, probeDir);
     if (s !== undefined) series.get(p.label)!.push(s);
   }
 }
 
 function memory(s: Sample | undefined): string {
   if (s === undefined) return '? MiB';
-  return `${(s.rssBytes / 2 ** 20).toFixed(0)}${s.anonBytes !== undefined ? ` (anon ${(s.anonBytes / 2 ** 20).toFixed(0)})` : ''} MiB`;
+  const live = s.heap?.liveAfterGc;
+  const heap = s.heap === undefined ? '' : `; V8 heap ${(s.heap.heapUsed / 2 ** 20).toFixed(0)}/${(s.heap.heapTotal / 2 ** 20).toFixed(0)}${live !== undefined ? ` (live ${(live / 2 ** 20).toFixed(0)})` : ''}, external ${(s.heap.external / 2 ** 20).toFixed(0)} MiB`;
+  return `${(s.rssBytes / 2 ** 20).toFixed(0)}${s.anonBytes !== undefined ? ` (anon ${(s.anonBytes / 2 ** 20).toFixed(0)})` : ''} MiB${heap}`;
 }
 
 function line(t: number, tree: Array<[number, number]>, series: Map<string, Sample[]>, seqLabel: string, prop: ProposerStats | undefined): string {
@@ -165,8 +175,8 @@ function line(t: number, tree: Array<[number, number]>, series: Map<string, Samp
   return `${t.toFixed(0)} s: log ${size} (${((size - prevSize) / Math.max(t - prevT, 1e-3)).toFixed(0)}/s), sent ${prop?.sent ?? 0}/${prop?.offered ?? 0} offered, refused ${refused}, failed ${failed}; sequencer RSS ${memory(seq)}, ${seq?.fds ?? '?'} fds; load ${loadavg()[0]!.toFixed(1)}`;
 }
 
-async function observe(net: SoakNetwork, f: SoakFlags, dir: string): Promise<Observed> {
-  const load = await startLoad(net, f, dir);
+async function observe(net: SoakNetwork, f: SoakFlags, dir: string, probeDir: string): Promise<Observed> {
+  const load = await startLoad(net, f, dir, probeDir);
   const children: Child[] = [];
   try {
     children.push(...load.streams);
@@ -179,28 +189,23 @@ async function observe(net: SoakNetwork, f: SoakFlags, dir: string): Promise<Obs
     progress(`sampling every ${f.sampleSeconds} s: ${tracked.map((p) => p.label).join(', ')}`);
     const series = new Map(tracked.map((p) => [p.label, [] as Sample[]]));
     const tree: Array<[number, number]> = [];
-    const heaps = new Map(load.streams.map((c) => [c.label, [] as Array<[number, number]>]));
     const t0 = performance.now();
     const elapsed = (): number => (performance.now() - t0) / 1000;
     let done = false;
     void proposer.exited.then(() => { done = true; });
     while (!done) {
       const t = elapsed();
-      await sampleAll(tracked, series, t);
+      await sampleAll(tracked, series, t, probeDir);
       tree.push([t, treeSize(load.streams)]);
-      for (const c of load.streams) {
-        const heap = c.last<StreamStats>()?.heapUsedMiB;
-        if (heap !== undefined) heaps.get(c.label)!.push([t, heap]);
-      }
       progress(line(t, tree, series, net.sequencer.label, proposer.last<ProposerStats>()));
       await Promise.race([new Promise((r) => setTimeout(r, f.sampleSeconds * 1000)), proposer.exited]);
     }
     const seconds = elapsed();
     // One last sample at the end, then the followers get a moment to catch up with the final head.
-    await sampleAll(tracked, series, seconds);
+    await sampleAll(tracked, series, seconds, probeDir);
     tree.push([seconds, treeSize(load.streams)]);
     await new Promise((r) => setTimeout(r, 3_000));
-    return { series, tree, seconds, proposer: proposer.last<ProposerStats>(), streams: load.streams.map((s) => s.last<StreamStats>()), heaps };
+    return { series, tree, seconds, proposer: proposer.last<ProposerStats>(), streams: load.streams.map((s) => s.last<StreamStats>()) };
   } finally {
     for (const c of children.reverse()) await c.stop(5_000);
   }
@@ -219,19 +224,6 @@ function sustained(tree: ReadonlyArray<[number, number]>): number {
 /** Entries in the log at the end: the followers' final word (they had a moment to catch up). */
 function admittedOf(o: Observed): number {
   return Math.max(o.tree[o.tree.length - 1]![1], ...o.streams.map((s) => s?.size ?? 0));
-}
-
-// Memory a process holds per log entry: the slope of its RSS against the log's size after the
-// warm-up. The sequencer keeps the Merkle tree and a capped entry cache by design.
-// With `minSize`, only samples taken once the log had that many entries count (the entry cache full).
-function bytesPerEntry(samples: readonly Sample[], tree: ReadonlyArray<[number, number]>, minSize = 0): { slope: number; r2: number; points: number } | undefined {
-  const from = Math.max(tree[tree.length - 1]![0] * LEAK_DEFAULTS.warmupFraction, LEAK_DEFAULTS.warmupSeconds);
-  const points = samples.filter((s) => s.t >= from).map((s) => {
-    const size = tree.find(([t]) => Math.abs(t - s.t) < 1)?.[1];
-    return size === undefined || size < minSize ? undefined : [size, s.anonBytes ?? s.rssBytes] as [number, number];
-  }).filter((p) => p !== undefined);
-  if (points.length < 2 || points[0]![0] === points[points.length - 1]![0]) return undefined;
-  return { ...fitLine(points), points: points.length };
 }
 
 // Cores a process kept busy over the run (CPU seconds / wall seconds): on a shared machine this
@@ -266,15 +258,25 @@ function cpuPerThousand(series: ReadonlyMap<string, readonly Sample[]>, sequence
 
 function memoryPerEntry(f: SoakFlags, o: Observed, sequencerLabel: string): BenchResult[] {
   const samples = o.series.get(sequencerLabel) ?? [];
-  const perEntry = bytesPerEntry(samples, o.tree);
+  const from = Math.max(o.seconds * LEAK_DEFAULTS.warmupFraction, LEAK_DEFAULTS.warmupSeconds);
+  const anon = (s: Sample): number => s.anonBytes ?? s.rssBytes;
+  const perEntry = bytesPerEntry(samples, o.tree, anon, { from });
   // The cache holds up to twice its cap before it trims back (log.ts): full for certain past 2 × cap.
   const cap = f.entryCache ?? DEFAULT_ENTRY_CACHE;
-  const full = bytesPerEntry(samples, o.tree, 2 * cap);
+  const full = bytesPerEntry(samples, o.tree, anon, { from, minSize: 2 * cap });
+  // What the sequencer keeps per entry by design (Merkle tree, the index of decided subjects), without the noise of buffers and GC.
+  const live = bytesPerEntry(samples, o.tree, (s) => s.heap?.liveAfterGc, { from, minSize: 2 * cap });
   return [
     { metric: 'sequencer entry cache cap (--entry-cache)', value: cap, unit: 'entries' },
-    ...(perEntry !== undefined ? [{ metric: 'sequencer anonymous RSS growth per log entry after warm-up (Merkle tree + capped entry cache)', value: round(perEntry.slope), unit: `bytes/entry (r² ${round(perEntry.r2, 2)})` }] : []),
+    ...(perEntry !== undefined ? [{ metric: `sequencer anonymous RSS growth per log entry after ${warmupName()} (Merkle tree + capped entry cache)`, value: round(perEntry.slope), unit: `bytes/entry (r² ${round(perEntry.r2, 2)})` }] : []),
     ...(full !== undefined ? [{ metric: `sequencer anonymous RSS growth per log entry once the entry cache is full (log ≥ ${2 * cap})`, value: round(full.slope), unit: `bytes/entry (r² ${round(full.r2, 2)}, ${full.points} samples)` }] : []),
+    ...(live !== undefined ? [{ metric: `sequencer live JavaScript data growth per log entry once the entry cache is full (log ≥ ${2 * cap})`, value: round(live.slope), unit: `bytes/entry (r² ${round(live.r2, 2)}, ${live.points} samples)` }] : []),
   ];
+}
+
+/** The warm-up as the metric names say it. */
+function warmupName(): string {
+  return `the first ${LEAK_DEFAULTS.warmupFraction * 100}% (warm-up)`;
 }
 
 function results(f: SoakFlags, o: Observed, growth: ReadonlyMap<string, Growth>, sequencerLabel: string): BenchResult[] {
@@ -283,7 +285,7 @@ function results(f: SoakFlags, o: Observed, growth: ReadonlyMap<string, Growth>,
     { metric: 'offered proposal rate (target)', value: f.rate, unit: 'proposals/s' },
     { metric: 'proposals sent per second (the rest of the schedule slipped: saturated)', value: round((o.proposer?.sent ?? 0) / o.seconds), unit: 'proposals/s' },
     { metric: 'admitted into the log per second, whole run', value: round(admitted / o.seconds), unit: 'indicators/s' },
-    { metric: `admitted into the log per second, after the first ${LEAK_DEFAULTS.warmupFraction * 100}%`, value: round(sustained(o.tree)), unit: 'indicators/s' },
+    { metric: `admitted into the log per second, after ${warmupName()}`, value: round(sustained(o.tree)), unit: 'indicators/s' },
     { metric: 'admitted in all', value: admitted, unit: 'indicators' },
     { metric: 'refused proposals and votes', value: sum(o.proposer?.refused), unit: 'count' },
     { metric: 'failed proposer calls', value: sum(o.proposer?.failed), unit: 'count' },
@@ -299,25 +301,7 @@ function results(f: SoakFlags, o: Observed, growth: ReadonlyMap<string, Growth>,
     const c = cores(s);
     if (c !== undefined) out.push({ metric: `${label}: CPU used`, value: round(c, 3), unit: 'cores' });
   }
-  for (const [label, h] of o.heaps) {
-    const from = Math.max(o.seconds * LEAK_DEFAULTS.warmupFraction, LEAK_DEFAULTS.warmupSeconds);
-    const steady = h.filter(([t]) => t >= from).map(([t, mib]) => [t / 60, mib] as [number, number]);
-    if (steady.length >= 2 && steady[0]![0] !== steady[steady.length - 1]![0]) {
-      const fit = fitLine(steady);
-      out.push({ metric: `${label}: V8 heap in use, growth after warm-up`, value: round(fit.slope, 3), unit: `MiB/min (r² ${round(fit.r2, 2)}; ${h[0]![1]} → ${h[h.length - 1]![1]} MiB)` });
-    }
-  }
-  for (const [label, g] of growth) {
-    const vm = growthOf(o.series.get(label)!, f.leak);
-    out.push(
-      { metric: `${label}: VmRSS start → end`, value: round(vm.rssEndMiB - vm.rssStartMiB), unit: `MiB (${round(vm.rssStartMiB)} → ${round(vm.rssEndMiB)})` },
-      { metric: `${label}: VmRSS growth after warm-up (not judged)`, value: round(vm.rssMiBPerMin, 3), unit: `MiB/min (r² ${round(vm.rssR2, 2)})` },
-      { metric: `${label}: anonymous RSS start → end`, value: round(g.rssEndMiB - g.rssStartMiB), unit: `MiB (${round(g.rssStartMiB)} → ${round(g.rssEndMiB)})` },
-      { metric: `${label}: anonymous RSS growth after warm-up (the leak check)`, value: round(g.rssMiBPerMin, 3), unit: `MiB/min (r² ${round(g.rssR2, 2)})` },
-      { metric: `${label}: open fds start → end`, value: g.fdsEnd - g.fdsStart, unit: `fds (${g.fdsStart} → ${g.fdsEnd})` },
-      { metric: `${label}: fd growth after warm-up`, value: round(g.fdsPerMin, 3), unit: `fds/min (r² ${round(g.fdsR2, 2)})` },
-    );
-  }
+  for (const [label, g] of growth) out.push(...processResults(label, g, growthOf(o.series.get(label)!, f.leak), warmupName()));
   return out;
 }
 
@@ -332,8 +316,10 @@ async function main(argv: readonly string[]): Promise<number> {
   const cp = await startControlPlane(controlPlaneOptionsFromEnv());
   let net: SoakNetwork | undefined;
   try {
-    net = await startSoakNetwork(cp, dir, { partners: f.partners, nodeOptions: f.nodeOptions, ...(f.entryCache !== undefined ? { entryCache: f.entryCache } : {}) }, progress);
-    const o = await observe(net, f, dir);
+    const probeDir = join(dir, 'probe');
+    await mkdir(probeDir);
+    net = await startSoakNetwork(cp, dir, { partners: f.partners, nodeOptions: f.nodeOptions, probeDir, ...(f.entryCache !== undefined ? { entryCache: f.entryCache } : {}) }, progress);
+    const o = await observe(net, f, dir, probeDir);
     // The verdict is on anonymous memory: file pages (code) come and go with the kernel's page cache.
     const anon = (s: readonly Sample[]): Sample[] => s.map((x) => ({ ...x, rssBytes: x.anonBytes ?? x.rssBytes }));
     const growth = new Map([...o.series].filter(([, s]) => s.length > 0).map(([label, s]) => [label, growthOf(anon(s), f.leak)]));
@@ -342,8 +328,8 @@ async function main(argv: readonly string[]): Promise<number> {
     emit(results(f, o, growth, net.sequencer.label));
     emitSummary({
       leak: leaks.length > 0, leaks, minutes: f.minutes, targetRate: f.rate, sustainedRate: round(sustained(o.tree)), admitted: admittedOf(o),
-      proposer: o.proposer, streams: o.streams, tree: o.tree.map(([t, n]) => [round(t), n]), streamHeaps: Object.fromEntries([...o.heaps].map(([l, h]) => [l, h.map(([t, mib]) => [round(t), mib])])),
-      processes: Object.fromEntries([...growth].map(([label, g]) => [label, { ...g, series: o.series.get(label)!.map((s) => [round(s.t), round(s.rssBytes / 2 ** 20), round((s.anonBytes ?? NaN) / 2 ** 20), s.fds]), seriesColumns: ['t s', 'VmRSS MiB', 'RssAnon MiB', 'fds'] }])),
+      proposer: o.proposer, streams: o.streams, tree: o.tree.map(([t, n]) => [round(t), n]),
+      processes: Object.fromEntries([...growth].map(([label, g]) => [label, { ...g, series: seriesRows(o.series.get(label)!), seriesColumns: SERIES_COLUMNS }])),
     });
     return leaks.length > 0 ? 3 : 0;
   } finally {

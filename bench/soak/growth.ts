@@ -1,10 +1,24 @@
 /**
- * The soak benchmark's leak check, pure: from one process's samples of resident memory and
- * open file descriptors over time, the growth per minute (least-squares slope) and whether it
- * is a leak. A leak is growth that is both fast (slope over the threshold) and steady (the
- * straight line explains most of the variance, r² at or over `minR2`), measured after a
- * warm-up (a share of the run, and at least a minute), so start-up allocation, the JIT and the
- * heap settling and GC saw-teeth do not count.
+ * The soak benchmark's leak check, pure: from one process's samples over time, the growth per
+ * minute (least-squares slope) of each judged signal and whether it is a leak. A leak is growth
+ * that is both fast (slope over the signal's threshold) and steady (the straight line explains
+ * most of the variance, r² at or over `minR2`), measured after a warm-up.
+ *
+ * Judged signals: anonymous resident memory (what the kernel holds: heaps, stacks, malloc) and
+ * open fds of every process; for Node processes that carry the probe (memprobe.ts) also the live
+ * JavaScript data after major collections (retention in JS: a Map never pruned, listeners,
+ * pending promises) and the memory outside the V8 heap (`external`: Buffers kept alive).
+ *
+ * The warm-up is the first half of the run (a minute at least). Resident memory of a Node
+ * process is not a level but a high-water mark: the young generation reaches its full size in
+ * seconds, the old generation's limit grows in steps as collections settle, and glibc keeps
+ * freed large buffers in its heap instead of returning them (its mmap threshold rises to the
+ * largest buffer freed), so resident memory follows the highest Buffer total seen so far. That
+ * mark rises quickly at first and ever more slowly, so a slope over the run's early part
+ * measures the filling, not a leak. A real leak grows for the whole run: its slope over the last
+ * half is the same as over the whole. The live data, far less noisy than resident memory
+ * (±10 MiB against ±60 in the sequencer), catches JavaScript retention that resident memory's
+ * noise would hide (measured in docs/adr/2026-12-07-soak-leak-verdict.md).
  */
 
 /** One sample of one process. */
@@ -19,17 +33,39 @@ export interface Sample {
   readonly fds: number;
   /** CPU time used so far (user + system), seconds; not part of the leak check. */
   readonly cpuSeconds?: number;
+  /** The process's own view of its memory (Node processes carrying memprobe.ts). */
+  readonly heap?: HeapSample;
+}
+
+/** What a Node process says of its memory (memprobe.ts), bytes. */
+export interface HeapSample {
+  /** V8 heap in use (live and not yet collected). */
+  readonly heapUsed: number;
+  /** V8 heap reserved (young generation included). */
+  readonly heapTotal: number;
+  /** Memory outside the V8 heap held by JavaScript objects (Buffers included). */
+  readonly external: number;
+  /** Its part in ArrayBuffers (Buffers). */
+  readonly arrayBuffers: number;
+  /** Bytes in use outside the young generation right after the latest major collection: the live data. Absent before the first. */
+  readonly liveAfterGc?: number;
+  /** Major collections so far. */
+  readonly majorGcs: number;
 }
 
 /** When growth counts as a leak. */
 export interface LeakThresholds {
   /** RSS growth over this many MiB per minute (and steady) is a leak. @default 4 */
   readonly rssMiBPerMin?: number;
+  /** Growth of the live JavaScript data after major collections over this many MiB per minute (and steady) is a leak. @default 1 */
+  readonly liveMiBPerMin?: number;
+  /** Growth of memory outside the V8 heap (`external`) over this many MiB per minute (and steady) is a leak. @default 4 */
+  readonly externalMiBPerMin?: number;
   /** Fd growth over this many per minute (and steady) is a leak. @default 2 */
   readonly fdsPerMin?: number;
   /** Growth counts as steady when the fit's r² is at least this. @default 0.8 */
   readonly minR2?: number;
-  /** Share of the run (by time) left out at its start. @default 0.2 */
+  /** Share of the run (by time) left out at its start. @default 0.5 */
   readonly warmupFraction?: number;
   /** Seconds left out at the start at least (the larger of the two applies). @default 60 */
   readonly warmupSeconds?: number;
@@ -38,7 +74,7 @@ export interface LeakThresholds {
 }
 
 /** Defaults of {@link LeakThresholds}. */
-export const LEAK_DEFAULTS: Required<LeakThresholds> = { rssMiBPerMin: 4, fdsPerMin: 2, minR2: 0.8, warmupFraction: 0.2, warmupSeconds: 60, minSamples: 4 };
+export const LEAK_DEFAULTS: Required<LeakThresholds> = { rssMiBPerMin: 4, liveMiBPerMin: 1, externalMiBPerMin: 4, fdsPerMin: 2, minR2: 0.8, warmupFraction: 0.5, warmupSeconds: 60, minSamples: 4 };
 
 /** A least-squares line through points: slope per x unit and r² (1 when y is constant: nothing to explain). */
 export interface Fit {
@@ -61,9 +97,27 @@ export interface Growth {
   /** Slope after the warm-up, fds per minute. */
   readonly fdsPerMin: number;
   readonly fdsR2: number;
+  /** The probe's signals, when the process carries it: live data after major collections and memory outside the heap. */
+  readonly heap?: HeapGrowth;
   readonly leak: boolean;
   /** Why it is a leak, or why there is no verdict; empty when flat. */
   readonly notes: readonly string[];
+}
+
+/** Growth of the probe's signals of one Node process. */
+export interface HeapGrowth {
+  /** Live data after major collections at the first and last sample that has it, MiB; undefined before any major collection. */
+  readonly liveStartMiB?: number;
+  readonly liveEndMiB?: number;
+  /** Slope after the warm-up, MiB per minute; undefined with too few samples (no verdict on it). */
+  readonly liveMiBPerMin?: number;
+  readonly liveR2?: number;
+  readonly externalStartMiB: number;
+  readonly externalEndMiB: number;
+  readonly externalMaxMiB: number;
+  readonly externalMiBPerMin?: number;
+  readonly externalR2?: number;
+  readonly majorGcs: number;
 }
 
 const MIB = 1024 * 1024;
@@ -87,9 +141,49 @@ export function fitLine(points: ReadonlyArray<readonly [number, number]>): Fit {
   return { slope, r2: syy === 0 ? 1 : (sxy * sxy) / (sxx * syy) };
 }
 
+type Th = Required<LeakThresholds>;
+
+// One judged signal: its fit over the steady points (minutes, MiB or count), and a note when it is a leak.
+function judge(points: ReadonlyArray<readonly [number, number]>, threshold: number, minR2: number, what: string, unit: string): { fit: Fit; note?: string } {
+  const fit = fitLine(points);
+  const leak = fit.slope > threshold && fit.r2 >= minR2;
+  return { fit, ...(leak ? { note: `${what} steadily by ${fit.slope.toFixed(2)} ${unit}/min (r² ${fit.r2.toFixed(2)}; threshold ${threshold} ${unit}/min)` } : {}) };
+}
+
+function enough(points: ReadonlyArray<readonly [number, number]>, th: Th): boolean {
+  return points.length >= th.minSamples && points[points.length - 1]![0] !== points[0]![0];
+}
+
+function heapGrowth(samples: readonly Sample[], steady: readonly Sample[], th: Th, notes: string[]): HeapGrowth | undefined {
+  const probed = samples.filter((s) => s.heap !== undefined);
+  if (probed.length === 0) return undefined;
+  const live = probed.filter((s) => s.heap!.liveAfterGc !== undefined);
+  const steadyProbed = steady.filter((s) => s.heap !== undefined);
+  const livePoints = steadyProbed.filter((s) => s.heap!.liveAfterGc !== undefined).map((s) => [s.t / 60, s.heap!.liveAfterGc! / MIB] as const);
+  const externalPoints = steadyProbed.map((s) => [s.t / 60, s.heap!.external / MIB] as const);
+  const out: { -readonly [K in keyof HeapGrowth]: HeapGrowth[K] } = {
+    externalStartMiB: probed[0]!.heap!.external / MIB, externalEndMiB: probed[probed.length - 1]!.heap!.external / MIB,
+    externalMaxMiB: Math.max(...probed.map((s) => s.heap!.external)) / MIB, majorGcs: probed[probed.length - 1]!.heap!.majorGcs,
+    ...(live.length > 0 ? { liveStartMiB: live[0]!.heap!.liveAfterGc! / MIB, liveEndMiB: live[live.length - 1]!.heap!.liveAfterGc! / MIB } : {}),
+  };
+  if (enough(livePoints, th)) {
+    const j = judge(livePoints, th.liveMiBPerMin, th.minR2, 'live JavaScript data after major collections grows', 'MiB');
+    out.liveMiBPerMin = j.fit.slope;
+    out.liveR2 = j.fit.r2;
+    if (j.note !== undefined) notes.push(j.note);
+  }
+  if (enough(externalPoints, th)) {
+    const j = judge(externalPoints, th.externalMiBPerMin, th.minR2, 'memory outside the V8 heap (external) grows', 'MiB');
+    out.externalMiBPerMin = j.fit.slope;
+    out.externalR2 = j.fit.r2;
+    if (j.note !== undefined) notes.push(j.note);
+  }
+  return out;
+}
+
 /** Growth and leak verdict of one process's samples (in time order). */
 export function growthOf(samples: readonly Sample[], thresholds: LeakThresholds = {}): Growth {
-  const th = { ...LEAK_DEFAULTS, ...thresholds };
+  const th: Th = { ...LEAK_DEFAULTS, ...thresholds };
   if (samples.length === 0) throw new Error('no samples');
   const first = samples[0]!;
   const last = samples[samples.length - 1]!;
@@ -100,13 +194,14 @@ export function growthOf(samples: readonly Sample[], thresholds: LeakThresholds 
     rssStartMiB: first.rssBytes / MIB, rssEndMiB: last.rssBytes / MIB, rssMaxMiB: Math.max(...samples.map((s) => s.rssBytes)) / MIB,
     fdsStart: first.fds, fdsEnd: last.fds, fdsMax: Math.max(...samples.map((s) => s.fds)),
   };
-  if (steady.length < th.minSamples || steady[steady.length - 1]!.t === steady[0]!.t) {
-    return { ...base, rssMiBPerMin: 0, rssR2: 0, fdsPerMin: 0, fdsR2: 0, leak: false, notes: [`no verdict: ${steady.length} samples after the warm-up, ${th.minSamples} needed (run longer or sample more often)`] };
+  if (!enough(steady.map((s) => [s.t, 0] as const), th)) {
+    const heap = heapGrowth(samples, [], th, []);
+    return { ...base, rssMiBPerMin: 0, rssR2: 0, fdsPerMin: 0, fdsR2: 0, ...(heap !== undefined ? { heap } : {}), leak: false, notes: [`no verdict: ${steady.length} samples after the warm-up, ${th.minSamples} needed (run longer or sample more often)`] };
   }
-  const rss = fitLine(steady.map((s) => [s.t / 60, s.rssBytes / MIB]));
-  const fds = fitLine(steady.map((s) => [s.t / 60, s.fds]));
   const notes: string[] = [];
-  if (rss.slope > th.rssMiBPerMin && rss.r2 >= th.minR2) notes.push(`RSS grows steadily by ${rss.slope.toFixed(2)} MiB/min (r² ${rss.r2.toFixed(2)}; threshold ${th.rssMiBPerMin} MiB/min)`);
-  if (fds.slope > th.fdsPerMin && fds.r2 >= th.minR2) notes.push(`open fds grow steadily by ${fds.slope.toFixed(2)}/min (r² ${fds.r2.toFixed(2)}; threshold ${th.fdsPerMin}/min)`);
-  return { ...base, rssMiBPerMin: rss.slope, rssR2: rss.r2, fdsPerMin: fds.slope, fdsR2: fds.r2, leak: notes.length > 0, notes };
+  const rss = judge(steady.map((s) => [s.t / 60, s.rssBytes / MIB]), th.rssMiBPerMin, th.minR2, 'RSS grows', 'MiB');
+  const fds = judge(steady.map((s) => [s.t / 60, s.fds]), th.fdsPerMin, th.minR2, 'open fds grow', 'fds');
+  for (const j of [rss, fds]) if (j.note !== undefined) notes.push(j.note);
+  const heap = heapGrowth(samples, steady, th, notes);
+  return { ...base, rssMiBPerMin: rss.fit.slope, rssR2: rss.fit.r2, fdsPerMin: fds.fit.slope, fdsR2: fds.fit.r2, ...(heap !== undefined ? { heap } : {}), leak: notes.length > 0, notes };
 }

@@ -3,7 +3,8 @@
  * local CA, N partner identities (Ed25519 key, client certificate, PartnerNode with roles
  * contributor, voter and consumer) and a real `threatmesh sequencer` process reading them,
  * serving gRPC with mutual TLS and keeping its log in FerretDB. Child processes are started
- * with {@link spawnChild}: each logs to a file, and prints JSON lines its parent follows.
+ * with {@link spawnChild}: each logs to a file, and prints JSON lines its parent follows; with
+ * {@link probeFlags} they carry the memory probe (memprobe.ts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -21,8 +22,15 @@ import { applyManifests } from '../../operator/src/runtime/manifest.ts';
 import { loadYamlDir } from '../../e2e/harness/manifests.ts';
 import type { ControlPlane } from '../../e2e/harness/controlplane.ts';
 import { stablePort } from '../../e2e/chaos/ports.ts';
+import { PROBE_DIR_ENV } from './procs.ts';
 
 const MAIN = new URL('../../operator/src/main.ts', import.meta.url).pathname;
+const PROBE = new URL('./memprobe.ts', import.meta.url).pathname;
+
+/** Node arguments and environment that load the memory probe (memprobe.ts) into a child writing under `dir`; none without a directory. */
+export function probeFlags(dir: string | undefined): { readonly args: readonly string[]; readonly env: Readonly<Record<string, string>> } {
+  return dir === undefined ? { args: [], env: {} } : { args: ['--import', PROBE], env: { [PROBE_DIR_ENV]: dir } };
+}
 /** Namespace of the soak network's PartnerNodes. */
 export const SOAK_NAMESPACE = 'threatmesh-soak';
 const SEQUENCER_ID = 'sequencer';
@@ -129,6 +137,8 @@ export interface SoakNetworkOptions {
   readonly nodeOptions?: readonly string[];
   /** The sequencer's --entry-cache. @default the sequencer's own default */
   readonly entryCache?: number;
+  /** Directory the sequencer's memory probe writes to (memprobe.ts). @default no probe */
+  readonly probeDir?: string;
 }
 
 /** Issues identities, registers them as PartnerNodes and starts the sequencer process (quorum 2). */
@@ -154,10 +164,11 @@ export async function startSoakNetwork(cp: ControlPlane, dir: string, opts: Soak
       ...identities.map((p) => partnerNode(p.id, p.key, ['contributor', 'voter', 'consumer'])),
     ], 'threatmesh-soak');
     const [port, metricsPort] = [await stablePort(), await stablePort()];
-    const sequencer = await spawnChild('threatmesh sequencer', [...(opts.nodeOptions ?? []), MAIN, '--exit-on-stdin-eof', 'sequencer', '--kubeconfig', cp.kubeconfigPath, '--namespace', SOAK_NAMESPACE,
+    const probe = probeFlags(opts.probeDir);
+    const sequencer = await spawnChild('threatmesh sequencer', [...probe.args, ...(opts.nodeOptions ?? []), MAIN, '--exit-on-stdin-eof', 'sequencer', '--kubeconfig', cp.kubeconfigPath, '--namespace', SOAK_NAMESPACE,
       '--listen', `127.0.0.1:${port}`, '--partner-id', SEQUENCER_ID, '--signing-key', seqKeyPath, '--tls-cert', seqCert.certPath, '--tls-key', seqCert.keyPath, '--tls-ca', seqCert.caPath,
       '--mongodb-uri', cp.mongoUri, '--database', `soak_${Date.now().toString(36)}`, '--quorum', '2', '--metrics-bind', `127.0.0.1:${metricsPort}`,
-      ...(opts.entryCache !== undefined ? ['--entry-cache', String(opts.entryCache)] : [])], join(dir, 'sequencer.log'));
+      ...(opts.entryCache !== undefined ? ['--entry-cache', String(opts.entryCache)] : [])], join(dir, 'sequencer.log'), probe.env);
     progress(`threatmesh sequencer (pid ${sequencer.process.pid}) on 127.0.0.1:${port}; log ${join(dir, 'sequencer.log')}`);
     try {
       await ready(metricsPort, 120_000, sequencer);

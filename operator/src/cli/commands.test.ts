@@ -35,7 +35,14 @@ describe('singleCommand', async () => {
       assert.equal(alone.helpInformation(), inFull.helpInformation());
     });
   }
-  const others: ReadonlyArray<readonly string[]> = [[], ['--help'], ['--version'], ['completion', 'bash'], ['up'], ['sandbox'], ['controlplane'], ['demo'], ['no-such-command'], ['help', 'scan']];
+  test('a command after --exit-on-stdin-eof (as the soak and the sandbox start a sequencer) loads on its own', async () => {
+    const register = await singleCommand(['--exit-on-stdin-eof', 'sequencer', '--listen', '127.0.0.1:1']);
+    assert.ok(register !== undefined, 'the leading flag made it build the full tree');
+    const program = rootProgram();
+    register(program, env, log);
+    assert.deepEqual(program.commands.map((c) => c.name()), ['sequencer']);
+  });
+  const others: ReadonlyArray<readonly string[]> = [[], ['--help'], ['--version'], ['completion', 'bash'], ['up'], ['sandbox'], ['controlplane'], ['demo'], ['no-such-command'], ['help', 'scan'], ['--exit-on-stdin-eof'], ['--exit-on-stdin-eof', 'up'], ['--kubeconfig', 'sequencer']];
   for (const argv of others) {
     test(`[${argv.join(' ')}] builds the full tree`, async () => assert.equal(await singleCommand(argv), undefined));
   }

@@ -40,9 +40,18 @@ const PRODUCT_COMMANDS: readonly ProductCommand[] = [
   { name: 'status', load: async () => (await import('./status.ts')).registerStatus },
 ];
 
-/** The register function of the product command `argv[0]` names; undefined for help, completion, dev commands and unknown names. */
+// Global flags without a value that parents put before the command (rootProgram in run.ts):
+// skipped to find the command's name, so a child started as `--exit-on-stdin-eof sequencer`
+// loads only the sequencer's modules too (the soak and the sandbox start theirs so).
+const LEADING_FLAGS: ReadonlySet<string> = new Set(['--exit-on-stdin-eof']);
+
+/**
+ * The register function of the product command named by the first argument that is not one of
+ * the value-less global flags; undefined for help, completion, dev commands and unknown names.
+ */
 export async function singleCommand(argv: readonly string[]): Promise<Register | undefined> {
-  return PRODUCT_COMMANDS.find((c) => c.name === argv[0])?.load();
+  const name = argv.find((a) => !LEADING_FLAGS.has(a));
+  return PRODUCT_COMMANDS.find((c) => c.name === name)?.load();
 }
 
 /** A command of dev/: listed in `threatmesh --help` with `summary`; its module is imported when it runs. */

@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { growthOf, type Sample } from './growth.ts';
+import { bytesPerEntry, processResults, seriesRows, SERIES_COLUMNS } from './report.ts';
+
+const MIB = 2 ** 20;
+
+function sample(t: number, rssMiB: number, heap?: { live?: number; external: number }): Sample {
+  return {
+    t, rssBytes: rssMiB * MIB, anonBytes: (rssMiB - 60) * MIB, fds: 40,
+    ...(heap !== undefined ? { heap: { heapUsed: 90 * MIB, heapTotal: 200 * MIB, external: heap.external * MIB, arrayBuffers: heap.external * MIB, majorGcs: 3, ...(heap.live !== undefined ? { liveAfterGc: heap.live * MIB } : {}) } } : {}),
+  };
+}
+
+describe('seriesRows', () => {
+  const cases: Array<{ name: string; s: Sample; row: Array<number | null> }> = [
+    { name: 'a probed Node process', s: sample(10, 300, { live: 70, external: 120 }), row: [10, 300, 240, 40, 90, 200, 120, 70] },
+    { name: 'before its first major collection', s: sample(10, 300, { external: 120 }), row: [10, 300, 240, 40, 90, 200, 120, null] },
+    { name: 'a process without the probe', s: sample(10, 300), row: [10, 300, 240, 40, null, null, null, null] },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const [row] = seriesRows([c.s]);
+      assert.deepEqual(row, c.row);
+      assert.equal(row.length, SERIES_COLUMNS.length);
+    });
+  }
+});
+
+describe('processResults', () => {
+  const run = (heap: boolean): Sample[] => Array.from({ length: 61 }, (_, i) => sample(i * 10, 300 + (i % 3), heap ? { live: 70 + i / 6, external: 100 } : undefined));
+  const cases: Array<{ name: string; samples: Sample[]; judged: string[] }> = [
+    { name: 'a probed process: RSS, fds, live data and external memory judged', samples: run(true), judged: ['anonymous RSS growth', 'fd growth', 'live JavaScript data growth', 'external memory growth'] },
+    { name: 'a process without the probe: RSS and fds judged', samples: run(false), judged: ['anonymous RSS growth', 'fd growth'] },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const g = growthOf(c.samples);
+      const lines = processResults('p', g, g, 'warm-up');
+      assert.deepEqual(lines.filter((l) => l.metric.endsWith('(judged)')).map((l) => l.metric.replace(/^p: /, '').replace(/ after warm-up \(judged\)$/, '')), c.judged);
+    });
+  }
+  it('says the live data growth per minute', () => {
+    const g = growthOf(run(true));
+    const live = processResults('p', g, g, 'warm-up').find((l) => l.metric.startsWith('p: live JavaScript data growth'));
+    assert.ok(Math.abs(live!.value - 1) < 0.01, `live growth ${live!.value}`);
+    assert.equal(g.leak, false, g.notes.join('; '));
+  });
+});
+
+describe('bytesPerEntry', () => {
+  const tree: Array<[number, number]> = Array.from({ length: 11 }, (_, i) => [i * 10, i * 1000]);
+  const samples = tree.map(([t], i) => sample(t, 300, { live: 70 + (i * 1000 * 200) / MIB, external: 100 }));
+  const cases: Array<{ name: string; from: number; minSize?: number; slope?: number }> = [
+    { name: 'live bytes per entry over the whole run', from: 0, slope: 200 },
+    { name: 'after a warm-up', from: 50, slope: 200 },
+    { name: 'only once the log is large enough', from: 0, minSize: 9000, slope: 200 },
+    { name: 'too few samples', from: 95 },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const f = bytesPerEntry(samples, tree, (s) => s.heap?.liveAfterGc, { from: c.from, ...(c.minSize !== undefined ? { minSize: c.minSize } : {}) });
+      if (c.slope === undefined) assert.equal(f, undefined);
+      else assert.ok(f !== undefined && Math.abs(f.slope - c.slope) < 1, `slope ${f?.slope}`);
+    });
+  }
+});
