@@ -21,6 +21,8 @@ export const PARTNER_DEFAULTS = {
   decisionGraceMs: 120_000,
   /** Drift repair period. */
   repairIntervalMs: 300_000,
+  /** First wait before a failed drift repair runs again (doubling, at most the period). */
+  repairRetryMs: 5_000,
   /** Long-poll of each replica sync for new entries. */
   waitMs: 10_000,
   /** Apply and save the cursor after this many verified entries. */

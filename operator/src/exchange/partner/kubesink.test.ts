@@ -2,10 +2,18 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IndicatorRecord } from '../../store/indicators.ts';
 import type { ThreatIndicator } from '../../api/types.ts';
-import { loggedFromEntry, loggedFromRecord, revocationFromEntry, specOf } from './kubesink.ts';
+import { KubeIndicatorSink, loggedFromEntry, loggedFromRecord, revocationFromEntry, specOf } from './kubesink.ts';
+import { Writable } from 'node:stream';
+import { MemoryKube } from '../../controllers/fixtures.ts';
+import { THREAT_INDICATORS } from '../../api/schemas/index.ts';
+import { indicatorDigest, indicatorObjectName } from '../../domain/canonical.ts';
+import { createLogger } from '../../log.ts';
+import { ApiError } from '../../runtime/client.ts';
+import type { KubeObject, ResourceRef } from '../../runtime/types.ts';
 import { localProposalOf } from './kubelogged.ts';
 import type { VerifiedEntry } from '../../domain/stores.ts';
 
+const quiet = createLogger(new Writable({ write: (_c, _e, cb) => cb() }), 'error');
 const window = { opensAt: '2026-11-25T10:00:00.000Z', closesAt: '2026-11-25T11:00:00.000Z' };
 const entry: VerifiedEntry = {
   kind: 'add', index: 7, digest: 'd'.repeat(64), indicator: { type: 'domain', value: 'evil.example' }, proposerId: 'alpha',
@@ -96,4 +104,37 @@ describe('a local proposal drift repair keeps', () => {
       assert.equal(localProposalOf(obj, logged), want);
     });
   }
+});
+
+describe('drift repair with one object the API server refuses', () => {
+  /** An in-memory API server that refuses to create the named objects, as a webhook whose connection was reset does. */
+  class Refusing extends MemoryKube {
+    readonly refused = new Set<string>();
+    override create<T extends KubeObject>(ref: ResourceRef, obj: T): Promise<T> {
+      if (this.refused.has(obj.metadata.name)) return Promise.reject(new ApiError(500, 'InternalError', 'failed calling webhook "threatindicators.threatmesh.io": read: connection reset by peer'));
+      return super.create(ref, obj);
+    }
+  }
+  const records: IndicatorRecord[] = Array.from({ length: 20 }, (_, i) => ({ ...record, value: `evil-${i}.example`, digest: indicatorDigest({ type: 'domain', value: `evil-${i}.example` }), logIndex: i }));
+  const nameOf = (r: IndicatorRecord): string => indicatorObjectName({ type: 'domain', value: r.value });
+
+  test('writes every other record, then throws the refusal (the caller retries soon)', async () => {
+    const kube = new Refusing();
+    kube.refused.add(nameOf(records[0]!));
+    const sink = new KubeIndicatorSink({ client: kube, namespace: 'tm', voters: () => [], now: () => new Date('2026-11-25T10:30:00Z'), log: quiet, concurrency: 2 });
+    await assert.rejects(sink.repair(records, []), /connection reset by peer/);
+    const written = new Set((await kube.list<ThreatIndicator>(THREAT_INDICATORS, { namespace: 'tm' })).items.map((o) => o.metadata.name));
+    assert.deepEqual(records.filter((r) => !written.has(nameOf(r))).map((r) => r.value), ['evil-0.example'], 'only the refused record is left');
+  });
+
+  test('once the API server takes it, the next repair restores it alone', async () => {
+    const kube = new Refusing();
+    kube.refused.add(nameOf(records[0]!));
+    const sink = new KubeIndicatorSink({ client: kube, namespace: 'tm', voters: () => [], now: () => new Date('2026-11-25T10:30:00Z'), log: quiet, concurrency: 2 });
+    await assert.rejects(sink.repair(records, []));
+    kube.refused.clear();
+    const listed = (await kube.list<ThreatIndicator>(THREAT_INDICATORS, { namespace: 'tm' })).items;
+    const report = await sink.repair(records, listed);
+    assert.deepEqual([report.restored, report.unchanged], [1, 19]);
+  });
 });

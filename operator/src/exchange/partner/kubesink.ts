@@ -259,23 +259,32 @@ export class KubeIndicatorSink implements EntrySink {
    * Drift repair: writes every record whose object is missing or differs from the log, judged
    * against the namespace's objects as the cache holds them (or as one list returns them, or as
    * `objects` gives them), with no read per record; reports Approved objects of the namespace
-   * that no record explains.
+   * that no record explains. A record whose write fails does not stop the others: after every
+   * record was tried, the first failure is thrown.
    */
   async repair(records: readonly IndicatorRecord[], objects?: ReadonlyArray<Readonly<ThreatIndicator>>): Promise<RepairReport> {
     const counts = { restored: 0, corrected: 0, unchanged: 0, skipped: 0 };
     const listed = objects ?? await listFrom<ThreatIndicator>(this.#o.cache, this.#o.client, THREAT_INDICATORS, { namespace: this.#o.namespace });
     const seen: Seen = new Map(listed.map((o) => [o.metadata.name, o]));
     const logged = new Set(records.map((r) => indicatorObjectName({ type: r.type as Indicator['type'], value: r.value })));
+    const failures: unknown[] = [];
     await this.#pool(records, async (r) => {
       const l = loggedFromRecord(r);
-      // An object the list lacks is created first: a 409 (created since) reads it once.
-      const outcome = l === undefined ? 'skipped' : await this.#ensureSeen(l, true, seen);
-      counts[outcome === 'created' ? 'restored' : outcome] += 1;
+      try {
+        // An object the list lacks is created first: a 409 (created since) reads it once.
+        const outcome = l === undefined ? 'skipped' : await this.#ensureSeen(l, true, seen);
+        counts[outcome === 'created' ? 'restored' : outcome] += 1;
+      } catch (err) {
+        // One object refused (a webhook connection reset, a revocation racing the repair) must not leave every other record to the next period.
+        failures.push(err);
+      }
     });
     const unlogged = listed.filter((o) => o.status?.phase === 'Approved' && !logged.has(o.metadata.name)).map((o) => o.metadata.name).sort();
     if (unlogged.length > 0) this.#o.log.warn('Approved ThreatIndicators that are not in the replicated log (left in place; check how they were written)', { namespace: this.#o.namespace, names: unlogged });
     const report = { ...counts, unlogged };
-    this.#o.log.info('drift repair', { namespace: this.#o.namespace, ...counts, unlogged: unlogged.length });
+    this.#o.log.info('drift repair', { namespace: this.#o.namespace, ...counts, unlogged: unlogged.length, failed: failures.length });
+    // The first failure tells the caller why (and is classified as any step's failure); the caller retries soon.
+    if (failures.length > 0) throw failures[0];
     return report;
   }
 

@@ -16,6 +16,7 @@ import { Writable } from 'node:stream';
 import { indicatorDigest } from '../../domain/canonical.ts';
 import type { ProposalInput } from '../protocol/messages.ts';
 import { serverNameFor } from './gossip.ts';
+import { repairWaitMs } from './service.ts';
 import type { SignedTreeHead } from '../../domain/treehead.ts';
 import type { HaltReason } from '../../domain/verify.ts';
 import { SigningKey } from '../../domain/signature.ts';
@@ -177,4 +178,18 @@ describe('ProposalForwarder and the round quota', () => {
     assert.equal(await fwd.forwardOnce(sink), 0);
     assert.deepEqual([seq.size, seq.pendingCount], [3, 2]);
   });
+});
+
+describe('when the next drift repair is due', () => {
+  const cases: Array<[string, number, number]> = [
+    ['after a repair that worked: the period', 0, 300_000],
+    ['after one failure: the first retry wait', 1, 5_000],
+    ['after three failures in a row: doubled twice', 3, 20_000],
+    ['after many failures: never longer than the period', 40, 300_000],
+  ];
+  for (const [name, failures, want] of cases) {
+    test(name, () => {
+      assert.equal(repairWaitMs(failures, 300_000, 5_000), want);
+    });
+  }
 });

@@ -168,6 +168,7 @@ class Partner implements RunningPartner {
   #mirror: PendingMirror | undefined;
   #revocations: RevocationRequests | undefined;
   #lastRepair: number | undefined;
+  #repairFailures = 0;
   #problem: string | undefined;
   #sessionPrint: string | undefined;
   #haltCondition: ReplicatingCondition | undefined;
@@ -461,11 +462,21 @@ class Partner implements RunningPartner {
     if (this.#lastRepair === undefined) {
       // The first repair waits for the first catch-up, so it does not race the initial replication.
       if ((await session.replica.cursor()).nextIndex < seqSize) return;
-    } else if (now - this.#lastRepair < (this.#o.repairIntervalMs ?? PARTNER_DEFAULTS.repairIntervalMs)) {
+    } else if (now - this.#lastRepair < this.#repairWait()) {
       return;
     }
     this.#lastRepair = now;
-    await repairWorkingSet({ client: this.#o.client, ...(this.#o.cache ? { cache: this.#o.cache.threatIndicators } : {}), namespace: this.#o.namespace, materializer: this.#materializer, kube: this.#kube, mongo: this.#mongo, log: this.#o.log });
+    try {
+      await repairWorkingSet({ client: this.#o.client, ...(this.#o.cache ? { cache: this.#o.cache.threatIndicators } : {}), namespace: this.#o.namespace, materializer: this.#materializer, kube: this.#kube, mongo: this.#mongo, log: this.#o.log });
+      this.#repairFailures = 0;
+    } catch (err) {
+      this.#repairFailures++;
+      throw err;
+    }
+  }
+
+  #repairWait(): number {
+    return repairWaitMs(this.#repairFailures, this.#o.repairIntervalMs ?? PARTNER_DEFAULTS.repairIntervalMs, PARTNER_DEFAULTS.repairRetryMs);
   }
 
   async #onUnmaterialized(entry: VerifiedEntry, why: string): Promise<void> {
@@ -485,4 +496,13 @@ class Partner implements RunningPartner {
 // --vote-batch-size: 0 (or none) signs each vote alone (protocol v1); more, protocol v2 batches of at most that many.
 function batchingOf(size: number | undefined): { readonly batching?: { readonly maxSize: number } } {
   return size !== undefined && size > 0 ? { batching: { maxSize: size } } : {};
+}
+
+/**
+ * How long after a drift repair the next one is due: the period, or after `failures` failed
+ * repairs in a row a backoff from `retryMs` doubling up to the period (the records a failed
+ * repair left stay wrong meanwhile).
+ */
+export function repairWaitMs(failures: number, periodMs: number, retryMs: number): number {
+  return failures === 0 ? periodMs : Math.min(periodMs, retryMs * 2 ** Math.min(failures - 1, 20));
 }
