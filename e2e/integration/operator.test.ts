@@ -12,12 +12,12 @@ import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { apiErrorOf } from '../harness/apierror.ts';
 import { startControlPlane, type ControlPlane } from '../harness/controlplane.ts';
 import { eventually, type TestKube } from '../harness/kube.ts';
 import { selfSignedLoopbackCert } from '../harness/tls.ts';
 import { freePort } from '../../operator/src/dev/controlplane/probe.ts';
 import { createLogger } from '../../operator/src/log.ts';
-import { ApiError } from '../../operator/src/runtime/client.ts';
 import { KubeHttpClient } from '../../operator/src/runtime/kube.ts';
 import { loadKubeconfig, type ClusterConfig } from '../../operator/src/runtime/kubeconfig.ts';
 import { applyManifests, parseManifests } from '../../operator/src/runtime/manifest.ts';
@@ -58,15 +58,6 @@ let startOne: (identity: string, port?: number) => Promise<RunningOperator>;
 let webhookPort = 0;
 const partners: TestPartner[] = ['acme', 'globex', 'initech'].map((id) => partner(id, {}, ns));
 
-async function rejection(p: Promise<unknown>): Promise<ApiError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof ApiError) return err;
-    throw err;
-  }
-  assert.fail('the API server accepted the write');
-}
 
 async function serviceAccountToken(): Promise<string> {
   const r = await cp.kube.create(`/api/v1/namespaces/${ns}/serviceaccounts/${saName}/token`, { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 3600 } });
@@ -128,7 +119,7 @@ describe('CRDs on a real API server', () => {
   for (const [name, ref, body, re] of refusals) {
     test(`CEL refuses ${name}`, async () => {
       const obj = { apiVersion: 'threatmesh.io/v1alpha1', metadata: { name: `bad-${randomBytes(3).toString('hex')}`, namespace: ns }, ...body } as unknown as KubeObject;
-      const err = await rejection(admin.create(ref, obj));
+      const err = await apiErrorOf(admin.create(ref, obj));
       assert.equal(err.status, 422);
       assert.match(err.message, re);
     });
@@ -137,7 +128,7 @@ describe('CRDs on a real API server', () => {
   test('CEL keeps ThreatIndicator.spec immutable', async () => {
     const name = indicatorObjectName({ type: 'domain', value: 'immutable.example' });
     const created = await admin.create<ThreatIndicator>(THREAT_INDICATORS, { apiVersion: 'threatmesh.io/v1alpha1', kind: 'ThreatIndicator', metadata: { name, namespace: ns }, spec: { type: 'domain', value: 'immutable.example' } });
-    const err = await rejection(admin.patch(THREAT_INDICATORS, created.metadata.name, ns, { spec: { confidence: 10 } }));
+    const err = await apiErrorOf(admin.patch(THREAT_INDICATORS, created.metadata.name, ns, { spec: { confidence: 10 } }));
     assert.equal(err.status, 422);
     assert.match(err.message, /spec is immutable/);
   });
@@ -227,13 +218,13 @@ describe('the operator under its least-privilege ServiceAccount', () => {
     const spec = { type: 'domain' as const, value: 'forged.example' };
     const name = indicatorObjectName(spec);
     await admin.create(THREAT_INDICATORS, { apiVersion: 'threatmesh.io/v1alpha1', kind: 'ThreatIndicator', metadata: { name, namespace: ns }, spec });
-    const forged = await rejection(admin.patchStatus(THREAT_INDICATORS, name, ns, { status: { phase: 'Approved' } }));
+    const forged = await apiErrorOf(admin.patchStatus(THREAT_INDICATORS, name, ns, { status: { phase: 'Approved' } }));
     assert.match(forged.message, /status\.phase Approved is not proven by the signed votes/);
     const mallory = partner('mallory');
     const ti = { metadata: { name }, spec } as unknown as ThreatIndicator;
-    const badVote = await rejection(admin.patchStatus(THREAT_INDICATORS, name, ns, { status: { votes: [signedVote(mallory, ti, 'approve')] } }));
+    const badVote = await apiErrorOf(admin.patchStatus(THREAT_INDICATORS, name, ns, { status: { votes: [signedVote(mallory, ti, 'approve')] } }));
     assert.match(badVote.message, /not signed by a known voter \(mallory: unknown-partner\)/);
-    const badName = await rejection(admin.create(THREAT_INDICATORS, { apiVersion: 'threatmesh.io/v1alpha1', kind: 'ThreatIndicator', metadata: { name: 'my-domain', namespace: ns }, spec: { type: 'domain', value: 'other.example' } }));
+    const badName = await apiErrorOf(admin.create(THREAT_INDICATORS, { apiVersion: 'threatmesh.io/v1alpha1', kind: 'ThreatIndicator', metadata: { name: 'my-domain', namespace: ns }, spec: { type: 'domain', value: 'other.example' } }));
     assert.match(badName.message, /metadata\.name must be domain-[0-9a-f]{40}/);
   });
 

@@ -29,12 +29,12 @@ import { signProposal, voteSubject, type EntryKind } from '../../operator/src/do
 import { KubeIndicatorSink } from '../../operator/src/exchange/partner/kubesink.ts';
 import type { VerifiedEntry } from '../../operator/src/domain/stores.ts';
 import { createLogger } from '../../operator/src/log.ts';
-import { ApiError } from '../../operator/src/runtime/client.ts';
 import { KubeHttpClient } from '../../operator/src/runtime/kube.ts';
 import { loadKubeconfig } from '../../operator/src/runtime/kubeconfig.ts';
 import { applyManifests } from '../../operator/src/runtime/manifest.ts';
 import type { KubeObject, ResourceRef } from '../../operator/src/runtime/types.ts';
 import { MongoIndicatorSink } from '../../operator/src/store/indicators.ts';
+import { apiErrorOf } from '../harness/apierror.ts';
 import { startControlPlane, type ControlPlane } from '../harness/controlplane.ts';
 import { controlPlaneOptionsFromEnv, uniqueSuffix } from '../harness/env.ts';
 import { selfSignedLoopbackCert } from '../harness/tls.ts';
@@ -88,15 +88,6 @@ async function applyAll(...entries: VerifiedEntry[]): Promise<void> {
 const get = (p: PartnerName, i: Indicator): Promise<ThreatIndicator | undefined> => kube.get<ThreatIndicator>(THREAT_INDICATORS, indicatorObjectName(i), nsOf(p));
 const record = async (p: PartnerName, i: Indicator) => (await mongoSinks[p].all()).find((r) => r.digest === indicatorDigest(i));
 
-async function refusal(p: Promise<unknown>): Promise<ApiError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof ApiError) return err;
-    throw err;
-  }
-  assert.fail('the API server accepted the write');
-}
 
 /** The rows `kubectl get ti -o wide` prints: the server-side Table of the namespace's ThreatIndicators. */
 function table(ns: string): Promise<{ columns: string[]; rows: unknown[][] }> {
@@ -216,17 +207,17 @@ describe('revocation and re-admission at every partner', () => {
   test('the webhook refuses forged revocations and un-revoking', async () => {
     const ns = nsOf('p1');
     const name = indicatorObjectName(other);
-    const claim = await refusal(kube.patchStatus(THREAT_INDICATORS, name, ns, { status: { phase: 'Revoked' } }));
+    const claim = await apiErrorOf(kube.patchStatus(THREAT_INDICATORS, name, ns, { status: { phase: 'Revoked' } }));
     assert.match(claim.message, /status\.phase Revoked is not proven: status\.revocation is missing; a ThreatIndicator is Revoked only when status\.revocation holds the certificate of a REVOKE entry/);
     const oneVote = entry('revoke', 5, other, 30);
     const short = { logIndex: 5, proposerId: 'alpha', signature: oneVote.proposalSignature, window: oneVote.window, votes: oneVote.votes.slice(0, 1).map((v) => ({ partnerId: v.partnerId, decision: v.decision, signedAt: v.signedAt, signature: v.signature })) };
-    const noQuorum = await refusal(kube.patchStatus(THREAT_INDICATORS, name, ns, { status: { phase: 'Revoked', revocation: short } }));
+    const noQuorum = await apiErrorOf(kube.patchStatus(THREAT_INDICATORS, name, ns, { status: { phase: 'Revoked', revocation: short } }));
     assert.match(noQuorum.message, /status\.phase Revoked is not proven: the revocation at log index 5 lacks quorum: 1 revoke approval\(s\) of 3 voters; 2 required/);
     // The ADD certificate of the same indicator presented as a revocation: the votes were signed for another subject.
     const replayed = { ...short, votes: add1.votes.map((v) => ({ partnerId: v.partnerId, decision: v.decision, signedAt: v.signedAt, signature: v.signature })) };
-    const replay = await refusal(kube.patchStatus(THREAT_INDICATORS, name, ns, { status: { phase: 'Revoked', revocation: replayed } }));
+    const replay = await apiErrorOf(kube.patchStatus(THREAT_INDICATORS, name, ns, { status: { phase: 'Revoked', revocation: replayed } }));
     assert.match(replay.message, /status\.revocation is not a valid certificate \(revoke votes not signed by a known voter on this revocation: alpha: bad-signature, bravo: bad-signature\)/);
-    const unrevoke = await refusal(kube.patchStatus(THREAT_INDICATORS, indicatorObjectName(evil), ns, { status: { phase: 'Approved', revocation: null } }));
+    const unrevoke = await apiErrorOf(kube.patchStatus(THREAT_INDICATORS, indicatorObjectName(evil), ns, { status: { phase: 'Approved', revocation: null } }));
     assert.match(unrevoke.message, /status\.revocation \(log index 2\) cannot be removed or changed: a revocation is final for this object/);
     assert.equal((await get('p1', other))?.status?.phase, 'Approved');
     assert.equal((await get('p1', evil))?.status?.phase, 'Revoked');
@@ -283,7 +274,7 @@ describe('revocation and re-admission at every partner', () => {
     const old = (await kube.get<ThreatIndicator>(THREAT_INDICATORS, indicatorObjectName(evil), nsOf('p1')));
     assert.ok(old);
     const revocation = { logIndex: 4, proposerId: 'alpha', signature: revoke2.proposalSignature, window: revoke2.window, votes: revoke2.votes.map((v) => ({ partnerId: v.partnerId, decision: v.decision, signedAt: v.signedAt, signature: v.signature })) };
-    const err = await refusal(kube.patchStatus(THREAT_INDICATORS, old.metadata.name, nsOf('p1'), { status: { phase: 'Revoked', revocation } }));
+    const err = await apiErrorOf(kube.patchStatus(THREAT_INDICATORS, old.metadata.name, nsOf('p1'), { status: { phase: 'Revoked', revocation } }));
     assert.match(err.message, /status\.phase Revoked is not proven: the revocation at log index 4 does not apply: (its round opened at .*, before this admission|its log index 4 is not after the admission's log index)/);
   });
 });

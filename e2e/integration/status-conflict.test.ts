@@ -14,11 +14,11 @@ import { createValidators, validatorFor } from '../../operator/src/api/validate.
 import { indicator, partner, signedVote, testContext, TestClock, type TestPartner } from '../../operator/src/controllers/fixtures.ts';
 import { PartnerNodeReconciler } from '../../operator/src/controllers/partnernode.ts';
 import { ThreatIndicatorReconciler } from '../../operator/src/controllers/threatindicator.ts';
-import { ApiError } from '../../operator/src/runtime/client.ts';
 import { KubeHttpClient } from '../../operator/src/runtime/kube.ts';
 import { loadKubeconfig } from '../../operator/src/runtime/kubeconfig.ts';
 import { applyManifests } from '../../operator/src/runtime/manifest.ts';
 import type { KubeObject, ResourceRef } from '../../operator/src/runtime/types.ts';
+import { apiErrorOf } from '../harness/apierror.ts';
 import { startControlPlane, type ControlPlane } from '../harness/controlplane.ts';
 import { controlPlaneOptionsFromEnv, uniqueSuffix } from '../harness/env.ts';
 import { loadYamlDir } from '../harness/manifests.ts';
@@ -51,16 +51,6 @@ after(async () => {
   await cp?.stop();
 });
 
-/** The reconcile's error, or a failure when it wrote. */
-async function conflict(p: Promise<unknown>): Promise<ApiError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof ApiError) return err;
-    throw err;
-  }
-  assert.fail('the reconcile of the stale copy wrote its status');
-}
 
 /** Creates the object without status, so the API server (not the test) assigns resourceVersion and creationTimestamp. */
 async function created<T extends KubeObject>(ref: ResourceRef, obj: T): Promise<T> {
@@ -81,7 +71,7 @@ describe('a controller writing status from a stale cached copy', () => {
     const stale = await kube.patchStatus<ThreatIndicator>(THREAT_INDICATORS, ti.metadata.name, ns, { status: { votes: [a] } });
     await kube.patchStatus(THREAT_INDICATORS, ti.metadata.name, ns, { status: { votes: [a, b, c] } });
 
-    const err = await conflict(reconciler.reconcile(testContext(clock), `${ns}/${ti.metadata.name}`, stale));
+    const err = await apiErrorOf(reconciler.reconcile(testContext(clock), `${ns}/${ti.metadata.name}`, stale), 'the reconcile of the stale copy wrote its status');
     assert.equal(err.status, 409, err.message);
     const fresh = await kube.get<ThreatIndicator>(THREAT_INDICATORS, ti.metadata.name, ns);
     assert.deepEqual(fresh?.status?.votes?.map((v) => v.partnerId), ['alpha', 'bravo', 'charlie'], 'the votes written after the cached read are all there');
@@ -99,7 +89,7 @@ describe('a controller writing status from a stale cached copy', () => {
     const stale = await kube.get<PartnerNode>(PARTNER_NODES, node.metadata.name, ns);
     await kube.patchStatus(PARTNER_NODES, node.metadata.name, ns, { status: { conditions: [replicating] } });
 
-    const err = await conflict(reconciler.reconcile(testContext(clock), `${ns}/${node.metadata.name}`, stale));
+    const err = await apiErrorOf(reconciler.reconcile(testContext(clock), `${ns}/${node.metadata.name}`, stale), 'the reconcile of the stale copy wrote its status');
     assert.equal(err.status, 409, err.message);
     const fresh = await kube.get<PartnerNode>(PARTNER_NODES, node.metadata.name, ns);
     await reconciler.reconcile(testContext(clock), `${ns}/${node.metadata.name}`, fresh);
