@@ -18,6 +18,7 @@ import { loadOrCreatePartners, type LocalPartner } from '../../operator/src/dev/
 import { LocalCa, readTlsMaterial, type PartyFiles } from '../../operator/src/dev/sandbox/pki.ts';
 import { startFeedServer, type FeedServer } from '../../operator/src/dev/sandbox/feedserver.ts';
 import { ExchangeClient } from '../../operator/src/exchange/protocol/client.ts';
+import { startAll } from '../../operator/src/dev/controlplane/startall.ts';
 import { applyManifests } from '../../operator/src/runtime/manifest.ts';
 import type { KubeObject } from '../../operator/src/runtime/types.ts';
 import { startCluster, type Cluster } from './cluster.ts';
@@ -117,10 +118,10 @@ export async function startChaosNetwork(o: ChaosNetworkOptions): Promise<ChaosNe
     const ca = await LocalCa.open(join(o.dir, 'pki'), 'threatmesh-chaos-ca');
     const certs = await Promise.all([ca.issue(SEQUENCER_ID, 'server'), ...ids.map((id) => ca.issue(id, 'both'))]);
     o.progress('4 clusters: kube-apiserver + FerretDB each (partner databases on tmpfs when possible)');
-    const clusters = await Promise.all(all.map((id, i) => startCluster({
+    const clusters = await startAll(all.map((id, i) => startCluster({
       name: id, dir: join(o.dir, 'clusters', id), binaries: o.binaries, onExit, readyTimeoutMs: o.readyTimeoutMs ?? 180_000,
       ...(i > 0 ? { diskBytes: o.diskBytes ?? 512 << 20 } : {}),
-    })));
+    })), (c) => c.stop());
     for (const c of clusters) cleanups.push(() => c.stop());
     sealed.push(...clusters.flatMap((c) => [c.apiserver, c.ferretdb]));
     const ports: Ports[] = [];

@@ -14,6 +14,7 @@ import { BACKEND_FLAG_HELP, backendRequest, resolveBackend } from '../controlpla
 import { startPostgresCluster, type PostgresCluster } from '../controlplane/postgres.ts';
 import { readState, removeState, writeState, type InstanceRecord } from '../controlplane/state.ts';
 import { linuxProcesses, liveRecordedPids, stopRecorded } from '../controlplane/down.ts';
+import { startAll } from '../controlplane/startall.ts';
 
 interface UpOptions {
   readonly instances: number;
@@ -69,20 +70,17 @@ async function up(opts: UpOptions, env: CliEnv, log: Logger): Promise<void> {
   const binaries = await ensureBinaries({ cacheDir: env.cacheDir, progress: env.stderr });
   const startMongo = opts.mongo && env.mongodbUri === undefined;
   const postgres = startMongo ? await sharedPostgres(opts, dir, env) : undefined;
-  const settled = await Promise.allSettled(Array.from({ length: opts.instances }, (_, i) => startInstance({
+  const instances = await startAll(Array.from({ length: opts.instances }, (_, i) => startInstance({
     name: `tm-${i}`, dir: join(dir, `tm-${i}`), binaries, mongo: startMongo, controllers: opts.controllers,
     fresh: opts.fresh, readyTimeoutMs: opts.timeout * 1000, log, ...(postgres ? { backend: 'postgresql' as const, postgres } : {}),
-  })));
-  const instances = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
-  const failed = settled.flatMap((s) => (s.status === 'rejected' ? [s.reason as Error] : []));
+  })), (i) => i.stop()).catch(async (err: unknown) => {
+    await postgres?.stop();
+    throw err;
+  });
   const stopAll = async (): Promise<void> => {
     await Promise.all(instances.map((i) => i.stop()));
     await postgres?.stop();
   };
-  if (failed.length > 0) {
-    await stopAll();
-    throw new Error(failed.map((e) => e.message).join('\n'));
-  }
   // `down` stops the shared PostgreSQL with the first instance's processes.
   const records = instances.map((i, n) => record(i, env.mongodbUri, n === 0 && postgres ? [postgres.process.pid] : []));
   await writeState(dir, { ownerPid: process.pid, instances: records });

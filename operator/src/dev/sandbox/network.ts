@@ -14,6 +14,7 @@ import { API_VERSION, FEEDS, PARTNER_NODES, THREAT_INDICATORS } from '../../api/
 import type { Feed, PartnerNode, Role, ThreatIndicator } from '../../api/types.ts';
 import type { Binaries, FerretBackend, Instance } from '../controlplane/instance.ts';
 import { startInstance } from '../controlplane/instance.ts';
+import { startAll } from '../controlplane/startall.ts';
 import { startPostgresCluster, type PostgresCluster } from '../controlplane/postgres.ts';
 import { freePorts } from '../controlplane/probe.ts';
 import { launch, waitUntil, type ManagedProcess } from '../controlplane/process.ts';
@@ -145,19 +146,11 @@ async function startSharedPostgres(o: NetworkOptions, parties: number, cleanups:
 
 async function startClusters(o: NetworkOptions, ids: readonly string[], cleanups: Array<() => Promise<void>>): Promise<Instance[]> {
   const postgres = await startSharedPostgres(o, ids.length, cleanups);
-  const started = await Promise.allSettled(ids.map((id) => startInstance({
+  const up = await startAll(ids.map((id) => startInstance({
     name: id, dir: join(o.dir, 'clusters', id), binaries: o.binaries, mongo: true, controllers: true, fresh: o.fresh, readyTimeoutMs: o.readyTimeoutMs, log: o.log,
     ...(postgres ? { backend: 'postgresql' as const, postgres } : {}),
-  })));
-  const up: Instance[] = [];
-  for (const s of started) {
-    if (s.status === 'fulfilled') {
-      up.push(s.value);
-      cleanups.push(() => s.value.stop());
-    }
-  }
-  const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-  if (failed) throw failed.reason;
+  })), (i) => i.stop());
+  for (const i of up) cleanups.push(() => i.stop());
   return up;
 }
 
