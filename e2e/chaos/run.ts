@@ -14,6 +14,7 @@ import { PassThrough } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { ensureBinaries } from '../../operator/src/dev/controlplane/build.ts';
+import { withAttempts } from '../../operator/src/dev/controlplane/startall.ts';
 import { readFileSync } from 'node:fs';
 import type { Fault, FaultSpace } from './faults.ts';
 import { onInterrupt, replayCommand, resumeArgs, runCli, type Interrupt } from './interrupt.ts';
@@ -201,7 +202,10 @@ async function main(started: (i: Interrupt) => void): Promise<number> {
         net = undefined;
         active = new Map();
         log(`starting a fresh network (trial ${t})`);
-        starting = startChaosNetwork({ dir: join(root, `net-${t}`), binaries, progress: (m) => log(`  ${m}`) });
+        starting = withAttempts(() => startChaosNetwork({ dir: join(root, `net-${t}`), binaries, progress: (m) => log(`  ${m}`) }), {
+          attempts: 3, signal: cancel.signal,
+          retrying: (err, next) => log(`  the network did not start (${err instanceof Error ? err.message : String(err)}); starting it again (attempt ${next} of 3)`),
+        });
         net = await starting;
         // Interrupted while it started: the interrupt stops it; no trial begins.
         if (cancel.signal.aborted) break;

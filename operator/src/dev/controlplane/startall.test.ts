@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startAll } from './startall.ts';
+import { startAll, withAttempts } from './startall.ts';
 
 const later = <T>(ms: number, v: T): Promise<T> => new Promise((res) => setTimeout(() => res(v), ms));
 const failLater = (ms: number, msg: string): Promise<never> => new Promise((_, rej) => setTimeout(() => rej(new Error(msg)), ms));
@@ -27,4 +27,25 @@ test('startAll names every failure, the first as the cause, and a failing stop d
     .then(() => assert.fail('startAll resolved'), (e: unknown) => e as Error);
   assert.equal(err.message, 'one failed\ntwo failed');
   assert.equal((err.cause as Error).message, 'one failed');
+});
+
+test('withAttempts returns the first success and reports each failure before it', async () => {
+  let calls = 0;
+  const retries: string[] = [];
+  const v = await withAttempts(() => (++calls < 3 ? Promise.reject(new Error(`miss ${calls}`)) : Promise.resolve('up')), {
+    attempts: 3, retrying: (err, next) => retries.push(`${(err as Error).message} → ${next}`),
+  });
+  assert.equal(v, 'up');
+  assert.deepEqual(retries, ['miss 1 → 2', 'miss 2 → 3']);
+});
+
+test('withAttempts throws the last failure after its attempts, and tries no more once aborted', async () => {
+  let calls = 0;
+  await assert.rejects(withAttempts(() => Promise.reject(new Error(`miss ${++calls}`)), { attempts: 2, retrying: () => undefined }), /miss 2/);
+  assert.equal(calls, 2);
+  const ac = new AbortController();
+  ac.abort();
+  calls = 0;
+  await assert.rejects(withAttempts(() => Promise.reject(new Error(`miss ${++calls}`)), { attempts: 5, signal: ac.signal, retrying: () => undefined }), /miss 1/);
+  assert.equal(calls, 1);
 });

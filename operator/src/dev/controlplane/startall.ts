@@ -21,3 +21,24 @@ export async function startAll<T>(starts: ReadonlyArray<Promise<T>>, stop: (star
   if (failed.length === 1) throw failed[0];
   throw new Error(failed.map((e) => (e instanceof Error ? e.message : String(e))).join('\n'), { cause: failed[0] });
 }
+
+/**
+ * Runs `start` up to `attempts` times and returns its first success; each failure but the last
+ * is reported through `retrying` (with the attempt that follows) and the last one is thrown. It
+ * stops early when `signal` is aborted. `start` must clean up after itself when it fails, as
+ * {@link startAll} does: on a loaded machine a kube-apiserver can miss its readiness deadline
+ * once, and a run of many hours should not end on that.
+ */
+export async function withAttempts<T>(
+  start: () => Promise<T>,
+  o: { readonly attempts: number; readonly signal?: AbortSignal; readonly retrying: (err: unknown, next: number) => void },
+): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start();
+    } catch (err) {
+      if (attempt >= o.attempts || o.signal?.aborted === true) throw err;
+      o.retrying(err, attempt + 1);
+    }
+  }
+}
