@@ -47,7 +47,17 @@ import { createTestCa, type TestCa } from '../harness/pki.ts';
 
 type Id = 'alpha' | 'bravo' | 'charlie';
 const IDS: readonly Id[] = ['alpha', 'bravo', 'charlie'];
-const WINDOW_MS = 6_000;
+/** How long alpha's automatic vote on a new round may take: it lists pending rounds every 200 ms (syncIntervalMs), once took over 5 s at load 30. */
+const ALPHA_VOTE_MS = 12_000;
+/** What a round's window keeps for bravo's and charlie's votes after alpha's: one loopback gRPC call each. */
+const VOTES_MS = 5_000;
+/**
+ * The voting window. Every vote of a round must land inside it (the sequencer refuses a vote on a
+ * closed round), and the tests that need a window closed wait it out: alpha's vote and the
+ * others' with 3 s to spare, no longer. A slow machine that eats the margin fails in alphaVoted,
+ * saying so, not in a refused vote.
+ */
+const WINDOW_MS = ALPHA_VOTE_MS + VOTES_MS + 3_000;
 const GRACE_MS = 1_000;
 const suffix = uniqueSuffix();
 const ns = `tm-censor-${suffix}`;
@@ -143,10 +153,11 @@ async function vote(id: 'bravo' | 'charlie', subject: string, decision: VoteDeci
   return (await clients[id].vote(signVote(keys[id], { partnerId: id, digest: subject, decision, signedAt: new Date().toISOString() }))).status;
 }
 
-/** Waits until alpha's automatic vote is counted in the open round of `x`. */
-async function alphaVoted(x: Indicator): Promise<void> {
+/** Waits until alpha's automatic vote is counted in the open round of `x` (window closing at `closesAt`), leaving VOTES_MS of it for the others' votes. */
+async function alphaVoted(x: Indicator, closesAt: number): Promise<void> {
   const digest = indicatorDigest(x);
-  await eventually(() => Promise.resolve(censor.inner.pending().find((r) => r.digest === digest)?.tally?.approvals ?? 0), (n) => n >= 1, 10_000);
+  const approvals = await eventually(() => Promise.resolve(censor.inner.pending().find((r) => r.digest === digest)?.tally?.approvals ?? 0), (n) => n >= 1, Math.min(ALPHA_VOTE_MS, closesAt - VOTES_MS - Date.now()));
+  assert.ok(approvals >= 1, `alpha did not vote on the round of ${x.value} with ${VOTES_MS / 1000} s of its ${WINDOW_MS / 1000} s window left (a machine this slow needs a longer WINDOW_MS)`);
 }
 
 async function missing(): Promise<Record<string, number>> {
@@ -158,24 +169,34 @@ async function events(): Promise<Array<KubeObject & { reason?: string; type?: st
   return (await kube.list<KubeObject & { reason?: string; type?: string; message?: string; involvedObject?: { name?: string } }>(eventsResource, { namespace: ns })).items.filter((e) => e.reason === 'MissingDecision');
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/** The MissingDecision Events that name `x`. */
+async function eventsAbout(x: Indicator): Promise<Awaited<ReturnType<typeof events>>> {
+  return (await events()).filter((e) => (e.message ?? '').includes(x.value));
+}
 
 describe('a sequencer that censors a decision', () => {
   test('control: decisions that are logged, an ADD and a REJECT, raise nothing after their deadlines', async () => {
     const added = ind('logged-add');
-    const s1 = await propose(added);
-    await alphaVoted(added);
-    assert.equal(await vote('charlie', s1, 'approve'), 'approved');
+    const r1 = await proposeRound(added);
+    await alphaVoted(added, r1.closesAt);
+    assert.equal(await vote('charlie', r1.subject, 'approve'), 'approved');
     const rejected = ind('logged-reject');
-    const s2 = await propose(rejected);
-    await alphaVoted(rejected);
-    await vote('bravo', s2, 'reject');
-    assert.equal(await vote('charlie', s2, 'reject'), 'rejected');
+    const r2 = await proposeRound(rejected);
+    await alphaVoted(rejected, r2.closesAt);
+    await vote('bravo', r2.subject, 'reject');
+    assert.equal(await vote('charlie', r2.subject, 'reject'), 'rejected');
+    // A canary opened after both: only alpha votes, so it expires unlogged and alpha must report it. Its
+    // report proves alpha applied a head signed past the canary's deadline, so past both logged rounds':
+    // they were checked by then, whatever the machine's speed (a fixed sleep passed unchecked on a slow one).
+    const canary = ind('expired-canary');
+    const r3 = await proposeRound(canary);
+    await alphaVoted(canary, r3.closesAt);
     await eventually(async () => [await db.collection(INDICATORS).countDocuments({ _id: indicatorDigest(added) as never }), await db.collection(REJECTIONS).countDocuments({ digest: indicatorDigest(rejected) })], (c) => c[0] === 1 && c[1] === 1, 15_000);
-    // Past both windows plus the grace, with heads signed after them applied.
-    await sleep(WINDOW_MS + GRACE_MS + 1_500);
-    assert.deepEqual(await missing(), { acknowledged: 0, unacknowledged: 0 });
-    assert.deepEqual(await events(), []);
+    const reported = await eventually(missing, (m) => m['unacknowledged'] === 1, r3.closesAt + GRACE_MS + 30_000 - Date.now());
+    assert.deepEqual(reported, { acknowledged: 0, unacknowledged: 1 }, 'the canary, and no logged round, is reported');
+    assert.ok(r3.closesAt > r2.closesAt && r2.closesAt > r1.closesAt, 'the canary\'s window closes last');
+    const found = await eventually(events, (e) => e.length >= 1, 10_000);
+    assert.deepEqual(found.map((e) => (e.message ?? '').includes(canary.value)), [true], 'the one MissingDecision Event names the canary');
   });
 
   test('an admission alpha\'s vote completed is withheld: reported as acknowledged censorship (metric, error log, Warning Event)', async () => {
@@ -189,11 +210,11 @@ describe('a sequencer that censors a decision', () => {
     censor.held.delete(digest);
     await eventually(() => Promise.resolve(censor.withheld.length), (n) => n === 1, 10_000);
     await eventually(missing, (m) => m['acknowledged'] === 1, 15_000);
-    const [event] = await eventually(events, (e) => e.length === 1, 10_000);
+    const [event] = await eventually(() => eventsAbout(x), (e) => e.length === 1, 10_000);
     assert.equal(event?.type, 'Warning');
     assert.equal(event?.involvedObject?.name, 'sequencer');
     assert.match(event?.message ?? '', new RegExp(`ADD round of domain ${x.value.replaceAll('.', '\\.')} .* voted approve on was answered "approved" by the sequencer \\(logged at index \\d+, it said\\), but its tree head of .* carries no ADD entry for it: the sequencer withholds a decision it made \\(censorship\\)`));
-    const line = logLines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l['msg'] === 'a decided round is missing from the sequencer\'s log');
+    const line = logLines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l['msg'] === 'a decided round is missing from the sequencer\'s log' && l['digest'] === digest);
     assert.deepEqual([line?.['level'], line?.['evidence'], line?.['digest'], line?.['answer']], ['error', 'acknowledged', digest, 'approved']);
     assert.equal(await db.collection(INDICATORS).countDocuments({ _id: digest as never }), 0, 'the partner never saw the admission');
   });
@@ -203,16 +224,18 @@ describe('a sequencer that censors a decision', () => {
     const digest = indicatorDigest(x);
     censor.censor = (e) => e.kind === 'reject' && indicatorDigest(e.indicator) === digest;
     const { subject, closesAt } = await proposeRound(x);
-    await alphaVoted(x);
+    await alphaVoted(x, closesAt);
     await vote('bravo', subject, 'reject');
     assert.equal(await vote('charlie', subject, 'reject'), 'rejected');
     await eventually(() => Promise.resolve(censor.withheld.length), (n) => n === 2, 10_000);
     // Not before the window closed plus the grace: alpha cannot tell yet (checked while that is still ahead).
+    // The control's canary is the one unacknowledged report so far.
     const before = await missing();
-    if (Date.now() < closesAt) assert.equal(before['unacknowledged'], 0);
-    await eventually(missing, (m) => m['unacknowledged'] === 1, WINDOW_MS + GRACE_MS + 15_000);
-    const found = await eventually(events, (e) => e.length === 2, 10_000);
-    assert.ok(found.some((e) => /either too few partners voted \(an expired round is not logged\) or the sequencer withheld the decision/.test(e.message ?? '') && (e.message ?? '').includes(x.value)));
-    assert.deepEqual(await missing(), { acknowledged: 1, unacknowledged: 1 }, 'each round is reported once');
+    if (Date.now() < closesAt) assert.equal(before['unacknowledged'], 1);
+    await eventually(missing, (m) => m['unacknowledged'] === 2, closesAt + GRACE_MS + 30_000 - Date.now());
+    const found = await eventually(() => eventsAbout(x), (e) => e.length === 1, 10_000);
+    assert.match(found[0]?.message ?? '', /either too few partners voted \(an expired round is not logged\) or the sequencer withheld the decision/);
+    assert.deepEqual(await missing(), { acknowledged: 1, unacknowledged: 2 }, 'each round is reported once');
+    assert.equal((await events()).length, 3, 'one Event per missing round: the canary, the withheld admission, this rejection');
   });
 });

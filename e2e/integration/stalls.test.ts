@@ -3,9 +3,11 @@
  * partner's exchange (startPartnerService) against its own kube-apiserver and FerretDB (SQLite,
  * on a small tmpfs, as in the chaos run) and a sequencer behind real gRPC with mutual TLS (the
  * API server is reached through a stub only where a test makes it refuse writes). Once the fault
- * is gone the partner catches up within seconds (a bound generous for a loaded machine; the
- * defects took minutes): a catch-up replayed over a large database, entries a stopped process
- * had not written to the cluster, a full disk freed.
+ * is gone the partner catches up (the defects took minutes): a catch-up replayed over a large
+ * database, entries a stopped process had not written to the cluster, a full disk freed. Where a
+ * time is asserted it derives from the protocol's own retry parameter; where the work's size sets
+ * the time (objects through a loaded API server), the test asserts the property instead (who
+ * wrote the objects, how many reads) under a generous overall limit.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,6 +20,7 @@ import { PassThrough } from 'node:stream';
 import { MongoClient, type Db } from 'mongodb';
 import { Registry } from 'prom-client';
 import { registryFrom } from '../../operator/src/api/partners.ts';
+import { PARTNER_DEFAULTS } from '../../operator/src/exchange/partner/defaults.ts';
 import { THREAT_INDICATORS } from '../../operator/src/api/schemas/index.ts';
 import type { PartnerNode, ThreatIndicator } from '../../operator/src/api/types.ts';
 import { ensureBinaries } from '../../operator/src/dev/controlplane/build.ts';
@@ -42,8 +45,14 @@ import { loadYamlDir } from '../harness/manifests.ts';
 import { startStubApi, type StubApi } from '../harness/stubapi.ts';
 
 const NS = 'threatmesh';
-/** Recovery bound after the fault is gone: generous for a loaded 2-core machine; the defects it catches took minutes. */
-const RECOVERY_MS = 30_000;
+/**
+ * How soon replication must make progress once a fault is gone: the replica retries at most every
+ * retryCapMs (5 s), so six retry periods leave five for a loaded machine's slow syncs; the
+ * defects it catches took minutes.
+ */
+const RESUME_MS = 6 * PARTNER_DEFAULTS.retryCapMs;
+/** Overall limit of work whose time grows with its size on a loaded machine (writing hundreds of objects); a limit, not the property. */
+const WORK_MS = 180_000;
 /** The replay test's bound: a few passes over 15,000 records on a loaded machine; one pass per record took minutes. */
 const REPLAY_MS = 90_000;
 const ids = ['alpha', 'bravo', 'charlie'] as const;
@@ -202,11 +211,18 @@ describe('a partner converges within seconds once a fault heals', () => {
     await partnerMongo?.close();
     partner = await startPartner();
     await new Promise((r) => setTimeout(r, 5_000));
+    const stuckAt = await nextIndex();
     await cluster.disk.free();
-    const took = await within(RECOVERY_MS, databaseCaughtUp);
-    log.info('stalls test: database caught up after the disk was freed', { ms: took });
+    // Resumed: the cursor moves within a few retry periods of the freed disk (it waited minutes before the fix).
+    const resumed = await within(RESUME_MS, async () => {
+      const at = await nextIndex();
+      return at > stuckAt || at === sequencer.size ? undefined : `cursor still at ${at} of ${sequencer.size}`;
+    });
+    // The rest of the catch-up is writes to the database, as fast as the machine allows.
+    const took = await within(WORK_MS, databaseCaughtUp);
+    log.info('stalls test: database caught up after the disk was freed', { resumedMs: resumed, ms: took });
     // Writing a few hundred objects is bound by the API server's throughput on a loaded machine, not by a wait.
-    const ms = await within(180_000, clusterCaughtUp);
+    const ms = await within(WORK_MS, clusterCaughtUp);
     log.info('stalls test: cluster caught up', { ms });
   });
 
@@ -233,7 +249,10 @@ describe('a partner converges within seconds once a fault heals', () => {
     assert.ok(indicatorReads <= 16, `the replay read the indicators collection ${indicatorReads} times`);
   });
 
-  test('entries applied but not yet written to the cluster when the operator stops: the next process writes them within seconds, before its first drift repair', async () => {
+  test('entries applied but not yet written to the cluster when the operator stops: the next process writes them itself, before its first drift repair', async () => {
+    // Every earlier entry is in the cluster first: the restarted process has only this test's to write
+    // (the replay above once left 512 unwritten for it, and a loaded machine took longer than a bound).
+    await within(300_000, clusterCaughtUp);
     log.info('stalls test: step', { step: 'stub' });
     stub = await startStubApi(cluster.creds, await readTlsMaterial(await ca.issue('stub-apiserver', 'server')), await readFile(ca.caPath, 'utf8'));
     stubClient = new KubeHttpClient(await loadKubeconfig(await stub.kubeconfig(join(dir, 'stub.kubeconfig'))), { requestTimeoutMs: 15_000 });
@@ -255,9 +274,11 @@ describe('a partner converges within seconds once a fault heals', () => {
     log.info('stalls test: step', { step: 'restarting the partner' });
     const restartedAt = logLines.length;
     partner = await startPartner(stubClient);
-    const ms = await within(RECOVERY_MS, clusterCaughtUp);
+    // Under a limit, not a bound: who wrote them is the property. Written by drift repair instead, they would show as restored below.
+    const ms = await within(WORK_MS, clusterCaughtUp);
     log.info('stalls test: entries left unwritten by a stopped process are in the cluster', { ms });
-    // Drift repair runs once the new process has caught up and its working set is idle: it must find nothing missing.
+    // Drift repair runs once the new process has caught up and its working set is idle (its first one
+    // runs after the first catch-up): a process that left the entries unwritten would have it restore them.
     const repair = await within(120_000, () => Promise.resolve(logLines.slice(restartedAt).some((l) => l.includes('"msg":"drift repair"')) ? undefined : 'no drift repair yet'))
       .then(() => JSON.parse(logLines.slice(restartedAt).find((l) => l.includes('"msg":"drift repair"'))!) as { restored: number; corrected: number });
     assert.equal(repair.restored, 0, `the new process wrote every unwritten entry itself, drift repair restored none: ${JSON.stringify(repair)}`);

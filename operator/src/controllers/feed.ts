@@ -9,6 +9,7 @@ import { FEEDS } from '../api/schemas/index.ts';
 import type { KindValidator } from '../api/validate.ts';
 import type { KubeWriter, StatusWriter } from '../runtime/client.ts';
 import { finalize } from '../runtime/finalizer.ts';
+import { failureBackoffMs } from '../runtime/ratelimit.ts';
 import { rfc3339, setCondition } from '../runtime/status.ts';
 import { TerminalError, type Condition, type Context, type ObjectKey, type Reconciler, type Result } from '../runtime/types.ts';
 import { countsOf, runIdFor, type FeedRunExecutor, type RunState } from './executor.ts';
@@ -33,12 +34,6 @@ export interface FeedDeps {
   readonly executor: FeedRunExecutor;
   readonly validator: KindValidator;
   readonly config?: FeedControllerConfig;
-}
-
-/** Delay before the next run after `failures` consecutive failures (0 → none). */
-export function failureBackoffMs(failures: number, baseMs: number, capMs: number): number {
-  if (failures <= 0) return 0;
-  return Math.min(capMs, baseMs * 2 ** Math.min(failures - 1, 30));
 }
 
 const date = (s: string | undefined): Date | undefined => (s === undefined ? undefined : new Date(s));

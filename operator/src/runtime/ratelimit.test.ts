@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ManualClock } from './clock.ts';
-import { BucketRateLimiter, ExponentialFailureRateLimiter, MaxOfRateLimiter, defaultControllerRateLimiter, jitteredBackoff } from './ratelimit.ts';
+import { BucketRateLimiter, ExponentialFailureRateLimiter, MaxOfRateLimiter, defaultControllerRateLimiter, failureBackoffMs, jitteredBackoff } from './ratelimit.ts';
 
 describe('ExponentialFailureRateLimiter', () => {
   test('doubles from the base per failure and stops at the cap', () => {
@@ -88,4 +88,14 @@ describe('jitteredBackoff', () => {
       assert.equal(jitteredBackoff(t.attempt, 800, 30_000, () => t.random), t.want);
     });
   }
+});
+
+describe('failureBackoffMs', () => {
+  test('none without failures, then doubles from the base up to the cap', () => {
+    assert.deepEqual([0, 1, 2, 3, 10, 40].map((n) => failureBackoffMs(n, 60_000, 3_600_000)), [0, 60_000, 120_000, 240_000, 3_600_000, 3_600_000]);
+  });
+
+  test('a zero base stays zero however many failures (no NaN)', () => {
+    assert.equal(failureBackoffMs(5_000, 0, 1_000), 0);
+  });
 });

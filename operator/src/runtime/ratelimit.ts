@@ -120,3 +120,14 @@ export function jitteredBackoff(attempt: number, baseMs: number, capMs: number, 
   const d = Math.min(capMs, baseMs * 2 ** Math.max(0, attempt - 1));
   return Math.round(d / 2 + random() * (d / 2));
 }
+
+/**
+ * Delay after `failures` consecutive failures: none for 0, then `baseMs` doubling per further
+ * failure up to `capMs` (no jitter: for schedules kept in status or a loop's own period, where
+ * one waiter retries, not a crowd).
+ */
+export function failureBackoffMs(failures: number, baseMs: number, capMs: number): number {
+  if (failures <= 0) return 0;
+  // Clamped: past 1023 failures 2^n is Infinity, and a 0 base times Infinity is NaN.
+  return Math.min(capMs, baseMs * 2 ** Math.min(failures - 1, 30));
+}

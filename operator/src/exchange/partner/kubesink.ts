@@ -267,7 +267,9 @@ export class KubeIndicatorSink implements EntrySink {
     const listed = objects ?? await listFrom<ThreatIndicator>(this.#o.cache, this.#o.client, THREAT_INDICATORS, { namespace: this.#o.namespace });
     const seen: Seen = new Map(listed.map((o) => [o.metadata.name, o]));
     const logged = new Set(records.map((r) => indicatorObjectName({ type: r.type as Indicator['type'], value: r.value })));
-    const failures: unknown[] = [];
+    // The log line needs how many failed, the caller why the first did (boxed: a thrown value may be undefined).
+    let failed = 0;
+    let first: { readonly err: unknown } | undefined;
     await this.#pool(records, async (r) => {
       const l = loggedFromRecord(r);
       try {
@@ -276,15 +278,16 @@ export class KubeIndicatorSink implements EntrySink {
         counts[outcome === 'created' ? 'restored' : outcome] += 1;
       } catch (err) {
         // One object refused (a webhook connection reset, a revocation racing the repair) must not leave every other record to the next period.
-        failures.push(err);
+        failed += 1;
+        first ??= { err };
       }
     });
     const unlogged = listed.filter((o) => o.status?.phase === 'Approved' && !logged.has(o.metadata.name)).map((o) => o.metadata.name).sort();
     if (unlogged.length > 0) this.#o.log.warn('Approved ThreatIndicators that are not in the replicated log (left in place; check how they were written)', { namespace: this.#o.namespace, names: unlogged });
     const report = { ...counts, unlogged };
-    this.#o.log.info('drift repair', { namespace: this.#o.namespace, ...counts, unlogged: unlogged.length, failed: failures.length });
+    this.#o.log.info('drift repair', { namespace: this.#o.namespace, ...counts, unlogged: unlogged.length, failed });
     // The first failure tells the caller why (and is classified as any step's failure); the caller retries soon.
-    if (failures.length > 0) throw failures[0];
+    if (first !== undefined) throw first.err;
     return report;
   }
 

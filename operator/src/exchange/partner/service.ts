@@ -19,6 +19,7 @@ import type { WarningList } from '../../feeds/warninglists.ts';
 import type { Logger } from '../../log.ts';
 import { listFrom, type KubeClient } from '../../runtime/client.ts';
 import { sleep, systemClock, type Clock } from '../../runtime/clock.ts';
+import { failureBackoffMs } from '../../runtime/ratelimit.ts';
 import { KubeEventRecorder } from '../../runtime/events.ts';
 import type { CacheReader } from '../../runtime/types.ts';
 import { MongoCursorStore } from '../../store/cursor.ts';
@@ -504,5 +505,5 @@ function batchingOf(size: number | undefined): { readonly batching?: { readonly 
  * repair left stay wrong meanwhile).
  */
 export function repairWaitMs(failures: number, periodMs: number, retryMs: number): number {
-  return failures === 0 ? periodMs : Math.min(periodMs, retryMs * 2 ** Math.min(failures - 1, 20));
+  return failures === 0 ? periodMs : failureBackoffMs(failures, retryMs, periodMs);
 }

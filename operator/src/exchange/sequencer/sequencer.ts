@@ -18,12 +18,10 @@
  * (docs/adr/2026-12-06-signed-rejections.md). The next ADD round of a rejected indicator opens
  * after the REJECT's last vote, as after a revocation.
  */
-import type { Indicator } from '../../domain/indicator.ts';
-import { keysValidAt } from '../../domain/keys.ts';
-import { decideQuorum, defaultQuorum, indexVoters, QuorumInputError, verifyVote, type QuorumOutcome, type Vote, type Voter, type VoterIndex } from '../../domain/quorum.ts';
+import { decideQuorum, defaultQuorum, indexVoters, QuorumInputError, type QuorumOutcome, type Vote, type Voter, type VoterIndex } from '../../domain/quorum.ts';
 import type { PublicKey } from '../../domain/signature.ts';
 import type { SignedTreeHead } from '../../domain/treehead.ts';
-import { indicatorLimitProblem, voteLimitProblem, parseIndicatorJson, parseMetaJson, voteSubject, type IndexedEntry, type IndicatorMeta } from '../../domain/entry.ts';
+import { voteSubject, type IndexedEntry } from '../../domain/entry.ts';
 import { ExchangeRefusal } from '../protocol/errors.ts';
 import type { PendingRound, ProposalInput, ProposalResult, ProvenEntry, VoteResult } from '../protocol/messages.ts';
 import { SEQUENCER_DEFAULTS } from './defaults.ts';
@@ -32,8 +30,8 @@ import type { SequencerOptions } from './options.ts';
 import { batchOf, PendingRounds, type Round } from './pending.ts';
 import { RoundSaves } from './roundsaves.ts';
 import { rejectionEntry } from './rejection.ts';
-import { badProposalMessage, badVoteMessage, notActiveRefusal } from './refusals.ts';
-import { verifySignedProposal } from '../../domain/proposalbatch.ts';
+import { notActiveRefusal } from './refusals.ts';
+import { checkSignedAt, checkVoter, verifiedProposal, verifyOrRefuse, type RequestChecks } from './checks.ts';
 
 export type { RoundOutcome, SequencerObserver, SequencerOptions } from './options.ts';
 
@@ -51,10 +49,13 @@ export class Sequencer {
   readonly #saves: RoundSaves;
 
   readonly #log: SequencerLog;
+  // What the request checks (checks.ts) read: the directory as it is at each call.
+  readonly #checks: RequestChecks;
 
   private constructor(opts: SequencerOptions, log: SequencerLog) {
     this.#opts = opts;
     this.#log = log;
+    this.#checks = { partners: () => this.#partners, now: () => opts.now(), skewMs: opts.skewMs ?? SEQUENCER_DEFAULTS.skewMs, refuse: (callerId, refusal) => this.#refuse(callerId, refusal) };
     this.#saves = new RoundSaves({ entries: log, log: opts.log, ...(opts.rounds !== undefined ? { rounds: opts.rounds } : {}) });
     this.#voters = [...opts.partners];
     this.#partners = new Map(opts.partners.map((p) => [p.partnerId, p]));
@@ -143,7 +144,7 @@ export class Sequencer {
 
   #open(callerId: string, p: ProposalInput): ProposalResult {
     this.expire();
-    const { indicator, digest, meta } = this.#verified(callerId, p);
+    const { indicator, digest, meta } = verifiedProposal(this.#checks, callerId, p);
     const subject = voteSubject(p.kind, digest);
     const logIndex = this.#log.decided(subject);
     if (p.kind === 'add' && logIndex !== undefined) return { status: 'already-admitted', digest, subject, logIndex };
@@ -168,29 +169,6 @@ export class Sequencer {
     return { status: 'opened', digest, subject, window };
   }
 
-  // The proposal's indicator and metadata once the caller, their encoding and the proposer's signature over them check out.
-  #verified(callerId: string, p: ProposalInput): { readonly indicator: Indicator; readonly digest: string; readonly meta: IndicatorMeta | undefined } {
-    const proposer = this.#caller(callerId, p.proposerId);
-    const parsed = parseIndicatorJson(p.indicatorJson);
-    if (!parsed.ok) throw this.#refuse(callerId, new ExchangeRefusal('invalid-argument', parsed.reason, parsed.message));
-    const { indicator, digest } = parsed;
-    const tooLarge = indicatorLimitProblem(indicator);
-    if (tooLarge !== undefined) throw this.#refuse(callerId, new ExchangeRefusal('invalid-argument', 'too-large', `${indicator.type} ${JSON.stringify(indicator.value.slice(0, 80))}…: ${tooLarge}; it could not be written at partners`));
-    const meta = this.#meta(callerId, p);
-    // The current key, or a retired one still valid now (a partner restarting onto its new key during the overlap).
-    if (!keysValidAt(proposer, this.#opts.now().getTime()).some((k) => verifySignedProposal(k, p.kind, indicator, p, meta))) {
-      throw this.#refuse(callerId, new ExchangeRefusal('invalid-argument', 'bad-proposal-signature', badProposalMessage(p, indicator, meta)));
-    }
-    return { indicator, digest, meta };
-  }
-
-  #meta(callerId: string, p: ProposalInput): IndicatorMeta | undefined {
-    const parsed = parseMetaJson(p.metaJson ?? '');
-    if (!parsed.ok) throw this.#refuse(callerId, new ExchangeRefusal('invalid-argument', 'invalid-meta', parsed.message));
-    if (parsed.meta !== undefined && p.kind === 'revoke') throw this.#refuse(callerId, new ExchangeRefusal('invalid-argument', 'invalid-meta', 'a REVOKE proposal carries no metadata; send meta_json only with ADD'));
-    return parsed.meta;
-  }
-
   /** Counts a verified vote and decides the round; an approval appends the entry before returning. */
   vote(callerId: string, v: Vote): Promise<VoteResult> {
     return this.#observed<VoteResult['status'], VoteResult>((s) => this.#opts.observer?.vote(s), () => this.#vote(callerId, v));
@@ -198,14 +176,11 @@ export class Sequencer {
 
   async #vote(callerId: string, v: Vote): Promise<VoteResult> {
     this.expire();
-    const voter = this.#caller(callerId, v.partnerId);
-    if (!voter.roles.includes('voter')) throw this.#refuse(callerId, new ExchangeRefusal('permission-denied', 'missing-role', `${v.partnerId} does not have the voter role`));
-    const tooLong = voteLimitProblem(v);
-    if (tooLong !== undefined) throw this.#refuse(callerId, new ExchangeRefusal('invalid-argument', 'invalid-vote', tooLong));
+    const voter = checkVoter(this.#checks, callerId, v);
     const round = this.#pending.get(v.digest);
-    if (round === undefined || round.votes.has(v.partnerId)) this.#verifyOrRefuse(callerId, voter, v);
+    if (round === undefined || round.votes.has(v.partnerId)) verifyOrRefuse(this.#checks, callerId, voter, v);
     if (round === undefined) return this.#lateVote(callerId, v);
-    this.#checkSignedAt(callerId, round, v);
+    checkSignedAt(this.#checks, callerId, round, v);
     const duplicate = round.votes.has(v.partnerId);
     // This voter's vote is being stored by an earlier call (this is its retry): answer from what the store kept.
     const saving = duplicate ? this.#saves.voteInFlight(round.subject, v.partnerId) : undefined;
@@ -214,7 +189,7 @@ export class Sequencer {
       return this.#vote(callerId, v);
     }
     // Verified once, on arrival: deciding the round (now and after later votes) does not verify it again.
-    const counted = duplicate ? undefined : this.#verifiedVote(voter, this.#verifyOrRefuse(callerId, voter, v));
+    const counted = duplicate ? undefined : this.#verifiedVote(voter, verifyOrRefuse(this.#checks, callerId, voter, v));
     if (counted !== undefined) round.votes.set(v.partnerId, counted);
     let outcome: QuorumOutcome;
     try {
@@ -224,19 +199,6 @@ export class Sequencer {
       throw err;
     }
     return this.#settle(round, outcome, counted);
-  }
-
-  // Refuses a vote signed outside its round's window, or ahead of this sequencer's clock by more than the skew allowed.
-  #checkSignedAt(callerId: string, round: Round, v: Vote): void {
-    const at = Date.parse(v.signedAt);
-    if (at < Date.parse(round.window.opensAt) || at > Date.parse(round.window.closesAt)) {
-      throw this.#refuse(callerId, new ExchangeRefusal('invalid-argument', 'outside-window', `vote signed at ${v.signedAt} is outside the round's window ${round.window.opensAt} .. ${round.window.closesAt}`));
-    }
-    // A vote dated ahead would, on a revocation, hold the indicator's re-admission floor (readmissionFloor) in the future.
-    const skew = this.#opts.skewMs ?? SEQUENCER_DEFAULTS.skewMs;
-    if (at > this.#opts.now().getTime() + skew) {
-      throw this.#refuse(callerId, new ExchangeRefusal('invalid-argument', 'signed-in-future', `vote signed at ${v.signedAt}, more than ${skew / 1000} s ahead of the sequencer's clock (${this.#opts.now().toISOString()}); sign with the current time and check the voter's clock (NTP)`));
-    }
   }
 
   // A frozen copy of a vote just verified with `voter`'s key, remembered with that key so decisions skip its signature check
@@ -363,11 +325,6 @@ export class Sequencer {
     return this.#log.cachedEntry(index);
   }
 
-  #verifyOrRefuse(callerId: string, voter: Voter, v: Vote): Vote {
-    if (verifyVote(voter, v)) return v;
-    throw this.#refuse(callerId, new ExchangeRefusal('invalid-argument', 'bad-vote-signature', badVoteMessage(v)));
-  }
-
   async #lateVote(callerId: string, v: Vote): Promise<VoteResult> {
     const admitting = this.#saves.admitting(v.digest);
     const logIndex = admitting !== undefined ? await admitting : this.#log.decided(v.digest);
@@ -395,15 +352,6 @@ export class Sequencer {
     const verified = (voter: Voter, vote: Vote): boolean => this.#verifiedVotes.get(vote) === voter.publicKey;
     const body = rejectionEntry(round, { voters: this.#voters, verified, ...(this.#opts.quorum !== undefined ? { quorum: this.#opts.quorum } : {}) });
     return body === undefined ? undefined : this.#saves.appendRejection(round, body);
-  }
-
-  #caller(callerId: string, claimed: string): Voter {
-    if (callerId !== claimed) {
-      throw this.#refuse(callerId, new ExchangeRefusal('permission-denied', 'identity-mismatch', `the request names partner ${JSON.stringify(claimed)} but the client certificate identifies ${JSON.stringify(callerId)}; each partner submits only its own proposals and votes`));
-    }
-    const partner = this.#partners.get(callerId);
-    if (partner === undefined) throw this.#refuse(callerId, new ExchangeRefusal('permission-denied', 'unknown-partner', `partner ${JSON.stringify(callerId)} is not in the sequencer's directory`));
-    return partner;
   }
 
   #refuse(callerId: string, refusal: ExchangeRefusal): ExchangeRefusal {
