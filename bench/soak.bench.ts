@@ -25,12 +25,13 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { emit, emitSummary, progress, round, type BenchResult } from './lib.ts';
 import { fitLine, growthOf, LEAK_DEFAULTS, type Growth, type LeakThresholds, type Sample } from './soak/growth.ts';
-import { probeFlags, spawnChild, startSoakNetwork, type Child, type SoakNetwork } from './soak/network.ts';
+import { LOAD_PROCESS_MEMORY, probeFlags, spawnChild, startSoakNetwork, type Child, type SoakNetwork } from './soak/network.ts';
 import { bytesPerEntry, processResults, seriesRows, SERIES_COLUMNS } from './soak/report.ts';
 import { descendants, sampleProcess, type Tracked } from './soak/procs.ts';
 import type { ProposerConfig, ProposerStats } from './soak/proposer.ts';
 import type { StreamsConfig, StreamStats } from './soak/streams.ts';
 import { SEQUENCER_DEFAULTS } from '../operator/src/exchange/sequencer/defaults.ts';
+import { DEFAULT_VALUES, memoryEnv } from '../cdk8s/values.ts';
 import { startControlPlane } from '../e2e/harness/controlplane.ts';
 import { controlPlaneOptionsFromEnv } from '../e2e/harness/env.ts';
 
@@ -57,6 +58,13 @@ with the memory (RSS, anonymous RSS) and file descriptors of every process sampl
                         Node flags for the sequencer process, space-separated, with "=", e.g.
                         --sequencer-node-options="--prof --no-logfile-per-isolate --logfile=/tmp/seq.v8.log"
                         then node --prof-process /tmp/seq.v8.log (--cpu-prof writes only if the sequencer exits cleanly)
+  --sequencer-memory deployed|none
+                        the sequencer's Node memory settings: those its Deployment sets by default
+                        (values sequencer.memory: ${settingsText([], deployedMemory())}), or none
+                        (V8's and glibc's own sizing); default deployed
+  --sequencer-env="NAME=VALUE ..."
+                        more environment variables of the sequencer process, space-separated, over
+                        --sequencer-memory's, e.g. --sequencer-env="MALLOC_ARENA_MAX=2"
   --count-only          the partner stream processes count each batch's entries without decoding them
                         (the same calls on the wire; leaves this machine's cores to the sequencer); default: decode
   --single-signatures   the proposer signs each proposal and vote alone (protocol v1); default: one
@@ -80,6 +88,7 @@ interface SoakFlags {
   readonly countOnly: boolean;
   readonly entryCache: number | undefined;
   readonly nodeOptions: readonly string[];
+  readonly sequencerEnv: Readonly<Record<string, string>>;
 }
 
 function positive(flag: string, text: string | undefined, fallback: number): number {
@@ -98,9 +107,27 @@ function entryCacheOf(text: string | undefined): number | undefined {
   return Number(text);
 }
 
+function envOf(text: string | undefined): Record<string, string> {
+  const pairs = (text ?? '').split(/\s+/).filter((p) => p !== '');
+  const bad = pairs.filter((p) => !/^[A-Za-z_][A-Za-z0-9_]*=/.test(p));
+  if (bad.length > 0) throw new Error(`--sequencer-env holds NAME=VALUE pairs, space-separated; not ${JSON.stringify(bad.join(' '))}`);
+  return Object.fromEntries(pairs.map((p) => [p.slice(0, p.indexOf('=')), p.slice(p.indexOf('=') + 1)]));
+}
+
+/** The environment the sequencer's Deployment gets by default (cdk8s/values.ts, the Helm chart's values.yaml). */
+function deployedMemory(): Record<string, string> {
+  return memoryEnv(DEFAULT_VALUES.sequencer.memory);
+}
+
+function sequencerMemoryOf(text: string | undefined): Record<string, string> {
+  if (text === undefined || text === 'deployed') return deployedMemory();
+  if (text === 'none') return {};
+  throw new Error(`--sequencer-memory is deployed or none, got ${JSON.stringify(text)}`);
+}
+
 function parseFlags(argv: readonly string[]): SoakFlags | 'help' {
   const names = ['minutes', 'rate', 'partners', 'stream-procs', 'proposers', 'batch', 'concurrency', 'sample-seconds', 'rss-leak', 'live-leak', 'external-leak', 'fd-leak'] as const;
-  const { values: v } = parseArgs({ args: [...argv], options: { ...Object.fromEntries(names.map((n) => [n, { type: 'string' as const }])), 'entry-cache': { type: 'string' }, 'sequencer-node-options': { type: 'string' }, keep: { type: 'boolean' }, 'single-signatures': { type: 'boolean' }, 'count-only': { type: 'boolean' }, help: { type: 'boolean' } } });
+  const { values: v } = parseArgs({ args: [...argv], options: { ...Object.fromEntries(names.map((n) => [n, { type: 'string' as const }])), 'entry-cache': { type: 'string' }, 'sequencer-node-options': { type: 'string' }, 'sequencer-env': { type: 'string' }, 'sequencer-memory': { type: 'string' }, keep: { type: 'boolean' }, 'single-signatures': { type: 'boolean' }, 'count-only': { type: 'boolean' }, help: { type: 'boolean' } } });
   if (v.help === true) return 'help';
   const text = v as Record<string, string | boolean | undefined>;
   const num = (n: typeof names[number], d: number): number => positive(n, text[n] as string | undefined, d);
@@ -109,6 +136,7 @@ function parseFlags(argv: readonly string[]): SoakFlags | 'help' {
     proposers: Math.floor(num('proposers', 4)), batch: Math.floor(num('batch', 50)), concurrency: Math.floor(num('concurrency', 8)), sampleSeconds: num('sample-seconds', 10),
     leak: { rssMiBPerMin: num('rss-leak', LEAK_DEFAULTS.rssMiBPerMin), liveMiBPerMin: num('live-leak', LEAK_DEFAULTS.liveMiBPerMin), externalMiBPerMin: num('external-leak', LEAK_DEFAULTS.externalMiBPerMin), fdsPerMin: num('fd-leak', LEAK_DEFAULTS.fdsPerMin) }, keep: v.keep === true, singleSignatures: v['single-signatures'] === true, countOnly: v['count-only'] === true,
     entryCache: entryCacheOf(v['entry-cache']), nodeOptions: (v['sequencer-node-options'] ?? '').split(/\s+/).filter((o) => o !== ''),
+    sequencerEnv: { ...sequencerMemoryOf(v['sequencer-memory']), ...envOf(v['sequencer-env']) },
   };
   if (flags.nodeOptions.some((o) => !o.startsWith('-'))) throw new Error(`--sequencer-node-options holds Node flags only (each starting with -), got ${JSON.stringify(flags.nodeOptions.join(' '))}`);
   if (flags.proposers < 2 || flags.proposers > flags.partners) throw new Error(`--proposers must be from 2 (quorum 2) to --partners (${flags.partners}), got ${flags.proposers}`);
@@ -128,13 +156,15 @@ interface Observed {
 
 async function startLoad(net: SoakNetwork, f: SoakFlags, dir: string, probeDir: string): Promise<{ streams: Child[]; proposer: () => Promise<Child> }> {
   const probe = probeFlags(probeDir);
+  const args = [...LOAD_PROCESS_MEMORY.args, ...probe.args];
+  const env = { ...LOAD_PROCESS_MEMORY.env, ...probe.env };
   const streams: Child[] = [];
   for (let k = 0; k < f.streamProcs; k++) {
     const mine = net.partners.filter((_, i) => i % f.streamProcs === k);
     const cfg: StreamsConfig = { address: net.address, caPem: net.caPem, identities: mine.map((p) => ({ id: p.id, certPem: p.certPem, keyPem: p.keyPem })), count: f.countOnly };
     const file = join(dir, `streams-${k}.json`);
     await writeFile(file, JSON.stringify(cfg), { mode: 0o600 });
-    streams.push(await spawnChild(`partner streams ${k} (${mine.length} identities)`, [...probe.args, new URL('./soak/streams.ts', import.meta.url).pathname, file], join(dir, `streams-${k}.log`), probe.env));
+    streams.push(await spawnChild(`partner streams ${k} (${mine.length} identities)`, [...args, new URL('./soak/streams.ts', import.meta.url).pathname, file], join(dir, `streams-${k}.log`), env));
   }
   const proposer = async (): Promise<Child> => {
     const cfg: ProposerConfig = {
@@ -143,7 +173,7 @@ async function startLoad(net: SoakNetwork, f: SoakFlags, dir: string, probeDir: 
     };
     const file = join(dir, 'proposer.json');
     await writeFile(file, JSON.stringify(cfg), { mode: 0o600 });
-    return spawnChild(`proposer (${f.proposers} identities + votes)`, [...probe.args, new URL('./soak/proposer.ts', import.meta.url).pathname, file], join(dir, 'proposer.log'), probe.env);
+    return spawnChild(`proposer (${f.proposers} identities + votes)`, [...args, new URL('./soak/proposer.ts', import.meta.url).pathname, file], join(dir, 'proposer.log'), env);
   };
   return { streams, proposer };
 }
@@ -274,6 +304,11 @@ function memoryPerEntry(f: SoakFlags, o: Observed, sequencerLabel: string): Benc
   ];
 }
 
+function settingsText(args: readonly string[], env: Readonly<Record<string, string>>): string {
+  const all = [...args, ...Object.entries(env).map(([k, v]) => `${k}=${v}`)];
+  return all.length === 0 ? 'none' : all.join(' ');
+}
+
 /** The warm-up as the metric names say it. */
 function warmupName(): string {
   return `the first ${LEAK_DEFAULTS.warmupFraction * 100}% (warm-up)`;
@@ -296,6 +331,8 @@ function results(f: SoakFlags, o: Observed, growth: ReadonlyMap<string, Growth>,
     ...cpuPerThousand(o.series, sequencerLabel, admitted, o.streams.reduce((a, s) => a + (s?.received ?? 0), 0)),
     ...memoryPerEntry(f, o, sequencerLabel),
     { metric: 'machine load average (1 min) at the end', value: round(loadavg()[0]!, 3), unit: 'runnable tasks' },
+    { metric: 'sequencer Node flags and environment (beyond the probe)', value: f.nodeOptions.length + Object.keys(f.sequencerEnv).length, unit: settingsText(f.nodeOptions, f.sequencerEnv) },
+    { metric: 'load processes\' (partner streams, proposer) Node flags and environment, pinned (bench/soak/network.ts)', value: LOAD_PROCESS_MEMORY.args.length + Object.keys(LOAD_PROCESS_MEMORY.env).length, unit: settingsText(LOAD_PROCESS_MEMORY.args, LOAD_PROCESS_MEMORY.env) },
   ];
   for (const [label, s] of o.series) {
     const c = cores(s);
@@ -318,13 +355,14 @@ async function main(argv: readonly string[]): Promise<number> {
   try {
     const probeDir = join(dir, 'probe');
     await mkdir(probeDir);
-    net = await startSoakNetwork(cp, dir, { partners: f.partners, nodeOptions: f.nodeOptions, probeDir, ...(f.entryCache !== undefined ? { entryCache: f.entryCache } : {}) }, progress);
+    net = await startSoakNetwork(cp, dir, { partners: f.partners, nodeOptions: f.nodeOptions, env: f.sequencerEnv, probeDir, ...(f.entryCache !== undefined ? { entryCache: f.entryCache } : {}) }, progress);
     const o = await observe(net, f, dir, probeDir);
     // The verdict is on anonymous memory: file pages (code) come and go with the kernel's page cache.
     const anon = (s: readonly Sample[]): Sample[] => s.map((x) => ({ ...x, rssBytes: x.anonBytes ?? x.rssBytes }));
     const growth = new Map([...o.series].filter(([, s]) => s.length > 0).map(([label, s]) => [label, growthOf(anon(s), f.leak)]));
     const leaks = [...growth].filter(([, g]) => g.leak).map(([label, g]) => `${label}: ${g.notes.join('; ')}`);
     for (const l of leaks) progress(`LEAK ${l}`);
+    for (const [label, g] of growth) if (g.sizing !== undefined) progress(`SIZING ${label}: ${g.sizing}`);
     emit(results(f, o, growth, net.sequencer.label));
     emitSummary({
       leak: leaks.length > 0, leaks, minutes: f.minutes, targetRate: f.rate, sustainedRate: round(sustained(o.tree)), admitted: admittedOf(o),

@@ -72,3 +72,25 @@ describe('cdk8s synth snapshots (default values)', () => {
     assert.match(d, /^\+ {2}replicas: 5$/m);
   });
 });
+
+describe('the sequencer\'s memory settings (values sequencer.memory)', () => {
+  // The env of the sequencer container for `memory` over the defaults.
+  const envOf = (memory?: Record<string, number>): Record<string, unknown> => {
+    const objects = renderInstall(resolveValues({ role: 'sequencer', partnerId: 'sequencer', ...(memory !== undefined ? { sequencer: { memory } } : {}) })).flatMap((c) => c.objects);
+    const dep = objects.find((o) => o['kind'] === 'Deployment' && (o['metadata'] as { name: string }).name === 'threatmesh-sequencer') as unknown as { spec: { template: { spec: { containers: Array<{ env: Array<{ name: string; value?: string }> }> } } } };
+    return Object.fromEntries(dep.spec.template.spec.containers[0]!.env.map((e) => [e.name, e.value]));
+  };
+  const cases: ReadonlyArray<[string, Record<string, number> | undefined, string | undefined, string | undefined]> = [
+    ['defaults: a 16 MiB semi-space, glibc\'s own mmap threshold', undefined, '--max-semi-space-size=16', undefined],
+    ['other sizes', { maxSemiSpaceMiB: 32, mallocMmapThreshold: 262144 }, '--max-semi-space-size=32', '262144'],
+    ['0 sets nothing (V8\'s and glibc\'s own sizing)', { maxSemiSpaceMiB: 0, mallocMmapThreshold: 0 }, undefined, undefined],
+  ];
+  for (const [name, memory, nodeOptions, threshold] of cases) {
+    it(name, () => {
+      const env = envOf(memory);
+      assert.equal(env['NODE_OPTIONS'], nodeOptions);
+      assert.equal(env['MALLOC_MMAP_THRESHOLD_'], threshold);
+      assert.equal('NODE_OPTIONS' in env, nodeOptions !== undefined);
+    });
+  }
+});

@@ -31,6 +31,22 @@ const PROBE = new URL('./memprobe.ts', import.meta.url).pathname;
 export function probeFlags(dir: string | undefined): { readonly args: readonly string[]; readonly env: Readonly<Record<string, string>> } {
   return dir === undefined ? { args: [], env: {} } : { args: ['--import', PROBE], env: { [PROBE_DIR_ENV]: dir } };
 }
+/**
+ * Memory settings of the bench's own load processes (the partner stream processes and the
+ * proposer), so that their resident memory measures what they keep, not how V8 and glibc size
+ * themselves under a load that changes with the machine's: the young generation fixed at
+ * 2 × 16 MiB from the start (V8 otherwise grows it when the allocation rate rises and shrinks it
+ * when it falls, and pages of a re-grown young generation came on top of the resident ones: the
+ * proposer's RssAnon rose 12.8 MiB/min in the 2026-12-07 13:42 run with its live data flat), and
+ * glibc's mmap threshold fixed at 128 KiB (otherwise it rises to the largest block freed, and
+ * freed Buffers stay in its heap: resident memory keeps the highest Buffer total seen).
+ * docs/adr/2026-12-07-soak-leak-verdict.md, addendum.
+ */
+export const LOAD_PROCESS_MEMORY: { readonly args: readonly string[]; readonly env: Readonly<Record<string, string>> } = {
+  args: ['--min-semi-space-size=16', '--max-semi-space-size=16'],
+  env: { MALLOC_MMAP_THRESHOLD_: '131072' },
+};
+
 /** Namespace of the soak network's PartnerNodes. */
 export const SOAK_NAMESPACE = 'threatmesh-soak';
 const SEQUENCER_ID = 'sequencer';
@@ -139,6 +155,8 @@ export interface SoakNetworkOptions {
   readonly entryCache?: number;
   /** Directory the sequencer's memory probe writes to (memprobe.ts). @default no probe */
   readonly probeDir?: string;
+  /** Environment variables of the sequencer process beyond the bench's own (e.g. MALLOC_MMAP_THRESHOLD_). @default none */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 /** Issues identities, registers them as PartnerNodes and starts the sequencer process (quorum 2). */
@@ -168,7 +186,7 @@ export async function startSoakNetwork(cp: ControlPlane, dir: string, opts: Soak
     const sequencer = await spawnChild('threatmesh sequencer', [...probe.args, ...(opts.nodeOptions ?? []), MAIN, '--exit-on-stdin-eof', 'sequencer', '--kubeconfig', cp.kubeconfigPath, '--namespace', SOAK_NAMESPACE,
       '--listen', `127.0.0.1:${port}`, '--partner-id', SEQUENCER_ID, '--signing-key', seqKeyPath, '--tls-cert', seqCert.certPath, '--tls-key', seqCert.keyPath, '--tls-ca', seqCert.caPath,
       '--mongodb-uri', cp.mongoUri, '--database', `soak_${Date.now().toString(36)}`, '--quorum', '2', '--metrics-bind', `127.0.0.1:${metricsPort}`,
-      ...(opts.entryCache !== undefined ? ['--entry-cache', String(opts.entryCache)] : [])], join(dir, 'sequencer.log'), probe.env);
+      ...(opts.entryCache !== undefined ? ['--entry-cache', String(opts.entryCache)] : [])], join(dir, 'sequencer.log'), { ...opts.env, ...probe.env });
     progress(`threatmesh sequencer (pid ${sequencer.process.pid}) on 127.0.0.1:${port}; log ${join(dir, 'sequencer.log')}`);
     try {
       await ready(metricsPort, 120_000, sequencer);

@@ -40,6 +40,19 @@ describe('processResults', () => {
       assert.deepEqual(lines.filter((l) => l.metric.endsWith('(judged)')).map((l) => l.metric.replace(/^p: /, '').replace(/ after warm-up \(judged\)$/, '')), c.judged);
     });
   }
+  it('says when RSS growth is V8 sizing', () => {
+    // RSS (anonymous: rss − 60) and the reserved heap both grow 10 MiB/min, the live data stays flat.
+    const samples = Array.from({ length: 61 }, (_, i) => {
+      const s = sample(i * 10, 300 + i / 0.6, { live: 70, external: 100 });
+      return { ...s, rssBytes: s.anonBytes!, heap: { ...s.heap!, heapTotal: (100 + i / 0.6) * MIB } };
+    });
+    const g = growthOf(samples);
+    const lines = processResults('p', g, g, 'warm-up');
+    assert.equal(g.leak, false, g.notes.join('; '));
+    assert.match(lines.find((l) => l.metric === 'p: anonymous RSS growth judged V8 sizing, not a leak')?.unit ?? '(none)', /V8 sizing its heap/);
+    assert.ok(Math.abs(lines.find((l) => l.metric.startsWith('p: anonymous RSS outside the reserved'))!.value) < 0.01);
+    assert.equal(lines.find((l) => l.metric === 'p: V8 heap reserved start → end')?.value, 100);
+  });
   it('says the live data growth per minute', () => {
     const g = growthOf(run(true));
     const live = processResults('p', g, g, 'warm-up').find((l) => l.metric.startsWith('p: live JavaScript data growth'));

@@ -43,7 +43,10 @@ export function processResults(label: string, g: Growth, vm: Growth, warmup: str
     { metric: `${label}: live JavaScript data growth after ${warmup} (judged)`, value: round(h.liveMiBPerMin ?? 0, 3), unit: perMin(h.liveMiBPerMin, h.liveR2) },
     { metric: `${label}: memory outside the V8 heap (external) start → end`, value: round(h.externalEndMiB - h.externalStartMiB), unit: `MiB (${round(h.externalStartMiB)} → ${round(h.externalEndMiB)}, max ${round(h.externalMaxMiB)})` },
     { metric: `${label}: external memory growth after ${warmup} (judged)`, value: round(h.externalMiBPerMin ?? 0, 3), unit: perMin(h.externalMiBPerMin, h.externalR2) },
+    { metric: `${label}: V8 heap reserved start → end`, value: round(h.reservedEndMiB - h.reservedStartMiB), unit: `MiB (${round(h.reservedStartMiB)} → ${round(h.reservedEndMiB)}, max ${round(h.reservedMaxMiB)})` },
+    { metric: `${label}: anonymous RSS outside the reserved V8 heap's high-water mark, growth after ${warmup} (explains RSS growth as V8 sizing when flat)`, value: round(h.outsideReservedMiBPerMin ?? 0, 3), unit: perMin(h.outsideReservedMiBPerMin, h.outsideReservedR2) },
   );
+  if (g.sizing !== undefined) out.push({ metric: `${label}: anonymous RSS growth judged V8 sizing, not a leak`, value: round(g.rssMiBPerMin, 3), unit: `MiB/min (${g.sizing})` });
   return out;
 }
 

@@ -6,7 +6,7 @@
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { SEQUENCER_NAME, sequencerRbacManifests } from '../../operator/src/api/manifests.ts';
-import type { Values } from '../values.ts';
+import { memoryEnv, type Values } from '../values.ts';
 import { PORTS, SECURE, containerResources, deployment, image, labels, raw, scrapeAnnotations, service } from './common.ts';
 import { identityArgs, identityMounts, mongoEnv, pdb, withLabels } from './partner.ts';
 
@@ -42,7 +42,7 @@ export class Sequencer extends Construct {
       containers: [{
         name: 'sequencer', image: image(v), imagePullPolicy: v.image.pullPolicy as kplus.ImagePullPolicy, args: sequencerArgs(v),
         ports: [{ name: 'grpc', number: PORTS.sequencer }, { name: 'metrics', number: PORTS.sequencerMetrics }],
-        envVariables: mongo.env,
+        envVariables: { ...mongo.env, ...Object.fromEntries(Object.entries(memoryEnv(v.sequencer.memory)).map(([k, x]) => [k, kplus.EnvValue.fromValue(x)])) },
         volumeMounts: [...identityMounts(this, v), ...mongo.mounts],
         liveness: kplus.Probe.fromHttpGet('/healthz', { port: PORTS.sequencerMetrics }),
         resources: containerResources(v.sequencer.resources), securityContext: SECURE,

@@ -20,10 +20,12 @@ const run = promisify(execFile);
 /** A CA bundle value (only its PEM header is checked when rendering). */
 const TEST_PEM = '-----BEGIN CERTIFICATE-----\nMIIBdzCCAR2gAwIBAgIUZXhhbXBsZQ==\n-----END CERTIFICATE-----\n';
 
-/** Value sets compared between chart and app: defaults and seven others that move every switch. */
+/** Value sets compared between chart and app: defaults and nine others that move every switch. */
 const VALUE_SETS: ReadonlyArray<[string, Record<string, unknown>]> = [
   ['defaults', {}],
   ['sequencer, 3 replicas, quorum 3, 5 MongoDB members', { role: 'sequencer', partnerId: 'sequencer', sequencer: { replicas: 3, quorum: 3, votingWindow: '24h' }, mongodb: { members: 5 } }],
+  ['sequencer with V8\'s default young generation and its own mmap threshold', { role: 'sequencer', partnerId: 'sequencer', sequencer: { memory: { maxSemiSpaceMiB: 0, mallocMmapThreshold: 262144 } } }],
+  ['sequencer with neither memory setting', { role: 'sequencer', partnerId: 'sequencer', sequencer: { memory: { maxSemiSpaceMiB: 0, mallocMmapThreshold: 0 } } }],
   ['partner without serve, enforcer, replica API, ceph and monitoring', { partnerId: 'partner-b', serve: { enabled: false }, enforce: { enabled: false }, replicaApi: { enabled: false }, ceph: { enabled: false }, monitoring: { enabled: false } }],
   ['partner with network lists, ClusterIP front door, own image', {
     image: { repository: 'registry.example.org/tm', tag: 'dev', pullPolicy: 'Always' }, haproxy: { serviceType: 'ClusterIP', replicas: 3, hostname: 'tm.example.org' },

@@ -105,6 +105,18 @@ httpGet:
 {{- end }}
 {{- end }}
 
+{{/* NODE_OPTIONS and MALLOC_MMAP_THRESHOLD_ of a values memory block, each only when not 0 (memoryEnv in cdk8s/values.ts). */}}
+{{- define "threatmesh.memoryEnv" -}}
+{{- if gt (int .maxSemiSpaceMiB) 0 }}
+- name: NODE_OPTIONS
+  value: --max-semi-space-size={{ int .maxSemiSpaceMiB }}
+{{- end }}
+{{- if gt (int .mallocMmapThreshold) 0 }}
+- name: MALLOC_MMAP_THRESHOLD_
+  value: {{ int .mallocMmapThreshold | quote }}
+{{- end }}
+{{- end }}
+
 {{- define "threatmesh.mongoMounts" -}}
 {{- if .Values.mongodb.enabled }}
 - mountPath: /etc/threatmesh/mongodb-ca
