@@ -156,10 +156,11 @@ describe('entry streams share one encoding (real Sequencer behind the real endpo
     assert.equal(shared, 5 * reads, 'the five other streams awaited the same reads');
   });
 
-  test('six followers at the same cursor get the same batch bytes, packed once; another cursor or bound is packed apart', async () => {
+  test('six followers at the same cursor get the same batch bytes, packed and framed once; another cursor or bound is packed apart', async () => {
     const head = await seq.treeHead();
     const from = ENTRIES - 5;
     const before = server.sharedBatches();
+    const framedBefore = server.framedSends();
     const streams = await Promise.all(ids.flatMap((id) => [0, 1].map(() => readAll(rawBatches(rawClient(id, server.port), from, head.treeSize, 2)))));
     for (const s of streams) assert.deepEqual(s.map((b) => b.toString('base64')), streams[0]!.map((b) => b.toString('base64')));
     const decoded = streams[0]!.map((b) => batchDef.responseDeserialize(b) as { entries: unknown[] });
@@ -171,6 +172,9 @@ describe('entry streams share one encoding (real Sequencer behind the real endpo
     }
     const after1 = server.sharedBatches();
     assert.deepEqual({ built: after1.built - before.built, reused: after1.reused - before.reused }, { built: 1, reused: 5 });
+    // Framed once when packed: each of the six streams sent the three batches' bytes as built, grpc-js copied none.
+    const framed = server.framedSends();
+    assert.deepEqual({ calls: framed.calls - framedBefore.calls, unpatched: framed.unpatched - framedBefore.unpatched, messages: framed.messages - framedBefore.messages }, { calls: 6, unpatched: 0, messages: 18 });
     // Another bound, or another cursor: packed on its own (never another range's batches).
     const [other] = await Promise.all([readAll(rawBatches(rawClient('alpha', server.port), from, head.treeSize, 3)), readAll(rawBatches(rawClient('bravo', server.port), from + 1, head.treeSize, 2))]);
     assert.deepEqual(other.map((b) => (batchDef.responseDeserialize(b) as { entries: unknown[] }).entries.length), [3, 2]);
