@@ -35,7 +35,7 @@ export class FramedMessage {
  * writes the message from offset {@link FRAME_PREFIX_BYTES}. `allocate` defaults to a buffer of
  * its own (not a slice of Node's pool, so a kept message keeps only its own bytes).
  */
-export function frameBuffer(length: number, allocate: (size: number) => Buffer = Buffer.allocUnsafeSlow): Buffer {
+export function frameBuffer(length: number, allocate: (size: number) => Buffer = (n) => Buffer.allocUnsafeSlow(n)): Buffer {
   const out = allocate(FRAME_PREFIX_BYTES + length);
   out.writeUInt8(0, 0);
   out.writeUInt32BE(length, 1);
@@ -54,7 +54,7 @@ export interface FramedSendStats {
 
 /** The grpc-js object a server call sends through (grpc-js 1.14, no server interceptors). */
 interface SendingCall {
-  serializeMessage(value: unknown): Buffer;
+  serializeMessage: (this: SendingCall, value: unknown) => Buffer;
 }
 
 /** Installs framed sends on server calls and counts them. One per endpoint. */
