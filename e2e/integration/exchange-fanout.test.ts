@@ -2,7 +2,7 @@
  * The sequencer's entry streams under many followers (issue 18, load and soak): every stream of
  * the same entries gets the very same bytes, encoded once by the endpoint; and a follower that
  * stops reading is cut after the drain timeout (RESOURCE_EXHAUSTED slow-stream) while the
- * others go on; followers at the same cursor get the same batch buffers, packed once; the
+ * others go on; followers at the same cursor get the same batch buffers, packed and framed once (grpc-js copies none of them per stream); the
  * caller's certificate is read once per connection while every call is still authorized. Real parts: the real Sequencer (memory log store) and a log under test control,
  * each behind the real exchange endpoint over gRPC with mutual TLS.
  */
@@ -11,6 +11,8 @@ import assert from 'node:assert/strict';
 import { connect, type IncomingHttpHeaders } from 'node:http2';
 import { Writable } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
+// grpc-js's own framing of each message a server call sends (1.14): counted to show batches are not copied by it.
+import { BaseServerInterceptingCall } from '@grpc/grpc-js/build/src/server-interceptors.js';
 import { indicatorCanonicalJson } from '../../operator/src/domain/canonical.ts';
 import { entryLeafHash, signProposal } from '../../operator/src/domain/entry.ts';
 import { verifyInclusion } from '../../operator/src/domain/merkle.ts';
@@ -156,10 +158,11 @@ describe('entry streams share one encoding (real Sequencer behind the real endpo
     assert.equal(shared, 5 * reads, 'the five other streams awaited the same reads');
   });
 
-  test('six followers at the same cursor get the same batch bytes, packed once; another cursor or bound is packed apart', async () => {
+  test('six followers at the same cursor get the same batch bytes, packed and framed once; another cursor or bound is packed apart', async () => {
     const head = await seq.treeHead();
     const from = ENTRIES - 5;
     const before = server.sharedBatches();
+    const framedBefore = server.framedSends();
     const streams = await Promise.all(ids.flatMap((id) => [0, 1].map(() => readAll(rawBatches(rawClient(id, server.port), from, head.treeSize, 2)))));
     for (const s of streams) assert.deepEqual(s.map((b) => b.toString('base64')), streams[0]!.map((b) => b.toString('base64')));
     const decoded = streams[0]!.map((b) => batchDef.responseDeserialize(b) as { entries: unknown[] });
@@ -171,10 +174,35 @@ describe('entry streams share one encoding (real Sequencer behind the real endpo
     }
     const after1 = server.sharedBatches();
     assert.deepEqual({ built: after1.built - before.built, reused: after1.reused - before.reused }, { built: 1, reused: 5 });
+    // Framed once when packed: each of the six streams sent the three batches' bytes as built, grpc-js copied none.
+    const framed = server.framedSends();
+    assert.deepEqual({ calls: framed.calls - framedBefore.calls, unpatched: framed.unpatched - framedBefore.unpatched, messages: framed.messages - framedBefore.messages }, { calls: 6, unpatched: 0, messages: 18 });
     // Another bound, or another cursor: packed on its own (never another range's batches).
     const [other] = await Promise.all([readAll(rawBatches(rawClient('alpha', server.port), from, head.treeSize, 3)), readAll(rawBatches(rawClient('bravo', server.port), from + 1, head.treeSize, 2))]);
     assert.deepEqual(other.map((b) => (batchDef.responseDeserialize(b) as { entries: unknown[] }).entries.length), [3, 2]);
     assert.equal(server.sharedBatches().built - after1.built, 2);
+  });
+
+  test('grpc-js frames (copies) none of the batches six streams send; the batch messages are still the ones StreamEntries entries make', async () => {
+    const head = await seq.treeHead();
+    // Counts grpc-js framing a StreamEntryBatches message itself: its copy of the message per stream.
+    const proto = BaseServerInterceptingCall.prototype as unknown as { serializeMessage: (this: { readonly handler: { readonly path: string } }, value: unknown) => Buffer };
+    const own = proto.serializeMessage;
+    let copies = 0;
+    proto.serializeMessage = function (value) {
+      if (this.handler.path === batchDef.path) copies += 1;
+      return own.call(this, value);
+    };
+    try {
+      const streams = await Promise.all(ids.flatMap((id) => [0, 1].map(() => readAll(rawBatches(rawClient(id, server.port), ENTRIES - 5, head.treeSize, 2)))));
+      assert.deepEqual(streams.map((s) => s.length), [3, 3, 3, 3, 3, 3]);
+      const singles = await readAll(rawStream(rawClient('alpha', server.port), ENTRIES - 5, head.treeSize));
+      const batched = streams[0]!.flatMap((b) => (batchDef.responseDeserialize(b) as { entries: unknown[] }).entries);
+      assert.deepEqual(batched.map((m) => streamDef.responseSerialize(m as never).toString('base64')), singles.map((b) => streamDef.responseSerialize(streamDef.responseDeserialize(b)).toString('base64')));
+    } finally {
+      proto.serializeMessage = own;
+    }
+    assert.equal(copies, 0, 'main: 18, one copy per batch per stream');
   });
 
   test('a range reaching behind the recent entries is packed per stream (from the store), never shared', async () => {

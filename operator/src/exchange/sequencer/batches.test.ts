@@ -110,8 +110,8 @@ describe('SharedBatches', () => {
     const own = await collect(batched(source(entries), serialize, bounds));
     assert.deepEqual(first.map((b) => b.bytes.toString('base64')), own.map((b) => b.bytes.toString('base64')));
     // Kept bytes own their memory: not a slice of Node's 8 KiB pool that would keep a whole slab.
-    for (const b of first) assert.equal(b.bytes.buffer.byteLength, b.bytes.length);
-    assert.deepEqual(shared.stats(), { built: 1, reused: 1, ranges: 1, bytes: first.reduce((n, b) => n + b.bytes.length, 0) });
+    for (const b of first) assert.equal(b.framed.buffer.byteLength, b.framed.length);
+    assert.deepEqual(shared.stats(), { built: 1, reused: 1, ranges: 1, bytes: first.reduce((n, b) => n + b.framed.length, 0) });
   });
 
   // [name, first call, second call]: never another range's batches.

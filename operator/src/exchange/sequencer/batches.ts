@@ -7,18 +7,22 @@
  * byte for byte what StreamEntries would have sent.
  */
 import { ExchangeRefusal } from '../protocol/errors.ts';
+import { FRAME_PREFIX_BYTES, frameBuffer, FramedMessage } from '../protocol/framing.ts';
 import type { LogEntry } from '../protocol/gen/threatmesh/exchange/v1/LogEntry.ts';
 import { MAX_BATCH_ITEMS } from '../protocol/messages.ts';
 import { EncodedEntry, type EntrySerializer } from './fanout.ts';
 
-/** One StreamEntryBatches message already encoded; the endpoint's serializer passes its bytes through. */
-export class EncodedBatch {
-  /** The encoded LogEntryBatch message. */
-  readonly bytes: Buffer;
+/**
+ * One StreamEntryBatches message already encoded (`bytes`) and framed for gRPC (`framed`): a
+ * call with framed sends (protocol/framing.ts) sends `framed` as it is on every stream; the
+ * endpoint's serializer passes `bytes` through otherwise.
+ */
+export class EncodedBatch extends FramedMessage {
   /** Entries in it. */
   readonly entries: number;
-  constructor(bytes: Buffer, entries: number) {
-    this.bytes = bytes;
+  /** `framed`: the LogEntryBatch message behind its gRPC prefix (protocol/framing.ts frameBuffer). */
+  constructor(framed: Buffer, entries: number) {
+    super(framed);
     this.entries = entries;
   }
 }
@@ -105,8 +109,9 @@ class Packer {
   /** The open batch, if any, closed. */
   flush(): EncodedBatch | undefined {
     if (this.#count === 0) return undefined;
-    const out = this.#alloc(this.#bytes);
-    let at = 0;
+    // Framed here, once: grpc-js would copy the message into a framed buffer per stream.
+    const out = frameBuffer(this.#bytes, this.#alloc);
+    let at = FRAME_PREFIX_BYTES;
     for (const p of this.#parts) at += p.copy(out, at);
     const batch = new EncodedBatch(out, this.#count);
     this.#parts = [];
@@ -192,7 +197,7 @@ export class SharedBatches {
   }
 
   #keep(key: string, batches: readonly EncodedBatch[]): void {
-    const bytes = batches.reduce((n, b) => n + b.bytes.length, 0);
+    const bytes = batches.reduce((n, b) => n + b.framed.length, 0);
     this.#built += 1;
     // Larger than the whole budget: used once, never kept.
     if (bytes > this.#limits.bytes) return;

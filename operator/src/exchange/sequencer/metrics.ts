@@ -5,7 +5,7 @@ import type { RoundOutcome, Sequencer, SequencerObserver } from './sequencer.ts'
 import type { ExchangeServer } from './server.ts';
 
 /** What the metrics read of the endpoint serving now. */
-export type StreamCounters = Pick<ExchangeServer, 'openStreams' | 'sharedEntries' | 'slowStreamDrops' | 'batchesSent' | 'sharedBatches' | 'peerIdentities'>;
+export type StreamCounters = Pick<ExchangeServer, 'openStreams' | 'sharedEntries' | 'slowStreamDrops' | 'batchesSent' | 'sharedBatches' | 'peerIdentities' | 'framedSends'>;
 
 /** Every `status` of threatmesh_sequencer_proposals_total (a Record so the compiler checks it lists all). */
 const PROPOSAL_STATUSES: Readonly<Record<Parameters<SequencerObserver['proposal']>[0], true>> = { 'opened': true, 'already-pending': true, 'already-admitted': true, 'refused': true, 'error': true };
@@ -85,6 +85,10 @@ function servedCounters(registers: Registers, current: () => Sequencer | undefin
   readCounter(registers, 'threatmesh_sequencer_peer_identities_total', 'Calls since serving began by how the caller was identified: read (its client certificate read, once per connection) or reused (the identity read earlier on the same connection)', 'result', () => {
     const p = server()?.peerIdentities() ?? { read: 0, reused: 0 };
     return [['read', p.read], ['reused', p.reused]];
+  });
+  readCounter(registers, 'threatmesh_sequencer_batch_stream_framing_total', 'StreamEntryBatches calls since serving began by how their batches are sent: framed (the bytes framed once when packed, sent as they are on every stream) or copied (grpc-js copies each batch to frame it: its internals moved, e.g. after an upgrade)', 'result', () => {
+    const f = server()?.framedSends() ?? { calls: 0, unpatched: 0 };
+    return [['framed', f.calls], ['copied', f.unpatched]];
   });
   readCounter(registers, 'threatmesh_sequencer_batched_entries_total', 'Log entries sent in StreamEntryBatches messages since serving began (divided by threatmesh_sequencer_entry_batches_total: entries per message)', undefined, () => [['', server()?.batchesSent().entries ?? 0]]);
 }

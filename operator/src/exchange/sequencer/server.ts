@@ -13,6 +13,7 @@ import type { LogEntry } from '../protocol/gen/threatmesh/exchange/v1/LogEntry.t
 import { EncodedEntry, EntryFanout, type FanoutLimits } from './fanout.ts';
 import { batched, EncodedBatch, endpointBatchBounds, requestBatchBounds, SharedBatches, type BatchBounds, type SharedBatchLimits } from './batches.ts';
 import { ConnectionIdentities, type PeerIdentityStats } from '../protocol/peers.ts';
+import { FramedSends, type FramedSendStats } from '../protocol/framing.ts';
 import type { ExchangeHandlers } from '../protocol/gen/threatmesh/exchange/v1/Exchange.ts';
 import type { Proposal__Output } from '../protocol/gen/threatmesh/exchange/v1/Proposal.ts';
 import type { ProposalAck } from '../protocol/gen/threatmesh/exchange/v1/ProposalAck.ts';
@@ -91,6 +92,8 @@ export interface ExchangeServer {
   sharedBatches(): { readonly built: number; readonly reused: number };
   /** Caller identities read from a client certificate, and calls that reused their connection's (protocol/peers.ts). */
   peerIdentities(): PeerIdentityStats;
+  /** Batch streams that send each batch's framed bytes as built (no copy per stream), and the batches so sent (protocol/framing.ts). */
+  framedSends(): FramedSendStats;
   /**
    * Stops within a few seconds however partners behave: tree-head waits and entry streams end
    * at once (UNAVAILABLE, reason sequencer-stopping: ask again, resume from the cursor), new
@@ -172,7 +175,8 @@ export async function startExchangeServer(opts: ExchangeServerOptions): Promise<
   const cuts = new StopCuts(stopping.signal);
   const shared = new SharedBatches(opts.limits?.sharedBatches);
   const peers = new ConnectionIdentities();
-  const all = handlers({ opts, slots, fanout, shared, peers, drops, batch, serialize: (m) => streamDef.responseSerialize(m), stopping: stopping.signal, running, cuts });
+  const framed = new FramedSends();
+  const all = handlers({ opts, slots, fanout, shared, peers, framed, drops, batch, serialize: (m) => streamDef.responseSerialize(m), stopping: stopping.signal, running, cuts });
   if (batch === undefined) {
     // Without the method, grpc-js answers UNIMPLEMENTED: what a sequencer before revision 3 says.
     const { StreamEntryBatches: _omitted, ...older } = service;
@@ -197,6 +201,7 @@ export async function startExchangeServer(opts: ExchangeServerOptions): Promise<
       return { built, reused };
     },
     peerIdentities: () => peers.stats(),
+    framedSends: () => framed.stats(),
     stop: async () => {
       opts.sequencer.stop?.();
       stopping.abort();
@@ -265,6 +270,8 @@ function handlers(ctx: StreamContext): ExchangeHandlers {
       tracked(streamEntries)(ctx, call, caller, (from, to, size) => ctx.fanout.stream(opts.sequencer, from, to, size)).catch((err: unknown) => call.emit('error', toServiceError(opts.log, err)));
     },
     StreamEntryBatches: (call) => {
+      // Batches are framed when packed: the same bytes go out on every stream, without grpc-js's copy.
+      ctx.framed.install(call);
       const produce = (from: number, to: number, size: number): AsyncIterable<EncodedBatch> => {
         // Checked before any entry is read; the handler below is registered only with bounds.
         const bounds = requestBatchBounds(call.request, ctx.batch!);
@@ -337,6 +344,8 @@ interface StreamContext {
   readonly shared: SharedBatches;
   /** Caller identities, read once per connection. */
   readonly peers: ConnectionIdentities;
+  /** Makes batch streams send framed batches without a copy. */
+  readonly framed: FramedSends;
   /** Streams ended for reading nothing (counted for /metrics), and batches sent. */
   readonly drops: { slow: number; batches: number; batchedEntries: number };
   /** The endpoint's batch bounds; undefined when it serves no batches. */
