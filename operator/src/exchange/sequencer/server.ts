@@ -22,6 +22,7 @@ import type { VoteAck } from '../protocol/gen/threatmesh/exchange/v1/VoteAck.ts'
 import { settleWithin } from '../../runtime/clock.ts';
 import { loadExchangePackage } from '../protocol/proto.ts';
 import { StopCuts } from './stopcuts.ts';
+import { StreamSlots, streamEntries, type StreamServing } from './streams.ts';
 import type { Sequencer } from './sequencer.ts';
 import { authorize, type ExchangeAction, type PartnerEntry, type TlsMaterial } from '../protocol/tls.ts';
 import { metaJson } from '../../domain/entry.ts';
@@ -121,35 +122,6 @@ const DEFAULT_DRAIN_TIMEOUT_MS = 60_000;
 // How long stop waits for calls already running (their database work) once streams and waits were ended.
 const STOP_CALLS_MS = 3_000;
 
-/** Open StreamEntries calls per partner, bounded. */
-class StreamSlots {
-  readonly #open = new Map<string, number>();
-  readonly #max: number;
-
-  constructor(max: number) {
-    this.#max = max;
-  }
-
-  /** Takes a slot for `partnerId`, or refuses when it has all of them. */
-  take(partnerId: string): void {
-    const n = this.#open.get(partnerId) ?? 0;
-    if (n >= this.#max) throw new ExchangeRefusal('resource-exhausted', 'too-many-streams', `partner ${partnerId} already has ${n} entry streams open, the most one partner may; finish or cancel one first`);
-    this.#open.set(partnerId, n + 1);
-  }
-
-  release(partnerId: string): void {
-    const n = (this.#open.get(partnerId) ?? 1) - 1;
-    if (n <= 0) this.#open.delete(partnerId);
-    else this.#open.set(partnerId, n);
-  }
-
-  total(): number {
-    let sum = 0;
-    for (const n of this.#open.values()) sum += n;
-    return sum;
-  }
-}
-
 /** Starts the endpoint on `address` with mutual TLS. */
 export async function startExchangeServer(opts: ExchangeServerOptions): Promise<ExchangeServer> {
   const max = opts.limits?.maxMessageBytes ?? DEFAULT_MAX_MESSAGE;
@@ -176,7 +148,8 @@ export async function startExchangeServer(opts: ExchangeServerOptions): Promise<
   const shared = new SharedBatches(opts.limits?.sharedBatches);
   const peers = new ConnectionIdentities();
   const framed = new FramedSends();
-  const all = handlers({ opts, slots, fanout, shared, peers, framed, drops, batch, serialize: (m) => streamDef.responseSerialize(m), stopping: stopping.signal, running, cuts });
+  const serving: StreamServing = { slots, drops, stopping: stopping.signal, ...streamLimits(opts.limits) };
+  const all = handlers({ opts, serving, fanout, shared, peers, framed, drops, batch, serialize: (m) => streamDef.responseSerialize(m), stopping: stopping.signal, running, cuts });
   if (batch === undefined) {
     // Without the method, grpc-js answers UNIMPLEMENTED: what a sequencer before revision 3 says.
     const { StreamEntryBatches: _omitted, ...older } = service;
@@ -210,6 +183,10 @@ export async function startExchangeServer(opts: ExchangeServerOptions): Promise<
       cuts.report(opts.log, running.size);
     },
   };
+}
+
+function streamLimits(limits: ServerLimits | undefined): Pick<StreamServing, 'maxEntriesPerStream' | 'drainTimeoutMs'> {
+  return { maxEntriesPerStream: limits?.maxEntriesPerStream ?? DEFAULT_MAX_ENTRIES_PER_STREAM, drainTimeoutMs: limits?.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS };
 }
 
 function handlers(ctx: StreamContext): ExchangeHandlers {
@@ -267,7 +244,7 @@ function handlers(ctx: StreamContext): ExchangeHandlers {
     }),
     StreamEntries: (call) => {
       // An 'error' event on a server stream ends it with that status (grpc-js semantics).
-      tracked(streamEntries)(ctx, call, caller, (from, to, size) => ctx.fanout.stream(opts.sequencer, from, to, size)).catch((err: unknown) => call.emit('error', toServiceError(opts.log, err)));
+      tracked(streamEntries)(ctx.serving, call, () => caller(call, 'read'), (from, to, size) => ctx.fanout.stream(opts.sequencer, from, to, size)).catch((err: unknown) => call.emit('error', toServiceError(opts.log, err)));
     },
     StreamEntryBatches: (call) => {
       // Batches are framed when packed: the same bytes go out on every stream, without grpc-js's copy.
@@ -279,7 +256,7 @@ function handlers(ctx: StreamContext): ExchangeHandlers {
         const shared = ctx.shared.get({ from, to, size }, bounds, () => ctx.fanout.sharedRange(opts.sequencer, from, to, size));
         return counted(shared ?? batched(ctx.fanout.stream(opts.sequencer, from, to, size), ctx.serialize, bounds), ctx.drops);
       };
-      tracked(streamEntries)(ctx, call, caller, produce).catch((err: unknown) => call.emit('error', toServiceError(opts.log, err)));
+      tracked(streamEntries)(ctx.serving, call, () => caller(call, 'read'), produce).catch((err: unknown) => call.emit('error', toServiceError(opts.log, err)));
     },
   };
 }
@@ -338,7 +315,8 @@ function checkBatch(n: number): void {
 /** What a StreamEntries handler shares with the others. */
 interface StreamContext {
   readonly opts: ExchangeServerOptions;
-  readonly slots: StreamSlots;
+  /** The slots, limits and stop every stream shares. */
+  readonly serving: StreamServing;
   readonly fanout: EntryFanout;
   /** Batches packed once for the streams asking the same range. */
   readonly shared: SharedBatches;
@@ -359,79 +337,3 @@ interface StreamContext {
   /** Calls running now (stop waits for them, bounded). */
   readonly running: Set<Promise<unknown>>;
 }
-
-/** The range one stream serves: [from, to) of the tree of `size` leaves, at most `cap` entries; refused when it leaves the tree. */
-function streamRange(req: { readonly fromIndex: number; readonly treeSize: number }, cap: number): { from: number; to: number; size: number } {
-  const { fromIndex: from, treeSize: size } = req;
-  // Same checks as the core's entries() makes, before any shared bytes are handed out.
-  if (!Number.isSafeInteger(from) || !Number.isSafeInteger(size) || from < 0 || from > size) throw new ExchangeRefusal('out-of-range', 'out-of-range', `requested entries from ${from} in tree size ${size}; ask for a tree head first and stay within it`);
-  return { from, to: Math.min(size, from + cap), size };
-}
-
-/**
- * Serves one entry stream, single entries or batches: `produce` gives the messages of [from, to)
- * with proofs in the tree of `size` leaves. Flow control, the per-stream cap and the slow-reader
- * cut are the same for both.
- */
-async function streamEntries(
-  { opts, slots, drops, stopping }: StreamContext,
-  call: grpc.ServerWritableStream<{ fromIndex: number; treeSize: number }, unknown>,
-  caller: (call: AuthenticatedCall, action: ExchangeAction) => string,
-  produce: (from: number, to: number, size: number) => AsyncIterable<unknown>,
-): Promise<void> {
-  const who = caller(call, 'read');
-  slots.take(who);
-  try {
-    const { from, to, size } = streamRange(call.request, opts.limits?.maxEntriesPerStream ?? DEFAULT_MAX_ENTRIES_PER_STREAM);
-    const drainMs = opts.limits?.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
-    // Leaving the loop (return) closes the log reader: a cancelled or dropped call holds nothing.
-    // Proofs stay in the tree the partner asked for; only the range is cut.
-    for await (const message of produce(from, to, size)) {
-      if (call.cancelled) return;
-      if (stopping.aborted) throw sequencerStopping();
-      // Respect flow control: wait for the client to drain, or for the call to end, before producing more.
-      if (!call.write(message)) {
-        const outcome = await drainedOrEnded(call, drainMs, stopping);
-        if (outcome === 'ended') return;
-        if (outcome === 'stopping') throw sequencerStopping();
-        if (outcome === 'stalled') {
-          drops.slow += 1;
-          throw new ExchangeRefusal('resource-exhausted', 'slow-stream', `partner ${who} read nothing of this entry stream for ${drainMs / 1000} s; the stream was ended to free its slot: resume from your cursor (read the stream as it arrives)`);
-        }
-      }
-    }
-    call.end();
-  } finally {
-    slots.release(who);
-  }
-}
-
-/**
- * Resolves 'drained' once the client drained the stream, 'ended' once the call was cancelled or
- * closed first, 'stopping' once the endpoint stops, 'stalled' after `timeoutMs` of none of these.
- */
-function drainedOrEnded(call: grpc.ServerWritableStream<unknown, unknown>, timeoutMs: number, stopping: AbortSignal): Promise<'drained' | 'ended' | 'stalled' | 'stopping'> {
-  if (call.cancelled) return Promise.resolve('ended');
-  if (stopping.aborted) return Promise.resolve('stopping');
-  return new Promise((resolve) => {
-    const settle = (how: 'drained' | 'ended' | 'stalled' | 'stopping') => (): void => {
-      clearTimeout(timer);
-      call.off('drain', onDrain);
-      call.off('cancelled', onEnd);
-      call.off('close', onEnd);
-      call.off('error', onEnd);
-      stopping.removeEventListener('abort', onStop);
-      resolve(call.cancelled ? 'ended' : how);
-    };
-    const onDrain = settle('drained');
-    const onEnd = settle('ended');
-    const onStop = settle('stopping');
-    stopping.addEventListener('abort', onStop, { once: true });
-    const timer = setTimeout(settle('stalled'), timeoutMs);
-    call.once('drain', onDrain);
-    call.once('cancelled', onEnd);
-    call.once('close', onEnd);
-    call.once('error', onEnd);
-  });
-}
-
