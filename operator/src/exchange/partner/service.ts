@@ -38,6 +38,7 @@ import { KubeIndicatorSink } from './kubesink.ts';
 import { Materializer } from './materializer.ts';
 import { repairWorkingSet, resumeWorkingSet, saveWrittenMark } from './workingset.ts';
 import { PendingMirror } from './manualvote.ts';
+import { RepeatedFailureLog } from './repeatlog.ts';
 import { RevocationRequests } from './revocations.ts';
 import type { ReplicationHalted } from './replica.ts';
 import type { EntrySink, ReplicaCursor, VerifiedEntry } from '../../domain/stores.ts';
@@ -151,6 +152,7 @@ class Partner implements RunningPartner {
   readonly #peers: PeerStatusReporter;
   readonly #incidents: IncidentReporter;
   readonly #failures: FailureReporter;
+  readonly #failureLog: RepeatedFailureLog;
   readonly #forwarder: ProposalForwarder;
   readonly #lag = new LagTracker();
   readonly #heads = new HeadWatch();
@@ -184,6 +186,7 @@ class Partner implements RunningPartner {
     const now = (): Date => new Date(this.#clock.now());
     this.#metrics = opts.exchangeMetrics ?? new PartnerMetrics(opts.metrics);
     this.#failures = new FailureReporter(this.#metrics);
+    this.#failureLog = new RepeatedFailureLog(opts.log, () => this.#clock.now());
     this.#cursors = new MongoCursorStore(opts.db);
     this.#leaves = new MongoLeafStore(opts.db);
     this.#mongo = mongo;
@@ -262,12 +265,16 @@ class Partner implements RunningPartner {
   async #step(name: string, fn: () => Promise<unknown>, callee?: Callee): Promise<void> {
     // After stop() no step starts: each could wait out the database's server selection (a stop took 43 s with its database killed).
     if (this.#abort.signal.aborted) return;
+    const key = callee === undefined ? name : `${name} ${callee.peer}`;
+    const peer = callee !== undefined ? { peer: callee.peer } : {};
     try {
       await fn();
+      this.#failureLog.recovered(key, `exchange ${name} works again`, peer);
     } catch (err) {
       if (this.#abort.signal.aborted) return;
       const f = this.#failures.failed(name, err, callee);
-      this.#o.log.warn(`exchange ${name} failed; retrying next period`, { cause: f.cause, detail: f.message, ...(callee !== undefined ? { peer: callee.peer } : {}), err });
+      // Once per cause change, then a reminder every few minutes (repeatlog.ts): a peer down for an hour is not 3,600 lines.
+      this.#failureLog.failed(key, f.cause, `exchange ${name} failed; retrying next period`, { cause: f.cause, detail: f.message, ...peer, err });
     }
   }
 
