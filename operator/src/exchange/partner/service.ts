@@ -230,6 +230,8 @@ class Partner implements RunningPartner {
       acceptedHead: async () => (this.#session ? (await this.#session.replica.cursor()).head : undefined),
       consistencyProof: (a, b) => (this.#session ? this.#session.replica.consistencyProofFromLeaves(a, b) : Promise.reject(new Error('not replicating yet'))),
     });
+    const gossip = this.#gossip;
+    this.#metrics.gossipEndpoint(() => gossip.peerIdentities());
     this.#o.log.info('partner exchange started', { partnerId: this.#o.partnerId, namespace: this.#o.namespace, gossipPort: this.#gossip.port });
     this.#loop = this.#run();
   }
@@ -242,6 +244,7 @@ class Partner implements RunningPartner {
     await this.#materializer.stop();
     await this.#markSaved;
     await this.#gossip?.stop();
+    this.#metrics.gossipEndpoint(undefined);
     this.#o.log.info('partner exchange stopped', { partnerId: this.#o.partnerId });
   }
 
