@@ -144,7 +144,7 @@ export async function knownSet(kube: KubeReader, namespace: string, log: Logger,
     }
     // A steady state (not installed, not permitted): warned once per process, then at debug.
     const first = opts.notices?.first(`replica-api-unreadable:${err.status}`) ?? true;
-    (first ? log.warn : log.debug)('the replica API cannot be read, so indicators stored only in the partner database may be proposed again (the sequencer answers already-admitted); checking against ThreatIndicator objects only', {
+    log[first ? 'warn' : 'debug']('the replica API cannot be read, so indicators stored only in the partner database may be proposed again (the sequencer answers already-admitted); checking against ThreatIndicator objects only', {
       status: err.status, reason: err.reason, detail: err.message.slice(0, 300), fix: fixFor(err.status, namespace), ...(first && opts.notices ? { once: 'logged once per process; later runs log it at debug' } : {}),
     });
     return { known, wrap: (sink) => sink, fullSet: false };

@@ -39,6 +39,7 @@ import { Materializer } from './materializer.ts';
 import { repairWorkingSet, resumeWorkingSet, saveWrittenMark } from './workingset.ts';
 import { PendingMirror } from './manualvote.ts';
 import { RepeatedFailureLog } from './repeatlog.ts';
+import type { StartSteps } from './prepare.ts';
 import { RevocationRequests } from './revocations.ts';
 import type { ReplicationHalted } from './replica.ts';
 import type { EntrySink, ReplicaCursor, VerifiedEntry } from '../../domain/stores.ts';
@@ -103,6 +104,13 @@ export interface PartnerServiceOptions {
   readonly voteBatchSize?: number;
   /** The exchange's metrics when already registered on `metrics` (startup.ts reports failed starts with them). @default new PartnerMetrics(metrics) */
   readonly exchangeMetrics?: PartnerMetrics;
+  /**
+   * The replica store opened on `db` by the process's preparation (prepare.ts), which also names
+   * unnamed records; kept across terms. @default opened here, and the naming pass started here
+   */
+  readonly sink?: MongoIndicatorSink;
+  /** The start's steps, for readiness (prepare.ts): the gossip endpoint is this term's. @default untracked */
+  readonly steps?: StartSteps;
 }
 
 /** The operator's caches the partner exchange reads. */
@@ -128,13 +136,17 @@ export interface RunningPartner {
 export async function startPartnerService(opts: PartnerServiceOptions): Promise<RunningPartner> {
   // The recent record states cover the working set's floor with a quarter to spare (the floor follows the tree size, which may run ahead of the applied entries).
   const budget = opts.materializeBudget ?? PARTNER_DEFAULTS.materializeBudget;
-  const partner = new Partner(opts, await MongoIndicatorSink.open(opts.db, { recentPositions: Math.ceil(budget * 1.25) }));
-  // Records stored before they carried a name get one, once per database, beside the exchange (a scan on FerretDB).
-  void nameUnnamedRecords(opts.db).then(
-    (named) => { if (named > 0) opts.log.info('named records stored without their object name', { named }); },
-    (err: unknown) => opts.log.warn('could not name records stored without their object name; the next start tries again', { error: String(err) }),
-  );
-  await partner.start();
+  let sink = opts.sink;
+  if (sink === undefined) {
+    sink = await MongoIndicatorSink.open(opts.db, { recentPositions: Math.ceil(budget * 1.25) });
+    // Records stored before they carried a name get one, once per database, beside the exchange (a scan on FerretDB).
+    void nameUnnamedRecords(opts.db).then(
+      (named) => { if (named > 0) opts.log.info('named records stored without their object name', { named }); },
+      (err: unknown) => opts.log.warn('could not name records stored without their object name; the next start tries again', { error: String(err) }),
+    );
+  }
+  const partner = new Partner(opts, sink);
+  await (opts.steps ? opts.steps.run('gossip endpoint', () => partner.start()) : partner.start());
   return partner;
 }
 
