@@ -11,51 +11,29 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type AddressInfo } from 'node:net';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { MongoClient } from 'mongodb';
 import { LEADER_LEASE_NAME } from '../../operator/src/api/manifests.ts';
-import type { PartnerNode } from '../../operator/src/api/types.ts';
 import { operatorOptions, type OperatorFlags } from '../../operator/src/cli/operator.ts';
 import { runTerms } from '../../operator/src/cli/terms.ts';
-import { ensureBinaries } from '../../operator/src/dev/controlplane/build.ts';
-import { LocalCa, readTlsMaterial } from '../../operator/src/dev/sandbox/pki.ts';
-import type { Voter } from '../../operator/src/domain/quorum.ts';
-import { SigningKey } from '../../operator/src/domain/signature.ts';
-import { Sequencer } from '../../operator/src/exchange/sequencer/sequencer.ts';
-import { startExchangeServer, type ExchangeServer } from '../../operator/src/exchange/sequencer/server.ts';
-import { createLogger } from '../../operator/src/log.ts';
 import { LEASES, type Lease } from '../../operator/src/runtime/kinds.ts';
 import { microTime } from '../../operator/src/runtime/leader.ts';
-import { applyManifests } from '../../operator/src/runtime/manifest.ts';
-import { MemoryLogStore, MemoryRoundStore } from '../../operator/src/store/memory.ts';
-import { startCluster, type Cluster } from '../chaos/cluster.ts';
+import { tmpdir } from 'node:os';
 import { eventually } from '../harness/kube.ts';
-import { loadYamlDir } from '../harness/manifests.ts';
+import { keptLog, startPartnerBed, type PartnerBed } from '../harness/partnerbed.ts';
 
 const NS = 'threatmesh';
 const DATABASE = 'threatmesh_partner';
 /** Records stored without the digest set: the backfill reads them all. */
 const RECORDS = 150_000;
-const keys = { alpha: SigningKey.generate(), bravo: SigningKey.generate() };
-const seqKey = SigningKey.generate();
-const voters: Voter[] = (['alpha', 'bravo'] as const).map((id) => ({ partnerId: id, publicKey: keys[id].publicKey, roles: ['contributor', 'voter'] }));
-const logLines: string[] = [];
-const out = new PassThrough();
-out.on('data', (c: Buffer) => logLines.push(...c.toString().split('\n').filter((l) => l !== '')));
-const log = createLogger(out, 'info');
+const kept = keptLog();
+const { log, lines: logLines } = kept;
 
 let dir = '';
-let cluster: Cluster;
-let server: ExchangeServer | undefined;
+let bed: PartnerBed | undefined;
 let stop: (why: string) => void = () => undefined;
 let terms: Promise<string> | undefined;
 let metricsPort = 0;
-
-function node(name: string, spec: PartnerNode['spec']): PartnerNode {
-  return { apiVersion: 'threatmesh.io/v1alpha1', kind: 'PartnerNode', metadata: { name, namespace: NS }, spec };
-}
 
 async function freePort(): Promise<number> {
   const s = createServer();
@@ -69,17 +47,8 @@ const lines = (msg: string): Array<Record<string, unknown>> => logLines.map((l) 
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'threatmesh-startterms-'));
-  const binaries = await ensureBinaries({ cacheDir: process.env['THREATMESH_CACHE'] ?? join(homedir(), '.cache', 'threatmesh'), progress: new PassThrough() });
-  cluster = await startCluster({ name: 'partner', dir: join(dir, 'cluster'), binaries, readyTimeoutMs: 180_000, onExit: (e) => logLines.push(`UNASKED EXIT ${JSON.stringify(e)}`) });
-  const ca = await LocalCa.open(join(dir, 'pki'), 'threatmesh-startterms-ca');
-  const sequencer = await Sequencer.open({ store: new MemoryLogStore(), rounds: new MemoryRoundStore(), key: seqKey, partners: voters, quorum: 2, now: () => new Date(), log });
-  server = await startExchangeServer({ sequencer, directory: new Map(voters.map((v) => [v.partnerId, v])), tls: await readTlsMaterial(await ca.issue('sequencer', 'server')), address: '127.0.0.1:0', log });
-  await applyManifests(cluster.client, await loadYamlDir('crds'), 'startterms-test');
-  await applyManifests(cluster.client, [
-    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } },
-    node('sequencer', { partnerId: 'sequencer', organization: 'sequencer', endpoint: `127.0.0.1:${server.port}`, publicKey: seqKey.publicKey.toRawBase64(), roles: ['sequencer'] }),
-    ...(['alpha', 'bravo'] as const).map((id) => node(id, { partnerId: id, organization: id, endpoint: '127.0.0.1:9', publicKey: keys[id].publicKey.toRawBase64(), roles: ['contributor', 'voter'] })),
-  ], 'startterms-test');
+  bed = await startPartnerBed(dir, 'startterms', NS, kept);
+  const { cluster, ca, keys } = bed;
   // A database of an earlier version: records, no digest chunks, no completeness marker.
   const mongo = new MongoClient(`mongodb://127.0.0.1:${cluster.mongoPort}/`);
   await mongo.connect();
@@ -110,8 +79,7 @@ after(async () => {
   stop('test done');
   await terms;
   if (process.env['STARTTERMS_TEST_LOG']) await writeFile(process.env['STARTTERMS_TEST_LOG'], `${logLines.join('\n')}\n`);
-  await server?.stop();
-  await cluster?.stop();
+  await bed?.stop();
   if (dir !== '') await rm(dir, { recursive: true, force: true });
 });
 
@@ -121,6 +89,7 @@ test('a Lease lost while the exchange\'s start reads: the next term in the proce
   const first = await eventually(readiness, (t) => backfill.test(t), 120_000);
   assert.match(first, backfill, `readiness of term 1: ${first}`);
   // Another holder takes the Lease (as a partitioned replica's successor would).
+  const cluster = bed!.cluster;
   const lease = (await cluster.client.get<Lease>(LEASES, LEADER_LEASE_NAME, NS))!;
   const now = microTime(Date.now());
   await cluster.client.update<Lease>(LEASES, { ...lease, spec: { holderIdentity: 'thief', leaseDurationSeconds: 3, acquireTime: now, renewTime: now, leaseTransitions: (lease.spec?.leaseTransitions ?? 0) + 1 } });

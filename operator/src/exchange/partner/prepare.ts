@@ -199,3 +199,13 @@ function forgetOnFailure<T>(p: Promise<T>, forget: () => void): Promise<T> {
   p.catch(forget);
   return p;
 }
+
+/** Opens the replica store and names unnamed records beside it (logged, never thrown), for an exchange started without a preparation (tests). */
+export async function openStoresAlone(db: Db, recentPositions: number, log: Logger): Promise<MongoIndicatorSink> {
+  const sink = await MongoIndicatorSink.open(db, { recentPositions });
+  void nameUnnamedRecords(db).then(
+    (named) => { if (named > 0) log.info('named records stored without their object name', { named }); },
+    (err: unknown) => log.warn('could not name records stored without their object name; the next start tries again', { error: String(err) }),
+  );
+  return sink;
+}

@@ -7,7 +7,6 @@
  * loops until `stop()`. A halt (fork, forged entry…) stops applying from the sequencer, never
  * the operator: it shows as condition Replicating=False, a Warning Event and a metric.
  */
-import { nameUnnamedRecords } from '../../store/indicatornames.ts';
 import type { Db } from 'mongodb';
 import type { Registry } from 'prom-client';
 import { PARTNER_NODES } from '../../api/schemas/index.ts';
@@ -36,10 +35,10 @@ import { ProposalForwarder } from './forwarder.ts';
 import { GossipClient, startGossipServer, type GossipServer } from './gossip.ts';
 import { KubeIndicatorSink } from './kubesink.ts';
 import { Materializer } from './materializer.ts';
-import { repairWorkingSet, resumeWorkingSet, saveWrittenMark } from './workingset.ts';
+import { repairWaitMs, repairWorkingSet, resumeWorkingSet, saveWrittenMark } from './workingset.ts';
 import { PendingMirror } from './manualvote.ts';
 import { RepeatedFailureLog } from './repeatlog.ts';
-import type { StartSteps } from './prepare.ts';
+import { openStoresAlone, type StartSteps } from './prepare.ts';
 import { RevocationRequests } from './revocations.ts';
 import type { ReplicationHalted } from './replica.ts';
 import type { EntrySink, ReplicaCursor, VerifiedEntry } from '../../domain/stores.ts';
@@ -136,16 +135,7 @@ export interface RunningPartner {
 export async function startPartnerService(opts: PartnerServiceOptions): Promise<RunningPartner> {
   // The recent record states cover the working set's floor with a quarter to spare (the floor follows the tree size, which may run ahead of the applied entries).
   const budget = opts.materializeBudget ?? PARTNER_DEFAULTS.materializeBudget;
-  let sink = opts.sink;
-  if (sink === undefined) {
-    sink = await MongoIndicatorSink.open(opts.db, { recentPositions: Math.ceil(budget * 1.25) });
-    // Records stored before they carried a name get one, once per database, beside the exchange (a scan on FerretDB).
-    void nameUnnamedRecords(opts.db).then(
-      (named) => { if (named > 0) opts.log.info('named records stored without their object name', { named }); },
-      (err: unknown) => opts.log.warn('could not name records stored without their object name; the next start tries again', { error: String(err) }),
-    );
-  }
-  const partner = new Partner(opts, sink);
+  const partner = new Partner(opts, opts.sink ?? await openStoresAlone(opts.db, Math.ceil(budget * 1.25), opts.log));
   await (opts.steps ? opts.steps.run('gossip endpoint', () => partner.start()) : partner.start());
   return partner;
 }
@@ -518,13 +508,4 @@ class Partner implements RunningPartner {
 // --vote-batch-size: 0 (or none) signs each vote alone (protocol v1); more, protocol v2 batches of at most that many.
 function batchingOf(size: number | undefined): { readonly batching?: { readonly maxSize: number } } {
   return size !== undefined && size > 0 ? { batching: { maxSize: size } } : {};
-}
-
-/**
- * How long after a drift repair the next one is due: the period, or after `failures` failed
- * repairs in a row a backoff from `retryMs` doubling up to the period (the records a failed
- * repair left stay wrong meanwhile).
- */
-export function repairWaitMs(failures: number, periodMs: number, retryMs: number): number {
-  return failures === 0 ? periodMs : Math.min(periodMs, retryMs * 2 ** Math.min(failures - 1, 20));
 }

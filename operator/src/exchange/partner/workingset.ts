@@ -93,3 +93,12 @@ export async function resumeWorkingSet(p: Pick<WorkingSetParts, 'materializer' |
   }
   return records.length;
 }
+
+/**
+ * How long after a drift repair the next one is due: the period, or after `failures` failed
+ * repairs in a row a backoff from `retryMs` doubling up to the period (the records a failed
+ * repair left stay wrong meanwhile).
+ */
+export function repairWaitMs(failures: number, periodMs: number, retryMs: number): number {
+  return failures === 0 ? periodMs : Math.min(periodMs, retryMs * 2 ** Math.min(failures - 1, 20));
+}
