@@ -12,53 +12,34 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { PARTNER_NODES } from '../../operator/src/api/schemas/index.ts';
 import type { PartnerNode } from '../../operator/src/api/types.ts';
 import { operatorOptions, type OperatorFlags } from '../../operator/src/cli/operator.ts';
 import { startOperator, type RunningOperator } from '../../operator/src/controllers/setup.ts';
-import { ensureBinaries } from '../../operator/src/dev/controlplane/build.ts';
-import { LocalCa, readTlsMaterial } from '../../operator/src/dev/sandbox/pki.ts';
-import type { Voter } from '../../operator/src/domain/quorum.ts';
-import { SigningKey } from '../../operator/src/domain/signature.ts';
-import { Sequencer } from '../../operator/src/exchange/sequencer/sequencer.ts';
-import { startExchangeServer, type ExchangeServer } from '../../operator/src/exchange/sequencer/server.ts';
-import { createLogger } from '../../operator/src/log.ts';
 import { eventsResource } from '../../operator/src/runtime/events.ts';
-import { applyManifests } from '../../operator/src/runtime/manifest.ts';
 import type { KubeObject } from '../../operator/src/runtime/types.ts';
-import { MemoryLogStore, MemoryRoundStore } from '../../operator/src/store/memory.ts';
-import { startCluster, type Cluster } from '../chaos/cluster.ts';
+import type { Cluster } from '../chaos/cluster.ts';
 import { startLink, type Link } from '../chaos/link.ts';
 import { eventually } from '../harness/kube.ts';
-import { loadYamlDir } from '../harness/manifests.ts';
+import { keptLog, startPartnerBed, type PartnerBed } from '../harness/partnerbed.ts';
 
 const NS = 'threatmesh';
 /** How soon after FerretDB answers again the operator must be ready: the backoff cap (30 s) plus one connection attempt. */
 const READY_BOUND_MS = 50_000;
 /** The manager's shutdown deadline (its default). */
 const SHUTDOWN_DEADLINE_MS = 30_000;
-const keys = { alpha: SigningKey.generate(), bravo: SigningKey.generate() };
-const seqKey = SigningKey.generate();
-const voters: Voter[] = (['alpha', 'bravo'] as const).map((id) => ({ partnerId: id, publicKey: keys[id].publicKey, roles: ['contributor', 'voter'] }));
-const logLines: string[] = [];
-const out = new PassThrough();
-out.on('data', (c: Buffer) => logLines.push(...c.toString().split('\n').filter((l) => l !== '')));
-const log = createLogger(out, 'info');
+const kept = keptLog();
+const { log, lines: logLines } = kept;
 
 let dir = '';
+let bed: PartnerBed | undefined;
 let cluster: Cluster;
-let server: ExchangeServer | undefined;
 /** The operator's database link, as in the chaos network: a TCP proxy in front of FerretDB that can be blackholed. */
 let dbLink: Link | undefined;
 let flags: OperatorFlags;
 const operators: RunningOperator[] = [];
-
-function node(name: string, spec: PartnerNode['spec']): PartnerNode {
-  return { apiVersion: 'threatmesh.io/v1alpha1', kind: 'PartnerNode', metadata: { name, namespace: NS }, spec };
-}
 
 async function replicating(): Promise<{ status?: string; reason?: string; message?: string }> {
   const pn = await cluster.client.get<PartnerNode>(PARTNER_NODES, 'sequencer', NS).catch(() => undefined);
@@ -91,17 +72,9 @@ async function startFromFlags(exits: string[]): Promise<RunningOperator> {
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'threatmesh-startretry-'));
-  const binaries = await ensureBinaries({ cacheDir: process.env['THREATMESH_CACHE'] ?? join(homedir(), '.cache', 'threatmesh'), progress: new PassThrough() });
-  cluster = await startCluster({ name: 'partner', dir: join(dir, 'cluster'), binaries, readyTimeoutMs: 180_000, onExit: (e) => logLines.push(`UNASKED EXIT ${JSON.stringify(e)}`) });
-  const ca = await LocalCa.open(join(dir, 'pki'), 'threatmesh-startretry-ca');
-  const sequencer = await Sequencer.open({ store: new MemoryLogStore(), rounds: new MemoryRoundStore(), key: seqKey, partners: voters, quorum: 2, now: () => new Date(), log });
-  server = await startExchangeServer({ sequencer, directory: new Map(voters.map((v) => [v.partnerId, v])), tls: await readTlsMaterial(await ca.issue('sequencer', 'server')), address: '127.0.0.1:0', log });
-  await applyManifests(cluster.client, await loadYamlDir('crds'), 'startretry-test');
-  await applyManifests(cluster.client, [
-    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } },
-    node('sequencer', { partnerId: 'sequencer', organization: 'sequencer', endpoint: `127.0.0.1:${server.port}`, publicKey: seqKey.publicKey.toRawBase64(), roles: ['sequencer'] }),
-    ...(['alpha', 'bravo'] as const).map((id) => node(id, { partnerId: id, organization: id, endpoint: '127.0.0.1:9', publicKey: keys[id].publicKey.toRawBase64(), roles: ['contributor', 'voter'] })),
-  ], 'startretry-test');
+  bed = await startPartnerBed(dir, 'startretry', NS, kept);
+  cluster = bed.cluster;
+  const { ca, keys } = bed;
   dbLink = await startLink('alpha→ferretdb', () => [cluster.mongoPort]);
   const alpha = await ca.issue('alpha', 'both');
   const signingKey = join(dir, 'alpha.signing.pem');
@@ -116,9 +89,8 @@ before(async () => {
 after(async () => {
   if (process.env['STARTRETRY_TEST_LOG']) await writeFile(process.env['STARTRETRY_TEST_LOG'], `${logLines.join('\n')}\n`);
   for (const op of operators) await op.stop();
-  await server?.stop();
   await dbLink?.close();
-  await cluster?.stop();
+  await bed?.stop();
   if (dir !== '') await rm(dir, { recursive: true, force: true });
 });
 

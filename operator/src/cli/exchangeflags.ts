@@ -9,9 +9,9 @@ import { formatDuration, parseDuration } from '../controllers/schedule.ts';
 import { PARTNER_DEFAULTS } from '../exchange/partner/defaults.ts';
 import { SigningKey } from '../domain/signature.ts';
 import { startPartnerService } from '../exchange/partner/service.ts';
-import { closeMongo, mongoClient } from '../store/connect.ts';
 import { PartnerMetrics } from '../exchange/partner/metrics.ts';
 import { partnerRunnable, type StoppablePartner } from '../exchange/partner/startup.ts';
+import { ExchangePreparation } from '../exchange/partner/prepare.ts';
 import { parseVotingPolicy, type VotingPolicy } from '../exchange/partner/policy.ts';
 import type { TlsMaterial } from '../exchange/protocol/tls.ts';
 import { loadWarningLists } from '../feeds/warninglists.ts';
@@ -135,40 +135,37 @@ export async function loadExchangeMaterial(settings: ExchangeSettings): Promise<
   return { settings, key, tls, votingPolicy };
 }
 
-/** How long a stop waits for the exchange's MongoDB client to close before going on without it. */
-const MONGO_CLOSE_MS = 3000;
+/** How long the end of the process waits for the exchange's MongoDB client to close before going on without it. */
+export const MONGO_CLOSE_MS = 3000;
+
+/** The leadership-free part of the exchange's start for this process (exchange/partner/prepare.ts), shared by its terms. */
+export function exchangePreparation(m: ExchangeMaterial, log: Logger): ExchangePreparation {
+  return new ExchangePreparation({ uri: m.settings.mongodbUri, database: m.settings.database, log: log.child({ component: 'exchange' }) });
+}
 
 /**
- * The leader-only partner exchange Runnable: connects MongoDB, loads warning lists and starts the
- * partner exchange, retrying with backoff while the database is down (exchange/partner/startup.ts);
- * stop closes both, the database client at the latest halfway through the deadline.
+ * The leader-only partner exchange Runnable of one term: waits for the process's preparation
+ * (database connection, replica store: kept across attempts and terms, exchange/partner/prepare.ts),
+ * loads warning lists and starts the partner exchange's loops, retrying with backoff while the
+ * database is down (exchange/partner/startup.ts). An interrupted stop closes the database client
+ * (cutting the calls in flight) and so discards the preparation.
  */
-export function exchangeRunnable(m: ExchangeMaterial, deps: { readonly client: KubeClient; readonly log: Logger; readonly admission?: AdmissionPolicy; readonly onError?: (err: unknown) => void }, parts: OperatorParts): Runnable {
+export function exchangeRunnable(m: ExchangeMaterial, deps: { readonly client: KubeClient; readonly log: Logger; readonly admission?: AdmissionPolicy; readonly onError?: (err: unknown) => void }, parts: OperatorParts, prepared: ExchangePreparation): Runnable {
   const log = deps.log.child({ component: 'exchange' });
   const exchangeMetrics = new PartnerMetrics(parts.metrics.registry);
   const launch = async (signal: AbortSignal): Promise<StoppablePartner> => {
-    const mongo = mongoClient(m.settings.mongodbUri);
-    // A stop during the attempt closes the client, so the attempt ends at once.
-    const onAbort = (): void => void mongo.close().catch(() => undefined);
-    signal.addEventListener('abort', onAbort, { once: true });
-    try {
-      await mongo.connect();
-      const partner = await startPartnerService({
-        client: deps.client, cache: parts.cache, db: mongo.db(m.settings.database), namespace: m.settings.namespace, partnerId: m.settings.partnerId, key: m.key, tls: m.tls,
-        votingPolicy: m.votingPolicy, warningList: await loadWarningLists(), registry: parts.registry, metrics: parts.metrics.registry, exchangeMetrics, log,
-        gossipBind: m.settings.gossipBind, syncIntervalMs: m.settings.syncIntervalMs, repairIntervalMs: m.settings.repairIntervalMs, voteBatchSize: m.settings.voteBatchSize,
-        ...(deps.admission ? { admission: deps.admission } : {}),
-      });
-      return { stop: async () => { await partner.stop(); await closeMongo(mongo, MONGO_CLOSE_MS, log); }, interrupt: async () => { partner.interrupt(); await mongo.close(); } };
-    } catch (err) {
-      await mongo.close();
-      throw err;
-    } finally {
-      signal.removeEventListener('abort', onAbort);
-    }
+    const { db, sink } = await prepared.ready(signal);
+    const partner = await startPartnerService({
+      client: deps.client, cache: parts.cache, db, sink, steps: prepared.steps, namespace: m.settings.namespace, partnerId: m.settings.partnerId, key: m.key, tls: m.tls,
+      votingPolicy: m.votingPolicy, warningList: await loadWarningLists(), registry: parts.registry, metrics: parts.metrics.registry, exchangeMetrics, log,
+      gossipBind: m.settings.gossipBind, syncIntervalMs: m.settings.syncIntervalMs, repairIntervalMs: m.settings.repairIntervalMs, voteBatchSize: m.settings.voteBatchSize,
+      ...(deps.admission ? { admission: deps.admission } : {}),
+    });
+    return { stop: () => partner.stop(), interrupt: async () => { partner.interrupt(); await prepared.discard(); } };
   };
   return partnerRunnable(launch, {
     log, ...(deps.onError ? { onError: deps.onError } : {}),
     reporting: { metrics: exchangeMetrics, client: deps.client, cache: parts.cache.partnerNodes, namespace: m.settings.namespace, partnerId: m.settings.partnerId },
+    step: () => prepared.steps.current(),
   });
 }

@@ -18,7 +18,7 @@ import { MAX_VOTE_BATCH } from '../domain/votebatch.ts';
 import { DEFAULT_VOTE_BATCH_SIZE } from '../exchange/partner/voter.ts';
 import { KubeHttpClient } from '../runtime/kube.ts';
 import type { KubeClient } from '../runtime/client.ts';
-import { startOperator, type OperatorOptions, type RunningOperator } from '../controllers/setup.ts';
+import type { OperatorOptions } from '../controllers/setup.ts';
 import { reportsRunnable } from './report.ts';
 import { JobExecutor } from '../controllers/jobexecutor.ts';
 import { InProcessExecutor } from '../controllers/inprocess.ts';
@@ -27,7 +27,8 @@ import { formatDuration, parseDuration } from '../controllers/schedule.ts';
 import { OPERATOR_DEFAULTS } from '../controllers/defaults.ts';
 import { PARTNER_DEFAULTS } from '../exchange/partner/defaults.ts';
 import { addClusterFlags, clusterConfig, kubeconfigPath, parseBind, untilSignal, type ClusterFlags } from './flags.ts';
-import { checkExchangeFlags, exchangeRunnable, loadExchangeMaterial, type ExchangeFlags, type ExchangeMaterial } from './exchangeflags.ts';
+import { checkExchangeFlags, exchangePreparation, exchangeRunnable, loadExchangeMaterial, MONGO_CLOSE_MS, type ExchangeFlags, type ExchangeMaterial } from './exchangeflags.ts';
+import { runTerms } from './terms.ts';
 import { cidrList } from './ingest.ts';
 import { checkScanFlags, logScanExtras, SCAN_FLAG_DEFAULTS, type OperatorScanFlags, type OperatorScanSettings } from './operatorscan.ts';
 import { checkSightingFlags, SIGHTINGS_PUSH_INTERVAL, sightingsPushRunnable, type SightingFlags, type SightingPushSettings } from './operatorsightings.ts';
@@ -123,13 +124,16 @@ interface ExtrasDeps {
 }
 
 // With --exchange: the partner exchange, the ThreatReport controller and the LogScan controller.
-function exchangeExtras(material: ExchangeMaterial, scan: OperatorScanSettings | undefined, push: SightingPushSettings | undefined, d: ExtrasDeps): NonNullable<OperatorOptions['extras']> {
-  return (parts) => [
-    exchangeRunnable(material, { client: d.client, log: d.log, admission: d.policy, ...(d.onExchangeError ? { onError: d.onExchangeError } : {}) }, parts),
+// The exchange's preparation is the process's: each term's exchange Runnable starts from it (cli/terms.ts).
+function exchangeExtras(material: ExchangeMaterial, scan: OperatorScanSettings | undefined, push: SightingPushSettings | undefined, d: ExtrasDeps): Pick<OperatorOptions, 'extras' | 'processScoped'> {
+  const prepared = exchangePreparation(material, d.log);
+  const extras: NonNullable<OperatorOptions['extras']> = (parts) => [
+    exchangeRunnable(material, { client: d.client, log: d.log, admission: d.policy, ...(d.onExchangeError ? { onError: d.onExchangeError } : {}) }, parts, prepared),
     reportsRunnable(material.settings, { client: d.client, log: d.log }, parts),
     ...(scan === undefined ? [] : logScanExtras(scan, material.settings, { client: d.client, logLevel: d.env.logLevel, ...(d.namespace ? { namespace: d.namespace } : {}) }, parts)),
     ...(push === undefined ? [] : [sightingsPushRunnable(push, { ...material.settings, key: material.key }, { log: d.log, registry: parts.metrics.registry })]),
   ];
+  return { extras, processScoped: { close: () => prepared.close(MONGO_CLOSE_MS) } };
 }
 
 /**
@@ -163,7 +167,7 @@ export async function operatorOptions(flags: OperatorFlags, env: CliEnv, log: Lo
     ...(flags.namespace ? { namespace: flags.namespace } : {}),
     ...(webhook ? { webhook } : {}),
     ...(flags.leaderElect ? { leaderElection: { name: LEADER_LEASE_NAME, namespace: flags.leaderElectionNamespace ?? flags.namespace ?? OPERATOR_NAMESPACE, identity } } : {}),
-    ...(material ? { extras: exchangeExtras(material, scan, push, { client, log, env, policy, namespace: flags.namespace, onExchangeError }) } : {}),
+    ...(material ? exchangeExtras(material, scan, push, { client, log, env, policy, namespace: flags.namespace, onExchangeError }) : {}),
   };
 }
 
@@ -226,16 +230,10 @@ export function registerOperator(program: Command, env: CliEnv, log: Logger): vo
     .option('--scan-capacity <n>', `with --exchange: LogScan shards running at once, shared fairly between scans (default: ${SCAN_FLAG_DEFAULTS.capacity})`)
     .action(async (flags: OperatorFlags) => {
       let exchangeFailed: (why: string) => void = () => undefined;
+      const failed = new Promise<string>((res) => { exchangeFailed = res; });
       const opts = await operatorOptions(flags, env, log, (err) => exchangeFailed(`partner exchange failed to start: ${err instanceof Error ? err.message : String(err)}`));
-      let running: RunningOperator | undefined;
-      const lost = new Promise<string>((res) => {
-        exchangeFailed = res;
-        const withLoss: OperatorOptions = { ...opts, onLostLeadership: () => res('lost leadership') };
-        void startOperator(withLoss).then((r) => { running = r; }, (err: unknown) => res(`start failed: ${err instanceof Error ? err.message : String(err)}`));
-      });
-      const why = await Promise.race([untilSignal(), lost]);
-      log.info('stopping', { why });
-      await running?.stop();
+      // A lost Lease starts a new term in this process when the old one stopped cleanly (cli/terms.ts).
+      const why = await runTerms(opts, Promise.race([untilSignal(), failed]), log);
       if (opts.executor instanceof InProcessExecutor) await opts.executor.close();
       if (why !== 'SIGTERM' && why !== 'SIGINT') process.exitCode = 1;
       exitSoonAfterStop(log);

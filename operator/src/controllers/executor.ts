@@ -21,6 +21,8 @@ export interface IngestionReport {
   readonly duplicate: number;
   /** Rejections by reason. */
   readonly rejected: Readonly<Record<string, number>>;
+  /** Keys of the once-per-process notices the run gave (feeds/notices.ts); the in-process executor keeps them for the next runs. @default none */
+  readonly notices?: readonly string[] | undefined;
 }
 
 /** namespace/name of a Feed, as passed to `threatmesh ingest --feed`. */
@@ -48,6 +50,8 @@ export interface IngestionContext {
   readonly signingKeyPath?: string | undefined;
   /** Internal CIDRs feeds may be fetched from (`--allow-internal-feeds`). @default [] */
   readonly allowInternalFeeds?: readonly string[] | undefined;
+  /** Once-per-process notices earlier runs of this operator gave (feeds/notices.ts): the run logs them at debug. @default none */
+  readonly noticesGiven?: readonly string[] | undefined;
 }
 
 /**

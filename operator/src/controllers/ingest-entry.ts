@@ -7,6 +7,7 @@
  */
 import type { Feed } from '../api/types.ts';
 import { runFeedIngestion } from '../feeds/feedrun.ts';
+import { OnceNotices } from '../feeds/notices.ts';
 import type { ProposalSigner } from '../feeds/signer.ts';
 import { createLogger } from '../log.ts';
 import { KubeHttpClient } from '../runtime/kube.ts';
@@ -19,8 +20,10 @@ export async function runIngestion(feed: Feed, runId: string, ctx: IngestionCont
   const kube = new KubeHttpClient(cfg, { userAgent: 'threatmesh-ingest-inprocess' });
   try {
     const log = createLogger(process.stderr, 'info', { component: 'ingest', runId });
-    const { report } = await runFeedIngestion(feed, { kube, log, now: () => new Date(), partnerId: ctx.partnerId, signer, allowInternal: ctx.allowInternalFeeds });
-    return report;
+    // Notices the operator's earlier runs gave are logged at debug; the ones this run gives go back with its report.
+    const notices = new OnceNotices(ctx.noticesGiven ?? []);
+    const { report } = await runFeedIngestion(feed, { kube, log, now: () => new Date(), partnerId: ctx.partnerId, signer, allowInternal: ctx.allowInternalFeeds, knownSet: { notices } });
+    return { ...report, notices: notices.given() };
   } finally {
     kube.close();
   }

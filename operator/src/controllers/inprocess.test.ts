@@ -87,3 +87,26 @@ test('a run\'s log lines go to the configured output, not to the operator\'s ter
     await ex.close();
   }
 });
+
+test('a notice a run gave is handed to the operator\'s next runs (once per operator process, though each run is a child process), and stays out of the Feed\'s report', async () => {
+  const ex = new InProcessExecutor({ module: new URL('./testdata/noticeprobe.ts', import.meta.url) }, now);
+  try {
+    const f = feed('notice-probe');
+    const firsts: string[][] = [];
+    for (const runId of ['r1', 'r2', 'r3']) {
+      await ex.start(f, runId);
+      let s = await ex.status(f, { runId });
+      while (s.phase === 'Running') {
+        await sleep(10);
+        s = await ex.status(f, { runId });
+      }
+      assert.equal(s.phase, 'Succeeded', s.phase === 'Failed' || s.phase === 'Lost' ? s.message : '');
+      const report = s.phase === 'Succeeded' ? s.report : undefined;
+      assert.equal(report !== undefined && 'notices' in report, false, 'the notices are the executor\'s, not the Feed status\'s');
+      firsts.push(Object.keys(report?.rejected ?? {}));
+    }
+    assert.deepEqual(firsts, [['first:true'], ['first:false'], ['first:false']]);
+  } finally {
+    await ex.close();
+  }
+});

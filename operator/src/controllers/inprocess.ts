@@ -133,6 +133,8 @@ export class InProcessExecutor implements FeedRunExecutor {
   private readonly runs = new Map<string, Run>();
   private readonly now: () => Date;
   private material: Promise<Material> | undefined;
+  /** Once-per-process notices (feeds/notices.ts) the runs of this operator gave, handed to each new run. */
+  private readonly notices = new Set<string>();
 
   constructor(config: InProcessExecutorConfig, now: () => Date) {
     this.config = config;
@@ -189,7 +191,7 @@ export class InProcessExecutor implements FeedRunExecutor {
     this.runs.set(runId, run);
     this.watch(run, m.key);
     const ctx = this.config.context ?? {};
-    const context: IngestionContext = { partnerId: ctx.partnerId, allowInternalFeeds: ctx.allowInternalFeeds, cluster: m.cluster };
+    const context: IngestionContext = { partnerId: ctx.partnerId, allowInternalFeeds: ctx.allowInternalFeeds, cluster: m.cluster, noticesGiven: [...this.notices] };
     const signing = m.key !== undefined && ctx.partnerId !== undefined;
     const batchSize = signing ? this.config.proposalBatchSize ?? 0 : 0;
     const message: RunMessage = { kind: 'run', module: this.config.module.href, exportName: this.config.exportName ?? 'runIngestion', feed, runId, context, signing, ...(batchSize > 0 ? { batchSize } : {}) };
@@ -208,9 +210,13 @@ export class InProcessExecutor implements FeedRunExecutor {
         return;
       }
       clearTimeout(timer);
-      this.finish(run, m.ok
-        ? (m.report.outcome === 'failed' ? { phase: 'Failed', message: m.report.error?.message ?? 'ingestion failed', report: m.report, completedAt: this.now() } : { phase: 'Succeeded', report: m.report, completedAt: this.now() })
-        : { phase: 'Failed', message: m.message, completedAt: this.now() });
+      if (!m.ok) {
+        this.finish(run, { phase: 'Failed', message: m.message, completedAt: this.now() });
+        return;
+      }
+      const { notices, ...report } = m.report;
+      for (const key of notices ?? []) this.notices.add(key);
+      this.finish(run, report.outcome === 'failed' ? { phase: 'Failed', message: report.error?.message ?? 'ingestion failed', report, completedAt: this.now() } : { phase: 'Succeeded', report, completedAt: this.now() });
     });
     run.child.on('error', (err: Error) => {
       clearTimeout(timer);

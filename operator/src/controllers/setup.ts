@@ -45,7 +45,14 @@ export interface OperatorOptions {
   readonly webhook?: { readonly host: string; readonly port: number; readonly cert: string | Buffer; readonly key: string | Buffer };
   /** Reconciles per controller in parallel. @default 2 */
   readonly concurrency?: number;
-  readonly onLostLeadership?: () => void;
+  /** Leadership lost (runtime/manager.ts ManagerOptions.onLostLeadership: `clean` when every runnable stopped in time). */
+  readonly onLostLeadership?: (stop: { readonly clean: boolean }) => void;
+  /**
+   * What outlasts one term of leadership in this process (the partner exchange's preparation,
+   * exchange/partner/prepare.ts): closed by {@link RunningOperator.stop} unless that stop is for a
+   * next term. @default none
+   */
+  readonly processScoped?: { close(): Promise<void> };
   /** Event reportingInstance, e.g. the pod name. */
   readonly identity?: string;
   /**
@@ -71,8 +78,12 @@ export interface RunningOperator {
   readonly manager: Manager;
   readonly registry: VoterRegistry;
   readonly webhook: WebhookServer | undefined;
-  /** Graceful stop: controllers drain, lease released (unless releaseLease is false, as after a crash), webhook closed. */
-  stop(opts?: { releaseLease?: boolean }): Promise<void>;
+  /**
+   * Graceful stop: controllers drain, lease released (unless releaseLease is false, as after a
+   * crash), webhook closed, and the process-scoped parts closed unless `nextTerm` (the process
+   * campaigns again with the same options, cli/terms.ts).
+   */
+  stop(opts?: { releaseLease?: boolean; nextTerm?: boolean }): Promise<void>;
 }
 
 /** The states of the `threatmesh_feeds` gauge; each is reported, at 0 when no Feed is in it. */
@@ -186,6 +197,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       timer?.cancel();
       await webhook?.close();
       await manager.stop(stopOpts);
+      if (stopOpts.nextTerm !== true) await opts.processScoped?.close();
     },
   };
 }

@@ -7,6 +7,7 @@ import { indicatorDigest, indicatorObjectName } from '../domain/canonical.ts';
 import { createLogger } from '../log.ts';
 import { ApiError, type KubeReader } from '../runtime/client.ts';
 import type { IngestSink } from './ingest.ts';
+import { OnceNotices } from './notices.ts';
 import { DEFAULT_LIST_THRESHOLD, DEFAULT_SELECT_SIZE, KnownFilterSink, knownSet, nameSelector, replicaReader, type FullSetReader } from './knownset.ts';
 import { emptyReport, type IngestedIndicator, type RunReport } from './pipeline.ts';
 
@@ -293,4 +294,23 @@ test('replicaReader: a set of names is one list with the name selector, followin
   ]);
   assert.equal(nameSelector(['x']), 'threatmesh.io/name in (x)');
   assert.equal(replicaReader(kube, 'tm', false).existing, undefined);
+});
+
+test('knownSet: a replica API that is not installed warns on the first run of a process only; later runs log it at debug', async () => {
+  const lines: Array<{ level: string; msg: string; status?: number }> = [];
+  const out = new Writable({ write(chunk: Buffer, _e, cb) { lines.push(...chunk.toString().split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { level: string; msg: string })); cb(); } });
+  const log = createLogger(out, 'debug');
+  const notInstalled = (): Promise<void> => Promise.reject(new ApiError(404, 'NotFound', 'the server could not find the requested resource'));
+  const forbidden = (): Promise<void> => Promise.reject(new ApiError(403, 'Forbidden', 'no'));
+  const notices = new OnceNotices();
+  for (let run = 0; run < 3; run++) assert.equal((await knownSet(reader([], notInstalled), 'tm', log, { notices })).fullSet, false);
+  // Another status is another story: warned once too.
+  await knownSet(reader([], forbidden), 'tm', log, { notices });
+  await knownSet(reader([], forbidden), 'tm', log, { notices });
+  const said = lines.filter((l) => l.msg.startsWith('the replica API cannot be read')).map((l) => `${l.level}:${l.status ?? ''}`);
+  assert.deepEqual(said, ['warn:404', 'debug:404', 'debug:404', 'warn:403', 'debug:403']);
+  assert.deepEqual(notices.given(), ['replica-api-unreadable:404', 'replica-api-unreadable:403']);
+  // Without notices (a Job: one process per run) every call warns, as before.
+  await knownSet(reader([], notInstalled), 'tm', log);
+  assert.equal(lines.at(-1)?.level, 'warn');
 });

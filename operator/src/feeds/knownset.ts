@@ -25,6 +25,7 @@ import type { IngestSink } from './ingest.ts';
 import type { IngestedIndicator, RunReport } from './pipeline.ts';
 import { knownDigests } from './propose.ts';
 import { NdjsonSpool } from './spool.ts';
+import type { Notices } from './notices.ts';
 
 /** The full replicated set as served by the aggregated API (serve/replicaapi.ts): read-only, `get` and `list`. */
 export const REPLICA_INDICATORS: ResourceRef = { group: 'replica.threatmesh.io', version: 'v1alpha1', plural: 'threatindicators', kind: 'ThreatIndicator', namespaced: true };
@@ -47,6 +48,8 @@ export interface KnownSetOptions {
   readonly nameSelector?: boolean;
   /** Where the candidates' spool directory is made. @default os.tmpdir() (TMPDIR) */
   readonly spoolDir?: string;
+  /** Which notices this process gave already: an unusable replica API warns once per process and status, then logs at debug. @default every run warns */
+  readonly notices?: Notices;
 }
 
 /** Names asked per request on the name-selector path: about 27 KB of URL, half the server's bound of 1,000. */
@@ -139,8 +142,10 @@ export async function knownSet(kube: KubeReader, namespace: string, log: Logger,
       log.info('the replica API has no name selector (an older version); checking candidates by get or by listing the full set', { detail: err.message.slice(0, 300), fix: 'upgrade the replica API (threatmesh replica-api) to the operator\'s version' });
       return { known, wrap: (sink) => new KnownFilterSink(sink, replicaReader(kube, namespace, false), opts, log), fullSet: true };
     }
-    log.warn('the replica API cannot be read, so indicators stored only in the partner database may be proposed again (the sequencer answers already-admitted); checking against ThreatIndicator objects only', {
-      status: err.status, reason: err.reason, detail: err.message.slice(0, 300), fix: fixFor(err.status, namespace),
+    // A steady state (not installed, not permitted): warned once per process, then at debug.
+    const first = opts.notices?.first(`replica-api-unreadable:${err.status}`) ?? true;
+    log[first ? 'warn' : 'debug']('the replica API cannot be read, so indicators stored only in the partner database may be proposed again (the sequencer answers already-admitted); checking against ThreatIndicator objects only', {
+      status: err.status, reason: err.reason, detail: err.message.slice(0, 300), fix: fixFor(err.status, namespace), ...(first && opts.notices ? { once: 'logged once per process; later runs log it at debug' } : {}),
     });
     return { known, wrap: (sink) => sink, fullSet: false };
   }

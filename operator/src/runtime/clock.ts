@@ -22,6 +22,12 @@ export interface TimerOptions {
 export interface Clock {
   /** Milliseconds since the epoch. */
   now(): number;
+  /**
+   * Milliseconds on a clock that never steps (only differences mean anything): what deadlines and
+   * elapsed times are measured on, so a wall clock set forward or back (NTP, a skewed node) does
+   * not end or stretch them. @default now()
+   */
+  monotonic?(): number;
   /** Runs `fn` once after `ms` milliseconds unless cancelled. */
   setTimer(fn: () => void, ms: number, opts?: TimerOptions): TimerHandle;
 }
@@ -29,21 +35,29 @@ export interface Clock {
 /** Longest delay node's setTimeout honours; longer ones fire after 1 ms. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 
+/** `clock.monotonic()`, or its wall clock for a clock without one. */
+export function monotonicNow(clock: Clock): number {
+  return clock.monotonic?.() ?? clock.now();
+}
+
 /**
- * The real clock: Date.now and node timers. Timers do not keep the process alive unless
- * `keepAlive` is set. Delays beyond MAX_TIMER_MS (about 24.8 days, e.g. an indicator's
- * validUntil) are waited in re-armed steps until the deadline, because node would otherwise
- * fire them at once.
+ * The real clock: Date.now, performance.now (monotonic) and node timers (monotonic: a 2 s
+ * timer fires after 2 s even when the wall clock is set back 30 s). Timers do not keep the
+ * process alive unless `keepAlive` is set. Delays beyond MAX_TIMER_MS (about 24.8 days, e.g. an
+ * indicator's validUntil) are waited in re-armed steps until the wall-clock deadline, because
+ * node would otherwise fire them at once.
  */
 export const systemClock: Clock = {
   now: () => Date.now(),
+  monotonic: () => performance.now(),
   setTimer(fn, ms, opts) {
     const deadline = Date.now() + Math.max(0, ms);
     let t: NodeJS.Timeout;
     const arm = (wait: number): void => {
       t = setTimeout(() => {
+        // Only a wait longer than node's timers can hold is measured on the wall clock.
         const left = deadline - Date.now();
-        if (left > 0) arm(left);
+        if (wait >= MAX_TIMER_MS && left > 0) arm(left);
         else fn();
       }, Math.min(Math.max(0, wait), MAX_TIMER_MS));
       if (opts?.keepAlive !== true) t.unref();
@@ -107,6 +121,7 @@ interface Pending {
  */
 export class ManualClock implements Clock {
   private current: number;
+  private wallStep = 0;
   private seq = 0;
   private pending: Pending[] = [];
 
@@ -115,7 +130,17 @@ export class ManualClock implements Clock {
   }
 
   now(): number {
+    return this.current + this.wallStep;
+  }
+
+  /** Timers and monotonic time: moved by `advance` only. */
+  monotonic(): number {
     return this.current;
+  }
+
+  /** Sets the wall clock forward (or back, negative) by `ms`, as NTP or a skewed node does: `monotonic()` and timers do not move. */
+  stepWall(ms: number): void {
+    this.wallStep += ms;
   }
 
   setTimer(fn: () => void, ms: number): TimerHandle {

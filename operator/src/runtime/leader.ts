@@ -8,7 +8,7 @@
  */
 import type { Logger } from '../log.ts';
 import { ApiError, type KubeReader, type KubeWriter } from './client.ts';
-import { sleep, systemClock, type Clock } from './clock.ts';
+import { monotonicNow, sleep, systemClock, type Clock } from './clock.ts';
 import type { RuntimeMetrics } from './metrics.ts';
 import type { V1LeaseSpec } from '@kubernetes/client-node';
 import { LEASES, type Lease, type Wire } from './kinds.ts';
@@ -62,6 +62,7 @@ export class LeaderElector {
   private readonly renewMs: number;
   private readonly retryMs: number;
   private readonly abort = new AbortController();
+  /** The Lease record last seen, and when it changed (monotonic ms). */
   private observed: { record: string; at: number; holder: string } | undefined;
   private leading = false;
   /** We believe we hold the Lease (may be true before leading is announced). */
@@ -142,17 +143,19 @@ export class LeaderElector {
     return false;
   }
 
+  // Deadlines on the monotonic clock (as client-go's time.Since): a wall clock set forward must
+  // not end a term that renewed on time (a chaos run's +30 s skew did), nor one set back stretch it.
   private async renewLoop(signal: AbortSignal): Promise<void> {
-    let lastRenew = this.clock.now();
+    let lastRenew = monotonicNow(this.clock);
     while (!signal.aborted) {
       await sleep(this.clock, this.retryMs, signal);
       if (signal.aborted) return;
-      const left = lastRenew + this.renewMs - this.clock.now();
+      const left = lastRenew + this.renewMs - monotonicNow(this.clock);
       const ok = left > 0 && (await this.withDeadline(this.attempt(), left));
       if (signal.aborted) return;
       if (ok) {
-        lastRenew = this.clock.now();
-      } else if (this.clock.now() - lastRenew >= this.renewMs) {
+        lastRenew = monotonicNow(this.clock);
+      } else if (monotonicNow(this.clock) - lastRenew >= this.renewMs) {
         this.opts.log.warn('failed to renew the lease within the renew deadline; stepping down', { lease: this.opts.name, renewDeadlineMs: this.renewMs });
         return;
       }
@@ -183,10 +186,12 @@ export class LeaderElector {
     const lease = await client.get<Lease>(leaseResource, name, namespace);
     if (!lease) return this.create(now);
     const spec = lease.spec ?? {};
-    this.observe(spec, now);
+    const seen = monotonicNow(this.clock);
+    this.observe(spec, seen);
     const holder = spec.holderIdentity ?? '';
     const validMs = (spec.leaseDurationSeconds ?? 0) * 1000;
-    if (holder !== '' && holder !== identity && (this.observed?.at ?? now) + validMs > now) return false;
+    // Another holder's term runs from when we saw its record change (monotonic), never from its renewTime (its clock).
+    if (holder !== '' && holder !== identity && (this.observed?.at ?? seen) + validMs > seen) return false;
     const mine = holder === identity;
     const next: LeaseSpec = {
       holderIdentity: identity,
@@ -207,7 +212,7 @@ export class LeaderElector {
   private async write(op: () => Promise<Lease>, spec: LeaseSpec): Promise<boolean> {
     try {
       const written = await op();
-      this.observe(written.spec ?? spec, this.clock.now());
+      this.observe(written.spec ?? spec, monotonicNow(this.clock));
       return true;
     } catch (err) {
       // Someone else wrote first (409 Conflict / AlreadyExists): we lost this round.

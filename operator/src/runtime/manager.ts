@@ -33,11 +33,13 @@ export interface ManagerOptions {
   /** How long stop() waits for in-flight reconciles. @default 30000 */
   readonly shutdownTimeoutMs?: number;
   /**
-   * Called when leadership is lost (not on stop()). Controllers are already stopped; the
-   * composition root should exit so the replica restarts as a clean candidate, as
-   * controller-runtime does.
+   * Called when leadership is lost (not on stop()), once the runnables were stopped: `clean` when
+   * every one of them stopped within the shutdown deadline. The composition root then exits so the
+   * replica restarts as a clean candidate, as controller-runtime does, or, after a clean stop,
+   * campaigns again in a new Manager of the same process (cli/terms.ts). A runnable cut off or
+   * still running is leader work a new term must not overlap: only an exit ends it.
    */
-  readonly onLostLeadership?: () => void;
+  readonly onLostLeadership?: (stop: { readonly clean: boolean }) => void;
 }
 
 /** What a Manager runs on the leader; Controller implements it. */
@@ -81,7 +83,7 @@ export class Manager {
   private health: HealthServer | undefined;
   private state: ManagerState = 'new';
   private runnablesStarted = false;
-  private runnablesStopped: Promise<void> | undefined;
+  private runnablesStopped: Promise<boolean> | undefined;
   private lost = false;
   /** The port the health server listens on, once started. */
   healthPort: number | undefined;
@@ -212,8 +214,9 @@ export class Manager {
     for (const r of this.runnables) r.start();
   }
 
-  private stopRunnables(): Promise<void> {
-    if (!this.runnablesStarted) return Promise.resolve();
+  /** Stops the runnables once; true when every one stopped within the deadline. */
+  private stopRunnables(): Promise<boolean> {
+    if (!this.runnablesStarted) return Promise.resolve(true);
     this.runnablesStopped ??= (async () => {
       const deadline = this.opts.shutdownTimeoutMs ?? 30_000;
       // A runnable that overruns its deadline must not keep a replica that lost its Lease from
@@ -222,6 +225,7 @@ export class Manager {
       const hung = this.runnables.filter((_, i) => drained[i] === 'hung').map((r) => r.name);
       if (hung.length > 0) this.log.error('runnables did not stop by the shutdown deadline; going on without them', { runnables: hung, deadlineMs: deadline });
       else if (drained.includes(false)) this.log.warn('some reconciles did not finish before the shutdown deadline', { deadlineMs: deadline });
+      return drained.every((d) => d === true);
     })();
     return this.runnablesStopped;
   }
@@ -230,6 +234,6 @@ export class Manager {
     if (this.state !== 'running') return;
     this.lost = true;
     this.log.error('lost leadership; stopping controllers');
-    void this.stopRunnables().then(() => this.opts.onLostLeadership?.());
+    void this.stopRunnables().then((clean) => this.opts.onLostLeadership?.({ clean }));
   }
 }

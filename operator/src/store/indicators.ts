@@ -81,6 +81,8 @@ export interface ApplyOptions {
 export interface SinkOptions {
   /** Newest log positions whose record states are kept in `replica_recent` for drift repair (recentrecords.ts). @default DEFAULT_RECENT_POSITIONS */
   readonly recentPositions?: number;
+  /** Hears each step of {@link MongoIndicatorSink.open} as it begins (the exchange's readiness names it). @default none */
+  readonly onStep?: (step: string) => void;
 }
 
 /** The certificate of the REVOKE entry that revoked a record. */
@@ -159,9 +161,11 @@ export class MongoIndicatorSink implements EntrySink, EntryHistory {
    */
   static async open(db: Db, opts: SinkOptions = {}): Promise<MongoIndicatorSink> {
     const sink = new MongoIndicatorSink(db, opts);
+    opts.onStep?.('replica indexes');
     await dropIndexes(sink.#col, [LEGACY_DIGEST_UNIQUE]);
     await ensureQueryIndexes(db, sink.#col, SINK_INDEXES, false);
-    await sink.#loadStored();
+    opts.onStep?.('stored digests');
+    await sink.#loadStored(opts.onStep);
     return sink;
   }
 
@@ -170,7 +174,7 @@ export class MongoIndicatorSink implements EntrySink, EntryHistory {
     return this.#stored.size;
   }
 
-  async #loadStored(): Promise<void> {
+  async #loadStored(onStep: SinkOptions['onStep']): Promise<void> {
     let complete = false;
     for await (const c of this.#chunks.find({})) {
       if (c._id === COMPLETE_MARKER) complete = true;
@@ -179,6 +183,7 @@ export class MongoIndicatorSink implements EntrySink, EntryHistory {
     // The marker says every stored record's digest is in a chunk: a restart then never counts
     // the records (FerretDB answers a count by reading every document: minutes at 10^6).
     if (complete) return;
+    onStep?.('stored digests backfill (counting and reading every record once)');
     if ((await this.#col.estimatedDocumentCount()) > this.#stored.size) {
       // Stored before the set was kept: record every digest once.
       const all: string[] = [];

@@ -4,6 +4,7 @@ import type { VoteDecision } from '../../domain/quorum.ts';
 import { HALT_REASONS } from '../../domain/verify.ts';
 import { MISSING_EVIDENCE } from './decisions.ts';
 import { FAILURE_CAUSES } from './failures.ts';
+import type { PeerIdentityStats } from '../protocol/peers.ts';
 
 /** Reasons of threatmesh_exchange_sequencer_misbehaviour_total, reported at 0 from the start: a round shown under another subject, a head dated ahead. */
 export const MISBEHAVIOUR_REASONS = ['subject-mismatch', 'future-head'] as const;
@@ -41,6 +42,8 @@ export class PartnerMetrics {
   readonly failures: Counter<'loop' | 'cause'>;
   /** 1 while replication fails for that cause (full or unreachable database, API server errors, expired certificate…). */
   readonly failing: Gauge<'cause'>;
+  // The gossip endpoint serving now (set by the exchange when it starts serving).
+  #gossip: (() => PeerIdentityStats) | undefined;
 
   /** @param registry the operator's registry (never prom-client's global one). */
   constructor(registry: Registry) {
@@ -60,10 +63,25 @@ export class PartnerMetrics {
     this.failures = new Counter({ name: 'threatmesh_exchange_failures_total', help: 'Failures of the partner exchange\'s loops, by loop (replication, proposal forwarding, voting…) and cause (database-full, database-unavailable, cluster-api, certificate-expired…); each loop retries with backoff', labelNames: ['loop', 'cause'], registers });
     this.failing = new Gauge({ name: 'threatmesh_exchange_replication_failing', help: 'Replication from the sequencer failing for this cause (1) or not (0); the sequencer PartnerNode shows Replicating=False with the cause', labelNames: ['cause'], registers });
     for (const cause of FAILURE_CAUSES) this.failing.set({ cause }, 0);
+    const identities: Counter<'result'> = new Counter({
+      name: 'threatmesh_exchange_gossip_peer_identities_total', labelNames: ['result'], registers,
+      help: 'Gossip calls since the endpoint began serving, by how the caller was identified: read (its client certificate read, once per connection) or reused (the identity read earlier on the same connection); a new endpoint starts again at 0',
+      collect: () => {
+        const p = this.#gossip?.() ?? { read: 0, reused: 0 };
+        identities.reset();
+        identities.inc({ result: 'read' }, p.read);
+        identities.inc({ result: 'reused' }, p.reused);
+      },
+    });
     // Every series from the start (prom-client shows a labelled one only once set), so dashboards and alerts see them.
     for (const decision of Object.keys(DECISIONS)) this.votes.inc({ decision }, 0);
     for (const reason of HALT_REASONS) this.halted.set({ reason }, 0);
     for (const reason of MISBEHAVIOUR_REASONS) this.misbehaviour.inc({ reason }, 0);
     for (const evidence of MISSING_EVIDENCE) this.missingDecisions.inc({ evidence }, 0);
+  }
+
+  /** Reads threatmesh_exchange_gossip_peer_identities_total from `stats` (the gossip endpoint serving now) at each scrape; undefined: 0. */
+  gossipEndpoint(stats: (() => PeerIdentityStats) | undefined): void {
+    this.#gossip = stats;
   }
 }

@@ -16,7 +16,7 @@ import { Writable } from 'node:stream';
 import { indicatorDigest } from '../../domain/canonical.ts';
 import type { ProposalInput } from '../protocol/messages.ts';
 import { serverNameFor } from './gossip.ts';
-import { repairWaitMs } from './service.ts';
+import { repairWaitMs } from './workingset.ts';
 import type { SignedTreeHead } from '../../domain/treehead.ts';
 import type { HaltReason } from '../../domain/verify.ts';
 import { SigningKey } from '../../domain/signature.ts';

@@ -7,7 +7,6 @@
  * loops until `stop()`. A halt (fork, forged entry…) stops applying from the sequencer, never
  * the operator: it shows as condition Replicating=False, a Warning Event and a metric.
  */
-import { nameUnnamedRecords } from '../../store/indicatornames.ts';
 import type { Db } from 'mongodb';
 import type { Registry } from 'prom-client';
 import { PARTNER_NODES } from '../../api/schemas/index.ts';
@@ -19,7 +18,6 @@ import type { WarningList } from '../../feeds/warninglists.ts';
 import type { Logger } from '../../log.ts';
 import { listFrom, type KubeClient } from '../../runtime/client.ts';
 import { sleep, systemClock, type Clock } from '../../runtime/clock.ts';
-import { failureBackoffMs } from '../../runtime/ratelimit.ts';
 import { KubeEventRecorder } from '../../runtime/events.ts';
 import type { CacheReader } from '../../runtime/types.ts';
 import { MongoCursorStore } from '../../store/cursor.ts';
@@ -37,8 +35,10 @@ import { ProposalForwarder } from './forwarder.ts';
 import { GossipClient, startGossipServer, type GossipServer } from './gossip.ts';
 import { KubeIndicatorSink } from './kubesink.ts';
 import { Materializer } from './materializer.ts';
-import { repairWorkingSet, resumeWorkingSet, saveWrittenMark } from './workingset.ts';
+import { repairWaitMs, repairWorkingSet, resumeWorkingSet, saveWrittenMark } from './workingset.ts';
 import { PendingMirror } from './manualvote.ts';
+import { RepeatedFailureLog } from './repeatlog.ts';
+import { openStoresAlone, type StartSteps } from './prepare.ts';
 import { RevocationRequests } from './revocations.ts';
 import type { ReplicationHalted } from './replica.ts';
 import type { EntrySink, ReplicaCursor, VerifiedEntry } from '../../domain/stores.ts';
@@ -103,6 +103,13 @@ export interface PartnerServiceOptions {
   readonly voteBatchSize?: number;
   /** The exchange's metrics when already registered on `metrics` (startup.ts reports failed starts with them). @default new PartnerMetrics(metrics) */
   readonly exchangeMetrics?: PartnerMetrics;
+  /**
+   * The replica store opened on `db` by the process's preparation (prepare.ts), which also names
+   * unnamed records; kept across terms. @default opened here, and the naming pass started here
+   */
+  readonly sink?: MongoIndicatorSink;
+  /** The start's steps, for readiness (prepare.ts): the gossip endpoint is this term's. @default untracked */
+  readonly steps?: StartSteps;
 }
 
 /** The operator's caches the partner exchange reads. */
@@ -128,13 +135,8 @@ export interface RunningPartner {
 export async function startPartnerService(opts: PartnerServiceOptions): Promise<RunningPartner> {
   // The recent record states cover the working set's floor with a quarter to spare (the floor follows the tree size, which may run ahead of the applied entries).
   const budget = opts.materializeBudget ?? PARTNER_DEFAULTS.materializeBudget;
-  const partner = new Partner(opts, await MongoIndicatorSink.open(opts.db, { recentPositions: Math.ceil(budget * 1.25) }));
-  // Records stored before they carried a name get one, once per database, beside the exchange (a scan on FerretDB).
-  void nameUnnamedRecords(opts.db).then(
-    (named) => { if (named > 0) opts.log.info('named records stored without their object name', { named }); },
-    (err: unknown) => opts.log.warn('could not name records stored without their object name; the next start tries again', { error: String(err) }),
-  );
-  await partner.start();
+  const partner = new Partner(opts, opts.sink ?? await openStoresAlone(opts.db, Math.ceil(budget * 1.25), opts.log));
+  await (opts.steps ? opts.steps.run('gossip endpoint', () => partner.start()) : partner.start());
   return partner;
 }
 
@@ -152,6 +154,7 @@ class Partner implements RunningPartner {
   readonly #peers: PeerStatusReporter;
   readonly #incidents: IncidentReporter;
   readonly #failures: FailureReporter;
+  readonly #failureLog: RepeatedFailureLog;
   readonly #forwarder: ProposalForwarder;
   readonly #lag = new LagTracker();
   readonly #heads = new HeadWatch();
@@ -185,6 +188,7 @@ class Partner implements RunningPartner {
     const now = (): Date => new Date(this.#clock.now());
     this.#metrics = opts.exchangeMetrics ?? new PartnerMetrics(opts.metrics);
     this.#failures = new FailureReporter(this.#metrics);
+    this.#failureLog = new RepeatedFailureLog(opts.log, () => this.#clock.now());
     this.#cursors = new MongoCursorStore(opts.db);
     this.#leaves = new MongoLeafStore(opts.db);
     this.#mongo = mongo;
@@ -228,6 +232,8 @@ class Partner implements RunningPartner {
       acceptedHead: async () => (this.#session ? (await this.#session.replica.cursor()).head : undefined),
       consistencyProof: (a, b) => (this.#session ? this.#session.replica.consistencyProofFromLeaves(a, b) : Promise.reject(new Error('not replicating yet'))),
     });
+    const gossip = this.#gossip;
+    this.#metrics.gossipEndpoint(() => gossip.peerIdentities());
     this.#o.log.info('partner exchange started', { partnerId: this.#o.partnerId, namespace: this.#o.namespace, gossipPort: this.#gossip.port });
     this.#loop = this.#run();
   }
@@ -240,6 +246,7 @@ class Partner implements RunningPartner {
     await this.#materializer.stop();
     await this.#markSaved;
     await this.#gossip?.stop();
+    this.#metrics.gossipEndpoint(undefined);
     this.#o.log.info('partner exchange stopped', { partnerId: this.#o.partnerId });
   }
 
@@ -263,12 +270,16 @@ class Partner implements RunningPartner {
   async #step(name: string, fn: () => Promise<unknown>, callee?: Callee): Promise<void> {
     // After stop() no step starts: each could wait out the database's server selection (a stop took 43 s with its database killed).
     if (this.#abort.signal.aborted) return;
+    const key = callee === undefined ? name : `${name} ${callee.peer}`;
+    const peer = callee !== undefined ? { peer: callee.peer } : {};
     try {
       await fn();
+      this.#failureLog.recovered(key, `exchange ${name} works again`, peer);
     } catch (err) {
       if (this.#abort.signal.aborted) return;
       const f = this.#failures.failed(name, err, callee);
-      this.#o.log.warn(`exchange ${name} failed; retrying next period`, { cause: f.cause, detail: f.message, ...(callee !== undefined ? { peer: callee.peer } : {}), err });
+      // Once per cause change, then a reminder every few minutes (repeatlog.ts): a peer down for an hour is not 3,600 lines.
+      this.#failureLog.failed(key, f.cause, `exchange ${name} failed; retrying next period`, { cause: f.cause, detail: f.message, ...peer, err });
     }
   }
 
@@ -497,13 +508,4 @@ class Partner implements RunningPartner {
 // --vote-batch-size: 0 (or none) signs each vote alone (protocol v1); more, protocol v2 batches of at most that many.
 function batchingOf(size: number | undefined): { readonly batching?: { readonly maxSize: number } } {
   return size !== undefined && size > 0 ? { batching: { maxSize: size } } : {};
-}
-
-/**
- * How long after a drift repair the next one is due: the period, or after `failures` failed
- * repairs in a row a backoff from `retryMs` doubling up to the period (the records a failed
- * repair left stay wrong meanwhile).
- */
-export function repairWaitMs(failures: number, periodMs: number, retryMs: number): number {
-  return failures === 0 ? periodMs : failureBackoffMs(failures, retryMs, periodMs);
 }

@@ -55,6 +55,23 @@ test('readiness names the failing attempt while it retries', async () => {
   assert.ok(Date.now() - t0 < 1000, 'without waiting out the backoff');
 });
 
+test('readiness names the start\'s step under way and for how long, in the first attempt and in a retry', async () => {
+  const { log } = logged();
+  let step: { step: string; forMs: number } | undefined = { step: 'stored digests', forMs: 42_400 };
+  let fail: (err: unknown) => void = () => undefined;
+  const r = partnerRunnable(() => new Promise((_resolve, reject) => { fail = reject; }), { log, backoff: { baseMs: 10_000, capMs: 10_000 }, step: () => step });
+  r.start();
+  assert.equal(r.ready?.(), 'partner exchange starting: waiting on "stored digests" for 42 s');
+  step = undefined;
+  fail(down);
+  await until(() => r.ready?.() !== 'partner exchange starting');
+  assert.equal(r.ready?.(), 'partner exchange not started (attempt 1 failed); retrying', 'between attempts no step runs');
+  step = { step: 'database connection', forMs: 3000 };
+  assert.equal(r.ready?.(), 'partner exchange not started (attempt 1 failed); retrying: waiting on "database connection" for 3 s');
+  assert.equal(await r.stop(1000), true);
+  assert.equal(r.ready?.(), 'partner exchange stopped', 'a stopped exchange waits on nothing');
+});
+
 test('a configuration error fails fast through onError, with the fix', async () => {
   const { log } = logged();
   const errors: unknown[] = [];

@@ -6,7 +6,8 @@
  * (failures.ts), counted in threatmesh_exchange_failures_total{loop="start"}, shown by the
  * threatmesh_exchange_replication_failing gauge and by Replicating=False on the sequencer's
  * PartnerNode (the exchange's status surface), with one Warning Event per new cause; readiness
- * says "not ready" until the start succeeds. Only a configuration error (bad URI, credentials,
+ * says "not ready" until the start succeeds, naming the start's step under way and for how long
+ * (prepare.ts: the steps that need no leadership are kept across terms). Only a configuration error (bad URI, credentials,
  * certificate) fails fast, through `onError`. A stop is bounded by its deadline: after
  * GRACEFUL_STOP_MS (at most half of it), the running exchange's database work in flight is interrupted.
  */
@@ -23,6 +24,7 @@ import { mongoConfigError } from '../../store/connect.ts';
 import { FailureReporter, type ClassifiedFailure } from './failures.ts';
 import type { PartnerMetrics } from './metrics.ts';
 import { KubePartnerStatus } from './status.ts';
+import { describeStep, type StartStep } from './prepare.ts';
 
 /** A running partner exchange, as the runnable stops it. */
 export interface StoppablePartner {
@@ -97,6 +99,8 @@ export interface PartnerRunnableOptions {
   /** Where failed starts are reported; without it they are only logged. */
   readonly reporting?: StartReporting;
   readonly backoff?: StartBackoff;
+  /** The start's step under way (prepare.ts StartSteps), named by readiness until the exchange runs. @default none */
+  readonly step?: () => StartStep | undefined;
 }
 
 type State = { readonly phase: 'starting' | 'stopped' | 'running' } | { readonly phase: 'retrying'; readonly why: string } | { readonly phase: 'failed'; readonly why: string };
@@ -136,7 +140,12 @@ export function partnerRunnable(launch: (signal: AbortSignal) => Promise<Stoppab
   return {
     name: 'partner-exchange',
     start: () => { running = loop(); },
-    ready: () => (state.phase === 'running' ? true : 'why' in state ? state.why : `partner exchange ${state.phase}`),
+    ready: () => {
+      if (state.phase === 'running') return true;
+      const why = 'why' in state ? state.why : `partner exchange ${state.phase}`;
+      const step = state.phase === 'stopped' || state.phase === 'failed' ? undefined : opts.step?.();
+      return step === undefined ? why : `${why}: ${describeStep(step)}`;
+    },
     stop: async (deadlineMs) => {
       abort.abort();
       state = { phase: 'stopped' };

@@ -11,6 +11,7 @@ import type { ThreatIndicator } from '../../api/types.ts';
 import { indicatorDigest } from '../../domain/canonical.ts';
 import type { Logger } from '../../log.ts';
 import { ApiError, listFrom, type KubeClient } from '../../runtime/client.ts';
+import { failureBackoffMs } from '../../runtime/ratelimit.ts';
 import type { CacheReader } from '../../runtime/types.ts';
 import type { MongoIndicatorSink } from '../../store/indicators.ts';
 import type { KubeIndicatorSink } from './kubesink.ts';
@@ -92,4 +93,13 @@ export async function resumeWorkingSet(p: Pick<WorkingSetParts, 'materializer' |
     p.materializer.resume(records, p.treeSize);
   }
   return records.length;
+}
+
+/**
+ * How long after a drift repair the next one is due: the period, or after `failures` failed
+ * repairs in a row a backoff from `retryMs` doubling up to the period (the records a failed
+ * repair left stay wrong meanwhile).
+ */
+export function repairWaitMs(failures: number, periodMs: number, retryMs: number): number {
+  return failures === 0 ? periodMs : failureBackoffMs(failures, retryMs, periodMs);
 }
