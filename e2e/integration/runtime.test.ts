@@ -493,6 +493,41 @@ describe('Leader election', () => {
     }
   });
 
+  test('a Lease with its own client is won and kept while the shared pool is full (a Lease on the shared pool is not)', async () => {
+    // The Managers' client has one socket, and a watch holds it: as the controllers' requests and
+    // the exchange's backlog writes fill the operator's pool under load.
+    const kubeconfig = await loadKubeconfig(cp.kubeconfigPath);
+    const busy = new KubeHttpClient(kubeconfig, { maxSockets: 1, requestTimeoutMs: 15_000 });
+    const leaseClient = new KubeHttpClient(kubeconfig, { maxSockets: 2, requestTimeoutMs: 5_000 });
+    const stopWatch = new AbortController();
+    const watching = (async () => {
+      for await (const _ of busy.watch(configMaps, { namespace: ns, timeoutSeconds: 120 }, stopWatch.signal)) { /* holds the socket */ }
+    })().catch(() => undefined);
+    const timing = { leaseDurationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 500 };
+    const shared = new Manager({ client: busy, log, metrics: new RuntimeMetrics(), leaderElection: { name: 'pool-shared', namespace: ns, identity: 'a', ...timing } });
+    const own = new Manager({ client: busy, log, metrics: new RuntimeMetrics(), leaderElection: { name: 'pool-own', namespace: ns, identity: 'a', ...timing, client: leaseClient } });
+    try {
+      await until('the watch holds the only shared socket', () => busy.openConnections() === 1);
+      await Promise.all([shared.start(), own.start()]);
+      await until('the Lease with its own client is won', () => own.isLeader(), 10_000);
+      // Kept through several renew deadlines (2 s each): the renewals never wait for the watch.
+      const wonAt = Date.now();
+      await until('kept for 6 s', () => Date.now() - wonAt >= 6_000 || !own.isLeader(), 10_000);
+      assert.equal(own.isLeader(), true, 'the Lease with its own client was kept');
+      const renewed = await client.get<Lease>(leaseResource, 'pool-own', ns);
+      assert.ok(Date.parse(renewed?.spec?.renewTime ?? '') >= wonAt + 4_000, `renewed since it was won: ${renewed?.spec?.renewTime}`);
+      // The control: on the shared pool the same campaign's requests queue behind the watch.
+      assert.equal(shared.isLeader(), false, 'the Lease on the shared pool was won');
+      assert.equal(await client.get<Lease>(leaseResource, 'pool-shared', ns), undefined, 'the shared pool\'s campaign wrote its Lease');
+    } finally {
+      stopWatch.abort();
+      await watching;
+      await Promise.all([shared.stop(), own.stop()]);
+      busy.close();
+      leaseClient.close();
+    }
+  });
+
   test('a leader that cannot renew steps down and stops its controllers', async () => {
     const lease = 'steal';
     let lost = false;

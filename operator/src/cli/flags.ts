@@ -9,6 +9,7 @@ import type { Command } from 'commander';
 import { SigningKey } from '../domain/signature.ts';
 import { UsageError } from './errors.ts';
 import { inClusterConfig, loadKubeconfig, type ClusterConfig } from '../runtime/kubeconfig.ts';
+import { KubeHttpClient } from '../runtime/kube.ts';
 import type { CliEnv } from './env.ts';
 
 /** host:port → parts; throws a message naming the flag. */
@@ -87,6 +88,17 @@ export async function kubeconfigPath(flags: ClusterFlags, env: CliEnv): Promise<
   if (home !== undefined && await access(home).then(() => true, () => false)) return home;
   if (flags.context !== undefined) throw new UsageError(`--context ${flags.context} needs a kubeconfig: pass --kubeconfig FILE or set KUBECONFIG`);
   return undefined;
+}
+
+/**
+ * The client of a process's Lease: its own two sockets, so a renewal never waits behind the
+ * process's other requests on their shared pool (under CPU starvation, partners lost their Lease
+ * every 40-90 s while their exchange wrote a backlog to the cluster), and a request timeout of
+ * half the renew deadline (10 s), so a stuck attempt leaves time for another before the leader
+ * must step down. controller-runtime gives leader election its own client for the same reason.
+ */
+export function leaseClient(cluster: ClusterConfig, userAgent: string): KubeHttpClient {
+  return new KubeHttpClient(cluster, { userAgent: `${userAgent}/leader-election`, maxSockets: 2, requestTimeoutMs: 5_000 });
 }
 
 /**

@@ -26,7 +26,7 @@ import type { FeedRunExecutor } from '../controllers/executor.ts';
 import { formatDuration, parseDuration } from '../controllers/schedule.ts';
 import { OPERATOR_DEFAULTS } from '../controllers/defaults.ts';
 import { PARTNER_DEFAULTS } from '../exchange/partner/defaults.ts';
-import { addClusterFlags, clusterConfig, kubeconfigPath, parseBind, untilSignal, type ClusterFlags } from './flags.ts';
+import { addClusterFlags, clusterConfig, kubeconfigPath, leaseClient, parseBind, untilSignal, type ClusterFlags } from './flags.ts';
 import { checkExchangeFlags, exchangePreparation, exchangeRunnable, loadExchangeMaterial, MONGO_CLOSE_MS, type ExchangeFlags, type ExchangeMaterial } from './exchangeflags.ts';
 import { runTerms } from './terms.ts';
 import { cidrList } from './ingest.ts';
@@ -148,7 +148,8 @@ export async function operatorOptions(flags: OperatorFlags, env: CliEnv, log: Lo
   }
   await identityCheck(flags, log);
   const material = exchange ? await loadExchangeMaterial(exchange) : undefined;
-  const client = new KubeHttpClient(await clusterConfig(flags, env), { userAgent: 'threatmesh-operator' });
+  const cluster = await clusterConfig(flags, env);
+  const client = new KubeHttpClient(cluster, { userAgent: 'threatmesh-operator' });
   const identity = flags.identity ?? `${hostname()}-${process.pid}`;
   const webhook = flags.webhookCert && flags.webhookKey
     ? { ...parseBind('--webhook-bind', flags.webhookBind), cert: await readFile(flags.webhookCert), key: await readFile(flags.webhookKey) }
@@ -166,7 +167,7 @@ export async function operatorOptions(flags: OperatorFlags, env: CliEnv, log: Lo
     policy,
     ...(flags.namespace ? { namespace: flags.namespace } : {}),
     ...(webhook ? { webhook } : {}),
-    ...(flags.leaderElect ? { leaderElection: { name: LEADER_LEASE_NAME, namespace: flags.leaderElectionNamespace ?? flags.namespace ?? OPERATOR_NAMESPACE, identity } } : {}),
+    ...(flags.leaderElect ? { leaderElection: { name: LEADER_LEASE_NAME, namespace: flags.leaderElectionNamespace ?? flags.namespace ?? OPERATOR_NAMESPACE, identity, client: leaseClient(cluster, 'threatmesh-operator') } } : {}),
     ...(material ? exchangeExtras(material, scan, push, { client, log, env, policy, namespace: flags.namespace, onExchangeError }) : {}),
   };
 }

@@ -16,7 +16,12 @@ import type { RuntimeMetrics } from './metrics.ts';
 import type { KubeObject, ResourceRef } from './types.ts';
 
 /** Leader election settings of a Manager: the Lease and timing fields of LeaderElectionOptions. */
-export type ManagerLeaderElection = Pick<LeaderElectionOptions, 'name' | 'namespace' | 'identity' | 'leaseDurationMs' | 'renewDeadlineMs' | 'retryPeriodMs'>;
+/**
+ * The Lease a Manager campaigns for. `client`, when given, reads and writes the Lease instead of
+ * the Manager's own client: give it its own connections (as controller-runtime does), so a renewal
+ * never queues behind the controllers' and the exchange's requests on a shared socket pool.
+ */
+export type ManagerLeaderElection = Pick<LeaderElectionOptions, 'name' | 'namespace' | 'identity' | 'leaseDurationMs' | 'renewDeadlineMs' | 'retryPeriodMs'> & Partial<Pick<LeaderElectionOptions, 'client'>>;
 
 /** Options of a Manager. */
 export interface ManagerOptions {
@@ -169,7 +174,7 @@ export class Manager {
     }
     this.elector = new LeaderElector({
       ...le,
-      client: this.client,
+      client: le.client ?? this.client,
       log: this.log,
       metrics: this.metrics,
       clock: this.clock,
