@@ -15,11 +15,11 @@ import { LeaderElector, type LeaderElectionOptions } from './leader.ts';
 import type { RuntimeMetrics } from './metrics.ts';
 import type { KubeObject, ResourceRef } from './types.ts';
 
-/** Leader election settings of a Manager: the Lease and timing fields of LeaderElectionOptions. */
 /**
- * The Lease a Manager campaigns for. `client`, when given, reads and writes the Lease instead of
- * the Manager's own client: give it its own connections (as controller-runtime does), so a renewal
- * never queues behind the controllers' and the exchange's requests on a shared socket pool.
+ * Leader election settings of a Manager: the Lease and timing fields of LeaderElectionOptions.
+ * `client`, when given, reads and writes the Lease instead of the Manager's own client: give it
+ * its own connections (as controller-runtime does), so a renewal never queues behind the
+ * controllers' and the exchange's requests on a shared socket pool.
  */
 export type ManagerLeaderElection = Pick<LeaderElectionOptions, 'name' | 'namespace' | 'identity' | 'leaseDurationMs' | 'renewDeadlineMs' | 'retryPeriodMs'> & Partial<Pick<LeaderElectionOptions, 'client'>>;
 
