@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ManualClock, flushMicrotasks } from './clock.ts';
+import { ManualClock, flushMicrotasks, systemClock } from './clock.ts';
 import { ExponentialFailureRateLimiter } from './ratelimit.ts';
 import { WorkQueue, type QueueMetrics } from './workqueue.ts';
 
@@ -236,5 +236,30 @@ describe('WorkQueue shutdown', () => {
     await clock.advance(200);
     assert.equal(q.len(), 0);
     assert.equal(clock.timers(), 0);
+  });
+});
+
+describe('WorkQueue and the event loop', () => {
+  // Handlers that need no I/O settle in microtasks; without a yield, a timer due meanwhile (the
+  // Lease renewal) waits for the whole queue. 600 handlers of 1 ms each would hold it for 0.6 s.
+  test('a timer due while handlers need no I/O fires before the queue is drained', async () => {
+    const q = new WorkQueue({ clock: systemClock, rateLimiter: new ExponentialFailureRateLimiter(5, 1000) });
+    const keys = 600;
+    for (let i = 0; i < keys; i++) q.add(`k${i}`);
+    let handled = 0;
+    let handledWhenTimerFired = -1;
+    const timerFired = new Promise<void>((resolve) => setTimeout(() => { handledWhenTimerFired = handled; resolve(); }, 0));
+    let drained = (): void => {};
+    const allHandled = new Promise<void>((resolve) => { drained = resolve; });
+    q.run(2, () => {
+      const until = performance.now() + 1;
+      while (performance.now() < until);
+      handled += 1;
+      if (handled === keys) drained();
+      return Promise.resolve();
+    }, () => {});
+    await Promise.all([timerFired, allHandled]);
+    await q.shutdown();
+    assert.ok(handledWhenTimerFired >= 0 && handledWhenTimerFired < keys / 2, `the timer fired after ${handledWhenTimerFired} of ${keys} handlers (the workers never yielded)`);
   });
 });
