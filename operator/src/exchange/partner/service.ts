@@ -37,7 +37,7 @@ import { KubeIndicatorSink } from './kubesink.ts';
 import { Materializer } from './materializer.ts';
 import { repairWaitMs, repairWorkingSet, resumeWorkingSet, saveWrittenMark } from './workingset.ts';
 import { PendingMirror } from './manualvote.ts';
-import { RepeatedFailureLog } from './repeatlog.ts';
+import { RepeatedFailureLog } from '../../runtime/repeatlog.ts';
 import { openStoresAlone, type StartSteps } from './prepare.ts';
 import { RevocationRequests } from './revocations.ts';
 import type { ReplicationHalted } from './replica.ts';
@@ -278,7 +278,7 @@ class Partner implements RunningPartner {
     } catch (err) {
       if (this.#abort.signal.aborted) return;
       const f = this.#failures.failed(name, err, callee);
-      // Once per cause change, then a reminder every few minutes (repeatlog.ts): a peer down for an hour is not 3,600 lines.
+      // Once per cause change, then a reminder every few minutes (runtime/repeatlog.ts): a peer down for an hour is not 3,600 lines.
       this.#failureLog.failed(key, f.cause, `exchange ${name} failed; retrying next period`, { cause: f.cause, detail: f.message, ...peer, err });
     }
   }
