@@ -42,6 +42,7 @@ import { loadKubeconfig } from '../../operator/src/runtime/kubeconfig.ts';
 import { applyManifests } from '../../operator/src/runtime/manifest.ts';
 import { MemoryLogStore, MemoryRoundStore } from '../../operator/src/store/memory.ts';
 import { startCluster, type Cluster } from '../chaos/cluster.ts';
+import { startBoundFromEnv } from '../harness/env.ts';
 import { loadYamlDir } from '../harness/manifests.ts';
 import { startStubApi, type StubApi } from '../harness/stubapi.ts';
 
@@ -164,7 +165,7 @@ async function startPartner(client: KubeClient = cluster.client): Promise<Runnin
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'threatmesh-stalls-'));
   const binaries = await ensureBinaries({ cacheDir: process.env['THREATMESH_CACHE'] ?? join(homedir(), '.cache', 'threatmesh'), progress: new PassThrough() });
-  cluster = await startCluster({ name: 'partner', dir: join(dir, 'cluster'), binaries, diskBytes: 96 << 20, readyTimeoutMs: 180_000, onExit: (e) => logLines.push(`UNASKED EXIT ${JSON.stringify(e)}`) });
+  cluster = await startCluster({ name: 'partner', dir: join(dir, 'cluster'), binaries, diskBytes: 96 << 20, start: startBoundFromEnv(), onExit: (e) => logLines.push(`UNASKED EXIT ${JSON.stringify(e)}`) });
   ca = await LocalCa.open(join(dir, 'pki'), 'threatmesh-stalls-ca');
   sequencer = await Sequencer.open({ store: new MemoryLogStore(), rounds: new MemoryRoundStore(), key: seqKey, partners: voters, quorum: 2, now: () => new Date(), log });
   const seqTls: TlsMaterial = await readTlsMaterial(await ca.issue('sequencer', 'server'));
