@@ -144,7 +144,7 @@ async function inBatches(entries: readonly VerifiedEntry[], write: (batch: reado
 
 const binaries = await ensureBinaries({ cacheDir: process.env['THREATMESH_CACHE'] ?? join(homedir(), '.cache', 'threatmesh'), progress: process.stderr });
 const dir = await mkdtemp(join(tmpdir(), 'threatmesh-bench-clusterwrite-'));
-const inst = await startInstance({ name: 'clusterwrite', dir, binaries, controllers: false, mongo: false, log: quiet, readyTimeoutMs: 180_000 });
+const inst = await startInstance({ name: 'clusterwrite', dir, binaries, controllers: false, mongo: false, log: quiet });
 const target: MetricsTarget = { server: inst.server, ca: inst.caPem, cert: inst.certPem, key: inst.keyPem };
 const client = new KubeHttpClient(await loadKubeconfig(inst.kubeconfigPath), { requestTimeoutMs: 60_000 });
 const informers: Array<Informer<ThreatIndicator>> = [];

@@ -38,7 +38,7 @@ const GROUPS: ReadonlyArray<readonly [string, (f: Frame) => boolean]> = [
   ['materializer (kube client)', (f) => /runtime\/kube|kubesink|materializer|node:https?$|_http_/.test(f.url)],
   ['log server (sequencer side)', (f) => /exchange\/sequencer|e2e\/harness/.test(f.url)],
   ['gRPC receive + wire decode', (f) => /@grpc|protocol\/wire|protocol\/client|protobuf|http2/.test(f.url)],
-  ['sink: record building', (f) => (f.url.endsWith('store/indicators.ts') && f.functionName === 'record') || f.url.endsWith('store/certificate.ts')],
+  ['sink: record building', (f) => (f.url.endsWith('store/entryrecords.ts') && f.functionName === 'record') || f.url.endsWith('store/certificate.ts')],
   ['sink: replica_recent', (f) => f.url.includes('recentrecords')],
   ['sink: served-changes journal', (f) => f.url.includes('servedchanges')],
   ['MongoDB driver + BSON', (f) => /node_modules\/(mongodb|bson)\//.test(f.url)],

@@ -60,7 +60,7 @@ await writeFile(feedFile, Array.from({ length: count }, (_, i) => createHash('sh
 const binaries = await ensureBinaries({ cacheDir: process.env['THREATMESH_CACHE'] ?? join(homedir(), '.cache', 'threatmesh'), progress: process.stderr });
 const t0 = performance.now();
 const net = await startNetwork({
-  dir: join(dir, 'net'), partners: 3, quorum: 2, fresh: true, binaries, readyTimeoutMs: 180_000, syncInterval: '1s', log: quiet,
+  dir: join(dir, 'net'), partners: 3, quorum: 2, fresh: true, binaries, start: {}, syncInterval: '1s', log: quiet,
   cli: { node: process.execPath, main: fileURLToPath(new URL('../operator/src/main.ts', import.meta.url)) }, progress,
 });
 const startMs = performance.now() - t0;

@@ -43,7 +43,7 @@ const variants: Record<string, (d: Record<string, unknown>) => Record<string, un
 };
 const bin = await ensureBinaries({ cacheDir: join(homedir(), '.cache', 'threatmesh'), progress: process.stderr });
 const dir = await mkdtemp(join(tmpdir(), 'probe-'));
-const db = await startDatabase({ name: 'probe', dir, ferretdb: bin.ferretdb, backend: 'postgresql', readyTimeoutMs: 180000 });
+const db = await startDatabase({ name: 'probe', dir, ferretdb: bin.ferretdb, backend: 'postgresql' });
 const client = await MongoClient.connect(db.uri);
 for (const round of [1, 2]) for (const [name, f] of Object.entries(variants)) {
   const col = client.db('p').collection(`${name}${round}`);

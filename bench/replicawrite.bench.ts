@@ -125,7 +125,7 @@ function buildEntries(n: number): VerifiedEntry[] {
 interface Run { cpuDbMs: number; cpuNodeMs: number; wallMs: number; commands: number; perCollection: Record<string, number> }
 
 async function runOnce(stores: Stores, entries: readonly VerifiedEntry[], dir: string, ferretdb: string): Promise<Run> {
-  const db = await stores.startDatabase({ name: `replicawrite-${stores.label}`, dir, ferretdb, backend: BACKEND, readyTimeoutMs: 180_000 });
+  const db = await stores.startDatabase({ name: `replicawrite-${stores.label}`, dir, ferretdb, backend: BACKEND });
   const client = await MongoClient.connect(db.uri, { monitorCommands: true });
   try {
     const w = await stores.open(client);

@@ -199,7 +199,7 @@ export interface PartnerStageOptions {
 /** Runs the partner stage. */
 export async function partnerStage(o: PartnerStageOptions): Promise<PartnerStageResult> {
   const { n, sample, dir, binaries, verifications, backend } = o;
-  const inst = await startInstance({ name: 'scale', dir, binaries, controllers: false, log: quiet, readyTimeoutMs: 180_000, backend });
+  const inst = await startInstance({ name: 'scale', dir, binaries, controllers: false, log: quiet, backend });
   const closers: Array<() => Promise<unknown> | void> = [() => inst.stop()];
   try {
     const admin = new KubeHttpClient(await loadKubeconfig(inst.kubeconfigPath), { requestTimeoutMs: 60_000 });

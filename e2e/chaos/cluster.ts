@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import type { Binaries } from '../../operator/src/dev/controlplane/instance.ts';
 import { renderKubeconfig, type AdminCredentials } from '../../operator/src/dev/controlplane/kubeconfig.ts';
 import { apiserverReady, mongoReady } from '../../operator/src/dev/controlplane/probe.ts';
+import type { StartBound } from '../../operator/src/dev/controlplane/process.ts';
 import { stablePort } from './ports.ts';
 import { KubeHttpClient } from '../../operator/src/runtime/kube.ts';
 import { loadKubeconfig } from '../../operator/src/runtime/kubeconfig.ts';
@@ -58,7 +59,8 @@ export interface ClusterOptions {
   /** Size of the database's tmpfs; undefined keeps it on the ordinary disk. */
   readonly diskBytes?: number;
   readonly onExit: (e: UnaskedExit) => void;
-  readonly readyTimeoutMs: number;
+  /** How long the apiserver's and FerretDB's starts may take (controlplane/process.ts). */
+  readonly start: StartBound;
 }
 
 async function mountDisk(path: string, bytes: number): Promise<Disk | undefined> {
@@ -118,11 +120,12 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
     args: ['--data-dir', dataDir, '--listen', `127.0.0.1:${mongoPort}`, '--exit-on-stdin-eof'], ready: () => mongoReady(mongoUri),
   }, o.onExit);
   await Promise.all([apiserver.start(), ferretdb.start()]);
-  const ready = await Promise.all([apiserver.waitReady(o.readyTimeoutMs), ferretdb.waitReady(o.readyTimeoutMs)]);
-  if (!ready.every(Boolean)) {
-    await Promise.all([apiserver.stop(), ferretdb.stop()]);
+  const ready = await Promise.allSettled([apiserver.waitReady(o.start), ferretdb.waitReady(o.start)]);
+  const failed = ready.find((r) => r.status === 'rejected');
+  if (failed !== undefined) {
+    await Promise.all([apiserver.close(), ferretdb.close()]);
     await disk?.unmount();
-    throw new Error(`${o.name}: ${ready[0] ? 'ferretdb' : 'kube-apiserver'} did not become ready within ${o.readyTimeoutMs} ms; see the logs in ${o.dir}`);
+    throw new Error(`${o.name}: ${(failed.reason as Error).message}\n(all logs in ${o.dir})`, { cause: failed.reason });
   }
   const client = new KubeHttpClient(await loadKubeconfig(kubeconfigPath), { userAgent: 'threatmesh-chaos' });
   return {

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { WEBHOOK_PATH, webhookConfiguration } from '../../operator/src/api/manifests.ts';
 import type { PartnerNode } from '../../operator/src/api/types.ts';
 import type { Binaries } from '../../operator/src/dev/controlplane/instance.ts';
+import type { StartBound } from '../../operator/src/dev/controlplane/process.ts';
 import { readManifestDir } from '../../operator/src/dev/sandbox/manifests.ts';
 import { memberNode, NETWORK_NAMESPACE, partnerIds, SEQUENCER_ID } from '../../operator/src/dev/sandbox/network.ts';
 import { loadOrCreatePartners, type LocalPartner } from '../../operator/src/dev/sandbox/partners.ts';
@@ -77,7 +78,12 @@ export interface ChaosNetworkOptions {
   readonly binaries: Binaries;
   /** Size of each partner database's tmpfs. @default 512 MiB */
   readonly diskBytes?: number;
-  readonly readyTimeoutMs?: number;
+  /**
+   * How long each process's start may take (controlplane/process.ts): one that exits fails the
+   * start at once, one that stalls sooner; run.ts raises the cap with --start-timeout.
+   * @default the defaults of StartBound
+   */
+  readonly start?: StartBound;
   readonly progress: (message: string) => void;
 }
 
@@ -119,7 +125,7 @@ export async function startChaosNetwork(o: ChaosNetworkOptions): Promise<ChaosNe
     const certs = await Promise.all([ca.issue(SEQUENCER_ID, 'server'), ...ids.map((id) => ca.issue(id, 'both'))]);
     o.progress('4 clusters: kube-apiserver + FerretDB each (partner databases on tmpfs when possible)');
     const clusters = await startAll(all.map((id, i) => startCluster({
-      name: id, dir: join(o.dir, 'clusters', id), binaries: o.binaries, onExit, readyTimeoutMs: o.readyTimeoutMs ?? 180_000,
+      name: id, dir: join(o.dir, 'clusters', id), binaries: o.binaries, onExit, start: o.start ?? {},
       ...(i > 0 ? { diskBytes: o.diskBytes ?? 512 << 20 } : {}),
     })), (c) => c.stop());
     for (const c of clusters) cleanups.push(() => c.stop());
@@ -178,7 +184,7 @@ export async function startChaosNetwork(o: ChaosNetworkOptions): Promise<ChaosNe
     sealed.push(...replicas);
     o.progress('the sequencer: 2 replicas, one Lease');
     for (const r of replicas) await r.start();
-    await Promise.all(replicas.map((r) => r.waitReady(o.readyTimeoutMs ?? 180_000)));
+    await Promise.all(replicas.map((r) => r.waitReady(o.start ?? {})));
 
     const parties: ChaosParty[] = [];
     for (const [k, id] of ids.entries()) {
@@ -201,7 +207,7 @@ export async function startChaosNetwork(o: ChaosNetworkOptions): Promise<ChaosNe
     cleanups.push(async () => { await Promise.all(parties.map((p) => p.processes[0]!.close())); });
     o.progress('3 partner operators');
     for (const p of parties) await p.processes[0]!.start();
-    await Promise.all(parties.map((p) => p.processes[0]!.waitReady(o.readyTimeoutMs ?? 180_000)));
+    await Promise.all(parties.map((p) => p.processes[0]!.waitReady(o.start ?? {})));
     const caBundle = Buffer.from(await readFile(ca.caPath)).toString('base64');
     await Promise.all(parties.map((p, k) => applyManifests(p.cluster.client, [webhookConfiguration({ url: `https://127.0.0.1:${ports[k + 1]!.webhook}${WEBHOOK_PATH}` }, caBundle) as unknown as KubeObject], FIELD_MANAGER)));
 

@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, fstatSync, openSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { once } from 'node:events';
-import { tailFile } from '../../operator/src/dev/controlplane/process.ts';
+import { childProgress, tailFile, waitForStart, type StartBound } from '../../operator/src/dev/controlplane/process.ts';
 
 /** What a part is, for fault selection and reports. */
 export type PartKind = 'apiserver' | 'ferretdb' | 'sequencer' | 'operator';
@@ -80,6 +80,8 @@ export class Part {
   readonly #onExit: (e: UnaskedExit) => void;
   #child: ChildProcess | undefined;
   #exited: Promise<void> = Promise.resolve();
+  /** How the running (or last) process exited; undefined while it runs. */
+  #exitStatus: string | undefined;
   /** The part should be running: false while killed or stopped on purpose. */
   #wanted = false;
   #restartTimer: NodeJS.Timeout | undefined;
@@ -127,7 +129,9 @@ export class Part {
       return;
     }
     this.#child = child;
+    this.#exitStatus = undefined;
     this.#exited = new Promise((resolve) => child.once('exit', (code, signal) => {
+      if (this.#child === child) this.#exitStatus = signal !== null ? `signal ${signal}` : `exit code ${String(code)}`;
       resolve();
       if (this.#child === child && this.#wanted) void this.#unasked(signal !== null ? `signal ${signal}` : `exit code ${String(code)}`);
     }));
@@ -141,17 +145,20 @@ export class Part {
     this.#restartDelayMs = Math.min(this.#restartDelayMs * 2, 10_000);
   }
 
-  /** Waits until the readiness probe passes; false after `timeoutMs`. */
-  async waitReady(timeoutMs: number): Promise<boolean> {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      if (this.running() && (await this.spec.ready().catch(() => false))) {
-        this.#restartDelayMs = 1000;
-        return true;
-      }
-      await new Promise((r) => setTimeout(r, 250));
-    }
-    return false;
+  /**
+   * Waits until the readiness probe passes, bounded as the harness bounds a start
+   * (controlplane/process.ts): throws a StartFailed at once when the process exits, when it
+   * shows no progress for the stall window, or at the cap. Call after {@link start}.
+   */
+  async waitReady(bound: StartBound): Promise<void> {
+    const child = this.#child;
+    const pid = child?.pid;
+    await waitForStart('its readiness probe passed', {
+      name: this.name, logPath: this.spec.logPath,
+      exitStatus: () => (child === undefined ? 'not started' : this.#child === child ? this.#exitStatus : 'replaced by a restart'),
+      exited: this.#exited, progress: () => childProgress(pid, this.spec.logPath),
+    }, async () => this.running() && await this.spec.ready().catch(() => false), bound);
+    this.#restartDelayMs = 1000;
   }
 
   /** kill -9: no chance to clean up; stays down until {@link start}. */

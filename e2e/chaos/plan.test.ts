@@ -74,12 +74,14 @@ describe('the plan of (seed, trial) is the same whatever the active pool', () =>
   });
 });
 
-describe('npm run chaos --schedule', () => {
+describe('npm run chaos flags: --schedule, --start-timeout', () => {
   const leader = '+6.8s kill-sequencer-leader leader for 3.8s';
   const ok: Array<{ name: string; argv: string[]; want: Partial<ChaosFlags> & { schedule: Fault[] | undefined } }> = [
     { name: 'without it the schedule is drawn', argv: ['--seed', '1'], want: { trials: 100, schedule: undefined } },
     { name: 'one trial by default', argv: ['--seed', '18', '--from-trial', '21', '--schedule', leader], want: { trials: 1, fromTrial: 21, schedule: [{ atMs: 6800, kind: 'kill-sequencer-leader', target: 'leader', forMs: 3800 }] } },
     { name: '--trials 1 and a trial without faults', argv: ['--trials', '1', '--schedule', 'none'], want: { trials: 1, schedule: [] } },
+    { name: 'a start cap of 900 s by default', argv: ['--seed', '1'], want: { startCapMs: 900_000, schedule: undefined } },
+    { name: '--start-timeout raises the start cap', argv: ['--seed', '1', '--start-timeout', '1800'], want: { startCapMs: 1_800_000, schedule: undefined } },
   ];
   for (const c of ok) {
     it(c.name, () => {
@@ -93,6 +95,7 @@ describe('npm run chaos --schedule', () => {
   const bad: Array<{ name: string; argv: string[]; says: RegExp }> = [
     { name: 'with more than one trial', argv: ['--trials', '5', '--schedule', leader], says: /--schedule replays one trial: use --trials 1 \(or leave --trials out\), got --trials 5/ },
     { name: 'a target the network does not have', argv: ['--schedule', '+1.0s kill-operator partner-d operator for 2.0s'], says: /--schedule: fault 1 .*its target is "P operator", P among partner-a, partner-b, partner-c/ },
+    { name: 'a start cap of 0', argv: ['--start-timeout', '0'], says: /--start-timeout must be a whole number of at least 1, got "0"/ },
     { name: 'text that is not a schedule', argv: ['--schedule', '+1.0s kill leader'], says: /--schedule: fault 1 "\+1\.0s kill leader" is not/ },
   ];
   for (const c of bad) it(`refused: ${c.name}`, () => assert.throws(() => parseChaosFlags(c.argv), c.says));

@@ -15,6 +15,7 @@ import { parseArgs } from 'node:util';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { ensureBinaries } from '../../operator/src/dev/controlplane/build.ts';
 import { withAttempts } from '../../operator/src/dev/controlplane/startall.ts';
+import { DEFAULT_START_CAP_MS } from '../../operator/src/dev/controlplane/process.ts';
 import { readFileSync } from 'node:fs';
 import type { Fault, FaultSpace } from './faults.ts';
 import { onInterrupt, replayCommand, resumeArgs, runCli, type Interrupt } from './interrupt.ts';
@@ -33,6 +34,8 @@ const HELP = `usage: npm run chaos -- [--trials N] [--seed S] [--indicators M] [
   --window SECONDS      faults start within this many seconds of a trial's start (default 60)
   --converge-timeout S  seconds the network may take to converge after the last heal (default 600)
   --restart-every K     start a fresh network every K trials, bounding the clusters' size (default 10)
+  --start-timeout S     cap in seconds on each process's start while it makes progress (default 900);
+                        a process that exits fails the start at once, one idle for 90 s sooner
   --dir DIR             state directory (default: a new folder under the system temp dir)
   --keep                keep the state directory (logs, databases) afterwards
   --schedule S          run exactly these faults in trial --from-trial (one trial; --faults is not
@@ -50,6 +53,8 @@ export interface ChaosFlags {
   readonly restartEvery: number;
   readonly dir: string | undefined;
   readonly keep: boolean;
+  /** Cap on each process's start (--start-timeout), in ms. */
+  readonly startCapMs: number;
   readonly trial: Omit<TrialOptions, 'log' | 'seed' | 'signal'>;
 }
 
@@ -78,7 +83,7 @@ export function parseChaosFlags(argv: readonly string[]): ChaosFlags | 'help' {
     args: [...argv],
     options: {
       trials: { type: 'string' }, seed: { type: 'string' }, 'from-trial': { type: 'string' }, indicators: { type: 'string' }, revocations: { type: 'string' }, faults: { type: 'string' },
-      window: { type: 'string' }, 'converge-timeout': { type: 'string' }, 'restart-every': { type: 'string' }, dir: { type: 'string' }, keep: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      window: { type: 'string' }, 'converge-timeout': { type: 'string' }, 'restart-every': { type: 'string' }, 'start-timeout': { type: 'string' }, dir: { type: 'string' }, keep: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
       schedule: { type: 'string' },
     },
   });
@@ -89,6 +94,7 @@ export function parseChaosFlags(argv: readonly string[]): ChaosFlags | 'help' {
   return {
     trials: whole('trials', v.trials, schedule === undefined ? 100 : 1, 1), seed: whole('seed', v.seed, Math.floor(Math.random() * 0xffffffff)) >>> 0, fromTrial: whole('from-trial', v['from-trial'], 1, 1),
     restartEvery: whole('restart-every', v['restart-every'], 10, 1), dir: v.dir, keep: v.keep === true,
+    startCapMs: whole('start-timeout', v['start-timeout'], DEFAULT_START_CAP_MS / 1000, 1) * 1000,
     trial: {
       indicators: whole('indicators', v.indicators, 2000, 1), revocations: whole('revocations', v.revocations, 10), faults: [Number(range[1]), Number(range[2])],
       windowMs: whole('window', v.window, 60, 1) * 1000, convergeTimeoutMs: whole('converge-timeout', v['converge-timeout'], 600, 10) * 1000,
@@ -202,7 +208,7 @@ async function main(started: (i: Interrupt) => void): Promise<number> {
         net = undefined;
         active = new Map();
         log(`starting a fresh network (trial ${t})`);
-        starting = withAttempts(() => startChaosNetwork({ dir: join(root, `net-${t}`), binaries, progress: (m) => log(`  ${m}`) }), {
+        starting = withAttempts(() => startChaosNetwork({ dir: join(root, `net-${t}`), binaries, start: { capMs: flags.startCapMs, raise: '--start-timeout SECONDS' }, progress: (m) => log(`  ${m}`) }), {
           attempts: 3, signal: cancel.signal,
           retrying: (err, next) => log(`  the network did not start (${err instanceof Error ? err.message : String(err)}); starting it again (attempt ${next} of 3)`),
         });

@@ -10,6 +10,7 @@ import { loadKubeconfig } from '../../operator/src/runtime/kubeconfig.ts';
 import { createLogger } from '../../operator/src/log.ts';
 import { ensureBinaries } from '../../operator/src/dev/controlplane/build.ts';
 import { startDatabase, startInstance, type FerretBackend } from '../../operator/src/dev/controlplane/instance.ts';
+import type { StartBound } from '../../operator/src/dev/controlplane/process.ts';
 import { TestKube, type KubeTarget } from './kube.ts';
 
 /** What a test asks for. */
@@ -26,6 +27,8 @@ export interface ControlPlaneOptions {
   readonly cacheDir: string;
   /** Storage of a FerretDB this call starts (THREATMESH_FERRETDB_BACKEND; PostgreSQL from scripts/install-postgresql.sh). @default 'postgresql' */
   readonly ferretdbBackend?: FerretBackend | undefined;
+  /** How long each server's start may take (THREATMESH_START_TIMEOUT, env.ts startBoundFromEnv). @default the defaults of StartBound */
+  readonly start?: StartBound | undefined;
 }
 
 /** A cluster and database ready for a test. */
@@ -59,12 +62,12 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   try {
     const binaries = await ensureBinaries({ cacheDir: opts.cacheDir, progress: process.stderr });
     if (!wantKube || external) {
-      const db = await startDatabase({ name: 'e2e', dir, ferretdb: binaries.ferretdb, backend });
+      const db = await startDatabase({ name: 'e2e', dir, ferretdb: binaries.ferretdb, backend, start: opts.start });
       const plane = await externalPlane(opts.kubeconfig ?? '', wantKube, db.uri);
       return { ...plane, stop: async () => { await db.stop(); await cleanup(); } };
     }
     const log = createLogger(process.stderr, 'warn', { component: 'e2e-controlplane' });
-    const inst = await startInstance({ name: 'e2e', dir, binaries, mongo: needLocalMongo, controllers: true, log, backend });
+    const inst = await startInstance({ name: 'e2e', dir, binaries, mongo: needLocalMongo, controllers: true, log, backend, start: opts.start });
     const target: KubeTarget = { server: inst.server, ca: inst.caPem, cert: inst.certPem, key: inst.keyPem };
     return {
       local: true, kubeconfigPath: inst.kubeconfigPath, server: inst.server, target, kube: new TestKube(target), dir,

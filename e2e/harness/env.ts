@@ -1,6 +1,7 @@
 /** What integration tests read from the environment, in one place. */
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { DEFAULT_START_CAP_MS, type StartBound } from '../../operator/src/dev/controlplane/process.ts';
 import type { ControlPlaneOptions } from './controlplane.ts';
 import type { JourneyTarget } from './journey/index.ts';
 
@@ -11,6 +12,7 @@ export function controlPlaneOptionsFromEnv(extra: Partial<ControlPlaneOptions> =
     mongodbUri: process.env['MONGODB_URI'] || undefined,
     cacheDir: process.env['THREATMESH_CACHE'] ?? join(homedir(), '.cache', 'threatmesh'),
     ferretdbBackend: ferretdbBackendFromEnv(),
+    start: startBoundFromEnv(),
     ...extra,
   };
 }
@@ -23,6 +25,18 @@ export function ferretdbBackendFromEnv(): 'sqlite' | 'postgresql' {
   const v = process.env['THREATMESH_FERRETDB_BACKEND'] || 'postgresql';
   if (v !== 'sqlite' && v !== 'postgresql') throw new Error(`THREATMESH_FERRETDB_BACKEND=${v}: use sqlite or postgresql`);
   return v;
+}
+
+/**
+ * How long a server or process the harness starts may take (operator/src/dev/controlplane/process.ts):
+ * one that exits fails at once, one that shows no progress for 90 s sooner, and one still making
+ * progress at the cap fails then. THREATMESH_START_TIMEOUT (seconds, default 900) raises the cap,
+ * as KUBEBUILDER_CONTROLPLANE_START_TIMEOUT does envtest's, for a machine under heavy load.
+ */
+export function startBoundFromEnv(env: NodeJS.ProcessEnv = process.env): StartBound {
+  const v = env['THREATMESH_START_TIMEOUT'] || String(DEFAULT_START_CAP_MS / 1000);
+  if (!/^\d+$/.test(v) || Number(v) < 1) throw new Error(`THREATMESH_START_TIMEOUT=${v}: give whole seconds, e.g. THREATMESH_START_TIMEOUT=1800`);
+  return { capMs: Number(v) * 1000, raise: `set THREATMESH_START_TIMEOUT=SECONDS, now ${v}` };
 }
 
 /** A short random suffix so tests sharing an external cluster or database do not collide. */

@@ -18,6 +18,7 @@ import { createLogger, type Logger } from '../../operator/src/log.ts';
 import { applyManifests } from '../../operator/src/runtime/manifest.ts';
 import { MemoryLogStore, MemoryRoundStore } from '../../operator/src/store/memory.ts';
 import { startCluster, type Cluster } from '../chaos/cluster.ts';
+import { startBoundFromEnv } from './env.ts';
 import { loadYamlDir } from './manifests.ts';
 
 /** A logger and the lines it wrote. */
@@ -50,7 +51,7 @@ export async function startPartnerBed(dir: string, name: string, namespace: stri
   const seqKey = SigningKey.generate();
   const voters: Voter[] = (['alpha', 'bravo'] as const).map((id) => ({ partnerId: id, publicKey: keys[id].publicKey, roles: ['contributor', 'voter'] }));
   const binaries = await ensureBinaries({ cacheDir: process.env['THREATMESH_CACHE'] ?? join(homedir(), '.cache', 'threatmesh'), progress: new PassThrough() });
-  const cluster = await startCluster({ name: 'partner', dir: join(dir, 'cluster'), binaries, readyTimeoutMs: 180_000, onExit: (e) => kept.lines.push(`UNASKED EXIT ${JSON.stringify(e)}`) });
+  const cluster = await startCluster({ name: 'partner', dir: join(dir, 'cluster'), binaries, start: startBoundFromEnv(), onExit: (e) => kept.lines.push(`UNASKED EXIT ${JSON.stringify(e)}`) });
   const ca = await LocalCa.open(join(dir, 'pki'), `threatmesh-${name}-ca`);
   const sequencer = await Sequencer.open({ store: new MemoryLogStore(), rounds: new MemoryRoundStore(), key: seqKey, partners: voters, quorum: 2, now: () => new Date(), log: kept.log });
   const server = await startExchangeServer({ sequencer, directory: new Map(voters.map((v) => [v.partnerId, v])), tls: await readTlsMaterial(await ca.issue('sequencer', 'server')), address: '127.0.0.1:0', log: kept.log });

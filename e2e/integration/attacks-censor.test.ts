@@ -24,7 +24,8 @@ import { signVote, type VoteDecision } from '../../operator/src/domain/quorum.ts
 import { SigningKey } from '../../operator/src/domain/signature.ts';
 import { freePort } from '../../operator/src/dev/controlplane/probe.ts';
 import { startGossipServer } from '../../operator/src/exchange/partner/gossip.ts';
-import { startPartnerService, type RunningPartner } from '../../operator/src/exchange/partner/service.ts';
+import { startPartnerService } from '../../operator/src/exchange/partner/service.ts';
+import type { RunningPartner } from '../../operator/src/exchange/partner/serviceoptions.ts';
 import { ExchangeClient } from '../../operator/src/exchange/protocol/client.ts';
 import type { PartnerEntry, TlsMaterial } from '../../operator/src/exchange/protocol/tls.ts';
 import { Sequencer } from '../../operator/src/exchange/sequencer/sequencer.ts';

@@ -142,7 +142,7 @@ describe('a partner operator whose database is down waits for it, says why, and 
   for (const fault of faults) {
     test(`stopped while its database is unreachable (${fault.name}), the operator stops within the shutdown deadline`, async () => {
       if (!cluster.ferretdb.running()) await cluster.ferretdb.start();
-      assert.ok(await cluster.ferretdb.waitReady(60_000), 'FerretDB answers');
+      await cluster.ferretdb.waitReady({ capMs: 60_000 });
       const exits: string[] = [];
       const from = logLines.length;
       const op = await startFromFlags(exits);

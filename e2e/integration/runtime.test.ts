@@ -10,6 +10,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { startControlPlane, type ControlPlane } from '../harness/controlplane.ts';
+import { withLeaseClient } from '../../operator/src/cli/flags.ts';
 import { createLogger } from '../../operator/src/log.ts';
 import { ApiError, type WatchEvent } from '../../operator/src/runtime/client.ts';
 import { eventsResource, KubeEventRecorder } from '../../operator/src/runtime/events.ts';
@@ -498,14 +499,15 @@ describe('Leader election', () => {
     // the exchange's backlog writes fill the operator's pool under load.
     const kubeconfig = await loadKubeconfig(cp.kubeconfigPath);
     const busy = new KubeHttpClient(kubeconfig, { maxSockets: 1, requestTimeoutMs: 15_000 });
-    const leaseClient = new KubeHttpClient(kubeconfig, { maxSockets: 2, requestTimeoutMs: 5_000 });
     const stopWatch = new AbortController();
     const watching = (async () => {
       for await (const _ of busy.watch(configMaps, { namespace: ns, timeoutSeconds: 120 }, stopWatch.signal)) { /* holds the socket */ }
     })().catch(() => undefined);
     const timing = { leaseDurationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 500 };
     const shared = new Manager({ client: busy, log, metrics: new RuntimeMetrics(), leaderElection: { name: 'pool-shared', namespace: ns, identity: 'a', ...timing } });
-    const own = new Manager({ client: busy, log, metrics: new RuntimeMetrics(), leaderElection: { name: 'pool-own', namespace: ns, identity: 'a', ...timing, client: leaseClient } });
+    // The Lease client the processes build (cli/flags.ts): its timeout follows this renew deadline.
+    const ownElection = withLeaseClient(kubeconfig, 'runtime-test', { name: 'pool-own', namespace: ns, identity: 'a', ...timing });
+    const own = new Manager({ client: busy, log, metrics: new RuntimeMetrics(), leaderElection: ownElection });
     try {
       await until('the watch holds the only shared socket', () => busy.openConnections() === 1);
       await Promise.all([shared.start(), own.start()]);
@@ -524,7 +526,7 @@ describe('Leader election', () => {
       await watching;
       await Promise.all([shared.stop(), own.stop()]);
       busy.close();
-      leaseClient.close();
+      ownElection.client.close();
     }
   });
 

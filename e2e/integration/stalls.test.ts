@@ -30,7 +30,8 @@ import { signProposal } from '../../operator/src/domain/entry.ts';
 import type { Indicator } from '../../operator/src/domain/indicator.ts';
 import { signVote, type Voter } from '../../operator/src/domain/quorum.ts';
 import { SigningKey } from '../../operator/src/domain/signature.ts';
-import { startPartnerService, type RunningPartner } from '../../operator/src/exchange/partner/service.ts';
+import { startPartnerService } from '../../operator/src/exchange/partner/service.ts';
+import type { RunningPartner } from '../../operator/src/exchange/partner/serviceoptions.ts';
 import { Sequencer } from '../../operator/src/exchange/sequencer/sequencer.ts';
 import { startExchangeServer, type ExchangeServer } from '../../operator/src/exchange/sequencer/server.ts';
 import type { TlsMaterial } from '../../operator/src/exchange/protocol/tls.ts';
@@ -41,6 +42,7 @@ import { loadKubeconfig } from '../../operator/src/runtime/kubeconfig.ts';
 import { applyManifests } from '../../operator/src/runtime/manifest.ts';
 import { MemoryLogStore, MemoryRoundStore } from '../../operator/src/store/memory.ts';
 import { startCluster, type Cluster } from '../chaos/cluster.ts';
+import { startBoundFromEnv } from '../harness/env.ts';
 import { loadYamlDir } from '../harness/manifests.ts';
 import { startStubApi, type StubApi } from '../harness/stubapi.ts';
 
@@ -163,7 +165,7 @@ async function startPartner(client: KubeClient = cluster.client): Promise<Runnin
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'threatmesh-stalls-'));
   const binaries = await ensureBinaries({ cacheDir: process.env['THREATMESH_CACHE'] ?? join(homedir(), '.cache', 'threatmesh'), progress: new PassThrough() });
-  cluster = await startCluster({ name: 'partner', dir: join(dir, 'cluster'), binaries, diskBytes: 96 << 20, readyTimeoutMs: 180_000, onExit: (e) => logLines.push(`UNASKED EXIT ${JSON.stringify(e)}`) });
+  cluster = await startCluster({ name: 'partner', dir: join(dir, 'cluster'), binaries, diskBytes: 96 << 20, start: startBoundFromEnv(), onExit: (e) => logLines.push(`UNASKED EXIT ${JSON.stringify(e)}`) });
   ca = await LocalCa.open(join(dir, 'pki'), 'threatmesh-stalls-ca');
   sequencer = await Sequencer.open({ store: new MemoryLogStore(), rounds: new MemoryRoundStore(), key: seqKey, partners: voters, quorum: 2, now: () => new Date(), log });
   const seqTls: TlsMaterial = await readTlsMaterial(await ca.issue('sequencer', 'server'));

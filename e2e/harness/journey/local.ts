@@ -13,7 +13,7 @@ import { startNetwork, type Member } from '../../../operator/src/dev/sandbox/net
 import { createLogger } from '../../../operator/src/log.ts';
 import { SigningKey } from '../../../operator/src/domain/signature.ts';
 import { publishRotation } from './rotate.ts';
-import { ferretdbBackendFromEnv } from '../env.ts';
+import { ferretdbBackendFromEnv, startBoundFromEnv } from '../env.ts';
 import type { JourneyNetwork, JourneyOptions, JourneyParty } from './index.ts';
 
 const MAIN = new URL('../../../operator/src/main.ts', import.meta.url).pathname;
@@ -24,7 +24,7 @@ export async function startLocalNetwork(opts: JourneyOptions): Promise<JourneyNe
   const feeds = await startFeedServer(opts.feeds);
   try {
     const net = await startNetwork({
-      dir: join(opts.dir, 'local'), partners: opts.partners, quorum: opts.quorum, fresh: true, binaries, backend: ferretdbBackendFromEnv(), readyTimeoutMs: 180_000, syncInterval: '1s',
+      dir: join(opts.dir, 'local'), partners: opts.partners, quorum: opts.quorum, fresh: true, binaries, backend: ferretdbBackendFromEnv(), start: startBoundFromEnv(), syncInterval: '1s',
       cli: { node: process.execPath, main: MAIN }, log: createLogger(new PassThrough(), 'warn'), progress: () => undefined,
     });
     const members = new Map<string, Member>([net.sequencer, ...net.partners].map((m) => [m.id, m]));

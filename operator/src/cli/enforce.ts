@@ -14,7 +14,7 @@ import { KubeHttpClient } from '../runtime/kube.ts';
 import type { CliEnv } from './env.ts';
 import { UsageError, flagValue } from './errors.ts';
 import { PARTNER_DEFAULTS } from '../exchange/partner/defaults.ts';
-import { addClusterFlags, clusterConfig, leaseClient, parseBind, untilSignal, type ClusterFlags } from './flags.ts';
+import { addClusterFlags, clusterConfig, withLeaseClient, parseBind, untilSignal, type ClusterFlags } from './flags.ts';
 import { mongoClient } from '../store/connect.ts';
 
 /** Parsed options of `threatmesh enforce`. */
@@ -57,7 +57,7 @@ async function run(flags: EnforceFlags, env: CliEnv, log: Logger): Promise<void>
     client, db: mongo.db(flags.database), log, pollIntervalMs: checked.pollMs, fullReloadMs: checked.reloadMs, deltaLimit: checked.deltaLimit,
     health: parseBind('--metrics-bind', flags.metricsBind), onLostLeadership: () => lost('lost leadership'),
     ...(flags.namespace ? { namespace: flags.namespace } : {}),
-    ...(flags.leaderElect ? { leaderElection: { name: `${LEADER_LEASE_NAME}-enforce`, namespace: flags.leaderElectionNamespace ?? flags.namespace ?? OPERATOR_NAMESPACE, identity, client: leaseClient(cluster, 'threatmesh-enforce') } } : {}),
+    ...(flags.leaderElect ? { leaderElection: withLeaseClient(cluster, 'threatmesh-enforce', { name: `${LEADER_LEASE_NAME}-enforce`, namespace: flags.leaderElectionNamespace ?? flags.namespace ?? OPERATOR_NAMESPACE, identity }) } : {}),
   };
   let running: RunningEnforcement | undefined;
   try {

@@ -10,6 +10,8 @@ import { SigningKey } from '../domain/signature.ts';
 import { UsageError } from './errors.ts';
 import { inClusterConfig, loadKubeconfig, type ClusterConfig } from '../runtime/kubeconfig.ts';
 import { KubeHttpClient } from '../runtime/kube.ts';
+import { leaseRequestTimeoutMs } from '../runtime/leader.ts';
+import type { ManagerLeaderElection } from '../runtime/manager.ts';
 import type { CliEnv } from './env.ts';
 
 /** host:port → parts; throws a message naming the flag. */
@@ -91,14 +93,16 @@ export async function kubeconfigPath(flags: ClusterFlags, env: CliEnv): Promise<
 }
 
 /**
- * The client of a process's Lease: its own two sockets, so a renewal never waits behind the
- * process's other requests on their shared pool (under CPU starvation, partners lost their Lease
- * every 40-90 s while their exchange wrote a backlog to the cluster), and a request timeout of
- * half the renew deadline (10 s), so a stuck attempt leaves time for another before the leader
- * must step down. controller-runtime gives leader election its own client for the same reason.
+ * `election` with the client of its Lease: two sockets of its own, so a renewal never waits
+ * behind the process's other requests on their shared pool (under CPU starvation, partners lost
+ * their Lease every 40-90 s while their exchange wrote a backlog to the cluster), and a request
+ * timeout derived from the renew deadline this election uses (leaseRequestTimeoutMs: half, at
+ * least 1 s), so a stuck attempt leaves time for another before the leader must step down.
+ * controller-runtime gives leader election its own client for the same reason.
  */
-export function leaseClient(cluster: ClusterConfig, userAgent: string): KubeHttpClient {
-  return new KubeHttpClient(cluster, { userAgent: `${userAgent}/leader-election`, maxSockets: 2, requestTimeoutMs: 5_000 });
+export function withLeaseClient<E extends ManagerLeaderElection>(cluster: ClusterConfig, userAgent: string, election: E): E & { readonly client: KubeHttpClient } {
+  const client = new KubeHttpClient(cluster, { userAgent: `${userAgent}/leader-election`, maxSockets: 2, requestTimeoutMs: leaseRequestTimeoutMs(election.renewDeadlineMs) });
+  return { ...election, client };
 }
 
 /**

@@ -26,7 +26,7 @@ import type { FeedRunExecutor } from '../controllers/executor.ts';
 import { formatDuration, parseDuration } from '../controllers/schedule.ts';
 import { OPERATOR_DEFAULTS } from '../controllers/defaults.ts';
 import { PARTNER_DEFAULTS } from '../exchange/partner/defaults.ts';
-import { addClusterFlags, clusterConfig, kubeconfigPath, leaseClient, parseBind, untilSignal, type ClusterFlags } from './flags.ts';
+import { addClusterFlags, clusterConfig, kubeconfigPath, withLeaseClient, parseBind, untilSignal, type ClusterFlags } from './flags.ts';
 import { checkExchangeFlags, exchangePreparation, exchangeRunnable, loadExchangeMaterial, MONGO_CLOSE_MS, type ExchangeFlags, type ExchangeMaterial } from './exchangeflags.ts';
 import { runTerms } from './terms.ts';
 import { cidrList } from './ingest.ts';
@@ -167,7 +167,7 @@ export async function operatorOptions(flags: OperatorFlags, env: CliEnv, log: Lo
     policy,
     ...(flags.namespace ? { namespace: flags.namespace } : {}),
     ...(webhook ? { webhook } : {}),
-    ...(flags.leaderElect ? { leaderElection: { name: LEADER_LEASE_NAME, namespace: flags.leaderElectionNamespace ?? flags.namespace ?? OPERATOR_NAMESPACE, identity, client: leaseClient(cluster, 'threatmesh-operator') } } : {}),
+    ...(flags.leaderElect ? { leaderElection: withLeaseClient(cluster, 'threatmesh-operator', { name: LEADER_LEASE_NAME, namespace: flags.leaderElectionNamespace ?? flags.namespace ?? OPERATOR_NAMESPACE, identity }) } : {}),
     ...(material ? exchangeExtras(material, scan, push, { client, log, env, policy, namespace: flags.namespace, onExchangeError }) : {}),
   };
 }

@@ -17,7 +17,7 @@ import { KubeHttpClient } from '../runtime/kube.ts';
 import type { ClusterConfig } from '../runtime/kubeconfig.ts';
 import type { CliEnv } from './env.ts';
 import { UsageError } from './errors.ts';
-import { addClusterFlags, clusterConfig, leaseClient, need, type ClusterFlags, parseBind, readCrl, readFlagFile, readSigningKey, untilSignal } from './flags.ts';
+import { addClusterFlags, clusterConfig, withLeaseClient, need, type ClusterFlags, parseBind, readCrl, readFlagFile, readSigningKey, untilSignal } from './flags.ts';
 
 /** Parsed command-line options of `threatmesh sequencer`. */
 export interface SequencerFlags extends ClusterFlags {
@@ -121,7 +121,7 @@ async function run(flags: SequencerFlags, env: CliEnv, log: Logger): Promise<voi
     void signal.then(() => waiting.abort());
     const connectDb = (onFailure: (err: unknown, attempt: number, delayMs: number) => void): Promise<boolean> => connectMongo(mongo, { log, signal: waiting.signal, onFailure });
     const le = plan.service.leaderElection;
-    const service = await startSequencerService({ ...plan.service, ...(le ? { leaderElection: { ...le, client: leaseClient(plan.cluster, 'threatmesh-sequencer') } } : {}), kube, db: mongo.db(plan.database), connectDb, log });
+    const service = await startSequencerService({ ...plan.service, ...(le ? { leaderElection: withLeaseClient(plan.cluster, 'threatmesh-sequencer', le) } : {}), kube, db: mongo.db(plan.database), connectDb, log });
     why = await Promise.race([signal, service.ended]);
     log.info('stopping', { why });
     stopping = Date.now();

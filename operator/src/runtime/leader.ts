@@ -48,6 +48,18 @@ export interface LeaderElectionOptions {
 
 const jitterFactor = 1.2;
 
+/** client-go's timings, used for whichever of them LeaderElectionOptions leaves out. */
+export const leaderElectionDefaults = { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 } as const;
+
+/**
+ * The request timeout of a Lease client for leader election with `renewDeadlineMs` (undefined:
+ * the default): half of it, at least 1 s, as client-go's resourcelock.NewFromKubeconfig sets it,
+ * so one hung request leaves time for another attempt before the leader must step down.
+ */
+export function leaseRequestTimeoutMs(renewDeadlineMs: number = leaderElectionDefaults.renewDeadlineMs): number {
+  return Math.max(1_000, Math.floor(renewDeadlineMs / 2));
+}
+
 /** MicroTime as the API server writes it: RFC 3339 with microseconds. */
 export function microTime(ms: number): string {
   return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
@@ -73,9 +85,9 @@ export class LeaderElector {
     this.opts = opts;
     this.clock = opts.clock ?? systemClock;
     this.random = opts.random ?? Math.random;
-    this.leaseMs = opts.leaseDurationMs ?? 15_000;
-    this.renewMs = opts.renewDeadlineMs ?? 10_000;
-    this.retryMs = opts.retryPeriodMs ?? 2_000;
+    this.leaseMs = opts.leaseDurationMs ?? leaderElectionDefaults.leaseDurationMs;
+    this.renewMs = opts.renewDeadlineMs ?? leaderElectionDefaults.renewDeadlineMs;
+    this.retryMs = opts.retryPeriodMs ?? leaderElectionDefaults.retryPeriodMs;
     if (!(this.leaseMs > this.renewMs)) throw new Error(`leader election: lease duration (${this.leaseMs} ms) must be greater than the renew deadline (${this.renewMs} ms)`);
     if (!(this.renewMs > this.retryMs * jitterFactor)) throw new Error(`leader election: renew deadline (${this.renewMs} ms) must be greater than ${jitterFactor} × retry period (${this.retryMs} ms)`);
     if (!opts.identity) throw new Error('leader election: identity must not be empty');

@@ -1,5 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
+import { PassThrough } from 'node:stream';
+import { createLogger } from '../log.ts';
 import { ManualClock } from '../runtime/clock.ts';
 import type { HealthCheck } from '../runtime/health.ts';
 import { DatabaseReadiness, ReplicaApiMetrics, classifyRequest } from './replicametrics.ts';
@@ -121,5 +123,31 @@ describe('DatabaseReadiness', () => {
     await clock.advance(5000);
     assert.equal(pings, 4);
     assert.equal(clock.timers(), 0);
+  });
+
+  it('logs a database down for ten minutes as one warning, a reminder after five, one per new cause and one line when it answers again', async () => {
+    const out = new PassThrough();
+    const logged: Array<Record<string, unknown>> = [];
+    out.on('data', (c: Buffer) => logged.push(...c.toString().split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>)));
+    const clock = new ManualClock();
+    // A ping every 10 s: refused for 10 minutes, then a different cause once, then answered.
+    const answers: Array<Error | undefined> = [...Array.from({ length: 60 }, () => new Error('connection refused')), new Error('authentication failed'), undefined];
+    let pings = 0;
+    const r = new DatabaseReadiness({ clock, log: createLogger(out, 'info'), intervalMs: 10_000, ping: () => {
+      const a = answers[pings++];
+      return a === undefined ? Promise.resolve() : Promise.reject(a);
+    } });
+    r.start();
+    for (let i = 0; i < answers.length; i++) await clock.advance(i === 0 ? 0 : 10_000);
+    r.stop();
+    await new Promise<void>((res) => setImmediate(res));
+    assert.equal(pings, answers.length);
+    assert.deepEqual(logged.map((l) => [l['level'], l['msg'], l['reminder'] ?? false, l['failuresSinceLastLine'] ?? '', l['previousCause'] ?? l['cause'] ?? '']), [
+      ['warn', 'partner database did not answer a ping', false, '', ''],
+      ['warn', 'partner database did not answer a ping', true, 30, ''],
+      ['warn', 'partner database did not answer a ping', false, '', 'connection refused'],
+      ['info', 'partner database answers again', false, '', 'authentication failed'],
+    ], JSON.stringify(logged));
+    assert.equal(logged[3]!['failedForMs'], 10_000, 'the recovery line says how long the last cause lasted');
   });
 });

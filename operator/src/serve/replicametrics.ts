@@ -13,8 +13,9 @@
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Logger } from '../log.ts';
-import type { Clock, TimerHandle } from '../runtime/clock.ts';
+import { monotonicNow, type Clock, type TimerHandle } from '../runtime/clock.ts';
 import type { HealthCheck } from '../runtime/health.ts';
+import { RepeatedFailureLog } from '../runtime/repeatlog.ts';
 import type { AuthnRefusal } from './replicaauth.ts';
 
 /** The `verb` label: Kubernetes request verbs (the API serves get and list; the others are refused). */
@@ -165,7 +166,11 @@ export interface DatabaseReadinessOptions {
   readonly ping: () => Promise<unknown>;
   readonly clock: Clock;
   readonly metrics?: ReplicaApiMetrics;
-  /** Where a lost and a regained database are logged (once per change). @default not logged */
+  /**
+   * Where a lost and a regained database are logged: once when pings start failing or their cause
+   * changes, a reminder every 5 minutes while it lasts, once when one is answered again
+   * (runtime/repeatlog.ts). @default not logged
+   */
   readonly log?: Logger;
   /** Time between pings. @default 10000 */
   readonly intervalMs?: number;
@@ -184,11 +189,14 @@ export class DatabaseReadiness {
   readonly #o: DatabaseReadinessOptions;
   #state: true | string = 'the partner database has not answered a ping yet';
   #lastError = '';
+  readonly #failures: RepeatedFailureLog | undefined;
   #timer: TimerHandle | undefined;
   #stopped = false;
 
   constructor(opts: DatabaseReadinessOptions) {
     this.#o = opts;
+    // Durations on the clock that never steps, so a wall clock set back does not delay a reminder.
+    this.#failures = opts.log && new RepeatedFailureLog(opts.log, () => monotonicNow(opts.clock));
   }
 
   /** The readiness check (runtime/health.ts): true once the database answered a ping. */
@@ -209,15 +217,15 @@ export class DatabaseReadiness {
   async probe(): Promise<void> {
     try {
       await this.#o.ping();
-      if (this.#lastError !== '') this.#o.log?.info('partner database answers again');
+      this.#failures?.recovered('ping', 'partner database answers again');
       this.#state = true;
       this.#lastError = '';
       this.#o.metrics?.databaseUp.set(1);
     } catch (err) {
       this.#o.metrics?.databaseErrors.inc({ operation: 'ping' });
       this.#o.metrics?.databaseUp.set(0);
-      if (this.#lastError === '') this.#o.log?.warn('partner database did not answer a ping', { err });
       this.#lastError = err instanceof Error ? err.message : String(err);
+      this.#failures?.failed('ping', this.#lastError, 'partner database did not answer a ping', { err });
       if (this.#state !== true) this.#state = `the partner database has not answered a ping yet: ${this.#lastError}`;
     }
   }

@@ -10,49 +10,22 @@
  * Records keep the entry's window and proposal signature so a cluster's ThreatIndicators can be
  * rebuilt from them (drift repair, exchange/kubesink.ts).
  *
- * History lookups never scan for indicators the replica has not stored: the sink keeps the set of
- * stored digests (their first 96 bits, 12 bytes each, in memory) and asks the database only about
- * members. The set is persisted in `replica_digests` as one append-only chunk per applied batch,
- * written before the batch's records, so after a crash it is a superset of the stored digests
- * (a superset costs a lookup, never a missed check); a database without it is backfilled once
- * at open (docs/adr/2026-12-06-million-indicators.md, Decision 3). Digests with a stored
- * rejection are kept the same way in their own set (chunks marked `k: "reject"`).
+ * History lookups never scan for indicators the replica has not stored: the sink keeps the
+ * persisted set of stored digests and asks the database only about members (replicadigests.ts,
+ * written ahead of each batch's records). What entries become as records is in entryrecords.ts.
  */
-import { randomUUID } from 'node:crypto';
-import { Binary, MongoBulkWriteError, MongoServerError, type Collection, type Db, type WriteError } from 'mongodb';
-import { readmissionFloor, voteRecord, type IndicatorMeta } from '../domain/entry.ts';
+import { MongoBulkWriteError, type Collection, type Db, type WriteError } from 'mongodb';
+import { readmissionFloor, type IndicatorMeta } from '../domain/entry.ts';
 import type { EntryHistory, EntrySink, VerifiedEntry } from '../domain/stores.ts';
 import type { IndicatorHistory } from '../domain/verify.ts';
 import { voteFromRecord } from './log.ts';
-import { STIX_ID_NAMESPACE, uuidV5 } from '../domain/stix.ts';
-import { DigestSet, addPrefixBytes, prefixBytes } from '../domain/digestset.ts';
-import type { ServedChange, ServedRecord } from './served.ts';
+import { ReplicaDigests } from './replicadigests.ts';
+import { record, revocation, servedChanges, withoutId } from './entryrecords.ts';
 import { ServedChangesJournal } from './servedchanges.ts';
 import { MongoRejections, rejectionRecord, type RejectionRecord } from './rejections.ts';
 import { DEFAULT_RECENT_POSITIONS, RecentRecords } from './recentrecords.ts';
 import { dropIndexes, ensureQueryIndexes, type QueryIndex } from './indexes.ts';
 import { readRecord, storedRecord, type StoredIndicatorRecord } from './certificate.ts';
-
-/** Collection of the persisted digest-membership chunks (append-only; a chunk is never replaced). */
-export const REPLICA_DIGESTS = 'replica_digests';
-
-interface DigestChunk {
-  /** Random: chunks are only ever added. */
-  _id: string;
-  /** First log index of the batch the chunk was written for (-1: backfill). */
-  i: number;
-  /** 12 bytes per digest: its first 96 bits. */
-  d: Binary | Uint8Array;
-  /** `reject`: the digests of stored rejections; absent: of stored indicator records. */
-  k?: 'reject';
-}
-
-/**
- * `_id` of the chunk (no digests) that marks the set complete: every record stored in
- * `indicators` has its digest in a chunk. Written at the first open (after the backfill of an
- * older database); removed with the chunks when a replica is rebuilt.
- */
-export const COMPLETE_MARKER = 'complete';
 
 /** Collection name. */
 export const INDICATORS = 'indicators';
@@ -134,9 +107,7 @@ export interface IndicatorRecord {
 /** The MongoDB sink of a partner's replica. */
 export class MongoIndicatorSink implements EntrySink, EntryHistory {
   readonly #col: Collection<StoredIndicatorRecord>;
-  readonly #chunks: Collection<DigestChunk>;
-  readonly #stored = new DigestSet();
-  readonly #rejected = new DigestSet();
+  readonly #digests: ReplicaDigests;
   readonly #rejections: MongoRejections;
   readonly #journal: ServedChangesJournal;
   readonly #recent: RecentRecords;
@@ -148,7 +119,7 @@ export class MongoIndicatorSink implements EntrySink, EntryHistory {
   private constructor(db: Db, opts: SinkOptions) {
     this.#col = db.collection<StoredIndicatorRecord>(INDICATORS);
     this.#rejections = new MongoRejections(db);
-    this.#chunks = db.collection<DigestChunk>(REPLICA_DIGESTS);
+    this.#digests = new ReplicaDigests(db);
     this.#journal = new ServedChangesJournal(db);
     this.#recent = new RecentRecords(db, opts.recentPositions ?? DEFAULT_RECENT_POSITIONS);
   }
@@ -165,43 +136,13 @@ export class MongoIndicatorSink implements EntrySink, EntryHistory {
     await dropIndexes(sink.#col, [LEGACY_DIGEST_UNIQUE]);
     await ensureQueryIndexes(db, sink.#col, SINK_INDEXES, false);
     opts.onStep?.('stored digests');
-    await sink.#loadStored(opts.onStep);
+    await sink.#digests.load(sink.#col, opts.onStep);
     return sink;
   }
 
   /** How many digests the membership set holds (a superset of the stored records). */
   get knownDigests(): number {
-    return this.#stored.size;
-  }
-
-  async #loadStored(onStep: SinkOptions['onStep']): Promise<void> {
-    let complete = false;
-    for await (const c of this.#chunks.find({})) {
-      if (c._id === COMPLETE_MARKER) complete = true;
-      else addPrefixBytes(c.k === 'reject' ? this.#rejected : this.#stored, c.d instanceof Binary ? c.d.buffer : c.d);
-    }
-    // The marker says every stored record's digest is in a chunk: a restart then never counts
-    // the records (FerretDB answers a count by reading every document: minutes at 10^6).
-    if (complete) return;
-    onStep?.('stored digests backfill (counting and reading every record once)');
-    if ((await this.#col.estimatedDocumentCount()) > this.#stored.size) {
-      // Stored before the set was kept: record every digest once.
-      const all: string[] = [];
-      for await (const r of this.#col.find({}, { projection: { digest: 1 } })) all.push(r.digest);
-      await this.#remember(-1, all);
-    }
-    await this.#chunks.insertOne({ _id: COMPLETE_MARKER, i: -2, d: new Binary(Buffer.alloc(0)) }).catch((err: unknown) => {
-      if (!(err instanceof MongoServerError && err.code === DUPLICATE_KEY)) throw err;
-    });
-  }
-
-  // Write-ahead: the chunk is stored before the records it covers.
-  async #remember(firstIndex: number, digests: readonly string[], kind?: 'reject'): Promise<void> {
-    const set = kind === 'reject' ? this.#rejected : this.#stored;
-    const fresh = [...new Set(digests)].filter((d) => !set.has(d));
-    if (fresh.length === 0) return;
-    await this.#chunks.insertOne({ _id: randomUUID(), i: firstIndex, d: new Binary(prefixBytes(fresh)), ...(kind !== undefined ? { k: kind } : {}) });
-    for (const d of fresh) set.add(d);
+    return this.#digests.stored.size;
   }
 
   /** Applies one verified entry; idempotent. */
@@ -232,8 +173,8 @@ export class MongoIndicatorSink implements EntrySink, EntryHistory {
     const last = entries[entries.length - 1]!.index;
     const rejected = entries.filter((e) => e.kind === 'reject');
     await settled([
-      this.#remember(first, entries.filter((e) => e.kind === 'add').map((e) => e.digest)),
-      this.#remember(first, rejected.map((e) => e.digest), 'reject'),
+      this.#digests.remember(first, entries.filter((e) => e.kind === 'add').map((e) => e.digest)),
+      this.#digests.remember(first, rejected.map((e) => e.digest), 'reject'),
     ]);
     const appliedAt = new Date();
     const docs = new Map(entries.filter((e) => e.kind === 'add').map((e) => [e.index, record(e, appliedAt)]));
@@ -334,8 +275,8 @@ export class MongoIndicatorSink implements EntrySink, EntryHistory {
 
   /** The latest entry applied for each of `digests`, admission, revocation or rejection (the replica checks new entries against it). */
   async lastEntries(digests: readonly string[]): Promise<ReadonlyMap<string, IndicatorHistory>> {
-    const stored = digests.filter((d) => this.#stored.has(d));
-    const out = await this.#rejections.lastEntries(digests.filter((d) => this.#rejected.has(d)));
+    const stored = digests.filter((d) => this.#digests.stored.has(d));
+    const out = await this.#rejections.lastEntries(digests.filter((d) => this.#digests.rejected.has(d)));
     if (stored.length === 0) return out;
     for await (const r of this.#col.find({ _id: { $in: stored } })) {
       this.#noteAdmitted(r.digest, r.logIndex);
@@ -402,54 +343,12 @@ export function historyOfRecord(r: Pick<IndicatorRecord, 'state' | 'logIndex' | 
   return { kind: 'revoke', index: rv.logIndex, window: rv.window, readmitFloorMs: readmissionFloor({ window: rv.window, votes: rv.votes.map(voteFromRecord) }) };
 }
 
-function revocation(entry: VerifiedEntry): StoredRevocation {
-  return {
-    logIndex: entry.index, proposerId: entry.proposerId, proposalSignature: entry.proposalSignature,
-    window: { opensAt: entry.window.opensAt, closesAt: entry.window.closesAt }, votes: entry.votes.map(voteRecord),
-  };
-}
-
-function withoutId(d: IndicatorRecord): IndicatorRecord {
-  const { _id: _ignored, ...rest } = d;
-  return rest;
-}
-
-/** The served fields of a freshly admitted record (what the journal carries). */
-function servedOf(d: IndicatorRecord): ServedRecord {
-  return {
-    digest: d.digest, type: d.type, value: d.value, state: 'active', logIndex: d.logIndex, proposerId: d.proposerId, addedAt: d.addedAt ?? new Date(),
-    ...(d.meta !== undefined ? { meta: d.meta } : {}), ...(d.window !== undefined ? { window: d.window } : {}),
-  };
-}
-
 /** Like Promise.all, but waits for every write to settle before the first failure surfaces: no write of a failed batch outlives it. */
 async function settled<T extends readonly unknown[]>(writes: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
   const done = await Promise.allSettled(writes);
   const failed = done.find((d) => d.status === 'rejected');
   if (failed !== undefined) throw failed.reason;
   return done.map((d) => (d as PromiseFulfilledResult<unknown>).value) as unknown as T;
-}
-
-/** What a batch changed, as served (the journal's changes), in log order: admissions with their records, revocations. */
-function servedChanges(entries: readonly VerifiedEntry[], docs: ReadonlyMap<number, IndicatorRecord>, revokedAt: Date): ServedChange[] {
-  const changes: ServedChange[] = [];
-  for (const entry of entries) {
-    const doc = docs.get(entry.index);
-    if (doc !== undefined) changes.push({ kind: 'add', index: entry.index, record: servedOf(doc) });
-    else if (entry.kind === 'revoke') changes.push({ kind: 'revoke', index: entry.index, digest: entry.digest, revokedAt, window: { opensAt: entry.window.opensAt, closesAt: entry.window.closesAt } });
-  }
-  return changes;
-}
-
-function record(entry: VerifiedEntry, addedAt: Date): IndicatorRecord {
-  return {
-    _id: entry.digest, digest: entry.digest, type: entry.indicator.type, value: entry.indicator.value, state: 'active',
-    logIndex: entry.index, proposerId: entry.proposerId, votes: entry.votes.map(voteRecord),
-    window: { opensAt: entry.window.opensAt, closesAt: entry.window.closesAt }, proposalSignature: entry.proposalSignature,
-    ...(entry.proposalBatch !== undefined ? { proposalBatch: entry.proposalBatch } : {}),
-    ...(entry.meta !== undefined ? { meta: { ...entry.meta } } : {}),
-    stixId: `indicator--${uuidV5(STIX_ID_NAMESPACE, entry.digest)}`, addedAt, name: `${entry.indicator.type}-${entry.digest.slice(0, 40)}`,
-  };
 }
 
 /** True when `doc` (an ADD) re-admits the stored record `r`: revoked below `doc`'s index. */

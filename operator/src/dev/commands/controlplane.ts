@@ -43,7 +43,7 @@ export function registerControlplane(program: Command, env: CliEnv, log: Logger)
     .option('--no-mongo', 'do not start a FerretDB per instance')
     .option('--no-controllers', 'do not run the garbage collector and namespace controller')
     .option('--fresh', 'wipe each instance directory first (new cluster and database)', false)
-    .option('--timeout <seconds>', 'readiness deadline per server', positiveInt, 90)
+    .option('--timeout <seconds>', 'cap on each server\'s start in seconds (a server that exits fails at once; one that shows no progress for 90 s, sooner)', positiveInt, 90)
     .option('--ferretdb-backend <backend>', `${BACKEND_FLAG_HELP}; on PostgreSQL one cluster in --dir/postgres holds a database per instance`)
     .action(async (opts: UpOptions) => {
       backendRequest(opts.ferretdbBackend, env.ferretdbBackend);
@@ -72,7 +72,7 @@ async function up(opts: UpOptions, env: CliEnv, log: Logger): Promise<void> {
   const postgres = startMongo ? await sharedPostgres(opts, dir, env) : undefined;
   const instances = await startAll(Array.from({ length: opts.instances }, (_, i) => startInstance({
     name: `tm-${i}`, dir: join(dir, `tm-${i}`), binaries, mongo: startMongo, controllers: opts.controllers,
-    fresh: opts.fresh, readyTimeoutMs: opts.timeout * 1000, log, ...(postgres ? { backend: 'postgresql' as const, postgres } : {}),
+    fresh: opts.fresh, start: { capMs: opts.timeout * 1000, raise: '--timeout SECONDS' }, log, ...(postgres ? { backend: 'postgresql' as const, postgres } : {}),
   })), (i) => i.stop()).catch(async (err: unknown) => {
     await postgres?.stop();
     throw err;
@@ -97,7 +97,7 @@ async function sharedPostgres(opts: UpOptions, dir: string, env: CliEnv): Promis
   env.stderr.write(`controlplane: FerretDB on ${db.backend}${db.note ? ` (${db.note})` : ''}\n`);
   if (db.backend !== 'postgresql') return undefined;
   if (opts.fresh) await rm(join(dir, 'postgres'), { recursive: true, force: true });
-  return startPostgresCluster({ name: 'controlplane', dir: join(dir, 'postgres'), databases: opts.instances, readyTimeoutMs: opts.timeout * 1000 });
+  return startPostgresCluster({ name: 'controlplane', dir: join(dir, 'postgres'), databases: opts.instances, start: { capMs: opts.timeout * 1000, raise: '--timeout SECONDS' } });
 }
 
 function record(i: Instance, mongodbUri: string | undefined, extraPids: readonly number[]): InstanceRecord {

@@ -229,7 +229,7 @@ async function sandbox(flags: SandboxFlags, env: CliEnv, log: Logger, stop: Stop
   const binaries = await ensureBinaries({ cacheDir: env.cacheDir, progress: env.stderr });
   if (stop.aborted) return 130;
   const net = await startNetwork({
-    dir, partners: flags.partners, fresh: flags.fresh, binaries, backend: db.backend, readyTimeoutMs: flags.timeout * 1000, log: netLog,
+    dir, partners: flags.partners, fresh: flags.fresh, binaries, backend: db.backend, start: { capMs: flags.timeout * 1000, raise: '--timeout SECONDS' }, log: netLog,
     ...(flags.quorum !== undefined ? { quorum: flags.quorum } : {}),
     cli: { node: process.execPath, main: fileURLToPath(new URL('../../main.ts', import.meta.url)) },
     progress: (message, data) => out.step(message, data),

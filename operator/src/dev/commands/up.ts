@@ -150,7 +150,7 @@ async function startCluster(flags: UpFlags, env: CliEnv, log: Logger, dir: strin
   // One instance: its own PostgreSQL cluster (under cluster/postgres) is the sandbox's.
   const inst = await startInstance({
     name: 'sandbox', dir: join(dir, 'cluster'), binaries, mongo: startDb, controllers: true,
-    fresh: flags.fresh, readyTimeoutMs: flags.timeout * 1000, log, ...(database ? { backend: database.backend } : {}),
+    fresh: flags.fresh, start: { capMs: flags.timeout * 1000, raise: '--timeout SECONDS' }, log, ...(database ? { backend: database.backend } : {}),
   });
   cleanups.push(async () => {
     await inst.stop();

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { Logger } from '../../log.ts';
-import { launch, waitUntil, type ManagedProcess } from './process.ts';
+import { launch, waitUntil, type ManagedProcess, type StartBound } from './process.ts';
 import { renderKubeconfig, type AdminCredentials } from './kubeconfig.ts';
 import { apiserverReady, freePort, mongoReady } from './probe.ts';
 import { LocalCa } from '../sandbox/pki.ts';
@@ -42,8 +42,8 @@ export interface InstanceOptions {
   readonly postgres?: PostgresCluster;
   /** Run the garbage collector and namespace controller. @default true */
   readonly controllers?: boolean;
-  /** Readiness deadline for each server. @default 90000 */
-  readonly readyTimeoutMs?: number;
+  /** How long each server's start may take (process.ts): it fails at once when the server exits, and sooner when it stalls. @default the defaults of StartBound */
+  readonly start?: StartBound | undefined;
   /** Wipe `dir` first for a fresh cluster and database. @default false */
   readonly fresh?: boolean;
   readonly log: Logger;
@@ -80,7 +80,7 @@ export async function startInstance(opts: InstanceOptions): Promise<Instance> {
     const [apiResult, dbResult] = await Promise.allSettled([
       startApiServer(opts, procs),
       opts.mongo === false ? undefined : startDatabase({
-        name: opts.name, dir: opts.dir, ferretdb: opts.binaries.ferretdb, readyTimeoutMs: opts.readyTimeoutMs,
+        name: opts.name, dir: opts.dir, ferretdb: opts.binaries.ferretdb, start: opts.start,
         ...(opts.backend ? { backend: opts.backend } : {}), ...(opts.postgres ? { postgres: opts.postgres } : {}),
       }),
     ]);
@@ -115,7 +115,7 @@ async function startApiServer(opts: InstanceOptions, procs: ManagedProcess[]): P
   });
   procs.push(proc);
   opts.log.debug('kube-apiserver started', { instance: opts.name, pid: proc.pid, server: creds.server });
-  await waitUntil('/readyz answered 200', proc, () => apiserverReady(creds), { timeoutMs: opts.readyTimeoutMs ?? 90_000 });
+  await waitUntil('/readyz answered 200', proc, () => apiserverReady(creds), opts.start ?? {});
   return { ...creds, kubeconfigPath };
 }
 
@@ -147,8 +147,8 @@ export interface DatabaseOptions {
   readonly dir: string;
   /** Path of threatmesh-ferretdb. */
   readonly ferretdb: string;
-  /** @default 90000 */
-  readonly readyTimeoutMs?: number;
+  /** How long FerretDB's (and its PostgreSQL's) start may take (process.ts). @default the defaults of StartBound */
+  readonly start?: StartBound | undefined;
   /** @default 'sqlite' */
   readonly backend?: FerretBackend;
   /** With the PostgreSQL backend: a shared cluster for the database (named `name`). @default a cluster of its own under `dir`/postgres */
@@ -171,7 +171,7 @@ export interface Database {
 async function postgresFor(opts: DatabaseOptions): Promise<{ url: string; own?: PostgresCluster } | undefined> {
   if (opts.backend !== 'postgresql') return undefined;
   if (opts.postgres) return { url: await opts.postgres.database(opts.name) };
-  const own = await startPostgresCluster({ name: opts.name, dir: join(opts.dir, 'postgres'), ...(opts.readyTimeoutMs !== undefined ? { readyTimeoutMs: opts.readyTimeoutMs } : {}) });
+  const own = await startPostgresCluster({ name: opts.name, dir: join(opts.dir, 'postgres'), ...(opts.start ? { start: opts.start } : {}) });
   try {
     return { url: await own.database('ferretdb'), own };
   } catch (err) {
@@ -197,13 +197,13 @@ export async function startDatabase(opts: DatabaseOptions): Promise<Database> {
     throw err;
   }
   let uri = '';
-  const timeoutMs = opts.readyTimeoutMs ?? 90_000;
+  const bound = opts.start ?? {};
   try {
     await waitUntil('the listening address was written', proc, async () => {
       uri = (await readFile(uriFile, 'utf8')).trim();
       return uri !== '';
-    }, { timeoutMs });
-    await waitUntil(`${uri} answered ping`, proc, () => mongoReady(uri), { timeoutMs });
+    }, bound);
+    await waitUntil(`${uri} answered ping`, proc, () => mongoReady(uri), bound);
   } catch (err) {
     await proc.stop();
     await pg?.own?.stop();

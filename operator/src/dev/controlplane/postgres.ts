@@ -11,7 +11,7 @@ import { access, chmod, chown, mkdir, readdir, readFile, stat } from 'node:fs/pr
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { equalityIndexSql } from './pgequality.ts';
-import { launch, waitUntil, type ManagedProcess } from './process.ts';
+import { launch, waitUntil, type ManagedProcess, type StartBound } from './process.ts';
 import { freePort } from './probe.ts';
 
 const run = promisify(execFile);
@@ -100,8 +100,8 @@ export interface PostgresClusterOptions {
   readonly dir: string;
   /** FerretDB servers that will share it: each may hold FERRETDB_POOL_CONNECTIONS. @default 1 */
   readonly databases?: number;
-  /** @default 90000 */
-  readonly readyTimeoutMs?: number;
+  /** How long the server's start may take (process.ts). @default the defaults of StartBound */
+  readonly start?: StartBound;
 }
 
 /** Starts (creating on first use) the PostgreSQL cluster in `dir` and waits until it accepts connections. */
@@ -125,7 +125,7 @@ export async function startPostgresCluster(opts: PostgresClusterOptions): Promis
   });
   try {
     // The last line of postmaster.pid says "ready" once the server accepts connections.
-    await waitUntil('PostgreSQL is ready', proc, async () => (await readFile(join(data, 'postmaster.pid'), 'utf8').catch(() => '')).trim().endsWith('ready'), { timeoutMs: opts.readyTimeoutMs ?? 90_000 });
+    await waitUntil('PostgreSQL is ready', proc, async () => (await readFile(join(data, 'postmaster.pid'), 'utf8').catch(() => '')).trim().endsWith('ready'), opts.start ?? {});
   } catch (err) {
     await proc.stop();
     throw err;
@@ -154,7 +154,7 @@ async function createDatabase(bin: string, port: number, name: string): Promise<
 }
 
 /** Starts (creating on first use) a cluster in `dir` for one FerretDB, with its database `ferretdb`. */
-export async function startPostgres(opts: { readonly name: string; readonly dir: string; readonly readyTimeoutMs?: number }): Promise<Postgres> {
+export async function startPostgres(opts: { readonly name: string; readonly dir: string; readonly start?: StartBound }): Promise<Postgres> {
   const cluster = await startPostgresCluster(opts);
   try {
     return { url: await cluster.database('ferretdb'), process: cluster.process };

@@ -17,7 +17,7 @@ import { startInstance } from '../controlplane/instance.ts';
 import { startAll } from '../controlplane/startall.ts';
 import { startPostgresCluster, type PostgresCluster } from '../controlplane/postgres.ts';
 import { freePorts } from '../controlplane/probe.ts';
-import { launch, waitUntil, type ManagedProcess } from '../controlplane/process.ts';
+import { launch, waitUntil, type ManagedProcess, type StartBound } from '../controlplane/process.ts';
 import { ExchangeClient } from '../../exchange/protocol/client.ts';
 import type { Logger } from '../../log.ts';
 import { KubeHttpClient } from '../../runtime/kube.ts';
@@ -56,8 +56,8 @@ export interface NetworkOptions {
    * database per party, stopped with the network. @default 'sqlite'
    */
   readonly backend?: FerretBackend;
-  /** Deadline for each server and process to become ready. */
-  readonly readyTimeoutMs: number;
+  /** How long each server's and process's start may take (controlplane/process.ts). */
+  readonly start: StartBound;
   /** The operators' status, gossip and voting period (a duration such as 1s). */
   readonly syncInterval?: string;
   /** How to run this program's CLI in child processes. */
@@ -139,7 +139,7 @@ export function memberNode(id: string, key: LocalPartner, roles: readonly Role[]
 // The network's one PostgreSQL cluster (a database per party), stopped after every FerretDB.
 async function startSharedPostgres(o: NetworkOptions, parties: number, cleanups: Array<() => Promise<void>>): Promise<PostgresCluster | undefined> {
   if (o.backend !== 'postgresql') return undefined;
-  const pg = await startPostgresCluster({ name: 'network', dir: join(o.dir, 'postgres'), databases: parties, readyTimeoutMs: o.readyTimeoutMs });
+  const pg = await startPostgresCluster({ name: 'network', dir: join(o.dir, 'postgres'), databases: parties, start: o.start });
   cleanups.push(() => pg.stop());
   return pg;
 }
@@ -147,7 +147,7 @@ async function startSharedPostgres(o: NetworkOptions, parties: number, cleanups:
 async function startClusters(o: NetworkOptions, ids: readonly string[], cleanups: Array<() => Promise<void>>): Promise<Instance[]> {
   const postgres = await startSharedPostgres(o, ids.length, cleanups);
   const up = await startAll(ids.map((id) => startInstance({
-    name: id, dir: join(o.dir, 'clusters', id), binaries: o.binaries, mongo: true, controllers: true, fresh: o.fresh, readyTimeoutMs: o.readyTimeoutMs, log: o.log,
+    name: id, dir: join(o.dir, 'clusters', id), binaries: o.binaries, mongo: true, controllers: true, fresh: o.fresh, start: o.start, log: o.log,
     ...(postgres ? { backend: 'postgresql' as const, postgres } : {}),
   })), (i) => i.stop());
   for (const i of up) cleanups.push(() => i.stop());
@@ -185,7 +185,7 @@ function member(o: NetworkOptions, plan: MemberPlan): Member {
     start: async () => {
       if (running()) return;
       proc = await launch({ name: plan.id, command: o.cli.node, args: [o.cli.main, '--exit-on-stdin-eof', ...plan.args], logPath });
-      await waitUntil(`${plan.id}: /readyz answered 200`, proc, () => readyz(plan.metricsPort), { timeoutMs: o.readyTimeoutMs, intervalMs: 250 });
+      await waitUntil(`${plan.id}: /readyz answered 200`, proc, () => readyz(plan.metricsPort), { ...o.start, intervalMs: 250 });
     },
     stop: async (graceMs = 20_000) => {
       await proc?.stop(graceMs);

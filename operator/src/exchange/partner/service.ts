@@ -5,21 +5,14 @@
  * docs/voting.md), proposes the revocations analysts annotate (revocations.ts), gossips tree heads with peers, repairs drift and reports all of it on the
  * PartnerNodes of the exchange namespace. Every dependency is injected; `startPartnerService` runs the
  * loops until `stop()`. A halt (fork, forged entry…) stops applying from the sequencer, never
- * the operator: it shows as condition Replicating=False, a Warning Event and a metric.
+ * the operator: it shows as condition Replicating=False, a Warning Event and a metric. What it is
+ * built from is in serviceoptions.ts; the sequencer PartnerNode's status in sequencerstatus.ts.
  */
-import type { Db } from 'mongodb';
-import type { Registry } from 'prom-client';
 import { PARTNER_NODES } from '../../api/schemas/index.ts';
-import type { PartnerNode, ThreatIndicator } from '../../api/types.ts';
-import type { AdmissionPolicy } from '../../api/admission.ts';
-import type { VoterRegistry } from '../../api/partners.ts';
-import type { SigningKey } from '../../domain/signature.ts';
-import type { WarningList } from '../../feeds/warninglists.ts';
-import type { Logger } from '../../log.ts';
-import { listFrom, type KubeClient } from '../../runtime/client.ts';
+import type { PartnerNode } from '../../api/types.ts';
+import { listFrom } from '../../runtime/client.ts';
 import { sleep, systemClock, type Clock } from '../../runtime/clock.ts';
 import { KubeEventRecorder } from '../../runtime/events.ts';
-import type { CacheReader } from '../../runtime/types.ts';
 import { MongoCursorStore } from '../../store/cursor.ts';
 import { MongoIndicatorSink } from '../../store/indicators.ts';
 import { MongoLeafStore } from '../../store/leaves.ts';
@@ -29,107 +22,32 @@ import { PartnerMetrics } from './metrics.ts';
 import { partnerNetwork, type PartnerNetwork, type SequencerRef } from './network.ts';
 import { PeerStatusReporter } from './peerstatus.ts';
 import { IncidentReporter } from './incidents.ts';
-import { PartnerSession, type PeerClientFactory, type SequencerClientFactory } from './session.ts';
-import { HEAD_FRESH, HEAD_FRESH_REASON, HeadWatch, KubePartnerStatus, LagTracker, REPLICATING_REASON, haltConditionReason, type ReplicatingCondition } from './status.ts';
+import { SequencerStatusReporter } from './sequencerstatus.ts';
+import type { PartnerServiceOptions, RunningPartner } from './serviceoptions.ts';
+import { PartnerSession } from './session.ts';
+import { KubePartnerStatus, REPLICATING_REASON, type ReplicatingCondition } from './status.ts';
 import { ProposalForwarder } from './forwarder.ts';
 import { GossipClient, startGossipServer, type GossipServer } from './gossip.ts';
 import { KubeIndicatorSink } from './kubesink.ts';
 import { Materializer } from './materializer.ts';
 import { repairWaitMs, repairWorkingSet, resumeWorkingSet, saveWrittenMark } from './workingset.ts';
 import { PendingMirror } from './manualvote.ts';
-import { RepeatedFailureLog } from './repeatlog.ts';
-import { openStoresAlone, type StartSteps } from './prepare.ts';
+import { RepeatedFailureLog } from '../../runtime/repeatlog.ts';
+import { openStoresAlone } from './prepare.ts';
 import { RevocationRequests } from './revocations.ts';
 import type { ReplicationHalted } from './replica.ts';
-import type { EntrySink, ReplicaCursor, VerifiedEntry } from '../../domain/stores.ts';
-import { roundJudge, type VotingPolicy } from './policy.ts';
-import type { PartnerEntry, TlsMaterial } from '../protocol/tls.ts';
-import { checkTreeHead } from '../../domain/verify.ts';
+import type { EntrySink, VerifiedEntry } from '../../domain/stores.ts';
+import { roundJudge } from './policy.ts';
+import type { PartnerEntry } from '../protocol/tls.ts';
 import { PARTNER_DEFAULTS } from './defaults.ts';
 import { createValidators, validatorFor } from '../../api/validate.ts';
 import { MongoReceivedSightings } from '../../store/receivedsightings.ts';
 import { SightedParties } from './sighted.ts';
 import { DecisionWatch, roundKey, type AppliedHead } from './decisions.ts';
 import { loggedRounds } from '../../store/decisions.ts';
-import type { SignedTreeHead } from '../../domain/treehead.ts';
 
 /** Collection of the verified entries the cluster refused to store (`_id` = log index). */
 export { UNMATERIALIZED } from './workingset.ts';
-
-/** Everything the partner exchange is built from. */
-export interface PartnerServiceOptions {
-  readonly client: KubeClient;
-  /**
-   * The operator's informers of ThreatIndicators and PartnerNodes: every periodic read (the
-   * directory, local proposals, annotations, status before a write, drift repair) comes from
-   * their caches instead of the API server. @default none (list from the API server; tests)
-   */
-  readonly cache?: PartnerCaches;
-  readonly db: Db;
-  /** Where PartnerNodes are read and replicated ThreatIndicators written. */
-  readonly namespace: string;
-  readonly partnerId: string;
-  readonly key: SigningKey;
-  readonly tls: TlsMaterial;
-  readonly votingPolicy: VotingPolicy;
-  /** Warning lists the voting policy consults; without them a policy with warningLists abstains. */
-  readonly warningList?: WarningList;
-  /** The operator's voter registry (the ThreatIndicator controller reads the same one). */
-  readonly registry: VoterRegistry;
-  /** The controller's admission policy, so replicated objects get the phase it computes. */
-  readonly admission?: AdmissionPolicy;
-  readonly metrics: Registry;
-  readonly log: Logger;
-  /** host:port of the gossip endpoint; port 0 picks a free one. */
-  readonly gossipBind: { readonly host: string; readonly port: number };
-  /** Status, gossip, forwarding and voting period. @default PARTNER_DEFAULTS.syncIntervalMs */
-  readonly syncIntervalMs?: number;
-  /** Drift repair period. @default PARTNER_DEFAULTS.repairIntervalMs */
-  readonly repairIntervalMs?: number;
-  readonly clock?: Clock;
-  /** @default ExchangeClient */
-  readonly sequencerClient?: SequencerClientFactory;
-  /** @default GossipClient */
-  readonly peerClient?: PeerClientFactory;
-  /** Long-poll of each replica sync. @default PARTNER_DEFAULTS.waitMs */
-  readonly waitMs?: number;
-  /** Oldest the newest signed tree head may be before HeadFresh turns False. @default PARTNER_DEFAULTS.maxHeadAgeMs */
-  readonly maxHeadAgeMs?: number;
-  /** Time a decided round may take to appear in a signed tree head before it is reported missing. @default PARTNER_DEFAULTS.decisionGraceMs */
-  readonly decisionGraceMs?: number;
-  /** Most recent log positions kept as ThreatIndicator objects. @default PARTNER_DEFAULTS.materializeBudget */
-  readonly materializeBudget?: number;
-  /** Most votes under one batch root (protocol v2, voter.ts VoteBatching); 0 signs each vote alone (protocol v1). @default 0 */
-  readonly voteBatchSize?: number;
-  /** The exchange's metrics when already registered on `metrics` (startup.ts reports failed starts with them). @default new PartnerMetrics(metrics) */
-  readonly exchangeMetrics?: PartnerMetrics;
-  /**
-   * The replica store opened on `db` by the process's preparation (prepare.ts), which also names
-   * unnamed records; kept across terms. @default opened here, and the naming pass started here
-   */
-  readonly sink?: MongoIndicatorSink;
-  /** The start's steps, for readiness (prepare.ts): the gossip endpoint is this term's. @default untracked */
-  readonly steps?: StartSteps;
-}
-
-/** The operator's caches the partner exchange reads. */
-export interface PartnerCaches {
-  readonly threatIndicators: CacheReader<ThreatIndicator>;
-  readonly partnerNodes: CacheReader<PartnerNode>;
-}
-
-/** A running partner exchange. */
-export interface RunningPartner {
-  /** The gossip endpoint's port. */
-  readonly gossipPort: number;
-  /** Stops every loop, closes channels and the gossip endpoint. */
-  stop(): Promise<void>;
-  /**
-   * Lets a stop under way stop waiting for the sync period in flight (stuck on a database that
-   * stopped answering); nothing starts after stop, and that period ends on its own.
-   */
-  interrupt(): void;
-}
 
 /** Starts the partner exchange: opens the stores, serves gossip, and runs the sync loop until stopped. */
 export async function startPartnerService(opts: PartnerServiceOptions): Promise<RunningPartner> {
@@ -152,15 +70,12 @@ class Partner implements RunningPartner {
   readonly #status: KubePartnerStatus;
   readonly #events: KubeEventRecorder;
   readonly #peers: PeerStatusReporter;
+  readonly #sequencerStatus: SequencerStatusReporter;
   readonly #incidents: IncidentReporter;
   readonly #failures: FailureReporter;
   readonly #failureLog: RepeatedFailureLog;
   readonly #forwarder: ProposalForwarder;
-  readonly #lag = new LagTracker();
-  readonly #heads = new HeadWatch();
   readonly #decisions: DecisionWatch;
-  // The newest tree head verified from the sequencer (the missing-decision check's clock).
-  #seqHead: SignedTreeHead | undefined;
   readonly #validator = validatorFor(createValidators(), 'PartnerNode');
   #skippedSeen = '';
   readonly #abort = new AbortController();
@@ -176,7 +91,6 @@ class Partner implements RunningPartner {
   #problem: string | undefined;
   #sessionPrint: string | undefined;
   #haltCondition: ReplicatingCondition | undefined;
-  #lastCursor: ReplicaCursor | undefined;
   #sighted: SightedParties | undefined;
   #resumed = false;
   // Saves of the working set's written position, in order; stop() waits for the last.
@@ -208,6 +122,13 @@ class Partner implements RunningPartner {
     this.#status = new KubePartnerStatus(opts.client, now, opts.cache?.partnerNodes);
     this.#events = new KubeEventRecorder({ writer: opts.client, log: opts.log, component: 'threatmesh-exchange', instance: opts.partnerId, now });
     this.#peers = new PeerStatusReporter({ status: this.#status, events: this.#events, metrics: this.#metrics, now });
+    this.#sequencerStatus = new SequencerStatusReporter({
+      status: this.#status, events: this.#events, metrics: this.#metrics, failures: this.#failures, log: opts.log, now,
+      maxHeadAgeMs: opts.maxHeadAgeMs ?? PARTNER_DEFAULTS.maxHeadAgeMs,
+      haltCondition: () => this.#haltCondition,
+      onMisbehaviour: (seq, reason, message) => this.#onMisbehaviour(seq, reason, message),
+      step: (name, fn) => void this.#step(name, fn),
+    });
     this.#incidents = new IncidentReporter({ db: opts.db, status: this.#status, events: this.#events, metrics: this.#metrics, log: opts.log, now });
     const rule = opts.votingPolicy.sightingCorroboration;
     if (rule !== undefined) {
@@ -278,7 +199,7 @@ class Partner implements RunningPartner {
     } catch (err) {
       if (this.#abort.signal.aborted) return;
       const f = this.#failures.failed(name, err, callee);
-      // Once per cause change, then a reminder every few minutes (repeatlog.ts): a peer down for an hour is not 3,600 lines.
+      // Once per cause change, then a reminder every few minutes (runtime/repeatlog.ts): a peer down for an hour is not 3,600 lines.
       this.#failureLog.failed(key, f.cause, `exchange ${name} failed; retrying next period`, { cause: f.cause, detail: f.message, ...peer, err });
     }
   }
@@ -295,7 +216,7 @@ class Partner implements RunningPartner {
     if (!this.#resumed) await this.#step('working set resume', () => this.#resume(network.sequencer!));
     const session = await this.#ensureSession(network as PartnerNetwork & { sequencer: SequencerRef });
     const seq = network.sequencer;
-    const seqSize = await this.#sequencerStatus(session, seq);
+    const seqSize = await this.#sequencerStatus.report(session, seq);
     await this.#step('missing decisions', () => this.#checkDecisions(session, seq));
     await this.#step('proposal forwarding', () => this.#forwarder.forwardOnce(session.client));
     await this.#step('revocation requests', () => this.#revocations!.syncOnce());
@@ -391,68 +312,12 @@ class Partner implements RunningPartner {
     return { apply: (e) => applyMany([e]), applyMany };
   }
 
-  // Halted, failing (with the cause), unreachable or replicating; a new failure cause also raises one Warning Event.
-  #replicatingCondition(session: PartnerSession, seq: SequencerRef, size: number | undefined): ReplicatingCondition {
-    const halted = session.halted;
-    if (halted !== undefined) return this.#haltCondition ?? { status: 'False', reason: haltConditionReason(halted.reason), message: `replication halted (${halted.reason}): ${halted.message}` };
-    const failing = this.#failures.current();
-    const due = this.#failures.eventDue();
-    const what = (f: { loop: string }): string => (f.loop === 'replication' ? `replication from ${seq.partnerId} failing` : 'writing replicated entries as ThreatIndicators failing (the partner database has them)');
-    if (due !== undefined) void this.#step('failure event', () => this.#events.event(seq.node, 'Warning', due.reason, `${what(due)}: ${due.message}`));
-    if (failing !== undefined) return { status: 'False', reason: failing.reason, message: `${what(failing)}: ${failing.message}` };
-    if (size === undefined) return { status: 'False', reason: REPLICATING_REASON.Unreachable, message: `sequencer ${seq.endpoint} unreachable; retrying` };
-    return { status: 'True', reason: REPLICATING_REASON.Replicating, message: `replicating from ${seq.partnerId} at ${seq.endpoint}` };
-  }
-
-  /** Sequencer PartnerNode status; returns the sequencer's verified tree size (undefined when unreachable). */
-  async #sequencerStatus(session: PartnerSession, seq: SequencerRef): Promise<number | undefined> {
-    const now = this.#now();
-    // With the database down the status still tells why (the last cursor read stands in).
-    const cursor = await session.replica.cursor().then((c) => (this.#lastCursor = c), (err: unknown) => {
-      this.#failures.failed('status', err);
-      return this.#lastCursor ?? { nextIndex: 0 };
-    });
-    let size: number | undefined;
-    try {
-      const head = await session.client.treeHead(0, 0);
-      if (checkTreeHead({ sequencerKey: seq.key, sequencerRetiredKeys: seq.retiredKeys, partners: [] }, head) === undefined) {
-        this.#lag.observe(head);
-        this.#seqHead = head;
-        size = head.treeSize;
-        this.#heads.observe(head, now);
-      }
-    } catch (err) {
-      this.#o.log.debug('sequencer unreachable', { endpoint: seq.endpoint, err });
-    }
-    const applied = cursor.nextIndex;
-    const lag = this.#lag.lag(applied, size ?? Math.max(applied, cursor.head?.treeSize ?? 0), now);
-    this.#metrics.treeSize.set(cursor.head?.treeSize ?? 0);
-    this.#metrics.lagEntries.set(lag.entries);
-    const condition = this.#replicatingCondition(session, seq, size);
-    await this.#status.write(seq.node, {
-      reachable: size !== undefined, ...(size !== undefined ? { lastSeen: now.toISOString() } : {}),
-      logSize: cursor.head?.treeSize ?? 0, ...(cursor.head ? { rootHash: cursor.head.rootHash } : {}), lagEntries: lag.entries, lagSeconds: lag.seconds,
-    }, [condition, await this.#headFresh(seq, now)]);
-    return size;
-  }
-
-  // HeadFresh of the sequencer: the age of the newest verified head, a metric, and on a change for the worse an Event (a head dated ahead is misbehaviour).
-  async #headFresh(seq: SequencerRef, now: Date): Promise<ReplicatingCondition> {
-    const { condition, ageSeconds } = this.#heads.check(now, this.#o.maxHeadAgeMs ?? PARTNER_DEFAULTS.maxHeadAgeMs);
-    if (ageSeconds !== undefined) this.#metrics.headAge.set(ageSeconds);
-    const was = seq.node.status?.conditions?.find((c) => c.type === HEAD_FRESH)?.reason;
-    if (condition.status === 'False' && was !== condition.reason) {
-      if (condition.reason === HEAD_FRESH_REASON.Future) await this.#onMisbehaviour(seq, 'future-head', condition.message);
-      else await this.#events.event(seq.node, 'Warning', condition.reason, condition.message);
-    }
-    return condition;
-  }
 
   // Rounds this partner voted on whose decision a head it has applied in full should carry (decisions.ts).
   async #checkDecisions(session: PartnerSession, seq: SequencerRef): Promise<void> {
     if (session.halted !== undefined || this.#decisions.size === 0) return;
     const cursor = await session.replica.cursor();
-    const fresh = this.#seqHead;
+    const fresh = this.#sequencerStatus.newestHead;
     const head: AppliedHead | undefined = fresh !== undefined && fresh.treeSize <= cursor.nextIndex ? fresh
       : cursor.head !== undefined && cursor.head.treeSize <= cursor.nextIndex ? cursor.head : undefined;
     for (const m of await this.#decisions.check(head)) await this.#incidents.missingDecision(seq, m);

@@ -1,12 +1,12 @@
 /**
- * How a step of the partner exchange's loop that fails every period is logged: one warning when
- * it starts failing or its cause changes, a reminder at most every `remindMs` while the same cause
- * lasts (with how many failures it folded), and one info line when it succeeds again. A peer that
- * is unreachable for an hour thus writes a handful of lines, not one per second (the metric
- * threatmesh_exchange_failures_total still counts every failure). Keys are the step and, for a
- * call to a peer, the peer: each peer's silence is its own story.
- */
-import type { Logger } from '../../log.ts';
+ * How a step that fails every period is logged: one warning when it starts failing or its cause
+ * changes, a reminder at most every `remindMs` while the same cause lasts (with how many failures
+ * it folded), and one info line when it succeeds again. A peer that is unreachable for an hour
+ * thus writes a handful of lines, not one per second (a metric still counts every failure, e.g.
+ * threatmesh_exchange_failures_total). Keys name the step and, for a call to a peer, the peer:
+ * each peer's silence is its own story. Used by the partner exchange's loop
+ * (exchange/partner/service.ts) and the replica API's database ping (serve/replicametrics.ts). */
+import type { Logger } from '../log.ts';
 
 /** How often a failure that lasts with the same cause is logged again. */
 export const FAILURE_REMINDER_MS = 5 * 60_000;

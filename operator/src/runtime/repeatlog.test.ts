@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
-import { createLogger } from '../../log.ts';
+import { createLogger } from '../log.ts';
 import { FAILURE_REMINDER_MS, RepeatedFailureLog } from './repeatlog.ts';
 
 function logged(): { log: ReturnType<typeof createLogger>; lines: () => Array<Record<string, unknown>> } {
