@@ -102,7 +102,11 @@ describe('growthOf', () => {
     { name: 'a slow log (10/s) leaves a 2 MiB/min leak a leak (its allowance is 0.11 MiB/min)', samples: sequencer(10, 10, 171, (m) => 2 * m), leak: true, note: /beyond 192 bytes per log entry, grows steadily by 1\.9\d MiB\/min/ },
     { name: 'a time leak over the per-entry slack at 1,000/s (171 bytes per entry plus 3 MiB/min): a leak', samples: sequencer(10, 1000, 171, (m) => 3 * m), leak: true, note: /beyond 192 bytes per log entry, grows steadily by 1\.80 MiB\/min/ },
     { name: 'a lower allowance flags the design\'s own growth', samples: sequencer(10, 1000, 171), th: { liveBytesPerEntry: 100 }, leak: true, note: /beyond 100 bytes per log entry, grows steadily by 4\.0\d MiB\/min/ },
-    { name: 'entries missing on a sample: judged per minute, as a process without a log', samples: sequencer(10, 1000, 171).map((x, i) => (i === 50 ? { ...x, entries: undefined } : x)) as Sample[], leak: true, note: /^live JavaScript data after major collections grows steadily by 9\.7\d MiB\/min/ },
+    { name: 'entries missing on a sample: judged per minute, as a process without a log', samples: sequencer(10, 1000, 171).map((x, i): Sample => {
+      if (i !== 50) return x;
+      const { entries: _missing, ...rest } = x;
+      return rest;
+    }), leak: true, note: /^live JavaScript data after major collections grows steadily by 9\.7\d MiB\/min/ },
     // Its growth after minute 5 came after the reserved heap's high-water mark (146 MiB at 287 s): the verdict does not call it sizing.
     { name: 'the 13:42 proposer: RSS growth over the second half not explained by the reserved heap stays a leak', samples: proposer1342, leak: true, note: /^RSS grows steadily by 12\.\d\d MiB\/min \(r² 0\.8\d/ },
   ];

@@ -36,7 +36,8 @@ export function driftRestores(partner: string, text: string): DriftRestore[] {
       continue;
     }
     if (typeof rec.restored !== 'number' || rec.restored === 0) continue;
-    const names = Array.isArray(rec.restoredNames) ? rec.restoredNames.filter((n): n is string => typeof n === 'string') : [];
+    const listed: readonly unknown[] = Array.isArray(rec.restoredNames) ? (rec.restoredNames as unknown[]) : [];
+    const names = listed.filter((n): n is string => typeof n === 'string');
     out.push({ partner, at: typeof rec.ts === 'string' ? rec.ts : '?', restored: rec.restored, names });
   }
   return out;
