@@ -26,7 +26,7 @@ import { parseArgs } from 'node:util';
 import { emit, emitSummary, progress, round, type BenchResult } from './lib.ts';
 import { fitLine, growthOf, LEAK_DEFAULTS, type Growth, type LeakThresholds, type Sample } from './soak/growth.ts';
 import { LOAD_PROCESS_MEMORY, probeFlags, spawnChild, startSoakNetwork, type Child, type SoakNetwork } from './soak/network.ts';
-import { bytesPerEntry, processResults, seriesRows, SERIES_COLUMNS } from './soak/report.ts';
+import { bytesPerEntry, processResults, seriesRows, SERIES_COLUMNS, withEntries } from './soak/report.ts';
 import { descendants, sampleProcess, type Tracked } from './soak/procs.ts';
 import type { ProposerConfig, ProposerStats } from './soak/proposer.ts';
 import type { StreamsConfig, StreamStats } from './soak/streams.ts';
@@ -49,6 +49,8 @@ with the memory (RSS, anonymous RSS) and file descriptors of every process sampl
   --sample-seconds S    seconds between /proc samples (default 10)
   --rss-leak MIB        steady growth of anonymous RSS (RssAnon) over MIB per minute is a leak (default ${LEAK_DEFAULTS.rssMiBPerMin})
   --live-leak MIB       steady growth of a Node process's live data after major collections over MIB per minute is a leak (default ${LEAK_DEFAULTS.liveMiBPerMin})
+  --live-entry-bytes B  the sequencer's live data is judged beyond B bytes per log entry, what it keeps per entry
+                        by design (default ${LEAK_DEFAULTS.liveBytesPerEntry}; bench/soak/growth.ts)
   --external-leak MIB   steady growth of a Node process's memory outside the V8 heap over MIB per minute is a leak (default ${LEAK_DEFAULTS.externalMiBPerMin})
   --fd-leak N           steady fd growth over N per minute is a leak (default ${LEAK_DEFAULTS.fdsPerMin})
                         (growth counts after a warm-up: the first ${LEAK_DEFAULTS.warmupFraction * 100}% of the run, ${LEAK_DEFAULTS.warmupSeconds} s at least;
@@ -126,7 +128,7 @@ function sequencerMemoryOf(text: string | undefined): Record<string, string> {
 }
 
 function parseFlags(argv: readonly string[]): SoakFlags | 'help' {
-  const names = ['minutes', 'rate', 'partners', 'stream-procs', 'proposers', 'batch', 'concurrency', 'sample-seconds', 'rss-leak', 'live-leak', 'external-leak', 'fd-leak'] as const;
+  const names = ['minutes', 'rate', 'partners', 'stream-procs', 'proposers', 'batch', 'concurrency', 'sample-seconds', 'rss-leak', 'live-leak', 'live-entry-bytes', 'external-leak', 'fd-leak'] as const;
   const { values: v } = parseArgs({ args: [...argv], options: { ...Object.fromEntries(names.map((n) => [n, { type: 'string' as const }])), 'entry-cache': { type: 'string' }, 'sequencer-node-options': { type: 'string' }, 'sequencer-env': { type: 'string' }, 'sequencer-memory': { type: 'string' }, keep: { type: 'boolean' }, 'single-signatures': { type: 'boolean' }, 'count-only': { type: 'boolean' }, help: { type: 'boolean' } } });
   if (v.help === true) return 'help';
   const text = v as Record<string, string | boolean | undefined>;
@@ -134,7 +136,7 @@ function parseFlags(argv: readonly string[]): SoakFlags | 'help' {
   const flags: SoakFlags = {
     minutes: num('minutes', 2), rate: num('rate', 1000), partners: Math.floor(num('partners', 100)), streamProcs: Math.floor(num('stream-procs', 4)),
     proposers: Math.floor(num('proposers', 4)), batch: Math.floor(num('batch', 50)), concurrency: Math.floor(num('concurrency', 8)), sampleSeconds: num('sample-seconds', 10),
-    leak: { rssMiBPerMin: num('rss-leak', LEAK_DEFAULTS.rssMiBPerMin), liveMiBPerMin: num('live-leak', LEAK_DEFAULTS.liveMiBPerMin), externalMiBPerMin: num('external-leak', LEAK_DEFAULTS.externalMiBPerMin), fdsPerMin: num('fd-leak', LEAK_DEFAULTS.fdsPerMin) }, keep: v.keep === true, singleSignatures: v['single-signatures'] === true, countOnly: v['count-only'] === true,
+    leak: { rssMiBPerMin: num('rss-leak', LEAK_DEFAULTS.rssMiBPerMin), liveMiBPerMin: num('live-leak', LEAK_DEFAULTS.liveMiBPerMin), liveBytesPerEntry: num('live-entry-bytes', LEAK_DEFAULTS.liveBytesPerEntry), externalMiBPerMin: num('external-leak', LEAK_DEFAULTS.externalMiBPerMin), fdsPerMin: num('fd-leak', LEAK_DEFAULTS.fdsPerMin) }, keep: v.keep === true, singleSignatures: v['single-signatures'] === true, countOnly: v['count-only'] === true,
     entryCache: entryCacheOf(v['entry-cache']), nodeOptions: (v['sequencer-node-options'] ?? '').split(/\s+/).filter((o) => o !== ''),
     sequencerEnv: { ...sequencerMemoryOf(v['sequencer-memory']), ...envOf(v['sequencer-env']) },
   };
@@ -309,6 +311,12 @@ function settingsText(args: readonly string[], env: Readonly<Record<string, stri
   return all.length === 0 ? 'none' : all.join(' ');
 }
 
+/** The samples of `label` as judged: `view` of them, and for the sequencer the log's size at each (its live data is judged per entry). */
+function judged(o: Observed, label: string, sequencerLabel: string, view: (s: readonly Sample[]) => Sample[]): Sample[] {
+  const s = view(o.series.get(label)!);
+  return label === sequencerLabel ? withEntries(s, o.tree) : s;
+}
+
 /** The warm-up as the metric names say it. */
 function warmupName(): string {
   return `the first ${LEAK_DEFAULTS.warmupFraction * 100}% (warm-up)`;
@@ -338,7 +346,7 @@ function results(f: SoakFlags, o: Observed, growth: ReadonlyMap<string, Growth>,
     const c = cores(s);
     if (c !== undefined) out.push({ metric: `${label}: CPU used`, value: round(c, 3), unit: 'cores' });
   }
-  for (const [label, g] of growth) out.push(...processResults(label, g, growthOf(o.series.get(label)!, f.leak), warmupName()));
+  for (const [label, g] of growth) out.push(...processResults(label, g, growthOf(judged(o, label, sequencerLabel, (s) => [...s]), f.leak), warmupName()));
   return out;
 }
 
@@ -359,7 +367,7 @@ async function main(argv: readonly string[]): Promise<number> {
     const o = await observe(net, f, dir, probeDir);
     // The verdict is on anonymous memory: file pages (code) come and go with the kernel's page cache.
     const anon = (s: readonly Sample[]): Sample[] => s.map((x) => ({ ...x, rssBytes: x.anonBytes ?? x.rssBytes }));
-    const growth = new Map([...o.series].filter(([, s]) => s.length > 0).map(([label, s]) => [label, growthOf(anon(s), f.leak)]));
+    const growth = new Map([...o.series].filter(([, s]) => s.length > 0).map(([label]) => [label, growthOf(judged(o, label, net!.sequencer.label, anon), f.leak)]));
     const leaks = [...growth].filter(([, g]) => g.leak).map(([label, g]) => `${label}: ${g.notes.join('; ')}`);
     for (const l of leaks) progress(`LEAK ${l}`);
     for (const [label, g] of growth) if (g.sizing !== undefined) progress(`SIZING ${label}: ${g.sizing}`);

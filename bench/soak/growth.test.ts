@@ -25,6 +25,15 @@ function reserving(minutes: number, rssMiB: (m: number) => number, reservedMiB: 
   return probed(minutes, rssMiB, liveMiB, externalMiB).map((s) => ({ ...s, heap: { ...s.heap!, heapTotal: Math.round(reservedMiB(s.t / 60) * MIB) } }));
 }
 
+/**
+ * The sequencer's samples: a log growing at `perSecond` entries/s (from 20,000), its live data
+ * keeping `bytesPerEntry` per entry plus `extraMiB(m)` by minute, with GC noise; RSS and external flat.
+ */
+function sequencer(minutes: number, perSecond: number, bytesPerEntry: number, extraMiB: (m: number) => number = () => 0, noise = 0): Sample[] {
+  return probed(minutes, () => 400, (m) => 60 + ((20_000 + perSecond * 60 * m) * bytesPerEntry) / MIB + extraMiB(m) + saw(noise)(m), () => 100)
+    .map((s) => ({ ...s, entries: 20_000 + perSecond * s.t }));
+}
+
 // A reserved heap that V8 grows in steps (the young generation doubling, old-space limits raised):
 // 16 MiB more every 1.5 minutes, about 10.7 MiB/min.
 const steps = (m: number): number => 80 + 16 * Math.floor(m / 1.5);
@@ -85,6 +94,19 @@ describe('growthOf', () => {
     { name: 'Buffers kept alive while the reserved heap grows: a leak', samples: reserving(10, (m) => 120 + steps(m) + 6 * m, steps, () => 30, (m) => 20 + 6 * m), leak: true, note: /RSS grows steadily.*external\) grows steadily by 6\.00 MiB\/min/ },
     { name: 'RSS growing faster than the reserved heap (native memory outside it): a leak', samples: reserving(10, (m) => 120 + steps(m) + 6 * m, steps, () => 30, () => 20), leak: true, note: /^RSS grows steadily by 1[67]\.\d\d MiB\/min/ },
     { name: 'a linear RSS leak with the reserved heap flat: a leak', samples: reserving(10, (m) => 200 + 6 * m + saw(2)(m), () => 80, () => 30, () => 20), leak: true, note: /^RSS grows steadily by (5\.9\d|6\.0\d) MiB\/min/ },
+    // Live data judged per log entry (the sequencer's samples carry its tree size): growth with the log is by design; growth beyond it, or with time, is a leak.
+    { name: 'the sequencer at 1,000/s keeping 171 bytes per entry (the measured high; 9.8 MiB/min): growth with the log, not a leak', samples: sequencer(10, 1000, 171), leak: false },
+    { name: 'the same at 123 bytes per entry under GC noise (±10 MiB)', samples: sequencer(10, 1000, 123, () => 0, 10), leak: false },
+    { name: 'a leak per entry on top (171 + 300 bytes per entry at 1,000/s): a leak, judged beyond the allowance', samples: sequencer(10, 1000, 471), leak: true, note: /^live JavaScript data after major collections, beyond 192 bytes per log entry, grows steadily by 15\.9\d MiB\/min/ },
+    { name: 'live data growing 2 MiB/min while the log stands still: a leak', samples: sequencer(10, 0, 171, (m) => 2 * m), leak: true, note: /beyond 192 bytes per log entry, grows steadily by 2\.00 MiB\/min/ },
+    { name: 'a slow log (10/s) leaves a 2 MiB/min leak a leak (its allowance is 0.11 MiB/min)', samples: sequencer(10, 10, 171, (m) => 2 * m), leak: true, note: /beyond 192 bytes per log entry, grows steadily by 1\.9\d MiB\/min/ },
+    { name: 'a time leak over the per-entry slack at 1,000/s (171 bytes per entry plus 3 MiB/min): a leak', samples: sequencer(10, 1000, 171, (m) => 3 * m), leak: true, note: /beyond 192 bytes per log entry, grows steadily by 1\.80 MiB\/min/ },
+    { name: 'a lower allowance flags the design\'s own growth', samples: sequencer(10, 1000, 171), th: { liveBytesPerEntry: 100 }, leak: true, note: /beyond 100 bytes per log entry, grows steadily by 4\.0\d MiB\/min/ },
+    { name: 'entries missing on a sample: judged per minute, as a process without a log', samples: sequencer(10, 1000, 171).map((x, i): Sample => {
+      if (i !== 50) return x;
+      const { entries: _missing, ...rest } = x;
+      return rest;
+    }), leak: true, note: /^live JavaScript data after major collections grows steadily by 9\.7\d MiB\/min/ },
     // Its growth after minute 5 came after the reserved heap's high-water mark (146 MiB at 287 s): the verdict does not call it sizing.
     { name: 'the 13:42 proposer: RSS growth over the second half not explained by the reserved heap stays a leak', samples: proposer1342, leak: true, note: /^RSS grows steadily by 12\.\d\d MiB\/min \(r² 0\.8\d/ },
   ];

@@ -19,6 +19,11 @@
  * half is the same as over the whole. The live data, far less noisy than resident memory
  * (±10 MiB against ±60 in the sequencer), catches JavaScript retention that resident memory's
  * noise would hide (measured in docs/adr/2026-12-07-soak-leak-verdict.md).
+ *
+ * A process whose samples say how many entries its log holds (the sequencer: `entries`) keeps
+ * some live data per entry by design, so its live data is judged beyond that allowance
+ * (`liveBytesPerEntry` per entry): growth with the log is not growth with time. A leak per entry
+ * larger than the allowance, or any growth while the log stands still, is still one.
  */
 
 /** One sample of one process. */
@@ -35,6 +40,8 @@ export interface Sample {
   readonly cpuSeconds?: number;
   /** The process's own view of its memory (Node processes carrying memprobe.ts). */
   readonly heap?: HeapSample;
+  /** Entries the process's log holds at this time (the sequencer's tree size): its live data is judged beyond `liveBytesPerEntry` for each. @default none (judged per minute only) */
+  readonly entries?: number;
 }
 
 /** What a Node process says of its memory (memprobe.ts), bytes. */
@@ -59,6 +66,11 @@ export interface LeakThresholds {
   readonly rssMiBPerMin?: number;
   /** Growth of the live JavaScript data after major collections over this many MiB per minute (and steady) is a leak. @default 1 */
   readonly liveMiBPerMin?: number;
+  /**
+   * Live data a process may keep per entry its log holds (samples with `entries`), by design:
+   * judged is the live data less this much per entry. @default {@link SEQUENCER_LIVE_BYTES_PER_ENTRY}
+   */
+  readonly liveBytesPerEntry?: number;
   /** Growth of memory outside the V8 heap (`external`) over this many MiB per minute (and steady) is a leak. @default 4 */
   readonly externalMiBPerMin?: number;
   /** Fd growth over this many per minute (and steady) is a leak. @default 2 */
@@ -73,8 +85,21 @@ export interface LeakThresholds {
   readonly minSamples?: number;
 }
 
+/**
+ * Live JavaScript data the sequencer keeps per log entry by design, with margin (bytes). Its log
+ * (exchange/sequencer/log.ts) keeps in the V8 heap, per entry, the index of decided subjects: a
+ * Map from the subject (a 64-character hex string: 80 bytes with its header) to the index (a small
+ * integer, no allocation), whose hash table holds 3 pointers per entry and half a bucket, at
+ * between one and two times the entries (28–56 bytes): 108–136 bytes. The Merkle tree's hashes
+ * are in Buffers (`external`, not live data) and the entry cache is capped (full after the
+ * warm-up at the soak's rates). Measured: 123–171 bytes per entry (16-minute soak at 300/s,
+ * docs/adr/2026-12-07-soak-leak-verdict.md). 192 is the measured high rounded up to a multiple
+ * of 64: at 1,000 entries/s that allows 11 MiB/min.
+ */
+export const SEQUENCER_LIVE_BYTES_PER_ENTRY = 192;
+
 /** Defaults of {@link LeakThresholds}. */
-export const LEAK_DEFAULTS: Required<LeakThresholds> = { rssMiBPerMin: 4, liveMiBPerMin: 1, externalMiBPerMin: 4, fdsPerMin: 2, minR2: 0.8, warmupFraction: 0.5, warmupSeconds: 60, minSamples: 4 };
+export const LEAK_DEFAULTS: Required<LeakThresholds> = { rssMiBPerMin: 4, liveMiBPerMin: 1, liveBytesPerEntry: SEQUENCER_LIVE_BYTES_PER_ENTRY, externalMiBPerMin: 4, fdsPerMin: 2, minR2: 0.8, warmupFraction: 0.5, warmupSeconds: 60, minSamples: 4 };
 
 /** A least-squares line through points: slope per x unit and r² (1 when y is constant: nothing to explain). */
 export interface Fit {
@@ -118,6 +143,14 @@ export interface HeapGrowth {
   /** Slope after the warm-up, MiB per minute; undefined with too few samples (no verdict on it). */
   readonly liveMiBPerMin?: number;
   readonly liveR2?: number;
+  /**
+   * For a process whose samples carry `entries`: the slope after the warm-up of the live data less
+   * `liveBytesPerEntry` per entry, MiB per minute, and its r² (what is judged, instead of the slope above).
+   */
+  readonly liveBeyondEntriesMiBPerMin?: number;
+  readonly liveBeyondEntriesR2?: number;
+  /** The allowance per entry those were judged with, bytes. */
+  readonly liveBytesPerEntry?: number;
   readonly externalStartMiB: number;
   readonly externalEndMiB: number;
   readonly externalMaxMiB: number;
@@ -184,6 +217,16 @@ function outsideReserved(probed: readonly Sample[]): Map<number, number> {
   return out;
 }
 
+// The live data less the allowance for the entries the log holds (minutes, MiB), or undefined
+// when the samples do not say how many entries (judged per minute only). Every live sample must
+// carry `entries`: a line through points with and without the allowance would be a step, not growth.
+function beyondEntries(steadyProbed: readonly Sample[], th: Th): Array<readonly [number, number]> | undefined {
+  const live = steadyProbed.filter((s) => s.heap!.liveAfterGc !== undefined);
+  if (live.length === 0 || live.some((s) => s.entries === undefined)) return undefined;
+  const points = live.map((s) => [s.t / 60, (s.heap!.liveAfterGc! - s.entries! * th.liveBytesPerEntry) / MIB] as const);
+  return enough(points, th) ? points : undefined;
+}
+
 function heapGrowth(samples: readonly Sample[], steady: readonly Sample[], th: Th, notes: string[]): HeapGrowth | undefined {
   const probed = samples.filter((s) => s.heap !== undefined);
   if (probed.length === 0) return undefined;
@@ -204,7 +247,16 @@ function heapGrowth(samples: readonly Sample[], steady: readonly Sample[], th: T
     const j = judge(livePoints, th.liveMiBPerMin, th.minR2, 'live JavaScript data after major collections grows', 'MiB');
     out.liveMiBPerMin = j.fit.slope;
     out.liveR2 = j.fit.r2;
-    if (j.note !== undefined) notes.push(j.note);
+    const beyond = beyondEntries(steadyProbed, th);
+    if (beyond === undefined) {
+      if (j.note !== undefined) notes.push(j.note);
+    } else {
+      const b = judge(beyond, th.liveMiBPerMin, th.minR2, `live JavaScript data after major collections, beyond ${th.liveBytesPerEntry} bytes per log entry, grows`, 'MiB');
+      out.liveBeyondEntriesMiBPerMin = b.fit.slope;
+      out.liveBeyondEntriesR2 = b.fit.r2;
+      out.liveBytesPerEntry = th.liveBytesPerEntry;
+      if (b.note !== undefined) notes.push(b.note);
+    }
   }
   if (enough(externalPoints, th)) {
     const j = judge(externalPoints, th.externalMiBPerMin, th.minR2, 'memory outside the V8 heap (external) grows', 'MiB');
@@ -226,10 +278,11 @@ function heapGrowth(samples: readonly Sample[], steady: readonly Sample[], th: T
 // a low r²). A leak of JavaScript data grows the live data; Buffers kept alive grow `external`
 // (judged on its own); native memory grows outside the reserved heap. Undefined: not explained.
 function sizingOf(rss: Fit, heap: HeapGrowth | undefined, th: Th): string | undefined {
-  if (heap?.outsideReservedMiBPerMin === undefined || heap.liveMiBPerMin === undefined) return undefined;
-  if (heap.outsideReservedMiBPerMin > th.rssMiBPerMin || heap.liveMiBPerMin > th.liveMiBPerMin) return undefined;
+  const live = heap?.liveBeyondEntriesMiBPerMin ?? heap?.liveMiBPerMin;
+  if (heap?.outsideReservedMiBPerMin === undefined || live === undefined) return undefined;
+  if (heap.outsideReservedMiBPerMin > th.rssMiBPerMin || live > th.liveMiBPerMin) return undefined;
   return `RSS grows ${rss.slope.toFixed(2)} MiB/min (r² ${rss.r2.toFixed(2)}) but outside the reserved V8 heap's high-water mark ${heap.outsideReservedMiBPerMin.toFixed(2)} MiB/min`
-    + ` (reserved heap ${heap.reservedStartMiB.toFixed(0)} → ${heap.reservedEndMiB.toFixed(0)} MiB, max ${heap.reservedMaxMiB.toFixed(0)}) and the live data ${heap.liveMiBPerMin.toFixed(2)} MiB/min: V8 sizing its heap, not a leak`;
+    + ` (reserved heap ${heap.reservedStartMiB.toFixed(0)} → ${heap.reservedEndMiB.toFixed(0)} MiB, max ${heap.reservedMaxMiB.toFixed(0)}) and the live data ${live.toFixed(2)} MiB/min${heap.liveBeyondEntriesMiBPerMin !== undefined ? ' beyond its log entries\' allowance' : ''}: V8 sizing its heap, not a leak`;
 }
 
 /** Growth and leak verdict of one process's samples (in time order). */

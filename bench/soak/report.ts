@@ -40,7 +40,10 @@ export function processResults(label: string, g: Growth, vm: Growth, warmup: str
     out.push({ metric: `${label}: live JavaScript data after major collections, first → last`, value: round(h.liveEndMiB - h.liveStartMiB), unit: `MiB (${round(h.liveStartMiB)} → ${round(h.liveEndMiB)}; ${h.majorGcs} major collections)` });
   }
   out.push(
-    { metric: `${label}: live JavaScript data growth after ${warmup} (judged)`, value: round(h.liveMiBPerMin ?? 0, 3), unit: perMin(h.liveMiBPerMin, h.liveR2) },
+    h.liveBeyondEntriesMiBPerMin === undefined
+      ? { metric: `${label}: live JavaScript data growth after ${warmup} (judged)`, value: round(h.liveMiBPerMin ?? 0, 3), unit: perMin(h.liveMiBPerMin, h.liveR2) }
+      : { metric: `${label}: live JavaScript data growth after ${warmup} (not judged: it grows with the log)`, value: round(h.liveMiBPerMin ?? 0, 3), unit: perMin(h.liveMiBPerMin, h.liveR2) },
+    ...(h.liveBeyondEntriesMiBPerMin === undefined ? [] : [{ metric: `${label}: live JavaScript data beyond ${h.liveBytesPerEntry} bytes per log entry, growth after ${warmup} (judged)`, value: round(h.liveBeyondEntriesMiBPerMin, 3), unit: perMin(h.liveBeyondEntriesMiBPerMin, h.liveBeyondEntriesR2) }]),
     { metric: `${label}: memory outside the V8 heap (external) start → end`, value: round(h.externalEndMiB - h.externalStartMiB), unit: `MiB (${round(h.externalStartMiB)} → ${round(h.externalEndMiB)}, max ${round(h.externalMaxMiB)})` },
     { metric: `${label}: external memory growth after ${warmup} (judged)`, value: round(h.externalMiBPerMin ?? 0, 3), unit: perMin(h.externalMiBPerMin, h.externalR2) },
     { metric: `${label}: V8 heap reserved start → end`, value: round(h.reservedEndMiB - h.reservedStartMiB), unit: `MiB (${round(h.reservedStartMiB)} → ${round(h.reservedEndMiB)}, max ${round(h.reservedMaxMiB)})` },
@@ -48,6 +51,14 @@ export function processResults(label: string, g: Growth, vm: Growth, warmup: str
   );
   if (g.sizing !== undefined) out.push({ metric: `${label}: anonymous RSS growth judged V8 sizing, not a leak`, value: round(g.rssMiBPerMin, 3), unit: `MiB/min (${g.sizing})` });
   return out;
+}
+
+/** `samples` with the log's size at each (`entries`, from `tree` at the same time; none where `tree` has no size within a second). */
+export function withEntries(samples: readonly Sample[], tree: ReadonlyArray<readonly [number, number]>): Sample[] {
+  return samples.map((s) => {
+    const size = tree.find(([t]) => Math.abs(t - s.t) < 1)?.[1];
+    return size === undefined ? s : { ...s, entries: size };
+  });
 }
 
 /**

@@ -17,6 +17,7 @@ import { NETWORK_NAMESPACE } from '../../operator/src/dev/sandbox/network.ts';
 import { Rng } from '../../fuzz/rng.ts';
 import { converged, partnerState, sequencerState, verdict, type Expectation, type Verdict } from './check.ts';
 import { describeFault, drawSchedule, FaultInjector, runSchedule, type Fault, type FaultKind, type FaultSpace } from './faults.ts';
+import { logMarks, restoredByPartner, restoresSince, type DriftRestore } from './drift.ts';
 import type { ChaosNetwork } from './network.ts';
 import { revoke, type RevocationOutcome } from './revoke.ts';
 
@@ -53,6 +54,10 @@ export interface TrialResult extends Verdict {
   readonly crashes: string[];
   readonly revocations: readonly RevocationOutcome[];
   readonly seconds: number;
+  /** ThreatIndicators each partner's drift repair created again during the trial (drift.ts), every partner named. */
+  readonly restored: Readonly<Record<string, number>>;
+  /** The drift repairs that restored any, with the objects' names. */
+  readonly restores: readonly DriftRestore[];
 }
 
 /** The trial's indicators: sha256 values no warning list holds, unique per seed and trial. */
@@ -197,6 +202,8 @@ export async function runTrial(net: ChaosNetwork, trial: number, o: TrialOptions
   const plan = planTrial(faultSpace(net), trial, o, active);
   o.log(`trial ${trial}: ${plan.inds.length} indicators via ${plan.feeds.map((f) => f.partner).join(' and ')}, ${plan.targets.length} revocations, faults: ${plan.schedule.map(describeFault).join('; ') || 'none'}`);
   const exitsBefore = net.exits.length;
+  // Where this trial's log lines begin: a repair logged from here to the verdict's end is this trial's.
+  const marks = await logMarks(net);
   const feedNames = await createFeeds(net, plan, trial);
   const started = Date.now();
   const errors: string[] = [];
@@ -223,7 +230,11 @@ export async function runTrial(net: ChaosNetwork, trial: number, o: TrialOptions
   await Promise.all(plan.feeds.map((f, k) => withRetry(`delete Feed ${feedNames[k]}`, () => net.partners.find((p) => p.id === f.partner)!.cluster.client.delete(FEEDS, feedNames[k]!, NETWORK_NAMESPACE))));
   for (const i of plan.inds) active.set(indicatorDigest(i), i);
   for (const d of exp.revoked) active.delete(d);
-  return { ...v, trial, schedule: plan.schedule, faults: countFaults(plan.schedule), convergenceSeconds, converged: done, crashes: crashesSince(net, exitsBefore), revocations: revoked, seconds: (Date.now() - t0) / 1000 };
+  const restores = await restoresSince(net, marks);
+  return {
+    ...v, trial, schedule: plan.schedule, faults: countFaults(plan.schedule), convergenceSeconds, converged: done, crashes: crashesSince(net, exitsBefore), revocations: revoked, seconds: (Date.now() - t0) / 1000,
+    restored: restoredByPartner(net.partners.map((p) => p.id), restores), restores,
+  };
 }
 
 async function waitConverged(net: ChaosNetwork, exp: Expectation, digests: readonly string[], deadline: number, log: (m: string) => void): Promise<{ done: boolean; seconds: number; waiting: string[] }> {

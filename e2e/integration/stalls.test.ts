@@ -150,7 +150,10 @@ async function clusterCaughtUp(): Promise<string | undefined> {
 /** Reads of the partner's `indicators` collection by its exchange (find commands), counted from the driver's command events. */
 let indicatorReads = 0;
 
-async function startPartner(client: KubeClient = cluster.client): Promise<RunningPartner> {
+/** Knobs a test changes of the partner it starts. */
+interface PartnerKnobs { readonly materializeBudget?: number; readonly repairIntervalMs?: number }
+
+async function startPartner(client: KubeClient = cluster.client, knobs: PartnerKnobs = {}): Promise<RunningPartner> {
   partnerMongo = new MongoClient(cluster.mongoUri, { serverSelectionTimeoutMS: 3000, monitorCommands: true });
   partnerMongo.on('commandStarted', (e) => {
     if (e.commandName === 'find' && (e.command as { find?: unknown }).find === 'indicators') indicatorReads += 1;
@@ -158,7 +161,7 @@ async function startPartner(client: KubeClient = cluster.client): Promise<Runnin
   return startPartnerService({
     client, db: partnerMongo.db('threatmesh_partner'), namespace: NS, partnerId: 'alpha', key: keys.alpha,
     tls: await readTlsMaterial(await ca.issue('alpha', 'both')), votingPolicy: { mode: 'manual', warningLists: false }, registry: registryFrom(nodes), admission: { quorum: 2 }, metrics: new Registry(), log,
-    gossipBind: { host: '127.0.0.1', port: 0 }, syncIntervalMs: 300, repairIntervalMs: 600_000, waitMs: 1_000,
+    gossipBind: { host: '127.0.0.1', port: 0 }, syncIntervalMs: 300, repairIntervalMs: 600_000, waitMs: 1_000, ...knobs,
   });
 }
 
@@ -284,6 +287,31 @@ describe('a partner converges within seconds once a fault heals', () => {
     const repair = await within(120_000, () => Promise.resolve(logLines.slice(restartedAt).some((l) => l.includes('"msg":"drift repair"')) ? undefined : 'no drift repair yet'))
       .then(() => JSON.parse(logLines.slice(restartedAt).find((l) => l.includes('"msg":"drift repair"'))!) as { restored: number; corrected: number });
     assert.equal(repair.restored, 0, `the new process wrote every unwritten entry itself, drift repair restored none: ${JSON.stringify(repair)}`);
+  });
+
+  // Last: it evicts objects the tests above wait for.
+  test('a restarted process keeps the working set\'s floor: its first drift repair restores none of the objects the earlier process evicted', async () => {
+    await within(300_000, clusterCaughtUp);
+    const knobs = { materializeBudget: 100, repairIntervalMs: 2_000 };
+    assert.ok(sequencer.size > knobs.materializeBudget + 100, `the log (${sequencer.size}) is larger than the budget`);
+    await partner?.stop();
+    await partnerMongo?.close();
+    const evictingFrom = logLines.length;
+    partner = await startPartner(cluster.client, knobs);
+    // New entries raise the floor (the first repair may run before them), and a repair then evicts below it.
+    await admit(5, 'floor');
+    await within(WORK_MS, () => Promise.resolve(logLines.slice(evictingFrom).some((l) => l.includes('"msg":"working set: evicted')) ? undefined : 'nothing evicted yet'));
+    await within(WORK_MS, databaseCaughtUp);
+    await bounded(60_000, partner.stop(), 'the partner exchange did not stop within 60 s');
+    await partnerMongo?.close();
+    const restartedAt = logLines.length;
+    partner = await startPartner(cluster.client, knobs);
+    const line = (): string | undefined => logLines.slice(restartedAt).find((l) => l.includes('"msg":"drift repair"'));
+    await within(WORK_MS, () => Promise.resolve(line() !== undefined ? undefined : 'no drift repair yet'));
+    const repair = JSON.parse(line()!) as { restored: number; unchanged: number; restoredNames?: string[] };
+    // Before the fix the new process's floor was 0 until an entry arrived: this repair re-created every evicted object (chaos trial 39: 2,025).
+    assert.equal(repair.restored, 0, `the restarted process repaired from the earlier one's floor: ${JSON.stringify(repair)}`);
+    assert.ok(repair.unchanged <= knobs.materializeBudget, `it judged only the working set: ${JSON.stringify(repair)}`);
   });
 
 });

@@ -2,7 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IndicatorRecord } from '../../store/indicators.ts';
 import type { ThreatIndicator } from '../../api/types.ts';
-import { KubeIndicatorSink, loggedFromEntry, loggedFromRecord, revocationFromEntry, specOf } from './kubesink.ts';
+import { KubeIndicatorSink, loggedFromEntry, loggedFromRecord, RESTORED_NAMES_LOGGED, revocationFromEntry, specOf } from './kubesink.ts';
 import { Writable } from 'node:stream';
 import { MemoryKube } from '../../controllers/fixtures.ts';
 import { THREAT_INDICATORS } from '../../api/schemas/index.ts';
@@ -137,4 +137,26 @@ describe('drift repair with one object the API server refuses', () => {
     const report = await sink.repair(records, listed);
     assert.deepEqual([report.restored, report.unchanged], [1, 19]);
   });
+});
+
+describe('the drift repair log line names what it restored', () => {
+  const many = (n: number): IndicatorRecord[] => Array.from({ length: n }, (_, i) => ({ ...record, value: `lost-${String(i).padStart(2, '0')}.example`, digest: indicatorDigest({ type: 'domain', value: `lost-${i}.example` }), logIndex: i }));
+  const cases: Array<[string, number, number]> = [['2 missing objects: both named', 2, 2], [`30 missing objects: the count whole, ${RESTORED_NAMES_LOGGED} named`, 30, RESTORED_NAMES_LOGGED], ['nothing missing: no names', 0, 0]];
+  for (const [name, missing, named] of cases) {
+    test(name, async () => {
+      const lines: string[] = [];
+      const log = createLogger(new Writable({ write: (c: Buffer, _e, cb) => { lines.push(c.toString()); cb(); } }), 'info');
+      const kube = new MemoryKube();
+      const sink = new KubeIndicatorSink({ client: kube, namespace: 'tm', voters: () => [], now: () => new Date('2026-11-25T10:30:00Z'), log, concurrency: 4 });
+      const records = many(missing);
+      await sink.repair(records, []);
+      const line = JSON.parse(lines.find((l) => l.includes('"msg":"drift repair"'))!) as { restored: number; restoredNames?: string[] };
+      assert.equal(line.restored, missing);
+      const names = line.restoredNames ?? [];
+      assert.equal(names.length, named);
+      assert.deepEqual(names, [...names].sort(), 'sorted');
+      const all = new Set(records.map((r) => indicatorObjectName({ type: 'domain', value: r.value })));
+      assert.ok(names.every((n) => all.has(n)), 'each name is a restored object');
+    });
+  }
 });

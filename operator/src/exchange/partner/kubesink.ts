@@ -111,6 +111,9 @@ type Seen = Map<string, Readonly<ThreatIndicator>>;
 /** A decision (a delete) that must not rest on a cached object: the write is judged again from a GET. */
 const NEEDS_FRESH = new Error('needs a fresh read');
 
+/** Names of restored objects a drift repair's log line carries at most (the count is always whole). */
+export const RESTORED_NAMES_LOGGED = 20;
+
 /** The ThreatIndicator sink of a partner's replica, with drift repair. */
 export class KubeIndicatorSink implements EntrySink {
   readonly #o: KubeSinkOptions;
@@ -264,6 +267,8 @@ export class KubeIndicatorSink implements EntrySink {
    */
   async repair(records: readonly IndicatorRecord[], objects?: ReadonlyArray<Readonly<ThreatIndicator>>): Promise<RepairReport> {
     const counts = { restored: 0, corrected: 0, unchanged: 0, skipped: 0 };
+    // Which objects were missing, for the log line: a restore outside a deliberate deletion is a loss to explain (docs/adr/2026-12-07-chaos-drift-repairs.md).
+    const restoredNames: string[] = [];
     const listed = objects ?? await listFrom<ThreatIndicator>(this.#o.cache, this.#o.client, THREAT_INDICATORS, { namespace: this.#o.namespace });
     const seen: Seen = new Map(listed.map((o) => [o.metadata.name, o]));
     const logged = new Set(records.map((r) => indicatorObjectName({ type: r.type as Indicator['type'], value: r.value })));
@@ -276,6 +281,7 @@ export class KubeIndicatorSink implements EntrySink {
         // An object the list lacks is created first: a 409 (created since) reads it once.
         const outcome = l === undefined ? 'skipped' : await this.#ensureSeen(l, true, seen);
         counts[outcome === 'created' ? 'restored' : outcome] += 1;
+        if (outcome === 'created' && restoredNames.length < RESTORED_NAMES_LOGGED) restoredNames.push(indicatorObjectName({ type: r.type as Indicator['type'], value: r.value }));
       } catch (err) {
         // One object refused (a webhook connection reset, a revocation racing the repair) must not leave every other record to the next period.
         failed += 1;
@@ -285,7 +291,7 @@ export class KubeIndicatorSink implements EntrySink {
     const unlogged = listed.filter((o) => o.status?.phase === 'Approved' && !logged.has(o.metadata.name)).map((o) => o.metadata.name).sort();
     if (unlogged.length > 0) this.#o.log.warn('Approved ThreatIndicators that are not in the replicated log (left in place; check how they were written)', { namespace: this.#o.namespace, names: unlogged });
     const report = { ...counts, unlogged };
-    this.#o.log.info('drift repair', { namespace: this.#o.namespace, ...counts, unlogged: unlogged.length, failed });
+    this.#o.log.info('drift repair', { namespace: this.#o.namespace, ...counts, unlogged: unlogged.length, failed, ...(restoredNames.length > 0 ? { restoredNames: restoredNames.sort() } : {}) });
     // The first failure tells the caller why (and is classified as any step's failure); the caller retries soon.
     if (first !== undefined) throw first.err;
     return report;

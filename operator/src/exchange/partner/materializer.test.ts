@@ -121,3 +121,13 @@ test('stop() aborts the write in progress and the retry pause, reports nothing w
     assert.deepEqual([marks, calls, m.busy], [[], 1, false], name);
   }
 });
+
+test('resuming no records still sets the floor: a restarted process evicts and repairs from the earlier one\'s floor, not from 0', async () => {
+  const m = new Materializer({ sink: { applyMany: () => Promise.resolve(), restore: unused }, budget: 10_000, log: quiet });
+  assert.equal(m.floor, 0);
+  // Chaos trial 39: the restarted partner-a had written everything (mark = tree size 12,050).
+  m.resume([], 12_050);
+  assert.equal(m.floor, 2_050);
+  assert.equal(m.busy, false, 'nothing to write');
+  await m.idle();
+});

@@ -119,10 +119,12 @@ export class Materializer {
   /**
    * Queues replicated records that an earlier process may not have written (positions at or
    * above its last `onWritten`), ahead of every entry; never waits for Kubernetes. Records
-   * below the floor are dropped like entries.
+   * below the floor are dropped like entries. With no records it only learns the log's size:
+   * the floor a restarted process evicts and repairs from is the earlier process's.
    */
   resume(records: readonly IndicatorRecord[], treeSize: number): void {
     this.#treeSize = Math.max(this.#treeSize, treeSize, ...records.map((r) => recordPosition(r) + 1));
+    if (records.length === 0) return;
     this.#resumed.push(...records);
     this.#resumed.sort((a, b) => recordPosition(a) - recordPosition(b));
     this.#trim();

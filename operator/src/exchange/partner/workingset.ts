@@ -81,17 +81,18 @@ export async function saveWrittenMark(db: Db, nextIndex: number): Promise<void> 
  * After a restart: the records at or above the saved mark (applied to the partner database by an
  * earlier process whose in-memory queue died with it) are handed to the materializer before any
  * new entry, so the cluster catches up within seconds, not at the next drift repair. Without a
- * saved mark (a first start) nothing is resumed. Returns how many records were resumed.
+ * saved mark (a first start) nothing is resumed. Either way the materializer learns the
+ * replicated log's size, so its floor is the earlier process's from the start: a floor of 0 until
+ * the next entry arrived made the first drift repair re-create every object the earlier process
+ * had evicted (2,025 in chaos trial 39, docs/adr/2026-12-07-chaos-drift-repairs.md). Returns how
+ * many records were resumed.
  */
 export async function resumeWorkingSet(p: Pick<WorkingSetParts, 'materializer' | 'mongo' | 'log'> & { readonly db: Db; readonly treeSize: number; readonly budget: number }): Promise<number> {
   const mark = await loadWrittenMark(p.db);
-  if (mark === undefined) return 0;
-  const from = Math.max(mark, materializeFloor(p.treeSize, p.budget));
-  const records = (await p.mongo.recent(from)).filter((r) => recordPosition(r) >= from);
-  if (records.length > 0) {
-    p.log.info('working set: writing the records an earlier process may not have written to the cluster', { from, records: records.length });
-    p.materializer.resume(records, p.treeSize);
-  }
+  const from = Math.max(mark ?? p.treeSize, materializeFloor(p.treeSize, p.budget));
+  const records = mark === undefined ? [] : (await p.mongo.recent(from)).filter((r) => recordPosition(r) >= from);
+  if (records.length > 0) p.log.info('working set: writing the records an earlier process may not have written to the cluster', { from, records: records.length });
+  p.materializer.resume(records, p.treeSize);
   return records.length;
 }
 

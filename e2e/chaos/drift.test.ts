@@ -1,0 +1,94 @@
+/**
+ * The chaos verdict sees drift repairs (docs/adr/2026-12-07-chaos-drift-repairs.md): a trial in
+ * which a partner's repair created ThreatIndicators again fails and names them, read from the
+ * operators' log files by byte offset. Before, a trial whose objects a repair restored (chaos
+ * trial 39: partner-a, 2,025 objects) passed with lost 0.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, appendFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describeRestores, driftRestores, logMarks, restoredByPartner, restoresSince } from './drift.ts';
+import { addTrial, failed, trialLine, type ChaosSummary } from './run.ts';
+import type { TrialResult } from './trial.ts';
+import type { ChaosNetwork } from './network.ts';
+
+// Lines as the operators logged them (partner-a, chaos run of 2026-12-07, trial 39), and one with names as they log now.
+const QUIET = '{"ts":"2026-12-07T16:58:55.131Z","level":"info","msg":"drift repair","component":"exchange","namespace":"threatmesh","restored":0,"corrected":0,"unchanged":9975,"skipped":0,"unlogged":0,"failed":0}';
+const TRIAL_39 = '{"ts":"2026-12-07T17:01:23.299Z","level":"info","msg":"drift repair","component":"exchange","namespace":"threatmesh","restored":2025,"corrected":0,"unchanged":9975,"skipped":0,"unlogged":0,"failed":0}';
+const NAMED = '{"ts":"2026-12-07T19:00:00.000Z","level":"info","msg":"drift repair","component":"exchange","namespace":"threatmesh","restored":2,"corrected":0,"unchanged":10,"skipped":0,"unlogged":0,"failed":0,"restoredNames":["sha256-aa","sha256-bb"]}';
+const CORRECTED = '{"ts":"2026-12-07T17:54:26.818Z","level":"info","msg":"drift repair","component":"exchange","namespace":"threatmesh","restored":0,"corrected":5,"unchanged":9969,"skipped":0,"unlogged":0,"failed":0}';
+const OTHER = '{"ts":"2026-12-07T16:57:28.491Z","level":"info","msg":"working set: evicted ThreatIndicators below the budget","component":"exchange","namespace":"threatmesh","evicted":1986,"floor":2050}';
+
+describe('drift repairs that restored objects, from an operator\'s log', () => {
+  const rows: Array<{ name: string; text: string; want: Array<[number, string[]]> }> = [
+    { name: 'repairs that restored nothing (and corrections) are not restores', text: [QUIET, CORRECTED, OTHER].join('\n'), want: [] },
+    { name: 'trial 39\'s repair (no names: logged before the names were)', text: [OTHER, QUIET, TRIAL_39].join('\n'), want: [[2025, []]] },
+    { name: 'a repair with names', text: `${NAMED}\n`, want: [[2, ['sha256-aa', 'sha256-bb']]] },
+    { name: 'a line cut by kill -9 is skipped', text: `${QUIET}\n${TRIAL_39.slice(0, 120)}`, want: [] },
+    { name: 'a non-JSON line naming the message is skipped', text: 'panic: "msg":"drift repair" restored 7', want: [] },
+  ];
+  for (const r of rows) {
+    it(r.name, () => {
+      assert.deepEqual(driftRestores('partner-a', r.text).map((x) => [x.restored, x.names]), r.want);
+    });
+  }
+
+  it('counts per partner name every partner and sums each one\'s repairs', () => {
+    const restores = [...driftRestores('partner-a', `${TRIAL_39}\n${NAMED}`), ...driftRestores('partner-c', NAMED)];
+    assert.deepEqual(restoredByPartner(['partner-a', 'partner-b', 'partner-c'], restores), { 'partner-a': 2027, 'partner-b': 0, 'partner-c': 2 });
+    assert.deepEqual(describeRestores(driftRestores('partner-c', NAMED)), ['restored: partner-c\'s drift repair at 2026-12-07T19:00:00.000Z created 2 missing ThreatIndicators again (sha256-aa, sha256-bb)']);
+    assert.match(describeRestores(driftRestores('partner-a', TRIAL_39))[0]!, /partner-a's drift repair at 2026-12-07T17:01:23.299Z created 2025 missing/);
+  });
+});
+
+describe('a trial reads only its own lines of each partner\'s log', () => {
+  it('lines before the marks are not the trial\'s; a line still being written waits for the next read', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'chaos-drift-'));
+    try {
+      const partners = ['partner-a', 'partner-b'].map((id) => ({ id, processes: [{ spec: { logPath: join(dir, `${id}.log`) } }] })) as unknown as ChaosNetwork['partners'];
+      await writeFile(join(dir, 'partner-a.log'), `${TRIAL_39}\n`);
+      await writeFile(join(dir, 'partner-b.log'), '');
+      const net = { partners };
+      const marks = await logMarks(net);
+      assert.deepEqual(await restoresSince(net, marks), [], 'the earlier trial\'s restore');
+      await appendFile(join(dir, 'partner-a.log'), `${QUIET}\n${NAMED.slice(0, 50)}`);
+      assert.deepEqual(await restoresSince(net, marks), []);
+      await appendFile(join(dir, 'partner-a.log'), `${NAMED.slice(50)}\n`);
+      await appendFile(join(dir, 'partner-b.log'), `${TRIAL_39}\n`);
+      assert.deepEqual((await restoresSince(net, marks)).map((r) => [r.partner, r.restored]), [['partner-a', 2], ['partner-b', 2025]]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+function result(over: Partial<TrialResult>): TrialResult {
+  return {
+    lost: 0, duplicated: 0, diverged: 0, problems: [], halts: [], trial: 39, schedule: [], faults: {}, convergenceSeconds: 1248.1, converged: true, crashes: [], revocations: [], seconds: 1321,
+    restored: { 'partner-a': 0, 'partner-b': 0, 'partner-c': 0 }, restores: [], ...over,
+  };
+}
+
+describe('the verdict of a trial whose drift repair restored objects', () => {
+  const rows: Array<{ name: string; r: TrialResult; failed: boolean; line: RegExp }> = [
+    { name: 'nothing restored: ok', r: result({}), failed: false, line: /: ok in 1321 s .* crashes 0, restored by drift repair 0$/ },
+    { name: 'trial 39 (partner-a restored 2,025, lost 0): failed', r: result({ restored: { 'partner-a': 2025, 'partner-b': 0, 'partner-c': 0 } }), failed: true, line: /: FAILED .* lost 0, .* restored by drift repair 2025 \(partner-a 2025\)$/ },
+    { name: 'two partners restored: failed, both named', r: result({ restored: { 'partner-a': 1, 'partner-b': 0, 'partner-c': 3 } }), failed: true, line: /restored by drift repair 4 \(partner-a 1, partner-c 3\)$/ },
+  ];
+  for (const row of rows) {
+    it(row.name, () => {
+      assert.equal(failed(row.r), row.failed);
+      assert.match(trialLine(row.r), row.line);
+    });
+  }
+
+  it('the run\'s summary counts restored objects after the issue\'s keys and lists the trial as failed', () => {
+    const s: ChaosSummary = { trials: 0, faults: {}, lost: 0, duplicated: 0, diverged: 0, maxConvergenceSeconds: 0, restored: 0, halts: 0, crashes: 0, notConverged: 0, failedTrials: [], seed: 1, seconds: 0 };
+    addTrial(s, result({ trial: 38 }));
+    addTrial(s, result({ restored: { 'partner-a': 2025, 'partner-b': 0, 'partner-c': 0 } }));
+    assert.deepEqual([s.trials, s.lost, s.restored, s.failedTrials], [2, 0, 2025, [39]]);
+    assert.deepEqual(Object.keys(JSON.parse(JSON.stringify(s)) as object).slice(0, 7), ['trials', 'faults', 'lost', 'duplicated', 'diverged', 'maxConvergenceSeconds', 'restored']);
+  });
+});
