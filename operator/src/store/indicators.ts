@@ -15,7 +15,9 @@
  * members. The set is persisted in `replica_digests` as one append-only chunk per applied batch,
  * written before the batch's records, so after a crash it is a superset of the stored digests
  * (a superset costs a lookup, never a missed check); a database without it is backfilled once
- * at open (docs/adr/2026-12-06-million-indicators.md, Decision 3). Digests with a stored
+ * at open (docs/adr/2026-12-06-million-indicators.md, Decision 3). A set loaded before another
+ * process wrote (a standby's, or an earlier term's) misses that process's digests until
+ * {@link MongoIndicatorSink.catchUp} (docs/adr/2026-12-07-standby-preparation.md). Digests with a stored
  * rejection are kept the same way in their own set (chunks marked `k: "reject"`).
  */
 import { randomUUID } from 'node:crypto';
@@ -32,6 +34,7 @@ import { MongoRejections, rejectionRecord, type RejectionRecord } from './reject
 import { DEFAULT_RECENT_POSITIONS, RecentRecords } from './recentrecords.ts';
 import { dropIndexes, ensureQueryIndexes, type QueryIndex } from './indexes.ts';
 import { readRecord, storedRecord, type StoredIndicatorRecord } from './certificate.ts';
+import { chunksSince, readWatermark, type ChunkWatermark } from './digestwatermark.ts';
 
 /** Collection of the persisted digest-membership chunks (append-only; a chunk is never replaced). */
 export const REPLICA_DIGESTS = 'replica_digests';
@@ -83,6 +86,14 @@ export interface SinkOptions {
   readonly recentPositions?: number;
   /** Hears each step of {@link MongoIndicatorSink.open} as it begins (the exchange's readiness names it). @default none */
   readonly onStep?: (step: string) => void;
+  /**
+   * This process is the database's only writer (it leads). False for a standby, while another
+   * replica may lead: then the open neither drops `digest_unique` (a writer of a version before
+   * records were keyed by digest keeps one record per digest with it) nor backfills a set not
+   * marked complete (the marker says no writer stores a record without its chunk, which only the
+   * one writer can say); {@link MongoIndicatorSink.catchUp} does both once it leads. @default true
+   */
+  readonly leading?: boolean;
 }
 
 /** The certificate of the REVOKE entry that revoked a record. */
@@ -144,8 +155,16 @@ export class MongoIndicatorSink implements EntrySink, EntryHistory {
   // before writing it). A record's admission index only grows, so a stale value still proves
   // that a replayed ADD at or below it re-admits nothing. Bounded: cleared when full.
   readonly #admitted = new Map<string, number>();
+  readonly #db: Db;
+  // Every stored record's digest is in the set (the marker was read, or the backfill ran).
+  #complete = false;
+  // Opened by a standby: `digest_unique` not yet dropped.
+  #legacyIndex = false;
+  // The cursors read before the chunks last were (store/digestwatermark.ts).
+  #watermark: ChunkWatermark | undefined;
 
   private constructor(db: Db, opts: SinkOptions) {
+    this.#db = db;
     this.#col = db.collection<StoredIndicatorRecord>(INDICATORS);
     this.#rejections = new MongoRejections(db);
     this.#chunks = db.collection<DigestChunk>(REPLICA_DIGESTS);
@@ -157,16 +176,54 @@ export class MongoIndicatorSink implements EntrySink, EntryHistory {
    * Opens the sink: creates the cluster API's index by object name on every database (FerretDB
    * 1.x on the local PostgreSQL reads it through a GIN twin: docs/adr/2026-12-07-replica-name-lookups.md),
    * drops `digest_unique` (a copy of the `_id` index: `_id` is the digest) left by earlier
-   * versions, and loads the set of stored digests.
+   * versions, and loads the set of stored digests (see {@link SinkOptions.leading}).
    */
   static async open(db: Db, opts: SinkOptions = {}): Promise<MongoIndicatorSink> {
     const sink = new MongoIndicatorSink(db, opts);
+    const leading = opts.leading !== false;
     opts.onStep?.('replica indexes');
-    await dropIndexes(sink.#col, [LEGACY_DIGEST_UNIQUE]);
+    if (leading) await dropIndexes(sink.#col, [LEGACY_DIGEST_UNIQUE]);
+    sink.#legacyIndex = !leading;
     await ensureQueryIndexes(db, sink.#col, SINK_INDEXES, false);
     opts.onStep?.('stored digests');
-    await sink.#loadStored(opts.onStep);
+    await sink.#loadStored(opts.onStep, leading);
     return sink;
+  }
+
+  /** True once every stored record's digest is in the set (false after an open without backfill of an unmarked database). */
+  get complete(): boolean {
+    return this.#complete;
+  }
+
+  /**
+   * Brings the set up to date with what other processes wrote since it was loaded (another
+   * replica that led meanwhile): reads the chunks written since (store/digestwatermark.ts), or
+   * every chunk when the cursors do not tell, and backfills a set not yet complete (and drops
+   * `digest_unique`, after an open that was not {@link SinkOptions.leading}). Run by each
+   * term of leadership before it applies anything: a digest missing from the set is a history
+   * check missed (an honest REVOKE refused as "never admitted", a replayed ADD taken as new).
+   */
+  async catchUp(onStep?: (step: string) => void): Promise<void> {
+    if (this.#legacyIndex) {
+      await dropIndexes(this.#col, [LEGACY_DIGEST_UNIQUE]);
+      this.#legacyIndex = false;
+    }
+    const then = this.#watermark;
+    if (!this.#complete || then === undefined) return this.#loadStored(onStep, true);
+    const now = await readWatermark(this.#db);
+    const since = chunksSince(then, now);
+    if (since === undefined) return this.#loadStored(onStep, true);
+    let marked = false;
+    for await (const c of this.#chunks.find(since as never)) {
+      if (c._id === COMPLETE_MARKER) marked = true;
+      else this.#addChunk(c);
+    }
+    this.#watermark = now;
+    // No marker: the chunks were cleared (a rebuild): read them all again, backfilling.
+    if (!marked) {
+      this.#complete = false;
+      await this.#loadStored(onStep, true);
+    }
   }
 
   /** How many digests the membership set holds (a superset of the stored records). */
@@ -174,15 +231,23 @@ export class MongoIndicatorSink implements EntrySink, EntryHistory {
     return this.#stored.size;
   }
 
-  async #loadStored(onStep: SinkOptions['onStep']): Promise<void> {
+  #addChunk(c: DigestChunk): void {
+    addPrefixBytes(c.k === 'reject' ? this.#rejected : this.#stored, c.d instanceof Binary ? c.d.buffer : c.d);
+  }
+
+  async #loadStored(onStep: SinkOptions['onStep'], backfill: boolean): Promise<void> {
+    // Before the chunks: a chunk written meanwhile is then at or above the watermark.
+    const watermark = await readWatermark(this.#db);
     let complete = false;
     for await (const c of this.#chunks.find({})) {
       if (c._id === COMPLETE_MARKER) complete = true;
-      else addPrefixBytes(c.k === 'reject' ? this.#rejected : this.#stored, c.d instanceof Binary ? c.d.buffer : c.d);
+      else this.#addChunk(c);
     }
+    this.#watermark = watermark;
     // The marker says every stored record's digest is in a chunk: a restart then never counts
     // the records (FerretDB answers a count by reading every document: minutes at 10^6).
-    if (complete) return;
+    this.#complete = complete;
+    if (complete || !backfill) return;
     onStep?.('stored digests backfill (counting and reading every record once)');
     if ((await this.#col.estimatedDocumentCount()) > this.#stored.size) {
       // Stored before the set was kept: record every digest once.
@@ -193,6 +258,7 @@ export class MongoIndicatorSink implements EntrySink, EntryHistory {
     await this.#chunks.insertOne({ _id: COMPLETE_MARKER, i: -2, d: new Binary(Buffer.alloc(0)) }).catch((err: unknown) => {
       if (!(err instanceof MongoServerError && err.code === DUPLICATE_KEY)) throw err;
     });
+    this.#complete = true;
   }
 
   // Write-ahead: the chunk is stored before the records it covers.
