@@ -65,7 +65,7 @@ async function startOperator(name: string): Promise<Operator> {
   const child = spawn(process.execPath, [MAIN, ...args(name, metricsPort)], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LOG_LEVEL: 'info' } });
   const lines: Array<Record<string, unknown>> = [];
   let rest = '';
-  child.stderr!.on('data', (c: Buffer) => {
+  child.stderr.on('data', (c: Buffer) => {
     const text = rest + c.toString();
     const parts = text.split('\n');
     rest = parts.pop() ?? '';
