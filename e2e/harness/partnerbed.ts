@@ -40,6 +40,8 @@ export interface PartnerBed {
   readonly cluster: Cluster;
   readonly ca: LocalCa;
   readonly server: ExchangeServer;
+  /** The sequencer behind {@link server} (a test admits indicators through it). */
+  readonly sequencer: Sequencer;
   /** The partners' signing keys. */
   readonly keys: { readonly alpha: SigningKey; readonly bravo: SigningKey };
   stop(): Promise<void>;
@@ -62,5 +64,5 @@ export async function startPartnerBed(dir: string, name: string, namespace: stri
     node('sequencer', { partnerId: 'sequencer', organization: 'sequencer', endpoint: `127.0.0.1:${server.port}`, publicKey: seqKey.publicKey.toRawBase64(), roles: ['sequencer'] }),
     ...(['alpha', 'bravo'] as const).map((id) => node(id, { partnerId: id, organization: id, endpoint: '127.0.0.1:9', publicKey: keys[id].publicKey.toRawBase64(), roles: ['contributor', 'voter'] })),
   ], `${name}-test`);
-  return { cluster, ca, server, keys, stop: async () => { await server.stop(); await cluster.stop(); } };
+  return { cluster, ca, server, sequencer, keys, stop: async () => { await server.stop(); await cluster.stop(); } };
 }

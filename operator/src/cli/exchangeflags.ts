@@ -153,8 +153,10 @@ export function exchangePreparation(m: ExchangeMaterial, log: Logger): ExchangeP
 export function exchangeRunnable(m: ExchangeMaterial, deps: { readonly client: KubeClient; readonly log: Logger; readonly admission?: AdmissionPolicy; readonly onError?: (err: unknown) => void }, parts: OperatorParts, prepared: ExchangePreparation): Runnable {
   const log = deps.log.child({ component: 'exchange' });
   const exchangeMetrics = new PartnerMetrics(parts.metrics.registry);
+  // This Runnable is the term's own: its start catches the prepared digest set up once (prepare.ts).
+  const term = {};
   const launch = async (signal: AbortSignal): Promise<StoppablePartner> => {
-    const { db, sink } = await prepared.ready(signal);
+    const { db, sink } = await prepared.ready(signal, term);
     const partner = await startPartnerService({
       client: deps.client, cache: parts.cache, db, sink, steps: prepared.steps, namespace: m.settings.namespace, partnerId: m.settings.partnerId, key: m.key, tls: m.tls,
       votingPolicy: m.votingPolicy, warningList: await loadWarningLists(), registry: parts.registry, metrics: parts.metrics.registry, exchangeMetrics, log,

@@ -133,7 +133,7 @@ function exchangeExtras(material: ExchangeMaterial, scan: OperatorScanSettings |
     ...(scan === undefined ? [] : logScanExtras(scan, material.settings, { client: d.client, logLevel: d.env.logLevel, ...(d.namespace ? { namespace: d.namespace } : {}) }, parts)),
     ...(push === undefined ? [] : [sightingsPushRunnable(push, { ...material.settings, key: material.key }, { log: d.log, registry: parts.metrics.registry })]),
   ];
-  return { extras, processScoped: { close: () => prepared.close(MONGO_CLOSE_MS) } };
+  return { extras, processScoped: { close: () => prepared.close(MONGO_CLOSE_MS), standBy: () => prepared.standBy(), ready: () => prepared.standbyState() } };
 }
 
 /**

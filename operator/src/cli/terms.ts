@@ -6,7 +6,9 @@
  * candidate, as after a restart) but with what outlasts a term (`processScoped`: the partner
  * exchange's preparation, whose finished steps the next term does not redo). A term whose
  * runnables were cut off or are still running ends the process instead, as controller-runtime
- * does on every loss: their leader work must not overlap a next term.
+ * does on every loss: their leader work must not overlap a next term. Before the first term the
+ * process prepares what is safe while another replica leads (`processScoped.standBy`,
+ * docs/adr/2026-12-07-standby-preparation.md).
  */
 import type { Logger } from '../log.ts';
 import { startOperator, type OperatorOptions, type RunningOperator } from '../controllers/setup.ts';
@@ -25,6 +27,8 @@ interface TermEnd {
 export async function runTerms(opts: OperatorOptions, stopped: Promise<string>, log: Logger, start: (o: OperatorOptions) => Promise<RunningOperator> = startOperator): Promise<string> {
   let signalled: string | undefined;
   void stopped.then((why) => { signalled = why; });
+  // A standby prepares what needs no leadership while it campaigns, so a failover runs only the rest.
+  void opts.processScoped?.standBy?.();
   for (let term = 1; ; term++) {
     let running: RunningOperator | undefined;
     const ended = new Promise<TermEnd>((res) => {

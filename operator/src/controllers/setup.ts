@@ -14,6 +14,7 @@ import type { KubeClient } from '../runtime/client.ts';
 import { systemClock, type Clock, type TimerHandle } from '../runtime/clock.ts';
 import { KubeEventRecorder } from '../runtime/events.ts';
 import { objectKey } from '../runtime/informer.ts';
+import type { HealthCheck } from '../runtime/health.ts';
 import { Manager, type ManagerLeaderElection, type Runnable } from '../runtime/manager.ts';
 import { RuntimeMetrics } from '../runtime/metrics.ts';
 import type { CacheReader, Context } from '../runtime/types.ts';
@@ -52,7 +53,7 @@ export interface OperatorOptions {
    * exchange/partner/prepare.ts): closed by {@link RunningOperator.stop} unless that stop is for a
    * next term. @default none
    */
-  readonly processScoped?: { close(): Promise<void> };
+  readonly processScoped?: ProcessScoped;
   /** Event reportingInstance, e.g. the pod name. */
   readonly identity?: string;
   /**
@@ -60,6 +61,16 @@ export interface OperatorOptions {
    * and metrics and started after the controllers, on the leader only when electing.
    */
   readonly extras?: (parts: OperatorParts) => readonly Runnable[];
+}
+
+/** What outlasts a term of leadership in the process ({@link OperatorOptions.processScoped}). */
+export interface ProcessScoped {
+  /** Closes it, at the end of the process. */
+  close(): Promise<void>;
+  /** Prepares, at process start and before leading, what needs no leadership (cli/terms.ts calls it once); never rejects. @default none */
+  standBy?(): Promise<void>;
+  /** Readiness of that preparation: true when done, else why not (an informational check, `/readyz/standby-preparation`). @default always true */
+  ready?(): true | string;
 }
 
 /** What {@link OperatorOptions.extras} builds on. */
@@ -124,6 +135,11 @@ export function seedRegistry(registry: VoterRegistry, nodes: readonly PartnerNod
   }
 }
 
+// Informational: a standby still preparing serves the admission webhook all the same; the check tells how far it got.
+function standbyCheck(scoped: ProcessScoped): HealthCheck {
+  return { name: 'standby-preparation', informational: true, check: () => scoped.ready?.() ?? true };
+}
+
 function addExtras(manager: Manager, extras: OperatorOptions['extras'], parts: OperatorParts): void {
   for (const r of extras?.(parts) ?? []) manager.add(r);
 }
@@ -133,7 +149,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
   const clock = opts.clock ?? systemClock;
   const now = (): Date => new Date(clock.now());
   const metrics = new RuntimeMetrics();
-  const manager = new Manager({ client: opts.client, log: opts.log, metrics, clock, ...(opts.leaderElection ? { leaderElection: opts.leaderElection } : {}), ...(opts.health ? { health: opts.health } : {}), ...(opts.onLostLeadership ? { onLostLeadership: opts.onLostLeadership } : {}) });
+  const manager = new Manager({ client: opts.client, log: opts.log, metrics, clock, ...(opts.leaderElection ? { leaderElection: opts.leaderElection } : {}), ...(opts.health ? { health: opts.health } : {}), ...(opts.onLostLeadership ? { onLostLeadership: opts.onLostLeadership } : {}), ...(opts.processScoped?.ready ? { readyChecks: [standbyCheck(opts.processScoped)] } : {}) });
   const scope = opts.namespace ? { namespace: opts.namespace } : {};
   const feedInf = manager.informer<Feed>(FEEDS, scope);
   const tiInf = manager.informer<ThreatIndicator>(THREAT_INDICATORS, scope);

@@ -45,6 +45,8 @@ export interface ManagerOptions {
    * still running is leader work a new term must not overlap: only an exit ends it.
    */
   readonly onLostLeadership?: (stop: { readonly clean: boolean }) => void;
+  /** More readiness checks after the Manager's own (an informational one never fails /readyz). @default none */
+  readonly readyChecks?: readonly HealthCheck[];
 }
 
 /** What a Manager runs on the leader; Controller implements it. */
@@ -147,6 +149,7 @@ export class Manager {
         const waiting = this.runnables.map((r) => r.ready?.() ?? true).filter((r) => r !== true);
         return waiting.length === 0 || waiting.join('; ');
       } },
+      ...(this.opts.readyChecks ?? []),
     ];
   }
 

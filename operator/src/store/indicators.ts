@@ -12,7 +12,10 @@
  *
  * History lookups never scan for indicators the replica has not stored: the sink keeps the
  * persisted set of stored digests and asks the database only about members (replicadigests.ts,
- * written ahead of each batch's records). What entries become as records is in entryrecords.ts.
+ * written ahead of each batch's records). A set loaded before another process wrote (a
+ * standby's, or an earlier term's) misses that process's digests until
+ * {@link MongoIndicatorSink.catchUp} (docs/adr/2026-12-07-standby-preparation.md). What entries
+ * become as records is in entryrecords.ts.
  */
 import { MongoBulkWriteError, type Collection, type Db, type WriteError } from 'mongodb';
 import { readmissionFloor, type IndicatorMeta } from '../domain/entry.ts';
@@ -56,6 +59,14 @@ export interface SinkOptions {
   readonly recentPositions?: number;
   /** Hears each step of {@link MongoIndicatorSink.open} as it begins (the exchange's readiness names it). @default none */
   readonly onStep?: (step: string) => void;
+  /**
+   * This process is the database's only writer (it leads). False for a standby, while another
+   * replica may lead: then the open neither drops `digest_unique` (a writer of a version before
+   * records were keyed by digest keeps one record per digest with it) nor backfills a set not
+   * marked complete (the marker says no writer stores a record without its chunk, which only the
+   * one writer can say); {@link MongoIndicatorSink.catchUp} does both once it leads. @default true
+   */
+  readonly leading?: boolean;
 }
 
 /** The certificate of the REVOKE entry that revoked a record. */
@@ -115,6 +126,8 @@ export class MongoIndicatorSink implements EntrySink, EntryHistory {
   // before writing it). A record's admission index only grows, so a stale value still proves
   // that a replayed ADD at or below it re-admits nothing. Bounded: cleared when full.
   readonly #admitted = new Map<string, number>();
+  // Opened by a standby: `digest_unique` not yet dropped.
+  #legacyIndex = false;
 
   private constructor(db: Db, opts: SinkOptions) {
     this.#col = db.collection<StoredIndicatorRecord>(INDICATORS);
@@ -128,16 +141,38 @@ export class MongoIndicatorSink implements EntrySink, EntryHistory {
    * Opens the sink: creates the cluster API's index by object name on every database (FerretDB
    * 1.x on the local PostgreSQL reads it through a GIN twin: docs/adr/2026-12-07-replica-name-lookups.md),
    * drops `digest_unique` (a copy of the `_id` index: `_id` is the digest) left by earlier
-   * versions, and loads the set of stored digests.
+   * versions, and loads the set of stored digests (see {@link SinkOptions.leading}).
    */
   static async open(db: Db, opts: SinkOptions = {}): Promise<MongoIndicatorSink> {
     const sink = new MongoIndicatorSink(db, opts);
+    const leading = opts.leading !== false;
     opts.onStep?.('replica indexes');
-    await dropIndexes(sink.#col, [LEGACY_DIGEST_UNIQUE]);
+    if (leading) await dropIndexes(sink.#col, [LEGACY_DIGEST_UNIQUE]);
+    sink.#legacyIndex = !leading;
     await ensureQueryIndexes(db, sink.#col, SINK_INDEXES, false);
     opts.onStep?.('stored digests');
-    await sink.#digests.load(sink.#col, opts.onStep);
+    await sink.#digests.load(sink.#col, opts.onStep, leading);
     return sink;
+  }
+
+  /** True once every stored record's digest is in the set (false after an open without backfill of an unmarked database). */
+  get complete(): boolean {
+    return this.#digests.complete;
+  }
+
+  /**
+   * Brings the set up to date with what other processes wrote since it was loaded (another
+   * replica that led meanwhile; {@link ReplicaDigests.catchUp}), and drops `digest_unique` after
+   * an open that was not {@link SinkOptions.leading}. Run by each term of leadership before it
+   * applies anything: a digest missing from the set is a history check missed (an honest REVOKE
+   * refused as "never admitted", a replayed ADD taken as new).
+   */
+  async catchUp(onStep?: (step: string) => void): Promise<void> {
+    if (this.#legacyIndex) {
+      await dropIndexes(this.#col, [LEGACY_DIGEST_UNIQUE]);
+      this.#legacyIndex = false;
+    }
+    await this.#digests.catchUp(this.#col, onStep);
   }
 
   /** How many digests the membership set holds (a superset of the stored records). */

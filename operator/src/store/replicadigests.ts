@@ -6,11 +6,14 @@
  * records, so after a crash it is a superset of the stored digests (a superset costs a lookup,
  * never a missed check); a database without it is backfilled once at open
  * (docs/adr/2026-12-06-million-indicators.md, Decision 3). Rejection digests are kept the same
- * way in chunks marked `k: "reject"`. Split from indicators.ts, whose sink keeps it.
+ * way in chunks marked `k: "reject"`. A set loaded before another process wrote (a standby's, or
+ * an earlier term's) is brought up to date by {@link ReplicaDigests.catchUp}
+ * (docs/adr/2026-12-07-standby-preparation.md). Split from indicators.ts, whose sink keeps it.
  */
 import { randomUUID } from 'node:crypto';
 import { Binary, MongoServerError, type Collection, type Db } from 'mongodb';
 import { DigestSet, addPrefixBytes, prefixBytes } from '../domain/digestset.ts';
+import { chunksSince, readWatermark, type ChunkWatermark } from './digestwatermark.ts';
 
 /** Collection of the persisted digest-membership chunks (append-only; a chunk is never replaced). */
 export const REPLICA_DIGESTS = 'replica_digests';
@@ -38,30 +41,46 @@ const DUPLICATE_KEY = 11000;
 
 /** The persisted digest-membership sets of one replica database (see the file header). */
 export class ReplicaDigests {
+  readonly #db: Db;
   readonly #chunks: Collection<DigestChunk>;
   /** Digests of stored indicator records (a superset after a crash). */
   readonly stored = new DigestSet();
   /** Digests of stored rejections (a superset after a crash). */
   readonly rejected = new DigestSet();
+  // Every stored record's digest is in the set (the marker was read, or the backfill ran).
+  #complete = false;
+  // The cursors read before the chunks last were (store/digestwatermark.ts).
+  #watermark: ChunkWatermark | undefined;
 
   constructor(db: Db) {
+    this.#db = db;
     this.#chunks = db.collection<DigestChunk>(REPLICA_DIGESTS);
   }
 
+  /** True once every stored record's digest is in the set (false after a load without backfill of an unmarked database). */
+  get complete(): boolean {
+    return this.#complete;
+  }
+
   /**
-   * Loads every chunk. Unless the set is marked complete, first backfills it from `records` (a
-   * database stored before the set was kept: every digest once), then marks it complete.
-   * `onStep` hears when the backfill begins.
+   * Loads every chunk. Unless the set is marked complete, and `backfill` is set (only the one
+   * writer may: the marker says no writer stores a record without its chunk), first backfills
+   * it from `records` (a database stored before the set was kept: every digest once), then
+   * marks it complete. `onStep` hears when the backfill begins.
    */
-  async load<R extends { digest: string }>(records: Collection<R>, onStep?: (step: string) => void): Promise<void> {
+  async load<R extends { digest: string }>(records: Collection<R>, onStep?: (step: string) => void, backfill = true): Promise<void> {
+    // Before the chunks: a chunk written meanwhile is then at or above the watermark.
+    const watermark = await readWatermark(this.#db);
     let complete = false;
     for await (const c of this.#chunks.find({})) {
       if (c._id === COMPLETE_MARKER) complete = true;
-      else addPrefixBytes(c.k === 'reject' ? this.rejected : this.stored, c.d instanceof Binary ? c.d.buffer : c.d);
+      else this.#add(c);
     }
+    this.#watermark = watermark;
     // The marker says every stored record's digest is in a chunk: a restart then never counts
     // the records (FerretDB answers a count by reading every document: minutes at 10^6).
-    if (complete) return;
+    this.#complete = complete;
+    if (complete || !backfill) return;
     onStep?.('stored digests backfill (counting and reading every record once)');
     if ((await records.estimatedDocumentCount()) > this.stored.size) {
       // Stored before the set was kept: record every digest once.
@@ -72,6 +91,32 @@ export class ReplicaDigests {
     await this.#chunks.insertOne({ _id: COMPLETE_MARKER, i: -2, d: new Binary(Buffer.alloc(0)) }).catch((err: unknown) => {
       if (!(err instanceof MongoServerError && err.code === DUPLICATE_KEY)) throw err;
     });
+    this.#complete = true;
+  }
+
+  /**
+   * Adds what other processes wrote since the set was loaded: the chunks written since
+   * (store/digestwatermark.ts), or every chunk when the cursors do not tell, backfilling from
+   * `records` a set not yet complete.
+   */
+  async catchUp<R extends { digest: string }>(records: Collection<R>, onStep?: (step: string) => void): Promise<void> {
+    const then = this.#watermark;
+    if (!this.#complete || then === undefined) return this.load(records, onStep);
+    const now = await readWatermark(this.#db);
+    const since = chunksSince(then, now);
+    if (since === undefined) return this.load(records, onStep);
+    let marked = false;
+    for await (const c of this.#chunks.find(since as never)) {
+      if (c._id === COMPLETE_MARKER) marked = true;
+      else this.#add(c);
+    }
+    this.#watermark = now;
+    // No marker: the chunks were cleared (a rebuild): read them all again, backfilling.
+    if (!marked) await this.load(records, onStep);
+  }
+
+  #add(c: DigestChunk): void {
+    addPrefixBytes(c.k === 'reject' ? this.rejected : this.stored, c.d instanceof Binary ? c.d.buffer : c.d);
   }
 
   /**

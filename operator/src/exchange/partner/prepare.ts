@@ -15,6 +15,14 @@
  *   startPartnerService on the prepared stores.
  * - The step under way is what readiness names (`partner exchange starting: waiting on ...`), and
  *   a step that takes longer than `slowStepMs` is logged, with how long, every `slowStepMs`.
+ * - A standby prepares at process start ({@link ExchangePreparation.standBy}), while another
+ *   replica leads and writes the same database, only what is safe beside that writer: the
+ *   connection, the indexes, and the stored digests read from their chunks. The passes that end
+ *   with a marker saying something of every writer (the digest backfill's "complete", the naming
+ *   pass's "every record named") are the term's: an older leader may still write records without
+ *   chunks or names (docs/adr/2026-12-07-standby-preparation.md).
+ * - Each term brings the prepared digest set up to date (`stored digests written by others`)
+ *   before its exchange starts: another replica may have led and written since it was read.
  */
 import type { Db, MongoClient } from 'mongodb';
 import type { Logger } from '../../log.ts';
@@ -98,6 +106,13 @@ export class StartSteps {
   }
 }
 
+/** How far {@link ExchangePreparation.standBy} got. */
+interface StandbyPreparation {
+  readonly since: number;
+  state: 'preparing' | 'prepared' | 'failed';
+  why?: string;
+}
+
 /** What a term's exchange starts on. */
 export interface PreparedStores {
   readonly db: Db;
@@ -124,6 +139,11 @@ export class ExchangePreparation {
   #client: Promise<MongoClient> | undefined;
   #sink: Promise<MongoIndicatorSink> | undefined;
   #named: Promise<void> | undefined;
+  // The last term's catch-up of the digest set (a later term waits for it, then runs its own).
+  #caughtUp: { readonly term: object; readonly done: Promise<void> } | undefined;
+  #standby: StandbyPreparation | undefined;
+  // The term whose start opened the sink (undefined: the standby's did).
+  #openedBy: object | undefined;
 
   constructor(o: PreparationOptions) {
     this.#o = o;
@@ -135,8 +155,8 @@ export class ExchangePreparation {
    * step's error (the next call runs that step again) or, when `signal` aborts, at once while
    * the step goes on for the next term.
    */
-  ready(signal: AbortSignal): Promise<PreparedStores> {
-    const work = this.#prepare();
+  ready(signal: AbortSignal, term: object = {}): Promise<PreparedStores> {
+    const work = this.#forTerm(term);
     return new Promise<PreparedStores>((resolve, reject) => {
       const onAbort = (): void => reject(new Error('the partner exchange stopped waiting for its start (its steps go on)'));
       if (signal.aborted) onAbort();
@@ -145,13 +165,66 @@ export class ExchangePreparation {
     });
   }
 
-  async #prepare(): Promise<PreparedStores> {
+  /**
+   * Prepares, before this process leads, what is safe beside another replica's writes (see the
+   * file header), so a failover runs only what needs leadership; logged when done, and told by
+   * {@link standbyState}. A failed step is left to the term (its start runs it again). Returns
+   * when done or failed; never rejects.
+   */
+  async standBy(): Promise<void> {
+    if (this.#standby !== undefined) return;
+    const clock = this.#o.clock ?? systemClock;
+    const standby: StandbyPreparation = { since: monotonicNow(clock), state: 'preparing' };
+    this.#standby = standby;
+    this.#o.log.info('preparing the partner exchange while standing by (connection, indexes, stored digests)');
+    try {
+      const { sink } = await this.#prepare(undefined);
+      standby.state = 'prepared';
+      this.#o.log.info('partner exchange prepared while standing by', { ms: Math.round(monotonicNow(clock) - standby.since), digestsComplete: sink.complete });
+    } catch (err) {
+      standby.state = 'failed';
+      standby.why = err instanceof Error ? err.message : String(err);
+      this.#o.log.warn('could not prepare the partner exchange while standing by; the first term prepares it', { error: standby.why });
+    }
+  }
+
+  /** Readiness of {@link standBy}: true once prepared (or never asked), else what it waits on or why it failed. */
+  standbyState(): true | string {
+    const s = this.#standby;
+    if (s === undefined || s.state === 'prepared') return true;
+    if (s.state === 'failed') return `partner exchange not prepared while standing by (${s.why ?? 'failed'}); the first term prepares it`;
+    const step = this.steps.current();
+    return `partner exchange preparing while standing by${step === undefined ? '' : `: ${describeStep(step)}`}`;
+  }
+
+  async #forTerm(term: object): Promise<PreparedStores> {
+    const stores = await this.#prepare(term);
+    // A set this term opened (as the writer) is current; any other is caught up by each term
+    // once, after the previous term's catch-up (joined when still under way).
+    if (this.#openedBy === term && this.#caughtUp === undefined) this.#caughtUp = { term, done: Promise.resolve() };
+    if (this.#caughtUp?.term !== term) {
+      const before = this.#caughtUp?.done.catch(() => undefined);
+      const done: Promise<void> = forgetOnFailure((async () => {
+        await before;
+        await this.steps.run(CATCH_UP, () => stores.sink.catchUp((s) => this.steps.enter(s)));
+      })(), () => { if (this.#caughtUp?.done === done) this.#caughtUp = undefined; });
+      this.#caughtUp = { term, done };
+    }
+    await this.#caughtUp.done;
+    if (this.#named === undefined) this.#named = this.#name(stores.db);
+    return stores;
+  }
+
+  // `term`: a term's start (the sink opened as the only writer); undefined: a standby's.
+  async #prepare(term: object | undefined): Promise<PreparedStores> {
     const client = await (this.#client ??= forgetOnFailure(this.steps.run('database connection', () => this.#connect()), () => { this.#client = undefined; }));
     const db = client.db(this.#o.database);
     const recentPositions = this.#o.recentPositions ?? Math.ceil(PARTNER_DEFAULTS.materializeBudget * 1.25);
-    const sink = await (this.#sink ??= forgetOnFailure(this.steps.run('replica indexes', () => MongoIndicatorSink.open(db, { recentPositions, onStep: (s) => this.steps.enter(s) })), () => { this.#sink = undefined; }));
-    if (this.#named === undefined) this.#named = this.#name(db);
-    return { db, sink };
+    if (this.#sink === undefined) {
+      this.#openedBy = term;
+      this.#sink = forgetOnFailure(this.steps.run('replica indexes', () => MongoIndicatorSink.open(db, { recentPositions, leading: term !== undefined, onStep: (s) => this.steps.enter(s) })), () => { this.#sink = undefined; });
+    }
+    return { db, sink: await this.#sink };
   }
 
   async #connect(): Promise<MongoClient> {
@@ -183,6 +256,7 @@ export class ExchangePreparation {
     this.#client = undefined;
     this.#sink = undefined;
     this.#named = undefined;
+    this.#caughtUp = undefined;
     await client?.then((c) => c.close(), () => undefined).catch(() => undefined);
   }
 
@@ -194,6 +268,9 @@ export class ExchangePreparation {
     if (client !== undefined) await closeMongo(client, ms, this.#o.log);
   }
 }
+
+/** The step of each term's start that brings the prepared digest set up to date. */
+export const CATCH_UP = 'stored digests written by others';
 
 function forgetOnFailure<T>(p: Promise<T>, forget: () => void): Promise<T> {
   p.catch(forget);
