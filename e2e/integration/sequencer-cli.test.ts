@@ -4,11 +4,13 @@
  * once), partners propose and vote over real mutual TLS and the tree head is signed by the
  * sequencer PartnerNode's key; a --signing-key that does not match that PartnerNode refuses to
  * start; with --leader-elect only the Lease holder serves, SIGTERM hands over to the other
- * replica (same tree), and a replica whose Lease is taken exits 1.
+ * replica (same tree), and a replica whose Lease is taken exits 1; a replica that wins the Lease
+ * while its database does not answer waits for it and serves, without exiting.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { startLink } from '../chaos/link.ts';
 import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -64,11 +66,11 @@ interface Sequencer {
   stderr(): string;
 }
 
-function start(name: string, extra: readonly string[] = [], signingKey = join(dir, 'hub.signing.pem')): Sequencer {
+function start(name: string, extra: readonly string[] = [], signingKey = join(dir, 'hub.signing.pem'), mongoUri = cp.mongoUri): Sequencer {
   const args = [
     MAIN, 'sequencer', '--kubeconfig', cp.kubeconfigPath, '--namespace', ns, '--listen', '127.0.0.1:0', '--partner-id', 'hub',
     '--signing-key', signingKey, '--tls-cert', join(dir, 'hub.crt'), '--tls-key', join(dir, 'hub.key'), '--tls-ca', join(dir, 'ca.pem'),
-    '--mongodb-uri', cp.mongoUri, '--database', database, '--quorum', '2', '--metrics-bind', '127.0.0.1:0', ...extra,
+    '--mongodb-uri', mongoUri, '--database', database, '--quorum', '2', '--metrics-bind', '127.0.0.1:0', ...extra,
   ];
   const proc = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LOG_LEVEL: 'info' } });
   const { lines, text } = collectJsonLines(proc.stderr, { child: name });
@@ -235,5 +237,34 @@ describe('threatmesh sequencer', () => {
     await admin.update<Lease>(leaseResource, { ...lease, spec: { ...lease.spec, holderIdentity: 'intruder', leaseDurationSeconds: 3600 } });
     assert.equal(await b.exited, 1);
     assert.match(b.stderr(), /threatmesh: lost the Lease: another replica serves now/);
+  });
+
+  // Chaos run 2026-12-07 (seed 7122026, trial 3): the standby won while the sequencer's database
+  // link was cut and exited 1, which the supervisor counts as a crash.
+  test('a replica that wins the Lease while its database does not answer waits for it with backoff and serves once it answers, without exiting', async () => {
+    const mongo = new URL(cp.mongoUri);
+    // The test before leaves the Lease to an intruder for an hour.
+    await admin.delete(leaseResource, SEQUENCER_LEASE_NAME, ns);
+    const link = await startLink('replica-d→mongodb', () => [Number(mongo.port)]);
+    try {
+      const c = start('c', ['--leader-elect', '--identity', 'replica-c']);
+      await logged(c, 'sequencer serving');
+      const viaLink = new URL(cp.mongoUri);
+      viaLink.port = String(link.port);
+      const d = start('d', ['--leader-elect', '--identity', 'replica-d'], undefined, viaLink.toString());
+      await logged(d, 'waiting for the Lease');
+      link.set('blackhole');
+      assert.equal(await stop(c), 0, c.stderr());
+      const handedOver = c.lines.find((l) => l['msg'] === 'sequencer stopped serving');
+      const failed = await logged(d, 'cannot serve after winning the Lease: the database does not answer; retrying with backoff', 120_000);
+      assert.equal(failed['cause'], 'database-unavailable');
+      assert.equal(d.proc.exitCode, null, `the replica exited while its database did not answer: ${d.stderr()}`);
+      link.set('up');
+      const serving = await logged(d, 'sequencer serving', 120_000);
+      assert.equal(serving['treeSize'], handedOver?.['treeSize'], 'it serves the tree the other replica handed over');
+      assert.equal(d.proc.exitCode, null);
+    } finally {
+      await link.close();
+    }
   });
 });

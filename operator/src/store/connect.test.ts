@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mongoConfigError } from './connect.ts';
+import { mongoConfigError, mongoUnreachable } from './connect.ts';
 
 function named(name: string, message: string, extra: Record<string, unknown> = {}): Error {
   const err = new Error(message);
@@ -31,4 +31,18 @@ for (const c of cases) {
 
 test('mongoConfigError names the flag it is given', () => {
   assert.match(mongoConfigError(named('MongoParseError', 'Invalid scheme'), 'MONGODB_URI') ?? '', /^MONGODB_URI is not/);
+});
+
+test('mongoUnreachable: a database that does not answer, also wrapped; not a refused command or another error', () => {
+  const rows: Array<[unknown, boolean]> = [
+    [named('MongoServerSelectionError', 'Server selection timed out after 15000 ms'), true],
+    [named('MongoNetworkError', 'Connection to 127.0.0.1:34689 interrupted due to server monitor timeout'), true],
+    [named('MongoPoolClearedError', 'Connection pool for 127.0.0.1:27017 was cleared'), true],
+    [new Error('cannot open the sequencer (2 voter PartnerNodes in namespace x)', { cause: named('MongoNetworkError', 'connect ECONNREFUSED 127.0.0.1:27017') }), true],
+    [named('MongoServerError', 'not authorized on tm to execute command'), false],
+    [new Error('ECONNREFUSED 127.0.0.1:8443'), false],
+    [new Error('the log does not verify at entry 7'), false],
+    ['ECONNREFUSED', false],
+  ];
+  for (const [err, want] of rows) assert.equal(mongoUnreachable(err), want, String(err instanceof Error ? `${err.name}: ${err.message}` : err));
 });

@@ -66,6 +66,20 @@ export function mongoConfigError(err: unknown, flag = '--mongodb-uri'): string |
   return undefined;
 }
 
+/**
+ * True when `err` (or an error in its `cause` chain) says MongoDB does not answer or cannot be
+ * reached (no server selected, a network error, a connection pool cleared): worth waiting for
+ * with backoff, unlike a configuration error ({@link mongoConfigError}) or a refused command.
+ * Pure.
+ */
+export function mongoUnreachable(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    if (!e.name.startsWith('Mongo')) continue;
+    if (/ServerSelection|Network|NotConnected|TopologyClosed|PoolCleared/.test(e.name) || /ECONNREFUSED|ECONNRESET|timed out/i.test(e.message)) return true;
+  }
+  return false;
+}
+
 /** Options of {@link connectMongo}. */
 export interface ConnectOptions extends Partial<Pick<RetryOptions, 'baseMs' | 'capMs' | 'clock' | 'random'>> {
   readonly log: Logger;

@@ -12,6 +12,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { Counter, Gauge } from 'prom-client';
 import { ApiError } from '../../runtime/client.ts';
 import { ExchangeCallError } from '../protocol/client.ts';
+import { mongoUnreachable } from '../../store/connect.ts';
 
 /** Every cause, as the `cause` label of the failure metrics. */
 export const FAILURE_CAUSES = ['database-full', 'database-unavailable', 'cluster-api', 'certificate-expired', 'certificate-invalid', 'message-too-large', 'sequencer-unavailable', 'peer-unavailable', 'other'] as const;
@@ -71,7 +72,7 @@ const GONE: ReadonlySet<grpc.status> = new Set([grpc.status.UNAVAILABLE, grpc.st
 
 function mongoCause(err: Error, t: string): FailureCause {
   if (/disk is full|no space left on device|OutOfDiskSpace/i.test(t) || (err as { code?: unknown }).code === 14031) return 'database-full';
-  if (/ServerSelection|Network|NotConnected|TopologyClosed|PoolCleared/.test(err.name) || /ECONNREFUSED|ECONNRESET|timed out/i.test(t)) return 'database-unavailable';
+  if (mongoUnreachable(err)) return 'database-unavailable';
   return 'other';
 }
 

@@ -34,7 +34,7 @@ export class SequencerMetrics {
     this.proposals = new Counter({ name: 'threatmesh_sequencer_proposals_total', help: 'Proposals answered, by status (opened, already-pending, already-admitted, refused, error)', labelNames: ['status'], registers });
     this.votes = new Counter({ name: 'threatmesh_sequencer_votes_total', help: 'Votes answered, by status (counted, approved, rejected, duplicate, refused, error)', labelNames: ['status'], registers });
     this.rounds = new Counter({ name: 'threatmesh_sequencer_rounds_closed_total', help: 'Voting rounds closed, by kind (add, revoke) and outcome (admitted, rejected by votes, expired with the window): the network\'s rejection rate, which the log does not record', labelNames: ['kind', 'outcome'], registers });
-    this.dbConnectFailures = new Counter({ name: 'threatmesh_sequencer_database_connect_failures_total', help: 'Failed attempts to connect the sequencer\'s database at start (it waits with backoff; /readyz says database-unavailable meanwhile)', registers });
+    this.dbConnectFailures = new Counter({ name: 'threatmesh_sequencer_database_connect_failures_total', help: 'Failed attempts to connect the sequencer\'s database at start, or to open its log after winning the Lease (it waits with backoff; /readyz says database-unavailable meanwhile)', registers });
     this.serving.set(0);
     // Every status from the start (prom-client shows a labelled series only once it has a value).
     for (const status of Object.keys(PROPOSAL_STATUSES)) this.proposals.inc({ status }, 0);

@@ -22,6 +22,8 @@ import { Informer } from '../../runtime/informer.ts';
 import { LeaderElector } from '../../runtime/leader.ts';
 import type { ManagerLeaderElection } from '../../runtime/manager.ts';
 import { MongoLogStore } from '../../store/log.ts';
+import { mongoUnreachable } from '../../store/connect.ts';
+import { retryWithBackoff } from '../../runtime/retry.ts';
 import { MongoRoundStore } from '../../store/rounds.ts';
 import { SEQUENCER_DEFAULTS } from './defaults.ts';
 import { sequencerDirectory, type SequencerDirectory } from './directory.ts';
@@ -125,6 +127,8 @@ class SequencerRunner {
   #elector: LeaderElector | undefined;
   #serving: Serving | undefined;
   #starting: Promise<void> | undefined;
+  // Ends the wait for the database of a term that cannot serve yet (the Lease lost, a stop).
+  #serveWait: AbortController | undefined;
   #expireTimer: TimerHandle | undefined;
   #reported = new Set<string>();
   #selfRetiredKeys: readonly RetiredKey[] = [];
@@ -166,7 +170,7 @@ class SequencerRunner {
     this.#elector = new LeaderElector({
       client: this.#opts.kube, log: this.#log, metrics: this.#metrics.runtime, clock: this.#clock, ...le,
       onStartedLeading: () => {
-        this.#starting = this.#serve().catch((err: unknown) => this.#end(`cannot serve after winning the Lease: ${err instanceof Error ? err.message : String(err)}`));
+        this.#starting = this.#serveWhileLeading();
       },
       onStoppedLeading: () => {
         if (!this.#stopping) void this.#lose();
@@ -237,6 +241,29 @@ class SequencerRunner {
     }
   }
 
+  // A database that does not answer when this replica wins the Lease is waited for with backoff
+  // while the Lease is renewed, as at start (connectDb): exiting would be a crash to the
+  // supervisor, and the other replica reaches the same database. Anything else (a log that does
+  // not verify, a port in use) ends the process, saying why.
+  async #serveWhileLeading(): Promise<void> {
+    const wait = new AbortController();
+    this.#serveWait = wait;
+    try {
+      await retryWithBackoff(() => this.#serve(), {
+        signal: wait.signal, clock: this.#clock,
+        fatal: (err) => (mongoUnreachable(err) ? undefined : err instanceof Error ? err.message : String(err)),
+        onFailure: (err, attempt, delayMs) => {
+          this.#metrics.dbConnectFailures.inc();
+          this.#dbWait = `database-unavailable: the Lease is held but MongoDB does not answer (attempt ${attempt} to serve failed); retrying with backoff: check that MongoDB runs and that --mongodb-uri reaches it`;
+          this.#log.error('cannot serve after winning the Lease: the database does not answer; retrying with backoff', { cause: 'database-unavailable', attempt, retryInMs: delayMs, detail: (err instanceof Error ? err.message : String(err)).split('\n')[0]!.slice(0, 300) });
+        },
+      });
+      this.#dbWait = undefined;
+    } catch (err) {
+      this.#end(`cannot serve after winning the Lease: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+
   async #serve(): Promise<void> {
     const o = this.#opts;
     const now = (): Date => new Date(this.#clock.now());
@@ -267,6 +294,7 @@ class SequencerRunner {
   }
 
   async #stopServing(): Promise<void> {
+    this.#serveWait?.abort();
     await this.#starting;
     this.#expireTimer?.cancel();
     const serving = this.#serving;
