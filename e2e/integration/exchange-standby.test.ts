@@ -16,7 +16,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer, type AddressInfo } from 'node:net';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,6 +27,7 @@ import { signProposal } from '../../operator/src/domain/entry.ts';
 import { signVote } from '../../operator/src/domain/quorum.ts';
 import { eventually } from '../harness/kube.ts';
 import { keptLog, startPartnerBed, type PartnerBed } from '../harness/partnerbed.ts';
+import { freePort } from '../../operator/src/dev/controlplane/probe.ts';
 
 const NS = 'threatmesh';
 const DATABASE = 'threatmesh_partner';
@@ -52,13 +52,6 @@ let mongo: MongoClient | undefined;
 const operators: Operator[] = [];
 let args: (name: string, metricsPort: number) => string[] = () => [];
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 async function startOperator(name: string): Promise<Operator> {
   const metricsPort = await freePort();

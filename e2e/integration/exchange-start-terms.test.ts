@@ -9,7 +9,6 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type AddressInfo } from 'node:net';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MongoClient } from 'mongodb';
@@ -21,6 +20,7 @@ import { microTime } from '../../operator/src/runtime/leader.ts';
 import { tmpdir } from 'node:os';
 import { eventually } from '../harness/kube.ts';
 import { keptLog, startPartnerBed, type PartnerBed } from '../harness/partnerbed.ts';
+import { freePort } from '../../operator/src/dev/controlplane/probe.ts';
 
 const NS = 'threatmesh';
 const DATABASE = 'threatmesh_partner';
@@ -35,13 +35,6 @@ let stop: (why: string) => void = () => undefined;
 let terms: Promise<string> | undefined;
 let metricsPort = 0;
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 const lines = (msg: string): Array<Record<string, unknown>> => logLines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l['msg'] === msg);
 
