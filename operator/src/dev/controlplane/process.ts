@@ -115,8 +115,6 @@ export interface StartBound {
 
 /** How long and how often `waitUntil` polls. */
 export interface WaitOptions extends StartBound {
-  /** The cap (kept for callers that name only it); `capMs` wins when both are given. */
-  readonly timeoutMs?: number;
   readonly intervalMs?: number;
   /** Clock, for tests; defaults to Date.now. */
   readonly now?: () => number;
@@ -177,7 +175,7 @@ export async function waitUntil(what: string, proc: ManagedProcess, check: () =>
 /** {@link waitUntil} for any child that {@link StartWatch} describes (the chaos runner's restartable parts). */
 export async function waitForStart(what: string, child: StartWatch, check: () => Promise<boolean>, opts: WaitOptions): Promise<void> {
   const now = opts.now ?? Date.now;
-  const capMs = opts.capMs ?? opts.timeoutMs ?? DEFAULT_START_CAP_MS;
+  const capMs = opts.capMs ?? DEFAULT_START_CAP_MS;
   const stallMs = opts.stallMs ?? START_STALL_MS;
   const began = now();
   const exited = child.exited.then(() => 'exited' as const);
