@@ -25,22 +25,30 @@ export interface Expectation {
   readonly revoked: ReadonlySet<string>;
 }
 
-/** The sequencer as its database holds it. */
-export interface SequencerState {
+/** The sequencer's head and open rounds: small collections, cheap to read while waiting. */
+export interface SequencerHead {
   readonly treeSize: number;
   readonly rootHash: string;
   readonly pending: number;
+}
+
+/** The sequencer as its database holds it. */
+export interface SequencerState extends SequencerHead {
   /** Log entries of the expected digests, in log order. */
   readonly entries: ReadonlyArray<{ index: number; digest: string; kind: 'add' | 'revoke' }>;
 }
 
-/** One partner as its database holds it. */
-export interface PartnerState {
+/** A partner's replica cursor: one document, cheap to read while waiting. */
+export interface PartnerCursor {
   readonly id: string;
   readonly treeSize: number;
   readonly rootHash: string;
   readonly nextIndex: number;
   readonly halted?: { reason: string; message: string };
+}
+
+/** One partner as its database holds it. */
+export interface PartnerState extends PartnerCursor {
   readonly records: ReadonlyArray<{ digest: string; state: string; logIndex: number; revokedAtIndex?: number }>;
 }
 
@@ -62,36 +70,59 @@ async function withMongo<T>(uri: string, fn: (c: MongoClient) => Promise<T>): Pr
   }
 }
 
-/** Reads the sequencer's head, open rounds and the entries of `digests`. */
+async function readHead(c: MongoClient): Promise<SequencerHead> {
+  const db = c.db('threatmesh_sequencer');
+  const head = await db.collection<{ treeSize: number; rootHash: string }>('tree_heads').find({}).sort({ treeSize: -1 }).limit(1).next();
+  const pending = await db.collection('pending_rounds').countDocuments({});
+  return { treeSize: head?.treeSize ?? 0, rootHash: head?.rootHash ?? '', pending };
+}
+
+/** Reads the sequencer's head and open rounds. */
+export function sequencerHead(net: ChaosNetwork): Promise<SequencerHead> {
+  return withMongo(net.sequencer.cluster.mongoUri, readHead);
+}
+
+/**
+ * Reads the sequencer's head, open rounds and the entries of `digests`. The entries are a scan of
+ * the whole log on FerretDB 1.24 (an `$in` is not pushed down): 40–70 s at 18,000 entries on a
+ * loaded machine, so a wait reads them only when the cheap reads say it may be over.
+ */
 export function sequencerState(net: ChaosNetwork, digests: readonly string[]): Promise<SequencerState> {
   return withMongo(net.sequencer.cluster.mongoUri, async (c) => {
-    const db = c.db('threatmesh_sequencer');
-    const head = await db.collection<{ treeSize: number; rootHash: string }>('tree_heads').find({}).sort({ treeSize: -1 }).limit(1).next();
-    const pending = await db.collection('pending_rounds').countDocuments({});
-    const entries = await db.collection<{ index: number; digest: string; kind: 'add' | 'revoke' }>('log_entries')
+    const head = await readHead(c);
+    const entries = await c.db('threatmesh_sequencer').collection<{ index: number; digest: string; kind: 'add' | 'revoke' }>('log_entries')
       .find({ digest: { $in: [...digests] } }, { projection: { _id: 0, index: 1, digest: 1, kind: 1 } }).toArray();
-    return { treeSize: head?.treeSize ?? 0, rootHash: head?.rootHash ?? '', pending, entries: entries.sort((a, b) => a.index - b.index) };
+    return { ...head, entries: entries.sort((a, b) => a.index - b.index) };
   });
 }
 
-/** Reads a partner's cursor, halt and the records of `digests`. */
+async function readCursor(p: ChaosParty, c: MongoClient): Promise<PartnerCursor> {
+  const cursor = await c.db('threatmesh_partner').collection<{ nextIndex: number; head?: { treeSize: number; rootHash: string }; halted?: { reason: string; message: string } }>('replica_cursors').findOne({});
+  return {
+    id: p.id, treeSize: cursor?.head?.treeSize ?? 0, rootHash: cursor?.head?.rootHash ?? '', nextIndex: cursor?.nextIndex ?? 0,
+    ...(cursor?.halted !== undefined ? { halted: { reason: cursor.halted.reason, message: cursor.halted.message } } : {}),
+  };
+}
+
+/** Reads a partner's cursor and halt. */
+export function partnerCursor(p: ChaosParty): Promise<PartnerCursor> {
+  return withMongo(p.cluster.mongoUri, (c) => readCursor(p, c));
+}
+
+/** Reads a partner's cursor, halt and the records of `digests` (a scan of its records on FerretDB, as {@link sequencerState}'s entries). */
 export function partnerState(p: ChaosParty, digests: readonly string[]): Promise<PartnerState> {
   return withMongo(p.cluster.mongoUri, async (c) => {
-    const db = c.db('threatmesh_partner');
-    const cursor = await db.collection<{ nextIndex: number; head?: { treeSize: number; rootHash: string }; halted?: { reason: string; message: string } }>('replica_cursors').findOne({});
-    const records = await db.collection<{ digest: string; state: string; logIndex: number; revokedAtIndex?: number }>('indicators')
+    const cursor = await readCursor(p, c);
+    const records = await c.db('threatmesh_partner').collection<{ digest: string; state: string; logIndex: number; revokedAtIndex?: number }>('indicators')
       .find({ digest: { $in: [...digests] } }, { projection: { _id: 0, digest: 1, state: 1, logIndex: 1, revokedAtIndex: 1 } }).toArray();
-    return {
-      id: p.id, treeSize: cursor?.head?.treeSize ?? 0, rootHash: cursor?.head?.rootHash ?? '', nextIndex: cursor?.nextIndex ?? 0, records,
-      ...(cursor?.halted !== undefined ? { halted: { reason: cursor.halted.reason, message: cursor.halted.message } } : {}),
-    };
+    return { ...cursor, records };
   });
 }
 
 /** Where each expected digest should end: its ADD index, and its REVOKE index when revoked. */
 interface Fate { add?: number; revoke?: number; adds: number }
 
-function fates(seq: SequencerState): Map<string, Fate> {
+function fates(seq: Pick<SequencerState, 'entries'>): Map<string, Fate> {
   const out = new Map<string, Fate>();
   for (const e of seq.entries) {
     const f = out.get(e.digest) ?? { adds: 0 };
@@ -109,19 +140,25 @@ function fates(seq: SequencerState): Map<string, Fate> {
   return out;
 }
 
-/** True when the network has caught up: no open round, every expectation in the log, every partner at the sequencer's head. */
-export function converged(exp: Expectation, seq: SequencerState, partners: readonly PartnerState[]): string[] {
+/** What the cheap reads say is still moving: open rounds, a halted partner, a partner short of the sequencer's head. Empty is necessary for convergence, not sufficient. */
+export function behind(seq: SequencerHead, partners: readonly PartnerCursor[]): string[] {
   const waiting: string[] = [];
   if (seq.pending > 0) waiting.push(`${seq.pending} open rounds at the sequencer`);
+  for (const p of partners) {
+    if (p.halted !== undefined) waiting.push(`${p.id} halted: ${p.halted.reason}`);
+    else if (p.treeSize !== seq.treeSize || p.nextIndex !== seq.treeSize) waiting.push(`${p.id} at ${p.nextIndex}/${p.treeSize} of ${seq.treeSize}`);
+  }
+  return waiting;
+}
+
+/** The expectations the log does not hold yet: indicators not admitted, approved revocations not logged. */
+export function unlogged(exp: Expectation, seq: Pick<SequencerState, 'entries'>): string[] {
+  const waiting: string[] = [];
   const f = fates(seq);
   const missing = [...exp.indicators.keys()].filter((d) => f.get(d)?.add === undefined).length;
   if (missing > 0) waiting.push(`${missing} of ${exp.indicators.size} indicators not admitted`);
   const unrevoked = [...exp.revoked].filter((d) => f.get(d)?.revoke === undefined).length;
   if (unrevoked > 0) waiting.push(`${unrevoked} of ${exp.revoked.size} approved revocations not in the log`);
-  for (const p of partners) {
-    if (p.halted !== undefined) waiting.push(`${p.id} halted: ${p.halted.reason}`);
-    else if (p.treeSize !== seq.treeSize || p.nextIndex !== seq.treeSize) waiting.push(`${p.id} at ${p.nextIndex}/${p.treeSize} of ${seq.treeSize}`);
-  }
   return waiting;
 }
 

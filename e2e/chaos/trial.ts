@@ -15,7 +15,8 @@ import { indicatorDigest } from '../../operator/src/domain/canonical.ts';
 import type { Indicator } from '../../operator/src/domain/indicator.ts';
 import { NETWORK_NAMESPACE } from '../../operator/src/dev/sandbox/network.ts';
 import { Rng } from '../../fuzz/rng.ts';
-import { converged, partnerState, sequencerState, verdict, type Expectation, type Verdict } from './check.ts';
+import { partnerCursor, partnerState, sequencerHead, sequencerState, verdict, type Expectation, type Verdict } from './check.ts';
+import { waitForConvergence } from './wait.ts';
 import { describeFault, drawSchedule, FaultInjector, runSchedule, type Fault, type FaultKind, type FaultSpace } from './faults.ts';
 import { logMarks, restoredByPartner, restoresSince, type DriftRestore } from './drift.ts';
 import type { ChaosNetwork } from './network.ts';
@@ -237,23 +238,10 @@ export async function runTrial(net: ChaosNetwork, trial: number, o: TrialOptions
   };
 }
 
-async function waitConverged(net: ChaosNetwork, exp: Expectation, digests: readonly string[], deadline: number, log: (m: string) => void): Promise<{ done: boolean; seconds: number; waiting: string[] }> {
-  const from = Date.now();
-  let waiting: string[] = ['not checked yet'];
-  let lastLog = 0;
-  while (Date.now() < deadline) {
-    try {
-      const seq = await sequencerState(net, digests);
-      waiting = converged(exp, seq, await Promise.all(net.partners.map((p) => partnerState(p, digests))));
-    } catch (err) {
-      waiting = [`cannot read state: ${err instanceof Error ? err.message : String(err)}`];
-    }
-    if (waiting.length === 0) return { done: true, seconds: (Date.now() - from) / 1000, waiting };
-    if (Date.now() - lastLog > 15_000) {
-      lastLog = Date.now();
-      log(`  waiting: ${waiting.join('; ')}`);
-    }
-    await new Promise((r) => setTimeout(r, 2000));
-  }
-  return { done: false, seconds: (Date.now() - from) / 1000, waiting };
+function waitConverged(net: ChaosNetwork, exp: Expectation, digests: readonly string[], deadline: number, log: (m: string) => void): Promise<{ done: boolean; seconds: number; waiting: string[] }> {
+  return waitForConvergence({
+    head: () => sequencerHead(net),
+    cursors: () => Promise.all(net.partners.map(partnerCursor)),
+    log: () => sequencerState(net, digests),
+  }, exp, deadline, log);
 }
