@@ -22,23 +22,22 @@ function scripted(states: Array<{ head: SequencerHead; cursors: PartnerCursor[];
   let logReads = 0;
   const at = () => states[Math.min(poll, states.length - 1)]!;
   const reads: ConvergenceReads = {
-    head: async () => {
+    head: () => {
       poll++;
       const s = at();
-      if (s instanceof Error) throw s;
-      return s.head;
+      return s instanceof Error ? Promise.reject(s) : Promise.resolve(s.head);
     },
-    cursors: async () => (at() as Exclude<ReturnType<typeof at>, Error>).cursors,
-    log: async () => {
+    cursors: () => Promise.resolve((at() as Exclude<ReturnType<typeof at>, Error>).cursors),
+    log: () => {
       logReads++;
-      return { entries: (at() as Exclude<ReturnType<typeof at>, Error>).entries };
+      return Promise.resolve({ entries: (at() as Exclude<ReturnType<typeof at>, Error>).entries });
     },
   };
   return { reads, logReads: () => logReads, polls: () => poll + 1 };
 }
 
 function fakeTime(gapMs = 15_000): WaitTiming & { t: number } {
-  const clock = { t: 0, now: () => clock.t, sleep: async (ms: number) => { clock.t += ms; }, pollMs: 2000, logReadGapMs: gapMs, progressMs: 15_000 };
+  const clock = { t: 0, now: () => clock.t, sleep: (ms: number) => { clock.t += ms; return Promise.resolve(); }, pollMs: 2000, logReadGapMs: gapMs, progressMs: 15_000 };
   return clock;
 }
 
