@@ -19,6 +19,7 @@ const QUIET = '{"ts":"2026-12-07T16:58:55.131Z","level":"info","msg":"drift repa
 const TRIAL_39 = '{"ts":"2026-12-07T17:01:23.299Z","level":"info","msg":"drift repair","component":"exchange","namespace":"threatmesh","restored":2025,"corrected":0,"unchanged":9975,"skipped":0,"unlogged":0,"failed":0}';
 const NAMED = '{"ts":"2026-12-07T19:00:00.000Z","level":"info","msg":"drift repair","component":"exchange","namespace":"threatmesh","restored":2,"corrected":0,"unchanged":10,"skipped":0,"unlogged":0,"failed":0,"restoredNames":["sha256-aa","sha256-bb"]}';
 const CORRECTED = '{"ts":"2026-12-07T17:54:26.818Z","level":"info","msg":"drift repair","component":"exchange","namespace":"threatmesh","restored":0,"corrected":5,"unchanged":9969,"skipped":0,"unlogged":0,"failed":0}';
+const STOPPED = '{"ts":"2026-12-07T22:58:30.682Z","level":"info","msg":"drift repair stopped with the exchange","component":"exchange","namespace":"threatmesh","restored":3,"corrected":96,"unchanged":5873,"skipped":0,"failed":0,"restoredNames":["sha256-cc","sha256-dd","sha256-ee"]}';
 const OTHER = '{"ts":"2026-12-07T16:57:28.491Z","level":"info","msg":"working set: evicted ThreatIndicators below the budget","component":"exchange","namespace":"threatmesh","evicted":1986,"floor":2050}';
 
 describe('drift repairs that restored objects, from an operator\'s log', () => {
@@ -26,6 +27,7 @@ describe('drift repairs that restored objects, from an operator\'s log', () => {
     { name: 'repairs that restored nothing (and corrections) are not restores', text: [QUIET, CORRECTED, OTHER].join('\n'), want: [] },
     { name: 'trial 39\'s repair (no names: logged before the names were)', text: [OTHER, QUIET, TRIAL_39].join('\n'), want: [[2025, []]] },
     { name: 'a repair with names', text: `${NAMED}\n`, want: [[2, ['sha256-aa', 'sha256-bb']]] },
+    { name: 'a repair the exchange\'s stop cut short still counts what it restored', text: `${STOPPED}\n`, want: [[3, ['sha256-cc', 'sha256-dd', 'sha256-ee']]] },
     { name: 'a line cut by kill -9 is skipped', text: `${QUIET}\n${TRIAL_39.slice(0, 120)}`, want: [] },
     { name: 'a non-JSON line naming the message is skipped', text: 'panic: "msg":"drift repair" restored 7', want: [] },
   ];

@@ -27,7 +27,8 @@ export type LogMarks = ReadonlyMap<string, number>;
 export function driftRestores(partner: string, text: string): DriftRestore[] {
   const out: DriftRestore[] = [];
   for (const line of text.split('\n')) {
-    if (!line.includes('"msg":"drift repair"')) continue;
+    // A repair the exchange's stop cut short logs what it restored under its own message.
+    if (!line.includes('"msg":"drift repair"') && !line.includes('"msg":"drift repair stopped with the exchange"')) continue;
     let rec: { ts?: unknown; restored?: unknown; restoredNames?: unknown };
     try {
       rec = JSON.parse(line) as typeof rec;

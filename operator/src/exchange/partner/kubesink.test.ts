@@ -2,7 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IndicatorRecord } from '../../store/indicators.ts';
 import type { ThreatIndicator } from '../../api/types.ts';
-import { KubeIndicatorSink, loggedFromEntry, loggedFromRecord, RESTORED_NAMES_LOGGED, revocationFromEntry, specOf } from './kubesink.ts';
+import { KubeIndicatorSink, loggedFromEntry, loggedFromRecord, RESTORED_NAMES_LOGGED, revocationFromEntry, specOf, WriteStopped } from './kubesink.ts';
 import { Writable } from 'node:stream';
 import { MemoryKube } from '../../controllers/fixtures.ts';
 import { THREAT_INDICATORS } from '../../api/schemas/index.ts';
@@ -159,4 +159,49 @@ describe('the drift repair log line names what it restored', () => {
       assert.ok(names.every((n) => all.has(n)), 'each name is a restored object');
     });
   }
+});
+
+describe('a drift repair stops with the exchange', () => {
+  /** An in-memory API server whose creates wait for the test, so a stop can land while writes are in flight. */
+  class Gated extends MemoryKube {
+    creates = 0;
+    readonly #waiting: Array<() => void> = [];
+    override async create<T extends KubeObject>(ref: ResourceRef, obj: T): Promise<T> {
+      this.creates++;
+      await new Promise<void>((r) => this.#waiting.push(r));
+      return super.create(ref, obj);
+    }
+    release(): void {
+      for (const r of this.#waiting.splice(0)) r();
+    }
+    get inFlight(): number {
+      return this.#waiting.length;
+    }
+  }
+  const records: IndicatorRecord[] = Array.from({ length: 20 }, (_, i) => ({ ...record, value: `stop-${i}.example`, digest: indicatorDigest({ type: 'domain', value: `stop-${i}.example` }), logIndex: i }));
+
+  test('the writes in flight finish, no record starts after the stop, and it rejects with WriteStopped', async () => {
+    const kube = new Gated();
+    const lines: string[] = [];
+    const log = createLogger(new Writable({ write: (c: Buffer, _e, cb) => { lines.push(c.toString()); cb(); } }), 'info');
+    const sink = new KubeIndicatorSink({ client: kube, namespace: 'tm', voters: () => [], now: () => new Date('2026-11-25T10:30:00Z'), log, concurrency: 2 });
+    const stop = new AbortController();
+    const repair = sink.repair(records, [], stop.signal);
+    while (kube.inFlight < 2) await new Promise((r) => setImmediate(r));
+    kube.release();
+    while (kube.inFlight < 2) await new Promise((r) => setImmediate(r));
+    stop.abort();
+    // Keep releasing until the repair settles, so a repair that ignores the stop finishes (and fails the counts) instead of hanging.
+    let settled = false;
+    const outcome = repair.then(() => undefined, (err: unknown) => err).finally(() => { settled = true; });
+    while (!settled) {
+      kube.release();
+      await new Promise((r) => setImmediate(r));
+    }
+    assert.ok(await outcome instanceof WriteStopped, 'rejects with WriteStopped');
+    assert.equal(kube.creates, 4, 'two rounds of two workers; none after the stop');
+    assert.equal((await kube.list<ThreatIndicator>(THREAT_INDICATORS, { namespace: 'tm' })).items.length, 4, 'each write started was finished');
+    const line = JSON.parse(lines.find((l) => l.includes('"msg":"drift repair stopped with the exchange"'))!) as { restored: number };
+    assert.equal(line.restored, 4);
+  });
 });

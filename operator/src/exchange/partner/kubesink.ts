@@ -263,9 +263,10 @@ export class KubeIndicatorSink implements EntrySink {
    * against the namespace's objects as the cache holds them (or as one list returns them, or as
    * `objects` gives them), with no read per record; reports Approved objects of the namespace
    * that no record explains. A record whose write fails does not stop the others: after every
-   * record was tried, the first failure is thrown.
+   * record was tried, the first failure is thrown. Once `signal` aborts it stops between records
+   * ({@link WriteStopped}), logging what it did so far.
    */
-  async repair(records: readonly IndicatorRecord[], objects?: ReadonlyArray<Readonly<ThreatIndicator>>): Promise<RepairReport> {
+  async repair(records: readonly IndicatorRecord[], objects?: ReadonlyArray<Readonly<ThreatIndicator>>, signal?: AbortSignal): Promise<RepairReport> {
     const counts = { restored: 0, corrected: 0, unchanged: 0, skipped: 0 };
     // Which objects were missing, for the log line: a restore outside a deliberate deletion is a loss to explain (docs/adr/2026-12-07-chaos-drift-repairs.md).
     const restoredNames: string[] = [];
@@ -275,7 +276,7 @@ export class KubeIndicatorSink implements EntrySink {
     // The log line needs how many failed, the caller why the first did (boxed: a thrown value may be undefined).
     let failed = 0;
     let first: { readonly err: unknown } | undefined;
-    await this.#pool(records, async (r) => {
+    const done = this.#pool(records, async (r) => {
       const l = loggedFromRecord(r);
       try {
         // An object the list lacks is created first: a 409 (created since) reads it once.
@@ -287,7 +288,13 @@ export class KubeIndicatorSink implements EntrySink {
         failed += 1;
         first ??= { err };
       }
-    });
+    }, signal);
+    try {
+      await done;
+    } catch (err) {
+      this.#o.log.info('drift repair stopped with the exchange', { namespace: this.#o.namespace, ...counts, failed, ...(restoredNames.length > 0 ? { restoredNames: restoredNames.sort() } : {}) });
+      throw err;
+    }
     const unlogged = listed.filter((o) => o.status?.phase === 'Approved' && !logged.has(o.metadata.name)).map((o) => o.metadata.name).sort();
     if (unlogged.length > 0) this.#o.log.warn('Approved ThreatIndicators that are not in the replicated log (left in place; check how they were written)', { namespace: this.#o.namespace, names: unlogged });
     const report = { ...counts, unlogged };

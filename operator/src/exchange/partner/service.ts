@@ -344,7 +344,7 @@ class Partner implements RunningPartner {
     }
     this.#lastRepair = now;
     try {
-      await repairWorkingSet({ client: this.#o.client, ...(this.#o.cache ? { cache: this.#o.cache.threatIndicators } : {}), namespace: this.#o.namespace, materializer: this.#materializer, kube: this.#kube, mongo: this.#mongo, log: this.#o.log });
+      await repairWorkingSet({ client: this.#o.client, ...(this.#o.cache ? { cache: this.#o.cache.threatIndicators } : {}), namespace: this.#o.namespace, materializer: this.#materializer, kube: this.#kube, mongo: this.#mongo, log: this.#o.log }, this.#abort.signal);
       this.#repairFailures = 0;
     } catch (err) {
       this.#repairFailures++;
