@@ -48,7 +48,7 @@ export const VERIFIED_SIGNATURES_KEPT = 16_384;
 
 /**
  * How many verified signatures a process's shared {@link VerifiedSignatures} remembers by
- * default: about 107 bytes of heap each (measured), so at most about 56 MB, and only once the process
+ * default: 91 to 107 bytes of heap each (measured), so at most about 56 MB, and only once the process
  * has verified that many distinct signatures. It holds the votes of 170,000 ThreatIndicators of
  * three votes, 17 times the default working set (docs/adr/2026-12-07-verified-signatures-outlast-terms.md).
  */
