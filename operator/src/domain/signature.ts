@@ -104,11 +104,6 @@ export class VerifiedSignatures {
   get size(): number {
     return this.#index.size;
   }
-
-  /** The most ids kept. */
-  get limit(): number {
-    return this.#limit;
-  }
 }
 
 /** The bytes a protocol signature of `kind` covers: `"threatmesh/v1/" + kind + "\0" + message`. */
