@@ -152,6 +152,11 @@ function addExtras(manager: Manager, extras: OperatorOptions['extras'], parts: O
   for (const r of extras?.(parts) ?? []) manager.add(r);
 }
 
+// The process's memory when the composition root gave one, else one for this term.
+function termSignatures(opts: OperatorOptions): VerifiedSignatures {
+  return opts.signatures ?? new VerifiedSignatures(SHARED_SIGNATURES_KEPT);
+}
+
 /** Builds and starts the operator; resolves once caches synced and the webhook listens. */
 export async function startOperator(opts: OperatorOptions): Promise<RunningOperator> {
   const clock = opts.clock ?? systemClock;
@@ -164,7 +169,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
   const pnInf = manager.informer<PartnerNode>(PARTNER_NODES, scope);
   const validators = createValidators();
   const registry = new VoterRegistry();
-  const signatures = opts.signatures ?? new VerifiedSignatures(SHARED_SIGNATURES_KEPT);
+  const signatures = termSignatures(opts);
   const recorder = new KubeEventRecorder({ writer: opts.client, log: opts.log, component: 'threatmesh-operator', ...(opts.identity ? { instance: opts.identity } : {}), now });
   const context: Context = { log: opts.log, now, recorder };
   const concurrency = opts.concurrency ?? 2;
