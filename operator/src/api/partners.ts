@@ -5,7 +5,7 @@
  */
 import type { DirectoryEntry, PartnerRole } from '../domain/quorum.ts';
 import type { RetiredKey } from '../domain/keys.ts';
-import { PublicKey } from '../domain/signature.ts';
+import { PublicKey, type VerifiedSignatures } from '../domain/signature.ts';
 import type { KindValidator } from './validate.ts';
 import { MAX_RETIRED_KEYS } from './schemas/partnernode.ts';
 import type { PartnerNode, Role } from './types.ts';
@@ -25,28 +25,33 @@ export interface PartnerEntry {
 /** A PartnerNode's identity, or why it is not usable. Pure. */
 export type PartnerParse = { readonly ok: true; readonly entry: PartnerEntry } | { readonly ok: false; readonly reason: 'publicKey' | 'roles'; readonly message: string };
 
-/** Derives the identity of a PartnerNode; the message says what to fix. */
-export function partnerEntry(key: ObjectKey, pn: PartnerNode): PartnerParse {
+/**
+ * Derives the identity of a PartnerNode; the message says what to fix. Its keys remember the
+ * signatures they verify in `signatures` (the process's shared memory, so the keys of this
+ * PartnerNode parsed again, in a new term or after a status change, find them).
+ * @default signatures: a memory per key
+ */
+export function partnerEntry(key: ObjectKey, pn: PartnerNode, signatures?: VerifiedSignatures): PartnerParse {
   let publicKey: PublicKey;
   try {
-    publicKey = PublicKey.fromRawBase64(pn.spec.publicKey);
+    publicKey = PublicKey.fromRawBase64(pn.spec.publicKey, signatures);
   } catch (err) {
     return { ok: false, reason: 'publicKey', message: `spec.publicKey is not a usable Ed25519 public key (${err instanceof Error ? err.message : String(err)}); paste the 44-character base64 public key the partner published` };
   }
   if (pn.spec.roles.includes('sequencer') && pn.spec.roles.includes('voter')) {
     return { ok: false, reason: 'roles', message: 'spec.roles holds both sequencer and voter; the sequencer never votes: drop voter from the sequencer PartnerNode' };
   }
-  const retired = retiredKeysOf(pn);
+  const retired = retiredKeysOf(pn, signatures);
   if (typeof retired === 'string') return { ok: false, reason: 'publicKey', message: retired };
   return { ok: true, entry: { key, partnerId: pn.spec.partnerId, publicKey, ...(retired.length > 0 ? { retiredKeys: retired } : {}), roles: [...pn.spec.roles] } };
 }
 
-function retiredKeysOf(pn: PartnerNode): RetiredKey[] | string {
+function retiredKeysOf(pn: PartnerNode, signatures: VerifiedSignatures | undefined): RetiredKey[] | string {
   const out: RetiredKey[] = [];
   for (const [i, r] of (pn.spec.retiredKeys ?? []).entries()) {
     if (!Number.isFinite(Date.parse(r.validUntil))) return `spec.retiredKeys[${i}].validUntil ${JSON.stringify(r.validUntil)} is not a date-time; write it like 2026-12-06T12:00:00Z`;
     try {
-      out.push({ publicKey: PublicKey.fromRawBase64(r.publicKey), validUntil: r.validUntil });
+      out.push({ publicKey: PublicKey.fromRawBase64(r.publicKey, signatures), validUntil: r.validUntil });
     } catch (err) {
       return `spec.retiredKeys[${i}].publicKey is not a usable Ed25519 public key (${err instanceof Error ? err.message : String(err)})`;
     }
@@ -118,11 +123,11 @@ export class VoterRegistry {
   }
 }
 
-/** A registry built from a list of PartnerNodes (for the webhook on replicas that do not lead). */
-export function registryFrom(nodes: readonly PartnerNode[]): VoterRegistry {
+/** A registry built from a list of PartnerNodes (for the webhook on replicas that do not lead); `signatures` as in {@link partnerEntry}. */
+export function registryFrom(nodes: readonly PartnerNode[], signatures?: VerifiedSignatures): VoterRegistry {
   const r = new VoterRegistry();
   for (const pn of nodes) {
-    const p = partnerEntry(`${pn.metadata.namespace ?? ''}/${pn.metadata.name}`, pn);
+    const p = partnerEntry(`${pn.metadata.namespace ?? ''}/${pn.metadata.name}`, pn, signatures);
     if (p.ok) r.upsert(p.entry);
   }
   return r;

@@ -13,7 +13,7 @@ import type { Logger } from '../log.ts';
 import type { CliEnv } from './env.ts';
 import { UsageError } from './errors.ts';
 import { INGEST_NAME, LEADER_LEASE_NAME, OPERATOR_NAMESPACE } from '../api/manifests.ts';
-import { SigningKey } from '../domain/signature.ts';
+import { SHARED_SIGNATURES_KEPT, SigningKey, VerifiedSignatures } from '../domain/signature.ts';
 import { MAX_VOTE_BATCH } from '../domain/votebatch.ts';
 import { DEFAULT_VOTE_BATCH_SIZE } from '../exchange/partner/voter.ts';
 import { KubeHttpClient } from '../runtime/kube.ts';
@@ -165,6 +165,8 @@ export async function operatorOptions(flags: OperatorFlags, env: CliEnv, log: Lo
     identity,
     health: parseBind('--metrics-bind', flags.metricsBind),
     policy,
+    // One per process: every term (cli/terms.ts) judges with the signatures the last one verified.
+    signatures: new VerifiedSignatures(SHARED_SIGNATURES_KEPT),
     ...(flags.namespace ? { namespace: flags.namespace } : {}),
     ...(webhook ? { webhook } : {}),
     ...(flags.leaderElect ? { leaderElection: withLeaseClient(cluster, 'threatmesh-operator', { name: LEADER_LEASE_NAME, namespace: flags.leaderElectionNamespace ?? flags.namespace ?? OPERATOR_NAMESPACE, identity }) } : {}),

@@ -11,12 +11,15 @@ import { TerminalError, type Context, type ObjectKey, type Reconciler, type Resu
 import { CONDITION, REASON } from '../api/reasons.ts';
 import { writeStatus } from './status.ts';
 import { partnerEntry, type VoterRegistry } from '../api/partners.ts';
+import type { VerifiedSignatures } from '../domain/signature.ts';
 
 /** What the PartnerNode reconciler needs. */
 export interface PartnerNodeDeps {
   readonly status: StatusWriter;
   readonly registry: VoterRegistry;
   readonly validator: KindValidator;
+  /** Where the voters' keys remember the signatures they verified: the process's, so a new term or a PartnerNode reconciled again keeps them (api/partners.ts partnerEntry). @default a memory per key */
+  readonly signatures?: VerifiedSignatures;
 }
 
 function readyReason(roles: readonly string[]): string {
@@ -44,7 +47,7 @@ export class PartnerNodeReconciler implements Reconciler<PartnerNode> {
       registry.remove(key);
       throw new TerminalError(REASON.InvalidSpec, `invalid PartnerNode: ${checked.errors.join('; ')}`);
     }
-    const parsed = partnerEntry(key, obj);
+    const parsed = partnerEntry(key, obj, this.deps.signatures);
     if (!parsed.ok) {
       registry.remove(key);
       throw new TerminalError(parsed.reason === 'roles' ? REASON.InvalidRoles : REASON.InvalidPublicKey, parsed.message);

@@ -26,6 +26,7 @@ import { readyFalseOnTerminal } from './status.ts';
 import { ThreatIndicatorReconciler } from './threatindicator.ts';
 import type { AdmissionPolicy } from '../api/admission.ts';
 import { VoterRegistry, partnerEntry, registryFrom } from '../api/partners.ts';
+import { SHARED_SIGNATURES_KEPT, VerifiedSignatures } from '../domain/signature.ts';
 
 /** Everything the operator needs, injected. */
 export interface OperatorOptions {
@@ -56,6 +57,13 @@ export interface OperatorOptions {
   readonly processScoped?: ProcessScoped;
   /** Event reportingInstance, e.g. the pod name. */
   readonly identity?: string;
+  /**
+   * The process's memory of verified signatures, shared by every voter key the controllers and
+   * the webhook parse: pass one per process (the composition root makes it once), so a new term
+   * judges again only what changed (docs/adr/2026-12-07-verified-signatures-outlast-terms.md).
+   * @default a new one for this term, of SHARED_SIGNATURES_KEPT
+   */
+  readonly signatures?: VerifiedSignatures;
   /**
    * Extra leader-only work (the partner exchange), built with the operator's voter registry
    * and metrics and started after the controllers, on the leader only when electing.
@@ -126,11 +134,11 @@ function gauges(metrics: RuntimeMetrics, feeds: () => Feed[], tis: () => ThreatI
   for (const [state, n] of byState) metrics.feeds.set({ state }, n);
 }
 
-/** Registers every valid PartnerNode of `nodes` in `registry` (what the PartnerNode controller would do). */
-export function seedRegistry(registry: VoterRegistry, nodes: readonly PartnerNode[], validator: KindValidator): void {
+/** Registers every valid PartnerNode of `nodes` in `registry` (what the PartnerNode controller would do); `signatures` as in api/partners.ts partnerEntry. */
+export function seedRegistry(registry: VoterRegistry, nodes: readonly PartnerNode[], validator: KindValidator, signatures?: VerifiedSignatures): void {
   for (const pn of nodes) {
     if (pn.metadata.deletionTimestamp || !validator.validate(pn).ok) continue;
-    const p = partnerEntry(objectKey(pn), pn);
+    const p = partnerEntry(objectKey(pn), pn, signatures);
     if (p.ok) registry.upsert(p.entry);
   }
 }
@@ -142,6 +150,11 @@ function standbyCheck(scoped: ProcessScoped): HealthCheck {
 
 function addExtras(manager: Manager, extras: OperatorOptions['extras'], parts: OperatorParts): void {
   for (const r of extras?.(parts) ?? []) manager.add(r);
+}
+
+// The process's memory when the composition root gave one, else one for this term.
+function termSignatures(opts: OperatorOptions): VerifiedSignatures {
+  return opts.signatures ?? new VerifiedSignatures(SHARED_SIGNATURES_KEPT);
 }
 
 /** Builds and starts the operator; resolves once caches synced and the webhook listens. */
@@ -156,6 +169,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
   const pnInf = manager.informer<PartnerNode>(PARTNER_NODES, scope);
   const validators = createValidators();
   const registry = new VoterRegistry();
+  const signatures = termSignatures(opts);
   const recorder = new KubeEventRecorder({ writer: opts.client, log: opts.log, component: 'threatmesh-operator', ...(opts.identity ? { instance: opts.identity } : {}), now });
   const context: Context = { log: opts.log, now, recorder };
   const concurrency = opts.concurrency ?? 2;
@@ -163,7 +177,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
   // or a restart would flip every Approved indicator to Proposed and back.
   manager.add({
     name: 'voter-registry-seed',
-    start: () => seedRegistry(registry, pnInf.list(), validatorFor(validators, 'PartnerNode')),
+    start: () => seedRegistry(registry, pnInf.list(), validatorFor(validators, 'PartnerNode'), signatures),
     stop: () => Promise.resolve(true),
   });
 
@@ -180,7 +194,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
   });
   const pnCtl = manager.controller<PartnerNode>({
     name: 'partnernode', informer: pnInf, context, concurrency,
-    reconciler: new PartnerNodeReconciler({ status: opts.client, registry, validator: validatorFor(validators, 'PartnerNode') }),
+    reconciler: new PartnerNodeReconciler({ status: opts.client, registry, validator: validatorFor(validators, 'PartnerNode'), signatures }),
     onTerminal: readyFalseOnTerminal<PartnerNode>(opts.client, PARTNER_NODES, now),
   });
   // A changed voter set can change every undecided indicator's phase, and duplicate-id verdicts of every partner.
@@ -202,7 +216,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
   if (opts.webhook) {
     // Every replica serves the webhook, leader or not, so it judges from the shared PartnerNode cache.
     metrics.initWebhook(WEBHOOK_PATH);
-    webhook = await startWebhookServer({ ...opts.webhook, log: opts.log.child({ component: 'webhook' }), onResponse: (webhook, code) => metrics.webhookRequests.inc({ webhook, code: String(code) }), deps: { validator: validatorFor(validators, 'ThreatIndicator'), partners: () => registryFrom(pnInf.list()).voters(), now, ...(opts.policy ? { policy: opts.policy } : {}) } });
+    webhook = await startWebhookServer({ ...opts.webhook, log: opts.log.child({ component: 'webhook' }), onResponse: (webhook, code) => metrics.webhookRequests.inc({ webhook, code: String(code) }), deps: { validator: validatorFor(validators, 'ThreatIndicator'), partners: () => registryFrom(pnInf.list(), signatures).voters(), now, ...(opts.policy ? { policy: opts.policy } : {}) } });
     opts.log.info('serving the admission webhook', { host: opts.webhook.host, port: webhook.port });
   }
   return {

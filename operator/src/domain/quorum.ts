@@ -186,14 +186,19 @@ export function verifyVote(voter: Voter, vote: Vote): boolean {
     const payload = voteSigningPayload(vote);
     // Signed with the current key, or with a retired one still valid when the vote was signed.
     const keys = keysValidAt(voter, Date.parse(vote.signedAt));
-    if (vote.batch === undefined) return keys.some((k) => k.verify('vote', payload, vote.signature));
-    const batch = leafInBatch(payload, vote.batch, 'vote');
-    if (batch === undefined) return false;
-    const signed = voteBatchPayload(vote.partnerId, batch.root, batch.size);
-    return keys.some((k) => k.verify('vote-batch', signed, vote.signature));
+    const [kind, signed] = vote.batch === undefined ? ['vote' as const, payload] : ['vote-batch' as const, batchSigned(vote, payload)];
+    if (signed === undefined) return false;
+    // After a rotation an old vote is the retired key's: find a remembered answer before verifying under the current key.
+    return (keys.length > 1 && keys.some((k) => k.remembers(kind, signed, vote.signature))) || keys.some((k) => k.verify(kind, signed, vote.signature));
   } catch {
     return false;
   }
+}
+
+/** What the voter of batch vote `vote` signed (kind `vote-batch`), or undefined when its proof does not put `payload` in the batch. */
+function batchSigned(vote: Vote, payload: string): string | undefined {
+  const batch = leafInBatch(payload, vote.batch ?? '', 'vote');
+  return batch === undefined ? undefined : voteBatchPayload(vote.partnerId, batch.root, batch.size);
 }
 
 /**

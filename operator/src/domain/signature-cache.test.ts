@@ -1,12 +1,13 @@
 /**
  * The verified-signature memory of PublicKey (signature.ts): a repeated check of a signature
  * that verified costs no Ed25519 verification; a failure is never remembered as a success; the
- * memory is per key, per kind (domain separation) and bounded. Ed25519 verifications are
+ * memory is per key, per kind (domain separation) and bounded; keys parsed again with one shared
+ * memory find what it remembers. Ed25519 verifications are
  * counted by wrapping node:crypto's `verify`, as the benchmarks do.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SigningKey, VERIFIED_SIGNATURES_KEPT, VerifiedSignatures, type PublicKey, type SignatureKind } from './signature.ts';
+import { PublicKey, SigningKey, VERIFIED_SIGNATURES_KEPT, VerifiedSignatures, type SignatureKind } from './signature.ts';
 import { countVerifications } from '../../../e2e/harness/verifycount.ts';
 
 const verifies = countVerifications();
@@ -14,6 +15,7 @@ const verifies = countVerifications();
 const alice = SigningKey.generate();
 const mallory = SigningKey.generate();
 const good = alice.sign('vote', 'digest-1');
+const KEY = Buffer.alloc(32, 7);
 
 function flip(sig: string): string {
   const b = Buffer.from(sig, 'base64');
@@ -43,21 +45,61 @@ test('a PublicKey verifies each good signature once and never remembers a failur
   }
 });
 
-test('the memory is bounded: past the limit the oldest id is forgotten, the newest kept', () => {
+test('the memory is bounded: past the limit a new id replaces an old one, and the newest is kept', () => {
   const set = new VerifiedSignatures(3);
-  const ids = [0, 1, 2, 3, 4].map((i) => VerifiedSignatures.id(Buffer.from(`m${i}`), Buffer.alloc(64, i)));
-  for (const id of ids) set.add(id);
+  const ids = [0, 1, 2, 3, 4].map((i) => VerifiedSignatures.id(KEY, Buffer.from(`m${i}`), Buffer.alloc(64, i)));
+  for (const id of ids) {
+    set.add(id);
+    assert.ok(set.has(id), 'the id just added is kept');
+    assert.ok(set.size <= 3);
+  }
   assert.equal(set.size, 3);
-  assert.deepEqual(ids.map((id) => set.has(id)), [false, false, true, true, true]);
+  assert.equal(ids.filter((id) => set.has(id)).length, 3);
   assert.ok(VERIFIED_SIGNATURES_KEPT >= 1024, 'the default bound is too small to catch a voter-then-replica repeat');
 });
 
-test('ids differ whenever the signed bytes or the signature differ, including where they meet', () => {
-  const a = VerifiedSignatures.id(Buffer.from('ab'), Buffer.alloc(64, 1));
+test('a scan of more signatures than the limit, repeated in the same order, still finds some (first-in-first-out finds none)', () => {
+  const limit = 1000;
+  const set = new VerifiedSignatures(limit);
+  const ids = Array.from({ length: 1500 }, (_, i) => VerifiedSignatures.id(KEY, Buffer.from(`vote ${i}`), Buffer.alloc(64, i % 251)));
+  const scan = (): number => {
+    let found = 0;
+    for (const id of ids) {
+      if (set.has(id)) found++;
+      else set.add(id);
+    }
+    return found;
+  };
+  assert.equal(scan(), 0);
+  // Random replacement at 1.5 times the limit settles near h = e^(-1.5(1-h)) ≈ 42 %.
+  for (let pass = 0; pass < 3; pass++) assert.ok(scan() > 0.3 * ids.length, `pass ${pass + 2} found too few`);
+  assert.equal(set.size, limit);
+});
+
+test('keys parsed again with one shared memory verify a remembered signature once, and never under another key', () => {
+  const memory = new VerifiedSignatures(100);
+  const first = SigningKey.fromRawBase64(alice.toRawBase64()).publicKey;
+  const again = (): PublicKey => PublicKey.fromRawBase64(alice.publicKey.toRawBase64(), memory);
+  verifies.reset();
+  assert.equal(again().verify('vote', 'digest-1', good), true);
+  assert.equal(again().verify('vote', 'digest-1', good), true, 'a second parse of the key finds it');
+  assert.equal(verifies.count, 1);
+  assert.equal(PublicKey.fromRawBase64(mallory.publicKey.toRawBase64(), memory).verify('vote', 'digest-1', good), false, 'another key with the same memory verifies, and refuses');
+  assert.equal(again().verify('vote', 'digest-1', flip(good)), false);
+  assert.equal(again().verify('vote', 'digest-1', flip(good)), false);
+  assert.equal(verifies.count, 4, 'failures are verified every time');
+  assert.equal(first.verify('vote', 'digest-1', good), true);
+  assert.equal(verifies.count, 5, 'a key parsed without the shared memory has its own');
+});
+
+// The key is always the 32 raw bytes (PublicKey passes its own), so only the message/signature border can move.
+test('ids differ whenever the key, the signed bytes or the signature differ, including where they meet', () => {
+  const a = VerifiedSignatures.id(KEY, Buffer.from('ab'), Buffer.alloc(64, 1));
   const cases: Array<[string, string]> = [
-    ['another message', VerifiedSignatures.id(Buffer.from('ac'), Buffer.alloc(64, 1))],
-    ['another signature', VerifiedSignatures.id(Buffer.from('ab'), Buffer.alloc(64, 2))],
-    ['a byte moved from the message into the signature', VerifiedSignatures.id(Buffer.from('a'), Buffer.concat([Buffer.from('b'), Buffer.alloc(63, 1)]))],
+    ['another key', VerifiedSignatures.id(Buffer.alloc(32, 8), Buffer.from('ab'), Buffer.alloc(64, 1))],
+    ['another message', VerifiedSignatures.id(KEY, Buffer.from('ac'), Buffer.alloc(64, 1))],
+    ['another signature', VerifiedSignatures.id(KEY, Buffer.from('ab'), Buffer.alloc(64, 2))],
+    ['a byte moved from the message into the signature', VerifiedSignatures.id(KEY, Buffer.from('a'), Buffer.concat([Buffer.from('b'), Buffer.alloc(63, 1)]))],
   ];
   for (const [what, other] of cases) assert.notEqual(other, a, what);
 });

@@ -6,10 +6,11 @@
  * (a vote, say) never verifies as another (a tree head). Keys are wrapped in {@link PublicKey}
  * and {@link SigningKey}, which parse once and cache the KeyObject: parsing on every verify
  * halves throughput. A {@link PublicKey} also remembers the signatures it verified (a bounded
- * set of SHA-256 digests of the signed bytes and the signature, successes only, as Bitcoin
- * Core's signature cache does), so one process checking the same signature twice (a voter
+ * set of SHA-256 digests of the key, the signed bytes and the signature, successes only, as
+ * Bitcoin Core's signature cache does), so one process checking the same signature twice (a voter
  * verifies a proposal, then its replica the same proposal in the log entry) pays one Ed25519
- * verification.
+ * verification. Keys parsed with one shared {@link VerifiedSignatures} (the operator passes one
+ * per process) share that memory, so parsing a key again loses nothing.
  */
 import { Buffer } from 'node:buffer';
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node:crypto';
@@ -42,43 +43,66 @@ const SIGNATURE_BYTES = 64;
 const rawSign = Symbol('rawSign');
 const rawVerify = Symbol('rawVerify');
 
-/** How many verified signatures each {@link PublicKey} remembers (about 100 bytes each; the oldest is forgotten first). */
+/** How many verified signatures a {@link PublicKey} parsed without a shared memory remembers. */
 export const VERIFIED_SIGNATURES_KEPT = 16_384;
 
 /**
- * A bounded set of (signed bytes, signature) pairs that verified under one key, by SHA-256 of
- * the two (the signature is 64 bytes and last, so the concatenation is unambiguous). The caller
- * adds only successes, so a failure is verified again every time. Past `limit` ids the oldest
- * is forgotten.
+ * How many verified signatures a process's shared {@link VerifiedSignatures} remembers by
+ * default: 91 to 107 bytes of heap each (measured), so at most about 56 MB, and only once the process
+ * has verified that many distinct signatures. It holds the votes of 170,000 ThreatIndicators of
+ * three votes, 17 times the default working set (docs/adr/2026-12-07-verified-signatures-outlast-terms.md).
+ */
+export const SHARED_SIGNATURES_KEPT = 524_288;
+
+/**
+ * A bounded set of (public key, signed bytes, signature) triples that verified, by SHA-256 of
+ * the three (key and signature have fixed lengths, so the concatenation is unambiguous). The
+ * caller adds only successes, so a failure is verified again every time. One may be shared by
+ * every key a process parses (`PublicKey.fromRaw(raw, memory)`): keys parsed again (a new term,
+ * a PartnerNode reconciled again) then find what an earlier parse of the same key verified.
+ *
+ * Past `limit` ids a new id replaces one picked by its own first bytes (a uniform pick: they are
+ * SHA-256 output), not the oldest: a scan of more signatures than the limit, repeated in the same
+ * order (every resync of the informer), would find nothing under first-in-first-out or LRU, as
+ * each miss evicts the next signature the scan needs; under random replacement a repeated scan
+ * of w signatures keeps finding a share h = e^(-(w/limit)(1-h)) of them (73 % at w = 1.15 limit).
  */
 export class VerifiedSignatures {
-  readonly #ids = new Set<string>();
+  readonly #slots: string[] = [];
+  readonly #index = new Map<string, number>();
   readonly #limit: number;
 
-  /** `limit`: ids kept. @default VERIFIED_SIGNATURES_KEPT */
+  /** `limit`: ids kept (at least 1). @default VERIFIED_SIGNATURES_KEPT */
   constructor(limit: number = VERIFIED_SIGNATURES_KEPT) {
-    this.#limit = limit;
+    this.#limit = Math.max(1, Math.floor(limit));
   }
 
-  /** The id of `signature` over `bytes` (the domain-separated signed bytes). */
-  static id(bytes: Uint8Array, signature: Uint8Array): string {
-    return createHash('sha256').update(bytes).update(signature).digest('base64');
+  /** The id of `signature` over `bytes` (the domain-separated signed bytes) by the 32-byte raw public key `key`. */
+  static id(key: Uint8Array, bytes: Uint8Array, signature: Uint8Array): string {
+    // 'binary' (latin1): the 32 digest bytes as a one-byte string, 48 bytes of heap where base64 takes 60.
+    return createHash('sha256').update(key).update(bytes).update(signature).digest('binary');
   }
 
-  /** True when `id` was added and not forgotten since. */
+  /** True when `id` was added and not replaced since. */
   has(id: string): boolean {
-    return this.#ids.has(id);
+    return this.#index.has(id);
   }
 
-  /** Remembers `id` (of a signature that verified). */
+  /** Remembers `id` (of a signature that verified); when full, it replaces the id in the slot its first bytes pick. */
   add(id: string): void {
-    this.#ids.add(id);
-    if (this.#ids.size > this.#limit) this.#ids.delete(this.#ids.values().next().value as string);
+    if (this.#index.has(id)) return;
+    let slot = this.#slots.length;
+    if (slot >= this.#limit) {
+      slot = (((id.charCodeAt(0) << 24) | (id.charCodeAt(1) << 16) | (id.charCodeAt(2) << 8) | id.charCodeAt(3)) >>> 0) % this.#limit;
+      this.#index.delete(this.#slots[slot]!);
+    }
+    this.#slots[slot] = id;
+    this.#index.set(id, slot);
   }
 
   /** How many ids are kept. */
   get size(): number {
-    return this.#ids.size;
+    return this.#index.size;
   }
 }
 
@@ -98,38 +122,45 @@ export function keyId(rawPublicKey: Uint8Array): string {
 
 /**
  * An Ed25519 public key with its parsed KeyObject and key id cached. Immutable in everything it
- * answers; it remembers the last {@link VERIFIED_SIGNATURES_KEPT} signatures that verified, so a
- * repeated check of the same signature costs a SHA-256 instead of an Ed25519 verification.
+ * answers; it remembers the signatures that verified (in a memory of its own, or one shared by
+ * the process), so a repeated check of the same signature costs a SHA-256 instead of an Ed25519
+ * verification.
  */
 export class PublicKey {
   /** Lowercase hex SHA-256 of the raw public key. */
   readonly id: string;
   readonly #key: KeyObject;
   readonly #raw: Buffer;
-  readonly #verified = new VerifiedSignatures();
+  readonly #verified: VerifiedSignatures;
 
-  private constructor(key: KeyObject, raw: Buffer) {
+  private constructor(key: KeyObject, raw: Buffer, memory: VerifiedSignatures = new VerifiedSignatures()) {
     this.#key = key;
     this.#raw = raw;
     this.id = keyId(raw);
+    this.#verified = memory;
   }
 
-  /** Wraps 32 raw public-key bytes. Throws {@link SignatureInputError} on a wrong length. */
-  static fromRaw(raw: Uint8Array): PublicKey {
+  /**
+   * Wraps 32 raw public-key bytes. Throws {@link SignatureInputError} on a wrong length.
+   * `memory`: where it remembers the signatures it verified, shared with other keys (every key
+   * the process parses, so a key parsed again finds what the last parse verified).
+   * @default a memory of its own of {@link VERIFIED_SIGNATURES_KEPT}
+   */
+  static fromRaw(raw: Uint8Array, memory?: VerifiedSignatures): PublicKey {
     if (raw.length !== RAW_KEY_BYTES) {
       throw new SignatureInputError('invalid-public-key', `an Ed25519 public key is ${RAW_KEY_BYTES} raw bytes, got ${raw.length}`);
     }
     const copy = Buffer.from(raw);
     try {
-      return new PublicKey(createPublicKey({ key: Buffer.concat([SPKI_PREFIX, copy]), format: 'der', type: 'spki' }), copy);
+      return new PublicKey(createPublicKey({ key: Buffer.concat([SPKI_PREFIX, copy]), format: 'der', type: 'spki' }), copy, memory);
     } catch (err) {
       throw new SignatureInputError('invalid-public-key', `not an Ed25519 public key: ${errorText(err)}`);
     }
   }
 
-  /** Parses the standard base64 of the 32 raw public-key bytes (as printed by `threatmesh keys generate`). */
-  static fromRawBase64(text: string): PublicKey {
-    return PublicKey.fromRaw(decodeBase64(text, 'invalid-public-key', 'public key'));
+  /** Parses the standard base64 of the 32 raw public-key bytes (as printed by `threatmesh keys generate`); `memory` as in {@link PublicKey.fromRaw}. */
+  static fromRawBase64(text: string, memory?: VerifiedSignatures): PublicKey {
+    return PublicKey.fromRaw(decodeBase64(text, 'invalid-public-key', 'public key'), memory);
   }
 
   /** Parses a PEM `PUBLIC KEY` (SPKI). Refuses private keys and non-Ed25519 keys. */
@@ -180,15 +211,31 @@ export class PublicKey {
    * a malformed, truncated or non-string signature, or an unknown kind, gives false.
    */
   verify(kind: SignatureKind, message: string | Uint8Array, signature: string): boolean {
-    if (!isCanonicalBase64(signature, SIGNATURE_BYTES) || !SIGNATURE_KINDS.includes(kind)) return false;
-    if (typeof message !== 'string' && !(message instanceof Uint8Array)) return false;
+    const input = this.#input(kind, message, signature);
+    if (input === undefined) return false;
+    if (this.#verified.has(input.id)) return true;
+    const ok = cryptoVerify(null, input.bytes, this.#key, input.sig);
+    if (ok) this.#verified.add(input.id);
+    return ok;
+  }
+
+  /**
+   * True when this key verified exactly this signature of `kind` over `message` before and its
+   * memory still holds it; never verifies. True means what {@link PublicKey.verify} would say;
+   * false says nothing. Lets a signer with several keys (a rotation) look for a remembered
+   * answer under each before paying for a verification under any.
+   */
+  remembers(kind: SignatureKind, message: string | Uint8Array, signature: string): boolean {
+    const input = this.#input(kind, message, signature);
+    return input !== undefined && this.#verified.has(input.id);
+  }
+
+  #input(kind: SignatureKind, message: string | Uint8Array, signature: string): { bytes: Buffer; sig: Buffer; id: string } | undefined {
+    if (!isCanonicalBase64(signature, SIGNATURE_BYTES) || !SIGNATURE_KINDS.includes(kind)) return undefined;
+    if (typeof message !== 'string' && !(message instanceof Uint8Array)) return undefined;
     const bytes = signedBytes(kind, message);
     const sig = Buffer.from(signature, 'base64');
-    const id = VerifiedSignatures.id(bytes, sig);
-    if (this.#verified.has(id)) return true;
-    const ok = cryptoVerify(null, bytes, this.#key, sig);
-    if (ok) this.#verified.add(id);
-    return ok;
+    return { bytes, sig, id: VerifiedSignatures.id(this.#raw, bytes, sig) };
   }
 
   /** Low-level verification without the domain prefix; see {@link ed25519VerifyRaw}. */
