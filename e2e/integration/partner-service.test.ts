@@ -153,6 +153,20 @@ async function pn(id: Id, name: string): Promise<PartnerNode | undefined> {
   return sides[id].kube.get<PartnerNode>(PARTNER_NODES, name, sides[id].ns);
 }
 
+/** Watches `id`'s sequencer PartnerNode from `resourceVersion` and keeps each Replicating condition written, until stop(). */
+function replicatingWrites(id: Id, resourceVersion: string | undefined): { readonly conditions: Array<{ status?: string; reason?: string; message?: string }>; stop(): void } {
+  const abort = new AbortController();
+  const conditions: Array<{ status?: string; reason?: string; message?: string }> = [];
+  const watching = (async () => {
+    const events = sides[id].kube.watch<PartnerNode>(PARTNER_NODES, { namespace: sides[id].ns, fieldSelector: 'metadata.name=sequencer', ...(resourceVersion ? { resourceVersion } : {}) }, abort.signal);
+    for await (const e of events) {
+      const c = e.object.status?.conditions?.find((x) => x.type === 'Replicating');
+      if (c !== undefined) conditions.push({ status: c.status, reason: c.reason, message: c.message });
+    }
+  })().catch((err: unknown) => { if (!abort.signal.aborted) conditions.push({ message: `watch failed: ${(err as Error).message}` }); });
+  return { conditions, stop: () => { abort.abort(); void watching; } };
+}
+
 before(async () => {
   ca = await createTestCa('threatmesh-edge');
   const tls = {} as Record<Id | 'sequencer' | 'charlie', TlsMaterial>;
@@ -282,14 +296,24 @@ describe('two partner operators with the partner exchange', () => {
     assert.equal((await pn('alpha', 'sequencer'))?.status?.conditions?.find((c) => c.type === 'Replicating')?.status, 'True');
   });
 
-  test('after a restart the halt persists: bravo\'s new operator reports Fork again and applies nothing', async () => {
-    await sides.bravo.operator.stop();
-    await startSideFromFlags(sides.bravo, bravoTls, workDir);
-    await eventually(async () => sides.bravo.metrics!.metrics(), (text) => /threatmesh_exchange_halted\{reason="fork"\} 1\b/.test(text), 15_000);
-    const text = await sides.bravo.metrics!.metrics();
-    assert.match(text, /threatmesh_exchange_halted\{reason="fork"\} 1\b/);
-    assert.match(text, /threatmesh_exchange_applied_total 0\b/);
-    const cond = (await pn('bravo', 'sequencer'))?.status?.conditions?.find((c) => c.type === 'Replicating');
-    assert.deepEqual([cond?.status, cond?.reason], ['False', 'Fork']);
+  test('after a restart the halt persists: bravo\'s new operator reports Fork again, never Replicating=True, and applies nothing', async () => {
+    const before = await pn('bravo', 'sequencer');
+    const seen = replicatingWrites('bravo', before?.metadata.resourceVersion);
+    try {
+      await sides.bravo.operator.stop();
+      await startSideFromFlags(sides.bravo, bravoTls, workDir);
+      await eventually(async () => sides.bravo.metrics!.metrics(), (text) => /threatmesh_exchange_halted\{reason="fork"\} 1\b/.test(text), 15_000);
+      const text = await sides.bravo.metrics!.metrics();
+      assert.match(text, /threatmesh_exchange_halted\{reason="fork"\} 1\b/);
+      assert.match(text, /threatmesh_exchange_applied_total 0\b/);
+      // The new operator's own status write: the halt it read back from the database, without the peer (the old message named charlie).
+      const rewritten = (c: { message?: string } | undefined): boolean => /^replication halted \(fork\): /.test(c?.message ?? '') && !(c?.message ?? '').includes('gossiped by charlie');
+      const cond = await eventually(async () => (await pn('bravo', 'sequencer'))?.status?.conditions?.find((c) => c.type === 'Replicating'), rewritten, 30_000);
+      assert.ok(rewritten(cond), `bravo's new operator did not write its Replicating condition within 30 s; it shows ${JSON.stringify(cond)}`);
+      assert.deepEqual([cond?.status, cond?.reason], ['False', 'Fork'], cond?.message);
+    } finally {
+      seen.stop();
+    }
+    assert.deepEqual(seen.conditions.filter((c) => c.status !== 'False' || c.reason !== 'Fork'), [], 'every Replicating condition written across the restart says Fork');
   });
 });

@@ -19,6 +19,7 @@ import { applyManifests, waitForCrds } from '../../../operator/src/runtime/manif
 import type { KubeObject } from '../../../operator/src/runtime/types.ts';
 import { CIDR_GROUPS, POLICY_LABEL } from '../../../operator/src/enforce/cilium.ts';
 import type { TaxiiAccess } from '../../../operator/src/serve/sample.ts';
+import { startBoundFromEnv } from '../env.ts';
 import { httpStatus, startHaproxy, type TestHaproxy } from '../haproxy.ts';
 import { upstreamCrds } from '../upstream.ts';
 import type { JourneyNetwork, JourneyParty } from './index.ts';
@@ -80,7 +81,7 @@ async function defend(net: JourneyNetwork, party: JourneyParty, dir: string, cil
     name: `${party.id}-enforce`, command: process.execPath, logPath: join(dir, party.id, 'enforce.log'),
     args: [MAIN, '--exit-on-stdin-eof', 'enforce', '--kubeconfig', local.kubeconfig(party), '--namespace', NETWORK_NAMESPACE, '--mongodb-uri', await net.mongoUri(party), '--metrics-bind', `127.0.0.1:${metrics}`, '--poll-interval', '1s'],
   });
-  await waitUntil(`${party.id}: threatmesh enforce /readyz`, proc, async () => (await fetch(`http://127.0.0.1:${metrics}/readyz`).catch(() => undefined))?.status === 200, { capMs: 120_000, intervalMs: 250 });
+  await waitUntil(`${party.id}: threatmesh enforce /readyz`, proc, async () => (await fetch(`http://127.0.0.1:${metrics}/readyz`, { signal: AbortSignal.timeout(5000) }).catch(() => undefined))?.status === 200, { ...startBoundFromEnv(), intervalMs: 250 });
   const policy: EnforcementPolicy = {
     apiVersion: 'threatmesh.io/v1alpha1', kind: 'EnforcementPolicy', metadata: { name: 'front-door', namespace: NETWORK_NAMESPACE },
     spec: { mode: 'Enforce', targets: { cilium: { enabled: true }, haproxy: { enabled: true, runtimeApis: [haproxy.unixApi], hostsMap: haproxy.hostsMap, ipsMap: haproxy.ipsMap } } },

@@ -73,6 +73,8 @@ const CASES: ReadonlyArray<{ readonly cmd: string; readonly args: readonly strin
   { cmd: 'completion', args: [], says: /missing required argument 'shell'/ },
   { cmd: 'controlplane build', args: ['extra'], says: /too many arguments for 'build'/ },
   { cmd: 'controlplane up', args: ['extra'], says: /too many arguments for 'up'/ },
+  { cmd: 'controlplane up', args: ['--start-timeout', '0'], says: /'--start-timeout <seconds>' argument '0' is invalid\. expected a positive whole number/ },
+  { cmd: 'controlplane up', args: ['--timeout', '90'], says: /--timeout is now --start-timeout SECONDS: the cap on each server's start while it makes progress \(default 900\)/ },
   { cmd: 'controlplane down', args: ['extra'], says: /too many arguments for 'down'/ },
   { cmd: 'demo', args: ['extra'], says: /too many arguments for 'demo'/ },
   { cmd: 'up', args: ['--context', 'kind-x'], says: /--context needs a kubeconfig: pass --kubeconfig FILE or set KUBECONFIG/ },

@@ -150,6 +150,7 @@ export class MongoIndicatorSink implements EntrySink, EntryHistory {
     if (leading) await dropIndexes(sink.#col, [LEGACY_DIGEST_UNIQUE]);
     sink.#legacyIndex = !leading;
     await ensureQueryIndexes(db, sink.#col, SINK_INDEXES, false);
+    await sink.#digests.ensureIndex();
     opts.onStep?.('stored digests');
     await sink.#digests.load(sink.#col, opts.onStep, leading);
     return sink;

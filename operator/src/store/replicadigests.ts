@@ -13,7 +13,8 @@
 import { randomUUID } from 'node:crypto';
 import { Binary, MongoServerError, type Collection, type Db } from 'mongodb';
 import { DigestSet, addPrefixBytes, prefixBytes } from '../domain/digestset.ts';
-import { chunksSince, readWatermark, type ChunkWatermark } from './digestwatermark.ts';
+import { chunkBucket, chunksSince, readWatermark, type ChunkWatermark } from './digestwatermark.ts';
+import { ensureQueryIndexes } from './indexes.ts';
 
 /** Collection of the persisted digest-membership chunks (append-only; a chunk is never replaced). */
 export const REPLICA_DIGESTS = 'replica_digests';
@@ -24,6 +25,8 @@ interface DigestChunk {
   _id: string;
   /** First log index of the batch the chunk was written for (-1: backfill). */
   i: number;
+  /** `chunkBucket(i)`, read by the catch-up one equality at a time (absent in chunks written before it was kept). */
+  b?: number;
   /** 12 bytes per digest: its first 96 bits. */
   d: Binary | Uint8Array;
   /** `reject`: the digests of stored rejections; absent: of stored indicator records. */
@@ -38,6 +41,9 @@ interface DigestChunk {
 export const COMPLETE_MARKER = 'complete';
 
 const DUPLICATE_KEY = 11000;
+
+/** The index the catch-up reads buckets through (on FerretDB 1.x through its GIN twin, pgequality.ts). */
+const BUCKET_INDEX = ['chunk_bucket', { b: 1 }] as const;
 
 /** The persisted digest-membership sets of one replica database (see the file header). */
 export class ReplicaDigests {
@@ -55,6 +61,11 @@ export class ReplicaDigests {
   constructor(db: Db) {
     this.#db = db;
     this.#chunks = db.collection<DigestChunk>(REPLICA_DIGESTS);
+  }
+
+  /** Creates the index of chunk buckets (idempotent; on every database: FerretDB 1.x on PostgreSQL reads it too). */
+  async ensureIndex(): Promise<void> {
+    await ensureQueryIndexes(this.#db, this.#chunks, [BUCKET_INDEX], false);
   }
 
   /** True once every stored record's digest is in the set (false after a load without backfill of an unmarked database). */
@@ -106,9 +117,15 @@ export class ReplicaDigests {
     const since = chunksSince(then, now);
     if (since === undefined) return this.load(records, onStep);
     let marked = false;
-    for await (const c of this.#chunks.find(since as never)) {
-      if (c._id === COMPLETE_MARKER) marked = true;
-      else this.#add(c);
+    if ('buckets' in since) {
+      // The marker first: without it the chunks were cleared, and everything is read again below.
+      marked = (await this.#chunks.findOne({ _id: COMPLETE_MARKER }, { projection: { _id: 1 } })) !== null;
+      for (const b of marked ? since.buckets : []) for await (const c of this.#chunks.find({ b })) this.#add(c);
+    } else {
+      for await (const c of this.#chunks.find(since.filter as never)) {
+        if (c._id === COMPLETE_MARKER) marked = true;
+        else this.#add(c);
+      }
     }
     this.#watermark = now;
     // No marker: the chunks were cleared (a rebuild): read them all again, backfilling.
@@ -128,7 +145,7 @@ export class ReplicaDigests {
     const set = kind === 'reject' ? this.rejected : this.stored;
     const fresh = [...new Set(digests)].filter((d) => !set.has(d));
     if (fresh.length === 0) return;
-    await this.#chunks.insertOne({ _id: randomUUID(), i: firstIndex, d: new Binary(prefixBytes(fresh)), ...(kind !== undefined ? { k: kind } : {}) });
+    await this.#chunks.insertOne({ _id: randomUUID(), i: firstIndex, b: chunkBucket(firstIndex), d: new Binary(prefixBytes(fresh)), ...(kind !== undefined ? { k: kind } : {}) });
     for (const d of fresh) set.add(d);
   }
 }

@@ -5,7 +5,7 @@
 import { makeDirs } from '../../mkdirs.ts';
 import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { type Command, InvalidArgumentError } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { Logger } from '../../log.ts';
 import type { CliEnv } from '../../cli/env.ts';
 import { ensureBinaries } from '../controlplane/build.ts';
@@ -15,6 +15,7 @@ import { startPostgresCluster, type PostgresCluster } from '../controlplane/post
 import { readState, removeState, writeState, type InstanceRecord } from '../controlplane/state.ts';
 import { linuxProcesses, liveRecordedPids, stopRecorded } from '../controlplane/down.ts';
 import { startAll } from '../controlplane/startall.ts';
+import { DEFAULT_START_CAP_MS, START_STALL_MS, type StartBound } from '../controlplane/process.ts';
 
 interface UpOptions {
   readonly instances: number;
@@ -22,7 +23,7 @@ interface UpOptions {
   readonly mongo: boolean;
   readonly controllers: boolean;
   readonly fresh: boolean;
-  readonly timeout: number;
+  readonly startTimeout: number;
   readonly ferretdbBackend?: string;
 }
 
@@ -43,7 +44,8 @@ export function registerControlplane(program: Command, env: CliEnv, log: Logger)
     .option('--no-mongo', 'do not start a FerretDB per instance')
     .option('--no-controllers', 'do not run the garbage collector and namespace controller')
     .option('--fresh', 'wipe each instance directory first (new cluster and database)', false)
-    .option('--timeout <seconds>', 'cap on each server\'s start in seconds (a server that exits fails at once; one that shows no progress for 90 s, sooner)', positiveInt, 90)
+    .option('--start-timeout <seconds>', `cap in seconds on each server's start while it makes progress; a server that exits fails at once, one that uses no CPU time and writes no log for ${START_STALL_MS / 1000} s sooner`, positiveInt, DEFAULT_START_CAP_MS / 1000)
+    .addOption(new Option('--timeout <seconds>').hideHelp().argParser(renamedTimeout))
     .option('--ferretdb-backend <backend>', `${BACKEND_FLAG_HELP}; on PostgreSQL one cluster in --dir/postgres holds a database per instance`)
     .action(async (opts: UpOptions) => {
       backendRequest(opts.ferretdbBackend, env.ferretdbBackend);
@@ -53,6 +55,16 @@ export function registerControlplane(program: Command, env: CliEnv, log: Logger)
     .description('stop the instances that `controlplane up` recorded in --dir')
     .option('--dir <dir>', 'state directory given to up', '.controlplane')
     .action(async (opts: { dir: string }) => down(resolve(opts.dir), env));
+}
+
+// The flag before it became a cap on a start that progresses (process.ts): a script that still passes it learns the new name.
+function renamedTimeout(): never {
+  throw new InvalidArgumentError(`--timeout is now --start-timeout SECONDS: the cap on each server's start while it makes progress (default ${DEFAULT_START_CAP_MS / 1000})`);
+}
+
+// Each server's start bound (process.ts), as --start-timeout sets it.
+function startBound(opts: UpOptions): StartBound {
+  return { capMs: opts.startTimeout * 1000, raise: `--start-timeout SECONDS, now ${opts.startTimeout}` };
 }
 
 function positiveInt(value: string): number {
@@ -72,7 +84,7 @@ async function up(opts: UpOptions, env: CliEnv, log: Logger): Promise<void> {
   const postgres = startMongo ? await sharedPostgres(opts, dir, env) : undefined;
   const instances = await startAll(Array.from({ length: opts.instances }, (_, i) => startInstance({
     name: `tm-${i}`, dir: join(dir, `tm-${i}`), binaries, mongo: startMongo, controllers: opts.controllers,
-    fresh: opts.fresh, start: { capMs: opts.timeout * 1000, raise: '--timeout SECONDS' }, log, ...(postgres ? { backend: 'postgresql' as const, postgres } : {}),
+    fresh: opts.fresh, start: startBound(opts), log, ...(postgres ? { backend: 'postgresql' as const, postgres } : {}),
   })), (i) => i.stop()).catch(async (err: unknown) => {
     await postgres?.stop();
     throw err;
@@ -97,7 +109,7 @@ async function sharedPostgres(opts: UpOptions, dir: string, env: CliEnv): Promis
   env.stderr.write(`controlplane: FerretDB on ${db.backend}${db.note ? ` (${db.note})` : ''}\n`);
   if (db.backend !== 'postgresql') return undefined;
   if (opts.fresh) await rm(join(dir, 'postgres'), { recursive: true, force: true });
-  return startPostgresCluster({ name: 'controlplane', dir: join(dir, 'postgres'), databases: opts.instances, start: { capMs: opts.timeout * 1000, raise: '--timeout SECONDS' } });
+  return startPostgresCluster({ name: 'controlplane', dir: join(dir, 'postgres'), databases: opts.instances, start: startBound(opts) });
 }
 
 function record(i: Instance, mongodbUri: string | undefined, extraPids: readonly number[]): InstanceRecord {

@@ -7,7 +7,7 @@
  * peerstatus.ts does for the peers.
  */
 import type { Logger } from '../../log.ts';
-import type { KubeEventRecorder } from '../../runtime/events.ts';
+import type { EventRecorder } from '../../runtime/types.ts';
 import type { ReplicaCursor } from '../../domain/stores.ts';
 import type { SignedTreeHead } from '../../domain/treehead.ts';
 import { checkTreeHead } from '../../domain/verify.ts';
@@ -15,12 +15,12 @@ import type { FailureReporter } from './failures.ts';
 import type { PartnerMetrics } from './metrics.ts';
 import type { SequencerRef } from './network.ts';
 import type { PartnerSession } from './session.ts';
-import { HEAD_FRESH, HEAD_FRESH_REASON, HeadWatch, LagTracker, REPLICATING_REASON, haltConditionReason, type KubePartnerStatus, type ReplicatingCondition } from './status.ts';
+import { HEAD_FRESH, HEAD_FRESH_REASON, HeadWatch, LagTracker, REPLICATING_REASON, haltConditionReason, type PartnerStatusWriter, type ReplicatingCondition } from './status.ts';
 
 /** Everything a {@link SequencerStatusReporter} reads and writes through. */
 export interface SequencerStatusOptions {
-  readonly status: KubePartnerStatus;
-  readonly events: KubeEventRecorder;
+  readonly status: PartnerStatusWriter;
+  readonly events: EventRecorder;
   readonly metrics: PartnerMetrics;
   /** The exchange's failing loops: Replicating=False names the current one. */
   readonly failures: FailureReporter;
@@ -55,8 +55,10 @@ export class SequencerStatusReporter {
   }
 
   // Halted, failing (with the cause), unreachable or replicating; a new failure cause also raises one Warning Event.
-  #replicatingCondition(session: PartnerSession, seq: SequencerRef, size: number | undefined): ReplicatingCondition {
-    const halted = session.halted;
+  // A halt persisted in the cursor counts before the session has read it back: a restarted
+  // process reports before its replication loop rethrows that halt, and must not say Replicating=True meanwhile.
+  #replicatingCondition(session: PartnerSession, seq: SequencerRef, size: number | undefined, cursor: ReplicaCursor): ReplicatingCondition {
+    const halted = session.halted ?? cursor.halted;
     if (halted !== undefined) return this.#o.haltCondition() ?? { status: 'False', reason: haltConditionReason(halted.reason), message: `replication halted (${halted.reason}): ${halted.message}` };
     const failing = this.#o.failures.current();
     const due = this.#o.failures.eventDue();
@@ -91,7 +93,7 @@ export class SequencerStatusReporter {
     const lag = this.#lag.lag(applied, size ?? Math.max(applied, cursor.head?.treeSize ?? 0), now);
     this.#o.metrics.treeSize.set(cursor.head?.treeSize ?? 0);
     this.#o.metrics.lagEntries.set(lag.entries);
-    const condition = this.#replicatingCondition(session, seq, size);
+    const condition = this.#replicatingCondition(session, seq, size, cursor);
     await this.#o.status.write(seq.node, {
       reachable: size !== undefined, ...(size !== undefined ? { lastSeen: now.toISOString() } : {}),
       logSize: cursor.head?.treeSize ?? 0, ...(cursor.head ? { rootHash: cursor.head.rootHash } : {}), lagEntries: lag.entries, lagSeconds: lag.seconds,
