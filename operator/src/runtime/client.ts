@@ -95,6 +95,12 @@ export interface KubeWriter {
   delete(ref: ResourceRef, name: string, namespace?: string, opts?: DeleteOptions): Promise<void>;
 }
 
+/** Delete options that delete `obj` only as it was read: its uid and resourceVersion, where known, as preconditions. */
+export function asRead(obj: Pick<KubeObject, 'metadata'>): DeleteOptions {
+  const { uid, resourceVersion } = obj.metadata;
+  return { preconditions: { ...(uid !== undefined ? { uid } : {}), ...(resourceVersion !== undefined ? { resourceVersion } : {}) } };
+}
+
 /** Options of {@link KubeWriter.delete} (the fields of a Kubernetes DeleteOptions the operator uses). */
 export interface DeleteOptions {
   readonly propagationPolicy?: 'Foreground' | 'Background' | 'Orphan';

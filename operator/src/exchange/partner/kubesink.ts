@@ -43,7 +43,7 @@ import { indicatorObjectName } from '../../domain/canonical.ts';
 import type { Indicator } from '../../domain/indicator.ts';
 import { stixPattern } from '../../domain/stix.ts';
 import type { Logger } from '../../log.ts';
-import { ApiError, listFrom, type KubeClient } from '../../runtime/client.ts';
+import { ApiError, asRead, listFrom, type KubeClient } from '../../runtime/client.ts';
 import type { CacheReader } from '../../runtime/types.ts';
 import type { IndicatorRecord } from '../../store/indicators.ts';
 import type { EntrySink, VerifiedEntry } from '../../domain/stores.ts';
@@ -305,8 +305,7 @@ export class KubeIndicatorSink implements EntrySink {
 
   /** Deletes `obj` only as it was read (uid and resourceVersion): an object written since answers 409, and the write is judged again. */
   async #deleteAsRead(obj: Readonly<ThreatIndicator>): Promise<void> {
-    const { uid, resourceVersion } = obj.metadata;
-    await this.#o.client.delete(THREAT_INDICATORS, obj.metadata.name, this.#o.namespace, { preconditions: { ...(uid !== undefined ? { uid } : {}), ...(resourceVersion !== undefined ? { resourceVersion } : {}) } });
+    await this.#o.client.delete(THREAT_INDICATORS, obj.metadata.name, this.#o.namespace, asRead(obj));
   }
 
   /** Patches the owned status; guarded by the resourceVersion `obj` was judged on unless it was just read or written. */

@@ -1,8 +1,9 @@
 /**
  * Drift repair of a partner cluster's working set (materializer.ts, docs/adr/2026-12-06-million-indicators.md):
  * once the materializer is idle, ThreatIndicators below the floor are evicted (never pinned or
- * annotated ones; each deleted only as listed, so one written since is judged again, never lost), and every record at or above the floor, plus the pinned ones kept below it,
- * is compared with the partner database and written where the cluster differs from the log. Split from
+ * annotated ones; each deleted only as listed, so one written since is judged again, never lost),
+ * and every record at or above the floor, plus the pinned ones kept below it, is compared with
+ * the partner database and written where the cluster differs from the log. Split from
  * service.ts, which runs it when due.
  */
 import type { Db } from 'mongodb';
@@ -10,7 +11,7 @@ import { THREAT_INDICATORS } from '../../api/schemas/index.ts';
 import type { ThreatIndicator } from '../../api/types.ts';
 import { indicatorDigest } from '../../domain/canonical.ts';
 import type { Logger } from '../../log.ts';
-import { ApiError, listFrom, type KubeClient } from '../../runtime/client.ts';
+import { ApiError, asRead, listFrom, type KubeClient } from '../../runtime/client.ts';
 import { failureBackoffMs } from '../../runtime/ratelimit.ts';
 import type { CacheReader } from '../../runtime/types.ts';
 import type { MongoIndicatorSink } from '../../store/indicators.ts';
@@ -90,9 +91,8 @@ async function evictOne(p: Pick<WorkingSetParts, 'client' | 'namespace'>, o: Rea
 
 // True when `o` was deleted as it was read (or is gone); false on 409: written or recreated since.
 async function deleteAsRead(p: Pick<WorkingSetParts, 'client' | 'namespace'>, o: Readonly<ThreatIndicator>): Promise<boolean> {
-  const { uid, resourceVersion } = o.metadata;
   try {
-    await p.client.delete(THREAT_INDICATORS, o.metadata.name, p.namespace, { preconditions: { ...(uid !== undefined ? { uid } : {}), ...(resourceVersion !== undefined ? { resourceVersion } : {}) } });
+    await p.client.delete(THREAT_INDICATORS, o.metadata.name, p.namespace, asRead(o));
     return true;
   } catch (err) {
     if (err instanceof ApiError && err.status === 404) return true;
