@@ -68,7 +68,7 @@ export interface Eviction {
 export async function evict(p: Pick<WorkingSetParts, 'client' | 'namespace' | 'log'>, listed: ReadonlyArray<Readonly<ThreatIndicator>>, floor: number): Promise<Eviction> {
   const gone = new Set<string>();
   const changed = new Map<string, Readonly<ThreatIndicator>>();
-  const candidates = new Set(evictable(listed as ThreatIndicator[], floor));
+  const candidates = new Set(evictable(listed, floor));
   for (const o of listed) {
     if (!candidates.has(o.metadata.name)) continue;
     const left = await evictOne(p, o, floor);
