@@ -5,7 +5,7 @@
  * injected at random moments (kill -9 and restart, partitions, clock skew, a full disk), heals,
  * waits for convergence and checks that nothing was lost, duplicated or diverged. Progress and
  * failures (with the command that replays the trial's exact faults) go to stderr; the last stdout line is
- * {"trials","faults":{kind:count},"lost","duplicated","diverged","maxConvergenceSeconds","restored",...}.
+ * {"trials","faults":{kind:count},"lost","duplicated","diverged","maxConvergenceSeconds","restored","corrected",...}.
  * Exit code 1 when anything was lost, duplicated, diverged, halted or crashed, or when a partner's
  * drift repair had to restore a ThreatIndicator (a loss the repair hid: drift.ts).
  */
@@ -18,7 +18,7 @@ import { ensureBinaries } from '../../operator/src/dev/controlplane/build.ts';
 import { withAttempts } from '../../operator/src/dev/controlplane/startall.ts';
 import { DEFAULT_START_CAP_MS } from '../../operator/src/dev/controlplane/process.ts';
 import { readFileSync } from 'node:fs';
-import { describeRestores } from './drift.ts';
+import { describeRepairs } from './drift.ts';
 import type { Fault, FaultSpace } from './faults.ts';
 import { onInterrupt, replayCommand, resumeArgs, runCli, type Interrupt } from './interrupt.ts';
 import { CHAOS_PARTNERS, startChaosNetwork, type ChaosNetwork } from './network.ts';
@@ -115,6 +115,8 @@ export interface ChaosSummary {
   maxConvergenceSeconds: number;
   /** ThreatIndicators the partners' drift repairs created again (each one a loss the repair hid), over every trial. */
   restored: number;
+  /** ThreatIndicators the partners' drift repairs rewrote because they differed from the log (each one a divergence the repair hid), over every trial. */
+  corrected: number;
   halts: number;
   crashes: number;
   notConverged: number;
@@ -135,24 +137,34 @@ export function addTrial(s: ChaosSummary, r: TrialResult): void {
   if (!r.converged) s.notConverged++;
   s.maxConvergenceSeconds = Math.max(s.maxConvergenceSeconds, Math.round(r.convergenceSeconds * 10) / 10);
   s.restored += restoredTotal(r);
+  s.corrected += total(r.corrected);
   if (failed(r)) s.failedTrials.push(r.trial);
+}
+
+function total(perPartner: Readonly<Record<string, number>>): number {
+  return Object.values(perPartner).reduce((a, b) => a + b, 0);
 }
 
 /** ThreatIndicators the partners' drift repairs restored in a trial. */
 export function restoredTotal(r: Pick<TrialResult, 'restored'>): number {
-  return Object.values(r.restored).reduce((a, b) => a + b, 0);
+  return total(r.restored);
 }
 
-/** True when a trial broke a property; a drift repair that restored objects hid a loss (docs/adr/2026-12-07-chaos-drift-repairs.md). */
+/** True when a trial broke a property; a drift repair that restored or corrected objects hid a loss or a divergence (docs/adr/2026-12-07-chaos-drift-repairs.md). */
 export function failed(r: TrialResult): boolean {
-  return r.lost + r.duplicated + r.diverged + r.halts.length + r.crashes.length + restoredTotal(r) > 0 || !r.converged;
+  return r.lost + r.duplicated + r.diverged + r.halts.length + r.crashes.length + restoredTotal(r) + total(r.corrected) > 0 || !r.converged;
 }
 
-/** The trial's line: its verdict and counts, drift repairs' restores per partner when there were any. */
+// `n` and, when any, each partner's share: "3 (partner-a 1, partner-c 2)".
+function shares(perPartner: Readonly<Record<string, number>>): string {
+  const n = total(perPartner);
+  const by = Object.entries(perPartner).filter(([, k]) => k > 0).map(([p, k]) => `${p} ${k}`).join(', ');
+  return `${n}${n > 0 ? ` (${by})` : ''}`;
+}
+
+/** The trial's line: its verdict and counts, drift repairs' restores and corrections per partner when there were any. */
 export function trialLine(r: TrialResult): string {
-  const restored = restoredTotal(r);
-  const by = Object.entries(r.restored).filter(([, n]) => n > 0).map(([p, n]) => `${p} ${n}`).join(', ');
-  return `trial ${r.trial}: ${failed(r) ? 'FAILED' : 'ok'} in ${r.seconds.toFixed(0)} s (converged ${r.converged ? `after ${r.convergenceSeconds.toFixed(1)} s` : 'NOT'}); lost ${r.lost}, duplicated ${r.duplicated}, diverged ${r.diverged}, halts ${r.halts.length}, crashes ${r.crashes.length}, restored by drift repair ${restored}${restored > 0 ? ` (${by})` : ''}`;
+  return `trial ${r.trial}: ${failed(r) ? 'FAILED' : 'ok'} in ${r.seconds.toFixed(0)} s (converged ${r.converged ? `after ${r.convergenceSeconds.toFixed(1)} s` : 'NOT'}); lost ${r.lost}, duplicated ${r.duplicated}, diverged ${r.diverged}, halts ${r.halts.length}, crashes ${r.crashes.length}, restored by drift repair ${shares(r.restored)}, corrected by drift repair ${shares(r.corrected)}`;
 }
 
 function report(r: TrialResult, seed: number, extraArgs: readonly string[], log: (m: string) => void): void {
@@ -160,7 +172,7 @@ function report(r: TrialResult, seed: number, extraArgs: readonly string[], log:
   if (!failed(r) && r.problems.length === 0) return;
   log(`  replay: ${replayCommand(seed, r.trial, formatSchedule(r.schedule), extraArgs)}`);
   log(`  fault schedule: ${describeSchedule(r.schedule)}`);
-  for (const p of [...r.halts.map((h) => `halt: ${h}`), ...r.crashes.map((c) => `crash: ${c}`), ...describeRestores(r.restores), ...r.problems].slice(0, 30)) log(`  ${p}`);
+  for (const p of [...r.halts.map((h) => `halt: ${h}`), ...r.crashes.map((c) => `crash: ${c}`), ...describeRepairs(r.repairs), ...r.problems].slice(0, 30)) log(`  ${p}`);
 }
 
 // The run and its interrupt may both stop a network: the second call waits for the first's work.
@@ -204,7 +216,7 @@ async function main(started: (i: Interrupt) => void): Promise<number> {
   const binaries = await ensureBinaries({ cacheDir, progress: new PassThrough() });
   const root = flags.dir ?? await mkdtemp(join(tmpdir(), 'threatmesh-chaos-'));
   log(`chaos: seed ${flags.seed}, trials ${flags.fromTrial}..${flags.fromTrial + flags.trials - 1}, ${flags.trial.indicators} indicators per trial, state in ${root}`);
-  const summary: ChaosSummary = { trials: 0, faults: {}, lost: 0, duplicated: 0, diverged: 0, maxConvergenceSeconds: 0, restored: 0, halts: 0, crashes: 0, notConverged: 0, failedTrials: [], seed: flags.seed, seconds: 0 };
+  const summary: ChaosSummary = { trials: 0, faults: {}, lost: 0, duplicated: 0, diverged: 0, maxConvergenceSeconds: 0, restored: 0, corrected: 0, halts: 0, crashes: 0, notConverged: 0, failedTrials: [], seed: flags.seed, seconds: 0 };
   let net: ChaosNetwork | undefined;
   const cancel = new AbortController();
   let current = flags.fromTrial;

@@ -18,7 +18,7 @@ import { Rng } from '../../fuzz/rng.ts';
 import { partnerCursor, partnerState, sequencerHead, sequencerState, verdict, type Expectation, type Verdict } from './check.ts';
 import { waitForConvergence } from './wait.ts';
 import { describeFault, drawSchedule, FaultInjector, runSchedule, type Fault, type FaultKind, type FaultSpace } from './faults.ts';
-import { logMarks, restoredByPartner, restoresSince, type DriftRestore } from './drift.ts';
+import { byPartner, logMarks, repairsSince, type DriftRepair } from './drift.ts';
 import type { ChaosNetwork } from './network.ts';
 import { revoke, type RevocationOutcome } from './revoke.ts';
 
@@ -57,8 +57,10 @@ export interface TrialResult extends Verdict {
   readonly seconds: number;
   /** ThreatIndicators each partner's drift repair created again during the trial (drift.ts), every partner named. */
   readonly restored: Readonly<Record<string, number>>;
-  /** The drift repairs that restored any, with the objects' names. */
-  readonly restores: readonly DriftRestore[];
+  /** ThreatIndicators each partner's drift repair rewrote during the trial because they differed from the log, every partner named. */
+  readonly corrected: Readonly<Record<string, number>>;
+  /** The drift repairs that restored or corrected any, with the objects' names. */
+  readonly repairs: readonly DriftRepair[];
 }
 
 /** The trial's indicators: sha256 values no warning list holds, unique per seed and trial. */
@@ -231,10 +233,11 @@ export async function runTrial(net: ChaosNetwork, trial: number, o: TrialOptions
   await Promise.all(plan.feeds.map((f, k) => withRetry(`delete Feed ${feedNames[k]}`, () => net.partners.find((p) => p.id === f.partner)!.cluster.client.delete(FEEDS, feedNames[k]!, NETWORK_NAMESPACE))));
   for (const i of plan.inds) active.set(indicatorDigest(i), i);
   for (const d of exp.revoked) active.delete(d);
-  const restores = await restoresSince(net, marks);
+  const repairs = await repairsSince(net, marks);
+  const partners = net.partners.map((p) => p.id);
   return {
     ...v, trial, schedule: plan.schedule, faults: countFaults(plan.schedule), convergenceSeconds, converged: done, crashes: crashesSince(net, exitsBefore), revocations: revoked, seconds: (Date.now() - t0) / 1000,
-    restored: restoredByPartner(net.partners.map((p) => p.id), restores), restores,
+    restored: byPartner(partners, repairs), corrected: byPartner(partners, repairs, 'corrected'), repairs,
   };
 }
 

@@ -5,7 +5,7 @@
  * while a fixed schedule of faults (a FerretDB and the sequencer leader killed with kill -9 and
  * restarted) hits, then healing and the checks. The run is the real command, as a
  * person runs it: its exit code and its last stdout line, the summary JSON, must say nothing was
- * lost, duplicated or diverged nor restored by a drift repair, and every fault of the schedule must have been injected.
+ * lost, duplicated or diverged nor restored or corrected by a drift repair, and every fault of the schedule must have been injected.
  * The long run (100 trials) is outside CI: see docs and the issue's closing note.
  */
 import { test } from 'node:test';
@@ -54,8 +54,8 @@ test('a short chaos run (one trial, fixed seed) loses, duplicates and diverges n
     assert.fail(`the last stdout line is not the summary JSON: ${JSON.stringify(last)}\n${stderr.slice(-4000)}`);
   }
   assert.deepEqual(Object.keys(s).slice(0, 6), ['trials', 'faults', 'lost', 'duplicated', 'diverged', 'maxConvergenceSeconds'], 'the issue\'s fields come first');
-  // restored: objects a partner's drift repair had to create again, a loss it would hide (docs/adr/2026-12-07-chaos-drift-repairs.md).
-  assert.deepEqual({ trials: s.trials, lost: s.lost, duplicated: s.duplicated, diverged: s.diverged, restored: s.restored, halts: s.halts, crashes: s.crashes, failed: s.failedTrials }, { trials: 1, lost: 0, duplicated: 0, diverged: 0, restored: 0, halts: 0, crashes: 0, failed: [] }, stderr.slice(-4000));
+  // restored, corrected: objects a partner's drift repair had to create again or rewrite, a loss or divergence it would hide (docs/adr/2026-12-07-chaos-drift-repairs.md).
+  assert.deepEqual({ trials: s.trials, lost: s.lost, duplicated: s.duplicated, diverged: s.diverged, restored: s.restored, corrected: s.corrected, halts: s.halts, crashes: s.crashes, failed: s.failedTrials }, { trials: 1, lost: 0, duplicated: 0, diverged: 0, restored: 0, corrected: 0, halts: 0, crashes: 0, failed: [] }, stderr.slice(-4000));
   const injected = Object.values(s.faults).reduce((a, b) => a + b, 0);
   assert.deepEqual(s.faults, { 'kill-ferretdb': 1, 'kill-sequencer-leader': 1 }, 'the pinned schedule ran');
   assert.equal(stderr.match(/^\[[\d:]+\] inject /gm)?.length, injected, 'every fault of the schedule was injected and logged');

@@ -3,7 +3,7 @@
  * ThreatIndicator and PartnerNode objects, a recording in-memory client implementing the narrow
  * client interfaces, an event recorder and a settable clock. Used only by tests.
  */
-import { ApiError, type KubeClient, type ListOptions, type ObjectList, type WatchEvent } from '../runtime/client.ts';
+import { ApiError, type DeleteOptions, type KubeClient, type ListOptions, type ObjectList, type WatchEvent } from '../runtime/client.ts';
 import type { Context, EventRecorder, KubeObject, ResourceRef } from '../runtime/types.ts';
 import { createLogger } from '../log.ts';
 import { Writable } from 'node:stream';
@@ -135,10 +135,14 @@ export class MemoryKube implements KubeClient {
     return cur ? this.doPatch(ref, obj.metadata.name, obj.metadata.namespace, obj, undefined) : this.create(ref, obj);
   }
 
-  delete(ref: ResourceRef, name: string, namespace?: string): Promise<void> {
+  delete(ref: ResourceRef, name: string, namespace?: string, opts?: DeleteOptions): Promise<void> {
     const key = this.k(ref, name, namespace);
     const cur = this.objects.get(key);
     if (!cur) return Promise.reject(new ApiError(404, 'NotFound', 'not found'));
+    const pre = opts?.preconditions;
+    if ((pre?.uid !== undefined && pre.uid !== cur.metadata.uid) || (pre?.resourceVersion !== undefined && pre.resourceVersion !== cur.metadata.resourceVersion)) {
+      return Promise.reject(new ApiError(409, 'Conflict', `Operation cannot be fulfilled on ${ref.plural} "${name}": the precondition does not match the stored object`));
+    }
     this.writes.push({ verb: 'delete', plural: ref.plural, name });
     if ((cur.metadata.finalizers ?? []).length > 0) cur.metadata.deletionTimestamp ??= new Date(0).toISOString();
     else this.objects.delete(key);

@@ -87,7 +87,25 @@ export interface KubeWriter {
   patch<T extends KubeObject>(ref: ResourceRef, name: string, namespace: string | undefined, patch: unknown): Promise<T>;
   /** Server-side apply with the given field manager. */
   apply<T extends KubeObject>(ref: ResourceRef, obj: T, fieldManager: string): Promise<T>;
-  delete(ref: ResourceRef, name: string, namespace?: string, opts?: { propagationPolicy?: 'Foreground' | 'Background' | 'Orphan' }): Promise<void>;
+  /**
+   * Deletes the object; resolves when it is gone already (404). With `preconditions` the API
+   * server deletes only the object of that uid at that resourceVersion, else answers 409 Conflict
+   * (someone wrote or recreated it since it was read).
+   */
+  delete(ref: ResourceRef, name: string, namespace?: string, opts?: DeleteOptions): Promise<void>;
+}
+
+/** Delete options that delete `obj` only as it was read: its uid and resourceVersion, where known, as preconditions. */
+export function asRead(obj: Pick<KubeObject, 'metadata'>): DeleteOptions {
+  const { uid, resourceVersion } = obj.metadata;
+  return { preconditions: { ...(uid !== undefined ? { uid } : {}), ...(resourceVersion !== undefined ? { resourceVersion } : {}) } };
+}
+
+/** Options of {@link KubeWriter.delete} (the fields of a Kubernetes DeleteOptions the operator uses). */
+export interface DeleteOptions {
+  readonly propagationPolicy?: 'Foreground' | 'Background' | 'Orphan';
+  /** Delete only this version of the object: a changed one answers 409 Conflict. @default none (any version) */
+  readonly preconditions?: { readonly uid?: string; readonly resourceVersion?: string };
 }
 
 /** Writes the status subresource. */

@@ -9,7 +9,7 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { ApiError, type KubeClient, type ListOptions, type ObjectList, type WatchEvent } from './client.ts';
+import { ApiError, type DeleteOptions, type KubeClient, type ListOptions, type ObjectList, type WatchEvent } from './client.ts';
 import { kubeConfigOf, type ClusterConfig } from './kubeconfig.ts';
 import type { KubeObject, ResourceRef } from './types.ts';
 
@@ -159,8 +159,8 @@ export class KubeHttpClient implements KubeClient {
     });
   }
 
-  /** Deletes the object; resolves also when it is already gone (404), so cleanups stay idempotent. */
-  async delete(ref: ResourceRef, name: string, namespace?: string, opts?: { propagationPolicy?: 'Foreground' | 'Background' | 'Orphan' }): Promise<void> {
+  /** Deletes the object; resolves also when it is already gone (404), so cleanups stay idempotent; a failed precondition is a 409 {@link ApiError}. */
+  async delete(ref: ResourceRef, name: string, namespace?: string, opts?: DeleteOptions): Promise<void> {
     try {
       await this.json({ method: 'DELETE', path: resourcePath(ref, namespace, name), body: { kind: 'DeleteOptions', apiVersion: 'v1', ...opts } });
     } catch (err) {

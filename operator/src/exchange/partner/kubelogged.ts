@@ -131,9 +131,19 @@ function voteToRecord(v: Vote): VoteRecord {
  * it carries no revocation `l` lacks. Whether it still proves the entry is the sink's call.
  */
 export function localProposalOf(obj: ThreatIndicator, l: LoggedIndicator): boolean {
-  const p = obj.spec.proposal;
   const s = obj.status;
   if (obj.spec.type !== l.indicator.type || obj.spec.value !== l.indicator.value || s?.logIndex !== l.logIndex) return false;
   if (s.revocation !== undefined && s.revocation.logIndex !== l.revocation?.logIndex) return false;
+  return sameProposal(obj, l);
+}
+
+/**
+ * True when `obj`'s spec carries the proposal `l` was admitted from (proposer, signature, batch
+ * proof). A local proposal without it is this partner's proposal of another round (two partners
+ * ingested the same indicator and the other one's was admitted), or an object written by hand:
+ * its provenance, proposal and signed metadata are not the log's.
+ */
+export function sameProposal(obj: ThreatIndicator, l: Pick<LoggedIndicator, 'proposerId' | 'proposalSignature' | 'proposalBatch'>): boolean {
+  const p = obj.spec.proposal;
   return p?.partnerId === l.proposerId && p.signature === l.proposalSignature && p.batch === l.proposalBatch;
 }

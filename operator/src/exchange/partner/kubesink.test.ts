@@ -205,3 +205,52 @@ describe('a drift repair stops with the exchange', () => {
     assert.equal(line.restored, 4);
   });
 });
+
+describe('a local proposal the working set writes an entry onto', () => {
+  const logged = loggedFromEntry(entry);
+  const name = indicatorObjectName(entry.indicator);
+  // This partner's ingest: its own time as proposedAt, its feed; the proposal is `proposal`.
+  const local = (proposal: { partnerId: string; signature: string }): ThreatIndicator => ({
+    apiVersion: 'threatmesh.io/v1alpha1', kind: 'ThreatIndicator', metadata: { name, namespace: 'tm' },
+    spec: { ...specOf(logged), provenance: { partner: proposal.partnerId, feed: 'tm/feed', proposedAt: '2026-11-25T09:59:55.000Z' }, proposal },
+  });
+  const cases: Array<[string, ThreatIndicator, string]> = [
+    ['of the admitted proposal: kept (its feed stays)', local({ partnerId: 'alpha', signature: entry.proposalSignature }), 'alpha tm/feed'],
+    ['of another partner\'s round (both ingested it): recreated from the log', local({ partnerId: 'charlie', signature: 'b3RoZXI=' }), 'alpha undefined'],
+  ];
+  for (const [what, obj, want] of cases) {
+    test(what, async () => {
+      const kube = new MemoryKube();
+      kube.seed(THREAT_INDICATORS, obj);
+      const sink = new KubeIndicatorSink({ client: kube, namespace: 'tm', voters: () => [], now: () => new Date('2026-11-25T10:30:00Z'), log: quiet });
+      await sink.apply(entry);
+      const got = kube.peek<ThreatIndicator>(THREAT_INDICATORS, name, 'tm');
+      assert.equal(`${got?.spec.proposal?.partnerId} ${got?.spec.provenance?.feed}`, want);
+      assert.equal(got?.status?.logIndex, entry.index);
+      // Whatever the working set wrote, drift repair finds it as the log says.
+      const report = await sink.repair([record], [got!]);
+      assert.deepEqual([report.restored, report.corrected, report.unchanged], [0, 0, 1]);
+    });
+  }
+});
+
+describe('the drift repair log line names what it corrected', () => {
+  const name = indicatorObjectName(entry.indicator);
+  const cases: Array<[string, (o: ThreatIndicator) => ThreatIndicator, number]> = [
+    ['an owned status field edited: patched', (o) => ({ ...o, status: { ...o.status, logIndex: 3 } }), 0],
+    ['a spec of another round: recreated', (o) => ({ ...o, spec: { ...o.spec, proposal: { partnerId: 'charlie', signature: 'b3RoZXI=' } } }), 1],
+  ];
+  for (const [what, edit, recreated] of cases) {
+    test(what, async () => {
+      const lines: string[] = [];
+      const log = createLogger(new Writable({ write: (c: Buffer, _e, cb) => { lines.push(c.toString()); cb(); } }), 'info');
+      const kube = new MemoryKube();
+      const sink = new KubeIndicatorSink({ client: kube, namespace: 'tm', voters: () => [], now: () => new Date('2026-11-25T10:30:00Z'), log });
+      await sink.apply(entry);
+      const edited = kube.seed(THREAT_INDICATORS, edit(kube.peek<ThreatIndicator>(THREAT_INDICATORS, name, 'tm')!));
+      await sink.repair([record], [edited]);
+      const line = JSON.parse(lines.find((l) => l.includes('"msg":"drift repair"'))!) as { corrected: number; recreated?: number; correctedNames?: string[] };
+      assert.deepEqual([line.corrected, line.recreated, line.correctedNames], [1, recreated, [name]]);
+    });
+  }
+});

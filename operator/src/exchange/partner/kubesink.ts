@@ -13,9 +13,11 @@
  * round's provenance, so the object is deleted and created again from the new entry. Entries are
  * positional: an entry older than what the object already reflects (the revoked ADD, a REVOKE
  * of an earlier admission) is skipped, so a replay never reactivates nor revokes wrongly.
- * A local proposal (this partner's ingest wrote it) keeps its spec unless that spec cannot prove
- * the entry (its provenance opens the voting window after the round's votes: another partner's
- * round, or this partner's clock ahead); then it is recreated from the log.
+ * A local proposal (this partner's ingest wrote it) of the admitted proposal keeps its spec unless
+ * that spec cannot prove the entry (this partner's clock ahead opened its window after the votes);
+ * then it is recreated from the log. A local proposal of another round (two partners ingested the
+ * indicator, the other one's proposal was admitted) is always recreated from the log: its
+ * provenance, proposal and signed metadata are not the log's, even where its window proves the votes.
  *
  * Requests per object (docs/adr/2026-12-07-cluster-write-requests.md): a write starts from what
  * is known without asking (the informer cache, drift repair's one list, this call's own earlier
@@ -41,17 +43,19 @@ import { indicatorObjectName } from '../../domain/canonical.ts';
 import type { Indicator } from '../../domain/indicator.ts';
 import { stixPattern } from '../../domain/stix.ts';
 import type { Logger } from '../../log.ts';
-import { ApiError, listFrom, type KubeClient } from '../../runtime/client.ts';
+import { ApiError, asRead, listFrom, type KubeClient } from '../../runtime/client.ts';
 import type { CacheReader } from '../../runtime/types.ts';
 import type { IndicatorRecord } from '../../store/indicators.ts';
 import type { EntrySink, VerifiedEntry } from '../../domain/stores.ts';
 import { PARTNER_DEFAULTS } from './defaults.ts';
 import {
-  isLocalProposal, localProposalOf, loggedFromEntry, loggedFromRecord, logStatus, mustRecreate, owned, position, revocationFromEntry, specOf,
+  isLocalProposal, localProposalOf, loggedFromEntry, loggedFromRecord, logStatus, mustRecreate, owned, position, revocationFromEntry, sameProposal, specOf,
   type LoggedIndicator, type OwnedStatus,
 } from './kubelogged.ts';
+import { RepairTally, type EnsureOutcome, type RepairReport } from './repairtally.ts';
 
 export { loggedFromEntry, loggedFromRecord, revocationFromEntry, specOf, type LoggedIndicator } from './kubelogged.ts';
+export { RESTORED_NAMES_LOGGED, type EnsureOutcome, type RepairReport } from './repairtally.ts';
 
 /** Everything the sink is built from. */
 export interface KubeSinkOptions {
@@ -70,22 +74,6 @@ export interface KubeSinkOptions {
   readonly onUnmaterialized?: (entry: VerifiedEntry, why: string) => void;
   /** Objects written at the same time by applyMany and repair (entries of one indicator stay in log order). @default PARTNER_DEFAULTS.kubeConcurrency */
   readonly concurrency?: number;
-}
-
-/** What {@link KubeIndicatorSink.ensure} did to one object. */
-export type EnsureOutcome = 'created' | 'corrected' | 'unchanged';
-
-/** What one drift repair did. */
-export interface RepairReport {
-  /** Objects that were missing and were created again. */
-  readonly restored: number;
-  /** Objects whose spec or owned status fields differed from the log and were rewritten. */
-  readonly corrected: number;
-  readonly unchanged: number;
-  /** Records that cannot be rebuilt: stored without window and proposal signature, or revoked without the revocation certificate. */
-  readonly skipped: number;
-  /** Names of Approved objects with no record in the log (reported, not deleted). */
-  readonly unlogged: readonly string[];
 }
 
 /** Thrown by {@link KubeIndicatorSink.applyMany} and {@link KubeIndicatorSink.restore} when their signal aborted before every item was written. */
@@ -111,8 +99,6 @@ type Seen = Map<string, Readonly<ThreatIndicator>>;
 /** A decision (a delete) that must not rest on a cached object: the write is judged again from a GET. */
 const NEEDS_FRESH = new Error('needs a fresh read');
 
-/** Names of restored objects a drift repair's log line carries at most (the count is always whole). */
-export const RESTORED_NAMES_LOGGED = 20;
 
 /** The ThreatIndicator sink of a partner's replica, with drift repair. */
 export class KubeIndicatorSink implements EntrySink {
@@ -236,7 +222,7 @@ export class KubeIndicatorSink implements EntrySink {
     let outcome: EnsureOutcome = 'unchanged';
     if (current !== undefined && this.#mustRecreate(current, l, authoritative, fields, expected)) {
       if (!fresh) throw NEEDS_FRESH;
-      await this.#o.client.delete(THREAT_INDICATORS, name, this.#o.namespace);
+      await this.#deleteAsRead(current);
       seen.delete(name);
       current = undefined;
       outcome = 'corrected';
@@ -267,38 +253,35 @@ export class KubeIndicatorSink implements EntrySink {
    * ({@link WriteStopped}), logging what it did so far.
    */
   async repair(records: readonly IndicatorRecord[], objects?: ReadonlyArray<Readonly<ThreatIndicator>>, signal?: AbortSignal): Promise<RepairReport> {
-    const counts = { restored: 0, corrected: 0, unchanged: 0, skipped: 0 };
-    // Which objects were missing, for the log line: a restore outside a deliberate deletion is a loss to explain (docs/adr/2026-12-07-chaos-drift-repairs.md).
-    const restoredNames: string[] = [];
+    const tally = new RepairTally();
     const listed = objects ?? await listFrom<ThreatIndicator>(this.#o.cache, this.#o.client, THREAT_INDICATORS, { namespace: this.#o.namespace });
     const seen: Seen = new Map(listed.map((o) => [o.metadata.name, o]));
     const logged = new Set(records.map((r) => indicatorObjectName({ type: r.type as Indicator['type'], value: r.value })));
-    // The log line needs how many failed, the caller why the first did (boxed: a thrown value may be undefined).
-    let failed = 0;
+    // The caller needs why the first failure happened (boxed: a thrown value may be undefined).
     let first: { readonly err: unknown } | undefined;
     const done = this.#pool(records, async (r) => {
       const l = loggedFromRecord(r);
+      const name = indicatorObjectName({ type: r.type as Indicator['type'], value: r.value });
       try {
+        const uid = seen.get(name)?.metadata.uid;
         // An object the list lacks is created first: a 409 (created since) reads it once.
-        const outcome = l === undefined ? 'skipped' : await this.#ensureSeen(l, true, seen);
-        counts[outcome === 'created' ? 'restored' : outcome] += 1;
-        if (outcome === 'created' && restoredNames.length < RESTORED_NAMES_LOGGED) restoredNames.push(indicatorObjectName({ type: r.type as Indicator['type'], value: r.value }));
+        tally.add(name, l === undefined ? 'skipped' : await this.#ensureSeen(l, true, seen), seen.get(name)?.metadata.uid === uid);
       } catch (err) {
         // One object refused (a webhook connection reset, a revocation racing the repair) must not leave every other record to the next period.
-        failed += 1;
+        tally.fail();
         first ??= { err };
       }
     }, signal);
     try {
       await done;
     } catch (err) {
-      this.#o.log.info('drift repair stopped with the exchange', { namespace: this.#o.namespace, ...counts, failed, ...(restoredNames.length > 0 ? { restoredNames: restoredNames.sort() } : {}) });
+      this.#o.log.info('drift repair stopped with the exchange', { namespace: this.#o.namespace, ...tally.fields() });
       throw err;
     }
     const unlogged = listed.filter((o) => o.status?.phase === 'Approved' && !logged.has(o.metadata.name)).map((o) => o.metadata.name).sort();
     if (unlogged.length > 0) this.#o.log.warn('Approved ThreatIndicators that are not in the replicated log (left in place; check how they were written)', { namespace: this.#o.namespace, names: unlogged });
-    const report = { ...counts, unlogged };
-    this.#o.log.info('drift repair', { namespace: this.#o.namespace, ...counts, unlogged: unlogged.length, failed, ...(restoredNames.length > 0 ? { restoredNames: restoredNames.sort() } : {}) });
+    const report = { ...tally.counts, unlogged };
+    this.#o.log.info('drift repair', { namespace: this.#o.namespace, ...tally.fields(), unlogged: unlogged.length });
     // The first failure tells the caller why (and is classified as any step's failure); the caller retries soon.
     if (first !== undefined) throw first.err;
     return report;
@@ -327,6 +310,11 @@ export class KubeIndicatorSink implements EntrySink {
     return created;
   }
 
+  /** Deletes `obj` only as it was read (uid and resourceVersion): an object written since answers 409, and the write is judged again. */
+  async #deleteAsRead(obj: Readonly<ThreatIndicator>): Promise<void> {
+    await this.#o.client.delete(THREAT_INDICATORS, obj.metadata.name, this.#o.namespace, asRead(obj));
+  }
+
   /** Patches the owned status; guarded by the resourceVersion `obj` was judged on unless it was just read or written. */
   async #patchStatus(obj: Readonly<ThreatIndicator>, want: OwnedStatus, fresh: boolean, seen: Seen): Promise<void> {
     const rv = obj.metadata.resourceVersion;
@@ -335,27 +323,38 @@ export class KubeIndicatorSink implements EntrySink {
     seen.set(obj.metadata.name, patched);
   }
 
-  /** {@link mustRecreate}, except for a local proposal of this admission that proves it: recreating it changes nothing the controller computes. */
+  /**
+   * {@link mustRecreate}, except for a local proposal of this admission that proves it, or that
+   * the log's spec would not prove either (the cluster lacks the voters): recreating it changes
+   * nothing the controller computes, and the working set keeps it too ({@link #adopt}).
+   */
   #mustRecreate(obj: Readonly<ThreatIndicator>, l: LoggedIndicator, authoritative: boolean, fields: OwnedStatus, expected: 'Approved' | 'Revoked'): boolean {
     if (!mustRecreate(obj, l, authoritative)) return false;
-    return !(authoritative && localProposalOf(obj, l) && this.#proves(obj, fields, expected));
+    if (!(authoritative && localProposalOf(obj, l))) return true;
+    return !this.#proves(obj, fields, expected) && this.#proves({ ...obj, spec: specOf(l) }, fields, expected);
   }
 
   /**
-   * A local proposal's spec opens the voting window at its own ingest time: another partner's
-   * round (votes signed before it) or this partner's clock ahead would leave it unproven for good.
-   * When the log's spec proves the entry and the local one does not, the object is recreated
-   * from the log (the local proposal has done its job; decided on a fresh read only); otherwise
+   * A local proposal's spec opens the voting window at its own ingest time: this partner's clock
+   * ahead would leave it unproven for good. When the log's spec proves the entry and the local
+   * one does not, the object is recreated from the log (the local proposal has done its job;
+   * decided on a fresh read only). A local proposal of another round (not the proposal the log
+   * admitted) is recreated from the log whatever it proves, as drift repair would. Otherwise
    * `obj` is returned as it is. Returned with the controller's evaluation of the object returned
    * (each evaluation verifies every vote signature: done once per object).
    */
   async #adopt(obj: Readonly<ThreatIndicator>, l: LoggedIndicator, { fields, expected }: ReturnType<typeof logStatus>, fresh: boolean, seen: Seen): Promise<{ obj: Readonly<ThreatIndicator>; ev: Evaluation }> {
     const ev = this.#evaluate(obj, fields);
-    if (!isLocalProposal(obj) || proven(ev, expected)) return { obj, ev };
+    if (!isLocalProposal(obj)) return { obj, ev };
+    // Only this admission's own proposal is kept: another round's (two partners ingested the
+    // indicator) may prove the entry too, but its provenance, proposal and signed metadata are
+    // not the log's, and drift repair (authoritative) would recreate it at its next run.
+    const ours = sameProposal(obj, l);
+    if (ours && proven(ev, expected)) return { obj, ev };
     const fromLog = this.#evaluate({ ...obj, spec: specOf(l) }, fields);
-    if (!proven(fromLog, expected)) return { obj, ev };
+    if (ours && !proven(fromLog, expected)) return { obj, ev };
     if (!fresh) throw NEEDS_FRESH;
-    await this.#o.client.delete(THREAT_INDICATORS, obj.metadata.name, this.#o.namespace);
+    await this.#deleteAsRead(obj);
     seen.delete(obj.metadata.name);
     return { obj: await this.#create(obj.metadata.name, specOf(l), seen), ev: fromLog };
   }

@@ -1,8 +1,9 @@
 /**
  * Drift repair of a partner cluster's working set (materializer.ts, docs/adr/2026-12-06-million-indicators.md):
  * once the materializer is idle, ThreatIndicators below the floor are evicted (never pinned or
- * annotated ones), and every record at or above the floor, plus the pinned ones kept below it,
- * is compared with the partner database and written where the cluster differs from the log. Split from
+ * annotated ones; each deleted only as listed, so one written since is judged again, never lost),
+ * and every record at or above the floor, plus the pinned ones kept below it, is compared with
+ * the partner database and written where the cluster differs from the log. Split from
  * service.ts, which runs it when due.
  */
 import type { Db } from 'mongodb';
@@ -10,7 +11,7 @@ import { THREAT_INDICATORS } from '../../api/schemas/index.ts';
 import type { ThreatIndicator } from '../../api/types.ts';
 import { indicatorDigest } from '../../domain/canonical.ts';
 import type { Logger } from '../../log.ts';
-import { ApiError, listFrom, type KubeClient } from '../../runtime/client.ts';
+import { ApiError, asRead, listFrom, type KubeClient } from '../../runtime/client.ts';
 import { failureBackoffMs } from '../../runtime/ratelimit.ts';
 import type { CacheReader } from '../../runtime/types.ts';
 import type { MongoIndicatorSink } from '../../store/indicators.ts';
@@ -36,7 +37,6 @@ export interface WorkingSetParts {
   readonly log: Logger;
 }
 
-/** Evicts what fell below the floor and rewrites the rest from the partner database. */
 /**
  * Evicts what is below the working set's floor, then judges every record against the cluster.
  * `signal` (the exchange's stop) stops it between objects, never between the delete and create
@@ -47,25 +47,66 @@ export interface WorkingSetParts {
 export async function repairWorkingSet(p: WorkingSetParts, signal?: AbortSignal): Promise<void> {
   await p.materializer.idle();
   const floor = p.materializer.floor;
-  const objects = await listFrom<ThreatIndicator>(p.cache, p.client, THREAT_INDICATORS, { namespace: p.namespace });
-  const evicted = evictable(objects, floor);
-  await evict(p, evicted, signal);
+  const listed = await listFrom<ThreatIndicator>(p.cache, p.client, THREAT_INDICATORS, { namespace: p.namespace });
+  const { gone, changed } = await evict(p, listed, floor, signal);
+  // Objects written since the list (a revocation, a re-admission) are judged as they are now.
+  const objects = listed.filter((o) => !gone.has(o.metadata.name)).map((o) => changed.get(o.metadata.name) ?? o);
   // Pinned and annotated objects below the floor stay; their records keep them true to the log.
-  const gone = new Set(evicted);
-  const kept = objects.filter((o) => o.status?.logIndex !== undefined && o.status.logIndex < floor && !gone.has(o.metadata.name)).map((o) => indicatorDigest({ type: o.spec.type, value: o.spec.value }));
+  const kept = objects.filter((o) => o.status?.logIndex !== undefined && o.status.logIndex < floor).map((o) => indicatorDigest({ type: o.spec.type, value: o.spec.value }));
   // The repair judges every record against this one list (or the cache): no read per record.
-  await p.kube.repair(await p.mongo.recent(floor, kept), objects.filter((o) => !gone.has(o.metadata.name)), signal);
+  await p.kube.repair(await p.mongo.recent(floor, kept), objects, signal);
 }
 
-// Objects older than the working set's budget: deleted (the aggregated API still serves them from MongoDB).
-async function evict(p: WorkingSetParts, names: readonly string[], signal?: AbortSignal): Promise<void> {
-  for (const name of names) {
+/** What an eviction did: the objects it deleted (or found gone), and the ones written since the list, read again and kept. */
+export interface Eviction {
+  readonly gone: ReadonlySet<string>;
+  readonly changed: ReadonlyMap<string, Readonly<ThreatIndicator>>;
+}
+
+/**
+ * Deletes the objects of `listed` that are {@link evictable} below `floor`, each only as the list
+ * showed it (preconditions: its uid and resourceVersion): the list may be minutes old by the time
+ * its last object is deleted, and an object written since (a REVOKE that moved it above the
+ * floor, a re-admission, an analyst's pin) must be judged again, never deleted on the old
+ * judgement. A 409 reads the object once and judges it again: still evictable, it is deleted as
+ * read; a second 409 leaves it to the next repair. A 404 means it is gone already. Once `signal`
+ * aborts it stops before the next object ({@link WriteStopped}).
+ */
+export async function evict(p: Pick<WorkingSetParts, 'client' | 'namespace' | 'log'>, listed: ReadonlyArray<Readonly<ThreatIndicator>>, floor: number, signal?: AbortSignal): Promise<Eviction> {
+  const gone = new Set<string>();
+  const changed = new Map<string, Readonly<ThreatIndicator>>();
+  const candidates = new Set(evictable(listed, floor));
+  for (const o of listed) {
+    if (!candidates.has(o.metadata.name)) continue;
     if (signal?.aborted === true) throw new WriteStopped();
-    await p.client.delete(THREAT_INDICATORS, name, p.namespace).catch((err: unknown) => {
-      if (!(err instanceof ApiError && err.status === 404)) throw err;
-    });
+    const left = await evictOne(p, o, floor);
+    if (left === undefined) gone.add(o.metadata.name);
+    else changed.set(o.metadata.name, left);
   }
-  if (names.length > 0) p.log.info('working set: evicted ThreatIndicators below the budget', { namespace: p.namespace, evicted: names.length, floor: p.materializer.floor });
+  if (gone.size > 0 || changed.size > 0) p.log.info('working set: evicted ThreatIndicators below the budget', { namespace: p.namespace, evicted: gone.size, floor, keptChangedSinceList: changed.size });
+  return { gone, changed };
+}
+
+// Undefined when `o` is gone; else the object as it is now (written since the list, not deleted).
+async function evictOne(p: Pick<WorkingSetParts, 'client' | 'namespace'>, o: Readonly<ThreatIndicator>, floor: number): Promise<Readonly<ThreatIndicator> | undefined> {
+  if (await deleteAsRead(p, o)) return undefined;
+  const live = await p.client.get<ThreatIndicator>(THREAT_INDICATORS, o.metadata.name, p.namespace);
+  if (live === undefined) return undefined;
+  if (evictable([live], floor).length === 0) return live;
+  // Still below the floor as it is now: deleted as read again (a second conflict leaves it to the next repair).
+  return await deleteAsRead(p, live) ? undefined : live;
+}
+
+// True when `o` was deleted as it was read (or is gone); false on 409: written or recreated since.
+async function deleteAsRead(p: Pick<WorkingSetParts, 'client' | 'namespace'>, o: Readonly<ThreatIndicator>): Promise<boolean> {
+  try {
+    await p.client.delete(THREAT_INDICATORS, o.metadata.name, p.namespace, asRead(o));
+    return true;
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 404) return true;
+    if (err instanceof ApiError && err.status === 409) return false;
+    throw err;
+  }
 }
 
 /** Keeps a verified entry the API server refused in {@link UNMATERIALIZED}; returns how many are kept there. */
