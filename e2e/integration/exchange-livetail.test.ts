@@ -119,7 +119,7 @@ describe('the live tail delivers what the calls deliver', () => {
     const stats = tailing.live!.stats();
     assert.equal(stats.opened, 1);
     assert.ok(stats.heads >= 2 && stats.proofs >= 1 && stats.entries === 19, JSON.stringify(stats));
-    assert.ok(server.tailHeads() >= 2);
+    assert.ok(server.tails().heads >= 2);
     assert.equal(server.framedSends().unpatched, 0);
   });
 
@@ -136,7 +136,7 @@ describe('the live tail delivers what the calls deliver', () => {
     const stats = live!.stats();
     assert.equal(stats.opened, 1, 'tried once, then the calls until the reprobe time');
     assert.equal(stats.heads + stats.entries, 0);
-    assert.equal(server.tailHeads(), 0);
+    assert.equal(server.tails().heads, 0);
   });
 });
 

@@ -44,6 +44,8 @@ export interface LiveTailStats {
   readonly entries: number;
   /** Questions answered by the ordinary calls (no stream lined up, an older sequencer, a stream that failed). */
   readonly calls: number;
+  /** A FollowLog stream is open now. */
+  readonly following: boolean;
 }
 
 // One open FollowLog stream and where it stands.
@@ -148,7 +150,7 @@ export class LiveTail implements LogSource {
 
   /** What the tail answered so far. */
   stats(): LiveTailStats {
-    return { ...this.#stats };
+    return { ...this.#stats, following: this.#open !== undefined };
   }
 
   /** Cancels the stream (a later question opens a new one). */

@@ -13,7 +13,7 @@ import type { LogEntry } from '../protocol/gen/threatmesh/exchange/v1/LogEntry.t
 import { EncodedEntry, EntryFanout, type FanoutLimits } from './fanout.ts';
 import { batched, EncodedBatch, endpointBatchBounds, requestBatchBounds, SharedBatches, type BatchBounds, type SharedBatchLimits } from './batches.ts';
 import { ConnectionIdentities, type PeerIdentityStats } from '../protocol/peers.ts';
-import { FramedSends, type FramedSendStats } from '../protocol/framing.ts';
+import { FramedMessage, FramedSends, type FramedSendStats } from '../protocol/framing.ts';
 import type { ExchangeHandlers } from '../protocol/gen/threatmesh/exchange/v1/Exchange.ts';
 import type { Proposal__Output } from '../protocol/gen/threatmesh/exchange/v1/Proposal.ts';
 import type { ProposalAck } from '../protocol/gen/threatmesh/exchange/v1/ProposalAck.ts';
@@ -23,7 +23,7 @@ import { settleWithin } from '../../runtime/clock.ts';
 import { loadExchangePackage } from '../protocol/proto.ts';
 import { StopCuts } from './stopcuts.ts';
 import { StreamSlots, streamEntries, type StreamServing } from './streams.ts';
-import { followLog, SharedHead } from './tail.ts';
+import { followLog, SharedHead, type TailCounts, type TailStats } from './tail.ts';
 import { SEQUENCER_DEFAULTS } from './defaults.ts';
 import type { LogTail } from '../protocol/gen/threatmesh/exchange/v1/LogTail.ts';
 import type { Sequencer } from './sequencer.ts';
@@ -103,8 +103,8 @@ export interface ExchangeServer {
   peerIdentities(): PeerIdentityStats;
   /** Batch streams that send each batch's framed bytes as built (no copy per stream), and the batches so sent (protocol/framing.ts). */
   framedSends(): FramedSendStats;
-  /** Tree heads pushed on FollowLog streams (protocol revision 4, tail.ts). */
-  tailHeads(): number;
+  /** What the live tails (protocol revision 4, FollowLog, tail.ts) did since the endpoint started. */
+  tails(): TailStats;
   /**
    * Stops within a few seconds however partners behave: tree-head waits and entry streams end
    * at once (UNAVAILABLE, reason sequencer-stopping: ask again, resume from the cursor), new
@@ -152,8 +152,9 @@ export async function startExchangeServer(opts: ExchangeServerOptions): Promise<
   // Batches are always encoded by batches.ts.
   const batchDef = { ...service.StreamEntryBatches, responseSerialize: (m: EncodedBatch) => m.bytes };
   // A live tail sends heads (encoded here) and the very batches StreamEntryBatches sends.
-  const tailDef = { ...service.FollowLog, responseSerialize: (m: LogTail | EncodedBatch) => (m instanceof EncodedBatch ? m.bytes : service.FollowLog.responseSerialize(m)) };
-  const drops = { slow: 0, batches: 0, batchedEntries: 0, heads: 0 };
+  const tailDef = { ...service.FollowLog, responseSerialize: (m: LogTail | FramedMessage) => (m instanceof FramedMessage ? m.bytes : service.FollowLog.responseSerialize(m)) };
+  const drops = { slow: 0, batches: 0, batchedEntries: 0 };
+  const tailCounts: TailCounts = { open: 0, heads: 0, cut: 0 };
   const stopping = new AbortController();
   const running = new Set<Promise<unknown>>();
   const cuts = new StopCuts(stopping.signal);
@@ -161,8 +162,8 @@ export async function startExchangeServer(opts: ExchangeServerOptions): Promise<
   const peers = new ConnectionIdentities();
   const framed = new FramedSends();
   const serving: StreamServing = { slots, drops, stopping: stopping.signal, ...streamLimits(opts.limits) };
-  const heads = new SharedHead(opts.sequencer, SEQUENCER_DEFAULTS.headCoalesceMs);
-  const all = handlers({ opts, serving, fanout, shared, peers, framed, heads, drops, batch, serialize: (m) => streamDef.responseSerialize(m), stopping: stopping.signal, running, cuts });
+  const heads = new SharedHead(opts.sequencer, SEQUENCER_DEFAULTS.headCoalesceMs, (m) => service.FollowLog.responseSerialize(m));
+  const all = handlers({ opts, serving, fanout, shared, peers, framed, heads, tailCounts, drops, batch, serialize: (m) => streamDef.responseSerialize(m), stopping: stopping.signal, running, cuts });
   // Without a method, grpc-js answers UNIMPLEMENTED: what a sequencer before its revision says.
   const { StreamEntryBatches: _batches, FollowLog: _tail, ...older } = service;
   const { StreamEntryBatches: batchHandler, FollowLog: tailHandler, ...olderHandlers } = all;
@@ -189,7 +190,7 @@ export async function startExchangeServer(opts: ExchangeServerOptions): Promise<
     },
     peerIdentities: () => peers.stats(),
     framedSends: () => framed.stats(),
-    tailHeads: () => drops.heads,
+    tails: () => ({ ...tailCounts, headMessages: heads.built() }),
     stop: async () => {
       opts.sequencer.stop?.();
       stopping.abort();
@@ -270,7 +271,7 @@ function handlers(ctx: StreamContext): ExchangeHandlers {
     },
     FollowLog: (call) => {
       ctx.framed.install(call);
-      const tail = { serving: ctx.serving, core: opts.sequencer, batch: ctx.batch!, batches: (from: number, to: number, size: number, bounds: Required<BatchBounds>) => batchesOf(ctx, from, to, size, bounds), heads: ctx.heads, counts: ctx.drops };
+      const tail = { serving: ctx.serving, core: opts.sequencer, batch: ctx.batch!, batches: (from: number, to: number, size: number, bounds: Required<BatchBounds>) => batchesOf(ctx, from, to, size, bounds), heads: ctx.heads, counts: ctx.tailCounts };
       tracked(followLog)(tail, call, () => caller(call, 'read')).catch((err: unknown) => call.emit('error', toServiceError(opts.log, err)));
     },
   };
@@ -347,8 +348,10 @@ interface StreamContext {
   readonly framed: FramedSends;
   /** The head every live tail pushes, asked of the log at most once per coalescing interval. */
   readonly heads: SharedHead;
+  /** What the live tails did (counted for /metrics). */
+  readonly tailCounts: TailCounts;
   /** Streams ended for reading nothing (counted for /metrics), and batches sent. */
-  readonly drops: { slow: number; batches: number; batchedEntries: number; heads: number };
+  readonly drops: { slow: number; batches: number; batchedEntries: number };
   /** The endpoint's batch bounds; undefined when it serves no batches. */
   readonly batch: Required<BatchBounds> | undefined;
   /** Encodes one LogEntry message (a batch's entries not shared by the fan-out). */

@@ -19,6 +19,7 @@ import { ExchangeRefusal, sequencerStopping } from '../protocol/errors.ts';
 import type { FollowRequest__Output } from '../protocol/gen/threatmesh/exchange/v1/FollowRequest.ts';
 import type { LogTail } from '../protocol/gen/threatmesh/exchange/v1/LogTail.ts';
 import { headToWire } from '../protocol/wire.ts';
+import { frameBuffer, FramedMessage } from '../protocol/framing.ts';
 import { requestBatchBounds, type BatchBounds, type EncodedBatch } from './batches.ts';
 import { send, type StreamServing } from './streams.ts';
 
@@ -39,8 +40,23 @@ export interface TailServing {
   readonly batches: (from: number, to: number, size: number, bounds: Required<BatchBounds>) => AsyncIterable<EncodedBatch>;
   /** The head the tails push, shared. */
   readonly heads: SharedHead;
-  /** Heads pushed, counted for /metrics. */
-  readonly counts: { heads: number };
+  /** What the tails do, counted for /metrics. */
+  readonly counts: TailCounts;
+}
+
+/** What the live tails of one endpoint did since it started (read by /metrics). */
+export interface TailCounts {
+  /** FollowLog calls being served now. */
+  open: number;
+  /** Tree heads pushed, over every tail. */
+  heads: number;
+  /** Tails ended OK after the per-stream bound of entries (the follower takes the rest by StreamEntryBatches and follows again). */
+  cut: number;
+}
+
+/** {@link TailCounts} as read, and the head messages built (each with its consistency proof, shared by the tails that sent the same head before). */
+export interface TailStats extends Readonly<TailCounts> {
+  readonly headMessages: number;
 }
 
 // How long one wait for a larger log lasts before it is renewed (the core caps it at 30 s).
@@ -59,6 +75,7 @@ export async function followLog(ctx: TailServing, call: grpc.ServerWritableStrea
   }
   const bounds = requestBatchBounds(call.request, ctx.batch);
   ctx.serving.slots.take(who);
+  ctx.counts.open += 1;
   // A cancelled call ends its wait at once, as the stop does: a closed stream keeps no waiter.
   const ended = new AbortController();
   const end = (): void => ended.abort();
@@ -69,6 +86,7 @@ export async function followLog(ctx: TailServing, call: grpc.ServerWritableStrea
   } finally {
     call.off('cancelled', end);
     ctx.serving.stopping.removeEventListener('abort', end);
+    ctx.counts.open -= 1;
     ctx.serving.slots.release(who);
   }
 }
@@ -92,7 +110,7 @@ async function pushHeads(ctx: TailServing, call: grpc.ServerWritableStream<Follo
     // The first head always goes out (the follower waits for one); later ones when larger, or
     // signed again for the same size (the heartbeat that keeps the follower's head fresh).
     if (first || head.treeSize > st.sent || (head.treeSize === st.sent && head.timestamp !== st.stamp)) {
-      if (!(await send(ctx.serving, call, who, headMessage(ctx.core, head, st.sent)))) return;
+      if (!(await send(ctx.serving, call, who, ctx.heads.message(head, st.sent)))) return;
       ctx.counts.heads += 1;
       st.sent = head.treeSize;
       st.stamp = head.timestamp;
@@ -100,6 +118,7 @@ async function pushHeads(ctx: TailServing, call: grpc.ServerWritableStream<Follo
       const done = await pushEntries(ctx, call, who, st, head.treeSize);
       if (done === 'ended') return;
       if (done === 'cut') {
+        ctx.counts.cut += 1;
         call.end();
         return;
       }
@@ -113,17 +132,29 @@ async function pushHeads(ctx: TailServing, call: grpc.ServerWritableStream<Follo
  * The head every live tail of one endpoint pushes: asked of the log at most once per interval,
  * so followers get the same head (and share its batches, SharedBatches) and the log signs no
  * more heads for them than the head waits of GetTreeHead did (one per coalescing interval).
+ * Its message, with the consistency proof from the head a tail sent before, is built and framed
+ * once for every tail that sent that same head before (followers at the head move in step), not
+ * once per follower: the proof costs O(log² n) hashes, and 100 followers at 10 heads a second
+ * would compute the same 1,000 proofs a second.
  */
 export class SharedHead {
-  readonly #core: Pick<TailCore, 'treeHead'>;
+  readonly #core: Pick<TailCore, 'treeHead' | 'consistencyProof'>;
   readonly #intervalMs: number;
+  readonly #encode: (m: LogTail) => Buffer;
   readonly #now: () => number;
   #last: { readonly at: number; readonly head: Promise<SignedTreeHead>; size: number } | undefined;
+  // The messages of the head pushed last, by the size of the head each tail sent before it.
+  #messages: { readonly head: SignedTreeHead; readonly from: Map<number, FramedMessage> } | undefined;
+  #built = 0;
 
-  /** `intervalMs`: the least time between two heads asked of the log (the sequencer's headCoalesceMs). */
-  constructor(core: Pick<TailCore, 'treeHead'>, intervalMs: number, now: () => number = Date.now) {
+  /**
+   * `intervalMs`: the least time between two heads asked of the log (the sequencer's
+   * headCoalesceMs); `encode`: serializes one LogTail message (FollowLog's response serializer).
+   */
+  constructor(core: Pick<TailCore, 'treeHead' | 'consistencyProof'>, intervalMs: number, encode: (m: LogTail) => Buffer, now: () => number = Date.now) {
     this.#core = core;
     this.#intervalMs = intervalMs;
+    this.#encode = encode;
     this.#now = now;
   }
 
@@ -144,10 +175,40 @@ export class SharedHead {
     const wait = last === undefined || last.size >= minSize ? 0 : this.#intervalMs - (this.#now() - last.at);
     return wait > 0 ? pause(wait, ended) : Promise.resolve();
   }
+
+  /**
+   * The FollowLog message pushing `head` to a tail whose head sent before is of `before` entries
+   * (0: none), with the consistency proof from it when it is smaller; framed once and shared by
+   * every tail asking the same. Only the messages of the latest head asked are kept (at most
+   * {@link MAX_SHARED_MESSAGES}; past that, built for the one tail).
+   */
+  message(head: SignedTreeHead, before: number): FramedMessage {
+    if (this.#messages?.head !== head) this.#messages = { head, from: new Map() };
+    const from = this.#messages.from;
+    const kept = from.get(before);
+    if (kept !== undefined) return kept;
+    const proof = before > 0 && before < head.treeSize;
+    const bytes = this.#encode({ head: { head: headToWire(head), oldSize: proof ? before : 0, consistencyProof: proof ? this.#core.consistencyProof(before, head.treeSize) : [] } });
+    const framed = frameBuffer(bytes.length);
+    bytes.copy(framed, framed.length - bytes.length);
+    const message = new FramedMessage(framed);
+    this.#built += 1;
+    if (from.size < MAX_SHARED_MESSAGES) from.set(before, message);
+    return message;
+  }
+
+  /** Head messages built (each with its proof) since the endpoint started: per head, about one per distinct head the tails sent before, not one per tail. */
+  built(): number {
+    return this.#built;
+  }
 }
+
+/** Most head messages {@link SharedHead} keeps for one head (tails that sent different heads before it). */
+export const MAX_SHARED_MESSAGES = 64;
 
 // Waits `ms`, or less when `ended` aborts.
 function pause(ms: number, ended: AbortSignal): Promise<void> {
+  if (ended.aborted) return Promise.resolve();
   return new Promise((resolve) => {
     const done = (): void => {
       clearTimeout(timer);
@@ -157,11 +218,6 @@ function pause(ms: number, ended: AbortSignal): Promise<void> {
     const timer = setTimeout(done, ms);
     ended.addEventListener('abort', done, { once: true });
   });
-}
-
-function headMessage(core: TailCore, head: SignedTreeHead, before: number): LogTail {
-  const proof = before > 0 && before < head.treeSize;
-  return { head: { head: headToWire(head), oldSize: proof ? before : 0, consistencyProof: proof ? core.consistencyProof(before, head.treeSize) : [] } };
 }
 
 // Sends [cursor, size) of the head just sent, at most the per-stream bound of entries: 'cut' when
