@@ -164,15 +164,9 @@ export async function startExchangeServer(opts: ExchangeServerOptions): Promise<
   const serving: StreamServing = { slots, drops, stopping: stopping.signal, ...streamLimits(opts.limits) };
   const heads = new SharedHead(opts.sequencer, SEQUENCER_DEFAULTS.headCoalesceMs, (m) => service.FollowLog.responseSerialize(m));
   const all = handlers({ opts, serving, fanout, shared, peers, framed, heads, tailCounts, drops, batch, serialize: (m) => streamDef.responseSerialize(m), stopping: stopping.signal, running, cuts });
-  // Without a method, grpc-js answers UNIMPLEMENTED: what a sequencer before its revision says.
-  const { StreamEntryBatches: _batches, FollowLog: _tail, ...older } = service;
-  const { StreamEntryBatches: batchHandler, FollowLog: tailHandler, ...olderHandlers } = all;
   const tail = batch !== undefined && opts.limits?.tail !== false;
-  const revision3: Record<string, typeof batchDef> = batch === undefined ? {} : { StreamEntryBatches: batchDef };
-  const revision4: Record<string, typeof tailDef> = tail ? { FollowLog: tailDef } : {};
-  const handlers3: grpc.UntypedServiceImplementation = batch === undefined ? {} : { StreamEntryBatches: batchHandler };
-  const handlers4: grpc.UntypedServiceImplementation = tail ? { FollowLog: tailHandler } : {};
-  server.addService({ ...older, StreamEntries: passThrough, ...revision3, ...revision4 }, { ...olderHandlers, ...handlers3, ...handlers4 });
+  const served = servedRevisions({ ...service, StreamEntries: passThrough, StreamEntryBatches: batchDef, FollowLog: tailDef }, all, batch !== undefined, tail);
+  server.addService(served.definition, served.handlers);
   const port = await bindServer(server, opts.address, opts.tls);
   opts.log.info('exchange server listening', { address: opts.address, port });
   return {
@@ -275,6 +269,14 @@ function handlers(ctx: StreamContext): ExchangeHandlers {
       tracked(followLog)(tail, call, () => caller(call, 'read')).catch((err: unknown) => call.emit('error', toServiceError(opts.log, err)));
     },
   };
+}
+
+// Leaves out the methods of revisions this endpoint does not serve (3: StreamEntryBatches, 4:
+// FollowLog): grpc-js then answers UNIMPLEMENTED, what a sequencer before that revision says.
+function servedRevisions(definition: grpc.ServiceDefinition, handlers: grpc.UntypedServiceImplementation, batches: boolean, tail: boolean): { definition: grpc.ServiceDefinition; handlers: grpc.UntypedServiceImplementation } {
+  const left = new Set([...(batches ? [] : ['StreamEntryBatches']), ...(tail ? [] : ['FollowLog'])]);
+  const keep = <T extends object>(o: T): T => Object.fromEntries(Object.entries(o).filter(([name]) => !left.has(name))) as T;
+  return { definition: keep(definition), handlers: keep(handlers) };
 }
 
 // The batches of [from, to) in the tree of `size` leaves; at the head, the ones every other stream at the same cursor gets too.

@@ -16,7 +16,7 @@ import { followLog, MAX_SHARED_MESSAGES, SharedHead, type TailCore, type TailCou
 
 const def = loadExchangePackage().Exchange.service.FollowLog;
 const encode = (m: Parameters<typeof def.responseSerialize>[0]): Buffer => def.responseSerialize(m);
-const decode = (m: FramedMessage): LogTail__Output => def.responseDeserialize(m.bytes) as LogTail__Output;
+const decode = (m: FramedMessage): LogTail__Output => def.responseDeserialize(m.bytes);
 
 // A log in memory: signs a head of its current size when asked, wakes waiters when it grows.
 class FakeLog implements TailCore {
