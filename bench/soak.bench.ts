@@ -69,6 +69,8 @@ with the memory (RSS, anonymous RSS) and file descriptors of every process sampl
                         --sequencer-memory's, e.g. --sequencer-env="MALLOC_ARENA_MAX=2"
   --count-only          the partner stream processes count each batch's entries without decoding them
                         (the same calls on the wire; leaves this machine's cores to the sequencer); default: decode
+  --calls               followers make the calls per tree head (GetTreeHead, StreamEntryBatches), as before protocol
+                        revision 4; default: each follows the live tail (one FollowLog stream)
   --single-signatures   the proposer signs each proposal and vote alone (protocol v1); default: one
                         signature per ProposeBatch / VoteBatch call (protocol v2 Merkle batches, as partners do)
   --keep                keep the work directory (logs, certificates)
@@ -88,6 +90,8 @@ interface SoakFlags {
   readonly keep: boolean;
   readonly singleSignatures: boolean;
   readonly countOnly: boolean;
+  /** Followers make the calls per tree head instead of following the live tail. */
+  readonly calls: boolean;
   readonly entryCache: number | undefined;
   readonly nodeOptions: readonly string[];
   readonly sequencerEnv: Readonly<Record<string, string>>;
@@ -129,14 +133,14 @@ function sequencerMemoryOf(text: string | undefined): Record<string, string> {
 
 function parseFlags(argv: readonly string[]): SoakFlags | 'help' {
   const names = ['minutes', 'rate', 'partners', 'stream-procs', 'proposers', 'batch', 'concurrency', 'sample-seconds', 'rss-leak', 'live-leak', 'live-entry-bytes', 'external-leak', 'fd-leak'] as const;
-  const { values: v } = parseArgs({ args: [...argv], options: { ...Object.fromEntries(names.map((n) => [n, { type: 'string' as const }])), 'entry-cache': { type: 'string' }, 'sequencer-node-options': { type: 'string' }, 'sequencer-env': { type: 'string' }, 'sequencer-memory': { type: 'string' }, keep: { type: 'boolean' }, 'single-signatures': { type: 'boolean' }, 'count-only': { type: 'boolean' }, help: { type: 'boolean' } } });
+  const { values: v } = parseArgs({ args: [...argv], options: { ...Object.fromEntries(names.map((n) => [n, { type: 'string' as const }])), 'entry-cache': { type: 'string' }, 'sequencer-node-options': { type: 'string' }, 'sequencer-env': { type: 'string' }, 'sequencer-memory': { type: 'string' }, keep: { type: 'boolean' }, 'single-signatures': { type: 'boolean' }, 'count-only': { type: 'boolean' }, calls: { type: 'boolean' }, help: { type: 'boolean' } } });
   if (v.help === true) return 'help';
   const text = v as Record<string, string | boolean | undefined>;
   const num = (n: typeof names[number], d: number): number => positive(n, text[n] as string | undefined, d);
   const flags: SoakFlags = {
     minutes: num('minutes', 2), rate: num('rate', 1000), partners: Math.floor(num('partners', 100)), streamProcs: Math.floor(num('stream-procs', 4)),
     proposers: Math.floor(num('proposers', 4)), batch: Math.floor(num('batch', 50)), concurrency: Math.floor(num('concurrency', 8)), sampleSeconds: num('sample-seconds', 10),
-    leak: { rssMiBPerMin: num('rss-leak', LEAK_DEFAULTS.rssMiBPerMin), liveMiBPerMin: num('live-leak', LEAK_DEFAULTS.liveMiBPerMin), liveBytesPerEntry: num('live-entry-bytes', LEAK_DEFAULTS.liveBytesPerEntry), externalMiBPerMin: num('external-leak', LEAK_DEFAULTS.externalMiBPerMin), fdsPerMin: num('fd-leak', LEAK_DEFAULTS.fdsPerMin) }, keep: v.keep === true, singleSignatures: v['single-signatures'] === true, countOnly: v['count-only'] === true,
+    leak: { rssMiBPerMin: num('rss-leak', LEAK_DEFAULTS.rssMiBPerMin), liveMiBPerMin: num('live-leak', LEAK_DEFAULTS.liveMiBPerMin), liveBytesPerEntry: num('live-entry-bytes', LEAK_DEFAULTS.liveBytesPerEntry), externalMiBPerMin: num('external-leak', LEAK_DEFAULTS.externalMiBPerMin), fdsPerMin: num('fd-leak', LEAK_DEFAULTS.fdsPerMin) }, keep: v.keep === true, singleSignatures: v['single-signatures'] === true, countOnly: v['count-only'] === true, calls: v.calls === true,
     entryCache: entryCacheOf(v['entry-cache']), nodeOptions: (v['sequencer-node-options'] ?? '').split(/\s+/).filter((o) => o !== ''),
     sequencerEnv: { ...sequencerMemoryOf(v['sequencer-memory']), ...envOf(v['sequencer-env']) },
   };
@@ -154,6 +158,18 @@ interface Observed {
   readonly seconds: number;
   readonly proposer: ProposerStats | undefined;
   readonly streams: Array<StreamStats | undefined>;
+  /** Calls the sequencer served over the run (its /metrics: callers identified), when it answered. */
+  readonly calls: number | undefined;
+}
+
+// Every call the sequencer authorizes identifies its caller once: the sum of that counter is its calls.
+async function sequencerCalls(metricsPort: number): Promise<number | undefined> {
+  try {
+    const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    return [...text.matchAll(/^threatmesh_sequencer_peer_identities_total\{[^}]*\} (\d+)$/gm)].reduce((a, m) => a + Number(m[1]), 0);
+  } catch {
+    return undefined;
+  }
 }
 
 async function startLoad(net: SoakNetwork, f: SoakFlags, dir: string, probeDir: string): Promise<{ streams: Child[]; proposer: () => Promise<Child> }> {
@@ -163,7 +179,7 @@ async function startLoad(net: SoakNetwork, f: SoakFlags, dir: string, probeDir: 
   const streams: Child[] = [];
   for (let k = 0; k < f.streamProcs; k++) {
     const mine = net.partners.filter((_, i) => i % f.streamProcs === k);
-    const cfg: StreamsConfig = { address: net.address, caPem: net.caPem, identities: mine.map((p) => ({ id: p.id, certPem: p.certPem, keyPem: p.keyPem })), count: f.countOnly };
+    const cfg: StreamsConfig = { address: net.address, caPem: net.caPem, identities: mine.map((p) => ({ id: p.id, certPem: p.certPem, keyPem: p.keyPem })), count: f.countOnly, calls: f.calls };
     const file = join(dir, `streams-${k}.json`);
     await writeFile(file, JSON.stringify(cfg), { mode: 0o600 });
     streams.push(await spawnChild(`partner streams ${k} (${mine.length} identities)`, [...args, new URL('./soak/streams.ts', import.meta.url).pathname, file], join(dir, `streams-${k}.log`), env));
@@ -237,7 +253,7 @@ async function observe(net: SoakNetwork, f: SoakFlags, dir: string, probeDir: st
     await sampleAll(tracked, series, seconds, probeDir);
     tree.push([seconds, treeSize(load.streams)]);
     await new Promise((r) => setTimeout(r, 3_000));
-    return { series, tree, seconds, proposer: proposer.last<ProposerStats>(), streams: load.streams.map((s) => s.last<StreamStats>()) };
+    return { series, tree, seconds, proposer: proposer.last<ProposerStats>(), streams: load.streams.map((s) => s.last<StreamStats>()), calls: await sequencerCalls(net.metricsPort) };
   } finally {
     for (const c of children.reverse()) await c.stop(5_000);
   }
@@ -336,6 +352,7 @@ function results(f: SoakFlags, o: Observed, growth: ReadonlyMap<string, Growth>,
     { metric: 'failed stream calls', value: o.streams.reduce((a, s) => a + sum(s?.errors), 0), unit: 'count' },
     { metric: 'slowest stream behind the log at the end', value: admitted - Math.min(...o.streams.map((s) => s?.minSize ?? 0)), unit: 'entries' },
     { metric: 'run length', value: round(o.seconds), unit: 's' },
+    ...(o.calls !== undefined && admitted > 0 ? [{ metric: 'calls the sequencer served per admitted indicator (proposer and followers)', value: round(o.calls / admitted), unit: 'calls' }] : []),
     ...cpuPerThousand(o.series, sequencerLabel, admitted, o.streams.reduce((a, s) => a + (s?.received ?? 0), 0)),
     ...memoryPerEntry(f, o, sequencerLabel),
     { metric: 'machine load average (1 min) at the end', value: round(loadavg()[0]!, 3), unit: 'runnable tasks' },

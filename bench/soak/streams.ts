@@ -6,7 +6,8 @@
  * sequencer under test. With `count: true` entries are not even decoded: each batch message is
  * walked field by field to count its entries (the same calls on the wire, GetTreeHead and
  * StreamEntryBatches, on one channel per identity), so on a shared machine the followers leave
- * the cores to the sequencer. Every 2 s, and once at SIGTERM, prints one JSON line of
+ * the cores to the sequencer. Followers use the live tail (protocol revision 4, one FollowLog
+ * stream each) unless `calls` asks for the calls per tree head. Every 2 s, and once at SIGTERM, prints one JSON line of
  * {@link StreamStats} on stdout.
  *
  * Usage: node bench/soak/streams.ts <config.json> (a {@link StreamsConfig}).
@@ -18,6 +19,7 @@ import { loadExchangePackage } from '../../operator/src/exchange/protocol/proto.
 import { channelCredentials } from '../../operator/src/exchange/protocol/tls.ts';
 import { ExchangeClient, ExchangeCallError } from '../../operator/src/exchange/protocol/client.ts';
 import type { TlsMaterial } from '../../operator/src/exchange/protocol/tls.ts';
+import { LiveTail } from '../../operator/src/exchange/partner/livetail.ts';
 
 /** What the benchmark passes to a streams process. */
 export interface StreamsConfig {
@@ -26,6 +28,8 @@ export interface StreamsConfig {
   readonly identities: ReadonlyArray<{ readonly id: string; readonly certPem: string; readonly keyPem: string }>;
   /** Count the entries of each batch without decoding them (see above). @default false */
   readonly count?: boolean;
+  /** Follow with the calls per tree head (GetTreeHead, StreamEntryBatches), as before protocol revision 4, instead of the live tail (FollowLog). @default false */
+  readonly calls?: boolean;
 }
 
 /** Counters a streams process reports. */
@@ -55,7 +59,7 @@ const errors: Record<string, number> = {};
 let received = 0;
 let undecodable = 0;
 
-async function catchUp(client: Pick<ExchangeClient, 'treeHead' | 'entries'> | CountingFollower, k: number): Promise<void> {
+async function catchUp(client: Pick<ExchangeClient, 'treeHead' | 'entries'> | CountingFollower | LiveTail, k: number): Promise<void> {
   const head = await client.treeHead(sizes[k]! + 1, 5_000);
   // The server caps one stream; the caller's loop resumes from where it ended.
   for await (const e of client.entries(sizes[k]!, head.treeSize)) {
@@ -122,17 +126,46 @@ class CountingFollower {
     }
   }
 
+  /**
+   * The live tail (protocol revision 4) from this identity's cursor until it ends: heads are
+   * skipped (the first byte of a LogTail holding one is field 2's tag), entries counted.
+   */
+  async tail(k: number): Promise<void> {
+    const def = service.FollowLog;
+    const stream = this.#client.makeServerStreamRequest(def.path, (r: { fromIndex: number; treeSize: number; maxEntries: number; maxBytes: number }) => def.requestSerialize(r), (b: Buffer) => b, { fromIndex: sizes[k]!, treeSize: 0, maxEntries: 0, maxBytes: 0 }, { deadline: Date.now() + 300_000 });
+    try {
+      for await (const b of stream as AsyncIterable<Buffer>) {
+        if (b[0] !== 0x0a) continue;
+        const n = entriesIn(b);
+        received += n;
+        sizes[k]! += n;
+        if (stop.signal.aborted) return;
+      }
+    } catch (err) {
+      throw callError(err);
+    } finally {
+      stream.cancel();
+    }
+  }
+
   close(): void {
     this.#client.close();
   }
 }
 
+// One pass of a follower: the live tail until it ends (the counting one), else a head and its entries.
+async function step(client: ExchangeClient | CountingFollower, tail: LiveTail | undefined, k: number): Promise<void> {
+  if (config.calls === true || client instanceof ExchangeClient) return catchUp(tail ?? client, k);
+  return client.tail(k);
+}
+
 async function follow(k: number, tls: TlsMaterial): Promise<void> {
   const client = config.count === true ? new CountingFollower(tls) : new ExchangeClient({ address: config.address, tls, serverName: 'localhost', deadlineMs: 15_000 });
+  const tail = client instanceof ExchangeClient && config.calls !== true ? new LiveTail(client, { signal: stop.signal }) : undefined;
   try {
     while (!stop.signal.aborted) {
       try {
-        await catchUp(client, k);
+        await step(client, tail, k);
       } catch (err) {
         if (stop.signal.aborted) break;
         const key = err instanceof ExchangeCallError ? err.reason ?? `code ${err.code}` : 'error';

@@ -5,6 +5,7 @@ import { HALT_REASONS } from '../../domain/verify.ts';
 import { MISSING_EVIDENCE } from './decisions.ts';
 import { FAILURE_CAUSES } from './failures.ts';
 import type { PeerIdentityStats } from '../protocol/peers.ts';
+import type { LiveTailStats } from './livetail.ts';
 
 /** Reasons of threatmesh_exchange_sequencer_misbehaviour_total, reported at 0 from the start: a round shown under another subject, a head dated ahead. */
 export const MISBEHAVIOUR_REASONS = ['subject-mismatch', 'future-head'] as const;
@@ -44,6 +45,8 @@ export class PartnerMetrics {
   readonly failing: Gauge<'cause'>;
   // The gossip endpoint serving now (set by the exchange when it starts serving).
   #gossip: (() => PeerIdentityStats) | undefined;
+  // The live tail of the session replicating now (undefined: none, or a client without a tail).
+  #tail: (() => LiveTailStats | undefined) | undefined;
 
   /** @param registry the operator's registry (never prom-client's global one). */
   constructor(registry: Registry) {
@@ -73,11 +76,36 @@ export class PartnerMetrics {
         identities.inc({ result: 'reused' }, p.reused);
       },
     });
+    this.#tailMetrics(registers);
     // Every series from the start (prom-client shows a labelled one only once set), so dashboards and alerts see them.
     for (const decision of Object.keys(DECISIONS)) this.votes.inc({ decision }, 0);
     for (const reason of HALT_REASONS) this.halted.set({ reason }, 0);
     for (const reason of MISBEHAVIOUR_REASONS) this.misbehaviour.inc({ reason }, 0);
     for (const evidence of MISSING_EVIDENCE) this.missingDecisions.inc({ evidence }, 0);
+  }
+
+  /**
+   * Reads the threatmesh_exchange_tail_* metrics from `stats` (the live tail of the session
+   * replicating now) at each scrape; undefined, or a session without a tail: 0. A new session
+   * counts again from 0, which Prometheus' rate() takes as a reset.
+   */
+  liveTail(stats: (() => LiveTailStats | undefined) | undefined): void {
+    this.#tail = stats;
+  }
+
+  #tailMetrics(registers: Registry[]): void {
+    const read = (): LiveTailStats => this.#tail?.() ?? { opened: 0, heads: 0, proofs: 0, entries: 0, calls: 0, following: false };
+    const following: Gauge = new Gauge({ name: 'threatmesh_exchange_tail_following', help: '1 while the replica follows the sequencer\'s live tail (a FollowLog stream is open), else 0', registers, collect: () => following.set(read().following ? 1 : 0) });
+    const opened: Counter = new Counter({ name: 'threatmesh_exchange_tail_streams_opened_total', help: 'FollowLog streams (live tails) the replica opened in this session; each one after the first followed a stream that ended, failed or stood elsewhere', registers, collect: () => { opened.reset(); opened.inc(read().opened); } });
+    const received: Counter<'kind'> = new Counter({
+      name: 'threatmesh_exchange_tail_received_total', help: 'What the replica took from the live tail in this session, by kind (head, proof, entry); each was checked as the answers of the calls are', labelNames: ['kind'], registers,
+      collect: () => {
+        const t = read();
+        received.reset();
+        for (const [kind, n] of [['head', t.heads], ['proof', t.proofs], ['entry', t.entries]] as const) received.inc({ kind }, n);
+      },
+    });
+    const fallbacks: Counter = new Counter({ name: 'threatmesh_exchange_tail_fallback_calls_total', help: 'Questions of the replica (a head, a proof, entries) answered by the calls instead of the live tail in this session: no stream lined up, a stream that ended or failed, or a sequencer before protocol revision 4 (UNIMPLEMENTED)', registers, collect: () => { fallbacks.reset(); fallbacks.inc(read().calls); } });
   }
 
   /** Reads threatmesh_exchange_gossip_peer_identities_total from `stats` (the gossip endpoint serving now) at each scrape; undefined: 0. */

@@ -155,6 +155,7 @@ class Partner implements RunningPartner {
     });
     const gossip = this.#gossip;
     this.#metrics.gossipEndpoint(() => gossip.peerIdentities());
+    this.#metrics.liveTail(() => this.#session?.tailStats());
     this.#o.log.info('partner exchange started', { partnerId: this.#o.partnerId, namespace: this.#o.namespace, gossipPort: this.#gossip.port });
     this.#loop = this.#run();
   }
@@ -168,6 +169,7 @@ class Partner implements RunningPartner {
     await this.#markSaved;
     await this.#gossip?.stop();
     this.#metrics.gossipEndpoint(undefined);
+    this.#metrics.liveTail(undefined);
     this.#o.log.info('partner exchange stopped', { partnerId: this.#o.partnerId });
   }
 

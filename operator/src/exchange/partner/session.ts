@@ -21,10 +21,13 @@ import { AutoVoter, type VoteBatching, type VoterClient, type VotingPolicy as Ro
 import type { PendingRound, VoteResult } from '../protocol/messages.ts';
 import type { MisbehaviourReport } from './rounds.ts';
 import { PARTNER_DEFAULTS } from './defaults.ts';
+import { LiveTail, type LiveTailStats, type TailSource } from './livetail.ts';
 
 /** the sequencer calls the partner makes (ExchangeClient implements them). */
 export interface SequencerClient extends LogSource, VoterClient, ProposalSink {
   voteBatch(vs: readonly Vote[]): Promise<ReadonlyArray<VoteResult | ItemRefusal>>;
+  /** The live tail (protocol revision 4); without it the replica makes the calls per head. */
+  follow?: TailSource['follow'];
   close(): void;
 }
 
@@ -98,12 +101,21 @@ function abortableSource(source: LogSource, signal: AbortSignal): LogSource {
   };
 }
 
+// The replica follows the live tail when the client offers one (it falls back to the calls by itself).
+function followed(client: SequencerClient, signal: AbortSignal): LiveTail | undefined {
+  const follow = client.follow?.bind(client);
+  if (follow === undefined) return undefined;
+  return new LiveTail({ treeHead: (m, w) => client.treeHead(m, w), consistencyProof: (a, b) => client.consistencyProof(a, b), entries: (f, s) => client.entries(f, s), follow }, { signal });
+}
+
 /** A running partner session. */
 export class PartnerSession {
   readonly client: SequencerClient;
   readonly replica: PartnerReplica;
   readonly voter: AutoVoter;
   readonly #o: SessionOptions;
+  // The live tail the replica reads, when the client offers one.
+  readonly #tail: LiveTail | undefined;
   readonly #abort = new AbortController();
   readonly #peers = new Map<string, PeerClient>();
   #running: Promise<void> = Promise.resolve();
@@ -113,8 +125,9 @@ export class PartnerSession {
     this.#o = opts;
     const seq = opts.network.sequencer;
     this.client = opts.sequencerClient({ address: seq.endpoint, tls: opts.tls, serverName: serverNameFor(seq.endpoint) });
+    this.#tail = followed(this.client, this.#abort.signal);
     this.replica = new PartnerReplica({
-      sourceId: `sequencer:${seq.partnerId}`, source: abortableSource(this.client, this.#abort.signal), sink: opts.sink, cursors: opts.cursors,
+      sourceId: `sequencer:${seq.partnerId}`, source: abortableSource(this.#tail ?? this.client, this.#abort.signal), sink: opts.sink, cursors: opts.cursors,
       anchors: { sequencerKey: seq.key, sequencerRetiredKeys: seq.retiredKeys, partners: opts.network.partners, ...(opts.quorum !== undefined ? { quorum: opts.quorum } : {}), ...(opts.votingWindowMs !== undefined ? { votingWindowMs: opts.votingWindowMs } : {}) },
       ...(opts.history !== undefined ? { history: opts.history } : {}),
       ...(opts.leaves !== undefined ? { leaves: opts.leaves } : {}),
@@ -143,6 +156,11 @@ export class PartnerSession {
   /** The sequencer's PartnerNode. */
   get sequencerNode(): PartnerNode {
     return this.#o.network.sequencer.node;
+  }
+
+  /** What the replica took from the live tail and what went to the calls; undefined when the client offers no tail. */
+  tailStats(): LiveTailStats | undefined {
+    return this.#tail?.stats();
   }
 
   /** Why replication halted, once it has. */

@@ -11,6 +11,7 @@ import { jitteredBackoff } from '../../runtime/ratelimit.ts';
 import type { ExchangeClient as GeneratedClient } from './gen/threatmesh/exchange/v1/Exchange.ts';
 import type { LogEntry__Output } from './gen/threatmesh/exchange/v1/LogEntry.ts';
 import type { LogEntryBatch__Output } from './gen/threatmesh/exchange/v1/LogEntryBatch.ts';
+import type { LogTail__Output } from './gen/threatmesh/exchange/v1/LogTail.ts';
 import type { PendingProposals__Output } from './gen/threatmesh/exchange/v1/PendingProposals.ts';
 import type { Proof__Output } from './gen/threatmesh/exchange/v1/Proof.ts';
 import type { ProposalAck__Output } from './gen/threatmesh/exchange/v1/ProposalAck.ts';
@@ -279,6 +280,22 @@ export class ExchangeClient {
     }
   }
 
+  /**
+   * Follows the log on one stream (protocol revision 4, FollowLog) from entry `from`, `treeSize`
+   * being the size of the head this partner accepted (the first head then carries the
+   * consistency proof from it): decoded, unverified heads and entries in the order sent. A
+   * message that is neither a head nor entries, or entries out of the asked bounds, comes as
+   * `malformed` and ends it. A sequencer before revision 4 fails it with UNIMPLEMENTED before
+   * any message. Lasts at most `streamDeadlineMs`; `cancel` ends it at once, a read in flight
+   * included (it fails CANCELLED).
+   */
+  follow(from: number, treeSize: number): TailStream {
+    const bounds = this.#batch;
+    if (bounds === undefined) throw new Error('the live tail sends entries in batches; this client was built with streamBatch: false');
+    const stream = this.#client.FollowLog({ fromIndex: from, treeSize, ...bounds }, { deadline: Date.now() + (this.#opts.streamDeadlineMs ?? DEFAULTS.streamDeadlineMs) });
+    return { messages: tailMessages(stream, bounds), cancel: () => stream.cancel() };
+  }
+
   /** Closes the channel. */
   close(): void {
     this.#client.close();
@@ -304,6 +321,39 @@ export class ExchangeClient {
   }
 }
 
+/** One message of the live tail, decoded and unverified (see {@link ExchangeClient.follow}). */
+export type TailMessage =
+  | { readonly kind: 'head'; readonly head: SignedTreeHead; readonly oldSize: number; readonly proof: readonly string[] }
+  | { readonly kind: 'entries'; readonly entries: readonly WireEntryResult[] }
+  | { readonly kind: 'malformed'; readonly message: string };
+
+/** An open live tail: its messages, read in order, and a cancel that ends it at once. */
+export interface TailStream {
+  readonly messages: AsyncIterator<TailMessage>;
+  cancel(): void;
+}
+
+async function* tailMessages(stream: grpc.ClientReadableStream<LogTail__Output>, bounds: Required<StreamBatchOptions>): AsyncGenerator<TailMessage> {
+  try {
+    for await (const m of stream as AsyncIterable<LogTail__Output>) {
+      const item = tailFromWire(m, bounds.maxEntries);
+      yield item;
+      if (item.kind === 'malformed') return;
+    }
+  } catch (err) {
+    throw batchCallError(err, bounds, 'FollowLog');
+  } finally {
+    stream.cancel();
+  }
+}
+
+function tailFromWire(m: LogTail__Output, maxEntries: number): TailMessage {
+  const n = m.entries.length;
+  if (m.head !== null && n === 0 && m.head.head !== null) return { kind: 'head', head: headFromWire(m.head.head), oldSize: m.head.oldSize, proof: m.head.consistencyProof };
+  if (m.head === null && n > 0 && n <= maxEntries) return { kind: 'entries', entries: m.entries.map(entryFromWire) };
+  return { kind: 'malformed', message: `the sequencer sent a live-tail message with ${m.head === null ? 'no' : 'a'} head and ${n} entries; each holds a signed head alone or 1 to ${maxEntries} entries (the bound this partner asked)` };
+}
+
 function proposalToWire(p: ProposalInput): Proposal {
   return { kind: kindToWire(p.kind), indicatorJson: p.indicatorJson, metaJson: p.metaJson ?? '', proposerId: p.proposerId, signature: p.signature, batchProof: p.batch ?? '' };
 }
@@ -323,8 +373,8 @@ function refused(r: Refusal__Output | null | undefined): ItemRefusal {
 }
 
 // A batch over this partner's receive limit: the sequencer ignored max_bytes (or the limit is below what the log's entries need).
-function batchCallError(err: unknown, bounds: Required<StreamBatchOptions>): ExchangeCallError {
-  const failure = toCallError('StreamEntryBatches', err);
+function batchCallError(err: unknown, bounds: Required<StreamBatchOptions>, method = 'StreamEntryBatches'): ExchangeCallError {
+  const failure = toCallError(method, err);
   if (failure.code !== grpc.status.RESOURCE_EXHAUSTED || failure.reason !== undefined) return failure;
   return new ExchangeCallError(failure.code, `${failure.message}: a batch of entries exceeded this partner's message limit although it asked for at most ${bounds.maxBytes} bytes; the sequencer broke the bound (or one entry is larger than maxMessageBytes: raise it)`, 'batch-too-large');
 }

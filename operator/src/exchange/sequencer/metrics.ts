@@ -5,7 +5,7 @@ import type { RoundOutcome, Sequencer, SequencerObserver } from './sequencer.ts'
 import type { ExchangeServer } from './server.ts';
 
 /** What the metrics read of the endpoint serving now. */
-export type StreamCounters = Pick<ExchangeServer, 'openStreams' | 'sharedEntries' | 'slowStreamDrops' | 'batchesSent' | 'sharedBatches' | 'peerIdentities' | 'framedSends'>;
+export type StreamCounters = Pick<ExchangeServer, 'openStreams' | 'sharedEntries' | 'slowStreamDrops' | 'batchesSent' | 'sharedBatches' | 'peerIdentities' | 'framedSends' | 'tails'>;
 
 /** Every `status` of threatmesh_sequencer_proposals_total (a Record so the compiler checks it lists all). */
 const PROPOSAL_STATUSES: Readonly<Record<Parameters<SequencerObserver['proposal']>[0], true>> = { 'opened': true, 'already-pending': true, 'already-admitted': true, 'refused': true, 'error': true };
@@ -30,6 +30,7 @@ export class SequencerMetrics {
     const treeSize: Gauge = new Gauge({ name: 'threatmesh_sequencer_tree_size', help: 'Entries in the sequencer log (0 while not serving)', registers, collect: () => treeSize.set(current()?.size ?? 0) });
     const pending: Gauge = new Gauge({ name: 'threatmesh_sequencer_pending_rounds', help: 'Voting rounds waiting for votes (0 while not serving)', registers, collect: () => pending.set(current()?.pendingCount ?? 0) });
     const streams: Gauge = new Gauge({ name: 'threatmesh_sequencer_open_streams', help: 'StreamEntries calls being served (bounded per partner; a cancelled call frees its slot)', registers, collect: () => streams.set(server()?.openStreams() ?? 0) });
+    const tails: Gauge = new Gauge({ name: 'threatmesh_sequencer_tail_streams', help: 'FollowLog calls (live tails, protocol revision 4) being served; each also holds one of its partner\'s stream slots, counted in threatmesh_sequencer_open_streams', registers, collect: () => tails.set(server()?.tails().open ?? 0) });
     this.serving = new Gauge({ name: 'threatmesh_sequencer_serving', help: '1 while this replica serves the exchange (it holds the Lease), else 0', registers });
     this.proposals = new Counter({ name: 'threatmesh_sequencer_proposals_total', help: 'Proposals answered, by status (opened, already-pending, already-admitted, refused, error)', labelNames: ['status'], registers });
     this.votes = new Counter({ name: 'threatmesh_sequencer_votes_total', help: 'Votes answered, by status (counted, approved, rejected, duplicate, refused, error)', labelNames: ['status'], registers });
@@ -90,5 +91,8 @@ function servedCounters(registers: Registers, current: () => Sequencer | undefin
     const f = server()?.framedSends() ?? { calls: 0, unpatched: 0 };
     return [['framed', f.calls], ['copied', f.unpatched]];
   });
+  readCounter(registers, 'threatmesh_sequencer_tail_heads_total', 'Signed tree heads pushed on FollowLog streams (live tails) since serving began, over every tail', undefined, () => [['', server()?.tails().heads ?? 0]]);
+  readCounter(registers, 'threatmesh_sequencer_tail_head_messages_total', 'FollowLog head messages built since serving began, each with its consistency proof; shared by the tails that sent the same head before, so far fewer than threatmesh_sequencer_tail_heads_total while followers keep up', undefined, () => [['', server()?.tails().headMessages ?? 0]]);
+  readCounter(registers, 'threatmesh_sequencer_tail_cuts_total', 'FollowLog streams ended after the per-stream bound of entries since serving began (the partner takes the rest with StreamEntryBatches, then follows again): many mean partners far behind', undefined, () => [['', server()?.tails().cut ?? 0]]);
   readCounter(registers, 'threatmesh_sequencer_batched_entries_total', 'Log entries sent in StreamEntryBatches messages since serving began (divided by threatmesh_sequencer_entry_batches_total: entries per message)', undefined, () => [['', server()?.batchesSent().entries ?? 0]]);
 }

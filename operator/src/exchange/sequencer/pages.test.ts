@@ -120,11 +120,11 @@ describe('SequencerLog: streams behind the entry cache share store pages', () =>
 });
 
 describe('SequencerMetrics: the fan-out counters are scraped', () => {
-  test('shared bytes, store pages, wake-ups, slow-stream drops, entry batches, shared batch ranges, peer identities and batch framing appear with their values, and 0 while not serving', async () => {
+  test('shared bytes, store pages, wake-ups, slow-stream drops, entry batches, shared batch ranges, peer identities, batch framing and live tails appear with their values, and 0 while not serving', async () => {
     const store = new CountingStore();
     const log = await logOf(100, store, 10, { pageEntries: 16 });
     await Promise.all([drain(log, 0, 100), drain(log, 0, 100)]);
-    const serving = { log, server: { openStreams: () => 2, sharedEntries: () => ({ encoded: 7, shared: 21 }), slowStreamDrops: () => 3, batchesSent: () => ({ batches: 4, entries: 90 }), sharedBatches: () => ({ built: 5, reused: 45 }), peerIdentities: () => ({ read: 6, reused: 600 }), framedSends: () => ({ calls: 8, unpatched: 1, messages: 80 }) } satisfies StreamCounters };
+    const serving = { log, server: { openStreams: () => 2, sharedEntries: () => ({ encoded: 7, shared: 21 }), slowStreamDrops: () => 3, batchesSent: () => ({ batches: 4, entries: 90 }), sharedBatches: () => ({ built: 5, reused: 45 }), peerIdentities: () => ({ read: 6, reused: 600 }), framedSends: () => ({ calls: 8, unpatched: 1, messages: 80 }), tails: () => ({ open: 9, heads: 900, headMessages: 12, cut: 2 }) } satisfies StreamCounters };
     let now: typeof serving | undefined = serving;
     // The metrics read only these two counters of the sequencer.
     const metrics = new SequencerMetrics(() => (now === undefined ? undefined : ({ size: 100, pendingCount: 0, storePages: () => now!.log.storePages(), wakeups: () => now!.log.wakeups() }) as unknown as Sequencer), () => now?.server);
@@ -148,6 +148,10 @@ describe('SequencerMetrics: the fan-out counters are scraped', () => {
       [/^threatmesh_sequencer_peer_identities_total\{result="reused"\} 600$/m, /^threatmesh_sequencer_peer_identities_total\{result="reused"\} 0$/m],
       [/^threatmesh_sequencer_batch_stream_framing_total\{result="framed"\} 8$/m, /^threatmesh_sequencer_batch_stream_framing_total\{result="framed"\} 0$/m],
       [/^threatmesh_sequencer_batch_stream_framing_total\{result="copied"\} 1$/m, /^threatmesh_sequencer_batch_stream_framing_total\{result="copied"\} 0$/m],
+      [/^threatmesh_sequencer_tail_streams 9$/m, /^threatmesh_sequencer_tail_streams 0$/m],
+      [/^threatmesh_sequencer_tail_heads_total 900$/m, /^threatmesh_sequencer_tail_heads_total 0$/m],
+      [/^threatmesh_sequencer_tail_head_messages_total 12$/m, /^threatmesh_sequencer_tail_head_messages_total 0$/m],
+      [/^threatmesh_sequencer_tail_cuts_total 2$/m, /^threatmesh_sequencer_tail_cuts_total 0$/m],
     ];
     const behind = Math.ceil(cacheStart(log) / 16);
     assert.deepEqual([pages.reads, pages.shared], [behind, behind], 'two streams over the pages behind the cache: one read and one share each');

@@ -13,7 +13,7 @@ import type { LogEntry } from '../protocol/gen/threatmesh/exchange/v1/LogEntry.t
 import { EncodedEntry, EntryFanout, type FanoutLimits } from './fanout.ts';
 import { batched, EncodedBatch, endpointBatchBounds, requestBatchBounds, SharedBatches, type BatchBounds, type SharedBatchLimits } from './batches.ts';
 import { ConnectionIdentities, type PeerIdentityStats } from '../protocol/peers.ts';
-import { FramedSends, type FramedSendStats } from '../protocol/framing.ts';
+import { FramedMessage, FramedSends, type FramedSendStats } from '../protocol/framing.ts';
 import type { ExchangeHandlers } from '../protocol/gen/threatmesh/exchange/v1/Exchange.ts';
 import type { Proposal__Output } from '../protocol/gen/threatmesh/exchange/v1/Proposal.ts';
 import type { ProposalAck } from '../protocol/gen/threatmesh/exchange/v1/ProposalAck.ts';
@@ -23,6 +23,9 @@ import { settleWithin } from '../../runtime/clock.ts';
 import { loadExchangePackage } from '../protocol/proto.ts';
 import { StopCuts } from './stopcuts.ts';
 import { StreamSlots, streamEntries, type StreamServing } from './streams.ts';
+import { followLog, SharedHead, type TailCounts, type TailStats } from './tail.ts';
+import { SEQUENCER_DEFAULTS } from './defaults.ts';
+import type { LogTail } from '../protocol/gen/threatmesh/exchange/v1/LogTail.ts';
 import type { Sequencer } from './sequencer.ts';
 import { authorize, type ExchangeAction, type PartnerEntry, type TlsMaterial } from '../protocol/tls.ts';
 import { metaJson } from '../../domain/entry.ts';
@@ -57,6 +60,11 @@ export interface ServerLimits {
   readonly batch?: BatchBounds | false;
   /** Batches packed once for every stream asking the same range (batches.ts SharedBatches). @default SharedBatchLimits defaults */
   readonly sharedBatches?: SharedBatchLimits;
+  /**
+   * `false` serves no live tail (protocol revision 4, FollowLog): the endpoint answers
+   * UNIMPLEMENTED, as a sequencer before revision 4 does. Served only with batches. @default true
+   */
+  readonly tail?: boolean;
 }
 
 /**
@@ -95,6 +103,8 @@ export interface ExchangeServer {
   peerIdentities(): PeerIdentityStats;
   /** Batch streams that send each batch's framed bytes as built (no copy per stream), and the batches so sent (protocol/framing.ts). */
   framedSends(): FramedSendStats;
+  /** What the live tails (protocol revision 4, FollowLog, tail.ts) did since the endpoint started. */
+  tails(): TailStats;
   /**
    * Stops within a few seconds however partners behave: tree-head waits and entry streams end
    * at once (UNAVAILABLE, reason sequencer-stopping: ask again, resume from the cursor), new
@@ -141,7 +151,10 @@ export async function startExchangeServer(opts: ExchangeServerOptions): Promise<
   const passThrough = { ...streamDef, responseSerialize: (m: LogEntry | EncodedEntry) => (m instanceof EncodedEntry ? m.bytes : streamDef.responseSerialize(m)) };
   // Batches are always encoded by batches.ts.
   const batchDef = { ...service.StreamEntryBatches, responseSerialize: (m: EncodedBatch) => m.bytes };
+  // A live tail sends heads (encoded here) and the very batches StreamEntryBatches sends.
+  const tailDef = { ...service.FollowLog, responseSerialize: (m: LogTail | FramedMessage) => (m instanceof FramedMessage ? m.bytes : service.FollowLog.responseSerialize(m)) };
   const drops = { slow: 0, batches: 0, batchedEntries: 0 };
+  const tailCounts: TailCounts = { open: 0, heads: 0, cut: 0 };
   const stopping = new AbortController();
   const running = new Set<Promise<unknown>>();
   const cuts = new StopCuts(stopping.signal);
@@ -149,15 +162,11 @@ export async function startExchangeServer(opts: ExchangeServerOptions): Promise<
   const peers = new ConnectionIdentities();
   const framed = new FramedSends();
   const serving: StreamServing = { slots, drops, stopping: stopping.signal, ...streamLimits(opts.limits) };
-  const all = handlers({ opts, serving, fanout, shared, peers, framed, drops, batch, serialize: (m) => streamDef.responseSerialize(m), stopping: stopping.signal, running, cuts });
-  if (batch === undefined) {
-    // Without the method, grpc-js answers UNIMPLEMENTED: what a sequencer before revision 3 says.
-    const { StreamEntryBatches: _omitted, ...older } = service;
-    const { StreamEntryBatches: _unused, ...olderHandlers } = all;
-    server.addService({ ...older, StreamEntries: passThrough }, olderHandlers);
-  } else {
-    server.addService({ ...service, StreamEntries: passThrough, StreamEntryBatches: batchDef }, all);
-  }
+  const heads = new SharedHead(opts.sequencer, SEQUENCER_DEFAULTS.headCoalesceMs, (m) => service.FollowLog.responseSerialize(m));
+  const all = handlers({ opts, serving, fanout, shared, peers, framed, heads, tailCounts, drops, batch, serialize: (m) => streamDef.responseSerialize(m), stopping: stopping.signal, running, cuts });
+  const tail = batch !== undefined && opts.limits?.tail !== false;
+  const served = servedRevisions({ ...service, StreamEntries: passThrough, StreamEntryBatches: batchDef, FollowLog: tailDef }, all, batch !== undefined, tail);
+  server.addService(served.definition, served.handlers);
   const port = await bindServer(server, opts.address, opts.tls);
   opts.log.info('exchange server listening', { address: opts.address, port });
   return {
@@ -175,6 +184,7 @@ export async function startExchangeServer(opts: ExchangeServerOptions): Promise<
     },
     peerIdentities: () => peers.stats(),
     framedSends: () => framed.stats(),
+    tails: () => ({ ...tailCounts, headMessages: heads.built() }),
     stop: async () => {
       opts.sequencer.stop?.();
       stopping.abort();
@@ -249,16 +259,30 @@ function handlers(ctx: StreamContext): ExchangeHandlers {
     StreamEntryBatches: (call) => {
       // Batches are framed when packed: the same bytes go out on every stream, without grpc-js's copy.
       ctx.framed.install(call);
-      const produce = (from: number, to: number, size: number): AsyncIterable<EncodedBatch> => {
-        // Checked before any entry is read; the handler below is registered only with bounds.
-        const bounds = requestBatchBounds(call.request, ctx.batch!);
-        // A stream at the head: the batches every other stream at the same cursor gets too.
-        const shared = ctx.shared.get({ from, to, size }, bounds, () => ctx.fanout.sharedRange(opts.sequencer, from, to, size));
-        return counted(shared ?? batched(ctx.fanout.stream(opts.sequencer, from, to, size), ctx.serialize, bounds), ctx.drops);
-      };
+      // Checked before any entry is read; the handler is registered only with bounds.
+      const produce = (from: number, to: number, size: number): AsyncIterable<EncodedBatch> => batchesOf(ctx, from, to, size, requestBatchBounds(call.request, ctx.batch!));
       tracked(streamEntries)(ctx.serving, call, () => caller(call, 'read'), produce).catch((err: unknown) => call.emit('error', toServiceError(opts.log, err)));
     },
+    FollowLog: (call) => {
+      ctx.framed.install(call);
+      const tail = { serving: ctx.serving, core: opts.sequencer, batch: ctx.batch!, batches: (from: number, to: number, size: number, bounds: Required<BatchBounds>) => batchesOf(ctx, from, to, size, bounds), heads: ctx.heads, counts: ctx.tailCounts };
+      tracked(followLog)(tail, call, () => caller(call, 'read')).catch((err: unknown) => call.emit('error', toServiceError(opts.log, err)));
+    },
   };
+}
+
+// Leaves out the methods of revisions this endpoint does not serve (3: StreamEntryBatches, 4:
+// FollowLog): grpc-js then answers UNIMPLEMENTED, what a sequencer before that revision says.
+function servedRevisions(definition: grpc.ServiceDefinition, handlers: grpc.UntypedServiceImplementation, batches: boolean, tail: boolean): { definition: grpc.ServiceDefinition; handlers: grpc.UntypedServiceImplementation } {
+  const left = new Set([...(batches ? [] : ['StreamEntryBatches']), ...(tail ? [] : ['FollowLog'])]);
+  const keep = <T extends object>(o: T): T => Object.fromEntries(Object.entries(o).filter(([name]) => !left.has(name))) as T;
+  return { definition: keep(definition), handlers: keep(handlers) };
+}
+
+// The batches of [from, to) in the tree of `size` leaves; at the head, the ones every other stream at the same cursor gets too.
+function batchesOf(ctx: StreamContext, from: number, to: number, size: number, bounds: Required<BatchBounds>): AsyncIterable<EncodedBatch> {
+  const shared = ctx.shared.get({ from, to, size }, bounds, () => ctx.fanout.sharedRange(ctx.opts.sequencer, from, to, size));
+  return counted(shared ?? batched(ctx.fanout.stream(ctx.opts.sequencer, from, to, size), ctx.serialize, bounds), ctx.drops);
 }
 
 async function* counted(batches: AsyncIterable<EncodedBatch> | Iterable<EncodedBatch>, into: { batches: number; batchedEntries: number }): AsyncGenerator<EncodedBatch> {
@@ -324,6 +348,10 @@ interface StreamContext {
   readonly peers: ConnectionIdentities;
   /** Makes batch streams send framed batches without a copy. */
   readonly framed: FramedSends;
+  /** The head every live tail pushes, asked of the log at most once per coalescing interval. */
+  readonly heads: SharedHead;
+  /** What the live tails did (counted for /metrics). */
+  readonly tailCounts: TailCounts;
   /** Streams ended for reading nothing (counted for /metrics), and batches sent. */
   readonly drops: { slow: number; batches: number; batchedEntries: number };
   /** The endpoint's batch bounds; undefined when it serves no batches. */

@@ -75,23 +75,38 @@ export async function streamEntries(
     // Leaving the loop (return) closes the log reader: a cancelled or dropped call holds nothing.
     // Proofs stay in the tree the partner asked for; only the range is cut.
     for await (const message of produce(from, to, size)) {
-      if (call.cancelled) return;
-      if (stopping.aborted) throw sequencerStopping();
-      // Respect flow control: wait for the client to drain, or for the call to end, before producing more.
-      if (!call.write(message)) {
-        const outcome = await drainedOrEnded(call, drainMs, stopping);
-        if (outcome === 'ended') return;
-        if (outcome === 'stopping') throw sequencerStopping();
-        if (outcome === 'stalled') {
-          drops.slow += 1;
-          throw new ExchangeRefusal('resource-exhausted', 'slow-stream', `partner ${who} read nothing of this entry stream for ${drainMs / 1000} s; the stream was ended to free its slot: resume from your cursor (read the stream as it arrives)`);
-        }
-      }
+      if (!(await send({ drops, stopping, drainTimeoutMs: drainMs }, call, who, message))) return;
     }
     call.end();
   } finally {
     slots.release(who);
   }
+}
+
+/**
+ * Writes one message of a stream with flow control: resolves true once the client can take
+ * more, false when the call ended (cancelled, closed) first; throws UNAVAILABLE
+ * sequencer-stopping when the endpoint stops, and RESOURCE_EXHAUSTED slow-stream (counted)
+ * when the client read nothing for the drain timeout.
+ */
+export async function send(
+  { drops, stopping, drainTimeoutMs: drainMs }: Pick<StreamServing, 'drops' | 'stopping' | 'drainTimeoutMs'>,
+  call: grpc.ServerWritableStream<unknown, unknown>,
+  who: string,
+  message: unknown,
+): Promise<boolean> {
+  if (call.cancelled) return false;
+  if (stopping.aborted) throw sequencerStopping();
+  // Respect flow control: wait for the client to drain, or for the call to end, before producing more.
+  if (call.write(message)) return true;
+  const outcome = await drainedOrEnded(call, drainMs, stopping);
+  if (outcome === 'ended') return false;
+  if (outcome === 'stopping') throw sequencerStopping();
+  if (outcome === 'stalled') {
+    drops.slow += 1;
+    throw new ExchangeRefusal('resource-exhausted', 'slow-stream', `partner ${who} read nothing of this entry stream for ${drainMs / 1000} s; the stream was ended to free its slot: resume from your cursor (read the stream as it arrives)`);
+  }
+  return true;
 }
 
 /**

@@ -5,11 +5,13 @@ import type { AcceptedHead as _threatmesh_exchange_v1_AcceptedHead, AcceptedHead
 import type { AcceptedHeadRequest as _threatmesh_exchange_v1_AcceptedHeadRequest, AcceptedHeadRequest__Output as _threatmesh_exchange_v1_AcceptedHeadRequest__Output } from './threatmesh/exchange/v1/AcceptedHeadRequest.ts';
 import type { ConsistencyProofRequest as _threatmesh_exchange_v1_ConsistencyProofRequest, ConsistencyProofRequest__Output as _threatmesh_exchange_v1_ConsistencyProofRequest__Output } from './threatmesh/exchange/v1/ConsistencyProofRequest.ts';
 import type { ExchangeClient as _threatmesh_exchange_v1_ExchangeClient, ExchangeDefinition as _threatmesh_exchange_v1_ExchangeDefinition } from './threatmesh/exchange/v1/Exchange.ts';
+import type { FollowRequest as _threatmesh_exchange_v1_FollowRequest, FollowRequest__Output as _threatmesh_exchange_v1_FollowRequest__Output } from './threatmesh/exchange/v1/FollowRequest.ts';
 import type { GossipClient as _threatmesh_exchange_v1_GossipClient, GossipDefinition as _threatmesh_exchange_v1_GossipDefinition } from './threatmesh/exchange/v1/Gossip.ts';
 import type { InclusionProofRequest as _threatmesh_exchange_v1_InclusionProofRequest, InclusionProofRequest__Output as _threatmesh_exchange_v1_InclusionProofRequest__Output } from './threatmesh/exchange/v1/InclusionProofRequest.ts';
 import type { ListPendingRequest as _threatmesh_exchange_v1_ListPendingRequest, ListPendingRequest__Output as _threatmesh_exchange_v1_ListPendingRequest__Output } from './threatmesh/exchange/v1/ListPendingRequest.ts';
 import type { LogEntry as _threatmesh_exchange_v1_LogEntry, LogEntry__Output as _threatmesh_exchange_v1_LogEntry__Output } from './threatmesh/exchange/v1/LogEntry.ts';
 import type { LogEntryBatch as _threatmesh_exchange_v1_LogEntryBatch, LogEntryBatch__Output as _threatmesh_exchange_v1_LogEntryBatch__Output } from './threatmesh/exchange/v1/LogEntryBatch.ts';
+import type { LogTail as _threatmesh_exchange_v1_LogTail, LogTail__Output as _threatmesh_exchange_v1_LogTail__Output } from './threatmesh/exchange/v1/LogTail.ts';
 import type { PendingProposal as _threatmesh_exchange_v1_PendingProposal, PendingProposal__Output as _threatmesh_exchange_v1_PendingProposal__Output } from './threatmesh/exchange/v1/PendingProposal.ts';
 import type { PendingProposals as _threatmesh_exchange_v1_PendingProposals, PendingProposals__Output as _threatmesh_exchange_v1_PendingProposals__Output } from './threatmesh/exchange/v1/PendingProposals.ts';
 import type { Proof as _threatmesh_exchange_v1_Proof, Proof__Output as _threatmesh_exchange_v1_Proof__Output } from './threatmesh/exchange/v1/Proof.ts';
@@ -23,6 +25,7 @@ import type { SignedTreeHead as _threatmesh_exchange_v1_SignedTreeHead, SignedTr
 import type { SignedVote as _threatmesh_exchange_v1_SignedVote, SignedVote__Output as _threatmesh_exchange_v1_SignedVote__Output } from './threatmesh/exchange/v1/SignedVote.ts';
 import type { StreamBatchRequest as _threatmesh_exchange_v1_StreamBatchRequest, StreamBatchRequest__Output as _threatmesh_exchange_v1_StreamBatchRequest__Output } from './threatmesh/exchange/v1/StreamBatchRequest.ts';
 import type { StreamRequest as _threatmesh_exchange_v1_StreamRequest, StreamRequest__Output as _threatmesh_exchange_v1_StreamRequest__Output } from './threatmesh/exchange/v1/StreamRequest.ts';
+import type { TailHead as _threatmesh_exchange_v1_TailHead, TailHead__Output as _threatmesh_exchange_v1_TailHead__Output } from './threatmesh/exchange/v1/TailHead.ts';
 import type { TreeHeadRequest as _threatmesh_exchange_v1_TreeHeadRequest, TreeHeadRequest__Output as _threatmesh_exchange_v1_TreeHeadRequest__Output } from './threatmesh/exchange/v1/TreeHeadRequest.ts';
 import type { VoteAck as _threatmesh_exchange_v1_VoteAck, VoteAck__Output as _threatmesh_exchange_v1_VoteAck__Output } from './threatmesh/exchange/v1/VoteAck.ts';
 import type { VoteBatch as _threatmesh_exchange_v1_VoteBatch, VoteBatch__Output as _threatmesh_exchange_v1_VoteBatch__Output } from './threatmesh/exchange/v1/VoteBatch.ts';
@@ -43,6 +46,7 @@ export interface ProtoGrpcType {
         ConsistencyProofRequest: MessageTypeDefinition<_threatmesh_exchange_v1_ConsistencyProofRequest, _threatmesh_exchange_v1_ConsistencyProofRequest__Output>
         EntryKind: EnumTypeDefinition
         Exchange: SubtypeConstructor<typeof grpc.Client, _threatmesh_exchange_v1_ExchangeClient> & { service: _threatmesh_exchange_v1_ExchangeDefinition }
+        FollowRequest: MessageTypeDefinition<_threatmesh_exchange_v1_FollowRequest, _threatmesh_exchange_v1_FollowRequest__Output>
         /**
          * A partner operator's gossip endpoint: the tree head it accepted (verified) from the sequencer,
          * so peers can check that the sequencer shows everyone the same history. Read-only; every
@@ -53,6 +57,7 @@ export interface ProtoGrpcType {
         ListPendingRequest: MessageTypeDefinition<_threatmesh_exchange_v1_ListPendingRequest, _threatmesh_exchange_v1_ListPendingRequest__Output>
         LogEntry: MessageTypeDefinition<_threatmesh_exchange_v1_LogEntry, _threatmesh_exchange_v1_LogEntry__Output>
         LogEntryBatch: MessageTypeDefinition<_threatmesh_exchange_v1_LogEntryBatch, _threatmesh_exchange_v1_LogEntryBatch__Output>
+        LogTail: MessageTypeDefinition<_threatmesh_exchange_v1_LogTail, _threatmesh_exchange_v1_LogTail__Output>
         PendingProposal: MessageTypeDefinition<_threatmesh_exchange_v1_PendingProposal, _threatmesh_exchange_v1_PendingProposal__Output>
         PendingProposals: MessageTypeDefinition<_threatmesh_exchange_v1_PendingProposals, _threatmesh_exchange_v1_PendingProposals__Output>
         Proof: MessageTypeDefinition<_threatmesh_exchange_v1_Proof, _threatmesh_exchange_v1_Proof__Output>
@@ -67,6 +72,7 @@ export interface ProtoGrpcType {
         SignedVote: MessageTypeDefinition<_threatmesh_exchange_v1_SignedVote, _threatmesh_exchange_v1_SignedVote__Output>
         StreamBatchRequest: MessageTypeDefinition<_threatmesh_exchange_v1_StreamBatchRequest, _threatmesh_exchange_v1_StreamBatchRequest__Output>
         StreamRequest: MessageTypeDefinition<_threatmesh_exchange_v1_StreamRequest, _threatmesh_exchange_v1_StreamRequest__Output>
+        TailHead: MessageTypeDefinition<_threatmesh_exchange_v1_TailHead, _threatmesh_exchange_v1_TailHead__Output>
         TreeHeadRequest: MessageTypeDefinition<_threatmesh_exchange_v1_TreeHeadRequest, _threatmesh_exchange_v1_TreeHeadRequest__Output>
         VoteAck: MessageTypeDefinition<_threatmesh_exchange_v1_VoteAck, _threatmesh_exchange_v1_VoteAck__Output>
         VoteBatch: MessageTypeDefinition<_threatmesh_exchange_v1_VoteBatch, _threatmesh_exchange_v1_VoteBatch__Output>

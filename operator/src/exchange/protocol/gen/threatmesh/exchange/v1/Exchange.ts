@@ -3,10 +3,12 @@
 import type * as grpc from '@grpc/grpc-js'
 import type { MethodDefinition } from '@grpc/proto-loader'
 import type { ConsistencyProofRequest as _threatmesh_exchange_v1_ConsistencyProofRequest, ConsistencyProofRequest__Output as _threatmesh_exchange_v1_ConsistencyProofRequest__Output } from '../../../threatmesh/exchange/v1/ConsistencyProofRequest.ts';
+import type { FollowRequest as _threatmesh_exchange_v1_FollowRequest, FollowRequest__Output as _threatmesh_exchange_v1_FollowRequest__Output } from '../../../threatmesh/exchange/v1/FollowRequest.ts';
 import type { InclusionProofRequest as _threatmesh_exchange_v1_InclusionProofRequest, InclusionProofRequest__Output as _threatmesh_exchange_v1_InclusionProofRequest__Output } from '../../../threatmesh/exchange/v1/InclusionProofRequest.ts';
 import type { ListPendingRequest as _threatmesh_exchange_v1_ListPendingRequest, ListPendingRequest__Output as _threatmesh_exchange_v1_ListPendingRequest__Output } from '../../../threatmesh/exchange/v1/ListPendingRequest.ts';
 import type { LogEntry as _threatmesh_exchange_v1_LogEntry, LogEntry__Output as _threatmesh_exchange_v1_LogEntry__Output } from '../../../threatmesh/exchange/v1/LogEntry.ts';
 import type { LogEntryBatch as _threatmesh_exchange_v1_LogEntryBatch, LogEntryBatch__Output as _threatmesh_exchange_v1_LogEntryBatch__Output } from '../../../threatmesh/exchange/v1/LogEntryBatch.ts';
+import type { LogTail as _threatmesh_exchange_v1_LogTail, LogTail__Output as _threatmesh_exchange_v1_LogTail__Output } from '../../../threatmesh/exchange/v1/LogTail.ts';
 import type { PendingProposals as _threatmesh_exchange_v1_PendingProposals, PendingProposals__Output as _threatmesh_exchange_v1_PendingProposals__Output } from '../../../threatmesh/exchange/v1/PendingProposals.ts';
 import type { Proof as _threatmesh_exchange_v1_Proof, Proof__Output as _threatmesh_exchange_v1_Proof__Output } from '../../../threatmesh/exchange/v1/Proof.ts';
 import type { Proposal as _threatmesh_exchange_v1_Proposal, Proposal__Output as _threatmesh_exchange_v1_Proposal__Output } from '../../../threatmesh/exchange/v1/Proposal.ts';
@@ -23,6 +25,33 @@ import type { VoteBatch as _threatmesh_exchange_v1_VoteBatch, VoteBatch__Output 
 import type { VoteBatchAck as _threatmesh_exchange_v1_VoteBatchAck, VoteBatchAck__Output as _threatmesh_exchange_v1_VoteBatchAck__Output } from '../../../threatmesh/exchange/v1/VoteBatchAck.ts';
 
 export interface ExchangeClient extends grpc.Client {
+  /**
+   * Revision 4, the live tail: first the latest signed tree head, then every later one as the
+   * log grows (each with the consistency proof from the head sent before it on this stream),
+   * each head followed by the entries [cursor, its tree_size) with their inclusion proofs in its
+   * tree, packed as StreamEntryBatches packs them (cursor: from_index, then the size of the
+   * head before). Heads may be coalesced under load. The stream stays open until the caller
+   * cancels it, its deadline, a stop of the sequencer (UNAVAILABLE sequencer-stopping) or a
+   * range longer than the sequencer's per-stream bound (the stream then ends OK after the part
+   * sent: resume with StreamEntryBatches and follow again). A sequencer before revision 4
+   * answers UNIMPLEMENTED: call GetTreeHead, GetConsistencyProof and StreamEntryBatches instead.
+   */
+  FollowLog(argument: _threatmesh_exchange_v1_FollowRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_threatmesh_exchange_v1_LogTail__Output>;
+  FollowLog(argument: _threatmesh_exchange_v1_FollowRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_threatmesh_exchange_v1_LogTail__Output>;
+  /**
+   * Revision 4, the live tail: first the latest signed tree head, then every later one as the
+   * log grows (each with the consistency proof from the head sent before it on this stream),
+   * each head followed by the entries [cursor, its tree_size) with their inclusion proofs in its
+   * tree, packed as StreamEntryBatches packs them (cursor: from_index, then the size of the
+   * head before). Heads may be coalesced under load. The stream stays open until the caller
+   * cancels it, its deadline, a stop of the sequencer (UNAVAILABLE sequencer-stopping) or a
+   * range longer than the sequencer's per-stream bound (the stream then ends OK after the part
+   * sent: resume with StreamEntryBatches and follow again). A sequencer before revision 4
+   * answers UNIMPLEMENTED: call GetTreeHead, GetConsistencyProof and StreamEntryBatches instead.
+   */
+  followLog(argument: _threatmesh_exchange_v1_FollowRequest, metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientReadableStream<_threatmesh_exchange_v1_LogTail__Output>;
+  followLog(argument: _threatmesh_exchange_v1_FollowRequest, options?: grpc.CallOptions): grpc.ClientReadableStream<_threatmesh_exchange_v1_LogTail__Output>;
+  
   /**
    * RFC 9162 consistency proof between the trees of old_size and new_size leaves.
    */
@@ -179,6 +208,19 @@ export interface ExchangeClient extends grpc.Client {
 
 export interface ExchangeHandlers extends grpc.UntypedServiceImplementation {
   /**
+   * Revision 4, the live tail: first the latest signed tree head, then every later one as the
+   * log grows (each with the consistency proof from the head sent before it on this stream),
+   * each head followed by the entries [cursor, its tree_size) with their inclusion proofs in its
+   * tree, packed as StreamEntryBatches packs them (cursor: from_index, then the size of the
+   * head before). Heads may be coalesced under load. The stream stays open until the caller
+   * cancels it, its deadline, a stop of the sequencer (UNAVAILABLE sequencer-stopping) or a
+   * range longer than the sequencer's per-stream bound (the stream then ends OK after the part
+   * sent: resume with StreamEntryBatches and follow again). A sequencer before revision 4
+   * answers UNIMPLEMENTED: call GetTreeHead, GetConsistencyProof and StreamEntryBatches instead.
+   */
+  FollowLog: grpc.handleServerStreamingCall<_threatmesh_exchange_v1_FollowRequest__Output, _threatmesh_exchange_v1_LogTail>;
+  
+  /**
    * RFC 9162 consistency proof between the trees of old_size and new_size leaves.
    */
   GetConsistencyProof: grpc.handleUnaryCall<_threatmesh_exchange_v1_ConsistencyProofRequest__Output, _threatmesh_exchange_v1_Proof>;
@@ -236,6 +278,7 @@ export interface ExchangeHandlers extends grpc.UntypedServiceImplementation {
 }
 
 export interface ExchangeDefinition extends grpc.ServiceDefinition {
+  FollowLog: MethodDefinition<_threatmesh_exchange_v1_FollowRequest, _threatmesh_exchange_v1_LogTail, _threatmesh_exchange_v1_FollowRequest__Output, _threatmesh_exchange_v1_LogTail__Output>
   GetConsistencyProof: MethodDefinition<_threatmesh_exchange_v1_ConsistencyProofRequest, _threatmesh_exchange_v1_Proof, _threatmesh_exchange_v1_ConsistencyProofRequest__Output, _threatmesh_exchange_v1_Proof__Output>
   GetInclusionProof: MethodDefinition<_threatmesh_exchange_v1_InclusionProofRequest, _threatmesh_exchange_v1_Proof, _threatmesh_exchange_v1_InclusionProofRequest__Output, _threatmesh_exchange_v1_Proof__Output>
   GetTreeHead: MethodDefinition<_threatmesh_exchange_v1_TreeHeadRequest, _threatmesh_exchange_v1_SignedTreeHead, _threatmesh_exchange_v1_TreeHeadRequest__Output, _threatmesh_exchange_v1_SignedTreeHead__Output>
