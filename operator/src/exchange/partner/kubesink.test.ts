@@ -228,7 +228,7 @@ describe('a local proposal the working set writes an entry onto', () => {
       assert.equal(`${got?.spec.proposal?.partnerId} ${got?.spec.provenance?.feed}`, want);
       assert.equal(got?.status?.logIndex, entry.index);
       // Whatever the working set wrote, drift repair finds it as the log says.
-      const report = await sink.repair([record], [got!]);
+      const report = await sink.repair([record], [got]);
       assert.deepEqual([report.restored, report.corrected, report.unchanged], [0, 0, 1]);
     });
   }

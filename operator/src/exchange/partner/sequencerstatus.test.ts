@@ -22,7 +22,7 @@ const forked = { reason: 'fork', message: 'the peer\'s head differs', index: und
 async function reported(sessionHalt: ReplicationHalted | undefined, cursor: ReplicaCursor): Promise<ReplicatingCondition | undefined> {
   const written: ReplicatingCondition[] = [];
   const reporter = new SequencerStatusReporter({
-    status: { write: (_n, _f, c) => { written.push(...(Array.isArray(c) ? c : [c])); return Promise.resolve(true); } },
+    status: { write: (_n, _f, c) => { if (c !== undefined) written.push(...(Array.isArray(c) ? (c as readonly ReplicatingCondition[]) : [c as ReplicatingCondition])); return Promise.resolve(true); } },
     events: { event: () => Promise.resolve() },
     metrics: new PartnerMetrics(new Registry()), failures: new FailureReporter(new PartnerMetrics(new Registry())), log: createLogger(new PassThrough()),
     now: () => new Date('2026-12-07T00:00:00Z'), maxHeadAgeMs: 60_000, haltCondition: () => undefined, onMisbehaviour: () => Promise.resolve(), step: () => undefined,
